@@ -1,0 +1,272 @@
+//! `name-addr` / `addr-spec` values with header parameters: From, To,
+//! Contact, Route, Record-Route, Path, Refer-To, Referred-By, Reply-To.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::header::{HeaderError, HeaderName, TypedHeader};
+use crate::params::{ParamSyntax, Params};
+use crate::text::{find_unquoted, is_lws, is_token_byte, quoted_len, trim, unquote};
+use crate::uri::Uri;
+
+/// An address with optional display name and header parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// The display name as written (quotes included when quoted).
+    pub display_name: Option<&'a str>,
+    /// The URI.
+    pub uri: Uri<'a>,
+    /// Header parameters after the address (`;tag=...;expires=...`).
+    pub params: Params<'a>,
+    /// True when the URI was written in angle brackets.
+    pub bracketed: bool,
+}
+
+impl<'a> NameAddr<'a> {
+    /// Parses `"Name" <uri>;params`, `Name <uri>;params` or `uri;params`.
+    ///
+    /// In the last form the URI cannot carry `;`, `,` or `?` (RFC 3261 §20.10):
+    /// whatever follows the first `;` is header parameters.
+    pub fn parse_value(value: &'a str) -> Result<Self, HeaderError> {
+        let value = trim(value);
+        if value.is_empty() {
+            return Err(HeaderError::Empty);
+        }
+        let Some(lt) = find_unquoted(value, b'<') else {
+            return Self::parse_addr_spec(value);
+        };
+        let (display, rest) = value.split_at(lt);
+        let display = trim(display);
+        let display_name = if display.is_empty() {
+            None
+        } else {
+            check_display_name(display)?;
+            Some(display)
+        };
+        let rest = rest.get(1..).ok_or(HeaderError::Syntax)?;
+        let (uri, params) = rest.split_once('>').ok_or(HeaderError::Syntax)?;
+        let uri = Uri::parse(uri)?;
+        let params = Params::parse(trim(params), ParamSyntax::Header).ok_or(HeaderError::Params)?;
+        Ok(Self {
+            display_name,
+            uri,
+            params,
+            bracketed: true,
+        })
+    }
+
+    fn parse_addr_spec(value: &'a str) -> Result<Self, HeaderError> {
+        if value.starts_with('"') {
+            // A quoted display name must be followed by <uri>.
+            return Err(match quoted_len(value) {
+                None => HeaderError::Unterminated,
+                Some(_) => HeaderError::Syntax,
+            });
+        }
+        let end = value.find(';').unwrap_or(value.len());
+        let (uri, params) = value.split_at(end);
+        let uri = trim(uri);
+        if uri.contains(['?', ',']) {
+            return Err(HeaderError::Syntax);
+        }
+        let uri = Uri::parse(uri)?;
+        let params = Params::parse(params, ParamSyntax::Header).ok_or(HeaderError::Params)?;
+        Ok(Self {
+            display_name: None,
+            uri,
+            params,
+            bracketed: false,
+        })
+    }
+
+    /// The display name without quotes and escapes.
+    pub fn display_name_unquoted(&self) -> Option<Cow<'a, str>> {
+        self.display_name.map(unquote)
+    }
+
+    /// The `tag` parameter (From/To).
+    pub fn tag(&self) -> Option<&'a str> {
+        self.params.value("tag")
+    }
+
+    /// The `expires` parameter (Contact), when it is a number.
+    pub fn expires(&self) -> Option<u32> {
+        self.params.value("expires").and_then(crate::text::parse_u32)
+    }
+
+    /// The `q` parameter (Contact) in thousandths: `q=0.5` is 500.
+    pub fn q(&self) -> Option<u16> {
+        parse_qvalue(self.params.value("q")?)
+    }
+}
+
+impl fmt::Display for NameAddr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(d) = self.display_name {
+            write!(f, "{d} ")?;
+        }
+        if self.bracketed || self.display_name.is_some() {
+            write!(f, "<{}>", self.uri)?;
+        } else {
+            write!(f, "{}", self.uri)?;
+        }
+        f.write_str(self.params.as_str())
+    }
+}
+
+macro_rules! name_addr_header {
+    ($( $(#[$doc:meta])* $ty:ident => $name:ident ),* $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+            pub struct $ty<'a>(pub NameAddr<'a>);
+
+            impl<'a> TypedHeader<'a> for $ty<'a> {
+                const NAME: HeaderName = HeaderName::$name;
+                fn parse(value: &'a str) -> Result<Self, HeaderError> {
+                    NameAddr::parse_value(value).map($ty)
+                }
+            }
+
+            impl<'a> std::ops::Deref for $ty<'a> {
+                type Target = NameAddr<'a>;
+                fn deref(&self) -> &NameAddr<'a> {
+                    &self.0
+                }
+            }
+
+            impl fmt::Display for $ty<'_> {
+                fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    self.0.fmt(f)
+                }
+            }
+        )*
+    };
+}
+
+name_addr_header! {
+    /// `From` (RFC 3261 §20.20).
+    From => From,
+    /// `To` (RFC 3261 §20.39).
+    To => To,
+    /// `Route` (RFC 3261 §20.34), one element.
+    Route => Route,
+    /// `Record-Route` (RFC 3261 §20.30), one element.
+    RecordRoute => RecordRoute,
+    /// `Path` (RFC 3327), one element.
+    Path => Path,
+    /// `Refer-To` (RFC 3515).
+    ReferTo => ReferTo,
+    /// `Referred-By` (RFC 3892).
+    ReferredBy => ReferredBy,
+    /// `Reply-To` (RFC 3261 §20.31).
+    ReplyTo => ReplyTo,
+}
+
+/// One `Contact` element (RFC 3261 §20.10): an address or the `*` wildcard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contact<'a> {
+    /// `*`, only valid in a REGISTER with `Expires: 0`.
+    Wildcard,
+    /// An address.
+    Address(NameAddr<'a>),
+}
+
+impl<'a> Contact<'a> {
+    /// The address, unless this is the wildcard.
+    pub fn address(&self) -> Option<&NameAddr<'a>> {
+        match self {
+            Contact::Wildcard => None,
+            Contact::Address(a) => Some(a),
+        }
+    }
+}
+
+impl<'a> TypedHeader<'a> for Contact<'a> {
+    const NAME: HeaderName = HeaderName::Contact;
+    fn parse(value: &'a str) -> Result<Self, HeaderError> {
+        if trim(value) == "*" {
+            Ok(Contact::Wildcard)
+        } else {
+            NameAddr::parse_value(value).map(Contact::Address)
+        }
+    }
+}
+
+impl fmt::Display for Contact<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Contact::Wildcard => f.write_str("*"),
+            Contact::Address(a) => a.fmt(f),
+        }
+    }
+}
+
+/// A display name is a quoted string or tokens separated by LWS.
+fn check_display_name(d: &str) -> Result<(), HeaderError> {
+    if d.starts_with('"') {
+        match quoted_len(d) {
+            None => Err(HeaderError::Unterminated),
+            Some(n) if n == d.len() => Ok(()),
+            Some(_) => Err(HeaderError::Syntax),
+        }
+    } else if d.bytes().all(|b| is_token_byte(b) || is_lws(b)) {
+        Ok(())
+    } else {
+        Err(HeaderError::Syntax)
+    }
+}
+
+/// Parses a q-value (`0`, `0.5`, `1.000`) into thousandths.
+pub(crate) fn parse_qvalue(s: &str) -> Option<u16> {
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut thousandths: u16 = 0;
+    for (i, b) in frac.bytes().enumerate() {
+        let scale = [100u16, 10, 1].get(i).copied()?;
+        thousandths += u16::from(b - b'0') * scale;
+    }
+    match int {
+        "0" => Some(thousandths),
+        "1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let a = NameAddr::parse_value(r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
+        assert_eq!(a.display_name_unquoted().as_deref(), Some(r#"J Rosenberg \""#));
+        assert_eq!(a.tag(), Some("98asjd8"));
+
+        let a = NameAddr::parse_value("caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(a.display_name, Some("caller"));
+        let a = NameAddr::parse_value("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(a.tag(), Some("1918181833n"));
+        assert!(!a.bracketed);
+
+        assert_eq!(
+            NameAddr::parse_value(r#""Mr. J. User <sip:j.user@example.com>"#),
+            Err(HeaderError::Unterminated)
+        );
+        assert!(NameAddr::parse_value("< sip:t.watson@example.org >").is_err());
+        assert!(NameAddr::parse_value("Bell, Alexander <sip:a.g.bell@bell-tel.com>").is_err());
+        assert!(NameAddr::parse_value("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
+        assert!(NameAddr::parse_value(r#""Joe" <sip:joe@example.org>;;;;"#).is_err());
+    }
+
+    #[test]
+    fn contact_params() {
+        let c = NameAddr::parse_value("<sip:a@b>;q=0.7;expires=3600").unwrap();
+        assert_eq!((c.q(), c.expires()), (Some(700), Some(3600)));
+        assert_eq!(parse_qvalue("1.000"), Some(1000));
+        assert_eq!(parse_qvalue("1.5"), None);
+        assert_eq!(parse_qvalue("0.0001"), None);
+    }
+}
