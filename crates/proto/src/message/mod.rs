@@ -2,10 +2,12 @@
 
 mod builder;
 mod parse;
+mod reject;
 mod request;
 mod response;
 
 pub use builder::{BuildError, RequestBuilder, ResponseBuilder};
+pub use reject::error_response;
 pub use request::Request;
 pub use response::Response;
 
