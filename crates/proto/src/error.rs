@@ -1,8 +1,8 @@
 //! Why a message could not be parsed, and what a server answers to it.
 
+use crate::StatusCode;
 use crate::header::{HeaderError, HeaderName};
 use crate::uri::UriError;
-use crate::StatusCode;
 
 /// A message that could not be parsed: what was wrong and where.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

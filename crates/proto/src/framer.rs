@@ -150,7 +150,9 @@ impl StreamFramer {
 fn content_length(head: &[u8]) -> Result<usize, FramerError> {
     let mut found: Option<usize> = None;
     for line in head.split(|b| *b == b'\n').skip(1) {
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         let name = line.get(..colon).unwrap_or_default();
         let name = name.trim_ascii_end();
         if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
@@ -205,11 +207,20 @@ mod tests {
     fn limits_and_bad_lengths() {
         let mut f = StreamFramer::new(40);
         f.push(MSG);
-        assert!(matches!(f.next_frame(), Some(Err(FramerError::MessageTooLarge { .. }))));
+        assert!(matches!(
+            f.next_frame(),
+            Some(Err(FramerError::MessageTooLarge { .. }))
+        ));
         let mut f = StreamFramer::new(16);
         f.push(b"INVITE sip:a SIP/2.0\r\nVia: x");
-        assert!(matches!(f.next_frame(), Some(Err(FramerError::HeadersTooLarge { .. }))));
-        for bad in [&b"A sip:a SIP/2.0\r\nContent-Length: -999\r\n\r\n"[..], b"A sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 1\r\n\r\nx"] {
+        assert!(matches!(
+            f.next_frame(),
+            Some(Err(FramerError::HeadersTooLarge { .. }))
+        ));
+        for bad in [
+            &b"A sip:a SIP/2.0\r\nContent-Length: -999\r\n\r\n"[..],
+            b"A sip:a SIP/2.0\r\nl: 1\r\nContent-Length: 1\r\n\r\nx",
+        ] {
             let mut f = StreamFramer::new(1024);
             f.push(bad);
             assert_eq!(f.next_frame(), Some(Err(FramerError::BadContentLength)));

@@ -40,7 +40,10 @@ pub mod validate;
 pub use error::{ParseError, ParseErrorKind};
 pub use framer::{Frame, FramerError, StreamFramer};
 pub use header::{HeaderName, Headers};
-pub use message::{error_response, BuildError, Framing, Message, Request, RequestBuilder, Response, ResponseBuilder};
+pub use message::{
+    BuildError, Framing, Message, Request, RequestBuilder, Response, ResponseBuilder,
+    error_response,
+};
 pub use method::Method;
 pub use params::{Param, ParamIter, Params};
 pub use status::StatusCode;

@@ -190,8 +190,11 @@ mod tests {
 
     #[test]
     fn header_params() {
-        let p = Params::parse(r#";branch=z9hG4bK1 ; rport;received=[2001:db8::1];x="a;b""#, ParamSyntax::Header)
-            .unwrap();
+        let p = Params::parse(
+            r#";branch=z9hG4bK1 ; rport;received=[2001:db8::1];x="a;b""#,
+            ParamSyntax::Header,
+        )
+        .unwrap();
         assert_eq!(p.value("BRANCH"), Some("z9hG4bK1"));
         assert_eq!(p.get("rport"), Some(None));
         assert_eq!(p.value("received"), Some("[2001:db8::1]"));

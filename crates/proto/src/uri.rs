@@ -104,10 +104,9 @@ pub enum UriError {
 impl<'a> Uri<'a> {
     /// Parses a URI. The text must hold nothing else (no `<>`, no spaces).
     pub fn parse(text: &'a str) -> Result<Self, UriError> {
-        if text
-            .bytes()
-            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"'))
-        {
+        if text.bytes().any(|b| {
+            b.is_ascii_whitespace() || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"')
+        }) {
             return Err(UriError::Character);
         }
         let (scheme, rest) = text.split_once(':').ok_or(UriError::Scheme)?;
@@ -270,9 +269,9 @@ impl<'a> TelUri<'a> {
         };
         let digits = number.strip_prefix('+').unwrap_or(number);
         if digits.is_empty()
-            || !digits
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'(' | b')' | b'*' | b'#'))
+            || !digits.bytes().all(|b| {
+                b.is_ascii_hexdigit() || matches!(b, b'-' | b'.' | b'(' | b')' | b'*' | b'#')
+            })
         {
             return Err(UriError::User);
         }
@@ -412,11 +411,19 @@ fn is_scheme(s: &str) -> bool {
 }
 
 fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')')
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
 }
 
 fn is_user_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/')
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
+        )
 }
 
 fn is_password_byte(b: u8) -> bool {
@@ -424,7 +431,11 @@ fn is_password_byte(b: u8) -> bool {
 }
 
 fn is_header_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'@')
+    is_unreserved(b)
+        || matches!(
+            b,
+            b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'@'
+        )
 }
 
 #[cfg(test)]
@@ -449,8 +460,13 @@ mod tests {
 
     #[test]
     fn rfc4475_unusual_user_part() {
-        let u = sip("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com");
-        assert_eq!(u.user, Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*"));
+        let u = sip(
+            "sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com",
+        );
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
         assert_eq!(u.host.as_str(), "example.com");
     }
 
@@ -467,7 +483,12 @@ mod tests {
 
     #[test]
     fn other_schemes() {
-        assert_eq!(Uri::parse("tel:+1-201-555-0123;phone-context=x").unwrap().scheme(), "tel");
+        assert_eq!(
+            Uri::parse("tel:+1-201-555-0123;phone-context=x")
+                .unwrap()
+                .scheme(),
+            "tel"
+        );
         let u = Uri::parse("nobodyKnowsThisScheme:totallyopaquecontent").unwrap();
         assert_eq!(u.scheme(), "nobodyKnowsThisScheme");
         assert!(Uri::parse("<sip:user@example.com>").is_err());

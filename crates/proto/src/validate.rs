@@ -68,7 +68,11 @@ impl Rejection {
 pub fn check_request(req: &Request, policy: &Policy<'_>) -> Result<(), Rejection> {
     let uri = req.uri();
     let scheme = uri.scheme();
-    if !policy.schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+    if !policy
+        .schemes
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(scheme))
+    {
         return Err(Rejection::UnsupportedScheme(scheme.to_owned()));
     }
     if policy.role == Role::Proxy && req.headers().max_forwards() == Some(0) {

@@ -2,9 +2,9 @@
 
 use std::fmt;
 
+use crate::Method;
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::text::{is_lws, parse_u32};
-use crate::Method;
 
 /// A `CSeq` value: sequence number and method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -53,7 +53,10 @@ mod tests {
     fn parses_and_limits() {
         let c = CSeq::parse_value("0009999\t INVITE").unwrap();
         assert_eq!((c.seq, c.method), (9999, Method::Invite));
-        assert_eq!(CSeq::parse_value("36893488147419103232 REGISTER"), Err(HeaderError::Number));
+        assert_eq!(
+            CSeq::parse_value("36893488147419103232 REGISTER"),
+            Err(HeaderError::Number)
+        );
         assert_eq!(CSeq::parse_value("1"), Err(HeaderError::Syntax));
         assert_eq!(CSeq::parse_value("1 INVITE x"), Err(HeaderError::Syntax));
     }

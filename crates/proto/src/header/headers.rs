@@ -160,17 +160,25 @@ impl Headers {
             }
             return;
         };
-        let Some(field) = self.fields.get(idx) else { return };
+        let Some(field) = self.fields.get(idx) else {
+            return;
+        };
         let value = field.value.resolve(&self.buf);
         let sub = |part: &str| sub_text(&field.value, &self.buf, value, part);
         match name {
             HeaderName::CallId => self.hot.call_id = Some(field.value.clone()),
             HeaderName::CSeq => self.hot.cseq = CSeq::parse_value(value).ok(),
             HeaderName::From => {
-                self.hot.from_tag = NameAddr::parse_value(value).ok().and_then(|a| a.tag()).map(sub)
+                self.hot.from_tag = NameAddr::parse_value(value)
+                    .ok()
+                    .and_then(|a| a.tag())
+                    .map(sub)
             }
             HeaderName::To => {
-                self.hot.to_tag = NameAddr::parse_value(value).ok().and_then(|a| a.tag()).map(sub)
+                self.hot.to_tag = NameAddr::parse_value(value)
+                    .ok()
+                    .and_then(|a| a.tag())
+                    .map(sub)
             }
             HeaderName::Via => {
                 self.hot.branch = CommaSplit::new(value)
@@ -258,7 +266,10 @@ impl Headers {
     pub fn get_by_name(&self, name: &str) -> Option<&str> {
         let known = HeaderName::from_name(name);
         self.iter()
-            .find(|f| f.name == known && (known != HeaderName::Other || f.raw_name.eq_ignore_ascii_case(name)))
+            .find(|f| {
+                f.name == known
+                    && (known != HeaderName::Other || f.raw_name.eq_ignore_ascii_case(name))
+            })
             .map(|f| f.value)
     }
 
@@ -385,7 +396,9 @@ impl PartialEq for Headers {
     fn eq(&self, other: &Self) -> bool {
         self.fields.len() == other.fields.len()
             && self.iter().zip(other.iter()).all(|(a, b)| {
-                a.name == b.name && a.print_name().eq_ignore_ascii_case(b.print_name()) && a.value == b.value
+                a.name == b.name
+                    && a.print_name().eq_ignore_ascii_case(b.print_name())
+                    && a.value == b.value
             })
     }
 }

@@ -16,6 +16,8 @@ pub use cseq::CSeq;
 pub use headers::{HeaderField, Headers};
 pub(crate) use headers::{Hot, Text, sub_text};
 pub use name::HeaderName;
-pub use name_addr::{Contact, From, NameAddr, Path, RecordRoute, ReferTo, ReferredBy, ReplyTo, Route, To};
+pub use name_addr::{
+    Contact, From, NameAddr, Path, RecordRoute, ReferTo, ReferredBy, ReplyTo, Route, To,
+};
 pub use typed::{HeaderError, TypedHeader};
 pub use via::{BRANCH_MAGIC_COOKIE, Via};

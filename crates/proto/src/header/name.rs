@@ -179,7 +179,10 @@ mod tests {
         assert_eq!(HeaderName::from_name("V"), HeaderName::Via);
         assert_eq!(HeaderName::from_name("cAlL-iD"), HeaderName::CallId);
         assert_eq!(HeaderName::from_name("l"), HeaderName::ContentLength);
-        assert_eq!(HeaderName::from_name("WWW-Authenticate"), HeaderName::WwwAuthenticate);
+        assert_eq!(
+            HeaderName::from_name("WWW-Authenticate"),
+            HeaderName::WwwAuthenticate
+        );
         assert_eq!(HeaderName::from_name("NewFangledHeader"), HeaderName::Other);
         assert_eq!(HeaderName::from_name("q"), HeaderName::Other);
         assert_eq!(HeaderName::from_name(""), HeaderName::Other);

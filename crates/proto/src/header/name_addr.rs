@@ -91,7 +91,9 @@ impl<'a> NameAddr<'a> {
 
     /// The `expires` parameter (Contact), when it is a number.
     pub fn expires(&self) -> Option<u32> {
-        self.params.value("expires").and_then(crate::text::parse_u32)
+        self.params
+            .value("expires")
+            .and_then(crate::text::parse_u32)
     }
 
     /// The `q` parameter (Contact) in thousandths: `q=0.5` is 500.
@@ -241,13 +243,20 @@ mod tests {
 
     #[test]
     fn forms() {
-        let a = NameAddr::parse_value(r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#).unwrap();
-        assert_eq!(a.display_name_unquoted().as_deref(), Some(r#"J Rosenberg \""#));
+        let a = NameAddr::parse_value(
+            r#""J Rosenberg \\\""       <sip:jdrosen@example.com> ; tag = 98asjd8"#,
+        )
+        .unwrap();
+        assert_eq!(
+            a.display_name_unquoted().as_deref(),
+            Some(r#"J Rosenberg \""#)
+        );
         assert_eq!(a.tag(), Some("98asjd8"));
 
         let a = NameAddr::parse_value("caller<sip:caller@example.com>;tag=323").unwrap();
         assert_eq!(a.display_name, Some("caller"));
-        let a = NameAddr::parse_value("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        let a = NameAddr::parse_value("sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n")
+            .unwrap();
         assert_eq!(a.tag(), Some("1918181833n"));
         assert!(!a.bracketed);
 
@@ -257,7 +266,9 @@ mod tests {
         );
         assert!(NameAddr::parse_value("< sip:t.watson@example.org >").is_err());
         assert!(NameAddr::parse_value("Bell, Alexander <sip:a.g.bell@bell-tel.com>").is_err());
-        assert!(NameAddr::parse_value("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err());
+        assert!(
+            NameAddr::parse_value("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err()
+        );
         assert!(NameAddr::parse_value(r#""Joe" <sip:joe@example.org>;;;;"#).is_err());
     }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::params::{ParamSyntax, Params};
 use crate::text::{find_unquoted, trim, trim_start};
-use crate::uri::{split_hostport, Host};
+use crate::uri::{Host, split_hostport};
 
 /// The magic cookie that marks an RFC 3261 branch.
 pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
@@ -75,9 +75,11 @@ impl<'a> Via<'a> {
 
     /// The `received` parameter, without IPv6 brackets.
     pub fn received(&self) -> Option<&'a str> {
-        self.params
-            .value("received")
-            .map(|r| r.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(r))
+        self.params.value("received").map(|r| {
+            r.strip_prefix('[')
+                .and_then(|r| r.strip_suffix(']'))
+                .unwrap_or(r)
+        })
     }
 
     /// `rport`: `None` when absent, `Some(None)` when present without value.
@@ -95,8 +97,9 @@ impl<'a> Via<'a> {
     /// True when the branch starts with the RFC 3261 magic cookie (and has
     /// more than the cookie: RFC 4475 §3.2.1).
     pub fn has_rfc3261_branch(&self) -> bool {
-        self.branch()
-            .is_some_and(|b| b.len() > BRANCH_MAGIC_COOKIE.len() && b.starts_with(BRANCH_MAGIC_COOKIE))
+        self.branch().is_some_and(|b| {
+            b.len() > BRANCH_MAGIC_COOKIE.len() && b.starts_with(BRANCH_MAGIC_COOKIE)
+        })
     }
 }
 
@@ -109,7 +112,11 @@ impl<'a> TypedHeader<'a> for Via<'a> {
 
 impl fmt::Display for Via<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{} {}", self.protocol, self.version, self.transport, self.host)?;
+        write!(
+            f,
+            "{}/{}/{} {}",
+            self.protocol, self.version, self.transport, self.host
+        )?;
         if let Some(port) = self.port {
             write!(f, ":{port}")?;
         }
@@ -134,11 +141,20 @@ mod tests {
         assert_eq!(v.host.as_str(), "192.0.2.2");
         assert!(!v.has_rfc3261_branch());
 
-        let v = Via::parse_value("SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKas3").unwrap();
+        let v = Via::parse_value(
+            "SIP/2.0/UDP [2001:db8::9:1];received=[2001:db8::9:255];branch=z9hG4bKas3",
+        )
+        .unwrap();
         assert_eq!(v.received(), Some("2001:db8::9:255"));
-        let v = Via::parse_value("SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3").unwrap();
+        let v = Via::parse_value(
+            "SIP/2.0/UDP [2001:db8::9:1];received=2001:db8::9:255;branch=z9hG4bKas3",
+        )
+        .unwrap();
         assert_eq!(v.received(), Some("2001:db8::9:255"));
-        assert_eq!(Via::parse_value("SIP/2.0/UDP host;;branch=x"), Err(HeaderError::Params));
+        assert_eq!(
+            Via::parse_value("SIP/2.0/UDP host;;branch=x"),
+            Err(HeaderError::Params)
+        );
         assert!(Via::parse_value("SIP/2.0/UDP").is_err());
         assert!(Via::parse_value("garbage").is_err());
     }

@@ -72,7 +72,10 @@ impl RequestBuilder {
     /// Adds `Via: SIP/2.0/<transport> <sent_by>;branch=<branch>` (add
     /// `;rport` yourself through [`RequestBuilder::header`] if wanted).
     pub fn via(self, transport: &str, sent_by: &str, branch: &str) -> Self {
-        self.header(HeaderName::Via, format!("SIP/2.0/{transport} {sent_by};branch={branch}"))
+        self.header(
+            HeaderName::Via,
+            format!("SIP/2.0/{transport} {sent_by};branch={branch}"),
+        )
     }
 
     /// Adds `From: <addr>;tag=<tag>`.
@@ -126,7 +129,10 @@ impl RequestBuilder {
         finish(&mut out, &self.lines, &self.body);
         match Message::parse(out.into(), Framing::Stream).map_err(BuildError)? {
             Message::Request(r) => Ok(r),
-            Message::Response(_) => Err(BuildError(ParseError::new(crate::ParseErrorKind::StartLine, 0))),
+            Message::Response(_) => Err(BuildError(ParseError::new(
+                crate::ParseErrorKind::StartLine,
+                0,
+            ))),
         }
     }
 }
@@ -229,13 +235,19 @@ impl ResponseBuilder {
         out.extend_from_slice(b"SIP/2.0 ");
         out.extend_from_slice(self.status.to_string().as_bytes());
         out.push(b' ');
-        let reason = self.reason.as_deref().unwrap_or(self.status.canonical_reason());
+        let reason = self
+            .reason
+            .as_deref()
+            .unwrap_or(self.status.canonical_reason());
         out.extend_from_slice(reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         finish(&mut out, &self.lines, &self.body);
         match Message::parse(out.into(), Framing::Stream).map_err(BuildError)? {
             Message::Response(r) => Ok(r),
-            Message::Request(_) => Err(BuildError(ParseError::new(crate::ParseErrorKind::StartLine, 0))),
+            Message::Request(_) => Err(BuildError(ParseError::new(
+                crate::ParseErrorKind::StartLine,
+                0,
+            ))),
         }
     }
 }

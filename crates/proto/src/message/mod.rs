@@ -13,8 +13,8 @@ pub use response::Response;
 
 use bytes::Bytes;
 
-use crate::header::Headers;
 use crate::ParseError;
+use crate::header::Headers;
 
 /// How the bytes given to the parser were framed, which decides how the body
 /// is delimited (RFC 3261 §18.3).

@@ -8,10 +8,10 @@ use memchr::memmem;
 use super::{Framing, Message, Request, Response};
 use crate::error::{ParseError, ParseErrorKind as K};
 use crate::header::{
-    sub_text, CSeq, Hot, Contact, HeaderError, HeaderName, Headers, NameAddr, RecordRoute, Route, Text,
-    TypedHeader, Via,
+    CSeq, Contact, HeaderError, HeaderName, Headers, Hot, NameAddr, RecordRoute, Route, Text,
+    TypedHeader, Via, sub_text,
 };
-use crate::text::{is_token, parse_u32, CommaSplit};
+use crate::text::{CommaSplit, is_token, parse_u32};
 use crate::uri::Uri;
 use crate::{Method, StatusCode};
 
@@ -23,9 +23,11 @@ pub(crate) fn parse(bytes: Bytes, framing: Framing) -> Result<Message, ParseErro
         .position(|b| !matches!(b, b'\r' | b'\n'))
         .ok_or(ParseError::new(K::Empty, 0))?;
     let input = bytes.get(start..).unwrap_or_default();
-    let (head_len, body_at) = find_head_end(input).ok_or(ParseError::new(K::Unterminated, bytes.len()))?;
+    let (head_len, body_at) =
+        find_head_end(input).ok_or(ParseError::new(K::Unterminated, bytes.len()))?;
     let head = bytes.slice(start..start + head_len);
-    let head = ByteString::try_from(head).map_err(|e| ParseError::new(K::NotUtf8, start + e.valid_up_to()))?;
+    let head = ByteString::try_from(head)
+        .map_err(|e| ParseError::new(K::NotUtf8, start + e.valid_up_to()))?;
     let err = |kind: K, off: usize| ParseError::new(kind, start + off);
 
     let text: &str = &head;
@@ -49,7 +51,9 @@ pub(crate) fn parse(bytes: Bytes, framing: Framing) -> Result<Message, ParseErro
         let raw = rest.get(..line_len).unwrap_or("");
         let line = raw.strip_suffix('\r').unwrap_or(raw);
         if line.starts_with([' ', '\t']) {
-            let field = pending.as_mut().ok_or_else(|| err(K::HeaderLine, rest_at))?;
+            let field = pending
+                .as_mut()
+                .ok_or_else(|| err(K::HeaderLine, rest_at))?;
             field.value_end = rest_at + line.len();
             field.folded = true;
         } else if !line.is_empty() {
@@ -129,12 +133,22 @@ fn find_head_end(input: &[u8]) -> Option<(usize, usize)> {
 }
 
 enum StartLine {
-    Request { method: Method, uri: (usize, usize) },
-    Response { status: StatusCode, reason: (usize, usize) },
+    Request {
+        method: Method,
+        uri: (usize, usize),
+    },
+    Response {
+        status: StatusCode,
+        reason: (usize, usize),
+    },
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine, K> {
-    if line.len() >= 4 && line.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("SIP/")) {
+    if line.len() >= 4
+        && line
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("SIP/"))
+    {
         let (version, rest) = line.split_once(' ').ok_or(K::StartLine)?;
         check_version(version)?;
         let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
@@ -180,7 +194,11 @@ fn check_version(v: &str) -> Result<(), K> {
                 && a.bytes().all(|c| c.is_ascii_digit())
                 && b.bytes().all(|c| c.is_ascii_digit())
         });
-    Err(if well_formed { K::Version } else { K::StartLine })
+    Err(if well_formed {
+        K::Version
+    } else {
+        K::StartLine
+    })
 }
 
 struct PendingField {
@@ -220,7 +238,15 @@ fn index_hot_headers(headers: &mut Headers) -> Result<(), (K, usize)> {
     let mut seen_via = false;
     for (idx, field) in headers.iter().enumerate() {
         let at = headers.field_offset(idx);
-        let bad = |error: HeaderError| (K::InvalidHeader { name: field.name, error }, at);
+        let bad = |error: HeaderError| {
+            (
+                K::InvalidHeader {
+                    name: field.name,
+                    error,
+                },
+                at,
+            )
+        };
         let dup = |name| (K::DuplicateHeader(name), at);
         let value = field.value;
         let whole = headers.field_text(idx);

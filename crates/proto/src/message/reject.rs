@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 
-use crate::header::HeaderName;
 use crate::ParseError;
+use crate::header::HeaderName;
 
 /// Builds the response a server sends to the unparsable request `raw`, or
 /// `None` when `raw` is a response (never answered) or lacks the headers a
@@ -20,7 +20,10 @@ use crate::ParseError;
 pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<Bytes> {
     let start = raw.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
     let raw = raw.get(start..)?;
-    if raw.get(..4).is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/")) {
+    if raw
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case(b"SIP/"))
+    {
         return None;
     }
     let head_end = memchr::memmem::find(raw, b"\r\n\r\n").unwrap_or(raw.len());
@@ -36,7 +39,9 @@ pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<By
     ];
     while let Some(line) = lines.next() {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let Some(colon) = memchr::memchr(b':', line) else { continue };
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
         let name = std::str::from_utf8(line.get(..colon)?).ok()?.trim_end();
         let Some(slot) = WANTED
             .iter()
@@ -62,7 +67,9 @@ pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<By
     }
     let status = error.status();
     let mut out = Vec::with_capacity(head.len() + 128);
-    out.extend_from_slice(format!("SIP/2.0 {} {}\r\n", status, status.canonical_reason()).as_bytes());
+    out.extend_from_slice(
+        format!("SIP/2.0 {} {}\r\n", status, status.canonical_reason()).as_bytes(),
+    );
     for (name, values) in WANTED.iter().zip(&copied) {
         for value in values {
             out.extend_from_slice(name.as_str().as_bytes());
@@ -76,7 +83,9 @@ pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<By
         }
     }
     let warning = error.to_string().replace(['"', '\\'], "'");
-    out.extend_from_slice(format!("Warning: 399 switchboard \"{warning}\"\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    out.extend_from_slice(
+        format!("Warning: 399 switchboard \"{warning}\"\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+    );
     Some(out.into())
 }
 
@@ -103,7 +112,12 @@ mod tests {
         assert_eq!(resp.headers().to_tag(), Some("t1"));
         assert_eq!(resp.headers().top_branch(), Some("z9hG4bK1"));
         assert_eq!(resp.headers().cseq().map(|c| c.seq), Some(1));
-        assert!(resp.headers().get(HeaderName::Warning).unwrap().contains("Contact"));
+        assert!(
+            resp.headers()
+                .get(HeaderName::Warning)
+                .unwrap()
+                .contains("Contact")
+        );
     }
 
     #[test]

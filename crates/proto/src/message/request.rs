@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
+use crate::Method;
 use crate::header::{Headers, Text};
 use crate::uri::{AbsoluteUri, Uri};
-use crate::Method;
 
 /// A SIP request: method, Request-URI, headers and body.
 #[derive(Debug, Clone)]

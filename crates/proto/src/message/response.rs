@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use crate::header::{Headers, Text};
 use crate::StatusCode;
+use crate::header::{Headers, Text};
 
 /// A SIP response: status, reason phrase, headers and body.
 #[derive(Debug, Clone)]

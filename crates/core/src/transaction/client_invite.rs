@@ -1,0 +1,176 @@
+//! INVITE client transaction (RFC 3261 §17.1.1, Figure 5, with RFC 6026's
+//! Accepted state).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
+
+use super::timer::{Timer, TimerTable};
+use super::Ctx;
+use crate::{Destination, Event, Source, TransactionId, Transmit};
+
+/// Timer D for unreliable transports: "at least 32 seconds" (§17.1.1.2).
+pub(crate) const TIMER_D: Duration = Duration::from_secs(32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Calling,
+    Proceeding,
+    Completed,
+    Accepted,
+    Terminated,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientInvite {
+    pub(crate) id: TransactionId,
+    pub(crate) state: State,
+    pub(crate) timers: TimerTable,
+    pub(crate) request: Request,
+    bytes: Bytes,
+    pub(crate) destination: Destination,
+    reliable: bool,
+    interval_a: Duration,
+    ack: Option<Bytes>,
+}
+
+impl ClientInvite {
+    pub(crate) fn start(
+        ctx: &mut Ctx<'_>,
+        id: TransactionId,
+        request: Request,
+        bytes: Bytes,
+        destination: Destination,
+        reliable: bool,
+    ) -> Self {
+        let mut tx = Self {
+            id,
+            state: State::Calling,
+            timers: TimerTable::default(),
+            request,
+            bytes,
+            destination,
+            reliable,
+            interval_a: ctx.config.t1,
+            ack: None,
+        };
+        ctx.send(destination, tx.bytes.clone());
+        if !reliable {
+            tx.timers.set(Timer::A, ctx.now + tx.interval_a);
+        }
+        tx.timers.set(Timer::B, ctx.now + ctx.config.t1_64());
+        tx
+    }
+
+    pub(crate) fn on_response(&mut self, ctx: &mut Ctx<'_>, response: Response, source: Source) {
+        let code = response.status().as_u16();
+        match (self.state, code) {
+            (State::Calling | State::Proceeding, 100..=199) => {
+                self.state = State::Proceeding;
+                self.timers.stop(Timer::A);
+                self.timers.stop(Timer::B);
+                ctx.event(Event::Response { tx: self.id, response, source });
+            }
+            (State::Calling | State::Proceeding, 200..=299) => {
+                self.enter_accepted(ctx);
+                ctx.event(Event::Response { tx: self.id, response, source });
+            }
+            (State::Calling | State::Proceeding, _) => {
+                let ack = self.build_ack(&response);
+                if let Some(ack) = &ack {
+                    ctx.send(self.destination, ack.clone());
+                }
+                self.ack = ack;
+                self.state = State::Completed;
+                self.timers.clear();
+                if self.reliable {
+                    self.state = State::Terminated;
+                } else {
+                    self.timers.set(Timer::D, ctx.now + TIMER_D);
+                }
+                ctx.event(Event::Response { tx: self.id, response, source });
+            }
+            (State::Accepted, 200..=299) => {
+                // 2xx retransmissions and 2xx from other forks go to the TU.
+                ctx.event(Event::Response { tx: self.id, response, source });
+            }
+            (State::Completed, 300..) => {
+                if let Some(ack) = &self.ack {
+                    ctx.send(self.destination, ack.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn enter_accepted(&mut self, ctx: &mut Ctx<'_>) {
+        self.state = State::Accepted;
+        self.timers.clear();
+        self.timers.set(Timer::M, ctx.now + ctx.config.t1_64());
+    }
+
+    pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
+        match (self.state, timer) {
+            (State::Calling, Timer::A) => {
+                ctx.send(self.destination, self.bytes.clone());
+                self.interval_a *= 2;
+                self.timers.set(Timer::A, ctx.now + self.interval_a);
+            }
+            (State::Calling, Timer::B) => {
+                ctx.event(Event::Timeout { tx: self.id });
+                self.terminate();
+            }
+            (State::Completed, Timer::D) | (State::Accepted, Timer::M) => self.terminate(),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn on_transport_error(&mut self, ctx: &mut Ctx<'_>) {
+        if matches!(self.state, State::Calling | State::Proceeding) {
+            ctx.event(Event::TransportError { tx: self.id });
+        }
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        self.state = State::Terminated;
+        self.timers.clear();
+    }
+
+    /// The ACK for a non-2xx final response (§17.1.1.3).
+    fn build_ack(&self, response: &Response) -> Option<Bytes> {
+        let req = &self.request;
+        let h = req.headers();
+        let via = h.values(HeaderName::Via).next()?;
+        let mut b = RequestBuilder::new(Method::Ack, req.uri_str())
+            .header(HeaderName::Via, via)
+            .header(HeaderName::From, h.get(HeaderName::From)?)
+            .header(HeaderName::To, response.headers().get(HeaderName::To)?)
+            .header(HeaderName::CallId, h.get(HeaderName::CallId)?)
+            .cseq(h.cseq()?.seq)
+            .header(HeaderName::MaxForwards, "70");
+        for route in h.get_all(HeaderName::Route) {
+            b = b.header(HeaderName::Route, route);
+        }
+        b.build().ok().map(|r| r.to_bytes())
+    }
+
+    pub(crate) fn can_cancel(&self) -> bool {
+        self.state == State::Proceeding
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+}
+
+impl Ctx<'_> {
+    pub(crate) fn send(&mut self, destination: Destination, bytes: Bytes) {
+        self.transmits.push_back(Transmit { destination, bytes });
+    }
+
+    pub(crate) fn event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+}

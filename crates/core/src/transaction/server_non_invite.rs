@@ -1,0 +1,93 @@
+//! Non-INVITE server transaction (RFC 3261 §17.2.2, Figure 8).
+
+use bytes::Bytes;
+use switchboard_proto::Response;
+
+use super::timer::{Timer, TimerTable};
+use super::Ctx;
+use crate::{Destination, TransactionId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Trying,
+    Proceeding,
+    Completed,
+    Terminated,
+}
+
+#[derive(Debug)]
+pub(crate) struct ServerNonInvite {
+    pub(crate) id: TransactionId,
+    pub(crate) state: State,
+    pub(crate) timers: TimerTable,
+    pub(crate) reply_to: Destination,
+    reliable: bool,
+    last_response: Option<Bytes>,
+}
+
+impl ServerNonInvite {
+    pub(crate) fn new(id: TransactionId, reply_to: Destination, reliable: bool) -> Self {
+        Self {
+            id,
+            state: State::Trying,
+            timers: TimerTable::default(),
+            reply_to,
+            reliable,
+            last_response: None,
+        }
+    }
+
+    /// The same request again: Trying absorbs it, later states answer with
+    /// the last response.
+    pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
+        if matches!(self.state, State::Proceeding | State::Completed) {
+            if let Some(last) = &self.last_response {
+                ctx.send(self.reply_to, last.clone());
+            }
+        }
+    }
+
+    /// The TU's response. Returns false when a final was already sent.
+    pub(crate) fn respond(&mut self, ctx: &mut Ctx<'_>, response: &Response) -> bool {
+        if !matches!(self.state, State::Trying | State::Proceeding) {
+            return false;
+        }
+        let bytes = response.to_bytes();
+        ctx.send(self.reply_to, bytes.clone());
+        self.last_response = Some(bytes);
+        if response.status().is_provisional() {
+            self.state = State::Proceeding;
+        } else {
+            self.state = State::Completed;
+            if self.reliable {
+                self.terminate();
+            } else {
+                self.timers.set(Timer::J, ctx.now + ctx.config.t1_64());
+            }
+        }
+        true
+    }
+
+    pub(crate) fn on_timer(&mut self, timer: Timer) {
+        if (self.state, timer) == (State::Completed, Timer::J) {
+            self.terminate();
+        }
+    }
+
+    pub(crate) fn on_transport_error(&mut self) {
+        self.terminate();
+    }
+
+    fn terminate(&mut self) {
+        self.state = State::Terminated;
+        self.timers.clear();
+    }
+
+    pub(crate) fn has_final(&self) -> bool {
+        matches!(self.state, State::Completed | State::Terminated)
+    }
+
+    pub(crate) fn is_terminated(&self) -> bool {
+        self.state == State::Terminated
+    }
+}

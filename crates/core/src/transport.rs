@@ -1,0 +1,103 @@
+//! Transports, flows and where messages come from and go to (RFC 3261 §18).
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+
+/// A SIP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// UDP datagrams.
+    Udp,
+    /// TCP stream.
+    Tcp,
+    /// TLS over TCP.
+    Tls,
+    /// WebSocket (RFC 7118).
+    Ws,
+    /// Secure WebSocket (RFC 7118).
+    Wss,
+}
+
+impl Transport {
+    /// The token used in Via (`UDP`, `TCP`, `TLS`, `WS`, `WSS`).
+    pub fn as_via_token(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
+            Transport::Ws => "WS",
+            Transport::Wss => "WSS",
+        }
+    }
+
+    /// Parses a Via transport token or a `transport=` URI parameter.
+    pub fn from_token(token: &str) -> Option<Self> {
+        [Self::Udp, Self::Tcp, Self::Tls, Self::Ws, Self::Wss]
+            .into_iter()
+            .find(|t| t.as_via_token().eq_ignore_ascii_case(token))
+    }
+
+    /// Reliable transports need no retransmissions (RFC 3261 §17).
+    pub fn is_reliable(self) -> bool {
+        !matches!(self, Transport::Udp)
+    }
+
+    /// The transport carries a byte stream that must be framed.
+    pub fn is_stream(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Tls)
+    }
+
+    /// The transport is secure (TLS, WSS).
+    pub fn is_secure(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Wss)
+    }
+}
+
+impl fmt::Display for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_via_token())
+    }
+}
+
+/// A connection (TCP, TLS, WS, WSS) known to the driver; numbered by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowId(pub u64);
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Source {
+    /// Transport it arrived on.
+    pub transport: Transport,
+    /// The peer's address (packet source or connection peer).
+    pub remote: SocketAddr,
+    /// Our address it arrived at.
+    pub local: SocketAddr,
+    /// The connection, for connection-oriented transports.
+    pub flow: Option<FlowId>,
+}
+
+/// Where to send a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Destination {
+    /// Down an existing connection.
+    Flow(FlowId),
+    /// To an address over a transport; for connection-oriented transports
+    /// the driver reuses a connection to that address or opens one.
+    Address {
+        /// Transport to use.
+        transport: Transport,
+        /// The peer.
+        remote: SocketAddr,
+    },
+}
+
+/// Bytes to send, produced by [`crate::Endpoint::poll_transmit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where to.
+    pub destination: Destination,
+    /// One whole message (or a keep-alive).
+    pub bytes: Bytes,
+}
