@@ -116,7 +116,8 @@ impl RequestBuilder {
     }
 
     /// Prints and checks the request. Adds `Max-Forwards: 70` when missing
-    /// and sets Content-Length.
+    /// and sets Content-Length. A request may be built without Via: the
+    /// endpoint adds its own when it sends it.
     pub fn build(self) -> Result<Request, BuildError> {
         let mut out = Vec::with_capacity(256 + self.body.len());
         out.extend_from_slice(self.method.as_str().as_bytes());
@@ -127,7 +128,8 @@ impl RequestBuilder {
             out.extend_from_slice(b"Max-Forwards: 70\r\n");
         }
         finish(&mut out, &self.lines, &self.body);
-        match Message::parse(out.into(), Framing::Stream).map_err(BuildError)? {
+        // Without a Via: the transaction layer adds it when it sends.
+        match super::parse::parse_with(out.into(), Framing::Stream, false).map_err(BuildError)? {
             Message::Request(r) => Ok(r),
             Message::Response(_) => Err(BuildError(ParseError::new(
                 crate::ParseErrorKind::StartLine,

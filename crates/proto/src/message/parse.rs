@@ -18,6 +18,16 @@ use crate::{Method, StatusCode};
 /// Parses one message. `bytes` may start with CRLFs (keep-alives), which are
 /// skipped.
 pub(crate) fn parse(bytes: Bytes, framing: Framing) -> Result<Message, ParseError> {
+    parse_with(bytes, framing, true)
+}
+
+/// Parses one message; `require_via` is false only for requests built by
+/// local code, which get their Via from the transaction layer.
+pub(crate) fn parse_with(
+    bytes: Bytes,
+    framing: Framing,
+    require_via: bool,
+) -> Result<Message, ParseError> {
     let start = bytes
         .iter()
         .position(|b| !matches!(b, b'\r' | b'\n'))
@@ -81,7 +91,7 @@ pub(crate) fn parse(bytes: Bytes, framing: Framing) -> Result<Message, ParseErro
         f.finish(text, &mut headers);
     }
 
-    index_hot_headers(&mut headers).map_err(|(k, off)| err(k, off))?;
+    index_hot_headers(&mut headers, require_via).map_err(|(k, off)| err(k, off))?;
 
     // The body (RFC 3261 §18.3).
     let body_start = start + body_at;
@@ -232,7 +242,7 @@ impl PendingField {
 
 /// Parses the hot headers once, checks the ones that must be well formed for
 /// any element to handle the message, and records their values.
-fn index_hot_headers(headers: &mut Headers) -> Result<(), (K, usize)> {
+fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K, usize)> {
     let mut hot = HotScan::default();
     let buf = headers.buffer();
     let mut seen_via = false;
@@ -312,7 +322,7 @@ fn index_hot_headers(headers: &mut Headers) -> Result<(), (K, usize)> {
         (hot.hot.cseq.is_some(), HeaderName::CSeq),
         (hot.seen_from, HeaderName::From),
         (hot.seen_to, HeaderName::To),
-        (seen_via, HeaderName::Via),
+        (seen_via || !require_via, HeaderName::Via),
     ] {
         if !present {
             return Err((K::MissingHeader(name), 0));

@@ -1,0 +1,441 @@
+//! Every RFC 3261 §17 timer path (and RFC 6026's), on a virtual clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod util;
+
+use std::time::Duration;
+
+use switchboard_core::{Config, Event, Transport};
+use switchboard_proto::{HeaderName, Message, Method};
+use util::*;
+
+const S: Duration = Duration::from_secs(1);
+const MS: Duration = Duration::from_millis(1);
+
+fn timeouts(events: &[Event]) -> usize {
+    events.iter().filter(|e| matches!(e, Event::Timeout { .. })).count()
+}
+
+fn responses(events: &[Event]) -> Vec<u16> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response { response, .. } => Some(response.status().as_u16()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn terminated(events: &[Event]) -> usize {
+    events.iter().filter(|e| matches!(e, Event::Terminated { .. })).count()
+}
+
+#[test]
+fn invite_client_timer_a_doubles_and_timer_b_times_out() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Udp);
+    h.run_until(40 * S);
+    // Sent at 0, then A fires at 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s; B at 32 s.
+    assert_eq!(h.send_times_ms(), [0, 500, 1500, 3500, 7500, 15500, 31500]);
+    let events = h.take_events();
+    assert_eq!(timeouts(&events), 1);
+    assert!(matches!(events[0], Event::Timeout { .. }));
+    assert_eq!(h.events.len(), 0);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(h.sent.len(), 7);
+}
+
+#[test]
+fn invite_client_over_tcp_never_retransmits() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Tcp);
+    h.run_until(31 * S);
+    assert_eq!(h.send_times_ms(), [0]);
+    assert_eq!(timeouts(&h.take_events()), 0);
+    h.run_until(32 * S);
+    assert_eq!(timeouts(&h.take_events()), 1);
+}
+
+#[test]
+fn invite_client_provisional_stops_retransmissions() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Udp);
+    h.advance(700 * MS); // one retransmission at 500 ms
+    let req = h.last_sent();
+    h.receive(&response_to(&req, 180, Some("b1")));
+    h.run_until(120 * S);
+    assert_eq!(h.send_times_ms(), [0, 500]);
+    let events = h.take_events();
+    assert_eq!(responses(&events), [180]);
+    // In Proceeding the transaction waits for the TU (proxy timer C).
+    assert_eq!(timeouts(&events), 0);
+    assert_eq!(h.ep.transaction_count(), 1);
+}
+
+#[test]
+fn invite_client_non_2xx_is_acked_and_timer_d_absorbs_retransmissions() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Udp);
+    let req = h.last_sent();
+    let busy = response_to(&req, 486, Some("b1"));
+    h.advance(100 * MS);
+    h.receive(&busy);
+    let ack = h.last_sent();
+    let ack_req = ack.as_request().unwrap();
+    assert_eq!(*ack_req.method(), Method::Ack);
+    // §17.1.1.3: same Request-URI, branch, Call-ID, From; To from the response.
+    let inv = req.as_request().unwrap();
+    assert_eq!(ack_req.uri_str(), inv.uri_str());
+    assert_eq!(ack.headers().top_branch(), req.headers().top_branch());
+    assert_eq!(ack.headers().to_tag(), Some("b1"));
+    assert_eq!(ack.headers().cseq().unwrap().seq, 1);
+    assert_eq!(ack.headers().cseq().unwrap().method, Method::Ack);
+    assert_eq!(ack.headers().values(HeaderName::Via).count(), 1);
+
+    // The retransmitted 486 gets the ACK again and is not passed up.
+    h.advance(2 * S);
+    h.receive(&busy);
+    assert_eq!(h.sent.len(), 3);
+    assert_eq!(*h.last_sent().as_request().unwrap().method(), Method::Ack);
+    let events = h.take_events();
+    assert_eq!(responses(&events), [486]);
+
+    // Timer D (32 s) ends the transaction; no more retransmissions.
+    h.run_until(100 * MS + 32 * S - MS);
+    assert_eq!(h.ep.transaction_count(), 1);
+    h.run_until(100 * MS + 32 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(terminated(&h.take_events()), 1);
+    assert_eq!(h.sent.len(), 3);
+}
+
+#[test]
+fn invite_client_over_tcp_terminates_at_once_after_non_2xx() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Tcp);
+    let req = h.last_sent();
+    h.receive_from(&response_to(&req, 404, Some("b1")), Transport::Tcp, addr(PEER));
+    assert_eq!(*h.last_sent().as_request().unwrap().method(), Method::Ack);
+    assert_eq!(h.ep.transaction_count(), 0);
+}
+
+#[test]
+fn invite_client_2xx_enters_accepted_and_passes_every_2xx_until_timer_m() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("INVITE"), Transport::Udp);
+    let req = h.last_sent();
+    let ok = response_to(&req, 200, Some("b1"));
+    h.receive(&ok);
+    h.advance(S);
+    h.receive(&ok); // retransmission by the UAS core
+    h.receive(&response_to(&req, 200, Some("fork2"))); // another fork
+    let events = h.take_events();
+    assert_eq!(responses(&events), [200, 200, 200]);
+    // No ACK from the transaction for a 2xx: that is the TU's job.
+    assert_eq!(h.sent.len(), 1);
+    h.run_until(32 * S - MS);
+    assert_eq!(h.ep.transaction_count(), 1);
+    h.run_until(32 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+    h.receive(&ok);
+    assert!(matches!(h.take_events()[..], [Event::Terminated { .. }, Event::StrayResponse { .. }]));
+}
+
+#[test]
+fn non_invite_client_timer_e_caps_at_t2_and_timer_f_times_out() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("OPTIONS"), Transport::Udp);
+    h.run_until(40 * S);
+    assert_eq!(
+        h.send_times_ms(),
+        [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+    );
+    assert_eq!(timeouts(&h.take_events()), 1);
+    assert_eq!(h.ep.transaction_count(), 0);
+}
+
+#[test]
+fn non_invite_client_in_proceeding_retransmits_every_t2() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("REGISTER"), Transport::Udp);
+    let req = h.last_sent();
+    h.advance(100 * MS);
+    h.receive(&response_to(&req, 100, None));
+    h.run_until(10 * S);
+    // E was armed for 500 ms; when it fires in Proceeding the next is T2 later.
+    assert_eq!(h.send_times_ms(), [0, 500, 4500, 8500]);
+}
+
+#[test]
+fn non_invite_client_completed_absorbs_retransmissions_until_timer_k() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("REGISTER"), Transport::Udp);
+    let req = h.last_sent();
+    let ok = response_to(&req, 200, Some("r"));
+    h.receive(&ok);
+    h.receive(&ok);
+    assert_eq!(responses(&h.take_events()), [200]);
+    h.run_until(5 * S - MS);
+    assert_eq!(h.ep.transaction_count(), 1);
+    h.run_until(5 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(h.sent.len(), 1);
+}
+
+#[test]
+fn invite_server_sends_100_trying_when_the_tu_is_slow() {
+    let mut h = Harness::new();
+    h.receive(&invite_from_peer("z9hG4bKinv1"));
+    let events = h.take_events();
+    assert!(matches!(events[..], [Event::Request { .. }]));
+    h.run_until(199 * MS);
+    assert!(h.sent.is_empty());
+    h.run_until(200 * MS);
+    let trying = h.last_sent();
+    assert_eq!(status_of(&trying), Some(100));
+    assert_eq!(trying.headers().top_branch(), Some("z9hG4bKinv1"));
+    // A retransmitted INVITE gets the 100 again.
+    h.receive(&invite_from_peer("z9hG4bKinv1"));
+    assert_eq!(h.sent.len(), 2);
+    assert!(h.take_events().is_empty());
+}
+
+fn respond(h: &mut Harness, req: &switchboard_proto::Request, tx: switchboard_core::TransactionId, code: u16) {
+    let resp = switchboard_proto::ResponseBuilder::from_request(req, switchboard_proto::StatusCode::new(code).unwrap())
+        .to_tag("srv")
+        .build()
+        .unwrap();
+    h.ep.respond(h.now, tx, resp).unwrap();
+    h.drain();
+}
+
+fn take_request(h: &mut Harness) -> (switchboard_core::TransactionId, switchboard_proto::Request) {
+    for e in h.take_events() {
+        if let Event::Request { tx, request, .. } = e {
+            return (tx, request);
+        }
+    }
+    panic!("no request event")
+}
+
+#[test]
+fn invite_server_timer_g_retransmits_until_ack_and_timer_i_ends() {
+    let mut h = Harness::new();
+    h.receive(&invite_from_peer("z9hG4bKg"));
+    let (tx, req) = take_request(&mut h);
+    respond(&mut h, &req, tx, 486);
+    h.run_until(8 * S);
+    // G: 0.5, 1.5 (1 s), 3.5 (2 s), 7.5 (4 s = T2)
+    assert_eq!(h.send_times_ms(), [0, 500, 1500, 3500, 7500]);
+    assert!(h.sent_messages().iter().all(|m| status_of(m) == Some(486)));
+    let ack = format!(
+        "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKg\nMax-Forwards: 70\n\
+         From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKg\nCSeq: 1 ACK\nContent-Length: 0\n\n"
+    );
+    h.receive(&ack);
+    assert!(h.take_events().is_empty(), "the ACK for a non-2xx stays in the transaction");
+    h.receive(&ack); // Confirmed absorbs ACK retransmissions
+    h.run_until(20 * S);
+    assert_eq!(h.sent.len(), 5, "no retransmission after the ACK");
+    // Timer I = T4 = 5 s after the ACK at 8 s.
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(terminated(&h.take_events()), 1);
+}
+
+#[test]
+fn invite_server_timer_h_gives_up_without_ack() {
+    let mut h = Harness::new();
+    h.receive(&invite_from_peer("z9hG4bKh"));
+    let (tx, req) = take_request(&mut h);
+    respond(&mut h, &req, tx, 603);
+    h.run_until(40 * S);
+    assert_eq!(
+        h.send_times_ms(),
+        [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+    );
+    let events = h.take_events();
+    assert!(events.iter().any(|e| matches!(e, Event::AckTimeout { .. })));
+    assert_eq!(h.ep.transaction_count(), 0);
+}
+
+#[test]
+fn invite_server_2xx_enters_accepted_absorbs_invites_until_timer_l() {
+    let mut h = Harness::new();
+    h.receive(&invite_from_peer("z9hG4bKl"));
+    let (tx, req) = take_request(&mut h);
+    respond(&mut h, &req, tx, 200);
+    respond(&mut h, &req, tx, 200); // the TU retransmits its 2xx
+    assert_eq!(h.sent.len(), 2);
+    h.receive(&invite_from_peer("z9hG4bKl"));
+    assert_eq!(h.sent.len(), 2, "retransmitted INVITE absorbed in Accepted");
+    // The ACK for the 2xx has its own branch and goes to the TU.
+    let ack = "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack\nMax-Forwards: 70\n\
+               From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKl\nCSeq: 1 ACK\nContent-Length: 0\n\n";
+    h.receive(ack);
+    assert!(h.take_events().iter().any(|e| matches!(e, Event::Ack { .. })));
+    h.run_until(32 * S - MS);
+    assert_eq!(h.ep.transaction_count(), 1);
+    h.run_until(32 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+}
+
+#[test]
+fn non_invite_server_absorbs_in_trying_and_replays_final_until_timer_j() {
+    let mut h = Harness::new();
+    let options = non_invite_from_peer("OPTIONS", "z9hG4bKj");
+    h.receive(&options);
+    let (tx, req) = take_request(&mut h);
+    h.receive(&options);
+    assert!(h.sent.is_empty() && h.take_events().is_empty(), "Trying absorbs");
+    respond(&mut h, &req, tx, 200);
+    h.advance(10 * S);
+    h.receive(&options);
+    assert_eq!(h.send_times_ms(), [0, 10_000]);
+    assert!(h.take_events().is_empty());
+    assert_eq!(h.ep.respond(h.now, tx, h.sent_messages()[0].as_response().unwrap().clone()).is_err(), true);
+    h.run_until(32 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+    h.receive(&options);
+    assert!(h.take_events().iter().any(|e| matches!(e, Event::Request { .. })), "a new transaction after J");
+}
+
+#[test]
+fn cancel_is_answered_and_reported_and_unknown_cancel_gets_481() {
+    let mut h = Harness::new();
+    h.receive(&invite_from_peer("z9hG4bKc"));
+    let (tx, _) = take_request(&mut h);
+    let cancel = "CANCEL sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKc\nMax-Forwards: 70\n\
+                  From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>\nCall-ID: call-z9hG4bKc\nCSeq: 1 CANCEL\nContent-Length: 0\n\n";
+    h.receive(cancel);
+    let answer = h.last_sent();
+    assert_eq!(status_of(&answer), Some(200));
+    assert_eq!(answer.headers().cseq().unwrap().method, Method::Cancel);
+    assert!(h.take_events().iter().any(|e| matches!(e, Event::Cancelled { invite, .. } if *invite == tx)));
+
+    let stray = cancel.replace("z9hG4bKc", "z9hG4bKnone");
+    h.receive(&stray);
+    assert_eq!(status_of(&h.last_sent()), Some(481));
+}
+
+#[test]
+fn cancel_of_a_client_invite_needs_a_provisional_and_reuses_the_branch() {
+    let mut h = Harness::new();
+    let id = h.send_request(&outgoing("INVITE"), Transport::Udp);
+    assert!(h.ep.cancel(h.now, id).is_err(), "no CANCEL before a provisional");
+    let req = h.last_sent();
+    h.receive(&response_to(&req, 180, Some("b1")));
+    let cancel_id = h.ep.cancel(h.now, id).unwrap();
+    h.drain();
+    let cancel = h.last_sent();
+    assert_eq!(*cancel.as_request().unwrap().method(), Method::Cancel);
+    assert_eq!(cancel.headers().top_branch(), req.headers().top_branch());
+    assert_eq!(cancel.headers().cseq().unwrap().seq, 1);
+    assert_eq!(cancel.headers().to_tag(), None);
+    // 200 to CANCEL then 487 to the INVITE.
+    h.receive(&response_to(&cancel, 200, Some("b1")));
+    h.receive(&response_to(&req, 487, Some("b1")));
+    let events = h.take_events();
+    assert!(events.iter().any(|e| matches!(e, Event::Response { tx, response, .. } if *tx == cancel_id && response.status().as_u16() == 200)));
+    assert!(events.iter().any(|e| matches!(e, Event::Response { tx, response, .. } if *tx == id && response.status().as_u16() == 487)));
+    assert_eq!(*h.last_sent().as_request().unwrap().method(), Method::Ack);
+}
+
+#[test]
+fn malformed_requests_get_400_and_the_endpoint_keeps_serving() {
+    let mut h = Harness::new();
+    let bad = invite_from_peer("z9hG4bKbad").replace("Max-Forwards: 70", "Max-Forwards: seventy");
+    h.receive(&bad);
+    let answer = h.last_sent();
+    assert_eq!(status_of(&answer), Some(400));
+    assert!(answer.headers().get(HeaderName::Warning).unwrap().contains("Max-Forwards"));
+    h.receive("\u{0}\u{1}garbage");
+    h.receive("SIP/2.0 200 OK\n\n");
+    assert_eq!(h.sent.len(), 1);
+    assert_eq!(h.ep.stats().malformed, 3);
+    h.receive(&non_invite_from_peer("OPTIONS", "z9hG4bKgood"));
+    assert!(h.take_events().iter().any(|e| matches!(e, Event::Request { .. })));
+}
+
+#[test]
+fn transaction_limit_sheds_load_with_503_and_retry_after() {
+    let mut h = Harness::with_config(Config { max_transactions: 2, ..Config::default() });
+    for b in ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"] {
+        h.receive(&non_invite_from_peer("OPTIONS", b));
+    }
+    let shed = h.last_sent();
+    assert_eq!(status_of(&shed), Some(503));
+    assert_eq!(shed.headers().get(HeaderName::RetryAfter), Some("5"));
+    assert_eq!(h.ep.stats().shed, 1);
+    assert!(h.ep.send_request(h.now, request(&outgoing("OPTIONS")), switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr(PEER) }).is_err());
+}
+
+#[test]
+fn via_gets_received_and_rport_and_responses_go_to_the_source() {
+    let mut h = Harness::new();
+    let req = non_invite_from_peer("OPTIONS", "z9hG4bKnat")
+        .replace("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnat", "SIP/2.0/UDP 10.0.0.9:5060;rport;branch=z9hG4bKnat");
+    h.receive_from(&req, Transport::Udp, addr("127.0.0.2:40000"));
+    let (tx, request) = take_request(&mut h);
+    let via = request.headers().top_via().unwrap().unwrap();
+    assert_eq!(via.received(), Some("127.0.0.2"));
+    assert_eq!(via.rport(), Some(Some(40000)));
+    respond(&mut h, &request, tx, 200);
+    let (_, t) = h.sent.last().unwrap();
+    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr("127.0.0.2:40000") });
+    // The response carries the stamped Via back.
+    let resp = h.last_sent();
+    assert_eq!(resp.headers().top_via().unwrap().unwrap().rport(), Some(Some(40000)));
+}
+
+#[test]
+fn without_symmetric_response_udp_answers_go_to_the_via_port() {
+    let mut h = Harness::with_config(Config { symmetric_response: false, ..Config::default() });
+    let req = non_invite_from_peer("OPTIONS", "z9hG4bKsym").replace("127.0.0.1:5070;branch", "127.0.0.1:5080;branch");
+    h.receive_from(&req, Transport::Udp, addr("127.0.0.1:40000"));
+    let (tx, request) = take_request(&mut h);
+    respond(&mut h, &request, tx, 200);
+    let (_, t) = h.sent.last().unwrap();
+    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr("127.0.0.1:5080") });
+}
+
+#[test]
+fn large_udp_requests_move_to_tcp() {
+    let mut h = Harness::new();
+    let big = outgoing("MESSAGE").replace("Content-Length: 0", &format!("X-Pad: {}", "a".repeat(1400)));
+    h.send_request(&big, Transport::Udp);
+    let (_, t) = &h.sent[0];
+    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Tcp, remote: addr(PEER) });
+    assert!(h.last_sent().headers().get(HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP"));
+    h.run_until(10 * S);
+    assert_eq!(h.sent.len(), 1, "no retransmission over TCP");
+}
+
+#[test]
+fn a_thousand_transactions_at_once() {
+    let mut h = Harness::new();
+    for i in 0..1000 {
+        h.receive(&non_invite_from_peer("OPTIONS", &format!("z9hG4bKmany{i}")));
+    }
+    let requests: Vec<_> = h
+        .take_events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Request { tx, request, .. } => Some((tx, request)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(requests.len(), 1000);
+    assert_eq!(h.ep.transaction_count(), 1000);
+    for (tx, req) in &requests {
+        respond(&mut h, req, *tx, 200);
+    }
+    assert_eq!(h.sent.len(), 1000);
+    for _ in 0..1000 {
+        h.send_request(&outgoing("OPTIONS"), Transport::Udp);
+    }
+    assert_eq!(h.ep.transaction_count(), 2000);
+    h.run_until(40 * S);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(timeouts(&h.take_events()), 1000);
+    let _ = Message::parse_datagram;
+}
