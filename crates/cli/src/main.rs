@@ -1,1 +1,13 @@
-fn main() {}
+//! The `switchboard` binary: everything is in the library's [`switchboard::run`].
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match switchboard::run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
