@@ -44,16 +44,30 @@ fn invite(i: u64) -> Bytes {
 
 fn source() -> Source {
     let remote: SocketAddr = "127.0.0.1:5070".parse().unwrap();
-    Source { transport: Transport::Udp, remote, local: "127.0.0.1:5060".parse().unwrap(), flow: None }
+    Source {
+        transport: Transport::Udp,
+        remote,
+        local: "127.0.0.1:5060".parse().unwrap(),
+        flow: None,
+    }
 }
 
 /// One server transaction: request in, TU answers `code`, response out.
 fn serve(ep: &mut Endpoint, now: Instant, bytes: Bytes, code: StatusCode) -> usize {
-    ep.handle_input(now, Input::Datagram { source: source(), bytes });
+    ep.handle_input(
+        now,
+        Input::Datagram {
+            source: source(),
+            bytes,
+        },
+    );
     let mut sent = 0;
     while let Some(ev) = ep.poll_event() {
         if let Event::Request { tx, request, .. } = ev {
-            let resp = ResponseBuilder::from_request(&request, code).to_tag("b").build().unwrap();
+            let resp = ResponseBuilder::from_request(&request, code)
+                .to_tag("b")
+                .build()
+                .unwrap();
             ep.respond(now, tx, resp).unwrap();
         }
     }
@@ -68,7 +82,11 @@ fn bench(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     for (name, make, code) in [
         ("options_200", options as fn(u64) -> Bytes, StatusCode::OK),
-        ("invite_486", invite as fn(u64) -> Bytes, StatusCode::BUSY_HERE),
+        (
+            "invite_486",
+            invite as fn(u64) -> Bytes,
+            StatusCode::BUSY_HERE,
+        ),
     ] {
         g.bench_function(format!("server/{name}"), |b| {
             let mut ep = endpoint();
@@ -88,14 +106,20 @@ fn bench(c: &mut Criterion) {
     g.bench_function("client/options_200", |b| {
         let mut client = endpoint();
         let start = Instant::now();
-        let request = switchboard_proto::RequestBuilder::new(switchboard_proto::Method::Options, "sip:bob@127.0.0.1:5070")
-            .from("<sip:alice@127.0.0.1>", "a")
-            .to("<sip:bob@127.0.0.1>", None)
-            .call_id("c")
-            .cseq(1)
-            .build()
-            .unwrap();
-        let dest = Destination::Address { transport: Transport::Udp, remote: "127.0.0.1:5070".parse().unwrap() };
+        let request = switchboard_proto::RequestBuilder::new(
+            switchboard_proto::Method::Options,
+            "sip:bob@127.0.0.1:5070",
+        )
+        .from("<sip:alice@127.0.0.1>", "a")
+        .to("<sip:bob@127.0.0.1>", None)
+        .call_id("c")
+        .cseq(1)
+        .build()
+        .unwrap();
+        let dest = Destination::Address {
+            transport: Transport::Udp,
+            remote: "127.0.0.1:5070".parse().unwrap(),
+        };
         let mut i = 0u64;
         b.iter(|| {
             i += 1;
@@ -104,8 +128,17 @@ fn bench(c: &mut Criterion) {
             let tx = client.send_request(now, request.clone(), dest).unwrap();
             let sent = client.poll_transmit().unwrap();
             let req = switchboard_proto::Message::parse_datagram(sent.bytes).unwrap();
-            let resp = ResponseBuilder::from_request(req.as_request().unwrap(), StatusCode::OK).to_tag("b").build().unwrap();
-            client.handle_input(now, Input::Datagram { source: source(), bytes: resp.to_bytes() });
+            let resp = ResponseBuilder::from_request(req.as_request().unwrap(), StatusCode::OK)
+                .to_tag("b")
+                .build()
+                .unwrap();
+            client.handle_input(
+                now,
+                Input::Datagram {
+                    source: source(),
+                    bytes: resp.to_bytes(),
+                },
+            );
             let mut got = false;
             while let Some(ev) = client.poll_event() {
                 got |= matches!(ev, Event::Response { tx: t, .. } if t == tx);

@@ -8,15 +8,17 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::header::Via;
 use switchboard_proto::{
-    error_response, Frame, HeaderName, Message, Method, Request, RequestBuilder, Response,
-    ResponseBuilder, StatusCode, StreamFramer,
+    Frame, HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder,
+    StatusCode, StreamFramer, error_response,
 };
 
 use crate::transaction::{
-    client_key, client_key_for_response, server_key, ClientInvite, ClientNonInvite, Ctx, ServerInvite,
-    ServerNonInvite, Timer, Transaction, TransactionId,
+    ClientInvite, ClientNonInvite, Ctx, ServerInvite, ServerNonInvite, Timer, Transaction,
+    TransactionId, client_key, client_key_for_response, server_key,
 };
-use crate::{Config, Destination, Event, FlowId, RespondError, SendError, Source, Transmit, Transport};
+use crate::{
+    Config, Destination, Event, FlowId, RespondError, SendError, Source, Transmit, Transport,
+};
 
 /// An input for [`Endpoint::handle_input`].
 #[derive(Debug, Clone)]
@@ -203,7 +205,8 @@ impl Endpoint {
     }
 
     fn push_random(&mut self, s: &mut String, len: usize) {
-        const ALPHABET: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        const ALPHABET: &[u8; 62] =
+            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
         for _ in 0..len {
             let i = (self.rng.next_u32() % 62) as usize;
             s.push(ALPHABET.get(i).copied().unwrap_or(b'x') as char);
@@ -252,7 +255,9 @@ impl Endpoint {
     }
 
     fn on_stream_data(&mut self, now: Instant, flow: FlowId, bytes: &[u8]) {
-        let Some(f) = self.flows.get_mut(&flow) else { return };
+        let Some(f) = self.flows.get_mut(&flow) else {
+            return;
+        };
         let source = Source {
             transport: f.transport,
             remote: f.remote,
@@ -308,7 +313,10 @@ impl Endpoint {
     }
 
     fn on_bytes(&mut self, now: Instant, source: Source, bytes: Bytes, stream: bool) {
-        if bytes.iter().all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t')) {
+        if bytes
+            .iter()
+            .all(|b| matches!(b, b'\r' | b'\n' | b' ' | b'\t'))
+        {
             return; // keep-alive
         }
         if bytes.len() > self.config.max_message_size {
@@ -342,7 +350,9 @@ impl Endpoint {
             self.stats.malformed += 1;
             return;
         };
-        let Some(key) = server_key(&req, None) else { return };
+        let Some(key) = server_key(&req, None) else {
+            return;
+        };
         if *req.method() == Method::Ack {
             match self.server_keys.get(&key).copied() {
                 Some(id) => self.drive(now, id, |tx, ctx| {
@@ -350,7 +360,10 @@ impl Endpoint {
                         t.on_ack(ctx);
                     }
                 }),
-                None => self.events.push_back(Event::Ack { request: req, source }),
+                None => self.events.push_back(Event::Ack {
+                    request: req,
+                    source,
+                }),
             }
             return;
         }
@@ -366,7 +379,12 @@ impl Endpoint {
         if self.txs.len() >= self.config.max_transactions {
             self.stats.shed += 1;
             let retry = self.config.retry_after.to_string();
-            self.reply_stateless(&req, reply_to, StatusCode::SERVICE_UNAVAILABLE, &[(HeaderName::RetryAfter, &retry)]);
+            self.reply_stateless(
+                &req,
+                reply_to,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &[(HeaderName::RetryAfter, &retry)],
+            );
             return;
         }
         let reliable = source.transport.is_reliable();
@@ -380,31 +398,50 @@ impl Endpoint {
             };
             let tx = ServerInvite::new(&mut ctx, id, req.clone(), reply_to, reliable);
             self.insert(id, Transaction::ServerInvite(tx), key, true);
-            self.events.push_back(Event::Request { tx: id, request: req, source });
+            self.events.push_back(Event::Request {
+                tx: id,
+                request: req,
+                source,
+            });
             return;
         }
-        let tx = ServerNonInvite::new(id, reply_to, reliable);
+        let tx = ServerNonInvite::new(reply_to, reliable);
         self.insert(id, Transaction::ServerNonInvite(tx), key, true);
         if *req.method() == Method::Cancel {
             // §9.2: the CANCEL is answered here; the TU learns which INVITE.
             let invite = server_key(&req, Some(&Method::Invite))
                 .and_then(|k| self.server_keys.get(&k).copied())
-                .filter(|i| matches!(self.txs.get(i).map(|e| &e.tx), Some(Transaction::ServerInvite(_))));
+                .filter(|i| {
+                    matches!(
+                        self.txs.get(i).map(|e| &e.tx),
+                        Some(Transaction::ServerInvite(_))
+                    )
+                });
             let status = if invite.is_some() {
                 StatusCode::OK
             } else {
                 StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
             };
             let tag = self.new_tag();
-            if let Ok(resp) = ResponseBuilder::from_request(&req, status).to_tag(&tag).build() {
+            if let Ok(resp) = ResponseBuilder::from_request(&req, status)
+                .to_tag(&tag)
+                .build()
+            {
                 let _ = self.respond(now, id, resp);
             }
             if let Some(invite) = invite {
-                self.events.push_back(Event::Cancelled { invite, request: req });
+                self.events.push_back(Event::Cancelled {
+                    invite,
+                    request: req,
+                });
             }
             return;
         }
-        self.events.push_back(Event::Request { tx: id, request: req, source });
+        self.events.push_back(Event::Request {
+            tx: id,
+            request: req,
+            source,
+        });
     }
 
     /// Adds `received` and fills `rport` in the top Via (§18.2.1, RFC 3581)
@@ -414,7 +451,11 @@ impl Endpoint {
         let ip = source.remote.ip();
         let host_is_source = via.host.ip() == Some(ip);
         let rport = via.rport();
-        let sent_by_port = via.port.unwrap_or(if source.transport.is_secure() { 5061 } else { 5060 });
+        let sent_by_port = via.port.unwrap_or(if source.transport.is_secure() {
+            5061
+        } else {
+            5060
+        });
         let reply_to = match source.flow {
             Some(flow) => Destination::Flow(flow),
             None if rport.is_some() || self.config.symmetric_response => reply_to_source(source),
@@ -436,7 +477,10 @@ impl Endpoint {
     fn on_response(&mut self, now: Instant, source: Source, resp: Response) {
         let id = client_key_for_response(&resp).and_then(|k| self.client_keys.get(&k).copied());
         let Some(id) = id else {
-            self.events.push_back(Event::StrayResponse { response: resp, source });
+            self.events.push_back(Event::StrayResponse {
+                response: resp,
+                source,
+            });
             return;
         };
         self.drive(now, id, |tx, ctx| match tx {
@@ -475,17 +519,24 @@ impl Endpoint {
                 destination = Destination::Address { transport, remote };
             }
         }
-        let sent_by = self.config.via_address(transport).ok_or(SendError::NoLocalAddress)?;
+        let sent_by = self
+            .config
+            .via_address(transport)
+            .ok_or(SendError::NoLocalAddress)?;
         let branch = self.new_branch();
         request.headers_mut().push_front(
             HeaderName::Via,
-            format!("SIP/2.0/{} {sent_by};branch={branch};rport", transport.as_via_token()),
+            format!(
+                "SIP/2.0/{} {sent_by};branch={branch};rport",
+                transport.as_via_token()
+            ),
         );
         let bytes = request.to_bytes();
         if bytes.len() > self.config.max_message_size {
             return Err(SendError::TooLarge(bytes.len()));
         }
-        let key = client_key(&branch, request.method()).ok_or(SendError::Invalid("branch".into()))?;
+        let key =
+            client_key(&branch, request.method()).ok_or(SendError::Invalid("branch".into()))?;
         let id = self.next_tx_id();
         let reliable = transport.is_reliable();
         let mut ctx = Ctx {
@@ -495,9 +546,22 @@ impl Endpoint {
             events: &mut self.events,
         };
         let tx = if *request.method() == Method::Invite {
-            Transaction::ClientInvite(ClientInvite::start(&mut ctx, id, request, bytes, destination, reliable))
+            Transaction::ClientInvite(ClientInvite::start(
+                &mut ctx,
+                id,
+                request,
+                bytes,
+                destination,
+                reliable,
+            ))
         } else {
-            Transaction::ClientNonInvite(ClientNonInvite::start(&mut ctx, id, bytes, destination, reliable))
+            Transaction::ClientNonInvite(ClientNonInvite::start(
+                &mut ctx,
+                id,
+                bytes,
+                destination,
+                reliable,
+            ))
         };
         self.insert(id, tx, key, false);
         Ok(id)
@@ -506,7 +570,11 @@ impl Endpoint {
     /// Cancels the INVITE client transaction `invite` (§9.1): sends a CANCEL
     /// in its own transaction, to the same place, with the same branch. Only
     /// allowed once a provisional response arrived.
-    pub fn cancel(&mut self, now: Instant, invite: TransactionId) -> Result<TransactionId, SendError> {
+    pub fn cancel(
+        &mut self,
+        now: Instant,
+        invite: TransactionId,
+    ) -> Result<TransactionId, SendError> {
         let Some(Entry {
             tx: Transaction::ClientInvite(inv),
             ..
@@ -525,9 +593,15 @@ impl Endpoint {
         let branch = h.top_branch().ok_or_else(invalid)?.to_owned();
         let mut b = RequestBuilder::new(Method::Cancel, req.uri_str())
             .header(HeaderName::Via, via)
-            .header(HeaderName::From, h.get(HeaderName::From).ok_or_else(invalid)?)
+            .header(
+                HeaderName::From,
+                h.get(HeaderName::From).ok_or_else(invalid)?,
+            )
             .header(HeaderName::To, h.get(HeaderName::To).ok_or_else(invalid)?)
-            .header(HeaderName::CallId, h.get(HeaderName::CallId).ok_or_else(invalid)?)
+            .header(
+                HeaderName::CallId,
+                h.get(HeaderName::CallId).ok_or_else(invalid)?,
+            )
             .cseq(h.cseq().ok_or_else(invalid)?.seq)
             .header(HeaderName::MaxForwards, "70");
         for route in h.get_all(HeaderName::Route) {
@@ -550,7 +624,12 @@ impl Endpoint {
     }
 
     /// Sends `response` in server transaction `tx`.
-    pub fn respond(&mut self, now: Instant, tx: TransactionId, response: Response) -> Result<(), RespondError> {
+    pub fn respond(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        response: Response,
+    ) -> Result<(), RespondError> {
         let mut accepted = None;
         match self.txs.get(&tx).map(|e| &e.tx) {
             Some(Transaction::ServerInvite(_) | Transaction::ServerNonInvite(_)) => {}
@@ -624,8 +703,15 @@ impl Endpoint {
 
     /// Runs `f` on transaction `id`, then brings the timer index in step
     /// with the transaction's timer table and drops it once terminated.
-    fn drive(&mut self, now: Instant, id: TransactionId, f: impl FnOnce(&mut Transaction, &mut Ctx<'_>)) {
-        let Some(entry) = self.txs.get_mut(&id) else { return };
+    fn drive(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        f: impl FnOnce(&mut Transaction, &mut Ctx<'_>),
+    ) {
+        let Some(entry) = self.txs.get_mut(&id) else {
+            return;
+        };
         let before = *entry.tx.timers();
         let mut ctx = Ctx {
             now,
@@ -691,13 +777,18 @@ fn reply_to_source(source: &Source) -> Destination {
 
 /// The top Via with `received` (and `rport=<port>` when asked) set.
 fn stamp(via: &Via<'_>, remote: SocketAddr, fill_rport: bool) -> String {
-    let mut out = format!("{}/{}/{} {}", via.protocol, via.version, via.transport, via.host);
+    let mut out = format!(
+        "{}/{}/{} {}",
+        via.protocol, via.version, via.transport, via.host
+    );
     if let Some(port) = via.port {
         out.push_str(&format!(":{port}"));
     }
     for p in via.params.iter() {
         let name = p.name;
-        if name.eq_ignore_ascii_case("received") || (fill_rport && name.eq_ignore_ascii_case("rport")) {
+        if name.eq_ignore_ascii_case("received")
+            || (fill_rport && name.eq_ignore_ascii_case("rport"))
+        {
             continue;
         }
         out.push(';');

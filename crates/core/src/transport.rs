@@ -24,11 +24,11 @@ impl Transport {
     /// The token used in Via (`UDP`, `TCP`, `TLS`, `WS`, `WSS`).
     pub fn as_via_token(self) -> &'static str {
         match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-            Transport::Tls => "TLS",
-            Transport::Ws => "WS",
-            Transport::Wss => "WSS",
+            Self::Udp => "UDP",
+            Self::Tcp => "TCP",
+            Self::Tls => "TLS",
+            Self::Ws => "WS",
+            Self::Wss => "WSS",
         }
     }
 
@@ -41,17 +41,17 @@ impl Transport {
 
     /// Reliable transports need no retransmissions (RFC 3261 §17).
     pub fn is_reliable(self) -> bool {
-        !matches!(self, Transport::Udp)
+        !matches!(self, Self::Udp)
     }
 
     /// The transport carries a byte stream that must be framed.
     pub fn is_stream(self) -> bool {
-        matches!(self, Transport::Tcp | Transport::Tls)
+        matches!(self, Self::Tcp | Self::Tls)
     }
 
     /// The transport is secure (TLS, WSS).
     pub fn is_secure(self) -> bool {
-        matches!(self, Transport::Tls | Transport::Wss)
+        matches!(self, Self::Tls | Self::Wss)
     }
 }
 

@@ -1,5 +1,10 @@
 //! Every RFC 3261 §17 timer path (and RFC 6026's), on a virtual clock.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod util;
 
@@ -13,7 +18,10 @@ const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);
 
 fn timeouts(events: &[Event]) -> usize {
-    events.iter().filter(|e| matches!(e, Event::Timeout { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Timeout { .. }))
+        .count()
 }
 
 fn responses(events: &[Event]) -> Vec<u16> {
@@ -27,7 +35,10 @@ fn responses(events: &[Event]) -> Vec<u16> {
 }
 
 fn terminated(events: &[Event]) -> usize {
-    events.iter().filter(|e| matches!(e, Event::Terminated { .. })).count()
+    events
+        .iter()
+        .filter(|e| matches!(e, Event::Terminated { .. }))
+        .count()
 }
 
 #[test]
@@ -114,7 +125,11 @@ fn invite_client_over_tcp_terminates_at_once_after_non_2xx() {
     let mut h = Harness::new();
     h.send_request(&outgoing("INVITE"), Transport::Tcp);
     let req = h.last_sent();
-    h.receive_from(&response_to(&req, 404, Some("b1")), Transport::Tcp, addr(PEER));
+    h.receive_from(
+        &response_to(&req, 404, Some("b1")),
+        Transport::Tcp,
+        addr(PEER),
+    );
     assert_eq!(*h.last_sent().as_request().unwrap().method(), Method::Ack);
     assert_eq!(h.ep.transaction_count(), 0);
 }
@@ -138,7 +153,10 @@ fn invite_client_2xx_enters_accepted_and_passes_every_2xx_until_timer_m() {
     h.run_until(32 * S);
     assert_eq!(h.ep.transaction_count(), 0);
     h.receive(&ok);
-    assert!(matches!(h.take_events()[..], [Event::Terminated { .. }, Event::StrayResponse { .. }]));
+    assert!(matches!(
+        h.take_events()[..],
+        [Event::Terminated { .. }, Event::StrayResponse { .. }]
+    ));
 }
 
 #[test]
@@ -148,7 +166,9 @@ fn non_invite_client_timer_e_caps_at_t2_and_timer_f_times_out() {
     h.run_until(40 * S);
     assert_eq!(
         h.send_times_ms(),
-        [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+        [
+            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
+        ]
     );
     assert_eq!(timeouts(&h.take_events()), 1);
     assert_eq!(h.ep.transaction_count(), 0);
@@ -200,11 +220,19 @@ fn invite_server_sends_100_trying_when_the_tu_is_slow() {
     assert!(h.take_events().is_empty());
 }
 
-fn respond(h: &mut Harness, req: &switchboard_proto::Request, tx: switchboard_core::TransactionId, code: u16) {
-    let resp = switchboard_proto::ResponseBuilder::from_request(req, switchboard_proto::StatusCode::new(code).unwrap())
-        .to_tag("srv")
-        .build()
-        .unwrap();
+fn respond(
+    h: &mut Harness,
+    req: &switchboard_proto::Request,
+    tx: switchboard_core::TransactionId,
+    code: u16,
+) {
+    let resp = switchboard_proto::ResponseBuilder::from_request(
+        req,
+        switchboard_proto::StatusCode::new(code).unwrap(),
+    )
+    .to_tag("srv")
+    .build()
+    .unwrap();
     h.ep.respond(h.now, tx, resp).unwrap();
     h.drain();
 }
@@ -228,13 +256,14 @@ fn invite_server_timer_g_retransmits_until_ack_and_timer_i_ends() {
     // G: 0.5, 1.5 (1 s), 3.5 (2 s), 7.5 (4 s = T2)
     assert_eq!(h.send_times_ms(), [0, 500, 1500, 3500, 7500]);
     assert!(h.sent_messages().iter().all(|m| status_of(m) == Some(486)));
-    let ack = format!(
-        "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKg\nMax-Forwards: 70\n\
-         From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKg\nCSeq: 1 ACK\nContent-Length: 0\n\n"
+    let ack = "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKg\nMax-Forwards: 70\n\
+         From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKg\nCSeq: 1 ACK\nContent-Length: 0\n\n";
+    h.receive(ack);
+    assert!(
+        h.take_events().is_empty(),
+        "the ACK for a non-2xx stays in the transaction"
     );
-    h.receive(&ack);
-    assert!(h.take_events().is_empty(), "the ACK for a non-2xx stays in the transaction");
-    h.receive(&ack); // Confirmed absorbs ACK retransmissions
+    h.receive(ack); // Confirmed absorbs ACK retransmissions
     h.run_until(20 * S);
     assert_eq!(h.sent.len(), 5, "no retransmission after the ACK");
     // Timer I = T4 = 5 s after the ACK at 8 s.
@@ -251,7 +280,9 @@ fn invite_server_timer_h_gives_up_without_ack() {
     h.run_until(40 * S);
     assert_eq!(
         h.send_times_ms(),
-        [0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500]
+        [
+            0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500
+        ]
     );
     let events = h.take_events();
     assert!(events.iter().any(|e| matches!(e, Event::AckTimeout { .. })));
@@ -272,7 +303,11 @@ fn invite_server_2xx_enters_accepted_absorbs_invites_until_timer_l() {
     let ack = "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack\nMax-Forwards: 70\n\
                From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKl\nCSeq: 1 ACK\nContent-Length: 0\n\n";
     h.receive(ack);
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::Ack { .. })));
+    assert!(
+        h.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Ack { .. }))
+    );
     h.run_until(32 * S - MS);
     assert_eq!(h.ep.transaction_count(), 1);
     h.run_until(32 * S);
@@ -286,17 +321,32 @@ fn non_invite_server_absorbs_in_trying_and_replays_final_until_timer_j() {
     h.receive(&options);
     let (tx, req) = take_request(&mut h);
     h.receive(&options);
-    assert!(h.sent.is_empty() && h.take_events().is_empty(), "Trying absorbs");
+    assert!(
+        h.sent.is_empty() && h.take_events().is_empty(),
+        "Trying absorbs"
+    );
     respond(&mut h, &req, tx, 200);
     h.advance(10 * S);
     h.receive(&options);
     assert_eq!(h.send_times_ms(), [0, 10_000]);
     assert!(h.take_events().is_empty());
-    assert_eq!(h.ep.respond(h.now, tx, h.sent_messages()[0].as_response().unwrap().clone()).is_err(), true);
+    assert!(
+        h.ep.respond(
+            h.now,
+            tx,
+            h.sent_messages()[0].as_response().unwrap().clone()
+        )
+        .is_err()
+    );
     h.run_until(32 * S);
     assert_eq!(h.ep.transaction_count(), 0);
     h.receive(&options);
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::Request { .. })), "a new transaction after J");
+    assert!(
+        h.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Request { .. })),
+        "a new transaction after J"
+    );
 }
 
 #[test]
@@ -310,7 +360,11 @@ fn cancel_is_answered_and_reported_and_unknown_cancel_gets_481() {
     let answer = h.last_sent();
     assert_eq!(status_of(&answer), Some(200));
     assert_eq!(answer.headers().cseq().unwrap().method, Method::Cancel);
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::Cancelled { invite, .. } if *invite == tx)));
+    assert!(
+        h.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Cancelled { invite, .. } if *invite == tx))
+    );
 
     let stray = cancel.replace("z9hG4bKc", "z9hG4bKnone");
     h.receive(&stray);
@@ -321,7 +375,10 @@ fn cancel_is_answered_and_reported_and_unknown_cancel_gets_481() {
 fn cancel_of_a_client_invite_needs_a_provisional_and_reuses_the_branch() {
     let mut h = Harness::new();
     let id = h.send_request(&outgoing("INVITE"), Transport::Udp);
-    assert!(h.ep.cancel(h.now, id).is_err(), "no CANCEL before a provisional");
+    assert!(
+        h.ep.cancel(h.now, id).is_err(),
+        "no CANCEL before a provisional"
+    );
     let req = h.last_sent();
     h.receive(&response_to(&req, 180, Some("b1")));
     let cancel_id = h.ep.cancel(h.now, id).unwrap();
@@ -347,18 +404,31 @@ fn malformed_requests_get_400_and_the_endpoint_keeps_serving() {
     h.receive(&bad);
     let answer = h.last_sent();
     assert_eq!(status_of(&answer), Some(400));
-    assert!(answer.headers().get(HeaderName::Warning).unwrap().contains("Max-Forwards"));
+    assert!(
+        answer
+            .headers()
+            .get(HeaderName::Warning)
+            .unwrap()
+            .contains("Max-Forwards")
+    );
     h.receive("\u{0}\u{1}garbage");
     h.receive("SIP/2.0 200 OK\n\n");
     assert_eq!(h.sent.len(), 1);
     assert_eq!(h.ep.stats().malformed, 3);
     h.receive(&non_invite_from_peer("OPTIONS", "z9hG4bKgood"));
-    assert!(h.take_events().iter().any(|e| matches!(e, Event::Request { .. })));
+    assert!(
+        h.take_events()
+            .iter()
+            .any(|e| matches!(e, Event::Request { .. }))
+    );
 }
 
 #[test]
 fn transaction_limit_sheds_load_with_503_and_retry_after() {
-    let mut h = Harness::with_config(Config { max_transactions: 2, ..Config::default() });
+    let mut h = Harness::with_config(Config {
+        max_transactions: 2,
+        ..Config::default()
+    });
     for b in ["z9hG4bK1", "z9hG4bK2", "z9hG4bK3"] {
         h.receive(&non_invite_from_peer("OPTIONS", b));
     }
@@ -366,14 +436,26 @@ fn transaction_limit_sheds_load_with_503_and_retry_after() {
     assert_eq!(status_of(&shed), Some(503));
     assert_eq!(shed.headers().get(HeaderName::RetryAfter), Some("5"));
     assert_eq!(h.ep.stats().shed, 1);
-    assert!(h.ep.send_request(h.now, request(&outgoing("OPTIONS")), switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr(PEER) }).is_err());
+    assert!(
+        h.ep.send_request(
+            h.now,
+            request(&outgoing("OPTIONS")),
+            switchboard_core::Destination::Address {
+                transport: Transport::Udp,
+                remote: addr(PEER)
+            }
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn via_gets_received_and_rport_and_responses_go_to_the_source() {
     let mut h = Harness::new();
-    let req = non_invite_from_peer("OPTIONS", "z9hG4bKnat")
-        .replace("SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnat", "SIP/2.0/UDP 10.0.0.9:5060;rport;branch=z9hG4bKnat");
+    let req = non_invite_from_peer("OPTIONS", "z9hG4bKnat").replace(
+        "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnat",
+        "SIP/2.0/UDP 10.0.0.9:5060;rport;branch=z9hG4bKnat",
+    );
     h.receive_from(&req, Transport::Udp, addr("127.0.0.2:40000"));
     let (tx, request) = take_request(&mut h);
     let via = request.headers().top_via().unwrap().unwrap();
@@ -381,31 +463,63 @@ fn via_gets_received_and_rport_and_responses_go_to_the_source() {
     assert_eq!(via.rport(), Some(Some(40000)));
     respond(&mut h, &request, tx, 200);
     let (_, t) = h.sent.last().unwrap();
-    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr("127.0.0.2:40000") });
+    assert_eq!(
+        t.destination,
+        switchboard_core::Destination::Address {
+            transport: Transport::Udp,
+            remote: addr("127.0.0.2:40000")
+        }
+    );
     // The response carries the stamped Via back.
     let resp = h.last_sent();
-    assert_eq!(resp.headers().top_via().unwrap().unwrap().rport(), Some(Some(40000)));
+    assert_eq!(
+        resp.headers().top_via().unwrap().unwrap().rport(),
+        Some(Some(40000))
+    );
 }
 
 #[test]
 fn without_symmetric_response_udp_answers_go_to_the_via_port() {
-    let mut h = Harness::with_config(Config { symmetric_response: false, ..Config::default() });
-    let req = non_invite_from_peer("OPTIONS", "z9hG4bKsym").replace("127.0.0.1:5070;branch", "127.0.0.1:5080;branch");
+    let mut h = Harness::with_config(Config {
+        symmetric_response: false,
+        ..Config::default()
+    });
+    let req = non_invite_from_peer("OPTIONS", "z9hG4bKsym")
+        .replace("127.0.0.1:5070;branch", "127.0.0.1:5080;branch");
     h.receive_from(&req, Transport::Udp, addr("127.0.0.1:40000"));
     let (tx, request) = take_request(&mut h);
     respond(&mut h, &request, tx, 200);
     let (_, t) = h.sent.last().unwrap();
-    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Udp, remote: addr("127.0.0.1:5080") });
+    assert_eq!(
+        t.destination,
+        switchboard_core::Destination::Address {
+            transport: Transport::Udp,
+            remote: addr("127.0.0.1:5080")
+        }
+    );
 }
 
 #[test]
 fn large_udp_requests_move_to_tcp() {
     let mut h = Harness::new();
-    let big = outgoing("MESSAGE").replace("Content-Length: 0", &format!("X-Pad: {}", "a".repeat(1400)));
+    let big =
+        outgoing("MESSAGE").replace("Content-Length: 0", &format!("X-Pad: {}", "a".repeat(1400)));
     h.send_request(&big, Transport::Udp);
     let (_, t) = &h.sent[0];
-    assert_eq!(t.destination, switchboard_core::Destination::Address { transport: Transport::Tcp, remote: addr(PEER) });
-    assert!(h.last_sent().headers().get(HeaderName::Via).unwrap().starts_with("SIP/2.0/TCP"));
+    assert_eq!(
+        t.destination,
+        switchboard_core::Destination::Address {
+            transport: Transport::Tcp,
+            remote: addr(PEER)
+        }
+    );
+    assert!(
+        h.last_sent()
+            .headers()
+            .get(HeaderName::Via)
+            .unwrap()
+            .starts_with("SIP/2.0/TCP")
+    );
     h.run_until(10 * S);
     assert_eq!(h.sent.len(), 1, "no retransmission over TCP");
 }

@@ -57,9 +57,9 @@ impl Rejection {
     /// The status to answer with.
     pub fn status(&self) -> StatusCode {
         match self {
-            Rejection::UnsupportedScheme(_) => StatusCode::UNSUPPORTED_URI_SCHEME,
-            Rejection::BadExtension(_) => StatusCode::BAD_EXTENSION,
-            Rejection::TooManyHops => StatusCode::TOO_MANY_HOPS,
+            Self::UnsupportedScheme(_) => StatusCode::UNSUPPORTED_URI_SCHEME,
+            Self::BadExtension(_) => StatusCode::BAD_EXTENSION,
+            Self::TooManyHops => StatusCode::TOO_MANY_HOPS,
         }
     }
 }

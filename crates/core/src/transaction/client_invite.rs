@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
 
-use super::timer::{Timer, TimerTable};
 use super::Ctx;
+use super::timer::{Timer, TimerTable};
 use crate::{Destination, Event, Source, TransactionId, Transmit};
 
 /// Timer D for unreliable transports: "at least 32 seconds" (§17.1.1.2).
@@ -70,11 +70,19 @@ impl ClientInvite {
                 self.state = State::Proceeding;
                 self.timers.stop(Timer::A);
                 self.timers.stop(Timer::B);
-                ctx.event(Event::Response { tx: self.id, response, source });
+                ctx.event(Event::Response {
+                    tx: self.id,
+                    response,
+                    source,
+                });
             }
             (State::Calling | State::Proceeding, 200..=299) => {
                 self.enter_accepted(ctx);
-                ctx.event(Event::Response { tx: self.id, response, source });
+                ctx.event(Event::Response {
+                    tx: self.id,
+                    response,
+                    source,
+                });
             }
             (State::Calling | State::Proceeding, _) => {
                 let ack = self.build_ack(&response);
@@ -89,11 +97,19 @@ impl ClientInvite {
                 } else {
                     self.timers.set(Timer::D, ctx.now + TIMER_D);
                 }
-                ctx.event(Event::Response { tx: self.id, response, source });
+                ctx.event(Event::Response {
+                    tx: self.id,
+                    response,
+                    source,
+                });
             }
             (State::Accepted, 200..=299) => {
                 // 2xx retransmissions and 2xx from other forks go to the TU.
-                ctx.event(Event::Response { tx: self.id, response, source });
+                ctx.event(Event::Response {
+                    tx: self.id,
+                    response,
+                    source,
+                });
             }
             (State::Completed, 300..) => {
                 if let Some(ack) = &self.ack {

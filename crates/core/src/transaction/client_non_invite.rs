@@ -5,8 +5,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_proto::Response;
 
-use super::timer::{Timer, TimerTable};
 use super::Ctx;
+use super::timer::{Timer, TimerTable};
 use crate::{Destination, Event, Source, TransactionId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +69,11 @@ impl ClientNonInvite {
                 self.timers.set(Timer::K, ctx.now + ctx.config.t4);
             }
         }
-        ctx.event(Event::Response { tx: self.id, response, source });
+        ctx.event(Event::Response {
+            tx: self.id,
+            response,
+            source,
+        });
     }
 
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {

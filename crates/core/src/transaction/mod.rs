@@ -43,6 +43,7 @@ pub(crate) struct Ctx<'a> {
 
 /// One live transaction.
 #[derive(Debug)]
+#[allow(clippy::enum_variant_names)] // RFC 3261's four kinds, named as in §17
 pub(crate) enum Transaction {
     ClientInvite(ClientInvite),
     ClientNonInvite(ClientNonInvite),
@@ -53,46 +54,46 @@ pub(crate) enum Transaction {
 impl Transaction {
     pub(crate) fn timers(&self) -> &TimerTable {
         match self {
-            Transaction::ClientInvite(t) => &t.timers,
-            Transaction::ClientNonInvite(t) => &t.timers,
-            Transaction::ServerInvite(t) => &t.timers,
-            Transaction::ServerNonInvite(t) => &t.timers,
+            Self::ClientInvite(t) => &t.timers,
+            Self::ClientNonInvite(t) => &t.timers,
+            Self::ServerInvite(t) => &t.timers,
+            Self::ServerNonInvite(t) => &t.timers,
         }
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
         match self {
-            Transaction::ClientInvite(t) => t.is_terminated(),
-            Transaction::ClientNonInvite(t) => t.is_terminated(),
-            Transaction::ServerInvite(t) => t.is_terminated(),
-            Transaction::ServerNonInvite(t) => t.is_terminated(),
+            Self::ClientInvite(t) => t.is_terminated(),
+            Self::ClientNonInvite(t) => t.is_terminated(),
+            Self::ServerInvite(t) => t.is_terminated(),
+            Self::ServerNonInvite(t) => t.is_terminated(),
         }
     }
 
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match self {
-            Transaction::ClientInvite(t) => t.on_timer(ctx, timer),
-            Transaction::ClientNonInvite(t) => t.on_timer(ctx, timer),
-            Transaction::ServerInvite(t) => t.on_timer(ctx, timer),
-            Transaction::ServerNonInvite(t) => t.on_timer(timer),
+            Self::ClientInvite(t) => t.on_timer(ctx, timer),
+            Self::ClientNonInvite(t) => t.on_timer(ctx, timer),
+            Self::ServerInvite(t) => t.on_timer(ctx, timer),
+            Self::ServerNonInvite(t) => t.on_timer(timer),
         }
     }
 
     pub(crate) fn on_transport_error(&mut self, ctx: &mut Ctx<'_>) {
         match self {
-            Transaction::ClientInvite(t) => t.on_transport_error(ctx),
-            Transaction::ClientNonInvite(t) => t.on_transport_error(ctx),
-            Transaction::ServerInvite(t) => t.on_transport_error(),
-            Transaction::ServerNonInvite(t) => t.on_transport_error(),
+            Self::ClientInvite(t) => t.on_transport_error(ctx),
+            Self::ClientNonInvite(t) => t.on_transport_error(ctx),
+            Self::ServerInvite(t) => t.on_transport_error(),
+            Self::ServerNonInvite(t) => t.on_transport_error(),
         }
     }
 
     pub(crate) fn destination(&self) -> crate::Destination {
         match self {
-            Transaction::ClientInvite(t) => t.destination,
-            Transaction::ClientNonInvite(t) => t.destination,
-            Transaction::ServerInvite(t) => t.reply_to,
-            Transaction::ServerNonInvite(t) => t.reply_to,
+            Self::ClientInvite(t) => t.destination,
+            Self::ClientNonInvite(t) => t.destination,
+            Self::ServerInvite(t) => t.reply_to,
+            Self::ServerNonInvite(t) => t.reply_to,
         }
     }
 }

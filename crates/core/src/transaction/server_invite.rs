@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use switchboard_proto::{Request, Response, ResponseBuilder, StatusCode};
 
-use super::timer::{Timer, TimerTable};
 use super::Ctx;
+use super::timer::{Timer, TimerTable};
 use crate::{Destination, Event, TransactionId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,8 @@ impl ServerInvite {
             last_response: None,
             interval_g: ctx.config.t1,
         };
-        tx.timers.set(Timer::Trying, ctx.now + ctx.config.trying_delay);
+        tx.timers
+            .set(Timer::Trying, ctx.now + ctx.config.trying_delay);
         tx
     }
 
@@ -113,10 +114,11 @@ impl ServerInvite {
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match (self.state, timer) {
             (State::Proceeding, Timer::Trying) => {
-                let trying = self
-                    .request
-                    .as_ref()
-                    .and_then(|r| ResponseBuilder::from_request(r, StatusCode::TRYING).build().ok());
+                let trying = self.request.as_ref().and_then(|r| {
+                    ResponseBuilder::from_request(r, StatusCode::TRYING)
+                        .build()
+                        .ok()
+                });
                 if let Some(trying) = trying {
                     let bytes = trying.to_bytes();
                     ctx.send(self.reply_to, bytes.clone());
@@ -147,10 +149,6 @@ impl ServerInvite {
         self.state = State::Terminated;
         self.timers.clear();
         self.request = None;
-    }
-
-    pub(crate) fn has_final(&self) -> bool {
-        self.state != State::Proceeding
     }
 
     pub(crate) fn is_terminated(&self) -> bool {

@@ -3,9 +3,9 @@
 use bytes::Bytes;
 use switchboard_proto::Response;
 
-use super::timer::{Timer, TimerTable};
 use super::Ctx;
-use crate::{Destination, TransactionId};
+use super::timer::{Timer, TimerTable};
+use crate::Destination;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
@@ -17,7 +17,6 @@ pub(crate) enum State {
 
 #[derive(Debug)]
 pub(crate) struct ServerNonInvite {
-    pub(crate) id: TransactionId,
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
     pub(crate) reply_to: Destination,
@@ -26,9 +25,8 @@ pub(crate) struct ServerNonInvite {
 }
 
 impl ServerNonInvite {
-    pub(crate) fn new(id: TransactionId, reply_to: Destination, reliable: bool) -> Self {
+    pub(crate) fn new(reply_to: Destination, reliable: bool) -> Self {
         Self {
-            id,
             state: State::Trying,
             timers: TimerTable::default(),
             reply_to,
@@ -81,10 +79,6 @@ impl ServerNonInvite {
     fn terminate(&mut self) {
         self.state = State::Terminated;
         self.timers.clear();
-    }
-
-    pub(crate) fn has_final(&self) -> bool {
-        matches!(self.state, State::Completed | State::Terminated)
     }
 
     pub(crate) fn is_terminated(&self) -> bool {

@@ -41,20 +41,20 @@ impl Timer {
         self as usize
     }
 
-    const ALL: [Timer; COUNT] = [
-        Timer::A,
-        Timer::B,
-        Timer::D,
-        Timer::E,
-        Timer::F,
-        Timer::K,
-        Timer::G,
-        Timer::H,
-        Timer::I,
-        Timer::J,
-        Timer::L,
-        Timer::M,
-        Timer::Trying,
+    const ALL: [Self; COUNT] = [
+        Self::A,
+        Self::B,
+        Self::D,
+        Self::E,
+        Self::F,
+        Self::K,
+        Self::G,
+        Self::H,
+        Self::I,
+        Self::J,
+        Self::L,
+        Self::M,
+        Self::Trying,
     ];
 }
 

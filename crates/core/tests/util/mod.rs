@@ -1,5 +1,12 @@
 //! A virtual-clock harness around one endpoint: the test plays the peers.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    unreachable_pub,
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -34,7 +41,13 @@ impl Harness {
         config.via_addresses = vec![(Transport::Udp, addr(LOCAL)), (Transport::Tcp, addr(LOCAL))];
         let rng = rand::rngs::StdRng::seed_from_u64(7);
         let epoch = Instant::now();
-        Self { ep: Endpoint::new(config, Box::new(rng)), epoch, now: epoch, sent: Vec::new(), events: Vec::new() }
+        Self {
+            ep: Endpoint::new(config, Box::new(rng)),
+            epoch,
+            now: epoch,
+            sent: Vec::new(),
+            events: Vec::new(),
+        }
     }
 
     pub fn elapsed(&self) -> Duration {
@@ -76,14 +89,39 @@ impl Harness {
     }
 
     pub fn receive_from(&mut self, text: &str, transport: Transport, remote: SocketAddr) {
-        let source = Source { transport, remote, local: addr(LOCAL), flow: None };
-        self.ep.handle_input(self.now, Input::Datagram { source, bytes: Bytes::from(text.replace('\n', "\r\n")) });
+        let source = Source {
+            transport,
+            remote,
+            local: addr(LOCAL),
+            flow: None,
+        };
+        self.ep.handle_input(
+            self.now,
+            Input::Datagram {
+                source,
+                bytes: Bytes::from(text.replace('\n', "\r\n")),
+            },
+        );
         self.drain();
     }
 
-    pub fn send_request(&mut self, text: &str, transport: Transport) -> switchboard_core::TransactionId {
+    pub fn send_request(
+        &mut self,
+        text: &str,
+        transport: Transport,
+    ) -> switchboard_core::TransactionId {
         let req = request(text);
-        let id = self.ep.send_request(self.now, req, Destination::Address { transport, remote: addr(PEER) }).unwrap();
+        let id = self
+            .ep
+            .send_request(
+                self.now,
+                req,
+                Destination::Address {
+                    transport,
+                    remote: addr(PEER),
+                },
+            )
+            .unwrap();
         self.drain();
         id
     }
@@ -94,7 +132,10 @@ impl Harness {
     }
 
     pub fn sent_messages(&self) -> Vec<Message> {
-        self.sent.iter().map(|(_, t)| Message::parse_datagram(t.bytes.clone()).unwrap()).collect()
+        self.sent
+            .iter()
+            .map(|(_, t)| Message::parse_datagram(t.bytes.clone()).unwrap())
+            .collect()
     }
 
     pub fn last_sent(&self) -> Message {
@@ -102,7 +143,10 @@ impl Harness {
     }
 
     pub fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events).into_iter().map(|(_, e)| e).collect()
+        std::mem::take(&mut self.events)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect()
     }
 }
 
@@ -158,10 +202,15 @@ pub fn outgoing(method: &str) -> String {
 /// The peer's response to the last request the endpoint sent.
 pub fn response_to(req: &Message, code: u16, to_tag: Option<&str>) -> String {
     let req = req.as_request().expect("a request");
-    let mut b = switchboard_proto::ResponseBuilder::from_request(req, switchboard_proto::StatusCode::new(code).unwrap());
+    let mut b = switchboard_proto::ResponseBuilder::from_request(
+        req,
+        switchboard_proto::StatusCode::new(code).unwrap(),
+    );
     if let Some(t) = to_tag {
         b = b.to_tag(t);
     }
     let r: Response = b.build().unwrap();
-    String::from_utf8(r.to_bytes().to_vec()).unwrap().replace("\r\n", "\n")
+    String::from_utf8(r.to_bytes().to_vec())
+        .unwrap()
+        .replace("\r\n", "\n")
 }

@@ -18,8 +18,8 @@ pub(crate) enum Text {
 impl Text {
     pub(crate) fn resolve<'a>(&'a self, buf: &'a str) -> &'a str {
         match self {
-            Text::Span(s, e) => buf.get(*s as usize..*e as usize).unwrap_or(""),
-            Text::Owned(s) => s,
+            Self::Span(s, e) => buf.get(*s as usize..*e as usize).unwrap_or(""),
+            Self::Owned(s) => s,
         }
     }
 }

@@ -134,31 +134,31 @@ impl HeaderName {
     pub fn is_list(self) -> bool {
         matches!(
             self,
-            HeaderName::Via
-                | HeaderName::Contact
-                | HeaderName::Route
-                | HeaderName::RecordRoute
-                | HeaderName::Path
-                | HeaderName::Allow
-                | HeaderName::Supported
-                | HeaderName::Require
-                | HeaderName::ProxyRequire
-                | HeaderName::Unsupported
-                | HeaderName::Accept
-                | HeaderName::AcceptEncoding
-                | HeaderName::AcceptLanguage
-                | HeaderName::ContentEncoding
-                | HeaderName::ContentLanguage
-                | HeaderName::AllowEvents
-                | HeaderName::Reason
-                | HeaderName::Warning
-                | HeaderName::AlertInfo
-                | HeaderName::CallInfo
-                | HeaderName::ErrorInfo
-                | HeaderName::InReplyTo
-                | HeaderName::AcceptContact
-                | HeaderName::RejectContact
-                | HeaderName::RequestDisposition
+            Self::Via
+                | Self::Contact
+                | Self::Route
+                | Self::RecordRoute
+                | Self::Path
+                | Self::Allow
+                | Self::Supported
+                | Self::Require
+                | Self::ProxyRequire
+                | Self::Unsupported
+                | Self::Accept
+                | Self::AcceptEncoding
+                | Self::AcceptLanguage
+                | Self::ContentEncoding
+                | Self::ContentLanguage
+                | Self::AllowEvents
+                | Self::Reason
+                | Self::Warning
+                | Self::AlertInfo
+                | Self::CallInfo
+                | Self::ErrorInfo
+                | Self::InReplyTo
+                | Self::AcceptContact
+                | Self::RejectContact
+                | Self::RequestDisposition
         )
     }
 }

@@ -57,48 +57,48 @@ impl Message {
     /// The request, if this is one.
     pub fn as_request(&self) -> Option<&Request> {
         match self {
-            Message::Request(r) => Some(r),
-            Message::Response(_) => None,
+            Self::Request(r) => Some(r),
+            Self::Response(_) => None,
         }
     }
 
     /// The response, if this is one.
     pub fn as_response(&self) -> Option<&Response> {
         match self {
-            Message::Response(r) => Some(r),
-            Message::Request(_) => None,
+            Self::Response(r) => Some(r),
+            Self::Request(_) => None,
         }
     }
 
     /// The header fields.
     pub fn headers(&self) -> &Headers {
         match self {
-            Message::Request(r) => r.headers(),
-            Message::Response(r) => r.headers(),
+            Self::Request(r) => r.headers(),
+            Self::Response(r) => r.headers(),
         }
     }
 
     /// The header fields, to change them.
     pub fn headers_mut(&mut self) -> &mut Headers {
         match self {
-            Message::Request(r) => r.headers_mut(),
-            Message::Response(r) => r.headers_mut(),
+            Self::Request(r) => r.headers_mut(),
+            Self::Response(r) => r.headers_mut(),
         }
     }
 
     /// The body.
     pub fn body(&self) -> &Bytes {
         match self {
-            Message::Request(r) => r.body(),
-            Message::Response(r) => r.body(),
+            Self::Request(r) => r.body(),
+            Self::Response(r) => r.body(),
         }
     }
 
     /// Prints the message into `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
         match self {
-            Message::Request(r) => r.write_to(out),
-            Message::Response(r) => r.write_to(out),
+            Self::Request(r) => r.write_to(out),
+            Self::Response(r) => r.write_to(out),
         }
     }
 
@@ -112,13 +112,13 @@ impl Message {
 
 impl From<Request> for Message {
     fn from(r: Request) -> Self {
-        Message::Request(r)
+        Self::Request(r)
     }
 }
 
 impl From<Response> for Message {
     fn from(r: Response) -> Self {
-        Message::Response(r)
+        Self::Response(r)
     }
 }
 
