@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# THE test command of Switchboard: README.md tells newcomers to run it, and
+# CI (.ci/run) runs exactly this. It prints each step, stops at the first
+# failure, and ends with a one-line summary.
+#
+#   scripts/test.sh                   # everything, as CI does
+#   FUZZ_SECONDS=60 scripts/test.sh   # fuzz longer (default 20 s per target)
+#   SKIP_FUZZ=1 scripts/test.sh       # local shortcut: no fuzzing step
+#
+# Steps: rustfmt check; clippy with warnings denied; one release build of the
+# workspace; the tests in release mode (they reuse that build, so the tests
+# and the release binary come from one compilation); the benchmarks compiled
+# but not run (timings are for `cargo bench`, never for tests); a short,
+# bounded fuzzing run (scripts/fuzz.sh) when that script exists.
+#
+# On a fresh Debian machine (as root) it installs what is missing: the
+# rustfmt and clippy components, and a C/C++ compiler (libFuzzer is C++).
+# scripts/fuzz.sh installs cargo-fuzz itself.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+SKIP_FUZZ=${SKIP_FUZZ:-0}
+export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+
+START=$SECONDS
+STEP="setup"
+DONE=()
+LOG_DIR=$(mktemp -d)
+TEST_LOG="$LOG_DIR/cargo-test.log"
+
+elapsed() {
+    local s=$((SECONDS - START))
+    printf '%dm%02ds' $((s / 60)) $((s % 60))
+}
+
+step() {
+    STEP=$1
+    shift
+    printf '\n==> [%s] %s: %s\n' "$(elapsed)" "$STEP" "$*"
+}
+
+finish() {
+    local status=$?
+    rm -rf "$LOG_DIR"
+    if ((status != 0)); then
+        printf '\ntest.sh: FAILED at step "%s" (exit %d) after %s; passed before it: %s\n' \
+            "$STEP" "$status" "$(elapsed)" "${DONE[*]:-none}"
+    fi
+}
+trap finish EXIT
+
+# --- what the steps need ---------------------------------------------------
+step setup "checking the toolchain"
+if ! command -v cargo >/dev/null; then
+    echo "cargo not found: install the Rust toolchain with rustup (edition 2024, Rust >= 1.85)" >&2
+    exit 1
+fi
+cargo --version
+rustc --version
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        echo "installing the $component component"
+        rustup component add "$component"
+    fi
+done
+cargo fmt --version
+cargo clippy --version
+if ! command -v cc >/dev/null || ! command -v c++ >/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "installing a C/C++ compiler (build-essential)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq build-essential
+    else
+        echo "no C/C++ compiler (cc, c++) found: install one (Debian: build-essential)" >&2
+        exit 1
+    fi
+fi
+DONE+=(setup)
+
+# --- the steps -----------------------------------------------------------------
+step fmt "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+DONE+=(fmt)
+
+step clippy "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+DONE+=(clippy)
+
+step build "cargo build --release --workspace"
+cargo build --release --workspace
+DONE+=(build)
+
+step test "cargo test --workspace --release"
+cargo test --workspace --release 2>&1 | tee "$TEST_LOG"
+# Add up every "test result: ok. N passed; M failed; ..." line (unit,
+# integration and doc tests).
+read -r PASSED FAILED < <(
+    sed -nE 's/^test result: [a-zA-Z]+\. ([0-9]+) passed; ([0-9]+) failed.*/\1 \2/p' "$TEST_LOG" |
+        awk '{ p += $1; f += $2 } END { print p + 0, f + 0 }'
+)
+if ((PASSED == 0)); then
+    echo "cargo test ran no test" >&2
+    exit 1
+fi
+DONE+=(test)
+
+if compgen -G "crates/*/benches/*.rs" >/dev/null; then
+    step bench "cargo bench --workspace --no-run (compiled, not run)"
+    cargo bench --workspace --no-run
+    DONE+=(bench-build)
+else
+    step bench "skipped: no crates/*/benches"
+fi
+
+FUZZ_NOTE="no fuzzing"
+if [[ "$SKIP_FUZZ" == 1 ]]; then
+    step fuzz "skipped (SKIP_FUZZ=1)"
+    FUZZ_NOTE="fuzzing skipped"
+elif [[ -x scripts/fuzz.sh || -f scripts/fuzz.sh ]]; then
+    step fuzz "scripts/fuzz.sh with FUZZ_SECONDS=$FUZZ_SECONDS per target"
+    FUZZ_SECONDS="$FUZZ_SECONDS" bash scripts/fuzz.sh
+    DONE+=(fuzz)
+    FUZZ_NOTE="fuzzing ${FUZZ_SECONDS}s per target without a crash"
+else
+    step fuzz "skipped: scripts/fuzz.sh does not exist"
+fi
+
+printf '\ntest.sh: OK in %s: %s; %s\n' "$(elapsed)" "${DONE[*]}" "$FUZZ_NOTE"
+# The last line is the plain count that CI reads.
+printf 'tests: %d passed, %d failed\n' "$PASSED" "$FAILED"
