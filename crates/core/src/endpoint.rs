@@ -298,13 +298,22 @@ impl Endpoint {
     }
 
     fn on_flow_closed(&mut self, now: Instant, flow: FlowId) {
-        if self.flows.remove(&flow).is_none() {
+        let Some(closed) = self.flows.remove(&flow) else {
             return;
-        }
+        };
+        // Transactions sent down this connection, by flow or by the address
+        // the connection was opened to, fail at once (§8.1.3.1, §17.1.4).
+        let by_address = Destination::Address {
+            transport: closed.transport,
+            remote: closed.remote,
+        };
         let affected: Vec<TransactionId> = self
             .txs
             .iter()
-            .filter(|(_, e)| e.tx.destination() == Destination::Flow(flow))
+            .filter(|(_, e)| {
+                let d = e.tx.destination();
+                d == Destination::Flow(flow) || (!e.server && d == by_address)
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in affected {
@@ -411,18 +420,21 @@ impl Endpoint {
             // §9.2: the CANCEL is answered here; the TU learns which INVITE.
             let invite = server_key(&req, Some(&Method::Invite))
                 .and_then(|k| self.server_keys.get(&k).copied())
-                .filter(|i| {
-                    matches!(
-                        self.txs.get(i).map(|e| &e.tx),
-                        Some(Transaction::ServerInvite(_))
-                    )
+                .and_then(|i| match self.txs.get(&i).map(|e| &e.tx) {
+                    Some(Transaction::ServerInvite(t)) => Some((i, t.to_tag.clone())),
+                    _ => None,
                 });
             let status = if invite.is_some() {
                 StatusCode::OK
             } else {
                 StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
             };
-            let tag = self.new_tag();
+            // The 200 carries the To tag of the INVITE's responses (§9.2).
+            let tag = match invite.as_ref().and_then(|(_, t)| t.clone()) {
+                Some(t) => t.into(),
+                None => self.new_tag(),
+            };
+            let invite = invite.map(|(i, _)| i);
             if let Ok(resp) = ResponseBuilder::from_request(&req, status)
                 .to_tag(&tag)
                 .build()
@@ -620,6 +632,11 @@ impl Endpoint {
         };
         let tx = ClientNonInvite::start(&mut ctx, id, bytes, destination, reliable);
         self.insert(id, Transaction::ClientNonInvite(tx), key, false);
+        self.drive(now, invite, |tx, ctx| {
+            if let Transaction::ClientInvite(t) = tx {
+                t.on_cancel_sent(ctx);
+            }
+        });
         Ok(id)
     }
 

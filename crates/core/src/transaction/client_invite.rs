@@ -133,7 +133,8 @@ impl ClientInvite {
                 self.interval_a *= 2;
                 self.timers.set(Timer::A, ctx.now + self.interval_a);
             }
-            (State::Calling, Timer::B) => {
+            // B in Proceeding is only armed by a CANCEL (§9.1: 64*T1).
+            (State::Calling | State::Proceeding, Timer::B) => {
                 ctx.event(Event::Timeout { tx: self.id });
                 self.terminate();
             }
@@ -170,6 +171,14 @@ impl ClientInvite {
             b = b.header(HeaderName::Route, route);
         }
         b.build().ok().map(|r| r.to_bytes())
+    }
+
+    /// A CANCEL was sent: without a final response within 64*T1 the
+    /// transaction ends (RFC 3261 §9.1).
+    pub(crate) fn on_cancel_sent(&mut self, ctx: &Ctx<'_>) {
+        if self.state == State::Proceeding {
+            self.timers.set(Timer::B, ctx.now + ctx.config.t1_64());
+        }
     }
 
     pub(crate) fn can_cancel(&self) -> bool {

@@ -30,6 +30,8 @@ pub(crate) struct ServerInvite {
     reliable: bool,
     last_response: Option<Bytes>,
     interval_g: Duration,
+    /// The To tag of the responses sent, for the 200 to a CANCEL (§9.2).
+    pub(crate) to_tag: Option<Box<str>>,
 }
 
 impl ServerInvite {
@@ -49,6 +51,7 @@ impl ServerInvite {
             reliable,
             last_response: None,
             interval_g: ctx.config.t1,
+            to_tag: None,
         };
         tx.timers
             .set(Timer::Trying, ctx.now + ctx.config.trying_delay);
@@ -81,6 +84,9 @@ impl ServerInvite {
     pub(crate) fn respond(&mut self, ctx: &mut Ctx<'_>, response: &Response) -> bool {
         let bytes = response.to_bytes();
         let code = response.status().as_u16();
+        if self.to_tag.is_none() {
+            self.to_tag = response.headers().to_tag().map(Box::from);
+        }
         match (self.state, code) {
             (State::Proceeding, 100..=199) => {
                 self.timers.stop(Timer::Trying);
