@@ -78,6 +78,18 @@ if ! command -v cc >/dev/null || ! command -v c++ >/dev/null; then
         exit 1
     fi
 fi
+# Real peers the interop tests run against: SIPp (Debian package sip-tester).
+if ! command -v sipp >/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "installing SIPp (sip-tester)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester
+    else
+        echo "sipp not found: install it (Debian: apt-get install sip-tester)" >&2
+        exit 1
+    fi
+fi
+sipp -v 2>&1 | grep -m1 SIPp || true
 DONE+=(setup)
 
 # --- the steps -----------------------------------------------------------------
