@@ -421,7 +421,9 @@ impl Endpoint {
             let invite = server_key(&req, Some(&Method::Invite))
                 .and_then(|k| self.server_keys.get(&k).copied())
                 .and_then(|i| match self.txs.get(&i).map(|e| &e.tx) {
-                    Some(Transaction::ServerInvite(t)) => Some((i, t.to_tag.clone())),
+                    Some(Transaction::ServerInvite(t)) => {
+                        Some((i, t.to_tag.clone(), t.pending_request().cloned()))
+                    }
                     _ => None,
                 });
             let status = if invite.is_some() {
@@ -430,21 +432,23 @@ impl Endpoint {
                 StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
             };
             // The 200 carries the To tag of the INVITE's responses (§9.2).
-            let tag = match invite.as_ref().and_then(|(_, t)| t.clone()) {
+            let tag = match invite.as_ref().and_then(|(_, t, _)| t.clone()) {
                 Some(t) => t.into(),
                 None => self.new_tag(),
             };
-            let invite = invite.map(|(i, _)| i);
+            // Only an INVITE still without a final response is cancelled.
+            let invite = invite.and_then(|(i, _, r)| r.map(|r| (i, r)));
             if let Ok(resp) = ResponseBuilder::from_request(&req, status)
                 .to_tag(&tag)
                 .build()
             {
                 let _ = self.respond(now, id, resp);
             }
-            if let Some(invite) = invite {
+            if let Some((invite, invite_request)) = invite {
                 self.events.push_back(Event::Cancelled {
                     invite,
                     request: req,
+                    invite_request,
                 });
             }
             return;

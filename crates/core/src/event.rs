@@ -26,14 +26,17 @@ pub enum Event {
         /// Where it came from.
         source: Source,
     },
-    /// A CANCEL matched the INVITE server transaction `invite`; the endpoint
-    /// has answered the CANCEL with 200. The TU should answer the INVITE with
-    /// 487 unless it has sent a final response already.
+    /// A CANCEL matched the INVITE server transaction `invite`, which has no
+    /// final response yet; the endpoint has answered the CANCEL with 200.
+    /// A UAS answers the INVITE with 487 (built from `invite_request`); a
+    /// proxy cancels its branches (§16.10).
     Cancelled {
         /// The INVITE server transaction.
         invite: TransactionId,
         /// The CANCEL request.
         request: Request,
+        /// The INVITE being cancelled.
+        invite_request: Request,
     },
     /// A response for a client transaction (1xx, the final one, and for
     /// INVITE every 2xx, including retransmissions and forks).

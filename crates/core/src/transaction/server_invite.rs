@@ -147,6 +147,11 @@ impl ServerInvite {
         }
     }
 
+    /// The INVITE, while no final response was sent.
+    pub(crate) fn pending_request(&self) -> Option<&Request> {
+        self.request.as_ref()
+    }
+
     pub(crate) fn on_transport_error(&mut self) {
         self.terminate();
     }

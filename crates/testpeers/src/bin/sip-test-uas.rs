@@ -101,10 +101,16 @@ async fn handle_event(handle: &Handle, acked: &Arc<Mutex<HashSet<String>>>, even
                 set.insert(call.to_owned());
             }
         }
-        Incoming::Cancelled { invite, request } => {
-            // The CANCEL copies the INVITE's identifying headers (§9.1).
+        Incoming::Cancelled {
+            invite,
+            invite_request,
+            ..
+        } => {
+            let tag = handle.new_tag().await.unwrap_or_default();
             if let Ok(resp) =
-                ResponseBuilder::from_request(&request, StatusCode::REQUEST_TERMINATED).build()
+                ResponseBuilder::from_request(&invite_request, StatusCode::REQUEST_TERMINATED)
+                    .to_tag(&tag)
+                    .build()
             {
                 let _ = handle.respond(invite, resp).await;
             }

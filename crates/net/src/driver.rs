@@ -1,0 +1,698 @@
+//! The driver: one task that owns the sans-IO [`Endpoint`] and runs its
+//! loop (as quinn's `ConnectionDriver` does for a QUIC connection).
+//!
+//! It waits on three things: events from socket and connection tasks,
+//! commands from handles, and one timer set to `poll_timeout`. After each
+//! batch it drains the endpoint: transmits (UDP written here with
+//! `try_send_to`, connections through their bounded write queues), closes and
+//! events (to client transactions and the incoming stream).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand_core::RngCore;
+use switchboard_core::{
+    Destination, Endpoint, Event, FlowId, Input, RespondError, TransactionId, Transmit, Transport,
+};
+use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::{TlsAcceptor, TlsConnector};
+
+use crate::config::via_addresses;
+use crate::handle::{Incoming, Outcome, RuntimeStats};
+use crate::listener::{accept_loop, connect, udp_loop};
+use crate::task::{ConnKey, NetEvent, Opened, Settings, TaskCtx};
+use crate::{Config, Error, Handle, StartError};
+
+/// Inputs or commands handled per wake-up before the endpoint is drained.
+const BATCH: usize = 256;
+/// Responses buffered per client transaction.
+const OUTCOME_QUEUE: usize = 64;
+/// How long shutdown waits for the runtime's tasks.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+type TxReply = oneshot::Sender<Result<(TransactionId, mpsc::Receiver<Outcome>), Error>>;
+
+/// Which random string a handle asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RandomKind {
+    Branch,
+    Tag,
+    CallId,
+}
+
+/// A command from a [`Handle`].
+#[derive(Debug)]
+pub(crate) enum Command {
+    SendRequest {
+        request: Request,
+        destination: Destination,
+        /// For TLS and WSS: the name the peer's certificate must match.
+        server_name: Option<String>,
+        reply: TxReply,
+    },
+    Cancel {
+        tx: TransactionId,
+        reply: TxReply,
+    },
+    Respond {
+        tx: TransactionId,
+        response: Response,
+        reply: oneshot::Sender<Result<(), RespondError>>,
+    },
+    SendStateless {
+        message: Message,
+        destination: Destination,
+    },
+    Random {
+        kind: RandomKind,
+        reply: oneshot::Sender<String>,
+    },
+    Stats {
+        reply: oneshot::Sender<RuntimeStats>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+/// Starts the runtime: binds every listener, then spawns the driver.
+/// Returns the handle and the stream of incoming requests and events.
+pub async fn start(config: Config) -> Result<(Handle, mpsc::Receiver<Incoming>), StartError> {
+    start_with_rng(config, Box::new(rand::rngs::StdRng::from_os_rng())).await
+}
+
+/// [`start`] with the endpoint's source of randomness given (branches, tags,
+/// Call-IDs).
+pub async fn start_with_rng(
+    config: Config,
+    rng: Box<dyn RngCore + Send>,
+) -> Result<(Handle, mpsc::Receiver<Incoming>), StartError> {
+    enum Bound {
+        Udp(Arc<UdpSocket>, SocketAddr),
+        Stream(TcpListener, Transport),
+    }
+    let mut bound = Vec::with_capacity(config.listen.len());
+    let mut local = Vec::with_capacity(config.listen.len());
+    for listen in &config.listen {
+        let (transport, addr) = (listen.transport, listen.addr);
+        let err = |source| StartError::Bind {
+            transport,
+            addr,
+            source,
+        };
+        if transport.is_secure() && config.tls_server.is_none() {
+            return Err(StartError::MissingTlsServer(transport));
+        }
+        if transport == Transport::Udp {
+            let socket = UdpSocket::bind(addr).await.map_err(err)?;
+            let at = socket.local_addr().map_err(err)?;
+            local.push((transport, at));
+            bound.push(Bound::Udp(Arc::new(socket), at));
+        } else {
+            let listener = TcpListener::bind(addr).await.map_err(err)?;
+            local.push((transport, listener.local_addr().map_err(err)?));
+            bound.push(Bound::Stream(listener, transport));
+        }
+    }
+
+    let (events_tx, events_rx) = mpsc::channel(1024);
+    let (commands_tx, commands_rx) = mpsc::channel(1024);
+    let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (alive_tx, alive_rx) = mpsc::channel(1);
+    let settings = Settings {
+        idle_timeout: config.idle_timeout,
+        outgoing_idle_timeout: config.outgoing_idle_timeout,
+        connect_timeout: config.connect_timeout,
+        handshake_timeout: config.handshake_timeout,
+        write_timeout: config.write_timeout,
+        write_queue: config.write_queue,
+        max_message_size: config.endpoint.max_message_size,
+        tls_acceptor: config
+            .tls_server
+            .as_ref()
+            .map(|t| TlsAcceptor::from(t.config())),
+        tls_connector: config
+            .tls_client
+            .as_ref()
+            .map(|t| TlsConnector::from(t.config())),
+        permits: Arc::new(Semaphore::new(config.max_connections)),
+    };
+    let ctx = TaskCtx::new(events_tx, settings, shutdown_rx, alive_tx);
+
+    let mut endpoint_config = config.endpoint;
+    endpoint_config.via_addresses =
+        via_addresses(std::mem::take(&mut endpoint_config.via_addresses), &local);
+    let endpoint = Endpoint::new(endpoint_config, rng);
+
+    let mut udp = Vec::new();
+    let mut listeners = Vec::new();
+    for b in bound {
+        match b {
+            Bound::Udp(socket, at) => {
+                udp.push((at, socket.clone()));
+                listeners.push(tokio::spawn(udp_loop(ctx.clone(), socket, at)));
+            }
+            Bound::Stream(listener, transport) => {
+                listeners.push(tokio::spawn(accept_loop(ctx.clone(), listener, transport)));
+            }
+        }
+    }
+    for (transport, at) in &local {
+        tracing::info!(%transport, %at, "listening");
+    }
+
+    let driver = Driver {
+        endpoint,
+        commands: commands_rx,
+        events: events_rx,
+        ctx,
+        shutdown: shutdown_tx,
+        alive: alive_rx,
+        udp,
+        listeners,
+        conns: HashMap::new(),
+        by_remote: HashMap::new(),
+        pending: HashMap::new(),
+        clients: HashMap::new(),
+        incoming: incoming_tx,
+    };
+    tokio::spawn(driver.run());
+    Ok((Handle::new(commands_tx, local.into()), incoming_rx))
+}
+
+/// An open connection as the driver sees it.
+#[derive(Debug)]
+struct Conn {
+    key: ConnKey,
+    writer: mpsc::Sender<Bytes>,
+    /// Dropped to stop the reader.
+    _close: oneshot::Sender<()>,
+}
+
+/// A request waiting for its connection.
+#[derive(Debug)]
+struct PendingRequest {
+    request: Request,
+    reply: TxReply,
+}
+
+/// What waits for an outgoing connection being established.
+#[derive(Debug, Default)]
+struct Pending {
+    requests: Vec<PendingRequest>,
+    bytes: Vec<Bytes>,
+}
+
+struct Driver {
+    endpoint: Endpoint,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Receiver<NetEvent>,
+    ctx: TaskCtx,
+    shutdown: watch::Sender<bool>,
+    alive: mpsc::Receiver<()>,
+    udp: Vec<(SocketAddr, Arc<UdpSocket>)>,
+    listeners: Vec<JoinHandle<()>>,
+    conns: HashMap<FlowId, Conn>,
+    by_remote: HashMap<ConnKey, FlowId>,
+    pending: HashMap<ConnKey, Pending>,
+    clients: HashMap<TransactionId, mpsc::Sender<Outcome>>,
+    incoming: mpsc::Sender<Incoming>,
+}
+
+/// The endpoint's clock: tokio's (so paused test time works), as std time.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Driver {
+    async fn run(mut self) {
+        let sleep = tokio::time::sleep(Duration::from_secs(86_400));
+        tokio::pin!(sleep);
+        let mut armed = false;
+        let mut done = None;
+        'run: loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        done = Some(reply);
+                        break 'run;
+                    }
+                    Some(command) => self.on_command(command),
+                    None => break 'run,
+                },
+                Some(event) = self.events.recv() => self.on_net(event),
+                () = &mut sleep, if armed => {}
+            }
+            // Take whatever else is ready before draining the endpoint.
+            for _ in 0..BATCH {
+                let Ok(event) = self.events.try_recv() else {
+                    break;
+                };
+                self.on_net(event);
+            }
+            for _ in 0..BATCH {
+                match self.commands.try_recv() {
+                    Ok(Command::Shutdown { reply }) => {
+                        done = Some(reply);
+                        break 'run;
+                    }
+                    Ok(command) => self.on_command(command),
+                    Err(_) => break,
+                }
+            }
+            self.flush();
+            armed = match self.endpoint.poll_timeout() {
+                Some(at) => {
+                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                    true
+                }
+                None => false,
+            };
+        }
+        self.stop(done).await;
+    }
+
+    /// Stops listeners and connections and waits (bounded) for every task.
+    async fn stop(self, done: Option<oneshot::Sender<()>>) {
+        let Self {
+            ctx,
+            shutdown,
+            alive: mut alive_rx,
+            listeners,
+            conns,
+            pending,
+            clients,
+            incoming,
+            events,
+            commands,
+            udp,
+            endpoint,
+            ..
+        } = self;
+        let _ = shutdown.send(true);
+        drop((
+            ctx, conns, pending, clients, incoming, events, commands, udp, endpoint,
+        ));
+        for listener in listeners {
+            let _ = listener.await;
+        }
+        if tokio::time::timeout(SHUTDOWN_GRACE, alive_rx.recv())
+            .await
+            .is_err()
+        {
+            tracing::warn!("runtime tasks still running after shutdown");
+        }
+        tracing::debug!("runtime stopped");
+        if let Some(done) = done {
+            let _ = done.send(());
+        }
+    }
+
+    // ----- inputs -----
+
+    fn on_net(&mut self, event: NetEvent) {
+        let now = now();
+        match event {
+            NetEvent::Input(input) => self.endpoint.handle_input(now, input),
+            NetEvent::Opened(opened) => self.on_opened(now, opened),
+            NetEvent::ConnectFailed { key } => self.on_connect_failed(now, key),
+            NetEvent::Closed { flow } => self.close(now, flow),
+        }
+    }
+
+    fn on_opened(&mut self, now: std::time::Instant, opened: Opened) {
+        let Opened {
+            flow,
+            transport,
+            local,
+            remote,
+            writer,
+            close,
+            outgoing,
+        } = opened;
+        let key = outgoing.unwrap_or((transport, remote));
+        self.conns.insert(
+            flow,
+            Conn {
+                key,
+                writer,
+                _close: close,
+            },
+        );
+        self.by_remote.entry(key).or_insert(flow);
+        self.endpoint.handle_input(
+            now,
+            Input::FlowOpened {
+                flow,
+                transport,
+                local,
+                remote,
+            },
+        );
+        if outgoing.is_some() {
+            if let Some(pending) = self.pending.remove(&key) {
+                for bytes in pending.bytes {
+                    self.write(now, flow, bytes);
+                }
+                for p in pending.requests {
+                    self.start_request(now, p.request, Destination::Flow(flow), p.reply);
+                }
+            }
+        }
+    }
+
+    /// The connection could not be made. Requests waiting for it still get
+    /// a transaction, sent down a flow that is then closed at once; closing
+    /// it also fails the endpoint's own transactions sent to that address
+    /// (a large request moved from UDP to TCP). Either way the outcome is a
+    /// transport error, as for any other lost connection.
+    fn on_connect_failed(&mut self, now: std::time::Instant, key: ConnKey) {
+        let Some(pending) = self.pending.remove(&key) else {
+            return;
+        };
+        tracing::debug!(
+            transport = %key.0,
+            remote = %key.1,
+            requests = pending.requests.len(),
+            messages = pending.bytes.len(),
+            "connect failed"
+        );
+        let flow = self.ctx.new_flow();
+        let unspecified = match key.1.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        };
+        self.endpoint.handle_input(
+            now,
+            Input::FlowOpened {
+                flow,
+                transport: key.0,
+                local: SocketAddr::new(unspecified, 0),
+                remote: key.1,
+            },
+        );
+        for p in pending.requests {
+            self.start_request(now, p.request, Destination::Flow(flow), p.reply);
+        }
+        self.endpoint.handle_input(now, Input::FlowClosed { flow });
+    }
+
+    /// Forgets a connection (its tasks stop) and tells the endpoint.
+    fn close(&mut self, now: std::time::Instant, flow: FlowId) {
+        let Some(conn) = self.conns.remove(&flow) else {
+            return;
+        };
+        if self.by_remote.get(&conn.key) == Some(&flow) {
+            self.by_remote.remove(&conn.key);
+        }
+        tracing::debug!(?flow, remote = %conn.key.1, "connection closed");
+        self.endpoint.handle_input(now, Input::FlowClosed { flow });
+    }
+
+    // ----- commands -----
+
+    fn on_command(&mut self, command: Command) {
+        let now = now();
+        match command {
+            Command::SendRequest {
+                request,
+                destination,
+                server_name,
+                reply,
+            } => match destination {
+                Destination::Address { transport, remote } if transport != Transport::Udp => {
+                    let key = (transport, remote);
+                    match self.by_remote.get(&key) {
+                        Some(&flow) => {
+                            self.start_request(now, request, Destination::Flow(flow), reply)
+                        }
+                        None => self
+                            .pending_for(key, server_name)
+                            .requests
+                            .push(PendingRequest { request, reply }),
+                    }
+                }
+                _ => self.start_request(now, request, destination, reply),
+            },
+            Command::Cancel { tx, reply } => {
+                let result = self
+                    .endpoint
+                    .cancel(now, tx)
+                    .map_err(Error::from)
+                    .map(|id| self.register(id));
+                let _ = reply.send(result);
+            }
+            Command::Respond {
+                tx,
+                response,
+                reply,
+            } => {
+                let _ = reply.send(self.endpoint.respond(now, tx, response));
+            }
+            Command::SendStateless {
+                message,
+                destination,
+            } => {
+                self.endpoint.send_stateless(&message, destination);
+            }
+            Command::Random { kind, reply } => {
+                let s = match kind {
+                    RandomKind::Branch => self.endpoint.new_branch(),
+                    RandomKind::Tag => self.endpoint.new_tag(),
+                    RandomKind::CallId => self.endpoint.new_call_id(),
+                };
+                let _ = reply.send(s);
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(RuntimeStats {
+                    endpoint: self.endpoint.stats(),
+                    transactions: self.endpoint.transaction_count(),
+                    connections: self.conns.len(),
+                    connecting: self.pending.len(),
+                });
+            }
+            Command::Shutdown { .. } => {} // handled by the loop
+        }
+    }
+
+    fn start_request(
+        &mut self,
+        now: std::time::Instant,
+        request: Request,
+        destination: Destination,
+        reply: TxReply,
+    ) {
+        let result = self
+            .endpoint
+            .send_request(now, request, destination)
+            .map_err(Error::from)
+            .map(|id| self.register(id));
+        let _ = reply.send(result);
+    }
+
+    fn register(&mut self, id: TransactionId) -> (TransactionId, mpsc::Receiver<Outcome>) {
+        let (tx, rx) = mpsc::channel(OUTCOME_QUEUE);
+        self.clients.insert(id, tx);
+        (id, rx)
+    }
+
+    /// The queue of a connection being established, starting it if needed.
+    fn pending_for(&mut self, key: ConnKey, server_name: Option<String>) -> &mut Pending {
+        self.pending.entry(key).or_insert_with(|| {
+            tracing::debug!(transport = %key.0, remote = %key.1, "connecting");
+            self.ctx.spawn(connect(self.ctx.clone(), key, server_name));
+            Pending::default()
+        })
+    }
+
+    // ----- outputs -----
+
+    /// Fires due timers and drains the endpoint until it has nothing left.
+    fn flush(&mut self) {
+        let now = now();
+        if self.endpoint.poll_timeout().is_some_and(|at| at <= now) {
+            self.endpoint.handle_timeout(now);
+        }
+        loop {
+            let mut progress = false;
+            while let Some(transmit) = self.endpoint.poll_transmit() {
+                progress = true;
+                self.transmit(now, transmit);
+            }
+            while let Some(flow) = self.endpoint.poll_close() {
+                progress = true;
+                self.close(now, flow);
+            }
+            while let Some(event) = self.endpoint.poll_event() {
+                progress = true;
+                self.on_event(now, event);
+            }
+            if !progress {
+                break;
+            }
+        }
+    }
+
+    fn transmit(&mut self, now: std::time::Instant, transmit: Transmit) {
+        let Transmit { destination, bytes } = transmit;
+        match destination {
+            Destination::Flow(flow) => self.write(now, flow, bytes),
+            Destination::Address {
+                transport: Transport::Udp,
+                remote,
+            } => self.send_udp(remote, &bytes),
+            Destination::Address { transport, remote } => {
+                let key = (transport, remote);
+                match self.by_remote.get(&key) {
+                    Some(&flow) => self.write(now, flow, bytes),
+                    None => self.pending_for(key, None).bytes.push(bytes),
+                }
+            }
+        }
+    }
+
+    /// The UDP socket to send to `remote` from: same address family, and
+    /// preferably one that can reach it (a loopback socket only for
+    /// loopback peers).
+    fn udp_socket_for(&self, remote: SocketAddr) -> Option<&Arc<UdpSocket>> {
+        let family = || {
+            self.udp
+                .iter()
+                .filter(move |(local, _)| local.is_ipv4() == remote.is_ipv4())
+        };
+        family()
+            .find(|(local, _)| {
+                local.ip().is_unspecified() || local.ip().is_loopback() == remote.ip().is_loopback()
+            })
+            .or_else(|| family().next())
+            .map(|(_, socket)| socket)
+    }
+
+    fn send_udp(&self, remote: SocketAddr, bytes: &[u8]) {
+        let Some(socket) = self.udp_socket_for(remote) else {
+            tracing::debug!(%remote, "no UDP socket for this address family, message dropped");
+            return;
+        };
+        // Never wait in the driver: a full socket buffer loses the datagram
+        // as the network would; transactions retransmit.
+        if let Err(error) = socket.try_send_to(bytes, remote) {
+            tracing::debug!(%remote, %error, "udp send failed");
+        }
+    }
+
+    fn write(&mut self, now: std::time::Instant, flow: FlowId, bytes: Bytes) {
+        let Some(conn) = self.conns.get(&flow) else {
+            tracing::debug!(?flow, "no such connection, message dropped");
+            return;
+        };
+        match conn.writer.try_send(bytes) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(?flow, remote = %conn.key.1, "write queue full, closing slow connection");
+                self.close(now, flow);
+            }
+            Err(TrySendError::Closed(_)) => {} // its writer failed; Closed follows
+        }
+    }
+
+    fn on_event(&mut self, now: std::time::Instant, event: Event) {
+        match event {
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => {
+                match self.incoming.try_send(Incoming::Request {
+                    tx,
+                    request,
+                    source,
+                }) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(Incoming::Request { tx, request, .. })) => {
+                        tracing::warn!(%tx, "incoming queue full, answering 503");
+                        self.overloaded(now, tx, &request);
+                    }
+                    Err(TrySendError::Closed(Incoming::Request { tx, request, .. })) => {
+                        self.overloaded(now, tx, &request);
+                    }
+                    Err(_) => {}
+                }
+            }
+            Event::Ack { request, source } => self.tell(Incoming::Ack { request, source }),
+            Event::Cancelled {
+                invite,
+                request,
+                invite_request,
+            } => self.tell(Incoming::Cancelled {
+                invite,
+                request,
+                invite_request,
+            }),
+            Event::StrayResponse { response, source } => {
+                self.tell(Incoming::StrayResponse { response, source })
+            }
+            Event::AckTimeout { tx } => self.tell(Incoming::AckTimeout { tx }),
+            Event::Response {
+                tx,
+                response,
+                source,
+            } => {
+                let outcome = if response.status().is_provisional() {
+                    Outcome::Provisional { response, source }
+                } else {
+                    Outcome::Final { response, source }
+                };
+                self.deliver(tx, outcome);
+            }
+            Event::Timeout { tx } => self.deliver(tx, Outcome::Timeout),
+            Event::TransportError { tx } => self.deliver(tx, Outcome::TransportError),
+            Event::Terminated { tx } => {
+                self.clients.remove(&tx);
+            }
+            _ => {}
+        }
+    }
+
+    fn tell(&self, incoming: Incoming) {
+        if let Err(error) = self.incoming.try_send(incoming) {
+            tracing::debug!(%error, "incoming event dropped");
+        }
+    }
+
+    fn deliver(&mut self, tx: TransactionId, outcome: Outcome) {
+        let Some(sender) = self.clients.get(&tx) else {
+            return;
+        };
+        match sender.try_send(outcome) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!(%tx, "client transaction not read, response dropped")
+            }
+            Err(TrySendError::Closed(_)) => {
+                self.clients.remove(&tx);
+            }
+        }
+    }
+
+    /// Answers a request the transaction user cannot take with 503.
+    fn overloaded(&mut self, now: std::time::Instant, tx: TransactionId, request: &Request) {
+        let tag = self.endpoint.new_tag();
+        let retry = self.endpoint.config().retry_after.to_string();
+        let response = ResponseBuilder::from_request(request, StatusCode::SERVICE_UNAVAILABLE)
+            .to_tag(&tag)
+            .header(HeaderName::RetryAfter, retry)
+            .build();
+        if let Ok(response) = response {
+            let _ = self.endpoint.respond(now, tx, response);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+//! The application's side: a cloneable [`Handle`] that sends commands to
+//! the driver, client transactions that yield responses, and the events of
+//! the incoming stream.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use switchboard_core::{Destination, Source, TransactionId, Transport};
+use switchboard_proto::{Message, Request, Response};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::Error;
+use crate::driver::{Command, RandomKind};
+use crate::resolver::Target;
+
+/// What the transaction user receives on the incoming stream.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Incoming {
+    /// A new request in server transaction `tx`: answer it with
+    /// [`Handle::respond`]. When the stream is full, the runtime answers new
+    /// requests with 503 itself.
+    Request {
+        /// The server transaction.
+        tx: TransactionId,
+        /// The request (its top Via stamped with `received`/`rport`).
+        request: Request,
+        /// Where it came from.
+        source: Source,
+    },
+    /// An ACK for a 2xx (it belongs to no transaction).
+    Ack {
+        /// The ACK.
+        request: Request,
+        /// Where it came from.
+        source: Source,
+    },
+    /// The INVITE in server transaction `invite`, still without a final
+    /// response, was cancelled; the CANCEL is answered already. A UAS
+    /// answers the INVITE with 487 built from `invite_request`.
+    Cancelled {
+        /// The INVITE server transaction.
+        invite: TransactionId,
+        /// The CANCEL.
+        request: Request,
+        /// The INVITE being cancelled.
+        invite_request: Request,
+    },
+    /// A response that matches no client transaction (a 2xx retransmitted
+    /// after its transaction ended, or a response for a request sent
+    /// statelessly).
+    StrayResponse {
+        /// The response.
+        response: Response,
+        /// Where it came from.
+        source: Source,
+    },
+    /// An INVITE server transaction sent a non-2xx final response and no
+    /// ACK came (Timer H).
+    AckTimeout {
+        /// The server transaction.
+        tx: TransactionId,
+    },
+}
+
+/// What a client transaction yields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// A 1xx response.
+    Provisional {
+        /// The response.
+        response: Response,
+        /// Where it came from.
+        source: Source,
+    },
+    /// A final response. For INVITE every 2xx (retransmissions, forks) comes
+    /// as its own `Final`.
+    Final {
+        /// The response.
+        response: Response,
+        /// Where it came from.
+        source: Source,
+    },
+    /// No final response in time (Timer B or F): treat as 408.
+    Timeout,
+    /// The request could not be delivered (connection failed or closed):
+    /// treat as 503 and try the next target.
+    TransportError,
+}
+
+impl Outcome {
+    /// The response, for `Provisional` and `Final`.
+    pub fn response(&self) -> Option<&Response> {
+        match self {
+            Self::Provisional { response, .. } | Self::Final { response, .. } => Some(response),
+            Self::Timeout | Self::TransportError => None,
+        }
+    }
+
+    /// Whether the transaction is decided: a final response, a timeout or a
+    /// transport error.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Self::Provisional { .. })
+    }
+}
+
+/// A client transaction: yields its responses and outcome.
+#[derive(Debug)]
+pub struct ClientTransaction {
+    id: TransactionId,
+    rx: mpsc::Receiver<Outcome>,
+    handle: Handle,
+}
+
+impl ClientTransaction {
+    pub(crate) fn new(id: TransactionId, rx: mpsc::Receiver<Outcome>, handle: Handle) -> Self {
+        Self { id, rx, handle }
+    }
+
+    /// The transaction's id.
+    pub fn id(&self) -> TransactionId {
+        self.id
+    }
+
+    /// The next response or outcome; `None` once the transaction has ended
+    /// and everything was taken (or the runtime shut down).
+    pub async fn next_response(&mut self) -> Option<Outcome> {
+        self.rx.recv().await
+    }
+
+    /// Skips provisional responses; the final response, timeout or transport
+    /// error.
+    pub async fn final_outcome(&mut self) -> Option<Outcome> {
+        while let Some(outcome) = self.rx.recv().await {
+            if outcome.is_final() {
+                return Some(outcome);
+            }
+        }
+        None
+    }
+
+    /// Cancels this INVITE (RFC 3261 §9.1): sends a CANCEL in its own
+    /// transaction, returned here. Allowed once a provisional response came.
+    /// The INVITE then gets its final response (487) as usual.
+    pub async fn cancel(&self) -> Result<Self, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.handle
+            .command(Command::Cancel { tx: self.id, reply })
+            .await?;
+        let (id, outcomes) = rx.await.map_err(|_| Error::Closed)??;
+        Ok(Self::new(id, outcomes, self.handle.clone()))
+    }
+}
+
+/// Counters of the runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// The endpoint's counters.
+    pub endpoint: switchboard_core::Stats,
+    /// Live transactions.
+    pub transactions: usize,
+    /// Open connections (accepted and outgoing).
+    pub connections: usize,
+    /// Outgoing connections being established.
+    pub connecting: usize,
+}
+
+/// Commands to the runtime. Cheap to clone; the runtime stops when every
+/// handle is dropped or on [`Handle::shutdown`].
+#[derive(Debug, Clone)]
+pub struct Handle {
+    commands: mpsc::Sender<Command>,
+    local: Arc<[(Transport, SocketAddr)]>,
+}
+
+impl Handle {
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        local: Arc<[(Transport, SocketAddr)]>,
+    ) -> Self {
+        Self { commands, local }
+    }
+
+    async fn command(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).await.map_err(|_| Error::Closed)
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        let (reply, rx) = oneshot::channel();
+        self.command(make(reply)).await?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Sends `request` in a new client transaction; the endpoint adds the
+    /// top Via. Over TCP, TLS, WS and WSS an open connection to the address
+    /// is reused, or one is opened first; when that fails the transaction's
+    /// outcome is [`Outcome::TransportError`]. A new TLS connection checks
+    /// the peer's certificate against the address (see
+    /// [`Handle::send_request_to`] for names).
+    pub async fn send_request(
+        &self,
+        request: Request,
+        destination: Destination,
+    ) -> Result<ClientTransaction, Error> {
+        self.send(request, destination, None).await
+    }
+
+    /// Sends `request` to a target found by the [`crate::resolver`]: like
+    /// [`Handle::send_request`], and a new TLS or WSS connection checks the
+    /// peer's certificate against the target's host name.
+    pub async fn send_request_to(
+        &self,
+        request: Request,
+        target: &Target,
+    ) -> Result<ClientTransaction, Error> {
+        let name = (target.host.parse::<IpAddr>().is_err() && !target.host.is_empty())
+            .then(|| target.host.clone());
+        self.send(request, target.destination(), name).await
+    }
+
+    async fn send(
+        &self,
+        request: Request,
+        destination: Destination,
+        server_name: Option<String>,
+    ) -> Result<ClientTransaction, Error> {
+        let (id, rx) = self
+            .ask(|reply| Command::SendRequest {
+                request,
+                destination,
+                server_name,
+                reply,
+            })
+            .await??;
+        Ok(ClientTransaction::new(id, rx, self.clone()))
+    }
+
+    /// Sends `response` in server transaction `tx`.
+    pub async fn respond(&self, tx: TransactionId, response: Response) -> Result<(), Error> {
+        self.ask(|reply| Command::Respond {
+            tx,
+            response,
+            reply,
+        })
+        .await?
+        .map_err(Error::from)
+    }
+
+    /// Sends a message outside any transaction (the ACK for a 2xx, a
+    /// statelessly forwarded message).
+    pub async fn send_stateless(
+        &self,
+        message: Message,
+        destination: Destination,
+    ) -> Result<(), Error> {
+        self.command(Command::SendStateless {
+            message,
+            destination,
+        })
+        .await
+    }
+
+    /// A fresh RFC 3261 branch.
+    pub async fn new_branch(&self) -> Result<String, Error> {
+        self.ask(|reply| Command::Random {
+            kind: RandomKind::Branch,
+            reply,
+        })
+        .await
+    }
+
+    /// A fresh From/To tag.
+    pub async fn new_tag(&self) -> Result<String, Error> {
+        self.ask(|reply| Command::Random {
+            kind: RandomKind::Tag,
+            reply,
+        })
+        .await
+    }
+
+    /// A fresh Call-ID.
+    pub async fn new_call_id(&self) -> Result<String, Error> {
+        self.ask(|reply| Command::Random {
+            kind: RandomKind::CallId,
+            reply,
+        })
+        .await
+    }
+
+    /// The bound address of the first listener of `transport`.
+    pub fn local_addr(&self, transport: Transport) -> Option<SocketAddr> {
+        self.local
+            .iter()
+            .find(|(t, _)| *t == transport)
+            .map(|(_, a)| *a)
+    }
+
+    /// Every listener's bound address, in configuration order.
+    pub fn local_addrs(&self) -> &[(Transport, SocketAddr)] {
+        &self.local
+    }
+
+    /// Counters.
+    pub async fn stats(&self) -> Result<RuntimeStats, Error> {
+        self.ask(|reply| Command::Stats { reply }).await
+    }
+
+    /// Stops the listeners, closes every connection and ends the driver;
+    /// returns once the runtime's tasks have ended. Client transactions then
+    /// yield `None` and the incoming stream ends.
+    pub async fn shutdown(&self) {
+        let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+    }
+}
