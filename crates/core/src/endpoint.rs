@@ -70,6 +70,9 @@ struct Entry {
     tx: Transaction,
     key: Box<str>,
     server: bool,
+    /// Where a server transaction answers when the connection its request
+    /// came on closes: received address, sent-by port (§18.2.2).
+    fallback: Option<Destination>,
 }
 
 /// Counters of what the endpoint did with peers' input.
@@ -307,16 +310,21 @@ impl Endpoint {
             transport: closed.transport,
             remote: closed.remote,
         };
-        let affected: Vec<TransactionId> = self
-            .txs
-            .iter()
-            .filter(|(_, e)| {
-                let d = e.tx.destination();
-                d == Destination::Flow(flow) || (!e.server && d == by_address)
-            })
-            .map(|(id, _)| *id)
-            .collect();
-        for id in affected {
+        let mut failed = Vec::new();
+        for (id, e) in &mut self.txs {
+            let d = e.tx.destination();
+            if d == Destination::Flow(flow) {
+                // A server transaction answers over a new connection to the
+                // received address and sent-by port (§18.2.2).
+                match e.fallback {
+                    Some(fallback) if e.server => e.tx.retarget(fallback),
+                    _ => failed.push(*id),
+                }
+            } else if !e.server && d == by_address {
+                failed.push(*id);
+            }
+        }
+        for id in failed {
             self.drive(now, id, |tx, ctx| tx.on_transport_error(ctx));
         }
     }
@@ -355,7 +363,7 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, now: Instant, source: Source, mut req: Request) {
-        let Some(reply_to) = self.stamp_via(&mut req, &source) else {
+        let Some((reply_to, fallback)) = self.stamp_via(&mut req, &source) else {
             self.stats.malformed += 1;
             return;
         };
@@ -407,6 +415,7 @@ impl Endpoint {
             };
             let tx = ServerInvite::new(&mut ctx, id, req.clone(), reply_to, reliable);
             self.insert(id, Transaction::ServerInvite(tx), key, true);
+            self.set_fallback(id, fallback);
             self.events.push_back(Event::Request {
                 tx: id,
                 request: req,
@@ -416,6 +425,7 @@ impl Endpoint {
         }
         let tx = ServerNonInvite::new(reply_to, reliable);
         self.insert(id, Transaction::ServerNonInvite(tx), key, true);
+        self.set_fallback(id, fallback);
         if *req.method() == Method::Cancel {
             // §9.2: the CANCEL is answered here; the TU learns which INVITE.
             let invite = server_key(&req, Some(&Method::Invite))
@@ -462,7 +472,11 @@ impl Endpoint {
 
     /// Adds `received` and fills `rport` in the top Via (§18.2.1, RFC 3581)
     /// and works out where responses go (§18.2.2).
-    fn stamp_via(&self, req: &mut Request, source: &Source) -> Option<Destination> {
+    fn stamp_via(
+        &self,
+        req: &mut Request,
+        source: &Source,
+    ) -> Option<(Destination, Option<Destination>)> {
         let via = req.headers().top_via()?.ok()?;
         let ip = source.remote.ip();
         let host_is_source = via.host.ip() == Some(ip);
@@ -480,14 +494,18 @@ impl Endpoint {
                 remote: SocketAddr::new(ip, sent_by_port),
             },
         };
+        let fallback = source.flow.map(|_| Destination::Address {
+            transport: source.transport,
+            remote: SocketAddr::new(ip, sent_by_port),
+        });
         if host_is_source && rport.is_none() {
-            return Some(reply_to);
+            return Some((reply_to, fallback));
         }
         let stamped = stamp(&via, source.remote, rport.is_some());
         let h = req.headers_mut();
         h.pop_front_value(HeaderName::Via);
         h.push_front(HeaderName::Via, stamped);
-        Some(reply_to)
+        Some((reply_to, fallback))
     }
 
     fn on_response(&mut self, now: Instant, source: Source, resp: Response) {
@@ -707,7 +725,21 @@ impl Endpoint {
             self.remove(id, &key, server);
             return;
         }
-        self.txs.insert(id, Entry { tx, key, server });
+        self.txs.insert(
+            id,
+            Entry {
+                tx,
+                key,
+                server,
+                fallback: None,
+            },
+        );
+    }
+
+    fn set_fallback(&mut self, id: TransactionId, fallback: Option<Destination>) {
+        if let Some(e) = self.txs.get_mut(&id) {
+            e.fallback = fallback;
+        }
     }
 
     fn remove(&mut self, id: TransactionId, key: &str, server: bool) {

@@ -553,3 +553,45 @@ fn a_thousand_transactions_at_once() {
     assert_eq!(timeouts(&h.take_events()), 1000);
     let _ = Message::parse_datagram;
 }
+
+#[test]
+fn response_after_the_connection_closed_goes_to_received_and_sent_by_port() {
+    use switchboard_core::{Destination, FlowId, Input};
+    let mut h = Harness::new();
+    let flow = FlowId(9);
+    let remote = addr("127.0.0.3:40001");
+    h.ep.handle_input(
+        h.now,
+        Input::FlowOpened {
+            flow,
+            transport: Transport::Tcp,
+            local: addr(LOCAL),
+            remote,
+        },
+    );
+    let options = non_invite_from_peer("OPTIONS", "z9hG4bKtcp")
+        .replace(
+            "SIP/2.0/UDP 127.0.0.1:5070",
+            "SIP/2.0/TCP client.invalid:5099",
+        )
+        .replace('\n', "\r\n");
+    h.ep.handle_input(
+        h.now,
+        Input::StreamData {
+            flow,
+            bytes: options.into(),
+        },
+    );
+    h.drain();
+    let (tx, req) = take_request(&mut h);
+    h.ep.handle_input(h.now, Input::FlowClosed { flow });
+    respond(&mut h, &req, tx, 200);
+    let (_, t) = h.sent.last().unwrap();
+    assert_eq!(
+        t.destination,
+        Destination::Address {
+            transport: Transport::Tcp,
+            remote: addr("127.0.0.3:5099")
+        }
+    );
+}

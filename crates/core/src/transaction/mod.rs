@@ -88,6 +88,15 @@ impl Transaction {
         }
     }
 
+    /// Points a server transaction's responses somewhere else.
+    pub(crate) fn retarget(&mut self, to: crate::Destination) {
+        match self {
+            Self::ServerInvite(t) => t.reply_to = to,
+            Self::ServerNonInvite(t) => t.reply_to = to,
+            Self::ClientInvite(_) | Self::ClientNonInvite(_) => {}
+        }
+    }
+
     pub(crate) fn destination(&self) -> crate::Destination {
         match self {
             Self::ClientInvite(t) => t.destination,

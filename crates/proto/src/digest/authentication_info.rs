@@ -53,7 +53,13 @@ impl<'a> AuthenticationInfo<'a> {
     /// value).
     pub fn parse(value: &'a str) -> Result<Self, DigestError> {
         let mut info = Self::new();
-        for param in Lexer::new(value)?.params()? {
+        let params = Lexer::new(value)?.params()?;
+        // A list of nothing but commas carries no information and would
+        // print as an empty value: reject it like an empty value.
+        if params.is_empty() {
+            return Err(DigestError::Empty);
+        }
+        for param in params {
             let name = param.name.as_ref();
             let value = param.value;
             if name.eq_ignore_ascii_case("nextnonce") {

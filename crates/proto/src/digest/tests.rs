@@ -1192,3 +1192,12 @@ fn property_mutated_headers_never_panic() {
     // The mutations are mild enough that many inputs still parse.
     assert!(parsed_ok > 1000, "{parsed_ok}");
 }
+
+/// Found by fuzzing: a list of commas parsed to an empty value that printed
+/// as "" and did not parse again.
+#[test]
+fn authentication_info_of_only_commas_is_rejected() {
+    for value in [",", ", ", ",,", " ,"] {
+        assert!(super::AuthenticationInfo::parse(value).is_err(), "{value:?}");
+    }
+}

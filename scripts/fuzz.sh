@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Builds and runs the cargo-fuzz targets in fuzz/ for a bounded time each.
+#
+#   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (30) each
+#   FUZZ_SECONDS=60 scripts/fuzz.sh parse_message uri
+#
+# Environment:
+#   FUZZ_SECONDS    seconds per target (default 30)
+#   FUZZ_SANITIZER  address (default), none, ... (cargo fuzz --sanitizer)
+#   FUZZ_TOOLCHAIN  nightly | stable: force a toolchain (default: nightly if
+#                   rustup has one, else stable with RUSTC_BOOTSTRAP=1)
+#   FUZZ_JOBS       libFuzzer -jobs/-workers per target (default 1)
+#
+# Installs cargo-fuzz when missing, seeds fuzz/corpus/<target>/ from the RFC
+# 4475/5118 messages in crates/proto/tests/data (plus the saved regressions
+# tests/data/fuzz-regressions/<target>-*), and exits non-zero when a target crashes,
+# printing where the crashing input was saved (fuzz/artifacts/<target>/).
+# The corpora and artifacts are git-ignored; save a crash worth keeping in
+# crates/proto/tests/data/fuzz-regressions/ (tests/roundtrip_props.rs
+# replays every file there).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FUZZ_DIR="$ROOT/fuzz"
+DATA="$ROOT/crates/proto/tests/data"
+SECONDS_PER_TARGET=${FUZZ_SECONDS:-30}
+SANITIZER=${FUZZ_SANITIZER:-address}
+JOBS=${FUZZ_JOBS:-1}
+
+log() { printf '[fuzz.sh] %s\n' "$*" >&2; }
+
+# --- toolchain ---------------------------------------------------------------
+CARGO=(cargo)
+toolchain=${FUZZ_TOOLCHAIN:-}
+if [[ -z "$toolchain" ]]; then
+    if command -v rustup >/dev/null && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+        toolchain=nightly
+    else
+        toolchain=stable
+    fi
+fi
+case "$toolchain" in
+    nightly) CARGO=(cargo +nightly) ;;
+    stable)
+        # libFuzzer needs -Z flags; RUSTC_BOOTSTRAP lets stable accept them.
+        export RUSTC_BOOTSTRAP=1
+        if command -v rustup >/dev/null; then CARGO=(cargo +stable); fi
+        ;;
+    *) log "FUZZ_TOOLCHAIN must be nightly or stable"; exit 2 ;;
+esac
+log "toolchain: $toolchain ($("${CARGO[@]}" --version))${RUSTC_BOOTSTRAP:+ with RUSTC_BOOTSTRAP=1}"
+
+# --- cargo-fuzz --------------------------------------------------------------
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    log "installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
+fi
+log "$(cargo fuzz --version)"
+
+cd "$FUZZ_DIR"
+mapfile -t ALL_TARGETS < <("${CARGO[@]}" fuzz list)
+if (($# > 0)); then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
+for t in "${TARGETS[@]}"; do
+    if ! printf '%s\n' "${ALL_TARGETS[@]}" | grep -qx -- "$t"; then
+        log "unknown target '$t' (have: ${ALL_TARGETS[*]})"
+        exit 2
+    fi
+done
+
+# --- build -------------------------------------------------------------------
+log "building ${TARGETS[*]} (sanitizer: $SANITIZER)"
+for t in "${TARGETS[@]}"; do
+    "${CARGO[@]}" fuzz build --sanitizer "$SANITIZER" "$t"
+done
+
+# --- seed corpora --------------------------------------------------------------
+# One file per seed, named by content hash (as libFuzzer names its own).
+seed() { # seed DIR  < content
+    local dir=$1 tmp
+    tmp=$(mktemp)
+    cat >"$tmp"
+    if [[ -s "$tmp" ]]; then
+        mv "$tmp" "$dir/seed-$(sha1sum "$tmp" | cut -c1-16)"
+    else
+        rm -f "$tmp"
+    fi
+}
+
+MESSAGES=()
+while IFS= read -r -d '' f; do MESSAGES+=("$f"); done < <(
+    find "$DATA/rfc4475" "$DATA/rfc5118" -type f -print0 | sort -z
+)
+log "seeding corpora from ${#MESSAGES[@]} files in ${DATA#"$ROOT"/}"
+
+seed_target() {
+    local t=$1 dir="$FUZZ_DIR/corpus/$1" f
+    mkdir -p "$dir"
+    case "$t" in
+        parse_message)
+            for f in "${MESSAGES[@]}"; do seed "$dir" <"$f"; done
+            ;;
+        stream_framer)
+            # Byte 0: number of piece-length bytes that follow (see the target).
+            for f in "${MESSAGES[@]}"; do
+                { printf '\x00'; cat "$f"; } | seed "$dir"
+                { printf '\x03\x01\x07\x40'; cat "$f"; } | seed "$dir"
+            done
+            # Pipelined messages with keep-alives between them, pushed whole
+            # and byte by byte.
+            local pipelined
+            pipelined=$(mktemp)
+            for f in "$DATA"/rfc5118/ipv6-good "$DATA"/rfc4475/{esc01,mpart01,unreason,noreason}.dat; do
+                if [[ -f "$f" ]]; then cat "$f"; printf '\r\n\r\n'; fi
+            done >"$pipelined"
+            { printf '\x00'; cat "$pipelined"; } | seed "$dir"
+            { printf '\x01\x01'; cat "$pipelined"; } | seed "$dir"
+            { printf '\x22\x05\x11'; cat "$pipelined"; } | seed "$dir"
+            rm -f "$pipelined"
+            ;;
+        uri)
+            # Request-URIs and <...> addresses found in the messages.
+            for f in "${MESSAGES[@]}"; do
+                head -n1 "$f" | tr -d '\r' | awk 'NF == 3 && $3 ~ /^SIP\// { print $2 }'
+                { grep -aoE '<[^<> ]+>' "$f" || true; } | tr -d '<>'
+            done | sort -u | while IFS= read -r u; do printf '%s' "$u" | seed "$dir"; done
+            ;;
+        sdp)
+            # SDP bodies: whatever follows the empty line of messages that
+            # carry application/sdp.
+            for f in "${MESSAGES[@]}"; do
+                grep -aqi 'application/sdp' "$f" || continue
+                awk 'body { print } /^\r?$/ { body = 1 }' "$f" | seed "$dir"
+            done
+            ;;
+        digest_header)
+            # Authorization / WWW-Authenticate style values.
+            for f in "${MESSAGES[@]}"; do
+                { grep -aiE '^(authorization|proxy-authorization|www-authenticate|proxy-authenticate|authentication-info) *:' "$f" || true; } \
+                    | sed -E 's/^[^:]*: *//' | tr -d '\r'
+            done | sort -u | while IFS= read -r v; do printf '%s' "$v" | seed "$dir"; done
+            printf 'Digest realm="example.com", nonce="abc", qop="auth", algorithm=MD5' | seed "$dir"
+            printf 'Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="6629fae49393a05397450978507c4ef1", qop=auth, nc=00000001, cnonce="0a4f113b", algorithm=SHA-256' | seed "$dir"
+            ;;
+        *)
+            for f in "${MESSAGES[@]}"; do seed "$dir" <"$f"; done
+            ;;
+    esac
+    # Saved crashes, in the target's own input format.
+    for f in "$DATA/fuzz-regressions/$t"-*; do
+        if [[ -f "$f" ]]; then seed "$dir" <"$f"; fi
+    done
+    log "  corpus/$t: $(find "$dir" -type f | wc -l) inputs"
+}
+for t in "${TARGETS[@]}"; do seed_target "$t"; done
+
+# --- run ------------------------------------------------------------------------
+FAILED=()
+for t in "${TARGETS[@]}"; do
+    log "running $t for ${SECONDS_PER_TARGET}s"
+    mkdir -p "$FUZZ_DIR/artifacts/$t"
+    marker=$(mktemp)
+    before=$(find "$FUZZ_DIR/artifacts/$t" -type f | wc -l)
+    status=0
+    args=(-max_total_time="$SECONDS_PER_TARGET" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
+    if ((JOBS > 1)); then args+=(-jobs="$JOBS" -workers="$JOBS"); fi
+    "${CARGO[@]}" fuzz run --sanitizer "$SANITIZER" "$t" "$FUZZ_DIR/corpus/$t" -- "${args[@]}" || status=$?
+    after=$(find "$FUZZ_DIR/artifacts/$t" -type f | wc -l)
+    if ((status != 0)) || ((after > before)); then
+        FAILED+=("$t")
+        log "$t FAILED (exit $status). Crashing inputs:"
+        find "$FUZZ_DIR/artifacts/$t" -type f -newer "$marker" -printf '  %p\n' >&2 || true
+        log "reproduce: cd fuzz && cargo +nightly fuzz run $t <file>; minimize: cargo +nightly fuzz tmin $t <file>"
+    fi
+    rm -f "$marker"
+done
+
+if ((${#FAILED[@]} > 0)); then
+    log "crashed: ${FAILED[*]}"
+    exit 1
+fi
+log "no crash in ${TARGETS[*]} (${SECONDS_PER_TARGET}s each)"
