@@ -191,3 +191,86 @@ fn our_uac_calls_sipp_uas_over_udp() {
 fn our_uac_calls_sipp_uas_over_tcp() {
     our_uac_against_sipp_uas("tcp", "t1");
 }
+
+/// A TLS client nobody here wrote (OpenSSL's `s_client`) sends OPTIONS to
+/// the TLS listener and reads the 200.
+#[test]
+fn openssl_client_gets_an_answer_over_tls() {
+    let dir = std::env::temp_dir().join(format!("sb-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is installed");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sip-test-uas"))
+        .args([
+            "--listen",
+            &format!("tls:127.0.0.1:{port}"),
+            "--seconds",
+            "60",
+        ])
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _uas = Guard(child);
+    assert!(line.starts_with("listening TLS"), "{line}");
+    let options = format!(
+        "OPTIONS sip:uas@127.0.0.1:{port};transport=tls SIP/2.0\r\n\
+         Via: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKossl1;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:ossl@127.0.0.1>;tag=o1\r\nTo: <sip:uas@127.0.0.1>\r\n\
+         Call-ID: openssl-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    let mut client = Command::new("timeout")
+        .args([
+            "10",
+            "openssl",
+            "s_client",
+            "-quiet",
+            "-connect",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = client.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, options.as_bytes()).unwrap();
+    let mut reader = BufReader::new(client.stdout.take().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    drop(stdin);
+    let _ = client.kill();
+    let _ = client.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(status.trim_end(), "SIP/2.0 200 OK");
+}

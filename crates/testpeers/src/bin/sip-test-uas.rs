@@ -2,7 +2,8 @@
 //! the 2xx until the ACK (RFC 3261 §13.3.1.4), answers BYE and other
 //! requests with 200, CANCELled INVITEs with 487.
 //!
-//! `sip-test-uas --listen udp:127.0.0.1:5090 [--listen tcp:...] [--seconds N]`
+//! `sip-test-uas --listen udp:127.0.0.1:5090 [--listen tcp:...] [--seconds N]
+//!  [--tls-cert CERT.pem --tls-key KEY.pem]` (TLS and WSS listeners need them)
 
 use std::collections::HashSet;
 use std::process::ExitCode;
@@ -48,9 +49,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls_server = match (arg(&args, "--tls-cert"), arg(&args, "--tls-key")) {
+        (Some(cert), Some(key)) => match switchboard_net::TlsServer::from_pem_files(cert, key) {
+            Ok(tls) => Some(tls),
+            Err(e) => {
+                eprintln!("error: TLS: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     rt.block_on(async move {
         let config = Config {
             listen,
+            tls_server,
             ..Config::default()
         };
         let (handle, mut incoming) = match switchboard_net::start(config).await {
