@@ -1198,9 +1198,6 @@ fn property_mutated_headers_never_panic() {
 #[test]
 fn authentication_info_of_only_commas_is_rejected() {
     for value in [",", ", ", ",,", " ,"] {
-        assert!(
-            super::AuthenticationInfo::parse(value).is_err(),
-            "{value:?}"
-        );
+        assert!(AuthenticationInfo::parse(value).is_err(), "{value:?}");
     }
 }
