@@ -1,6 +1,6 @@
 //! Parameter lists: `;name=value;flag` as found after URIs and header values.
 
-use crate::text::{find_unquoted, is_token_byte, quoted_len, trim};
+use crate::text::{class, find_unquoted, is, quoted_len_bytes, skip_class, skip_lws, trim};
 
 /// A borrowed parameter list, kept as the text it was parsed from.
 ///
@@ -33,16 +33,40 @@ pub(crate) enum ParamSyntax {
 impl<'a> Params<'a> {
     /// Checks `text` (empty or starting with `;`) and wraps it.
     pub(crate) fn parse(text: &'a str, syntax: ParamSyntax) -> Option<Self> {
-        let params = Self { text };
-        let mut rest = text;
-        while !rest.is_empty() {
-            let body = trim(rest.strip_prefix(';')?);
-            let end = find_unquoted(body, b';').unwrap_or(body.len());
-            let (one, tail) = body.split_at(end);
-            check_param(trim(one), syntax)?;
-            rest = trim(tail);
+        Self::parse_find(text, syntax, "").map(|(p, _)| p)
+    }
+
+    /// Checks `text` like [`Params::parse`] and, in the same pass, finds the
+    /// first parameter named `want` (case-insensitive; `""` finds nothing):
+    /// returns what [`Params::get`] would.
+    pub(crate) fn parse_find(
+        text: &'a str,
+        syntax: ParamSyntax,
+        want: &str,
+    ) -> Option<(Self, Option<Option<&'a str>>)> {
+        let b = text.as_bytes();
+        let mut found = None;
+        let mut i = 0;
+        while i < b.len() {
+            if b.get(i) != Some(&b';') {
+                return None;
+            }
+            let (name, value, next) = match syntax {
+                ParamSyntax::Header => header_param(b, i + 1)?,
+                ParamSyntax::Uri => uri_param(b, i + 1)?,
+            };
+            if found.is_none() && !want.is_empty() {
+                let name = b.get(name.0..name.1)?;
+                if name.eq_ignore_ascii_case(want.as_bytes()) {
+                    found = Some(match value {
+                        Some((s, e)) => Some(text.get(s..e)?),
+                        None => None,
+                    });
+                }
+            }
+            i = next;
         }
-        Some(params)
+        Some((Self { text }, found))
     }
 
     /// The text, empty or starting with `;`.
@@ -126,62 +150,69 @@ impl<'a> Iterator for ParamIter<'a> {
     }
 }
 
-fn check_param(one: &str, syntax: ParamSyntax) -> Option<()> {
-    let (name, value) = match one.split_once('=') {
-        Some((n, v)) => (trim(n), Some(trim(v))),
-        None => (one, None),
-    };
-    let name_ok = match syntax {
-        ParamSyntax::Header => crate::text::is_token(name),
-        ParamSyntax::Uri => !name.is_empty() && name.bytes().all(is_uri_param_byte),
-    };
-    if !name_ok {
+/// Name span, value span and where the next `;` (or the end) is.
+type Scanned = ((usize, usize), Option<(usize, usize)>, usize);
+
+/// One header parameter starting after its `;` at `i`:
+/// `LWS token LWS [= LWS (token-ish | [v6] | quoted-string) LWS]`, followed
+/// by `;` or the end. Same acceptance as splitting on unquoted `;` and `=`
+/// and trimming each part.
+fn header_param(b: &[u8], i: usize) -> Option<Scanned> {
+    let ns = skip_lws(b, i);
+    let ne = skip_class(b, ns, class::TOKEN);
+    if ne == ns {
         return None;
     }
-    let Some(value) = value else { return Some(()) };
-    let ok = match syntax {
-        ParamSyntax::Header => {
-            if value.starts_with('"') {
-                quoted_len(value) == Some(value.len())
-            } else if value.starts_with('[') {
-                value.ends_with(']')
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'[' | b']'))
-            } else {
-                !value.is_empty()
-                    && value
-                        .bytes()
-                        .all(|b| is_token_byte(b) || b == b':' || b == b'[' || b == b']')
+    let mut j = skip_lws(b, ne);
+    let mut value = None;
+    if b.get(j) == Some(&b'=') {
+        let vs = skip_lws(b, j + 1);
+        let ve = match b.get(vs) {
+            Some(b'"') => vs + quoted_len_bytes(b.get(vs..)?)?,
+            Some(b'[') => {
+                let ve = skip_class(b, vs, class::IPV6 | class::PARAM_VALUE);
+                // `[` ... `]` holding only hex digits, `:`, `.` and brackets.
+                let v = b.get(vs..ve)?;
+                if v.last() != Some(&b']')
+                    || !v
+                        .iter()
+                        .all(|&c| is(c, class::IPV6) || c == b'[' || c == b']')
+                {
+                    return None;
+                }
+                ve
             }
+            _ => skip_class(b, vs, class::PARAM_VALUE),
+        };
+        if ve == vs {
+            return None;
         }
-        ParamSyntax::Uri => value.bytes().all(is_uri_param_byte),
-    };
-    ok.then_some(())
+        value = Some((vs, ve));
+        j = skip_lws(b, ve);
+    }
+    match b.get(j) {
+        None | Some(b';') => Some(((ns, ne), value, j)),
+        _ => None,
+    }
 }
 
-/// `paramchar` of RFC 3261 (escapes are checked loosely: `%` is allowed).
-pub(crate) fn is_uri_param_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_'
-                | b'.'
-                | b'!'
-                | b'~'
-                | b'*'
-                | b'\''
-                | b'('
-                | b')'
-                | b'%'
-                | b'['
-                | b']'
-                | b'/'
-                | b':'
-                | b'&'
-                | b'+'
-                | b'$'
-        )
+/// One URI parameter starting after its `;` at `i` (the URI holds no white
+/// space): `1*paramchar [= *paramchar]`, followed by `;` or the end.
+fn uri_param(b: &[u8], i: usize) -> Option<Scanned> {
+    let ne = skip_class(b, i, class::URI_PARAM);
+    if ne == i {
+        return None;
+    }
+    let (value, j) = if b.get(ne) == Some(&b'=') {
+        let ve = skip_class(b, ne + 1, class::URI_PARAM);
+        (Some((ne + 1, ve)), ve)
+    } else {
+        (None, ne)
+    };
+    match b.get(j) {
+        None | Some(b';') => Some(((i, ne), value, j)),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,35 @@
 //! All helpers work on `&str` and never panic: positions are found with
 //! iterators and `split_at` only at char boundaries of ASCII delimiters.
 
-/// `token` characters (RFC 3261 §25.1).
-pub(crate) fn is_token_byte(b: u8) -> bool {
+/// Byte classes, one bit each, looked up in [`CLASS`].
+pub(crate) mod class {
+    /// `token` (RFC 3261 §25.1).
+    pub(crate) const TOKEN: u16 = 1;
+    /// LWS after unfolding, plus CR/LF: SP, HT, CR, LF.
+    pub(crate) const LWS: u16 = 1 << 1;
+    /// Not allowed anywhere in a URI: ASCII white space, controls, `<>"`.
+    pub(crate) const URI_BAD: u16 = 1 << 2;
+    /// URI `user` characters (unreserved, escaped, user-unreserved).
+    pub(crate) const USER: u16 = 1 << 3;
+    /// URI `password` characters.
+    pub(crate) const PASSWORD: u16 = 1 << 4;
+    /// URI `hname` / `hvalue` characters.
+    pub(crate) const URI_HEADER: u16 = 1 << 5;
+    /// URI `paramchar`s (escapes checked loosely: `%` is allowed).
+    pub(crate) const URI_PARAM: u16 = 1 << 6;
+    /// Domain name characters: alphanumeric, `-`, `.`, `_`.
+    pub(crate) const DOMAIN: u16 = 1 << 7;
+    /// Inside `[...]` of an IPv6 reference: hex digits, `:`, `.`.
+    pub(crate) const IPV6: u16 = 1 << 8;
+    /// Header parameter value characters outside quotes: token, `:`, `[`, `]`.
+    pub(crate) const PARAM_VALUE: u16 = 1 << 9;
+    /// ASCII digits and `.` (what may be a dotted quad).
+    pub(crate) const DIGIT_DOT: u16 = 1 << 10;
+    /// ASCII white space as `u8::is_ascii_whitespace` sees it.
+    pub(crate) const ASCII_WS: u16 = 1 << 11;
+}
+
+const fn is_token_byte_slow(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -12,43 +39,221 @@ pub(crate) fn is_token_byte(b: u8) -> bool {
         )
 }
 
+const fn is_unreserved(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        )
+}
+
+const fn classify(b: u8) -> u16 {
+    use class::*;
+    let mut c = 0;
+    if is_token_byte_slow(b) {
+        c |= TOKEN | PARAM_VALUE;
+    }
+    if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+        c |= LWS;
+    }
+    if b.is_ascii_whitespace() {
+        c |= ASCII_WS;
+    }
+    if b.is_ascii_whitespace() || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"') {
+        c |= URI_BAD;
+    }
+    if is_unreserved(b)
+        || matches!(
+            b,
+            b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
+        )
+    {
+        c |= USER;
+    }
+    if is_unreserved(b) || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',') {
+        c |= PASSWORD;
+    }
+    if is_unreserved(b)
+        || matches!(
+            b,
+            b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'@'
+        )
+    {
+        c |= URI_HEADER;
+    }
+    if is_unreserved(b) || matches!(b, b'%' | b'[' | b']' | b'/' | b':' | b'&' | b'+' | b'$') {
+        c |= URI_PARAM;
+    }
+    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+        c |= DOMAIN;
+    }
+    if b.is_ascii_hexdigit() || matches!(b, b':' | b'.') {
+        c |= IPV6;
+    }
+    if matches!(b, b':' | b'[' | b']') {
+        c |= PARAM_VALUE;
+    }
+    if b.is_ascii_digit() || b == b'.' {
+        c |= DIGIT_DOT;
+    }
+    c
+}
+
+/// The class bits of every byte value.
+static CLASS: [u16; 256] = {
+    let mut t = [0u16; 256];
+    let mut i = 0;
+    while i < 256 {
+        #[allow(clippy::indexing_slicing)] // i < 256, evaluated at compile time
+        {
+            t[i] = classify(i as u8);
+        }
+        i += 1;
+    }
+    t
+};
+
+/// The class bits of `b`.
+#[inline(always)]
+pub(crate) fn class_of(b: u8) -> u16 {
+    CLASS.get(usize::from(b)).copied().unwrap_or(0)
+}
+
+/// True when `b` is in any of the classes `mask`.
+#[inline(always)]
+pub(crate) fn is(b: u8, mask: u16) -> bool {
+    class_of(b) & mask != 0
+}
+
+/// True when every byte of `s` is in one of the classes `mask`.
+#[inline]
+pub(crate) fn all(s: &[u8], mask: u16) -> bool {
+    s.iter().all(|&b| is(b, mask))
+}
+
+/// `token` characters (RFC 3261 §25.1).
+#[inline(always)]
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    is(b, class::TOKEN)
+}
+
 /// True when `s` is a non-empty `token`.
+#[inline]
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_byte)
+    !s.is_empty() && all(s.as_bytes(), class::TOKEN)
 }
 
 /// Linear white space as it appears inside header values after unfolding,
 /// plus CR/LF so that values that still hold a fold are handled too.
+#[inline(always)]
 pub(crate) fn is_lws(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    is(b, class::LWS)
+}
+
+/// Below this length a plain loop finds a byte in fewer instructions than
+/// `memchr`, whose set-up costs some fifty.
+const SHORT: usize = 32;
+
+/// Index of the first `needle` in `b`.
+#[inline]
+pub(crate) fn find_in(b: &[u8], needle: u8) -> Option<usize> {
+    if b.len() <= SHORT {
+        b.iter().position(|&c| c == needle)
+    } else {
+        memchr::memchr(needle, b)
+    }
+}
+
+/// Index of the first `n1` or `n2` in `b`.
+#[inline]
+pub(crate) fn find2_in(b: &[u8], n1: u8, n2: u8) -> Option<usize> {
+    if b.len() <= SHORT {
+        b.iter().position(|&c| c == n1 || c == n2)
+    } else {
+        memchr::memchr2(n1, n2, b)
+    }
+}
+
+/// Index of the first `n1`, `n2` or `n3` in `b`.
+#[inline]
+fn find3_in(b: &[u8], n1: u8, n2: u8, n3: u8) -> Option<usize> {
+    if b.len() <= SHORT {
+        b.iter().position(|&c| c == n1 || c == n2 || c == n3)
+    } else {
+        memchr::memchr3(n1, n2, n3, b)
+    }
+}
+
+/// Index of the first `needle` in `s`.
+#[inline]
+pub(crate) fn find_byte(s: &str, needle: u8) -> Option<usize> {
+    find_in(s.as_bytes(), needle)
+}
+
+/// Splits `s` around the first `needle` (which must be ASCII).
+#[inline]
+pub(crate) fn split_once_byte(s: &str, needle: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s, needle)?;
+    Some((s.get(..i)?, s.get(i + 1..)?))
 }
 
 /// Trims LWS on both sides.
+#[inline]
 pub(crate) fn trim(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let Some(start) = b.iter().position(|&c| !is_lws(c)) else {
+        return s.get(..0).unwrap_or("");
+    };
+    let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |e| e + 1);
+    s.get(start..end).unwrap_or("")
 }
 
 /// Trims LWS at the start.
+#[inline]
 pub(crate) fn trim_start(s: &str) -> &str {
-    s.trim_start_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
+    s.get(start..).unwrap_or("")
+}
+
+/// Index of the first byte at or after `i` that is not LWS (or the length).
+#[inline]
+pub(crate) fn skip_lws(b: &[u8], mut i: usize) -> usize {
+    while b.get(i).is_some_and(|&c| is_lws(c)) {
+        i += 1;
+    }
+    i
+}
+
+/// Index of the first byte at or after `i` not in classes `mask`.
+#[inline]
+pub(crate) fn skip_class(b: &[u8], mut i: usize, mask: u16) -> usize {
+    while b.get(i).is_some_and(|&c| is(c, mask)) {
+        i += 1;
+    }
+    i
 }
 
 /// Byte length of the quoted string at the start of `s` (which must start
 /// with `"`), including both quotes, or `None` when it is unterminated.
+#[inline]
 pub(crate) fn quoted_len(s: &str) -> Option<usize> {
-    let bytes = s.as_bytes();
+    quoted_len_bytes(s.as_bytes())
+}
+
+/// [`quoted_len`] on bytes.
+pub(crate) fn quoted_len_bytes(bytes: &[u8]) -> Option<usize> {
     if bytes.first() != Some(&b'"') {
         return None;
     }
     let mut i = 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    loop {
+        i += find2_in(bytes.get(i..)?, b'"', b'\\')?;
+        match bytes.get(i)? {
             b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+            _ => return Some(i + 1),
         }
     }
-    None
 }
 
 /// Removes the quotes and backslash escapes of a quoted string. Borrows when
@@ -58,7 +263,7 @@ pub(crate) fn unquote(s: &str) -> std::borrow::Cow<'_, str> {
         .strip_prefix('"')
         .and_then(|s| s.strip_suffix('"'))
         .unwrap_or(s);
-    if !inner.contains('\\') {
+    if memchr::memchr(b'\\', inner.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(inner);
     }
     let mut out = String::with_capacity(inner.len());
@@ -77,27 +282,28 @@ pub(crate) fn unquote(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Finds the first occurrence of `needle` in `s` that is outside quoted
 /// strings and outside `<...>`. Returns its byte index.
+#[inline]
 pub(crate) fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
-    let bytes = s.as_bytes();
+    find_unquoted_bytes(s.as_bytes(), needle)
+}
+
+/// [`find_unquoted`] on bytes.
+pub(crate) fn find_unquoted_bytes(bytes: &[u8], needle: u8) -> Option<usize> {
     let mut i = 0;
-    let mut in_angle = false;
-    while let Some(&b) = bytes.get(i) {
-        if b == needle && !in_angle {
+    loop {
+        i += find3_in(bytes.get(i..)?, needle, b'"', b'<')?;
+        let b = *bytes.get(i)?;
+        if b == needle {
             return Some(i);
         }
-        match b {
-            b'"' if !in_angle => {
-                let rest = s.get(i..)?;
-                i += quoted_len(rest)?;
-                continue;
-            }
-            b'<' => in_angle = true,
-            b'>' => in_angle = false,
-            _ => {}
+        if b == b'"' {
+            i += quoted_len_bytes(bytes.get(i..)?)?;
+        } else {
+            // Inside `<...>` only the closing `>` matters.
+            i += 1;
+            i += find_in(bytes.get(i..)?, b'>')? + 1;
         }
-        i += 1;
     }
-    None
 }
 
 /// Splits a header value on top-level commas (not inside quotes or `<>`).
@@ -107,11 +313,24 @@ pub(crate) fn find_unquoted(s: &str, needle: u8) -> Option<usize> {
 #[derive(Debug, Clone)]
 pub(crate) struct CommaSplit<'a> {
     rest: Option<&'a str>,
+    /// `rest` holds no comma at all: it is the last piece.
+    last: bool,
 }
 
 impl<'a> CommaSplit<'a> {
     pub(crate) fn new(s: &'a str) -> Self {
-        Self { rest: Some(s) }
+        Self {
+            rest: Some(s),
+            last: false,
+        }
+    }
+
+    /// The split of `s` when the caller knows it holds no comma.
+    pub(crate) fn single(s: &'a str) -> Self {
+        Self {
+            rest: Some(s),
+            last: true,
+        }
     }
 }
 
@@ -120,6 +339,10 @@ impl<'a> Iterator for CommaSplit<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let rest = self.rest?;
+        if self.last {
+            self.rest = None;
+            return Some(trim(rest));
+        }
         match find_unquoted(rest, b',') {
             Some(i) => {
                 let (head, tail) = rest.split_at(i);
@@ -137,10 +360,18 @@ impl<'a> Iterator for CommaSplit<'a> {
 /// Parses a decimal number that must fit `u32` (RFC 3261 limits CSeq,
 /// Expires and the like to 2**32-1).
 pub(crate) fn parse_u32(s: &str) -> Option<u32> {
-    if s.is_empty() || s.len() > 12 || !s.bytes().all(|b| b.is_ascii_digit()) {
+    if s.is_empty() || s.len() > 12 {
         return None;
     }
-    s.parse::<u64>().ok().and_then(|v| u32::try_from(v).ok())
+    let mut v: u64 = 0;
+    for &b in s.as_bytes() {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u64::from(d);
+    }
+    u32::try_from(v).ok()
 }
 
 /// Byte offset of `inner` inside `outer`, when `inner` is a sub-slice of it.
@@ -152,7 +383,7 @@ pub(crate) fn offset_in(outer: &str, inner: &str) -> Option<usize> {
 /// Percent-decodes `s` (RFC 3261 `escaped`). Invalid escapes are kept
 /// literally, as RFC 4475 §3.1.1.5 asks. Borrows when there is no `%`.
 pub fn unescape(s: &str) -> std::borrow::Cow<'_, [u8]> {
-    if !s.contains('%') {
+    if memchr::memchr(b'%', s.as_bytes()).is_none() {
         return std::borrow::Cow::Borrowed(s.as_bytes());
     }
     let bytes = s.as_bytes();

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::params::{ParamSyntax, Params};
+use crate::text::{all, class, class_of, find_in, is, skip_class};
 
 /// A parsed URI borrowing the text it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,12 +105,19 @@ pub enum UriError {
 impl<'a> Uri<'a> {
     /// Parses a URI. The text must hold nothing else (no `<>`, no spaces).
     pub fn parse(text: &'a str) -> Result<Self, UriError> {
-        if text.bytes().any(|b| {
-            b.is_ascii_whitespace() || b.is_ascii_control() || matches!(b, b'<' | b'>' | b'"')
-        }) {
+        if let Some(u) = SipUri::parse_common(text) {
+            return Ok(Uri::Sip(u));
+        }
+        let bytes = text.as_bytes();
+        if bytes.iter().any(|&b| is(b, class::URI_BAD)) {
             return Err(UriError::Character);
         }
-        let (scheme, rest) = text.split_once(':').ok_or(UriError::Scheme)?;
+        let colon = bytes
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or(UriError::Scheme)?;
+        let scheme = text.get(..colon).ok_or(UriError::Scheme)?;
+        let rest = text.get(colon + 1..).ok_or(UriError::Scheme)?;
         if !is_scheme(scheme) {
             return Err(UriError::Scheme);
         }
@@ -178,48 +186,120 @@ impl<'a> SipUri<'a> {
         }
     }
 
+    /// The common shapes (`sip:[user[:password]@]host[:port][;params]`
+    /// with a domain or IPv4 host and no headers) in one pass per part.
+    /// `None` for anything else, valid or not: then [`Uri::parse`] takes the
+    /// general path, which gives the same result for what this accepts.
+    fn parse_common(text: &'a str) -> Option<Self> {
+        let b = text.as_bytes();
+        let (secure, skip) = match b.get(..5)? {
+            [s, i, p, b':', _] if is_sip(*s, *i, *p) => (false, 4),
+            [s, i, p, ps, b':'] if is_sip(*s, *i, *p) && ps.eq_ignore_ascii_case(&b's') => {
+                (true, 5)
+            }
+            _ => return None,
+        };
+        let rest_b = b.get(skip..)?;
+        let (user, password, host_at) = match find_in(rest_b, b'@') {
+            None => (None, None, skip),
+            Some(at) => {
+                let info = rest_b.get(..at)?;
+                let colon = skip_class(info, 0, class::USER);
+                if colon == 0 {
+                    return None;
+                }
+                let user = text.get(skip..skip + colon);
+                let password = match info.get(colon) {
+                    None => None,
+                    Some(b':') if all(info.get(colon + 1..)?, class::PASSWORD) => {
+                        Some(text.get(skip + colon + 1..skip + at)?)
+                    }
+                    Some(_) => return None,
+                };
+                (user, password, skip + at + 1)
+            }
+        };
+        // Host: all domain characters (or digits and dots), up to `:`, `;`
+        // or the end.
+        let mut acc = class::DOMAIN | class::DIGIT_DOT;
+        let mut i = host_at;
+        while let Some(&c) = b.get(i) {
+            if matches!(c, b':' | b';') {
+                break;
+            }
+            acc &= class_of(c);
+            i += 1;
+        }
+        let host = Host::parse_plain(text.get(host_at..i)?, acc)?;
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let ps = i + 1;
+            i = skip_class(b, ps, class::DIGIT_DOT);
+            port = Some(parse_port(b.get(ps..i)?)?);
+        }
+        let params = text.get(i..)?;
+        let params = Params::parse(params, ParamSyntax::Uri)?;
+        Some(SipUri {
+            text,
+            secure,
+            user,
+            password,
+            host,
+            port,
+            params,
+            headers: None,
+        })
+    }
+
     fn parse_rest(text: &'a str, secure: bool, rest: &'a str) -> Result<Self, UriError> {
         // The user part may hold ';' and '?' (RFC 3261 user-unreserved), so
         // the userinfo ends at the first '@' whatever precedes it.
-        let (userinfo, hostpart) = match rest.split_once('@') {
-            Some((u, h)) => (Some(u), h),
+        let (userinfo, hostpart) = match find_in(rest.as_bytes(), b'@') {
+            Some(i) => (rest.get(..i), rest.get(i + 1..).unwrap_or("")),
             None => (None, rest),
         };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(info) => {
-                let (u, p) = match info.split_once(':') {
-                    Some((u, p)) => (u, Some(p)),
+                let (u, p) = match info.bytes().position(|b| b == b':') {
+                    Some(i) => (info.get(..i).unwrap_or(""), info.get(i + 1..)),
                     None => (info, None),
                 };
-                if u.is_empty() || !u.bytes().all(is_user_byte) {
+                if u.is_empty() || !all(u.as_bytes(), class::USER) {
                     return Err(UriError::User);
                 }
                 if let Some(p) = p {
-                    if !p.bytes().all(is_password_byte) {
+                    if !all(p.as_bytes(), class::PASSWORD) {
                         return Err(UriError::User);
                     }
                 }
                 (Some(u), p)
             }
         };
-        let (before_headers, headers) = match hostpart.split_once('?') {
-            Some((b, h)) => (b, Some(h)),
-            None => (hostpart, None),
+        // The first ';' before the first '?' starts the parameters; the
+        // first '?' starts the headers.
+        let hb = hostpart.as_bytes();
+        let (hostport_end, params_end, headers) = match memchr::memchr2(b';', b'?', hb) {
+            None => (hb.len(), hb.len(), None),
+            Some(i) if hb.get(i) == Some(&b'?') => (i, i, hostpart.get(i + 1..)),
+            Some(i) => match memchr::memchr(b'?', hb.get(i..).unwrap_or_default()) {
+                Some(q) => (i, i + q, hostpart.get(i + q + 1..)),
+                None => (i, hb.len(), None),
+            },
         };
         if let Some(h) = headers {
             if !h.split('&').all(|hv| {
                 hv.split_once('=').is_some_and(|(n, v)| {
-                    !n.is_empty() && n.bytes().all(is_header_byte) && v.bytes().all(is_header_byte)
+                    !n.is_empty()
+                        && all(n.as_bytes(), class::URI_HEADER)
+                        && all(v.as_bytes(), class::URI_HEADER)
                 })
             }) {
                 return Err(UriError::Headers);
             }
         }
-        let (hostport, params) = match before_headers.find(';') {
-            Some(i) => before_headers.split_at(i),
-            None => (before_headers, ""),
-        };
+        let hostport = hostpart.get(..hostport_end).unwrap_or("");
+        let params = hostpart.get(hostport_end..params_end).unwrap_or("");
         let params = Params::parse(params, ParamSyntax::Uri).ok_or(UriError::Params)?;
         let (host, port) = split_hostport(hostport)?;
         Ok(SipUri {
@@ -263,7 +343,7 @@ impl fmt::Display for SipUri<'_> {
 
 impl<'a> TelUri<'a> {
     fn parse_rest(text: &'a str, rest: &'a str) -> Result<Self, UriError> {
-        let (number, params) = match rest.find(';') {
+        let (number, params) = match memchr::memchr(b';', rest.as_bytes()) {
             Some(i) => rest.split_at(i),
             None => (rest, ""),
         };
@@ -313,30 +393,37 @@ impl<'a> Host<'a> {
             // Hex, ':' and '.' (for embedded IPv4). RFC 5118 §4.10 asks to
             // tolerate the three-colon form, so no stricter check here.
             if inner.is_empty()
-                || !inner.contains(':')
-                || !inner
-                    .bytes()
-                    .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+                || memchr::memchr(b':', inner.as_bytes()).is_none()
+                || !all(inner.as_bytes(), class::IPV6)
             {
                 return Err(UriError::Host);
             }
             HostKind::Ipv6
         } else if text.is_empty() {
             return Err(UriError::Host);
-        } else if text.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-            && text.parse::<std::net::Ipv4Addr>().is_ok()
-        {
-            HostKind::Ipv4
-        } else if text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-            && !text.starts_with(['.', '-'])
-        {
-            HostKind::Domain
         } else {
-            return Err(UriError::Host);
+            let acc = text
+                .bytes()
+                .fold(class::DOMAIN | class::DIGIT_DOT, |a, b| a & class_of(b));
+            return Self::parse_plain(text, acc).ok_or(UriError::Host);
         };
         Ok(Self { text, kind })
+    }
+
+    /// A domain or IPv4 host whose bytes' classes, ANDed together, are
+    /// `acc` (starting from `DOMAIN | DIGIT_DOT`): what [`Host::parse`] gives
+    /// for such text, `None` when it is empty or not a valid host.
+    pub(crate) fn parse_plain(text: &'a str, acc: u16) -> Option<Self> {
+        let kind = if text.is_empty() {
+            return None;
+        } else if acc & class::DIGIT_DOT != 0 && is_dotted_quad(text.as_bytes()) {
+            HostKind::Ipv4
+        } else if acc & class::DOMAIN != 0 && !text.starts_with(['.', '-']) {
+            HostKind::Domain
+        } else {
+            return None;
+        };
+        Some(Self { text, kind })
     }
 
     /// The host as written (IPv6 with its brackets).
@@ -379,63 +466,78 @@ impl fmt::Display for Host<'_> {
 /// Splits `host[:port]` where host may be a bracketed IPv6 reference.
 pub(crate) fn split_hostport(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
-        let end = s.find(']').ok_or(UriError::Host)?;
-        let (h, rest) = s.split_at(end + 1);
-        match rest {
+        let end = memchr::memchr(b']', s.as_bytes()).ok_or(UriError::Host)?;
+        let h = s.get(..end + 1).ok_or(UriError::Host)?;
+        match s.get(end + 1..).unwrap_or("") {
             "" => (h, None),
-            _ => (h, Some(rest.strip_prefix(':').ok_or(UriError::Host)?)),
+            rest => (h, Some(rest.strip_prefix(':').ok_or(UriError::Host)?)),
         }
     } else {
-        match s.split_once(':') {
-            Some((h, p)) => (h, Some(p)),
+        match s.bytes().position(|b| b == b':') {
+            Some(i) => (s.get(..i).unwrap_or(""), s.get(i + 1..)),
             None => (s, None),
         }
     };
     let host = Host::parse(host)?;
     let port = match port {
         None => None,
-        Some(p) => {
-            if p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(UriError::Port);
-            }
-            Some(p.parse::<u16>().map_err(|_| UriError::Port)?)
-        }
+        Some(p) => Some(parse_port(p.as_bytes()).ok_or(UriError::Port)?),
     };
     Ok((host, port))
+}
+
+/// `1*5DIGIT` up to 65535.
+pub(crate) fn parse_port(p: &[u8]) -> Option<u16> {
+    if p.is_empty() || p.len() > 5 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &b in p {
+        let d = b.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + u32::from(d);
+    }
+    u16::try_from(v).ok()
+}
+
+/// What `std::net::Ipv4Addr` parses: four decimal parts of one to three
+/// digits, each at most 255, without a leading zero unless the part is `0`.
+fn is_dotted_quad(b: &[u8]) -> bool {
+    let mut parts = 0;
+    for part in b.split(|&c| c == b'.') {
+        parts += 1;
+        if parts > 4 || part.is_empty() || part.len() > 3 {
+            return false;
+        }
+        if part.len() > 1 && part.first() == Some(&b'0') {
+            return false;
+        }
+        let mut v: u32 = 0;
+        for &c in part {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return false;
+            }
+            v = v * 10 + u32::from(d);
+        }
+        if v > 255 {
+            return false;
+        }
+    }
+    parts == 4
+}
+
+/// `sip` in any letter case.
+fn is_sip(s: u8, i: u8, p: u8) -> bool {
+    s.eq_ignore_ascii_case(&b's') && i.eq_ignore_ascii_case(&b'i') && p.eq_ignore_ascii_case(&b'p')
 }
 
 fn is_scheme(s: &str) -> bool {
     let mut bytes = s.bytes();
     bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
         && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
-}
-
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
-        )
-}
-
-fn is_user_byte(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b'%' | b'&' | b'=' | b'+' | b'$' | b',' | b';' | b'?' | b'/'
-        )
-}
-
-fn is_password_byte(b: u8) -> bool {
-    is_unreserved(b) || matches!(b, b'%' | b'&' | b'=' | b'+' | b'$' | b',')
-}
-
-fn is_header_byte(b: u8) -> bool {
-    is_unreserved(b)
-        || matches!(
-            b,
-            b'%' | b'[' | b']' | b'/' | b'?' | b':' | b'+' | b'$' | b'@'
-        )
 }
 
 #[cfg(test)]
@@ -479,6 +581,72 @@ mod tests {
         assert!(SipUri::parse("sip:2001:db8::10").is_err());
         assert!(SipUri::parse("sip:user@[2001:db8:::192.0.2.1]").is_ok());
         assert_eq!(sip("sip:[2001:db8::10:5070]").port, None);
+    }
+
+    #[test]
+    fn dotted_quad_is_what_std_parses() {
+        for s in [
+            "1.2.3.4",
+            "255.255.255.255",
+            "256.1.1.1",
+            "01.2.3.4",
+            "0.0.0.0",
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.4.",
+            "1234.1.1.1",
+            "00.1.1.1",
+            "9.99.199.249",
+        ] {
+            let std_ok = s.parse::<std::net::Ipv4Addr>().is_ok();
+            assert_eq!(is_dotted_quad(s.as_bytes()), std_ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn common_shapes_parse_as_the_general_path() {
+        let mut n = 0;
+        for scheme in ["sip:", "SIPS:", "sIp:"] {
+            for user in [
+                "", "alice@", "a:pw@", ":x@", "a b@", "a;b?c@", "a:p:q@", "@",
+            ] {
+                for host in [
+                    "example.com",
+                    "10.0.0.1",
+                    "1.2.3",
+                    "-x.com",
+                    "[::1]",
+                    "",
+                    "a@b",
+                ] {
+                    for port in ["", ":5060", ":99999", ":", ":5.0"] {
+                        for params in [
+                            "",
+                            ";lr",
+                            ";transport=tcp;lr",
+                            ";;",
+                            ";a=",
+                            "?h=v",
+                            ";x?h=v",
+                        ] {
+                            let text = format!("{scheme}{user}{host}{port}{params}");
+                            let rest = text.split_once(':').unwrap().1;
+                            let secure = scheme.eq_ignore_ascii_case("sips:");
+                            let general = SipUri::parse_rest(&text, secure, rest);
+                            if let Some(fast) = SipUri::parse_common(&text) {
+                                assert_eq!(Ok(fast), general, "{text}");
+                                n += 1;
+                            }
+                            let whole = Uri::parse(&text).ok().and_then(|u| u.as_sip().copied());
+                            assert_eq!(whole, general.ok(), "{text}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(n > 100);
     }
 
     #[test]

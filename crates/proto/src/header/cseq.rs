@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::Method;
 use crate::header::{HeaderError, HeaderName, TypedHeader};
-use crate::text::{is_lws, parse_u32};
+use crate::text::{is_lws, parse_u32, skip_lws};
 
 /// A `CSeq` value: sequence number and method.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -18,14 +18,23 @@ pub struct CSeq {
 impl CSeq {
     /// Parses `1234 INVITE`.
     pub fn parse_value(value: &str) -> Result<Self, HeaderError> {
-        let mut parts = value
-            .split(|c: char| c.is_ascii() && is_lws(c as u8))
-            .filter(|s| !s.is_empty());
-        let seq = parts.next().ok_or(HeaderError::Empty)?;
-        let seq = parse_u32(seq).ok_or(HeaderError::Number)?;
-        let method = parts.next().ok_or(HeaderError::Syntax)?;
-        let method = Method::from_token(method).ok_or(HeaderError::Syntax)?;
-        if parts.next().is_some() {
+        // Words separated by LWS, as `split(is_lws)` without the empty ones.
+        let b = value.as_bytes();
+        let word = |from: usize| -> Option<(usize, usize)> {
+            let s = skip_lws(b, from);
+            let e = s + b
+                .get(s..)?
+                .iter()
+                .position(|&c| is_lws(c))
+                .unwrap_or(b.len() - s);
+            (e > s).then_some((s, e))
+        };
+        let (s, e) = word(0).ok_or(HeaderError::Empty)?;
+        let seq = parse_u32(value.get(s..e).unwrap_or("")).ok_or(HeaderError::Number)?;
+        let (ms, me) = word(e).ok_or(HeaderError::Syntax)?;
+        let method =
+            Method::from_token(value.get(ms..me).unwrap_or("")).ok_or(HeaderError::Syntax)?;
+        if word(me).is_some() {
             return Err(HeaderError::Syntax);
         }
         Ok(Self { seq, method })

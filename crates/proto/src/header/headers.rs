@@ -25,10 +25,10 @@ impl Text {
 }
 
 #[derive(Debug, Clone)]
-struct Field {
-    name: HeaderName,
-    raw_name: Text,
-    value: Text,
+pub(crate) struct Field {
+    pub(crate) name: HeaderName,
+    pub(crate) raw_name: Text,
+    pub(crate) value: Text,
 }
 
 /// One header field as seen through [`Headers::iter`].
@@ -97,12 +97,18 @@ impl Headers {
         Self::default()
     }
 
-    pub(crate) fn with_buffer(buf: ByteString, capacity: usize) -> Self {
+    /// Headers over `buf` whose fields the parser has split already.
+    pub(crate) fn from_parts(buf: ByteString, fields: Vec<Field>) -> Self {
         Self {
             buf,
-            fields: Vec::with_capacity(capacity),
+            fields,
             hot: Hot::default(),
         }
+    }
+
+    /// The fields, for the parser.
+    pub(crate) fn fields(&self) -> &[Field] {
+        &self.fields
     }
 
     /// `Call-ID`.
@@ -193,30 +199,8 @@ impl Headers {
         }
     }
 
-    /// The text of field `idx`'s value.
-    pub(crate) fn field_text(&self, idx: usize) -> &Text {
-        static EMPTY: Text = Text::Span(0, 0);
-        self.fields.get(idx).map_or(&EMPTY, |f| &f.value)
-    }
-
-    /// Byte offset in the buffer where field `idx` starts (0 if unknown).
-    pub(crate) fn field_offset(&self, idx: usize) -> usize {
-        match self.fields.get(idx).map(|f| &f.raw_name) {
-            Some(Text::Span(s, _)) => *s as usize,
-            _ => 0,
-        }
-    }
-
     pub(crate) fn buffer(&self) -> &str {
         &self.buf
-    }
-
-    pub(crate) fn push_parsed(&mut self, name: HeaderName, raw_name: Text, value: Text) {
-        self.fields.push(Field {
-            name,
-            raw_name,
-            value,
-        });
     }
 
     /// Number of header lines.

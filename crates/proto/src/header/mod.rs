@@ -28,8 +28,8 @@ mod via;
 pub use call_id::CallId;
 pub use cseq::CSeq;
 pub use event::{Event, SubState, SubscriptionState};
+pub(crate) use headers::{Field, Hot, Text, sub_text};
 pub use headers::{HeaderField, Headers};
-pub(crate) use headers::{Hot, Text, sub_text};
 pub use media_type::{Accept, ContentType, MediaType};
 pub use name::HeaderName;
 pub use name_addr::{

@@ -37,8 +37,13 @@ macro_rules! header_names {
 
             /// Recognises a name, long or compact, in any letter case.
             pub fn from_name(name: &str) -> Self {
+                Self::from_bytes(name.as_bytes())
+            }
+
+            /// [`HeaderName::from_name`] on bytes.
+            pub(crate) fn from_bytes(name: &[u8]) -> Self {
                 if name.len() == 1 {
-                    let c = name.as_bytes().first().map_or(0, u8::to_ascii_lowercase) as char;
+                    let c = name.first().map_or(0, u8::to_ascii_lowercase) as char;
                     $( $( if c == $compact { return HeaderName::$variant; } )? )*
                     return HeaderName::Other;
                 }
@@ -48,7 +53,7 @@ macro_rules! header_names {
                 let Some(dst) = buf.get_mut(..name.len()) else {
                     return HeaderName::Other;
                 };
-                for (d, s) in dst.iter_mut().zip(name.bytes()) {
+                for (d, s) in dst.iter_mut().zip(name) {
                     *d = s.to_ascii_lowercase();
                 }
                 match &*dst {

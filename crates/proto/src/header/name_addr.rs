@@ -6,7 +6,7 @@ use std::fmt;
 
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::params::{ParamSyntax, Params};
-use crate::text::{find_unquoted, is_lws, is_token_byte, quoted_len, trim, unquote};
+use crate::text::{class, find_byte, find_unquoted, quoted_len, split_once_byte, trim, unquote};
 use crate::uri::Uri;
 
 /// An address with optional display name and header parameters.
@@ -28,14 +28,24 @@ impl<'a> NameAddr<'a> {
     /// In the last form the URI cannot carry `;`, `,` or `?` (RFC 3261 §20.10):
     /// whatever follows the first `;` is header parameters.
     pub fn parse_value(value: &'a str) -> Result<Self, HeaderError> {
+        Self::parse_with_param(value, "").map(|(a, _)| a)
+    }
+
+    /// Parses like [`NameAddr::parse_value`] and returns the value of the
+    /// first parameter named `want` (as [`Params::value`] would), found in
+    /// the same pass as the parameters are checked.
+    pub(crate) fn parse_with_param(
+        value: &'a str,
+        want: &str,
+    ) -> Result<(Self, Option<&'a str>), HeaderError> {
         let value = trim(value);
         if value.is_empty() {
             return Err(HeaderError::Empty);
         }
         let Some(lt) = find_unquoted(value, b'<') else {
-            return Self::parse_addr_spec(value);
+            return Self::parse_addr_spec(value, want);
         };
-        let (display, rest) = value.split_at(lt);
+        let display = value.get(..lt).ok_or(HeaderError::Syntax)?;
         let display = trim(display);
         let display_name = if display.is_empty() {
             None
@@ -43,19 +53,21 @@ impl<'a> NameAddr<'a> {
             check_display_name(display)?;
             Some(display)
         };
-        let rest = rest.get(1..).ok_or(HeaderError::Syntax)?;
-        let (uri, params) = rest.split_once('>').ok_or(HeaderError::Syntax)?;
+        let rest = value.get(lt + 1..).ok_or(HeaderError::Syntax)?;
+        let (uri, params) = split_once_byte(rest, b'>').ok_or(HeaderError::Syntax)?;
         let uri = Uri::parse(uri)?;
-        let params = Params::parse(trim(params), ParamSyntax::Header).ok_or(HeaderError::Params)?;
-        Ok(Self {
+        let (params, found) = Params::parse_find(trim(params), ParamSyntax::Header, want)
+            .ok_or(HeaderError::Params)?;
+        let addr = Self {
             display_name,
             uri,
             params,
             bracketed: true,
-        })
+        };
+        Ok((addr, found.flatten()))
     }
 
-    fn parse_addr_spec(value: &'a str) -> Result<Self, HeaderError> {
+    fn parse_addr_spec(value: &'a str, want: &str) -> Result<(Self, Option<&'a str>), HeaderError> {
         if value.starts_with('"') {
             // A quoted display name must be followed by <uri>.
             return Err(match quoted_len(value) {
@@ -63,20 +75,23 @@ impl<'a> NameAddr<'a> {
                 Some(_) => HeaderError::Syntax,
             });
         }
-        let end = value.find(';').unwrap_or(value.len());
-        let (uri, params) = value.split_at(end);
+        let end = find_byte(value, b';').unwrap_or(value.len());
+        let uri = value.get(..end).ok_or(HeaderError::Syntax)?;
+        let params = value.get(end..).ok_or(HeaderError::Syntax)?;
         let uri = trim(uri);
-        if uri.contains(['?', ',']) {
+        if crate::text::find2_in(uri.as_bytes(), b'?', b',').is_some() {
             return Err(HeaderError::Syntax);
         }
         let uri = Uri::parse(uri)?;
-        let params = Params::parse(params, ParamSyntax::Header).ok_or(HeaderError::Params)?;
-        Ok(Self {
+        let (params, found) =
+            Params::parse_find(params, ParamSyntax::Header, want).ok_or(HeaderError::Params)?;
+        let addr = Self {
             display_name: None,
             uri,
             params,
             bracketed: false,
-        })
+        };
+        Ok((addr, found.flatten()))
     }
 
     /// The display name without quotes and escapes.
@@ -212,7 +227,7 @@ fn check_display_name(d: &str) -> Result<(), HeaderError> {
             Some(n) if n == d.len() => Ok(()),
             Some(_) => Err(HeaderError::Syntax),
         }
-    } else if d.bytes().all(|b| is_token_byte(b) || is_lws(b)) {
+    } else if crate::text::all(d.as_bytes(), class::TOKEN | class::LWS) {
         Ok(())
     } else {
         Err(HeaderError::Syntax)

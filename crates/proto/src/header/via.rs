@@ -4,8 +4,11 @@ use std::fmt;
 
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::params::{ParamSyntax, Params};
-use crate::text::{find_unquoted, trim, trim_start};
-use crate::uri::{Host, split_hostport};
+use crate::text::{
+    class, class_of, find_unquoted, is, is_token, skip_class, skip_lws, split_once_byte, trim,
+    trim_start,
+};
+use crate::uri::{Host, parse_port, split_hostport};
 
 /// The magic cookie that marks an RFC 3261 branch.
 pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
@@ -30,26 +33,42 @@ pub struct Via<'a> {
 impl<'a> Via<'a> {
     /// Parses one Via value.
     pub fn parse_value(value: &'a str) -> Result<Self, HeaderError> {
-        let (protocol, rest) = value.split_once('/').ok_or(HeaderError::Syntax)?;
-        let (version, rest) = rest.split_once('/').ok_or(HeaderError::Syntax)?;
+        Self::parse_with_branch(value).map(|(v, _)| v)
+    }
+
+    /// Parses one Via value and returns [`Via::branch`] with it, found in
+    /// the same pass as the parameters are checked.
+    pub(crate) fn parse_with_branch(
+        value: &'a str,
+    ) -> Result<(Self, Option<&'a str>), HeaderError> {
+        match Self::parse_common(value) {
+            Some(parsed) => Ok(parsed),
+            None => Self::parse_general(value),
+        }
+    }
+
+    /// Any Via value, part by part.
+    fn parse_general(value: &'a str) -> Result<(Self, Option<&'a str>), HeaderError> {
+        let (protocol, rest) = split_once_byte(value, b'/').ok_or(HeaderError::Syntax)?;
+        let (version, rest) = split_once_byte(rest, b'/').ok_or(HeaderError::Syntax)?;
         let (protocol, version) = (trim(protocol), trim(version));
         let rest = trim_start(rest);
         let t_end = rest
-            .find(|c: char| c.is_ascii_whitespace())
+            .bytes()
+            .position(|b| is(b, class::ASCII_WS))
             .ok_or(HeaderError::Syntax)?;
-        let (transport, rest) = rest.split_at(t_end);
-        if !crate::text::is_token(protocol)
-            || !crate::text::is_token(version)
-            || !crate::text::is_token(transport)
-        {
+        let transport = rest.get(..t_end).ok_or(HeaderError::Syntax)?;
+        let rest = rest.get(t_end..).ok_or(HeaderError::Syntax)?;
+        if !is_token(protocol) || !is_token(version) || !is_token(transport) {
             return Err(HeaderError::Syntax);
         }
         let rest = trim_start(rest);
         let sent_by_end = find_unquoted(rest, b';').unwrap_or(rest.len());
-        let (sent_by, params) = rest.split_at(sent_by_end);
+        let sent_by = rest.get(..sent_by_end).ok_or(HeaderError::Syntax)?;
+        let params = rest.get(sent_by_end..).ok_or(HeaderError::Syntax)?;
         // LWS is allowed around the ':' of sent-by in practice (RFC 4475 wsinv).
         let sent_by = trim(sent_by);
-        let (host, port) = if sent_by.contains(|c: char| c.is_ascii_whitespace()) {
+        let (host, port) = if sent_by.bytes().any(|b| is(b, class::ASCII_WS)) {
             let compact: &str = sent_by;
             let (h, p) = compact.rsplit_once(':').ok_or(HeaderError::Syntax)?;
             let port = trim(p).parse::<u16>().map_err(|_| HeaderError::Number)?;
@@ -57,15 +76,63 @@ impl<'a> Via<'a> {
         } else {
             split_hostport(sent_by)?
         };
-        let params = Params::parse(trim(params), ParamSyntax::Header).ok_or(HeaderError::Params)?;
-        Ok(Self {
+        let (params, branch) = Params::parse_find(trim(params), ParamSyntax::Header, "branch")
+            .ok_or(HeaderError::Params)?;
+        let via = Self {
             protocol,
             version,
             transport,
             host,
             port,
             params,
-        })
+        };
+        Ok((via, branch.flatten()))
+    }
+
+    /// The common shape `SIP/2.0/TRANSPORT host[:port][;params]` with a
+    /// domain or IPv4 host, in one pass. `None` for anything else, valid or
+    /// not: the general path gives the same result for what this accepts.
+    fn parse_common(value: &'a str) -> Option<(Self, Option<&'a str>)> {
+        let b = value.as_bytes();
+        if b.get(..8)? != b"SIP/2.0/" {
+            return None;
+        }
+        let t_end = skip_class(b, 8, class::TOKEN);
+        if t_end == 8 || b.get(t_end) != Some(&b' ') {
+            return None;
+        }
+        let host_at = skip_lws(b, t_end + 1);
+        let mut acc = class::DOMAIN | class::DIGIT_DOT;
+        let mut i = host_at;
+        while let Some(&c) = b.get(i) {
+            if matches!(c, b':' | b';') {
+                break;
+            }
+            acc &= class_of(c);
+            i += 1;
+        }
+        let host = Host::parse_plain(value.get(host_at..i)?, acc)?;
+        let mut port = None;
+        if b.get(i) == Some(&b':') {
+            let ps = i + 1;
+            i = skip_class(b, ps, class::DIGIT_DOT);
+            port = Some(parse_port(b.get(ps..i)?)?);
+        }
+        match b.get(i) {
+            None | Some(b';') => {}
+            _ => return None,
+        }
+        let (params, branch) =
+            Params::parse_find(trim(value.get(i..)?), ParamSyntax::Header, "branch")?;
+        let via = Self {
+            protocol: value.get(..3)?,
+            version: value.get(4..7)?,
+            transport: value.get(8..t_end)?,
+            host,
+            port,
+            params,
+        };
+        Some((via, branch.flatten()))
     }
 
     /// The `branch` parameter.
@@ -157,6 +224,28 @@ mod tests {
         );
         assert!(Via::parse_value("SIP/2.0/UDP").is_err());
         assert!(Via::parse_value("garbage").is_err());
+    }
+
+    #[test]
+    fn common_shape_parses_as_the_general_path() {
+        for v in [
+            "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK776;rport",
+            "SIP/2.0/TCP host.example.com;branch=x;BRANCH=y",
+            "SIP/2.0/UDP  10.0.0.1 ;branch=z",
+            "SIP/2.0/UDP 10.0.0.1:99999",
+            "SIP/2.0/UDP 1.2.3:5060;received=1.2.3.4",
+            "SIP/2.0/WSS -bad.example.com",
+            "SIP/2.0/UDP host;;branch=x",
+            "SIP/2.0/UDP host;x=\"a;b\";branch=q ",
+            "SIP/2.0/UDP host:5060,SIP/2.0/UDP other",
+            "SIP/2.0/ UDP host",
+        ] {
+            let general = Via::parse_general(v);
+            if let Some(fast) = Via::parse_common(v) {
+                assert_eq!(Ok(fast), general, "{v}");
+            }
+            assert_eq!(Via::parse_with_branch(v), general, "{v}");
+        }
     }
 
     #[test]

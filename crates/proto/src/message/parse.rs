@@ -3,15 +3,14 @@
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use memchr::memmem;
 
 use super::{Framing, Message, Request, Response};
 use crate::error::{ParseError, ParseErrorKind as K};
 use crate::header::{
-    CSeq, Contact, HeaderError, HeaderName, Headers, Hot, NameAddr, RecordRoute, Route, Text,
-    TypedHeader, Via, sub_text,
+    CSeq, Contact, Field, HeaderError, HeaderName, Headers, Hot, NameAddr, RecordRoute, Route,
+    Text, TypedHeader, Via, sub_text,
 };
-use crate::text::{CommaSplit, is_token, parse_u32};
+use crate::text::{CommaSplit, class, find_in, is, is_lws, parse_u32, skip_class};
 use crate::uri::Uri;
 use crate::{Method, StatusCode};
 
@@ -33,63 +32,76 @@ pub(crate) fn parse_with(
         .position(|b| !matches!(b, b'\r' | b'\n'))
         .ok_or(ParseError::new(K::Empty, 0))?;
     let input = bytes.get(start..).unwrap_or_default();
-    let (head_len, body_at) =
-        find_head_end(input).ok_or(ParseError::new(K::Unterminated, bytes.len()))?;
+    let err = |kind: K, off: usize| ParseError::new(kind, start + off);
+
+    // One pass over the lines of the head: split the header lines and find
+    // the empty line that ends the head. A line that starts with SP/HT
+    // continues the previous one. After a bad line only the end is looked
+    // for, so that an unterminated or non-UTF-8 head is reported first.
+    let mut fields: Vec<Field> = Vec::with_capacity(16);
+    let mut folded: Vec<usize> = Vec::new();
+    let mut pending: Option<PendingField> = None;
+    let mut bad_line: Option<usize> = None;
+    let mut start_line_len = None;
+    let mut ls = 0;
+    let (head_len, body_at) = loop {
+        let nl = match memchr::memchr(b'\n', input.get(ls..).unwrap_or_default()) {
+            Some(i) => ls + i,
+            None => return Err(ParseError::new(K::Unterminated, bytes.len())),
+        };
+        let end = if nl > ls && input.get(nl - 1) == Some(&b'\r') {
+            nl - 1
+        } else {
+            nl
+        };
+        if start_line_len.is_none() {
+            start_line_len = Some(end);
+        } else if bad_line.is_none() {
+            if let Err(at) = header_line(input, ls, end, &mut pending, &mut fields, &mut folded) {
+                bad_line = Some(at);
+            }
+        }
+        // The head ends at the first "\n\n" or "\r\n\r\n".
+        let next = nl + 1;
+        match input.get(next) {
+            Some(b'\n') => break (next, next + 1),
+            Some(b'\r') if input.get(next + 1) == Some(&b'\n') && end < nl => {
+                break (next, next + 2);
+            }
+            _ => {}
+        }
+        ls = next;
+    };
+    if let Some(f) = pending.take() {
+        f.finish(input, &mut fields, &mut folded);
+    }
+
     let head = bytes.slice(start..start + head_len);
     let head = ByteString::try_from(head)
         .map_err(|e| ParseError::new(K::NotUtf8, start + e.valid_up_to()))?;
-    let err = |kind: K, off: usize| ParseError::new(kind, start + off);
-
     let text: &str = &head;
-    let (line, mut rest_at) = match text.find('\n') {
-        Some(i) => (text.get(..i).unwrap_or(""), i + 1),
-        None => (text, text.len()),
-    };
-    let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = text.get(..start_line_len.unwrap_or(0)).unwrap_or("");
     let start_line = parse_start_line(line).map_err(|k| err(k, 0))?;
-
-    // Header lines. A line that starts with SP/HT continues the previous one.
-    let mut headers = Headers::with_buffer(head.clone(), 16);
-    let mut pending: Option<PendingField> = None;
-    let body_len = text.len();
-    while rest_at < body_len {
-        let rest = text.get(rest_at..).unwrap_or("");
-        let (line_len, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
-            Some(i) => (i, rest_at + i + 1),
-            None => (rest.len(), body_len),
-        };
-        let raw = rest.get(..line_len).unwrap_or("");
-        let line = raw.strip_suffix('\r').unwrap_or(raw);
-        if line.starts_with([' ', '\t']) {
-            let field = pending
-                .as_mut()
-                .ok_or_else(|| err(K::HeaderLine, rest_at))?;
-            field.value_end = rest_at + line.len();
-            field.folded = true;
-        } else if !line.is_empty() {
-            if let Some(f) = pending.take() {
-                f.finish(text, &mut headers);
-            }
-            let colon = line.find(':').ok_or_else(|| err(K::HeaderLine, rest_at))?;
-            let (name, value) = line.split_at(colon);
-            let name = name.trim_end_matches([' ', '\t']);
-            if !is_token(name) {
-                return Err(err(K::HeaderLine, rest_at));
-            }
-            let value_start = rest_at + colon + 1;
-            pending = Some(PendingField {
-                name: HeaderName::from_name(name),
-                name_at: (rest_at, rest_at + name.len()),
-                value_start,
-                value_end: value_start + value.len().saturating_sub(1),
-                folded: false,
-            });
+    if let Some(at) = bad_line {
+        return Err(err(K::HeaderLine, at));
+    }
+    for &idx in &folded {
+        if let Some(Field {
+            value: value @ Text::Span(..),
+            ..
+        }) = fields.get_mut(idx)
+        {
+            // Folding is equivalent to one space (RFC 3261 §7.3.1).
+            let raw = value.resolve(text);
+            let joined: Vec<&str> = raw
+                .split('\n')
+                .map(|l| crate::text::trim(l.strip_suffix('\r').unwrap_or(l)))
+                .filter(|l| !l.is_empty())
+                .collect();
+            *value = Text::Owned(joined.join(" ").into());
         }
-        rest_at = next;
     }
-    if let Some(f) = pending.take() {
-        f.finish(text, &mut headers);
-    }
+    let mut headers = Headers::from_parts(head.clone(), fields);
 
     index_hot_headers(&mut headers, require_via).map_err(|(k, off)| err(k, off))?;
 
@@ -128,18 +140,47 @@ pub(crate) fn parse_with(
     })
 }
 
-/// Length of the header section (without the empty line) and the offset of
-/// the body.
-fn find_head_end(input: &[u8]) -> Option<(usize, usize)> {
-    if let Some(i) = memmem::find(input, b"\r\n\r\n") {
-        // A bare "\n\n" earlier ends the head too (LF-only peers).
-        match memmem::find(input.get(..i)?, b"\n\n") {
-            Some(j) => Some((j + 1, j + 2)),
-            None => Some((i + 2, i + 4)),
+/// One header line `input[ls..end]` (without its line end): a continuation
+/// of the pending field, or a new field. `Err` holds the offset of a bad line.
+fn header_line(
+    input: &[u8],
+    ls: usize,
+    end: usize,
+    pending: &mut Option<PendingField>,
+    fields: &mut Vec<Field>,
+    folded: &mut Vec<usize>,
+) -> Result<(), usize> {
+    match input.get(ls) {
+        Some(b' ' | b'\t') if end > ls => {
+            let field = pending.as_mut().ok_or(ls)?;
+            field.value_end = end;
+            field.folded = true;
         }
-    } else {
-        memmem::find(input, b"\n\n").map(|j| (j + 1, j + 2))
+        _ if end == ls => {}
+        _ => {
+            if let Some(f) = pending.take() {
+                f.finish(input, fields, folded);
+            }
+            // `token *(SP / HTAB) ":"`
+            let name_end = skip_class(input, ls, class::TOKEN).min(end);
+            let mut colon = name_end;
+            while colon < end && matches!(input.get(colon), Some(b' ' | b'\t')) {
+                colon += 1;
+            }
+            if name_end == ls || colon >= end || input.get(colon) != Some(&b':') {
+                return Err(ls);
+            }
+            let name = input.get(ls..name_end).unwrap_or_default();
+            *pending = Some(PendingField {
+                name: HeaderName::from_bytes(name),
+                name_at: (ls, name_end),
+                value_start: colon + 1,
+                value_end: end,
+                folded: false,
+            });
+        }
     }
+    Ok(())
 }
 
 enum StartLine {
@@ -220,23 +261,27 @@ struct PendingField {
 }
 
 impl PendingField {
-    fn finish(self, text: &str, headers: &mut Headers) {
+    /// Pushes the field; its value is trimmed of LWS. A folded value is
+    /// pushed raw and listed in `folded`, to be joined once the head is
+    /// known to be UTF-8.
+    fn finish(self, input: &[u8], fields: &mut Vec<Field>, folded: &mut Vec<usize>) {
         let raw_name = Text::Span(self.name_at.0 as u32, self.name_at.1 as u32);
-        let raw = text.get(self.value_start..self.value_end).unwrap_or("");
-        let value = if self.folded {
-            // Folding is equivalent to one space (RFC 3261 §7.3.1).
-            let joined: Vec<&str> = raw
-                .split('\n')
-                .map(|l| crate::text::trim(l.strip_suffix('\r').unwrap_or(l)))
-                .filter(|l| !l.is_empty())
-                .collect();
-            Text::Owned(joined.join(" ").into())
+        let (mut s, mut e) = (self.value_start, self.value_end.max(self.value_start));
+        if self.folded {
+            folded.push(fields.len());
         } else {
-            let trimmed = crate::text::trim(raw);
-            let off = crate::text::offset_in(text, trimmed).unwrap_or(self.value_start);
-            Text::Span(off as u32, (off + trimmed.len()) as u32)
-        };
-        headers.push_parsed(self.name, raw_name, value);
+            while s < e && input.get(s).is_some_and(|&b| is_lws(b)) {
+                s += 1;
+            }
+            while e > s && input.get(e - 1).is_some_and(|&b| is_lws(b)) {
+                e -= 1;
+            }
+        }
+        fields.push(Field {
+            name: self.name,
+            raw_name,
+            value: Text::Span(s as u32, e as u32),
+        });
     }
 }
 
@@ -246,8 +291,11 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
     let mut hot = HotScan::default();
     let buf = headers.buffer();
     let mut seen_via = false;
-    for (idx, field) in headers.iter().enumerate() {
-        let at = headers.field_offset(idx);
+    for field in headers.fields() {
+        let at = match field.raw_name {
+            Text::Span(s, _) => s as usize,
+            Text::Owned(_) => 0,
+        };
         let bad = |error: HeaderError| {
             (
                 K::InvalidHeader {
@@ -258,21 +306,21 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
             )
         };
         let dup = |name| (K::DuplicateHeader(name), at);
-        let value = field.value;
-        let whole = headers.field_text(idx);
+        let whole = &field.value;
+        let value = whole.resolve(buf);
         match field.name {
             HeaderName::Via => {
-                for (n, v) in CommaSplit::new(value).enumerate() {
-                    let via = Via::parse_value(v).map_err(bad)?;
+                for (n, v) in split_list(value).enumerate() {
+                    let (_, branch) = Via::parse_with_branch(v).map_err(bad)?;
                     if !seen_via && n == 0 {
-                        hot.hot.branch = via.branch().map(|b| sub_text(whole, buf, value, b));
+                        hot.hot.branch = branch.map(|b| sub_text(whole, buf, value, b));
                     }
                 }
                 seen_via = true;
             }
             HeaderName::From | HeaderName::To => {
-                let addr = NameAddr::parse_value(value).map_err(bad)?;
-                let tag = addr.tag().map(|t| sub_text(whole, buf, value, t));
+                let (_, tag) = NameAddr::parse_with_param(value, "tag").map_err(bad)?;
+                let tag = tag.map(|t| sub_text(whole, buf, value, t));
                 let (slot, seen) = if field.name == HeaderName::From {
                     (&mut hot.hot.from_tag, &mut hot.seen_from)
                 } else {
@@ -284,7 +332,7 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
                 *slot = tag;
             }
             HeaderName::CallId => {
-                if value.is_empty() || value.contains(|c: char| c.is_ascii_whitespace()) {
+                if value.is_empty() || value.bytes().any(|b| is(b, class::ASCII_WS)) {
                     return Err(bad(HeaderError::Syntax));
                 }
                 if hot.hot.call_id.replace(whole.clone()).is_some() {
@@ -339,8 +387,18 @@ struct HotScan {
     seen_to: bool,
 }
 
+/// The elements of a list header value, as [`CommaSplit`] gives them; a
+/// value without any comma (the usual case) is its only element.
+fn split_list(value: &str) -> CommaSplit<'_> {
+    if find_in(value.as_bytes(), b',').is_none() {
+        CommaSplit::single(value)
+    } else {
+        CommaSplit::new(value)
+    }
+}
+
 fn check_all<'a, T: TypedHeader<'a>>(value: &'a str) -> Result<(), HeaderError> {
-    for v in CommaSplit::new(value) {
+    for v in split_list(value) {
         T::parse(v)?;
     }
     Ok(())
