@@ -1,0 +1,105 @@
+//! The schema: a version table and migrations applied in order.
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+
+use crate::error::StoreError;
+
+/// Migrations, in order: `MIGRATIONS[i]` takes the schema from version `i`
+/// to `i + 1`. Append only; never edit one that has shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: users and bindings.
+    "CREATE TABLE users (
+        name            TEXT NOT NULL,
+        domain          TEXT NOT NULL,
+        ha1_md5         TEXT NOT NULL,
+        ha1_sha256      TEXT NOT NULL,
+        ha1_sha512_256  TEXT NOT NULL,
+        created_unix    INTEGER NOT NULL,
+        PRIMARY KEY (domain, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE bindings (
+        aor             TEXT NOT NULL,
+        contact         TEXT NOT NULL,
+        contact_header  TEXT NOT NULL,
+        q               INTEGER NOT NULL,
+        expires_at      INTEGER NOT NULL,
+        call_id         TEXT NOT NULL,
+        cseq            INTEGER NOT NULL,
+        instance_id     TEXT,
+        reg_id          INTEGER,
+        path            TEXT NOT NULL,
+        transport       TEXT NOT NULL,
+        remote_addr     TEXT NOT NULL,
+        local_addr      TEXT NOT NULL,
+        flow_token      TEXT,
+        user_agent      TEXT,
+        updated_unix    INTEGER NOT NULL,
+        PRIMARY KEY (aor, contact)
+    ) WITHOUT ROWID;
+    CREATE INDEX bindings_by_expiry ON bindings (expires_at);",
+];
+
+/// The schema version this build writes and reads.
+pub(crate) const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`SCHEMA_VERSION`], one transaction per
+/// migration, and returns the version found before.
+///
+/// `BEGIN IMMEDIATE` takes the write lock first, so two processes opening a
+/// new database at once do not both migrate it.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    let mut found = None;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_version (
+                 id      INTEGER PRIMARY KEY CHECK (id = 1),
+                 version INTEGER NOT NULL
+             );
+             INSERT OR IGNORE INTO schema_version (id, version) VALUES (1, 0);",
+        )?;
+        let version: i64 = tx
+            .query_row(
+                "SELECT version FROM schema_version WHERE id = 1",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::Corrupt("schema_version has no row".into()))?;
+        let version = u32::try_from(version)
+            .map_err(|_| StoreError::Corrupt(format!("schema version {version}")))?;
+        let first = *found.get_or_insert(version);
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "schema version {version} is newer than this build's {SCHEMA_VERSION}: \
+                 upgrade Switchboard"
+            )));
+        }
+        let Some(sql) = MIGRATIONS.get(version as usize) else {
+            tx.commit()?;
+            return Ok(first);
+        };
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "UPDATE schema_version SET version = ?1 WHERE id = 1",
+            [version + 1],
+        )?;
+        tx.commit()?;
+        tracing::info!(from = version, to = version + 1, "store: schema migrated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), 0);
+        assert_eq!(migrate(&mut conn).unwrap(), SCHEMA_VERSION);
+        conn.execute("UPDATE schema_version SET version = 99", [])
+            .unwrap();
+        assert!(matches!(migrate(&mut conn), Err(StoreError::Corrupt(_))));
+    }
+}

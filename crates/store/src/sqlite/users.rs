@@ -1,0 +1,185 @@
+//! [`UserStore`] for SQLite.
+
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+
+use super::{SqliteStore, from_sql_u64, to_sql_u64};
+use crate::error::StoreError;
+use crate::model::{Ha1Set, ImportSummary, User};
+use crate::traits::UserStore;
+
+const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
+
+/// A row as read, before validation.
+struct RawUser {
+    name: String,
+    domain: String,
+    md5: String,
+    sha256: String,
+    sha512_256: String,
+    created_unix: i64,
+}
+
+impl RawUser {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            name: row.get(0)?,
+            domain: row.get(1)?,
+            md5: row.get(2)?,
+            sha256: row.get(3)?,
+            sha512_256: row.get(4)?,
+            created_unix: row.get(5)?,
+        })
+    }
+
+    fn into_user(self) -> Result<User, StoreError> {
+        let ha1 = Ha1Set::new(&self.md5, &self.sha256, &self.sha512_256).map_err(|err| {
+            StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
+        })?;
+        Ok(User {
+            created_unix: from_sql_u64("created_unix", self.created_unix)?,
+            name: self.name,
+            domain: self.domain,
+            ha1,
+        })
+    }
+}
+
+fn user_key(name: &str, domain: &str) -> String {
+    format!("user {name}@{domain}")
+}
+
+impl UserStore for SqliteStore {
+    fn add_user(&self, user: &User) -> Result<(), StoreError> {
+        user.validate()?;
+        let conn = self.conn();
+        let result = conn.execute(
+            &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+            params![
+                user.name,
+                user.domain,
+                user.ha1.md5(),
+                user.ha1.sha256(),
+                user.ha1.sha512_256(),
+                to_sql_u64(user.created_unix),
+            ],
+        );
+        match result {
+            Ok(_) => {
+                tracing::info!(user = %user.name, domain = %user.domain, "store: user added");
+                Ok(())
+            }
+            Err(err)
+                if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
+            {
+                Err(StoreError::Conflict(user_key(&user.name, &user.domain)))
+            }
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn set_ha1(&self, name: &str, domain: &str, ha1: &Ha1Set) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
+             WHERE name = ?1 AND domain = ?2",
+            params![name, domain, ha1.md5(), ha1.sha256(), ha1.sha512_256()],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(user_key(name, domain)));
+        }
+        tracing::info!(user = %name, domain = %domain, "store: user HA1 replaced");
+        Ok(())
+    }
+
+    fn remove_user(&self, name: &str, domain: &str) -> Result<(), StoreError> {
+        let changed = self.conn().execute(
+            "DELETE FROM users WHERE name = ?1 AND domain = ?2",
+            params![name, domain],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(user_key(name, domain)));
+        }
+        tracing::info!(user = %name, domain = %domain, "store: user removed");
+        Ok(())
+    }
+
+    fn get_user(&self, name: &str, domain: &str) -> Result<Option<User>, StoreError> {
+        let conn = self.conn();
+        let raw = conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM users WHERE name = ?1 AND domain = ?2"
+            ))?
+            .query_row(params![name, domain], RawUser::read)
+            .optional()?;
+        raw.map(RawUser::into_user).transpose()
+    }
+
+    fn list_users(&self, domain: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM users WHERE ?1 IS NULL OR domain = ?1 ORDER BY domain, name"
+        ))?;
+        let raws = stmt
+            .query_map([domain], RawUser::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawUser::into_user).collect()
+    }
+
+    fn import_users(&self, users: &[User]) -> Result<ImportSummary, StoreError> {
+        for (i, user) in users.iter().enumerate() {
+            user.validate().map_err(|err| {
+                StoreError::InvalidInput(format!("record {} ({}): {err}", i + 1, user.name))
+            })?;
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut summary = ImportSummary::default();
+        {
+            let mut insert = tx.prepare(&format!(
+                "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (domain, name) DO NOTHING"
+            ))?;
+            let mut update = tx.prepare(
+                "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
+                 WHERE name = ?1 AND domain = ?2",
+            )?;
+            for user in users {
+                let inserted = insert.execute(params![
+                    user.name,
+                    user.domain,
+                    user.ha1.md5(),
+                    user.ha1.sha256(),
+                    user.ha1.sha512_256(),
+                    to_sql_u64(user.created_unix),
+                ])?;
+                if inserted == 1 {
+                    summary.added += 1;
+                } else {
+                    update.execute(params![
+                        user.name,
+                        user.domain,
+                        user.ha1.md5(),
+                        user.ha1.sha256(),
+                        user.ha1.sha512_256(),
+                    ])?;
+                    summary.updated += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        tracing::info!(
+            added = summary.added,
+            updated = summary.updated,
+            "store: users imported"
+        );
+        Ok(summary)
+    }
+
+    fn count_users(&self, domain: Option<&str>) -> Result<u64, StoreError> {
+        let count: i64 = self.conn().query_row(
+            "SELECT COUNT(*) FROM users WHERE ?1 IS NULL OR domain = ?1",
+            [domain],
+            |row| row.get(0),
+        )?;
+        from_sql_u64("user count", count)
+    }
+}
