@@ -1,0 +1,604 @@
+//! Digest authentication (RFC 3261 §22, RFC 7616, RFC 8760) as a sans-IO
+//! policy: challenges, stateless nonces, response checks and nonce-count
+//! replay protection.
+//!
+//! # Flow
+//!
+//! ```text
+//! request ──► Authenticator::credentials(request, realm, is_proxy)
+//!               │ Offered::Digest(c) ──► look up HA1s of c.username (store)
+//!               │                        └► Authenticator::verify(..., Some(&ha1s) or None)
+//!               │ anything else ───────► AuthResult::Challenge
+//!               ▼
+//!   AuthResult::Ok { identity }          → go on (Registrar::handle_register(.., Some(&identity)))
+//!   AuthResult::Challenge { stale, .. }  → Authenticator::challenge_response (401 / 407)
+//!   AuthResult::Forbidden { .. }         → 403
+//! ```
+//!
+//! [`Authenticator::authenticate`] does the three steps in one call when the
+//! HA1 lookup is synchronous.
+//!
+//! # Choices
+//!
+//! * **Algorithms offered, in order: MD5 first, then SHA-256** (both always
+//!   present, one `WWW-Authenticate` each, RFC 8760 §2.3). RFC 8760 asks a
+//!   client to use the topmost challenge it supports. JsSIP and SIP.js (the
+//!   usual browser clients) read only the first challenge and implement only
+//!   MD5, and most hardware and softphones still lack SHA-256 (see the
+//!   anchors' Kamailio #4161): a SHA-256-first default would lock them out.
+//!   MD5 first lets every common client in, while SHA-256 is there for
+//!   clients that pick the strongest. Deployments whose clients all do
+//!   SHA-256 set `algorithms` to `[Sha256, Md5]` or `[Sha256]`;
+//!   SHA-512-256 can be added the same way.
+//! * **Nonces are stateless**: `base64url(expiry ‖ random ‖ MAC)`, checked
+//!   with the secret only (see `nonce.rs`). An expired nonce whose response is
+//!   right gets `stale=true` so the client retries without asking its user.
+//! * **Replay**: each `nc` of a nonce is accepted once (window of 64 below
+//!   the highest), tracked only for nonces that carried a valid response and
+//!   only until they expire.
+//! * **No user enumeration**: an unknown user is checked against a stand-in
+//!   HA1 (same work) and gets exactly what a wrong password gets
+//!   ([`ChallengeReason::Failed`]), expired nonce or not.
+//! * `qop=auth` is offered and required (`auth-int` is accepted if a client
+//!   uses it); answers without qop (RFC 2069) are refused, since they carry
+//!   no `nc` to protect against replay.
+
+mod nonce;
+mod replay;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use rand_core::RngCore;
+use switchboard_proto::digest::{Algorithm, Credentials, DigestChallenge, DigestCredentials, Qop};
+use switchboard_proto::{BuildError, HeaderName, Request, Response, StatusCode, Uri};
+
+use crate::util;
+use nonce::{NonceCheck, NonceCodec, RANDOM_LEN};
+use replay::{NcError, ReplayCache};
+
+/// The secret that keys nonces (and the stand-in HA1 of unknown users).
+///
+/// Nodes that share a store should share the secret, so that a nonce issued
+/// by one is accepted by another. Changing it makes outstanding nonces
+/// invalid: clients get one fresh challenge.
+#[derive(Clone)]
+pub struct AuthSecret([u8; 32]);
+
+impl AuthSecret {
+    /// A secret from 32 bytes (from a file, or generated once).
+    #[must_use]
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A new random secret.
+    pub fn generate(rng: &mut dyn RngCore) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill_bytes(&mut bytes);
+        Self(bytes)
+    }
+}
+
+impl fmt::Debug for AuthSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AuthSecret(..)")
+    }
+}
+
+/// What to answer when the credentials are wrong (unknown user or wrong
+/// password, which are never told apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailureMode {
+    /// Challenge again (401/407), as Asterisk does: a client asks its user
+    /// for the password again.
+    #[default]
+    Challenge,
+    /// 403 Forbidden.
+    Forbidden,
+}
+
+/// Authentication settings. [`Default`] gives safe values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The algorithms challenged with, in order of preference (see the
+    /// module documentation for why MD5 comes first by default). Answers
+    /// with an algorithm not listed are refused. `-sess` variants are not
+    /// supported.
+    pub algorithms: Vec<Algorithm>,
+    /// How long a nonce is accepted, in seconds.
+    pub nonce_lifetime: u64,
+    /// Most nonces whose counts are tracked at once (memory bound).
+    pub max_tracked_nonces: usize,
+    /// Require the digest `uri` to name the Request-URI (§19.1.4
+    /// equivalence), so a response cannot be moved to another request.
+    pub check_uri: bool,
+    /// What wrong credentials get.
+    pub on_failure: FailureMode,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            algorithms: vec![Algorithm::Md5, Algorithm::Sha256],
+            nonce_lifetime: 300,
+            max_tracked_nonces: 100_000,
+            check_uri: true,
+            on_failure: FailureMode::Challenge,
+        }
+    }
+}
+
+/// A user's stored HA1 values, one per hash function (`H(user:realm:pw)`,
+/// lowercase hex). The store keeps these, never the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Ha1Set {
+    /// HA1 with MD5.
+    pub md5: Option<String>,
+    /// HA1 with SHA-256.
+    pub sha256: Option<String>,
+    /// HA1 with SHA-512/256.
+    pub sha512_256: Option<String>,
+}
+
+impl fmt::Debug for Ha1Set {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ha1Set")
+            .field("md5", &self.md5.is_some())
+            .field("sha256", &self.sha256.is_some())
+            .field("sha512_256", &self.sha512_256.is_some())
+            .finish()
+    }
+}
+
+impl Ha1Set {
+    /// Every HA1 of `user` in `realm` with `password` (for provisioning).
+    #[must_use]
+    pub fn from_password(user: &str, realm: &str, password: &str) -> Self {
+        let h = |alg| Some(switchboard_proto::digest::ha1(alg, user, realm, password));
+        Self {
+            md5: h(Algorithm::Md5),
+            sha256: h(Algorithm::Sha256),
+            sha512_256: h(Algorithm::Sha512_256),
+        }
+    }
+
+    /// The HA1 for `algorithm` (`-sess` variants use their base's).
+    #[must_use]
+    pub fn get(&self, algorithm: Algorithm) -> Option<&str> {
+        match algorithm.base() {
+            Algorithm::Sha256 => self.sha256.as_deref(),
+            Algorithm::Sha512_256 => self.sha512_256.as_deref(),
+            _ => self.md5.as_deref(),
+        }
+    }
+}
+
+/// Who proved their identity.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// The username.
+    pub user: String,
+    /// The realm (the domain).
+    pub realm: String,
+}
+
+/// Why a request is challenged (or refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ChallengeReason {
+    /// No credentials for this realm.
+    NoCredentials,
+    /// Credentials only for another realm.
+    WrongRealm,
+    /// Credentials that do not parse, or use `userhash`.
+    Malformed,
+    /// A nonce this server did not issue (or issued with another secret or
+    /// for another realm), tampered with, or garbage.
+    UnknownNonce,
+    /// The nonce expired (the response was right): `stale=true`.
+    StaleNonce,
+    /// The nonce count was already used: a replayed request.
+    Replay,
+    /// An algorithm not offered.
+    UnsupportedAlgorithm,
+    /// No `qop` (RFC 2069 answer).
+    MissingQop,
+    /// The digest `uri` is not the Request-URI.
+    UriMismatch,
+    /// Unknown user or wrong password: deliberately one reason.
+    Failed,
+}
+
+/// The result of checking a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthResult {
+    /// Authenticated.
+    Ok {
+        /// Who.
+        identity: Identity,
+        /// With which algorithm.
+        algorithm: Algorithm,
+    },
+    /// Answer with a challenge (401 or 407), `stale=true` when told.
+    Challenge {
+        /// Only the nonce was wrong: the client may retry without its user.
+        stale: bool,
+        /// Why.
+        reason: ChallengeReason,
+    },
+    /// Answer 403.
+    Forbidden {
+        /// Why.
+        reason: ChallengeReason,
+    },
+}
+
+impl AuthResult {
+    /// Whether this counts as a failed authentication for brute-force
+    /// protection: wrong credentials or a replay. Missing credentials and
+    /// stale nonces are normal steps of the protocol and do not count.
+    #[must_use]
+    pub fn is_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::Challenge {
+                reason: ChallengeReason::Failed | ChallengeReason::Replay,
+                ..
+            } | Self::Forbidden {
+                reason: ChallengeReason::Failed | ChallengeReason::Replay,
+            }
+        )
+    }
+}
+
+/// The credentials a request offers for a realm.
+// Short-lived (one per request), so the size of the Digest variant does not
+// matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Offered<'r> {
+    /// Digest credentials for the realm.
+    Digest(DigestCredentials<'r>),
+    /// None at all.
+    None,
+    /// Only for other realms (or other schemes).
+    OtherRealm,
+    /// A header that does not parse.
+    Malformed,
+}
+
+/// The challenge header fields of a 401 or 407, one value per algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenges {
+    /// `WWW-Authenticate` (registrar, UAS) or `Proxy-Authenticate` (proxy).
+    pub header: HeaderName,
+    /// The values, in order of preference.
+    pub values: Vec<String>,
+}
+
+/// Issues challenges and checks credentials.
+pub struct Authenticator {
+    config: AuthConfig,
+    codec: NonceCodec,
+    replay: ReplayCache,
+    rng: Box<dyn RngCore + Send>,
+}
+
+impl fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("config", &self.config)
+            .field("tracked_nonces", &self.replay.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// An authenticator keyed by `secret`, drawing nonces and tags from `rng`.
+    #[must_use]
+    pub fn new(config: AuthConfig, secret: AuthSecret, rng: Box<dyn RngCore + Send>) -> Self {
+        Self {
+            replay: ReplayCache::new(config.max_tracked_nonces),
+            config,
+            codec: NonceCodec::new(secret.0),
+            rng,
+        }
+    }
+
+    /// The settings.
+    #[must_use]
+    pub fn config(&self) -> &AuthConfig {
+        &self.config
+    }
+
+    /// Number of nonces whose counts are tracked.
+    #[must_use]
+    pub fn tracked_nonces(&self) -> usize {
+        self.replay.len()
+    }
+
+    /// Drops the nonce-count state of expired nonces (also done on every
+    /// [`verify`](Self::verify)).
+    pub fn purge(&mut self, unix_now: u64) {
+        self.replay.purge(unix_now);
+    }
+
+    /// A fresh nonce for `realm`.
+    fn new_nonce(&mut self, unix_now: u64, realm: &str) -> String {
+        let mut random = [0u8; RANDOM_LEN];
+        self.rng.fill_bytes(&mut random);
+        let expires_at = unix_now.saturating_add(self.config.nonce_lifetime);
+        self.codec.issue(expires_at, random, realm)
+    }
+
+    /// The challenges for `realm`: one per configured algorithm, in order,
+    /// sharing one fresh nonce, each with `qop="auth"` and `stale=true`
+    /// when asked.
+    pub fn challenge(
+        &mut self,
+        unix_now: u64,
+        realm: &str,
+        stale: bool,
+        is_proxy: bool,
+    ) -> Challenges {
+        let nonce = self.new_nonce(unix_now, realm);
+        let values = self
+            .config
+            .algorithms
+            .iter()
+            .map(|&alg| {
+                let mut c = DigestChallenge::new(realm, nonce.as_str());
+                c.algorithm = Some(alg);
+                c.qop = vec![Qop::Auth];
+                c.stale = stale;
+                c.to_string()
+            })
+            .collect();
+        Challenges {
+            header: if is_proxy {
+                HeaderName::ProxyAuthenticate
+            } else {
+                HeaderName::WwwAuthenticate
+            },
+            values,
+        }
+    }
+
+    /// The 401 (or 407 for a proxy) answering `request` with fresh
+    /// challenges.
+    ///
+    /// # Errors
+    ///
+    /// When no response at all can be built from the request.
+    pub fn challenge_response(
+        &mut self,
+        unix_now: u64,
+        request: &Request,
+        realm: &str,
+        stale: bool,
+        is_proxy: bool,
+    ) -> Result<Response, BuildError> {
+        let challenges = self.challenge(unix_now, realm, stale, is_proxy);
+        let status = if is_proxy {
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        let lines: Vec<(HeaderName, String)> = challenges
+            .values
+            .into_iter()
+            .map(|v| (challenges.header, v))
+            .collect();
+        let tag = util::random_tag(&mut *self.rng);
+        util::response(request, status, None, &tag, &lines)
+    }
+
+    /// What wrong credentials get with the configured [`FailureMode`]: also
+    /// what to answer, without checking anything, when
+    /// [`Protection::auth_gate`](crate::protect::Protection::auth_gate) says
+    /// the attempt is locked out, so that a lock looks like a wrong password.
+    #[must_use]
+    pub fn failure(&self) -> AuthResult {
+        match self.config.on_failure {
+            FailureMode::Challenge => challenge(ChallengeReason::Failed),
+            FailureMode::Forbidden => AuthResult::Forbidden {
+                reason: ChallengeReason::Failed,
+            },
+        }
+    }
+
+    /// The response an [`AuthResult`] other than `Ok` calls for: a challenge
+    /// (401/407) or 403. `None` for `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// When no response at all can be built from the request.
+    pub fn respond(
+        &mut self,
+        unix_now: u64,
+        request: &Request,
+        realm: &str,
+        is_proxy: bool,
+        result: &AuthResult,
+    ) -> Option<Result<Response, BuildError>> {
+        match result {
+            AuthResult::Ok { .. } => None,
+            AuthResult::Challenge { stale, .. } => {
+                Some(self.challenge_response(unix_now, request, realm, *stale, is_proxy))
+            }
+            AuthResult::Forbidden { .. } => {
+                let tag = util::random_tag(&mut *self.rng);
+                Some(util::response(
+                    request,
+                    StatusCode::FORBIDDEN,
+                    None,
+                    &tag,
+                    &[],
+                ))
+            }
+        }
+    }
+
+    /// The Digest credentials `request` offers for `realm`: from
+    /// `Authorization` (or `Proxy-Authorization` for a proxy), the first
+    /// whose realm matches.
+    #[must_use]
+    pub fn credentials<'r>(request: &'r Request, realm: &str, is_proxy: bool) -> Offered<'r> {
+        let header = if is_proxy {
+            HeaderName::ProxyAuthorization
+        } else {
+            HeaderName::Authorization
+        };
+        let mut result = Offered::None;
+        for value in request.headers().get_all(header) {
+            match Credentials::parse(value) {
+                Ok(Credentials::Digest(c)) if c.realm == realm => return Offered::Digest(c),
+                Ok(_) => {
+                    if result == Offered::None {
+                        result = Offered::OtherRealm;
+                    }
+                }
+                Err(_) => result = Offered::Malformed,
+            }
+        }
+        result
+    }
+
+    /// Finds the credentials, looks the user up with `lookup` and checks
+    /// them: [`credentials`](Self::credentials) then
+    /// [`verify`](Self::verify).
+    pub fn authenticate(
+        &mut self,
+        unix_now: u64,
+        request: &Request,
+        realm: &str,
+        is_proxy: bool,
+        lookup: impl FnOnce(&str) -> Option<Ha1Set>,
+    ) -> AuthResult {
+        match Self::credentials(request, realm, is_proxy) {
+            Offered::Digest(c) => {
+                let ha1 = if c.userhash {
+                    None
+                } else {
+                    lookup(&c.username)
+                };
+                self.verify(unix_now, request, &c, realm, ha1.as_ref())
+            }
+            Offered::None => challenge(ChallengeReason::NoCredentials),
+            Offered::OtherRealm => challenge(ChallengeReason::WrongRealm),
+            Offered::Malformed => challenge(ChallengeReason::Malformed),
+        }
+    }
+
+    /// Checks `credentials` for `request` in `realm`, with the user's
+    /// stored HA1s (`None` when the user does not exist: the answer is the
+    /// same as for a wrong password).
+    ///
+    /// Order: realm, algorithm, qop, digest URI, nonce MAC; then the
+    /// response digest; then, only for a right response, nonce expiry
+    /// (`stale=true`) and the nonce count (replay). A wrong response never
+    /// touches the count state, so garbage cannot burn a client's counts.
+    pub fn verify(
+        &mut self,
+        unix_now: u64,
+        request: &Request,
+        credentials: &DigestCredentials<'_>,
+        realm: &str,
+        ha1: Option<&Ha1Set>,
+    ) -> AuthResult {
+        if credentials.realm != realm {
+            return challenge(ChallengeReason::WrongRealm);
+        }
+        if credentials.userhash {
+            return challenge(ChallengeReason::Malformed);
+        }
+        let algorithm = credentials.algorithm_or_default();
+        if !self.config.algorithms.contains(&algorithm) {
+            return challenge(ChallengeReason::UnsupportedAlgorithm);
+        }
+        let Some(nc) = credentials.nc.filter(|_| credentials.qop.is_some()) else {
+            return challenge(ChallengeReason::MissingQop);
+        };
+        if self.config.check_uri && !uri_matches(&credentials.uri, request.uri_str()) {
+            return challenge(ChallengeReason::UriMismatch);
+        }
+        let (info, expired) = match self.codec.check(&credentials.nonce, realm, unix_now) {
+            NonceCheck::Fresh(info) => (info, false),
+            NonceCheck::Expired(info) => (info, true),
+            NonceCheck::Invalid => return challenge(ChallengeReason::UnknownNonce),
+        };
+        let stored = ha1.and_then(|set| set.get(algorithm));
+        let dummy;
+        let ha1_used = match stored {
+            Some(h) => h,
+            None => {
+                dummy = self
+                    .codec
+                    .dummy_ha1(algorithm.hex_len(), realm, &credentials.username);
+                dummy.as_str()
+            }
+        };
+        let right = match credentials.verify(request.method().as_str(), request.body(), ha1_used) {
+            Ok(right) => right,
+            Err(error) => {
+                if stored.is_some() {
+                    tracing::error!(%error, user = %credentials.username, %algorithm, "stored HA1 is unusable");
+                }
+                false
+            }
+        };
+        if !right || stored.is_none() {
+            tracing::debug!(
+                user = %credentials.username,
+                known = stored.is_some(),
+                "digest authentication failed"
+            );
+            return self.failure();
+        }
+        if expired {
+            return AuthResult::Challenge {
+                stale: true,
+                reason: ChallengeReason::StaleNonce,
+            };
+        }
+        match self.replay.check(info.id, info.expires_at, nc, unix_now) {
+            Ok(()) => AuthResult::Ok {
+                identity: Identity {
+                    user: credentials.username.to_string(),
+                    realm: realm.to_owned(),
+                },
+                algorithm,
+            },
+            Err(NcError::Replay) => {
+                tracing::debug!(user = %credentials.username, nc, "nonce count replayed");
+                AuthResult::Challenge {
+                    stale: true,
+                    reason: ChallengeReason::Replay,
+                }
+            }
+            Err(NcError::Forgotten) => AuthResult::Challenge {
+                stale: true,
+                reason: ChallengeReason::StaleNonce,
+            },
+        }
+    }
+}
+
+fn challenge(reason: ChallengeReason) -> AuthResult {
+    AuthResult::Challenge {
+        stale: false,
+        reason,
+    }
+}
+
+/// Whether the digest `uri` names the Request-URI: the same text, or
+/// equivalent SIP URIs.
+fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
+    digest_uri == request_uri
+        || matches!(
+            (Uri::parse(digest_uri), Uri::parse(request_uri)),
+            (Ok(a), Ok(b)) if crate::uri_equivalent(&a, &b)
+        )
+}

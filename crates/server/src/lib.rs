@@ -1,0 +1,33 @@
+//! Switchboard's server policies, sans-IO: the registrar and location
+//! service ([`registrar`]), digest authentication ([`auth`]) and protection
+//! against floods, password guessing and overload ([`protect`]).
+//!
+//! Like every crate above `switchboard-net`, this one does no I/O, reads no
+//! clock and draws no ambient randomness: the current time comes in as an
+//! argument (`Instant` for in-memory timers, Unix seconds for what is
+//! stored: bindings and nonces), secrets and RNGs are injected. Storage is
+//! the application's: the registrar hands over [`registrar::BindingChange`]s
+//! to store and takes stored [`registrar::Binding`]s back at start; the
+//! authenticator takes a user's [`auth::Ha1Set`] as looked up.
+//!
+//! A REGISTER goes through the three in this order:
+//!
+//! ```text
+//! Protection::admit ─► Authenticator (+ Protection::auth_gate / record_auth)
+//!                   ─► Registrar::handle_register ─► store ─► Registrar::complete
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod protect;
+pub mod registrar;
+mod uri_eq;
+mod util;
+
+pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Ha1Set, Identity};
+pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
+pub use registrar::{
+    Aor, Binding, BindingChange, BindingKey, PendingResponse, RegisterError, RegisterOutcome,
+    Registrar, RegistrarConfig,
+};
+pub use uri_eq::uri_equivalent;
