@@ -288,6 +288,7 @@ impl Endpoint {
                 Frame::Message(m) => self.on_bytes(now, source, m, true),
                 Frame::Ping => self.transmits.push_back(Transmit {
                     destination: Destination::Flow(flow),
+                    local: Some(source.local),
                     bytes: Bytes::from_static(b"\r\n"),
                 }),
                 Frame::Pong => {}
@@ -355,6 +356,7 @@ impl Endpoint {
                 if let Some(answer) = error_response(&bytes, &error, &tag) {
                     self.transmits.push_back(Transmit {
                         destination: reply_to_source(&source),
+                        local: Some(source.local),
                         bytes: answer,
                     });
                 }
@@ -399,6 +401,7 @@ impl Endpoint {
             self.reply_stateless(
                 &req,
                 reply_to,
+                source.local,
                 StatusCode::SERVICE_UNAVAILABLE,
                 &[(HeaderName::RetryAfter, &retry)],
             );
@@ -413,7 +416,7 @@ impl Endpoint {
                 transmits: &mut self.transmits,
                 events: &mut self.events,
             };
-            let tx = ServerInvite::new(&mut ctx, id, req.clone(), reply_to, reliable);
+            let tx = ServerInvite::new(&mut ctx, id, req.clone(), reply_to, source.local, reliable);
             self.insert(id, Transaction::ServerInvite(tx), key, true);
             self.set_fallback(id, fallback);
             self.events.push_back(Event::Request {
@@ -423,7 +426,7 @@ impl Endpoint {
             });
             return;
         }
-        let tx = ServerNonInvite::new(reply_to, reliable);
+        let tx = ServerNonInvite::new(reply_to, source.local, reliable);
         self.insert(id, Transaction::ServerNonInvite(tx), key, true);
         self.set_fallback(id, fallback);
         if *req.method() == Method::Cancel {
@@ -688,10 +691,12 @@ impl Endpoint {
     }
 
     /// Sends a message outside any transaction: the ACK for a 2xx, or a
-    /// request or response a proxy forwards statelessly.
+    /// request or response a proxy forwards statelessly. The driver picks
+    /// the address to send from.
     pub fn send_stateless(&mut self, message: &Message, destination: Destination) {
         self.transmits.push_back(Transmit {
             destination,
+            local: None,
             bytes: message.to_bytes(),
         });
     }
@@ -798,6 +803,7 @@ impl Endpoint {
         &mut self,
         req: &Request,
         destination: Destination,
+        local: SocketAddr,
         status: StatusCode,
         extra: &[(HeaderName, &str)],
     ) {
@@ -811,6 +817,7 @@ impl Endpoint {
         if let Ok(resp) = b.build() {
             self.transmits.push_back(Transmit {
                 destination,
+                local: Some(local),
                 bytes: resp.to_bytes(),
             });
         }

@@ -98,6 +98,15 @@ pub enum Destination {
 pub struct Transmit {
     /// Where to.
     pub destination: Destination,
+    /// Our address to send from. Responses (and every answer to a peer's
+    /// message: 100 Trying, 400, 503, keep-alive pongs) carry the address
+    /// their request arrived at ([`Source::local`]), so a host with several
+    /// UDP sockets answers from the one the peer wrote to (RFC 3261
+    /// §18.2.2: the response goes out from where the request came in).
+    /// `None` (requests, stateless messages): the driver chooses. Down a
+    /// [`Destination::Flow`] the connection decides and this is only
+    /// informative.
+    pub local: Option<SocketAddr>,
     /// One whole message (or a keep-alive).
     pub bytes: Bytes,
 }

@@ -470,6 +470,7 @@ fn via_gets_received_and_rport_and_responses_go_to_the_source() {
             remote: addr("127.0.0.2:40000")
         }
     );
+    assert_eq!(t.local, Some(addr(LOCAL)), "sent from where it came in");
     // The response carries the stamped Via back.
     let resp = h.last_sent();
     assert_eq!(
@@ -594,4 +595,82 @@ fn response_after_the_connection_closed_goes_to_received_and_sent_by_port() {
             remote: addr("127.0.0.3:5099")
         }
     );
+    assert_eq!(t.local, Some(addr(LOCAL)));
+}
+
+/// A host with several addresses answers from the one the request came to:
+/// every message a server transaction sends (the automatic 100 Trying, the
+/// final response, its retransmissions on Timer G and on a retransmitted
+/// INVITE), the 200 to a CANCEL and the stateless 400 and 503 carry the
+/// request's local address; requests and stateless messages leave the
+/// choice to the driver.
+#[test]
+fn answers_go_out_from_the_address_the_request_came_to() {
+    use switchboard_core::{Destination, Transmit};
+    fn locals(sent: &[(Duration, Transmit)]) -> Vec<Option<std::net::SocketAddr>> {
+        sent.iter().map(|(_, t)| t.local).collect()
+    }
+    let mut h = Harness::with_config(Config {
+        max_transactions: 4,
+        ..Config::default()
+    });
+    let second = addr("127.0.0.1:5062");
+    let invite = invite_from_peer("z9hG4bKloc1");
+    h.receive_at(&invite, Transport::Udp, addr(PEER), second);
+    let (tx, request) = take_request(&mut h);
+    h.run_until(200 * MS);
+    assert_eq!(status_of(&h.last_sent()), Some(100));
+    respond(&mut h, &request, tx, 486);
+    h.receive_at(&invite, Transport::Udp, addr(PEER), second);
+    h.advance(S);
+    let statuses: Vec<_> = h.sent_messages().iter().map(status_of).collect();
+    assert_eq!(statuses, [Some(100), Some(486), Some(486), Some(486)]);
+    assert_eq!(locals(&h.sent), [Some(second); 4]);
+
+    // The same peer to our other address is answered from that one.
+    h.sent.clear();
+    h.receive(&non_invite_from_peer("OPTIONS", "z9hG4bKloc2"));
+    let (tx, request) = take_request(&mut h);
+    respond(&mut h, &request, tx, 200);
+    assert_eq!(locals(&h.sent), [Some(addr(LOCAL))]);
+
+    // A CANCEL's 200, a 400 and a 503 built by the endpoint itself.
+    h.sent.clear();
+    h.receive_at(
+        &invite_from_peer("z9hG4bKloc3"),
+        Transport::Udp,
+        addr(PEER),
+        second,
+    );
+    let _ = take_request(&mut h);
+    let cancel = invite_from_peer("z9hG4bKloc3").replace("INVITE", "CANCEL");
+    h.receive_at(&cancel, Transport::Udp, addr(PEER), second);
+    assert_eq!(status_of(&h.last_sent()), Some(200));
+    let bad = non_invite_from_peer("OPTIONS", "z9hG4bKloc4")
+        .replace("Max-Forwards: 70", "Max-Forwards: seventy");
+    h.receive_at(&bad, Transport::Udp, addr(PEER), second);
+    assert_eq!(status_of(&h.last_sent()), Some(400));
+    h.receive_at(
+        &non_invite_from_peer("OPTIONS", "z9hG4bKloc5"),
+        Transport::Udp,
+        addr(PEER),
+        second,
+    );
+    assert_eq!(status_of(&h.last_sent()), Some(503));
+    assert_eq!(locals(&h.sent), [Some(second); 3]);
+
+    // What the TU sends gets no local address: the driver chooses.
+    h.run_until(60 * S);
+    h.sent.clear();
+    h.send_request(&outgoing("OPTIONS"), Transport::Udp);
+    let options = h.last_sent();
+    h.ep.send_stateless(
+        &options,
+        Destination::Address {
+            transport: Transport::Udp,
+            remote: addr(PEER),
+        },
+    );
+    h.drain();
+    assert_eq!(locals(&h.sent), [None, None]);
 }

@@ -61,6 +61,20 @@ pub struct Config {
     pub incoming_queue: usize,
     /// Open connections allowed (accepted and outgoing; default 10 000).
     pub max_connections: usize,
+    /// Keep-alives on the connections we open (RFC 5626 §4.4.1): over TCP
+    /// and TLS a CRLFCRLF ping, which the peer answers with a CRLF pong;
+    /// over WS and WSS a WebSocket Ping, answered by a Pong. Each is sent a
+    /// random 80 to 100 % of this interval after the last was answered (or
+    /// the connection opened). Off by default (`None`), as a server needs
+    /// none: every connection answers the peer's pings either way.
+    /// Keep-alives are traffic: a connection that has them does not idle
+    /// out.
+    pub keepalive_interval: Option<Duration>,
+    /// A keep-alive ping not answered within this long means the connection
+    /// is dead: it is closed, and the transactions sent over it fail with a
+    /// transport error (so a [`crate::FailoverTransaction`] moves on to the
+    /// next target). Default 10 s (RFC 5626 §4.4.1).
+    pub keepalive_timeout: Duration,
 }
 
 impl Default for Config {
@@ -78,6 +92,8 @@ impl Default for Config {
             write_queue: 256,
             incoming_queue: 1024,
             max_connections: 10_000,
+            keepalive_interval: None,
+            keepalive_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -28,7 +28,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::config::via_addresses;
 use crate::handle::{Incoming, Outcome, RuntimeStats};
 use crate::listener::{accept_loop, connect, udp_loop};
-use crate::task::{ConnKey, NetEvent, Opened, Settings, TaskCtx};
+use crate::task::{ConnKey, NetEvent, Opened, Outbound, Settings, TaskCtx};
 use crate::{Config, Error, Handle, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
@@ -136,6 +136,8 @@ pub async fn start_with_rng(
         write_timeout: config.write_timeout,
         write_queue: config.write_queue,
         max_message_size: config.endpoint.max_message_size,
+        keepalive_interval: config.keepalive_interval,
+        keepalive_timeout: config.keepalive_timeout,
         tls_acceptor: config
             .tls_server
             .as_ref()
@@ -193,7 +195,7 @@ pub async fn start_with_rng(
 #[derive(Debug)]
 struct Conn {
     key: ConnKey,
-    writer: mpsc::Sender<Bytes>,
+    writer: mpsc::Sender<Outbound>,
     /// Dropped to stop the reader.
     _close: oneshot::Sender<()>,
 }
@@ -543,13 +545,17 @@ impl Driver {
     }
 
     fn transmit(&mut self, now: std::time::Instant, transmit: Transmit) {
-        let Transmit { destination, bytes } = transmit;
+        let Transmit {
+            destination,
+            local,
+            bytes,
+        } = transmit;
         match destination {
             Destination::Flow(flow) => self.write(now, flow, bytes),
             Destination::Address {
                 transport: Transport::Udp,
                 remote,
-            } => self.send_udp(remote, &bytes),
+            } => self.send_udp(local, remote, &bytes),
             Destination::Address { transport, remote } => {
                 let key = (transport, remote);
                 match self.by_remote.get(&key) {
@@ -560,10 +566,18 @@ impl Driver {
         }
     }
 
-    /// The UDP socket to send to `remote` from: same address family, and
-    /// preferably one that can reach it (a loopback socket only for
-    /// loopback peers).
-    fn udp_socket_for(&self, remote: SocketAddr) -> Option<&Arc<UdpSocket>> {
+    /// The UDP socket to send to `remote` from: the one bound to `local`
+    /// when given (a response leaves from where its request came in);
+    /// otherwise one of the same address family, preferably one that can
+    /// reach it (a loopback socket only for loopback peers).
+    fn udp_socket_for(
+        &self,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+    ) -> Option<&Arc<UdpSocket>> {
+        if let Some((_, socket)) = local.and_then(|l| self.udp.iter().find(|(at, _)| *at == l)) {
+            return Some(socket);
+        }
         let family = || {
             self.udp
                 .iter()
@@ -577,8 +591,8 @@ impl Driver {
             .map(|(_, socket)| socket)
     }
 
-    fn send_udp(&self, remote: SocketAddr, bytes: &[u8]) {
-        let Some(socket) = self.udp_socket_for(remote) else {
+    fn send_udp(&self, local: Option<SocketAddr>, remote: SocketAddr, bytes: &[u8]) {
+        let Some(socket) = self.udp_socket_for(local, remote) else {
             tracing::debug!(%remote, "no UDP socket for this address family, message dropped");
             return;
         };
@@ -594,7 +608,7 @@ impl Driver {
             tracing::debug!(?flow, "no such connection, message dropped");
             return;
         };
-        match conn.writer.try_send(bytes) {
+        match conn.writer.try_send(Outbound::Message(bytes)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::warn!(?flow, remote = %conn.key.1, "write queue full, closing slow connection");

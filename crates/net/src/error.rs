@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use switchboard_core::{RespondError, SendError, Transport};
 
+use crate::resolver::ResolveError;
+
 /// Why [`crate::start`] could not start the endpoint.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -39,6 +41,9 @@ pub enum Error {
     /// The endpoint refused the response.
     #[error(transparent)]
     Respond(#[from] RespondError),
+    /// The request's next hop could not be resolved (RFC 3263).
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
 }
 
 /// Why TLS material could not be loaded.

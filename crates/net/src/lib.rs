@@ -10,6 +10,13 @@
 //! a reader task feeding the driver and a writer task with a bounded queue,
 //! so a slow peer never blocks the driver.
 //!
+//! [`Handle::send_request_resolved`] finds a request's next hop with the
+//! [`resolver`] (RFC 3263) and fails over from target to target
+//! ([`FailoverTransaction`]). Responses leave from the socket their request
+//! came in on (`Transmit::local`). Connections we open can send RFC 5626
+//! keep-alives ([`Config::keepalive_interval`]); one whose pong is late is
+//! closed, failing the transactions sent over it.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use switchboard_core::{Destination, Transport};
@@ -55,6 +62,7 @@ mod config;
 mod conn;
 mod driver;
 mod error;
+mod failover;
 mod handle;
 mod listener;
 pub mod resolver;
@@ -65,5 +73,6 @@ pub mod ws;
 pub use config::{Config, Listen};
 pub use driver::{start, start_with_rng};
 pub use error::{Error, StartError, TlsError};
+pub use failover::FailoverTransaction;
 pub use handle::{ClientTransaction, Handle, Incoming, Outcome, RuntimeStats};
 pub use tls::{TlsClient, TlsServer};

@@ -29,8 +29,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_core::RngCore;
 use switchboard_core::{Destination, Transport};
+use switchboard_proto::header::NameAddr;
 use switchboard_proto::uri::HostKind;
-use switchboard_proto::{SipUri, Uri};
+use switchboard_proto::{HeaderName, Request, SipUri, Uri};
 
 /// One place to send a request.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -216,6 +217,22 @@ pub fn plan(uri: &SipUri<'_>) -> Result<Plan, ResolveError> {
         (Some(transport), None) => Plan::Srv { host, transport },
         (None, None) => Plan::Naptr { host, secure },
     })
+}
+
+/// The URI that RFC 3263 is applied to for sending `request` (RFC 3261
+/// §8.1.2): the first Route value when it is a loose router (`;lr`), else
+/// the Request-URI (no Route, or a strict router, whose URI the UAC has
+/// put in the Request-URI already, §12.2.1.1).
+pub fn next_hop(request: &Request) -> Result<&str, ResolveError> {
+    if let Some(route) = request.headers().values(HeaderName::Route).next() {
+        let route = NameAddr::parse_value(route).map_err(|_| ResolveError::NotSip)?;
+        return match route.uri {
+            Uri::Sip(uri) if uri.is_loose_router() => Ok(uri.as_str()),
+            Uri::Sip(_) => Ok(request.uri_str()),
+            _ => Err(ResolveError::NotSip),
+        };
+    }
+    Ok(request.uri_str())
 }
 
 fn service_transport(service: &str) -> Option<Transport> {
@@ -515,11 +532,13 @@ impl DnsLookup for HickoryLookup {
     }
 }
 
-/// An RFC 3263 resolver over hickory-resolver, with its own seeded RNG for
-/// SRV weights.
+/// An RFC 3263 resolver: the algorithm of [`resolve_with`] over a
+/// [`DnsLookup`] (hickory-resolver by default, fixed records in tests), with
+/// its own seeded RNG for SRV weights. [`crate::Handle::send_request_resolved`]
+/// walks the targets it returns.
 #[derive(Debug)]
-pub struct Resolver {
-    dns: HickoryLookup,
+pub struct Resolver<L = HickoryLookup> {
+    dns: L,
     supported: Vec<Transport>,
     rng: Mutex<StdRng>,
 }
@@ -547,8 +566,16 @@ impl Resolver {
 
     /// Wraps a configured hickory resolver.
     pub fn from_hickory(resolver: TokioResolver) -> Self {
+        Self::with_lookup(HickoryLookup::new(resolver))
+    }
+}
+
+impl<L: DnsLookup> Resolver<L> {
+    /// Resolves over `dns`: any [`DnsLookup`], such as fixed records in a
+    /// test or a cache in front of hickory.
+    pub fn with_lookup(dns: L) -> Self {
         Self {
-            dns: HickoryLookup::new(resolver),
+            dns,
             supported: vec![Transport::Udp, Transport::Tcp, Transport::Tls],
             rng: Mutex::new(StdRng::from_os_rng()),
         }
@@ -565,6 +592,11 @@ impl Resolver {
     pub fn with_transports(mut self, supported: Vec<Transport>) -> Self {
         self.supported = supported;
         self
+    }
+
+    /// The DNS lookups used.
+    pub fn lookup(&self) -> &L {
+        &self.dns
     }
 
     /// The targets for `uri`, in the order to try them.
@@ -896,6 +928,42 @@ mod tests {
             run(&dns, "sip:nowhere.invalid"),
             Err(ResolveError::NotFound(_))
         ));
+    }
+
+    fn with_routes(uri: &str, routes: &[&str]) -> Request {
+        let mut b = switchboard_proto::RequestBuilder::new(switchboard_proto::Method::Options, uri)
+            .from("<sip:a@example.com>", "t")
+            .to("<sip:b@example.com>", None)
+            .call_id("c")
+            .cseq(1);
+        for r in routes {
+            b = b.header(HeaderName::Route, *r);
+        }
+        b.build().unwrap()
+    }
+
+    #[test]
+    fn next_hop_is_a_loose_route_else_the_request_uri() {
+        let r = with_routes("sip:bob@example.com", &[]);
+        assert_eq!(next_hop(&r).unwrap(), "sip:bob@example.com");
+        let r = with_routes(
+            "sip:bob@example.com",
+            &["<sip:p1.example.net;transport=tcp;lr>, <sip:p2.example.net;lr>"],
+        );
+        assert_eq!(next_hop(&r).unwrap(), "sip:p1.example.net;transport=tcp;lr");
+        let r = with_routes(
+            "sip:bob@example.com",
+            &[
+                "\"Edge\" <sips:edge.example.net;lr>;x=1",
+                "<sip:p2.example.net;lr>",
+            ],
+        );
+        assert_eq!(next_hop(&r).unwrap(), "sips:edge.example.net;lr");
+        // A strict router: the UAC put it in the Request-URI already.
+        let r = with_routes("sip:strict.example.net", &["<sip:bob@example.com>"]);
+        assert_eq!(next_hop(&r).unwrap(), "sip:strict.example.net");
+        let r = with_routes("sip:bob@example.com", &["<tel:+15551234>"]);
+        assert!(matches!(next_hop(&r), Err(ResolveError::NotSip)));
     }
 
     #[tokio::test]

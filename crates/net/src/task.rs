@@ -38,11 +38,20 @@ pub(crate) struct Opened {
     pub(crate) local: SocketAddr,
     pub(crate) remote: SocketAddr,
     /// The connection's bounded write queue.
-    pub(crate) writer: mpsc::Sender<Bytes>,
+    pub(crate) writer: mpsc::Sender<Outbound>,
     /// Dropping it stops the connection's reader.
     pub(crate) close: oneshot::Sender<()>,
     /// Set for connections we opened: the key they were opened for.
     pub(crate) outgoing: Option<ConnKey>,
+}
+
+/// What a connection's writer sends.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// A SIP message (or bytes the endpoint wants written, such as a pong).
+    Message(Bytes),
+    /// An RFC 5626 keep-alive ping: CRLFCRLF on a stream, a WebSocket Ping.
+    Ping,
 }
 
 /// Settings of the connection tasks.
@@ -54,6 +63,8 @@ pub(crate) struct Settings {
     pub(crate) write_timeout: Duration,
     pub(crate) write_queue: usize,
     pub(crate) max_message_size: usize,
+    pub(crate) keepalive_interval: Option<Duration>,
+    pub(crate) keepalive_timeout: Duration,
     pub(crate) tls_acceptor: Option<TlsAcceptor>,
     pub(crate) tls_connector: Option<TlsConnector>,
     pub(crate) permits: Arc<Semaphore>,
@@ -66,6 +77,8 @@ impl std::fmt::Debug for Settings {
             .field("outgoing_idle_timeout", &self.outgoing_idle_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("write_queue", &self.write_queue)
+            .field("keepalive_interval", &self.keepalive_interval)
+            .field("keepalive_timeout", &self.keepalive_timeout)
             .field("tls_server", &self.tls_acceptor.is_some())
             .field("tls_client", &self.tls_connector.is_some())
             .finish_non_exhaustive()

@@ -592,3 +592,43 @@ async fn large_udp_request_moves_to_tcp() {
     })
     .await;
 }
+
+/// With two UDP listeners, each request is answered from the socket it was
+/// sent to (the response's `Transmit::local`), not from the first one.
+#[tokio::test]
+async fn udp_answers_come_from_the_listener_the_request_reached() {
+    bounded(async {
+        let mut b = Peer::start(config(&[Transport::Udp, Transport::Udp], None), 17).await;
+        let listeners: Vec<_> = b.handle.local_addrs().iter().map(|(_, a)| *a).collect();
+        assert_eq!(listeners.len(), 2);
+        assert_ne!(listeners[0].port(), listeners[1].port());
+        let client = tokio::net::UdpSocket::bind(loopback()).await.unwrap();
+        let local = client.local_addr().unwrap();
+        // The second listener first: the old choice would answer from the
+        // first.
+        for (i, to) in [listeners[1], listeners[0], listeners[1]]
+            .into_iter()
+            .enumerate()
+        {
+            let options =
+                raw_options(&format!("two{i}"), local).replace("SIP/2.0/TCP", "SIP/2.0/UDP");
+            client.send_to(options.as_bytes(), to).await.unwrap();
+            let mut buf = vec![0u8; 65536];
+            let (n, from) = bounded(client.recv_from(&mut buf)).await.unwrap();
+            let text = String::from_utf8_lossy(&buf[..n]);
+            assert!(text.starts_with("SIP/2.0 200"), "{text}");
+            assert!(text.contains(&format!("z9hG4bKtwo{i}")), "{text}");
+            assert_eq!(from, to, "answer {i} came from another socket");
+            let reached = b
+                .expect(|e| match e {
+                    Incoming::Request { source, .. } => Some(source.local),
+                    _ => None,
+                })
+                .await;
+            assert_eq!(reached, to);
+        }
+        b.stop().await;
+        no_tasks_left().await;
+    })
+    .await;
+}

@@ -863,7 +863,10 @@ impl Network {
     }
 
     fn route(&mut self, from: NodeId, transmit: Transmit) {
-        let Transmit { destination, bytes } = transmit;
+        // Each node has one address: where to send from needs no choice.
+        let Transmit {
+            destination, bytes, ..
+        } = transmit;
         match destination {
             Destination::Address { transport, remote } if !transport.is_reliable() => {
                 self.send_datagram(from, transport, remote, bytes);

@@ -1,6 +1,7 @@
 //! INVITE client transaction (RFC 3261 §17.1.1, Figure 5, with RFC 6026's
 //! Accepted state).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -191,8 +192,22 @@ impl ClientInvite {
 }
 
 impl Ctx<'_> {
+    /// Sends a request; the driver picks our address.
     pub(crate) fn send(&mut self, destination: Destination, bytes: Bytes) {
-        self.transmits.push_back(Transmit { destination, bytes });
+        self.transmits.push_back(Transmit {
+            destination,
+            local: None,
+            bytes,
+        });
+    }
+
+    /// Sends a response from `local`, the address its request arrived at.
+    pub(crate) fn send_from(&mut self, local: SocketAddr, destination: Destination, bytes: Bytes) {
+        self.transmits.push_back(Transmit {
+            destination,
+            local: Some(local),
+            bytes,
+        });
     }
 
     pub(crate) fn event(&mut self, event: Event) {

@@ -1,6 +1,7 @@
 //! INVITE server transaction (RFC 3261 §17.2.1, Figure 7, with RFC 6026's
 //! Accepted state).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,6 +28,8 @@ pub(crate) struct ServerInvite {
     /// The request, kept to build the automatic 100 Trying.
     request: Option<Request>,
     pub(crate) reply_to: Destination,
+    /// Our address the request arrived at: responses go out from it.
+    local: SocketAddr,
     reliable: bool,
     last_response: Option<Bytes>,
     interval_g: Duration,
@@ -40,6 +43,7 @@ impl ServerInvite {
         id: TransactionId,
         request: Request,
         reply_to: Destination,
+        local: SocketAddr,
         reliable: bool,
     ) -> Self {
         let mut tx = Self {
@@ -48,6 +52,7 @@ impl ServerInvite {
             timers: TimerTable::default(),
             request: Some(request),
             reply_to,
+            local,
             reliable,
             last_response: None,
             interval_g: ctx.config.t1,
@@ -62,7 +67,7 @@ impl ServerInvite {
     pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
         if matches!(self.state, State::Proceeding | State::Completed) {
             if let Some(last) = &self.last_response {
-                ctx.send(self.reply_to, last.clone());
+                ctx.send_from(self.local, self.reply_to, last.clone());
             }
         }
     }
@@ -90,19 +95,19 @@ impl ServerInvite {
         match (self.state, code) {
             (State::Proceeding, 100..=199) => {
                 self.timers.stop(Timer::Trying);
-                ctx.send(self.reply_to, bytes.clone());
+                ctx.send_from(self.local, self.reply_to, bytes.clone());
                 self.last_response = Some(bytes);
             }
             (State::Proceeding, 200..=299) => {
-                ctx.send(self.reply_to, bytes);
+                ctx.send_from(self.local, self.reply_to, bytes);
                 self.state = State::Accepted;
                 self.timers.clear();
                 self.timers.set(Timer::L, ctx.now + ctx.config.t1_64());
                 self.request = None;
             }
-            (State::Accepted, 200..=299) => ctx.send(self.reply_to, bytes),
+            (State::Accepted, 200..=299) => ctx.send_from(self.local, self.reply_to, bytes),
             (State::Proceeding, _) => {
-                ctx.send(self.reply_to, bytes.clone());
+                ctx.send_from(self.local, self.reply_to, bytes.clone());
                 self.last_response = Some(bytes);
                 self.state = State::Completed;
                 self.timers.clear();
@@ -127,13 +132,13 @@ impl ServerInvite {
                 });
                 if let Some(trying) = trying {
                     let bytes = trying.to_bytes();
-                    ctx.send(self.reply_to, bytes.clone());
+                    ctx.send_from(self.local, self.reply_to, bytes.clone());
                     self.last_response = Some(bytes);
                 }
             }
             (State::Completed, Timer::G) => {
                 if let Some(last) = &self.last_response {
-                    ctx.send(self.reply_to, last.clone());
+                    ctx.send_from(self.local, self.reply_to, last.clone());
                 }
                 self.interval_g = (self.interval_g * 2).min(ctx.config.t2);
                 self.timers.set(Timer::G, ctx.now + self.interval_g);

@@ -1,5 +1,7 @@
 //! Non-INVITE server transaction (RFC 3261 §17.2.2, Figure 8).
 
+use std::net::SocketAddr;
+
 use bytes::Bytes;
 use switchboard_proto::Response;
 
@@ -20,16 +22,19 @@ pub(crate) struct ServerNonInvite {
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
     pub(crate) reply_to: Destination,
+    /// Our address the request arrived at: responses go out from it.
+    local: SocketAddr,
     reliable: bool,
     last_response: Option<Bytes>,
 }
 
 impl ServerNonInvite {
-    pub(crate) fn new(reply_to: Destination, reliable: bool) -> Self {
+    pub(crate) fn new(reply_to: Destination, local: SocketAddr, reliable: bool) -> Self {
         Self {
             state: State::Trying,
             timers: TimerTable::default(),
             reply_to,
+            local,
             reliable,
             last_response: None,
         }
@@ -40,7 +45,7 @@ impl ServerNonInvite {
     pub(crate) fn on_retransmission(&mut self, ctx: &mut Ctx<'_>) {
         if matches!(self.state, State::Proceeding | State::Completed) {
             if let Some(last) = &self.last_response {
-                ctx.send(self.reply_to, last.clone());
+                ctx.send_from(self.local, self.reply_to, last.clone());
             }
         }
     }
@@ -51,7 +56,7 @@ impl ServerNonInvite {
             return false;
         }
         let bytes = response.to_bytes();
-        ctx.send(self.reply_to, bytes.clone());
+        ctx.send_from(self.local, self.reply_to, bytes.clone());
         self.last_response = Some(bytes);
         if response.status().is_provisional() {
             self.state = State::Proceeding;

@@ -89,10 +89,21 @@ impl Harness {
     }
 
     pub fn receive_from(&mut self, text: &str, transport: Transport, remote: SocketAddr) {
+        self.receive_at(text, transport, remote, addr(LOCAL));
+    }
+
+    /// A datagram from `remote` that arrived at our address `local`.
+    pub fn receive_at(
+        &mut self,
+        text: &str,
+        transport: Transport,
+        remote: SocketAddr,
+        local: SocketAddr,
+    ) {
         let source = Source {
             transport,
             remote,
-            local: addr(LOCAL),
+            local,
             flow: None,
         };
         self.ep.handle_input(
