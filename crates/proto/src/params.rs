@@ -44,14 +44,43 @@ impl<'a> Params<'a> {
         syntax: ParamSyntax,
         want: &str,
     ) -> Option<(Self, Option<Option<&'a str>>)> {
+        let (_, found, stop) = Self::scan(text, 0, syntax, want)?;
+        (stop == text.len()).then_some((Self { text }, found))
+    }
+
+    /// Scans the parameters that start at byte `at` of `text` (at a `;`, or
+    /// none when `at` holds anything else) and stops at the first byte after
+    /// a parameter that is not `;` (for header parameters, after LWS).
+    /// Returns the parameters (without trailing LWS), the first one named
+    /// `want` as [`Params::parse_find`] does, and where the scan stopped:
+    /// when that is the end of `text`, the parameters are what
+    /// [`Params::parse_find`] accepts on `text[at..]` once trimmed.
+    #[inline]
+    pub(crate) fn scan(
+        text: &'a str,
+        at: usize,
+        syntax: ParamSyntax,
+        want: &str,
+    ) -> Option<(Self, Option<Option<&'a str>>, usize)> {
+        if text.as_bytes().get(at) != Some(&b';') {
+            return Some((Self::default(), None, at));
+        }
+        Self::scan_some(text, at, syntax, want)
+    }
+
+    /// [`Params::scan`] when `text[at]` is `;`.
+    fn scan_some(
+        text: &'a str,
+        at: usize,
+        syntax: ParamSyntax,
+        want: &str,
+    ) -> Option<(Self, Option<Option<&'a str>>, usize)> {
         let b = text.as_bytes();
         let mut found = None;
-        let mut i = 0;
-        while i < b.len() {
-            if b.get(i) != Some(&b';') {
-                return None;
-            }
-            let (name, value, next) = match syntax {
+        let mut i = at;
+        let mut content_end = at;
+        while b.get(i) == Some(&b';') {
+            let (name, value, end, next) = match syntax {
                 ParamSyntax::Header => header_param(b, i + 1)?,
                 ParamSyntax::Uri => uri_param(b, i + 1)?,
             };
@@ -64,9 +93,16 @@ impl<'a> Params<'a> {
                     });
                 }
             }
+            content_end = end;
             i = next;
         }
-        Some((Self { text }, found))
+        Some((
+            Self {
+                text: text.get(at..content_end)?,
+            },
+            found,
+            i,
+        ))
     }
 
     /// The text, empty or starting with `;`.
@@ -150,54 +186,52 @@ impl<'a> Iterator for ParamIter<'a> {
     }
 }
 
-/// Name span, value span and where the next `;` (or the end) is.
-type Scanned = ((usize, usize), Option<(usize, usize)>, usize);
+/// Name span, value span, where the parameter ends and where the scan
+/// goes on (the next byte that is not LWS for header parameters).
+type Scanned = ((usize, usize), Option<(usize, usize)>, usize, usize);
 
 /// One header parameter starting after its `;` at `i`:
-/// `LWS token LWS [= LWS (token-ish | [v6] | quoted-string) LWS]`, followed
-/// by `;` or the end. Same acceptance as splitting on unquoted `;` and `=`
-/// and trimming each part.
+/// `LWS token LWS [= LWS (token-ish | [v6] | quoted-string)] LWS`. Same
+/// acceptance as splitting on unquoted `;` and `=` and trimming each part
+/// when the next byte is `;` or the end.
+#[inline]
 fn header_param(b: &[u8], i: usize) -> Option<Scanned> {
     let ns = skip_lws(b, i);
     let ne = skip_class(b, ns, class::TOKEN);
     if ne == ns {
         return None;
     }
-    let mut j = skip_lws(b, ne);
-    let mut value = None;
-    if b.get(j) == Some(&b'=') {
-        let vs = skip_lws(b, j + 1);
-        let ve = match b.get(vs) {
-            Some(b'"') => vs + quoted_len_bytes(b.get(vs..)?)?,
-            Some(b'[') => {
-                let ve = skip_class(b, vs, class::IPV6 | class::PARAM_VALUE);
-                // `[` ... `]` holding only hex digits, `:`, `.` and brackets.
-                let v = b.get(vs..ve)?;
-                if v.last() != Some(&b']')
-                    || !v
-                        .iter()
-                        .all(|&c| is(c, class::IPV6) || c == b'[' || c == b']')
-                {
-                    return None;
-                }
-                ve
+    let j = skip_lws(b, ne);
+    if b.get(j) != Some(&b'=') {
+        return Some(((ns, ne), None, ne, j));
+    }
+    let vs = skip_lws(b, j + 1);
+    let ve = match b.get(vs) {
+        Some(b'"') => vs + quoted_len_bytes(b.get(vs..)?)?,
+        Some(b'[') => {
+            let ve = skip_class(b, vs, class::IPV6 | class::PARAM_VALUE);
+            // `[` ... `]` holding only hex digits, `:`, `.` and brackets.
+            let v = b.get(vs..ve)?;
+            if v.last() != Some(&b']')
+                || !v
+                    .iter()
+                    .all(|&c| is(c, class::IPV6) || c == b'[' || c == b']')
+            {
+                return None;
             }
-            _ => skip_class(b, vs, class::PARAM_VALUE),
-        };
-        if ve == vs {
-            return None;
+            ve
         }
-        value = Some((vs, ve));
-        j = skip_lws(b, ve);
+        _ => skip_class(b, vs, class::PARAM_VALUE),
+    };
+    if ve == vs {
+        return None;
     }
-    match b.get(j) {
-        None | Some(b';') => Some(((ns, ne), value, j)),
-        _ => None,
-    }
+    Some(((ns, ne), Some((vs, ve)), ve, skip_lws(b, ve)))
 }
 
 /// One URI parameter starting after its `;` at `i` (the URI holds no white
-/// space): `1*paramchar [= *paramchar]`, followed by `;` or the end.
+/// space): `1*paramchar [= *paramchar]`.
+#[inline]
 fn uri_param(b: &[u8], i: usize) -> Option<Scanned> {
     let ne = skip_class(b, i, class::URI_PARAM);
     if ne == i {
@@ -209,10 +243,7 @@ fn uri_param(b: &[u8], i: usize) -> Option<Scanned> {
     } else {
         (None, ne)
     };
-    match b.get(j) {
-        None | Some(b';') => Some(((i, ne), value, j)),
-        _ => None,
-    }
+    Some(((i, ne), value, j, j))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::params::{ParamSyntax, Params};
-use crate::text::{all, class, class_of, find_in, is, skip_class};
+use crate::text::{all, class, class_of, find_in, is, skip_class, skip_class_acc};
 
 /// A parsed URI borrowing the text it was parsed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,56 +191,63 @@ impl<'a> SipUri<'a> {
     /// `None` for anything else, valid or not: then [`Uri::parse`] takes the
     /// general path, which gives the same result for what this accepts.
     fn parse_common(text: &'a str) -> Option<Self> {
+        let (uri, end) = Self::scan_common(text, 0)?;
+        (end == text.len()).then_some(uri)
+    }
+
+    /// Scans a URI of the common shapes that starts at byte `from` of
+    /// `text`, up to the first byte that cannot continue it, and returns it
+    /// with the index of that byte (`end`). When `end` is the end of the
+    /// URI's text (no byte of a URI follows, e.g. `>`), the URI is what
+    /// [`Uri::parse`] gives for `text[from..end]`; `None` says nothing.
+    #[inline(always)]
+    pub(crate) fn scan_common(text: &'a str, from: usize) -> Option<(Self, usize)> {
         let b = text.as_bytes();
-        let (secure, skip) = match b.get(..5)? {
-            [s, i, p, b':', _] if is_sip(*s, *i, *p) => (false, 4),
+        let (secure, skip) = match b.get(from..from + 5)? {
+            [s, i, p, b':', _] if is_sip(*s, *i, *p) => (false, from + 4),
             [s, i, p, ps, b':'] if is_sip(*s, *i, *p) && ps.eq_ignore_ascii_case(&b's') => {
-                (true, 5)
+                (true, from + 5)
             }
             _ => return None,
         };
-        let rest_b = b.get(skip..)?;
-        let (user, password, host_at) = match find_in(rest_b, b'@') {
-            None => (None, None, skip),
-            Some(at) => {
-                let info = rest_b.get(..at)?;
-                let colon = skip_class(info, 0, class::USER);
-                if colon == 0 {
-                    return None;
+        // User characters up to `@` or `:`; they are the host when no `@`
+        // follows. A `;` or `?` ends the scan: whether such a user part is
+        // one is left to the general path.
+        let (mut i, mut acc) = skip_class_acc(b, skip, class::USER_PLAIN);
+        let mut user = None;
+        let mut password = None;
+        let host_at = match b.get(i) {
+            Some(b'@') => Some(i + 1),
+            Some(b':') => {
+                let j = skip_class(b, i + 1, class::PASSWORD);
+                if b.get(j) == Some(&b'@') {
+                    password = Some(text.get(i + 1..j)?);
+                    Some(j + 1)
+                } else {
+                    None
                 }
-                let user = text.get(skip..skip + colon);
-                let password = match info.get(colon) {
-                    None => None,
-                    Some(b':') if all(info.get(colon + 1..)?, class::PASSWORD) => {
-                        Some(text.get(skip + colon + 1..skip + at)?)
-                    }
-                    Some(_) => return None,
-                };
-                (user, password, skip + at + 1)
             }
+            _ => None,
         };
-        // Host: all domain characters (or digits and dots), up to `:`, `;`
-        // or the end.
-        let mut acc = class::DOMAIN | class::DIGIT_DOT;
-        let mut i = host_at;
-        while let Some(&c) = b.get(i) {
-            if matches!(c, b':' | b';') {
-                break;
+        if let Some(at) = host_at {
+            if i == skip {
+                return None;
             }
-            acc &= class_of(c);
-            i += 1;
+            user = Some(text.get(skip..i)?);
+            // `DIGIT_DOT` bytes are `DOMAIN` bytes too.
+            (i, acc) = skip_class_acc(b, at, class::DOMAIN);
         }
-        let host = Host::parse_plain(text.get(host_at..i)?, acc)?;
+        acc &= class::DOMAIN | class::DIGIT_DOT;
+        let host = Host::parse_plain(text.get(host_at.unwrap_or(skip)..i)?, acc)?;
         let mut port = None;
         if b.get(i) == Some(&b':') {
             let ps = i + 1;
             i = skip_class(b, ps, class::DIGIT_DOT);
             port = Some(parse_port(b.get(ps..i)?)?);
         }
-        let params = text.get(i..)?;
-        let params = Params::parse(params, ParamSyntax::Uri)?;
-        Some(SipUri {
-            text,
+        let (params, _, end) = Params::scan(text, i, ParamSyntax::Uri, "")?;
+        let uri = SipUri {
+            text: text.get(from..end)?,
             secure,
             user,
             password,
@@ -248,7 +255,8 @@ impl<'a> SipUri<'a> {
             port,
             params,
             headers: None,
-        })
+        };
+        Some((uri, end))
     }
 
     fn parse_rest(text: &'a str, secure: bool, rest: &'a str) -> Result<Self, UriError> {
@@ -414,14 +422,15 @@ impl<'a> Host<'a> {
     /// `acc` (starting from `DOMAIN | DIGIT_DOT`): what [`Host::parse`] gives
     /// for such text, `None` when it is empty or not a valid host.
     pub(crate) fn parse_plain(text: &'a str, acc: u16) -> Option<Self> {
-        let kind = if text.is_empty() {
-            return None;
-        } else if acc & class::DIGIT_DOT != 0 && is_dotted_quad(text.as_bytes()) {
-            HostKind::Ipv4
-        } else if acc & class::DOMAIN != 0 && !text.starts_with(['.', '-']) {
-            HostKind::Domain
-        } else {
-            return None;
+        let kind = match text.as_bytes().first() {
+            None => return None,
+            Some(_) if acc & class::DIGIT_DOT != 0 && is_dotted_quad(text.as_bytes()) => {
+                HostKind::Ipv4
+            }
+            Some(&first) if acc & class::DOMAIN != 0 && first != b'.' && first != b'-' => {
+                HostKind::Domain
+            }
+            Some(_) => return None,
         };
         Some(Self { text, kind })
     }
@@ -506,23 +515,27 @@ pub(crate) fn parse_port(p: &[u8]) -> Option<u16> {
 /// digits, each at most 255, without a leading zero unless the part is `0`.
 fn is_dotted_quad(b: &[u8]) -> bool {
     let mut parts = 0;
-    for part in b.split(|&c| c == b'.') {
-        parts += 1;
-        if parts > 4 || part.is_empty() || part.len() > 3 {
-            return false;
-        }
-        if part.len() > 1 && part.first() == Some(&b'0') {
-            return false;
-        }
-        let mut v: u32 = 0;
-        for &c in part {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
+    // The current part: its value, its digits, and whether it starts with 0.
+    let (mut v, mut digits, mut zero) = (0u32, 0usize, false);
+    for &c in b.iter().chain(std::iter::once(&b'.')) {
+        if c == b'.' {
+            parts += 1;
+            if parts > 4 || digits == 0 || (zero && digits > 1) {
                 return false;
             }
-            v = v * 10 + u32::from(d);
+            (v, digits, zero) = (0, 0, false);
+            continue;
         }
-        if v > 255 {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return false;
+        }
+        if digits == 0 {
+            zero = d == 0;
+        }
+        digits += 1;
+        v = v * 10 + u32::from(d);
+        if digits > 3 || v > 255 {
             return false;
         }
     }
@@ -607,10 +620,11 @@ mod tests {
 
     #[test]
     fn common_shapes_parse_as_the_general_path() {
-        let mut n = 0;
+        let (mut n, mut m) = (0, 0);
         for scheme in ["sip:", "SIPS:", "sIp:"] {
             for user in [
-                "", "alice@", "a:pw@", ":x@", "a b@", "a;b?c@", "a:p:q@", "@",
+                "", "alice@", "a:pw@", ":x@", "a b@", "a;b?c@", "a:p:q@", "@", "a?b@", "a:b;c@",
+                "%41,b@", "a:@", "a>b@",
             ] {
                 for host in [
                     "example.com",
@@ -641,12 +655,22 @@ mod tests {
                             }
                             let whole = Uri::parse(&text).ok().and_then(|u| u.as_sip().copied());
                             assert_eq!(whole, general.ok(), "{text}");
+                            // In place, up to the `>` of a name-addr.
+                            let framed = format!("\"x\" <{text}>;tag=1");
+                            if let Some((fast, end)) = SipUri::scan_common(&framed, 5) {
+                                if framed.as_bytes()[end] == b'>' {
+                                    let general = Uri::parse(&framed[5..end]);
+                                    assert_eq!(Ok(Uri::Sip(fast)), general, "{framed}");
+                                    m += 1;
+                                }
+                            }
                         }
                     }
                 }
             }
         }
         assert!(n > 100);
+        assert!(m > 100);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub(crate) enum Text {
 }
 
 impl Text {
+    #[inline]
     pub(crate) fn resolve<'a>(&'a self, buf: &'a str) -> &'a str {
         match self {
             Self::Span(s, e) => buf.get(*s as usize..*e as usize).unwrap_or(""),

@@ -6,8 +6,11 @@ use std::fmt;
 
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::params::{ParamSyntax, Params};
-use crate::text::{class, find_byte, find_unquoted, quoted_len, split_once_byte, trim, unquote};
-use crate::uri::Uri;
+use crate::text::{
+    class, find_byte, find_unquoted, quoted_len, quoted_len_bytes, skip_class, skip_lws,
+    split_once_byte, trim, unquote,
+};
+use crate::uri::{SipUri, Uri};
 
 /// An address with optional display name and header parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +42,38 @@ impl<'a> NameAddr<'a> {
         want: &str,
     ) -> Result<(Self, Option<&'a str>), HeaderError> {
         let value = trim(value);
+        match Self::scan(value, 0, want) {
+            Some((addr, found, stop)) if stop == value.len() => Ok((addr, found)),
+            _ => Self::parse_general(value, want),
+        }
+    }
+
+    /// [`NameAddr::scan`] for checking: the parameter `want` and where the
+    /// scan stopped.
+    #[inline(never)]
+    pub(crate) fn scan_check(
+        value: &'a str,
+        at: usize,
+        want: &str,
+    ) -> Option<(Option<&'a str>, usize)> {
+        Self::scan(value, at, want).map(|(_, found, stop)| (found, stop))
+    }
+
+    /// Checks a value as [`NameAddr::parse_with_param`] does and returns
+    /// only the parameter `want`.
+    pub(crate) fn check_with_param(
+        value: &'a str,
+        want: &str,
+    ) -> Result<Option<&'a str>, HeaderError> {
+        let value = trim(value);
+        match Self::scan_check(value, 0, want) {
+            Some((found, stop)) if stop == value.len() => Ok(found),
+            _ => Self::parse_general(value, want).map(|(_, found)| found),
+        }
+    }
+
+    /// [`NameAddr::parse_with_param`] on a trimmed value, part by part.
+    fn parse_general(value: &'a str, want: &str) -> Result<(Self, Option<&'a str>), HeaderError> {
         if value.is_empty() {
             return Err(HeaderError::Empty);
         }
@@ -65,6 +100,51 @@ impl<'a> NameAddr<'a> {
             bracketed: true,
         };
         Ok((addr, found.flatten()))
+    }
+
+    /// The forms `"Name" <uri>;params`, `Name <uri>;params` and
+    /// `<uri>;params` whose URI has one of the common shapes
+    /// ([`SipUri::scan_common`]), parsed in place from byte `at` of `value`
+    /// (which must not be LWS) in one pass. Returns the address, the first
+    /// header parameter `want` (as [`NameAddr::parse_with_param`]), and
+    /// where the scan stopped: the first byte after the element that is not
+    /// LWS. When that is the end of `value` or a `,`, the address is what
+    /// the general path gives for the element; `None` says nothing.
+    #[inline(always)]
+    pub(crate) fn scan(
+        value: &'a str,
+        at: usize,
+        want: &str,
+    ) -> Option<(Self, Option<&'a str>, usize)> {
+        let b = value.as_bytes();
+        let (display_name, lt) = match *b.get(at)? {
+            b'"' => {
+                let q = at + quoted_len_bytes(b.get(at..)?)?;
+                (Some(value.get(at..q)?), skip_lws(b, q))
+            }
+            b'<' => (None, at),
+            _ => {
+                let lt = skip_class(b, at, class::TOKEN | class::LWS);
+                let d = trim(value.get(at..lt)?);
+                ((!d.is_empty()).then_some(d), lt)
+            }
+        };
+        if b.get(lt) != Some(&b'<') {
+            return None;
+        }
+        let (uri, gt) = SipUri::scan_common(value, lt + 1)?;
+        if b.get(gt) != Some(&b'>') {
+            return None;
+        }
+        let (params, found, stop) =
+            Params::scan(value, skip_lws(b, gt + 1), ParamSyntax::Header, want)?;
+        let addr = Self {
+            display_name,
+            uri: Uri::Sip(uri),
+            params,
+            bracketed: true,
+        };
+        Some((addr, found.flatten(), stop))
     }
 
     fn parse_addr_spec(value: &'a str, want: &str) -> Result<(Self, Option<&'a str>), HeaderError> {
@@ -285,6 +365,62 @@ mod tests {
             NameAddr::parse_value("sip:user@example.com?Route=%3Csip:sip.example.com%3E").is_err()
         );
         assert!(NameAddr::parse_value(r#""Joe" <sip:joe@example.org>;;;;"#).is_err());
+    }
+
+    #[test]
+    fn scan_in_place_parses_as_the_general_path() {
+        let mut n = 0;
+        for display in [
+            "",
+            "\"A B\" ",
+            "\"A\\\"B\"",
+            "Alice ",
+            "A  B",
+            "\"x",
+            "x\"y\" ",
+            ",",
+        ] {
+            for uri in [
+                "sip:a@b.example.com",
+                "sips:a:pw@10.0.0.1:5060;transport=tcp;lr",
+                "sip:a;b@c",
+                "sip:h:99999",
+                "sip:[::1]",
+                "tel:+1234",
+                "sip:a@b?x=y",
+                "sip:a,b@c",
+                "sip:",
+            ] {
+                for params in [
+                    "",
+                    ";tag=1",
+                    " ; tag = x ;lr",
+                    ";tag=\"a,b\"",
+                    ";;",
+                    ";tag",
+                    " x",
+                ] {
+                    for tail in ["", " , <sip:z>", ",", " ,"] {
+                        let v = format!("{display}<{uri}>{params}{tail}");
+                        let Some((fast, tag, stop)) = NameAddr::scan(&v, 0, "tag") else {
+                            continue;
+                        };
+                        let piece = match v.as_bytes().get(stop) {
+                            None => v.as_str(),
+                            Some(b',') => crate::text::CommaSplit::new(&v).next().unwrap(),
+                            Some(_) => continue,
+                        };
+                        assert_eq!(
+                            Ok((fast, tag)),
+                            NameAddr::parse_general(trim(piece), "tag"),
+                            "{v}"
+                        );
+                        n += 1;
+                    }
+                }
+            }
+        }
+        assert!(n > 100, "{n}");
     }
 
     #[test]

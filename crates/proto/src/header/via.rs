@@ -5,8 +5,8 @@ use std::fmt;
 use crate::header::{HeaderError, HeaderName, TypedHeader};
 use crate::params::{ParamSyntax, Params};
 use crate::text::{
-    class, class_of, find_unquoted, is, is_token, skip_class, skip_lws, split_once_byte, trim,
-    trim_start,
+    class, find_unquoted, is, is_token, skip_class, skip_class_acc, skip_lws, split_once_byte,
+    trim, trim_start,
 };
 use crate::uri::{Host, parse_port, split_hostport};
 
@@ -93,46 +93,60 @@ impl<'a> Via<'a> {
     /// domain or IPv4 host, in one pass. `None` for anything else, valid or
     /// not: the general path gives the same result for what this accepts.
     fn parse_common(value: &'a str) -> Option<(Self, Option<&'a str>)> {
+        match Self::scan(value, 0) {
+            Some((via, branch, stop)) if stop == value.len() => Some((via, branch)),
+            _ => None,
+        }
+    }
+
+    /// The common shape parsed in place from byte `at` of `value`: the Via,
+    /// its branch, and where the scan stopped (the first byte after the
+    /// element that is not LWS). When that is the end of `value` or a `,`,
+    /// the Via is what the general path gives for the element; `None` says
+    /// nothing.
+    #[inline(always)]
+    pub(crate) fn scan(value: &'a str, at: usize) -> Option<(Self, Option<&'a str>, usize)> {
         let b = value.as_bytes();
-        if b.get(..8)? != b"SIP/2.0/" {
+        if b.get(at..at + 8)? != b"SIP/2.0/" {
             return None;
         }
-        let t_end = skip_class(b, 8, class::TOKEN);
-        if t_end == 8 || b.get(t_end) != Some(&b' ') {
+        let t_end = skip_class(b, at + 8, class::TOKEN);
+        if t_end == at + 8 || b.get(t_end) != Some(&b' ') {
             return None;
         }
         let host_at = skip_lws(b, t_end + 1);
-        let mut acc = class::DOMAIN | class::DIGIT_DOT;
-        let mut i = host_at;
-        while let Some(&c) = b.get(i) {
-            if matches!(c, b':' | b';') {
-                break;
-            }
-            acc &= class_of(c);
-            i += 1;
-        }
-        let host = Host::parse_plain(value.get(host_at..i)?, acc)?;
+        // `DIGIT_DOT` bytes are `DOMAIN` bytes too.
+        let (mut i, acc) = skip_class_acc(b, host_at, class::DOMAIN);
+        let host = Host::parse_plain(
+            value.get(host_at..i)?,
+            acc & (class::DOMAIN | class::DIGIT_DOT),
+        )?;
         let mut port = None;
         if b.get(i) == Some(&b':') {
             let ps = i + 1;
             i = skip_class(b, ps, class::DIGIT_DOT);
             port = Some(parse_port(b.get(ps..i)?)?);
         }
-        match b.get(i) {
-            None | Some(b';') => {}
-            _ => return None,
-        }
-        let (params, branch) =
-            Params::parse_find(trim(value.get(i..)?), ParamSyntax::Header, "branch")?;
+        let (params, branch, stop) = if b.get(i) == Some(&b';') {
+            Params::scan(value, i, ParamSyntax::Header, "branch")?
+        } else {
+            (Params::default(), None, skip_lws(b, i))
+        };
         let via = Self {
-            protocol: value.get(..3)?,
-            version: value.get(4..7)?,
-            transport: value.get(8..t_end)?,
+            protocol: value.get(at..at + 3)?,
+            version: value.get(at + 4..at + 7)?,
+            transport: value.get(at + 8..t_end)?,
             host,
             port,
             params,
         };
-        Some((via, branch.flatten()))
+        Some((via, branch.flatten(), stop))
+    }
+
+    /// [`Via::scan`] for checking: the branch and where the scan stopped.
+    #[inline(never)]
+    pub(crate) fn scan_check(value: &'a str, at: usize) -> Option<(Option<&'a str>, usize)> {
+        Self::scan(value, at).map(|(_, branch, stop)| (branch, stop))
     }
 
     /// The `branch` parameter.
@@ -239,7 +253,22 @@ mod tests {
             "SIP/2.0/UDP host;x=\"a;b\";branch=q ",
             "SIP/2.0/UDP host:5060,SIP/2.0/UDP other",
             "SIP/2.0/ UDP host",
+            "SIP/2.0/UDP host , SIP/2.0/TCP x",
+            "SIP/2.0/UDP host;branch=\"a,b\" ,x",
+            "SIP/2.0/UDP 10.0.0.1:5060 ;branch=z",
+            "SIP/2.0/UDP ho\"st",
+            "SIP/2.0/UDP host:5060,SIP/2.0/UDP other;branch=q",
         ] {
+            if let Some((fast, branch, stop)) = Via::scan(v, 0) {
+                let piece = match v.as_bytes().get(stop) {
+                    None => v,
+                    Some(b',') => crate::text::CommaSplit::new(v).next().unwrap(),
+                    Some(_) => "",
+                };
+                if !piece.is_empty() {
+                    assert_eq!(Ok((fast, branch)), Via::parse_general(piece), "{v}");
+                }
+            }
             let general = Via::parse_general(v);
             if let Some(fast) = Via::parse_common(v) {
                 assert_eq!(Ok(fast), general, "{v}");

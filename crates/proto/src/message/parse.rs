@@ -10,7 +10,9 @@ use crate::header::{
     CSeq, Contact, Field, HeaderError, HeaderName, Headers, Hot, NameAddr, RecordRoute, Route,
     Text, TypedHeader, Via, sub_text,
 };
-use crate::text::{CommaSplit, class, find_in, is, is_lws, parse_u32, skip_class};
+use crate::text::{
+    CommaSplit, any_ascii_ws, class, find_in, is_lws, parse_u32, skip_class, skip_lws,
+};
 use crate::uri::Uri;
 use crate::{Method, StatusCode};
 
@@ -40,7 +42,6 @@ pub(crate) fn parse_with(
     // for, so that an unterminated or non-UTF-8 head is reported first.
     let mut fields: Vec<Field> = Vec::with_capacity(16);
     let mut folded: Vec<usize> = Vec::new();
-    let mut pending: Option<PendingField> = None;
     let mut bad_line: Option<usize> = None;
     let mut start_line_len = None;
     let mut ls = 0;
@@ -57,7 +58,7 @@ pub(crate) fn parse_with(
         if start_line_len.is_none() {
             start_line_len = Some(end);
         } else if bad_line.is_none() {
-            if let Err(at) = header_line(input, ls, end, &mut pending, &mut fields, &mut folded) {
+            if let Err(at) = header_line(input, ls, end, &mut fields, &mut folded) {
                 bad_line = Some(at);
             }
         }
@@ -72,9 +73,6 @@ pub(crate) fn parse_with(
         }
         ls = next;
     };
-    if let Some(f) = pending.take() {
-        f.finish(input, &mut fields, &mut folded);
-    }
 
     let head = bytes.slice(start..start + head_len);
     let head = ByteString::try_from(head)
@@ -141,42 +139,61 @@ pub(crate) fn parse_with(
 }
 
 /// One header line `input[ls..end]` (without its line end): a continuation
-/// of the pending field, or a new field. `Err` holds the offset of a bad line.
+/// of the last field, or a new field. `Err` holds the offset of a bad line.
+///
+/// A field's value is trimmed of LWS. A folded value runs raw to the end of
+/// its last line and is listed in `folded`, to be joined once the head is
+/// known to be UTF-8.
+#[inline]
 fn header_line(
     input: &[u8],
     ls: usize,
     end: usize,
-    pending: &mut Option<PendingField>,
     fields: &mut Vec<Field>,
     folded: &mut Vec<usize>,
 ) -> Result<(), usize> {
     match input.get(ls) {
         Some(b' ' | b'\t') if end > ls => {
-            let field = pending.as_mut().ok_or(ls)?;
-            field.value_end = end;
-            field.folded = true;
+            let idx = fields.len().checked_sub(1).ok_or(ls)?;
+            if let Some(Field {
+                value: Text::Span(_, e),
+                ..
+            }) = fields.last_mut()
+            {
+                *e = end as u32;
+            }
+            if folded.last() != Some(&idx) {
+                folded.push(idx);
+            }
         }
         _ if end == ls => {}
         _ => {
-            if let Some(f) = pending.take() {
-                f.finish(input, fields, folded);
-            }
             // `token *(SP / HTAB) ":"`
             let name_end = skip_class(input, ls, class::TOKEN).min(end);
             let mut colon = name_end;
-            while colon < end && matches!(input.get(colon), Some(b' ' | b'\t')) {
-                colon += 1;
+            if input.get(colon) != Some(&b':') {
+                while colon < end && matches!(input.get(colon), Some(b' ' | b'\t')) {
+                    colon += 1;
+                }
             }
             if name_end == ls || colon >= end || input.get(colon) != Some(&b':') {
                 return Err(ls);
             }
-            let name = input.get(ls..name_end).unwrap_or_default();
-            *pending = Some(PendingField {
-                name: HeaderName::from_bytes(name),
-                name_at: (ls, name_end),
-                value_start: colon + 1,
-                value_end: end,
-                folded: false,
+            let (mut s, mut e) = (colon + 1, end);
+            // Usually one space after the colon.
+            if s < e && input.get(s) == Some(&b' ') {
+                s += 1;
+            }
+            while s < e && input.get(s).is_some_and(|&b| is_lws(b)) {
+                s += 1;
+            }
+            while e > s && input.get(e - 1).is_some_and(|&b| is_lws(b)) {
+                e -= 1;
+            }
+            fields.push(Field {
+                name: HeaderName::from_wire(input, ls, name_end - ls),
+                raw_name: Text::Span(ls as u32, name_end as u32),
+                value: Text::Span(s as u32, e as u32),
             });
         }
     }
@@ -252,39 +269,6 @@ fn check_version(v: &str) -> Result<(), K> {
     })
 }
 
-struct PendingField {
-    name: HeaderName,
-    name_at: (usize, usize),
-    value_start: usize,
-    value_end: usize,
-    folded: bool,
-}
-
-impl PendingField {
-    /// Pushes the field; its value is trimmed of LWS. A folded value is
-    /// pushed raw and listed in `folded`, to be joined once the head is
-    /// known to be UTF-8.
-    fn finish(self, input: &[u8], fields: &mut Vec<Field>, folded: &mut Vec<usize>) {
-        let raw_name = Text::Span(self.name_at.0 as u32, self.name_at.1 as u32);
-        let (mut s, mut e) = (self.value_start, self.value_end.max(self.value_start));
-        if self.folded {
-            folded.push(fields.len());
-        } else {
-            while s < e && input.get(s).is_some_and(|&b| is_lws(b)) {
-                s += 1;
-            }
-            while e > s && input.get(e - 1).is_some_and(|&b| is_lws(b)) {
-                e -= 1;
-            }
-        }
-        fields.push(Field {
-            name: self.name,
-            raw_name,
-            value: Text::Span(s as u32, e as u32),
-        });
-    }
-}
-
 /// Parses the hot headers once, checks the ones that must be well formed for
 /// any element to handle the message, and records their values.
 fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K, usize)> {
@@ -310,16 +294,14 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
         let value = whole.resolve(buf);
         match field.name {
             HeaderName::Via => {
-                for (n, v) in split_list(value).enumerate() {
-                    let (_, branch) = Via::parse_with_branch(v).map_err(bad)?;
-                    if !seen_via && n == 0 {
-                        hot.hot.branch = branch.map(|b| sub_text(whole, buf, value, b));
-                    }
+                let branch = check_vias(value).map_err(bad)?;
+                if !seen_via {
+                    hot.hot.branch = branch.map(|b| sub_text(whole, buf, value, b));
                 }
                 seen_via = true;
             }
             HeaderName::From | HeaderName::To => {
-                let (_, tag) = NameAddr::parse_with_param(value, "tag").map_err(bad)?;
+                let tag = NameAddr::check_with_param(value, "tag").map_err(bad)?;
                 let tag = tag.map(|t| sub_text(whole, buf, value, t));
                 let (slot, seen) = if field.name == HeaderName::From {
                     (&mut hot.hot.from_tag, &mut hot.seen_from)
@@ -332,7 +314,7 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
                 *slot = tag;
             }
             HeaderName::CallId => {
-                if value.is_empty() || value.bytes().any(|b| is(b, class::ASCII_WS)) {
+                if value.is_empty() || any_ascii_ws(value.as_bytes()) {
                     return Err(bad(HeaderError::Syntax));
                 }
                 if hot.hot.call_id.replace(whole.clone()).is_some() {
@@ -359,9 +341,9 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
                     return Err(dup(field.name));
                 }
             }
-            HeaderName::Contact => check_all::<Contact<'_>>(value).map_err(bad)?,
-            HeaderName::Route => check_all::<Route<'_>>(value).map_err(bad)?,
-            HeaderName::RecordRoute => check_all::<RecordRoute<'_>>(value).map_err(bad)?,
+            HeaderName::Contact => check_addrs::<Contact<'_>>(value).map_err(bad)?,
+            HeaderName::Route => check_addrs::<Route<'_>>(value).map_err(bad)?,
+            HeaderName::RecordRoute => check_addrs::<RecordRoute<'_>>(value).map_err(bad)?,
             _ => {}
         }
     }
@@ -395,6 +377,51 @@ fn split_list(value: &str) -> CommaSplit<'_> {
     } else {
         CommaSplit::new(value)
     }
+}
+
+/// Checks a list of addresses (Contact, Route, Record-Route): element by
+/// element in place while they have the common forms ([`NameAddr::scan`]),
+/// else element by element after splitting on commas.
+fn check_addrs<'a, T: TypedHeader<'a>>(value: &'a str) -> Result<(), HeaderError> {
+    let b = value.as_bytes();
+    let mut at = skip_lws(b, 0);
+    while let Some((_, stop)) = NameAddr::scan_check(value, at, "") {
+        match b.get(stop) {
+            None => return Ok(()),
+            Some(b',') => at = skip_lws(b, stop + 1),
+            Some(_) => break,
+        }
+    }
+    check_all::<T>(value)
+}
+
+/// Checks every Via of a value and returns the branch of the first: in
+/// place while they have the common shape ([`Via::scan`]), else element by
+/// element after splitting on commas.
+fn check_vias(value: &str) -> Result<Option<&str>, HeaderError> {
+    let b = value.as_bytes();
+    let mut at = skip_lws(b, 0);
+    let mut first = None;
+    let mut n = 0;
+    while let Some((branch, stop)) = Via::scan_check(value, at) {
+        if n == 0 {
+            first = branch;
+        }
+        n += 1;
+        match b.get(stop) {
+            None => return Ok(first),
+            Some(b',') => at = skip_lws(b, stop + 1),
+            Some(_) => break,
+        }
+    }
+    let mut first = None;
+    for (n, v) in split_list(value).enumerate() {
+        let (_, branch) = Via::parse_with_branch(v)?;
+        if n == 0 {
+            first = branch;
+        }
+    }
+    Ok(first)
 }
 
 fn check_all<'a, T: TypedHeader<'a>>(value: &'a str) -> Result<(), HeaderError> {
