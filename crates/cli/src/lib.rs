@@ -8,8 +8,13 @@
 //!   datagram, or a TCP/TLS byte stream) with `switchboard-proto` and prints
 //!   what the parser found and what a server would answer. Exit code 0 when
 //!   everything parsed, 1 when something did not.
-//! * `switchboard serve`: not available yet (the registrar and proxy come with
-//!   later work); it says so on stderr and exits with code 2.
+//! * `switchboard serve`: the registrar (UDP and TCP on 5060 by default;
+//!   TLS, WS, WSS with `--listen`), users and bindings in SQLite under
+//!   `--data`. Other requests than REGISTER and OPTIONS get 501 until the
+//!   proxy is built. Invalid settings: exit code 2 with the key named.
+//! * `switchboard user add|import|list|remove|passwd`: the users (HA1 values
+//!   only) in the data directory.
+//! * `switchboard registrations`: the stored bindings, one per line.
 //!
 //! Logs go to stderr through `tracing`; `RUST_LOG` filters them
 //! (`RUST_LOG=debug switchboard parse msg.sip`).
@@ -24,11 +29,12 @@ use tracing_subscriber::EnvFilter;
 mod parse;
 mod render;
 mod serve;
+mod users;
 
 /// Exit code when a message does not parse (or cannot be read).
 pub const EXIT_FAILURE: u8 = 1;
-/// Exit code of a command that this version does not provide yet (and of
-/// command-line usage errors, as clap reports them).
+/// Exit code of invalid configuration (and of command-line usage errors,
+/// as clap reports them).
 pub const EXIT_UNAVAILABLE: u8 = 2;
 
 /// Switchboard: a SIP registrar, proxy and user agent in one binary.
@@ -61,8 +67,115 @@ pub enum Command {
         #[arg(long, value_name = "BYTES", default_value_t = 65_535)]
         max_size: usize,
     },
-    /// Run the SIP server (not available in this version).
-    Serve,
+    /// Run the SIP server: the registrar, with digest authentication.
+    ///
+    /// With no options: UDP and TCP on 0.0.0.0:5060, the domains
+    /// `localhost`, `127.0.0.1` and this host's addresses, data under
+    /// `./switchboard-data`. Flags override the `--config` file.
+    Serve(ServeArgs),
+    /// Manage the users (only HA1 values are stored).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Print the current registrations: AOR, contact, seconds left, q and
+    /// the flow the REGISTER came from, one per line.
+    Registrations {
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// A TOML file with the same settings and more (`listen`, `domains`,
+    /// `data`, `tls_cert`, `tls_key`, `[registrar]`, `[protection]`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// A listener, `SCHEME:IP:PORT` with SCHEME udp, tcp, tls, ws or wss
+    /// (repeatable; replaces the default listeners).
+    #[arg(long, value_name = "SCHEME:IP:PORT")]
+    pub listen: Vec<String>,
+    /// A domain served, also the digest realm (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+    /// The data directory (default `./switchboard-data`).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// TLS certificate chain (PEM) for tls and wss listeners.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The `user` subcommands. Without `--domain`, they work on the server's
+/// default domains (`localhost`, `127.0.0.1` and this host's address).
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        /// The user name.
+        name: String,
+        /// The password (only its HA1 values are stored).
+        #[arg(long)]
+        password: String,
+        /// The domain (repeatable).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Vec<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// Add or update users from a CSV file: `name,password` per line.
+    Import {
+        /// The CSV file.
+        file: PathBuf,
+        /// The domain (repeatable).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Vec<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// List the users, `name@domain` per line.
+    List {
+        /// Only this domain.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Option<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// Remove a user (from every domain, or those named).
+    Remove {
+        /// The user name.
+        name: String,
+        /// The domain (repeatable).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Vec<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// Change a user's password (in every domain, or those named).
+    Passwd {
+        /// The user name.
+        name: String,
+        /// The new password.
+        #[arg(long)]
+        password: String,
+        /// The domain (repeatable).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Vec<String>,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        data: PathBuf,
+    },
 }
 
 /// What can make a command fail before it has anything to report.
@@ -80,6 +193,20 @@ pub enum Error {
     /// The output could not be written.
     #[error("cannot write output: {0}")]
     Write(#[from] io::Error),
+    /// The store failed.
+    #[error("{what}: {source}")]
+    Store {
+        /// What was being done.
+        what: String,
+        /// Why it failed.
+        source: switchboard_store::StoreError,
+    },
+    /// Input that cannot be used (a bad line in a CSV file).
+    #[error("{0}")]
+    Invalid(String),
+    /// The async runtime could not be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(io::Error),
 }
 
 impl Error {
@@ -96,10 +223,17 @@ impl Error {
 /// by itself (0 for help and version, 2 for usage errors).
 pub fn run() -> Result<ExitCode, Error> {
     let cli = Cli::parse();
-    init_logging();
+    // The data commands print their results; the store's own notes (a
+    // database opened) would only be noise next to them.
+    let quiet = matches!(
+        cli.command,
+        Command::User { .. } | Command::Registrations { .. }
+    );
+    init_logging(if quiet { "warn" } else { "info" });
     let stdout = io::stdout();
-    let stderr = io::stderr();
-    execute(cli.command, &mut stdout.lock(), &mut stderr.lock())
+    // Standard error is not locked for the whole command: `serve` logs to
+    // it from several threads while it runs.
+    execute(cli.command, &mut stdout.lock(), &mut io::stderr())
 }
 
 /// Runs one command, writing its report to `out` and its diagnostics to
@@ -122,17 +256,49 @@ pub fn execute(
                 parse::datagram(&input, out, err)
             }
         }
-        Command::Serve => serve::serve(err),
+        Command::Serve(args) => {
+            let flags = serve::Flags {
+                config: args.config,
+                listen: args.listen,
+                domains: args.domain,
+                data: args.data,
+                tls_cert: args.tls_cert,
+                tls_key: args.tls_key,
+            };
+            serve::serve(&flags, err)
+        }
+        Command::User { command } => match command {
+            UserCommand::Add {
+                name,
+                password,
+                domain,
+                data,
+            } => users::add(&data, &name, &password, &domain, out),
+            UserCommand::Import { file, domain, data } => users::import(&data, &file, &domain, out),
+            UserCommand::List { domain, data } => users::list(&data, domain.as_deref(), out),
+            UserCommand::Remove { name, domain, data } => {
+                users::remove(&data, &name, &domain, out, err)
+            }
+            UserCommand::Passwd {
+                name,
+                password,
+                domain,
+                data,
+            } => users::passwd(&data, &name, &password, &domain, out, err),
+        },
+        Command::Registrations { data } => users::registrations(&data, out),
     }
 }
 
-/// Logs to stderr, filtered by `RUST_LOG` (default `info`).
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+/// Logs to stderr, filtered by `RUST_LOG` (default `default`).
+fn init_logging(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // A second initialisation (tests calling `run` twice) is harmless.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr)
+        // Colours only on a terminal: logs piped to a file stay plain text.
+        .with_ansi(io::IsTerminal::is_terminal(&io::stderr()))
         .try_init();
 }
 

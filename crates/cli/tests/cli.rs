@@ -255,19 +255,6 @@ fn missing_file_exits_1() {
 }
 
 #[test]
-fn serve_is_not_available_yet() {
-    let o = run(&["serve"], b"");
-    assert_eq!(o.status.code(), Some(2));
-    assert!(o.stdout.is_empty());
-    let err = stderr(&o);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(
-        err.contains("not available in this version") && err.contains("switchboard parse"),
-        "{err}"
-    );
-}
-
-#[test]
 fn help_and_version() {
     let o = run(&["--version"], b"");
     assert_eq!(o.status.code(), Some(0));

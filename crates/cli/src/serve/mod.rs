@@ -1,0 +1,249 @@
+//! `switchboard serve`: the registrar on UDP and TCP (and TLS, WS, WSS when
+//! configured), with users and bindings in SQLite under the data directory.
+//!
+//! This module turns the settings into running parts and logs one line per
+//! startup fact; [`server`] is the serve loop. The binary is the only place
+//! besides `switchboard-net` that uses tokio.
+
+mod config;
+mod convert;
+mod server;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use switchboard_net::{Listen, TlsServer};
+use switchboard_server::registrar::RegistrarConfig;
+use switchboard_server::{
+    AuthConfig, AuthSecret, Authenticator, ProtectConfig, Protection, Registrar,
+};
+use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
+
+pub(crate) use config::{DEFAULT_DATA, Flags, default_domains, default_listeners};
+pub(crate) use convert::binding_from_store;
+pub(crate) use server::unix_now;
+
+use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
+
+/// Runs the server until SIGINT or SIGTERM. Invalid settings: one line
+/// naming the key, exit code 2.
+pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Error> {
+    let settings = match config::resolve(flags) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(Error::Runtime)?;
+    match runtime.block_on(run(settings)) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            Ok(ExitCode::from(EXIT_FAILURE))
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("cannot open the data directory {path}: {source}")]
+    Store {
+        path: String,
+        source: switchboard_store::StoreError,
+    },
+    #[error("cannot load the TLS certificate or key: {0}")]
+    Tls(#[from] switchboard_net::TlsError),
+    #[error("cannot start the listeners: {0}")]
+    Net(#[from] switchboard_net::StartError),
+}
+
+async fn run(settings: config::Settings) -> Result<(), StartError> {
+    let data = settings.data.clone();
+    let store_err = |source| StartError::Store {
+        path: data.display().to_string(),
+        source,
+    };
+    let users = SqliteStore::open(&settings.data).map_err(store_err)?;
+    let db_path = users.path().map_or_else(
+        || settings.data.display().to_string(),
+        |p| p.display().to_string(),
+    );
+    tracing::info!("data: {db_path} (SQLite, WAL, synchronous=FULL)");
+    let user_count = users.count_users(None).map_err(store_err)?;
+    tracing::info!("users: {user_count} in the store");
+
+    let mut rng = StdRng::from_os_rng();
+    let mut rconfig = RegistrarConfig {
+        domains: settings.domains.clone(),
+        ..RegistrarConfig::default()
+    };
+    let r = &settings.registrar;
+    if let Some(v) = r.min_expires {
+        rconfig.min_expires = v;
+    }
+    if let Some(v) = r.max_expires {
+        rconfig.max_expires = v;
+    }
+    if let Some(v) = r.default_expires {
+        rconfig.default_expires = v;
+    }
+    if let Some(v) = r.max_contacts_per_aor {
+        rconfig.max_contacts_per_aor = v;
+    }
+    if let Some(v) = r.max_bindings {
+        rconfig.max_bindings = v;
+    }
+    let mut registrar = Registrar::new(rconfig, Box::new(StdRng::from_rng(&mut rng)));
+    let stored = users.load_all().map_err(store_err)?;
+    let unix = unix_now();
+    let mut loaded = 0usize;
+    let mut live = 0usize;
+    let mut bindings = Vec::with_capacity(stored.len());
+    for s in &stored {
+        match binding_from_store(s) {
+            Ok(b) => {
+                loaded += 1;
+                if !b.is_expired(unix) {
+                    live += 1;
+                }
+                bindings.push(b);
+            }
+            Err(e) => tracing::warn!("skipped: {e}"),
+        }
+    }
+    registrar.load(bindings);
+    tracing::info!(
+        "bindings: {live} live loaded from the store ({} expired while stopped, to be removed)",
+        loaded - live
+    );
+    let committer = Arc::new(
+        GroupCommitter::start(
+            SqliteStore::open(&settings.data).map_err(store_err)?,
+            CommitterConfig::default(),
+        )
+        .map_err(store_err)?,
+    );
+
+    let mut pconfig = ProtectConfig::default();
+    let p = &settings.protection;
+    if let Some(v) = p.rate_limit {
+        pconfig.rate.enabled = v;
+    }
+    if let Some(v) = p.rate {
+        pconfig.rate.rate = v;
+    }
+    if let Some(v) = p.burst {
+        pconfig.rate.burst = v;
+    }
+    if let Some(v) = p.lockout {
+        pconfig.lockout.enabled = v;
+    }
+    if let Some(v) = p.user_failures {
+        pconfig.lockout.user_threshold = v;
+    }
+    if let Some(v) = p.source_failures {
+        pconfig.lockout.source_threshold = v;
+    }
+    if pconfig.rate.enabled {
+        tracing::info!(
+            "protection: {} requests/s per source (bursts of {}), lockout {}",
+            pconfig.rate.rate,
+            pconfig.rate.burst,
+            if pconfig.lockout.enabled { "on" } else { "off" }
+        );
+    } else {
+        tracing::info!(
+            "protection: no rate limit, lockout {}",
+            if pconfig.lockout.enabled { "on" } else { "off" }
+        );
+    }
+    let protect = Protection::new(pconfig);
+    let mut aconfig = AuthConfig::default();
+    if let Some(v) = settings.auth.check_uri {
+        aconfig.check_uri = v;
+    }
+    if let Some(v) = settings.auth.nonce_lifetime {
+        aconfig.nonce_lifetime = v;
+    }
+    if !aconfig.check_uri {
+        tracing::info!("auth: the digest uri is not checked against the Request-URI");
+    }
+    let auth = Authenticator::new(
+        aconfig,
+        AuthSecret::generate(&mut rng),
+        Box::new(StdRng::from_rng(&mut rng)),
+    );
+
+    let mut net = switchboard_net::Config {
+        listen: settings
+            .listen
+            .iter()
+            .map(|&(t, a)| Listen::new(t, a))
+            .collect(),
+        ..switchboard_net::Config::default()
+    };
+    if let Some((cert, key)) = &settings.tls {
+        net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
+        tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
+    }
+    let (handle, incoming) = switchboard_net::start(net).await?;
+    for (transport, addr) in handle.local_addrs() {
+        tracing::info!(
+            "listening: {} {addr}",
+            transport.as_via_token().to_ascii_lowercase()
+        );
+    }
+    tracing::info!("domains: {}", settings.domains.join(", "));
+    tracing::info!(
+        "serving: REGISTER (digest authentication, registrar) and OPTIONS; other requests get 501 until the proxy is built"
+    );
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        let _ = stop_tx.send(());
+    });
+    let server = server::Server::new(
+        handle.clone(),
+        registrar,
+        auth,
+        protect,
+        users,
+        Arc::clone(&committer),
+    );
+    tracing::info!("ready");
+    server.run(incoming, stop_rx).await;
+    tracing::info!("stopping");
+    handle.shutdown().await;
+    if let Err(e) = committer.shutdown() {
+        tracing::warn!(error = %e, "store writer stopped with an error");
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
