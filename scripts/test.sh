@@ -14,7 +14,8 @@
 # bounded fuzzing run (scripts/fuzz.sh) when that script exists.
 #
 # On a fresh Debian machine (as root) it installs what is missing: the
-# rustfmt and clippy components, and a C/C++ compiler (libFuzzer is C++).
+# rustfmt and clippy components, a C/C++ compiler (libFuzzer is C++), and
+# the real peers of the interop tests: SIPp, baresip, SIPVicious.
 # scripts/fuzz.sh installs cargo-fuzz itself.
 set -euo pipefail
 
@@ -90,6 +91,22 @@ if ! command -v sipp >/dev/null; then
     fi
 fi
 sipp -v 2>&1 | grep -m1 SIPp || true
+# More real peers (crates/cli/tests/interop.rs): baresip (a softphone,
+# registers with digest auth) and SIPVicious (svwar, svcrack: user
+# enumeration and password guessing against the lockout).
+for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious; do
+    if ! command -v "${peer%%:*}" >/dev/null; then
+        if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+            echo "installing ${peer#*:}"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${peer#*:}"
+        else
+            echo "${peer%%:*} not found: install it (Debian: apt-get install ${peer#*:})" >&2
+            exit 1
+        fi
+    fi
+done
+baresip -h 2>&1 | grep -m1 -i '^baresip' || true
 DONE+=(setup)
 
 # --- the steps -----------------------------------------------------------------
