@@ -417,7 +417,7 @@ impl Endpoint {
                 events: &mut self.events,
             };
             let tx = ServerInvite::new(&mut ctx, id, req.clone(), reply_to, source.local, reliable);
-            self.insert(id, Transaction::ServerInvite(tx), key, true);
+            self.insert(id, Transaction::ServerInvite(Box::new(tx)), key, true);
             self.set_fallback(id, fallback);
             self.events.push_back(Event::Request {
                 tx: id,
@@ -583,14 +583,14 @@ impl Endpoint {
             events: &mut self.events,
         };
         let tx = if *request.method() == Method::Invite {
-            Transaction::ClientInvite(ClientInvite::start(
+            Transaction::ClientInvite(Box::new(ClientInvite::start(
                 &mut ctx,
                 id,
                 request,
                 bytes,
                 destination,
                 reliable,
-            ))
+            )))
         } else {
             Transaction::ClientNonInvite(ClientNonInvite::start(
                 &mut ctx,
@@ -756,6 +756,8 @@ impl Endpoint {
         if keys.get(key) == Some(&id) {
             keys.remove(key);
         }
+        shrink_after_peak(keys);
+        shrink_after_peak(&mut self.txs);
         self.events.push_back(Event::Terminated { tx: id });
     }
 
@@ -864,4 +866,18 @@ fn stamp(via: &Via<'_>, remote: SocketAddr, fill_rport: bool) -> String {
         out.push_str(&format!(";rport={}", remote.port()));
     }
     out
+}
+
+/// Gives memory back once a load peak has passed: a map never shrinks by
+/// itself, and a UDP server's table holds every transaction of the last
+/// 32 s (Timer J), so one burst would otherwise keep its peak size for
+/// good. Shrinks to twice the live count when under a quarter of the
+/// capacity is used (amortised O(1): the next shrink needs the count to
+/// fall by half again). Small tables are left alone.
+fn shrink_after_peak<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+    const KEEP: usize = 1024;
+    let capacity = map.capacity();
+    if capacity > KEEP && map.len() < capacity / 4 {
+        map.shrink_to((map.len() * 2).max(KEEP));
+    }
 }

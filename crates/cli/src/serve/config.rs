@@ -50,6 +50,12 @@ pub(crate) struct FileConfig {
     /// Protection settings.
     #[serde(default)]
     pub(crate) protection: ProtectionSection,
+    /// Live SIP transactions allowed; beyond it new requests get 503.
+    /// Over UDP a non-INVITE transaction lives 32 s after its answer (Timer
+    /// J), about 1 KB each, so this bounds memory and the sustained
+    /// request rate (a registration is two transactions: the default
+    /// sustains about 1,500 registrations/s).
+    pub(crate) max_transactions: Option<usize>,
     /// Digest authentication settings.
     #[serde(default)]
     pub(crate) auth: AuthSection,
@@ -65,6 +71,12 @@ pub(crate) struct AuthSection {
     pub(crate) check_uri: Option<bool>,
     /// How long a nonce is accepted, in seconds.
     pub(crate) nonce_lifetime: Option<u64>,
+    /// The challenges offered, in order (`"MD5"`, `"SHA-256"`,
+    /// `"SHA-512-256"`). Default `["MD5", "SHA-256"]`: JsSIP and SIP.js
+    /// read only the first challenge and know only MD5. baresip 1.0 (libre
+    /// 1.1) gives up when any challenge names an algorithm it lacks: use
+    /// `["MD5"]` for such phones.
+    pub(crate) algorithms: Option<Vec<String>>,
 }
 
 /// `[registrar]`.
@@ -117,6 +129,7 @@ pub(crate) struct Settings {
     pub(crate) registrar: RegistrarSection,
     pub(crate) protection: ProtectionSection,
     pub(crate) auth: AuthSection,
+    pub(crate) max_transactions: Option<usize>,
 }
 
 /// Reads `path` as the TOML file.
@@ -360,6 +373,21 @@ pub(crate) fn resolve(flags: &Flags) -> Result<Settings, ConfigError> {
             "must be at least 1",
         ));
     }
+    if let Some(algs) = &file.auth.algorithms {
+        let known = algs.iter().all(|a| {
+            a.parse::<switchboard_proto::digest::Algorithm>()
+                .is_ok_and(|alg| !alg.is_session())
+        });
+        if algs.is_empty() || !known {
+            return Err(ConfigError::new(
+                "auth.algorithms",
+                "must list one or more of \"MD5\", \"SHA-256\", \"SHA-512-256\"",
+            ));
+        }
+    }
+    if file.max_transactions == Some(0) {
+        return Err(ConfigError::new("max_transactions", "must be at least 1"));
+    }
     Ok(Settings {
         listen,
         domains,
@@ -368,6 +396,7 @@ pub(crate) fn resolve(flags: &Flags) -> Result<Settings, ConfigError> {
         registrar: file.registrar,
         protection: file.protection,
         auth: file.auth,
+        max_transactions: file.max_transactions,
     })
 }
 
@@ -390,5 +419,28 @@ mod tests {
         let text = "data = \"x\"\n[protection]\nrate = \"fast\"\n";
         let offset = text.find("\"fast\"").unwrap();
         assert_eq!(key_at(text, offset).as_deref(), Some("protection.rate"));
+    }
+
+    #[test]
+    fn max_transactions_key() {
+        let path = std::env::temp_dir().join(format!(
+            "switchboard-max-transactions-{}.toml",
+            std::process::id()
+        ));
+        let resolve_with = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            resolve(&Flags {
+                config: Some(path.clone()),
+                listen: vec!["udp:127.0.0.1:5060".into()],
+                domains: vec!["example.com".into()],
+                ..Flags::default()
+            })
+        };
+        let settings = resolve_with("max_transactions = 500000\n").unwrap();
+        assert_eq!(settings.max_transactions, Some(500_000));
+        assert_eq!(resolve_with("").unwrap().max_transactions, None);
+        let error = resolve_with("max_transactions = 0\n").unwrap_err();
+        assert_eq!(error.key, "max_transactions");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -171,6 +171,10 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     if let Some(v) = settings.auth.check_uri {
         aconfig.check_uri = v;
     }
+    if let Some(algs) = &settings.auth.algorithms {
+        // Checked when the configuration was read.
+        aconfig.algorithms = algs.iter().filter_map(|a| a.parse().ok()).collect();
+    }
     if let Some(v) = settings.auth.nonce_lifetime {
         aconfig.nonce_lifetime = v;
     }
@@ -191,6 +195,9 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
             .collect(),
         ..switchboard_net::Config::default()
     };
+    if let Some(n) = settings.max_transactions {
+        net.endpoint.max_transactions = n;
+    }
     if let Some((cert, key)) = &settings.tls {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());

@@ -361,8 +361,12 @@ impl Server {
                 tracing::warn!(count, error = %e, "expired bindings not queued for removal");
             }
         }
-        self.protect.purge(Instant::now());
+        let now = Instant::now();
+        self.protect.purge(now);
         self.auth.purge(unix);
+        if self.pending.capacity() > 1024 && self.pending.len() < self.pending.capacity() / 4 {
+            self.pending.shrink_to(1024.max(self.pending.len() * 2));
+        }
     }
 }
 

@@ -593,12 +593,33 @@ fn challenge(reason: ChallengeReason) -> AuthResult {
     }
 }
 
-/// Whether the digest `uri` names the Request-URI: the same text, or
-/// equivalent SIP URIs.
+/// Whether the digest `uri` names the Request-URI: the same text, or SIP
+/// URIs equivalent by RFC 3261 §19.1.4 once an absent port is read as the
+/// scheme's default (5060 for `sip:`, 5061 for `sips:`).
+///
+/// Clients differ in which form they put in the digest `uri`: SIPp writes
+/// the server's `sip:IP:PORT` while its Request-URI is `sip:IP`, some
+/// phones add or drop `:5060`. Both name the same resource, so the
+/// strict §19.1.4 rule (a default port written out differs from an absent
+/// one) would only refuse honest clients. A different scheme, user, host,
+/// non-default port, or a differing `transport`/`maddr`/`user`/... parameter
+/// is still a mismatch, so a response cannot be moved to another request.
 fn uri_matches(digest_uri: &str, request_uri: &str) -> bool {
-    digest_uri == request_uri
-        || matches!(
-            (Uri::parse(digest_uri), Uri::parse(request_uri)),
-            (Ok(a), Ok(b)) if crate::uri_equivalent(&a, &b)
-        )
+    if digest_uri == request_uri {
+        return true;
+    }
+    match (Uri::parse(digest_uri), Uri::parse(request_uri)) {
+        (Ok(Uri::Sip(mut a)), Ok(Uri::Sip(mut b))) => {
+            a.port = Some(port_or_default(a.port, a.secure));
+            b.port = Some(port_or_default(b.port, b.secure));
+            crate::uri_equivalent(&Uri::Sip(a), &Uri::Sip(b))
+        }
+        (Ok(a), Ok(b)) => crate::uri_equivalent(&a, &b),
+        _ => false,
+    }
+}
+
+/// `port`, or the default port of `sip:` (5060) or `sips:` (5061).
+fn port_or_default(port: Option<u16>, secure: bool) -> u16 {
+    port.unwrap_or(if secure { 5061 } else { 5060 })
 }

@@ -595,3 +595,83 @@ fn secrets_and_ha1s_stay_out_of_logs() {
     let ha1 = format!("{:?}", alice_ha1());
     assert!(!ha1.contains(&alice_ha1().md5.unwrap()), "{ha1}");
 }
+
+#[test]
+fn digest_uri_absent_port_is_the_default_port() {
+    // Equivalent once an absent port reads as the scheme's default.
+    for (digest_uri, request_uri) in [
+        ("sip:127.0.0.1:5060", "sip:127.0.0.1"),
+        ("sip:127.0.0.1", "sip:127.0.0.1:5060"),
+        ("sip:example.com:5060", "sip:EXAMPLE.COM"),
+        ("sips:example.com:5061", "sips:example.com"),
+        ("sips:example.com", "sips:example.com:5061"),
+        ("sip:alice@example.com:5060", "sip:alice@example.com"),
+        ("sip:127.0.0.1:5062", "sip:127.0.0.1:5062"),
+        ("sip:[2001:db8::1]:5060", "sip:[2001:db8::1]"),
+        (
+            "sip:example.com:5060;transport=udp",
+            "sip:example.com;transport=UDP",
+        ),
+    ] {
+        assert!(
+            uri_matches(digest_uri, request_uri),
+            "{digest_uri} should name {request_uri}"
+        );
+    }
+    // Still different resources.
+    for (digest_uri, request_uri) in [
+        ("sip:127.0.0.1:5062", "sip:127.0.0.1"),
+        ("sip:127.0.0.1", "sip:127.0.0.1:5062"),
+        ("sip:127.0.0.2:5060", "sip:127.0.0.1"),
+        ("sip:other.example.com:5060", "sip:example.com"),
+        ("sip:bob@example.com:5060", "sip:alice@example.com"),
+        ("sip:alice@example.com", "sip:example.com:5060"),
+        ("sips:example.com:5060", "sips:example.com"),
+        ("sip:example.com:5061", "sip:example.com"),
+        ("sips:example.com:5061", "sip:example.com"),
+        ("sip:example.com:5060;transport=tcp", "sip:example.com"),
+        ("sip:example.com:5060;maddr=192.0.2.1", "sip:example.com"),
+        ("tel:+1234", "sip:example.com"),
+        ("garbage", "sip:example.com"),
+    ] {
+        assert!(
+            !uri_matches(digest_uri, request_uri),
+            "{digest_uri} must not name {request_uri}"
+        );
+    }
+}
+
+#[test]
+fn sipp_style_digest_uri_with_default_port_authenticates() {
+    // The Request-URI is `sip:example.com`; the client answers for
+    // `sip:example.com:5060` (SIPp's `sip:remote_ip:remote_port`).
+    let mut a = default_auth();
+    let c = a.challenge(T0, REALM, false, false);
+    let md5 = pick(&c, Algorithm::Md5);
+    let req = answer(&md5, "alice", "secret", 1, "sip:example.com:5060");
+    assert_eq!(
+        check(&mut a, T0, &req, Some(alice_ha1())),
+        ok("alice", Algorithm::Md5)
+    );
+    // Another port is another resource.
+    let req = answer(&md5, "alice", "secret", 2, "sip:example.com:5070");
+    assert_eq!(
+        check(&mut a, T0, &req, Some(alice_ha1())),
+        AuthResult::Challenge {
+            stale: false,
+            reason: ChallengeReason::UriMismatch
+        }
+    );
+    // With the check off, any uri is taken (the response still covers it).
+    let mut lax = authenticator(AuthConfig {
+        check_uri: false,
+        ..AuthConfig::default()
+    });
+    let c = lax.challenge(T0, REALM, false, false);
+    let md5 = pick(&c, Algorithm::Md5);
+    let req = answer(&md5, "alice", "secret", 1, "sip:example.com:5070");
+    assert_eq!(
+        check(&mut lax, T0, &req, Some(alice_ha1())),
+        ok("alice", Algorithm::Md5)
+    );
+}

@@ -51,7 +51,10 @@ impl Location {
     }
 
     /// Replaces the bindings of `aor`, keeping the indexes in step.
-    pub(crate) fn set(&mut self, aor: &Aor, slots: Vec<Slot>) {
+    pub(crate) fn set(&mut self, aor: &Aor, mut slots: Vec<Slot>) {
+        // Most AORs hold one binding: without this a pushed-to vector keeps
+        // room for four slots (a binding is a few hundred bytes).
+        slots.shrink_to_fit();
         let old = if slots.is_empty() {
             self.aors.remove(aor)
         } else {
@@ -82,10 +85,13 @@ impl Location {
                     generation,
                 }
             }
-            None => slots.push(Slot {
-                binding,
-                generation,
-            }),
+            None => {
+                slots.reserve_exact(1);
+                slots.push(Slot {
+                    binding,
+                    generation,
+                });
+            }
         }
         self.set(&aor, slots);
     }
