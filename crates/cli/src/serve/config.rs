@@ -73,10 +73,12 @@ pub(crate) struct AuthSection {
     pub(crate) nonce_lifetime: Option<u64>,
     /// The challenges offered, in order (`"MD5"`, `"SHA-256"`,
     /// `"SHA-512-256"`). Default `["MD5", "SHA-256"]`: JsSIP and SIP.js
-    /// read only the first challenge and know only MD5. baresip 1.0 (libre
-    /// 1.1) gives up when any challenge names an algorithm it lacks: use
-    /// `["MD5"]` for such phones.
+    /// read only the first challenge and know only MD5.
     pub(crate) algorithms: Option<Vec<String>>,
+    /// User-Agent substrings of clients challenged with MD5 alone, because
+    /// they give up when any challenge names an algorithm they lack
+    /// (default `["baresip", "libre"]`: baresip 1.0 / libre 1.1).
+    pub(crate) md5_only_user_agents: Option<Vec<String>>,
 }
 
 /// `[registrar]`.

@@ -178,6 +178,9 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     if let Some(v) = settings.auth.nonce_lifetime {
         aconfig.nonce_lifetime = v;
     }
+    if let Some(agents) = &settings.auth.md5_only_user_agents {
+        aconfig.md5_only_user_agents.clone_from(agents);
+    }
     if !aconfig.check_uri {
         tracing::info!("auth: the digest uri is not checked against the Request-URI");
     }

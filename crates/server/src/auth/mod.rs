@@ -116,6 +116,12 @@ pub struct AuthConfig {
     pub check_uri: bool,
     /// What wrong credentials get.
     pub on_failure: FailureMode,
+    /// User-Agent substrings (ASCII case-insensitive) of clients that fail
+    /// on a challenge set holding an algorithm they lack instead of skipping
+    /// it: they are challenged with MD5 alone (when MD5 is configured).
+    /// Default: `baresip` and `libre` (libre 1.1 answers ENOSYS to the
+    /// SHA-256 challenge next to MD5).
+    pub md5_only_user_agents: Vec<String>,
 }
 
 impl Default for AuthConfig {
@@ -126,6 +132,7 @@ impl Default for AuthConfig {
             max_tracked_nonces: 100_000,
             check_uri: true,
             on_failure: FailureMode::Challenge,
+            md5_only_user_agents: vec!["baresip".into(), "libre".into()],
         }
     }
 }
@@ -343,11 +350,39 @@ impl Authenticator {
         stale: bool,
         is_proxy: bool,
     ) -> Challenges {
+        self.challenge_with(unix_now, realm, stale, is_proxy, false)
+    }
+
+    /// Whether `request` comes from a client listed in
+    /// [`AuthConfig::md5_only_user_agents`] while MD5 is configured.
+    fn wants_md5_only(&self, request: &Request) -> bool {
+        if !self.config.algorithms.contains(&Algorithm::Md5) {
+            return false;
+        }
+        let Some(agent) = request.headers().get(HeaderName::UserAgent) else {
+            return false;
+        };
+        let agent = agent.to_ascii_lowercase();
+        self.config
+            .md5_only_user_agents
+            .iter()
+            .any(|quirk| !quirk.is_empty() && agent.contains(&quirk.to_ascii_lowercase()))
+    }
+
+    fn challenge_with(
+        &mut self,
+        unix_now: u64,
+        realm: &str,
+        stale: bool,
+        is_proxy: bool,
+        md5_only: bool,
+    ) -> Challenges {
         let nonce = self.new_nonce(unix_now, realm);
         let values = self
             .config
             .algorithms
             .iter()
+            .filter(|&&alg| !md5_only || alg == Algorithm::Md5)
             .map(|&alg| {
                 let mut c = DigestChallenge::new(realm, nonce.as_str());
                 c.algorithm = Some(alg);
@@ -380,7 +415,8 @@ impl Authenticator {
         stale: bool,
         is_proxy: bool,
     ) -> Result<Response, BuildError> {
-        let challenges = self.challenge(unix_now, realm, stale, is_proxy);
+        let md5_only = self.wants_md5_only(request);
+        let challenges = self.challenge_with(unix_now, realm, stale, is_proxy, md5_only);
         let status = if is_proxy {
             StatusCode::PROXY_AUTHENTICATION_REQUIRED
         } else {

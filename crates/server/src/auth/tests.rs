@@ -675,3 +675,53 @@ fn sipp_style_digest_uri_with_default_port_authenticates() {
         ok("alice", Algorithm::Md5)
     );
 }
+
+/// The 401's challenges for a REGISTER carrying `user_agent`.
+fn challenge_algorithms(a: &mut Authenticator, user_agent: Option<&str>) -> Vec<Algorithm> {
+    let mut builder = register();
+    if let Some(agent) = user_agent {
+        builder = builder.header(HeaderName::UserAgent, agent);
+    }
+    let request = builder.build().unwrap();
+    let response = a
+        .challenge_response(T0, &request, REALM, false, false)
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    response
+        .headers()
+        .get_all(HeaderName::WwwAuthenticate)
+        .map(|v| DigestChallenge::parse(v).unwrap().algorithm_or_default())
+        .collect()
+}
+
+#[test]
+fn clients_that_choke_on_unknown_algorithms_get_md5_alone() {
+    let mut a = default_auth();
+    let both = vec![Algorithm::Md5, Algorithm::Sha256];
+    assert_eq!(challenge_algorithms(&mut a, None), both);
+    assert_eq!(challenge_algorithms(&mut a, Some("Linphone/5.2")), both);
+    // baresip 1.0 / libre 1.1 abort on the SHA-256 challenge: MD5 alone,
+    // whatever the case.
+    let md5 = vec![Algorithm::Md5];
+    assert_eq!(
+        challenge_algorithms(&mut a, Some("baresip v1.0.0 (x86_64/linux)")),
+        md5
+    );
+    assert_eq!(challenge_algorithms(&mut a, Some("LibRe/2.0")), md5);
+
+    // The list is configurable; without MD5 configured nothing changes.
+    let mut custom = authenticator(AuthConfig {
+        md5_only_user_agents: vec!["OldPhone".into()],
+        ..AuthConfig::default()
+    });
+    assert_eq!(challenge_algorithms(&mut custom, Some("baresip")), both);
+    assert_eq!(challenge_algorithms(&mut custom, Some("oldphone 1")), md5);
+    let mut strong = authenticator(AuthConfig {
+        algorithms: vec![Algorithm::Sha256],
+        ..AuthConfig::default()
+    });
+    assert_eq!(
+        challenge_algorithms(&mut strong, Some("baresip")),
+        vec![Algorithm::Sha256]
+    );
+}
