@@ -536,8 +536,40 @@ impl Endpoint {
     pub fn send_request(
         &mut self,
         now: Instant,
+        request: Request,
+        destination: Destination,
+    ) -> Result<TransactionId, SendError> {
+        self.start_client(now, request, destination, None)
+    }
+
+    /// [`Endpoint::send_request`] with the caller's branch in the new top
+    /// Via, for a proxy whose branches carry a loop-detection hash
+    /// (RFC 3261 §16.6 step 8). The branch must start with the magic
+    /// cookie `z9hG4bK` and be a token (letters, digits, `-.!%*_+`~'`).
+    pub fn send_request_with_branch(
+        &mut self,
+        now: Instant,
+        request: Request,
+        destination: Destination,
+        branch: &str,
+    ) -> Result<TransactionId, SendError> {
+        let valid = branch.len() > switchboard_proto::header::BRANCH_MAGIC_COOKIE.len()
+            && branch.starts_with(switchboard_proto::header::BRANCH_MAGIC_COOKIE)
+            && branch
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+        if !valid {
+            return Err(SendError::Invalid("branch".into()));
+        }
+        self.start_client(now, request, destination, Some(branch))
+    }
+
+    fn start_client(
+        &mut self,
+        now: Instant,
         mut request: Request,
         destination: Destination,
+        branch: Option<&str>,
     ) -> Result<TransactionId, SendError> {
         if *request.method() == Method::Ack {
             return Err(SendError::AckInTransaction);
@@ -560,7 +592,10 @@ impl Endpoint {
             .config
             .via_address(transport)
             .ok_or(SendError::NoLocalAddress)?;
-        let branch = self.new_branch();
+        let branch = match branch {
+            Some(b) => b.to_owned(),
+            None => self.new_branch(),
+        };
         request.headers_mut().push_front(
             HeaderName::Via,
             format!(

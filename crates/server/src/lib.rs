@@ -1,6 +1,7 @@
 //! Switchboard's server policies, sans-IO: the registrar and location
 //! service ([`registrar`]), digest authentication ([`auth`]) and protection
-//! against floods, password guessing and overload ([`protect`]).
+//! against floods, password guessing and overload ([`protect`]), and the
+//! stateful proxy ([`proxy`]).
 //!
 //! Like every crate above `switchboard-net`, this one does no I/O, reads no
 //! clock and draws no ambient randomness: the current time comes in as an
@@ -20,12 +21,14 @@
 
 pub mod auth;
 pub mod protect;
+pub mod proxy;
 pub mod registrar;
 mod uri_eq;
 mod util;
 
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Ha1Set, Identity};
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
+pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};
 pub use registrar::{
     Aor, Binding, BindingChange, BindingKey, PendingResponse, RegisterError, RegisterOutcome,
     Registrar, RegistrarConfig,

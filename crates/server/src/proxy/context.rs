@@ -1,0 +1,117 @@
+//! The response context of one proxied request (RFC 3261 §16.7): its
+//! branches, the targets still to try, the final responses collected and
+//! the choice of the best one.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use switchboard_core::{Source, TransactionId};
+use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
+
+use super::branch::Branch;
+use super::target::Target;
+
+#[derive(Debug)]
+pub(crate) struct Context {
+    /// The request as forwarded (before the per-branch changes).
+    pub(crate) request: Request,
+    pub(crate) source: Source,
+    pub(crate) loop_hash: String,
+    pub(crate) branches: Vec<Branch>,
+    /// Groups of targets of equal q still to try, highest first.
+    pub(crate) groups: VecDeque<Vec<Target>>,
+    /// Every target URI tried (lower case), so 3xx recursion never loops.
+    pub(crate) tried: Vec<String>,
+    /// Final non-2xx responses (our Via removed) and the ones the proxy made
+    /// up for branches that failed.
+    pub(crate) responses: Vec<Response>,
+    /// A final response went upstream (for INVITE, later 2xx still do).
+    pub(crate) final_sent: bool,
+    /// No new branches: CANCEL, a 2xx or a 6xx came.
+    pub(crate) stop: bool,
+    /// The caller cancelled.
+    pub(crate) cancelled: bool,
+    /// When the current serial group is given up.
+    pub(crate) group_deadline: Option<Instant>,
+    /// The server transaction still exists.
+    pub(crate) server_alive: bool,
+    /// Client transactions of this context still alive.
+    pub(crate) live_clients: usize,
+}
+
+impl Context {
+    pub(crate) fn new(request: Request, source: Source, loop_hash: String) -> Self {
+        Self {
+            request,
+            source,
+            loop_hash,
+            branches: Vec::new(),
+            groups: VecDeque::new(),
+            tried: Vec::new(),
+            responses: Vec::new(),
+            final_sent: false,
+            stop: false,
+            cancelled: false,
+            group_deadline: None,
+            server_alive: true,
+            live_clients: 0,
+        }
+    }
+
+    pub(crate) fn is_invite(&self) -> bool {
+        *self.request.method() == Method::Invite
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.branches.iter().any(Branch::is_pending)
+    }
+
+    /// The context can go: nothing more will arrive for it.
+    pub(crate) fn is_finished(&self) -> bool {
+        !self.server_alive && self.live_clients == 0
+    }
+}
+
+/// How good a final response is for §16.7 step 6, lower is better: 6xx
+/// first, then the lowest class; within 4xx, the ones that tell the caller
+/// what to do (401, 407, 415, 420, 484) first.
+fn rank(status: StatusCode) -> (u8, u8) {
+    let code = status.as_u16();
+    let class = match code / 100 {
+        6 => 0,
+        c => u8::try_from(c).unwrap_or(9),
+    };
+    let preferred = matches!(code, 401 | 407 | 415 | 420 | 484);
+    (class, u8::from(!preferred))
+}
+
+/// The index of the best final response, the first of equal rank.
+pub(crate) fn best_index(responses: &[Response]) -> Option<usize> {
+    responses
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, r)| (rank(r.status()), *i))
+        .map(|(i, _)| i)
+}
+
+/// The challenges of every 401 and 407 but `chosen`, to add to the chosen
+/// one (§16.7 step 7).
+pub(crate) fn other_challenges(responses: &[Response], chosen: usize) -> Vec<(HeaderName, String)> {
+    responses
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| *i != chosen && matches!(r.status().as_u16(), 401 | 407))
+        .flat_map(|(_, r)| {
+            [HeaderName::WwwAuthenticate, HeaderName::ProxyAuthenticate]
+                .into_iter()
+                .flat_map(move |name| r.headers().get_all(name).map(move |v| (name, v.to_owned())))
+        })
+        .collect()
+}
+
+/// The server transaction a client transaction serves, and which branch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BranchRef {
+    pub(crate) server: TransactionId,
+    pub(crate) index: usize,
+}

@@ -1,0 +1,36 @@
+//! The stateful proxy (RFC 3261 §16), sans-IO, as the transaction user of
+//! an [`Endpoint`](switchboard_core::Endpoint).
+//!
+//! The application keeps what is policy: who may call (authentication),
+//! where a user is (the registrar's bindings) and how names resolve
+//! (RFC 3263). The [`Proxy`] does the rest of §16: validation, Route
+//! processing, Record-Route, forking by q-value, Timer C, the response
+//! context and best-response selection, CANCEL, and relaying ACKs for 2xx
+//! and 2xx retransmissions. See [`Proxy`] for the calling loop.
+//!
+//! "This server" is the [`ProxyConfig`]'s listeners (a URI whose host and
+//! port match one) and domains (a URI with that host and no port): several
+//! user agents may share the server's IP address on other ports.
+
+mod branch;
+mod config;
+mod context;
+mod error;
+mod event;
+mod incoming;
+mod layer;
+mod loop_check;
+mod record_route;
+mod routing;
+mod stateful;
+mod target;
+mod validate;
+
+pub use config::{Listener, Mode, ProxyConfig};
+pub use error::ProxyError;
+pub use event::{ProxyEvent, ResolveId};
+pub use incoming::Incoming;
+pub use layer::TransactionLayer;
+pub use stateful::Proxy;
+pub use target::{NextHop, Target, TargetSet};
+pub use validate::Rejection;
