@@ -53,10 +53,7 @@ fn basic_call_invite_180_200_ack_bye() {
     assert_eq!(vias.len(), 2);
     assert!(vias[0].contains("127.0.0.1:5060"), "{vias:?}");
     assert_eq!(
-        invite
-            .headers()
-            .values(HeaderName::RecordRoute)
-            .collect::<Vec<_>>(),
+        proxy_harness::values(invite, HeaderName::RecordRoute),
         ["<sip:127.0.0.1:5060;lr>"]
     );
     // The 200 alice got has the proxy's Via removed.
@@ -301,4 +298,26 @@ fn an_unresolvable_target_gives_500() {
     sim.invite("sip:bob@example.com");
     sim.run(60 * S);
     assert_eq!(sim.call.final_status(), Some(500));
+}
+
+#[test]
+fn late_2xx_retransmissions_are_relayed_along_the_via() {
+    // Alice's ACKs are lost for 40 s: bob keeps sending his 200; once the
+    // proxy's transactions are gone (Timer L/M, 32 s) the 200s still reach
+    // alice, statelessly along the Via, and the call completes.
+    let mut sim = Sim::new(12);
+    let alice = sim.alice;
+    sim.net.drop_all(move |p| {
+        p.from == alice && p.is_request(&Method::Ack) && p.sent < Duration::from_secs(40)
+    });
+    call_bob(&mut sim);
+    sim.call.hold = None;
+    sim.run(120 * S);
+    let late: Vec<_> = sim.packets(sim.p, sim.alice, |p| {
+        p.is_response_to(200, &Method::Invite) && p.sent > Duration::from_secs(34)
+    });
+    assert!(!late.is_empty(), "{}", sim.net.dump());
+    let ack_at = sim.got_at(sim.bob, &Method::Ack).unwrap();
+    assert!(ack_at >= Duration::from_secs(40), "{ack_at:?}");
+    assert_eq!(sim.proxy.context_count(), 0);
 }

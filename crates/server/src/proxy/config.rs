@@ -175,3 +175,44 @@ impl ProxyConfig {
             .or_else(|| self.listeners.iter().find(|l| l.transport == transport))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> ProxyConfig {
+        ProxyConfig::new(
+            vec![
+                Listener::new(
+                    Transport::Udp,
+                    "127.0.0.1:5060".parse().unwrap_or_else(|_| unreachable!()),
+                ),
+                Listener {
+                    transport: Transport::Tls,
+                    addr: "0.0.0.0:5061".parse().unwrap_or_else(|_| unreachable!()),
+                    host: Some("sip.example.com".into()),
+                },
+            ],
+            vec!["example.com".into()],
+        )
+    }
+
+    fn local(uri: &str) -> bool {
+        Uri::parse(uri).is_ok_and(|u| config().is_local(&u))
+    }
+
+    #[test]
+    fn this_server_is_host_and_port() {
+        assert!(local("sip:127.0.0.1:5060;lr"));
+        assert!(local("sip:127.0.0.1"));
+        assert!(local("sip:bob@example.com"));
+        assert!(local("sips:sip.example.com"));
+        assert!(local("sip:sip.example.com;transport=tls"));
+        // Other ports on our address are other user agents.
+        assert!(!local("sip:127.0.0.1:5072"));
+        assert!(!local("sip:bob@example.com:5080"));
+        assert!(!local("sip:sip.example.com"));
+        assert!(!local("sip:bob@example.org"));
+        assert!(!local("tel:+15551234"));
+    }
+}

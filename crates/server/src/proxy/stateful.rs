@@ -252,8 +252,9 @@ impl Proxy {
             return;
         }
         decrement_max_forwards(&mut request);
+        let uri = routing::next_hop_uri(&request);
         routing::fix_strict_next_hop(&mut request);
-        let hop = hop.or_else(|| routing::hop_for_uri(&routing::next_hop_uri(&request)));
+        let hop = hop.or_else(|| routing::hop_for_uri(&uri));
         let transport = hop.map_or(Transport::Udp, |h| h.transport);
         let Some(listener) = self.config.listener(transport, None) else {
             tracing::warn!(%transport, "no listener to forward an ACK from");
@@ -266,7 +267,6 @@ impl Proxy {
             listener.addr.port()
         );
         request.headers_mut().push_front(HeaderName::Via, via);
-        let uri = routing::next_hop_uri(&request);
         self.send_stateless_or_resolve(ep, request.into(), hop, uri);
     }
 
@@ -745,6 +745,9 @@ impl Proxy {
         request.set_uri(&uri);
         decrement_max_forwards(&mut request);
         routing::preload(&mut request, &target.path);
+        // The next hop is the first Route even when it is a strict router
+        // (§16.6 step 7), whose URI then becomes the Request-URI.
+        let next_uri = routing::next_hop_uri(&request);
         routing::fix_strict_next_hop(&mut request);
         let index = ctx.branches.len();
         ctx.branches.push(Branch::new(target.uri.clone()));
@@ -755,7 +758,6 @@ impl Proxy {
             }
             self.timers.insert((now + timer_c, server, Timer::C(index)));
         }
-        let next_uri = routing::next_hop_uri(&request);
         match target.next_hop.or_else(|| routing::hop_for_uri(&next_uri)) {
             Some(hop) => self.send_branch(now, ep, at, request, hop),
             None => {

@@ -502,8 +502,12 @@ impl Sim {
         let (node, tx, ok) = (s.node, s.tx, s.ok.clone().unwrap());
         s.interval = (s.interval * 2).min(4 * S);
         let next = s.interval;
-        // In Accepted, the endpoint sends every 2xx the TU gives it.
-        let _ = self.net.respond(node, tx, ok);
+        // In Accepted, the endpoint sends every 2xx the TU gives it; after
+        // Timer L the TU sends it itself, to the top Via (the proxy).
+        if self.net.respond(node, tx, ok.clone()).is_err() {
+            let via = uri_to_dest(&format!("sip:{PROXY}"));
+            self.net.send_stateless(node, &ok.into(), via);
+        }
         self.later(node, next, Action::Retransmit2xx(j));
     }
 
@@ -702,6 +706,11 @@ pub fn uri_to_dest(uri: &str) -> Destination {
         transport,
         remote: SocketAddr::new(sip.host.ip().unwrap(), sip.port.unwrap_or(5060)),
     }
+}
+
+/// The elements of a list header.
+pub fn values(request: &Request, name: HeaderName) -> Vec<String> {
+    request.headers().values(name).map(str::to_owned).collect()
 }
 
 /// A request alice sends, by hand.
