@@ -1,7 +1,7 @@
 //! The stateful proxy (RFC 3261 §16) as the transaction user of an
 //! endpoint.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -70,6 +70,8 @@ pub struct Proxy {
     config: ProxyConfig,
     contexts: HashMap<TransactionId, Context>,
     clients: HashMap<TransactionId, BranchRef>,
+    /// The CANCELs the proxy sent, whose events are its own.
+    cancels: HashSet<TransactionId>,
     timers: BTreeSet<(Instant, TransactionId, Timer)>,
     resolving: HashMap<ResolveId, Resolving>,
     next_resolve: u64,
@@ -83,6 +85,7 @@ impl Proxy {
             config,
             contexts: HashMap::new(),
             clients: HashMap::new(),
+            cancels: HashSet::new(),
             timers: BTreeSet::new(),
             resolving: HashMap::new(),
             next_resolve: 1,
@@ -363,6 +366,12 @@ impl Proxy {
                 self.on_branch_failed(now, ep, tx, Some(StatusCode::SERVICE_UNAVAILABLE));
                 None
             }
+            Event::Response { tx, .. } | Event::Timeout { tx } | Event::TransportError { tx }
+                if self.cancels.contains(&tx) =>
+            {
+                None
+            }
+            Event::Terminated { tx } if self.cancels.remove(&tx) => None,
             Event::Terminated { tx }
                 if self.clients.contains_key(&tx) || self.contexts.contains_key(&tx) =>
             {
@@ -896,7 +905,10 @@ impl Proxy {
             return;
         };
         match ep.cancel(now, tx) {
-            Ok(_) => branch.cancelled = true,
+            Ok(cancel) => {
+                branch.cancelled = true;
+                self.cancels.insert(cancel);
+            }
             Err(error) => tracing::debug!(%error, "branch not cancelled"),
         }
     }

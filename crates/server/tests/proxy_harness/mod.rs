@@ -172,6 +172,8 @@ pub struct Sim {
     /// Non-INVITE transactions alice sent and their final status.
     pub requests: Vec<(TransactionId, Option<Response>)>,
     pub resolves: usize,
+    /// Endpoint events the proxy gave back (not its own).
+    pub leftovers: Vec<String>,
     actions: Vec<Action>,
 }
 
@@ -212,6 +214,7 @@ impl Sim {
             call: Call::default(),
             requests: Vec::new(),
             resolves: 0,
+            leftovers: Vec::new(),
             actions: Vec::new(),
         }
     }
@@ -549,6 +552,7 @@ impl Sim {
             proxy,
             p,
             locations,
+            leftovers,
             ..
         } = self;
         let p = *p;
@@ -584,7 +588,9 @@ impl Sim {
             }
             Event::Ack { request, source } => proxy.on_ack(now, ep, request, source, None),
             other => {
-                proxy.handle_event(now, ep, other);
+                if let Some(left) = proxy.handle_event(now, ep, other) {
+                    leftovers.push(format!("{left:?}"));
+                }
             }
         });
         self.after_proxy();
