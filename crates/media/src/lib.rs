@@ -24,7 +24,10 @@ pub mod g711;
 pub mod rtcp;
 pub mod rtp;
 pub mod srtp;
+mod stream;
 mod wire;
+
+pub use stream::{FRAME_SAMPLES, Frame, MediaConfig, MediaError, MediaEvent, MediaStream};
 
 /// Helpers shared by the unit tests.
 #[cfg(test)]
