@@ -217,10 +217,17 @@ impl MediaStream {
             None => Bytes::copy_from_slice(datagram),
         };
         let packet = RtpPacket::parse(plain)?;
-        let Arrival::Accepted(extended) =
-            self.receiver
-                .on_packet(now, packet.ssrc, packet.sequence, packet.timestamp)
-        else {
+        let restarts = self.receiver.restarts();
+        let arrival = self
+            .receiver
+            .on_packet(now, packet.ssrc, packet.sequence, packet.timestamp);
+        if restarts != self.receiver.restarts() {
+            // A new source, or the old one restarted its sequence: its
+            // extended numbers start over, so the buffer must too.
+            self.jitter.reset();
+            self.playout = None;
+        }
+        let Arrival::Accepted(extended) = arrival else {
             return Ok(());
         };
         if Some(packet.payload_type) == self.config.dtmf_payload_type {

@@ -46,3 +46,20 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #[test]
+    fn media_stream_takes_any_datagram(datagrams in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 1..20)) {
+        use rand::SeedableRng;
+        use switchboard_media::{MediaConfig, MediaStream, g711::G711};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut stream = MediaStream::new(MediaConfig::new(G711::Ulaw), &mut rng, None, None);
+        let now = std::time::Instant::now();
+        for d in &datagrams {
+            let _ = stream.receive(now, d);
+            let _ = stream.receive_rtcp(now, d);
+            let _ = stream.poll_frame();
+            while stream.poll_event().is_some() {}
+        }
+    }
+}

@@ -176,3 +176,27 @@ fn rtcp_reports_cross_srtcp() {
     // Replaying the SRTCP packet is refused.
     assert!(b.receive_rtcp(t0, &sr).is_err());
 }
+
+#[test]
+fn a_new_source_restarts_playout() {
+    let (mut a, mut b) = streams(G711::Ulaw, None);
+    let t0 = Instant::now();
+    for _ in 0..10 {
+        b.receive(t0, &a.send_frame(&[1000; FRAME_SAMPLES]).unwrap())
+            .unwrap();
+        b.poll_frame();
+    }
+    // The peer's stream is replaced (a re-INVITE to another device).
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut c = MediaStream::new(MediaConfig::new(G711::Ulaw), &mut rng, None, None);
+    let mut audio = 0;
+    for _ in 0..10 {
+        b.receive(t0, &c.send_frame(&[1000; FRAME_SAMPLES]).unwrap())
+            .unwrap();
+        if let Some(Frame::Audio(_)) = b.poll_frame() {
+            audio += 1;
+        }
+    }
+    // The new source's first 3 frames are its playout delay.
+    assert_eq!(audio, 7);
+}

@@ -36,6 +36,7 @@ pub struct RtpReceiver {
     transit: Option<f64>,
     jitter: f64,
     last_sr: Option<(u32, Instant)>,
+    restarts: u64,
 }
 
 impl RtpReceiver {
@@ -55,6 +56,7 @@ impl RtpReceiver {
             transit: None,
             jitter: 0.0,
             last_sr: None,
+            restarts: 0,
         }
     }
 
@@ -63,7 +65,14 @@ impl RtpReceiver {
         self.ssrc
     }
 
+    /// How many times the statistics restarted (a new SSRC, or a confirmed
+    /// sequence jump): extended sequence numbers start over each time.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
     fn restart(&mut self, ssrc: u32, seq: u16) {
+        self.restarts += 1;
         self.ssrc = Some(ssrc);
         self.base_seq = u64::from(seq);
         self.max_seq = seq;
