@@ -18,13 +18,14 @@ use rand_core::RngCore;
 use switchboard_core::{
     Destination, Endpoint, Event, FlowId, Input, RespondError, TransactionId, Transmit, Transport,
 };
-use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode};
+use switchboard_proto::{Message, Request, Response};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
+use crate::app::{App, AppReceiver, ChannelApp, app_channel};
 use crate::config::via_addresses;
 use crate::handle::{Incoming, Outcome, RuntimeStats};
 use crate::listener::{accept_loop, connect, udp_loop};
@@ -95,6 +96,26 @@ pub async fn start_with_rng(
     config: Config,
     rng: Box<dyn RngCore + Send>,
 ) -> Result<(Handle, mpsc::Receiver<Incoming>), StartError> {
+    let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
+    let (_, receiver) = app_channel();
+    let app = ChannelApp {
+        incoming: incoming_tx,
+    };
+    let handle = start_app(config, rng, app, receiver).await?;
+    Ok((handle, incoming_rx))
+}
+
+/// Starts the runtime with `app` as the transaction user, called on the
+/// driver task (see [`App`]); `receiver` brings it the messages of its
+/// [`AppSender`](crate::AppSender)s. The [`Handle`] still sends requests
+/// (their responses go to the [`ClientTransaction`](crate::ClientTransaction))
+/// and stops the runtime.
+pub async fn start_app<A: App>(
+    config: Config,
+    rng: Box<dyn RngCore + Send>,
+    app: A,
+    receiver: AppReceiver<A::Message>,
+) -> Result<Handle, StartError> {
     enum Bound {
         Udp(Arc<UdpSocket>, SocketAddr),
         Stream(TcpListener, Transport),
@@ -125,7 +146,6 @@ pub async fn start_with_rng(
 
     let (events_tx, events_rx) = mpsc::channel(1024);
     let (commands_tx, commands_rx) = mpsc::channel(1024);
-    let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, alive_rx) = mpsc::channel(1);
     let settings = Settings {
@@ -185,10 +205,11 @@ pub async fn start_with_rng(
         by_remote: HashMap::new(),
         pending: HashMap::new(),
         clients: HashMap::new(),
-        incoming: incoming_tx,
+        app,
+        messages: receiver.0,
     };
     tokio::spawn(driver.run());
-    Ok((Handle::new(commands_tx, local.into()), incoming_rx))
+    Ok(Handle::new(commands_tx, local.into()))
 }
 
 /// An open connection as the driver sees it.
@@ -214,7 +235,7 @@ struct Pending {
     bytes: Vec<Bytes>,
 }
 
-struct Driver {
+struct Driver<A: App> {
     endpoint: Endpoint,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Receiver<NetEvent>,
@@ -227,7 +248,8 @@ struct Driver {
     by_remote: HashMap<ConnKey, FlowId>,
     pending: HashMap<ConnKey, Pending>,
     clients: HashMap<TransactionId, mpsc::Sender<Outcome>>,
-    incoming: mpsc::Sender<Incoming>,
+    app: A,
+    messages: mpsc::UnboundedReceiver<A::Message>,
 }
 
 /// The endpoint's clock: tokio's (so paused test time works), as std time.
@@ -235,7 +257,7 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-impl Driver {
+impl<A: App> Driver<A> {
     async fn run(mut self) {
         let sleep = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(sleep);
@@ -252,6 +274,9 @@ impl Driver {
                     None => break 'run,
                 },
                 Some(event) = self.events.recv() => self.on_net(event),
+                Some(message) = self.messages.recv() => {
+                    self.app.on_message(now(), &mut self.endpoint, message);
+                }
                 () = &mut sleep, if armed => {}
             }
             // Take whatever else is ready before draining the endpoint.
@@ -271,8 +296,15 @@ impl Driver {
                     Err(_) => break,
                 }
             }
+            for _ in 0..BATCH {
+                let Ok(message) = self.messages.try_recv() else {
+                    break;
+                };
+                self.app.on_message(now(), &mut self.endpoint, message);
+            }
             self.flush();
-            armed = match self.endpoint.poll_timeout() {
+            let app_timeout = self.app.poll_timeout(now());
+            armed = match min_instant(self.endpoint.poll_timeout(), app_timeout) {
                 Some(at) => {
                     sleep.as_mut().reset(tokio::time::Instant::from_std(at));
                     true
@@ -293,7 +325,8 @@ impl Driver {
             conns,
             pending,
             clients,
-            incoming,
+            app,
+            messages,
             events,
             commands,
             udp,
@@ -302,7 +335,7 @@ impl Driver {
         } = self;
         let _ = shutdown.send(true);
         drop((
-            ctx, conns, pending, clients, incoming, events, commands, udp, endpoint,
+            ctx, conns, pending, clients, app, messages, events, commands, udp, endpoint,
         ));
         for listener in listeners {
             let _ = listener.await;
@@ -524,6 +557,9 @@ impl Driver {
         if self.endpoint.poll_timeout().is_some_and(|at| at <= now) {
             self.endpoint.handle_timeout(now);
         }
+        if self.app.poll_timeout(now).is_some_and(|at| at <= now) {
+            self.app.handle_timeout(now, &mut self.endpoint);
+        }
         loop {
             let mut progress = false;
             while let Some(transmit) = self.endpoint.poll_transmit() {
@@ -618,48 +654,16 @@ impl Driver {
         }
     }
 
+    /// Responses and ends of transactions started through a handle go to
+    /// their [`ClientTransaction`](crate::ClientTransaction); everything
+    /// else to the application.
     fn on_event(&mut self, now: std::time::Instant, event: Event) {
         match event {
-            Event::Request {
-                tx,
-                request,
-                source,
-            } => {
-                match self.incoming.try_send(Incoming::Request {
-                    tx,
-                    request,
-                    source,
-                }) {
-                    Ok(()) => {}
-                    Err(TrySendError::Full(Incoming::Request { tx, request, .. })) => {
-                        tracing::warn!(%tx, "incoming queue full, answering 503");
-                        self.overloaded(now, tx, &request);
-                    }
-                    Err(TrySendError::Closed(Incoming::Request { tx, request, .. })) => {
-                        self.overloaded(now, tx, &request);
-                    }
-                    Err(_) => {}
-                }
-            }
-            Event::Ack { request, source } => self.tell(Incoming::Ack { request, source }),
-            Event::Cancelled {
-                invite,
-                request,
-                invite_request,
-            } => self.tell(Incoming::Cancelled {
-                invite,
-                request,
-                invite_request,
-            }),
-            Event::StrayResponse { response, source } => {
-                self.tell(Incoming::StrayResponse { response, source })
-            }
-            Event::AckTimeout { tx } => self.tell(Incoming::AckTimeout { tx }),
             Event::Response {
                 tx,
                 response,
                 source,
-            } => {
+            } if self.clients.contains_key(&tx) => {
                 let outcome = if response.status().is_provisional() {
                     Outcome::Provisional { response, source }
                 } else {
@@ -667,18 +671,14 @@ impl Driver {
                 };
                 self.deliver(tx, outcome);
             }
-            Event::Timeout { tx } => self.deliver(tx, Outcome::Timeout),
-            Event::TransportError { tx } => self.deliver(tx, Outcome::TransportError),
-            Event::Terminated { tx } => {
-                self.clients.remove(&tx);
+            Event::Timeout { tx } if self.clients.contains_key(&tx) => {
+                self.deliver(tx, Outcome::Timeout);
             }
-            _ => {}
-        }
-    }
-
-    fn tell(&self, incoming: Incoming) {
-        if let Err(error) = self.incoming.try_send(incoming) {
-            tracing::debug!(%error, "incoming event dropped");
+            Event::TransportError { tx } if self.clients.contains_key(&tx) => {
+                self.deliver(tx, Outcome::TransportError);
+            }
+            Event::Terminated { tx } if self.clients.remove(&tx).is_some() => {}
+            event => self.app.on_event(now, &mut self.endpoint, event),
         }
     }
 
@@ -696,17 +696,15 @@ impl Driver {
             }
         }
     }
+}
 
-    /// Answers a request the transaction user cannot take with 503.
-    fn overloaded(&mut self, now: std::time::Instant, tx: TransactionId, request: &Request) {
-        let tag = self.endpoint.new_tag();
-        let retry = self.endpoint.config().retry_after.to_string();
-        let response = ResponseBuilder::from_request(request, StatusCode::SERVICE_UNAVAILABLE)
-            .to_tag(&tag)
-            .header(HeaderName::RetryAfter, retry)
-            .build();
-        if let Ok(response) = response {
-            let _ = self.endpoint.respond(now, tx, response);
-        }
+/// The earlier of two optional deadlines.
+fn min_instant(
+    a: Option<std::time::Instant>,
+    b: Option<std::time::Instant>,
+) -> Option<std::time::Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

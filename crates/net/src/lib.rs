@@ -58,6 +58,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod app;
 mod config;
 mod conn;
 mod driver;
@@ -70,8 +71,9 @@ mod task;
 mod tls;
 pub mod ws;
 
+pub use app::{App, AppReceiver, AppSender, app_channel};
 pub use config::{Config, Listen};
-pub use driver::{start, start_with_rng};
+pub use driver::{start, start_app, start_with_rng};
 pub use error::{Error, StartError, TlsError};
 pub use failover::FailoverTransaction;
 pub use handle::{ClientTransaction, Handle, Incoming, Outcome, RuntimeStats};

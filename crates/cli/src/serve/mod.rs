@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use switchboard_net::{Listen, TlsServer};
+use switchboard_net::{Listen, TlsServer, app_channel};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::{
     AuthConfig, AuthSecret, Authenticator, ProtectConfig, Protection, Registrar,
@@ -38,8 +38,10 @@ pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Erro
             return Ok(ExitCode::from(EXIT_UNAVAILABLE));
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread runs the network driver and the server on it (see
+    // server.rs); the store writes on its own thread. A second runtime
+    // worker measured worse: every datagram then crossed threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
@@ -205,7 +207,18 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
     }
-    let (handle, incoming) = switchboard_net::start(net).await?;
+    let (done, done_rx) = app_channel();
+    let server = server::Server::new(
+        registrar,
+        auth,
+        protect,
+        users,
+        Arc::clone(&committer),
+        done.clone(),
+    );
+    let handle =
+        switchboard_net::start_app(net, Box::new(StdRng::from_rng(&mut rng)), server, done_rx)
+            .await?;
     for (transport, addr) in handle.local_addrs() {
         tracing::info!(
             "listening: {} {addr}",
@@ -216,23 +229,21 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     tracing::info!(
         "serving: REGISTER (digest authentication, registrar) and OPTIONS; other requests get 501 until the proxy is built"
     );
-
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(async move {
-        wait_for_signal().await;
-        let _ = stop_tx.send(());
-    });
-    let server = server::Server::new(
-        handle.clone(),
-        registrar,
-        auth,
-        protect,
-        users,
-        Arc::clone(&committer),
-    );
     tracing::info!("ready");
-    server.run(incoming, stop_rx).await;
+    wait_for_signal().await;
     tracing::info!("stopping");
+    // Answer what the store still has in hand before the driver stops. An
+    // empty submission is a barrier: its report comes after every report
+    // of what was queued before it.
+    let (barrier_tx, barrier_rx) = tokio::sync::oneshot::channel();
+    if committer
+        .submit_with(Vec::new(), move |_| {
+            done.send(server::Done::Barrier(barrier_tx));
+        })
+        .is_ok()
+    {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), barrier_rx).await;
+    }
     handle.shutdown().await;
     if let Err(e) = committer.shutdown() {
         tracing::warn!(error = %e, "store writer stopped with an error");

@@ -1,23 +1,23 @@
-//! The serve loop: one task owns the registrar, the authenticator and the
-//! protections (no locks), takes requests from the network driver, and
-//! takes the store's answers back through a channel.
+//! The server as a [`switchboard_net::App`]: it runs on the network
+//! driver's task and owns the registrar, the authenticator and the
+//! protections (no locks, no hand-off per request: a 401 is queued in the
+//! same pass that read its REGISTER).
 //!
 //! * Bindings are written through the [`GroupCommitter`] (its own thread
-//!   and SQLite connection); its callback wakes this task through an
-//!   unbounded tokio channel, and only then is the 200 OK sent.
+//!   and SQLite connection); its callback sends [`Done`] back through the
+//!   app's channel, and only then is the 200 OK sent.
 //! * User lookups (one SQLite read by primary key, on a second connection
 //!   of the WAL database, where readers never wait for the writer) are done
-//!   inline on this task: they take microseconds, less than handing them
-//!   to another thread and back would. A slow disk would stall this task
-//!   only, never the network driver, which runs on its own task.
+//!   inline: they take microseconds, less than handing them to another
+//!   thread and back would.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use switchboard_core::{Source, TransactionId};
-use switchboard_net::{Handle, Incoming};
+use switchboard_core::{Endpoint, Event, Source, TransactionId};
+use switchboard_net::{App, AppSender};
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 use switchboard_server::auth::Offered;
 use switchboard_server::protect::service_unavailable;
@@ -26,7 +26,7 @@ use switchboard_server::{
     RegisterOutcome, Registrar,
 };
 use switchboard_store::{CommitResult, GroupCommitter, SqliteStore, StoreError, UserStore};
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use super::convert;
 
@@ -44,26 +44,27 @@ pub(crate) fn unix_now() -> u64 {
 
 /// What the store's writer thread reports back.
 #[derive(Debug)]
-enum Done {
+pub(crate) enum Done {
     /// The changes of REGISTER number `id` are stored (or not).
     Register { id: u64, result: CommitResult },
     /// Removals of expired bindings are stored (or not).
     Expired { count: usize, result: CommitResult },
+    /// Everything submitted before this is reported (shutdown).
+    Barrier(oneshot::Sender<()>),
 }
 
 /// The server's state.
 pub(crate) struct Server {
-    pub(crate) handle: Handle,
     pub(crate) registrar: Registrar,
     pub(crate) auth: Authenticator,
     pub(crate) protect: Protection,
     pub(crate) users: SqliteStore,
     pub(crate) committer: Arc<GroupCommitter>,
-    done_tx: mpsc::UnboundedSender<Done>,
-    done_rx: Option<mpsc::UnboundedReceiver<Done>>,
+    done: AppSender<Done>,
     pending: HashMap<u64, (TransactionId, PendingResponse)>,
     next_id: u64,
     warned_unimplemented: bool,
+    next_housekeeping: Instant,
 }
 
 impl std::fmt::Debug for Server {
@@ -77,93 +78,36 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     pub(crate) fn new(
-        handle: Handle,
         registrar: Registrar,
         auth: Authenticator,
         protect: Protection,
         users: SqliteStore,
         committer: Arc<GroupCommitter>,
+        done: AppSender<Done>,
     ) -> Self {
-        let (done_tx, done_rx) = mpsc::unbounded_channel();
         Self {
-            handle,
             registrar,
             auth,
             protect,
             users,
             committer,
-            done_tx,
-            done_rx: Some(done_rx),
+            done,
             pending: HashMap::new(),
             next_id: 0,
             warned_unimplemented: false,
+            next_housekeeping: Instant::now() + HOUSEKEEPING,
         }
     }
 
-    /// Runs until the incoming stream ends or `stop` fires.
-    pub(crate) async fn run(
-        mut self,
-        mut incoming: mpsc::Receiver<Incoming>,
-        mut stop: tokio::sync::oneshot::Receiver<()>,
+    fn send(
+        ep: &mut Endpoint,
+        now: Instant,
+        tx: TransactionId,
+        response: Result<Response, impl std::fmt::Display>,
     ) {
-        let Some(mut done_rx) = self.done_rx.take() else {
-            return;
-        };
-        loop {
-            let now = Instant::now();
-            let deadline = self
-                .registrar
-                .poll_timeout(now, unix_now())
-                .map_or(now + HOUSEKEEPING, |d| d.min(now + HOUSEKEEPING))
-                // Whole seconds: a binding expires at the end of its second.
-                + Duration::from_millis(10);
-            tokio::select! {
-                event = incoming.recv() => match event {
-                    Some(Incoming::Request { tx, request, source }) => {
-                        // Load: requests waiting here and REGISTERs waiting
-                        // for the store. Over the watermark, new requests
-                        // get 503 with Retry-After (Protection::admit).
-                        let was = self.protect.is_overloaded();
-                        let load = incoming.len() + self.pending.len();
-                        if self.protect.set_load(load) != was {
-                            if was {
-                                tracing::info!(load, "overload over: accepting requests again");
-                            } else {
-                                tracing::warn!(load, "overloaded: answering new requests with 503");
-                            }
-                        }
-                        self.on_request(tx, request, source).await;
-                    }
-                    Some(_) => {}
-                    None => break,
-                },
-                Some(done) = done_rx.recv() => self.on_done(done).await,
-                () = tokio::time::sleep_until(deadline.into()) => self.housekeeping(),
-                _ = &mut stop => break,
-            }
-        }
-        // Answer what the store still has in hand before the driver stops.
-        // An empty submission is a barrier: it completes after everything
-        // queued before it.
-        let (barrier_tx, barrier_rx) = tokio::sync::oneshot::channel();
-        if self
-            .committer
-            .submit_with(Vec::new(), move |_| {
-                let _ = barrier_tx.send(());
-            })
-            .is_ok()
-        {
-            let _ = tokio::time::timeout(Duration::from_secs(10), barrier_rx).await;
-        }
-        while let Ok(done) = done_rx.try_recv() {
-            self.on_done(done).await;
-        }
-    }
-
-    async fn send(&self, tx: TransactionId, response: Result<Response, impl std::fmt::Display>) {
         match response {
             Ok(r) => {
-                if let Err(e) = self.handle.respond(tx, r).await {
+                if let Err(e) = ep.respond(now, tx, r) {
                     tracing::debug!(error = %e, "response not sent");
                 }
             }
@@ -171,30 +115,51 @@ impl Server {
         }
     }
 
-    async fn on_request(&mut self, tx: TransactionId, request: Request, source: Source) {
-        let now = Instant::now();
+    fn on_request(
+        &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
+        tx: TransactionId,
+        request: Request,
+        source: Source,
+    ) {
+        // Load: REGISTERs waiting for the store. Over the watermark, new
+        // requests get 503 with Retry-After (Protection::admit).
+        let was = self.protect.is_overloaded();
+        let load = self.pending.len();
+        if self.protect.set_load(load) != was {
+            if was {
+                tracing::info!(load, "overload over: accepting requests again");
+            } else {
+                tracing::warn!(load, "overloaded: answering new requests with 503");
+            }
+        }
         let ip = source.remote.ip();
         match self.protect.admit(now, ip, request.method()) {
             Admission::Accept => {}
             Admission::Drop => return,
             Admission::Reject { retry_after, .. } => {
-                let tag = self.handle.new_tag().await.unwrap_or_default();
-                self.send(tx, service_unavailable(&request, retry_after, &tag))
-                    .await;
+                let tag = ep.new_tag();
+                Self::send(
+                    ep,
+                    now,
+                    tx,
+                    service_unavailable(&request, retry_after, &tag),
+                );
                 return;
             }
         }
         match request.method() {
-            Method::Register => self.on_register(tx, request, source, ip).await,
+            Method::Register => self.on_register(now, ep, tx, request, source, ip),
             Method::Options if is_for_server(&request) => {
-                let tag = self.handle.new_tag().await.unwrap_or_default();
+                let tag = ep.new_tag();
                 let ok = ResponseBuilder::from_request(&request, StatusCode::OK)
                     .to_tag(&tag)
                     .header(HeaderName::Allow, ALLOW)
                     .header(HeaderName::Accept, "application/sdp")
                     .header(HeaderName::Supported, "path, outbound")
                     .build();
-                self.send(tx, ok).await;
+                Self::send(ep, now, tx, ok);
             }
             method => {
                 if !self.warned_unimplemented {
@@ -204,12 +169,12 @@ impl Server {
                         "answering 501 Not Implemented: this version is a registrar only; proxying comes later"
                     );
                 }
-                let tag = self.handle.new_tag().await.unwrap_or_default();
+                let tag = ep.new_tag();
                 let answer = ResponseBuilder::from_request(&request, StatusCode::NOT_IMPLEMENTED)
                     .to_tag(&tag)
                     .header(HeaderName::Allow, ALLOW)
                     .build();
-                self.send(tx, answer).await;
+                Self::send(ep, now, tx, answer);
             }
         }
     }
@@ -223,18 +188,19 @@ impl Server {
         }))
     }
 
-    async fn on_register(
+    fn on_register(
         &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
         tx: TransactionId,
         request: Request,
         source: Source,
         ip: IpAddr,
     ) {
-        let now = Instant::now();
         let unix = unix_now();
         let Some(realm) = self.registrar.realm_for(&request).map(str::to_owned) else {
             // Not our domain: the registrar answers 404 (no challenge first).
-            self.register(tx, request, source, None).await;
+            self.register(now, ep, tx, request, source, None);
             return;
         };
         let mut user = None;
@@ -250,7 +216,7 @@ impl Server {
                         Ok(ha1) => self.auth.verify(unix, &request, &c, &realm, ha1.as_ref()),
                         Err(e) => {
                             tracing::error!(error = %e, "user lookup failed: answering 500");
-                            let tag = self.handle.new_tag().await.unwrap_or_default();
+                            let tag = ep.new_tag();
                             let answer = ResponseBuilder::from_request(
                                 &request,
                                 StatusCode::SERVER_INTERNAL_ERROR,
@@ -258,7 +224,7 @@ impl Server {
                             .to_tag(&tag)
                             .header(HeaderName::RetryAfter, "5")
                             .build();
-                            self.send(tx, answer).await;
+                            Self::send(ep, now, tx, answer);
                             return;
                         }
                     },
@@ -273,18 +239,20 @@ impl Server {
         }
         match result {
             AuthResult::Ok { identity, .. } => {
-                self.register(tx, request, source, Some(&identity)).await;
+                self.register(now, ep, tx, request, source, Some(&identity));
             }
             other => {
                 if let Some(answer) = self.auth.respond(unix, &request, &realm, false, &other) {
-                    self.send(tx, answer).await;
+                    Self::send(ep, now, tx, answer);
                 }
             }
         }
     }
 
-    async fn register(
+    fn register(
         &mut self,
+        now: Instant,
+        ep: &mut Endpoint,
         tx: TransactionId,
         request: Request,
         source: Source,
@@ -303,26 +271,26 @@ impl Server {
         };
         match outcome {
             RegisterOutcome::Respond(r) | RegisterOutcome::Reject { response: r, .. } => {
-                self.send(tx, Ok::<_, String>(r)).await;
+                Self::send(ep, now, tx, Ok::<_, String>(r));
             }
             RegisterOutcome::Commit { changes, then } => {
                 let stored: Vec<_> = changes.iter().map(convert::change_to_store).collect();
                 let id = self.next_id;
                 self.next_id += 1;
                 self.pending.insert(id, (tx, then));
-                let done = self.done_tx.clone();
+                let done = self.done.clone();
                 let submitted = self.committer.submit_with(stored, move |result| {
-                    let _ = done.send(Done::Register { id, result });
+                    done.send(Done::Register { id, result });
                 });
                 if let Err(e) = submitted {
                     tracing::warn!(error = %e, "bindings not queued for the store: answering 500");
-                    self.finish(id, Err(e)).await;
+                    self.finish(now, ep, id, Err(e));
                 }
             }
         }
     }
 
-    async fn finish(&mut self, id: u64, result: CommitResult) {
+    fn finish(&mut self, now: Instant, ep: &mut Endpoint, id: u64, result: CommitResult) {
         let Some((tx, pending)) = self.pending.remove(&id) else {
             return;
         };
@@ -333,12 +301,15 @@ impl Server {
                 self.registrar.abort(pending)
             }
         };
-        self.send(tx, answer).await;
+        Self::send(ep, now, tx, answer);
     }
 
-    async fn on_done(&mut self, done: Done) {
+    fn on_done(&mut self, now: Instant, ep: &mut Endpoint, done: Done) {
         match done {
-            Done::Register { id, result } => self.finish(id, result).await,
+            Done::Register { id, result } => self.finish(now, ep, id, result),
+            Done::Barrier(reply) => {
+                let _ = reply.send(());
+            }
             Done::Expired { count, result } => match result {
                 Ok(()) => tracing::debug!(count, "expired bindings removed from the store"),
                 Err(e) => {
@@ -354,9 +325,9 @@ impl Server {
         if !expired.is_empty() {
             let count = expired.len();
             let stored: Vec<_> = expired.iter().map(convert::change_to_store).collect();
-            let done = self.done_tx.clone();
+            let done = self.done.clone();
             if let Err(e) = self.committer.submit_with(stored, move |result| {
-                let _ = done.send(Done::Expired { count, result });
+                done.send(Done::Expired { count, result });
             }) {
                 tracing::warn!(count, error = %e, "expired bindings not queued for removal");
             }
@@ -367,6 +338,45 @@ impl Server {
         if self.pending.capacity() > 1024 && self.pending.len() < self.pending.capacity() / 4 {
             self.pending.shrink_to(1024.max(self.pending.len() * 2));
         }
+    }
+}
+
+impl App for Server {
+    type Message = Done;
+
+    fn on_event(&mut self, now: Instant, ep: &mut Endpoint, event: Event) {
+        if let Event::Request {
+            tx,
+            request,
+            source,
+        } = event
+        {
+            self.on_request(now, ep, tx, request, source);
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, ep: &mut Endpoint, done: Done) {
+        self.on_done(now, ep, done);
+    }
+
+    fn poll_timeout(&self, now: Instant) -> Option<Instant> {
+        let expiry = self
+            .registrar
+            .poll_timeout(now, unix_now())
+            // Whole seconds: a binding expires at the end of its second.
+            .map(|d| {
+                if d > now {
+                    d + Duration::from_millis(10)
+                } else {
+                    d
+                }
+            });
+        Some(expiry.map_or(self.next_housekeeping, |d| d.min(self.next_housekeeping)))
+    }
+
+    fn handle_timeout(&mut self, now: Instant, _: &mut Endpoint) {
+        self.housekeeping();
+        self.next_housekeeping = now + HOUSEKEEPING;
     }
 }
 

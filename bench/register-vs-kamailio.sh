@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# register-vs-kamailio.sh - the registration benchmark of ../shared/bench,
+# Switchboard against the reference Kamailio in one interleaved run.
+#
+#   bench/register-vs-kamailio.sh [--rate 2000] [--count 20000] [--repeat 3]
+#                                 [--users 10000] [--bench DIR] [--config FILE]
+#
+# Starts Kamailio (5060, 2 UDP workers, users user0000.. / pw-<user>) and
+# the release `switchboard serve` (127.0.0.1:5062, the same users imported
+# into a fresh data directory, per-source rate limit and lockout off since
+# all traffic comes from one address, digest uri check off for SIPp), runs compare.sh --scenario register,
+# prints its summary lines, and stops both servers by PID. Needs the
+# release binary (cargo build --release -p switchboard), sipp, kamailio.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
+RATE=2000
+COUNT=20000
+REPEAT=3
+USERS=10000
+EXTRA_CONFIG=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--rate) RATE="$2"; shift 2 ;;
+		--count) COUNT="$2"; shift 2 ;;
+		--repeat) REPEAT="$2"; shift 2 ;;
+		--users) USERS="$2"; shift 2 ;;
+		--bench) BENCH="$2"; shift 2 ;;
+		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
+		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
+	esac
+done
+[ -x "$BENCH/compare.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+BIN="$HERE/../target/release/switchboard"
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
+
+WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
+OPID=""
+cleanup() {
+	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+POPULATION=$((USERS * 2))
+for ((i = 0; i < POPULATION; i++)); do
+	u=$(printf "user%04d" "$i")
+	echo "$u,pw-$u"
+done > "$WORK/users.csv"
+"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
+cat > "$WORK/switchboard.toml" <<TOML
+listen = ["udp:127.0.0.1:5062"]
+domains = ["127.0.0.1"]
+data = "$WORK/data"
+$EXTRA_CONFIG
+[protection]
+rate_limit = false
+lockout = false
+[auth]
+# SIPp's digest uri is the server's ip:port, not the Request-URI.
+check_uri = false
+TOML
+"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
+OPID=$!
+for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
+grep -q ready "$WORK/switchboard.log" || { cat "$WORK/switchboard.log"; exit 1; }
+KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$POPULATION" | tail -1)
+
+"$BENCH/compare.sh" --server kamailio=127.0.0.1:5060:"$KPID" \
+	--server switchboard=127.0.0.1:5062:"$OPID" \
+	--scenario register --rate "$RATE" --count "$COUNT" --users "$USERS" --repeat "$REPEAT"
