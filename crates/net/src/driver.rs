@@ -1,7 +1,8 @@
 //! The driver: one task that owns the sans-IO [`Endpoint`] and runs its
 //! loop (as quinn's `ConnectionDriver` does for a QUIC connection).
 //!
-//! It waits on three things: events from socket and connection tasks,
+//! It waits on four things: its UDP sockets (read here, no task between a
+//! datagram and the endpoint), events from connection tasks,
 //! commands from handles, and one timer set to `poll_timeout`. After each
 //! batch it drains the endpoint: transmits (UDP written here with
 //! `try_send_to`, connections through their bounded write queues), closes and
@@ -16,7 +17,8 @@ use bytes::Bytes;
 use rand::SeedableRng;
 use rand_core::RngCore;
 use switchboard_core::{
-    Destination, Endpoint, Event, FlowId, Input, RespondError, TransactionId, Transmit, Transport,
+    Destination, Endpoint, Event, FlowId, Input, RespondError, Source, TransactionId, Transmit,
+    Transport,
 };
 use switchboard_proto::{Message, Request, Response};
 use tokio::net::{TcpListener, UdpSocket};
@@ -28,7 +30,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::app::{App, AppReceiver, ChannelApp, app_channel};
 use crate::config::via_addresses;
 use crate::handle::{Incoming, Outcome, RuntimeStats};
-use crate::listener::{accept_loop, connect, udp_loop};
+use crate::listener::{UDP_BUFFER, accept_loop, connect};
 use crate::task::{ConnKey, NetEvent, Opened, Outbound, Settings, TaskCtx};
 use crate::{Config, Error, Handle, StartError};
 
@@ -179,10 +181,8 @@ pub async fn start_app<A: App>(
     let mut listeners = Vec::new();
     for b in bound {
         match b {
-            Bound::Udp(socket, at) => {
-                udp.push((at, socket.clone()));
-                listeners.push(tokio::spawn(udp_loop(ctx.clone(), socket, at)));
-            }
+            // Read by the driver itself (see `read_udp`).
+            Bound::Udp(socket, at) => udp.push((at, socket)),
             Bound::Stream(listener, transport) => {
                 listeners.push(tokio::spawn(accept_loop(ctx.clone(), listener, transport)));
             }
@@ -205,6 +205,7 @@ pub async fn start_app<A: App>(
         by_remote: HashMap::new(),
         pending: HashMap::new(),
         clients: HashMap::new(),
+        udp_buffer: vec![0; UDP_BUFFER],
         app,
         messages: receiver.0,
     };
@@ -248,6 +249,8 @@ struct Driver<A: App> {
     by_remote: HashMap<ConnKey, FlowId>,
     pending: HashMap<ConnKey, Pending>,
     clients: HashMap<TransactionId, mpsc::Sender<Outcome>>,
+    /// Where datagrams are received into.
+    udp_buffer: Vec<u8>,
     app: A,
     messages: mpsc::UnboundedReceiver<A::Message>,
 }
@@ -274,6 +277,7 @@ impl<A: App> Driver<A> {
                     None => break 'run,
                 },
                 Some(event) = self.events.recv() => self.on_net(event),
+                index = udp_readable(&self.udp) => self.read_udp(index),
                 Some(message) = self.messages.recv() => {
                     self.app.on_message(now(), &mut self.endpoint, message);
                 }
@@ -353,6 +357,35 @@ impl<A: App> Driver<A> {
     }
 
     // ----- inputs -----
+
+    /// Reads what UDP socket `index` holds (a bounded batch) straight into
+    /// the endpoint: no task between the socket and the endpoint, so a
+    /// datagram costs no hand-off.
+    fn read_udp(&mut self, index: usize) {
+        let Some((local, socket)) = self.udp.get(index).map(|(a, s)| (*a, Arc::clone(s))) else {
+            return;
+        };
+        let now = now();
+        for _ in 0..BATCH {
+            match socket.try_recv_from(&mut self.udp_buffer) {
+                Ok((n, remote)) => {
+                    let bytes =
+                        Bytes::copy_from_slice(self.udp_buffer.get(..n).unwrap_or_default());
+                    let source = Source {
+                        transport: Transport::Udp,
+                        remote,
+                        local,
+                        flow: None,
+                    };
+                    self.endpoint
+                        .handle_input(now, Input::Datagram { source, bytes });
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                // ICMP errors and the like: the socket stays usable.
+                Err(error) => tracing::debug!(%local, %error, "udp receive failed"),
+            }
+        }
+    }
 
     fn on_net(&mut self, event: NetEvent) {
         let now = now();
@@ -707,4 +740,19 @@ fn min_instant(
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// The index of a UDP socket with something to read (never resolves when
+/// there is none).
+async fn udp_readable(sockets: &[(SocketAddr, Arc<UdpSocket>)]) -> usize {
+    std::future::poll_fn(|cx| {
+        for (index, (_, socket)) in sockets.iter().enumerate() {
+            // An error is "ready" too: the read reports it.
+            if socket.poll_recv_ready(cx).is_ready() {
+                return std::task::Poll::Ready(index);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }

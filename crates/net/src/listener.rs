@@ -1,14 +1,12 @@
-//! Listener tasks: the UDP read loop, the accept loop of TCP, TLS, WS and
-//! WSS, and outgoing connection set-up.
+//! Listener tasks: the accept loop of TCP, TLS, WS and WSS, and outgoing
+//! connection set-up (UDP sockets are read by the driver itself).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use rustls::pki_types::ServerName;
-use switchboard_core::{Input, Source, Transport};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use switchboard_core::Transport;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::conn::{ConnInfo, run_stream, run_ws};
@@ -16,30 +14,7 @@ use crate::task::{ConnKey, NetEvent, TaskCtx};
 use crate::ws;
 
 /// Largest UDP datagram.
-const UDP_BUFFER: usize = 64 * 1024;
-
-/// Reads datagrams into one reused buffer; each becomes its own `Bytes`.
-pub(crate) async fn udp_loop(ctx: TaskCtx, socket: Arc<UdpSocket>, local: SocketAddr) {
-    let mut buf = vec![0u8; UDP_BUFFER];
-    let stopped = ctx.stopped();
-    tokio::pin!(stopped);
-    loop {
-        tokio::select! {
-            () = &mut stopped => return,
-            r = socket.recv_from(&mut buf) => match r {
-                Ok((n, remote)) => {
-                    let bytes = Bytes::copy_from_slice(buf.get(..n).unwrap_or_default());
-                    let source = Source { transport: Transport::Udp, remote, local, flow: None };
-                    if !ctx.send(NetEvent::Input(Input::Datagram { source, bytes })).await {
-                        return;
-                    }
-                }
-                // ICMP errors and the like: the socket stays usable.
-                Err(error) => tracing::debug!(%local, %error, "udp receive failed"),
-            },
-        }
-    }
-}
+pub(crate) const UDP_BUFFER: usize = 64 * 1024;
 
 /// Accepts connections; each one's handshakes run in its own task.
 pub(crate) async fn accept_loop(ctx: TaskCtx, listener: TcpListener, transport: Transport) {
