@@ -1,0 +1,101 @@
+//! What the user-agent state machines report.
+
+use std::time::Duration;
+
+use switchboard_proto::StatusCode;
+
+use crate::media_session::Negotiated;
+
+/// A client transaction that ended without a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No final response in time (Timer B or F): as 408.
+    Timeout,
+    /// The request could not be delivered: as 503.
+    TransportError,
+}
+
+impl Failure {
+    /// The status the failure counts as (RFC 3261 §8.1.3.1).
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Self::TransportError => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// What a [`crate::Registration`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistrationEvent {
+    /// The registrar accepted the binding for `expires` seconds.
+    Registered {
+        /// Seconds granted.
+        expires: u32,
+    },
+    /// A REGISTER failed; another is tried after `retry_in`.
+    Failed {
+        /// The status (408 for a timeout, 503 for a transport error).
+        status: StatusCode,
+        /// The reason phrase or what went wrong.
+        reason: String,
+        /// When the next attempt goes out.
+        retry_in: Duration,
+    },
+    /// The binding was removed (or the registration stopped before it
+    /// existed).
+    Unregistered,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// We hung up (BYE sent, or CANCEL before the answer).
+    LocalHangup,
+    /// The peer hung up (BYE received, or the caller cancelled).
+    RemoteHangup,
+    /// The INVITE failed with a final response (or a timeout as 408, a
+    /// transport error as 503).
+    Failed {
+        /// The status.
+        status: StatusCode,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// Offer/answer failed: the session could not be set up (488).
+    NotAcceptable(String),
+}
+
+impl std::fmt::Display for EndReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::LocalHangup => f.write_str("local hangup"),
+            Self::RemoteHangup => f.write_str("remote hangup"),
+            Self::Failed { status, reason } => write!(f, "{} {reason}", status.as_u16()),
+            Self::NotAcceptable(why) => write!(f, "488 Not Acceptable Here ({why})"),
+        }
+    }
+}
+
+/// What a [`crate::Call`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallEvent {
+    /// 100 Trying came (outgoing calls).
+    Trying,
+    /// 180/183 came (outgoing), or we sent 180 (incoming).
+    Ringing,
+    /// The call is up; run the media as negotiated.
+    Answered(Negotiated),
+    /// A re-INVITE changed the media (hold, resume).
+    MediaUpdated(Negotiated),
+    /// A re-INVITE we sent was refused; the media stays as it was.
+    UpdateFailed {
+        /// The status.
+        status: StatusCode,
+    },
+    /// The call is over.
+    Ended(EndReason),
+}

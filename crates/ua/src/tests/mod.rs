@@ -1,0 +1,13 @@
+//! Virtual-clock tests: registration timing and auth, the offer/answer
+//! matrix, and calls between two user agents over two real endpoints.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)] // tests: a failure is a bug in the test
+
+mod calls;
+mod harness;
+mod offer_answer;
+mod registration;
