@@ -33,12 +33,14 @@
 #![forbid(unsafe_code)]
 
 mod commit;
+mod directory;
 mod error;
 mod model;
 mod sqlite;
 mod traits;
 
 pub use commit::{CommitResult, CommitStats, CommitterConfig, GroupCommitter, Ticket};
+pub use directory::UserDirectory;
 pub use error::StoreError;
 pub use model::{
     Binding, BindingChange, BindingSource, Ha1Set, ImportSummary, MAX_FIELD_LEN, MAX_PATH_ENTRIES,

@@ -104,6 +104,20 @@ impl SqliteStore {
         schema::SCHEMA_VERSION
     }
 
+    /// A number that changes whenever a user is added, changed or removed
+    /// (by any process): [`crate::UserDirectory`] reloads when it moves.
+    ///
+    /// # Errors
+    /// Environment errors.
+    pub fn users_version(&self) -> Result<u64, StoreError> {
+        let version: i64 = self.conn().query_row(
+            "SELECT version FROM users_version WHERE id = 1",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(version.unsigned_abs())
+    }
+
     /// Runs SQLite's `quick_check` over the whole file (for an operator's
     /// check, or after a crash; it reads every page, so not on a hot path).
     ///
@@ -194,6 +208,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 2);
+        assert_eq!(SqliteStore::schema_version(), 3);
     }
 }

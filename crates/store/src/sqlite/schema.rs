@@ -41,6 +41,19 @@ const MIGRATIONS: &[&str] = &[
     // more pages written per REGISTER); expired bindings are removed by key
     // from the in-memory registrar, and the rare purge scans the table.
     "DROP INDEX bindings_by_expiry;",
+    // 3: a counter every change of the users table bumps, so a server can
+    // keep the users in memory and reload them only when they changed.
+    "CREATE TABLE users_version (
+        id       INTEGER PRIMARY KEY CHECK (id = 1),
+        version  INTEGER NOT NULL
+    );
+    INSERT INTO users_version (id, version) VALUES (1, 0);
+    CREATE TRIGGER users_inserted AFTER INSERT ON users
+        BEGIN UPDATE users_version SET version = version + 1 WHERE id = 1; END;
+    CREATE TRIGGER users_updated AFTER UPDATE ON users
+        BEGIN UPDATE users_version SET version = version + 1 WHERE id = 1; END;
+    CREATE TRIGGER users_deleted AFTER DELETE ON users
+        BEGIN UPDATE users_version SET version = version + 1 WHERE id = 1; END;",
 ];
 
 /// The schema version this build writes and reads.
