@@ -15,6 +15,8 @@
 //! * `switchboard user add|import|list|remove|passwd`: the users (HA1 values
 //!   only) in the data directory.
 //! * `switchboard registrations`: the stored bindings, one per line.
+//! * `switchboard register | call | answer | message`: the user agent
+//!   (`switchboard-ua` on the network runtime, audio over RTP/SRTP).
 //!
 //! Logs go to stderr through `tracing`; `RUST_LOG` filters them
 //! (`RUST_LOG=debug switchboard parse msg.sip`).
@@ -29,6 +31,7 @@ use tracing_subscriber::EnvFilter;
 mod parse;
 mod render;
 mod serve;
+mod ua;
 mod users;
 
 /// Exit code when a message does not parse (or cannot be read).
@@ -86,6 +89,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
         data: PathBuf,
     },
+    /// Register an address of record and keep it registered until
+    /// SIGINT/SIGTERM; then unregister.
+    Register(ua::RegisterArgs),
+    /// Call someone: progress lines (trying, ringing, answered, ended),
+    /// audio from `--play`, what is heard into `--record`.
+    Call(ua::CallArgs),
+    /// Register (with `--password`) and answer incoming calls.
+    Answer(ua::AnswerArgs),
+    /// Send an instant message (MESSAGE, RFC 3428).
+    Message(ua::MessageArgs),
 }
 
 /// Options of `serve`.
@@ -287,6 +300,10 @@ pub fn execute(
             } => users::passwd(&data, &name, &password, &domain, out, err),
         },
         Command::Registrations { data } => users::registrations(&data, out),
+        Command::Register(args) => ua::register(args, out, err),
+        Command::Call(args) => ua::call(args, out, err),
+        Command::Answer(args) => ua::answer(args, out, err),
+        Command::Message(args) => ua::message(args, out, err),
     }
 }
 

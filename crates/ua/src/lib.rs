@@ -24,6 +24,7 @@ mod dialog;
 mod error;
 mod event;
 mod media_session;
+mod pager;
 mod random;
 mod registration;
 
@@ -37,4 +38,5 @@ pub use config::UaConfig;
 pub use error::{NegotiationError, UaError};
 pub use event::{CallEvent, EndReason, Failure, RegistrationEvent};
 pub use media_session::{MediaPolicy, MediaSession, Negotiated, SrtpKeys, SrtpPolicy, reverse};
+pub use pager::{Delivery, Pager};
 pub use registration::{Backoff, Registration, refresh_after};

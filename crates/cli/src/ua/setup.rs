@@ -1,0 +1,299 @@
+//! From the shared options to the runtime's settings: the server address,
+//! our SIP address and Contact, the listener, TLS trust.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+
+use switchboard_core::Transport;
+use switchboard_net::{Config, Listen, TlsClient};
+use switchboard_proto::Uri;
+use switchboard_ua::{Credentials, UaConfig};
+
+use super::{TransportArg, UaArgs};
+
+/// Why a user-agent command could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    /// A URI argument that is not a SIP URI.
+    #[error("{0:?} is not a SIP URI (sip:user@host)")]
+    BadUri(String),
+    /// `--server` does not resolve.
+    #[error("cannot resolve server {0:?}")]
+    Resolve(String),
+    /// The CA file.
+    #[error("cannot load --ca {path}: {why}")]
+    Ca { path: String, why: String },
+    /// The user-agent settings.
+    #[error(transparent)]
+    Ua(#[from] switchboard_ua::UaError),
+    /// The network runtime.
+    #[error("cannot start the SIP transport: {0}")]
+    Net(#[from] switchboard_net::StartError),
+}
+
+/// Everything a command needs to start the runtime.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    pub(crate) transport: Transport,
+    pub(crate) net: Config,
+    /// The outbound proxy, resolved.
+    pub(crate) server: Option<SocketAddr>,
+    /// The IP our SIP and RTP sockets use.
+    pub(crate) local_ip: IpAddr,
+}
+
+pub(crate) fn transport_of(arg: TransportArg) -> Transport {
+    match arg {
+        TransportArg::Udp => Transport::Udp,
+        TransportArg::Tcp => Transport::Tcp,
+        TransportArg::Tls => Transport::Tls,
+        TransportArg::Ws => Transport::Ws,
+    }
+}
+
+/// The `IP:PORT` a SIP URI's host names, when it is an IP address.
+fn uri_addr(uri: &str, transport: Transport) -> Option<SocketAddr> {
+    let parsed = Uri::parse(uri).ok()?;
+    let sip = parsed.as_sip()?;
+    let ip = sip.host.ip()?;
+    let port = sip
+        .port
+        .unwrap_or(if transport.is_secure() { 5061 } else { 5060 });
+    Some(SocketAddr::new(ip, port))
+}
+
+/// Checks that `uri` is a `sip:`/`sips:` URI.
+pub(crate) fn check_uri(uri: &str) -> Result<(), SetupError> {
+    match Uri::parse(uri) {
+        Ok(u) if u.as_sip().is_some() => Ok(()),
+        _ => Err(SetupError::BadUri(uri.to_owned())),
+    }
+}
+
+/// The local address the system would use to reach `peer` (no packet is
+/// sent: a connected UDP socket only picks its source address).
+fn local_ip_towards(peer: SocketAddr) -> Option<IpAddr> {
+    let any: SocketAddr = if peer.is_ipv4() {
+        (Ipv4Addr::UNSPECIFIED, 0).into()
+    } else {
+        "[::]:0".parse().ok()?
+    };
+    let socket = UdpSocket::bind(any).ok()?;
+    socket.connect(peer).ok()?;
+    socket.local_addr().ok().map(|a| a.ip())
+}
+
+/// Resolves `HOST[:PORT]` (default port by transport).
+async fn resolve(server: &str, transport: Transport) -> Result<SocketAddr, SetupError> {
+    let default = if transport.is_secure() { 5061 } else { 5060 };
+    let has_port = server.parse::<SocketAddr>().is_ok()
+        || server
+            .split_once(':')
+            .is_some_and(|(host, port)| !host.contains(':') && port.parse::<u16>().is_ok());
+    let with_port = if has_port {
+        server.to_owned()
+    } else {
+        format!("{server}:{default}")
+    };
+    tokio::net::lookup_host(&with_port)
+        .await
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| SetupError::Resolve(server.to_owned()))
+}
+
+/// The settings for `args`; `peer_uri` is the URI we will talk to first
+/// (the registrar or the callee), used to pick our address.
+pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, SetupError> {
+    let transport = transport_of(args.transport);
+    let server = match &args.server {
+        Some(s) => Some(resolve(s, transport).await?),
+        None => None,
+    };
+    let peer = server.or_else(|| uri_addr(peer_uri, transport));
+    let local_ip = match args.listen {
+        Some(l) if !l.ip().is_unspecified() => l.ip(),
+        _ => peer
+            .and_then(local_ip_towards)
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+    };
+    let port = args.listen.map_or(0, |l| l.port());
+    let addr = SocketAddr::new(local_ip, port);
+    let mut net = Config::default();
+    // A TLS client needs no certificate of its own: it listens on TCP (its
+    // Via and Contact name TLS; requests come back over its connection).
+    let listen_transport = if transport == Transport::Tls {
+        Transport::Tcp
+    } else {
+        transport
+    };
+    net.listen.push(Listen::new(listen_transport, addr));
+    if transport == Transport::Tls {
+        let Some(path) = &args.ca else {
+            return Err(SetupError::Ca {
+                path: "(none)".into(),
+                why: "--transport tls needs --ca FILE (the server's CA certificate)".into(),
+            });
+        };
+        let ca_error = |why: String| SetupError::Ca {
+            path: path.display().to_string(),
+            why,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_error(e.to_string()))?;
+        net.tls_client = Some(TlsClient::trusting_pem(&pem).map_err(|e| ca_error(e.to_string()))?);
+    }
+    // Keep connections we open alive (RFC 5626), so the server can reach us
+    // over them.
+    if transport.is_reliable() {
+        net.keepalive_interval = Some(std::time::Duration::from_secs(30));
+    }
+    Ok(Setup {
+        transport,
+        net,
+        server,
+        local_ip,
+    })
+}
+
+/// The user-agent configuration once the listener is bound at `bound`.
+pub(crate) fn ua_config(
+    setup: &Setup,
+    args: &UaArgs,
+    aor: &str,
+    bound: SocketAddr,
+) -> Result<UaConfig, SetupError> {
+    let mut config = UaConfig::new(aor, setup.transport, bound)?;
+    config.outbound_proxy = setup.server;
+    if let Some(password) = &args.password {
+        let user = match &args.user {
+            Some(u) => u.clone(),
+            None => Uri::parse(aor)
+                .ok()
+                .and_then(|u| u.as_sip().and_then(|s| s.user).map(str::to_owned))
+                .unwrap_or_default(),
+        };
+        config.credentials = Some(Credentials {
+            username: user,
+            password: password.clone(),
+        });
+    }
+    Ok(config)
+}
+
+/// The started runtime with the user agent on it.
+#[derive(Debug)]
+pub(crate) struct Running {
+    pub(crate) handle: switchboard_net::Handle,
+    pub(crate) sender: switchboard_net::AppSender<super::app::Msg>,
+    pub(crate) reports: tokio::sync::mpsc::UnboundedReceiver<super::app::Report>,
+    /// Our bound SIP address.
+    pub(crate) bound: SocketAddr,
+}
+
+/// Starts the network runtime with a [`super::app::UaApp`] on it.
+pub(crate) async fn start(setup: &Setup) -> Result<Running, SetupError> {
+    use rand::SeedableRng;
+    let (reports_tx, reports) = tokio::sync::mpsc::unbounded_channel();
+    let (sender, receiver) = switchboard_net::app_channel();
+    let app = super::app::UaApp::new(reports_tx);
+    let rng = Box::new(rand::rngs::StdRng::from_os_rng());
+    let handle = switchboard_net::start_app(setup.net.clone(), rng, app, receiver).await?;
+    let bound = handle
+        .local_addrs()
+        .first()
+        .map_or_else(|| SocketAddr::new(setup.local_ip, 0), |(_, a)| *a);
+    Ok(Running {
+        handle,
+        sender,
+        reports,
+        bound,
+    })
+}
+
+/// SIGINT or SIGTERM.
+#[derive(Debug)]
+pub(crate) struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    pub(crate) fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The next signal.
+    pub(crate) async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// A current-thread runtime (the driver, the user agent and the media
+/// tasks all fit on one thread).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, crate::Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(crate::Error::Runtime)
+}
+
+/// The policy of `--srtp`.
+pub(crate) fn media_policy(srtp: super::SrtpArg) -> switchboard_ua::MediaPolicy {
+    switchboard_ua::MediaPolicy {
+        srtp: match srtp {
+            super::SrtpArg::Off => switchboard_ua::SrtpPolicy::Off,
+            super::SrtpArg::Optional => switchboard_ua::SrtpPolicy::Optional,
+            super::SrtpArg::Required => switchboard_ua::SrtpPolicy::Required,
+        },
+        ..switchboard_ua::MediaPolicy::default()
+    }
+}
+
+/// Writes `error: ...` and gives exit code 1.
+pub(crate) fn error_exit(
+    err: &mut dyn std::io::Write,
+    e: &dyn std::fmt::Display,
+) -> Result<std::process::ExitCode, crate::Error> {
+    writeln!(err, "error: {e}")?;
+    Ok(std::process::ExitCode::from(crate::EXIT_FAILURE))
+}
+
+/// A user agent up and running: its settings, runtime and configuration.
+#[derive(Debug)]
+pub(crate) struct Launched {
+    pub(crate) setup: Setup,
+    pub(crate) running: Running,
+    pub(crate) config: UaConfig,
+}
+
+/// Checks the URIs, prepares and starts the runtime, and makes the
+/// configuration for `identity` (default `sip:switchboard@` our address);
+/// `peer_uri` is whom we talk to first.
+pub(crate) async fn launch(
+    args: &UaArgs,
+    peer_uri: &str,
+    identity: Option<&str>,
+) -> Result<Launched, SetupError> {
+    check_uri(peer_uri)?;
+    if let Some(identity) = identity {
+        check_uri(identity)?;
+    }
+    let setup = prepare(args, peer_uri).await?;
+    let running = start(&setup).await?;
+    let identity = identity.map_or_else(
+        || format!("sip:switchboard@{}", running.bound.ip()),
+        str::to_owned,
+    );
+    let config = ua_config(&setup, args, &identity, running.bound)?;
+    Ok(Launched {
+        setup,
+        running,
+        config,
+    })
+}
