@@ -59,6 +59,34 @@ pub(crate) struct FileConfig {
     /// Digest authentication settings.
     #[serde(default)]
     pub(crate) auth: AuthSection,
+    /// Proxy settings.
+    #[serde(default)]
+    pub(crate) proxy: ProxySection,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProxySection {
+    /// `"proxy"` (forward, the default) or `"redirect"` (answer 302 with
+    /// the registered contacts).
+    pub(crate) mode: Option<String>,
+    /// Insert Record-Route into dialog-creating requests (default true).
+    pub(crate) record_route: Option<bool>,
+    /// Timer C: seconds an INVITE branch may ring without a final response
+    /// (default 181).
+    pub(crate) timer_c: Option<u64>,
+    /// Serial forking: seconds a group of contacts of equal q rings before
+    /// the next (lower q) group is tried (default 20).
+    pub(crate) group_timeout: Option<u64>,
+    /// On a 3xx from a branch, try its contacts (default true) or return
+    /// it.
+    pub(crate) recurse_on_3xx: Option<bool>,
+    /// Most branches one request forks into (default 16).
+    pub(crate) max_branches: Option<usize>,
+    /// Requests from other domains to local users are accepted without a
+    /// challenge (default true); false: refused with 403.
+    pub(crate) trust_foreign_callers: Option<bool>,
 }
 
 /// `[auth]`.
@@ -131,6 +159,7 @@ pub(crate) struct Settings {
     pub(crate) registrar: RegistrarSection,
     pub(crate) protection: ProtectionSection,
     pub(crate) auth: AuthSection,
+    pub(crate) proxy: ProxySection,
     pub(crate) max_transactions: Option<usize>,
 }
 
@@ -390,6 +419,7 @@ pub(crate) fn resolve(flags: &Flags) -> Result<Settings, ConfigError> {
     if file.max_transactions == Some(0) {
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
+    check_proxy(&file.proxy)?;
     Ok(Settings {
         listen,
         domains,
@@ -398,8 +428,33 @@ pub(crate) fn resolve(flags: &Flags) -> Result<Settings, ConfigError> {
         registrar: file.registrar,
         protection: file.protection,
         auth: file.auth,
+        proxy: file.proxy,
         max_transactions: file.max_transactions,
     })
+}
+
+fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
+    if let Some(mode) = &p.mode {
+        if !matches!(mode.as_str(), "proxy" | "redirect") {
+            return Err(ConfigError::new(
+                "proxy.mode",
+                format!("{mode:?}: must be \"proxy\" or \"redirect\""),
+            ));
+        }
+    }
+    if p.timer_c == Some(0) {
+        return Err(ConfigError::new("proxy.timer_c", "must be at least 1"));
+    }
+    if p.group_timeout == Some(0) {
+        return Err(ConfigError::new(
+            "proxy.group_timeout",
+            "must be at least 1",
+        ));
+    }
+    if p.max_branches == Some(0) {
+        return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

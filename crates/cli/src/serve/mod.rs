@@ -6,6 +6,7 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod config;
+mod contacts;
 mod convert;
 mod server;
 
@@ -15,7 +16,9 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use switchboard_net::resolver::Resolver;
 use switchboard_net::{Listen, TlsServer, app_channel};
+use switchboard_server::proxy::{Listener, Mode, Proxy, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::{
     AuthConfig, AuthSecret, Authenticator, ProtectConfig, Protection, Registrar,
@@ -207,6 +210,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
     }
+    let (proxy_parts, proxy_summary) = proxy_parts(&settings);
     let (done, done_rx) = app_channel();
     let server = server::Server::new(
         registrar,
@@ -215,6 +219,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         users,
         Arc::clone(&committer),
         done.clone(),
+        proxy_parts,
     );
     let handle =
         switchboard_net::start_app(net, Box::new(StdRng::from_rng(&mut rng)), server, done_rx)
@@ -227,7 +232,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     }
     tracing::info!("domains: {}", settings.domains.join(", "));
     tracing::info!(
-        "serving: REGISTER (digest authentication, registrar) and OPTIONS; other requests get 501 until the proxy is built"
+        "serving: REGISTER (digest authentication, registrar), OPTIONS, and every other request {proxy_summary}"
     );
     tracing::info!("ready");
     wait_for_signal().await;
@@ -249,6 +254,87 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         tracing::warn!(error = %e, "store writer stopped with an error");
     }
     Ok(())
+}
+
+/// The proxy's configuration from the settings, and how the startup log
+/// describes it.
+fn proxy_parts(settings: &config::Settings) -> (server::ProxyParts, String) {
+    let mut listeners = Vec::new();
+    for &(transport, addr) in &settings.listen {
+        if addr.ip().is_unspecified() {
+            // Record-Route needs an address peers can reach: the host's
+            // own, then loopback.
+            let mut hosts: Vec<String> = Vec::new();
+            if let Some(ip) = config::primary_ip() {
+                hosts.push(match ip {
+                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                    std::net::IpAddr::V4(v4) => v4.to_string(),
+                });
+            }
+            hosts.push(if addr.is_ipv6() { "[::1]" } else { "127.0.0.1" }.to_owned());
+            for host in hosts {
+                listeners.push(Listener {
+                    transport,
+                    addr,
+                    host: Some(host),
+                });
+            }
+        } else {
+            listeners.push(Listener::new(transport, addr));
+        }
+    }
+    let p = &settings.proxy;
+    let mut pconfig = ProxyConfig::new(listeners, settings.domains.clone());
+    // Checked when the configuration was read.
+    if p.mode.as_deref() == Some("redirect") {
+        pconfig.mode = Mode::Redirect;
+    }
+    if let Some(v) = p.record_route {
+        pconfig.record_route = v;
+    }
+    if let Some(v) = p.timer_c {
+        pconfig.timer_c = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = p.group_timeout {
+        pconfig.group_timeout = std::time::Duration::from_secs(v);
+    }
+    if let Some(v) = p.recurse_on_3xx {
+        pconfig.recurse_on_3xx = v;
+    }
+    if let Some(v) = p.max_branches {
+        pconfig.max_branches = v;
+    }
+    let trust_foreign = p.trust_foreign_callers.unwrap_or(true);
+    let summary = match pconfig.mode {
+        Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
+        Mode::Proxy => format!(
+            "proxied (local callers challenged with 407, callers from other domains {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
+            if trust_foreign { "accepted" } else { "refused" },
+            if pconfig.record_route { "on" } else { "off" },
+            pconfig.timer_c.as_secs(),
+            pconfig.group_timeout.as_secs(),
+            if pconfig.recurse_on_3xx {
+                "recursed"
+            } else {
+                "returned"
+            },
+        ),
+    };
+    let resolver = match Resolver::from_system_conf() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS configuration: only numeric hosts and the hosts file resolve");
+            Resolver::offline()
+        }
+    };
+    (
+        server::ProxyParts {
+            proxy: Proxy::new(pconfig),
+            trust_foreign,
+            resolver: Arc::new(resolver),
+        },
+        summary,
+    )
 }
 
 #[cfg(unix)]

@@ -17,10 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_core::{Endpoint, Event, Source, TransactionId};
+use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender};
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 use switchboard_server::auth::Offered;
-use switchboard_server::protect::service_unavailable;
+use switchboard_server::protect::{RejectReason, service_unavailable};
+use switchboard_server::proxy::{NextHop, Proxy, ResolveId};
 use switchboard_server::{
     Admission, AuthGate, AuthResult, Authenticator, Ha1Set, PendingResponse, Protection,
     RegisterOutcome, Registrar,
@@ -28,10 +30,13 @@ use switchboard_server::{
 use switchboard_store::{CommitResult, GroupCommitter, SqliteStore, StoreError, UserStore};
 use tokio::sync::oneshot;
 
+use super::contacts::Contacts;
 use super::convert;
 
-/// Methods answered today.
-const ALLOW: &str = "REGISTER, OPTIONS";
+mod proxying;
+
+/// Methods the server handles itself or proxies.
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
 /// Longest wait between housekeeping rounds.
 const HOUSEKEEPING: Duration = Duration::from_secs(30);
 
@@ -51,6 +56,8 @@ pub(crate) enum Done {
     Expired { count: usize, result: CommitResult },
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
+    /// A next hop the proxy asked for is resolved (or not).
+    Resolved { id: ResolveId, hop: Option<NextHop> },
 }
 
 /// The server's state.
@@ -63,8 +70,19 @@ pub(crate) struct Server {
     done: AppSender<Done>,
     pending: HashMap<u64, (TransactionId, PendingResponse)>,
     next_id: u64,
-    warned_unimplemented: bool,
     next_housekeeping: Instant,
+    proxy: Proxy,
+    /// Requests from other domains to local users need no challenge.
+    trust_foreign: bool,
+    resolver: Arc<Resolver>,
+    contacts: Contacts,
+}
+
+/// What the server needs for proxying.
+pub(crate) struct ProxyParts {
+    pub(crate) proxy: Proxy,
+    pub(crate) trust_foreign: bool,
+    pub(crate) resolver: Arc<Resolver>,
 }
 
 impl std::fmt::Debug for Server {
@@ -72,6 +90,8 @@ impl std::fmt::Debug for Server {
         f.debug_struct("Server")
             .field("registrar", &self.registrar)
             .field("pending", &self.pending.len())
+            .field("calls", &self.proxy.context_count())
+            .field("contacts", &self.contacts.len())
             .finish_non_exhaustive()
     }
 }
@@ -84,6 +104,7 @@ impl Server {
         users: SqliteStore,
         committer: Arc<GroupCommitter>,
         done: AppSender<Done>,
+        parts: ProxyParts,
     ) -> Self {
         Self {
             registrar,
@@ -94,8 +115,11 @@ impl Server {
             done,
             pending: HashMap::new(),
             next_id: 0,
-            warned_unimplemented: false,
             next_housekeeping: Instant::now() + HOUSEKEEPING,
+            proxy: parts.proxy,
+            trust_foreign: parts.trust_foreign,
+            resolver: parts.resolver,
+            contacts: Contacts::default(),
         }
     }
 
@@ -123,10 +147,12 @@ impl Server {
         request: Request,
         source: Source,
     ) {
-        // Load: REGISTERs waiting for the store. Over the watermark, new
-        // requests get 503 with Retry-After (Protection::admit).
+        // Load: REGISTERs waiting for the store and requests being
+        // proxied. Over the watermark, new requests get 503 with
+        // Retry-After (Protection::admit); requests inside established
+        // dialogs (a To tag) still pass.
         let was = self.protect.is_overloaded();
-        let load = self.pending.len();
+        let load = self.pending.len() + self.proxy.context_count();
         if self.protect.set_load(load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");
@@ -138,6 +164,10 @@ impl Server {
         match self.protect.admit(now, ip, request.method()) {
             Admission::Accept => {}
             Admission::Drop => return,
+            Admission::Reject {
+                reason: RejectReason::Overload,
+                ..
+            } if request.headers().to_tag().is_some() => {}
             Admission::Reject { retry_after, .. } => {
                 let tag = ep.new_tag();
                 Self::send(
@@ -151,31 +181,7 @@ impl Server {
         }
         match request.method() {
             Method::Register => self.on_register(now, ep, tx, request, source, ip),
-            Method::Options if is_for_server(&request) => {
-                let tag = ep.new_tag();
-                let ok = ResponseBuilder::from_request(&request, StatusCode::OK)
-                    .to_tag(&tag)
-                    .header(HeaderName::Allow, ALLOW)
-                    .header(HeaderName::Accept, "application/sdp")
-                    .header(HeaderName::Supported, "path, outbound")
-                    .build();
-                Self::send(ep, now, tx, ok);
-            }
-            method => {
-                if !self.warned_unimplemented {
-                    self.warned_unimplemented = true;
-                    tracing::info!(
-                        %method,
-                        "answering 501 Not Implemented: this version is a registrar only; proxying comes later"
-                    );
-                }
-                let tag = ep.new_tag();
-                let answer = ResponseBuilder::from_request(&request, StatusCode::NOT_IMPLEMENTED)
-                    .to_tag(&tag)
-                    .header(HeaderName::Allow, ALLOW)
-                    .build();
-                Self::send(ep, now, tx, answer);
-            }
+            _ => self.on_proxy_request(now, ep, tx, request, source, ip),
         }
     }
 
@@ -186,6 +192,43 @@ impl Server {
             sha256: Some(u.ha1.sha256().to_owned()),
             sha512_256: Some(u.ha1.sha512_256().to_owned()),
         }))
+    }
+
+    /// Checks the credentials `request` offers for `realm` (Authorization,
+    /// or Proxy-Authorization for the proxy) behind the lockout gate, and
+    /// records the outcome for the lockout. `Err`: the user store failed.
+    fn check_auth(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        realm: &str,
+        ip: IpAddr,
+        is_proxy: bool,
+    ) -> Result<AuthResult, StoreError> {
+        let unix = unix_now();
+        let mut user = None;
+        let result = match Authenticator::credentials(request, realm, is_proxy) {
+            Offered::Digest(c) => {
+                user = Some(c.username.to_string());
+                match self.protect.auth_gate(now, ip, Some(&c.username)) {
+                    AuthGate::Locked { scope, remaining } => {
+                        tracing::debug!(?scope, ?remaining, user = %c.username, "authentication locked out");
+                        self.auth.failure()
+                    }
+                    AuthGate::Proceed => {
+                        let ha1 = self.lookup(&c.username, realm)?;
+                        self.auth.verify(unix, request, &c, realm, ha1.as_ref())
+                    }
+                }
+            }
+            _ => self
+                .auth
+                .authenticate(unix, request, realm, is_proxy, |_| None),
+        };
+        for (scope, length) in self.protect.record_auth(now, ip, user.as_deref(), &result) {
+            tracing::warn!(?scope, ?length, source = %ip, user = user.as_deref().unwrap_or("-"), "locked out after failed authentications");
+        }
+        Ok(result)
     }
 
     fn on_register(
@@ -203,40 +246,20 @@ impl Server {
             self.register(now, ep, tx, request, source, None);
             return;
         };
-        let mut user = None;
-        let result = match Authenticator::credentials(&request, &realm, false) {
-            Offered::Digest(c) => {
-                user = Some(c.username.to_string());
-                match self.protect.auth_gate(now, ip, Some(&c.username)) {
-                    AuthGate::Locked { scope, remaining } => {
-                        tracing::debug!(?scope, ?remaining, user = %c.username, "authentication locked out");
-                        self.auth.failure()
-                    }
-                    AuthGate::Proceed => match self.lookup(&c.username, &realm) {
-                        Ok(ha1) => self.auth.verify(unix, &request, &c, &realm, ha1.as_ref()),
-                        Err(e) => {
-                            tracing::error!(error = %e, "user lookup failed: answering 500");
-                            let tag = ep.new_tag();
-                            let answer = ResponseBuilder::from_request(
-                                &request,
-                                StatusCode::SERVER_INTERNAL_ERROR,
-                            )
-                            .to_tag(&tag)
-                            .header(HeaderName::RetryAfter, "5")
-                            .build();
-                            Self::send(ep, now, tx, answer);
-                            return;
-                        }
-                    },
-                }
+        let result = match self.check_auth(now, &request, &realm, ip, false) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "user lookup failed: answering 500");
+                let tag = ep.new_tag();
+                let answer =
+                    ResponseBuilder::from_request(&request, StatusCode::SERVER_INTERNAL_ERROR)
+                        .to_tag(&tag)
+                        .header(HeaderName::RetryAfter, "5")
+                        .build();
+                Self::send(ep, now, tx, answer);
+                return;
             }
-            _ => self
-                .auth
-                .authenticate(unix, &request, &realm, false, |_| None),
         };
-        for (scope, length) in self.protect.record_auth(now, ip, user.as_deref(), &result) {
-            tracing::warn!(?scope, ?length, source = %ip, user = user.as_deref().unwrap_or("-"), "locked out after failed authentications");
-        }
         match result {
             AuthResult::Ok { identity, .. } => {
                 self.register(now, ep, tx, request, source, Some(&identity));
@@ -310,6 +333,7 @@ impl Server {
             Done::Barrier(reply) => {
                 let _ = reply.send(());
             }
+            Done::Resolved { id, hop } => self.proxy.resolved(now, ep, id, hop),
             Done::Expired { count, result } => match result {
                 Ok(()) => tracing::debug!(count, "expired bindings removed from the store"),
                 Err(e) => {
@@ -333,6 +357,7 @@ impl Server {
             }
         }
         let now = Instant::now();
+        self.contacts.purge(now);
         self.protect.purge(now);
         self.auth.purge(unix);
         if self.pending.capacity() > 1024 && self.pending.len() < self.pending.capacity() / 4 {
@@ -345,18 +370,28 @@ impl App for Server {
     type Message = Done;
 
     fn on_event(&mut self, now: Instant, ep: &mut Endpoint, event: Event) {
-        if let Event::Request {
-            tx,
-            request,
-            source,
-        } = event
-        {
-            self.on_request(now, ep, tx, request, source);
+        match event {
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => self.on_request(now, ep, tx, request, source),
+            Event::Ack { request, source } => self.on_ack(now, ep, request, source),
+            other => {
+                // Responses, CANCELs, timeouts of the proxy's transactions;
+                // what is left is not the proxy's (a CANCEL of a request
+                // answered here, a stray response) and needs nothing.
+                if let Some(left) = self.proxy.handle_event(now, ep, other) {
+                    tracing::trace!(event = ?left, "event not for the proxy");
+                }
+            }
         }
+        self.drain_proxy();
     }
 
     fn on_message(&mut self, now: Instant, ep: &mut Endpoint, done: Done) {
         self.on_done(now, ep, done);
+        self.drain_proxy();
     }
 
     fn poll_timeout(&self, now: Instant) -> Option<Instant> {
@@ -371,16 +406,22 @@ impl App for Server {
                     d
                 }
             });
-        Some(expiry.map_or(self.next_housekeeping, |d| d.min(self.next_housekeeping)))
+        let own = expiry.map_or(self.next_housekeeping, |d| d.min(self.next_housekeeping));
+        Some(self.proxy.poll_timeout().map_or(own, |p| p.min(own)))
     }
 
-    fn handle_timeout(&mut self, now: Instant, _: &mut Endpoint) {
-        self.housekeeping();
-        self.next_housekeeping = now + HOUSEKEEPING;
+    fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
+        if self.proxy.poll_timeout().is_some_and(|p| p <= now) {
+            self.proxy.handle_timeout(now, ep);
+            self.drain_proxy();
+        }
+        let expiry_due = self
+            .registrar
+            .poll_timeout(now, unix_now())
+            .is_some_and(|d| d <= now);
+        if expiry_due || now >= self.next_housekeeping {
+            self.housekeeping();
+            self.next_housekeeping = now + HOUSEKEEPING;
+        }
     }
-}
-
-/// An OPTIONS the server answers itself: its Request-URI names no user.
-fn is_for_server(request: &Request) -> bool {
-    request.uri().as_sip().is_none_or(|s| s.user.is_none())
 }

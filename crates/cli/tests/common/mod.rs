@@ -1,0 +1,504 @@
+//! Helpers shared by the end-to-end tests of the proxy: the real binary
+//! on loopback, random free ports, temporary data directories, children
+//! killed by PID when their guard drops, every wait bounded.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use switchboard_proto::digest::{self, Algorithm, Qop};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+pub const DOMAIN: &str = "127.0.0.1";
+
+/// Kills the child by PID when dropped.
+pub struct Guard(pub Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A port free for both UDP and TCP on 127.0.0.1.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+pub fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("start switchboard")
+}
+
+/// Fails the test with how to install `program` when it is missing.
+pub fn require(program: &str, arg: &str, package: &str) {
+    let found = Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    assert!(
+        found,
+        "{program} is not installed (Debian: apt-get install -y {package}); scripts/test.sh installs it"
+    );
+}
+
+/// Adds users `(name, password)` in the domain 127.0.0.1.
+pub fn add_users(dir: &Path, data: &Path, users: &[(String, String)]) {
+    let csv = dir.join("users-import.csv");
+    let mut f = std::fs::File::create(&csv).unwrap();
+    for (u, p) in users {
+        writeln!(f, "{u},{p}").unwrap();
+    }
+    drop(f);
+    let o = run(&[
+        "user",
+        "import",
+        csv.to_str().unwrap(),
+        "--domain",
+        DOMAIN,
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+}
+
+/// The bench's users: `user0000..` with password `pw-<user>`.
+pub fn bench_users(n: usize) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("user{i:04}"), format!("pw-user{i:04}")))
+        .collect()
+}
+
+pub fn registrations(data: &Path) -> Vec<String> {
+    let o = run(&["registrations", "--data", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    text(&o.stdout).lines().map(str::to_owned).collect()
+}
+
+/// A running server and what it logged.
+pub struct Server {
+    _guard: Guard,
+    /// The UDP and TCP port.
+    pub port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+/// Starts `serve` on UDP and TCP 127.0.0.1 (plus `extra` arguments), with
+/// `data`, domain 127.0.0.1, the TOML `config`, and waits (30 s at most)
+/// for its "ready" line.
+pub fn start_server(dir: &Path, data: &Path, config: &str, extra: &[String]) -> Server {
+    let port = free_port();
+    let config_path = dir.join(format!("switchboard-{port}.toml"));
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--listen",
+            &format!("udp:127.0.0.1:{port}"),
+            "--listen",
+            &format!("tcp:127.0.0.1:{port}"),
+            "--domain",
+            DOMAIN,
+            "--data",
+            data.to_str().unwrap(),
+            "--config",
+            config_path.to_str().unwrap(),
+        ])
+        .args(extra)
+        .env(
+            "RUST_LOG",
+            std::env::var("SERVE_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let guard = Guard(child);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let sink = Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            eprintln!("[server] {line}");
+            if line.contains("ready") {
+                let _ = ready_tx.send(());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+        panic!(
+            "server not ready in 30 s; it said:\n{}",
+            log.lock().unwrap().join("\n")
+        );
+    }
+    Server {
+        _guard: guard,
+        port,
+        log,
+    }
+}
+
+/// Polls `cond` every 100 ms for at most `limit`.
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, as PEM files
+/// in `dir`: (certificate, key).
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert_path = dir.join("cert.pem");
+    let key_path = dir.join("key.pem");
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+// --- SIP text -----------------------------------------------------------------
+
+/// The value of the first header `name` (case-insensitive) of `message`.
+pub fn header(message: &str, name: &str) -> Option<String> {
+    let want = format!("{}:", name.to_ascii_lowercase());
+    message
+        .split("\r\n")
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.to_ascii_lowercase().starts_with(&want))
+        .map(|l| l[want.len()..].trim().to_owned())
+}
+
+/// Every line of header `name`, as written.
+pub fn header_lines(message: &str, name: &str) -> Vec<String> {
+    let want = format!("{}:", name.to_ascii_lowercase());
+    message
+        .split("\r\n")
+        .take_while(|l| !l.is_empty())
+        .filter(|l| l.to_ascii_lowercase().starts_with(&want))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The status line's code, 0 for a request.
+pub fn status_code(message: &str) -> u16 {
+    message
+        .strip_prefix("SIP/2.0 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The method of a request (the first word), or of a response's CSeq.
+pub fn method(message: &str) -> String {
+    if message.starts_with("SIP/2.0") {
+        header(message, "CSeq")
+            .and_then(|c| c.split_whitespace().nth(1).map(str::to_owned))
+            .unwrap_or_default()
+    } else {
+        message.split(' ').next().unwrap_or_default().to_owned()
+    }
+}
+
+/// `name="value"` (or unquoted) from a challenge header value.
+pub fn param(value: &str, name: &str) -> Option<String> {
+    let at = value.find(&format!("{name}="))? + name.len() + 1;
+    let rest = &value[at..];
+    if let Some(rest) = rest.strip_prefix('"') {
+        Some(rest[..rest.find('"')?].to_owned())
+    } else {
+        Some(rest.split([',', ' ']).next().unwrap_or_default().to_owned())
+    }
+}
+
+/// The credentials answering the first MD5 challenge of `response` (401 or
+/// 407) for `method` on `uri`.
+pub fn credentials(response: &str, method: &str, uri: &str, user: &str, password: &str) -> String {
+    let challenge = header(response, "Proxy-Authenticate")
+        .or_else(|| header(response, "WWW-Authenticate"))
+        .expect("a challenge");
+    let nonce = param(&challenge, "nonce").expect("a nonce");
+    let realm = param(&challenge, "realm").expect("a realm");
+    let ha1 = digest::ha1(Algorithm::Md5, user, &realm, password);
+    let ha2 = digest::ha2(Algorithm::Md5, method, uri);
+    let cnonce = "c0ffee";
+    let response = digest::response(Algorithm::Md5, &ha1, &nonce, 1, cnonce, Qop::Auth, &ha2);
+    format!(
+        "Digest username=\"{user}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\""
+    )
+}
+
+/// A response to `request` built from its Via, From, To, Call-ID, CSeq
+/// (and Record-Route) lines, with `to_tag` added to To when it has none.
+pub fn response_to(request: &str, code: u16, reason: &str, to_tag: &str, extra: &str) -> String {
+    let mut out = format!("SIP/2.0 {code} {reason}\r\n");
+    for l in header_lines(request, "Via") {
+        out.push_str(&l);
+        out.push_str("\r\n");
+    }
+    if (200..300).contains(&code) || (101..200).contains(&code) {
+        for l in header_lines(request, "Record-Route") {
+            out.push_str(&l);
+            out.push_str("\r\n");
+        }
+    }
+    out.push_str(&format!("From: {}\r\n", header(request, "From").unwrap()));
+    let to = header(request, "To").unwrap();
+    if to.contains(";tag=") || code == 100 {
+        out.push_str(&format!("To: {to}\r\n"));
+    } else {
+        out.push_str(&format!("To: {to};tag={to_tag}\r\n"));
+    }
+    out.push_str(&format!(
+        "Call-ID: {}\r\nCSeq: {}\r\n{extra}Content-Length: 0\r\n\r\n",
+        header(request, "Call-ID").unwrap(),
+        header(request, "CSeq").unwrap()
+    ));
+    out
+}
+
+/// A scripted SIP peer on a UDP socket of 127.0.0.1.
+pub struct UdpPeer {
+    pub socket: UdpSocket,
+    pub server: SocketAddr,
+    branch: u64,
+}
+
+impl UdpPeer {
+    pub fn new(server: SocketAddr) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Self {
+            socket,
+            server,
+            branch: 0,
+        }
+    }
+
+    pub fn local(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    pub fn branch(&mut self) -> String {
+        self.branch += 1;
+        format!("z9hG4bK-e2e-{}-{}", self.local().port(), self.branch)
+    }
+
+    pub fn send(&self, message: &str) {
+        self.socket
+            .send_to(message.as_bytes(), self.server)
+            .unwrap();
+    }
+
+    /// The next message within `limit` (retransmissions included).
+    pub fn recv(&self, limit: Duration) -> Option<String> {
+        let mut buf = [0u8; 65_535];
+        self.socket.set_read_timeout(Some(limit)).unwrap();
+        match self.socket.recv_from(&mut buf) {
+            Ok((n, _)) => Some(text(&buf[..n])),
+            Err(_) => None,
+        }
+    }
+
+    /// Messages until one satisfies `want` (within `limit`); the others
+    /// seen are given back too.
+    pub fn recv_until(
+        &self,
+        limit: Duration,
+        mut want: impl FnMut(&str) -> bool,
+    ) -> (Option<String>, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let mut seen = Vec::new();
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            let Some(m) = self.recv(left) else { break };
+            if want(&m) {
+                return (Some(m), seen);
+            }
+            seen.push(m);
+        }
+        (None, seen)
+    }
+
+    /// Sends `request` (again every 500 ms, 8 times at most) until a final
+    /// response comes.
+    pub fn transact(&self, request: &str) -> Option<String> {
+        for _ in 0..8 {
+            self.send(request);
+            let (r, _) = self.recv_until(Duration::from_millis(500), |m| status_code(m) >= 200);
+            if r.is_some() {
+                return r;
+            }
+        }
+        None
+    }
+
+    /// An out-of-dialog request from `from_user`@127.0.0.1 to `uri`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request(
+        &mut self,
+        method: &str,
+        uri: &str,
+        from: &str,
+        to: &str,
+        call_id: &str,
+        cseq: u32,
+        extra: &str,
+    ) -> String {
+        let branch = self.branch();
+        let local = self.local();
+        format!(
+            "{method} {uri} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch={branch};rport\r\n\
+             Max-Forwards: 70\r\nFrom: <{from}>;tag=f{}\r\nTo: <{to}>\r\n\
+             Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n\
+             Contact: <sip:{}@{local}>\r\n{extra}Content-Length: 0\r\n\r\n",
+            local.port(),
+            from.trim_start_matches("sip:")
+                .split('@')
+                .next()
+                .unwrap_or("x"),
+        )
+    }
+
+    /// REGISTER `user` with this socket as contact (401, then digest).
+    pub fn register(&mut self, user: &str, password: &str) {
+        let uri = format!("sip:{DOMAIN}");
+        let aor = format!("sip:{user}@{DOMAIN}");
+        let call_id = format!("reg-{user}-{}", self.local().port());
+        let first = self.request(
+            "REGISTER",
+            &uri,
+            &aor,
+            &aor,
+            &call_id,
+            1,
+            "Expires: 600\r\n",
+        );
+        let challenge = self.transact(&first).expect("an answer to REGISTER");
+        assert_eq!(status_code(&challenge), 401, "{challenge}");
+        let auth = credentials(&challenge, "REGISTER", &uri, user, password);
+        let second = self.request(
+            "REGISTER",
+            &uri,
+            &aor,
+            &aor,
+            &call_id,
+            2,
+            &format!("Expires: 600\r\nAuthorization: {auth}\r\n"),
+        );
+        let ok = self.transact(&second).expect("an answer to REGISTER");
+        assert_eq!(status_code(&ok), 200, "{ok}");
+    }
+}
+
+// --- SIPp -----------------------------------------------------------------------
+
+/// The scenario file `name` of `tests/sipp`.
+pub fn scenario(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sipp")
+        .join(name)
+}
+
+/// The count in the last row `label` of SIPp's final screen
+/// (`Successful call`, `Failed call`).
+pub fn sipp_count(screen: &str, label: &str) -> u32 {
+    screen
+        .lines()
+        .rfind(|l| l.trim_start().starts_with(label))
+        .and_then(|l| l.split('|').nth(2))
+        .and_then(|c| c.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// SIPp's common options for an instance on `port` (control and media
+/// ports picked free, UDP, one socket).
+pub fn sipp_args(port: u16) -> Vec<String> {
+    vec![
+        "-i".into(),
+        "127.0.0.1".into(),
+        "-mi".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-cp".into(),
+        free_port().to_string(),
+        "-mp".into(),
+        free_port().to_string(),
+        "-t".into(),
+        "u1".into(),
+        "-nostdin".into(),
+        "-key".into(),
+        "domain".into(),
+        DOMAIN.into(),
+    ]
+}
+
+/// Reads everything from a stream until it closes (for a child's output).
+pub fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = r.read_to_string(&mut s);
+        s
+    })
+}
+
+/// Connects to `addr` over TCP within `limit`.
+pub fn connect(addr: SocketAddr, limit: Duration) -> Option<TcpStream> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(s) = TcpStream::connect(addr) {
+            return Some(s);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

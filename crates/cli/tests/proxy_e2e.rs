@@ -1,0 +1,481 @@
+//! End-to-end tests of `switchboard serve` as an authenticating proxy: the
+//! real binary on loopback with SIPp and scripted UDP peers. Calls between
+//! registered users, forking with CANCEL of the losing branch, 407
+//! challenges, no open relay, 404/480, redirect mode.
+//!
+//! Every child is killed by PID when its test ends (a guard), every wait
+//! is bounded, ports are random, data directories temporary.
+
+// Test code: a failed unwrap or index is a failed test, which is what we want.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// The configuration of the tests: every client is 127.0.0.1 (no rate
+/// limit); SIPp's digest `uri` is not the Request-URI (not checked).
+const CONFIG: &str = "[protection]\nrate_limit = false\n[auth]\ncheck_uri = false\n";
+
+fn s(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// SIPp's uac_call.xml through the proxy to uas_call.xml, the callees
+/// registered with register.xml (as the benchmark does): every call is
+/// challenged with 407, relayed with Record-Route, ACKed and hung up.
+#[test]
+fn sipp_calls_through_the_proxy() {
+    const USERS: usize = 20;
+    const CALLS: usize = 300;
+    require("sipp", "-v", "sip-tester");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_users(dir.path(), &data, &bench_users(USERS));
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let target = format!("127.0.0.1:{}", server.port);
+
+    // The callee: one SIPp UAS that every user's contact points at.
+    let uas_port = free_port();
+    let mut uas_cmd = Command::new("timeout");
+    uas_cmd
+        .current_dir(dir.path())
+        .args([
+            "100",
+            "sipp",
+            "-sf",
+            scenario("uas_call.xml").to_str().unwrap(),
+        ])
+        .args(sipp_args(uas_port))
+        .arg("-bind_local")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let _uas = Guard(uas_cmd.spawn().unwrap());
+
+    // Register the callees (contact: the UAS).
+    let users_csv = dir.path().join("users.csv");
+    let mut f = std::fs::File::create(&users_csv).unwrap();
+    writeln!(f, "SEQUENTIAL").unwrap();
+    for (u, p) in bench_users(USERS) {
+        writeln!(f, "{u};{p};[authentication username={u} password={p}]").unwrap();
+    }
+    drop(f);
+    let out = Command::new("timeout")
+        .current_dir(dir.path())
+        .args([
+            "60",
+            "sipp",
+            "-sf",
+            scenario("register.xml").to_str().unwrap(),
+        ])
+        .args(sipp_args(free_port()))
+        .args(["-inf", users_csv.to_str().unwrap()])
+        .args(["-key", "contact_host", "127.0.0.1"])
+        .args(["-key", "contact_port", &uas_port.to_string()])
+        .args(["-key", "expires", "3600"])
+        .args(["-m", &USERS.to_string(), "-r", "100"])
+        .args(["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let screen = text(&out.stdout);
+    assert_eq!(
+        sipp_count(&screen, "Successful call") as usize,
+        USERS,
+        "registration failed:\n{screen}\n{}",
+        text(&out.stderr)
+    );
+
+    // The calls: random pairs of users, each challenged.
+    let calls_csv = dir.path().join("calls.csv");
+    let mut f = std::fs::File::create(&calls_csv).unwrap();
+    writeln!(f, "SEQUENTIAL").unwrap();
+    for i in 0..USERS {
+        let (a, b) = (i, (i * 7 + 3) % USERS);
+        let b = if a == b { (b + 1) % USERS } else { b };
+        writeln!(
+            f,
+            "user{a:04};pw-user{a:04};user{b:04};[authentication username=user{a:04} password=pw-user{a:04}]"
+        )
+        .unwrap();
+    }
+    drop(f);
+    let out = Command::new("timeout")
+        .current_dir(dir.path())
+        .args([
+            "90",
+            "sipp",
+            "-sf",
+            scenario("uac_call.xml").to_str().unwrap(),
+        ])
+        .args(sipp_args(free_port()))
+        .args(["-inf", calls_csv.to_str().unwrap(), "-d", "200"])
+        .args(["-m", &CALLS.to_string(), "-r", "75"])
+        .args(["-recv_timeout", "10000", "-timeout", "80", "-timeout_error"])
+        .arg(&target)
+        .output()
+        .unwrap();
+    let screen = text(&out.stdout);
+    let (ok, failed) = (
+        sipp_count(&screen, "Successful call"),
+        sipp_count(&screen, "Failed call"),
+    );
+    println!("SIPp calls through the proxy: {ok} successful, {failed} failed");
+    if ok as usize != CALLS || failed != 0 {
+        eprintln!("{screen}\n{}", text(&out.stderr));
+    }
+    assert_eq!((ok as usize, failed), (CALLS, 0));
+    assert!(out.status.success(), "{screen}");
+    drop(server);
+}
+
+/// One caller, one callee with two devices: both ring, the first to answer
+/// wins, the other gets a CANCEL (and answers 487, which the proxy ACKs).
+/// Then ACK and BYE reach the device that answered along the Route set.
+#[test]
+fn call_forks_to_two_devices_first_answer_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let users = vec![
+        ("alice".to_owned(), "alice-pw".to_owned()),
+        ("bob".to_owned(), "bob-pw".to_owned()),
+    ];
+    add_users(dir.path(), &data, &users);
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let mut desk = UdpPeer::new(server.addr());
+    let mut mobile = UdpPeer::new(server.addr());
+    desk.register("bob", "bob-pw");
+    mobile.register("bob", "bob-pw");
+    let mut alice = UdpPeer::new(server.addr());
+
+    // INVITE, 407, ACK, INVITE with credentials.
+    let uri = "sip:bob@127.0.0.1";
+    let from = "sip:alice@127.0.0.1";
+    let invite = alice.request("INVITE", uri, from, uri, "fork-1", 1, "");
+    let challenge = alice.transact(&invite).expect("an answer to INVITE");
+    assert_eq!(status_code(&challenge), 407, "{challenge}");
+    assert!(header(&challenge, "Proxy-Authenticate").is_some());
+    let to = header(&challenge, "To").unwrap();
+    let via = header(&invite, "Via").unwrap();
+    alice.send(&format!(
+        "ACK {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\n\
+         Call-ID: fork-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        header(&invite, "From").unwrap()
+    ));
+    let auth = credentials(&challenge, "INVITE", uri, "alice", "alice-pw");
+    let invite = alice.request(
+        "INVITE",
+        uri,
+        from,
+        uri,
+        "fork-1",
+        2,
+        &format!("Proxy-Authorization: {auth}\r\n"),
+    );
+    alice.send(&invite);
+
+    // Both devices ring.
+    let is_invite = |m: &str| m.starts_with("INVITE ");
+    let (at_desk, _) = desk.recv_until(s(5), is_invite);
+    let (at_mobile, _) = mobile.recv_until(s(5), is_invite);
+    let at_desk = at_desk.expect("the desk phone rings");
+    let at_mobile = at_mobile.expect("the mobile rings");
+    assert!(
+        header(&at_desk, "Record-Route").is_some(),
+        "no Record-Route: {at_desk}"
+    );
+    desk.send(&response_to(&at_desk, 180, "Ringing", "desk", ""));
+    mobile.send(&response_to(&at_mobile, 180, "Ringing", "mobile", ""));
+    // The mobile answers first.
+    let contact = format!("Contact: <sip:bob@{}>\r\n", mobile.local());
+    let ok = response_to(&at_mobile, 200, "OK", "mobile", &contact);
+    mobile.send(&ok);
+
+    // The desk phone is cancelled.
+    let (cancel, _) = desk.recv_until(s(5), |m| m.starts_with("CANCEL "));
+    let cancel = cancel.expect("the desk phone gets a CANCEL");
+    desk.send(&response_to(&cancel, 200, "OK", "desk", ""));
+    desk.send(&response_to(
+        &at_desk,
+        487,
+        "Request Terminated",
+        "desk",
+        "",
+    ));
+    let (ack, _) = desk.recv_until(s(5), |m| m.starts_with("ACK "));
+    assert!(ack.is_some(), "the proxy ACKs the desk phone's 487");
+
+    // Alice gets the mobile's 200 (no 487).
+    let (answer, seen) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    let answer = answer.expect("alice gets the 200");
+    assert_eq!(status_code(&answer), 200, "{answer}\nbefore: {seen:?}");
+    assert!(answer.contains(";tag=mobile"), "{answer}");
+    let routes: Vec<String> = header_lines(&answer, "Record-Route")
+        .iter()
+        .map(|l| l.split_once(':').unwrap().1.trim().to_owned())
+        .collect();
+    assert!(!routes.is_empty(), "{answer}");
+
+    // ACK and BYE along the route set reach the mobile.
+    let remote = format!("sip:bob@{}", mobile.local());
+    let to = header(&answer, "To").unwrap();
+    let route_lines: String = routes.iter().map(|r| format!("Route: {r}\r\n")).collect();
+    let in_dialog = |peer: &mut UdpPeer, method: &str, cseq: u32| {
+        let branch = peer.branch();
+        format!(
+            "{method} {remote} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\n\
+             {route_lines}Max-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: fork-1\r\n\
+             CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+            peer.local(),
+            header(&invite, "From").unwrap()
+        )
+    };
+    let ack = in_dialog(&mut alice, "ACK", 2);
+    alice.send(&ack);
+    let (got, _) = mobile.recv_until(s(5), |m| m.starts_with("ACK "));
+    assert!(got.is_some(), "the ACK reaches the mobile");
+    let bye = in_dialog(&mut alice, "BYE", 3);
+    alice.send(&bye);
+    let (got, _) = mobile.recv_until(s(5), |m| m.starts_with("BYE "));
+    let got = got.expect("the BYE reaches the mobile");
+    mobile.send(&response_to(&got, 200, "OK", "mobile", ""));
+    let (bye_ok, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&bye_ok.expect("a BYE answer")), 200);
+    // Nothing more for the desk phone.
+    let (late, _) = desk.recv_until(Duration::from_millis(500), |m| !m.starts_with("SIP/"));
+    assert!(
+        late.is_none_or(|m| m.starts_with("ACK ") || m.starts_with("CANCEL ")),
+        "the desk phone got more"
+    );
+    drop(server);
+}
+
+/// No open relay: a request for another domain (here a UDP socket on
+/// another port of 127.0.0.1, which is not this server) from someone who
+/// is not a local user gets 403; from a local user without credentials
+/// 407; either way nothing reaches the target. Unknown local users get
+/// 404, users without a binding 480, a user authenticating for someone
+/// else's From 403.
+#[test]
+fn no_open_relay_and_lookup_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let users = vec![
+        ("alice".to_owned(), "alice-pw".to_owned()),
+        ("carol".to_owned(), "carol-pw".to_owned()),
+    ];
+    add_users(dir.path(), &data, &users);
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let victim = UdpPeer::new(server.addr());
+    let foreign = format!("sip:victim@{}", victim.local());
+    let mut caller = UdpPeer::new(server.addr());
+
+    let invite = caller.request(
+        "INVITE",
+        &foreign,
+        "sip:spammer@evil.example",
+        &foreign,
+        "relay-1",
+        1,
+        "",
+    );
+    let r = caller.transact(&invite).expect("an answer");
+    assert_eq!(status_code(&r), 403, "{r}");
+    let message = caller.request(
+        "MESSAGE",
+        &foreign,
+        "sip:spammer@evil.example",
+        &foreign,
+        "relay-2",
+        1,
+        "",
+    );
+    let r = caller.transact(&message).expect("an answer");
+    assert_eq!(status_code(&r), 403, "{r}");
+    // An in-dialog-looking request (a To tag) is no way around it.
+    let tagged = caller
+        .request(
+            "INVITE",
+            &foreign,
+            "sip:spammer@evil.example",
+            &foreign,
+            "relay-3",
+            1,
+            "",
+        )
+        .replace(
+            &format!("To: <{foreign}>"),
+            &format!("To: <{foreign}>;tag=x"),
+        );
+    let r = caller.transact(&tagged).expect("an answer");
+    assert_eq!(status_code(&r), 403, "{r}");
+    // Pretending to be a local user: challenged.
+    let invite = caller.request(
+        "INVITE",
+        &foreign,
+        "sip:alice@127.0.0.1",
+        &foreign,
+        "relay-4",
+        1,
+        "",
+    );
+    let r = caller.transact(&invite).expect("an answer");
+    assert_eq!(status_code(&r), 407, "{r}");
+    assert!(
+        victim.recv(Duration::from_millis(500)).is_none(),
+        "a request was relayed to the foreign target"
+    );
+
+    // Lookups.
+    let mut alice = UdpPeer::new(server.addr());
+    let call = |peer: &mut UdpPeer, to: &str, call_id: &str, as_user: (&str, &str)| {
+        let from = "sip:alice@127.0.0.1";
+        let first = peer.request("INVITE", to, from, to, call_id, 1, "");
+        let challenge = peer.transact(&first).expect("an answer");
+        assert_eq!(status_code(&challenge), 407, "{challenge}");
+        let auth = credentials(&challenge, "INVITE", to, as_user.0, as_user.1);
+        let second = peer.request(
+            "INVITE",
+            to,
+            from,
+            to,
+            call_id,
+            2,
+            &format!("Proxy-Authorization: {auth}\r\n"),
+        );
+        status_code(&peer.transact(&second).expect("an answer"))
+    };
+    assert_eq!(
+        call(
+            &mut alice,
+            "sip:nobody@127.0.0.1",
+            "look-1",
+            ("alice", "alice-pw")
+        ),
+        404
+    );
+    assert_eq!(
+        call(
+            &mut alice,
+            "sip:carol@127.0.0.1",
+            "look-2",
+            ("alice", "alice-pw")
+        ),
+        480
+    );
+    // carol's credentials on alice's From.
+    assert_eq!(
+        call(
+            &mut alice,
+            "sip:carol@127.0.0.1",
+            "look-3",
+            ("carol", "carol-pw")
+        ),
+        403
+    );
+    // A wrong password is challenged again.
+    assert_eq!(
+        call(
+            &mut alice,
+            "sip:carol@127.0.0.1",
+            "look-4",
+            ("alice", "wrong")
+        ),
+        407
+    );
+    // A foreign caller reaches a local user without a challenge (480:
+    // carol is not registered).
+    let mut outsider = UdpPeer::new(server.addr());
+    let to = "sip:carol@127.0.0.1";
+    let invite = outsider.request("INVITE", to, "sip:dave@other.example", to, "look-5", 1, "");
+    let r = outsider.transact(&invite).expect("an answer");
+    assert_eq!(status_code(&r), 480, "{r}");
+    // OPTIONS to the server itself.
+    let options = outsider.request(
+        "OPTIONS",
+        &format!("sip:127.0.0.1:{}", server.port),
+        "sip:dave@other.example",
+        "sip:127.0.0.1",
+        "opt-1",
+        1,
+        "",
+    );
+    let r = outsider.transact(&options).expect("an answer");
+    assert_eq!(status_code(&r), 200, "{r}");
+    assert!(header(&r, "Allow").is_some_and(|a| a.contains("INVITE")));
+    drop(server);
+}
+
+/// Redirect mode: an INVITE for a registered user gets 302 with the
+/// contact.
+#[test]
+fn redirect_mode_answers_302_with_the_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    add_users(
+        dir.path(),
+        &data,
+        &[("bob".to_owned(), "bob-pw".to_owned())],
+    );
+    let config = format!("{CONFIG}[proxy]\nmode = \"redirect\"\n");
+    let server = start_server(dir.path(), &data, &config, &[]);
+    assert!(
+        server.log_text().contains("redirected"),
+        "{}",
+        server.log_text()
+    );
+    let mut phone = UdpPeer::new(server.addr());
+    phone.register("bob", "bob-pw");
+    let mut outsider = UdpPeer::new(server.addr());
+    let to = "sip:bob@127.0.0.1";
+    let invite = outsider.request("INVITE", to, "sip:dave@other.example", to, "redir-1", 1, "");
+    let r = outsider.transact(&invite).expect("an answer");
+    assert_eq!(status_code(&r), 302, "{r}");
+    let contact = header(&r, "Contact").unwrap();
+    assert!(contact.contains(&phone.local().to_string()), "{contact}");
+    drop(server);
+}
+
+/// Invalid `[proxy]` values exit 2 naming the key.
+#[test]
+fn invalid_proxy_configuration_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        ("[proxy]\nmode = \"stateless\"\n", "proxy.mode"),
+        ("[proxy]\ntimer_c = 0\n", "proxy.timer_c"),
+        ("[proxy]\ngroup_timeout = 0\n", "proxy.group_timeout"),
+        ("[proxy]\nrecord_route = \"yes\"\n", "proxy.record_route"),
+        ("[proxy]\nforking = true\n", "proxy"),
+    ] {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, toml).unwrap();
+        let port = free_port();
+        let out = Command::new(BIN)
+            .args([
+                "serve",
+                "--listen",
+                &format!("udp:127.0.0.1:{port}"),
+                "--data",
+                dir.path().join("data").to_str().unwrap(),
+                "--config",
+                path.to_str().unwrap(),
+            ])
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
+        assert!(err.contains(key), "{toml}: {err}");
+    }
+}
