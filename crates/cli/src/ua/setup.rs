@@ -82,6 +82,23 @@ fn local_ip_towards(peer: SocketAddr) -> Option<IpAddr> {
     socket.local_addr().ok().map(|a| a.ip())
 }
 
+/// A port free for both UDP and TCP on `ip` (0 when none is found: the
+/// listeners then pick their own).
+fn free_udp_tcp_port(ip: IpAddr) -> u16 {
+    for _ in 0..32 {
+        let Ok(udp) = UdpSocket::bind(SocketAddr::new(ip, 0)) else {
+            break;
+        };
+        let Ok(port) = udp.local_addr().map(|a| a.port()) else {
+            break;
+        };
+        if std::net::TcpListener::bind(SocketAddr::new(ip, port)).is_ok() {
+            return port;
+        }
+    }
+    0
+}
+
 /// Resolves `HOST[:PORT]` (default port by transport).
 async fn resolve(server: &str, transport: Transport) -> Result<SocketAddr, SetupError> {
     let default = if transport.is_secure() { 5061 } else { 5060 };
@@ -116,7 +133,10 @@ pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, Setu
             .and_then(local_ip_towards)
             .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
     };
-    let port = args.listen.map_or(0, |l| l.port());
+    let port = match args.listen.map_or(0, |l| l.port()) {
+        0 if transport == Transport::Udp => free_udp_tcp_port(local_ip),
+        port => port,
+    };
     let addr = SocketAddr::new(local_ip, port);
     let mut net = Config::default();
     // A TLS client needs no certificate of its own: it listens on TCP (its
@@ -127,6 +147,11 @@ pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, Setu
         transport
     };
     net.listen.push(Listen::new(listen_transport, addr));
+    // Every SIP element takes TCP too (RFC 3261 §18): a request over the
+    // UDP size limit comes to the same port over TCP.
+    if transport == Transport::Udp {
+        net.listen.push(Listen::new(Transport::Tcp, addr));
+    }
     if transport == Transport::Tls {
         let Some(path) = &args.ca else {
             return Err(SetupError::Ca {
