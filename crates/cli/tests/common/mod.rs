@@ -502,3 +502,210 @@ pub fn connect(addr: SocketAddr, limit: Duration) -> Option<TcpStream> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+// --- baresip --------------------------------------------------------------------
+
+/// A 8 kHz mono 16-bit WAV of a `hz` tone lasting `seconds`.
+pub fn tone_wav(path: &Path, hz: f64, seconds: u32) {
+    let samples = 8000 * seconds;
+    let mut out = Vec::with_capacity(44 + samples as usize * 2);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&(36 + samples * 2).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&8000u32.to_le_bytes());
+    out.extend_from_slice(&16000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(samples * 2).to_le_bytes());
+    for i in 0..samples {
+        let v = 9000.0 * (2.0 * std::f64::consts::PI * hz * f64::from(i) / 8000.0).sin();
+        out.extend_from_slice(&(v as i16).to_le_bytes());
+    }
+    std::fs::write(path, out).unwrap();
+}
+
+/// A headless baresip (configured as shared/interop/lib/common.sh does:
+/// aufile tone as source, auto-answer) driven through ctrl_tcp.
+pub struct Baresip {
+    _guard: Guard,
+    pub sip_port: u16,
+    events: Arc<Mutex<Vec<String>>>,
+    ctrl: TcpStream,
+    pub dir: PathBuf,
+    token: u32,
+}
+
+impl Baresip {
+    /// Starts baresip for `user`/`password` with the server at
+    /// `127.0.0.1:proxy_port` as its outbound proxy over `transport`
+    /// (`udp`, `tcp`, `tls`), sending a `tone` Hz tone in calls.
+    pub fn start(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        proxy_port: u16,
+        transport: &str,
+        tone: f64,
+    ) -> Self {
+        let dir = dir.join(format!("baresip-{user}-{transport}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        // baresip also opens TLS on sip_port + 1: keep both free.
+        let sip_port = loop {
+            let p = free_port();
+            if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        let ctrl_port = free_port();
+        let rtp = free_port();
+        let wav = dir.join("tone.wav");
+        tone_wav(&wav, tone, 30);
+        std::fs::write(
+            dir.join("config"),
+            format!(
+                "poll_method\tepoll\n\
+                 sip_listen\t127.0.0.1:{sip_port}\n\
+                 net_interface\t127.0.0.1\n\
+                 call_local_timeout\t30\n\
+                 audio_player\taubridge,sink-{user}\n\
+                 audio_source\taufile,{}\n\
+                 audio_alert\taubridge,alert-{user}\n\
+                 audio_level\tno\n\
+                 rtp_ports\t{rtp}-{}\n\
+                 rtp_stats\tyes\n\
+                 rtcp_mux\tno\n\
+                 module_path\t/usr/lib/baresip/modules\n\
+                 module\tg711.so\n\
+                 module\taubridge.so\n\
+                 module\taufile.so\n\
+                 module_tmp\taccount.so\n\
+                 module_app\tmenu.so\n\
+                 module_app\tctrl_tcp.so\n\
+                 ctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n",
+                wav.display(),
+                rtp.saturating_add(20)
+            ),
+        )
+        .unwrap();
+        let (aor, proxy) = match transport {
+            "udp" => (
+                format!("sip:{user}@{DOMAIN}"),
+                format!("sip:127.0.0.1:{proxy_port};transport=udp"),
+            ),
+            t => (
+                format!("sip:{user}@{DOMAIN};transport={t}"),
+                format!("sip:127.0.0.1:{proxy_port};transport={t}"),
+            ),
+        };
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<{aor}>;auth_user={user};auth_pass={password};outbound=\"{proxy}\";regint=600;\
+                 answermode=auto;ptime=20;audio_codecs=PCMU,PCMA\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("contacts"), "").unwrap();
+        let log = std::fs::File::create(dir.join("out.log")).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(&dir)
+            .args(["-v", "-s"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start baresip");
+        let guard = Guard(child);
+        let stream = connect(
+            SocketAddr::from(([127, 0, 0, 1], ctrl_port)),
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|| {
+            panic!(
+                "baresip ctrl_tcp not listening after 10 s; baresip said:\n{}",
+                std::fs::read_to_string(dir.join("out.log")).unwrap_or_default()
+            )
+        });
+        let ctrl = stream.try_clone().unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&events);
+        std::thread::spawn(move || read_netstrings(stream, &sink));
+        Self {
+            _guard: guard,
+            sip_port,
+            events,
+            ctrl,
+            dir,
+            token: 0,
+        }
+    }
+
+    /// Sends a ctrl_tcp command (`dial`, `hangup`, ...).
+    pub fn command(&mut self, command: &str, params: &str) {
+        self.token += 1;
+        let json = format!(
+            "{{\"command\":\"{command}\",\"params\":\"{params}\",\"token\":\"{}\"}}",
+            self.token
+        );
+        let frame = format!("{}:{json},", json.len());
+        self.ctrl.write_all(frame.as_bytes()).unwrap();
+    }
+
+    pub fn has_event(&self, kind: &str) -> bool {
+        let needle = format!("\"type\":\"{kind}\"");
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| e.replace(' ', "").contains(&needle))
+    }
+
+    /// Waits (at most `limit`) for an event of `kind`.
+    pub fn wait_event(&self, kind: &str, limit: Duration) -> bool {
+        wait_for(limit, || self.has_event(kind))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("out.log"))
+            .unwrap_or_default()
+            .replace('\r', "\n")
+    }
+
+    pub fn report(&self) -> String {
+        format!(
+            "ctrl_tcp events:\n{}\n--- baresip log:\n{}",
+            self.events.lock().unwrap().join("\n"),
+            self.log()
+        )
+    }
+}
+
+/// ctrl_tcp frames: `LEN:JSON,`.
+fn read_netstrings(mut stream: TcpStream, events: &Mutex<Vec<String>>) {
+    let mut pending: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        pending.extend_from_slice(&buf[..n]);
+        while let Some(colon) = pending.iter().position(|b| *b == b':') {
+            let Ok(len) = text(&pending[..colon]).trim().parse::<usize>() else {
+                pending.clear();
+                break;
+            };
+            if pending.len() < colon + 1 + len + 1 {
+                break;
+            }
+            let payload = text(&pending[colon + 1..colon + 1 + len]);
+            pending.drain(..colon + 1 + len + 1);
+            eprintln!("[baresip ctrl] {payload}");
+            events.lock().unwrap().push(payload);
+        }
+    }
+}
