@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# call-vs-kamailio.sh - the call benchmark of ../shared/bench, Switchboard
+# against the reference Kamailio in one interleaved run, and optionally the
+# highest call rate of each.
+#
+#   bench/call-vs-kamailio.sh [--rate 200] [--count 4000] [--repeat 3]
+#                             [--users 1000] [--hold-ms 1000] [--max]
+#                             [--bench DIR] [--config FILE]
+#
+# Starts Kamailio (5060, 2 UDP workers, users user0000.. / pw-<user>) and
+# the release `switchboard serve` (127.0.0.1:5062, the same users imported
+# into a fresh data directory, per-source rate limit and lockout off since
+# all traffic comes from one address, digest uri check off for SIPp), runs
+# compare.sh --scenario call (uac_call.xml: INVITE, 407, INVITE with
+# digest, 180/200 from uas_call.xml through the proxy, ACK and BYE along
+# the Record-Route; the callees pre-registered by bench.sh), prints its
+# summary lines, with --max also find_max.sh for each server, and stops
+# both servers by PID. Needs the release binary (cargo build --release -p
+# switchboard; SWITCHBOARD_BIN overrides its path), sipp, kamailio.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
+RATE=200
+COUNT=4000
+REPEAT=3
+USERS=1000
+HOLD_MS=1000
+MAX=0
+EXTRA_CONFIG=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--rate) RATE="$2"; shift 2 ;;
+		--count) COUNT="$2"; shift 2 ;;
+		--repeat) REPEAT="$2"; shift 2 ;;
+		--users) USERS="$2"; shift 2 ;;
+		--hold-ms) HOLD_MS="$2"; shift 2 ;;
+		--max) MAX=1; shift ;;
+		--bench) BENCH="$2"; shift 2 ;;
+		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
+		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--hold-ms MS] [--max] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
+	esac
+done
+[ -x "$BENCH/compare.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
+
+WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
+OPID=""
+cleanup() {
+	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for ((i = 0; i < USERS; i++)); do
+	u=$(printf "user%04d" "$i")
+	echo "$u,pw-$u"
+done > "$WORK/users.csv"
+"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
+cat > "$WORK/switchboard.toml" <<TOML
+listen = ["udp:127.0.0.1:5062"]
+domains = ["127.0.0.1"]
+data = "$WORK/data"
+$EXTRA_CONFIG
+[protection]
+rate_limit = false
+lockout = false
+[auth]
+# SIPp's digest uri is the server's ip:port, not the Request-URI.
+check_uri = false
+TOML
+"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
+OPID=$!
+for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
+grep -q ready "$WORK/switchboard.log" || { cat "$WORK/switchboard.log"; exit 1; }
+KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$USERS" | tail -1)
+
+"$BENCH/compare.sh" --server kamailio=127.0.0.1:5060:"$KPID" \
+	--server switchboard=127.0.0.1:5062:"$OPID" \
+	--scenario call --rate "$RATE" --count "$COUNT" --users "$USERS" \
+	--hold-ms "$HOLD_MS" --repeat "$REPEAT"
+
+if [ "$MAX" = 1 ]; then
+	for server in kamailio=5060:"$KPID" switchboard=5062:"$OPID"; do
+		name="${server%%=*}"; rest="${server#*=}"
+		echo "max server=$name $("$BENCH/find_max.sh" --target 127.0.0.1:"${rest%%:*}" \
+			--server-pid "${rest#*:}" --scenario call --start 250 --users "$USERS" \
+			--hold-ms "$HOLD_MS" 2>/dev/null | head -1)"
+	done
+fi
