@@ -81,9 +81,8 @@
 
 mod algorithm;
 mod auth_param;
+mod auth_value;
 mod authentication_info;
-mod challenge;
-mod credentials;
 mod digest_challenge;
 mod digest_credentials;
 mod error;
@@ -97,9 +96,8 @@ mod tests;
 
 pub use algorithm::Algorithm;
 pub use auth_param::AuthParam;
+pub use auth_value::{AuthValue, Challenge, Credentials, DigestParams};
 pub use authentication_info::AuthenticationInfo;
-pub use challenge::Challenge;
-pub use credentials::Credentials;
 pub use digest_challenge::DigestChallenge;
 pub use digest_credentials::DigestCredentials;
 pub use error::DigestError;
