@@ -565,3 +565,329 @@ fn call_through_serve_srtp_required_tone_both_ways() {
     assert_tone(&rec_callee, 1000.0);
     assert_tone(&rec_caller, 600.0);
 }
+
+// ----- interop with baresip (direct calls, SRTP-SDES mandatory) -----
+
+/// Kills the child by PID when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A baresip UA that answers by itself and plays a tone from a WAV
+/// (aufile); the sndfile module dumps the decoded audio it receives;
+/// ctrl_tcp takes commands.
+struct Baresip {
+    _guard: Guard,
+    sip_port: u16,
+    ctrl: std::net::TcpStream,
+    dir: PathBuf,
+}
+
+impl Baresip {
+    fn start(dir: &Path, user: &str, tone_hz: f32, mediaenc: &str) -> Self {
+        let found = Command::new("baresip")
+            .arg("-h")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok();
+        assert!(
+            found,
+            "baresip is not installed (Debian: apt-get install -y baresip); scripts/test.sh installs it"
+        );
+        let dir = dir.join(format!("baresip-{user}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let wav = tone(&dir, "tone.wav", tone_hz, 30);
+        // baresip also opens TLS on sip_port + 1: keep both free.
+        let sip_port = loop {
+            let p = free_port();
+            if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        let ctrl_port = free_port();
+        std::fs::write(
+            dir.join("config"),
+            format!(
+                "poll_method\tepoll\n\
+                 sip_listen\t127.0.0.1:{sip_port}\n\
+                 net_interface\t127.0.0.1\n\
+                 audio_player\taubridge,sink-{user}\n\
+                 audio_source\taufile,{wav}\n\
+                 audio_alert\taubridge,alert-{user}\n\
+                 audio_level\tno\n\
+                 rtp_stats\tyes\n\
+                 rtcp_mux\tno\n\
+                 module_path\t/usr/lib/baresip/modules\n\
+                 module\tg711.so\n\
+                 module\taubridge.so\n\
+                 module\taufile.so\n\
+                 module\tsrtp.so\n\
+                 module\tsndfile.so\n\
+                 snd_path\t{dir}\n\
+                 module_tmp\taccount.so\n\
+                 module_app\tmenu.so\n\
+                 module_app\tctrl_tcp.so\n\
+                 ctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n",
+                wav = wav.display(),
+                dir = dir.display(),
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("accounts"),
+            format!(
+                "<sip:{user}@127.0.0.1>;regint=0;answermode=auto;ptime=20;\
+                 audio_codecs=PCMU,PCMA;mediaenc={mediaenc}\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(dir.join("contacts"), "").unwrap();
+        let log = std::fs::File::create(dir.join("out.log")).unwrap();
+        let child = Command::new("baresip")
+            .arg("-f")
+            .arg(&dir)
+            .args(["-v", "-s"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start baresip");
+        let guard = Guard(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ctrl = loop {
+            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", ctrl_port)) {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "baresip ctrl_tcp not listening after 10 s; baresip said:\n{}",
+                std::fs::read_to_string(dir.join("out.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        Self {
+            _guard: guard,
+            sip_port,
+            ctrl,
+            dir,
+        }
+    }
+
+    /// Sends a ctrl_tcp command (a netstring of JSON).
+    fn command(&mut self, command: &str, params: &str) {
+        use std::io::Write;
+        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
+        write!(self.ctrl, "{}:{json},", json.len()).unwrap();
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("out.log"))
+            .unwrap_or_default()
+            .replace('\r', "\n")
+    }
+
+    /// The newest dump of decoded received audio.
+    fn received_audio(&self) -> PathBuf {
+        std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("dump-") && n.ends_with("-dec.wav"))
+            })
+            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+            .unwrap_or_else(|| panic!("baresip dumped no received audio\n{}", self.log()))
+    }
+}
+
+/// The captured datagrams of `--capture`.
+fn captured(path: &Path) -> Vec<Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 2 <= bytes.len() {
+        let len = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        out.push(bytes[at + 2..at + 2 + len].to_vec());
+        at += 2 + len;
+    }
+    out
+}
+
+/// The fraction of the energy at `hz` when the payloads of `datagrams`
+/// (after a 12-byte RTP header) are decoded as clear PCMU: near 1 for a
+/// clear tone, near 0 for encrypted payloads.
+fn clear_tone_fraction(datagrams: &[Vec<u8>], hz: f32) -> f64 {
+    let mut pcm: Vec<f64> = Vec::new();
+    for d in datagrams
+        .iter()
+        .filter(|d| d.len() == 12 + 160 || d.len() > 12 + 160)
+    {
+        let mut out = Vec::new();
+        switchboard_media::g711::G711::Ulaw.decode(&d[12..12 + 160], &mut out);
+        pcm.extend(out.iter().map(|s| f64::from(*s)));
+    }
+    assert!(pcm.len() >= 8_000, "only {} samples captured", pcm.len());
+    let window = &pcm[pcm.len() / 4..pcm.len() / 4 + 4_000];
+    let energy: f64 = window.iter().map(|v| v * v).sum::<f64>().max(1.0);
+    let w = 2.0 * std::f64::consts::PI * f64::from(hz) / 8_000.0;
+    let c = 2.0 * w.cos();
+    let (mut s1, mut s2) = (0.0, 0.0);
+    for v in window {
+        let s0 = v + c * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2) * 2.0 / window.len() as f64 / energy
+}
+
+/// switchboard calls baresip (`mediaenc srtp-mand`) with SRTP required:
+/// the call connects, each side hears the other's tone, and what came
+/// off the wire is not the clear tone.
+#[test]
+fn interop_switchboard_calls_baresip_srtp_mandatory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bare = Baresip::start(d, "bob", 880.0, "srtp-mand");
+    let t1000 = tone(d, "1000.wav", 1000.0, 6);
+    let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
+    let target = format!("sip:bob@127.0.0.1:{}", bare.sip_port);
+    let mut caller = Proc::spawn(
+        "call",
+        &[
+            "call",
+            &target,
+            "--as",
+            "sip:alice@127.0.0.1",
+            "--srtp",
+            "required",
+            "--play",
+            s(&t1000),
+            "--record",
+            s(&rec),
+            "--capture",
+            s(&cap),
+            "--duration",
+            "4",
+        ],
+    );
+    let answered = caller.expect("answered:", Duration::from_secs(15));
+    assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
+    caller.expect("ended: local hangup", Duration::from_secs(15));
+    assert!(caller.wait(Duration::from_secs(10)).success());
+    let log = bare.log();
+    assert!(log.contains("RTP/SAVP"), "baresip saw no RTP/SAVP:\n{log}");
+    let media = caller.expect("media: sent", Duration::from_secs(1));
+    assert!(media.contains("rejected 0"), "{media}");
+    assert_tone(&rec, 880.0);
+    // baresip decoded our 1000 Hz tone (its own check of its dump).
+    let dump = bare.received_audio();
+    let (freq, level) = analyse(&dump);
+    assert!(
+        (freq - 1000.0).abs() <= 20.0 && level > -30.0,
+        "baresip heard {freq} Hz at {level} dBFS"
+    );
+    // The capture: SRTP, not clear PCMU of baresip's 880 Hz.
+    let frac = clear_tone_fraction(&captured(&cap), 880.0);
+    assert!(frac < 0.2, "payload looks like clear 880 Hz ({frac})");
+}
+
+/// baresip calls switchboard `answer` with SRTP mandatory on both sides.
+#[test]
+fn interop_baresip_calls_switchboard_srtp_mandatory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut bare = Baresip::start(d, "alice", 440.0, "srtp-mand");
+    let t1000 = tone(d, "1000.wav", 1000.0, 10);
+    let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut callee = Proc::spawn(
+        "answer",
+        &[
+            "answer",
+            "--as",
+            "sip:bob@127.0.0.1",
+            "--listen",
+            &listen,
+            "--srtp",
+            "required",
+            "--play",
+            s(&t1000),
+            "--record",
+            s(&rec),
+            "--capture",
+            s(&cap),
+            "--once",
+        ],
+    );
+    callee.expect("listening on", Duration::from_secs(10));
+    bare.command("dial", &format!("sip:bob@127.0.0.1:{port}"));
+    let answered = callee.expect("answered:", Duration::from_secs(15));
+    assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
+    std::thread::sleep(Duration::from_secs(4));
+    bare.command("hangup", "");
+    callee.expect("ended: remote hangup", Duration::from_secs(10));
+    assert!(callee.wait(Duration::from_secs(10)).success());
+    assert_tone(&rec, 440.0);
+    let (freq, level) = analyse(&bare.received_audio());
+    assert!(
+        (freq - 1000.0).abs() <= 20.0 && level > -30.0,
+        "baresip heard {freq} Hz at {level} dBFS"
+    );
+    let frac = clear_tone_fraction(&captured(&cap), 440.0);
+    assert!(frac < 0.2, "payload looks like clear 440 Hz ({frac})");
+}
+
+/// The capture check itself: with plain RTP the payload is the clear tone.
+#[test]
+fn capture_of_plain_rtp_shows_the_clear_tone() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let t600 = tone(d, "600.wav", 600.0, 6);
+    let cap = d.join("capture.bin");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut callee = Proc::spawn(
+        "answer",
+        &[
+            "answer",
+            "--as",
+            "sip:bob@127.0.0.1",
+            "--listen",
+            &listen,
+            "--srtp",
+            "off",
+            "--play",
+            s(&t600),
+            "--once",
+        ],
+    );
+    callee.expect("listening on", Duration::from_secs(10));
+    let target = format!("sip:bob@127.0.0.1:{port}");
+    let mut caller = Proc::spawn(
+        "call",
+        &[
+            "call",
+            &target,
+            "--srtp",
+            "off",
+            "--capture",
+            s(&cap),
+            "--duration",
+            "3",
+        ],
+    );
+    caller.expect("ended: local hangup", Duration::from_secs(15));
+    assert!(caller.wait(Duration::from_secs(10)).success());
+    let frac = clear_tone_fraction(&captured(&cap), 600.0);
+    assert!(frac > 0.8, "clear PCMU of 600 Hz expected ({frac})");
+}

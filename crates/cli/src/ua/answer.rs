@@ -93,7 +93,7 @@ async fn run(
                         CallEvent::Answered(n) => {
                             writeln!(out, "answered: {}", describe(&n))?;
                             if let Some(s) = pending.remove(&call_id) {
-                                let options = MediaOptions { play: play.clone(), dtmf: None };
+                                let options = MediaOptions { play: play.clone(), dtmf: None, capture: args.media.capture.is_some() };
                                 active = Some(ActiveMedia::start(s, n, options));
                             }
                             if let Some(secs) = args.duration {
@@ -108,7 +108,7 @@ async fn run(
                             pending.remove(&call_id);
                             hangup_at = far_future;
                             if let Some(a) = active.take() {
-                                if let Some(s) = a.finish(args.media.record.as_deref()).await {
+                                if let Some(s) = a.finish(args.media.record.as_deref(), args.media.capture.as_deref()).await {
                                     writeln!(out, "media: sent {} packets, received {}, rejected {}", s.sent, s.received, s.rejected)?;
                                 }
                             }
@@ -145,7 +145,7 @@ async fn run(
         }
     }
     if let Some(a) = active.take() {
-        a.finish(args.media.record.as_deref()).await;
+        a.finish(args.media.record.as_deref(), args.media.capture.as_deref()).await;
     }
     out.flush()?;
     running.handle.shutdown().await;

@@ -96,7 +96,7 @@ async fn run(
                         CallEvent::Answered(n) => {
                             writeln!(out, "answered: {}", describe(&n))?;
                             if let Some(s) = sockets.take() {
-                                let options = MediaOptions { play: play.clone(), dtmf: args.dtmf.clone() };
+                                let options = MediaOptions { play: play.clone(), dtmf: args.dtmf.clone(), capture: args.media.capture.is_some() };
                                 active = Some(ActiveMedia::start(s, n, options));
                             }
                             if let Some(secs) = args.duration {
@@ -110,7 +110,7 @@ async fn run(
                         CallEvent::UpdateFailed { status } => writeln!(out, "re-INVITE failed: {}", status.as_u16())?,
                         CallEvent::Ended(reason) => {
                             if let Some(a) = active.take() {
-                                if let Some(s) = a.finish(args.media.record.as_deref()).await {
+                                if let Some(s) = a.finish(args.media.record.as_deref(), args.media.capture.as_deref()).await {
                                     writeln!(out, "media: sent {} packets, received {}, rejected {}", s.sent, s.received, s.rejected)?;
                                 }
                             }

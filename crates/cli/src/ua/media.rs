@@ -69,7 +69,12 @@ pub(crate) struct MediaOptions {
     pub(crate) play: Option<Vec<i16>>,
     /// DTMF digits to send one second in.
     pub(crate) dtmf: Option<String>,
+    /// Keep the received datagrams (see [`MediaSummary::captured`]).
+    pub(crate) capture: bool,
 }
+
+/// Most datagrams kept by a capture (about 3 minutes of audio).
+const CAPTURE_LIMIT: usize = 10_000;
 
 /// What happened on the stream.
 #[derive(Debug, Default)]
@@ -81,6 +86,8 @@ pub(crate) struct MediaSummary {
     /// Packets that failed SRTP or RTP checks.
     pub(crate) rejected: u64,
     pub(crate) dtmf: String,
+    /// The RTP datagrams received, raw, when capturing.
+    pub(crate) captured: Vec<Vec<u8>>,
 }
 
 fn stream_for(n: &Negotiated) -> MediaStream {
@@ -167,6 +174,9 @@ pub(crate) async fn run(
             }
             r = rtp.recv_from(&mut buf) => {
                 if let Ok((n, _)) = r {
+                    if options.capture && summary.captured.len() < CAPTURE_LIMIT {
+                        summary.captured.push(buf.get(..n).unwrap_or_default().to_vec());
+                    }
                     match stream.receive(Instant::now(), buf.get(..n).unwrap_or_default()) {
                         Ok(()) => summary.received += 1,
                         Err(error) => {
@@ -226,8 +236,13 @@ impl ActiveMedia {
         let _ = self.commands.send(MediaCommand::Update(negotiated));
     }
 
-    /// Stops the stream; writes what was heard to `record` (WAV).
-    pub(crate) async fn finish(self, record: Option<&std::path::Path>) -> Option<MediaSummary> {
+    /// Stops the stream; writes what was heard to `record` (WAV) and the
+    /// datagrams received to `capture`.
+    pub(crate) async fn finish(
+        self,
+        record: Option<&std::path::Path>,
+        capture: Option<&std::path::Path>,
+    ) -> Option<MediaSummary> {
         let _ = self.commands.send(MediaCommand::Stop);
         let summary = match self.task.await {
             Ok(Ok(summary)) => summary,
@@ -239,6 +254,17 @@ impl ActiveMedia {
         };
         if let Some(path) = record {
             if let Err(error) = switchboard_media::audio::write_wav_file(path, &summary.recorded) {
+                eprintln!("error: cannot write {}: {error}", path.display());
+            }
+        }
+        if let Some(path) = capture {
+            let mut bytes = Vec::new();
+            for datagram in &summary.captured {
+                let len = u16::try_from(datagram.len()).unwrap_or(u16::MAX);
+                bytes.extend_from_slice(&len.to_be_bytes());
+                bytes.extend_from_slice(datagram.get(..usize::from(len)).unwrap_or_default());
+            }
+            if let Err(error) = std::fs::write(path, bytes) {
                 eprintln!("error: cannot write {}: {error}", path.display());
             }
         }

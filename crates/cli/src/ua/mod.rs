@@ -72,6 +72,11 @@ pub struct MediaArgs {
     /// either) or required (RTP/SAVP, refuse plain RTP).
     #[arg(long, value_enum, default_value_t = SrtpArg::Optional)]
     pub srtp: SrtpArg,
+    /// Save the RTP datagrams received, as they came off the wire (each
+    /// as a 2-byte big-endian length and the bytes), for checking that
+    /// media is encrypted.
+    #[arg(long, value_name = "FILE")]
+    pub capture: Option<PathBuf>,
 }
 
 /// The SRTP policy as a command-line value.
