@@ -195,9 +195,31 @@ fn s(p: &Path) -> &str {
 
 /// A direct call (no server): the caller sends the INVITE straight to
 /// the callee's address. Both play a tone and record; SRTP required.
-fn direct_call(srtp: &str) {
+fn direct_call(srtp: &str, tls: bool) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
+    // Over TLS both sides listen on TLS with one self-signed certificate
+    // for 127.0.0.1, which both trust.
+    let mut transport: Vec<String> = Vec::new();
+    if tls {
+        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+        let (cert_pem, key_pem) = (d.join("cert.pem"), d.join("key.pem"));
+        std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+        std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+        for a in [
+            "--transport",
+            "tls",
+            "--ca",
+            s(&cert_pem),
+            "--tls-cert",
+            s(&cert_pem),
+            "--tls-key",
+            s(&key_pem),
+        ] {
+            transport.push(a.to_owned());
+        }
+    }
+    let transport: Vec<&str> = transport.iter().map(String::as_str).collect();
     let (t1000, t600) = (tone(d, "1000.wav", 1000.0, 4), tone(d, "600.wav", 600.0, 6));
     let (rec_callee, rec_caller) = (d.join("callee.wav"), d.join("caller.wav"));
     let port = free_port();
@@ -217,10 +239,18 @@ fn direct_call(srtp: &str) {
             "--srtp",
             srtp,
             "--once",
-        ],
+        ]
+        .iter()
+        .chain(&transport)
+        .copied()
+        .collect::<Vec<_>>(),
     );
     callee.expect("listening on", Duration::from_secs(10));
-    let target = format!("sip:bob@127.0.0.1:{port}");
+    let target = if tls {
+        format!("sip:bob@127.0.0.1:{port};transport=tls")
+    } else {
+        format!("sip:bob@127.0.0.1:{port}")
+    };
     let mut caller = Proc::spawn(
         "call",
         &[
@@ -238,7 +268,11 @@ fn direct_call(srtp: &str) {
             srtp,
             "--dtmf",
             "42#",
-        ],
+        ]
+        .iter()
+        .chain(&transport)
+        .copied()
+        .collect::<Vec<_>>(),
     );
     caller.expect("ringing", Duration::from_secs(10));
     let answered = caller.expect("answered:", Duration::from_secs(10));
@@ -265,12 +299,17 @@ fn direct_call(srtp: &str) {
 
 #[test]
 fn direct_call_udp_srtp_required_tone_both_ways() {
-    direct_call("required");
+    direct_call("required", false);
+}
+
+#[test]
+fn direct_call_tls_srtp_required_tone_both_ways() {
+    direct_call("required", true);
 }
 
 #[test]
 fn direct_call_plain_rtp() {
-    direct_call("off");
+    direct_call("off", false);
 }
 
 #[test]

@@ -44,6 +44,14 @@ pub struct UaArgs {
     /// Trust this CA (PEM) for `--transport tls`.
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
+    /// Our certificate chain (PEM): with `--transport tls`, listen on TLS
+    /// (without it we listen on TCP and are reached over our own
+    /// connections).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The SIP transports a user agent can use.

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 
 use switchboard_core::Transport;
-use switchboard_net::{Config, Listen, TlsClient};
+use switchboard_net::{Config, Listen, TlsClient, TlsServer};
 use switchboard_proto::Uri;
 use switchboard_ua::{Credentials, UaConfig};
 
@@ -19,8 +19,11 @@ pub(crate) enum SetupError {
     /// `--server` does not resolve.
     #[error("cannot resolve server {0:?}")]
     Resolve(String),
-    /// The CA file.
-    #[error("cannot load --ca {path}: {why}")]
+    /// TLS without a CA to trust.
+    #[error("--transport tls needs --ca FILE (the CA certificate of the server or peer)")]
+    NeedsCa,
+    /// A TLS file (CA, certificate, key).
+    #[error("cannot load {path}: {why}")]
     Ca { path: String, why: String },
     /// The user-agent settings.
     #[error(transparent)]
@@ -139,12 +142,19 @@ pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, Setu
     };
     let addr = SocketAddr::new(local_ip, port);
     let mut net = Config::default();
-    // A TLS client needs no certificate of its own: it listens on TCP (its
+    // A TLS client without a certificate of its own listens on TCP (its
     // Via and Contact name TLS; requests come back over its connection).
-    let listen_transport = if transport == Transport::Tls {
-        Transport::Tcp
-    } else {
-        transport
+    let listen_transport = match (transport, &args.tls_cert, &args.tls_key) {
+        (Transport::Tls, Some(cert), Some(key)) => {
+            let server = TlsServer::from_pem_files(cert, key).map_err(|e| SetupError::Ca {
+                path: cert.display().to_string(),
+                why: e.to_string(),
+            })?;
+            net.tls_server = Some(server);
+            Transport::Tls
+        }
+        (Transport::Tls, _, _) => Transport::Tcp,
+        (t, _, _) => t,
     };
     net.listen.push(Listen::new(listen_transport, addr));
     // Every SIP element takes TCP too (RFC 3261 §18): a request over the
@@ -154,10 +164,7 @@ pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, Setu
     }
     if transport == Transport::Tls {
         let Some(path) = &args.ca else {
-            return Err(SetupError::Ca {
-                path: "(none)".into(),
-                why: "--transport tls needs --ca FILE (the server's CA certificate)".into(),
-            });
+            return Err(SetupError::NeedsCa);
         };
         let ca_error = |why: String| SetupError::Ca {
             path: path.display().to_string(),
