@@ -57,6 +57,11 @@ fn switchboard(args: &[&str]) -> String {
 
 /// Starts `serve` with `listen` and the certificate, waits for "ready".
 fn start(dir: &Path, listen: &[String]) -> Guard {
+    start_with(dir, listen, "")
+}
+
+/// [`start`] with more configuration.
+fn start_with(dir: &Path, listen: &[String], config: &str) -> Guard {
     let data = dir.join("data");
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
@@ -64,7 +69,7 @@ fn start(dir: &Path, listen: &[String]) -> Guard {
     std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
     std::fs::write(
         dir.join("switchboard.toml"),
-        "[protection]\nrate_limit = false\n",
+        format!("[protection]\nrate_limit = false\n{config}"),
     )
     .unwrap();
     let mut args = vec![
@@ -138,12 +143,25 @@ async fn final_response(handle: &Handle, request: Request, to: Destination) -> R
 
 /// REGISTER, 401, REGISTER answering the first (MD5) challenge, 200.
 async fn register_over(handle: &Handle, transport: Transport, server: SocketAddr) {
+    let status = register_as(handle, transport, server, "alice-pw", 1).await;
+    assert_eq!(status, 200, "{transport}");
+}
+
+/// REGISTER, 401, REGISTER answering the first challenge with `password`
+/// (Call-ID by transport and `round`): the final status.
+async fn register_as(
+    handle: &Handle,
+    transport: Transport,
+    server: SocketAddr,
+    password: &str,
+    round: u32,
+) -> u16 {
     let to = Destination::Address {
         transport,
         remote: server,
     };
     let name = transport.as_via_token().to_ascii_lowercase();
-    let call_id = format!("reg-{name}");
+    let call_id = format!("reg-{name}-{round}");
     let contact = format!("<sip:alice-{name}@127.0.0.1:5999>");
     let first = final_response(handle, register(&call_id, 1, &contact, None), to).await;
     assert_eq!(first.status().as_u16(), 401, "{name}");
@@ -156,7 +174,7 @@ async fn register_over(handle: &Handle, transport: Transport, server: SocketAddr
         challenge.algorithm_or_default(),
         "alice",
         &challenge.realm,
-        "alice-pw",
+        password,
     );
     let credentials = challenge
         .respond(
@@ -173,12 +191,15 @@ async fn register_over(handle: &Handle, transport: Transport, server: SocketAddr
         to,
     )
     .await;
-    assert_eq!(second.status().as_u16(), 200, "{name}: {second:?}");
+    if second.status().as_u16() != 200 {
+        return second.status().as_u16();
+    }
     let listed: Vec<_> = second.headers().get_all(HeaderName::Contact).collect();
     assert!(
         listed.iter().any(|c| c.contains(&format!("alice-{name}@"))),
         "{name}: {listed:?}"
     );
+    200
 }
 
 #[test]
@@ -247,5 +268,83 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
             "{line}"
         );
     }
+    drop(server);
+}
+
+/// A password changed with `user passwd` while the server runs is the one
+/// that counts a moment later; a user added meanwhile registers at once.
+#[test]
+fn user_changes_reach_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let add = |name: &str, password: &str| {
+        switchboard(&[
+            "user",
+            "add",
+            name,
+            "--password",
+            password,
+            "--domain",
+            "127.0.0.1",
+            "--data",
+            d,
+        ]);
+    };
+    add("carol", "carol-pw");
+    let port = free_tcp_port();
+    // Wrong passwords here are the test's: no lockout.
+    let server = start_with(
+        dir.path(),
+        &[format!("udp:127.0.0.1:{port}")],
+        "lockout = false\n",
+    );
+    let server_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut config = Config::default();
+        config.listen.push(switchboard_net::Listen::new(
+            Transport::Udp,
+            "127.0.0.1:0".parse().unwrap(),
+        ));
+        let (handle, _incoming) = switchboard_net::start(config).await.unwrap();
+        // alice did not exist when the server started.
+        add("alice", "alice-pw");
+        let status = register_as(&handle, Transport::Udp, server_addr, "alice-pw", 1).await;
+        assert_eq!(status, 200, "a user added while running");
+
+        switchboard(&[
+            "user",
+            "passwd",
+            "alice",
+            "--password",
+            "alice-new",
+            "--domain",
+            "127.0.0.1",
+            "--data",
+            d,
+        ]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut round = 2;
+        loop {
+            let old = register_as(&handle, Transport::Udp, server_addr, "alice-pw", round).await;
+            round += 1;
+            if old == 401 {
+                break;
+            }
+            assert_eq!(old, 200);
+            assert!(
+                Instant::now() < deadline,
+                "old password still accepted after 5 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let new = register_as(&handle, Transport::Udp, server_addr, "alice-new", round).await;
+        assert_eq!(new, 200, "the new password");
+        handle.shutdown().await;
+    });
     drop(server);
 }

@@ -27,7 +27,9 @@ use switchboard_server::{
     Admission, AuthGate, AuthResult, Authenticator, Ha1Set, PendingResponse, Protection,
     RegisterOutcome, Registrar,
 };
-use switchboard_store::{CommitResult, GroupCommitter, SqliteStore, StoreError, UserStore};
+use switchboard_store::{
+    CommitResult, GroupCommitter, SqliteStore, StoreError, UserDirectory, UserStore,
+};
 use tokio::sync::oneshot;
 
 use super::contacts::Contacts;
@@ -37,6 +39,8 @@ mod proxying;
 
 /// Methods the server handles itself or proxies.
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
+/// How often the users are checked for changes made by the `user` command.
+const USERS_REFRESH: Duration = Duration::from_secs(1);
 /// Longest wait between housekeeping rounds.
 const HOUSEKEEPING: Duration = Duration::from_secs(30);
 
@@ -71,6 +75,11 @@ pub(crate) struct Server {
     pending: HashMap<u64, (TransactionId, PendingResponse)>,
     next_id: u64,
     next_housekeeping: Instant,
+    /// The users in memory (a SQLite read per request costs more than the
+    /// rest of a REGISTER's authentication); the store is asked on a miss.
+    directory: UserDirectory,
+    /// When to check whether the users changed in the store.
+    next_users_refresh: Instant,
     proxy: Proxy,
     /// Requests from other domains to local users need no challenge.
     trust_foreign: bool,
@@ -106,7 +115,13 @@ impl Server {
         done: AppSender<Done>,
         parts: ProxyParts,
     ) -> Self {
+        let directory = UserDirectory::load(&users).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "users not loaded into memory: looking each one up in the store");
+            UserDirectory::default()
+        });
         Self {
+            directory,
+            next_users_refresh: Instant::now() + USERS_REFRESH,
             registrar,
             auth,
             protect,
@@ -185,13 +200,35 @@ impl Server {
         }
     }
 
-    /// The user's HA1 values in `realm`, `Ok(None)` for no such user.
-    fn lookup(&self, user: &str, realm: &str) -> Result<Option<Ha1Set>, StoreError> {
-        Ok(self.users.get_user(user, realm)?.map(|u| Ha1Set {
+    /// The user's HA1 values in `realm`, `Ok(None)` for no such user: from
+    /// memory, or from the store for a user added since the last refresh.
+    fn lookup(&mut self, user: &str, realm: &str) -> Result<Option<Ha1Set>, StoreError> {
+        let found = match self.directory.get(user, realm) {
+            Some(u) => Some(u),
+            None => match self.users.get_user(user, realm)? {
+                Some(u) => {
+                    self.directory.insert(u);
+                    self.directory.get(user, realm)
+                }
+                None => None,
+            },
+        };
+        Ok(found.map(|u| Ha1Set {
             md5: Some(u.ha1.md5().to_owned()),
             sha256: Some(u.ha1.sha256().to_owned()),
             sha512_256: Some(u.ha1.sha512_256().to_owned()),
         }))
+    }
+
+    /// Reloads the users when the store says they changed (a `user`
+    /// command run meanwhile): a password change or removal takes effect
+    /// within [`USERS_REFRESH`].
+    fn refresh_users(&mut self) {
+        match self.directory.refresh(&self.users) {
+            Ok(true) => tracing::info!(users = self.directory.len(), "users reloaded"),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "users not reloaded"),
+        }
     }
 
     /// Checks the credentials `request` offers for `realm` (Authorization,
@@ -407,6 +444,7 @@ impl App for Server {
                 }
             });
         let own = expiry.map_or(self.next_housekeeping, |d| d.min(self.next_housekeeping));
+        let own = own.min(self.next_users_refresh);
         Some(self.proxy.poll_timeout().map_or(own, |p| p.min(own)))
     }
 
@@ -422,6 +460,10 @@ impl App for Server {
         if expiry_due || now >= self.next_housekeeping {
             self.housekeeping();
             self.next_housekeeping = now + HOUSEKEEPING;
+        }
+        if now >= self.next_users_refresh {
+            self.refresh_users();
+            self.next_users_refresh = now + USERS_REFRESH;
         }
     }
 }
