@@ -21,6 +21,7 @@ use crate::error::UaError;
 use crate::event::{CallEvent, EndReason, Failure};
 use crate::media_session::{MediaSession, Negotiated};
 use crate::random;
+use crate::session_timer::{Due, SessionTimer};
 
 const SDP: &str = "application/sdp";
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO";
@@ -100,6 +101,7 @@ pub struct Call {
     prepared: Option<(Option<SessionDescription>, Option<Negotiated>)>,
     unacked: Option<Unacked>,
     negotiated: Option<Negotiated>,
+    timer: SessionTimer,
     rng: Box<dyn RngCore + Send>,
     actions: VecDeque<Action>,
     events: VecDeque<CallEvent>,
@@ -158,6 +160,7 @@ impl Call {
         rng: Box<dyn RngCore + Send>,
     ) -> Self {
         Self {
+            timer: SessionTimer::new(config.session_expires),
             config,
             role,
             state: if role == Role::Caller {
@@ -260,6 +263,9 @@ impl Call {
             .contact(&format!("<{}>", self.config.contact))
             .header(HeaderName::Allow, ALLOW)
             .header(HeaderName::UserAgent, self.config.user_agent.clone());
+        for (name, value) in self.timer.request_headers() {
+            b = b.header(name, value);
+        }
         if let Some((name, value)) = auth {
             b = b.header(name, value);
         }
@@ -303,6 +309,11 @@ impl Call {
             b = b
                 .header(HeaderName::Contact, format!("<{}>", self.config.contact))
                 .header(HeaderName::Allow, ALLOW);
+            if status.is_success() {
+                for (name, value) in self.timer.response_headers() {
+                    b = b.header(name, value);
+                }
+            }
         }
         if let Some(sdp) = sdp {
             b = b.body(SDP, sdp.to_string().into_bytes());
@@ -430,7 +441,6 @@ impl Call {
 
     /// A response to one of our requests in this call.
     pub fn handle_response(&mut self, now: Instant, response: &Response) {
-        let _ = now;
         let h = response.headers();
         if h.call_id() != Some(self.dialog.call_id.as_str()) {
             return;
@@ -439,7 +449,7 @@ impl Call {
             return;
         };
         match cseq.method {
-            Method::Invite => self.invite_response(cseq.seq, response),
+            Method::Invite => self.invite_response(now, cseq.seq, response),
             Method::Bye if response.status().is_final() && self.state == State::Terminating => {
                 self.end(EndReason::LocalHangup);
             }
@@ -447,7 +457,7 @@ impl Call {
         }
     }
 
-    fn invite_response(&mut self, seq: u32, response: &Response) {
+    fn invite_response(&mut self, now: Instant, seq: u32, response: &Response) {
         let status = response.status();
         let pending = match &self.invite {
             Some(p) if p.request.headers().cseq().map(|c| c.seq) == Some(seq) => p.clone(),
@@ -501,6 +511,7 @@ impl Call {
             } else {
                 self.dialog.refresh_target(response.headers());
             }
+            self.timer.on_response(now, response.headers());
             let result = self.media.process_answer(response.body());
             self.send_ack(seq, None);
             match result {
@@ -532,6 +543,12 @@ impl Call {
             }
             return;
         }
+        if status == StatusCode::SESSION_INTERVAL_TOO_SMALL
+            && self.timer.on_too_small(response.headers())
+            && self.resend_invite(&pending, None)
+        {
+            return;
+        }
         if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
         {
             let uri = pending.request.uri_str().to_owned();
@@ -545,28 +562,49 @@ impl Call {
             );
             match answer {
                 Ok(header) => {
-                    let cseq = self.dialog.next_cseq();
-                    let body = String::from_utf8_lossy(pending.request.body()).into_owned();
-                    match self.invite_request(cseq, &body, Some((header.name, header.value))) {
-                        Ok(request) => {
-                            self.send_invite(
-                                request,
-                                pending.destination,
-                                pending.reinvite,
-                                pending.previous_hold,
-                            );
-                            return;
-                        }
-                        Err(error) => tracing::warn!(%error, "cannot build INVITE"),
+                    if self.resend_invite(&pending, Some((header.name, header.value))) {
+                        return;
                     }
                 }
                 Err(error) => tracing::info!(%error, "challenge not answered"),
             }
         }
-        self.invite_failed(&pending, status, response.reason().to_owned());
+        self.invite_failed(now, &pending, status, response.reason().to_owned());
     }
 
-    fn invite_failed(&mut self, pending: &PendingInvite, status: StatusCode, reason: String) {
+    /// Sends `pending` again with a new CSeq (and credentials); `false`
+    /// when it cannot be built.
+    fn resend_invite(
+        &mut self,
+        pending: &PendingInvite,
+        auth: Option<(HeaderName, String)>,
+    ) -> bool {
+        let cseq = self.dialog.next_cseq();
+        let body = String::from_utf8_lossy(pending.request.body()).into_owned();
+        match self.invite_request(cseq, &body, auth) {
+            Ok(request) => {
+                self.send_invite(
+                    request,
+                    pending.destination,
+                    pending.reinvite,
+                    pending.previous_hold,
+                );
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot build INVITE");
+                false
+            }
+        }
+    }
+
+    fn invite_failed(
+        &mut self,
+        now: Instant,
+        pending: &PendingInvite,
+        status: StatusCode,
+        reason: String,
+    ) {
         self.invite = None;
         if pending.reinvite {
             self.media.set_hold(pending.previous_hold);
@@ -574,6 +612,8 @@ impl Call {
             // The dialog is gone (481) or the peer is unreachable (408).
             if matches!(status.as_u16(), 408 | 481) {
                 self.send_bye();
+            } else {
+                self.timer.retry(now);
             }
             return;
         }
@@ -586,7 +626,6 @@ impl Call {
 
     /// One of our requests got no response (`method` names which).
     pub fn handle_failure(&mut self, now: Instant, method: &Method, failure: Failure) {
-        let _ = now;
         match method {
             Method::Invite => {
                 if let Some(pending) = self.invite.clone() {
@@ -594,7 +633,7 @@ impl Call {
                         Failure::Timeout => "Request Timeout",
                         Failure::TransportError => "Service Unavailable",
                     };
-                    self.invite_failed(&pending, failure.status(), reason.into());
+                    self.invite_failed(now, &pending, failure.status(), reason.into());
                 }
             }
             Method::Bye => self.end(EndReason::LocalHangup),
@@ -643,6 +682,7 @@ impl Call {
             return;
         }
         self.dialog.refresh_target(request.headers());
+        self.timer.on_request(now, request.headers());
         if request.body().is_empty() {
             let offer = self.media.create_offer();
             if let Some(response) = self.respond(tx, request, StatusCode::OK, Some(&offer)) {
@@ -725,6 +765,7 @@ impl Call {
         let Some((sdp, negotiated)) = self.prepared.take() else {
             return;
         };
+        self.timer.on_request(now, request.headers());
         let Some(response) = self.respond(tx, &request, StatusCode::OK, sdp.as_ref()) else {
             self.end(EndReason::Failed {
                 status: StatusCode::SERVER_INTERNAL_ERROR,
@@ -747,6 +788,23 @@ impl Call {
         if self.answer_at.is_some_and(|at| now >= at) {
             self.answer_at = None;
             self.answer(now);
+        }
+        if self.state == State::Confirmed {
+            match self.timer.take_due(now) {
+                Some(Due::Refresh) => {
+                    let hold = self.media.on_hold();
+                    if self.set_hold(now, hold).is_err() {
+                        self.timer.retry(now);
+                    }
+                }
+                Some(Due::Expire) => {
+                    tracing::info!(call_id = %self.dialog.call_id, "session timer expired");
+                    self.send_bye();
+                    self.end(EndReason::SessionExpired);
+                    return;
+                }
+                None => {}
+            }
         }
         if let Some(mut unacked) = self.unacked.take() {
             if now >= unacked.give_up {
@@ -771,10 +829,19 @@ impl Call {
     /// When [`Call::handle_timeout`] is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let retransmit = self.unacked.as_ref().map(|u| u.next.min(u.give_up));
-        match (self.answer_at, retransmit) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let timer = (self.state == State::Confirmed)
+            .then(|| self.timer.poll_timeout())
+            .flatten();
+        [self.answer_at, retransmit, timer]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The session timer in force (RFC 4028): the interval in seconds and
+    /// whether we refresh.
+    pub fn session_timer(&self) -> Option<(u32, bool)> {
+        self.timer.active()
     }
 
     /// The next SIP action.

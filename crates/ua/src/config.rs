@@ -29,6 +29,10 @@ pub struct UaConfig {
     pub outbound_proxy: Option<SocketAddr>,
     /// The `User-Agent` header value.
     pub user_agent: String,
+    /// The session interval asked for in our INVITEs (RFC 4028; `None`:
+    /// none asked, though one the peer asks for is honoured). At least
+    /// 90 s.
+    pub session_expires: Option<u32>,
 }
 
 impl UaConfig {
@@ -62,6 +66,7 @@ impl UaConfig {
             local_addr,
             outbound_proxy: None,
             user_agent: concat!("Switchboard/", env!("CARGO_PKG_VERSION")).to_owned(),
+            session_expires: Some(1800),
         })
     }
 

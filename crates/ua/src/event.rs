@@ -66,6 +66,8 @@ pub enum EndReason {
     },
     /// Offer/answer failed: the session could not be set up (488).
     NotAcceptable(String),
+    /// The peer did not refresh the session in time (RFC 4028 §10).
+    SessionExpired,
 }
 
 impl std::fmt::Display for EndReason {
@@ -75,6 +77,7 @@ impl std::fmt::Display for EndReason {
             Self::RemoteHangup => f.write_str("remote hangup"),
             Self::Failed { status, reason } => write!(f, "{} {reason}", status.as_u16()),
             Self::NotAcceptable(why) => write!(f, "488 Not Acceptable Here ({why})"),
+            Self::SessionExpired => f.write_str("session expired"),
         }
     }
 }

@@ -27,6 +27,7 @@ mod media_session;
 mod pager;
 mod random;
 mod registration;
+mod session_timer;
 
 #[cfg(test)]
 mod tests;
@@ -40,3 +41,4 @@ pub use event::{CallEvent, EndReason, Failure, RegistrationEvent};
 pub use media_session::{MediaPolicy, MediaSession, Negotiated, SrtpKeys, SrtpPolicy, reverse};
 pub use pager::{Delivery, Pager};
 pub use registration::{Backoff, Registration, refresh_after};
+pub use session_timer::MIN_SE;

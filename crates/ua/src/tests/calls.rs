@@ -246,3 +246,88 @@ fn hold_and_resume_by_reinvite() {
         1
     );
 }
+
+#[test]
+fn session_timer_refreshed_by_the_caller() {
+    let mut net = Net::new();
+    net.a.config.session_expires = Some(120);
+    let now = net.now;
+    net.a.dial(now, BOB);
+    net.run(Duration::from_secs(1));
+    assert_eq!(
+        net.a.call.as_ref().unwrap().session_timer(),
+        Some((120, true))
+    );
+    assert_eq!(
+        net.b.call.as_ref().unwrap().session_timer(),
+        Some((120, false))
+    );
+    // Refreshes at half the interval: 60 s, 120 s, 180 s.
+    net.run(Duration::from_secs(200));
+    let invites = net
+        .b
+        .received
+        .iter()
+        .filter(|m| **m == Method::Invite)
+        .count();
+    assert_eq!(invites, 4, "{:?}", net.b.session_expires);
+    assert!(net.b.session_expires.iter().all(|v| v == "120"));
+    assert!(ended(&net.a.events).is_none() && ended(&net.b.events).is_none());
+    assert!(net.a.call.as_ref().unwrap().is_confirmed());
+}
+
+#[test]
+fn session_expires_when_the_refresher_goes_silent() {
+    let mut net = Net::new();
+    net.a.config.session_expires = Some(120);
+    let now = net.now;
+    net.a.dial(now, BOB);
+    net.run(Duration::from_secs(1));
+    // Alice's refreshes are lost: bob ends the session at 120 - 32 s.
+    net.drop_to_b = Some("INVITE");
+    net.run(Duration::from_secs(86));
+    assert!(ended(&net.b.events).is_none());
+    net.run(Duration::from_secs(3));
+    assert_eq!(ended(&net.b.events), Some(&EndReason::SessionExpired));
+    net.run(Duration::from_secs(1));
+    assert_eq!(ended(&net.a.events), Some(&EndReason::RemoteHangup));
+}
+
+#[test]
+fn interval_too_small_is_retried_with_min_se() {
+    let mut net = Net::new();
+    net.a.config.session_expires = Some(100);
+    net.b.min_se = Some(300);
+    let now = net.now;
+    net.a.dial(now, BOB);
+    net.run(Duration::from_secs(1));
+    assert_eq!(
+        net.b.session_expires,
+        vec!["100".to_owned(), "300".to_owned()]
+    );
+    assert_eq!(
+        net.a.call.as_ref().unwrap().session_timer(),
+        Some((300, true))
+    );
+    assert!(answered(&net.a.events).is_some());
+}
+
+#[test]
+fn no_session_timer_when_nobody_asks() {
+    let mut net = Net::new();
+    net.a.config.session_expires = None;
+    let now = net.now;
+    net.a.dial(now, BOB);
+    net.run(Duration::from_secs(1));
+    assert_eq!(net.a.call.as_ref().unwrap().session_timer(), None);
+    assert_eq!(net.b.call.as_ref().unwrap().session_timer(), None);
+    net.run(Duration::from_secs(4000));
+    assert_eq!(
+        net.b
+            .received
+            .iter()
+            .filter(|m| **m == Method::Invite)
+            .count(),
+        1
+    );
+}

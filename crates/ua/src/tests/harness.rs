@@ -34,6 +34,11 @@ pub(super) struct Agent {
     pub(super) challenges: u32,
     /// Every request method this agent received, in order.
     pub(super) received: Vec<Method>,
+    /// Answer INVITEs asking for a shorter session interval with 422 and
+    /// this Min-SE.
+    pub(super) min_se: Option<u32>,
+    /// Session-Expires values of the INVITEs received.
+    pub(super) session_expires: Vec<String>,
     seed: u64,
 }
 
@@ -63,6 +68,8 @@ impl Agent {
             challenge: false,
             challenges: 0,
             received: Vec::new(),
+            min_se: None,
+            session_expires: Vec::new(),
             seed,
         }
     }
@@ -96,6 +103,31 @@ impl Agent {
             .call
             .as_ref()
             .is_none_or(|c| Some(c.call_id()) != request.headers().call_id());
+        if *request.method() == Method::Invite {
+            let se = request
+                .headers()
+                .get(HeaderName::SessionExpires)
+                .unwrap_or("");
+            self.session_expires.push(se.to_owned());
+            let asked = se
+                .split(';')
+                .next()
+                .and_then(|v| v.trim().parse::<u32>().ok());
+            if let (Some(min), Some(asked)) = (self.min_se, asked) {
+                if asked < min && new_call {
+                    let resp = ResponseBuilder::from_request(
+                        request,
+                        StatusCode::SESSION_INTERVAL_TOO_SMALL,
+                    )
+                    .to_tag("x")
+                    .header(HeaderName::MinSe, min.to_string())
+                    .build()
+                    .unwrap();
+                    self.ep.respond(now, tx, resp).unwrap();
+                    return;
+                }
+            }
+        }
         if *request.method() == Method::Invite && new_call {
             if self.challenge
                 && request

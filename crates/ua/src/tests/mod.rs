@@ -10,4 +10,5 @@
 mod calls;
 mod harness;
 mod offer_answer;
+mod pager;
 mod registration;
