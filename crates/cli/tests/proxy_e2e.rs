@@ -139,18 +139,22 @@ fn sipp_calls_through_the_proxy() {
     drop(server);
 }
 
+/// A temporary directory whose data directory knows alice and bob.
+fn alice_and_bob() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let users =
+        [("alice", "alice-pw"), ("bob", "bob-pw")].map(|(u, p)| (u.to_owned(), p.to_owned()));
+    add_users(dir.path(), &data, &users);
+    (dir, data)
+}
+
 /// One caller, one callee with two devices: both ring, the first to answer
 /// wins, the other gets a CANCEL (and answers 487, which the proxy ACKs).
 /// Then ACK and BYE reach the device that answered along the Route set.
 #[test]
 fn call_forks_to_two_devices_first_answer_wins() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let users = vec![
-        ("alice".to_owned(), "alice-pw".to_owned()),
-        ("bob".to_owned(), "bob-pw".to_owned()),
-    ];
-    add_users(dir.path(), &data, &users);
+    let (dir, data) = alice_and_bob();
     let server = start_server(dir.path(), &data, CONFIG, &[]);
     let mut desk = UdpPeer::new(server.addr());
     let mut mobile = UdpPeer::new(server.addr());
@@ -158,32 +162,8 @@ fn call_forks_to_two_devices_first_answer_wins() {
     mobile.register("bob", "bob-pw");
     let mut alice = UdpPeer::new(server.addr());
 
-    // INVITE, 407, ACK, INVITE with credentials.
     let uri = "sip:bob@127.0.0.1";
-    let from = "sip:alice@127.0.0.1";
-    let invite = alice.request("INVITE", uri, from, uri, "fork-1", 1, "");
-    let challenge = alice.transact(&invite).expect("an answer to INVITE");
-    assert_eq!(status_code(&challenge), 407, "{challenge}");
-    assert!(header(&challenge, "Proxy-Authenticate").is_some());
-    let to = header(&challenge, "To").unwrap();
-    let via = header(&invite, "Via").unwrap();
-    alice.send(&format!(
-        "ACK {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\n\
-         Call-ID: fork-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-        header(&invite, "From").unwrap()
-    ));
-    let auth = credentials(&challenge, "INVITE", uri, "alice", "alice-pw");
-    let invite = alice.request(
-        "INVITE",
-        uri,
-        from,
-        uri,
-        "fork-1",
-        2,
-        &format!("Proxy-Authorization: {auth}\r\n"),
-    );
-    alice.send(&invite);
-
+    let invite = invite_with_credentials(&mut alice, uri, "fork-1", ("alice", "alice-pw"));
     // Both devices ring.
     let is_invite = |m: &str| m.starts_with("INVITE ");
     let (at_desk, _) = desk.recv_until(s(5), is_invite);
@@ -228,17 +208,8 @@ fn call_forks_to_two_devices_first_answer_wins() {
 
     // ACK and BYE along the route set reach the mobile.
     let remote = format!("sip:bob@{}", mobile.local());
-    let to = header(&answer, "To").unwrap();
-    let route_lines: String = routes.iter().map(|r| format!("Route: {r}\r\n")).collect();
     let in_dialog = |peer: &mut UdpPeer, method: &str, cseq: u32| {
-        let branch = peer.branch();
-        format!(
-            "{method} {remote} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\n\
-             {route_lines}Max-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\nCall-ID: fork-1\r\n\
-             CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
-            peer.local(),
-            header(&invite, "From").unwrap()
-        )
+        in_dialog_request(peer, method, cseq, &remote, &invite, &answer)
     };
     let ack = in_dialog(&mut alice, "ACK", 2);
     alice.send(&ack);
@@ -257,6 +228,125 @@ fn call_forks_to_two_devices_first_answer_wins() {
         late.is_none_or(|m| m.starts_with("ACK ") || m.starts_with("CANCEL ")),
         "the desk phone got more"
     );
+    drop(server);
+}
+
+/// INVITE `uri` from alice as `call_id`: 407, ACK, INVITE with
+/// credentials of `(user, password)`. The second INVITE, sent.
+fn invite_with_credentials(
+    alice: &mut UdpPeer,
+    uri: &str,
+    call_id: &str,
+    (user, password): (&str, &str),
+) -> String {
+    let from = "sip:alice@127.0.0.1";
+    let invite = alice.request("INVITE", uri, from, uri, call_id, 1, "");
+    let challenge = alice.transact(&invite).expect("an answer to INVITE");
+    assert_eq!(status_code(&challenge), 407, "{challenge}");
+    assert!(header(&challenge, "Proxy-Authenticate").is_some());
+    let to = header(&challenge, "To").unwrap();
+    let via = header(&invite, "Via").unwrap();
+    alice.send(&format!(
+        "ACK {uri} SIP/2.0\r\nVia: {via}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {to}\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+        header(&invite, "From").unwrap()
+    ));
+    let auth = credentials(&challenge, "INVITE", uri, user, password);
+    let invite = alice.request(
+        "INVITE",
+        uri,
+        from,
+        uri,
+        call_id,
+        2,
+        &format!("Proxy-Authorization: {auth}\r\n"),
+    );
+    alice.send(&invite);
+    invite
+}
+
+/// An in-dialog request of the caller (`invite` sent, `answer` its 2xx) to
+/// `remote`, along the route set (the 2xx's Record-Route).
+fn in_dialog_request(
+    peer: &mut UdpPeer,
+    method: &str,
+    cseq: u32,
+    remote: &str,
+    invite: &str,
+    answer: &str,
+) -> String {
+    let route_lines: String = header_lines(answer, "Record-Route")
+        .iter()
+        .map(|l| format!("Route: {}\r\n", l.split_once(':').unwrap().1.trim()))
+        .collect();
+    let branch = peer.branch();
+    format!(
+        "{method} {remote} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch={branch};rport\r\n\
+         {route_lines}Max-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n",
+        peer.local(),
+        header(invite, "From").unwrap(),
+        header(answer, "To").unwrap(),
+        header(invite, "Call-ID").unwrap(),
+    )
+}
+
+/// A browser registers over WebSocket with a `*.invalid` contact (no DNS
+/// knows it, and it accepts no connection): a call from a UDP phone goes
+/// down the browser's WebSocket, and so do the ACK and the BYE; the
+/// Record-Route has two entries (UDP in, WS out).
+#[test]
+fn call_reaches_a_browser_down_its_websocket() {
+    let (dir, data) = alice_and_bob();
+    let ws_port = free_port();
+    let server = start_server(
+        dir.path(),
+        &data,
+        CONFIG,
+        &["--listen".to_owned(), format!("ws:127.0.0.1:{ws_port}")],
+    );
+    let mut browser = WsPeer::connect(ws_port, "r4nd0m7h0st.invalid");
+    let contact = browser.register("bob", "bob-pw");
+    let mut alice = UdpPeer::new(server.addr());
+    let invite = invite_with_credentials(
+        &mut alice,
+        "sip:bob@127.0.0.1",
+        "ws-1",
+        ("alice", "alice-pw"),
+    );
+    let at_browser = browser
+        .recv_until(s(5), |m| m.starts_with("INVITE "))
+        .expect("the browser gets the INVITE on its WebSocket");
+    assert!(
+        at_browser.starts_with(&format!("INVITE {contact} ")),
+        "{at_browser}"
+    );
+    assert_eq!(
+        header_lines(&at_browser, "Record-Route").len(),
+        2,
+        "{at_browser}"
+    );
+    let contact_line = format!("Contact: <{contact}>\r\n");
+    browser.send(&response_to(&at_browser, 200, "OK", "brw", &contact_line));
+    let (answer, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    let answer = answer.expect("alice gets the 200");
+    assert_eq!(status_code(&answer), 200, "{answer}");
+    let ack = in_dialog_request(&mut alice, "ACK", 2, &contact, &invite, &answer);
+    alice.send(&ack);
+    assert!(
+        browser
+            .recv_until(s(5), |m| m.starts_with("ACK "))
+            .is_some(),
+        "the ACK goes down the WebSocket"
+    );
+    let bye = in_dialog_request(&mut alice, "BYE", 3, &contact, &invite, &answer);
+    alice.send(&bye);
+    let got = browser
+        .recv_until(s(5), |m| m.starts_with("BYE "))
+        .expect("the BYE goes down the WebSocket");
+    browser.send(&response_to(&got, 200, "OK", "brw", ""));
+    let (bye_ok, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&bye_ok.expect("a BYE answer")), 200);
     drop(server);
 }
 

@@ -75,6 +75,24 @@ fn basic_call_invite_180_200_ack_bye() {
     assert_eq!(sim.proxy.poll_timeout(), None);
 }
 
+/// `pending_count` counts requests still without a final response:
+/// answered contexts that linger for their transactions do not count.
+#[test]
+fn pending_count_drops_at_the_final_response() {
+    let mut sim = Sim::new(3);
+    call_bob(&mut sim);
+    sim.run(150 * MS);
+    assert_eq!(sim.call.final_status(), None, "{:?}", sim.call.statuses());
+    assert_eq!(sim.proxy.pending_count(), 1);
+    sim.run(2 * S);
+    assert_eq!(sim.call.final_status(), Some(200));
+    assert_eq!(sim.proxy.pending_count(), 0);
+    assert!(sim.proxy.context_count() >= 1, "the INVITE context lingers");
+    sim.run(60 * S);
+    assert_eq!(sim.proxy.context_count(), 0);
+    assert_eq!(sim.proxy.pending_count(), 0);
+}
+
 #[test]
 fn unknown_user_gets_404_and_empty_target_set_480() {
     let mut sim = Sim::new(2);

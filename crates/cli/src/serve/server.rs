@@ -162,12 +162,14 @@ impl Server {
         request: Request,
         source: Source,
     ) {
-        // Load: REGISTERs waiting for the store and requests being
-        // proxied. Over the watermark, new requests get 503 with
-        // Retry-After (Protection::admit); requests inside established
-        // dialogs (a To tag) still pass.
+        // Load: REGISTERs waiting for the store and proxied requests
+        // waiting for a final response (answered ones linger 32 s for
+        // their transactions and cost no work). Over the watermark, new
+        // requests get 503 with Retry-After (Protection::admit); requests
+        // inside established dialogs (a To tag) still pass. The endpoint's
+        // max_transactions bounds memory on its own (503 too).
         let was = self.protect.is_overloaded();
-        let load = self.pending.len() + self.proxy.context_count();
+        let load = self.pending.len() + self.proxy.pending_count();
         if self.protect.set_load(load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");

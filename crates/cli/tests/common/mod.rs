@@ -709,3 +709,159 @@ fn read_netstrings(mut stream: TcpStream, events: &Mutex<Vec<String>>) {
         }
     }
 }
+
+// --- WebSocket (RFC 7118) ---------------------------------------------------------
+
+/// A SIP-over-WebSocket client as a browser is: a connection that accepts
+/// nothing else, a `*.invalid` contact.
+pub struct WsPeer {
+    stream: TcpStream,
+    /// The client's made-up host (`xxxx.invalid`).
+    pub host: String,
+    branch: u64,
+}
+
+impl WsPeer {
+    /// Opens `ws://127.0.0.1:port` with the `sip` subprotocol.
+    pub fn connect(port: u16, host: &str) -> Self {
+        let mut stream = connect(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(5),
+        )
+        .expect("WebSocket listener");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: sip\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            stream.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        let head = text(&head);
+        assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+        Self {
+            stream,
+            host: host.to_owned(),
+            branch: 0,
+        }
+    }
+
+    pub fn branch(&mut self) -> String {
+        self.branch += 1;
+        format!("z9hG4bK-ws-{}-{}", self.host, self.branch)
+    }
+
+    /// The contact: `sip:user@host.invalid;transport=ws`.
+    pub fn contact(&self, user: &str) -> String {
+        format!("sip:{user}@{};transport=ws", self.host)
+    }
+
+    /// Sends one SIP message as a (masked) text frame.
+    pub fn send(&mut self, message: &str) {
+        let payload = message.as_bytes();
+        let mut frame = vec![0x81u8];
+        match payload.len() {
+            n if n < 126 => frame.push(0x80 | n as u8),
+            n => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        let mask = [0x12u8, 0x34, 0x56, 0x78];
+        frame.extend_from_slice(&mask);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.stream.write_all(&frame).unwrap();
+    }
+
+    /// The next SIP message (text or binary frame) within `limit`.
+    pub fn recv(&mut self, limit: Duration) -> Option<String> {
+        self.stream.set_read_timeout(Some(limit)).unwrap();
+        loop {
+            let mut head = [0u8; 2];
+            self.stream.read_exact(&mut head).ok()?;
+            let opcode = head[0] & 0x0f;
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut l = [0u8; 2];
+                    self.stream.read_exact(&mut l).ok()?;
+                    usize::from(u16::from_be_bytes(l))
+                }
+                127 => {
+                    let mut l = [0u8; 8];
+                    self.stream.read_exact(&mut l).ok()?;
+                    usize::try_from(u64::from_be_bytes(l)).ok()?
+                }
+                n => usize::from(n),
+            };
+            let mut payload = vec![0u8; len];
+            self.stream.read_exact(&mut payload).ok()?;
+            if opcode == 1 || opcode == 2 {
+                return Some(text(&payload));
+            }
+        }
+    }
+
+    /// Messages until one satisfies `want` (within `limit`).
+    pub fn recv_until(
+        &mut self,
+        limit: Duration,
+        mut want: impl FnMut(&str) -> bool,
+    ) -> Option<String> {
+        let deadline = Instant::now() + limit;
+        while let Some(left) = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+        {
+            let m = self.recv(left)?;
+            if want(&m) {
+                return Some(m);
+            }
+        }
+        None
+    }
+
+    /// A REGISTER of `user` with the `*.invalid` contact, as JsSIP sends it.
+    fn register_request(&mut self, user: &str, cseq: u32, auth: &str) -> String {
+        let branch = self.branch();
+        let host = self.host.clone();
+        let contact = self.contact(&format!("{user}x"));
+        format!(
+            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/WSS {host};branch={branch}\r\n\
+             Max-Forwards: 69\r\nFrom: <sip:{user}@{DOMAIN}>;tag=ws{user}\r\n\
+             To: <sip:{user}@{DOMAIN}>\r\nCall-ID: ws-reg-{host}\r\nCSeq: {cseq} REGISTER\r\n\
+             Contact: <{contact}>;expires=600\r\nExpires: 600\r\n{auth}Content-Length: 0\r\n\r\n"
+        )
+    }
+
+    /// REGISTER `user` (401, then digest); the contact registered.
+    pub fn register(&mut self, user: &str, password: &str) -> String {
+        let first = self.register_request(user, 1, "");
+        self.send(&first);
+        let challenge = self
+            .recv_until(Duration::from_secs(5), |m| status_code(m) >= 200)
+            .expect("an answer to REGISTER");
+        assert_eq!(status_code(&challenge), 401, "{challenge}");
+        let auth = credentials(
+            &challenge,
+            "REGISTER",
+            &format!("sip:{DOMAIN}"),
+            user,
+            password,
+        );
+        let second = self.register_request(user, 2, &format!("Authorization: {auth}\r\n"));
+        self.send(&second);
+        let ok = self
+            .recv_until(Duration::from_secs(5), |m| status_code(m) >= 200)
+            .expect("an answer to REGISTER");
+        assert_eq!(status_code(&ok), 200, "{ok}");
+        self.contact(&format!("{user}x"))
+    }
+}

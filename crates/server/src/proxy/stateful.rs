@@ -76,6 +76,9 @@ pub struct Proxy {
     resolving: HashMap<ResolveId, Resolving>,
     next_resolve: u64,
     events: VecDeque<ProxyEvent>,
+    /// Contexts whose final response went upstream (they linger until
+    /// their transactions end).
+    answered: usize,
 }
 
 impl Proxy {
@@ -90,6 +93,7 @@ impl Proxy {
             resolving: HashMap::new(),
             next_resolve: 1,
             events: VecDeque::new(),
+            answered: 0,
         }
     }
 
@@ -101,6 +105,14 @@ impl Proxy {
     /// Requests being proxied (response contexts alive).
     pub fn context_count(&self) -> usize {
         self.contexts.len()
+    }
+
+    /// Requests being proxied that have no final response yet (calls
+    /// ringing, requests waiting for a branch): the load measure for
+    /// overload control. Answered contexts linger until their transactions
+    /// end (32 s over UDP) and are not counted.
+    pub fn pending_count(&self) -> usize {
+        self.contexts.len().saturating_sub(self.answered)
     }
 
     /// The next thing the application must do for the proxy.
@@ -464,6 +476,9 @@ impl Proxy {
             return; // a non-INVITE has one final response
         }
         ctx.final_sent = true;
+        if first {
+            self.answered += 1;
+        }
         // Every 2xx to an INVITE goes upstream: forks, retransmissions.
         self.send_upstream(now, ep, at.server, response);
         if first {
@@ -613,6 +628,7 @@ impl Proxy {
             if !ctx.final_sent {
                 // The caller is gone (its connection broke): stop ringing.
                 ctx.final_sent = true;
+                self.answered += 1;
                 self.stop_forking(now, ep, tx, None);
             }
             self.remove_if_finished(tx);
@@ -917,6 +933,9 @@ impl Proxy {
         let Some(ctx) = self.contexts.get_mut(&server) else {
             return;
         };
+        if !ctx.final_sent {
+            self.answered += 1;
+        }
         ctx.final_sent = true;
         let chosen = best_index(&ctx.responses);
         let tag = ep.new_tag();
@@ -1021,6 +1040,9 @@ impl Proxy {
             return;
         }
         if let Some(ctx) = self.contexts.remove(&server) {
+            if ctx.final_sent {
+                self.answered = self.answered.saturating_sub(1);
+            }
             if let Some(at) = ctx.group_deadline {
                 self.timers.remove(&(at, server, Timer::Group));
             }

@@ -22,7 +22,6 @@ use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 use switchboard_server::AuthResult;
 use switchboard_server::proxy::{Incoming, NextHop, ProxyEvent, Target, TargetSet};
 use switchboard_server::registrar::Aor;
-use switchboard_store::UserStore;
 
 use super::{ALLOW, Done, Server, unix_now};
 
@@ -188,7 +187,7 @@ impl Server {
         let unix = unix_now();
         let bindings = self.registrar.lookup(&aor, unix);
         if bindings.is_empty() {
-            let status = match self.users.get_user(aor.user(), aor.domain()) {
+            let status = match self.lookup(aor.user(), aor.domain()) {
                 Ok(Some(_)) => StatusCode::TEMPORARILY_UNAVAILABLE,
                 Ok(None) => StatusCode::NOT_FOUND,
                 Err(e) => {
@@ -358,5 +357,51 @@ impl Server {
                 done.send(Done::Resolved { id, hop });
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use switchboard_core::{FlowId, Transport};
+
+    fn source(remote: &str, flow: Option<u64>) -> Source {
+        Source {
+            transport: if flow.is_some() {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            remote: remote.parse().unwrap(),
+            local: "127.0.0.1:5060".parse().unwrap(),
+            flow: flow.map(FlowId),
+        }
+    }
+
+    #[test]
+    fn devices_reached_through_their_source() {
+        let udp = source("203.0.113.9:40000", None);
+        // Behind NAT: the contact names a private address.
+        assert!(via_source("sip:alice@192.168.1.5:5060", &udp));
+        // A WebSocket client's contact no DNS knows.
+        assert!(via_source("sip:x@df7jal23ls0d.invalid;transport=ws", &udp));
+        // The contact is the source's own address: reached at the contact,
+        // even on another port (another socket of the same host).
+        assert!(!via_source("sip:alice@203.0.113.9:5070", &udp));
+        assert!(!via_source("sip:alice@203.0.113.9", &udp));
+        // A connection is always reused.
+        let tcp = source("203.0.113.9:40000", Some(4));
+        assert!(via_source("sip:alice@203.0.113.9:5070;transport=tcp", &tcp));
+        assert_eq!(hop_of(&tcp).destination, Destination::Flow(FlowId(4)));
+        assert_eq!(
+            hop_of(&udp).destination,
+            Destination::Address {
+                transport: Transport::Udp,
+                remote: "203.0.113.9:40000".parse().unwrap()
+            }
+        );
+        assert!(via_source("not a uri", &udp));
     }
 }
