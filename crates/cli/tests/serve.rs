@@ -675,8 +675,19 @@ fn bindings_survive_kill_9() {
 }
 
 #[test]
-fn sipp_registers_1000_users_over_udp() {
-    const USERS: usize = 1000;
+fn sipp_registers_5000_users_over_udp() {
+    sipp_registers("u1", 5000, 1000);
+}
+
+#[test]
+fn sipp_registers_2000_users_over_tcp() {
+    sipp_registers("t1", 2000, 500);
+}
+
+/// SIPp registers `users` users (REGISTER, 401, REGISTER with digest, 200)
+/// at `rate` per second over SIPp transport `mode` (`u1` UDP, `t1` one
+/// TCP connection); every one succeeds and is stored.
+fn sipp_registers(mode: &str, users: usize, rate: u32) {
     let sipp_ok = Command::new("sipp").arg("-v").output().is_ok();
     assert!(
         sipp_ok,
@@ -684,13 +695,13 @@ fn sipp_registers_1000_users_over_udp() {
     );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    import(&data, &users_csv(dir.path(), USERS));
+    import(&data, &users_csv(dir.path(), users));
     let server = start_server(&data, free_port());
     // SIPp's injection file: user;password;[authentication ...].
     let inf = dir.path().join("sipp-users.csv");
     let mut f = std::fs::File::create(&inf).unwrap();
     writeln!(f, "SEQUENTIAL").unwrap();
-    for i in 0..USERS {
+    for i in 0..users {
         writeln!(
             f,
             "user{i:04};pw-user{i:04};[authentication username=user{i:04} password=pw-user{i:04}]"
@@ -704,7 +715,7 @@ fn sipp_registers_1000_users_over_udp() {
         .current_dir(dir.path())
         .args(["120", "sipp", "-sf", scenario.to_str().unwrap()])
         .args(["-inf", inf.to_str().unwrap()])
-        .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-t", "u1"])
+        .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-t", mode])
         .args([
             "-key",
             "domain",
@@ -719,9 +730,9 @@ fn sipp_registers_1000_users_over_udp() {
         .args(["-auth_uri", "127.0.0.1"])
         .args([
             "-m",
-            &USERS.to_string(),
+            &users.to_string(),
             "-r",
-            "200",
+            &rate.to_string(),
             "-recv_timeout",
             "10000",
         ])
@@ -739,17 +750,18 @@ fn sipp_registers_1000_users_over_udp() {
             .unwrap_or(0)
     };
     let (ok, failed) = (count("Successful call"), count("Failed call"));
-    if !out.status.success() || ok as usize != USERS {
+    let transport = if mode.starts_with('t') { "tcp" } else { "udp" };
+    if !out.status.success() || ok as usize != users {
         eprintln!("{screen}\n{}", text(&out.stderr));
     }
-    assert_eq!((ok as usize, failed), (USERS, 0));
+    assert_eq!((ok as usize, failed), (users, 0));
     assert!(out.status.success());
     let listed = registrations(&data);
-    assert_eq!(listed.len(), USERS, "{}", listed.join("\n"));
+    assert_eq!(listed.len(), users, "{}", listed.join("\n"));
     assert!(
         listed.iter().all(|l| l.contains("<sip:user")
             && l.contains("@127.0.0.1:6999>")
-            && l.contains(" q=1 source=udp:127.0.0.1:")),
+            && l.contains(&format!(" q=1 source={transport}:127.0.0.1:"))),
         "{}",
         listed[0]
     );
