@@ -130,10 +130,10 @@ fn sipp_uac_against_our_uas(transport: &str, sipp_transport: &str) {
 
 fn our_uac_against_sipp_uas(transport: &str, sipp_transport: &str) {
     let port = free_port();
-    let sipp_uas = Command::new("timeout")
+    // Spawned directly (not under `timeout`): the guard kills SIPp itself
+    // by PID, and SIPp's own -timeout bounds it.
+    let sipp_uas = Command::new(sipp())
         .args([
-            "120",
-            sipp(),
             "-sn",
             "uas",
             "-t",
