@@ -414,6 +414,12 @@ fn message_to_an_answering_agent() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("delivered: 200"), "{stdout}");
     let line = callee.expect("message from", Duration::from_secs(5));
+    // A host name is looked up (localhost: 127.0.0.1).
+    let named = format!("sip:bob@localhost:{port}");
+    let out = run(&["message", &named, "by name", "--as", "sip:alice@127.0.0.1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    callee.expect(": by name", Duration::from_secs(5));
     assert!(
         line.contains("sip:alice@127.0.0.1") && line.ends_with(": hello bob"),
         "{line}"
@@ -428,6 +434,8 @@ struct Serve {
     port: u16,
     /// TLS.
     tls_port: u16,
+    /// WebSocket.
+    ws_port: u16,
     /// A certificate for 127.0.0.1 and its key, which the server uses and
     /// the user agents trust (and use for their own TLS listeners).
     cert: PathBuf,
@@ -435,7 +443,7 @@ struct Serve {
     _dir: tempfile::TempDir,
 }
 
-/// Starts `serve` on UDP, TCP and TLS with users alice and bob (password
+/// Starts `serve` on UDP, TCP, TLS and WS with users alice and bob (password
 /// `secret`) in domain 127.0.0.1; waits for "ready".
 fn serve() -> Serve {
     let dir = tempfile::tempdir().unwrap();
@@ -460,7 +468,7 @@ fn serve() -> Serve {
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
-    let (port, tls_port) = (free_port(), free_port());
+    let (port, tls_port, ws_port) = (free_port(), free_port(), free_port());
     let mut proc = Proc::spawn_watching(
         "serve",
         &[
@@ -471,6 +479,8 @@ fn serve() -> Serve {
             &format!("tcp:127.0.0.1:{port}"),
             "--listen",
             &format!("tls:127.0.0.1:{tls_port}"),
+            "--listen",
+            &format!("ws:127.0.0.1:{ws_port}"),
             "--tls-cert",
             s(&cert),
             "--tls-key",
@@ -489,6 +499,7 @@ fn serve() -> Serve {
         _proc: proc,
         port,
         tls_port,
+        ws_port,
         cert,
         key,
         _dir: dir,
@@ -499,7 +510,14 @@ fn serve() -> Serve {
 fn register_refresh_and_unregister_against_serve() {
     let server = serve();
     let at = format!("127.0.0.1:{}", server.port);
-    for transport in ["udp", "tcp"] {
+    let ports = [
+        ("udp", server.port),
+        ("tcp", server.port),
+        ("ws", server.ws_port),
+        ("tls", server.tls_port),
+    ];
+    for (transport, port) in ports {
+        let at = format!("127.0.0.1:{port}");
         let out = run(&[
             "register",
             "sip:alice@127.0.0.1",
@@ -509,6 +527,8 @@ fn register_refresh_and_unregister_against_serve() {
             &at,
             "--transport",
             transport,
+            "--ca",
+            s(&server.cert),
             "--expires",
             "60",
             "--once",
@@ -641,13 +661,11 @@ fn call_through_serve(tls: bool) {
 }
 
 #[test]
-#[ignore = "needs the proxy in serve (being committed separately)"]
 fn call_through_serve_udp_srtp_required_tone_both_ways() {
     call_through_serve(false);
 }
 
 #[test]
-#[ignore = "needs the proxy in serve (being committed separately)"]
 fn call_through_serve_tls_srtp_required_tone_both_ways() {
     call_through_serve(true);
 }
@@ -976,4 +994,89 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
     assert!(caller.wait(Duration::from_secs(10)).success());
     let frac = clear_tone_fraction(&captured(&cap), 600.0);
     assert!(frac > 0.8, "clear PCMU of 600 Hz expected ({frac})");
+}
+
+/// Hold and resume by re-INVITE: the caller goes sendonly (the callee
+/// recvonly, and stops sending), then both sendrecv again; against
+/// switchboard and against baresip.
+#[test]
+fn hold_and_resume_by_reinvite() {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut callee = Proc::spawn(
+        "answer",
+        &[
+            "answer",
+            "--as",
+            "sip:bob@127.0.0.1",
+            "--listen",
+            &listen,
+            "--srtp",
+            "required",
+            "--once",
+        ],
+    );
+    callee.expect("listening on", Duration::from_secs(10));
+    let target = format!("sip:bob@127.0.0.1:{port}");
+    let hold = [
+        "--hold-at",
+        "1",
+        "--resume-at",
+        "2",
+        "--duration",
+        "3",
+        "--srtp",
+        "required",
+    ];
+    let mut caller = Proc::spawn(
+        "call",
+        &[&["call", target.as_str()][..], &hold[..]].concat(),
+    );
+    caller.expect("holding", Duration::from_secs(10));
+    let held = caller.expect("media: PCMU", Duration::from_secs(5));
+    assert!(held.contains("sendonly"), "{held}");
+    caller.expect("resuming", Duration::from_secs(5));
+    caller.expect("ended: local hangup", Duration::from_secs(10));
+    assert!(caller.wait(Duration::from_secs(10)).success());
+    callee.expect("ended: remote hangup", Duration::from_secs(10));
+    let updates: Vec<&String> = callee
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("media: PCMU"))
+        .collect();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert!(
+        updates[0].contains("recvonly") && updates[1].contains("sendrecv"),
+        "{updates:?}"
+    );
+    let resumed: Vec<&String> = caller
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("media: PCMU"))
+        .collect();
+    assert!(
+        resumed.len() == 2 && resumed[1].contains("sendrecv"),
+        "{resumed:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bare = Baresip::start(dir.path(), "carol", 880.0, "srtp-mand");
+    let target = format!("sip:carol@127.0.0.1:{}", bare.sip_port);
+    let mut caller = Proc::spawn(
+        "call",
+        &[&["call", target.as_str()][..], &hold[..]].concat(),
+    );
+    let held = caller.expect("media: PCMU", Duration::from_secs(10));
+    assert!(held.contains("sendonly"), "{held}\n{}", bare.log());
+    caller.expect("ended: local hangup", Duration::from_secs(10));
+    assert!(caller.wait(Duration::from_secs(10)).success());
+    let resumed: Vec<&String> = caller
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("media: PCMU"))
+        .collect();
+    assert!(
+        resumed.len() == 2 && resumed[1].contains("sendrecv"),
+        "{resumed:?}"
+    );
 }

@@ -145,7 +145,8 @@ async fn run(
         }
     }
     if let Some(a) = active.take() {
-        a.finish(args.media.record.as_deref(), args.media.capture.as_deref()).await;
+        a.finish(args.media.record.as_deref(), args.media.capture.as_deref())
+            .await;
     }
     out.flush()?;
     running.handle.shutdown().await;

@@ -47,6 +47,8 @@ pub(crate) enum Msg {
     SendMessage { target: String, text: String },
     /// Hang up every call.
     Hangup,
+    /// Put every call on hold (`true`) or resume it (re-INVITE).
+    Hold(bool),
     /// Hang up every call and unregister.
     Stop,
 }
@@ -392,6 +394,13 @@ impl UaApp {
             Msg::Hangup => {
                 for call in self.calls.values_mut() {
                     call.hangup(now);
+                }
+            }
+            Msg::Hold(hold) => {
+                for call in self.calls.values_mut() {
+                    if let Err(error) = call.set_hold(now, hold) {
+                        tracing::warn!(%error, "hold/resume not sent");
+                    }
                 }
             }
             Msg::Stop => {

@@ -70,6 +70,8 @@ async fn run(
         sockets.rtp_addr(),
         &mut StdRng::from_os_rng(),
     );
+    writeln!(out, "calling {} as {}", args.target, config.aor)?;
+    out.flush()?;
     running.sender.send(Msg::Configure {
         config: Box::new(config),
         answer: None,
@@ -83,6 +85,7 @@ async fn run(
     let mut active: Option<ActiveMedia> = None;
     let far_future = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
     let mut hangup_at = far_future;
+    let (mut hold_at, mut resume_at) = (far_future, far_future);
     let mut give_up_at = far_future;
     let mut hung_up = false;
     let code = loop {
@@ -99,8 +102,15 @@ async fn run(
                                 let options = MediaOptions { play: play.clone(), dtmf: args.dtmf.clone(), capture: args.media.capture.is_some() };
                                 active = Some(ActiveMedia::start(s, n, options));
                             }
+                            let after = |secs: f64| tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0));
                             if let Some(secs) = args.duration {
-                                hangup_at = tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0));
+                                hangup_at = after(secs);
+                            }
+                            if let Some(secs) = args.hold_at {
+                                hold_at = after(secs);
+                            }
+                            if let Some(secs) = args.resume_at {
+                                resume_at = after(secs);
                             }
                         }
                         CallEvent::MediaUpdated(n) => {
@@ -145,6 +155,16 @@ async fn run(
                 hung_up = true;
                 running.sender.send(Msg::Hangup);
                 give_up_at = tokio::time::Instant::now() + HANGUP_GRACE;
+            }
+            () = tokio::time::sleep_until(hold_at) => {
+                hold_at = far_future;
+                writeln!(out, "holding")?;
+                running.sender.send(Msg::Hold(true));
+            }
+            () = tokio::time::sleep_until(resume_at) => {
+                resume_at = far_future;
+                writeln!(out, "resuming")?;
+                running.sender.send(Msg::Hold(false));
             }
             () = tokio::time::sleep_until(hangup_at) => {
                 hangup_at = far_future;

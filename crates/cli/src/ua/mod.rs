@@ -31,7 +31,8 @@ pub struct UaArgs {
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// Send every request to this server or outbound proxy (`HOST:PORT`,
-    /// `HOST` for port 5060) instead of the host of the URI.
+    /// `HOST` for port 5060) instead of the host of the URI. Without it,
+    /// a URI's host name is looked up (A/AAAA) and used the same way.
     #[arg(long, value_name = "HOST:PORT")]
     pub server: Option<String>,
     /// The SIP transport.
@@ -129,6 +130,14 @@ pub struct CallArgs {
     /// Send these DTMF digits (RFC 4733) one second into the call.
     #[arg(long, value_name = "DIGITS")]
     pub dtmf: Option<String>,
+    /// Put the call on hold (re-INVITE, `a=sendonly`) this many seconds
+    /// after the answer.
+    #[arg(long, value_name = "SECS")]
+    pub hold_at: Option<f64>,
+    /// Resume the held call (re-INVITE, `a=sendrecv`) this many seconds
+    /// after the answer.
+    #[arg(long, value_name = "SECS", requires = "hold_at")]
+    pub resume_at: Option<f64>,
     /// Media options.
     #[command(flatten)]
     pub media: MediaArgs,

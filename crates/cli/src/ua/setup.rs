@@ -64,6 +64,19 @@ fn uri_addr(uri: &str, transport: Transport) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
+/// `HOST[:PORT]` of a SIP URI whose host is a name (not an IP address).
+fn uri_host_port(uri: &str) -> Option<String> {
+    let parsed = Uri::parse(uri).ok()?;
+    let sip = parsed.as_sip()?;
+    if sip.host.ip().is_some() {
+        return None;
+    }
+    Some(match sip.port {
+        Some(port) => format!("{}:{port}", sip.host.as_str()),
+        None => sip.host.as_str().to_owned(),
+    })
+}
+
 /// Checks that `uri` is a `sip:`/`sips:` URI.
 pub(crate) fn check_uri(uri: &str) -> Result<(), SetupError> {
     match Uri::parse(uri) {
@@ -114,10 +127,17 @@ async fn resolve(server: &str, transport: Transport) -> Result<SocketAddr, Setup
     } else {
         format!("{server}:{default}")
     };
-    tokio::net::lookup_host(&with_port)
+    // IPv4 first: `localhost` often lists ::1 before 127.0.0.1, and most
+    // servers listen on IPv4.
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host(&with_port)
         .await
-        .ok()
-        .and_then(|mut addrs| addrs.next())
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| addrs.first())
+        .copied()
         .ok_or_else(|| SetupError::Resolve(server.to_owned()))
 }
 
@@ -125,9 +145,12 @@ async fn resolve(server: &str, transport: Transport) -> Result<SocketAddr, Setup
 /// (the registrar or the callee), used to pick our address.
 pub(crate) async fn prepare(args: &UaArgs, peer_uri: &str) -> Result<Setup, SetupError> {
     let transport = transport_of(args.transport);
-    let server = match &args.server {
-        Some(s) => Some(resolve(s, transport).await?),
-        None => None,
+    // Without --server, a URI naming a host (not an address) is resolved
+    // here (A/AAAA) and that address serves as the outbound proxy.
+    let server = match (&args.server, uri_host_port(peer_uri)) {
+        (Some(s), _) => Some(resolve(s, transport).await?),
+        (None, Some(host)) => Some(resolve(&host, transport).await?),
+        (None, None) => None,
     };
     let peer = server.or_else(|| uri_addr(peer_uri, transport));
     let local_ip = match args.listen {
