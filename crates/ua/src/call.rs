@@ -344,12 +344,21 @@ impl Call {
     }
 
     fn send_bye(&mut self) {
+        self.auth.reset();
+        self.send_bye_with(None);
+    }
+
+    /// Sends a BYE, with credentials when answering a challenge.
+    fn send_bye_with(&mut self, auth: Option<(HeaderName, String)>) {
         let cseq = self.dialog.next_cseq();
-        let request = self
+        let mut b = self
             .dialog
             .builder(Method::Bye, cseq)
-            .header(HeaderName::UserAgent, self.config.user_agent.clone())
-            .build();
+            .header(HeaderName::UserAgent, self.config.user_agent.clone());
+        if let Some((name, value)) = auth {
+            b = b.header(name, value);
+        }
+        let request = b.build();
         match (request, self.in_dialog_destination()) {
             (Ok(request), Ok(destination)) => {
                 self.actions.push_back(Action::Send {
@@ -451,6 +460,24 @@ impl Call {
         match cseq.method {
             Method::Invite => self.invite_response(now, cseq.seq, response),
             Method::Bye if response.status().is_final() && self.state == State::Terminating => {
+                let status = response.status();
+                if status == StatusCode::UNAUTHORIZED
+                    || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+                {
+                    let uri = self.dialog.remote_target.clone();
+                    let answer = self.auth.answer(
+                        response,
+                        self.config.credentials.as_ref(),
+                        "BYE",
+                        &uri,
+                        b"",
+                        &mut *self.rng,
+                    );
+                    if let Ok(header) = answer {
+                        self.send_bye_with(Some((header.name, header.value)));
+                        return;
+                    }
+                }
                 self.end(EndReason::LocalHangup);
             }
             _ => {}

@@ -98,6 +98,25 @@ fn proxy_challenge_is_answered_once() {
 }
 
 #[test]
+fn challenged_bye_is_answered() {
+    let mut net = Net::new();
+    net.b.challenge_bye = true;
+    let now = net.now;
+    net.a.dial(now, BOB);
+    net.run(Duration::from_secs(1));
+    net.a.call.as_mut().unwrap().hangup(net.now);
+    net.a.drive(net.now);
+    net.run(Duration::from_millis(200));
+    assert_eq!(net.b.challenges, 1);
+    assert_eq!(
+        net.b.received.iter().filter(|m| **m == Method::Bye).count(),
+        2
+    );
+    assert_eq!(ended(&net.a.events), Some(&EndReason::LocalHangup));
+    assert_eq!(ended(&net.b.events), Some(&EndReason::RemoteHangup));
+}
+
+#[test]
 fn cancel_while_ringing() {
     let mut net = Net::new();
     net.b.answer_delay = Duration::from_secs(30);

@@ -32,6 +32,8 @@ pub(super) struct Agent {
     /// would), and count the challenges sent.
     pub(super) challenge: bool,
     pub(super) challenges: u32,
+    /// The same for BYE.
+    pub(super) challenge_bye: bool,
     /// Every request method this agent received, in order.
     pub(super) received: Vec<Method>,
     /// Answer INVITEs asking for a shorter session interval with 422 and
@@ -67,6 +69,7 @@ impl Agent {
             srtp: SrtpPolicy::Required,
             challenge: false,
             challenges: 0,
+            challenge_bye: false,
             received: Vec::new(),
             min_se: None,
             session_expires: Vec::new(),
@@ -133,21 +136,10 @@ impl Agent {
                 && request
                     .headers()
                     .get(HeaderName::ProxyAuthorization)
-                    .is_none_or(|v| !verify_proxy_auth(v))
+                    .is_none_or(|v| !verify_proxy_auth(v, "INVITE"))
             {
                 self.challenges += 1;
-                let resp = ResponseBuilder::from_request(
-                    request,
-                    StatusCode::PROXY_AUTHENTICATION_REQUIRED,
-                )
-                .to_tag("proxy")
-                .header(
-                    HeaderName::ProxyAuthenticate,
-                    r#"Digest realm="proxy", nonce="n0nce", qop="auth""#,
-                )
-                .build()
-                .unwrap();
-                self.ep.respond(now, tx, resp).unwrap();
+                challenge(now, &mut self.ep, tx, request);
                 return;
             }
             let media = self.media(self.addr.port() + 10_000);
@@ -160,6 +152,17 @@ impl Agent {
                 self.answer_delay,
                 Box::new(StdRng::seed_from_u64(self.seed + 2)),
             );
+            return;
+        }
+        if *request.method() == Method::Bye
+            && self.challenge_bye
+            && request
+                .headers()
+                .get(HeaderName::ProxyAuthorization)
+                .is_none_or(|v| !verify_proxy_auth(v, "BYE"))
+        {
+            self.challenges += 1;
+            challenge(now, &mut self.ep, tx, request);
             return;
         }
         match &mut self.call {
@@ -270,12 +273,24 @@ impl Agent {
     }
 }
 
-fn verify_proxy_auth(value: &str) -> bool {
+fn verify_proxy_auth(value: &str, method: &str) -> bool {
     let Ok(Creds::Digest(c)) = Creds::parse(value) else {
         return false;
     };
     let ha1 = digest::ha1(Algorithm::Md5, "alice", "proxy", "secret");
-    c.verify("INVITE", b"", &ha1).unwrap_or(false)
+    c.verify(method, b"", &ha1).unwrap_or(false)
+}
+
+fn challenge(now: Instant, ep: &mut Endpoint, tx: TransactionId, request: &Request) {
+    let resp = ResponseBuilder::from_request(request, StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+        .to_tag("proxy")
+        .header(
+            HeaderName::ProxyAuthenticate,
+            r#"Digest realm="proxy", nonce="n0nce", qop="auth""#,
+        )
+        .build()
+        .unwrap();
+    ep.respond(now, tx, resp).unwrap();
 }
 
 /// Two agents and the link between them.
