@@ -440,15 +440,32 @@ struct Serve {
     /// the user agents trust (and use for their own TLS listeners).
     cert: PathBuf,
     key: PathBuf,
+    data: PathBuf,
     _dir: tempfile::TempDir,
 }
 
-/// Starts `serve` on UDP, TCP, TLS and WS with users alice and bob (password
+impl Serve {
+    /// Waits (bounded) until `aor` has a binding.
+    fn wait_registered(&self, aor: &str, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let out = run(&["registrations", "--data", s(&self.data)]);
+            let text = String::from_utf8_lossy(&out.stdout).into_owned();
+            if text.lines().any(|l| l.starts_with(aor)) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{aor} not registered: {text}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Starts `serve` on UDP, TCP, TLS and WS with users alice, bob and carol (password
 /// `secret`) in domain 127.0.0.1; waits for "ready".
 fn serve() -> Serve {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    for user in ["alice", "bob"] {
+    for user in ["alice", "bob", "carol"] {
         let out = run(&[
             "user",
             "add",
@@ -502,6 +519,7 @@ fn serve() -> Serve {
         ws_port,
         cert,
         key,
+        data,
         _dir: dir,
     }
 }
@@ -693,7 +711,10 @@ struct Baresip {
 }
 
 impl Baresip {
-    fn start(dir: &Path, user: &str, tone_hz: f32, mediaenc: &str) -> Self {
+    /// A baresip for `user`; with `registrar` (a server's UDP port) it
+    /// registers there (password `secret`) and uses it as its outbound
+    /// proxy, else it takes calls directly.
+    fn start(dir: &Path, user: &str, tone_hz: f32, mediaenc: &str, registrar: Option<u16>) -> Self {
         let found = Command::new("baresip")
             .arg("-h")
             .stdin(Stdio::null())
@@ -744,10 +765,17 @@ impl Baresip {
             ),
         )
         .unwrap();
+        let registration = match registrar {
+            Some(port) => format!(
+                "auth_user={user};auth_pass=secret;\
+                 outbound=\"sip:127.0.0.1:{port};transport=udp\";regint=600"
+            ),
+            None => "regint=0".to_owned(),
+        };
         std::fs::write(
             dir.join("accounts"),
             format!(
-                "<sip:{user}@127.0.0.1>;regint=0;answermode=auto;ptime=20;\
+                "<sip:{user}@127.0.0.1>;{registration};answermode=auto;ptime=20;\
                  audio_codecs=PCMU,PCMA;mediaenc={mediaenc}\n"
             ),
         )
@@ -860,7 +888,7 @@ fn clear_tone_fraction(datagrams: &[Vec<u8>], hz: f32) -> f64 {
 fn interop_switchboard_calls_baresip_srtp_mandatory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bare = Baresip::start(d, "bob", 880.0, "srtp-mand");
+    let bare = Baresip::start(d, "bob", 880.0, "srtp-mand", None);
     let t1000 = tone(d, "1000.wav", 1000.0, 6);
     let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
     let target = format!("sip:bob@127.0.0.1:{}", bare.sip_port);
@@ -909,7 +937,7 @@ fn interop_switchboard_calls_baresip_srtp_mandatory() {
 fn interop_baresip_calls_switchboard_srtp_mandatory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut bare = Baresip::start(d, "alice", 440.0, "srtp-mand");
+    let mut bare = Baresip::start(d, "alice", 440.0, "srtp-mand", None);
     let t1000 = tone(d, "1000.wav", 1000.0, 10);
     let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
     let port = free_port();
@@ -1060,7 +1088,7 @@ fn hold_and_resume_by_reinvite() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let bare = Baresip::start(dir.path(), "carol", 880.0, "srtp-mand");
+    let bare = Baresip::start(dir.path(), "carol", 880.0, "srtp-mand", None);
     let target = format!("sip:carol@127.0.0.1:{}", bare.sip_port);
     let mut caller = Proc::spawn(
         "call",
@@ -1079,4 +1107,89 @@ fn hold_and_resume_by_reinvite() {
         resumed.len() == 2 && resumed[1].contains("sendrecv"),
         "{resumed:?}"
     );
+}
+
+/// Through `serve`, SRTP mandatory: baresip (registered) calls switchboard
+/// `answer` (registered), then switchboard `call` calls that baresip;
+/// each side hears the other's tone.
+#[test]
+fn interop_with_baresip_through_serve() {
+    let server = serve();
+    let at = format!("127.0.0.1:{}", server.port);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut bare = Baresip::start(d, "carol", 440.0, "srtp-mand", Some(server.port));
+    let t1000 = tone(d, "1000.wav", 1000.0, 10);
+    let rec = d.join("bob-heard.wav");
+    let mut callee = Proc::spawn(
+        "answer",
+        &[
+            "answer",
+            "--as",
+            "sip:bob@127.0.0.1",
+            "--password",
+            "secret",
+            "--server",
+            &at,
+            "--srtp",
+            "required",
+            "--play",
+            s(&t1000),
+            "--record",
+            s(&rec),
+            "--once",
+        ],
+    );
+    callee.expect("registered", Duration::from_secs(10));
+    server.wait_registered("sip:carol@127.0.0.1", Duration::from_secs(15));
+    bare.command("dial", "sip:bob@127.0.0.1");
+    let answered = callee.expect("answered:", Duration::from_secs(15));
+    assert!(
+        answered.contains("SRTP AES_CM_128_HMAC_SHA1"),
+        "{answered}\n{}",
+        bare.log()
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    bare.command("hangup", "");
+    callee.expect("ended: remote hangup", Duration::from_secs(10));
+    assert!(callee.wait(Duration::from_secs(10)).success());
+    assert_tone(&rec, 440.0);
+    let (freq, level) = analyse(&bare.received_audio());
+    assert!(
+        (freq - 1000.0).abs() <= 20.0 && level > -30.0,
+        "baresip heard {freq} Hz at {level} dBFS"
+    );
+
+    // And the other way: alice calls carol through the server.
+    let rec = d.join("alice-heard.wav");
+    let mut caller = Proc::spawn(
+        "call",
+        &[
+            "call",
+            "sip:carol@127.0.0.1",
+            "--as",
+            "sip:alice@127.0.0.1",
+            "--password",
+            "secret",
+            "--server",
+            &at,
+            "--srtp",
+            "required",
+            "--play",
+            s(&t1000),
+            "--record",
+            s(&rec),
+            "--duration",
+            "4",
+        ],
+    );
+    let answered = caller.expect("answered:", Duration::from_secs(15));
+    assert!(
+        answered.contains("SRTP AES_CM_128_HMAC_SHA1"),
+        "{answered}\n{}",
+        bare.log()
+    );
+    caller.expect("ended: local hangup", Duration::from_secs(15));
+    assert!(caller.wait(Duration::from_secs(10)).success());
+    assert_tone(&rec, 440.0);
 }
