@@ -11,4 +11,5 @@ mod calls;
 mod harness;
 mod offer_answer;
 mod pager;
+mod peer_input;
 mod registration;
