@@ -14,7 +14,9 @@ use super::AnswerArgs;
 use super::app::{AnswerMode, Msg, Report};
 use super::call::describe;
 use super::media::{ActiveMedia, MediaOptions, RtpSockets, load_play};
-use super::setup::{Launched, Signals, error_exit, launch, media_policy, runtime};
+use super::setup::{
+    Launched, Signals, error_exit, far_future, launch, media_policy, registration_failed, runtime,
+};
 use crate::{EXIT_FAILURE, Error};
 
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -62,7 +64,7 @@ async fn run(
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut pending: HashMap<String, RtpSockets> = HashMap::new();
     let mut active: Option<ActiveMedia> = None;
-    let far_future = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+    let far_future = far_future();
     let mut hangup_at = far_future;
     let mut give_up_at = far_future;
     let mut stopping = false;
@@ -76,7 +78,7 @@ async fn run(
                         writeln!(out, "registered (expires {expires} s)")?;
                     }
                     Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
-                        writeln!(out, "registration failed: {} {reason} (retrying in {} s)", status.as_u16(), retry_in.as_secs())?;
+                        writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
                     }
                     Report::Registration(RegistrationEvent::Unregistered) => {
                         if stopping {

@@ -12,7 +12,7 @@ use switchboard_ua::{CallEvent, EndReason, MediaSession, Negotiated};
 use super::CallArgs;
 use super::app::{Msg, Report};
 use super::media::{ActiveMedia, MediaOptions, bind_pair, load_play};
-use super::setup::{Launched, Signals, error_exit, launch, media_policy, runtime};
+use super::setup::{Launched, Signals, error_exit, far_future, launch, media_policy, runtime};
 use crate::{EXIT_FAILURE, Error};
 
 /// How long to wait for the end of a call after hanging up.
@@ -83,7 +83,7 @@ async fn run(
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut sockets = Some(sockets);
     let mut active: Option<ActiveMedia> = None;
-    let far_future = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+    let far_future = far_future();
     let mut hangup_at = far_future;
     let (mut hold_at, mut resume_at) = (far_future, far_future);
     let mut give_up_at = far_future;

@@ -9,7 +9,9 @@ use switchboard_ua::RegistrationEvent;
 
 use super::RegisterArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, Signals, error_exit, launch, runtime};
+use super::setup::{
+    Launched, Signals, error_exit, far_future, launch, registration_failed, runtime,
+};
 use crate::{EXIT_FAILURE, Error};
 
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -44,7 +46,7 @@ async fn run(
         expires: args.expires,
     });
     let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let far_future = tokio::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400);
+    let far_future = far_future();
     let mut give_up_at = far_future;
     let mut stopping = false;
     let mut ever_registered = false;
@@ -64,7 +66,7 @@ async fn run(
                         }
                     }
                     Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
-                        writeln!(out, "registration failed: {} {reason} (retrying in {} s)", status.as_u16(), retry_in.as_secs())?;
+                        writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
                         if args.once && !stopping {
                             code = ExitCode::from(EXIT_FAILURE);
                             stopping = true;

@@ -352,3 +352,21 @@ pub(crate) async fn launch(
         config,
     })
 }
+
+/// A deadline that never comes (a timer not armed yet).
+pub(crate) fn far_future() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(100 * 365 * 86_400)
+}
+
+/// The line printed when a REGISTER failed.
+pub(crate) fn registration_failed(
+    status: switchboard_proto::StatusCode,
+    reason: &str,
+    retry_in: std::time::Duration,
+) -> String {
+    format!(
+        "registration failed: {} {reason} (retrying in {} s)",
+        status.as_u16(),
+        retry_in.as_secs()
+    )
+}
