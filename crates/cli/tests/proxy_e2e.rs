@@ -506,6 +506,42 @@ fn no_open_relay_and_lookup_answers() {
     drop(server);
 }
 
+/// `[proxy] outbound_proxy`: a local user's request for another domain
+/// goes through it, with its Route; its answer comes back.
+#[test]
+fn outbound_proxy_carries_requests_for_other_domains() {
+    let (dir, data) = alice_and_bob();
+    let mut outbound = UdpPeer::new("127.0.0.1:9".parse().unwrap());
+    let config = format!(
+        "{CONFIG}[proxy]\noutbound_proxy = \"sip:{}\"\n",
+        outbound.local()
+    );
+    let server = start_server(dir.path(), &data, &config, &[]);
+    assert!(
+        server
+            .log_text()
+            .contains("other domains reached through sip:127.0.0.1:"),
+        "{}",
+        server.log_text()
+    );
+    let mut alice = UdpPeer::new(server.addr());
+    let uri = "sip:carol@example.org";
+    invite_with_credentials(&mut alice, uri, "ob-1", ("alice", "alice-pw"));
+    let (got, _) = outbound.recv_until(s(5), |m| m.starts_with("INVITE "));
+    let got = got.expect("the INVITE reaches the outbound proxy");
+    assert!(got.starts_with(&format!("INVITE {uri} ")), "{got}");
+    assert_eq!(
+        header(&got, "Route"),
+        Some(format!("<sip:{};lr>", outbound.local())),
+        "{got}"
+    );
+    outbound.server = server.addr();
+    outbound.send(&response_to(&got, 486, "Busy Here", "ob", ""));
+    let (answer, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&answer.expect("an answer")), 486);
+    drop(server);
+}
+
 /// Redirect mode: an INVITE for a registered user gets 302 with the
 /// contact.
 #[test]
@@ -546,6 +582,10 @@ fn invalid_proxy_configuration_exits_2() {
         ("[proxy]\ngroup_timeout = 0\n", "proxy.group_timeout"),
         ("[proxy]\nrecord_route = \"yes\"\n", "proxy.record_route"),
         ("[proxy]\nforking = true\n", "proxy"),
+        (
+            "[proxy]\noutbound_proxy = \"tel:+123\"\n",
+            "proxy.outbound_proxy",
+        ),
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, toml).unwrap();

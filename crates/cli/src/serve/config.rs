@@ -87,6 +87,10 @@ pub(crate) struct ProxySection {
     /// Requests from other domains to local users are accepted without a
     /// challenge (default true); false: refused with 403.
     pub(crate) trust_foreign_callers: Option<bool>,
+    /// Requests of local users for other domains go through this SIP URI
+    /// (`sip:proxy.example.net:5060`) instead of RFC 3263 server location
+    /// of their domain.
+    pub(crate) outbound_proxy: Option<String>,
 }
 
 /// `[auth]`.
@@ -453,6 +457,17 @@ fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
     }
     if p.max_branches == Some(0) {
         return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
+    }
+    if let Some(uri) = &p.outbound_proxy {
+        let sip = switchboard_proto::Uri::parse(uri)
+            .ok()
+            .is_some_and(|u| u.as_sip().is_some_and(|s| s.user.is_none()));
+        if !sip {
+            return Err(ConfigError::new(
+                "proxy.outbound_proxy",
+                format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
+            ));
+        }
     }
     Ok(())
 }

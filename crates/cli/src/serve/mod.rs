@@ -308,8 +308,12 @@ fn proxy_parts(settings: &config::Settings) -> (server::ProxyParts, String) {
     let summary = match pconfig.mode {
         Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
         Mode::Proxy => format!(
-            "proxied (local callers challenged with 407, callers from other domains {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
+            "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
             if trust_foreign { "accepted" } else { "refused" },
+            p.outbound_proxy.as_ref().map_or_else(
+                || "by DNS (RFC 3263)".to_owned(),
+                |o| format!("through {o}")
+            ),
             if pconfig.record_route { "on" } else { "off" },
             pconfig.timer_c.as_secs(),
             pconfig.group_timeout.as_secs(),
@@ -331,6 +335,13 @@ fn proxy_parts(settings: &config::Settings) -> (server::ProxyParts, String) {
         server::ProxyParts {
             proxy: Proxy::new(pconfig),
             trust_foreign,
+            outbound: p.outbound_proxy.as_ref().map(|uri| {
+                if uri.contains(";lr") {
+                    format!("<{uri}>")
+                } else {
+                    format!("<{uri};lr>")
+                }
+            }),
             resolver: Arc::new(resolver),
         },
         summary,

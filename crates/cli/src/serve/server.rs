@@ -83,6 +83,9 @@ pub(crate) struct Server {
     proxy: Proxy,
     /// Requests from other domains to local users need no challenge.
     trust_foreign: bool,
+    /// The Route value (`<sip:...;lr>`) requests for other domains go
+    /// through.
+    outbound: Option<String>,
     resolver: Arc<Resolver>,
     contacts: Contacts,
 }
@@ -91,6 +94,7 @@ pub(crate) struct Server {
 pub(crate) struct ProxyParts {
     pub(crate) proxy: Proxy,
     pub(crate) trust_foreign: bool,
+    pub(crate) outbound: Option<String>,
     pub(crate) resolver: Arc<Resolver>,
 }
 
@@ -133,6 +137,7 @@ impl Server {
             next_housekeeping: Instant::now() + HOUSEKEEPING,
             proxy: parts.proxy,
             trust_foreign: parts.trust_foreign,
+            outbound: parts.outbound,
             resolver: parts.resolver,
             contacts: Contacts::default(),
         }

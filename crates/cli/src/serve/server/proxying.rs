@@ -133,7 +133,15 @@ impl Server {
         match self.caller(now, ep, &incoming, ip) {
             Caller::Local => {
                 self.learn_caller(now, &incoming);
-                let target = incoming.request_uri_target();
+                let mut target = incoming.request_uri_target();
+                let routed = incoming
+                    .request()
+                    .headers()
+                    .get(HeaderName::Route)
+                    .is_some();
+                if let Some(outbound) = self.outbound.clone().filter(|_| !routed) {
+                    target = target.with_path(vec![outbound]);
+                }
                 self.forward(now, ep, incoming, TargetSet::single(target));
             }
             Caller::Foreign => {
