@@ -409,6 +409,16 @@ fn no_open_relay_and_lookup_answers() {
         );
     let r = caller.transact(&tagged).expect("an answer");
     assert_eq!(status_code(&r), 403, "{r}");
+    // Nor is a Route to this server with it: no dialog of ours.
+    let routed = tagged.replace(
+        "Max-Forwards: 70\r\n",
+        &format!(
+            "Route: <sip:127.0.0.1:{};lr>\r\nMax-Forwards: 70\r\n",
+            server.port
+        ),
+    );
+    let r = caller.transact(&routed).expect("an answer");
+    assert_eq!(status_code(&r), 403, "{r}");
     // Pretending to be a local user: challenged.
     let invite = caller.request(
         "INVITE",

@@ -8,6 +8,7 @@
 mod config;
 mod contacts;
 mod convert;
+mod dialogs;
 mod server;
 
 use std::io::Write;

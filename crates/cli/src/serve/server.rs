@@ -34,6 +34,7 @@ use tokio::sync::oneshot;
 
 use super::contacts::Contacts;
 use super::convert;
+use super::dialogs::Dialogs;
 
 mod proxying;
 
@@ -88,6 +89,7 @@ pub(crate) struct Server {
     outbound: Option<String>,
     resolver: Arc<Resolver>,
     contacts: Contacts,
+    dialogs: Dialogs,
 }
 
 /// What the server needs for proxying.
@@ -105,6 +107,7 @@ impl std::fmt::Debug for Server {
             .field("pending", &self.pending.len())
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
+            .field("dialogs", &self.dialogs.len())
             .finish_non_exhaustive()
     }
 }
@@ -140,6 +143,7 @@ impl Server {
             outbound: parts.outbound,
             resolver: parts.resolver,
             contacts: Contacts::default(),
+            dialogs: Dialogs::default(),
         }
     }
 
@@ -402,6 +406,7 @@ impl Server {
         }
         let now = Instant::now();
         self.contacts.purge(now);
+        self.dialogs.purge(now);
         self.protect.purge(now);
         self.auth.purge(unix);
         if self.pending.capacity() > 1024 && self.pending.len() < self.pending.capacity() / 4 {

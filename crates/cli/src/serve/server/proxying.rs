@@ -113,9 +113,19 @@ impl Server {
         let request = incoming.request();
         let in_dialog = request.headers().to_tag().is_some();
         let known_hop = self.contacts.find(now, request.uri_str());
-        if in_dialog && (routed_to_us || known_hop.is_some()) {
-            // A dialog this server is on the path of, or a device it
-            // knows: relayed without a challenge.
+        let call_id = request.headers().call_id().unwrap_or_default().to_owned();
+        if in_dialog
+            && (known_hop.is_some()
+                || (routed_to_us
+                    && (self.dialogs.touch(now, &call_id)
+                        || self.local_domain(request, HeaderName::To).is_some())))
+        {
+            // A dialog this server let through (or one towards a local
+            // user, who may be called without a challenge anyway), or a
+            // device it knows: relayed without a challenge.
+            if request.method() == &Method::Bye {
+                self.dialogs.end(&call_id);
+            }
             let target = incoming.request_uri_target();
             let target =
                 match known_hop.filter(|_| request.headers().get(HeaderName::Route).is_none()) {
@@ -133,6 +143,7 @@ impl Server {
         match self.caller(now, ep, &incoming, ip) {
             Caller::Local => {
                 self.learn_caller(now, &incoming);
+                self.learn_dialog(now, &incoming);
                 let mut target = incoming.request_uri_target();
                 let routed = incoming
                     .request()
@@ -221,6 +232,7 @@ impl Server {
                 self.contacts.learn(now, &t.uri, hop);
             }
         }
+        self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, targets);
     }
 
@@ -234,28 +246,10 @@ impl Server {
         ip: IpAddr,
     ) -> Caller {
         let request = incoming.request();
-        let Some(from) = first_uri(request, HeaderName::From) else {
+        let Some((from, realm)) = self.local_domain(request, HeaderName::From) else {
             return Caller::Foreign;
         };
-        let Ok(from_uri) = Uri::parse(&from) else {
-            return Caller::Foreign;
-        };
-        let Some(sip) = from_uri.as_sip() else {
-            return Caller::Foreign;
-        };
-        let host = sip.host.as_str();
-        let host = host.strip_suffix('.').unwrap_or(host);
-        let Some(realm) = self
-            .registrar
-            .config()
-            .domains
-            .iter()
-            .find(|d| d.strip_suffix('.').unwrap_or(d).eq_ignore_ascii_case(host))
-            .cloned()
-        else {
-            return Caller::Foreign;
-        };
-        let from_user = Aor::from_uri(&from_uri).ok();
+        let from_user = Uri::parse(&from).ok().and_then(|u| Aor::from_uri(&u).ok());
         let result = match self.check_auth(now, request, &realm, ip, true) {
             Ok(r) => r,
             Err(e) => {
@@ -282,6 +276,36 @@ impl Server {
                     Self::send(ep, now, incoming.tx(), answer);
                 }
                 Caller::Answered
+            }
+        }
+    }
+
+    /// The URI of `header` (From, To) and the served domain it names, when
+    /// it names one.
+    fn local_domain(&self, request: &Request, header: HeaderName) -> Option<(String, String)> {
+        let uri = first_uri(request, header)?;
+        let parsed = Uri::parse(&uri).ok()?;
+        let host = parsed.as_sip()?.host.as_str();
+        let host = host.strip_suffix('.').unwrap_or(host);
+        let domain = self
+            .registrar
+            .config()
+            .domains
+            .iter()
+            .find(|d| d.strip_suffix('.').unwrap_or(d).eq_ignore_ascii_case(host))?
+            .clone();
+        Some((uri, domain))
+    }
+
+    /// Remembers the dialog a forwarded dialog-creating request starts.
+    fn learn_dialog(&mut self, now: Instant, incoming: &Incoming) {
+        let request = incoming.request();
+        if matches!(
+            request.method(),
+            Method::Invite | Method::Subscribe | Method::Refer
+        ) {
+            if let Some(call_id) = request.headers().call_id() {
+                self.dialogs.learn(now, call_id);
             }
         }
     }
@@ -330,7 +354,11 @@ impl Server {
             remote_route |= !local;
         }
         let known = self.contacts.find(now, request.uri_str());
-        if !routed_to_us && known.is_none() {
+        let call_id = request.headers().call_id().unwrap_or_default();
+        let ours = routed_to_us
+            && (self.dialogs.touch(now, call_id)
+                || self.local_domain(&request, HeaderName::To).is_some());
+        if !ours && known.is_none() {
             tracing::trace!("ACK not for a dialog of ours: dropped");
             return;
         }
