@@ -516,6 +516,52 @@ fn no_open_relay_and_lookup_answers() {
     drop(server);
 }
 
+/// A phone behind NAT registers its private address as contact: the call
+/// goes to the address and port its REGISTER came from, and so do the
+/// ACK and the BYE of the call.
+#[test]
+fn call_reaches_a_phone_behind_nat_at_its_source_address() {
+    let (dir, data) = alice_and_bob();
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let mut phone = UdpPeer::new(server.addr());
+    let private = "sip:bob@192.168.77.7:5060";
+    phone.register_contact("bob", "bob-pw", Some(private));
+    let listed = registrations(&data).join("\n");
+    assert!(listed.contains(private), "{listed}");
+    let mut alice = UdpPeer::new(server.addr());
+    let invite = invite_with_credentials(
+        &mut alice,
+        "sip:bob@127.0.0.1",
+        "nat-1",
+        ("alice", "alice-pw"),
+    );
+    let (got, _) = phone.recv_until(s(5), |m| m.starts_with("INVITE "));
+    let got = got.expect("the INVITE reaches the phone at its source address");
+    assert!(got.starts_with(&format!("INVITE {private} ")), "{got}");
+    let contact = format!("Contact: <{private}>\r\n");
+    phone.send(&response_to(&got, 200, "OK", "nat", &contact));
+    let (answer, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    let answer = answer.expect("alice gets the 200");
+    assert_eq!(status_code(&answer), 200, "{answer}");
+    let ack = in_dialog_request(&mut alice, "ACK", 2, private, &invite, &answer);
+    alice.send(&ack);
+    assert!(
+        phone
+            .recv_until(s(5), |m| m.starts_with("ACK "))
+            .0
+            .is_some(),
+        "the ACK reaches the phone"
+    );
+    let bye = in_dialog_request(&mut alice, "BYE", 3, private, &invite, &answer);
+    alice.send(&bye);
+    let (got, _) = phone.recv_until(s(5), |m| m.starts_with("BYE "));
+    let got = got.expect("the BYE reaches the phone");
+    phone.send(&response_to(&got, 200, "OK", "nat", ""));
+    let (bye_ok, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&bye_ok.expect("a BYE answer")), 200);
+    drop(server);
+}
+
 /// `[proxy] outbound_proxy`: a local user's request for another domain
 /// goes through it, with its Route; its answer comes back.
 #[test]

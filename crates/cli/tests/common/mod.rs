@@ -408,10 +408,21 @@ impl UdpPeer {
 
     /// REGISTER `user` with this socket as contact (401, then digest).
     pub fn register(&mut self, user: &str, password: &str) {
+        self.register_contact(user, password, None);
+    }
+
+    /// REGISTER `user` with `contact` (this socket when `None`) as its
+    /// contact: a phone behind NAT names its private address.
+    pub fn register_contact(&mut self, user: &str, password: &str, contact: Option<&str>) {
         let uri = format!("sip:{DOMAIN}");
         let aor = format!("sip:{user}@{DOMAIN}");
         let call_id = format!("reg-{user}-{}", self.local().port());
-        let first = self.request(
+        let local_contact = format!("Contact: <sip:{user}@{}>\r\n", self.local());
+        let contact = |m: String| match contact {
+            Some(c) => m.replace(&local_contact, &format!("Contact: <{c}>\r\n")),
+            None => m,
+        };
+        let first = contact(self.request(
             "REGISTER",
             &uri,
             &aor,
@@ -419,11 +430,11 @@ impl UdpPeer {
             &call_id,
             1,
             "Expires: 600\r\n",
-        );
+        ));
         let challenge = self.transact(&first).expect("an answer to REGISTER");
         assert_eq!(status_code(&challenge), 401, "{challenge}");
         let auth = credentials(&challenge, "REGISTER", &uri, user, password);
-        let second = self.request(
+        let second = contact(self.request(
             "REGISTER",
             &uri,
             &aor,
@@ -431,7 +442,7 @@ impl UdpPeer {
             &call_id,
             2,
             &format!("Expires: 600\r\nAuthorization: {auth}\r\n"),
-        );
+        ));
         let ok = self.transact(&second).expect("an answer to REGISTER");
         assert_eq!(status_code(&ok), 200, "{ok}");
     }
