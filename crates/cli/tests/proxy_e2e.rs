@@ -562,6 +562,27 @@ fn call_reaches_a_phone_behind_nat_at_its_source_address() {
     drop(server);
 }
 
+/// A local user's request for another domain whose host is a name: the
+/// server resolves it (RFC 3263, here through the hosts file) and forwards
+/// it there; the answer comes back.
+#[test]
+fn requests_for_other_domains_are_resolved_and_forwarded() {
+    let (dir, data) = alice_and_bob();
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let mut far = UdpPeer::new(server.addr());
+    let mut alice = UdpPeer::new(server.addr());
+    let uri = format!("sip:carol@localhost:{}", far.local().port());
+    invite_with_credentials(&mut alice, &uri, "dns-1", ("alice", "alice-pw"));
+    let (got, _) = far.recv_until(s(5), |m| m.starts_with("INVITE "));
+    let got = got.expect("the INVITE reaches the resolved address");
+    assert!(got.starts_with(&format!("INVITE {uri} ")), "{got}");
+    far.server = server.addr();
+    far.send(&response_to(&got, 603, "Decline", "far", ""));
+    let (answer, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&answer.expect("an answer")), 603);
+    drop(server);
+}
+
 /// `[proxy] outbound_proxy`: a local user's request for another domain
 /// goes through it, with its Route; its answer comes back.
 #[test]
