@@ -46,17 +46,14 @@ fn sipp_calls_through_the_proxy() {
 
     // The callee: one SIPp UAS that every user's contact points at.
     let uas_port = free_port();
-    let mut uas_cmd = Command::new("timeout");
+    // Started directly (not under `timeout`) so that the guard kills SIPp
+    // itself; its own -timeout bounds it too.
+    let mut uas_cmd = Command::new("sipp");
     uas_cmd
         .current_dir(dir.path())
-        .args([
-            "100",
-            "sipp",
-            "-sf",
-            scenario("uas_call.xml").to_str().unwrap(),
-        ])
+        .args(["-sf", scenario("uas_call.xml").to_str().unwrap()])
         .args(sipp_args(uas_port))
-        .arg("-bind_local")
+        .args(["-bind_local", "-timeout", "100s"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
