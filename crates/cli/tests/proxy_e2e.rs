@@ -580,6 +580,74 @@ fn requests_for_other_domains_are_resolved_and_forwarded() {
     drop(server);
 }
 
+/// The contact `UdpPeer::register` registers.
+fn bob_contact(bob: &UdpPeer) -> String {
+    format!("sip:bob@{}", bob.local())
+}
+
+/// The caller cancels a ringing call: the callee gets the CANCEL, answers
+/// 487, and the caller gets the 487. Then a MESSAGE (challenged like the
+/// INVITE) reaches the callee and its 200 comes back.
+#[test]
+fn cancel_and_message_between_registered_users() {
+    let (dir, data) = alice_and_bob();
+    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let mut bob = UdpPeer::new(server.addr());
+    bob.register("bob", "bob-pw");
+    let mut alice = UdpPeer::new(server.addr());
+    let uri = "sip:bob@127.0.0.1";
+    let invite = invite_with_credentials(&mut alice, uri, "cancel-1", ("alice", "alice-pw"));
+    let (ringing, _) = bob.recv_until(s(5), |m| m.starts_with("INVITE "));
+    let ringing = ringing.expect("bob's phone rings");
+    bob.send(&response_to(&ringing, 180, "Ringing", "bob", ""));
+    let (got, _) = alice.recv_until(s(5), |m| status_code(m) == 180);
+    assert!(got.is_some(), "alice hears the ringing");
+    // CANCEL: the INVITE's Request-URI, Via (branch), From, To, Call-ID.
+    let cancel = format!(
+        "CANCEL {uri} SIP/2.0\r\nVia: {}\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\n\
+         Call-ID: cancel-1\r\nCSeq: 2 CANCEL\r\nContent-Length: 0\r\n\r\n",
+        header(&invite, "Via").unwrap(),
+        header(&invite, "From").unwrap(),
+        header(&invite, "To").unwrap(),
+    );
+    alice.send(&cancel);
+    let (cancelled, _) = bob.recv_until(s(5), |m| m.starts_with("CANCEL "));
+    let cancelled = cancelled.expect("bob gets the CANCEL");
+    bob.send(&response_to(&cancelled, 200, "OK", "bob", ""));
+    bob.send(&response_to(&ringing, 487, "Request Terminated", "bob", ""));
+    let (ack, _) = bob.recv_until(s(5), |m| m.starts_with("ACK "));
+    assert!(ack.is_some(), "the proxy ACKs bob's 487");
+    let (finals, _) = alice.recv_until(s(5), |m| status_code(m) == 487 && method(m) == "INVITE");
+    assert!(finals.is_some(), "alice gets the 487");
+
+    // MESSAGE: 407, then with credentials, relayed to bob.
+    let from = "sip:alice@127.0.0.1";
+    let message = alice.request("MESSAGE", uri, from, uri, "msg-1", 1, "");
+    let challenge = alice.transact(&message).expect("an answer to MESSAGE");
+    assert_eq!(status_code(&challenge), 407, "{challenge}");
+    let auth = credentials(&challenge, "MESSAGE", uri, "alice", "alice-pw");
+    let message = alice.request(
+        "MESSAGE",
+        uri,
+        from,
+        uri,
+        "msg-1",
+        2,
+        &format!("Proxy-Authorization: {auth}\r\n"),
+    );
+    alice.send(&message);
+    let (got, _) = bob.recv_until(s(5), |m| m.starts_with("MESSAGE "));
+    let got = got.expect("bob gets the MESSAGE");
+    assert!(
+        got.starts_with(&format!("MESSAGE {} ", bob_contact(&bob))),
+        "{got}"
+    );
+    bob.send(&response_to(&got, 200, "OK", "bob", ""));
+    let (ok, _) = alice.recv_until(s(5), |m| status_code(m) >= 200);
+    assert_eq!(status_code(&ok.expect("an answer")), 200);
+    drop(server);
+}
+
 /// `[proxy] outbound_proxy`: a local user's request for another domain
 /// goes through it, with its Route; its answer comes back.
 #[test]
