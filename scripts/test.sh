@@ -15,7 +15,8 @@
 #
 # On a fresh Debian machine (as root) it installs what is missing: the
 # rustfmt and clippy components, a C/C++ compiler (libFuzzer is C++), and
-# the real peers of the interop tests: SIPp, baresip, SIPVicious.
+# the real peers of the interop tests: SIPp, baresip, SIPVicious,
+# linphonec, Chromium with node and npm (and the browser test's npm ci).
 # scripts/fuzz.sh installs cargo-fuzz itself.
 set -euo pipefail
 
@@ -93,8 +94,11 @@ fi
 sipp -v 2>&1 | grep -m1 SIPp || true
 # More real peers (crates/cli/tests/interop.rs): baresip (a softphone,
 # registers with digest auth) and SIPVicious (svwar, svcrack: user
-# enumeration and password guessing against the lockout).
-for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious; do
+# enumeration and password guessing against the lockout); linphonec
+# (tests/linphone_interop.rs); Chromium, node and npm for JsSIP and SIP.js
+# (tests/browser_interop.rs).
+for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linphone-cli \
+    chromium:chromium node:nodejs npm:npm; do
     if ! command -v "${peer%%:*}" >/dev/null; then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
             echo "installing ${peer#*:}"
@@ -107,6 +111,13 @@ for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious; do
     fi
 done
 baresip -h 2>&1 | grep -m1 -i '^baresip' || true
+# The browser test's pinned npm packages (never a browser download).
+if [[ ! -d crates/cli/tests/browser/node_modules ]]; then
+    echo "npm ci in crates/cli/tests/browser"
+    (cd crates/cli/tests/browser &&
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+node --version
 DONE+=(setup)
 
 # --- the steps -----------------------------------------------------------------

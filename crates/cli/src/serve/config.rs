@@ -104,12 +104,14 @@ pub(crate) struct AuthSection {
     /// How long a nonce is accepted, in seconds.
     pub(crate) nonce_lifetime: Option<u64>,
     /// The challenges offered, in order (`"MD5"`, `"SHA-256"`,
-    /// `"SHA-512-256"`). Default `["MD5", "SHA-256"]`: JsSIP and SIP.js
-    /// read only the first challenge and know only MD5.
+    /// `"SHA-512-256"`). Default `["MD5", "SHA-256"]`: most clients know
+    /// only MD5 and take the first challenge they support.
     pub(crate) algorithms: Option<Vec<String>>,
     /// User-Agent substrings of clients challenged with MD5 alone, because
     /// they give up when any challenge names an algorithm they lack
-    /// (default `["baresip", "libre"]`: baresip 1.0 / libre 1.1).
+    /// (default `["baresip", "libre", "JsSIP", "SIP.js"]`: baresip 1.0 /
+    /// libre 1.1, and the browser libraries, which read only the last
+    /// challenge).
     pub(crate) md5_only_user_agents: Option<Vec<String>>,
 }
 

@@ -681,6 +681,22 @@ impl Baresip {
         wait_for(limit, || self.has_event(kind))
     }
 
+    /// How many events of `kind` came so far.
+    pub fn event_count(&self, kind: &str) -> usize {
+        let needle = format!("\"type\":\"{kind}\"");
+        self.events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.replace(' ', "").contains(&needle))
+            .count()
+    }
+
+    /// Waits (at most `limit`) for more than `before` events of `kind`.
+    pub fn wait_event_after(&self, kind: &str, before: usize, limit: Duration) -> bool {
+        wait_for(limit, || self.event_count(kind) > before)
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("out.log"))
             .unwrap_or_default()

@@ -23,8 +23,8 @@
 //! * **Algorithms offered, in order: MD5 first, then SHA-256** (both always
 //!   present, one `WWW-Authenticate` each, RFC 8760 §2.3). RFC 8760 asks a
 //!   client to use the topmost challenge it supports. JsSIP and SIP.js (the
-//!   usual browser clients) read only the first challenge and implement only
-//!   MD5, and most hardware and softphones still lack SHA-256 (see the
+//!   usual browser clients) implement only MD5 and read only one challenge
+//!   (the last one: they get MD5 alone, see `md5_only_user_agents`), and most hardware and softphones still lack SHA-256 (see the
 //!   anchors' Kamailio #4161): a SHA-256-first default would lock them out.
 //!   MD5 first lets every common client in, while SHA-256 is there for
 //!   clients that pick the strongest. Deployments whose clients all do
@@ -120,7 +120,9 @@ pub struct AuthConfig {
     /// on a challenge set holding an algorithm they lack instead of skipping
     /// it: they are challenged with MD5 alone (when MD5 is configured).
     /// Default: `baresip` and `libre` (libre 1.1 answers ENOSYS to the
-    /// SHA-256 challenge next to MD5).
+    /// SHA-256 challenge next to MD5), `JsSIP` and `SIP.js` (JsSIP 3.13 and
+    /// SIP.js 0.21 keep only the last `WWW-Authenticate` they parse and
+    /// give up when it is not MD5).
     pub md5_only_user_agents: Vec<String>,
 }
 
@@ -132,7 +134,12 @@ impl Default for AuthConfig {
             max_tracked_nonces: 100_000,
             check_uri: true,
             on_failure: FailureMode::Challenge,
-            md5_only_user_agents: vec!["baresip".into(), "libre".into()],
+            md5_only_user_agents: vec![
+                "baresip".into(),
+                "libre".into(),
+                "JsSIP".into(),
+                "SIP.js".into(),
+            ],
         }
     }
 }

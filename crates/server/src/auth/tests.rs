@@ -708,6 +708,9 @@ fn clients_that_choke_on_unknown_algorithms_get_md5_alone() {
         md5
     );
     assert_eq!(challenge_algorithms(&mut a, Some("LibRe/2.0")), md5);
+    // JsSIP 3.13 and SIP.js 0.21 keep the last WWW-Authenticate only.
+    assert_eq!(challenge_algorithms(&mut a, Some("JsSIP 3.13.8")), md5);
+    assert_eq!(challenge_algorithms(&mut a, Some("SIP.js/0.21.1")), md5);
 
     // The list is configurable; without MD5 configured nothing changes.
     let mut custom = authenticator(AuthConfig {
