@@ -36,6 +36,12 @@ use crate::{Config, Error, Handle, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
 const BATCH: usize = 256;
+/// Timer coalescing: the driver's timer is armed on this grid, so that
+/// deadlines close together (every answered UDP transaction ends 32 s after
+/// its answer, at its own instant) cost one wake-up, not one each. SIP's
+/// timers tolerate a few milliseconds; a wake-up for a datagram handles
+/// every timer already due.
+const TIMER_SLACK: Duration = Duration::from_millis(10);
 /// Responses buffered per client transaction.
 const OUTCOME_QUEUE: usize = 64;
 /// How long shutdown waits for the runtime's tasks.
@@ -266,6 +272,7 @@ impl<A: App> Driver<A> {
         tokio::pin!(sleep);
         let mut armed = false;
         let mut done = None;
+        let origin = now();
         'run: loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -310,6 +317,7 @@ impl<A: App> Driver<A> {
             let app_timeout = self.app.poll_timeout(now());
             armed = match min_instant(self.endpoint.poll_timeout(), app_timeout) {
                 Some(at) => {
+                    let at = coalesce(origin, at);
                     sleep.as_mut().reset(tokio::time::Instant::from_std(at));
                     true
                 }
@@ -731,6 +739,16 @@ impl<A: App> Driver<A> {
     }
 }
 
+/// `at` moved up to the next point of the [`TIMER_SLACK`] grid that starts
+/// at `origin`.
+fn coalesce(origin: std::time::Instant, at: std::time::Instant) -> std::time::Instant {
+    let slack = TIMER_SLACK.as_nanos();
+    let since = at.saturating_duration_since(origin).as_nanos();
+    let rounded = since.div_ceil(slack).saturating_mul(slack);
+    let extra = u64::try_from(rounded - since).unwrap_or(0);
+    at + Duration::from_nanos(extra)
+}
+
 /// The earlier of two optional deadlines.
 fn min_instant(
     a: Option<std::time::Instant>,
@@ -755,4 +773,26 @@ async fn udp_readable(sockets: &[(SocketAddr, Arc<UdpSocket>)]) -> usize {
         std::task::Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_are_moved_up_to_the_timer_grid() {
+        let origin = std::time::Instant::now();
+        let ms = |n| origin + Duration::from_millis(n);
+        assert_eq!(coalesce(origin, ms(0)), ms(0));
+        assert_eq!(coalesce(origin, ms(1)), ms(10));
+        assert_eq!(coalesce(origin, ms(10)), ms(10));
+        assert_eq!(coalesce(origin, ms(32_003)), ms(32_010));
+        // Deadlines in one slot share a wake-up; none is ever early.
+        for n in 21..=30 {
+            assert_eq!(coalesce(origin, ms(n)), ms(30));
+        }
+        // A deadline before the origin (already due) stays as it is.
+        let before = origin.checked_sub(Duration::from_millis(5)).unwrap();
+        assert!(coalesce(origin, before) <= origin);
+    }
 }
