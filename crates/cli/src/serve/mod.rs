@@ -210,7 +210,9 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
             .collect(),
         ..switchboard_net::Config::default()
     };
-    net.endpoint.max_transactions = settings.max_transactions.unwrap_or(DEFAULT_MAX_TRANSACTIONS);
+    net.endpoint.max_transactions = settings
+        .max_transactions
+        .unwrap_or(DEFAULT_MAX_TRANSACTIONS);
     if let Some((cert, key)) = &settings.tls {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
