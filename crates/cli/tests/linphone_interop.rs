@@ -10,10 +10,10 @@
 //! with the server as proxy and route, file audio, commands on stdin),
 //! offering G.711 only. With its default codecs its INVITE, once the
 //! server adds a Via and a Record-Route, is over 1300 bytes and goes on to
-//! baresip over TCP (RFC 3261 §18.1.1); the server then loses the ACK for
-//! baresip's 2xx (its contact says `transport=tcp`, the hop learnt is the
-//! server's own TCP connection, already closed): a known server bug, not
-//! covered here.
+//! baresip over TCP (RFC 3261 §18.1.1); that connection closes right after
+//! baresip's 2xx (whose Contact says `transport=tcp`), and linphonec's ACK
+//! never reaches baresip (the server opens no new connection for it): a
+//! server bug, not covered here.
 //! Every child is killed by PID when the test ends, every wait is bounded,
 //! ports are random, data directories temporary.
 
