@@ -155,6 +155,8 @@ impl Proxy {
         }
         let loop_hash = loop_hash(&request);
         routing::preprocess(&self.config, &mut request);
+        let body = request.body().len();
+        with_content_length(request.headers_mut(), body);
         let for_us = request.headers().get(HeaderName::Route).is_none()
             && request
                 .uri()
@@ -260,6 +262,8 @@ impl Proxy {
         }
         let branch = stateless_branch(&request);
         routing::preprocess(&self.config, &mut request);
+        let body = request.body().len();
+        with_content_length(request.headers_mut(), body);
         if request.headers().get(HeaderName::Route).is_none()
             && self.config.is_local(&request.uri())
         {
@@ -407,6 +411,8 @@ impl Proxy {
         };
         // Step 3: our Via goes.
         response.headers_mut().pop_front_value(HeaderName::Via);
+        let body = response.body().len();
+        with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
         match code {
             100..=199 => self.on_provisional(now, ep, at, response),
@@ -1119,9 +1125,39 @@ fn format_q(q: u16) -> String {
     s.trim_end_matches('0').to_owned()
 }
 
+/// Adds `Content-Length` to a message that came without one (allowed over
+/// UDP only, RFC 3261 §20.14): the proxy may pass it on over a stream
+/// (TCP, TLS, WebSocket), where it frames the message.
+fn with_content_length(headers: &mut switchboard_proto::Headers, body: usize) {
+    if headers.get(HeaderName::ContentLength).is_none() {
+        headers.set(HeaderName::ContentLength, body.to_string());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_message_without_content_length_gets_one_before_a_stream() {
+        // linphonec's ACK over UDP has none; forwarded over TCP as it was,
+        // baresip could not frame it and the call never got its ACK.
+        let ack = "ACK sip:a@127.0.0.1:5070;transport=tcp SIP/2.0\r\n\
+                   Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK1\r\n\
+                   From: <sip:b@d>;tag=1\r\nTo: <sip:a@d>;tag=2\r\n\
+                   Call-ID: c\r\nCSeq: 1 ACK\r\nMax-Forwards: 70\r\n\r\n";
+        let Ok(Message::Request(mut request)) = Message::parse_datagram(ack.into()) else {
+            panic!("parse");
+        };
+        assert!(request.headers().get(HeaderName::ContentLength).is_none());
+        let body = request.body().len();
+        with_content_length(request.headers_mut(), body);
+        assert_eq!(request.headers().get(HeaderName::ContentLength), Some("0"));
+        // One already there is left alone.
+        request.headers_mut().set(HeaderName::ContentLength, "0");
+        with_content_length(request.headers_mut(), 5);
+        assert_eq!(request.headers().get(HeaderName::ContentLength), Some("0"));
+    }
 
     #[test]
     fn q_values_print_short() {
