@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# memory-per-call.sh - memory of 10,000 active calls in Switchboard and in
+# the reference Kamailio, measured the same way for both.
+#
+#   bench/memory-per-call.sh [--rate 200] [--hold 50] [--users 1000] [--bench DIR]
+#
+# Each server starts fresh (Switchboard: 127.0.0.1:5062, the release binary;
+# Kamailio: 5060, 2 UDP workers). procstat.sh takes PSS/RSS of its process
+# tree; the shared harness's call scenario (uac_call.xml -> proxy ->
+# uas_call.xml, callees pre-registered) runs at RATE calls/s with HOLD
+# seconds between ACK and BYE, so RATE x HOLD calls are up at once; a second
+# snapshot is taken when that many have been up for a few seconds. Both
+# snapshots and the difference are printed per server. The difference
+# includes the transactions of the last 32 s (RFC 3261 Timer J/K), as a
+# running server has them.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
+RATE=200
+HOLD=50
+USERS=1000
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--rate) RATE="$2"; shift 2 ;;
+		--hold) HOLD="$2"; shift 2 ;;
+		--users) USERS="$2"; shift 2 ;;
+		--bench) BENCH="$2"; shift 2 ;;
+		*) echo "usage: $0 [--rate R] [--hold S] [--users U] [--bench DIR]" >&2; exit 2 ;;
+	esac
+done
+[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
+
+WORK="$(mktemp -d /tmp/sb-callmem.XXXXXX)"
+OPID=""
+BPID=""
+cleanup() {
+	[ -n "$BPID" ] && kill "$BPID" 2>/dev/null
+	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+for ((i = 0; i < USERS; i++)); do
+	u=$(printf "user%04d" "$i")
+	echo "$u,pw-$u"
+done > "$WORK/users.csv"
+"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
+cat > "$WORK/switchboard.toml" <<TOML
+listen = ["udp:127.0.0.1:5062"]
+domains = ["127.0.0.1"]
+data = "$WORK/data"
+[protection]
+rate_limit = false
+lockout = false
+[auth]
+check_uri = false
+TOML
+"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
+OPID=$!
+for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
+KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$USERS" | tail -1)
+
+ACTIVE=$((RATE * HOLD))
+GEN=$((HOLD + 10))
+COUNT=$((RATE * GEN))
+kb() { echo "$1" | grep -o "$2=[0-9]*" | cut -d= -f2; }
+measure() { # NAME PORT PID
+	local before during
+	sleep 2
+	before=$("$BENCH/procstat.sh" "$3")
+	"$BENCH/bench.sh" --target "127.0.0.1:$2" --server-pid "$3" --scenario call \
+		--rate "$RATE" --count "$COUNT" --users "$USERS" --hold-ms "$((HOLD * 1000))" \
+		--quiet > "$WORK/$1.bench" 2>&1 &
+	BPID=$!
+	# Pre-registration (a few seconds), then HOLD seconds of new calls.
+	sleep $((HOLD + 8))
+	during=$("$BENCH/procstat.sh" "$3")
+	wait "$BPID" || true
+	BPID=""
+	echo "$1 $(grep -o 'ok=[0-9]* failed=[0-9]*' "$WORK/$1.bench" | head -1)"
+	echo "$1 before: $before"
+	echo "$1 during: $during"
+	echo "$1 active_calls~$ACTIVE pss_delta_kb=$(( $(kb "$during" pss_kb) - $(kb "$before" pss_kb) )) rss_delta_kb=$(( $(kb "$during" rss_kb) - $(kb "$before" rss_kb) ))"
+}
+measure kamailio 5060 "$KPID"
+measure switchboard 5062 "$OPID"
