@@ -289,7 +289,10 @@ fn host_names_are_resolved_by_the_application() {
     let mut sim = Sim::new(10);
     sim.names.insert(
         "bob.test".into(),
-        NextHop::address(Transport::Udp, proxy_harness::addr(proxy_harness::BOB)),
+        vec![NextHop::address(
+            Transport::Udp,
+            proxy_harness::addr(proxy_harness::BOB),
+        )],
     );
     sim.locations.insert(
         "bob".into(),

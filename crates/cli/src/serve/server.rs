@@ -62,7 +62,7 @@ pub(crate) enum Done {
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
     /// A next hop the proxy asked for is resolved (or not).
-    Resolved { id: ResolveId, hop: Option<NextHop> },
+    Resolved { id: ResolveId, hops: Vec<NextHop> },
 }
 
 /// The server's state.
@@ -381,7 +381,7 @@ impl Server {
             Done::Barrier(reply) => {
                 let _ = reply.send(());
             }
-            Done::Resolved { id, hop } => self.proxy.resolved(now, ep, id, hop),
+            Done::Resolved { id, hops } => self.proxy.resolved(now, ep, id, hops),
             Done::Expired { count, result } => match result {
                 Ok(()) => tracing::debug!(count, "expired bindings removed from the store"),
                 Err(e) => {

@@ -5,6 +5,8 @@ use std::time::Instant;
 use switchboard_core::TransactionId;
 use switchboard_proto::Request;
 
+use super::target::NextHop;
+
 /// Where a branch stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum BranchState {
@@ -25,8 +27,12 @@ pub(crate) struct Branch {
     pub(crate) state: BranchState,
     /// Its client transaction, once sent.
     pub(crate) tx: Option<TransactionId>,
-    /// The request, kept while the next hop is being resolved.
+    /// The request, kept while the next hop is being resolved, and after
+    /// it is sent while `fallback` has targets to fail over to.
     pub(crate) request: Option<Request>,
+    /// The next hops still to try, in order, when this one fails with a
+    /// transport error, a timeout or a 503 (RFC 3263 §4.3).
+    pub(crate) fallback: Vec<NextHop>,
     /// When Timer C fires (INVITE only).
     pub(crate) timer_c: Option<Instant>,
     /// A CANCEL is wanted but must wait for a provisional response (§9.1).
@@ -42,6 +48,7 @@ impl Branch {
             state: BranchState::Resolving,
             tx: None,
             request: None,
+            fallback: Vec::new(),
             timer_c: None,
             cancel_pending: false,
             cancelled: false,

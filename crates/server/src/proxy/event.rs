@@ -11,8 +11,9 @@ pub struct ResolveId(pub(crate) u64);
 #[non_exhaustive]
 pub enum ProxyEvent {
     /// The next hop is a host name: resolve `uri` (RFC 3263) and answer
-    /// with [`super::Proxy::resolved`]; `None` there fails the branch as a
-    /// 503 would.
+    /// with [`super::Proxy::resolved`]: every target in order, the later
+    /// ones tried when one fails (RFC 3263 §4.3); none fails the branch as
+    /// a 503 would.
     Resolve {
         /// Which resolution.
         id: ResolveId,

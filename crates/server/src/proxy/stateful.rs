@@ -313,18 +313,23 @@ impl Proxy {
         id
     }
 
-    /// The answer to [`ProxyEvent::Resolve`]: where to send, or `None`
-    /// when the name did not resolve (the branch fails as with a 503).
+    /// The answer to [`ProxyEvent::Resolve`]: where to send, every target
+    /// in the order RFC 3263 gives, or none when the name did not resolve
+    /// (the branch fails as with a 503). A branch whose target fails with a
+    /// transport error, a timeout or a 503 goes on to the next target with
+    /// a new client transaction (§4.3); only the last target's outcome
+    /// enters the response context.
     pub fn resolved(
         &mut self,
         now: Instant,
         ep: &mut impl TransactionLayer,
         id: ResolveId,
-        hop: Option<NextHop>,
+        hops: Vec<NextHop>,
     ) {
+        let mut hops = hops.into_iter();
         match self.resolving.remove(&id) {
             Some(Resolving::Message(message)) => {
-                if let Some(hop) = hop {
+                if let Some(hop) = hops.next() {
                     ep.send_stateless(&message, hop.destination);
                 }
             }
@@ -336,8 +341,11 @@ impl Proxy {
                     return;
                 }
                 let request = branch.request.take();
-                match (request, hop) {
-                    (Some(request), Some(hop)) => self.send_branch(now, ep, at, request, hop),
+                match (request, hops.next()) {
+                    (Some(request), Some(hop)) => {
+                        branch.fallback = hops.collect();
+                        self.send_branch(now, ep, at, request, hop);
+                    }
                     _ => {
                         self.fail_branch(ep, at, Some(StatusCode::SERVICE_UNAVAILABLE));
                         self.advance(now, ep, at.server);
@@ -346,6 +354,55 @@ impl Proxy {
             }
             None => {}
         }
+    }
+
+    /// Fails a branch over to its next target (RFC 3263 §4.3): the branch
+    /// ends without a response of its own and a new one, with a new client
+    /// transaction, takes the request to the next hop. False when there is
+    /// none, or no new branch may start (a 2xx, a 6xx, a CANCEL came).
+    fn fail_over(&mut self, now: Instant, ep: &mut impl TransactionLayer, at: BranchRef) -> bool {
+        let timer_c = self.config.timer_c;
+        let Some(ctx) = self.contexts.get_mut(&at.server) else {
+            return false;
+        };
+        if ctx.stop || ctx.cancelled || ctx.final_sent {
+            return false;
+        }
+        let invite = ctx.is_invite();
+        let index = ctx.branches.len();
+        let Some(branch) = ctx.branches.get_mut(at.index) else {
+            return false;
+        };
+        if branch.state == BranchState::Done || branch.fallback.is_empty() {
+            return false;
+        }
+        let Some(request) = branch.request.take() else {
+            return false;
+        };
+        let mut hops = std::mem::take(&mut branch.fallback).into_iter();
+        let Some(hop) = hops.next() else {
+            return false;
+        };
+        branch.state = BranchState::Done;
+        branch.cancel_pending = false;
+        let mut next = Branch::new(branch.uri.clone());
+        next.fallback = hops.collect();
+        tracing::debug!(uri = %next.uri, destination = ?hop.destination, "failing over to the next target");
+        ctx.branches.push(next);
+        self.stop_timer_c(at);
+        let next_at = BranchRef {
+            server: at.server,
+            index,
+        };
+        if invite {
+            if let Some(b) = self.branch_mut(next_at) {
+                b.timer_c = Some(now + timer_c);
+            }
+            self.timers
+                .insert((now + timer_c, at.server, Timer::C(index)));
+        }
+        self.send_branch(now, ep, next_at, request, hop);
+        true
     }
 
     // ----- endpoint events -----
@@ -499,6 +556,9 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE && self.fail_over(now, ep, at) {
+            return;
+        }
         self.stop_timer_c(at);
         let recurse = self.config.recurse_on_3xx;
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
@@ -550,6 +610,9 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
+        if self.fail_over(now, ep, at) {
+            return;
+        }
         if self
             .branch_mut(at)
             .is_some_and(|b| b.state != BranchState::Done)
@@ -619,9 +682,10 @@ impl Proxy {
                     b.cancel_pending = false;
                 }
             }
-            if self
-                .branch_mut(at)
-                .is_some_and(|b| b.state != BranchState::Done)
+            if !self.fail_over(now, ep, at)
+                && self
+                    .branch_mut(at)
+                    .is_some_and(|b| b.state != BranchState::Done)
             {
                 self.fail_branch(ep, at, None);
                 self.advance(now, ep, at.server);
@@ -814,6 +878,15 @@ impl Proxy {
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return;
         };
+        // Kept, as it was before this hop's Record-Route, for fail-over.
+        let keep = ctx
+            .branches
+            .get(at.index)
+            .is_some_and(|b| !b.fallback.is_empty())
+            .then(|| request.clone());
+        if let Some(b) = ctx.branches.get_mut(at.index) {
+            b.request = keep;
+        }
         if self.config.record_route && record_route::creates_dialog(&request) {
             record_route::insert(
                 &self.config,
@@ -835,6 +908,9 @@ impl Proxy {
             }
             Err(error) => {
                 tracing::warn!(%error, "branch not sent");
+                if self.fail_over(now, ep, at) {
+                    return;
+                }
                 self.fail_branch(ep, at, Some(StatusCode::SERVICE_UNAVAILABLE));
                 self.advance(now, ep, at.server);
             }

@@ -162,8 +162,8 @@ pub struct Sim {
     pub plans: HashMap<NodeId, UasPlan>,
     /// Users of example.com and their targets.
     pub locations: HashMap<String, TargetSet>,
-    /// Host names and where they resolve.
-    pub names: HashMap<String, NextHop>,
+    /// Host names and where they resolve, in the order to try.
+    pub names: HashMap<String, Vec<NextHop>>,
     pub served: Vec<Served>,
     /// Requests each callee's TU got: (node, method, request).
     pub received: Vec<(Duration, NodeId, Request)>,
@@ -608,9 +608,11 @@ impl Sim {
                 .split(['@', ';', ':'])
                 .find(|s| self.names.contains_key(*s))
                 .map(str::to_owned);
-            let hop = host.and_then(|h| self.names.get(&h).copied());
+            let hops = host
+                .and_then(|h| self.names.get(&h).cloned())
+                .unwrap_or_default();
             let Self { net, proxy, p, .. } = self;
-            net.with_endpoint(*p, |ep, now| proxy.resolved(now, ep, id, hop));
+            net.with_endpoint(*p, |ep, now| proxy.resolved(now, ep, id, hops));
         }
         self.net.cancel_timer(self.p, PROXY_TIMER);
         if let Some(at) = self.proxy.poll_timeout() {

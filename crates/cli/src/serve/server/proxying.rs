@@ -376,21 +376,24 @@ impl Server {
             let resolver = std::sync::Arc::clone(&self.resolver);
             let done = self.done.clone();
             tokio::spawn(async move {
-                let hop =
+                // Every target, in RFC 3263 order: the proxy fails over
+                // along them (§4.3).
+                let hops =
                     match tokio::time::timeout(RESOLVE_TIMEOUT, resolver.resolve_str(&uri)).await {
                         Ok(Ok(targets)) => targets
-                            .first()
-                            .map(|t| NextHop::address(t.transport, t.addr)),
+                            .iter()
+                            .map(|t| NextHop::address(t.transport, t.addr))
+                            .collect(),
                         Ok(Err(e)) => {
                             tracing::debug!(%uri, error = %e, "next hop not resolved");
-                            None
+                            Vec::new()
                         }
                         Err(_) => {
                             tracing::debug!(%uri, "next hop resolution timed out");
-                            None
+                            Vec::new()
                         }
                     };
-                done.send(Done::Resolved { id, hop });
+                done.send(Done::Resolved { id, hops });
             });
         }
     }
