@@ -45,37 +45,9 @@ done
 BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
-WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
-OPID=""
-cleanup() {
-	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
-	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for ((i = 0; i < USERS; i++)); do
-	u=$(printf "user%04d" "$i")
-	echo "$u,pw-$u"
-done > "$WORK/users.csv"
-"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
-cat > "$WORK/switchboard.toml" <<TOML
-listen = ["udp:127.0.0.1:5062"]
-domains = ["127.0.0.1"]
-data = "$WORK/data"
-$EXTRA_CONFIG
-[protection]
-rate_limit = false
-lockout = false
-[auth]
-# SIPp's digest uri is the server's ip:port, not the Request-URI.
-check_uri = false
-TOML
-"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
-OPID=$!
-for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
-grep -q ready "$WORK/switchboard.log" || { cat "$WORK/switchboard.log"; exit 1; }
-KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$USERS" | tail -1)
+. "$HERE/lib.sh"
+POPULATION=$USERS
+bench_start "$POPULATION" "$EXTRA_CONFIG"
 
 "$BENCH/compare.sh" --server kamailio=127.0.0.1:5060:"$KPID" \
 	--server switchboard=127.0.0.1:5062:"$OPID" \

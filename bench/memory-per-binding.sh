@@ -30,35 +30,9 @@ done
 BIN="$HERE/../target/release/switchboard"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
-WORK="$(mktemp -d /tmp/sb-mem.XXXXXX)"
-OPID=""
-cleanup() {
-	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
-	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
+. "$HERE/lib.sh"
 POPULATION=$((USERS * 2))
-for ((i = 0; i < POPULATION; i++)); do
-	u=$(printf "user%04d" "$i")
-	echo "$u,pw-$u"
-done > "$WORK/users.csv"
-"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
-cat > "$WORK/switchboard.toml" <<TOML
-listen = ["udp:127.0.0.1:5062"]
-domains = ["127.0.0.1"]
-data = "$WORK/data"
-[protection]
-rate_limit = false
-lockout = false
-[auth]
-check_uri = false
-TOML
-"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
-OPID=$!
-for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
-KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$POPULATION" | tail -1)
+bench_start "$POPULATION"
 
 kb() { echo "$1" | grep -o "$2=[0-9]*" | cut -d= -f2; }
 measure() { # NAME PORT PID

@@ -33,37 +33,11 @@ done
 BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
-WORK="$(mktemp -d /tmp/sb-callmem.XXXXXX)"
-OPID=""
+. "$HERE/lib.sh"
+POPULATION=$USERS
+bench_start "$POPULATION"
 BPID=""
-cleanup() {
-	[ -n "$BPID" ] && kill "$BPID" 2>/dev/null
-	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
-	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-for ((i = 0; i < USERS; i++)); do
-	u=$(printf "user%04d" "$i")
-	echo "$u,pw-$u"
-done > "$WORK/users.csv"
-"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
-cat > "$WORK/switchboard.toml" <<TOML
-listen = ["udp:127.0.0.1:5062"]
-domains = ["127.0.0.1"]
-data = "$WORK/data"
-[protection]
-rate_limit = false
-lockout = false
-[auth]
-check_uri = false
-TOML
-"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
-OPID=$!
-for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
-KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$USERS" | tail -1)
-
+trap '[ -n "$BPID" ] && kill "$BPID" 2>/dev/null; bench_stop' EXIT
 ACTIVE=$((RATE * HOLD))
 GEN=$((HOLD + 10))
 COUNT=$((RATE * GEN))
