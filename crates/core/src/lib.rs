@@ -16,6 +16,7 @@ mod config;
 mod endpoint;
 mod error;
 mod event;
+mod now;
 mod transaction;
 mod transport;
 
@@ -23,5 +24,6 @@ pub use config::Config;
 pub use endpoint::{Endpoint, Input, Stats};
 pub use error::{RespondError, SendError};
 pub use event::Event;
+pub use now::Now;
 pub use transaction::{Timer, TransactionId};
 pub use transport::{Destination, FlowId, Source, Transmit, Transport};

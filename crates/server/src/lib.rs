@@ -23,6 +23,7 @@ pub mod auth;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;
+pub mod service;
 mod uri_eq;
 mod util;
 
@@ -33,4 +34,5 @@ pub use registrar::{
     Aor, Binding, BindingChange, BindingKey, PendingResponse, RegisterError, RegisterOutcome,
     Registrar, RegistrarConfig,
 };
+pub use service::{Completion, Effect, Service, ServiceConfig};
 pub use uri_eq::uri_equivalent;

@@ -6,9 +6,7 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod config;
-mod contacts;
 mod convert;
-mod dialogs;
 mod server;
 
 use std::io::Write;
@@ -19,15 +17,14 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{Listen, TlsServer, app_channel};
-use switchboard_server::proxy::{Listener, Mode, Proxy, ProxyConfig};
+use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
-use switchboard_server::{
-    AuthConfig, AuthSecret, Authenticator, ProtectConfig, Protection, Registrar,
-};
+use switchboard_server::{AuthConfig, AuthSecret, ProtectConfig, Service, ServiceConfig};
 use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
 
 pub(crate) use config::{DEFAULT_DATA, Flags, default_domains, default_listeners};
 pub(crate) use convert::binding_from_store;
+use server::now_at;
 pub(crate) use server::unix_now;
 
 use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
@@ -114,7 +111,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     if let Some(v) = r.max_bindings {
         rconfig.max_bindings = v;
     }
-    let mut registrar = Registrar::new(rconfig, Box::new(StdRng::from_rng(&mut rng)));
     let stored = users.load_all().map_err(store_err)?;
     let unix = unix_now();
     let mut loaded = 0usize;
@@ -132,7 +128,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
             Err(e) => tracing::warn!("skipped: {e}"),
         }
     }
-    registrar.load(bindings);
     tracing::info!(
         "bindings: {live} live loaded from the store ({} expired while stopped, to be removed)",
         loaded - live
@@ -178,7 +173,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
             if pconfig.lockout.enabled { "on" } else { "off" }
         );
     }
-    let protect = Protection::new(pconfig);
     let mut aconfig = AuthConfig::default();
     if let Some(v) = settings.auth.check_uri {
         aconfig.check_uri = v;
@@ -196,11 +190,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     if !aconfig.check_uri {
         tracing::info!("auth: the digest uri is not checked against the Request-URI");
     }
-    let auth = Authenticator::new(
-        aconfig,
-        AuthSecret::generate(&mut rng),
-        Box::new(StdRng::from_rng(&mut rng)),
-    );
 
     let mut net = switchboard_net::Config {
         listen: settings
@@ -217,16 +206,40 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
     }
-    let (proxy_parts, proxy_summary) = proxy_parts(&settings);
+    let (proxy_config, proxy_summary) = proxy_config(&settings);
+    let mut config = ServiceConfig::new(rconfig, aconfig, pconfig, proxy_config);
+    config.trust_foreign_callers = settings.proxy.trust_foreign_callers.unwrap_or(true);
+    config
+        .outbound_proxy
+        .clone_from(&settings.proxy.outbound_proxy);
+    let secret = AuthSecret::generate(&mut rng);
+    let mut service = Service::new(
+        config,
+        secret,
+        || Box::new(StdRng::from_rng(&mut rng)),
+        now_at(std::time::Instant::now()),
+    );
+    service.load_bindings(bindings);
+    match server::snapshot(&users) {
+        Ok(snapshot) => service.load_users(snapshot),
+        Err(e) => {
+            tracing::warn!(error = %e, "users not loaded into memory: looking each one up in the store")
+        }
+    }
+    let resolver = match Resolver::from_system_conf() {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "no DNS configuration: only numeric hosts and the hosts file resolve");
+            Resolver::offline()
+        }
+    };
     let (done, done_rx) = app_channel();
     let server = server::Server::new(
-        registrar,
-        auth,
-        protect,
+        service,
         users,
         Arc::clone(&committer),
+        Arc::new(resolver),
         done.clone(),
-        proxy_parts,
     );
     let handle =
         switchboard_net::start_app(net, Box::new(StdRng::from_rng(&mut rng)), server, done_rx)
@@ -265,7 +278,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
 
 /// The proxy's configuration from the settings, and how the startup log
 /// describes it.
-fn proxy_parts(settings: &config::Settings) -> (server::ProxyParts, String) {
+fn proxy_config(settings: &config::Settings) -> (ProxyConfig, String) {
     let mut listeners = Vec::new();
     for &(transport, addr) in &settings.listen {
         if addr.ip().is_unspecified() {
@@ -331,28 +344,7 @@ fn proxy_parts(settings: &config::Settings) -> (server::ProxyParts, String) {
             },
         ),
     };
-    let resolver = match Resolver::from_system_conf() {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, "no DNS configuration: only numeric hosts and the hosts file resolve");
-            Resolver::offline()
-        }
-    };
-    (
-        server::ProxyParts {
-            proxy: Proxy::new(pconfig),
-            trust_foreign,
-            outbound: p.outbound_proxy.as_ref().map(|uri| {
-                if uri.contains(";lr") {
-                    format!("<{uri}>")
-                } else {
-                    format!("<{uri};lr>")
-                }
-            }),
-            resolver: Arc::new(resolver),
-        },
-        summary,
-    )
+    (pconfig, summary)
 }
 
 #[cfg(unix)]

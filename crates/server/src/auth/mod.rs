@@ -124,6 +124,13 @@ pub struct AuthConfig {
     /// SIP.js 0.21 keep only the last `WWW-Authenticate` they parse and
     /// give up when it is not MD5).
     pub md5_only_user_agents: Vec<String>,
+    /// The names of this server: its domains and listener hosts (IPv6 in
+    /// brackets). A digest `uri` that names this server (one of these hosts,
+    /// with no port or one of [`AuthConfig::server_ports`]) is accepted
+    /// whatever the Request-URI: SIPp writes the server's `sip:IP:PORT`.
+    pub server_hosts: Vec<String>,
+    /// The ports this server listens on.
+    pub server_ports: Vec<u16>,
 }
 
 impl Default for AuthConfig {
@@ -140,6 +147,8 @@ impl Default for AuthConfig {
                 "JsSIP".into(),
                 "SIP.js".into(),
             ],
+            server_hosts: Vec::new(),
+            server_ports: Vec::new(),
         }
     }
 }
@@ -564,7 +573,10 @@ impl Authenticator {
         let Some(nc) = credentials.nc.filter(|_| credentials.qop.is_some()) else {
             return challenge(ChallengeReason::MissingQop);
         };
-        if self.config.check_uri && !uri_matches(&credentials.uri, request.uri_str()) {
+        if self.config.check_uri
+            && !uri_matches(&credentials.uri, request.uri_str())
+            && !self.names_server(&credentials.uri, request)
+        {
             return challenge(ChallengeReason::UriMismatch);
         }
         let (info, expired) = match self.codec.check(&credentials.nonce, realm, unix_now) {
@@ -626,6 +638,35 @@ impl Authenticator {
                 reason: ChallengeReason::StaleNonce,
             },
         }
+    }
+}
+
+impl Authenticator {
+    /// Whether the digest `uri` names this server (see
+    /// [`AuthConfig::server_hosts`]), with no user part or the
+    /// Request-URI's.
+    fn names_server(&self, uri: &str, request: &Request) -> bool {
+        let Ok(Uri::Sip(digest)) = Uri::parse(uri) else {
+            return false;
+        };
+        let host = digest.host.as_str();
+        let host_ok = self.config.server_hosts.iter().any(|h| {
+            h.strip_suffix('.')
+                .unwrap_or(h)
+                .eq_ignore_ascii_case(host.strip_suffix('.').unwrap_or(host))
+        });
+        let port_ok = digest
+            .port
+            .is_none_or(|p| self.config.server_ports.contains(&p));
+        let user_ok = match digest.user {
+            None => true,
+            Some(user) => request
+                .uri()
+                .as_sip()
+                .and_then(|r| r.user)
+                .is_some_and(|r| r == user),
+        };
+        host_ok && port_ok && user_ok
     }
 }
 

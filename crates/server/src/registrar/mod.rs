@@ -38,10 +38,10 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand_core::RngCore;
-use switchboard_core::Source;
+use switchboard_core::{Now, Source};
 use switchboard_proto::validate::{self, Policy, Role};
 use switchboard_proto::{BuildError, HeaderName, Request, Response, StatusCode};
 
@@ -396,12 +396,11 @@ impl Registrar {
     }
 
     /// When [`poll_expired`](Self::poll_expired) should next be called, on
-    /// the monotonic clock: `now` and `unix_now` are the same moment on
-    /// both clocks.
+    /// the monotonic clock: the instant the wall clock reaches the next
+    /// expiry second.
     #[must_use]
-    pub fn poll_timeout(&self, now: Instant, unix_now: u64) -> Option<Instant> {
-        let next = self.location.next_expiry()?;
-        Some(now + Duration::from_secs(next.saturating_sub(unix_now)))
+    pub fn poll_timeout(&self, now: Now) -> Option<Instant> {
+        Some(now.instant_at_unix(self.location.next_expiry()?))
     }
 
     /// Removes every binding expired at `unix_now` and returns the removals

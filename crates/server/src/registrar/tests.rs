@@ -1012,7 +1012,10 @@ fn bindings_expire_on_time_without_any_request() {
     );
     let now = Instant::now();
     assert_eq!(r.next_expiry(), Some(T0 + 60));
-    assert_eq!(r.poll_timeout(now, T0), Some(now + Duration::from_secs(60)));
+    assert_eq!(
+        r.poll_timeout(Now::at(now, T0)),
+        Some(now + Duration::from_secs(60))
+    );
     assert!(r.poll_expired(T0 + 59).is_empty());
     // The lookup already hides what has expired at the second it expires.
     assert_eq!(contact_uris(&r, T0 + 60), ["sip:alice@192.0.2.2"]);
@@ -1027,13 +1030,13 @@ fn bindings_expire_on_time_without_any_request() {
     );
     assert_eq!(r.binding_count(), 1);
     assert_eq!(
-        r.poll_timeout(now, T0 + 60),
+        r.poll_timeout(Now::at(now, T0 + 60)),
         Some(now + Duration::from_secs(60))
     );
     assert_eq!(r.poll_expired(T0 + 1000).len(), 1);
     assert_eq!(r.binding_count(), 0);
     assert_eq!(r.aor_count(), 0);
-    assert_eq!(r.poll_timeout(now, T0 + 1000), None);
+    assert_eq!(r.poll_timeout(Now::at(now, T0 + 1000)), None);
 }
 
 #[test]

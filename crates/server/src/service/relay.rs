@@ -1,32 +1,32 @@
-//! Every request other than REGISTER: the policy around the sans-IO
-//! [`Proxy`](switchboard_server::Proxy) (who may send what where), the
-//! location lookup, and the next hops of the devices the server knows.
+//! Every request other than REGISTER: the relay rules around the
+//! [`Proxy`](crate::Proxy) (who may send what where), the location lookup,
+//! and the next hops of the devices the server knows.
 //!
 //! * Requests from local users (the From domain is served here) are
 //!   challenged with 407, with the same lockout as REGISTER, and the
 //!   authenticated user must be the From user (403 otherwise).
 //! * Requests from other domains to local users are accepted without a
-//!   challenge (`[proxy] trust_foreign_callers`, default true).
+//!   challenge (`trust_foreign_callers`, default true).
 //! * Nothing is relayed for someone who is not a local user: a request
 //!   for another domain from a non-user gets 403 (no open relay).
 //! * In-dialog requests (a To tag) that this server record-routed, or
 //!   that go to a device it knows, are forwarded without a challenge; ACK
 //!   and CANCEL are never challenged.
+//! * A local user with no device: an authenticated caller learns whether
+//!   the user exists (404) or is away (480); an unauthenticated one gets
+//!   480 for both, so that names cannot be enumerated.
 
-use std::net::IpAddr;
-use std::time::{Duration, Instant};
-
-use switchboard_core::{Destination, Endpoint, Source, TransactionId};
+use switchboard_core::{Now, Source, TransactionId};
 use switchboard_proto::header::NameAddr;
 use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
-use switchboard_server::AuthResult;
-use switchboard_server::proxy::{Incoming, NextHop, ProxyEvent, Target, TargetSet};
-use switchboard_server::registrar::Aor;
 
-use super::{ALLOW, Done, Server, unix_now};
+use crate::auth::AuthResult;
+use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
+use crate::registrar::Aor;
 
-/// Longest wait for one DNS resolution (RFC 3263).
-const RESOLVE_TIMEOUT: Duration = Duration::from_secs(8);
+use super::contacts::{hop_of, via_source};
+use super::users::Known;
+use super::{ALLOW, Checked, Service, Waiting};
 
 /// Who sent a request, as far as relaying is concerned.
 enum Caller {
@@ -34,50 +34,8 @@ enum Caller {
     Local,
     /// Someone from another domain (not challenged).
     Foreign,
-    /// Already answered (challenge, 403, 500).
-    Answered,
-}
-
-/// The hop of a request that came from `source`: back down its connection,
-/// or to its address and port (NAT).
-pub(super) fn hop_of(source: &Source) -> NextHop {
-    NextHop {
-        destination: match source.flow {
-            Some(flow) => Destination::Flow(flow),
-            None => Destination::Address {
-                transport: source.transport,
-                remote: source.remote,
-            },
-        },
-        transport: source.transport,
-    }
-}
-
-/// Whether a device whose `contact` came from `source` must be reached
-/// through `source` rather than at its contact: a connection (TCP, TLS,
-/// WebSocket: the device may accept no connection of its own), a contact
-/// no DNS knows (`*.invalid`), or a contact address other than the one the
-/// packets came from (NAT). A contact on the source's own address but
-/// another port is another socket of the same host, reached directly.
-pub(super) fn via_source(contact: &str, source: &Source) -> bool {
-    if source.flow.is_some() {
-        return true;
-    }
-    let Ok(uri) = Uri::parse(contact) else {
-        return true;
-    };
-    let Some(sip) = uri.as_sip() else {
-        return true;
-    };
-    let host = sip.host.as_str();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip != source.remote.ip(),
-        Err(_) => host.to_ascii_lowercase().ends_with(".invalid"),
-    }
+    /// Already answered (challenge, 403), or parked for a user lookup.
+    Handled,
 }
 
 /// The URI of the first value of `name`, as text.
@@ -87,16 +45,15 @@ fn first_uri(request: &Request, name: HeaderName) -> Option<String> {
     Some(addr.uri.to_string())
 }
 
-impl Server {
+impl Service {
     /// A request other than REGISTER.
     pub(super) fn on_proxy_request(
         &mut self,
-        now: Instant,
-        ep: &mut Endpoint,
+        now: Now,
+        ep: &mut impl TransactionLayer,
         tx: TransactionId,
         request: Request,
         source: Source,
-        ip: IpAddr,
     ) {
         // Before Route processing: did the request come along a route this
         // server put in (its top Route names us)?
@@ -107,17 +64,33 @@ impl Server {
                     .map(|u| self.proxy.config().is_local(&u))
             })
             .unwrap_or(false);
-        let Ok(incoming) = self.proxy.on_request(now, ep, tx, request, source) else {
+        let Ok(incoming) = self
+            .proxy
+            .on_request(now.instant(), ep, tx, request, source)
+        else {
             return; // answered: 416, 420, 482, 483
         };
+        self.relay(now, ep, incoming, routed_to_us);
+    }
+
+    /// The relay rules for an accepted request (run again when a user
+    /// lookup it waited for is answered).
+    pub(super) fn relay(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) {
+        let at = now.instant();
         let request = incoming.request();
         let in_dialog = request.headers().to_tag().is_some();
-        let known_hop = self.contacts.find(now, request.uri_str());
+        let known_hop = self.contacts.find(at, request.uri_str());
         let call_id = request.headers().call_id().unwrap_or_default().to_owned();
         if in_dialog
             && (known_hop.is_some()
                 || (routed_to_us
-                    && (self.dialogs.touch(now, &call_id)
+                    && (self.dialogs.touch(at, &call_id)
                         || self.local_domain(request, HeaderName::To).is_some())))
         {
             // A dialog this server let through (or one towards a local
@@ -136,11 +109,11 @@ impl Server {
             return;
         }
         if incoming.is_for_us() {
-            self.for_us(now, ep, incoming, ip);
+            self.for_us(now, ep, incoming, routed_to_us);
             return;
         }
         // On its way elsewhere: only for our own users.
-        match self.caller(now, ep, &incoming, ip) {
+        match self.caller(now, ep, &incoming, routed_to_us) {
             Caller::Local => {
                 self.learn_caller(now, &incoming);
                 self.learn_dialog(now, &incoming);
@@ -159,12 +132,18 @@ impl Server {
                 tracing::debug!(uri = %incoming.request().uri_str(), "relay refused: the caller is not a local user");
                 self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
             }
-            Caller::Answered => {}
+            Caller::Handled => {}
         }
     }
 
     /// A request for this server or one of its users.
-    fn for_us(&mut self, now: Instant, ep: &mut Endpoint, incoming: Incoming, ip: IpAddr) {
+    fn for_us(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) {
         let uri = incoming.request().uri();
         let has_user = uri.as_sip().is_some_and(|s| s.user.is_some());
         if !has_user {
@@ -174,9 +153,9 @@ impl Server {
                     (HeaderName::Accept, "application/sdp".to_owned()),
                     (HeaderName::Supported, "path, outbound".to_owned()),
                 ];
-                if let Err(e) = self
-                    .proxy
-                    .reply(now, ep, &incoming, StatusCode::OK, &headers)
+                if let Err(e) =
+                    self.proxy
+                        .reply(now.instant(), ep, &incoming, StatusCode::OK, &headers)
                 {
                     tracing::debug!(error = %e, "OPTIONS answer not sent");
                 }
@@ -193,28 +172,22 @@ impl Server {
                 return;
             }
         };
-        match self.caller(now, ep, &incoming, ip) {
-            Caller::Answered => return,
+        let authenticated = match self.caller(now, ep, &incoming, routed_to_us) {
+            Caller::Handled => return,
             Caller::Foreign if !self.trust_foreign => {
                 tracing::debug!(%aor, "request from another domain refused (trust_foreign_callers = false)");
                 self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
                 return;
             }
-            Caller::Local => self.learn_caller(now, &incoming),
-            Caller::Foreign => {}
-        }
-        let unix = unix_now();
-        let bindings = self.registrar.lookup(&aor, unix);
+            Caller::Local => {
+                self.learn_caller(now, &incoming);
+                true
+            }
+            Caller::Foreign => false,
+        };
+        let bindings = self.registrar.lookup(&aor, now.unix());
         if bindings.is_empty() {
-            let status = match self.lookup(aor.user(), aor.domain()) {
-                Ok(Some(_)) => StatusCode::TEMPORARILY_UNAVAILABLE,
-                Ok(None) => StatusCode::NOT_FOUND,
-                Err(e) => {
-                    tracing::error!(error = %e, "user lookup failed: answering 500");
-                    StatusCode::SERVER_INTERNAL_ERROR
-                }
-            };
-            self.reply(now, ep, &incoming, status);
+            self.no_device(now, ep, &incoming, authenticated);
             return;
         }
         let targets: TargetSet = bindings
@@ -229,37 +202,78 @@ impl Server {
             .collect();
         for t in targets.iter() {
             if let Some(hop) = t.next_hop {
-                self.contacts.learn(now, &t.uri, hop);
+                self.contacts.learn(now.instant(), &t.uri, hop);
             }
         }
         self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, targets);
     }
 
+    /// A request for a local user with no device. An authenticated caller
+    /// gets 404 for a name that does not exist and 480 for a user who is
+    /// away (the user may be looked up first); anyone else gets 480 for
+    /// both, so that unauthenticated requests cannot tell them apart.
+    pub(super) fn no_device(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        authenticated: bool,
+    ) {
+        if !authenticated {
+            self.reply(now, ep, incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
+            return;
+        }
+        let aor = incoming
+            .request()
+            .uri()
+            .as_sip()
+            .and_then(|_| Aor::from_uri(&incoming.request().uri()).ok());
+        let Some(aor) = aor else {
+            self.reply(now, ep, incoming, StatusCode::NOT_FOUND);
+            return;
+        };
+        let status = match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) => StatusCode::TEMPORARILY_UNAVAILABLE,
+            Known::Absent => StatusCode::NOT_FOUND,
+            Known::Unknown => {
+                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
+                self.park(
+                    now,
+                    name,
+                    domain,
+                    Waiting::NoDevice {
+                        incoming: incoming.clone(),
+                    },
+                );
+                return;
+            }
+        };
+        self.reply(now, ep, incoming, status);
+    }
+
     /// Authenticates a caller whose From domain is served here; others
     /// are [`Caller::Foreign`]. ACK never gets here; CANCEL neither.
     fn caller(
         &mut self,
-        now: Instant,
-        ep: &mut Endpoint,
+        now: Now,
+        ep: &mut impl TransactionLayer,
         incoming: &Incoming,
-        ip: IpAddr,
+        routed_to_us: bool,
     ) -> Caller {
         let request = incoming.request();
         let Some((from, realm)) = self.local_domain(request, HeaderName::From) else {
             return Caller::Foreign;
         };
         let from_user = Uri::parse(&from).ok().and_then(|u| Aor::from_uri(&u).ok());
-        let result = match self.check_auth(now, request, &realm, ip, true) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::error!(error = %e, "user lookup failed: answering 500");
-                self.reply(now, ep, incoming, StatusCode::SERVER_INTERNAL_ERROR);
-                return Caller::Answered;
-            }
-        };
-        match result {
-            AuthResult::Ok { identity, .. } => {
+        let ip = incoming.source().remote.ip();
+        let checked = self.check_auth(now, request, &realm, ip, true, || Waiting::Relay {
+            incoming: incoming.clone(),
+            routed_to_us,
+        });
+        match checked {
+            Checked::Parked => Caller::Handled,
+            Checked::Done(AuthResult::Ok { identity, .. }) => {
                 let owns = from_user.is_some_and(|a| {
                     Aor::new(&identity.user, &identity.realm).is_ok_and(|id| id == a)
                 });
@@ -268,14 +282,12 @@ impl Server {
                 } else {
                     tracing::debug!(user = %identity.user, %from, "authenticated user is not the From user: 403");
                     self.reply(now, ep, incoming, StatusCode::FORBIDDEN);
-                    Caller::Answered
+                    Caller::Handled
                 }
             }
-            other => {
-                if let Some(answer) = self.auth.respond(unix_now(), request, &realm, true, &other) {
-                    Self::send(ep, now, incoming.tx(), answer);
-                }
-                Caller::Answered
+            Checked::Done(other) => {
+                self.refuse(ep, incoming.tx(), request, &realm, true, &other);
+                Caller::Handled
             }
         }
     }
@@ -298,37 +310,49 @@ impl Server {
     }
 
     /// Remembers the dialog a forwarded dialog-creating request starts.
-    fn learn_dialog(&mut self, now: Instant, incoming: &Incoming) {
+    fn learn_dialog(&mut self, now: Now, incoming: &Incoming) {
         let request = incoming.request();
         if matches!(
             request.method(),
             Method::Invite | Method::Subscribe | Method::Refer
         ) {
             if let Some(call_id) = request.headers().call_id() {
-                self.dialogs.learn(now, call_id);
+                self.dialogs.learn(now.instant(), call_id);
             }
         }
     }
 
     /// Remembers where an authenticated caller's Contact is reached: where
     /// its request came from.
-    fn learn_caller(&mut self, now: Instant, incoming: &Incoming) {
+    fn learn_caller(&mut self, now: Now, incoming: &Incoming) {
         if let Some(contact) = first_uri(incoming.request(), HeaderName::Contact) {
             if via_source(&contact, incoming.source()) {
                 self.contacts
-                    .learn(now, &contact, hop_of(incoming.source()));
+                    .learn(now.instant(), &contact, hop_of(incoming.source()));
             }
         }
     }
 
-    fn forward(&mut self, now: Instant, ep: &mut Endpoint, incoming: Incoming, targets: TargetSet) {
-        if let Err(e) = self.proxy.forward(now, ep, incoming, targets) {
+    fn forward(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        targets: TargetSet,
+    ) {
+        if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
             tracing::debug!(error = %e, "request not forwarded");
         }
     }
 
-    fn reply(&mut self, now: Instant, ep: &mut Endpoint, incoming: &Incoming, status: StatusCode) {
-        if let Err(e) = self.proxy.reply(now, ep, incoming, status, &[]) {
+    fn reply(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        status: StatusCode,
+    ) {
+        if let Err(e) = self.proxy.reply(now.instant(), ep, incoming, status, &[]) {
             tracing::debug!(error = %e, %status, "answer not sent");
         }
     }
@@ -338,11 +362,12 @@ impl Server {
     /// (an ACK is never answered, and never relayed for strangers).
     pub(super) fn on_ack(
         &mut self,
-        now: Instant,
-        ep: &mut Endpoint,
+        now: Now,
+        ep: &mut impl TransactionLayer,
         request: Request,
         source: Source,
     ) {
+        let at = now.instant();
         let config = self.proxy.config();
         let mut routed_to_us = false;
         let mut remote_route = false;
@@ -353,94 +378,16 @@ impl Server {
             }
             remote_route |= !local;
         }
-        let known = self.contacts.find(now, request.uri_str());
+        let known = self.contacts.find(at, request.uri_str());
         let call_id = request.headers().call_id().unwrap_or_default();
         let ours = routed_to_us
-            && (self.dialogs.touch(now, call_id)
+            && (self.dialogs.touch(at, call_id)
                 || self.local_domain(&request, HeaderName::To).is_some());
         if !ours && known.is_none() {
             tracing::trace!("ACK not for a dialog of ours: dropped");
             return;
         }
         let hop = if remote_route { None } else { known };
-        self.proxy.on_ack(now, ep, request, source, hop);
-    }
-
-    /// Does what the proxy asked: resolutions run on their own task and
-    /// come back as [`Done::Resolved`].
-    pub(super) fn drain_proxy(&mut self) {
-        while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event else {
-                continue;
-            };
-            let resolver = std::sync::Arc::clone(&self.resolver);
-            let done = self.done.clone();
-            tokio::spawn(async move {
-                // Every target, in RFC 3263 order: the proxy fails over
-                // along them (§4.3).
-                let hops =
-                    match tokio::time::timeout(RESOLVE_TIMEOUT, resolver.resolve_str(&uri)).await {
-                        Ok(Ok(targets)) => targets
-                            .iter()
-                            .map(|t| NextHop::address(t.transport, t.addr))
-                            .collect(),
-                        Ok(Err(e)) => {
-                            tracing::debug!(%uri, error = %e, "next hop not resolved");
-                            Vec::new()
-                        }
-                        Err(_) => {
-                            tracing::debug!(%uri, "next hop resolution timed out");
-                            Vec::new()
-                        }
-                    };
-                done.send(Done::Resolved { id, hops });
-            });
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-    use switchboard_core::{FlowId, Transport};
-
-    fn source(remote: &str, flow: Option<u64>) -> Source {
-        Source {
-            transport: if flow.is_some() {
-                Transport::Tcp
-            } else {
-                Transport::Udp
-            },
-            remote: remote.parse().unwrap(),
-            local: "127.0.0.1:5060".parse().unwrap(),
-            flow: flow.map(FlowId),
-        }
-    }
-
-    #[test]
-    fn devices_reached_through_their_source() {
-        let udp = source("203.0.113.9:40000", None);
-        // Behind NAT: the contact names a private address.
-        assert!(via_source("sip:alice@192.168.1.5:5060", &udp));
-        // A WebSocket client's contact no DNS knows.
-        assert!(via_source("sip:x@df7jal23ls0d.invalid;transport=ws", &udp));
-        // The contact is the source's own address: reached at the contact,
-        // even on another port (another socket of the same host).
-        assert!(!via_source("sip:alice@203.0.113.9:5070", &udp));
-        assert!(!via_source("sip:alice@203.0.113.9", &udp));
-        // A connection is always reused.
-        let tcp = source("203.0.113.9:40000", Some(4));
-        assert!(via_source("sip:alice@203.0.113.9:5070;transport=tcp", &tcp));
-        assert_eq!(hop_of(&tcp).destination, Destination::Flow(FlowId(4)));
-        assert_eq!(
-            hop_of(&udp).destination,
-            Destination::Address {
-                transport: Transport::Udp,
-                remote: "203.0.113.9:40000".parse().unwrap()
-            }
-        );
-        assert!(via_source("not a uri", &udp));
+        self.proxy.on_ack(at, ep, request, source, hop);
     }
 }

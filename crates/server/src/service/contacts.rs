@@ -8,13 +8,59 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use std::net::IpAddr;
+
+use switchboard_core::{Destination, Source};
 use switchboard_proto::Uri;
-use switchboard_server::proxy::NextHop;
+
+use crate::proxy::NextHop;
 
 /// How long an entry lives without being learnt again or used.
 const IDLE: Duration = Duration::from_secs(6 * 3600);
 /// Most entries kept (a bound on memory whatever peers send).
 const MAX_ENTRIES: usize = 200_000;
+
+/// The hop of a request that came from `source`: back down its connection,
+/// or to its address and port (NAT).
+pub(crate) fn hop_of(source: &Source) -> NextHop {
+    NextHop {
+        destination: match source.flow {
+            Some(flow) => Destination::Flow(flow),
+            None => Destination::Address {
+                transport: source.transport,
+                remote: source.remote,
+            },
+        },
+        transport: source.transport,
+    }
+}
+
+/// Whether a device whose `contact` came from `source` must be reached
+/// through `source` rather than at its contact: a connection (TCP, TLS,
+/// WebSocket: the device may accept no connection of its own), a contact
+/// no DNS knows (`*.invalid`), or a contact address other than the one the
+/// packets came from (NAT). A contact on the source's own address but
+/// another port is another socket of the same host, reached directly.
+pub(crate) fn via_source(contact: &str, source: &Source) -> bool {
+    if source.flow.is_some() {
+        return true;
+    }
+    let Ok(uri) = Uri::parse(contact) else {
+        return true;
+    };
+    let Some(sip) = uri.as_sip() else {
+        return true;
+    };
+    let host = sip.host.as_str();
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip != source.remote.ip(),
+        Err(_) => host.to_ascii_lowercase().ends_with(".invalid"),
+    }
+}
 
 /// Contacts and their next hops.
 #[derive(Debug, Default)]
@@ -79,7 +125,45 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use switchboard_core::{Destination, FlowId, Transport};
+    use switchboard_core::{FlowId, Transport};
+
+    fn source(remote: &str, flow: Option<u64>) -> Source {
+        Source {
+            transport: if flow.is_some() {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            remote: remote.parse().unwrap(),
+            local: "127.0.0.1:5060".parse().unwrap(),
+            flow: flow.map(FlowId),
+        }
+    }
+
+    #[test]
+    fn devices_reached_through_their_source() {
+        let udp = source("203.0.113.9:40000", None);
+        // Behind NAT: the contact names a private address.
+        assert!(via_source("sip:alice@192.168.1.5:5060", &udp));
+        // A WebSocket client's contact no DNS knows.
+        assert!(via_source("sip:x@df7jal23ls0d.invalid;transport=ws", &udp));
+        // The contact is the source's own address: reached at the contact,
+        // even on another port (another socket of the same host).
+        assert!(!via_source("sip:alice@203.0.113.9:5070", &udp));
+        assert!(!via_source("sip:alice@203.0.113.9", &udp));
+        // A connection is always reused.
+        let tcp = source("203.0.113.9:40000", Some(4));
+        assert!(via_source("sip:alice@203.0.113.9:5070;transport=tcp", &tcp));
+        assert_eq!(hop_of(&tcp).destination, Destination::Flow(FlowId(4)));
+        assert_eq!(
+            hop_of(&udp).destination,
+            Destination::Address {
+                transport: Transport::Udp,
+                remote: "203.0.113.9:40000".parse().unwrap()
+            }
+        );
+        assert!(via_source("not a uri", &udp));
+    }
 
     #[test]
     fn contacts_by_user_host_port_and_invalid_host() {

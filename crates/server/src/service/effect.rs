@@ -1,0 +1,106 @@
+//! What the runtime does for the service, and what it reports back.
+//!
+//! The service never blocks: what needs a disk, a database or the network
+//! comes out of [`Service::poll_effect`](super::Service::poll_effect) as an
+//! [`Effect`], which the runtime carries out on its own threads or tasks;
+//! its outcome comes back through
+//! [`Service::handle_completion`](super::Service::handle_completion) as a
+//! [`Completion`] naming the same id.
+
+use std::error::Error;
+
+use crate::auth::Ha1Set;
+use crate::proxy::{NextHop, ResolveId};
+use crate::registrar::BindingChange;
+
+use super::users::DirectoryUser;
+
+/// Why the runtime could not do what an effect asked: its own error (a
+/// database failure, a full queue), kept for the log.
+pub type EffectError = Box<dyn Error + Send + Sync>;
+
+/// Names one [`Effect::Store`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StoreId(pub(crate) u64);
+
+/// Names one [`Effect::LookupUser`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LookupId(pub(crate) u64);
+
+/// Something the runtime must do for the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Effect {
+    /// Make `changes` durable, in order, all or nothing; then report
+    /// [`Completion::Stored`]. A REGISTER's 200 OK waits for it.
+    Store {
+        /// Which submission.
+        id: StoreId,
+        /// Bindings added, refreshed or removed.
+        changes: Vec<BindingChange>,
+    },
+    /// A user not in memory: look `name` of `domain` up in the store and
+    /// report [`Completion::User`].
+    LookupUser {
+        /// Which lookup.
+        id: LookupId,
+        /// The user part.
+        name: String,
+        /// The domain (realm).
+        domain: String,
+    },
+    /// Check whether the store's users changed since `version` (someone
+    /// ran `user add` or `passwd`); report [`Completion::Users`].
+    CheckUsers {
+        /// The version the service holds.
+        version: u64,
+    },
+    /// Resolve `uri` (RFC 3263) and report [`Completion::Resolved`].
+    Resolve {
+        /// Which resolution.
+        id: ResolveId,
+        /// The URI to resolve (a Route or the target).
+        uri: String,
+    },
+}
+
+/// Every user of the store as of one version.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserSnapshot {
+    /// The store's users version.
+    pub version: u64,
+    /// Every user.
+    pub users: Vec<DirectoryUser>,
+}
+
+/// The outcome of an [`Effect`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Completion {
+    /// An [`Effect::Store`] is durable (or failed: nothing of it stored).
+    Stored {
+        /// Which submission.
+        id: StoreId,
+        /// `Ok` once on disk.
+        result: Result<(), EffectError>,
+    },
+    /// An [`Effect::LookupUser`] answered: the user's HA1 values, or
+    /// `None` when there is no such user.
+    User {
+        /// Which lookup.
+        id: LookupId,
+        /// What the store said.
+        result: Result<Option<Ha1Set>, EffectError>,
+    },
+    /// An [`Effect::CheckUsers`] answered: every user when they changed,
+    /// `None` when they did not.
+    Users(Result<Option<UserSnapshot>, EffectError>),
+    /// An [`Effect::Resolve`] answered: every target in RFC 3263 order
+    /// (none: the name did not resolve).
+    Resolved {
+        /// Which resolution.
+        id: ResolveId,
+        /// The next hops.
+        hops: Vec<NextHop>,
+    },
+}

@@ -1,0 +1,575 @@
+//! The whole SIP server as one sans-IO machine: admission and protection,
+//! digest authentication, the registrar, the proxy with its relay rules,
+//! the NAT next hops of known devices and the dialogs it let through.
+//!
+//! [`Service`] is the transaction user of an endpoint and follows the
+//! project's contract (see ARCHITECTURE.md):
+//!
+//! * inputs, each with the current time ([`Now`]: the monotonic instant and
+//!   the wall clock, read together): [`Service::handle_event`] for what the
+//!   endpoint reports, [`Service::handle_completion`] for the outcome of an
+//!   effect, [`Service::handle_timeout`] once [`Service::poll_timeout`] has
+//!   passed;
+//! * outputs: what it sends goes through the transaction layer it is given
+//!   (`&mut impl TransactionLayer`, the [`Endpoint`](switchboard_core::Endpoint));
+//!   what the runtime must do for it (store bindings, look a user up,
+//!   check for changed users, resolve a name) comes out of
+//!   [`Service::poll_effect`] as an [`Effect`], and the result goes back
+//!   in as a [`Completion`];
+//! * after every input, drain `poll_effect` until `None`, then read
+//!   `poll_timeout`.
+//!
+//! Nothing here blocks: a request that needs a user who is not in memory
+//! waits (parked) for [`Effect::LookupUser`]; a REGISTER's 200 OK waits for
+//! [`Effect::Store`] (nothing acknowledged is lost).
+//!
+//! ```text
+//! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
+//!                                               └─ other ─────► proxy §16 checks ─► relay rules (407/403/404/480)
+//!                                                                ─► location / NAT hops ─► Proxy::forward
+//! ```
+
+mod config;
+mod contacts;
+mod dialogs;
+mod effect;
+mod register;
+mod relay;
+mod users;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use rand_core::RngCore;
+use switchboard_core::{Event, Now, Source, TransactionId};
+use switchboard_proto::{Request, Response, StatusCode};
+
+use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
+use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
+use crate::registrar::{Binding, PendingResponse, Registrar};
+
+pub use config::ServiceConfig;
+pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
+pub use users::DirectoryUser;
+
+use contacts::Contacts;
+use dialogs::Dialogs;
+use users::{Known, Users};
+
+/// Methods the server handles itself or proxies.
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
+
+/// The SIP server: see the [module documentation](self).
+pub struct Service {
+    registrar: Registrar,
+    auth: Authenticator,
+    protect: Protection,
+    proxy: Proxy,
+    users: Users,
+    contacts: Contacts,
+    dialogs: Dialogs,
+    trust_foreign: bool,
+    /// The Route value requests for other domains go through.
+    outbound: Option<String>,
+    users_refresh: Duration,
+    housekeeping: Duration,
+    lookup_timeout: Duration,
+    /// The time of the latest input.
+    clock: Now,
+    effects: VecDeque<Effect>,
+    /// REGISTERs waiting for the store.
+    registering: HashMap<StoreId, (TransactionId, PendingResponse)>,
+    /// Removals of expired bindings being stored, and how many.
+    expiring: HashMap<StoreId, usize>,
+    /// Requests waiting for a user lookup.
+    parked: HashMap<LookupId, Parked>,
+    next_id: u64,
+    next_housekeeping: Instant,
+    next_users_check: Instant,
+    checking_users: bool,
+}
+
+/// A request waiting for [`Effect::LookupUser`].
+#[derive(Debug)]
+struct Parked {
+    name: String,
+    domain: String,
+    deadline: Instant,
+    waiting: Waiting,
+}
+
+/// Where a parked request resumes.
+#[derive(Debug)]
+enum Waiting {
+    /// A REGISTER, before its credentials were checked.
+    Register {
+        tx: TransactionId,
+        request: Request,
+        source: Source,
+    },
+    /// A proxied request, before its caller's credentials were checked.
+    Relay {
+        incoming: Incoming,
+        routed_to_us: bool,
+    },
+    /// A request for a local user with no device, from an authenticated
+    /// caller: 404 or 480 depending on whether the user exists.
+    NoDevice { incoming: Incoming },
+}
+
+/// The outcome of checking a request's credentials.
+enum Checked {
+    Done(AuthResult),
+    /// The user is not in memory: the request was parked.
+    Parked,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("registrar", &self.registrar)
+            .field("users", &self.users.len())
+            .field("registering", &self.registering.len())
+            .field("parked", &self.parked.len())
+            .field("calls", &self.proxy.context_count())
+            .field("contacts", &self.contacts.len())
+            .field("dialogs", &self.dialogs.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// A server with these settings, started at `now`. `secret` keys its
+    /// nonces; `rng` gives each part its own injected RNG.
+    pub fn new(
+        mut config: ServiceConfig,
+        secret: AuthSecret,
+        mut rng: impl FnMut() -> Box<dyn RngCore + Send>,
+        now: Now,
+    ) -> Self {
+        // A digest uri naming this server is accepted (SIPp's habit).
+        for listener in &config.proxy.listeners {
+            config.auth.server_hosts.push(listener.host_text());
+            config.auth.server_ports.push(listener.addr.port());
+        }
+        config
+            .auth
+            .server_hosts
+            .extend(config.proxy.domains.iter().cloned());
+        let outbound = config.outbound_route();
+        Self {
+            registrar: Registrar::new(config.registrar, rng()),
+            auth: Authenticator::new(config.auth, secret, rng()),
+            protect: Protection::new(config.protect),
+            proxy: Proxy::new(config.proxy),
+            users: Users::default(),
+            contacts: Contacts::default(),
+            dialogs: Dialogs::default(),
+            trust_foreign: config.trust_foreign_callers,
+            outbound,
+            users_refresh: config.users_refresh,
+            housekeeping: config.housekeeping,
+            lookup_timeout: config.lookup_timeout,
+            clock: now,
+            effects: VecDeque::new(),
+            registering: HashMap::new(),
+            expiring: HashMap::new(),
+            parked: HashMap::new(),
+            next_id: 1,
+            next_housekeeping: now.instant() + config.housekeeping,
+            next_users_check: now.instant() + config.users_refresh,
+            checking_users: false,
+        }
+    }
+
+    /// Takes the stored bindings back (at start).
+    pub fn load_bindings(&mut self, bindings: impl IntoIterator<Item = Binding>) {
+        self.registrar.load(bindings);
+    }
+
+    /// Takes every user of the store (at start).
+    pub fn load_users(&mut self, snapshot: UserSnapshot) {
+        self.users.replace(snapshot.version, snapshot.users);
+    }
+
+    /// The registrar (bindings, for listings).
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    /// The proxy (calls in progress).
+    pub fn proxy(&self) -> &Proxy {
+        &self.proxy
+    }
+
+    /// How many users are held in memory.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    // ----- inputs -----
+
+    /// An endpoint event: a request, an ACK, and everything about the
+    /// proxy's own transactions.
+    pub fn handle_event(&mut self, now: Now, ep: &mut impl TransactionLayer, event: Event) {
+        self.clock = now;
+        match event {
+            Event::Request {
+                tx,
+                request,
+                source,
+            } => self.on_request(now, ep, tx, request, source),
+            Event::Ack { request, source } => self.on_ack(now, ep, request, source),
+            other => {
+                // Responses, CANCELs, timeouts of the proxy's transactions;
+                // what is left is not the proxy's (a CANCEL of a request
+                // answered here, a stray response) and needs nothing.
+                if let Some(left) = self.proxy.handle_event(now.instant(), ep, other) {
+                    tracing::trace!(event = ?left, "event not for the proxy");
+                }
+            }
+        }
+        self.drain_proxy();
+    }
+
+    /// The outcome of an [`Effect`].
+    pub fn handle_completion(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        completion: Completion,
+    ) {
+        self.clock = now;
+        match completion {
+            Completion::Stored { id, result } => self.on_stored(now, ep, id, result),
+            Completion::User { id, result } => self.on_user(now, ep, id, result),
+            Completion::Users(result) => {
+                self.checking_users = false;
+                match result {
+                    Ok(Some(snapshot)) => {
+                        self.users.replace(snapshot.version, snapshot.users);
+                        tracing::info!(users = self.users.len(), "users reloaded");
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "users not reloaded"),
+                }
+            }
+            Completion::Resolved { id, hops } => {
+                self.proxy.resolved(now.instant(), ep, id, hops);
+            }
+        }
+        self.drain_proxy();
+    }
+
+    /// Called once `now` has reached [`Service::poll_timeout`].
+    pub fn handle_timeout(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        self.clock = now;
+        let at = now.instant();
+        if self.proxy.poll_timeout().is_some_and(|p| p <= at) {
+            self.proxy.handle_timeout(at, ep);
+        }
+        let expiry_due = self.registrar.poll_timeout(now).is_some_and(|d| d <= at);
+        if expiry_due || at >= self.next_housekeeping {
+            self.housekeeping(now);
+            self.next_housekeeping = at + self.housekeeping;
+        }
+        if at >= self.next_users_check && !self.checking_users {
+            self.checking_users = true;
+            self.effects.push_back(Effect::CheckUsers {
+                version: self.users.version(),
+            });
+            self.next_users_check = at + self.users_refresh;
+        }
+        let late: Vec<LookupId> = self
+            .parked
+            .iter()
+            .filter(|(_, p)| p.deadline <= at)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in late {
+            tracing::warn!("user lookup timed out: answering 500");
+            if let Some(parked) = self.parked.remove(&id) {
+                self.fail_parked(now, ep, parked.waiting);
+            }
+        }
+        self.drain_proxy();
+    }
+
+    // ----- outputs -----
+
+    /// The next thing the runtime must do.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// When [`Service::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut next = self.next_housekeeping;
+        if !self.checking_users {
+            next = next.min(self.next_users_check);
+        }
+        let candidates = [
+            self.proxy.poll_timeout(),
+            self.registrar.poll_timeout(self.clock),
+            self.parked.values().map(|p| p.deadline).min(),
+        ];
+        Some(candidates.into_iter().flatten().fold(next, Instant::min))
+    }
+
+    // ----- requests -----
+
+    fn on_request(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        tx: TransactionId,
+        request: Request,
+        source: Source,
+    ) {
+        // Load: REGISTERs waiting for the store and proxied requests
+        // waiting for a final response (answered ones linger 32 s for
+        // their transactions and cost no work). Over the watermark, new
+        // requests get 503 with Retry-After (Protection::admit); requests
+        // inside established dialogs (a To tag) still pass. The endpoint's
+        // max_transactions bounds memory on its own (503 too).
+        let was = self.protect.is_overloaded();
+        let load = self.registering.len() + self.parked.len() + self.proxy.pending_count();
+        if self.protect.set_load(load) != was {
+            if was {
+                tracing::info!(load, "overload over: accepting requests again");
+            } else {
+                tracing::warn!(load, "overloaded: answering new requests with 503");
+            }
+        }
+        let ip = source.remote.ip();
+        match self.protect.admit(now.instant(), ip, request.method()) {
+            Admission::Accept => {}
+            Admission::Drop => return,
+            Admission::Reject {
+                reason: RejectReason::Overload,
+                ..
+            } if request.headers().to_tag().is_some() => {}
+            Admission::Reject { retry_after, .. } => {
+                let tag = ep.new_tag();
+                send(
+                    ep,
+                    now,
+                    tx,
+                    service_unavailable(&request, retry_after, &tag),
+                );
+                return;
+            }
+        }
+        if request.method() == &switchboard_proto::Method::Register {
+            self.on_register(now, ep, tx, request, source);
+        } else {
+            self.on_proxy_request(now, ep, tx, request, source);
+        }
+    }
+
+    /// Checks the credentials `request` offers for `realm` (Authorization,
+    /// or Proxy-Authorization for the proxy) behind the lockout gate, and
+    /// records the outcome for the lockout. A user not in memory parks the
+    /// request (`park` builds what resumes it) until the store answers.
+    fn check_auth(
+        &mut self,
+        now: Now,
+        request: &Request,
+        realm: &str,
+        ip: IpAddr,
+        is_proxy: bool,
+        park: impl FnOnce() -> Waiting,
+    ) -> Checked {
+        let unix = now.unix();
+        let mut user = None;
+        let result = match Authenticator::credentials(request, realm, is_proxy) {
+            Offered::Digest(c) => {
+                user = Some(c.username.to_string());
+                match self.protect.auth_gate(now.instant(), ip, Some(&c.username)) {
+                    AuthGate::Locked { scope, remaining } => {
+                        tracing::debug!(?scope, ?remaining, user = %c.username, "authentication locked out");
+                        self.auth.failure()
+                    }
+                    AuthGate::Proceed => match self.users.get(&c.username, realm) {
+                        Known::Found(ha1) => {
+                            let ha1 = ha1.clone();
+                            self.auth.verify(unix, request, &c, realm, Some(&ha1))
+                        }
+                        Known::Absent => self.auth.verify(unix, request, &c, realm, None),
+                        Known::Unknown => {
+                            let name = c.username.to_string();
+                            self.park(now, name, realm.to_owned(), park());
+                            return Checked::Parked;
+                        }
+                    },
+                }
+            }
+            _ => self
+                .auth
+                .authenticate(unix, request, realm, is_proxy, |_| None),
+        };
+        for (scope, length) in self
+            .protect
+            .record_auth(now.instant(), ip, user.as_deref(), &result)
+        {
+            tracing::warn!(?scope, ?length, source = %ip, user = user.as_deref().unwrap_or("-"), "locked out after failed authentications");
+        }
+        Checked::Done(result)
+    }
+
+    /// Answers a challenge or 403 for a failed authentication.
+    fn refuse(
+        &mut self,
+        ep: &mut impl TransactionLayer,
+        tx: TransactionId,
+        request: &Request,
+        realm: &str,
+        is_proxy: bool,
+        result: &AuthResult,
+    ) {
+        let now = self.clock;
+        if let Some(answer) = self
+            .auth
+            .respond(now.unix(), request, realm, is_proxy, result)
+        {
+            send(ep, now, tx, answer);
+        }
+    }
+
+    // ----- user lookups -----
+
+    fn park(&mut self, now: Now, name: String, domain: String, waiting: Waiting) {
+        let id = LookupId(self.next_id());
+        self.effects.push_back(Effect::LookupUser {
+            id,
+            name: name.clone(),
+            domain: domain.clone(),
+        });
+        self.parked.insert(
+            id,
+            Parked {
+                name,
+                domain,
+                deadline: now.instant() + self.lookup_timeout,
+                waiting,
+            },
+        );
+    }
+
+    fn on_user(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: LookupId,
+        result: Result<Option<crate::auth::Ha1Set>, EffectError>,
+    ) {
+        let Some(parked) = self.parked.remove(&id) else {
+            return; // timed out meanwhile
+        };
+        match result {
+            Ok(Some(ha1)) => self.users.insert(DirectoryUser {
+                name: parked.name,
+                domain: parked.domain,
+                ha1,
+            }),
+            Ok(None) => self.users.mark_absent(&parked.name, &parked.domain),
+            Err(error) => {
+                tracing::error!(%error, "user lookup failed: answering 500");
+                self.fail_parked(now, ep, parked.waiting);
+                return;
+            }
+        }
+        // The user is known now (found or absent): run the request again
+        // from where it stopped.
+        match parked.waiting {
+            Waiting::Register {
+                tx,
+                request,
+                source,
+            } => self.on_register(now, ep, tx, request, source),
+            Waiting::Relay {
+                incoming,
+                routed_to_us,
+            } => self.relay(now, ep, incoming, routed_to_us),
+            Waiting::NoDevice { incoming } => self.no_device(now, ep, &incoming, true),
+        }
+    }
+
+    /// A parked request whose user could not be looked up: 500 with
+    /// Retry-After.
+    fn fail_parked(&mut self, now: Now, ep: &mut impl TransactionLayer, waiting: Waiting) {
+        let (tx, request) = match &waiting {
+            Waiting::Register { tx, request, .. } => (*tx, request),
+            Waiting::Relay { incoming, .. } | Waiting::NoDevice { incoming } => {
+                (incoming.tx(), incoming.request())
+            }
+        };
+        let tag = ep.new_tag();
+        let answer = crate::util::response(
+            request,
+            StatusCode::SERVER_INTERNAL_ERROR,
+            None,
+            &tag,
+            &[(switchboard_proto::HeaderName::RetryAfter, "5".to_owned())],
+        );
+        send(ep, now, tx, answer);
+    }
+
+    // ----- housekeeping -----
+
+    fn housekeeping(&mut self, now: Now) {
+        let expired = self.registrar.poll_expired(now.unix());
+        if !expired.is_empty() {
+            let id = StoreId(self.next_id());
+            self.expiring.insert(id, expired.len());
+            self.effects.push_back(Effect::Store {
+                id,
+                changes: expired,
+            });
+        }
+        let at = now.instant();
+        self.contacts.purge(at);
+        self.dialogs.purge(at);
+        self.protect.purge(at);
+        self.auth.purge(now.unix());
+        if self.registering.capacity() > 1024
+            && self.registering.len() < self.registering.capacity() / 4
+        {
+            self.registering
+                .shrink_to(1024.max(self.registering.len() * 2));
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Moves what the proxy asked for into the effects.
+    fn drain_proxy(&mut self) {
+        while let Some(event) = self.proxy.poll_event() {
+            let ProxyEvent::Resolve { id, uri } = event;
+            self.effects.push_back(Effect::Resolve { id, uri });
+        }
+    }
+}
+
+/// Sends a response, or logs why there is none.
+fn send(
+    ep: &mut impl TransactionLayer,
+    now: Now,
+    tx: TransactionId,
+    response: Result<Response, impl std::fmt::Display>,
+) {
+    match response {
+        Ok(r) => {
+            if let Err(e) = ep.respond(now.instant(), tx, r) {
+                tracing::debug!(error = %e, "response not sent");
+            }
+        }
+        Err(e) => tracing::debug!(error = %e, "no response can be built for the request"),
+    }
+}

@@ -1,0 +1,140 @@
+//! The users, in memory, for the authentication hot path.
+//!
+//! A store read per request costs more than the rest of a REGISTER's
+//! authentication, and blocks whoever makes it; so the service keeps every
+//! user's HA1 values here. The runtime loads them at start, reloads them
+//! when the store says they changed (`Effect::CheckUsers`, once a second:
+//! a `user add`, `passwd` or `remove` from the command line), and looks a
+//! user up on a miss (`Effect::LookupUser`: a user added a moment ago
+//! registers at once). Names found missing are remembered until the next
+//! reload, so that a scan of made-up names costs one store read per name,
+//! not one per request.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::auth::Ha1Set;
+
+/// Most names remembered as missing (a bound on memory whatever peers send).
+const MAX_ABSENT: usize = 100_000;
+
+/// One user as the service needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryUser {
+    /// The user part, as stored.
+    pub name: String,
+    /// The domain (also the digest realm).
+    pub domain: String,
+    /// The HA1 values.
+    pub ha1: Ha1Set,
+}
+
+/// What the directory knows of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known<'a> {
+    /// The user exists.
+    Found(&'a Ha1Set),
+    /// The store said there is no such user.
+    Absent,
+    /// Not in memory: ask the store.
+    Unknown,
+}
+
+/// Every user, by domain and name, and the names known to be missing.
+#[derive(Debug, Default)]
+pub(crate) struct Users {
+    by_domain: HashMap<Box<str>, HashMap<Box<str>, Ha1Set>>,
+    absent: HashSet<(Box<str>, Box<str>)>,
+    version: u64,
+    count: usize,
+}
+
+impl Users {
+    /// Replaces everything with `users`, as of the store's `version`.
+    pub(crate) fn replace(&mut self, version: u64, users: impl IntoIterator<Item = DirectoryUser>) {
+        *self = Self {
+            version,
+            ..Self::default()
+        };
+        for user in users {
+            self.insert(user);
+        }
+    }
+
+    /// The store's users version this directory reflects.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// What is known of `name` in `domain` (exact match, as stored).
+    pub(crate) fn get(&self, name: &str, domain: &str) -> Known<'_> {
+        if let Some(ha1) = self.by_domain.get(domain).and_then(|users| users.get(name)) {
+            return Known::Found(ha1);
+        }
+        if self.absent.contains(&(domain.into(), name.into())) {
+            Known::Absent
+        } else {
+            Known::Unknown
+        }
+    }
+
+    /// Adds or replaces a user (found in the store after a miss).
+    pub(crate) fn insert(&mut self, user: DirectoryUser) {
+        self.absent
+            .remove(&(user.domain.as_str().into(), user.name.as_str().into()));
+        let users = self
+            .by_domain
+            .entry(user.domain.into_boxed_str())
+            .or_default();
+        if users.insert(user.name.into_boxed_str(), user.ha1).is_none() {
+            self.count += 1;
+        }
+    }
+
+    /// Remembers that the store has no user `name` in `domain`.
+    pub(crate) fn mark_absent(&mut self, name: &str, domain: &str) {
+        if self.absent.len() >= MAX_ABSENT {
+            self.absent.clear();
+        }
+        self.absent.insert((domain.into(), name.into()));
+    }
+
+    /// How many users are held.
+    pub(crate) fn len(&self) -> usize {
+        self.count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(name: &str, domain: &str) -> DirectoryUser {
+        DirectoryUser {
+            name: name.into(),
+            domain: domain.into(),
+            ha1: Ha1Set::from_password(name, domain, "pw"),
+        }
+    }
+
+    #[test]
+    fn found_absent_unknown_and_reload() {
+        let mut users = Users::default();
+        users.replace(3, [user("alice", "a.example"), user("bob", "a.example")]);
+        assert_eq!(users.len(), 2);
+        assert_eq!(users.version(), 3);
+        assert!(matches!(users.get("alice", "a.example"), Known::Found(_)));
+        assert_eq!(users.get("alice", "b.example"), Known::Unknown);
+        users.mark_absent("carol", "a.example");
+        assert_eq!(users.get("carol", "a.example"), Known::Absent);
+        // Found after all (added since): no longer absent.
+        users.insert(user("carol", "a.example"));
+        assert!(matches!(users.get("carol", "a.example"), Known::Found(_)));
+        assert_eq!(users.len(), 3);
+        users.mark_absent("dave", "a.example");
+        // A reload forgets what was missing: the store may have it now.
+        users.replace(4, [user("alice", "a.example")]);
+        assert_eq!(users.get("dave", "a.example"), Known::Unknown);
+        assert_eq!(users.get("bob", "a.example"), Known::Unknown);
+        assert_eq!(users.len(), 1);
+    }
+}
