@@ -188,32 +188,17 @@ impl Endpoint {
 
     /// A fresh RFC 3261 branch (`z9hG4bK` + 20 random characters).
     pub fn new_branch(&mut self) -> String {
-        let mut s = String::from(switchboard_proto::header::BRANCH_MAGIC_COOKIE);
-        self.push_random(&mut s, 20);
-        s
+        crate::token::branch(&mut *self.rng)
     }
 
     /// A fresh tag for From or To (at least 32 bits of randomness, §19.3).
     pub fn new_tag(&mut self) -> String {
-        let mut s = String::new();
-        self.push_random(&mut s, 12);
-        s
+        crate::token::tag(&mut *self.rng)
     }
 
     /// A fresh Call-ID.
     pub fn new_call_id(&mut self) -> String {
-        let mut s = String::new();
-        self.push_random(&mut s, 24);
-        s
-    }
-
-    fn push_random(&mut self, s: &mut String, len: usize) {
-        const ALPHABET: &[u8; 62] =
-            b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        for _ in 0..len {
-            let i = (self.rng.next_u32() % 62) as usize;
-            s.push(ALPHABET.get(i).copied().unwrap_or(b'x') as char);
-        }
+        crate::token::call_id(&mut *self.rng)
     }
 
     // ----- inputs -----

@@ -17,6 +17,7 @@ mod endpoint;
 mod error;
 mod event;
 mod now;
+pub mod token;
 mod transaction;
 mod transport;
 

@@ -1,7 +1,6 @@
 //! Small helpers shared by the policies: hex and base64url, the HTTP date
-//! of the `Date` header, tags from the injected RNG, and responses.
+//! of the `Date` header, and responses.
 
-use rand_core::RngCore;
 use switchboard_proto::{BuildError, HeaderName, Request, Response, ResponseBuilder, StatusCode};
 
 /// Lowercase hex of `bytes`.
@@ -16,12 +15,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// A To tag (or any token) of 64 random bits, as 16 hex digits.
-pub(crate) fn random_tag(rng: &mut dyn RngCore) -> String {
-    let mut bytes = [0u8; 8];
-    rng.fill_bytes(&mut bytes);
-    hex(&bytes)
-}
+/// A To tag, from the one home of random tokens.
+pub(crate) use switchboard_core::token::tag as random_tag;
 
 const B64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
