@@ -15,11 +15,11 @@ use super::context::{BranchRef, Context, best_index, other_challenges};
 use super::error::ProxyError;
 use super::event::{ProxyEvent, ResolveId};
 use super::incoming::Incoming;
-use super::layer::TransactionLayer;
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
 use super::target::{NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};
+use switchboard_core::TransactionLayer;
 
 /// A proxy timer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,18 +1,29 @@
-//! What the proxy needs from the transaction layer below it.
+//! The one interface between a transaction user (the server's proxy and
+//! service, the user agent) and the transaction layer below it.
 
 use std::time::Instant;
 
-use switchboard_core::{Destination, Endpoint, RespondError, SendError, TransactionId};
 use switchboard_proto::{Message, Request, Response};
 
-/// The commands the proxy gives the transaction layer: implemented by
-/// [`Endpoint`]; an application that drives its endpoint elsewhere (or a
-/// test double) implements it too.
+use crate::{Destination, Endpoint, RespondError, SendError, TransactionId};
+
+/// The commands a transaction user gives the transaction layer:
+/// implemented by [`Endpoint`]; a test double implements it too.
 pub trait TransactionLayer {
     /// A fresh random branch, magic cookie included.
     fn new_branch(&mut self) -> String;
-    /// A fresh To tag.
+    /// A fresh From or To tag.
     fn new_tag(&mut self) -> String;
+    /// A fresh Call-ID.
+    fn new_call_id(&mut self) -> String;
+    /// Sends a request in a new client transaction with a fresh branch
+    /// ([`Endpoint::send_request`]).
+    fn send_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+        destination: Destination,
+    ) -> Result<TransactionId, SendError>;
     /// Sends a request in a new client transaction whose Via carries
     /// `branch` ([`Endpoint::send_request_with_branch`]).
     fn send_request_with_branch(
@@ -42,6 +53,19 @@ impl TransactionLayer for Endpoint {
 
     fn new_tag(&mut self) -> String {
         Self::new_tag(self)
+    }
+
+    fn new_call_id(&mut self) -> String {
+        Self::new_call_id(self)
+    }
+
+    fn send_request(
+        &mut self,
+        now: Instant,
+        request: Request,
+        destination: Destination,
+    ) -> Result<TransactionId, SendError> {
+        Self::send_request(self, now, request, destination)
     }
 
     fn send_request_with_branch(
