@@ -10,7 +10,9 @@
 
 use std::collections::HashMap;
 
-use crate::{SqliteStore, StoreError, User, UserStore};
+use switchboard_server::storage::{User, UserStore};
+
+use crate::{SqliteStore, StoreError};
 
 /// Every user of the store, by domain and name.
 #[derive(Debug, Default)]

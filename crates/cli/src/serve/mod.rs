@@ -7,7 +7,6 @@
 
 mod config;
 mod contacts;
-mod convert;
 mod dialogs;
 mod server;
 
@@ -27,7 +26,6 @@ use switchboard_server::{
 use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
 
 pub(crate) use config::{DEFAULT_DATA, Flags, default_domains, default_listeners};
-pub(crate) use convert::binding_from_store;
 pub(crate) use server::unix_now;
 
 use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
@@ -115,23 +113,10 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         rconfig.max_bindings = v;
     }
     let mut registrar = Registrar::new(rconfig, Box::new(StdRng::from_rng(&mut rng)));
-    let stored = users.load_all().map_err(store_err)?;
+    let bindings = users.load_all().map_err(store_err)?;
     let unix = unix_now();
-    let mut loaded = 0usize;
-    let mut live = 0usize;
-    let mut bindings = Vec::with_capacity(stored.len());
-    for s in &stored {
-        match binding_from_store(s) {
-            Ok(b) => {
-                loaded += 1;
-                if !b.is_expired(unix) {
-                    live += 1;
-                }
-                bindings.push(b);
-            }
-            Err(e) => tracing::warn!("skipped: {e}"),
-        }
-    }
+    let loaded = bindings.len();
+    let live = bindings.iter().filter(|b| !b.is_expired(unix)).count();
     registrar.load(bindings);
     tracing::info!(
         "bindings: {live} live loaded from the store ({} expired while stopped, to be removed)",

@@ -33,7 +33,6 @@ use switchboard_store::{
 use tokio::sync::oneshot;
 
 use super::contacts::Contacts;
-use super::convert;
 use super::dialogs::Dialogs;
 
 mod proxying;
@@ -224,11 +223,7 @@ impl Server {
                 None => None,
             },
         };
-        Ok(found.map(|u| Ha1Set {
-            md5: Some(u.ha1.md5().to_owned()),
-            sha256: Some(u.ha1.sha256().to_owned()),
-            sha512_256: Some(u.ha1.sha512_256().to_owned()),
-        }))
+        Ok(found.map(|u| u.ha1.clone()))
     }
 
     /// Reloads the users when the store says they changed (a `user`
@@ -345,12 +340,11 @@ impl Server {
                 Self::send(ep, now, tx, Ok::<_, String>(r));
             }
             RegisterOutcome::Commit { changes, then } => {
-                let stored: Vec<_> = changes.iter().map(convert::change_to_store).collect();
                 let id = self.next_id;
                 self.next_id += 1;
                 self.pending.insert(id, (tx, then));
                 let done = self.done.clone();
-                let submitted = self.committer.submit_with(stored, move |result| {
+                let submitted = self.committer.submit_with(changes, move |result| {
                     done.send(Done::Register { id, result });
                 });
                 if let Err(e) = submitted {
@@ -396,9 +390,8 @@ impl Server {
         let expired = self.registrar.poll_expired(unix);
         if !expired.is_empty() {
             let count = expired.len();
-            let stored: Vec<_> = expired.iter().map(convert::change_to_store).collect();
             let done = self.done.clone();
-            if let Err(e) = self.committer.submit_with(stored, move |result| {
+            if let Err(e) = self.committer.submit_with(expired, move |result| {
                 done.send(Done::Expired { count, result });
             }) {
                 tracing::warn!(count, error = %e, "expired bindings not queued for removal");
