@@ -433,7 +433,17 @@ fn rows_keep_their_format() {
     store.apply(&[BindingChange::Upsert(b)]).unwrap();
 
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
-    type Row = (String, String, String, i64, String, String, String, String, Option<String>);
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
     let row: Row = conn
         .query_row(
             "SELECT aor, contact, contact_header, q, path, transport, remote_addr, local_addr, \

@@ -586,7 +586,7 @@ fn secrets_and_ha1s_stay_out_of_logs() {
     let secret = AuthSecret::from_bytes([42; 32]);
     assert_eq!(format!("{secret:?}"), "AuthSecret(..)");
     let ha1 = format!("{:?}", alice_ha1());
-    assert!(!ha1.contains(&alice_ha1().md5()), "{ha1}");
+    assert!(!ha1.contains(alice_ha1().md5()), "{ha1}");
 }
 
 #[test]

@@ -218,10 +218,7 @@ impl RawBinding {
             .and_then(|aor| aor.rsplit_once('@'))
             .ok_or(NOT_AN_AOR)?;
         let aor = Aor::new(user, domain).map_err(|_| NOT_AN_AOR)?;
-        let key: BindingKey = self
-            .contact
-            .parse()
-            .map_err(|_| "the key does not parse")?;
+        let key: BindingKey = self.contact.parse().map_err(|_| "the key does not parse")?;
         let (contact, params) = self
             .contact_header
             .strip_prefix('<')
