@@ -54,10 +54,13 @@ use rand_core::RngCore;
 use switchboard_proto::digest::{Algorithm, Credentials, DigestChallenge, DigestCredentials, Qop};
 use switchboard_proto::{BuildError, HeaderName, Request, Response, StatusCode, Uri};
 
-use crate::storage::Ha1Set;
 use crate::util;
 use nonce::{NonceCheck, NonceCodec, RANDOM_LEN};
 use replay::{NcError, ReplayCache};
+
+/// The stored HA1 values the authenticator checks against (defined with the
+/// storage model).
+pub use crate::storage::Ha1Set;
 
 /// The secret that keys nonces (and the stand-in HA1 of unknown users).
 ///
