@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use switchboard_proto::header::format_qvalue;
 use switchboard_store::{BindingStore, Ha1Set, SqliteStore, StoreError, User, UserStore};
 
 use crate::serve::{default_domains, default_listeners, unix_now};
@@ -223,25 +224,15 @@ pub(crate) fn registrations(data: &Path, out: &mut dyn Write) -> Result<ExitCode
         .load_all()
         .map_err(store_err("cannot read the bindings"))?;
     for b in all.iter().filter(|b| !b.is_expired(now)) {
-        let contact = crate::serve::binding_from_store(b)
-            .map_or_else(|_| b.contact_header.clone(), |x| format!("<{}>", x.contact));
-        let q = if b.q >= 1000 {
-            "1".to_owned()
-        } else {
-            format!("0.{:03}", b.q).trim_end_matches('0').to_owned()
-        };
         writeln!(
             out,
-            "{} {contact} expires={} q={q} source={}:{}{}",
+            "sip:{} <{}> expires={} q={} source={}:{}",
             b.aor,
-            b.remaining_secs(now),
-            b.source.transport,
-            b.source.remote_addr,
-            b.source
-                .flow_token
-                .as_ref()
-                .map(|f| format!(" flow={f}"))
-                .unwrap_or_default()
+            b.contact,
+            b.remaining(now),
+            format_qvalue(b.q_or_default()),
+            b.source.transport.as_via_token().to_ascii_lowercase(),
+            b.source.remote,
         )?;
     }
     Ok(ExitCode::SUCCESS)

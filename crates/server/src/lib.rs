@@ -7,9 +7,11 @@
 //! clock and draws no ambient randomness: the current time comes in as an
 //! argument (`Instant` for in-memory timers, Unix seconds for what is
 //! stored: bindings and nonces), secrets and RNGs are injected. Storage is
-//! the application's: the registrar hands over [`registrar::BindingChange`]s
-//! to store and takes stored [`registrar::Binding`]s back at start; the
-//! authenticator takes a user's [`auth::Ha1Set`] as looked up.
+//! the application's, on this crate's types: the registrar hands over
+//! [`registrar::BindingChange`]s to store and takes stored
+//! [`registrar::Binding`]s back at start; the authenticator takes a user's
+//! [`storage::Ha1Set`] as looked up. [`storage`] defines the traits a back
+//! end (`switchboard-store`) implements for them.
 //!
 //! A REGISTER goes through the three in this order:
 //!
@@ -24,10 +26,11 @@ pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod service;
+pub mod storage;
 mod uri_eq;
 mod util;
 
-pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Ha1Set, Identity};
+pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
 pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};
 pub use registrar::{
@@ -35,4 +38,5 @@ pub use registrar::{
     Registrar, RegistrarConfig,
 };
 pub use service::{Completion, Effect, Service, ServiceConfig};
+pub use storage::{BindingStore, Ha1Set, ImportSummary, User, UserStore};
 pub use uri_eq::uri_equivalent;

@@ -23,10 +23,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use switchboard_store::{
-    Binding, BindingChange, BindingSource, BindingStore, CommitterConfig, GroupCommitter,
-    SqliteStore,
-};
+use switchboard_core::{FlowId, Source, Transport};
+use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
+use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore};
 
 const THREADS: u64 = 8;
 /// Upserts per iteration with group commit.
@@ -37,33 +36,38 @@ const SINGLE_N: u64 = 1_000;
 
 fn upsert(id: u64, round: u64) -> BindingChange {
     let user = id % 2_000;
+    let contact = format!(
+        "sip:user{user}@192.0.2.{}:{};transport=tcp",
+        id % 250,
+        10_000 + id
+    );
+    let instance = format!("urn:uuid:{id:036}");
     BindingChange::Upsert(Binding {
-        aor: format!("sip:user{user}@example.com"),
-        contact: format!(
-            "sip:user{user}@192.0.2.{}:{};transport=tcp",
-            id % 250,
-            10_000 + id
-        ),
-        contact_header: format!(
-            "<sip:user{user}@192.0.2.{}:{};transport=tcp>;+sip.instance=\"<urn:uuid:{id:036}>\";reg-id=1",
-            id % 250,
-            10_000 + id
-        ),
-        q: 1000,
-        expires_at_unix: 1_700_003_600 + round,
+        aor: Aor::new(&format!("user{user}"), "example.com").unwrap(),
+        key: BindingKey::Flow {
+            instance: instance.clone(),
+            reg_id: 1,
+        },
+        params: format!(";+sip.instance=\"<{instance}>\";reg-id=1"),
+        contact,
+        q: None,
+        expires_at: 1_700_003_600 + round,
         call_id: format!("bench-{id}@client"),
         cseq: u32::try_from(round + 1).unwrap(),
-        instance_id: Some(format!("<urn:uuid:{id:036}>")),
+        instance: Some(instance),
         reg_id: Some(1),
         path: Vec::new(),
-        source: BindingSource {
-            transport: "tcp".into(),
-            remote_addr: format!("192.0.2.{}:{}", id % 250, 10_000 + id),
-            local_addr: "203.0.113.1:5060".into(),
-            flow_token: Some(format!("flow-{id}")),
+        source: Source {
+            transport: Transport::Tcp,
+            remote: format!("192.0.2.{}:{}", id % 250, 10_000 + id)
+                .parse()
+                .unwrap(),
+            local: "203.0.113.1:5060".parse().unwrap(),
+            flow: Some(FlowId(id)),
         },
         user_agent: Some("bench/1.0".into()),
-        updated_unix: 1_700_000_000 + round,
+        registered_at: 1_700_000_000,
+        updated_at: 1_700_000_000 + round,
     })
 }
 

@@ -20,9 +20,11 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use switchboard_server::registrar::BindingChange;
+use switchboard_server::storage::BindingStore;
+
 use crate::error::StoreError;
-use crate::model::BindingChange;
-use crate::traits::BindingStore;
+use crate::validate::validate_change;
 
 /// The result a ticket or callback receives.
 pub type CommitResult = Result<(), StoreError>;
@@ -235,11 +237,16 @@ struct Job {
 /// submissions, commits everything already queued, and joins the thread.
 ///
 /// ```
-/// use switchboard_store::{BindingChange, CommitterConfig, GroupCommitter, SqliteStore};
+/// use switchboard_server::registrar::{Aor, BindingChange, BindingKey, RemoveReason};
+/// use switchboard_store::{CommitterConfig, GroupCommitter, SqliteStore};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let committer = GroupCommitter::start(SqliteStore::open(dir.path())?, CommitterConfig::default())?;
-/// let ticket = committer.submit(vec![BindingChange::RemoveAor { aor: "sip:alice@example.com".into() }])?;
+/// let ticket = committer.submit(vec![BindingChange::Remove {
+///     aor: Aor::new("alice", "example.com")?,
+///     key: BindingKey::Contact("sip:alice@192.0.2.1".into()),
+///     reason: RemoveReason::Unregistered,
+/// }])?;
 /// ticket.wait()?; // durable now: acknowledge
 /// committer.shutdown()?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -259,7 +266,7 @@ impl GroupCommitter {
     /// [`StoreError::Io`] if the thread cannot be spawned.
     pub fn start<S>(store: S, config: CommitterConfig) -> Result<Self, StoreError>
     where
-        S: BindingStore + Send + 'static,
+        S: BindingStore<Error = StoreError> + Send + 'static,
     {
         if config.queue_capacity == 0 || config.max_groups_per_commit == 0 {
             return Err(StoreError::InvalidInput(
@@ -319,7 +326,7 @@ impl GroupCommitter {
 
     fn enqueue(&self, changes: Vec<BindingChange>, notify: Notify) -> Result<(), StoreError> {
         for change in &changes {
-            change.validate()?;
+            validate_change(change)?;
         }
         let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
         let Some(sender) = sender.as_ref() else {
@@ -442,7 +449,7 @@ impl fmt::Debug for GroupCommitter {
 /// queued, commit it all at once, complete every ticket; until every
 /// sender is gone and the queue is empty.
 fn writer(
-    store: &dyn BindingStore,
+    store: &dyn BindingStore<Error = StoreError>,
     receiver: &Receiver<Job>,
     max_groups: usize,
     counters: &Counters,
@@ -462,7 +469,7 @@ fn writer(
     tracing::debug!("store: writer thread done");
 }
 
-fn commit(store: &dyn BindingStore, jobs: Vec<Job>, counters: &Counters) {
+fn commit(store: &dyn BindingStore<Error = StoreError>, jobs: Vec<Job>, counters: &Counters) {
     let groups: Vec<&[BindingChange]> = jobs.iter().map(|job| job.changes.as_slice()).collect();
     let outcome = store.apply_groups(&groups);
     let changes: usize = groups.iter().map(|group| group.len()).sum();

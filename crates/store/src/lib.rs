@@ -1,10 +1,16 @@
 //! Storage for Switchboard: users (with HA1 values, never passwords) and
-//! registration bindings, behind back-end neutral traits.
+//! registration bindings, on `switchboard-server`'s own types.
 //!
-//! * [`UserStore`] and [`BindingStore`] are the traits (blocking, `&self`);
-//!   [`Store`] is both. SQLite ([`SqliteStore`], one file under the data
+//! * The server defines the model ([`User`], [`Ha1Set`], the registrar's
+//!   [`Binding`] and [`BindingChange`]) and the traits ([`UserStore`],
+//!   [`BindingStore`]); this crate implements them. [`Store`] is both with
+//!   [`StoreError`]. SQLite ([`SqliteStore`], one file under the data
 //!   directory) is the back end today; PostgreSQL is to implement the same
 //!   traits.
+//! * What the store refuses to write (empty or overlong text, control
+//!   characters, q above 1000, ...) is checked by [`validate_user`],
+//!   [`validate_binding`] and [`validate_change`], before writing and when
+//!   a change is submitted to the [`GroupCommitter`].
 //! * [`GroupCommitter`] is the write path of the registrar: a writer thread
 //!   that commits many submissions in one transaction, so that "a 200 OK
 //!   only once the binding is stored" costs one fsync per batch rather than
@@ -33,18 +39,18 @@
 #![forbid(unsafe_code)]
 
 mod commit;
-mod directory;
 mod error;
-mod model;
 mod sqlite;
 mod traits;
+mod validate;
 
 pub use commit::{CommitResult, CommitStats, CommitterConfig, GroupCommitter, Ticket};
-pub use directory::UserDirectory;
 pub use error::StoreError;
-pub use model::{
-    Binding, BindingChange, BindingSource, Ha1Set, ImportSummary, MAX_FIELD_LEN, MAX_PATH_ENTRIES,
-    User,
-};
 pub use sqlite::{BUSY_TIMEOUT, DB_FILE_NAME, SqliteStore};
-pub use traits::{BindingStore, Store, UserStore};
+// The server's model and traits, for callers that only use the store.
+pub use switchboard_server::registrar::{Binding, BindingChange};
+pub use switchboard_server::storage::{BindingStore, Ha1Set, ImportSummary, User, UserStore};
+pub use traits::Store;
+pub use validate::{
+    MAX_FIELD_LEN, MAX_PATH_ENTRIES, validate_binding, validate_change, validate_user,
+};

@@ -1,13 +1,12 @@
-//! The in-memory user directory follows the store: changes made through
-//! another connection (the `user` command in another process) show after a
-//! refresh; binding writes do not make it reload.
+//! The users the server holds in memory follow the store: changes made
+//! through another connection (the `user` command in another process) show
+//! in the next snapshot; binding writes do not make it reload.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod common;
 
-use switchboard_store::{
-    BindingChange, BindingStore, Ha1Set, SqliteStore, User, UserDirectory, UserStore,
-};
+use switchboard_server::service::UserSnapshot;
+use switchboard_store::{BindingChange, BindingStore, Ha1Set, SqliteStore, User, UserStore};
 
 fn user(name: &str, password: &str) -> User {
     User {
@@ -18,12 +17,38 @@ fn user(name: &str, password: &str) -> User {
     }
 }
 
+/// What the server holds: the latest snapshot.
+struct Users(UserSnapshot);
+
+impl Users {
+    fn refresh(&mut self, store: &SqliteStore) -> bool {
+        match store.user_snapshot_since(self.0.version).unwrap() {
+            Some(snapshot) => {
+                self.0 = snapshot;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn get(&self, name: &str, domain: &str) -> Option<&User> {
+        self.0
+            .users
+            .iter()
+            .find(|u| u.name == name && u.domain == domain)
+    }
+
+    fn len(&self) -> usize {
+        self.0.users.len()
+    }
+}
+
 #[test]
 fn the_directory_reloads_only_when_users_change() {
     let dir = tempfile::tempdir().unwrap();
     let server = SqliteStore::open(dir.path()).unwrap();
     server.add_user(&user("alice", "a")).unwrap();
-    let mut users = UserDirectory::load(&server).unwrap();
+    let mut users = Users(server.user_snapshot().unwrap());
     assert_eq!(users.len(), 1);
     let alice = users.get("alice", "example.com").unwrap();
     assert_eq!(
@@ -32,7 +57,7 @@ fn the_directory_reloads_only_when_users_change() {
     );
     assert!(users.get("alice", "other.com").is_none());
     assert!(users.get("bob", "example.com").is_none());
-    assert!(!users.refresh(&server).unwrap(), "nothing changed");
+    assert!(!users.refresh(&server), "nothing changed");
 
     // Bindings written by the server do not touch the users.
     server
@@ -42,23 +67,23 @@ fn the_directory_reloads_only_when_users_change() {
             1,
         ))])
         .unwrap();
-    assert!(!users.refresh(&server).unwrap());
+    assert!(!users.refresh(&server));
 
     // Another process adds, changes and removes users.
     let cli = SqliteStore::open(dir.path()).unwrap();
     cli.add_user(&user("bob", "b")).unwrap();
-    assert!(users.refresh(&server).unwrap());
+    assert!(users.refresh(&server));
     assert_eq!(users.len(), 2);
     assert!(users.get("bob", "example.com").is_some());
 
     let new = Ha1Set::from_password("alice", "example.com", "new");
     cli.set_ha1("alice", "example.com", &new).unwrap();
-    assert!(users.refresh(&server).unwrap());
+    assert!(users.refresh(&server));
     assert_eq!(users.get("alice", "example.com").unwrap().ha1, new);
 
     cli.remove_user("bob", "example.com").unwrap();
-    assert!(users.refresh(&server).unwrap());
+    assert!(users.refresh(&server));
     assert!(users.get("bob", "example.com").is_none());
     assert_eq!(users.len(), 1);
-    assert!(!users.refresh(&server).unwrap());
+    assert!(!users.refresh(&server));
 }

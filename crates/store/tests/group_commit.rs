@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{binding, numbered};
+use switchboard_server::registrar::Aor;
 use switchboard_store::{
     Binding, BindingChange, BindingStore, CommitterConfig, GroupCommitter, SqliteStore, StoreError,
 };
@@ -84,7 +85,7 @@ fn concurrent_submits_are_all_acknowledged_and_present_after_reopen() {
     assert_eq!(stored.len() as u64, THREADS * PER_THREAD);
     for id in 0..THREADS * PER_THREAD {
         let (aor, contact) = numbered(id);
-        let found = store.bindings_for(&aor).unwrap();
+        let found = store.bindings_for(&common::aor(&aor)).unwrap();
         assert!(
             found.iter().any(|b| *b == binding(&aor, &contact, id)),
             "binding {id} missing"
@@ -132,7 +133,7 @@ fn invalid_changes_are_refused_at_submit() {
     )
     .unwrap();
     let mut bad = binding("sip:a@example.com", "sip:a@192.0.2.1", 1);
-    bad.q = 2000;
+    bad.q = Some(2000);
     assert!(matches!(
         committer.submit(vec![BindingChange::Upsert(bad)]),
         Err(StoreError::InvalidInput(_))
@@ -160,6 +161,8 @@ struct GatedStore {
 }
 
 impl BindingStore for GatedStore {
+    type Error = StoreError;
+
     fn apply(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
         self.apply_groups(&[changes])?.remove(0)
     }
@@ -180,7 +183,7 @@ impl BindingStore for GatedStore {
         Ok(Vec::new())
     }
 
-    fn bindings_for(&self, _aor: &str) -> Result<Vec<Binding>, StoreError> {
+    fn bindings_for(&self, _aor: &Aor) -> Result<Vec<Binding>, StoreError> {
         Ok(Vec::new())
     }
 
@@ -432,7 +435,7 @@ fn kill_9_loses_no_acknowledged_binding() {
         .load_all()
         .unwrap()
         .into_iter()
-        .map(|b| (b.aor, b.contact))
+        .map(|b| (format!("sip:{}", b.aor), b.contact))
         .collect();
     let missing: Vec<u64> = acked
         .iter()
@@ -452,7 +455,7 @@ fn kill_9_loses_no_acknowledged_binding() {
         let (aor, contact) = numbered(*id);
         assert!(
             store
-                .bindings_for(&aor)
+                .bindings_for(&common::aor(&aor))
                 .unwrap()
                 .contains(&binding(&aor, &contact, *id))
         );

@@ -5,8 +5,10 @@ mod common;
 
 use std::time::Instant;
 
-use common::binding;
+use common::{aor, binding};
+use switchboard_core::{FlowId, Source, Transport};
 use switchboard_proto::digest::{self, Algorithm};
+use switchboard_server::registrar::{Aor, Binding, BindingKey, RemoveReason};
 use switchboard_store::{
     BindingChange, BindingStore, DB_FILE_NAME, Ha1Set, ImportSummary, SqliteStore, Store,
     StoreError, User, UserStore,
@@ -243,7 +245,7 @@ fn binding_upsert_remove_remove_aor_and_purge() {
         .unwrap();
     // Highest q first.
     assert_eq!(
-        store.bindings_for(alice).unwrap(),
+        store.bindings_for(&aor(alice)).unwrap(),
         vec![a2.clone(), a1.clone(), a3.clone()]
     );
     assert_eq!(store.load_all().unwrap().len(), 4);
@@ -253,34 +255,38 @@ fn binding_upsert_remove_remove_aor_and_purge() {
     a1b.path = vec!["<sip:p.example.com;lr>".into()];
     store.apply(&[BindingChange::Upsert(a1b.clone())]).unwrap();
     assert_eq!(
-        store.bindings_for(alice).unwrap(),
+        store.bindings_for(&aor(alice)).unwrap(),
         vec![a1b.clone(), a2.clone(), a3.clone()]
     );
 
     store
         .apply(&[BindingChange::Remove {
-            aor: alice.into(),
-            contact: a2.contact.clone(),
+            aor: aor(alice),
+            key: a2.key.clone(),
+            reason: RemoveReason::Unregistered,
         }])
         .unwrap();
     // Removing what is not there is no error.
     store
         .apply(&[
             BindingChange::Remove {
-                aor: alice.into(),
-                contact: a2.contact.clone(),
+                aor: aor(alice),
+                key: a2.key.clone(),
+                reason: RemoveReason::Unregistered,
             },
-            BindingChange::RemoveAor {
-                aor: "sip:nobody@example.com".into(),
+            BindingChange::Remove {
+                aor: aor("sip:nobody@example.com"),
+                key: a2.key.clone(),
+                reason: RemoveReason::Expired,
             },
         ])
         .unwrap();
     assert_eq!(
-        store.bindings_for(alice).unwrap(),
+        store.bindings_for(&aor(alice)).unwrap(),
         vec![a1b.clone(), a3.clone()]
     );
 
-    // expires_at_unix: a3 = 1_700_000_003, b1 = 1_700_000_010, a1b = 1_700_001_000.
+    // expires_at: a3 = 1_700_000_003, b1 = 1_700_000_010, a1b = 1_700_001_000.
     assert_eq!(store.purge_expired(1_700_000_002).unwrap(), 0);
     assert_eq!(
         store.purge_expired(1_700_000_010).unwrap(),
@@ -288,10 +294,14 @@ fn binding_upsert_remove_remove_aor_and_purge() {
         "expiry at now counts"
     );
     assert_eq!(store.load_all().unwrap(), vec![a1b.clone()]);
-    assert_eq!(a1b.remaining_secs(1_700_000_010), 990);
+    assert_eq!(a1b.remaining(1_700_000_010), 990);
 
     store
-        .apply(&[BindingChange::RemoveAor { aor: alice.into() }])
+        .apply(&[BindingChange::Remove {
+            aor: aor(alice),
+            key: a1b.key.clone(),
+            reason: RemoveReason::Unregistered,
+        }])
         .unwrap();
     assert!(store.load_all().unwrap().is_empty());
 }
@@ -301,7 +311,7 @@ fn apply_is_all_or_nothing() {
     let store = SqliteStore::open_in_memory().unwrap();
     let good = binding("sip:a@example.com", "sip:a@192.0.2.1", 1);
     let mut bad = binding("sip:a@example.com", "sip:a@192.0.2.2", 2);
-    bad.q = 1001;
+    bad.q = Some(1001);
     let err = store
         .apply(&[
             BindingChange::Upsert(good.clone()),
@@ -342,4 +352,158 @@ fn usable_as_a_trait_object() {
     store.add_user(&user("alice", "example.com")).unwrap();
     assert_eq!(store.count_users(None).unwrap(), 1);
     assert!(store.load_all().unwrap().is_empty());
+}
+
+/// The registrar's binding as in the old `serve/convert.rs` round-trip
+/// test: every field set, a Path, an instance.
+fn registrar_binding(q: Option<u16>, key: BindingKey) -> Binding {
+    Binding {
+        aor: Aor::new("alice", "example.com").unwrap(),
+        key,
+        contact: "sip:alice@192.0.2.1:5060;transport=tcp".into(),
+        params: ";+sip.instance=\"<urn:uuid:1>\";reg-id=1".into(),
+        q,
+        expires_at: 1_700_003_600,
+        call_id: "c1".into(),
+        cseq: 7,
+        path: vec!["<sip:edge.example.com;lr>".into()],
+        instance: Some("urn:uuid:1".into()),
+        reg_id: Some(1),
+        source: Source {
+            transport: Transport::Tcp,
+            remote: "192.0.2.1:5060".parse().unwrap(),
+            local: "192.0.2.2:5060".parse().unwrap(),
+            flow: None,
+        },
+        user_agent: Some("phone".into()),
+        registered_at: 1_700_000_000,
+        updated_at: 1_700_000_000,
+    }
+}
+
+#[test]
+fn every_key_kind_and_q_is_loaded_back_as_stored() {
+    for (q, key) in [
+        (None, BindingKey::Contact("sip:alice@192.0.2.1:5060".into())),
+        (Some(500), BindingKey::Instance("urn:uuid:1".into())),
+        (Some(0), BindingKey::Instance("urn:uuid:2".into())),
+        (
+            Some(1000),
+            BindingKey::Flow {
+                instance: "urn:uuid:1".into(),
+                reg_id: 1,
+            },
+        ),
+    ] {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let b = registrar_binding(q, key);
+        switchboard_store::validate_binding(&b).unwrap();
+        store.apply(&[BindingChange::Upsert(b.clone())]).unwrap();
+        assert_eq!(store.load_all().unwrap(), vec![b]);
+    }
+}
+
+#[test]
+fn a_flow_is_not_restored_and_registered_at_comes_back_as_updated_at() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut b = registrar_binding(Some(500), BindingKey::Instance("urn:uuid:1".into()));
+    b.source.flow = Some(FlowId(7));
+    b.registered_at = 1_699_000_000;
+    store.apply(&[BindingChange::Upsert(b.clone())]).unwrap();
+    b.source.flow = None;
+    b.registered_at = b.updated_at;
+    assert_eq!(store.load_all().unwrap(), vec![b]);
+}
+
+/// The rows as `switchboard serve` wrote them before the store took the
+/// registrar's types: the format is unchanged both ways.
+#[test]
+fn rows_keep_their_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut b = registrar_binding(
+        Some(250),
+        BindingKey::Flow {
+            instance: "urn:uuid:1".into(),
+            reg_id: 1,
+        },
+    );
+    b.source.flow = Some(FlowId(7));
+    b.path.push("<sip:edge2.example.com;lr>".into());
+    store.apply(&[BindingChange::Upsert(b)]).unwrap();
+
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+    type Row = (
+        String,
+        String,
+        String,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+    );
+    let row: Row = conn
+        .query_row(
+            "SELECT aor, contact, contact_header, q, path, transport, remote_addr, local_addr, \
+             flow_token FROM bindings",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "sip:alice@example.com".into(),
+            "flow:1:urn:uuid:1".into(),
+            "<sip:alice@192.0.2.1:5060;transport=tcp>;+sip.instance=\"<urn:uuid:1>\";reg-id=1;q=0.25"
+                .into(),
+            250,
+            "<sip:edge.example.com;lr>\n<sip:edge2.example.com;lr>".into(),
+            "tcp".into(),
+            "192.0.2.1:5060".into(),
+            "192.0.2.2:5060".into(),
+            Some("7".into()),
+        )
+    );
+
+    // A row written that way by hand loads; one that is not a binding the
+    // registrar can use is skipped, not fatal.
+    conn.execute_batch(
+        "DELETE FROM bindings;
+         INSERT INTO bindings (aor, contact, contact_header, q, expires_at, call_id, cseq,
+             instance_id, reg_id, path, transport, remote_addr, local_addr, flow_token,
+             user_agent, updated_unix)
+         VALUES ('sip:bob@example.com', 'contact:sip:bob@192.0.2.9', '<sip:bob@192.0.2.9>',
+             1000, 1700003600, 'c2', 3, NULL, NULL, '', 'udp', '192.0.2.9:5060',
+             '192.0.2.2:5060', NULL, NULL, 1700000000),
+                ('sip:carol@example.com', 'no key', '<sip:carol@192.0.2.8>',
+             1000, 1700003600, 'c3', 3, NULL, NULL, '', 'udp', '192.0.2.8:5060',
+             '192.0.2.2:5060', NULL, NULL, 1700000000);",
+    )
+    .unwrap();
+    let loaded = store.load_all().unwrap();
+    assert_eq!(loaded.len(), 1, "{loaded:?}");
+    let bob = &loaded[0];
+    assert_eq!(bob.aor, Aor::new("bob", "example.com").unwrap());
+    assert_eq!(bob.key, BindingKey::Contact("sip:bob@192.0.2.9".into()));
+    assert_eq!(
+        (bob.contact.as_str(), bob.params.as_str(), bob.q),
+        ("sip:bob@192.0.2.9", "", None)
+    );
+    assert_eq!(bob.source.transport, Transport::Udp);
+    assert_eq!(bob.path, Vec::<String>::new());
 }

@@ -6,7 +6,6 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod config;
-mod convert;
 mod server;
 
 use std::io::Write;
@@ -23,7 +22,6 @@ use switchboard_server::{AuthConfig, AuthSecret, ProtectConfig, Service, Service
 use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
 
 pub(crate) use config::{DEFAULT_DATA, Flags, default_domains, default_listeners};
-pub(crate) use convert::binding_from_store;
 use server::now_at;
 pub(crate) use server::unix_now;
 
@@ -111,23 +109,10 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     if let Some(v) = r.max_bindings {
         rconfig.max_bindings = v;
     }
-    let stored = users.load_all().map_err(store_err)?;
+    let bindings = users.load_all().map_err(store_err)?;
     let unix = unix_now();
-    let mut loaded = 0usize;
-    let mut live = 0usize;
-    let mut bindings = Vec::with_capacity(stored.len());
-    for s in &stored {
-        match binding_from_store(s) {
-            Ok(b) => {
-                loaded += 1;
-                if !b.is_expired(unix) {
-                    live += 1;
-                }
-                bindings.push(b);
-            }
-            Err(e) => tracing::warn!("skipped: {e}"),
-        }
-    }
+    let loaded = bindings.len();
+    let live = bindings.iter().filter(|b| !b.is_expired(unix)).count();
     tracing::info!(
         "bindings: {live} live loaded from the store ({} expired while stopped, to be removed)",
         loaded - live
@@ -220,7 +205,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         now_at(std::time::Instant::now()),
     );
     service.load_bindings(bindings);
-    match server::snapshot(&users) {
+    match users.user_snapshot() {
         Ok(snapshot) => service.load_users(snapshot),
         Err(e) => {
             tracing::warn!(error = %e, "users not loaded into memory: looking each one up in the store")

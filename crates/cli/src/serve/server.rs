@@ -21,11 +21,9 @@ use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
-use switchboard_server::service::{Completion, DirectoryUser, Effect, UserSnapshot};
-use switchboard_store::{GroupCommitter, SqliteStore, StoreError, User, UserStore};
+use switchboard_server::service::{Completion, Effect};
+use switchboard_store::{GroupCommitter, SqliteStore, UserStore};
 use tokio::sync::oneshot;
-
-use super::convert;
 
 /// Longest wait for one DNS resolution (RFC 3263).
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(8);
@@ -52,33 +50,6 @@ pub(crate) fn now_at(instant: Instant) -> Now {
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
     now_at(Instant::now()).unix()
-}
-
-/// A stored user as the service holds it.
-pub(crate) fn directory_user(user: User) -> DirectoryUser {
-    let ha1 = switchboard_server::Ha1Set {
-        md5: Some(user.ha1.md5().to_owned()),
-        sha256: Some(user.ha1.sha256().to_owned()),
-        sha512_256: Some(user.ha1.sha512_256().to_owned()),
-    };
-    DirectoryUser {
-        name: user.name,
-        domain: user.domain,
-        ha1,
-    }
-}
-
-/// Every user of `store`, as of its users version.
-pub(crate) fn snapshot(store: &SqliteStore) -> Result<UserSnapshot, StoreError> {
-    // The version first: a change made while loading moves it again, and
-    // the next check reloads.
-    let version = store.users_version()?;
-    let users = store
-        .list_users(None)?
-        .into_iter()
-        .map(directory_user)
-        .collect();
-    Ok(UserSnapshot { version, users })
 }
 
 /// The server on the driver task, and what carries out its effects.
@@ -124,9 +95,8 @@ impl Server {
     fn start(&self, effect: Effect) -> Option<Completion> {
         match effect {
             Effect::Store { id, changes } => {
-                let stored: Vec<_> = changes.iter().map(convert::change_to_store).collect();
                 let done = self.done.clone();
-                let submitted = self.committer.submit_with(stored, move |result| {
+                let submitted = self.committer.submit_with(changes, move |result| {
                     done.send(Done::Completed(Completion::Stored {
                         id,
                         result: result.map_err(Into::into),
@@ -140,10 +110,7 @@ impl Server {
             Effect::LookupUser { id, name, domain } => {
                 let (users, done) = (Arc::clone(&self.users), self.done.clone());
                 tokio::task::spawn_blocking(move || {
-                    let result = users
-                        .get_user(&name, &domain)
-                        .map(|u| u.map(|u| directory_user(u).ha1))
-                        .map_err(Into::into);
+                    let result = users.get_user(&name, &domain).map_err(Into::into);
                     done.send(Done::Completed(Completion::User { id, result }));
                 });
                 None
@@ -151,11 +118,7 @@ impl Server {
             Effect::CheckUsers { version } => {
                 let (users, done) = (Arc::clone(&self.users), self.done.clone());
                 tokio::task::spawn_blocking(move || {
-                    let result = match users.users_version() {
-                        Ok(v) if v == version => Ok(None),
-                        Ok(_) => snapshot(&users).map(Some),
-                        Err(e) => Err(e),
-                    };
+                    let result = users.user_snapshot_since(version);
                     done.send(Done::Completed(Completion::Users(
                         result.map_err(Into::into),
                     )));

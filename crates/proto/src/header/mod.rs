@@ -34,6 +34,7 @@ pub use media_type::{Accept, ContentType, MediaType};
 pub use name::HeaderName;
 pub use name_addr::{
     Contact, From, NameAddr, Path, RecordRoute, ReferTo, ReferredBy, ReplyTo, Route, To,
+    format_qvalue,
 };
 pub use number::{ContentLength, Expires, MaxForwards, MinExpires};
 pub use option_tags::{Allow, AllowEvents, ProxyRequire, Require, Supported, Unsupported};

@@ -332,9 +332,36 @@ pub(crate) fn parse_qvalue(s: &str) -> Option<u16> {
     }
 }
 
+/// Prints a q-value given in thousandths as short as it goes: 1000 → `1`,
+/// 500 → `0.5`, 125 → `0.125`, 0 → `0`; above 1000 counts as 1000. What
+/// [`NameAddr::q`] reads back.
+#[must_use]
+pub fn format_qvalue(q: u16) -> String {
+    match q {
+        0 => "0".to_owned(),
+        1000.. => "1".to_owned(),
+        _ => format!("0.{q:03}").trim_end_matches('0').to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn q_values_print_short() {
+        assert_eq!(format_qvalue(1000), "1");
+        assert_eq!(format_qvalue(500), "0.5");
+        assert_eq!(format_qvalue(25), "0.025");
+        assert_eq!(format_qvalue(120), "0.12");
+        assert_eq!(format_qvalue(0), "0");
+        assert_eq!(format_qvalue(125), "0.125");
+        assert_eq!(format_qvalue(50), "0.05");
+        assert_eq!(format_qvalue(1001), "1");
+        for q in 0..=1000 {
+            assert_eq!(parse_qvalue(&format_qvalue(q)), Some(q), "{q}");
+        }
+    }
 
     #[test]
     fn forms() {

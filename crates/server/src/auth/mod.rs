@@ -58,6 +58,10 @@ use crate::util;
 use nonce::{NonceCheck, NonceCodec, RANDOM_LEN};
 use replay::{NcError, ReplayCache};
 
+/// The stored HA1 values the authenticator checks against (defined with the
+/// storage model).
+pub use crate::storage::Ha1Set;
+
 /// The secret that keys nonces (and the stand-in HA1 of unknown users).
 ///
 /// Nodes that share a store should share the secret, so that a nonce issued
@@ -149,51 +153,6 @@ impl Default for AuthConfig {
             ],
             server_hosts: Vec::new(),
             server_ports: Vec::new(),
-        }
-    }
-}
-
-/// A user's stored HA1 values, one per hash function (`H(user:realm:pw)`,
-/// lowercase hex). The store keeps these, never the password.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Ha1Set {
-    /// HA1 with MD5.
-    pub md5: Option<String>,
-    /// HA1 with SHA-256.
-    pub sha256: Option<String>,
-    /// HA1 with SHA-512/256.
-    pub sha512_256: Option<String>,
-}
-
-impl fmt::Debug for Ha1Set {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Ha1Set")
-            .field("md5", &self.md5.is_some())
-            .field("sha256", &self.sha256.is_some())
-            .field("sha512_256", &self.sha512_256.is_some())
-            .finish()
-    }
-}
-
-impl Ha1Set {
-    /// Every HA1 of `user` in `realm` with `password` (for provisioning).
-    #[must_use]
-    pub fn from_password(user: &str, realm: &str, password: &str) -> Self {
-        let h = |alg| Some(switchboard_proto::digest::ha1(alg, user, realm, password));
-        Self {
-            md5: h(Algorithm::Md5),
-            sha256: h(Algorithm::Sha256),
-            sha512_256: h(Algorithm::Sha512_256),
-        }
-    }
-
-    /// The HA1 for `algorithm` (`-sess` variants use their base's).
-    #[must_use]
-    pub fn get(&self, algorithm: Algorithm) -> Option<&str> {
-        match algorithm.base() {
-            Algorithm::Sha256 => self.sha256.as_deref(),
-            Algorithm::Sha512_256 => self.sha512_256.as_deref(),
-            _ => self.md5.as_deref(),
         }
     }
 }
@@ -584,7 +543,7 @@ impl Authenticator {
             NonceCheck::Expired(info) => (info, true),
             NonceCheck::Invalid => return challenge(ChallengeReason::UnknownNonce),
         };
-        let stored = ha1.and_then(|set| set.get(algorithm));
+        let stored = ha1.map(|set| set.for_algorithm(algorithm));
         let dummy;
         let ha1_used = match stored {
             Some(h) => h,

@@ -112,7 +112,7 @@ fn rfc7616_vectors_through_the_proto_digest_module() {
         let Credentials::Digest(creds) = Credentials::parse(&value).unwrap() else {
             panic!()
         };
-        let stored = ha1s.get(algorithm).unwrap();
+        let stored = ha1s.for_algorithm(algorithm);
         assert!(creds.verify("GET", b"", stored).unwrap(), "{algorithm}");
         assert!(!creds.verify("POST", b"", stored).unwrap());
     }
@@ -494,13 +494,6 @@ fn unknown_user_and_wrong_password_look_the_same() {
         check(&mut a, T0 + 1000, &wrong_password, Some(alice_ha1()))
     );
     assert_eq!(late, FAILED);
-    // A user lacking the HA1 of the chosen algorithm is a failure too.
-    let only_sha = Ha1Set {
-        md5: None,
-        ..alice_ha1()
-    };
-    let right = answer(&md5, "alice", "secret", 2, "sip:example.com");
-    assert_eq!(check(&mut a, T0, &right, Some(only_sha)), FAILED);
     // With the Forbidden mode both get the same 403.
     let mut strict = authenticator(AuthConfig {
         on_failure: FailureMode::Forbidden,
@@ -593,7 +586,7 @@ fn secrets_and_ha1s_stay_out_of_logs() {
     let secret = AuthSecret::from_bytes([42; 32]);
     assert_eq!(format!("{secret:?}"), "AuthSecret(..)");
     let ha1 = format!("{:?}", alice_ha1());
-    assert!(!ha1.contains(&alice_ha1().md5.unwrap()), "{ha1}");
+    assert!(!ha1.contains(alice_ha1().md5()), "{ha1}");
 }
 
 #[test]

@@ -9,7 +9,8 @@ use switchboard_proto::digest::{self, Algorithm, DigestChallenge, RequestInfo};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, StatusCode};
 
 use super::*;
-use crate::auth::{AuthConfig, AuthSecret, Authenticator, Ha1Set};
+use crate::auth::{AuthConfig, AuthSecret, Authenticator};
+use crate::storage::Ha1Set;
 
 const T0: u64 = 1_700_000_000;
 const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 66));

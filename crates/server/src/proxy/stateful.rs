@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use switchboard_core::{Event, Source, TransactionId, Transport};
-use switchboard_proto::header::Via;
+use switchboard_proto::header::{Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
 
 use super::branch::{Branch, BranchState};
@@ -237,7 +237,7 @@ impl Proxy {
             .flatten()
             .map(|t| {
                 let q =
-                    t.q.map(|q| format!(";q={}", format_q(q)))
+                    t.q.map(|q| format!(";q={}", format_qvalue(q)))
                         .unwrap_or_default();
                 (HeaderName::Contact, format!("<{}>{q}", t.uri))
             })
@@ -1189,18 +1189,6 @@ fn contacts(response: &Response) -> Vec<Target> {
         .collect()
 }
 
-/// A q-value in thousandths as written in a Contact (`0.5`, `1`).
-fn format_q(q: u16) -> String {
-    let q = q.min(1000);
-    match q {
-        0 => return "0".to_owned(),
-        1000 => return "1".to_owned(),
-        _ => {}
-    }
-    let s = format!("0.{q:03}");
-    s.trim_end_matches('0').to_owned()
-}
-
 /// Adds `Content-Length` to a message that came without one (allowed over
 /// UDP only, RFC 3261 §20.14): the proxy may pass it on over a stream
 /// (TCP, TLS, WebSocket), where it frames the message.
@@ -1233,13 +1221,5 @@ mod tests {
         request.headers_mut().set(HeaderName::ContentLength, "0");
         with_content_length(request.headers_mut(), 5);
         assert_eq!(request.headers().get(HeaderName::ContentLength), Some("0"));
-    }
-
-    #[test]
-    fn q_values_print_short() {
-        assert_eq!(format_q(1000), "1");
-        assert_eq!(format_q(500), "0.5");
-        assert_eq!(format_q(125), "0.125");
-        assert_eq!(format_q(50), "0.05");
     }
 }

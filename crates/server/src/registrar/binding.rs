@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use switchboard_core::Source;
+use switchboard_proto::header::format_qvalue;
 
 use super::aor::Aor;
 
@@ -144,31 +145,31 @@ impl Binding {
     /// The Contact header value for a 200 OK: `<uri>;params;q=..;expires=N`.
     #[must_use]
     pub fn contact_value(&self, unix_now: u64) -> String {
-        let mut v = String::with_capacity(self.contact.len() + self.params.len() + 24);
+        let mut v = self.contact_without_expires(24);
+        v.push_str(";expires=");
+        v.push_str(&self.remaining(unix_now).to_string());
+        v
+    }
+
+    /// `<uri>;params;q=..`: the contact as registered, with its `q` but
+    /// without `expires` (what a store keeps next to the key).
+    #[must_use]
+    pub fn contact_with_params(&self) -> String {
+        self.contact_without_expires(0)
+    }
+
+    fn contact_without_expires(&self, spare: usize) -> String {
+        let mut v = String::with_capacity(self.contact.len() + self.params.len() + 8 + spare);
         v.push('<');
         v.push_str(&self.contact);
         v.push('>');
         v.push_str(&self.params);
         if let Some(q) = self.q {
             v.push_str(";q=");
-            v.push_str(&format_q(q));
+            v.push_str(&format_qvalue(q));
         }
-        v.push_str(";expires=");
-        v.push_str(&self.remaining(unix_now).to_string());
         v
     }
-}
-
-/// Prints a q-value given in thousandths: 1000 → `1`, 500 → `0.5`,
-/// 25 → `0.025`.
-pub(crate) fn format_q(q: u16) -> String {
-    if q >= 1000 {
-        return "1".to_owned();
-    }
-    let frac = format!("{q:03}");
-    format!("0.{}", frac.trim_end_matches('0'))
-        .trim_end_matches('.')
-        .to_owned()
 }
 
 /// Why a binding goes away.
@@ -242,14 +243,5 @@ mod tests {
         for bad in ["", "contact:", "flow:x:urn", "flow:1:", "other:x", "flow:1"] {
             assert!(bad.parse::<BindingKey>().is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn q_values_print_short() {
-        assert_eq!(format_q(1000), "1");
-        assert_eq!(format_q(500), "0.5");
-        assert_eq!(format_q(25), "0.025");
-        assert_eq!(format_q(120), "0.12");
-        assert_eq!(format_q(0), "0");
     }
 }

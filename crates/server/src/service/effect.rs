@@ -9,11 +9,10 @@
 
 use std::error::Error;
 
-use crate::auth::Ha1Set;
 use crate::proxy::{NextHop, ResolveId};
 use crate::registrar::BindingChange;
 
-use super::users::DirectoryUser;
+use crate::storage::User;
 
 /// Why the runtime could not do what an effect asked: its own error (a
 /// database failure, a full queue), kept for the log.
@@ -70,7 +69,7 @@ pub struct UserSnapshot {
     /// The store's users version.
     pub version: u64,
     /// Every user.
-    pub users: Vec<DirectoryUser>,
+    pub users: Vec<User>,
 }
 
 /// The outcome of an [`Effect`].
@@ -84,13 +83,13 @@ pub enum Completion {
         /// `Ok` once on disk.
         result: Result<(), EffectError>,
     },
-    /// An [`Effect::LookupUser`] answered: the user's HA1 values, or
-    /// `None` when there is no such user.
+    /// An [`Effect::LookupUser`] answered: the user, or `None` when there
+    /// is no such user.
     User {
         /// Which lookup.
         id: LookupId,
         /// What the store said.
-        result: Result<Option<Ha1Set>, EffectError>,
+        result: Result<Option<User>, EffectError>,
     },
     /// An [`Effect::CheckUsers`] answered: every user when they changed,
     /// `None` when they did not.

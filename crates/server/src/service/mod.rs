@@ -49,10 +49,10 @@ use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
+use crate::storage::User;
 
 pub use config::ServiceConfig;
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
-pub use users::DirectoryUser;
 
 use contacts::Contacts;
 use dialogs::Dialogs;
@@ -463,17 +463,20 @@ impl Service {
         now: Now,
         ep: &mut impl TransactionLayer,
         id: LookupId,
-        result: Result<Option<crate::auth::Ha1Set>, EffectError>,
+        result: Result<Option<User>, EffectError>,
     ) {
         let Some(parked) = self.parked.remove(&id) else {
             return; // timed out meanwhile
         };
         match result {
-            Ok(Some(ha1)) => self.users.insert(DirectoryUser {
-                name: parked.name,
-                domain: parked.domain,
-                ha1,
-            }),
+            Ok(Some(user)) => {
+                self.users.insert(user);
+                // Never park twice for one name: a user stored under
+                // another spelling counts as missing here.
+                if self.users.get(&parked.name, &parked.domain) == Known::Unknown {
+                    self.users.mark_absent(&parked.name, &parked.domain);
+                }
+            }
             Ok(None) => self.users.mark_absent(&parked.name, &parked.domain),
             Err(error) => {
                 tracing::error!(%error, "user lookup failed: answering 500");

@@ -12,21 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::auth::Ha1Set;
+use crate::storage::{Ha1Set, User};
 
 /// Most names remembered as missing (a bound on memory whatever peers send).
 const MAX_ABSENT: usize = 100_000;
-
-/// One user as the service needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirectoryUser {
-    /// The user part, as stored.
-    pub name: String,
-    /// The domain (also the digest realm).
-    pub domain: String,
-    /// The HA1 values.
-    pub ha1: Ha1Set,
-}
 
 /// What the directory knows of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +39,7 @@ pub(crate) struct Users {
 
 impl Users {
     /// Replaces everything with `users`, as of the store's `version`.
-    pub(crate) fn replace(&mut self, version: u64, users: impl IntoIterator<Item = DirectoryUser>) {
+    pub(crate) fn replace(&mut self, version: u64, users: impl IntoIterator<Item = User>) {
         *self = Self {
             version,
             ..Self::default()
@@ -78,7 +67,7 @@ impl Users {
     }
 
     /// Adds or replaces a user (found in the store after a miss).
-    pub(crate) fn insert(&mut self, user: DirectoryUser) {
+    pub(crate) fn insert(&mut self, user: User) {
         self.absent
             .remove(&(user.domain.as_str().into(), user.name.as_str().into()));
         let users = self
@@ -108,12 +97,8 @@ impl Users {
 mod tests {
     use super::*;
 
-    fn user(name: &str, domain: &str) -> DirectoryUser {
-        DirectoryUser {
-            name: name.into(),
-            domain: domain.into(),
-            ha1: Ha1Set::from_password(name, domain, "pw"),
-        }
+    fn user(name: &str, domain: &str) -> User {
+        User::with_password(name, domain, "pw", 1_700_000_000)
     }
 
     #[test]

@@ -1,13 +1,32 @@
-//! [`BindingStore`] for SQLite.
+//! [`BindingStore`] for SQLite, on the registrar's own types.
+//!
+//! The row format (unchanged since schema version 1):
+//!
+//! * `aor` is `sip:` and the canonical AOR (`sip:alice@example.com`);
+//! * `contact` holds the printed [`BindingKey`] (`contact:<uri>`,
+//!   `instance:<urn>`, `flow:<reg-id>:<urn>`), so that a device that
+//!   changes its contact URI under one instance-id updates its row instead
+//!   of leaving one behind;
+//! * `contact_header` holds `<uri>;params[;q=..]`
+//!   ([`Binding::contact_with_params`]), what `switchboard registrations`
+//!   prints; `q` is also a column (1000 when absent), for ordering;
+//! * the source is the transport token in lower case and the two
+//!   addresses; `flow_token` names the connection, which does not survive a
+//!   restart: a loaded binding has no flow;
+//! * `updated_unix` is `updated_at`, and comes back as `registered_at`
+//!   too.
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use rusqlite::{CachedStatement, Connection, Row, TransactionBehavior, params};
+use switchboard_core::{Source, Transport};
+use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
+use switchboard_server::storage::BindingStore;
 
 use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
-use crate::model::{Binding, BindingChange, BindingSource};
-use crate::traits::BindingStore;
+use crate::validate::validate_change;
 
 const COLUMNS: &str = "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, \
                        reg_id, path, transport, remote_addr, local_addr, flow_token, user_agent, \
@@ -22,7 +41,6 @@ const PATH_SEPARATOR: char = '\n';
 struct Writer<'c> {
     upsert: CachedStatement<'c>,
     remove: CachedStatement<'c>,
-    remove_aor: CachedStatement<'c>,
     savepoint: CachedStatement<'c>,
     release: CachedStatement<'c>,
     rollback_to: CachedStatement<'c>,
@@ -51,7 +69,6 @@ impl<'c> Writer<'c> {
                      updated_unix = excluded.updated_unix"
             ))?,
             remove: conn.prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND contact = ?2")?,
-            remove_aor: conn.prepare_cached("DELETE FROM bindings WHERE aor = ?1")?,
             savepoint: conn.prepare_cached("SAVEPOINT grp")?,
             release: conn.prepare_cached("RELEASE grp")?,
             rollback_to: conn.prepare_cached("ROLLBACK TO grp")?,
@@ -63,29 +80,27 @@ impl<'c> Writer<'c> {
             BindingChange::Upsert(b) => {
                 let path = b.path.join(&PATH_SEPARATOR.to_string());
                 self.upsert.execute(params![
-                    b.aor,
-                    b.contact,
-                    b.contact_header,
-                    b.q,
-                    to_sql_u64(b.expires_at_unix),
+                    stored_aor(&b.aor),
+                    b.key.to_string(),
+                    b.contact_with_params(),
+                    b.q_or_default(),
+                    to_sql_u64(b.expires_at),
                     b.call_id,
                     b.cseq,
-                    b.instance_id,
+                    b.instance,
                     b.reg_id,
                     path,
-                    b.source.transport,
-                    b.source.remote_addr,
-                    b.source.local_addr,
-                    b.source.flow_token,
+                    b.source.transport.as_via_token().to_ascii_lowercase(),
+                    b.source.remote.to_string(),
+                    b.source.local.to_string(),
+                    b.source.flow.map(|flow| flow.0.to_string()),
                     b.user_agent,
-                    to_sql_u64(b.updated_unix),
+                    to_sql_u64(b.updated_at),
                 ])?;
             }
-            BindingChange::Remove { aor, contact } => {
-                self.remove.execute(params![aor, contact])?;
-            }
-            BindingChange::RemoveAor { aor } => {
-                self.remove_aor.execute([aor])?;
+            BindingChange::Remove { aor, key, .. } => {
+                self.remove
+                    .execute(params![stored_aor(aor), key.to_string()])?;
             }
         }
         Ok(())
@@ -94,7 +109,7 @@ impl<'c> Writer<'c> {
     /// One group inside a savepoint, so that it is atomic on its own.
     fn group(&mut self, changes: &[BindingChange]) -> Result<(), StoreError> {
         for change in changes {
-            change.validate()?;
+            validate_change(change)?;
         }
         self.savepoint.execute([])?;
         let result = changes.iter().try_for_each(|change| self.change(change));
@@ -121,7 +136,6 @@ struct RawBinding {
     transport: String,
     remote_addr: String,
     local_addr: String,
-    flow_token: Option<String>,
     user_agent: Option<String>,
     updated_unix: i64,
 }
@@ -142,13 +156,17 @@ impl RawBinding {
             transport: row.get(10)?,
             remote_addr: row.get(11)?,
             local_addr: row.get(12)?,
-            flow_token: row.get(13)?,
+            // Column 13, the flow token, names a connection of the
+            // process that wrote it: not restored.
             user_agent: row.get(14)?,
             updated_unix: row.get(15)?,
         })
     }
 
-    fn into_binding(self) -> Result<Binding, StoreError> {
+    /// The binding the row holds; `None` (with a warning) for a row whose
+    /// text does not map to one, so that one odd row does not stop the
+    /// server from starting; numbers out of range are corruption.
+    fn into_binding(self) -> Result<Option<Binding>, StoreError> {
         let corrupt = |what: &str, value: i64| {
             StoreError::Corrupt(format!(
                 "binding {} -> {}: {what} is {value}",
@@ -164,51 +182,119 @@ impl RawBinding {
             .reg_id
             .map(|id| u32::try_from(id).map_err(|_| corrupt("reg-id", id)))
             .transpose()?;
-        let path = if self.path.is_empty() {
-            Vec::new()
-        } else {
-            self.path.split(PATH_SEPARATOR).map(str::to_owned).collect()
+        let expires_at = from_sql_u64("expires_at", self.expires_at)?;
+        let updated_at = from_sql_u64("updated_unix", self.updated_unix)?;
+        match self.fields() {
+            Ok(fields) => Ok(Some(Binding {
+                aor: fields.aor,
+                key: fields.key,
+                contact: fields.contact,
+                params: fields.params,
+                q: fields.has_q.then_some(q),
+                expires_at,
+                call_id: self.call_id,
+                cseq,
+                path: split_path(&self.path),
+                instance: self.instance_id,
+                reg_id,
+                source: fields.source,
+                user_agent: self.user_agent,
+                registered_at: updated_at,
+                updated_at,
+            })),
+            Err(why) => {
+                tracing::warn!(aor = %self.aor, key = %self.contact, why, "store: binding skipped");
+                Ok(None)
+            }
+        }
+    }
+
+    /// The fields kept as text that must parse.
+    fn fields(&self) -> Result<TextFields, &'static str> {
+        const NOT_AN_AOR: &str = "the AOR is not sip:user@domain";
+        let (user, domain) = self
+            .aor
+            .strip_prefix("sip:")
+            .and_then(|aor| aor.rsplit_once('@'))
+            .ok_or(NOT_AN_AOR)?;
+        let aor = Aor::new(user, domain).map_err(|_| NOT_AN_AOR)?;
+        let key: BindingKey = self.contact.parse().map_err(|_| "the key does not parse")?;
+        let (contact, params) = self
+            .contact_header
+            .strip_prefix('<')
+            .and_then(|rest| rest.split_once('>'))
+            .ok_or("the contact is not <uri>")?;
+        // `q` was appended last when the UA gave one.
+        let (params, has_q) = match params.rfind(";q=") {
+            Some(at) if params.get(at + 3..).is_some_and(|q| !q.contains(';')) => {
+                (params.get(..at).unwrap_or_default(), true)
+            }
+            _ => (params, false),
         };
-        Ok(Binding {
-            q,
-            expires_at_unix: from_sql_u64("expires_at", self.expires_at)?,
-            cseq,
-            reg_id,
-            path,
-            updated_unix: from_sql_u64("updated_unix", self.updated_unix)?,
-            aor: self.aor,
-            contact: self.contact,
-            contact_header: self.contact_header,
-            call_id: self.call_id,
-            instance_id: self.instance_id,
-            source: BindingSource {
-                transport: self.transport,
-                remote_addr: self.remote_addr,
-                local_addr: self.local_addr,
-                flow_token: self.flow_token,
+        let transport = Transport::from_token(&self.transport).ok_or("unknown transport")?;
+        let unspecified = SocketAddr::from(([0, 0, 0, 0], 0));
+        Ok(TextFields {
+            aor,
+            key,
+            contact: contact.to_owned(),
+            params: params.to_owned(),
+            has_q,
+            source: Source {
+                transport,
+                remote: self.remote_addr.parse().unwrap_or(unspecified),
+                local: self.local_addr.parse().unwrap_or(unspecified),
+                flow: None,
             },
-            user_agent: self.user_agent,
         })
     }
 }
 
+/// What [`RawBinding::fields`] reads out of the text columns.
+struct TextFields {
+    aor: Aor,
+    key: BindingKey,
+    contact: String,
+    params: String,
+    has_q: bool,
+    source: Source,
+}
+
+/// `sip:user@domain`: the AOR as the `aor` column keeps it.
+fn stored_aor(aor: &Aor) -> String {
+    format!("sip:{}", aor.as_str())
+}
+
+fn split_path(path: &str) -> Vec<String> {
+    if path.is_empty() {
+        Vec::new()
+    } else {
+        path.split(PATH_SEPARATOR).map(str::to_owned).collect()
+    }
+}
+
 impl SqliteStore {
-    fn query_bindings(&self, sql: &str, aor: Option<&str>) -> Result<Vec<Binding>, StoreError> {
+    fn query_bindings(&self, sql: &str, aor: Option<&Aor>) -> Result<Vec<Binding>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(sql)?;
         let raws = match aor {
-            Some(aor) => stmt.query_map([aor], RawBinding::read)?,
+            Some(aor) => stmt.query_map([stored_aor(aor)], RawBinding::read)?,
             None => stmt.query_map([], RawBinding::read)?,
         }
         .collect::<rusqlite::Result<Vec<_>>>()?;
-        raws.into_iter().map(RawBinding::into_binding).collect()
+        let mut bindings = Vec::with_capacity(raws.len());
+        for raw in raws {
+            bindings.extend(raw.into_binding()?);
+        }
+        Ok(bindings)
     }
 }
 
 impl BindingStore for SqliteStore {
+    type Error = StoreError;
+
     fn apply(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
         for change in changes {
-            change.validate()?;
+            validate_change(change)?;
         }
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -265,7 +351,7 @@ impl BindingStore for SqliteStore {
         )
     }
 
-    fn bindings_for(&self, aor: &str) -> Result<Vec<Binding>, StoreError> {
+    fn bindings_for(&self, aor: &Aor) -> Result<Vec<Binding>, StoreError> {
         self.query_bindings(
             &format!("SELECT {COLUMNS} FROM bindings WHERE aor = ?1 ORDER BY q DESC, contact"),
             Some(aor),

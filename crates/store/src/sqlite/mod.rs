@@ -15,6 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use switchboard_server::UserStore;
+use switchboard_server::service::UserSnapshot;
 
 use crate::error::StoreError;
 
@@ -105,7 +107,7 @@ impl SqliteStore {
     }
 
     /// A number that changes whenever a user is added, changed or removed
-    /// (by any process): [`crate::UserDirectory`] reloads when it moves.
+    /// (by any process): the server reloads its users when it moves.
     ///
     /// # Errors
     /// Environment errors.
@@ -116,6 +118,30 @@ impl SqliteStore {
             |row| row.get(0),
         )?;
         Ok(version.unsigned_abs())
+    }
+
+    /// Every user, as of the users version read first (a change made while
+    /// loading moves the version again, and the next check reloads): what
+    /// the server keeps in memory.
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
+        let version = self.users_version()?;
+        let users = self.list_users(None)?;
+        Ok(UserSnapshot { version, users })
+    }
+
+    /// [`SqliteStore::user_snapshot`] when the users changed since
+    /// `version` (a `user add`, `passwd` or `remove`), `None` otherwise.
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
+        if self.users_version()? == version {
+            return Ok(None);
+        }
+        self.user_snapshot().map(Some)
     }
 
     /// Runs SQLite's `quick_check` over the whole file (for an operator's

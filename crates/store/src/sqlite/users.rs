@@ -2,10 +2,11 @@
 
 use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 
+use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
+
 use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
-use crate::model::{Ha1Set, ImportSummary, User};
-use crate::traits::UserStore;
+use crate::validate::validate_user;
 
 const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
 
@@ -49,8 +50,10 @@ fn user_key(name: &str, domain: &str) -> String {
 }
 
 impl UserStore for SqliteStore {
+    type Error = StoreError;
+
     fn add_user(&self, user: &User) -> Result<(), StoreError> {
-        user.validate()?;
+        validate_user(user)?;
         let conn = self.conn();
         let result = conn.execute(
             &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
@@ -126,7 +129,7 @@ impl UserStore for SqliteStore {
 
     fn import_users(&self, users: &[User]) -> Result<ImportSummary, StoreError> {
         for (i, user) in users.iter().enumerate() {
-            user.validate().map_err(|err| {
+            validate_user(user).map_err(|err| {
                 StoreError::InvalidInput(format!("record {} ({}): {err}", i + 1, user.name))
             })?;
         }

@@ -1,21 +1,31 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
-use switchboard_store::{Binding, BindingSource};
+use switchboard_core::{Source, Transport};
+use switchboard_server::registrar::{Aor, Binding, BindingKey};
 
-/// A binding with every field set, varied by `id`.
-pub fn binding(aor: &str, contact: &str, id: u64) -> Binding {
+/// The canonical AOR of `uri` (`sip:alice@example.com`).
+pub fn aor(uri: &str) -> Aor {
+    Aor::parse(uri).unwrap()
+}
+
+/// A binding with every field set, varied by `id`, keyed by its contact
+/// URI. What the store keeps of it all: no flow, `registered_at` equal to
+/// `updated_at`.
+pub fn binding(aor_uri: &str, contact: &str, id: u64) -> Binding {
+    let q = u16::try_from(id % 1001).unwrap();
+    let at = 1_699_999_000 + id;
     Binding {
-        aor: aor.to_owned(),
+        aor: aor(aor_uri),
+        key: BindingKey::Contact(contact.to_owned()),
         contact: contact.to_owned(),
-        contact_header: format!(
-            "\"Phone {id}\" <{contact}>;expires=3600;+sip.instance=\"<urn:uuid:{id}>\""
-        ),
-        q: u16::try_from(id % 1001).unwrap(),
-        expires_at_unix: 1_700_000_000 + id,
+        params: format!(";+sip.instance=\"<urn:uuid:{id}>\""),
+        // 1.0 both ways: given, and absent.
+        q: (q != 1000).then_some(q),
+        expires_at: 1_700_000_000 + id,
         call_id: format!("call-{id}@client"),
         cseq: u32::try_from(id % 100_000).unwrap() + 1,
-        instance_id: (id % 2 == 0).then(|| format!("<urn:uuid:00000000-0000-0000-0000-{id:012}>")),
+        instance: (id % 2 == 0).then(|| format!("urn:uuid:00000000-0000-0000-0000-{id:012}")),
         reg_id: (id % 2 == 0).then_some(1),
         path: if id % 3 == 0 {
             vec![
@@ -25,14 +35,21 @@ pub fn binding(aor: &str, contact: &str, id: u64) -> Binding {
         } else {
             Vec::new()
         },
-        source: BindingSource {
-            transport: if id % 2 == 0 { "tcp" } else { "udp" }.into(),
-            remote_addr: format!("192.0.2.{}:{}", id % 250, 5060 + id % 1000),
-            local_addr: "203.0.113.1:5060".into(),
-            flow_token: (id % 2 == 0).then(|| format!("flow-{id}")),
+        source: Source {
+            transport: if id % 2 == 0 {
+                Transport::Tcp
+            } else {
+                Transport::Udp
+            },
+            remote: format!("192.0.2.{}:{}", id % 250, 5060 + id % 1000)
+                .parse()
+                .unwrap(),
+            local: "203.0.113.1:5060".parse().unwrap(),
+            flow: None,
         },
         user_agent: (id % 5 != 0).then(|| "Softphone/1.0".to_owned()),
-        updated_unix: 1_699_999_000 + id,
+        registered_at: at,
+        updated_at: at,
     }
 }
 

@@ -1,0 +1,175 @@
+//! What the store checks before it writes: bounded text without control
+//! characters (a stored value is printed back into SIP messages and
+//! terminal output), q-values in range, times SQLite's `i64` can hold.
+
+use switchboard_server::registrar::{Binding, BindingChange, BindingKey};
+use switchboard_server::storage::User;
+
+use crate::error::StoreError;
+
+/// Longest text the store accepts in one field (a Contact header value with
+/// many parameters still fits easily).
+pub const MAX_FIELD_LEN: usize = 8 * 1024;
+
+/// Most Path entries kept for one binding.
+pub const MAX_PATH_ENTRIES: usize = 32;
+
+/// Checks a user before it is written.
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for an empty name or domain, control
+/// characters or whitespace, a `:` in the name, overlong text, or a time
+/// past `i64::MAX`.
+pub fn validate_user(user: &User) -> Result<(), StoreError> {
+    check_name("user name", &user.name)?;
+    check_name("domain", &user.domain)?;
+    check_u64("created_unix", user.created_unix)
+}
+
+/// Checks a binding change before it is written (or queued for the
+/// writer).
+///
+/// # Errors
+/// [`StoreError::InvalidInput`], see [`validate_binding`].
+pub fn validate_change(change: &BindingChange) -> Result<(), StoreError> {
+    check_text("aor", change.aor().as_str(), false)?;
+    check_key(change.key())?;
+    match change {
+        BindingChange::Upsert(binding) => check_binding_fields(binding),
+        BindingChange::Remove { .. } => Ok(()),
+    }
+}
+
+/// Checks a binding before it is written.
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for an empty AOR, contact or key, control
+/// characters (a Path entry may not contain a line break), overlong text,
+/// more than [`MAX_PATH_ENTRIES`] Path entries, q above 1000, or times past
+/// `i64::MAX`.
+pub fn validate_binding(binding: &Binding) -> Result<(), StoreError> {
+    check_text("aor", binding.aor.as_str(), false)?;
+    check_key(&binding.key)?;
+    check_binding_fields(binding)
+}
+
+/// Everything of a binding but its AOR and key.
+fn check_binding_fields(b: &Binding) -> Result<(), StoreError> {
+    check_text("contact", &b.contact, false)?;
+    check_text("contact parameters", &b.params, true)?;
+    if b.contact.len() + b.params.len() > MAX_FIELD_LEN {
+        return Err(StoreError::InvalidInput(format!(
+            "contact with parameters is {} bytes long, at most {MAX_FIELD_LEN}",
+            b.contact.len() + b.params.len()
+        )));
+    }
+    if let Some(q) = b.q.filter(|q| *q > 1000) {
+        return Err(StoreError::InvalidInput(format!("q {q} is above 1000")));
+    }
+    check_u64("expires_at", b.expires_at)?;
+    check_u64("updated_at", b.updated_at)?;
+    check_text("call-id", &b.call_id, true)?;
+    if let Some(instance) = &b.instance {
+        check_text("instance-id", instance, true)?;
+    }
+    if b.path.len() > MAX_PATH_ENTRIES {
+        return Err(StoreError::InvalidInput(format!(
+            "{} Path entries, at most {MAX_PATH_ENTRIES}",
+            b.path.len()
+        )));
+    }
+    for entry in &b.path {
+        check_text("path entry", entry, false)?;
+    }
+    if let Some(agent) = &b.user_agent {
+        check_text("user-agent", agent, true)?;
+    }
+    Ok(())
+}
+
+/// The key is stored printed (`contact:<uri>`, ...): its text must be
+/// storable.
+fn check_key(key: &BindingKey) -> Result<(), StoreError> {
+    match key {
+        BindingKey::Contact(uri) => check_text("contact key", uri, false),
+        BindingKey::Instance(instance) | BindingKey::Flow { instance, .. } => {
+            check_text("instance key", instance, false)
+        }
+    }
+}
+
+/// A name or domain: non-empty, no control characters, no whitespace, no
+/// `:` in a user name (it is hashed as `name:realm:password`), bounded
+/// length.
+fn check_name(what: &str, value: &str) -> Result<(), StoreError> {
+    check_text(what, value, false)?;
+    if value.contains(':') && what == "user name" {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} may not contain ':'"
+        )));
+    }
+    if value.chars().any(char::is_whitespace) {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} may not contain whitespace"
+        )));
+    }
+    Ok(())
+}
+
+fn check_text(what: &str, value: &str, may_be_empty: bool) -> Result<(), StoreError> {
+    if value.is_empty() && !may_be_empty {
+        return Err(StoreError::InvalidInput(format!("{what} is empty")));
+    }
+    if value.len() > MAX_FIELD_LEN {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} is {} bytes long, at most {MAX_FIELD_LEN}",
+            value.len()
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
+fn check_u64(what: &str, value: u64) -> Result<(), StoreError> {
+    if i64::try_from(value).is_err() {
+        return Err(StoreError::InvalidInput(format!(
+            "{what} {value} is too large"
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // a failed unwrap is the test failing
+
+    use switchboard_server::registrar::{Aor, RemoveReason};
+
+    use super::*;
+
+    #[test]
+    fn validation() {
+        let user = User::with_password("alice", "example.com", "pw", 1);
+        assert!(validate_user(&user).is_ok());
+        for (name, domain) in [
+            ("", "d"),
+            ("a", ""),
+            ("a:b", "d"),
+            ("a b", "d"),
+            ("a\n", "d"),
+        ] {
+            let bad = User::with_password(name, domain, "pw", 1);
+            assert!(validate_user(&bad).is_err(), "{name:?} {domain:?}");
+        }
+        let change = BindingChange::Remove {
+            aor: Aor::new("alice", "example.com").unwrap(),
+            key: BindingKey::Contact(String::new()),
+            reason: RemoveReason::Unregistered,
+        };
+        assert!(validate_change(&change).is_err());
+    }
+}
