@@ -29,6 +29,9 @@ mod config;
 mod dialog;
 mod error;
 mod event;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 mod media_session;
 mod pager;
