@@ -24,7 +24,7 @@ use crate::{
 const UA_TIMER: u64 = 1;
 
 pub(super) struct Agent {
-    node: NodeId,
+    pub(super) node: NodeId,
     pub(super) addr: SocketAddr,
     pub(super) ua: UserAgent,
     /// Call events, in order.
@@ -46,6 +46,11 @@ pub(super) struct Agent {
     pub(super) min_se: Option<u32>,
     /// Session-Expires values of the INVITEs received.
     pub(super) session_expires: Vec<String>,
+    /// Take incoming calls at once (else they wait for the test).
+    pub(super) auto_accept: bool,
+    /// Act as a registrar: answer REGISTER 200 granting this many
+    /// seconds (0 when the request asks for 0).
+    pub(super) registrar: Option<u32>,
     seed: u64,
 }
 
@@ -73,6 +78,8 @@ impl Agent {
             received: Vec::new(),
             min_se: None,
             session_expires: Vec::new(),
+            auto_accept: true,
+            registrar: None,
             seed,
         }
     }
@@ -141,6 +148,18 @@ impl Agent {
                 }
                 false
             }
+            Method::Register if self.registrar.is_some() => {
+                let asked = r.headers().get(HeaderName::Expires).unwrap_or("0");
+                let granted = if asked == "0" { 0 } else { self.registrar.unwrap_or(0) };
+                let contact = r.headers().get(HeaderName::Contact).unwrap_or("*");
+                let resp = ResponseBuilder::from_request(r, StatusCode::OK)
+                    .to_tag("reg")
+                    .header(HeaderName::Contact, format!("{contact};expires={granted}"))
+                    .build()
+                    .unwrap();
+                ep.respond(now, tx, resp).unwrap();
+                true
+            }
             Method::Bye if self.challenge_bye && !authorized(r, "BYE") => {
                 self.challenges += 1;
                 challenge(now, ep, tx, r);
@@ -175,7 +194,7 @@ impl Agent {
     fn drain(&mut self, ep: &mut Endpoint, now: Instant) {
         while let Some(event) = self.ua.poll_event() {
             match event {
-                UaEvent::IncomingCall { call_id, .. } => {
+                UaEvent::IncomingCall { call_id, .. } if self.auto_accept => {
                     let media = self.media(self.rtp_port());
                     self.ua
                         .accept(now, ep, &call_id, media, self.answer_delay)
@@ -239,11 +258,6 @@ impl Net {
             a: Agent::new(a, "alice", a_addr, 10),
             b: Agent::new(b, "bob", b_addr, 20),
         }
-    }
-
-    /// The virtual time.
-    pub(super) fn now(&self) -> Instant {
-        self.sim.now()
     }
 
     /// Loses every message from alice to bob whose first line starts with
