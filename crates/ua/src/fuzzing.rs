@@ -282,16 +282,15 @@ impl Rig {
                 );
                 ua.dial(now, ep, "sip:bob@example.com", media).map(drop)
             }
-            Command::Message => ua.send_message(now, ep, "sip:bob@example.com", "hi").map(drop),
+            Command::Message => ua
+                .send_message(now, ep, "sip:bob@example.com", "hi")
+                .map(drop),
             Command::Hangup => {
                 ua.hangup_all(now, ep);
                 Ok(())
             }
             Command::Hold(hold) => {
-                let ids: Vec<String> = ua.calls().map(|c| c.call_id().to_owned()).collect();
-                for id in ids {
-                    let _ = ua.hold(now, ep, &id, hold);
-                }
+                ua.hold_all(now, ep, hold);
                 Ok(())
             }
             Command::Stop => {
@@ -375,7 +374,9 @@ impl Rig {
                         &mut StdRng::seed_from_u64(self.serial),
                     );
                     let delay = Duration::from_millis(300);
-                    let _ = self.ua.accept(self.now, &mut self.ep, &call_id, media, delay);
+                    let _ = self
+                        .ua
+                        .accept(self.now, &mut self.ep, &call_id, media, delay);
                     self.remember_call_id(call_id);
                 }
             }
@@ -439,7 +440,10 @@ impl Rig {
         headers: &[(usize, String)],
     ) -> String {
         self.serial += 1;
-        let method = METHODS.get(method % METHODS.len()).copied().unwrap_or("FOO");
+        let method = METHODS
+            .get(method % METHODS.len())
+            .copied()
+            .unwrap_or("FOO");
         let call_id = call
             .checked_rem(self.call_ids.len())
             .and_then(|i| self.call_ids.get(i))

@@ -7,8 +7,7 @@
 //! [`UserAgent`] is the whole user agent as one machine: it owns the
 //! registration, the calls and the messages, knows which client
 //! transaction belongs to which of them, and carries out their
-//! [`Action`]s itself through a [`TransactionLayer`] (the
-//! `switchboard_core::Endpoint`). A front end feeds it the endpoint's
+//! [`Action`]s itself with the `switchboard_core::Endpoint` it is given. A front end feeds it the endpoint's
 //! events (`handle_event`) and its commands (`register`, `dial`,
 //! `accept`, `send_message`, `hold`, `hangup`, `stop`), calls
 //! `handle_timeout` at `poll_timeout`, and drains `poll_event` for
@@ -32,7 +31,6 @@ mod event;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
-mod layer;
 mod media_session;
 mod pager;
 mod random;
@@ -49,7 +47,6 @@ pub use call::{Call, Role};
 pub use config::UaConfig;
 pub use error::{NegotiationError, UaError};
 pub use event::{CallEvent, EndReason, Failure, RegistrationEvent, UaEvent};
-pub use layer::TransactionLayer;
 pub use media_session::{MediaPolicy, MediaSession, Negotiated, SrtpKeys, SrtpPolicy, reverse};
 pub use pager::{Delivery, Pager};
 pub use registration::{Backoff, Registration, refresh_after};

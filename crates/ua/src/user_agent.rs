@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_core::RngCore;
-use switchboard_core::{Event, TransactionId};
+use switchboard_core::{Endpoint, Event, TransactionId};
 use switchboard_proto::{HeaderName, Message, Method, Request, ResponseBuilder, StatusCode};
 
 use crate::action::Action;
@@ -18,7 +18,6 @@ use crate::config::UaConfig;
 use crate::dialog::Dialog;
 use crate::error::UaError;
 use crate::event::{CallEvent, EndReason, Failure, RegistrationEvent, UaEvent};
-use crate::layer::TransactionLayer;
 use crate::media_session::MediaSession;
 use crate::pager::Pager;
 use crate::random;
@@ -47,7 +46,7 @@ struct IncomingInvite {
 /// and in.
 ///
 /// Sans-IO, with the project's contract: every input and command takes
-/// `now` and the transaction layer (usually the
+/// `now` and the transaction endpoint (usually the
 /// [`switchboard_core::Endpoint`]) to send through. Feed it every
 /// endpoint event ([`UserAgent::handle_event`]) and call
 /// [`UserAgent::handle_timeout`] at [`UserAgent::poll_timeout`]; after
@@ -68,7 +67,7 @@ pub struct UserAgent {
     owners: HashMap<TransactionId, (Owner, Method)>,
     /// Each call's INVITE client transaction, for CANCEL.
     invites: HashMap<String, TransactionId>,
-    /// Requests the layer refused to send, reported as transport errors.
+    /// Requests the endpoint refused to send, reported as transport errors.
     failures: VecDeque<(Owner, Method, Failure)>,
     events: VecDeque<UaEvent>,
     rng: Box<dyn RngCore + Send>,
@@ -78,7 +77,10 @@ impl std::fmt::Debug for UserAgent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserAgent")
             .field("aor", &self.config.aor)
-            .field("registered", &self.registration.as_ref().map(Registration::is_registered))
+            .field(
+                "registered",
+                &self.registration.as_ref().map(Registration::is_registered),
+            )
             .field("calls", &self.calls.len())
             .field("pagers", &self.pagers.len())
             .finish_non_exhaustive()
@@ -150,13 +152,13 @@ impl UserAgent {
     pub fn register(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         expires: u32,
     ) -> Result<(), UaError> {
         let mut registration = Registration::new(self.config.clone(), expires, self.child_rng())?;
         registration.start(now);
         self.registration = Some(registration);
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         Ok(())
     }
 
@@ -168,14 +170,14 @@ impl UserAgent {
     pub fn dial(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         target: &str,
         media: MediaSession,
     ) -> Result<String, UaError> {
         let call = Call::outgoing(now, self.config.clone(), target, media, self.child_rng())?;
         let call_id = call.call_id().to_owned();
         self.calls.insert(call_id.clone(), call);
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         Ok(call_id)
     }
 
@@ -188,14 +190,14 @@ impl UserAgent {
     pub fn send_message(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         target: &str,
         text: &str,
     ) -> Result<String, UaError> {
         let pager = Pager::send(now, self.config.clone(), target, text, self.child_rng())?;
         let call_id = pager.call_id().to_owned();
         self.pagers.insert(call_id.clone(), pager);
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         Ok(call_id)
     }
 
@@ -209,7 +211,7 @@ impl UserAgent {
     pub fn accept(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         call_id: &str,
         media: MediaSession,
         ring_for: Duration,
@@ -220,14 +222,28 @@ impl UserAgent {
             .ok_or_else(|| UaError::UnknownCall(call_id.to_owned()))?;
         let rng = self.child_rng();
         let config = self.config.clone();
-        match Call::incoming(now, config, invite.tx, &invite.request, media, ring_for, rng) {
+        match Call::incoming(
+            now,
+            config,
+            invite.tx,
+            &invite.request,
+            media,
+            ring_for,
+            rng,
+        ) {
             Some(call) => {
                 self.calls.insert(call_id.to_owned(), call);
             }
             // Checked when the INVITE came; answered all the same.
-            None => self.answer(now, layer, invite.tx, &invite.request, StatusCode::BAD_REQUEST),
+            None => self.answer(
+                now,
+                endpoint,
+                invite.tx,
+                &invite.request,
+                StatusCode::BAD_REQUEST,
+            ),
         }
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         Ok(())
     }
 
@@ -240,7 +256,7 @@ impl UserAgent {
     pub fn reject(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         call_id: &str,
         status: StatusCode,
     ) -> Result<(), UaError> {
@@ -248,7 +264,7 @@ impl UserAgent {
             .incoming
             .remove(call_id)
             .ok_or_else(|| UaError::UnknownCall(call_id.to_owned()))?;
-        self.answer(now, layer, invite.tx, &invite.request, status);
+        self.answer(now, endpoint, invite.tx, &invite.request, status);
         Ok(())
     }
 
@@ -261,23 +277,23 @@ impl UserAgent {
     pub fn hangup(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         call_id: &str,
     ) -> Result<(), UaError> {
         self.calls
             .get_mut(call_id)
             .ok_or_else(|| UaError::UnknownCall(call_id.to_owned()))?
             .hangup(now);
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         Ok(())
     }
 
     /// Hangs up every call.
-    pub fn hangup_all(&mut self, now: Instant, layer: &mut dyn TransactionLayer) {
+    pub fn hangup_all(&mut self, now: Instant, endpoint: &mut Endpoint) {
         for call in self.calls.values_mut() {
             call.hangup(now);
         }
-        self.pump(now, layer);
+        self.pump(now, endpoint);
     }
 
     /// Puts call `call_id` on hold (`true`) or resumes it, by re-INVITE.
@@ -289,7 +305,7 @@ impl UserAgent {
     pub fn hold(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         call_id: &str,
         hold: bool,
     ) -> Result<(), UaError> {
@@ -298,18 +314,29 @@ impl UserAgent {
             .get_mut(call_id)
             .ok_or_else(|| UaError::UnknownCall(call_id.to_owned()))?
             .set_hold(now, hold);
-        self.pump(now, layer);
+        self.pump(now, endpoint);
         result
+    }
+
+    /// Puts every call on hold (`true`) or resumes it; a call that cannot
+    /// (not up yet, a re-INVITE under way) is left as it is.
+    pub fn hold_all(&mut self, now: Instant, endpoint: &mut Endpoint, hold: bool) {
+        for call in self.calls.values_mut() {
+            if let Err(error) = call.set_hold(now, hold) {
+                tracing::warn!(call_id = %call.call_id(), %error, "hold/resume not sent");
+            }
+        }
+        self.pump(now, endpoint);
     }
 
     /// Winds down: hangs up every call, refuses incoming ones, removes
     /// the registration ([`RegistrationEvent::Unregistered`] follows; at
     /// once when there was none).
-    pub fn stop(&mut self, now: Instant, layer: &mut dyn TransactionLayer) {
+    pub fn stop(&mut self, now: Instant, endpoint: &mut Endpoint) {
         for (_, invite) in std::mem::take(&mut self.incoming) {
             self.answer(
                 now,
-                layer,
+                endpoint,
                 invite.tx,
                 &invite.request,
                 StatusCode::TEMPORARILY_UNAVAILABLE,
@@ -324,15 +351,15 @@ impl UserAgent {
                 .events
                 .push_back(UaEvent::Registration(RegistrationEvent::Unregistered)),
         }
-        self.pump(now, layer);
+        self.pump(now, endpoint);
     }
 
     // ----- inputs -----
 
-    /// An event of the transaction layer.
-    pub fn handle_event(&mut self, now: Instant, layer: &mut dyn TransactionLayer, event: Event) {
+    /// An event of the transaction endpoint.
+    pub fn handle_event(&mut self, now: Instant, endpoint: &mut Endpoint, event: Event) {
         match event {
-            Event::Request { tx, request, .. } => self.on_request(now, layer, tx, &request),
+            Event::Request { tx, request, .. } => self.on_request(now, endpoint, tx, &request),
             Event::Ack { request, .. } => {
                 if let Some(call) = self.call_of(&request) {
                     call.handle_ack(now, &request);
@@ -344,7 +371,7 @@ impl UserAgent {
                     // Offered but not taken yet: the caller gave up.
                     self.answer(
                         now,
-                        layer,
+                        endpoint,
                         invite.tx,
                         &invite.request,
                         StatusCode::REQUEST_TERMINATED,
@@ -390,11 +417,11 @@ impl UserAgent {
             }
             _ => {}
         }
-        self.pump(now, layer);
+        self.pump(now, endpoint);
     }
 
     /// The deadline of [`UserAgent::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant, layer: &mut dyn TransactionLayer) {
+    pub fn handle_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
         if let Some(registration) = &mut self.registration {
             if registration.poll_timeout().is_some_and(|t| t <= now) {
                 registration.handle_timeout(now);
@@ -405,7 +432,7 @@ impl UserAgent {
                 call.handle_timeout(now);
             }
         }
-        self.pump(now, layer);
+        self.pump(now, endpoint);
     }
 
     // ----- outputs -----
@@ -467,20 +494,14 @@ impl UserAgent {
     }
 
     /// Carries out one action of `owner`.
-    fn execute(
-        &mut self,
-        now: Instant,
-        layer: &mut dyn TransactionLayer,
-        owner: &Owner,
-        action: Action,
-    ) {
+    fn execute(&mut self, now: Instant, endpoint: &mut Endpoint, owner: &Owner, action: Action) {
         match action {
             Action::Send {
                 request,
                 destination,
             } => {
                 let method = request.method().clone();
-                match layer.send_request(now, request, destination) {
+                match endpoint.send_request(now, request, destination) {
                     Ok(tx) => {
                         if let (Owner::Call(id), Method::Invite) = (owner, &method) {
                             self.invites.insert(id.clone(), tx);
@@ -497,9 +518,9 @@ impl UserAgent {
             Action::SendAck {
                 request,
                 destination,
-            } => layer.send_stateless(&Message::Request(request), destination),
+            } => endpoint.send_stateless(&Message::Request(request), destination),
             Action::Respond { tx, response } => {
-                if let Err(error) = layer.respond(now, tx, response) {
+                if let Err(error) = endpoint.respond(now, tx, response) {
                     tracing::debug!(%error, "response not sent");
                 }
             }
@@ -509,7 +530,7 @@ impl UserAgent {
                     Owner::Registration | Owner::Pager(_) => None,
                 };
                 if let Some(tx) = tx {
-                    if let Err(error) = layer.cancel(now, tx) {
+                    if let Err(error) = endpoint.cancel(now, tx) {
                         tracing::debug!(%error, "CANCEL not sent");
                     }
                 }
@@ -519,7 +540,7 @@ impl UserAgent {
 
     /// Carries out every queued action and collects every event, until
     /// nothing moves; forgets calls and messages that are over.
-    fn pump(&mut self, now: Instant, layer: &mut dyn TransactionLayer) {
+    fn pump(&mut self, now: Instant, endpoint: &mut Endpoint) {
         loop {
             let mut busy = false;
             while let Some((owner, method, failure)) = self.failures.pop_front() {
@@ -532,7 +553,7 @@ impl UserAgent {
                 .and_then(Registration::poll_action)
             {
                 busy = true;
-                self.execute(now, layer, &Owner::Registration, action);
+                self.execute(now, endpoint, &Owner::Registration, action);
             }
             while let Some(event) = self
                 .registration
@@ -546,7 +567,7 @@ impl UserAgent {
                 let owner = Owner::Call(id.clone());
                 while let Some(action) = self.calls.get_mut(&id).and_then(Call::poll_action) {
                     busy = true;
-                    self.execute(now, layer, &owner, action);
+                    self.execute(now, endpoint, &owner, action);
                 }
                 while let Some(event) = self.calls.get_mut(&id).and_then(Call::poll_event) {
                     self.events.push_back(UaEvent::Call {
@@ -564,7 +585,7 @@ impl UserAgent {
                 let owner = Owner::Pager(id.clone());
                 while let Some(action) = self.pagers.get_mut(&id).and_then(Pager::poll_action) {
                     busy = true;
-                    self.execute(now, layer, &owner, action);
+                    self.execute(now, endpoint, &owner, action);
                 }
                 if let Some(delivery) = self.pagers.get(&id).and_then(Pager::result).cloned() {
                     self.pagers.remove(&id);
@@ -584,7 +605,7 @@ impl UserAgent {
     fn answer(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         tx: TransactionId,
         request: &Request,
         status: StatusCode,
@@ -596,7 +617,7 @@ impl UserAgent {
             .build();
         match response {
             Ok(response) => {
-                if let Err(error) = layer.respond(now, tx, response) {
+                if let Err(error) = endpoint.respond(now, tx, response) {
                     tracing::debug!(%error, "response not sent");
                 }
             }
@@ -607,7 +628,7 @@ impl UserAgent {
     fn on_request(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         tx: TransactionId,
         request: &Request,
     ) {
@@ -616,7 +637,7 @@ impl UserAgent {
             return;
         }
         match request.method() {
-            Method::Invite => self.on_invite(now, layer, tx, request),
+            Method::Invite => self.on_invite(now, endpoint, tx, request),
             Method::Message => {
                 let from = request
                     .headers()
@@ -624,15 +645,15 @@ impl UserAgent {
                     .unwrap_or_default()
                     .to_owned();
                 let text = String::from_utf8_lossy(request.body()).into_owned();
-                self.answer(now, layer, tx, request, StatusCode::OK);
+                self.answer(now, endpoint, tx, request, StatusCode::OK);
                 self.events.push_back(UaEvent::Message { from, text });
             }
-            Method::Options => self.answer(now, layer, tx, request, StatusCode::OK),
+            Method::Options => self.answer(now, endpoint, tx, request, StatusCode::OK),
             Method::Bye | Method::Cancel | Method::Info | Method::Update | Method::Prack => {
                 let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
-                self.answer(now, layer, tx, request, status);
+                self.answer(now, endpoint, tx, request, status);
             }
-            _ => self.answer(now, layer, tx, request, StatusCode::NOT_IMPLEMENTED),
+            _ => self.answer(now, endpoint, tx, request, StatusCode::NOT_IMPLEMENTED),
         }
     }
 
@@ -641,16 +662,16 @@ impl UserAgent {
     fn on_invite(
         &mut self,
         now: Instant,
-        layer: &mut dyn TransactionLayer,
+        endpoint: &mut Endpoint,
         tx: TransactionId,
         request: &Request,
     ) {
         if !self.answering || !self.calls.is_empty() || !self.incoming.is_empty() {
-            self.answer(now, layer, tx, request, StatusCode::BUSY_HERE);
+            self.answer(now, endpoint, tx, request, StatusCode::BUSY_HERE);
             return;
         }
         let Some(dialog) = Dialog::from_request(request, String::new()) else {
-            self.answer(now, layer, tx, request, StatusCode::BAD_REQUEST);
+            self.answer(now, endpoint, tx, request, StatusCode::BAD_REQUEST);
             return;
         };
         let from = request

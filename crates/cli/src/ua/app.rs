@@ -126,12 +126,7 @@ impl UaApp {
                 Ok(())
             }
             Msg::Hold(hold) => {
-                let ids: Vec<String> = ua.calls().map(|c| c.call_id().to_owned()).collect();
-                for id in ids {
-                    if let Err(error) = ua.hold(now, endpoint, &id, hold) {
-                        tracing::warn!(%error, "hold/resume not sent");
-                    }
-                }
+                ua.hold_all(now, endpoint, hold);
                 Ok(())
             }
             Msg::Stop => {

@@ -231,14 +231,8 @@ fn session_timer_refreshed_by_the_caller() {
     net.a.config_mut().session_expires = Some(120);
     net.dial(BOB);
     net.run(Duration::from_secs(1));
-    assert_eq!(
-        net.a.call().unwrap().session_timer(),
-        Some((120, true))
-    );
-    assert_eq!(
-        net.b.call().unwrap().session_timer(),
-        Some((120, false))
-    );
+    assert_eq!(net.a.call().unwrap().session_timer(), Some((120, true)));
+    assert_eq!(net.b.call().unwrap().session_timer(), Some((120, false)));
     // Refreshes at half the interval: 60 s, 120 s, 180 s.
     net.run(Duration::from_secs(200));
     let invites = net
@@ -280,10 +274,7 @@ fn interval_too_small_is_retried_with_min_se() {
         net.b.session_expires,
         vec!["100".to_owned(), "300".to_owned()]
     );
-    assert_eq!(
-        net.a.call().unwrap().session_timer(),
-        Some((300, true))
-    );
+    assert_eq!(net.a.call().unwrap().session_timer(), Some((300, true)));
     assert!(answered(&net.a.events).is_some());
 }
 

@@ -116,7 +116,13 @@ impl Agent {
     /// What a proxy in front of this agent does before the agent sees the
     /// request: challenge it, or refuse a short session interval. True
     /// when it answered.
-    fn intercept(&mut self, ep: &mut Endpoint, now: Instant, tx: TransactionId, r: &Request) -> bool {
+    fn intercept(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        tx: TransactionId,
+        r: &Request,
+    ) -> bool {
         let new_call = r
             .headers()
             .call_id()
@@ -131,12 +137,14 @@ impl Agent {
                     .and_then(|v| v.trim().parse::<u32>().ok());
                 if let (Some(min), Some(asked)) = (self.min_se, asked) {
                     if asked < min && new_call {
-                        let resp =
-                            ResponseBuilder::from_request(r, StatusCode::SESSION_INTERVAL_TOO_SMALL)
-                                .to_tag("x")
-                                .header(HeaderName::MinSe, min.to_string())
-                                .build()
-                                .unwrap();
+                        let resp = ResponseBuilder::from_request(
+                            r,
+                            StatusCode::SESSION_INTERVAL_TOO_SMALL,
+                        )
+                        .to_tag("x")
+                        .header(HeaderName::MinSe, min.to_string())
+                        .build()
+                        .unwrap();
                         ep.respond(now, tx, resp).unwrap();
                         return true;
                     }
@@ -150,7 +158,11 @@ impl Agent {
             }
             Method::Register if self.registrar.is_some() => {
                 let asked = r.headers().get(HeaderName::Expires).unwrap_or("0");
-                let granted = if asked == "0" { 0 } else { self.registrar.unwrap_or(0) };
+                let granted = if asked == "0" {
+                    0
+                } else {
+                    self.registrar.unwrap_or(0)
+                };
                 let contact = r.headers().get(HeaderName::Contact).unwrap_or("*");
                 let resp = ResponseBuilder::from_request(r, StatusCode::OK)
                     .to_tag("reg")

@@ -149,7 +149,9 @@ fn op() -> impl Strategy<Value = Op> {
         sdp_like().prop_map(|s| Body::Raw(s.into_bytes())),
     ];
     let status = prop_oneof![
-        prop::sample::select(vec![100u16, 180, 183, 200, 401, 407, 408, 422, 423, 481, 486, 503]),
+        prop::sample::select(vec![
+            100u16, 180, 183, 200, 401, 407, 408, 422, 423, 481, 486, 503
+        ]),
         0u16..1000,
     ];
     let command = prop_oneof![
@@ -195,4 +197,3 @@ proptest! {
         prop_assert!(rig.answers_options(), "{:?}", rig);
     }
 }
-

@@ -99,33 +99,35 @@ fn a_second_call_while_one_is_up_is_busy() {
     assert!(net.b.call().unwrap().is_confirmed());
 }
 
-#[test]
-fn the_front_end_rejects_an_incoming_call() {
+/// Alice calls bob, whose front end lets the call wait for `wait`; the
+/// network and the Call-ID offered to bob.
+fn call_waiting_at_bob(wait: Duration) -> (Net, String) {
     let mut net = Net::new();
     net.b.auto_accept = false;
     net.dial(BOB);
-    net.run(Duration::from_millis(100));
+    net.run(wait);
     let id = incoming_call_id(&net.b.other);
-    net.command(Who::B, |ua, ep, now| {
-        ua.reject(now, ep, &id, StatusCode::DECLINE)
-    })
-    .unwrap();
+    (net, id)
+}
+
+#[test]
+fn the_front_end_rejects_an_incoming_call() {
+    let (mut net, id) = call_waiting_at_bob(Duration::from_millis(100));
+    let decline = |net: &mut Net| {
+        net.command(Who::B, |ua, ep, now| {
+            ua.reject(now, ep, &id, StatusCode::DECLINE)
+        })
+    };
+    decline(&mut net).unwrap();
     net.run(Duration::from_millis(100));
     assert_eq!(ended(&net.a.events), Some(&failed(StatusCode::DECLINE)));
     // It cannot be answered twice.
-    let again = net.command(Who::B, |ua, ep, now| {
-        ua.reject(now, ep, &id, StatusCode::DECLINE)
-    });
-    assert!(again.is_err());
+    assert!(decline(&mut net).is_err());
 }
 
 #[test]
 fn an_incoming_call_cancelled_before_the_front_end_answers_ends() {
-    let mut net = Net::new();
-    net.b.auto_accept = false;
-    net.dial(BOB);
-    net.run(Duration::from_millis(300));
-    let id = incoming_call_id(&net.b.other);
+    let (mut net, id) = call_waiting_at_bob(Duration::from_millis(300));
     // Alice's CANCEL (her call sends one only after a 180, which bob's
     // front end never let go out): made from the INVITE she sent.
     let invite = net.sim.capture()[0].bytes.clone();
@@ -142,8 +144,12 @@ fn an_incoming_call_cancelled_before_the_front_end_answers_ends() {
         h.call_id().unwrap(),
         h.cseq().unwrap().seq,
     );
-    net.sim
-        .inject(net.b.node, Transport::Udp, net.a.addr, cancel.into_bytes().into());
+    net.sim.inject(
+        net.b.node,
+        Transport::Udp,
+        net.a.addr,
+        cancel.into_bytes().into(),
+    );
     net.run(Duration::from_secs(1));
     assert!(net.b.received.contains(&Method::Cancel));
     assert_eq!(net.b.events, [CallEvent::Ended(EndReason::RemoteHangup)]);
@@ -171,7 +177,13 @@ fn registers_refreshes_and_unregisters_on_stop() {
     assert_eq!(registrations(&net.a.other).len(), 1);
     net.run(Duration::from_secs(10));
     assert_eq!(registrations(&net.a.other).len(), 2);
-    let registers = |net: &Net| net.b.received.iter().filter(|m| **m == Method::Register).count();
+    let registers = |net: &Net| {
+        net.b
+            .received
+            .iter()
+            .filter(|m| **m == Method::Register)
+            .count()
+    };
     assert_eq!(registers(&net), 2);
     net.command(Who::A, |ua, ep, now| ua.stop(now, ep));
     net.run(Duration::from_millis(100));
