@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs the cargo-fuzz targets in fuzz/ for a bounded time each.
+# Builds and runs the cargo-fuzz targets in fuzz/ for a bounded time each:
+# the parser targets and ua_machine (the user-agent state machine).
 #
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=60 scripts/fuzz.sh parse_message uri
@@ -140,6 +141,13 @@ seed_target() {
             done | sort -u | while IFS= read -r v; do printf '%s' "$v" | seed "$dir"; done
             printf 'Digest realm="example.com", nonce="abc", qop="auth", algorithm=MD5' | seed "$dir"
             printf 'Digest username="alice", realm="example.com", nonce="abc", uri="sip:example.com", response="6629fae49393a05397450978507c4ef1", qop=auth, nc=00000001, cnonce="0a4f113b", algorithm=SHA-256' | seed "$dir"
+            ;;
+        ua_machine)
+            # Op sequences (see OpReader in crates/ua/src/fuzzing.rs): the
+            # INVITE answered 200 with our SDP, a second passes, hold; the
+            # REGISTER challenged (401), then its retry answered 200.
+            printf '\x00\x01\x03\x01\x00\x01\x04\x00\xff\x05\x05\x00' | seed "$dir"
+            printf '\x00\x00\x04\x01\x01\x00\x03abc\x00\x00\x02\x03\x01\x00\x00' | seed "$dir"
             ;;
         *)
             for f in "${MESSAGES[@]}"; do seed "$dir" <"$f"; done

@@ -15,6 +15,9 @@ pub enum UaError {
     /// proxy is configured (this crate does no DNS).
     #[error("no address for {0:?}: give an IP address or an outbound proxy")]
     NoRoute(String),
+    /// No call (or incoming call waiting for an answer) has this Call-ID.
+    #[error("no call with Call-ID {0:?}")]
+    UnknownCall(String),
     /// The command does not fit the call's state (hold before answer, ...).
     #[error("cannot {0} in this state")]
     InvalidState(&'static str),

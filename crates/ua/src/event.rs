@@ -5,6 +5,7 @@ use std::time::Duration;
 use switchboard_proto::StatusCode;
 
 use crate::media_session::Negotiated;
+use crate::pager::Delivery;
 
 /// A client transaction that ended without a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,4 +102,42 @@ pub enum CallEvent {
     },
     /// The call is over.
     Ended(EndReason),
+}
+
+/// What a [`crate::UserAgent`] reports to its front end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UaEvent {
+    /// The registration changed state.
+    Registration(RegistrationEvent),
+    /// An INVITE for a new call came. The front end answers it with
+    /// [`crate::UserAgent::accept`] (giving the media session, whose RTP
+    /// port it has bound) or [`crate::UserAgent::reject`].
+    IncomingCall {
+        /// The call's Call-ID, naming it in later commands and events.
+        call_id: String,
+        /// The caller: the From header value.
+        from: String,
+    },
+    /// Something happened in a call.
+    Call {
+        /// The call's Call-ID.
+        call_id: String,
+        /// What happened.
+        event: CallEvent,
+    },
+    /// A MESSAGE we sent got its final answer (or failed).
+    Delivered {
+        /// The Call-ID [`crate::UserAgent::send_message`] returned.
+        call_id: String,
+        /// The outcome.
+        delivery: Delivery,
+    },
+    /// A MESSAGE came (it was answered 200).
+    Message {
+        /// The sender: the From header value.
+        from: String,
+        /// The body, as text.
+        text: String,
+    },
 }

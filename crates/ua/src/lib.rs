@@ -4,16 +4,21 @@
 //! and resume ([`Call`]); SDP offer/answer for G.711 audio with
 //! telephone-event and SDES-keyed SRTP ([`MediaSession`]).
 //!
+//! [`UserAgent`] is the whole user agent as one machine: it owns the
+//! registration, the calls and the messages, knows which client
+//! transaction belongs to which of them, and carries out their
+//! [`Action`]s itself with the `switchboard_core::Endpoint` it is given. A front end feeds it the endpoint's
+//! events (`handle_event`) and its commands (`register`, `dial`,
+//! `accept`, `send_message`, `hold`, `hangup`, `stop`), calls
+//! `handle_timeout` at `poll_timeout`, and drains `poll_event` for
+//! [`UaEvent`]s after each. The parts can also be driven alone (tests do).
+//!
 //! Like the endpoint below it, nothing here does I/O, reads the clock or
 //! draws ambient randomness: every input takes `now`, randomness (tags,
 //! Call-IDs, branches, cnonces, SRTP keys) comes from the RNG given to the
-//! constructor. The driver (the `switchboard` binary, or a test with a
-//! virtual clock) carries out the [`Action`]s each machine emits with a
-//! `switchboard_core::Endpoint`, feeds back the responses
-//! (`handle_response`) and failures (`handle_failure`) of the requests it
-//! sent, the requests of the call (`handle_request`, `handle_ack`,
-//! `handle_cancel`), and calls `handle_timeout` at `poll_timeout`. After
-//! any input, drain `poll_action` and `poll_event` until empty.
+//! constructor. Media sockets belong to the front end: an incoming call
+//! waits, as [`UaEvent::IncomingCall`], until the front end accepts it
+//! with a [`MediaSession`] for the RTP port it bound.
 #![forbid(unsafe_code)]
 
 mod action;
@@ -23,11 +28,15 @@ mod config;
 mod dialog;
 mod error;
 mod event;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod media_session;
 mod pager;
 mod random;
 mod registration;
 mod session_timer;
+mod user_agent;
 
 #[cfg(test)]
 mod tests;
@@ -37,8 +46,9 @@ pub use auth::{AuthError, Credentials};
 pub use call::{Call, Role};
 pub use config::UaConfig;
 pub use error::{NegotiationError, UaError};
-pub use event::{CallEvent, EndReason, Failure, RegistrationEvent};
+pub use event::{CallEvent, EndReason, Failure, RegistrationEvent, UaEvent};
 pub use media_session::{MediaPolicy, MediaSession, Negotiated, SrtpKeys, SrtpPolicy, reverse};
 pub use pager::{Delivery, Pager};
 pub use registration::{Backoff, Registration, refresh_after};
 pub use session_timer::MIN_SE;
+pub use user_agent::UserAgent;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use switchboard_proto::sdp::Direction;
 use switchboard_proto::{Method, StatusCode};
 
-use super::harness::Net;
+use super::harness::{Net, Who};
 use crate::{CallEvent, EndReason, SrtpPolicy};
 
 const BOB: &str = "sip:bob@127.0.0.1:5070";
@@ -25,8 +25,7 @@ fn ended(events: &[CallEvent]) -> Option<&EndReason> {
 #[test]
 fn call_rings_answers_with_srtp_and_caller_hangs_up() {
     let mut net = Net::new();
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_millis(100));
     // 180 at once, no answer before the delay.
     assert!(net.a.events.contains(&CallEvent::Ringing));
@@ -42,7 +41,7 @@ fn call_rings_answers_with_srtp_and_caller_hangs_up() {
         (ka.local.as_str(), ka.remote.as_str()),
         (kb.remote.as_str(), kb.local.as_str())
     );
-    assert!(net.a.call.as_ref().unwrap().is_confirmed());
+    assert!(net.a.call().unwrap().is_confirmed());
     assert!(net.b.received.contains(&Method::Ack));
     // Bob's 200 is not retransmitted once the ACK came: run long.
     net.run(Duration::from_secs(40));
@@ -50,8 +49,7 @@ fn call_rings_answers_with_srtp_and_caller_hangs_up() {
         net.b.received.iter().filter(|m| **m == Method::Ack).count(),
         1
     );
-    net.a.call.as_mut().unwrap().hangup(net.now);
-    net.a.drive(net.now);
+    net.hangup(Who::A);
     net.run(Duration::from_millis(100));
     assert_eq!(ended(&net.a.events), Some(&EndReason::LocalHangup));
     assert_eq!(ended(&net.b.events), Some(&EndReason::RemoteHangup));
@@ -60,11 +58,9 @@ fn call_rings_answers_with_srtp_and_caller_hangs_up() {
 #[test]
 fn callee_hangs_up_with_bye() {
     let mut net = Net::new();
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
-    net.b.call.as_mut().unwrap().hangup(net.now);
-    net.b.drive(net.now);
+    net.hangup(Who::B);
     net.run(Duration::from_millis(100));
     assert_eq!(net.a.received.last(), Some(&Method::Bye));
     assert_eq!(ended(&net.a.events), Some(&EndReason::RemoteHangup));
@@ -75,17 +71,15 @@ fn callee_hangs_up_with_bye() {
 fn proxy_challenge_is_answered_once() {
     let mut net = Net::new();
     net.b.challenge = true;
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
     assert_eq!(net.b.challenges, 1);
     assert!(answered(&net.a.events).is_some());
     // Wrong password: challenged twice, then the call fails with 407.
     let mut net = Net::new();
     net.b.challenge = true;
-    net.a.config.credentials.as_mut().unwrap().password = "nope".into();
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.a.config_mut().credentials.as_mut().unwrap().password = "nope".into();
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
     assert_eq!(net.b.challenges, 2);
     assert_eq!(
@@ -101,11 +95,9 @@ fn proxy_challenge_is_answered_once() {
 fn challenged_bye_is_answered() {
     let mut net = Net::new();
     net.b.challenge_bye = true;
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
-    net.a.call.as_mut().unwrap().hangup(net.now);
-    net.a.drive(net.now);
+    net.hangup(Who::A);
     net.run(Duration::from_millis(200));
     assert_eq!(net.b.challenges, 1);
     assert_eq!(
@@ -120,11 +112,9 @@ fn challenged_bye_is_answered() {
 fn cancel_while_ringing() {
     let mut net = Net::new();
     net.b.answer_delay = Duration::from_secs(30);
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_millis(200));
-    net.a.call.as_mut().unwrap().hangup(net.now);
-    net.a.drive(net.now);
+    net.hangup(Who::A);
     net.run(Duration::from_secs(1));
     assert!(net.b.received.contains(&Method::Cancel));
     assert_eq!(ended(&net.b.events), Some(&EndReason::RemoteHangup));
@@ -136,9 +126,8 @@ fn cancel_while_ringing() {
 fn hangup_before_any_provisional_cancels_once_ringing() {
     let mut net = Net::new();
     net.b.answer_delay = Duration::from_secs(30);
-    let now = net.now;
-    net.a.dial(now, BOB);
-    net.a.call.as_mut().unwrap().hangup(now);
+    net.dial(BOB);
+    net.hangup(Who::A);
     net.run(Duration::from_secs(1));
     assert!(net.b.received.contains(&Method::Cancel));
     assert_eq!(ended(&net.a.events), Some(&EndReason::LocalHangup));
@@ -148,8 +137,7 @@ fn hangup_before_any_provisional_cancels_once_ringing() {
 fn srtp_mismatch_is_488() {
     let mut net = Net::new();
     net.b.srtp = SrtpPolicy::Off;
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
     match ended(&net.a.events) {
         Some(EndReason::Failed { status, .. }) => assert_eq!(status.as_u16(), 488),
@@ -165,12 +153,10 @@ fn srtp_mismatch_is_488() {
 fn busy_callee_failure_reports_status_and_reason() {
     let mut net = Net::new();
     net.b.answer_delay = Duration::from_secs(30);
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_millis(200));
     // Bob declines.
-    net.b.call.as_mut().unwrap().hangup(net.now);
-    net.b.drive(net.now);
+    net.hangup(Who::B);
     net.run(Duration::from_secs(1));
     assert_eq!(
         ended(&net.a.events),
@@ -184,9 +170,8 @@ fn busy_callee_failure_reports_status_and_reason() {
 #[test]
 fn nobody_answers_times_out_as_408() {
     let mut net = Net::new();
-    net.drop_to_b = Some("INVITE");
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.drop_to_b("INVITE");
+    net.dial(BOB);
     net.run(Duration::from_secs(40));
     match ended(&net.a.events) {
         Some(EndReason::Failed { status, .. }) => assert_eq!(status.as_u16(), 408),
@@ -197,16 +182,9 @@ fn nobody_answers_times_out_as_408() {
 #[test]
 fn hold_and_resume_by_reinvite() {
     let mut net = Net::new();
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
-    net.a
-        .call
-        .as_mut()
-        .unwrap()
-        .set_hold(net.now, true)
-        .unwrap();
-    net.a.drive(net.now);
+    net.hold(Who::A, true).unwrap();
     net.run(Duration::from_millis(200));
     let updated = |events: &[CallEvent]| {
         events
@@ -220,21 +198,8 @@ fn hold_and_resume_by_reinvite() {
     assert_eq!(updated(&net.a.events), vec![Direction::SendOnly]);
     assert_eq!(updated(&net.b.events), vec![Direction::RecvOnly]);
     // A second re-INVITE before this one finished is refused by the UA.
-    net.a
-        .call
-        .as_mut()
-        .unwrap()
-        .set_hold(net.now, false)
-        .unwrap();
-    assert!(
-        net.a
-            .call
-            .as_mut()
-            .unwrap()
-            .set_hold(net.now, false)
-            .is_err()
-    );
-    net.a.drive(net.now);
+    net.hold(Who::A, false).unwrap();
+    assert!(net.hold(Who::A, false).is_err());
     net.run(Duration::from_millis(200));
     assert_eq!(
         updated(&net.a.events),
@@ -245,13 +210,7 @@ fn hold_and_resume_by_reinvite() {
         vec![Direction::RecvOnly, Direction::SendRecv]
     );
     // Bob holds too: the callee can re-INVITE.
-    net.b
-        .call
-        .as_mut()
-        .unwrap()
-        .set_hold(net.now, true)
-        .unwrap();
-    net.b.drive(net.now);
+    net.hold(Who::B, true).unwrap();
     net.run(Duration::from_millis(200));
     assert_eq!(updated(&net.a.events).last(), Some(&Direction::RecvOnly));
     assert_eq!(updated(&net.b.events).last(), Some(&Direction::SendOnly));
@@ -269,18 +228,11 @@ fn hold_and_resume_by_reinvite() {
 #[test]
 fn session_timer_refreshed_by_the_caller() {
     let mut net = Net::new();
-    net.a.config.session_expires = Some(120);
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.a.config_mut().session_expires = Some(120);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
-    assert_eq!(
-        net.a.call.as_ref().unwrap().session_timer(),
-        Some((120, true))
-    );
-    assert_eq!(
-        net.b.call.as_ref().unwrap().session_timer(),
-        Some((120, false))
-    );
+    assert_eq!(net.a.call().unwrap().session_timer(), Some((120, true)));
+    assert_eq!(net.b.call().unwrap().session_timer(), Some((120, false)));
     // Refreshes at half the interval: 60 s, 120 s, 180 s.
     net.run(Duration::from_secs(200));
     let invites = net
@@ -292,18 +244,17 @@ fn session_timer_refreshed_by_the_caller() {
     assert_eq!(invites, 4, "{:?}", net.b.session_expires);
     assert!(net.b.session_expires.iter().all(|v| v == "120"));
     assert!(ended(&net.a.events).is_none() && ended(&net.b.events).is_none());
-    assert!(net.a.call.as_ref().unwrap().is_confirmed());
+    assert!(net.a.call().unwrap().is_confirmed());
 }
 
 #[test]
 fn session_expires_when_the_refresher_goes_silent() {
     let mut net = Net::new();
-    net.a.config.session_expires = Some(120);
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.a.config_mut().session_expires = Some(120);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
     // Alice's refreshes are lost: bob ends the session at 120 - 32 s.
-    net.drop_to_b = Some("INVITE");
+    net.drop_to_b("INVITE");
     net.run(Duration::from_secs(86));
     assert!(ended(&net.b.events).is_none());
     net.run(Duration::from_secs(3));
@@ -315,31 +266,26 @@ fn session_expires_when_the_refresher_goes_silent() {
 #[test]
 fn interval_too_small_is_retried_with_min_se() {
     let mut net = Net::new();
-    net.a.config.session_expires = Some(100);
+    net.a.config_mut().session_expires = Some(100);
     net.b.min_se = Some(300);
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
     assert_eq!(
         net.b.session_expires,
         vec!["100".to_owned(), "300".to_owned()]
     );
-    assert_eq!(
-        net.a.call.as_ref().unwrap().session_timer(),
-        Some((300, true))
-    );
+    assert_eq!(net.a.call().unwrap().session_timer(), Some((300, true)));
     assert!(answered(&net.a.events).is_some());
 }
 
 #[test]
 fn no_session_timer_when_nobody_asks() {
     let mut net = Net::new();
-    net.a.config.session_expires = None;
-    let now = net.now;
-    net.a.dial(now, BOB);
+    net.a.config_mut().session_expires = None;
+    net.dial(BOB);
     net.run(Duration::from_secs(1));
-    assert_eq!(net.a.call.as_ref().unwrap().session_timer(), None);
-    assert_eq!(net.b.call.as_ref().unwrap().session_timer(), None);
+    assert_eq!(net.a.call().unwrap().session_timer(), None);
+    assert_eq!(net.b.call().unwrap().session_timer(), None);
     net.run(Duration::from_secs(4000));
     assert_eq!(
         net.b

@@ -1,31 +1,36 @@
-//! Two user agents, each on a real `switchboard_core::Endpoint`, joined by
-//! a loss-free simulated UDP link with 10 ms latency, on a virtual clock.
+//! Two [`UserAgent`]s, each on a real `switchboard_core::Endpoint`, on the
+//! simulated network of `switchboard-testkit` (loss-free UDP, 10 ms one
+//! way) with its virtual clock. The harness plays the front end: it
+//! accepts incoming calls with a media session, and, as a proxy in front
+//! of bob would, can challenge or refuse some requests before the user
+//! agent sees them.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use switchboard_core::{Endpoint, Event, Input, Source, TransactionId, Transport};
+use switchboard_core::{Endpoint, Event, TransactionId, Transport};
 use switchboard_proto::digest::{self, Algorithm, Credentials as Creds};
-use switchboard_proto::{HeaderName, Message, Method, Request, ResponseBuilder, StatusCode};
+use switchboard_proto::{HeaderName, Method, Request, ResponseBuilder, StatusCode};
+use switchboard_testkit::{NetEvent, Network, NodeId, NodeSpec};
 
 use crate::{
-    Action, Call, CallEvent, Credentials, Failure, MediaPolicy, MediaSession, SrtpPolicy, UaConfig,
+    Call, CallEvent, Credentials, MediaPolicy, MediaSession, SrtpPolicy, UaConfig, UaError,
+    UaEvent, UserAgent,
 };
 
-const LATENCY: Duration = Duration::from_millis(10);
+/// The token of each agent's user-agent timer on the network.
+const UA_TIMER: u64 = 1;
 
 pub(super) struct Agent {
-    pub(super) ep: Endpoint,
+    pub(super) node: NodeId,
     pub(super) addr: SocketAddr,
-    pub(super) config: UaConfig,
-    pub(super) call: Option<Call>,
-    invite_tx: Option<TransactionId>,
-    client_txs: HashMap<TransactionId, Method>,
+    pub(super) ua: UserAgent,
+    /// Call events, in order.
     pub(super) events: Vec<CallEvent>,
+    /// Every other user-agent event, in order.
+    pub(super) other: Vec<UaEvent>,
     pub(super) answer_delay: Duration,
     pub(super) srtp: SrtpPolicy,
     /// Answer INVITEs without Proxy-Authorization with 407 (as a proxy
@@ -41,30 +46,30 @@ pub(super) struct Agent {
     pub(super) min_se: Option<u32>,
     /// Session-Expires values of the INVITEs received.
     pub(super) session_expires: Vec<String>,
+    /// Take incoming calls at once (else they wait for the test).
+    pub(super) auto_accept: bool,
+    /// Act as a registrar: answer REGISTER 200 granting this many
+    /// seconds (0 when the request asks for 0).
+    pub(super) registrar: Option<u32>,
     seed: u64,
 }
 
 impl Agent {
-    pub(super) fn new(user: &str, port: u16, seed: u64) -> Self {
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let ep_config = switchboard_core::Config {
-            via_addresses: vec![(Transport::Udp, addr)],
-            ..Default::default()
-        };
+    fn new(node: NodeId, user: &str, addr: SocketAddr, seed: u64) -> Self {
         let mut config =
             UaConfig::new(&format!("sip:{user}@127.0.0.1"), Transport::Udp, addr).unwrap();
         config.credentials = Some(Credentials {
             username: user.into(),
             password: "secret".into(),
         });
+        let mut ua = UserAgent::new(config, Box::new(StdRng::seed_from_u64(seed)));
+        ua.set_answering(true);
         Self {
-            ep: Endpoint::new(ep_config, Box::new(StdRng::seed_from_u64(seed))),
+            node,
             addr,
-            config,
-            call: None,
-            invite_tx: None,
-            client_txs: HashMap::new(),
+            ua,
             events: Vec::new(),
+            other: Vec::new(),
             answer_delay: Duration::from_millis(500),
             srtp: SrtpPolicy::Required,
             challenge: false,
@@ -73,8 +78,26 @@ impl Agent {
             received: Vec::new(),
             min_se: None,
             session_expires: Vec::new(),
+            auto_accept: true,
+            registrar: None,
             seed,
         }
+    }
+
+    /// The user agent's settings, for a test to change before it acts.
+    pub(super) fn config_mut(&mut self) -> &mut UaConfig {
+        self.ua.config_mut()
+    }
+
+    /// The one call, while it lasts.
+    pub(super) fn call(&self) -> Option<&Call> {
+        self.ua.calls().next()
+    }
+
+    fn call_id(&self) -> String {
+        self.call()
+            .map(|c| c.call_id().to_owned())
+            .expect("a call in progress")
     }
 
     pub(super) fn media(&self, port: u16) -> MediaSession {
@@ -86,194 +109,121 @@ impl Agent {
         MediaSession::new(policy, local, &mut StdRng::seed_from_u64(self.seed + 100))
     }
 
-    pub(super) fn dial(&mut self, now: Instant, target: &str) {
-        let media = self.media(self.addr.port() + 10_000);
-        let call = Call::outgoing(
-            now,
-            self.config.clone(),
-            target,
-            media,
-            Box::new(StdRng::seed_from_u64(self.seed + 1)),
-        )
-        .unwrap();
-        self.call = Some(call);
-        self.drive(now);
+    fn rtp_port(&self) -> u16 {
+        self.addr.port() + 10_000
     }
 
-    fn on_request(&mut self, now: Instant, tx: TransactionId, request: &Request) {
-        self.received.push(request.method().clone());
-        let new_call = self
-            .call
-            .as_ref()
-            .is_none_or(|c| Some(c.call_id()) != request.headers().call_id());
-        if *request.method() == Method::Invite {
-            let se = request
-                .headers()
-                .get(HeaderName::SessionExpires)
-                .unwrap_or("");
-            self.session_expires.push(se.to_owned());
-            let asked = se
-                .split(';')
-                .next()
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            if let (Some(min), Some(asked)) = (self.min_se, asked) {
-                if asked < min && new_call {
-                    let resp = ResponseBuilder::from_request(
-                        request,
-                        StatusCode::SESSION_INTERVAL_TOO_SMALL,
-                    )
-                    .to_tag("x")
-                    .header(HeaderName::MinSe, min.to_string())
+    /// What a proxy in front of this agent does before the agent sees the
+    /// request: challenge it, or refuse a short session interval. True
+    /// when it answered.
+    fn intercept(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        tx: TransactionId,
+        r: &Request,
+    ) -> bool {
+        let new_call = r
+            .headers()
+            .call_id()
+            .is_none_or(|id| self.ua.call(id).is_none());
+        match r.method() {
+            Method::Invite => {
+                let se = r.headers().get(HeaderName::SessionExpires).unwrap_or("");
+                self.session_expires.push(se.to_owned());
+                let asked = se
+                    .split(';')
+                    .next()
+                    .and_then(|v| v.trim().parse::<u32>().ok());
+                if let (Some(min), Some(asked)) = (self.min_se, asked) {
+                    if asked < min && new_call {
+                        let resp = ResponseBuilder::from_request(
+                            r,
+                            StatusCode::SESSION_INTERVAL_TOO_SMALL,
+                        )
+                        .to_tag("x")
+                        .header(HeaderName::MinSe, min.to_string())
+                        .build()
+                        .unwrap();
+                        ep.respond(now, tx, resp).unwrap();
+                        return true;
+                    }
+                }
+                if new_call && self.challenge && !authorized(r, "INVITE") {
+                    self.challenges += 1;
+                    challenge(now, ep, tx, r);
+                    return true;
+                }
+                false
+            }
+            Method::Register if self.registrar.is_some() => {
+                let asked = r.headers().get(HeaderName::Expires).unwrap_or("0");
+                let granted = if asked == "0" {
+                    0
+                } else {
+                    self.registrar.unwrap_or(0)
+                };
+                let contact = r.headers().get(HeaderName::Contact).unwrap_or("*");
+                let resp = ResponseBuilder::from_request(r, StatusCode::OK)
+                    .to_tag("reg")
+                    .header(HeaderName::Contact, format!("{contact};expires={granted}"))
                     .build()
                     .unwrap();
-                    self.ep.respond(now, tx, resp).unwrap();
+                ep.respond(now, tx, resp).unwrap();
+                true
+            }
+            Method::Bye if self.challenge_bye && !authorized(r, "BYE") => {
+                self.challenges += 1;
+                challenge(now, ep, tx, r);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn on_event(&mut self, ep: &mut Endpoint, now: Instant, event: Event) {
+        match &event {
+            Event::Request { tx, request, .. } => {
+                self.received.push(request.method().clone());
+                if self.intercept(ep, now, *tx, request) {
                     return;
                 }
             }
+            Event::Ack { .. } => self.received.push(Method::Ack),
+            Event::Cancelled { .. } => self.received.push(Method::Cancel),
+            _ => {}
         }
-        if *request.method() == Method::Invite && new_call {
-            if self.challenge
-                && request
-                    .headers()
-                    .get(HeaderName::ProxyAuthorization)
-                    .is_none_or(|v| !verify_proxy_auth(v, "INVITE"))
-            {
-                self.challenges += 1;
-                challenge(now, &mut self.ep, tx, request);
-                return;
-            }
-            let media = self.media(self.addr.port() + 10_000);
-            self.call = Call::incoming(
-                now,
-                self.config.clone(),
-                tx,
-                request,
-                media,
-                self.answer_delay,
-                Box::new(StdRng::seed_from_u64(self.seed + 2)),
-            );
-            return;
-        }
-        if *request.method() == Method::Bye
-            && self.challenge_bye
-            && request
-                .headers()
-                .get(HeaderName::ProxyAuthorization)
-                .is_none_or(|v| !verify_proxy_auth(v, "BYE"))
-        {
-            self.challenges += 1;
-            challenge(now, &mut self.ep, tx, request);
-            return;
-        }
-        match &mut self.call {
-            Some(call) if !new_call => call.handle_request(now, tx, request),
-            _ => {
-                let resp = ResponseBuilder::from_request(
-                    request,
-                    StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-                )
-                .to_tag("x")
-                .build()
-                .unwrap();
-                self.ep.respond(now, tx, resp).unwrap();
-            }
-        }
+        self.ua.handle_event(now, ep, event);
+        self.drain(ep, now);
     }
 
-    /// Runs actions and events until both are drained.
-    pub(super) fn drive(&mut self, now: Instant) {
-        loop {
-            let mut busy = false;
-            while let Some(action) = self.call.as_mut().and_then(Call::poll_action) {
-                busy = true;
-                match action {
-                    Action::Send {
-                        request,
-                        destination,
-                    } => {
-                        let method = request.method().clone();
-                        let tx = self.ep.send_request(now, request, destination).unwrap();
-                        if method == Method::Invite {
-                            self.invite_tx = Some(tx);
-                        }
-                        self.client_txs.insert(tx, method);
-                    }
-                    Action::SendAck {
-                        request,
-                        destination,
-                    } => self
-                        .ep
-                        .send_stateless(&Message::Request(request), destination),
-                    Action::Respond { tx, response } => {
-                        let _ = self.ep.respond(now, tx, response);
-                    }
-                    Action::CancelInvite => {
-                        if let Some(tx) = self.invite_tx {
-                            let _ = self.ep.cancel(now, tx);
-                        }
-                    }
+    fn on_timeout(&mut self, ep: &mut Endpoint, now: Instant) {
+        self.ua.handle_timeout(now, ep);
+        self.drain(ep, now);
+    }
+
+    /// The front end's part: takes incoming calls, records the rest.
+    fn drain(&mut self, ep: &mut Endpoint, now: Instant) {
+        while let Some(event) = self.ua.poll_event() {
+            match event {
+                UaEvent::IncomingCall { call_id, .. } if self.auto_accept => {
+                    let media = self.media(self.rtp_port());
+                    self.ua
+                        .accept(now, ep, &call_id, media, self.answer_delay)
+                        .unwrap();
                 }
-            }
-            while let Some(event) = self.ep.poll_event() {
-                busy = true;
-                match event {
-                    Event::Request { tx, request, .. } => self.on_request(now, tx, &request),
-                    Event::Ack { request, .. } => {
-                        self.received.push(Method::Ack);
-                        if let Some(c) = &mut self.call {
-                            c.handle_ack(now, &request);
-                        }
-                    }
-                    Event::Cancelled { .. } => {
-                        self.received.push(Method::Cancel);
-                        if let Some(c) = &mut self.call {
-                            c.handle_cancel(now);
-                        }
-                    }
-                    Event::Response { response, .. } | Event::StrayResponse { response, .. } => {
-                        if let Some(c) = &mut self.call {
-                            c.handle_response(now, &response);
-                        }
-                    }
-                    Event::Timeout { tx } | Event::TransportError { tx } => {
-                        if let (Some(c), Some(m)) = (&mut self.call, self.client_txs.get(&tx)) {
-                            c.handle_failure(now, m, Failure::Timeout);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            while let Some(event) = self.call.as_mut().and_then(Call::poll_event) {
-                self.events.push(event);
-            }
-            if !busy {
-                break;
+                UaEvent::Call { event, .. } => self.events.push(event),
+                other => self.other.push(other),
             }
         }
-    }
-
-    fn next_timeout(&self) -> Option<Instant> {
-        let c = self.call.as_ref().and_then(Call::poll_timeout);
-        match (self.ep.poll_timeout(), c) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-
-    fn on_timeout(&mut self, now: Instant) {
-        if self.ep.poll_timeout().is_some_and(|t| t <= now) {
-            self.ep.handle_timeout(now);
-        }
-        if let Some(c) = &mut self.call {
-            if c.poll_timeout().is_some_and(|t| t <= now) {
-                c.handle_timeout(now);
-            }
-        }
-        self.drive(now);
     }
 }
 
-fn verify_proxy_auth(value: &str, method: &str) -> bool {
+/// The proxy's check: the request carries alice's right digest.
+fn authorized(request: &Request, method: &str) -> bool {
+    let Some(value) = request.headers().get(HeaderName::ProxyAuthorization) else {
+        return false;
+    };
     let Ok(Creds::Digest(c)) = Creds::parse(value) else {
         return false;
     };
@@ -293,81 +243,118 @@ fn challenge(now: Instant, ep: &mut Endpoint, tx: TransactionId, request: &Reque
     ep.respond(now, tx, resp).unwrap();
 }
 
-/// Two agents and the link between them.
+/// Which agent a command is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Who {
+    A,
+    B,
+}
+
+/// Alice (`a`, 127.0.0.1:5060) and bob (`b`, 127.0.0.1:5070) on one
+/// simulated network.
 pub(super) struct Net {
-    pub(super) now: Instant,
+    pub(super) sim: Network,
     pub(super) a: Agent,
     pub(super) b: Agent,
-    /// (deliver at, to b?, from, bytes)
-    flight: Vec<(Instant, bool, SocketAddr, Bytes)>,
-    /// Drop every message from a to b whose first line starts with this.
-    pub(super) drop_to_b: Option<&'static str>,
 }
 
 impl Net {
     pub(super) fn new() -> Self {
+        let mut sim = Network::new(1);
+        let a_addr: SocketAddr = "127.0.0.1:5060".parse().unwrap();
+        let b_addr: SocketAddr = "127.0.0.1:5070".parse().unwrap();
+        let a = sim.add_node(NodeSpec::new("alice", a_addr).transports([Transport::Udp]));
+        let b = sim.add_node(NodeSpec::new("bob", b_addr).transports([Transport::Udp]));
         Self {
-            now: Instant::now(),
-            a: Agent::new("alice", 5060, 10),
-            b: Agent::new("bob", 5070, 20),
-            flight: Vec::new(),
-            drop_to_b: None,
+            sim,
+            a: Agent::new(a, "alice", a_addr, 10),
+            b: Agent::new(b, "bob", b_addr, 20),
         }
     }
 
-    fn collect(&mut self) {
-        while let Some(t) = self.a.ep.poll_transmit() {
-            let dropped = self
-                .drop_to_b
-                .is_some_and(|p| t.bytes.starts_with(p.as_bytes()));
-            if !dropped {
-                self.flight
-                    .push((self.now + LATENCY, true, self.a.addr, t.bytes));
+    /// Loses every message from alice to bob whose first line starts with
+    /// `prefix`, from now on.
+    pub(super) fn drop_to_b(&mut self, prefix: &'static str) {
+        let a = self.a.node;
+        self.sim
+            .drop_all(move |p| p.from == a && p.first_line.starts_with(prefix));
+    }
+
+    /// Runs `f` on one agent's user agent and endpoint now, then lets the
+    /// front end handle what came of it.
+    pub(super) fn command<R>(
+        &mut self,
+        who: Who,
+        f: impl FnOnce(&mut UserAgent, &mut Endpoint, Instant) -> R,
+    ) -> R {
+        let agent = match who {
+            Who::A => &mut self.a,
+            Who::B => &mut self.b,
+        };
+        let r = self.sim.with_endpoint(agent.node, |ep, now| {
+            let r = f(&mut agent.ua, ep, now);
+            agent.drain(ep, now);
+            r
+        });
+        self.arm_timers();
+        r
+    }
+
+    /// Alice calls `target`.
+    pub(super) fn dial(&mut self, target: &str) {
+        let media = self.a.media(self.a.rtp_port());
+        self.command(Who::A, |ua, ep, now| ua.dial(now, ep, target, media))
+            .unwrap();
+    }
+
+    /// `who` hangs up its call.
+    pub(super) fn hangup(&mut self, who: Who) {
+        self.command(who, |ua, ep, now| ua.hangup_all(now, ep));
+    }
+
+    /// `who` puts its call on hold or resumes it.
+    pub(super) fn hold(&mut self, who: Who, hold: bool) -> Result<(), UaError> {
+        let id = match who {
+            Who::A => self.a.call_id(),
+            Who::B => self.b.call_id(),
+        };
+        self.command(who, |ua, ep, now| ua.hold(now, ep, &id, hold))
+    }
+
+    /// Keeps each agent's user-agent deadline as a network timer.
+    fn arm_timers(&mut self) {
+        let now = self.sim.now();
+        for agent in [&self.a, &self.b] {
+            self.sim.cancel_timer(agent.node, UA_TIMER);
+            if let Some(at) = agent.ua.poll_timeout() {
+                self.sim
+                    .set_timer(agent.node, at.saturating_duration_since(now), UA_TIMER);
             }
-        }
-        while let Some(t) = self.b.ep.poll_transmit() {
-            self.flight
-                .push((self.now + LATENCY, false, self.b.addr, t.bytes));
         }
     }
 
     /// Advances the clock by `duration`, delivering packets and firing
     /// timers in order.
     pub(super) fn run(&mut self, duration: Duration) {
-        let end = self.now + duration;
-        loop {
-            self.collect();
-            let next = [
-                self.flight.iter().map(|f| f.0).min(),
-                self.a.next_timeout(),
-                self.b.next_timeout(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            let Some(next) = next.filter(|n| *n <= end) else {
-                self.now = end;
-                return;
+        let limit = self.sim.elapsed() + duration;
+        self.arm_timers();
+        while let Some(event) = self.sim.next_event(limit) {
+            let node = event.node();
+            let agent = if node == self.a.node {
+                &mut self.a
+            } else {
+                &mut self.b
             };
-            self.now = self.now.max(next);
-            let now = self.now;
-            let (due, later): (Vec<_>, Vec<_>) = self.flight.drain(..).partition(|f| f.0 <= now);
-            self.flight = later;
-            for (_, to_b, from, bytes) in due {
-                let agent = if to_b { &mut self.b } else { &mut self.a };
-                let source = Source {
-                    transport: Transport::Udp,
-                    remote: from,
-                    local: agent.addr,
-                    flow: None,
-                };
-                agent
-                    .ep
-                    .handle_input(now, Input::Datagram { source, bytes });
-                agent.drive(now);
+            match event {
+                NetEvent::Endpoint { event, .. } => self
+                    .sim
+                    .with_endpoint(node, |ep, now| agent.on_event(ep, now, event)),
+                NetEvent::Timer { .. } => self
+                    .sim
+                    .with_endpoint(node, |ep, now| agent.on_timeout(ep, now)),
+                _ => {}
             }
-            self.a.on_timeout(now);
-            self.b.on_timeout(now);
+            self.arm_timers();
         }
     }
 }

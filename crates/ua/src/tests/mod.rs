@@ -13,3 +13,4 @@ mod offer_answer;
 mod pager;
 mod peer_input;
 mod registration;
+mod user_agent;

@@ -1,5 +1,5 @@
 //! Whatever a peer sends, nothing panics: bodies given to offer/answer,
-//! and responses and requests given to a call.
+//! responses and requests given to a call, and to the whole user agent.
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use rand::rngs::StdRng;
 use switchboard_core::Transport;
 use switchboard_proto::{Message, Request};
 
+use crate::fuzzing::{Body, Command, HEADERS, METHODS, Op, Rig};
 use crate::{Call, MediaPolicy, MediaSession, SrtpPolicy, UaConfig};
 
 fn session(seed: u64) -> MediaSession {
@@ -136,4 +137,63 @@ fn fake_tx(request: &Request) -> Option<switchboard_core::TransactionId> {
         }
     }
     None
+}
+
+/// One thing a peer (or the front end, or the clock) does to a user agent.
+fn op() -> impl Strategy<Value = Op> {
+    let tag = prop::option::of("[a-z0-9]{1,8}");
+    let headers = prop::collection::vec((0usize..HEADERS.len(), "[ -~]{0,30}"), 0..3);
+    let body = prop_oneof![
+        Just(Body::Raw(Vec::new())),
+        Just(Body::GoodSdp),
+        sdp_like().prop_map(|s| Body::Raw(s.into_bytes())),
+    ];
+    let status = prop_oneof![
+        prop::sample::select(vec![
+            100u16, 180, 183, 200, 401, 407, 408, 422, 423, 481, 486, 503
+        ]),
+        0u16..1000,
+    ];
+    let command = prop_oneof![
+        (0u32..4000).prop_map(Command::Register),
+        Just(Command::Dial),
+        Just(Command::Message),
+        Just(Command::Hangup),
+        any::<bool>().prop_map(Command::Hold),
+        Just(Command::Stop),
+        any::<bool>().prop_map(Command::Answering),
+    ];
+    prop_oneof![
+        3 => (any::<usize>(), status, tag.clone(), headers.clone(), body.clone()).prop_map(
+            |(pick, status, to_tag, headers, body)| Op::Respond { pick, status, to_tag, headers, body }
+        ),
+        2 => (0usize..METHODS.len(), any::<usize>(), (tag.clone(), tag), 0u32..6, headers, body).prop_map(
+            |(method, call, tags, cseq, headers, body)| Op::Request { method, call, tags, cseq, headers, body }
+        ),
+        1 => prop::collection::vec(any::<u8>(), 0..120).prop_map(Op::Datagram),
+        1 => (0u64..40_000).prop_map(|ms| Op::Wait(Duration::from_millis(ms))),
+        2 => command.prop_map(Op::Command),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Whatever the peer answers or asks, in any order and at any time,
+    /// the user agent neither panics nor spins, and still answers an
+    /// OPTIONS afterwards.
+    #[test]
+    fn a_user_agent_takes_any_responses_and_requests(
+        seed in any::<u64>(),
+        ops in prop::collection::vec(op(), 1..40),
+    ) {
+        let mut rig = Rig::new(seed);
+        for op in [Op::Command(Command::Register(3600)), Op::Command(Command::Dial)] {
+            prop_assert_eq!(rig.apply(op), Ok(()));
+        }
+        for op in ops {
+            prop_assert_eq!(rig.apply(op), Ok(()));
+        }
+        prop_assert!(rig.answers_options(), "{:?}", rig);
+    }
 }
