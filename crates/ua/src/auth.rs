@@ -5,7 +5,7 @@ use rand_core::RngCore;
 use switchboard_proto::digest::{self, Algorithm, DigestChallenge, RequestInfo};
 use switchboard_proto::{HeaderName, Response, StatusCode};
 
-use crate::random;
+use switchboard_core::token;
 
 /// A user name and password for digest authentication.
 #[derive(Clone, PartialEq, Eq)]
@@ -120,7 +120,7 @@ impl DigestClient {
             &credentials.password,
         );
         let info = RequestInfo::new(method, uri).with_body(body);
-        let cnonce = random::cnonce(rng);
+        let cnonce = token::cnonce(rng);
         let answer = best
             .respond(&credentials.username, &ha1, &info, &cnonce, self.nc)
             .map_err(|_| AuthError::NoUsableChallenge)?;

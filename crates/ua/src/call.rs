@@ -20,8 +20,8 @@ use crate::dialog::{Dialog, bare_address};
 use crate::error::UaError;
 use crate::event::{CallEvent, EndReason, Failure};
 use crate::media_session::{MediaSession, Negotiated};
-use crate::random;
 use crate::session_timer::{Due, SessionTimer};
+use switchboard_core::token;
 
 const SDP: &str = "application/sdp";
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, INFO";
@@ -133,8 +133,8 @@ impl Call {
         let _ = now;
         let remote_uri = bare_address(target).ok_or_else(|| UaError::InvalidUri(target.into()))?;
         let dialog = Dialog {
-            call_id: random::call_id(&mut *rng),
-            local_tag: random::tag(&mut *rng),
+            call_id: token::call_id(&mut *rng),
+            local_tag: token::tag(&mut *rng),
             remote_tag: None,
             local_uri: config.aor_value(),
             remote_uri,
@@ -200,7 +200,7 @@ impl Call {
         answer_delay: Duration,
         mut rng: Box<dyn RngCore + Send>,
     ) -> Option<Self> {
-        let tag = random::tag(&mut *rng);
+        let tag = token::tag(&mut *rng);
         let dialog = Dialog::from_request(request, tag)?;
         let mut call = Self::with(config, Role::Callee, dialog, media, rng);
         if request.body().is_empty() {
@@ -379,7 +379,7 @@ impl Call {
     }
 
     fn send_ack(&mut self, cseq: u32, body: Option<String>) {
-        let branch = random::branch(&mut *self.rng);
+        let branch = token::branch(&mut *self.rng);
         let mut b: RequestBuilder = self.dialog.builder(Method::Ack, cseq).via(
             self.config.transport.as_via_token(),
             &self.config.local_addr.to_string(),

@@ -33,7 +33,6 @@ mod event;
 pub mod fuzzing;
 mod media_session;
 mod pager;
-mod random;
 mod registration;
 mod session_timer;
 mod user_agent;

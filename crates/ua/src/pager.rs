@@ -12,7 +12,7 @@ use crate::auth::DigestClient;
 use crate::config::UaConfig;
 use crate::error::UaError;
 use crate::event::Failure;
-use crate::random;
+use switchboard_core::token;
 
 /// The outcome of a MESSAGE.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,9 +64,9 @@ impl Pager {
             .ok_or_else(|| UaError::InvalidUri(target.to_owned()))?;
         let destination = config.destination(target)?;
         let request = RequestBuilder::new(Method::Message, target.to_owned())
-            .from(&config.aor_value(), &random::tag(&mut *rng))
+            .from(&config.aor_value(), &token::tag(&mut *rng))
             .to(&to, None)
-            .call_id(&random::call_id(&mut *rng))
+            .call_id(&token::call_id(&mut *rng))
             .cseq(1)
             .header(HeaderName::UserAgent, config.user_agent.clone())
             .body("text/plain;charset=UTF-8", text.as_bytes().to_vec())

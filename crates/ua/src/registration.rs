@@ -14,7 +14,7 @@ use crate::auth::{AuthHeader, DigestClient};
 use crate::config::UaConfig;
 use crate::error::UaError;
 use crate::event::{Failure, RegistrationEvent};
-use crate::random;
+use switchboard_core::token;
 
 /// Retry delays after failures: `min`, doubling up to `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,8 +116,8 @@ impl Registration {
         let registrar = config.registrar_uri()?;
         let destination = config.destination(&registrar)?;
         Ok(Self {
-            call_id: random::call_id(&mut *rng),
-            from_tag: random::tag(&mut *rng),
+            call_id: token::call_id(&mut *rng),
+            from_tag: token::tag(&mut *rng),
             config,
             expires,
             backoff: Backoff::default(),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand_core::RngCore;
-use switchboard_core::{Endpoint, Event, TransactionId};
+use switchboard_core::{Event, TransactionId, TransactionLayer};
 use switchboard_proto::{HeaderName, Message, Method, Request, ResponseBuilder, StatusCode};
 
 use crate::action::Action;
@@ -20,8 +20,8 @@ use crate::error::UaError;
 use crate::event::{CallEvent, EndReason, Failure, RegistrationEvent, UaEvent};
 use crate::media_session::MediaSession;
 use crate::pager::Pager;
-use crate::random;
 use crate::registration::Registration;
+use switchboard_core::token;
 
 /// The methods we answer outside a dialog (the `Allow` of our answers).
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE";
@@ -152,7 +152,7 @@ impl UserAgent {
     pub fn register(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         expires: u32,
     ) -> Result<(), UaError> {
         let mut registration = Registration::new(self.config.clone(), expires, self.child_rng())?;
@@ -170,7 +170,7 @@ impl UserAgent {
     pub fn dial(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         target: &str,
         media: MediaSession,
     ) -> Result<String, UaError> {
@@ -190,7 +190,7 @@ impl UserAgent {
     pub fn send_message(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         target: &str,
         text: &str,
     ) -> Result<String, UaError> {
@@ -211,7 +211,7 @@ impl UserAgent {
     pub fn accept(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         call_id: &str,
         media: MediaSession,
         ring_for: Duration,
@@ -256,7 +256,7 @@ impl UserAgent {
     pub fn reject(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         call_id: &str,
         status: StatusCode,
     ) -> Result<(), UaError> {
@@ -277,7 +277,7 @@ impl UserAgent {
     pub fn hangup(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         call_id: &str,
     ) -> Result<(), UaError> {
         self.calls
@@ -289,7 +289,7 @@ impl UserAgent {
     }
 
     /// Hangs up every call.
-    pub fn hangup_all(&mut self, now: Instant, endpoint: &mut Endpoint) {
+    pub fn hangup_all(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
         for call in self.calls.values_mut() {
             call.hangup(now);
         }
@@ -305,7 +305,7 @@ impl UserAgent {
     pub fn hold(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         call_id: &str,
         hold: bool,
     ) -> Result<(), UaError> {
@@ -320,7 +320,7 @@ impl UserAgent {
 
     /// Puts every call on hold (`true`) or resumes it; a call that cannot
     /// (not up yet, a re-INVITE under way) is left as it is.
-    pub fn hold_all(&mut self, now: Instant, endpoint: &mut Endpoint, hold: bool) {
+    pub fn hold_all(&mut self, now: Instant, endpoint: &mut impl TransactionLayer, hold: bool) {
         for call in self.calls.values_mut() {
             if let Err(error) = call.set_hold(now, hold) {
                 tracing::warn!(call_id = %call.call_id(), %error, "hold/resume not sent");
@@ -332,7 +332,7 @@ impl UserAgent {
     /// Winds down: hangs up every call, refuses incoming ones, removes
     /// the registration ([`RegistrationEvent::Unregistered`] follows; at
     /// once when there was none).
-    pub fn stop(&mut self, now: Instant, endpoint: &mut Endpoint) {
+    pub fn stop(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
         for (_, invite) in std::mem::take(&mut self.incoming) {
             self.answer(
                 now,
@@ -357,7 +357,12 @@ impl UserAgent {
     // ----- inputs -----
 
     /// An event of the transaction endpoint.
-    pub fn handle_event(&mut self, now: Instant, endpoint: &mut Endpoint, event: Event) {
+    pub fn handle_event(
+        &mut self,
+        now: Instant,
+        endpoint: &mut impl TransactionLayer,
+        event: Event,
+    ) {
         match event {
             Event::Request { tx, request, .. } => self.on_request(now, endpoint, tx, &request),
             Event::Ack { request, .. } => {
@@ -421,7 +426,7 @@ impl UserAgent {
     }
 
     /// The deadline of [`UserAgent::poll_timeout`] has passed.
-    pub fn handle_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
+    pub fn handle_timeout(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
         if let Some(registration) = &mut self.registration {
             if registration.poll_timeout().is_some_and(|t| t <= now) {
                 registration.handle_timeout(now);
@@ -494,7 +499,13 @@ impl UserAgent {
     }
 
     /// Carries out one action of `owner`.
-    fn execute(&mut self, now: Instant, endpoint: &mut Endpoint, owner: &Owner, action: Action) {
+    fn execute(
+        &mut self,
+        now: Instant,
+        endpoint: &mut impl TransactionLayer,
+        owner: &Owner,
+        action: Action,
+    ) {
         match action {
             Action::Send {
                 request,
@@ -540,7 +551,7 @@ impl UserAgent {
 
     /// Carries out every queued action and collects every event, until
     /// nothing moves; forgets calls and messages that are over.
-    fn pump(&mut self, now: Instant, endpoint: &mut Endpoint) {
+    fn pump(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
         loop {
             let mut busy = false;
             while let Some((owner, method, failure)) = self.failures.pop_front() {
@@ -605,12 +616,12 @@ impl UserAgent {
     fn answer(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         tx: TransactionId,
         request: &Request,
         status: StatusCode,
     ) {
-        let tag = random::tag(&mut *self.rng);
+        let tag = token::tag(&mut *self.rng);
         let response = ResponseBuilder::from_request(request, status)
             .to_tag(&tag)
             .header(HeaderName::Allow, ALLOW)
@@ -628,7 +639,7 @@ impl UserAgent {
     fn on_request(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         tx: TransactionId,
         request: &Request,
     ) {
@@ -662,7 +673,7 @@ impl UserAgent {
     fn on_invite(
         &mut self,
         now: Instant,
-        endpoint: &mut Endpoint,
+        endpoint: &mut impl TransactionLayer,
         tx: TransactionId,
         request: &Request,
     ) {
