@@ -96,26 +96,27 @@ impl Phone {
         format!("sip:{}@{}", self.user, self.domain)
     }
 
-    /// A new request (new branch and CSeq) from this phone to `to`, in its
-    /// current call (REGISTERs in a call of their own).
+    /// A new request (new branch and CSeq) from this phone with To `to`
+    /// (the whole value), in its current call (REGISTERs in a call of their
+    /// own).
     pub fn request(&mut self, method: Method, uri: &str, to: &str) -> RequestBuilder {
         let call_id = if method == Method::Register {
             format!("{}-reg", self.user)
         } else {
             self.call_id.clone()
         };
-        self.build(method, uri, &format!("<{to}>"), &call_id, None)
+        self.build(method, uri, to, &call_id, None)
     }
 
     pub fn register(&mut self, expires: u32) -> RequestBuilder {
-        let (uri, aor) = (format!("sip:{}", self.domain), self.aor());
-        self.request(Method::Register, &uri, &aor)
+        let (uri, to) = (format!("sip:{}", self.domain), format!("<{}>", self.aor()));
+        self.request(Method::Register, &uri, &to)
             .header(HeaderName::Expires, expires.to_string())
     }
 
     /// An out-of-dialog request for `uri`.
     pub fn call(&mut self, method: Method, uri: &str) -> RequestBuilder {
-        self.request(method, uri, uri)
+        self.request(method, uri, &format!("<{uri}>"))
     }
 
     /// A request inside the dialog `ok` (a 2xx to this phone's INVITE)
@@ -163,6 +164,21 @@ impl Phone {
             .cseq(cseq.unwrap_or(self.seq))
             .contact(&self.contact)
     }
+}
+
+/// The ACK of a failure to an INVITE (RFC 3261 §17.1.1.3: the INVITE's
+/// Via, From, Call-ID and CSeq number, the response's To).
+fn ack_for(failure: &Response) -> Request {
+    let h = failure.headers();
+    let to = h.get(HeaderName::To).unwrap();
+    RequestBuilder::new(Method::Ack, uri_of(to))
+        .header(HeaderName::Via, h.get(HeaderName::Via).unwrap())
+        .header(HeaderName::From, h.get(HeaderName::From).unwrap())
+        .header(HeaderName::To, to)
+        .call_id(h.call_id().unwrap())
+        .cseq(h.cseq().unwrap().seq)
+        .build()
+        .unwrap()
 }
 
 /// The URI inside a name-addr.
@@ -397,6 +413,18 @@ impl Server {
         password: &str,
         make: impl Fn(&mut Phone) -> RequestBuilder,
     ) -> Response {
+        self.authenticate(phone, password, make);
+        self.final_response(phone)
+    }
+
+    /// Sends a request built by `make` and answers the challenge it gets
+    /// as `phone`'s user with `password`.
+    pub fn authenticate(
+        &mut self,
+        phone: &mut Phone,
+        password: &str,
+        make: impl Fn(&mut Phone) -> RequestBuilder,
+    ) {
         let first = make(phone).build().unwrap();
         self.send(phone, first.clone());
         let challenge = self.final_response(phone);
@@ -410,7 +438,6 @@ impl Server {
         );
         let second = make(phone).header(name, value).build().unwrap();
         self.send(phone, second);
-        self.final_response(phone)
     }
 
     /// Registers `phone` for `expires` seconds (a 200 expected).
@@ -438,13 +465,26 @@ impl Server {
 
     // ----- what the server sent -----
 
-    /// Takes everything sent to `phone`.
+    /// Takes everything sent to `phone`. The phone acknowledges the
+    /// failures of its INVITEs (as its transaction layer would).
     pub fn take(&mut self, phone: &Phone) -> Vec<Message> {
-        let (mine, rest) = std::mem::take(&mut self.outbox)
+        let (mine, rest): (Vec<Sent>, _) = std::mem::take(&mut self.outbox)
             .into_iter()
             .partition(|s| s.is_for(phone));
         self.outbox = rest;
-        mine.into_iter().map(|s: Sent| s.message).collect()
+        let messages: Vec<Message> = mine.into_iter().map(|s| s.message).collect();
+        for m in &messages {
+            if let Message::Response(r) = m {
+                let invite = r
+                    .headers()
+                    .cseq()
+                    .is_some_and(|c| c.method == Method::Invite);
+                if invite && r.status().as_u16() >= 300 {
+                    self.send(phone, ack_for(r));
+                }
+            }
+        }
+        messages
     }
 
     /// Takes the responses sent to `phone`.
@@ -656,12 +696,18 @@ impl Server {
                 _ => Ok(Some(self.snapshot())),
             }),
             Effect::Resolve { id, uri } => {
-                let host = Uri::parse(&uri)
-                    .ok()
-                    .and_then(|u| u.as_sip().map(|s| s.host.as_str().to_owned()));
-                let hops = host
-                    .and_then(|h| self.names.get(&h).cloned())
-                    .unwrap_or_default();
+                // From the table; an IP address is where it says.
+                let sip = Uri::parse(&uri).ok().and_then(|u| {
+                    let s = u.as_sip()?;
+                    Some((s.host.as_str().to_owned(), s.port.unwrap_or(5060)))
+                });
+                let hops = match sip {
+                    Some((host, port)) => match host.parse() {
+                        Ok(ip) => vec![NextHop::address(Transport::Udp, SocketAddr::new(ip, port))],
+                        Err(_) => self.names.get(&host).cloned().unwrap_or_default(),
+                    },
+                    None => Vec::new(),
+                };
                 Completion::Resolved { id, hops }
             }
             other => panic!("effect the harness does not know: {other:?}"),
