@@ -1,9 +1,10 @@
 //! The whole server (`Endpoint` + `Service`, serving example.com on
-//! 127.0.0.1:5060) driven by the fuzz input on a virtual clock: datagrams
-//! from a few sources, bytes on TCP flows that open and close, time jumps,
-//! and the runtime's answers to the service's effects (in any order,
-//! successes or failures). Nothing may panic, and afterwards a valid
-//! OPTIONS from a new source must still be answered 200.
+//! 127.0.0.1:5060) driven by the fuzz input on a virtual clock, through the
+//! server's test harness (`crates/server/tests/service_harness`): datagrams
+//! from two phones, bytes on TCP flows that open and close, time jumps, and
+//! the runtime's answers to the service's effects (held, failed, late).
+//! Nothing may panic, and afterwards a valid OPTIONS from a new phone must
+//! still be answered 200.
 //!
 //! Input: the bytes up to the first `00 ff` are one datagram (so a plain
 //! SIP message is a valid input: the RFC 4475 seeds); then each `00 ff <op>`
@@ -11,332 +12,140 @@
 //!
 //! | op % 8 | step |
 //! | --- | --- |
-//! | 0, 1 | the payload as a datagram from source 0 or 1 |
-//! | 2 | open a TCP flow (up to 4) and send the payload on it |
-//! | 3 | the payload as stream bytes on the flow payload[0] picks |
-//! | 4 | close the flow payload[0] picks |
+//! | 0, 1 | the payload as a datagram from phone 0 or 1 |
+//! | 2 | a phone opens a TCP flow (up to 4 open) and sends the payload |
+//! | 3 | the payload after its first byte on the open flow that byte picks |
+//! | 4 | the open flow payload[0] picks closes |
 //! | 5 | the clock jumps by the payload's first 4 bytes (LE) in ms |
-//! | 6 | answer the held effects, payload bits saying which fail |
+//! | 6 | payload[0] and [1] set how the store and the user lookups answer from now on (now, fail, hold); the held effects are answered, bit i of the rest failing the ith |
 //! | 7 | the clock goes to the next deadline |
 #![no_main]
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+#[path = "../../crates/server/tests/service_harness/mod.rs"]
+mod service_harness;
 
-use bytes::Bytes;
+use std::hash::{DefaultHasher, Hasher};
+use std::time::Duration;
+
 use libfuzzer_sys::fuzz_target;
-use rand::SeedableRng;
-use rand::rngs::StdRng;
-use switchboard_core::{Config, Endpoint, FlowId, Input, Now, Source, Transport};
-use switchboard_proto::{Message, Method, RequestBuilder, StatusCode};
-use switchboard_server::proxy::{Listener, NextHop};
-use switchboard_server::service::{Completion, DirectoryUser, Effect, UserSnapshot};
-use switchboard_server::{
-    AuthConfig, AuthSecret, Ha1Set, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
-    ServiceConfig,
-};
+use service_harness::{Phone, Reply, Server};
+use switchboard_core::Input;
+use switchboard_proto::{Method, StatusCode};
 
-const DOMAIN: &str = "example.com";
 const SEPARATOR: &[u8] = b"\x00\xff";
 const MAX_FLOWS: usize = 4;
 
-fn addr(s: &str) -> SocketAddr {
-    s.parse().expect("a valid address")
+fn reply(b: Option<&u8>) -> Reply {
+    match b.map_or(0, |b| b % 3) {
+        0 => Reply::Now,
+        1 => Reply::Fail,
+        _ => Reply::Hold,
+    }
 }
 
-struct Machine {
-    ep: Endpoint,
-    service: Service,
-    now: Now,
-    held: VecDeque<Effect>,
-    open: Vec<FlowId>,
-    next_flow: u64,
-    /// What went out to the checking phone.
-    answers: Vec<Message>,
+/// The fuzz input's steps, played on the harness.
+struct Run {
+    h: Server,
+    phones: [Phone; 2],
+    flows: Vec<Phone>,
+    connections: u16,
 }
 
-impl Machine {
-    fn new() -> Self {
-        let server = addr("127.0.0.1:5060");
-        let listeners = vec![
-            Listener::new(Transport::Udp, server),
-            Listener::new(Transport::Tcp, server),
-        ];
-        let config = ServiceConfig::new(
-            RegistrarConfig::for_domain(DOMAIN),
-            AuthConfig::default(),
-            ProtectConfig::default(),
-            ProxyConfig::new(listeners, vec![DOMAIN.to_owned()]),
-        );
-        let now = Now::at(Instant::now(), 1_700_000_000);
-        let mut seed = 0;
-        let mut service = Service::new(
-            config,
-            AuthSecret::from_bytes([7; 32]),
-            || {
-                seed += 1;
-                Box::new(StdRng::seed_from_u64(seed))
-            },
-            now,
-        );
-        service.load_users(UserSnapshot {
-            version: 1,
-            users: vec![DirectoryUser {
-                name: "alice".into(),
-                domain: DOMAIN.into(),
-                ha1: Ha1Set::from_password("alice", DOMAIN, "secret"),
-            }],
-        });
-        let ep_config = Config {
-            via_addresses: vec![(Transport::Udp, server), (Transport::Tcp, server)],
-            ..Config::default()
-        };
-        Self {
-            ep: Endpoint::new(ep_config, Box::new(StdRng::seed_from_u64(99))),
-            service,
-            now,
-            held: VecDeque::new(),
-            open: Vec::new(),
-            next_flow: 1,
-            answers: Vec::new(),
-        }
-    }
-
-    fn datagram(&mut self, remote: SocketAddr, bytes: &[u8]) {
-        let source = Source {
-            transport: Transport::Udp,
-            remote,
-            local: addr("127.0.0.1:5060"),
-            flow: None,
-        };
-        self.input(Input::Datagram {
-            source,
-            bytes: Bytes::copy_from_slice(bytes),
-        });
-    }
-
-    fn input(&mut self, input: Input) {
-        self.ep.handle_input(self.now.instant(), input);
-        self.drain();
-    }
-
-    /// Pick one of the open flows.
-    fn flow(&self, pick: Option<&u8>) -> Option<FlowId> {
-        let n = self.open.len();
-        (n > 0).then(|| self.open[usize::from(*pick.unwrap_or(&0)) % n])
-    }
-
+impl Run {
     fn step(&mut self, op: u8, payload: &[u8]) {
+        let h = &mut self.h;
+        let pick = |n: usize| usize::from(payload.first().copied().unwrap_or(0)) % n.max(1);
         match op % 8 {
-            0 => self.datagram(addr("198.51.100.10:5060"), payload),
-            1 => self.datagram(addr("203.0.113.9:40000"), payload),
-            2 if self.open.len() < MAX_FLOWS => {
-                let flow = FlowId(self.next_flow);
-                self.next_flow += 1;
-                self.open.push(flow);
-                self.input(Input::FlowOpened {
-                    flow,
-                    transport: Transport::Tcp,
-                    local: addr("127.0.0.1:5060"),
-                    remote: SocketAddr::new(addr("198.51.100.20:0").ip(), 40000u16.wrapping_add(flow.0 as u16)),
-                });
-                let bytes = Bytes::copy_from_slice(payload);
-                self.input(Input::StreamData { flow, bytes });
+            0 | 1 => h.send_bytes(&self.phones[usize::from(op % 2)], payload.to_vec()),
+            2 if self.flows.len() < MAX_FLOWS => {
+                self.connections = self.connections.wrapping_add(1);
+                let at = format!("198.51.100.20:{}", 40000u16.wrapping_add(self.connections));
+                let mut phone = Phone::new("bob", &at);
+                h.connect_tcp(&mut phone);
+                h.send_bytes(&phone, payload.to_vec());
+                self.flows.push(phone);
             }
-            3 => {
-                if let Some(flow) = self.flow(payload.first()) {
-                    let bytes = Bytes::copy_from_slice(payload.get(1..).unwrap_or_default());
-                    self.input(Input::StreamData { flow, bytes });
-                }
+            3 if !self.flows.is_empty() => {
+                let phone = &self.flows[pick(self.flows.len())];
+                h.send_bytes(phone, payload.get(1..).unwrap_or_default().to_vec());
             }
-            4 => {
-                if let Some(flow) = self.flow(payload.first()) {
-                    self.open.retain(|f| *f != flow);
-                    self.input(Input::FlowClosed { flow });
+            4 if !self.flows.is_empty() => {
+                let phone = self.flows.remove(pick(self.flows.len()));
+                if let Some(flow) = phone.flow {
+                    h.input(Input::FlowClosed { flow });
                 }
             }
             5 => {
                 let mut ms = [0u8; 4];
-                for (d, s) in ms.iter_mut().zip(payload) {
-                    *d = *s;
-                }
-                self.advance(Duration::from_millis(u64::from(u32::from_le_bytes(ms))));
+                ms.iter_mut().zip(payload).for_each(|(d, s)| *d = *s);
+                h.jump(Duration::from_millis(u64::from(u32::from_le_bytes(ms))));
             }
-            6 => self.complete(payload),
-            7 => {
-                if let Some(next) = self.deadline() {
-                    let by = next.saturating_duration_since(self.now.instant());
-                    self.advance(by);
-                }
+            6 => {
+                h.store_reply = reply(payload.first());
+                h.users_reply = reply(payload.get(1));
+                let bits = payload.get(2..).unwrap_or_default();
+                h.release_with(|i| bits.get(i / 8).is_some_and(|b| b & (1 << (i % 8)) != 0));
             }
+            7 => h.step(),
             _ => {}
         }
     }
-
-    fn deadline(&self) -> Option<Instant> {
-        [self.ep.poll_timeout(), self.service.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-
-    /// Moves the clock and handles every deadline that passed.
-    fn advance(&mut self, by: Duration) {
-        self.now = self.now.advance(by);
-        let at = self.now.instant();
-        // Each round handles what is due; new deadlines may be due at once.
-        for _ in 0..64 {
-            if self.deadline().is_none_or(|d| d > at) {
-                return;
-            }
-            if self.ep.poll_timeout().is_some_and(|t| t <= at) {
-                self.ep.handle_timeout(at);
-            }
-            if self.service.poll_timeout().is_some_and(|t| t <= at) {
-                self.service.handle_timeout(self.now, &mut self.ep);
-            }
-            self.drain();
-        }
-    }
-
-    /// Answers every held effect; bit i of `pattern` set: effect i fails.
-    fn complete(&mut self, pattern: &[u8]) {
-        let mut i = 0usize;
-        while let Some(effect) = self.held.pop_front() {
-            let fail = pattern
-                .get(i / 8)
-                .is_some_and(|b| b & (1 << (i % 8)) != 0);
-            i += 1;
-            let completion = answer(effect, fail);
-            self.service
-                .handle_completion(self.now, &mut self.ep, completion);
-            self.drain();
-        }
-    }
-
-    fn drain(&mut self) {
-        loop {
-            while let Some(t) = self.ep.poll_transmit() {
-                let to_checker = matches!(
-                    t.destination,
-                    switchboard_core::Destination::Address { remote, .. } if remote == checker()
-                );
-                if to_checker {
-                    if let Ok(m) = Message::parse_datagram(t.bytes) {
-                        self.answers.push(m);
-                    }
-                }
-            }
-            while self.ep.poll_close().is_some() {}
-            let mut moved = false;
-            while let Some(event) = self.ep.poll_event() {
-                self.service.handle_event(self.now, &mut self.ep, event);
-                moved = true;
-            }
-            while let Some(effect) = self.service.poll_effect() {
-                self.held.push_back(effect);
-                moved = true;
-            }
-            if !moved {
-                return;
-            }
-        }
-    }
-}
-
-/// The runtime's answer to an effect.
-fn answer(effect: Effect, fail: bool) -> Completion {
-    let error = || -> Box<dyn std::error::Error + Send + Sync> { "down".into() };
-    match effect {
-        Effect::Store { id, .. } => Completion::Stored {
-            id,
-            result: if fail { Err(error()) } else { Ok(()) },
-        },
-        Effect::LookupUser { id, name, domain } => Completion::User {
-            id,
-            result: if fail {
-                Err(error())
-            } else {
-                Ok((name == "bob").then(|| Ha1Set::from_password(&name, &domain, "pw")))
-            },
-        },
-        Effect::CheckUsers { .. } => Completion::Users(if fail { Err(error()) } else { Ok(None) }),
-        Effect::Resolve { id, .. } => Completion::Resolved {
-            id,
-            hops: if fail {
-                Vec::new()
-            } else {
-                vec![NextHop::address(Transport::Udp, addr("192.0.2.99:5060"))]
-            },
-        },
-        other => panic!("unknown effect {other:?}"),
-    }
-}
-
-/// The phone that checks the server still answers.
-fn checker() -> SocketAddr {
-    addr("192.0.2.200:5060")
 }
 
 /// Splits at each `00 ff`: the first chunk, then (op, payload) pairs.
 fn steps(data: &[u8]) -> (&[u8], Vec<(u8, &[u8])>) {
-    let mut chunks = Vec::new();
+    let mut chunks: Vec<&[u8]> = Vec::new();
     let mut rest = data;
-    let mut first = None;
-    loop {
-        let at = rest.windows(2).position(|w| w == SEPARATOR);
-        let (chunk, next) = match at {
-            Some(i) => (&rest[..i], Some(&rest[i + 2..])),
-            None => (rest, None),
-        };
-        match first {
-            None => first = Some(chunk),
-            Some(_) => {
-                if let Some((op, payload)) = chunk.split_first() {
-                    chunks.push((*op, payload));
-                }
-            }
-        }
-        match next {
-            Some(n) => rest = n,
-            None => return (first.unwrap_or_default(), chunks),
-        }
+    while let Some(i) = rest.windows(2).position(|w| w == SEPARATOR) {
+        chunks.push(&rest[..i]);
+        rest = &rest[i + 2..];
     }
+    chunks.push(rest);
+    let first = chunks.remove(0);
+    let ops = chunks
+        .into_iter()
+        .filter_map(|c| c.split_first().map(|(op, payload)| (*op, payload)))
+        .collect();
+    (first, ops)
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut m = Machine::new();
-    let (first, rest) = steps(data);
+    let mut run = Run {
+        h: Server::new(),
+        phones: [
+            Phone::new("alice", "198.51.100.10:5060"),
+            Phone::behind_nat("bob", "203.0.113.9:40000", "192.168.1.5:5060"),
+        ],
+        flows: Vec::new(),
+        connections: 0,
+    };
+    let (first, ops) = steps(data);
     if !first.is_empty() {
-        m.datagram(addr("198.51.100.10:5060"), first);
+        run.step(0, first);
     }
-    for (op, payload) in rest {
-        m.step(op, payload);
+    for (op, payload) in ops {
+        run.step(op, payload);
     }
-    // The runtime answers what it still holds; then the server must still
-    // serve.
-    m.complete(&[]);
-    // A branch the input cannot have guessed (a hash of the input), so the
-    // check is never taken for a retransmission of something it sent.
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    std::hash::Hasher::write(&mut hasher, data);
-    let branch = format!("z9hG4bK-check-{:016x}", std::hash::Hasher::finish(&hasher));
-    let options = RequestBuilder::new(Method::Options, "sip:127.0.0.1:5060")
-        .header(
-            switchboard_proto::HeaderName::Via,
-            format!("SIP/2.0/UDP 192.0.2.200:5060;branch={branch};rport"),
-        )
-        .from("<sip:checker@other.org>", "c1")
-        .to("<sip:127.0.0.1:5060>", None)
-        .call_id("fuzz-check")
-        .cseq(1)
+    // The runtime catches up; then the server must still serve.
+    let h = &mut run.h;
+    h.store_reply = Reply::Now;
+    h.users_reply = Reply::Now;
+    h.release();
+    let mut checker = Phone::new("checker", "192.0.2.200:5060");
+    // A Call-ID (and so a branch) the input cannot have guessed: a hash of
+    // the input, so the check is never a retransmission of its requests.
+    let mut hasher = DefaultHasher::new();
+    hasher.write(data);
+    checker.call_id = format!("check-{:016x}", hasher.finish());
+    checker.user = format!("c{:016x}", hasher.finish());
+    let options = checker
+        .call(Method::Options, "sip:127.0.0.1:5060")
         .build()
         .expect("a valid OPTIONS");
-    m.datagram(checker(), &options.to_bytes());
-    let answered = m.answers.iter().any(|msg| match msg {
-        Message::Response(r) => r.status() == StatusCode::OK,
-        Message::Request(_) => false,
-    });
-    assert!(answered, "OPTIONS not answered 200: {:?}", m.answers);
+    h.send(&checker, options);
+    let answers = h.responses(&checker);
+    assert!(
+        answers.iter().any(|r| r.status() == StatusCode::OK),
+        "OPTIONS not answered 200: {answers:?}"
+    );
 });

@@ -23,6 +23,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_core::{Config, Destination, Endpoint, FlowId, Input, Now, Source, Transport};
 use switchboard_proto::digest::{self, Algorithm, DigestChallenge, RequestInfo};
+use switchboard_proto::header::NameAddr;
 use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
     Uri,
@@ -128,13 +129,9 @@ impl Phone {
         let cseq = (method == Method::Ack).then(|| h.cseq().unwrap().seq);
         let (to, call_id) = (h.get(HeaderName::To).unwrap(), h.call_id().unwrap());
         let mut b = self.build(method, &target, to, call_id, cseq);
-        for route in h
-            .values(HeaderName::RecordRoute)
-            .collect::<Vec<_>>()
-            .iter()
-            .rev()
-        {
-            b = b.header(HeaderName::Route, *route);
+        let record_route: Vec<&str> = h.values(HeaderName::RecordRoute).collect();
+        for route in record_route.into_iter().rev() {
+            b = b.header(HeaderName::Route, route);
         }
         b
     }
@@ -181,12 +178,9 @@ fn ack_for(failure: &Response) -> Request {
         .unwrap()
 }
 
-/// The URI inside a name-addr.
-pub fn uri_of(name_addr: &str) -> String {
-    match (name_addr.find('<'), name_addr.find('>')) {
-        (Some(a), Some(b)) if a < b => name_addr[a + 1..b].to_owned(),
-        _ => name_addr.split(';').next().unwrap().trim().to_owned(),
-    }
+/// The URI of a Contact, To or Route value.
+pub fn uri_of(value: &str) -> String {
+    NameAddr::parse_value(value).unwrap().uri.to_string()
 }
 
 /// The credentials header answering `challenge` (401 or 407: its first
@@ -235,7 +229,6 @@ pub fn challenge_shape(response: &Response) -> (u16, Vec<String>) {
 /// What the server sent, parsed back.
 #[derive(Debug)]
 pub struct Sent {
-    pub at: Duration,
     pub destination: Destination,
     pub message: Message,
 }
@@ -382,7 +375,12 @@ impl Server {
 
     /// `phone` sends `message` to the server.
     pub fn send(&mut self, phone: &Phone, message: impl Into<Message>) {
-        let bytes = message.into().to_bytes();
+        self.send_bytes(phone, message.into().to_bytes().to_vec());
+    }
+
+    /// `phone` sends `bytes` (a datagram, or stream bytes on its flow).
+    pub fn send_bytes(&mut self, phone: &Phone, bytes: Vec<u8>) {
+        let bytes = bytes.into();
         let input = match phone.flow {
             Some(flow) => Input::StreamData { flow, bytes },
             None => Input::Datagram {
@@ -612,10 +610,31 @@ impl Server {
 
     // ----- the runtime -----
 
+    /// Moves the clock by `by` at once and handles what is due then (a
+    /// process that was not scheduled for that long).
+    pub fn jump(&mut self, by: Duration) {
+        self.now = self.now.advance(by);
+        // New deadlines may be due at once: a few rounds, not a loop that
+        // could spin.
+        for _ in 0..16 {
+            if self.next_deadline().is_none_or(|t| t > self.now.instant()) {
+                return;
+            }
+            self.step();
+        }
+    }
+
     /// Answers the held effects now (as `Reply::Now` would).
     pub fn release(&mut self) {
-        for effect in std::mem::take(&mut self.held) {
-            let completion = self.carry_out(effect, Reply::Now);
+        self.release_with(|_| false);
+    }
+
+    /// Answers the held effects now, the `i`th with a failure when
+    /// `fails(i)`.
+    pub fn release_with(&mut self, mut fails: impl FnMut(usize) -> bool) {
+        for (i, effect) in std::mem::take(&mut self.held).into_iter().enumerate() {
+            let reply = if fails(i) { Reply::Fail } else { Reply::Now };
+            let completion = self.carry_out(effect, reply);
             self.service
                 .handle_completion(self.now, &mut self.ep, completion);
         }
@@ -632,12 +651,13 @@ impl Server {
     fn drain(&mut self) {
         loop {
             while let Some(t) = self.ep.poll_transmit() {
-                let message = Message::parse_datagram(t.bytes).expect("the server sends valid SIP");
-                self.outbox.push(Sent {
-                    at: self.elapsed(),
-                    destination: t.destination,
-                    message,
-                });
+                // Keep-alive answers (CRLF) are no messages.
+                if let Ok(message) = Message::parse_datagram(t.bytes) {
+                    self.outbox.push(Sent {
+                        destination: t.destination,
+                        message,
+                    });
+                }
             }
             while self.ep.poll_close().is_some() {}
             let mut moved = false;
