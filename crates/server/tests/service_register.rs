@@ -171,23 +171,17 @@ fn the_200_waits_for_the_store_and_a_failed_store_leaves_no_binding() {
     assert_eq!(h.service.registrar().binding_count(), 0);
     // Calling alice finds no device.
     let mut bob = Phone::new("bob", "198.51.100.11:5060");
-    let resp = h.authenticated(&mut bob, "bob-pw", |p| {
-        p.call(Method::Invite, "sip:alice@example.com")
-    });
+    let resp = h.invite_answer(&mut bob, "sip:alice@example.com");
     assert_eq!(resp.status(), StatusCode::TEMPORARILY_UNAVAILABLE);
 }
 
-#[test]
-fn a_user_missing_from_memory_is_looked_up_while_the_request_waits() {
-    let mut h = Server::new();
-    // Added to the store a moment ago: not in memory yet.
+/// dave, added to the store a moment ago (not in memory yet), answers
+/// the challenge to his REGISTER while user lookups get no answer.
+fn dave_registers_while_lookups_hang(h: &mut Server) -> Phone {
     h.set_user("dave", "dave-pw");
     h.users_reply = Reply::Hold;
     let mut dave = Phone::new("dave", "198.51.100.12:5060");
-    let first = dave.register(600).build().unwrap();
-    h.send(&dave, first);
-    let ch = h.final_response(&dave);
-    assert_eq!(ch.status(), StatusCode::UNAUTHORIZED);
+    let ch = challenge(h, &mut dave);
     let (name, value) = answer(
         &ch,
         ("dave", "dave-pw"),
@@ -197,6 +191,13 @@ fn a_user_missing_from_memory_is_looked_up_while_the_request_waits() {
     );
     let request = dave.register(600).header(name, value).build().unwrap();
     h.send(&dave, request);
+    dave
+}
+
+#[test]
+fn a_user_missing_from_memory_is_looked_up_while_the_request_waits() {
+    let mut h = Server::new();
+    let dave = dave_registers_while_lookups_hang(&mut h);
     assert!(h.take(&dave).is_empty(), "nothing answered while it waits");
     assert_eq!(
         h.count(|e| matches!(e, Effect::LookupUser { name, .. } if name == "dave")),
@@ -226,19 +227,7 @@ fn an_absent_user_gets_the_same_401_as_a_wrong_password() {
 #[test]
 fn a_lookup_that_never_answers_gets_500_after_the_lookup_timeout() {
     let mut h = Server::with(|c| c.lookup_timeout = 5 * S);
-    h.set_user("dave", "dave-pw");
-    h.users_reply = Reply::Hold;
-    let mut dave = Phone::new("dave", "198.51.100.12:5060");
-    let ch = challenge(&mut h, &mut dave);
-    let (name, value) = answer(
-        &ch,
-        ("dave", "dave-pw"),
-        &Method::Register,
-        "sip:example.com",
-        1,
-    );
-    let request = dave.register(600).header(name, value).build().unwrap();
-    h.send(&dave, request);
+    let dave = dave_registers_while_lookups_hang(&mut h);
     h.run_for(5 * S - Duration::from_millis(1));
     assert!(h.take(&dave).is_empty(), "still waiting");
     h.run_for(Duration::from_millis(1));
@@ -305,9 +294,7 @@ fn a_binding_is_removed_at_its_expiry_second_and_calls_then_get_480() {
         }
     ));
     let mut alice = Phone::new("alice", "198.51.100.10:5060");
-    let resp = h.authenticated(&mut alice, "alice-pw", |p| {
-        p.call(Method::Invite, "sip:bob@example.com")
-    });
+    let resp = h.invite_answer(&mut alice, "sip:bob@example.com");
     assert_eq!(resp.status(), StatusCode::TEMPORARILY_UNAVAILABLE);
 }
 

@@ -81,12 +81,12 @@ fn a_stranger_cannot_relay_through_the_server() {
     let mut h = Server::new();
     with_other_org(&mut h);
     let mut mallory = mallory();
-    let invite = mallory
-        .call(Method::Invite, "sip:carol@other.org")
-        .build()
-        .unwrap();
-    h.send(&mallory, invite);
-    assert_eq!(h.status(&mallory), 403);
+    assert_eq!(
+        h.ask(&mut mallory, Method::Invite, "sip:carol@other.org")
+            .status()
+            .as_u16(),
+        403
+    );
     assert!(h.take_requests().is_empty(), "nothing sent onwards");
     assert_eq!(h.count(|e| matches!(e, Effect::Resolve { .. })), 0);
 }
@@ -216,22 +216,21 @@ fn a_phone_on_a_tcp_connection_is_reached_down_that_connection() {
 fn callers_learn_whether_a_user_exists_only_when_authenticated() {
     let mut h = Server::new();
     let mut alice = alice();
-    let mut status = |h: &mut Server, uri: &'static str| {
-        h.authenticated(&mut alice, "alice-pw", |p| p.call(Method::Invite, uri))
-            .status()
-            .as_u16()
-    };
-    assert_eq!(status(&mut h, "sip:nobody@example.com"), 404);
-    assert_eq!(status(&mut h, "sip:carol@example.com"), 480, "no device");
+    let unknown = h.invite_answer(&mut alice, "sip:nobody@example.com");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    let away = h.invite_answer(&mut alice, "sip:carol@example.com");
+    assert_eq!(
+        away.status(),
+        StatusCode::TEMPORARILY_UNAVAILABLE,
+        "no device"
+    );
 
     // From another domain, unauthenticated: one answer for both.
     let mut mallory = mallory();
     let mut answers = Vec::new();
     for method in [Method::Invite, Method::Options] {
         for uri in ["sip:nobody@example.com", "sip:carol@example.com"] {
-            let request = mallory.call(method.clone(), uri).build().unwrap();
-            h.send(&mallory, request);
-            let r = h.final_response(&mallory);
+            let r = h.ask(&mut mallory, method.clone(), uri);
             answers.push((r.status().as_u16(), r.reason().to_owned()));
         }
     }
@@ -240,12 +239,12 @@ fn callers_learn_whether_a_user_exists_only_when_authenticated() {
 
     // Not trusting other domains: 403 for them.
     let mut h = Server::with(|c| c.trust_foreign_callers = false);
-    let request = mallory
-        .call(Method::Invite, "sip:carol@example.com")
-        .build()
-        .unwrap();
-    h.send(&mallory, request);
-    assert_eq!(h.status(&mallory), 403);
+    assert_eq!(
+        h.ask(&mut mallory, Method::Invite, "sip:carol@example.com")
+            .status()
+            .as_u16(),
+        403
+    );
 }
 
 #[test]
@@ -272,12 +271,7 @@ fn overloaded_new_requests_get_503_and_dialogs_go_on() {
     assert_eq!(h.held(), 2);
 
     let mut dave = Phone::new("dave", "198.51.100.13:5060");
-    let invite = dave
-        .call(Method::Invite, "sip:alice@example.com")
-        .build()
-        .unwrap();
-    h.send(&dave, invite);
-    let refused = h.final_response(&dave);
+    let refused = h.ask(&mut dave, Method::Invite, "sip:alice@example.com");
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(refused.headers().get(HeaderName::RetryAfter).is_some());
 
@@ -288,10 +282,10 @@ fn overloaded_new_requests_get_503_and_dialogs_go_on() {
 
     // The store catches up: new requests are served again.
     h.release();
-    let invite = dave
-        .call(Method::Invite, "sip:alice@example.com")
-        .build()
-        .unwrap();
-    h.send(&dave, invite);
-    assert_eq!(h.status(&dave), 407);
+    assert_eq!(
+        h.ask(&mut dave, Method::Invite, "sip:alice@example.com")
+            .status()
+            .as_u16(),
+        407
+    );
 }

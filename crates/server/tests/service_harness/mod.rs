@@ -438,6 +438,21 @@ impl Server {
         self.send(phone, second);
     }
 
+    /// `phone` sends `method` for `uri` without credentials: the final
+    /// answer the server gives itself.
+    pub fn ask(&mut self, phone: &mut Phone, method: Method, uri: &str) -> Response {
+        let request = phone.call(method, uri).build().unwrap();
+        self.send(phone, request);
+        self.final_response(phone)
+    }
+
+    /// `phone`'s user INVITEs `uri` (authenticated): the final answer the
+    /// server gives itself.
+    pub fn invite_answer(&mut self, phone: &mut Phone, uri: &str) -> Response {
+        let password = self.password(phone);
+        self.authenticated(phone, &password, |p| p.call(Method::Invite, uri))
+    }
+
     /// Registers `phone` for `expires` seconds (a 200 expected).
     pub fn register(&mut self, phone: &mut Phone, expires: u32) {
         let password = self.password(phone);
