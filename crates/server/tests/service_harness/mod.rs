@@ -226,6 +226,15 @@ pub fn challenge_shape(response: &Response) -> (u16, Vec<String>) {
     (response.status().as_u16(), shape)
 }
 
+/// A user as the store gives it.
+fn stored_user(name: &str, domain: &str, password: &str) -> DirectoryUser {
+    DirectoryUser {
+        name: name.to_owned(),
+        domain: domain.to_owned(),
+        ha1: Ha1Set::from_password(name, domain, password),
+    }
+}
+
 /// What the server sent, parsed back.
 #[derive(Debug)]
 pub struct Sent {
@@ -343,11 +352,7 @@ impl Server {
         let users = self
             .users
             .iter()
-            .map(|((name, domain), pw)| DirectoryUser {
-                name: name.clone(),
-                domain: domain.clone(),
-                ha1: Ha1Set::from_password(name, domain, pw),
-            })
+            .map(|((name, domain), pw)| stored_user(name, domain, pw))
             .collect();
         UserSnapshot {
             version: self.users_version,
@@ -721,7 +726,7 @@ impl Server {
                     Ok(self
                         .users
                         .get(&(name.clone(), domain.clone()))
-                        .map(|pw| Ha1Set::from_password(&name, &domain, pw)))
+                        .map(|pw| stored_user(&name, &domain, pw).ha1))
                 };
                 Completion::User { id, result }
             }
