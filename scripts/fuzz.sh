@@ -13,7 +13,8 @@
 #   FUZZ_JOBS       libFuzzer -jobs/-workers per target (default 1)
 #
 # Installs cargo-fuzz when missing, seeds fuzz/corpus/<target>/ from the RFC
-# 4475/5118 messages in crates/proto/tests/data (plus the saved regressions
+# 4475/5118 messages in crates/proto/tests/data (server_machine: also as
+# steps on a TCP flow and whole exchanges with the server; plus the saved regressions
 # tests/data/fuzz-regressions/<target>-*), and exits non-zero when a target crashes,
 # printing where the crashing input was saved (fuzz/artifacts/<target>/).
 # The corpora and artifacts are git-ignored; save a crash worth keeping in
@@ -148,6 +149,25 @@ seed_target() {
             # REGISTER challenged (401), then its retry answered 200.
             printf '\x00\x01\x03\x01\x00\x01\x04\x00\xff\x05\x05\x00' | seed "$dir"
             printf '\x00\x00\x04\x01\x01\x00\x03abc\x00\x00\x02\x03\x01\x00\x00' | seed "$dir"
+            ;;
+        server_machine)
+            # Steps are separated by 00 ff <op> (see the target): each
+            # message as a datagram, on a new TCP flow, and followed by a
+            # time jump and the effects answered; then whole exchanges with
+            # the server (example.com on 127.0.0.1:5060).
+            for f in "${MESSAGES[@]}"; do
+                seed "$dir" <"$f"
+                { printf '\x00\xff\x02'; cat "$f"; } | seed "$dir"
+                { cat "$f"; printf '\x00\xff\x06\x00\xff\x05\x40\x9c\x00\x00\x00\xff\x07'; } | seed "$dir"
+            done
+            local via='Via: SIP/2.0/UDP 198.51.100.10:5060;rport;branch=z9hG4bK'
+            local reg="REGISTER sip:example.com SIP/2.0\r\n$via-r1\r\nMax-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a\r\nTo: <sip:alice@example.com>\r\nCall-ID: reg1\r\nCSeq: 1 REGISTER\r\nContact: <sip:alice@192.168.1.5:5060>\r\nExpires: 60\r\nAuthorization: Digest username=\"alice\", realm=\"example.com\", nonce=\"x\", uri=\"sip:example.com\", response=\"00000000000000000000000000000000\"\r\nContent-Length: 0\r\n\r\n"
+            local inv="INVITE sip:bob@example.com SIP/2.0\r\n$via-i1\r\nMax-Forwards: 70\r\nFrom: <sip:carol@other.org>;tag=c\r\nTo: <sip:bob@example.com>\r\nCall-ID: inv1\r\nCSeq: 1 INVITE\r\nContact: <sip:carol@198.51.100.10:5060>\r\nContent-Length: 0\r\n\r\n"
+            local bye="BYE sip:carol@other.org SIP/2.0\r\n$via-b1\r\nMax-Forwards: 70\r\nRoute: <sip:127.0.0.1:5060;lr>\r\nFrom: <sip:alice@example.com>;tag=a\r\nTo: <sip:carol@other.org>;tag=x\r\nCall-ID: inv2\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+            printf "$reg" | seed "$dir"
+            printf "$reg\x00\xff\x06\x00\xff\x05\x60\xea\x00\x00\x00\xff\x07" | seed "$dir"
+            printf "$inv\x00\xff\x01$inv\x00\xff\x07\x00\xff\x06\xff" | seed "$dir"
+            printf "$bye\x00\xff\x02$inv\x00\xff\x03\x00$bye\x00\xff\x04\x00" | seed "$dir"
             ;;
         *)
             for f in "${MESSAGES[@]}"; do seed "$dir" <"$f"; done
