@@ -16,6 +16,7 @@ mod config;
 mod endpoint;
 mod error;
 mod event;
+pub mod resolve;
 mod transaction;
 mod transport;
 
