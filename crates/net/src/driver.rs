@@ -141,12 +141,12 @@ pub async fn start_app<A: App>(
             return Err(StartError::MissingTlsServer(transport));
         }
         if transport == Transport::Udp {
-            let socket = UdpSocket::bind(addr).await.map_err(err)?;
+            let socket = crate::bind::udp(addr).map_err(err)?;
             let at = socket.local_addr().map_err(err)?;
             local.push((transport, at));
             bound.push(Bound::Udp(Arc::new(socket), at));
         } else {
-            let listener = TcpListener::bind(addr).await.map_err(err)?;
+            let listener = crate::bind::tcp(addr).map_err(err)?;
             local.push((transport, listener.local_addr().map_err(err)?));
             bound.push(Bound::Stream(listener, transport));
         }

@@ -59,6 +59,7 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod bind;
 mod config;
 mod conn;
 mod driver;
