@@ -539,7 +539,11 @@ fn default_listeners_take_ipv4_and_ipv6() {
         }
     };
     let config = dir.path().join("switchboard.toml");
-    std::fs::write(&config, format!("port = {port}\n[protection]\nrate_limit = false\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("port = {port}\n[protection]\nrate_limit = false\n"),
+    )
+    .unwrap();
     let args = [
         "serve",
         "--data",

@@ -74,7 +74,10 @@ fn broken_content_length_over_tcp_is_answered_400_then_closed() {
             Some(raw_header(raw, "CSeq")),
             "{name}"
         );
-        assert!(headers.to_tag().is_some(), "{name}: the answer has a To tag");
+        assert!(
+            headers.to_tag().is_some(),
+            "{name}: the answer has a To tag"
+        );
 
         assert_eq!(h.ep.poll_close(), Some(flow), "{name}: then closed");
         assert_eq!(h.ep.poll_close(), None);

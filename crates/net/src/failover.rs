@@ -5,8 +5,41 @@ use switchboard_core::TransactionId;
 use switchboard_core::resolve::{AttemptOutcome, Failover};
 use switchboard_proto::Request;
 
-use crate::resolver::{ResolveError, Target};
+use crate::resolver::{DnsLookup, ResolveError, Resolver, Target, next_hop};
 use crate::{ClientTransaction, Error, Handle, Outcome};
+
+/// The fail-over side of the [`Handle`] API.
+impl Handle {
+    /// Sends `request` to its next hop found by RFC 3263, with fail-over:
+    /// resolves the first Route value when it is a loose router, else the
+    /// Request-URI ([`next_hop`], RFC 3261 §8.1.2), then tries
+    /// the targets in order, each in a new client transaction, until one
+    /// answers with something other than 503 (see
+    /// [`FailoverTransaction`]). Fails with [`Error::Resolve`] when no
+    /// target is found.
+    pub async fn send_request_resolved<L>(
+        &self,
+        request: Request,
+        resolver: &Resolver<L>,
+    ) -> Result<FailoverTransaction, Error>
+    where
+        L: DnsLookup + Sync,
+    {
+        let targets = resolver.resolve_str(next_hop(&request)?).await?;
+        self.send_request_to_targets(request, targets).await
+    }
+
+    /// Sends `request` to `targets` in order, with RFC 3263 §4.3 fail-over
+    /// (see [`FailoverTransaction`]): for targets resolved already, or
+    /// chosen by other means.
+    pub async fn send_request_to_targets(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+    ) -> Result<FailoverTransaction, Error> {
+        FailoverTransaction::start(self.clone(), request, targets).await
+    }
+}
 
 /// A request sent to a list of targets in order (RFC 3263 §4.3), made by
 /// [`Handle::send_request_resolved`] or [`Handle::send_request_to_targets`].

@@ -9,9 +9,9 @@ use switchboard_core::{Destination, RespondError, Source, TransactionId, Transpo
 use switchboard_proto::{Message, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::Error;
 use crate::driver::{Control, RuntimeStats};
-use crate::resolver::{DnsLookup, Resolver, Target, next_hop};
-use crate::{Error, FailoverTransaction};
+use crate::resolver::Target;
 
 /// Where a new client transaction's id and outcomes go.
 pub(crate) type TxReply = oneshot::Sender<Result<(TransactionId, mpsc::Receiver<Outcome>), Error>>;
@@ -206,36 +206,6 @@ impl Handle {
         let name = (target.host.parse::<IpAddr>().is_err() && !target.host.is_empty())
             .then(|| target.host.clone());
         self.send(request, target.destination(), name).await
-    }
-
-    /// Sends `request` to its next hop found by RFC 3263, with fail-over:
-    /// resolves the first Route value when it is a loose router, else the
-    /// Request-URI ([`next_hop`], RFC 3261 §8.1.2), then tries
-    /// the targets in order, each in a new client transaction, until one
-    /// answers with something other than 503 (see
-    /// [`FailoverTransaction`]). Fails with [`Error::Resolve`] when no
-    /// target is found.
-    pub async fn send_request_resolved<L>(
-        &self,
-        request: Request,
-        resolver: &Resolver<L>,
-    ) -> Result<FailoverTransaction, Error>
-    where
-        L: DnsLookup + Sync,
-    {
-        let targets = resolver.resolve_str(next_hop(&request)?).await?;
-        self.send_request_to_targets(request, targets).await
-    }
-
-    /// Sends `request` to `targets` in order, with RFC 3263 §4.3 fail-over
-    /// (see [`FailoverTransaction`]): for targets resolved already, or
-    /// chosen by other means.
-    pub async fn send_request_to_targets(
-        &self,
-        request: Request,
-        targets: Vec<Target>,
-    ) -> Result<FailoverTransaction, Error> {
-        FailoverTransaction::start(self.clone(), request, targets).await
     }
 
     async fn send(

@@ -351,7 +351,11 @@ async fn broken_framing_on_tcp_gets_400_then_eof() {
         let b = Peer::start(config(&[Transport::Tcp], None), 6).await;
         for (call_id, cseq, raw) in [
             ("ncl.0ha0isndaksdj2193423r542w35", "0 INVITE", NCL),
-            ("mcl01.fhn2323orihawfdoa3o4r52o3irsdf", "15932 OPTIONS", MCL01),
+            (
+                "mcl01.fhn2323orihawfdoa3o4r52o3irsdf",
+                "15932 OPTIONS",
+                MCL01,
+            ),
         ] {
             let mut s = BufReader::new(TcpStream::connect(b.addr(Transport::Tcp)).await.unwrap());
             s.get_mut().write_all(raw).await.unwrap();

@@ -538,4 +538,29 @@ mod tests {
         assert_eq!(error.key, "max_transactions");
         let _ = std::fs::remove_file(&path);
     }
+
+    #[test]
+    fn port_key_moves_the_default_listeners() {
+        let path =
+            std::env::temp_dir().join(format!("switchboard-port-{}.toml", std::process::id()));
+        let resolve_with = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            resolve(&Flags {
+                config: Some(path.clone()),
+                domains: vec!["example.com".into()],
+                ..Flags::default()
+            })
+        };
+        let listen = resolve_with("port = 5070\n").unwrap().listen;
+        assert!(listen.contains(&(Transport::Udp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(listen.contains(&(Transport::Tcp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(
+            listen
+                .iter()
+                .all(|(_, a)| a.port() == 5070 && a.ip().is_unspecified())
+        );
+        let error = resolve_with("port = 5070\nlisten = [\"udp:127.0.0.1:5060\"]\n").unwrap_err();
+        assert_eq!(error.key, "port");
+        let _ = std::fs::remove_file(&path);
+    }
 }

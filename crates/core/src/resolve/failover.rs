@@ -92,7 +92,10 @@ impl<T> Failover<T> {
             AttemptOutcome::Final(status) => status == StatusCode::SERVICE_UNAVAILABLE,
             AttemptOutcome::Timeout | AttemptOutcome::TransportError => !self.answered,
         };
-        if !matches!(outcome, AttemptOutcome::TransportError | AttemptOutcome::Timeout) {
+        if !matches!(
+            outcome,
+            AttemptOutcome::TransportError | AttemptOutcome::Timeout
+        ) {
             self.answered = true;
         }
         failed

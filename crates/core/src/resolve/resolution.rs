@@ -159,9 +159,7 @@ impl<R: RngCore> Resolution<R> {
         match step {
             Step::Naptr { secure } => {
                 let naptr = match answer {
-                    Ok(Answer::Naptr(records)) => {
-                        naptr_targets(&records, secure, &self.supported)
-                    }
+                    Ok(Answer::Naptr(records)) => naptr_targets(&records, secure, &self.supported),
                     Ok(_) => Vec::new(),
                     Err(error) => {
                         tracing::debug!(host = %self.host, %error, "NAPTR lookup failed");

@@ -11,7 +11,6 @@ use switchboard_proto::{HeaderName, Request, SipUri, Uri};
 use super::*;
 use crate::Transport;
 
-
 fn sip(s: &str) -> SipUri<'_> {
     match Uri::parse(s).unwrap() {
         Uri::Sip(u) => u,
@@ -60,8 +59,7 @@ fn numeric_hosts_are_direct() {
         (t.transport, t.addr),
         (Transport::Tls, addr("192.0.2.1:5061"))
     );
-    let Plan::Direct(t) = plan(&sip("sip:alice@[2001:db8::1]:5070;transport=tcp")).unwrap()
-    else {
+    let Plan::Direct(t) = plan(&sip("sip:alice@[2001:db8::1]:5070;transport=tcp")).unwrap() else {
         panic!()
     };
     assert_eq!(
