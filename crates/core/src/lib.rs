@@ -16,9 +16,11 @@ mod config;
 mod endpoint;
 mod error;
 mod event;
-pub mod resolve;
 mod transaction;
 mod transport;
+
+// RFC 3263 server location and fail-over, sans-IO.
+pub mod resolve;
 
 pub use config::Config;
 pub use endpoint::{Endpoint, Input, Stats};
