@@ -72,7 +72,7 @@ pub enum Command {
     },
     /// Run the SIP server: the registrar, with digest authentication.
     ///
-    /// With no options: UDP and TCP on 0.0.0.0:5060, the domains
+    /// With no options: UDP and TCP on 0.0.0.0:5060 and [::]:5060, the domains
     /// `localhost`, `127.0.0.1` and this host's addresses, data under
     /// `./switchboard-data`. Flags override the `--config` file.
     Serve(ServeArgs),

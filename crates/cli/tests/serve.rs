@@ -82,21 +82,28 @@ fn start_server(data: &Path, port: u16) -> Server {
 /// [`start_server`] with more arguments (after the defaults).
 fn start_server_with(data: &Path, port: u16, extra: &[&str]) -> Server {
     let config = no_rate_limit(data.parent().unwrap());
+    let mut args = vec![
+        "serve".to_owned(),
+        "--listen".to_owned(),
+        format!("udp:127.0.0.1:{port}"),
+        "--listen".to_owned(),
+        format!("tcp:127.0.0.1:{port}"),
+        "--domain".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--data".to_owned(),
+        data.to_str().unwrap().to_owned(),
+        "--config".to_owned(),
+        config.to_str().unwrap().to_owned(),
+    ];
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    spawn_server(&args, port)
+}
+
+/// Runs the binary with `args` and waits (30 s at most) for its "ready"
+/// line.
+fn spawn_server(args: &[String], port: u16) -> Server {
     let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("udp:127.0.0.1:{port}"),
-            "--listen",
-            &format!("tcp:127.0.0.1:{port}"),
-            "--domain",
-            "127.0.0.1",
-            "--data",
-            data.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ])
-        .args(extra)
+        .args(args)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -157,13 +164,19 @@ struct Client {
 
 impl Client {
     fn new(port: u16) -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Self::to(SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// A client on the loopback address of `server`'s family.
+    fn to(server: SocketAddr) -> Self {
+        let local = SocketAddr::new(server.ip(), 0);
+        let socket = UdpSocket::bind(local).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_secs(2)))
             .unwrap();
         Self {
             socket,
-            server: SocketAddr::from(([127, 0, 0, 1], port)),
+            server,
             branch: 0,
         }
     }
@@ -507,6 +520,48 @@ fn serve_answers_options() {
         assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// With no `listen` the server takes UDP and TCP on every IPv4 address and,
+/// where the host has IPv6, on every IPv6 address too: OPTIONS over UDP
+/// to 127.0.0.1 and to [::1] are both answered.
+#[test]
+fn default_listeners_take_ipv4_and_ipv6() {
+    let dir = tempfile::tempdir().unwrap();
+    let has_ipv6 = UdpSocket::bind("[::1]:0").is_ok();
+    // Free on both families, UDP and TCP.
+    let port = loop {
+        let port = free_port();
+        if !has_ipv6
+            || (UdpSocket::bind(("::", port)).is_ok() && TcpListener::bind(("::", port)).is_ok())
+        {
+            break port;
+        }
+    };
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!("port = {port}\n[protection]\nrate_limit = false\n"),
+    )
+    .unwrap();
+    let args = [
+        "serve",
+        "--data",
+        dir.path().join("data").to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]
+    .map(str::to_owned);
+    let server = spawn_server(&args, port);
+    let mut addrs = vec![SocketAddr::from(([127, 0, 0, 1], port))];
+    if has_ipv6 {
+        addrs.push(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
+    }
+    for addr in addrs {
+        let r = Client::to(addr).options();
+        assert!(r.starts_with("SIP/2.0 200"), "over {addr}: {r}");
+    }
+    drop(server);
 }
 
 /// Headers of a 401 without what differs between any two answers (tags,

@@ -9,7 +9,7 @@ use rand_core::RngCore;
 use switchboard_proto::header::Via;
 use switchboard_proto::{
     Frame, HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder,
-    StatusCode, StreamFramer, error_response,
+    StatusCode, StreamFramer, error_response, framing_error_response,
 };
 
 use crate::transaction::{
@@ -257,13 +257,15 @@ impl Endpoint {
         };
         framer.push(bytes);
         let mut frames = Vec::new();
-        let mut failed = false;
+        let mut failed = None;
         while let Some(frame) = framer.next_frame() {
             match frame {
                 Ok(frame) => frames.push(frame),
                 Err(error) => {
-                    tracing::debug!(%error, ?flow, "stream cannot be framed, closing");
-                    failed = true;
+                    tracing::debug!(%error, ?flow, "stream cannot be framed, answering and closing");
+                    // The request that broke the framing still gets its
+                    // 400 (or 413) before the close (RFC 3261 §18.3).
+                    failed = Some((error, Bytes::copy_from_slice(framer.pending())));
                     break;
                 }
             }
@@ -279,8 +281,16 @@ impl Endpoint {
                 Frame::Pong => {}
             }
         }
-        if failed {
+        if let Some((error, unframed)) = failed {
             self.stats.malformed += 1;
+            let tag = self.new_tag();
+            if let Some(answer) = framing_error_response(&unframed, &error, &tag) {
+                self.transmits.push_back(Transmit {
+                    destination: Destination::Flow(flow),
+                    local: Some(source.local),
+                    bytes: answer,
+                });
+            }
             self.closes.push_back(flow);
             self.on_flow_closed(now, flow);
         }

@@ -22,6 +22,9 @@ pub mod token;
 mod transaction;
 mod transport;
 
+// RFC 3263 server location and fail-over, sans-IO.
+pub mod resolve;
+
 pub use config::Config;
 pub use endpoint::{Endpoint, Input, Stats};
 pub use error::{RespondError, SendError};

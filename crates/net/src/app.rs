@@ -1,10 +1,10 @@
 //! An application that runs on the driver task itself.
 //!
-//! The [`Handle`](crate::Handle) / [`Incoming`] pair costs two task
-//! hand-offs per request (driver → application → driver), each a wake-up
-//! and, on a multi-threaded runtime, a cross-thread one. A server whose
-//! request handling takes microseconds spends more on those hand-offs than
-//! on the work. An [`App`] is called by the driver, between its socket
+//! The [`Handle`](crate::Handle) / [`Incoming`](crate::Incoming) pair
+//! costs two task hand-offs per request (driver → application → driver),
+//! each a wake-up and, on a multi-threaded runtime, a cross-thread one. A
+//! server whose request handling takes microseconds spends more on those
+//! hand-offs than on the work. An [`App`] is called by the driver, between its socket
 //! reads and its writes, with the [`Endpoint`] in hand: a response is
 //! queued in the same pass that read the request, and one drain sends it.
 //!
@@ -12,14 +12,10 @@
 //! comes back as an [`App::Message`] through an [`AppSender`]; the driver
 //! wakes for it like for a datagram.
 
-use std::convert::Infallible;
 use std::time::Instant;
 
-use switchboard_core::{Endpoint, Event, TransactionId};
-use switchboard_proto::{HeaderName, Request, ResponseBuilder, StatusCode};
-use tokio::sync::mpsc::{self, error::TrySendError};
-
-use crate::handle::Incoming;
+use switchboard_core::{Endpoint, Event};
+use tokio::sync::mpsc;
 
 /// A transaction user called on the driver task. Every method gets the
 /// endpoint: answer with [`Endpoint::respond`], start client transactions
@@ -81,80 +77,4 @@ pub struct AppReceiver<M>(pub(crate) mpsc::UnboundedReceiver<M>);
 pub fn app_channel<M>() -> (AppSender<M>, AppReceiver<M>) {
     let (tx, rx) = mpsc::unbounded_channel();
     (AppSender(tx), AppReceiver(rx))
-}
-
-/// The application behind [`start`](crate::start): every event for the
-/// transaction user goes to the [`Incoming`] stream; a request that finds
-/// the stream full (or nobody reading it) is answered 503 here.
-#[derive(Debug)]
-pub(crate) struct ChannelApp {
-    pub(crate) incoming: mpsc::Sender<Incoming>,
-}
-
-impl ChannelApp {
-    fn tell(&self, incoming: Incoming) {
-        if let Err(error) = self.incoming.try_send(incoming) {
-            tracing::debug!(%error, "incoming event dropped");
-        }
-    }
-}
-
-impl App for ChannelApp {
-    type Message = Infallible;
-
-    fn on_event(&mut self, now: Instant, endpoint: &mut Endpoint, event: Event) {
-        match event {
-            Event::Request {
-                tx,
-                request,
-                source,
-            } => match self.incoming.try_send(Incoming::Request {
-                tx,
-                request,
-                source,
-            }) {
-                Ok(()) => {}
-                Err(TrySendError::Full(Incoming::Request { tx, request, .. })) => {
-                    tracing::warn!(%tx, "incoming queue full, answering 503");
-                    overloaded(now, endpoint, tx, &request);
-                }
-                Err(TrySendError::Closed(Incoming::Request { tx, request, .. })) => {
-                    overloaded(now, endpoint, tx, &request);
-                }
-                Err(_) => {}
-            },
-            Event::Ack { request, source } => self.tell(Incoming::Ack { request, source }),
-            Event::Cancelled {
-                invite,
-                request,
-                invite_request,
-            } => self.tell(Incoming::Cancelled {
-                invite,
-                request,
-                invite_request,
-            }),
-            Event::StrayResponse { response, source } => {
-                self.tell(Incoming::StrayResponse { response, source });
-            }
-            Event::AckTimeout { tx } => self.tell(Incoming::AckTimeout { tx }),
-            _ => {}
-        }
-    }
-
-    fn on_message(&mut self, _: Instant, _: &mut Endpoint, message: Infallible) {
-        match message {}
-    }
-}
-
-/// Answers a request the transaction user cannot take with 503.
-fn overloaded(now: Instant, endpoint: &mut Endpoint, tx: TransactionId, request: &Request) {
-    let tag = endpoint.new_tag();
-    let retry = endpoint.config().retry_after.to_string();
-    let response = ResponseBuilder::from_request(request, StatusCode::SERVICE_UNAVAILABLE)
-        .to_tag(&tag)
-        .header(HeaderName::RetryAfter, retry)
-        .build();
-    if let Ok(response) = response {
-        let _ = endpoint.respond(now, tx, response);
-    }
 }

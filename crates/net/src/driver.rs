@@ -1,12 +1,18 @@
 //! The driver: one task that owns the sans-IO [`Endpoint`] and runs its
 //! loop (as quinn's `ConnectionDriver` does for a QUIC connection).
 //!
-//! It waits on four things: its UDP sockets (read here, no task between a
-//! datagram and the endpoint), events from connection tasks,
-//! commands from handles, and one timer set to `poll_timeout`. After each
-//! batch it drains the endpoint: transmits (UDP written here with
+//! It waits on five things: its UDP sockets (read here, no task between a
+//! datagram and the endpoint), events from connection tasks, control
+//! messages (commands for the application, stats, shutdown), the
+//! application's own messages, and one timer set to `poll_timeout`. After
+//! each batch it drains the endpoint: transmits (UDP written here with
 //! `try_send_to`, connections through their bounded write queues), closes and
-//! events (to client transactions and the incoming stream).
+//! events (to the [`App`]).
+//!
+//! The driver knows only the [`App`] it runs (and [`Commanded`], what an
+//! application adds to take commands from another channel); the
+//! [`Handle`](crate::Handle) API is such an application, built on top in
+//! `handle_app.rs`.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -14,25 +20,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use rand::SeedableRng;
 use rand_core::RngCore;
-use switchboard_core::{
-    Destination, Endpoint, Event, FlowId, Input, RespondError, Source, TransactionId, Transmit,
-    Transport,
-};
-use switchboard_proto::{Message, Request, Response};
+use switchboard_core::{Destination, Endpoint, FlowId, Input, Source, Transmit, Transport};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
-use crate::app::{App, AppReceiver, ChannelApp, app_channel};
+use crate::app::{App, AppReceiver};
 use crate::config::via_addresses;
-use crate::handle::{Incoming, Outcome, RuntimeStats};
 use crate::listener::{UDP_BUFFER, accept_loop, connect};
 use crate::task::{ConnKey, NetEvent, Opened, Outbound, Settings, TaskCtx};
-use crate::{Config, Error, Handle, StartError};
+use crate::{Config, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
 const BATCH: usize = 256;
@@ -42,88 +42,91 @@ const BATCH: usize = 256;
 /// timers tolerate a few milliseconds; a wake-up for a datagram handles
 /// every timer already due.
 const TIMER_SLACK: Duration = Duration::from_millis(10);
-/// Responses buffered per client transaction.
-const OUTCOME_QUEUE: usize = 64;
 /// How long shutdown waits for the runtime's tasks.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-type TxReply = oneshot::Sender<Result<(TransactionId, mpsc::Receiver<Outcome>), Error>>;
-
-/// Which random string a handle asks for.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum RandomKind {
-    Branch,
-    Tag,
-    CallId,
+/// Counters of the runtime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuntimeStats {
+    /// The endpoint's counters.
+    pub endpoint: switchboard_core::Stats,
+    /// Live transactions.
+    pub transactions: usize,
+    /// Open connections (accepted and outgoing).
+    pub connections: usize,
+    /// Outgoing connections being established.
+    pub connecting: usize,
 }
 
-/// A command from a [`Handle`].
+/// An [`App`] that also takes commands from the runtime's control channel
+/// (the [`Handle`](crate::Handle) API's requests and responses), run on the
+/// driver like its events.
+pub(crate) trait Commanded: App {
+    /// What the control channel brings it.
+    type Command: Send + 'static;
+
+    /// Runs `command` with the endpoint; `connections` is the driver's view
+    /// of its connections.
+    fn on_command(
+        &mut self,
+        now: std::time::Instant,
+        endpoint: &mut Endpoint,
+        connections: &mut Connections<'_>,
+        command: Self::Command,
+    );
+}
+
+/// What the control channel brings the driver.
 #[derive(Debug)]
-pub(crate) enum Command {
-    SendRequest {
-        request: Request,
-        destination: Destination,
-        /// For TLS and WSS: the name the peer's certificate must match.
-        server_name: Option<String>,
-        reply: TxReply,
-    },
-    Cancel {
-        tx: TransactionId,
-        reply: TxReply,
-    },
-    Respond {
-        tx: TransactionId,
-        response: Response,
-        reply: oneshot::Sender<Result<(), RespondError>>,
-    },
-    SendStateless {
-        message: Message,
-        destination: Destination,
-    },
-    Random {
-        kind: RandomKind,
-        reply: oneshot::Sender<String>,
-    },
+pub(crate) enum Control<C> {
+    /// A command for the application ([`Commanded::on_command`]).
+    Command(C),
+    /// The runtime's counters.
     Stats {
         reply: oneshot::Sender<RuntimeStats>,
     },
-    Shutdown {
-        reply: oneshot::Sender<()>,
-    },
+    /// Stop everything; answered once every task has ended.
+    Shutdown { reply: oneshot::Sender<()> },
 }
 
-/// Starts the runtime: binds every listener, then spawns the driver.
-/// Returns the handle and the stream of incoming requests and events.
-pub async fn start(config: Config) -> Result<(Handle, mpsc::Receiver<Incoming>), StartError> {
-    start_with_rng(config, Box::new(rand::rngs::StdRng::from_os_rng())).await
+/// The driver's connections, as a command may use them.
+#[derive(Debug)]
+pub(crate) struct Connections<'a> {
+    by_remote: &'a HashMap<ConnKey, FlowId>,
+    pending: &'a HashMap<ConnKey, Pending>,
+    server_names: &'a mut HashMap<ConnKey, String>,
 }
 
-/// [`start`] with the endpoint's source of randomness given (branches, tags,
-/// Call-IDs).
-pub async fn start_with_rng(
-    config: Config,
-    rng: Box<dyn RngCore + Send>,
-) -> Result<(Handle, mpsc::Receiver<Incoming>), StartError> {
-    let (incoming_tx, incoming_rx) = mpsc::channel(config.incoming_queue.max(1));
-    let (_, receiver) = app_channel();
-    let app = ChannelApp {
-        incoming: incoming_tx,
-    };
-    let handle = start_app(config, rng, app, receiver).await?;
-    Ok((handle, incoming_rx))
+impl Connections<'_> {
+    /// When a message is next sent to `key` and no connection is open or
+    /// being opened to it, the new TLS or WSS connection checks the peer's
+    /// certificate against `name` instead of the address.
+    pub(crate) fn verify_name(&mut self, key: ConnKey, name: String) {
+        if !self.by_remote.contains_key(&key) && !self.pending.contains_key(&key) {
+            self.server_names.insert(key, name);
+        }
+    }
 }
 
-/// Starts the runtime with `app` as the transaction user, called on the
-/// driver task (see [`App`]); `receiver` brings it the messages of its
-/// [`AppSender`](crate::AppSender)s. The [`Handle`] still sends requests
-/// (their responses go to the [`ClientTransaction`](crate::ClientTransaction))
-/// and stops the runtime.
-pub async fn start_app<A: App>(
+/// A runtime started by [`spawn`].
+pub(crate) struct Spawned<C> {
+    /// Commands, stats and shutdown.
+    pub(crate) control: mpsc::Sender<Control<C>>,
+    /// The listeners' bound addresses, in configuration order.
+    pub(crate) local: Arc<[(Transport, SocketAddr)]>,
+}
+
+/// Starts the runtime: binds every listener, then spawns the driver with
+/// `app` as the transaction user, called on the driver task (see [`App`]);
+/// `receiver` brings it the messages of its
+/// [`AppSender`](crate::AppSender)s.
+pub(crate) async fn spawn<A: Commanded>(
     config: Config,
     rng: Box<dyn RngCore + Send>,
     app: A,
     receiver: AppReceiver<A::Message>,
-) -> Result<Handle, StartError> {
+) -> Result<Spawned<A::Command>, StartError> {
     enum Bound {
         Udp(Arc<UdpSocket>, SocketAddr),
         Stream(TcpListener, Transport),
@@ -141,19 +144,19 @@ pub async fn start_app<A: App>(
             return Err(StartError::MissingTlsServer(transport));
         }
         if transport == Transport::Udp {
-            let socket = UdpSocket::bind(addr).await.map_err(err)?;
+            let socket = crate::bind::udp(addr).map_err(err)?;
             let at = socket.local_addr().map_err(err)?;
             local.push((transport, at));
             bound.push(Bound::Udp(Arc::new(socket), at));
         } else {
-            let listener = TcpListener::bind(addr).await.map_err(err)?;
+            let listener = crate::bind::tcp(addr).map_err(err)?;
             local.push((transport, listener.local_addr().map_err(err)?));
             bound.push(Bound::Stream(listener, transport));
         }
     }
 
     let (events_tx, events_rx) = mpsc::channel(1024);
-    let (commands_tx, commands_rx) = mpsc::channel(1024);
+    let (control_tx, control_rx) = mpsc::channel(1024);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (alive_tx, alive_rx) = mpsc::channel(1);
     let settings = Settings {
@@ -200,7 +203,7 @@ pub async fn start_app<A: App>(
 
     let driver = Driver {
         endpoint,
-        commands: commands_rx,
+        control: control_rx,
         events: events_rx,
         ctx,
         shutdown: shutdown_tx,
@@ -210,13 +213,16 @@ pub async fn start_app<A: App>(
         conns: HashMap::new(),
         by_remote: HashMap::new(),
         pending: HashMap::new(),
-        clients: HashMap::new(),
+        server_names: HashMap::new(),
         udp_buffer: vec![0; UDP_BUFFER],
         app,
         messages: receiver.0,
     };
     tokio::spawn(driver.run());
-    Ok(Handle::new(commands_tx, local.into()))
+    Ok(Spawned {
+        control: control_tx,
+        local: local.into(),
+    })
 }
 
 /// An open connection as the driver sees it.
@@ -228,23 +234,15 @@ struct Conn {
     _close: oneshot::Sender<()>,
 }
 
-/// A request waiting for its connection.
-#[derive(Debug)]
-struct PendingRequest {
-    request: Request,
-    reply: TxReply,
-}
-
 /// What waits for an outgoing connection being established.
 #[derive(Debug, Default)]
-struct Pending {
-    requests: Vec<PendingRequest>,
+pub(crate) struct Pending {
     bytes: Vec<Bytes>,
 }
 
-struct Driver<A: App> {
+struct Driver<A: Commanded> {
     endpoint: Endpoint,
-    commands: mpsc::Receiver<Command>,
+    control: mpsc::Receiver<Control<A::Command>>,
     events: mpsc::Receiver<NetEvent>,
     ctx: TaskCtx,
     shutdown: watch::Sender<bool>,
@@ -254,7 +252,9 @@ struct Driver<A: App> {
     conns: HashMap<FlowId, Conn>,
     by_remote: HashMap<ConnKey, FlowId>,
     pending: HashMap<ConnKey, Pending>,
-    clients: HashMap<TransactionId, mpsc::Sender<Outcome>>,
+    /// Names to check the certificates of connections about to be opened
+    /// against ([`Connections::verify_name`]).
+    server_names: HashMap<ConnKey, String>,
     /// Where datagrams are received into.
     udp_buffer: Vec<u8>,
     app: A,
@@ -266,7 +266,7 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
-impl<A: App> Driver<A> {
+impl<A: Commanded> Driver<A> {
     async fn run(mut self) {
         let sleep = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(sleep);
@@ -275,12 +275,12 @@ impl<A: App> Driver<A> {
         let origin = now();
         'run: loop {
             tokio::select! {
-                command = self.commands.recv() => match command {
-                    Some(Command::Shutdown { reply }) => {
+                control = self.control.recv() => match control {
+                    Some(Control::Shutdown { reply }) => {
                         done = Some(reply);
                         break 'run;
                     }
-                    Some(command) => self.on_command(command),
+                    Some(control) => self.on_control(control),
                     None => break 'run,
                 },
                 Some(event) = self.events.recv() => self.on_net(event),
@@ -298,12 +298,12 @@ impl<A: App> Driver<A> {
                 self.on_net(event);
             }
             for _ in 0..BATCH {
-                match self.commands.try_recv() {
-                    Ok(Command::Shutdown { reply }) => {
+                match self.control.try_recv() {
+                    Ok(Control::Shutdown { reply }) => {
                         done = Some(reply);
                         break 'run;
                     }
-                    Ok(command) => self.on_command(command),
+                    Ok(control) => self.on_control(control),
                     Err(_) => break,
                 }
             }
@@ -336,18 +336,17 @@ impl<A: App> Driver<A> {
             listeners,
             conns,
             pending,
-            clients,
             app,
             messages,
             events,
-            commands,
+            control,
             udp,
             endpoint,
             ..
         } = self;
         let _ = shutdown.send(true);
         drop((
-            ctx, conns, pending, clients, app, messages, events, commands, udp, endpoint,
+            ctx, conns, pending, app, messages, events, control, udp, endpoint,
         ));
         for listener in listeners {
             let _ = listener.await;
@@ -439,18 +438,14 @@ impl<A: App> Driver<A> {
                 for bytes in pending.bytes {
                     self.write(now, flow, bytes);
                 }
-                for p in pending.requests {
-                    self.start_request(now, p.request, Destination::Flow(flow), p.reply);
-                }
             }
         }
     }
 
-    /// The connection could not be made. Requests waiting for it still get
-    /// a transaction, sent down a flow that is then closed at once; closing
-    /// it also fails the endpoint's own transactions sent to that address
-    /// (a large request moved from UDP to TCP). Either way the outcome is a
-    /// transport error, as for any other lost connection.
+    /// The connection could not be made. The endpoint is told of a flow to
+    /// that address that opens and closes at once: that fails the
+    /// transactions sent to the address with a transport error, as for any
+    /// other lost connection.
     fn on_connect_failed(&mut self, now: std::time::Instant, key: ConnKey) {
         let Some(pending) = self.pending.remove(&key) else {
             return;
@@ -458,7 +453,6 @@ impl<A: App> Driver<A> {
         tracing::debug!(
             transport = %key.0,
             remote = %key.1,
-            requests = pending.requests.len(),
             messages = pending.bytes.len(),
             "connect failed"
         );
@@ -476,9 +470,6 @@ impl<A: App> Driver<A> {
                 remote: key.1,
             },
         );
-        for p in pending.requests {
-            self.start_request(now, p.request, Destination::Flow(flow), p.reply);
-        }
         self.endpoint.handle_input(now, Input::FlowClosed { flow });
     }
 
@@ -494,61 +485,21 @@ impl<A: App> Driver<A> {
         self.endpoint.handle_input(now, Input::FlowClosed { flow });
     }
 
-    // ----- commands -----
+    // ----- control -----
 
-    fn on_command(&mut self, command: Command) {
+    fn on_control(&mut self, control: Control<A::Command>) {
         let now = now();
-        match command {
-            Command::SendRequest {
-                request,
-                destination,
-                server_name,
-                reply,
-            } => match destination {
-                Destination::Address { transport, remote } if transport != Transport::Udp => {
-                    let key = (transport, remote);
-                    match self.by_remote.get(&key) {
-                        Some(&flow) => {
-                            self.start_request(now, request, Destination::Flow(flow), reply)
-                        }
-                        None => self
-                            .pending_for(key, server_name)
-                            .requests
-                            .push(PendingRequest { request, reply }),
-                    }
-                }
-                _ => self.start_request(now, request, destination, reply),
-            },
-            Command::Cancel { tx, reply } => {
-                let result = self
-                    .endpoint
-                    .cancel(now, tx)
-                    .map_err(Error::from)
-                    .map(|id| self.register(id));
-                let _ = reply.send(result);
-            }
-            Command::Respond {
-                tx,
-                response,
-                reply,
-            } => {
-                let _ = reply.send(self.endpoint.respond(now, tx, response));
-            }
-            Command::SendStateless {
-                message,
-                destination,
-            } => {
-                self.endpoint.send_stateless(&message, destination);
-            }
-            Command::Random { kind, reply } => {
-                let s = match kind {
-                    RandomKind::Branch => self.endpoint.new_branch(),
-                    RandomKind::Tag => self.endpoint.new_tag(),
-                    RandomKind::CallId => self.endpoint.new_call_id(),
+        match control {
+            Control::Command(command) => {
+                let mut connections = Connections {
+                    by_remote: &self.by_remote,
+                    pending: &self.pending,
+                    server_names: &mut self.server_names,
                 };
-                let _ = reply.send(s);
+                self.app
+                    .on_command(now, &mut self.endpoint, &mut connections, command);
             }
-            Command::Stats { reply } => {
+            Control::Stats { reply } => {
                 let _ = reply.send(RuntimeStats {
                     endpoint: self.endpoint.stats(),
                     transactions: self.endpoint.transaction_count(),
@@ -556,35 +507,15 @@ impl<A: App> Driver<A> {
                     connecting: self.pending.len(),
                 });
             }
-            Command::Shutdown { .. } => {} // handled by the loop
+            Control::Shutdown { .. } => {} // handled by the loop
         }
     }
 
-    fn start_request(
-        &mut self,
-        now: std::time::Instant,
-        request: Request,
-        destination: Destination,
-        reply: TxReply,
-    ) {
-        let result = self
-            .endpoint
-            .send_request(now, request, destination)
-            .map_err(Error::from)
-            .map(|id| self.register(id));
-        let _ = reply.send(result);
-    }
-
-    fn register(&mut self, id: TransactionId) -> (TransactionId, mpsc::Receiver<Outcome>) {
-        let (tx, rx) = mpsc::channel(OUTCOME_QUEUE);
-        self.clients.insert(id, tx);
-        (id, rx)
-    }
-
     /// The queue of a connection being established, starting it if needed.
-    fn pending_for(&mut self, key: ConnKey, server_name: Option<String>) -> &mut Pending {
+    fn pending_for(&mut self, key: ConnKey) -> &mut Pending {
         self.pending.entry(key).or_insert_with(|| {
             tracing::debug!(transport = %key.0, remote = %key.1, "connecting");
+            let server_name = self.server_names.remove(&key);
             self.ctx.spawn(connect(self.ctx.clone(), key, server_name));
             Pending::default()
         })
@@ -613,7 +544,7 @@ impl<A: App> Driver<A> {
             }
             while let Some(event) = self.endpoint.poll_event() {
                 progress = true;
-                self.on_event(now, event);
+                self.app.on_event(now, &mut self.endpoint, event);
             }
             if !progress {
                 break;
@@ -637,7 +568,7 @@ impl<A: App> Driver<A> {
                 let key = (transport, remote);
                 match self.by_remote.get(&key) {
                     Some(&flow) => self.write(now, flow, bytes),
-                    None => self.pending_for(key, None).bytes.push(bytes),
+                    None => self.pending_for(key).bytes.push(bytes),
                 }
             }
         }
@@ -692,49 +623,6 @@ impl<A: App> Driver<A> {
                 self.close(now, flow);
             }
             Err(TrySendError::Closed(_)) => {} // its writer failed; Closed follows
-        }
-    }
-
-    /// Responses and ends of transactions started through a handle go to
-    /// their [`ClientTransaction`](crate::ClientTransaction); everything
-    /// else to the application.
-    fn on_event(&mut self, now: std::time::Instant, event: Event) {
-        match event {
-            Event::Response {
-                tx,
-                response,
-                source,
-            } if self.clients.contains_key(&tx) => {
-                let outcome = if response.status().is_provisional() {
-                    Outcome::Provisional { response, source }
-                } else {
-                    Outcome::Final { response, source }
-                };
-                self.deliver(tx, outcome);
-            }
-            Event::Timeout { tx } if self.clients.contains_key(&tx) => {
-                self.deliver(tx, Outcome::Timeout);
-            }
-            Event::TransportError { tx } if self.clients.contains_key(&tx) => {
-                self.deliver(tx, Outcome::TransportError);
-            }
-            Event::Terminated { tx } if self.clients.remove(&tx).is_some() => {}
-            event => self.app.on_event(now, &mut self.endpoint, event),
-        }
-    }
-
-    fn deliver(&mut self, tx: TransactionId, outcome: Outcome) {
-        let Some(sender) = self.clients.get(&tx) else {
-            return;
-        };
-        match sender.try_send(outcome) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                tracing::warn!(%tx, "client transaction not read, response dropped")
-            }
-            Err(TrySendError::Closed(_)) => {
-                self.clients.remove(&tx);
-            }
         }
     }
 }

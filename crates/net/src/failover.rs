@@ -1,13 +1,45 @@
 //! RFC 3263 §4.3 fail-over: one request tried on the targets of its next
 //! hop in turn, each attempt a new client transaction (a new branch).
 
-use std::collections::VecDeque;
-
 use switchboard_core::TransactionId;
-use switchboard_proto::{Request, StatusCode};
+use switchboard_core::resolve::{AttemptOutcome, Failover};
+use switchboard_proto::Request;
 
-use crate::resolver::{ResolveError, Target};
+use crate::resolver::{DnsLookup, ResolveError, Resolver, Target, next_hop};
 use crate::{ClientTransaction, Error, Handle, Outcome};
+
+/// The fail-over side of the [`Handle`] API.
+impl Handle {
+    /// Sends `request` to its next hop found by RFC 3263, with fail-over:
+    /// resolves the first Route value when it is a loose router, else the
+    /// Request-URI ([`next_hop`], RFC 3261 §8.1.2), then tries
+    /// the targets in order, each in a new client transaction, until one
+    /// answers with something other than 503 (see
+    /// [`FailoverTransaction`]). Fails with [`Error::Resolve`] when no
+    /// target is found.
+    pub async fn send_request_resolved<L>(
+        &self,
+        request: Request,
+        resolver: &Resolver<L>,
+    ) -> Result<FailoverTransaction, Error>
+    where
+        L: DnsLookup + Sync,
+    {
+        let targets = resolver.resolve_str(next_hop(&request)?).await?;
+        self.send_request_to_targets(request, targets).await
+    }
+
+    /// Sends `request` to `targets` in order, with RFC 3263 §4.3 fail-over
+    /// (see [`FailoverTransaction`]): for targets resolved already, or
+    /// chosen by other means.
+    pub async fn send_request_to_targets(
+        &self,
+        request: Request,
+        targets: Vec<Target>,
+    ) -> Result<FailoverTransaction, Error> {
+        FailoverTransaction::start(self.clone(), request, targets).await
+    }
+}
 
 /// A request sent to a list of targets in order (RFC 3263 §4.3), made by
 /// [`Handle::send_request_resolved`] or [`Handle::send_request_to_targets`].
@@ -31,11 +63,8 @@ pub struct FailoverTransaction {
     request: Request,
     current: ClientTransaction,
     target: Target,
-    rest: VecDeque<Target>,
-    /// The current attempt got a response.
-    answered: bool,
-    attempts: usize,
-    cancelled: bool,
+    /// The targets not tried yet and what decides whether to go on.
+    walk: Failover<Target>,
 }
 
 impl FailoverTransaction {
@@ -47,32 +76,20 @@ impl FailoverTransaction {
         request: Request,
         targets: Vec<Target>,
     ) -> Result<Self, Error> {
-        let mut rest: VecDeque<Target> = targets.into();
-        let mut refused = None;
-        while let Some(target) = rest.pop_front() {
-            match handle.send_request_to(request.clone(), &target).await {
-                Ok(current) => {
-                    return Ok(Self {
-                        handle,
-                        request,
-                        current,
-                        target,
-                        rest,
-                        answered: false,
-                        attempts: 1,
-                        cancelled: false,
-                    });
-                }
-                Err(Error::Closed) => return Err(Error::Closed),
-                Err(error) => {
-                    tracing::debug!(target = ?target.addr, %error, "target refused, trying the next");
-                    refused = Some(error);
-                }
-            }
+        let mut walk = Failover::new(targets);
+        match send_to_next(&handle, &request, &mut walk).await {
+            Ok((current, target)) => Ok(Self {
+                handle,
+                request,
+                current,
+                target,
+                walk,
+            }),
+            Err(None) => Err(Error::Resolve(ResolveError::NotFound(
+                request.uri_str().to_owned(),
+            ))),
+            Err(Some(error)) => Err(error),
         }
-        Err(refused.unwrap_or(Error::Resolve(ResolveError::NotFound(
-            request.uri_str().to_owned(),
-        ))))
     }
 
     /// The current attempt's client transaction.
@@ -86,14 +103,15 @@ impl FailoverTransaction {
         &self.target
     }
 
-    /// How many targets were tried so far (1 for the first).
+    /// How many targets were tried so far (1 for the first; targets the
+    /// endpoint refused count too).
     pub fn attempts(&self) -> usize {
-        self.attempts
+        self.walk.attempts()
     }
 
     /// Targets not tried yet, in order.
     pub fn remaining(&self) -> impl ExactSizeIterator<Item = &Target> {
-        self.rest.iter()
+        self.walk.remaining()
     }
 
     /// The next response or outcome, failing over as described on the type;
@@ -102,20 +120,19 @@ impl FailoverTransaction {
     pub async fn next_response(&mut self) -> Option<Outcome> {
         loop {
             let outcome = self.current.next_response().await?;
-            let failed = match &outcome {
-                Outcome::Provisional { .. } => {
-                    self.answered = true;
-                    false
-                }
-                Outcome::Final { response, .. } => {
-                    let unavailable = response.status() == StatusCode::SERVICE_UNAVAILABLE;
-                    self.answered = true;
-                    unavailable
-                }
-                Outcome::Timeout | Outcome::TransportError => !self.answered,
-            };
-            if !failed || self.cancelled || !self.fail_over(&outcome).await? {
+            let failed = self.walk.failed(attempt_outcome(&outcome));
+            if !failed || !self.walk.has_next() {
                 return Some(outcome);
+            }
+            tracing::debug!(failed = ?self.target.addr, outcome = ?attempt_outcome(&outcome), "failing over to the next target");
+            match send_to_next(&self.handle, &self.request, &mut self.walk).await {
+                Ok((current, target)) => {
+                    self.current = current;
+                    self.target = target;
+                }
+                Err(Some(Error::Closed)) => return None,
+                // Every target left refused it: the last failure stands.
+                Err(_) => return Some(outcome),
             }
         }
     }
@@ -135,45 +152,38 @@ impl FailoverTransaction {
     /// walk: see [`ClientTransaction::cancel`].
     pub async fn cancel(&mut self) -> Result<ClientTransaction, Error> {
         let cancel = self.current.cancel().await?;
-        self.cancelled = true;
+        self.walk.stop();
         Ok(cancel)
-    }
-
-    /// Starts the next attempt after `failure`. `Some(true)`: a new attempt
-    /// runs; `Some(false)`: no target left; `None`: the runtime is gone.
-    async fn fail_over(&mut self, failure: &Outcome) -> Option<bool> {
-        while let Some(target) = self.rest.pop_front() {
-            tracing::debug!(
-                failed = ?self.target.addr,
-                next = ?target.addr,
-                outcome = ?failure_kind(failure),
-                "failing over to the next target"
-            );
-            match self
-                .handle
-                .send_request_to(self.request.clone(), &target)
-                .await
-            {
-                Ok(tx) => {
-                    self.current = tx;
-                    self.target = target;
-                    self.answered = false;
-                    self.attempts += 1;
-                    return Some(true);
-                }
-                Err(Error::Closed) => return None,
-                Err(error) => tracing::debug!(target = ?target.addr, %error, "target refused"),
-            }
-        }
-        Some(false)
     }
 }
 
-fn failure_kind(outcome: &Outcome) -> &'static str {
+/// Sends `request` to the next target of `walk` that takes it. `Err(None)`:
+/// there was none; `Err(Some(error))`: the last refusal, or the runtime is
+/// gone ([`Error::Closed`], at once).
+async fn send_to_next(
+    handle: &Handle,
+    request: &Request,
+    walk: &mut Failover<Target>,
+) -> Result<(ClientTransaction, Target), Option<Error>> {
+    let mut refused = None;
+    while let Some(target) = walk.next_target() {
+        match handle.send_request_to(request.clone(), &target).await {
+            Ok(tx) => return Ok((tx, target)),
+            Err(Error::Closed) => return Err(Some(Error::Closed)),
+            Err(error) => {
+                tracing::debug!(target = ?target.addr, %error, "target refused, trying the next");
+                refused = Some(error);
+            }
+        }
+    }
+    Err(refused)
+}
+
+fn attempt_outcome(outcome: &Outcome) -> AttemptOutcome {
     match outcome {
-        Outcome::Final { .. } => "503",
-        Outcome::Timeout => "timeout",
-        Outcome::TransportError => "transport error",
-        Outcome::Provisional { .. } => "provisional",
+        Outcome::Provisional { .. } => AttemptOutcome::Provisional,
+        Outcome::Final { response, .. } => AttemptOutcome::Final(response.status()),
+        Outcome::Timeout => AttemptOutcome::Timeout,
+        Outcome::TransportError => AttemptOutcome::TransportError,
     }
 }

@@ -1,65 +1,55 @@
 //! The application's side: a cloneable [`Handle`] that sends commands to
-//! the driver, client transactions that yield responses, and the events of
-//! the incoming stream.
+//! the driver, and client transactions that yield responses. The commands
+//! run on the driver in `handle_app.rs`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use switchboard_core::{Destination, Source, TransactionId, Transport};
+use switchboard_core::{Destination, RespondError, Source, TransactionId, Transport};
 use switchboard_proto::{Message, Request, Response};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::driver::{Command, RandomKind};
-use crate::resolver::{DnsLookup, Resolver, Target, next_hop};
-use crate::{Error, FailoverTransaction};
+use crate::Error;
+use crate::driver::{Control, RuntimeStats};
+use crate::resolver::Target;
 
-/// What the transaction user receives on the incoming stream.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum Incoming {
-    /// A new request in server transaction `tx`: answer it with
-    /// [`Handle::respond`]. When the stream is full, the runtime answers new
-    /// requests with 503 itself.
-    Request {
-        /// The server transaction.
+/// Where a new client transaction's id and outcomes go.
+pub(crate) type TxReply = oneshot::Sender<Result<(TransactionId, mpsc::Receiver<Outcome>), Error>>;
+
+/// Which random string a handle asks for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum RandomKind {
+    Branch,
+    Tag,
+    CallId,
+}
+
+/// A command from a [`Handle`], run on the driver by the `HandleApp`.
+#[derive(Debug)]
+pub(crate) enum Command {
+    SendRequest {
+        request: Request,
+        destination: Destination,
+        /// For TLS and WSS: the name the peer's certificate must match.
+        server_name: Option<String>,
+        reply: TxReply,
+    },
+    Cancel {
         tx: TransactionId,
-        /// The request (its top Via stamped with `received`/`rport`).
-        request: Request,
-        /// Where it came from.
-        source: Source,
+        reply: TxReply,
     },
-    /// An ACK for a 2xx (it belongs to no transaction).
-    Ack {
-        /// The ACK.
-        request: Request,
-        /// Where it came from.
-        source: Source,
-    },
-    /// The INVITE in server transaction `invite`, still without a final
-    /// response, was cancelled; the CANCEL is answered already. A UAS
-    /// answers the INVITE with 487 built from `invite_request`.
-    Cancelled {
-        /// The INVITE server transaction.
-        invite: TransactionId,
-        /// The CANCEL.
-        request: Request,
-        /// The INVITE being cancelled.
-        invite_request: Request,
-    },
-    /// A response that matches no client transaction (a 2xx retransmitted
-    /// after its transaction ended, or a response for a request sent
-    /// statelessly).
-    StrayResponse {
-        /// The response.
+    Respond {
+        tx: TransactionId,
         response: Response,
-        /// Where it came from.
-        source: Source,
+        reply: oneshot::Sender<Result<(), RespondError>>,
     },
-    /// An INVITE server transaction sent a non-2xx final response and no
-    /// ACK came (Timer H).
-    AckTimeout {
-        /// The server transaction.
-        tx: TransactionId,
+    SendStateless {
+        message: Message,
+        destination: Destination,
+    },
+    Random {
+        kind: RandomKind,
+        reply: oneshot::Sender<String>,
     },
 }
 
@@ -154,43 +144,40 @@ impl ClientTransaction {
     }
 }
 
-/// Counters of the runtime.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RuntimeStats {
-    /// The endpoint's counters.
-    pub endpoint: switchboard_core::Stats,
-    /// Live transactions.
-    pub transactions: usize,
-    /// Open connections (accepted and outgoing).
-    pub connections: usize,
-    /// Outgoing connections being established.
-    pub connecting: usize,
-}
-
 /// Commands to the runtime. Cheap to clone; the runtime stops when every
 /// handle is dropped or on [`Handle::shutdown`].
 #[derive(Debug, Clone)]
 pub struct Handle {
-    commands: mpsc::Sender<Command>,
+    control: mpsc::Sender<Control<Command>>,
     local: Arc<[(Transport, SocketAddr)]>,
 }
 
 impl Handle {
     pub(crate) fn new(
-        commands: mpsc::Sender<Command>,
+        control: mpsc::Sender<Control<Command>>,
         local: Arc<[(Transport, SocketAddr)]>,
     ) -> Self {
-        Self { commands, local }
+        Self { control, local }
+    }
+
+    async fn control(&self, control: Control<Command>) -> Result<(), Error> {
+        self.control.send(control).await.map_err(|_| Error::Closed)
     }
 
     async fn command(&self, command: Command) -> Result<(), Error> {
-        self.commands.send(command).await.map_err(|_| Error::Closed)
+        self.control(Control::Command(command)).await
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Error> {
+        self.ask_driver(|reply| Control::Command(make(reply))).await
+    }
+
+    async fn ask_driver<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Control<Command>,
+    ) -> Result<T, Error> {
         let (reply, rx) = oneshot::channel();
-        self.command(make(reply)).await?;
+        self.control(make(reply)).await?;
         rx.await.map_err(|_| Error::Closed)
     }
 
@@ -219,36 +206,6 @@ impl Handle {
         let name = (target.host.parse::<IpAddr>().is_err() && !target.host.is_empty())
             .then(|| target.host.clone());
         self.send(request, target.destination(), name).await
-    }
-
-    /// Sends `request` to its next hop found by RFC 3263, with fail-over:
-    /// resolves the first Route value when it is a loose router, else the
-    /// Request-URI ([`next_hop`], RFC 3261 §8.1.2), then tries
-    /// the targets in order, each in a new client transaction, until one
-    /// answers with something other than 503 (see
-    /// [`FailoverTransaction`]). Fails with [`Error::Resolve`] when no
-    /// target is found.
-    pub async fn send_request_resolved<L>(
-        &self,
-        request: Request,
-        resolver: &Resolver<L>,
-    ) -> Result<FailoverTransaction, Error>
-    where
-        L: DnsLookup + Sync,
-    {
-        let targets = resolver.resolve_str(next_hop(&request)?).await?;
-        self.send_request_to_targets(request, targets).await
-    }
-
-    /// Sends `request` to `targets` in order, with RFC 3263 §4.3 fail-over
-    /// (see [`FailoverTransaction`]): for targets resolved already, or
-    /// chosen by other means.
-    pub async fn send_request_to_targets(
-        &self,
-        request: Request,
-        targets: Vec<Target>,
-    ) -> Result<FailoverTransaction, Error> {
-        FailoverTransaction::start(self.clone(), request, targets).await
     }
 
     async fn send(
@@ -335,13 +292,13 @@ impl Handle {
 
     /// Counters.
     pub async fn stats(&self) -> Result<RuntimeStats, Error> {
-        self.ask(|reply| Command::Stats { reply }).await
+        self.ask_driver(|reply| Control::Stats { reply }).await
     }
 
     /// Stops the listeners, closes every connection and ends the driver;
     /// returns once the runtime's tasks have ended. Client transactions then
     /// yield `None` and the incoming stream ends.
     pub async fn shutdown(&self) {
-        let _ = self.ask(|reply| Command::Shutdown { reply }).await;
+        let _ = self.ask_driver(|reply| Control::Shutdown { reply }).await;
     }
 }

@@ -59,22 +59,28 @@
 #![forbid(unsafe_code)]
 
 mod app;
+mod bind;
 mod config;
 mod conn;
 mod driver;
 mod error;
 mod failover;
 mod handle;
+mod handle_app;
+mod incoming;
 mod listener;
 pub mod resolver;
+mod runtime;
 mod task;
 mod tls;
 pub mod ws;
 
 pub use app::{App, AppReceiver, AppSender, app_channel};
 pub use config::{Config, Listen};
-pub use driver::{start, start_app, start_with_rng};
+pub use driver::RuntimeStats;
 pub use error::{Error, StartError, TlsError};
 pub use failover::FailoverTransaction;
-pub use handle::{ClientTransaction, Handle, Incoming, Outcome, RuntimeStats};
+pub use handle::{ClientTransaction, Handle, Outcome};
+pub use incoming::Incoming;
+pub use runtime::{start, start_app, start_with_rng};
 pub use tls::{TlsClient, TlsServer};

@@ -17,7 +17,7 @@ use switchboard_core::{Destination, Transport};
 use switchboard_net::resolver::Target;
 use switchboard_net::{Error, Incoming, Outcome, TlsClient};
 use switchboard_proto::{Message, Method, RequestBuilder};
-use tokio::io::BufReader;
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -334,6 +334,38 @@ async fn garbage_stream_closes_only_its_connection() {
         assert!(head.starts_with("SIP/2.0 200"), "{head}");
         assert_eq!(b.handle.stats().await.unwrap().connections, 1);
         drop(good);
+        b.stop().await;
+        no_tasks_left().await;
+    })
+    .await;
+}
+
+/// RFC 4475 `ncl.dat` (negative Content-Length) and `mcl01.dat` (two
+/// Content-Lengths) break the framing of a TCP stream: the client still
+/// reads a 400 for its request (its Call-ID and CSeq), then EOF.
+#[tokio::test]
+async fn broken_framing_on_tcp_gets_400_then_eof() {
+    const NCL: &[u8] = include_bytes!("../../proto/tests/data/rfc4475/ncl.dat");
+    const MCL01: &[u8] = include_bytes!("../../proto/tests/data/rfc4475/mcl01.dat");
+    bounded(async {
+        let b = Peer::start(config(&[Transport::Tcp], None), 6).await;
+        for (call_id, cseq, raw) in [
+            ("ncl.0ha0isndaksdj2193423r542w35", "0 INVITE", NCL),
+            (
+                "mcl01.fhn2323orihawfdoa3o4r52o3irsdf",
+                "15932 OPTIONS",
+                MCL01,
+            ),
+        ] {
+            let mut s = BufReader::new(TcpStream::connect(b.addr(Transport::Tcp)).await.unwrap());
+            s.get_mut().write_all(raw).await.unwrap();
+            let head = read_head(&mut s).await.expect("closed without an answer");
+            assert!(head.starts_with("SIP/2.0 400"), "{head}");
+            assert!(head.contains(&format!("Call-ID: {call_id}\r\n")), "{head}");
+            assert!(head.contains(&format!("CSeq: {cseq}\r\n")), "{head}");
+            assert_eq!(read_head(&mut s).await, None, "connection not closed");
+        }
+        assert_eq!(b.handle.stats().await.unwrap().endpoint.malformed, 2);
         b.stop().await;
         no_tasks_left().await;
     })

@@ -50,6 +50,19 @@ pub enum FramerError {
     BadContentLength,
 }
 
+impl FramerError {
+    /// The status a server answers with before closing the connection:
+    /// 413 for a message over the limit, 400 for a bad Content-Length.
+    pub fn status(&self) -> crate::StatusCode {
+        match self {
+            Self::HeadersTooLarge { .. } | Self::MessageTooLarge { .. } => {
+                crate::StatusCode::REQUEST_ENTITY_TOO_LARGE
+            }
+            Self::BadContentLength => crate::StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
 /// Accumulates stream bytes and yields whole messages.
 #[derive(Debug)]
 pub struct StreamFramer {
@@ -79,6 +92,13 @@ impl StreamFramer {
     /// Octets buffered but not yet returned.
     pub fn buffered(&self) -> usize {
         self.buf.len()
+    }
+
+    /// The octets buffered but not yet returned: after an error, the
+    /// message that could not be framed (and whatever followed it), from
+    /// which [`crate::framing_error_response`] builds the answer.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf
     }
 
     /// The next frame, `None` when more bytes are needed. After an error
@@ -225,6 +245,7 @@ mod tests {
             f.push(bad);
             assert_eq!(f.next_frame(), Some(Err(FramerError::BadContentLength)));
             assert_eq!(f.next_frame(), Some(Err(FramerError::BadContentLength)));
+            assert_eq!(f.pending(), bad, "the unframed message is kept");
         }
     }
 }

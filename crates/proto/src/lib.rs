@@ -42,7 +42,7 @@ pub use framer::{Frame, FramerError, StreamFramer};
 pub use header::{HeaderName, Headers};
 pub use message::{
     BuildError, Framing, Message, Request, RequestBuilder, Response, ResponseBuilder,
-    error_response,
+    error_response, framing_error_response,
 };
 pub use method::Method;
 pub use params::{Param, ParamIter, Params};

@@ -2,7 +2,7 @@
 //! command-line flags, which override the file. Every invalid value is
 //! reported as one [`ConfigError`] naming its key.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -36,6 +36,8 @@ impl ConfigError {
 pub(crate) struct FileConfig {
     /// `SCHEME:IP:PORT` listeners.
     pub(crate) listen: Option<Vec<String>>,
+    /// The port of the default listeners (5060), when `listen` is not given.
+    pub(crate) port: Option<u16>,
     /// Domains served (digest realms).
     pub(crate) domains: Option<Vec<String>>,
     /// Data directory.
@@ -277,8 +279,21 @@ pub(crate) fn default_domains(listen: &[(Transport, SocketAddr)]) -> Vec<String>
 
 /// The listeners of a server started with no `--listen` and no file.
 pub(crate) fn default_listeners() -> Vec<(Transport, SocketAddr)> {
-    let any = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 5060));
-    vec![(Transport::Udp, any), (Transport::Tcp, any)]
+    listeners_on(5060)
+}
+
+/// UDP and TCP on every IPv4 address at `port`, and on every IPv6 address
+/// where the host has IPv6 (the runtime binds IPv6 sockets IPv6-only, so
+/// both coexist).
+fn listeners_on(port: u16) -> Vec<(Transport, SocketAddr)> {
+    let mut any = vec![SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))];
+    // A host without IPv6 cannot bind its loopback: no IPv6 listeners then.
+    if UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok() {
+        any.push(SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)));
+    }
+    any.into_iter()
+        .flat_map(|a| [(Transport::Udp, a), (Transport::Tcp, a)])
+        .collect()
 }
 
 fn check_domain(key: &str, d: &str) -> Result<(), ConfigError> {
@@ -317,8 +332,14 @@ pub(crate) fn resolve(flags: &Flags) -> Result<Settings, ConfigError> {
             .map(|l| parse_listen("listen", l))
             .collect::<Result<Vec<_>, _>>()?
     } else {
-        default_listeners()
+        listeners_on(file.port.unwrap_or(5060))
     };
+    if file.port.is_some() && file.listen.is_some() {
+        return Err(ConfigError::new(
+            "port",
+            "sets the port of the default listeners: give it in each `listen` entry instead",
+        ));
+    }
     let domains = if !flags.domains.is_empty() {
         for d in &flags.domains {
             check_domain("--domain", d)?;
@@ -515,6 +536,31 @@ mod tests {
         assert_eq!(resolve_with("").unwrap().max_transactions, None);
         let error = resolve_with("max_transactions = 0\n").unwrap_err();
         assert_eq!(error.key, "max_transactions");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn port_key_moves_the_default_listeners() {
+        let path =
+            std::env::temp_dir().join(format!("switchboard-port-{}.toml", std::process::id()));
+        let resolve_with = |text: &str| {
+            std::fs::write(&path, text).unwrap();
+            resolve(&Flags {
+                config: Some(path.clone()),
+                domains: vec!["example.com".into()],
+                ..Flags::default()
+            })
+        };
+        let listen = resolve_with("port = 5070\n").unwrap().listen;
+        assert!(listen.contains(&(Transport::Udp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(listen.contains(&(Transport::Tcp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(
+            listen
+                .iter()
+                .all(|(_, a)| a.port() == 5070 && a.ip().is_unspecified())
+        );
+        let error = resolve_with("port = 5070\nlisten = [\"udp:127.0.0.1:5060\"]\n").unwrap_err();
+        assert_eq!(error.key, "port");
         let _ = std::fs::remove_file(&path);
     }
 }

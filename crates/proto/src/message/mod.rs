@@ -7,7 +7,7 @@ mod request;
 mod response;
 
 pub use builder::{BuildError, RequestBuilder, ResponseBuilder};
-pub use reject::error_response;
+pub use reject::{error_response, framing_error_response};
 pub use request::Request;
 pub use response::Response;
 

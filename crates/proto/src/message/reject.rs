@@ -8,8 +8,8 @@
 
 use bytes::Bytes;
 
-use crate::ParseError;
 use crate::header::HeaderName;
+use crate::{FramerError, ParseError, StatusCode};
 
 /// Builds the response a server sends to the unparsable request `raw`, or
 /// `None` when `raw` is a response (never answered) or lacks the headers a
@@ -18,6 +18,20 @@ use crate::header::HeaderName;
 /// `to_tag` is added to `To` when it has none (RFC 3261 §8.2.6.2); it should
 /// come from the caller's RNG.
 pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<Bytes> {
+    answer(raw, error.status(), &error.to_string(), to_tag)
+}
+
+/// Builds the response a server sends before closing a connection whose
+/// stream could not be framed (RFC 3261 §18.3: a bad or repeated
+/// Content-Length, a message over the size limit). `raw` is what the framer
+/// had not yet cut into messages ([`crate::StreamFramer::pending`]); the
+/// rules are those of [`error_response`].
+pub fn framing_error_response(raw: &[u8], error: &FramerError, to_tag: &str) -> Option<Bytes> {
+    answer(raw, error.status(), &error.to_string(), to_tag)
+}
+
+/// The answer `status` to the request `raw`, its Warning saying `why`.
+fn answer(raw: &[u8], status: StatusCode, why: &str, to_tag: &str) -> Option<Bytes> {
     let start = raw.iter().position(|b| !matches!(b, b'\r' | b'\n'))?;
     let raw = raw.get(start..)?;
     if raw
@@ -65,7 +79,6 @@ pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<By
     if copied.iter().any(Vec::is_empty) {
         return None;
     }
-    let status = error.status();
     let mut out = Vec::with_capacity(head.len() + 128);
     out.extend_from_slice(
         format!("SIP/2.0 {} {}\r\n", status, status.canonical_reason()).as_bytes(),
@@ -82,7 +95,7 @@ pub fn error_response(raw: &[u8], error: &ParseError, to_tag: &str) -> Option<By
             out.extend_from_slice(b"\r\n");
         }
     }
-    let warning = error.to_string().replace(['"', '\\'], "'");
+    let warning = why.replace(['"', '\\'], "'");
     out.extend_from_slice(
         format!("Warning: 399 switchboard \"{warning}\"\r\nContent-Length: 0\r\n\r\n").as_bytes(),
     );

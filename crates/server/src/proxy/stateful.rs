@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use switchboard_core::resolve::{AttemptOutcome, Failover};
 use switchboard_core::{Event, Source, TransactionId, Transport};
 use switchboard_proto::header::{Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
@@ -356,11 +357,19 @@ impl Proxy {
         }
     }
 
-    /// Fails a branch over to its next target (RFC 3263 §4.3): the branch
-    /// ends without a response of its own and a new one, with a new client
-    /// transaction, takes the request to the next hop. False when there is
-    /// none, or no new branch may start (a 2xx, a 6xx, a CANCEL came).
-    fn fail_over(&mut self, now: Instant, ep: &mut impl TransactionLayer, at: BranchRef) -> bool {
+    /// Fails a branch over to its next target (RFC 3263 §4.3) when its
+    /// attempt failed that way (`outcome`, as [`Failover`] decides): the
+    /// branch ends without a response of its own and a new one, with a new
+    /// client transaction, takes the request to the next hop. False when it
+    /// did not fail so, there is no next hop, or no new branch may start (a
+    /// 2xx, a 6xx, a CANCEL came).
+    fn fail_over(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+        outcome: AttemptOutcome,
+    ) -> bool {
         let timer_c = self.config.timer_c;
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return false;
@@ -376,17 +385,23 @@ impl Proxy {
         if branch.state == BranchState::Done || branch.fallback.is_empty() {
             return false;
         }
-        let Some(request) = branch.request.take() else {
+        // The walk along the request's next hops: those left, and whether
+        // this attempt got a provisional response.
+        let mut walk = Failover::new(branch.fallback.iter().copied());
+        if branch.state == BranchState::Proceeding {
+            walk.failed(AttemptOutcome::Provisional);
+        }
+        if !walk.failed(outcome) {
+            return false;
+        }
+        let (Some(hop), Some(request)) = (walk.next_target(), branch.request.take()) else {
             return false;
         };
-        let mut hops = std::mem::take(&mut branch.fallback).into_iter();
-        let Some(hop) = hops.next() else {
-            return false;
-        };
+        branch.fallback.clear();
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
         let mut next = Branch::new(branch.uri.clone());
-        next.fallback = hops.collect();
+        next.fallback = walk.remaining().copied().collect();
         tracing::debug!(uri = %next.uri, destination = ?hop.destination, "failing over to the next target");
         ctx.branches.push(next);
         self.stop_timer_c(at);
@@ -556,7 +571,7 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
-        if response.status() == StatusCode::SERVICE_UNAVAILABLE && self.fail_over(now, ep, at) {
+        if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
         }
         self.stop_timer_c(at);
@@ -610,7 +625,11 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
-        if self.fail_over(now, ep, at) {
+        let outcome = match status {
+            None => AttemptOutcome::Timeout,
+            Some(_) => AttemptOutcome::TransportError,
+        };
+        if self.fail_over(now, ep, at, outcome) {
             return;
         }
         if self
@@ -682,7 +701,7 @@ impl Proxy {
                     b.cancel_pending = false;
                 }
             }
-            if !self.fail_over(now, ep, at)
+            if !self.fail_over(now, ep, at, AttemptOutcome::TransportError)
                 && self
                     .branch_mut(at)
                     .is_some_and(|b| b.state != BranchState::Done)
@@ -908,7 +927,7 @@ impl Proxy {
             }
             Err(error) => {
                 tracing::warn!(%error, "branch not sent");
-                if self.fail_over(now, ep, at) {
+                if self.fail_over(now, ep, at, AttemptOutcome::TransportError) {
                     return;
                 }
                 self.fail_branch(ep, at, Some(StatusCode::SERVICE_UNAVAILABLE));
