@@ -77,7 +77,7 @@ impl Linphonec {
 
     /// One command line (`call sip:...`, `terminate`, `answer`).
     pub fn command(&mut self, line: &str) {
-        self.proc.write_line(line);
+        self.proc.write_stdin(&format!("{line}\n"));
     }
 
     /// Its output (`out.log`).

@@ -27,3 +27,15 @@ pub fn free_port_pair() -> u16 {
         }
     }
 }
+
+/// Whether something listens on `port` of 127.0.0.1 over TCP (`tcp`) or
+/// has bound it over UDP: binding it ourselves fails. Peers that say
+/// nothing when ready (SIPp's screen is buffered in a pipe) are waited
+/// for with it.
+pub fn is_bound(port: u16, tcp: bool) -> bool {
+    if tcp {
+        TcpListener::bind(("127.0.0.1", port)).is_err()
+    } else {
+        UdpSocket::bind(("127.0.0.1", port)).is_err()
+    }
+}

@@ -57,7 +57,7 @@ impl Proc {
         Self::start(name, command, false, None)
     }
 
-    /// Like [`Proc::spawn`] with stdin open for [`Proc::write_line`].
+    /// Like [`Proc::spawn`] with stdin open for [`Proc::write_stdin`].
     pub fn spawn_with_stdin(name: &str, command: Command) -> Self {
         Self::start(name, command, true, None)
     }
@@ -153,11 +153,11 @@ impl Proc {
             .unwrap_or_else(|| panic!("{} did not exit in {limit:?}\n{}", self.name, self.report()))
     }
 
-    /// Writes `line` and a newline to the child's stdin (a closed stdin is
-    /// ignored: the child's output tells what happened).
-    pub fn write_line(&mut self, line: &str) {
+    /// Writes `text` to the child's stdin (a closed stdin is ignored: the
+    /// child's output tells what happened).
+    pub fn write_stdin(&mut self, text: &str) {
         if let Some(stdin) = &mut self.stdin {
-            let _ = writeln!(stdin, "{line}");
+            let _ = stdin.write_all(text.as_bytes());
             let _ = stdin.flush();
         }
     }

@@ -6,7 +6,8 @@ use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::ports::free_port;
+use crate::ports::{free_port, is_bound};
+use crate::wait::wait_for;
 use crate::process::{Proc, Stream};
 use crate::server::{DOMAIN, path_str, require};
 
@@ -87,6 +88,18 @@ pub struct SippProc {
 }
 
 impl SippProc {
+    /// Waits at most `limit` until SIPp has bound `port` (over TCP when
+    /// `tcp`, else UDP): it listens. (Its screens are no sign: a pipe
+    /// buffers them until it ends.)
+    pub fn wait_listening(&self, port: u16, tcp: bool, limit: Duration) {
+        assert!(
+            wait_for(limit, || is_bound(port, tcp)),
+            "sipp {} not listening on {port} in {limit:?}\n{}",
+            self.sipp.name,
+            self.proc.report()
+        );
+    }
+
     /// Waits at most `limit` for SIPp to end by itself (its `-m` calls
     /// done), then kills it; what it did either way.
     pub fn wait(mut self, limit: Duration) -> SippRun {
