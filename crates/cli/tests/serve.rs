@@ -718,7 +718,13 @@ fn expired_bindings_are_removed_from_the_store() {
     )
     .unwrap();
     let port = free_port();
-    let server = start_server(&data, port);
+    // At debug level it says when the expiry loop removed bindings.
+    let server = switchboard()
+        .serve(&data)
+        .port(port)
+        .config(&std::fs::read_to_string(dir.path().join("switchboard.toml")).unwrap())
+        .log("info,switchboard=debug")
+        .start();
     let mut client = Client::new(port);
     let (_, r) = client.register_with_password_for("user0000", "pw-user0000", 2);
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
@@ -727,7 +733,11 @@ fn expired_bindings_are_removed_from_the_store() {
     assert_eq!(registrations(&data).len(), 2);
     // The expiry loop removes the short one from the store (not just from
     // the listing): after a kill -9 and a restart, nothing expired is found.
-    wait_for(Duration::from_secs(10), || registrations(&data).len() == 1);
+    wait_for(Duration::from_secs(10), || {
+        server
+            .log_text()
+            .contains("expired bindings removed from the store")
+    });
     let listed = registrations(&data);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(

@@ -94,6 +94,7 @@ impl Switchboard {
             port: None,
             config: String::new(),
             args: Vec::new(),
+            log: log_level(),
         }
     }
 }
@@ -107,9 +108,18 @@ pub struct Serve {
     port: Option<u16>,
     config: String,
     args: Vec<String>,
+    log: String,
 }
 
 impl Serve {
+    /// Its `RUST_LOG` (default: `SERVE_LOG`, else `info`): a test that
+    /// waits for a debug line asks for it.
+    #[must_use]
+    pub fn log(mut self, filter: &str) -> Self {
+        filter.clone_into(&mut self.log);
+        self
+    }
+
     /// The UDP and TCP port (a free one when not given): a restarted
     /// server keeps its port.
     #[must_use]
@@ -163,7 +173,9 @@ impl Serve {
             path_str(&config),
         ];
         args.extend(self.args.iter().map(String::as_str));
-        let proc = self.switchboard.spawn("serve", &args);
+        let mut command = self.switchboard.command(&args);
+        command.env("RUST_LOG", &self.log);
+        let proc = Proc::spawn("serve", command);
         proc.expect_line(Stream::Stderr, "ready", READY);
         Server {
             proc,
