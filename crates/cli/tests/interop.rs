@@ -131,10 +131,7 @@ fn baresip_registers(transport: &str) {
     );
     std::thread::sleep(Duration::from_secs(1));
     assert!(!mallory.has_event("REGISTER_OK"), "{}", mallory.report());
-    let challenged = mallory
-        .log()
-        .matches("SIP/2.0 401 Unauthorized")
-        .count();
+    let challenged = mallory.log().matches("SIP/2.0 401 Unauthorized").count();
     println!("baresip with a wrong password over {transport}: {challenged} challenges, no 200");
     assert!(challenged >= 2, "{}", mallory.report());
     let listed = registrations(&data);

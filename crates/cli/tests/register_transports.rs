@@ -44,7 +44,12 @@ fn start(dir: &Path, listen: &[String], config: &str) -> Server {
     let mut serve = switchboard()
         .serve(&dir.join("data"))
         .config(&format!("[protection]\nrate_limit = false\n{config}"))
-        .args(&["--tls-cert", path_str(&cert_path), "--tls-key", path_str(&key_path)]);
+        .args(&[
+            "--tls-cert",
+            path_str(&cert_path),
+            "--tls-key",
+            path_str(&key_path),
+        ]);
     for l in listen {
         serve = serve.listen(l);
     }

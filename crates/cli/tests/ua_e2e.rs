@@ -170,14 +170,25 @@ fn direct_call(srtp: &str, tls: bool) {
             "{answered}"
         );
     }
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(15));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(Stream::Stdout, "ended: remote hangup", Duration::from_secs(10));
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert!(callee.find_line(Stream::Stdout, "answered:").is_some());
     // The DTMF went through as telephone-events.
     for digit in ["dtmf 4", "dtmf 2", "dtmf #"] {
-        assert!(callee.find_line(Stream::Stdout, digit).is_some(), "callee heard no {digit}");
+        assert!(
+            callee.find_line(Stream::Stdout, digit).is_some(),
+            "callee heard no {digit}"
+        );
     }
     let media = caller.expect_line(Stream::Stdout, "media: sent", Duration::from_secs(1));
     assert!(media.contains("rejected 0"), "{media}");
@@ -218,8 +229,7 @@ fn srtp_required_against_off_fails_with_488() {
     );
     callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = format!("sip:bob@127.0.0.1:{port}");
-    let mut caller = spawn(
-        "call", &["call", &target, "--srtp", "required"]);
+    let mut caller = spawn("call", &["call", &target, "--srtp", "required"]);
     let line = caller.expect_line(Stream::Stdout, "failed:", Duration::from_secs(10));
     assert!(line.starts_with("failed: 488"), "{line}");
     let status = caller.expect_exit(Duration::from_secs(10));
@@ -232,8 +242,7 @@ fn call_to_nobody_fails_with_a_status() {
     // runs out; either way a status and a non-zero exit. TCP fails at once.
     let port = free_port();
     let target = format!("sip:bob@127.0.0.1:{port}");
-    let mut caller = spawn(
-        "call", &["call", &target, "--transport", "tcp"]);
+    let mut caller = spawn("call", &["call", &target, "--transport", "tcp"]);
     let line = caller.expect_line(Stream::Stdout, "failed:", Duration::from_secs(40));
     assert!(line.starts_with("failed: 503"), "{line}");
     assert_eq!(caller.expect_exit(Duration::from_secs(10)).code(), Some(1));
@@ -408,7 +417,11 @@ fn register_refresh_and_unregister_against_serve() {
             &at,
         ],
     );
-    reg.expect_line(Stream::Stdout, "registered sip:bob@127.0.0.1", Duration::from_secs(10));
+    reg.expect_line(
+        Stream::Stdout,
+        "registered sip:bob@127.0.0.1",
+        Duration::from_secs(10),
+    );
     reg.signal("TERM");
     reg.expect_line(Stream::Stdout, "unregistered", Duration::from_secs(10));
     assert!(reg.expect_exit(Duration::from_secs(10)).success());
@@ -464,8 +477,7 @@ fn call_through_serve(tls: bool) {
         "--once",
     ]);
     let callee_args: Vec<&str> = callee_args.iter().map(String::as_str).collect();
-    let mut callee = spawn(
-        "answer", &callee_args);
+    let mut callee = spawn("answer", &callee_args);
     callee.expect_line(Stream::Stdout, "registered", Duration::from_secs(10));
     let caller_args = with(&[
         "call",
@@ -484,13 +496,20 @@ fn call_through_serve(tls: bool) {
         "required",
     ]);
     let caller_args: Vec<&str> = caller_args.iter().map(String::as_str).collect();
-    let mut caller = spawn(
-        "call", &caller_args);
+    let mut caller = spawn("call", &caller_args);
     let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP"), "{answered}");
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(15));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(Stream::Stdout, "ended: remote hangup", Duration::from_secs(10));
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
     callee.expect_line(Stream::Stdout, "unregistered", Duration::from_secs(10));
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec_callee, 1000.0);
@@ -514,7 +533,13 @@ fn call_through_serve_tls_srtp_required_tone_both_ways() {
 /// `registrar` (a server's UDP port) it registers there (password
 /// `secret`) and uses it as its outbound proxy, else it takes calls
 /// directly.
-fn baresip(dir: &Path, user: &str, tone_hz: f32, mediaenc: &str, registrar: Option<u16>) -> Baresip {
+fn baresip(
+    dir: &Path,
+    user: &str,
+    tone_hz: f32,
+    mediaenc: &str,
+    registrar: Option<u16>,
+) -> Baresip {
     let mut phone = Baresip::builder(dir, user)
         .tone(f64::from(tone_hz))
         .mediaenc(mediaenc)
@@ -598,7 +623,11 @@ fn interop_switchboard_calls_baresip_srtp_mandatory() {
     );
     let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(15));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
     let log = bare.log();
     assert!(log.contains("RTP/SAVP"), "baresip saw no RTP/SAVP:\n{log}");
@@ -652,7 +681,11 @@ fn interop_baresip_calls_switchboard_srtp_mandatory() {
     assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
-    callee.expect_line(Stream::Stdout, "ended: remote hangup", Duration::from_secs(10));
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
     let (freq, level) = analyse(&bare.wait_received_audio(Duration::from_secs(10)));
@@ -703,7 +736,11 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
             "3",
         ],
     );
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(15));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
     let frac = clear_tone_fraction(&captured(&cap), 600.0);
     assert!(frac > 0.8, "clear PCMU of 600 Hz expected ({frac})");
@@ -749,10 +786,20 @@ fn hold_and_resume_by_reinvite() {
     let held = caller.expect_line(Stream::Stdout, "media: PCMU", Duration::from_secs(5));
     assert!(held.contains("sendonly"), "{held}");
     caller.expect_line(Stream::Stdout, "resuming", Duration::from_secs(5));
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(10));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(10),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(Stream::Stdout, "ended: remote hangup", Duration::from_secs(10));
-    let updates: Vec<String> = callee.lines(Stream::Stdout).into_iter()
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
+    let updates: Vec<String> = callee
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert_eq!(updates.len(), 2, "{updates:?}");
@@ -760,7 +807,9 @@ fn hold_and_resume_by_reinvite() {
         updates[0].contains("recvonly") && updates[1].contains("sendrecv"),
         "{updates:?}"
     );
-    let resumed: Vec<String> = caller.lines(Stream::Stdout).into_iter()
+    let resumed: Vec<String> = caller
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert!(
@@ -777,9 +826,15 @@ fn hold_and_resume_by_reinvite() {
     );
     let held = caller.expect_line(Stream::Stdout, "media: PCMU", Duration::from_secs(10));
     assert!(held.contains("sendonly"), "{held}\n{}", bare.log());
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(10));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(10),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    let resumed: Vec<String> = caller.lines(Stream::Stdout).into_iter()
+    let resumed: Vec<String> = caller
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert!(
@@ -832,7 +887,11 @@ fn interop_with_baresip_through_serve() {
     );
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
-    callee.expect_line(Stream::Stdout, "ended: remote hangup", Duration::from_secs(10));
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
     let (freq, level) = analyse(&bare.wait_received_audio(Duration::from_secs(10)));
@@ -870,7 +929,11 @@ fn interop_with_baresip_through_serve() {
         "{answered}\n{}",
         bare.log()
     );
-    caller.expect_line(Stream::Stdout, "ended: local hangup", Duration::from_secs(15));
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
     assert!(caller.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
 }

@@ -88,7 +88,12 @@ fn our_uac_against_sipp_uas(transport: &str, sipp_transport: &str) {
     // SIPp's uas ends by itself after CALLS calls (each ends 4 s after
     // its BYE: the scenario's timewait).
     let run = sipp_uas.wait(Duration::from_secs(60));
-    assert!(run.success(), "sipp uas: {:?}\n{}", run.status, run.report());
+    assert!(
+        run.success(),
+        "sipp uas: {:?}\n{}",
+        run.status,
+        run.report()
+    );
 }
 
 #[test]
@@ -164,7 +169,12 @@ fn openssl_client_gets_an_answer_over_tls() {
          Call-ID: openssl-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     );
     let mut command = Command::new("openssl");
-    command.args(["s_client", "-quiet", "-connect", &format!("127.0.0.1:{port}")]);
+    command.args([
+        "s_client",
+        "-quiet",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+    ]);
     let mut client = Proc::spawn_with_stdin("openssl s_client", command);
     client.write_stdin(&options);
     assert!(

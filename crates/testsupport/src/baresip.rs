@@ -164,7 +164,10 @@ impl BaresipBuilder {
             stream.is_some()
         });
         let stream = stream.unwrap_or_else(|| {
-            panic!("baresip ctrl_tcp not listening after 10 s\n{}", proc.report())
+            panic!(
+                "baresip ctrl_tcp not listening after 10 s\n{}",
+                proc.report()
+            )
         });
         let ctrl = stream.try_clone().unwrap();
         let events = Arc::new(Mutex::new(Vec::new()));
@@ -331,7 +334,8 @@ fn read_netstrings(mut stream: TcpStream, events: &Mutex<Vec<String>>) {
             if pending.len() < colon + 1 + len + 1 {
                 break;
             }
-            let payload = String::from_utf8_lossy(&pending[colon + 1..colon + 1 + len]).into_owned();
+            let payload =
+                String::from_utf8_lossy(&pending[colon + 1..colon + 1 + len]).into_owned();
             pending.drain(..colon + 1 + len + 1);
             events.lock().unwrap().push(payload);
         }

@@ -84,8 +84,14 @@ impl Proc {
             Some(log) => Output::File(log.to_owned()),
             None => {
                 let captured = Arc::new(Captured::default());
-                let out = child.stdout.take().map(|r| (Stream::Stdout, Box::new(r) as _));
-                let err = child.stderr.take().map(|r| (Stream::Stderr, Box::new(r) as _));
+                let out = child
+                    .stdout
+                    .take()
+                    .map(|r| (Stream::Stdout, Box::new(r) as _));
+                let err = child
+                    .stderr
+                    .take()
+                    .map(|r| (Stream::Stderr, Box::new(r) as _));
                 let readers = [out, err]
                     .into_iter()
                     .flatten()
@@ -133,7 +139,10 @@ impl Proc {
     /// The exit status, when the child has ended.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
-            self.status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+            self.status = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten());
         }
         self.status
     }
@@ -208,7 +217,9 @@ impl Proc {
         if let Output::Pipes { captured, .. } = &self.output {
             let mut lines = captured.lines.lock().unwrap();
             loop {
-                if let Some((_, l)) = lines.iter().find(|(s, l)| *s == stream && l.contains(needle))
+                if let Some((_, l)) = lines
+                    .iter()
+                    .find(|(s, l)| *s == stream && l.contains(needle))
                 {
                     return l.clone();
                 }
@@ -245,7 +256,10 @@ impl Proc {
     fn join_readers(&mut self, limit: Duration) {
         if let Output::Pipes { readers, .. } = &mut self.output {
             wait_for(limit, || readers.iter().all(JoinHandle::is_finished));
-            for r in std::mem::take(readers).into_iter().filter(JoinHandle::is_finished) {
+            for r in std::mem::take(readers)
+                .into_iter()
+                .filter(JoinHandle::is_finished)
+            {
                 let _ = r.join();
             }
         }
@@ -312,7 +326,11 @@ fn collect(
 fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {

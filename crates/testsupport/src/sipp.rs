@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::ports::{free_port, is_bound};
-use crate::wait::wait_for;
 use crate::process::{Proc, Stream};
 use crate::server::{DOMAIN, path_str, require};
+use crate::wait::wait_for;
 
 /// A SIPp command line before it runs. Every run logs the messages it did
 /// not expect (`-trace_err`) to a file of its own in `dir`; the run's
@@ -57,8 +57,21 @@ impl Sipp {
             free_port().to_string(),
         );
         self.args(&[
-            "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", &port, "-cp", &control, "-mp", &media,
-            "-t", "u1", "-key", "domain", DOMAIN,
+            "-i",
+            "127.0.0.1",
+            "-mi",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-cp",
+            &control,
+            "-mp",
+            &media,
+            "-t",
+            "u1",
+            "-key",
+            "domain",
+            DOMAIN,
         ])
     }
 

@@ -53,3 +53,29 @@ pub fn complete_wav_samples(path: &Path) -> Option<u64> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dump whose header still holds the sizes written at open (0) is
+    /// not complete, whatever follows it; once the sizes match the file
+    /// it is, with its samples counted.
+    #[test]
+    fn a_wav_is_complete_only_when_its_header_sizes_match_the_file() {
+        let dir = std::env::temp_dir().join(format!("sb-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("tone.wav");
+        tone_wav(&path, 440.0, 1);
+        assert_eq!(complete_wav_samples(&path), Some(8000));
+        let mut open = std::fs::read(&path).unwrap();
+        open[4..8].copy_from_slice(&36u32.to_le_bytes());
+        open[40..44].copy_from_slice(&0u32.to_le_bytes());
+        std::fs::write(&path, &open).unwrap();
+        assert_eq!(complete_wav_samples(&path), None);
+        open.truncate(44);
+        std::fs::write(&path, &open).unwrap();
+        assert_eq!(complete_wav_samples(&path), Some(0));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -25,7 +25,10 @@ pub fn bench_users(n: usize) -> Vec<(String, String)> {
 
 /// `(user, password)` pairs as the string slices the helpers take.
 pub fn pairs(users: &[(String, String)]) -> Vec<(&str, &str)> {
-    users.iter().map(|(u, p)| (u.as_str(), p.as_str())).collect()
+    users
+        .iter()
+        .map(|(u, p)| (u.as_str(), p.as_str()))
+        .collect()
 }
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, as PEM files
