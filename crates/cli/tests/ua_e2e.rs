@@ -35,6 +35,18 @@ fn spawn(name: &str, args: &[&str]) -> Proc {
     switchboard().spawn(name, args)
 }
 
+/// The caller hangs up when its duration ends (within `limit`) and exits
+/// 0; the callee sees the remote hangup.
+fn hung_up(caller: &mut Proc, callee: &Proc, limit: Duration) {
+    caller.expect_line(Stream::Stdout, "ended: local hangup", limit);
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
+}
+
 /// Writes `secs` of a `freq` Hz tone at -12 dBFS (8 kHz mono WAV).
 fn tone(dir: &Path, name: &str, freq: f32, secs: usize) -> PathBuf {
     let path = dir.join(name);
@@ -170,17 +182,7 @@ fn direct_call(srtp: &str, tls: bool) {
             "{answered}"
         );
     }
-    caller.expect_line(
-        Stream::Stdout,
-        "ended: local hangup",
-        Duration::from_secs(15),
-    );
-    assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(
-        Stream::Stdout,
-        "ended: remote hangup",
-        Duration::from_secs(10),
-    );
+    hung_up(&mut caller, &callee, Duration::from_secs(15));
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert!(callee.find_line(Stream::Stdout, "answered:").is_some());
     // The DTMF went through as telephone-events.
@@ -499,17 +501,7 @@ fn call_through_serve(tls: bool) {
     let mut caller = spawn("call", &caller_args);
     let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP"), "{answered}");
-    caller.expect_line(
-        Stream::Stdout,
-        "ended: local hangup",
-        Duration::from_secs(15),
-    );
-    assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(
-        Stream::Stdout,
-        "ended: remote hangup",
-        Duration::from_secs(10),
-    );
+    hung_up(&mut caller, &callee, Duration::from_secs(15));
     callee.expect_line(Stream::Stdout, "unregistered", Duration::from_secs(10));
     assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec_callee, 1000.0);
@@ -786,17 +778,7 @@ fn hold_and_resume_by_reinvite() {
     let held = caller.expect_line(Stream::Stdout, "media: PCMU", Duration::from_secs(5));
     assert!(held.contains("sendonly"), "{held}");
     caller.expect_line(Stream::Stdout, "resuming", Duration::from_secs(5));
-    caller.expect_line(
-        Stream::Stdout,
-        "ended: local hangup",
-        Duration::from_secs(10),
-    );
-    assert!(caller.expect_exit(Duration::from_secs(10)).success());
-    callee.expect_line(
-        Stream::Stdout,
-        "ended: remote hangup",
-        Duration::from_secs(10),
-    );
+    hung_up(&mut caller, &callee, Duration::from_secs(10));
     let updates: Vec<String> = callee
         .lines(Stream::Stdout)
         .into_iter()

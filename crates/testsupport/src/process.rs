@@ -173,34 +173,32 @@ impl Proc {
 
     /// Every line of `stream` so far (for a file-logged child: the file).
     pub fn lines(&self, stream: Stream) -> Vec<String> {
-        match &self.output {
-            Output::Pipes { captured, .. } => captured
-                .lines
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(s, _)| *s == stream)
-                .map(|(_, l)| l.clone())
-                .collect(),
-            Output::File(_) => self.output().lines().map(str::to_owned).collect(),
-        }
+        self.lines_of(|s| s == stream)
     }
 
     /// Everything the child wrote so far, stdout and stderr in the order
     /// they came (a file-logged child: the file, CRs turned into LFs).
     pub fn output(&self) -> String {
         match &self.output {
+            Output::Pipes { .. } => self.lines_of(|_| true).join("\n"),
+            Output::File(path) => std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .replace('\r', "\n"),
+        }
+    }
+
+    /// The lines so far of the streams `keep` takes.
+    fn lines_of(&self, keep: impl Fn(Stream) -> bool) -> Vec<String> {
+        match &self.output {
             Output::Pipes { captured, .. } => captured
                 .lines
                 .lock()
                 .unwrap()
                 .iter()
-                .map(|(_, l)| l.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
-            Output::File(path) => std::fs::read_to_string(path)
-                .unwrap_or_default()
-                .replace('\r', "\n"),
+                .filter(|(s, _)| keep(*s))
+                .map(|(_, l)| l.clone())
+                .collect(),
+            Output::File(_) => self.output().lines().map(str::to_owned).collect(),
         }
     }
 
