@@ -77,10 +77,10 @@ fn jssip_and_sipjs_in_chromium_over_ws_and_wss() {
     let (ws, wss) = (free_port(), free_port());
     let server = switchboard()
         .serve(&data)
-        .config("[protection]\nrate_limit = false\n")
+        .config(NO_RATE_LIMIT)
         .listen(&format!("ws:127.0.0.1:{ws}"))
         .listen(&format!("wss:127.0.0.1:{wss}"))
-        .args(&["--tls-cert", path_str(&cert), "--tls-key", path_str(&key)])
+        .certificate(&cert, &key)
         .start();
 
     // Traces, console logs and screenshots: kept under target/ for a look

@@ -51,10 +51,7 @@ fn linphonec_and_baresip_call_each_other() {
         &data,
         &[("alice", "alice-Secret-1"), ("bob", "bob-Linphone-2")],
     );
-    let server = switchboard()
-        .serve(&data)
-        .config("[protection]\nrate_limit = false\n")
-        .start();
+    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
     let mut alice = Baresip::builder(dir.path(), "alice")
         .registrar(server.port, "udp", "alice-Secret-1")
         .tone(440.0)

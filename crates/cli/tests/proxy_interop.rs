@@ -35,20 +35,15 @@ fn baresip_call(transport: &str) {
         &data,
         &[("alice", "alice-Secret-1"), ("bob", "bob-Secret-2")],
     );
-    let mut serve = switchboard()
-        .serve(&data)
-        .config("[protection]\nrate_limit = false\n");
+    let mut serve = switchboard().serve(&data).config(NO_RATE_LIMIT);
     let mut port_of = None;
     if transport == "tls" {
         let (cert, key) = self_signed(dir.path());
         let tls = free_port();
         port_of = Some(tls);
-        serve = serve.listen(&format!("tls:127.0.0.1:{tls}")).args(&[
-            "--tls-cert",
-            path_str(&cert),
-            "--tls-key",
-            path_str(&key),
-        ]);
+        serve = serve
+            .listen(&format!("tls:127.0.0.1:{tls}"))
+            .certificate(&cert, &key);
     }
     let server = serve.start();
     let port = port_of.unwrap_or(server.port);

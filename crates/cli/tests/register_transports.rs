@@ -43,13 +43,8 @@ fn start(dir: &Path, listen: &[String], config: &str) -> Server {
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
     let mut serve = switchboard()
         .serve(&dir.join("data"))
-        .config(&format!("[protection]\nrate_limit = false\n{config}"))
-        .args(&[
-            "--tls-cert",
-            path_str(&cert_path),
-            "--tls-key",
-            path_str(&key_path),
-        ]);
+        .config(&format!("{NO_RATE_LIMIT}{config}"))
+        .certificate(&cert_path, &key_path);
     for l in listen {
         serve = serve.listen(l);
     }

@@ -41,7 +41,7 @@ fn start_server_with(data: &Path, port: u16, extra: &[&str]) -> Server {
     let written = data.parent().map(|d| d.join("switchboard.toml"));
     let config = written
         .and_then(|path| std::fs::read_to_string(path).ok())
-        .unwrap_or_else(|| "[protection]\nrate_limit = false\n".to_owned());
+        .unwrap_or_else(|| NO_RATE_LIMIT.to_owned());
     switchboard()
         .serve(data)
         .port(port)

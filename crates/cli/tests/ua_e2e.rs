@@ -343,10 +343,10 @@ fn serve() -> Serve {
     let (tls_port, ws_port) = (free_port(), free_port());
     let server = switchboard()
         .serve(&data)
-        .config("[protection]\nrate_limit = false\n")
+        .config(NO_RATE_LIMIT)
         .listen(&format!("tls:127.0.0.1:{tls_port}"))
         .listen(&format!("ws:127.0.0.1:{ws_port}"))
-        .args(&["--tls-cert", s(&cert), "--tls-key", s(&key)])
+        .certificate(&cert, &key)
         .start();
     Serve {
         port: server.port,

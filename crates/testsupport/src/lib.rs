@@ -36,7 +36,7 @@ pub use baresip::{Baresip, BaresipBuilder};
 pub use linphonec::Linphonec;
 pub use ports::{free_port, free_port_pair, is_bound};
 pub use process::{Proc, Stream};
-pub use server::{DOMAIN, Serve, Server, Switchboard, path_str, require, text};
+pub use server::{DOMAIN, NO_RATE_LIMIT, Serve, Server, Switchboard, path_str, require, text};
 pub use sipp::{Sipp, SippProc, SippRun};
 pub use wait::wait_for;
 pub use wav::{complete_wav_samples, tone_wav};

@@ -15,6 +15,10 @@ use crate::wait::wait_for;
 /// The domain every test serves and registers in.
 pub const DOMAIN: &str = "127.0.0.1";
 
+/// The configuration of servers whose clients all come from 127.0.0.1:
+/// no per-source rate limit.
+pub const NO_RATE_LIMIT: &str = "[protection]\nrate_limit = false\n";
+
 /// How long `serve` may take to say "ready".
 const READY: Duration = Duration::from_secs(30);
 
@@ -139,6 +143,12 @@ impl Serve {
     #[must_use]
     pub fn listen(self, spec: &str) -> Self {
         self.args(&["--listen", spec])
+    }
+
+    /// The certificate and key (PEM files) of its TLS and WSS listeners.
+    #[must_use]
+    pub fn certificate(self, cert: &Path, key: &Path) -> Self {
+        self.args(&["--tls-cert", path_str(cert), "--tls-key", path_str(key)])
     }
 
     /// More command-line arguments.
