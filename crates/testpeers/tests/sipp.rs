@@ -1,7 +1,10 @@
 //! Interop with SIPp (Debian package `sip-tester`): SIPp's built-in `uac`
-//! and `uas` scenarios place and answer thousands of calls against the test
-//! peers built on the Switchboard endpoint, over UDP and TCP. Loopback only;
-//! every process is bounded in time and killed by PID when the test ends.
+//! scenario and its `uas` with one answer per request (`tests/sipp/uas.xml`)
+//! place and answer thousands of calls against the test peers built on the
+//! Switchboard endpoint, over UDP and TCP. SIPp's screen, stderr and
+//! `-trace_err` log are kept (under target/tmp) and shown on failure.
+//! Loopback only; every process is bounded in time and killed by PID when
+//! the test ends.
 //!
 //! SIPp here has no TLS (`-t l1` is not compiled in), so TLS is covered by
 //! switchboard-net's own tests.
@@ -66,9 +69,12 @@ fn sipp_uac_against_our_uas(transport: &str, sipp_transport: &str) {
 fn our_uac_against_sipp_uas(transport: &str, sipp_transport: &str) {
     let port = free_port();
     let dir = log_dir(&format!("sipp-uas-{transport}"));
-    // SIPp's own -timeout bounds it; the guard kills it by PID.
+    // SIPp's uas with one answer per request (tests/sipp/uas.xml says
+    // why). SIPp's own -timeout bounds it; the guard kills it by PID.
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/uas.xml");
     let sipp_uas = Sipp::new("uas", &dir)
-        .args(&["-sn", "uas", "-t", sipp_transport, "-i", "127.0.0.1"])
+        .args(&["-sf", scenario.to_str().unwrap()])
+        .args(&["-t", sipp_transport, "-i", "127.0.0.1"])
         .args(&["-p", &port.to_string(), "-m", &CALLS.to_string()])
         .args(&["-timeout", "100"])
         .spawn();
