@@ -88,6 +88,7 @@ fn linphonec_and_baresip_call_each_other() {
         alice.report(),
         bob.report()
     );
+    // The call's length: two seconds of audio (no event to wait for).
     std::thread::sleep(s(2));
     bob.command("terminate");
     assert!(
@@ -139,6 +140,7 @@ fn linphonec_and_baresip_call_each_other() {
         alice.report(),
         bob.report()
     );
+    // The call's length: two seconds of audio (no event to wait for).
     std::thread::sleep(s(2));
     alice.command("hangup", "");
     assert!(

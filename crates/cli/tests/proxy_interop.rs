@@ -92,6 +92,7 @@ fn baresip_call(transport: &str) {
         "bob receives no RTP\n{}",
         bob.report()
     );
+    // The call's length: a second of audio (no event to wait for).
     std::thread::sleep(s(1));
     alice.command("hangup", "");
     assert!(

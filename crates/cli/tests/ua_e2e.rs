@@ -671,6 +671,7 @@ fn interop_baresip_calls_switchboard_srtp_mandatory() {
     bare.command("dial", &format!("sip:bob@127.0.0.1:{port}"));
     let answered = callee.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
+    // The call's length: four seconds of each tone (no event to wait for).
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
     callee.expect_line(
@@ -867,6 +868,7 @@ fn interop_with_baresip_through_serve() {
         "{answered}\n{}",
         bare.log()
     );
+    // The call's length: four seconds of each tone (no event to wait for).
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
     callee.expect_line(
