@@ -352,3 +352,39 @@ fn descendants(root: u32) -> Vec<u32> {
     }
     tree.split_off(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a child writes is there to wait for, on either stream; when
+    /// the guard drops, the child is gone, however long it meant to run.
+    #[test]
+    fn a_child_is_read_while_it_runs_and_killed_on_drop() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "echo ready; echo oops >&2; exec sleep 30"]);
+        let mut child = Proc::spawn("sh", command);
+        let line = child.expect_line(Stream::Stdout, "ready", Duration::from_secs(10));
+        assert_eq!(line, "ready");
+        child.expect_line(Stream::Stderr, "oops", Duration::from_secs(10));
+        assert_eq!(child.lines(Stream::Stdout), ["ready"]);
+        assert!(child.try_wait().is_none(), "still running");
+        let pid = child.id();
+        drop(child);
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "child {pid} outlived its guard"
+        );
+    }
+
+    /// A child that ends by itself gives its status and all its output.
+    #[test]
+    fn an_ended_child_gives_its_status_and_whole_output() {
+        let mut command = Command::new("sh");
+        command.args(["-c", "for i in 1 2 3; do echo line $i; done; exit 3"]);
+        let mut child = Proc::spawn("sh", command);
+        let status = child.expect_exit(Duration::from_secs(10));
+        assert_eq!(status.code(), Some(3));
+        assert_eq!(child.output(), "line 1\nline 2\nline 3");
+    }
+}
