@@ -23,11 +23,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
 
@@ -45,94 +43,20 @@ fn npm_ci(dir: &Path) {
     if dir.join("node_modules/playwright-core").is_dir() {
         return;
     }
-    let child = Command::new("npm")
+    require("npm", "--version", "nodejs npm");
+    let mut command = Command::new("npm");
+    command
         .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
         .current_dir(dir)
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("npm is not installed (Debian: apt-get install -y nodejs npm)");
-    let mut npm = TreeGuard::new(child);
-    let status = npm.wait(Duration::from_secs(300)).expect("npm ci: 300 s");
-    assert!(status.success(), "npm ci failed in {}", dir.display());
-}
-
-/// A child and every process it started, killed by PID when dropped
-/// (playwright starts Chromium in a process group of its own).
-struct TreeGuard(Option<std::process::Child>);
-
-impl TreeGuard {
-    fn new(child: std::process::Child) -> Self {
-        Self(Some(child))
-    }
-
-    /// Waits for the child at most `limit`.
-    fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let child = self.0.as_mut()?;
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(status)) = child.try_wait() {
-                self.0 = None;
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-/// The PIDs of every descendant of `root`, from /proc.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                continue;
-            };
-            // "pid (comm) state ppid ...": comm may hold spaces.
-            let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-                continue;
-            };
-            if let Some(ppid) = after
-                .split_whitespace()
-                .nth(1)
-                .and_then(|p| p.parse::<u32>().ok())
-            {
-                parent_of.push((pid, ppid));
-            }
-        }
-    }
-    let mut out = vec![root];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
-        i += 1;
-    }
-    out.remove(0);
-    out
-}
-
-impl Drop for TreeGuard {
-    fn drop(&mut self) {
-        let Some(mut child) = self.0.take() else {
-            return;
-        };
-        let tree = descendants(child.id());
-        let _ = child.kill();
-        let _ = child.wait();
-        for pid in tree {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
+    let mut npm = Proc::spawn("npm ci", command).killing_descendants();
+    let status = npm.expect_exit(Duration::from_secs(300));
+    assert!(
+        status.success(),
+        "npm ci failed in {}\n{}",
+        dir.display(),
+        npm.report()
+    );
 }
 
 #[test]
@@ -148,38 +72,24 @@ fn jssip_and_sipjs_in_chromium_over_ws_and_wss() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let (alice_pass, bob_pass) = ("alice-Browser-1", "bob-Browser-2");
-    add_users(
-        dir.path(),
-        &data,
-        &[
-            ("alice".to_owned(), alice_pass.to_owned()),
-            ("bob".to_owned(), bob_pass.to_owned()),
-        ],
-    );
+    switchboard().add_users(&data, &[("alice", alice_pass), ("bob", bob_pass)]);
     let (cert, key) = self_signed(dir.path());
     let (ws, wss) = (free_port(), free_port());
-    let server = start_server(
-        dir.path(),
-        &data,
-        "[protection]\nrate_limit = false\n",
-        &[
-            "--listen".to_owned(),
-            format!("ws:127.0.0.1:{ws}"),
-            "--listen".to_owned(),
-            format!("wss:127.0.0.1:{wss}"),
-            "--tls-cert".to_owned(),
-            cert.to_str().unwrap().to_owned(),
-            "--tls-key".to_owned(),
-            key.to_str().unwrap().to_owned(),
-        ],
-    );
+    let server = switchboard()
+        .serve(&data)
+        .config(NO_RATE_LIMIT)
+        .listen(&format!("ws:127.0.0.1:{ws}"))
+        .listen(&format!("wss:127.0.0.1:{wss}"))
+        .certificate(&cert, &key)
+        .start();
 
     // Traces, console logs and screenshots: kept under target/ for a look
     // after a failure.
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-interop");
     let _ = std::fs::remove_dir_all(&out);
     let http = free_port();
-    let mut child = Command::new("node")
+    let mut command = Command::new("node");
+    command
         .arg("browser_call.mjs")
         .args([
             "--ws-url",
@@ -193,43 +103,13 @@ fn jssip_and_sipjs_in_chromium_over_ws_and_wss() {
         .args(["--out", out.to_str().unwrap()])
         .args(["--screenshots", out.to_str().unwrap()])
         .args(["--chromium", CHROMIUM])
-        .current_dir(&browser)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start node");
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|r| {
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in BufReader::new(r).lines() {
-                let Ok(line) = line else { break };
-                eprintln!("[browser] {line}");
-                sink.lock().unwrap().push(line);
-            }
-        })
-    })
-    .collect();
-    let mut node = TreeGuard::new(child);
+        .current_dir(&browser);
+    // playwright starts Chromium in a process group of its own: the guard
+    // kills node and everything it started.
+    let mut node = Proc::spawn("browser", command).killing_descendants();
     let status = node.wait(Duration::from_secs(RUN_TIMEOUT_S + 45));
+    let lines: Vec<String> = node.output().lines().map(str::to_owned).collect();
     drop(node);
-    for r in readers {
-        let _ = r.join();
-    }
-    let lines = lines.lock().unwrap().clone();
     let all = lines.join("\n");
     let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAIL")).collect();
     let report = || {

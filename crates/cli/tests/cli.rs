@@ -10,9 +10,13 @@
     clippy::panic
 )]
 
+mod common;
+
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+
+use common::switchboard;
 
 /// A fixture under crates/proto/tests/data.
 fn fixture(name: &str) -> PathBuf {
@@ -23,9 +27,8 @@ fn fixture(name: &str) -> PathBuf {
 
 /// Runs the binary with `args`, feeding `stdin` to it.
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .env_remove("RUST_LOG")
+    let mut child = switchboard()
+        .command(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -28,310 +28,35 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
+use common::*;
 use switchboard_proto::digest::{self, Algorithm, Qop};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-const DOMAIN: &str = "127.0.0.1";
-
-/// Kills the child by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("start switchboard")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// Panics with an install hint when `program` cannot be started.
-fn require(program: &str, arg: &str, package: &str) {
-    let found = Command::new(program)
-        .arg(arg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    assert!(
-        found,
-        "{program} is not installed (Debian: apt-get install -y {package}); scripts/test.sh installs it"
-    );
-}
-
 fn add_user(data: &Path, name: &str, password: &str) {
-    let o = run(&[
-        "user",
-        "add",
-        name,
-        "--password",
-        password,
-        "--domain",
-        DOMAIN,
-        "--data",
-        data.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
+    switchboard().add_users(data, &[(name, password)]);
 }
 
 fn registrations(data: &Path) -> Vec<String> {
-    let o = run(&["registrations", "--data", data.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", text(&o.stderr));
-    text(&o.stdout).lines().map(str::to_owned).collect()
+    switchboard().registrations(data)
 }
 
-/// A running server and everything it logged so far.
-struct Server {
-    _guard: Guard,
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
+/// Starts `serve` with `data` and the TOML `config` (defaults when empty:
+/// protection on).
+fn start_server(data: &Path, config: &str) -> Server {
+    switchboard().serve(data).config(config).start()
 }
 
-impl Server {
-    fn log_text(&self) -> String {
-        self.log.lock().unwrap().join("\n")
-    }
-}
-
-/// Starts `serve` on UDP and TCP 127.0.0.1 with `data`, domain 127.0.0.1,
-/// the TOML `config` (defaults when empty: protection on), and waits (30 s
-/// at most) for its "ready" line.
-fn start_server(dir: &Path, data: &Path, config: &str) -> Server {
-    let port = free_port();
-    let config_path = dir.join("switchboard.toml");
-    std::fs::write(&config_path, config).unwrap();
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            &format!("udp:127.0.0.1:{port}"),
-            "--listen",
-            &format!("tcp:127.0.0.1:{port}"),
-            "--domain",
-            DOMAIN,
-            "--data",
-            data.to_str().unwrap(),
-            "--config",
-            config_path.to_str().unwrap(),
-        ])
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let guard = Guard(child);
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (ready_tx, ready_rx) = mpsc::channel();
-    let sink = Arc::clone(&log);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("[server] {line}");
-            if line.contains("ready") {
-                let _ = ready_tx.send(());
-            }
-            sink.lock().unwrap().push(line);
-        }
-    });
-    if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-        panic!(
-            "server not ready in 30 s; it said:\n{}",
-            log.lock().unwrap().join("\n")
-        );
-    }
-    Server {
-        _guard: guard,
-        port,
-        log,
-    }
-}
-
-/// Polls `cond` every 100 ms for at most `limit`.
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-// --- baresip -----------------------------------------------------------------
-
-/// A headless baresip (config as in shared/interop/lib/common.sh) and a
-/// ctrl_tcp client that collects its events.
-struct Baresip {
-    _guard: Guard,
-    sip_port: u16,
-    events: Arc<Mutex<Vec<String>>>,
-    dir: PathBuf,
-}
-
-impl Baresip {
-    /// Starts baresip for `user`/`password` with `proxy` (`sip:127.0.0.1:PORT`)
-    /// as its outbound proxy over `transport`, and connects to its ctrl_tcp
-    /// (10 s at most).
-    fn start(dir: &Path, user: &str, password: &str, proxy_port: u16, transport: &str) -> Self {
-        let dir = dir.join(format!("baresip-{user}-{transport}-{password}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        // baresip also opens TLS on sip_port + 1: keep both free.
-        let sip_port = loop {
-            let p = free_port();
-            if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        };
-        let ctrl_port = free_port();
-        std::fs::write(
-            dir.join("config"),
-            format!(
-                "poll_method\tepoll\n\
-                 sip_listen\t127.0.0.1:{sip_port}\n\
-                 net_interface\t127.0.0.1\n\
-                 audio_player\taubridge,sink-{user}\n\
-                 audio_source\taubridge,src-{user}\n\
-                 audio_alert\taubridge,alert-{user}\n\
-                 module_path\t/usr/lib/baresip/modules\n\
-                 module\tg711.so\n\
-                 module\taubridge.so\n\
-                 module_tmp\taccount.so\n\
-                 module_app\tmenu.so\n\
-                 module_app\tctrl_tcp.so\n\
-                 ctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n"
-            ),
-        )
-        .unwrap();
-        let (aor, proxy) = match transport {
-            "tcp" => (
-                format!("sip:{user}@{DOMAIN};transport=tcp"),
-                format!("sip:127.0.0.1:{proxy_port};transport=tcp"),
-            ),
-            _ => (
-                format!("sip:{user}@{DOMAIN}"),
-                format!("sip:127.0.0.1:{proxy_port};transport=udp"),
-            ),
-        };
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<{aor}>;auth_user={user};auth_pass={password};outbound=\"{proxy}\";regint=600\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(dir.join("contacts"), "").unwrap();
-        let log = std::fs::File::create(dir.join("out.log")).unwrap();
-        let child = Command::new("baresip")
-            .arg("-f")
-            .arg(&dir)
-            .args(["-v", "-s"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start baresip");
-        let guard = Guard(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let stream = loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", ctrl_port)) {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "baresip ctrl_tcp not listening after 10 s; baresip said:\n{}",
-                std::fs::read_to_string(dir.join("out.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let events = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&events);
-        std::thread::spawn(move || read_netstrings(stream, &sink));
-        Self {
-            _guard: guard,
-            sip_port,
-            events,
-            dir,
-        }
-    }
-
-    fn has_event(&self, kind: &str) -> bool {
-        let needle = format!("\"type\":\"{kind}\"");
-        self.events
-            .lock()
-            .unwrap()
-            .iter()
-            .any(|e| e.replace(' ', "").contains(&needle))
-    }
-
-    fn report(&self) -> String {
-        format!(
-            "ctrl_tcp events:\n{}\n--- baresip log:\n{}",
-            self.events.lock().unwrap().join("\n"),
-            std::fs::read_to_string(self.dir.join("out.log"))
-                .unwrap_or_default()
-                .replace('\r', "\n")
-        )
-    }
-}
-
-/// ctrl_tcp frames: `LEN:JSON,`.
-fn read_netstrings(mut stream: TcpStream, events: &Mutex<Vec<String>>) {
-    let mut pending: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        pending.extend_from_slice(&buf[..n]);
-        while let Some(colon) = pending.iter().position(|b| *b == b':') {
-            let Ok(len) = text(&pending[..colon]).trim().parse::<usize>() else {
-                pending.clear();
-                break;
-            };
-            if pending.len() < colon + 1 + len + 1 {
-                break;
-            }
-            let payload = text(&pending[colon + 1..colon + 1 + len]);
-            pending.drain(..colon + 1 + len + 1);
-            eprintln!("[baresip ctrl] {payload}");
-            events.lock().unwrap().push(payload);
-        }
-    }
+/// A baresip registering `user` with `password` over `transport`.
+fn baresip(dir: &Path, user: &str, password: &str, proxy_port: u16, transport: &str) -> Baresip {
+    Baresip::builder(dir, user)
+        .registrar(proxy_port, transport, password)
+        .start()
 }
 
 /// baresip registers `alice` with digest auth over `transport` to the
@@ -339,13 +64,12 @@ fn read_netstrings(mut stream: TcpStream, events: &Mutex<Vec<String>>) {
 /// expiry it asked for (regint=600); then a second baresip with a wrong
 /// password is refused and never listed.
 fn baresip_registers(transport: &str) {
-    require("baresip", "-h", "baresip");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     add_user(&data, "alice", "alice-Secret-1");
     add_user(&data, "bob", "bob-Secret-2");
-    let server = start_server(dir.path(), &data, "");
-    let alice = Baresip::start(
+    let server = start_server(&data, "");
+    let alice = baresip(
         dir.path(),
         "alice",
         "alice-Secret-1",
@@ -392,7 +116,7 @@ fn baresip_registers(transport: &str) {
     // every new challenge again with the same wrong credentials (a new
     // REGISTER per 401, without end, no REGISTER_FAIL event), so what
     // stops it is the server: bob gets locked out after 10 failures.
-    let mallory = Baresip::start(dir.path(), "bob", "not-bobs", server.port, transport);
+    let mallory = baresip(dir.path(), "bob", "not-bobs", server.port, transport);
     let locked = || {
         server.log_text().lines().any(|l| {
             l.contains("locked out after failed authentications")
@@ -405,12 +129,11 @@ fn baresip_registers(transport: &str) {
         "bob not locked out after 10 s of wrong passwords\n{}",
         mallory.report()
     );
+    // What must not come (a REGISTER_OK) has no event to wait for: a
+    // second for a late one to show.
     std::thread::sleep(Duration::from_secs(1));
     assert!(!mallory.has_event("REGISTER_OK"), "{}", mallory.report());
-    let challenged = std::fs::read_to_string(mallory.dir.join("out.log"))
-        .unwrap_or_default()
-        .matches("SIP/2.0 401 Unauthorized")
-        .count();
+    let challenged = mallory.log().matches("SIP/2.0 401 Unauthorized").count();
     println!("baresip with a wrong password over {transport}: {challenged} challenges, no 200");
     assert!(challenged >= 2, "{}", mallory.report());
     let listed = registrations(&data);
@@ -449,27 +172,11 @@ fn run_bounded(
     limit: Duration,
 ) -> (Option<ExitStatus>, String) {
     let out_path = dir.join(format!("{program}-{}.log", free_port()));
-    let out = std::fs::File::create(&out_path).unwrap();
-    let child = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"));
-    let mut guard = Guard(child);
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = guard.0.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    drop(guard);
+    let mut command = Command::new(program);
+    command.args(args).current_dir(dir);
+    let mut proc = Proc::spawn_logging_to(program, command, &out_path, false);
+    let status = proc.wait(limit);
+    drop(proc);
     let output = std::fs::read_to_string(&out_path).unwrap_or_default();
     eprintln!("[{program} {}]\n{output}", args.join(" "));
     (status, output)
@@ -509,7 +216,7 @@ fn svwar_finds_no_user() {
     }
     // Protection on (defaults); svwar is throttled below the rate limit so
     // that what it sees are real answers.
-    let server = start_server(dir.path(), &data, "");
+    let server = start_server(&data, "");
     let words = dir.path().join("extensions.txt");
     let mut list: Vec<&str> = REAL_USERS.iter().map(|(u, _)| *u).collect();
     list.extend([
@@ -743,7 +450,7 @@ fn svcrack_finds_nothing_and_is_locked_out() {
     for (user, password) in REAL_USERS {
         add_user(&data, user, password);
     }
-    let server = start_server(dir.path(), &data, "");
+    let server = start_server(&data, "");
     let words = dir.path().join("passwords.txt");
     let mut guesses: Vec<String> = [
         "123456",

@@ -26,114 +26,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
 fn s(n: u64) -> Duration {
     Duration::from_secs(n)
-}
-
-/// A linphonec driven through its stdin; its output goes to `out.log`.
-struct Linphonec {
-    guard: Guard,
-    stdin: ChildStdin,
-    dir: PathBuf,
-}
-
-impl Linphonec {
-    /// Starts linphonec for `user`/`password` with the server at
-    /// `127.0.0.1:proxy_port` (UDP) as its proxy, auto-answering, playing
-    /// a `tone` Hz tone in calls.
-    fn start(dir: &Path, user: &str, password: &str, proxy_port: u16, tone: f64) -> Self {
-        let dir = dir.join(format!("linphonec-{user}"));
-        let home = dir.join("home");
-        std::fs::create_dir_all(home.join(".local/share/linphone")).unwrap();
-        std::fs::create_dir_all(home.join(".config/linphone")).unwrap();
-        let sip_port = free_port();
-        let rtp = free_port();
-        let wav = dir.join("tone.wav");
-        tone_wav(&wav, tone, 60);
-        let proxy = format!("sip:127.0.0.1:{proxy_port};transport=udp");
-        std::fs::write(
-            dir.join("linphonerc"),
-            format!(
-                "[sip]\nsip_port={sip_port}\nsip_tcp_port=0\nsip_tls_port=0\n\
-                 default_proxy=0\nuse_ipv6=0\ninc_timeout=30\n\
-                 [rtp]\naudio_rtp_port={rtp}-{}\nvideo_rtp_port={}-{}\n\
-                 [video]\nenabled=0\ncapture=0\ndisplay=0\n\
-                 automatically_initiate=0\nautomatically_accept=0\n\
-                 [sound]\nechocancellation=0\n\
-                 [misc]\nenable_vcard=0\n\
-                 [proxy_0]\nreg_proxy=<{proxy}>\nreg_route=<{proxy};lr>\n\
-                 reg_identity=\"{user}\" <sip:{user}@{DOMAIN}>\n\
-                 reg_expires=600\nreg_sendregister=1\npublish=0\n\
-                 [auth_info_0]\nusername={user}\nuserid={user}\n\
-                 passwd={password}\ndomain={DOMAIN}\n",
-                rtp.saturating_add(20),
-                rtp.saturating_add(30),
-                rtp.saturating_add(50)
-            ),
-        )
-        .unwrap();
-        let log = std::fs::File::create(dir.join("out.log")).unwrap();
-        let mut child = Command::new("linphonec")
-            .arg("-c")
-            .arg(dir.join("linphonerc"))
-            .args(["-a", "-d", "6", "-l"])
-            .arg(dir.join("linphone.log"))
-            .env("HOME", &home)
-            .stdin(Stdio::piped())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start linphonec");
-        let stdin = child.stdin.take().unwrap();
-        let mut me = Self {
-            guard: Guard(child),
-            stdin,
-            dir,
-        };
-        me.command("soundcard use files");
-        me.command(&format!("play {}", wav.display()));
-        me
-    }
-
-    fn command(&mut self, line: &str) {
-        let _ = writeln!(self.stdin, "{line}");
-        let _ = self.stdin.flush();
-    }
-
-    fn out(&self) -> String {
-        std::fs::read_to_string(self.dir.join("out.log")).unwrap_or_default()
-    }
-
-    /// Output lines `Call N with ... <what>` (`connected`, `ended`).
-    fn calls(&self, what: &str) -> usize {
-        self.out()
-            .lines()
-            .filter(|l| l.contains("Call ") && l.contains(" with ") && l.contains(what))
-            .count()
-    }
-
-    fn report(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("linphone.log")).unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(150).collect();
-        format!(
-            "linphonec output:\n{}\n--- linphone.log (last 150 lines):\n{}",
-            self.out(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )
-    }
-
-    /// `quit`, 8 s at most; the guard kills it otherwise.
-    fn quit(mut self) {
-        self.command("quit");
-        let _ = wait_for(s(8), || matches!(self.guard.0.try_wait(), Ok(Some(_))));
-    }
 }
 
 /// The last `packets: tx rx` line of baresip's RTP statistics: rx.
@@ -147,36 +45,24 @@ fn rx_packets(log: &str) -> u64 {
 
 #[test]
 fn linphonec_and_baresip_call_each_other() {
-    require("baresip", "-h", "baresip");
-    require("linphonec", "--version", "linphone-cli");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    add_users(
-        dir.path(),
+    switchboard().add_users(
         &data,
-        &[
-            ("alice".to_owned(), "alice-Secret-1".to_owned()),
-            ("bob".to_owned(), "bob-Linphone-2".to_owned()),
-        ],
+        &[("alice", "alice-Secret-1"), ("bob", "bob-Linphone-2")],
     );
-    let server = start_server(dir.path(), &data, "[protection]\nrate_limit = false\n", &[]);
-    let mut alice = Baresip::start(
-        dir.path(),
-        "alice",
-        "alice-Secret-1",
-        server.port,
-        "udp",
-        440.0,
-    );
+    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    let mut alice = Baresip::builder(dir.path(), "alice")
+        .registrar(server.port, "udp", "alice-Secret-1")
+        .tone(440.0)
+        .auto_answer()
+        .start();
     let mut bob = Linphonec::start(dir.path(), "bob", "bob-Linphone-2", server.port, 660.0);
-    let registered = |user: &str| {
-        let prefix = format!("sip:{user}@127.0.0.1 ");
-        registrations(&data).iter().any(|l| l.starts_with(&prefix))
-    };
+    let registered = |user: &str| server.is_registered(&format!("sip:{user}@127.0.0.1"));
     assert!(
         wait_for(s(15), || registered("alice") && registered("bob")),
         "not registered in 15 s: {:?}\n{}\n--- linphonec:\n{}\n--- server:\n{}",
-        registrations(&data),
+        server.registrations(),
         alice.report(),
         bob.report(),
         server.log_text()
@@ -202,6 +88,7 @@ fn linphonec_and_baresip_call_each_other() {
         alice.report(),
         bob.report()
     );
+    // The call's length: two seconds of audio (no event to wait for).
     std::thread::sleep(s(2));
     bob.command("terminate");
     assert!(
@@ -216,6 +103,8 @@ fn linphonec_and_baresip_call_each_other() {
         "A: linphonec did not see the call end\n{}",
         bob.report()
     );
+    // baresip prints its RTP statistics as the call is torn down.
+    wait_for(s(5), || rx_packets(&alice.log()) >= 50);
     let rx = rx_packets(&alice.log());
     assert!(
         rx >= 50,
@@ -251,6 +140,7 @@ fn linphonec_and_baresip_call_each_other() {
         alice.report(),
         bob.report()
     );
+    // The call's length: two seconds of audio (no event to wait for).
     std::thread::sleep(s(2));
     alice.command("hangup", "");
     assert!(

@@ -17,14 +17,14 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
 /// The configuration of the tests: every client is 127.0.0.1 (no rate
-/// limit); SIPp's digest `uri` is not the Request-URI (not checked).
-const CONFIG: &str = "[protection]\nrate_limit = false\n[auth]\ncheck_uri = false\n";
+/// limit). The digest `uri` check is on: SIPp's (the server's ip:port)
+/// names this server.
+const CONFIG: &str = "[protection]\nrate_limit = false\n";
 
 fn s(n: u64) -> Duration {
     Duration::from_secs(n)
@@ -37,27 +37,21 @@ fn s(n: u64) -> Duration {
 fn sipp_calls_through_the_proxy() {
     const USERS: usize = 20;
     const CALLS: usize = 300;
-    require("sipp", "-v", "sip-tester");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    add_users(dir.path(), &data, &bench_users(USERS));
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    switchboard().add_users(&data, &pairs(&bench_users(USERS)));
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let target = format!("127.0.0.1:{}", server.port);
 
-    // The callee: one SIPp UAS that every user's contact points at.
+    // The callee: one SIPp UAS that every user's contact points at. Its
+    // own -timeout bounds it; the guard kills it by PID.
     let uas_port = free_port();
-    // Started directly (not under `timeout`) so that the guard kills SIPp
-    // itself; its own -timeout bounds it too.
-    let mut uas_cmd = Command::new("sipp");
-    uas_cmd
-        .current_dir(dir.path())
-        .args(["-sf", scenario("uas_call.xml").to_str().unwrap()])
-        .args(sipp_args(uas_port))
-        .args(["-bind_local", "-timeout", "100s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let _uas = Guard(uas_cmd.spawn().unwrap());
+    let uas = Sipp::new("uas", dir.path())
+        .args(&["-sf", scenario("uas_call.xml").to_str().unwrap()])
+        .loopback_udp(uas_port)
+        .args(&["-bind_local", "-timeout", "100s"])
+        .spawn();
+    uas.wait_listening(uas_port, false, s(10));
 
     // Register the callees (contact: the UAS).
     let users_csv = dir.path().join("users.csv");
@@ -67,30 +61,22 @@ fn sipp_calls_through_the_proxy() {
         writeln!(f, "{u};{p};[authentication username={u} password={p}]").unwrap();
     }
     drop(f);
-    let out = Command::new("timeout")
-        .current_dir(dir.path())
-        .args([
-            "60",
-            "sipp",
-            "-sf",
-            scenario("register.xml").to_str().unwrap(),
-        ])
-        .args(sipp_args(free_port()))
-        .args(["-inf", users_csv.to_str().unwrap()])
-        .args(["-key", "contact_host", "127.0.0.1"])
-        .args(["-key", "contact_port", &uas_port.to_string()])
-        .args(["-key", "expires", "3600"])
-        .args(["-m", &USERS.to_string(), "-r", "100"])
-        .args(["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
-        .arg(&target)
-        .output()
-        .unwrap();
-    let screen = text(&out.stdout);
+    let run = Sipp::new("register", dir.path())
+        .args(&["-sf", scenario("register.xml").to_str().unwrap()])
+        .loopback_udp(free_port())
+        .args(&["-inf", users_csv.to_str().unwrap()])
+        .args(&["-key", "contact_host", "127.0.0.1"])
+        .args(&["-key", "contact_port", &uas_port.to_string()])
+        .args(&["-key", "expires", "3600"])
+        .args(&["-m", &USERS.to_string(), "-r", "100"])
+        .args(&["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
+        .args(&[&target])
+        .run(s(60));
     assert_eq!(
-        sipp_count(&screen, "Successful call") as usize,
+        run.successful() as usize,
         USERS,
-        "registration failed:\n{screen}\n{}",
-        text(&out.stderr)
+        "registration failed:\n{}",
+        run.report()
     );
 
     // The calls: random pairs of users, each challenged.
@@ -107,32 +93,19 @@ fn sipp_calls_through_the_proxy() {
         .unwrap();
     }
     drop(f);
-    let out = Command::new("timeout")
-        .current_dir(dir.path())
-        .args([
-            "90",
-            "sipp",
-            "-sf",
-            scenario("uac_call.xml").to_str().unwrap(),
-        ])
-        .args(sipp_args(free_port()))
-        .args(["-inf", calls_csv.to_str().unwrap(), "-d", "200"])
-        .args(["-m", &CALLS.to_string(), "-r", "75"])
-        .args(["-recv_timeout", "10000", "-timeout", "80", "-timeout_error"])
-        .arg(&target)
-        .output()
-        .unwrap();
-    let screen = text(&out.stdout);
-    let (ok, failed) = (
-        sipp_count(&screen, "Successful call"),
-        sipp_count(&screen, "Failed call"),
-    );
+    let run = Sipp::new("uac", dir.path())
+        .args(&["-sf", scenario("uac_call.xml").to_str().unwrap()])
+        .loopback_udp(free_port())
+        .args(&["-inf", calls_csv.to_str().unwrap(), "-d", "200"])
+        .args(&["-m", &CALLS.to_string(), "-r", "75"])
+        .args(&["-recv_timeout", "10000", "-timeout", "80", "-timeout_error"])
+        .args(&[&target])
+        .run(s(90));
+    let (ok, failed) = (run.successful(), run.failed());
     println!("SIPp calls through the proxy: {ok} successful, {failed} failed");
-    if ok as usize != CALLS || failed != 0 {
-        eprintln!("{screen}\n{}", text(&out.stderr));
-    }
-    assert_eq!((ok as usize, failed), (CALLS, 0));
-    assert!(out.status.success(), "{screen}");
+    assert_eq!((ok as usize, failed), (CALLS, 0), "{}", run.report());
+    assert!(run.success(), "{}", run.report());
+    drop(uas);
     drop(server);
 }
 
@@ -140,9 +113,7 @@ fn sipp_calls_through_the_proxy() {
 fn alice_and_bob() -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let users =
-        [("alice", "alice-pw"), ("bob", "bob-pw")].map(|(u, p)| (u.to_owned(), p.to_owned()));
-    add_users(dir.path(), &data, &users);
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
     (dir, data)
 }
 
@@ -151,8 +122,8 @@ fn alice_and_bob() -> (tempfile::TempDir, std::path::PathBuf) {
 /// Then ACK and BYE reach the device that answered along the Route set.
 #[test]
 fn call_forks_to_two_devices_first_answer_wins() {
-    let (dir, data) = alice_and_bob();
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let (_dir, data) = alice_and_bob();
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let mut desk = UdpPeer::new(server.addr());
     let mut mobile = UdpPeer::new(server.addr());
     desk.register("bob", "bob-pw");
@@ -294,14 +265,13 @@ fn in_dialog_request(
 /// Record-Route has two entries (UDP in, WS out).
 #[test]
 fn call_reaches_a_browser_down_its_websocket() {
-    let (dir, data) = alice_and_bob();
+    let (_dir, data) = alice_and_bob();
     let ws_port = free_port();
-    let server = start_server(
-        dir.path(),
-        &data,
-        CONFIG,
-        &["--listen".to_owned(), format!("ws:127.0.0.1:{ws_port}")],
-    );
+    let server = switchboard()
+        .serve(&data)
+        .config(CONFIG)
+        .listen(&format!("ws:127.0.0.1:{ws_port}"))
+        .start();
     let mut browser = WsPeer::connect(ws_port, "r4nd0m7h0st.invalid");
     let contact = browser.register("bob", "bob-pw");
     let mut alice = UdpPeer::new(server.addr());
@@ -357,12 +327,8 @@ fn call_reaches_a_browser_down_its_websocket() {
 fn no_open_relay_and_lookup_answers() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let users = vec![
-        ("alice".to_owned(), "alice-pw".to_owned()),
-        ("carol".to_owned(), "carol-pw".to_owned()),
-    ];
-    add_users(dir.path(), &data, &users);
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("carol", "carol-pw")]);
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let victim = UdpPeer::new(server.addr());
     let foreign = format!("sip:victim@{}", victim.local());
     let mut caller = UdpPeer::new(server.addr());
@@ -518,12 +484,12 @@ fn no_open_relay_and_lookup_answers() {
 /// ACK and the BYE of the call.
 #[test]
 fn call_reaches_a_phone_behind_nat_at_its_source_address() {
-    let (dir, data) = alice_and_bob();
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let (_dir, data) = alice_and_bob();
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let mut phone = UdpPeer::new(server.addr());
     let private = "sip:bob@192.168.77.7:5060";
     phone.register_contact("bob", "bob-pw", Some(private));
-    let listed = registrations(&data).join("\n");
+    let listed = switchboard().registrations(&data).join("\n");
     assert!(listed.contains(private), "{listed}");
     let mut alice = UdpPeer::new(server.addr());
     let invite = invite_with_credentials(
@@ -564,8 +530,8 @@ fn call_reaches_a_phone_behind_nat_at_its_source_address() {
 /// it there; the answer comes back.
 #[test]
 fn requests_for_other_domains_are_resolved_and_forwarded() {
-    let (dir, data) = alice_and_bob();
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let (_dir, data) = alice_and_bob();
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let mut far = UdpPeer::new(server.addr());
     let mut alice = UdpPeer::new(server.addr());
     let uri = format!("sip:carol@localhost:{}", far.local().port());
@@ -590,8 +556,8 @@ fn bob_contact(bob: &UdpPeer) -> String {
 /// INVITE) reaches the callee and its 200 comes back.
 #[test]
 fn cancel_and_message_between_registered_users() {
-    let (dir, data) = alice_and_bob();
-    let server = start_server(dir.path(), &data, CONFIG, &[]);
+    let (_dir, data) = alice_and_bob();
+    let server = switchboard().serve(&data).config(CONFIG).start();
     let mut bob = UdpPeer::new(server.addr());
     bob.register("bob", "bob-pw");
     let mut alice = UdpPeer::new(server.addr());
@@ -652,13 +618,13 @@ fn cancel_and_message_between_registered_users() {
 /// goes through it, with its Route; its answer comes back.
 #[test]
 fn outbound_proxy_carries_requests_for_other_domains() {
-    let (dir, data) = alice_and_bob();
+    let (_dir, data) = alice_and_bob();
     let mut outbound = UdpPeer::new("127.0.0.1:9".parse().unwrap());
     let config = format!(
         "{CONFIG}[proxy]\noutbound_proxy = \"sip:{}\"\n",
         outbound.local()
     );
-    let server = start_server(dir.path(), &data, &config, &[]);
+    let server = switchboard().serve(&data).config(&config).start();
     assert!(
         server
             .log_text()
@@ -690,13 +656,9 @@ fn outbound_proxy_carries_requests_for_other_domains() {
 fn redirect_mode_answers_302_with_the_contacts() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    add_users(
-        dir.path(),
-        &data,
-        &[("bob".to_owned(), "bob-pw".to_owned())],
-    );
+    switchboard().add_users(&data, &[("bob", "bob-pw")]);
     let config = format!("{CONFIG}[proxy]\nmode = \"redirect\"\n");
-    let server = start_server(dir.path(), &data, &config, &[]);
+    let server = switchboard().serve(&data).config(&config).start();
     assert!(
         server.log_text().contains("redirected"),
         "{}",
@@ -732,20 +694,15 @@ fn invalid_proxy_configuration_exits_2() {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, toml).unwrap();
         let port = free_port();
-        let out = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                &format!("udp:127.0.0.1:{port}"),
-                "--data",
-                dir.path().join("data").to_str().unwrap(),
-                "--config",
-                path.to_str().unwrap(),
-            ])
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = switchboard().run(&[
+            "serve",
+            "--listen",
+            &format!("udp:127.0.0.1:{port}"),
+            "--data",
+            dir.path().join("data").to_str().unwrap(),
+            "--config",
+            path.to_str().unwrap(),
+        ]);
         let err = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{toml}: {err}");
         assert!(err.contains(key), "{toml}: {err}");

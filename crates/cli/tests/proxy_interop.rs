@@ -29,52 +29,34 @@ fn s(n: u64) -> Duration {
 /// alice calls bob through the server over `transport`; bob answers
 /// automatically; RTP flows both ways; alice hangs up; both see the end.
 fn baresip_call(transport: &str) {
-    require("baresip", "-h", "baresip");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    add_users(
-        dir.path(),
+    switchboard().add_users(
         &data,
-        &[
-            ("alice".to_owned(), "alice-Secret-1".to_owned()),
-            ("bob".to_owned(), "bob-Secret-2".to_owned()),
-        ],
+        &[("alice", "alice-Secret-1"), ("bob", "bob-Secret-2")],
     );
-    let mut extra = Vec::new();
+    let mut serve = switchboard().serve(&data).config(NO_RATE_LIMIT);
     let mut port_of = None;
     if transport == "tls" {
         let (cert, key) = self_signed(dir.path());
         let tls = free_port();
         port_of = Some(tls);
-        extra = vec![
-            "--listen".to_owned(),
-            format!("tls:127.0.0.1:{tls}"),
-            "--tls-cert".to_owned(),
-            cert.to_str().unwrap().to_owned(),
-            "--tls-key".to_owned(),
-            key.to_str().unwrap().to_owned(),
-        ];
+        serve = serve
+            .listen(&format!("tls:127.0.0.1:{tls}"))
+            .certificate(&cert, &key);
     }
-    let server = start_server(
-        dir.path(),
-        &data,
-        "[protection]\nrate_limit = false\n",
-        &extra,
-    );
+    let server = serve.start();
     let port = port_of.unwrap_or(server.port);
-    let mut alice = Baresip::start(
-        dir.path(),
-        "alice",
-        "alice-Secret-1",
-        port,
-        transport,
-        440.0,
-    );
-    let bob = Baresip::start(dir.path(), "bob", "bob-Secret-2", port, transport, 880.0);
-    let registered = |user: &str| {
-        let prefix = format!("sip:{user}@127.0.0.1 ");
-        registrations(&data).iter().any(|l| l.starts_with(&prefix))
+    let phone = |user: &str, password: &str, tone: f64| {
+        Baresip::builder(dir.path(), user)
+            .registrar(port, transport, password)
+            .tone(tone)
+            .auto_answer()
+            .start()
     };
+    let mut alice = phone("alice", "alice-Secret-1", 440.0);
+    let bob = phone("bob", "bob-Secret-2", 880.0);
+    let registered = |user: &str| server.is_registered(&format!("sip:{user}@127.0.0.1"));
     assert!(
         wait_for(s(15), || registered("alice") && registered("bob")),
         "baresip did not register in 15 s\n{}\n{}",
@@ -82,7 +64,7 @@ fn baresip_call(transport: &str) {
         bob.report()
     );
     if transport == "tls" {
-        let listed = registrations(&data).join("\n");
+        let listed = server.registrations().join("\n");
         assert!(listed.contains("source=tls:127.0.0.1:"), "{listed}");
     }
 
@@ -110,6 +92,7 @@ fn baresip_call(transport: &str) {
         "bob receives no RTP\n{}",
         bob.report()
     );
+    // The call's length: a second of audio (no event to wait for).
     std::thread::sleep(s(1));
     alice.command("hangup", "");
     assert!(

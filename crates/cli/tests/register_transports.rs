@@ -12,110 +12,43 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
+mod common;
+
+use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::*;
 use switchboard_core::{Destination, Transport};
 use switchboard_net::{Config, Handle, Outcome, TlsClient};
 use switchboard_proto::digest::{self, DigestChallenge, RequestInfo};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// Kills the server by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn switchboard(args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+/// `switchboard args`, which must succeed: its stdout.
+fn switchboard_ok(args: &[&str]) -> String {
+    let out = switchboard().run(args);
     assert!(out.status.success(), "{args:?}: {out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    text(&out.stdout)
 }
 
-/// Starts `serve` with `listen` and the certificate, waits for "ready".
-fn start(dir: &Path, listen: &[String]) -> Guard {
-    start_with(dir, listen, "")
-}
-
-/// [`start`] with more configuration.
-fn start_with(dir: &Path, listen: &[String], config: &str) -> Guard {
-    let data = dir.join("data");
+/// Starts `serve` on UDP and TCP of a free port plus `listen`, with a
+/// certificate (`cert.pem` in `dir`) and `config` (rate limit off).
+fn start(dir: &Path, listen: &[String], config: &str) -> Server {
     let cert =
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-    std::fs::write(dir.join("cert.pem"), cert.cert.pem()).unwrap();
-    std::fs::write(dir.join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
-    std::fs::write(
-        dir.join("switchboard.toml"),
-        format!("[protection]\nrate_limit = false\n{config}"),
-    )
-    .unwrap();
-    let mut args = vec![
-        "serve".to_owned(),
-        "--domain".into(),
-        "127.0.0.1".into(),
-        "--data".into(),
-        data.display().to_string(),
-        "--config".into(),
-        dir.join("switchboard.toml").display().to_string(),
-        "--tls-cert".into(),
-        dir.join("cert.pem").display().to_string(),
-        "--tls-key".into(),
-        dir.join("key.pem").display().to_string(),
-    ];
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let mut serve = switchboard()
+        .serve(&dir.join("data"))
+        .config(&format!("{NO_RATE_LIMIT}{config}"))
+        .certificate(&cert_path, &key_path);
     for l in listen {
-        args.push("--listen".into());
-        args.push(l.clone());
+        serve = serve.listen(l);
     }
-    let mut child = Command::new(BIN)
-        .args(&args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let guard = Guard(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("[server] {line}");
-            let _ = tx.send(line);
-        }
-    });
-    let deadline = Instant::now() + LIMIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) if line.contains("ready") => return guard,
-            Ok(_) => {}
-            Err(_) => panic!("server not ready in {LIMIT:?}"),
-        }
-    }
+    serve.start()
 }
 
 /// A REGISTER for alice from `contact`, CSeq `cseq`, with `authorization`.
@@ -207,7 +140,7 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    switchboard(&[
+    switchboard_ok(&[
         "user",
         "add",
         "alice",
@@ -225,15 +158,18 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
         Transport::Ws,
         Transport::Wss,
     ];
-    // One free port per transport (UDP takes the TCP listener's number,
-    // free for TCP and almost always for UDP).
-    let ports: Vec<u16> = transports.iter().map(|_| free_tcp_port()).collect();
-    let listen: Vec<String> = transports
+    // UDP and TCP on the server's port, a free port for each other one.
+    let tls_ws_wss: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let listen: Vec<String> = transports[2..]
         .iter()
-        .zip(&ports)
+        .zip(&tls_ws_wss)
         .map(|(t, p)| format!("{}:127.0.0.1:{p}", t.as_via_token().to_ascii_lowercase()))
         .collect();
-    let server = start(dir.path(), &listen);
+    let server = start(dir.path(), &listen, "");
+    let ports: Vec<u16> = [server.port, server.port]
+        .into_iter()
+        .chain(tls_ws_wss)
+        .collect();
     let cert = std::fs::read(dir.path().join("cert.pem")).unwrap();
 
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -256,7 +192,7 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
     });
 
     // The store has one binding per transport, each with its source.
-    let listed = switchboard(&["registrations", "--data", d]);
+    let listed = switchboard_ok(&["registrations", "--data", d]);
     for transport in transports {
         let name = transport.as_via_token().to_ascii_lowercase();
         let line = listed
@@ -279,7 +215,7 @@ fn user_changes_reach_the_running_server() {
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
     let add = |name: &str, password: &str| {
-        switchboard(&[
+        switchboard_ok(&[
             "user",
             "add",
             name,
@@ -292,14 +228,9 @@ fn user_changes_reach_the_running_server() {
         ]);
     };
     add("carol", "carol-pw");
-    let port = free_tcp_port();
     // Wrong passwords here are the test's: no lockout.
-    let server = start_with(
-        dir.path(),
-        &[format!("udp:127.0.0.1:{port}")],
-        "lockout = false\n",
-    );
-    let server_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = start(dir.path(), &[], "lockout = false\n");
+    let server_addr = server.addr();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -316,7 +247,7 @@ fn user_changes_reach_the_running_server() {
         let status = register_as(&handle, Transport::Udp, server_addr, "alice-pw", 1).await;
         assert_eq!(status, 200, "a user added while running");
 
-        switchboard(&[
+        switchboard_ok(&[
             "user",
             "passwd",
             "alice",

@@ -11,148 +11,43 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader, Write};
+mod common;
+
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use common::*;
 use switchboard_proto::digest::{self, Algorithm, Qop};
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-/// Kills the child by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("start switchboard")
+    switchboard().run(args)
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A config file that turns the per-source rate limit off (every test
-/// client is 127.0.0.1).
-fn no_rate_limit(dir: &Path) -> PathBuf {
-    let path = dir.join("switchboard.toml");
-    if !path.exists() {
-        std::fs::write(&path, "[protection]\nrate_limit = false\n").unwrap();
-    }
-    path
-}
-
-/// A running server and what it logged.
-struct Server {
-    guard: Guard,
-    port: u16,
-    log: mpsc::Receiver<String>,
-}
-
-/// Starts `serve` on UDP and TCP 127.0.0.1 with `data`, domain 127.0.0.1,
-/// and waits (30 s at most) for its "ready" line.
+/// Starts `serve` on UDP and TCP 127.0.0.1:`port` with `data`, domain
+/// 127.0.0.1, and waits (30 s at most) for its "ready" line.
 fn start_server(data: &Path, port: u16) -> Server {
     start_server_with(data, port, &[])
 }
 
-/// [`start_server`] with more arguments (after the defaults).
+/// [`start_server`] with more arguments (after the defaults). The
+/// configuration is `switchboard.toml` beside `data` when a test wrote
+/// one, else the per-source rate limit is off (every test client is
+/// 127.0.0.1).
 fn start_server_with(data: &Path, port: u16, extra: &[&str]) -> Server {
-    let config = no_rate_limit(data.parent().unwrap());
-    let mut args = vec![
-        "serve".to_owned(),
-        "--listen".to_owned(),
-        format!("udp:127.0.0.1:{port}"),
-        "--listen".to_owned(),
-        format!("tcp:127.0.0.1:{port}"),
-        "--domain".to_owned(),
-        "127.0.0.1".to_owned(),
-        "--data".to_owned(),
-        data.to_str().unwrap().to_owned(),
-        "--config".to_owned(),
-        config.to_str().unwrap().to_owned(),
-    ];
-    args.extend(extra.iter().map(|a| (*a).to_owned()));
-    spawn_server(&args, port)
-}
-
-/// Runs the binary with `args` and waits (30 s at most) for its "ready"
-/// line.
-fn spawn_server(args: &[String], port: u16) -> Server {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let guard = Guard(child);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("[server] {line}");
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let ready = line.contains("ready");
-                seen.push(line);
-                if ready {
-                    break;
-                }
-            }
-            Err(_) => panic!("server not ready in 30 s; it said:\n{}", seen.join("\n")),
-        }
-    }
-    let (ltx, lrx) = mpsc::channel();
-    for line in seen {
-        ltx.send(line).unwrap();
-    }
-    std::thread::spawn(move || {
-        while let Ok(line) = rx.recv() {
-            if ltx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    Server {
-        guard,
-        port,
-        log: lrx,
-    }
+    let written = data.parent().map(|d| d.join("switchboard.toml"));
+    let config = written
+        .and_then(|path| std::fs::read_to_string(path).ok())
+        .unwrap_or_else(|| NO_RATE_LIMIT.to_owned());
+    switchboard()
+        .serve(data)
+        .port(port)
+        .config(&config)
+        .args(extra)
+        .start()
 }
 
 /// A minimal SIP client over UDP.
@@ -503,23 +398,10 @@ fn serve_answers_options() {
     assert!(r.starts_with("SIP/2.0 407"), "{r}");
     // SIGTERM: a clean stop, exit code 0, within 10 s.
     let mut server = server;
-    let pid = server.guard.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Some(status) = server.guard.0.try_wait().unwrap() {
-            assert!(status.success(), "{status}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no exit 10 s after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    server.process().signal("TERM");
+    let status = server.process().wait(Duration::from_secs(10));
+    let status = status.unwrap_or_else(|| panic!("no exit 10 s after SIGTERM"));
+    assert!(status.success(), "{status}");
 }
 
 /// With no `listen` the server takes UDP and TCP on every IPv4 address and,
@@ -538,21 +420,12 @@ fn default_listeners_take_ipv4_and_ipv6() {
             break port;
         }
     };
-    let config = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config,
-        format!("port = {port}\n[protection]\nrate_limit = false\n"),
-    )
-    .unwrap();
-    let args = [
-        "serve",
-        "--data",
-        dir.path().join("data").to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]
-    .map(str::to_owned);
-    let server = spawn_server(&args, port);
+    let server = switchboard()
+        .serve(&dir.path().join("data"))
+        .port(port)
+        .config(NO_RATE_LIMIT)
+        .default_listeners()
+        .start();
     let mut addrs = vec![SocketAddr::from(([127, 0, 0, 1], port))];
     if has_ipv6 {
         addrs.push(SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, port)));
@@ -709,8 +582,8 @@ fn bindings_survive_kill_9() {
     // few more that were stored but not yet acknowledged).
     let server = start_server(&data, port);
     let loaded = server
-        .log
-        .try_iter()
+        .log_lines()
+        .into_iter()
         .find(|l| l.contains("bindings:"))
         .unwrap_or_default();
     let live: usize = loaded
@@ -743,11 +616,6 @@ fn sipp_registers_2000_users_over_tcp() {
 /// at `rate` per second over SIPp transport `mode` (`u1` UDP, `t1` one
 /// TCP connection); every one succeeds and is stored.
 fn sipp_registers(mode: &str, users: usize, rate: u32) {
-    let sipp_ok = Command::new("sipp").arg("-v").output().is_ok();
-    assert!(
-        sipp_ok,
-        "sipp is not installed (Debian: apt-get install -y sip-tester); scripts/test.sh installs it"
-    );
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     import(&data, &users_csv(dir.path(), users));
@@ -764,14 +632,13 @@ fn sipp_registers(mode: &str, users: usize, rate: u32) {
         .unwrap();
     }
     drop(f);
-    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/register.xml");
+    let scenario = scenario("register.xml");
     let local = free_port();
-    let out = Command::new("timeout")
-        .current_dir(dir.path())
-        .args(["120", "sipp", "-sf", scenario.to_str().unwrap()])
-        .args(["-inf", inf.to_str().unwrap()])
-        .args(["-i", "127.0.0.1", "-p", &local.to_string(), "-t", mode])
-        .args([
+    let run = Sipp::new("register", dir.path())
+        .args(&["-sf", scenario.to_str().unwrap()])
+        .args(&["-inf", inf.to_str().unwrap()])
+        .args(&["-i", "127.0.0.1", "-p", &local.to_string(), "-t", mode])
+        .args(&[
             "-key",
             "domain",
             "127.0.0.1",
@@ -779,11 +646,11 @@ fn sipp_registers(mode: &str, users: usize, rate: u32) {
             "contact_host",
             "127.0.0.1",
         ])
-        .args(["-key", "contact_port", "6999", "-key", "expires", "3600"])
-        // SIPp's digest uri is the server's ip:port unless told: the
-        // server checks that it names the Request-URI, sip:127.0.0.1.
-        .args(["-auth_uri", "127.0.0.1"])
-        .args([
+        .args(&["-key", "contact_port", "6999", "-key", "expires", "3600"])
+        // SIPp's digest uri is the server's ip:port, not the Request-URI
+        // (sip:127.0.0.1): accepted on the defaults, since it names this
+        // server.
+        .args(&[
             "-m",
             &users.to_string(),
             "-r",
@@ -791,26 +658,13 @@ fn sipp_registers(mode: &str, users: usize, rate: u32) {
             "-recv_timeout",
             "10000",
         ])
-        .args(["-timeout", "100", "-timeout_error", "-nostdin"])
-        .arg(format!("127.0.0.1:{}", server.port))
-        .output()
-        .unwrap();
-    let screen = text(&out.stdout);
-    let count = |label: &str| -> u32 {
-        screen
-            .lines()
-            .rfind(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split('|').nth(2))
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    let (ok, failed) = (count("Successful call"), count("Failed call"));
+        .args(&["-timeout", "100", "-timeout_error"])
+        .args(&[&format!("127.0.0.1:{}", server.port)])
+        .run(Duration::from_secs(120));
+    let (ok, failed) = (run.successful(), run.failed());
     let transport = if mode.starts_with('t') { "tcp" } else { "udp" };
-    if !out.status.success() || ok as usize != users {
-        eprintln!("{screen}\n{}", text(&out.stderr));
-    }
-    assert_eq!((ok as usize, failed), (users, 0));
-    assert!(out.status.success());
+    assert_eq!((ok as usize, failed), (users, 0), "{}", run.report());
+    assert!(run.success(), "{}", run.report());
     let listed = registrations(&data);
     assert_eq!(listed.len(), users, "{}", listed.join("\n"));
     assert!(
@@ -876,7 +730,7 @@ fn tls_and_wss_listeners_start_with_a_certificate() {
             key_path.to_str().unwrap(),
         ],
     );
-    let log: Vec<String> = server.log.try_iter().collect();
+    let log: Vec<String> = server.log_lines();
     let log = log.join("\n");
     for want in [
         format!("listening: tls 127.0.0.1:{tls}"),
@@ -903,7 +757,13 @@ fn expired_bindings_are_removed_from_the_store() {
     )
     .unwrap();
     let port = free_port();
-    let server = start_server(&data, port);
+    // At debug level it says when the expiry loop removed bindings.
+    let server = switchboard()
+        .serve(&data)
+        .port(port)
+        .config(&std::fs::read_to_string(dir.path().join("switchboard.toml")).unwrap())
+        .log("info,switchboard=debug")
+        .start();
     let mut client = Client::new(port);
     let (_, r) = client.register_with_password_for("user0000", "pw-user0000", 2);
     assert!(r.starts_with("SIP/2.0 200"), "{r}");
@@ -912,7 +772,11 @@ fn expired_bindings_are_removed_from_the_store() {
     assert_eq!(registrations(&data).len(), 2);
     // The expiry loop removes the short one from the store (not just from
     // the listing): after a kill -9 and a restart, nothing expired is found.
-    std::thread::sleep(Duration::from_millis(3500));
+    wait_for(Duration::from_secs(10), || {
+        server
+            .log_text()
+            .contains("expired bindings removed from the store")
+    });
     let listed = registrations(&data);
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(
@@ -922,8 +786,8 @@ fn expired_bindings_are_removed_from_the_store() {
     drop(server);
     let server = start_server(&data, port);
     let loaded = server
-        .log
-        .try_iter()
+        .log_lines()
+        .into_iter()
         .find(|l| l.contains("bindings:"))
         .unwrap_or_default();
     assert!(

@@ -14,154 +14,37 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::*;
 
 use switchboard_media::audio::{
     ToneGenerator, dominant_frequency, read_wav_file_8k, rms_dbfs, write_wav_file,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
-
-/// A child process, killed by PID when dropped, with its stdout lines.
-struct Proc {
-    child: Child,
-    name: &'static str,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
+/// `switchboard args` run to its end.
+fn run(args: &[&str]) -> std::process::Output {
+    switchboard().run(args)
 }
 
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `switchboard args` in the background as `name`.
+fn spawn(name: &str, args: &[&str]) -> Proc {
+    switchboard().spawn(name, args)
 }
 
-/// Echoes the lines of `from` to the test's stderr with `tag`; sends them
-/// on `to` when given.
-fn forward(
-    from: impl std::io::Read + Send + 'static,
-    tag: String,
-    to: Option<mpsc::Sender<String>>,
-) {
-    std::thread::spawn(move || {
-        for line in BufReader::new(from).lines() {
-            let Ok(line) = line else { break };
-            eprintln!("[{tag}] {line}");
-            if let Some(to) = &to {
-                if to.send(line).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-}
-
-impl Proc {
-    /// Runs `switchboard args`; [`Proc::expect`] watches its stdout.
-    fn spawn(name: &'static str, args: &[&str]) -> Self {
-        Self::spawn_watching(name, args, false)
-    }
-
-    /// Like [`Proc::spawn`]; with `log`, [`Proc::expect`] watches the log
-    /// (stderr) instead of stdout.
-    fn spawn_watching(name: &'static str, args: &[&str], log: bool) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = mpsc::channel();
-        let (out, err) = if log {
-            (None, Some(tx))
-        } else {
-            (Some(tx), None)
-        };
-        forward(child.stdout.take().unwrap(), name.to_owned(), out);
-        forward(child.stderr.take().unwrap(), format!("{name} log"), err);
-        Self {
-            child,
-            name,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits (bounded) for a stdout line containing `needle`.
-    fn expect(&mut self, needle: &str, limit: Duration) -> String {
-        let deadline = Instant::now() + limit;
-        if let Some(line) = self.seen.iter().find(|l| l.contains(needle)) {
-            return line.clone();
-        }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "{}: no line with {needle:?} in {limit:?}; it said:\n{}",
-                    self.name,
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    /// Waits (bounded) for the exit; the rest of stdout is collected.
-    fn wait(&mut self, limit: Duration) -> ExitStatus {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} did not exit in {limit:?}; it said:\n{}",
-                self.name,
-                self.seen.join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn said(&self, needle: &str) -> bool {
-        self.seen.iter().any(|l| l.contains(needle))
-    }
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .output()
-        .expect("start switchboard")
+/// The caller hangs up when its duration ends (within `limit`) and exits
+/// 0; the callee sees the remote hangup.
+fn hung_up(caller: &mut Proc, callee: &Proc, limit: Duration) {
+    caller.expect_line(Stream::Stdout, "ended: local hangup", limit);
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
 }
 
 /// Writes `secs` of a `freq` Hz tone at -12 dBFS (8 kHz mono WAV).
@@ -241,7 +124,7 @@ fn direct_call(srtp: &str, tls: bool) {
     let (rec_callee, rec_caller) = (d.join("callee.wav"), d.join("caller.wav"));
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let mut callee = spawn(
         "answer",
         &[
             "answer",
@@ -262,13 +145,13 @@ fn direct_call(srtp: &str, tls: bool) {
         .copied()
         .collect::<Vec<_>>(),
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = if tls {
         format!("sip:bob@127.0.0.1:{port};transport=tls")
     } else {
         format!("sip:bob@127.0.0.1:{port}")
     };
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[
             "call",
@@ -291,24 +174,25 @@ fn direct_call(srtp: &str, tls: bool) {
         .copied()
         .collect::<Vec<_>>(),
     );
-    caller.expect("ringing", Duration::from_secs(10));
-    let answered = caller.expect("answered:", Duration::from_secs(10));
+    caller.expect_line(Stream::Stdout, "ringing", Duration::from_secs(10));
+    let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(10));
     if srtp == "required" {
         assert!(
             answered.contains("SRTP AES_CM_128_HMAC_SHA1_80"),
             "{answered}"
         );
     }
-    caller.expect("ended: local hangup", Duration::from_secs(15));
-    assert!(caller.wait(Duration::from_secs(10)).success());
-    callee.expect("ended: remote hangup", Duration::from_secs(10));
-    assert!(callee.wait(Duration::from_secs(10)).success());
-    assert!(callee.said("answered:"));
+    hung_up(&mut caller, &callee, Duration::from_secs(15));
+    assert!(callee.expect_exit(Duration::from_secs(10)).success());
+    assert!(callee.find_line(Stream::Stdout, "answered:").is_some());
     // The DTMF went through as telephone-events.
     for digit in ["dtmf 4", "dtmf 2", "dtmf #"] {
-        assert!(callee.said(digit), "callee heard no {digit}");
+        assert!(
+            callee.find_line(Stream::Stdout, digit).is_some(),
+            "callee heard no {digit}"
+        );
     }
-    let media = caller.expect("media: sent", Duration::from_secs(1));
+    let media = caller.expect_line(Stream::Stdout, "media: sent", Duration::from_secs(1));
     assert!(media.contains("rejected 0"), "{media}");
     assert_tone(&rec_callee, 1000.0);
     assert_tone(&rec_caller, 600.0);
@@ -333,7 +217,7 @@ fn direct_call_plain_rtp() {
 fn srtp_required_against_off_fails_with_488() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let callee = spawn(
         "answer",
         &[
             "answer",
@@ -345,12 +229,12 @@ fn srtp_required_against_off_fails_with_488() {
             "off",
         ],
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = format!("sip:bob@127.0.0.1:{port}");
-    let mut caller = Proc::spawn("call", &["call", &target, "--srtp", "required"]);
-    let line = caller.expect("failed:", Duration::from_secs(10));
+    let mut caller = spawn("call", &["call", &target, "--srtp", "required"]);
+    let line = caller.expect_line(Stream::Stdout, "failed:", Duration::from_secs(10));
     assert!(line.starts_with("failed: 488"), "{line}");
-    let status = caller.wait(Duration::from_secs(10));
+    let status = caller.expect_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1));
 }
 
@@ -360,10 +244,10 @@ fn call_to_nobody_fails_with_a_status() {
     // runs out; either way a status and a non-zero exit. TCP fails at once.
     let port = free_port();
     let target = format!("sip:bob@127.0.0.1:{port}");
-    let mut caller = Proc::spawn("call", &["call", &target, "--transport", "tcp"]);
-    let line = caller.expect("failed:", Duration::from_secs(40));
+    let mut caller = spawn("call", &["call", &target, "--transport", "tcp"]);
+    let line = caller.expect_line(Stream::Stdout, "failed:", Duration::from_secs(40));
     assert!(line.starts_with("failed: 503"), "{line}");
-    assert_eq!(caller.wait(Duration::from_secs(10)).code(), Some(1));
+    assert_eq!(caller.expect_exit(Duration::from_secs(10)).code(), Some(1));
 }
 
 #[test]
@@ -397,11 +281,11 @@ fn bad_arguments_give_one_error_line() {
 fn message_to_an_answering_agent() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let callee = spawn(
         "answer",
         &["answer", "--as", "sip:bob@127.0.0.1", "--listen", &listen],
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = format!("sip:bob@127.0.0.1:{port}");
     let out = run(&[
         "message",
@@ -413,13 +297,13 @@ fn message_to_an_answering_agent() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("delivered: 200"), "{stdout}");
-    let line = callee.expect("message from", Duration::from_secs(5));
+    let line = callee.expect_line(Stream::Stdout, "message from", Duration::from_secs(5));
     // A host name is looked up (localhost: 127.0.0.1).
     let named = format!("sip:bob@localhost:{port}");
     let out = run(&["message", &named, "by name", "--as", "sip:alice@127.0.0.1"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    callee.expect(": by name", Duration::from_secs(5));
+    callee.expect_line(Stream::Stdout, ": by name", Duration::from_secs(5));
     assert!(
         line.contains("sip:alice@127.0.0.1") && line.ends_with(": hello bob"),
         "{line}"
@@ -429,7 +313,7 @@ fn message_to_an_answering_agent() {
 // ----- against `switchboard serve` -----
 
 struct Serve {
-    _proc: Proc,
+    server: Server,
     /// UDP and TCP.
     port: u16,
     /// TLS.
@@ -440,24 +324,7 @@ struct Serve {
     /// the user agents trust (and use for their own TLS listeners).
     cert: PathBuf,
     key: PathBuf,
-    data: PathBuf,
     _dir: tempfile::TempDir,
-}
-
-impl Serve {
-    /// Waits (bounded) until `aor` has a binding.
-    fn wait_registered(&self, aor: &str, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        loop {
-            let out = run(&["registrations", "--data", s(&self.data)]);
-            let text = String::from_utf8_lossy(&out.stdout).into_owned();
-            if text.lines().any(|l| l.starts_with(aor)) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{aor} not registered: {text}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
 }
 
 /// Starts `serve` on UDP, TCP, TLS and WS with users alice, bob and carol (password
@@ -465,61 +332,29 @@ impl Serve {
 fn serve() -> Serve {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    for user in ["alice", "bob", "carol"] {
-        let out = run(&[
-            "user",
-            "add",
-            user,
-            "--password",
-            "secret",
-            "--domain",
-            "127.0.0.1",
-            "--data",
-            s(&data),
-        ]);
-        assert!(out.status.success(), "{out:?}");
-    }
-    let config = dir.path().join("sb.toml");
-    std::fs::write(&config, "[protection]\nrate_limit = false\n").unwrap();
+    switchboard().add_users(
+        &data,
+        &[("alice", "secret"), ("bob", "secret"), ("carol", "secret")],
+    );
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, generated.cert.pem()).unwrap();
     std::fs::write(&key, generated.key_pair.serialize_pem()).unwrap();
-    let (port, tls_port, ws_port) = (free_port(), free_port(), free_port());
-    let mut proc = Proc::spawn_watching(
-        "serve",
-        &[
-            "serve",
-            "--listen",
-            &format!("udp:127.0.0.1:{port}"),
-            "--listen",
-            &format!("tcp:127.0.0.1:{port}"),
-            "--listen",
-            &format!("tls:127.0.0.1:{tls_port}"),
-            "--listen",
-            &format!("ws:127.0.0.1:{ws_port}"),
-            "--tls-cert",
-            s(&cert),
-            "--tls-key",
-            s(&key),
-            "--domain",
-            "127.0.0.1",
-            "--data",
-            s(&data),
-            "--config",
-            s(&config),
-        ],
-        true,
-    );
-    proc.expect("ready", Duration::from_secs(30));
+    let (tls_port, ws_port) = (free_port(), free_port());
+    let server = switchboard()
+        .serve(&data)
+        .config(NO_RATE_LIMIT)
+        .listen(&format!("tls:127.0.0.1:{tls_port}"))
+        .listen(&format!("ws:127.0.0.1:{ws_port}"))
+        .certificate(&cert, &key)
+        .start();
     Serve {
-        _proc: proc,
-        port,
+        port: server.port,
+        server,
         tls_port,
         ws_port,
         cert,
         key,
-        data,
         _dir: dir,
     }
 }
@@ -573,7 +408,7 @@ fn register_refresh_and_unregister_against_serve() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("registration failed: 401"), "{stdout}");
     // Kept registered until SIGTERM, then unregistered.
-    let mut reg = Proc::spawn(
+    let mut reg = spawn(
         "register",
         &[
             "register",
@@ -584,17 +419,14 @@ fn register_refresh_and_unregister_against_serve() {
             &at,
         ],
     );
-    reg.expect("registered sip:bob@127.0.0.1", Duration::from_secs(10));
-    let pid = reg.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
+    reg.expect_line(
+        Stream::Stdout,
+        "registered sip:bob@127.0.0.1",
+        Duration::from_secs(10),
     );
-    reg.expect("unregistered", Duration::from_secs(10));
-    assert!(reg.wait(Duration::from_secs(10)).success());
+    reg.signal("TERM");
+    reg.expect_line(Stream::Stdout, "unregistered", Duration::from_secs(10));
+    assert!(reg.expect_exit(Duration::from_secs(10)).success());
 }
 
 /// Both user agents registered at `serve`; the caller's INVITE goes
@@ -647,8 +479,8 @@ fn call_through_serve(tls: bool) {
         "--once",
     ]);
     let callee_args: Vec<&str> = callee_args.iter().map(String::as_str).collect();
-    let mut callee = Proc::spawn("answer", &callee_args);
-    callee.expect("registered", Duration::from_secs(10));
+    let mut callee = spawn("answer", &callee_args);
+    callee.expect_line(Stream::Stdout, "registered", Duration::from_secs(10));
     let caller_args = with(&[
         "call",
         "sip:bob@127.0.0.1",
@@ -666,14 +498,12 @@ fn call_through_serve(tls: bool) {
         "required",
     ]);
     let caller_args: Vec<&str> = caller_args.iter().map(String::as_str).collect();
-    let mut caller = Proc::spawn("call", &caller_args);
-    let answered = caller.expect("answered:", Duration::from_secs(15));
+    let mut caller = spawn("call", &caller_args);
+    let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP"), "{answered}");
-    caller.expect("ended: local hangup", Duration::from_secs(15));
-    assert!(caller.wait(Duration::from_secs(10)).success());
-    callee.expect("ended: remote hangup", Duration::from_secs(10));
-    callee.expect("unregistered", Duration::from_secs(10));
-    assert!(callee.wait(Duration::from_secs(10)).success());
+    hung_up(&mut caller, &callee, Duration::from_secs(15));
+    callee.expect_line(Stream::Stdout, "unregistered", Duration::from_secs(10));
+    assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec_callee, 1000.0);
     assert_tone(&rec_caller, 600.0);
 }
@@ -690,155 +520,27 @@ fn call_through_serve_tls_srtp_required_tone_both_ways() {
 
 // ----- interop with baresip (direct calls, SRTP-SDES mandatory) -----
 
-/// Kills the child by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// A baresip for `user` that answers by itself, plays a `tone_hz` tone
+/// (aufile) and dumps the decoded audio it receives (sndfile); with
+/// `registrar` (a server's UDP port) it registers there (password
+/// `secret`) and uses it as its outbound proxy, else it takes calls
+/// directly.
+fn baresip(
+    dir: &Path,
+    user: &str,
+    tone_hz: f32,
+    mediaenc: &str,
+    registrar: Option<u16>,
+) -> Baresip {
+    let mut phone = Baresip::builder(dir, user)
+        .tone(f64::from(tone_hz))
+        .mediaenc(mediaenc)
+        .auto_answer()
+        .dump_received_audio();
+    if let Some(port) = registrar {
+        phone = phone.registrar(port, "udp", "secret");
     }
-}
-
-/// A baresip UA that answers by itself and plays a tone from a WAV
-/// (aufile); the sndfile module dumps the decoded audio it receives;
-/// ctrl_tcp takes commands.
-struct Baresip {
-    _guard: Guard,
-    sip_port: u16,
-    ctrl: std::net::TcpStream,
-    dir: PathBuf,
-}
-
-impl Baresip {
-    /// A baresip for `user`; with `registrar` (a server's UDP port) it
-    /// registers there (password `secret`) and uses it as its outbound
-    /// proxy, else it takes calls directly.
-    fn start(dir: &Path, user: &str, tone_hz: f32, mediaenc: &str, registrar: Option<u16>) -> Self {
-        let found = Command::new("baresip")
-            .arg("-h")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        assert!(
-            found,
-            "baresip is not installed (Debian: apt-get install -y baresip); scripts/test.sh installs it"
-        );
-        let dir = dir.join(format!("baresip-{user}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let wav = tone(&dir, "tone.wav", tone_hz, 30);
-        // baresip also opens TLS on sip_port + 1: keep both free.
-        let sip_port = loop {
-            let p = free_port();
-            if p < u16::MAX && TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-                break p;
-            }
-        };
-        let ctrl_port = free_port();
-        std::fs::write(
-            dir.join("config"),
-            format!(
-                "poll_method\tepoll\n\
-                 sip_listen\t127.0.0.1:{sip_port}\n\
-                 net_interface\t127.0.0.1\n\
-                 audio_player\taubridge,sink-{user}\n\
-                 audio_source\taufile,{wav}\n\
-                 audio_alert\taubridge,alert-{user}\n\
-                 audio_level\tno\n\
-                 rtp_stats\tyes\n\
-                 rtcp_mux\tno\n\
-                 module_path\t/usr/lib/baresip/modules\n\
-                 module\tg711.so\n\
-                 module\taubridge.so\n\
-                 module\taufile.so\n\
-                 module\tsrtp.so\n\
-                 module\tsndfile.so\n\
-                 snd_path\t{dir}\n\
-                 module_tmp\taccount.so\n\
-                 module_app\tmenu.so\n\
-                 module_app\tctrl_tcp.so\n\
-                 ctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n",
-                wav = wav.display(),
-                dir = dir.display(),
-            ),
-        )
-        .unwrap();
-        let registration = match registrar {
-            Some(port) => format!(
-                "auth_user={user};auth_pass=secret;\
-                 outbound=\"sip:127.0.0.1:{port};transport=udp\";regint=600"
-            ),
-            None => "regint=0".to_owned(),
-        };
-        std::fs::write(
-            dir.join("accounts"),
-            format!(
-                "<sip:{user}@127.0.0.1>;{registration};answermode=auto;ptime=20;\
-                 audio_codecs=PCMU,PCMA;mediaenc={mediaenc}\n"
-            ),
-        )
-        .unwrap();
-        std::fs::write(dir.join("contacts"), "").unwrap();
-        let log = std::fs::File::create(dir.join("out.log")).unwrap();
-        let child = Command::new("baresip")
-            .arg("-f")
-            .arg(&dir)
-            .args(["-v", "-s"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start baresip");
-        let guard = Guard(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let ctrl = loop {
-            if let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", ctrl_port)) {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "baresip ctrl_tcp not listening after 10 s; baresip said:\n{}",
-                std::fs::read_to_string(dir.join("out.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        Self {
-            _guard: guard,
-            sip_port,
-            ctrl,
-            dir,
-        }
-    }
-
-    /// Sends a ctrl_tcp command (a netstring of JSON).
-    fn command(&mut self, command: &str, params: &str) {
-        use std::io::Write;
-        let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
-        write!(self.ctrl, "{}:{json},", json.len()).unwrap();
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("out.log"))
-            .unwrap_or_default()
-            .replace('\r', "\n")
-    }
-
-    /// The newest dump of decoded received audio.
-    fn received_audio(&self) -> PathBuf {
-        std::fs::read_dir(&self.dir)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with("dump-") && n.ends_with("-dec.wav"))
-            })
-            .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
-            .unwrap_or_else(|| panic!("baresip dumped no received audio\n{}", self.log()))
-    }
+    phone.start()
 }
 
 /// The captured datagrams of `--capture`.
@@ -888,11 +590,11 @@ fn clear_tone_fraction(datagrams: &[Vec<u8>], hz: f32) -> f64 {
 fn interop_switchboard_calls_baresip_srtp_mandatory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let bare = Baresip::start(d, "bob", 880.0, "srtp-mand", None);
+    let bare = baresip(d, "bob", 880.0, "srtp-mand", None);
     let t1000 = tone(d, "1000.wav", 1000.0, 6);
     let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
     let target = format!("sip:bob@127.0.0.1:{}", bare.sip_port);
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[
             "call",
@@ -911,17 +613,21 @@ fn interop_switchboard_calls_baresip_srtp_mandatory() {
             "4",
         ],
     );
-    let answered = caller.expect("answered:", Duration::from_secs(15));
+    let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
-    caller.expect("ended: local hangup", Duration::from_secs(15));
-    assert!(caller.wait(Duration::from_secs(10)).success());
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
     let log = bare.log();
     assert!(log.contains("RTP/SAVP"), "baresip saw no RTP/SAVP:\n{log}");
-    let media = caller.expect("media: sent", Duration::from_secs(1));
+    let media = caller.expect_line(Stream::Stdout, "media: sent", Duration::from_secs(1));
     assert!(media.contains("rejected 0"), "{media}");
     assert_tone(&rec, 880.0);
     // baresip decoded our 1000 Hz tone (its own check of its dump).
-    let dump = bare.received_audio();
+    let dump = bare.wait_received_audio(Duration::from_secs(10));
     let (freq, level) = analyse(&dump);
     assert!(
         (freq - 1000.0).abs() <= 20.0 && level > -30.0,
@@ -937,12 +643,12 @@ fn interop_switchboard_calls_baresip_srtp_mandatory() {
 fn interop_baresip_calls_switchboard_srtp_mandatory() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut bare = Baresip::start(d, "alice", 440.0, "srtp-mand", None);
+    let mut bare = baresip(d, "alice", 440.0, "srtp-mand", None);
     let t1000 = tone(d, "1000.wav", 1000.0, 10);
     let (rec, cap) = (d.join("heard.wav"), d.join("capture.bin"));
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let mut callee = spawn(
         "answer",
         &[
             "answer",
@@ -961,16 +667,21 @@ fn interop_baresip_calls_switchboard_srtp_mandatory() {
             "--once",
         ],
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     bare.command("dial", &format!("sip:bob@127.0.0.1:{port}"));
-    let answered = callee.expect("answered:", Duration::from_secs(15));
+    let answered = callee.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(answered.contains("SRTP AES_CM_128_HMAC_SHA1"), "{answered}");
+    // The call's length: four seconds of each tone (no event to wait for).
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
-    callee.expect("ended: remote hangup", Duration::from_secs(10));
-    assert!(callee.wait(Duration::from_secs(10)).success());
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
+    assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
-    let (freq, level) = analyse(&bare.received_audio());
+    let (freq, level) = analyse(&bare.wait_received_audio(Duration::from_secs(10)));
     assert!(
         (freq - 1000.0).abs() <= 20.0 && level > -30.0,
         "baresip heard {freq} Hz at {level} dBFS"
@@ -988,7 +699,7 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
     let cap = d.join("capture.bin");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let callee = spawn(
         "answer",
         &[
             "answer",
@@ -1003,9 +714,9 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
             "--once",
         ],
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = format!("sip:bob@127.0.0.1:{port}");
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[
             "call",
@@ -1018,8 +729,12 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
             "3",
         ],
     );
-    caller.expect("ended: local hangup", Duration::from_secs(15));
-    assert!(caller.wait(Duration::from_secs(10)).success());
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
     let frac = clear_tone_fraction(&captured(&cap), 600.0);
     assert!(frac > 0.8, "clear PCMU of 600 Hz expected ({frac})");
 }
@@ -1031,7 +746,7 @@ fn capture_of_plain_rtp_shows_the_clear_tone() {
 fn hold_and_resume_by_reinvite() {
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut callee = Proc::spawn(
+    let callee = spawn(
         "answer",
         &[
             "answer",
@@ -1044,7 +759,7 @@ fn hold_and_resume_by_reinvite() {
             "--once",
         ],
     );
-    callee.expect("listening on", Duration::from_secs(10));
+    callee.expect_line(Stream::Stdout, "listening on", Duration::from_secs(10));
     let target = format!("sip:bob@127.0.0.1:{port}");
     let hold = [
         "--hold-at",
@@ -1056,20 +771,18 @@ fn hold_and_resume_by_reinvite() {
         "--srtp",
         "required",
     ];
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[&["call", target.as_str()][..], &hold[..]].concat(),
     );
-    caller.expect("holding", Duration::from_secs(10));
-    let held = caller.expect("media: PCMU", Duration::from_secs(5));
+    caller.expect_line(Stream::Stdout, "holding", Duration::from_secs(10));
+    let held = caller.expect_line(Stream::Stdout, "media: PCMU", Duration::from_secs(5));
     assert!(held.contains("sendonly"), "{held}");
-    caller.expect("resuming", Duration::from_secs(5));
-    caller.expect("ended: local hangup", Duration::from_secs(10));
-    assert!(caller.wait(Duration::from_secs(10)).success());
-    callee.expect("ended: remote hangup", Duration::from_secs(10));
-    let updates: Vec<&String> = callee
-        .seen
-        .iter()
+    caller.expect_line(Stream::Stdout, "resuming", Duration::from_secs(5));
+    hung_up(&mut caller, &callee, Duration::from_secs(10));
+    let updates: Vec<String> = callee
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert_eq!(updates.len(), 2, "{updates:?}");
@@ -1077,9 +790,9 @@ fn hold_and_resume_by_reinvite() {
         updates[0].contains("recvonly") && updates[1].contains("sendrecv"),
         "{updates:?}"
     );
-    let resumed: Vec<&String> = caller
-        .seen
-        .iter()
+    let resumed: Vec<String> = caller
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert!(
@@ -1088,19 +801,23 @@ fn hold_and_resume_by_reinvite() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let bare = Baresip::start(dir.path(), "carol", 880.0, "srtp-mand", None);
+    let bare = baresip(dir.path(), "carol", 880.0, "srtp-mand", None);
     let target = format!("sip:carol@127.0.0.1:{}", bare.sip_port);
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[&["call", target.as_str()][..], &hold[..]].concat(),
     );
-    let held = caller.expect("media: PCMU", Duration::from_secs(10));
+    let held = caller.expect_line(Stream::Stdout, "media: PCMU", Duration::from_secs(10));
     assert!(held.contains("sendonly"), "{held}\n{}", bare.log());
-    caller.expect("ended: local hangup", Duration::from_secs(10));
-    assert!(caller.wait(Duration::from_secs(10)).success());
-    let resumed: Vec<&String> = caller
-        .seen
-        .iter()
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(10),
+    );
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
+    let resumed: Vec<String> = caller
+        .lines(Stream::Stdout)
+        .into_iter()
         .filter(|l| l.starts_with("media: PCMU"))
         .collect();
     assert!(
@@ -1118,10 +835,10 @@ fn interop_with_baresip_through_serve() {
     let at = format!("127.0.0.1:{}", server.port);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut bare = Baresip::start(d, "carol", 440.0, "srtp-mand", Some(server.port));
+    let mut bare = baresip(d, "carol", 440.0, "srtp-mand", Some(server.port));
     let t1000 = tone(d, "1000.wav", 1000.0, 10);
     let rec = d.join("bob-heard.wav");
-    let mut callee = Proc::spawn(
+    let mut callee = spawn(
         "answer",
         &[
             "answer",
@@ -1140,21 +857,28 @@ fn interop_with_baresip_through_serve() {
             "--once",
         ],
     );
-    callee.expect("registered", Duration::from_secs(10));
-    server.wait_registered("sip:carol@127.0.0.1", Duration::from_secs(15));
+    callee.expect_line(Stream::Stdout, "registered", Duration::from_secs(10));
+    server
+        .server
+        .wait_registered("sip:carol@127.0.0.1", Duration::from_secs(15));
     bare.command("dial", "sip:bob@127.0.0.1");
-    let answered = callee.expect("answered:", Duration::from_secs(15));
+    let answered = callee.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(
         answered.contains("SRTP AES_CM_128_HMAC_SHA1"),
         "{answered}\n{}",
         bare.log()
     );
+    // The call's length: four seconds of each tone (no event to wait for).
     std::thread::sleep(Duration::from_secs(4));
     bare.command("hangup", "");
-    callee.expect("ended: remote hangup", Duration::from_secs(10));
-    assert!(callee.wait(Duration::from_secs(10)).success());
+    callee.expect_line(
+        Stream::Stdout,
+        "ended: remote hangup",
+        Duration::from_secs(10),
+    );
+    assert!(callee.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
-    let (freq, level) = analyse(&bare.received_audio());
+    let (freq, level) = analyse(&bare.wait_received_audio(Duration::from_secs(10)));
     assert!(
         (freq - 1000.0).abs() <= 20.0 && level > -30.0,
         "baresip heard {freq} Hz at {level} dBFS"
@@ -1162,7 +886,7 @@ fn interop_with_baresip_through_serve() {
 
     // And the other way: alice calls carol through the server.
     let rec = d.join("alice-heard.wav");
-    let mut caller = Proc::spawn(
+    let mut caller = spawn(
         "call",
         &[
             "call",
@@ -1183,13 +907,17 @@ fn interop_with_baresip_through_serve() {
             "4",
         ],
     );
-    let answered = caller.expect("answered:", Duration::from_secs(15));
+    let answered = caller.expect_line(Stream::Stdout, "answered:", Duration::from_secs(15));
     assert!(
         answered.contains("SRTP AES_CM_128_HMAC_SHA1"),
         "{answered}\n{}",
         bare.log()
     );
-    caller.expect("ended: local hangup", Duration::from_secs(15));
-    assert!(caller.wait(Duration::from_secs(10)).success());
+    caller.expect_line(
+        Stream::Stdout,
+        "ended: local hangup",
+        Duration::from_secs(15),
+    );
+    assert!(caller.expect_exit(Duration::from_secs(10)).success());
     assert_tone(&rec, 440.0);
 }

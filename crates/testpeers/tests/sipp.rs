@@ -1,7 +1,10 @@
 //! Interop with SIPp (Debian package `sip-tester`): SIPp's built-in `uac`
-//! and `uas` scenarios place and answer thousands of calls against the test
-//! peers built on the Switchboard endpoint, over UDP and TCP. Loopback only;
-//! every process is bounded in time and killed by PID when the test ends.
+//! scenario and its `uas` with one answer per request (`tests/sipp/uas.xml`)
+//! place and answer thousands of calls against the test peers built on the
+//! Switchboard endpoint, over UDP and TCP. SIPp's screen, stderr and
+//! `-trace_err` log are kept (under target/tmp) and shown on failure.
+//! Loopback only; every process is bounded in time and killed by PID when
+//! the test ends.
 //!
 //! SIPp here has no TLS (`-t l1` is not compiled in), so TLS is covered by
 //! switchboard-net's own tests.
@@ -12,164 +15,91 @@
     clippy::indexing_slicing
 )]
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
+
+use switchboard_testsupport::{Proc, Sipp, Stream, free_port, wait_for};
 
 const CALLS: u32 = 2000;
 const RATE: u32 = 400;
 
-/// Kills the child by PID when dropped.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn sipp() -> &'static str {
-    let ok = Command::new("sipp").arg("-v").output().is_ok();
-    assert!(
-        ok,
-        "sipp is not installed (Debian: apt-get install -y sip-tester); scripts/test.sh installs it"
-    );
-    "sipp"
-}
-
-/// A port free for both UDP and TCP on 127.0.0.1.
-fn free_port() -> u16 {
-    loop {
-        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
+/// A directory of this run for SIPp's logs, under target/ for a look
+/// after a failure.
+fn log_dir(test: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// Starts the test UAS on a free port; returns it and the port.
-fn start_uas(transport: &str) -> (Guard, u16) {
+fn start_uas(transport: &str) -> (Proc, u16) {
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sip-test-uas"))
-        .args([
-            "--listen",
-            &format!("{transport}:127.0.0.1:{port}"),
-            "--seconds",
-            "120",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    assert!(line.starts_with("listening"), "UAS did not start: {line}");
-    (Guard(child), port)
-}
-
-/// Runs SIPp to completion (bounded) and returns (exit success, successful
-/// calls, failed calls) from its final statistics screen.
-fn run_sipp(args: &[String]) -> (bool, u32, u32) {
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg(sipp())
-        .args(args)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let count = |label: &str| -> u32 {
-        text.lines()
-            .rfind(|l| l.trim_start().starts_with(label))
-            .and_then(|l| l.split('|').nth(2))
-            .and_then(|c| c.trim().parse().ok())
-            .unwrap_or(0)
-    };
-    let ok = out.status.success();
-    if !ok {
-        eprintln!("{text}\n{}", String::from_utf8_lossy(&out.stderr));
-    }
-    (ok, count("Successful call"), count("Failed call"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sip-test-uas"));
+    command.args([
+        "--listen",
+        &format!("{transport}:127.0.0.1:{port}"),
+        "--seconds",
+        "120",
+    ]);
+    let uas = Proc::spawn("sip-test-uas", command);
+    uas.expect_line(Stream::Stdout, "listening", Duration::from_secs(10));
+    (uas, port)
 }
 
 fn sipp_uac_against_our_uas(transport: &str, sipp_transport: &str) {
     let (_uas, port) = start_uas(transport);
-    let local = free_port();
-    let args: Vec<String> = [
-        "-sn",
-        "uac",
-        &format!("127.0.0.1:{port}"),
-        "-t",
-        sipp_transport,
-        "-i",
-        "127.0.0.1",
-        "-p",
-        &local.to_string(),
-        "-m",
-        &CALLS.to_string(),
-        "-r",
-        &RATE.to_string(),
-        "-d",
-        "0",
-        "-timeout",
-        "100",
-        "-timeout_error",
-        "-nostdin",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let (ok, success, failed) = run_sipp(&args);
-    assert!(ok, "sipp exited with failure");
-    assert_eq!((success, failed), (CALLS, 0));
+    let dir = log_dir(&format!("sipp-uac-{transport}"));
+    let local = free_port().to_string();
+    let run = Sipp::new("uac", &dir)
+        .args(&["-sn", "uac", &format!("127.0.0.1:{port}")])
+        .args(&["-t", sipp_transport, "-i", "127.0.0.1", "-p", &local])
+        .args(&["-m", &CALLS.to_string(), "-r", &RATE.to_string(), "-d", "0"])
+        .args(&["-timeout", "100", "-timeout_error"])
+        .run(Duration::from_secs(120));
+    assert!(run.success(), "sipp exited with failure\n{}", run.report());
+    assert_eq!(
+        (run.successful(), run.failed()),
+        (CALLS, 0),
+        "{}",
+        run.report()
+    );
 }
 
 fn our_uac_against_sipp_uas(transport: &str, sipp_transport: &str) {
     let port = free_port();
-    // Spawned directly (not under `timeout`): the guard kills SIPp itself
-    // by PID, and SIPp's own -timeout bounds it.
-    let sipp_uas = Command::new(sipp())
-        .args([
-            "-sn",
-            "uas",
-            "-t",
-            sipp_transport,
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .args(["-m", &CALLS.to_string(), "-timeout", "100", "-nostdin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut sipp_uas = Guard(sipp_uas);
-    std::thread::sleep(Duration::from_millis(500));
-    let out = Command::new("timeout")
-        .arg("120")
-        .arg(env!("CARGO_BIN_EXE_sip-test-uac"))
+    let dir = log_dir(&format!("sipp-uas-{transport}"));
+    // SIPp's uas with one answer per request (tests/sipp/uas.xml says
+    // why). SIPp's own -timeout bounds it; the guard kills it by PID.
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/uas.xml");
+    let sipp_uas = Sipp::new("uas", &dir)
+        .args(&["-sf", scenario.to_str().unwrap()])
+        .args(&["-t", sipp_transport, "-i", "127.0.0.1"])
+        .args(&["-p", &port.to_string(), "-m", &CALLS.to_string()])
+        .args(&["-timeout", "100"])
+        .spawn();
+    sipp_uas.wait_listening(port, transport == "tcp", Duration::from_secs(10));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sip-test-uac"));
+    command
         .args(["--target", &format!("{transport}:127.0.0.1:{port}")])
-        .args(["--calls", &CALLS.to_string(), "--rate", &RATE.to_string()])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "UAC failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(["--calls", &CALLS.to_string(), "--rate", &RATE.to_string()]);
+    let mut uac = Proc::spawn("sip-test-uac", command);
+    let status = uac.expect_exit(Duration::from_secs(120));
+    let stdout = uac.lines(Stream::Stdout).join("\n");
+    assert!(status.success(), "UAC failed:\n{}", uac.report());
     assert!(
         stdout.contains(&format!("{CALLS} passed, 0 failed")),
         "{stdout}"
     );
-    // SIPp's uas ends by itself after CALLS calls.
-    let status = sipp_uas.0.wait().unwrap();
-    assert!(status.success(), "sipp uas: {status}");
+    // SIPp's uas ends by itself after CALLS calls (each ends 4 s after
+    // its BYE: the scenario's timewait).
+    let run = sipp_uas.wait(Duration::from_secs(60));
+    assert!(
+        run.success(),
+        "sipp uas: {:?}\n{}",
+        run.status,
+        run.report()
+    );
 }
 
 #[test]
@@ -223,7 +153,8 @@ fn openssl_client_gets_an_answer_over_tls() {
         String::from_utf8_lossy(&made.stderr)
     );
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sip-test-uas"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sip-test-uas"));
+    command
         .args([
             "--listen",
             &format!("tls:127.0.0.1:{port}"),
@@ -233,15 +164,9 @@ fn openssl_client_gets_an_answer_over_tls() {
         .arg("--tls-cert")
         .arg(&cert)
         .arg("--tls-key")
-        .arg(&key)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _uas = Guard(child);
+        .arg(&key);
+    let uas = Proc::spawn("sip-test-uas", command);
+    let line = uas.expect_line(Stream::Stdout, "listening", Duration::from_secs(10));
     assert!(line.starts_with("listening TLS"), "{line}");
     let options = format!(
         "OPTIONS sip:uas@127.0.0.1:{port};transport=tls SIP/2.0\r\n\
@@ -249,28 +174,24 @@ fn openssl_client_gets_an_answer_over_tls() {
          Max-Forwards: 70\r\nFrom: <sip:ossl@127.0.0.1>;tag=o1\r\nTo: <sip:uas@127.0.0.1>\r\n\
          Call-ID: openssl-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
     );
-    let mut client = Command::new("timeout")
-        .args([
-            "10",
-            "openssl",
-            "s_client",
-            "-quiet",
-            "-connect",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = client.stdin.take().unwrap();
-    std::io::Write::write_all(&mut stdin, options.as_bytes()).unwrap();
-    let mut reader = BufReader::new(client.stdout.take().unwrap());
-    let mut status = String::new();
-    reader.read_line(&mut status).unwrap();
-    drop(stdin);
-    let _ = client.kill();
-    let _ = client.wait();
+    let mut command = Command::new("openssl");
+    command.args([
+        "s_client",
+        "-quiet",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let mut client = Proc::spawn_with_stdin("openssl s_client", command);
+    client.write_stdin(&options);
+    assert!(
+        wait_for(Duration::from_secs(10), || !client
+            .lines(Stream::Stdout)
+            .is_empty()),
+        "no answer over TLS\n{}",
+        client.report()
+    );
+    let status = client.lines(Stream::Stdout).remove(0);
+    drop(client);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(status.trim_end(), "SIP/2.0 200 OK");
 }

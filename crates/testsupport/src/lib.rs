@@ -1,0 +1,42 @@
+//! Support shared by the end-to-end tests (a dev-dependency only): each
+//! helper once.
+//!
+//! - [`Proc`]: a child process killed by PID when the test ends, its
+//!   output kept for assertions and printed when the test fails;
+//! - [`free_port`]: a loopback port free for UDP and TCP;
+//! - [`wait_for`]: poll a condition until it holds or a deadline passes,
+//!   instead of sleeping a fixed time;
+//! - [`Switchboard`]: the binary under test (its path passed in, as
+//!   `CARGO_BIN_EXE_switchboard` exists only in the cli's tests), users
+//!   added, `serve` started on loopback and waited for ([`Server`]);
+//! - the peers: [`Sipp`] (exit status, final counts, `-trace_err` log),
+//!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`].
+//!
+//! Everything stays on 127.0.0.1; every wait is bounded.
+
+// Test support: a failed unwrap or assertion fails the test that called
+// it, which is what it is for.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod baresip;
+mod linphonec;
+mod ports;
+mod process;
+mod server;
+mod sipp;
+mod wait;
+mod wav;
+
+pub use baresip::{Baresip, BaresipBuilder};
+pub use linphonec::Linphonec;
+pub use ports::{free_port, free_port_pair, is_bound};
+pub use process::{Proc, Stream};
+pub use server::{DOMAIN, NO_RATE_LIMIT, Serve, Server, Switchboard, path_str, require, text};
+pub use sipp::{Sipp, SippProc, SippRun};
+pub use wait::wait_for;
+pub use wav::{complete_wav_samples, tone_wav};
