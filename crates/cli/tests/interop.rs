@@ -313,6 +313,17 @@ fn svwar_finds_no_user() {
             "{method} tells users apart:\n{real}\n---\n{none}"
         );
     }
+    // From another domain (no credentials asked): a real user who is not
+    // registered and a name that does not exist get the same answer.
+    for method in ["INVITE", "OPTIONS", "MESSAGE"] {
+        let real = client.probe_from(method, "bob", "other.example");
+        let none = client.probe_from(method, "nosuchuser", "other.example");
+        assert_eq!(
+            shape(&real),
+            shape(&none),
+            "{method} from another domain tells users apart:\n{real}\n---\n{none}"
+        );
+    }
     let real = client.register("bob", "wrong");
     let none = client.register("nosuchuser", "wrong");
     assert_eq!(real, none, "a wrong password tells users apart");
@@ -382,11 +393,16 @@ impl Client {
 
     /// `method` to `sip:user@DOMAIN` without credentials: the final response.
     fn probe(&mut self, method: &str, user: &str) -> String {
+        self.probe_from(method, user, DOMAIN)
+    }
+
+    /// [`Client::probe`] from a user of `from_domain`.
+    fn probe_from(&mut self, method: &str, user: &str, from_domain: &str) -> String {
         self.seq += 1;
         let local = self.socket.local_addr().unwrap();
         let req = format!(
             "{method} sip:{user}@{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/UDP {local};branch=z9hG4bK-ip-{}-{}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:probe@{DOMAIN}>;tag=ip{}\r\nTo: <sip:{user}@{DOMAIN}>\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:probe@{from_domain}>;tag=ip{}\r\nTo: <sip:{user}@{DOMAIN}>\r\n\
              Call-ID: ip-{}-{}\r\nCSeq: 1 {method}\r\nContact: <sip:probe@{local}>\r\n\
              Content-Length: 0\r\n\r\n",
             local.port(),
