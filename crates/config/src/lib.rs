@@ -8,6 +8,8 @@
 //! [`Host`]. Every invalid value is reported as one [`ConfigError`] naming
 //! its key.
 
+#![forbid(unsafe_code)]
+
 mod error;
 mod file;
 mod flags;
