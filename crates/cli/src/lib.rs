@@ -86,7 +86,7 @@ pub enum Command {
     /// the flow the REGISTER came from, one per line.
     Registrations {
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
     /// Register an address of record and keep it registered until
@@ -141,7 +141,7 @@ pub enum UserCommand {
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
     /// Add or update users from a CSV file: `name,password` per line.
@@ -152,7 +152,7 @@ pub enum UserCommand {
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
     /// List the users, `name@domain` per line.
@@ -161,7 +161,7 @@ pub enum UserCommand {
         #[arg(long, value_name = "DOMAIN")]
         domain: Option<String>,
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
     /// Remove a user (from every domain, or those named).
@@ -172,7 +172,7 @@ pub enum UserCommand {
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
     /// Change a user's password (in every domain, or those named).
@@ -186,7 +186,7 @@ pub enum UserCommand {
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
         /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = serve::DEFAULT_DATA)]
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
     },
 }
@@ -270,7 +270,7 @@ pub fn execute(
             }
         }
         Command::Serve(args) => {
-            let flags = serve::Flags {
+            let flags = switchboard_config::Flags {
                 config: args.config,
                 listen: args.listen,
                 domains: args.domain,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use switchboard_proto::header::format_qvalue;
 use switchboard_store::{BindingStore, Ha1Set, SqliteStore, StoreError, User, UserStore};
 
-use crate::serve::{default_domains, default_listeners, unix_now};
+use crate::serve::{probe_host, unix_now};
 use crate::{EXIT_FAILURE, Error};
 
 /// The domains a user command works on: the ones given, or the server's
@@ -20,7 +20,8 @@ use crate::{EXIT_FAILURE, Error};
 /// no configuration.
 fn domains(given: &[String]) -> Vec<String> {
     if given.is_empty() {
-        default_domains(&default_listeners())
+        let host = probe_host();
+        switchboard_config::default_domains(&switchboard_config::default_listeners(&host), &host)
     } else {
         given.to_vec()
     }

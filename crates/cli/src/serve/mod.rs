@@ -5,38 +5,31 @@
 //! startup fact; [`server`] is the serve loop. The binary is the only place
 //! besides `switchboard-net` that uses tokio.
 
-mod config;
 mod server;
 
 use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use switchboard_config::{ConfigError, FileConfig, Flags, Host, Settings, Summary};
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{Listen, TlsServer, app_channel};
-use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
-use switchboard_server::registrar::RegistrarConfig;
-use switchboard_server::{AuthConfig, AuthSecret, ProtectConfig, Service, ServiceConfig};
+use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
 
-pub(crate) use config::{DEFAULT_DATA, Flags, default_domains, default_listeners};
 use server::now_at;
 pub(crate) use server::unix_now;
 
 use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
 
-/// Live transactions before new requests get 503. Over UDP an answered
-/// transaction lives 32 s (RFC 3261 Timers J and K), and a proxied call
-/// keeps about three: 300,000 carries some 3,000 calls or 4,500
-/// registrations a second, and bounds their memory to well under 1 GB.
-const DEFAULT_MAX_TRANSACTIONS: usize = 300_000;
-
 /// Runs the server until SIGINT or SIGTERM. Invalid settings: one line
 /// naming the key, exit code 2.
 pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Error> {
-    let settings = match config::resolve(flags) {
+    let host = probe_host();
+    let settings = match read_settings(flags, &host) {
         Ok(s) => s,
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -50,13 +43,45 @@ pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Erro
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    match runtime.block_on(run(settings)) {
+    match runtime.block_on(run(settings, host)) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             writeln!(err, "error: {e}")?;
             Ok(ExitCode::from(EXIT_FAILURE))
         }
     }
+}
+
+/// The `--config` file (read here: the config crate takes its text)
+/// merged with the flags.
+fn read_settings(flags: &Flags, host: &Host) -> Result<Settings, ConfigError> {
+    let file = match &flags.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| ConfigError::unreadable_file(path, &e))?;
+            FileConfig::parse(&text, path)?
+        }
+        None => FileConfig::default(),
+    };
+    switchboard_config::resolve(flags, file, host)
+}
+
+/// The host's own address and whether it has IPv6, for the defaults.
+pub(crate) fn probe_host() -> Host {
+    Host {
+        primary_ip: primary_ip(),
+        // A host without IPv6 cannot bind its loopback.
+        has_ipv6: UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok(),
+    }
+}
+
+/// The host's own address towards the rest of the network (no packet is
+/// sent: connecting a UDP socket only picks the route), if it has one.
+fn primary_ip() -> Option<IpAddr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect(("198.51.100.1", 9)).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified() && !ip.is_loopback()).then_some(ip)
 }
 
 /// Why the server could not start.
@@ -73,7 +98,7 @@ enum StartError {
     Net(#[from] switchboard_net::StartError),
 }
 
-async fn run(settings: config::Settings) -> Result<(), StartError> {
+async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
     let data = settings.data.clone();
     let store_err = |source| StartError::Store {
         path: data.display().to_string(),
@@ -89,26 +114,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
     tracing::info!("users: {user_count} in the store");
 
     let mut rng = StdRng::from_os_rng();
-    let mut rconfig = RegistrarConfig {
-        domains: settings.domains.clone(),
-        ..RegistrarConfig::default()
-    };
-    let r = &settings.registrar;
-    if let Some(v) = r.min_expires {
-        rconfig.min_expires = v;
-    }
-    if let Some(v) = r.max_expires {
-        rconfig.max_expires = v;
-    }
-    if let Some(v) = r.default_expires {
-        rconfig.default_expires = v;
-    }
-    if let Some(v) = r.max_contacts_per_aor {
-        rconfig.max_contacts_per_aor = v;
-    }
-    if let Some(v) = r.max_bindings {
-        rconfig.max_bindings = v;
-    }
     let bindings = users.load_all().map_err(store_err)?;
     let unix = unix_now();
     let loaded = bindings.len();
@@ -125,55 +130,11 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         .map_err(store_err)?,
     );
 
-    let mut pconfig = ProtectConfig::default();
-    let p = &settings.protection;
-    if let Some(v) = p.rate_limit {
-        pconfig.rate.enabled = v;
-    }
-    if let Some(v) = p.rate {
-        pconfig.rate.rate = v;
-    }
-    if let Some(v) = p.burst {
-        pconfig.rate.burst = v;
-    }
-    if let Some(v) = p.lockout {
-        pconfig.lockout.enabled = v;
-    }
-    if let Some(v) = p.user_failures {
-        pconfig.lockout.user_threshold = v;
-    }
-    if let Some(v) = p.source_failures {
-        pconfig.lockout.source_threshold = v;
-    }
-    if pconfig.rate.enabled {
-        tracing::info!(
-            "protection: {} requests/s per source (bursts of {}), lockout {}",
-            pconfig.rate.rate,
-            pconfig.rate.burst,
-            if pconfig.lockout.enabled { "on" } else { "off" }
-        );
-    } else {
-        tracing::info!(
-            "protection: no rate limit, lockout {}",
-            if pconfig.lockout.enabled { "on" } else { "off" }
-        );
-    }
-    let mut aconfig = AuthConfig::default();
-    if let Some(v) = settings.auth.check_uri {
-        aconfig.check_uri = v;
-    }
-    if let Some(algs) = &settings.auth.algorithms {
-        // Checked when the configuration was read.
-        aconfig.algorithms = algs.iter().filter_map(|a| a.parse().ok()).collect();
-    }
-    if let Some(v) = settings.auth.nonce_lifetime {
-        aconfig.nonce_lifetime = v;
-    }
-    if let Some(agents) = &settings.auth.md5_only_user_agents {
-        aconfig.md5_only_user_agents.clone_from(agents);
-    }
-    if !aconfig.check_uri {
-        tracing::info!("auth: the digest uri is not checked against the Request-URI");
+    let config = settings.service_config(&host);
+    let summary = Summary::of(&config);
+    tracing::info!("{}", summary.protection);
+    if let Some(auth) = &summary.auth {
+        tracing::info!("{auth}");
     }
 
     let mut net = switchboard_net::Config {
@@ -184,19 +145,11 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
             .collect(),
         ..switchboard_net::Config::default()
     };
-    net.endpoint.max_transactions = settings
-        .max_transactions
-        .unwrap_or(DEFAULT_MAX_TRANSACTIONS);
+    net.endpoint.max_transactions = settings.transaction_limit();
     if let Some((cert, key)) = &settings.tls {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
     }
-    let (proxy_config, proxy_summary) = proxy_config(&settings);
-    let mut config = ServiceConfig::new(rconfig, aconfig, pconfig, proxy_config);
-    config.trust_foreign_callers = settings.proxy.trust_foreign_callers.unwrap_or(true);
-    config
-        .outbound_proxy
-        .clone_from(&settings.proxy.outbound_proxy);
     let secret = AuthSecret::generate(&mut rng);
     let mut service = Service::new(
         config,
@@ -236,9 +189,7 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         );
     }
     tracing::info!("domains: {}", settings.domains.join(", "));
-    tracing::info!(
-        "serving: REGISTER (digest authentication, registrar), OPTIONS, and every other request {proxy_summary}"
-    );
+    tracing::info!("{}", summary.serving);
     tracing::info!("ready");
     wait_for_signal().await;
     tracing::info!("stopping");
@@ -259,77 +210,6 @@ async fn run(settings: config::Settings) -> Result<(), StartError> {
         tracing::warn!(error = %e, "store writer stopped with an error");
     }
     Ok(())
-}
-
-/// The proxy's configuration from the settings, and how the startup log
-/// describes it.
-fn proxy_config(settings: &config::Settings) -> (ProxyConfig, String) {
-    let mut listeners = Vec::new();
-    for &(transport, addr) in &settings.listen {
-        if addr.ip().is_unspecified() {
-            // Record-Route needs an address peers can reach: the host's
-            // own, then loopback.
-            let mut hosts: Vec<String> = Vec::new();
-            if let Some(ip) = config::primary_ip() {
-                hosts.push(match ip {
-                    std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-                    std::net::IpAddr::V4(v4) => v4.to_string(),
-                });
-            }
-            hosts.push(if addr.is_ipv6() { "[::1]" } else { "127.0.0.1" }.to_owned());
-            for host in hosts {
-                listeners.push(Listener {
-                    transport,
-                    addr,
-                    host: Some(host),
-                });
-            }
-        } else {
-            listeners.push(Listener::new(transport, addr));
-        }
-    }
-    let p = &settings.proxy;
-    let mut pconfig = ProxyConfig::new(listeners, settings.domains.clone());
-    // Checked when the configuration was read.
-    if p.mode.as_deref() == Some("redirect") {
-        pconfig.mode = Mode::Redirect;
-    }
-    if let Some(v) = p.record_route {
-        pconfig.record_route = v;
-    }
-    if let Some(v) = p.timer_c {
-        pconfig.timer_c = std::time::Duration::from_secs(v);
-    }
-    if let Some(v) = p.group_timeout {
-        pconfig.group_timeout = std::time::Duration::from_secs(v);
-    }
-    if let Some(v) = p.recurse_on_3xx {
-        pconfig.recurse_on_3xx = v;
-    }
-    if let Some(v) = p.max_branches {
-        pconfig.max_branches = v;
-    }
-    let trust_foreign = p.trust_foreign_callers.unwrap_or(true);
-    let summary = match pconfig.mode {
-        Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
-        Mode::Proxy => format!(
-            "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
-            if trust_foreign { "accepted" } else { "refused" },
-            p.outbound_proxy.as_ref().map_or_else(
-                || "by DNS (RFC 3263)".to_owned(),
-                |o| format!("through {o}")
-            ),
-            if pconfig.record_route { "on" } else { "off" },
-            pconfig.timer_c.as_secs(),
-            pconfig.group_timeout.as_secs(),
-            if pconfig.recurse_on_3xx {
-                "recursed"
-            } else {
-                "returned"
-            },
-        ),
-    };
-    (pconfig, summary)
 }
 
 #[cfg(unix)]

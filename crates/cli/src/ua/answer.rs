@@ -15,11 +15,10 @@ use super::app::{AnswerMode, Msg, Report};
 use super::call::describe;
 use super::media::{ActiveMedia, MediaOptions, RtpSockets, load_play};
 use super::setup::{
-    Launched, Signals, error_exit, far_future, launch, media_policy, registration_failed, runtime,
+    Launched, Signals, Stopping, error_exit, far_future, media_policy, registration_failed,
+    run_launched,
 };
 use crate::{EXIT_FAILURE, Error};
-
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) fn answer(
     args: AnswerArgs,
@@ -30,23 +29,26 @@ pub(crate) fn answer(
         Ok(p) => p,
         Err(e) => return error_exit(err, &e),
     };
-    runtime()?.block_on(run(args, play, out, err))
+    run_launched(
+        &args.ua,
+        &args.identity,
+        Some(&args.identity),
+        err,
+        async |launched, err| run(&args, launched, play, out, err).await,
+    )
 }
 
 async fn run(
-    args: AnswerArgs,
+    args: &AnswerArgs,
+    Launched {
+        setup,
+        mut running,
+        config,
+    }: Launched,
     play: Option<Vec<i16>>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let Launched {
-        setup,
-        mut running,
-        config,
-    } = match launch(&args.ua, &args.identity, Some(&args.identity)).await {
-        Ok(l) => l,
-        Err(e) => return error_exit(err, &e),
-    };
     writeln!(out, "listening on {} ({})", running.bound, config.contact)?;
     out.flush()?;
     let register = args.ua.password.is_some() && !args.no_register;
@@ -66,8 +68,7 @@ async fn run(
     let mut active: Option<ActiveMedia> = None;
     let far_future = far_future();
     let mut hangup_at = far_future;
-    let mut give_up_at = far_future;
-    let mut stopping = false;
+    let mut stopping = Stopping::new();
     let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
@@ -81,7 +82,7 @@ async fn run(
                         writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
                     }
                     Report::Registration(RegistrationEvent::Unregistered) => {
-                        if stopping {
+                        if stopping.requested {
                             writeln!(out, "unregistered")?;
                             break;
                         }
@@ -115,10 +116,8 @@ async fn run(
                                 }
                             }
                             writeln!(out, "ended: {reason}")?;
-                            if args.once && !stopping {
-                                stopping = true;
-                                running.sender.send(Msg::Stop);
-                                give_up_at = tokio::time::Instant::now() + STOP_GRACE;
+                            if args.once {
+                                stopping.request(&running.sender);
                             }
                         }
                         _ => {}
@@ -134,16 +133,13 @@ async fn run(
                 out.flush()?;
             }
             () = signals.recv() => {
-                if stopping { break; }
-                stopping = true;
-                running.sender.send(Msg::Stop);
-                give_up_at = tokio::time::Instant::now() + STOP_GRACE;
+                if !stopping.request(&running.sender) { break; }
             }
             () = tokio::time::sleep_until(hangup_at) => {
                 hangup_at = far_future;
                 running.sender.send(Msg::Hangup);
             }
-            () = tokio::time::sleep_until(give_up_at) => break,
+            () = tokio::time::sleep_until(stopping.give_up_at) => break,
         }
     }
     if let Some(a) = active.take() {

@@ -12,7 +12,7 @@ use switchboard_ua::{CallEvent, EndReason, MediaSession, Negotiated};
 use super::CallArgs;
 use super::app::{Msg, Report};
 use super::media::{ActiveMedia, MediaOptions, bind_pair, load_play};
-use super::setup::{Launched, Signals, error_exit, far_future, launch, media_policy, runtime};
+use super::setup::{Launched, Signals, error_exit, far_future, media_policy, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 /// How long to wait for the end of a call after hanging up.
@@ -44,23 +44,26 @@ pub(crate) fn call(
         Ok(p) => p,
         Err(e) => return error_exit(err, &e),
     };
-    runtime()?.block_on(run(args, play, out, err))
+    run_launched(
+        &args.ua,
+        &args.target,
+        args.identity.as_deref(),
+        err,
+        async |launched, err| run(&args, launched, play, out, err).await,
+    )
 }
 
 async fn run(
-    args: CallArgs,
+    args: &CallArgs,
+    Launched {
+        setup,
+        mut running,
+        config,
+    }: Launched,
     play: Option<Vec<i16>>,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let Launched {
-        setup,
-        mut running,
-        config,
-    } = match launch(&args.ua, &args.target, args.identity.as_deref()).await {
-        Ok(l) => l,
-        Err(e) => return error_exit(err, &e),
-    };
     let sockets = match bind_pair(setup.local_ip) {
         Ok(s) => s,
         Err(e) => return error_exit(err, &e),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::MessageArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, error_exit, launch, runtime};
+use super::setup::{Launched, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 /// Longer than Timer F (32 s), so the transaction decides first.
@@ -18,22 +18,25 @@ pub(crate) fn message(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    runtime()?.block_on(run(args, out, err))
+    run_launched(
+        &args.ua,
+        &args.target,
+        args.identity.as_deref(),
+        err,
+        async |launched, err| run(&args, launched, out, err).await,
+    )
 }
 
 async fn run(
-    args: MessageArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<ExitCode, Error> {
-    let Launched {
+    args: &MessageArgs,
+    Launched {
         mut running,
         config,
         ..
-    } = match launch(&args.ua, &args.target, args.identity.as_deref()).await {
-        Ok(l) => l,
-        Err(e) => return error_exit(err, &e),
-    };
+    }: Launched,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
     running.sender.send(Msg::Configure {
         config: Box::new(config),
         answer: None,

@@ -3,40 +3,38 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use switchboard_ua::RegistrationEvent;
 
 use super::RegisterArgs;
 use super::app::{Msg, Report};
-use super::setup::{
-    Launched, Signals, error_exit, far_future, launch, registration_failed, runtime,
-};
+use super::setup::{Launched, Signals, Stopping, registration_failed, run_launched};
 use crate::{EXIT_FAILURE, Error};
-
-const STOP_GRACE: Duration = Duration::from_secs(5);
 
 pub(crate) fn register(
     args: RegisterArgs,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    runtime()?.block_on(run(args, out, err))
+    run_launched(
+        &args.ua,
+        &args.aor,
+        Some(&args.aor),
+        err,
+        async |launched, err| run(&args, launched, out, err).await,
+    )
 }
 
 async fn run(
-    args: RegisterArgs,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
-) -> Result<ExitCode, Error> {
-    let Launched {
+    args: &RegisterArgs,
+    Launched {
         mut running,
         config,
         ..
-    } = match launch(&args.ua, &args.aor, Some(&args.aor)).await {
-        Ok(l) => l,
-        Err(e) => return error_exit(err, &e),
-    };
+    }: Launched,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
     let contact = config.contact.clone();
     running.sender.send(Msg::Configure {
         config: Box::new(config),
@@ -46,9 +44,7 @@ async fn run(
         expires: args.expires,
     });
     let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let far_future = far_future();
-    let mut give_up_at = far_future;
-    let mut stopping = false;
+    let mut stopping = Stopping::new();
     let mut ever_registered = false;
     let mut code = ExitCode::SUCCESS;
     loop {
@@ -59,19 +55,14 @@ async fn run(
                     Report::Registration(RegistrationEvent::Registered { expires }) => {
                         ever_registered = true;
                         writeln!(out, "registered {} at {contact} (expires {expires} s)", args.aor)?;
-                        if args.once && !stopping {
-                            stopping = true;
-                            running.sender.send(Msg::Stop);
-                            give_up_at = tokio::time::Instant::now() + STOP_GRACE;
+                        if args.once {
+                            stopping.request(&running.sender);
                         }
                     }
                     Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
                         writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
-                        if args.once && !stopping {
+                        if args.once && stopping.request(&running.sender) {
                             code = ExitCode::from(EXIT_FAILURE);
-                            stopping = true;
-                            running.sender.send(Msg::Stop);
-                            give_up_at = tokio::time::Instant::now() + STOP_GRACE;
                         }
                     }
                     Report::Registration(RegistrationEvent::Unregistered) => {
@@ -90,12 +81,9 @@ async fn run(
                 out.flush()?;
             }
             () = signals.recv() => {
-                if stopping { break; }
-                stopping = true;
-                running.sender.send(Msg::Stop);
-                give_up_at = tokio::time::Instant::now() + STOP_GRACE;
+                if !stopping.request(&running.sender) { break; }
             }
-            () = tokio::time::sleep_until(give_up_at) => break,
+            () = tokio::time::sleep_until(stopping.give_up_at) => break,
         }
     }
     out.flush()?;

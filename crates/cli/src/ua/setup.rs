@@ -370,3 +370,58 @@ pub(crate) fn registration_failed(
         retry_in.as_secs()
     )
 }
+
+/// Runs a user agent command on its own runtime: launches the agent
+/// ([`launch`]; an error is printed, exit code 1) and hands it to `body`
+/// with the error output.
+pub(crate) fn run_launched(
+    args: &UaArgs,
+    peer_uri: &str,
+    identity: Option<&str>,
+    err: &mut dyn std::io::Write,
+    body: impl AsyncFnOnce(
+        Launched,
+        &mut dyn std::io::Write,
+    ) -> Result<std::process::ExitCode, crate::Error>,
+) -> Result<std::process::ExitCode, crate::Error> {
+    runtime()?.block_on(async move {
+        match launch(args, peer_uri, identity).await {
+            Ok(launched) => body(launched, err).await,
+            Err(e) => error_exit(err, &e),
+        }
+    })
+}
+
+/// How long a stopping agent may take to unregister and end its calls.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stopping a user agent that first unregisters and ends its calls: asked
+/// once, then waited for until [`Stopping::give_up_at`].
+#[derive(Debug)]
+pub(crate) struct Stopping {
+    /// Whether the agent was asked to stop.
+    pub(crate) requested: bool,
+    /// When to stop waiting for it (far in the future until asked).
+    pub(crate) give_up_at: tokio::time::Instant,
+}
+
+impl Stopping {
+    pub(crate) fn new() -> Self {
+        Self {
+            requested: false,
+            give_up_at: far_future(),
+        }
+    }
+
+    /// Asks the agent to stop, unless it was asked before: returns whether
+    /// it was asked now.
+    pub(crate) fn request(&mut self, sender: &switchboard_net::AppSender<super::app::Msg>) -> bool {
+        if self.requested {
+            return false;
+        }
+        self.requested = true;
+        sender.send(super::app::Msg::Stop);
+        self.give_up_at = tokio::time::Instant::now() + STOP_GRACE;
+        true
+    }
+}

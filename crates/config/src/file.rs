@@ -1,0 +1,208 @@
+//! The TOML file's schema and how its text is read.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::ConfigError;
+
+/// The TOML file. Unknown keys are errors (a typo must not be ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// `SCHEME:IP:PORT` listeners.
+    pub listen: Option<Vec<String>>,
+    /// The port of the default listeners (5060), when `listen` is not given.
+    pub port: Option<u16>,
+    /// Domains served (digest realms).
+    pub domains: Option<Vec<String>>,
+    /// Data directory.
+    pub data: Option<PathBuf>,
+    /// TLS certificate chain (PEM), for `tls` and `wss` listeners.
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// Registrar settings.
+    #[serde(default)]
+    pub registrar: RegistrarSection,
+    /// Protection settings.
+    #[serde(default)]
+    pub protection: ProtectionSection,
+    /// Live SIP transactions allowed; beyond it new requests get 503.
+    /// Over UDP a non-INVITE transaction lives 32 s after its answer (Timer
+    /// J), about 1 KB each, so this bounds memory and the sustained
+    /// request rate (a registration is two transactions: the default
+    /// sustains about 1,500 registrations/s).
+    pub max_transactions: Option<usize>,
+    /// Digest authentication settings.
+    #[serde(default)]
+    pub auth: AuthSection,
+    /// Proxy settings.
+    #[serde(default)]
+    pub proxy: ProxySection,
+}
+
+/// `[proxy]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxySection {
+    /// `"proxy"` (forward, the default) or `"redirect"` (answer 302 with
+    /// the registered contacts).
+    pub mode: Option<String>,
+    /// Insert Record-Route into dialog-creating requests (default true).
+    pub record_route: Option<bool>,
+    /// Timer C: seconds an INVITE branch may ring without a final response
+    /// (default 181).
+    pub timer_c: Option<u64>,
+    /// Serial forking: seconds a group of contacts of equal q rings before
+    /// the next (lower q) group is tried (default 20).
+    pub group_timeout: Option<u64>,
+    /// On a 3xx from a branch, try its contacts (default true) or return
+    /// it.
+    pub recurse_on_3xx: Option<bool>,
+    /// Most branches one request forks into (default 16).
+    pub max_branches: Option<usize>,
+    /// Requests from other domains to local users are accepted without a
+    /// challenge (default true); false: refused with 403.
+    pub trust_foreign_callers: Option<bool>,
+    /// Requests of local users for other domains go through this SIP URI
+    /// (`sip:proxy.example.net:5060`) instead of RFC 3263 server location
+    /// of their domain.
+    pub outbound_proxy: Option<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Require the digest `uri` to name the Request-URI (default true).
+    /// SIPp, unless given `-auth_uri`, answers with the server's
+    /// `ip:port` instead.
+    pub check_uri: Option<bool>,
+    /// How long a nonce is accepted, in seconds.
+    pub nonce_lifetime: Option<u64>,
+    /// The challenges offered, in order (`"MD5"`, `"SHA-256"`,
+    /// `"SHA-512-256"`). Default `["MD5", "SHA-256"]`: most clients know
+    /// only MD5 and take the first challenge they support.
+    pub algorithms: Option<Vec<String>>,
+    /// User-Agent substrings of clients challenged with MD5 alone, because
+    /// they give up when any challenge names an algorithm they lack
+    /// (default `["baresip", "libre", "JsSIP", "SIP.js"]`: baresip 1.0 /
+    /// libre 1.1, and the browser libraries, which read only the last
+    /// challenge).
+    pub md5_only_user_agents: Option<Vec<String>>,
+}
+
+/// `[registrar]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSection {
+    /// Shortest registration accepted, in seconds (shorter: 423).
+    pub min_expires: Option<u32>,
+    /// Longest registration granted, in seconds.
+    pub max_expires: Option<u32>,
+    /// Registration granted when the client asks for none, in seconds.
+    pub default_expires: Option<u32>,
+    /// Most contacts one address of record may register.
+    pub max_contacts_per_aor: Option<usize>,
+    /// Most bindings the registrar holds.
+    pub max_bindings: Option<usize>,
+}
+
+/// `[protection]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProtectionSection {
+    /// Per-source rate limit on or off.
+    pub rate_limit: Option<bool>,
+    /// Requests per second per source.
+    pub rate: Option<u32>,
+    /// Burst per source.
+    pub burst: Option<u32>,
+    /// Lockout after failed authentications on or off.
+    pub lockout: Option<bool>,
+    /// Failures that lock a user.
+    pub user_failures: Option<u32>,
+    /// Failures that lock a source.
+    pub source_failures: Option<u32>,
+}
+
+impl FileConfig {
+    /// Parses the file's `text`; `path` names it in error messages. An
+    /// error names the dotted key at fault and its line.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| {
+            let key = e
+                .span()
+                .and_then(|span| key_at(text, span.start))
+                .unwrap_or_else(|| "(file)".to_owned());
+            let message = format!(
+                "{} (in {}{})",
+                e.message().trim(),
+                path.display(),
+                e.span()
+                    .map(|s| format!(", line {}", line_of(text, s.start)))
+                    .unwrap_or_default()
+            );
+            ConfigError::new(key, message)
+        })
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |t| t.matches('\n').count() + 1)
+}
+
+/// The dotted key of the line holding byte `offset` (`[table]` + `key`).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let before = text.get(..offset)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let rest = text.get(line_start..)?;
+    let line = rest.lines().next().unwrap_or_default();
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = line
+        .split('=')
+        .next()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (table, key) {
+        (Some(t), Some(k)) => Some(format!("{t}.{k}")),
+        (None, Some(k)) => Some(k.to_owned()),
+        (Some(t), None) => Some(t),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failure is the report
+
+    use super::*;
+
+    #[test]
+    fn key_of_a_toml_error() {
+        let text = "data = \"x\"\n[protection]\nrate = \"fast\"\n";
+        let offset = text.find("\"fast\"").unwrap();
+        assert_eq!(key_at(text, offset).as_deref(), Some("protection.rate"));
+    }
+
+    #[test]
+    fn an_error_names_the_key_the_file_and_the_line() {
+        let text = "data = \"x\"\n[registrar]\nmax_expires = \"long\"\n";
+        let error = FileConfig::parse(text, Path::new("sb.toml")).unwrap_err();
+        assert_eq!(error.key, "registrar.max_expires");
+        assert!(error.message.contains("(in sb.toml, line 3)"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let error = FileConfig::parse("[proxy]\nrecord_rout = true\n", Path::new("f")).unwrap_err();
+        assert_eq!(error.key, "proxy.record_rout");
+    }
+}

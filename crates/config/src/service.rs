@@ -1,0 +1,298 @@
+//! From the settings to the server's configuration, and the startup lines
+//! that describe it.
+
+use std::time::Duration;
+
+use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
+use switchboard_server::registrar::RegistrarConfig;
+use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
+
+use crate::{Host, Settings};
+
+impl Settings {
+    /// The server's configuration: its defaults, overridden by each
+    /// setting given. `host` names the Record-Route hosts of listeners on
+    /// every address.
+    #[must_use]
+    pub fn service_config(&self, host: &Host) -> ServiceConfig {
+        let mut config = ServiceConfig::new(
+            self.registrar_config(),
+            self.auth_config(),
+            self.protect_config(),
+            self.proxy_config(host),
+        );
+        config.trust_foreign_callers = self.proxy.trust_foreign_callers.unwrap_or(true);
+        config.outbound_proxy.clone_from(&self.proxy.outbound_proxy);
+        config
+    }
+
+    fn registrar_config(&self) -> RegistrarConfig {
+        let mut config = RegistrarConfig {
+            domains: self.domains.clone(),
+            ..RegistrarConfig::default()
+        };
+        let r = &self.registrar;
+        if let Some(v) = r.min_expires {
+            config.min_expires = v;
+        }
+        if let Some(v) = r.max_expires {
+            config.max_expires = v;
+        }
+        if let Some(v) = r.default_expires {
+            config.default_expires = v;
+        }
+        if let Some(v) = r.max_contacts_per_aor {
+            config.max_contacts_per_aor = v;
+        }
+        if let Some(v) = r.max_bindings {
+            config.max_bindings = v;
+        }
+        config
+    }
+
+    fn protect_config(&self) -> ProtectConfig {
+        let mut config = ProtectConfig::default();
+        let p = &self.protection;
+        if let Some(v) = p.rate_limit {
+            config.rate.enabled = v;
+        }
+        if let Some(v) = p.rate {
+            config.rate.rate = v;
+        }
+        if let Some(v) = p.burst {
+            config.rate.burst = v;
+        }
+        if let Some(v) = p.lockout {
+            config.lockout.enabled = v;
+        }
+        if let Some(v) = p.user_failures {
+            config.lockout.user_threshold = v;
+        }
+        if let Some(v) = p.source_failures {
+            config.lockout.source_threshold = v;
+        }
+        config
+    }
+
+    fn auth_config(&self) -> AuthConfig {
+        let mut config = AuthConfig::default();
+        let a = &self.auth;
+        if let Some(v) = a.check_uri {
+            config.check_uri = v;
+        }
+        if let Some(algs) = &a.algorithms {
+            // Checked when the configuration was read.
+            config.algorithms = algs.iter().filter_map(|a| a.parse().ok()).collect();
+        }
+        if let Some(v) = a.nonce_lifetime {
+            config.nonce_lifetime = v;
+        }
+        if let Some(agents) = &a.md5_only_user_agents {
+            config.md5_only_user_agents.clone_from(agents);
+        }
+        config
+    }
+
+    fn proxy_config(&self, host: &Host) -> ProxyConfig {
+        let mut listeners = Vec::new();
+        for &(transport, addr) in &self.listen {
+            if addr.ip().is_unspecified() {
+                // Record-Route needs an address peers can reach: the host's
+                // own, then loopback.
+                let loopback = if addr.is_ipv6() { "[::1]" } else { "127.0.0.1" };
+                for host in host
+                    .primary_uri_host()
+                    .into_iter()
+                    .chain([loopback.to_owned()])
+                {
+                    listeners.push(Listener {
+                        transport,
+                        addr,
+                        host: Some(host),
+                    });
+                }
+            } else {
+                listeners.push(Listener::new(transport, addr));
+            }
+        }
+        let p = &self.proxy;
+        let mut config = ProxyConfig::new(listeners, self.domains.clone());
+        // Checked when the configuration was read.
+        if p.mode.as_deref() == Some("redirect") {
+            config.mode = Mode::Redirect;
+        }
+        if let Some(v) = p.record_route {
+            config.record_route = v;
+        }
+        if let Some(v) = p.timer_c {
+            config.timer_c = Duration::from_secs(v);
+        }
+        if let Some(v) = p.group_timeout {
+            config.group_timeout = Duration::from_secs(v);
+        }
+        if let Some(v) = p.recurse_on_3xx {
+            config.recurse_on_3xx = v;
+        }
+        if let Some(v) = p.max_branches {
+            config.max_branches = v;
+        }
+        config
+    }
+}
+
+/// The startup log's description of a [`ServiceConfig`], one line each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// `protection: ...`: rate limit and lockout.
+    pub protection: String,
+    /// `auth: ...`, when authentication differs from the default in a way
+    /// the operator should see.
+    pub auth: Option<String>,
+    /// `serving: ...`: what the server does with each request.
+    pub serving: String,
+}
+
+impl Summary {
+    /// Describes `config`.
+    #[must_use]
+    pub fn of(config: &ServiceConfig) -> Self {
+        let on_off = |on: bool| if on { "on" } else { "off" };
+        let p = &config.protect;
+        let protection = if p.rate.enabled {
+            format!(
+                "protection: {} requests/s per source (bursts of {}), lockout {}",
+                p.rate.rate,
+                p.rate.burst,
+                on_off(p.lockout.enabled)
+            )
+        } else {
+            format!(
+                "protection: no rate limit, lockout {}",
+                on_off(p.lockout.enabled)
+            )
+        };
+        let auth = (!config.auth.check_uri)
+            .then(|| "auth: the digest uri is not checked against the Request-URI".to_owned());
+        let proxy = &config.proxy;
+        let requests = match proxy.mode {
+            Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
+            Mode::Proxy => format!(
+                "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
+                if config.trust_foreign_callers {
+                    "accepted"
+                } else {
+                    "refused"
+                },
+                config.outbound_proxy.as_ref().map_or_else(
+                    || "by DNS (RFC 3263)".to_owned(),
+                    |o| format!("through {o}")
+                ),
+                on_off(proxy.record_route),
+                proxy.timer_c.as_secs(),
+                proxy.group_timeout.as_secs(),
+                if proxy.recurse_on_3xx {
+                    "recursed"
+                } else {
+                    "returned"
+                },
+            ),
+        };
+        Self {
+            protection,
+            auth,
+            serving: format!(
+                "serving: REGISTER (digest authentication, registrar), OPTIONS, and every other request {requests}"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a failure is the report
+
+    use std::path::Path;
+
+    use switchboard_core::Transport;
+
+    use super::*;
+    use crate::{FileConfig, Flags, resolve};
+
+    fn config_of(text: &str, listen: &str, host: &Host) -> ServiceConfig {
+        let flags = Flags {
+            listen: vec![listen.into()],
+            domains: vec!["example.com".into()],
+            ..Flags::default()
+        };
+        let file = FileConfig::parse(text, Path::new("test.toml")).unwrap();
+        resolve(&flags, file, host).unwrap().service_config(host)
+    }
+
+    #[test]
+    fn the_files_sections_reach_the_service_config() {
+        let text = "[registrar]\nmax_expires = 900\n\
+                    [proxy]\nmode = \"redirect\"\ntrust_foreign_callers = false\n\
+                    outbound_proxy = \"sip:out.example.net:5070\"\ntimer_c = 300\n\
+                    [protection]\nrate = 7\n[auth]\ncheck_uri = false\n";
+        let config = config_of(text, "udp:127.0.0.1:5060", &Host::default());
+        assert_eq!(config.registrar.max_expires, 900);
+        assert_eq!(config.registrar.domains, ["example.com"]);
+        assert_eq!(config.proxy.mode, Mode::Redirect);
+        assert_eq!(config.proxy.timer_c, Duration::from_secs(300));
+        assert!(!config.trust_foreign_callers);
+        assert_eq!(
+            config.outbound_proxy.as_deref(),
+            Some("sip:out.example.net:5070")
+        );
+        assert_eq!(config.protect.rate.rate, 7);
+        assert!(!config.auth.check_uri);
+        let summary = Summary::of(&config);
+        assert!(
+            summary.serving.contains("redirected"),
+            "{}",
+            summary.serving
+        );
+        assert!(summary.auth.is_some());
+    }
+
+    #[test]
+    fn defaults_when_the_file_says_nothing() {
+        let config = config_of("", "udp:127.0.0.1:5060", &Host::default());
+        let defaults = RegistrarConfig::default();
+        assert_eq!(config.registrar.max_expires, defaults.max_expires);
+        assert_eq!(config.proxy.mode, Mode::Proxy);
+        assert!(config.trust_foreign_callers);
+        assert_eq!(config.outbound_proxy, None);
+        let summary = Summary::of(&config);
+        assert!(
+            summary.serving.contains("by DNS (RFC 3263)"),
+            "{}",
+            summary.serving
+        );
+        assert_eq!(summary.auth, None);
+    }
+
+    #[test]
+    fn a_listener_on_every_address_record_routes_the_hosts_address_then_loopback() {
+        let host = Host {
+            primary_ip: Some("192.0.2.7".parse().unwrap()),
+            has_ipv6: false,
+        };
+        let config = config_of("", "tcp:0.0.0.0:5060", &host);
+        let hosts: Vec<_> = config
+            .proxy
+            .listeners
+            .iter()
+            .map(|l| (l.transport, l.host.as_deref()))
+            .collect();
+        assert_eq!(
+            hosts,
+            [
+                (Transport::Tcp, Some("192.0.2.7")),
+                (Transport::Tcp, Some("127.0.0.1"))
+            ]
+        );
+        let bound = config_of("", "udp:127.0.0.1:5060", &host);
+        assert_eq!(bound.proxy.listeners[0].host, None);
+    }
+}

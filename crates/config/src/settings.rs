@@ -1,0 +1,344 @@
+//! The settings the server runs with: defaults, the file and the flags
+//! merged, every value checked.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use switchboard_core::Transport;
+
+use crate::file::{AuthSection, FileConfig, ProtectionSection, ProxySection, RegistrarSection};
+use crate::listeners::{default_domains, listeners_on, parse_listen};
+use crate::{ConfigError, Flags, Host};
+
+/// Where data lives when neither `--data` nor the file says.
+pub const DEFAULT_DATA: &str = "switchboard-data";
+
+/// Live transactions before new requests get 503. Over UDP an answered
+/// transaction lives 32 s (RFC 3261 Timers J and K), and a proxied call
+/// keeps about three: 300,000 carries some 3,000 calls or 4,500
+/// registrations a second, and bounds their memory to well under 1 GB.
+pub const DEFAULT_MAX_TRANSACTIONS: usize = 300_000;
+
+/// The settings the server runs with.
+#[derive(Debug)]
+pub struct Settings {
+    /// The runtime's listeners.
+    pub listen: Vec<(Transport, SocketAddr)>,
+    /// Domains served (digest realms).
+    pub domains: Vec<String>,
+    /// The data directory.
+    pub data: PathBuf,
+    /// TLS certificate chain and key (PEM files), when given.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `[registrar]` as the file says.
+    pub registrar: RegistrarSection,
+    /// `[protection]` as the file says.
+    pub protection: ProtectionSection,
+    /// `[auth]` as the file says.
+    pub auth: AuthSection,
+    /// `[proxy]` as the file says.
+    pub proxy: ProxySection,
+    /// `max_transactions` as the file says.
+    pub max_transactions: Option<usize>,
+}
+
+impl Settings {
+    /// Live SIP transactions allowed: the file's, or the default.
+    #[must_use]
+    pub fn transaction_limit(&self) -> usize {
+        self.max_transactions.unwrap_or(DEFAULT_MAX_TRANSACTIONS)
+    }
+}
+
+fn check_domain(key: &str, d: &str) -> Result<(), ConfigError> {
+    if d.is_empty()
+        || d.chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@' || c == ';')
+    {
+        return Err(ConfigError::new(
+            key,
+            format!("{d:?} is not a domain name or IP address"),
+        ));
+    }
+    Ok(())
+}
+
+/// Merges defaults, the file and the flags, and checks the result.
+/// `file` is the parsed `--config` file ([`FileConfig::default`] when
+/// there is none); `host` picks the defaults.
+pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings, ConfigError> {
+    let listen = if !flags.listen.is_empty() {
+        flags
+            .listen
+            .iter()
+            .map(|l| parse_listen("--listen", l))
+            .collect::<Result<Vec<_>, _>>()?
+    } else if let Some(list) = &file.listen {
+        if list.is_empty() {
+            return Err(ConfigError::new(
+                "listen",
+                "must name at least one listener",
+            ));
+        }
+        list.iter()
+            .map(|l| parse_listen("listen", l))
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        listeners_on(file.port.unwrap_or(5060), host)
+    };
+    if file.port.is_some() && file.listen.is_some() {
+        return Err(ConfigError::new(
+            "port",
+            "sets the port of the default listeners: give it in each `listen` entry instead",
+        ));
+    }
+    let domains = if !flags.domains.is_empty() {
+        for d in &flags.domains {
+            check_domain("--domain", d)?;
+        }
+        flags.domains.clone()
+    } else if let Some(list) = &file.domains {
+        if list.is_empty() {
+            return Err(ConfigError::new("domains", "must name at least one domain"));
+        }
+        for d in list {
+            check_domain("domains", d)?;
+        }
+        list.clone()
+    } else {
+        default_domains(&listen, host)
+    };
+    let data = flags
+        .data
+        .clone()
+        .or(file.data.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    if data.as_os_str().is_empty() {
+        return Err(ConfigError::new("data", "must not be empty"));
+    }
+    let (cert_key, cert) = match (&flags.tls_cert, &file.tls_cert) {
+        (Some(c), _) => ("--tls-cert", Some(c.clone())),
+        (None, c) => ("tls_cert", c.clone()),
+    };
+    let (key_key, key) = match (&flags.tls_key, &file.tls_key) {
+        (Some(k), _) => ("--tls-key", Some(k.clone())),
+        (None, k) => ("tls_key", k.clone()),
+    };
+    let needs_tls = listen.iter().any(|(t, _)| t.is_secure());
+    let tls = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) if needs_tls => {
+            return Err(ConfigError::new(
+                "tls_cert",
+                "a tls or wss listener needs a certificate and key (--tls-cert and --tls-key, or tls_cert and tls_key in the file)",
+            ));
+        }
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::new(
+                key_key,
+                "missing: a certificate needs its key",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::new(
+                cert_key,
+                "missing: a key needs its certificate",
+            ));
+        }
+    };
+    let r = &file.registrar;
+    if r.min_expires == Some(0) {
+        return Err(ConfigError::new(
+            "registrar.min_expires",
+            "must be at least 1",
+        ));
+    }
+    let (min, max) = (r.min_expires.unwrap_or(60), r.max_expires.unwrap_or(7200));
+    if max < min {
+        return Err(ConfigError::new(
+            "registrar.max_expires",
+            format!("{max} is below min_expires {min}"),
+        ));
+    }
+    if r.max_contacts_per_aor == Some(0) {
+        return Err(ConfigError::new(
+            "registrar.max_contacts_per_aor",
+            "must be at least 1",
+        ));
+    }
+    let p = &file.protection;
+    if p.rate == Some(0) {
+        return Err(ConfigError::new(
+            "protection.rate",
+            "must be at least 1 (set rate_limit = false to turn limiting off)",
+        ));
+    }
+    if p.burst == Some(0) {
+        return Err(ConfigError::new("protection.burst", "must be at least 1"));
+    }
+    if file.auth.nonce_lifetime == Some(0) {
+        return Err(ConfigError::new(
+            "auth.nonce_lifetime",
+            "must be at least 1",
+        ));
+    }
+    if let Some(algs) = &file.auth.algorithms {
+        let known = algs.iter().all(|a| {
+            a.parse::<switchboard_proto::digest::Algorithm>()
+                .is_ok_and(|alg| !alg.is_session())
+        });
+        if algs.is_empty() || !known {
+            return Err(ConfigError::new(
+                "auth.algorithms",
+                "must list one or more of \"MD5\", \"SHA-256\", \"SHA-512-256\"",
+            ));
+        }
+    }
+    if file.max_transactions == Some(0) {
+        return Err(ConfigError::new("max_transactions", "must be at least 1"));
+    }
+    check_proxy(&file.proxy)?;
+    Ok(Settings {
+        listen,
+        domains,
+        data,
+        tls,
+        registrar: file.registrar,
+        protection: file.protection,
+        auth: file.auth,
+        proxy: file.proxy,
+        max_transactions: file.max_transactions,
+    })
+}
+
+fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
+    if let Some(mode) = &p.mode {
+        if !matches!(mode.as_str(), "proxy" | "redirect") {
+            return Err(ConfigError::new(
+                "proxy.mode",
+                format!("{mode:?}: must be \"proxy\" or \"redirect\""),
+            ));
+        }
+    }
+    if p.timer_c == Some(0) {
+        return Err(ConfigError::new("proxy.timer_c", "must be at least 1"));
+    }
+    if p.group_timeout == Some(0) {
+        return Err(ConfigError::new(
+            "proxy.group_timeout",
+            "must be at least 1",
+        ));
+    }
+    if p.max_branches == Some(0) {
+        return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
+    }
+    if let Some(uri) = &p.outbound_proxy {
+        let sip = switchboard_proto::Uri::parse(uri)
+            .ok()
+            .is_some_and(|u| u.as_sip().is_some_and(|s| s.user.is_none()));
+        if !sip {
+            return Err(ConfigError::new(
+                "proxy.outbound_proxy",
+                format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failure is the report
+
+    use std::path::Path;
+
+    use super::*;
+
+    fn resolve_file(text: &str, flags: &Flags) -> Result<Settings, ConfigError> {
+        let file = FileConfig::parse(text, Path::new("test.toml"))?;
+        resolve(flags, file, &Host::default())
+    }
+
+    #[test]
+    fn max_transactions_key() {
+        let resolve_with = |text: &str| {
+            resolve_file(
+                text,
+                &Flags {
+                    listen: vec!["udp:127.0.0.1:5060".into()],
+                    domains: vec!["example.com".into()],
+                    ..Flags::default()
+                },
+            )
+        };
+        let settings = resolve_with("max_transactions = 500000\n").unwrap();
+        assert_eq!(settings.max_transactions, Some(500_000));
+        assert_eq!(settings.transaction_limit(), 500_000);
+        assert_eq!(resolve_with("").unwrap().max_transactions, None);
+        assert_eq!(
+            resolve_with("").unwrap().transaction_limit(),
+            DEFAULT_MAX_TRANSACTIONS
+        );
+        let error = resolve_with("max_transactions = 0\n").unwrap_err();
+        assert_eq!(error.key, "max_transactions");
+    }
+
+    #[test]
+    fn port_key_moves_the_default_listeners() {
+        let resolve_with = |text: &str| {
+            resolve_file(
+                text,
+                &Flags {
+                    domains: vec!["example.com".into()],
+                    ..Flags::default()
+                },
+            )
+        };
+        let listen = resolve_with("port = 5070\n").unwrap().listen;
+        assert!(listen.contains(&(Transport::Udp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(listen.contains(&(Transport::Tcp, "0.0.0.0:5070".parse().unwrap())));
+        assert!(
+            listen
+                .iter()
+                .all(|(_, a)| a.port() == 5070 && a.ip().is_unspecified())
+        );
+        let error = resolve_with("port = 5070\nlisten = [\"udp:127.0.0.1:5060\"]\n").unwrap_err();
+        assert_eq!(error.key, "port");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let flags = Flags {
+            listen: vec!["tcp:127.0.0.1:5080".into()],
+            domains: vec!["flag.example".into()],
+            data: Some(PathBuf::from("from-flag")),
+            ..Flags::default()
+        };
+        let text = "listen = [\"udp:127.0.0.1:5060\"]\ndomains = [\"file.example\"]\ndata = \"from-file\"\n";
+        let settings = resolve_file(text, &flags).unwrap();
+        assert_eq!(
+            settings.listen,
+            [(Transport::Tcp, "127.0.0.1:5080".parse().unwrap())]
+        );
+        assert_eq!(settings.domains, ["flag.example"]);
+        assert_eq!(settings.data, PathBuf::from("from-flag"));
+        let from_file = resolve_file(text, &Flags::default()).unwrap();
+        assert_eq!(from_file.domains, ["file.example"]);
+        assert_eq!(from_file.data, PathBuf::from("from-file"));
+    }
+
+    #[test]
+    fn a_bad_flag_is_named_as_the_flag() {
+        let flags = Flags {
+            domains: vec!["a b".into()],
+            ..Flags::default()
+        };
+        assert_eq!(resolve_file("", &flags).unwrap_err().key, "--domain");
+        let flags = Flags {
+            listen: vec!["udp:nowhere".into()],
+            ..Flags::default()
+        };
+        assert_eq!(resolve_file("", &flags).unwrap_err().key, "--listen");
+    }
+}
