@@ -5,7 +5,15 @@ use std::time::Duration;
 use switchboard_proto::StatusCode;
 
 use crate::media_session::Negotiated;
-use crate::pager::Delivery;
+
+/// The outcome of a MESSAGE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The final status (408/503 for a timeout or transport error).
+    pub status: StatusCode,
+    /// Its reason phrase.
+    pub reason: String,
+}
 
 /// A client transaction that ended without a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

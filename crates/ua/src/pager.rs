@@ -11,17 +11,8 @@ use crate::action::Action;
 use crate::auth::DigestClient;
 use crate::config::UaConfig;
 use crate::error::UaError;
-use crate::event::Failure;
+use crate::event::{Delivery, Failure};
 use switchboard_core::token;
-
-/// The outcome of a MESSAGE.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
-    /// The final status (408/503 for a timeout or transport error).
-    pub status: StatusCode,
-    /// Its reason phrase.
-    pub reason: String,
-}
 
 /// One MESSAGE request outside any dialog. Sans-IO like the rest: drain
 /// [`Pager::poll_action`] after each input; [`Pager::result`] is set once
