@@ -19,5 +19,5 @@ pub(crate) use message::message;
 pub(crate) use register::register;
 
 pub(crate) use crate::{
-    AnswerArgs, CallArgs, MediaArgs, MessageArgs, RegisterArgs, SrtpArg, TransportArg, UaArgs,
+    AnswerArgs, CallArgs, MessageArgs, RegisterArgs, SrtpArg, TransportArg, UaArgs,
 };
