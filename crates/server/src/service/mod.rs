@@ -393,10 +393,8 @@ impl Service {
                         self.auth.failure()
                     }
                     AuthGate::Proceed => match self.users.get(&c.username, realm) {
-                        Known::Found(ha1) => {
-                            let ha1 = ha1.clone();
-                            self.auth.verify(unix, request, &c, realm, Some(&ha1))
-                        }
+                        // Disjoint fields: the HA1s are read in place.
+                        Known::Found(ha1) => self.auth.verify(unix, request, &c, realm, Some(ha1)),
                         Known::Absent => self.auth.verify(unix, request, &c, realm, None),
                         Known::Unknown => {
                             let name = c.username.to_string();

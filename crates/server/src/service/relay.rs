@@ -224,12 +224,7 @@ impl Service {
             self.reply(now, ep, incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
             return;
         }
-        let aor = incoming
-            .request()
-            .uri()
-            .as_sip()
-            .and_then(|_| Aor::from_uri(&incoming.request().uri()).ok());
-        let Some(aor) = aor else {
+        let Ok(aor) = Aor::from_uri(&incoming.request().uri()) else {
             self.reply(now, ep, incoming, StatusCode::NOT_FOUND);
             return;
         };

@@ -32,7 +32,10 @@ pub(crate) enum Known<'a> {
 #[derive(Debug, Default)]
 pub(crate) struct Users {
     by_domain: HashMap<Box<str>, HashMap<Box<str>, Ha1Set>>,
-    absent: HashSet<(Box<str>, Box<str>)>,
+    /// Names the store does not have, by domain (looked up without
+    /// allocating, as the users are).
+    absent: HashMap<Box<str>, HashSet<Box<str>>>,
+    absent_count: usize,
     version: u64,
     count: usize,
 }
@@ -59,7 +62,11 @@ impl Users {
         if let Some(ha1) = self.by_domain.get(domain).and_then(|users| users.get(name)) {
             return Known::Found(ha1);
         }
-        if self.absent.contains(&(domain.into(), name.into())) {
+        if self
+            .absent
+            .get(domain)
+            .is_some_and(|names| names.contains(name))
+        {
             Known::Absent
         } else {
             Known::Unknown
@@ -68,8 +75,11 @@ impl Users {
 
     /// Adds or replaces a user (found in the store after a miss).
     pub(crate) fn insert(&mut self, user: User) {
-        self.absent
-            .remove(&(user.domain.as_str().into(), user.name.as_str().into()));
+        if let Some(names) = self.absent.get_mut(user.domain.as_str()) {
+            if names.remove(user.name.as_str()) {
+                self.absent_count -= 1;
+            }
+        }
         let users = self
             .by_domain
             .entry(user.domain.into_boxed_str())
@@ -81,10 +91,18 @@ impl Users {
 
     /// Remembers that the store has no user `name` in `domain`.
     pub(crate) fn mark_absent(&mut self, name: &str, domain: &str) {
-        if self.absent.len() >= MAX_ABSENT {
+        if self.absent_count >= MAX_ABSENT {
             self.absent.clear();
+            self.absent_count = 0;
         }
-        self.absent.insert((domain.into(), name.into()));
+        if self
+            .absent
+            .entry(domain.into())
+            .or_default()
+            .insert(name.into())
+        {
+            self.absent_count += 1;
+        }
     }
 
     /// How many users are held.
