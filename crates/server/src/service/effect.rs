@@ -12,7 +12,7 @@ use std::error::Error;
 use crate::proxy::{NextHop, ResolveId};
 use crate::registrar::BindingChange;
 
-use crate::storage::User;
+use crate::storage::{StateChange, User};
 
 /// Why the runtime could not do what an effect asked: its own error (a
 /// database failure, a full queue), kept for the log.
@@ -37,6 +37,16 @@ pub enum Effect {
         id: StoreId,
         /// Bindings added, refreshed or removed.
         changes: Vec<BindingChange>,
+    },
+    /// Make `changes` of the event state (subscriptions, publications,
+    /// stored messages) durable, in order, all or nothing; then report
+    /// [`Completion::Stored`] with the same id. The 2xx that promises them
+    /// waits for it.
+    Save {
+        /// Which submission (the same numbering as [`Effect::Store`]).
+        id: StoreId,
+        /// What changed.
+        changes: Vec<StateChange>,
     },
     /// A user not in memory: look `name` of `domain` up in the store and
     /// report [`Completion::User`].
@@ -76,7 +86,7 @@ pub struct UserSnapshot {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Completion {
-    /// An [`Effect::Store`] is durable (or failed: nothing of it stored).
+    /// An [`Effect::Store`] or [`Effect::Save`] is durable (or failed: nothing of it stored).
     Stored {
         /// Which submission.
         id: StoreId,

@@ -13,11 +13,15 @@
 //! own error type ([`UserStore::Error`], [`BindingStore::Error`]).
 
 mod binding_store;
+mod event_state;
 mod ha1;
 mod user;
 mod user_store;
 
 pub use binding_store::BindingStore;
+pub use event_state::{
+    EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
+};
 pub use ha1::{Ha1Error, Ha1Set};
 pub use user::User;
 pub use user_store::{ImportSummary, UserStore};
