@@ -384,10 +384,7 @@ impl GroupCommitter {
     where
         F: FnOnce(CommitResult) + Send + 'static,
     {
-        self.enqueue(
-            Submission::Bindings(changes),
-            Notify::Callback(Box::new(on_done)),
-        )
+        self.submit_any_with(Submission::Bindings(changes), on_done)
     }
 
     /// Like [`submit_with`](Self::submit_with) for changes of the event
@@ -403,10 +400,19 @@ impl GroupCommitter {
     where
         F: FnOnce(CommitResult) + Send + 'static,
     {
-        self.enqueue(
-            Submission::State(changes),
-            Notify::Callback(Box::new(on_done)),
-        )
+        self.submit_any_with(Submission::State(changes), on_done)
+    }
+
+    /// Like [`submit_with`](Self::submit_with) for any kind of
+    /// [`Submission`].
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
+    pub fn submit_any_with<F>(&self, submission: Submission, on_done: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(CommitResult) + Send + 'static,
+    {
+        self.enqueue(submission, Notify::Callback(Box::new(on_done)))
     }
 
     fn enqueue(&self, submission: Submission, notify: Notify) -> Result<(), StoreError> {
