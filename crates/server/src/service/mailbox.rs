@@ -36,13 +36,17 @@ pub(crate) enum Refusal {
 #[derive(Debug)]
 pub(crate) enum Saving {
     /// A new message: 202 once stored, 500 if not.
-    Keep {
-        incoming: Incoming,
-        aor: Aor,
-        message: StoredMessage,
-    },
+    Keep(Box<Keeping>),
     /// Delivered or expired messages removed.
     Removal { count: usize },
+}
+
+/// A new message being saved: the MESSAGE to answer, and what is saved.
+#[derive(Debug)]
+pub(crate) struct Keeping {
+    pub(crate) incoming: Incoming,
+    pub(crate) aor: Aor,
+    pub(crate) message: StoredMessage,
 }
 
 /// How a delivery attempt ended, once it has.

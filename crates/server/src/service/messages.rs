@@ -33,7 +33,7 @@ use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
-use super::mailbox::{Outcome, Refusal, Saving};
+use super::mailbox::{Keeping, Outcome, Refusal, Saving};
 use super::{Effect, EffectError, Service, StoreId, send};
 
 /// Seconds a sender is asked to wait when the server's message store is
@@ -116,11 +116,11 @@ impl Service {
         });
         self.mailbox.saving(
             id,
-            Saving::Keep {
+            Saving::Keep(Box::new(Keeping {
                 incoming: incoming.clone(),
                 aor,
                 message,
-            },
+            })),
         );
     }
 
@@ -136,28 +136,24 @@ impl Service {
             return Some(result);
         };
         match (saving, result) {
-            (
-                Saving::Keep {
+            (Saving::Keep(keeping), Ok(())) => {
+                let Keeping {
                     incoming,
                     aor,
                     message,
-                },
-                Ok(()),
-            ) => {
+                } = *keeping;
                 tracing::debug!(%aor, id = %message.id, "offline message kept");
                 self.answer(now, ep, &incoming, StatusCode::ACCEPTED, None, &[]);
                 self.mailbox.stored(aor.clone(), message);
                 // The user may have registered while it was being saved.
                 self.deliver_messages(now, ep, &aor);
             }
-            (
-                Saving::Keep {
+            (Saving::Keep(keeping), Err(error)) => {
+                let Keeping {
                     incoming,
                     aor,
                     message,
-                },
-                Err(error),
-            ) => {
+                } = *keeping;
                 tracing::error!(%aor, %error, "keeping an offline message failed: answering 500");
                 self.mailbox.not_stored(&aor, &message);
                 self.answer(
