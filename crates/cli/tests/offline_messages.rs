@@ -46,6 +46,12 @@ fn body(message: &str) -> &str {
     message.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
+/// `server` said at start that it loaded `n` stored messages.
+fn assert_loaded(server: &Server, n: usize) {
+    let line = format!("0 publications, {n} stored messages loaded");
+    assert!(server.log_text().contains(&line), "{}", server.log_text());
+}
+
 #[test]
 fn a_message_kept_for_an_offline_user_survives_kill_9_and_arrives_when_it_registers() {
     let dir = tempfile::tempdir().unwrap();
@@ -68,13 +74,7 @@ fn a_message_kept_for_an_offline_user_survives_kill_9_and_arrives_when_it_regist
     server.process().signal("KILL");
     server.process().expect_exit(Duration::from_secs(10));
     let server = switchboard().serve(&data).config(CONFIG).port(port).start();
-    assert!(
-        server
-            .log_text()
-            .contains("0 publications, 1 stored messages loaded"),
-        "{}",
-        server.log_text()
-    );
+    assert_loaded(&server, 1);
 
     let mut bob = UdpPeer::new(server.addr());
     bob.register("bob", "bob-pw");
@@ -106,13 +106,7 @@ fn a_message_kept_for_an_offline_user_survives_kill_9_and_arrives_when_it_regist
     server.process().signal("TERM");
     server.process().expect_exit(Duration::from_secs(10));
     let server = switchboard().serve(&data).config(CONFIG).port(port).start();
-    assert!(
-        server
-            .log_text()
-            .contains("0 publications, 0 stored messages loaded"),
-        "{}",
-        server.log_text()
-    );
+    assert_loaded(&server, 0);
     let mut bob = UdpPeer::new(server.addr());
     bob.register("bob", "bob-pw");
     // Waiting for what must not come: a redelivery would follow the 200

@@ -16,7 +16,7 @@
 //! * `updated_unix` is `updated_at`, and comes back as `registered_at`
 //!   too.
 
-use rusqlite::{CachedStatement, Connection, Row, TransactionBehavior, params};
+use rusqlite::{CachedStatement, Connection, Row, params};
 use std::net::SocketAddr;
 use switchboard_core::{Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
@@ -279,14 +279,7 @@ impl BindingStore for SqliteStore {
     type Error = StoreError;
 
     fn apply(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
-        for change in changes {
-            validate_change(change)?;
-        }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        BindingWriter::new(&tx)?.apply(changes)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| BindingWriter::new(tx)?.apply(changes))
     }
 
     fn apply_groups(

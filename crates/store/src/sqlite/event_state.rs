@@ -20,7 +20,7 @@
 
 use std::net::SocketAddr;
 
-use rusqlite::{CachedStatement, Connection, Row, TransactionBehavior, params};
+use rusqlite::{CachedStatement, Connection, Row, params};
 use switchboard_core::Transport;
 use switchboard_server::storage::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
@@ -268,61 +268,61 @@ fn read_message(row: &Row<'_>) -> rusqlite::Result<(StoredMessage, i64)> {
     ))
 }
 
+/// Every row `sql` selects, read by `read`, then converted by `convert`
+/// (which reports a value out of range as corruption).
+fn load<R, T>(
+    conn: &Connection,
+    sql: &str,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<R>,
+    convert: impl FnMut(R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    conn.prepare(sql)?
+        .query_map([], read)?
+        .collect::<rusqlite::Result<Vec<R>>>()?
+        .into_iter()
+        .map(convert)
+        .collect()
+}
+
 impl EventStateStore for SqliteStore {
     type Error = StoreError;
 
     fn apply_state(&self, changes: &[StateChange]) -> Result<(), StoreError> {
-        for change in changes {
-            validate_state_change(change)?;
-        }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        StateWriter::new(&tx)?.apply(changes)?;
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| StateWriter::new(tx)?.apply(changes))
     }
 
     fn load_state(&self) -> Result<StoredState, StoreError> {
         let conn = self.conn();
         // One read transaction: the three tables as of one moment.
         let tx = conn.unchecked_transaction()?;
-        let subscriptions = tx
-            .prepare(&format!(
-                "SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"
-            ))?
-            .query_map([], RawSubscription::read)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .map(RawSubscription::into_record)
-            .collect::<Result<Vec<_>, _>>()?;
-        let publications = tx
-            .prepare(&format!(
-                "SELECT {PUBLICATION_COLUMNS} FROM publications ORDER BY aor, etag"
-            ))?
-            .query_map([], read_publication)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .map(|(p, expires)| {
+        let subscriptions = load(
+            &tx,
+            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"),
+            RawSubscription::read,
+            RawSubscription::into_record,
+        )?;
+        let publications = load(
+            &tx,
+            &format!("SELECT {PUBLICATION_COLUMNS} FROM publications ORDER BY aor, etag"),
+            read_publication,
+            |(p, expires)| {
                 Ok(PublicationRecord {
                     expires_unix: from_sql_u64("publication expires_unix", expires)?,
                     ..p
                 })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let messages = tx
-            .prepare(&format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY received_unix, seq"
-            ))?
-            .query_map([], read_message)?
-            .collect::<rusqlite::Result<Vec<_>>>()?
-            .into_iter()
-            .map(|(m, received)| {
+            },
+        )?;
+        let messages = load(
+            &tx,
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY received_unix, seq"),
+            read_message,
+            |(m, received)| {
                 Ok(StoredMessage {
                     received_unix: from_sql_u64("message received_unix", received)?,
                     ..m
                 })
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+            },
+        )?;
         tx.finish()?;
         Ok(StoredState {
             subscriptions,

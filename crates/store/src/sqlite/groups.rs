@@ -1,6 +1,7 @@
-//! Group commit in SQLite: many independent submissions (binding changes,
-//! event-state changes, or both) in ONE transaction and one durable
-//! commit, each atomic on its own inside a savepoint.
+//! Writes in SQLite: one submission in one transaction, or group commit:
+//! many independent submissions (binding changes, event-state changes, or
+//! both) in ONE transaction and one durable commit, each atomic on its own
+//! inside a savepoint.
 
 use std::time::Instant;
 
@@ -64,6 +65,18 @@ impl<'c> Savepoint<'c> {
 }
 
 impl SqliteStore {
+    /// Runs `apply` in one write transaction: all or nothing.
+    pub(super) fn write(
+        &self,
+        apply: impl FnOnce(&Connection) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        apply(&tx)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Applies `groups` in one transaction, each group by `apply` inside
     /// its own savepoint; the outer error means nothing was committed.
     pub(super) fn commit_groups<G>(
