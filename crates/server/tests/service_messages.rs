@@ -162,6 +162,18 @@ fn unknown_users_are_answered_as_before_and_foreign_callers_are_kept() {
     assert_eq!(h.status(&dave), 480, "no enumeration for strangers");
     assert_eq!(dave_sends(&mut h, 2, "hello bob"), 202);
     assert!(h.saved.len() == 1);
+    // Inside a dialog whose device is gone: not kept.
+    let in_dialog = message(&dave, BOB, 3, "late")
+        .build()
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    let in_dialog = String::from_utf8(in_dialog)
+        .unwrap()
+        .replace(&format!("To: <{BOB}>"), &format!("To: <{BOB}>;tag=gone"));
+    h.send_bytes(&dave, in_dialog.into_bytes());
+    assert_eq!(h.status(&dave), 480);
+    assert!(h.saved.len() == 1);
 
     // Foreign callers refused by configuration: 403, nothing kept.
     let mut h = Server::with(|c| c.trust_foreign_callers = false);

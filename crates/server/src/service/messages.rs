@@ -59,9 +59,12 @@ impl Service {
         }
     }
 
-    /// Whether a request for a user with no device is a MESSAGE to keep.
+    /// Whether a request for a user with no device is a MESSAGE to keep
+    /// (not one inside a dialog: that dialog's device is gone).
     pub(super) fn keeps(&self, request: &Request) -> bool {
-        self.mailbox.enabled() && request.method() == &Method::Message
+        self.mailbox.enabled()
+            && request.method() == &Method::Message
+            && request.headers().to_tag().is_none()
     }
 
     /// Keeps a MESSAGE for `aor`, an existing user with no device: saved,
