@@ -40,6 +40,26 @@ pub struct FileConfig {
     /// Proxy settings.
     #[serde(default)]
     pub proxy: ProxySection,
+    /// Offline message settings.
+    #[serde(default)]
+    pub messages: MessagesSection,
+}
+
+/// `[messages]`: MESSAGEs to a local user with no device are kept and
+/// delivered when the user registers.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessagesSection {
+    /// Keep them at all (default true; false: 480 as for other requests).
+    pub enable: Option<bool>,
+    /// Most messages kept for one user (default 100); more get 486
+    /// "Mailbox Full".
+    pub max_per_user: Option<usize>,
+    /// Most body bytes kept for one user (default 1 MiB).
+    pub max_bytes_per_user: Option<usize>,
+    /// Seconds after which an undelivered message is dropped (default 7
+    /// days).
+    pub max_age: Option<u64>,
 }
 
 /// `[proxy]`.

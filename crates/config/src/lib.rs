@@ -19,7 +19,9 @@ mod service;
 mod settings;
 
 pub use error::ConfigError;
-pub use file::{AuthSection, FileConfig, ProtectionSection, ProxySection, RegistrarSection};
+pub use file::{
+    AuthSection, FileConfig, MessagesSection, ProtectionSection, ProxySection, RegistrarSection,
+};
 pub use flags::Flags;
 pub use host::Host;
 pub use listeners::{default_domains, default_listeners, parse_listen};

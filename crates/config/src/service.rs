@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
+use switchboard_server::service::MailboxConfig;
 use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
 
 use crate::{Host, Settings};
@@ -23,6 +24,25 @@ impl Settings {
         );
         config.trust_foreign_callers = self.proxy.trust_foreign_callers.unwrap_or(true);
         config.outbound_proxy.clone_from(&self.proxy.outbound_proxy);
+        config.messages = self.mailbox_config();
+        config
+    }
+
+    fn mailbox_config(&self) -> MailboxConfig {
+        let mut config = MailboxConfig::default();
+        let m = &self.messages;
+        if let Some(v) = m.enable {
+            config.enabled = v;
+        }
+        if let Some(v) = m.max_per_user {
+            config.max_per_user = v;
+        }
+        if let Some(v) = m.max_bytes_per_user {
+            config.max_bytes_per_user = v;
+        }
+        if let Some(v) = m.max_age {
+            config.max_age = Duration::from_secs(v);
+        }
         config
     }
 
@@ -253,6 +273,25 @@ mod tests {
             summary.serving
         );
         assert!(summary.auth.is_some());
+    }
+
+    #[test]
+    fn the_messages_section_reaches_the_mailbox_config() {
+        let text = "[messages]\nenable = false\nmax_per_user = 5\n\
+                    max_bytes_per_user = 4096\nmax_age = 3600\n";
+        let m = config_of(text, "udp:127.0.0.1:5060", &Host::default()).messages;
+        assert!(!m.enabled);
+        assert_eq!((m.max_per_user, m.max_bytes_per_user), (5, 4096));
+        assert_eq!(m.max_age, Duration::from_secs(3600));
+        let defaults = config_of("", "udp:127.0.0.1:5060", &Host::default()).messages;
+        assert_eq!(defaults, MailboxConfig::default());
+        let flags = Flags {
+            listen: vec!["udp:127.0.0.1:5060".into()],
+            ..Flags::default()
+        };
+        let file = FileConfig::parse("[messages]\nmax_per_user = 0\n", Path::new("t.toml"));
+        let err = resolve(&flags, file.unwrap(), &Host::default()).unwrap_err();
+        assert!(err.to_string().contains("messages.max_per_user"), "{err}");
     }
 
     #[test]

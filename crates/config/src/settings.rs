@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use switchboard_core::Transport;
 
-use crate::file::{AuthSection, FileConfig, ProtectionSection, ProxySection, RegistrarSection};
+use crate::file::{
+    AuthSection, FileConfig, MessagesSection, ProtectionSection, ProxySection, RegistrarSection,
+};
 use crate::listeners::{default_domains, listeners_on, parse_listen};
 use crate::{ConfigError, Flags, Host};
 
@@ -40,6 +42,8 @@ pub struct Settings {
     pub proxy: ProxySection,
     /// `max_transactions` as the file says.
     pub max_transactions: Option<usize>,
+    /// `[messages]` as the file says.
+    pub messages: MessagesSection,
 }
 
 impl Settings {
@@ -199,6 +203,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
     check_proxy(&file.proxy)?;
+    check_messages(&file.messages)?;
     Ok(Settings {
         listen,
         domains,
@@ -209,7 +214,25 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         auth: file.auth,
         proxy: file.proxy,
         max_transactions: file.max_transactions,
+        messages: file.messages,
     })
+}
+
+fn check_messages(m: &MessagesSection) -> Result<(), ConfigError> {
+    let at_least_one = "must be at least 1 (set enable = false to keep no messages)";
+    if m.max_per_user == Some(0) {
+        return Err(ConfigError::new("messages.max_per_user", at_least_one));
+    }
+    if m.max_bytes_per_user == Some(0) {
+        return Err(ConfigError::new(
+            "messages.max_bytes_per_user",
+            at_least_one,
+        ));
+    }
+    if m.max_age == Some(0) {
+        return Err(ConfigError::new("messages.max_age", at_least_one));
+    }
+    Ok(())
 }
 
 fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {

@@ -6,9 +6,11 @@
 //! second; the [`GroupCommitter`] instead lets submissions queue while a
 //! commit is in flight, then takes everything queued (up to
 //! [`CommitterConfig::max_groups_per_commit`]) into the next transaction.
-//! Each submission stays atomic on its own (a savepoint per group, see
-//! [`BindingStore::apply_groups`]), and its ticket completes only after the
-//! commit that holds it returned: the 200 OK can go out then.
+//! A submission is binding changes or event-state changes
+//! ([`Submission`]); each stays atomic on its own (a savepoint per group,
+//! see [`GroupStore::apply_submissions`]), and its ticket completes only
+//! after the commit that holds it returned: the 200 OK (or the 202 of a
+//! stored MESSAGE) can go out then.
 
 use std::any::Any;
 use std::fmt;
@@ -21,13 +23,65 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use switchboard_server::registrar::BindingChange;
-use switchboard_server::storage::BindingStore;
+use switchboard_server::storage::StateChange;
 
 use crate::error::StoreError;
-use crate::validate::validate_change;
+use crate::validate::{validate_change, validate_state_change};
 
 /// The result a ticket or callback receives.
 pub type CommitResult = Result<(), StoreError>;
+
+/// One submission to the [`GroupCommitter`]: registration bindings, or the
+/// event state (subscriptions, publications, stored messages). Either kind
+/// is applied in order and atomically, and shares the commit (the fsync)
+/// with whatever else is queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Submission {
+    /// Binding changes (a REGISTER, expired bindings).
+    Bindings(Vec<BindingChange>),
+    /// Event-state changes (a SUBSCRIBE, a PUBLISH, a MESSAGE kept).
+    State(Vec<StateChange>),
+}
+
+impl Submission {
+    /// How many changes it holds.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Bindings(changes) => changes.len(),
+            Self::State(changes) => changes.len(),
+        }
+    }
+
+    /// True for a barrier (no change).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The checks of the store, before queuing.
+    fn validate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Bindings(changes) => changes.iter().try_for_each(validate_change),
+            Self::State(changes) => changes.iter().try_for_each(validate_state_change),
+        }
+    }
+}
+
+/// What the writer thread of a [`GroupCommitter`] writes to: a back end
+/// that applies many submissions in one transaction with one durable
+/// commit.
+pub trait GroupStore {
+    /// Applies every submission in ONE transaction. Each one is atomic on
+    /// its own: one that fails is rolled back alone and its error is
+    /// returned in its slot, the others still commit.
+    ///
+    /// # Errors
+    /// The outer error means nothing was committed (for example the commit
+    /// itself failed): every submission failed with it.
+    fn apply_submissions(&self, groups: &[&Submission]) -> Result<Vec<CommitResult>, StoreError>;
+}
 
 /// Settings of a [`GroupCommitter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +111,7 @@ pub struct CommitStats {
     pub failed_commits: u64,
     /// Submissions completed (successfully or not).
     pub groups: u64,
-    /// Binding changes in the completed submissions.
+    /// Changes (bindings and event state) in the completed submissions.
     pub changes: u64,
     /// Most submissions seen in one transaction.
     pub max_groups_in_commit: u64,
@@ -224,12 +278,13 @@ impl fmt::Debug for Ticket {
 }
 
 struct Job {
-    changes: Vec<BindingChange>,
+    submission: Submission,
     done: Completion,
 }
 
-/// A dedicated writer thread with its own [`BindingStore`] (for SQLite, its
-/// own connection) that commits queued submissions in groups.
+/// A dedicated writer thread with its own [`GroupStore`] (for SQLite, its
+/// own connection) that commits queued submissions in groups: binding
+/// changes and event-state changes alike, in the same transactions.
 ///
 /// Shared by reference (`&self` everywhere; put it in an `Arc`). Submitting
 /// never blocks: a full queue is refused with [`StoreError::QueueFull`].
@@ -266,7 +321,7 @@ impl GroupCommitter {
     /// [`StoreError::Io`] if the thread cannot be spawned.
     pub fn start<S>(store: S, config: CommitterConfig) -> Result<Self, StoreError>
     where
-        S: BindingStore<Error = StoreError> + Send + 'static,
+        S: GroupStore + Send + 'static,
     {
         if config.queue_capacity == 0 || config.max_groups_per_commit == 0 {
             return Err(StoreError::InvalidInput(
@@ -304,8 +359,16 @@ impl GroupCommitter {
     /// [`StoreError::InvalidInput`] (checked here, before queuing),
     /// [`StoreError::QueueFull`], [`StoreError::Closed`].
     pub fn submit(&self, changes: Vec<BindingChange>) -> Result<Ticket, StoreError> {
+        self.submit_any(Submission::Bindings(changes))
+    }
+
+    /// Like [`submit`](Self::submit) for any kind of [`Submission`].
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
+    pub fn submit_any(&self, submission: Submission) -> Result<Ticket, StoreError> {
         let slot = Arc::new(Slot::default());
-        self.enqueue(changes, Notify::Ticket(Arc::clone(&slot)))?;
+        self.enqueue(submission, Notify::Ticket(Arc::clone(&slot)))?;
         Ok(Ticket { slot })
     }
 
@@ -321,13 +384,39 @@ impl GroupCommitter {
     where
         F: FnOnce(CommitResult) + Send + 'static,
     {
-        self.enqueue(changes, Notify::Callback(Box::new(on_done)))
+        self.submit_any_with(Submission::Bindings(changes), on_done)
     }
 
-    fn enqueue(&self, changes: Vec<BindingChange>, notify: Notify) -> Result<(), StoreError> {
-        for change in &changes {
-            validate_change(change)?;
-        }
+    /// Like [`submit_with`](Self::submit_with) for changes of the event
+    /// state: they share the next commit with the bindings queued.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
+    pub fn submit_state_with<F>(
+        &self,
+        changes: Vec<StateChange>,
+        on_done: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(CommitResult) + Send + 'static,
+    {
+        self.submit_any_with(Submission::State(changes), on_done)
+    }
+
+    /// Like [`submit_with`](Self::submit_with) for any kind of
+    /// [`Submission`].
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
+    pub fn submit_any_with<F>(&self, submission: Submission, on_done: F) -> Result<(), StoreError>
+    where
+        F: FnOnce(CommitResult) + Send + 'static,
+    {
+        self.enqueue(submission, Notify::Callback(Box::new(on_done)))
+    }
+
+    fn enqueue(&self, submission: Submission, notify: Notify) -> Result<(), StoreError> {
+        submission.validate()?;
         let sender = self.sender.read().unwrap_or_else(PoisonError::into_inner);
         let Some(sender) = sender.as_ref() else {
             // The caller learns of it from the return value: the notifier
@@ -337,7 +426,7 @@ impl GroupCommitter {
         };
         self.counters.queued.fetch_add(1, Ordering::Relaxed);
         let job = Job {
-            changes,
+            submission,
             done: Completion(Some(notify)),
         };
         match sender.try_send(job) {
@@ -449,7 +538,7 @@ impl fmt::Debug for GroupCommitter {
 /// queued, commit it all at once, complete every ticket; until every
 /// sender is gone and the queue is empty.
 fn writer(
-    store: &dyn BindingStore<Error = StoreError>,
+    store: &dyn GroupStore,
     receiver: &Receiver<Job>,
     max_groups: usize,
     counters: &Counters,
@@ -469,9 +558,9 @@ fn writer(
     tracing::debug!("store: writer thread done");
 }
 
-fn commit(store: &dyn BindingStore<Error = StoreError>, jobs: Vec<Job>, counters: &Counters) {
-    let groups: Vec<&[BindingChange]> = jobs.iter().map(|job| job.changes.as_slice()).collect();
-    let outcome = store.apply_groups(&groups);
+fn commit(store: &dyn GroupStore, jobs: Vec<Job>, counters: &Counters) {
+    let groups: Vec<&Submission> = jobs.iter().map(|job| &job.submission).collect();
+    let outcome = store.apply_submissions(&groups);
     let changes: usize = groups.iter().map(|group| group.len()).sum();
     drop(groups);
     let count = jobs.len() as u64;
@@ -491,7 +580,7 @@ fn commit(store: &dyn BindingStore<Error = StoreError>, jobs: Vec<Job>, counters
                 // missing ones as not committed.
                 let result = results.next().unwrap_or(Err(StoreError::Closed));
                 if let Err(err) = &result {
-                    tracing::warn!(error = %err, "store: binding change refused");
+                    tracing::warn!(error = %err, "store: submission refused");
                 }
                 job.done.complete(result);
             }

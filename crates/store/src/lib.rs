@@ -1,20 +1,21 @@
-//! Storage for Switchboard: users (with HA1 values, never passwords) and
-//! registration bindings, on `switchboard-server`'s own types.
+//! Storage for Switchboard: users (with HA1 values, never passwords),
+//! registration bindings and the event state (subscriptions, publications,
+//! stored messages), on `switchboard-server`'s own types.
 //!
 //! * The server defines the model ([`User`], [`Ha1Set`], the registrar's
 //!   [`Binding`] and [`BindingChange`]) and the traits ([`UserStore`],
-//!   [`BindingStore`]); this crate implements them. [`Store`] is both with
-//!   [`StoreError`]. SQLite ([`SqliteStore`], one file under the data
+//!   [`BindingStore`], [`EventStateStore`]); this crate implements them.
+//!   [`Store`] is all three with [`StoreError`]. SQLite ([`SqliteStore`], one file under the data
 //!   directory) is the back end today; PostgreSQL is to implement the same
 //!   traits.
 //! * What the store refuses to write (empty or overlong text, control
 //!   characters, q above 1000, ...) is checked by [`validate_user`],
-//!   [`validate_binding`] and [`validate_change`], before writing and when
-//!   a change is submitted to the [`GroupCommitter`].
-//! * [`GroupCommitter`] is the write path of the registrar: a writer thread
-//!   that commits many submissions in one transaction, so that "a 200 OK
-//!   only once the binding is stored" costs one fsync per batch rather than
-//!   per REGISTER.
+//!   [`validate_binding`], [`validate_change`] and [`validate_state_change`],
+//!   before writing and when a change is submitted to the [`GroupCommitter`].
+//! * [`GroupCommitter`] is the write path of the server: a writer thread
+//!   that commits many submissions (bindings and event state alike) in one
+//!   transaction, so that "a 200 OK only once the binding is stored" costs
+//!   one fsync per batch rather than per REGISTER.
 //! * [`StoreError`] sorts failures by fault: environment
 //!   ([`Io`](StoreError::Io), [`Sqlite`](StoreError::Sqlite)),
 //!   [`Corrupt`](StoreError::Corrupt) data, the request
@@ -44,13 +45,19 @@ mod sqlite;
 mod traits;
 mod validate;
 
-pub use commit::{CommitResult, CommitStats, CommitterConfig, GroupCommitter, Ticket};
+pub use commit::{
+    CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
+};
 pub use error::StoreError;
 pub use sqlite::{BUSY_TIMEOUT, DB_FILE_NAME, SqliteStore};
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};
-pub use switchboard_server::storage::{BindingStore, Ha1Set, ImportSummary, User, UserStore};
+pub use switchboard_server::storage::{
+    BindingStore, EventStateStore, Ha1Set, ImportSummary, PublicationRecord, StateChange,
+    StoredMessage, StoredState, SubscriptionRecord, User, UserStore,
+};
 pub use traits::Store;
 pub use validate::{
-    MAX_FIELD_LEN, MAX_PATH_ENTRIES, validate_binding, validate_change, validate_user,
+    MAX_BODY_LEN, MAX_FIELD_LEN, MAX_PATH_ENTRIES, validate_binding, validate_change,
+    validate_state_change, validate_user,
 };

@@ -3,7 +3,9 @@
 //! terminal output), q-values in range, times SQLite's `i64` can hold.
 
 use switchboard_server::registrar::{Binding, BindingChange, BindingKey};
-use switchboard_server::storage::User;
+use switchboard_server::storage::{
+    PublicationRecord, StateChange, StoredMessage, SubscriptionRecord, User,
+};
 
 use crate::error::StoreError;
 
@@ -13,6 +15,11 @@ pub const MAX_FIELD_LEN: usize = 8 * 1024;
 
 /// Most Path entries kept for one binding.
 pub const MAX_PATH_ENTRIES: usize = 32;
+
+/// Largest body the store keeps for a publication or a stored message
+/// (a MESSAGE over UDP is far smaller; a PIDF document of several devices
+/// still fits).
+pub const MAX_BODY_LEN: usize = 64 * 1024;
 
 /// Checks a user before it is written.
 ///
@@ -51,6 +58,86 @@ pub fn validate_binding(binding: &Binding) -> Result<(), StoreError> {
     check_text("aor", binding.aor.as_str(), false)?;
     check_key(&binding.key)?;
     check_binding_fields(binding)
+}
+
+/// Checks a change of the event state before it is written (or queued for
+/// the writer).
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for an empty key, AOR, event or dialog
+/// identifier, control characters in header text, overlong text, a body
+/// over [`MAX_BODY_LEN`], more than [`MAX_PATH_ENTRIES`] routes, or times
+/// past `i64::MAX`.
+pub fn validate_state_change(change: &StateChange) -> Result<(), StoreError> {
+    match change {
+        StateChange::PutSubscription(s) => check_subscription(s),
+        StateChange::RemoveSubscription { id } | StateChange::RemoveMessage { id } => {
+            check_text("id", id, false)
+        }
+        StateChange::PutPublication(p) => check_publication(p),
+        StateChange::RemovePublication { etag } => check_text("etag", etag, false),
+        StateChange::PutMessage(m) => check_message(m),
+        // A kind of change this build does not know cannot be written.
+        _ => Err(StoreError::InvalidInput(
+            "a state change this store does not know".into(),
+        )),
+    }
+}
+
+fn check_subscription(s: &SubscriptionRecord) -> Result<(), StoreError> {
+    for (what, value) in [
+        ("subscription id", &s.id),
+        ("event", &s.event),
+        ("resource", &s.resource),
+        ("watcher", &s.watcher),
+        ("call-id", &s.call_id),
+        ("local tag", &s.local_tag),
+        ("remote tag", &s.remote_tag),
+        ("remote target", &s.remote_target),
+    ] {
+        check_text(what, value, false)?;
+    }
+    if s.route_set.len() > MAX_PATH_ENTRIES {
+        return Err(StoreError::InvalidInput(format!(
+            "{} routes, at most {MAX_PATH_ENTRIES}",
+            s.route_set.len()
+        )));
+    }
+    for route in &s.route_set {
+        check_text("route", route, false)?;
+    }
+    check_u64("expires_unix", s.expires_unix)
+}
+
+fn check_publication(p: &PublicationRecord) -> Result<(), StoreError> {
+    check_text("etag", &p.etag, false)?;
+    check_text("aor", &p.aor, false)?;
+    check_text("event", &p.event, false)?;
+    check_text("content-type", &p.content_type, true)?;
+    check_body(p.body.len())?;
+    check_u64("expires_unix", p.expires_unix)
+}
+
+fn check_message(m: &StoredMessage) -> Result<(), StoreError> {
+    check_text("message id", &m.id, false)?;
+    check_text("aor", &m.aor, false)?;
+    check_text("from", &m.from, false)?;
+    check_text("to", &m.to, false)?;
+    check_text("date", &m.date, true)?;
+    check_text("content-type", &m.content_type, true)?;
+    check_body(m.body.len())?;
+    check_u64("received_unix", m.received_unix)
+}
+
+/// A body may hold any bytes (XML with line breaks, binary content), but
+/// not without bound.
+fn check_body(len: usize) -> Result<(), StoreError> {
+    if len > MAX_BODY_LEN {
+        return Err(StoreError::InvalidInput(format!(
+            "body is {len} bytes long, at most {MAX_BODY_LEN}"
+        )));
+    }
+    Ok(())
 }
 
 /// Everything of a binding but its AOR and key.

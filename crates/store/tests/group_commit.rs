@@ -14,9 +14,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{binding, numbered};
-use switchboard_server::registrar::Aor;
 use switchboard_store::{
-    Binding, BindingChange, BindingStore, CommitterConfig, GroupCommitter, SqliteStore, StoreError,
+    BindingChange, BindingStore, CommitterConfig, GroupCommitter, GroupStore, SqliteStore,
+    StoreError, Submission,
 };
 
 fn upsert(id: u64) -> BindingChange {
@@ -160,16 +160,10 @@ struct GatedStore {
     fail: bool,
 }
 
-impl BindingStore for GatedStore {
-    type Error = StoreError;
-
-    fn apply(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
-        self.apply_groups(&[changes])?.remove(0)
-    }
-
-    fn apply_groups(
+impl GroupStore for GatedStore {
+    fn apply_submissions(
         &self,
-        groups: &[&[BindingChange]],
+        groups: &[&Submission],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         self.entered.send(groups.len()).unwrap();
         self.release.lock().unwrap().recv().unwrap();
@@ -177,18 +171,6 @@ impl BindingStore for GatedStore {
             return Err(StoreError::Corrupt("disk on fire".into()));
         }
         Ok(groups.iter().map(|_| Ok(())).collect())
-    }
-
-    fn load_all(&self) -> Result<Vec<Binding>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    fn bindings_for(&self, _aor: &Aor) -> Result<Vec<Binding>, StoreError> {
-        Ok(Vec::new())
-    }
-
-    fn purge_expired(&self, _now_unix: u64) -> Result<u64, StoreError> {
-        Ok(0)
     }
 }
 

@@ -18,7 +18,9 @@ use switchboard_config::{ConfigError, FileConfig, Flags, Host, Settings, Summary
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{Listen, TlsServer, app_channel};
 use switchboard_server::{AuthSecret, Service};
-use switchboard_store::{BindingStore, CommitterConfig, GroupCommitter, SqliteStore, UserStore};
+use switchboard_store::{
+    BindingStore, CommitterConfig, EventStateStore, GroupCommitter, SqliteStore, UserStore,
+};
 
 use server::now_at;
 pub(crate) use server::unix_now;
@@ -122,6 +124,16 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
         "bindings: {live} live loaded from the store ({} expired while stopped, to be removed)",
         loaded - live
     );
+    // Subscriptions, publications and offline messages, as kept across
+    // the restart (even a kill -9: each was durable before it was
+    // acknowledged).
+    let state = users.load_state().map_err(store_err)?;
+    tracing::info!(
+        "event state: {} subscriptions, {} publications, {} stored messages loaded",
+        state.subscriptions.len(),
+        state.publications.len(),
+        state.messages.len()
+    );
     let committer = Arc::new(
         GroupCommitter::start(
             SqliteStore::open(&settings.data).map_err(store_err)?,
@@ -158,6 +170,7 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
         now_at(std::time::Instant::now()),
     );
     service.load_bindings(bindings);
+    service.load_state(state);
     match users.user_snapshot() {
         Ok(snapshot) => service.load_users(snapshot),
         Err(e) => {

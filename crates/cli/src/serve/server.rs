@@ -2,10 +2,11 @@
 //! driver's task (an [`App`]: a request is answered in the same pass that
 //! read it) and carries out what it asks for, off that task:
 //!
-//! * [`Effect::Store`]: through the [`GroupCommitter`] (its own thread and
-//!   SQLite connection, many REGISTERs per fsync); its callback sends the
-//!   outcome back through the app's channel, and only then does the service
-//!   send the 200 OK;
+//! * [`Effect::Store`] and [`Effect::Save`]: through the [`GroupCommitter`]
+//!   (its own thread and SQLite connection, many REGISTERs, SUBSCRIBEs and
+//!   kept MESSAGEs per fsync); its callback sends the outcome back through
+//!   the app's channel, and only then does the service send the 200 OK (or
+//!   the 202);
 //! * [`Effect::LookupUser`] and [`Effect::CheckUsers`]: SQLite reads on a
 //!   blocking thread (a second connection of the WAL database, where
 //!   readers never wait for the writer);
@@ -21,8 +22,8 @@ use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
-use switchboard_server::service::{Completion, Effect};
-use switchboard_store::{GroupCommitter, SqliteStore, UserStore};
+use switchboard_server::service::{Completion, Effect, StoreId};
+use switchboard_store::{GroupCommitter, SqliteStore, Submission, UserStore};
 use tokio::sync::oneshot;
 
 /// Longest wait for one DNS resolution (RFC 3263).
@@ -90,23 +91,28 @@ impl Server {
         }
     }
 
+    /// Queues a submission for the group commit; [`Completion::Stored`]
+    /// comes back once it is durable, or at once when it is refused.
+    fn commit(&self, id: StoreId, submission: Submission) -> Option<Completion> {
+        let done = self.done.clone();
+        let submitted = self.committer.submit_any_with(submission, move |result| {
+            done.send(Done::Completed(Completion::Stored {
+                id,
+                result: result.map_err(Into::into),
+            }));
+        });
+        submitted.err().map(|e| Completion::Stored {
+            id,
+            result: Err(e.into()),
+        })
+    }
+
     /// Starts one effect; its outcome comes back as [`Done::Completed`],
     /// or is returned when it failed before it started.
     fn start(&self, effect: Effect) -> Option<Completion> {
         match effect {
-            Effect::Store { id, changes } => {
-                let done = self.done.clone();
-                let submitted = self.committer.submit_with(changes, move |result| {
-                    done.send(Done::Completed(Completion::Stored {
-                        id,
-                        result: result.map_err(Into::into),
-                    }));
-                });
-                submitted.err().map(|e| Completion::Stored {
-                    id,
-                    result: Err(e.into()),
-                })
-            }
+            Effect::Store { id, changes } => self.commit(id, Submission::Bindings(changes)),
+            Effect::Save { id, changes } => self.commit(id, Submission::State(changes)),
             Effect::LookupUser { id, name, domain } => {
                 let (users, done) = (Arc::clone(&self.users), self.done.clone());
                 tokio::task::spawn_blocking(move || {

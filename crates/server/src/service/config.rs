@@ -32,6 +32,49 @@ pub struct ServiceConfig {
     pub housekeeping: Duration,
     /// Longest wait for a user lookup before the request gets 500.
     pub lookup_timeout: Duration,
+    /// Offline messages: MESSAGEs kept for local users with no device.
+    pub messages: MailboxConfig,
+}
+
+/// Offline messages (MESSAGE to a local user with no device): kept
+/// durably, delivered when the user registers, bounded and expired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxConfig {
+    /// Keep messages at all (`false`: 480, as for any request to a user
+    /// with no device).
+    pub enabled: bool,
+    /// Most messages kept for one user.
+    pub max_per_user: usize,
+    /// Most body bytes kept for one user (one message larger than this
+    /// gets 413).
+    pub max_bytes_per_user: usize,
+    /// Most messages kept in all (they are held in memory too).
+    pub max_total: usize,
+    /// Most body bytes kept in all.
+    pub max_total_bytes: usize,
+    /// Age after which a message is dropped undelivered.
+    pub max_age: Duration,
+    /// Wait before the first retry of a failed delivery; doubled after
+    /// each failure up to [`retry_max`](Self::retry_max).
+    pub retry_first: Duration,
+    /// Longest wait between two delivery attempts.
+    pub retry_max: Duration,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_per_user: 100,
+            max_bytes_per_user: 1024 * 1024,
+            max_total: 100_000,
+            max_total_bytes: 64 * 1024 * 1024,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            retry_first: Duration::from_secs(30),
+            retry_max: Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 impl ServiceConfig {
@@ -53,6 +96,7 @@ impl ServiceConfig {
             users_refresh: Duration::from_secs(1),
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
+            messages: MailboxConfig::default(),
         }
     }
 

@@ -33,6 +33,8 @@ mod config;
 mod contacts;
 mod dialogs;
 mod effect;
+mod mailbox;
+mod messages;
 mod register;
 mod relay;
 mod users;
@@ -49,13 +51,14 @@ use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
-use crate::storage::User;
+use crate::storage::{StoredState, User};
 
-pub use config::ServiceConfig;
+pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
 
 use contacts::Contacts;
 use dialogs::Dialogs;
+use mailbox::Mailbox;
 use users::{Known, Users};
 
 /// Methods the server handles itself or proxies.
@@ -70,6 +73,8 @@ pub struct Service {
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
+    /// Offline messages.
+    mailbox: Mailbox,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -114,9 +119,13 @@ enum Waiting {
         incoming: Incoming,
         routed_to_us: bool,
     },
-    /// A request for a local user with no device, from an authenticated
-    /// caller: 404 or 480 depending on whether the user exists.
-    NoDevice { incoming: Incoming },
+    /// A request for a local user with no device: 404 or 480 depending
+    /// on whether the user exists (authenticated callers), or a MESSAGE
+    /// kept for an existing user.
+    NoDevice {
+        incoming: Incoming,
+        authenticated: bool,
+    },
 }
 
 /// The outcome of checking a request's credentials.
@@ -136,6 +145,7 @@ impl std::fmt::Debug for Service {
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
             .field("dialogs", &self.dialogs.len())
+            .field("messages", &self.mailbox.len())
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +177,7 @@ impl Service {
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
+            mailbox: Mailbox::new(config.messages),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -187,6 +198,13 @@ impl Service {
     /// Takes the stored bindings back (at start).
     pub fn load_bindings(&mut self, bindings: impl IntoIterator<Item = Binding>) {
         self.registrar.load(bindings);
+    }
+
+    /// Takes the stored event state back (at start, after the bindings):
+    /// offline messages are delivered to users with bindings at the first
+    /// timeout.
+    pub fn load_state(&mut self, state: StoredState) {
+        self.load_messages(state.messages);
     }
 
     /// Takes every user of the store (at start).
@@ -227,7 +245,7 @@ impl Service {
                 // what is left is not the proxy's (a CANCEL of a request
                 // answered here, a stray response) and needs nothing.
                 if let Some(left) = self.proxy.handle_event(now.instant(), ep, other) {
-                    tracing::trace!(event = ?left, "event not for the proxy");
+                    self.delivery_event(now, ep, left);
                 }
             }
         }
@@ -282,6 +300,7 @@ impl Service {
             });
             self.next_users_check = at + self.users_refresh;
         }
+        self.messages_timeout(now, ep);
         let late: Vec<LookupId> = self
             .parked
             .iter()
@@ -314,6 +333,7 @@ impl Service {
             self.proxy.poll_timeout(),
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
+            self.mailbox.poll_timeout(),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -335,7 +355,10 @@ impl Service {
         // inside established dialogs (a To tag) still pass. The endpoint's
         // max_transactions bounds memory on its own (503 too).
         let was = self.protect.is_overloaded();
-        let load = self.registering.len() + self.parked.len() + self.proxy.pending_count();
+        let load = self.registering.len()
+            + self.parked.len()
+            + self.proxy.pending_count()
+            + self.mailbox.saving_count();
         if self.protect.set_load(load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");
@@ -494,7 +517,10 @@ impl Service {
                 incoming,
                 routed_to_us,
             } => self.relay(now, ep, incoming, routed_to_us),
-            Waiting::NoDevice { incoming } => self.no_device(now, ep, &incoming, true),
+            Waiting::NoDevice {
+                incoming,
+                authenticated,
+            } => self.no_device(now, ep, &incoming, authenticated),
         }
     }
 
@@ -503,7 +529,7 @@ impl Service {
     fn fail_parked(&mut self, now: Now, ep: &mut impl TransactionLayer, waiting: Waiting) {
         let (tx, request) = match &waiting {
             Waiting::Register { tx, request, .. } => (*tx, request),
-            Waiting::Relay { incoming, .. } | Waiting::NoDevice { incoming } => {
+            Waiting::Relay { incoming, .. } | Waiting::NoDevice { incoming, .. } => {
                 (incoming.tx(), incoming.request())
             }
         };
@@ -530,6 +556,7 @@ impl Service {
                 changes: expired,
             });
         }
+        self.expire_messages(now);
         let at = now.instant();
         self.contacts.purge(at);
         self.dialogs.purge(at);

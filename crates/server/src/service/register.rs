@@ -79,6 +79,9 @@ impl Service {
         id: StoreId,
         result: Result<(), EffectError>,
     ) {
+        let Some(result) = self.message_saved(now, ep, id, result) else {
+            return;
+        };
         if let Some(count) = self.expiring.remove(&id) {
             match result {
                 Ok(()) => tracing::debug!(count, "expired bindings removed from the store"),
@@ -91,6 +94,7 @@ impl Service {
         let Some((tx, pending)) = self.registering.remove(&id) else {
             return;
         };
+        let aor = pending.aor().clone();
         let answer = match result {
             Ok(()) => self.registrar.complete(pending, now.unix()),
             Err(error) => {
@@ -98,6 +102,11 @@ impl Service {
                 self.registrar.abort(pending)
             }
         };
+        let registered = answer.is_ok();
         send(ep, now, tx, answer);
+        if registered {
+            // Messages kept while the user had no device go out now.
+            self.messages_registered(now, ep, &aor);
+        }
     }
 }

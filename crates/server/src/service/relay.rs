@@ -212,7 +212,9 @@ impl Service {
     /// A request for a local user with no device. An authenticated caller
     /// gets 404 for a name that does not exist and 480 for a user who is
     /// away (the user may be looked up first); anyone else gets 480 for
-    /// both, so that unauthenticated requests cannot tell them apart.
+    /// both, so that unauthenticated requests cannot tell them apart. A
+    /// MESSAGE to a user who exists is kept instead (offline messages,
+    /// messages.rs): 202 to any caller the relay rules accepted.
     pub(super) fn no_device(
         &mut self,
         now: Now,
@@ -220,17 +222,27 @@ impl Service {
         incoming: &Incoming,
         authenticated: bool,
     ) {
-        if !authenticated {
+        let keeps = self.keeps(incoming.request());
+        if !authenticated && !keeps {
             self.reply(now, ep, incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
             return;
         }
+        let unknown = if authenticated {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::TEMPORARILY_UNAVAILABLE
+        };
         let Ok(aor) = Aor::from_uri(&incoming.request().uri()) else {
-            self.reply(now, ep, incoming, StatusCode::NOT_FOUND);
+            self.reply(now, ep, incoming, unknown);
             return;
         };
         let status = match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) if keeps => {
+                self.keep_message(now, ep, incoming, aor);
+                return;
+            }
             Known::Found(_) => StatusCode::TEMPORARILY_UNAVAILABLE,
-            Known::Absent => StatusCode::NOT_FOUND,
+            Known::Absent => unknown,
             Known::Unknown => {
                 let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
                 self.park(
@@ -239,6 +251,7 @@ impl Service {
                     domain,
                     Waiting::NoDevice {
                         incoming: incoming.clone(),
+                        authenticated,
                     },
                 );
                 return;

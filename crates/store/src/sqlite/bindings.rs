@@ -16,10 +16,8 @@
 //! * `updated_unix` is `updated_at`, and comes back as `registered_at`
 //!   too.
 
+use rusqlite::{CachedStatement, Connection, Row, params};
 use std::net::SocketAddr;
-use std::time::Instant;
-
-use rusqlite::{CachedStatement, Connection, Row, TransactionBehavior, params};
 use switchboard_core::{Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
 use switchboard_server::storage::BindingStore;
@@ -36,18 +34,15 @@ const COLUMNS: &str = "aor, contact, contact_header, q, expires_at, call_id, cse
 /// characters in an entry, so a line break cannot occur inside one.
 const PATH_SEPARATOR: char = '\n';
 
-/// The statements of one write transaction, from the connection's cache
+/// The statements that write bindings, from the connection's cache
 /// (prepared once per connection, not per commit).
-struct Writer<'c> {
+pub(super) struct BindingWriter<'c> {
     upsert: CachedStatement<'c>,
     remove: CachedStatement<'c>,
-    savepoint: CachedStatement<'c>,
-    release: CachedStatement<'c>,
-    rollback_to: CachedStatement<'c>,
 }
 
-impl<'c> Writer<'c> {
-    fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+impl<'c> BindingWriter<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Self {
             upsert: conn.prepare_cached(&format!(
                 "INSERT INTO bindings ({COLUMNS})
@@ -69,9 +64,6 @@ impl<'c> Writer<'c> {
                      updated_unix = excluded.updated_unix"
             ))?,
             remove: conn.prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND contact = ?2")?,
-            savepoint: conn.prepare_cached("SAVEPOINT grp")?,
-            release: conn.prepare_cached("RELEASE grp")?,
-            rollback_to: conn.prepare_cached("ROLLBACK TO grp")?,
         })
     }
 
@@ -106,18 +98,12 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    /// One group inside a savepoint, so that it is atomic on its own.
-    fn group(&mut self, changes: &[BindingChange]) -> Result<(), StoreError> {
+    /// Validates every change, then writes them in order.
+    pub(super) fn apply(&mut self, changes: &[BindingChange]) -> Result<(), StoreError> {
         for change in changes {
             validate_change(change)?;
         }
-        self.savepoint.execute([])?;
-        let result = changes.iter().try_for_each(|change| self.change(change));
-        if result.is_err() {
-            self.rollback_to.execute([])?;
-        }
-        self.release.execute([])?;
-        result
+        changes.iter().try_for_each(|change| self.change(change))
     }
 }
 
@@ -293,55 +279,18 @@ impl BindingStore for SqliteStore {
     type Error = StoreError;
 
     fn apply(&self, changes: &[BindingChange]) -> Result<(), StoreError> {
-        for change in changes {
-            validate_change(change)?;
-        }
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut writer = Writer::new(&tx)?;
-            for change in changes {
-                writer.change(change)?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        self.write(|tx| BindingWriter::new(tx)?.apply(changes))
     }
 
     fn apply_groups(
         &self,
         groups: &[&[BindingChange]],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        let started = Instant::now();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut results = Vec::with_capacity(groups.len());
-        {
-            let mut writer = Writer::new(&tx)?;
-            for group in groups {
-                let result = writer.group(group);
-                if let Err(err) = &result {
-                    // Some errors (disk full, I/O) make SQLite roll back
-                    // the whole transaction: then nothing of this batch
-                    // can commit, and later statements must not run
-                    // outside it.
-                    if tx.is_autocommit() {
-                        tracing::warn!(error = %err, "store: group commit aborted");
-                        return Err(err.clone());
-                    }
-                }
-                results.push(result);
-            }
-        }
-        tx.commit()?;
-        tracing::debug!(
-            groups = groups.len(),
-            changes = groups.iter().map(|g| g.len()).sum::<usize>(),
-            failed = results.iter().filter(|r| r.is_err()).count(),
-            micros = started.elapsed().as_micros() as u64,
-            "store: group committed"
-        );
-        Ok(results)
+        self.commit_groups(
+            groups,
+            |group| group.len(),
+            |writers, group| writers.bindings()?.apply(group),
+        )
     }
 
     fn load_all(&self) -> Result<Vec<Binding>, StoreError> {

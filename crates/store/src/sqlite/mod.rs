@@ -7,6 +7,8 @@
 //! putting many REGISTERs into one commit.
 
 mod bindings;
+mod event_state;
+mod groups;
 mod schema;
 mod users;
 
@@ -234,6 +236,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 3);
+        assert_eq!(SqliteStore::schema_version(), 4);
     }
 }

@@ -54,6 +54,45 @@ const MIGRATIONS: &[&str] = &[
         BEGIN UPDATE users_version SET version = version + 1 WHERE id = 1; END;
     CREATE TRIGGER users_deleted AFTER DELETE ON users
         BEGIN UPDATE users_version SET version = version + 1 WHERE id = 1; END;",
+    // 4: the event state: subscriptions the server notifies, publications
+    // it holds, messages kept for users with no device (offline messages).
+    "CREATE TABLE subscriptions (
+        id              TEXT NOT NULL PRIMARY KEY,
+        event           TEXT NOT NULL,
+        resource        TEXT NOT NULL,
+        watcher         TEXT NOT NULL,
+        call_id         TEXT NOT NULL,
+        local_tag       TEXT NOT NULL,
+        remote_tag      TEXT NOT NULL,
+        remote_target   TEXT NOT NULL,
+        route_set       TEXT NOT NULL,
+        local_cseq      INTEGER NOT NULL,
+        transport       TEXT,
+        remote_addr     TEXT,
+        list            INTEGER NOT NULL,
+        active          INTEGER NOT NULL,
+        expires_unix    INTEGER NOT NULL,
+        version         INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE publications (
+        etag            TEXT NOT NULL PRIMARY KEY,
+        aor             TEXT NOT NULL,
+        event           TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        expires_unix    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE messages (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        aor             TEXT NOT NULL,
+        from_value      TEXT NOT NULL,
+        to_value        TEXT NOT NULL,
+        date            TEXT NOT NULL,
+        content_type    TEXT NOT NULL,
+        body            BLOB NOT NULL,
+        received_unix   INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and reads.

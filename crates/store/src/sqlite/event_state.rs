@@ -1,0 +1,333 @@
+//! [`EventStateStore`] for SQLite: subscriptions, publications and stored
+//! messages, on the server's own records.
+//!
+//! The row format (since schema version 4):
+//!
+//! * `subscriptions`: one row per [`SubscriptionRecord`], keyed by its id;
+//!   the route set one entry per line (validation refuses control
+//!   characters in an entry), the source as the transport token in lower
+//!   case and the address (both `NULL` when there is none), the flags as
+//!   0 or 1;
+//! * `publications`: one row per [`PublicationRecord`], keyed by its
+//!   entity tag;
+//! * `messages`: one row per [`StoredMessage`], keyed by its id, with an
+//!   insertion counter (`seq`) so that loading gives them oldest first
+//!   even when two arrived in the same second; the body as a blob.
+//!
+//! A row whose text does not map back (an unknown transport, an address
+//! that does not parse) is reported as [`StoreError::Corrupt`], never a
+//! panic; so is a number out of range.
+
+use std::net::SocketAddr;
+
+use rusqlite::{CachedStatement, Connection, Row, params};
+use switchboard_core::Transport;
+use switchboard_server::storage::{
+    EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
+};
+
+use super::{SqliteStore, from_sql_u64, to_sql_u64};
+use crate::error::StoreError;
+use crate::validate::validate_state_change;
+
+const SUBSCRIPTION_COLUMNS: &str = "id, event, resource, watcher, call_id, local_tag, remote_tag, \
+                                    remote_target, route_set, local_cseq, transport, remote_addr, \
+                                    list, active, expires_unix, version";
+const PUBLICATION_COLUMNS: &str = "etag, aor, event, content_type, body, expires_unix";
+const MESSAGE_COLUMNS: &str =
+    "id, aor, from_value, to_value, date, content_type, body, received_unix";
+
+/// Routes are stored one per line.
+const ROUTE_SEPARATOR: &str = "\n";
+
+/// The statements that write the event state, from the connection's cache.
+pub(super) struct StateWriter<'c> {
+    put_subscription: CachedStatement<'c>,
+    remove_subscription: CachedStatement<'c>,
+    put_publication: CachedStatement<'c>,
+    remove_publication: CachedStatement<'c>,
+    put_message: CachedStatement<'c>,
+    remove_message: CachedStatement<'c>,
+}
+
+impl<'c> StateWriter<'c> {
+    pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
+        Ok(Self {
+            put_subscription: conn.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO subscriptions ({SUBSCRIPTION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+            ))?,
+            remove_subscription: conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?,
+            put_publication: conn.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO publications ({PUBLICATION_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?,
+            remove_publication: conn.prepare_cached("DELETE FROM publications WHERE etag = ?1")?,
+            // An update keeps the row's place in the order (its seq).
+            put_message: conn.prepare_cached(&format!(
+                "INSERT INTO messages ({MESSAGE_COLUMNS})
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET
+                     aor = excluded.aor,
+                     from_value = excluded.from_value,
+                     to_value = excluded.to_value,
+                     date = excluded.date,
+                     content_type = excluded.content_type,
+                     body = excluded.body,
+                     received_unix = excluded.received_unix"
+            ))?,
+            remove_message: conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?,
+        })
+    }
+
+    /// Validates every change, then writes them in order.
+    pub(super) fn apply(&mut self, changes: &[StateChange]) -> Result<(), StoreError> {
+        for change in changes {
+            validate_state_change(change)?;
+        }
+        changes.iter().try_for_each(|change| self.change(change))
+    }
+
+    fn change(&mut self, change: &StateChange) -> Result<(), StoreError> {
+        match change {
+            StateChange::PutSubscription(s) => {
+                let (transport, remote) = match s.source {
+                    Some((transport, remote)) => (
+                        Some(transport.as_via_token().to_ascii_lowercase()),
+                        Some(remote.to_string()),
+                    ),
+                    None => (None, None),
+                };
+                self.put_subscription.execute(params![
+                    s.id,
+                    s.event,
+                    s.resource,
+                    s.watcher,
+                    s.call_id,
+                    s.local_tag,
+                    s.remote_tag,
+                    s.remote_target,
+                    s.route_set.join(ROUTE_SEPARATOR),
+                    s.local_cseq,
+                    transport,
+                    remote,
+                    s.list,
+                    s.active,
+                    to_sql_u64(s.expires_unix),
+                    s.version,
+                ])?;
+            }
+            StateChange::RemoveSubscription { id } => {
+                self.remove_subscription.execute([id])?;
+            }
+            StateChange::PutPublication(p) => {
+                self.put_publication.execute(params![
+                    p.etag,
+                    p.aor,
+                    p.event,
+                    p.content_type,
+                    p.body,
+                    to_sql_u64(p.expires_unix),
+                ])?;
+            }
+            StateChange::RemovePublication { etag } => {
+                self.remove_publication.execute([etag])?;
+            }
+            StateChange::PutMessage(m) => {
+                self.put_message.execute(params![
+                    m.id,
+                    m.aor,
+                    m.from,
+                    m.to,
+                    m.date,
+                    m.content_type,
+                    m.body,
+                    to_sql_u64(m.received_unix),
+                ])?;
+            }
+            StateChange::RemoveMessage { id } => {
+                self.remove_message.execute([id])?;
+            }
+            // Refused by validation before anything is written.
+            _ => {
+                return Err(StoreError::InvalidInput(
+                    "a state change this store does not know".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A subscription row as read, before conversion.
+struct RawSubscription {
+    record: SubscriptionRecord,
+    route_set: String,
+    local_cseq: i64,
+    transport: Option<String>,
+    remote_addr: Option<String>,
+    expires_unix: i64,
+    version: i64,
+}
+
+impl RawSubscription {
+    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            record: SubscriptionRecord {
+                id: row.get(0)?,
+                event: row.get(1)?,
+                resource: row.get(2)?,
+                watcher: row.get(3)?,
+                call_id: row.get(4)?,
+                local_tag: row.get(5)?,
+                remote_tag: row.get(6)?,
+                remote_target: row.get(7)?,
+                route_set: Vec::new(),
+                local_cseq: 0,
+                source: None,
+                list: row.get(12)?,
+                active: row.get(13)?,
+                expires_unix: 0,
+                version: 0,
+            },
+            route_set: row.get(8)?,
+            local_cseq: row.get(9)?,
+            transport: row.get(10)?,
+            remote_addr: row.get(11)?,
+            expires_unix: row.get(14)?,
+            version: row.get(15)?,
+        })
+    }
+
+    fn into_record(self) -> Result<SubscriptionRecord, StoreError> {
+        let id = &self.record.id;
+        let corrupt = |what: &str| StoreError::Corrupt(format!("subscription {id}: {what}"));
+        let local_cseq = u32::try_from(self.local_cseq)
+            .map_err(|_| corrupt(&format!("local CSeq is {}", self.local_cseq)))?;
+        let version = u32::try_from(self.version)
+            .map_err(|_| corrupt(&format!("version is {}", self.version)))?;
+        let source = match (&self.transport, &self.remote_addr) {
+            (None, None) => None,
+            (Some(transport), Some(remote)) => {
+                let transport = Transport::from_token(transport)
+                    .ok_or_else(|| corrupt(&format!("unknown transport {transport:?}")))?;
+                let remote: SocketAddr = remote
+                    .parse()
+                    .map_err(|_| corrupt(&format!("source address {remote:?}")))?;
+                Some((transport, remote))
+            }
+            _ => return Err(corrupt("a source with only one of transport and address")),
+        };
+        let expires_unix = from_sql_u64("subscription expires_unix", self.expires_unix)?;
+        Ok(SubscriptionRecord {
+            route_set: split_routes(&self.route_set),
+            local_cseq,
+            source,
+            expires_unix,
+            version,
+            ..self.record
+        })
+    }
+}
+
+fn split_routes(routes: &str) -> Vec<String> {
+    if routes.is_empty() {
+        Vec::new()
+    } else {
+        routes.split(ROUTE_SEPARATOR).map(str::to_owned).collect()
+    }
+}
+
+fn read_publication(row: &Row<'_>) -> rusqlite::Result<(PublicationRecord, i64)> {
+    Ok((
+        PublicationRecord {
+            etag: row.get(0)?,
+            aor: row.get(1)?,
+            event: row.get(2)?,
+            content_type: row.get(3)?,
+            body: row.get(4)?,
+            expires_unix: 0,
+        },
+        row.get(5)?,
+    ))
+}
+
+fn read_message(row: &Row<'_>) -> rusqlite::Result<(StoredMessage, i64)> {
+    Ok((
+        StoredMessage {
+            id: row.get(0)?,
+            aor: row.get(1)?,
+            from: row.get(2)?,
+            to: row.get(3)?,
+            date: row.get(4)?,
+            content_type: row.get(5)?,
+            body: row.get(6)?,
+            received_unix: 0,
+        },
+        row.get(7)?,
+    ))
+}
+
+/// Every row `sql` selects, read by `read`, then converted by `convert`
+/// (which reports a value out of range as corruption).
+fn load<R, T>(
+    conn: &Connection,
+    sql: &str,
+    read: impl FnMut(&Row<'_>) -> rusqlite::Result<R>,
+    convert: impl FnMut(R) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    conn.prepare(sql)?
+        .query_map([], read)?
+        .collect::<rusqlite::Result<Vec<R>>>()?
+        .into_iter()
+        .map(convert)
+        .collect()
+}
+
+impl EventStateStore for SqliteStore {
+    type Error = StoreError;
+
+    fn apply_state(&self, changes: &[StateChange]) -> Result<(), StoreError> {
+        self.write(|tx| StateWriter::new(tx)?.apply(changes))
+    }
+
+    fn load_state(&self) -> Result<StoredState, StoreError> {
+        let conn = self.conn();
+        // One read transaction: the three tables as of one moment.
+        let tx = conn.unchecked_transaction()?;
+        let subscriptions = load(
+            &tx,
+            &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions ORDER BY id"),
+            RawSubscription::read,
+            RawSubscription::into_record,
+        )?;
+        let publications = load(
+            &tx,
+            &format!("SELECT {PUBLICATION_COLUMNS} FROM publications ORDER BY aor, etag"),
+            read_publication,
+            |(p, expires)| {
+                Ok(PublicationRecord {
+                    expires_unix: from_sql_u64("publication expires_unix", expires)?,
+                    ..p
+                })
+            },
+        )?;
+        let messages = load(
+            &tx,
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages ORDER BY received_unix, seq"),
+            read_message,
+            |(m, received)| {
+                Ok(StoredMessage {
+                    received_unix: from_sql_u64("message received_unix", received)?,
+                    ..m
+                })
+            },
+        )?;
+        tx.finish()?;
+        Ok(StoredState {
+            subscriptions,
+            publications,
+            messages,
+        })
+    }
+}
