@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod bodies;
+pub mod calls;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

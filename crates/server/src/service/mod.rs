@@ -46,6 +46,7 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
@@ -70,6 +71,8 @@ pub struct Service {
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -167,6 +170,7 @@ impl Service {
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
+            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -533,6 +537,7 @@ impl Service {
         let at = now.instant();
         self.contacts.purge(at);
         self.dialogs.purge(at);
+        self.calls.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -552,8 +557,15 @@ impl Service {
     /// Moves what the proxy asked for into the effects.
     fn drain_proxy(&mut self) {
         while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event;
-            self.effects.push_back(Effect::Resolve { id, uri });
+            match event {
+                ProxyEvent::Resolve { id, uri } => {
+                    self.effects.push_back(Effect::Resolve { id, uri });
+                }
+                ProxyEvent::Call(update) => {
+                    // The watchers of these users get NOTIFYs (events).
+                    let _changed = self.calls.apply(self.clock.instant(), update);
+                }
+            }
         }
     }
 }
