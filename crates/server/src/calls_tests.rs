@@ -58,8 +58,26 @@ fn bye(by_caller: bool, bob_tag: &str) -> CallUpdate {
     u
 }
 
+/// A book with alice's call to bob, then `steps` applied at `t0`.
+fn book_with(t0: Instant, steps: &[(CallPhase, Option<&str>)]) -> CallBook {
+    let mut book = CallBook::default();
+    book.apply(t0, update(CallPhase::Trying, None));
+    for (phase, tag) in steps {
+        book.apply(t0, update(*phase, *tag));
+    }
+    book
+}
+
 fn states(book: &CallBook, aor: &Aor) -> Vec<DialogState> {
     book.dialogs_of(aor).into_iter().map(|d| d.state).collect()
+}
+
+/// Bob's dialogs: his tag and the state of each.
+fn bob_tags_and_states(book: &CallBook) -> Vec<(String, DialogState)> {
+    book.dialogs_of(&bob())
+        .into_iter()
+        .map(|d| (d.local_tag.unwrap(), d.state))
+        .collect()
 }
 
 fn terminated(reason: &str, code: Option<u16>) -> DialogState {
@@ -121,16 +139,12 @@ fn a_call_rings_is_answered_and_hung_up() {
 #[test]
 fn the_callee_hanging_up_is_a_remote_bye_for_the_caller() {
     let t0 = Instant::now();
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Confirmed, Some("b1")));
+    let mut book = book_with(t0, &[(CallPhase::Confirmed, Some("b1"))]);
     assert_eq!(book.apply(t0, bye(false, "b1")), [alice(), bob()]);
     assert_eq!(states(&book, &alice()), [terminated("remote-bye", None)]);
     assert_eq!(states(&book, &bob()), [terminated("local-bye", None)]);
     // A BYE of another dialog of the same Call-ID changes nothing.
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Confirmed, Some("b1")));
+    let mut book = book_with(t0, &[(CallPhase::Confirmed, Some("b1"))]);
     assert!(book.apply(t0, bye(true, "other")).is_empty());
     assert_eq!(states(&book, &bob()), [DialogState::Confirmed]);
 }
@@ -138,21 +152,14 @@ fn the_callee_hanging_up_is_a_remote_bye_for_the_caller() {
 #[test]
 fn forks_ring_each_and_the_losers_end_when_one_answers() {
     let t0 = Instant::now();
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Proceeding, None));
+    let mut book = book_with(t0, &[(CallPhase::Proceeding, None)]);
     assert_eq!(states(&book, &bob()), [DialogState::Proceeding]);
     book.apply(t0, update(CallPhase::Early, Some("desk")));
     book.apply(t0, update(CallPhase::Early, Some("soft")));
     // An untagged 183 of a third fork adds no dialog.
     book.apply(t0, update(CallPhase::Proceeding, None));
-    let tags: Vec<_> = book
-        .dialogs_of(&bob())
-        .into_iter()
-        .map(|d| (d.local_tag.unwrap(), d.state))
-        .collect();
     assert_eq!(
-        tags,
+        bob_tags_and_states(&book),
         [
             ("desk".to_owned(), DialogState::Early),
             ("soft".to_owned(), DialogState::Early)
@@ -160,13 +167,8 @@ fn forks_ring_each_and_the_losers_end_when_one_answers() {
     );
 
     book.apply(t0, update(CallPhase::Confirmed, Some("soft")));
-    let tags: Vec<_> = book
-        .dialogs_of(&bob())
-        .into_iter()
-        .map(|d| (d.local_tag.unwrap(), d.state))
-        .collect();
     assert_eq!(
-        tags,
+        bob_tags_and_states(&book),
         [
             ("desk".to_owned(), terminated("cancelled", None)),
             ("soft".to_owned(), DialogState::Confirmed)
@@ -195,9 +197,7 @@ fn cancelled_rejected_and_timed_out_calls() {
         (CallEnd::Gone, terminated("error", None)),
     ];
     for (end, expected) in cases {
-        let mut book = CallBook::default();
-        book.apply(t0, update(CallPhase::Trying, None));
-        book.apply(t0, update(CallPhase::Early, Some("b1")));
+        let mut book = book_with(t0, &[(CallPhase::Early, Some("b1"))]);
         let changed = book.apply(t0, update(CallPhase::Terminated(end), None));
         assert_eq!(changed, [alice(), bob()], "{end:?}");
         assert_eq!(states(&book, &alice()), states(&book, &bob()), "{end:?}");
@@ -210,10 +210,13 @@ fn cancelled_rejected_and_timed_out_calls() {
 #[test]
 fn one_fork_rejecting_leaves_the_others_ringing() {
     let t0 = Instant::now();
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Early, Some("desk")));
-    book.apply(t0, update(CallPhase::Early, Some("soft")));
+    let mut book = book_with(
+        t0,
+        &[
+            (CallPhase::Early, Some("desk")),
+            (CallPhase::Early, Some("soft")),
+        ],
+    );
     let busy = CallPhase::Terminated(CallEnd::Status(486));
     book.apply(t0, update(busy, Some("desk")));
     assert_eq!(
@@ -232,9 +235,7 @@ fn one_fork_rejecting_leaves_the_others_ringing() {
 #[test]
 fn a_ringing_call_is_picked_up_at_the_callers_device() {
     let t0 = Instant::now();
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Early, Some("b1")));
+    let book = book_with(t0, &[(CallPhase::Early, Some("b1"))]);
 
     // Named from the caller's side (to-tag is the caller's own).
     let target = book.replaces_target(CALL, ALICE_TAG, "b1").unwrap();
@@ -260,9 +261,7 @@ fn a_ringing_call_is_picked_up_at_the_callers_device() {
 #[test]
 fn an_answered_call_is_replaced_at_the_side_it_is_named_from() {
     let t0 = Instant::now();
-    let mut book = CallBook::default();
-    book.apply(t0, update(CallPhase::Trying, None));
-    book.apply(t0, update(CallPhase::Confirmed, Some("b1")));
+    let mut book = book_with(t0, &[(CallPhase::Confirmed, Some("b1"))]);
 
     let at_bob = book.replaces_target(CALL, "b1", ALICE_TAG).unwrap();
     assert_eq!(at_bob.side, Direction::Recipient);
