@@ -208,6 +208,11 @@ impl Service {
         &self.proxy
     }
 
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    pub fn calls(&self) -> &CallBook {
+        &self.calls
+    }
+
     /// How many users are held in memory.
     pub fn user_count(&self) -> usize {
         self.users.len()
