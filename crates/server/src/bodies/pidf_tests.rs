@@ -93,6 +93,10 @@ fn refuses_what_is_not_a_pidf_document() {
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&undefined;</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"&lol;\"/>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#0;</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#1;</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note a=\"&#x1b;\"/></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>\u{1}</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>\u{fffe}</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" a=\"1\" a=\"2\"/>",
     ];
     for body in not_xml {
