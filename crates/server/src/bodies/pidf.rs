@@ -233,6 +233,9 @@ pub fn parse_pidf(body: &str) -> Result<PidfDocument, BodyError> {
             limit: MAX_PIDF_BYTES,
         });
     }
+    // quick-xml skips a byte order mark and counts positions after it: the
+    // slices of the elements' content must be taken from the same text.
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
     if let Some(bad) = body.find(|c| !is_xml_char(c)) {
         return Err(BodyError::NotXml {
             position: u64::try_from(bad).unwrap_or(u64::MAX),
