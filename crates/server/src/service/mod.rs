@@ -68,11 +68,11 @@ pub struct Service {
     auth: Authenticator,
     protect: Protection,
     proxy: Proxy,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
-    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
-    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -167,10 +167,10 @@ impl Service {
             auth: Authenticator::new(config.auth, secret, rng()),
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
+            calls: CallBook::default(),
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
-            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
