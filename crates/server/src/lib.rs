@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bodies;
+pub mod calls;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

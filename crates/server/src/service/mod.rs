@@ -48,6 +48,7 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
@@ -70,6 +71,8 @@ pub struct Service {
     auth: Authenticator,
     protect: Protection,
     proxy: Proxy,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
@@ -174,6 +177,7 @@ impl Service {
             auth: Authenticator::new(config.auth, secret, rng()),
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
+            calls: CallBook::default(),
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
@@ -220,6 +224,11 @@ impl Service {
     /// The proxy (calls in progress).
     pub fn proxy(&self) -> &Proxy {
         &self.proxy
+    }
+
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    pub fn calls(&self) -> &CallBook {
+        &self.calls
     }
 
     /// How many users are held in memory.
@@ -560,6 +569,7 @@ impl Service {
         let at = now.instant();
         self.contacts.purge(at);
         self.dialogs.purge(at);
+        self.calls.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -579,8 +589,15 @@ impl Service {
     /// Moves what the proxy asked for into the effects.
     fn drain_proxy(&mut self) {
         while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event;
-            self.effects.push_back(Effect::Resolve { id, uri });
+            match event {
+                ProxyEvent::Resolve { id, uri } => {
+                    self.effects.push_back(Effect::Resolve { id, uri });
+                }
+                ProxyEvent::Call(update) => {
+                    // The watchers of these users get NOTIFYs (events).
+                    let _changed = self.calls.apply(self.clock.instant(), update);
+                }
+            }
         }
     }
 }
