@@ -29,7 +29,7 @@ use super::users::Known;
 use super::{ALLOW, Checked, Service, Waiting};
 
 /// Who sent a request, as far as relaying is concerned.
-enum Caller {
+pub(super) enum Caller {
     /// A local user who proved to be the From user.
     Local,
     /// Someone from another domain (not challenged).
@@ -82,6 +82,10 @@ impl Service {
         incoming: Incoming,
         routed_to_us: bool,
     ) {
+        // SUBSCRIBE and PUBLISH this server answers itself.
+        let Some(incoming) = self.event_request(now, ep, incoming, routed_to_us) else {
+            return;
+        };
         let at = now.instant();
         let request = incoming.request();
         let in_dialog = request.headers().to_tag().is_some();
@@ -151,7 +155,8 @@ impl Service {
                 let headers = [
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
-                    (HeaderName::Supported, "path, outbound".to_owned()),
+                    (HeaderName::Supported, "path, outbound, eventlist".to_owned()),
+                    (HeaderName::AllowEvents, crate::events::ALLOW_EVENTS.to_owned()),
                 ];
                 if let Err(e) =
                     self.proxy
@@ -249,7 +254,7 @@ impl Service {
 
     /// Authenticates a caller whose From domain is served here; others
     /// are [`Caller::Foreign`]. ACK never gets here; CANCEL neither.
-    fn caller(
+    pub(super) fn caller(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
