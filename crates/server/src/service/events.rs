@@ -132,7 +132,12 @@ fn package_of(request: &Request) -> Option<String> {
         .map(|e| e.package_name().to_ascii_lowercase())
 }
 
-/// The AOR text of the URI of header `name` (From, To) or of the
+/// The SIP URI of an AOR, as records and documents name it.
+fn uri_of(aor: &Aor) -> String {
+    format!("sip:{}", aor.as_str())
+}
+
+/// The AOR of the URI of header `name` (From, To) or of the
 /// Request-URI (`None`).
 fn aor_of(request: &Request, name: Option<HeaderName>) -> Option<Aor> {
     match name {
@@ -263,7 +268,7 @@ impl Service {
             self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
             return;
         };
-        let list = self.events.config.list(resource.as_str()).cloned();
+        let list = self.events.config.list(&uri_of(&resource)).cloned();
         // Looked up before the challenge, so that whether a user exists
         // is told only to an authenticated watcher.
         let exists = if list.is_some() {
@@ -297,7 +302,7 @@ impl Service {
                 .events
                 .config
                 .policy
-                .allows(watcher.as_str(), resource.as_str()),
+                .allows(&uri_of(&watcher), &uri_of(&resource)),
         };
         if !exists {
             self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
@@ -335,7 +340,7 @@ impl Service {
             }
         };
         if granted > 0 {
-            match self.events.subscriptions.check_limit(watcher.as_str()) {
+            match self.events.subscriptions.check_limit(&uri_of(&watcher)) {
                 Ok(()) => {}
                 Err(LimitError::Total(n)) => {
                     tracing::warn!(subscriptions = n, "subscription limit reached: 503");
@@ -363,8 +368,8 @@ impl Service {
             ep,
             &incoming,
             event,
-            resource.as_str(),
-            watcher.as_str(),
+            &uri_of(&resource),
+            &uri_of(&watcher),
             list.is_some(),
             granted,
         ) else {
@@ -691,7 +696,7 @@ impl Service {
             }
         };
         if old.is_none()
-            && self.events.publications.count_of(aor.as_str(), PRESENCE)
+            && self.events.publications.count_of(&uri_of(&aor), PRESENCE)
                 >= self.events.config.max_publications_per_user
         {
             tracing::debug!(%aor, "too many publications: 403");
@@ -701,7 +706,7 @@ impl Service {
         // A new entity tag at every change (RFC 3903 §6).
         let record = PublicationRecord {
             etag: ep.new_tag(),
-            aor: aor.as_str().to_owned(),
+            aor: uri_of(&aor),
             event: PRESENCE.to_owned(),
             content_type,
             body,
@@ -887,10 +892,11 @@ impl Service {
     /// A REGISTER changed `aor`'s bindings, or they expired: presence
     /// derived from registration and `reg` watchers.
     pub(super) fn bindings_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
-        if self.events.publications.count_of(aor.as_str(), PRESENCE) == 0 {
-            self.notify_resource(now, ep, PRESENCE, aor.as_str());
+        let uri = uri_of(aor);
+        if self.events.publications.count_of(&uri, PRESENCE) == 0 {
+            self.notify_resource(now, ep, PRESENCE, &uri);
         }
-        self.notify_resource(now, ep, REG, aor.as_str());
+        self.notify_resource(now, ep, REG, &uri);
     }
 
     /// Sends subscription `id` its NOTIFY with the current state, or
