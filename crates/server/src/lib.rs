@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bodies;
 pub mod events;
 pub mod protect;
 pub mod proxy;

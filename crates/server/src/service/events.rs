@@ -22,6 +22,7 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::header::{ContentType, Expires, Supported};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
+use crate::bodies::{self, ListResource, ResourceState};
 use crate::events::{
     ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, LimitError, PIDF, PRESENCE, Publications, REG,
     Subscription, Subscriptions,
@@ -740,9 +741,12 @@ impl Service {
             .and_then(Result::ok)
             .filter(|c| c.is("application", "pidf+xml"))
             .ok_or(StatusCode::UNSUPPORTED_MEDIA_TYPE)?;
-        let text = std::str::from_utf8(request.body()).map_err(|_| StatusCode::BAD_REQUEST)?;
-        presence_doc::check(text).map_err(|_| StatusCode::BAD_REQUEST)?;
         let _ = content_type;
+        let text = std::str::from_utf8(request.body()).map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Err(error) = bodies::parse_pidf(text) {
+            tracing::debug!(%error, "PUBLISH with a bad document");
+            return Err(error.status());
+        }
         Ok((PIDF.to_owned(), text.to_owned()))
     }
 
@@ -959,7 +963,8 @@ impl Service {
         }
     }
 
-    /// The document a NOTIFY of `sub` carries: content type and body.
+    /// The document a NOTIFY of `sub` carries: content type and body. A
+    /// list gets the RLMI multipart body of all its members (RFC 4662).
     fn document(
         &self,
         now: Now,
@@ -967,26 +972,88 @@ impl Service {
         sub: &mut Subscription,
         full: bool,
     ) -> Option<(String, String)> {
-        let _ = (ep, full);
+        let version = sub.next_version();
         let resource = sub.resource().to_owned();
-        match sub.event() {
-            PRESENCE => Some((PIDF.to_owned(), self.presence_of(now, &resource))),
-            REG | DIALOG => None,
+        let event = sub.event().to_owned();
+        if !sub.record().list {
+            return self.document_of(now, &event, &resource, version, full);
+        }
+        let list = self.events.config.list(&resource)?;
+        let resources: Vec<ListResource> = list
+            .members
+            .iter()
+            .map(|member| {
+                let (content_type, body) = self
+                    .document_of(now, &event, member, version, true)
+                    .unwrap_or_default();
+                ListResource {
+                    uri: member.clone(),
+                    name: None,
+                    state: ResourceState::Active,
+                    content_type,
+                    body,
+                }
+            })
+            .collect();
+        let boundary = format!("sb-{}", ep.new_tag());
+        Some(bodies::rlmi_notify_body(
+            &resource, version, true, &resources, &boundary,
+        ))
+    }
+
+    /// The state of `event` of one user's `aor` (a SIP URI).
+    fn document_of(
+        &self,
+        now: Now,
+        event: &str,
+        aor: &str,
+        version: u32,
+        full: bool,
+    ) -> Option<(String, String)> {
+        let parsed = Aor::parse(aor).ok()?;
+        match event {
+            PRESENCE => Some((PIDF.to_owned(), self.presence_of(now, aor, &parsed))),
+            REG => {
+                let bindings: Vec<_> = self
+                    .registrar
+                    .lookup(&parsed, now.unix())
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                let body = bodies::reginfo(version, full, &parsed, &bindings, now.unix(), &[]);
+                Some((bodies::REGINFO.to_owned(), body))
+            }
+            DIALOG => {
+                let dialogs = self.dialogs_of(&parsed);
+                let body = bodies::dialog_info(aor, version, true, &dialogs);
+                Some((bodies::DIALOG_INFO.to_owned(), body))
+            }
             _ => None,
         }
     }
 
+    /// The calls of `aor` as dialog-info entries.
+    fn dialogs_of(&self, aor: &Aor) -> Vec<bodies::DialogEntry> {
+        let _ = aor;
+        Vec::new()
+    }
+
     /// The presence document of `aor`: every live publication composed,
     /// or derived from registration when nobody publishes.
-    fn presence_of(&self, now: Now, aor: &str) -> String {
-        let published = self.events.publications.of(aor, PRESENCE);
-        if let Some(latest) = published.last() {
-            return presence_doc::compose(aor, &published, latest);
+    fn presence_of(&self, now: Now, uri: &str, aor: &Aor) -> String {
+        let docs: Vec<bodies::PidfDocument> = self
+            .events
+            .publications
+            .of(uri, PRESENCE)
+            .into_iter()
+            .filter_map(|p| bodies::parse_pidf(&p.body).ok())
+            .collect();
+        if docs.is_empty() {
+            let open = !self.registrar.lookup(aor, now.unix()).is_empty();
+            return bodies::pidf_from_registration(uri, open);
         }
-        let open = Aor::parse(aor)
-            .map(|a| !self.registrar.lookup(&a, now.unix()).is_empty())
-            .unwrap_or(false);
-        presence_doc::from_registration(aor, open)
+        let refs: Vec<&bodies::PidfDocument> = docs.iter().collect();
+        bodies::compose_pidf(uri, &refs)
     }
 
     /// An event of a client transaction the proxy does not own: the
@@ -1133,32 +1200,5 @@ impl Service {
         for id in self.events.subscriptions.ids() {
             self.end_subscription(now, ep, &id, Some(EndReason::Deactivated));
         }
-    }
-}
-
-/// Presence documents until the bodies module provides them.
-mod presence_doc {
-    use crate::storage::PublicationRecord;
-
-    /// Whether `text` looks like a PIDF document.
-    pub(super) fn check(text: &str) -> Result<(), ()> {
-        if text.contains("<presence") {
-            Ok(())
-        } else {
-            Err(())
-        }
-    }
-
-    /// The latest publication stands for all.
-    pub(super) fn compose(_aor: &str, _all: &[&PublicationRecord], latest: &PublicationRecord) -> String {
-        latest.body.clone()
-    }
-
-    /// One tuple, open or closed.
-    pub(super) fn from_registration(aor: &str, open: bool) -> String {
-        let basic = if open { "open" } else { "closed" };
-        format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"{aor}\"><tuple id=\"reg\"><status><basic>{basic}</basic></status></tuple></presence>\n"
-        )
     }
 }
