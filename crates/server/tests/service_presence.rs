@@ -602,3 +602,137 @@ fn options_advertise_publish_and_the_event_packages() {
             .contains("presence")
     );
 }
+
+#[test]
+fn two_devices_publishing_are_composed_into_one_document() {
+    let mut h = Server::new();
+    let (mut desk, mut watcher) = (alice(), bob());
+    let mut mobile = Phone::new("alice", "198.51.100.40:5060");
+    mobile.call_id = "alice-mobile".to_owned();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let first = publish(&mut h, &mut desk, None, 600, Some(&pidf(ALICE, "t1", "open", "at the desk")));
+    assert_eq!(first.status(), StatusCode::OK);
+    notified(&mut h, &watcher, 200);
+    let second = publish(&mut h, &mut mobile, None, 600, Some(&pidf(ALICE, "t1", "closed", "phone off")));
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_ne!(etag_of(&first), etag_of(&second));
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    // Both tuples, ids made unique, one well-formed document.
+    assert!(body.contains("at the desk") && body.contains("phone off"), "{body}");
+    assert!(body.contains("<basic>open</basic>") && body.contains("<basic>closed</basic>"), "{body}");
+    assert_eq!(body.matches("<presence").count(), 1, "{body}");
+    assert!(body.contains("id=\"t1\"") && body.contains("id=\"t1-2\""), "{body}");
+}
+
+#[test]
+fn reg_watchers_get_reginfo_on_registration_changes() {
+    let mut h = Server::new();
+    let (mut device, mut watcher) = (alice(), bob());
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "reg", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    h.respond(&watcher, &notify, 200);
+    assert_eq!(notify.headers().get(HeaderName::Event), Some("reg"));
+    assert_eq!(
+        notify.headers().get(HeaderName::ContentType),
+        Some("application/reginfo+xml")
+    );
+    let body = body_of(&notify);
+    assert!(body.contains("state=\"init\""), "{body}");
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("state=\"active\""), "{body}");
+    assert!(body.contains("198.51.100.10"), "{body}");
+    // Versions increase NOTIFY by NOTIFY.
+    assert!(body.contains("version=\"2\""), "{body}");
+}
+
+#[test]
+fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
+    let mut h = Server::with(|c| {
+        c.events.lists.push(switchboard_server::events::ResourceList {
+            uri: "sip:alice-blf@example.com".to_owned(),
+            owner: ALICE.to_owned(),
+            members: vec!["sip:bob@example.com".to_owned(), "sip:carol@example.com".to_owned()],
+        });
+    });
+    let mut owner = alice();
+    let list = "sip:alice-blf@example.com";
+    let without = subscribe(&mut h, &mut owner, list, "presence", 3600);
+    assert_eq!(without.status(), StatusCode::EXTENSION_REQUIRED);
+    assert_eq!(without.headers().get(HeaderName::Require), Some("eventlist"));
+
+    // Someone else's list: 403.
+    let mut other = bob();
+    let password = h.password(&other);
+    let refused = h.authenticated(&mut other, &password, |p| {
+        subscribe_request(p, list, "presence", 3600).header(HeaderName::Supported, "eventlist")
+    });
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let password = h.password(&owner);
+    h.authenticate(&mut owner, &password, |p| {
+        subscribe_request(p, list, "presence", 3600).header(HeaderName::Supported, "eventlist")
+    });
+    let (ok, notify) = answer_and_notify(&mut h, &owner);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    h.respond(&owner, &notify, 200);
+    let content_type = notify.headers().get(HeaderName::ContentType).unwrap();
+    assert!(content_type.starts_with("multipart/related"), "{content_type}");
+    assert!(content_type.contains("application/rlmi+xml"), "{content_type}");
+    let body = body_of(&notify);
+    assert!(body.contains("sip:bob@example.com") && body.contains("sip:carol@example.com"), "{body}");
+    assert_eq!(body.matches("<basic>closed</basic>").count(), 2, "{body}");
+
+    // A member registers: a new list NOTIFY with its state.
+    let mut member = bob();
+    h.register(&mut member, 600);
+    let body = body_of(&notified(&mut h, &owner, 200));
+    assert!(body.contains("<basic>open</basic>"), "{body}");
+}
+
+#[test]
+fn the_total_limit_answers_503() {
+    let mut h = Server::with(|c| c.events.max_total = 1);
+    let mut watcher = bob();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    let over = subscribe(&mut h, &mut carol, ALICE, "presence", 600);
+    assert_eq!(over.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(over.headers().get(HeaderName::RetryAfter).is_some());
+}
+
+#[test]
+fn a_fetch_with_expires_0_gets_the_state_once() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 0);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    assert_eq!(state_of(&notify), "terminated;reason=timeout");
+    assert!(body_of(&notify).contains("<basic>closed</basic>"));
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(h.state.is_empty());
+}
+
+#[test]
+fn shutdown_deactivates_only_when_configured() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    h.service.shutdown(h.now, &mut h.ep);
+    h.run_for(S);
+    assert!(h.requests(&watcher).is_empty());
+    assert_eq!(h.service.subscription_count(), 1);
+
+    let mut h = Server::with(|c| c.events.terminate_on_shutdown = true);
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    h.service.shutdown(h.now, &mut h.ep);
+    // What the shutdown queued goes out at the next step.
+    h.run_for(S);
+    let last = notified(&mut h, &watcher, 200);
+    assert_eq!(state_of(&last), "terminated;reason=deactivated");
+    assert_eq!(h.service.subscription_count(), 0);
+}

@@ -49,9 +49,6 @@ pub struct Subscription {
     in_flight: bool,
     /// The state changed while a NOTIFY was in flight: send another.
     pending: bool,
-    /// A NOTIFY failed (timeout, transport error): the next one carries
-    /// the full state.
-    full_next: bool,
 }
 
 impl Subscription {
@@ -65,7 +62,6 @@ impl Subscription {
             flow,
             in_flight: false,
             pending: false,
-            full_next: false,
         }
     }
 
@@ -147,7 +143,6 @@ impl Subscription {
     pub(crate) fn bump(&mut self, margin: u32) {
         self.record.local_cseq = self.record.local_cseq.saturating_add(margin);
         self.record.version = self.record.version.saturating_add(margin);
-        self.full_next = true;
     }
 
     /// Whether a NOTIFY is in flight.
@@ -161,17 +156,12 @@ impl Subscription {
         self.pending = true;
     }
 
-    /// The NOTIFY in flight was answered or failed (`failed`: the next one
-    /// carries the full state). Whether a deferred change must go out now.
-    pub(crate) fn settle(&mut self, failed: bool) -> bool {
+    /// The NOTIFY in flight was answered or failed. Whether a deferred
+    /// change must go out now. (Every NOTIFY carries the full state, so a
+    /// lost one is made good by the next.)
+    pub(crate) fn settle(&mut self) -> bool {
         self.in_flight = false;
-        self.full_next |= failed;
         std::mem::take(&mut self.pending)
-    }
-
-    /// Whether the next NOTIFY must carry the full state (and forgets it).
-    pub(crate) fn take_full(&mut self) -> bool {
-        std::mem::take(&mut self.full_next)
     }
 
     /// The NOTIFY for the current state: `Subscription-State` is

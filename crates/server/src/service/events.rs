@@ -931,10 +931,9 @@ impl Service {
         sub: &mut Subscription,
         end: Option<EndReason>,
     ) -> Option<TransactionId> {
-        let full = sub.take_full();
         let body = match end {
             Some(EndReason::Rejected | EndReason::NoResource) => None,
-            _ => self.document(now, ep, sub, full),
+            _ => self.document(now, ep, sub),
         };
         let request = match sub.notify(
             now.unix(),
@@ -944,39 +943,39 @@ impl Service {
             Ok(r) => r,
             Err(error) => {
                 tracing::warn!(%error, id = sub.id(), "NOTIFY not built");
-                sub.settle(true);
+                sub.settle();
                 return None;
             }
         };
         let Some(destination) = sub.destination() else {
             tracing::warn!(id = sub.id(), target = %sub.record().remote_target, "NOTIFY has no address to go to");
-            sub.settle(true);
+            sub.settle();
             return None;
         };
         match ep.send_request(now.instant(), request, destination) {
             Ok(tx) => Some(tx),
             Err(error) => {
                 tracing::debug!(%error, id = sub.id(), "NOTIFY not sent");
-                sub.settle(true);
+                sub.settle();
                 None
             }
         }
     }
 
-    /// The document a NOTIFY of `sub` carries: content type and body. A
-    /// list gets the RLMI multipart body of all its members (RFC 4662).
+    /// The document a NOTIFY of `sub` carries: content type and body,
+    /// always the full state. A list gets the RLMI multipart body of all
+    /// its members (RFC 4662).
     fn document(
         &self,
         now: Now,
         ep: &mut impl TransactionLayer,
         sub: &mut Subscription,
-        full: bool,
     ) -> Option<(String, String)> {
         let version = sub.next_version();
         let resource = sub.resource().to_owned();
         let event = sub.event().to_owned();
         if !sub.record().list {
-            return self.document_of(now, &event, &resource, version, full);
+            return self.document_of(now, &event, &resource, version);
         }
         let list = self.events.config.list(&resource)?;
         let resources: Vec<ListResource> = list
@@ -984,7 +983,7 @@ impl Service {
             .iter()
             .map(|member| {
                 let (content_type, body) = self
-                    .document_of(now, &event, member, version, true)
+                    .document_of(now, &event, member, version)
                     .unwrap_or_default();
                 ListResource {
                     uri: member.clone(),
@@ -1008,7 +1007,6 @@ impl Service {
         event: &str,
         aor: &str,
         version: u32,
-        full: bool,
     ) -> Option<(String, String)> {
         let parsed = Aor::parse(aor).ok()?;
         match event {
@@ -1020,7 +1018,9 @@ impl Service {
                     .into_iter()
                     .cloned()
                     .collect();
-                let body = bodies::reginfo(version, full, &parsed, &bindings, now.unix(), &[]);
+                // Always the full state: the registrar reports which AOR
+                // changed, not which contact.
+                let body = bodies::reginfo(version, true, &parsed, &bindings, now.unix(), &[]);
                 Some((bodies::REGINFO.to_owned(), body))
             }
             DIALOG => {
@@ -1084,7 +1084,7 @@ impl Service {
                     .events
                     .subscriptions
                     .get_mut(&id)
-                    .is_some_and(|s| s.settle(false));
+                    .is_some_and(Subscription::settle);
                 if again {
                     self.notify_one(now, ep, &id);
                 }
@@ -1095,10 +1095,10 @@ impl Service {
             }
             _ => {
                 // Kept: the watcher may be away for a moment; the next
-                // NOTIFY carries the full state.
+                // NOTIFY (a change, a refresh) carries the full state.
                 tracing::debug!(id, ?status, "NOTIFY failed: the subscription is kept");
                 if let Some(s) = self.events.subscriptions.get_mut(&id) {
-                    s.settle(true);
+                    s.settle();
                 }
             }
         }
