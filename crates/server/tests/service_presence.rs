@@ -20,6 +20,7 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, StatusCode,
 };
 use switchboard_server::events::WatchRule;
+use switchboard_server::service::Effect;
 use switchboard_server::storage::{StateChange, StoredState};
 
 const S: Duration = Duration::from_secs(1);
@@ -735,4 +736,48 @@ fn shutdown_deactivates_only_when_configured() {
     let last = notified(&mut h, &watcher, 200);
     assert_eq!(state_of(&last), "terminated;reason=deactivated");
     assert_eq!(h.service.subscription_count(), 0);
+}
+
+#[test]
+fn a_subscribe_and_publish_flood_is_rate_limited() {
+    let mut h = Server::with(|c| {
+        c.protect.rate.rate = 1;
+        c.protect.rate.burst = 3;
+    });
+    let mut flooder = bob();
+    for i in 0..20 {
+        let request = if i % 2 == 0 {
+            subscribe_request(&mut flooder, ALICE, "presence", 600)
+        } else {
+            flooder
+                .call(Method::Publish, "sip:bob@example.com")
+                .header(HeaderName::Event, "presence")
+                .body("application/pidf+xml", pidf("sip:bob@example.com", "t", "open", ""))
+        };
+        h.send(&flooder, request.build().unwrap());
+    }
+    let answered = h
+        .responses(&flooder)
+        .into_iter()
+        .filter(|r| r.status().as_u16() >= 200)
+        .count();
+    assert_eq!(answered, 3, "only the burst is answered");
+    assert!(h.service.subscription_count() == 0 && h.state.is_empty());
+}
+
+#[test]
+fn users_not_in_memory_are_looked_up_as_watcher_and_as_resource() {
+    let mut h = Server::new();
+    h.set_user("dave", "dave-pw");
+    h.set_user("erin", "erin-pw");
+    // Dave watches alice: his credentials need a lookup.
+    let mut dave = Phone::new("dave", "198.51.100.50:5060");
+    let ok = subscribe(&mut h, &mut dave, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    // Bob watches erin: she needs a lookup.
+    let mut watcher = bob();
+    let ok = subscribe(&mut h, &mut watcher, "sip:erin@example.com", "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(h.count(|e| matches!(e, Effect::LookupUser { .. })) >= 2);
+    assert_eq!(h.service.subscription_count(), 2);
 }
