@@ -147,20 +147,23 @@ fn write_dialog(out: &mut String, dialog: &DialogEntry) {
         push_text_element(out, "duration", &duration.to_string());
         out.push('\n');
     }
-    write_participant(
-        out,
-        "local",
-        &dialog.local_identity,
-        dialog.local_display.as_deref(),
-        dialog.local_target.as_deref(),
-    );
-    write_participant(
-        out,
-        "remote",
-        &dialog.remote_identity,
-        dialog.remote_display.as_deref(),
-        dialog.remote_target.as_deref(),
-    );
+    let sides = [
+        (
+            "local",
+            &dialog.local_identity,
+            &dialog.local_display,
+            &dialog.local_target,
+        ),
+        (
+            "remote",
+            &dialog.remote_identity,
+            &dialog.remote_display,
+            &dialog.remote_target,
+        ),
+    ];
+    for (name, identity, display, target) in sides {
+        write_participant(out, name, identity, display.as_deref(), target.as_deref());
+    }
     out.push_str("</dialog>\n");
 }
 

@@ -23,3 +23,4 @@ pub use pidf::{
 };
 pub use reginfo::{REGINFO, RegEvent, reginfo};
 pub use rlmi::{ListResource, RLMI, ResourceState, rlmi_notify_body};
+pub(crate) use xml::stable_id;

@@ -30,7 +30,7 @@ pub(super) fn push_text_element(out: &mut String, name: &str, text: &str) {
 /// A short id that is the same for the same text in every document and
 /// every run (FNV-1a): watchers match contacts, dialogs and list instances
 /// across NOTIFYs by id.
-pub(super) fn stable_id(prefix: &str, text: &str) -> String {
+pub(crate) fn stable_id(prefix: &str, text: &str) -> String {
     let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
         (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
     });

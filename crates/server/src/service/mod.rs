@@ -47,6 +47,7 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
@@ -73,6 +74,8 @@ pub struct Service {
     dialogs: Dialogs,
     /// Subscriptions, publications, NOTIFYs.
     events: events::EventState,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -172,6 +175,7 @@ impl Service {
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             events: events::EventState::new(config.events),
+            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -225,6 +229,11 @@ impl Service {
     /// The proxy (calls in progress).
     pub fn proxy(&self) -> &Proxy {
         &self.proxy
+    }
+
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    pub fn calls(&self) -> &CallBook {
+        &self.calls
     }
 
     /// How many users are held in memory.
@@ -571,6 +580,7 @@ impl Service {
         let at = now.instant();
         self.contacts.purge(at);
         self.dialogs.purge(at);
+        self.calls.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -590,8 +600,15 @@ impl Service {
     /// Moves what the proxy asked for into the effects.
     fn drain_proxy(&mut self) {
         while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event;
-            self.effects.push_back(Effect::Resolve { id, uri });
+            match event {
+                ProxyEvent::Resolve { id, uri } => {
+                    self.effects.push_back(Effect::Resolve { id, uri });
+                }
+                ProxyEvent::Call(update) => {
+                    // The watchers of these users get NOTIFYs (events).
+                    let _changed = self.calls.apply(self.clock.instant(), update);
+                }
+            }
         }
     }
 }
