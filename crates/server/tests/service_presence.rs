@@ -781,3 +781,110 @@ fn users_not_in_memory_are_looked_up_as_watcher_and_as_resource() {
     assert!(h.count(|e| matches!(e, Effect::LookupUser { .. })) >= 2);
     assert_eq!(h.service.subscription_count(), 2);
 }
+
+/// Alice (authenticated) INVITEs bob, whose phone is registered: the
+/// INVITE as bob's phone got it.
+fn alice_calls_bob(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Request {
+    let password = h.password(caller);
+    h.authenticate(caller, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
+    h.request_to(callee, Method::Invite)
+}
+
+/// The `<state>` of the dialogs in a dialog-info NOTIFY.
+fn dialog_states(notify: &Request) -> Vec<String> {
+    let body = body_of(notify);
+    body.match_indices("<state")
+        .filter_map(|(i, _)| {
+            let rest = &body[i..];
+            let open = rest.find('>')? + 1;
+            let close = rest.find("</state>")?;
+            Some(rest[open..close].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    let (ok, first) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let first = first.unwrap();
+    h.respond(&lamp, &first, 200);
+    assert_eq!(
+        first.headers().get(HeaderName::ContentType),
+        Some("application/dialog-info+xml")
+    );
+    assert!(dialog_states(&first).is_empty());
+
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    let trying = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&trying), ["trying"]);
+
+    h.respond(&callee, &invite, 180);
+    let early = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&early), ["early"]);
+    let body = body_of(&early);
+    // Caller ID and the tags a phone needs to pick the call up.
+    assert!(body.contains("sip:alice@example.com"), "{body}");
+    assert!(body.contains("direction=\"recipient\""), "{body}");
+    assert!(body.contains(invite.headers().call_id().unwrap()), "{body}");
+    assert!(body.contains("bob-tag") && body.contains("alice-tag"), "{body}");
+
+    h.respond(&callee, &invite, 200);
+    let confirmed = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&confirmed), ["confirmed"]);
+    let answer = h.final_response(&caller);
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let bye = caller.in_dialog(Method::Bye, &answer).build().unwrap();
+    h.send(&caller, bye);
+    let bye = h.request_to(&callee, Method::Bye);
+    h.respond(&callee, &bye, 200);
+    let ended = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&ended), ["terminated"]);
+    // Versions go up NOTIFY by NOTIFY.
+    let version = |n: &Request| {
+        let body = body_of(n);
+        let root = body.find("<dialog-info").unwrap();
+        let at = root + body[root..].find(" version=\"").unwrap() + 10;
+        body[at..].split('"').next().unwrap().parse::<u32>().unwrap()
+    };
+    assert!(version(&ended) > version(&confirmed) && version(&confirmed) > version(&early));
+}
+
+#[test]
+fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.take(&caller);
+
+    // Carol picks bob's ringing call up, naming the dialog as bob's lamp
+    // shows it.
+    let mut picker = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&picker);
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    h.authenticate(&mut picker, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Replaces, replaces.as_str())
+    });
+    // Only the caller's device (the UAC of the early dialog) accepts it.
+    let delivered = h.request_to(&caller, Method::Invite);
+    assert_eq!(
+        delivered.headers().get(HeaderName::Replaces),
+        Some(format!("{call_id};to-tag=alice-tag;from-tag=bob-tag").as_str())
+    );
+    assert_eq!(delivered.uri_str(), "sip:alice@198.51.100.10:5060");
+    assert!(
+        h.requests(&callee).iter().all(|r| r.method() != &Method::Invite),
+        "not forked to bob's phones"
+    );
+}

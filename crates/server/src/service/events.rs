@@ -903,6 +903,12 @@ impl Service {
         self.notify_resource(now, ep, REG, &uri);
     }
 
+    /// A call of `aor` changed state: its dialog watchers (busy-lamp
+    /// fields) are notified.
+    pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
+        self.notify_resource(now, ep, DIALOG, &uri_of(aor));
+    }
+
     /// Sends subscription `id` its NOTIFY with the current state, or
     /// defers it while one is in flight.
     fn notify_one(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
@@ -1024,7 +1030,7 @@ impl Service {
                 Some((bodies::REGINFO.to_owned(), body))
             }
             DIALOG => {
-                let dialogs = self.dialogs_of(&parsed);
+                let dialogs = self.dialogs_of(now, &parsed);
                 let body = bodies::dialog_info(aor, version, true, &dialogs);
                 Some((bodies::DIALOG_INFO.to_owned(), body))
             }
@@ -1033,9 +1039,8 @@ impl Service {
     }
 
     /// The calls of `aor` as dialog-info entries.
-    fn dialogs_of(&self, aor: &Aor) -> Vec<bodies::DialogEntry> {
-        let _ = aor;
-        Vec::new()
+    fn dialogs_of(&self, now: Now, aor: &Aor) -> Vec<bodies::DialogEntry> {
+        self.calls.dialogs_at(aor, now.instant())
     }
 
     /// The presence document of `aor`: every live publication composed,

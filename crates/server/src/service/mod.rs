@@ -265,7 +265,7 @@ impl Service {
                 }
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// The outcome of an [`Effect`].
@@ -294,7 +294,7 @@ impl Service {
                 self.proxy.resolved(now.instant(), ep, id, hops);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// Called once `now` has reached [`Service::poll_timeout`].
@@ -331,7 +331,7 @@ impl Service {
                 self.fail_parked(now, ep, parked.waiting);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     // ----- outputs -----
@@ -597,16 +597,21 @@ impl Service {
         id
     }
 
-    /// Moves what the proxy asked for into the effects.
-    fn drain_proxy(&mut self) {
+    /// Moves what the proxy asked for into the effects; call states go to
+    /// the call book and the dialog watchers of the users involved.
+    fn drain_proxy(&mut self, ep: &mut impl TransactionLayer) {
         while let Some(event) = self.proxy.poll_event() {
             match event {
                 ProxyEvent::Resolve { id, uri } => {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => {
-                    // The watchers of these users get NOTIFYs (events).
-                    let _changed = self.calls.apply(self.clock.instant(), update);
+                    let changed = self.calls.apply(self.clock.instant(), update);
+                    // Read before the next apply: ended dialogs are
+                    // reported once.
+                    for aor in changed {
+                        self.calls_changed(self.clock, ep, &aor);
+                    }
                 }
             }
         }
