@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
-use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
-use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::Aor;
+use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
+use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
+use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
 
 use crate::{Host, Settings};
@@ -327,8 +327,16 @@ mod tests {
         assert_eq!(events.publish, events.presence);
         assert_eq!(events.max_total, 9);
         assert!(events.foreign_watchers && events.terminate_on_shutdown);
-        assert!(!events.policy.allows("sip:bob@example.com", "sip:Alice@example.com"));
-        assert!(events.policy.allows("sip:carol@example.com", "sip:Alice@example.com"));
+        assert!(
+            !events
+                .policy
+                .allows("sip:bob@example.com", "sip:Alice@example.com")
+        );
+        assert!(
+            events
+                .policy
+                .allows("sip:carol@example.com", "sip:Alice@example.com")
+        );
         assert_eq!(events.lists.len(), 1);
         assert_eq!(events.lists[0].members, ["sip:bob@example.com"]);
 

@@ -220,7 +220,10 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
 
 fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
     if p.min_expires == Some(0) {
-        return Err(ConfigError::new("presence.min_expires", "must be at least 1"));
+        return Err(ConfigError::new(
+            "presence.min_expires",
+            "must be at least 1",
+        ));
     }
     let (min, max) = (p.min_expires.unwrap_or(60), p.max_expires.unwrap_or(7200));
     if max < min {
@@ -240,7 +243,13 @@ fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
             }
         }
     }
-    if let Some(aor) = p.rules.iter().flatten().map(|(k, _)| k).find(|k| !is_aor(k)) {
+    if let Some(aor) = p
+        .rules
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| !is_aor(k))
+    {
         return Err(ConfigError::new(
             "presence.rules",
             format!("{aor:?} is not a SIP URI with a user part"),

@@ -93,9 +93,8 @@ fn subscribe(h: &mut Server, phone: &mut Phone, uri: &str, event: &str, expires:
     response
 }
 
-/// The NOTIFYs sent to `phone` (retransmissions dropped), each answered
-/// with 200.
-fn notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
+/// The NOTIFYs sent to `phone`, retransmissions dropped (not answered).
+fn unique_notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
     let mut unique: Vec<Request> = Vec::new();
     for request in h.requests(phone) {
         assert_eq!(request.method(), &Method::Notify);
@@ -106,6 +105,13 @@ fn notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
             unique.push(request);
         }
     }
+    unique
+}
+
+/// The NOTIFYs sent to `phone` (retransmissions dropped), each answered
+/// with 200.
+fn notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
+    let unique = unique_notifys(h, phone);
     for n in &unique {
         h.respond(phone, n, 200);
     }
@@ -115,27 +121,33 @@ fn notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
 /// The one NOTIFY sent to `phone` (retransmissions dropped), answered
 /// with `status`.
 fn notified(h: &mut Server, phone: &Phone, status: u16) -> Request {
-    let mut unique: Vec<Request> = Vec::new();
-    for request in h.requests(phone) {
-        if unique
-            .iter()
-            .all(|u| u.headers().cseq() != request.headers().cseq())
-        {
-            unique.push(request);
-        }
-    }
+    let mut unique = unique_notifys(h, phone);
     assert_eq!(unique.len(), 1, "one NOTIFY to {}: {unique:?}", phone.user);
     let notify = unique.remove(0);
-    assert_eq!(notify.method(), &Method::Notify);
     h.respond(phone, &notify, status);
     notify
 }
 
+/// `phone` sends SUBSCRIBE with `expires` in the dialog `ok` (its 200)
+/// created: the answer and the NOTIFY that came with it.
+fn resubscribe(
+    h: &mut Server,
+    phone: &mut Phone,
+    ok: &Response,
+    expires: u32,
+) -> (Response, Option<Request>) {
+    let request = phone
+        .in_dialog(Method::Subscribe, ok)
+        .header(HeaderName::Event, "presence")
+        .header(HeaderName::Expires, expires.to_string())
+        .build()
+        .unwrap();
+    h.send(phone, request);
+    answer_and_notify(h, phone)
+}
+
 fn state_of(notify: &Request) -> &str {
-    notify
-        .headers()
-        .get(HeaderName::SubscriptionState)
-        .unwrap()
+    notify.headers().get(HeaderName::SubscriptionState).unwrap()
 }
 
 fn body_of(request: &Request) -> String {
@@ -264,7 +276,10 @@ fn the_200_waits_for_the_store_and_a_failed_store_answers_500() {
     });
     h.release_with(|_| true);
     assert_eq!(h.status(&watcher), 500);
-    assert!(h.requests(&watcher).is_empty(), "no NOTIFY for a failed store");
+    assert!(
+        h.requests(&watcher).is_empty(),
+        "no NOTIFY for a failed store"
+    );
     assert_eq!(h.service.subscription_count(), 1);
 }
 
@@ -289,14 +304,7 @@ fn refresh_unsubscribe_and_expiry() {
 
     // Refreshed in the dialog after 5 minutes: a new NOTIFY.
     h.run_for(300 * S);
-    let refresh = watcher
-        .in_dialog(Method::Subscribe, &ok)
-        .header(HeaderName::Event, "presence")
-        .header(HeaderName::Expires, "600")
-        .build()
-        .unwrap();
-    h.send(&watcher, refresh);
-    let (again, notify) = answer_and_notify(&mut h, &watcher);
+    let (again, notify) = resubscribe(&mut h, &mut watcher, &ok, 600);
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.headers().get(HeaderName::Expires), Some("600"));
     assert_eq!(again.headers().to_tag(), ok.headers().to_tag());
@@ -320,14 +328,7 @@ fn refresh_unsubscribe_and_expiry() {
 
     // A second subscription, ended by Expires: 0.
     let ok = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
-    let bye = watcher
-        .in_dialog(Method::Subscribe, &ok)
-        .header(HeaderName::Event, "presence")
-        .header(HeaderName::Expires, "0")
-        .build()
-        .unwrap();
-    h.send(&watcher, bye);
-    let (answer, final_notify) = answer_and_notify(&mut h, &watcher);
+    let (answer, final_notify) = resubscribe(&mut h, &mut watcher, &ok, 0);
     assert_eq!(answer.status(), StatusCode::OK);
     let final_notify = final_notify.unwrap();
     assert_eq!(state_of(&final_notify), "terminated;reason=timeout");
@@ -387,7 +388,13 @@ fn the_policy_refuses_with_403_and_strangers_are_refused() {
 fn a_user_that_does_not_exist_is_404_for_an_authenticated_watcher() {
     let mut h = Server::new();
     let mut watcher = bob();
-    let missing = subscribe(&mut h, &mut watcher, "sip:nobody@example.com", "presence", 600);
+    let missing = subscribe(
+        &mut h,
+        &mut watcher,
+        "sip:nobody@example.com",
+        "presence",
+        600,
+    );
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
 
@@ -403,7 +410,11 @@ fn publication_etag_life_cycle_and_412() {
     assert_eq!(created.headers().get(HeaderName::Expires), Some("600"));
     let e1 = etag_of(&created);
     assert!(body_of(&notified(&mut h, &watcher, 200)).contains("in a meeting"));
-    assert!(h.state.iter().any(|c| matches!(c, StateChange::PutPublication(p) if p.etag == e1)));
+    assert!(
+        h.state
+            .iter()
+            .any(|c| matches!(c, StateChange::PutPublication(p) if p.etag == e1))
+    );
 
     // Refresh: no body, a new entity tag, the document stays.
     h.run_for(300 * S);
@@ -429,7 +440,11 @@ fn publication_etag_life_cycle_and_412() {
     assert_eq!(removed.status(), StatusCode::OK);
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
-    assert!(h.state.iter().any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == e3)));
+    assert!(
+        h.state
+            .iter()
+            .any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == e3))
+    );
 }
 
 #[test]
@@ -469,13 +484,23 @@ fn publish_rules_other_users_bad_types_and_expiry() {
 
     // A publication that is not refreshed expires; watchers learn it.
     subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
-    let created = publish(&mut h, &mut publisher, None, 120, Some(&pidf(ALICE, "pc", "open", "busy")));
+    let created = publish(
+        &mut h,
+        &mut publisher,
+        None,
+        120,
+        Some(&pidf(ALICE, "pc", "open", "busy")),
+    );
     let etag = etag_of(&created);
     assert!(body_of(&notified(&mut h, &watcher, 200)).contains("busy"));
     h.run_for(121 * S);
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
-    assert!(h.state.iter().any(|c| matches!(c, StateChange::RemovePublication { etag: e } if *e == etag)));
+    assert!(
+        h.state
+            .iter()
+            .any(|c| matches!(c, StateChange::RemovePublication { etag: e } if *e == etag))
+    );
 }
 
 #[test]
@@ -519,7 +544,7 @@ fn a_notify_that_times_out_keeps_the_subscription_and_changes_coalesce() {
     let mut watcher = bob();
     let (_, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
     // The watcher does not answer: retransmissions, then a timeout.
-    let first = vec![notify.unwrap()];
+    let first = notify.unwrap();
     let mut device = alice();
     // A change while the NOTIFY is in flight waits for it.
     h.register(&mut device, 600);
@@ -528,7 +553,7 @@ fn a_notify_that_times_out_keeps_the_subscription_and_changes_coalesce() {
     assert!(
         retransmitted
             .iter()
-            .all(|r| r.headers().cseq() == first[0].headers().cseq()),
+            .all(|r| r.headers().cseq() == first.headers().cseq()),
         "only the first NOTIFY, retransmitted: {retransmitted:?}"
     );
     assert_eq!(h.service.subscription_count(), 1);
@@ -539,7 +564,7 @@ fn a_notify_that_times_out_keeps_the_subscription_and_changes_coalesce() {
     h.register(&mut second, 600);
     let notify = notified(&mut h, &watcher, 200);
     assert!(body_of(&notify).contains("<basic>open</basic>"));
-    assert!(notify.headers().cseq().unwrap().seq > first[0].headers().cseq().unwrap().seq);
+    assert!(notify.headers().cseq().unwrap().seq > first.headers().cseq().unwrap().seq);
 }
 
 #[test]
@@ -572,7 +597,11 @@ fn after_a_restart_watchers_keep_getting_notifys() {
     h.run_for(3600 * S);
     let last = notifys(&mut h, &watcher);
     let states: Vec<&str> = last.iter().map(state_of).collect();
-    assert_eq!(states.last(), Some(&"terminated;reason=timeout"), "{states:?}");
+    assert_eq!(
+        states.last(),
+        Some(&"terminated;reason=timeout"),
+        "{states:?}"
+    );
 }
 
 #[test]
@@ -583,7 +612,13 @@ fn per_user_limit_answers_403() {
         subscribe(&mut h, &mut watcher, ALICE, "presence", 600).status(),
         StatusCode::OK
     );
-    let over = subscribe(&mut h, &mut watcher, "sip:carol@example.com", "presence", 600);
+    let over = subscribe(
+        &mut h,
+        &mut watcher,
+        "sip:carol@example.com",
+        "presence",
+        600,
+    );
     assert_eq!(over.status(), StatusCode::FORBIDDEN);
     assert_eq!(h.service.subscription_count(), 1);
 }
@@ -594,7 +629,13 @@ fn options_advertise_publish_and_the_event_packages() {
     let mut phone = bob();
     let answer = h.ask(&mut phone, Method::Options, "sip:example.com");
     assert_eq!(answer.status(), StatusCode::OK);
-    assert!(answer.headers().get(HeaderName::Allow).unwrap().contains("PUBLISH"));
+    assert!(
+        answer
+            .headers()
+            .get(HeaderName::Allow)
+            .unwrap()
+            .contains("PUBLISH")
+    );
     assert!(
         answer
             .headers()
@@ -611,18 +652,39 @@ fn two_devices_publishing_are_composed_into_one_document() {
     let mut mobile = Phone::new("alice", "198.51.100.40:5060");
     mobile.call_id = "alice-mobile".to_owned();
     subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
-    let first = publish(&mut h, &mut desk, None, 600, Some(&pidf(ALICE, "t1", "open", "at the desk")));
+    let first = publish(
+        &mut h,
+        &mut desk,
+        None,
+        600,
+        Some(&pidf(ALICE, "t1", "open", "at the desk")),
+    );
     assert_eq!(first.status(), StatusCode::OK);
     notified(&mut h, &watcher, 200);
-    let second = publish(&mut h, &mut mobile, None, 600, Some(&pidf(ALICE, "t1", "closed", "phone off")));
+    let second = publish(
+        &mut h,
+        &mut mobile,
+        None,
+        600,
+        Some(&pidf(ALICE, "t1", "closed", "phone off")),
+    );
     assert_eq!(second.status(), StatusCode::OK);
     assert_ne!(etag_of(&first), etag_of(&second));
     let body = body_of(&notified(&mut h, &watcher, 200));
     // Both tuples, ids made unique, one well-formed document.
-    assert!(body.contains("at the desk") && body.contains("phone off"), "{body}");
-    assert!(body.contains("<basic>open</basic>") && body.contains("<basic>closed</basic>"), "{body}");
+    assert!(
+        body.contains("at the desk") && body.contains("phone off"),
+        "{body}"
+    );
+    assert!(
+        body.contains("<basic>open</basic>") && body.contains("<basic>closed</basic>"),
+        "{body}"
+    );
     assert_eq!(body.matches("<presence").count(), 1, "{body}");
-    assert!(body.contains("id=\"t1\"") && body.contains("id=\"t1-2\""), "{body}");
+    assert!(
+        body.contains("id=\"t1\"") && body.contains("id=\"t1-2\""),
+        "{body}"
+    );
 }
 
 #[test]
@@ -652,17 +714,25 @@ fn reg_watchers_get_reginfo_on_registration_changes() {
 #[test]
 fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
     let mut h = Server::with(|c| {
-        c.events.lists.push(switchboard_server::events::ResourceList {
-            uri: "sip:alice-blf@example.com".to_owned(),
-            owner: ALICE.to_owned(),
-            members: vec!["sip:bob@example.com".to_owned(), "sip:carol@example.com".to_owned()],
-        });
+        c.events
+            .lists
+            .push(switchboard_server::events::ResourceList {
+                uri: "sip:alice-blf@example.com".to_owned(),
+                owner: ALICE.to_owned(),
+                members: vec![
+                    "sip:bob@example.com".to_owned(),
+                    "sip:carol@example.com".to_owned(),
+                ],
+            });
     });
     let mut owner = alice();
     let list = "sip:alice-blf@example.com";
     let without = subscribe(&mut h, &mut owner, list, "presence", 3600);
     assert_eq!(without.status(), StatusCode::EXTENSION_REQUIRED);
-    assert_eq!(without.headers().get(HeaderName::Require), Some("eventlist"));
+    assert_eq!(
+        without.headers().get(HeaderName::Require),
+        Some("eventlist")
+    );
 
     // Someone else's list: 403.
     let mut other = bob();
@@ -681,10 +751,19 @@ fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
     let notify = notify.unwrap();
     h.respond(&owner, &notify, 200);
     let content_type = notify.headers().get(HeaderName::ContentType).unwrap();
-    assert!(content_type.starts_with("multipart/related"), "{content_type}");
-    assert!(content_type.contains("application/rlmi+xml"), "{content_type}");
+    assert!(
+        content_type.starts_with("multipart/related"),
+        "{content_type}"
+    );
+    assert!(
+        content_type.contains("application/rlmi+xml"),
+        "{content_type}"
+    );
     let body = body_of(&notify);
-    assert!(body.contains("sip:bob@example.com") && body.contains("sip:carol@example.com"), "{body}");
+    assert!(
+        body.contains("sip:bob@example.com") && body.contains("sip:carol@example.com"),
+        "{body}"
+    );
     assert_eq!(body.matches("<basic>closed</basic>").count(), 2, "{body}");
 
     // A member registers: a new list NOTIFY with its state.
@@ -752,7 +831,10 @@ fn a_subscribe_and_publish_flood_is_rate_limited() {
             flooder
                 .call(Method::Publish, "sip:bob@example.com")
                 .header(HeaderName::Event, "presence")
-                .body("application/pidf+xml", pidf("sip:bob@example.com", "t", "open", ""))
+                .body(
+                    "application/pidf+xml",
+                    pidf("sip:bob@example.com", "t", "open", ""),
+                )
         };
         h.send(&flooder, request.build().unwrap());
     }
@@ -776,7 +858,13 @@ fn users_not_in_memory_are_looked_up_as_watcher_and_as_resource() {
     assert_eq!(ok.status(), StatusCode::OK);
     // Bob watches erin: she needs a lookup.
     let mut watcher = bob();
-    let ok = subscribe(&mut h, &mut watcher, "sip:erin@example.com", "presence", 600);
+    let ok = subscribe(
+        &mut h,
+        &mut watcher,
+        "sip:erin@example.com",
+        "presence",
+        600,
+    );
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(h.count(|e| matches!(e, Effect::LookupUser { .. })) >= 2);
     assert_eq!(h.service.subscription_count(), 2);
@@ -833,7 +921,10 @@ fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
     assert!(body.contains("sip:alice@example.com"), "{body}");
     assert!(body.contains("direction=\"recipient\""), "{body}");
     assert!(body.contains(invite.headers().call_id().unwrap()), "{body}");
-    assert!(body.contains("bob-tag") && body.contains("alice-tag"), "{body}");
+    assert!(
+        body.contains("bob-tag") && body.contains("alice-tag"),
+        "{body}"
+    );
 
     h.respond(&callee, &invite, 200);
     let confirmed = notified(&mut h, &lamp, 200);
@@ -852,7 +943,12 @@ fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
         let body = body_of(n);
         let root = body.find("<dialog-info").unwrap();
         let at = root + body[root..].find(" version=\"").unwrap() + 10;
-        body[at..].split('"').next().unwrap().parse::<u32>().unwrap()
+        body[at..]
+            .split('"')
+            .next()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
     };
     assert!(version(&ended) > version(&confirmed) && version(&confirmed) > version(&early));
 }
@@ -884,7 +980,9 @@ fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
     );
     assert_eq!(delivered.uri_str(), "sip:alice@198.51.100.10:5060");
     assert!(
-        h.requests(&callee).iter().all(|r| r.method() != &Method::Invite),
+        h.requests(&callee)
+            .iter()
+            .all(|r| r.method() != &Method::Invite),
         "not forked to bob's phones"
     );
 }

@@ -248,7 +248,11 @@ fn address_of(uri: &str) -> Option<Destination> {
         _ if sip.secure => Transport::Tls,
         _ => Transport::Udp,
     };
-    let default_port = if transport == Transport::Tls { 5061 } else { 5060 };
+    let default_port = if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    };
     Some(Destination::Address {
         transport,
         remote: SocketAddr::new(ip, sip.port.unwrap_or(default_port)),
@@ -287,7 +291,10 @@ mod tests {
         let first = sub.notify(400, None, Some(("text/plain", "x"))).unwrap();
         let h = first.headers();
         assert_eq!(h.cseq().unwrap().seq, 5);
-        assert_eq!(h.get(HeaderName::SubscriptionState), Some("active;expires=600"));
+        assert_eq!(
+            h.get(HeaderName::SubscriptionState),
+            Some("active;expires=600")
+        );
         assert_eq!(h.to_tag(), Some("bobtag"));
         assert_eq!(h.from_tag(), Some("srv1"));
         assert_eq!(first.uri_str(), "sip:bob@192.0.2.7:5070;transport=tcp");

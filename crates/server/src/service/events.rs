@@ -33,7 +33,6 @@ use crate::storage::{PublicationRecord, StateChange, StoredState, SubscriptionRe
 
 use super::contacts::via_source;
 use super::relay::Caller;
-use super::users::Known;
 use super::{Effect, EffectError, Service, StoreId, Waiting, send};
 
 /// CSeq numbers and document versions move on by this much at a restart:
@@ -185,7 +184,13 @@ impl Service {
                 if incoming.is_for_us() && !has_user {
                     // Addressed to this server's own Contact: a dialog it
                     // no longer holds. The watcher subscribes anew.
-                    self.answer(now, ep, &incoming, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, &[]);
+                    self.answer(
+                        now,
+                        ep,
+                        &incoming,
+                        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                        &[],
+                    );
                     return None;
                 }
             }
@@ -221,34 +226,6 @@ impl Service {
         self.answer(now, ep, incoming, StatusCode::BAD_EVENT, &lines);
     }
 
-    /// Whether the Request-URI's user exists: `None` when the request was
-    /// parked to look the user up (it runs again from the relay).
-    fn resource_exists(
-        &mut self,
-        now: Now,
-        aor: &Aor,
-        incoming: &Incoming,
-        routed_to_us: bool,
-    ) -> Option<bool> {
-        match self.users.get(aor.user(), aor.domain()) {
-            Known::Found(_) => Some(true),
-            Known::Absent => Some(false),
-            Known::Unknown => {
-                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
-                self.park(
-                    now,
-                    name,
-                    domain,
-                    Waiting::Relay {
-                        incoming: incoming.clone(),
-                        routed_to_us,
-                    },
-                );
-                None
-            }
-        }
-    }
-
     // ----- SUBSCRIBE -----
 
     /// An out-of-dialog SUBSCRIBE for a local user or a resource list.
@@ -275,7 +252,11 @@ impl Service {
         let exists = if list.is_some() {
             true
         } else {
-            match self.resource_exists(now, &resource, &incoming, routed_to_us) {
+            let exists = self.user_exists(now, &resource, || Waiting::Relay {
+                incoming: incoming.clone(),
+                routed_to_us,
+            });
+            match exists {
                 Some(e) => e,
                 None => return,
             }
@@ -641,7 +622,13 @@ impl Service {
                     Some(r) => Some(r),
                     None => {
                         tracing::debug!(%aor, etag, "PUBLISH for an unknown entity tag: 412");
-                        self.answer(now, ep, &incoming, StatusCode::CONDITIONAL_REQUEST_FAILED, &[]);
+                        self.answer(
+                            now,
+                            ep,
+                            &incoming,
+                            StatusCode::CONDITIONAL_REQUEST_FAILED,
+                            &[],
+                        );
                         return;
                     }
                 }

@@ -156,8 +156,14 @@ impl Service {
                 let headers = [
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
-                    (HeaderName::Supported, "path, outbound, eventlist".to_owned()),
-                    (HeaderName::AllowEvents, crate::events::ALLOW_EVENTS.to_owned()),
+                    (
+                        HeaderName::Supported,
+                        "path, outbound, eventlist".to_owned(),
+                    ),
+                    (
+                        HeaderName::AllowEvents,
+                        crate::events::ALLOW_EVENTS.to_owned(),
+                    ),
                 ];
                 if let Err(e) =
                     self.proxy
@@ -276,23 +282,35 @@ impl Service {
             self.reply(now, ep, incoming, StatusCode::NOT_FOUND);
             return;
         };
-        let status = match self.users.get(aor.user(), aor.domain()) {
-            Known::Found(_) => StatusCode::TEMPORARILY_UNAVAILABLE,
-            Known::Absent => StatusCode::NOT_FOUND,
-            Known::Unknown => {
-                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
-                self.park(
-                    now,
-                    name,
-                    domain,
-                    Waiting::NoDevice {
-                        incoming: incoming.clone(),
-                    },
-                );
-                return;
-            }
+        let exists = self.user_exists(now, &aor, || Waiting::NoDevice {
+            incoming: incoming.clone(),
+        });
+        let status = match exists {
+            Some(true) => StatusCode::TEMPORARILY_UNAVAILABLE,
+            Some(false) => StatusCode::NOT_FOUND,
+            None => return,
         };
         self.reply(now, ep, incoming, status);
+    }
+
+    /// Whether the user of `aor` exists; `None` when they are not in
+    /// memory: the request was parked (`park` builds what resumes it) until
+    /// the store answers.
+    pub(super) fn user_exists(
+        &mut self,
+        now: Now,
+        aor: &Aor,
+        park: impl FnOnce() -> Waiting,
+    ) -> Option<bool> {
+        match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) => Some(true),
+            Known::Absent => Some(false),
+            Known::Unknown => {
+                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
+                self.park(now, name, domain, park());
+                None
+            }
+        }
     }
 
     /// Authenticates a caller whose From domain is served here; others
