@@ -766,11 +766,15 @@ fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
     );
     assert_eq!(body.matches("<basic>closed</basic>").count(), 2, "{body}");
 
-    // A member registers: a new list NOTIFY with its state.
+    assert!(body.contains("fullState=\"true\""), "{body}");
+
+    // A member registers: a partial list NOTIFY with its state only.
     let mut member = bob();
     h.register(&mut member, 600);
     let body = body_of(&notified(&mut h, &owner, 200));
     assert!(body.contains("<basic>open</basic>"), "{body}");
+    assert!(body.contains("fullState=\"false\""), "{body}");
+    assert!(!body.contains("sip:carol@example.com"), "{body}");
 }
 
 #[test]

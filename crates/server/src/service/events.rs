@@ -783,7 +783,7 @@ impl Service {
                 let expires = sub.remaining(now.unix());
                 self.ok_subscribe(now, ep, tx, &request, &sub, expires);
                 self.events.subscriptions.insert(*sub);
-                self.notify_one(now, ep, &id);
+                self.notify_one(now, ep, &id, None);
             }
             Saving::Refresh {
                 tx,
@@ -797,7 +797,7 @@ impl Service {
                     Some(sub) => {
                         let expires = sub.remaining(now.unix());
                         self.ok_subscribe(now, ep, tx, &request, &sub, expires);
-                        self.notify_one(now, ep, &id);
+                        self.notify_one(now, ep, &id, None);
                     }
                     None => {
                         // Ended meanwhile (expired, 481).
@@ -863,7 +863,7 @@ impl Service {
         resource: &str,
     ) {
         for id in self.events.subscriptions.watching(event, resource) {
-            self.notify_one(now, ep, &id);
+            self.notify_one(now, ep, &id, None);
         }
         let lists: Vec<String> = self
             .events
@@ -875,7 +875,7 @@ impl Service {
             .collect();
         for list in lists {
             for id in self.events.subscriptions.watching(event, &list) {
-                self.notify_one(now, ep, &id);
+                self.notify_one(now, ep, &id, Some(resource));
             }
         }
     }
@@ -896,9 +896,25 @@ impl Service {
         self.notify_resource(now, ep, DIALOG, &uri_of(aor));
     }
 
+    /// Subscription `id` learns that `member` of its list (`None`: its
+    /// resource, or everything) changed: a NOTIFY now, or once the one in
+    /// flight is answered.
+    fn notify_one(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: &str,
+        member: Option<&str>,
+    ) {
+        if let Some(sub) = self.events.subscriptions.get_mut(id) {
+            sub.note_change(member);
+        }
+        self.send_notify(now, ep, id);
+    }
+
     /// Sends subscription `id` its NOTIFY with the current state, or
     /// defers it while one is in flight.
-    fn notify_one(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
+    fn send_notify(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
         let Some(sub) = self.events.subscriptions.get_mut(id) else {
             return;
         };
@@ -936,28 +952,29 @@ impl Service {
             Ok(r) => r,
             Err(error) => {
                 tracing::warn!(%error, id = sub.id(), "NOTIFY not built");
-                sub.settle();
+                sub.settle(true);
                 return None;
             }
         };
         let Some(destination) = sub.destination() else {
             tracing::warn!(id = sub.id(), target = %sub.record().remote_target, "NOTIFY has no address to go to");
-            sub.settle();
+            sub.settle(true);
             return None;
         };
         match ep.send_request(now.instant(), request, destination) {
             Ok(tx) => Some(tx),
             Err(error) => {
                 tracing::debug!(%error, id = sub.id(), "NOTIFY not sent");
-                sub.settle();
+                sub.settle(true);
                 None
             }
         }
     }
 
-    /// The document a NOTIFY of `sub` carries: content type and body,
-    /// always the full state. A list gets the RLMI multipart body of all
-    /// its members (RFC 4662).
+    /// The document a NOTIFY of `sub` carries: content type and body, the
+    /// full state of a single resource. A list gets an RLMI multipart body
+    /// (RFC 4662): every member the first time (and after a refresh or a
+    /// failure), then only those that changed.
     fn document(
         &self,
         now: Now,
@@ -971,9 +988,12 @@ impl Service {
             return self.document_of(now, &event, &resource, version);
         }
         let list = self.events.config.list(&resource)?;
+        let changes = sub.take_changes();
+        let full = changes.is_none();
         let resources: Vec<ListResource> = list
             .members
             .iter()
+            .filter(|m| changes.as_ref().is_none_or(|c| c.contains(m)))
             .map(|member| {
                 let (content_type, body) = self
                     .document_of(now, &event, member, version)
@@ -989,7 +1009,7 @@ impl Service {
             .collect();
         let boundary = format!("sb-{}", ep.new_tag());
         Some(bodies::rlmi_notify_body(
-            &resource, version, true, &resources, &boundary,
+            &resource, version, full, &resources, &boundary,
         ))
     }
 
@@ -1076,9 +1096,9 @@ impl Service {
                     .events
                     .subscriptions
                     .get_mut(&id)
-                    .is_some_and(Subscription::settle);
+                    .is_some_and(|s| s.settle(false));
                 if again {
-                    self.notify_one(now, ep, &id);
+                    self.send_notify(now, ep, &id);
                 }
             }
             Some(404 | 410 | 481) => {
@@ -1090,7 +1110,7 @@ impl Service {
                 // NOTIFY (a change, a refresh) carries the full state.
                 tracing::debug!(id, ?status, "NOTIFY failed: the subscription is kept");
                 if let Some(s) = self.events.subscriptions.get_mut(&id) {
-                    s.settle();
+                    s.settle(true);
                 }
             }
         }
