@@ -990,3 +990,43 @@ fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
         "not forked to bob's phones"
     );
 }
+
+#[test]
+fn notifys_reach_watchers_behind_nat_and_on_connections() {
+    let mut h = Server::new();
+    // Behind NAT: its Contact is a private address; NOTIFYs go where its
+    // SUBSCRIBE came from.
+    let mut natted = Phone::behind_nat("bob", "203.0.113.7:40000", "192.168.1.20:5060");
+    let (ok, notify) = subscribe_notify(&mut h, &mut natted, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.expect("the NOTIFY reached the public address");
+    assert_eq!(notify.uri_str(), "sip:bob@192.168.1.20:5060");
+    h.respond(&natted, &notify, 200);
+
+    // Over TCP: down the same connection.
+    let mut carol = Phone::new("carol", "198.51.100.12:5070");
+    h.connect_tcp(&mut carol);
+    let (ok, notify) = subscribe_notify(&mut h, &mut carol, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(notify.is_some(), "the NOTIFY went down the connection");
+}
+
+#[test]
+fn a_change_while_a_notify_is_in_flight_follows_once_it_is_answered() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (_, first) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let first = first.unwrap();
+    let mut device = alice();
+    h.register(&mut device, 600);
+    // Nothing new while the first is unanswered...
+    assert!(
+        unique_notifys(&mut h, &watcher)
+            .iter()
+            .all(|n| n.headers().cseq() == first.headers().cseq())
+    );
+    // ...then the latest state at once.
+    h.respond(&watcher, &first, 200);
+    let next = notified(&mut h, &watcher, 200);
+    assert!(body_of(&next).contains("<basic>open</basic>"));
+}

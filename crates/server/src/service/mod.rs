@@ -21,12 +21,18 @@
 //!
 //! Nothing here blocks: a request that needs a user who is not in memory
 //! waits (parked) for [`Effect::LookupUser`]; a REGISTER's 200 OK waits for
-//! [`Effect::Store`] (nothing acknowledged is lost).
+//! [`Effect::Store`], a SUBSCRIBE's or PUBLISH's for [`Effect::Save`]
+//! (nothing acknowledged is lost). The server is the notifier of local
+//! users' `presence`, `dialog` (from the calls it routes) and `reg`
+//! events; [`Service::load_state`] takes the subscriptions back after a
+//! restart.
 //!
 //! ```text
 //! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
-//!                                               └─ other ─────► proxy §16 checks ─► relay rules (407/403/404/480)
-//!                                                                ─► location / NAT hops ─► Proxy::forward
+//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs):
+//!                                                                                 │    auth (407), policy (403) ─► Effect::Save ─► 200, NOTIFY
+//!                                                                                 └─ relay rules (407/403/404/480)
+//!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
 mod config;
