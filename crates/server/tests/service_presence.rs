@@ -1030,3 +1030,33 @@ fn a_change_while_a_notify_is_in_flight_follows_once_it_is_answered() {
     let next = notified(&mut h, &watcher, 200);
     assert!(body_of(&next).contains("<basic>open</basic>"));
 }
+
+#[test]
+fn foreign_watchers_subscribe_only_when_configured_and_allowed() {
+    let mut h = Server::with(|c| {
+        c.events.foreign_watchers = true;
+        c.events.policy.rules.insert(
+            ALICE.to_owned(),
+            WatchRule {
+                allow: vec!["@other.org".to_owned()],
+                deny: vec![],
+            },
+        );
+    });
+    let mut stranger = Phone::new("eve", "203.0.113.9:5060");
+    stranger.domain = "other.org".to_owned();
+    // No challenge (not a local user); allowed by alice's rule.
+    let request = subscribe_request(&mut stranger, ALICE, "presence", 600)
+        .build()
+        .unwrap();
+    h.send(&stranger, request);
+    let (ok, notify) = answer_and_notify(&mut h, &stranger);
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(notify.is_some());
+    // Bob has no rule for other.org: refused.
+    let request = subscribe_request(&mut stranger, "sip:bob@example.com", "presence", 600)
+        .build()
+        .unwrap();
+    h.send(&stranger, request);
+    assert_eq!(h.status(&stranger), 403);
+}

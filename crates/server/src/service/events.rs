@@ -362,7 +362,7 @@ impl Service {
             // A fetch (RFC 6665 §4.4.3): the state once, nothing kept.
             let mut sub = sub;
             self.ok_subscribe(now, ep, incoming.tx(), incoming.request(), &sub, 0);
-            self.transmit(now, ep, &mut sub, Some(EndReason::Timeout));
+            self.transmit(now, ep, &mut sub, Some(EndReason::Timeout), None);
             return;
         }
         let id = StoreId(self.next_id());
@@ -550,7 +550,7 @@ impl Service {
             return;
         };
         if reason.is_some() {
-            self.transmit(now, ep, &mut sub, reason);
+            self.transmit(now, ep, &mut sub, reason, None);
         }
         self.save_background(vec![StateChange::RemoveSubscription { id: id.to_owned() }]);
     }
@@ -783,7 +783,7 @@ impl Service {
                 let expires = sub.remaining(now.unix());
                 self.ok_subscribe(now, ep, tx, &request, &sub, expires);
                 self.events.subscriptions.insert(*sub);
-                self.notify_one(now, ep, &id, None);
+                self.notify_one(now, ep, &id, None, None);
             }
             Saving::Refresh {
                 tx,
@@ -797,7 +797,7 @@ impl Service {
                     Some(sub) => {
                         let expires = sub.remaining(now.unix());
                         self.ok_subscribe(now, ep, tx, &request, &sub, expires);
-                        self.notify_one(now, ep, &id, None);
+                        self.notify_one(now, ep, &id, None, None);
                     }
                     None => {
                         // Ended meanwhile (expired, 481).
@@ -862,8 +862,17 @@ impl Service {
         event: &str,
         resource: &str,
     ) {
-        for id in self.events.subscriptions.watching(event, resource) {
-            self.notify_one(now, ep, &id, None);
+        let watchers = self.events.subscriptions.watching(event, resource);
+        if !watchers.is_empty() {
+            // A presence document has no per-watcher version: made once.
+            let shared = if event == PRESENCE {
+                self.document_of(now, event, resource, 0)
+            } else {
+                None
+            };
+            for id in watchers {
+                self.notify_one(now, ep, &id, None, shared.as_ref());
+            }
         }
         let lists: Vec<String> = self
             .events
@@ -875,7 +884,7 @@ impl Service {
             .collect();
         for list in lists {
             for id in self.events.subscriptions.watching(event, &list) {
-                self.notify_one(now, ep, &id, Some(resource));
+                self.notify_one(now, ep, &id, Some(resource), None);
             }
         }
     }
@@ -905,31 +914,36 @@ impl Service {
         ep: &mut impl TransactionLayer,
         id: &str,
         member: Option<&str>,
+        shared: Option<&(String, String)>,
     ) {
         if let Some(sub) = self.events.subscriptions.get_mut(id) {
             sub.note_change(member);
         }
-        self.send_notify(now, ep, id);
+        self.send_notify(now, ep, id, shared);
     }
 
     /// Sends subscription `id` its NOTIFY with the current state, or
     /// defers it while one is in flight.
-    fn send_notify(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
-        let Some(sub) = self.events.subscriptions.get_mut(id) else {
+    ///
+    /// `shared` is the document when it is the same for every watcher of
+    /// the resource (presence), made once for all of them.
+    fn send_notify(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: &str,
+        shared: Option<&(String, String)>,
+    ) {
+        let Some(mut sub) = self.events.subscriptions.checkout(id) else {
             return;
         };
         if sub.in_flight() {
             sub.defer();
-            return;
-        }
-        let mut sub = sub.clone();
-        if let Some(tx) = self.transmit(now, ep, &mut sub, None) {
+        } else if let Some(tx) = self.transmit(now, ep, &mut sub, None, shared) {
             self.events.subscriptions.track(tx, id);
         }
-        // The CSeq, version and in-flight mark go back into the table.
-        if let Some(slot) = self.events.subscriptions.get_mut(id) {
-            *slot = sub;
-        }
+        // With its new CSeq, version and in-flight mark.
+        self.events.subscriptions.restore(sub);
     }
 
     /// Builds and sends `sub`'s NOTIFY (terminated when `end` is given).
@@ -939,9 +953,14 @@ impl Service {
         ep: &mut impl TransactionLayer,
         sub: &mut Subscription,
         end: Option<EndReason>,
+        shared: Option<&(String, String)>,
     ) -> Option<TransactionId> {
-        let body = match end {
-            Some(EndReason::Rejected | EndReason::NoResource) => None,
+        let body = match (end, shared) {
+            (Some(EndReason::Rejected | EndReason::NoResource), _) => None,
+            (_, Some(document)) if !sub.record().list => {
+                sub.next_version();
+                Some(document.clone())
+            }
             _ => self.document(now, ep, sub),
         };
         let request = match sub.notify(
@@ -1098,7 +1117,7 @@ impl Service {
                     .get_mut(&id)
                     .is_some_and(|s| s.settle(false));
                 if again {
-                    self.send_notify(now, ep, &id);
+                    self.send_notify(now, ep, &id, None);
                 }
             }
             Some(404 | 410 | 481) => {
