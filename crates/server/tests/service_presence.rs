@@ -228,7 +228,7 @@ fn subscribe_is_challenged_stored_answered_then_notified_with_full_state() {
     let to_tag = ok.headers().to_tag().unwrap().to_owned();
     // Durable before the 200.
     assert!(matches!(
-        h.state.as_slice(),
+        h.saved.as_slice(),
         [StateChange::PutSubscription(r)] if r.resource == ALICE && r.watcher == "sip:bob@example.com" && r.local_tag == to_tag
     ));
 
@@ -322,7 +322,7 @@ fn refresh_unsubscribe_and_expiry() {
     assert_eq!(state_of(&last), "terminated;reason=timeout");
     assert_eq!(h.service.subscription_count(), 0);
     assert!(matches!(
-        h.state.last(),
+        h.saved.last(),
         Some(StateChange::RemoveSubscription { .. })
     ));
 
@@ -333,7 +333,7 @@ fn refresh_unsubscribe_and_expiry() {
     let final_notify = final_notify.unwrap();
     assert_eq!(state_of(&final_notify), "terminated;reason=timeout");
     assert_eq!(h.service.subscription_count(), 0);
-    assert!(h.state.iter().any(
+    assert!(h.saved.iter().any(
         |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
     ));
 }
@@ -411,7 +411,7 @@ fn publication_etag_life_cycle_and_412() {
     let e1 = etag_of(&created);
     assert!(body_of(&notified(&mut h, &watcher, 200)).contains("in a meeting"));
     assert!(
-        h.state
+        h.saved
             .iter()
             .any(|c| matches!(c, StateChange::PutPublication(p) if p.etag == e1))
     );
@@ -441,7 +441,7 @@ fn publication_etag_life_cycle_and_412() {
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
     assert!(
-        h.state
+        h.saved
             .iter()
             .any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == e3))
     );
@@ -497,7 +497,7 @@ fn publish_rules_other_users_bad_types_and_expiry() {
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
     assert!(
-        h.state
+        h.saved
             .iter()
             .any(|c| matches!(c, StateChange::RemovePublication { etag: e } if *e == etag))
     );
@@ -529,7 +529,7 @@ fn a_notify_answered_481_ends_the_subscription() {
     let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 600);
     h.respond(&watcher, &notify.unwrap(), 481);
     assert_eq!(h.service.subscription_count(), 0);
-    assert!(h.state.iter().any(
+    assert!(h.saved.iter().any(
         |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
     ));
     // Nothing more goes out for it.
@@ -574,7 +574,7 @@ fn after_a_restart_watchers_keep_getting_notifys() {
     let (ok, before) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
     let before = before.unwrap();
     h.respond(&watcher, &before, 200);
-    let state = stored(&h.state);
+    let state = stored(&h.saved);
     assert_eq!(state.subscriptions.len(), 1);
 
     // A new process, at the same wall clock plus a minute.
@@ -798,7 +798,7 @@ fn a_fetch_with_expires_0_gets_the_state_once() {
     assert_eq!(state_of(&notify), "terminated;reason=timeout");
     assert!(body_of(&notify).contains("<basic>closed</basic>"));
     assert_eq!(h.service.subscription_count(), 0);
-    assert!(h.state.is_empty());
+    assert!(h.saved.is_empty());
 }
 
 #[test]
@@ -848,7 +848,7 @@ fn a_subscribe_and_publish_flood_is_rate_limited() {
         .filter(|r| r.status().as_u16() >= 200)
         .count();
     assert_eq!(answered, 3, "only the burst is answered");
-    assert!(h.service.subscription_count() == 0 && h.state.is_empty());
+    assert!(h.service.subscription_count() == 0 && h.saved.is_empty());
 }
 
 #[test]

@@ -33,6 +33,7 @@ use crate::storage::{PublicationRecord, StateChange, StoredState, SubscriptionRe
 
 use super::contacts::via_source;
 use super::relay::Caller;
+use super::users::Known;
 use super::{Effect, EffectError, Service, StoreId, Waiting, send};
 
 /// CSeq numbers and document versions move on by this much at a restart:
@@ -224,6 +225,21 @@ impl Service {
     fn bad_event(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: &Incoming) {
         let lines = [(HeaderName::AllowEvents, ALLOW_EVENTS.to_owned())];
         self.answer(now, ep, incoming, StatusCode::BAD_EVENT, &lines);
+    }
+
+    /// Whether the user of `aor` exists; `None` when they are not in
+    /// memory: the request was parked (`park` builds what resumes it) until
+    /// the store answers.
+    fn user_exists(&mut self, now: Now, aor: &Aor, park: impl FnOnce() -> Waiting) -> Option<bool> {
+        match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) => Some(true),
+            Known::Absent => Some(false),
+            Known::Unknown => {
+                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
+                self.park(now, name, domain, park());
+                None
+            }
+        }
     }
 
     // ----- SUBSCRIBE -----

@@ -282,35 +282,23 @@ impl Service {
             self.reply(now, ep, incoming, StatusCode::NOT_FOUND);
             return;
         };
-        let exists = self.user_exists(now, &aor, || Waiting::NoDevice {
-            incoming: incoming.clone(),
-        });
-        let status = match exists {
-            Some(true) => StatusCode::TEMPORARILY_UNAVAILABLE,
-            Some(false) => StatusCode::NOT_FOUND,
-            None => return,
-        };
-        self.reply(now, ep, incoming, status);
-    }
-
-    /// Whether the user of `aor` exists; `None` when they are not in
-    /// memory: the request was parked (`park` builds what resumes it) until
-    /// the store answers.
-    pub(super) fn user_exists(
-        &mut self,
-        now: Now,
-        aor: &Aor,
-        park: impl FnOnce() -> Waiting,
-    ) -> Option<bool> {
-        match self.users.get(aor.user(), aor.domain()) {
-            Known::Found(_) => Some(true),
-            Known::Absent => Some(false),
+        let status = match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) => StatusCode::TEMPORARILY_UNAVAILABLE,
+            Known::Absent => StatusCode::NOT_FOUND,
             Known::Unknown => {
                 let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
-                self.park(now, name, domain, park());
-                None
+                self.park(
+                    now,
+                    name,
+                    domain,
+                    Waiting::NoDevice {
+                        incoming: incoming.clone(),
+                    },
+                );
+                return;
             }
-        }
+        };
+        self.reply(now, ep, incoming, status);
     }
 
     /// Authenticates a caller whose From domain is served here; others
