@@ -21,7 +21,7 @@ use switchboard_proto::{
 };
 use switchboard_server::events::WatchRule;
 use switchboard_server::service::Effect;
-use switchboard_server::storage::{StateChange, StoredState};
+use switchboard_server::storage::{StateChange, StoredState, SubscriptionRecord};
 
 const S: Duration = Duration::from_secs(1);
 const ALICE: &str = "sip:alice@example.com";
@@ -1059,4 +1059,46 @@ fn foreign_watchers_subscribe_only_when_configured_and_allowed() {
         .unwrap();
     h.send(&stranger, request);
     assert_eq!(h.status(&stranger), 403);
+}
+
+#[test]
+fn load_state_drops_what_ended_or_is_no_longer_served() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    let good = stored(&h.saved).subscriptions.remove(0);
+    let expired = SubscriptionRecord {
+        id: "old".to_owned(),
+        expires_unix: service_harness::UNIX0 - 1,
+        ..good.clone()
+    };
+    let unserved = SubscriptionRecord {
+        id: "mwi".to_owned(),
+        event: "message-summary".to_owned(),
+        ..good.clone()
+    };
+    let damaged = SubscriptionRecord {
+        id: "far".to_owned(),
+        expires_unix: u64::MAX,
+        ..good.clone()
+    };
+    let mut h = Server::new();
+    h.service.load_state(StoredState {
+        subscriptions: vec![good, expired, unserved, damaged],
+        ..StoredState::default()
+    });
+    h.run_for(S);
+    assert_eq!(h.service.subscription_count(), 2);
+    let removed: Vec<&str> = h
+        .saved
+        .iter()
+        .filter_map(|c| match c {
+            StateChange::RemoveSubscription { id } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, ["old", "mwi"]);
+    // The damaged one ends no later than the longest grant.
+    h.run_for(7200 * S);
+    assert_eq!(h.service.subscription_count(), 0);
 }

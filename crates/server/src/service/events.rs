@@ -1193,12 +1193,15 @@ impl Service {
         let unix = self.clock.unix();
         let mut stale = Vec::new();
         for record in &state.subscriptions {
-            if record.expires_unix <= unix {
+            // A package or list no longer served ends too.
+            let range = self.events.config.range_of(&record.event);
+            let served = !record.list || self.events.config.list(&record.resource).is_some();
+            let Some(range) = range.filter(|_| served && record.expires_unix > unix) else {
                 stale.push(StateChange::RemoveSubscription {
                     id: record.id.clone(),
                 });
                 continue;
-            }
+            };
             let transport = record
                 .source
                 .map_or(switchboard_core::Transport::Udp, |(t, _)| t);
@@ -1216,7 +1219,10 @@ impl Service {
                 }),
                 None => String::new(),
             };
-            let mut sub = Subscription::new(record.clone(), contact, None);
+            let mut record = record.clone();
+            // Never further away than the longest grant (a damaged record).
+            record.expires_unix = record.expires_unix.min(unix + u64::from(range.max));
+            let mut sub = Subscription::new(record, contact, None);
             sub.bump(RESTART_MARGIN);
             self.events.subscriptions.insert(sub);
         }
@@ -1227,7 +1233,10 @@ impl Service {
                 });
                 continue;
             }
-            self.events.publications.put(record.clone());
+            let mut record = record.clone();
+            let longest = unix + u64::from(self.events.config.publish.max);
+            record.expires_unix = record.expires_unix.min(longest);
+            self.events.publications.put(record);
         }
         tracing::info!(
             subscriptions = self.events.subscriptions.len(),
