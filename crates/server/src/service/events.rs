@@ -185,11 +185,12 @@ impl Service {
                 if incoming.is_for_us() && !has_user {
                     // Addressed to this server's own Contact: a dialog it
                     // no longer holds. The watcher subscribes anew.
-                    self.answer(
+                    self.answer_event(
                         now,
                         ep,
                         &incoming,
                         StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                        None,
                         &[],
                     );
                     return None;
@@ -207,24 +208,26 @@ impl Service {
         None
     }
 
-    /// Answers a request the event server handles, with a fresh To tag.
-    fn answer(
+    /// Answers a request the event server handles, with a fresh To tag
+    /// (and `reason` instead of the status's usual phrase).
+    fn answer_event(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
         incoming: &Incoming,
         status: StatusCode,
+        reason: Option<&str>,
         lines: &[(HeaderName, String)],
     ) {
         let tag = ep.new_tag();
-        let response = crate::util::response(incoming.request(), status, None, &tag, lines);
+        let response = crate::util::response(incoming.request(), status, reason, &tag, lines);
         send(ep, now, incoming.tx(), response);
     }
 
     /// 489 with what is served.
     fn bad_event(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: &Incoming) {
         let lines = [(HeaderName::AllowEvents, ALLOW_EVENTS.to_owned())];
-        self.answer(now, ep, incoming, StatusCode::BAD_EVENT, &lines);
+        self.answer_event(now, ep, incoming, StatusCode::BAD_EVENT, None, &lines);
     }
 
     /// Whether the user of `aor` exists; `None` when they are not in
@@ -259,7 +262,7 @@ impl Service {
             return;
         };
         let Some(resource) = aor_of(request, None) else {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         let list = self.events.config.list(&uri_of(&resource)).cloned();
@@ -281,14 +284,14 @@ impl Service {
             Caller::Handled => return,
             Caller::Foreign if !self.events.config.foreign_watchers => {
                 tracing::debug!(%resource, "watcher from another domain refused");
-                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local | Caller::Foreign => {
                 match aor_of(incoming.request(), Some(HeaderName::From)) {
                     Some(w) => w,
                     None => {
-                        self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                        self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                         return;
                     }
                 }
@@ -303,12 +306,12 @@ impl Service {
                 .allows(&uri_of(&watcher), &uri_of(&resource)),
         };
         if !exists {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         }
         if !allowed {
             tracing::debug!(%watcher, %resource, "watcher refused by the policy");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         if list.is_some() {
@@ -320,7 +323,14 @@ impl Service {
                 .any(|s| s.as_str().eq_ignore_ascii_case("eventlist"));
             if !eventlist {
                 let lines = [(HeaderName::Require, "eventlist".to_owned())];
-                self.answer(now, ep, &incoming, StatusCode::EXTENSION_REQUIRED, &lines);
+                self.answer_event(
+                    now,
+                    ep,
+                    &incoming,
+                    StatusCode::EXTENSION_REQUIRED,
+                    None,
+                    &lines,
+                );
                 return;
             }
         }
@@ -329,7 +339,14 @@ impl Service {
             Some(Ok(g)) => g,
             Some(Err(min)) => {
                 let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                self.answer_event(
+                    now,
+                    ep,
+                    &incoming,
+                    StatusCode::INTERVAL_TOO_BRIEF,
+                    None,
+                    &lines,
+                );
                 return;
             }
             None => {
@@ -343,20 +360,20 @@ impl Service {
                 Err(LimitError::Total(n)) => {
                     tracing::warn!(subscriptions = n, "subscription limit reached: 503");
                     let lines = [(HeaderName::RetryAfter, "60".to_owned())];
-                    self.answer(now, ep, &incoming, StatusCode::SERVICE_UNAVAILABLE, &lines);
+                    self.answer_event(
+                        now,
+                        ep,
+                        &incoming,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        None,
+                        &lines,
+                    );
                     return;
                 }
                 Err(e) => {
                     tracing::debug!(%watcher, error = %e, "subscription limit of the watcher: 403");
-                    let tag = ep.new_tag();
-                    let response = crate::util::response(
-                        incoming.request(),
-                        StatusCode::FORBIDDEN,
-                        Some("Too Many Subscriptions"),
-                        &tag,
-                        &[],
-                    );
-                    send(ep, now, incoming.tx(), response);
+                    let reason = Some("Too Many Subscriptions");
+                    self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, reason, &[]);
                     return;
                 }
             }
@@ -371,7 +388,7 @@ impl Service {
             list.is_some(),
             granted,
         ) else {
-            self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
             return;
         };
         if granted == 0 {
@@ -505,7 +522,14 @@ impl Service {
             Some(Ok(g)) => g,
             Some(Err(min)) => {
                 let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                self.answer_event(
+                    now,
+                    ep,
+                    incoming,
+                    StatusCode::INTERVAL_TOO_BRIEF,
+                    None,
+                    &lines,
+                );
                 return;
             }
             None => {
@@ -594,17 +618,17 @@ impl Service {
         let request = incoming.request();
         if package_of(request).as_deref() != Some(PRESENCE) {
             let lines = [(HeaderName::AllowEvents, PRESENCE.to_owned())];
-            self.answer(now, ep, &incoming, StatusCode::BAD_EVENT, &lines);
+            self.answer_event(now, ep, &incoming, StatusCode::BAD_EVENT, None, &lines);
             return;
         }
         let Some(aor) = aor_of(request, None) else {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         match self.caller(now, ep, &incoming, routed_to_us) {
             Caller::Handled => return,
             Caller::Foreign => {
-                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local => {}
@@ -614,14 +638,21 @@ impl Service {
         // himself.
         if aor_of(request, Some(HeaderName::From)).as_ref() != Some(&aor) {
             tracing::debug!(%aor, "PUBLISH for someone else: 403");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         let granted = match self.events.config.publish.grant(expires_of(request)) {
             Ok(g) => g,
             Err(min) => {
                 let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                self.answer_event(
+                    now,
+                    ep,
+                    &incoming,
+                    StatusCode::INTERVAL_TOO_BRIEF,
+                    None,
+                    &lines,
+                );
                 return;
             }
         };
@@ -638,11 +669,12 @@ impl Service {
                     Some(r) => Some(r),
                     None => {
                         tracing::debug!(%aor, etag, "PUBLISH for an unknown entity tag: 412");
-                        self.answer(
+                        self.answer_event(
                             now,
                             ep,
                             &incoming,
                             StatusCode::CONDITIONAL_REQUEST_FAILED,
+                            None,
                             &[],
                         );
                         return;
@@ -671,7 +703,7 @@ impl Service {
                         },
                     );
                 }
-                None => self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]),
+                None => self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]),
             }
             return;
         }
@@ -685,7 +717,7 @@ impl Service {
                     } else {
                         &[]
                     };
-                    self.answer(now, ep, &incoming, status, lines);
+                    self.answer_event(now, ep, &incoming, status, None, lines);
                     return;
                 }
             }
@@ -694,7 +726,7 @@ impl Service {
                 // A refresh: the document stays.
                 Some(o) => (o.content_type.clone(), o.body.clone()),
                 None => {
-                    self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                    self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                     return;
                 }
             }
@@ -704,7 +736,7 @@ impl Service {
                 >= self.events.config.max_publications_per_user
         {
             tracing::debug!(%aor, "too many publications: 403");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         // A new entity tag at every change (RFC 3903 §6).
