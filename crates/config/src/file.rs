@@ -51,7 +51,7 @@ pub struct FileConfig {
 ///
 /// ```toml
 /// [presence]
-/// min_expires = 60          # SUBSCRIBE/PUBLISH below it: 423
+/// min_expires = 30          # SUBSCRIBE/PUBLISH below it: 423
 /// max_expires = 7200        # capped above it
 /// default_expires = 3600
 /// max_subscriptions_per_user = 200   # over it: 403

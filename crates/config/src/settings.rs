@@ -225,7 +225,7 @@ fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
-    let (min, max) = (p.min_expires.unwrap_or(60), p.max_expires.unwrap_or(7200));
+    let (min, max) = (p.min_expires.unwrap_or(30), p.max_expires.unwrap_or(7200));
     if max < min {
         return Err(ConfigError::new(
             "presence.max_expires",

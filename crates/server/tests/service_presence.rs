@@ -289,7 +289,7 @@ fn expires_too_brief_is_423_too_long_is_capped() {
     let mut watcher = bob();
     let brief = subscribe(&mut h, &mut watcher, ALICE, "presence", 10);
     assert_eq!(brief.status(), StatusCode::INTERVAL_TOO_BRIEF);
-    assert_eq!(brief.headers().get(HeaderName::MinExpires), Some("60"));
+    assert_eq!(brief.headers().get(HeaderName::MinExpires), Some("30"));
     let (long, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 100_000);
     assert_eq!(long.status(), StatusCode::OK);
     assert_eq!(long.headers().get(HeaderName::Expires), Some("7200"));
