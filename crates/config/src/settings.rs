@@ -38,10 +38,10 @@ pub struct Settings {
     pub protection: ProtectionSection,
     /// `[auth]` as the file says.
     pub auth: AuthSection,
-    /// `[proxy]` as the file says.
-    pub proxy: ProxySection,
     /// `[presence]` as the file says.
     pub presence: PresenceSection,
+    /// `[proxy]` as the file says.
+    pub proxy: ProxySection,
     /// `max_transactions` as the file says.
     pub max_transactions: Option<usize>,
 }
@@ -202,8 +202,8 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if file.max_transactions == Some(0) {
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
-    check_proxy(&file.proxy)?;
     check_presence(&file.presence)?;
+    check_proxy(&file.proxy)?;
     Ok(Settings {
         listen,
         domains,
@@ -212,10 +212,45 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         registrar: file.registrar,
         protection: file.protection,
         auth: file.auth,
-        proxy: file.proxy,
         presence: file.presence,
+        proxy: file.proxy,
         max_transactions: file.max_transactions,
     })
+}
+
+fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
+    if let Some(mode) = &p.mode {
+        if !matches!(mode.as_str(), "proxy" | "redirect") {
+            return Err(ConfigError::new(
+                "proxy.mode",
+                format!("{mode:?}: must be \"proxy\" or \"redirect\""),
+            ));
+        }
+    }
+    if p.timer_c == Some(0) {
+        return Err(ConfigError::new("proxy.timer_c", "must be at least 1"));
+    }
+    if p.group_timeout == Some(0) {
+        return Err(ConfigError::new(
+            "proxy.group_timeout",
+            "must be at least 1",
+        ));
+    }
+    if p.max_branches == Some(0) {
+        return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
+    }
+    if let Some(uri) = &p.outbound_proxy {
+        let sip = switchboard_proto::Uri::parse(uri)
+            .ok()
+            .is_some_and(|u| u.as_sip().is_some_and(|s| s.user.is_none()));
+        if !sip {
+            return Err(ConfigError::new(
+                "proxy.outbound_proxy",
+                format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
@@ -254,41 +289,6 @@ fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
             "presence.rules",
             format!("{aor:?} is not a SIP URI with a user part"),
         ));
-    }
-    Ok(())
-}
-
-fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
-    if let Some(mode) = &p.mode {
-        if !matches!(mode.as_str(), "proxy" | "redirect") {
-            return Err(ConfigError::new(
-                "proxy.mode",
-                format!("{mode:?}: must be \"proxy\" or \"redirect\""),
-            ));
-        }
-    }
-    if p.timer_c == Some(0) {
-        return Err(ConfigError::new("proxy.timer_c", "must be at least 1"));
-    }
-    if p.group_timeout == Some(0) {
-        return Err(ConfigError::new(
-            "proxy.group_timeout",
-            "must be at least 1",
-        ));
-    }
-    if p.max_branches == Some(0) {
-        return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
-    }
-    if let Some(uri) = &p.outbound_proxy {
-        let sip = switchboard_proto::Uri::parse(uri)
-            .ok()
-            .is_some_and(|u| u.as_sip().is_some_and(|s| s.user.is_none()));
-        if !sip {
-            return Err(ConfigError::new(
-                "proxy.outbound_proxy",
-                format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
-            ));
-        }
     }
     Ok(())
 }

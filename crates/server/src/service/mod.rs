@@ -72,16 +72,16 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, I
 /// The SIP server: see the [module documentation](self).
 pub struct Service {
     registrar: Registrar,
+    /// Subscriptions, publications, NOTIFYs.
+    events: events::EventState,
     auth: Authenticator,
     protect: Protection,
     proxy: Proxy,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
-    /// Subscriptions, publications, NOTIFYs.
-    events: events::EventState,
-    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
-    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -142,13 +142,13 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("registrar", &self.registrar)
+            .field("subscriptions", &self.events.subscriptions().len())
             .field("users", &self.users.len())
             .field("registering", &self.registering.len())
             .field("parked", &self.parked.len())
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
             .field("dialogs", &self.dialogs.len())
-            .field("subscriptions", &self.events.subscriptions().len())
             .finish_non_exhaustive()
     }
 }
@@ -174,14 +174,14 @@ impl Service {
         let outbound = config.outbound_route();
         Self {
             registrar: Registrar::new(config.registrar, rng()),
+            events: events::EventState::new(config.events),
             auth: Authenticator::new(config.auth, secret, rng()),
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
+            calls: CallBook::default(),
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
-            events: events::EventState::new(config.events),
-            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -354,10 +354,10 @@ impl Service {
             next = next.min(self.next_users_check);
         }
         let candidates = [
+            self.events_deadline(self.clock),
             self.proxy.poll_timeout(),
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
-            self.events_deadline(self.clock),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
