@@ -60,6 +60,11 @@ impl EventState {
         }
     }
 
+    /// Whether `id` is a submission of the event state.
+    pub(super) fn is_saving(&self, id: StoreId) -> bool {
+        self.saving.contains_key(&id)
+    }
+
     /// How many requests wait for the store (load).
     pub(super) fn waiting(&self) -> usize {
         self.saving.len()
@@ -787,19 +792,18 @@ impl Service {
 
     // ----- the store -----
 
-    /// A submission of the event state finished; `false` when `id` is not
-    /// one.
+    /// A submission of the event state finished.
     pub(super) fn on_saved(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
         id: StoreId,
-        result: &Result<(), EffectError>,
-    ) -> bool {
+        result: Result<(), EffectError>,
+    ) {
         let Some(saving) = self.events.saving.remove(&id) else {
-            return false;
+            return;
         };
-        if let Err(error) = result {
+        if let Err(error) = &result {
             match &saving {
                 Saving::Background => {
                     tracing::warn!(%error, "storing event state failed (swept at the next start)");
@@ -896,7 +900,6 @@ impl Service {
                 }
             }
         }
-        true
     }
 
     // ----- NOTIFY -----

@@ -204,15 +204,16 @@ impl Service {
         self.registrar.load(bindings);
     }
 
+    /// Takes the stored event state back (at start, after the bindings):
+    /// subscriptions keep being notified without the watchers subscribing
+    /// again.
+    pub fn load_state(&mut self, state: StoredState) {
+        self.load_events(&state);
+    }
+
     /// Takes every user of the store (at start).
     pub fn load_users(&mut self, snapshot: UserSnapshot) {
         self.users.replace(snapshot.version, snapshot.users);
-    }
-
-    /// Takes the stored event state back (at start): subscriptions keep
-    /// being notified without the watchers subscribing again.
-    pub fn load_state(&mut self, state: StoredState) {
-        self.load_events(&state);
     }
 
     /// The server stops: watchers are told when so configured
@@ -283,7 +284,21 @@ impl Service {
     ) {
         self.clock = now;
         match completion {
-            Completion::Stored { id, result } => self.on_stored(now, ep, id, result),
+            Completion::Stored { id, result } if self.events.is_saving(id) => {
+                self.on_saved(now, ep, id, result);
+            }
+            Completion::Stored { id, result } => {
+                // A REGISTER's bindings stored: their watchers learn it.
+                let registered = self
+                    .registering
+                    .get(&id)
+                    .filter(|_| result.is_ok())
+                    .map(|(_, pending)| pending.aor().clone());
+                self.on_stored(now, ep, id, result);
+                if let Some(aor) = registered {
+                    self.bindings_changed(now, ep, &aor);
+                }
+            }
             Completion::User { id, result } => self.on_user(now, ep, id, result),
             Completion::Users(result) => {
                 self.checking_users = false;
