@@ -666,12 +666,12 @@ fn two_devices_publishing_are_composed_into_one_document() {
         &mut mobile,
         None,
         600,
-        Some(&pidf(ALICE, "t1", "closed", "phone off")),
+        Some(&pidf(ALICE, "m1", "closed", "phone off")),
     );
     assert_eq!(second.status(), StatusCode::OK);
     assert_ne!(etag_of(&first), etag_of(&second));
     let body = body_of(&notified(&mut h, &watcher, 200));
-    // Both tuples, ids made unique, one well-formed document.
+    // Both tuples in one document.
     assert!(
         body.contains("at the desk") && body.contains("phone off"),
         "{body}"
@@ -682,8 +682,31 @@ fn two_devices_publishing_are_composed_into_one_document() {
     );
     assert_eq!(body.matches("<presence").count(), 1, "{body}");
     assert!(
-        body.contains("id=\"t1\"") && body.contains("id=\"t1-2\""),
+        body.contains("id=\"t1\"") && body.contains("id=\"m1\""),
         "{body}"
+    );
+
+    // The desk phone restarts and publishes its tuple again without its
+    // entity tag: its old publication goes, the mobile's stays.
+    let again = publish(
+        &mut h,
+        &mut desk,
+        None,
+        600,
+        Some(&pidf(ALICE, "t1", "closed", "rebooted")),
+    );
+    assert_eq!(again.status(), StatusCode::OK);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(
+        body.contains("rebooted") && body.contains("phone off"),
+        "{body}"
+    );
+    assert!(!body.contains("at the desk"), "{body}");
+    let first = etag_of(&first);
+    assert!(
+        h.saved
+            .iter()
+            .any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == first))
     );
 }
 

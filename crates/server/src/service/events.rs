@@ -103,12 +103,13 @@ enum Saving {
         id: String,
         expires_unix: u64,
     },
-    /// A publication created, refreshed or modified (replacing `old`).
+    /// A publication created, refreshed or modified (replacing those of
+    /// `old`).
     Publish {
         tx: TransactionId,
         request: Request,
         record: Box<PublicationRecord>,
-        old: Option<String>,
+        old: Vec<String>,
     },
     /// A publication removed.
     Unpublish {
@@ -736,7 +737,14 @@ impl Service {
                 }
             }
         };
-        if old.is_none()
+        // A device publishing anew without its entity tag (it restarted,
+        // or lost the tag) replaces its own earlier publication: the same
+        // tuples. Otherwise the old one would show until it expires.
+        let old: Vec<String> = match old {
+            Some(o) => vec![o.etag],
+            None => self.superseded(&uri_of(&aor), &body),
+        };
+        if old.is_empty()
             && self.events.publications.count_of(&uri_of(&aor), PRESENCE)
                 >= self.events.config.max_publications_per_user
         {
@@ -753,11 +761,10 @@ impl Service {
             body,
             expires_unix: now.unix() + u64::from(granted),
         };
-        let old = old.map(|o| o.etag);
-        let mut changes = Vec::with_capacity(2);
-        if let Some(etag) = &old {
-            changes.push(StateChange::RemovePublication { etag: etag.clone() });
-        }
+        let mut changes: Vec<StateChange> = old
+            .iter()
+            .map(|etag| StateChange::RemovePublication { etag: etag.clone() })
+            .collect();
         changes.push(StateChange::PutPublication(record.clone()));
         let id = StoreId(self.next_id());
         self.effects.push_back(Effect::Save { id, changes });
@@ -770,6 +777,32 @@ impl Service {
                 old,
             },
         );
+    }
+
+    /// The entity tags of `uri`'s publications whose tuples all reappear
+    /// in the new document `body`.
+    fn superseded(&self, uri: &str, body: &str) -> Vec<String> {
+        let tuples = |text: &str| -> Vec<String> {
+            bodies::parse_pidf(text)
+                .map(|doc| {
+                    doc.elements()
+                        .filter(|e| e.kind() == bodies::ElementKind::Tuple)
+                        .filter_map(|e| e.id().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let new = tuples(body);
+        self.events
+            .publications
+            .of(uri, PRESENCE)
+            .into_iter()
+            .filter(|p| {
+                let ids = tuples(&p.body);
+                !ids.is_empty() && ids.iter().all(|id| new.contains(id))
+            })
+            .map(|p| p.etag.clone())
+            .collect()
     }
 
     /// The content type and document of a PUBLISH, checked: 415 for
@@ -872,7 +905,7 @@ impl Service {
                 record,
                 old,
             } => {
-                if let Some(etag) = old {
+                for etag in old {
                     self.events.publications.remove(&etag);
                 }
                 let lines = [
