@@ -49,6 +49,12 @@ fn subscribe_request(phone: &mut Phone, uri: &str, event: &str, expires: u32) ->
         .header(HeaderName::Expires, expires.to_string())
 }
 
+/// `phone` sends a SUBSCRIBE for 600 s without credentials.
+fn send_subscribe(h: &mut Server, phone: &mut Phone, uri: &str, event: &str) {
+    let request = subscribe_request(phone, uri, event, 600).build().unwrap();
+    h.send(phone, request);
+}
+
 /// `phone` subscribes (authenticated): the final response, and the NOTIFY
 /// that came with it (not answered yet).
 fn subscribe_notify(
@@ -188,6 +194,20 @@ fn etag_of(response: &Response) -> String {
         .to_owned()
 }
 
+/// Whether the store was told to remove subscription `id`.
+fn subscription_removed(h: &Server, id: &str) -> bool {
+    h.saved
+        .iter()
+        .any(|c| matches!(c, StateChange::RemoveSubscription { id: i } if i == id))
+}
+
+/// Whether the store was told to remove publication `etag`.
+fn publication_removed(h: &Server, etag: &str) -> bool {
+    h.saved
+        .iter()
+        .any(|c| matches!(c, StateChange::RemovePublication { etag: e } if e == etag))
+}
+
 /// What the store holds after `changes`.
 fn stored(changes: &[StateChange]) -> StoredState {
     let mut state = StoredState::default();
@@ -215,10 +235,7 @@ fn stored(changes: &[StateChange]) -> StoredState {
 fn subscribe_is_challenged_stored_answered_then_notified_with_full_state() {
     let mut h = Server::new();
     let mut watcher = bob();
-    let first = subscribe_request(&mut watcher, ALICE, "presence", 600)
-        .build()
-        .unwrap();
-    h.send(&watcher, first);
+    send_subscribe(&mut h, &mut watcher, ALICE, "presence");
     assert_eq!(h.status(&watcher), 407);
 
     let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 600);
@@ -333,19 +350,14 @@ fn refresh_unsubscribe_and_expiry() {
     let final_notify = final_notify.unwrap();
     assert_eq!(state_of(&final_notify), "terminated;reason=timeout");
     assert_eq!(h.service.subscription_count(), 0);
-    assert!(h.saved.iter().any(
-        |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
-    ));
+    assert!(subscription_removed(&h, ok.headers().to_tag().unwrap()));
 }
 
 #[test]
 fn unknown_events_get_489_with_allow_events() {
     let mut h = Server::new();
     let mut watcher = bob();
-    let request = subscribe_request(&mut watcher, ALICE, "message-summary", 600)
-        .build()
-        .unwrap();
-    h.send(&watcher, request);
+    send_subscribe(&mut h, &mut watcher, ALICE, "message-summary");
     let refused = h.final_response(&watcher);
     assert_eq!(refused.status(), StatusCode::BAD_EVENT);
     let allowed = refused.headers().get(HeaderName::AllowEvents).unwrap();
@@ -377,10 +389,7 @@ fn the_policy_refuses_with_403_and_strangers_are_refused() {
     // A watcher of another domain, by default.
     let mut stranger = Phone::new("eve", "203.0.113.9:5060");
     stranger.domain = "other.org".to_owned();
-    let request = subscribe_request(&mut stranger, ALICE, "presence", 600)
-        .build()
-        .unwrap();
-    h.send(&stranger, request);
+    send_subscribe(&mut h, &mut stranger, ALICE, "presence");
     assert_eq!(h.status(&stranger), 403);
 }
 
@@ -440,11 +449,7 @@ fn publication_etag_life_cycle_and_412() {
     assert_eq!(removed.status(), StatusCode::OK);
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
-    assert!(
-        h.saved
-            .iter()
-            .any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == e3))
-    );
+    assert!(publication_removed(&h, &e3));
 }
 
 #[test]
@@ -496,11 +501,7 @@ fn publish_rules_other_users_bad_types_and_expiry() {
     h.run_for(121 * S);
     let body = body_of(&notified(&mut h, &watcher, 200));
     assert!(body.contains("<basic>closed</basic>"), "{body}");
-    assert!(
-        h.saved
-            .iter()
-            .any(|c| matches!(c, StateChange::RemovePublication { etag: e } if *e == etag))
-    );
+    assert!(publication_removed(&h, &etag));
 }
 
 #[test]
@@ -529,9 +530,7 @@ fn a_notify_answered_481_ends_the_subscription() {
     let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 600);
     h.respond(&watcher, &notify.unwrap(), 481);
     assert_eq!(h.service.subscription_count(), 0);
-    assert!(h.saved.iter().any(
-        |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
-    ));
+    assert!(subscription_removed(&h, ok.headers().to_tag().unwrap()));
     // Nothing more goes out for it.
     let mut device = alice();
     h.register(&mut device, 600);
@@ -703,11 +702,7 @@ fn two_devices_publishing_are_composed_into_one_document() {
     );
     assert!(!body.contains("at the desk"), "{body}");
     let first = etag_of(&first);
-    assert!(
-        h.saved
-            .iter()
-            .any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == first))
-    );
+    assert!(publication_removed(&h, &first));
 }
 
 #[test]
@@ -1069,18 +1064,12 @@ fn foreign_watchers_subscribe_only_when_configured_and_allowed() {
     let mut stranger = Phone::new("eve", "203.0.113.9:5060");
     stranger.domain = "other.org".to_owned();
     // No challenge (not a local user); allowed by alice's rule.
-    let request = subscribe_request(&mut stranger, ALICE, "presence", 600)
-        .build()
-        .unwrap();
-    h.send(&stranger, request);
+    send_subscribe(&mut h, &mut stranger, ALICE, "presence");
     let (ok, notify) = answer_and_notify(&mut h, &stranger);
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(notify.is_some());
     // Bob has no rule for other.org: refused.
-    let request = subscribe_request(&mut stranger, "sip:bob@example.com", "presence", 600)
-        .build()
-        .unwrap();
-    h.send(&stranger, request);
+    send_subscribe(&mut h, &mut stranger, "sip:bob@example.com", "presence");
     assert_eq!(h.status(&stranger), 403);
 }
 

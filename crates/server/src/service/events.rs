@@ -24,8 +24,8 @@ use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
 use crate::bodies::{self, ListResource, ResourceState};
 use crate::events::{
-    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, LimitError, PIDF, PRESENCE, Publications, REG,
-    Subscription, Subscriptions,
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE,
+    Publications, REG, Subscription, Subscriptions,
 };
 use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;
@@ -251,6 +251,31 @@ impl Service {
         }
     }
 
+    /// The Expires `range` grants the request (0: an unsubscribe, a fetch
+    /// or a removal); `None` when it was answered: 423 with Min-Expires
+    /// below the minimum, 489 for a package without a range.
+    fn granted(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        range: Option<ExpiresRange>,
+    ) -> Option<u32> {
+        let Some(range) = range else {
+            self.bad_event(now, ep, incoming);
+            return None;
+        };
+        match range.grant(expires_of(incoming.request())) {
+            Ok(granted) => Some(granted),
+            Err(min) => {
+                let lines = [(HeaderName::MinExpires, min.to_string())];
+                let status = StatusCode::INTERVAL_TOO_BRIEF;
+                self.answer_event(now, ep, incoming, status, None, &lines);
+                None
+            }
+        }
+    }
+
     // ----- SUBSCRIBE -----
 
     /// An out-of-dialog SUBSCRIBE for a local user or a resource list.
@@ -341,24 +366,8 @@ impl Service {
             }
         }
         let range = self.events.config.range_of(&event);
-        let granted = match range.map(|r| r.grant(expires_of(incoming.request()))) {
-            Some(Ok(g)) => g,
-            Some(Err(min)) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer_event(
-                    now,
-                    ep,
-                    &incoming,
-                    StatusCode::INTERVAL_TOO_BRIEF,
-                    None,
-                    &lines,
-                );
-                return;
-            }
-            None => {
-                self.bad_event(now, ep, &incoming);
-                return;
-            }
+        let Some(granted) = self.granted(now, ep, &incoming, range) else {
+            return;
         };
         if granted > 0 {
             match self.events.subscriptions.check_limit(&uri_of(&watcher)) {
@@ -524,24 +533,8 @@ impl Service {
             return;
         }
         let range = self.events.config.range_of(sub.event());
-        let granted = match range.map(|r| r.grant(expires_of(request))) {
-            Some(Ok(g)) => g,
-            Some(Err(min)) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer_event(
-                    now,
-                    ep,
-                    incoming,
-                    StatusCode::INTERVAL_TOO_BRIEF,
-                    None,
-                    &lines,
-                );
-                return;
-            }
-            None => {
-                self.bad_event(now, ep, incoming);
-                return;
-            }
+        let Some(granted) = self.granted(now, ep, incoming, range) else {
+            return;
         };
         let flow = incoming.source().flow;
         if let Some(sub) = self.events.subscriptions.get_mut(id) {
@@ -647,21 +640,11 @@ impl Service {
             self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
-        let granted = match self.events.config.publish.grant(expires_of(request)) {
-            Ok(g) => g,
-            Err(min) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer_event(
-                    now,
-                    ep,
-                    &incoming,
-                    StatusCode::INTERVAL_TOO_BRIEF,
-                    None,
-                    &lines,
-                );
-                return;
-            }
+        let range = Some(self.events.config.publish);
+        let Some(granted) = self.granted(now, ep, &incoming, range) else {
+            return;
         };
+        let request = incoming.request();
         let if_match = request.headers().get(HeaderName::SipIfMatch).map(str::trim);
         let old = match if_match {
             Some(etag) => {
