@@ -40,6 +40,7 @@ mod contacts;
 mod dialogs;
 mod effect;
 mod events;
+mod notify;
 mod register;
 mod relay;
 mod users;
