@@ -1114,3 +1114,52 @@ fn load_state_drops_what_ended_or_is_no_longer_served() {
     h.run_for(7200 * S);
     assert_eq!(h.service.subscription_count(), 0);
 }
+
+#[test]
+fn a_busy_lamp_list_shows_a_members_ringing_call_with_its_dialog_info() {
+    let mut h = Server::with(|c| {
+        c.events
+            .lists
+            .push(switchboard_server::events::ResourceList {
+                uri: "sip:carol-blf@example.com".to_owned(),
+                owner: "sip:carol@example.com".to_owned(),
+                members: vec![
+                    "sip:alice@example.com".to_owned(),
+                    "sip:bob@example.com".to_owned(),
+                ],
+            });
+    });
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamps = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&lamps);
+    h.authenticate(&mut lamps, &password, |p| {
+        subscribe_request(p, "sip:carol-blf@example.com", "dialog", 3600)
+            .header(HeaderName::Supported, "eventlist")
+    });
+    let (ok, first) = answer_and_notify(&mut h, &lamps);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let first = first.unwrap();
+    h.respond(&lamps, &first, 200);
+    let body = body_of(&first);
+    assert_eq!(
+        body.matches("application/dialog-info+xml").count(),
+        2,
+        "{body}"
+    );
+
+    // Alice calls bob: both members change; the lamps follow.
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let mut seen = String::new();
+    for _ in 0..4 {
+        for n in notifys(&mut h, &lamps) {
+            seen.push_str(&body_of(&n));
+        }
+        h.run_for(S);
+    }
+    assert!(seen.contains("fullState=\"false\""), "{seen}");
+    assert!(seen.contains(">early</state>"), "{seen}");
+    assert!(seen.contains("direction=\"recipient\""), "{seen}");
+    assert!(seen.contains("direction=\"initiator\""), "{seen}");
+}

@@ -46,15 +46,27 @@ pub(super) struct EventState {
     pub(super) config: EventsConfig,
     pub(super) subscriptions: Subscriptions,
     pub(super) publications: Publications,
+    /// The lists each member (lower case) belongs to.
+    pub(super) lists_of: HashMap<String, Vec<String>>,
     /// Submissions of the event state waiting for the store.
     saving: HashMap<StoreId, Saving>,
 }
 
 impl EventState {
     pub(super) fn new(config: EventsConfig) -> Self {
+        let mut lists_of: HashMap<String, Vec<String>> = HashMap::new();
+        for list in &config.lists {
+            for member in &list.members {
+                lists_of
+                    .entry(member.to_ascii_lowercase())
+                    .or_default()
+                    .push(list.uri.clone());
+            }
+        }
         Self {
             subscriptions: Subscriptions::new(config.max_per_user, config.max_total),
             publications: Publications::default(),
+            lists_of,
             config,
             saving: HashMap::new(),
         }

@@ -38,14 +38,12 @@ impl Service {
                 self.notify_one(now, ep, &id, None, shared.as_ref());
             }
         }
-        let lists: Vec<String> = self
+        let lists = self
             .events
-            .config
-            .lists
-            .iter()
-            .filter(|l| l.members.iter().any(|m| m.eq_ignore_ascii_case(resource)))
-            .map(|l| l.uri.clone())
-            .collect();
+            .lists_of
+            .get(&resource.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
         for list in lists {
             for id in self.events.subscriptions.watching(event, &list) {
                 self.notify_one(now, ep, &id, Some(resource), None);
