@@ -1163,3 +1163,27 @@ fn a_busy_lamp_list_shows_a_members_ringing_call_with_its_dialog_info() {
     assert!(seen.contains("direction=\"recipient\""), "{seen}");
     assert!(seen.contains("direction=\"initiator\""), "{seen}");
 }
+
+#[test]
+fn a_subscribe_for_another_domain_is_relayed_as_before() {
+    let mut h = Server::new();
+    let remote = service_harness::addr("198.51.100.99:5060");
+    h.names.insert(
+        "other.org".to_owned(),
+        vec![switchboard_server::proxy::NextHop::address(
+            switchboard_core::Transport::Udp,
+            remote,
+        )],
+    );
+    let mut watcher = bob();
+    let password = h.password(&watcher);
+    h.authenticate(&mut watcher, &password, |p| {
+        subscribe_request(p, "sip:dave@other.org", "presence", 600)
+    });
+    let sent = h.take_requests();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].1.method(), &Method::Subscribe);
+    assert_eq!(sent[0].1.uri_str(), "sip:dave@other.org");
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(h.saved.is_empty());
+}
