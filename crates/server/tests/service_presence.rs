@@ -569,25 +569,32 @@ fn a_notify_that_times_out_keeps_the_subscription_and_changes_coalesce() {
 #[test]
 fn after_a_restart_watchers_keep_getting_notifys() {
     let mut h = Server::new();
+    let mut device = alice();
+    h.register(&mut device, 600);
     let mut watcher = bob();
     let (ok, before) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
     let before = before.unwrap();
     h.respond(&watcher, &before, 200);
+    assert!(body_of(&before).contains("<basic>open</basic>"));
     let state = stored(&h.saved);
     assert_eq!(state.subscriptions.len(), 1);
 
-    // A new process, at the same wall clock plus a minute.
+    // A new process a minute later, without alice's binding (it ran out
+    // while the server was down): the watcher is told at once.
     let mut h = Server::new();
     h.run_for(60 * S);
     h.service.load_state(state);
     assert_eq!(h.service.subscription_count(), 1);
-    let mut device = alice();
+    h.run_for(S);
+    let resync = notified(&mut h, &watcher, 200);
+    assert!(body_of(&resync).contains("<basic>closed</basic>"));
+    assert!(resync.headers().cseq().unwrap().seq > before.headers().cseq().unwrap().seq);
     h.register(&mut device, 600);
     let after = notified(&mut h, &watcher, 200);
     assert!(body_of(&after).contains("<basic>open</basic>"));
     assert_eq!(after.headers().call_id(), ok.headers().call_id());
     assert_eq!(after.headers().from_tag(), ok.headers().to_tag());
-    assert!(after.headers().cseq().unwrap().seq > before.headers().cseq().unwrap().seq);
+    assert!(after.headers().cseq().unwrap().seq > resync.headers().cseq().unwrap().seq);
     let state = state_of(&after).to_owned();
     assert!(state.starts_with("active;expires="), "{state}");
 

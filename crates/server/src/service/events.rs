@@ -16,7 +16,8 @@
 //! * After a restart ([`Service::load_state`](super::Service::load_state))
 //!   the subscriptions go on: no phone has to subscribe again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use switchboard_core::{Now, Source, TransactionId};
 use switchboard_proto::header::{ContentType, Expires, Supported};
@@ -39,6 +40,11 @@ use super::{Effect, EffectError, Service, StoreId, Waiting, send};
 /// CSeq numbers and document versions move on by this much at a restart:
 /// more than the NOTIFYs sent since the record was last stored.
 const RESTART_MARGIN: u32 = 10_000;
+/// After a restart every watcher gets the current state (bindings may have
+/// expired meanwhile), this many at a time...
+const RESYNC_BATCH: usize = 200;
+/// ...this far apart, so that a large table is not one burst.
+const RESYNC_PACE: Duration = Duration::from_millis(20);
 
 /// The event server's state inside the [`Service`].
 #[derive(Debug)]
@@ -50,6 +56,10 @@ pub(super) struct EventState {
     pub(super) lists_of: HashMap<String, Vec<String>>,
     /// Submissions of the event state waiting for the store.
     saving: HashMap<StoreId, Saving>,
+    /// Subscriptions loaded at start that still get their first NOTIFY.
+    resync: VecDeque<String>,
+    /// When the next batch of them goes out.
+    next_resync: Option<Instant>,
 }
 
 impl EventState {
@@ -69,6 +79,8 @@ impl EventState {
             lists_of,
             config,
             saving: HashMap::new(),
+            resync: VecDeque::new(),
+            next_resync: None,
         }
     }
 
@@ -933,13 +945,30 @@ impl Service {
     // ----- time, start, shutdown -----
 
     /// When the next subscription or publication expires.
-    pub(super) fn events_deadline(&self, now: Now) -> Option<std::time::Instant> {
-        self.events.next_expiry().map(|u| now.instant_at_unix(u))
+    pub(super) fn events_deadline(&self, now: Now) -> Option<Instant> {
+        let expiry = self.events.next_expiry().map(|u| now.instant_at_unix(u));
+        [expiry, self.events.next_resync]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Ends the expired subscriptions (NOTIFY with `terminated;
     /// reason=timeout`) and publications (their user's watchers learn it).
     pub(super) fn events_timeout(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        if self
+            .events
+            .next_resync
+            .is_some_and(|at| at <= now.instant())
+        {
+            let batch = RESYNC_BATCH.min(self.events.resync.len());
+            let ids: Vec<String> = self.events.resync.drain(..batch).collect();
+            for id in ids {
+                self.notify_one(now, ep, &id, None, None);
+            }
+            self.events.next_resync =
+                (!self.events.resync.is_empty()).then(|| now.instant() + RESYNC_PACE);
+        }
         let unix = now.unix();
         for id in self.events.subscriptions.expired(unix) {
             tracing::debug!(id, "subscription expired");
@@ -966,7 +995,8 @@ impl Service {
 
     /// Takes the stored subscriptions and publications back (at start):
     /// expired ones dropped (and removed from the store), CSeq numbers and
-    /// versions moved on.
+    /// versions moved on; every watcher gets the current state soon after
+    /// (paced).
     pub(super) fn load_events(&mut self, state: &StoredState) {
         let unix = self.clock.unix();
         let mut stale = Vec::new();
@@ -1002,6 +1032,7 @@ impl Service {
             record.expires_unix = record.expires_unix.min(unix + u64::from(range.max));
             let mut sub = Subscription::new(record, contact, None);
             sub.bump(RESTART_MARGIN);
+            self.events.resync.push_back(sub.id().to_owned());
             self.events.subscriptions.insert(sub);
         }
         for record in &state.publications {
@@ -1015,6 +1046,9 @@ impl Service {
             let longest = unix + u64::from(self.events.config.publish.max);
             record.expires_unix = record.expires_unix.min(longest);
             self.events.publications.put(record);
+        }
+        if !self.events.resync.is_empty() {
+            self.events.next_resync = Some(self.clock.instant());
         }
         tracing::info!(
             subscriptions = self.events.subscriptions.len(),
