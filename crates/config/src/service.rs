@@ -260,7 +260,7 @@ impl Summary {
             protection,
             auth,
             serving: format!(
-                "serving: REGISTER (digest authentication, registrar), OPTIONS, and every other request {requests}"
+                "serving: REGISTER (digest authentication, registrar), OPTIONS, SUBSCRIBE and PUBLISH for local users (presence, dialog, reg), and every other request {requests}"
             ),
         }
     }
