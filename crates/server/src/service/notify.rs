@@ -15,8 +15,6 @@ use super::Service;
 use super::events::uri_of;
 
 impl Service {
-    // ----- NOTIFY -----
-
     /// Notifies every watcher of `event` of `resource` (and the lists
     /// `resource` is a member of).
     pub(super) fn notify_resource(
