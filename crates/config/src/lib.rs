@@ -20,7 +20,8 @@ mod settings;
 
 pub use error::ConfigError;
 pub use file::{
-    AuthSection, FileConfig, MessagesSection, ProtectionSection, ProxySection, RegistrarSection,
+    AuthSection, FileConfig, ListSection, MessagesSection, PresenceSection, ProtectionSection,
+    ProxySection, RegistrarSection, WatchRuleSection,
 };
 pub use flags::Flags;
 pub use host::Host;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use switchboard_core::Transport;
 
 use crate::file::{
-    AuthSection, FileConfig, MessagesSection, ProtectionSection, ProxySection, RegistrarSection,
+    AuthSection, FileConfig, MessagesSection, PresenceSection, ProtectionSection, ProxySection,
+    RegistrarSection,
 };
 use crate::listeners::{default_domains, listeners_on, parse_listen};
 use crate::{ConfigError, Flags, Host};
@@ -38,6 +39,8 @@ pub struct Settings {
     pub protection: ProtectionSection,
     /// `[auth]` as the file says.
     pub auth: AuthSection,
+    /// `[presence]` as the file says.
+    pub presence: PresenceSection,
     /// `[proxy]` as the file says.
     pub proxy: ProxySection,
     /// `max_transactions` as the file says.
@@ -202,6 +205,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if file.max_transactions == Some(0) {
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
+    check_presence(&file.presence)?;
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
     Ok(Settings {
@@ -212,6 +216,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         registrar: file.registrar,
         protection: file.protection,
         auth: file.auth,
+        presence: file.presence,
         proxy: file.proxy,
         max_transactions: file.max_transactions,
         messages: file.messages,
@@ -266,6 +271,46 @@ fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
                 format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
+    if p.min_expires == Some(0) {
+        return Err(ConfigError::new(
+            "presence.min_expires",
+            "must be at least 1",
+        ));
+    }
+    let (min, max) = (p.min_expires.unwrap_or(30), p.max_expires.unwrap_or(7200));
+    if max < min {
+        return Err(ConfigError::new(
+            "presence.max_expires",
+            format!("{max} is below min_expires {min}"),
+        ));
+    }
+    let is_aor = |uri: &str| switchboard_server::Aor::parse(uri).is_ok();
+    for list in p.lists.iter().flatten() {
+        for uri in [&list.uri, &list.owner].into_iter().chain(&list.members) {
+            if !is_aor(uri) {
+                return Err(ConfigError::new(
+                    "presence.lists",
+                    format!("{uri:?} is not a SIP URI with a user part"),
+                ));
+            }
+        }
+    }
+    if let Some(aor) = p
+        .rules
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| !is_aor(k))
+    {
+        return Err(ConfigError::new(
+            "presence.rules",
+            format!("{aor:?} is not a SIP URI with a user part"),
+        ));
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
+use crate::events::EventsConfig;
 use crate::protect::ProtectConfig;
 use crate::proxy::ProxyConfig;
 use crate::registrar::RegistrarConfig;
@@ -19,6 +20,8 @@ pub struct ServiceConfig {
     pub protect: ProtectConfig,
     /// The proxy's (its listeners and domains say what "this server" is).
     pub proxy: ProxyConfig,
+    /// The event server's (SUBSCRIBE, PUBLISH, NOTIFY).
+    pub events: EventsConfig,
     /// Requests from other domains to local users need no challenge
     /// (`false`: they get 403).
     pub trust_foreign_callers: bool,
@@ -91,6 +94,7 @@ impl ServiceConfig {
             auth,
             protect,
             proxy,
+            events: EventsConfig::default(),
             trust_foreign_callers: true,
             outbound_proxy: None,
             users_refresh: Duration::from_secs(1),

@@ -21,20 +21,28 @@
 //!
 //! Nothing here blocks: a request that needs a user who is not in memory
 //! waits (parked) for [`Effect::LookupUser`]; a REGISTER's 200 OK waits for
-//! [`Effect::Store`] (nothing acknowledged is lost).
+//! [`Effect::Store`], a SUBSCRIBE's or PUBLISH's for [`Effect::Save`]
+//! (nothing acknowledged is lost). The server is the notifier of local
+//! users' `presence`, `dialog` (from the calls it routes) and `reg`
+//! events; [`Service::load_state`] takes the subscriptions back after a
+//! restart.
 //!
 //! ```text
 //! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
-//!                                               └─ other ─────► proxy §16 checks ─► relay rules (407/403/404/480)
-//!                                                                ─► location / NAT hops ─► Proxy::forward
+//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs):
+//!                                                                                 │    auth (407), policy (403) ─► Effect::Save ─► 200, NOTIFY
+//!                                                                                 └─ relay rules (407/403/404/480)
+//!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
 mod config;
 mod contacts;
 mod dialogs;
 mod effect;
+mod events;
 mod mailbox;
 mod messages;
+mod notify;
 mod register;
 mod relay;
 mod users;
@@ -63,11 +71,13 @@ use mailbox::Mailbox;
 use users::{Known, Users};
 
 /// Methods the server handles itself or proxies.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, PUBLISH";
 
 /// The SIP server: see the [module documentation](self).
 pub struct Service {
     registrar: Registrar,
+    /// Subscriptions, publications, NOTIFYs.
+    events: events::EventState,
     auth: Authenticator,
     protect: Protection,
     proxy: Proxy,
@@ -142,6 +152,7 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("registrar", &self.registrar)
+            .field("subscriptions", &self.events.subscriptions().len())
             .field("users", &self.users.len())
             .field("registering", &self.registering.len())
             .field("parked", &self.parked.len())
@@ -174,6 +185,7 @@ impl Service {
         let outbound = config.outbound_route();
         Self {
             registrar: Registrar::new(config.registrar, rng()),
+            events: events::EventState::new(config.events),
             auth: Authenticator::new(config.auth, secret, rng()),
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
@@ -205,15 +217,29 @@ impl Service {
     }
 
     /// Takes the stored event state back (at start, after the bindings):
-    /// offline messages are delivered to users with bindings at the first
-    /// timeout.
+    /// subscriptions keep being notified without the watchers subscribing
+    /// again; offline messages are delivered to users with bindings at the
+    /// first timeout.
     pub fn load_state(&mut self, state: StoredState) {
+        self.load_events(&state);
         self.load_messages(state.messages);
     }
 
     /// Takes every user of the store (at start).
     pub fn load_users(&mut self, snapshot: UserSnapshot) {
         self.users.replace(snapshot.version, snapshot.users);
+    }
+
+    /// The server stops: watchers are told when so configured
+    /// ([`EventsConfig::terminate_on_shutdown`](crate::events::EventsConfig)).
+    pub fn shutdown(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        self.clock = now;
+        self.shutdown_events(now, ep);
+    }
+
+    /// How many subscriptions the server notifies.
+    pub fn subscription_count(&self) -> usize {
+        self.events.subscriptions().len()
     }
 
     /// The registrar (bindings, for listings).
@@ -254,11 +280,13 @@ impl Service {
                 // what is left is not the proxy's (a CANCEL of a request
                 // answered here, a stray response) and needs nothing.
                 if let Some(left) = self.proxy.handle_event(now.instant(), ep, other) {
-                    self.delivery_event(now, ep, left);
+                    if !self.on_notify_event(now, ep, &left) {
+                        self.delivery_event(now, ep, left);
+                    }
                 }
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// The outcome of an [`Effect`].
@@ -270,7 +298,21 @@ impl Service {
     ) {
         self.clock = now;
         match completion {
-            Completion::Stored { id, result } => self.on_stored(now, ep, id, result),
+            Completion::Stored { id, result } if self.events.is_saving(id) => {
+                self.on_saved(now, ep, id, result);
+            }
+            Completion::Stored { id, result } => {
+                // A REGISTER's bindings stored: their watchers learn it.
+                let registered = self
+                    .registering
+                    .get(&id)
+                    .filter(|_| result.is_ok())
+                    .map(|(_, pending)| pending.aor().clone());
+                self.on_stored(now, ep, id, result);
+                if let Some(aor) = registered {
+                    self.bindings_changed(now, ep, &aor);
+                }
+            }
             Completion::User { id, result } => self.on_user(now, ep, id, result),
             Completion::Users(result) => {
                 self.checking_users = false;
@@ -287,7 +329,7 @@ impl Service {
                 self.proxy.resolved(now.instant(), ep, id, hops);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// Called once `now` has reached [`Service::poll_timeout`].
@@ -298,8 +340,11 @@ impl Service {
             self.proxy.handle_timeout(at, ep);
         }
         let expiry_due = self.registrar.poll_timeout(now).is_some_and(|d| d <= at);
+        if self.events_deadline(now).is_some_and(|d| d <= at) {
+            self.events_timeout(now, ep);
+        }
         if expiry_due || at >= self.next_housekeeping {
-            self.housekeeping(now);
+            self.housekeeping(now, ep);
             self.next_housekeeping = at + self.housekeeping;
         }
         if at >= self.next_users_check && !self.checking_users {
@@ -322,7 +367,7 @@ impl Service {
                 self.fail_parked(now, ep, parked.waiting);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     // ----- outputs -----
@@ -339,6 +384,7 @@ impl Service {
             next = next.min(self.next_users_check);
         }
         let candidates = [
+            self.events_deadline(self.clock),
             self.proxy.poll_timeout(),
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
@@ -367,7 +413,8 @@ impl Service {
         let load = self.registering.len()
             + self.parked.len()
             + self.proxy.pending_count()
-            + self.mailbox.saving_count();
+            + self.mailbox.saving_count()
+            + self.events.waiting();
         if self.protect.set_load(load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");
@@ -555,9 +602,15 @@ impl Service {
 
     // ----- housekeeping -----
 
-    fn housekeeping(&mut self, now: Now) {
+    fn housekeeping(&mut self, now: Now, ep: &mut impl TransactionLayer) {
         let expired = self.registrar.poll_expired(now.unix());
         if !expired.is_empty() {
+            let mut aors: Vec<_> = expired.iter().map(|c| c.aor().clone()).collect();
+            aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+            aors.dedup();
+            for aor in &aors {
+                self.bindings_changed(now, ep, aor);
+            }
             let id = StoreId(self.next_id());
             self.expiring.insert(id, expired.len());
             self.effects.push_back(Effect::Store {
@@ -586,16 +639,21 @@ impl Service {
         id
     }
 
-    /// Moves what the proxy asked for into the effects.
-    fn drain_proxy(&mut self) {
+    /// Moves what the proxy asked for into the effects; call states go to
+    /// the call book and the dialog watchers of the users involved.
+    fn drain_proxy(&mut self, ep: &mut impl TransactionLayer) {
         while let Some(event) = self.proxy.poll_event() {
             match event {
                 ProxyEvent::Resolve { id, uri } => {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => {
-                    // The watchers of these users get NOTIFYs (events).
-                    let _changed = self.calls.apply(self.clock.instant(), update);
+                    let changed = self.calls.apply(self.clock.instant(), update);
+                    // Read before the next apply: ended dialogs are
+                    // reported once.
+                    for aor in changed {
+                        self.calls_changed(self.clock, ep, &aor);
+                    }
                 }
             }
         }

@@ -95,6 +95,7 @@ impl Service {
             return;
         };
         let aor = pending.aor().clone();
+        let stored = result.is_ok();
         let answer = match result {
             Ok(()) => self.registrar.complete(pending, now.unix()),
             Err(error) => {
@@ -102,7 +103,8 @@ impl Service {
                 self.registrar.abort(pending)
             }
         };
-        let registered = answer.is_ok();
+        // A 500 after a failed store is also `Ok` (a response was built).
+        let registered = stored && answer.is_ok();
         send(ep, now, tx, answer);
         if registered {
             // Messages kept while the user had no device go out now.
