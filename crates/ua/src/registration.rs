@@ -35,7 +35,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    fn delay(self, failures: u32) -> Duration {
+    pub(crate) fn delay(self, failures: u32) -> Duration {
         let factor = 1u32
             .checked_shl(failures.saturating_sub(1).min(16))
             .unwrap_or(u32::MAX);
