@@ -18,7 +18,7 @@ pub(crate) struct XmlElement {
     pub(crate) name: String,
     pub(crate) attributes: Vec<(String, String)>,
     pub(crate) text: String,
-    pub(crate) children: Vec<XmlElement>,
+    pub(crate) children: Vec<Self>,
 }
 
 fn local(name: &[u8]) -> String {

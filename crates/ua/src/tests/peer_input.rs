@@ -108,7 +108,7 @@ proptest! {
 }
 
 /// A server transaction id, from a real endpoint fed the request.
-fn fake_tx(request: &Request) -> Option<switchboard_core::TransactionId> {
+pub(super) fn fake_tx(request: &Request) -> Option<switchboard_core::TransactionId> {
     use switchboard_core::{Endpoint, Event, Input, Source};
     let mut ep = Endpoint::new(
         switchboard_core::Config {
