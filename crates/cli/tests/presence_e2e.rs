@@ -45,9 +45,14 @@ fn spawn(name: &str, args: &[&str]) -> Proc {
 
 /// The account options of `user` against `server`.
 fn account(server: &Server) -> Vec<String> {
-    ["--password", "secret", "--server", &server.addr().to_string()]
-        .map(str::to_owned)
-        .to_vec()
+    [
+        "--password",
+        "secret",
+        "--server",
+        &server.addr().to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec()
 }
 
 /// `switchboard subscribe target --event event --as watcher ...more`.
@@ -131,7 +136,14 @@ fn presence_follows_registration_and_register_can_publish() {
     );
     // register --publish: the published status wins over "registered".
     let mut reg = {
-        let mut args = vec!["register", BOB, "--publish", "busy", "--note", "in a meeting"];
+        let mut args = vec![
+            "register",
+            BOB,
+            "--publish",
+            "busy",
+            "--note",
+            "in a meeting",
+        ];
         args.extend(account.iter().map(String::as_str));
         spawn("register", &args)
     };
@@ -149,7 +161,15 @@ fn a_busy_lamp_shows_a_call_through_the_server() {
     let (server, _dir) = serve();
     let account = account(&server);
     let mut bob = {
-        let mut args = vec!["answer", "--as", BOB, "--answer-after", "1500", "--srtp", "off"];
+        let mut args = vec![
+            "answer",
+            "--as",
+            BOB,
+            "--answer-after",
+            "1500",
+            "--srtp",
+            "off",
+        ];
         args.extend(account.iter().map(String::as_str));
         spawn("answer", &args)
     };
@@ -158,7 +178,14 @@ fn a_busy_lamp_shows_a_call_through_the_server() {
     expect_line_with(&lamp, &["dialog", BOB], WAIT);
     let mut call = {
         let mut args = vec![
-            "call", BOB, "--as", CAROL, "--duration", "1", "--srtp", "off",
+            "call",
+            BOB,
+            "--as",
+            CAROL,
+            "--duration",
+            "1",
+            "--srtp",
+            "off",
         ];
         args.extend(account.iter().map(String::as_str));
         spawn("call", &args)
