@@ -19,7 +19,10 @@ mod service;
 mod settings;
 
 pub use error::ConfigError;
-pub use file::{AuthSection, FileConfig, ProtectionSection, ProxySection, RegistrarSection};
+pub use file::{
+    AuthSection, FileConfig, ListSection, PresenceSection, ProtectionSection, ProxySection,
+    RegistrarSection, WatchRuleSection,
+};
 pub use flags::Flags;
 pub use host::Host;
 pub use listeners::{default_domains, default_listeners, parse_listen};

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use switchboard_core::Transport;
 
-use crate::file::{AuthSection, FileConfig, ProtectionSection, ProxySection, RegistrarSection};
+use crate::file::{
+    AuthSection, FileConfig, PresenceSection, ProtectionSection, ProxySection, RegistrarSection,
+};
 use crate::listeners::{default_domains, listeners_on, parse_listen};
 use crate::{ConfigError, Flags, Host};
 
@@ -38,6 +40,8 @@ pub struct Settings {
     pub auth: AuthSection,
     /// `[proxy]` as the file says.
     pub proxy: ProxySection,
+    /// `[presence]` as the file says.
+    pub presence: PresenceSection,
     /// `max_transactions` as the file says.
     pub max_transactions: Option<usize>,
 }
@@ -199,6 +203,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
     check_proxy(&file.proxy)?;
+    check_presence(&file.presence)?;
     Ok(Settings {
         listen,
         domains,
@@ -208,8 +213,40 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         protection: file.protection,
         auth: file.auth,
         proxy: file.proxy,
+        presence: file.presence,
         max_transactions: file.max_transactions,
     })
+}
+
+fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
+    if p.min_expires == Some(0) {
+        return Err(ConfigError::new("presence.min_expires", "must be at least 1"));
+    }
+    let (min, max) = (p.min_expires.unwrap_or(60), p.max_expires.unwrap_or(7200));
+    if max < min {
+        return Err(ConfigError::new(
+            "presence.max_expires",
+            format!("{max} is below min_expires {min}"),
+        ));
+    }
+    let is_aor = |uri: &str| switchboard_server::Aor::parse(uri).is_ok();
+    for list in p.lists.iter().flatten() {
+        for uri in [&list.uri, &list.owner].into_iter().chain(&list.members) {
+            if !is_aor(uri) {
+                return Err(ConfigError::new(
+                    "presence.lists",
+                    format!("{uri:?} is not a SIP URI with a user part"),
+                ));
+            }
+        }
+    }
+    if let Some(aor) = p.rules.iter().flatten().map(|(k, _)| k).find(|k| !is_aor(k)) {
+        return Err(ConfigError::new(
+            "presence.rules",
+            format!("{aor:?} is not a SIP URI with a user part"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {

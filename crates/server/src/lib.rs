@@ -22,6 +22,9 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bodies;
+pub mod events;
+pub mod calls;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

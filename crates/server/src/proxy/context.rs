@@ -62,6 +62,12 @@ impl Context {
         *self.request.method() == Method::Invite
     }
 
+    /// An INVITE that starts a call (no To tag): the calls the proxy
+    /// reports.
+    pub(crate) fn is_initial_invite(&self) -> bool {
+        self.is_invite() && self.request.headers().to_tag().is_none()
+    }
+
     pub(crate) fn has_pending(&self) -> bool {
         self.branches.iter().any(Branch::is_pending)
     }

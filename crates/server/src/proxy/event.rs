@@ -1,4 +1,6 @@
-//! What the proxy asks of the application.
+//! What the proxy asks of the application, and what it tells it.
+
+use super::call_update::CallUpdate;
 
 /// Names one pending resolution, to answer with
 /// [`super::Proxy::resolved`].
@@ -7,6 +9,9 @@ pub struct ResolveId(pub(crate) u64);
 
 /// Something the application must do for the proxy, from
 /// [`super::Proxy::poll_event`].
+// Call updates are the common event and short-lived (drained after each
+// input): boxing them would cost an allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProxyEvent {
@@ -20,4 +25,7 @@ pub enum ProxyEvent {
         /// The URI to resolve (a Route or the target).
         uri: String,
     },
+    /// A call the proxy routes changed state (for busy-lamp fields and
+    /// pickup): nothing to answer.
+    Call(CallUpdate),
 }

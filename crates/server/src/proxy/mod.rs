@@ -13,6 +13,7 @@
 //! user agents may share the server's IP address on other ports.
 
 mod branch;
+mod call_update;
 mod config;
 mod context;
 mod error;
@@ -25,6 +26,7 @@ mod stateful;
 mod target;
 mod validate;
 
+pub use call_update::{CallEnd, CallParty, CallPhase, CallUpdate};
 pub use config::{Listener, Mode, ProxyConfig};
 pub use error::ProxyError;
 pub use event::{ProxyEvent, ResolveId};

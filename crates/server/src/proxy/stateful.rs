@@ -11,6 +11,7 @@ use switchboard_proto::header::{Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
 
 use super::branch::{Branch, BranchState};
+use super::call_update::{CallEnd, CallPhase, CallUpdate};
 use super::config::{Mode, ProxyConfig};
 use super::context::{BranchRef, Context, best_index, other_challenges};
 use super::error::ProxyError;
@@ -210,6 +211,14 @@ impl Proxy {
         if self.config.mode == Mode::Redirect && incoming.for_us {
             return self.redirect(now, ep, &incoming, targets);
         }
+        if *incoming.request.method() == switchboard_proto::Method::Bye
+            && incoming.request.headers().to_tag().is_some()
+        {
+            let bye = CallPhase::Terminated(CallEnd::Bye);
+            if let Some(update) = CallUpdate::of_request(&incoming.request, &incoming.source, bye) {
+                self.events.push_back(ProxyEvent::Call(update));
+            }
+        }
         let ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
         if ctx.is_invite() && self.config.send_trying {
             // Sent now rather than by the endpoint 200 ms later: the
@@ -221,6 +230,7 @@ impl Proxy {
         let mut ctx = ctx;
         ctx.groups = targets.into_groups().into();
         self.contexts.insert(tx, ctx);
+        self.report_call(tx, CallPhase::Trying, None);
         self.advance(now, ep, tx);
         Ok(())
     }
@@ -434,8 +444,12 @@ impl Proxy {
         event: Event,
     ) -> Option<Event> {
         match event {
-            Event::Response { tx, response, .. } if self.clients.contains_key(&tx) => {
-                self.on_response(now, ep, tx, response);
+            Event::Response {
+                tx,
+                response,
+                source,
+            } if self.clients.contains_key(&tx) => {
+                self.on_response_from(now, ep, tx, response, Some(source));
                 None
             }
             Event::StrayResponse { response, .. } => {
@@ -476,7 +490,20 @@ impl Proxy {
         now: Instant,
         ep: &mut impl TransactionLayer,
         tx: TransactionId,
+        response: Response,
+    ) {
+        self.on_response_from(now, ep, tx, response, None);
+    }
+
+    /// [`Proxy::on_response`], knowing where the response came from (the
+    /// callee's device, for call pickup).
+    fn on_response_from(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        tx: TransactionId,
         mut response: Response,
+        from: Option<Source>,
     ) {
         let Some(&at) = self.clients.get(&tx) else {
             return;
@@ -487,8 +514,8 @@ impl Proxy {
         with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
         match code {
-            100..=199 => self.on_provisional(now, ep, at, response),
-            200..=299 => self.on_success(now, ep, at, response),
+            100..=199 => self.on_provisional(now, ep, at, response, from),
+            200..=299 => self.on_success(now, ep, at, response, from),
             _ => self.on_final(now, ep, at, response),
         }
     }
@@ -499,6 +526,7 @@ impl Proxy {
         ep: &mut impl TransactionLayer,
         at: BranchRef,
         response: Response,
+        from: Option<Source>,
     ) {
         let timer_c = self.config.timer_c;
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
@@ -529,6 +557,12 @@ impl Proxy {
             self.cancel_branch(now, ep, at);
         }
         if live && !final_sent && response.status() != StatusCode::TRYING {
+            let phase = if response.headers().to_tag().is_some() {
+                CallPhase::Early
+            } else {
+                CallPhase::Proceeding
+            };
+            self.report_call(at.server, phase, Some((&response, from)));
             self.send_upstream(now, ep, at.server, response);
         }
     }
@@ -539,6 +573,7 @@ impl Proxy {
         ep: &mut impl TransactionLayer,
         at: BranchRef,
         response: Response,
+        from: Option<Source>,
     ) {
         self.stop_timer_c(at);
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
@@ -557,6 +592,7 @@ impl Proxy {
         if first {
             self.answered += 1;
         }
+        self.report_call(at.server, CallPhase::Confirmed, Some((&response, from)));
         // Every 2xx to an INVITE goes upstream: forks, retransmissions.
         self.send_upstream(now, ep, at.server, response);
         if first {
@@ -599,6 +635,14 @@ impl Proxy {
                 response.headers_mut().remove_all(HeaderName::Contact);
             }
         }
+        if response.headers().to_tag().is_some() {
+            // This fork's early dialog (if any) is over; others ring on.
+            let end = CallPhase::Terminated(CallEnd::Status(code));
+            self.report_call(at.server, end, Some((&response, None)));
+        }
+        let Some(ctx) = self.contexts.get_mut(&at.server) else {
+            return;
+        };
         if recursed.is_empty() || !(300..400).contains(&code) {
             ctx.responses.push(response);
         } else {
@@ -682,6 +726,9 @@ impl Proxy {
             return;
         };
         ctx.cancelled = true;
+        if !ctx.final_sent {
+            self.report_call(invite, CallPhase::Terminated(CallEnd::Cancelled), None);
+        }
         self.stop_forking(now, ep, invite, None);
         self.advance(now, ep, invite);
     }
@@ -718,6 +765,7 @@ impl Proxy {
                 // The caller is gone (its connection broke): stop ringing.
                 ctx.final_sent = true;
                 self.answered += 1;
+                self.report_call(tx, CallPhase::Terminated(CallEnd::Gone), None);
                 self.stop_forking(now, ep, tx, None);
             }
             self.remove_if_finished(tx);
@@ -1077,6 +1125,8 @@ impl Proxy {
         );
         ctx.responses.clear();
         if let Some(response) = response {
+            let end = CallEnd::Status(response.status().as_u16());
+            self.report_call(server, CallPhase::Terminated(end), None);
             self.send_upstream(now, ep, server, response);
         }
         self.remove_if_finished(server);
@@ -1123,6 +1173,30 @@ impl Proxy {
     }
 
     // ----- bookkeeping -----
+
+    /// Tells the application that the call of the initial INVITE `server`
+    /// is now in `phase` (with the response that says so, and where it
+    /// came from): [`ProxyEvent::Call`].
+    fn report_call(
+        &mut self,
+        server: TransactionId,
+        phase: CallPhase,
+        response: Option<(&Response, Option<Source>)>,
+    ) {
+        let Some(ctx) = self.contexts.get(&server) else {
+            return;
+        };
+        if !ctx.is_initial_invite() {
+            return;
+        }
+        let Some(mut update) = CallUpdate::of_request(&ctx.request, &ctx.source, phase) else {
+            return;
+        };
+        if let Some((response, from)) = response {
+            update = update.answered_by(response, from);
+        }
+        self.events.push_back(ProxyEvent::Call(update));
+    }
 
     fn branch_mut(&mut self, at: BranchRef) -> Option<&mut Branch> {
         self.contexts

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
+use crate::events::EventsConfig;
 use crate::protect::ProtectConfig;
 use crate::proxy::ProxyConfig;
 use crate::registrar::RegistrarConfig;
@@ -32,6 +33,8 @@ pub struct ServiceConfig {
     pub housekeeping: Duration,
     /// Longest wait for a user lookup before the request gets 500.
     pub lookup_timeout: Duration,
+    /// The event server's (SUBSCRIBE, PUBLISH, NOTIFY).
+    pub events: EventsConfig,
 }
 
 impl ServiceConfig {
@@ -53,6 +56,7 @@ impl ServiceConfig {
             users_refresh: Duration::from_secs(1),
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
+            events: EventsConfig::default(),
         }
     }
 

@@ -33,6 +33,7 @@ mod config;
 mod contacts;
 mod dialogs;
 mod effect;
+mod events;
 mod register;
 mod relay;
 mod users;
@@ -46,10 +47,11 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, PendingResponse, Registrar};
-use crate::storage::User;
+use crate::storage::{StoredState, User};
 
 pub use config::ServiceConfig;
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
@@ -59,7 +61,7 @@ use dialogs::Dialogs;
 use users::{Known, Users};
 
 /// Methods the server handles itself or proxies.
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, PUBLISH";
 
 /// The SIP server: see the [module documentation](self).
 pub struct Service {
@@ -70,6 +72,10 @@ pub struct Service {
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
+    /// Subscriptions, publications, NOTIFYs.
+    events: events::EventState,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -136,6 +142,7 @@ impl std::fmt::Debug for Service {
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
             .field("dialogs", &self.dialogs.len())
+            .field("subscriptions", &self.events.subscriptions().len())
             .finish_non_exhaustive()
     }
 }
@@ -167,6 +174,8 @@ impl Service {
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
+            events: events::EventState::new(config.events),
+            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -194,6 +203,24 @@ impl Service {
         self.users.replace(snapshot.version, snapshot.users);
     }
 
+    /// Takes the stored event state back (at start): subscriptions keep
+    /// being notified without the watchers subscribing again.
+    pub fn load_state(&mut self, state: StoredState) {
+        self.load_events(&state);
+    }
+
+    /// The server stops: watchers are told when so configured
+    /// ([`EventsConfig::terminate_on_shutdown`](crate::events::EventsConfig)).
+    pub fn shutdown(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        self.clock = now;
+        self.shutdown_events(now, ep);
+    }
+
+    /// How many subscriptions the server notifies.
+    pub fn subscription_count(&self) -> usize {
+        self.events.subscriptions().len()
+    }
+
     /// The registrar (bindings, for listings).
     pub fn registrar(&self) -> &Registrar {
         &self.registrar
@@ -202,6 +229,11 @@ impl Service {
     /// The proxy (calls in progress).
     pub fn proxy(&self) -> &Proxy {
         &self.proxy
+    }
+
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    pub fn calls(&self) -> &CallBook {
+        &self.calls
     }
 
     /// How many users are held in memory.
@@ -227,11 +259,13 @@ impl Service {
                 // what is left is not the proxy's (a CANCEL of a request
                 // answered here, a stray response) and needs nothing.
                 if let Some(left) = self.proxy.handle_event(now.instant(), ep, other) {
-                    tracing::trace!(event = ?left, "event not for the proxy");
+                    if !self.on_notify_event(now, ep, &left) {
+                        tracing::trace!(event = ?left, "event not for the proxy");
+                    }
                 }
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// The outcome of an [`Effect`].
@@ -260,7 +294,7 @@ impl Service {
                 self.proxy.resolved(now.instant(), ep, id, hops);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     /// Called once `now` has reached [`Service::poll_timeout`].
@@ -271,8 +305,11 @@ impl Service {
             self.proxy.handle_timeout(at, ep);
         }
         let expiry_due = self.registrar.poll_timeout(now).is_some_and(|d| d <= at);
+        if self.events_deadline(now).is_some_and(|d| d <= at) {
+            self.events_timeout(now, ep);
+        }
         if expiry_due || at >= self.next_housekeeping {
-            self.housekeeping(now);
+            self.housekeeping(now, ep);
             self.next_housekeeping = at + self.housekeeping;
         }
         if at >= self.next_users_check && !self.checking_users {
@@ -294,7 +331,7 @@ impl Service {
                 self.fail_parked(now, ep, parked.waiting);
             }
         }
-        self.drain_proxy();
+        self.drain_proxy(ep);
     }
 
     // ----- outputs -----
@@ -314,6 +351,7 @@ impl Service {
             self.proxy.poll_timeout(),
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
+            self.events_deadline(self.clock),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -335,7 +373,10 @@ impl Service {
         // inside established dialogs (a To tag) still pass. The endpoint's
         // max_transactions bounds memory on its own (503 too).
         let was = self.protect.is_overloaded();
-        let load = self.registering.len() + self.parked.len() + self.proxy.pending_count();
+        let load = self.registering.len()
+            + self.parked.len()
+            + self.proxy.pending_count()
+            + self.events.waiting();
         if self.protect.set_load(load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");
@@ -520,9 +561,15 @@ impl Service {
 
     // ----- housekeeping -----
 
-    fn housekeeping(&mut self, now: Now) {
+    fn housekeeping(&mut self, now: Now, ep: &mut impl TransactionLayer) {
         let expired = self.registrar.poll_expired(now.unix());
         if !expired.is_empty() {
+            let mut aors: Vec<_> = expired.iter().map(|c| c.aor().clone()).collect();
+            aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+            aors.dedup();
+            for aor in &aors {
+                self.bindings_changed(now, ep, aor);
+            }
             let id = StoreId(self.next_id());
             self.expiring.insert(id, expired.len());
             self.effects.push_back(Effect::Store {
@@ -533,6 +580,7 @@ impl Service {
         let at = now.instant();
         self.contacts.purge(at);
         self.dialogs.purge(at);
+        self.calls.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -549,11 +597,23 @@ impl Service {
         id
     }
 
-    /// Moves what the proxy asked for into the effects.
-    fn drain_proxy(&mut self) {
+    /// Moves what the proxy asked for into the effects; call states go to
+    /// the call book and the dialog watchers of the users involved.
+    fn drain_proxy(&mut self, ep: &mut impl TransactionLayer) {
         while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event;
-            self.effects.push_back(Effect::Resolve { id, uri });
+            match event {
+                ProxyEvent::Resolve { id, uri } => {
+                    self.effects.push_back(Effect::Resolve { id, uri });
+                }
+                ProxyEvent::Call(update) => {
+                    let changed = self.calls.apply(self.clock.instant(), update);
+                    // Read before the next apply: ended dialogs are
+                    // reported once.
+                    for aor in changed {
+                        self.calls_changed(self.clock, ep, &aor);
+                    }
+                }
+            }
         }
     }
 }

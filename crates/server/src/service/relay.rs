@@ -17,10 +17,11 @@
 //!   480 for both, so that names cannot be enumerated.
 
 use switchboard_core::{Now, Source, TransactionId};
-use switchboard_proto::header::NameAddr;
+use switchboard_proto::header::{NameAddr, Replaces};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 
 use crate::auth::AuthResult;
+use crate::calls::ReplacesTarget;
 use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
 use crate::registrar::Aor;
 
@@ -29,7 +30,7 @@ use super::users::Known;
 use super::{ALLOW, Checked, Service, Waiting};
 
 /// Who sent a request, as far as relaying is concerned.
-enum Caller {
+pub(super) enum Caller {
     /// A local user who proved to be the From user.
     Local,
     /// Someone from another domain (not challenged).
@@ -82,6 +83,10 @@ impl Service {
         incoming: Incoming,
         routed_to_us: bool,
     ) {
+        // SUBSCRIBE and PUBLISH this server answers itself.
+        let Some(incoming) = self.event_request(now, ep, incoming, routed_to_us) else {
+            return;
+        };
         let at = now.instant();
         let request = incoming.request();
         let in_dialog = request.headers().to_tag().is_some();
@@ -151,7 +156,8 @@ impl Service {
                 let headers = [
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
-                    (HeaderName::Supported, "path, outbound".to_owned()),
+                    (HeaderName::Supported, "path, outbound, eventlist".to_owned()),
+                    (HeaderName::AllowEvents, crate::events::ALLOW_EVENTS.to_owned()),
                 ];
                 if let Err(e) =
                     self.proxy
@@ -185,6 +191,12 @@ impl Service {
             }
             Caller::Foreign => false,
         };
+        if authenticated {
+            if let Some(pickup) = self.replaces_target(&incoming) {
+                self.deliver_replaces(now, ep, incoming, pickup);
+                return;
+            }
+        }
         let bindings = self.registrar.lookup(&aor, now.unix());
         if bindings.is_empty() {
             self.no_device(now, ep, &incoming, authenticated);
@@ -207,6 +219,42 @@ impl Service {
         }
         self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, targets);
+    }
+
+    /// The device an INVITE with Replaces (RFC 3891) must reach, when it
+    /// names a call the server routes: for a ringing call the caller's
+    /// device, since only the UAC of an early dialog accepts Replaces
+    /// (call pickup).
+    fn replaces_target(&self, incoming: &Incoming) -> Option<ReplacesTarget> {
+        let request = incoming.request();
+        if request.method() != &Method::Invite || request.headers().to_tag().is_some() {
+            return None;
+        }
+        let replaces = request.headers().typed::<Replaces<'_>>()?.ok()?;
+        self.calls
+            .replaces_target(replaces.call_id, replaces.to_tag, replaces.from_tag)
+    }
+
+    /// Forwards an INVITE with Replaces to the device of the dialog it
+    /// names, with the Replaces as that device sees the dialog.
+    fn deliver_replaces(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        mut incoming: Incoming,
+        pickup: ReplacesTarget,
+    ) {
+        tracing::debug!(contact = %pickup.contact, early = pickup.early, "INVITE with Replaces delivered to the dialog's device");
+        incoming
+            .request
+            .headers_mut()
+            .set(HeaderName::Replaces, pickup.replaces.as_str());
+        let mut target = Target::new(pickup.contact.as_str());
+        if via_source(&pickup.contact, &pickup.source) {
+            target = target.with_next_hop(hop_of(&pickup.source));
+        }
+        self.learn_dialog(now, &incoming);
+        self.forward(now, ep, incoming, TargetSet::single(target));
     }
 
     /// A request for a local user with no device. An authenticated caller
@@ -249,7 +297,7 @@ impl Service {
 
     /// Authenticates a caller whose From domain is served here; others
     /// are [`Caller::Foreign`]. ACK never gets here; CANCEL neither.
-    fn caller(
+    pub(super) fn caller(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,

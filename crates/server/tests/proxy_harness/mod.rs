@@ -24,7 +24,7 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
 };
 use switchboard_server::proxy::{
-    Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
+    CallUpdate, Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
 };
 use switchboard_testkit::{LinkConfig, NetEvent, Network, NodeId, NodeSpec, Packet};
 
@@ -172,6 +172,8 @@ pub struct Sim {
     /// Non-INVITE transactions alice sent and their final status.
     pub requests: Vec<(TransactionId, Option<Response>)>,
     pub resolves: usize,
+    /// The call state changes the proxy reported, in order.
+    pub call_updates: Vec<CallUpdate>,
     /// Endpoint events the proxy gave back (not its own).
     pub leftovers: Vec<String>,
     actions: Vec<Action>,
@@ -214,6 +216,7 @@ impl Sim {
             call: Call::default(),
             requests: Vec::new(),
             resolves: 0,
+            call_updates: Vec::new(),
             leftovers: Vec::new(),
             actions: Vec::new(),
         }
@@ -599,8 +602,13 @@ impl Sim {
     /// Answers the proxy's resolutions and re-arms its timer.
     fn after_proxy(&mut self) {
         while let Some(event) = self.proxy.poll_event() {
-            let ProxyEvent::Resolve { id, uri } = event else {
-                continue;
+            let (id, uri) = match event {
+                ProxyEvent::Resolve { id, uri } => (id, uri),
+                ProxyEvent::Call(update) => {
+                    self.call_updates.push(update);
+                    continue;
+                }
+                _ => continue,
             };
             self.resolves += 1;
             let host = uri

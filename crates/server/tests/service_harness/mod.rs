@@ -30,6 +30,7 @@ use switchboard_proto::{
 };
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
+use switchboard_server::storage::StateChange;
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
     ServiceConfig, User,
@@ -256,6 +257,9 @@ pub struct Server {
     /// Durable binding changes, in order.
     pub store: Vec<BindingChange>,
     pub store_reply: Reply,
+    /// Durable event-state changes (Effect::Save), in order.
+    pub state: Vec<StateChange>,
+    pub save_reply: Reply,
     pub users_reply: Reply,
     /// The store's users: (name, domain) → password; and its version.
     pub users: HashMap<(String, String), String>,
@@ -314,6 +318,8 @@ impl Server {
             t0,
             store: Vec::new(),
             store_reply: Reply::Now,
+            state: Vec::new(),
+            save_reply: Reply::Now,
             users_reply: Reply::Now,
             users: HashMap::new(),
             users_version: 1,
@@ -686,6 +692,7 @@ impl Server {
                 self.effects.push((self.elapsed(), effect.clone()));
                 let reply = match effect {
                     Effect::Store { .. } => self.store_reply,
+                    Effect::Save { .. } => self.save_reply,
                     Effect::LookupUser { .. } | Effect::CheckUsers { .. } => self.users_reply,
                     _ => Reply::Now,
                 };
@@ -711,6 +718,15 @@ impl Server {
                     Err(failed())
                 } else {
                     self.store.extend(changes);
+                    Ok(())
+                };
+                Completion::Stored { id, result }
+            }
+            Effect::Save { id, changes } => {
+                let result = if reply == Reply::Fail {
+                    Err(failed())
+                } else {
+                    self.state.extend(changes);
                     Ok(())
                 };
                 Completion::Stored { id, result }

@@ -1,0 +1,549 @@
+//! The calls in progress through the proxy, by the users involved: what a
+//! busy-lamp field shows (RFC 4235 dialogs) and where a pickup with
+//! Replaces (RFC 3891) must go.
+//!
+//! Fed by the proxy's [`CallUpdate`]s. Each call is filed under its
+//! caller's AOR (From) and its callee's (the Request-URI the INVITE came
+//! with), without parameters, so the dialogs of one user come back with
+//! the direction relative to that user.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use switchboard_core::Source;
+
+use crate::bodies::{DialogEntry, DialogState, Direction, stable_id};
+use crate::proxy::{CallEnd, CallParty, CallPhase, CallUpdate};
+use crate::registrar::Aor;
+
+/// Most calls remembered (a bound on memory whatever peers send).
+const MAX_CALLS: usize = 100_000;
+/// A call not yet answered and silent this long is forgotten (Timer C is
+/// three minutes; a lost final response must not light a lamp forever).
+const RINGING_IDLE: Duration = Duration::from_secs(10 * 60);
+/// An answered call whose BYE the proxy never saw (no Record-Route) is
+/// forgotten after this long.
+const ANSWERED_IDLE: Duration = Duration::from_secs(12 * 3600);
+
+/// One dialog of a call: the callee's side of one fork.
+#[derive(Debug, Clone)]
+struct Leg {
+    /// The callee's tag; `None` until a response has one.
+    to_tag: Option<String>,
+    phase: CallPhase,
+    callee_contact: Option<String>,
+    callee_source: Option<Source>,
+    /// When it was confirmed (for the duration).
+    confirmed_at: Option<Instant>,
+    /// A BYE ended it, sent by the caller (`Some(true)`) or the callee.
+    bye_by_caller: Option<bool>,
+}
+
+impl Leg {
+    fn is_over(&self) -> bool {
+        matches!(self.phase, CallPhase::Terminated(_))
+    }
+}
+
+/// One call: the initial INVITE's parties and its dialogs.
+#[derive(Debug, Clone)]
+struct Call {
+    created: Instant,
+    updated: Instant,
+    from_tag: String,
+    caller: CallParty,
+    callee: CallParty,
+    caller_aor: Option<Aor>,
+    callee_aor: Option<Aor>,
+    caller_contact: Option<String>,
+    caller_source: Source,
+    legs: Vec<Leg>,
+}
+
+impl Call {
+    fn aors(&self) -> Vec<Aor> {
+        let mut aors: Vec<Aor> = self.caller_aor.iter().cloned().collect();
+        if let Some(callee) = &self.callee_aor {
+            if !aors.contains(callee) {
+                aors.push(callee.clone());
+            }
+        }
+        aors
+    }
+
+    fn answered(&self) -> bool {
+        self.legs.iter().any(|l| l.confirmed_at.is_some())
+    }
+
+    /// The leg of `to_tag`, made when missing: a tagged response adopts
+    /// the untagged leg (the call before any tag).
+    fn leg_mut(&mut self, to_tag: Option<&str>) -> Option<&mut Leg> {
+        let position = self.legs.iter().position(|l| l.to_tag.as_deref() == to_tag);
+        let index = match (position, to_tag) {
+            (Some(index), _) => index,
+            (None, Some(tag)) => match self.legs.iter().position(|l| l.to_tag.is_none()) {
+                Some(untagged) => {
+                    let leg = self.legs.get_mut(untagged)?;
+                    leg.to_tag = Some(tag.to_owned());
+                    untagged
+                }
+                None => {
+                    self.legs.push(Leg::new(Some(tag.to_owned())));
+                    self.legs.len() - 1
+                }
+            },
+            (None, None) => {
+                self.legs.push(Leg::new(None));
+                self.legs.len() - 1
+            }
+        };
+        self.legs.get_mut(index)
+    }
+
+    /// Applies a state change; whether anything changed.
+    fn apply(&mut self, at: Instant, update: &CallUpdate) -> bool {
+        self.updated = at;
+        match update.state {
+            CallPhase::Trying => false,
+            CallPhase::Proceeding
+                if update.to_tag.is_none() && self.legs.iter().all(|l| l.to_tag.is_some()) =>
+            {
+                // An untagged 1xx of one fork while others have dialogs.
+                false
+            }
+            CallPhase::Proceeding | CallPhase::Early => {
+                let Some(leg) = self.leg_mut(update.to_tag.as_deref()) else {
+                    return false;
+                };
+                // A late 1xx never takes a dialog back from confirmed or over.
+                if !matches!(
+                    leg.phase,
+                    CallPhase::Trying | CallPhase::Proceeding | CallPhase::Early
+                ) || leg.phase == update.state
+                {
+                    return false;
+                }
+                leg.phase = update.state;
+                leg.callee_contact = update.callee_contact.clone().or(leg.callee_contact.take());
+                leg.callee_source = update.callee_source.or(leg.callee_source);
+                true
+            }
+            CallPhase::Confirmed => {
+                let Some(leg) = self.leg_mut(update.to_tag.as_deref()) else {
+                    return false;
+                };
+                if leg.phase == CallPhase::Confirmed || leg.is_over() {
+                    return false;
+                }
+                leg.phase = CallPhase::Confirmed;
+                leg.confirmed_at = Some(at);
+                leg.callee_contact = update.callee_contact.clone().or(leg.callee_contact.take());
+                leg.callee_source = update.callee_source.or(leg.callee_source);
+                // The forks that lost are cancelled by the proxy.
+                for loser in &mut self.legs {
+                    if loser.to_tag != update.to_tag
+                        && !loser.is_over()
+                        && loser.phase != CallPhase::Confirmed
+                    {
+                        loser.phase = CallPhase::Terminated(CallEnd::Cancelled);
+                    }
+                }
+                true
+            }
+            CallPhase::Terminated(CallEnd::Bye) => self.bye(update),
+            CallPhase::Terminated(end) => {
+                let mut changed = false;
+                for leg in &mut self.legs {
+                    let concerned = match &update.to_tag {
+                        Some(tag) => leg.to_tag.as_deref() == Some(tag),
+                        None => true,
+                    };
+                    // Only a BYE ends an answered dialog.
+                    if concerned && !leg.is_over() && leg.phase != CallPhase::Confirmed {
+                        leg.phase = CallPhase::Terminated(end);
+                        changed = true;
+                    }
+                }
+                changed
+            }
+        }
+    }
+
+    /// A BYE in either direction: its tags name the dialog.
+    fn bye(&mut self, update: &CallUpdate) -> bool {
+        let by_caller = update.from_tag == self.from_tag;
+        let callee_tag = if by_caller {
+            update.to_tag.as_deref()
+        } else if update.to_tag.as_deref() == Some(self.from_tag.as_str()) {
+            Some(update.from_tag.as_str())
+        } else {
+            return false;
+        };
+        let mut changed = false;
+        for leg in &mut self.legs {
+            if leg.to_tag.as_deref() == callee_tag && !leg.is_over() {
+                leg.phase = CallPhase::Terminated(CallEnd::Bye);
+                leg.bye_by_caller = Some(by_caller);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// The dialog of `leg` seen by the caller (`Initiator`) or the callee.
+    fn entry(
+        &self,
+        call_id: &str,
+        leg: &Leg,
+        direction: Direction,
+        now: Option<Instant>,
+    ) -> DialogEntry {
+        let callee_target = leg.callee_contact.clone();
+        let (local, local_tag, local_target, remote, remote_tag, remote_target) = match direction {
+            Direction::Initiator => (
+                &self.caller,
+                Some(self.from_tag.clone()),
+                self.caller_contact.clone(),
+                &self.callee,
+                leg.to_tag.clone(),
+                callee_target,
+            ),
+            Direction::Recipient => (
+                &self.callee,
+                leg.to_tag.clone(),
+                callee_target,
+                &self.caller,
+                Some(self.from_tag.clone()),
+                self.caller_contact.clone(),
+            ),
+        };
+        // The same dialog keeps its id across NOTIFYs; each side's view of
+        // a call to oneself is its own.
+        let id = format!(
+            "{call_id};{};{};{}",
+            self.from_tag,
+            leg.to_tag.as_deref().unwrap_or_default(),
+            direction.as_str()
+        );
+        DialogEntry {
+            id: stable_id("d", &id),
+            call_id: call_id.to_owned(),
+            local_tag,
+            remote_tag,
+            direction,
+            state: dialog_state(leg, direction),
+            local_identity: local.uri.clone(),
+            local_display: local.display.clone(),
+            local_target,
+            remote_identity: remote.uri.clone(),
+            remote_display: remote.display.clone(),
+            remote_target,
+            duration: now
+                .zip(leg.confirmed_at)
+                .map(|(now, at)| now.saturating_duration_since(at).as_secs()),
+        }
+    }
+}
+
+impl Leg {
+    fn new(to_tag: Option<String>) -> Self {
+        Self {
+            to_tag,
+            phase: CallPhase::Trying,
+            callee_contact: None,
+            callee_source: None,
+            confirmed_at: None,
+            bye_by_caller: None,
+        }
+    }
+}
+
+/// The RFC 4235 state of a leg for one side.
+fn dialog_state(leg: &Leg, direction: Direction) -> DialogState {
+    match leg.phase {
+        CallPhase::Trying => DialogState::Trying,
+        CallPhase::Proceeding => DialogState::Proceeding,
+        CallPhase::Early => DialogState::Early,
+        CallPhase::Confirmed => DialogState::Confirmed,
+        CallPhase::Terminated(end) => {
+            let (reason, code) = match end {
+                CallEnd::Status(408) => ("timeout", None),
+                CallEnd::Status(487) | CallEnd::Cancelled => ("cancelled", None),
+                CallEnd::Status(code) => ("rejected", Some(code)),
+                CallEnd::Bye => {
+                    let by_caller = leg.bye_by_caller.unwrap_or(true);
+                    if by_caller == (direction == Direction::Initiator) {
+                        ("local-bye", None)
+                    } else {
+                        ("remote-bye", None)
+                    }
+                }
+                CallEnd::Gone => ("error", None),
+            };
+            DialogState::Terminated {
+                reason: Some(reason.to_owned()),
+                code,
+            }
+        }
+    }
+}
+
+/// Where an INVITE with Replaces for a call must go (RFC 3891), and the
+/// Replaces value that device matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplacesTarget {
+    /// The side whose device it is: the caller's (`Initiator`) or the
+    /// callee's.
+    pub side: Direction,
+    /// Its Contact URI (the Request-URI to use).
+    pub contact: String,
+    /// Where its messages came from: the next hop to it.
+    pub source: Source,
+    /// `call-id;to-tag=...;from-tag=...` from that device's point of view
+    /// (to-tag is its own tag), for the relayed INVITE.
+    pub replaces: String,
+    /// The dialog is early (ringing): the pickup case.
+    pub early: bool,
+}
+
+/// The calls in progress, by the AORs involved.
+#[derive(Debug)]
+pub struct CallBook {
+    calls: HashMap<String, Call>,
+    by_aor: HashMap<Aor, HashSet<String>>,
+    max_calls: usize,
+    /// Terminated legs were reported: drop them at the next change.
+    sweep: bool,
+}
+
+impl Default for CallBook {
+    fn default() -> Self {
+        Self::new(MAX_CALLS)
+    }
+}
+
+impl CallBook {
+    /// A book of at most `max_calls` calls.
+    #[must_use]
+    pub fn new(max_calls: usize) -> Self {
+        Self {
+            calls: HashMap::new(),
+            by_aor: HashMap::new(),
+            max_calls,
+            sweep: false,
+        }
+    }
+
+    /// Calls remembered.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// No call remembered.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    /// Takes a state change of a call; the AORs whose dialogs changed. Read
+    /// their [`CallBook::dialogs_of`] before the next `apply` or `purge`:
+    /// dialogs that ended are reported once, then dropped.
+    pub fn apply(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+        self.sweep_terminated();
+        if update.state == CallPhase::Trying {
+            return self.start(at, update);
+        }
+        let Some(call) = self.calls.get_mut(&update.call_id) else {
+            return Vec::new();
+        };
+        if call.apply(at, &update) {
+            self.sweep = true;
+            call.aors()
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn start(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+        if self.calls.contains_key(&update.call_id) {
+            return Vec::new(); // a retransmission reaching the proxy again
+        }
+        if self.calls.len() >= self.max_calls {
+            self.purge(at);
+            if self.calls.len() >= self.max_calls {
+                tracing::debug!("call book full: call not shown to busy-lamp watchers");
+                return Vec::new();
+            }
+        }
+        let caller_aor = Aor::parse(&update.caller.uri).ok();
+        let callee_aor = Aor::parse(&update.request_uri)
+            .or_else(|_| Aor::parse(&update.callee.uri))
+            .ok();
+        let call = Call {
+            created: at,
+            updated: at,
+            from_tag: update.from_tag,
+            caller: update.caller,
+            callee: update.callee,
+            caller_aor,
+            callee_aor,
+            caller_contact: update.caller_contact,
+            caller_source: update.caller_source,
+            legs: vec![Leg::new(None)],
+        };
+        let aors = call.aors();
+        for aor in &aors {
+            self.by_aor
+                .entry(aor.clone())
+                .or_default()
+                .insert(update.call_id.clone());
+        }
+        self.calls.insert(update.call_id, call);
+        aors
+    }
+
+    /// The dialogs of `aor`, direction relative to it, oldest call first.
+    #[must_use]
+    pub fn dialogs_of(&self, aor: &Aor) -> Vec<DialogEntry> {
+        self.entries(aor, None)
+    }
+
+    /// [`CallBook::dialogs_of`] with the duration of answered dialogs at
+    /// `now`.
+    #[must_use]
+    pub fn dialogs_at(&self, aor: &Aor, now: Instant) -> Vec<DialogEntry> {
+        self.entries(aor, Some(now))
+    }
+
+    fn entries(&self, aor: &Aor, now: Option<Instant>) -> Vec<DialogEntry> {
+        let Some(ids) = self.by_aor.get(aor) else {
+            return Vec::new();
+        };
+        let mut calls: Vec<(&String, &Call)> = ids
+            .iter()
+            .filter_map(|id| self.calls.get(id).map(|call| (id, call)))
+            .collect();
+        calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
+        let mut entries = Vec::new();
+        for (call_id, call) in calls {
+            let mut sides = Vec::new();
+            if call.caller_aor.as_ref() == Some(aor) {
+                sides.push(Direction::Initiator);
+            }
+            if call.callee_aor.as_ref() == Some(aor) {
+                sides.push(Direction::Recipient);
+            }
+            for direction in sides {
+                for leg in &call.legs {
+                    entries.push(call.entry(call_id, leg, direction, now));
+                }
+            }
+        }
+        entries
+    }
+
+    /// Where an INVITE with `Replaces: call_id;to-tag=to_tag;from-tag=
+    /// from_tag` must go: the caller's device when the tags name the dialog
+    /// from the caller's side, or an early dialog from either side (only
+    /// the UAC of an early dialog accepts Replaces for it); the callee's
+    /// device for an answered dialog named from the callee's side. `None`
+    /// for a dialog not in the book, or one that ended.
+    #[must_use]
+    pub fn replaces_target(
+        &self,
+        call_id: &str,
+        to_tag: &str,
+        from_tag: &str,
+    ) -> Option<ReplacesTarget> {
+        let call = self.calls.get(call_id)?;
+        let (callee_tag, named_by_caller) = if to_tag == call.from_tag {
+            (from_tag, true)
+        } else if from_tag == call.from_tag {
+            (to_tag, false)
+        } else {
+            return None;
+        };
+        let leg = call
+            .legs
+            .iter()
+            .find(|l| l.to_tag.as_deref() == Some(callee_tag) && !l.is_over())?;
+        let early = leg.phase != CallPhase::Confirmed;
+        if early || named_by_caller {
+            Some(ReplacesTarget {
+                side: Direction::Initiator,
+                contact: call.caller_contact.clone()?,
+                source: call.caller_source,
+                replaces: format!("{call_id};to-tag={};from-tag={callee_tag}", call.from_tag),
+                early,
+            })
+        } else {
+            Some(ReplacesTarget {
+                side: Direction::Recipient,
+                contact: leg.callee_contact.clone()?,
+                source: leg.callee_source?,
+                replaces: format!("{call_id};to-tag={callee_tag};from-tag={}", call.from_tag),
+                early,
+            })
+        }
+    }
+
+    /// Forgets calls that ended, calls unanswered and silent for long, and
+    /// answered ones whose end the proxy never saw; drops the ended
+    /// dialogs already reported.
+    pub fn purge(&mut self, at: Instant) {
+        self.sweep_terminated();
+        let stale: Vec<String> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| {
+                let idle = at.saturating_duration_since(call.updated);
+                idle >= if call.answered() {
+                    ANSWERED_IDLE
+                } else {
+                    RINGING_IDLE
+                }
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            self.remove(&id);
+        }
+    }
+
+    /// Drops the legs that ended (reported by the last change) and the
+    /// calls left without legs.
+    fn sweep_terminated(&mut self) {
+        if !std::mem::take(&mut self.sweep) {
+            return;
+        }
+        let mut empty = Vec::new();
+        for (id, call) in &mut self.calls {
+            call.legs.retain(|leg| !leg.is_over());
+            if call.legs.is_empty() {
+                empty.push(id.clone());
+            }
+        }
+        for id in empty {
+            self.remove(&id);
+        }
+    }
+
+    fn remove(&mut self, call_id: &str) {
+        let Some(call) = self.calls.remove(call_id) else {
+            return;
+        };
+        for aor in call.aors() {
+            if let Some(ids) = self.by_aor.get_mut(&aor) {
+                ids.remove(call_id);
+                if ids.is_empty() {
+                    self.by_aor.remove(&aor);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "calls_tests.rs"]
+mod tests;

@@ -1,0 +1,1209 @@
+//! SUBSCRIBE, PUBLISH and NOTIFY for local users' addresses: the server
+//! is the notifier (RFC 6665) of `presence` (RFC 3856, with PUBLISH, RFC
+//! 3903), `dialog` (RFC 4235) and `reg` (RFC 3680), and of resource lists
+//! (RFC 4662).
+//!
+//! * A subscription or publication is acknowledged (200) only once
+//!   [`Effect::Save`] made it durable; a SUBSCRIBE's first NOTIFY, with
+//!   the full state, follows its 200.
+//! * Watchers authenticate (407) as local users; watchers from other
+//!   domains only when configured; the watch policy refuses with 403.
+//!   PUBLISH only by the user himself.
+//! * One NOTIFY in flight per subscription; changes meanwhile are
+//!   coalesced into the next one. A NOTIFY answered 481 (404, 410) ends the
+//!   subscription; one that fails otherwise keeps it, and the next one
+//!   carries the full state.
+//! * After a restart ([`Service::load_state`](super::Service::load_state))
+//!   the subscriptions go on: no phone has to subscribe again.
+
+use std::collections::HashMap;
+
+use switchboard_core::{Event, Now, Source, TransactionId};
+use switchboard_proto::header::{ContentType, Expires, Supported};
+use switchboard_proto::{HeaderName, Method, Request, StatusCode};
+
+use crate::bodies::{self, ListResource, ResourceState};
+use crate::events::{
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, LimitError, PIDF, PRESENCE, Publications, REG,
+    Subscription, Subscriptions,
+};
+use crate::proxy::{Incoming, TransactionLayer};
+use crate::registrar::Aor;
+use crate::storage::{PublicationRecord, StateChange, StoredState, SubscriptionRecord};
+
+use super::contacts::via_source;
+use super::relay::Caller;
+use super::users::Known;
+use super::{Effect, EffectError, Service, StoreId, Waiting, send};
+
+/// CSeq numbers and document versions move on by this much at a restart:
+/// more than the NOTIFYs sent since the record was last stored.
+const RESTART_MARGIN: u32 = 10_000;
+
+/// The event server's state inside the [`Service`].
+#[derive(Debug)]
+pub(super) struct EventState {
+    config: EventsConfig,
+    subscriptions: Subscriptions,
+    publications: Publications,
+    /// Submissions of the event state waiting for the store.
+    saving: HashMap<StoreId, Saving>,
+}
+
+impl EventState {
+    pub(super) fn new(config: EventsConfig) -> Self {
+        Self {
+            subscriptions: Subscriptions::new(config.max_per_user, config.max_total),
+            publications: Publications::default(),
+            config,
+            saving: HashMap::new(),
+        }
+    }
+
+    /// How many requests wait for the store (load).
+    pub(super) fn waiting(&self) -> usize {
+        self.saving.len()
+    }
+
+    /// The next expiry of a subscription or publication (Unix seconds).
+    fn next_expiry(&self) -> Option<u64> {
+        [
+            self.subscriptions.next_expiry(),
+            self.publications.next_expiry(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The subscriptions (for listings and tests).
+    pub(super) fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
+    }
+}
+
+/// What a submission of the event state completes.
+#[derive(Debug)]
+enum Saving {
+    /// A new subscription: the 200, then the first NOTIFY.
+    Subscribe {
+        tx: TransactionId,
+        request: Request,
+        sub: Box<Subscription>,
+    },
+    /// A refresh of subscription `id` until `expires_unix`.
+    Refresh {
+        tx: TransactionId,
+        request: Request,
+        id: String,
+        expires_unix: u64,
+    },
+    /// A publication created, refreshed or modified (replacing `old`).
+    Publish {
+        tx: TransactionId,
+        request: Request,
+        record: Box<PublicationRecord>,
+        old: Option<String>,
+    },
+    /// A publication removed.
+    Unpublish {
+        tx: TransactionId,
+        request: Request,
+        etag: String,
+    },
+    /// Nobody waits (removals, restart clean-up).
+    Background,
+}
+
+/// The value of a header as a number.
+fn expires_of(request: &Request) -> Option<u32> {
+    request
+        .headers()
+        .typed::<Expires>()
+        .and_then(Result::ok)
+        .map(Expires::get)
+}
+
+/// The event package a request names.
+fn package_of(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .typed::<switchboard_proto::header::Event<'_>>()
+        .and_then(Result::ok)
+        .map(|e| e.package_name().to_ascii_lowercase())
+}
+
+/// The SIP URI of an AOR, as records and documents name it.
+fn uri_of(aor: &Aor) -> String {
+    format!("sip:{}", aor.as_str())
+}
+
+/// The AOR of the URI of header `name` (From, To) or of the
+/// Request-URI (`None`).
+fn aor_of(request: &Request, name: Option<HeaderName>) -> Option<Aor> {
+    match name {
+        None => Aor::from_uri(&request.uri()).ok(),
+        Some(name) => {
+            let value = request.headers().get(name)?;
+            let addr = switchboard_proto::header::NameAddr::parse_value(value).ok()?;
+            Aor::from_uri(&addr.uri).ok()
+        }
+    }
+}
+
+impl Service {
+    /// SUBSCRIBE and PUBLISH this server answers itself: out of dialog
+    /// for a local user or list, in dialog for a subscription it holds.
+    /// Anything else is given back for the relay.
+    pub(super) fn event_request(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) -> Option<Incoming> {
+        let request = incoming.request();
+        let method = request.method().clone();
+        if !matches!(method, Method::Subscribe | Method::Publish) {
+            return Some(incoming);
+        }
+        let has_user = request.uri().as_sip().is_some_and(|s| s.user.is_some());
+        let h = request.headers();
+        if let Some(to_tag) = h.to_tag() {
+            if method == Method::Subscribe {
+                let call_id = h.call_id().unwrap_or_default();
+                let from_tag = h.from_tag().unwrap_or_default();
+                let found = self
+                    .events
+                    .subscriptions
+                    .find_dialog(call_id, to_tag, from_tag)
+                    .map(str::to_owned);
+                if let Some(id) = found {
+                    self.resubscribe(now, ep, &incoming, &id);
+                    return None;
+                }
+                if incoming.is_for_us() && !has_user {
+                    // Addressed to this server's own Contact: a dialog it
+                    // no longer holds. The watcher subscribes anew.
+                    self.answer(now, ep, &incoming, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, &[]);
+                    return None;
+                }
+            }
+            return Some(incoming);
+        }
+        if !incoming.is_for_us() || !has_user {
+            return Some(incoming);
+        }
+        match method {
+            Method::Subscribe => self.subscribe(now, ep, incoming, routed_to_us),
+            _ => self.publish(now, ep, incoming, routed_to_us),
+        }
+        None
+    }
+
+    /// Answers a request the event server handles, with a fresh To tag.
+    fn answer(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        status: StatusCode,
+        lines: &[(HeaderName, String)],
+    ) {
+        let tag = ep.new_tag();
+        let response = crate::util::response(incoming.request(), status, None, &tag, lines);
+        send(ep, now, incoming.tx(), response);
+    }
+
+    /// 489 with what is served.
+    fn bad_event(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: &Incoming) {
+        let lines = [(HeaderName::AllowEvents, ALLOW_EVENTS.to_owned())];
+        self.answer(now, ep, incoming, StatusCode::BAD_EVENT, &lines);
+    }
+
+    /// Whether the Request-URI's user exists: `None` when the request was
+    /// parked to look the user up (it runs again from the relay).
+    fn resource_exists(
+        &mut self,
+        now: Now,
+        aor: &Aor,
+        incoming: &Incoming,
+        routed_to_us: bool,
+    ) -> Option<bool> {
+        match self.users.get(aor.user(), aor.domain()) {
+            Known::Found(_) => Some(true),
+            Known::Absent => Some(false),
+            Known::Unknown => {
+                let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
+                self.park(
+                    now,
+                    name,
+                    domain,
+                    Waiting::Relay {
+                        incoming: incoming.clone(),
+                        routed_to_us,
+                    },
+                );
+                None
+            }
+        }
+    }
+
+    // ----- SUBSCRIBE -----
+
+    /// An out-of-dialog SUBSCRIBE for a local user or a resource list.
+    fn subscribe(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) {
+        let request = incoming.request();
+        let Some(event) = package_of(request).filter(|p| self.events.config.range_of(p).is_some())
+        else {
+            self.bad_event(now, ep, &incoming);
+            return;
+        };
+        let Some(resource) = aor_of(request, None) else {
+            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            return;
+        };
+        let list = self.events.config.list(&uri_of(&resource)).cloned();
+        // Looked up before the challenge, so that whether a user exists
+        // is told only to an authenticated watcher.
+        let exists = if list.is_some() {
+            true
+        } else {
+            match self.resource_exists(now, &resource, &incoming, routed_to_us) {
+                Some(e) => e,
+                None => return,
+            }
+        };
+        let watcher = match self.caller(now, ep, &incoming, routed_to_us) {
+            Caller::Handled => return,
+            Caller::Foreign if !self.events.config.foreign_watchers => {
+                tracing::debug!(%resource, "watcher from another domain refused");
+                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                return;
+            }
+            Caller::Local | Caller::Foreign => {
+                match aor_of(incoming.request(), Some(HeaderName::From)) {
+                    Some(w) => w,
+                    None => {
+                        self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                        return;
+                    }
+                }
+            }
+        };
+        let allowed = match &list {
+            Some(l) => Aor::parse(&l.owner).is_ok_and(|o| o == watcher),
+            None => self
+                .events
+                .config
+                .policy
+                .allows(&uri_of(&watcher), &uri_of(&resource)),
+        };
+        if !exists {
+            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            return;
+        }
+        if !allowed {
+            tracing::debug!(%watcher, %resource, "watcher refused by the policy");
+            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            return;
+        }
+        if list.is_some() {
+            let eventlist = incoming
+                .request()
+                .headers()
+                .typed_all::<Supported<'_>>()
+                .filter_map(Result::ok)
+                .any(|s| s.as_str().eq_ignore_ascii_case("eventlist"));
+            if !eventlist {
+                let lines = [(HeaderName::Require, "eventlist".to_owned())];
+                self.answer(now, ep, &incoming, StatusCode::EXTENSION_REQUIRED, &lines);
+                return;
+            }
+        }
+        let range = self.events.config.range_of(&event);
+        let granted = match range.map(|r| r.grant(expires_of(incoming.request()))) {
+            Some(Ok(g)) => g,
+            Some(Err(min)) => {
+                let lines = [(HeaderName::MinExpires, min.to_string())];
+                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                return;
+            }
+            None => {
+                self.bad_event(now, ep, &incoming);
+                return;
+            }
+        };
+        if granted > 0 {
+            match self.events.subscriptions.check_limit(&uri_of(&watcher)) {
+                Ok(()) => {}
+                Err(LimitError::Total(n)) => {
+                    tracing::warn!(subscriptions = n, "subscription limit reached: 503");
+                    let lines = [(HeaderName::RetryAfter, "60".to_owned())];
+                    self.answer(now, ep, &incoming, StatusCode::SERVICE_UNAVAILABLE, &lines);
+                    return;
+                }
+                Err(e) => {
+                    tracing::debug!(%watcher, error = %e, "subscription limit of the watcher: 403");
+                    let tag = ep.new_tag();
+                    let response = crate::util::response(
+                        incoming.request(),
+                        StatusCode::FORBIDDEN,
+                        Some("Too Many Subscriptions"),
+                        &tag,
+                        &[],
+                    );
+                    send(ep, now, incoming.tx(), response);
+                    return;
+                }
+            }
+        }
+        let Some(sub) = self.new_subscription(
+            now,
+            ep,
+            &incoming,
+            event,
+            &uri_of(&resource),
+            &uri_of(&watcher),
+            list.is_some(),
+            granted,
+        ) else {
+            self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+            return;
+        };
+        if granted == 0 {
+            // A fetch (RFC 6665 §4.4.3): the state once, nothing kept.
+            let mut sub = sub;
+            self.ok_subscribe(now, ep, incoming.tx(), incoming.request(), &sub, 0);
+            self.transmit(now, ep, &mut sub, Some(EndReason::Timeout));
+            return;
+        }
+        let id = StoreId(self.next_id());
+        self.effects.push_back(Effect::Save {
+            id,
+            changes: vec![StateChange::PutSubscription(sub.record().clone())],
+        });
+        self.events.saving.insert(
+            id,
+            Saving::Subscribe {
+                tx: incoming.tx(),
+                request: incoming.request().clone(),
+                sub: Box::new(sub),
+            },
+        );
+    }
+
+    /// The subscription a SUBSCRIBE asks for (`None`: no From tag or
+    /// Contact to build a dialog from).
+    #[allow(clippy::too_many_arguments)]
+    fn new_subscription(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        event: String,
+        resource: &str,
+        watcher: &str,
+        list: bool,
+        granted: u32,
+    ) -> Option<Subscription> {
+        let request = incoming.request();
+        let source = incoming.source();
+        let h = request.headers();
+        let remote_tag = h.from_tag()?.to_owned();
+        let contact = h.get(HeaderName::Contact)?;
+        let remote_target = switchboard_proto::header::NameAddr::parse_value(contact)
+            .ok()?
+            .uri
+            .to_string();
+        let route_set: Vec<String> = h
+            .values(HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
+        let nat = route_set.is_empty() && via_source(&remote_target, source);
+        let local_tag = ep.new_tag();
+        let record = SubscriptionRecord {
+            id: local_tag.clone(),
+            event,
+            resource: resource.to_owned(),
+            watcher: watcher.to_owned(),
+            call_id: h.call_id()?.to_owned(),
+            local_tag,
+            remote_tag,
+            remote_target,
+            route_set,
+            local_cseq: 0,
+            source: nat.then_some((source.transport, source.remote)),
+            list,
+            active: true,
+            expires_unix: now.unix() + u64::from(granted),
+            version: 0,
+        };
+        let contact = self.local_contact(source);
+        Some(Subscription::new(
+            record,
+            contact,
+            if nat { source.flow } else { None },
+        ))
+    }
+
+    /// The server's Contact for a dialog with a peer that reached `source`.
+    fn local_contact(&self, source: &Source) -> String {
+        let transport = source.transport;
+        let listener = self.proxy.config().listener(transport, Some(source.local));
+        let (host, port) = match listener {
+            Some(l) => (l.host_text(), l.addr.port()),
+            None => (source.local.ip().to_string(), source.local.port()),
+        };
+        let param = match transport {
+            switchboard_core::Transport::Udp => String::new(),
+            t => format!(";transport={}", t.as_via_token().to_ascii_lowercase()),
+        };
+        format!("<sip:{host}:{port}{param}>")
+    }
+
+    /// The 200 to a SUBSCRIBE: the dialog's To tag, Expires, Contact.
+    fn ok_subscribe(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        tx: TransactionId,
+        request: &Request,
+        sub: &Subscription,
+        expires: u64,
+    ) {
+        let lines = [
+            (HeaderName::Expires, expires.to_string()),
+            (HeaderName::Contact, sub.local_contact().to_owned()),
+        ];
+        let response = crate::util::response(request, StatusCode::OK, None, sub.id(), &lines);
+        send(ep, now, tx, response);
+    }
+
+    /// A SUBSCRIBE inside a subscription dialog: a refresh, or Expires: 0
+    /// ending it.
+    fn resubscribe(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        id: &str,
+    ) {
+        let request = incoming.request();
+        let Some(sub) = self.events.subscriptions.get(id) else {
+            return;
+        };
+        if package_of(request).as_deref() != Some(sub.event()) {
+            self.bad_event(now, ep, incoming);
+            return;
+        }
+        let range = self.events.config.range_of(sub.event());
+        let granted = match range.map(|r| r.grant(expires_of(request))) {
+            Some(Ok(g)) => g,
+            Some(Err(min)) => {
+                let lines = [(HeaderName::MinExpires, min.to_string())];
+                self.answer(now, ep, incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                return;
+            }
+            None => {
+                self.bad_event(now, ep, incoming);
+                return;
+            }
+        };
+        let flow = incoming.source().flow;
+        if let Some(sub) = self.events.subscriptions.get_mut(id) {
+            sub.set_flow(flow);
+        }
+        if granted == 0 {
+            // Unsubscribed: the 200 promises nothing durable; the final
+            // NOTIFY, then the record goes.
+            if let Some(sub) = self.events.subscriptions.get(id) {
+                let sub = sub.clone();
+                self.ok_subscribe(now, ep, incoming.tx(), request, &sub, 0);
+            }
+            self.end_subscription(now, ep, id, Some(EndReason::Timeout));
+            return;
+        }
+        let expires_unix = now.unix() + u64::from(granted);
+        let Some(mut record) = self
+            .events
+            .subscriptions
+            .get(id)
+            .map(|s| s.record().clone())
+        else {
+            return;
+        };
+        record.expires_unix = expires_unix;
+        let store_id = StoreId(self.next_id());
+        self.effects.push_back(Effect::Save {
+            id: store_id,
+            changes: vec![StateChange::PutSubscription(record)],
+        });
+        self.events.saving.insert(
+            store_id,
+            Saving::Refresh {
+                tx: incoming.tx(),
+                request: request.clone(),
+                id: id.to_owned(),
+                expires_unix,
+            },
+        );
+    }
+
+    /// Ends subscription `id`: the final NOTIFY (with `reason`, none when
+    /// the watcher is gone), and its removal from the store.
+    fn end_subscription(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: &str,
+        reason: Option<EndReason>,
+    ) {
+        let Some(mut sub) = self.events.subscriptions.remove(id) else {
+            return;
+        };
+        if reason.is_some() {
+            self.transmit(now, ep, &mut sub, reason);
+        }
+        self.save_background(vec![StateChange::RemoveSubscription { id: id.to_owned() }]);
+    }
+
+    /// Submits `changes` nobody waits for.
+    fn save_background(&mut self, changes: Vec<StateChange>) {
+        if changes.is_empty() {
+            return;
+        }
+        let id = StoreId(self.next_id());
+        self.effects.push_back(Effect::Save { id, changes });
+        self.events.saving.insert(id, Saving::Background);
+    }
+
+    // ----- PUBLISH -----
+
+    /// A PUBLISH of a local user's presence (RFC 3903).
+    fn publish(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) {
+        let request = incoming.request();
+        if package_of(request).as_deref() != Some(PRESENCE) {
+            let lines = [(HeaderName::AllowEvents, PRESENCE.to_owned())];
+            self.answer(now, ep, &incoming, StatusCode::BAD_EVENT, &lines);
+            return;
+        }
+        let Some(aor) = aor_of(request, None) else {
+            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            return;
+        };
+        match self.caller(now, ep, &incoming, routed_to_us) {
+            Caller::Handled => return,
+            Caller::Foreign => {
+                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                return;
+            }
+            Caller::Local => {}
+        }
+        let request = incoming.request();
+        // The caller proved to be the From user; only he publishes for
+        // himself.
+        if aor_of(request, Some(HeaderName::From)).as_ref() != Some(&aor) {
+            tracing::debug!(%aor, "PUBLISH for someone else: 403");
+            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            return;
+        }
+        let granted = match self.events.config.publish.grant(expires_of(request)) {
+            Ok(g) => g,
+            Err(min) => {
+                let lines = [(HeaderName::MinExpires, min.to_string())];
+                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
+                return;
+            }
+        };
+        let if_match = request.headers().get(HeaderName::SipIfMatch).map(str::trim);
+        let old = match if_match {
+            Some(etag) => {
+                let found = self
+                    .events
+                    .publications
+                    .get(etag)
+                    .filter(|r| r.event == PRESENCE && Aor::parse(&r.aor).is_ok_and(|a| a == aor))
+                    .cloned();
+                match found {
+                    Some(r) => Some(r),
+                    None => {
+                        tracing::debug!(%aor, etag, "PUBLISH for an unknown entity tag: 412");
+                        self.answer(now, ep, &incoming, StatusCode::CONDITIONAL_REQUEST_FAILED, &[]);
+                        return;
+                    }
+                }
+            }
+            None => None,
+        };
+        let has_body = !request.body().is_empty();
+        if granted == 0 {
+            match old {
+                Some(old) => {
+                    let id = StoreId(self.next_id());
+                    self.effects.push_back(Effect::Save {
+                        id,
+                        changes: vec![StateChange::RemovePublication {
+                            etag: old.etag.clone(),
+                        }],
+                    });
+                    self.events.saving.insert(
+                        id,
+                        Saving::Unpublish {
+                            tx: incoming.tx(),
+                            request: request.clone(),
+                            etag: old.etag,
+                        },
+                    );
+                }
+                None => self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]),
+            }
+            return;
+        }
+        let (content_type, body) = if has_body {
+            match self.published_body(request) {
+                Ok(b) => b,
+                Err(status) => {
+                    let lines = [(HeaderName::Accept, PIDF.to_owned())];
+                    let lines = if status == StatusCode::UNSUPPORTED_MEDIA_TYPE {
+                        &lines[..]
+                    } else {
+                        &[]
+                    };
+                    self.answer(now, ep, &incoming, status, lines);
+                    return;
+                }
+            }
+        } else {
+            match &old {
+                // A refresh: the document stays.
+                Some(o) => (o.content_type.clone(), o.body.clone()),
+                None => {
+                    self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                    return;
+                }
+            }
+        };
+        if old.is_none()
+            && self.events.publications.count_of(&uri_of(&aor), PRESENCE)
+                >= self.events.config.max_publications_per_user
+        {
+            tracing::debug!(%aor, "too many publications: 403");
+            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            return;
+        }
+        // A new entity tag at every change (RFC 3903 §6).
+        let record = PublicationRecord {
+            etag: ep.new_tag(),
+            aor: uri_of(&aor),
+            event: PRESENCE.to_owned(),
+            content_type,
+            body,
+            expires_unix: now.unix() + u64::from(granted),
+        };
+        let old = old.map(|o| o.etag);
+        let mut changes = Vec::with_capacity(2);
+        if let Some(etag) = &old {
+            changes.push(StateChange::RemovePublication { etag: etag.clone() });
+        }
+        changes.push(StateChange::PutPublication(record.clone()));
+        let id = StoreId(self.next_id());
+        self.effects.push_back(Effect::Save { id, changes });
+        self.events.saving.insert(
+            id,
+            Saving::Publish {
+                tx: incoming.tx(),
+                request: request.clone(),
+                record: Box::new(record),
+                old,
+            },
+        );
+    }
+
+    /// The content type and document of a PUBLISH, checked: 415 for
+    /// another type, 400 for a document that is not one.
+    fn published_body(&self, request: &Request) -> Result<(String, String), StatusCode> {
+        let content_type = request
+            .headers()
+            .typed::<ContentType<'_>>()
+            .and_then(Result::ok)
+            .filter(|c| c.is("application", "pidf+xml"))
+            .ok_or(StatusCode::UNSUPPORTED_MEDIA_TYPE)?;
+        let _ = content_type;
+        let text = std::str::from_utf8(request.body()).map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Err(error) = bodies::parse_pidf(text) {
+            tracing::debug!(%error, "PUBLISH with a bad document");
+            return Err(error.status());
+        }
+        Ok((PIDF.to_owned(), text.to_owned()))
+    }
+
+    // ----- the store -----
+
+    /// A submission of the event state finished; `false` when `id` is not
+    /// one.
+    pub(super) fn on_saved(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: StoreId,
+        result: &Result<(), EffectError>,
+    ) -> bool {
+        let Some(saving) = self.events.saving.remove(&id) else {
+            return false;
+        };
+        if let Err(error) = result {
+            match &saving {
+                Saving::Background => {
+                    tracing::warn!(%error, "storing event state failed (swept at the next start)");
+                }
+                _ => tracing::error!(%error, "storing event state failed: answering 500"),
+            }
+        }
+        let failed = result.is_err();
+        match saving {
+            Saving::Background => {}
+            Saving::Subscribe { tx, request, .. }
+            | Saving::Refresh { tx, request, .. }
+            | Saving::Publish { tx, request, .. }
+            | Saving::Unpublish { tx, request, .. }
+                if failed =>
+            {
+                let tag = ep.new_tag();
+                let answer = crate::util::response(
+                    &request,
+                    StatusCode::SERVER_INTERNAL_ERROR,
+                    None,
+                    &tag,
+                    &[(HeaderName::RetryAfter, "5".to_owned())],
+                );
+                send(ep, now, tx, answer);
+            }
+            Saving::Subscribe { tx, request, sub } => {
+                let id = sub.id().to_owned();
+                let expires = sub.remaining(now.unix());
+                self.ok_subscribe(now, ep, tx, &request, &sub, expires);
+                self.events.subscriptions.insert(*sub);
+                self.notify_one(now, ep, &id);
+            }
+            Saving::Refresh {
+                tx,
+                request,
+                id,
+                expires_unix,
+            } => {
+                self.events.subscriptions.set_expires(&id, expires_unix);
+                let sub = self.events.subscriptions.get(&id).cloned();
+                match sub {
+                    Some(sub) => {
+                        let expires = sub.remaining(now.unix());
+                        self.ok_subscribe(now, ep, tx, &request, &sub, expires);
+                        self.notify_one(now, ep, &id);
+                    }
+                    None => {
+                        // Ended meanwhile (expired, 481).
+                        let tag = ep.new_tag();
+                        let answer = crate::util::response(
+                            &request,
+                            StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                            None,
+                            &tag,
+                            &[],
+                        );
+                        send(ep, now, tx, answer);
+                        self.save_background(vec![StateChange::RemoveSubscription { id }]);
+                    }
+                }
+            }
+            Saving::Publish {
+                tx,
+                request,
+                record,
+                old,
+            } => {
+                if let Some(etag) = old {
+                    self.events.publications.remove(&etag);
+                }
+                let lines = [
+                    (HeaderName::SipETag, record.etag.clone()),
+                    (
+                        HeaderName::Expires,
+                        record.expires_unix.saturating_sub(now.unix()).to_string(),
+                    ),
+                ];
+                let aor = record.aor.clone();
+                self.events.publications.put(*record);
+                let tag = ep.new_tag();
+                let answer = crate::util::response(&request, StatusCode::OK, None, &tag, &lines);
+                send(ep, now, tx, answer);
+                self.notify_resource(now, ep, PRESENCE, &aor);
+            }
+            Saving::Unpublish { tx, request, etag } => {
+                let removed = self.events.publications.remove(&etag);
+                let tag = ep.new_tag();
+                let lines = [(HeaderName::Expires, "0".to_owned())];
+                let answer = crate::util::response(&request, StatusCode::OK, None, &tag, &lines);
+                send(ep, now, tx, answer);
+                if let Some(r) = removed {
+                    self.notify_resource(now, ep, PRESENCE, &r.aor);
+                }
+            }
+        }
+        true
+    }
+
+    // ----- NOTIFY -----
+
+    /// Notifies every watcher of `event` of `resource` (and the lists
+    /// `resource` is a member of).
+    pub(super) fn notify_resource(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        event: &str,
+        resource: &str,
+    ) {
+        for id in self.events.subscriptions.watching(event, resource) {
+            self.notify_one(now, ep, &id);
+        }
+        let lists: Vec<String> = self
+            .events
+            .config
+            .lists
+            .iter()
+            .filter(|l| l.members.iter().any(|m| m.eq_ignore_ascii_case(resource)))
+            .map(|l| l.uri.clone())
+            .collect();
+        for list in lists {
+            for id in self.events.subscriptions.watching(event, &list) {
+                self.notify_one(now, ep, &id);
+            }
+        }
+    }
+
+    /// A REGISTER changed `aor`'s bindings, or they expired: presence
+    /// derived from registration and `reg` watchers.
+    pub(super) fn bindings_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
+        let uri = uri_of(aor);
+        if self.events.publications.count_of(&uri, PRESENCE) == 0 {
+            self.notify_resource(now, ep, PRESENCE, &uri);
+        }
+        self.notify_resource(now, ep, REG, &uri);
+    }
+
+    /// A call of `aor` changed state: its dialog watchers (busy-lamp
+    /// fields) are notified.
+    pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
+        self.notify_resource(now, ep, DIALOG, &uri_of(aor));
+    }
+
+    /// Sends subscription `id` its NOTIFY with the current state, or
+    /// defers it while one is in flight.
+    fn notify_one(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
+        let Some(sub) = self.events.subscriptions.get_mut(id) else {
+            return;
+        };
+        if sub.in_flight() {
+            sub.defer();
+            return;
+        }
+        let mut sub = sub.clone();
+        if let Some(tx) = self.transmit(now, ep, &mut sub, None) {
+            self.events.subscriptions.track(tx, id);
+        }
+        // The CSeq, version and in-flight mark go back into the table.
+        if let Some(slot) = self.events.subscriptions.get_mut(id) {
+            *slot = sub;
+        }
+    }
+
+    /// Builds and sends `sub`'s NOTIFY (terminated when `end` is given).
+    fn transmit(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        sub: &mut Subscription,
+        end: Option<EndReason>,
+    ) -> Option<TransactionId> {
+        let body = match end {
+            Some(EndReason::Rejected | EndReason::NoResource) => None,
+            _ => self.document(now, ep, sub),
+        };
+        let request = match sub.notify(
+            now.unix(),
+            end,
+            body.as_ref().map(|(t, b)| (t.as_str(), b.as_str())),
+        ) {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::warn!(%error, id = sub.id(), "NOTIFY not built");
+                sub.settle();
+                return None;
+            }
+        };
+        let Some(destination) = sub.destination() else {
+            tracing::warn!(id = sub.id(), target = %sub.record().remote_target, "NOTIFY has no address to go to");
+            sub.settle();
+            return None;
+        };
+        match ep.send_request(now.instant(), request, destination) {
+            Ok(tx) => Some(tx),
+            Err(error) => {
+                tracing::debug!(%error, id = sub.id(), "NOTIFY not sent");
+                sub.settle();
+                None
+            }
+        }
+    }
+
+    /// The document a NOTIFY of `sub` carries: content type and body,
+    /// always the full state. A list gets the RLMI multipart body of all
+    /// its members (RFC 4662).
+    fn document(
+        &self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        sub: &mut Subscription,
+    ) -> Option<(String, String)> {
+        let version = sub.next_version();
+        let resource = sub.resource().to_owned();
+        let event = sub.event().to_owned();
+        if !sub.record().list {
+            return self.document_of(now, &event, &resource, version);
+        }
+        let list = self.events.config.list(&resource)?;
+        let resources: Vec<ListResource> = list
+            .members
+            .iter()
+            .map(|member| {
+                let (content_type, body) = self
+                    .document_of(now, &event, member, version)
+                    .unwrap_or_default();
+                ListResource {
+                    uri: member.clone(),
+                    name: None,
+                    state: ResourceState::Active,
+                    content_type,
+                    body,
+                }
+            })
+            .collect();
+        let boundary = format!("sb-{}", ep.new_tag());
+        Some(bodies::rlmi_notify_body(
+            &resource, version, true, &resources, &boundary,
+        ))
+    }
+
+    /// The state of `event` of one user's `aor` (a SIP URI).
+    fn document_of(
+        &self,
+        now: Now,
+        event: &str,
+        aor: &str,
+        version: u32,
+    ) -> Option<(String, String)> {
+        let parsed = Aor::parse(aor).ok()?;
+        match event {
+            PRESENCE => Some((PIDF.to_owned(), self.presence_of(now, aor, &parsed))),
+            REG => {
+                let bindings: Vec<_> = self
+                    .registrar
+                    .lookup(&parsed, now.unix())
+                    .into_iter()
+                    .cloned()
+                    .collect();
+                // Always the full state: the registrar reports which AOR
+                // changed, not which contact.
+                let body = bodies::reginfo(version, true, &parsed, &bindings, now.unix(), &[]);
+                Some((bodies::REGINFO.to_owned(), body))
+            }
+            DIALOG => {
+                let dialogs = self.dialogs_of(now, &parsed);
+                let body = bodies::dialog_info(aor, version, true, &dialogs);
+                Some((bodies::DIALOG_INFO.to_owned(), body))
+            }
+            _ => None,
+        }
+    }
+
+    /// The calls of `aor` as dialog-info entries.
+    fn dialogs_of(&self, now: Now, aor: &Aor) -> Vec<bodies::DialogEntry> {
+        self.calls.dialogs_at(aor, now.instant())
+    }
+
+    /// The presence document of `aor`: every live publication composed,
+    /// or derived from registration when nobody publishes.
+    fn presence_of(&self, now: Now, uri: &str, aor: &Aor) -> String {
+        let docs: Vec<bodies::PidfDocument> = self
+            .events
+            .publications
+            .of(uri, PRESENCE)
+            .into_iter()
+            .filter_map(|p| bodies::parse_pidf(&p.body).ok())
+            .collect();
+        if docs.is_empty() {
+            let open = !self.registrar.lookup(aor, now.unix()).is_empty();
+            return bodies::pidf_from_registration(uri, open);
+        }
+        let refs: Vec<&bodies::PidfDocument> = docs.iter().collect();
+        bodies::compose_pidf(uri, &refs)
+    }
+
+    /// An event of a client transaction the proxy does not own: the
+    /// outcome of a NOTIFY; `false` when it is not one of ours.
+    pub(super) fn on_notify_event(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        event: &Event,
+    ) -> bool {
+        let (tx, status) = match event {
+            Event::Response { tx, response, .. } => (*tx, Some(response.status().as_u16())),
+            Event::Timeout { tx } | Event::TransportError { tx } => (*tx, None),
+            _ => return false,
+        };
+        if !self.events.subscriptions.is_tracked(tx) {
+            return false;
+        }
+        if status.is_some_and(|s| s < 200) {
+            return true;
+        }
+        let Some(id) = self.events.subscriptions.untrack(tx) else {
+            return true;
+        };
+        match status {
+            Some(200..=299) => {
+                let again = self
+                    .events
+                    .subscriptions
+                    .get_mut(&id)
+                    .is_some_and(Subscription::settle);
+                if again {
+                    self.notify_one(now, ep, &id);
+                }
+            }
+            Some(404 | 410 | 481) => {
+                tracing::debug!(id, status, "NOTIFY refused: the subscription ends");
+                self.end_subscription(now, ep, &id, None);
+            }
+            _ => {
+                // Kept: the watcher may be away for a moment; the next
+                // NOTIFY (a change, a refresh) carries the full state.
+                tracing::debug!(id, ?status, "NOTIFY failed: the subscription is kept");
+                if let Some(s) = self.events.subscriptions.get_mut(&id) {
+                    s.settle();
+                }
+            }
+        }
+        true
+    }
+
+    // ----- time, start, shutdown -----
+
+    /// When the next subscription or publication expires.
+    pub(super) fn events_deadline(&self, now: Now) -> Option<std::time::Instant> {
+        self.events.next_expiry().map(|u| now.instant_at_unix(u))
+    }
+
+    /// Ends the expired subscriptions (NOTIFY with `terminated;
+    /// reason=timeout`) and publications (their user's watchers learn it).
+    pub(super) fn events_timeout(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        let unix = now.unix();
+        for id in self.events.subscriptions.expired(unix) {
+            tracing::debug!(id, "subscription expired");
+            self.end_subscription(now, ep, &id, Some(EndReason::Timeout));
+        }
+        let expired = self.events.publications.take_expired(unix);
+        if expired.is_empty() {
+            return;
+        }
+        let changes = expired
+            .iter()
+            .map(|r| StateChange::RemovePublication {
+                etag: r.etag.clone(),
+            })
+            .collect();
+        self.save_background(changes);
+        let mut aors: Vec<String> = expired.into_iter().map(|r| r.aor).collect();
+        aors.sort_unstable();
+        aors.dedup();
+        for aor in aors {
+            self.notify_resource(now, ep, PRESENCE, &aor);
+        }
+    }
+
+    /// Takes the stored subscriptions and publications back (at start):
+    /// expired ones dropped (and removed from the store), CSeq numbers and
+    /// versions moved on.
+    pub(super) fn load_events(&mut self, state: &StoredState) {
+        let unix = self.clock.unix();
+        let mut stale = Vec::new();
+        for record in &state.subscriptions {
+            if record.expires_unix <= unix {
+                stale.push(StateChange::RemoveSubscription {
+                    id: record.id.clone(),
+                });
+                continue;
+            }
+            let transport = record
+                .source
+                .map_or(switchboard_core::Transport::Udp, |(t, _)| t);
+            let local = self
+                .proxy
+                .config()
+                .listener(transport, None)
+                .map(|l| l.addr);
+            let contact = match local {
+                Some(addr) => self.local_contact(&Source {
+                    transport,
+                    remote: addr,
+                    local: addr,
+                    flow: None,
+                }),
+                None => String::new(),
+            };
+            let mut sub = Subscription::new(record.clone(), contact, None);
+            sub.bump(RESTART_MARGIN);
+            self.events.subscriptions.insert(sub);
+        }
+        for record in &state.publications {
+            if record.expires_unix <= unix {
+                stale.push(StateChange::RemovePublication {
+                    etag: record.etag.clone(),
+                });
+                continue;
+            }
+            self.events.publications.put(record.clone());
+        }
+        tracing::info!(
+            subscriptions = self.events.subscriptions.len(),
+            publications = self.events.publications.len(),
+            dropped = stale.len(),
+            "event state loaded"
+        );
+        self.save_background(stale);
+    }
+
+    /// At shutdown: every watcher gets `terminated;reason=deactivated`
+    /// when so configured; otherwise the subscriptions stay (durable).
+    pub(super) fn shutdown_events(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        if !self.events.config.terminate_on_shutdown {
+            return;
+        }
+        for id in self.events.subscriptions.ids() {
+            self.end_subscription(now, ep, &id, Some(EndReason::Deactivated));
+        }
+    }
+}

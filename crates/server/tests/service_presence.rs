@@ -1,0 +1,890 @@
+//! The event server of the whole server on a virtual clock: SUBSCRIBE
+//! (200 only once stored, then a NOTIFY with the full state), Expires
+//! negotiation, refresh, unsubscribe, expiry, 489, authentication and the
+//! watch policy, PUBLISH and its entity tags, presence derived from
+//! registration, NOTIFYs refused or lost, and a restart from the store.
+// Test code: a panic is a failing test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod service_harness;
+
+use std::time::Duration;
+
+use service_harness::{Phone, Reply, Server};
+use switchboard_proto::{
+    HeaderName, Message, Method, Request, RequestBuilder, Response, StatusCode,
+};
+use switchboard_server::events::WatchRule;
+use switchboard_server::service::Effect;
+use switchboard_server::storage::{StateChange, StoredState};
+
+const S: Duration = Duration::from_secs(1);
+const ALICE: &str = "sip:alice@example.com";
+
+fn alice() -> Phone {
+    Phone::new("alice", "198.51.100.10:5060")
+}
+
+fn bob() -> Phone {
+    Phone::new("bob", "198.51.100.11:5060")
+}
+
+/// A PIDF document of `aor` with one tuple `id` and `basic`, and a note.
+fn pidf(aor: &str, id: &str, basic: &str, note: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"{aor}\"><tuple id=\"{id}\"><status><basic>{basic}</basic></status><note>{note}</note></tuple></presence>"
+    )
+}
+
+/// A SUBSCRIBE of `phone` for `event` of `uri`, for `expires` seconds.
+fn subscribe_request(phone: &mut Phone, uri: &str, event: &str, expires: u32) -> RequestBuilder {
+    phone
+        .call(Method::Subscribe, uri)
+        .header(HeaderName::Event, event)
+        .header(HeaderName::Expires, expires.to_string())
+}
+
+/// `phone` subscribes (authenticated): the final response, and the NOTIFY
+/// that came with it (not answered yet).
+fn subscribe_notify(
+    h: &mut Server,
+    phone: &mut Phone,
+    uri: &str,
+    event: &str,
+    expires: u32,
+) -> (Response, Option<Request>) {
+    let password = h.password(phone);
+    let (uri, event) = (uri.to_owned(), event.to_owned());
+    h.authenticate(phone, &password, move |p| {
+        subscribe_request(p, &uri, &event, expires)
+    });
+    answer_and_notify(h, phone)
+}
+
+/// What was sent to `phone`: the one final response and the NOTIFY that
+/// came with it, if any (not answered yet).
+fn answer_and_notify(h: &mut Server, phone: &Phone) -> (Response, Option<Request>) {
+    let mut finals = Vec::new();
+    let mut notifys = Vec::new();
+    for message in h.take(phone) {
+        match message {
+            Message::Response(r) if r.status().as_u16() >= 200 => finals.push(r),
+            Message::Response(_) => {}
+            Message::Request(r) => notifys.push(r),
+        }
+    }
+    assert_eq!(finals.len(), 1, "one final response: {finals:?}");
+    assert!(notifys.len() <= 1, "at most one NOTIFY: {notifys:?}");
+    (finals.remove(0), notifys.pop())
+}
+
+/// `phone` subscribes (authenticated) and answers the first NOTIFY, if
+/// any, with 200: the final response.
+fn subscribe(h: &mut Server, phone: &mut Phone, uri: &str, event: &str, expires: u32) -> Response {
+    let (response, notify) = subscribe_notify(h, phone, uri, event, expires);
+    if let Some(n) = notify {
+        h.respond(phone, &n, 200);
+    }
+    response
+}
+
+/// The NOTIFYs sent to `phone` (retransmissions dropped), each answered
+/// with 200.
+fn notifys(h: &mut Server, phone: &Phone) -> Vec<Request> {
+    let mut unique: Vec<Request> = Vec::new();
+    for request in h.requests(phone) {
+        assert_eq!(request.method(), &Method::Notify);
+        if unique
+            .iter()
+            .all(|u| u.headers().cseq() != request.headers().cseq())
+        {
+            unique.push(request);
+        }
+    }
+    for n in &unique {
+        h.respond(phone, n, 200);
+    }
+    unique
+}
+
+/// The one NOTIFY sent to `phone` (retransmissions dropped), answered
+/// with `status`.
+fn notified(h: &mut Server, phone: &Phone, status: u16) -> Request {
+    let mut unique: Vec<Request> = Vec::new();
+    for request in h.requests(phone) {
+        if unique
+            .iter()
+            .all(|u| u.headers().cseq() != request.headers().cseq())
+        {
+            unique.push(request);
+        }
+    }
+    assert_eq!(unique.len(), 1, "one NOTIFY to {}: {unique:?}", phone.user);
+    let notify = unique.remove(0);
+    assert_eq!(notify.method(), &Method::Notify);
+    h.respond(phone, &notify, status);
+    notify
+}
+
+fn state_of(notify: &Request) -> &str {
+    notify
+        .headers()
+        .get(HeaderName::SubscriptionState)
+        .unwrap()
+}
+
+fn body_of(request: &Request) -> String {
+    String::from_utf8(request.body().to_vec()).unwrap()
+}
+
+/// A PUBLISH of alice's (authenticated): the final response.
+fn publish(
+    h: &mut Server,
+    phone: &mut Phone,
+    if_match: Option<&str>,
+    expires: u32,
+    body: Option<&str>,
+) -> Response {
+    let password = h.password(phone);
+    let uri = phone.aor();
+    let (if_match, body) = (if_match.map(str::to_owned), body.map(str::to_owned));
+    h.authenticated(phone, &password, move |p| {
+        let mut b = p
+            .call(Method::Publish, &uri)
+            .header(HeaderName::Event, "presence")
+            .header(HeaderName::Expires, expires.to_string());
+        if let Some(etag) = &if_match {
+            b = b.header(HeaderName::SipIfMatch, etag.as_str());
+        }
+        match &body {
+            Some(text) => b.body("application/pidf+xml", text.clone()),
+            None => b,
+        }
+    })
+}
+
+fn etag_of(response: &Response) -> String {
+    response
+        .headers()
+        .get(HeaderName::SipETag)
+        .unwrap()
+        .to_owned()
+}
+
+/// What the store holds after `changes`.
+fn stored(changes: &[StateChange]) -> StoredState {
+    let mut state = StoredState::default();
+    for change in changes {
+        match change {
+            StateChange::PutSubscription(r) => {
+                state.subscriptions.retain(|s| s.id != r.id);
+                state.subscriptions.push(r.clone());
+            }
+            StateChange::RemoveSubscription { id } => state.subscriptions.retain(|s| &s.id != id),
+            StateChange::PutPublication(r) => {
+                state.publications.retain(|p| p.etag != r.etag);
+                state.publications.push(r.clone());
+            }
+            StateChange::RemovePublication { etag } => {
+                state.publications.retain(|p| &p.etag != etag);
+            }
+            _ => {}
+        }
+    }
+    state
+}
+
+#[test]
+fn subscribe_is_challenged_stored_answered_then_notified_with_full_state() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let first = subscribe_request(&mut watcher, ALICE, "presence", 600)
+        .build()
+        .unwrap();
+    h.send(&watcher, first);
+    assert_eq!(h.status(&watcher), 407);
+
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert_eq!(ok.headers().get(HeaderName::Expires), Some("600"));
+    assert!(ok.headers().get(HeaderName::Contact).is_some());
+    let to_tag = ok.headers().to_tag().unwrap().to_owned();
+    // Durable before the 200.
+    assert!(matches!(
+        h.state.as_slice(),
+        [StateChange::PutSubscription(r)] if r.resource == ALICE && r.watcher == "sip:bob@example.com" && r.local_tag == to_tag
+    ));
+
+    let notify = notify.unwrap();
+    h.respond(&watcher, &notify, 200);
+    let nh = notify.headers();
+    assert_eq!(nh.get(HeaderName::Event), Some("presence"));
+    assert_eq!(state_of(&notify), "active;expires=600");
+    assert_eq!(nh.from_tag(), Some(to_tag.as_str()));
+    assert_eq!(nh.to_tag(), Some("bob-tag"));
+    assert_eq!(nh.call_id(), ok.headers().call_id());
+    assert_eq!(notify.uri_str(), "sip:bob@198.51.100.11:5060");
+    assert_eq!(
+        nh.get(HeaderName::ContentType),
+        Some("application/pidf+xml")
+    );
+    // Alice has no device and publishes nothing: closed.
+    let body = body_of(&notify);
+    assert!(body.contains("<basic>closed</basic>"), "{body}");
+    assert!(body.contains(ALICE), "{body}");
+    assert_eq!(h.service.subscription_count(), 1);
+}
+
+#[test]
+fn the_200_waits_for_the_store_and_a_failed_store_answers_500() {
+    let mut h = Server::new();
+    h.save_reply = Reply::Hold;
+    let mut watcher = bob();
+    h.authenticate(&mut watcher, "bob-pw", |p| {
+        subscribe_request(p, ALICE, "presence", 600)
+    });
+    let early: Vec<Response> = h
+        .responses(&watcher)
+        .into_iter()
+        .filter(|r| r.status().as_u16() >= 200)
+        .collect();
+    assert!(early.is_empty(), "answered before stored: {early:?}");
+    assert_eq!(h.held(), 1);
+    h.release();
+    let messages = h.take(&watcher);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+
+    h.authenticate(&mut watcher, "bob-pw", |p| {
+        subscribe_request(p, "sip:carol@example.com", "presence", 600)
+    });
+    h.release_with(|_| true);
+    assert_eq!(h.status(&watcher), 500);
+    assert!(h.requests(&watcher).is_empty(), "no NOTIFY for a failed store");
+    assert_eq!(h.service.subscription_count(), 1);
+}
+
+#[test]
+fn expires_too_brief_is_423_too_long_is_capped() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let brief = subscribe(&mut h, &mut watcher, ALICE, "presence", 10);
+    assert_eq!(brief.status(), StatusCode::INTERVAL_TOO_BRIEF);
+    assert_eq!(brief.headers().get(HeaderName::MinExpires), Some("60"));
+    let (long, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 100_000);
+    assert_eq!(long.status(), StatusCode::OK);
+    assert_eq!(long.headers().get(HeaderName::Expires), Some("7200"));
+    assert_eq!(state_of(&notify.unwrap()), "active;expires=7200");
+}
+
+#[test]
+fn refresh_unsubscribe_and_expiry() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+
+    // Refreshed in the dialog after 5 minutes: a new NOTIFY.
+    h.run_for(300 * S);
+    let refresh = watcher
+        .in_dialog(Method::Subscribe, &ok)
+        .header(HeaderName::Event, "presence")
+        .header(HeaderName::Expires, "600")
+        .build()
+        .unwrap();
+    h.send(&watcher, refresh);
+    let (again, notify) = answer_and_notify(&mut h, &watcher);
+    assert_eq!(again.status(), StatusCode::OK);
+    assert_eq!(again.headers().get(HeaderName::Expires), Some("600"));
+    assert_eq!(again.headers().to_tag(), ok.headers().to_tag());
+    let notify = notify.unwrap();
+    h.respond(&watcher, &notify, 200);
+    assert_eq!(state_of(&notify), "active;expires=600");
+
+    // Not ended at the first expiry: the refresh moved it.
+    h.run_for(400 * S);
+    assert!(h.requests(&watcher).is_empty());
+    assert_eq!(h.service.subscription_count(), 1);
+    // It ends at the second: terminated;reason=timeout, removed.
+    h.run_for(201 * S);
+    let last = notified(&mut h, &watcher, 200);
+    assert_eq!(state_of(&last), "terminated;reason=timeout");
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(matches!(
+        h.state.last(),
+        Some(StateChange::RemoveSubscription { .. })
+    ));
+
+    // A second subscription, ended by Expires: 0.
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    let bye = watcher
+        .in_dialog(Method::Subscribe, &ok)
+        .header(HeaderName::Event, "presence")
+        .header(HeaderName::Expires, "0")
+        .build()
+        .unwrap();
+    h.send(&watcher, bye);
+    let (answer, final_notify) = answer_and_notify(&mut h, &watcher);
+    assert_eq!(answer.status(), StatusCode::OK);
+    let final_notify = final_notify.unwrap();
+    assert_eq!(state_of(&final_notify), "terminated;reason=timeout");
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(h.state.iter().any(
+        |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
+    ));
+}
+
+#[test]
+fn unknown_events_get_489_with_allow_events() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let request = subscribe_request(&mut watcher, ALICE, "message-summary", 600)
+        .build()
+        .unwrap();
+    h.send(&watcher, request);
+    let refused = h.final_response(&watcher);
+    assert_eq!(refused.status(), StatusCode::BAD_EVENT);
+    let allowed = refused.headers().get(HeaderName::AllowEvents).unwrap();
+    for package in ["presence", "dialog", "reg"] {
+        assert!(allowed.contains(package), "{allowed}");
+    }
+}
+
+#[test]
+fn the_policy_refuses_with_403_and_strangers_are_refused() {
+    let mut h = Server::with(|c| {
+        c.events.policy.rules.insert(
+            ALICE.to_owned(),
+            WatchRule {
+                allow: vec![],
+                deny: vec!["sip:bob@example.com".to_owned()],
+            },
+        );
+    });
+    let mut watcher = bob();
+    let refused = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.service.subscription_count(), 0);
+    // Carol is not refused.
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    let ok = subscribe(&mut h, &mut carol, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    // A watcher of another domain, by default.
+    let mut stranger = Phone::new("eve", "203.0.113.9:5060");
+    stranger.domain = "other.org".to_owned();
+    let request = subscribe_request(&mut stranger, ALICE, "presence", 600)
+        .build()
+        .unwrap();
+    h.send(&stranger, request);
+    assert_eq!(h.status(&stranger), 403);
+}
+
+#[test]
+fn a_user_that_does_not_exist_is_404_for_an_authenticated_watcher() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let missing = subscribe(&mut h, &mut watcher, "sip:nobody@example.com", "presence", 600);
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[test]
+fn publication_etag_life_cycle_and_412() {
+    let mut h = Server::new();
+    let (mut publisher, mut watcher) = (alice(), bob());
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
+
+    let away = pidf(ALICE, "pc", "open", "in a meeting");
+    let created = publish(&mut h, &mut publisher, None, 600, Some(&away));
+    assert_eq!(created.status(), StatusCode::OK);
+    assert_eq!(created.headers().get(HeaderName::Expires), Some("600"));
+    let e1 = etag_of(&created);
+    assert!(body_of(&notified(&mut h, &watcher, 200)).contains("in a meeting"));
+    assert!(h.state.iter().any(|c| matches!(c, StateChange::PutPublication(p) if p.etag == e1)));
+
+    // Refresh: no body, a new entity tag, the document stays.
+    h.run_for(300 * S);
+    let refreshed = publish(&mut h, &mut publisher, Some(&e1), 600, None);
+    assert_eq!(refreshed.status(), StatusCode::OK);
+    let e2 = etag_of(&refreshed);
+    assert_ne!(e1, e2);
+    assert!(body_of(&notified(&mut h, &watcher, 200)).contains("in a meeting"));
+
+    // Modify.
+    let back = pidf(ALICE, "pc", "open", "back at my desk");
+    let modified = publish(&mut h, &mut publisher, Some(&e2), 600, Some(&back));
+    assert_eq!(modified.status(), StatusCode::OK);
+    let e3 = etag_of(&modified);
+    assert!(body_of(&notified(&mut h, &watcher, 200)).contains("back at my desk"));
+
+    // An old entity tag: 412.
+    let stale = publish(&mut h, &mut publisher, Some(&e1), 600, None);
+    assert_eq!(stale.status(), StatusCode::CONDITIONAL_REQUEST_FAILED);
+
+    // Removed: presence falls back to registration (none: closed).
+    let removed = publish(&mut h, &mut publisher, Some(&e3), 0, None);
+    assert_eq!(removed.status(), StatusCode::OK);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("<basic>closed</basic>"), "{body}");
+    assert!(h.state.iter().any(|c| matches!(c, StateChange::RemovePublication { etag } if *etag == e3)));
+}
+
+#[test]
+fn publish_rules_other_users_bad_types_and_expiry() {
+    let mut h = Server::new();
+    let (mut publisher, mut watcher) = (alice(), bob());
+    // Bob may not publish for alice.
+    let password = h.password(&watcher);
+    let body = pidf(ALICE, "x", "open", "");
+    let forged = h.authenticated(&mut watcher, &password, |p| {
+        p.call(Method::Publish, ALICE)
+            .header(HeaderName::Event, "presence")
+            .body("application/pidf+xml", body.clone())
+    });
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // Not a PIDF document: 415 with Accept.
+    let password = h.password(&publisher);
+    let wrong = h.authenticated(&mut publisher, &password, |p| {
+        p.call(Method::Publish, ALICE)
+            .header(HeaderName::Event, "presence")
+            .body("text/plain", "here")
+    });
+    assert_eq!(wrong.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        wrong.headers().get(HeaderName::Accept),
+        Some("application/pidf+xml")
+    );
+    // Another event package: 489.
+    let other = publisher
+        .call(Method::Publish, ALICE)
+        .header(HeaderName::Event, "dialog")
+        .body("application/pidf+xml", body.clone())
+        .build()
+        .unwrap();
+    h.send(&publisher, other);
+    assert_eq!(h.status(&publisher), 489);
+
+    // A publication that is not refreshed expires; watchers learn it.
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let created = publish(&mut h, &mut publisher, None, 120, Some(&pidf(ALICE, "pc", "open", "busy")));
+    let etag = etag_of(&created);
+    assert!(body_of(&notified(&mut h, &watcher, 200)).contains("busy"));
+    h.run_for(121 * S);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("<basic>closed</basic>"), "{body}");
+    assert!(h.state.iter().any(|c| matches!(c, StateChange::RemovePublication { etag: e } if *e == etag)));
+}
+
+#[test]
+fn presence_follows_registration_when_nobody_publishes() {
+    let mut h = Server::new();
+    let (mut device, mut watcher) = (alice(), bob());
+    let (_, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let notify = notify.unwrap();
+    h.respond(&watcher, &notify, 200);
+    assert!(body_of(&notify).contains("<basic>closed</basic>"));
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("<basic>open</basic>"), "{body}");
+
+    // The binding runs out: closed again.
+    h.run_for(601 * S);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("<basic>closed</basic>"), "{body}");
+}
+
+#[test]
+fn a_notify_answered_481_ends_the_subscription() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 600);
+    h.respond(&watcher, &notify.unwrap(), 481);
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(h.state.iter().any(
+        |c| matches!(c, StateChange::RemoveSubscription { id } if Some(id.as_str()) == ok.headers().to_tag())
+    ));
+    // Nothing more goes out for it.
+    let mut device = alice();
+    h.register(&mut device, 600);
+    assert!(h.requests(&watcher).is_empty());
+}
+
+#[test]
+fn a_notify_that_times_out_keeps_the_subscription_and_changes_coalesce() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (_, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
+    // The watcher does not answer: retransmissions, then a timeout.
+    let first = vec![notify.unwrap()];
+    let mut device = alice();
+    // A change while the NOTIFY is in flight waits for it.
+    h.register(&mut device, 600);
+    h.run_for(40 * S);
+    let retransmitted = h.requests(&watcher);
+    assert!(
+        retransmitted
+            .iter()
+            .all(|r| r.headers().cseq() == first[0].headers().cseq()),
+        "only the first NOTIFY, retransmitted: {retransmitted:?}"
+    );
+    assert_eq!(h.service.subscription_count(), 1);
+
+    // The next change reaches the watcher, with the whole state.
+    let mut second = Phone::new("alice", "198.51.100.30:5062");
+    second.call_id = "alice-2".to_owned();
+    h.register(&mut second, 600);
+    let notify = notified(&mut h, &watcher, 200);
+    assert!(body_of(&notify).contains("<basic>open</basic>"));
+    assert!(notify.headers().cseq().unwrap().seq > first[0].headers().cseq().unwrap().seq);
+}
+
+#[test]
+fn after_a_restart_watchers_keep_getting_notifys() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (ok, before) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let before = before.unwrap();
+    h.respond(&watcher, &before, 200);
+    let state = stored(&h.state);
+    assert_eq!(state.subscriptions.len(), 1);
+
+    // A new process, at the same wall clock plus a minute.
+    let mut h = Server::new();
+    h.run_for(60 * S);
+    h.service.load_state(state);
+    assert_eq!(h.service.subscription_count(), 1);
+    let mut device = alice();
+    h.register(&mut device, 600);
+    let after = notified(&mut h, &watcher, 200);
+    assert!(body_of(&after).contains("<basic>open</basic>"));
+    assert_eq!(after.headers().call_id(), ok.headers().call_id());
+    assert_eq!(after.headers().from_tag(), ok.headers().to_tag());
+    assert!(after.headers().cseq().unwrap().seq > before.headers().cseq().unwrap().seq);
+    let state = state_of(&after).to_owned();
+    assert!(state.starts_with("active;expires="), "{state}");
+
+    // And it still expires on time (an hour after it was made): the
+    // binding's expiry first, then the end.
+    h.run_for(3600 * S);
+    let last = notifys(&mut h, &watcher);
+    let states: Vec<&str> = last.iter().map(state_of).collect();
+    assert_eq!(states.last(), Some(&"terminated;reason=timeout"), "{states:?}");
+}
+
+#[test]
+fn per_user_limit_answers_403() {
+    let mut h = Server::with(|c| c.events.max_per_user = 1);
+    let mut watcher = bob();
+    assert_eq!(
+        subscribe(&mut h, &mut watcher, ALICE, "presence", 600).status(),
+        StatusCode::OK
+    );
+    let over = subscribe(&mut h, &mut watcher, "sip:carol@example.com", "presence", 600);
+    assert_eq!(over.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.service.subscription_count(), 1);
+}
+
+#[test]
+fn options_advertise_publish_and_the_event_packages() {
+    let mut h = Server::new();
+    let mut phone = bob();
+    let answer = h.ask(&mut phone, Method::Options, "sip:example.com");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.headers().get(HeaderName::Allow).unwrap().contains("PUBLISH"));
+    assert!(
+        answer
+            .headers()
+            .get(HeaderName::AllowEvents)
+            .unwrap()
+            .contains("presence")
+    );
+}
+
+#[test]
+fn two_devices_publishing_are_composed_into_one_document() {
+    let mut h = Server::new();
+    let (mut desk, mut watcher) = (alice(), bob());
+    let mut mobile = Phone::new("alice", "198.51.100.40:5060");
+    mobile.call_id = "alice-mobile".to_owned();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 3600);
+    let first = publish(&mut h, &mut desk, None, 600, Some(&pidf(ALICE, "t1", "open", "at the desk")));
+    assert_eq!(first.status(), StatusCode::OK);
+    notified(&mut h, &watcher, 200);
+    let second = publish(&mut h, &mut mobile, None, 600, Some(&pidf(ALICE, "t1", "closed", "phone off")));
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_ne!(etag_of(&first), etag_of(&second));
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    // Both tuples, ids made unique, one well-formed document.
+    assert!(body.contains("at the desk") && body.contains("phone off"), "{body}");
+    assert!(body.contains("<basic>open</basic>") && body.contains("<basic>closed</basic>"), "{body}");
+    assert_eq!(body.matches("<presence").count(), 1, "{body}");
+    assert!(body.contains("id=\"t1\"") && body.contains("id=\"t1-2\""), "{body}");
+}
+
+#[test]
+fn reg_watchers_get_reginfo_on_registration_changes() {
+    let mut h = Server::new();
+    let (mut device, mut watcher) = (alice(), bob());
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "reg", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    h.respond(&watcher, &notify, 200);
+    assert_eq!(notify.headers().get(HeaderName::Event), Some("reg"));
+    assert_eq!(
+        notify.headers().get(HeaderName::ContentType),
+        Some("application/reginfo+xml")
+    );
+    let body = body_of(&notify);
+    assert!(body.contains("state=\"init\""), "{body}");
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("state=\"active\""), "{body}");
+    assert!(body.contains("198.51.100.10"), "{body}");
+    // Versions increase NOTIFY by NOTIFY.
+    assert!(body.contains("version=\"2\""), "{body}");
+}
+
+#[test]
+fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
+    let mut h = Server::with(|c| {
+        c.events.lists.push(switchboard_server::events::ResourceList {
+            uri: "sip:alice-blf@example.com".to_owned(),
+            owner: ALICE.to_owned(),
+            members: vec!["sip:bob@example.com".to_owned(), "sip:carol@example.com".to_owned()],
+        });
+    });
+    let mut owner = alice();
+    let list = "sip:alice-blf@example.com";
+    let without = subscribe(&mut h, &mut owner, list, "presence", 3600);
+    assert_eq!(without.status(), StatusCode::EXTENSION_REQUIRED);
+    assert_eq!(without.headers().get(HeaderName::Require), Some("eventlist"));
+
+    // Someone else's list: 403.
+    let mut other = bob();
+    let password = h.password(&other);
+    let refused = h.authenticated(&mut other, &password, |p| {
+        subscribe_request(p, list, "presence", 3600).header(HeaderName::Supported, "eventlist")
+    });
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+    let password = h.password(&owner);
+    h.authenticate(&mut owner, &password, |p| {
+        subscribe_request(p, list, "presence", 3600).header(HeaderName::Supported, "eventlist")
+    });
+    let (ok, notify) = answer_and_notify(&mut h, &owner);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    h.respond(&owner, &notify, 200);
+    let content_type = notify.headers().get(HeaderName::ContentType).unwrap();
+    assert!(content_type.starts_with("multipart/related"), "{content_type}");
+    assert!(content_type.contains("application/rlmi+xml"), "{content_type}");
+    let body = body_of(&notify);
+    assert!(body.contains("sip:bob@example.com") && body.contains("sip:carol@example.com"), "{body}");
+    assert_eq!(body.matches("<basic>closed</basic>").count(), 2, "{body}");
+
+    // A member registers: a new list NOTIFY with its state.
+    let mut member = bob();
+    h.register(&mut member, 600);
+    let body = body_of(&notified(&mut h, &owner, 200));
+    assert!(body.contains("<basic>open</basic>"), "{body}");
+}
+
+#[test]
+fn the_total_limit_answers_503() {
+    let mut h = Server::with(|c| c.events.max_total = 1);
+    let mut watcher = bob();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    let over = subscribe(&mut h, &mut carol, ALICE, "presence", 600);
+    assert_eq!(over.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(over.headers().get(HeaderName::RetryAfter).is_some());
+}
+
+#[test]
+fn a_fetch_with_expires_0_gets_the_state_once() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let (ok, notify) = subscribe_notify(&mut h, &mut watcher, ALICE, "presence", 0);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let notify = notify.unwrap();
+    assert_eq!(state_of(&notify), "terminated;reason=timeout");
+    assert!(body_of(&notify).contains("<basic>closed</basic>"));
+    assert_eq!(h.service.subscription_count(), 0);
+    assert!(h.state.is_empty());
+}
+
+#[test]
+fn shutdown_deactivates_only_when_configured() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    h.service.shutdown(h.now, &mut h.ep);
+    h.run_for(S);
+    assert!(h.requests(&watcher).is_empty());
+    assert_eq!(h.service.subscription_count(), 1);
+
+    let mut h = Server::with(|c| c.events.terminate_on_shutdown = true);
+    subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    h.service.shutdown(h.now, &mut h.ep);
+    // What the shutdown queued goes out at the next step.
+    h.run_for(S);
+    let last = notified(&mut h, &watcher, 200);
+    assert_eq!(state_of(&last), "terminated;reason=deactivated");
+    assert_eq!(h.service.subscription_count(), 0);
+}
+
+#[test]
+fn a_subscribe_and_publish_flood_is_rate_limited() {
+    let mut h = Server::with(|c| {
+        c.protect.rate.rate = 1;
+        c.protect.rate.burst = 3;
+    });
+    let mut flooder = bob();
+    for i in 0..20 {
+        let request = if i % 2 == 0 {
+            subscribe_request(&mut flooder, ALICE, "presence", 600)
+        } else {
+            flooder
+                .call(Method::Publish, "sip:bob@example.com")
+                .header(HeaderName::Event, "presence")
+                .body("application/pidf+xml", pidf("sip:bob@example.com", "t", "open", ""))
+        };
+        h.send(&flooder, request.build().unwrap());
+    }
+    let answered = h
+        .responses(&flooder)
+        .into_iter()
+        .filter(|r| r.status().as_u16() >= 200)
+        .count();
+    assert_eq!(answered, 3, "only the burst is answered");
+    assert!(h.service.subscription_count() == 0 && h.state.is_empty());
+}
+
+#[test]
+fn users_not_in_memory_are_looked_up_as_watcher_and_as_resource() {
+    let mut h = Server::new();
+    h.set_user("dave", "dave-pw");
+    h.set_user("erin", "erin-pw");
+    // Dave watches alice: his credentials need a lookup.
+    let mut dave = Phone::new("dave", "198.51.100.50:5060");
+    let ok = subscribe(&mut h, &mut dave, ALICE, "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    // Bob watches erin: she needs a lookup.
+    let mut watcher = bob();
+    let ok = subscribe(&mut h, &mut watcher, "sip:erin@example.com", "presence", 600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(h.count(|e| matches!(e, Effect::LookupUser { .. })) >= 2);
+    assert_eq!(h.service.subscription_count(), 2);
+}
+
+/// Alice (authenticated) INVITEs bob, whose phone is registered: the
+/// INVITE as bob's phone got it.
+fn alice_calls_bob(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Request {
+    let password = h.password(caller);
+    h.authenticate(caller, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
+    h.request_to(callee, Method::Invite)
+}
+
+/// The `<state>` of the dialogs in a dialog-info NOTIFY.
+fn dialog_states(notify: &Request) -> Vec<String> {
+    let body = body_of(notify);
+    body.match_indices("<state")
+        .filter_map(|(i, _)| {
+            let rest = &body[i..];
+            let open = rest.find('>')? + 1;
+            let close = rest.find("</state>")?;
+            Some(rest[open..close].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    let (ok, first) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+    let first = first.unwrap();
+    h.respond(&lamp, &first, 200);
+    assert_eq!(
+        first.headers().get(HeaderName::ContentType),
+        Some("application/dialog-info+xml")
+    );
+    assert!(dialog_states(&first).is_empty());
+
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    let trying = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&trying), ["trying"]);
+
+    h.respond(&callee, &invite, 180);
+    let early = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&early), ["early"]);
+    let body = body_of(&early);
+    // Caller ID and the tags a phone needs to pick the call up.
+    assert!(body.contains("sip:alice@example.com"), "{body}");
+    assert!(body.contains("direction=\"recipient\""), "{body}");
+    assert!(body.contains(invite.headers().call_id().unwrap()), "{body}");
+    assert!(body.contains("bob-tag") && body.contains("alice-tag"), "{body}");
+
+    h.respond(&callee, &invite, 200);
+    let confirmed = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&confirmed), ["confirmed"]);
+    let answer = h.final_response(&caller);
+    assert_eq!(answer.status(), StatusCode::OK);
+
+    let bye = caller.in_dialog(Method::Bye, &answer).build().unwrap();
+    h.send(&caller, bye);
+    let bye = h.request_to(&callee, Method::Bye);
+    h.respond(&callee, &bye, 200);
+    let ended = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&ended), ["terminated"]);
+    // Versions go up NOTIFY by NOTIFY.
+    let version = |n: &Request| {
+        let body = body_of(n);
+        let root = body.find("<dialog-info").unwrap();
+        let at = root + body[root..].find(" version=\"").unwrap() + 10;
+        body[at..].split('"').next().unwrap().parse::<u32>().unwrap()
+    };
+    assert!(version(&ended) > version(&confirmed) && version(&confirmed) > version(&early));
+}
+
+#[test]
+fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.take(&caller);
+
+    // Carol picks bob's ringing call up, naming the dialog as bob's lamp
+    // shows it.
+    let mut picker = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&picker);
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    h.authenticate(&mut picker, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Replaces, replaces.as_str())
+    });
+    // Only the caller's device (the UAC of the early dialog) accepts it.
+    let delivered = h.request_to(&caller, Method::Invite);
+    assert_eq!(
+        delivered.headers().get(HeaderName::Replaces),
+        Some(format!("{call_id};to-tag=alice-tag;from-tag=bob-tag").as_str())
+    );
+    assert_eq!(delivered.uri_str(), "sip:alice@198.51.100.10:5060");
+    assert!(
+        h.requests(&callee).iter().all(|r| r.method() != &Method::Invite),
+        "not forked to bob's phones"
+    );
+}
