@@ -117,13 +117,13 @@ fn presence_follows_registration_and_register_can_publish() {
     };
     reg.expect_line(Stream::Stdout, "registered", WAIT);
     expect_line_with(&watch, &["presence", BOB, "open"], WAIT);
-    reg.signal("TERM");
-    assert!(reg.expect_exit(WAIT).success());
     let closed = watch
         .lines(Stream::Stdout)
         .iter()
         .filter(|l| l.contains("closed"))
         .count();
+    reg.signal("TERM");
+    assert!(reg.expect_exit(WAIT).success());
     assert!(
         wait_for(WAIT, || watch
             .lines(Stream::Stdout)
