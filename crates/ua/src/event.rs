@@ -25,6 +25,14 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What went wrong, in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Timeout => "no response",
+            Self::TransportError => "transport error",
+        }
+    }
+
     /// The status the failure counts as (RFC 3261 §8.1.3.1).
     pub fn status(self) -> StatusCode {
         match self {

@@ -33,6 +33,7 @@ mod config;
 mod dialog;
 mod error;
 mod event;
+mod expires;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;

@@ -15,6 +15,7 @@ use crate::bodies::{PIDF, Presence};
 use crate::config::UaConfig;
 use crate::error::UaError;
 use crate::event::{Failure, PublicationEvent};
+use crate::expires::{raised_minimum, seconds};
 use crate::registration::{Backoff, refresh_after};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,8 +254,7 @@ impl Publication {
             return;
         }
         let (kind, expires) = self.sent;
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-        {
+        if crate::auth::is_challenge(status) {
             let body = match kind {
                 Kind::Initial | Kind::Modify => self.presence.to_pidf(&self.aor, &self.tuple_id),
                 Kind::Refresh | Kind::Remove => String::new(),
@@ -283,15 +283,10 @@ impl Publication {
             }
             return;
         }
-        if status == StatusCode::INTERVAL_TOO_BRIEF && expires > 0 {
-            let min = h
-                .get(HeaderName::MinExpires)
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            if let Some(min) = min.filter(|m| *m > expires) {
-                self.expires = min;
-                self.send(kind, min, None);
-                return;
-            }
+        if let Some(min) = raised_minimum(response, expires).filter(|_| expires > 0) {
+            self.expires = min;
+            self.send(kind, min, None);
+            return;
         }
         self.fail(now, status, response.reason().to_owned());
     }
@@ -307,10 +302,7 @@ impl Publication {
         if let Some(etag) = h.get(HeaderName::SipETag) {
             self.etag = Some(etag.trim().to_owned());
         }
-        let granted = h
-            .get(HeaderName::Expires)
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(self.sent.1);
+        let granted = seconds(h, HeaderName::Expires).unwrap_or(self.sent.1);
         if self.stopping {
             self.remove();
             return;
@@ -336,11 +328,7 @@ impl Publication {
         if !matches!(self.state, State::Publishing | State::Removing) {
             return;
         }
-        let reason = match failure {
-            Failure::Timeout => "no response",
-            Failure::TransportError => "transport error",
-        };
-        self.fail(now, failure.status(), reason.into());
+        self.fail(now, failure.status(), failure.reason().into());
     }
 
     fn fail(&mut self, now: Instant, status: StatusCode, reason: String) {

@@ -20,6 +20,7 @@ use crate::config::UaConfig;
 use crate::dialog::{Dialog, bare_address};
 use crate::error::UaError;
 use crate::event::{Failure, Notification, SubscriptionEnd, SubscriptionEvent, SubscriptionState};
+use crate::expires::{raised_minimum, seconds};
 use crate::registration::{Backoff, refresh_after};
 
 /// How long an ended subscription still answers late NOTIFYs 200 (the
@@ -272,8 +273,7 @@ impl Subscription {
             self.on_success(now, response);
             return;
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-        {
+        if crate::auth::is_challenge(status) {
             let uri = self.dialog.remote_target.clone();
             match self.auth.answer(
                 response,
@@ -288,15 +288,10 @@ impl Subscription {
             }
             return;
         }
-        if status == StatusCode::INTERVAL_TOO_BRIEF {
-            let min = h
-                .get(HeaderName::MinExpires)
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            if let Some(min) = min.filter(|m| *m > self.asking) {
-                self.expires = min;
-                self.send(min, None);
-                return;
-            }
+        if let Some(min) = raised_minimum(response, self.asking) {
+            self.expires = min;
+            self.send(min, None);
+            return;
         }
         if status == StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST
             && self.confirmed
@@ -321,10 +316,7 @@ impl Subscription {
             self.end(now, SubscriptionEnd::Unsubscribed);
             return;
         }
-        let granted = h
-            .get(HeaderName::Expires)
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(self.asking);
+        let granted = seconds(h, HeaderName::Expires).unwrap_or(self.asking);
         if self.stopping {
             self.auth.reset();
             self.send(0, None);
@@ -347,11 +339,7 @@ impl Subscription {
         if !matches!(self.state, State::Subscribing | State::Unsubscribing) {
             return;
         }
-        let reason = match failure {
-            Failure::Timeout => "no response",
-            Failure::TransportError => "transport error",
-        };
-        self.fail(now, failure.status(), reason.into());
+        self.fail(now, failure.status(), failure.reason().into());
     }
 
     /// A failed SUBSCRIBE: a refusal ends the subscription, a timeout or

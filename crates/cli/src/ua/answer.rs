@@ -53,14 +53,14 @@ async fn run(
     writeln!(out, "listening on {} ({})", running.bound, config.contact)?;
     out.flush()?;
     let register = args.ua.password.is_some() && !args.no_register;
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: Some(AnswerMode {
+    running.configure(
+        config,
+        Some(AnswerMode {
             policy: media_policy(args.media.srtp),
             delay: Duration::from_millis(args.answer_after),
             local_ip: setup.local_ip,
         }),
-    });
+    );
     if register {
         running.sender.send(Msg::Register { expires: 3600 });
     }

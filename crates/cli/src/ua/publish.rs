@@ -4,14 +4,13 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use switchboard_ua::{Presence, PublicationEvent};
 
 use super::PublishArgs;
 use super::app::{Msg, Report};
 use super::presence::describe_publication;
-use super::setup::{Launched, Signals, Stopping, far_future, run_launched};
+use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn publish(
@@ -38,10 +37,7 @@ async fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     let presence = Presence::from_status(&args.status).with_note(args.note.clone());
     writeln!(out, "publishing {} {presence}", args.aor)?;
     out.flush()?;
@@ -51,9 +47,7 @@ async fn run(
     });
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut stopping = Stopping::new();
-    let mut stop_at = args.duration.map_or_else(far_future, |secs| {
-        tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0))
-    });
+    let mut stop_at = deadline_after(args.duration);
     let mut ever_published = false;
     let mut code = ExitCode::SUCCESS;
     loop {

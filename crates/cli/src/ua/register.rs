@@ -37,10 +37,7 @@ async fn run(
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
     let contact = config.contact.clone();
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     running.sender.send(Msg::Register {
         expires: args.expires,
     });

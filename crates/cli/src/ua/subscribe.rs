@@ -4,7 +4,6 @@
 
 use std::io::Write;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use switchboard_ua::{
     DialogInfo, Notification, NotifyBody, RegInfo, SubscriptionEnd, SubscriptionEvent,
@@ -13,7 +12,7 @@ use switchboard_ua::{
 
 use super::SubscribeArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, Signals, Stopping, far_future, run_launched};
+use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn subscribe(
@@ -40,10 +39,7 @@ async fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     running.sender.send(Msg::Subscribe {
         target: args.target.clone(),
         package: args.event.package(),
@@ -51,9 +47,7 @@ async fn run(
     });
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut stopping = Stopping::new();
-    let mut stop_at = args.duration.map_or_else(far_future, |secs| {
-        tokio::time::Instant::now() + Duration::from_secs_f64(secs.max(0.0))
-    });
+    let mut stop_at = deadline_after(args.duration);
     let mut notifies = 0u32;
     let mut code = ExitCode::SUCCESS;
     loop {

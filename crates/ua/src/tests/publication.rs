@@ -5,25 +5,10 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use switchboard_core::Transport;
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 
-use crate::{Action, Credentials, Presence, Publication, PublicationEvent, UaConfig};
-
-fn config() -> UaConfig {
-    let mut c = UaConfig::new(
-        "sip:alice@example.com",
-        Transport::Udp,
-        "127.0.0.1:5070".parse().unwrap(),
-    )
-    .unwrap();
-    c.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: "secret".into(),
-    });
-    c.outbound_proxy = Some("127.0.0.1:5060".parse().unwrap());
-    c
-}
+use super::registration::config;
+use crate::{Action, Presence, Publication, PublicationEvent};
 
 fn sent(p: &mut Publication) -> Request {
     match p.poll_action() {
@@ -66,12 +51,30 @@ fn published(p: &mut Publication) -> (u32, String) {
     }
 }
 
+/// A publication of `status` for 60 s.
+fn publication(status: &str, seed: u64) -> Publication {
+    Publication::new(
+        Instant::now(),
+        config("secret"),
+        Presence::from_status(status),
+        60,
+        Box::new(StdRng::seed_from_u64(seed)),
+    )
+    .unwrap()
+}
+
 #[test]
 fn the_etag_cycle_publish_refresh_modify_remove() {
     let t0 = Instant::now();
     let away = Presence::from_status("away").with_note(Some("at lunch".into()));
-    let mut p =
-        Publication::new(t0, config(), away, 300, Box::new(StdRng::seed_from_u64(3))).unwrap();
+    let mut p = Publication::new(
+        t0,
+        config("secret"),
+        away,
+        300,
+        Box::new(StdRng::seed_from_u64(3)),
+    )
+    .unwrap();
     let first = sent(&mut p);
     let h = first.headers();
     assert_eq!(first.method(), &Method::Publish);
@@ -135,14 +138,7 @@ fn the_etag_cycle_publish_refresh_modify_remove() {
 #[test]
 fn a_412_publishes_again_from_scratch() {
     let t0 = Instant::now();
-    let mut p = Publication::new(
-        t0,
-        config(),
-        Presence::from_status("open"),
-        60,
-        Box::new(StdRng::seed_from_u64(4)),
-    )
-    .unwrap();
+    let mut p = publication("open", 4);
     let first = sent(&mut p);
     p.handle_response(t0, &answer(&first, StatusCode::OK, Some("e1"), 60));
     let _ = published(&mut p);
@@ -164,14 +160,7 @@ fn a_412_publishes_again_from_scratch() {
 #[test]
 fn a_modify_while_a_publish_is_out_follows_its_answer() {
     let t0 = Instant::now();
-    let mut p = Publication::new(
-        t0,
-        config(),
-        Presence::from_status("open"),
-        60,
-        Box::new(StdRng::seed_from_u64(5)),
-    )
-    .unwrap();
+    let mut p = publication("open", 5);
     let first = sent(&mut p);
     p.modify(t0, Presence::from_status("busy"));
     assert!(p.poll_action().is_none());

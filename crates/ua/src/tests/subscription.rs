@@ -13,32 +13,18 @@ use switchboard_proto::{
 };
 
 use super::harness::{Net, Who};
+use super::registration::config;
 use crate::{
-    Action, Credentials, NotifyBody, Presence, Subscription, SubscriptionEnd, SubscriptionEvent,
-    SubscriptionState, UaConfig, UaEvent,
+    Action, NotifyBody, Presence, Subscription, SubscriptionEnd, SubscriptionEvent,
+    SubscriptionState, UaEvent,
 };
 
 const BOB: &str = "sip:bob@example.com";
 
-fn config() -> UaConfig {
-    let mut c = UaConfig::new(
-        "sip:alice@example.com",
-        Transport::Udp,
-        "127.0.0.1:5070".parse().unwrap(),
-    )
-    .unwrap();
-    c.credentials = Some(Credentials {
-        username: "alice".into(),
-        password: "secret".into(),
-    });
-    c.outbound_proxy = Some("127.0.0.1:5060".parse().unwrap());
-    c
-}
-
 fn subscribe(now: Instant) -> Subscription {
     Subscription::new(
         now,
-        config(),
+        config("secret"),
         BOB,
         "presence",
         600,
