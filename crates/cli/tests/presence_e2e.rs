@@ -38,30 +38,29 @@ fn serve() -> (Server, tempfile::TempDir) {
     (server, dir)
 }
 
-/// `switchboard args` in the background as `name`.
-fn spawn(name: &str, args: &[&str]) -> Proc {
-    switchboard().spawn(name, args)
+/// `args` and the account options against `server` (password `secret`).
+fn with_account(server: &Server, args: &[&str]) -> Vec<String> {
+    let server = server.addr().to_string();
+    let account = ["--password", "secret", "--server", server.as_str()];
+    args.iter()
+        .chain(&account)
+        .map(|a| (*a).to_owned())
+        .collect()
 }
 
-/// The account options of `user` against `server`.
-fn account(server: &Server) -> Vec<String> {
-    [
-        "--password",
-        "secret",
-        "--server",
-        &server.addr().to_string(),
-    ]
-    .map(str::to_owned)
-    .to_vec()
+/// `switchboard args` with the account options, in the background, named
+/// after the command.
+fn agent(server: &Server, args: &[&str]) -> Proc {
+    let all = with_account(server, args);
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    switchboard().spawn(args.first().copied().unwrap_or_default(), &all)
 }
 
 /// `switchboard subscribe target --event event --as watcher ...more`.
 fn subscribe(server: &Server, watcher: &str, target: &str, event: &str, more: &[&str]) -> Proc {
-    let account = account(server);
     let mut args = vec!["subscribe", target, "--event", event, "--as", watcher];
-    args.extend(account.iter().map(String::as_str));
     args.extend(more);
-    spawn("subscribe", &args)
+    agent(server, &args)
 }
 
 /// Waits for a stdout line of `p` holding every one of `needles`.
@@ -83,12 +82,10 @@ fn expect_line_with(p: &Proc, needles: &[&str], limit: Duration) -> String {
 #[test]
 fn a_watcher_sees_a_published_status_and_its_removal() {
     let (server, _dir) = serve();
-    let account = account(&server);
-    let mut publish = {
-        let mut args = vec!["publish", BOB, "--status", "away", "--note", "at lunch"];
-        args.extend(account.iter().map(String::as_str));
-        spawn("publish", &args)
-    };
+    let mut publish = agent(
+        &server,
+        &["publish", BOB, "--status", "away", "--note", "at lunch"],
+    );
     publish.expect_line(Stream::Stdout, "published (expires", WAIT);
     let mut watch = subscribe(&server, ALICE, BOB, "presence", &["--count", "2"]);
     let first = expect_line_with(&watch, &["presence", BOB, "open away"], WAIT);
@@ -106,15 +103,10 @@ fn a_watcher_sees_a_published_status_and_its_removal() {
 #[test]
 fn presence_follows_registration_and_register_can_publish() {
     let (server, _dir) = serve();
-    let account = account(&server);
     let mut watch = subscribe(&server, ALICE, BOB, "presence", &["--duration", "30"]);
     expect_line_with(&watch, &["presence", BOB, "closed"], WAIT);
     // Registered without publishing: open.
-    let mut reg = {
-        let mut args = vec!["register", BOB];
-        args.extend(account.iter().map(String::as_str));
-        spawn("register", &args)
-    };
+    let mut reg = agent(&server, &["register", BOB]);
     reg.expect_line(Stream::Stdout, "registered", WAIT);
     expect_line_with(&watch, &["presence", BOB, "open"], WAIT);
     let closed = watch
@@ -135,18 +127,17 @@ fn presence_follows_registration_and_register_can_publish() {
         watch.report()
     );
     // register --publish: the published status wins over "registered".
-    let mut reg = {
-        let mut args = vec![
+    let mut reg = agent(
+        &server,
+        &[
             "register",
             BOB,
             "--publish",
             "busy",
             "--note",
             "in a meeting",
-        ];
-        args.extend(account.iter().map(String::as_str));
-        spawn("register", &args)
-    };
+        ],
+    );
     reg.expect_line(Stream::Stdout, "published (expires", WAIT);
     let line = expect_line_with(&watch, &["presence", BOB, "open busy"], WAIT);
     assert!(line.contains(r#"note="in a meeting""#), "{line}");
@@ -159,9 +150,9 @@ fn presence_follows_registration_and_register_can_publish() {
 #[test]
 fn a_busy_lamp_shows_a_call_through_the_server() {
     let (server, _dir) = serve();
-    let account = account(&server);
-    let mut bob = {
-        let mut args = vec![
+    let mut bob = agent(
+        &server,
+        &[
             "answer",
             "--as",
             BOB,
@@ -169,15 +160,14 @@ fn a_busy_lamp_shows_a_call_through_the_server() {
             "1500",
             "--srtp",
             "off",
-        ];
-        args.extend(account.iter().map(String::as_str));
-        spawn("answer", &args)
-    };
+        ],
+    );
     bob.expect_line(Stream::Stdout, "registered", WAIT);
     let mut lamp = subscribe(&server, ALICE, BOB, "dialog", &["--duration", "30"]);
     expect_line_with(&lamp, &["dialog", BOB], WAIT);
-    let mut call = {
-        let mut args = vec![
+    let mut call = agent(
+        &server,
+        &[
             "call",
             BOB,
             "--as",
@@ -186,10 +176,8 @@ fn a_busy_lamp_shows_a_call_through_the_server() {
             "1",
             "--srtp",
             "off",
-        ];
-        args.extend(account.iter().map(String::as_str));
-        spawn("call", &args)
-    };
+        ],
+    );
     let early = expect_line_with(&lamp, &["early", "recipient", CAROL], WAIT);
     assert!(early.contains("call-id="), "{early}");
     expect_line_with(&lamp, &["confirmed", CAROL], WAIT);
@@ -205,14 +193,9 @@ fn a_busy_lamp_shows_a_call_through_the_server() {
 #[test]
 fn reg_events_count_the_contacts() {
     let (server, _dir) = serve();
-    let account = account(&server);
     let mut watch = subscribe(&server, ALICE, BOB, "reg", &["--duration", "30"]);
     expect_line_with(&watch, &["reg"], WAIT);
-    let mut reg = {
-        let mut args = vec!["register", BOB];
-        args.extend(account.iter().map(String::as_str));
-        spawn("register", &args)
-    };
+    let mut reg = agent(&server, &["register", BOB]);
     reg.expect_line(Stream::Stdout, "registered", WAIT);
     expect_line_with(&watch, &["reg", BOB, "active 1 contact"], WAIT);
     reg.signal("TERM");
@@ -244,20 +227,14 @@ fn a_watcher_with_a_wrong_password_is_refused() {
 #[test]
 fn a_message_to_an_offline_user_is_delivered_when_he_registers() {
     let (server, _dir) = serve();
-    let account = account(&server);
     let out = {
-        let mut args = vec!["message", BOB, "see you at 5", "--as", ALICE];
-        args.extend(account.iter().map(String::as_str));
-        switchboard().run(&args)
+        let all = with_account(&server, &["message", BOB, "see you at 5", "--as", ALICE]);
+        switchboard().run(&all.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("delivered: 202"), "{stdout}");
-    let mut bob = {
-        let mut args = vec!["answer", "--as", BOB];
-        args.extend(account.iter().map(String::as_str));
-        spawn("answer", &args)
-    };
+    let mut bob = agent(&server, &["answer", "--as", BOB]);
     let line = bob.expect_line(Stream::Stdout, "message from", WAIT);
     assert!(line.contains("alice@127.0.0.1"), "{line}");
     assert!(line.contains("see you at 5"), "{line}");

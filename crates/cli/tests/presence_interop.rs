@@ -207,6 +207,26 @@ fn a_sipp_blf_watcher_sees_a_baresip_call_ring_connect_and_end() {
     }
 }
 
+/// `switchboard publish` of bob "away" with `note`, once published.
+fn publish_bob_away(server: &Server, note: &str) -> Proc {
+    let server = server.addr().to_string();
+    let args = [
+        "publish",
+        "sip:bob@127.0.0.1",
+        "--status",
+        "away",
+        "--note",
+        note,
+        "--password",
+        "bob-secret",
+        "--server",
+        &server,
+    ];
+    let publish = switchboard().spawn("publish", &args);
+    publish.expect_line(Stream::Stdout, "published (expires", s(10));
+    publish
+}
+
 /// linphonec's line for a NOTIFY about bob:
 /// `Friend "bob" <sip:bob@127.0.0.1> is Away`.
 fn friend_line(line: &str, status: &str) -> bool {
@@ -217,22 +237,7 @@ fn friend_line(line: &str, status: &str) -> bool {
 fn linphonec_sees_a_friends_published_status() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), None);
-    let mut publish = switchboard().spawn(
-        "publish",
-        &[
-            "publish",
-            "sip:bob@127.0.0.1",
-            "--status",
-            "away",
-            "--note",
-            "at lunch",
-            "--password",
-            "bob-secret",
-            "--server",
-            &server.addr().to_string(),
-        ],
-    );
-    publish.expect_line(Stream::Stdout, "published (expires", s(10));
+    let mut publish = publish_bob_away(&server, "at lunch");
     let mut alice = Linphonec::start(dir.path(), "alice", "alice-secret", server.port, 440.0);
     server.wait_registered("sip:alice@127.0.0.1", s(15));
     alice.command("friend add bob sip:bob@127.0.0.1");
@@ -273,22 +278,7 @@ fn jssip_in_chromium_subscribes_to_presence() {
     let dir = tempfile::tempdir().unwrap();
     let ws = free_port();
     let server = serve(dir.path(), Some(ws));
-    let mut publish = switchboard().spawn(
-        "publish",
-        &[
-            "publish",
-            "sip:bob@127.0.0.1",
-            "--status",
-            "away",
-            "--note",
-            "back soon",
-            "--password",
-            "bob-secret",
-            "--server",
-            &server.addr().to_string(),
-        ],
-    );
-    publish.expect_line(Stream::Stdout, "published (expires", s(10));
+    let mut publish = publish_bob_away(&server, "back soon");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-presence");
     let mut command = Command::new("node");
     command
