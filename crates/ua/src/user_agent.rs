@@ -264,6 +264,11 @@ impl UserAgent {
         Ok(())
     }
 
+    /// Every subscription not over yet.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.values()
+    }
+
     /// The subscription `id`, until it is over.
     pub fn subscription(&self, id: &str) -> Option<&Subscription> {
         self.subscriptions.get(id)
