@@ -308,6 +308,38 @@ fn a_refused_subscription_ends_and_a_timeout_is_retried() {
 }
 
 #[test]
+fn a_refresh_answered_481_starts_a_new_subscription() {
+    let t0 = Instant::now();
+    let mut sub = subscribe(t0);
+    let first = sent(&mut sub);
+    sub.handle_response(t0, &response(&first, StatusCode::OK, Some(60)));
+    let _ = sub.poll_event();
+    let t1 = t0 + Duration::from_secs(54);
+    sub.handle_timeout(t1);
+    let refresh = sent(&mut sub);
+    assert_eq!(refresh.headers().to_tag(), Some("ntf"));
+    // The notifier restarted without the subscription.
+    sub.handle_response(
+        t1,
+        &response(
+            &refresh,
+            StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+            None,
+        ),
+    );
+    assert!(matches!(
+        sub.poll_event(),
+        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
+    ));
+    let again = sent(&mut sub);
+    assert_eq!(again.uri_str(), BOB);
+    assert!(again.headers().to_tag().is_none());
+    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    // The name stays the first Call-ID.
+    assert_eq!(sub.id(), first.headers().call_id().unwrap());
+}
+
+#[test]
 fn the_user_agent_subscribes_to_a_notifier_and_answers_strangers_481() {
     let mut net = Net::new();
     net.b.notifier = Some(60);
