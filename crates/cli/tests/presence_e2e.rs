@@ -28,13 +28,18 @@ const CAROL: &str = "sip:carol@127.0.0.1";
 
 /// `serve` on UDP/TCP with alice, bob and carol (password `secret`).
 fn serve() -> (Server, tempfile::TempDir) {
+    serve_with(NO_RATE_LIMIT)
+}
+
+/// The same with the TOML `config`.
+fn serve_with(config: &str) -> (Server, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     switchboard().add_users(
         &data,
         &[("alice", "secret"), ("bob", "secret"), ("carol", "secret")],
     );
-    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    let server = switchboard().serve(&data).config(config).start();
     (server, dir)
 }
 
@@ -240,4 +245,23 @@ fn a_message_to_an_offline_user_is_delivered_when_he_registers() {
     assert!(line.contains("see you at 5"), "{line}");
     bob.signal("TERM");
     bob.expect_exit(WAIT);
+}
+
+#[test]
+fn one_subscription_to_a_list_shows_every_lamp() {
+    let config = format!(
+        "{NO_RATE_LIMIT}[[presence.lists]]\nuri = \"sip:alice-blf@127.0.0.1\"\n\
+         owner = \"{ALICE}\"\nmembers = [\"{BOB}\", \"{CAROL}\"]\n"
+    );
+    let (server, _dir) = serve_with(&config);
+    let mut lamps = subscribe(
+        &server,
+        ALICE,
+        "sip:alice-blf@127.0.0.1",
+        "dialog",
+        &["--count", "1"],
+    );
+    let line = expect_line_with(&lamps, &["dialog list sip:alice-blf@127.0.0.1:"], WAIT);
+    assert!(line.contains(BOB) && line.contains(CAROL), "{line}");
+    assert!(lamps.expect_exit(WAIT).success(), "{}", lamps.report());
 }

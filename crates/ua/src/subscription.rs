@@ -15,7 +15,7 @@ use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, 
 
 use crate::action::Action;
 use crate::auth::{AuthHeader, DigestClient};
-use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO};
+use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI};
 use crate::config::UaConfig;
 use crate::dialog::{Dialog, bare_address};
 use crate::error::UaError;
@@ -48,14 +48,16 @@ enum State {
     Gone,
 }
 
-/// The Accept value for an event package's documents.
-fn accept_for(package: &str) -> Option<&'static str> {
-    match package {
-        "presence" => Some(PIDF),
-        "dialog" => Some(DIALOG_INFO),
-        "reg" => Some(REGINFO),
-        _ => None,
-    }
+/// The Accept value for an event package's documents: its own type, and
+/// resource lists of them (RFC 4662 §5.2).
+fn accept_for(package: &str) -> Option<String> {
+    let document = match package {
+        "presence" => PIDF,
+        "dialog" => DIALOG_INFO,
+        "reg" => REGINFO,
+        _ => return None,
+    };
+    Some(format!("{document}, multipart/related, {RLMI}"))
 }
 
 /// One subscription to `package` events of `target`. Sans-IO like
@@ -198,6 +200,9 @@ impl Subscription {
             .contact(&format!("<{}>", self.config.contact))
             .header(HeaderName::Event, self.package.clone())
             .header(HeaderName::Expires, expires.to_string())
+            // A list URI (one SUBSCRIBE for many lamps) is answered with
+            // RLMI NOTIFYs only to subscribers that say they take them.
+            .header(HeaderName::Supported, "eventlist")
             .header(HeaderName::UserAgent, self.config.user_agent.clone());
         if let Some(accept) = accept_for(&self.package) {
             b = b.header(HeaderName::Accept, accept);

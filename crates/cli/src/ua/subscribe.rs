@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use switchboard_ua::{
-    DialogInfo, Notification, NotifyBody, RegInfo, SubscriptionEnd, SubscriptionEvent,
-    SubscriptionState,
+    DialogInfo, Notification, NotifyBody, RegInfo, ResourceList, SubscriptionEnd,
+    SubscriptionEvent, SubscriptionState,
 };
 
 use super::SubscribeArgs;
@@ -104,24 +104,43 @@ async fn run(
 /// subscription state when it says nothing, and in brackets when it is
 /// not active).
 pub(crate) fn describe_notification(target: &str, n: &Notification) -> String {
-    let summary = match &n.body {
+    let state = n.state.to_string();
+    let summary = describe_body(target, &n.body, &state);
+    let active = matches!(n.state, SubscriptionState::Active { .. });
+    let has_body = !matches!(n.body, NotifyBody::Empty | NotifyBody::Other { .. });
+    if has_body && !active {
+        format!("{} {summary} [{state}]", n.event)
+    } else {
+        format!("{} {summary}", n.event)
+    }
+}
+
+/// What `body` says about `target` (or the resource it names); `state`
+/// (of the subscription, or of a list's resource) when it says nothing.
+fn describe_body(target: &str, body: &NotifyBody, state: &str) -> String {
+    match body {
         NotifyBody::Presence(p) => {
             let who = p.entity.as_deref().unwrap_or(target);
             format!("{who} {p}")
         }
         NotifyBody::Dialogs(info) => describe_dialogs(target, info),
         NotifyBody::Registrations(info) => describe_registrations(target, info),
-        NotifyBody::Other { content_type } => format!("{target} {} ({content_type})", n.state),
-        NotifyBody::Empty => format!("{target} {}", n.state),
+        NotifyBody::List(list) => describe_list(list),
+        NotifyBody::Other { content_type } => format!("{target} {state} ({content_type})"),
+        NotifyBody::Empty => format!("{target} {state}"),
         other => format!("{target} {other:?}"),
-    };
-    let active = matches!(n.state, SubscriptionState::Active { .. });
-    let has_body = !matches!(n.body, NotifyBody::Empty | NotifyBody::Other { .. });
-    if has_body && !active {
-        format!("{} {summary} [{}]", n.event, n.state)
-    } else {
-        format!("{} {summary}", n.event)
     }
+}
+
+/// `list sip:alice-blf@...: sip:bob@... idle; sip:carol@... early ...`:
+/// each resource as its own document says, or its state.
+fn describe_list(list: &ResourceList) -> String {
+    let resources: Vec<String> = list
+        .resources
+        .iter()
+        .map(|r| describe_body(&r.uri, &r.body, &r.state))
+        .collect();
+    format!("list {}: {}", list.uri, resources.join("; "))
 }
 
 /// `sip:bob@... early recipient from sip:alice@... call-id=...`, one

@@ -3,6 +3,7 @@
 use super::dialog_info::{DIALOG_INFO, DialogInfo};
 use super::presence::{PIDF, Presence};
 use super::reg_info::{REGINFO, RegInfo};
+use super::resource_list::ResourceList;
 
 /// The summary of a NOTIFY body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +17,8 @@ pub enum NotifyBody {
     Dialogs(DialogInfo),
     /// A reginfo document.
     Registrations(RegInfo),
+    /// A resource list (RFC 4662): each resource's document.
+    List(ResourceList),
     /// A body of another type, or one that does not parse as its type
     /// says.
     Other {
@@ -42,6 +45,7 @@ impl NotifyBody {
             PIDF => Presence::from_pidf(&text).map(Self::Presence),
             DIALOG_INFO => DialogInfo::parse(&text).map(Self::Dialogs),
             REGINFO => RegInfo::parse(&text).map(Self::Registrations),
+            "multipart/related" => ResourceList::parse(content_type, &text).map(Self::List),
             _ => None,
         };
         read.unwrap_or_else(|| Self::Other {

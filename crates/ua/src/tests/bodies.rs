@@ -90,3 +90,44 @@ fn bodies_that_do_not_parse_are_reported_by_type() {
         );
     }
 }
+
+#[test]
+fn a_resource_list_reads_each_resource_by_its_part() {
+    let b = "b0undary";
+    let body = format!(
+        "--{b}\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <list.{b}@sb>\r\n\
+         Content-Type: application/rlmi+xml;charset=\"UTF-8\"\r\n\r\n\
+         <?xml version=\"1.0\"?><list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"sip:alice-blf@example.com\" \
+         version=\"2\" fullState=\"true\">\
+         <resource uri=\"sip:bob@example.com\"><name>Bob</name><instance id=\"i1\" state=\"active\" cid=\"r0.{b}@sb\"/></resource>\
+         <resource uri=\"sip:carol@example.com\"><instance id=\"i2\" state=\"terminated\" reason=\"rejected\"/></resource>\
+         </list>\r\n\
+         --{b}\r\nContent-ID: <r0.{b}@sb>\r\nContent-Type: application/dialog-info+xml\r\n\r\n\
+         <dialog-info xmlns=\"urn:ietf:params:xml:ns:dialog-info\" version=\"0\" state=\"full\" entity=\"sip:bob@example.com\">\
+         <dialog id=\"d\" direction=\"recipient\"><state>early</state></dialog></dialog-info>\r\n\
+         --{b}--\r\n"
+    );
+    let content_type = format!(
+        "multipart/related;type=\"application/rlmi+xml\";start=\"<list.{b}@sb>\";boundary=\"{b}\""
+    );
+    let NotifyBody::List(list) = NotifyBody::read(Some(&content_type), body.as_bytes()) else {
+        panic!("not a list")
+    };
+    assert_eq!(list.uri, "sip:alice-blf@example.com");
+    assert_eq!((list.version, list.full), (Some(2), true));
+    assert_eq!(list.resources.len(), 2);
+    let bob = &list.resources[0];
+    assert_eq!(
+        (bob.uri.as_str(), bob.name.as_deref(), bob.state.as_str()),
+        ("sip:bob@example.com", Some("Bob"), "active")
+    );
+    let NotifyBody::Dialogs(info) = &bob.body else {
+        panic!("bob's part: {:?}", bob.body)
+    };
+    assert_eq!(info.dialogs[0].state, "early");
+    let carol = &list.resources[1];
+    assert_eq!(
+        (carol.state.as_str(), &carol.body),
+        ("terminated", &NotifyBody::Empty)
+    );
+}

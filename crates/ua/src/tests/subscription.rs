@@ -114,7 +114,11 @@ fn subscribes_with_digest_refreshes_in_time_and_unsubscribes() {
     assert_eq!(first.uri_str(), BOB);
     assert_eq!(h.get(HeaderName::Event), Some("presence"));
     assert_eq!(h.get(HeaderName::Expires), Some("600"));
-    assert_eq!(h.get(HeaderName::Accept), Some("application/pidf+xml"));
+    assert_eq!(
+        h.get(HeaderName::Accept),
+        Some("application/pidf+xml, multipart/related, application/rlmi+xml")
+    );
+    assert_eq!(h.get(HeaderName::Supported), Some("eventlist"));
     assert!(h.get(HeaderName::Contact).is_some());
     assert!(h.to_tag().is_none());
 
