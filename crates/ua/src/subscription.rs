@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
-use switchboard_core::{TransactionId, token};
+use switchboard_core::{Destination, TransactionId, token};
 use switchboard_proto::header::{
     Event as EventHeader, SubState, SubscriptionState as SubStateHeader,
 };
@@ -71,6 +71,9 @@ pub struct Subscription {
     id: String,
     package: String,
     target: String,
+    /// Where the first SUBSCRIBE went: in-dialog requests go there too
+    /// when the notifier's Contact names no address we can reach.
+    first_hop: Destination,
     expires: u32,
     /// The Expires of the SUBSCRIBE out.
     asking: u32,
@@ -115,13 +118,14 @@ impl Subscription {
         mut rng: Box<dyn RngCore + Send>,
     ) -> Result<Self, UaError> {
         let _ = now;
-        config.destination(target)?;
+        let first_hop = config.destination(target)?;
         let dialog = fresh_dialog(&config, target, &mut *rng)?;
         let mut subscription = Self {
             id: dialog.call_id.clone(),
             config,
             package: package.to_owned(),
             target: target.to_owned(),
+            first_hop,
             expires,
             asking: expires,
             backoff: Backoff::default(),
@@ -211,13 +215,10 @@ impl Subscription {
             b = b.header(auth.name, auth.value.clone());
         }
         self.asking = expires;
-        let destination = match self.config.destination(&self.dialog.next_hop()) {
-            Ok(d) => d,
-            Err(error) => {
-                tracing::warn!(%error, "no route for SUBSCRIBE");
-                return;
-            }
-        };
+        let destination = self
+            .config
+            .destination(&self.dialog.next_hop())
+            .unwrap_or(self.first_hop);
         match b.build() {
             Ok(request) => self.actions.push_back(Action::Send {
                 request,
