@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs the cargo-fuzz targets in fuzz/ for a bounded time each:
-# the parser targets and ua_machine (the user-agent state machine).
+# the parser targets (pidf: the published presence documents the server
+# reads) and ua_machine (the user-agent state machine).
 #
 #   scripts/fuzz.sh                 # every target, FUZZ_SECONDS (30) each
 #   FUZZ_SECONDS=60 scripts/fuzz.sh parse_message uri
@@ -168,6 +169,12 @@ seed_target() {
             printf "$reg\x00\xff\x06\x00\xff\x05\x60\xea\x00\x00\x00\xff\x07" | seed "$dir"
             printf "$inv\x00\xff\x01$inv\x00\xff\x07\x00\xff\x06\xff" | seed "$dir"
             printf "$bye\x00\xff\x02$inv\x00\xff\x03\x00$bye\x00\xff\x04\x00" | seed "$dir"
+            ;;
+        pidf)
+            # Published presence documents: RFC 3863's shape with RPID, and
+            # one with other prefixes, a data-model device and a note.
+            printf '<?xml version="1.0" encoding="UTF-8"?>\n<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" xmlns:rpid="urn:ietf:params:xml:ns:pidf:rpid" entity="pres:alice@example.com"><tuple id="t1"><status><basic>open</basic></status><note>desk</note></tuple><dm:person id="p1"><rpid:activities><rpid:away/></rpid:activities><dm:note>At lunch &amp; back</dm:note></dm:person></presence>' | seed "$dir"
+            printf '<p:presence xmlns:p="urn:ietf:params:xml:ns:pidf" xmlns:r="urn:ietf:params:xml:ns:pidf:rpid" xmlns:d="urn:ietf:params:xml:ns:pidf:data-model" entity="pres:bob@example.com"><p:tuple id="a"><p:status><p:basic>closed</p:basic></p:status></p:tuple><d:device id="d1"><d:deviceID>urn:uuid:1</d:deviceID></d:device><d:person id="x"><r:activities><r:on-the-phone/></r:activities></d:person><p:note>busy</p:note><ext a="&#x41;"><![CDATA[x<y]]></ext></p:presence>' | seed "$dir"
             ;;
         *)
             for f in "${MESSAGES[@]}"; do seed "$dir" <"$f"; done

@@ -38,89 +38,13 @@ pub struct FileConfig {
     /// Digest authentication settings.
     #[serde(default)]
     pub auth: AuthSection,
-    /// Proxy settings.
-    #[serde(default)]
-    pub proxy: ProxySection,
     /// Presence, busy-lamp fields and registration events (SUBSCRIBE,
     /// PUBLISH, NOTIFY).
     #[serde(default)]
     pub presence: PresenceSection,
-}
-
-/// `[presence]`: the event server. Example:
-///
-/// ```toml
-/// [presence]
-/// min_expires = 60          # SUBSCRIBE/PUBLISH below it: 423
-/// max_expires = 7200        # capped above it
-/// default_expires = 3600
-/// max_subscriptions_per_user = 200   # over it: 403
-/// max_subscriptions = 100000         # over it: 503
-/// max_publications_per_user = 20
-/// foreign_watchers = false  # watchers of other domains
-/// same_domain = true        # users of one domain watch each other freely
-/// terminate_on_shutdown = false      # subscriptions survive a restart
-///
-/// [presence.rules."sip:alice@example.com"]
-/// allow = ["sip:partner@other.org", "@other.org"]   # an AOR, a domain, "*"
-/// deny = ["sip:bob@example.com"]
-///
-/// [[presence.lists]]                 # RFC 4662 resource list (busy-lamp field)
-/// uri = "sip:alice-blf@example.com"
-/// owner = "sip:alice@example.com"
-/// members = ["sip:bob@example.com", "sip:carol@example.com"]
-/// ```
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PresenceSection {
-    /// Shortest subscription or publication accepted, in seconds.
-    pub min_expires: Option<u32>,
-    /// Longest granted, in seconds.
-    pub max_expires: Option<u32>,
-    /// Granted when the request asks for none, in seconds.
-    pub default_expires: Option<u32>,
-    /// Most subscriptions one watcher holds.
-    pub max_subscriptions_per_user: Option<usize>,
-    /// Most subscriptions in all.
-    pub max_subscriptions: Option<usize>,
-    /// Most publications of one user (devices).
-    pub max_publications_per_user: Option<usize>,
-    /// Watchers from other domains may subscribe (default false).
-    pub foreign_watchers: Option<bool>,
-    /// Users of the watched user's domain may watch without a rule
-    /// (default true).
-    pub same_domain: Option<bool>,
-    /// Tell every watcher `terminated;reason=deactivated` at shutdown
-    /// (default false: subscriptions are kept and survive a restart).
-    pub terminate_on_shutdown: Option<bool>,
-    /// Per watched user: who may and who may not watch.
-    pub rules: Option<HashMap<String, WatchRuleSection>>,
-    /// Resource lists.
-    pub lists: Option<Vec<ListSection>>,
-}
-
-/// `[presence.rules."AOR"]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchRuleSection {
-    /// Watchers allowed (AORs, `@domain`, `*`).
+    /// Proxy settings.
     #[serde(default)]
-    pub allow: Vec<String>,
-    /// Watchers refused (wins over `allow`).
-    #[serde(default)]
-    pub deny: Vec<String>,
-}
-
-/// `[[presence.lists]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListSection {
-    /// The list's URI.
-    pub uri: String,
-    /// The user who may subscribe to it.
-    pub owner: String,
-    /// The members' AORs.
-    pub members: Vec<String>,
+    pub proxy: ProxySection,
 }
 
 /// `[proxy]`.
@@ -206,6 +130,82 @@ pub struct ProtectionSection {
     pub user_failures: Option<u32>,
     /// Failures that lock a source.
     pub source_failures: Option<u32>,
+}
+
+/// `[presence]`: the event server. Example:
+///
+/// ```toml
+/// [presence]
+/// min_expires = 30          # SUBSCRIBE/PUBLISH below it: 423
+/// max_expires = 7200        # capped above it
+/// default_expires = 3600
+/// max_subscriptions_per_user = 200   # over it: 403
+/// max_subscriptions = 100000         # over it: 503
+/// max_publications_per_user = 20
+/// foreign_watchers = false  # watchers of other domains
+/// same_domain = true        # users of one domain watch each other freely
+/// terminate_on_shutdown = false      # subscriptions survive a restart
+///
+/// [presence.rules."sip:alice@example.com"]
+/// allow = ["sip:partner@other.org", "@other.org"]   # an AOR, a domain, "*"
+/// deny = ["sip:bob@example.com"]
+///
+/// [[presence.lists]]                 # RFC 4662 resource list (busy-lamp field)
+/// uri = "sip:alice-blf@example.com"
+/// owner = "sip:alice@example.com"
+/// members = ["sip:bob@example.com", "sip:carol@example.com"]
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceSection {
+    /// Shortest subscription or publication accepted, in seconds.
+    pub min_expires: Option<u32>,
+    /// Longest granted, in seconds.
+    pub max_expires: Option<u32>,
+    /// Granted when the request asks for none, in seconds.
+    pub default_expires: Option<u32>,
+    /// Most subscriptions one watcher holds.
+    pub max_subscriptions_per_user: Option<usize>,
+    /// Most subscriptions in all.
+    pub max_subscriptions: Option<usize>,
+    /// Most publications of one user (devices).
+    pub max_publications_per_user: Option<usize>,
+    /// Watchers from other domains may subscribe (default false).
+    pub foreign_watchers: Option<bool>,
+    /// Users of the watched user's domain may watch without a rule
+    /// (default true).
+    pub same_domain: Option<bool>,
+    /// Tell every watcher `terminated;reason=deactivated` at shutdown
+    /// (default false: subscriptions are kept and survive a restart).
+    pub terminate_on_shutdown: Option<bool>,
+    /// Per watched user: who may and who may not watch.
+    pub rules: Option<HashMap<String, WatchRuleSection>>,
+    /// Resource lists.
+    pub lists: Option<Vec<ListSection>>,
+}
+
+/// `[presence.rules."AOR"]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRuleSection {
+    /// Watchers allowed (AORs, `@domain`, `*`).
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Watchers refused (wins over `allow`).
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// `[[presence.lists]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSection {
+    /// The list's URI.
+    pub uri: String,
+    /// The user who may subscribe to it.
+    pub owner: String,
+    /// The members' AORs.
+    pub members: Vec<String>,
 }
 
 impl FileConfig {

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
-use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
-use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::Aor;
+use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
+use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
+use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
 
 use crate::{Host, Settings};
@@ -23,59 +23,9 @@ impl Settings {
             self.protect_config(),
             self.proxy_config(host),
         );
+        config.events = self.events_config();
         config.trust_foreign_callers = self.proxy.trust_foreign_callers.unwrap_or(true);
         config.outbound_proxy.clone_from(&self.proxy.outbound_proxy);
-        config.events = self.events_config();
-        config
-    }
-
-    fn events_config(&self) -> EventsConfig {
-        let mut config = EventsConfig::default();
-        let p = &self.presence;
-        let range = config.presence;
-        let range = ExpiresRange::new(
-            p.min_expires.unwrap_or(range.min),
-            p.max_expires.unwrap_or(range.max),
-            p.default_expires.unwrap_or(range.default),
-        );
-        (config.presence, config.dialog, config.reg, config.publish) = (range, range, range, range);
-        if let Some(v) = p.max_subscriptions_per_user {
-            config.max_per_user = v;
-        }
-        if let Some(v) = p.max_subscriptions {
-            config.max_total = v;
-        }
-        if let Some(v) = p.max_publications_per_user {
-            config.max_publications_per_user = v;
-        }
-        if let Some(v) = p.foreign_watchers {
-            config.foreign_watchers = v;
-        }
-        if let Some(v) = p.same_domain {
-            config.policy.same_domain = v;
-        }
-        if let Some(v) = p.terminate_on_shutdown {
-            config.terminate_on_shutdown = v;
-        }
-        for (aor, rule) in p.rules.iter().flatten() {
-            config.policy.rules.insert(
-                canonical(aor).to_ascii_lowercase(),
-                WatchRule {
-                    allow: rule.allow.clone(),
-                    deny: rule.deny.clone(),
-                },
-            );
-        }
-        config.lists = p
-            .lists
-            .iter()
-            .flatten()
-            .map(|l| ResourceList {
-                uri: canonical(&l.uri),
-                owner: canonical(&l.owner),
-                members: l.members.iter().map(|m| canonical(m)).collect(),
-            })
-            .collect();
         config
     }
 
@@ -189,6 +139,56 @@ impl Settings {
         if let Some(v) = p.max_branches {
             config.max_branches = v;
         }
+        config
+    }
+
+    fn events_config(&self) -> EventsConfig {
+        let mut config = EventsConfig::default();
+        let p = &self.presence;
+        let range = config.presence;
+        let range = ExpiresRange::new(
+            p.min_expires.unwrap_or(range.min),
+            p.max_expires.unwrap_or(range.max),
+            p.default_expires.unwrap_or(range.default),
+        );
+        (config.presence, config.dialog, config.reg, config.publish) = (range, range, range, range);
+        if let Some(v) = p.max_subscriptions_per_user {
+            config.max_per_user = v;
+        }
+        if let Some(v) = p.max_subscriptions {
+            config.max_total = v;
+        }
+        if let Some(v) = p.max_publications_per_user {
+            config.max_publications_per_user = v;
+        }
+        if let Some(v) = p.foreign_watchers {
+            config.foreign_watchers = v;
+        }
+        if let Some(v) = p.same_domain {
+            config.policy.same_domain = v;
+        }
+        if let Some(v) = p.terminate_on_shutdown {
+            config.terminate_on_shutdown = v;
+        }
+        for (aor, rule) in p.rules.iter().flatten() {
+            config.policy.rules.insert(
+                canonical(aor).to_ascii_lowercase(),
+                WatchRule {
+                    allow: rule.allow.clone(),
+                    deny: rule.deny.clone(),
+                },
+            );
+        }
+        config.lists = p
+            .lists
+            .iter()
+            .flatten()
+            .map(|l| ResourceList {
+                uri: canonical(&l.uri),
+                owner: canonical(&l.owner),
+                members: l.members.iter().map(|m| canonical(m)).collect(),
+            })
+            .collect();
         config
     }
 }
@@ -315,35 +315,6 @@ mod tests {
     }
 
     #[test]
-    fn the_presence_section_reaches_the_events_config() {
-        let text = "[presence]\nmin_expires = 30\nmax_expires = 600\nmax_subscriptions = 9\n\
-                    foreign_watchers = true\nterminate_on_shutdown = true\n\
-                    [presence.rules.\"sip:Alice@Example.com\"]\ndeny = [\"sip:bob@example.com\"]\n\
-                    [[presence.lists]]\nuri = \"sip:alice-blf@example.com\"\n\
-                    owner = \"sip:alice@example.com\"\nmembers = [\"sip:bob@example.com;user=phone\"]\n";
-        let config = config_of(text, "udp:127.0.0.1:5060", &Host::default());
-        let events = &config.events;
-        assert_eq!((events.presence.min, events.presence.max), (30, 600));
-        assert_eq!(events.publish, events.presence);
-        assert_eq!(events.max_total, 9);
-        assert!(events.foreign_watchers && events.terminate_on_shutdown);
-        assert!(!events.policy.allows("sip:bob@example.com", "sip:Alice@example.com"));
-        assert!(events.policy.allows("sip:carol@example.com", "sip:Alice@example.com"));
-        assert_eq!(events.lists.len(), 1);
-        assert_eq!(events.lists[0].members, ["sip:bob@example.com"]);
-
-        let flags = Flags {
-            listen: vec!["udp:127.0.0.1:5060".into()],
-            domains: vec!["example.com".into()],
-            ..Flags::default()
-        };
-        let bad = "[[presence.lists]]\nuri = \"tel:123\"\nowner = \"sip:a@b\"\nmembers = []\n";
-        let file = FileConfig::parse(bad, Path::new("test.toml")).unwrap();
-        let error = resolve(&flags, file, &Host::default()).unwrap_err();
-        assert_eq!(error.key, "presence.lists");
-    }
-
-    #[test]
     fn defaults_when_the_file_says_nothing() {
         let config = config_of("", "udp:127.0.0.1:5060", &Host::default());
         let defaults = RegistrarConfig::default();
@@ -382,5 +353,42 @@ mod tests {
         );
         let bound = config_of("", "udp:127.0.0.1:5060", &host);
         assert_eq!(bound.proxy.listeners[0].host, None);
+    }
+
+    #[test]
+    fn the_presence_section_reaches_the_events_config() {
+        let text = "[presence]\nmin_expires = 30\nmax_expires = 600\nmax_subscriptions = 9\n\
+                    foreign_watchers = true\nterminate_on_shutdown = true\n\
+                    [presence.rules.\"sip:Alice@Example.com\"]\ndeny = [\"sip:bob@example.com\"]\n\
+                    [[presence.lists]]\nuri = \"sip:alice-blf@example.com\"\n\
+                    owner = \"sip:alice@example.com\"\nmembers = [\"sip:bob@example.com;user=phone\"]\n";
+        let config = config_of(text, "udp:127.0.0.1:5060", &Host::default());
+        let events = &config.events;
+        assert_eq!((events.presence.min, events.presence.max), (30, 600));
+        assert_eq!(events.publish, events.presence);
+        assert_eq!(events.max_total, 9);
+        assert!(events.foreign_watchers && events.terminate_on_shutdown);
+        assert!(
+            !events
+                .policy
+                .allows("sip:bob@example.com", "sip:Alice@example.com")
+        );
+        assert!(
+            events
+                .policy
+                .allows("sip:carol@example.com", "sip:Alice@example.com")
+        );
+        assert_eq!(events.lists.len(), 1);
+        assert_eq!(events.lists[0].members, ["sip:bob@example.com"]);
+
+        let flags = Flags {
+            listen: vec!["udp:127.0.0.1:5060".into()],
+            domains: vec!["example.com".into()],
+            ..Flags::default()
+        };
+        let bad = "[[presence.lists]]\nuri = \"tel:123\"\nowner = \"sip:a@b\"\nmembers = []\n";
+        let file = FileConfig::parse(bad, Path::new("test.toml")).unwrap();
+        let error = resolve(&flags, file, &Host::default()).unwrap_err();
+        assert_eq!(error.key, "presence.lists");
     }
 }

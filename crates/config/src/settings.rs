@@ -38,10 +38,10 @@ pub struct Settings {
     pub protection: ProtectionSection,
     /// `[auth]` as the file says.
     pub auth: AuthSection,
-    /// `[proxy]` as the file says.
-    pub proxy: ProxySection,
     /// `[presence]` as the file says.
     pub presence: PresenceSection,
+    /// `[proxy]` as the file says.
+    pub proxy: ProxySection,
     /// `max_transactions` as the file says.
     pub max_transactions: Option<usize>,
 }
@@ -202,8 +202,8 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if file.max_transactions == Some(0) {
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
-    check_proxy(&file.proxy)?;
     check_presence(&file.presence)?;
+    check_proxy(&file.proxy)?;
     Ok(Settings {
         listen,
         domains,
@@ -212,41 +212,10 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         registrar: file.registrar,
         protection: file.protection,
         auth: file.auth,
-        proxy: file.proxy,
         presence: file.presence,
+        proxy: file.proxy,
         max_transactions: file.max_transactions,
     })
-}
-
-fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
-    if p.min_expires == Some(0) {
-        return Err(ConfigError::new("presence.min_expires", "must be at least 1"));
-    }
-    let (min, max) = (p.min_expires.unwrap_or(60), p.max_expires.unwrap_or(7200));
-    if max < min {
-        return Err(ConfigError::new(
-            "presence.max_expires",
-            format!("{max} is below min_expires {min}"),
-        ));
-    }
-    let is_aor = |uri: &str| switchboard_server::Aor::parse(uri).is_ok();
-    for list in p.lists.iter().flatten() {
-        for uri in [&list.uri, &list.owner].into_iter().chain(&list.members) {
-            if !is_aor(uri) {
-                return Err(ConfigError::new(
-                    "presence.lists",
-                    format!("{uri:?} is not a SIP URI with a user part"),
-                ));
-            }
-        }
-    }
-    if let Some(aor) = p.rules.iter().flatten().map(|(k, _)| k).find(|k| !is_aor(k)) {
-        return Err(ConfigError::new(
-            "presence.rules",
-            format!("{aor:?} is not a SIP URI with a user part"),
-        ));
-    }
-    Ok(())
 }
 
 fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
@@ -280,6 +249,46 @@ fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
                 format!("{uri:?}: must be a SIP URI without a user (sip:host[:port])"),
             ));
         }
+    }
+    Ok(())
+}
+
+fn check_presence(p: &PresenceSection) -> Result<(), ConfigError> {
+    if p.min_expires == Some(0) {
+        return Err(ConfigError::new(
+            "presence.min_expires",
+            "must be at least 1",
+        ));
+    }
+    let (min, max) = (p.min_expires.unwrap_or(30), p.max_expires.unwrap_or(7200));
+    if max < min {
+        return Err(ConfigError::new(
+            "presence.max_expires",
+            format!("{max} is below min_expires {min}"),
+        ));
+    }
+    let is_aor = |uri: &str| switchboard_server::Aor::parse(uri).is_ok();
+    for list in p.lists.iter().flatten() {
+        for uri in [&list.uri, &list.owner].into_iter().chain(&list.members) {
+            if !is_aor(uri) {
+                return Err(ConfigError::new(
+                    "presence.lists",
+                    format!("{uri:?} is not a SIP URI with a user part"),
+                ));
+            }
+        }
+    }
+    if let Some(aor) = p
+        .rules
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| !is_aor(k))
+    {
+        return Err(ConfigError::new(
+            "presence.rules",
+            format!("{aor:?} is not a SIP URI with a user part"),
+        ));
     }
     Ok(())
 }

@@ -23,8 +23,8 @@
 
 pub mod auth;
 pub mod bodies;
-pub mod events;
 pub mod calls;
+pub mod events;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

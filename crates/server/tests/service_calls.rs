@@ -71,7 +71,7 @@ fn a_call_lights_both_users_lamps_until_it_ends() {
 
     let ok = h.respond(&bob, &invite, 200);
     assert_eq!(states(&h, &bob_aor), [DialogState::Confirmed]);
-    let ok_at_alice = h.final_response(&mut alice);
+    let ok_at_alice = h.final_response(&alice);
     assert_eq!(ok_at_alice.status(), ok.status());
 
     let bye = alice.in_dialog(Method::Bye, &ok_at_alice).build().unwrap();

@@ -209,7 +209,7 @@ mod tests {
             local_display: None,
             local_target: Some("sip:bob@192.0.2.2:5060".to_owned()),
             remote_identity: "sip:alice@example.com".to_owned(),
-            remote_display: Some("Alice \"A\" <&>".to_owned()),
+            remote_display: Some("Alice \"A\" <&>\u{1}".to_owned()),
             remote_target: Some("sip:alice@192.0.2.1:5060;transport=udp".to_owned()),
             duration: None,
         }
@@ -239,7 +239,11 @@ mod tests {
             .find(|e| e.local == "identity" && e.path.last().unwrap() == "remote")
             .unwrap();
         assert_eq!(remote_identity.text, "sip:alice@example.com");
-        assert_eq!(remote_identity.attr("display"), Some("Alice \"A\" <&>"));
+        assert_eq!(
+            remote_identity.attr("display"),
+            Some("Alice \"A\" <&>\u{fffd}"),
+            "escaped, and a control character XML cannot carry replaced"
+        );
         let remote_target = elements
             .iter()
             .find(|e| e.local == "target" && e.path.last().unwrap() == "remote")

@@ -10,7 +10,7 @@ use quick_xml::name::ResolveResult;
 use quick_xml::reader::NsReader;
 
 use super::error::BodyError;
-use super::xml::{DECLARATION, escape, push_attr};
+use super::xml::{DECLARATION, escape, is_xml_char, push_attr};
 
 /// The media type of a PIDF document.
 pub const PIDF: &str = "application/pidf+xml";
@@ -233,6 +233,14 @@ pub fn parse_pidf(body: &str) -> Result<PidfDocument, BodyError> {
             limit: MAX_PIDF_BYTES,
         });
     }
+    // quick-xml skips a byte order mark and counts positions after it: the
+    // slices of the elements' content must be taken from the same text.
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
+    if let Some(bad) = body.find(|c| !is_xml_char(c)) {
+        return Err(BodyError::NotXml {
+            position: u64::try_from(bad).unwrap_or(u64::MAX),
+        });
+    }
     let mut reader = NsReader::from_str(body);
     reader.config_mut().check_comments = true;
     let mut parser = PidfParser::default();
@@ -303,8 +311,12 @@ fn namespace(ns: ResolveResult<'_>) -> Option<String> {
 fn check_attributes(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Option<()> {
     for attr in start.attributes() {
         let attr = attr.ok()?;
-        attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
             .ok()?;
+        if !value.chars().all(is_xml_char) {
+            return None;
+        }
         let (ns, _) = reader.resolver().resolve_attribute(attr.key);
         namespace(ns)?;
     }
@@ -315,7 +327,11 @@ fn check_attributes(reader: &NsReader<&[u8]>, start: &BytesStart<'_>) -> Option<
 /// else is undefined (no DTD can define it).
 fn resolve_reference(reference: &quick_xml::events::BytesRef<'_>) -> Option<char> {
     if reference.is_char_ref() {
-        return reference.resolve_char_ref().ok().flatten();
+        return reference
+            .resolve_char_ref()
+            .ok()
+            .flatten()
+            .filter(|c| is_xml_char(*c));
     }
     match reference.decode().ok()?.as_ref() {
         "lt" => Some('<'),

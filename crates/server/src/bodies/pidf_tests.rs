@@ -93,6 +93,10 @@ fn refuses_what_is_not_a_pidf_document() {
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&undefined;</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"&lol;\"/>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#0;</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#1;</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note a=\"&#x1b;\"/></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>\u{1}</note></presence>",
+        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>\u{fffe}</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" a=\"1\" a=\"2\"/>",
     ];
     for body in not_xml {
@@ -234,6 +238,15 @@ fn a_document_without_default_namespace_keeps_its_children_unqualified() {
             .iter()
             .any(|e| e.local == "tuple" && e.ns == PIDF_NS)
     );
+}
+
+/// Found by the pidf fuzz target: with a byte order mark, the elements'
+/// content was cut three bytes off.
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let doc = parse_pidf(&format!("\u{feff}{BARESIP}")).unwrap();
+    assert_eq!(doc, parse_pidf(BARESIP).unwrap());
+    read_back(&compose_pidf("pres:a@b", &[&doc]));
 }
 
 #[test]

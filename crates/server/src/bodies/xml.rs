@@ -7,10 +7,26 @@ use std::fmt::Write as _;
 /// The first line of every document the server writes.
 pub(super) const DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
+/// A character XML 1.0 allows (§2.2): no control characters but tab and
+/// line ends, no U+FFFE or U+FFFF, whether written raw or as a reference.
+pub(super) fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | ' '..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..)
+}
+
 /// `value` with `<`, `>`, `&`, `'` and `"` escaped: safe as text and inside
-/// a double-quoted attribute.
+/// a double-quoted attribute. A character XML cannot carry (a control
+/// character a SIP display name may hold) becomes U+FFFD, so the document
+/// stays well-formed.
 pub(super) fn escape(value: &str) -> Cow<'_, str> {
-    quick_xml::escape::escape(value)
+    if value.chars().all(is_xml_char) {
+        quick_xml::escape::escape(value)
+    } else {
+        let clean: String = value
+            .chars()
+            .map(|c| if is_xml_char(c) { c } else { '\u{fffd}' })
+            .collect();
+        Cow::Owned(quick_xml::escape::escape(clean.as_str()).into_owned())
+    }
 }
 
 /// Appends ` name="value"` with the value escaped.

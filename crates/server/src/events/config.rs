@@ -90,10 +90,10 @@ pub struct EventsConfig {
 impl Default for EventsConfig {
     fn default() -> Self {
         Self {
-            presence: ExpiresRange::new(60, 7200, 3600),
-            dialog: ExpiresRange::new(60, 7200, 3600),
-            reg: ExpiresRange::new(60, 7200, 3600),
-            publish: ExpiresRange::new(60, 7200, 3600),
+            presence: ExpiresRange::new(30, 7200, 3600),
+            dialog: ExpiresRange::new(30, 7200, 3600),
+            reg: ExpiresRange::new(30, 7200, 3600),
+            publish: ExpiresRange::new(30, 7200, 3600),
             max_per_user: 200,
             max_total: 100_000,
             max_publications_per_user: 20,

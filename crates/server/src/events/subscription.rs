@@ -1,6 +1,7 @@
 //! One subscription dialog the server is the notifier of (RFC 6665): what
 //! was learnt from the SUBSCRIBE, the NOTIFYs it builds, and where they go.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, SocketAddr};
 
 use switchboard_core::{Destination, FlowId, Transport};
@@ -49,6 +50,11 @@ pub struct Subscription {
     in_flight: bool,
     /// The state changed while a NOTIFY was in flight: send another.
     pending: bool,
+    /// A list's members whose state changed since the last NOTIFY.
+    changed: BTreeSet<String>,
+    /// The next NOTIFY of a list carries every member (the first one,
+    /// after a refresh, a failure or a restart).
+    full_next: bool,
 }
 
 impl Subscription {
@@ -62,6 +68,8 @@ impl Subscription {
             flow,
             in_flight: false,
             pending: false,
+            changed: BTreeSet::new(),
+            full_next: true,
         }
     }
 
@@ -143,6 +151,7 @@ impl Subscription {
     pub(crate) fn bump(&mut self, margin: u32) {
         self.record.local_cseq = self.record.local_cseq.saturating_add(margin);
         self.record.version = self.record.version.saturating_add(margin);
+        self.full_next = true;
     }
 
     /// Whether a NOTIFY is in flight.
@@ -156,12 +165,35 @@ impl Subscription {
         self.pending = true;
     }
 
-    /// The NOTIFY in flight was answered or failed. Whether a deferred
-    /// change must go out now. (Every NOTIFY carries the full state, so a
-    /// lost one is made good by the next.)
-    pub(crate) fn settle(&mut self) -> bool {
+    /// The NOTIFY in flight was answered or failed (`failed`: a list's
+    /// next NOTIFY carries every member). Whether a deferred change must go
+    /// out now. (A single resource's NOTIFY always carries its full state,
+    /// so a lost one is made good by the next.)
+    pub(crate) fn settle(&mut self, failed: bool) -> bool {
         self.in_flight = false;
+        self.full_next |= failed;
         std::mem::take(&mut self.pending)
+    }
+
+    /// Records what changed: `member` of a list, or everything (`None`).
+    pub(crate) fn note_change(&mut self, member: Option<&str>) {
+        match member {
+            Some(m) => {
+                self.changed.insert(m.to_owned());
+            }
+            None => self.full_next = true,
+        }
+    }
+
+    /// What a list's next NOTIFY carries: `None` for every member, else
+    /// the members that changed. Forgets both.
+    pub(crate) fn take_changes(&mut self) -> Option<Vec<String>> {
+        let changed = std::mem::take(&mut self.changed);
+        if std::mem::take(&mut self.full_next) || changed.is_empty() {
+            None
+        } else {
+            Some(changed.into_iter().collect())
+        }
     }
 
     /// The NOTIFY for the current state: `Subscription-State` is
@@ -248,7 +280,11 @@ fn address_of(uri: &str) -> Option<Destination> {
         _ if sip.secure => Transport::Tls,
         _ => Transport::Udp,
     };
-    let default_port = if transport == Transport::Tls { 5061 } else { 5060 };
+    let default_port = if transport == Transport::Tls {
+        5061
+    } else {
+        5060
+    };
     Some(Destination::Address {
         transport,
         remote: SocketAddr::new(ip, sip.port.unwrap_or(default_port)),
@@ -287,7 +323,10 @@ mod tests {
         let first = sub.notify(400, None, Some(("text/plain", "x"))).unwrap();
         let h = first.headers();
         assert_eq!(h.cseq().unwrap().seq, 5);
-        assert_eq!(h.get(HeaderName::SubscriptionState), Some("active;expires=600"));
+        assert_eq!(
+            h.get(HeaderName::SubscriptionState),
+            Some("active;expires=600")
+        );
         assert_eq!(h.to_tag(), Some("bobtag"));
         assert_eq!(h.from_tag(), Some("srv1"));
         assert_eq!(first.uri_str(), "sip:bob@192.0.2.7:5070;transport=tcp");

@@ -131,6 +131,17 @@ impl Subscriptions {
         self.by_id.get_mut(id)
     }
 
+    /// Takes subscription `id` out to work on it (its indices stay); give
+    /// it back with [`Subscriptions::restore`] before anything else.
+    pub(crate) fn checkout(&mut self, id: &str) -> Option<Subscription> {
+        self.by_id.remove(id)
+    }
+
+    /// Puts back what [`Subscriptions::checkout`] took.
+    pub(crate) fn restore(&mut self, sub: Subscription) {
+        self.by_id.insert(sub.id().to_owned(), sub);
+    }
+
     /// A refresh: the subscription ends at `expires_unix` now.
     pub fn set_expires(&mut self, id: &str, expires_unix: u64) {
         if let Some(sub) = self.by_id.get_mut(id) {

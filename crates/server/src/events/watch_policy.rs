@@ -83,7 +83,10 @@ mod tests {
             alice.to_owned(),
             WatchRule {
                 allow: vec!["@other.org".to_owned()],
-                deny: vec!["sip:bob@example.com".to_owned(), "sip:eve@other.org".to_owned()],
+                deny: vec![
+                    "sip:bob@example.com".to_owned(),
+                    "sip:eve@other.org".to_owned(),
+                ],
             },
         );
         assert!(!policy.allows("sip:bob@example.com", alice));

@@ -20,6 +20,8 @@ pub struct ServiceConfig {
     pub protect: ProtectConfig,
     /// The proxy's (its listeners and domains say what "this server" is).
     pub proxy: ProxyConfig,
+    /// The event server's (SUBSCRIBE, PUBLISH, NOTIFY).
+    pub events: EventsConfig,
     /// Requests from other domains to local users need no challenge
     /// (`false`: they get 403).
     pub trust_foreign_callers: bool,
@@ -33,8 +35,6 @@ pub struct ServiceConfig {
     pub housekeeping: Duration,
     /// Longest wait for a user lookup before the request gets 500.
     pub lookup_timeout: Duration,
-    /// The event server's (SUBSCRIBE, PUBLISH, NOTIFY).
-    pub events: EventsConfig,
 }
 
 impl ServiceConfig {
@@ -51,12 +51,12 @@ impl ServiceConfig {
             auth,
             protect,
             proxy,
+            events: EventsConfig::default(),
             trust_foreign_callers: true,
             outbound_proxy: None,
             users_refresh: Duration::from_secs(1),
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
-            events: EventsConfig::default(),
         }
     }
 

@@ -24,8 +24,8 @@ use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
 use crate::bodies::{self, ListResource, ResourceState};
 use crate::events::{
-    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, LimitError, PIDF, PRESENCE, Publications, REG,
-    Subscription, Subscriptions,
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE,
+    Publications, REG, Subscription, Subscriptions,
 };
 use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;
@@ -58,6 +58,11 @@ impl EventState {
             config,
             saving: HashMap::new(),
         }
+    }
+
+    /// Whether `id` is a submission of the event state.
+    pub(super) fn is_saving(&self, id: StoreId) -> bool {
+        self.saving.contains_key(&id)
     }
 
     /// How many requests wait for the store (load).
@@ -98,12 +103,13 @@ enum Saving {
         id: String,
         expires_unix: u64,
     },
-    /// A publication created, refreshed or modified (replacing `old`).
+    /// A publication created, refreshed or modified (replacing those of
+    /// `old`).
     Publish {
         tx: TransactionId,
         request: Request,
         record: Box<PublicationRecord>,
-        old: Option<String>,
+        old: Vec<String>,
     },
     /// A publication removed.
     Unpublish {
@@ -185,7 +191,14 @@ impl Service {
                 if incoming.is_for_us() && !has_user {
                     // Addressed to this server's own Contact: a dialog it
                     // no longer holds. The watcher subscribes anew.
-                    self.answer(now, ep, &incoming, StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST, &[]);
+                    self.answer_event(
+                        now,
+                        ep,
+                        &incoming,
+                        StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
+                        None,
+                        &[],
+                    );
                     return None;
                 }
             }
@@ -201,49 +214,63 @@ impl Service {
         None
     }
 
-    /// Answers a request the event server handles, with a fresh To tag.
-    fn answer(
+    /// Answers a request the event server handles, with a fresh To tag
+    /// (and `reason` instead of the status's usual phrase).
+    fn answer_event(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
         incoming: &Incoming,
         status: StatusCode,
+        reason: Option<&str>,
         lines: &[(HeaderName, String)],
     ) {
         let tag = ep.new_tag();
-        let response = crate::util::response(incoming.request(), status, None, &tag, lines);
+        let response = crate::util::response(incoming.request(), status, reason, &tag, lines);
         send(ep, now, incoming.tx(), response);
     }
 
     /// 489 with what is served.
     fn bad_event(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: &Incoming) {
         let lines = [(HeaderName::AllowEvents, ALLOW_EVENTS.to_owned())];
-        self.answer(now, ep, incoming, StatusCode::BAD_EVENT, &lines);
+        self.answer_event(now, ep, incoming, StatusCode::BAD_EVENT, None, &lines);
     }
 
-    /// Whether the Request-URI's user exists: `None` when the request was
-    /// parked to look the user up (it runs again from the relay).
-    fn resource_exists(
-        &mut self,
-        now: Now,
-        aor: &Aor,
-        incoming: &Incoming,
-        routed_to_us: bool,
-    ) -> Option<bool> {
+    /// Whether the user of `aor` exists; `None` when they are not in
+    /// memory: the request was parked (`park` builds what resumes it) until
+    /// the store answers.
+    fn user_exists(&mut self, now: Now, aor: &Aor, park: impl FnOnce() -> Waiting) -> Option<bool> {
         match self.users.get(aor.user(), aor.domain()) {
             Known::Found(_) => Some(true),
             Known::Absent => Some(false),
             Known::Unknown => {
                 let (name, domain) = (aor.user().to_owned(), aor.domain().to_owned());
-                self.park(
-                    now,
-                    name,
-                    domain,
-                    Waiting::Relay {
-                        incoming: incoming.clone(),
-                        routed_to_us,
-                    },
-                );
+                self.park(now, name, domain, park());
+                None
+            }
+        }
+    }
+
+    /// The Expires `range` grants the request (0: an unsubscribe, a fetch
+    /// or a removal); `None` when it was answered: 423 with Min-Expires
+    /// below the minimum, 489 for a package without a range.
+    fn granted(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        range: Option<ExpiresRange>,
+    ) -> Option<u32> {
+        let Some(range) = range else {
+            self.bad_event(now, ep, incoming);
+            return None;
+        };
+        match range.grant(expires_of(incoming.request())) {
+            Ok(granted) => Some(granted),
+            Err(min) => {
+                let lines = [(HeaderName::MinExpires, min.to_string())];
+                let status = StatusCode::INTERVAL_TOO_BRIEF;
+                self.answer_event(now, ep, incoming, status, None, &lines);
                 None
             }
         }
@@ -266,7 +293,7 @@ impl Service {
             return;
         };
         let Some(resource) = aor_of(request, None) else {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         let list = self.events.config.list(&uri_of(&resource)).cloned();
@@ -275,7 +302,11 @@ impl Service {
         let exists = if list.is_some() {
             true
         } else {
-            match self.resource_exists(now, &resource, &incoming, routed_to_us) {
+            let exists = self.user_exists(now, &resource, || Waiting::Relay {
+                incoming: incoming.clone(),
+                routed_to_us,
+            });
+            match exists {
                 Some(e) => e,
                 None => return,
             }
@@ -284,14 +315,14 @@ impl Service {
             Caller::Handled => return,
             Caller::Foreign if !self.events.config.foreign_watchers => {
                 tracing::debug!(%resource, "watcher from another domain refused");
-                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local | Caller::Foreign => {
                 match aor_of(incoming.request(), Some(HeaderName::From)) {
                     Some(w) => w,
                     None => {
-                        self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                        self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                         return;
                     }
                 }
@@ -306,12 +337,12 @@ impl Service {
                 .allows(&uri_of(&watcher), &uri_of(&resource)),
         };
         if !exists {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         }
         if !allowed {
             tracing::debug!(%watcher, %resource, "watcher refused by the policy");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         if list.is_some() {
@@ -323,22 +354,20 @@ impl Service {
                 .any(|s| s.as_str().eq_ignore_ascii_case("eventlist"));
             if !eventlist {
                 let lines = [(HeaderName::Require, "eventlist".to_owned())];
-                self.answer(now, ep, &incoming, StatusCode::EXTENSION_REQUIRED, &lines);
+                self.answer_event(
+                    now,
+                    ep,
+                    &incoming,
+                    StatusCode::EXTENSION_REQUIRED,
+                    None,
+                    &lines,
+                );
                 return;
             }
         }
         let range = self.events.config.range_of(&event);
-        let granted = match range.map(|r| r.grant(expires_of(incoming.request()))) {
-            Some(Ok(g)) => g,
-            Some(Err(min)) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
-                return;
-            }
-            None => {
-                self.bad_event(now, ep, &incoming);
-                return;
-            }
+        let Some(granted) = self.granted(now, ep, &incoming, range) else {
+            return;
         };
         if granted > 0 {
             match self.events.subscriptions.check_limit(&uri_of(&watcher)) {
@@ -346,20 +375,20 @@ impl Service {
                 Err(LimitError::Total(n)) => {
                     tracing::warn!(subscriptions = n, "subscription limit reached: 503");
                     let lines = [(HeaderName::RetryAfter, "60".to_owned())];
-                    self.answer(now, ep, &incoming, StatusCode::SERVICE_UNAVAILABLE, &lines);
+                    self.answer_event(
+                        now,
+                        ep,
+                        &incoming,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        None,
+                        &lines,
+                    );
                     return;
                 }
                 Err(e) => {
                     tracing::debug!(%watcher, error = %e, "subscription limit of the watcher: 403");
-                    let tag = ep.new_tag();
-                    let response = crate::util::response(
-                        incoming.request(),
-                        StatusCode::FORBIDDEN,
-                        Some("Too Many Subscriptions"),
-                        &tag,
-                        &[],
-                    );
-                    send(ep, now, incoming.tx(), response);
+                    let reason = Some("Too Many Subscriptions");
+                    self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, reason, &[]);
                     return;
                 }
             }
@@ -374,14 +403,14 @@ impl Service {
             list.is_some(),
             granted,
         ) else {
-            self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
             return;
         };
         if granted == 0 {
             // A fetch (RFC 6665 §4.4.3): the state once, nothing kept.
             let mut sub = sub;
             self.ok_subscribe(now, ep, incoming.tx(), incoming.request(), &sub, 0);
-            self.transmit(now, ep, &mut sub, Some(EndReason::Timeout));
+            self.transmit(now, ep, &mut sub, Some(EndReason::Timeout), None);
             return;
         }
         let id = StoreId(self.next_id());
@@ -504,17 +533,8 @@ impl Service {
             return;
         }
         let range = self.events.config.range_of(sub.event());
-        let granted = match range.map(|r| r.grant(expires_of(request))) {
-            Some(Ok(g)) => g,
-            Some(Err(min)) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
-                return;
-            }
-            None => {
-                self.bad_event(now, ep, incoming);
-                return;
-            }
+        let Some(granted) = self.granted(now, ep, incoming, range) else {
+            return;
         };
         let flow = incoming.source().flow;
         if let Some(sub) = self.events.subscriptions.get_mut(id) {
@@ -569,7 +589,7 @@ impl Service {
             return;
         };
         if reason.is_some() {
-            self.transmit(now, ep, &mut sub, reason);
+            self.transmit(now, ep, &mut sub, reason, None);
         }
         self.save_background(vec![StateChange::RemoveSubscription { id: id.to_owned() }]);
     }
@@ -597,17 +617,17 @@ impl Service {
         let request = incoming.request();
         if package_of(request).as_deref() != Some(PRESENCE) {
             let lines = [(HeaderName::AllowEvents, PRESENCE.to_owned())];
-            self.answer(now, ep, &incoming, StatusCode::BAD_EVENT, &lines);
+            self.answer_event(now, ep, &incoming, StatusCode::BAD_EVENT, None, &lines);
             return;
         }
         let Some(aor) = aor_of(request, None) else {
-            self.answer(now, ep, &incoming, StatusCode::NOT_FOUND, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         match self.caller(now, ep, &incoming, routed_to_us) {
             Caller::Handled => return,
             Caller::Foreign => {
-                self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local => {}
@@ -617,17 +637,14 @@ impl Service {
         // himself.
         if aor_of(request, Some(HeaderName::From)).as_ref() != Some(&aor) {
             tracing::debug!(%aor, "PUBLISH for someone else: 403");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
-        let granted = match self.events.config.publish.grant(expires_of(request)) {
-            Ok(g) => g,
-            Err(min) => {
-                let lines = [(HeaderName::MinExpires, min.to_string())];
-                self.answer(now, ep, &incoming, StatusCode::INTERVAL_TOO_BRIEF, &lines);
-                return;
-            }
+        let range = Some(self.events.config.publish);
+        let Some(granted) = self.granted(now, ep, &incoming, range) else {
+            return;
         };
+        let request = incoming.request();
         let if_match = request.headers().get(HeaderName::SipIfMatch).map(str::trim);
         let old = match if_match {
             Some(etag) => {
@@ -641,7 +658,14 @@ impl Service {
                     Some(r) => Some(r),
                     None => {
                         tracing::debug!(%aor, etag, "PUBLISH for an unknown entity tag: 412");
-                        self.answer(now, ep, &incoming, StatusCode::CONDITIONAL_REQUEST_FAILED, &[]);
+                        self.answer_event(
+                            now,
+                            ep,
+                            &incoming,
+                            StatusCode::CONDITIONAL_REQUEST_FAILED,
+                            None,
+                            &[],
+                        );
                         return;
                     }
                 }
@@ -668,7 +692,7 @@ impl Service {
                         },
                     );
                 }
-                None => self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]),
+                None => self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]),
             }
             return;
         }
@@ -682,7 +706,7 @@ impl Service {
                     } else {
                         &[]
                     };
-                    self.answer(now, ep, &incoming, status, lines);
+                    self.answer_event(now, ep, &incoming, status, None, lines);
                     return;
                 }
             }
@@ -691,17 +715,24 @@ impl Service {
                 // A refresh: the document stays.
                 Some(o) => (o.content_type.clone(), o.body.clone()),
                 None => {
-                    self.answer(now, ep, &incoming, StatusCode::BAD_REQUEST, &[]);
+                    self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                     return;
                 }
             }
         };
-        if old.is_none()
+        // A device publishing anew without its entity tag (it restarted,
+        // or lost the tag) replaces its own earlier publication: the same
+        // tuples. Otherwise the old one would show until it expires.
+        let old: Vec<String> = match old {
+            Some(o) => vec![o.etag],
+            None => self.superseded(&uri_of(&aor), &body),
+        };
+        if old.is_empty()
             && self.events.publications.count_of(&uri_of(&aor), PRESENCE)
                 >= self.events.config.max_publications_per_user
         {
             tracing::debug!(%aor, "too many publications: 403");
-            self.answer(now, ep, &incoming, StatusCode::FORBIDDEN, &[]);
+            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         // A new entity tag at every change (RFC 3903 §6).
@@ -713,11 +744,10 @@ impl Service {
             body,
             expires_unix: now.unix() + u64::from(granted),
         };
-        let old = old.map(|o| o.etag);
-        let mut changes = Vec::with_capacity(2);
-        if let Some(etag) = &old {
-            changes.push(StateChange::RemovePublication { etag: etag.clone() });
-        }
+        let mut changes: Vec<StateChange> = old
+            .iter()
+            .map(|etag| StateChange::RemovePublication { etag: etag.clone() })
+            .collect();
         changes.push(StateChange::PutPublication(record.clone()));
         let id = StoreId(self.next_id());
         self.effects.push_back(Effect::Save { id, changes });
@@ -730,6 +760,32 @@ impl Service {
                 old,
             },
         );
+    }
+
+    /// The entity tags of `uri`'s publications whose tuples all reappear
+    /// in the new document `body`.
+    fn superseded(&self, uri: &str, body: &str) -> Vec<String> {
+        let tuples = |text: &str| -> Vec<String> {
+            bodies::parse_pidf(text)
+                .map(|doc| {
+                    doc.elements()
+                        .filter(|e| e.kind() == bodies::ElementKind::Tuple)
+                        .filter_map(|e| e.id().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let new = tuples(body);
+        self.events
+            .publications
+            .of(uri, PRESENCE)
+            .into_iter()
+            .filter(|p| {
+                let ids = tuples(&p.body);
+                !ids.is_empty() && ids.iter().all(|id| new.contains(id))
+            })
+            .map(|p| p.etag.clone())
+            .collect()
     }
 
     /// The content type and document of a PUBLISH, checked: 415 for
@@ -752,19 +808,18 @@ impl Service {
 
     // ----- the store -----
 
-    /// A submission of the event state finished; `false` when `id` is not
-    /// one.
+    /// A submission of the event state finished.
     pub(super) fn on_saved(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
         id: StoreId,
-        result: &Result<(), EffectError>,
-    ) -> bool {
+        result: Result<(), EffectError>,
+    ) {
         let Some(saving) = self.events.saving.remove(&id) else {
-            return false;
+            return;
         };
-        if let Err(error) = result {
+        if let Err(error) = &result {
             match &saving {
                 Saving::Background => {
                     tracing::warn!(%error, "storing event state failed (swept at the next start)");
@@ -796,7 +851,7 @@ impl Service {
                 let expires = sub.remaining(now.unix());
                 self.ok_subscribe(now, ep, tx, &request, &sub, expires);
                 self.events.subscriptions.insert(*sub);
-                self.notify_one(now, ep, &id);
+                self.notify_one(now, ep, &id, None, None);
             }
             Saving::Refresh {
                 tx,
@@ -810,7 +865,7 @@ impl Service {
                     Some(sub) => {
                         let expires = sub.remaining(now.unix());
                         self.ok_subscribe(now, ep, tx, &request, &sub, expires);
-                        self.notify_one(now, ep, &id);
+                        self.notify_one(now, ep, &id, None, None);
                     }
                     None => {
                         // Ended meanwhile (expired, 481).
@@ -833,7 +888,7 @@ impl Service {
                 record,
                 old,
             } => {
-                if let Some(etag) = old {
+                for etag in old {
                     self.events.publications.remove(&etag);
                 }
                 let lines = [
@@ -861,7 +916,6 @@ impl Service {
                 }
             }
         }
-        true
     }
 
     // ----- NOTIFY -----
@@ -875,8 +929,17 @@ impl Service {
         event: &str,
         resource: &str,
     ) {
-        for id in self.events.subscriptions.watching(event, resource) {
-            self.notify_one(now, ep, &id);
+        let watchers = self.events.subscriptions.watching(event, resource);
+        if !watchers.is_empty() {
+            // A presence document has no per-watcher version: made once.
+            let shared = if event == PRESENCE {
+                self.document_of(now, event, resource, 0)
+            } else {
+                None
+            };
+            for id in watchers {
+                self.notify_one(now, ep, &id, None, shared.as_ref());
+            }
         }
         let lists: Vec<String> = self
             .events
@@ -888,7 +951,7 @@ impl Service {
             .collect();
         for list in lists {
             for id in self.events.subscriptions.watching(event, &list) {
-                self.notify_one(now, ep, &id);
+                self.notify_one(now, ep, &id, Some(resource), None);
             }
         }
     }
@@ -909,24 +972,45 @@ impl Service {
         self.notify_resource(now, ep, DIALOG, &uri_of(aor));
     }
 
+    /// Subscription `id` learns that `member` of its list (`None`: its
+    /// resource, or everything) changed: a NOTIFY now, or once the one in
+    /// flight is answered.
+    fn notify_one(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: &str,
+        member: Option<&str>,
+        shared: Option<&(String, String)>,
+    ) {
+        if let Some(sub) = self.events.subscriptions.get_mut(id) {
+            sub.note_change(member);
+        }
+        self.send_notify(now, ep, id, shared);
+    }
+
     /// Sends subscription `id` its NOTIFY with the current state, or
     /// defers it while one is in flight.
-    fn notify_one(&mut self, now: Now, ep: &mut impl TransactionLayer, id: &str) {
-        let Some(sub) = self.events.subscriptions.get_mut(id) else {
+    ///
+    /// `shared` is the document when it is the same for every watcher of
+    /// the resource (presence), made once for all of them.
+    fn send_notify(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        id: &str,
+        shared: Option<&(String, String)>,
+    ) {
+        let Some(mut sub) = self.events.subscriptions.checkout(id) else {
             return;
         };
         if sub.in_flight() {
             sub.defer();
-            return;
-        }
-        let mut sub = sub.clone();
-        if let Some(tx) = self.transmit(now, ep, &mut sub, None) {
+        } else if let Some(tx) = self.transmit(now, ep, &mut sub, None, shared) {
             self.events.subscriptions.track(tx, id);
         }
-        // The CSeq, version and in-flight mark go back into the table.
-        if let Some(slot) = self.events.subscriptions.get_mut(id) {
-            *slot = sub;
-        }
+        // With its new CSeq, version and in-flight mark.
+        self.events.subscriptions.restore(sub);
     }
 
     /// Builds and sends `sub`'s NOTIFY (terminated when `end` is given).
@@ -936,9 +1020,14 @@ impl Service {
         ep: &mut impl TransactionLayer,
         sub: &mut Subscription,
         end: Option<EndReason>,
+        shared: Option<&(String, String)>,
     ) -> Option<TransactionId> {
-        let body = match end {
-            Some(EndReason::Rejected | EndReason::NoResource) => None,
+        let body = match (end, shared) {
+            (Some(EndReason::Rejected | EndReason::NoResource), _) => None,
+            (_, Some(document)) if !sub.record().list => {
+                sub.next_version();
+                Some(document.clone())
+            }
             _ => self.document(now, ep, sub),
         };
         let request = match sub.notify(
@@ -949,28 +1038,29 @@ impl Service {
             Ok(r) => r,
             Err(error) => {
                 tracing::warn!(%error, id = sub.id(), "NOTIFY not built");
-                sub.settle();
+                sub.settle(true);
                 return None;
             }
         };
         let Some(destination) = sub.destination() else {
             tracing::warn!(id = sub.id(), target = %sub.record().remote_target, "NOTIFY has no address to go to");
-            sub.settle();
+            sub.settle(true);
             return None;
         };
         match ep.send_request(now.instant(), request, destination) {
             Ok(tx) => Some(tx),
             Err(error) => {
                 tracing::debug!(%error, id = sub.id(), "NOTIFY not sent");
-                sub.settle();
+                sub.settle(true);
                 None
             }
         }
     }
 
-    /// The document a NOTIFY of `sub` carries: content type and body,
-    /// always the full state. A list gets the RLMI multipart body of all
-    /// its members (RFC 4662).
+    /// The document a NOTIFY of `sub` carries: content type and body, the
+    /// full state of a single resource. A list gets an RLMI multipart body
+    /// (RFC 4662): every member the first time (and after a refresh or a
+    /// failure), then only those that changed.
     fn document(
         &self,
         now: Now,
@@ -984,9 +1074,12 @@ impl Service {
             return self.document_of(now, &event, &resource, version);
         }
         let list = self.events.config.list(&resource)?;
+        let changes = sub.take_changes();
+        let full = changes.is_none();
         let resources: Vec<ListResource> = list
             .members
             .iter()
+            .filter(|m| changes.as_ref().is_none_or(|c| c.contains(m)))
             .map(|member| {
                 let (content_type, body) = self
                     .document_of(now, &event, member, version)
@@ -1002,7 +1095,7 @@ impl Service {
             .collect();
         let boundary = format!("sb-{}", ep.new_tag());
         Some(bodies::rlmi_notify_body(
-            &resource, version, true, &resources, &boundary,
+            &resource, version, full, &resources, &boundary,
         ))
     }
 
@@ -1089,9 +1182,9 @@ impl Service {
                     .events
                     .subscriptions
                     .get_mut(&id)
-                    .is_some_and(Subscription::settle);
+                    .is_some_and(|s| s.settle(false));
                 if again {
-                    self.notify_one(now, ep, &id);
+                    self.send_notify(now, ep, &id, None);
                 }
             }
             Some(404 | 410 | 481) => {
@@ -1103,7 +1196,7 @@ impl Service {
                 // NOTIFY (a change, a refresh) carries the full state.
                 tracing::debug!(id, ?status, "NOTIFY failed: the subscription is kept");
                 if let Some(s) = self.events.subscriptions.get_mut(&id) {
-                    s.settle();
+                    s.settle(true);
                 }
             }
         }
@@ -1151,12 +1244,15 @@ impl Service {
         let unix = self.clock.unix();
         let mut stale = Vec::new();
         for record in &state.subscriptions {
-            if record.expires_unix <= unix {
+            // A package or list no longer served ends too.
+            let range = self.events.config.range_of(&record.event);
+            let served = !record.list || self.events.config.list(&record.resource).is_some();
+            let Some(range) = range.filter(|_| served && record.expires_unix > unix) else {
                 stale.push(StateChange::RemoveSubscription {
                     id: record.id.clone(),
                 });
                 continue;
-            }
+            };
             let transport = record
                 .source
                 .map_or(switchboard_core::Transport::Udp, |(t, _)| t);
@@ -1174,7 +1270,10 @@ impl Service {
                 }),
                 None => String::new(),
             };
-            let mut sub = Subscription::new(record.clone(), contact, None);
+            let mut record = record.clone();
+            // Never further away than the longest grant (a damaged record).
+            record.expires_unix = record.expires_unix.min(unix + u64::from(range.max));
+            let mut sub = Subscription::new(record, contact, None);
             sub.bump(RESTART_MARGIN);
             self.events.subscriptions.insert(sub);
         }
@@ -1185,7 +1284,10 @@ impl Service {
                 });
                 continue;
             }
-            self.events.publications.put(record.clone());
+            let mut record = record.clone();
+            let longest = unix + u64::from(self.events.config.publish.max);
+            record.expires_unix = record.expires_unix.min(longest);
+            self.events.publications.put(record);
         }
         tracing::info!(
             subscriptions = self.events.subscriptions.len(),

@@ -21,12 +21,18 @@
 //!
 //! Nothing here blocks: a request that needs a user who is not in memory
 //! waits (parked) for [`Effect::LookupUser`]; a REGISTER's 200 OK waits for
-//! [`Effect::Store`] (nothing acknowledged is lost).
+//! [`Effect::Store`], a SUBSCRIBE's or PUBLISH's for [`Effect::Save`]
+//! (nothing acknowledged is lost). The server is the notifier of local
+//! users' `presence`, `dialog` (from the calls it routes) and `reg`
+//! events; [`Service::load_state`] takes the subscriptions back after a
+//! restart.
 //!
 //! ```text
 //! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
-//!                                               └─ other ─────► proxy §16 checks ─► relay rules (407/403/404/480)
-//!                                                                ─► location / NAT hops ─► Proxy::forward
+//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs):
+//!                                                                                 │    auth (407), policy (403) ─► Effect::Save ─► 200, NOTIFY
+//!                                                                                 └─ relay rules (407/403/404/480)
+//!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
 mod config;
@@ -66,16 +72,16 @@ pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, I
 /// The SIP server: see the [module documentation](self).
 pub struct Service {
     registrar: Registrar,
+    /// Subscriptions, publications, NOTIFYs.
+    events: events::EventState,
     auth: Authenticator,
     protect: Protection,
     proxy: Proxy,
+    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
+    calls: CallBook,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
-    /// Subscriptions, publications, NOTIFYs.
-    events: events::EventState,
-    /// The calls the proxy routes, by user (busy-lamp fields, pickup).
-    calls: CallBook,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -136,13 +142,13 @@ impl std::fmt::Debug for Service {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Service")
             .field("registrar", &self.registrar)
+            .field("subscriptions", &self.events.subscriptions().len())
             .field("users", &self.users.len())
             .field("registering", &self.registering.len())
             .field("parked", &self.parked.len())
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
             .field("dialogs", &self.dialogs.len())
-            .field("subscriptions", &self.events.subscriptions().len())
             .finish_non_exhaustive()
     }
 }
@@ -168,14 +174,14 @@ impl Service {
         let outbound = config.outbound_route();
         Self {
             registrar: Registrar::new(config.registrar, rng()),
+            events: events::EventState::new(config.events),
             auth: Authenticator::new(config.auth, secret, rng()),
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
+            calls: CallBook::default(),
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
-            events: events::EventState::new(config.events),
-            calls: CallBook::default(),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -198,15 +204,16 @@ impl Service {
         self.registrar.load(bindings);
     }
 
+    /// Takes the stored event state back (at start, after the bindings):
+    /// subscriptions keep being notified without the watchers subscribing
+    /// again.
+    pub fn load_state(&mut self, state: StoredState) {
+        self.load_events(&state);
+    }
+
     /// Takes every user of the store (at start).
     pub fn load_users(&mut self, snapshot: UserSnapshot) {
         self.users.replace(snapshot.version, snapshot.users);
-    }
-
-    /// Takes the stored event state back (at start): subscriptions keep
-    /// being notified without the watchers subscribing again.
-    pub fn load_state(&mut self, state: StoredState) {
-        self.load_events(&state);
     }
 
     /// The server stops: watchers are told when so configured
@@ -277,7 +284,21 @@ impl Service {
     ) {
         self.clock = now;
         match completion {
-            Completion::Stored { id, result } => self.on_stored(now, ep, id, result),
+            Completion::Stored { id, result } if self.events.is_saving(id) => {
+                self.on_saved(now, ep, id, result);
+            }
+            Completion::Stored { id, result } => {
+                // A REGISTER's bindings stored: their watchers learn it.
+                let registered = self
+                    .registering
+                    .get(&id)
+                    .filter(|_| result.is_ok())
+                    .map(|(_, pending)| pending.aor().clone());
+                self.on_stored(now, ep, id, result);
+                if let Some(aor) = registered {
+                    self.bindings_changed(now, ep, &aor);
+                }
+            }
             Completion::User { id, result } => self.on_user(now, ep, id, result),
             Completion::Users(result) => {
                 self.checking_users = false;
@@ -348,10 +369,10 @@ impl Service {
             next = next.min(self.next_users_check);
         }
         let candidates = [
+            self.events_deadline(self.clock),
             self.proxy.poll_timeout(),
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
-            self.events_deadline(self.clock),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }

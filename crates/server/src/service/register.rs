@@ -79,9 +79,6 @@ impl Service {
         id: StoreId,
         result: Result<(), EffectError>,
     ) {
-        if self.on_saved(now, ep, id, &result) {
-            return;
-        }
         if let Some(count) = self.expiring.remove(&id) {
             match result {
                 Ok(()) => tracing::debug!(count, "expired bindings removed from the store"),
@@ -94,8 +91,6 @@ impl Service {
         let Some((tx, pending)) = self.registering.remove(&id) else {
             return;
         };
-        let aor = pending.aor().clone();
-        let stored = result.is_ok();
         let answer = match result {
             Ok(()) => self.registrar.complete(pending, now.unix()),
             Err(error) => {
@@ -104,8 +99,5 @@ impl Service {
             }
         };
         send(ep, now, tx, answer);
-        if stored {
-            self.bindings_changed(now, ep, &aor);
-        }
     }
 }

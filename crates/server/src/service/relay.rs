@@ -156,8 +156,14 @@ impl Service {
                 let headers = [
                     (HeaderName::Allow, ALLOW.to_owned()),
                     (HeaderName::Accept, "application/sdp".to_owned()),
-                    (HeaderName::Supported, "path, outbound, eventlist".to_owned()),
-                    (HeaderName::AllowEvents, crate::events::ALLOW_EVENTS.to_owned()),
+                    (
+                        HeaderName::Supported,
+                        "path, outbound, eventlist".to_owned(),
+                    ),
+                    (
+                        HeaderName::AllowEvents,
+                        crate::events::ALLOW_EVENTS.to_owned(),
+                    ),
                 ];
                 if let Err(e) =
                     self.proxy

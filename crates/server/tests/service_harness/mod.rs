@@ -257,8 +257,8 @@ pub struct Server {
     /// Durable binding changes, in order.
     pub store: Vec<BindingChange>,
     pub store_reply: Reply,
-    /// Durable event-state changes (Effect::Save), in order.
-    pub state: Vec<StateChange>,
+    /// Durable event-state changes (`Effect::Save`), in order.
+    pub saved: Vec<StateChange>,
     pub save_reply: Reply,
     pub users_reply: Reply,
     /// The store's users: (name, domain) → password; and its version.
@@ -318,7 +318,7 @@ impl Server {
             t0,
             store: Vec::new(),
             store_reply: Reply::Now,
-            state: Vec::new(),
+            saved: Vec::new(),
             save_reply: Reply::Now,
             users_reply: Reply::Now,
             users: HashMap::new(),
@@ -726,7 +726,7 @@ impl Server {
                 let result = if reply == Reply::Fail {
                     Err(failed())
                 } else {
-                    self.state.extend(changes);
+                    self.saved.extend(changes);
                     Ok(())
                 };
                 Completion::Stored { id, result }
