@@ -15,8 +15,10 @@
 //! * `switchboard user add|import|list|remove|passwd`: the users (HA1 values
 //!   only) in the data directory.
 //! * `switchboard registrations`: the stored bindings, one per line.
-//! * `switchboard register | call | answer | message`: the user agent
-//!   (`switchboard-ua` on the network runtime, audio over RTP/SRTP).
+//! * `switchboard register | call | answer | message | subscribe |
+//!   publish`: the user agent (`switchboard-ua` on the network runtime,
+//!   audio over RTP/SRTP; presence, dialog and reg subscriptions, presence
+//!   publication).
 //!
 //! Logs go to stderr through `tracing`; `RUST_LOG` filters them
 //! (`RUST_LOG=debug switchboard parse msg.sip`).
@@ -100,6 +102,13 @@ pub enum Command {
     Answer(AnswerArgs),
     /// Send an instant message (MESSAGE, RFC 3428).
     Message(MessageArgs),
+    /// Subscribe to someone's presence, call state (dialog, the busy-lamp
+    /// field) or registrations (reg) and print one line per NOTIFY, until
+    /// SIGINT/SIGTERM, `--count` or `--duration`; then unsubscribe.
+    Subscribe(SubscribeArgs),
+    /// Publish our presence (PUBLISH, RFC 3903) and keep it refreshed
+    /// until SIGINT/SIGTERM or `--duration`; then remove it.
+    Publish(PublishArgs),
 }
 
 /// Options of `serve`.
@@ -272,6 +281,32 @@ pub enum SrtpArg {
     Required,
 }
 
+/// Presence options of `register` and `answer`: publish a status while
+/// registered.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PresenceArgs {
+    /// Publish this presence status once registered (`open`, `closed`,
+    /// `away`, or another RPID activity such as `busy`); removed on exit.
+    #[arg(long, value_name = "STATUS", value_parser = parse_status)]
+    pub publish: Option<String>,
+    /// The note published with `--publish`.
+    #[arg(long, value_name = "TEXT", requires = "publish")]
+    pub note: Option<String>,
+}
+
+/// A presence status: `open`, `closed` or an RPID activity (letters and
+/// dashes).
+fn parse_status(s: &str) -> Result<String, String> {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+        Ok(s.to_owned())
+    } else {
+        Err(
+            "a status is open, closed, away or another RPID activity (busy, on-the-phone, ...)"
+                .into(),
+        )
+    }
+}
+
 /// `switchboard register`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegisterArgs {
@@ -284,6 +319,9 @@ pub struct RegisterArgs {
     /// registration failed).
     #[arg(long)]
     pub once: bool,
+    /// Presence options.
+    #[command(flatten)]
+    pub presence: PresenceArgs,
     /// Shared options.
     #[command(flatten)]
     pub ua: UaArgs,
@@ -337,6 +375,9 @@ pub struct AnswerArgs {
     /// Do not register even with a password.
     #[arg(long)]
     pub no_register: bool,
+    /// Presence options (published once registered).
+    #[command(flatten)]
+    pub presence: PresenceArgs,
     /// Media options.
     #[command(flatten)]
     pub media: MediaArgs,
@@ -355,6 +396,77 @@ pub struct MessageArgs {
     /// Who we are, `sip:alice@HOST`.
     #[arg(long = "as", value_name = "URI")]
     pub identity: Option<String>,
+    /// Shared options.
+    #[command(flatten)]
+    pub ua: UaArgs,
+}
+
+/// The event packages `subscribe` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventArg {
+    /// Presence (RFC 3856): open/closed, activity, note.
+    Presence,
+    /// Call state (RFC 4235, the busy-lamp field).
+    Dialog,
+    /// Registrations (RFC 3680).
+    Reg,
+}
+
+impl EventArg {
+    /// The package name on the wire.
+    pub fn package(self) -> &'static str {
+        match self {
+            Self::Presence => "presence",
+            Self::Dialog => "dialog",
+            Self::Reg => "reg",
+        }
+    }
+}
+
+/// `switchboard subscribe`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubscribeArgs {
+    /// Whom to watch, `sip:bob@HOST`.
+    pub target: String,
+    /// The event package.
+    #[arg(long, value_enum, default_value_t = EventArg::Presence)]
+    pub event: EventArg,
+    /// Seconds asked for (refreshed before they run out).
+    #[arg(long, default_value_t = 600)]
+    pub expires: u32,
+    /// Unsubscribe and exit after this many NOTIFYs.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u32>,
+    /// Unsubscribe and exit after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// Who we are, `sip:alice@HOST` (the watcher; with `--password` it
+    /// authenticates).
+    #[arg(long = "as", value_name = "URI")]
+    pub identity: Option<String>,
+    /// Shared options.
+    #[command(flatten)]
+    pub ua: UaArgs,
+}
+
+/// `switchboard publish`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    /// Whose presence, `sip:alice@HOST` (our address of record).
+    pub aor: String,
+    /// The status: `open`, `closed`, `away`, or another RPID activity
+    /// (`busy`, `on-the-phone`, ...) of an open status.
+    #[arg(long, value_parser = parse_status, default_value = "open")]
+    pub status: String,
+    /// A note for the watchers.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Seconds asked for (refreshed before they run out).
+    #[arg(long, default_value_t = 3600)]
+    pub expires: u32,
+    /// Remove the publication and exit after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
     /// Shared options.
     #[command(flatten)]
     pub ua: UaArgs,
@@ -473,6 +585,8 @@ pub fn execute(
         Command::Call(args) => ua::call(args, out, err),
         Command::Answer(args) => ua::answer(args, out, err),
         Command::Message(args) => ua::message(args, out, err),
+        Command::Subscribe(args) => ua::subscribe(args, out, err),
+        Command::Publish(args) => ua::publish(args, out, err),
     }
 }
 

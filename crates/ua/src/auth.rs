@@ -59,6 +59,11 @@ pub(crate) struct DigestClient {
     nc: u32,
 }
 
+/// Whether `status` is a digest challenge (401 or 407) to answer.
+pub(crate) fn is_challenge(status: StatusCode) -> bool {
+    status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
+}
+
 /// Preference among the algorithms a server may offer together: the
 /// strongest first.
 fn rank(algorithm: Algorithm) -> Option<u8> {

@@ -576,8 +576,7 @@ impl Call {
         {
             return;
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-        {
+        if crate::auth::is_challenge(status) {
             let uri = pending.request.uri_str().to_owned();
             let answer = self.auth.answer(
                 response,

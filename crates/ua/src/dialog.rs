@@ -82,6 +82,18 @@ impl Dialog {
         }
     }
 
+    /// Completes a subscriber's dialog from a NOTIFY that came before the
+    /// SUBSCRIBE's 2xx (RFC 6665 §4.1.2.4): the notifier's tag, its
+    /// Contact, and the route set as the NOTIFY's Record-Route lists it.
+    pub(crate) fn confirm_from_request(&mut self, request: &Request) {
+        let h = request.headers();
+        if let Some(tag) = h.from_tag() {
+            self.remote_tag = Some(tag.to_owned());
+        }
+        self.route_set = record_routes(h);
+        self.refresh_target(h);
+    }
+
     /// Updates the remote target from a target refresh (re-INVITE).
     pub(crate) fn refresh_target(&mut self, headers: &switchboard_proto::Headers) {
         if let Some(target) = contact_uri(headers) {

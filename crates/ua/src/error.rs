@@ -18,6 +18,9 @@ pub enum UaError {
     /// No call (or incoming call waiting for an answer) has this Call-ID.
     #[error("no call with Call-ID {0:?}")]
     UnknownCall(String),
+    /// No subscription has this id.
+    #[error("no subscription {0:?}")]
+    UnknownSubscription(String),
     /// The command does not fit the call's state (hold before answer, ...).
     #[error("cannot {0} in this state")]
     InvalidState(&'static str),

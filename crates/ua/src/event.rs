@@ -25,6 +25,14 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// What went wrong, in words.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Timeout => "no response",
+            Self::TransportError => "transport error",
+        }
+    }
+
     /// The status the failure counts as (RFC 3261 §8.1.3.1).
     pub fn status(self) -> StatusCode {
         match self {
@@ -148,4 +156,140 @@ pub enum UaEvent {
         /// The body, as text.
         text: String,
     },
+    /// Something happened to a subscription.
+    Subscription {
+        /// The id [`crate::UserAgent::subscribe`] returned.
+        id: String,
+        /// What happened.
+        event: SubscriptionEvent,
+    },
+    /// Something happened to our presence publication.
+    Publication(PublicationEvent),
+}
+
+/// The `Subscription-State` of a NOTIFY (RFC 6665 §8.2.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionState {
+    /// `active`, with the seconds left.
+    Active {
+        /// The `expires` parameter.
+        expires: Option<u32>,
+    },
+    /// `pending`: the notifier has not decided yet.
+    Pending,
+    /// `terminated`, with its reason (`deactivated`, `timeout`,
+    /// `rejected`, `noresource`, ...).
+    Terminated {
+        /// The `reason` parameter.
+        reason: Option<String>,
+    },
+    /// An extension state, as written.
+    Other(String),
+}
+
+impl std::fmt::Display for SubscriptionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Active { .. } => f.write_str("active"),
+            Self::Pending => f.write_str("pending"),
+            Self::Terminated { reason: Some(r) } => write!(f, "terminated;reason={r}"),
+            Self::Terminated { reason: None } => f.write_str("terminated"),
+            Self::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// One NOTIFY we answered 200.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The event package (`presence`, `dialog`, `reg`).
+    pub event: String,
+    /// The subscription's state.
+    pub state: SubscriptionState,
+    /// What the body says.
+    pub body: crate::bodies::NotifyBody,
+}
+
+/// Why a subscription is over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionEnd {
+    /// We unsubscribed.
+    Unsubscribed,
+    /// The SUBSCRIBE was refused (403, 404, 489, ...).
+    Refused {
+        /// The status (408 for a timeout, 503 for a transport error).
+        status: StatusCode,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The notifier ended it with a reason that says not to try again
+    /// (`rejected`, `noresource`, `invariant`, ...).
+    Terminated {
+        /// The `reason` parameter.
+        reason: Option<String>,
+    },
+}
+
+impl std::fmt::Display for SubscriptionEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unsubscribed => f.write_str("unsubscribed"),
+            Self::Refused { status, reason } => write!(f, "refused: {} {reason}", status.as_u16()),
+            Self::Terminated { reason: Some(r) } => write!(f, "terminated: {r}"),
+            Self::Terminated { reason: None } => f.write_str("terminated"),
+        }
+    }
+}
+
+/// What a [`crate::Subscription`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionEvent {
+    /// The notifier accepted the SUBSCRIBE (or its refresh) for
+    /// `expires` seconds.
+    Accepted {
+        /// Seconds granted.
+        expires: u32,
+    },
+    /// A NOTIFY came.
+    Notified(Notification),
+    /// A SUBSCRIBE failed or the notifier ended the subscription in a
+    /// way worth retrying; a new subscription goes out after `retry_in`.
+    Retrying {
+        /// The status (or 408/503), or 200 when a NOTIFY ended it.
+        status: StatusCode,
+        /// Why.
+        reason: String,
+        /// When the new SUBSCRIBE goes out.
+        retry_in: Duration,
+    },
+    /// The subscription is over; no more events.
+    Ended(SubscriptionEnd),
+}
+
+/// What a [`crate::Publication`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicationEvent {
+    /// The presence agent took the state (or its refresh) for `expires`
+    /// seconds under entity tag `etag`.
+    Published {
+        /// Seconds granted.
+        expires: u32,
+        /// The SIP-ETag.
+        etag: String,
+    },
+    /// A PUBLISH failed; it is tried again after `retry_in`.
+    Failed {
+        /// The status (408 for a timeout, 503 for a transport error).
+        status: StatusCode,
+        /// The reason phrase.
+        reason: String,
+        /// When the next attempt goes out.
+        retry_in: Duration,
+    },
+    /// The publication was removed (or stopped before it existed).
+    Removed,
 }

@@ -47,7 +47,7 @@ t=0 0\r\nm=audio 40000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n\
 a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
 
 /// Header lines a peer's message may carry; `{}` takes the op's text.
-pub const HEADERS: [&str; 14] = [
+pub const HEADERS: [&str; 17] = [
     "WWW-Authenticate: Digest realm=\"example.com\", nonce=\"{}\", qop=\"auth\"",
     "Proxy-Authenticate: Digest realm=\"proxy\", nonce=\"{}\", algorithm=SHA-256, qop=\"auth\"",
     "WWW-Authenticate: {}",
@@ -61,12 +61,15 @@ pub const HEADERS: [&str; 14] = [
     "Require: {}",
     "Content-Type: {}",
     "Retry-After: {}",
+    "Subscription-State: {}",
+    "Event: {}",
+    "SIP-ETag: {}",
     "{}",
 ];
 
 /// Request methods a peer sends.
-pub const METHODS: [&str; 9] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "MESSAGE", "INFO", "UPDATE", "FOO",
+pub const METHODS: [&str; 10] = [
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "MESSAGE", "INFO", "UPDATE", "NOTIFY", "FOO",
 ];
 
 /// A body: ours to fit, or anything.
@@ -104,6 +107,13 @@ pub enum Command {
     Stop,
     /// Offer incoming calls to the front end (which takes them) or not.
     Answering(bool),
+    /// Subscribe to `sip:bob@example.com`'s presence (`true`) or dialog
+    /// events.
+    Subscribe(bool),
+    /// Publish our presence (open, or away).
+    Publish(bool),
+    /// End every subscription and the publication.
+    Unsubscribe,
 }
 
 /// One thing that happens to the user agent.
@@ -299,6 +309,23 @@ impl Rig {
             }
             Command::Answering(on) => {
                 ua.set_answering(on);
+                Ok(())
+            }
+            Command::Subscribe(presence) => {
+                let package = if presence { "presence" } else { "dialog" };
+                ua.subscribe(now, ep, "sip:bob@example.com", package, 600)
+                    .map(drop)
+            }
+            Command::Publish(open) => {
+                let status = if open { "open" } else { "away" };
+                ua.publish(now, ep, crate::Presence::from_status(status), 600)
+            }
+            Command::Unsubscribe => {
+                let ids: Vec<String> = ua.subscriptions().map(|s| s.id().to_owned()).collect();
+                for id in ids {
+                    let _ = ua.unsubscribe(now, ep, &id);
+                }
+                ua.unpublish(now, ep);
                 Ok(())
             }
         };
@@ -557,7 +584,9 @@ impl<'a> OpReader<'a> {
 
     fn status(&mut self) -> Option<u16> {
         // Mostly the statuses a user agent acts on.
-        const COMMON: [u16; 12] = [100, 180, 183, 200, 401, 407, 408, 422, 423, 481, 486, 503];
+        const COMMON: [u16; 15] = [
+            100, 180, 183, 200, 202, 401, 407, 408, 412, 422, 423, 481, 486, 489, 503,
+        ];
         let pick = self.byte()?;
         Some(match COMMON.get(usize::from(pick)) {
             Some(s) => *s,
@@ -566,13 +595,16 @@ impl<'a> OpReader<'a> {
     }
 
     fn command(&mut self) -> Option<Command> {
-        Some(match self.byte()? % 8 {
+        Some(match self.byte()? % 11 {
             0 => Command::Register(u32::from(self.u16()?)),
             1 | 2 => Command::Dial,
             3 => Command::Message,
             4 => Command::Hangup,
             5 => Command::Hold(self.byte()? % 2 == 0),
             6 => Command::Stop,
+            7 => Command::Subscribe(self.byte()? % 2 == 0),
+            8 => Command::Publish(self.byte()? % 2 == 0),
+            9 => Command::Unsubscribe,
             _ => Command::Answering(self.byte()? % 2 == 0),
         })
     }

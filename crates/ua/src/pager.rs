@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use rand_core::RngCore;
 use switchboard_core::Destination;
-use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response, StatusCode};
+use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
 
 use crate::action::Action;
 use crate::auth::DigestClient;
@@ -94,8 +94,7 @@ impl Pager {
         if response.headers().cseq().map(|c| c.seq) != Some(self.cseq) {
             return;
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-        {
+        if crate::auth::is_challenge(status) {
             let uri = self.request.uri_str().to_owned();
             let body = self.request.body().clone();
             if let Ok(header) = self.auth.answer(

@@ -14,6 +14,7 @@ use crate::auth::{AuthHeader, DigestClient};
 use crate::config::UaConfig;
 use crate::error::UaError;
 use crate::event::{Failure, RegistrationEvent};
+use crate::expires::{raised_minimum, seconds};
 use switchboard_core::token;
 
 /// Retry delays after failures: `min`, doubling up to `max`.
@@ -35,7 +36,7 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    fn delay(self, failures: u32) -> Duration {
+    pub(crate) fn delay(self, failures: u32) -> Duration {
         let factor = 1u32
             .checked_shl(failures.saturating_sub(1).min(16))
             .unwrap_or(u32::MAX);
@@ -247,8 +248,7 @@ impl Registration {
                 .push_back(RegistrationEvent::Registered { expires: granted });
             return;
         }
-        if status == StatusCode::UNAUTHORIZED || status == StatusCode::PROXY_AUTHENTICATION_REQUIRED
-        {
+        if crate::auth::is_challenge(status) {
             let registrar = self.registrar.clone();
             match self.auth.answer(
                 response,
@@ -266,15 +266,10 @@ impl Registration {
             }
             return;
         }
-        if status == StatusCode::INTERVAL_TOO_BRIEF {
-            let min = h
-                .get(HeaderName::MinExpires)
-                .and_then(|v| v.trim().parse::<u32>().ok());
-            if let Some(min) = min.filter(|m| *m > self.expires) {
-                self.expires = min;
-                self.send(min, None);
-                return;
-            }
+        if let Some(min) = raised_minimum(response, self.expires) {
+            self.expires = min;
+            self.send(min, None);
+            return;
         }
         self.fail(now, status, response.reason().to_owned());
     }
@@ -284,11 +279,7 @@ impl Registration {
         if !matches!(self.state, State::Registering | State::Unregistering) {
             return;
         }
-        let reason = match failure {
-            Failure::Timeout => "no response",
-            Failure::TransportError => "transport error",
-        };
-        self.fail(now, failure.status(), reason.into());
+        self.fail(now, failure.status(), failure.reason().into());
     }
 
     fn fail(&mut self, now: Instant, status: StatusCode, reason: String) {
@@ -318,11 +309,8 @@ impl Registration {
             .filter_map(|c| c.address().copied())
             .find(|a| a.uri.as_str() == self.config.contact)
             .and_then(|a| a.expires());
-        ours.or_else(|| {
-            h.get(HeaderName::Expires)
-                .and_then(|v| v.trim().parse::<u32>().ok())
-        })
-        .unwrap_or(self.expires)
+        ours.or_else(|| seconds(h, HeaderName::Expires))
+            .unwrap_or(self.expires)
     }
 
     /// Refreshes or retries when their time has come.

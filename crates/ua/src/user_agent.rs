@@ -1,5 +1,6 @@
 //! The whole user agent as one sans-IO machine: the registration, the
-//! calls (both directions) and the pager, the map from client
+//! calls (both directions), the pager, the subscriptions and the
+//! presence publication, the map from client
 //! transactions to the machine that owns them, and the one executor of
 //! their [`Action`]s.
 
@@ -13,18 +14,21 @@ use switchboard_core::{Event, TransactionId, TransactionLayer};
 use switchboard_proto::{HeaderName, Message, Method, Request, ResponseBuilder, StatusCode};
 
 use crate::action::Action;
+use crate::bodies::Presence;
 use crate::call::Call;
 use crate::config::UaConfig;
 use crate::dialog::Dialog;
 use crate::error::UaError;
-use crate::event::{CallEvent, EndReason, Failure, RegistrationEvent, UaEvent};
+use crate::event::{CallEvent, EndReason, Failure, PublicationEvent, RegistrationEvent, UaEvent};
 use crate::media_session::MediaSession;
 use crate::pager::Pager;
+use crate::publication::Publication;
 use crate::registration::Registration;
+use crate::subscription::Subscription;
 use switchboard_core::token;
 
 /// The methods we answer outside a dialog (the `Allow` of our answers).
-const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE";
+const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, MESSAGE, NOTIFY";
 
 /// Who sent a client transaction: its responses and failures go there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +36,8 @@ enum Owner {
     Registration,
     Call(String),
     Pager(String),
+    Subscription(String),
+    Publication,
 }
 
 /// An INVITE offered to the front end, not yet accepted or rejected.
@@ -64,6 +70,9 @@ pub struct UserAgent {
     calls: BTreeMap<String, Call>,
     incoming: BTreeMap<String, IncomingInvite>,
     pagers: BTreeMap<String, Pager>,
+    /// By id (the first SUBSCRIBE's Call-ID).
+    subscriptions: BTreeMap<String, Subscription>,
+    publication: Option<Publication>,
     owners: HashMap<TransactionId, (Owner, Method)>,
     /// Each call's INVITE client transaction, for CANCEL.
     invites: HashMap<String, TransactionId>,
@@ -83,6 +92,8 @@ impl std::fmt::Debug for UserAgent {
             )
             .field("calls", &self.calls.len())
             .field("pagers", &self.pagers.len())
+            .field("subscriptions", &self.subscriptions.len())
+            .field("publication", &self.publication)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +110,8 @@ impl UserAgent {
             calls: BTreeMap::new(),
             incoming: BTreeMap::new(),
             pagers: BTreeMap::new(),
+            subscriptions: BTreeMap::new(),
+            publication: None,
             owners: HashMap::new(),
             invites: HashMap::new(),
             failures: VecDeque::new(),
@@ -199,6 +212,114 @@ impl UserAgent {
         self.pagers.insert(call_id.clone(), pager);
         self.pump(now, endpoint);
         Ok(call_id)
+    }
+
+    /// Subscribes to `package` events (`presence`, `dialog`, `reg`) of
+    /// `target` for `expires` seconds, kept refreshed until
+    /// [`UserAgent::unsubscribe`]; returns the subscription's id, which
+    /// names its [`UaEvent::Subscription`] events.
+    ///
+    /// # Errors
+    ///
+    /// When `target` is not a SIP URI or has no address to send to.
+    pub fn subscribe(
+        &mut self,
+        now: Instant,
+        endpoint: &mut impl TransactionLayer,
+        target: &str,
+        package: &str,
+        expires: u32,
+    ) -> Result<String, UaError> {
+        let subscription = Subscription::new(
+            now,
+            self.config.clone(),
+            target,
+            package,
+            expires,
+            self.child_rng(),
+        )?;
+        let id = subscription.id().to_owned();
+        self.subscriptions.insert(id.clone(), subscription);
+        self.pump(now, endpoint);
+        Ok(id)
+    }
+
+    /// Ends subscription `id` (SUBSCRIBE with Expires: 0);
+    /// [`crate::SubscriptionEvent::Ended`] follows.
+    ///
+    /// # Errors
+    ///
+    /// When there is no such subscription.
+    pub fn unsubscribe(
+        &mut self,
+        now: Instant,
+        endpoint: &mut impl TransactionLayer,
+        id: &str,
+    ) -> Result<(), UaError> {
+        self.subscriptions
+            .get_mut(id)
+            .ok_or_else(|| UaError::UnknownSubscription(id.to_owned()))?
+            .stop(now);
+        self.pump(now, endpoint);
+        Ok(())
+    }
+
+    /// Every subscription not over yet.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &Subscription> {
+        self.subscriptions.values()
+    }
+
+    /// The subscription `id`, until it is over.
+    pub fn subscription(&self, id: &str) -> Option<&Subscription> {
+        self.subscriptions.get(id)
+    }
+
+    /// Publishes our presence for `expires` seconds and keeps it
+    /// refreshed; a second call modifies the publication in place.
+    ///
+    /// # Errors
+    ///
+    /// When the AOR is not a SIP URI or has no address to send to.
+    pub fn publish(
+        &mut self,
+        now: Instant,
+        endpoint: &mut impl TransactionLayer,
+        presence: Presence,
+        expires: u32,
+    ) -> Result<(), UaError> {
+        match &mut self.publication {
+            Some(publication) if !publication.is_removed() => publication.modify(now, presence),
+            _ => {
+                let publication = Publication::new(
+                    now,
+                    self.config.clone(),
+                    presence,
+                    expires,
+                    self.child_rng(),
+                )?;
+                self.publication = Some(publication);
+            }
+        }
+        self.pump(now, endpoint);
+        Ok(())
+    }
+
+    /// Removes our presence publication (PUBLISH with Expires: 0);
+    /// [`PublicationEvent::Removed`] follows (at once when there was
+    /// none).
+    pub fn unpublish(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
+        match &mut self.publication {
+            Some(publication) if !publication.is_removed() => publication.stop(now),
+            _ => self
+                .events
+                .push_back(UaEvent::Publication(PublicationEvent::Removed)),
+        }
+        self.pump(now, endpoint);
+    }
+
+    /// The presence publication, once [`UserAgent::publish`] started one.
+    pub fn publication(&self) -> Option<&Publication> {
+        self.publication.as_ref()
     }
 
     /// Takes the incoming call `call_id` with `media`: 180 Ringing now,
@@ -329,9 +450,10 @@ impl UserAgent {
         self.pump(now, endpoint);
     }
 
-    /// Winds down: hangs up every call, refuses incoming ones, removes
-    /// the registration ([`RegistrationEvent::Unregistered`] follows; at
-    /// once when there was none).
+    /// Winds down: hangs up every call, refuses incoming ones, ends the
+    /// subscriptions and removes the publication, removes the
+    /// registration ([`RegistrationEvent::Unregistered`] follows; at once
+    /// when there was none).
     pub fn stop(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) {
         for (_, invite) in std::mem::take(&mut self.incoming) {
             self.answer(
@@ -344,6 +466,12 @@ impl UserAgent {
         }
         for call in self.calls.values_mut() {
             call.hangup(now);
+        }
+        for subscription in self.subscriptions.values_mut() {
+            subscription.stop(now);
+        }
+        if let Some(publication) = &mut self.publication {
+            publication.stop(now);
         }
         match &mut self.registration {
             Some(registration) => registration.stop(now),
@@ -405,6 +533,16 @@ impl UserAgent {
                         pager.handle_response(now, &response);
                     }
                 }
+                Some((Owner::Subscription(id), _)) => {
+                    if let Some(subscription) = self.subscriptions.get_mut(id) {
+                        subscription.handle_response(now, &response);
+                    }
+                }
+                Some((Owner::Publication, _)) => {
+                    if let Some(publication) = &mut self.publication {
+                        publication.handle_response(now, &response);
+                    }
+                }
                 None => {}
             },
             // A 2xx retransmitted after the INVITE transaction ended: the
@@ -437,6 +575,16 @@ impl UserAgent {
                 call.handle_timeout(now);
             }
         }
+        for subscription in self.subscriptions.values_mut() {
+            if subscription.poll_timeout().is_some_and(|t| t <= now) {
+                subscription.handle_timeout(now);
+            }
+        }
+        if let Some(publication) = &mut self.publication {
+            if publication.poll_timeout().is_some_and(|t| t <= now) {
+                publication.handle_timeout(now);
+            }
+        }
         self.pump(now, endpoint);
     }
 
@@ -449,6 +597,16 @@ impl UserAgent {
             .and_then(Registration::poll_timeout)
             .into_iter()
             .chain(self.calls.values().filter_map(Call::poll_timeout))
+            .chain(
+                self.subscriptions
+                    .values()
+                    .filter_map(Subscription::poll_timeout),
+            )
+            .chain(
+                self.publication
+                    .as_ref()
+                    .and_then(Publication::poll_timeout),
+            )
             .min()
     }
 
@@ -495,6 +653,16 @@ impl UserAgent {
                     pager.handle_failure(now, failure);
                 }
             }
+            Owner::Subscription(id) => {
+                if let Some(subscription) = self.subscriptions.get_mut(id) {
+                    subscription.handle_failure(now, failure);
+                }
+            }
+            Owner::Publication => {
+                if let Some(publication) = &mut self.publication {
+                    publication.handle_failure(now, failure);
+                }
+            }
         }
     }
 
@@ -538,7 +706,10 @@ impl UserAgent {
             Action::CancelInvite => {
                 let tx = match owner {
                     Owner::Call(id) => self.invites.get(id).copied(),
-                    Owner::Registration | Owner::Pager(_) => None,
+                    Owner::Registration
+                    | Owner::Pager(_)
+                    | Owner::Subscription(_)
+                    | Owner::Publication => None,
                 };
                 if let Some(tx) = tx {
                     if let Err(error) = endpoint.cancel(now, tx) {
@@ -606,10 +777,55 @@ impl UserAgent {
                     });
                 }
             }
+            busy |= self.pump_events(now, endpoint);
             if !busy {
                 break;
             }
         }
+    }
+
+    /// One round of the subscriptions' and the publication's actions and
+    /// events; forgets subscriptions that are over. True when an action
+    /// was carried out.
+    fn pump_events(&mut self, now: Instant, endpoint: &mut impl TransactionLayer) -> bool {
+        let mut busy = false;
+        let ids: Vec<String> = self.subscriptions.keys().cloned().collect();
+        for id in ids {
+            let owner = Owner::Subscription(id.clone());
+            while let Some(action) = self
+                .subscriptions
+                .get_mut(&id)
+                .and_then(Subscription::poll_action)
+            {
+                busy = true;
+                self.execute(now, endpoint, &owner, action);
+            }
+            while let Some(event) = self
+                .subscriptions
+                .get_mut(&id)
+                .and_then(Subscription::poll_event)
+            {
+                self.events.push_back(UaEvent::Subscription {
+                    id: id.clone(),
+                    event,
+                });
+            }
+            if self
+                .subscriptions
+                .get(&id)
+                .is_some_and(Subscription::is_gone)
+            {
+                self.subscriptions.remove(&id);
+            }
+        }
+        while let Some(action) = self.publication.as_mut().and_then(Publication::poll_action) {
+            busy = true;
+            self.execute(now, endpoint, &Owner::Publication, action);
+        }
+        while let Some(event) = self.publication.as_mut().and_then(Publication::poll_event) {
+            self.events.push_back(UaEvent::Publication(event));
+        }
+        busy
     }
 
     /// Answers a request outside any call with `status` (and our Allow).
@@ -660,6 +876,16 @@ impl UserAgent {
                 self.events.push_back(UaEvent::Message { from, text });
             }
             Method::Options => self.answer(now, endpoint, tx, request, StatusCode::OK),
+            Method::Notify => {
+                match self.subscriptions.values_mut().find(|s| s.matches(request)) {
+                    Some(subscription) => subscription.handle_notify(now, tx, request),
+                    None => {
+                        // Not (or no longer) ours: the notifier stops.
+                        let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+                        self.answer(now, endpoint, tx, request, status);
+                    }
+                }
+            }
             Method::Bye | Method::Cancel | Method::Info | Method::Update | Method::Prack => {
                 let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
                 self.answer(now, endpoint, tx, request, status);

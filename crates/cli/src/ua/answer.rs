@@ -14,6 +14,7 @@ use super::AnswerArgs;
 use super::app::{AnswerMode, Msg, Report};
 use super::call::describe;
 use super::media::{ActiveMedia, MediaOptions, RtpSockets, load_play};
+use super::presence::{PresencePublisher, describe_publication};
 use super::setup::{
     Launched, Signals, Stopping, error_exit, far_future, media_policy, registration_failed,
     run_launched,
@@ -52,17 +53,18 @@ async fn run(
     writeln!(out, "listening on {} ({})", running.bound, config.contact)?;
     out.flush()?;
     let register = args.ua.password.is_some() && !args.no_register;
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: Some(AnswerMode {
+    running.configure(
+        config,
+        Some(AnswerMode {
             policy: media_policy(args.media.srtp),
             delay: Duration::from_millis(args.answer_after),
             local_ip: setup.local_ip,
         }),
-    });
+    );
     if register {
         running.sender.send(Msg::Register { expires: 3600 });
     }
+    let mut publisher = PresencePublisher::new(&args.presence);
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut pending: HashMap<String, RtpSockets> = HashMap::new();
     let mut active: Option<ActiveMedia> = None;
@@ -77,6 +79,7 @@ async fn run(
                 match report {
                     Report::Registration(RegistrationEvent::Registered { expires }) => {
                         writeln!(out, "registered (expires {expires} s)")?;
+                        publisher.registered(&running.sender);
                     }
                     Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
                         writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
@@ -128,7 +131,8 @@ async fn run(
                         code = ExitCode::from(EXIT_FAILURE);
                         break;
                     }
-                    Report::Registration(_) | Report::Delivered(_) => {}
+                    Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
+                    Report::Registration(_) | Report::Delivered(_) | Report::Subscription(_) => {}
                 }
                 out.flush()?;
             }

@@ -12,7 +12,8 @@ use switchboard_core::{Endpoint, Event};
 use switchboard_net::App;
 use switchboard_proto::StatusCode;
 use switchboard_ua::{
-    CallEvent, Delivery, MediaPolicy, MediaSession, RegistrationEvent, UaConfig, UaEvent, UserAgent,
+    CallEvent, Delivery, MediaPolicy, MediaSession, Presence, PublicationEvent, RegistrationEvent,
+    SubscriptionEvent, UaConfig, UaEvent, UserAgent,
 };
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -43,6 +44,17 @@ pub(crate) enum Msg {
     },
     /// Send a MESSAGE.
     SendMessage { target: String, text: String },
+    /// Subscribe to `package` events of `target`.
+    Subscribe {
+        target: String,
+        package: &'static str,
+        expires: u32,
+    },
+    /// Publish our presence (or change what is published).
+    Publish {
+        presence: Box<Presence>,
+        expires: u32,
+    },
     /// Hang up every call.
     Hangup,
     /// Put every call on hold (`true`) or resume it (re-INVITE).
@@ -70,6 +82,8 @@ pub(crate) enum Report {
         from: String,
         text: String,
     },
+    Subscription(SubscriptionEvent),
+    Publication(PublicationEvent),
     /// A command could not be carried out.
     Error(String),
 }
@@ -121,6 +135,14 @@ impl UaApp {
             Msg::SendMessage { target, text } => {
                 ua.send_message(now, endpoint, &target, &text).map(drop)
             }
+            Msg::Subscribe {
+                target,
+                package,
+                expires,
+            } => ua
+                .subscribe(now, endpoint, &target, package, expires)
+                .map(drop),
+            Msg::Publish { presence, expires } => ua.publish(now, endpoint, *presence, expires),
             Msg::Hangup => {
                 ua.hangup_all(now, endpoint);
                 Ok(())
@@ -178,6 +200,8 @@ impl UaApp {
                 UaEvent::Call { call_id, event } => Report::Call { call_id, event },
                 UaEvent::Delivered { delivery, .. } => Report::Delivered(delivery),
                 UaEvent::Message { from, text } => Report::Message { from, text },
+                UaEvent::Subscription { event, .. } => Report::Subscription(event),
+                UaEvent::Publication(event) => Report::Publication(event),
                 other => {
                     tracing::debug!(?other, "user-agent event not reported");
                     continue;

@@ -75,10 +75,7 @@ async fn run(
     );
     writeln!(out, "calling {} as {}", args.target, config.aor)?;
     out.flush()?;
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     running.sender.send(Msg::Dial {
         target: args.target.clone(),
         media: Box::new(media),

@@ -37,10 +37,7 @@ async fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     running.sender.send(Msg::SendMessage {
         target: args.target.clone(),
         text: args.text.clone(),

@@ -8,6 +8,7 @@ use switchboard_ua::RegistrationEvent;
 
 use super::RegisterArgs;
 use super::app::{Msg, Report};
+use super::presence::{PresencePublisher, describe_publication};
 use super::setup::{Launched, Signals, Stopping, registration_failed, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
@@ -36,13 +37,11 @@ async fn run(
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
     let contact = config.contact.clone();
-    running.sender.send(Msg::Configure {
-        config: Box::new(config),
-        answer: None,
-    });
+    running.configure(config, None);
     running.sender.send(Msg::Register {
         expires: args.expires,
     });
+    let mut publisher = PresencePublisher::new(&args.presence);
     let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut stopping = Stopping::new();
     let mut ever_registered = false;
@@ -55,6 +54,7 @@ async fn run(
                     Report::Registration(RegistrationEvent::Registered { expires }) => {
                         ever_registered = true;
                         writeln!(out, "registered {} at {contact} (expires {expires} s)", args.aor)?;
+                        publisher.registered(&running.sender);
                         if args.once {
                             stopping.request(&running.sender);
                         }
@@ -71,6 +71,7 @@ async fn run(
                         }
                         break;
                     }
+                    Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
                     Report::Error(e) => {
                         writeln!(err, "error: {e}")?;
                         code = ExitCode::from(EXIT_FAILURE);

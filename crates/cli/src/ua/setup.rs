@@ -244,6 +244,17 @@ pub(crate) struct Running {
     pub(crate) bound: SocketAddr,
 }
 
+impl Running {
+    /// Hands the user agent its configuration (the first message), and
+    /// how to answer calls (`None`: it refuses them).
+    pub(crate) fn configure(&self, config: UaConfig, answer: Option<super::app::AnswerMode>) {
+        self.sender.send(super::app::Msg::Configure {
+            config: Box::new(config),
+            answer,
+        });
+    }
+}
+
 /// Starts the network runtime with a [`super::app::UaApp`] on it.
 pub(crate) async fn start(setup: &Setup) -> Result<Running, SetupError> {
     use rand::SeedableRng;
@@ -350,6 +361,13 @@ pub(crate) async fn launch(
         setup,
         running,
         config,
+    })
+}
+
+/// When `--duration SECS` runs out (never without it).
+pub(crate) fn deadline_after(secs: Option<f64>) -> tokio::time::Instant {
+    secs.map_or_else(far_future, |secs| {
+        tokio::time::Instant::now() + std::time::Duration::from_secs_f64(secs.max(0.0))
     })
 }
 

@@ -15,6 +15,8 @@ use switchboard_proto::digest::{self, Algorithm, Credentials as Creds};
 use switchboard_proto::{HeaderName, Method, Request, ResponseBuilder, StatusCode};
 use switchboard_testkit::{NetEvent, Network, NodeId, NodeSpec};
 
+use crate::config::uri_destination;
+use crate::dialog::Dialog;
 use crate::{
     Call, CallEvent, Credentials, MediaPolicy, MediaSession, SrtpPolicy, UaConfig, UaError,
     UaEvent, UserAgent,
@@ -51,6 +53,13 @@ pub(super) struct Agent {
     /// Act as a registrar: answer REGISTER 200 granting this many
     /// seconds (0 when the request asks for 0).
     pub(super) registrar: Option<u32>,
+    /// Act as a presence notifier: answer SUBSCRIBE 200 (granting what
+    /// is asked, at most this many seconds) and NOTIFY at once with an
+    /// open PIDF (terminated when the SUBSCRIBE asks for 0).
+    pub(super) notifier: Option<u32>,
+    /// The SUBSCRIBEs received, in order.
+    pub(super) subscribes: Vec<Request>,
+    notify_cseq: u32,
     seed: u64,
 }
 
@@ -80,6 +89,9 @@ impl Agent {
             session_expires: Vec::new(),
             auto_accept: true,
             registrar: None,
+            notifier: None,
+            subscribes: Vec::new(),
+            notify_cseq: 0,
             seed,
         }
     }
@@ -172,6 +184,14 @@ impl Agent {
                 ep.respond(now, tx, resp).unwrap();
                 true
             }
+            Method::Subscribe => {
+                self.subscribes.push(r.clone());
+                let Some(max) = self.notifier else {
+                    return false;
+                };
+                self.notify(ep, now, tx, r, max);
+                true
+            }
             Method::Bye if self.challenge_bye && !authorized(r, "BYE") => {
                 self.challenges += 1;
                 challenge(now, ep, tx, r);
@@ -179,6 +199,50 @@ impl Agent {
             }
             _ => false,
         }
+    }
+
+    /// The notifier's part: 200 to the SUBSCRIBE, then a NOTIFY.
+    fn notify(
+        &mut self,
+        ep: &mut Endpoint,
+        now: Instant,
+        tx: TransactionId,
+        r: &Request,
+        max: u32,
+    ) {
+        let asked: u32 = r
+            .headers()
+            .get(HeaderName::Expires)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3600);
+        let granted = asked.min(max);
+        let ok = ResponseBuilder::from_request(r, StatusCode::OK)
+            .to_tag("ntf")
+            .header(HeaderName::Contact, format!("<sip:bob@{}>", self.addr))
+            .header(HeaderName::Expires, granted.to_string())
+            .build()
+            .unwrap();
+        ep.respond(now, tx, ok).unwrap();
+        let dialog = Dialog::from_request(r, "ntf".into()).unwrap();
+        self.notify_cseq += 1;
+        let state = if granted == 0 {
+            "terminated;reason=timeout".to_owned()
+        } else {
+            format!("active;expires={granted}")
+        };
+        let pidf = crate::Presence::from_status("open")
+            .with_note(Some("at lunch".into()))
+            .to_pidf("sip:bob@127.0.0.1", "t1");
+        let notify = dialog
+            .builder(Method::Notify, self.notify_cseq)
+            .contact(&format!("<sip:bob@{}>", self.addr))
+            .header(HeaderName::Event, "presence")
+            .header(HeaderName::SubscriptionState, state)
+            .body(crate::PIDF, pidf.into_bytes())
+            .build()
+            .unwrap();
+        let to = uri_destination(&dialog.remote_target, Transport::Udp).unwrap();
+        ep.send_request(now, notify, to).unwrap();
     }
 
     fn on_event(&mut self, ep: &mut Endpoint, now: Instant, event: Event) {

@@ -7,10 +7,13 @@
     clippy::panic
 )] // tests: a failure is a bug in the test
 
+mod bodies;
 mod calls;
 mod harness;
 mod offer_answer;
 mod pager;
 mod peer_input;
+mod publication;
 mod registration;
+mod subscription;
 mod user_agent;

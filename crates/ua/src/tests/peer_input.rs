@@ -108,7 +108,7 @@ proptest! {
 }
 
 /// A server transaction id, from a real endpoint fed the request.
-fn fake_tx(request: &Request) -> Option<switchboard_core::TransactionId> {
+pub(super) fn fake_tx(request: &Request) -> Option<switchboard_core::TransactionId> {
     use switchboard_core::{Endpoint, Event, Input, Source};
     let mut ep = Endpoint::new(
         switchboard_core::Config {
@@ -150,7 +150,7 @@ fn op() -> impl Strategy<Value = Op> {
     ];
     let status = prop_oneof![
         prop::sample::select(vec![
-            100u16, 180, 183, 200, 401, 407, 408, 422, 423, 481, 486, 503
+            100u16, 180, 183, 200, 202, 401, 407, 408, 412, 422, 423, 481, 486, 489, 503
         ]),
         0u16..1000,
     ];
@@ -162,6 +162,9 @@ fn op() -> impl Strategy<Value = Op> {
         any::<bool>().prop_map(Command::Hold),
         Just(Command::Stop),
         any::<bool>().prop_map(Command::Answering),
+        any::<bool>().prop_map(Command::Subscribe),
+        any::<bool>().prop_map(Command::Publish),
+        Just(Command::Unsubscribe),
     ];
     prop_oneof![
         3 => (any::<usize>(), status, tag.clone(), headers.clone(), body.clone()).prop_map(

@@ -10,7 +10,7 @@ use crate::{
     Action, Backoff, Credentials, Failure, Registration, RegistrationEvent, UaConfig, refresh_after,
 };
 
-fn config(password: &str) -> UaConfig {
+pub(super) fn config(password: &str) -> UaConfig {
     let mut c = UaConfig::new(
         "sip:alice@example.com",
         Transport::Udp,

@@ -1,0 +1,91 @@
+//! `switchboard publish`: publishes our presence (PUBLISH with PIDF),
+//! keeps it refreshed until SIGINT/SIGTERM or `--duration`, then removes
+//! it.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use switchboard_ua::{Presence, PublicationEvent};
+
+use super::PublishArgs;
+use super::app::{Msg, Report};
+use super::presence::describe_publication;
+use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
+use crate::{EXIT_FAILURE, Error};
+
+pub(crate) fn publish(
+    args: PublishArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    run_launched(
+        &args.ua,
+        &args.aor,
+        Some(&args.aor),
+        err,
+        async |launched, err| run(&args, launched, out, err).await,
+    )
+}
+
+async fn run(
+    args: &PublishArgs,
+    Launched {
+        mut running,
+        config,
+        ..
+    }: Launched,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    running.configure(config, None);
+    let presence = Presence::from_status(&args.status).with_note(args.note.clone());
+    writeln!(out, "publishing {} {presence}", args.aor)?;
+    out.flush()?;
+    running.sender.send(Msg::Publish {
+        presence: Box::new(presence),
+        expires: args.expires,
+    });
+    let mut signals = Signals::new().map_err(Error::Runtime)?;
+    let mut stopping = Stopping::new();
+    let mut stop_at = deadline_after(args.duration);
+    let mut ever_published = false;
+    let mut code = ExitCode::SUCCESS;
+    loop {
+        tokio::select! {
+            report = running.reports.recv() => {
+                let Some(report) = report else { break };
+                match report {
+                    Report::Publication(event) => {
+                        writeln!(out, "{}", describe_publication(&event))?;
+                        match event {
+                            PublicationEvent::Published { .. } => ever_published = true,
+                            PublicationEvent::Removed => break,
+                            _ => {}
+                        }
+                    }
+                    Report::Error(e) => {
+                        writeln!(err, "error: {e}")?;
+                        code = ExitCode::from(EXIT_FAILURE);
+                        break;
+                    }
+                    _ => {}
+                }
+                out.flush()?;
+            }
+            () = signals.recv() => {
+                if !stopping.request(&running.sender) { break; }
+            }
+            () = tokio::time::sleep_until(stop_at) => {
+                stop_at = far_future();
+                stopping.request(&running.sender);
+            }
+            () = tokio::time::sleep_until(stopping.give_up_at) => break,
+        }
+    }
+    if !ever_published {
+        code = ExitCode::from(EXIT_FAILURE);
+    }
+    out.flush()?;
+    running.handle.shutdown().await;
+    Ok(code)
+}
