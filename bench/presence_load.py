@@ -73,7 +73,7 @@ def challenge_params(value):
 
 class Dialog:
     __slots__ = ("call_id", "user", "password", "tag", "cseq", "state", "sent_at",
-                 "notifies", "marked", "to_tag", "kind", "body", "etag")
+                 "notifies", "marked", "to_tag", "kind", "body", "etag", "attempts")
 
     def __init__(self, call_id, user, password, kind="SUBSCRIBE", body=""):
         self.call_id = call_id
@@ -89,6 +89,7 @@ class Dialog:
         self.kind = kind
         self.body = body
         self.etag = None
+        self.attempts = 0
 
 
 class Load:
@@ -102,6 +103,7 @@ class Load:
         self.sock.bind(("127.0.0.1", 0))
         self.local = self.sock.getsockname()
         self.dialogs = {}
+        self.nonce_uses = {}
         self.marker = None
         self.presentity, self.presentity_pw = args.presentity.split(":", 1)
 
@@ -147,9 +149,13 @@ class Load:
         ha1 = md5(f"{d.user}:{realm}:{d.password}")
         ha2 = md5(f"{d.kind}:{uri}")
         cnonce = "%08x" % random.getrandbits(32)
+        # A server may hand one nonce to several dialogs: count its uses,
+        # as a phone does, so that no nonce-count is sent twice.
+        nc = self.nonce_uses.get(nonce, 0) + 1
+        self.nonce_uses[nonce] = nc
         if "auth" in chosen.get("qop", ""):
-            resp = md5(f"{ha1}:{nonce}:00000001:{cnonce}:auth:{ha2}")
-            extra = f', qop=auth, nc=00000001, cnonce="{cnonce}"'
+            resp = md5(f"{ha1}:{nonce}:{nc:08x}:{cnonce}:auth:{ha2}")
+            extra = f', qop=auth, nc={nc:08x}, cnonce="{cnonce}"'
         else:
             resp = md5(f"{ha1}:{nonce}:{ha2}")
             extra = ""
@@ -203,7 +209,11 @@ class Load:
         status = int(m.group(1))
         if status < 200:
             return
-        if status in (401, 407) and d.state == "new":
+        # A second challenge is answered too (up to 3 in all): Kamailio's
+        # SQLite credentials lookup fails now and then under concurrent
+        # access ("failed to query database") and challenges again.
+        if status in (401, 407) and d.state in ("new", "auth") and d.attempts < 3:
+            d.attempts += 1
             auth = self.authorization(d, text, status)
             if auth is None:
                 d.state = "failed"
