@@ -1194,3 +1194,57 @@ fn a_subscribe_for_another_domain_is_relayed_as_before() {
     assert_eq!(h.service.subscription_count(), 0);
     assert!(h.saved.is_empty());
 }
+
+#[test]
+fn a_subscribe_that_does_not_accept_the_document_type_gets_406() {
+    let mut h = Server::with(|c| {
+        c.events
+            .lists
+            .push(switchboard_server::events::ResourceList {
+                uri: "sip:alice-blf@example.com".to_owned(),
+                owner: ALICE.to_owned(),
+                members: vec!["sip:bob@example.com".to_owned()],
+            });
+    });
+    let mut watcher = bob();
+    let request = subscribe_request(&mut watcher, ALICE, "dialog", 600)
+        .header(HeaderName::Accept, "application/pidf+xml")
+        .build()
+        .unwrap();
+    h.send(&watcher, request);
+    let refused = h.final_response(&watcher);
+    assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        refused.headers().get(HeaderName::Accept),
+        Some("application/dialog-info+xml")
+    );
+
+    // The package's type (or a wildcard) is fine.
+    let password = h.password(&watcher);
+    let ok = h.authenticated(&mut watcher, &password, |p| {
+        subscribe_request(p, ALICE, "dialog", 600)
+            .header(HeaderName::Accept, "application/*, text/plain;q=0")
+    });
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    // A list needs the RLMI multipart.
+    let mut owner = alice();
+    let list = "sip:alice-blf@example.com";
+    let request = subscribe_request(&mut owner, list, "presence", 600)
+        .header(HeaderName::Supported, "eventlist")
+        .header(HeaderName::Accept, "application/pidf+xml")
+        .build()
+        .unwrap();
+    h.send(&owner, request);
+    assert_eq!(h.status(&owner), 406);
+    let password = h.password(&owner);
+    let ok = h.authenticated(&mut owner, &password, |p| {
+        subscribe_request(p, list, "presence", 600)
+            .header(HeaderName::Supported, "eventlist")
+            .header(
+                HeaderName::Accept,
+                "application/pidf+xml, application/rlmi+xml, multipart/related",
+            )
+    });
+    assert_eq!(ok.status(), StatusCode::OK);
+}

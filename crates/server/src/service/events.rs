@@ -20,12 +20,12 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use switchboard_core::{Now, Source, TransactionId};
-use switchboard_proto::header::{ContentType, Expires, Supported};
+use switchboard_proto::header::{Accept, ContentType, Expires, Supported};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
 use crate::bodies;
 use crate::events::{
-    ALLOW_EVENTS, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE, Publications,
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE, Publications,
     Subscription, Subscriptions,
 };
 use crate::proxy::{Incoming, TransactionLayer};
@@ -161,6 +161,49 @@ fn package_of(request: &Request) -> Option<String> {
         .typed::<switchboard_proto::header::Event<'_>>()
         .and_then(Result::ok)
         .map(|e| e.package_name().to_ascii_lowercase())
+}
+
+/// The media types a SUBSCRIBE for `event` must accept: the package's
+/// document, or for a list the RLMI multipart (RFC 4662 §5.2; the members'
+/// documents inside need not be named, some phones list only these).
+fn required_types(event: &str, list: bool) -> Vec<(&'static str, &'static str)> {
+    if list {
+        return vec![("multipart", "related"), ("application", "rlmi+xml")];
+    }
+    match event {
+        PRESENCE => vec![("application", "pidf+xml")],
+        DIALOG => vec![("application", "dialog-info+xml")],
+        _ => vec![("application", "reginfo+xml")],
+    }
+}
+
+/// The Accept value of a 406: what the NOTIFYs of `event` carry.
+fn document_types(event: &str, list: bool) -> String {
+    required_types(event, list)
+        .iter()
+        .map(|(main, sub)| format!("{main}/{sub}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a SUBSCRIBE accepts the bodies its NOTIFYs would carry (RFC
+/// 6665 §3.1.1, §4.1.3): no Accept means the package's default;
+/// otherwise every required type must be covered (wildcards count, `q=0`
+/// refuses).
+fn accepts_notify_bodies(request: &Request, event: &str, list: bool) -> bool {
+    let ranges: Vec<Accept<'_>> = request
+        .headers()
+        .typed_all::<Accept<'_>>()
+        .filter_map(Result::ok)
+        .collect();
+    if ranges.is_empty() && !Accept::nothing_acceptable(request.headers()) {
+        return true;
+    }
+    required_types(event, list).iter().all(|(main, sub)| {
+        ranges
+            .iter()
+            .any(|range| range.matches(main, sub) && range.q() > 0)
+    })
 }
 
 /// The SIP URI of an AOR, as records and documents name it.
@@ -321,6 +364,12 @@ impl Service {
             return;
         };
         let list = self.events.config.list(&uri_of(&resource)).cloned();
+        if !accepts_notify_bodies(request, &event, list.is_some()) {
+            let lines = [(HeaderName::Accept, document_types(&event, list.is_some()))];
+            let status = StatusCode::NOT_ACCEPTABLE;
+            self.answer_event(now, ep, &incoming, status, None, &lines);
+            return;
+        }
         // Looked up before the challenge, so that whether a user exists
         // is told only to an authenticated watcher.
         let exists = if list.is_some() {
