@@ -1248,3 +1248,35 @@ fn a_subscribe_that_does_not_accept_the_document_type_gets_406() {
     });
     assert_eq!(ok.status(), StatusCode::OK);
 }
+
+#[test]
+fn a_refresh_from_another_address_is_challenged_like_the_first_subscribe() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    // From where it authenticated: no challenge.
+    let (again, notify) = resubscribe(&mut h, &mut watcher, &ok, 600);
+    assert_eq!(again.status(), StatusCode::OK);
+    h.respond(&watcher, &notify.unwrap(), 200);
+
+    // The same dialog (Call-ID, tags) from elsewhere proves nothing.
+    let mut elsewhere = Phone::new("bob", "203.0.113.50:5060");
+    let refresh = |p: &mut Phone| {
+        p.in_dialog(Method::Subscribe, &ok)
+            .header(HeaderName::Event, "presence")
+            .header(HeaderName::Expires, "0")
+    };
+    let request = refresh(&mut elsewhere).build().unwrap();
+    h.send(&elsewhere, request);
+    assert_eq!(h.status(&elsewhere), 407);
+    assert_eq!(h.service.subscription_count(), 1, "not ended by a stranger");
+
+    // With bob's credentials it goes through.
+    let password = h.password(&elsewhere);
+    h.authenticate(&mut elsewhere, &password, refresh);
+    assert_eq!(h.status(&elsewhere), 200);
+    // The final NOTIFY goes to the dialog's Contact.
+    let last = notified(&mut h, &watcher, 200);
+    assert_eq!(state_of(&last), "terminated;reason=timeout");
+    assert_eq!(h.service.subscription_count(), 0);
+}

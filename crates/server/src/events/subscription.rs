@@ -46,6 +46,10 @@ pub struct Subscription {
     local_contact: String,
     /// The connection the SUBSCRIBE came on (gone after a restart).
     flow: Option<FlowId>,
+    /// The address the watcher authenticated from: a refresh from
+    /// elsewhere is challenged again (unknown after a restart, except
+    /// behind NAT where the record keeps it).
+    origin: Option<IpAddr>,
     /// A NOTIFY is in flight.
     in_flight: bool,
     /// The state changed while a NOTIFY was in flight: send another.
@@ -62,10 +66,12 @@ impl Subscription {
     /// Contact value, `flow` the watcher's connection.
     #[must_use]
     pub fn new(record: SubscriptionRecord, local_contact: String, flow: Option<FlowId>) -> Self {
+        let origin = record.source.map(|(_, remote)| remote.ip());
         Self {
             record,
             local_contact,
             flow,
+            origin,
             in_flight: false,
             pending: false,
             changed: BTreeSet::new(),
@@ -138,6 +144,17 @@ impl Subscription {
         if flow.is_some() {
             self.flow = flow;
         }
+    }
+
+    /// The address the watcher last authenticated from.
+    #[must_use]
+    pub fn origin(&self) -> Option<IpAddr> {
+        self.origin
+    }
+
+    /// The watcher proved who it is from `ip`.
+    pub(crate) fn set_origin(&mut self, ip: IpAddr) {
+        self.origin = Some(ip);
     }
 
     /// The next document version (dialog-info, reginfo, RLMI).

@@ -252,7 +252,7 @@ impl Service {
                     .find_dialog(call_id, to_tag, from_tag)
                     .map(str::to_owned);
                 if let Some(id) = found {
-                    self.resubscribe(now, ep, &incoming, &id);
+                    self.resubscribe(now, ep, &incoming, &id, routed_to_us);
                     return None;
                 }
                 if incoming.is_for_us() && !has_user {
@@ -548,11 +548,9 @@ impl Service {
             version: 0,
         };
         let contact = self.local_contact(source);
-        Some(Subscription::new(
-            record,
-            contact,
-            if nat { source.flow } else { None },
-        ))
+        let mut sub = Subscription::new(record, contact, if nat { source.flow } else { None });
+        sub.set_origin(source.remote.ip());
+        Some(sub)
     }
 
     /// The server's Contact for a dialog with a peer that reached `source`.
@@ -596,6 +594,7 @@ impl Service {
         ep: &mut impl TransactionLayer,
         incoming: &Incoming,
         id: &str,
+        routed_to_us: bool,
     ) {
         let request = incoming.request();
         let Some(sub) = self.events.subscriptions.get(id) else {
@@ -606,6 +605,10 @@ impl Service {
             return;
         }
         let range = self.events.config.range_of(sub.event());
+        let known = sub.origin() == Some(incoming.source().remote.ip());
+        if !known && !self.watcher_proven(now, ep, incoming, id, routed_to_us) {
+            return;
+        }
         let Some(granted) = self.granted(now, ep, incoming, range) else {
             return;
         };
@@ -647,6 +650,41 @@ impl Service {
                 expires_unix,
             },
         );
+    }
+
+    /// A request in subscription `id`'s dialog from an address its watcher
+    /// did not authenticate from: challenged like the first SUBSCRIBE (the
+    /// dialog's Call-ID and tags alone prove nothing). Whether it may go
+    /// on; otherwise it was answered (407, 403) or parked.
+    fn watcher_proven(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        id: &str,
+        routed_to_us: bool,
+    ) -> bool {
+        let caller = self.caller(now, ep, incoming, routed_to_us);
+        let allowed = match caller {
+            Caller::Handled => return false,
+            Caller::Local => true,
+            Caller::Foreign => self.events.config.foreign_watchers,
+        };
+        let from = aor_of(incoming.request(), Some(HeaderName::From)).map(|a| uri_of(&a));
+        let own = self
+            .events
+            .subscriptions
+            .get(id)
+            .is_some_and(|sub| from.is_some_and(|f| f.eq_ignore_ascii_case(sub.watcher())));
+        if !(allowed && own) {
+            tracing::debug!(id, "refresh by someone else than the watcher: 403");
+            self.answer_event(now, ep, incoming, StatusCode::FORBIDDEN, None, &[]);
+            return false;
+        }
+        if let Some(sub) = self.events.subscriptions.get_mut(id) {
+            sub.set_origin(incoming.source().remote.ip());
+        }
+        true
     }
 
     /// Ends subscription `id`: the final NOTIFY (with `reason`, none when
