@@ -1280,3 +1280,58 @@ fn a_refresh_from_another_address_is_challenged_like_the_first_subscribe() {
     assert_eq!(state_of(&last), "terminated;reason=timeout");
     assert_eq!(h.service.subscription_count(), 0);
 }
+
+/// The `state` of the `<registration>` element of a reginfo body.
+fn registration_state(body: &str) -> String {
+    let at = body.find("<registration").unwrap();
+    let rest = &body[at..];
+    let start = rest.find(" state=\"").unwrap() + 8;
+    rest[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `event`s of the `<contact>` elements of a reginfo body.
+fn contact_events(body: &str) -> Vec<String> {
+    body.match_indices("<contact")
+        .map(|(i, _)| {
+            let rest = &body[i..];
+            let start = rest.find(" event=\"").unwrap() + 8;
+            rest[start..].split('"').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn reginfo_tells_what_happened_to_each_contact() {
+    let mut h = Server::new();
+    let (mut device, mut watcher) = (alice(), bob());
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "reg", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["registered"], "{body}");
+    assert_eq!(registration_state(&body), "active");
+    // The watcher has the state: only what changed.
+    assert!(body.contains("state=\"partial\""), "{body}");
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["refreshed"], "{body}");
+
+    // The last contact goes: the registration is terminated, not init.
+    h.register(&mut device, 0);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["unregistered"], "{body}");
+    assert_eq!(registration_state(&body), "terminated", "{body}");
+
+    // A NOTIFY that is lost: the next one is the full state, with the
+    // event of the change it follows.
+    h.register(&mut device, 60);
+    let lost = notified(&mut h, &watcher, 500);
+    assert_eq!(contact_events(&body_of(&lost)), ["registered"]);
+    h.run_for(61 * S);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("state=\"full\""), "{body}");
+    assert_eq!(contact_events(&body), ["expired"], "{body}");
+    assert_eq!(registration_state(&body), "terminated", "{body}");
+}

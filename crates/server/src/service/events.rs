@@ -971,6 +971,10 @@ impl Service {
                 expires_unix,
             } => {
                 self.events.subscriptions.set_expires(&id, expires_unix);
+                // A refresh gets the full state (RFC 6665 §4.2.2).
+                if let Some(sub) = self.events.subscriptions.get_mut(&id) {
+                    sub.want_full();
+                }
                 let sub = self.events.subscriptions.get(&id).cloned();
                 match sub {
                     Some(sub) => {
