@@ -1335,3 +1335,44 @@ fn reginfo_tells_what_happened_to_each_contact() {
     assert_eq!(contact_events(&body), ["expired"], "{body}");
     assert_eq!(registration_state(&body), "terminated", "{body}");
 }
+
+#[test]
+fn a_call_that_ends_while_a_notify_is_in_flight_still_shows_terminated() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    subscribe(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    // The lamp does not answer the "trying" NOTIFY yet...
+    let trying = unique_notifys(&mut h, &lamp);
+    assert_eq!(trying.len(), 1);
+    assert_eq!(dialog_states(&trying[0]), ["trying"]);
+    // ...while the call is refused, and a second call starts (the book
+    // forgets the ended dialog at that change).
+    h.respond(&callee, &invite, 486);
+    h.take(&caller);
+    let mut other = Phone::new("carol", "198.51.100.14:5060");
+    let password = h.password(&other);
+    h.authenticate(&mut other, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
+    let second = h
+        .requests(&callee)
+        .into_iter()
+        .find(|r| r.method() == &Method::Invite)
+        .unwrap();
+    h.respond(&lamp, &trying[0], 200);
+    let next = notified(&mut h, &lamp, 200);
+    let states = dialog_states(&next);
+    assert!(
+        states.contains(&"terminated".to_owned()),
+        "the ended call is shown as terminated: {states:?}"
+    );
+    assert!(states.contains(&"trying".to_owned()), "{states:?}");
+    // Told once: the next NOTIFY no longer has it.
+    h.respond(&callee, &second, 180);
+    let ringing = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&ringing), ["early"]);
+}

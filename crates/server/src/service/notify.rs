@@ -114,9 +114,22 @@ impl Service {
     }
 
     /// A call of `aor` changed state: its dialog watchers (busy-lamp
-    /// fields) are notified.
+    /// fields) are notified. A dialog that ended is owed to each of them,
+    /// since the call book forgets it at its next change.
     pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
-        self.notify_resource(now, ep, DIALOG, &uri_of(aor));
+        let uri = uri_of(aor);
+        let ended: Vec<Owed> = self
+            .calls
+            .dialogs_at(aor, now.instant())
+            .into_iter()
+            .filter(|d| d.state.is_terminated())
+            .map(|dialog| Owed::Dialog {
+                resource: uri.clone(),
+                dialog: Box::new(dialog),
+            })
+            .collect();
+        self.owe(DIALOG, &uri, &ended);
+        self.notify_resource(now, ep, DIALOG, &uri);
     }
 
     /// Subscription `id` learns that `member` of its list (`None`: its
@@ -282,7 +295,14 @@ impl Service {
                 Some((bodies::REGINFO.to_owned(), body))
             }
             DIALOG => {
-                let dialogs = self.dialogs_of(now, &parsed);
+                let mut dialogs = self.dialogs_of(now, &parsed);
+                for o in owed {
+                    if let Owed::Dialog { dialog, .. } = o {
+                        if dialogs.iter().all(|d| d.id != dialog.id) {
+                            dialogs.push((**dialog).clone());
+                        }
+                    }
+                }
                 let body = bodies::dialog_info(aor, version, true, &dialogs);
                 Some((bodies::DIALOG_INFO.to_owned(), body))
             }
