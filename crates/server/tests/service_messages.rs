@@ -419,7 +419,10 @@ fn a_message_while_kept_ones_are_delivered_queues_behind_them() {
     // Bob is registered, but "first" is still on its way: "second" is
     // kept too (202), not relayed past it.
     assert_eq!(dave_sends(&mut h, 2, "second"), 202);
-    assert!(h.requests(&bob).is_empty(), "nothing overtakes the delivery");
+    assert!(
+        h.requests(&bob).is_empty(),
+        "nothing overtakes the delivery"
+    );
     h.respond(&bob, &first, 200);
     let second = h.request_to(&bob, Method::Message);
     assert_eq!(second.body().as_ref(), b"second");

@@ -736,20 +736,23 @@ fn reg_watchers_get_reginfo_on_registration_changes() {
     assert!(body.contains("version=\"2\""), "{body}");
 }
 
-#[test]
-fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
-    let mut h = Server::with(|c| {
+/// A server with alice's resource list `sip:alice-blf@example.com` of
+/// `members`.
+fn with_alice_list(members: &[&str]) -> Server {
+    Server::with(|c| {
         c.events
             .lists
             .push(switchboard_server::events::ResourceList {
                 uri: "sip:alice-blf@example.com".to_owned(),
                 owner: ALICE.to_owned(),
-                members: vec![
-                    "sip:bob@example.com".to_owned(),
-                    "sip:carol@example.com".to_owned(),
-                ],
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
             });
-    });
+    })
+}
+
+#[test]
+fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
+    let mut h = with_alice_list(&["sip:bob@example.com", "sip:carol@example.com"]);
     let mut owner = alice();
     let list = "sip:alice-blf@example.com";
     let without = subscribe(&mut h, &mut owner, list, "presence", 3600);
@@ -1197,15 +1200,7 @@ fn a_subscribe_for_another_domain_is_relayed_as_before() {
 
 #[test]
 fn a_subscribe_that_does_not_accept_the_document_type_gets_406() {
-    let mut h = Server::with(|c| {
-        c.events
-            .lists
-            .push(switchboard_server::events::ResourceList {
-                uri: "sip:alice-blf@example.com".to_owned(),
-                owner: ALICE.to_owned(),
-                members: vec!["sip:bob@example.com".to_owned()],
-            });
-    });
+    let mut h = with_alice_list(&["sip:bob@example.com"]);
     let mut watcher = bob();
     let request = subscribe_request(&mut watcher, ALICE, "dialog", 600)
         .header(HeaderName::Accept, "application/pidf+xml")

@@ -25,8 +25,8 @@ use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
 use crate::bodies;
 use crate::events::{
-    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE, Publications,
-    Subscription, Subscriptions,
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE,
+    Publications, Subscription, Subscriptions,
 };
 use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;

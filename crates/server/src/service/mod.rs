@@ -56,10 +56,10 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::bodies::RegEvent;
 use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
-use crate::bodies::RegEvent;
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::storage::{StoredState, User};
 

@@ -278,7 +278,9 @@ impl Service {
         partial: bool,
     ) -> Option<(String, String)> {
         let parsed = Aor::parse(aor).ok()?;
-        let owed = owed.iter().filter(|o| o.resource().eq_ignore_ascii_case(aor));
+        let owed = owed
+            .iter()
+            .filter(|o| o.resource().eq_ignore_ascii_case(aor));
         match event {
             PRESENCE => Some((PIDF.to_owned(), self.presence_of(now, aor, &parsed))),
             REG => {
@@ -290,8 +292,7 @@ impl Service {
                     .collect();
                 let changed = contact_events(owed);
                 let full = !partial || changed.is_empty();
-                let body =
-                    bodies::reginfo(version, full, &parsed, &bindings, now.unix(), &changed);
+                let body = bodies::reginfo(version, full, &parsed, &bindings, now.unix(), &changed);
                 Some((bodies::REGINFO.to_owned(), body))
             }
             DIALOG => {

@@ -7,9 +7,7 @@ use switchboard_proto::Request;
 use crate::auth::{AuthResult, Identity};
 use crate::bodies::RegEvent;
 use crate::proxy::TransactionLayer;
-use crate::registrar::{
-    Aor, Binding, BindingKey, PendingResponse, RegisterOutcome, RemoveReason,
-};
+use crate::registrar::{Aor, Binding, BindingKey, PendingResponse, RegisterOutcome, RemoveReason};
 
 /// One contact a REGISTER changed, kept until it is stored, so that
 /// watchers of the registration learn what happened to it.
