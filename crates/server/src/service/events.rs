@@ -7,7 +7,9 @@
 //!   [`Effect::Save`] made it durable; a SUBSCRIBE's first NOTIFY, with
 //!   the full state, follows its 200.
 //! * Watchers authenticate (407) as local users; watchers from other
-//!   domains only when configured; the watch policy refuses with 403.
+//!   domains only when configured; the watch policy refuses with 403. A
+//!   refresh from another address than the watcher's is challenged again.
+//! * A SUBSCRIBE whose Accept excludes what the NOTIFYs carry gets 406.
 //!   PUBLISH only by the user himself.
 //! * NOTIFYs (notify.rs): one in flight per subscription; changes
 //!   meanwhile are coalesced into the next one. A NOTIFY answered 481

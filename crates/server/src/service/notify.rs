@@ -1,8 +1,10 @@
 //! The NOTIFYs of the event server: who is told when a resource changes
 //! (its watchers and the lists it belongs to), the documents they carry
 //! (PIDF composed or derived from registration, reginfo, dialog-info,
-//! RLMI), one in flight per subscription with changes coalesced, and what
-//! their answers mean (481 ends a subscription, a failure keeps it).
+//! RLMI), one in flight per subscription with changes coalesced (what the
+//! coalesced state would hide, a contact's reg event or a dialog that
+//! ended, is queued as [`Owed`] for the next one), and what their answers
+//! mean (481 ends a subscription, a failure keeps it).
 
 use switchboard_core::{Event, Now, TransactionId};
 
