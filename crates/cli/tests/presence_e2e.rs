@@ -265,3 +265,61 @@ fn one_subscription_to_a_list_shows_every_lamp() {
     assert!(line.contains(BOB) && line.contains(CAROL), "{line}");
     assert!(lamps.expect_exit(WAIT).success(), "{}", lamps.report());
 }
+
+/// A raw UDP watcher: alice subscribes to bob's presence (challenged,
+/// then 200) and answers the first NOTIFY.
+fn raw_watcher(server: &Server) -> UdpPeer {
+    let mut peer = UdpPeer::new(server.addr());
+    let call_id = format!("shutdown-{}", peer.local().port());
+    let extra = "Event: presence\r\nExpires: 600\r\nAccept: application/pidf+xml\r\n";
+    let first = peer.request("SUBSCRIBE", BOB, ALICE, BOB, &call_id, 1, extra);
+    let challenge = peer.transact(&first).expect("an answer to SUBSCRIBE");
+    assert_eq!(status_code(&challenge), 407, "{challenge}");
+    let auth = credentials(&challenge, "SUBSCRIBE", BOB, "alice", "secret");
+    let extra = format!("{extra}Proxy-Authorization: {auth}\r\n");
+    let second = peer.request("SUBSCRIBE", BOB, ALICE, BOB, &call_id, 2, &extra);
+    let ok = peer.transact(&second).expect("an answer to SUBSCRIBE");
+    assert_eq!(status_code(&ok), 200, "{ok}");
+    let (notify, _) = peer.recv_until(WAIT, |m| method(m) == "NOTIFY");
+    let notify = notify.expect("the first NOTIFY");
+    peer.send(&response_to(&notify, 200, "OK", "w", ""));
+    peer
+}
+
+/// The Subscription-State of the NOTIFYs `peer` gets within `limit`, each
+/// answered 200.
+fn states_until_quiet(peer: &UdpPeer, limit: Duration) -> Vec<String> {
+    let mut states = Vec::new();
+    while let Some(m) = peer.recv(limit) {
+        if method(&m) == "NOTIFY" {
+            peer.send(&response_to(&m, 200, "OK", "w", ""));
+            states.push(header(&m, "Subscription-State").unwrap_or_default());
+        }
+    }
+    states
+}
+
+#[test]
+fn a_clean_stop_ends_subscriptions_only_when_configured() {
+    let config = format!("{NO_RATE_LIMIT}[presence]\nterminate_on_shutdown = true\n");
+    let (mut server, _dir) = serve_with(&config);
+    let peer = raw_watcher(&server);
+    server.process().signal("TERM");
+    let states = states_until_quiet(&peer, Duration::from_secs(3));
+    assert!(
+        states
+            .iter()
+            .any(|s| s.starts_with("terminated") && s.contains("reason=deactivated")),
+        "{states:?}\n{}",
+        server.log_text()
+    );
+    assert!(server.process().expect_exit(WAIT).success());
+
+    // By default the subscriptions outlive the process: no NOTIFY.
+    let (mut server, _dir) = serve();
+    let peer = raw_watcher(&server);
+    server.process().signal("TERM");
+    assert!(server.process().expect_exit(WAIT).success());
+    let states = states_until_quiet(&peer, Duration::from_millis(500));
+    assert!(states.is_empty(), "{states:?}");
+}

@@ -409,3 +409,29 @@ fn a_message_flood_is_rate_limited() {
     assert!(kept < 150, "{kept} kept of 300 sent at once");
     assert_eq!(answered, kept, "the rest is dropped by the rate limit");
 }
+
+#[test]
+fn a_message_while_kept_ones_are_delivered_queues_behind_them() {
+    let mut h = Server::new();
+    assert_eq!(dave_sends(&mut h, 1, "first"), 202);
+    let mut bob = bob();
+    let first = register_delivery(&mut h, &mut bob);
+    // Bob is registered, but "first" is still on its way: "second" is
+    // kept too (202), not relayed past it.
+    assert_eq!(dave_sends(&mut h, 2, "second"), 202);
+    assert!(
+        h.requests(&bob).is_empty(),
+        "nothing overtakes the delivery"
+    );
+    h.respond(&bob, &first, 200);
+    let second = h.request_to(&bob, Method::Message);
+    assert_eq!(second.body().as_ref(), b"second");
+    h.respond(&bob, &second, 200);
+    assert_eq!(kept(&h).1.len(), 2);
+
+    // The queue is empty again: messages go straight to the device.
+    let dave = dave();
+    h.send(&dave, message(&dave, BOB, 3, "third").build().unwrap());
+    let relayed = h.request_to(&bob, Method::Message);
+    assert_eq!(relayed.headers().call_id(), Some("msg-dave-3"));
+}

@@ -736,20 +736,23 @@ fn reg_watchers_get_reginfo_on_registration_changes() {
     assert!(body.contains("version=\"2\""), "{body}");
 }
 
-#[test]
-fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
-    let mut h = Server::with(|c| {
+/// A server with alice's resource list `sip:alice-blf@example.com` of
+/// `members`.
+fn with_alice_list(members: &[&str]) -> Server {
+    Server::with(|c| {
         c.events
             .lists
             .push(switchboard_server::events::ResourceList {
                 uri: "sip:alice-blf@example.com".to_owned(),
                 owner: ALICE.to_owned(),
-                members: vec![
-                    "sip:bob@example.com".to_owned(),
-                    "sip:carol@example.com".to_owned(),
-                ],
+                members: members.iter().map(|m| (*m).to_owned()).collect(),
             });
-    });
+    })
+}
+
+#[test]
+fn a_resource_list_needs_eventlist_and_gets_rlmi_notifys() {
+    let mut h = with_alice_list(&["sip:bob@example.com", "sip:carol@example.com"]);
     let mut owner = alice();
     let list = "sip:alice-blf@example.com";
     let without = subscribe(&mut h, &mut owner, list, "presence", 3600);
@@ -1193,4 +1196,178 @@ fn a_subscribe_for_another_domain_is_relayed_as_before() {
     assert_eq!(sent[0].1.uri_str(), "sip:dave@other.org");
     assert_eq!(h.service.subscription_count(), 0);
     assert!(h.saved.is_empty());
+}
+
+#[test]
+fn a_subscribe_that_does_not_accept_the_document_type_gets_406() {
+    let mut h = with_alice_list(&["sip:bob@example.com"]);
+    let mut watcher = bob();
+    let request = subscribe_request(&mut watcher, ALICE, "dialog", 600)
+        .header(HeaderName::Accept, "application/pidf+xml")
+        .build()
+        .unwrap();
+    h.send(&watcher, request);
+    let refused = h.final_response(&watcher);
+    assert_eq!(refused.status(), StatusCode::NOT_ACCEPTABLE);
+    assert_eq!(
+        refused.headers().get(HeaderName::Accept),
+        Some("application/dialog-info+xml")
+    );
+
+    // The package's type (or a wildcard) is fine.
+    let password = h.password(&watcher);
+    let ok = h.authenticated(&mut watcher, &password, |p| {
+        subscribe_request(p, ALICE, "dialog", 600)
+            .header(HeaderName::Accept, "application/*, text/plain;q=0")
+    });
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    // A list needs the RLMI multipart.
+    let mut owner = alice();
+    let list = "sip:alice-blf@example.com";
+    let request = subscribe_request(&mut owner, list, "presence", 600)
+        .header(HeaderName::Supported, "eventlist")
+        .header(HeaderName::Accept, "application/pidf+xml")
+        .build()
+        .unwrap();
+    h.send(&owner, request);
+    assert_eq!(h.status(&owner), 406);
+    let password = h.password(&owner);
+    let ok = h.authenticated(&mut owner, &password, |p| {
+        subscribe_request(p, list, "presence", 600)
+            .header(HeaderName::Supported, "eventlist")
+            .header(
+                HeaderName::Accept,
+                "application/pidf+xml, application/rlmi+xml, multipart/related",
+            )
+    });
+    assert_eq!(ok.status(), StatusCode::OK);
+}
+
+#[test]
+fn a_refresh_from_another_address_is_challenged_like_the_first_subscribe() {
+    let mut h = Server::new();
+    let mut watcher = bob();
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    // From where it authenticated: no challenge.
+    let (again, notify) = resubscribe(&mut h, &mut watcher, &ok, 600);
+    assert_eq!(again.status(), StatusCode::OK);
+    h.respond(&watcher, &notify.unwrap(), 200);
+
+    // The same dialog (Call-ID, tags) from elsewhere proves nothing.
+    let mut elsewhere = Phone::new("bob", "203.0.113.50:5060");
+    let refresh = |p: &mut Phone| {
+        p.in_dialog(Method::Subscribe, &ok)
+            .header(HeaderName::Event, "presence")
+            .header(HeaderName::Expires, "0")
+    };
+    let request = refresh(&mut elsewhere).build().unwrap();
+    h.send(&elsewhere, request);
+    assert_eq!(h.status(&elsewhere), 407);
+    assert_eq!(h.service.subscription_count(), 1, "not ended by a stranger");
+
+    // With bob's credentials it goes through.
+    let password = h.password(&elsewhere);
+    h.authenticate(&mut elsewhere, &password, refresh);
+    assert_eq!(h.status(&elsewhere), 200);
+    // The final NOTIFY goes to the dialog's Contact.
+    let last = notified(&mut h, &watcher, 200);
+    assert_eq!(state_of(&last), "terminated;reason=timeout");
+    assert_eq!(h.service.subscription_count(), 0);
+}
+
+/// The `state` of the `<registration>` element of a reginfo body.
+fn registration_state(body: &str) -> String {
+    let at = body.find("<registration").unwrap();
+    let rest = &body[at..];
+    let start = rest.find(" state=\"").unwrap() + 8;
+    rest[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The `event`s of the `<contact>` elements of a reginfo body.
+fn contact_events(body: &str) -> Vec<String> {
+    body.match_indices("<contact")
+        .map(|(i, _)| {
+            let rest = &body[i..];
+            let start = rest.find(" event=\"").unwrap() + 8;
+            rest[start..].split('"').next().unwrap().to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn reginfo_tells_what_happened_to_each_contact() {
+    let mut h = Server::new();
+    let (mut device, mut watcher) = (alice(), bob());
+    let ok = subscribe(&mut h, &mut watcher, ALICE, "reg", 3600);
+    assert_eq!(ok.status(), StatusCode::OK);
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["registered"], "{body}");
+    assert_eq!(registration_state(&body), "active");
+    // The watcher has the state: only what changed.
+    assert!(body.contains("state=\"partial\""), "{body}");
+
+    h.register(&mut device, 600);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["refreshed"], "{body}");
+
+    // The last contact goes: the registration is terminated, not init.
+    h.register(&mut device, 0);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert_eq!(contact_events(&body), ["unregistered"], "{body}");
+    assert_eq!(registration_state(&body), "terminated", "{body}");
+
+    // A NOTIFY that is lost: the next one is the full state, with the
+    // event of the change it follows.
+    h.register(&mut device, 60);
+    let lost = notified(&mut h, &watcher, 500);
+    assert_eq!(contact_events(&body_of(&lost)), ["registered"]);
+    h.run_for(61 * S);
+    let body = body_of(&notified(&mut h, &watcher, 200));
+    assert!(body.contains("state=\"full\""), "{body}");
+    assert_eq!(contact_events(&body), ["expired"], "{body}");
+    assert_eq!(registration_state(&body), "terminated", "{body}");
+}
+
+#[test]
+fn a_call_that_ends_while_a_notify_is_in_flight_still_shows_terminated() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    subscribe(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    // The lamp does not answer the "trying" NOTIFY yet...
+    let trying = unique_notifys(&mut h, &lamp);
+    assert_eq!(trying.len(), 1);
+    assert_eq!(dialog_states(&trying[0]), ["trying"]);
+    // ...while the call is refused, and a second call starts (the book
+    // forgets the ended dialog at that change).
+    h.respond(&callee, &invite, 486);
+    h.take(&caller);
+    let mut other = Phone::new("carol", "198.51.100.14:5060");
+    let password = h.password(&other);
+    h.authenticate(&mut other, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
+    let second = h
+        .requests(&callee)
+        .into_iter()
+        .find(|r| r.method() == &Method::Invite)
+        .unwrap();
+    h.respond(&lamp, &trying[0], 200);
+    let next = notified(&mut h, &lamp, 200);
+    let states = dialog_states(&next);
+    assert!(
+        states.contains(&"terminated".to_owned()),
+        "the ended call is shown as terminated: {states:?}"
+    );
+    assert!(states.contains(&"trying".to_owned()), "{states:?}");
+    // Told once: the next NOTIFY no longer has it.
+    h.respond(&callee, &second, 180);
+    let ringing = notified(&mut h, &lamp, 200);
+    assert_eq!(dialog_states(&ringing), ["early"]);
 }

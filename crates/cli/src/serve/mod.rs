@@ -206,6 +206,18 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
     tracing::info!("ready");
     wait_for_signal().await;
     tracing::info!("stopping");
+    // The service's goodbye first (`terminated;reason=deactivated` to every
+    // watcher when so configured): sent on the driver's pass, its store
+    // removals caught by the barrier below.
+    let (bye_tx, bye_rx) = tokio::sync::oneshot::channel();
+    if done.send(server::Done::Shutdown(bye_tx)) {
+        let ended = tokio::time::timeout(std::time::Duration::from_secs(5), bye_rx).await;
+        if let Ok(Ok(ended @ 1..)) = ended {
+            tracing::info!(subscriptions = ended, "watchers told the subscriptions end");
+            // Let the watchers answer, so that a lost datagram is sent again.
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    }
     // Answer what the store still has in hand before the driver stops. An
     // empty submission is a barrier: its report comes after every report
     // of what was queued before it.
@@ -224,6 +236,10 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
     }
     Ok(())
 }
+
+/// How long the final NOTIFYs of a clean stop get before the sockets close
+/// (a retransmission of a lost one goes out after 500 ms).
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);
 
 #[cfg(unix)]
 async fn wait_for_signal() {

@@ -36,6 +36,9 @@ pub(crate) enum Done {
     Completed(Completion),
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
+    /// A clean stop: the service says goodbye (the final NOTIFYs when
+    /// configured), then the reply: how many subscriptions it ended.
+    Shutdown(oneshot::Sender<usize>),
 }
 
 /// Both clocks, read together.
@@ -180,6 +183,13 @@ impl App for Server {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
             Done::Barrier(reply) => {
                 let _ = reply.send(());
+            }
+            Done::Shutdown(reply) => {
+                let before = self.service.subscription_count();
+                self.service.shutdown(now, ep);
+                self.run_effects(now, ep);
+                let ended = before.saturating_sub(self.service.subscription_count());
+                let _ = reply.send(ended);
             }
         }
         self.run_effects(now, ep);

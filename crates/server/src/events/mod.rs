@@ -5,12 +5,14 @@
 //! they build.
 
 mod config;
+mod owed;
 mod publications;
 mod subscription;
 mod subscriptions;
 mod watch_policy;
 
 pub use config::{EventsConfig, ExpiresRange, ResourceList};
+pub use owed::Owed;
 pub use publications::Publications;
 pub use subscription::{EndReason, Subscription};
 pub use subscriptions::{LimitError, Subscriptions};

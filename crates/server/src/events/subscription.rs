@@ -7,7 +7,12 @@ use std::net::{IpAddr, SocketAddr};
 use switchboard_core::{Destination, FlowId, Transport};
 use switchboard_proto::{BuildError, HeaderName, Method, Request, RequestBuilder, Uri};
 
+use super::Owed;
 use crate::storage::SubscriptionRecord;
+
+/// At most this many owed items are queued; past it the oldest go and the
+/// next NOTIFY carries the full state.
+const MAX_OWED: usize = 256;
 
 /// Why a subscription ended (the `reason` of `Subscription-State:
 /// terminated`, RFC 6665 §4.1.3).
@@ -46,6 +51,10 @@ pub struct Subscription {
     local_contact: String,
     /// The connection the SUBSCRIBE came on (gone after a restart).
     flow: Option<FlowId>,
+    /// The address the watcher authenticated from: a refresh from
+    /// elsewhere is challenged again (unknown after a restart, except
+    /// behind NAT where the record keeps it).
+    origin: Option<IpAddr>,
     /// A NOTIFY is in flight.
     in_flight: bool,
     /// The state changed while a NOTIFY was in flight: send another.
@@ -55,6 +64,14 @@ pub struct Subscription {
     /// The next NOTIFY of a list carries every member (the first one,
     /// after a refresh, a failure or a restart).
     full_next: bool,
+    /// What the next NOTIFY must say beyond the current state, oldest
+    /// first; the first `owed_sent` went out in the NOTIFY in flight.
+    owed: Vec<Owed>,
+    owed_sent: usize,
+    /// The watcher has the state of the last NOTIFY (answered 2xx): the
+    /// next may be partial. Not so at first, after a failure, a refresh
+    /// or a restart.
+    synced: bool,
 }
 
 impl Subscription {
@@ -62,14 +79,19 @@ impl Subscription {
     /// Contact value, `flow` the watcher's connection.
     #[must_use]
     pub fn new(record: SubscriptionRecord, local_contact: String, flow: Option<FlowId>) -> Self {
+        let origin = record.source.map(|(_, remote)| remote.ip());
         Self {
             record,
             local_contact,
             flow,
+            origin,
             in_flight: false,
             pending: false,
             changed: BTreeSet::new(),
             full_next: true,
+            owed: Vec::new(),
+            owed_sent: 0,
+            synced: false,
         }
     }
 
@@ -140,6 +162,17 @@ impl Subscription {
         }
     }
 
+    /// The address the watcher last authenticated from.
+    #[must_use]
+    pub fn origin(&self) -> Option<IpAddr> {
+        self.origin
+    }
+
+    /// The watcher proved who it is from `ip`.
+    pub(crate) fn set_origin(&mut self, ip: IpAddr) {
+        self.origin = Some(ip);
+    }
+
     /// The next document version (dialog-info, reginfo, RLMI).
     pub(crate) fn next_version(&mut self) -> u32 {
         self.record.version = self.record.version.wrapping_add(1);
@@ -152,6 +185,7 @@ impl Subscription {
         self.record.local_cseq = self.record.local_cseq.saturating_add(margin);
         self.record.version = self.record.version.saturating_add(margin);
         self.full_next = true;
+        self.synced = false;
     }
 
     /// Whether a NOTIFY is in flight.
@@ -172,7 +206,48 @@ impl Subscription {
     pub(crate) fn settle(&mut self, failed: bool) -> bool {
         self.in_flight = false;
         self.full_next |= failed;
+        // What the watcher got is no longer owed; after a failure all of
+        // it still is.
+        let sent = std::mem::take(&mut self.owed_sent);
+        if !failed {
+            self.owed.drain(..sent.min(self.owed.len()));
+        }
+        self.synced = !failed;
         std::mem::take(&mut self.pending)
+    }
+
+    /// Queues what the next NOTIFY must say.
+    pub(crate) fn owe(&mut self, item: Owed) {
+        if self.owed.len() >= MAX_OWED {
+            self.owed.remove(0);
+            self.owed_sent = self.owed_sent.saturating_sub(1);
+            self.synced = false;
+        }
+        self.owed.push(item);
+    }
+
+    /// What is owed, oldest first.
+    #[must_use]
+    pub fn owed(&self) -> &[Owed] {
+        &self.owed
+    }
+
+    /// The NOTIFY being built carries everything owed so far.
+    pub(crate) fn owed_sent(&mut self) {
+        self.owed_sent = self.owed.len();
+    }
+
+    /// Whether the watcher has the state of the last NOTIFY (the next
+    /// may be a partial state).
+    #[must_use]
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// The next NOTIFY carries the full state (a refresh).
+    pub(crate) fn want_full(&mut self) {
+        self.synced = false;
+        self.full_next = true;
     }
 
     /// Records what changed: `member` of a list, or everything (`None`).

@@ -205,6 +205,16 @@ pub enum BindingChange {
 }
 
 impl BindingChange {
+    /// The removal of `binding`, whose time ran out.
+    #[must_use]
+    pub fn expiry_of(binding: Binding) -> Self {
+        Self::Remove {
+            aor: binding.aor,
+            key: binding.key,
+            reason: RemoveReason::Expired,
+        }
+    }
+
     /// The AOR the change is about.
     #[must_use]
     pub fn aor(&self) -> &Aor {

@@ -4,7 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::aor::Aor;
-use super::binding::{Binding, BindingChange, BindingKey, RemoveReason};
+use super::binding::{Binding, BindingKey};
 
 /// A binding and the generation of the write that produced it (used to
 /// undo a write only if nothing wrote over it since).
@@ -110,8 +110,8 @@ impl Location {
         self.expiry.first().map(|(e, _)| *e)
     }
 
-    /// Removes every binding expired at `unix_now`.
-    pub(crate) fn sweep(&mut self, unix_now: u64) -> Vec<BindingChange> {
+    /// Removes every binding expired at `unix_now`; returns them.
+    pub(crate) fn sweep(&mut self, unix_now: u64) -> Vec<Binding> {
         let mut changes = Vec::new();
         while let Some((at, aor)) = self.expiry.first().cloned() {
             if at > unix_now {
@@ -124,13 +124,7 @@ impl Location {
                 .iter()
                 .cloned()
                 .partition(|s| s.binding.is_expired(unix_now));
-            for slot in gone {
-                changes.push(BindingChange::Remove {
-                    aor: aor.clone(),
-                    key: slot.binding.key,
-                    reason: RemoveReason::Expired,
-                });
-            }
+            changes.extend(gone.into_iter().map(|slot| slot.binding));
             self.set(&aor, kept);
         }
         changes

@@ -216,6 +216,8 @@ struct Undo {
     before: Option<Binding>,
     /// The generation written, `None` for a removal.
     written: Option<u64>,
+    /// Why it was removed, for a removal.
+    removed: Option<RemoveReason>,
 }
 
 impl PendingResponse {
@@ -229,6 +231,17 @@ impl PendingResponse {
     #[must_use]
     pub fn request(&self) -> &Request {
         &self.request
+    }
+
+    /// What the REGISTER does to each contact, for watchers of the
+    /// registration (RFC 3680): its key, the binding as it was before
+    /// (`None`: a new contact) and, for a removal, why.
+    pub fn contact_changes(
+        &self,
+    ) -> impl Iterator<Item = (&BindingKey, Option<&Binding>, Option<RemoveReason>)> {
+        self.undo
+            .iter()
+            .map(|u| (&u.key, u.before.as_ref(), u.removed))
     }
 
     /// The 200 OK, once the changes are stored: same as
@@ -406,11 +419,20 @@ impl Registrar {
     /// Removes every binding expired at `unix_now` and returns the removals
     /// for the store.
     pub fn poll_expired(&mut self, unix_now: u64) -> Vec<BindingChange> {
-        let changes = self.location.sweep(unix_now);
-        if !changes.is_empty() {
-            tracing::debug!(count = changes.len(), "bindings expired");
+        self.poll_expired_bindings(unix_now)
+            .into_iter()
+            .map(BindingChange::expiry_of)
+            .collect()
+    }
+
+    /// [`poll_expired`](Self::poll_expired) with the bindings removed as
+    /// they were (what watchers of the registration are told about).
+    pub fn poll_expired_bindings(&mut self, unix_now: u64) -> Vec<Binding> {
+        let gone = self.location.sweep(unix_now);
+        if !gone.is_empty() {
+            tracing::debug!(count = gone.len(), "bindings expired");
         }
-        changes
+        gone
     }
 
     /// Processes a REGISTER (RFC 3261 §10.3) that came from `source`.
@@ -644,6 +666,10 @@ impl Registrar {
                 key: change.key().clone(),
                 before: prior,
                 written: matches!(change, BindingChange::Upsert(_)).then_some(generation),
+                removed: match change {
+                    BindingChange::Remove { reason, .. } => Some(*reason),
+                    BindingChange::Upsert(_) => None,
+                },
             });
         }
         let slots: Vec<Slot> = finals

@@ -7,7 +7,9 @@
 //!   [`Effect::Save`] made it durable; a SUBSCRIBE's first NOTIFY, with
 //!   the full state, follows its 200.
 //! * Watchers authenticate (407) as local users; watchers from other
-//!   domains only when configured; the watch policy refuses with 403.
+//!   domains only when configured; the watch policy refuses with 403. A
+//!   refresh from another address than the watcher's is challenged again.
+//! * A SUBSCRIBE whose Accept excludes what the NOTIFYs carry gets 406.
 //!   PUBLISH only by the user himself.
 //! * NOTIFYs (notify.rs): one in flight per subscription; changes
 //!   meanwhile are coalesced into the next one. A NOTIFY answered 481
@@ -20,13 +22,13 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use switchboard_core::{Now, Source, TransactionId};
-use switchboard_proto::header::{ContentType, Expires, Supported};
+use switchboard_proto::header::{Accept, ContentType, Expires, Supported};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 
 use crate::bodies;
 use crate::events::{
-    ALLOW_EVENTS, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE, Publications,
-    Subscription, Subscriptions,
+    ALLOW_EVENTS, DIALOG, EndReason, EventsConfig, ExpiresRange, LimitError, PIDF, PRESENCE,
+    Publications, Subscription, Subscriptions,
 };
 use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;
@@ -163,6 +165,49 @@ fn package_of(request: &Request) -> Option<String> {
         .map(|e| e.package_name().to_ascii_lowercase())
 }
 
+/// The media types a SUBSCRIBE for `event` must accept: the package's
+/// document, or for a list the RLMI multipart (RFC 4662 §5.2; the members'
+/// documents inside need not be named, some phones list only these).
+fn required_types(event: &str, list: bool) -> Vec<(&'static str, &'static str)> {
+    if list {
+        return vec![("multipart", "related"), ("application", "rlmi+xml")];
+    }
+    match event {
+        PRESENCE => vec![("application", "pidf+xml")],
+        DIALOG => vec![("application", "dialog-info+xml")],
+        _ => vec![("application", "reginfo+xml")],
+    }
+}
+
+/// The Accept value of a 406: what the NOTIFYs of `event` carry.
+fn document_types(event: &str, list: bool) -> String {
+    required_types(event, list)
+        .iter()
+        .map(|(main, sub)| format!("{main}/{sub}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a SUBSCRIBE accepts the bodies its NOTIFYs would carry (RFC
+/// 6665 §3.1.1, §4.1.3): no Accept means the package's default;
+/// otherwise every required type must be covered (wildcards count, `q=0`
+/// refuses).
+fn accepts_notify_bodies(request: &Request, event: &str, list: bool) -> bool {
+    let ranges: Vec<Accept<'_>> = request
+        .headers()
+        .typed_all::<Accept<'_>>()
+        .filter_map(Result::ok)
+        .collect();
+    if ranges.is_empty() && !Accept::nothing_acceptable(request.headers()) {
+        return true;
+    }
+    required_types(event, list).iter().all(|(main, sub)| {
+        ranges
+            .iter()
+            .any(|range| range.matches(main, sub) && range.q() > 0)
+    })
+}
+
 /// The SIP URI of an AOR, as records and documents name it.
 pub(super) fn uri_of(aor: &Aor) -> String {
     format!("sip:{}", aor.as_str())
@@ -209,7 +254,7 @@ impl Service {
                     .find_dialog(call_id, to_tag, from_tag)
                     .map(str::to_owned);
                 if let Some(id) = found {
-                    self.resubscribe(now, ep, &incoming, &id);
+                    self.resubscribe(now, ep, &incoming, &id, routed_to_us);
                     return None;
                 }
                 if incoming.is_for_us() && !has_user {
@@ -321,6 +366,12 @@ impl Service {
             return;
         };
         let list = self.events.config.list(&uri_of(&resource)).cloned();
+        if !accepts_notify_bodies(request, &event, list.is_some()) {
+            let lines = [(HeaderName::Accept, document_types(&event, list.is_some()))];
+            let status = StatusCode::NOT_ACCEPTABLE;
+            self.answer_event(now, ep, &incoming, status, None, &lines);
+            return;
+        }
         // Looked up before the challenge, so that whether a user exists
         // is told only to an authenticated watcher.
         let exists = if list.is_some() {
@@ -499,11 +550,9 @@ impl Service {
             version: 0,
         };
         let contact = self.local_contact(source);
-        Some(Subscription::new(
-            record,
-            contact,
-            if nat { source.flow } else { None },
-        ))
+        let mut sub = Subscription::new(record, contact, if nat { source.flow } else { None });
+        sub.set_origin(source.remote.ip());
+        Some(sub)
     }
 
     /// The server's Contact for a dialog with a peer that reached `source`.
@@ -547,6 +596,7 @@ impl Service {
         ep: &mut impl TransactionLayer,
         incoming: &Incoming,
         id: &str,
+        routed_to_us: bool,
     ) {
         let request = incoming.request();
         let Some(sub) = self.events.subscriptions.get(id) else {
@@ -557,6 +607,10 @@ impl Service {
             return;
         }
         let range = self.events.config.range_of(sub.event());
+        let known = sub.origin() == Some(incoming.source().remote.ip());
+        if !known && !self.watcher_proven(now, ep, incoming, id, routed_to_us) {
+            return;
+        }
         let Some(granted) = self.granted(now, ep, incoming, range) else {
             return;
         };
@@ -598,6 +652,41 @@ impl Service {
                 expires_unix,
             },
         );
+    }
+
+    /// A request in subscription `id`'s dialog from an address its watcher
+    /// did not authenticate from: challenged like the first SUBSCRIBE (the
+    /// dialog's Call-ID and tags alone prove nothing). Whether it may go
+    /// on; otherwise it was answered (407, 403) or parked.
+    fn watcher_proven(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        id: &str,
+        routed_to_us: bool,
+    ) -> bool {
+        let caller = self.caller(now, ep, incoming, routed_to_us);
+        let allowed = match caller {
+            Caller::Handled => return false,
+            Caller::Local => true,
+            Caller::Foreign => self.events.config.foreign_watchers,
+        };
+        let from = aor_of(incoming.request(), Some(HeaderName::From)).map(|a| uri_of(&a));
+        let own = self
+            .events
+            .subscriptions
+            .get(id)
+            .is_some_and(|sub| from.is_some_and(|f| f.eq_ignore_ascii_case(sub.watcher())));
+        if !(allowed && own) {
+            tracing::debug!(id, "refresh by someone else than the watcher: 403");
+            self.answer_event(now, ep, incoming, StatusCode::FORBIDDEN, None, &[]);
+            return false;
+        }
+        if let Some(sub) = self.events.subscriptions.get_mut(id) {
+            sub.set_origin(incoming.source().remote.ip());
+        }
+        true
     }
 
     /// Ends subscription `id`: the final NOTIFY (with `reason`, none when
@@ -884,6 +973,10 @@ impl Service {
                 expires_unix,
             } => {
                 self.events.subscriptions.set_expires(&id, expires_unix);
+                // A refresh gets the full state (RFC 6665 §4.2.2).
+                if let Some(sub) = self.events.subscriptions.get_mut(&id) {
+                    sub.want_full();
+                }
                 let sub = self.events.subscriptions.get(&id).cloned();
                 match sub {
                     Some(sub) => {

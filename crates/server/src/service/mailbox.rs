@@ -143,6 +143,12 @@ impl Mailbox {
         Ok(())
     }
 
+    /// Whether `aor` has messages kept or being saved: a new one queues
+    /// behind them, or it would overtake them.
+    pub(crate) fn has_waiting(&self, aor: &Aor) -> bool {
+        self.boxes.get(aor).is_some_and(|user| user.count > 0)
+    }
+
     /// Gives back what [`reserve`](Self::reserve) counted (the save failed,
     /// or the message left).
     fn release(&mut self, aor: &Aor, size: usize) {

@@ -56,10 +56,11 @@ use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
+use crate::bodies::RegEvent;
 use crate::calls::CallBook;
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
-use crate::registrar::{Binding, PendingResponse, Registrar};
+use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::storage::{StoredState, User};
 
 pub use config::{MailboxConfig, ServiceConfig};
@@ -68,6 +69,7 @@ pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapsho
 use contacts::Contacts;
 use dialogs::Dialogs;
 use mailbox::Mailbox;
+use register::ContactChange;
 use users::{Known, Users};
 
 /// Methods the server handles itself or proxies.
@@ -307,10 +309,11 @@ impl Service {
                     .registering
                     .get(&id)
                     .filter(|_| result.is_ok())
-                    .map(|(_, pending)| pending.aor().clone());
+                    .map(|(_, pending)| (pending.aor().clone(), ContactChange::of(pending)));
                 self.on_stored(now, ep, id, result);
-                if let Some(aor) = registered {
-                    self.bindings_changed(now, ep, &aor);
+                if let Some((aor, changes)) = registered {
+                    let events = self.registration_events(now, &aor, changes);
+                    self.bindings_changed(now, ep, &aor, &events);
                 }
             }
             Completion::User { id, result } => self.on_user(now, ep, id, result),
@@ -603,14 +606,20 @@ impl Service {
     // ----- housekeeping -----
 
     fn housekeeping(&mut self, now: Now, ep: &mut impl TransactionLayer) {
-        let expired = self.registrar.poll_expired(now.unix());
+        let expired = self.registrar.poll_expired_bindings(now.unix());
         if !expired.is_empty() {
-            let mut aors: Vec<_> = expired.iter().map(|c| c.aor().clone()).collect();
+            let mut aors: Vec<_> = expired.iter().map(|b| b.aor.clone()).collect();
             aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
             aors.dedup();
             for aor in &aors {
-                self.bindings_changed(now, ep, aor);
+                let events: Vec<_> = expired
+                    .iter()
+                    .filter(|b| &b.aor == aor)
+                    .map(|b| (b.clone(), RegEvent::Expired))
+                    .collect();
+                self.bindings_changed(now, ep, aor, &events);
             }
+            let expired: Vec<_> = expired.into_iter().map(BindingChange::expiry_of).collect();
             let id = StoreId(self.next_id());
             self.expiring.insert(id, expired.len());
             self.effects.push_back(Effect::Store {

@@ -1,18 +1,35 @@
 //! The NOTIFYs of the event server: who is told when a resource changes
 //! (its watchers and the lists it belongs to), the documents they carry
 //! (PIDF composed or derived from registration, reginfo, dialog-info,
-//! RLMI), one in flight per subscription with changes coalesced, and what
-//! their answers mean (481 ends a subscription, a failure keeps it).
+//! RLMI), one in flight per subscription with changes coalesced (what the
+//! coalesced state would hide, a contact's reg event or a dialog that
+//! ended, is queued as [`Owed`] for the next one), and what their answers
+//! mean (481 ends a subscription, a failure keeps it).
 
 use switchboard_core::{Event, Now, TransactionId};
 
-use crate::bodies::{self, ListResource, ResourceState};
-use crate::events::{DIALOG, EndReason, PIDF, PRESENCE, REG, Subscription};
+use crate::bodies::{self, ListResource, RegEvent, ResourceState};
+use crate::events::{DIALOG, EndReason, Owed, PIDF, PRESENCE, REG, Subscription};
 use crate::proxy::TransactionLayer;
-use crate::registrar::Aor;
+use crate::registrar::{Aor, Binding};
 
 use super::Service;
 use super::events::uri_of;
+
+/// The contacts' events among `owed`, one per contact (the latest), in
+/// the order they first changed.
+fn contact_events<'a>(owed: impl Iterator<Item = &'a Owed>) -> Vec<(&'a Binding, RegEvent)> {
+    let mut events: Vec<(&Binding, RegEvent)> = Vec::new();
+    for o in owed {
+        if let Owed::Contact { binding, event, .. } = o {
+            match events.iter_mut().find(|(b, _)| b.key == binding.key) {
+                Some(slot) => *slot = (binding, *event),
+                None => events.push((binding, *event)),
+            }
+        }
+    }
+    events
+}
 
 impl Service {
     /// Notifies every watcher of `event` of `resource` (and the lists
@@ -28,7 +45,7 @@ impl Service {
         if !watchers.is_empty() {
             // A presence document has no per-watcher version: made once.
             let shared = if event == PRESENCE {
-                self.document_of(now, event, resource, 0)
+                self.document_of(now, event, resource, 0, &[], false)
             } else {
                 None
             };
@@ -36,33 +53,85 @@ impl Service {
                 self.notify_one(now, ep, &id, None, shared.as_ref());
             }
         }
-        let lists = self
-            .events
-            .lists_of
-            .get(&resource.to_ascii_lowercase())
-            .cloned()
-            .unwrap_or_default();
-        for list in lists {
+        for list in self.lists_of(resource) {
             for id in self.events.subscriptions.watching(event, &list) {
                 self.notify_one(now, ep, &id, Some(resource), None);
             }
         }
     }
 
-    /// A REGISTER changed `aor`'s bindings, or they expired: presence
-    /// derived from registration and `reg` watchers.
-    pub(super) fn bindings_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
+    /// The lists `resource` is a member of.
+    fn lists_of(&self, resource: &str) -> Vec<String> {
+        self.events
+            .lists_of
+            .get(&resource.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Queues `items` for every watcher of `event` of `resource` (and of
+    /// the lists it is a member of): their next NOTIFY says them even when
+    /// one is in flight now.
+    fn owe(&mut self, event: &str, resource: &str, items: &[Owed]) {
+        if items.is_empty() {
+            return;
+        }
+        let mut ids = self.events.subscriptions.watching(event, resource);
+        for list in self.lists_of(resource) {
+            ids.extend(self.events.subscriptions.watching(event, &list));
+        }
+        for id in ids {
+            if let Some(sub) = self.events.subscriptions.get_mut(&id) {
+                for item in items {
+                    sub.owe(item.clone());
+                }
+            }
+        }
+    }
+
+    /// A REGISTER changed `aor`'s bindings, or they expired (`changes`:
+    /// what happened to which contact): presence derived from
+    /// registration and `reg` watchers.
+    pub(super) fn bindings_changed(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        aor: &Aor,
+        changes: &[(Binding, RegEvent)],
+    ) {
         let uri = uri_of(aor);
         if self.events.publications.count_of(&uri, PRESENCE) == 0 {
             self.notify_resource(now, ep, PRESENCE, &uri);
         }
+        let owed: Vec<Owed> = changes
+            .iter()
+            .map(|(binding, event)| Owed::Contact {
+                resource: uri.clone(),
+                binding: Box::new(binding.clone()),
+                event: *event,
+            })
+            .collect();
+        self.owe(REG, &uri, &owed);
         self.notify_resource(now, ep, REG, &uri);
     }
 
     /// A call of `aor` changed state: its dialog watchers (busy-lamp
-    /// fields) are notified.
+    /// fields) are notified. A dialog that ended is owed to each of them,
+    /// since the call book forgets it at its next change.
     pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
-        self.notify_resource(now, ep, DIALOG, &uri_of(aor));
+        let uri = uri_of(aor);
+        let ended: Vec<Owed> = self
+            .calls
+            .dialogs_at(aor, now.instant())
+            .into_iter()
+            .filter(|d| d.state.is_terminated())
+            .map(|dialog| Owed::Dialog {
+                resource: uri.clone(),
+                dialog: Box::new(dialog),
+            })
+            .collect();
+        self.owe(DIALOG, &uri, &ended);
+        self.notify_resource(now, ep, DIALOG, &uri);
     }
 
     /// Subscription `id` learns that `member` of its list (`None`: its
@@ -163,8 +232,13 @@ impl Service {
         let version = sub.next_version();
         let resource = sub.resource().to_owned();
         let event = sub.event().to_owned();
+        // Whatever is owed goes out with this NOTIFY (kept until it is
+        // answered with a 2xx).
+        let owed = sub.owed().to_vec();
+        sub.owed_sent();
         if !sub.record().list {
-            return self.document_of(now, &event, &resource, version);
+            let partial = sub.synced();
+            return self.document_of(now, &event, &resource, version, &owed, partial);
         }
         let list = self.events.config.list(&resource)?;
         let changes = sub.take_changes();
@@ -175,7 +249,7 @@ impl Service {
             .filter(|m| changes.as_ref().is_none_or(|c| c.contains(m)))
             .map(|member| {
                 let (content_type, body) = self
-                    .document_of(now, &event, member, version)
+                    .document_of(now, &event, member, version, &owed, false)
                     .unwrap_or_default();
                 ListResource {
                     uri: member.clone(),
@@ -192,15 +266,23 @@ impl Service {
         ))
     }
 
-    /// The state of `event` of one user's `aor` (a SIP URI).
+    /// The state of `event` of one user's `aor` (a SIP URI), with what
+    /// is `owed` to the watcher about it: the contacts' events (a partial
+    /// state of those alone when `partial` and there are some), the
+    /// dialogs that ended.
     fn document_of(
         &self,
         now: Now,
         event: &str,
         aor: &str,
         version: u32,
+        owed: &[Owed],
+        partial: bool,
     ) -> Option<(String, String)> {
         let parsed = Aor::parse(aor).ok()?;
+        let owed = owed
+            .iter()
+            .filter(|o| o.resource().eq_ignore_ascii_case(aor));
         match event {
             PRESENCE => Some((PIDF.to_owned(), self.presence_of(now, aor, &parsed))),
             REG => {
@@ -210,13 +292,20 @@ impl Service {
                     .into_iter()
                     .cloned()
                     .collect();
-                // Always the full state: the registrar reports which AOR
-                // changed, not which contact.
-                let body = bodies::reginfo(version, true, &parsed, &bindings, now.unix(), &[]);
+                let changed = contact_events(owed);
+                let full = !partial || changed.is_empty();
+                let body = bodies::reginfo(version, full, &parsed, &bindings, now.unix(), &changed);
                 Some((bodies::REGINFO.to_owned(), body))
             }
             DIALOG => {
-                let dialogs = self.dialogs_of(now, &parsed);
+                let mut dialogs = self.dialogs_of(now, &parsed);
+                for o in owed {
+                    if let Owed::Dialog { dialog, .. } = o {
+                        if dialogs.iter().all(|d| d.id != dialog.id) {
+                            dialogs.push((**dialog).clone());
+                        }
+                    }
+                }
                 let body = bodies::dialog_info(aor, version, true, &dialogs);
                 Some((bodies::DIALOG_INFO.to_owned(), body))
             }

@@ -5,8 +5,34 @@ use switchboard_core::{Now, Source, TransactionId};
 use switchboard_proto::Request;
 
 use crate::auth::{AuthResult, Identity};
+use crate::bodies::RegEvent;
 use crate::proxy::TransactionLayer;
-use crate::registrar::RegisterOutcome;
+use crate::registrar::{Aor, Binding, BindingKey, PendingResponse, RegisterOutcome, RemoveReason};
+
+/// One contact a REGISTER changed, kept until it is stored, so that
+/// watchers of the registration learn what happened to it.
+#[derive(Debug)]
+pub(super) struct ContactChange {
+    key: BindingKey,
+    /// The binding before the REGISTER (`None`: a new contact).
+    before: Option<Binding>,
+    /// Why it was removed, for a removal.
+    removed: Option<RemoveReason>,
+}
+
+impl ContactChange {
+    /// The changes of a REGISTER being stored.
+    pub(super) fn of(pending: &PendingResponse) -> Vec<Self> {
+        pending
+            .contact_changes()
+            .map(|(key, before, removed)| Self {
+                key: key.clone(),
+                before: before.cloned(),
+                removed,
+            })
+            .collect()
+    }
+}
 
 use super::{Checked, Effect, EffectError, Service, StoreId, Waiting, send};
 
@@ -68,6 +94,33 @@ impl Service {
                 self.effects.push_back(Effect::Store { id, changes });
             }
         }
+    }
+
+    /// What a stored REGISTER did to `aor`'s contacts as reg events
+    /// (RFC 3680): a new contact is `registered`, an existing one
+    /// `refreshed`, a removed one `unregistered` (or `rejected` when
+    /// evicted), with the binding as it now is (as it was when removed).
+    pub(super) fn registration_events(
+        &self,
+        now: Now,
+        aor: &Aor,
+        changes: Vec<ContactChange>,
+    ) -> Vec<(Binding, RegEvent)> {
+        let current = self.registrar.lookup(aor, now.unix());
+        changes
+            .into_iter()
+            .filter_map(|change| match change.removed {
+                Some(reason) => change.before.map(|b| (b, RegEvent::from(reason))),
+                None => {
+                    let binding = current.iter().find(|b| b.key == change.key)?;
+                    let event = match &change.before {
+                        Some(b) if !b.is_expired(now.unix()) => RegEvent::Refreshed,
+                        _ => RegEvent::Registered,
+                    };
+                    Some(((*binding).clone(), event))
+                }
+            })
+            .collect()
     }
 
     /// A store submission finished: a REGISTER's 200 OK (or 500), or the

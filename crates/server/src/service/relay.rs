@@ -203,6 +203,12 @@ impl Service {
                 return;
             }
         }
+        if self.keeps(incoming.request()) && self.mailbox.has_waiting(&aor) {
+            // Delivery of kept messages is under way: this one joins the
+            // queue so that it does not overtake them (202 once stored).
+            self.keep_message(now, ep, &incoming, aor);
+            return;
+        }
         let bindings = self.registrar.lookup(&aor, now.unix());
         if bindings.is_empty() {
             self.no_device(now, ep, &incoming, authenticated);
