@@ -1017,6 +1017,102 @@ fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
 }
 
 #[test]
+fn after_a_pickup_the_new_call_is_the_callers_not_on_the_callees_lamp() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.13:5060");
+    let (_, first) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    h.respond(&lamp, &first.unwrap(), 200);
+    let mut alices_lamp = Phone::new("carol", "198.51.100.14:5060");
+    let (_, first) = subscribe_notify(&mut h, &mut alices_lamp, ALICE, "dialog", 3600);
+    h.respond(&alices_lamp, &first.unwrap(), 200);
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.take(&caller);
+    let early = notified(&mut h, &lamp, 200);
+    let early = if dialog_states(&early) == ["early"] {
+        early
+    } else {
+        notified(&mut h, &lamp, 200)
+    };
+    assert_eq!(dialog_states(&early), ["early"]);
+    // Every NOTIFY of alice's lamp so far answered.
+    loop {
+        let notifys = unique_notifys(&mut h, &alices_lamp);
+        if notifys.is_empty() {
+            break;
+        }
+        for n in &notifys {
+            h.respond(&alices_lamp, n, 200);
+        }
+    }
+
+    let mut picker = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&picker);
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    h.authenticate(&mut picker, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Replaces, replaces.as_str())
+    });
+    let pickup = h.request_to(&caller, Method::Invite);
+    h.respond(&caller, &pickup, 200);
+    assert_eq!(h.final_response(&picker).status(), StatusCode::OK);
+    // bob's lamp does not show carol's call with alice as bob's...
+    let on_bobs_lamp = unique_notifys(&mut h, &lamp);
+    assert!(
+        on_bobs_lamp
+            .iter()
+            .all(|n| !body_of(n).contains("sip:carol@example.com")),
+        "{on_bobs_lamp:?}"
+    );
+    // ...alice's lamp does.
+    assert!(
+        unique_notifys(&mut h, &alices_lamp)
+            .iter()
+            .any(|n| body_of(n).contains("sip:carol@example.com")),
+        "alice's lamp shows the picked-up call"
+    );
+}
+
+#[test]
+fn a_pickup_from_another_domain_is_refused_and_the_call_rings_on() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.take(&caller);
+    h.take(&callee);
+
+    // Foreign callers are trusted for calls (the default), not to take a
+    // local user's ringing call.
+    let mut stranger = Phone::new("mallory", "203.0.113.9:5060");
+    stranger.domain = "other.org".to_owned();
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    let pickup = stranger
+        .call(Method::Invite, "sip:bob@example.com")
+        .header(HeaderName::Replaces, replaces.as_str())
+        .build()
+        .unwrap();
+    h.send(&stranger, pickup);
+    assert_eq!(h.status(&stranger), 403);
+    assert!(h.take(&caller).is_empty(), "nothing reached alice's phone");
+    assert!(
+        h.requests(&callee)
+            .iter()
+            .all(|r| r.method() != &Method::Invite && r.method() != &Method::Cancel),
+        "bob's phone still rings, with no second call"
+    );
+
+    // The call goes on: bob answers alice.
+    h.respond(&callee, &invite, 200);
+    assert_eq!(h.final_response(&caller).status(), StatusCode::OK);
+}
+
+#[test]
 fn notifys_reach_watchers_behind_nat_and_on_connections() {
     let mut h = Server::new();
     // Behind NAT: its Contact is a private address; NOTIFYs go where its
