@@ -983,6 +983,36 @@ fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
 }
 
 #[test]
+fn a_call_ending_while_a_lamp_notify_is_in_flight_is_still_shown_terminated() {
+    let mut h = Server::new();
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    let (_, first) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    h.respond(&lamp, &first.unwrap(), 200);
+    let invite = alice_calls_bob(&mut h, &mut caller, &callee);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    // The lamp is slow to answer this NOTIFY...
+    let trying = unique_notifys(&mut h, &lamp);
+    assert_eq!(trying.len(), 1);
+    // ...while bob declines and alice calls again: the first call is
+    // over before the lamp hears of it.
+    h.respond(&callee, &invite, 486);
+    h.take(&caller);
+    h.take(&callee);
+    caller.call_id = "alice-call-2".to_owned();
+    alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&lamp, &trying[0], 200);
+    let next = notified(&mut h, &lamp, 200);
+    let body = body_of(&next);
+    let first_call = body
+        .split("<dialog ")
+        .find(|d| d.contains(&format!("call-id=\"{call_id}\"")))
+        .unwrap_or_else(|| panic!("the declined call is missing: {body}"));
+    assert!(first_call.contains(">terminated</state>"), "{body}");
+}
+
+#[test]
 fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
     let mut h = Server::new();
     let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));

@@ -7,6 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 use switchboard_core::{Destination, FlowId, Transport};
 use switchboard_proto::{BuildError, HeaderName, Method, Request, RequestBuilder, Uri};
 
+use crate::bodies::DialogEntry;
 use crate::storage::SubscriptionRecord;
 
 /// Why a subscription ended (the `reason` of `Subscription-State:
@@ -55,6 +56,10 @@ pub struct Subscription {
     /// The next NOTIFY of a list carries every member (the first one,
     /// after a refresh, a failure or a restart).
     full_next: bool,
+    /// Dialogs that ended while a NOTIFY was in flight: the call book
+    /// reports an ended dialog once, so the deferred NOTIFY keeps them for
+    /// the watcher to see them terminated.
+    ended: Vec<DialogEntry>,
 }
 
 impl Subscription {
@@ -70,6 +75,7 @@ impl Subscription {
             pending: false,
             changed: BTreeSet::new(),
             full_next: true,
+            ended: Vec::new(),
         }
     }
 
@@ -163,6 +169,21 @@ impl Subscription {
     /// Remembers that the state changed while a NOTIFY is in flight.
     pub(crate) fn defer(&mut self) {
         self.pending = true;
+    }
+
+    /// Keeps the dialogs of `entries` that ended for the next NOTIFY (a
+    /// deferred one).
+    pub(crate) fn keep_ended(&mut self, entries: Vec<DialogEntry>) {
+        for entry in entries {
+            if entry.state.is_terminated() && self.ended.iter().all(|e| e.id != entry.id) {
+                self.ended.push(entry);
+            }
+        }
+    }
+
+    /// The ended dialogs kept for this NOTIFY.
+    pub(crate) fn take_ended(&mut self) -> Vec<DialogEntry> {
+        std::mem::take(&mut self.ended)
     }
 
     /// The NOTIFY in flight was answered or failed (`failed`: a list's

@@ -99,6 +99,11 @@ impl Service {
         };
         if sub.in_flight() {
             sub.defer();
+            if sub.event() == DIALOG && !sub.record().list {
+                if let Ok(aor) = Aor::parse(sub.resource()) {
+                    sub.keep_ended(self.dialogs_of(now, &aor));
+                }
+            }
         } else if let Some(tx) = self.transmit(now, ep, &mut sub, None, shared) {
             self.events.subscriptions.track(tx, id);
         }
@@ -164,6 +169,10 @@ impl Service {
         let resource = sub.resource().to_owned();
         let event = sub.event().to_owned();
         if !sub.record().list {
+            if event == DIALOG {
+                let ended = sub.take_ended();
+                return self.dialog_document(now, &resource, version, ended);
+            }
             return self.document_of(now, &event, &resource, version);
         }
         let list = self.events.config.list(&resource)?;
@@ -215,13 +224,28 @@ impl Service {
                 let body = bodies::reginfo(version, true, &parsed, &bindings, now.unix(), &[]);
                 Some((bodies::REGINFO.to_owned(), body))
             }
-            DIALOG => {
-                let dialogs = self.dialogs_of(now, &parsed);
-                let body = bodies::dialog_info(aor, version, true, &dialogs);
-                Some((bodies::DIALOG_INFO.to_owned(), body))
-            }
+            DIALOG => self.dialog_document(now, aor, version, Vec::new()),
             _ => None,
         }
+    }
+
+    /// The dialog-info document of `aor` (a SIP URI): its calls, and the
+    /// `ended` dialogs a deferred NOTIFY must still show terminated.
+    fn dialog_document(
+        &self,
+        now: Now,
+        aor: &str,
+        version: u32,
+        ended: Vec<bodies::DialogEntry>,
+    ) -> Option<(String, String)> {
+        let mut dialogs = self.dialogs_of(now, &Aor::parse(aor).ok()?);
+        for entry in ended {
+            if dialogs.iter().all(|d| d.id != entry.id) {
+                dialogs.push(entry);
+            }
+        }
+        let body = bodies::dialog_info(aor, version, true, &dialogs);
+        Some((bodies::DIALOG_INFO.to_owned(), body))
     }
 
     /// The calls of `aor` as dialog-info entries.
