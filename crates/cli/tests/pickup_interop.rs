@@ -150,10 +150,8 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         Some("wrong"),
         &replaces,
     );
-    assert!(
-        status == 403 || status == 407,
-        "carol with a wrong password: {status}"
-    );
+    // Wrong credentials are challenged again, not relayed.
+    assert_eq!(status, 407, "carol with a wrong password");
     std::thread::sleep(s(1));
     assert_eq!(bob.event_count("CALL_INCOMING"), 1, "{}", bob.report());
     assert!(!bob.has_event("CALL_CLOSED"), "{}", bob.report());
@@ -218,6 +216,16 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
     // bob's phone got alice's CANCEL, and no INVITE but hers.
     assert!(bob.log().contains("CANCEL sip:bob"), "{}", bob.report());
     assert_eq!(bob.event_count("CALL_INCOMING"), 1, "{}", bob.report());
+    // The Replaces alice got names her own dialog: to-tag hers.
+    let alice_log =
+        std::fs::read_to_string(dir.path().join("linphonec-alice/linphone.log")).unwrap();
+    let relayed = format!(
+        "Replaces: {};to-tag={};from-tag={}",
+        attribute("call-id"),
+        attribute("remote-tag"),
+        attribute("local-tag")
+    );
+    assert!(alice_log.contains(&relayed), "{relayed}\n{}", alice.report());
     // carol's BYE ended the new call at alice.
     assert!(
         wait_for(s(5), || alice.calls("sip:carol@127.0.0.1 ended") == 1),
@@ -234,5 +242,10 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         .find(|n| n.contains(">terminated</state>"))
         .unwrap_or_else(|| panic!("no terminated NOTIFY\n{text}"));
     assert!(ended.contains(&attribute("call-id")), "{ended}\n--- all:\n{text}");
+    // The picked-up call is alice's now: bob's lamp never shows carol.
+    for notify in notifies(&text) {
+        let body = &notify[notify.find("<?xml").unwrap_or(0)..];
+        assert!(!body.contains("sip:carol@"), "{notify}");
+    }
     alice.quit();
 }
