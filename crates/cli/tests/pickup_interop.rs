@@ -155,11 +155,7 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
     std::thread::sleep(s(1));
     assert_eq!(bob.event_count("CALL_INCOMING"), 1, "{}", bob.report());
     assert!(!bob.has_event("CALL_CLOSED"), "{}", bob.report());
-    assert!(
-        !alice.out().contains("incoming call"),
-        "{}",
-        alice.report()
-    );
+    assert!(!alice.out().contains("incoming call"), "{}", alice.report());
 
     // carol picks the call up.
     let pickup_log = dir.path().join("pickup-messages.log");
@@ -168,13 +164,24 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         .loopback_udp(free_port())
         .args(&["-s", "bob", "-key", "picker", "carol"])
         .args(&["-key", "replaces", &replaces])
-        .args(&["-au", "carol", "-ap", "carol-secret", "-m", "1", "-d", "2000"])
+        .args(&[
+            "-au",
+            "carol",
+            "-ap",
+            "carol-secret",
+            "-m",
+            "1",
+            "-d",
+            "2000",
+        ])
         .args(&["-trace_msg", "-message_file", path_str(&pickup_log)])
         .args(&["-recv_timeout", "20000", "-timeout", "30", "-timeout_error"])
         .args(&[&target])
         .spawn();
     assert!(
-        wait_for(s(10), || alice.out().contains("Receiving new incoming call")),
+        wait_for(s(10), || alice
+            .out()
+            .contains("Receiving new incoming call")),
         "{}",
         alice.report()
     );
@@ -212,7 +219,11 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         "{}",
         alice.report()
     );
-    assert!(alice.calls("sip:bob@127.0.0.1 ended") == 1, "{}", alice.report());
+    assert!(
+        alice.calls("sip:bob@127.0.0.1 ended") == 1,
+        "{}",
+        alice.report()
+    );
     // bob's phone got alice's CANCEL, and no INVITE but hers.
     assert!(bob.log().contains("CANCEL sip:bob"), "{}", bob.report());
     assert_eq!(bob.event_count("CALL_INCOMING"), 1, "{}", bob.report());
@@ -225,7 +236,11 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         attribute("remote-tag"),
         attribute("local-tag")
     );
-    assert!(alice_log.contains(&relayed), "{relayed}\n{}", alice.report());
+    assert!(
+        alice_log.contains(&relayed),
+        "{relayed}\n{}",
+        alice.report()
+    );
     // carol's BYE ended the new call at alice.
     assert!(
         wait_for(s(5), || alice.calls("sip:carol@127.0.0.1 ended") == 1),
@@ -241,7 +256,10 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
         .into_iter()
         .find(|n| n.contains(">terminated</state>"))
         .unwrap_or_else(|| panic!("no terminated NOTIFY\n{text}"));
-    assert!(ended.contains(&attribute("call-id")), "{ended}\n--- all:\n{text}");
+    assert!(
+        ended.contains(&attribute("call-id")),
+        "{ended}\n--- all:\n{text}"
+    );
     // The picked-up call is alice's now: bob's lamp never shows carol.
     for notify in notifies(&text) {
         let body = &notify[notify.find("<?xml").unwrap_or(0)..];
