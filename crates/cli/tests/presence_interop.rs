@@ -138,6 +138,20 @@ fn notifies(log: &str) -> Vec<String> {
         .collect()
 }
 
+/// carol's SIPp BLF watcher of bob (`tests/sipp/blf_subscribe.xml`),
+/// logging its messages to `log`; it ends at the first terminated dialog.
+fn carol_watches_bob(server: &Server, dir: &Path, log: &Path) -> SippProc {
+    Sipp::new("blf", dir)
+        .args(&["-sf", path_str(&scenario("blf_subscribe.xml"))])
+        .loopback_udp(free_port())
+        .args(&["-s", "bob", "-key", "watcher", "carol"])
+        .args(&["-au", "carol", "-ap", "carol-secret", "-m", "1"])
+        .args(&["-trace_msg", "-message_file", path_str(log)])
+        .args(&["-recv_timeout", "40000", "-timeout", "50", "-timeout_error"])
+        .args(&[&server.addr().to_string()])
+        .spawn()
+}
+
 #[test]
 fn a_sipp_blf_watcher_sees_a_baresip_call_ring_connect_and_end() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,17 +168,7 @@ fn a_sipp_blf_watcher_sees_a_baresip_call_ring_connect_and_end() {
 
     // carol watches bob's lamp.
     let log = dir.path().join("blf-messages.log");
-    let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp/blf_subscribe.xml");
-    let target = server.addr().to_string();
-    let lamp = Sipp::new("blf", dir.path())
-        .args(&["-sf", path_str(&scenario)])
-        .loopback_udp(free_port())
-        .args(&["-s", "bob", "-key", "watcher", "carol"])
-        .args(&["-au", "carol", "-ap", "carol-secret", "-m", "1"])
-        .args(&["-trace_msg", "-message_file", path_str(&log)])
-        .args(&["-recv_timeout", "40000", "-timeout", "50", "-timeout_error"])
-        .args(&[&target])
-        .spawn();
+    let lamp = carol_watches_bob(&server, dir.path(), &log);
     // The first NOTIFY (bob idle) before the call.
     assert!(
         wait_for(s(10), || !notifies(
@@ -257,16 +261,8 @@ fn a_blf_watcher_picks_a_ringing_call_up_with_replaces() {
 
     // carol watches bob's lamp.
     let lamp_log = dir.path().join("blf-messages.log");
+    let lamp = carol_watches_bob(&server, dir.path(), &lamp_log);
     let target = server.addr().to_string();
-    let lamp = Sipp::new("blf", dir.path())
-        .args(&["-sf", path_str(&scenario("blf_subscribe.xml"))])
-        .loopback_udp(free_port())
-        .args(&["-s", "bob", "-key", "watcher", "carol"])
-        .args(&["-au", "carol", "-ap", "carol-secret", "-m", "1"])
-        .args(&["-trace_msg", "-message_file", path_str(&lamp_log)])
-        .args(&["-recv_timeout", "40000", "-timeout", "50", "-timeout_error"])
-        .args(&[&target])
-        .spawn();
     let lamp_text = || std::fs::read_to_string(&lamp_log).unwrap_or_default();
     if !wait_for(s(10), || !notifies(&lamp_text()).is_empty()) {
         let run = lamp.wait(s(2));

@@ -1040,11 +1040,11 @@ fn a_call_ending_while_a_lamp_notify_is_in_flight_is_still_shown_terminated() {
 #[test]
 fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
     let mut h = Server::new();
-    let (caller, callee, invite, call_id) = bob_rings(&mut h);
+    let (caller, callee, _invite, call_id) = bob_rings(&mut h);
 
     // Carol picks bob's ringing call up, naming the dialog as bob's lamp
     // shows it.
-    let picker = carol_picks_up(&mut h, &call_id);
+    let _picker = carol_picks_up(&mut h, &call_id);
     // Only the caller's device (the UAC of the early dialog) accepts it.
     let delivered = h.request_to(&caller, Method::Invite);
     assert_eq!(
