@@ -304,6 +304,10 @@ pub struct ReplacesTarget {
     pub replaces: String,
     /// The dialog is early (ringing): the pickup case.
     pub early: bool,
+    /// The user of that device: the new call is hers, not the user the
+    /// INVITE was addressed to (after a pickup, the callee's lamp must
+    /// not show the picker's call).
+    pub aor: Option<Aor>,
 }
 
 /// The calls in progress, by the AORs involved.
@@ -476,6 +480,7 @@ impl CallBook {
                 source: call.caller_source,
                 replaces: format!("{call_id};to-tag={};from-tag={callee_tag}", call.from_tag),
                 early,
+                aor: call.caller_aor.clone(),
             })
         } else {
             Some(ReplacesTarget {
@@ -484,6 +489,7 @@ impl CallBook {
                 source: leg.callee_source?,
                 replaces: format!("{call_id};to-tag={callee_tag};from-tag={}", call.from_tag),
                 early,
+                aor: call.callee_aor.clone(),
             })
         }
     }

@@ -912,6 +912,31 @@ fn alice_calls_bob(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Reques
     h.request_to(callee, Method::Invite)
 }
 
+/// bob (registered at 198.51.100.20) rings for a call from alice: the
+/// caller and callee phones, the INVITE bob got, its Call-ID.
+fn bob_rings(h: &mut Server) -> (Phone, Phone, Request, String) {
+    let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
+    h.register(&mut callee, 600);
+    let invite = alice_calls_bob(h, &mut caller, &callee);
+    h.respond(&callee, &invite, 180);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.take(&caller);
+    (caller, callee, invite, call_id)
+}
+
+/// carol picks bob's ringing call `call_id` up (authenticated), naming
+/// the dialog as bob's lamp shows it; her phone.
+fn carol_picks_up(h: &mut Server, call_id: &str) -> Phone {
+    let mut picker = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&picker);
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    h.authenticate(&mut picker, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+            .header(HeaderName::Replaces, replaces.as_str())
+    });
+    picker
+}
+
 /// The `<state>` of the dialogs in a dialog-info NOTIFY.
 fn dialog_states(notify: &Request) -> Vec<String> {
     let body = body_of(notify);
@@ -986,24 +1011,43 @@ fn busy_lamp_watchers_see_a_call_ring_answer_and_end() {
 }
 
 #[test]
-fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
+fn a_call_ending_while_a_lamp_notify_is_in_flight_is_still_shown_terminated() {
     let mut h = Server::new();
     let (mut caller, mut callee) = (alice(), Phone::new("bob", "198.51.100.20:5060"));
     h.register(&mut callee, 600);
+    let mut lamp = Phone::new("carol", "198.51.100.12:5060");
+    let (_, first) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    h.respond(&lamp, &first.unwrap(), 200);
     let invite = alice_calls_bob(&mut h, &mut caller, &callee);
-    h.respond(&callee, &invite, 180);
     let call_id = invite.headers().call_id().unwrap().to_owned();
+    // The lamp is slow to answer this NOTIFY...
+    let trying = unique_notifys(&mut h, &lamp);
+    assert_eq!(trying.len(), 1);
+    // ...while bob declines and alice calls again: the first call is
+    // over before the lamp hears of it.
+    h.respond(&callee, &invite, 486);
     h.take(&caller);
+    h.take(&callee);
+    caller.call_id = "alice-call-2".to_owned();
+    alice_calls_bob(&mut h, &mut caller, &callee);
+    h.respond(&lamp, &trying[0], 200);
+    let next = notified(&mut h, &lamp, 200);
+    let body = body_of(&next);
+    let first_call = body
+        .split("<dialog ")
+        .find(|d| d.contains(&format!("call-id=\"{call_id}\"")))
+        .unwrap_or_else(|| panic!("the declined call is missing: {body}"));
+    assert!(first_call.contains(">terminated</state>"), "{body}");
+}
+
+#[test]
+fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
+    let mut h = Server::new();
+    let (caller, callee, _invite, call_id) = bob_rings(&mut h);
 
     // Carol picks bob's ringing call up, naming the dialog as bob's lamp
     // shows it.
-    let mut picker = Phone::new("carol", "198.51.100.12:5060");
-    let password = h.password(&picker);
-    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
-    h.authenticate(&mut picker, &password, |p| {
-        p.call(Method::Invite, "sip:bob@example.com")
-            .header(HeaderName::Replaces, replaces.as_str())
-    });
+    let _picker = carol_picks_up(&mut h, &call_id);
     // Only the caller's device (the UAC of the early dialog) accepts it.
     let delivered = h.request_to(&caller, Method::Invite);
     assert_eq!(
@@ -1017,6 +1061,72 @@ fn a_pickup_with_replaces_is_delivered_to_the_callers_device() {
             .all(|r| r.method() != &Method::Invite),
         "not forked to bob's phones"
     );
+}
+
+#[test]
+fn after_a_pickup_the_new_call_is_the_callers_not_on_the_callees_lamp() {
+    let mut h = Server::new();
+    let (caller, _callee, _invite, call_id) = bob_rings(&mut h);
+    // A lamp on bob and one on alice, both showing the ringing call.
+    let mut lamp = Phone::new("carol", "198.51.100.13:5060");
+    let (_, early) = subscribe_notify(&mut h, &mut lamp, "sip:bob@example.com", "dialog", 3600);
+    let early = early.unwrap();
+    assert_eq!(dialog_states(&early), ["early"]);
+    h.respond(&lamp, &early, 200);
+    let mut alices_lamp = Phone::new("carol", "198.51.100.14:5060");
+    let (_, first) = subscribe_notify(&mut h, &mut alices_lamp, ALICE, "dialog", 3600);
+    h.respond(&alices_lamp, &first.unwrap(), 200);
+
+    let picker = carol_picks_up(&mut h, &call_id);
+    let pickup = h.request_to(&caller, Method::Invite);
+    h.respond(&caller, &pickup, 200);
+    assert_eq!(h.final_response(&picker).status(), StatusCode::OK);
+    // bob's lamp does not show carol's call with alice as bob's...
+    let on_bobs_lamp = unique_notifys(&mut h, &lamp);
+    assert!(
+        on_bobs_lamp
+            .iter()
+            .all(|n| !body_of(n).contains("sip:carol@example.com")),
+        "{on_bobs_lamp:?}"
+    );
+    // ...alice's lamp does.
+    assert!(
+        unique_notifys(&mut h, &alices_lamp)
+            .iter()
+            .any(|n| body_of(n).contains("sip:carol@example.com")),
+        "alice's lamp shows the picked-up call"
+    );
+}
+
+#[test]
+fn a_pickup_from_another_domain_is_refused_and_the_call_rings_on() {
+    let mut h = Server::new();
+    let (caller, callee, invite, call_id) = bob_rings(&mut h);
+    h.take(&callee);
+
+    // Foreign callers are trusted for calls (the default), not to take a
+    // local user's ringing call.
+    let mut stranger = Phone::new("mallory", "203.0.113.9:5060");
+    stranger.domain = "other.org".to_owned();
+    let replaces = format!("{call_id};to-tag=bob-tag;from-tag=alice-tag");
+    let pickup = stranger
+        .call(Method::Invite, "sip:bob@example.com")
+        .header(HeaderName::Replaces, replaces.as_str())
+        .build()
+        .unwrap();
+    h.send(&stranger, pickup);
+    assert_eq!(h.status(&stranger), 403);
+    assert!(h.take(&caller).is_empty(), "nothing reached alice's phone");
+    assert!(
+        h.requests(&callee)
+            .iter()
+            .all(|r| r.method() != &Method::Invite && r.method() != &Method::Cancel),
+        "bob's phone still rings, with no second call"
+    );
+
+    // The call goes on: bob answers alice.
+    h.respond(&callee, &invite, 200);
+    assert_eq!(h.final_response(&caller).status(), StatusCode::OK);
 }
 
 #[test]

@@ -197,9 +197,16 @@ impl Service {
             }
             Caller::Foreign => false,
         };
-        if authenticated {
-            if let Some(pickup) = self.replaces_target(&incoming) {
+        if let Some(pickup) = self.replaces_target(&incoming) {
+            if authenticated {
                 self.deliver_replaces(now, ep, incoming, pickup);
+                return;
+            }
+            if pickup.early {
+                // Only local users may take a ringing call: a stranger's
+                // pickup would otherwise ring the callee's phones again.
+                tracing::debug!(%aor, "pickup with Replaces from another domain refused");
+                self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
                 return;
             }
         }
@@ -261,6 +268,14 @@ impl Service {
             .request
             .headers_mut()
             .set(HeaderName::Replaces, pickup.replaces.as_str());
+        // Addressed to the device's user: the call book (and so the busy
+        // lamps) files the new call under her, not under the user whose
+        // call was picked up.
+        if let Some(uri) = pickup.aor.as_ref().map(super::events::uri_of) {
+            if let Ok(uri) = Uri::parse(&uri) {
+                incoming.request.set_uri(&uri);
+            }
+        }
         let mut target = Target::new(pickup.contact.as_str());
         if via_source(&pickup.contact, &pickup.source) {
             target = target.with_next_hop(hop_of(&pickup.source));
