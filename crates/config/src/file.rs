@@ -57,6 +57,10 @@ pub struct FileConfig {
 pub struct MessagesSection {
     /// Keep them at all (default true; false: 480 as for other requests).
     pub enable: Option<bool>,
+    /// Keep messages from callers of other domains too (default false:
+    /// they get 480 as for any user with no device, so that they cannot
+    /// tell which users exist).
+    pub from_other_domains: Option<bool>,
     /// Most messages kept for one user (default 100); more get 486
     /// "Mailbox Full".
     pub max_per_user: Option<usize>,

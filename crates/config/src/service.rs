@@ -37,6 +37,9 @@ impl Settings {
         if let Some(v) = m.enable {
             config.enabled = v;
         }
+        if let Some(v) = m.from_other_domains {
+            config.from_other_domains = v;
+        }
         if let Some(v) = m.max_per_user {
             config.max_per_user = v;
         }

@@ -31,6 +31,13 @@ fn bob() -> Phone {
     Phone::new("bob", "198.51.100.11:5060")
 }
 
+/// The server of these tests: messages from other domains are kept too
+/// (dave of other.example is the usual sender); the default is tested in
+/// `strangers_get_480_for_every_user_by_default`.
+fn server() -> Server {
+    Server::with(|c| c.messages.from_other_domains = true)
+}
+
 /// Dave of other.example: a caller from another domain (not challenged).
 fn dave() -> Phone {
     let mut phone = Phone::new("dave", "203.0.113.40:5060");
@@ -116,7 +123,7 @@ fn header(request: &Request, name: HeaderName) -> &str {
 
 #[test]
 fn accepted_only_once_stored_and_500_when_the_store_fails() {
-    let mut h = Server::new();
+    let mut h = server();
     let mut alice = alice();
     h.save_reply = Reply::Hold;
     h.authenticate(&mut alice, "alice-pw", |p| {
@@ -150,7 +157,7 @@ fn accepted_only_once_stored_and_500_when_the_store_fails() {
 
 #[test]
 fn unknown_users_are_answered_as_before_and_foreign_callers_are_kept() {
-    let mut h = Server::new();
+    let mut h = server();
     let mut alice = alice();
     let nobody = "sip:nobody@example.com";
     let r = h.authenticated(&mut alice, "alice-pw", |p| {
@@ -176,12 +183,16 @@ fn unknown_users_are_answered_as_before_and_foreign_callers_are_kept() {
     assert!(h.saved.len() == 1);
 
     // Foreign callers refused by configuration: 403, nothing kept.
-    let mut h = Server::with(|c| c.trust_foreign_callers = false);
+    let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
+        c.trust_foreign_callers = false;
+    });
     assert_eq!(dave_sends(&mut h, 3, "hello bob"), 403);
     assert!(h.saved.is_empty());
 
     // Offline messages turned off: 480 as for any request.
     let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
         c.messages.enabled = false;
     });
     assert_eq!(dave_sends(&mut h, 4, "hello bob"), 480);
@@ -190,7 +201,7 @@ fn unknown_users_are_answered_as_before_and_foreign_callers_are_kept() {
 
 #[test]
 fn delivered_on_register_as_sent_and_removed_only_after_a_2xx() {
-    let mut h = Server::new();
+    let mut h = server();
     assert_eq!(dave_sends(&mut h, 1, "hello bob"), 202);
     let mut bob = bob();
     let delivery = register_delivery(&mut h, &mut bob);
@@ -234,7 +245,7 @@ fn attempts(h: &mut Server, phone: &Phone) -> Vec<Request> {
 
 #[test]
 fn an_error_or_a_timeout_is_retried_later_and_then_delivered() {
-    let mut h = Server::new();
+    let mut h = server();
     assert_eq!(dave_sends(&mut h, 1, "persist"), 202);
     let mut bob = bob();
     let first = register_delivery(&mut h, &mut bob);
@@ -270,7 +281,7 @@ fn an_error_or_a_timeout_is_retried_later_and_then_delivered() {
 
 #[test]
 fn order_is_kept_one_message_at_a_time() {
-    let mut h = Server::new();
+    let mut h = server();
     for (n, body) in [(1, "first"), (2, "second"), (3, "third")] {
         assert_eq!(dave_sends(&mut h, n, body), 202);
     }
@@ -292,6 +303,7 @@ fn order_is_kept_one_message_at_a_time() {
 #[test]
 fn over_the_bounds_the_sender_is_told() {
     let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
         c.messages.max_per_user = 2;
         c.messages.max_bytes_per_user = 10;
     });
@@ -329,6 +341,7 @@ fn over_the_bounds_the_sender_is_told() {
 #[test]
 fn the_server_wide_bound_answers_503() {
     let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
         c.messages.max_total = 1;
     });
     assert_eq!(dave_sends(&mut h, 1, "one"), 202);
@@ -342,6 +355,7 @@ fn the_server_wide_bound_answers_503() {
 #[test]
 fn expired_messages_are_swept_and_never_delivered() {
     let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
         c.messages.max_age = Duration::from_secs(60);
     });
     assert_eq!(dave_sends(&mut h, 1, "stale"), 202);
@@ -359,12 +373,12 @@ fn expired_messages_are_swept_and_never_delivered() {
 
 #[test]
 fn a_restart_keeps_messages_for_registering_and_registered_users() {
-    let mut before = Server::new();
+    let mut before = server();
     assert_eq!(dave_sends(&mut before, 1, "kept across a restart"), 202);
     let (puts, _) = kept(&before);
 
     // Loaded, then bob registers.
-    let mut h = Server::new();
+    let mut h = server();
     h.service.load_state(StoredState {
         messages: puts.clone(),
         ..StoredState::default()
@@ -384,7 +398,7 @@ fn a_restart_keeps_messages_for_registering_and_registered_users() {
             _ => None,
         })
         .collect();
-    let mut h = Server::new();
+    let mut h = server();
     h.service.load_bindings(bindings);
     h.service.load_state(StoredState {
         messages: puts,
@@ -398,6 +412,7 @@ fn a_restart_keeps_messages_for_registering_and_registered_users() {
 #[test]
 fn a_message_flood_is_rate_limited() {
     let mut h = Server::with(|c| {
+        c.messages.from_other_domains = true;
         c.messages.max_per_user = 10_000;
     });
     let dave = dave();
@@ -412,7 +427,7 @@ fn a_message_flood_is_rate_limited() {
 
 #[test]
 fn a_message_while_kept_ones_are_delivered_queues_behind_them() {
-    let mut h = Server::new();
+    let mut h = server();
     assert_eq!(dave_sends(&mut h, 1, "first"), 202);
     let mut bob = bob();
     let first = register_delivery(&mut h, &mut bob);
@@ -434,4 +449,28 @@ fn a_message_while_kept_ones_are_delivered_queues_behind_them() {
     h.send(&dave, message(&dave, BOB, 3, "third").build().unwrap());
     let relayed = h.request_to(&bob, Method::Message);
     assert_eq!(relayed.headers().call_id(), Some("msg-dave-3"));
+}
+
+#[test]
+fn strangers_get_480_for_every_user_by_default() {
+    // By default a caller of another domain (not challenged) cannot tell
+    // an offline user from a name that does not exist: 480 for both, and
+    // nothing is kept; a local user's message is kept.
+    let mut h = Server::new();
+    let dave = dave();
+    h.send(
+        &dave,
+        message(&dave, "sip:nobody@example.com", 1, "x")
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(h.status(&dave), 480);
+    assert_eq!(dave_sends(&mut h, 2, "hello bob"), 480);
+    assert!(h.saved.is_empty());
+    let mut alice = alice();
+    let r = h.authenticated(&mut alice, "alice-pw", |p| {
+        p.call(Method::Message, BOB).body("text/plain", "hi")
+    });
+    assert_eq!(r.status().as_u16(), 202);
+    assert_eq!(h.saved.len(), 1);
 }

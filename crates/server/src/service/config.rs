@@ -47,6 +47,10 @@ pub struct MailboxConfig {
     /// Keep messages at all (`false`: 480, as for any request to a user
     /// with no device).
     pub enabled: bool,
+    /// Keep messages from callers of other domains too (they are not
+    /// challenged). Off by default: a 202 for a user who exists and a 480
+    /// for a name that does not would let strangers enumerate the users.
+    pub from_other_domains: bool,
     /// Most messages kept for one user.
     pub max_per_user: usize,
     /// Most body bytes kept for one user (one message larger than this
@@ -69,6 +73,7 @@ impl Default for MailboxConfig {
     fn default() -> Self {
         Self {
             enabled: true,
+            from_other_domains: false,
             max_per_user: 100,
             max_bytes_per_user: 1024 * 1024,
             max_total: 100_000,

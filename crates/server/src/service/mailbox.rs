@@ -119,6 +119,11 @@ impl Mailbox {
         self.config.enabled
     }
 
+    /// Whether messages from callers of other domains are kept too.
+    pub(crate) fn keeps_from_other_domains(&self) -> bool {
+        self.config.from_other_domains
+    }
+
     /// Counts a message of `size` body bytes for `aor` against the bounds,
     /// or says why it may not be kept.
     pub(crate) fn reserve(&mut self, aor: &Aor, size: usize) -> Result<(), Refusal> {

@@ -289,7 +289,9 @@ impl Service {
     /// away (the user may be looked up first); anyone else gets 480 for
     /// both, so that unauthenticated requests cannot tell them apart. A
     /// MESSAGE to a user who exists is kept instead (offline messages,
-    /// messages.rs): 202 to any caller the relay rules accepted.
+    /// messages.rs): 202 to an authenticated caller, and to callers of
+    /// other domains only when `from_other_domains` says so (a 202 only
+    /// for users who exist would tell strangers the names).
     pub(super) fn no_device(
         &mut self,
         now: Now,
@@ -297,7 +299,8 @@ impl Service {
         incoming: &Incoming,
         authenticated: bool,
     ) {
-        let keeps = self.keeps(incoming.request());
+        let keeps =
+            self.keeps(incoming.request()) && (authenticated || self.mailbox.keeps_from_other_domains());
         if !authenticated && !keeps {
             self.reply(now, ep, incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
             return;
