@@ -299,8 +299,8 @@ impl Service {
         incoming: &Incoming,
         authenticated: bool,
     ) {
-        let keeps =
-            self.keeps(incoming.request()) && (authenticated || self.mailbox.keeps_from_other_domains());
+        let keeps = self.keeps(incoming.request())
+            && (authenticated || self.mailbox.keeps_from_other_domains());
         if !authenticated && !keeps {
             self.reply(now, ep, incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
             return;
