@@ -20,7 +20,10 @@
 //!   time per user so that order is kept. It is removed from the store
 //!   only after a device's 2xx; when no device takes it (an error, a
 //!   timeout, a transport error) it is retried after 30 s, doubling up to
-//!   30 min, while the user has bindings.
+//!   30 min, while the user has bindings. A device's refusal for good (a
+//!   4xx but 408, 480, 486, 491; 501, 513; a 6xx) drops the message with
+//!   a warning instead, so that it does not hold back the ones behind it
+//!   until it expires.
 //! * Expired: a message older than `max_age` is dropped by the
 //!   housekeeping sweep and never delivered.
 
@@ -33,7 +36,7 @@ use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
-use super::mailbox::{Keeping, Outcome, Refusal, Saving};
+use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
 use super::{Effect, EffectError, Service, StoreId, send};
 
 /// Seconds a sender is asked to wait when the server's message store is
@@ -221,11 +224,11 @@ impl Service {
         ep: &mut impl TransactionLayer,
         event: Event,
     ) {
-        let (tx, delivered) = match &event {
+        let (tx, answer) = match &event {
             Event::Response { tx, response, .. } if response.status().as_u16() >= 200 => {
-                (*tx, response.status().is_success())
+                (*tx, Answer::of_status(response.status().as_u16()))
             }
-            Event::Timeout { tx } | Event::TransportError { tx } => (*tx, false),
+            Event::Timeout { tx } | Event::TransportError { tx } => (*tx, Answer::Failed),
             _ => {
                 tracing::trace!(?event, "event not for the proxy");
                 return;
@@ -235,9 +238,14 @@ impl Service {
             tracing::trace!(?event, "event not for the proxy");
             return;
         }
-        match self.mailbox.answered(tx, delivered, now.instant()) {
+        match self.mailbox.answered(tx, answer, now.instant()) {
             Some(Outcome::Delivered { aor, id }) => {
                 tracing::debug!(%aor, %id, "offline message delivered");
+                self.remove_messages(vec![id]);
+                self.deliver_messages(now, ep, &aor);
+            }
+            Some(Outcome::Dropped { aor, id }) => {
+                tracing::warn!(%aor, %id, "offline message refused for good by the device: dropped undelivered");
                 self.remove_messages(vec![id]);
                 self.deliver_messages(now, ep, &aor);
             }
