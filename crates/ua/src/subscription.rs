@@ -15,7 +15,7 @@ use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, 
 
 use crate::action::Action;
 use crate::auth::{AuthHeader, DigestClient};
-use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI};
+use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI, RegInfo};
 use crate::config::UaConfig;
 use crate::dialog::{Dialog, bare_address};
 use crate::error::UaError;
@@ -86,6 +86,9 @@ pub struct Subscription {
     stopping: bool,
     /// Failures (and retried terminations) in a row.
     failures: u32,
+    /// The registrations as the reginfo NOTIFYs so far say (a partial one
+    /// names only what changed).
+    registrations: Option<RegInfo>,
     auth: DigestClient,
     rng: Box<dyn RngCore + Send>,
     actions: VecDeque<Action>,
@@ -133,6 +136,7 @@ impl Subscription {
             confirmed: false,
             state: State::Subscribing,
             stopping: false,
+            registrations: None,
             failures: 0,
             auth: DigestClient::default(),
             rng,
@@ -411,6 +415,7 @@ impl Subscription {
             SubState::Other(s) => SubscriptionState::Other(s.to_owned()),
         };
         let body = NotifyBody::read(h.get(HeaderName::ContentType), request.body());
+        let body = self.held_registrations(body);
         self.events
             .push_back(SubscriptionEvent::Notified(Notification {
                 event: self.package.clone(),
@@ -433,6 +438,21 @@ impl Subscription {
             }
             SubscriptionState::Pending | SubscriptionState::Other(_) => {}
         }
+    }
+
+    /// A reginfo `body` merged into the registrations held (RFC 3680 §5),
+    /// so that what is reported is the whole state; other bodies as they
+    /// are.
+    fn held_registrations(&mut self, body: NotifyBody) -> NotifyBody {
+        let NotifyBody::Registrations(news) = body else {
+            return body;
+        };
+        let state = match self.registrations.take() {
+            Some(held) => held.merged(news),
+            None => news,
+        };
+        self.registrations = Some(state.clone());
+        NotifyBody::Registrations(state)
     }
 
     /// The notifier ended the subscription: RFC 6665 §4.1.3 says which

@@ -197,7 +197,7 @@ fn describe_registrations(target: &str, info: &RegInfo) -> String {
 #[allow(clippy::unwrap_used)] // tests: a failure is a bug in the test
 mod tests {
     use super::*;
-    use switchboard_ua::{DialogSummary, Presence, RegistrationSummary};
+    use switchboard_ua::{ContactSummary, DialogSummary, Presence, RegistrationSummary};
 
     fn notification(state: SubscriptionState, event: &str, body: NotifyBody) -> Notification {
         Notification {
@@ -241,15 +241,18 @@ mod tests {
             ),
             "dialog sip:bob@example.com early recipient from sip:alice@example.com call-id=c1"
         );
+        let contact = |uri: &str| ContactSummary {
+            id: uri.into(),
+            uri: uri.into(),
+            state: "active".into(),
+        };
         let reg = RegInfo {
             version: Some(0),
+            full: true,
             registrations: vec![RegistrationSummary {
                 aor: "sip:bob@example.com".into(),
                 state: "active".into(),
-                contacts: vec![
-                    ("sip:bob@192.0.2.1".into(), "active".into()),
-                    ("sip:bob@192.0.2.2".into(), "active".into()),
-                ],
+                contacts: vec![contact("sip:bob@192.0.2.1"), contact("sip:bob@192.0.2.2")],
             }],
         };
         assert_eq!(
