@@ -29,7 +29,7 @@
 //!
 //! ```text
 //! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
-//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs):
+//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs, subscribe.rs, publish.rs):
 //!                                                                                 │    auth (407), policy (403) ─► Effect::Save ─► 200, NOTIFY
 //!                                                                                 └─ relay rules (407/403/404/480)
 //!                                                                                      ─► location / NAT hops ─► Proxy::forward
@@ -43,8 +43,10 @@ mod events;
 mod mailbox;
 mod messages;
 mod notify;
+mod publish;
 mod register;
 mod relay;
+mod subscribe;
 mod users;
 
 use std::collections::{HashMap, VecDeque};
