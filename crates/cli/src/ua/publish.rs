@@ -10,7 +10,7 @@ use switchboard_ua::{Presence, PublicationEvent};
 use super::PublishArgs;
 use super::app::{Msg, Report};
 use super::presence::describe_publication;
-use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
+use super::setup::{Launched, Stopping, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn publish(
@@ -45,9 +45,7 @@ async fn run(
         presence: Box::new(presence),
         expires: args.expires,
     });
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
-    let mut stop_at = deadline_after(args.duration);
+    let mut stopping = Stopping::new(args.duration)?;
     let mut ever_published = false;
     let mut code = ExitCode::SUCCESS;
     loop {
@@ -72,14 +70,7 @@ async fn run(
                 }
                 out.flush()?;
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stop_at) => {
-                stop_at = far_future();
-                stopping.request(&running.sender);
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
+            stop = stopping.until_stop(&running.sender) => if stop { break },
         }
     }
     if !ever_published {

@@ -9,7 +9,7 @@ use switchboard_ua::RegistrationEvent;
 use super::RegisterArgs;
 use super::app::{Msg, Report};
 use super::presence::{PresencePublisher, describe_publication};
-use super::setup::{Launched, Signals, Stopping, registration_failed, run_launched};
+use super::setup::{Launched, Stopping, registration_failed, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn register(
@@ -42,8 +42,7 @@ async fn run(
         expires: args.expires,
     });
     let mut publisher = PresencePublisher::new(&args.presence);
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
+    let mut stopping = Stopping::new(None)?;
     let mut ever_registered = false;
     let mut code = ExitCode::SUCCESS;
     loop {
@@ -81,10 +80,7 @@ async fn run(
                 }
                 out.flush()?;
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
+            stop = stopping.until_stop(&running.sender) => if stop { break },
         }
     }
     out.flush()?;

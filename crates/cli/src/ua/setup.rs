@@ -414,21 +414,31 @@ pub(crate) fn run_launched(
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Stopping a user agent that first unregisters and ends its calls: asked
-/// once, then waited for until [`Stopping::give_up_at`].
+/// once (at SIGINT/SIGTERM, at the deadline, or by the command), then
+/// waited for until [`Stopping::give_up_at`]; a second signal ends the
+/// wait.
 #[derive(Debug)]
 pub(crate) struct Stopping {
     /// Whether the agent was asked to stop.
     pub(crate) requested: bool,
     /// When to stop waiting for it (far in the future until asked).
     pub(crate) give_up_at: tokio::time::Instant,
+    signals: Signals,
+    /// When to ask it (`--duration`; far in the future when none, or once
+    /// passed).
+    stop_at: tokio::time::Instant,
 }
 
 impl Stopping {
-    pub(crate) fn new() -> Self {
-        Self {
+    /// Listens for SIGINT and SIGTERM; asks the agent to stop after
+    /// `duration` seconds too, when given.
+    pub(crate) fn new(duration: Option<f64>) -> Result<Self, crate::Error> {
+        Ok(Self {
             requested: false,
             give_up_at: far_future(),
-        }
+            signals: Signals::new().map_err(crate::Error::Runtime)?,
+            stop_at: deadline_after(duration),
+        })
     }
 
     /// Asks the agent to stop, unless it was asked before: returns whether
@@ -441,5 +451,24 @@ impl Stopping {
         sender.send(super::app::Msg::Stop);
         self.give_up_at = tokio::time::Instant::now() + STOP_GRACE;
         true
+    }
+
+    /// Waits for a signal, the deadline or the end of the grace, and asks
+    /// the agent to stop; returns whether to end now without waiting for
+    /// it (a second signal, or the grace is over). Cancel-safe: one arm of
+    /// a `select!` beside the agent's reports.
+    pub(crate) async fn until_stop(
+        &mut self,
+        sender: &switchboard_net::AppSender<super::app::Msg>,
+    ) -> bool {
+        tokio::select! {
+            () = self.signals.recv() => !self.request(sender),
+            () = tokio::time::sleep_until(self.stop_at) => {
+                self.stop_at = far_future();
+                self.request(sender);
+                false
+            }
+            () = tokio::time::sleep_until(self.give_up_at) => true,
+        }
     }
 }

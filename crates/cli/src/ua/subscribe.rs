@@ -12,7 +12,7 @@ use switchboard_ua::{
 
 use super::SubscribeArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
+use super::setup::{Launched, Stopping, run_launched};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn subscribe(
@@ -45,9 +45,7 @@ async fn run(
         package: args.event.package(),
         expires: args.expires,
     });
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
-    let mut stop_at = deadline_after(args.duration);
+    let mut stopping = Stopping::new(args.duration)?;
     let mut notifies = 0u32;
     let mut code = ExitCode::SUCCESS;
     loop {
@@ -85,14 +83,7 @@ async fn run(
                 out.flush()?;
                 err.flush()?;
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stop_at) => {
-                stop_at = far_future();
-                stopping.request(&running.sender);
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
+            stop = stopping.until_stop(&running.sender) => if stop { break },
         }
     }
     out.flush()?;
