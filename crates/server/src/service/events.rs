@@ -35,7 +35,7 @@ use crate::registrar::Aor;
 use crate::storage::{PublicationRecord, StateChange, StoredState};
 
 use super::users::Known;
-use super::{Effect, EffectError, Service, StoreId, Waiting, send};
+use super::{Effect, EffectError, Service, StoreId, Waiting, answer, answer_request};
 
 /// CSeq numbers and document versions move on by this much at a restart:
 /// more than the NOTIFYs sent since the record was last stored.
@@ -55,7 +55,7 @@ pub(super) struct EventState {
     /// The lists each member (lower case) belongs to.
     pub(super) lists_of: HashMap<String, Vec<String>>,
     /// Submissions of the event state waiting for the store.
-    pub(super) saving: HashMap<StoreId, Saving>,
+    saving: HashMap<StoreId, Saving>,
     /// Subscriptions loaded at start that still get their first NOTIFY.
     resync: VecDeque<String>,
     /// When the next batch of them goes out.
@@ -215,7 +215,7 @@ impl Service {
                 if incoming.is_for_us() && !has_user {
                     // Addressed to this server's own Contact: a dialog it
                     // no longer holds. The watcher subscribes anew.
-                    self.answer_event(
+                    answer(
                         now,
                         ep,
                         &incoming,
@@ -238,22 +238,6 @@ impl Service {
         None
     }
 
-    /// Answers a request the event server handles, with a fresh To tag
-    /// (and `reason` instead of the status's usual phrase).
-    pub(super) fn answer_event(
-        &mut self,
-        now: Now,
-        ep: &mut impl TransactionLayer,
-        incoming: &Incoming,
-        status: StatusCode,
-        reason: Option<&str>,
-        lines: &[(HeaderName, String)],
-    ) {
-        let tag = ep.new_tag();
-        let response = crate::util::response(incoming.request(), status, reason, &tag, lines);
-        send(ep, now, incoming.tx(), response);
-    }
-
     /// 489 with what is served.
     pub(super) fn bad_event(
         &mut self,
@@ -262,7 +246,7 @@ impl Service {
         incoming: &Incoming,
     ) {
         let lines = [(HeaderName::AllowEvents, ALLOW_EVENTS.to_owned())];
-        self.answer_event(now, ep, incoming, StatusCode::BAD_EVENT, None, &lines);
+        answer(now, ep, incoming, StatusCode::BAD_EVENT, None, &lines);
     }
 
     /// Whether the user of `aor` exists; `None` when they are not in
@@ -304,7 +288,7 @@ impl Service {
             Err(min) => {
                 let lines = [(HeaderName::MinExpires, min.to_string())];
                 let status = StatusCode::INTERVAL_TOO_BRIEF;
-                self.answer_event(now, ep, incoming, status, None, &lines);
+                answer(now, ep, incoming, status, None, &lines);
                 None
             }
         }
@@ -333,9 +317,15 @@ impl Service {
         if changes.is_empty() {
             return;
         }
+        self.save_events(changes, Saving::Background);
+    }
+
+    /// Submits `changes` to the store; `saving` says what their completion
+    /// ([`Service::on_saved`]) finishes.
+    pub(super) fn save_events(&mut self, changes: Vec<StateChange>, saving: Saving) {
         let id = StoreId(self.next_id());
         self.effects.push_back(Effect::Save { id, changes });
-        self.events.saving.insert(id, Saving::Background);
+        self.events.saving.insert(id, saving);
     }
 
     // ----- the store -----
@@ -368,15 +358,9 @@ impl Service {
             | Saving::Unpublish { tx, request, .. }
                 if failed =>
             {
-                let tag = ep.new_tag();
-                let answer = crate::util::response(
-                    &request,
-                    StatusCode::SERVER_INTERNAL_ERROR,
-                    None,
-                    &tag,
-                    &[(HeaderName::RetryAfter, "5".to_owned())],
-                );
-                send(ep, now, tx, answer);
+                let lines = [(HeaderName::RetryAfter, "5".to_owned())];
+                let status = StatusCode::SERVER_INTERNAL_ERROR;
+                answer_request(now, ep, tx, &request, status, None, &lines);
             }
             Saving::Subscribe { tx, request, sub } => {
                 let id = sub.id().to_owned();
@@ -405,15 +389,8 @@ impl Service {
                     }
                     None => {
                         // Ended meanwhile (expired, 481).
-                        let tag = ep.new_tag();
-                        let answer = crate::util::response(
-                            &request,
-                            StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST,
-                            None,
-                            &tag,
-                            &[],
-                        );
-                        send(ep, now, tx, answer);
+                        let status = StatusCode::CALL_OR_TRANSACTION_DOES_NOT_EXIST;
+                        answer_request(now, ep, tx, &request, status, None, &[]);
                         self.save_background(vec![StateChange::RemoveSubscription { id }]);
                     }
                 }
@@ -436,17 +413,13 @@ impl Service {
                 ];
                 let aor = record.aor.clone();
                 self.events.publications.put(*record);
-                let tag = ep.new_tag();
-                let answer = crate::util::response(&request, StatusCode::OK, None, &tag, &lines);
-                send(ep, now, tx, answer);
+                answer_request(now, ep, tx, &request, StatusCode::OK, None, &lines);
                 self.notify_resource(now, ep, PRESENCE, &aor);
             }
             Saving::Unpublish { tx, request, etag } => {
                 let removed = self.events.publications.remove(&etag);
-                let tag = ep.new_tag();
                 let lines = [(HeaderName::Expires, "0".to_owned())];
-                let answer = crate::util::response(&request, StatusCode::OK, None, &tag, &lines);
-                send(ep, now, tx, answer);
+                answer_request(now, ep, tx, &request, StatusCode::OK, None, &lines);
                 if let Some(r) = removed {
                     self.notify_resource(now, ep, PRESENCE, &r.aor);
                 }

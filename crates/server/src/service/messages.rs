@@ -37,7 +37,7 @@ use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
 use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
-use super::{Effect, EffectError, Service, StoreId, send};
+use super::{Effect, EffectError, Service, StoreId, answer};
 
 /// Seconds a sender is asked to wait when the server's message store is
 /// full.
@@ -97,7 +97,7 @@ impl Service {
                     vec![(HeaderName::RetryAfter, FULL_RETRY_AFTER.to_owned())],
                 ),
             };
-            self.answer(now, ep, incoming, status, Some(reason), &lines);
+            answer(now, ep, incoming, status, Some(reason), &lines);
             return;
         }
         let header = |name| request.headers().get(name).unwrap_or_default().to_owned();
@@ -149,7 +149,7 @@ impl Service {
                     message,
                 } = *keeping;
                 tracing::debug!(%aor, id = %message.id, "offline message kept");
-                self.answer(now, ep, &incoming, StatusCode::ACCEPTED, None, &[]);
+                answer(now, ep, &incoming, StatusCode::ACCEPTED, None, &[]);
                 self.mailbox.stored(aor.clone(), message);
                 // The user may have registered while it was being saved.
                 self.deliver_messages(now, ep, &aor);
@@ -162,7 +162,7 @@ impl Service {
                 } = *keeping;
                 tracing::error!(%aor, %error, "keeping an offline message failed: answering 500");
                 self.mailbox.not_stored(&aor, &message);
-                self.answer(
+                answer(
                     now,
                     ep,
                     &incoming,
@@ -311,21 +311,6 @@ impl Service {
         self.effects.push_back(Effect::Save { id, changes });
         self.mailbox.saving(id, Saving::Removal { count });
     }
-
-    /// Answers `incoming` with `status` (and a reason phrase of its own).
-    fn answer(
-        &mut self,
-        now: Now,
-        ep: &mut impl TransactionLayer,
-        incoming: &Incoming,
-        status: StatusCode,
-        reason: Option<&str>,
-        lines: &[(HeaderName, String)],
-    ) {
-        let tag = ep.new_tag();
-        let response = crate::util::response(incoming.request(), status, reason, &tag, lines);
-        send(ep, now, incoming.tx(), response);
-    }
 }
 
 /// The MESSAGE that delivers `message` to the device of `binding`: its
@@ -376,11 +361,6 @@ fn device_destination(binding: &Binding) -> Destination {
 fn contact_address(contact: &str) -> Option<std::net::SocketAddr> {
     let uri = Uri::parse(contact).ok()?;
     let sip = uri.as_sip()?;
-    let host = sip.host.as_str();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let ip: std::net::IpAddr = bare.parse().ok()?;
+    let ip = crate::util::host_ip(sip.host.as_str())?;
     Some(std::net::SocketAddr::new(ip, sip.port.unwrap_or(5060)))
 }

@@ -55,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 use switchboard_core::{Event, Now, Source, TransactionId};
-use switchboard_proto::{Request, Response, StatusCode};
+use switchboard_proto::{HeaderName, Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
@@ -594,15 +594,16 @@ impl Service {
                 (incoming.tx(), incoming.request())
             }
         };
-        let tag = ep.new_tag();
-        let answer = crate::util::response(
+        let lines = [(HeaderName::RetryAfter, "5".to_owned())];
+        answer_request(
+            now,
+            ep,
+            tx,
             request,
             StatusCode::SERVER_INTERNAL_ERROR,
             None,
-            &tag,
-            &[(switchboard_proto::HeaderName::RetryAfter, "5".to_owned())],
+            &lines,
         );
-        send(ep, now, tx, answer);
     }
 
     // ----- housekeeping -----
@@ -669,6 +670,42 @@ impl Service {
             }
         }
     }
+}
+
+/// Answers transaction `tx` of `request` with `status` (and `reason`
+/// instead of its usual phrase), a fresh To tag and `lines`.
+fn answer_request(
+    now: Now,
+    ep: &mut impl TransactionLayer,
+    tx: TransactionId,
+    request: &Request,
+    status: StatusCode,
+    reason: Option<&str>,
+    lines: &[(HeaderName, String)],
+) {
+    let tag = ep.new_tag();
+    let response = crate::util::response(request, status, reason, &tag, lines);
+    send(ep, now, tx, response);
+}
+
+/// [`answer_request`] for a request the service took in.
+fn answer(
+    now: Now,
+    ep: &mut impl TransactionLayer,
+    incoming: &Incoming,
+    status: StatusCode,
+    reason: Option<&str>,
+    lines: &[(HeaderName, String)],
+) {
+    answer_request(
+        now,
+        ep,
+        incoming.tx(),
+        incoming.request(),
+        status,
+        reason,
+        lines,
+    );
 }
 
 /// Sends a response, or logs why there is none.

@@ -18,7 +18,7 @@ use crate::storage::{PublicationRecord, StateChange};
 
 use super::events::{Saving, aor_of, package_of, uri_of};
 use super::relay::Caller;
-use super::{Effect, Service, StoreId};
+use super::{Service, answer};
 
 impl Service {
     /// A PUBLISH of a local user's presence (RFC 3903).
@@ -32,17 +32,17 @@ impl Service {
         let request = incoming.request();
         if package_of(request).as_deref() != Some(PRESENCE) {
             let lines = [(HeaderName::AllowEvents, PRESENCE.to_owned())];
-            self.answer_event(now, ep, &incoming, StatusCode::BAD_EVENT, None, &lines);
+            answer(now, ep, &incoming, StatusCode::BAD_EVENT, None, &lines);
             return;
         }
         let Some(aor) = aor_of(request, None) else {
-            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
+            answer(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         match self.caller(now, ep, &incoming, routed_to_us) {
             Caller::Handled => return,
             Caller::Foreign => {
-                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
+                answer(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local => {}
@@ -52,7 +52,7 @@ impl Service {
         // himself.
         if aor_of(request, Some(HeaderName::From)).as_ref() != Some(&aor) {
             tracing::debug!(%aor, "PUBLISH for someone else: 403");
-            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
+            answer(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         let range = Some(self.events.config.publish);
@@ -73,7 +73,7 @@ impl Service {
                     Some(r) => Some(r),
                     None => {
                         tracing::debug!(%aor, etag, "PUBLISH for an unknown entity tag: 412");
-                        self.answer_event(
+                        answer(
                             now,
                             ep,
                             &incoming,
@@ -91,15 +91,10 @@ impl Service {
         if granted == 0 {
             match old {
                 Some(old) => {
-                    let id = StoreId(self.next_id());
-                    self.effects.push_back(Effect::Save {
-                        id,
-                        changes: vec![StateChange::RemovePublication {
+                    self.save_events(
+                        vec![StateChange::RemovePublication {
                             etag: old.etag.clone(),
                         }],
-                    });
-                    self.events.saving.insert(
-                        id,
                         Saving::Unpublish {
                             tx: incoming.tx(),
                             request: request.clone(),
@@ -107,7 +102,7 @@ impl Service {
                         },
                     );
                 }
-                None => self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]),
+                None => answer(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]),
             }
             return;
         }
@@ -121,7 +116,7 @@ impl Service {
                     } else {
                         &[]
                     };
-                    self.answer_event(now, ep, &incoming, status, None, lines);
+                    answer(now, ep, &incoming, status, None, lines);
                     return;
                 }
             }
@@ -130,7 +125,7 @@ impl Service {
                 // A refresh: the document stays.
                 Some(o) => (o.content_type.clone(), o.body.clone()),
                 None => {
-                    self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
+                    answer(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                     return;
                 }
             }
@@ -147,7 +142,7 @@ impl Service {
                 >= self.events.config.max_publications_per_user
         {
             tracing::debug!(%aor, "too many publications: 403");
-            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
+            answer(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         // A new entity tag at every change (RFC 3903 §6).
@@ -164,10 +159,8 @@ impl Service {
             .map(|etag| StateChange::RemovePublication { etag: etag.clone() })
             .collect();
         changes.push(StateChange::PutPublication(record.clone()));
-        let id = StoreId(self.next_id());
-        self.effects.push_back(Effect::Save { id, changes });
-        self.events.saving.insert(
-            id,
+        self.save_events(
+            changes,
             Saving::Publish {
                 tx: incoming.tx(),
                 request: request.clone(),

@@ -25,7 +25,7 @@ use crate::storage::{StateChange, SubscriptionRecord};
 use super::contacts::via_source;
 use super::events::{Saving, aor_of, package_of, uri_of};
 use super::relay::Caller;
-use super::{Effect, Service, StoreId, Waiting, send};
+use super::{Service, Waiting, answer, send};
 
 /// The media types a SUBSCRIBE for `event` must accept: the package's
 /// document, or for a list the RLMI multipart (RFC 4662 §5.2; the members'
@@ -86,14 +86,14 @@ impl Service {
             return;
         };
         let Some(resource) = aor_of(request, None) else {
-            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
+            answer(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         };
         let list = self.events.config.list(&uri_of(&resource)).cloned();
         if !accepts_notify_bodies(request, &event, list.is_some()) {
             let lines = [(HeaderName::Accept, document_types(&event, list.is_some()))];
             let status = StatusCode::NOT_ACCEPTABLE;
-            self.answer_event(now, ep, &incoming, status, None, &lines);
+            answer(now, ep, &incoming, status, None, &lines);
             return;
         }
         // Looked up before the challenge, so that whether a user exists
@@ -114,14 +114,14 @@ impl Service {
             Caller::Handled => return,
             Caller::Foreign if !self.events.config.foreign_watchers => {
                 tracing::debug!(%resource, "watcher from another domain refused");
-                self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
+                answer(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
                 return;
             }
             Caller::Local | Caller::Foreign => {
                 match aor_of(incoming.request(), Some(HeaderName::From)) {
                     Some(w) => w,
                     None => {
-                        self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
+                        answer(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
                         return;
                     }
                 }
@@ -136,12 +136,12 @@ impl Service {
                 .allows(&uri_of(&watcher), &uri_of(&resource)),
         };
         if !exists {
-            self.answer_event(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
+            answer(now, ep, &incoming, StatusCode::NOT_FOUND, None, &[]);
             return;
         }
         if !allowed {
             tracing::debug!(%watcher, %resource, "watcher refused by the policy");
-            self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
+            answer(now, ep, &incoming, StatusCode::FORBIDDEN, None, &[]);
             return;
         }
         if list.is_some() {
@@ -153,7 +153,7 @@ impl Service {
                 .any(|s| s.as_str().eq_ignore_ascii_case("eventlist"));
             if !eventlist {
                 let lines = [(HeaderName::Require, "eventlist".to_owned())];
-                self.answer_event(
+                answer(
                     now,
                     ep,
                     &incoming,
@@ -174,7 +174,7 @@ impl Service {
                 Err(LimitError::Total(n)) => {
                     tracing::warn!(subscriptions = n, "subscription limit reached: 503");
                     let lines = [(HeaderName::RetryAfter, "60".to_owned())];
-                    self.answer_event(
+                    answer(
                         now,
                         ep,
                         &incoming,
@@ -187,7 +187,7 @@ impl Service {
                 Err(e) => {
                     tracing::debug!(%watcher, error = %e, "subscription limit of the watcher: 403");
                     let reason = Some("Too Many Subscriptions");
-                    self.answer_event(now, ep, &incoming, StatusCode::FORBIDDEN, reason, &[]);
+                    answer(now, ep, &incoming, StatusCode::FORBIDDEN, reason, &[]);
                     return;
                 }
             }
@@ -202,7 +202,7 @@ impl Service {
             list.is_some(),
             granted,
         ) else {
-            self.answer_event(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
+            answer(now, ep, &incoming, StatusCode::BAD_REQUEST, None, &[]);
             return;
         };
         if granted == 0 {
@@ -212,13 +212,8 @@ impl Service {
             self.transmit(now, ep, &mut sub, Some(EndReason::Timeout), None);
             return;
         }
-        let id = StoreId(self.next_id());
-        self.effects.push_back(Effect::Save {
-            id,
-            changes: vec![StateChange::PutSubscription(sub.record().clone())],
-        });
-        self.events.saving.insert(
-            id,
+        self.save_events(
+            vec![StateChange::PutSubscription(sub.record().clone())],
             Saving::Subscribe {
                 tx: incoming.tx(),
                 request: incoming.request().clone(),
@@ -362,13 +357,8 @@ impl Service {
             return;
         };
         record.expires_unix = expires_unix;
-        let store_id = StoreId(self.next_id());
-        self.effects.push_back(Effect::Save {
-            id: store_id,
-            changes: vec![StateChange::PutSubscription(record)],
-        });
-        self.events.saving.insert(
-            store_id,
+        self.save_events(
+            vec![StateChange::PutSubscription(record)],
             Saving::Refresh {
                 tx: incoming.tx(),
                 request: request.clone(),
@@ -404,7 +394,7 @@ impl Service {
             .is_some_and(|sub| from.is_some_and(|f| f.eq_ignore_ascii_case(sub.watcher())));
         if !(allowed && own) {
             tracing::debug!(id, "refresh by someone else than the watcher: 403");
-            self.answer_event(now, ep, incoming, StatusCode::FORBIDDEN, None, &[]);
+            answer(now, ep, incoming, StatusCode::FORBIDDEN, None, &[]);
             return false;
         }
         if let Some(sub) = self.events.subscriptions.get_mut(id) {
