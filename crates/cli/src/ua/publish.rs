@@ -10,7 +10,7 @@ use switchboard_ua::{Presence, PublicationEvent};
 use super::PublishArgs;
 use super::app::{Msg, Report};
 use super::presence::describe_publication;
-use super::setup::{Launched, Stopping, run_launched};
+use super::setup::{Running, Stopping, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn publish(
@@ -18,26 +18,21 @@ pub(crate) fn publish(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.aor,
         Some(&args.aor),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, _, err| run(&args, running, out, err).await,
     )
 }
 
 async fn run(
     args: &PublishArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    mut running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.configure(config, None);
     let presence = Presence::from_status(&args.status).with_note(args.note.clone());
     writeln!(out, "publishing {} {presence}", args.aor)?;
     out.flush()?;

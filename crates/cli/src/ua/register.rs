@@ -9,7 +9,7 @@ use switchboard_ua::RegistrationEvent;
 use super::RegisterArgs;
 use super::app::{Msg, Report};
 use super::presence::{PresencePublisher, describe_publication};
-use super::setup::{Launched, Stopping, registration_failed, run_launched};
+use super::setup::{Running, Stopping, registration_failed, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn register(
@@ -17,27 +17,22 @@ pub(crate) fn register(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.aor,
         Some(&args.aor),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, contact, err| run(&args, running, contact, out, err).await,
     )
 }
 
 async fn run(
     args: &RegisterArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    mut running: Running,
+    contact: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let contact = config.contact.clone();
-    running.configure(config, None);
     running.sender.send(Msg::Register {
         expires: args.expires,
     });

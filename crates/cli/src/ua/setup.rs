@@ -410,6 +410,35 @@ pub(crate) fn run_launched(
     })
 }
 
+/// [`run_launched`] for a command without calls to answer: the agent is
+/// configured, then `body` gets it, our contact and the error output.
+pub(crate) fn run_configured(
+    args: &UaArgs,
+    peer_uri: &str,
+    identity: Option<&str>,
+    err: &mut dyn std::io::Write,
+    body: impl AsyncFnOnce(
+        Running,
+        &str,
+        &mut dyn std::io::Write,
+    ) -> Result<std::process::ExitCode, crate::Error>,
+) -> Result<std::process::ExitCode, crate::Error> {
+    run_launched(
+        args,
+        peer_uri,
+        identity,
+        err,
+        async move |Launched {
+                        running, config, ..
+                    },
+                    err| {
+            let contact = config.contact.clone();
+            running.configure(config, None);
+            body(running, &contact, err).await
+        },
+    )
+}
+
 /// How long a stopping agent may take to unregister and end its calls.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 

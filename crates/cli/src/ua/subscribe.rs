@@ -12,7 +12,7 @@ use switchboard_ua::{
 
 use super::SubscribeArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, Stopping, run_launched};
+use super::setup::{Running, Stopping, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn subscribe(
@@ -20,26 +20,21 @@ pub(crate) fn subscribe(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.target,
         args.identity.as_deref(),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, _, err| run(&args, running, out, err).await,
     )
 }
 
 async fn run(
     args: &SubscribeArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    mut running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.configure(config, None);
     running.sender.send(Msg::Subscribe {
         target: args.target.clone(),
         package: args.event.package(),
