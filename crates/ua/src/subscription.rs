@@ -21,7 +21,7 @@ use crate::dialog::{Dialog, bare_address};
 use crate::error::UaError;
 use crate::event::{Failure, Notification, SubscriptionEnd, SubscriptionEvent, SubscriptionState};
 use crate::expires::{raised_minimum, seconds};
-use crate::registration::{Backoff, refresh_after};
+use crate::registration::{Backoff, final_status, refresh_after};
 
 /// How long an ended subscription still answers late NOTIFYs 200 (the
 /// final NOTIFY after our unsubscription) instead of 481.
@@ -268,17 +268,11 @@ impl Subscription {
 
     /// A response to one of our SUBSCRIBEs.
     pub fn handle_response(&mut self, now: Instant, response: &Response) {
-        let h = response.headers();
-        if h.call_id() != Some(self.dialog.call_id.as_str())
-            || h.cseq().map(|c| c.seq) != Some(self.dialog.local_cseq)
-            || !matches!(self.state, State::Subscribing | State::Unsubscribing)
-        {
+        let Some(status) = final_status(response, &self.dialog.call_id, self.dialog.local_cseq)
+            .filter(|_| matches!(self.state, State::Subscribing | State::Unsubscribing))
+        else {
             return;
-        }
-        let status = response.status();
-        if status.is_provisional() {
-            return;
-        }
+        };
         if status.is_success() {
             self.on_success(now, response);
             return;
