@@ -10,7 +10,7 @@ use switchboard_ua::{Presence, PublicationEvent};
 use super::PublishArgs;
 use super::app::{Msg, Report};
 use super::presence::describe_publication;
-use super::setup::{Running, Stopping, run_configured};
+use super::setup::{Flow, Running, Stopping, drive, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn publish(
@@ -29,7 +29,7 @@ pub(crate) fn publish(
 
 async fn run(
     args: &PublishArgs,
-    mut running: Running,
+    running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
@@ -40,38 +40,23 @@ async fn run(
         presence: Box::new(presence),
         expires: args.expires,
     });
-    let mut stopping = Stopping::new(args.duration)?;
+    let stopping = Stopping::new(args.duration)?;
     let mut ever_published = false;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Publication(event) => {
-                        writeln!(out, "{}", describe_publication(&event))?;
-                        match event {
-                            PublicationEvent::Published { .. } => ever_published = true,
-                            PublicationEvent::Removed => break,
-                            _ => {}
-                        }
-                    }
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
-                }
-                out.flush()?;
+    let failed = drive(running, stopping, out, err, |report, _, _, out, _| {
+        if let Report::Publication(event) = report {
+            writeln!(out, "{}", describe_publication(&event))?;
+            match event {
+                PublicationEvent::Published { .. } => ever_published = true,
+                PublicationEvent::Removed => return Ok(Flow::Done),
+                _ => {}
             }
-            stop = stopping.until_stop(&running.sender) => if stop { break },
         }
-    }
-    if !ever_published {
-        code = ExitCode::from(EXIT_FAILURE);
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+        Ok(Flow::Go)
+    })
+    .await?;
+    Ok(if failed || !ever_published {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -9,7 +9,7 @@ use switchboard_ua::RegistrationEvent;
 use super::RegisterArgs;
 use super::app::{Msg, Report};
 use super::presence::{PresencePublisher, describe_publication};
-use super::setup::{Running, Stopping, registration_failed, run_configured};
+use super::setup::{Flow, Running, Stopping, drive, registration_failed, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn register(
@@ -28,7 +28,7 @@ pub(crate) fn register(
 
 async fn run(
     args: &RegisterArgs,
-    mut running: Running,
+    running: Running,
     contact: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -37,48 +37,54 @@ async fn run(
         expires: args.expires,
     });
     let mut publisher = PresencePublisher::new(&args.presence);
-    let mut stopping = Stopping::new(None)?;
+    let stopping = Stopping::new(None)?;
     let mut ever_registered = false;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Registration(RegistrationEvent::Registered { expires }) => {
-                        ever_registered = true;
-                        writeln!(out, "registered {} at {contact} (expires {expires} s)", args.aor)?;
-                        publisher.registered(&running.sender);
-                        if args.once {
-                            stopping.request(&running.sender);
-                        }
+    let mut gave_up = false;
+    let failed = drive(
+        running,
+        stopping,
+        out,
+        err,
+        |report, stopping, sender, out, _| {
+            match report {
+                Report::Registration(RegistrationEvent::Registered { expires }) => {
+                    ever_registered = true;
+                    writeln!(
+                        out,
+                        "registered {} at {contact} (expires {expires} s)",
+                        args.aor
+                    )?;
+                    publisher.registered(sender);
+                    if args.once {
+                        stopping.request(sender);
                     }
-                    Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
-                        writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
-                        if args.once && stopping.request(&running.sender) {
-                            code = ExitCode::from(EXIT_FAILURE);
-                        }
-                    }
-                    Report::Registration(RegistrationEvent::Unregistered) => {
-                        if ever_registered {
-                            writeln!(out, "unregistered")?;
-                        }
-                        break;
-                    }
-                    Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
                 }
-                out.flush()?;
+                Report::Registration(RegistrationEvent::Failed {
+                    status,
+                    reason,
+                    retry_in,
+                }) => {
+                    writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
+                    if args.once && stopping.request(sender) {
+                        gave_up = true;
+                    }
+                }
+                Report::Registration(RegistrationEvent::Unregistered) => {
+                    if ever_registered {
+                        writeln!(out, "unregistered")?;
+                    }
+                    return Ok(Flow::Done);
+                }
+                Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
+                _ => {}
             }
-            stop = stopping.until_stop(&running.sender) => if stop { break },
-        }
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+            Ok(Flow::Go)
+        },
+    )
+    .await?;
+    Ok(if failed || gave_up {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

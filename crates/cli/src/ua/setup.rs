@@ -439,6 +439,57 @@ pub(crate) fn run_configured(
     )
 }
 
+/// Whether a command goes on after a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Go,
+    Done,
+}
+
+/// Runs a long-lived command's agent (register, publish, subscribe): each
+/// report goes to `on_report` (with the stopping, the agent's sender and
+/// the outputs), but an agent error, which is printed and ends the run;
+/// signals, the deadline and the grace end it as `stopping` says. Then
+/// the output is flushed and the agent shut down. Returns whether an
+/// agent error ended it.
+pub(crate) async fn drive(
+    mut running: Running,
+    mut stopping: Stopping,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+    mut on_report: impl FnMut(
+        super::app::Report,
+        &mut Stopping,
+        &switchboard_net::AppSender<super::app::Msg>,
+        &mut dyn std::io::Write,
+        &mut dyn std::io::Write,
+    ) -> Result<Flow, crate::Error>,
+) -> Result<bool, crate::Error> {
+    let mut failed = false;
+    loop {
+        tokio::select! {
+            report = running.reports.recv() => {
+                let Some(report) = report else { break };
+                if let super::app::Report::Error(e) = report {
+                    writeln!(err, "error: {e}")?;
+                    failed = true;
+                    break;
+                }
+                let flow = on_report(report, &mut stopping, &running.sender, out, err)?;
+                out.flush()?;
+                err.flush()?;
+                if flow == Flow::Done {
+                    break;
+                }
+            }
+            stop = stopping.until_stop(&running.sender) => if stop { break },
+        }
+    }
+    out.flush()?;
+    running.handle.shutdown().await;
+    Ok(failed)
+}
+
 /// How long a stopping agent may take to unregister and end its calls.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -12,7 +12,7 @@ use switchboard_ua::{
 
 use super::SubscribeArgs;
 use super::app::{Msg, Report};
-use super::setup::{Running, Stopping, run_configured};
+use super::setup::{Flow, Running, Stopping, drive, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn subscribe(
@@ -31,7 +31,7 @@ pub(crate) fn subscribe(
 
 async fn run(
     args: &SubscribeArgs,
-    mut running: Running,
+    running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
@@ -40,50 +40,58 @@ async fn run(
         package: args.event.package(),
         expires: args.expires,
     });
-    let mut stopping = Stopping::new(args.duration)?;
+    let stopping = Stopping::new(args.duration)?;
     let mut notifies = 0u32;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Subscription(SubscriptionEvent::Notified(n)) => {
-                        writeln!(out, "{}", describe_notification(&args.target, &n))?;
-                        notifies = notifies.saturating_add(1);
-                        if args.count.is_some_and(|c| notifies >= c) {
-                            stopping.request(&running.sender);
-                        }
+    let mut ended_badly = false;
+    let failed = drive(
+        running,
+        stopping,
+        out,
+        err,
+        |report, stopping, sender, out, err| {
+            let Report::Subscription(event) = report else {
+                return Ok(Flow::Go);
+            };
+            match event {
+                SubscriptionEvent::Notified(n) => {
+                    writeln!(out, "{}", describe_notification(&args.target, &n))?;
+                    notifies = notifies.saturating_add(1);
+                    if args.count.is_some_and(|c| notifies >= c) {
+                        stopping.request(sender);
                     }
-                    Report::Subscription(SubscriptionEvent::Accepted { expires }) => {
-                        writeln!(err, "subscribed to {} {} (expires {expires} s)", args.event.package(), args.target)?;
-                    }
-                    Report::Subscription(SubscriptionEvent::Retrying { status, reason, retry_in }) => {
-                        writeln!(err, "subscribing again in {} s ({} {reason})", retry_in.as_secs(), status.as_u16())?;
-                    }
-                    Report::Subscription(SubscriptionEvent::Ended(end)) => {
-                        writeln!(err, "subscription ended: {end}")?;
-                        if end != SubscriptionEnd::Unsubscribed {
-                            code = ExitCode::from(EXIT_FAILURE);
-                        }
-                        break;
-                    }
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
                 }
-                out.flush()?;
-                err.flush()?;
+                SubscriptionEvent::Accepted { expires } => {
+                    let package = args.event.package();
+                    writeln!(
+                        err,
+                        "subscribed to {package} {} (expires {expires} s)",
+                        args.target
+                    )?;
+                }
+                SubscriptionEvent::Retrying {
+                    status,
+                    reason,
+                    retry_in,
+                } => {
+                    let (secs, code) = (retry_in.as_secs(), status.as_u16());
+                    writeln!(err, "subscribing again in {secs} s ({code} {reason})")?;
+                }
+                SubscriptionEvent::Ended(end) => {
+                    writeln!(err, "subscription ended: {end}")?;
+                    ended_badly = end != SubscriptionEnd::Unsubscribed;
+                    return Ok(Flow::Done);
+                }
+                _ => {}
             }
-            stop = stopping.until_stop(&running.sender) => if stop { break },
-        }
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+            Ok(Flow::Go)
+        },
+    )
+    .await?;
+    Ok(if failed || ended_badly {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One line for a NOTIFY: the package, who, and what the body says (the
