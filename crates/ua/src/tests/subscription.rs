@@ -102,6 +102,19 @@ fn notified(sub: &mut Subscription) -> crate::Notification {
     }
 }
 
+/// The subscription starts anew at once, in a new dialog: its SUBSCRIBE.
+fn resubscribed_at_once(sub: &mut Subscription, first: &Request) -> Request {
+    assert!(matches!(
+        sub.poll_event(),
+        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
+    ));
+    let again = sent(sub);
+    assert_eq!(again.uri_str(), BOB);
+    assert!(again.headers().to_tag().is_none());
+    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    again
+}
+
 const PIDF_OPEN: &str = r#"<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:bob@example.com"><tuple id="a"><status><basic>open</basic></status></tuple><note>at lunch</note></presence>"#;
 
 #[test]
@@ -256,14 +269,7 @@ fn a_notify_before_the_2xx_sets_up_the_dialog_and_deactivated_resubscribes() {
         notified(&mut sub).state,
         SubscriptionState::Terminated { reason: Some(ref r) } if r == "deactivated"
     ));
-    assert!(matches!(
-        sub.poll_event(),
-        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
-    ));
-    let again = sent(&mut sub);
-    assert_eq!(again.uri_str(), BOB);
-    assert!(again.headers().to_tag().is_none());
-    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    let again = resubscribed_at_once(&mut sub, &first);
     // The old dialog is no longer ours.
     assert!(!sub.matches(&notify(&first, 5, "active", None)));
 
@@ -406,14 +412,7 @@ fn a_refresh_answered_481_starts_a_new_subscription() {
             None,
         ),
     );
-    assert!(matches!(
-        sub.poll_event(),
-        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
-    ));
-    let again = sent(&mut sub);
-    assert_eq!(again.uri_str(), BOB);
-    assert!(again.headers().to_tag().is_none());
-    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    let again = resubscribed_at_once(&mut sub, &first);
     // The name stays the first Call-ID.
     assert_eq!(sub.id(), first.headers().call_id().unwrap());
 }
