@@ -412,7 +412,7 @@ fn a_refresh_answered_481_starts_a_new_subscription() {
             None,
         ),
     );
-    let again = resubscribed_at_once(&mut sub, &first);
+    resubscribed_at_once(&mut sub, &first);
     // The name stays the first Call-ID.
     assert_eq!(sub.id(), first.headers().call_id().unwrap());
 }
