@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
-use switchboard_core::{Destination, TransactionId, token};
+use switchboard_core::{Destination, TransactionId};
 use switchboard_proto::header::{
     Event as EventHeader, SubState, SubscriptionState as SubStateHeader,
 };
@@ -17,7 +17,7 @@ use crate::action::Action;
 use crate::auth::{AuthHeader, DigestClient};
 use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI, RegInfo};
 use crate::config::UaConfig;
-use crate::dialog::{Dialog, bare_address};
+use crate::dialog::Dialog;
 use crate::error::UaError;
 use crate::event::{Failure, Notification, SubscriptionEnd, SubscriptionEvent, SubscriptionState};
 use crate::expires::{raised_minimum, seconds};
@@ -122,7 +122,7 @@ impl Subscription {
     ) -> Result<Self, UaError> {
         let _ = now;
         let first_hop = config.destination(target)?;
-        let dialog = fresh_dialog(&config, target, &mut *rng)?;
+        let dialog = Dialog::outgoing(&config, target, &mut *rng)?;
         let mut subscription = Self {
             id: dialog.call_id.clone(),
             config,
@@ -234,7 +234,7 @@ impl Subscription {
 
     /// A new dialog and a first SUBSCRIBE.
     fn restart(&mut self) {
-        match fresh_dialog(&self.config, &self.target, &mut *self.rng) {
+        match Dialog::outgoing(&self.config, &self.target, &mut *self.rng) {
             Ok(dialog) => self.dialog = dialog,
             Err(error) => tracing::warn!(%error, "cannot subscribe again"),
         }
@@ -526,20 +526,4 @@ impl Subscription {
     pub fn poll_event(&mut self) -> Option<SubscriptionEvent> {
         self.events.pop_front()
     }
-}
-
-/// A dialog for a first SUBSCRIBE to `target`: new Call-ID and tag.
-fn fresh_dialog(config: &UaConfig, target: &str, rng: &mut dyn RngCore) -> Result<Dialog, UaError> {
-    let remote_uri = bare_address(target).ok_or_else(|| UaError::InvalidUri(target.to_owned()))?;
-    Ok(Dialog {
-        call_id: token::call_id(rng),
-        local_tag: token::tag(rng),
-        remote_tag: None,
-        local_uri: config.aor_value(),
-        remote_uri,
-        remote_target: target.to_owned(),
-        route_set: Vec::new(),
-        local_cseq: 0,
-        remote_cseq: None,
-    })
 }
