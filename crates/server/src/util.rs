@@ -1,5 +1,5 @@
 //! Small helpers shared by the policies: hex and base64url, the HTTP date
-//! of the `Date` header, and responses.
+//! of the `Date` header, responses, and the IP address a URI host names.
 
 use switchboard_proto::{BuildError, HeaderName, Request, Response, ResponseBuilder, StatusCode};
 
@@ -131,6 +131,16 @@ pub(crate) fn response(
         tracing::error!(%error, status = status.as_u16(), "response did not build; sending it without its extra headers");
         base().build()
     })
+}
+
+/// The IP address a URI host is (an IPv6 reference in brackets or not);
+/// `None` for a domain name.
+pub(crate) fn host_ip(host: &str) -> Option<std::net::IpAddr> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse().ok()
 }
 
 #[cfg(test)]

@@ -228,6 +228,53 @@ fn delivered_on_register_as_sent_and_removed_only_after_a_2xx() {
     assert!(register(&mut h, &mut bob, 3600).is_empty());
 }
 
+/// Alice (a local user, authenticated) sends `body` to bob: the final
+/// answer. Kept whatever the policy for callers of other domains.
+fn alice_sends(h: &mut Server, alice: &mut Phone, body: &str) -> u16 {
+    h.authenticate(alice, "alice-pw", |p| {
+        p.call(Method::Message, BOB)
+            .body("text/plain", body.to_owned())
+    });
+    h.status(alice)
+}
+
+#[test]
+fn a_refusal_for_good_drops_the_message_and_the_next_one_goes() {
+    let mut h = Server::new();
+    let mut alice = alice();
+    for body in ["unwanted", "busy", "wanted"] {
+        assert_eq!(alice_sends(&mut h, &mut alice, body), 202);
+    }
+    let mut bob = bob();
+    // 415: bob's device will never take this one; it is dropped at once
+    // and removed from the store, and the next one goes out without a wait.
+    let first = register_delivery(&mut h, &mut bob);
+    assert_eq!(first.body().as_ref(), b"unwanted");
+    h.respond(&bob, &first, 415);
+    let (puts, removed) = kept(&h);
+    assert_eq!(removed, vec![puts[0].id.clone()]);
+    let second = h.request_to(&bob, Method::Message);
+    assert_eq!(second.body().as_ref(), b"busy");
+    // 486 may pass: the message stays and is tried again after the backoff.
+    h.respond(&bob, &second, 486);
+    assert_eq!(kept(&h).1.len(), 1);
+    h.run_for(Duration::from_secs(29));
+    assert!(attempts(&mut h, &bob).is_empty());
+    h.run_for(Duration::from_secs(2));
+    let again = attempts(&mut h, &bob);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].body().as_ref(), b"busy");
+    // A 6xx is for good too.
+    h.respond(&bob, &again[0], 603);
+    let third = h.request_to(&bob, Method::Message);
+    assert_eq!(third.body().as_ref(), b"wanted");
+    h.respond(&bob, &third, 200);
+    let (puts, removed) = kept(&h);
+    let ids: Vec<String> = puts.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(removed, ids);
+    assert!(register(&mut h, &mut bob, 3600).is_empty());
+}
+
 /// The delivery attempts sent to `phone` (retransmissions folded: one
 /// per Call-ID), taken.
 fn attempts(h: &mut Server, phone: &Phone) -> Vec<Request> {

@@ -16,7 +16,7 @@ use switchboard_proto::{
 use crate::action::Action;
 use crate::auth::DigestClient;
 use crate::config::UaConfig;
-use crate::dialog::{Dialog, bare_address};
+use crate::dialog::Dialog;
 use crate::error::UaError;
 use crate::event::{CallEvent, EndReason, Failure};
 use crate::media_session::{MediaSession, Negotiated};
@@ -131,18 +131,7 @@ impl Call {
         mut rng: Box<dyn RngCore + Send>,
     ) -> Result<Self, UaError> {
         let _ = now;
-        let remote_uri = bare_address(target).ok_or_else(|| UaError::InvalidUri(target.into()))?;
-        let dialog = Dialog {
-            call_id: token::call_id(&mut *rng),
-            local_tag: token::tag(&mut *rng),
-            remote_tag: None,
-            local_uri: config.aor_value(),
-            remote_uri,
-            remote_target: target.to_owned(),
-            route_set: Vec::new(),
-            local_cseq: 0,
-            remote_cseq: None,
-        };
+        let dialog = Dialog::outgoing(&config, target, &mut *rng)?;
         let destination = config.destination(target)?;
         let offer = media.create_offer();
         let mut call = Self::with(config, Role::Caller, dialog, media, rng);

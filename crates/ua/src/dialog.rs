@@ -1,8 +1,13 @@
 //! Dialog state (RFC 3261 §12): identifiers, route set, remote target and
 //! CSeq numbers, and building requests inside the dialog.
 
+use rand_core::RngCore;
+use switchboard_core::token;
 use switchboard_proto::header::{Contact, NameAddr, RecordRoute};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
+
+use crate::config::UaConfig;
+use crate::error::UaError;
 
 /// One dialog, from either side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +55,28 @@ fn record_routes(headers: &switchboard_proto::Headers) -> Vec<String> {
 }
 
 impl Dialog {
+    /// The dialog of a request we start to `target` (an INVITE, a first
+    /// SUBSCRIBE): a new Call-ID and tag, no peer tag or route set yet.
+    pub(crate) fn outgoing(
+        config: &UaConfig,
+        target: &str,
+        rng: &mut dyn RngCore,
+    ) -> Result<Self, UaError> {
+        let remote_uri =
+            bare_address(target).ok_or_else(|| UaError::InvalidUri(target.to_owned()))?;
+        Ok(Self {
+            call_id: token::call_id(rng),
+            local_tag: token::tag(rng),
+            remote_tag: None,
+            local_uri: config.aor_value(),
+            remote_uri,
+            remote_target: target.to_owned(),
+            route_set: Vec::new(),
+            local_cseq: 0,
+            remote_cseq: None,
+        })
+    }
+
     /// The dialog a UAS creates from an INVITE (§12.1.1); `None` when the
     /// request lacks what a dialog needs.
     pub(crate) fn from_request(request: &Request, local_tag: String) -> Option<Self> {

@@ -51,8 +51,8 @@ mod tests;
 pub use action::Action;
 pub use auth::{AuthError, Credentials};
 pub use bodies::{
-    DIALOG_INFO, DialogInfo, DialogSummary, ListedResource, NotifyBody, PIDF, Presence, REGINFO,
-    RLMI, RegInfo, RegistrationSummary, ResourceList,
+    ContactSummary, DIALOG_INFO, DialogInfo, DialogSummary, ListedResource, NotifyBody, PIDF,
+    Presence, REGINFO, RLMI, RegInfo, RegistrationSummary, ResourceList,
 };
 pub use call::{Call, Role};
 pub use config::UaConfig;

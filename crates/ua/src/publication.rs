@@ -16,7 +16,7 @@ use crate::config::UaConfig;
 use crate::error::UaError;
 use crate::event::{Failure, PublicationEvent};
 use crate::expires::{raised_minimum, seconds};
-use crate::registration::{Backoff, refresh_after};
+use crate::registration::{Backoff, final_status, refresh_after};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -238,17 +238,11 @@ impl Publication {
 
     /// A response to one of our PUBLISHes.
     pub fn handle_response(&mut self, now: Instant, response: &Response) {
-        let h = response.headers();
-        if h.call_id() != Some(self.call_id.as_str())
-            || h.cseq().map(|c| c.seq) != Some(self.cseq)
-            || !matches!(self.state, State::Publishing | State::Removing)
-        {
+        let Some(status) = final_status(response, &self.call_id, self.cseq)
+            .filter(|_| matches!(self.state, State::Publishing | State::Removing))
+        else {
             return;
-        }
-        let status = response.status();
-        if status.is_provisional() {
-            return;
-        }
+        };
         if status.is_success() {
             self.on_success(now, response);
             return;

@@ -72,6 +72,15 @@ pub fn refresh_after(expires: u32) -> Duration {
     Duration::from_secs(at.max(1))
 }
 
+/// The final status of `response` when it answers our request `call_id`,
+/// CSeq `cseq` (REGISTER, PUBLISH, SUBSCRIBE); `None` for a provisional
+/// response or one to another request.
+pub(crate) fn final_status(response: &Response, call_id: &str, cseq: u32) -> Option<StatusCode> {
+    let h = response.headers();
+    let ours = h.call_id() == Some(call_id) && h.cseq().map(|c| c.seq) == Some(cseq);
+    Some(response.status()).filter(|status| ours && !status.is_provisional())
+}
+
 /// One registration of our contact at the registrar of our AOR. Sans-IO:
 /// commands and inputs take `now`; drain [`Registration::poll_action`] and
 /// [`Registration::poll_event`] after each, and call
@@ -216,18 +225,11 @@ impl Registration {
 
     /// A response to one of our REGISTERs.
     pub fn handle_response(&mut self, now: Instant, response: &Response) {
-        let h = response.headers();
-        if h.call_id() != Some(self.call_id.as_str()) || h.cseq().map(|c| c.seq) != Some(self.cseq)
-        {
+        let Some(status) = final_status(response, &self.call_id, self.cseq)
+            .filter(|_| matches!(self.state, State::Registering | State::Unregistering))
+        else {
             return;
-        }
-        if !matches!(self.state, State::Registering | State::Unregistering) {
-            return;
-        }
-        let status = response.status();
-        if status.is_provisional() {
-            return;
-        }
+        };
         if status.is_success() {
             self.failures = 0;
             if self.state == State::Unregistering {

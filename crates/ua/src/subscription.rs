@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
-use switchboard_core::{Destination, TransactionId, token};
+use switchboard_core::{Destination, TransactionId};
 use switchboard_proto::header::{
     Event as EventHeader, SubState, SubscriptionState as SubStateHeader,
 };
@@ -15,13 +15,13 @@ use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, 
 
 use crate::action::Action;
 use crate::auth::{AuthHeader, DigestClient};
-use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI};
+use crate::bodies::{DIALOG_INFO, NotifyBody, PIDF, REGINFO, RLMI, RegInfo};
 use crate::config::UaConfig;
-use crate::dialog::{Dialog, bare_address};
+use crate::dialog::Dialog;
 use crate::error::UaError;
 use crate::event::{Failure, Notification, SubscriptionEnd, SubscriptionEvent, SubscriptionState};
 use crate::expires::{raised_minimum, seconds};
-use crate::registration::{Backoff, refresh_after};
+use crate::registration::{Backoff, final_status, refresh_after};
 
 /// How long an ended subscription still answers late NOTIFYs 200 (the
 /// final NOTIFY after our unsubscription) instead of 481.
@@ -86,6 +86,9 @@ pub struct Subscription {
     stopping: bool,
     /// Failures (and retried terminations) in a row.
     failures: u32,
+    /// The registrations as the reginfo NOTIFYs so far say (a partial one
+    /// names only what changed).
+    registrations: Option<RegInfo>,
     auth: DigestClient,
     rng: Box<dyn RngCore + Send>,
     actions: VecDeque<Action>,
@@ -119,7 +122,7 @@ impl Subscription {
     ) -> Result<Self, UaError> {
         let _ = now;
         let first_hop = config.destination(target)?;
-        let dialog = fresh_dialog(&config, target, &mut *rng)?;
+        let dialog = Dialog::outgoing(&config, target, &mut *rng)?;
         let mut subscription = Self {
             id: dialog.call_id.clone(),
             config,
@@ -133,6 +136,7 @@ impl Subscription {
             confirmed: false,
             state: State::Subscribing,
             stopping: false,
+            registrations: None,
             failures: 0,
             auth: DigestClient::default(),
             rng,
@@ -230,7 +234,7 @@ impl Subscription {
 
     /// A new dialog and a first SUBSCRIBE.
     fn restart(&mut self) {
-        match fresh_dialog(&self.config, &self.target, &mut *self.rng) {
+        match Dialog::outgoing(&self.config, &self.target, &mut *self.rng) {
             Ok(dialog) => self.dialog = dialog,
             Err(error) => tracing::warn!(%error, "cannot subscribe again"),
         }
@@ -264,17 +268,11 @@ impl Subscription {
 
     /// A response to one of our SUBSCRIBEs.
     pub fn handle_response(&mut self, now: Instant, response: &Response) {
-        let h = response.headers();
-        if h.call_id() != Some(self.dialog.call_id.as_str())
-            || h.cseq().map(|c| c.seq) != Some(self.dialog.local_cseq)
-            || !matches!(self.state, State::Subscribing | State::Unsubscribing)
-        {
+        let Some(status) = final_status(response, &self.dialog.call_id, self.dialog.local_cseq)
+            .filter(|_| matches!(self.state, State::Subscribing | State::Unsubscribing))
+        else {
             return;
-        }
-        let status = response.status();
-        if status.is_provisional() {
-            return;
-        }
+        };
         if status.is_success() {
             self.on_success(now, response);
             return;
@@ -411,6 +409,7 @@ impl Subscription {
             SubState::Other(s) => SubscriptionState::Other(s.to_owned()),
         };
         let body = NotifyBody::read(h.get(HeaderName::ContentType), request.body());
+        let body = self.held_registrations(body);
         self.events
             .push_back(SubscriptionEvent::Notified(Notification {
                 event: self.package.clone(),
@@ -433,6 +432,21 @@ impl Subscription {
             }
             SubscriptionState::Pending | SubscriptionState::Other(_) => {}
         }
+    }
+
+    /// A reginfo `body` merged into the registrations held (RFC 3680 §5),
+    /// so that what is reported is the whole state; other bodies as they
+    /// are.
+    fn held_registrations(&mut self, body: NotifyBody) -> NotifyBody {
+        let NotifyBody::Registrations(news) = body else {
+            return body;
+        };
+        let state = match self.registrations.take() {
+            Some(held) => held.merged(news),
+            None => news,
+        };
+        self.registrations = Some(state.clone());
+        NotifyBody::Registrations(state)
     }
 
     /// The notifier ended the subscription: RFC 6665 §4.1.3 says which
@@ -512,20 +526,4 @@ impl Subscription {
     pub fn poll_event(&mut self) -> Option<SubscriptionEvent> {
         self.events.pop_front()
     }
-}
-
-/// A dialog for a first SUBSCRIBE to `target`: new Call-ID and tag.
-fn fresh_dialog(config: &UaConfig, target: &str, rng: &mut dyn RngCore) -> Result<Dialog, UaError> {
-    let remote_uri = bare_address(target).ok_or_else(|| UaError::InvalidUri(target.to_owned()))?;
-    Ok(Dialog {
-        call_id: token::call_id(rng),
-        local_tag: token::tag(rng),
-        remote_tag: None,
-        local_uri: config.aor_value(),
-        remote_uri,
-        remote_target: target.to_owned(),
-        route_set: Vec::new(),
-        local_cseq: 0,
-        remote_cseq: None,
-    })
 }

@@ -16,8 +16,7 @@ use super::call::describe;
 use super::media::{ActiveMedia, MediaOptions, RtpSockets, load_play};
 use super::presence::{PresencePublisher, describe_publication};
 use super::setup::{
-    Launched, Signals, Stopping, error_exit, far_future, media_policy, registration_failed,
-    run_launched,
+    Launched, Stopping, error_exit, far_future, media_policy, registration_failed, run_launched,
 };
 use crate::{EXIT_FAILURE, Error};
 
@@ -65,12 +64,11 @@ async fn run(
         running.sender.send(Msg::Register { expires: 3600 });
     }
     let mut publisher = PresencePublisher::new(&args.presence);
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
     let mut pending: HashMap<String, RtpSockets> = HashMap::new();
     let mut active: Option<ActiveMedia> = None;
     let far_future = far_future();
     let mut hangup_at = far_future;
-    let mut stopping = Stopping::new();
+    let mut stopping = Stopping::new(None)?;
     let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
@@ -136,14 +134,11 @@ async fn run(
                 }
                 out.flush()?;
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
             () = tokio::time::sleep_until(hangup_at) => {
                 hangup_at = far_future;
                 running.sender.send(Msg::Hangup);
             }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
+            stop = stopping.until_stop(&running.sender) => if stop { break },
         }
     }
     if let Some(a) = active.take() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::MessageArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, run_launched};
+use super::setup::{Running, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 /// Longer than Timer F (32 s), so the transaction decides first.
@@ -18,26 +18,21 @@ pub(crate) fn message(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.target,
         args.identity.as_deref(),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, _, err| run(&args, running, out, err).await,
     )
 }
 
 async fn run(
     args: &MessageArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    mut running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.configure(config, None);
     running.sender.send(Msg::SendMessage {
         target: args.target.clone(),
         text: args.text.clone(),

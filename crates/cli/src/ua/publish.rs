@@ -10,7 +10,7 @@ use switchboard_ua::{Presence, PublicationEvent};
 use super::PublishArgs;
 use super::app::{Msg, Report};
 use super::presence::describe_publication;
-use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
+use super::setup::{Flow, Running, Stopping, drive, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn publish(
@@ -18,26 +18,21 @@ pub(crate) fn publish(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.aor,
         Some(&args.aor),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, _, err| run(&args, running, out, err).await,
     )
 }
 
 async fn run(
     args: &PublishArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.configure(config, None);
     let presence = Presence::from_status(&args.status).with_note(args.note.clone());
     writeln!(out, "publishing {} {presence}", args.aor)?;
     out.flush()?;
@@ -45,47 +40,23 @@ async fn run(
         presence: Box::new(presence),
         expires: args.expires,
     });
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
-    let mut stop_at = deadline_after(args.duration);
+    let stopping = Stopping::new(args.duration)?;
     let mut ever_published = false;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Publication(event) => {
-                        writeln!(out, "{}", describe_publication(&event))?;
-                        match event {
-                            PublicationEvent::Published { .. } => ever_published = true,
-                            PublicationEvent::Removed => break,
-                            _ => {}
-                        }
-                    }
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
-                }
-                out.flush()?;
+    let failed = drive(running, stopping, out, err, |report, _, _, out, _| {
+        if let Report::Publication(event) = report {
+            writeln!(out, "{}", describe_publication(&event))?;
+            match event {
+                PublicationEvent::Published { .. } => ever_published = true,
+                PublicationEvent::Removed => return Ok(Flow::Done),
+                _ => {}
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stop_at) => {
-                stop_at = far_future();
-                stopping.request(&running.sender);
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
         }
-    }
-    if !ever_published {
-        code = ExitCode::from(EXIT_FAILURE);
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+        Ok(Flow::Go)
+    })
+    .await?;
+    Ok(if failed || !ever_published {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

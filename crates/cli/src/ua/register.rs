@@ -9,7 +9,7 @@ use switchboard_ua::RegistrationEvent;
 use super::RegisterArgs;
 use super::app::{Msg, Report};
 use super::presence::{PresencePublisher, describe_publication};
-use super::setup::{Launched, Signals, Stopping, registration_failed, run_launched};
+use super::setup::{Flow, Running, Stopping, drive, registration_failed, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn register(
@@ -17,77 +17,74 @@ pub(crate) fn register(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.aor,
         Some(&args.aor),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, contact, err| run(&args, running, contact, out, err).await,
     )
 }
 
 async fn run(
     args: &RegisterArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    running: Running,
+    contact: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let contact = config.contact.clone();
-    running.configure(config, None);
     running.sender.send(Msg::Register {
         expires: args.expires,
     });
     let mut publisher = PresencePublisher::new(&args.presence);
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
+    let stopping = Stopping::new(None)?;
     let mut ever_registered = false;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Registration(RegistrationEvent::Registered { expires }) => {
-                        ever_registered = true;
-                        writeln!(out, "registered {} at {contact} (expires {expires} s)", args.aor)?;
-                        publisher.registered(&running.sender);
-                        if args.once {
-                            stopping.request(&running.sender);
-                        }
+    let mut gave_up = false;
+    let failed = drive(
+        running,
+        stopping,
+        out,
+        err,
+        |report, stopping, sender, out, _| {
+            match report {
+                Report::Registration(RegistrationEvent::Registered { expires }) => {
+                    ever_registered = true;
+                    writeln!(
+                        out,
+                        "registered {} at {contact} (expires {expires} s)",
+                        args.aor
+                    )?;
+                    publisher.registered(sender);
+                    if args.once {
+                        stopping.request(sender);
                     }
-                    Report::Registration(RegistrationEvent::Failed { status, reason, retry_in }) => {
-                        writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
-                        if args.once && stopping.request(&running.sender) {
-                            code = ExitCode::from(EXIT_FAILURE);
-                        }
-                    }
-                    Report::Registration(RegistrationEvent::Unregistered) => {
-                        if ever_registered {
-                            writeln!(out, "unregistered")?;
-                        }
-                        break;
-                    }
-                    Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
                 }
-                out.flush()?;
+                Report::Registration(RegistrationEvent::Failed {
+                    status,
+                    reason,
+                    retry_in,
+                }) => {
+                    writeln!(out, "{}", registration_failed(status, &reason, retry_in))?;
+                    if args.once && stopping.request(sender) {
+                        gave_up = true;
+                    }
+                }
+                Report::Registration(RegistrationEvent::Unregistered) => {
+                    if ever_registered {
+                        writeln!(out, "unregistered")?;
+                    }
+                    return Ok(Flow::Done);
+                }
+                Report::Publication(event) => writeln!(out, "{}", describe_publication(&event))?,
+                _ => {}
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
-        }
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+            Ok(Flow::Go)
+        },
+    )
+    .await?;
+    Ok(if failed || gave_up {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -410,25 +410,115 @@ pub(crate) fn run_launched(
     })
 }
 
+/// [`run_launched`] for a command without calls to answer: the agent is
+/// configured, then `body` gets it, our contact and the error output.
+pub(crate) fn run_configured(
+    args: &UaArgs,
+    peer_uri: &str,
+    identity: Option<&str>,
+    err: &mut dyn std::io::Write,
+    body: impl AsyncFnOnce(
+        Running,
+        &str,
+        &mut dyn std::io::Write,
+    ) -> Result<std::process::ExitCode, crate::Error>,
+) -> Result<std::process::ExitCode, crate::Error> {
+    run_launched(
+        args,
+        peer_uri,
+        identity,
+        err,
+        async move |Launched {
+                        running, config, ..
+                    },
+                    err| {
+            let contact = config.contact.clone();
+            running.configure(config, None);
+            body(running, &contact, err).await
+        },
+    )
+}
+
+/// Whether a command goes on after a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Go,
+    Done,
+}
+
+/// Runs a long-lived command's agent (register, publish, subscribe): each
+/// report goes to `on_report` (with the stopping, the agent's sender and
+/// the outputs), but an agent error, which is printed and ends the run;
+/// signals, the deadline and the grace end it as `stopping` says. Then
+/// the output is flushed and the agent shut down. Returns whether an
+/// agent error ended it.
+pub(crate) async fn drive(
+    mut running: Running,
+    mut stopping: Stopping,
+    out: &mut dyn std::io::Write,
+    err: &mut dyn std::io::Write,
+    mut on_report: impl FnMut(
+        super::app::Report,
+        &mut Stopping,
+        &switchboard_net::AppSender<super::app::Msg>,
+        &mut dyn std::io::Write,
+        &mut dyn std::io::Write,
+    ) -> Result<Flow, crate::Error>,
+) -> Result<bool, crate::Error> {
+    let mut failed = false;
+    loop {
+        tokio::select! {
+            report = running.reports.recv() => {
+                let Some(report) = report else { break };
+                if let super::app::Report::Error(e) = report {
+                    writeln!(err, "error: {e}")?;
+                    failed = true;
+                    break;
+                }
+                let flow = on_report(report, &mut stopping, &running.sender, out, err)?;
+                out.flush()?;
+                err.flush()?;
+                if flow == Flow::Done {
+                    break;
+                }
+            }
+            stop = stopping.until_stop(&running.sender) => if stop { break },
+        }
+    }
+    out.flush()?;
+    running.handle.shutdown().await;
+    Ok(failed)
+}
+
 /// How long a stopping agent may take to unregister and end its calls.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Stopping a user agent that first unregisters and ends its calls: asked
-/// once, then waited for until [`Stopping::give_up_at`].
+/// once (at SIGINT/SIGTERM, at the deadline, or by the command), then
+/// waited for until [`Stopping::give_up_at`]; a second signal ends the
+/// wait.
 #[derive(Debug)]
 pub(crate) struct Stopping {
     /// Whether the agent was asked to stop.
     pub(crate) requested: bool,
     /// When to stop waiting for it (far in the future until asked).
     pub(crate) give_up_at: tokio::time::Instant,
+    signals: Signals,
+    /// When to ask it (`--duration`; far in the future when none, or once
+    /// passed).
+    stop_at: tokio::time::Instant,
 }
 
 impl Stopping {
-    pub(crate) fn new() -> Self {
-        Self {
+    /// Listens for SIGINT and SIGTERM; asks the agent to stop after
+    /// `duration` seconds too, when given.
+    pub(crate) fn new(duration: Option<f64>) -> Result<Self, crate::Error> {
+        Ok(Self {
             requested: false,
             give_up_at: far_future(),
-        }
+            signals: Signals::new().map_err(crate::Error::Runtime)?,
+            stop_at: deadline_after(duration),
+        })
     }
 
     /// Asks the agent to stop, unless it was asked before: returns whether
@@ -441,5 +531,24 @@ impl Stopping {
         sender.send(super::app::Msg::Stop);
         self.give_up_at = tokio::time::Instant::now() + STOP_GRACE;
         true
+    }
+
+    /// Waits for a signal, the deadline or the end of the grace, and asks
+    /// the agent to stop; returns whether to end now without waiting for
+    /// it (a second signal, or the grace is over). Cancel-safe: one arm of
+    /// a `select!` beside the agent's reports.
+    pub(crate) async fn until_stop(
+        &mut self,
+        sender: &switchboard_net::AppSender<super::app::Msg>,
+    ) -> bool {
+        tokio::select! {
+            () = self.signals.recv() => !self.request(sender),
+            () = tokio::time::sleep_until(self.stop_at) => {
+                self.stop_at = far_future();
+                self.request(sender);
+                false
+            }
+            () = tokio::time::sleep_until(self.give_up_at) => true,
+        }
     }
 }

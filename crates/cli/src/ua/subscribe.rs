@@ -12,7 +12,7 @@ use switchboard_ua::{
 
 use super::SubscribeArgs;
 use super::app::{Msg, Report};
-use super::setup::{Launched, Signals, Stopping, deadline_after, far_future, run_launched};
+use super::setup::{Flow, Running, Stopping, drive, run_configured};
 use crate::{EXIT_FAILURE, Error};
 
 pub(crate) fn subscribe(
@@ -20,84 +20,78 @@ pub(crate) fn subscribe(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    run_launched(
+    run_configured(
         &args.ua,
         &args.target,
         args.identity.as_deref(),
         err,
-        async |launched, err| run(&args, launched, out, err).await,
+        async |running, _, err| run(&args, running, out, err).await,
     )
 }
 
 async fn run(
     args: &SubscribeArgs,
-    Launched {
-        mut running,
-        config,
-        ..
-    }: Launched,
+    running: Running,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    running.configure(config, None);
     running.sender.send(Msg::Subscribe {
         target: args.target.clone(),
         package: args.event.package(),
         expires: args.expires,
     });
-    let mut signals = Signals::new().map_err(Error::Runtime)?;
-    let mut stopping = Stopping::new();
-    let mut stop_at = deadline_after(args.duration);
+    let stopping = Stopping::new(args.duration)?;
     let mut notifies = 0u32;
-    let mut code = ExitCode::SUCCESS;
-    loop {
-        tokio::select! {
-            report = running.reports.recv() => {
-                let Some(report) = report else { break };
-                match report {
-                    Report::Subscription(SubscriptionEvent::Notified(n)) => {
-                        writeln!(out, "{}", describe_notification(&args.target, &n))?;
-                        notifies = notifies.saturating_add(1);
-                        if args.count.is_some_and(|c| notifies >= c) {
-                            stopping.request(&running.sender);
-                        }
+    let mut ended_badly = false;
+    let failed = drive(
+        running,
+        stopping,
+        out,
+        err,
+        |report, stopping, sender, out, err| {
+            let Report::Subscription(event) = report else {
+                return Ok(Flow::Go);
+            };
+            match event {
+                SubscriptionEvent::Notified(n) => {
+                    writeln!(out, "{}", describe_notification(&args.target, &n))?;
+                    notifies = notifies.saturating_add(1);
+                    if args.count.is_some_and(|c| notifies >= c) {
+                        stopping.request(sender);
                     }
-                    Report::Subscription(SubscriptionEvent::Accepted { expires }) => {
-                        writeln!(err, "subscribed to {} {} (expires {expires} s)", args.event.package(), args.target)?;
-                    }
-                    Report::Subscription(SubscriptionEvent::Retrying { status, reason, retry_in }) => {
-                        writeln!(err, "subscribing again in {} s ({} {reason})", retry_in.as_secs(), status.as_u16())?;
-                    }
-                    Report::Subscription(SubscriptionEvent::Ended(end)) => {
-                        writeln!(err, "subscription ended: {end}")?;
-                        if end != SubscriptionEnd::Unsubscribed {
-                            code = ExitCode::from(EXIT_FAILURE);
-                        }
-                        break;
-                    }
-                    Report::Error(e) => {
-                        writeln!(err, "error: {e}")?;
-                        code = ExitCode::from(EXIT_FAILURE);
-                        break;
-                    }
-                    _ => {}
                 }
-                out.flush()?;
-                err.flush()?;
+                SubscriptionEvent::Accepted { expires } => {
+                    let package = args.event.package();
+                    writeln!(
+                        err,
+                        "subscribed to {package} {} (expires {expires} s)",
+                        args.target
+                    )?;
+                }
+                SubscriptionEvent::Retrying {
+                    status,
+                    reason,
+                    retry_in,
+                } => {
+                    let (secs, code) = (retry_in.as_secs(), status.as_u16());
+                    writeln!(err, "subscribing again in {secs} s ({code} {reason})")?;
+                }
+                SubscriptionEvent::Ended(end) => {
+                    writeln!(err, "subscription ended: {end}")?;
+                    ended_badly = end != SubscriptionEnd::Unsubscribed;
+                    return Ok(Flow::Done);
+                }
+                _ => {}
             }
-            () = signals.recv() => {
-                if !stopping.request(&running.sender) { break; }
-            }
-            () = tokio::time::sleep_until(stop_at) => {
-                stop_at = far_future();
-                stopping.request(&running.sender);
-            }
-            () = tokio::time::sleep_until(stopping.give_up_at) => break,
-        }
-    }
-    out.flush()?;
-    running.handle.shutdown().await;
-    Ok(code)
+            Ok(Flow::Go)
+        },
+    )
+    .await?;
+    Ok(if failed || ended_badly {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// One line for a NOTIFY: the package, who, and what the body says (the
@@ -197,7 +191,7 @@ fn describe_registrations(target: &str, info: &RegInfo) -> String {
 #[allow(clippy::unwrap_used)] // tests: a failure is a bug in the test
 mod tests {
     use super::*;
-    use switchboard_ua::{DialogSummary, Presence, RegistrationSummary};
+    use switchboard_ua::{ContactSummary, DialogSummary, Presence, RegistrationSummary};
 
     fn notification(state: SubscriptionState, event: &str, body: NotifyBody) -> Notification {
         Notification {
@@ -241,15 +235,18 @@ mod tests {
             ),
             "dialog sip:bob@example.com early recipient from sip:alice@example.com call-id=c1"
         );
+        let contact = |uri: &str| ContactSummary {
+            id: uri.into(),
+            uri: uri.into(),
+            state: "active".into(),
+        };
         let reg = RegInfo {
             version: Some(0),
+            full: true,
             registrations: vec![RegistrationSummary {
                 aor: "sip:bob@example.com".into(),
                 state: "active".into(),
-                contacts: vec![
-                    ("sip:bob@192.0.2.1".into(), "active".into()),
-                    ("sip:bob@192.0.2.2".into(), "active".into()),
-                ],
+                contacts: vec![contact("sip:bob@192.0.2.1"), contact("sip:bob@192.0.2.2")],
             }],
         };
         assert_eq!(

@@ -343,12 +343,7 @@ impl Subscription {
 fn address_of(uri: &str) -> Option<Destination> {
     let uri = Uri::parse(uri).ok()?;
     let sip = uri.as_sip()?;
-    let host = sip.host.as_str();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let ip: IpAddr = bare.parse().ok()?;
+    let ip = crate::util::host_ip(sip.host.as_str())?;
     let transport = match sip.transport().map(str::to_ascii_lowercase).as_deref() {
         Some("tcp") => Transport::Tcp,
         Some("tls") => Transport::Tls,

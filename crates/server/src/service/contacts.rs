@@ -8,8 +8,6 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use std::net::IpAddr;
-
 use switchboard_core::{Destination, Source};
 use switchboard_proto::Uri;
 
@@ -52,13 +50,9 @@ pub(crate) fn via_source(contact: &str, source: &Source) -> bool {
         return true;
     };
     let host = sip.host.as_str();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    match bare.parse::<IpAddr>() {
-        Ok(ip) => ip != source.remote.ip(),
-        Err(_) => host.to_ascii_lowercase().ends_with(".invalid"),
+    match crate::util::host_ip(host) {
+        Some(ip) => ip != source.remote.ip(),
+        None => host.to_ascii_lowercase().ends_with(".invalid"),
     }
 }
 

@@ -1,7 +1,9 @@
 //! The offline messages held for local users, in memory beside the store:
 //! per user, oldest first, with the bounds (count and bytes, per user and
 //! in all), the delivery in flight (one message at a time per user, so
-//! that order is kept), and the retry schedule after a failed delivery.
+//! that order is kept), and the retry schedule after a failed delivery
+//! (a message a device refuses for good is dropped instead: it would
+//! otherwise block its user's queue until it expires).
 //!
 //! The store is the durable copy; this is what the service decides with.
 //! A message counts against the bounds from the moment it is accepted for
@@ -49,12 +51,42 @@ pub(crate) struct Keeping {
     pub(crate) message: StoredMessage,
 }
 
+/// What one device's final answer (or its absence) says about a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// A 2xx: delivered.
+    Taken,
+    /// A refusal that no retry can change (see [`Answer::of_status`]).
+    Refused,
+    /// A timeout, a transport error or a refusal that may pass (busy,
+    /// unavailable, overloaded): try again later.
+    Failed,
+}
+
+impl Answer {
+    /// Classifies a final status: 2xx taken; 6xx, 501, 513 and every 4xx
+    /// but 408, 480, 486 and 491 refused for good (the device will never
+    /// take this message); anything else may pass.
+    pub(crate) fn of_status(code: u16) -> Self {
+        match code {
+            200..=299 => Self::Taken,
+            408 | 480 | 486 | 491 => Self::Failed,
+            400..=499 | 501 | 513 | 600..=699 => Self::Refused,
+            _ => Self::Failed,
+        }
+    }
+}
+
 /// How a delivery attempt ended, once it has.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Outcome {
     /// A device answered 2xx: the message is gone from memory and must be
     /// removed from the store.
     Delivered { aor: Aor, id: String },
+    /// No device took it and one refused it for good: it is gone from
+    /// memory (never deliverable) and must be removed from the store; the
+    /// next message may go.
+    Dropped { aor: Aor, id: String },
     /// No device took it: a retry is scheduled.
     Failed { aor: Aor, retry_in: Duration },
 }
@@ -65,6 +97,8 @@ pub(crate) enum Outcome {
 struct Attempt {
     id: String,
     outstanding: usize,
+    /// A device refused it for good.
+    refused: bool,
 }
 
 /// One user's messages.
@@ -264,6 +298,7 @@ impl Mailbox {
             user.attempt = Some(Attempt {
                 id,
                 outstanding: txs.len(),
+                refused: false,
             });
         }
         for tx in txs {
@@ -276,36 +311,42 @@ impl Mailbox {
         self.delivering.contains_key(&tx)
     }
 
-    /// A final answer (or a timeout, a transport error: `delivered`
-    /// false) for delivery transaction `tx`.
+    /// A final answer (or a timeout, a transport error: [`Answer::Failed`])
+    /// for delivery transaction `tx`. The attempt ends at the first 2xx,
+    /// or once every device has answered: dropped if one refused it for
+    /// good, else retried later.
     pub(crate) fn answered(
         &mut self,
         tx: TransactionId,
-        delivered: bool,
+        answer: Answer,
         at: Instant,
     ) -> Option<Outcome> {
         let aor = self.delivering.remove(&tx)?;
         let user = self.boxes.get_mut(&aor)?;
         let attempt = user.attempt.as_mut()?;
         attempt.outstanding = attempt.outstanding.saturating_sub(1);
-        if delivered {
-            let id = attempt.id.clone();
-            user.attempt = None;
-            user.backoff = Duration::ZERO;
-            // The other devices' answers no longer matter.
-            self.delivering.retain(|_, a| *a != aor);
-            let position = user.queue.iter().position(|m| m.id == id);
-            if let Some(message) = position.and_then(|i| user.queue.remove(i)) {
-                self.release(&aor, message.body.len());
-            }
-            return Some(Outcome::Delivered { aor, id });
-        }
-        if attempt.outstanding > 0 {
+        attempt.refused |= answer == Answer::Refused;
+        if answer != Answer::Taken && attempt.outstanding > 0 {
             return None;
         }
+        let (id, refused) = (attempt.id.clone(), attempt.refused);
         user.attempt = None;
-        let retry_in = self.retry_later(&aor, at);
-        Some(Outcome::Failed { aor, retry_in })
+        if answer != Answer::Taken && !refused {
+            let retry_in = self.retry_later(&aor, at);
+            return Some(Outcome::Failed { aor, retry_in });
+        }
+        user.backoff = Duration::ZERO;
+        // The other devices' answers no longer matter.
+        self.delivering.retain(|_, a| *a != aor);
+        let position = user.queue.iter().position(|m| m.id == id);
+        if let Some(message) = position.and_then(|i| user.queue.remove(i)) {
+            self.release(&aor, message.body.len());
+        }
+        Some(if answer == Answer::Taken {
+            Outcome::Delivered { aor, id }
+        } else {
+            Outcome::Dropped { aor, id }
+        })
     }
 
     /// A delivery failed (or could not even be sent): no new attempt for
@@ -436,5 +477,16 @@ mod tests {
         assert_eq!((next.id.as_str(), expired), ("new", vec!["old".to_owned()]));
         assert_eq!(mailbox.expire(1150), vec!["new".to_owned()]);
         assert_eq!(mailbox.len(), 0);
+    }
+
+    #[test]
+    fn a_refusal_for_good_is_told_from_one_that_may_pass() {
+        for code in [400, 403, 404, 415, 488, 501, 513, 603, 606] {
+            assert_eq!(Answer::of_status(code), Answer::Refused, "{code}");
+        }
+        for code in [408, 480, 486, 491, 500, 503, 504, 302] {
+            assert_eq!(Answer::of_status(code), Answer::Failed, "{code}");
+        }
+        assert_eq!(Answer::of_status(202), Answer::Taken);
     }
 }

@@ -20,7 +20,10 @@
 //!   time per user so that order is kept. It is removed from the store
 //!   only after a device's 2xx; when no device takes it (an error, a
 //!   timeout, a transport error) it is retried after 30 s, doubling up to
-//!   30 min, while the user has bindings.
+//!   30 min, while the user has bindings. A device's refusal for good (a
+//!   4xx but 408, 480, 486, 491; 501, 513; a 6xx) drops the message with
+//!   a warning instead, so that it does not hold back the ones behind it
+//!   until it expires.
 //! * Expired: a message older than `max_age` is dropped by the
 //!   housekeeping sweep and never delivered.
 
@@ -33,8 +36,8 @@ use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
-use super::mailbox::{Keeping, Outcome, Refusal, Saving};
-use super::{Effect, EffectError, Service, StoreId, send};
+use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
+use super::{Effect, EffectError, Service, StoreId, answer};
 
 /// Seconds a sender is asked to wait when the server's message store is
 /// full.
@@ -94,7 +97,7 @@ impl Service {
                     vec![(HeaderName::RetryAfter, FULL_RETRY_AFTER.to_owned())],
                 ),
             };
-            self.answer(now, ep, incoming, status, Some(reason), &lines);
+            answer(now, ep, incoming, status, Some(reason), &lines);
             return;
         }
         let header = |name| request.headers().get(name).unwrap_or_default().to_owned();
@@ -146,7 +149,7 @@ impl Service {
                     message,
                 } = *keeping;
                 tracing::debug!(%aor, id = %message.id, "offline message kept");
-                self.answer(now, ep, &incoming, StatusCode::ACCEPTED, None, &[]);
+                answer(now, ep, &incoming, StatusCode::ACCEPTED, None, &[]);
                 self.mailbox.stored(aor.clone(), message);
                 // The user may have registered while it was being saved.
                 self.deliver_messages(now, ep, &aor);
@@ -159,7 +162,7 @@ impl Service {
                 } = *keeping;
                 tracing::error!(%aor, %error, "keeping an offline message failed: answering 500");
                 self.mailbox.not_stored(&aor, &message);
-                self.answer(
+                answer(
                     now,
                     ep,
                     &incoming,
@@ -221,11 +224,11 @@ impl Service {
         ep: &mut impl TransactionLayer,
         event: Event,
     ) {
-        let (tx, delivered) = match &event {
+        let (tx, answer) = match &event {
             Event::Response { tx, response, .. } if response.status().as_u16() >= 200 => {
-                (*tx, response.status().is_success())
+                (*tx, Answer::of_status(response.status().as_u16()))
             }
-            Event::Timeout { tx } | Event::TransportError { tx } => (*tx, false),
+            Event::Timeout { tx } | Event::TransportError { tx } => (*tx, Answer::Failed),
             _ => {
                 tracing::trace!(?event, "event not for the proxy");
                 return;
@@ -235,9 +238,14 @@ impl Service {
             tracing::trace!(?event, "event not for the proxy");
             return;
         }
-        match self.mailbox.answered(tx, delivered, now.instant()) {
+        match self.mailbox.answered(tx, answer, now.instant()) {
             Some(Outcome::Delivered { aor, id }) => {
                 tracing::debug!(%aor, %id, "offline message delivered");
+                self.remove_messages(vec![id]);
+                self.deliver_messages(now, ep, &aor);
+            }
+            Some(Outcome::Dropped { aor, id }) => {
+                tracing::warn!(%aor, %id, "offline message refused for good by the device: dropped undelivered");
                 self.remove_messages(vec![id]);
                 self.deliver_messages(now, ep, &aor);
             }
@@ -303,21 +311,6 @@ impl Service {
         self.effects.push_back(Effect::Save { id, changes });
         self.mailbox.saving(id, Saving::Removal { count });
     }
-
-    /// Answers `incoming` with `status` (and a reason phrase of its own).
-    fn answer(
-        &mut self,
-        now: Now,
-        ep: &mut impl TransactionLayer,
-        incoming: &Incoming,
-        status: StatusCode,
-        reason: Option<&str>,
-        lines: &[(HeaderName, String)],
-    ) {
-        let tag = ep.new_tag();
-        let response = crate::util::response(incoming.request(), status, reason, &tag, lines);
-        send(ep, now, incoming.tx(), response);
-    }
 }
 
 /// The MESSAGE that delivers `message` to the device of `binding`: its
@@ -368,11 +361,6 @@ fn device_destination(binding: &Binding) -> Destination {
 fn contact_address(contact: &str) -> Option<std::net::SocketAddr> {
     let uri = Uri::parse(contact).ok()?;
     let sip = uri.as_sip()?;
-    let host = sip.host.as_str();
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let ip: std::net::IpAddr = bare.parse().ok()?;
+    let ip = crate::util::host_ip(sip.host.as_str())?;
     Some(std::net::SocketAddr::new(ip, sip.port.unwrap_or(5060)))
 }

@@ -29,7 +29,7 @@
 //!
 //! ```text
 //! Event::Request ─► admission (rate, overload) ─┬─ REGISTER ─► auth (401) ─► registrar ─► Effect::Store ─► 200
-//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs):
+//!                                               └─ other ─────► proxy §16 checks ─┬─ SUBSCRIBE/PUBLISH for a local user (events.rs, subscribe.rs, publish.rs):
 //!                                                                                 │    auth (407), policy (403) ─► Effect::Save ─► 200, NOTIFY
 //!                                                                                 └─ relay rules (407/403/404/480)
 //!                                                                                      ─► location / NAT hops ─► Proxy::forward
@@ -43,8 +43,10 @@ mod events;
 mod mailbox;
 mod messages;
 mod notify;
+mod publish;
 mod register;
 mod relay;
+mod subscribe;
 mod users;
 
 use std::collections::{HashMap, VecDeque};
@@ -53,7 +55,7 @@ use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 use switchboard_core::{Event, Now, Source, TransactionId};
-use switchboard_proto::{Request, Response, StatusCode};
+use switchboard_proto::{HeaderName, Request, Response, StatusCode};
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
@@ -592,15 +594,16 @@ impl Service {
                 (incoming.tx(), incoming.request())
             }
         };
-        let tag = ep.new_tag();
-        let answer = crate::util::response(
+        let lines = [(HeaderName::RetryAfter, "5".to_owned())];
+        answer_request(
+            now,
+            ep,
+            tx,
             request,
             StatusCode::SERVER_INTERNAL_ERROR,
             None,
-            &tag,
-            &[(switchboard_proto::HeaderName::RetryAfter, "5".to_owned())],
+            &lines,
         );
-        send(ep, now, tx, answer);
     }
 
     // ----- housekeeping -----
@@ -667,6 +670,42 @@ impl Service {
             }
         }
     }
+}
+
+/// Answers transaction `tx` of `request` with `status` (and `reason`
+/// instead of its usual phrase), a fresh To tag and `lines`.
+fn answer_request(
+    now: Now,
+    ep: &mut impl TransactionLayer,
+    tx: TransactionId,
+    request: &Request,
+    status: StatusCode,
+    reason: Option<&str>,
+    lines: &[(HeaderName, String)],
+) {
+    let tag = ep.new_tag();
+    let response = crate::util::response(request, status, reason, &tag, lines);
+    send(ep, now, tx, response);
+}
+
+/// [`answer_request`] for a request the service took in.
+fn answer(
+    now: Now,
+    ep: &mut impl TransactionLayer,
+    incoming: &Incoming,
+    status: StatusCode,
+    reason: Option<&str>,
+    lines: &[(HeaderName, String)],
+) {
+    answer_request(
+        now,
+        ep,
+        incoming.tx(),
+        incoming.request(),
+        status,
+        reason,
+        lines,
+    );
 }
 
 /// Sends a response, or logs why there is none.

@@ -22,17 +22,13 @@ use switchboard_core::{Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
 use switchboard_server::storage::BindingStore;
 
-use super::{SqliteStore, from_sql_u64, to_sql_u64};
+use super::{SqliteStore, from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_change;
 
 const COLUMNS: &str = "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, \
                        reg_id, path, transport, remote_addr, local_addr, flow_token, user_agent, \
                        updated_unix";
-
-/// Path entries are stored one per line: validation refuses control
-/// characters in an entry, so a line break cannot occur inside one.
-const PATH_SEPARATOR: char = '\n';
 
 /// The statements that write bindings, from the connection's cache
 /// (prepared once per connection, not per commit).
@@ -70,7 +66,7 @@ impl<'c> BindingWriter<'c> {
     fn change(&mut self, change: &BindingChange) -> Result<(), StoreError> {
         match change {
             BindingChange::Upsert(b) => {
-                let path = b.path.join(&PATH_SEPARATOR.to_string());
+                let path = join_lines(&b.path);
                 self.upsert.execute(params![
                     stored_aor(&b.aor),
                     b.key.to_string(),
@@ -180,7 +176,7 @@ impl RawBinding {
                 expires_at,
                 call_id: self.call_id,
                 cseq,
-                path: split_path(&self.path),
+                path: split_lines(&self.path),
                 instance: self.instance_id,
                 reg_id,
                 source: fields.source,
@@ -248,14 +244,6 @@ struct TextFields {
 /// `sip:user@domain`: the AOR as the `aor` column keeps it.
 fn stored_aor(aor: &Aor) -> String {
     format!("sip:{}", aor.as_str())
-}
-
-fn split_path(path: &str) -> Vec<String> {
-    if path.is_empty() {
-        Vec::new()
-    } else {
-        path.split(PATH_SEPARATOR).map(str::to_owned).collect()
-    }
 }
 
 impl SqliteStore {

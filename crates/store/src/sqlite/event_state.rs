@@ -26,7 +26,7 @@ use switchboard_server::storage::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 
-use super::{SqliteStore, from_sql_u64, to_sql_u64};
+use super::{SqliteStore, from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_state_change;
 
@@ -36,9 +36,6 @@ const SUBSCRIPTION_COLUMNS: &str = "id, event, resource, watcher, call_id, local
 const PUBLICATION_COLUMNS: &str = "etag, aor, event, content_type, body, expires_unix";
 const MESSAGE_COLUMNS: &str =
     "id, aor, from_value, to_value, date, content_type, body, received_unix";
-
-/// Routes are stored one per line.
-const ROUTE_SEPARATOR: &str = "\n";
 
 /// The statements that write the event state, from the connection's cache.
 pub(super) struct StateWriter<'c> {
@@ -107,7 +104,7 @@ impl<'c> StateWriter<'c> {
                     s.local_tag,
                     s.remote_tag,
                     s.remote_target,
-                    s.route_set.join(ROUTE_SEPARATOR),
+                    join_lines(&s.route_set),
                     s.local_cseq,
                     transport,
                     remote,
@@ -220,21 +217,13 @@ impl RawSubscription {
         };
         let expires_unix = from_sql_u64("subscription expires_unix", self.expires_unix)?;
         Ok(SubscriptionRecord {
-            route_set: split_routes(&self.route_set),
+            route_set: split_lines(&self.route_set),
             local_cseq,
             source,
             expires_unix,
             version,
             ..self.record
         })
-    }
-}
-
-fn split_routes(routes: &str) -> Vec<String> {
-    if routes.is_empty() {
-        Vec::new()
-    } else {
-        routes.split(ROUTE_SEPARATOR).map(str::to_owned).collect()
     }
 }
 

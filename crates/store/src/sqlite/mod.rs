@@ -202,6 +202,22 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A list of header values (a Path, a route set) as its column keeps it:
+/// one per line (validation refuses control characters in a value, so a
+/// line break cannot occur inside one).
+fn join_lines(values: &[String]) -> String {
+    values.join("\n")
+}
+
+/// The list [`join_lines`] stored.
+fn split_lines(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        text.split('\n').map(str::to_owned).collect()
+    }
+}
+
 /// `u64` seconds to SQLite's `i64`; validation has already refused values
 /// past `i64::MAX`, so this only saturates on a caller that skipped it.
 fn to_sql_u64(value: u64) -> i64 {

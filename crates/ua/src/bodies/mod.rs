@@ -11,5 +11,5 @@ mod xml;
 pub use dialog_info::{DIALOG_INFO, DialogInfo, DialogSummary};
 pub use notify_body::NotifyBody;
 pub use presence::{PIDF, Presence};
-pub use reg_info::{REGINFO, RegInfo, RegistrationSummary};
+pub use reg_info::{ContactSummary, REGINFO, RegInfo, RegistrationSummary};
 pub use resource_list::{ListedResource, RLMI, ResourceList};

@@ -102,6 +102,19 @@ fn notified(sub: &mut Subscription) -> crate::Notification {
     }
 }
 
+/// The subscription starts anew at once, in a new dialog: its SUBSCRIBE.
+fn resubscribed_at_once(sub: &mut Subscription, first: &Request) -> Request {
+    assert!(matches!(
+        sub.poll_event(),
+        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
+    ));
+    let again = sent(sub);
+    assert_eq!(again.uri_str(), BOB);
+    assert!(again.headers().to_tag().is_none());
+    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    again
+}
+
 const PIDF_OPEN: &str = r#"<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="sip:bob@example.com"><tuple id="a"><status><basic>open</basic></status></tuple><note>at lunch</note></presence>"#;
 
 #[test]
@@ -256,14 +269,7 @@ fn a_notify_before_the_2xx_sets_up_the_dialog_and_deactivated_resubscribes() {
         notified(&mut sub).state,
         SubscriptionState::Terminated { reason: Some(ref r) } if r == "deactivated"
     ));
-    assert!(matches!(
-        sub.poll_event(),
-        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
-    ));
-    let again = sent(&mut sub);
-    assert_eq!(again.uri_str(), BOB);
-    assert!(again.headers().to_tag().is_none());
-    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    let again = resubscribed_at_once(&mut sub, &first);
     // The old dialog is no longer ours.
     assert!(!sub.matches(&notify(&first, 5, "active", None)));
 
@@ -284,6 +290,81 @@ fn a_notify_before_the_2xx_sets_up_the_dialog_and_deactivated_resubscribes() {
         }))
     );
     assert!(sub.poll_action().is_none());
+}
+
+/// A reginfo document of bob (version `version`, `state` full or
+/// partial) with `contacts` as (id, URI, state).
+fn reginfo(version: u32, state: &str, contacts: &[(&str, &str, &str)]) -> String {
+    let contacts: String = contacts
+        .iter()
+        .map(|(id, uri, state)| {
+            format!(r#"<contact id="{id}" state="{state}" event="registered"><uri>{uri}</uri></contact>"#)
+        })
+        .collect();
+    format!(
+        r#"<?xml version="1.0"?><reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="{version}" state="{state}"><registration aor="{BOB}" id="r1" state="active">{contacts}</registration></reginfo>"#
+    )
+}
+
+/// The active contacts a reginfo NOTIFY `n` reports, handed to `sub`.
+fn active_contacts(sub: &mut Subscription, t0: Instant, n: &Request) -> usize {
+    on_notify(sub, t0, n);
+    assert_eq!(answered(sub), StatusCode::OK);
+    match notified(sub).body {
+        NotifyBody::Registrations(info) => {
+            assert_eq!(info.registrations.len(), 1, "{info:?}");
+            info.registrations[0].active_contacts()
+        }
+        other => panic!("not reginfo: {other:?}"),
+    }
+}
+
+#[test]
+fn a_partial_reginfo_updates_only_the_contacts_it_names() {
+    let t0 = Instant::now();
+    let mut sub = Subscription::new(
+        t0,
+        config("secret"),
+        BOB,
+        "reg",
+        600,
+        Box::new(StdRng::seed_from_u64(7)),
+    )
+    .unwrap();
+    let first = sent(&mut sub);
+    sub.handle_response(t0, &response(&first, StatusCode::OK, Some(600)));
+    let _ = sub.poll_event();
+    let reg_notify = |cseq, doc: String| {
+        let mut n = notify(
+            &first,
+            cseq,
+            "active;expires=600",
+            Some(("application/reginfo+xml", &doc)),
+        );
+        n.headers_mut().set(HeaderName::Event, "reg");
+        n
+    };
+    let desk = ("c1", "sip:bob@192.0.2.1", "active");
+    let phone = ("c2", "sip:bob@192.0.2.2", "active");
+    let full = reg_notify(1, reginfo(0, "full", &[desk, phone]));
+    assert_eq!(active_contacts(&mut sub, t0, &full), 2);
+    // The phone re-registers: the partial document names only it.
+    let refreshed = reg_notify(2, reginfo(1, "partial", &[phone]));
+    assert_eq!(active_contacts(&mut sub, t0, &refreshed), 2);
+    // The desk unregisters; then a third device registers.
+    let gone = reg_notify(
+        3,
+        reginfo(2, "partial", &[("c1", "sip:bob@192.0.2.1", "terminated")]),
+    );
+    assert_eq!(active_contacts(&mut sub, t0, &gone), 1);
+    let tablet = reg_notify(
+        4,
+        reginfo(3, "partial", &[("c3", "sip:bob@192.0.2.3", "active")]),
+    );
+    assert_eq!(active_contacts(&mut sub, t0, &tablet), 2);
+    // A full document replaces what is held.
+    let only_desk = reg_notify(5, reginfo(4, "full", &[desk]));
+    assert_eq!(active_contacts(&mut sub, t0, &only_desk), 1);
 }
 
 #[test]
@@ -331,14 +412,7 @@ fn a_refresh_answered_481_starts_a_new_subscription() {
             None,
         ),
     );
-    assert!(matches!(
-        sub.poll_event(),
-        Some(SubscriptionEvent::Retrying { retry_in, .. }) if retry_in.is_zero()
-    ));
-    let again = sent(&mut sub);
-    assert_eq!(again.uri_str(), BOB);
-    assert!(again.headers().to_tag().is_none());
-    assert_ne!(again.headers().call_id(), first.headers().call_id());
+    resubscribed_at_once(&mut sub, &first);
     // The name stays the first Call-ID.
     assert_eq!(sub.id(), first.headers().call_id().unwrap());
 }
