@@ -323,3 +323,63 @@ fn a_clean_stop_ends_subscriptions_only_when_configured() {
     let states = states_until_quiet(&peer, Duration::from_millis(500));
     assert!(states.is_empty(), "{states:?}");
 }
+
+/// The CSeq number of a request.
+fn cseq_of(m: &str) -> u32 {
+    header(m, "CSeq")
+        .and_then(|c| c.split_whitespace().next().map(str::to_owned))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_subscription_outlives_kill_9_and_the_watcher_keeps_being_notified() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    switchboard().add_users(&data, &[("alice", "secret"), ("bob", "secret")]);
+    let mut server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    let port = server.port;
+    // alice watches bob (the 200 means the subscription is on disk).
+    let peer = raw_watcher(&server);
+    server.process().signal("KILL");
+    server.process().expect_exit(WAIT);
+
+    // A new process on the same data: alice never subscribes again.
+    let server = switchboard()
+        .serve(&data)
+        .config(NO_RATE_LIMIT)
+        .port(port)
+        .start();
+    let mut publish = agent(&server, &["publish", BOB, "--status", "away"]);
+    publish.expect_line(Stream::Stdout, "published (expires", WAIT);
+    // The first NOTIFY, before the kill, had CSeq 1 at least; a
+    // retransmission repeats its CSeq.
+    let mut last_cseq = 1;
+    let mut away = None;
+    let deadline = std::time::Instant::now() + WAIT;
+    while away.is_none() && std::time::Instant::now() < deadline {
+        let Some(m) = peer.recv(Duration::from_millis(500)) else {
+            continue;
+        };
+        if method(&m) != "NOTIFY" {
+            continue;
+        }
+        peer.send(&response_to(&m, 200, "OK", "w", ""));
+        let cseq = cseq_of(&m);
+        assert!(cseq >= last_cseq, "CSeq went back to {cseq}:\n{m}");
+        last_cseq = cseq;
+        if m.contains("<basic>open</basic>") && m.contains("away") {
+            away = Some(m);
+        }
+    }
+    let away = away.unwrap_or_else(|| {
+        panic!(
+            "no NOTIFY with bob away after the restart\n{}",
+            server.log_text()
+        )
+    });
+    let state = header(&away, "Subscription-State").unwrap_or_default();
+    assert!(state.starts_with("active"), "{away}");
+    publish.signal("TERM");
+    assert!(publish.expect_exit(WAIT).success());
+}
