@@ -10,11 +10,12 @@
 # bench/presence_load.py answering every NOTIFY), so WATCHERS x PER-WATCHER
 # subscriptions of one user; procstat.sh snapshots before and SETTLE s
 # after (the UDP transactions have ended: RFC 3261 Timer J is 32 s); then
-# bob PUBLISHes once and the generator times until every subscription got
-# the new state, with the server's CPU for it. Prints per server:
+# bob PUBLISHes and the generator times until every subscription got
+# the new state (ten times, one after the other), with the server's CPU
+# for it. Prints per server:
 #   NAME subscribe: ok= failed= rate=/s       (SUBSCRIBE rate, failures)
 #   NAME memory: subscriptions= pss_delta_kb= per_subscription_bytes=
-#   NAME fanout: notified= time_ms= cpu_ms= cpu_per_notify_us=
+#   NAME fanout: rounds= notified= time_ms_median= time_ms_max= cpu_ms= cpu_per_notify_us=
 # Kamailio: 127.0.0.1:5080 (kamailio-ref.cfg: presence in memory,
 # subs_db_mode 0); Switchboard: the release binary on 127.0.0.1:5062 with
 # its durable store. Both servers are stopped by PID at the end.
