@@ -75,7 +75,18 @@ pub struct Config {
     /// transport error (so a [`crate::FailoverTransaction`] moves on to the
     /// next target). Default 10 s (RFC 5626 §4.4.1).
     pub keepalive_timeout: Duration,
+    /// Receive and send buffer of each UDP socket, in bytes (default 4 MiB,
+    /// [`DEFAULT_UDP_BUFFER_BYTES`]; `None` keeps the kernel's default,
+    /// about 208 KB on Linux). A burst beyond the receive buffer is dropped
+    /// by the kernel and recovered only by retransmission after T1. Linux
+    /// caps the size at `net.core.rmem_max` / `wmem_max` unless the process
+    /// has CAP_NET_ADMIN; what was granted is logged at start.
+    pub udp_buffer_bytes: Option<usize>,
 }
+
+/// The UDP socket buffer size asked for by default: 4 MiB, as SIPp asks
+/// for its own sockets.
+pub const DEFAULT_UDP_BUFFER_BYTES: usize = 4 << 20;
 
 impl Default for Config {
     fn default() -> Self {
@@ -94,6 +105,7 @@ impl Default for Config {
             max_connections: 10_000,
             keepalive_interval: None,
             keepalive_timeout: Duration::from_secs(10),
+            udp_buffer_bytes: Some(DEFAULT_UDP_BUFFER_BYTES),
         }
     }
 }

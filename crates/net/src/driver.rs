@@ -144,7 +144,7 @@ pub(crate) async fn spawn<A: Commanded>(
             return Err(StartError::MissingTlsServer(transport));
         }
         if transport == Transport::Udp {
-            let socket = crate::bind::udp(addr).map_err(err)?;
+            let socket = crate::bind::udp(addr, config.udp_buffer_bytes).map_err(err)?;
             let at = socket.local_addr().map_err(err)?;
             local.push((transport, at));
             bound.push(Bound::Udp(Arc::new(socket), at));

@@ -76,7 +76,7 @@ mod tls;
 pub mod ws;
 
 pub use app::{App, AppReceiver, AppSender, app_channel};
-pub use config::{Config, Listen};
+pub use config::{Config, DEFAULT_UDP_BUFFER_BYTES, Listen};
 pub use driver::RuntimeStats;
 pub use error::{Error, StartError, TlsError};
 pub use failover::FailoverTransaction;
