@@ -35,6 +35,13 @@ pub struct FileConfig {
     /// request rate (a registration is two transactions: the default
     /// sustains about 1,500 registrations/s).
     pub max_transactions: Option<usize>,
+    /// Receive and send buffer of each UDP socket, in bytes (default 4 MiB;
+    /// 0 keeps the kernel's default, about 208 KB on Linux). A burst beyond
+    /// the receive buffer is dropped by the kernel and recovered only by a
+    /// retransmission after T1. Linux caps it at `net.core.rmem_max` /
+    /// `wmem_max` unless the server has CAP_NET_ADMIN; the log says what
+    /// was granted.
+    pub udp_buffer_bytes: Option<usize>,
     /// Digest authentication settings.
     #[serde(default)]
     pub auth: AuthSection,

@@ -22,6 +22,14 @@ pub const DEFAULT_DATA: &str = "switchboard-data";
 /// registrations a second, and bounds their memory to well under 1 GB.
 pub const DEFAULT_MAX_TRANSACTIONS: usize = 300_000;
 
+/// UDP socket buffer size asked for when the file does not say: 4 MiB, as
+/// SIPp asks for its own sockets.
+pub const DEFAULT_UDP_BUFFER_BYTES: usize = 4 << 20;
+
+/// The largest `udp_buffer_bytes` accepted (the kernel takes an `int`, and
+/// doubles it).
+const MAX_UDP_BUFFER_BYTES: usize = 1 << 30;
+
 /// The settings the server runs with.
 #[derive(Debug)]
 pub struct Settings {
@@ -47,6 +55,8 @@ pub struct Settings {
     pub max_transactions: Option<usize>,
     /// `[messages]` as the file says.
     pub messages: MessagesSection,
+    /// `udp_buffer_bytes` as the file says.
+    pub udp_buffer_bytes: Option<usize>,
 }
 
 impl Settings {
@@ -54,6 +64,17 @@ impl Settings {
     #[must_use]
     pub fn transaction_limit(&self) -> usize {
         self.max_transactions.unwrap_or(DEFAULT_MAX_TRANSACTIONS)
+    }
+
+    /// The UDP socket buffer size to ask for: the file's, or the default;
+    /// `None` (the file's 0) keeps the kernel's default.
+    #[must_use]
+    pub fn udp_buffer(&self) -> Option<usize> {
+        match self.udp_buffer_bytes {
+            Some(0) => None,
+            Some(bytes) => Some(bytes),
+            None => Some(DEFAULT_UDP_BUFFER_BYTES),
+        }
     }
 }
 
@@ -205,6 +226,15 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if file.max_transactions == Some(0) {
         return Err(ConfigError::new("max_transactions", "must be at least 1"));
     }
+    if file
+        .udp_buffer_bytes
+        .is_some_and(|bytes| bytes > MAX_UDP_BUFFER_BYTES)
+    {
+        return Err(ConfigError::new(
+            "udp_buffer_bytes",
+            format!("must be at most {MAX_UDP_BUFFER_BYTES} (0: the kernel's default)"),
+        ));
+    }
     check_presence(&file.presence)?;
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
@@ -220,6 +250,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         proxy: file.proxy,
         max_transactions: file.max_transactions,
         messages: file.messages,
+        udp_buffer_bytes: file.udp_buffer_bytes,
     })
 }
 
@@ -350,6 +381,26 @@ mod tests {
         );
         let error = resolve_with("max_transactions = 0\n").unwrap_err();
         assert_eq!(error.key, "max_transactions");
+    }
+
+    #[test]
+    fn udp_buffer_bytes_key() {
+        let resolve_with = |text: &str| {
+            resolve_file(
+                text,
+                &Flags {
+                    listen: vec!["udp:127.0.0.1:5060".into()],
+                    domains: vec!["example.com".into()],
+                    ..Flags::default()
+                },
+            )
+        };
+        let udp_buffer = |text: &str| resolve_with(text).unwrap().udp_buffer();
+        assert_eq!(udp_buffer(""), Some(DEFAULT_UDP_BUFFER_BYTES));
+        assert_eq!(udp_buffer("udp_buffer_bytes = 8388608\n"), Some(8 << 20));
+        assert_eq!(udp_buffer("udp_buffer_bytes = 0\n"), None);
+        let error = resolve_with("udp_buffer_bytes = 4294967296\n").unwrap_err();
+        assert_eq!(error.key, "udp_buffer_bytes");
     }
 
     #[test]

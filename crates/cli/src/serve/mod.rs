@@ -158,6 +158,7 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
         ..switchboard_net::Config::default()
     };
     net.endpoint.max_transactions = settings.transaction_limit();
+    net.udp_buffer_bytes = settings.udp_buffer();
     if let Some((cert, key)) = &settings.tls {
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
