@@ -11,10 +11,13 @@
 # the release `switchboard serve` (127.0.0.1:5062, the same users imported
 # into a fresh data directory, per-source rate limit and lockout off since
 # all traffic comes from one address, digest uri check off for SIPp), runs
-# compare.sh --scenario call (uac_call.xml: INVITE, 407, INVITE with
+# the shared bench.sh --scenario call against each in turn (bench_compare
+# in lib.sh; uac_call.xml: INVITE, 407, INVITE with
 # digest, 180/200 from uas_call.xml through the proxy, ACK and BYE along
-# the Record-Route; the callees pre-registered by bench.sh), prints its
-# summary lines, with --max also find_max.sh for each server, and stops
+# the Record-Route; the callees pre-registered by bench.sh), prints each
+# run with its p99.9 latency and the host's UDP receive-buffer errors
+# (RcvbufErrors, InErrors of /proc/net/snmp) over it, a summary per server
+# and the CPU ratio, with --max also find_max.sh for each server, and stops
 # both servers by PID. Needs the release binary (cargo build --release -p
 # switchboard; SWITCHBOARD_BIN overrides its path), sipp, kamailio.
 set -euo pipefail
@@ -41,7 +44,7 @@ while [ $# -gt 0 ]; do
 		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--hold-ms MS] [--max] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$BENCH/compare.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
 BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
@@ -49,10 +52,8 @@ BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
 POPULATION=$USERS
 bench_start "$POPULATION" "$EXTRA_CONFIG"
 
-"$BENCH/compare.sh" --server kamailio=127.0.0.1:5060:"$KPID" \
-	--server switchboard=127.0.0.1:5062:"$OPID" \
-	--scenario call --rate "$RATE" --count "$COUNT" --users "$USERS" \
-	--hold-ms "$HOLD_MS" --repeat "$REPEAT"
+bench_compare "$REPEAT" --scenario call --rate "$RATE" --count "$COUNT" --users "$USERS" \
+	--hold-ms "$HOLD_MS"
 
 if [ "$MAX" = 1 ]; then
 	for server in kamailio=5060:"$KPID" switchboard=5062:"$OPID"; do

@@ -46,3 +46,70 @@ TOML
 	grep -q ready "$WORK/switchboard.log" || { cat "$WORK/switchboard.log"; exit 1; }
 	KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$users" | tail -1)
 }
+
+# The host's UDP error counters from /proc/net/snmp: "InErrors RcvbufErrors".
+# RcvbufErrors counts datagrams the kernel dropped because a socket's
+# receive buffer was full (host-wide: SIPp's sockets count too).
+udp_errors() {
+	awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
+	     $1 == "Udp:" { print $c["InErrors"], $c["RcvbufErrors"] }' /proc/net/snmp
+}
+
+# p99.9 of the primary response time (rtd 1) in the rtt files of DIR.
+rtt_p999() {
+	awk -F';' 'NR > 1 && $3 + 0 == 1 { print $2 }' "$1"/*_rtt.csv 2>/dev/null | sort -g | awk '
+		{ v[NR] = $1 }
+		END { if (NR == 0) { print "na"; exit }
+		      i = int(0.999 * NR + 0.999999); if (i > NR) i = NR; printf "%.3f\n", v[i] }'
+}
+
+# bench_compare REPEAT bench.sh-args...: runs the load against Kamailio and
+# Switchboard interleaved (as compare.sh does, so host noise hits both
+# alike); each run's bench.sh line gets p999_ms and the host's UDP
+# in_errors / rcvbuf_errors delta over that run; then one summary line per
+# server (medians; max_ms the worst run; errors summed) and the CPU ratio.
+bench_compare() {
+	local repeat="$1" i s name target pid dir before after line
+	shift
+	local results="$WORK/results"
+	for ((i = 1; i <= repeat; i++)); do
+		for s in kamailio=127.0.0.1:5060:"$KPID" switchboard=127.0.0.1:5062:"$OPID"; do
+			name="${s%%=*}"; target="${s#*=}"; pid="${target##*:}"; target="${target%:*}"
+			dir="$WORK/run-$name-$i"
+			read -r b_in b_rcv < <(udp_errors)
+			line="$("$BENCH/bench.sh" --target "$target" --server-pid "$pid" --quiet --outdir "$dir" "$@")" || true
+			read -r a_in a_rcv < <(udp_errors)
+			line="server=$name run=$i $line p999_ms=$(rtt_p999 "$dir") in_errors=$((a_in - b_in)) rcvbuf_errors=$((a_rcv - b_rcv))"
+			echo "$line" >&2
+			echo "$line" >>"$results"
+			rm -rf "$dir"
+			sleep 3
+		done
+	done
+	awk '
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		{
+			delete f
+			for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] }
+			s = f["server"]; n = ++runs[s]
+			if (!(s in order)) { order[s] = ++servers; names[servers] = s }
+			sc[s] = f["scenario"]; rate[s] = f["rate"]
+			if (f["fail_pct"] + 0 > fmax[s]) fmax[s] = f["fail_pct"] + 0
+			p99[s, n] = f["p99_ms"]; p999[s, n] = f["p999_ms"]; cpu[s, n] = f["cpu_ms_per_op"]
+			if (f["max_ms"] + 0 > mx[s]) mx[s] = f["max_ms"] + 0
+			inerr[s] += f["in_errors"]; rcv[s] += f["rcvbuf_errors"]
+		}
+		END {
+			for (x = 1; x <= servers; x++) {
+				s = names[x]; n = runs[s]
+				for (k = 1; k <= n; k++) { a[k] = p99[s, k]; b[k] = p999[s, k]; c[k] = cpu[s, k] }
+				cm[s] = med(c, n)
+				printf "summary server=%s scenario=%s rate=%s runs=%d fail_pct_max=%.2f p99_ms_med=%.3f p999_ms_med=%.3f max_ms_max=%.3f cpu_ms_per_op_med=%.3f in_errors=%d rcvbuf_errors=%d\n",
+					s, sc[s], rate[s], n, fmax[s], med(a, n), med(b, n), mx[s], cm[s], inerr[s], rcv[s]
+			}
+			if (cm["kamailio"] > 0) printf "ratio cpu_ms_per_op switchboard/kamailio=%.2f\n", cm["switchboard"] / cm["kamailio"]
+		}' "$results"
+}

@@ -8,8 +8,11 @@
 # Starts Kamailio (5060, 2 UDP workers, users user0000.. / pw-<user>) and
 # the release `switchboard serve` (127.0.0.1:5062, the same users imported
 # into a fresh data directory, per-source rate limit and lockout off since
-# all traffic comes from one address, digest uri check off for SIPp), runs compare.sh --scenario register,
-# prints its summary lines, and stops both servers by PID. Needs the
+# all traffic comes from one address, digest uri check off for SIPp),
+# runs the shared bench.sh --scenario register against each in turn
+# (bench_compare in lib.sh), prints each run with its p99.9 latency and
+# the host's UDP receive-buffer errors over it, a summary per server and
+# the CPU ratio, and stops both servers by PID. Needs the
 # release binary (cargo build --release -p switchboard), sipp, kamailio.
 set -euo pipefail
 
@@ -31,7 +34,7 @@ while [ $# -gt 0 ]; do
 		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$BENCH/compare.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
 BIN="$HERE/../target/release/switchboard"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
@@ -39,6 +42,4 @@ BIN="$HERE/../target/release/switchboard"
 POPULATION=$((USERS * 2))
 bench_start "$POPULATION" "$EXTRA_CONFIG"
 
-"$BENCH/compare.sh" --server kamailio=127.0.0.1:5060:"$KPID" \
-	--server switchboard=127.0.0.1:5062:"$OPID" \
-	--scenario register --rate "$RATE" --count "$COUNT" --users "$USERS" --repeat "$REPEAT"
+bench_compare "$REPEAT" --scenario register --rate "$RATE" --count "$COUNT" --users "$USERS"
