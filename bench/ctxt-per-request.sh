@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# ctxt-per-request.sh - context switches of the release `switchboard serve`
+# per request under a fixed SIPp load: the voluntary (waits: a wake-up per
+# read, per store commit...) and involuntary (preempted) switches of all its
+# threads, read from /proc/PID/task/*/status before and after one bench.sh
+# run against it alone.
+#
+#   bench/ctxt-per-request.sh [--scenario register] [--rate 2000]
+#                             [--count 20000] [--users 10000]
+#                             [--bench DIR] [--config FILE]
+#
+# A registration is two requests (REGISTER, 401, REGISTER with digest); a
+# call is five at the server from the caller (INVITE, ACK of the 407,
+# INVITE, ACK, BYE). Prints one line:
+#   ctxt scenario=.. rate=.. ok=.. requests=.. voluntary=.. involuntary=..
+#        voluntary_per_request=.. involuntary_per_request=.. (and the bench line)
+# Starts Kamailio too (bench_start in lib.sh) but sends it nothing; stops
+# both by PID.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
+SCENARIO=register
+RATE=2000
+COUNT=20000
+USERS=10000
+EXTRA_CONFIG=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--scenario) SCENARIO="$2"; shift 2 ;;
+		--rate) RATE="$2"; shift 2 ;;
+		--count) COUNT="$2"; shift 2 ;;
+		--users) USERS="$2"; shift 2 ;;
+		--bench) BENCH="$2"; shift 2 ;;
+		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
+		*) echo "usage: $0 [--scenario register|call] [--rate R] [--count N] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
+	esac
+done
+[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
+[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
+case "$SCENARIO" in
+	register) PER_OP=2 ;;
+	call) PER_OP=5 ;;
+	*) echo "scenario: register or call" >&2; exit 2 ;;
+esac
+
+. "$HERE/lib.sh"
+bench_start $((USERS * 2)) "$EXTRA_CONFIG"
+
+# "voluntary involuntary", summed over the threads of $1.
+switches() {
+	awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { n += $2 }
+	     END { print v + 0, n + 0 }' /proc/"$1"/task/*/status
+}
+
+read -r v0 n0 < <(switches "$OPID")
+line="$("$BENCH/bench.sh" --target 127.0.0.1:5062 --server-pid "$OPID" --quiet \
+	--scenario "$SCENARIO" --rate "$RATE" --count "$COUNT" --users "$USERS")"
+read -r v1 n1 < <(switches "$OPID")
+ok="$(sed -n 's/.* ok=\([0-9]*\).*/\1/p' <<<"$line")"
+awk -v sc="$SCENARIO" -v rate="$RATE" -v ok="${ok:-0}" -v per="$PER_OP" \
+	-v v=$((v1 - v0)) -v n=$((n1 - n0)) -v line="$line" 'BEGIN {
+	r = ok * per
+	printf "ctxt scenario=%s rate=%s ok=%d requests=%d voluntary=%d involuntary=%d voluntary_per_request=%s involuntary_per_request=%s\n",
+		sc, rate, ok, r, v, n, (r > 0) ? sprintf("%.3f", v / r) : "na", (r > 0) ? sprintf("%.3f", n / r) : "na"
+	print line
+}'
