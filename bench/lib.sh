@@ -15,12 +15,19 @@ KPID=""
 
 bench_stop() {
 	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
-	"$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true
+	# Only the Kamailio this script started: one on 5060 may be another
+	# benchmark's.
+	[ -n "$KPID" ] && { "$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true; }
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
 
 bench_start() {
 	local users="$1" extra="${2:-}"
+	# One benchmark at a time on this host (fixed ports 5060/5062).
+	while pgrep -x kamailio >/dev/null || pgrep -x sipp >/dev/null; do
+		echo "waiting: another benchmark is running" >&2
+		sleep 10
+	done
 	WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
 	trap bench_stop EXIT
 	for ((i = 0; i < users; i++)); do

@@ -359,47 +359,39 @@ mod tests {
         resolve(flags, file, &Host::default())
     }
 
+    /// `text` resolved with a UDP listener and a domain on the command line.
+    fn resolve_on_udp(text: &str) -> Result<Settings, ConfigError> {
+        resolve_file(
+            text,
+            &Flags {
+                listen: vec!["udp:127.0.0.1:5060".into()],
+                domains: vec!["example.com".into()],
+                ..Flags::default()
+            },
+        )
+    }
+
     #[test]
     fn max_transactions_key() {
-        let resolve_with = |text: &str| {
-            resolve_file(
-                text,
-                &Flags {
-                    listen: vec!["udp:127.0.0.1:5060".into()],
-                    domains: vec!["example.com".into()],
-                    ..Flags::default()
-                },
-            )
-        };
-        let settings = resolve_with("max_transactions = 500000\n").unwrap();
+        let settings = resolve_on_udp("max_transactions = 500000\n").unwrap();
         assert_eq!(settings.max_transactions, Some(500_000));
         assert_eq!(settings.transaction_limit(), 500_000);
-        assert_eq!(resolve_with("").unwrap().max_transactions, None);
+        assert_eq!(resolve_on_udp("").unwrap().max_transactions, None);
         assert_eq!(
-            resolve_with("").unwrap().transaction_limit(),
+            resolve_on_udp("").unwrap().transaction_limit(),
             DEFAULT_MAX_TRANSACTIONS
         );
-        let error = resolve_with("max_transactions = 0\n").unwrap_err();
+        let error = resolve_on_udp("max_transactions = 0\n").unwrap_err();
         assert_eq!(error.key, "max_transactions");
     }
 
     #[test]
     fn udp_buffer_bytes_key() {
-        let resolve_with = |text: &str| {
-            resolve_file(
-                text,
-                &Flags {
-                    listen: vec!["udp:127.0.0.1:5060".into()],
-                    domains: vec!["example.com".into()],
-                    ..Flags::default()
-                },
-            )
-        };
-        let udp_buffer = |text: &str| resolve_with(text).unwrap().udp_buffer();
+        let udp_buffer = |text: &str| resolve_on_udp(text).unwrap().udp_buffer();
         assert_eq!(udp_buffer(""), Some(DEFAULT_UDP_BUFFER_BYTES));
         assert_eq!(udp_buffer("udp_buffer_bytes = 8388608\n"), Some(8 << 20));
         assert_eq!(udp_buffer("udp_buffer_bytes = 0\n"), None);
-        let error = resolve_with("udp_buffer_bytes = 4294967296\n").unwrap_err();
+        let error = resolve_on_udp("udp_buffer_bytes = 4294967296\n").unwrap_err();
         assert_eq!(error.key, "udp_buffer_bytes");
     }
 
