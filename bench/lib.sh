@@ -62,6 +62,13 @@ udp_errors() {
 	     $1 == "Udp:" { print $c["InErrors"], $c["RcvbufErrors"] }' /proc/net/snmp
 }
 
+# Datagrams dropped by the sockets bound to local port $1 (the last column
+# of /proc/net/udp): the server's own share of RcvbufErrors.
+socket_drops() {
+	awk -v port="$(printf ':%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == port { d += $NF }
+	     END { print d + 0 }' /proc/net/udp /proc/net/udp6
+}
+
 # p99.9 of the primary response time (rtd 1) in the rtt files of DIR.
 rtt_p999() {
 	awk -F';' 'NR > 1 && $3 + 0 == 1 { print $2 }' "$1"/*_rtt.csv 2>/dev/null | sort -g | awk '
@@ -72,8 +79,9 @@ rtt_p999() {
 
 # bench_compare REPEAT bench.sh-args...: runs the load against Kamailio and
 # Switchboard interleaved (as compare.sh does, so host noise hits both
-# alike); each run's bench.sh line gets p999_ms and the host's UDP
-# in_errors / rcvbuf_errors delta over that run; then one summary line per
+# alike); each run's bench.sh line gets p999_ms, the host's UDP
+# in_errors / rcvbuf_errors delta over that run and the drops of the
+# server's own socket (server_socket_drops; the rest are SIPp's); then one summary line per
 # server (medians; max_ms the worst run; errors summed) and the CPU ratio.
 bench_compare() {
 	local repeat="$1" i s name target pid dir before after line
@@ -84,9 +92,11 @@ bench_compare() {
 			name="${s%%=*}"; target="${s#*=}"; pid="${target##*:}"; target="${target%:*}"
 			dir="$WORK/run-$name-$i"
 			read -r b_in b_rcv < <(udp_errors)
+			b_own="$(socket_drops "${target##*:}")"
 			line="$("$BENCH/bench.sh" --target "$target" --server-pid "$pid" --quiet --outdir "$dir" "$@")" || true
 			read -r a_in a_rcv < <(udp_errors)
-			line="server=$name run=$i $line p999_ms=$(rtt_p999 "$dir") in_errors=$((a_in - b_in)) rcvbuf_errors=$((a_rcv - b_rcv))"
+			a_own="$(socket_drops "${target##*:}")"
+			line="server=$name run=$i $line p999_ms=$(rtt_p999 "$dir") in_errors=$((a_in - b_in)) rcvbuf_errors=$((a_rcv - b_rcv)) server_socket_drops=$((a_own - b_own))"
 			echo "$line" >&2
 			echo "$line" >>"$results"
 			rm -rf "$dir"
@@ -107,15 +117,15 @@ bench_compare() {
 			if (f["fail_pct"] + 0 > fmax[s]) fmax[s] = f["fail_pct"] + 0
 			p99[s, n] = f["p99_ms"]; p999[s, n] = f["p999_ms"]; cpu[s, n] = f["cpu_ms_per_op"]
 			if (f["max_ms"] + 0 > mx[s]) mx[s] = f["max_ms"] + 0
-			inerr[s] += f["in_errors"]; rcv[s] += f["rcvbuf_errors"]
+			inerr[s] += f["in_errors"]; rcv[s] += f["rcvbuf_errors"]; own[s] += f["server_socket_drops"]
 		}
 		END {
 			for (x = 1; x <= servers; x++) {
 				s = names[x]; n = runs[s]
 				for (k = 1; k <= n; k++) { a[k] = p99[s, k]; b[k] = p999[s, k]; c[k] = cpu[s, k] }
 				cm[s] = med(c, n)
-				printf "summary server=%s scenario=%s rate=%s runs=%d fail_pct_max=%.2f p99_ms_med=%.3f p999_ms_med=%.3f max_ms_max=%.3f cpu_ms_per_op_med=%.3f in_errors=%d rcvbuf_errors=%d\n",
-					s, sc[s], rate[s], n, fmax[s], med(a, n), med(b, n), mx[s], cm[s], inerr[s], rcv[s]
+				printf "summary server=%s scenario=%s rate=%s runs=%d fail_pct_max=%.2f p99_ms_med=%.3f p999_ms_med=%.3f max_ms_max=%.3f cpu_ms_per_op_med=%.3f in_errors=%d rcvbuf_errors=%d server_socket_drops=%d\n",
+					s, sc[s], rate[s], n, fmax[s], med(a, n), med(b, n), mx[s], cm[s], inerr[s], rcv[s], own[s]
 			}
 			if (cm["kamailio"] > 0) printf "ratio cpu_ms_per_op switchboard/kamailio=%.2f\n", cm["switchboard"] / cm["kamailio"]
 		}' "$results"
