@@ -81,10 +81,11 @@ rtt_p999() {
 # Switchboard interleaved (as compare.sh does, so host noise hits both
 # alike); each run's bench.sh line gets p999_ms, the host's UDP
 # in_errors / rcvbuf_errors delta over that run and the drops of the
-# server's own socket (server_socket_drops; the rest are SIPp's); then one summary line per
-# server (medians; max_ms the worst run; errors summed) and the CPU ratio.
+# server's own socket (server_socket_drops; the rest are SIPp's); then
+# one summary line per server (medians; max_ms the worst run; errors
+# summed) and the CPU ratio.
 bench_compare() {
-	local repeat="$1" i s name target pid dir before after line
+	local repeat="$1" i s name target pid dir line b_in b_rcv b_own a_in a_rcv a_own
 	shift
 	local results="$WORK/results"
 	for ((i = 1; i <= repeat; i++)); do
