@@ -44,11 +44,9 @@ while [ $# -gt 0 ]; do
 		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--hold-ms MS] [--max] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
-BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
 . "$HERE/lib.sh"
+bench_require
 POPULATION=$USERS
 bench_start "$POPULATION" "$EXTRA_CONFIG"
 

@@ -36,9 +36,6 @@ while [ $# -gt 0 ]; do
 		*) echo "usage: $0 [--scenario register|call] [--rate R] [--count N] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
-BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 case "$SCENARIO" in
 	register) PER_OP=2 ;;
 	call) PER_OP=5 ;;
@@ -46,6 +43,7 @@ case "$SCENARIO" in
 esac
 
 . "$HERE/lib.sh"
+bench_require
 bench_start $((USERS * 2)) "$EXTRA_CONFIG"
 
 # "voluntary involuntary", summed over the threads of $1.

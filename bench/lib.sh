@@ -1,6 +1,7 @@
 # lib.sh - what the bench/*.sh scripts share: the users, a Switchboard and
 # the reference Kamailio started with them, and stopping both by PID.
-# Source it after setting BENCH (the shared harness) and BIN (the binary).
+# Source it after setting BENCH (the shared harness) and HERE (bench/), then
+# call bench_require (checks both, sets BIN); or set BIN yourself.
 #
 #   bench_start USERS [EXTRA_TOML]   -> WORK, OPID (Switchboard on 5062), KPID (Kamailio on 5060)
 #
@@ -12,6 +13,14 @@
 WORK=""
 OPID=""
 KPID=""
+
+# Checks that the shared harness is at $BENCH and sets BIN to the release
+# binary (SWITCHBOARD_BIN overrides its path).
+bench_require() {
+	[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
+	BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
+	[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
+}
 
 bench_stop() {
 	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
