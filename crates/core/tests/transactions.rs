@@ -674,3 +674,42 @@ fn answers_go_out_from_the_address_the_request_came_to() {
     h.drain();
     assert_eq!(locals(&h.sent), [None, None]);
 }
+
+/// RFC 3261 §17.2.2: Timer J is zero over a reliable transport, so a
+/// non-INVITE server transaction ends with its final response instead of
+/// holding it for 32 s.
+#[test]
+fn non_invite_server_over_tcp_ends_with_its_final_response() {
+    let mut h = Harness::new();
+    let options =
+        non_invite_from_peer("OPTIONS", "z9hG4bKjtcp").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    h.receive_from(&options, Transport::Tcp, addr(PEER));
+    let (tx, req) = take_request(&mut h);
+    assert_eq!(h.ep.transaction_count(), 1);
+    respond(&mut h, &req, tx, 200);
+    assert_eq!(status_of(&h.last_sent()), Some(200));
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(terminated(&h.take_events()), 1);
+    assert_eq!(h.ep.poll_timeout(), None);
+}
+
+/// RFC 3261 §17.1.2.2: Timer K is zero over a reliable transport, so a
+/// non-INVITE client transaction ends with the final response it passes up.
+#[test]
+fn non_invite_client_over_tcp_ends_with_its_final_response() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("REGISTER"), Transport::Tcp);
+    let req = h.last_sent();
+    h.receive_from(
+        &response_to(&req, 200, Some("r")),
+        Transport::Tcp,
+        addr(PEER),
+    );
+    let events = h.take_events();
+    assert_eq!(responses(&events), [200]);
+    assert_eq!(terminated(&events), 1);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(h.ep.poll_timeout(), None);
+    h.run_until(40 * S);
+    assert_eq!(h.sent.len(), 1, "no retransmission over TCP");
+}
