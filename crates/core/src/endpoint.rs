@@ -8,8 +8,8 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::header::Via;
 use switchboard_proto::{
-    Frame, HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder,
-    StatusCode, StreamFramer, error_response, framing_error_response,
+    Frame, HeaderName, Message, Method, Request, Response, ResponseBuilder, StatusCode,
+    StreamFramer, error_response, framing_error_response,
 };
 
 use crate::transaction::{
@@ -653,28 +653,12 @@ impl Endpoint {
             return Err(SendError::NotCancellable(invite));
         }
         let destination = inv.destination;
-        let req = &inv.request;
-        let h = req.headers();
         let invalid = || SendError::Invalid("INVITE lacks headers for CANCEL".into());
-        let via = h.values(HeaderName::Via).next().ok_or_else(invalid)?;
-        let branch = h.top_branch().ok_or_else(invalid)?.to_owned();
-        let mut b = RequestBuilder::new(Method::Cancel, req.uri_str())
-            .header(HeaderName::Via, via)
-            .header(
-                HeaderName::From,
-                h.get(HeaderName::From).ok_or_else(invalid)?,
-            )
-            .header(HeaderName::To, h.get(HeaderName::To).ok_or_else(invalid)?)
-            .header(
-                HeaderName::CallId,
-                h.get(HeaderName::CallId).ok_or_else(invalid)?,
-            )
-            .cseq(h.cseq().ok_or_else(invalid)?.seq)
-            .header(HeaderName::MaxForwards, "70");
-        for route in h.get_all(HeaderName::Route) {
-            b = b.header(HeaderName::Route, route);
-        }
-        let cancel = b.build().map_err(|e| SendError::Invalid(e.to_string()))?;
+        let fields = inv.fields.as_ref().ok_or_else(invalid)?;
+        let branch = fields.branch().to_owned();
+        let cancel = fields
+            .cancel()
+            .map_err(|e| SendError::Invalid(e.to_string()))?;
         let key = client_key(&branch, &Method::Cancel).ok_or_else(invalid)?;
         let bytes = cancel.to_bytes();
         let reliable = self.transport_of(destination).is_reliable();

@@ -103,7 +103,11 @@ impl ServerInvite {
                 self.state = State::Accepted;
                 self.timers.clear();
                 self.timers.set(Timer::L, ctx.now + ctx.config.t1_64());
+                // Accepted leaves retransmitted INVITEs to the TU's 2xx
+                // retransmissions: neither the request nor the 100 Trying
+                // is sent again during its 32 s.
                 self.request = None;
+                self.last_response = None;
             }
             (State::Accepted, 200..=299) => ctx.send_from(self.local, self.reply_to, bytes),
             (State::Proceeding, _) => {
@@ -165,6 +169,7 @@ impl ServerInvite {
         self.state = State::Terminated;
         self.timers.clear();
         self.request = None;
+        self.last_response = None;
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
