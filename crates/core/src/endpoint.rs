@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -68,7 +69,8 @@ struct Flow {
 #[derive(Debug)]
 struct Entry {
     tx: Transaction,
-    key: Box<str>,
+    /// Shared with the key index, so a transaction stores its key once.
+    key: Arc<str>,
     server: bool,
     /// Where a server transaction answers when the connection its request
     /// came on closes: received address, sent-by port (§18.2.2).
@@ -107,8 +109,8 @@ pub struct Endpoint {
     rng: Box<dyn RngCore + Send>,
     next_id: u64,
     txs: HashMap<TransactionId, Entry>,
-    server_keys: HashMap<Box<str>, TransactionId>,
-    client_keys: HashMap<Box<str>, TransactionId>,
+    server_keys: HashMap<Arc<str>, TransactionId>,
+    client_keys: HashMap<Arc<str>, TransactionId>,
     timers: BTreeSet<(Instant, TransactionId, Timer)>,
     flows: HashMap<FlowId, Flow>,
     transmits: VecDeque<Transmit>,
@@ -368,7 +370,7 @@ impl Endpoint {
             return;
         };
         if *req.method() == Method::Ack {
-            match self.server_keys.get(&key).copied() {
+            match self.server_keys.get(&*key).copied() {
                 Some(id) => self.drive(now, id, |tx, ctx| {
                     if let Transaction::ServerInvite(t) = tx {
                         t.on_ack(ctx);
@@ -381,7 +383,7 @@ impl Endpoint {
             }
             return;
         }
-        if let Some(id) = self.server_keys.get(&key).copied() {
+        if let Some(id) = self.server_keys.get(&*key).copied() {
             self.stats.retransmissions += 1;
             self.drive(now, id, |tx, ctx| match tx {
                 Transaction::ServerInvite(t) => t.on_retransmission(ctx),
@@ -427,7 +429,7 @@ impl Endpoint {
         if *req.method() == Method::Cancel {
             // §9.2: the CANCEL is answered here; the TU learns which INVITE.
             let invite = server_key(&req, Some(&Method::Invite))
-                .and_then(|k| self.server_keys.get(&k).copied())
+                .and_then(|k| self.server_keys.get(&*k).copied())
                 .and_then(|i| match self.txs.get(&i).map(|e| &e.tx) {
                     Some(Transaction::ServerInvite(t)) => {
                         Some((i, t.to_tag.clone(), t.pending_request().cloned()))
@@ -507,7 +509,7 @@ impl Endpoint {
     }
 
     fn on_response(&mut self, now: Instant, source: Source, resp: Response) {
-        let id = client_key_for_response(&resp).and_then(|k| self.client_keys.get(&k).copied());
+        let id = client_key_for_response(&resp).and_then(|k| self.client_keys.get(&*k).copied());
         let Some(id) = id else {
             self.events.push_back(Event::StrayResponse {
                 response: resp,
@@ -731,6 +733,7 @@ impl Endpoint {
     }
 
     fn insert(&mut self, id: TransactionId, tx: Transaction, key: Box<str>, server: bool) {
+        let key: Arc<str> = key.into();
         for (timer, at) in tx.timers().iter() {
             self.timers.insert((at, id, timer));
         }
