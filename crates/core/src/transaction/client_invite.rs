@@ -30,7 +30,8 @@ pub(crate) struct ClientInvite {
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
     /// What CANCEL and ACK need of the INVITE, until a final response.
-    pub(crate) fields: Option<InviteFields>,
+    /// Boxed, so Accepted and Completed (32 s) do not carry its size.
+    pub(crate) fields: Option<Box<InviteFields>>,
     /// The INVITE as sent, for Timer A retransmissions in Calling only.
     bytes: Option<Bytes>,
     pub(crate) destination: Destination,
@@ -52,7 +53,7 @@ impl ClientInvite {
             id,
             state: State::Calling,
             timers: TimerTable::default(),
-            fields: InviteFields::of(&request),
+            fields: InviteFields::of(&request).map(Box::new),
             bytes: Some(bytes.clone()),
             destination,
             reliable,

@@ -25,8 +25,9 @@ pub(crate) struct ServerInvite {
     pub(crate) id: TransactionId,
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
-    /// The request, kept to build the automatic 100 Trying.
-    request: Option<Request>,
+    /// The request, kept to build the automatic 100 Trying, until the
+    /// final response; boxed, so the 32 s after it do not carry its size.
+    request: Option<Box<Request>>,
     pub(crate) reply_to: Destination,
     /// Our address the request arrived at: responses go out from it.
     local: SocketAddr,
@@ -50,7 +51,7 @@ impl ServerInvite {
             id,
             state: State::Proceeding,
             timers: TimerTable::default(),
-            request: Some(request),
+            request: Some(Box::new(request)),
             reply_to,
             local,
             reliable,
@@ -158,7 +159,7 @@ impl ServerInvite {
 
     /// The INVITE, while no final response was sent.
     pub(crate) fn pending_request(&self) -> Option<&Request> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     pub(crate) fn on_transport_error(&mut self) {
