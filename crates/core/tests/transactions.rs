@@ -713,3 +713,34 @@ fn non_invite_client_over_tcp_ends_with_its_final_response() {
     h.run_until(40 * S);
     assert_eq!(h.sent.len(), 1, "no retransmission over TCP");
 }
+
+/// The CANCEL (§9.1) and the ACK to a non-2xx final (§17.1.1.3) carry the
+/// INVITE's Request-URI, Call-ID, From and every Route in order, which the
+/// transaction keeps after the INVITE itself is gone.
+#[test]
+fn cancel_and_ack_copy_the_invites_route_set_in_order() {
+    let mut h = Harness::new();
+    let invite = outgoing("INVITE").replace(
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nRoute: <sip:p1.invalid;lr>\nRoute: <sip:p2.invalid;lr>\n",
+    );
+    let id = h.send_request(&invite, Transport::Udp);
+    let req = h.last_sent();
+    h.receive(&response_to(&req, 180, Some("b1")));
+    h.ep.cancel(h.now, id).unwrap();
+    h.drain();
+    let cancel = h.last_sent();
+    h.receive(&response_to(&req, 487, Some("b1")));
+    let ack = h.last_sent();
+    for (msg, method) in [(&cancel, Method::Cancel), (&ack, Method::Ack)] {
+        let r = msg.as_request().unwrap();
+        assert_eq!(*r.method(), method);
+        assert_eq!(r.uri_str(), "sip:bob@127.0.0.1:5070");
+        let routes: Vec<_> = msg.headers().get_all(HeaderName::Route).collect();
+        assert_eq!(routes, ["<sip:p1.invalid;lr>", "<sip:p2.invalid;lr>"]);
+        assert_eq!(msg.headers().call_id(), Some("out-1"));
+        assert_eq!(msg.headers().from_tag(), Some("u1"));
+    }
+    assert_eq!(cancel.headers().to_tag(), None);
+    assert_eq!(ack.headers().to_tag(), Some("b1"));
+}
