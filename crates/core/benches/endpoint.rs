@@ -103,49 +103,53 @@ fn bench(c: &mut Criterion) {
             });
         });
     }
-    g.bench_function("client/options_200", |b| {
-        let mut client = endpoint();
-        let start = Instant::now();
-        let request = switchboard_proto::RequestBuilder::new(
-            switchboard_proto::Method::Options,
-            "sip:bob@127.0.0.1:5070",
-        )
-        .from("<sip:alice@127.0.0.1>", "a")
-        .to("<sip:bob@127.0.0.1>", None)
-        .call_id("c")
-        .cseq(1)
-        .build()
-        .unwrap();
-        let dest = Destination::Address {
-            transport: Transport::Udp,
-            remote: "127.0.0.1:5070".parse().unwrap(),
-        };
-        let mut i = 0u64;
-        b.iter(|| {
-            i += 1;
-            let now = start + Duration::from_micros(10 * i);
-            client.handle_timeout(now);
-            let tx = client.send_request(now, request.clone(), dest).unwrap();
-            let sent = client.poll_transmit().unwrap();
-            let req = switchboard_proto::Message::parse_datagram(sent.bytes).unwrap();
-            let resp = ResponseBuilder::from_request(req.as_request().unwrap(), StatusCode::OK)
-                .to_tag("b")
-                .build()
-                .unwrap();
-            client.handle_input(
-                now,
-                Input::Datagram {
-                    source: source(),
-                    bytes: resp.to_bytes(),
-                },
-            );
-            let mut got = false;
-            while let Some(ev) = client.poll_event() {
-                got |= matches!(ev, Event::Response { tx: t, .. } if t == tx);
-            }
-            assert!(got);
+    // An INVITE client also keeps what its CANCEL and ACK need.
+    for (name, method) in [
+        ("client/options_200", switchboard_proto::Method::Options),
+        ("client/invite_200", switchboard_proto::Method::Invite),
+    ] {
+        g.bench_function(name, |b| {
+            let mut client = endpoint();
+            let start = Instant::now();
+            let request =
+                switchboard_proto::RequestBuilder::new(method.clone(), "sip:bob@127.0.0.1:5070")
+                    .from("<sip:alice@127.0.0.1>", "a")
+                    .to("<sip:bob@127.0.0.1>", None)
+                    .call_id("c")
+                    .cseq(1)
+                    .build()
+                    .unwrap();
+            let dest = Destination::Address {
+                transport: Transport::Udp,
+                remote: "127.0.0.1:5070".parse().unwrap(),
+            };
+            let mut i = 0u64;
+            b.iter(|| {
+                i += 1;
+                let now = start + Duration::from_micros(10 * i);
+                client.handle_timeout(now);
+                let tx = client.send_request(now, request.clone(), dest).unwrap();
+                let sent = client.poll_transmit().unwrap();
+                let req = switchboard_proto::Message::parse_datagram(sent.bytes).unwrap();
+                let resp = ResponseBuilder::from_request(req.as_request().unwrap(), StatusCode::OK)
+                    .to_tag("b")
+                    .build()
+                    .unwrap();
+                client.handle_input(
+                    now,
+                    Input::Datagram {
+                        source: source(),
+                        bytes: resp.to_bytes(),
+                    },
+                );
+                let mut got = false;
+                while let Some(ev) = client.poll_event() {
+                    got |= matches!(ev, Event::Response { tx: t, .. } if t == tx);
+                }
+                assert!(got);
+            });
         });
-    });
+    }
     g.finish();
 }
 

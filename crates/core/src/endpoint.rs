@@ -2,14 +2,15 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::header::Via;
 use switchboard_proto::{
-    Frame, HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder,
-    StatusCode, StreamFramer, error_response, framing_error_response,
+    Frame, HeaderName, Message, Method, Request, Response, ResponseBuilder, StatusCode,
+    StreamFramer, error_response, framing_error_response,
 };
 
 use crate::transaction::{
@@ -68,7 +69,8 @@ struct Flow {
 #[derive(Debug)]
 struct Entry {
     tx: Transaction,
-    key: Box<str>,
+    /// Shared with the key index, so a transaction stores its key once.
+    key: Arc<str>,
     server: bool,
     /// Where a server transaction answers when the connection its request
     /// came on closes: received address, sent-by port (§18.2.2).
@@ -107,8 +109,8 @@ pub struct Endpoint {
     rng: Box<dyn RngCore + Send>,
     next_id: u64,
     txs: HashMap<TransactionId, Entry>,
-    server_keys: HashMap<Box<str>, TransactionId>,
-    client_keys: HashMap<Box<str>, TransactionId>,
+    server_keys: HashMap<Arc<str>, TransactionId>,
+    client_keys: HashMap<Arc<str>, TransactionId>,
     timers: BTreeSet<(Instant, TransactionId, Timer)>,
     flows: HashMap<FlowId, Flow>,
     transmits: VecDeque<Transmit>,
@@ -368,7 +370,7 @@ impl Endpoint {
             return;
         };
         if *req.method() == Method::Ack {
-            match self.server_keys.get(&key).copied() {
+            match self.server_keys.get(&*key).copied() {
                 Some(id) => self.drive(now, id, |tx, ctx| {
                     if let Transaction::ServerInvite(t) = tx {
                         t.on_ack(ctx);
@@ -381,7 +383,7 @@ impl Endpoint {
             }
             return;
         }
-        if let Some(id) = self.server_keys.get(&key).copied() {
+        if let Some(id) = self.server_keys.get(&*key).copied() {
             self.stats.retransmissions += 1;
             self.drive(now, id, |tx, ctx| match tx {
                 Transaction::ServerInvite(t) => t.on_retransmission(ctx),
@@ -427,7 +429,7 @@ impl Endpoint {
         if *req.method() == Method::Cancel {
             // §9.2: the CANCEL is answered here; the TU learns which INVITE.
             let invite = server_key(&req, Some(&Method::Invite))
-                .and_then(|k| self.server_keys.get(&k).copied())
+                .and_then(|k| self.server_keys.get(&*k).copied())
                 .and_then(|i| match self.txs.get(&i).map(|e| &e.tx) {
                     Some(Transaction::ServerInvite(t)) => {
                         Some((i, t.to_tag.clone(), t.pending_request().cloned()))
@@ -507,7 +509,7 @@ impl Endpoint {
     }
 
     fn on_response(&mut self, now: Instant, source: Source, resp: Response) {
-        let id = client_key_for_response(&resp).and_then(|k| self.client_keys.get(&k).copied());
+        let id = client_key_for_response(&resp).and_then(|k| self.client_keys.get(&*k).copied());
         let Some(id) = id else {
             self.events.push_back(Event::StrayResponse {
                 response: resp,
@@ -653,28 +655,12 @@ impl Endpoint {
             return Err(SendError::NotCancellable(invite));
         }
         let destination = inv.destination;
-        let req = &inv.request;
-        let h = req.headers();
         let invalid = || SendError::Invalid("INVITE lacks headers for CANCEL".into());
-        let via = h.values(HeaderName::Via).next().ok_or_else(invalid)?;
-        let branch = h.top_branch().ok_or_else(invalid)?.to_owned();
-        let mut b = RequestBuilder::new(Method::Cancel, req.uri_str())
-            .header(HeaderName::Via, via)
-            .header(
-                HeaderName::From,
-                h.get(HeaderName::From).ok_or_else(invalid)?,
-            )
-            .header(HeaderName::To, h.get(HeaderName::To).ok_or_else(invalid)?)
-            .header(
-                HeaderName::CallId,
-                h.get(HeaderName::CallId).ok_or_else(invalid)?,
-            )
-            .cseq(h.cseq().ok_or_else(invalid)?.seq)
-            .header(HeaderName::MaxForwards, "70");
-        for route in h.get_all(HeaderName::Route) {
-            b = b.header(HeaderName::Route, route);
-        }
-        let cancel = b.build().map_err(|e| SendError::Invalid(e.to_string()))?;
+        let fields = inv.fields.as_ref().ok_or_else(invalid)?;
+        let branch = fields.branch().to_owned();
+        let cancel = fields
+            .cancel()
+            .map_err(|e| SendError::Invalid(e.to_string()))?;
         let key = client_key(&branch, &Method::Cancel).ok_or_else(invalid)?;
         let bytes = cancel.to_bytes();
         let reliable = self.transport_of(destination).is_reliable();
@@ -747,6 +733,7 @@ impl Endpoint {
     }
 
     fn insert(&mut self, id: TransactionId, tx: Transaction, key: Box<str>, server: bool) {
+        let key: Arc<str> = key.into();
         for (timer, at) in tx.timers().iter() {
             self.timers.insert((at, id, timer));
         }

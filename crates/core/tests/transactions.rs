@@ -674,3 +674,73 @@ fn answers_go_out_from_the_address_the_request_came_to() {
     h.drain();
     assert_eq!(locals(&h.sent), [None, None]);
 }
+
+/// RFC 3261 §17.2.2: Timer J is zero over a reliable transport, so a
+/// non-INVITE server transaction ends with its final response instead of
+/// holding it for 32 s.
+#[test]
+fn non_invite_server_over_tcp_ends_with_its_final_response() {
+    let mut h = Harness::new();
+    let options =
+        non_invite_from_peer("OPTIONS", "z9hG4bKjtcp").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    h.receive_from(&options, Transport::Tcp, addr(PEER));
+    let (tx, req) = take_request(&mut h);
+    assert_eq!(h.ep.transaction_count(), 1);
+    respond(&mut h, &req, tx, 200);
+    assert_eq!(status_of(&h.last_sent()), Some(200));
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(terminated(&h.take_events()), 1);
+    assert_eq!(h.ep.poll_timeout(), None);
+}
+
+/// RFC 3261 §17.1.2.2: Timer K is zero over a reliable transport, so a
+/// non-INVITE client transaction ends with the final response it passes up.
+#[test]
+fn non_invite_client_over_tcp_ends_with_its_final_response() {
+    let mut h = Harness::new();
+    h.send_request(&outgoing("REGISTER"), Transport::Tcp);
+    let req = h.last_sent();
+    h.receive_from(
+        &response_to(&req, 200, Some("r")),
+        Transport::Tcp,
+        addr(PEER),
+    );
+    let events = h.take_events();
+    assert_eq!(responses(&events), [200]);
+    assert_eq!(terminated(&events), 1);
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(h.ep.poll_timeout(), None);
+    h.run_until(40 * S);
+    assert_eq!(h.sent.len(), 1, "no retransmission over TCP");
+}
+
+/// The CANCEL (§9.1) and the ACK to a non-2xx final (§17.1.1.3) carry the
+/// INVITE's Request-URI, Call-ID, From and every Route in order, which the
+/// transaction keeps after the INVITE itself is gone.
+#[test]
+fn cancel_and_ack_copy_the_invites_route_set_in_order() {
+    let mut h = Harness::new();
+    let invite = outgoing("INVITE").replace(
+        "Max-Forwards: 70\n",
+        "Max-Forwards: 70\nRoute: <sip:p1.invalid;lr>\nRoute: <sip:p2.invalid;lr>\n",
+    );
+    let id = h.send_request(&invite, Transport::Udp);
+    let req = h.last_sent();
+    h.receive(&response_to(&req, 180, Some("b1")));
+    h.ep.cancel(h.now, id).unwrap();
+    h.drain();
+    let cancel = h.last_sent();
+    h.receive(&response_to(&req, 487, Some("b1")));
+    let ack = h.last_sent();
+    for (msg, method) in [(&cancel, Method::Cancel), (&ack, Method::Ack)] {
+        let r = msg.as_request().unwrap();
+        assert_eq!(*r.method(), method);
+        assert_eq!(r.uri_str(), "sip:bob@127.0.0.1:5070");
+        let routes: Vec<_> = msg.headers().get_all(HeaderName::Route).collect();
+        assert_eq!(routes, ["<sip:p1.invalid;lr>", "<sip:p2.invalid;lr>"]);
+        assert_eq!(msg.headers().call_id(), Some("out-1"));
+        assert_eq!(msg.headers().from_tag(), Some("u1"));
+    }
+    assert_eq!(cancel.headers().to_tag(), None);
+    assert_eq!(ack.headers().to_tag(), Some("b1"));
+}

@@ -5,9 +5,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::Bytes;
-use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response};
+use switchboard_proto::{HeaderName, Request, Response};
 
 use super::Ctx;
+use super::invite_fields::InviteFields;
 use super::timer::{Timer, TimerTable};
 use crate::{Destination, Event, Source, TransactionId, Transmit};
 
@@ -28,8 +29,11 @@ pub(crate) struct ClientInvite {
     pub(crate) id: TransactionId,
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
-    pub(crate) request: Request,
-    bytes: Bytes,
+    /// What CANCEL and ACK need of the INVITE, until a final response.
+    /// Boxed, so Accepted and Completed (32 s) do not carry its size.
+    pub(crate) fields: Option<Box<InviteFields>>,
+    /// The INVITE as sent, for Timer A retransmissions in Calling only.
+    bytes: Option<Bytes>,
     pub(crate) destination: Destination,
     reliable: bool,
     interval_a: Duration,
@@ -49,14 +53,14 @@ impl ClientInvite {
             id,
             state: State::Calling,
             timers: TimerTable::default(),
-            request,
-            bytes,
+            fields: InviteFields::of(&request).map(Box::new),
+            bytes: Some(bytes.clone()),
             destination,
             reliable,
             interval_a: ctx.config.t1,
             ack: None,
         };
-        ctx.send(destination, tx.bytes.clone());
+        ctx.send(destination, bytes);
         if !reliable {
             tx.timers.set(Timer::A, ctx.now + tx.interval_a);
         }
@@ -69,6 +73,7 @@ impl ClientInvite {
         match (self.state, code) {
             (State::Calling | State::Proceeding, 100..=199) => {
                 self.state = State::Proceeding;
+                self.bytes = None;
                 self.timers.stop(Timer::A);
                 self.timers.stop(Timer::B);
                 ctx.event(Event::Response {
@@ -93,6 +98,7 @@ impl ClientInvite {
                 self.ack = ack;
                 self.state = State::Completed;
                 self.timers.clear();
+                self.forget_request();
                 if self.reliable {
                     self.state = State::Terminated;
                 } else {
@@ -124,13 +130,16 @@ impl ClientInvite {
     fn enter_accepted(&mut self, ctx: &mut Ctx<'_>) {
         self.state = State::Accepted;
         self.timers.clear();
+        self.forget_request();
         self.timers.set(Timer::M, ctx.now + ctx.config.t1_64());
     }
 
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match (self.state, timer) {
             (State::Calling, Timer::A) => {
-                ctx.send(self.destination, self.bytes.clone());
+                if let Some(bytes) = &self.bytes {
+                    ctx.send(self.destination, bytes.clone());
+                }
                 self.interval_a *= 2;
                 self.timers.set(Timer::A, ctx.now + self.interval_a);
             }
@@ -154,24 +163,22 @@ impl ClientInvite {
     fn terminate(&mut self) {
         self.state = State::Terminated;
         self.timers.clear();
+        self.forget_request();
+    }
+
+    /// After a final response nothing is retransmitted, cancelled or ACKed
+    /// from the request any more; Accepted and Completed last 32 s, so
+    /// they keep only what absorbing responses needs.
+    fn forget_request(&mut self) {
+        self.fields = None;
+        self.bytes = None;
     }
 
     /// The ACK for a non-2xx final response (§17.1.1.3).
     fn build_ack(&self, response: &Response) -> Option<Bytes> {
-        let req = &self.request;
-        let h = req.headers();
-        let via = h.values(HeaderName::Via).next()?;
-        let mut b = RequestBuilder::new(Method::Ack, req.uri_str())
-            .header(HeaderName::Via, via)
-            .header(HeaderName::From, h.get(HeaderName::From)?)
-            .header(HeaderName::To, response.headers().get(HeaderName::To)?)
-            .header(HeaderName::CallId, h.get(HeaderName::CallId)?)
-            .cseq(h.cseq()?.seq)
-            .header(HeaderName::MaxForwards, "70");
-        for route in h.get_all(HeaderName::Route) {
-            b = b.header(HeaderName::Route, route);
-        }
-        b.build().ok().map(|r| r.to_bytes())
+        let to = response.headers().get(HeaderName::To)?;
+        let ack = self.fields.as_ref()?.ack(to).ok()?;
+        Some(ack.to_bytes())
     }
 
     /// A CANCEL was sent: without a final response within 64*T1 the

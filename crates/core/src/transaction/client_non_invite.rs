@@ -22,7 +22,9 @@ pub(crate) struct ClientNonInvite {
     pub(crate) id: TransactionId,
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
-    bytes: Bytes,
+    /// The request as sent, for Timer E retransmissions until a final
+    /// response; Completed (Timer K) only absorbs responses.
+    bytes: Option<Bytes>,
     pub(crate) destination: Destination,
     reliable: bool,
     interval_e: Duration,
@@ -40,12 +42,12 @@ impl ClientNonInvite {
             id,
             state: State::Trying,
             timers: TimerTable::default(),
-            bytes,
+            bytes: Some(bytes.clone()),
             destination,
             reliable,
             interval_e: ctx.config.t1,
         };
-        ctx.send(destination, tx.bytes.clone());
+        ctx.send(destination, bytes);
         if !reliable {
             tx.timers.set(Timer::E, ctx.now + tx.interval_e);
         }
@@ -61,6 +63,7 @@ impl ClientNonInvite {
             self.state = State::Proceeding;
         } else {
             self.state = State::Completed;
+            self.bytes = None;
             self.timers.stop(Timer::E);
             self.timers.stop(Timer::F);
             if self.reliable {
@@ -79,7 +82,9 @@ impl ClientNonInvite {
     pub(crate) fn on_timer(&mut self, ctx: &mut Ctx<'_>, timer: Timer) {
         match (self.state, timer) {
             (State::Trying | State::Proceeding, Timer::E) => {
-                ctx.send(self.destination, self.bytes.clone());
+                if let Some(bytes) = &self.bytes {
+                    ctx.send(self.destination, bytes.clone());
+                }
                 // Trying doubles up to T2; Proceeding retransmits every T2.
                 self.interval_e = match self.state {
                     State::Trying => (self.interval_e * 2).min(ctx.config.t2),
@@ -106,6 +111,7 @@ impl ClientNonInvite {
     fn terminate(&mut self) {
         self.state = State::Terminated;
         self.timers.clear();
+        self.bytes = None;
     }
 
     pub(crate) fn is_terminated(&self) -> bool {

@@ -3,6 +3,7 @@
 
 mod client_invite;
 mod client_non_invite;
+mod invite_fields;
 mod server_invite;
 mod server_non_invite;
 mod timer;

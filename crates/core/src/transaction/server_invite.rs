@@ -25,8 +25,9 @@ pub(crate) struct ServerInvite {
     pub(crate) id: TransactionId,
     pub(crate) state: State,
     pub(crate) timers: TimerTable,
-    /// The request, kept to build the automatic 100 Trying.
-    request: Option<Request>,
+    /// The request, kept to build the automatic 100 Trying, until the
+    /// final response; boxed, so the 32 s after it do not carry its size.
+    request: Option<Box<Request>>,
     pub(crate) reply_to: Destination,
     /// Our address the request arrived at: responses go out from it.
     local: SocketAddr,
@@ -50,7 +51,7 @@ impl ServerInvite {
             id,
             state: State::Proceeding,
             timers: TimerTable::default(),
-            request: Some(request),
+            request: Some(Box::new(request)),
             reply_to,
             local,
             reliable,
@@ -103,7 +104,11 @@ impl ServerInvite {
                 self.state = State::Accepted;
                 self.timers.clear();
                 self.timers.set(Timer::L, ctx.now + ctx.config.t1_64());
+                // Accepted leaves retransmitted INVITEs to the TU's 2xx
+                // retransmissions: neither the request nor the 100 Trying
+                // is sent again during its 32 s.
                 self.request = None;
+                self.last_response = None;
             }
             (State::Accepted, 200..=299) => ctx.send_from(self.local, self.reply_to, bytes),
             (State::Proceeding, _) => {
@@ -154,7 +159,7 @@ impl ServerInvite {
 
     /// The INVITE, while no final response was sent.
     pub(crate) fn pending_request(&self) -> Option<&Request> {
-        self.request.as_ref()
+        self.request.as_deref()
     }
 
     pub(crate) fn on_transport_error(&mut self) {
@@ -165,6 +170,7 @@ impl ServerInvite {
         self.state = State::Terminated;
         self.timers.clear();
         self.request = None;
+        self.last_response = None;
     }
 
     pub(crate) fn is_terminated(&self) -> bool {
