@@ -307,10 +307,13 @@ impl Service {
             }
             Completion::Stored { id, result } => {
                 // A REGISTER's bindings stored: their watchers learn it.
+                // With no subscription at all there is no one to tell, and
+                // the REGISTER path does none of that work.
+                let watched = !self.events.subscriptions().is_empty();
                 let registered = self
                     .registering
                     .get(&id)
-                    .filter(|_| result.is_ok())
+                    .filter(|_| watched && result.is_ok())
                     .map(|(_, pending)| (pending.aor().clone(), ContactChange::of(pending)));
                 self.on_stored(now, ep, id, result);
                 if let Some((aor, changes)) = registered {
@@ -611,7 +614,13 @@ impl Service {
     fn housekeeping(&mut self, now: Now, ep: &mut impl TransactionLayer) {
         let expired = self.registrar.poll_expired_bindings(now.unix());
         if !expired.is_empty() {
-            let mut aors: Vec<_> = expired.iter().map(|b| b.aor.clone()).collect();
+            // Watchers of the users whose bindings expired (none to tell
+            // when nobody subscribes).
+            let mut aors: Vec<_> = if self.events.subscriptions().is_empty() {
+                Vec::new()
+            } else {
+                expired.iter().map(|b| b.aor.clone()).collect()
+            };
             aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
             aors.dedup();
             for aor in &aors {
