@@ -141,6 +141,17 @@ impl Service {
             Some(sip) => (sip.user.unwrap_or_default(), sip.host.as_str()),
             None => (request.uri_str(), ""),
         };
+        // A provider we register to sends calls to the registered Contact
+        // (its user is the account name); the number dialled is in To.
+        let to_header = first_uri(request, HeaderName::To);
+        let to_number = match caller {
+            RouteCaller::Trunk(name) if self.is_account_of(name, to) => to_header
+                .as_deref()
+                .and_then(|t| Uri::parse(t).ok())
+                .and_then(|u| u.as_sip().and_then(|s| s.user).map(str::to_owned)),
+            _ => None,
+        };
+        let to = to_number.as_deref().unwrap_or(to);
         // A trunk may assert the caller (P-Asserted-Identity); phones
         // may not: their identity is the From they authenticated.
         let asserted = matches!(caller, RouteCaller::Trunk(_))
@@ -169,6 +180,17 @@ impl Service {
             at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
         };
         self.plan.decide(&facts, &switchboard_routing::AssumeUp)
+    }
+
+    /// Whether `user` is the account name the server registers with at
+    /// trunk `trunk`.
+    fn is_account_of(&self, trunk: &str, user: &str) -> bool {
+        self.plan
+            .trunks()
+            .iter()
+            .find(|t| t.name == trunk)
+            .and_then(|t| t.credentials.as_ref())
+            .is_some_and(|c| c.username == user)
     }
 
     /// No rule matched: what the server does without a plan.
