@@ -276,13 +276,21 @@ async fn wait_for_stop(config: Option<&std::path::Path>, done: &AppSender<server
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return,
             _ = term.recv() => return,
-            _ = hup.recv() => match load_plan(config) {
-                Ok(plan) => {
-                    tracing::info!(version = plan.version(), "SIGHUP: dial plan loaded");
-                    done.send(server::Done::Reload(Arc::new(plan)));
+            _ = hup.recv() => {
+                // Read and checked on a blocking thread: a plan of 100,000
+                // prefixes must not stall the driver, which shares this
+                // thread.
+                let path = config.map(std::path::Path::to_path_buf);
+                let loaded = tokio::task::spawn_blocking(move || load_plan(path.as_deref())).await;
+                match loaded {
+                    Ok(Ok(plan)) => {
+                        tracing::info!(version = plan.version(), "SIGHUP: dial plan loaded");
+                        done.send(server::Done::Reload(Arc::new(plan)));
+                    }
+                    Ok(Err(e)) => tracing::error!("SIGHUP: dial plan refused, the running plan stays: {e}"),
+                    Err(e) => tracing::error!("SIGHUP: dial plan not loaded: {e}"),
                 }
-                Err(e) => tracing::error!("SIGHUP: dial plan refused, the running plan stays: {e}"),
-            },
+            }
         }
     }
 }

@@ -183,7 +183,12 @@ impl App for Server {
         let now = now_at(now);
         match done {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
-            Done::Reload(plan) => self.service.set_plan(plan),
+            Done::Reload(plan) => {
+                // The old plan is freed off the driver (a big one takes
+                // a while to drop).
+                let old = self.service.set_plan(plan);
+                tokio::task::spawn_blocking(move || drop(old));
+            }
             Done::Barrier(reply) => {
                 let _ = reply.send(());
             }

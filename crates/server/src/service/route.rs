@@ -42,15 +42,15 @@ impl RouteCaller {
 }
 
 impl Service {
-    /// Puts a dial plan in force. Calls in progress keep the decisions
-    /// they were given.
-    pub fn set_plan(&mut self, plan: Arc<Plan>) {
+    /// Puts a dial plan in force and returns the one it replaces. Calls in
+    /// progress keep the decisions they were given.
+    pub fn set_plan(&mut self, plan: Arc<Plan>) -> Arc<Plan> {
         tracing::info!(
             version = plan.version(),
             trunks = plan.trunks().len(),
             "dial plan in force"
         );
-        self.plan = plan;
+        std::mem::replace(&mut self.plan, plan)
     }
 
     /// The dial plan in force.
