@@ -35,7 +35,10 @@ impl DigestAnswer {
     ) -> Result<Self, ChallengeError> {
         let credentials = credentials.ok_or(ChallengeError::NoCredentials)?;
         let (asked, name) = if response.status().as_u16() == 407 {
-            (HeaderName::ProxyAuthenticate, HeaderName::ProxyAuthorization)
+            (
+                HeaderName::ProxyAuthenticate,
+                HeaderName::ProxyAuthorization,
+            )
         } else {
             (HeaderName::WwwAuthenticate, HeaderName::Authorization)
         };

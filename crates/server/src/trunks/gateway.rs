@@ -95,7 +95,9 @@ impl Gateway {
 
     /// Its health (`Unknown` when not probed).
     pub(crate) fn health(&self) -> Health {
-        self.state.as_ref().map_or(Health::Unknown, GatewayState::health)
+        self.state
+            .as_ref()
+            .map_or(Health::Unknown, GatewayState::health)
     }
 
     /// Its state, when probed.

@@ -132,7 +132,11 @@ impl TrunkRegistration {
 
     /// Whether it registers as `spec` with `credentials` say (a reload
     /// that changed neither keeps it).
-    pub(crate) fn is_for(&self, spec: &RegistrationSpec, credentials: Option<&Credentials>) -> bool {
+    pub(crate) fn is_for(
+        &self,
+        spec: &RegistrationSpec,
+        credentials: Option<&Credentials>,
+    ) -> bool {
         &self.spec == spec && self.credentials.as_ref() == credentials
     }
 
@@ -176,7 +180,11 @@ impl TrunkRegistration {
             self.fail(now, AttemptResult::DnsFailed);
             return Step::Wait;
         };
-        let expires = if self.removing { 0 } else { self.expires.as_secs() };
+        let expires = if self.removing {
+            0
+        } else {
+            self.expires.as_secs()
+        };
         let user = Uri::parse(&self.spec.aor)
             .ok()
             .and_then(|u| u.as_sip().and_then(|s| s.user.map(|u| u.to_string())))

@@ -241,7 +241,11 @@ impl Trunks {
             .collect();
         for key in keys {
             let local = &self.local;
-            if let Some(step) = self.registrations.get_mut(&key).map(|r| r.start(now, local)) {
+            if let Some(step) = self
+                .registrations
+                .get_mut(&key)
+                .map(|r| r.start(now, local))
+            {
                 self.run(now, ep, key, step);
             }
         }
@@ -416,7 +420,11 @@ impl Trunks {
     /// hold it, forgotten once that is answered.
     fn remove_registration(&mut self, now: Now, ep: &mut impl TransactionLayer, key: u64) {
         let local = &self.local;
-        if let Some(step) = self.registrations.get_mut(&key).map(|r| r.remove(now, local)) {
+        if let Some(step) = self
+            .registrations
+            .get_mut(&key)
+            .map(|r| r.remove(now, local))
+        {
             self.run(now, ep, key, step);
         }
     }
