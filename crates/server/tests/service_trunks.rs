@@ -127,15 +127,17 @@ fn registration(server: &Server) -> RegistrationState {
 
 // ----- probing -----
 
+/// A server probing trunk `carrier1`'s one gateway `GW1` as `probe` says:
+/// the server, the gateway peer, what it has seen.
+fn probing(probe: ProbeSpec) -> (Server, Phone, Vec<(String, u32)>) {
+    let mut server = Server::new();
+    set(&mut server, &[trunk("carrier1", &[GW1], Some(probe))]);
+    (server, peer(GW1), Vec::new())
+}
+
 #[test]
 fn probes_go_at_the_interval_as_fresh_options_and_two_answers_mark_the_gateway_up() {
-    let mut server = Server::new();
-    let gw = peer(GW1);
-    let mut seen = Vec::new();
-    set(
-        &mut server,
-        &[trunk("carrier1", &[GW1], Some(probe(30, 2, 3)))],
-    );
+    let (mut server, gw, mut seen) = probing(probe(30, 2, 3));
     server.run_for(Duration::from_millis(10));
     let first = fresh(&mut server, &gw, &mut seen);
     assert_eq!(first.len(), 1, "one probe at once");
@@ -177,13 +179,7 @@ fn probes_go_at_the_interval_as_fresh_options_and_two_answers_mark_the_gateway_u
 
 #[test]
 fn probes_refused_with_503_mark_the_gateway_down_and_answers_bring_it_back() {
-    let mut server = Server::new();
-    let gw = peer(GW1);
-    let mut seen = Vec::new();
-    set(
-        &mut server,
-        &[trunk("carrier1", &[GW1], Some(probe(10, 2, 3)))],
-    );
+    let (mut server, gw, mut seen) = probing(probe(10, 2, 3));
     let mut statuses = vec![503, 408, 503, 404, 200];
     statuses.reverse();
     let mut health_after = Vec::new();
@@ -204,13 +200,7 @@ fn probes_refused_with_503_mark_the_gateway_down_and_answers_bring_it_back() {
 
 #[test]
 fn a_silent_gateway_goes_down_after_three_timed_out_probes_with_one_in_flight_at_a_time() {
-    let mut server = Server::new();
-    let gw = peer(GW1);
-    let mut seen = Vec::new();
-    set(
-        &mut server,
-        &[trunk("carrier1", &[GW1], Some(probe(30, 2, 3)))],
-    );
+    let (mut server, gw, mut seen) = probing(probe(30, 2, 3));
     let mut sent_at = Vec::new();
     for _ in 0..160 {
         server.run_for(Duration::from_secs(1));
@@ -353,50 +343,57 @@ fn next_register(server: &mut Server, registrar: &Phone, seen: &mut Vec<(String,
     r
 }
 
-/// Registers `registering(600)` through a 401: returns the server, the
-/// registrar peer and what it has seen.
-fn registered(granted: &str) -> (Server, Phone, Vec<(String, u32)>) {
+/// Starts `registering(600)`: the server, the registrar peer, what it has
+/// seen, and the first REGISTER.
+fn start_registration() -> (Server, Phone, Vec<(String, u32)>, Request) {
     let mut server = Server::new();
     let registrar = peer(REGISTRAR);
     let mut seen = Vec::new();
     set(&mut server, &[registering(600)]);
     server.run_for(Duration::from_millis(10));
     let first = next_register(&mut server, &registrar, &mut seen);
+    (server, registrar, seen, first)
+}
+
+/// The registrar challenges `request` with a 401 (nonce `n1`, qop auth):
+/// the REGISTER that answers it.
+fn challenge(
+    server: &mut Server,
+    registrar: &Phone,
+    seen: &mut Vec<(String, u32)>,
+    request: &Request,
+) -> Request {
+    let challenge = r#"Digest realm="carrier.example", nonce="n1", qop="auth""#;
     answer(
-        &mut server,
-        &registrar,
-        &first,
+        server,
+        registrar,
+        request,
         401,
-        &[(
-            HeaderName::WwwAuthenticate,
-            r#"Digest realm="carrier.example", nonce="n1", qop="auth""#,
-        )],
+        &[(HeaderName::WwwAuthenticate, challenge)],
     );
-    let second = next_register(&mut server, &registrar, &mut seen);
-    let contact = second
-        .headers()
-        .get(HeaderName::Contact)
-        .unwrap()
-        .to_owned();
+    next_register(server, registrar, seen)
+}
+
+/// Registers through a 401, granted `granted` seconds in the Contact.
+fn registered(granted: &str) -> (Server, Phone, Vec<(String, u32)>) {
+    let (mut server, registrar, mut seen, first) = start_registration();
+    let second = challenge(&mut server, &registrar, &mut seen, &first);
+    let contact = second.headers().get(HeaderName::Contact).unwrap();
+    let contact = format!("{contact};expires={granted}");
     answer(
         &mut server,
         &registrar,
         &second,
         200,
-        &[(HeaderName::Contact, &format!("{contact};expires={granted}"))],
+        &[(HeaderName::Contact, &contact)],
     );
     (server, registrar, seen)
 }
 
 #[test]
 fn registration_answers_the_providers_digest_challenge() {
-    let mut server = Server::new();
-    let registrar = peer(REGISTRAR);
-    let mut seen = Vec::new();
-    set(&mut server, &[registering(600)]);
+    let (mut server, registrar, mut seen, first) = start_registration();
     assert_eq!(registration(&server), RegistrationState::Registering);
-    server.run_for(Duration::from_millis(10));
-    let first = next_register(&mut server, &registrar, &mut seen);
     let h = first.headers();
     assert_eq!(first.uri_str(), REGISTRAR);
     assert!(h.get(HeaderName::To).unwrap().contains(AOR));
@@ -407,17 +404,7 @@ fn registration_answers_the_providers_digest_challenge() {
     );
     assert_eq!(h.get(HeaderName::Expires), Some("600"));
     assert!(h.get(HeaderName::Authorization).is_none());
-    answer(
-        &mut server,
-        &registrar,
-        &first,
-        401,
-        &[(
-            HeaderName::WwwAuthenticate,
-            r#"Digest realm="carrier.example", nonce="n1", qop="auth""#,
-        )],
-    );
-    let second = next_register(&mut server, &registrar, &mut seen);
+    let second = challenge(&mut server, &registrar, &mut seen, &first);
     let h2 = second.headers();
     assert_eq!(h2.call_id(), h.call_id(), "one Call-ID");
     assert_eq!(h2.cseq().unwrap().seq, h.cseq().unwrap().seq + 1);

@@ -240,14 +240,7 @@ impl Trunks {
             .map(|(key, _)| *key)
             .collect();
         for key in keys {
-            let local = &self.local;
-            if let Some(step) = self
-                .registrations
-                .get_mut(&key)
-                .map(|r| r.start(now, local))
-            {
-                self.run(now, ep, key, step);
-            }
+            self.drive(now, ep, key, |r, local| r.start(now, local));
         }
     }
 
@@ -277,14 +270,7 @@ impl Trunks {
                 None => self.probe_ended(now, &trunk, &gateway, AttemptResult::DnsFailed),
             },
             Some(Owner::Register(key)) => {
-                let local = &self.local;
-                if let Some(step) = self
-                    .registrations
-                    .get_mut(&key)
-                    .map(|r| r.resolved(now, local, hops))
-                {
-                    self.run(now, ep, key, step);
-                }
+                self.drive(now, ep, key, |r, local| r.resolved(now, local, hops));
             }
             None => {}
         }
@@ -319,18 +305,18 @@ impl Trunks {
                 self.probe_ended(now, &trunk, &gateway, result);
             }
             Some(Owner::Register(key)) => {
-                let local = &self.local;
                 let rng = &mut *self.rng;
-                let step = self.registrations.get_mut(&key).map(|r| match response {
-                    Some(response) => r.on_response(now, local, response, rng),
+                let Some(r) = self.registrations.get_mut(&key) else {
+                    return true;
+                };
+                let step = match response {
+                    Some(response) => r.on_response(now, &self.local, response, rng),
                     None => {
                         r.fail(now, result);
                         Step::Wait
                     }
-                });
-                if let Some(step) = step {
-                    self.run(now, ep, key, step);
-                }
+                };
+                self.run(now, ep, key, step);
             }
             None => {}
         }
@@ -419,12 +405,19 @@ impl Trunks {
     /// Removes registration `key`: un-REGISTERed when the provider may
     /// hold it, forgotten once that is answered.
     fn remove_registration(&mut self, now: Now, ep: &mut impl TransactionLayer, key: u64) {
+        self.drive(now, ep, key, |r, local| r.remove(now, local));
+    }
+
+    /// Moves registration `key` on with `f` and carries out what it asks.
+    fn drive(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        key: u64,
+        f: impl FnOnce(&mut TrunkRegistration, &Local) -> Step,
+    ) {
         let local = &self.local;
-        if let Some(step) = self
-            .registrations
-            .get_mut(&key)
-            .map(|r| r.remove(now, local))
-        {
+        if let Some(step) = self.registrations.get_mut(&key).map(|r| f(r, local)) {
             self.run(now, ep, key, step);
         }
     }
