@@ -594,3 +594,25 @@ fn a_removed_trunk_and_the_shutdown_unregister_with_expires_zero() {
     assert_eq!(remove.headers().get(HeaderName::Expires), Some("0"));
     assert_eq!(registration(&server), RegistrationState::Off);
 }
+
+#[test]
+fn a_trunk_removed_while_its_register_is_in_flight_unregisters_and_ignores_the_late_answer() {
+    let (mut server, registrar, mut seen, first) = start_registration();
+    set(&mut server, &[]);
+    let remove = next_register(&mut server, &registrar, &mut seen);
+    assert_eq!(remove.headers().get(HeaderName::Expires), Some("0"));
+    assert!(server.service.trunks().states().is_empty());
+    // The challenge to the replaced REGISTER is not answered.
+    let challenge = r#"Digest realm="carrier.example", nonce="n1""#;
+    answer(
+        &mut server,
+        &registrar,
+        &first,
+        401,
+        &[(HeaderName::WwwAuthenticate, challenge)],
+    );
+    assert!(fresh(&mut server, &registrar, &mut seen).is_empty());
+    answer(&mut server, &registrar, &remove, 200, &[]);
+    server.run_for(Duration::from_secs(3600));
+    assert!(fresh(&mut server, &registrar, &mut seen).is_empty());
+}

@@ -4,8 +4,8 @@
 //!
 //! [`Trunks`] is owned by the [`Service`](crate::Service): it sends its
 //! probes and REGISTERs through the same transaction layer, asks for
-//! RFC 3263 resolution through the service's [`Effect::Resolve`]
-//! (crate::Effect::Resolve), and answers the plan's
+//! RFC 3263 resolution through the service's
+//! [`Effect::Resolve`](crate::Effect::Resolve), and answers the plan's
 //! [`GatewayHealth`](switchboard_routing::GatewayHealth) questions.
 //!
 //! ```text

@@ -437,6 +437,12 @@ impl Trunks {
         let branch = token::branch(&mut *self.rng);
         match ep.send_request_with_branch(now.instant(), request, hop.destination, &branch) {
             Ok(tx) => {
+                // A registration answers only its latest REGISTER: the
+                // answer to one it replaced (an un-REGISTER sent while a
+                // REGISTER was in flight) is ignored.
+                if matches!(owner, Owner::Register(_)) {
+                    self.clients.retain(|_, o| *o != owner);
+                }
                 self.clients.insert(tx, owner);
                 Ok(())
             }
