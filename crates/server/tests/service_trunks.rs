@@ -23,6 +23,7 @@ use switchboard_routing::{
     CallerIdMode, Credentials, GatewayHealth, GatewaySpec, ProbeSpec, RegistrationSpec, TrunkSpec,
 };
 use switchboard_server::proxy::NextHop;
+use switchboard_server::service::Effect;
 use switchboard_server::trunks::{AttemptResult, Health, RegistrationState};
 
 const GW1: &str = "sip:192.0.2.10:5060";
@@ -615,4 +616,28 @@ fn a_trunk_removed_while_its_register_is_in_flight_unregisters_and_ignores_the_l
     answer(&mut server, &registrar, &remove, 200, &[]);
     server.run_for(Duration::from_secs(3600));
     assert!(fresh(&mut server, &registrar, &mut seen).is_empty());
+}
+
+#[test]
+fn a_registrar_whose_name_does_not_resolve_is_a_failed_registration_retried_later() {
+    let mut server = Server::new();
+    let mut spec = registering(600);
+    let register = spec.register.as_mut().unwrap();
+    register.registrar = "sip:reg.nowhere.example".to_owned();
+    set(&mut server, &[spec]);
+    server.run_for(Duration::from_millis(10));
+    assert_eq!(
+        registration(&server),
+        RegistrationState::Failed {
+            status: None,
+            retry_at: UNIX0 + 30
+        }
+    );
+    let asked = |server: &Server| {
+        server
+            .count(|e| matches!(e, Effect::Resolve { uri, .. } if uri == "sip:reg.nowhere.example"))
+    };
+    assert_eq!(asked(&server), 1);
+    server.run_for(Duration::from_secs(30));
+    assert_eq!(asked(&server), 2, "asked again after the backoff");
 }
