@@ -356,6 +356,12 @@ fn start_registration() -> (Server, Phone, Vec<(String, u32)>, Request) {
     (server, registrar, seen, first)
 }
 
+/// The registrar answers `request` with a 401 carrying `challenge`.
+fn unauthorized(server: &mut Server, registrar: &Phone, request: &Request, challenge: &str) {
+    let lines = [(HeaderName::WwwAuthenticate, challenge)];
+    answer(server, registrar, request, 401, &lines);
+}
+
 /// The registrar challenges `request` with a 401 (nonce `n1`, qop auth):
 /// the REGISTER that answers it.
 fn challenge(
@@ -365,13 +371,7 @@ fn challenge(
     request: &Request,
 ) -> Request {
     let challenge = r#"Digest realm="carrier.example", nonce="n1", qop="auth""#;
-    answer(
-        server,
-        registrar,
-        request,
-        401,
-        &[(HeaderName::WwwAuthenticate, challenge)],
-    );
+    unauthorized(server, registrar, request, challenge);
     next_register(server, registrar, seen)
 }
 
@@ -483,38 +483,15 @@ fn registration_is_refreshed_before_the_granted_expiry() {
 
 #[test]
 fn a_second_challenge_with_the_same_nonce_fails_and_a_stale_one_is_answered() {
-    let mut server = Server::new();
-    let registrar = peer(REGISTRAR);
-    let mut seen = Vec::new();
-    set(&mut server, &[registering(600)]);
-    server.run_for(Duration::from_millis(10));
+    let (mut server, registrar, mut seen, first) = start_registration();
     let challenge = r#"Digest realm="carrier.example", nonce="n1""#;
-    let first = next_register(&mut server, &registrar, &mut seen);
-    answer(
-        &mut server,
-        &registrar,
-        &first,
-        401,
-        &[(HeaderName::WwwAuthenticate, challenge)],
-    );
+    unauthorized(&mut server, &registrar, &first, challenge);
     let second = next_register(&mut server, &registrar, &mut seen);
     // stale=true: the nonce expired, the password was right: answered.
     let stale = r#"Digest realm="carrier.example", nonce="n1", stale=true"#;
-    answer(
-        &mut server,
-        &registrar,
-        &second,
-        401,
-        &[(HeaderName::WwwAuthenticate, stale)],
-    );
+    unauthorized(&mut server, &registrar, &second, stale);
     let third = next_register(&mut server, &registrar, &mut seen);
-    answer(
-        &mut server,
-        &registrar,
-        &third,
-        401,
-        &[(HeaderName::WwwAuthenticate, challenge)],
-    );
+    unauthorized(&mut server, &registrar, &third, challenge);
     assert!(
         fresh(&mut server, &registrar, &mut seen).is_empty(),
         "no fourth try"
@@ -530,15 +507,14 @@ fn a_second_challenge_with_the_same_nonce_fails_and_a_stale_one_is_answered() {
 
 #[test]
 fn a_refused_registration_is_retried_with_doubling_backoff() {
-    let mut server = Server::new();
-    let registrar = peer(REGISTRAR);
-    let mut seen = Vec::new();
-    set(&mut server, &[registering(600)]);
-    server.run_for(Duration::from_millis(10));
+    let (mut server, registrar, mut seen, first) = start_registration();
     let mut retried_after = Vec::new();
     let mut last = server.elapsed();
+    let mut next = Some(first);
     for _ in 0..6 {
-        let r = next_register(&mut server, &registrar, &mut seen);
+        let r = next
+            .take()
+            .unwrap_or_else(|| next_register(&mut server, &registrar, &mut seen));
         retried_after.push((server.elapsed() - last).as_secs());
         answer(&mut server, &registrar, &r, 403, &[]);
         last = server.elapsed();
@@ -569,15 +545,11 @@ fn a_removed_trunk_and_the_shutdown_unregister_with_expires_zero() {
     let remove = next_register(&mut server, &registrar, &mut seen);
     assert_eq!(remove.headers().get(HeaderName::Expires), Some("0"));
     // The provider challenges the removal too: answered once.
-    answer(
+    unauthorized(
         &mut server,
         &registrar,
         &remove,
-        401,
-        &[(
-            HeaderName::WwwAuthenticate,
-            r#"Digest realm="carrier.example", nonce="n2""#,
-        )],
+        r#"Digest realm="carrier.example", nonce="n2""#,
     );
     let again = next_register(&mut server, &registrar, &mut seen);
     assert_eq!(again.headers().get(HeaderName::Expires), Some("0"));
@@ -605,13 +577,7 @@ fn a_trunk_removed_while_its_register_is_in_flight_unregisters_and_ignores_the_l
     assert!(server.service.trunks().states().is_empty());
     // The challenge to the replaced REGISTER is not answered.
     let challenge = r#"Digest realm="carrier.example", nonce="n1""#;
-    answer(
-        &mut server,
-        &registrar,
-        &first,
-        401,
-        &[(HeaderName::WwwAuthenticate, challenge)],
-    );
+    unauthorized(&mut server, &registrar, &first, challenge);
     assert!(fresh(&mut server, &registrar, &mut seen).is_empty());
     answer(&mut server, &registrar, &remove, 200, &[]);
     server.run_for(Duration::from_secs(3600));
