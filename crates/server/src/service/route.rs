@@ -50,6 +50,9 @@ impl Service {
             trunks = plan.trunks().len(),
             "dial plan in force"
         );
+        // The trunks follow at the next pass (it has the endpoint to
+        // send probes and REGISTERs through).
+        self.trunks_stale = true;
         std::mem::replace(&mut self.plan, plan)
     }
 
@@ -179,7 +182,7 @@ impl Service {
             transport: &transport,
             at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
         };
-        self.plan.decide(&facts, &switchboard_routing::AssumeUp)
+        self.plan.decide(&facts, &self.trunks)
     }
 
     /// Whether `user` is the account name the server registers with at
