@@ -99,8 +99,12 @@ impl Plan {
                 self.trunk_attempts(site_trunks, trunks, *lcr, &number, health, &mut trace)
             }
             _ if !site_trunks.is_empty() => {
+                // No voicemail or forwarding for an emergency call: the
+                // site's trunks alone.
                 trace.push("emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
-                self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace)
+                let target = self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
+                trace.push(format!("target {}", target.label()));
+                return decided(Outcome::Route(self.bare_route(target)), number, trace);
             }
             Action::Reject { status, reason } => {
                 trace.push(format!("reject {status} {reason}"));

@@ -62,14 +62,14 @@ impl Route {
     fn render_into(&self, out: &mut String) {
         self.target.render_into(out, "route to");
         if let Some(target) = &self.on_busy {
-            target.render_into(out, "on busy");
+            target.render_into(out, "on busy:");
         }
         if let Some(target) = &self.on_no_answer {
             let after = self.no_answer_after.map(|d| format!(" after {}s", d.as_secs())).unwrap_or_default();
-            target.render_into(out, &format!("on no answer{after}"));
+            target.render_into(out, &format!("on no answer{after}:"));
         }
         if let Some(target) = &self.on_unavailable {
-            target.render_into(out, "on unavailable");
+            target.render_into(out, "on unavailable:");
         }
         if self.prefer_caller_site {
             out.push_str("result: the callee's devices at the caller's site ring first\n");
