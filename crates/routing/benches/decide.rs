@@ -76,13 +76,20 @@ fn decide(c: &mut Criterion) {
     let decision = plan.decide(&call, &AssumeUp);
     assert_eq!(decision.rule.as_deref(), Some("international"));
     assert!(matches!(decision.outcome, Outcome::Route(_)));
+    assert_eq!(plan.decide_untraced(&call, &AssumeUp).outcome, decision.outcome);
 
     c.bench_function("decide/rule_10000_of_10000_lcr_100k_prefixes", |bench| {
         bench.iter(|| black_box(plan.decide(black_box(&call), &AssumeUp)));
     });
+    c.bench_function("decide_untraced/rule_10000_of_10000_lcr_100k_prefixes", |bench| {
+        bench.iter(|| black_box(plan.decide_untraced(black_box(&call), &AssumeUp)));
+    });
     let local = CallFacts { to: "900000", ..call };
     c.bench_function("decide/rule_1_of_10000", |bench| {
         bench.iter(|| black_box(plan.decide(black_box(&local), &AssumeUp)));
+    });
+    c.bench_function("decide_untraced/rule_1_of_10000", |bench| {
+        bench.iter(|| black_box(plan.decide_untraced(black_box(&local), &AssumeUp)));
     });
 
     let mut group = c.benchmark_group("load");

@@ -5,48 +5,60 @@ use crate::call_view::CallView;
 use crate::number::at_gateway;
 use crate::rule::{Action, Rule};
 use crate::target::TargetSpec;
+use crate::trace::Trace;
 use crate::{CallFacts, CallerKind, Decision, GatewayHealth, Outcome, Plan, Route, RouteTarget, TrunkAttempt};
 
 /// The status a rule's `require_group` answers a caller outside it.
 const FORBIDDEN: u16 = 403;
 
 impl Plan {
-    /// Decides where a call goes.
+    /// Decides where a call goes, with the full trace (dry runs, logs).
     pub fn decide(&self, call: &CallFacts<'_>, health: &dyn GatewayHealth) -> Decision {
+        self.decide_traced(call, health, Trace::new(true))
+    }
+
+    /// Decides exactly as [`Plan::decide`] but without the trace (it is
+    /// left empty) and skipping, through an index on the dialled number,
+    /// rules whose `to`/`to_prefix`/`to_range` cannot match: the call
+    /// path of a server with a big plan.
+    pub fn decide_untraced(&self, call: &CallFacts<'_>, health: &dyn GatewayHealth) -> Decision {
+        self.decide_traced(call, health, Trace::new(false))
+    }
+
+    fn decide_traced(&self, call: &CallFacts<'_>, health: &dyn GatewayHealth, mut trace: Trace) -> Decision {
         let view = CallView::new(self, call);
-        let mut trace = Vec::new();
         let emergency = self.is_emergency(call.to);
         if emergency {
-            trace.push(format!("{} is an emergency number", call.to));
+            trace.note(|| format!("{} is an emergency number", call.to));
         }
         if let Some(decision) = self.did(&view, health, &mut trace) {
             return decision;
         }
-        for rule in &self.rules {
-            if let Some(line) = rule.mismatch(&view) {
-                trace.push(line);
-                continue;
-            }
-            trace.push(format!("route {:?}: matches", rule.name));
+        let matched = if trace.is_on() {
+            self.rules.iter().find(|rule| rule.matches(&view, &mut trace))
+        } else {
+            self.index.candidates(call.to).filter_map(|index| self.rules.get(index)).find(|rule| rule.matches(&view, &mut trace))
+        };
+        if let Some(rule) = matched {
             return self.apply(rule, &view, emergency, health, trace);
         }
-        trace.push("no rule matched".to_owned());
+        trace.note(|| "no rule matched".to_owned());
         let site_trunks = self.emergency_trunks(&view, emergency);
         if !site_trunks.is_empty() {
-            trace.push("emergency: the caller's site's emergency trunks".to_owned());
+            trace.note(|| "emergency: the caller's site's emergency trunks".to_owned());
             let target = self.trunk_attempts(site_trunks, &[], false, call.to, health, &mut trace);
             return Decision {
                 outcome: Outcome::Route(self.bare_route(target)),
                 rule: None,
                 number: call.to.to_owned(),
-                trace,
+                trace: trace.into_lines(),
             };
         }
-        Decision { outcome: Outcome::NoRoute, rule: None, number: call.to.to_owned(), trace }
+        Decision { outcome: Outcome::NoRoute, rule: None, number: call.to.to_owned(), trace: trace.into_lines() }
     }
 
     /// A call from a trunk to one of its DIDs.
-    fn did(&self, view: &CallView<'_, '_>, health: &dyn GatewayHealth, trace: &mut Vec<String>) -> Option<Decision> {
+    fn did(&self, view: &CallView<'_, '_>, health: &dyn GatewayHealth, trace: &mut Trace) -> Option<Decision> {
         let CallerKind::Trunk { name } = view.call.caller else {
             return None;
         };
@@ -59,13 +71,13 @@ impl Plan {
         let (number, spec) = [dialled, normalized.as_str()]
             .into_iter()
             .find_map(|number| routing.dids.get(number).map(|spec| (number, spec)))?;
-        trace.push(format!("DID {number} -> {spec}"));
+        trace.note(|| format!("DID {number} -> {spec}"));
         let target = self.resolve(spec, number, view, health, trace);
         Some(Decision {
             outcome: Outcome::Route(self.bare_route(target)),
             rule: None,
             number: number.to_owned(),
-            trace: std::mem::take(trace),
+            trace: std::mem::take(trace).into_lines(),
         })
     }
 
@@ -76,18 +88,23 @@ impl Plan {
         view: &CallView<'_, '_>,
         emergency: bool,
         health: &dyn GatewayHealth,
-        mut trace: Vec<String>,
+        mut trace: Trace,
     ) -> Decision {
         let call = view.call;
-        let decided = |outcome, number: String, trace| Decision { outcome, rule: Some(rule.name.clone()), number, trace };
+        let decided = |outcome, number: String, trace: Trace| Decision {
+            outcome,
+            rule: Some(rule.name.clone()),
+            number,
+            trace: trace.into_lines(),
+        };
         if let Some(group) = &rule.require_group {
             let caller = view.caller_text();
             if view.in_group(group) {
-                trace.push(format!("{caller} is in group {group:?}"));
+                trace.note(|| format!("{caller} is in group {group:?}"));
             } else if emergency {
-                trace.push(format!("{caller} is not in group {group:?}: allowed, emergency number"));
+                trace.note(|| format!("{caller} is not in group {group:?}: allowed, emergency number"));
             } else {
-                trace.push(format!("{caller} is not in group {group:?}: refused"));
+                trace.note(|| format!("{caller} is not in group {group:?}: refused"));
                 let outcome = Outcome::Reject { status: FORBIDDEN, reason: rule.deny_reason.clone() };
                 return decided(outcome, call.to.to_owned(), trace);
             }
@@ -101,28 +118,28 @@ impl Plan {
             _ if !site_trunks.is_empty() => {
                 // No voicemail or forwarding for an emergency call: the
                 // site's trunks alone.
-                trace.push("emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
+                trace.note(|| "emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
                 let target = self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
-                trace.push(format!("target {}", target.label()));
+                trace.note(|| format!("target {}", target.label()));
                 return decided(Outcome::Route(self.bare_route(target)), number, trace);
             }
             Action::Reject { status, reason } => {
-                trace.push(format!("reject {status} {reason}"));
+                trace.note(|| format!("reject {status} {reason}"));
                 return decided(Outcome::Reject { status: *status, reason: reason.clone() }, number, trace);
             }
             Action::Redirect { status, uri } => {
                 let uri = with_number(uri, &number);
-                trace.push(format!("redirect {status} {uri}"));
+                trace.note(|| format!("redirect {status} {uri}"));
                 return decided(Outcome::Redirect { status: *status, uri }, number, trace);
             }
             Action::User(name) => self.user_target(name, &number, view),
             Action::RingGroup(index) => self.ring_group_target(*index, view),
             Action::Forward(uri) => RouteTarget::Uri(with_number(uri, &number)),
         };
-        trace.push(format!("target {}", target.label()));
-        let fallthrough = |spec: &Option<TargetSpec>, when: &str, trace: &mut Vec<String>| {
+        trace.note(|| format!("target {}", target.label()));
+        let fallthrough = |spec: &Option<TargetSpec>, when: &str, trace: &mut Trace| {
             spec.as_ref().map(|spec| {
-                trace.push(format!("{when}: {spec}"));
+                trace.note(|| format!("{when}: {spec}"));
                 self.resolve(spec, &number, view, health, trace)
             })
         };
@@ -169,7 +186,7 @@ impl Plan {
         number: &str,
         view: &CallView<'_, '_>,
         health: &dyn GatewayHealth,
-        trace: &mut Vec<String>,
+        trace: &mut Trace,
     ) -> RouteTarget {
         match spec {
             TargetSpec::User(name) => self.user_target(name, number, view),
@@ -211,7 +228,7 @@ impl Plan {
         lcr: bool,
         number: &str,
         health: &dyn GatewayHealth,
-        trace: &mut Vec<String>,
+        trace: &mut Trace,
     ) -> RouteTarget {
         let mut order: Vec<usize> = first.to_vec();
         let rest = if lcr { self.by_cost(trunks, number, trace) } else { trunks.to_vec() };
@@ -239,7 +256,7 @@ impl Plan {
                 Some(false) if all_down => "down: tried anyway (every gateway is down)",
                 Some(false) => "down: skipped",
             };
-            trace.push(format!("{trunk} {gateway} {state}"));
+            trace.note(|| format!("{trunk} {gateway} {state}"));
             if up != Some(false) || all_down {
                 attempts.push(TrunkAttempt {
                     trunk: trunk.to_owned(),
@@ -254,7 +271,7 @@ impl Plan {
 
     /// `trunks` by the cost of their longest prefix of `number`, cheapest
     /// first; trunks without a cost go last in their written order.
-    fn by_cost(&self, trunks: &[usize], number: &str, trace: &mut Vec<String>) -> Vec<usize> {
+    fn by_cost(&self, trunks: &[usize], number: &str, trace: &mut Trace) -> Vec<usize> {
         let mut costed: Vec<(usize, Option<f64>)> = trunks
             .iter()
             .map(|&index| (index, self.trunk_routing.get(index).and_then(|r| r.costs.cost(number))))
@@ -265,17 +282,19 @@ impl Plan {
             (None, Some(_)) => std::cmp::Ordering::Greater,
             (None, None) => std::cmp::Ordering::Equal,
         });
-        let listed: Vec<String> = costed
-            .iter()
-            .map(|(index, cost)| {
-                let name = self.trunks.get(*index).map_or("?", |t| t.name.as_str());
-                match cost {
-                    Some(cost) => format!("{name} {cost}"),
-                    None => format!("{name} no cost"),
-                }
-            })
-            .collect();
-        trace.push(format!("least cost for {number}: {}", listed.join(", ")));
+        trace.note(|| {
+            let listed: Vec<String> = costed
+                .iter()
+                .map(|(index, cost)| {
+                    let name = self.trunks.get(*index).map_or("?", |t| t.name.as_str());
+                    match cost {
+                        Some(cost) => format!("{name} {cost}"),
+                        None => format!("{name} no cost"),
+                    }
+                })
+                .collect();
+            format!("least cost for {number}: {}", listed.join(", "))
+        });
         costed.into_iter().map(|(index, _)| index).collect()
     }
 }

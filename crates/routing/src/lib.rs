@@ -31,10 +31,12 @@ mod reader;
 mod render;
 mod rewrite;
 mod rule;
+mod rule_index;
 mod schema;
 mod sections;
 mod target;
 mod test_case;
+mod trace;
 mod trunk;
 
 pub use decision::{Decision, Outcome, RingStrategy, Route, RouteTarget, TrunkAttempt};

@@ -21,6 +21,7 @@ use crate::number::{NumberRange, host_part, is_number};
 use crate::reader::{FileReader, NoFiles};
 use crate::rewrite::Rewrite;
 use crate::rule::{Action, Rule};
+use crate::rule_index::RuleIndex;
 use crate::schema::{RawFile, RawRingGroup, RawRoute, RawRouting, RawSite, RawTest, RawTrunk};
 use crate::sections::{RingGroup, Site, TrunkRouting};
 use crate::target::{TargetSpec, is_sip_uri};
@@ -181,6 +182,7 @@ impl Plan {
             }
             plan.rules.push(rule);
         }
+        plan.index = RuleIndex::new(&plan.rules);
         for (index, test) in sections.tests.iter().enumerate() {
             let case = plan.load_test(test, index)?;
             plan.tests.push(case);
@@ -410,7 +412,7 @@ impl Plan {
         let name = required_name(route, "route", raw.name.as_deref(), index)?;
         let what = format!("route {name:?}");
         let fail = |message: String| route.error(&what, message);
-        let matchers = self.matchers(raw).map_err(fail)?;
+        let matchers = self.matchers(&name, raw).map_err(fail)?;
         if let Some(group) = &raw.require_group {
             if !self.groups.exists(group) {
                 return Err(fail(format!("require_group: no group {group:?} in [groups]")));
@@ -458,7 +460,7 @@ impl Plan {
     }
 
     /// The rule's matchers, in the order of the schema.
-    fn matchers(&self, raw: &RawRoute) -> Result<Vec<Matcher>, String> {
+    fn matchers(&self, rule: &str, raw: &RawRoute) -> Result<Vec<Matcher>, String> {
         let mut out = Vec::new();
         let mut list = |key: &str, value: &Option<Vec<String>>, make: &dyn Fn(&[String]) -> Result<Test, String>| {
             let Some(values) = value else {
@@ -468,7 +470,7 @@ impl Plan {
                 return Err(format!("{key} is empty (leave it out to match any)"));
             }
             let test = make(values).map_err(|m| format!("{key}: {m}"))?;
-            out.push(Matcher { test, written: format!("{key} {values:?}") });
+            out.push(Matcher::new(rule, &format!("{key} {values:?}"), test));
             Ok(())
         };
         let plain = |v: &[String]| v.to_vec();
@@ -507,7 +509,7 @@ impl Plan {
         ] {
             if let Some(pattern) = pattern {
                 let regex = compile(key, pattern)?;
-                out.push(Matcher { test: make(regex), written: format!("{key} {pattern:?}") });
+                out.push(Matcher::new(rule, &format!("{key} {pattern:?}"), make(regex)));
             }
         }
         for (key, value, make) in [
@@ -515,7 +517,7 @@ impl Plan {
             ("from_user", raw.from_user, Test::FromUser),
         ] {
             if let Some(value) = value {
-                out.push(Matcher { test: make(value), written: format!("{key} {value}") });
+                out.push(Matcher::new(rule, &format!("{key} {value}"), make(value)));
             }
         }
         Ok(out)

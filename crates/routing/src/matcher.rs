@@ -31,78 +31,75 @@ pub(crate) enum Test {
     Dates(Vec<DateRange>),
 }
 
-/// A matcher with the text the trace names it by (`to_prefix ["00"]`).
+/// A matcher with the start of its trace line when it fails
+/// (`route "r": to_prefix ["00"] does not match `), written at load so
+/// that a traced decision does not format the lists again per rule.
 #[derive(Debug, Clone)]
 pub(crate) struct Matcher {
     pub(crate) test: Test,
-    pub(crate) written: String,
+    pub(crate) trace_prefix: String,
 }
 
 impl Matcher {
-    /// `Ok` when the call matches; else what the call has instead, for the
-    /// trace (`"4930"`).
-    pub(crate) fn check(&self, view: &CallView<'_, '_>) -> Result<(), String> {
+    /// `written` is how the plan wrote it (`to_prefix ["00"]`).
+    pub(crate) fn new(rule: &str, written: &str, test: Test) -> Self {
+        Self { test, trace_prefix: format!("route {rule:?}: {written} does not match ") }
+    }
+
+    /// Whether the call matches.
+    pub(crate) fn holds(&self, view: &CallView<'_, '_>) -> bool {
         let call = view.call;
-        let quoted = |text: &str| Err(format!("{text:?}"));
         match &self.test {
-            Test::To(list) => ok_or(list.iter().any(|n| n == call.to), || quoted(call.to)),
-            Test::ToPrefix(list) => ok_or(list.iter().any(|p| call.to.starts_with(p.as_str())), || quoted(call.to)),
-            Test::ToRange(list) => ok_or(list.iter().any(|r| r.contains(call.to)), || quoted(call.to)),
-            Test::ToPattern(regex) => ok_or(regex.is_match(call.to), || quoted(call.to)),
+            Test::To(list) => list.iter().any(|n| n == call.to),
+            Test::ToPrefix(list) => list.iter().any(|p| call.to.starts_with(p.as_str())),
+            Test::ToRange(list) => list.iter().any(|r| r.contains(call.to)),
+            Test::ToPattern(regex) => regex.is_match(call.to),
             Test::From(list) => {
                 let user = user_part(call.from_uri);
-                ok_or(list.iter().any(|f| f == call.from_uri || (!user.is_empty() && f == user)), || quoted(call.from_uri))
+                list.iter().any(|f| f == call.from_uri || (!user.is_empty() && f == user))
             }
             Test::FromPrefix(list) => {
                 let user = user_part(call.from_uri);
-                ok_or(list.iter().any(|p| user.starts_with(p.as_str())), || quoted(call.from_uri))
+                list.iter().any(|p| user.starts_with(p.as_str()))
             }
-            Test::FromPattern(regex) => ok_or(regex.is_match(call.from_uri), || quoted(call.from_uri)),
-            Test::Anonymous(want) => ok_or(call.anonymous == *want, || {
-                Err(if call.anonymous { "an anonymous caller" } else { "a caller who is not anonymous" }.to_owned())
-            }),
-            Test::FromGroup(groups) => ok_or(groups.iter().any(|g| view.in_group(g)), || Err(view.caller_text())),
-            Test::FromTrunk(trunks) => {
-                let from = match call.caller {
-                    CallerKind::Trunk { name } => Some(name),
-                    _ => None,
-                };
-                ok_or(from.is_some_and(|name| trunks.iter().any(|t| t == name)), || Err(view.caller_text()))
-            }
-            Test::FromUser(want) => {
-                let is_user = matches!(call.caller, CallerKind::User { .. });
-                ok_or(is_user == *want, || Err(view.caller_text()))
-            }
-            Test::Site(sites) => {
-                let site = view.site();
-                ok_or(site.is_some_and(|s| sites.iter().any(|w| w == s)), || match site {
-                    Some(site) => quoted(site),
-                    None => Err(format!("{} (no site)", call.source)),
-                })
-            }
-            Test::Source(networks) => ok_or(networks.contains(call.source), || Err(call.source.to_string())),
-            Test::Transport(list) => {
-                ok_or(list.iter().any(|t| t.eq_ignore_ascii_case(call.transport)), || quoted(call.transport))
-            }
-            Test::Domain(list) => {
-                ok_or(list.iter().any(|d| d.eq_ignore_ascii_case(call.to_domain)), || quoted(call.to_domain))
-            }
-            Test::Time(windows) => {
-                let local = view.local();
-                ok_or(windows.iter().any(|w| w.contains(local.minute_of_day)), || quoted(&local.clock()))
-            }
-            Test::Days(days) => {
-                let local = view.local();
-                ok_or(days.contains(local.weekday), || quoted(local.day_name()))
-            }
-            Test::Dates(ranges) => {
-                let local = view.local();
-                ok_or(ranges.iter().any(|r| r.contains(local.date)), || quoted(&local.date.to_string()))
-            }
+            Test::FromPattern(regex) => regex.is_match(call.from_uri),
+            Test::Anonymous(want) => call.anonymous == *want,
+            Test::FromGroup(groups) => groups.iter().any(|g| view.in_group(g)),
+            Test::FromTrunk(trunks) => match call.caller {
+                CallerKind::Trunk { name } => trunks.iter().any(|t| t == name),
+                _ => false,
+            },
+            Test::FromUser(want) => matches!(call.caller, CallerKind::User { .. }) == *want,
+            Test::Site(sites) => view.site().is_some_and(|s| sites.iter().any(|w| w == s)),
+            Test::Source(networks) => networks.contains(call.source),
+            Test::Transport(list) => list.iter().any(|t| t.eq_ignore_ascii_case(call.transport)),
+            Test::Domain(list) => list.iter().any(|d| d.eq_ignore_ascii_case(call.to_domain)),
+            Test::Time(windows) => windows.iter().any(|w| w.contains(view.local().minute_of_day)),
+            Test::Days(days) => days.contains(view.local().weekday),
+            Test::Dates(ranges) => ranges.iter().any(|r| r.contains(view.local().date)),
         }
     }
-}
 
-fn ok_or(matched: bool, otherwise: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-    if matched { Ok(()) } else { otherwise() }
+    /// What the call has instead, for the trace (`"4930"`).
+    pub(crate) fn actual(&self, view: &CallView<'_, '_>) -> String {
+        let call = view.call;
+        let quoted = |text: &str| format!("{text:?}");
+        match &self.test {
+            Test::To(_) | Test::ToPrefix(_) | Test::ToRange(_) | Test::ToPattern(_) => quoted(call.to),
+            Test::From(_) | Test::FromPrefix(_) | Test::FromPattern(_) => quoted(call.from_uri),
+            Test::Anonymous(_) if call.anonymous => "an anonymous caller".to_owned(),
+            Test::Anonymous(_) => "a caller who is not anonymous".to_owned(),
+            Test::FromGroup(_) | Test::FromTrunk(_) | Test::FromUser(_) => view.caller_text(),
+            Test::Site(_) => match view.site() {
+                Some(site) => quoted(site),
+                None => format!("{} (no site)", call.source),
+            },
+            Test::Source(_) => call.source.to_string(),
+            Test::Transport(_) => quoted(call.transport),
+            Test::Domain(_) => quoted(call.to_domain),
+            Test::Time(_) => quoted(&view.local().clock()),
+            Test::Days(_) => quoted(view.local().day_name()),
+            Test::Dates(_) => quoted(&view.local().date.to_string()),
+        }
+    }
 }

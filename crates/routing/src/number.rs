@@ -25,6 +25,12 @@ impl NumberRange {
         Ok(Self { low: low.to_owned(), high: high.to_owned() })
     }
 
+    /// The bytes a number in the range may start with.
+    pub(crate) fn first_bytes(&self) -> std::ops::RangeInclusive<u8> {
+        let first = |text: &str| text.bytes().next().unwrap_or(b'0');
+        first(&self.low)..=first(&self.high)
+    }
+
     pub(crate) fn contains(&self, number: &str) -> bool {
         number.len() == self.low.len()
             && is_number(number)

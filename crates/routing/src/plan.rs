@@ -10,6 +10,7 @@ use crate::groups::Groups;
 use crate::network::Networks;
 use crate::number::Numbering;
 use crate::rule::Rule;
+use crate::rule_index::RuleIndex;
 use crate::sections::{RingGroup, Site, TrunkRouting};
 use crate::{TestCase, TrunkSpec};
 
@@ -39,6 +40,8 @@ pub struct Plan {
     pub(crate) trunk_routing: Vec<TrunkRouting>,
     pub(crate) trunk_index: HashMap<String, usize>,
     pub(crate) rules: Vec<Rule>,
+    /// Over `rules`, for the untraced decision.
+    pub(crate) index: RuleIndex,
     pub(crate) tests: Vec<TestCase>,
 }
 
@@ -58,6 +61,7 @@ impl Default for Plan {
             trunk_routing: Vec::new(),
             trunk_index: HashMap::new(),
             rules: Vec::new(),
+            index: RuleIndex::default(),
             tests: Vec::new(),
         }
     }

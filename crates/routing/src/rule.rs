@@ -7,6 +7,7 @@ use crate::matcher::Matcher;
 use crate::number::Numbering;
 use crate::rewrite::Rewrite;
 use crate::target::TargetSpec;
+use crate::trace::Trace;
 
 /// What a rule does with a call (exactly one per rule).
 #[derive(Debug, Clone)]
@@ -42,23 +43,27 @@ pub(crate) struct Rule {
 }
 
 impl Rule {
-    /// `None` when every matcher holds; else the trace line naming the
-    /// first that does not.
-    pub(crate) fn mismatch(&self, view: &CallView<'_, '_>) -> Option<String> {
-        self.matchers.iter().find_map(|matcher| {
-            matcher
-                .check(view)
-                .err()
-                .map(|actual| format!("route {:?}: {} does not match {actual}", self.name, matcher.written))
-        })
+    /// Whether every matcher holds; the trace gets the rule's line (the
+    /// first matcher that does not hold, or `matches`).
+    pub(crate) fn matches(&self, view: &CallView<'_, '_>, trace: &mut Trace) -> bool {
+        match self.matchers.iter().find(|matcher| !matcher.holds(view)) {
+            Some(failed) => {
+                trace.note(|| format!("{}{}", failed.trace_prefix, failed.actual(view)));
+                false
+            }
+            None => {
+                trace.note(|| format!("route {:?}: matches", self.name));
+                true
+            }
+        }
     }
 
     /// The number after the rule's rewrites, each step traced.
-    pub(crate) fn rewrite(&self, dialled: &str, numbering: &Numbering, trace: &mut Vec<String>) -> String {
+    pub(crate) fn rewrite(&self, dialled: &str, numbering: &Numbering, trace: &mut Trace) -> String {
         let mut number = dialled.to_owned();
         for step in &self.rewrites {
             let next = step.apply(&number, numbering);
-            trace.push(format!("number {number} -> {next} ({})", step.label()));
+            trace.note(|| format!("number {number} -> {next} ({})", step.label()));
             number = next;
         }
         number
