@@ -29,11 +29,18 @@ pub enum PlanError {
     },
 }
 
-/// The 1-based line holding byte `offset` of `text`.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()
-        .get(..end)
-        .map_or(0, |head| head.iter().filter(|&&b| b == b'\n').count())
-        + 1
+/// Where the lines of a text start, to turn byte offsets into lines
+/// without counting from the start each time (10,000 routes in one file).
+#[derive(Debug, Clone)]
+pub(crate) struct LineIndex(Vec<usize>);
+
+impl LineIndex {
+    pub(crate) fn new(text: &str) -> Self {
+        Self(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(at, _)| at).collect())
+    }
+
+    /// The 1-based line holding byte `offset`.
+    pub(crate) fn line(&self, offset: usize) -> usize {
+        self.0.partition_point(|&newline| newline < offset) + 1
+    }
 }

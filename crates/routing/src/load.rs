@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use crate::clock::{DateRange, DaySet, TimeWindow};
 use crate::costs::CostTable;
-use crate::error::line_of;
+use crate::error::LineIndex;
 use crate::matcher::{Matcher, Test};
 use crate::network::Networks;
 use crate::number::{NumberRange, host_part, is_number};
@@ -73,13 +73,13 @@ struct Sections<'s> {
 
 impl<'s> Sections<'s> {
     fn add(&mut self, source: &PlanSource<'s>) -> Result<(), PlanError> {
-        let text = source.text;
-        let raw: RawFile = toml::from_str(text).map_err(|error| PlanError::Syntax {
+        let lines = LineIndex::new(source.text);
+        let raw: RawFile = toml::from_str(source.text).map_err(|error| PlanError::Syntax {
             path: source.path.to_owned(),
-            line: error.span().map_or(1, |span| line_of(text, span.start)),
+            line: error.span().map_or(1, |span| lines.line(span.start)),
             message: error.message().trim().to_owned(),
         })?;
-        let locate = |span: std::ops::Range<usize>| line_of(text, span.start);
+        let locate = |span: std::ops::Range<usize>| lines.line(span.start);
         if let Some(routing) = raw.routing {
             let line = self.note("[routing]", source.path, locate(routing.span()))?;
             self.routing = Some(Located { path: source.path, line, value: routing.into_inner() });
@@ -88,15 +88,15 @@ impl<'s> Sections<'s> {
             let line = self.note("[groups]", source.path, locate(groups.span()))?;
             self.groups = Some(Located { path: source.path, line, value: groups.into_inner() });
         }
-        let sites = self.items("[[site]]", source, raw.site)?;
+        let sites = self.items("[[site]]", source.path, &lines, raw.site)?;
         self.sites.extend(sites);
-        let ring_groups = self.items("[[ring_group]]", source, raw.ring_group)?;
+        let ring_groups = self.items("[[ring_group]]", source.path, &lines, raw.ring_group)?;
         self.ring_groups.extend(ring_groups);
-        let trunks = self.items("[[trunk]]", source, raw.trunk)?;
+        let trunks = self.items("[[trunk]]", source.path, &lines, raw.trunk)?;
         self.trunks.extend(trunks);
-        let routes = self.items("[[route]]", source, raw.route)?;
+        let routes = self.items("[[route]]", source.path, &lines, raw.route)?;
         self.routes.extend(routes);
-        let tests = self.items("[[test]]", source, raw.test)?;
+        let tests = self.items("[[test]]", source.path, &lines, raw.test)?;
         self.tests.extend(tests);
         Ok(())
     }
@@ -118,20 +118,21 @@ impl<'s> Sections<'s> {
     fn items<T>(
         &mut self,
         section: &'static str,
-        source: &PlanSource<'s>,
+        path: &'s str,
+        lines: &LineIndex,
         items: Option<Spanned<Vec<Spanned<T>>>>,
     ) -> Result<Vec<Located<'s, T>>, PlanError> {
         let Some(items) = items else {
             return Ok(Vec::new());
         };
         let items = items.into_inner();
-        let first = items.first().map_or(1, |item| line_of(source.text, item.span().start));
-        self.note(section, source.path, first)?;
+        let first = items.first().map_or(1, |item| lines.line(item.span().start));
+        self.note(section, path, first)?;
         Ok(items
             .into_iter()
             .map(|item| Located {
-                path: source.path,
-                line: line_of(source.text, item.span().start),
+                path,
+                line: lines.line(item.span().start),
                 value: item.into_inner(),
             })
             .collect())
