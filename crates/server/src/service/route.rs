@@ -182,7 +182,12 @@ impl Service {
             transport: &transport,
             at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
         };
-        self.plan.decide(&facts, &self.trunks)
+        // The trace costs allocations: built only when someone reads it.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.plan.decide(&facts, &self.trunks)
+        } else {
+            self.plan.decide_untraced(&facts, &self.trunks)
+        }
     }
 
     /// Whether `user` is the account name the server registers with at
