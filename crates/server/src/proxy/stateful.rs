@@ -7,18 +7,18 @@ use std::time::Instant;
 
 use switchboard_core::resolve::{AttemptOutcome, Failover};
 use switchboard_core::{Event, Source, TransactionId, Transport};
-use switchboard_proto::header::{Via, format_qvalue};
+use switchboard_proto::header::{CSeq, Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
 
 use super::branch::{Branch, BranchState};
 use super::call_update::{CallEnd, CallPhase, CallUpdate};
 use super::config::{Mode, ProxyConfig};
-use super::context::{BranchRef, Context, best_index, other_challenges};
+use super::context::{BranchRef, Context};
 use super::error::ProxyError;
-use super::event::{ProxyEvent, ResolveId};
+use super::event::{ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
-use super::target::{NextHop, Target, TargetSet};
+use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};
 use switchboard_core::TransactionLayer;
@@ -30,6 +30,8 @@ enum Timer {
     Group,
     /// Timer C of a branch.
     C(usize),
+    /// A branch had no provisional answer in its target's time.
+    Provisional(usize),
 }
 
 /// What waits for a resolution.
@@ -228,7 +230,8 @@ impl Proxy {
             ep.respond(now, tx, trying)?;
         }
         let mut ctx = ctx;
-        ctx.groups = targets.into_groups().into();
+        ctx.hold_final = targets.holds_final();
+        ctx.groups = targets.into_groups(self.config.group_timeout).into();
         self.contexts.insert(tx, ctx);
         self.report_call(tx, CallPhase::Trying, None);
         self.advance(now, ep, tx);
@@ -243,9 +246,9 @@ impl Proxy {
         targets: TargetSet,
     ) -> Result<(), ProxyError> {
         let lines: Vec<(HeaderName, String)> = targets
-            .into_groups()
+            .into_groups(self.config.group_timeout)
             .into_iter()
-            .flatten()
+            .flat_map(|g| g.targets)
             .map(|t| {
                 let q =
                     t.q.map(|q| format!(";q={}", format_qvalue(q)))
@@ -410,7 +413,7 @@ impl Proxy {
         branch.fallback.clear();
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
-        let mut next = Branch::new(branch.uri.clone());
+        let mut next = branch.successor();
         next.fallback = walk.remaining().copied().collect();
         tracing::debug!(uri = %next.uri, destination = ?hop.destination, "failing over to the next target");
         ctx.branches.push(next);
@@ -538,7 +541,8 @@ impl Proxy {
             return;
         };
         let live = branch.state != BranchState::Done;
-        if branch.state == BranchState::Calling {
+        let first = branch.state == BranchState::Calling;
+        if first {
             branch.state = BranchState::Proceeding;
         }
         let cancel = branch.cancel_pending && branch.tx.is_some();
@@ -552,6 +556,9 @@ impl Proxy {
             }
             self.timers
                 .insert((now + timer_c, at.server, Timer::C(at.index)));
+        }
+        if first {
+            self.stop_provisional_timer(at);
         }
         if cancel {
             self.cancel_branch(now, ep, at);
@@ -624,8 +631,15 @@ impl Proxy {
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
         let code = response.status().as_u16();
+        // A trunk's gateway that answered as the callee would (404, 486,
+        // 6xx) ends the forwarding: the next gateway would say the same.
+        let ends = ctx.advance == Advance::OnGatewayFailure && !is_gateway_failure(code);
+        if ends {
+            tracing::debug!(code, "final answer from a gateway: no fail-over");
+            ctx.responses.clear();
+        }
         let mut recursed = Vec::new();
-        if (300..400).contains(&code) && recurse && !ctx.stop {
+        if (300..400).contains(&code) && recurse && !ctx.stop && !ends {
             recursed = contacts(&response)
                 .into_iter()
                 .filter(|t| !ctx.tried.contains(&t.uri.to_ascii_lowercase()))
@@ -648,7 +662,7 @@ impl Proxy {
         } else {
             tracing::debug!(count = recursed.len(), "recursing on a 3xx");
         }
-        if code >= 600 {
+        if code >= 600 || ends {
             self.stop_forking(now, ep, at.server, None);
         }
         for target in recursed {
@@ -726,6 +740,11 @@ impl Proxy {
             return;
         };
         ctx.cancelled = true;
+        if ctx.held {
+            // Held after the targets were exhausted: the caller gets the
+            // 487 its CANCEL asks for, not what the targets said.
+            ctx.responses.clear();
+        }
         if !ctx.final_sent {
             self.report_call(invite, CallPhase::Terminated(CallEnd::Cancelled), None);
         }
@@ -784,6 +803,9 @@ impl Proxy {
             self.timers.pop_first();
             match timer {
                 Timer::C(index) => self.on_timer_c(now, ep, BranchRef { server, index }),
+                Timer::Provisional(index) => {
+                    self.on_provisional_timeout(now, ep, BranchRef { server, index });
+                }
                 Timer::Group => self.on_group_timeout(now, ep, server),
             }
         }
@@ -800,13 +822,38 @@ impl Proxy {
             // Timer B after the CANCEL) ends the branch.
             BranchState::Proceeding => self.cancel_branch(now, ep, at),
             // Without one: as if a 408 came (CANCEL follows a late 1xx).
-            BranchState::Calling | BranchState::Resolving => {
-                branch.cancel_pending = true;
-                self.fail_branch(ep, at, None);
-                self.advance(now, ep, at.server);
-            }
+            BranchState::Calling | BranchState::Resolving => self.give_up_silent(now, ep, at),
             BranchState::Done => {}
         }
+    }
+
+    /// The target had no provisional answer in its time (a trunk's
+    /// `failover_after`): the branch fails as with a 408, and the next
+    /// group may start.
+    fn on_provisional_timeout(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+    ) {
+        let Some(branch) = self.branch_mut(at) else {
+            return;
+        };
+        branch.provisional_deadline = None;
+        if branch.state == BranchState::Calling {
+            tracing::debug!(uri = %branch.uri, "no provisional answer in time: next target");
+            self.give_up_silent(now, ep, at);
+        }
+    }
+
+    /// Ends a branch that never answered as a 408 would; a 1xx arriving
+    /// later is CANCELled so that it never rings.
+    fn give_up_silent(&mut self, now: Instant, ep: &mut impl TransactionLayer, at: BranchRef) {
+        if let Some(branch) = self.branch_mut(at) {
+            branch.cancel_pending = true;
+        }
+        self.fail_branch(ep, at, None);
+        self.advance(now, ep, at.server);
     }
 
     fn on_group_timeout(
@@ -819,10 +866,10 @@ impl Proxy {
             return;
         };
         ctx.group_deadline = None;
-        if ctx.stop || ctx.final_sent {
+        if ctx.stop || ctx.final_sent || ctx.held {
             return;
         }
-        tracing::debug!(%server, "serial group timed out, next group");
+        tracing::debug!(%server, "group rang long enough: its pending branches are cancelled");
         let pending: Vec<usize> = ctx
             .branches
             .iter()
@@ -847,11 +894,10 @@ impl Proxy {
     /// the best response when nothing is left (§16.7 step 6).
     fn advance(&mut self, now: Instant, ep: &mut impl TransactionLayer, server: TransactionId) {
         loop {
-            let group_timeout = self.config.group_timeout;
             let Some(ctx) = self.contexts.get_mut(&server) else {
                 return;
             };
-            if ctx.final_sent || ctx.has_pending() {
+            if ctx.final_sent || ctx.has_pending() || (ctx.held && !ctx.cancelled) {
                 return;
             }
             let next = if ctx.stop {
@@ -860,22 +906,23 @@ impl Proxy {
                 ctx.groups.pop_front()
             };
             let Some(group) = next else {
-                self.send_best(now, ep, server);
+                if ctx.hold_final && !ctx.cancelled && ctx.server_alive {
+                    self.report_exhausted(ep, server);
+                } else {
+                    self.send_best(now, ep, server);
+                }
                 return;
             };
-            let more = !ctx.groups.is_empty();
-            let old = ctx.group_deadline.take();
-            if more {
-                ctx.group_deadline = Some(now + group_timeout);
-            }
+            ctx.advance = group.policy.advance;
+            let deadline = group.policy.timeout.map(|t| now + t);
+            let old = std::mem::replace(&mut ctx.group_deadline, deadline);
             if let Some(old) = old {
                 self.timers.remove(&(old, server, Timer::Group));
             }
-            if more {
-                self.timers
-                    .insert((now + group_timeout, server, Timer::Group));
+            if let Some(at) = deadline {
+                self.timers.insert((at, server, Timer::Group));
             }
-            for target in group {
+            for target in group.targets {
                 self.start_branch(now, ep, server, target);
             }
         }
@@ -911,8 +958,20 @@ impl Proxy {
         // (§16.6 step 7), whose URI then becomes the Request-URI.
         let next_uri = routing::next_hop_uri(&request);
         routing::fix_strict_next_hop(&mut request);
+        let mut branch = Branch::new(target.uri.clone());
+        branch.provisional_timeout = target.provisional_timeout;
+        branch.credentials = target.credentials;
+        if let Some((call_id, delta)) = &ctx.outbound {
+            // An in-dialog request on a carrier's leg: its Call-ID there,
+            // and its CSeq as far ahead as the challenges answered made it.
+            branch.call_id = Some(call_id.clone());
+            branch.cseq_delta = *delta;
+        } else if target.fresh_call_id && ctx.is_initial_invite() {
+            branch.call_id = Some(ep.new_call_id());
+        }
+        translate_out(&mut request, branch.call_id.as_deref(), branch.cseq_delta);
         let index = ctx.branches.len();
-        ctx.branches.push(Branch::new(target.uri.clone()));
+        ctx.branches.push(branch);
         let at = BranchRef { server, index };
         if ctx.is_invite() {
             if let Some(b) = ctx.branches.get_mut(index) {
@@ -972,6 +1031,7 @@ impl Proxy {
                     b.state = BranchState::Calling;
                 }
                 self.clients.insert(tx, at);
+                self.arm_provisional_timer(now, at);
             }
             Err(error) => {
                 tracing::warn!(%error, "branch not sent");
@@ -1086,38 +1146,9 @@ impl Proxy {
             self.answered += 1;
         }
         ctx.final_sent = true;
-        let chosen = best_index(&ctx.responses);
+        ctx.held = false;
         let tag = ep.new_tag();
-        let response = match chosen.and_then(|i| ctx.responses.get(i).map(|r| (i, r))) {
-            Some((_, r)) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
-                // §16.7 step 6: a 503 would tell the caller that we are
-                // overloaded; it becomes 500.
-                crate::util::response(
-                    &ctx.request,
-                    StatusCode::SERVER_INTERNAL_ERROR,
-                    None,
-                    &tag,
-                    &[],
-                )
-                .ok()
-            }
-            Some((i, r)) if matches!(r.status().as_u16(), 401 | 407) => {
-                let mut r = r.clone();
-                for (name, value) in other_challenges(&ctx.responses, i) {
-                    r.headers_mut().push(name, value);
-                }
-                Some(r)
-            }
-            Some((_, r)) => Some(r.clone()),
-            None => {
-                let status = if ctx.cancelled {
-                    StatusCode::REQUEST_TERMINATED
-                } else {
-                    StatusCode::REQUEST_TIMEOUT
-                };
-                crate::util::response(&ctx.request, status, None, &tag, &[]).ok()
-            }
-        };
+        let response = ctx.best_response(&tag);
         tracing::debug!(
             %server,
             status = response.as_ref().map(|r| r.status().as_u16()),
@@ -1132,6 +1163,78 @@ impl Proxy {
         self.remove_if_finished(server);
     }
 
+    /// Every target is exhausted and the final answer is held: tells the
+    /// application ([`ProxyEvent::Exhausted`]), once.
+    fn report_exhausted(&mut self, ep: &mut impl TransactionLayer, server: TransactionId) {
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if ctx.held {
+            return;
+        }
+        ctx.held = true;
+        let tag = ep.new_tag();
+        let status = ctx
+            .best_response(&tag)
+            .map_or(StatusCode::REQUEST_TIMEOUT, |r| r.status());
+        let cause = ExhaustCause::of(status);
+        tracing::debug!(%server, status = status.as_u16(), ?cause, "targets exhausted, answer held");
+        self.events.push_back(ProxyEvent::Exhausted {
+            server,
+            status,
+            cause,
+        });
+    }
+
+    /// Continues a request reported [`ProxyEvent::Exhausted`] with more
+    /// targets (fallthrough: voicemail on busy, another user on no
+    /// answer): targets tried before are not tried again, and the
+    /// responses so far still count for the best one.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::NotHeld`] when the request is not waiting (answered,
+    /// cancelled by the caller meanwhile, or never held).
+    pub fn forward_more(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        server: TransactionId,
+        targets: TargetSet,
+    ) -> Result<(), ProxyError> {
+        let q_timeout = self.config.group_timeout;
+        let ctx = self.held_context(server)?;
+        ctx.held = false;
+        ctx.stop = false;
+        ctx.hold_final = targets.holds_final();
+        ctx.groups = targets.into_groups(q_timeout).into();
+        self.advance(now, ep, server);
+        Ok(())
+    }
+
+    /// Answers a request reported [`ProxyEvent::Exhausted`] with the best
+    /// response collected (RFC 3261 §16.7 step 6).
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::NotHeld`] as for [`Proxy::forward_more`].
+    pub fn release(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        server: TransactionId,
+    ) -> Result<(), ProxyError> {
+        self.held_context(server)?;
+        self.send_best(now, ep, server);
+        Ok(())
+    }
+
+    fn held_context(&mut self, server: TransactionId) -> Result<&mut Context, ProxyError> {
+        self.contexts
+            .get_mut(&server)
+            .filter(|c| c.held && !c.final_sent)
+            .ok_or(ProxyError::NotHeld(server))
+    }
     /// Sends a response on the server transaction; a 2xx to an INVITE whose
     /// server transaction is gone goes statelessly along its Via.
     fn send_upstream(
@@ -1204,9 +1307,35 @@ impl Proxy {
             .and_then(|c| c.branches.get_mut(at.index))
     }
 
+    /// Stops the branch's Timer C and its provisional timer.
     fn stop_timer_c(&mut self, at: BranchRef) {
         if let Some(old) = self.branch_mut(at).and_then(|b| b.timer_c.take()) {
             self.timers.remove(&(old, at.server, Timer::C(at.index)));
+        }
+        self.stop_provisional_timer(at);
+    }
+
+    fn stop_provisional_timer(&mut self, at: BranchRef) {
+        if let Some(old) = self
+            .branch_mut(at)
+            .and_then(|b| b.provisional_deadline.take())
+        {
+            self.timers
+                .remove(&(old, at.server, Timer::Provisional(at.index)));
+        }
+    }
+
+    /// Starts the provisional timer of a branch just sent, when its target
+    /// has one.
+    fn arm_provisional_timer(&mut self, now: Instant, at: BranchRef) {
+        self.stop_provisional_timer(at);
+        let Some(branch) = self.branch_mut(at) else {
+            return;
+        };
+        if let Some(after) = branch.provisional_timeout {
+            branch.provisional_deadline = Some(now + after);
+            self.timers
+                .insert((now + after, at.server, Timer::Provisional(at.index)));
         }
     }
 
@@ -1224,6 +1353,9 @@ impl Proxy {
             for (index, b) in ctx.branches.iter().enumerate() {
                 if let Some(at) = b.timer_c {
                     self.timers.remove(&(at, server, Timer::C(index)));
+                }
+                if let Some(at) = b.provisional_deadline {
+                    self.timers.remove(&(at, server, Timer::Provisional(index)));
                 }
             }
         }
@@ -1280,6 +1412,31 @@ fn contacts(response: &Response) -> Vec<Target> {
             Some(t)
         })
         .collect()
+}
+
+/// A final status after which a trunk's next gateway is tried: the
+/// gateway, not the callee, failed (408, 5xx).
+fn is_gateway_failure(code: u16) -> bool {
+    code == 408 || (500..600).contains(&code)
+}
+
+/// Gives a request going out on a carrier's leg that leg's Call-ID and
+/// moves its CSeq number `delta` ahead.
+fn translate_out(request: &mut Request, call_id: Option<&str>, delta: u32) {
+    if let Some(call_id) = call_id {
+        request.headers_mut().set(HeaderName::CallId, call_id);
+    }
+    if delta > 0 {
+        let cseq = request.headers().cseq().map(|c| CSeq {
+            seq: c.seq.wrapping_add(delta),
+            method: c.method.clone(),
+        });
+        if let Some(cseq) = cseq {
+            request
+                .headers_mut()
+                .set(HeaderName::CSeq, cseq.to_string());
+        }
+    }
 }
 
 /// Adds `Content-Length` to a message that came without one (allowed over

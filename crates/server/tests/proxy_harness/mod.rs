@@ -24,7 +24,7 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
 };
 use switchboard_server::proxy::{
-    CallUpdate, Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
+    CallUpdate, ExhaustCause, Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
 };
 use switchboard_testkit::{LinkConfig, NetEvent, Network, NodeId, NodeSpec, Packet};
 
@@ -176,6 +176,8 @@ pub struct Sim {
     pub call_updates: Vec<CallUpdate>,
     /// Endpoint events the proxy gave back (not its own).
     pub leftovers: Vec<String>,
+    /// The requests the proxy held exhausted: when, which, why.
+    pub exhausted: Vec<(Duration, TransactionId, StatusCode, ExhaustCause)>,
     actions: Vec<Action>,
 }
 
@@ -218,6 +220,7 @@ impl Sim {
             resolves: 0,
             call_updates: Vec::new(),
             leftovers: Vec::new(),
+            exhausted: Vec::new(),
             actions: Vec::new(),
         }
     }
@@ -268,6 +271,29 @@ impl Sim {
             })
             .collect();
         self.locations.insert(user.to_owned(), set);
+    }
+
+    /// A UDP target for `user` at a node, sent straight there (a trunk's
+    /// gateway).
+    pub fn target_at(&self, node: NodeId, user: &str) -> Target {
+        let a = self.net.address(node);
+        Target::new(format!("sip:{user}@{a}")).with_next_hop(NextHop::address(Transport::Udp, a))
+    }
+
+    /// The proxy continues a held request with more targets.
+    pub fn forward_more(&mut self, server: TransactionId, targets: TargetSet) {
+        let Self { net, proxy, p, .. } = self;
+        net.with_endpoint(*p, |ep, now| proxy.forward_more(now, ep, server, targets))
+            .unwrap();
+        self.after_proxy();
+    }
+
+    /// The proxy answers a held request with its best response.
+    pub fn release(&mut self, server: TransactionId) {
+        let Self { net, proxy, p, .. } = self;
+        net.with_endpoint(*p, |ep, now| proxy.release(now, ep, server))
+            .unwrap();
+        self.after_proxy();
     }
 
     pub fn node_of(&self, a: SocketAddr) -> Option<NodeId> {
@@ -606,6 +632,15 @@ impl Sim {
                 ProxyEvent::Resolve { id, uri } => (id, uri),
                 ProxyEvent::Call(update) => {
                     self.call_updates.push(update);
+                    continue;
+                }
+                ProxyEvent::Exhausted {
+                    server,
+                    status,
+                    cause,
+                } => {
+                    let now = self.now();
+                    self.exhausted.push((now, server, status, cause));
                     continue;
                 }
                 _ => continue,
