@@ -26,10 +26,10 @@ pub(crate) struct Context {
     pub(crate) hold_final: bool,
     /// Reported exhausted: waiting for more targets or the release.
     pub(crate) held: bool,
-    /// The Call-ID and CSeq number of the server transaction when the
-    /// request was translated on its way in (from a carrier's leg):
-    /// responses going upstream get them back.
-    pub(crate) upstream: Option<(String, u32)>,
+    /// The Call-ID of the server transaction when the request was
+    /// translated on its way in (from a carrier's leg): responses going
+    /// upstream get it back.
+    pub(crate) upstream: Option<String>,
     /// The leg the request goes out on (an in-dialog request towards a
     /// carrier): its Call-ID and CSeq delta.
     pub(crate) outbound: Option<(String, u32)>,

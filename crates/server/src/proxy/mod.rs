@@ -14,11 +14,13 @@
 
 mod branch;
 mod call_update;
+mod challenge;
 mod config;
 mod context;
 mod error;
 mod event;
 mod incoming;
+mod legs;
 mod loop_check;
 mod record_route;
 mod routing;

@@ -7,16 +7,18 @@ use std::time::Instant;
 
 use switchboard_core::resolve::{AttemptOutcome, Failover};
 use switchboard_core::{Event, Source, TransactionId, Transport};
-use switchboard_proto::header::{CSeq, Via, format_qvalue};
+use switchboard_proto::header::{Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
 
 use super::branch::{Branch, BranchState};
 use super::call_update::{CallEnd, CallPhase, CallUpdate};
+use super::challenge;
 use super::config::{Mode, ProxyConfig};
 use super::context::{BranchRef, Context};
 use super::error::ProxyError;
 use super::event::{ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
+use super::legs::{DialogIds, Legs, Rewrite, Way};
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
 use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
@@ -83,6 +85,8 @@ pub struct Proxy {
     /// Contexts whose final response went upstream (they linger until
     /// their transactions end).
     answered: usize,
+    /// Call-ID and CSeq translation of carriers' legs.
+    legs: Legs,
 }
 
 impl Proxy {
@@ -98,6 +102,7 @@ impl Proxy {
             next_resolve: 1,
             events: VecDeque::new(),
             answered: 0,
+            legs: Legs::default(),
         }
     }
 
@@ -126,7 +131,18 @@ impl Proxy {
 
     /// When [`Proxy::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _, _)| *at)
+        let timer = self.timers.first().map(|(at, _, _)| *at);
+        match (timer, self.legs.next_sweep()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Carriers' legs whose Call-ID or CSeq the proxy translates
+    /// (established calls to trunks with `fresh_call_id` or an answered
+    /// challenge).
+    pub fn translated_leg_count(&self) -> usize {
+        self.legs.len()
     }
 
     // ----- requests -----
@@ -157,6 +173,21 @@ impl Proxy {
             }
             return Err(rejection);
         }
+        // In a carrier's translated dialog: the service sees the caller's
+        // Call-ID either way; towards the caller it is restored here,
+        // towards the carrier it changes on the branch.
+        let mut upstream = None;
+        let mut outbound = None;
+        let way =
+            DialogIds::of(request.headers()).and_then(|ids| self.legs.way_of_request(now, ids));
+        match way {
+            Some(Way::ToCarrier { call_id, delta }) => outbound = Some((call_id, delta)),
+            Some(way @ Way::ToCaller { .. }) => {
+                upstream = request.headers().call_id().map(str::to_owned);
+                way.rewrite().apply(request.headers_mut());
+            }
+            None => {}
+        }
         let loop_hash = loop_hash(&request);
         routing::preprocess(&self.config, &mut request);
         let body = request.body().len();
@@ -172,6 +203,8 @@ impl Proxy {
             source,
             loop_hash,
             for_us,
+            upstream,
+            outbound,
         })
     }
 
@@ -221,7 +254,9 @@ impl Proxy {
                 self.events.push_back(ProxyEvent::Call(update));
             }
         }
-        let ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
+        let mut ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
+        ctx.upstream = incoming.upstream;
+        ctx.outbound = incoming.outbound;
         if ctx.is_invite() && self.config.send_trying {
             // Sent now rather than by the endpoint 200 ms later: the
             // caller stops retransmitting at once. Never doubled: the
@@ -229,7 +264,6 @@ impl Proxy {
             let trying = ResponseBuilder::from_request(&ctx.request, StatusCode::TRYING).build()?;
             ep.respond(now, tx, trying)?;
         }
-        let mut ctx = ctx;
         ctx.hold_final = targets.holds_final();
         ctx.groups = targets.into_groups(self.config.group_timeout).into();
         self.contexts.insert(tx, ctx);
@@ -265,7 +299,7 @@ impl Proxy {
     /// connection). An ACK for this server itself is dropped.
     pub fn on_ack(
         &mut self,
-        _now: Instant,
+        now: Instant,
         ep: &mut impl TransactionLayer,
         mut request: Request,
         _source: Source,
@@ -273,6 +307,12 @@ impl Proxy {
     ) {
         if request.headers().max_forwards() == Some(0) {
             return;
+        }
+        // The ACK of a carrier's 2xx goes with its Call-ID and CSeq.
+        if let Some(way) =
+            DialogIds::of(request.headers()).and_then(|ids| self.legs.way_of_request(now, ids))
+        {
+            way.rewrite().apply(request.headers_mut());
         }
         let branch = stateless_branch(&request);
         routing::preprocess(&self.config, &mut request);
@@ -456,7 +496,7 @@ impl Proxy {
                 None
             }
             Event::StrayResponse { response, .. } => {
-                self.on_stray_response(ep, response);
+                self.on_stray_response(now, ep, response);
                 None
             }
             Event::Cancelled { invite, .. } if self.contexts.contains_key(&invite) => {
@@ -511,8 +551,14 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
+        if self.is_stale(tx, at) {
+            return; // the challenged request's transaction: answered already
+        }
         // Step 3: our Via goes.
         response.headers_mut().pop_front_value(HeaderName::Via);
+        if let Some(rewrite) = self.upstream_rewrite(at) {
+            rewrite.apply(response.headers_mut());
+        }
         let body = response.body().len();
         with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
@@ -583,6 +629,7 @@ impl Proxy {
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
+        self.note_leg(now, at, &response);
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return;
         };
@@ -614,6 +661,11 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
+        if matches!(response.status().as_u16(), 401 | 407)
+            && self.answer_challenge(now, ep, at, &response)
+        {
+            return;
+        }
         if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
         }
@@ -683,6 +735,9 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
+        if self.is_stale(tx, at) {
+            return;
+        }
         let outcome = match status {
             None => AttemptOutcome::Timeout,
             Some(_) => AttemptOutcome::TransportError,
@@ -702,7 +757,12 @@ impl Proxy {
     /// A response no client transaction matches: a 2xx to an INVITE whose
     /// transaction ended (retransmission, late fork) goes upstream along
     /// its Via when the top one is ours; anything else is dropped.
-    pub fn on_stray_response(&mut self, ep: &mut impl TransactionLayer, mut response: Response) {
+    pub fn on_stray_response(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        mut response: Response,
+    ) {
         let is_invite_2xx = response.status().is_success()
             && response
                 .headers()
@@ -724,6 +784,11 @@ impl Proxy {
             return;
         }
         response.headers_mut().pop_front_value(HeaderName::Via);
+        let rewrite =
+            DialogIds::of(response.headers()).and_then(|ids| self.legs.response_rewrite(now, ids));
+        if let Some(rewrite) = rewrite {
+            rewrite.apply(response.headers_mut());
+        }
         self.send_by_via(ep, response);
     }
 
@@ -760,8 +825,15 @@ impl Proxy {
         tx: TransactionId,
     ) {
         if let Some(at) = self.clients.remove(&tx) {
+            let stale = self.is_stale(tx, at);
             if let Some(ctx) = self.contexts.get_mut(&at.server) {
                 ctx.live_clients = ctx.live_clients.saturating_sub(1);
+            }
+            if stale {
+                self.remove_if_finished(at.server);
+                return;
+            }
+            if let Some(ctx) = self.contexts.get_mut(&at.server) {
                 if let Some(b) = ctx.branches.get_mut(at.index) {
                     b.tx = None;
                     b.cancel_pending = false;
@@ -796,6 +868,7 @@ impl Proxy {
     /// Fires the proxy's timers due at `now`: Timer C of INVITE branches
     /// (§16.8) and the serial-forking group timeout.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut impl TransactionLayer) {
+        self.legs.sweep(now);
         while let Some(&(at, server, timer)) = self.timers.first() {
             if at > now {
                 break;
@@ -969,7 +1042,11 @@ impl Proxy {
         } else if target.fresh_call_id && ctx.is_initial_invite() {
             branch.call_id = Some(ep.new_call_id());
         }
-        translate_out(&mut request, branch.call_id.as_deref(), branch.cseq_delta);
+        Rewrite {
+            call_id: branch.call_id.clone(),
+            cseq_shift: i64::from(branch.cseq_delta),
+        }
+        .apply(request.headers_mut());
         let index = ctx.branches.len();
         ctx.branches.push(branch);
         let at = BranchRef { server, index };
@@ -1021,6 +1098,13 @@ impl Proxy {
                 ctx.source.local,
                 hop.transport,
             );
+        }
+        if let Some(b) = ctx
+            .branches
+            .get_mut(at.index)
+            .filter(|b| b.credentials.is_some())
+        {
+            b.sent = Some((request.clone(), hop));
         }
         let branch = branch_with_hash(&ep.new_branch(), &ctx.loop_hash);
         match ep.send_request_with_branch(now, request, hop.destination, &branch) {
@@ -1275,6 +1359,141 @@ impl Proxy {
         }
     }
 
+    // ----- carriers' legs -----
+
+    /// Answers a 401/407 on a branch with credentials, once: the request
+    /// goes again in a new client transaction, CSeq + 1, with the
+    /// Authorization or Proxy-Authorization. False when it is not
+    /// answered (no credentials, answered before, no usable challenge).
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+        response: &Response,
+    ) -> bool {
+        let cnonce = ep.new_call_id();
+        let Some(ctx) = self.contexts.get_mut(&at.server) else {
+            return false;
+        };
+        if ctx.stop || ctx.cancelled || ctx.final_sent {
+            return false;
+        }
+        let Some(branch) = ctx.branches.get_mut(at.index) else {
+            return false;
+        };
+        if branch.state == BranchState::Done || branch.cancel_pending {
+            return false;
+        }
+        let (Some(credentials), Some((mut request, hop))) =
+            (branch.credentials.take(), branch.sent.take())
+        else {
+            return false;
+        };
+        let Some((name, value)) =
+            challenge::authorization(response, &request, &credentials, &cnonce)
+        else {
+            return false;
+        };
+        let next = Rewrite {
+            call_id: None,
+            cseq_shift: 1,
+        };
+        next.apply(request.headers_mut());
+        request.headers_mut().push(name, value.clone());
+        if let Some(kept) = branch.request.as_mut() {
+            // The copy kept for RFC 3263 fail-over goes the same way.
+            next.apply(kept.headers_mut());
+            kept.headers_mut().push(name, value);
+        }
+        branch.cseq_delta = branch.cseq_delta.saturating_add(1);
+        let via_branch = branch_with_hash(&ep.new_branch(), &ctx.loop_hash);
+        match ep.send_request_with_branch(now, request, hop.destination, &via_branch) {
+            Ok(tx) => {
+                tracing::debug!(uri = %branch.uri, status = response.status().as_u16(), "challenge answered");
+                branch.tx = Some(tx);
+                branch.state = BranchState::Calling;
+                ctx.live_clients += 1;
+                self.clients.insert(tx, at);
+                self.arm_provisional_timer(now, at);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "answer to a challenge not sent");
+                false
+            }
+        }
+    }
+
+    /// A transaction of a branch that has moved on to another (the request
+    /// that was challenged).
+    fn is_stale(&self, tx: TransactionId, at: BranchRef) -> bool {
+        self.contexts
+            .get(&at.server)
+            .and_then(|c| c.branches.get(at.index))
+            .and_then(|b| b.tx)
+            .is_some_and(|current| current != tx)
+    }
+
+    /// How a response on branch `at` becomes the server transaction's:
+    /// its Call-ID and CSeq as upstream sent them.
+    fn upstream_rewrite(&self, at: BranchRef) -> Option<Rewrite> {
+        let ctx = self.contexts.get(&at.server)?;
+        if let Some(call_id) = &ctx.upstream {
+            return Some(Rewrite {
+                call_id: Some(call_id.clone()),
+                cseq_shift: 0,
+            });
+        }
+        let branch = ctx.branches.get(at.index)?;
+        if !branch.is_translated() {
+            return None;
+        }
+        Some(Rewrite {
+            call_id: branch
+                .call_id
+                .as_ref()
+                .and(ctx.request.headers().call_id().map(str::to_owned)),
+            cseq_shift: -i64::from(branch.cseq_delta),
+        })
+    }
+
+    /// A 2xx on branch `at` (restored to the caller's ids): a call
+    /// answered on a translated branch keeps its leg; a BYE answered ends
+    /// its leg.
+    fn note_leg(&mut self, now: Instant, at: BranchRef, response: &Response) {
+        let Some(ctx) = self.contexts.get(&at.server) else {
+            return;
+        };
+        let translated = ctx.upstream.is_some() || ctx.outbound.is_some();
+        if *ctx.request.method() == switchboard_proto::Method::Bye && translated {
+            if let Some(ids) = DialogIds::of(ctx.request.headers()) {
+                self.legs.remove(ids);
+            }
+            return;
+        }
+        let Some(branch) = ctx.branches.get(at.index) else {
+            return;
+        };
+        if !ctx.is_initial_invite() || !branch.is_translated() {
+            return;
+        }
+        let (Some(call_id), Some(from_tag), Some(to_tag)) = (
+            ctx.request.headers().call_id(),
+            ctx.request.headers().from_tag(),
+            response.headers().to_tag(),
+        ) else {
+            return;
+        };
+        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
+        let ids = DialogIds {
+            call_id,
+            from_tag,
+            to_tag,
+        };
+        self.legs.insert(now, ids, carrier, branch.cseq_delta);
+    }
+
     // ----- bookkeeping -----
 
     /// Tells the application that the call of the initial INVITE `server`
@@ -1418,25 +1637,6 @@ fn contacts(response: &Response) -> Vec<Target> {
 /// gateway, not the callee, failed (408, 5xx).
 fn is_gateway_failure(code: u16) -> bool {
     code == 408 || (500..600).contains(&code)
-}
-
-/// Gives a request going out on a carrier's leg that leg's Call-ID and
-/// moves its CSeq number `delta` ahead.
-fn translate_out(request: &mut Request, call_id: Option<&str>, delta: u32) {
-    if let Some(call_id) = call_id {
-        request.headers_mut().set(HeaderName::CallId, call_id);
-    }
-    if delta > 0 {
-        let cseq = request.headers().cseq().map(|c| CSeq {
-            seq: c.seq.wrapping_add(delta),
-            method: c.method.clone(),
-        });
-        if let Some(cseq) = cseq {
-            request
-                .headers_mut()
-                .set(HeaderName::CSeq, cseq.to_string());
-        }
-    }
 }
 
 /// Adds `Content-Length` to a message that came without one (allowed over

@@ -60,6 +60,9 @@ pub struct UasPlan {
     pub responses: Vec<(Duration, u16)>,
     /// Extra header lines on the final response.
     pub final_headers: Vec<(HeaderName, String)>,
+    /// The responses to an INVITE that carries credentials (none: as
+    /// `responses`).
+    pub authorized: Option<Vec<(Duration, u16)>>,
 }
 
 impl UasPlan {
@@ -70,7 +73,19 @@ impl UasPlan {
                 .map(|&(ms, c)| (Duration::from_millis(ms), c))
                 .collect(),
             final_headers: Vec::new(),
+            authorized: None,
         }
+    }
+
+    /// An INVITE with credentials gets these responses instead.
+    pub fn when_authorized(mut self, responses: &[(u64, u16)]) -> Self {
+        self.authorized = Some(
+            responses
+                .iter()
+                .map(|&(ms, c)| (Duration::from_millis(ms), c))
+                .collect(),
+        );
+        self
     }
 
     pub fn header(mut self, name: HeaderName, value: &str) -> Self {
@@ -456,13 +471,58 @@ impl Sim {
         }
     }
 
+    /// Alice sends an in-dialog request of the call (re-INVITE, INFO,
+    /// BYE) with CSeq `cseq`, in its own transaction.
+    pub fn alice_in_dialog(&mut self, method: Method, cseq: u32) -> TransactionId {
+        let bye = self.call.bye_tx;
+        self.send_in_dialog(method, cseq);
+        let tx = self.call.bye_tx.unwrap();
+        self.call.bye_tx = bye;
+        self.requests.push((tx, None));
+        tx
+    }
+
+    /// Alice ACKs a 2xx of the call's dialog with CSeq `cseq`.
+    pub fn alice_ack(&mut self, cseq: u32) {
+        self.send_in_dialog(Method::Ack, cseq);
+    }
+
+    /// The callee of served INVITE `j` sends an in-dialog request (BYE,
+    /// re-INVITE) with its own CSeq, along the Record-Route.
+    pub fn callee_request(&mut self, j: usize, method: Method, cseq: u32) -> TransactionId {
+        let s = &self.served[j];
+        let h = s.request.headers();
+        let target = uri_of(h.get(HeaderName::Contact).unwrap());
+        let from = uri_of(h.get(HeaderName::To).unwrap());
+        let mut b = RequestBuilder::new(method, &target)
+            .from(&format!("<{from}>"), &s.to_tag)
+            .to(h.get(HeaderName::From).unwrap(), None)
+            .call_id(h.call_id().unwrap())
+            .cseq(cseq);
+        let routes: Vec<String> = h
+            .values(HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
+        for r in &routes {
+            b = b.header(HeaderName::Route, r.clone());
+        }
+        let dest = uri_to_dest(&uri_of(routes.first().unwrap()));
+        let node = s.node;
+        let tx = self
+            .net
+            .send_request(node, b.build().unwrap(), dest)
+            .unwrap();
+        self.requests.push((tx, None));
+        tx
+    }
+
     // ----- callees -----
 
     fn on_uas_request(&mut self, node: NodeId, tx: TransactionId, request: Request) {
         let now = self.now();
         self.received.push((now, node, request.clone()));
         match request.method() {
-            Method::Invite => {
+            Method::Invite if request.headers().to_tag().is_none() => {
                 let j = self.served.len();
                 self.served.push(Served {
                     node,
@@ -475,7 +535,14 @@ impl Sim {
                     acked: false,
                 });
                 let plan = self.plans.get(&node).cloned().unwrap_or_default();
-                for (delay, code) in plan.responses {
+                let h = self.served[j].request.headers();
+                let authorized = h.get(HeaderName::ProxyAuthorization).is_some()
+                    || h.get(HeaderName::Authorization).is_some();
+                let responses = match plan.authorized {
+                    Some(r) if authorized => r,
+                    _ => plan.responses,
+                };
+                for (delay, code) in responses {
                     self.later(node, delay, Action::Respond(j, code));
                 }
             }
@@ -546,6 +613,11 @@ impl Sim {
     fn on_uas_event(&mut self, node: NodeId, event: Event) {
         match event {
             Event::Request { tx, request, .. } => self.on_uas_request(node, tx, request),
+            Event::Response { tx, response, .. } if response.status().as_u16() >= 200 => {
+                if let Some(r) = self.requests.iter_mut().find(|(t, _)| *t == tx) {
+                    r.1 = Some(response);
+                }
+            }
             Event::Ack { request, .. } => {
                 self.received
                     .push((self.net.elapsed(), node, request.clone()));
@@ -691,6 +763,16 @@ impl Sim {
             NetEvent::Endpoint { node, event, .. } if node == self.p => self.on_proxy_event(event),
             NetEvent::Endpoint { node, event, .. } if node == self.alice => match event {
                 Event::Response { tx, response, .. } => self.on_alice_response(tx, response),
+                Event::Request { tx, request, .. } => {
+                    self.received.push((self.now(), node, request.clone()));
+                    let ok = ResponseBuilder::from_request(&request, StatusCode::OK)
+                        .build()
+                        .unwrap();
+                    self.net.respond(node, tx, ok).unwrap();
+                }
+                Event::Ack { request, .. } => {
+                    self.received.push((self.now(), node, request));
+                }
                 Event::StrayResponse { response, .. }
                     if response.status().is_success() && self.call.invite_tx.is_some() =>
                 {
