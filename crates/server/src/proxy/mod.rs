@@ -14,11 +14,13 @@
 
 mod branch;
 mod call_update;
+mod challenge;
 mod config;
 mod context;
 mod error;
 mod event;
 mod incoming;
+mod legs;
 mod loop_check;
 mod record_route;
 mod routing;
@@ -29,11 +31,11 @@ mod validate;
 pub use call_update::{CallEnd, CallParty, CallPhase, CallUpdate};
 pub use config::{Listener, Mode, ProxyConfig};
 pub use error::ProxyError;
-pub use event::{ProxyEvent, ResolveId};
+pub use event::{ExhaustCause, ProxyEvent, ResolveId};
 pub use incoming::Incoming;
 pub use stateful::Proxy;
 pub use switchboard_core::TransactionLayer;
-pub use target::{NextHop, Target, TargetSet};
+pub use target::{Advance, GroupPolicy, NextHop, Target, TargetSet};
 pub use validate::Rejection;
 
 /// Where an address URI points without DNS (the trunks probe and register

@@ -746,6 +746,13 @@ impl Service {
                         self.calls_changed(self.clock, ep, &aor);
                     }
                 }
+                // The service holds no final answers yet (no fallthrough
+                // wired): one reported is released at once.
+                ProxyEvent::Exhausted { server, .. } => {
+                    if let Err(error) = self.proxy.release(self.clock.instant(), ep, server) {
+                        tracing::debug!(%error, "exhausted request not released");
+                    }
+                }
             }
         }
         // The trunks' probes and REGISTERs resolve names the same way.

@@ -1,0 +1,167 @@
+//! A carrier's leg on the virtual clock: the provider's 407 answered with
+//! the trunk's credentials (the caller never sees it), the call sent with
+//! a Call-ID of its own, and the dialog translated both ways afterwards
+//! (ACK, re-INVITE, BYE and their responses: the caller's Call-ID and CSeq
+//! on its side, the carrier's on the other).
+// Test code: a panic is a failing test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod proxy_harness;
+
+use proxy_harness::{S, Sim, UasPlan};
+use switchboard_proto::digest::{Algorithm, DigestCredentials, Qop, ha1};
+use switchboard_proto::{HeaderName, Method, Request, Response};
+use switchboard_routing::Credentials;
+use switchboard_server::proxy::TargetSet;
+
+const CHALLENGE: &str = r#"Digest realm="carrier.example", nonce="c4rr13r", qop="auth""#;
+
+/// Bob of example.com is a carrier's number: it challenges the first
+/// INVITE with a 407, rings and answers the one with credentials.
+fn carrier_call(seed: u64) -> Sim {
+    let mut sim = Sim::new(seed);
+    let bob = sim.bob;
+    let target = sim
+        .target_at(bob, "+493012345")
+        .with_credentials(Credentials {
+            username: "acct1".into(),
+            password: "secret".into(),
+            realm: Some("carrier.example".into()),
+        })
+        .with_fresh_call_id(true);
+    sim.locations
+        .insert("bob".into(), TargetSet::single(target));
+    sim.plan(
+        bob,
+        UasPlan::new(&[(50, 407)])
+            .header(HeaderName::ProxyAuthenticate, CHALLENGE)
+            .when_authorized(&[(100, 180), (500, 200)]),
+    );
+    sim.invite("sip:bob@example.com");
+    sim.run(5 * S);
+    sim
+}
+
+fn call_id(m: &Request) -> &str {
+    m.headers().call_id().unwrap()
+}
+
+fn cseq(m: &Request) -> u32 {
+    m.headers().cseq().unwrap().seq
+}
+
+fn response_ids(r: &Response) -> (String, u32) {
+    (
+        r.headers().call_id().unwrap().to_owned(),
+        r.headers().cseq().unwrap().seq,
+    )
+}
+
+/// The carrier's Call-ID of the call (its INVITEs').
+fn carrier_id(sim: &Sim) -> String {
+    call_id(sim.got(sim.bob, &Method::Invite)[0]).to_owned()
+}
+
+#[test]
+fn a_407_is_answered_once_with_a_valid_digest_and_cseq_plus_one() {
+    let sim = carrier_call(81);
+    let invites = sim.got(sim.bob, &Method::Invite);
+    assert_eq!(invites.len(), 2);
+    let (first, second) = (invites[0], invites[1]);
+    assert_eq!((cseq(first), cseq(second)), (1, 2));
+    assert_eq!(call_id(first), call_id(second));
+    assert_ne!(call_id(first), "call-1", "a Call-ID of its own");
+    assert!(
+        first
+            .headers()
+            .get(HeaderName::ProxyAuthorization)
+            .is_none()
+    );
+    let value = second
+        .headers()
+        .get(HeaderName::ProxyAuthorization)
+        .unwrap();
+    let credentials = DigestCredentials::parse(value).unwrap();
+    assert!(credentials.matches_username("acct1"));
+    assert_eq!(credentials.qop, Some(Qop::Auth));
+    assert_eq!(credentials.uri, second.uri_str());
+    let stored = ha1(Algorithm::Md5, "acct1", "carrier.example", "secret");
+    assert!(
+        credentials
+            .verify("INVITE", second.body(), &stored)
+            .unwrap()
+    );
+    let wrong = ha1(Algorithm::Md5, "acct1", "carrier.example", "guess");
+    assert!(!credentials.verify("INVITE", second.body(), &wrong).unwrap());
+    // The caller saw no challenge; what it saw is its own call.
+    assert_eq!(sim.call.statuses(), vec![100, 180, 200]);
+    for (_, r) in &sim.call.responses {
+        assert_eq!(response_ids(r), ("call-1".to_owned(), 1));
+    }
+}
+
+#[test]
+fn the_dialog_is_translated_both_ways_from_the_caller() {
+    let mut sim = carrier_call(82);
+    let bob = sim.bob;
+    let carrier = carrier_id(&sim);
+    // The ACK of the 200: the carrier's Call-ID, CSeq of the INVITE it got.
+    let ack = sim.got(bob, &Method::Ack)[0];
+    assert_eq!((call_id(ack), cseq(ack)), (carrier.as_str(), 2));
+
+    // re-INVITE, CSeq 2 on the caller's side, 3 on the carrier's.
+    let reinvite = sim.alice_in_dialog(Method::Invite, 2);
+    sim.run(7 * S);
+    let got = sim.got(bob, &Method::Invite)[2];
+    assert!(got.headers().to_tag().is_some());
+    assert_eq!((call_id(got), cseq(got)), (carrier.as_str(), 3));
+    let ok = sim.final_of(reinvite).unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(response_ids(ok), ("call-1".to_owned(), 2));
+    sim.alice_ack(2);
+    sim.run(8 * S);
+    let ack = sim.got(bob, &Method::Ack)[1];
+    assert_eq!((call_id(ack), cseq(ack)), (carrier.as_str(), 3));
+
+    // BYE, and the leg is gone with its 200.
+    assert_eq!(sim.proxy.translated_leg_count(), 1);
+    let bye = sim.alice_in_dialog(Method::Bye, 3);
+    sim.run(10 * S);
+    let got = sim.got(bob, &Method::Bye)[0];
+    assert_eq!((call_id(got), cseq(got)), (carrier.as_str(), 4));
+    let ok = sim.final_of(bye).unwrap();
+    assert_eq!(response_ids(ok), ("call-1".to_owned(), 3));
+    assert_eq!(sim.proxy.translated_leg_count(), 0);
+}
+
+#[test]
+fn the_carriers_bye_reaches_the_caller_with_its_call_id() {
+    let mut sim = carrier_call(83);
+    let carrier = carrier_id(&sim);
+    let answered = sim
+        .served
+        .iter()
+        .position(|s| s.final_sent == Some(200))
+        .unwrap();
+    let bye = sim.callee_request(answered, Method::Bye, 7);
+    sim.run(10 * S);
+    let got = sim.got(sim.alice, &Method::Bye)[0];
+    assert_eq!((call_id(got), cseq(got)), ("call-1", 7));
+    let ok = sim.final_of(bye).unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    assert_eq!(response_ids(ok), (carrier, 7));
+    assert_eq!(sim.proxy.translated_leg_count(), 0);
+}
+
+#[test]
+fn an_idle_leg_is_forgotten_after_two_hours() {
+    let mut sim = carrier_call(84);
+    assert_eq!(sim.proxy.translated_leg_count(), 1);
+    sim.run(2 * 3600 * S + 10 * S);
+    assert_eq!(sim.proxy.translated_leg_count(), 0);
+}
