@@ -116,6 +116,12 @@ impl Proxy {
         self.contexts.len()
     }
 
+    /// Whether the request of server transaction `tx` is being proxied
+    /// (its response context is alive).
+    pub fn is_proxying(&self, tx: TransactionId) -> bool {
+        self.contexts.contains_key(&tx)
+    }
+
     /// Requests being proxied that have no final response yet (calls
     /// ringing, requests waiting for a branch): the load measure for
     /// overload control. Answered contexts linger until their transactions
