@@ -112,6 +112,10 @@ fn a_user_outside_the_group_is_refused_with_the_reason_and_staff_reach_the_trunk
     let (to, invite) = sent_to(&mut h, Method::Invite);
     assert!(to.contains("198.51.100.50"), "first gateway: {to}");
     assert_eq!(invite.uri_str(), "sip:0033123456@198.51.100.50:5060");
+    assert!(
+        invite.headers().get(HeaderName::ProxyAuthorization).is_none(),
+        "alice's credentials for this server are not handed to the carrier"
+    );
 }
 
 #[test]
