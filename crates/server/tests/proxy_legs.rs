@@ -208,3 +208,30 @@ fn late_2xx_retransmissions_reach_the_caller_restored() {
     let ack = sim.got(sim.bob, &Method::Ack)[0];
     assert_eq!((call_id(ack), cseq(ack)), (carrier.as_str(), 2));
 }
+
+#[test]
+fn credentials_refused_again_fail_over_to_the_next_gateway_unseen() {
+    // The first gateway challenges the answer too (a wrong password): the
+    // caller never sees a 407, and the second gateway takes the call.
+    let mut sim = Sim::new(86);
+    let (bob, carol) = (sim.bob, sim.carol);
+    sim.trunk("bob", &[bob, carol], |t| {
+        t.with_credentials(Credentials {
+            username: "acct1".into(),
+            password: "wrong".into(),
+            realm: None,
+        })
+    });
+    sim.plan(
+        bob,
+        UasPlan::new(&[(50, 407)]).header(HeaderName::ProxyAuthenticate, CHALLENGE),
+    );
+    sim.plan(carol, UasPlan::new(&[(100, 180), (500, 200)]));
+    sim.call.hold = Some(S);
+    sim.invite("sip:bob@example.com");
+    sim.run(60 * S);
+    assert_eq!(sim.got(bob, &Method::Invite).len(), 2);
+    assert_eq!(sim.got(carol, &Method::Invite).len(), 1);
+    assert!(sim.call.statuses().iter().all(|s| *s < 300));
+    sim.assert_call_completed(carol);
+}

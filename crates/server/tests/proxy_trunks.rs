@@ -24,20 +24,9 @@ const FAILOVER_AFTER: Duration = Duration::from_secs(5);
 /// Bob of example.com is a trunk of two gateways, `first` then `second`,
 /// each given up without a provisional answer after 5 s.
 fn trunk(sim: &mut Sim, first: NodeId, second: NodeId) {
-    let mut set = TargetSet::new();
-    for node in [first, second] {
-        let target = sim
-            .target_at(node, "+493012345")
-            .with_provisional_timeout(FAILOVER_AFTER);
-        set.push_group(
-            vec![target],
-            GroupPolicy {
-                timeout: None,
-                advance: Advance::OnGatewayFailure,
-            },
-        );
-    }
-    sim.locations.insert("bob".into(), set);
+    sim.trunk("bob", &[first, second], |t| {
+        t.with_provisional_timeout(FAILOVER_AFTER)
+    });
 }
 
 /// The To tags of the responses alice got with `status`.

@@ -661,10 +661,13 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
-        if matches!(response.status().as_u16(), 401 | 407)
-            && self.answer_challenge(now, ep, at, &response)
-        {
-            return;
+        if matches!(response.status().as_u16(), 401 | 407) {
+            if self.answer_challenge(now, ep, at, &response) {
+                return;
+            }
+            if let Some(refused) = self.refused_credentials(ep, at) {
+                response = refused;
+            }
         }
         if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
@@ -1385,13 +1388,14 @@ impl Proxy {
         if branch.state == BranchState::Done || branch.cancel_pending {
             return false;
         }
+        // `sent` goes with the first answer: a challenge is answered once.
         let (Some(credentials), Some((mut request, hop))) =
-            (branch.credentials.take(), branch.sent.take())
+            (branch.credentials.as_ref(), branch.sent.take())
         else {
             return false;
         };
         let Some((name, value)) =
-            challenge::authorization(response, &request, &credentials, &cnonce)
+            challenge::authorization(response, &request, credentials, &cnonce)
         else {
             return false;
         };
@@ -1423,6 +1427,30 @@ impl Proxy {
                 false
             }
         }
+    }
+
+    /// A challenge the branch's credentials could not answer (again after
+    /// an answer, or for another realm): the provider refused them, which
+    /// the caller must not see as a challenge of its own. It counts as the
+    /// gateway failing (503: the next gateway is tried).
+    fn refused_credentials(
+        &mut self,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+    ) -> Option<Response> {
+        let ctx = self.contexts.get(&at.server).filter(|c| !c.cancelled)?;
+        let branch = ctx.branches.get(at.index)?;
+        branch.credentials.as_ref()?;
+        tracing::warn!(uri = %branch.uri, "the provider refused the trunk's credentials");
+        let tag = ep.new_tag();
+        crate::util::response(
+            &ctx.request,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &tag,
+            &[],
+        )
+        .ok()
     }
 
     /// A transaction of a branch that has moved on to another (the request
