@@ -235,3 +235,23 @@ fn credentials_refused_again_fail_over_to_the_next_gateway_unseen() {
     assert!(sim.call.statuses().iter().all(|s| *s < 300));
     sim.assert_call_completed(carol);
 }
+
+#[test]
+fn an_early_dialog_is_translated_until_the_invite_fails() {
+    let mut sim = carrier(87);
+    sim.plan(
+        sim.bob,
+        UasPlan::new(&[(50, 407)])
+            .header(HeaderName::ProxyAuthenticate, CHALLENGE)
+            .when_authorized(&[(100, 180), (3000, 486)]),
+    );
+    sim.invite("sip:bob@example.com");
+    sim.run(2 * S);
+    assert_eq!(sim.call.statuses(), vec![100, 180]);
+    assert_eq!(sim.proxy.translated_leg_count(), 1);
+    sim.run(10 * S);
+    assert_eq!(sim.call.final_status(), Some(486));
+    let busy = sim.call.final_response().unwrap();
+    assert_eq!(response_ids(busy), ("call-1".to_owned(), 1));
+    assert_eq!(sim.proxy.translated_leg_count(), 0);
+}

@@ -559,6 +559,9 @@ impl Proxy {
         if let Some(rewrite) = self.upstream_rewrite(at) {
             rewrite.apply(response.headers_mut());
         }
+        if response.status() != StatusCode::TRYING {
+            self.note_leg(now, at, &response);
+        }
         let body = response.body().len();
         with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
@@ -629,7 +632,6 @@ impl Proxy {
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
-        self.note_leg(now, at, &response);
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return;
         };
@@ -1486,15 +1488,17 @@ impl Proxy {
         })
     }
 
-    /// A 2xx on branch `at` (restored to the caller's ids): a call
-    /// answered on a translated branch keeps its leg; a BYE answered ends
-    /// its leg.
+    /// A response on branch `at` (restored to the caller's ids): a
+    /// translated branch's early dialog or answered call keeps its leg, a
+    /// failure of its INVITE ends it; a BYE answered 2xx ends the leg of
+    /// its dialog.
     fn note_leg(&mut self, now: Instant, at: BranchRef, response: &Response) {
         let Some(ctx) = self.contexts.get(&at.server) else {
             return;
         };
+        let success = response.status().is_success();
         let translated = ctx.upstream.is_some() || ctx.outbound.is_some();
-        if *ctx.request.method() == switchboard_proto::Method::Bye && translated {
+        if *ctx.request.method() == switchboard_proto::Method::Bye && translated && success {
             if let Some(ids) = DialogIds::of(ctx.request.headers()) {
                 self.legs.remove(ids);
             }
@@ -1513,12 +1517,16 @@ impl Proxy {
         ) else {
             return;
         };
-        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
         let ids = DialogIds {
             call_id,
             from_tag,
             to_tag,
         };
+        if response.status().as_u16() >= 300 {
+            self.legs.remove(ids);
+            return;
+        }
+        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
         self.legs.insert(now, ids, carrier, branch.cseq_delta);
     }
 
