@@ -871,7 +871,8 @@ impl Proxy {
     // ----- timers -----
 
     /// Fires the proxy's timers due at `now`: Timer C of INVITE branches
-    /// (§16.8) and the serial-forking group timeout.
+    /// (§16.8), the group timeouts, the targets' provisional timeouts, and
+    /// the sweep of idle carriers' legs.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut impl TransactionLayer) {
         self.legs.sweep(now);
         while let Some(&(at, server, timer)) = self.timers.first() {
@@ -1324,6 +1325,7 @@ impl Proxy {
             .filter(|c| c.held && !c.final_sent)
             .ok_or(ProxyError::NotHeld(server))
     }
+
     /// Sends a response on the server transaction; a 2xx to an INVITE whose
     /// server transaction is gone goes statelessly along its Via.
     fn send_upstream(
