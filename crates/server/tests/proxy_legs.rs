@@ -13,17 +13,28 @@
 
 mod proxy_harness;
 
-use proxy_harness::{S, Sim, UasPlan};
+use std::time::Duration;
+
+use proxy_harness::{S, Sim, UasPlan, message_of};
 use switchboard_proto::digest::{Algorithm, DigestCredentials, Qop, ha1};
-use switchboard_proto::{HeaderName, Method, Request, Response};
+use switchboard_proto::{HeaderName, Message, Method, Request, Response};
 use switchboard_routing::Credentials;
 use switchboard_server::proxy::TargetSet;
 
 const CHALLENGE: &str = r#"Digest realm="carrier.example", nonce="c4rr13r", qop="auth""#;
 
 /// Bob of example.com is a carrier's number: it challenges the first
-/// INVITE with a 407, rings and answers the one with credentials.
+/// INVITE with a 407, rings and answers the one with credentials. Alice
+/// calls it.
 fn carrier_call(seed: u64) -> Sim {
+    let mut sim = carrier(seed);
+    sim.invite("sip:bob@example.com");
+    sim.run(5 * S);
+    sim
+}
+
+/// [`carrier_call`] before the call.
+fn carrier(seed: u64) -> Sim {
     let mut sim = Sim::new(seed);
     let bob = sim.bob;
     let target = sim
@@ -42,8 +53,6 @@ fn carrier_call(seed: u64) -> Sim {
             .header(HeaderName::ProxyAuthenticate, CHALLENGE)
             .when_authorized(&[(100, 180), (500, 200)]),
     );
-    sim.invite("sip:bob@example.com");
-    sim.run(5 * S);
     sim
 }
 
@@ -163,5 +172,86 @@ fn an_idle_leg_is_forgotten_after_two_hours() {
     let mut sim = carrier_call(84);
     assert_eq!(sim.proxy.translated_leg_count(), 1);
     sim.run(2 * 3600 * S + 10 * S);
+    assert_eq!(sim.proxy.translated_leg_count(), 0);
+}
+
+#[test]
+fn late_2xx_retransmissions_reach_the_caller_restored() {
+    // Alice's ACKs are lost for 40 s: the carrier keeps sending its 200,
+    // through the proxy's transactions and, once they are gone (32 s),
+    // statelessly; every copy reaches alice with her Call-ID and CSeq,
+    // and her late ACK reaches the carrier with its own.
+    let mut sim = carrier(85);
+    let alice = sim.alice;
+    sim.net.drop_all(move |p| {
+        p.from == alice && p.is_request(&Method::Ack) && p.sent < Duration::from_secs(40)
+    });
+    sim.invite("sip:bob@example.com");
+    sim.run(120 * S);
+    let oks: Vec<Response> = sim
+        .packets(sim.p, alice, |p| p.is_response_to(200, &Method::Invite))
+        .into_iter()
+        .map(|p| match message_of(p) {
+            Message::Response(r) => r,
+            Message::Request(_) => panic!("a request"),
+        })
+        .collect();
+    assert!(oks.len() > 5, "{}", oks.len());
+    for ok in &oks {
+        assert_eq!(response_ids(ok), ("call-1".to_owned(), 1));
+    }
+    let late = sim.packets(sim.p, alice, |p| {
+        p.is_response_to(200, &Method::Invite) && p.sent > Duration::from_secs(34)
+    });
+    assert!(!late.is_empty(), "{}", sim.net.dump());
+    let carrier = carrier_id(&sim);
+    let ack = sim.got(sim.bob, &Method::Ack)[0];
+    assert_eq!((call_id(ack), cseq(ack)), (carrier.as_str(), 2));
+}
+
+#[test]
+fn credentials_refused_again_fail_over_to_the_next_gateway_unseen() {
+    // The first gateway challenges the answer too (a wrong password): the
+    // caller never sees a 407, and the second gateway takes the call.
+    let mut sim = Sim::new(86);
+    let (bob, carol) = (sim.bob, sim.carol);
+    sim.trunk("bob", &[bob, carol], |t| {
+        t.with_credentials(Credentials {
+            username: "acct1".into(),
+            password: "wrong".into(),
+            realm: None,
+        })
+    });
+    sim.plan(
+        bob,
+        UasPlan::new(&[(50, 407)]).header(HeaderName::ProxyAuthenticate, CHALLENGE),
+    );
+    sim.plan(carol, UasPlan::new(&[(100, 180), (500, 200)]));
+    sim.call.hold = Some(S);
+    sim.invite("sip:bob@example.com");
+    sim.run(60 * S);
+    assert_eq!(sim.got(bob, &Method::Invite).len(), 2);
+    assert_eq!(sim.got(carol, &Method::Invite).len(), 1);
+    assert!(sim.call.statuses().iter().all(|s| *s < 300));
+    sim.assert_call_completed(carol);
+}
+
+#[test]
+fn an_early_dialog_is_translated_until_the_invite_fails() {
+    let mut sim = carrier(87);
+    sim.plan(
+        sim.bob,
+        UasPlan::new(&[(50, 407)])
+            .header(HeaderName::ProxyAuthenticate, CHALLENGE)
+            .when_authorized(&[(100, 180), (3000, 486)]),
+    );
+    sim.invite("sip:bob@example.com");
+    sim.run(2 * S);
+    assert_eq!(sim.call.statuses(), vec![100, 180]);
+    assert_eq!(sim.proxy.translated_leg_count(), 1);
+    sim.run(10 * S);
+    assert_eq!(sim.call.final_status(), Some(486));
+    let busy = sim.call.final_response().unwrap();
+    assert_eq!(response_ids(busy), ("call-1".to_owned(), 1));
     assert_eq!(sim.proxy.translated_leg_count(), 0);
 }

@@ -24,20 +24,9 @@ const FAILOVER_AFTER: Duration = Duration::from_secs(5);
 /// Bob of example.com is a trunk of two gateways, `first` then `second`,
 /// each given up without a provisional answer after 5 s.
 fn trunk(sim: &mut Sim, first: NodeId, second: NodeId) {
-    let mut set = TargetSet::new();
-    for node in [first, second] {
-        let target = sim
-            .target_at(node, "+493012345")
-            .with_provisional_timeout(FAILOVER_AFTER);
-        set.push_group(
-            vec![target],
-            GroupPolicy {
-                timeout: None,
-                advance: Advance::OnGatewayFailure,
-            },
-        );
-    }
-    sim.locations.insert("bob".into(), set);
+    sim.trunk("bob", &[first, second], |t| {
+        t.with_provisional_timeout(FAILOVER_AFTER)
+    });
 }
 
 /// The To tags of the responses alice got with `status`.
@@ -131,8 +120,16 @@ fn a_ring_timeout_on_the_only_group_cancels_and_answers_no_answer() {
     assert_eq!(sim.proxy.context_count(), 0);
 }
 
-/// Bob's devices (`plan` at bob), rung for 10 s, with the answer held.
-fn held_bob(sim: &mut Sim, plan: UasPlan) {
+/// A call to bob, whose device (`plan`) rings for 10 s with the answer
+/// held, run until the proxy holds it; checks the status and cause
+/// reported and that alice got no final answer meanwhile.
+fn held_call(
+    seed: u64,
+    plan: UasPlan,
+    status: u16,
+    cause: ExhaustCause,
+) -> (Sim, switchboard_core::TransactionId) {
+    let mut sim = Sim::new(seed);
     let bob = sim.bob;
     let mut set = TargetSet::new();
     set.push_group(
@@ -144,30 +141,24 @@ fn held_bob(sim: &mut Sim, plan: UasPlan) {
     );
     sim.locations.insert("bob".into(), set.hold_final(true));
     sim.plan(bob, plan);
-}
-
-/// Runs until the proxy holds the call; checks its cause and that alice
-/// got no final answer meanwhile.
-fn run_until_held(
-    sim: &mut Sim,
-    status: u16,
-    cause: ExhaustCause,
-) -> switchboard_core::TransactionId {
     sim.invite("sip:bob@example.com");
     sim.run(30 * S);
     assert_eq!(sim.exhausted.len(), 1, "{:?}", sim.exhausted);
     let (_, server, got_status, got_cause) = sim.exhausted[0];
     assert_eq!((got_status.as_u16(), got_cause), (status, cause));
     assert_eq!(sim.call.final_status(), None);
-    server
+    (sim, server)
 }
 
 #[test]
 fn busy_is_held_then_forwarded_to_voicemail() {
-    let mut sim = Sim::new(65);
+    let (mut sim, server) = held_call(
+        65,
+        UasPlan::new(&[(100, 180), (500, 486)]),
+        486,
+        ExhaustCause::Busy,
+    );
     let carol = sim.carol;
-    held_bob(&mut sim, UasPlan::new(&[(100, 180), (500, 486)]));
-    let server = run_until_held(&mut sim, 486, ExhaustCause::Busy);
     sim.plan(carol, UasPlan::new(&[(100, 200)]));
     sim.call.hold = Some(S);
     let voicemail = sim.target_at(carol, "voicemail");
@@ -179,9 +170,7 @@ fn busy_is_held_then_forwarded_to_voicemail() {
 
 #[test]
 fn no_answer_is_held_then_released_as_408() {
-    let mut sim = Sim::new(66);
-    held_bob(&mut sim, UasPlan::new(&[(100, 180)]));
-    let server = run_until_held(&mut sim, 408, ExhaustCause::NoAnswer);
+    let (mut sim, server) = held_call(66, UasPlan::new(&[(100, 180)]), 408, ExhaustCause::NoAnswer);
     assert!(sim.exhausted[0].0 >= 10 * S);
     sim.release(server);
     sim.run(60 * S);
@@ -191,10 +180,13 @@ fn no_answer_is_held_then_released_as_408() {
 
 #[test]
 fn unavailable_is_held_and_more_targets_that_fail_keep_the_best_answer() {
-    let mut sim = Sim::new(67);
+    let (mut sim, server) = held_call(
+        67,
+        UasPlan::new(&[(100, 404)]),
+        404,
+        ExhaustCause::Unavailable,
+    );
     let carol = sim.carol;
-    held_bob(&mut sim, UasPlan::new(&[(100, 404)]));
-    let server = run_until_held(&mut sim, 404, ExhaustCause::Unavailable);
     // The fallthrough fails too (503): released, the 404 is still the best.
     sim.plan(carol, UasPlan::new(&[(100, 503)]));
     let more = TargetSet::single(sim.target_at(carol, "voicemail")).hold_final(true);
@@ -210,9 +202,12 @@ fn unavailable_is_held_and_more_targets_that_fail_keep_the_best_answer() {
 
 #[test]
 fn a_cancel_while_held_ends_the_call_with_487() {
-    let mut sim = Sim::new(68);
-    held_bob(&mut sim, UasPlan::new(&[(100, 180), (500, 486)]));
-    let server = run_until_held(&mut sim, 486, ExhaustCause::Busy);
+    let (mut sim, server) = held_call(
+        68,
+        UasPlan::new(&[(100, 180), (500, 486)]),
+        486,
+        ExhaustCause::Busy,
+    );
     sim.cancel_at(31 * S);
     sim.run(60 * S);
     assert_eq!(sim.call.final_status(), Some(487));

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use switchboard_proto::header::CSeq;
+use switchboard_proto::header::{CSeq, RAck};
 use switchboard_proto::{HeaderName, Headers};
 
 /// A leg nothing crossed for this long is forgotten (a dialog that ended
@@ -24,7 +24,8 @@ pub(crate) struct Rewrite {
 }
 
 impl Rewrite {
-    /// Rewrites the Call-ID and CSeq of a message.
+    /// Rewrites the Call-ID and CSeq of a message, and the CSeq number a
+    /// PRACK's RAck names (RFC 3262).
     pub(crate) fn apply(&self, headers: &mut Headers) {
         if let Some(call_id) = &self.call_id {
             headers.set(HeaderName::CallId, call_id.as_str());
@@ -33,15 +34,27 @@ impl Rewrite {
             return;
         }
         let shifted = headers.cseq().and_then(|c| {
-            let seq = u32::try_from(i64::from(c.seq) + self.cseq_shift).ok()?;
             Some(CSeq {
-                seq,
+                seq: self.shift(c.seq)?,
                 method: c.method.clone(),
             })
         });
         if let Some(cseq) = shifted {
             headers.set(HeaderName::CSeq, cseq.to_string());
         }
+        let rack = headers.typed::<RAck>().and_then(Result::ok).and_then(|r| {
+            Some(RAck {
+                cseq: self.shift(r.cseq)?,
+                ..r
+            })
+        });
+        if let Some(rack) = rack {
+            headers.set(HeaderName::RAck, rack.to_string());
+        }
+    }
+
+    fn shift(&self, seq: u32) -> Option<u32> {
+        u32::try_from(i64::from(seq) + self.cseq_shift).ok()
     }
 }
 
@@ -128,7 +141,8 @@ impl<'a> DialogIds<'a> {
 }
 
 impl Legs {
-    /// A call was answered (2xx to its INVITE) on a translated branch.
+    /// A translated branch got a dialog: an early one (1xx with a To
+    /// tag) or the call answered (2xx).
     pub(crate) fn insert(
         &mut self,
         now: Instant,
@@ -232,8 +246,8 @@ impl Legs {
         Some(leg)
     }
 
-    /// The dialog ended (2xx to its BYE): its leg goes. `ids` as the
-    /// caller's side names it.
+    /// The dialog ended (2xx to its BYE, or a final failure of its
+    /// INVITE): its leg goes. `ids` as the caller's side names it.
     pub(crate) fn remove(&mut self, ids: DialogIds<'_>) {
         let Some(legs) = self.by_caller.get_mut(ids.call_id) else {
             return;
@@ -282,5 +296,88 @@ impl Legs {
     /// How many legs are kept.
     pub(crate) fn len(&self) -> usize {
         self.by_caller.values().map(Vec::len).sum()
+    }
+}
+
+#[cfg(test)]
+// Test code: a panic is a failing test.
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use switchboard_proto::{Method, Request, RequestBuilder};
+
+    fn prack() -> Request {
+        RequestBuilder::new(Method::Prack, "sip:gw@192.0.2.1")
+            .from("<sip:alice@example.com>", "a1")
+            .to("<sip:+4930@192.0.2.1>", Some("gw"))
+            .call_id("call-1")
+            .cseq(2)
+            .header(HeaderName::RAck, "7 1 INVITE")
+            .build()
+            .unwrap()
+    }
+
+    /// Alice's call-1 (tag a1) answered by a gateway (tag gw) on the
+    /// carrier's carrier-1, one challenge answered.
+    fn one_leg() -> (Legs, Instant) {
+        let mut legs = Legs::default();
+        let now = Instant::now();
+        let caller = DialogIds {
+            call_id: "call-1",
+            from_tag: "a1",
+            to_tag: "gw",
+        };
+        legs.insert(now, caller, "carrier-1", 1);
+        (legs, now)
+    }
+
+    #[test]
+    fn towards_the_carrier_a_prack_names_the_invite_it_got() {
+        let (mut legs, now) = one_leg();
+        let mut request = prack();
+        let way = legs
+            .way_of_request(now, DialogIds::of(request.headers()).unwrap())
+            .unwrap();
+        assert_eq!(
+            way,
+            Way::ToCarrier {
+                call_id: "carrier-1".into(),
+                delta: 1
+            }
+        );
+        way.rewrite().apply(request.headers_mut());
+        let h = request.headers();
+        assert_eq!(h.call_id(), Some("carrier-1"));
+        assert_eq!(h.cseq().unwrap().seq, 3);
+        assert_eq!(h.get(HeaderName::RAck), Some("7 2 INVITE"));
+    }
+
+    #[test]
+    fn the_carriers_request_goes_to_the_caller_and_the_bye_ends_the_leg() {
+        let (mut legs, now) = one_leg();
+        let from_carrier = DialogIds {
+            call_id: "carrier-1",
+            from_tag: "gw",
+            to_tag: "a1",
+        };
+        assert_eq!(
+            legs.way_of_request(now, from_carrier),
+            Some(Way::ToCaller {
+                call_id: "call-1".into()
+            })
+        );
+        // A stranger's tags on the same Call-ID are not the leg.
+        let stranger = DialogIds {
+            to_tag: "zz",
+            ..from_carrier
+        };
+        assert_eq!(legs.way_of_request(now, stranger), None);
+        legs.remove(DialogIds {
+            call_id: "call-1",
+            from_tag: "gw",
+            to_tag: "a1",
+        });
+        assert_eq!(legs.len(), 0);
+        assert_eq!(legs.way_of_request(now, from_carrier), None);
     }
 }

@@ -8,6 +8,13 @@
 //! context and best-response selection, CANCEL, and relaying ACKs for 2xx
 //! and 2xx retransmissions. See [`Proxy`] for the calling loop.
 //!
+//! For a dial plan it also rings groups of targets with their own timeout
+//! and advance policy (a trunk's gateways fail over only when the gateway
+//! fails), holds a final answer for fallthrough
+//! ([`ProxyEvent::Exhausted`]), answers a carrier's 401/407 with the
+//! target's credentials, and translates a carrier leg's Call-ID and CSeq
+//! for the rest of the dialog.
+//!
 //! "This server" is the [`ProxyConfig`]'s listeners (a URI whose host and
 //! port match one) and domains (a URI with that host and no port): several
 //! user agents may share the server's IP address on other ports.

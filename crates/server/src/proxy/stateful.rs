@@ -579,6 +579,9 @@ impl Proxy {
         if let Some(rewrite) = self.upstream_rewrite(at) {
             rewrite.apply(response.headers_mut());
         }
+        if response.status() != StatusCode::TRYING {
+            self.note_leg(now, at, &response);
+        }
         let body = response.body().len();
         with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
@@ -649,7 +652,6 @@ impl Proxy {
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
-        self.note_leg(now, at, &response);
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return;
         };
@@ -681,10 +683,13 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
-        if matches!(response.status().as_u16(), 401 | 407)
-            && self.answer_challenge(now, ep, at, &response)
-        {
-            return;
+        if matches!(response.status().as_u16(), 401 | 407) {
+            if self.answer_challenge(now, ep, at, &response) {
+                return;
+            }
+            if let Some(refused) = self.refused_credentials(ep, at) {
+                response = refused;
+            }
         }
         if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
@@ -886,7 +891,8 @@ impl Proxy {
     // ----- timers -----
 
     /// Fires the proxy's timers due at `now`: Timer C of INVITE branches
-    /// (§16.8) and the serial-forking group timeout.
+    /// (§16.8), the group timeouts, the targets' provisional timeouts, and
+    /// the sweep of idle carriers' legs.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut impl TransactionLayer) {
         self.legs.sweep(now);
         while let Some(&(at, server, timer)) = self.timers.first() {
@@ -1339,6 +1345,7 @@ impl Proxy {
             .filter(|c| c.held && !c.final_sent)
             .ok_or(ProxyError::NotHeld(server))
     }
+
     /// Sends a response on the server transaction; a 2xx to an INVITE whose
     /// server transaction is gone goes statelessly along its Via.
     fn send_upstream(
@@ -1405,13 +1412,14 @@ impl Proxy {
         if branch.state == BranchState::Done || branch.cancel_pending {
             return false;
         }
+        // `sent` goes with the first answer: a challenge is answered once.
         let (Some(credentials), Some((mut request, hop))) =
-            (branch.credentials.take(), branch.sent.take())
+            (branch.credentials.as_ref(), branch.sent.take())
         else {
             return false;
         };
         let Some((name, value)) =
-            challenge::authorization(response, &request, &credentials, &cnonce)
+            challenge::authorization(response, &request, credentials, &cnonce)
         else {
             return false;
         };
@@ -1443,6 +1451,30 @@ impl Proxy {
                 false
             }
         }
+    }
+
+    /// A challenge the branch's credentials could not answer (again after
+    /// an answer, or for another realm): the provider refused them, which
+    /// the caller must not see as a challenge of its own. It counts as the
+    /// gateway failing (503: the next gateway is tried).
+    fn refused_credentials(
+        &mut self,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+    ) -> Option<Response> {
+        let ctx = self.contexts.get(&at.server).filter(|c| !c.cancelled)?;
+        let branch = ctx.branches.get(at.index)?;
+        branch.credentials.as_ref()?;
+        tracing::warn!(uri = %branch.uri, "the provider refused the trunk's credentials");
+        let tag = ep.new_tag();
+        crate::util::response(
+            &ctx.request,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &tag,
+            &[],
+        )
+        .ok()
     }
 
     /// A transaction of a branch that has moved on to another (the request
@@ -1478,15 +1510,17 @@ impl Proxy {
         })
     }
 
-    /// A 2xx on branch `at` (restored to the caller's ids): a call
-    /// answered on a translated branch keeps its leg; a BYE answered ends
-    /// its leg.
+    /// A response on branch `at` (restored to the caller's ids): a
+    /// translated branch's early dialog or answered call keeps its leg, a
+    /// failure of its INVITE ends it; a BYE answered 2xx ends the leg of
+    /// its dialog.
     fn note_leg(&mut self, now: Instant, at: BranchRef, response: &Response) {
         let Some(ctx) = self.contexts.get(&at.server) else {
             return;
         };
+        let success = response.status().is_success();
         let translated = ctx.upstream.is_some() || ctx.outbound.is_some();
-        if *ctx.request.method() == switchboard_proto::Method::Bye && translated {
+        if *ctx.request.method() == switchboard_proto::Method::Bye && translated && success {
             if let Some(ids) = DialogIds::of(ctx.request.headers()) {
                 self.legs.remove(ids);
             }
@@ -1505,12 +1539,16 @@ impl Proxy {
         ) else {
             return;
         };
-        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
         let ids = DialogIds {
             call_id,
             from_tag,
             to_tag,
         };
+        if response.status().as_u16() >= 300 {
+            self.legs.remove(ids);
+            return;
+        }
+        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
         self.legs.insert(now, ids, carrier, branch.cseq_delta);
     }
 

@@ -24,7 +24,8 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
 };
 use switchboard_server::proxy::{
-    CallUpdate, ExhaustCause, Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
+    Advance, CallUpdate, ExhaustCause, GroupPolicy, Listener, NextHop, Proxy, ProxyConfig,
+    ProxyEvent, Target, TargetSet,
 };
 use switchboard_testkit::{LinkConfig, NetEvent, Network, NodeId, NodeSpec, Packet};
 
@@ -293,6 +294,23 @@ impl Sim {
     pub fn target_at(&self, node: NodeId, user: &str) -> Target {
         let a = self.net.address(node);
         Target::new(format!("sip:{user}@{a}")).with_next_hop(NextHop::address(Transport::Udp, a))
+    }
+
+    /// `user@example.com` is a trunk: `gateways` tried one after another,
+    /// each a group of its own that hands over only when the gateway
+    /// fails; `shape` adds what the trunk says (credentials, timeouts).
+    pub fn trunk(&mut self, user: &str, gateways: &[NodeId], shape: impl Fn(Target) -> Target) {
+        let mut set = TargetSet::new();
+        for &node in gateways {
+            set.push_group(
+                vec![shape(self.target_at(node, "+493012345"))],
+                GroupPolicy {
+                    timeout: None,
+                    advance: Advance::OnGatewayFailure,
+                },
+            );
+        }
+        self.locations.insert(user.to_owned(), set);
     }
 
     /// The proxy continues a held request with more targets.
