@@ -126,7 +126,12 @@ pub(crate) fn check(
         if outcome.passed {
             writeln!(out, "ok   {}", outcome.name)?;
         } else {
-            writeln!(out, "FAIL {}: {}", outcome.name, outcome.differences.join("; "))?;
+            writeln!(
+                out,
+                "FAIL {}: {}",
+                outcome.name,
+                outcome.differences.join("; ")
+            )?;
         }
     }
     writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed)?;
