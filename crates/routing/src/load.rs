@@ -571,10 +571,7 @@ impl Plan {
             Ok(Test::ToPrefix(plain(v)))
         })?;
         list("to_range", &raw.to_range, &|v| {
-            v.iter()
-                .map(|r| NumberRange::parse(r))
-                .collect::<Result<_, _>>()
-                .map(Test::ToRange)
+            parse_each(v, NumberRange::parse).map(Test::ToRange)
         })?;
         list("from", &raw.from, &|v| Ok(Test::From(plain(v))))?;
         list("from_prefix", &raw.from_prefix, &|v| {
@@ -610,17 +607,11 @@ impl Plan {
         })?;
         list("domain", &raw.domain, &|v| Ok(Test::Domain(plain(v))))?;
         list("time", &raw.time, &|v| {
-            v.iter()
-                .map(|t| TimeWindow::parse(t))
-                .collect::<Result<_, _>>()
-                .map(Test::Time)
+            parse_each(v, TimeWindow::parse).map(Test::Time)
         })?;
         list("days", &raw.days, &|v| DaySet::parse(v).map(Test::Days))?;
         list("dates", &raw.dates, &|v| {
-            v.iter()
-                .map(|d| DateRange::parse(d))
-                .collect::<Result<_, _>>()
-                .map(Test::Dates)
+            parse_each(v, DateRange::parse).map(Test::Dates)
         })?;
         for (key, pattern, make) in [
             (
@@ -884,6 +875,14 @@ fn required_name<T>(
         Some(name) if !name.trim().is_empty() => Ok(name.to_owned()),
         _ => Err(item.error(&format!("{kind} #{}", index + 1), "name is missing")),
     }
+}
+
+/// Every entry parsed; the first error.
+fn parse_each<T>(
+    values: &[String],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    values.iter().map(|value| parse(value)).collect()
 }
 
 /// A positive number of seconds, or `default` when absent.
