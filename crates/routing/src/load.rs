@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use crate::clock::{DateRange, DaySet, TimeWindow};
 use crate::costs::CostTable;
-use crate::error::LineIndex;
+use crate::error::{LineIndex, enclosing_item};
 use crate::matcher::{Matcher, Test};
 use crate::network::Networks;
 use crate::number::{NumberRange, host_part, is_number};
@@ -74,10 +74,23 @@ struct Sections<'s> {
 impl<'s> Sections<'s> {
     fn add(&mut self, source: &PlanSource<'s>) -> Result<(), PlanError> {
         let lines = LineIndex::new(source.text);
-        let raw: RawFile = toml::from_str(source.text).map_err(|error| PlanError::Syntax {
-            path: source.path.to_owned(),
-            line: error.span().map_or(1, |span| lines.line(span.start)),
-            message: error.message().trim().to_owned(),
+        let raw: RawFile = toml::from_str(source.text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let (path, line) = (source.path.to_owned(), lines.line(offset));
+            let message = error.message().trim().to_owned();
+            match enclosing_item(source.text, offset) {
+                Some(what) => PlanError::Invalid {
+                    path,
+                    line,
+                    what,
+                    message,
+                },
+                None => PlanError::Syntax {
+                    path,
+                    line,
+                    message,
+                },
+            }
         })?;
         let locate = |span: std::ops::Range<usize>| lines.line(span.start);
         if let Some(routing) = raw.routing {
