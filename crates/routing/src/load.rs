@@ -35,6 +35,8 @@ use crate::{
 const DEFAULT_DENY_REASON: &str = "Forbidden by dial plan";
 /// The reason phrase of a `reject` when the rule gives none.
 const DEFAULT_REJECT_REASON: &str = "Rejected by dial plan";
+/// How long a target rings before `on_no_answer` when the rule does not say.
+const DEFAULT_NO_ANSWER_SECS: u64 = 20;
 /// Transports a `transport` matcher may name.
 const TRANSPORTS: [&str; 6] = ["udp", "tcp", "tls", "sctp", "ws", "wss"];
 
@@ -544,6 +546,13 @@ impl Plan {
             }
             Some(secs) => Some(seconds(Some(secs), 0, "no_answer_after").map_err(fail)?),
         };
+        // Without it the proxy's own limit (minutes) would apply: useless
+        // for voicemail, so the ring groups' default.
+        let no_answer_after = no_answer_after.or_else(|| {
+            on_no_answer
+                .is_some()
+                .then_some(Duration::from_secs(DEFAULT_NO_ANSWER_SECS))
+        });
         Ok(Rule {
             name,
             matchers,

@@ -506,6 +506,14 @@ prefer_caller_site = true
         Some("trunk:carrier3")
     );
     assert!(route.prefer_caller_site);
+
+    let plan =
+        plan_with("[[route]]\nname = \"r\"\nuser = \"bob\"\non_no_answer = \"user:carol\"\n");
+    assert_eq!(
+        route_of(&plan, &call("100")).no_answer_after,
+        Some(Duration::from_secs(20)),
+        "on_no_answer without no_answer_after rings 20 s"
+    );
 }
 
 #[test]
