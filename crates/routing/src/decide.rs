@@ -175,7 +175,7 @@ impl Plan {
                 );
             }
             Action::User(name) => self.user_target(name, &number, view),
-            Action::RingGroup(index) => self.ring_group_target(*index, view),
+            Action::RingGroup(group) => group.target(view.call.to_domain),
             Action::Forward(uri) => RouteTarget::Uri(with_number(uri, &number)),
         };
         trace.note(|| format!("target {}", target.label()));
@@ -232,7 +232,7 @@ impl Plan {
     ) -> RouteTarget {
         match spec {
             TargetSpec::User(name) => self.user_target(name, number, view),
-            TargetSpec::Group { index, .. } => self.ring_group_target(*index, view),
+            TargetSpec::Group(group) => group.target(view.call.to_domain),
             TargetSpec::Uri(uri) => RouteTarget::Uri(with_number(uri, number)),
             TargetSpec::Trunk { index, .. } => {
                 self.trunk_attempts(&[], &[*index], false, number, health, trace)
@@ -245,30 +245,6 @@ impl Plan {
         RouteTarget::User {
             name: name.to_owned(),
             domain: view.call.to_domain.to_owned(),
-        }
-    }
-
-    fn ring_group_target(&self, index: usize, view: &CallView<'_, '_>) -> RouteTarget {
-        let Some(group) = self.ring_groups.get(index) else {
-            return RouteTarget::Uri(String::new());
-        };
-        let members = group
-            .members
-            .iter()
-            .map(|(user, domain)| {
-                (
-                    user.clone(),
-                    domain
-                        .clone()
-                        .unwrap_or_else(|| view.call.to_domain.to_owned()),
-                )
-            })
-            .collect();
-        RouteTarget::RingGroup {
-            name: group.name.clone(),
-            members,
-            strategy: group.strategy,
-            ring_timeout: group.ring_timeout,
         }
     }
 

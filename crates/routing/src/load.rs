@@ -444,7 +444,7 @@ impl Plan {
             if number.is_empty() {
                 return Err(fail("dids: an empty number".to_owned()));
             }
-            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g), |_| None)
+            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g).cloned(), |_| None)
                 .map_err(|m| fail(format!("dids: {number:?}: {m}")))?;
             dids.insert(number.clone(), spec);
         }
@@ -532,9 +532,13 @@ impl Plan {
                     "{key} needs an action that rings (user, ring_group, forward, trunks)"
                 )));
             }
-            TargetSpec::parse(text, |g| self.ring_group_named(g), |t| self.trunk_named(t))
-                .map(Some)
-                .map_err(|m| fail(format!("{key}: {m}")))
+            TargetSpec::parse(
+                text,
+                |g| self.ring_group_named(g).cloned(),
+                |t| self.trunk_named(t),
+            )
+            .map(Some)
+            .map_err(|m| fail(format!("{key}: {m}")))
         };
         let on_busy = target("on_busy", &raw.on_busy)?;
         let on_no_answer = target("on_no_answer", &raw.on_no_answer)?;
@@ -738,6 +742,7 @@ impl Plan {
         if let Some(group) = &raw.ring_group {
             return self
                 .ring_group_named(group)
+                .cloned()
                 .map(Action::RingGroup)
                 .ok_or_else(|| format!("no ring_group {group:?}"));
         }
