@@ -60,6 +60,7 @@ mod clock;
 mod costs;
 mod decide;
 mod decision;
+mod dry_run;
 mod error;
 mod facts;
 mod groups;
@@ -82,6 +83,7 @@ mod trace;
 mod trunk;
 
 pub use decision::{Decision, Outcome, RingStrategy, Route, RouteTarget, TrunkAttempt};
+pub use dry_run::DryCall;
 pub use error::PlanError;
 pub use facts::{CallFacts, CallerKind};
 pub use health::{AssumeUp, GatewayHealth};

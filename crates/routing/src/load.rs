@@ -827,9 +827,14 @@ impl Plan {
         let at_unix = raw
             .at
             .as_deref()
-            .map(|at| self.parse_at(at))
-            .transpose()
-            .map_err(fail)?;
+            .map(|at| {
+                self.parse_at(at).ok_or_else(|| {
+                    fail(format!(
+                        "at {at:?} is not a time like \"2026-12-07T10:00:00\""
+                    ))
+                })
+            })
+            .transpose()?;
         if let Some(trunk) = &raw.trunk
             && self.trunk_named(trunk).is_none()
         {
@@ -875,19 +880,16 @@ impl Plan {
         })
     }
 
-    /// A test's `at`: a local time in the plan's zone, or an instant with
-    /// an offset or `Z`.
-    pub(crate) fn parse_at(&self, text: &str) -> Result<i64, String> {
+    /// A time as `[[test]] at` and `route test --at` take it: a local
+    /// time in the plan's zone (`2026-12-07T10:00:00`; in a repeated hour
+    /// the earlier one), or an instant with an offset or `Z`; `None` when
+    /// it is neither.
+    pub fn parse_at(&self, text: &str) -> Option<i64> {
         if let Ok(stamp) = text.parse::<Timestamp>() {
-            return Ok(stamp.as_second());
+            return Some(stamp.as_second());
         }
-        let local: DateTime = text
-            .parse()
-            .map_err(|_| format!("at {text:?} is not a time like \"2026-12-07T10:00:00\""))?;
-        self.zone
-            .to_timestamp(local)
-            .map(Timestamp::as_second)
-            .map_err(|_| format!("at {text:?} does not exist in the plan's time zone"))
+        let local: DateTime = text.parse().ok()?;
+        self.zone.to_timestamp(local).ok().map(Timestamp::as_second)
     }
 }
 
