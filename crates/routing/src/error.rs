@@ -109,3 +109,31 @@ pub(crate) fn enclosing_item(text: &str, offset: usize) -> Option<String> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_to_lines() {
+        let lines = LineIndex::new("a\nbb\n\nc");
+        assert_eq!(
+            [0, 1, 2, 4, 5, 6, 7].map(|at| lines.line(at)),
+            [1, 1, 2, 2, 3, 4, 4]
+        );
+    }
+
+    #[test]
+    fn the_enclosing_item_is_the_table_above() {
+        let text = "[server]\nx = 1\n[[route]]\nname = 'r1'\nbad\n[[trunk]]\n[trunk.dids]\nbad\n";
+        assert_eq!(enclosing_item(text, 1), None);
+        assert_eq!(
+            enclosing_item(text, text.find("bad").unwrap()).as_deref(),
+            Some("route \"r1\"")
+        );
+        assert_eq!(
+            enclosing_item(text, text.rfind("bad").unwrap()).as_deref(),
+            Some("trunk")
+        );
+    }
+}
