@@ -120,15 +120,18 @@ impl Plan {
             trace: trace.into_lines(),
         };
         if let Some(group) = &rule.require_group {
-            let caller = view.caller_text();
+            let caller = || view.caller_text();
             if view.in_group(group) {
-                trace.note(|| format!("{caller} is in group {group:?}"));
+                trace.note(|| format!("{} is in group {group:?}", caller()));
             } else if emergency {
                 trace.note(|| {
-                    format!("{caller} is not in group {group:?}: allowed, emergency number")
+                    format!(
+                        "{} is not in group {group:?}: allowed, emergency number",
+                        caller()
+                    )
                 });
             } else {
-                trace.note(|| format!("{caller} is not in group {group:?}: refused"));
+                trace.note(|| format!("{} is not in group {group:?}: refused", caller()));
                 let outcome = Outcome::Reject {
                     status: FORBIDDEN,
                     reason: rule.deny_reason.clone(),
@@ -145,7 +148,9 @@ impl Plan {
             _ if !site_trunks.is_empty() => {
                 // No voicemail or forwarding for an emergency call: the
                 // site's trunks alone.
-                trace.note(|| "emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
+                trace.note(|| {
+                    "emergency: the caller's site's trunks instead of the rule's action".to_owned()
+                });
                 let target =
                     self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
                 trace.note(|| format!("target {}", target.label()));
