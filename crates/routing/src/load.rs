@@ -94,6 +94,9 @@ impl<'s> Sections<'s> {
                 },
             }
         })?;
+        if let Some(error) = misspelt_section(source) {
+            return Err(error);
+        }
         let locate = |span: std::ops::Range<usize>| lines.line(span.start);
         if let Some(routing) = raw.routing {
             let line = self.note("[routing]", source.path, locate(routing.span()))?;
@@ -891,6 +894,36 @@ impl Plan {
         let local: DateTime = text.parse().ok()?;
         self.zone.to_timestamp(local).ok().map(Timestamp::as_second)
     }
+}
+
+/// Other top-level keys belong to the configuration and are ignored, so a
+/// plan section written with a plural/singular slip (`[[routes]]`) would
+/// silently route nothing: those names are refused.
+fn misspelt_section(source: &PlanSource<'_>) -> Option<PlanError> {
+    const SLIPS: [(&str, &str); 7] = [
+        ("routes", "[[route]]"),
+        ("trunks", "[[trunk]]"),
+        ("sites", "[[site]]"),
+        ("ring_groups", "[[ring_group]]"),
+        ("tests", "[[test]]"),
+        ("group", "[groups]"),
+        ("route_test", "[[test]]"),
+    ];
+    source.text.lines().enumerate().find_map(|(index, line)| {
+        let header = line.trim_start().strip_prefix('[')?;
+        let name = header
+            .trim_start_matches('[')
+            .split([']', '.'])
+            .next()?
+            .trim();
+        let (_, meant) = SLIPS.iter().find(|(slip, _)| *slip == name)?;
+        Some(PlanError::Invalid {
+            path: source.path.to_owned(),
+            line: index + 1,
+            what: line.trim().to_owned(),
+            message: format!("not a routing section; did you mean {meant}?"),
+        })
+    })
 }
 
 /// An item's `name`: present, not empty.

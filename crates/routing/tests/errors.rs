@@ -300,3 +300,11 @@ fn a_bad_cost_file_line_names_the_cost_file_and_its_line() {
         "conf/costs.csv:2: trunk \"big\": \"+4930;0.001\" is not \"prefix,cost\""
     );
 }
+
+#[test]
+fn a_plural_slip_in_a_section_name_is_refused_not_ignored() {
+    assert_eq!(
+        load_error("[groups]\nstaff = [\"a\"]\n\n[[routes]]\nname = \"r\"\nuser = \"b\"\n"),
+        "plan.toml:4: [[routes]]: not a routing section; did you mean [[route]]?"
+    );
+}
