@@ -59,3 +59,24 @@ impl CostTable {
             .find_map(|prefix| self.costs.get(prefix).copied())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_longest_prefix_wins_whatever_the_insertion_order() {
+        let mut table = CostTable::default();
+        table
+            .read_csv("+4930,0.005\n+49,0.01\n+493012,0.001\n")
+            .unwrap();
+        assert_eq!(table.cost("+49301234"), Some(0.001));
+        assert_eq!(table.cost("+49309"), Some(0.005));
+        assert_eq!(table.cost("+4940"), Some(0.01));
+        assert_eq!(table.cost("+44"), None);
+        assert_eq!(table.cost("+4"), None);
+    }
+}

@@ -120,15 +120,18 @@ impl Plan {
             trace: trace.into_lines(),
         };
         if let Some(group) = &rule.require_group {
-            let caller = view.caller_text();
+            let caller = || view.caller_text();
             if view.in_group(group) {
-                trace.note(|| format!("{caller} is in group {group:?}"));
+                trace.note(|| format!("{} is in group {group:?}", caller()));
             } else if emergency {
                 trace.note(|| {
-                    format!("{caller} is not in group {group:?}: allowed, emergency number")
+                    format!(
+                        "{} is not in group {group:?}: allowed, emergency number",
+                        caller()
+                    )
                 });
             } else {
-                trace.note(|| format!("{caller} is not in group {group:?}: refused"));
+                trace.note(|| format!("{} is not in group {group:?}: refused", caller()));
                 let outcome = Outcome::Reject {
                     status: FORBIDDEN,
                     reason: rule.deny_reason.clone(),
@@ -145,7 +148,9 @@ impl Plan {
             _ if !site_trunks.is_empty() => {
                 // No voicemail or forwarding for an emergency call: the
                 // site's trunks alone.
-                trace.note(|| "emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
+                trace.note(|| {
+                    "emergency: the caller's site's trunks instead of the rule's action".to_owned()
+                });
                 let target =
                     self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
                 trace.note(|| format!("target {}", target.label()));
@@ -175,7 +180,7 @@ impl Plan {
                 );
             }
             Action::User(name) => self.user_target(name, &number, view),
-            Action::RingGroup(index) => self.ring_group_target(*index, view),
+            Action::RingGroup(group) => group.target(view.call.to_domain),
             Action::Forward(uri) => RouteTarget::Uri(with_number(uri, &number)),
         };
         trace.note(|| format!("target {}", target.label()));
@@ -232,7 +237,7 @@ impl Plan {
     ) -> RouteTarget {
         match spec {
             TargetSpec::User(name) => self.user_target(name, number, view),
-            TargetSpec::Group { index, .. } => self.ring_group_target(*index, view),
+            TargetSpec::Group(group) => group.target(view.call.to_domain),
             TargetSpec::Uri(uri) => RouteTarget::Uri(with_number(uri, number)),
             TargetSpec::Trunk { index, .. } => {
                 self.trunk_attempts(&[], &[*index], false, number, health, trace)
@@ -245,30 +250,6 @@ impl Plan {
         RouteTarget::User {
             name: name.to_owned(),
             domain: view.call.to_domain.to_owned(),
-        }
-    }
-
-    fn ring_group_target(&self, index: usize, view: &CallView<'_, '_>) -> RouteTarget {
-        let Some(group) = self.ring_groups.get(index) else {
-            return RouteTarget::Uri(String::new());
-        };
-        let members = group
-            .members
-            .iter()
-            .map(|(user, domain)| {
-                (
-                    user.clone(),
-                    domain
-                        .clone()
-                        .unwrap_or_else(|| view.call.to_domain.to_owned()),
-                )
-            })
-            .collect();
-        RouteTarget::RingGroup {
-            name: group.name.clone(),
-            members,
-            strategy: group.strategy,
-            ring_timeout: group.ring_timeout,
         }
     }
 

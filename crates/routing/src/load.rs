@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use crate::clock::{DateRange, DaySet, TimeWindow};
 use crate::costs::CostTable;
-use crate::error::LineIndex;
+use crate::error::{LineIndex, enclosing_item};
 use crate::matcher::{Matcher, Test};
 use crate::network::Networks;
 use crate::number::{NumberRange, host_part, is_number};
@@ -35,6 +35,8 @@ use crate::{
 const DEFAULT_DENY_REASON: &str = "Forbidden by dial plan";
 /// The reason phrase of a `reject` when the rule gives none.
 const DEFAULT_REJECT_REASON: &str = "Rejected by dial plan";
+/// How long a target rings before `on_no_answer` when the rule does not say.
+const DEFAULT_NO_ANSWER_SECS: u64 = 20;
 /// Transports a `transport` matcher may name.
 const TRANSPORTS: [&str; 6] = ["udp", "tcp", "tls", "sctp", "ws", "wss"];
 
@@ -74,11 +76,27 @@ struct Sections<'s> {
 impl<'s> Sections<'s> {
     fn add(&mut self, source: &PlanSource<'s>) -> Result<(), PlanError> {
         let lines = LineIndex::new(source.text);
-        let raw: RawFile = toml::from_str(source.text).map_err(|error| PlanError::Syntax {
-            path: source.path.to_owned(),
-            line: error.span().map_or(1, |span| lines.line(span.start)),
-            message: error.message().trim().to_owned(),
+        let raw: RawFile = toml::from_str(source.text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let (path, line) = (source.path.to_owned(), lines.line(offset));
+            let message = error.message().trim().to_owned();
+            match enclosing_item(source.text, offset) {
+                Some(what) => PlanError::Invalid {
+                    path,
+                    line,
+                    what,
+                    message,
+                },
+                None => PlanError::Syntax {
+                    path,
+                    line,
+                    message,
+                },
+            }
         })?;
+        if let Some(error) = misspelt_section(source) {
+            return Err(error);
+        }
         let locate = |span: std::ops::Range<usize>| lines.line(span.start);
         if let Some(routing) = raw.routing {
             let line = self.note("[routing]", source.path, locate(routing.span()))?;
@@ -429,7 +447,7 @@ impl Plan {
             if number.is_empty() {
                 return Err(fail("dids: an empty number".to_owned()));
             }
-            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g), |_| None)
+            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g).cloned(), |_| None)
                 .map_err(|m| fail(format!("dids: {number:?}: {m}")))?;
             dids.insert(number.clone(), spec);
         }
@@ -517,9 +535,13 @@ impl Plan {
                     "{key} needs an action that rings (user, ring_group, forward, trunks)"
                 )));
             }
-            TargetSpec::parse(text, |g| self.ring_group_named(g), |t| self.trunk_named(t))
-                .map(Some)
-                .map_err(|m| fail(format!("{key}: {m}")))
+            TargetSpec::parse(
+                text,
+                |g| self.ring_group_named(g).cloned(),
+                |t| self.trunk_named(t),
+            )
+            .map(Some)
+            .map_err(|m| fail(format!("{key}: {m}")))
         };
         let on_busy = target("on_busy", &raw.on_busy)?;
         let on_no_answer = target("on_no_answer", &raw.on_no_answer)?;
@@ -531,6 +553,13 @@ impl Plan {
             }
             Some(secs) => Some(seconds(Some(secs), 0, "no_answer_after").map_err(fail)?),
         };
+        // Without it the proxy's own limit (minutes) would apply: useless
+        // for voicemail, so the ring groups' default.
+        let no_answer_after = no_answer_after.or_else(|| {
+            on_no_answer
+                .is_some()
+                .then_some(Duration::from_secs(DEFAULT_NO_ANSWER_SECS))
+        });
         Ok(Rule {
             name,
             matchers,
@@ -571,10 +600,7 @@ impl Plan {
             Ok(Test::ToPrefix(plain(v)))
         })?;
         list("to_range", &raw.to_range, &|v| {
-            v.iter()
-                .map(|r| NumberRange::parse(r))
-                .collect::<Result<_, _>>()
-                .map(Test::ToRange)
+            parse_each(v, NumberRange::parse).map(Test::ToRange)
         })?;
         list("from", &raw.from, &|v| Ok(Test::From(plain(v))))?;
         list("from_prefix", &raw.from_prefix, &|v| {
@@ -610,17 +636,11 @@ impl Plan {
         })?;
         list("domain", &raw.domain, &|v| Ok(Test::Domain(plain(v))))?;
         list("time", &raw.time, &|v| {
-            v.iter()
-                .map(|t| TimeWindow::parse(t))
-                .collect::<Result<_, _>>()
-                .map(Test::Time)
+            parse_each(v, TimeWindow::parse).map(Test::Time)
         })?;
         list("days", &raw.days, &|v| DaySet::parse(v).map(Test::Days))?;
         list("dates", &raw.dates, &|v| {
-            v.iter()
-                .map(|d| DateRange::parse(d))
-                .collect::<Result<_, _>>()
-                .map(Test::Dates)
+            parse_each(v, DateRange::parse).map(Test::Dates)
         })?;
         for (key, pattern, make) in [
             (
@@ -725,6 +745,7 @@ impl Plan {
         if let Some(group) = &raw.ring_group {
             return self
                 .ring_group_named(group)
+                .cloned()
                 .map(Action::RingGroup)
                 .ok_or_else(|| format!("no ring_group {group:?}"));
         }
@@ -809,9 +830,14 @@ impl Plan {
         let at_unix = raw
             .at
             .as_deref()
-            .map(|at| self.parse_at(at))
-            .transpose()
-            .map_err(fail)?;
+            .map(|at| {
+                self.parse_at(at).ok_or_else(|| {
+                    fail(format!(
+                        "at {at:?} is not a time like \"2026-12-07T10:00:00\""
+                    ))
+                })
+            })
+            .transpose()?;
         if let Some(trunk) = &raw.trunk
             && self.trunk_named(trunk).is_none()
         {
@@ -857,20 +883,47 @@ impl Plan {
         })
     }
 
-    /// A test's `at`: a local time in the plan's zone, or an instant with
-    /// an offset or `Z`.
-    pub(crate) fn parse_at(&self, text: &str) -> Result<i64, String> {
+    /// A time as `[[test]] at` and `route test --at` take it: a local
+    /// time in the plan's zone (`2026-12-07T10:00:00`; in a repeated hour
+    /// the earlier one), or an instant with an offset or `Z`; `None` when
+    /// it is neither.
+    pub fn parse_at(&self, text: &str) -> Option<i64> {
         if let Ok(stamp) = text.parse::<Timestamp>() {
-            return Ok(stamp.as_second());
+            return Some(stamp.as_second());
         }
-        let local: DateTime = text
-            .parse()
-            .map_err(|_| format!("at {text:?} is not a time like \"2026-12-07T10:00:00\""))?;
-        self.zone
-            .to_timestamp(local)
-            .map(Timestamp::as_second)
-            .map_err(|_| format!("at {text:?} does not exist in the plan's time zone"))
+        let local: DateTime = text.parse().ok()?;
+        self.zone.to_timestamp(local).ok().map(Timestamp::as_second)
     }
+}
+
+/// Other top-level keys belong to the configuration and are ignored, so a
+/// plan section written with a plural/singular slip (`[[routes]]`) would
+/// silently route nothing: those names are refused.
+fn misspelt_section(source: &PlanSource<'_>) -> Option<PlanError> {
+    const SLIPS: [(&str, &str); 7] = [
+        ("routes", "[[route]]"),
+        ("trunks", "[[trunk]]"),
+        ("sites", "[[site]]"),
+        ("ring_groups", "[[ring_group]]"),
+        ("tests", "[[test]]"),
+        ("group", "[groups]"),
+        ("route_test", "[[test]]"),
+    ];
+    source.text.lines().enumerate().find_map(|(index, line)| {
+        let header = line.trim_start().strip_prefix('[')?;
+        let name = header
+            .trim_start_matches('[')
+            .split([']', '.'])
+            .next()?
+            .trim();
+        let (_, meant) = SLIPS.iter().find(|(slip, _)| *slip == name)?;
+        Some(PlanError::Invalid {
+            path: source.path.to_owned(),
+            line: index + 1,
+            what: line.trim().to_owned(),
+            message: format!("not a routing section; did you mean {meant}?"),
+        })
+    })
 }
 
 /// An item's `name`: present, not empty.
@@ -884,6 +937,14 @@ fn required_name<T>(
         Some(name) if !name.trim().is_empty() => Ok(name.to_owned()),
         _ => Err(item.error(&format!("{kind} #{}", index + 1), "name is missing")),
     }
+}
+
+/// Every entry parsed; the first error.
+fn parse_each<T>(
+    values: &[String],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    values.iter().map(|value| parse(value)).collect()
 }
 
 /// A positive number of seconds, or `default` when absent.
@@ -914,8 +975,7 @@ fn compile(key: &str, pattern: &str) -> Result<Regex, String> {
         let text = error.to_string();
         let last = text
             .lines()
-            .filter(|line| !line.trim().is_empty())
-            .last()
+            .rfind(|line| !line.trim().is_empty())
             .unwrap_or("invalid");
         format!("{key} {pattern:?} does not compile: {}", last.trim())
     })

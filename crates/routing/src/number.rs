@@ -141,3 +141,42 @@ pub(crate) fn at_gateway(number: &str, gateway: &str) -> String {
     let rest = rest.split('?').next().unwrap_or(rest);
     format!("{scheme}{number}@{rest}")
 }
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn gateway_request_uri_keeps_scheme_port_and_parameters() {
+        assert_eq!(
+            at_gateway("+4930", "sip:192.0.2.10:5080;transport=tcp"),
+            "sip:+4930@192.0.2.10:5080;transport=tcp"
+        );
+        assert_eq!(
+            at_gateway("+4930", "sips:acct@gw.example?x=y"),
+            "sips:+4930@gw.example"
+        );
+        assert_eq!(
+            at_gateway("1", "sip:[2001:db8::1]:5060"),
+            "sip:1@[2001:db8::1]:5060"
+        );
+    }
+
+    #[test]
+    fn user_and_host_parts_of_uris() {
+        assert_eq!(user_part("sip:alice@example.com;transport=tcp"), "alice");
+        assert_eq!(user_part("sip:alice;x=1@example.com"), "alice");
+        assert_eq!(user_part("tel:+4930123;phone-context=x"), "+4930123");
+        assert_eq!(user_part("sip:example.com"), "");
+        assert_eq!(host_part("sip:alice@example.com:5070;x"), "example.com");
+        assert_eq!(host_part("sip:[2001:db8::1]:5060"), "2001:db8::1");
+    }
+
+    #[test]
+    fn e164_without_a_country_code_leaves_numbers_alone() {
+        assert_eq!(Numbering::default().e164("030123"), "030123");
+    }
+}

@@ -130,7 +130,7 @@ impl Plan {
         self.trunk_index.get(name).copied()
     }
 
-    pub(crate) fn ring_group_named(&self, name: &str) -> Option<usize> {
-        self.ring_groups.iter().position(|group| group.name == name)
+    pub(crate) fn ring_group_named(&self, name: &str) -> Option<&RingGroup> {
+        self.ring_groups.iter().find(|group| group.name == name)
     }
 }

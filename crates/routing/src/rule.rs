@@ -6,6 +6,7 @@ use crate::call_view::CallView;
 use crate::matcher::Matcher;
 use crate::number::Numbering;
 use crate::rewrite::Rewrite;
+use crate::sections::RingGroup;
 use crate::target::TargetSpec;
 use crate::trace::Trace;
 
@@ -14,8 +15,8 @@ use crate::trace::Trace;
 pub(crate) enum Action {
     /// A local user's devices (`$number`: named by the number).
     User(String),
-    /// A ring group (index into the plan's).
-    RingGroup(usize),
+    /// A ring group.
+    RingGroup(RingGroup),
     /// Forward to a URI (`$number` allowed).
     Forward(String),
     /// 3xx to a URI.

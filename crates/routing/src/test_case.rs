@@ -3,8 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::number::{host_part, user_part};
-use crate::{CallFacts, CallerKind, Decision, GatewayHealth, Outcome, Plan};
+use crate::{Decision, DryCall, GatewayHealth, Outcome, Plan};
 
 /// What kind of outcome a case expects (`expect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,43 +126,15 @@ impl Plan {
         health: &dyn GatewayHealth,
         default_at_unix: i64,
     ) -> TestOutcome {
-        let from_user = user_part(&case.from);
-        let from_host = host_part(&case.from);
-        let is_served = |host: &str| {
-            served
-                .iter()
-                .any(|domain| domain.eq_ignore_ascii_case(host))
-        };
-        let caller = match (&case.trunk, is_served(from_host)) {
-            (Some(trunk), _) => CallerKind::Trunk { name: trunk },
-            (None, true) => CallerKind::User {
-                name: from_user,
-                domain: from_host,
-            },
-            (None, false) => CallerKind::Foreign,
-        };
-        let default_domain = if is_served(from_host) {
-            from_host
-        } else {
-            served.first().map_or("localhost", String::as_str)
-        };
-        let (to, to_domain) = if case.to.contains(':') {
-            (user_part(&case.to), host_part(&case.to))
-        } else {
-            (case.to.as_str(), default_domain)
-        };
-        let facts = CallFacts {
-            to,
-            to_domain,
-            from_uri: &case.from,
-            anonymous: from_user.eq_ignore_ascii_case("anonymous")
-                || from_host.eq_ignore_ascii_case("anonymous.invalid"),
-            caller,
+        let call = DryCall {
+            from: &case.from,
+            to: &case.to,
             source: case.source,
             transport: &case.transport,
             at_unix: case.at_unix.unwrap_or(default_at_unix),
+            trunk: case.trunk.as_deref(),
         };
-        let decision = self.decide(&facts, health);
+        let decision = self.dry_run(&call, served, health);
         let differences = case.differences(&decision);
         TestOutcome {
             name: case.name.clone(),

@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use common::{call, load};
 use switchboard_routing::{
-    AssumeUp, CallFacts, CallerIdMode, CallerKind, GatewayHealth, Outcome, Plan, PlanSource,
-    RingStrategy, Route, RouteTarget, TrunkAttempt,
+    AssumeUp, CallFacts, CallerIdMode, CallerKind, DryCall, GatewayHealth, Outcome, Plan,
+    PlanSource, RingStrategy, Route, RouteTarget, TrunkAttempt,
 };
 
 const BASE: &str = r#"
@@ -506,6 +506,14 @@ prefer_caller_site = true
         Some("trunk:carrier3")
     );
     assert!(route.prefer_caller_site);
+
+    let plan =
+        plan_with("[[route]]\nname = \"r\"\nuser = \"bob\"\non_no_answer = \"user:carol\"\n");
+    assert_eq!(
+        route_of(&plan, &call("100")).no_answer_after,
+        Some(Duration::from_secs(20)),
+        "on_no_answer without no_answer_after rings 20 s"
+    );
 }
 
 #[test]
@@ -660,4 +668,49 @@ fn cost_files_are_read_through_the_reader_relative_to_the_plan() {
         other.version(),
         "the cost file is part of the version"
     );
+}
+
+#[test]
+fn a_dry_run_decides_as_the_server_would() {
+    let plan = plan_with("[[route]]\nname = \"staff\"\nfrom_group = [\"staff\"]\nuser = \"bob\"\n");
+    let served = vec!["example.com".to_owned()];
+    let dry = DryCall {
+        from: "sip:alice@example.com",
+        to: "100",
+        source: IpAddr::from([10, 1, 2, 3]),
+        transport: "udp",
+        at_unix: plan.parse_at("2026-12-07T10:00:00").unwrap(),
+        trunk: None,
+    };
+    let local = plan.dry_run(&dry, &served, &AssumeUp);
+    assert_eq!(
+        local.rule.as_deref(),
+        Some("staff"),
+        "alice of a served domain is a local user"
+    );
+    let foreign = plan.dry_run(
+        &DryCall {
+            from: "sip:alice@elsewhere.example",
+            ..dry
+        },
+        &served,
+        &AssumeUp,
+    );
+    assert_eq!(foreign.rule, None);
+    let from_carrier = DryCall {
+        to: "+493012345601",
+        source: IpAddr::from([192, 0, 2, 9]),
+        ..dry
+    };
+    assert_eq!(
+        plan.dry_run(&from_carrier, &served, &AssumeUp).trace,
+        ["DID +493012345601 -> user:alice"],
+        "a source in a trunk's inbound networks is that trunk's call"
+    );
+    assert_eq!(plan.parse_at("2026-12-07T10:00:00Z"), Some(1_796_637_600));
+    assert_eq!(
+        plan.parse_at("2026-12-07T11:00:00+01:00"),
+        Some(1_796_637_600)
+    );
+    assert_eq!(plan.parse_at("monday"), None);
 }

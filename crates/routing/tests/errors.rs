@@ -20,21 +20,31 @@ fn after_trunk(rest: &str) -> String {
 }
 
 #[test]
-fn toml_syntax_and_unknown_keys_name_the_line() {
+fn toml_syntax_and_unknown_keys_name_the_line_and_the_item() {
     assert_eq!(
         load_error("[[route]]\nname = \"a\"\nuser = \n"),
-        "plan.toml:3: string values must be quoted, expected literal string"
+        "plan.toml:3: route \"a\": string values must be quoted, expected literal string"
     );
     let unknown = load_error("[[route]]\nname = \"a\"\nbogus = 1\nuser = \"bob\"\n");
     assert!(
-        unknown.starts_with("plan.toml:3: unknown field `bogus`, expected one of"),
+        unknown.starts_with("plan.toml:3: route \"a\": unknown field `bogus`, expected one of"),
         "{unknown}"
     );
     let in_routing = load_error("[routing]\ncountry = \"49\"\n");
     assert!(
-        in_routing.starts_with("plan.toml:2: unknown field `country`"),
+        in_routing.starts_with("plan.toml:2: [routing]: unknown field `country`"),
         "{in_routing}"
     );
+    let in_dids = load_error(
+        "[[trunk]]\nname = \"c1\"\ngateways = [\"sip:gw\"]\n[trunk.dids]\n\"+49\" = 5\n",
+    );
+    assert!(
+        in_dids.starts_with("plan.toml:5: trunk \"c1\": invalid type"),
+        "{in_dids}"
+    );
+    let elsewhere = load_error("[[route]]\nname = \"a\"\nuser = \"b\"\n[server]\nport = = 1\n");
+    assert!(elsewhere.starts_with("plan.toml:5: "), "{elsewhere}");
+    assert!(!elsewhere.contains("route"), "{elsewhere}");
 }
 
 #[test]
@@ -288,5 +298,13 @@ fn a_bad_cost_file_line_names_the_cost_file_and_its_line() {
     assert_eq!(
         error.to_string(),
         "conf/costs.csv:2: trunk \"big\": \"+4930;0.001\" is not \"prefix,cost\""
+    );
+}
+
+#[test]
+fn a_plural_slip_in_a_section_name_is_refused_not_ignored() {
+    assert_eq!(
+        load_error("[groups]\nstaff = [\"a\"]\n\n[[routes]]\nname = \"r\"\nuser = \"b\"\n"),
+        "plan.toml:4: [[routes]]: not a routing section; did you mean [[route]]?"
     );
 }

@@ -101,3 +101,50 @@ expect_target = "user:bob"
         ]
     );
 }
+
+#[test]
+fn test_times_are_local_to_the_plan_unless_they_carry_an_offset() {
+    let text = r#"
+[routing]
+timezone = "America/New_York"
+[[route]]
+name = "office"
+time = ["09:00-17:00"]
+user = "desk"
+[[route]]
+name = "after hours"
+user = "voicemail"
+[[test]]
+name = "local nine"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T09:00:00"
+expect_rule = "office"
+[[test]]
+name = "nine utc is four in new york"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T09:00:00Z"
+expect_rule = "after hours"
+[[test]]
+name = "with an offset"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T15:30:00+01:00"
+expect_rule = "office"
+"#;
+    let plan = Plan::load(&[PlanSource {
+        path: "p.toml",
+        text,
+    }])
+    .unwrap();
+    let outcomes = plan.run_tests(&served(), &AssumeUp);
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes {
+        assert!(
+            outcome.passed,
+            "{}: {:?}",
+            outcome.name, outcome.differences
+        );
+    }
+}

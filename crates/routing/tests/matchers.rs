@@ -279,179 +279,127 @@ fn source_transport_and_domain_match() {
     );
 }
 
+/// alice's call at `utc` (RFC 3339 with Z).
+fn at_utc(utc: &str) -> CallFacts<'static> {
+    CallFacts {
+        at_unix: at(utc),
+        ..call("1")
+    }
+}
+
+/// For each (UTC instant, whether rule "r" matches, what that is locally).
+fn expect_at(plan: &Plan, cases: &[(&str, bool, &str)]) {
+    for (utc, matches, local) in cases {
+        let expected = matches.then_some("r");
+        assert_eq!(
+            rule_for(plan, &at_utc(utc)).as_deref(),
+            expected,
+            "{utc} ({local})"
+        );
+    }
+}
+
 #[test]
 fn time_of_day_is_local_with_exclusive_end() {
     // Berlin is UTC+1 in December.
     let plan = one_rule(r#"time = ["08:00-12:00", "13:00-18:00"]"#);
-    let at_utc = |text: &str| CallFacts {
-        at_unix: at(text),
-        ..call("1")
-    };
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-07T07:00:00Z")).as_deref(),
-        Some("r")
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-07T10:59:00Z")).as_deref(),
-        Some("r")
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-07T07:00:00Z", true, "08:00"),
+            ("2026-12-07T10:59:00Z", true, "11:59"),
+            ("2026-12-07T11:00:00Z", false, "12:00"),
+            ("2026-12-07T06:59:00Z", false, "07:59"),
+        ],
     );
     let decision = plan.decide(&at_utc("2026-12-07T11:00:00Z"), &AssumeUp);
-    assert_eq!(decision.rule, None);
     assert_eq!(
         decision.trace[0],
         r#"route "r": time ["08:00-12:00", "13:00-18:00"] does not match "12:00""#
     );
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T06:59:00Z")), None);
 }
 
 #[test]
 fn time_of_day_wraps_over_midnight() {
     let plan = one_rule(r#"time = ["22:00-06:00"]"#);
-    let at_utc = |text: &str| CallFacts {
-        at_unix: at(text),
-        ..call("1")
-    };
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-07T21:00:00Z")).as_deref(),
-        Some("r"),
-        "22:00 local"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-07T23:30:00Z")).as_deref(),
-        Some("r"),
-        "00:30 local"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-08T04:59:00Z")).as_deref(),
-        Some("r"),
-        "05:59 local"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-08T05:00:00Z")),
-        None,
-        "06:00 local"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-07T20:59:00Z")),
-        None,
-        "21:59 local"
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-07T21:00:00Z", true, "22:00"),
+            ("2026-12-07T23:30:00Z", true, "00:30"),
+            ("2026-12-08T04:59:00Z", true, "05:59"),
+            ("2026-12-08T05:00:00Z", false, "06:00"),
+            ("2026-12-07T20:59:00Z", false, "21:59"),
+        ],
     );
 }
 
 #[test]
 fn time_days_and_dates_follow_the_zone_across_a_dst_change() {
     // Berlin leaves summer time on Sunday 2026-10-25 at 01:00 UTC.
-    let plan = one_rule(r#"time = ["08:00-09:00"]"#);
-    let at_utc = |text: &str| CallFacts {
-        at_unix: at(text),
-        ..call("1")
-    };
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-24T06:30:00Z")).as_deref(),
-        Some("r"),
-        "08:30 CEST"
+    expect_at(
+        &one_rule(r#"time = ["08:00-09:00"]"#),
+        &[
+            ("2026-10-24T06:30:00Z", true, "08:30 CEST"),
+            ("2026-10-24T07:30:00Z", false, "09:30 CEST"),
+            ("2026-10-26T07:30:00Z", true, "08:30 CET"),
+            ("2026-10-26T06:30:00Z", false, "07:30 CET"),
+        ],
     );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-24T07:30:00Z")),
-        None,
-        "09:30 CEST"
+    expect_at(
+        &one_rule(r#"days = ["sun"]"#),
+        &[
+            ("2026-10-24T22:30:00Z", true, "Sunday 00:30 CEST"),
+            ("2026-10-25T22:59:00Z", true, "Sunday 23:59 CET"),
+            ("2026-10-25T23:00:00Z", false, "Monday 00:00 CET"),
+        ],
     );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-26T07:30:00Z")).as_deref(),
-        Some("r"),
-        "08:30 CET"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-26T06:30:00Z")),
-        None,
-        "07:30 CET"
-    );
-
-    let plan = one_rule(r#"days = ["sun"]"#);
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-24T22:30:00Z")).as_deref(),
-        Some("r"),
-        "Sunday 00:30 local"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-25T22:59:00Z")).as_deref(),
-        Some("r"),
-        "Sunday 23:59 CET"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-25T23:00:00Z")),
-        None,
-        "Monday 00:00 CET"
-    );
-
-    let plan = one_rule(r#"dates = ["2026-10-25"]"#);
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-24T21:59:00Z")),
-        None,
-        "Saturday 23:59 CEST"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-24T22:00:00Z")).as_deref(),
-        Some("r"),
-        "Sunday 00:00 CEST"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-10-25T22:59:00Z")).as_deref(),
-        Some("r"),
-        "Sunday 23:59 CET"
+    expect_at(
+        &one_rule(r#"dates = ["2026-10-25"]"#),
+        &[
+            ("2026-10-24T21:59:00Z", false, "Saturday 23:59 CEST"),
+            ("2026-10-24T22:00:00Z", true, "Sunday 00:00 CEST"),
+            ("2026-10-25T22:59:00Z", true, "Sunday 23:59 CET"),
+        ],
     );
 }
 
 #[test]
 fn days_take_ranges_and_wrap() {
     let plan = one_rule(r#"days = ["mon-fri"]"#);
-    let at_utc = |text: &str| CallFacts {
-        at_unix: at(text),
-        ..call("1")
-    };
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-11T10:00:00Z")).as_deref(),
-        Some("r"),
-        "friday"
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-11T10:00:00Z", true, "friday"),
+            ("2026-12-12T10:00:00Z", false, "saturday"),
+        ],
     );
     let decision = plan.decide(&at_utc("2026-12-12T10:00:00Z"), &AssumeUp);
     assert_eq!(
         decision.trace[0],
         r#"route "r": days ["mon-fri"] does not match "sat""#
     );
-
-    let plan = one_rule(r#"days = ["fri-mon"]"#);
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-13T10:00:00Z")).as_deref(),
-        Some("r"),
-        "sunday"
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-08T10:00:00Z")),
-        None,
-        "tuesday"
+    expect_at(
+        &one_rule(r#"days = ["fri-mon"]"#),
+        &[
+            ("2026-12-13T10:00:00Z", true, "sunday"),
+            ("2026-12-08T10:00:00Z", false, "tuesday"),
+        ],
     );
 }
 
 #[test]
 fn dates_take_inclusive_ranges() {
     let plan = one_rule(r#"dates = ["2026-12-24", "2026-12-26..2026-12-27"]"#);
-    let at_utc = |text: &str| CallFacts {
-        at_unix: at(text),
-        ..call("1")
-    };
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-24T12:00:00Z")).as_deref(),
-        Some("r")
-    );
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-25T12:00:00Z")), None);
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-26T12:00:00Z")).as_deref(),
-        Some("r")
-    );
-    assert_eq!(
-        rule_for(&plan, &at_utc("2026-12-27T22:59:00Z")).as_deref(),
-        Some("r")
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-24T12:00:00Z", true, "24th"),
+            ("2026-12-25T12:00:00Z", false, "25th"),
+            ("2026-12-26T12:00:00Z", true, "26th"),
+            ("2026-12-27T22:59:00Z", true, "27th 23:59"),
+            ("2026-12-27T23:00:00Z", false, "28th 00:00"),
+        ],
     );
     let decision = plan.decide(&at_utc("2026-12-27T23:00:00Z"), &AssumeUp);
     assert_eq!(

@@ -319,7 +319,7 @@ fn a_trusted_network_is_not_rate_limited() {
     let mut stranger = Phone::new("someone", "192.0.2.7:5060");
     stranger.domain = "elsewhere.example".to_owned();
     // The default burst is 100 requests: 150 OPTIONS from each.
-    let mut answered = |h: &mut Server, phone: &mut Phone| {
+    let answered = |h: &mut Server, phone: &mut Phone| {
         let mut n = 0;
         for _ in 0..150 {
             let request = phone
