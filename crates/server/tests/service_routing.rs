@@ -465,3 +465,29 @@ fn invites_to(h: &mut Server, host: &str) -> Vec<Request> {
         .map(|(_, r)| r)
         .collect()
 }
+
+#[test]
+fn a_pbx_that_authenticates_as_a_user_is_its_trunk_and_reaches_the_dids() {
+    let mut h = with_plan(&PLAN.replace(
+        "inbound_networks = [\"203.0.113.0/24\"]",
+        "inbound_networks = [\"203.0.113.0/24\"]\ninbound_users = [\"carol\"]",
+    ));
+    let mut bob = Phone::new("bob", "198.51.100.11:5060");
+    h.register(&mut bob, 3600);
+    let mut pbx = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&pbx);
+    h.authenticate(&mut pbx, &password, |p| {
+        p.call(Method::Invite, "sip:+442071234567@example.com")
+    });
+    let (to, forwarded) = sent_to(&mut h, Method::Invite);
+    assert!(to.contains("198.51.100.11"), "bob's phone: {to}");
+    assert_eq!(forwarded.uri_str(), "sip:bob@198.51.100.11:5060");
+    // Without inbound_users the same number is not a DID for carol.
+    let mut h = with_plan(PLAN);
+    let mut bob = Phone::new("bob", "198.51.100.11:5060");
+    h.register(&mut bob, 3600);
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    let answer = h.invite_answer(&mut carol, "sip:+442071234567@example.com");
+    assert_ne!(answer.status(), StatusCode::OK);
+    assert!(invites_to(&mut h, "198.51.100.11").is_empty());
+}

@@ -96,10 +96,18 @@ impl Service {
                 Caller::Handled => return,
                 Caller::Local => {
                     self.learn_caller(now, &incoming);
-                    from_user(&incoming).map_or(RouteCaller::Foreign, |aor| RouteCaller::User {
-                        name: aor.user().to_owned(),
-                        domain: aor.domain().to_owned(),
-                    })
+                    match from_user(&incoming) {
+                        // A PBX or SBC that authenticates as a user: its
+                        // calls are its trunk's (DIDs, from_trunk rules).
+                        Some(aor) => match self.plan.trunk_of_user(aor.user()) {
+                            Some(trunk) => RouteCaller::Trunk(trunk.name.clone()),
+                            None => RouteCaller::User {
+                                name: aor.user().to_owned(),
+                                domain: aor.domain().to_owned(),
+                            },
+                        },
+                        None => RouteCaller::Foreign,
+                    }
                 }
                 Caller::Foreign => RouteCaller::Foreign,
             },
