@@ -336,7 +336,15 @@ impl Service {
                     return set;
                 };
                 let (near, far) = self.devices_by_site(now, &aor, site);
-                set.push_group(near, ring);
+                // The devices at the caller's site ring alone for the
+                // proxy's serial-forking time (`[proxy] group_timeout`);
+                // then they are cancelled and the others ring for the
+                // call's ring time.
+                let first = GroupPolicy {
+                    timeout: Some(self.proxy.config().group_timeout),
+                    ..GroupPolicy::default()
+                };
+                set.push_group(near, if far.is_empty() { ring } else { first });
                 set.push_group(far, ring);
             }
             RouteTarget::RingGroup {
