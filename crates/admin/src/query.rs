@@ -11,9 +11,10 @@ use crate::{Counts, PlanSummary, Problem, Registration, Trunk};
 /// How long a handler waits for the driver's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A question to the driver, which answers it from the service.
+/// A question to the driver, which answers it from the service. Not
+/// `non_exhaustive`: a new question must fail the binary's build until it
+/// answers it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum AdminQuery {
     /// The counts of `/status`.
     Counts,
