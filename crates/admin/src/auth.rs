@@ -124,17 +124,16 @@ pub(crate) async fn require_token(
             .into_response();
         }
         Some(None) => {
-            return Problem::unauthorized(
-                "the Authorization header is not `Bearer <token>`",
-            )
-            .into_response();
+            return Problem::unauthorized("the Authorization header is not `Bearer <token>`")
+                .into_response();
         }
         Some(Some(token)) => token.to_owned(),
     };
     match tokens.accepts(&token).await {
         Ok(true) => next.run(request).await,
-        Ok(false) => Problem::unauthorized("the token is not valid (unknown or removed)")
-            .into_response(),
+        Ok(false) => {
+            Problem::unauthorized("the token is not valid (unknown or removed)").into_response()
+        }
         Err(problem) => problem.into_response(),
     }
 }

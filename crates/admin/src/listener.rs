@@ -54,7 +54,9 @@ impl TlsListener {
                         Ok(Ok(tls)) => {
                             let _ = tx.send((tls, peer)).await;
                         }
-                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "admin: TLS handshake failed"),
+                        Ok(Err(e)) => {
+                            tracing::debug!(%peer, error = %e, "admin: TLS handshake failed")
+                        }
                         Err(_) => tracing::debug!(%peer, "admin: TLS handshake timed out"),
                     }
                 });

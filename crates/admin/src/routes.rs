@@ -101,11 +101,7 @@ async fn registrations(
             ))
         })?),
     };
-    match state
-        .driver
-        .ask(AdminQuery::Registrations { user })
-        .await?
-    {
+    match state.driver.ask(AdminQuery::Registrations { user }).await? {
         AdminAnswer::Registrations(list) => Ok(Json(list).into_response()),
         other => Err(wrong_answer(&other)),
     }
@@ -139,10 +135,7 @@ async fn openapi() -> Response {
 async fn not_found(uri: Uri) -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
-        format!(
-            "no resource at {}: see /api/v1/openapi.json",
-            uri.path()
-        ),
+        format!("no resource at {}: see /api/v1/openapi.json", uri.path()),
     )
 }
 

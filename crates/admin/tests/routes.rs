@@ -163,7 +163,12 @@ impl Answer {
 
     /// The problem document, checked to be one.
     fn problem(&self, status: StatusCode) -> Problem {
-        assert_eq!(self.status, status, "{}", String::from_utf8_lossy(&self.body));
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
         assert_eq!(self.content_type, PROBLEM_JSON);
         let problem: Problem = self.json();
         assert_eq!(problem.status, status.as_u16());
@@ -331,7 +336,11 @@ async fn the_openapi_document_lists_every_route_and_no_other() {
         assert!(operation["responses"]["200"].is_object(), "{path}");
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(documented, ROUTES.len(), "the document lists a route the API lacks");
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "the document lists a route the API lacks"
+    );
 }
 
 #[tokio::test]
@@ -401,4 +410,85 @@ async fn beyond_loopback_the_api_needs_tls_and_a_taken_port_is_an_error() {
     assert!(matches!(second, Err(StartError::Bind { .. })));
     assert_eq!(first.url(), format!("http://{}", first.local_addr()));
     first.shutdown().await;
+}
+
+/// A self-signed certificate for `localhost`: the server's configuration
+/// and a client that trusts it.
+fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+    let server = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    let client = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    (Arc::new(server), Arc::new(client))
+}
+
+#[tokio::test]
+async fn with_a_certificate_the_api_is_https() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let (server_tls, client_tls) = tls_pair();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let token = token_in(&store, "tls");
+    let server = AdminServer::start(
+        AdminConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: Some(server_tls),
+            info: info(),
+        },
+        driver(),
+        Arc::new(Tokens::load(store).unwrap()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.url(), format!("https://{}", server.local_addr()));
+
+    // Plain HTTP gets no answer: the handshake fails and the connection ends.
+    let mut plain = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    plain
+        .write_all(b"GET /api/v1/status HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut nothing = Vec::new();
+    let _ = plain.read_to_end(&mut nothing).await;
+    assert!(
+        !nothing.starts_with(b"HTTP/"),
+        "{}",
+        String::from_utf8_lossy(&nothing)
+    );
+
+    let tcp = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tokio_rustls::TlsConnector::from(client_tls)
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        token.as_str()
+    );
+    tls.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tls.read_to_end(&mut answer).await;
+    let answer = String::from_utf8(answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
+    server.shutdown().await;
 }

@@ -100,11 +100,12 @@ impl ApiTarget {
             addr: self.addr,
             source,
         };
-        let mut stream =
-            TcpStream::connect_timeout(&self.addr, TIMEOUT).map_err(|source| ApiError::Connect {
+        let mut stream = TcpStream::connect_timeout(&self.addr, TIMEOUT).map_err(|source| {
+            ApiError::Connect {
                 addr: self.addr,
                 source,
-            })?;
+            }
+        })?;
         stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
         stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
         let request = format!(
@@ -178,21 +179,16 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, ApiError> {
     const BAD: ApiError = ApiError::Malformed("bad chunked body");
     let mut body = Vec::new();
     loop {
-        let line_end = rest
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(BAD)?;
-        let size_text = std::str::from_utf8(rest.get(..line_end).unwrap_or_default())
-            .map_err(|_| BAD)?;
+        let line_end = rest.windows(2).position(|w| w == b"\r\n").ok_or(BAD)?;
+        let size_text =
+            std::str::from_utf8(rest.get(..line_end).unwrap_or_default()).map_err(|_| BAD)?;
         let size_text = size_text.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| BAD)?;
         if size == 0 {
             return Ok(body);
         }
         let start = line_end + 2;
-        let chunk = rest
-            .get(start..start.saturating_add(size))
-            .ok_or(BAD)?;
+        let chunk = rest.get(start..start.saturating_add(size)).ok_or(BAD)?;
         body.extend_from_slice(chunk);
         rest = rest.get(start + size + 2..).ok_or(BAD)?;
     }

@@ -58,12 +58,10 @@ pub(crate) fn create(
 
 /// `token list`: name and creation time, one per line.
 pub(crate) fn list(data: &Path, out: &mut dyn Write) -> Result<ExitCode, Error> {
-    let tokens = open(data)?
-        .admin_tokens()
-        .map_err(|source| Error::Store {
-            what: "cannot read the tokens".into(),
-            source,
-        })?;
+    let tokens = open(data)?.admin_tokens().map_err(|source| Error::Store {
+        what: "cannot read the tokens".into(),
+        source,
+    })?;
     for token in tokens {
         writeln!(out, "{} created={}", token.name, token.created)?;
     }

@@ -127,7 +127,13 @@ fn serve_with_api(dir: &Path) -> (Server, SocketAddr) {
 fn register_once(server: &Server) -> bool {
     let addr = server.addr().to_string();
     let o = switchboard().run(&[
-        "register", ALICE, "--once", "--password", "secret", "--server", &addr,
+        "register",
+        ALICE,
+        "--once",
+        "--password",
+        "secret",
+        "--server",
+        &addr,
     ]);
     o.status.success()
 }
@@ -175,7 +181,12 @@ fn the_api_answers_with_a_token_and_shows_a_registration() {
     assert!(list[0]["expires_in"].as_u64().unwrap() > 0);
     let alice = get(api, "/api/v1/registrations?user=alice", Some(&token)).json();
     assert_eq!(alice.as_array().unwrap().len(), 1);
-    let bob = get(api, "/api/v1/registrations?user=bob@127.0.0.1", Some(&token)).json();
+    let bob = get(
+        api,
+        "/api/v1/registrations?user=bob@127.0.0.1",
+        Some(&token),
+    )
+    .json();
     assert_eq!(bob.as_array().unwrap().len(), 0);
 
     // `switchboard status` prints it, with the token from the environment.
@@ -187,7 +198,10 @@ fn the_api_answers_with_a_token_and_shows_a_registration() {
         .unwrap();
     assert!(o.status.success(), "status: {}", text(&o.stderr));
     let printed = text(&o.stdout);
-    assert!(printed.contains("registrations: 1 (1 users registered of 1)"), "{printed}");
+    assert!(
+        printed.contains("registrations: 1 (1 users registered of 1)"),
+        "{printed}"
+    );
     assert!(printed.contains("domains: 127.0.0.1"), "{printed}");
     let o = switchboard().run(&["trunks", "--admin", &url, "--token", &token]);
     assert!(o.status.success(), "trunks: {}", text(&o.stderr));
@@ -203,7 +217,11 @@ fn the_api_answers_with_a_token_and_shows_a_registration() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     let o = switchboard().run(&["status", "--admin", &url, "--token", "wrong"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o.stderr).contains("Unauthorized"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("Unauthorized"),
+        "{}",
+        text(&o.stderr)
+    );
 
     reg.signal("TERM");
     assert!(reg.expect_exit(WAIT).success(), "{}", reg.report());
@@ -260,8 +278,14 @@ fn a_removed_token_stops_working() {
     assert_eq!(get(api, "/api/v1/status", Some(&drop)).status, 200);
     let o = switchboard().run(&["token", "list", "--data", &data]);
     let listed = text(&o.stdout);
-    assert!(listed.starts_with("drop created=") && listed.contains("\nkeep created="), "{listed}");
-    assert!(!listed.contains(&keep) && !listed.contains(&drop), "a token is shown once only");
+    assert!(
+        listed.starts_with("drop created=") && listed.contains("\nkeep created="),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&keep) && !listed.contains(&drop),
+        "a token is shown once only"
+    );
     let o = switchboard().run(&["token", "remove", "drop", "--data", &data]);
     assert!(o.status.success(), "{}", text(&o.stderr));
     let o = switchboard().run(&["token", "remove", "drop", "--data", &data]);
@@ -269,7 +293,8 @@ fn a_removed_token_stops_working() {
     let o = switchboard().run(&["token", "create", "keep", "--data", &data]);
     assert_eq!(o.status.code(), Some(1), "a taken name is refused");
     assert!(
-        wait_for(WAIT, || get(api, "/api/v1/status", Some(&drop)).status == 401),
+        wait_for(WAIT, || get(api, "/api/v1/status", Some(&drop)).status
+            == 401),
         "the removed token still works"
     );
     assert_eq!(get(api, "/api/v1/status", Some(&keep)).status, 200);

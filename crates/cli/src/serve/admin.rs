@@ -7,8 +7,7 @@ use std::sync::Arc;
 
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk, TrunkRegistration,
-    UserFilter,
+    PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Transport};

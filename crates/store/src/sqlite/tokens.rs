@@ -23,7 +23,10 @@ pub struct AdminToken {
 fn check_token(token: &AdminToken) -> Result<(), StoreError> {
     let name_ok = !token.name.is_empty()
         && token.name.len() <= MAX_NAME_LEN
-        && !token.name.chars().any(|c| c.is_control() || c.is_whitespace());
+        && !token
+            .name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace());
     if !name_ok {
         return Err(StoreError::InvalidInput(format!(
             "token name {:?}: 1 to {MAX_NAME_LEN} characters, no spaces or control characters",
@@ -76,7 +79,8 @@ impl SqliteStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn admin_tokens(&self) -> Result<Vec<AdminToken>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT name, hash, created FROM admin_tokens ORDER BY name")?;
+        let mut stmt =
+            conn.prepare("SELECT name, hash, created FROM admin_tokens ORDER BY name")?;
         let rows = stmt
             .query_map([], |row| {
                 Ok((
