@@ -194,24 +194,28 @@ fn dechunk(mut rest: &[u8]) -> Result<Vec<u8>, ApiError> {
     }
 }
 
-/// Runs one API command: usage errors exit 2, refusals and network
-/// failures 1, each with one line on `err`.
-fn with_api(
+/// `GET path` printed with `print`: usage errors exit 2, refusals and
+/// network failures 1, each with one line on `err`.
+fn show<T: serde::de::DeserializeOwned>(
     url: &str,
     token: Option<String>,
+    path: &str,
+    out: &mut dyn Write,
     err: &mut dyn Write,
-    command: impl FnOnce(&ApiTarget) -> Result<(), ApiError>,
+    print: impl FnOnce(&T, &mut dyn Write) -> std::io::Result<()>,
 ) -> Result<ExitCode, Error> {
-    let result = ApiTarget::new(url, token).and_then(|api| command(&api));
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e @ ApiError::Usage(_)) => {
-            writeln!(err, "error: {e}")?;
-            Ok(ExitCode::from(EXIT_UNAVAILABLE))
+    match ApiTarget::new(url, token).and_then(|api| api.get::<T>(path)) {
+        Ok(value) => {
+            print(&value, out)?;
+            Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
             writeln!(err, "error: {e}")?;
-            Ok(ExitCode::from(EXIT_FAILURE))
+            let code = match e {
+                ApiError::Usage(_) => EXIT_UNAVAILABLE,
+                _ => EXIT_FAILURE,
+            };
+            Ok(ExitCode::from(code))
         }
     }
 }
@@ -223,13 +227,7 @@ pub(crate) fn status(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    with_api(url, token, err, |api| {
-        let status: Status = api.get("/api/v1/status")?;
-        print_status(&status, out).map_err(|source| ApiError::Io {
-            addr: api.addr,
-            source,
-        })
-    })
+    show(url, token, "/api/v1/status", out, err, print_status)
 }
 
 fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
@@ -273,13 +271,14 @@ pub(crate) fn trunks(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    with_api(url, token, err, |api| {
-        let trunks: Vec<Trunk> = api.get("/api/v1/trunks")?;
-        print_trunks(&trunks, unix_now(), out).map_err(|source| ApiError::Io {
-            addr: api.addr,
-            source,
-        })
-    })
+    show(
+        url,
+        token,
+        "/api/v1/trunks",
+        out,
+        err,
+        |t: &Vec<Trunk>, out| print_trunks(t, unix_now(), out),
+    )
 }
 
 fn print_trunks(trunks: &[Trunk], now: u64, out: &mut dyn Write) -> std::io::Result<()> {
