@@ -224,7 +224,7 @@ pub enum RouteCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// A TOML file with the same settings and more (`listen`, `domains`,
-    /// `data`, `tls_cert`, `tls_key`, `[registrar]`, `[protection]`).
+    /// `data`, `tls_cert`, `tls_key`, `admin`, `[registrar]`, `[protection]`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// A listener, `SCHEME:IP:PORT` with SCHEME udp, tcp, tls, ws or wss
