@@ -270,9 +270,17 @@ impl<A: Commanded> Driver<A> {
     async fn run(mut self) {
         let sleep = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(sleep);
-        let mut armed = false;
         let mut done = None;
         let origin = now();
+        // Armed from the start: the application may have work due before
+        // any packet comes (a dial plan's trunks probing and registering).
+        let mut armed = match self.deadline(origin) {
+            Some(at) => {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                true
+            }
+            None => false,
+        };
         'run: loop {
             tokio::select! {
                 control = self.control.recv() => match control {
@@ -314,10 +322,8 @@ impl<A: Commanded> Driver<A> {
                 self.app.on_message(now(), &mut self.endpoint, message);
             }
             self.flush();
-            let app_timeout = self.app.poll_timeout(now());
-            armed = match min_instant(self.endpoint.poll_timeout(), app_timeout) {
+            armed = match self.deadline(origin) {
                 Some(at) => {
-                    let at = coalesce(origin, at);
                     sleep.as_mut().reset(tokio::time::Instant::from_std(at));
                     true
                 }
@@ -522,6 +528,13 @@ impl<A: Commanded> Driver<A> {
     }
 
     // ----- outputs -----
+
+    /// When the endpoint or the application must be woken next
+    /// (coalesced to the driver's timer grid from `origin`).
+    fn deadline(&self, origin: std::time::Instant) -> Option<std::time::Instant> {
+        let app_timeout = self.app.poll_timeout(now());
+        min_instant(self.endpoint.poll_timeout(), app_timeout).map(|at| coalesce(origin, at))
+    }
 
     /// Fires due timers and drains the endpoint until it has nothing left.
     fn flush(&mut self) {

@@ -56,8 +56,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(1);
 struct Bucket {
     tokens: u128,
     last: Instant,
-    /// The source was told about (logged) since it last had tokens: a
-    /// throttled source is logged once, not once per request.
+    /// The source was logged as throttled: once while its bucket is
+    /// tracked (a source that stays quiet long enough is pruned with its
+    /// full bucket, and a new flood is logged again).
     warned: bool,
 }
 
@@ -131,7 +132,6 @@ impl RateLimiter {
         let ok = bucket.tokens >= UNIT;
         if ok {
             bucket.tokens -= UNIT;
-            bucket.warned = false;
         } else if !bucket.warned {
             bucket.warned = true;
             tracing::warn!(
