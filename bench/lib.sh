@@ -4,6 +4,9 @@
 # call bench_require (checks both, sets BIN); or set BIN yourself.
 #
 #   bench_start USERS [EXTRA_TOML]   -> WORK, OPID (Switchboard on 5062), KPID (Kamailio on 5060)
+#   bench_config PORT DATA [EXTRA]   -> a Switchboard configuration on stdout
+#   bench_serve BASE                 -> starts one more Switchboard on BASE.toml, prints its PID
+#   BENCH_SERVERS="name=IP:PORT:PID ..." bench_compare ...  (default: Kamailio and Switchboard)
 #
 # Users are user0000.. with password pw-<user>, domain 127.0.0.1 (the
 # harness's convention); Switchboard runs with the per-source rate limit
@@ -23,11 +26,43 @@ bench_require() {
 }
 
 bench_stop() {
-	[ -n "$OPID" ] && kill "$OPID" 2>/dev/null && wait "$OPID" 2>/dev/null
+	local pid
+	for pid in $OPID ${EXTRA_PIDS:-}; do
+		kill "$pid" 2>/dev/null || continue
+		# Started from a subshell (bench_serve): not our child, poll it.
+		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	done
 	# Only the Kamailio this script started: one on 5060 may be another
 	# benchmark's.
 	[ -n "$KPID" ] && { "$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true; }
 	[ -n "$WORK" ] && rm -rf "$WORK"
+}
+
+# bench_config PORT DATA [EXTRA_TOML]: a Switchboard configuration on
+# 127.0.0.1:PORT for the harness's load.
+bench_config() {
+	cat <<TOML
+listen = ["udp:127.0.0.1:$1"]
+domains = ["127.0.0.1"]
+data = "$2"
+${3:-}
+[protection]
+rate_limit = false
+lockout = false
+[auth]
+# SIPp's digest uri is the server's ip:port, not the Request-URI.
+check_uri = false
+TOML
+}
+
+# bench_serve BASE: starts `serve --config BASE.toml` (log in BASE.log),
+# waits for it to be ready and prints its PID.
+bench_serve() {
+	"$BIN" serve --config "$1.toml" > "$1.log" 2>&1 &
+	local pid=$!
+	for _ in $(seq 50); do grep -q ready "$1.log" && break; sleep 0.1; done
+	grep -q ready "$1.log" || { cat "$1.log" >&2; kill "$pid" 2>/dev/null; exit 1; }
+	echo "$pid"
 }
 
 bench_start() {
@@ -44,22 +79,9 @@ bench_start() {
 		echo "$u,pw-$u"
 	done > "$WORK/users.csv"
 	"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
-	cat > "$WORK/switchboard.toml" <<TOML
-listen = ["udp:127.0.0.1:5062"]
-domains = ["127.0.0.1"]
-data = "$WORK/data"
-$extra
-[protection]
-rate_limit = false
-lockout = false
-[auth]
-# SIPp's digest uri is the server's ip:port, not the Request-URI.
-check_uri = false
-TOML
-	"$BIN" serve --config "$WORK/switchboard.toml" > "$WORK/switchboard.log" 2>&1 &
-	OPID=$!
-	for _ in $(seq 50); do grep -q ready "$WORK/switchboard.log" && break; sleep 0.1; done
-	grep -q ready "$WORK/switchboard.log" || { cat "$WORK/switchboard.log"; exit 1; }
+	bench_config 5062 "$WORK/data" "$extra" > "$WORK/switchboard.toml"
+	OPID="$(bench_serve "$WORK/switchboard")"
+	[ -n "$OPID" ] || exit 1
 	KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$users" | tail -1)
 }
 
@@ -98,7 +120,7 @@ bench_compare() {
 	shift
 	local results="$WORK/results"
 	for ((i = 1; i <= repeat; i++)); do
-		for s in kamailio=127.0.0.1:5060:"$KPID" switchboard=127.0.0.1:5062:"$OPID"; do
+		for s in ${BENCH_SERVERS:-kamailio=127.0.0.1:5060:$KPID switchboard=127.0.0.1:5062:$OPID}; do
 			name="${s%%=*}"; target="${s#*=}"; pid="${target##*:}"; target="${target%:*}"
 			dir="$WORK/run-$name-$i"
 			read -r b_in b_rcv < <(udp_errors)
@@ -137,6 +159,8 @@ bench_compare() {
 				printf "summary server=%s scenario=%s rate=%s runs=%d fail_pct_max=%.2f p99_ms_med=%.3f p999_ms_med=%.3f max_ms_max=%.3f cpu_ms_per_op_med=%.3f in_errors=%d rcvbuf_errors=%d server_socket_drops=%d\n",
 					s, sc[s], rate[s], n, fmax[s], med(a, n), med(b, n), mx[s], cm[s], inerr[s], rcv[s], own[s]
 			}
-			if (cm["kamailio"] > 0) printf "ratio cpu_ms_per_op switchboard/kamailio=%.2f\n", cm["switchboard"] / cm["kamailio"]
+			for (x = 1; x <= servers; x++)
+				if (names[x] != "kamailio" && cm["kamailio"] > 0)
+					printf "ratio cpu_ms_per_op %s/kamailio=%.2f\n", names[x], cm[names[x]] / cm["kamailio"]
 		}' "$results"
 }

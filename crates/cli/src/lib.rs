@@ -32,7 +32,9 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod parse;
+mod plan;
 mod render;
+mod route;
 mod serve;
 mod ua;
 mod users;
@@ -109,6 +111,57 @@ pub enum Command {
     /// Publish our presence (PUBLISH, RFC 3903) and keep it refreshed
     /// until SIGINT/SIGTERM or `--duration`; then remove it.
     Publish(PublishArgs),
+    /// The dial plan: dry runs, its own tests, reload of a running server.
+    Route {
+        /// What to do.
+        #[command(subcommand)]
+        command: RouteCommand,
+    },
+}
+
+/// The `route` subcommands. Each reads the same `--config` file as
+/// `serve` (domains and plan).
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Decide one call as the server would and print every step: the
+    /// rules tried and why they matched or not, rewrites, the target and
+    /// the failover list. Exit 1 when the call would be refused, 2 when
+    /// the plan does not load.
+    Test {
+        /// The configuration file (with the plan, or naming its file).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The caller (`sip:alice@example.com`): a local user when its
+        /// domain is served.
+        #[arg(long, value_name = "URI")]
+        from: String,
+        /// The dialled number or user (or a whole SIP URI).
+        #[arg(long, value_name = "NUMBER")]
+        to: String,
+        /// The caller's address (sites, trunks' networks).
+        #[arg(long, value_name = "IP", default_value = "127.0.0.1")]
+        source: std::net::IpAddr,
+        /// The transport the call comes over.
+        #[arg(long, value_name = "T", default_value = "udp")]
+        transport: String,
+        /// When: `2026-12-07T10:00:00` (the plan's time zone) or with an
+        /// offset; default now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The call comes from this trunk.
+        #[arg(long, value_name = "NAME")]
+        trunk: Option<String>,
+    },
+    /// Check a plan and tell the running server to load it (SIGHUP to the
+    /// pid in its data directory). A plan that does not load is not sent.
+    Reload {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The server's data directory (default: the configuration's).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
 }
 
 /// Options of `serve`.
@@ -587,6 +640,37 @@ pub fn execute(
         Command::Message(args) => ua::message(args, out, err),
         Command::Subscribe(args) => ua::subscribe(args, out, err),
         Command::Publish(args) => ua::publish(args, out, err),
+        Command::Route { command } => match command {
+            RouteCommand::Test {
+                config,
+                from,
+                to,
+                source,
+                transport,
+                at,
+                trunk,
+            } => {
+                let at = match at.as_deref().map(route::parse_time).transpose() {
+                    Ok(at) => at,
+                    Err(e) => {
+                        writeln!(err, "error: --at: {e}")?;
+                        return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+                    }
+                };
+                let call = route::TestCall {
+                    from,
+                    to,
+                    source,
+                    transport,
+                    at,
+                    trunk,
+                };
+                route::test(config.as_deref(), &call, out, err)
+            }
+            RouteCommand::Reload { config, data } => {
+                route::reload(config.as_deref(), data, out, err)
+            }
+        },
     }
 }
 

@@ -55,6 +55,32 @@ pub struct FileConfig {
     /// Offline message settings.
     #[serde(default)]
     pub messages: MessagesSection,
+    /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
+    /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
+    /// here and read by `switchboard-routing`'s `Plan::load` from the same
+    /// text, which checks them.
+    pub routing: Option<toml::Value>,
+    /// See `routing`.
+    pub groups: Option<toml::Value>,
+    /// See `routing`.
+    pub site: Option<toml::Value>,
+    /// See `routing`.
+    pub ring_group: Option<toml::Value>,
+    /// See `routing`.
+    pub trunk: Option<toml::Value>,
+    /// See `routing`.
+    pub route: Option<toml::Value>,
+    /// See `routing`.
+    pub test: Option<toml::Value>,
+}
+
+impl FileConfig {
+    /// The file holding the dial plan when it is not this one:
+    /// `[routing] plan`, relative to this file's directory.
+    pub fn plan_file(&self, this: &Path) -> Option<PathBuf> {
+        let name = self.routing.as_ref()?.get("plan")?.as_str()?;
+        Some(this.parent().unwrap_or(Path::new(".")).join(name))
+    }
 }
 
 /// `[messages]`: MESSAGEs to a local user with no device are kept and

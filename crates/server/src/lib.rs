@@ -30,6 +30,7 @@ pub mod proxy;
 pub mod registrar;
 pub mod service;
 pub mod storage;
+pub mod trunks;
 mod uri_eq;
 mod util;
 

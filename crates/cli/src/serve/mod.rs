@@ -9,6 +9,7 @@ mod server;
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, UdpSocket};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -16,7 +17,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_config::{ConfigError, FileConfig, Flags, Host, Settings, Summary};
 use switchboard_net::resolver::Resolver;
-use switchboard_net::{Listen, TlsServer, app_channel};
+use switchboard_net::{AppSender, Listen, TlsServer, app_channel};
+use switchboard_routing::Plan;
 use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{
     BindingStore, CommitterConfig, EventStateStore, GroupCommitter, SqliteStore, UserStore,
@@ -25,6 +27,7 @@ use switchboard_store::{
 use server::now_at;
 pub(crate) use server::unix_now;
 
+use crate::plan::load_plan;
 use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
 
 /// Runs the server until SIGINT or SIGTERM. Invalid settings: one line
@@ -38,6 +41,13 @@ pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Erro
             return Ok(ExitCode::from(EXIT_UNAVAILABLE));
         }
     };
+    let plan = match load_plan(flags.config.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            writeln!(err, "error: the dial plan does not load: {e}")?;
+            return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+        }
+    };
     // One thread runs the network driver and the server on it (see
     // server.rs); the store writes on its own thread. A second runtime
     // worker measured worse: every datagram then crossed threads.
@@ -45,7 +55,7 @@ pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Erro
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    match runtime.block_on(run(settings, host)) {
+    match runtime.block_on(run(settings, host, plan, flags.config.clone())) {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => {
             writeln!(err, "error: {e}")?;
@@ -56,7 +66,7 @@ pub(crate) fn serve(flags: &Flags, err: &mut dyn Write) -> Result<ExitCode, Erro
 
 /// The `--config` file (read here: the config crate takes its text)
 /// merged with the flags.
-fn read_settings(flags: &Flags, host: &Host) -> Result<Settings, ConfigError> {
+pub(crate) fn read_settings(flags: &Flags, host: &Host) -> Result<Settings, ConfigError> {
     let file = match &flags.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -100,7 +110,12 @@ enum StartError {
     Net(#[from] switchboard_net::StartError),
 }
 
-async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
+async fn run(
+    settings: Settings,
+    host: Host,
+    plan: Plan,
+    config_file: Option<PathBuf>,
+) -> Result<(), StartError> {
     let data = settings.data.clone();
     let store_err = |source| StartError::Store {
         path: data.display().to_string(),
@@ -170,6 +185,7 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
         || Box::new(StdRng::from_rng(&mut rng)),
         now_at(std::time::Instant::now()),
     );
+    service.set_plan(Arc::new(plan));
     service.load_bindings(bindings);
     service.load_state(state);
     match users.user_snapshot() {
@@ -204,9 +220,11 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
     }
     tracing::info!("domains: {}", settings.domains.join(", "));
     tracing::info!("{}", summary.serving);
+    let pid_file = PidFile::write(&settings.data);
     tracing::info!("ready");
-    wait_for_signal().await;
+    wait_for_stop(config_file.as_deref(), &done).await;
     tracing::info!("stopping");
+    drop(pid_file);
     // The service's goodbye first (`terminated;reason=deactivated` to every
     // watcher when so configured): sent on the driver's pass, its store
     // removals caught by the barrier below.
@@ -242,20 +260,71 @@ async fn run(settings: Settings, host: Host) -> Result<(), StartError> {
 /// (a retransmission of a lost one goes out after 500 ms).
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);
 
+/// Waits for SIGINT or SIGTERM; a SIGHUP meanwhile reloads the dial plan
+/// (a plan that does not load is refused and the running one stays).
 #[cfg(unix)]
-async fn wait_for_signal() {
+async fn wait_for_stop(config: Option<&std::path::Path>, done: &AppSender<server::Done>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         let _ = tokio::signal::ctrl_c().await;
         return;
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return,
+            _ = term.recv() => return,
+            _ = hup.recv() => {
+                // Read and checked on a blocking thread: a plan of 100,000
+                // prefixes must not stall the driver, which shares this
+                // thread.
+                let path = config.map(std::path::Path::to_path_buf);
+                let loaded = tokio::task::spawn_blocking(move || load_plan(path.as_deref())).await;
+                match loaded {
+                    Ok(Ok(plan)) => {
+                        tracing::info!(version = plan.version(), "SIGHUP: dial plan loaded");
+                        done.send(server::Done::Reload(Arc::new(plan)));
+                    }
+                    Ok(Err(e)) => tracing::error!("SIGHUP: dial plan refused, the running plan stays: {e}"),
+                    Err(e) => tracing::error!("SIGHUP: dial plan not loaded: {e}"),
+                }
+            }
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
+async fn wait_for_stop(_config: Option<&std::path::Path>, _done: &AppSender<server::Done>) {
     let _ = tokio::signal::ctrl_c().await;
 }
+
+/// `DATA/switchboard.pid` while the server runs: `switchboard route
+/// reload` finds the server to signal there. Removed at a clean stop.
+#[derive(Debug)]
+struct PidFile(Option<PathBuf>);
+
+impl PidFile {
+    fn write(data: &std::path::Path) -> Self {
+        let path = data.join(PID_FILE);
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => Self(Some(path)),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "pid file not written: `route reload` cannot find this server");
+                Self(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The pid file's name in the data directory.
+pub(crate) const PID_FILE: &str = "switchboard.pid";

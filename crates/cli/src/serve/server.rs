@@ -36,6 +36,8 @@ pub(crate) enum Done {
     Completed(Completion),
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
+    /// A new dial plan (SIGHUP), loaded and checked off the driver.
+    Reload(Arc<switchboard_routing::Plan>),
     /// A clean stop: the service says goodbye (the final NOTIFYs when
     /// configured), then the reply: how many subscriptions it ended.
     Shutdown(oneshot::Sender<usize>),
@@ -181,6 +183,12 @@ impl App for Server {
         let now = now_at(now);
         match done {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
+            Done::Reload(plan) => {
+                // The old plan is freed off the driver (a big one takes
+                // a while to drop).
+                let old = self.service.set_plan(plan);
+                tokio::task::spawn_blocking(move || drop(old));
+            }
             Done::Barrier(reply) => {
                 let _ = reply.send(());
             }

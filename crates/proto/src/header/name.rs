@@ -163,6 +163,9 @@ header_names! {
     Identity => "Identity", b"identity", 'y';
     SipETag => "SIP-ETag", b"sip-etag";
     SipIfMatch => "SIP-If-Match", b"sip-if-match";
+    PAssertedIdentity => "P-Asserted-Identity", b"p-asserted-identity";
+    PPreferredIdentity => "P-Preferred-Identity", b"p-preferred-identity";
+    Privacy => "Privacy", b"privacy";
 }
 
 /// Slots of [`TABLE`]: a power of two, about twice the number of names.

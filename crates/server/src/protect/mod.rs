@@ -187,6 +187,13 @@ impl Protection {
                 },
             };
         }
+        self.admit_trusted(method)
+    }
+
+    /// Decides on a new request from a trusted source (a trunk, an SBC, a
+    /// load balancer declared in the plan): no per-source rate limit, only
+    /// the overload gate.
+    pub fn admit_trusted(&mut self, method: &Method) -> Admission {
         match self.overload.check(method) {
             Some(retry_after) => Admission::Reject {
                 retry_after,

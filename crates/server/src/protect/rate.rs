@@ -56,6 +56,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(1);
 struct Bucket {
     tokens: u128,
     last: Instant,
+    /// The source was told about (logged) since it last had tokens: a
+    /// throttled source is logged once, not once per request.
+    warned: bool,
 }
 
 #[derive(Debug)]
@@ -104,6 +107,7 @@ impl RateLimiter {
         let full = Bucket {
             tokens: self.capacity(),
             last: now,
+            warned: false,
         };
         if !self.buckets.contains_key(&source) && self.buckets.len() >= self.config.max_sources {
             self.prune(now);
@@ -127,6 +131,15 @@ impl RateLimiter {
         let ok = bucket.tokens >= UNIT;
         if ok {
             bucket.tokens -= UNIT;
+            bucket.warned = false;
+        } else if !bucket.warned {
+            bucket.warned = true;
+            tracing::warn!(
+                %source,
+                rate = self.config.rate,
+                burst = self.config.burst,
+                "source throttled: over its request rate (requests per second, burst); declare trunks and SBCs as trusted networks"
+            );
         }
         self.buckets.insert(source, bucket);
         ok

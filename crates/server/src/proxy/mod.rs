@@ -35,3 +35,7 @@ pub use stateful::Proxy;
 pub use switchboard_core::TransactionLayer;
 pub use target::{NextHop, Target, TargetSet};
 pub use validate::Rejection;
+
+/// Where an address URI points without DNS (the trunks probe and register
+/// through it too).
+pub(crate) use routing::hop_for_uri;

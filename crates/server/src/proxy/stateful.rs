@@ -183,8 +183,22 @@ impl Proxy {
         status: StatusCode,
         headers: &[(HeaderName, String)],
     ) -> Result<(), ProxyError> {
+        self.reply_with_reason(now, ep, incoming, status, None, headers)
+    }
+
+    /// [`Proxy::reply`] with a reason phrase of its own (a dial plan's
+    /// refusal says why).
+    pub fn reply_with_reason(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &[(HeaderName, String)],
+    ) -> Result<(), ProxyError> {
         let tag = ep.new_tag();
-        let response = crate::util::response(&incoming.request, status, None, &tag, headers)?;
+        let response = crate::util::response(&incoming.request, status, reason, &tag, headers)?;
         ep.respond(now, incoming.tx, response)?;
         Ok(())
     }

@@ -68,7 +68,8 @@ pub enum Effect {
     Resolve {
         /// Which resolution.
         id: ResolveId,
-        /// The URI to resolve (a Route or the target).
+        /// The URI to resolve (a Route or the target; a trunk's gateway or
+        /// registrar for its probes and REGISTERs).
         uri: String,
     },
 }

@@ -46,16 +46,19 @@ mod notify;
 mod publish;
 mod register;
 mod relay;
+mod route;
 mod subscribe;
 mod users;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
 use switchboard_core::{Event, Now, Source, TransactionId};
 use switchboard_proto::{HeaderName, Request, Response, StatusCode};
+use switchboard_routing::Plan;
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
@@ -64,6 +67,7 @@ use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unav
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::storage::{StoredState, User};
+use crate::trunks::{AttemptResult, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
@@ -92,6 +96,14 @@ pub struct Service {
     dialogs: Dialogs,
     /// Offline messages.
     mailbox: Mailbox,
+    /// The dial plan in force (swapped whole on reload; a call keeps the
+    /// decision it was given).
+    plan: Arc<Plan>,
+    /// The plan's trunks: gateway health, registrations at providers.
+    trunks: Trunks,
+    /// The plan changed: its trunks are reconfigured at the next pass
+    /// that has the endpoint.
+    trunks_stale: bool,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -187,6 +199,7 @@ impl Service {
             .server_hosts
             .extend(config.proxy.domains.iter().cloned());
         let outbound = config.outbound_route();
+        let local = Local::new(&config.proxy);
         Self {
             registrar: Registrar::new(config.registrar, rng()),
             events: events::EventState::new(config.events),
@@ -198,6 +211,7 @@ impl Service {
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             mailbox: Mailbox::new(config.messages),
+            plan: Arc::new(Plan::default()),
             trust_foreign: config.trust_foreign_callers,
             outbound,
             users_refresh: config.users_refresh,
@@ -212,6 +226,9 @@ impl Service {
             next_housekeeping: now.instant() + config.housekeeping,
             next_users_check: now.instant() + config.users_refresh,
             checking_users: false,
+            // Last: the parts above keep the RNGs they always had.
+            trunks: Trunks::new(local, rng()),
+            trunks_stale: false,
         }
     }
 
@@ -239,6 +256,37 @@ impl Service {
     pub fn shutdown(&mut self, now: Now, ep: &mut impl TransactionLayer) {
         self.clock = now;
         self.shutdown_events(now, ep);
+        // Registrations at providers are removed (Expires: 0).
+        self.trunks.shutdown(now, ep);
+        self.drain_proxy(ep);
+    }
+
+    /// Takes the plan's trunks (at start and on every reload): gateways
+    /// whose trunk name and URI stay keep their health; registrations of
+    /// removed trunks are removed at the provider.
+    pub fn set_trunks(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        specs: &[switchboard_routing::TrunkSpec],
+    ) {
+        self.clock = now;
+        self.trunks.reconfigure(now, ep, specs);
+        self.drain_proxy(ep);
+    }
+
+    /// The trunks: gateway health (the plan's
+    /// [`GatewayHealth`](switchboard_routing::GatewayHealth)) and
+    /// registrations.
+    pub fn trunks(&self) -> &Trunks {
+        &self.trunks
+    }
+
+    /// The outcome of a call attempt sent to `gateway` of `trunk` (counts
+    /// towards the gateway's health).
+    pub fn report_attempt(&mut self, now: Now, trunk: &str, gateway: &str, result: AttemptResult) {
+        self.clock = now;
+        self.trunks.report_attempt(now, trunk, gateway, result);
     }
 
     /// How many subscriptions the server notifies.
@@ -284,7 +332,9 @@ impl Service {
                 // what is left is not the proxy's (a CANCEL of a request
                 // answered here, a stray response) and needs nothing.
                 if let Some(left) = self.proxy.handle_event(now.instant(), ep, other) {
-                    if !self.on_notify_event(now, ep, &left) {
+                    if !self.trunks.handle_event(now, ep, &left)
+                        && !self.on_notify_event(now, ep, &left)
+                    {
                         self.delivery_event(now, ep, left);
                     }
                 }
@@ -333,6 +383,9 @@ impl Service {
                     Err(error) => tracing::warn!(%error, "users not reloaded"),
                 }
             }
+            Completion::Resolved { id, hops } if self.trunks.owns_resolve(id) => {
+                self.trunks.resolved(now, ep, id, hops);
+            }
             Completion::Resolved { id, hops } => {
                 self.proxy.resolved(now.instant(), ep, id, hops);
             }
@@ -346,6 +399,14 @@ impl Service {
         let at = now.instant();
         if self.proxy.poll_timeout().is_some_and(|p| p <= at) {
             self.proxy.handle_timeout(at, ep);
+        }
+        if self.trunks_stale {
+            self.trunks_stale = false;
+            let plan = Arc::clone(&self.plan);
+            self.trunks.reconfigure(now, ep, plan.trunks());
+        }
+        if self.trunks.poll_timeout().is_some_and(|t| t <= at) {
+            self.trunks.handle_timeout(now, ep);
         }
         let expiry_due = self.registrar.poll_timeout(now).is_some_and(|d| d <= at);
         if self.events_deadline(now).is_some_and(|d| d <= at) {
@@ -388,6 +449,9 @@ impl Service {
     /// When [`Service::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_housekeeping;
+        if self.trunks_stale {
+            return Some(self.clock.instant());
+        }
         if !self.checking_users {
             next = next.min(self.next_users_check);
         }
@@ -397,6 +461,7 @@ impl Service {
             self.registrar.poll_timeout(self.clock),
             self.parked.values().map(|p| p.deadline).min(),
             self.mailbox.poll_timeout(),
+            self.trunks.poll_timeout(),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -431,7 +496,12 @@ impl Service {
             }
         }
         let ip = source.remote.ip();
-        match self.protect.admit(now.instant(), ip, request.method()) {
+        let admission = if self.plan.is_trusted(ip) {
+            self.protect.admit_trusted(request.method())
+        } else {
+            self.protect.admit(now.instant(), ip, request.method())
+        };
+        match admission {
             Admission::Accept => {}
             Admission::Drop => return,
             Admission::Reject {
@@ -677,6 +747,10 @@ impl Service {
                     }
                 }
             }
+        }
+        // The trunks' probes and REGISTERs resolve names the same way.
+        while let Some((id, uri)) = self.trunks.poll_resolve() {
+            self.effects.push_back(Effect::Resolve { id, uri });
         }
     }
 }

@@ -40,7 +40,7 @@ pub(super) enum Caller {
 }
 
 /// The URI of the first value of `name`, as text.
-fn first_uri(request: &Request, name: HeaderName) -> Option<String> {
+pub(super) fn first_uri(request: &Request, name: HeaderName) -> Option<String> {
     let value = request.headers().values(name).next()?;
     let addr = NameAddr::parse_value(value).ok()?;
     Some(addr.uri.to_string())
@@ -111,6 +111,10 @@ impl Service {
                     None => target,
                 };
             self.forward(now, ep, incoming, TargetSet::single(target));
+            return;
+        }
+        if self.plan_routes(&incoming) {
+            self.route_call(now, ep, incoming, routed_to_us);
             return;
         }
         if incoming.is_for_us() {
@@ -197,6 +201,19 @@ impl Service {
             }
             Caller::Foreign => false,
         };
+        self.deliver_local(now, ep, incoming, aor, authenticated);
+    }
+
+    /// Delivers a request for a local user (`aor`) to her devices, once
+    /// the caller is known (`authenticated`: a local user who proved it).
+    pub(super) fn deliver_local(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        aor: Aor,
+        authenticated: bool,
+    ) {
         if let Some(pickup) = self.replaces_target(&incoming) {
             if authenticated {
                 self.deliver_replaces(now, ep, incoming, pickup);
@@ -216,12 +233,21 @@ impl Service {
             self.keep_message(now, ep, &incoming, aor);
             return;
         }
-        let bindings = self.registrar.lookup(&aor, now.unix());
-        if bindings.is_empty() {
+        let targets = self.device_targets(now, &aor);
+        if targets.is_empty() {
             self.no_device(now, ep, &incoming, authenticated);
             return;
         }
-        let targets: TargetSet = bindings
+        let targets: TargetSet = targets.into_iter().collect();
+        self.learn_dialog(now, &incoming);
+        self.forward(now, ep, incoming, targets);
+    }
+
+    /// The targets of a local user's devices (their next hops learnt).
+    pub(super) fn device_targets(&mut self, now: Now, aor: &Aor) -> Vec<Target> {
+        let targets: Vec<Target> = self
+            .registrar
+            .lookup(aor, now.unix())
             .iter()
             .map(|b| {
                 let mut target = Target::from_binding(b);
@@ -231,13 +257,12 @@ impl Service {
                 target
             })
             .collect();
-        for t in targets.iter() {
+        for t in &targets {
             if let Some(hop) = t.next_hop {
                 self.contacts.learn(now.instant(), &t.uri, hop);
             }
         }
-        self.learn_dialog(now, &incoming);
-        self.forward(now, ep, incoming, targets);
+        targets
     }
 
     /// The device an INVITE with Replaces (RFC 3891) must reach, when it
@@ -380,7 +405,11 @@ impl Service {
 
     /// The URI of `header` (From, To) and the served domain it names, when
     /// it names one.
-    fn local_domain(&self, request: &Request, header: HeaderName) -> Option<(String, String)> {
+    pub(super) fn local_domain(
+        &self,
+        request: &Request,
+        header: HeaderName,
+    ) -> Option<(String, String)> {
         let uri = first_uri(request, header)?;
         let parsed = Uri::parse(&uri).ok()?;
         let host = parsed.as_sip()?.host.as_str();
@@ -396,7 +425,7 @@ impl Service {
     }
 
     /// Remembers the dialog a forwarded dialog-creating request starts.
-    fn learn_dialog(&mut self, now: Now, incoming: &Incoming) {
+    pub(super) fn learn_dialog(&mut self, now: Now, incoming: &Incoming) {
         let request = incoming.request();
         if matches!(
             request.method(),
@@ -410,7 +439,7 @@ impl Service {
 
     /// Remembers where an authenticated caller's Contact is reached: where
     /// its request came from.
-    fn learn_caller(&mut self, now: Now, incoming: &Incoming) {
+    pub(super) fn learn_caller(&mut self, now: Now, incoming: &Incoming) {
         if let Some(contact) = first_uri(incoming.request(), HeaderName::Contact) {
             if via_source(&contact, incoming.source()) {
                 self.contacts
@@ -419,7 +448,7 @@ impl Service {
         }
     }
 
-    fn forward(
+    pub(super) fn forward(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
@@ -431,14 +460,30 @@ impl Service {
         }
     }
 
-    fn reply(
+    pub(super) fn reply(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
         incoming: &Incoming,
         status: StatusCode,
     ) {
-        if let Err(e) = self.proxy.reply(now.instant(), ep, incoming, status, &[]) {
+        self.reply_with(now, ep, incoming, status, None, &[]);
+    }
+
+    /// Answers with a reason phrase of its own and extra header lines.
+    pub(super) fn reply_with(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: &Incoming,
+        status: StatusCode,
+        reason: Option<&str>,
+        headers: &[(HeaderName, String)],
+    ) {
+        let sent =
+            self.proxy
+                .reply_with_reason(now.instant(), ep, incoming, status, reason, headers);
+        if let Err(e) = sent {
             tracing::debug!(error = %e, %status, "answer not sent");
         }
     }

@@ -403,6 +403,13 @@ impl Server {
         self.input(input);
     }
 
+    /// A command to the service (`set_trunks`, `shutdown`, ...), then
+    /// everything that follows from it.
+    pub fn command(&mut self, f: impl FnOnce(&mut Service, Now, &mut Endpoint)) {
+        f(&mut self.service, self.now, &mut self.ep);
+        self.drain();
+    }
+
     /// Raw input, then everything that follows from it.
     pub fn input(&mut self, input: Input) {
         self.ep.handle_input(self.now.instant(), input);

@@ -1,0 +1,183 @@
+//! `switchboard route test | check | reload`: the dial plan before it is
+//! live. They read the same `--config` file as `serve` (domains, plan), so a
+//! dry run decides exactly as the running server would.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use switchboard_config::Flags;
+use switchboard_routing::{AssumeUp, CallFacts, CallerKind, Plan};
+
+use crate::plan::load_plan;
+use crate::serve::{PID_FILE, probe_host, read_settings, unix_now};
+use crate::{EXIT_FAILURE, EXIT_UNAVAILABLE, Error};
+
+/// What `route test` is asked about.
+#[derive(Debug, Clone)]
+pub(crate) struct TestCall {
+    /// The caller's URI.
+    pub(crate) from: String,
+    /// The dialled number or user.
+    pub(crate) to: String,
+    /// Where the call comes from.
+    pub(crate) source: IpAddr,
+    /// Its transport.
+    pub(crate) transport: String,
+    /// When (seconds since the epoch); `None`: now.
+    pub(crate) at: Option<i64>,
+    /// The call comes from this trunk.
+    pub(crate) trunk: Option<String>,
+}
+
+/// The plan and the served domains of `config`, or the exit code after
+/// the error was written.
+fn load(
+    config: Option<&Path>,
+    err: &mut dyn Write,
+) -> Result<Result<(Plan, Vec<String>), ExitCode>, Error> {
+    let flags = Flags {
+        config: config.map(Path::to_path_buf),
+        ..Flags::default()
+    };
+    let settings = match read_settings(&flags, &probe_host()) {
+        Ok(s) => s,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(Err(ExitCode::from(EXIT_UNAVAILABLE)));
+        }
+    };
+    match load_plan(config) {
+        Ok(plan) => Ok(Ok((plan, settings.domains))),
+        Err(e) => {
+            writeln!(err, "error: the dial plan does not load: {e}")?;
+            Ok(Err(ExitCode::from(EXIT_UNAVAILABLE)))
+        }
+    }
+}
+
+/// `route test`: prints the decision trace; exit 1 when the call would be
+/// refused, 2 when the plan does not load.
+pub(crate) fn test(
+    config: Option<&Path>,
+    call: &TestCall,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let (plan, domains) = match load(config, err)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let (user, domain) = split_uri(&call.from);
+    let served = domains.iter().any(|d| d.eq_ignore_ascii_case(domain));
+    let caller = match (&call.trunk, plan.inbound_trunk(call.source)) {
+        (Some(name), _) => CallerKind::Trunk { name },
+        (None, Some(trunk)) => CallerKind::Trunk { name: &trunk.name },
+        (None, None) if served => CallerKind::User { name: user, domain },
+        (None, None) => CallerKind::Foreign,
+    };
+    let (to, to_domain) = split_uri(&call.to);
+    let to_domain = if to_domain.is_empty() {
+        domains.first().map_or("", String::as_str)
+    } else {
+        to_domain
+    };
+    let facts = CallFacts {
+        to,
+        to_domain,
+        from_uri: &call.from,
+        anonymous: call.from.to_ascii_lowercase().contains("anonymous"),
+        caller,
+        source: call.source,
+        transport: &call.transport,
+        at_unix: call
+            .at
+            .unwrap_or_else(|| i64::try_from(unix_now()).unwrap_or(i64::MAX)),
+    };
+    let decision = plan.decide(&facts, &AssumeUp);
+    writeln!(out, "plan {}", plan.version())?;
+    for line in &decision.trace {
+        writeln!(out, "{line}")?;
+    }
+    writeln!(out, "result: {:?}", decision.outcome)?;
+    Ok(if decision.refuses() {
+        ExitCode::from(EXIT_FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// `route reload`: checks the plan, then signals the running server (its
+/// pid file in the data directory) to load it.
+pub(crate) fn reload(
+    config: Option<&Path>,
+    data: Option<PathBuf>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let plan = match load(config, err)? {
+        Ok((plan, _)) => plan,
+        Err(code) => return Ok(code),
+    };
+    let flags = Flags {
+        config: config.map(Path::to_path_buf),
+        data,
+        ..Flags::default()
+    };
+    let data = match read_settings(&flags, &probe_host()) {
+        Ok(s) => s.data,
+        Err(e) => {
+            writeln!(err, "error: {e}")?;
+            return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+        }
+    };
+    let pid_path = data.join(PID_FILE);
+    let pid = std::fs::read_to_string(&pid_path)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok());
+    let Some(pid) = pid else {
+        writeln!(
+            err,
+            "error: no running server: {} is missing or unreadable",
+            pid_path.display()
+        )?;
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    };
+    let hup = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGHUP,
+    );
+    if let Err(e) = hup {
+        writeln!(err, "error: cannot signal the server (pid {pid}): {e}")?;
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    writeln!(
+        out,
+        "plan {} checked; server {pid} told to reload",
+        plan.version()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--at`: seconds since the epoch, from `2026-12-07T10:00:00Z`, with an
+/// offset, or as local time in the plan's zone.
+pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
+    text.parse::<i64>()
+        .map_err(|_| format!("{text:?} is not a time"))
+}
+
+/// The user part and the host of a SIP URI, or the text and "" for a bare
+/// number.
+fn split_uri(uri: &str) -> (&str, &str) {
+    let rest = uri
+        .strip_prefix("sips:")
+        .or_else(|| uri.strip_prefix("sip:"))
+        .unwrap_or(uri);
+    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
+    match rest.split_once('@') {
+        Some((user, host)) => (user, host.split(':').next().unwrap_or(host)),
+        None if uri.starts_with("sip") => ("", rest),
+        None => (rest, ""),
+    }
+}

@@ -1,0 +1,286 @@
+//! New calls through the dial plan (`switchboard_routing::Plan`): who is
+//! calling (a local user who authenticated, a trunk by its source network,
+//! anyone else), the plan's decision, and its targets as the proxy's.
+//!
+//! Only initial INVITEs are routed by the plan (in-dialog requests follow
+//! their route set; an INVITE with Replaces goes to the dialog it names).
+//! A caller from another domain may reach local users and ring groups
+//! only: a route to a trunk or a URI for a stranger would be an open relay
+//! (toll fraud), so it gets 403.
+
+use std::sync::Arc;
+
+use switchboard_core::Now;
+use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
+use switchboard_routing::{CallFacts, CallerKind, Decision, Outcome, Plan, RouteTarget};
+
+use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
+use crate::registrar::Aor;
+
+use super::Service;
+use super::relay::{Caller, first_uri};
+
+/// Who placed a call the plan routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RouteCaller {
+    /// A local user who proved to be the From user.
+    User { name: String, domain: String },
+    /// A trunk, by the network the call came from.
+    Trunk(String),
+    /// Anyone else.
+    Foreign,
+}
+
+impl RouteCaller {
+    fn kind(&self) -> CallerKind<'_> {
+        match self {
+            Self::User { name, domain } => CallerKind::User { name, domain },
+            Self::Trunk(name) => CallerKind::Trunk { name },
+            Self::Foreign => CallerKind::Foreign,
+        }
+    }
+}
+
+impl Service {
+    /// Puts a dial plan in force and returns the one it replaces. Calls in
+    /// progress keep the decisions they were given.
+    pub fn set_plan(&mut self, plan: Arc<Plan>) -> Arc<Plan> {
+        tracing::info!(
+            version = plan.version(),
+            trunks = plan.trunks().len(),
+            "dial plan in force"
+        );
+        // The trunks follow at the next pass (it has the endpoint to
+        // send probes and REGISTERs through).
+        self.trunks_stale = true;
+        std::mem::replace(&mut self.plan, plan)
+    }
+
+    /// The dial plan in force.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Whether the plan decides this request: an initial INVITE (not a
+    /// pickup with Replaces) while a plan is loaded.
+    pub(super) fn plan_routes(&self, incoming: &Incoming) -> bool {
+        let request = incoming.request();
+        request.method() == &Method::Invite
+            && request.headers().to_tag().is_none()
+            && request.headers().get(HeaderName::Replaces).is_none()
+            && !self.plan.is_empty()
+    }
+
+    /// An initial INVITE routed by the plan.
+    pub(super) fn route_call(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        routed_to_us: bool,
+    ) {
+        let ip = incoming.source().remote.ip();
+        let caller = match self.plan.inbound_trunk(ip) {
+            // A trunk's calls are recognised by their source network and
+            // never challenged (a carrier cannot answer a 407).
+            Some(trunk) => RouteCaller::Trunk(trunk.name.clone()),
+            None => match self.caller(now, ep, &incoming, routed_to_us) {
+                Caller::Handled => return,
+                Caller::Local => {
+                    self.learn_caller(now, &incoming);
+                    from_user(&incoming).map_or(RouteCaller::Foreign, |aor| RouteCaller::User {
+                        name: aor.user().to_owned(),
+                        domain: aor.domain().to_owned(),
+                    })
+                }
+                Caller::Foreign => RouteCaller::Foreign,
+            },
+        };
+        let decision = self.decide(now, &incoming, &caller);
+        for line in &decision.trace {
+            tracing::debug!(
+                call_id = incoming.request().headers().call_id().unwrap_or_default(),
+                "{line}"
+            );
+        }
+        match decision.outcome {
+            Outcome::NoRoute => self.route_default(now, ep, incoming, &caller),
+            Outcome::Reject { status, reason } => {
+                tracing::info!(rule = decision.rule.as_deref().unwrap_or("-"), status, %reason, "call refused by the dial plan");
+                let status = StatusCode::new(status).unwrap_or(StatusCode::FORBIDDEN);
+                self.reply_with(now, ep, &incoming, status, Some(&reason), &[]);
+            }
+            Outcome::Redirect { status, uri } => {
+                let status = StatusCode::new(status).unwrap_or(StatusCode::MOVED_TEMPORARILY);
+                let contact = vec![(HeaderName::Contact, format!("<{uri}>"))];
+                self.reply_with(now, ep, &incoming, status, None, &contact);
+            }
+            Outcome::Route(route) => {
+                if caller == RouteCaller::Foreign && !is_local(&route.target) {
+                    tracing::info!(
+                        rule = decision.rule.as_deref().unwrap_or("-"),
+                        "a caller of another domain may not be routed beyond the local users: 403"
+                    );
+                    self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
+                    return;
+                }
+                let targets = self.route_targets(now, &route.target);
+                if targets.is_empty() {
+                    self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
+                    return;
+                }
+                self.learn_dialog(now, &incoming);
+                self.forward(now, ep, incoming, targets);
+            }
+            _ => self.reply(now, ep, &incoming, StatusCode::SERVER_INTERNAL_ERROR),
+        }
+    }
+
+    /// The plan's decision for this call.
+    fn decide(&self, now: Now, incoming: &Incoming, caller: &RouteCaller) -> Decision {
+        let request = incoming.request();
+        let uri = request.uri();
+        let (to, to_domain) = match uri.as_sip() {
+            Some(sip) => (sip.user.unwrap_or_default(), sip.host.as_str()),
+            None => (request.uri_str(), ""),
+        };
+        // A provider we register to sends calls to the registered Contact
+        // (its user is the account name); the number dialled is in To.
+        let to_header = first_uri(request, HeaderName::To);
+        let to_number = match caller {
+            RouteCaller::Trunk(name) if self.is_account_of(name, to) => to_header
+                .as_deref()
+                .and_then(|t| Uri::parse(t).ok())
+                .and_then(|u| u.as_sip().and_then(|s| s.user).map(str::to_owned)),
+            _ => None,
+        };
+        let to = to_number.as_deref().unwrap_or(to);
+        // A trunk may assert the caller (P-Asserted-Identity); phones
+        // may not: their identity is the From they authenticated.
+        let asserted = matches!(caller, RouteCaller::Trunk(_))
+            .then(|| first_uri(request, HeaderName::PAssertedIdentity))
+            .flatten();
+        let from = first_uri(request, HeaderName::From).unwrap_or_default();
+        let from_uri = asserted.unwrap_or(from);
+        let anonymous = is_anonymous(&from_uri)
+            || request
+                .headers()
+                .values(HeaderName::Privacy)
+                .any(|v| v.trim().eq_ignore_ascii_case("id"));
+        let transport = incoming
+            .source()
+            .transport
+            .as_via_token()
+            .to_ascii_lowercase();
+        let facts = CallFacts {
+            to,
+            to_domain,
+            from_uri: &from_uri,
+            anonymous,
+            caller: caller.kind(),
+            source: incoming.source().remote.ip(),
+            transport: &transport,
+            at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
+        };
+        self.plan.decide(&facts, &self.trunks)
+    }
+
+    /// Whether `user` is the account name the server registers with at
+    /// trunk `trunk`.
+    fn is_account_of(&self, trunk: &str, user: &str) -> bool {
+        self.plan
+            .trunks()
+            .iter()
+            .find(|t| t.name == trunk)
+            .and_then(|t| t.credentials.as_ref())
+            .is_some_and(|c| c.username == user)
+    }
+
+    /// No rule matched: what the server does without a plan.
+    fn route_default(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        caller: &RouteCaller,
+    ) {
+        let local = matches!(caller, RouteCaller::User { .. });
+        if incoming.is_for_us() {
+            if caller == &RouteCaller::Foreign && !self.trust_foreign {
+                self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
+                return;
+            }
+            match Aor::from_uri(&incoming.request().uri()) {
+                Ok(aor) => self.deliver_local(now, ep, incoming, aor, local),
+                Err(_) => self.reply(now, ep, &incoming, StatusCode::NOT_FOUND),
+            }
+            return;
+        }
+        if !local {
+            tracing::debug!(uri = %incoming.request().uri_str(), "relay refused: the caller is not a local user");
+            self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
+            return;
+        }
+        self.learn_dialog(now, &incoming);
+        let mut target = incoming.request_uri_target();
+        if let Some(outbound) = self.outbound.clone() {
+            target = target.with_path(vec![outbound]);
+        }
+        self.forward(now, ep, incoming, TargetSet::single(target));
+    }
+
+    /// The proxy's targets for a plan's target.
+    fn route_targets(&mut self, now: Now, target: &RouteTarget) -> TargetSet {
+        let mut set = TargetSet::new();
+        match target {
+            RouteTarget::User { name, domain } => {
+                if let Ok(aor) = Aor::new(name, domain) {
+                    for t in self.device_targets(now, &aor) {
+                        set.push(t);
+                    }
+                }
+            }
+            RouteTarget::RingGroup { members, .. } => {
+                for (name, domain) in members {
+                    if let Ok(aor) = Aor::new(name, domain) {
+                        for t in self.device_targets(now, &aor) {
+                            set.push(t);
+                        }
+                    }
+                }
+            }
+            RouteTarget::Uri(uri) => set.push(Target::new(uri.as_str())),
+            RouteTarget::Trunks(attempts) => {
+                // One after another (lower q later).
+                let count = u16::try_from(attempts.len()).unwrap_or(u16::MAX);
+                for (i, attempt) in attempts.iter().enumerate() {
+                    let q = 1000u16.saturating_sub(u16::try_from(i).unwrap_or(count));
+                    set.push(Target::new(attempt.request_uri.as_str()).with_q(q));
+                }
+            }
+            _ => {}
+        }
+        set
+    }
+}
+
+/// Whether a target stays with the local users.
+fn is_local(target: &RouteTarget) -> bool {
+    matches!(
+        target,
+        RouteTarget::User { .. } | RouteTarget::RingGroup { .. }
+    )
+}
+
+/// The From user of a request, as an address of record.
+fn from_user(incoming: &Incoming) -> Option<Aor> {
+    let from = first_uri(incoming.request(), HeaderName::From)?;
+    let uri = Uri::parse(&from).ok()?;
+    Aor::from_uri(&uri).ok()
+}
+
+/// An anonymous caller ID (RFC 3323 §4.1.1.3).
+fn is_anonymous(uri: &str) -> bool {
+    let lower = uri.to_ascii_lowercase();
+    lower.contains("anonymous.invalid") || lower.starts_with("sip:anonymous@")
+}
