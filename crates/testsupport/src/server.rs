@@ -199,8 +199,16 @@ impl Serve {
         args.extend(self.args.iter().map(String::as_str));
         let mut command = self.switchboard.command(&args);
         command.env("RUST_LOG", &self.log);
-        let proc = Proc::spawn("serve", command);
-        proc.expect_line(Stream::Stderr, "ready", READY);
+        let mut proc = Proc::spawn("serve", command);
+        // A server that refuses its configuration exits at once: no need
+        // to wait the whole READY for its "ready".
+        wait_for(READY, || {
+            proc.find_line(Stream::Stderr, "ready").is_some() || proc.try_wait().is_some()
+        });
+        if proc.wait(Duration::ZERO).is_some() {
+            panic!("serve exited before it was ready\n{}", proc.report());
+        }
+        proc.expect_line(Stream::Stderr, "ready", Duration::ZERO);
         Server {
             proc,
             port,
