@@ -8,18 +8,42 @@
 //! a call keeps the decision it was given.
 //!
 //! Nothing here does I/O or reads the clock: the time of the call is one
-//! of its facts, and the gateways' health is asked through
-//! [`GatewayHealth`].
+//! of its facts, the gateways' health is asked through [`GatewayHealth`],
+//! and cost files are read through a [`FileReader`] the caller supplies
+//! ([`Plan::load_with`]).
 #![forbid(unsafe_code)]
 
+mod call_view;
+mod clock;
+mod costs;
+mod decide;
 mod decision;
+mod error;
 mod facts;
+mod groups;
 mod health;
+mod load;
+mod matcher;
+mod network;
+mod number;
 mod plan;
+mod reader;
+mod render;
+mod rewrite;
+mod rule;
+mod rule_index;
+mod schema;
+mod sections;
+mod target;
+mod test_case;
+mod trace;
 mod trunk;
 
 pub use decision::{Decision, Outcome, RingStrategy, Route, RouteTarget, TrunkAttempt};
+pub use error::PlanError;
 pub use facts::{CallFacts, CallerKind};
 pub use health::{AssumeUp, GatewayHealth};
-pub use plan::{Plan, PlanError, PlanSource};
+pub use plan::{Plan, PlanSource};
+pub use reader::{FileReader, NoFiles};
+pub use test_case::{ExpectedOutcome, TestCase, TestOutcome};
 pub use trunk::{CallerIdMode, Credentials, GatewaySpec, ProbeSpec, RegistrationSpec, TrunkSpec};

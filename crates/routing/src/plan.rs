@@ -1,11 +1,18 @@
-//! The plan: loaded and checked once, then only read.
-//!
-//! CONTRACT SKELETON: the schema, the checks and `decide` are being
-//! written (see the routing helper's branch); the signatures are fixed.
+//! The plan: loaded and checked once (`load.rs`), then only read
+//! (`decide.rs`).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
-use crate::{CallFacts, Decision, GatewayHealth, Outcome, TrunkSpec};
+use jiff::tz::TimeZone;
+
+use crate::groups::Groups;
+use crate::network::Networks;
+use crate::number::Numbering;
+use crate::rule::Rule;
+use crate::rule_index::RuleIndex;
+use crate::sections::{RingGroup, Site, TrunkRouting};
+use crate::{TestCase, TrunkSpec};
 
 /// One file's text and the name errors call it by.
 #[derive(Debug, Clone, Copy)]
@@ -16,58 +23,60 @@ pub struct PlanSource<'a> {
     pub text: &'a str,
 }
 
-/// Why a plan does not load: the operator's file is wrong. Every variant
-/// names the file, the line and (when it is about one) the rule.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlanError {
-    /// The TOML does not parse or a key is unknown.
-    #[error("{path}:{line}: {message}")]
-    Syntax {
-        /// The file.
-        path: String,
-        /// The line (1-based).
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A rule, trunk, group or site is wrong.
-    #[error("{path}:{line}: {what}: {message}")]
-    Invalid {
-        /// The file.
-        path: String,
-        /// The line (1-based) where the item starts.
-        line: usize,
-        /// The item (`route "international"`, `trunk "carrier1"`).
-        what: String,
-        /// What is wrong.
-        message: String,
-    },
+/// A checked dial plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub(crate) version: String,
+    pub(crate) zone: TimeZone,
+    pub(crate) numbering: Numbering,
+    pub(crate) emergency: Vec<String>,
+    pub(crate) prefer_caller_site: bool,
+    pub(crate) trusted: Networks,
+    pub(crate) groups: Groups,
+    pub(crate) sites: Vec<Site>,
+    pub(crate) ring_groups: Vec<RingGroup>,
+    pub(crate) trunks: Vec<TrunkSpec>,
+    /// Beside `trunks`, same order.
+    pub(crate) trunk_routing: Vec<TrunkRouting>,
+    pub(crate) trunk_index: HashMap<String, usize>,
+    pub(crate) rules: Vec<Rule>,
+    /// Over `rules`, for the untraced decision.
+    pub(crate) index: RuleIndex,
+    pub(crate) tests: Vec<TestCase>,
 }
 
-/// A checked dial plan.
-#[derive(Debug, Clone, Default)]
-pub struct Plan {
-    version: String,
-    trunks: Vec<TrunkSpec>,
+impl Default for Plan {
+    fn default() -> Self {
+        Self {
+            version: String::new(),
+            zone: TimeZone::UTC,
+            numbering: Numbering::default(),
+            emergency: vec!["112".to_owned(), "911".to_owned()],
+            prefer_caller_site: false,
+            trusted: Networks::default(),
+            groups: Groups::default(),
+            sites: Vec::new(),
+            ring_groups: Vec::new(),
+            trunks: Vec::new(),
+            trunk_routing: Vec::new(),
+            trunk_index: HashMap::new(),
+            rules: Vec::new(),
+            index: RuleIndex::default(),
+            tests: Vec::new(),
+        }
+    }
 }
 
 impl Plan {
-    /// Loads and checks a plan from its sources (the main configuration
-    /// file and the plan's own file, when it has one).
-    pub fn load(sources: &[PlanSource<'_>]) -> Result<Self, PlanError> {
-        let _ = sources;
-        Ok(Self::default())
-    }
-
-    /// A short fingerprint of the plan's text, logged at every load.
+    /// A short fingerprint of the plan's text (and its cost files), logged
+    /// at every load: the first 12 hex digits of their SHA-256.
     pub fn version(&self) -> &str {
         &self.version
     }
 
     /// Whether the plan has any rule, DID or trunk at all.
     pub fn is_empty(&self) -> bool {
-        self.trunks.is_empty()
+        self.rules.is_empty() && self.trunks.is_empty()
     }
 
     /// The trunks.
@@ -75,34 +84,50 @@ impl Plan {
         &self.trunks
     }
 
+    /// The `[[test]]` cases written in the plan.
+    pub fn tests(&self) -> &[TestCase] {
+        &self.tests
+    }
+
     /// The trunk whose inbound networks hold `source`.
     pub fn inbound_trunk(&self, source: IpAddr) -> Option<&TrunkSpec> {
-        let _ = source;
-        None
+        self.trunk_routing
+            .iter()
+            .position(|routing| routing.inbound.contains(source))
+            .and_then(|index| self.trunks.get(index))
     }
 
     /// Whether `source` is trusted (a trunk's inbound network or a
     /// declared trusted network): not subject to the per-source rate
     /// limits meant for phones.
     pub fn is_trusted(&self, source: IpAddr) -> bool {
-        let _ = source;
-        false
+        self.trusted.contains(source) || self.inbound_trunk(source).is_some()
     }
 
-    /// The site whose networks hold `source`.
+    /// The site whose networks hold `source` (the first declared, when
+    /// several do).
     pub fn site_of(&self, source: IpAddr) -> Option<&str> {
-        let _ = source;
-        None
+        self.sites.iter().find(|site| site.networks.contains(source)).map(|site| site.name.as_str())
     }
 
-    /// Decides where a call goes.
-    pub fn decide(&self, call: &CallFacts<'_>, health: &dyn GatewayHealth) -> Decision {
-        let _ = health;
-        Decision {
-            outcome: Outcome::NoRoute,
-            rule: None,
-            number: call.to.to_owned(),
-            trace: vec!["no rule matched".to_owned()],
-        }
+    /// Whether `number` (as dialled) is an emergency number.
+    pub fn is_emergency(&self, number: &str) -> bool {
+        self.emergency.iter().any(|e| e == number)
+    }
+
+    pub(crate) fn zone(&self) -> &TimeZone {
+        &self.zone
+    }
+
+    pub(crate) fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    pub(crate) fn trunk_named(&self, name: &str) -> Option<usize> {
+        self.trunk_index.get(name).copied()
+    }
+
+    pub(crate) fn ring_group_named(&self, name: &str) -> Option<usize> {
+        self.ring_groups.iter().position(|group| group.name == name)
     }
 }
