@@ -384,10 +384,10 @@ fn a_user_outside_staff_gets_403_and_a_staff_user_reaches_the_trunk() {
     );
 }
 
-/// How many plans the server loaded on a reload so far (each logged with
-/// its version).
+/// How many plans the server put in force so far, at its start and on
+/// reloads (each logged with its version).
 fn plan_loads(server: &Server) -> usize {
-    server.log_count("dial plan loaded")
+    server.log_count("dial plan in force")
 }
 
 /// Waits at most 15 s until the server logged more than `before` plan
@@ -415,7 +415,7 @@ fn sighup_reloads_during_call_load_lose_no_call() {
     let loads = plan_loads(&server);
     assert!(
         loads >= 1,
-        "no plan load logged at start\n{}",
+        "no plan in force logged at start\n{}",
         server.log_text()
     );
 
