@@ -130,9 +130,30 @@ fn gateway(dir: &Path, name: &str, file: &str, extra: &[&str]) -> (SippProc, u16
     (gateway, port)
 }
 
+/// A trunk's two gateways: the first plays `first` (with `extra`
+/// arguments), the second answers (gw_answer.xml).
+fn two_gateways(dir: &Path, first: &str, extra: &[&str]) -> [(SippProc, u16); 2] {
+    [
+        gateway(dir, &format!("gw1 {first}"), first, extra),
+        gateway(dir, "gw2 gw_answer.xml", "gw_answer.xml", &[]),
+    ]
+}
+
 /// The Request-URI line a gateway on `port` logs for a call to `number`.
 fn invite_at(port: u16, number: &str) -> String {
     format!("INVITE sip:{number}@127.0.0.1:{port}")
+}
+
+/// Asserts that the gateway `gw` on `port` got `n` INVITEs for the number
+/// abroad (as E.164).
+fn assert_invites(gw: &SippProc, port: u16, n: usize) {
+    let invite = invite_at(port, ABROAD_E164);
+    assert_eq!(
+        gw.logged_count(&invite),
+        n,
+        "{invite} expected {n} times\n{}",
+        gw.report()
+    );
 }
 
 /// `user` (a local user, password [`password`]) calls `number` through
@@ -177,23 +198,13 @@ fn call_answered(dir: &Path, server: &Server, user: &str, number: &str) -> SippR
 #[test]
 fn first_gateway_503_the_second_gets_the_call() {
     let (dir, data) = alice_and_bob();
-    let (gw1, port1) = gateway(dir.path(), "gw1 503", "gw_503.xml", &[]);
-    let (gw2, port2) = gateway(dir.path(), "gw2 answers", "gw_answer.xml", &[]);
+    let [(gw1, port1), (gw2, port2)] = two_gateways(dir.path(), "gw_503.xml", &[]);
     let server = serve_with_plan(&data, &trunk_plan(&[port1, port2], ""));
 
     call_answered(dir.path(), &server, "alice", ABROAD);
 
-    assert_eq!(
-        gw1.logged(),
-        [invite_at(port1, ABROAD_E164)],
-        "{}",
-        gw1.report()
-    );
-    assert!(
-        gw2.logged().contains(&invite_at(port2, ABROAD_E164)),
-        "{}",
-        gw2.report()
-    );
+    assert_invites(&gw1, port1, 1);
+    assert_invites(&gw2, port2, 1);
     assert!(gw1.errors().is_empty(), "{}", gw1.report());
 }
 
@@ -204,8 +215,7 @@ fn first_gateway_503_the_second_gets_the_call() {
 fn silent_first_gateway_the_second_after_failover_after() {
     let (dir, data) = alice_and_bob();
     // Silent for longer than the test: its call absorbs the retransmissions.
-    let (gw1, port1) = gateway(dir.path(), "gw1 silent", "gw_silent.xml", &["-d", "100000"]);
-    let (gw2, port2) = gateway(dir.path(), "gw2 answers", "gw_answer.xml", &[]);
+    let [(gw1, port1), (gw2, port2)] = two_gateways(dir.path(), "gw_silent.xml", &["-d", "100000"]);
     let plan = trunk_plan(&[port1, port2], "failover_after = 2");
     let server = serve_with_plan(&data, &plan);
 
@@ -213,17 +223,8 @@ fn silent_first_gateway_the_second_after_failover_after() {
     call_answered(dir.path(), &server, "alice", ABROAD);
     let took = started.elapsed();
 
-    assert_eq!(
-        gw1.logged(),
-        [invite_at(port1, ABROAD_E164)],
-        "{}",
-        gw1.report()
-    );
-    assert!(
-        gw2.logged().contains(&invite_at(port2, ABROAD_E164)),
-        "{}",
-        gw2.report()
-    );
+    assert_invites(&gw1, port1, 1);
+    assert_invites(&gw2, port2, 1);
     assert!(
         took >= s(2) && took < s(20),
         "the call took {took:?}: failover after 2 s expected\n{}",
@@ -237,8 +238,7 @@ fn silent_first_gateway_the_second_after_failover_after() {
 #[test]
 fn probes_mark_the_first_gateway_down_and_calls_skip_it() {
     let (dir, data) = alice_and_bob();
-    let (gw1, port1) = gateway(dir.path(), "gw1 probes fail", "options_503.xml", &[]);
-    let (gw2, port2) = gateway(dir.path(), "gw2 answers", "gw_answer.xml", &[]);
+    let [(gw1, port1), (gw2, port2)] = two_gateways(dir.path(), "options_503.xml", &[]);
     let probes = "probe = true\nprobe_interval = 1\nprobe_up = 1\nprobe_down = 2";
     let server = serve_with_plan(&data, &trunk_plan(&[port1, port2], probes));
 
@@ -266,8 +266,7 @@ fn probes_mark_the_first_gateway_down_and_calls_skip_it() {
         gw2.report()
     );
 
-    let invites = gw2.logged_count(&invite_at(port2, ABROAD_E164));
-    assert_eq!(invites, 3, "{}", gw2.report());
+    assert_invites(&gw2, port2, 3);
     assert!(
         !gw1.errors().contains("INVITE"),
         "a gateway marked down got an INVITE:\n{}",
@@ -376,12 +375,7 @@ fn a_user_outside_staff_gets_403_and_a_staff_user_reaches_the_trunk() {
     assert_eq!(gw.logged_count("INVITE"), 0, "{}", gw.report());
 
     call_answered(dir.path(), &server, "alice", ABROAD);
-    assert_eq!(
-        gw.logged_count(&invite_at(port, ABROAD_E164)),
-        1,
-        "{}",
-        gw.report()
-    );
+    assert_invites(&gw, port, 1);
 }
 
 /// How many plans the server put in force so far, at its start and on
@@ -449,12 +443,7 @@ fn sighup_reloads_during_call_load_lose_no_call() {
         server.log_text()
     );
     assert_eq!(plan_loads(&server), loads + 3, "{}", server.log_text());
-    assert_eq!(
-        gw.logged_count(&invite_at(port, ABROAD_E164)),
-        CALLS as usize,
-        "{}",
-        gw.report()
-    );
+    assert_invites(&gw, port, CALLS as usize);
 }
 
 /// A broken plan written and signalled (SIGHUP) is refused with its file
@@ -464,8 +453,7 @@ fn sighup_reloads_during_call_load_lose_no_call() {
 #[test]
 fn a_broken_plan_is_refused_and_the_old_one_keeps_routing() {
     let (dir, data) = alice_and_bob();
-    let (gw1, port1) = gateway(dir.path(), "gw1 answers", "gw_answer.xml", &[]);
-    let (gw2, port2) = gateway(dir.path(), "gw2 answers", "gw_answer.xml", &[]);
+    let [(gw1, port1), (gw2, port2)] = two_gateways(dir.path(), "gw_answer.xml", &[]);
     write_plan(&data, &trunk_plan(&[port1], ""));
     // `data` in the file too: `route reload --config` finds the server's
     // PID file there.
@@ -495,12 +483,7 @@ fn a_broken_plan_is_refused_and_the_old_one_keeps_routing() {
         "{refusal}"
     );
     call_answered(dir.path(), &server, "alice", ABROAD);
-    assert_eq!(
-        gw1.logged_count(&invite_at(port1, ABROAD_E164)),
-        1,
-        "the old plan did not route\n{}",
-        gw1.report()
-    );
+    assert_invites(&gw1, port1, 1);
 
     let loads = plan_loads(&server);
     let o = switchboard().run(&["route", "reload", "--config", &config_file]);
@@ -512,12 +495,7 @@ fn a_broken_plan_is_refused_and_the_old_one_keeps_routing() {
     assert!(o.status.success(), "{}", outputs(&o));
     wait_plan_loads(&server, loads);
     call_answered(dir.path(), &server, "alice", ABROAD);
-    assert_eq!(
-        gw2.logged_count(&invite_at(port2, ABROAD_E164)),
-        1,
-        "the new plan did not route\n{}",
-        gw2.report()
-    );
+    assert_invites(&gw2, port2, 1);
     assert_eq!(gw1.logged_count("INVITE"), 1, "{}", gw1.report());
 }
 
