@@ -152,6 +152,15 @@ pub enum RouteCommand {
         #[arg(long, value_name = "NAME")]
         trunk: Option<String>,
     },
+    /// Load a plan and run the `[[test]]` cases written in it: one line
+    /// per case; exit 1 when one fails, 2 when the plan does not load.
+    Check {
+        /// The configuration or plan file (default: `--config`).
+        file: Option<PathBuf>,
+        /// The configuration file (domains, and the plan unless FILE).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Check a plan and tell the running server to load it (SIGHUP to the
     /// pid in its data directory). A plan that does not load is not sent.
     Reload {
@@ -666,6 +675,9 @@ pub fn execute(
                     trunk,
                 };
                 route::test(config.as_deref(), &call, out, err)
+            }
+            RouteCommand::Check { file, config } => {
+                route::check(config.as_deref(), file.as_deref(), out, err)
             }
             RouteCommand::Reload { config, data } => {
                 route::reload(config.as_deref(), data, out, err)

@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 use switchboard_config::{ConfigError, FileConfig};
 use switchboard_routing::{Plan, PlanError, PlanSource};
 
+/// Cost files (`cost_file`) are read from disk, by the path the plan
+/// joined to its own directory.
+fn read_named(path: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
 /// Why the plan's files did not give a plan.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum PlanLoadError {
@@ -52,5 +58,5 @@ pub(crate) fn load_plan(config: Option<&Path>) -> Result<Plan, PlanLoadError> {
     if let (Some((text, _)), Some(path)) = (&own, &own_path) {
         sources.push(PlanSource { path, text });
     }
-    Ok(Plan::load(&sources)?)
+    Ok(Plan::load_with(&sources, &read_named)?)
 }

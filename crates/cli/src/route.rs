@@ -31,10 +31,11 @@ pub(crate) struct TestCall {
     pub(crate) trunk: Option<String>,
 }
 
-/// The plan and the served domains of `config`, or the exit code after
-/// the error was written.
+/// The served domains of `config` and the plan of `plan_file` (default
+/// `config`), or the exit code after the error was written.
 fn load(
     config: Option<&Path>,
+    plan_file: Option<&Path>,
     err: &mut dyn Write,
 ) -> Result<Result<(Plan, Vec<String>), ExitCode>, Error> {
     let flags = Flags {
@@ -48,7 +49,7 @@ fn load(
             return Ok(Err(ExitCode::from(EXIT_UNAVAILABLE)));
         }
     };
-    match load_plan(config) {
+    match load_plan(plan_file.or(config)) {
         Ok(plan) => Ok(Ok((plan, settings.domains))),
         Err(e) => {
             writeln!(err, "error: the dial plan does not load: {e}")?;
@@ -65,7 +66,7 @@ pub(crate) fn test(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let (plan, domains) = match load(config, err)? {
+    let (plan, domains) = match load(config, None, err)? {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -97,14 +98,42 @@ pub(crate) fn test(
     };
     let decision = plan.decide(&facts, &AssumeUp);
     writeln!(out, "plan {}", plan.version())?;
-    for line in &decision.trace {
-        writeln!(out, "{line}")?;
-    }
-    writeln!(out, "result: {:?}", decision.outcome)?;
+    write!(out, "{}", decision.render())?;
     Ok(if decision.refuses() {
         ExitCode::from(EXIT_FAILURE)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+/// `route check`: loads the plan and runs its `[[test]]` cases, one line
+/// each; exit 1 when one fails, 2 when the plan does not load.
+pub(crate) fn check(
+    config: Option<&Path>,
+    plan_file: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let (plan, domains) = match load(config, plan_file, err)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    let outcomes = plan.run_tests_at(&domains, &AssumeUp, now);
+    let failed = outcomes.iter().filter(|o| !o.passed).count();
+    writeln!(out, "plan {}", plan.version())?;
+    for outcome in &outcomes {
+        if outcome.passed {
+            writeln!(out, "ok   {}", outcome.name)?;
+        } else {
+            writeln!(out, "FAIL {}: {}", outcome.name, outcome.differences.join("; "))?;
+        }
+    }
+    writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed)?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FAILURE)
     })
 }
 
@@ -116,7 +145,7 @@ pub(crate) fn reload(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let plan = match load(config, err)? {
+    let plan = match load(config, None, err)? {
         Ok((plan, _)) => plan,
         Err(code) => return Ok(code),
     };

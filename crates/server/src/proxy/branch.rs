@@ -1,9 +1,10 @@
 //! One branch of a forked request: one target, one client transaction.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_core::TransactionId;
 use switchboard_proto::Request;
+use switchboard_routing::Credentials;
 
 use super::target::NextHop;
 
@@ -39,6 +40,19 @@ pub(crate) struct Branch {
     pub(crate) cancel_pending: bool,
     /// A CANCEL was sent.
     pub(crate) cancelled: bool,
+    /// How long it may stay without a provisional answer.
+    pub(crate) provisional_timeout: Option<Duration>,
+    /// When it is given up for want of a provisional answer.
+    pub(crate) provisional_deadline: Option<Instant>,
+    /// Answer one 401/407 with these.
+    pub(crate) credentials: Option<Credentials>,
+    /// The request as sent and where, kept to answer a challenge.
+    pub(crate) sent: Option<(Request, NextHop)>,
+    /// The Call-ID of its own it goes out with (a carrier attempt).
+    pub(crate) call_id: Option<String>,
+    /// What its CSeq numbers are ahead of the caller's (1 after a
+    /// challenge was answered).
+    pub(crate) cseq_delta: u32,
 }
 
 impl Branch {
@@ -52,7 +66,29 @@ impl Branch {
             timer_c: None,
             cancel_pending: false,
             cancelled: false,
+            provisional_timeout: None,
+            provisional_deadline: None,
+            credentials: None,
+            sent: None,
+            call_id: None,
+            cseq_delta: 0,
         }
+    }
+
+    /// The branch that takes its request to the next hop (RFC 3263
+    /// fail-over): the same target, credentials and translation.
+    pub(crate) fn successor(&self) -> Self {
+        let mut next = Self::new(self.uri.clone());
+        next.provisional_timeout = self.provisional_timeout;
+        next.credentials = self.credentials.clone();
+        next.call_id = self.call_id.clone();
+        next.cseq_delta = self.cseq_delta;
+        next
+    }
+
+    /// Its request leaves with another Call-ID or CSeq than the caller's.
+    pub(crate) fn is_translated(&self) -> bool {
+        self.call_id.is_some() || self.cseq_delta > 0
     }
 
     /// Still waiting for a final response.

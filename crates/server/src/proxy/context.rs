@@ -9,7 +9,7 @@ use switchboard_core::{Source, TransactionId};
 use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
 
 use super::branch::Branch;
-use super::target::Target;
+use super::target::{Advance, TargetGroup};
 
 #[derive(Debug)]
 pub(crate) struct Context {
@@ -18,8 +18,21 @@ pub(crate) struct Context {
     pub(crate) source: Source,
     pub(crate) loop_hash: String,
     pub(crate) branches: Vec<Branch>,
-    /// Groups of targets of equal q still to try, highest first.
-    pub(crate) groups: VecDeque<Vec<Target>>,
+    /// Groups of targets still to try, in order.
+    pub(crate) groups: VecDeque<TargetGroup>,
+    /// When the group ringing now hands over to the next.
+    pub(crate) advance: Advance,
+    /// Exhausted targets are reported, not answered (fallthrough).
+    pub(crate) hold_final: bool,
+    /// Reported exhausted: waiting for more targets or the release.
+    pub(crate) held: bool,
+    /// The Call-ID of the server transaction when the request was
+    /// translated on its way in (from a carrier's leg): responses going
+    /// upstream get it back.
+    pub(crate) upstream: Option<String>,
+    /// The leg the request goes out on (an in-dialog request towards a
+    /// carrier): its Call-ID and CSeq delta.
+    pub(crate) outbound: Option<(String, u32)>,
     /// Every target URI tried (lower case), so 3xx recursion never loops.
     pub(crate) tried: Vec<String>,
     /// Final non-2xx responses (our Via removed) and the ones the proxy made
@@ -47,6 +60,11 @@ impl Context {
             loop_hash,
             branches: Vec::new(),
             groups: VecDeque::new(),
+            advance: Advance::AfterFailure,
+            hold_final: false,
+            held: false,
+            upstream: None,
+            outbound: None,
             tried: Vec::new(),
             responses: Vec::new(),
             final_sent: false,
@@ -70,6 +88,43 @@ impl Context {
 
     pub(crate) fn has_pending(&self) -> bool {
         self.branches.iter().any(Branch::is_pending)
+    }
+
+    /// The final response §16.7 step 6 chooses from those collected (none:
+    /// 408, or 487 when the caller cancelled).
+    pub(crate) fn best_response(&self, tag: &str) -> Option<Response> {
+        let ctx = self;
+        let chosen = best_index(&ctx.responses);
+        match chosen.and_then(|i| ctx.responses.get(i).map(|r| (i, r))) {
+            Some((_, r)) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                // §16.7 step 6: a 503 would tell the caller that we are
+                // overloaded; it becomes 500.
+                crate::util::response(
+                    &ctx.request,
+                    StatusCode::SERVER_INTERNAL_ERROR,
+                    None,
+                    tag,
+                    &[],
+                )
+                .ok()
+            }
+            Some((i, r)) if matches!(r.status().as_u16(), 401 | 407) => {
+                let mut r = r.clone();
+                for (name, value) in other_challenges(&ctx.responses, i) {
+                    r.headers_mut().push(name, value);
+                }
+                Some(r)
+            }
+            Some((_, r)) => Some(r.clone()),
+            None => {
+                let status = if ctx.cancelled {
+                    StatusCode::REQUEST_TERMINATED
+                } else {
+                    StatusCode::REQUEST_TIMEOUT
+                };
+                crate::util::response(&ctx.request, status, None, tag, &[]).ok()
+            }
+        }
     }
 
     /// The context can go: nothing more will arrive for it.

@@ -11,6 +11,10 @@ pub enum ProxyError {
     /// The server transaction is already being proxied.
     #[error("server transaction {0} is already proxied")]
     AlreadyProxied(TransactionId),
+    /// The request is not waiting after [`super::ProxyEvent::Exhausted`]
+    /// (answered, cancelled by the caller, or never held).
+    #[error("server transaction {0} is not held after its targets were exhausted")]
+    NotHeld(TransactionId),
     /// The endpoint refused the answer.
     #[error(transparent)]
     Respond(#[from] RespondError),

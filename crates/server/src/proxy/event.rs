@@ -1,5 +1,8 @@
 //! What the proxy asks of the application, and what it tells it.
 
+use switchboard_core::TransactionId;
+use switchboard_proto::StatusCode;
+
 use super::call_update::CallUpdate;
 
 /// Names one pending resolution, to answer with
@@ -25,7 +28,45 @@ pub enum ProxyEvent {
         /// The URI to resolve (a Route or the target).
         uri: String,
     },
+    /// Every target of a request forwarded with
+    /// [`TargetSet::hold_final`](super::TargetSet::hold_final) failed
+    /// without a 2xx: nothing went upstream yet. Answer with
+    /// [`super::Proxy::forward_more`] (fallthrough) or
+    /// [`super::Proxy::release`] (the best response goes up).
+    Exhausted {
+        /// The request's server transaction.
+        server: TransactionId,
+        /// The best final status collected (what a release sends; 408
+        /// when no target answered).
+        status: StatusCode,
+        /// What that status means for the dial plan's fallthrough.
+        cause: ExhaustCause,
+    },
     /// A call the proxy routes changed state (for busy-lamp fields and
     /// pickup): nothing to answer.
     Call(CallUpdate),
+}
+
+/// Why the targets of a request are exhausted, as a dial plan's
+/// fallthrough (`on_busy`, `on_no_answer`, `on_unavailable`) sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ExhaustCause {
+    /// The callee is busy (486, 600).
+    Busy,
+    /// Nobody answered in time (408, 480, a ring timeout).
+    NoAnswer,
+    /// Anything else: not found, rejected, the gateways failed.
+    Unavailable,
+}
+
+impl ExhaustCause {
+    /// The cause a best final status stands for.
+    pub fn of(status: StatusCode) -> Self {
+        match status.as_u16() {
+            486 | 600 => Self::Busy,
+            408 | 480 => Self::NoAnswer,
+            _ => Self::Unavailable,
+        }
+    }
 }

@@ -15,6 +15,12 @@ pub struct Incoming {
     pub(crate) source: Source,
     pub(crate) loop_hash: String,
     pub(crate) for_us: bool,
+    /// The server transaction's Call-ID when the request came from a
+    /// carrier's translated leg (the request carries the caller's now).
+    pub(crate) upstream: Option<String>,
+    /// The carrier's Call-ID and CSeq delta when the request goes on to a
+    /// carrier's translated leg.
+    pub(crate) outbound: Option<(String, u32)>,
 }
 
 impl Incoming {

@@ -12,13 +12,15 @@ use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder,
 
 use super::branch::{Branch, BranchState};
 use super::call_update::{CallEnd, CallPhase, CallUpdate};
+use super::challenge;
 use super::config::{Mode, ProxyConfig};
-use super::context::{BranchRef, Context, best_index, other_challenges};
+use super::context::{BranchRef, Context};
 use super::error::ProxyError;
-use super::event::{ProxyEvent, ResolveId};
+use super::event::{ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
+use super::legs::{DialogIds, Legs, Rewrite, Way};
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
-use super::target::{NextHop, Target, TargetSet};
+use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};
 use switchboard_core::TransactionLayer;
@@ -30,6 +32,8 @@ enum Timer {
     Group,
     /// Timer C of a branch.
     C(usize),
+    /// A branch had no provisional answer in its target's time.
+    Provisional(usize),
 }
 
 /// What waits for a resolution.
@@ -81,6 +85,8 @@ pub struct Proxy {
     /// Contexts whose final response went upstream (they linger until
     /// their transactions end).
     answered: usize,
+    /// Call-ID and CSeq translation of carriers' legs.
+    legs: Legs,
 }
 
 impl Proxy {
@@ -96,6 +102,7 @@ impl Proxy {
             next_resolve: 1,
             events: VecDeque::new(),
             answered: 0,
+            legs: Legs::default(),
         }
     }
 
@@ -107,6 +114,12 @@ impl Proxy {
     /// Requests being proxied (response contexts alive).
     pub fn context_count(&self) -> usize {
         self.contexts.len()
+    }
+
+    /// Whether the request of server transaction `tx` is being proxied
+    /// (its response context is alive).
+    pub fn is_proxying(&self, tx: TransactionId) -> bool {
+        self.contexts.contains_key(&tx)
     }
 
     /// Requests being proxied that have no final response yet (calls
@@ -124,7 +137,18 @@ impl Proxy {
 
     /// When [`Proxy::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _, _)| *at)
+        let timer = self.timers.first().map(|(at, _, _)| *at);
+        match (timer, self.legs.next_sweep()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Carriers' legs whose Call-ID or CSeq the proxy translates
+    /// (established calls to trunks with `fresh_call_id` or an answered
+    /// challenge).
+    pub fn translated_leg_count(&self) -> usize {
+        self.legs.len()
     }
 
     // ----- requests -----
@@ -155,6 +179,21 @@ impl Proxy {
             }
             return Err(rejection);
         }
+        // In a carrier's translated dialog: the service sees the caller's
+        // Call-ID either way; towards the caller it is restored here,
+        // towards the carrier it changes on the branch.
+        let mut upstream = None;
+        let mut outbound = None;
+        let way =
+            DialogIds::of(request.headers()).and_then(|ids| self.legs.way_of_request(now, ids));
+        match way {
+            Some(Way::ToCarrier { call_id, delta }) => outbound = Some((call_id, delta)),
+            Some(way @ Way::ToCaller { .. }) => {
+                upstream = request.headers().call_id().map(str::to_owned);
+                way.rewrite().apply(request.headers_mut());
+            }
+            None => {}
+        }
         let loop_hash = loop_hash(&request);
         routing::preprocess(&self.config, &mut request);
         let body = request.body().len();
@@ -170,6 +209,8 @@ impl Proxy {
             source,
             loop_hash,
             for_us,
+            upstream,
+            outbound,
         })
     }
 
@@ -233,7 +274,9 @@ impl Proxy {
                 self.events.push_back(ProxyEvent::Call(update));
             }
         }
-        let ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
+        let mut ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
+        ctx.upstream = incoming.upstream;
+        ctx.outbound = incoming.outbound;
         if ctx.is_invite() && self.config.send_trying {
             // Sent now rather than by the endpoint 200 ms later: the
             // caller stops retransmitting at once. Never doubled: the
@@ -241,8 +284,8 @@ impl Proxy {
             let trying = ResponseBuilder::from_request(&ctx.request, StatusCode::TRYING).build()?;
             ep.respond(now, tx, trying)?;
         }
-        let mut ctx = ctx;
-        ctx.groups = targets.into_groups().into();
+        ctx.hold_final = targets.holds_final();
+        ctx.groups = targets.into_groups(self.config.group_timeout).into();
         self.contexts.insert(tx, ctx);
         self.report_call(tx, CallPhase::Trying, None);
         self.advance(now, ep, tx);
@@ -257,9 +300,9 @@ impl Proxy {
         targets: TargetSet,
     ) -> Result<(), ProxyError> {
         let lines: Vec<(HeaderName, String)> = targets
-            .into_groups()
+            .into_groups(self.config.group_timeout)
             .into_iter()
-            .flatten()
+            .flat_map(|g| g.targets)
             .map(|t| {
                 let q =
                     t.q.map(|q| format!(";q={}", format_qvalue(q)))
@@ -276,7 +319,7 @@ impl Proxy {
     /// connection). An ACK for this server itself is dropped.
     pub fn on_ack(
         &mut self,
-        _now: Instant,
+        now: Instant,
         ep: &mut impl TransactionLayer,
         mut request: Request,
         _source: Source,
@@ -284,6 +327,12 @@ impl Proxy {
     ) {
         if request.headers().max_forwards() == Some(0) {
             return;
+        }
+        // The ACK of a carrier's 2xx goes with its Call-ID and CSeq.
+        if let Some(way) =
+            DialogIds::of(request.headers()).and_then(|ids| self.legs.way_of_request(now, ids))
+        {
+            way.rewrite().apply(request.headers_mut());
         }
         let branch = stateless_branch(&request);
         routing::preprocess(&self.config, &mut request);
@@ -424,7 +473,7 @@ impl Proxy {
         branch.fallback.clear();
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
-        let mut next = Branch::new(branch.uri.clone());
+        let mut next = branch.successor();
         next.fallback = walk.remaining().copied().collect();
         tracing::debug!(uri = %next.uri, destination = ?hop.destination, "failing over to the next target");
         ctx.branches.push(next);
@@ -467,7 +516,7 @@ impl Proxy {
                 None
             }
             Event::StrayResponse { response, .. } => {
-                self.on_stray_response(ep, response);
+                self.on_stray_response(now, ep, response);
                 None
             }
             Event::Cancelled { invite, .. } if self.contexts.contains_key(&invite) => {
@@ -522,8 +571,17 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
+        if self.is_stale(tx, at) {
+            return; // the challenged request's transaction: answered already
+        }
         // Step 3: our Via goes.
         response.headers_mut().pop_front_value(HeaderName::Via);
+        if let Some(rewrite) = self.upstream_rewrite(at) {
+            rewrite.apply(response.headers_mut());
+        }
+        if response.status() != StatusCode::TRYING {
+            self.note_leg(now, at, &response);
+        }
         let body = response.body().len();
         with_content_length(response.headers_mut(), body);
         let code = response.status().as_u16();
@@ -552,7 +610,8 @@ impl Proxy {
             return;
         };
         let live = branch.state != BranchState::Done;
-        if branch.state == BranchState::Calling {
+        let first = branch.state == BranchState::Calling;
+        if first {
             branch.state = BranchState::Proceeding;
         }
         let cancel = branch.cancel_pending && branch.tx.is_some();
@@ -566,6 +625,9 @@ impl Proxy {
             }
             self.timers
                 .insert((now + timer_c, at.server, Timer::C(at.index)));
+        }
+        if first {
+            self.stop_provisional_timer(at);
         }
         if cancel {
             self.cancel_branch(now, ep, at);
@@ -621,6 +683,14 @@ impl Proxy {
         at: BranchRef,
         mut response: Response,
     ) {
+        if matches!(response.status().as_u16(), 401 | 407) {
+            if self.answer_challenge(now, ep, at, &response) {
+                return;
+            }
+            if let Some(refused) = self.refused_credentials(ep, at) {
+                response = refused;
+            }
+        }
         if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
         }
@@ -638,8 +708,15 @@ impl Proxy {
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
         let code = response.status().as_u16();
+        // A trunk's gateway that answered as the callee would (404, 486,
+        // 6xx) ends the forwarding: the next gateway would say the same.
+        let ends = ctx.advance == Advance::OnGatewayFailure && !is_gateway_failure(code);
+        if ends {
+            tracing::debug!(code, "final answer from a gateway: no fail-over");
+            ctx.responses.clear();
+        }
         let mut recursed = Vec::new();
-        if (300..400).contains(&code) && recurse && !ctx.stop {
+        if (300..400).contains(&code) && recurse && !ctx.stop && !ends {
             recursed = contacts(&response)
                 .into_iter()
                 .filter(|t| !ctx.tried.contains(&t.uri.to_ascii_lowercase()))
@@ -662,7 +739,7 @@ impl Proxy {
         } else {
             tracing::debug!(count = recursed.len(), "recursing on a 3xx");
         }
-        if code >= 600 {
+        if code >= 600 || ends {
             self.stop_forking(now, ep, at.server, None);
         }
         for target in recursed {
@@ -683,6 +760,9 @@ impl Proxy {
         let Some(&at) = self.clients.get(&tx) else {
             return;
         };
+        if self.is_stale(tx, at) {
+            return;
+        }
         let outcome = match status {
             None => AttemptOutcome::Timeout,
             Some(_) => AttemptOutcome::TransportError,
@@ -702,7 +782,12 @@ impl Proxy {
     /// A response no client transaction matches: a 2xx to an INVITE whose
     /// transaction ended (retransmission, late fork) goes upstream along
     /// its Via when the top one is ours; anything else is dropped.
-    pub fn on_stray_response(&mut self, ep: &mut impl TransactionLayer, mut response: Response) {
+    pub fn on_stray_response(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        mut response: Response,
+    ) {
         let is_invite_2xx = response.status().is_success()
             && response
                 .headers()
@@ -724,6 +809,11 @@ impl Proxy {
             return;
         }
         response.headers_mut().pop_front_value(HeaderName::Via);
+        let rewrite =
+            DialogIds::of(response.headers()).and_then(|ids| self.legs.response_rewrite(now, ids));
+        if let Some(rewrite) = rewrite {
+            rewrite.apply(response.headers_mut());
+        }
         self.send_by_via(ep, response);
     }
 
@@ -740,6 +830,11 @@ impl Proxy {
             return;
         };
         ctx.cancelled = true;
+        if ctx.held {
+            // Held after the targets were exhausted: the caller gets the
+            // 487 its CANCEL asks for, not what the targets said.
+            ctx.responses.clear();
+        }
         if !ctx.final_sent {
             self.report_call(invite, CallPhase::Terminated(CallEnd::Cancelled), None);
         }
@@ -755,8 +850,15 @@ impl Proxy {
         tx: TransactionId,
     ) {
         if let Some(at) = self.clients.remove(&tx) {
+            let stale = self.is_stale(tx, at);
             if let Some(ctx) = self.contexts.get_mut(&at.server) {
                 ctx.live_clients = ctx.live_clients.saturating_sub(1);
+            }
+            if stale {
+                self.remove_if_finished(at.server);
+                return;
+            }
+            if let Some(ctx) = self.contexts.get_mut(&at.server) {
                 if let Some(b) = ctx.branches.get_mut(at.index) {
                     b.tx = None;
                     b.cancel_pending = false;
@@ -789,8 +891,10 @@ impl Proxy {
     // ----- timers -----
 
     /// Fires the proxy's timers due at `now`: Timer C of INVITE branches
-    /// (§16.8) and the serial-forking group timeout.
+    /// (§16.8), the group timeouts, the targets' provisional timeouts, and
+    /// the sweep of idle carriers' legs.
     pub fn handle_timeout(&mut self, now: Instant, ep: &mut impl TransactionLayer) {
+        self.legs.sweep(now);
         while let Some(&(at, server, timer)) = self.timers.first() {
             if at > now {
                 break;
@@ -798,6 +902,9 @@ impl Proxy {
             self.timers.pop_first();
             match timer {
                 Timer::C(index) => self.on_timer_c(now, ep, BranchRef { server, index }),
+                Timer::Provisional(index) => {
+                    self.on_provisional_timeout(now, ep, BranchRef { server, index });
+                }
                 Timer::Group => self.on_group_timeout(now, ep, server),
             }
         }
@@ -814,13 +921,38 @@ impl Proxy {
             // Timer B after the CANCEL) ends the branch.
             BranchState::Proceeding => self.cancel_branch(now, ep, at),
             // Without one: as if a 408 came (CANCEL follows a late 1xx).
-            BranchState::Calling | BranchState::Resolving => {
-                branch.cancel_pending = true;
-                self.fail_branch(ep, at, None);
-                self.advance(now, ep, at.server);
-            }
+            BranchState::Calling | BranchState::Resolving => self.give_up_silent(now, ep, at),
             BranchState::Done => {}
         }
+    }
+
+    /// The target had no provisional answer in its time (a trunk's
+    /// `failover_after`): the branch fails as with a 408, and the next
+    /// group may start.
+    fn on_provisional_timeout(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+    ) {
+        let Some(branch) = self.branch_mut(at) else {
+            return;
+        };
+        branch.provisional_deadline = None;
+        if branch.state == BranchState::Calling {
+            tracing::debug!(uri = %branch.uri, "no provisional answer in time: next target");
+            self.give_up_silent(now, ep, at);
+        }
+    }
+
+    /// Ends a branch that never answered as a 408 would; a 1xx arriving
+    /// later is CANCELled so that it never rings.
+    fn give_up_silent(&mut self, now: Instant, ep: &mut impl TransactionLayer, at: BranchRef) {
+        if let Some(branch) = self.branch_mut(at) {
+            branch.cancel_pending = true;
+        }
+        self.fail_branch(ep, at, None);
+        self.advance(now, ep, at.server);
     }
 
     fn on_group_timeout(
@@ -833,10 +965,10 @@ impl Proxy {
             return;
         };
         ctx.group_deadline = None;
-        if ctx.stop || ctx.final_sent {
+        if ctx.stop || ctx.final_sent || ctx.held {
             return;
         }
-        tracing::debug!(%server, "serial group timed out, next group");
+        tracing::debug!(%server, "group rang long enough: its pending branches are cancelled");
         let pending: Vec<usize> = ctx
             .branches
             .iter()
@@ -861,11 +993,10 @@ impl Proxy {
     /// the best response when nothing is left (§16.7 step 6).
     fn advance(&mut self, now: Instant, ep: &mut impl TransactionLayer, server: TransactionId) {
         loop {
-            let group_timeout = self.config.group_timeout;
             let Some(ctx) = self.contexts.get_mut(&server) else {
                 return;
             };
-            if ctx.final_sent || ctx.has_pending() {
+            if ctx.final_sent || ctx.has_pending() || (ctx.held && !ctx.cancelled) {
                 return;
             }
             let next = if ctx.stop {
@@ -874,22 +1005,23 @@ impl Proxy {
                 ctx.groups.pop_front()
             };
             let Some(group) = next else {
-                self.send_best(now, ep, server);
+                if ctx.hold_final && !ctx.cancelled && ctx.server_alive {
+                    self.report_exhausted(ep, server);
+                } else {
+                    self.send_best(now, ep, server);
+                }
                 return;
             };
-            let more = !ctx.groups.is_empty();
-            let old = ctx.group_deadline.take();
-            if more {
-                ctx.group_deadline = Some(now + group_timeout);
-            }
+            ctx.advance = group.policy.advance;
+            let deadline = group.policy.timeout.map(|t| now + t);
+            let old = std::mem::replace(&mut ctx.group_deadline, deadline);
             if let Some(old) = old {
                 self.timers.remove(&(old, server, Timer::Group));
             }
-            if more {
-                self.timers
-                    .insert((now + group_timeout, server, Timer::Group));
+            if let Some(at) = deadline {
+                self.timers.insert((at, server, Timer::Group));
             }
-            for target in group {
+            for target in group.targets {
                 self.start_branch(now, ep, server, target);
             }
         }
@@ -925,8 +1057,24 @@ impl Proxy {
         // (§16.6 step 7), whose URI then becomes the Request-URI.
         let next_uri = routing::next_hop_uri(&request);
         routing::fix_strict_next_hop(&mut request);
+        let mut branch = Branch::new(target.uri.clone());
+        branch.provisional_timeout = target.provisional_timeout;
+        branch.credentials = target.credentials;
+        if let Some((call_id, delta)) = &ctx.outbound {
+            // An in-dialog request on a carrier's leg: its Call-ID there,
+            // and its CSeq as far ahead as the challenges answered made it.
+            branch.call_id = Some(call_id.clone());
+            branch.cseq_delta = *delta;
+        } else if target.fresh_call_id && ctx.is_initial_invite() {
+            branch.call_id = Some(ep.new_call_id());
+        }
+        Rewrite {
+            call_id: branch.call_id.clone(),
+            cseq_shift: i64::from(branch.cseq_delta),
+        }
+        .apply(request.headers_mut());
         let index = ctx.branches.len();
-        ctx.branches.push(Branch::new(target.uri.clone()));
+        ctx.branches.push(branch);
         let at = BranchRef { server, index };
         if ctx.is_invite() {
             if let Some(b) = ctx.branches.get_mut(index) {
@@ -977,6 +1125,13 @@ impl Proxy {
                 hop.transport,
             );
         }
+        if let Some(b) = ctx
+            .branches
+            .get_mut(at.index)
+            .filter(|b| b.credentials.is_some())
+        {
+            b.sent = Some((request.clone(), hop));
+        }
         let branch = branch_with_hash(&ep.new_branch(), &ctx.loop_hash);
         match ep.send_request_with_branch(now, request, hop.destination, &branch) {
             Ok(tx) => {
@@ -986,6 +1141,7 @@ impl Proxy {
                     b.state = BranchState::Calling;
                 }
                 self.clients.insert(tx, at);
+                self.arm_provisional_timer(now, at);
             }
             Err(error) => {
                 tracing::warn!(%error, "branch not sent");
@@ -1100,38 +1256,9 @@ impl Proxy {
             self.answered += 1;
         }
         ctx.final_sent = true;
-        let chosen = best_index(&ctx.responses);
+        ctx.held = false;
         let tag = ep.new_tag();
-        let response = match chosen.and_then(|i| ctx.responses.get(i).map(|r| (i, r))) {
-            Some((_, r)) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
-                // §16.7 step 6: a 503 would tell the caller that we are
-                // overloaded; it becomes 500.
-                crate::util::response(
-                    &ctx.request,
-                    StatusCode::SERVER_INTERNAL_ERROR,
-                    None,
-                    &tag,
-                    &[],
-                )
-                .ok()
-            }
-            Some((i, r)) if matches!(r.status().as_u16(), 401 | 407) => {
-                let mut r = r.clone();
-                for (name, value) in other_challenges(&ctx.responses, i) {
-                    r.headers_mut().push(name, value);
-                }
-                Some(r)
-            }
-            Some((_, r)) => Some(r.clone()),
-            None => {
-                let status = if ctx.cancelled {
-                    StatusCode::REQUEST_TERMINATED
-                } else {
-                    StatusCode::REQUEST_TIMEOUT
-                };
-                crate::util::response(&ctx.request, status, None, &tag, &[]).ok()
-            }
-        };
+        let response = ctx.best_response(&tag);
         tracing::debug!(
             %server,
             status = response.as_ref().map(|r| r.status().as_u16()),
@@ -1144,6 +1271,79 @@ impl Proxy {
             self.send_upstream(now, ep, server, response);
         }
         self.remove_if_finished(server);
+    }
+
+    /// Every target is exhausted and the final answer is held: tells the
+    /// application ([`ProxyEvent::Exhausted`]), once.
+    fn report_exhausted(&mut self, ep: &mut impl TransactionLayer, server: TransactionId) {
+        let Some(ctx) = self.contexts.get_mut(&server) else {
+            return;
+        };
+        if ctx.held {
+            return;
+        }
+        ctx.held = true;
+        let tag = ep.new_tag();
+        let status = ctx
+            .best_response(&tag)
+            .map_or(StatusCode::REQUEST_TIMEOUT, |r| r.status());
+        let cause = ExhaustCause::of(status);
+        tracing::debug!(%server, status = status.as_u16(), ?cause, "targets exhausted, answer held");
+        self.events.push_back(ProxyEvent::Exhausted {
+            server,
+            status,
+            cause,
+        });
+    }
+
+    /// Continues a request reported [`ProxyEvent::Exhausted`] with more
+    /// targets (fallthrough: voicemail on busy, another user on no
+    /// answer): targets tried before are not tried again, and the
+    /// responses so far still count for the best one.
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::NotHeld`] when the request is not waiting (answered,
+    /// cancelled by the caller meanwhile, or never held).
+    pub fn forward_more(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        server: TransactionId,
+        targets: TargetSet,
+    ) -> Result<(), ProxyError> {
+        let q_timeout = self.config.group_timeout;
+        let ctx = self.held_context(server)?;
+        ctx.held = false;
+        ctx.stop = false;
+        ctx.hold_final = targets.holds_final();
+        ctx.groups = targets.into_groups(q_timeout).into();
+        self.advance(now, ep, server);
+        Ok(())
+    }
+
+    /// Answers a request reported [`ProxyEvent::Exhausted`] with the best
+    /// response collected (RFC 3261 §16.7 step 6).
+    ///
+    /// # Errors
+    ///
+    /// [`ProxyError::NotHeld`] as for [`Proxy::forward_more`].
+    pub fn release(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        server: TransactionId,
+    ) -> Result<(), ProxyError> {
+        self.held_context(server)?;
+        self.send_best(now, ep, server);
+        Ok(())
+    }
+
+    fn held_context(&mut self, server: TransactionId) -> Result<&mut Context, ProxyError> {
+        self.contexts
+            .get_mut(&server)
+            .filter(|c| c.held && !c.final_sent)
+            .ok_or(ProxyError::NotHeld(server))
     }
 
     /// Sends a response on the server transaction; a 2xx to an INVITE whose
@@ -1186,6 +1386,172 @@ impl Proxy {
         }
     }
 
+    // ----- carriers' legs -----
+
+    /// Answers a 401/407 on a branch with credentials, once: the request
+    /// goes again in a new client transaction, CSeq + 1, with the
+    /// Authorization or Proxy-Authorization. False when it is not
+    /// answered (no credentials, answered before, no usable challenge).
+    fn answer_challenge(
+        &mut self,
+        now: Instant,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+        response: &Response,
+    ) -> bool {
+        let cnonce = ep.new_call_id();
+        let Some(ctx) = self.contexts.get_mut(&at.server) else {
+            return false;
+        };
+        if ctx.stop || ctx.cancelled || ctx.final_sent {
+            return false;
+        }
+        let Some(branch) = ctx.branches.get_mut(at.index) else {
+            return false;
+        };
+        if branch.state == BranchState::Done || branch.cancel_pending {
+            return false;
+        }
+        // `sent` goes with the first answer: a challenge is answered once.
+        let (Some(credentials), Some((mut request, hop))) =
+            (branch.credentials.as_ref(), branch.sent.take())
+        else {
+            return false;
+        };
+        let Some((name, value)) =
+            challenge::authorization(response, &request, credentials, &cnonce)
+        else {
+            return false;
+        };
+        let next = Rewrite {
+            call_id: None,
+            cseq_shift: 1,
+        };
+        next.apply(request.headers_mut());
+        request.headers_mut().push(name, value.clone());
+        if let Some(kept) = branch.request.as_mut() {
+            // The copy kept for RFC 3263 fail-over goes the same way.
+            next.apply(kept.headers_mut());
+            kept.headers_mut().push(name, value);
+        }
+        branch.cseq_delta = branch.cseq_delta.saturating_add(1);
+        let via_branch = branch_with_hash(&ep.new_branch(), &ctx.loop_hash);
+        match ep.send_request_with_branch(now, request, hop.destination, &via_branch) {
+            Ok(tx) => {
+                tracing::debug!(uri = %branch.uri, status = response.status().as_u16(), "challenge answered");
+                branch.tx = Some(tx);
+                branch.state = BranchState::Calling;
+                ctx.live_clients += 1;
+                self.clients.insert(tx, at);
+                self.arm_provisional_timer(now, at);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "answer to a challenge not sent");
+                false
+            }
+        }
+    }
+
+    /// A challenge the branch's credentials could not answer (again after
+    /// an answer, or for another realm): the provider refused them, which
+    /// the caller must not see as a challenge of its own. It counts as the
+    /// gateway failing (503: the next gateway is tried).
+    fn refused_credentials(
+        &mut self,
+        ep: &mut impl TransactionLayer,
+        at: BranchRef,
+    ) -> Option<Response> {
+        let ctx = self.contexts.get(&at.server).filter(|c| !c.cancelled)?;
+        let branch = ctx.branches.get(at.index)?;
+        branch.credentials.as_ref()?;
+        tracing::warn!(uri = %branch.uri, "the provider refused the trunk's credentials");
+        let tag = ep.new_tag();
+        crate::util::response(
+            &ctx.request,
+            StatusCode::SERVICE_UNAVAILABLE,
+            None,
+            &tag,
+            &[],
+        )
+        .ok()
+    }
+
+    /// A transaction of a branch that has moved on to another (the request
+    /// that was challenged).
+    fn is_stale(&self, tx: TransactionId, at: BranchRef) -> bool {
+        self.contexts
+            .get(&at.server)
+            .and_then(|c| c.branches.get(at.index))
+            .and_then(|b| b.tx)
+            .is_some_and(|current| current != tx)
+    }
+
+    /// How a response on branch `at` becomes the server transaction's:
+    /// its Call-ID and CSeq as upstream sent them.
+    fn upstream_rewrite(&self, at: BranchRef) -> Option<Rewrite> {
+        let ctx = self.contexts.get(&at.server)?;
+        if let Some(call_id) = &ctx.upstream {
+            return Some(Rewrite {
+                call_id: Some(call_id.clone()),
+                cseq_shift: 0,
+            });
+        }
+        let branch = ctx.branches.get(at.index)?;
+        if !branch.is_translated() {
+            return None;
+        }
+        Some(Rewrite {
+            call_id: branch
+                .call_id
+                .as_ref()
+                .and(ctx.request.headers().call_id().map(str::to_owned)),
+            cseq_shift: -i64::from(branch.cseq_delta),
+        })
+    }
+
+    /// A response on branch `at` (restored to the caller's ids): a
+    /// translated branch's early dialog or answered call keeps its leg, a
+    /// failure of its INVITE ends it; a BYE answered 2xx ends the leg of
+    /// its dialog.
+    fn note_leg(&mut self, now: Instant, at: BranchRef, response: &Response) {
+        let Some(ctx) = self.contexts.get(&at.server) else {
+            return;
+        };
+        let success = response.status().is_success();
+        let translated = ctx.upstream.is_some() || ctx.outbound.is_some();
+        if *ctx.request.method() == switchboard_proto::Method::Bye && translated && success {
+            if let Some(ids) = DialogIds::of(ctx.request.headers()) {
+                self.legs.remove(ids);
+            }
+            return;
+        }
+        let Some(branch) = ctx.branches.get(at.index) else {
+            return;
+        };
+        if !ctx.is_initial_invite() || !branch.is_translated() {
+            return;
+        }
+        let (Some(call_id), Some(from_tag), Some(to_tag)) = (
+            ctx.request.headers().call_id(),
+            ctx.request.headers().from_tag(),
+            response.headers().to_tag(),
+        ) else {
+            return;
+        };
+        let ids = DialogIds {
+            call_id,
+            from_tag,
+            to_tag,
+        };
+        if response.status().as_u16() >= 300 {
+            self.legs.remove(ids);
+            return;
+        }
+        let carrier = branch.call_id.as_deref().unwrap_or(call_id);
+        self.legs.insert(now, ids, carrier, branch.cseq_delta);
+    }
+
     // ----- bookkeeping -----
 
     /// Tells the application that the call of the initial INVITE `server`
@@ -1218,9 +1584,35 @@ impl Proxy {
             .and_then(|c| c.branches.get_mut(at.index))
     }
 
+    /// Stops the branch's Timer C and its provisional timer.
     fn stop_timer_c(&mut self, at: BranchRef) {
         if let Some(old) = self.branch_mut(at).and_then(|b| b.timer_c.take()) {
             self.timers.remove(&(old, at.server, Timer::C(at.index)));
+        }
+        self.stop_provisional_timer(at);
+    }
+
+    fn stop_provisional_timer(&mut self, at: BranchRef) {
+        if let Some(old) = self
+            .branch_mut(at)
+            .and_then(|b| b.provisional_deadline.take())
+        {
+            self.timers
+                .remove(&(old, at.server, Timer::Provisional(at.index)));
+        }
+    }
+
+    /// Starts the provisional timer of a branch just sent, when its target
+    /// has one.
+    fn arm_provisional_timer(&mut self, now: Instant, at: BranchRef) {
+        self.stop_provisional_timer(at);
+        let Some(branch) = self.branch_mut(at) else {
+            return;
+        };
+        if let Some(after) = branch.provisional_timeout {
+            branch.provisional_deadline = Some(now + after);
+            self.timers
+                .insert((now + after, at.server, Timer::Provisional(at.index)));
         }
     }
 
@@ -1238,6 +1630,9 @@ impl Proxy {
             for (index, b) in ctx.branches.iter().enumerate() {
                 if let Some(at) = b.timer_c {
                     self.timers.remove(&(at, server, Timer::C(index)));
+                }
+                if let Some(at) = b.provisional_deadline {
+                    self.timers.remove(&(at, server, Timer::Provisional(index)));
                 }
             }
         }
@@ -1294,6 +1689,12 @@ fn contacts(response: &Response) -> Vec<Target> {
             Some(t)
         })
         .collect()
+}
+
+/// A final status after which a trunk's next gateway is tried: the
+/// gateway, not the callee, failed (408, 5xx).
+fn is_gateway_failure(code: u16) -> bool {
+    code == 408 || (500..600).contains(&code)
 }
 
 /// Adds `Content-Length` to a message that came without one (allowed over

@@ -104,6 +104,9 @@ pub struct Service {
     /// The plan changed: its trunks are reconfigured at the next pass
     /// that has the endpoint.
     trunks_stale: bool,
+    /// Routed calls with a fallthrough still to take, by server
+    /// transaction.
+    fallthrough: HashMap<TransactionId, route::Fallthrough>,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -229,6 +232,7 @@ impl Service {
             // Last: the parts above keep the RNGs they always had.
             trunks: Trunks::new(local, rng()),
             trunks_stale: false,
+            fallthrough: HashMap::new(),
         }
     }
 
@@ -682,6 +686,9 @@ impl Service {
     // ----- housekeeping -----
 
     fn housekeeping(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        // Fallthroughs of calls that were answered or cancelled.
+        let proxy = &self.proxy;
+        self.fallthrough.retain(|tx, _| proxy.is_proxying(*tx));
         let expired = self.registrar.poll_expired_bindings(now.unix());
         if !expired.is_empty() {
             // Watchers of the users whose bindings expired (none to tell
@@ -745,6 +752,11 @@ impl Service {
                     for aor in changed {
                         self.calls_changed(self.clock, ep, &aor);
                     }
+                }
+                // A routed call whose targets failed: its fallthrough
+                // (route.rs), or the best answer goes up.
+                ProxyEvent::Exhausted { server, cause, .. } => {
+                    self.on_exhausted(self.clock, ep, server, cause);
                 }
             }
         }

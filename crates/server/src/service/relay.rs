@@ -17,6 +17,7 @@
 //!   480 for both, so that names cannot be enumerated.
 
 use switchboard_core::{Now, Source, TransactionId};
+use switchboard_proto::digest::DigestCredentials;
 use switchboard_proto::header::{NameAddr, Replaces};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 
@@ -452,11 +453,42 @@ impl Service {
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
-        incoming: Incoming,
+        mut incoming: Incoming,
         targets: TargetSet,
     ) {
+        self.consume_credentials(&mut incoming.request);
         if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
             tracing::debug!(error = %e, "request not forwarded");
+        }
+    }
+
+    /// Removes the Proxy-Authorization values meant for this server's
+    /// realms before a request goes on: a caller's digest response is
+    /// ours to check, and in a carrier's or another domain's hands it
+    /// could be attacked offline. Credentials for other realms stay (a
+    /// proxy further on may want them).
+    fn consume_credentials(&self, request: &mut Request) {
+        let domains = &self.registrar.config().domains;
+        let ours = |value: &str| {
+            DigestCredentials::parse(value)
+                .is_ok_and(|c| domains.iter().any(|d| d.eq_ignore_ascii_case(&c.realm)))
+        };
+        let values: Vec<&str> = request
+            .headers()
+            .get_all(HeaderName::ProxyAuthorization)
+            .collect();
+        if !values.iter().any(|v| ours(v)) {
+            return;
+        }
+        let keep: Vec<String> = values
+            .into_iter()
+            .filter(|v| !ours(v))
+            .map(str::to_owned)
+            .collect();
+        let headers = request.headers_mut();
+        headers.remove_all(HeaderName::ProxyAuthorization);
+        for value in keep {
+            headers.push(HeaderName::ProxyAuthorization, value);
         }
     }
 

@@ -10,11 +10,17 @@
 
 use std::sync::Arc;
 
-use switchboard_core::Now;
-use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
-use switchboard_routing::{CallFacts, CallerKind, Decision, Outcome, Plan, RouteTarget};
+use std::time::Duration;
 
-use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
+use switchboard_core::{Now, TransactionId};
+use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
+use switchboard_routing::{
+    CallFacts, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
+};
+
+use crate::proxy::{
+    Advance, ExhaustCause, GroupPolicy, Incoming, Target, TargetSet, TransactionLayer,
+};
 use crate::registrar::Aor;
 
 use super::Service;
@@ -124,13 +130,39 @@ impl Service {
                     self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
                     return;
                 }
-                let targets = self.route_targets(now, &route.target);
+                let site = route
+                    .prefer_caller_site
+                    .then(|| self.plan.site_of(ip).map(str::to_owned))
+                    .flatten();
+                let mut targets =
+                    self.route_targets(now, &route.target, route.no_answer_after, site.as_deref());
+                let mut fallthrough = Fallthrough::of(&route);
                 if targets.is_empty() {
-                    self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
-                    return;
+                    // Nobody to ring: straight to the unavailable
+                    // fallthrough, or the answer a user with no device
+                    // gets.
+                    match fallthrough.as_mut().and_then(|f| f.on_unavailable.take()) {
+                        Some(next) => {
+                            targets = self.route_targets(now, &next, None, None);
+                            fallthrough = None;
+                        }
+                        None => {
+                            self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
+                            return;
+                        }
+                    }
+                    if targets.is_empty() {
+                        self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
+                        return;
+                    }
                 }
                 self.learn_dialog(now, &incoming);
+                let tx = incoming.tx();
+                let targets = targets.hold_final(fallthrough.is_some());
                 self.forward(now, ep, incoming, targets);
+                if let Some(f) = fallthrough {
+                    self.fallthrough.insert(tx, f);
+                }
             }
             _ => self.reply(now, ep, &incoming, StatusCode::SERVER_INTERNAL_ERROR),
         }
@@ -182,7 +214,12 @@ impl Service {
             transport: &transport,
             at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
         };
-        self.plan.decide(&facts, &self.trunks)
+        // The trace costs allocations: built only when someone reads it.
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.plan.decide(&facts, &self.trunks)
+        } else {
+            self.plan.decide_untraced(&facts, &self.trunks)
+        }
     }
 
     /// Whether `user` is the account name the server registers with at
@@ -229,38 +266,169 @@ impl Service {
         self.forward(now, ep, incoming, TargetSet::single(target));
     }
 
-    /// The proxy's targets for a plan's target.
-    fn route_targets(&mut self, now: Now, target: &RouteTarget) -> TargetSet {
+    /// The targets of a routed call failed (`cause`): its fallthrough
+    /// target when the route has one for that cause, else the best
+    /// answer goes upstream.
+    pub(super) fn on_exhausted(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        server: TransactionId,
+        cause: ExhaustCause,
+    ) {
+        let next = self.fallthrough.remove(&server).and_then(|f| match cause {
+            ExhaustCause::Busy => f.on_busy,
+            ExhaustCause::NoAnswer => f.on_no_answer,
+            _ => f.on_unavailable,
+        });
+        if let Some(next) = next {
+            let targets = self.route_targets(now, &next, None, None);
+            if !targets.is_empty() {
+                tracing::debug!(?cause, target = %next.label(), "fallthrough");
+                match self.proxy.forward_more(now.instant(), ep, server, targets) {
+                    Ok(()) => return,
+                    Err(error) => tracing::debug!(%error, "fallthrough not taken"),
+                }
+            }
+        }
+        if let Err(error) = self.proxy.release(now.instant(), ep, server) {
+            tracing::debug!(%error, "exhausted request not released");
+        }
+    }
+
+    /// The proxy's targets for a plan's target: a user's devices (those
+    /// at the caller's `site` first, when given) ringing for
+    /// `no_answer_after`, a ring group's members together or in turn, a
+    /// URI, or the carrier attempts one after another (the next only when
+    /// a gateway fails: 408, 5xx, silence for the trunk's
+    /// `failover_after`), each with its trunk's credentials.
+    fn route_targets(
+        &mut self,
+        now: Now,
+        target: &RouteTarget,
+        no_answer_after: Option<Duration>,
+        site: Option<&str>,
+    ) -> TargetSet {
         let mut set = TargetSet::new();
+        let ring = GroupPolicy {
+            timeout: no_answer_after,
+            ..GroupPolicy::default()
+        };
         match target {
             RouteTarget::User { name, domain } => {
-                if let Ok(aor) = Aor::new(name, domain) {
-                    for t in self.device_targets(now, &aor) {
-                        set.push(t);
-                    }
-                }
+                let Ok(aor) = Aor::new(name, &self.served_domain(domain)) else {
+                    return set;
+                };
+                let (near, far) = self.devices_by_site(now, &aor, site);
+                set.push_group(near, ring);
+                set.push_group(far, ring);
             }
-            RouteTarget::RingGroup { members, .. } => {
+            RouteTarget::RingGroup {
+                members,
+                strategy,
+                ring_timeout,
+                ..
+            } => {
+                let policy = GroupPolicy {
+                    timeout: Some(*ring_timeout),
+                    ..GroupPolicy::default()
+                };
+                let mut all = Vec::new();
                 for (name, domain) in members {
-                    if let Ok(aor) = Aor::new(name, domain) {
-                        for t in self.device_targets(now, &aor) {
-                            set.push(t);
-                        }
+                    let Ok(aor) = Aor::new(name, &self.served_domain(domain)) else {
+                        continue;
+                    };
+                    let devices = self.device_targets(now, &aor);
+                    match strategy {
+                        RingStrategy::Sequential => set.push_group(devices, policy),
+                        _ => all.extend(devices),
                     }
                 }
+                set.push_group(all, policy);
             }
-            RouteTarget::Uri(uri) => set.push(Target::new(uri.as_str())),
+            RouteTarget::Uri(uri) => set.push_group(vec![Target::new(uri.as_str())], ring),
             RouteTarget::Trunks(attempts) => {
-                // One after another (lower q later).
-                let count = u16::try_from(attempts.len()).unwrap_or(u16::MAX);
-                for (i, attempt) in attempts.iter().enumerate() {
-                    let q = 1000u16.saturating_sub(u16::try_from(i).unwrap_or(count));
-                    set.push(Target::new(attempt.request_uri.as_str()).with_q(q));
+                let gateway = GroupPolicy {
+                    timeout: None,
+                    advance: Advance::OnGatewayFailure,
+                };
+                for attempt in attempts {
+                    let Some(trunk) = self.plan.trunks().iter().find(|t| t.name == attempt.trunk)
+                    else {
+                        continue;
+                    };
+                    let mut target = Target::new(attempt.request_uri.as_str())
+                        .with_provisional_timeout(trunk.failover_after)
+                        .with_fresh_call_id(trunk.fresh_call_id);
+                    if let Some(credentials) = &trunk.credentials {
+                        target = target.with_credentials(credentials.clone());
+                    }
+                    set.push_group(vec![target], gateway);
                 }
             }
             _ => {}
         }
         set
+    }
+
+    /// The domain a plan's user lives in: `domain` when this server
+    /// serves it, else its first domain (a carrier's call names the
+    /// server's address, not the users' domain).
+    fn served_domain(&self, domain: &str) -> String {
+        let domains = &self.registrar.config().domains;
+        domains
+            .iter()
+            .find(|d| d.eq_ignore_ascii_case(domain))
+            .or(domains.first())
+            .cloned()
+            .unwrap_or_else(|| domain.to_owned())
+    }
+
+    /// A user's devices, split into those at `site` (by the address they
+    /// registered from) and the others; all in the second list without a
+    /// site.
+    fn devices_by_site(
+        &mut self,
+        now: Now,
+        aor: &Aor,
+        site: Option<&str>,
+    ) -> (Vec<Target>, Vec<Target>) {
+        let Some(site) = site else {
+            return (Vec::new(), self.device_targets(now, aor));
+        };
+        let plan = Arc::clone(&self.plan);
+        let near: Vec<String> = self
+            .registrar
+            .lookup(aor, now.unix())
+            .iter()
+            .filter(|b| plan.site_of(b.source.remote.ip()) == Some(site))
+            .map(|b| b.contact.clone())
+            .collect();
+        self.device_targets(now, aor)
+            .into_iter()
+            .partition(|t| near.iter().any(|c| c == &t.uri))
+    }
+}
+
+/// The fallthrough targets of a routed call, kept until its targets are
+/// exhausted or it is answered.
+#[derive(Debug, Clone)]
+pub(super) struct Fallthrough {
+    on_busy: Option<RouteTarget>,
+    on_no_answer: Option<RouteTarget>,
+    on_unavailable: Option<RouteTarget>,
+}
+
+impl Fallthrough {
+    /// The route's fallthrough, when it has one.
+    fn of(route: &Route) -> Option<Self> {
+        let f = Self {
+            on_busy: route.on_busy.clone(),
+            on_no_answer: route.on_no_answer.clone(),
+            on_unavailable: route.on_unavailable.clone(),
+        };
+        (f.on_busy.is_some() || f.on_no_answer.is_some() || f.on_unavailable.is_some())
+            .then_some(f)
     }
 }
 

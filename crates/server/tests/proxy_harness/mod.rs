@@ -24,7 +24,8 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
 };
 use switchboard_server::proxy::{
-    CallUpdate, Listener, NextHop, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet,
+    Advance, CallUpdate, ExhaustCause, GroupPolicy, Listener, NextHop, Proxy, ProxyConfig,
+    ProxyEvent, Target, TargetSet,
 };
 use switchboard_testkit::{LinkConfig, NetEvent, Network, NodeId, NodeSpec, Packet};
 
@@ -60,6 +61,9 @@ pub struct UasPlan {
     pub responses: Vec<(Duration, u16)>,
     /// Extra header lines on the final response.
     pub final_headers: Vec<(HeaderName, String)>,
+    /// The responses to an INVITE that carries credentials (none: as
+    /// `responses`).
+    pub authorized: Option<Vec<(Duration, u16)>>,
 }
 
 impl UasPlan {
@@ -70,7 +74,19 @@ impl UasPlan {
                 .map(|&(ms, c)| (Duration::from_millis(ms), c))
                 .collect(),
             final_headers: Vec::new(),
+            authorized: None,
         }
+    }
+
+    /// An INVITE with credentials gets these responses instead.
+    pub fn when_authorized(mut self, responses: &[(u64, u16)]) -> Self {
+        self.authorized = Some(
+            responses
+                .iter()
+                .map(|&(ms, c)| (Duration::from_millis(ms), c))
+                .collect(),
+        );
+        self
     }
 
     pub fn header(mut self, name: HeaderName, value: &str) -> Self {
@@ -176,6 +192,8 @@ pub struct Sim {
     pub call_updates: Vec<CallUpdate>,
     /// Endpoint events the proxy gave back (not its own).
     pub leftovers: Vec<String>,
+    /// The requests the proxy held exhausted: when, which, why.
+    pub exhausted: Vec<(Duration, TransactionId, StatusCode, ExhaustCause)>,
     actions: Vec<Action>,
 }
 
@@ -218,6 +236,7 @@ impl Sim {
             resolves: 0,
             call_updates: Vec::new(),
             leftovers: Vec::new(),
+            exhausted: Vec::new(),
             actions: Vec::new(),
         }
     }
@@ -268,6 +287,46 @@ impl Sim {
             })
             .collect();
         self.locations.insert(user.to_owned(), set);
+    }
+
+    /// A UDP target for `user` at a node, sent straight there (a trunk's
+    /// gateway).
+    pub fn target_at(&self, node: NodeId, user: &str) -> Target {
+        let a = self.net.address(node);
+        Target::new(format!("sip:{user}@{a}")).with_next_hop(NextHop::address(Transport::Udp, a))
+    }
+
+    /// `user@example.com` is a trunk: `gateways` tried one after another,
+    /// each a group of its own that hands over only when the gateway
+    /// fails; `shape` adds what the trunk says (credentials, timeouts).
+    pub fn trunk(&mut self, user: &str, gateways: &[NodeId], shape: impl Fn(Target) -> Target) {
+        let mut set = TargetSet::new();
+        for &node in gateways {
+            set.push_group(
+                vec![shape(self.target_at(node, "+493012345"))],
+                GroupPolicy {
+                    timeout: None,
+                    advance: Advance::OnGatewayFailure,
+                },
+            );
+        }
+        self.locations.insert(user.to_owned(), set);
+    }
+
+    /// The proxy continues a held request with more targets.
+    pub fn forward_more(&mut self, server: TransactionId, targets: TargetSet) {
+        let Self { net, proxy, p, .. } = self;
+        net.with_endpoint(*p, |ep, now| proxy.forward_more(now, ep, server, targets))
+            .unwrap();
+        self.after_proxy();
+    }
+
+    /// The proxy answers a held request with its best response.
+    pub fn release(&mut self, server: TransactionId) {
+        let Self { net, proxy, p, .. } = self;
+        net.with_endpoint(*p, |ep, now| proxy.release(now, ep, server))
+            .unwrap();
+        self.after_proxy();
     }
 
     pub fn node_of(&self, a: SocketAddr) -> Option<NodeId> {
@@ -430,13 +489,58 @@ impl Sim {
         }
     }
 
+    /// Alice sends an in-dialog request of the call (re-INVITE, INFO,
+    /// BYE) with CSeq `cseq`, in its own transaction.
+    pub fn alice_in_dialog(&mut self, method: Method, cseq: u32) -> TransactionId {
+        let bye = self.call.bye_tx;
+        self.send_in_dialog(method, cseq);
+        let tx = self.call.bye_tx.unwrap();
+        self.call.bye_tx = bye;
+        self.requests.push((tx, None));
+        tx
+    }
+
+    /// Alice ACKs a 2xx of the call's dialog with CSeq `cseq`.
+    pub fn alice_ack(&mut self, cseq: u32) {
+        self.send_in_dialog(Method::Ack, cseq);
+    }
+
+    /// The callee of served INVITE `j` sends an in-dialog request (BYE,
+    /// re-INVITE) with its own CSeq, along the Record-Route.
+    pub fn callee_request(&mut self, j: usize, method: Method, cseq: u32) -> TransactionId {
+        let s = &self.served[j];
+        let h = s.request.headers();
+        let target = uri_of(h.get(HeaderName::Contact).unwrap());
+        let from = uri_of(h.get(HeaderName::To).unwrap());
+        let mut b = RequestBuilder::new(method, &target)
+            .from(&format!("<{from}>"), &s.to_tag)
+            .to(h.get(HeaderName::From).unwrap(), None)
+            .call_id(h.call_id().unwrap())
+            .cseq(cseq);
+        let routes: Vec<String> = h
+            .values(HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
+        for r in &routes {
+            b = b.header(HeaderName::Route, r.clone());
+        }
+        let dest = uri_to_dest(&uri_of(routes.first().unwrap()));
+        let node = s.node;
+        let tx = self
+            .net
+            .send_request(node, b.build().unwrap(), dest)
+            .unwrap();
+        self.requests.push((tx, None));
+        tx
+    }
+
     // ----- callees -----
 
     fn on_uas_request(&mut self, node: NodeId, tx: TransactionId, request: Request) {
         let now = self.now();
         self.received.push((now, node, request.clone()));
         match request.method() {
-            Method::Invite => {
+            Method::Invite if request.headers().to_tag().is_none() => {
                 let j = self.served.len();
                 self.served.push(Served {
                     node,
@@ -449,7 +553,14 @@ impl Sim {
                     acked: false,
                 });
                 let plan = self.plans.get(&node).cloned().unwrap_or_default();
-                for (delay, code) in plan.responses {
+                let h = self.served[j].request.headers();
+                let authorized = h.get(HeaderName::ProxyAuthorization).is_some()
+                    || h.get(HeaderName::Authorization).is_some();
+                let responses = match plan.authorized {
+                    Some(r) if authorized => r,
+                    _ => plan.responses,
+                };
+                for (delay, code) in responses {
                     self.later(node, delay, Action::Respond(j, code));
                 }
             }
@@ -520,6 +631,11 @@ impl Sim {
     fn on_uas_event(&mut self, node: NodeId, event: Event) {
         match event {
             Event::Request { tx, request, .. } => self.on_uas_request(node, tx, request),
+            Event::Response { tx, response, .. } if response.status().as_u16() >= 200 => {
+                if let Some(r) = self.requests.iter_mut().find(|(t, _)| *t == tx) {
+                    r.1 = Some(response);
+                }
+            }
             Event::Ack { request, .. } => {
                 self.received
                     .push((self.net.elapsed(), node, request.clone()));
@@ -608,6 +724,15 @@ impl Sim {
                     self.call_updates.push(update);
                     continue;
                 }
+                ProxyEvent::Exhausted {
+                    server,
+                    status,
+                    cause,
+                } => {
+                    let now = self.now();
+                    self.exhausted.push((now, server, status, cause));
+                    continue;
+                }
                 _ => continue,
             };
             self.resolves += 1;
@@ -656,6 +781,16 @@ impl Sim {
             NetEvent::Endpoint { node, event, .. } if node == self.p => self.on_proxy_event(event),
             NetEvent::Endpoint { node, event, .. } if node == self.alice => match event {
                 Event::Response { tx, response, .. } => self.on_alice_response(tx, response),
+                Event::Request { tx, request, .. } => {
+                    self.received.push((self.now(), node, request.clone()));
+                    let ok = ResponseBuilder::from_request(&request, StatusCode::OK)
+                        .build()
+                        .unwrap();
+                    self.net.respond(node, tx, ok).unwrap();
+                }
+                Event::Ack { request, .. } => {
+                    self.received.push((self.now(), node, request));
+                }
                 Event::StrayResponse { response, .. }
                     if response.status().is_success() && self.call.invite_tx.is_some() =>
                 {
