@@ -19,9 +19,7 @@ impl CostTable {
     /// non-negative number.
     pub(crate) fn insert(&mut self, prefix: &str, cost: f64) -> Result<(), String> {
         if !cost.is_finite() || cost < 0.0 {
-            return Err(format!(
-                "cost {cost} for {prefix:?} must be a non-negative number"
-            ));
+            return Err(format!("cost {cost} for {prefix:?} must be a non-negative number"));
         }
         if prefix.is_empty() {
             return Err("an empty cost prefix".to_owned());
@@ -45,8 +43,7 @@ impl CostTable {
             let bad = || (index + 1, format!("{line:?} is not \"prefix,cost\""));
             let (prefix, cost) = line.split_once(',').ok_or_else(bad)?;
             let cost: f64 = cost.trim().parse().map_err(|_| bad())?;
-            self.insert(prefix.trim(), cost)
-                .map_err(|message| (index + 1, message))?;
+            self.insert(prefix.trim(), cost).map_err(|message| (index + 1, message))?;
         }
         Ok(())
     }

@@ -22,10 +22,7 @@ impl NumberRange {
         if low > high {
             return Err(format!("{text:?}: the first end is above the second"));
         }
-        Ok(Self {
-            low: low.to_owned(),
-            high: high.to_owned(),
-        })
+        Ok(Self { low: low.to_owned(), high: high.to_owned() })
     }
 
     /// The bytes a number in the range may start with.
@@ -101,11 +98,12 @@ fn strip_nonempty<'a>(number: &'a str, prefix: &str) -> Option<&'a str> {
 /// The URI without its scheme (`sip:`, `sips:`, `tel:`), or `None` when it
 /// has none of them.
 pub(crate) fn strip_scheme(uri: &str) -> Option<(&str, &str)> {
-    ["sips:", "sip:", "tel:"].iter().find_map(|scheme| {
-        let head = uri.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme)
-            .then(|| (head, uri.get(scheme.len()..).unwrap_or("")))
-    })
+    ["sips:", "sip:", "tel:"]
+        .iter()
+        .find_map(|scheme| {
+            let head = uri.get(..scheme.len())?;
+            head.eq_ignore_ascii_case(scheme).then(|| (head, uri.get(scheme.len()..).unwrap_or("")))
+        })
 }
 
 /// The user part of a SIP URI (`alice` of `sip:alice@example.com;x`),
@@ -114,9 +112,7 @@ pub(crate) fn user_part(uri: &str) -> &str {
     let rest = strip_scheme(uri).map_or(uri, |(_, rest)| rest);
     match rest.split_once('@') {
         Some((user, _)) => user.split(';').next().unwrap_or(user),
-        None if uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("tel:")) => {
-            rest.split(';').next().unwrap_or(rest)
-        }
+        None if uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("tel:")) => rest.split(';').next().unwrap_or(rest),
         None => "",
     }
 }

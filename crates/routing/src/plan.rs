@@ -107,10 +107,7 @@ impl Plan {
     /// The site whose networks hold `source` (the first declared, when
     /// several do).
     pub fn site_of(&self, source: IpAddr) -> Option<&str> {
-        self.sites
-            .iter()
-            .find(|site| site.networks.contains(source))
-            .map(|site| site.name.as_str())
+        self.sites.iter().find(|site| site.networks.contains(source)).map(|site| site.name.as_str())
     }
 
     /// Whether `number` (as dialled) is an emergency number.

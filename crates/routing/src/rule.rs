@@ -59,12 +59,7 @@ impl Rule {
     }
 
     /// The number after the rule's rewrites, each step traced.
-    pub(crate) fn rewrite(
-        &self,
-        dialled: &str,
-        numbering: &Numbering,
-        trace: &mut Trace,
-    ) -> String {
+    pub(crate) fn rewrite(&self, dialled: &str, numbering: &Numbering, trace: &mut Trace) -> String {
         let mut number = dialled.to_owned();
         for step in &self.rewrites {
             let next = step.apply(&number, numbering);

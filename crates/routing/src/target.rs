@@ -30,26 +30,17 @@ impl TargetSpec {
             return Ok(Self::User(name.to_owned()));
         }
         if let Some(name) = text.strip_prefix("group:") {
-            let index =
-                group(name).ok_or_else(|| format!("target {text:?}: no ring group {name:?}"))?;
-            return Ok(Self::Group {
-                index,
-                name: name.to_owned(),
-            });
+            let index = group(name).ok_or_else(|| format!("target {text:?}: no ring group {name:?}"))?;
+            return Ok(Self::Group { index, name: name.to_owned() });
         }
         if let Some(name) = text.strip_prefix("trunk:") {
             let index = trunk(name).ok_or_else(|| format!("target {text:?}: no trunk {name:?}"))?;
-            return Ok(Self::Trunk {
-                index,
-                name: name.to_owned(),
-            });
+            return Ok(Self::Trunk { index, name: name.to_owned() });
         }
         if is_sip_uri(text) {
             return Ok(Self::Uri(text.to_owned()));
         }
-        Err(format!(
-            "target {text:?}: expected \"user:NAME\", \"group:NAME\", \"trunk:NAME\" or a sip: URI"
-        ))
+        Err(format!("target {text:?}: expected \"user:NAME\", \"group:NAME\", \"trunk:NAME\" or a sip: URI"))
     }
 }
 
@@ -66,13 +57,9 @@ impl fmt::Display for TargetSpec {
 
 /// `sip:` or `sips:` with a host after any user part.
 pub(crate) fn is_sip_uri(text: &str) -> bool {
-    let rest = text
-        .strip_prefix("sip:")
-        .or_else(|| text.strip_prefix("sips:"));
+    let rest = text.strip_prefix("sip:").or_else(|| text.strip_prefix("sips:"));
     rest.is_some_and(|rest| {
         let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-        !host.is_empty()
-            && !host.starts_with([';', ':', '?'])
-            && !rest.contains(char::is_whitespace)
+        !host.is_empty() && !host.starts_with([';', ':', '?']) && !rest.contains(char::is_whitespace)
     })
 }

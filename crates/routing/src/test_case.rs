@@ -98,11 +98,7 @@ pub struct TestOutcome {
 impl Plan {
     /// Runs the plan's `[[test]]` cases; cases without `at` run at the
     /// Unix epoch (so that results never depend on the clock).
-    pub fn run_tests(
-        &self,
-        served_domains: &[String],
-        health: &dyn GatewayHealth,
-    ) -> Vec<TestOutcome> {
+    pub fn run_tests(&self, served_domains: &[String], health: &dyn GatewayHealth) -> Vec<TestOutcome> {
         self.run_tests_at(served_domains, health, 0)
     }
 
@@ -114,10 +110,7 @@ impl Plan {
         health: &dyn GatewayHealth,
         default_at_unix: i64,
     ) -> Vec<TestOutcome> {
-        self.tests
-            .iter()
-            .map(|case| self.run_test(case, served_domains, health, default_at_unix))
-            .collect()
+        self.tests.iter().map(|case| self.run_test(case, served_domains, health, default_at_unix)).collect()
     }
 
     fn run_test(
@@ -129,17 +122,10 @@ impl Plan {
     ) -> TestOutcome {
         let from_user = user_part(&case.from);
         let from_host = host_part(&case.from);
-        let is_served = |host: &str| {
-            served
-                .iter()
-                .any(|domain| domain.eq_ignore_ascii_case(host))
-        };
+        let is_served = |host: &str| served.iter().any(|domain| domain.eq_ignore_ascii_case(host));
         let caller = match (&case.trunk, is_served(from_host)) {
             (Some(trunk), _) => CallerKind::Trunk { name: trunk },
-            (None, true) => CallerKind::User {
-                name: from_user,
-                domain: from_host,
-            },
+            (None, true) => CallerKind::User { name: from_user, domain: from_host },
             (None, false) => CallerKind::Foreign,
         };
         let default_domain = if is_served(from_host) {
@@ -156,8 +142,7 @@ impl Plan {
             to,
             to_domain,
             from_uri: &case.from,
-            anonymous: from_user.eq_ignore_ascii_case("anonymous")
-                || from_host.eq_ignore_ascii_case("anonymous.invalid"),
+            anonymous: from_user.eq_ignore_ascii_case("anonymous") || from_host.eq_ignore_ascii_case("anonymous.invalid"),
             caller,
             source: case.source,
             transport: &case.transport,
@@ -165,12 +150,7 @@ impl Plan {
         };
         let decision = self.decide(&facts, health);
         let differences = case.differences(&decision);
-        TestOutcome {
-            name: case.name.clone(),
-            passed: differences.is_empty(),
-            differences,
-            decision,
-        }
+        TestOutcome { name: case.name.clone(), passed: differences.is_empty(), differences, decision }
     }
 }
 
@@ -183,25 +163,13 @@ impl TestCase {
                 differences.push(format!("{what}: expected {expected:?}, got {got:?}"));
             }
         };
-        compare(
-            "rule",
-            self.expect_rule.as_deref(),
-            decision.rule.as_deref().unwrap_or("none"),
-        );
-        compare(
-            "outcome",
-            self.expect.map(ExpectedOutcome::name),
-            ExpectedOutcome::of(&decision.outcome),
-        );
+        compare("rule", self.expect_rule.as_deref(), decision.rule.as_deref().unwrap_or("none"));
+        compare("outcome", self.expect.map(ExpectedOutcome::name), ExpectedOutcome::of(&decision.outcome));
         let status = match &decision.outcome {
             Outcome::Reject { status, .. } | Outcome::Redirect { status, .. } => status.to_string(),
             _ => "none".to_owned(),
         };
-        compare(
-            "status",
-            self.expect_status.map(|s| s.to_string()).as_deref(),
-            &status,
-        );
+        compare("status", self.expect_status.map(|s| s.to_string()).as_deref(), &status);
         let target = match &decision.outcome {
             Outcome::Route(route) => route.target.label(),
             Outcome::Redirect { uri, .. } => uri.clone(),

@@ -3,30 +3,19 @@
 //! `tests/data/*.trace` file. `UPDATE_GOLDEN=1` rewrites the files (review
 //! the diff before committing).
 // Tests: a failed unwrap is a failed test.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::indexing_slicing,
-    clippy::panic
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
 
 use std::path::PathBuf;
 
 use switchboard_routing::{AssumeUp, Plan, PlanSource};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
 }
 
 fn fixture() -> Plan {
     let text = std::fs::read_to_string(data("plan.toml")).unwrap();
-    Plan::load(&[PlanSource {
-        path: "plan.toml",
-        text: &text,
-    }])
-    .unwrap()
+    Plan::load(&[PlanSource { path: "plan.toml", text: &text }]).unwrap()
 }
 
 fn served() -> Vec<String> {
@@ -38,13 +27,7 @@ fn the_fixture_cases_pass() {
     let outcomes = fixture().run_tests(&served(), &AssumeUp);
     assert_eq!(outcomes.len(), 8);
     for outcome in &outcomes {
-        assert!(
-            outcome.passed,
-            "{}: {:?}\n{}",
-            outcome.name,
-            outcome.differences,
-            outcome.decision.render()
-        );
+        assert!(outcome.passed, "{}: {:?}\n{}", outcome.name, outcome.differences, outcome.decision.render());
     }
 }
 
@@ -58,15 +41,8 @@ fn rendered_decisions_match_the_golden_traces() {
             std::fs::write(&path, &rendered).unwrap();
             continue;
         }
-        let expected =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(
-            rendered,
-            expected,
-            "{} differs from {}",
-            outcome.name,
-            path.display()
-        );
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(rendered, expected, "{} differs from {}", outcome.name, path.display());
     }
 }
 
@@ -85,11 +61,7 @@ expect = "route"
 expect_status = 486
 expect_target = "user:bob"
 "#;
-    let plan = Plan::load(&[PlanSource {
-        path: "p.toml",
-        text,
-    }])
-    .unwrap();
+    let plan = Plan::load(&[PlanSource { path: "p.toml", text }]).unwrap();
     let [outcome] = plan.run_tests(&served(), &AssumeUp).try_into().unwrap();
     assert!(!outcome.passed);
     assert_eq!(
