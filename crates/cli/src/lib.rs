@@ -659,13 +659,6 @@ pub fn execute(
                 at,
                 trunk,
             } => {
-                let at = match at.as_deref().map(route::parse_time).transpose() {
-                    Ok(at) => at,
-                    Err(e) => {
-                        writeln!(err, "error: --at: {e}")?;
-                        return Ok(ExitCode::from(EXIT_UNAVAILABLE));
-                    }
-                };
                 let call = route::TestCall {
                     from,
                     to,

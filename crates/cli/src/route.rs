@@ -5,10 +5,11 @@
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use switchboard_config::Flags;
-use switchboard_routing::{AssumeUp, CallFacts, CallerKind, Plan};
+use switchboard_routing::{AssumeUp, DryCall, Plan};
 
 use crate::plan::load_plan;
 use crate::serve::{PID_FILE, probe_host, read_settings, unix_now};
@@ -25,8 +26,9 @@ pub(crate) struct TestCall {
     pub(crate) source: IpAddr,
     /// Its transport.
     pub(crate) transport: String,
-    /// When (seconds since the epoch); `None`: now.
-    pub(crate) at: Option<i64>,
+    /// When, as written (`2026-12-07T10:00:00`, local to the plan's
+    /// zone, or with an offset); `None`: now.
+    pub(crate) at: Option<String>,
     /// The call comes from this trunk.
     pub(crate) trunk: Option<String>,
 }
@@ -70,33 +72,28 @@ pub(crate) fn test(
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
-    let (user, domain) = split_uri(&call.from);
-    let served = domains.iter().any(|d| d.eq_ignore_ascii_case(domain));
-    let caller = match (&call.trunk, plan.inbound_trunk(call.source)) {
-        (Some(name), _) => CallerKind::Trunk { name },
-        (None, Some(trunk)) => CallerKind::Trunk { name: &trunk.name },
-        (None, None) if served => CallerKind::User { name: user, domain },
-        (None, None) => CallerKind::Foreign,
+    let at_unix = match call.at.as_deref() {
+        None => i64::try_from(unix_now()).unwrap_or(i64::MAX),
+        Some(text) => match plan.parse_at(text) {
+            Some(at) => at,
+            None => {
+                writeln!(
+                    err,
+                    "error: --at {text:?} is not a time like 2026-12-07T10:00:00 (local to the plan's zone) or with an offset"
+                )?;
+                return Ok(ExitCode::from(EXIT_UNAVAILABLE));
+            }
+        },
     };
-    let (to, to_domain) = split_uri(&call.to);
-    let to_domain = if to_domain.is_empty() {
-        domains.first().map_or("", String::as_str)
-    } else {
-        to_domain
-    };
-    let facts = CallFacts {
-        to,
-        to_domain,
-        from_uri: &call.from,
-        anonymous: call.from.to_ascii_lowercase().contains("anonymous"),
-        caller,
+    let dry = DryCall {
+        from: &call.from,
+        to: &call.to,
         source: call.source,
         transport: &call.transport,
-        at_unix: call
-            .at
-            .unwrap_or_else(|| i64::try_from(unix_now()).unwrap_or(i64::MAX)),
+        at_unix,
+        trunk: call.trunk.as_deref(),
     };
-    let decision = plan.decide(&facts, &AssumeUp);
+    let decision = plan.dry_run(&dry, &domains, &AssumeUp);
     writeln!(out, "plan {}", plan.version())?;
     write!(out, "{}", decision.render())?;
     Ok(if decision.refuses() {
@@ -126,7 +123,12 @@ pub(crate) fn check(
         if outcome.passed {
             writeln!(out, "ok   {}", outcome.name)?;
         } else {
-            writeln!(out, "FAIL {}: {}", outcome.name, outcome.differences.join("; "))?;
+            writeln!(
+                out,
+                "FAIL {}: {}",
+                outcome.name,
+                outcome.differences.join("; ")
+            )?;
         }
     }
     writeln!(out, "{} passed, {failed} failed", outcomes.len() - failed)?;
@@ -187,26 +189,4 @@ pub(crate) fn reload(
         plan.version()
     )?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `--at`: seconds since the epoch, from `2026-12-07T10:00:00Z`, with an
-/// offset, or as local time in the plan's zone.
-pub(crate) fn parse_time(text: &str) -> Result<i64, String> {
-    text.parse::<i64>()
-        .map_err(|_| format!("{text:?} is not a time"))
-}
-
-/// The user part and the host of a SIP URI, or the text and "" for a bare
-/// number.
-fn split_uri(uri: &str) -> (&str, &str) {
-    let rest = uri
-        .strip_prefix("sips:")
-        .or_else(|| uri.strip_prefix("sip:"))
-        .unwrap_or(uri);
-    let rest = rest.split([';', '?', '>']).next().unwrap_or(rest);
-    match rest.split_once('@') {
-        Some((user, host)) => (user, host.split(':').next().unwrap_or(host)),
-        None if uri.starts_with("sip") => ("", rest),
-        None => (rest, ""),
-    }
 }

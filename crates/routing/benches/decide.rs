@@ -57,7 +57,14 @@ fn load(text: &str, a: &str, b: &str) -> Plan {
         "b.csv" => Some(b.to_owned()),
         _ => None,
     };
-    Plan::load_with(&[PlanSource { path: "plan.toml", text }], &reader).unwrap()
+    Plan::load_with(
+        &[PlanSource {
+            path: "plan.toml",
+            text,
+        }],
+        &reader,
+    )
+    .unwrap()
 }
 
 fn decide(c: &mut Criterion) {
@@ -68,7 +75,10 @@ fn decide(c: &mut Criterion) {
         to_domain: "example.com",
         from_uri: "sip:alice@example.com",
         anonymous: false,
-        caller: CallerKind::User { name: "alice", domain: "example.com" },
+        caller: CallerKind::User {
+            name: "alice",
+            domain: "example.com",
+        },
         source: IpAddr::from([10, 1, 2, 3]),
         transport: "udp",
         at_unix: 1_796_637_600,
@@ -76,15 +86,24 @@ fn decide(c: &mut Criterion) {
     let decision = plan.decide(&call, &AssumeUp);
     assert_eq!(decision.rule.as_deref(), Some("international"));
     assert!(matches!(decision.outcome, Outcome::Route(_)));
-    assert_eq!(plan.decide_untraced(&call, &AssumeUp).outcome, decision.outcome);
+    assert_eq!(
+        plan.decide_untraced(&call, &AssumeUp).outcome,
+        decision.outcome
+    );
 
     c.bench_function("decide/rule_10000_of_10000_lcr_100k_prefixes", |bench| {
         bench.iter(|| black_box(plan.decide(black_box(&call), &AssumeUp)));
     });
-    c.bench_function("decide_untraced/rule_10000_of_10000_lcr_100k_prefixes", |bench| {
-        bench.iter(|| black_box(plan.decide_untraced(black_box(&call), &AssumeUp)));
-    });
-    let local = CallFacts { to: "900000", ..call };
+    c.bench_function(
+        "decide_untraced/rule_10000_of_10000_lcr_100k_prefixes",
+        |bench| {
+            bench.iter(|| black_box(plan.decide_untraced(black_box(&call), &AssumeUp)));
+        },
+    );
+    let local = CallFacts {
+        to: "900000",
+        ..call
+    };
     c.bench_function("decide/rule_1_of_10000", |bench| {
         bench.iter(|| black_box(plan.decide(black_box(&local), &AssumeUp)));
     });

@@ -17,17 +17,26 @@ pub(crate) struct CallView<'p, 'c> {
 
 impl<'p, 'c> CallView<'p, 'c> {
     pub(crate) fn new(plan: &'p Plan, call: &'c CallFacts<'c>) -> Self {
-        Self { call, plan, site: OnceCell::new(), local: OnceCell::new() }
+        Self {
+            call,
+            plan,
+            site: OnceCell::new(),
+            local: OnceCell::new(),
+        }
     }
 
     /// The caller's site by source network.
     pub(crate) fn site(&self) -> Option<&'p str> {
-        *self.site.get_or_init(|| self.plan.site_of(self.call.source))
+        *self
+            .site
+            .get_or_init(|| self.plan.site_of(self.call.source))
     }
 
     /// The call's time in the plan's zone.
     pub(crate) fn local(&self) -> LocalTime {
-        *self.local.get_or_init(|| LocalTime::at(self.call.at_unix, self.plan.zone()))
+        *self
+            .local
+            .get_or_init(|| LocalTime::at(self.call.at_unix, self.plan.zone()))
     }
 
     /// Whether the caller is a local user in `group`.

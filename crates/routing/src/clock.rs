@@ -20,21 +20,37 @@ pub(crate) struct LocalTime {
 impl LocalTime {
     /// `at_unix` in `zone` (a time outside jiff's range is clamped to it).
     pub(crate) fn at(at_unix: i64, zone: &TimeZone) -> Self {
-        let stamp = Timestamp::from_second(at_unix).unwrap_or(if at_unix < 0 { Timestamp::MIN } else { Timestamp::MAX });
+        let stamp = Timestamp::from_second(at_unix).unwrap_or(if at_unix < 0 {
+            Timestamp::MIN
+        } else {
+            Timestamp::MAX
+        });
         let local = zone.to_datetime(stamp);
-        let minute_of_day = u16::try_from(local.hour()).unwrap_or(0) * 60 + u16::try_from(local.minute()).unwrap_or(0);
+        let minute_of_day = u16::try_from(local.hour()).unwrap_or(0) * 60
+            + u16::try_from(local.minute()).unwrap_or(0);
         let weekday = u8::try_from(local.weekday().to_monday_zero_offset()).unwrap_or(0);
-        Self { minute_of_day, weekday, date: local.date() }
+        Self {
+            minute_of_day,
+            weekday,
+            date: local.date(),
+        }
     }
 
     /// `HH:MM`, for the trace.
     pub(crate) fn clock(&self) -> String {
-        format!("{:02}:{:02}", self.minute_of_day / 60, self.minute_of_day % 60)
+        format!(
+            "{:02}:{:02}",
+            self.minute_of_day / 60,
+            self.minute_of_day % 60
+        )
     }
 
     /// `mon`..`sun`, for the trace.
     pub(crate) fn day_name(&self) -> &'static str {
-        DAY_NAMES.get(usize::from(self.weekday)).copied().unwrap_or("?")
+        DAY_NAMES
+            .get(usize::from(self.weekday))
+            .copied()
+            .unwrap_or("?")
     }
 }
 
@@ -92,7 +108,10 @@ impl DaySet {
             let bad = || format!("{entry:?} is not a weekday or range like \"mon-fri\"");
             let lower = entry.trim().to_ascii_lowercase();
             let (first, last) = match lower.split_once('-') {
-                Some((first, last)) => (day_index(first).ok_or_else(bad)?, day_index(last).ok_or_else(bad)?),
+                Some((first, last)) => (
+                    day_index(first).ok_or_else(bad)?,
+                    day_index(last).ok_or_else(bad)?,
+                ),
                 None => {
                     let day = day_index(&lower).ok_or_else(bad)?;
                     (day, day)
@@ -128,7 +147,11 @@ fn day_index(name: &str) -> Option<u8> {
         "sunday",
     ];
     let accepted = name.len() == 3 || full.get(index).is_some_and(|f| *f == name);
-    if accepted { u8::try_from(index).ok() } else { None }
+    if accepted {
+        u8::try_from(index).ok()
+    } else {
+        None
+    }
 }
 
 /// A date or an inclusive range of dates (`2026-12-25..2026-12-26`).
@@ -141,9 +164,9 @@ pub(crate) struct DateRange {
 impl DateRange {
     pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let date = |part: &str| {
-            part.trim()
-                .parse::<Date>()
-                .map_err(|_| format!("{text:?} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD..YYYY-MM-DD)"))
+            part.trim().parse::<Date>().map_err(|_| {
+                format!("{text:?} is not a date (YYYY-MM-DD) or range (YYYY-MM-DD..YYYY-MM-DD)")
+            })
         };
         let (first, last) = match text.split_once("..") {
             Some((first, last)) => (date(first)?, date(last)?),

@@ -19,7 +19,9 @@ impl CostTable {
     /// non-negative number.
     pub(crate) fn insert(&mut self, prefix: &str, cost: f64) -> Result<(), String> {
         if !cost.is_finite() || cost < 0.0 {
-            return Err(format!("cost {cost} for {prefix:?} must be a non-negative number"));
+            return Err(format!(
+                "cost {cost} for {prefix:?} must be a non-negative number"
+            ));
         }
         if prefix.is_empty() {
             return Err("an empty cost prefix".to_owned());
@@ -43,7 +45,8 @@ impl CostTable {
             let bad = || (index + 1, format!("{line:?} is not \"prefix,cost\""));
             let (prefix, cost) = line.split_once(',').ok_or_else(bad)?;
             let cost: f64 = cost.trim().parse().map_err(|_| bad())?;
-            self.insert(prefix.trim(), cost).map_err(|message| (index + 1, message))?;
+            self.insert(prefix.trim(), cost)
+                .map_err(|message| (index + 1, message))?;
         }
         Ok(())
     }
@@ -54,5 +57,26 @@ impl CostTable {
             .iter()
             .filter_map(|&len| number.get(..len))
             .find_map(|prefix| self.costs.get(prefix).copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn the_longest_prefix_wins_whatever_the_insertion_order() {
+        let mut table = CostTable::default();
+        table
+            .read_csv("+4930,0.005\n+49,0.01\n+493012,0.001\n")
+            .unwrap();
+        assert_eq!(table.cost("+49301234"), Some(0.001));
+        assert_eq!(table.cost("+49309"), Some(0.005));
+        assert_eq!(table.cost("+4940"), Some(0.01));
+        assert_eq!(table.cost("+44"), None);
+        assert_eq!(table.cost("+4"), None);
     }
 }

@@ -6,7 +6,9 @@ use crate::number::at_gateway;
 use crate::rule::{Action, Rule};
 use crate::target::TargetSpec;
 use crate::trace::Trace;
-use crate::{CallFacts, CallerKind, Decision, GatewayHealth, Outcome, Plan, Route, RouteTarget, TrunkAttempt};
+use crate::{
+    CallFacts, CallerKind, Decision, GatewayHealth, Outcome, Plan, Route, RouteTarget, TrunkAttempt,
+};
 
 /// The status a rule's `require_group` answers a caller outside it.
 const FORBIDDEN: u16 = 403;
@@ -25,7 +27,12 @@ impl Plan {
         self.decide_traced(call, health, Trace::new(false))
     }
 
-    fn decide_traced(&self, call: &CallFacts<'_>, health: &dyn GatewayHealth, mut trace: Trace) -> Decision {
+    fn decide_traced(
+        &self,
+        call: &CallFacts<'_>,
+        health: &dyn GatewayHealth,
+        mut trace: Trace,
+    ) -> Decision {
         let view = CallView::new(self, call);
         let emergency = self.is_emergency(call.to);
         if emergency {
@@ -35,9 +42,14 @@ impl Plan {
             return decision;
         }
         let matched = if trace.is_on() {
-            self.rules.iter().find(|rule| rule.matches(&view, &mut trace))
+            self.rules
+                .iter()
+                .find(|rule| rule.matches(&view, &mut trace))
         } else {
-            self.index.candidates(call.to).filter_map(|index| self.rules.get(index)).find(|rule| rule.matches(&view, &mut trace))
+            self.index
+                .candidates(call.to)
+                .filter_map(|index| self.rules.get(index))
+                .find(|rule| rule.matches(&view, &mut trace))
         };
         if let Some(rule) = matched {
             return self.apply(rule, &view, emergency, health, trace);
@@ -54,11 +66,21 @@ impl Plan {
                 trace: trace.into_lines(),
             };
         }
-        Decision { outcome: Outcome::NoRoute, rule: None, number: call.to.to_owned(), trace: trace.into_lines() }
+        Decision {
+            outcome: Outcome::NoRoute,
+            rule: None,
+            number: call.to.to_owned(),
+            trace: trace.into_lines(),
+        }
     }
 
     /// A call from a trunk to one of its DIDs.
-    fn did(&self, view: &CallView<'_, '_>, health: &dyn GatewayHealth, trace: &mut Trace) -> Option<Decision> {
+    fn did(
+        &self,
+        view: &CallView<'_, '_>,
+        health: &dyn GatewayHealth,
+        trace: &mut Trace,
+    ) -> Option<Decision> {
         let CallerKind::Trunk { name } = view.call.caller else {
             return None;
         };
@@ -98,14 +120,22 @@ impl Plan {
             trace: trace.into_lines(),
         };
         if let Some(group) = &rule.require_group {
-            let caller = view.caller_text();
+            let caller = || view.caller_text();
             if view.in_group(group) {
-                trace.note(|| format!("{caller} is in group {group:?}"));
+                trace.note(|| format!("{} is in group {group:?}", caller()));
             } else if emergency {
-                trace.note(|| format!("{caller} is not in group {group:?}: allowed, emergency number"));
+                trace.note(|| {
+                    format!(
+                        "{} is not in group {group:?}: allowed, emergency number",
+                        caller()
+                    )
+                });
             } else {
-                trace.note(|| format!("{caller} is not in group {group:?}: refused"));
-                let outcome = Outcome::Reject { status: FORBIDDEN, reason: rule.deny_reason.clone() };
+                trace.note(|| format!("{} is not in group {group:?}: refused", caller()));
+                let outcome = Outcome::Reject {
+                    status: FORBIDDEN,
+                    reason: rule.deny_reason.clone(),
+                };
                 return decided(outcome, call.to.to_owned(), trace);
             }
         }
@@ -118,22 +148,39 @@ impl Plan {
             _ if !site_trunks.is_empty() => {
                 // No voicemail or forwarding for an emergency call: the
                 // site's trunks alone.
-                trace.note(|| "emergency: the caller's site's emergency trunks instead of the rule's action".to_owned());
-                let target = self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
+                trace.note(|| {
+                    "emergency: the caller's site's trunks instead of the rule's action".to_owned()
+                });
+                let target =
+                    self.trunk_attempts(site_trunks, &[], false, &number, health, &mut trace);
                 trace.note(|| format!("target {}", target.label()));
                 return decided(Outcome::Route(self.bare_route(target)), number, trace);
             }
             Action::Reject { status, reason } => {
                 trace.note(|| format!("reject {status} {reason}"));
-                return decided(Outcome::Reject { status: *status, reason: reason.clone() }, number, trace);
+                return decided(
+                    Outcome::Reject {
+                        status: *status,
+                        reason: reason.clone(),
+                    },
+                    number,
+                    trace,
+                );
             }
             Action::Redirect { status, uri } => {
                 let uri = with_number(uri, &number);
                 trace.note(|| format!("redirect {status} {uri}"));
-                return decided(Outcome::Redirect { status: *status, uri }, number, trace);
+                return decided(
+                    Outcome::Redirect {
+                        status: *status,
+                        uri,
+                    },
+                    number,
+                    trace,
+                );
             }
             Action::User(name) => self.user_target(name, &number, view),
-            Action::RingGroup(index) => self.ring_group_target(*index, view),
+            Action::RingGroup(group) => group.target(view.call.to_domain),
             Action::Forward(uri) => RouteTarget::Uri(with_number(uri, &number)),
         };
         trace.note(|| format!("target {}", target.label()));
@@ -190,31 +237,19 @@ impl Plan {
     ) -> RouteTarget {
         match spec {
             TargetSpec::User(name) => self.user_target(name, number, view),
-            TargetSpec::Group { index, .. } => self.ring_group_target(*index, view),
+            TargetSpec::Group(group) => group.target(view.call.to_domain),
             TargetSpec::Uri(uri) => RouteTarget::Uri(with_number(uri, number)),
-            TargetSpec::Trunk { index, .. } => self.trunk_attempts(&[], &[*index], false, number, health, trace),
+            TargetSpec::Trunk { index, .. } => {
+                self.trunk_attempts(&[], &[*index], false, number, health, trace)
+            }
         }
     }
 
     fn user_target(&self, name: &str, number: &str, view: &CallView<'_, '_>) -> RouteTarget {
         let name = if name == "$number" { number } else { name };
-        RouteTarget::User { name: name.to_owned(), domain: view.call.to_domain.to_owned() }
-    }
-
-    fn ring_group_target(&self, index: usize, view: &CallView<'_, '_>) -> RouteTarget {
-        let Some(group) = self.ring_groups.get(index) else {
-            return RouteTarget::Uri(String::new());
-        };
-        let members = group
-            .members
-            .iter()
-            .map(|(user, domain)| (user.clone(), domain.clone().unwrap_or_else(|| view.call.to_domain.to_owned())))
-            .collect();
-        RouteTarget::RingGroup {
-            name: group.name.clone(),
-            members,
-            strategy: group.strategy,
-            ring_timeout: group.ring_timeout,
+        RouteTarget::User {
+            name: name.to_owned(),
+            domain: view.call.to_domain.to_owned(),
         }
     }
 
@@ -231,7 +266,11 @@ impl Plan {
         trace: &mut Trace,
     ) -> RouteTarget {
         let mut order: Vec<usize> = first.to_vec();
-        let rest = if lcr { self.by_cost(trunks, number, trace) } else { trunks.to_vec() };
+        let rest = if lcr {
+            self.by_cost(trunks, number, trace)
+        } else {
+            trunks.to_vec()
+        };
         for index in rest {
             if !order.contains(&index) {
                 order.push(index);
@@ -274,7 +313,14 @@ impl Plan {
     fn by_cost(&self, trunks: &[usize], number: &str, trace: &mut Trace) -> Vec<usize> {
         let mut costed: Vec<(usize, Option<f64>)> = trunks
             .iter()
-            .map(|&index| (index, self.trunk_routing.get(index).and_then(|r| r.costs.cost(number))))
+            .map(|&index| {
+                (
+                    index,
+                    self.trunk_routing
+                        .get(index)
+                        .and_then(|r| r.costs.cost(number)),
+                )
+            })
             .collect();
         costed.sort_by(|(_, a), (_, b)| match (a, b) {
             (Some(a), Some(b)) => a.total_cmp(b),

@@ -22,10 +22,16 @@ impl Groups {
                 Some((name, domain)) => (name, Some(domain.to_ascii_lowercase())),
                 None => (member.as_str(), None),
             };
-            if name.is_empty() || domain.as_deref().is_some_and(str::is_empty) || name.contains(':') {
-                return Err(format!("member {member:?} is not a user name or user@domain"));
+            if name.is_empty() || domain.as_deref().is_some_and(str::is_empty) || name.contains(':')
+            {
+                return Err(format!(
+                    "member {member:?} is not a user name or user@domain"
+                ));
             }
-            parsed.push(Member { name: name.to_owned(), domain });
+            parsed.push(Member {
+                name: name.to_owned(),
+                domain,
+            });
         }
         self.0.insert(group.to_owned(), parsed);
         Ok(())
@@ -39,7 +45,11 @@ impl Groups {
     pub(crate) fn has(&self, group: &str, name: &str, domain: &str) -> bool {
         self.0.get(group).is_some_and(|members| {
             members.iter().any(|member| {
-                member.name == name && member.domain.as_deref().is_none_or(|d| d.eq_ignore_ascii_case(domain))
+                member.name == name
+                    && member
+                        .domain
+                        .as_deref()
+                        .is_none_or(|d| d.eq_ignore_ascii_case(domain))
             })
         })
     }

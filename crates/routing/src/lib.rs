@@ -11,6 +11,48 @@
 //! of its facts, the gateways' health is asked through [`GatewayHealth`],
 //! and cost files are read through a [`FileReader`] the caller supplies
 //! ([`Plan::load_with`]).
+//!
+//! [`Plan::decide`] writes the full trace (dry runs: `switchboard route
+//! test`, [`Decision::render`]); [`Plan::decide_untraced`] decides the same
+//! without it and skips rules the dialled number cannot match (the call
+//! path: about 20 µs for the 10,000th of 10,000 rules with 100,000 cost
+//! prefixes, against about 1.3 ms traced; `benches/decide.rs`).
+//!
+//! ```
+//! use std::net::IpAddr;
+//! use switchboard_routing::{AssumeUp, CallFacts, CallerKind, Outcome, Plan, PlanSource};
+//!
+//! let text = r#"
+//! [routing]
+//! country_code = "49"
+//! [groups]
+//! staff = ["alice"]
+//! [[trunk]]
+//! name = "carrier1"
+//! gateways = ["sip:gw1.carrier.example"]
+//! [[route]]
+//! name = "international"
+//! to_prefix = ["00"]
+//! require_group = "staff"
+//! normalize = "e164"
+//! trunks = ["carrier1"]
+//! "#;
+//! let plan = Plan::load(&[PlanSource { path: "routes.toml", text }])?;
+//! let call = CallFacts {
+//!     to: "0044123456",
+//!     to_domain: "example.com",
+//!     from_uri: "sip:bob@example.com",
+//!     anonymous: false,
+//!     caller: CallerKind::User { name: "bob", domain: "example.com" },
+//!     source: IpAddr::from([10, 1, 2, 3]),
+//!     transport: "udp",
+//!     at_unix: 1_796_637_600,
+//! };
+//! let decision = plan.decide(&call, &AssumeUp);
+//! assert_eq!(decision.outcome, Outcome::Reject { status: 403, reason: "Forbidden by dial plan".into() });
+//! assert!(decision.render().contains("local user bob@example.com is not in group \"staff\": refused"));
+//! # Ok::<(), switchboard_routing::PlanError>(())
+//! ```
 #![forbid(unsafe_code)]
 
 mod call_view;
@@ -18,6 +60,7 @@ mod clock;
 mod costs;
 mod decide;
 mod decision;
+mod dry_run;
 mod error;
 mod facts;
 mod groups;
@@ -40,6 +83,7 @@ mod trace;
 mod trunk;
 
 pub use decision::{Decision, Outcome, RingStrategy, Route, RouteTarget, TrunkAttempt};
+pub use dry_run::DryCall;
 pub use error::PlanError;
 pub use facts::{CallFacts, CallerKind};
 pub use health::{AssumeUp, GatewayHealth};

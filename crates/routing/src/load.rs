@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use crate::clock::{DateRange, DaySet, TimeWindow};
 use crate::costs::CostTable;
-use crate::error::LineIndex;
+use crate::error::{LineIndex, enclosing_item};
 use crate::matcher::{Matcher, Test};
 use crate::network::Networks;
 use crate::number::{NumberRange, host_part, is_number};
@@ -27,14 +27,16 @@ use crate::sections::{RingGroup, Site, TrunkRouting};
 use crate::target::{TargetSpec, is_sip_uri};
 use crate::test_case::ExpectedOutcome;
 use crate::{
-    CallerIdMode, Credentials, GatewaySpec, Plan, PlanError, PlanSource, ProbeSpec, RegistrationSpec, RingStrategy,
-    TestCase, TrunkSpec,
+    CallerIdMode, Credentials, GatewaySpec, Plan, PlanError, PlanSource, ProbeSpec,
+    RegistrationSpec, RingStrategy, TestCase, TrunkSpec,
 };
 
 /// The reason phrase of a `require_group` refusal when the rule gives none.
 const DEFAULT_DENY_REASON: &str = "Forbidden by dial plan";
 /// The reason phrase of a `reject` when the rule gives none.
 const DEFAULT_REJECT_REASON: &str = "Rejected by dial plan";
+/// How long a target rings before `on_no_answer` when the rule does not say.
+const DEFAULT_NO_ANSWER_SECS: u64 = 20;
 /// Transports a `transport` matcher may name.
 const TRANSPORTS: [&str; 6] = ["udp", "tcp", "tls", "sctp", "ws", "wss"];
 
@@ -74,19 +76,43 @@ struct Sections<'s> {
 impl<'s> Sections<'s> {
     fn add(&mut self, source: &PlanSource<'s>) -> Result<(), PlanError> {
         let lines = LineIndex::new(source.text);
-        let raw: RawFile = toml::from_str(source.text).map_err(|error| PlanError::Syntax {
-            path: source.path.to_owned(),
-            line: error.span().map_or(1, |span| lines.line(span.start)),
-            message: error.message().trim().to_owned(),
+        let raw: RawFile = toml::from_str(source.text).map_err(|error| {
+            let offset = error.span().map_or(0, |span| span.start);
+            let (path, line) = (source.path.to_owned(), lines.line(offset));
+            let message = error.message().trim().to_owned();
+            match enclosing_item(source.text, offset) {
+                Some(what) => PlanError::Invalid {
+                    path,
+                    line,
+                    what,
+                    message,
+                },
+                None => PlanError::Syntax {
+                    path,
+                    line,
+                    message,
+                },
+            }
         })?;
+        if let Some(error) = misspelt_section(source) {
+            return Err(error);
+        }
         let locate = |span: std::ops::Range<usize>| lines.line(span.start);
         if let Some(routing) = raw.routing {
             let line = self.note("[routing]", source.path, locate(routing.span()))?;
-            self.routing = Some(Located { path: source.path, line, value: routing.into_inner() });
+            self.routing = Some(Located {
+                path: source.path,
+                line,
+                value: routing.into_inner(),
+            });
         }
         if let Some(groups) = raw.groups {
             let line = self.note("[groups]", source.path, locate(groups.span()))?;
-            self.groups = Some(Located { path: source.path, line, value: groups.into_inner() });
+            self.groups = Some(Located {
+                path: source.path,
+                line,
+                value: groups.into_inner(),
+            });
         }
         let sites = self.items("[[site]]", source.path, &lines, raw.site)?;
         self.sites.extend(sites);
@@ -102,7 +128,12 @@ impl<'s> Sections<'s> {
     }
 
     /// Records that `path` has `section`; a section in two files is an error.
-    fn note(&mut self, section: &'static str, path: &'s str, line: usize) -> Result<usize, PlanError> {
+    fn note(
+        &mut self,
+        section: &'static str,
+        path: &'s str,
+        line: usize,
+    ) -> Result<usize, PlanError> {
         if let Some((first_path, first_line)) = self.seen.get(section) {
             return Err(PlanError::Invalid {
                 path: path.to_owned(),
@@ -126,7 +157,9 @@ impl<'s> Sections<'s> {
             return Ok(Vec::new());
         };
         let items = items.into_inner();
-        let first = items.first().map_or(1, |item| lines.line(item.span().start));
+        let first = items
+            .first()
+            .map_or(1, |item| lines.line(item.span().start));
         self.note(section, path, first)?;
         Ok(items
             .into_iter()
@@ -149,7 +182,10 @@ impl Plan {
 
     /// Loads a plan whose trunks may name `cost_file`s: `files` reads them
     /// (paths are joined to the directory of the source naming them).
-    pub fn load_with(sources: &[PlanSource<'_>], files: &dyn FileReader) -> Result<Self, PlanError> {
+    pub fn load_with(
+        sources: &[PlanSource<'_>],
+        files: &dyn FileReader,
+    ) -> Result<Self, PlanError> {
         let mut sections = Sections::default();
         let mut hasher = Sha256::new();
         for source in sources {
@@ -163,7 +199,9 @@ impl Plan {
         }
         if let Some(groups) = &sections.groups {
             for (name, members) in &groups.value {
-                plan.groups.insert(name, members).map_err(|message| groups.error(&format!("group {name:?}"), message))?;
+                plan.groups
+                    .insert(name, members)
+                    .map_err(|message| groups.error(&format!("group {name:?}"), message))?;
             }
         }
         for group in &sections.ring_groups {
@@ -179,7 +217,10 @@ impl Plan {
         for (index, route) in sections.routes.iter().enumerate() {
             let rule = plan.load_rule(route, index)?;
             if !names.insert(rule.name.clone()) {
-                return Err(route.error(&format!("route {:?}", rule.name), "a route of this name comes earlier"));
+                return Err(route.error(
+                    &format!("route {:?}", rule.name),
+                    "a route of this name comes earlier",
+                ));
             }
             plan.rules.push(rule);
         }
@@ -189,7 +230,11 @@ impl Plan {
             plan.tests.push(case);
         }
         let digest = hasher.finalize();
-        plan.version = digest.iter().take(6).map(|byte| format!("{byte:02x}")).collect();
+        plan.version = digest
+            .iter()
+            .take(6)
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
         Ok(plan)
     }
 
@@ -197,11 +242,14 @@ impl Plan {
         let raw = &routing.value;
         let fail = |message: String| routing.error("[routing]", message);
         if let Some(name) = &raw.timezone {
-            self.zone = TimeZone::get(name).map_err(|_| fail(format!("unknown time zone {name:?}")))?;
+            self.zone =
+                TimeZone::get(name).map_err(|_| fail(format!("unknown time zone {name:?}")))?;
         }
         let digits = |key: &str, value: &Option<String>, empty_ok: bool| -> Result<(), PlanError> {
             match value {
-                Some(v) if !(v.bytes().all(|b| b.is_ascii_digit()) && (empty_ok || !v.is_empty())) => {
+                Some(v)
+                    if !(v.bytes().all(|b| b.is_ascii_digit()) && (empty_ok || !v.is_empty())) =>
+                {
                     Err(fail(format!("{key} {v:?} must be digits")))
                 }
                 _ => Ok(()),
@@ -227,14 +275,20 @@ impl Plan {
         }
         self.prefer_caller_site = raw.prefer_caller_site.unwrap_or(false);
         if let Some(networks) = &raw.trusted_networks {
-            self.trusted = Networks::parse(networks).map_err(|m| fail(format!("trusted_networks: {m}")))?;
+            self.trusted =
+                Networks::parse(networks).map_err(|m| fail(format!("trusted_networks: {m}")))?;
         }
         Ok(())
     }
 
     fn load_ring_group(&mut self, group: &Located<'_, RawRingGroup>) -> Result<(), PlanError> {
         let raw = &group.value;
-        let name = required_name(group, "ring_group", raw.name.as_deref(), self.ring_groups.len())?;
+        let name = required_name(
+            group,
+            "ring_group",
+            raw.name.as_deref(),
+            self.ring_groups.len(),
+        )?;
         let what = format!("ring_group {name:?}");
         if self.ring_group_named(&name).is_some() {
             return Err(group.error(&what, "a ring group of this name comes earlier"));
@@ -249,8 +303,12 @@ impl Plan {
                 Some((user, domain)) => (user, Some(domain.to_owned())),
                 None => (member.as_str(), None),
             };
-            if user.is_empty() || user.contains(':') || domain.as_deref().is_some_and(str::is_empty) {
-                return Err(group.error(&what, format!("member {member:?} is not a user name or user@domain")));
+            if user.is_empty() || user.contains(':') || domain.as_deref().is_some_and(str::is_empty)
+            {
+                return Err(group.error(
+                    &what,
+                    format!("member {member:?} is not a user name or user@domain"),
+                ));
             }
             parsed.push((user.to_owned(), domain));
         }
@@ -258,11 +316,20 @@ impl Plan {
             None | Some("parallel") => RingStrategy::Parallel,
             Some("sequential") => RingStrategy::Sequential,
             Some(other) => {
-                return Err(group.error(&what, format!("strategy {other:?}: expected \"parallel\" or \"sequential\"")));
+                return Err(group.error(
+                    &what,
+                    format!("strategy {other:?}: expected \"parallel\" or \"sequential\""),
+                ));
             }
         };
-        let ring_timeout = seconds(raw.ring_timeout, 20, "ring_timeout").map_err(|m| group.error(&what, m))?;
-        self.ring_groups.push(RingGroup { name, members: parsed, strategy, ring_timeout });
+        let ring_timeout =
+            seconds(raw.ring_timeout, 20, "ring_timeout").map_err(|m| group.error(&what, m))?;
+        self.ring_groups.push(RingGroup {
+            name,
+            members: parsed,
+            strategy,
+            ring_timeout,
+        });
         Ok(())
     }
 
@@ -292,23 +359,33 @@ impl Plan {
                 password: password.clone(),
                 realm: raw.realm.clone(),
             }),
-            (None, None) if raw.realm.is_some() => return Err(fail("realm needs username and password".to_owned())),
+            (None, None) if raw.realm.is_some() => {
+                return Err(fail("realm needs username and password".to_owned()));
+            }
             (None, None) => None,
             _ => return Err(fail("username and password go together".to_owned())),
         };
         let first_gateway = gateways.first().map_or("", String::as_str);
         let register = match (raw.register.unwrap_or(false), &credentials) {
             (false, _) => None,
-            (true, None) => return Err(fail("register = true needs username and password".to_owned())),
+            (true, None) => {
+                return Err(fail(
+                    "register = true needs username and password".to_owned(),
+                ));
+            }
             (true, Some(credentials)) => Some(RegistrationSpec {
                 aor: match &raw.register_aor {
                     Some(aor) if is_sip_uri(aor) => aor.clone(),
-                    Some(aor) => return Err(fail(format!("register_aor {aor:?} is not a sip: URI"))),
+                    Some(aor) => {
+                        return Err(fail(format!("register_aor {aor:?} is not a sip: URI")));
+                    }
                     None => format!("sip:{}@{}", credentials.username, host_part(first_gateway)),
                 },
                 registrar: match &raw.registrar {
                     Some(registrar) if is_sip_uri(registrar) => registrar.clone(),
-                    Some(registrar) => return Err(fail(format!("registrar {registrar:?} is not a sip: URI"))),
+                    Some(registrar) => {
+                        return Err(fail(format!("registrar {registrar:?} is not a sip: URI")));
+                    }
                     None => first_gateway.to_owned(),
                 },
                 expires: seconds(raw.register_expires, 600, "register_expires").map_err(fail)?,
@@ -326,7 +403,9 @@ impl Plan {
         let caller_id = match (raw.caller_id_mode.as_deref(), &raw.caller_id) {
             (None | Some("keep"), None) => CallerIdMode::Keep,
             (None | Some("keep"), Some(_)) => {
-                return Err(fail("caller_id needs caller_id_mode = \"replace\" or \"assert\"".to_owned()));
+                return Err(fail(
+                    "caller_id needs caller_id_mode = \"replace\" or \"assert\"".to_owned(),
+                ));
             }
             (Some("replace"), Some(number)) => CallerIdMode::Replace(number.clone()),
             (Some("assert"), Some(number)) => CallerIdMode::Assert(number.clone()),
@@ -343,33 +422,42 @@ impl Plan {
             .map_err(|m| fail(format!("inbound_networks: {m}")))?;
         let mut costs = CostTable::default();
         for (prefix, cost) in raw.costs.iter().flatten() {
-            costs.insert(prefix, *cost).map_err(|m| fail(format!("costs: {m}")))?;
+            costs
+                .insert(prefix, *cost)
+                .map_err(|m| fail(format!("costs: {m}")))?;
         }
         if let Some(file) = &raw.cost_file {
             let path = relative_to(trunk.path, file);
-            let text = files.read(&path).ok_or_else(|| fail(format!("cost_file {path:?} cannot be read")))?;
+            let text = files
+                .read(&path)
+                .ok_or_else(|| fail(format!("cost_file {path:?} cannot be read")))?;
             hasher.update(text.as_bytes());
             hasher.update([0]);
-            costs.read_csv(&text).map_err(|(line, message)| PlanError::Invalid {
-                path: path.clone(),
-                line,
-                what: what.clone(),
-                message,
-            })?;
+            costs
+                .read_csv(&text)
+                .map_err(|(line, message)| PlanError::Invalid {
+                    path: path.clone(),
+                    line,
+                    what: what.clone(),
+                    message,
+                })?;
         }
         let mut dids = HashMap::new();
         for (number, target) in raw.dids.iter().flatten() {
             if number.is_empty() {
                 return Err(fail("dids: an empty number".to_owned()));
             }
-            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g), |_| None)
+            let spec = TargetSpec::parse(target, |g| self.ring_group_named(g).cloned(), |_| None)
                 .map_err(|m| fail(format!("dids: {number:?}: {m}")))?;
             dids.insert(number.clone(), spec);
         }
         self.trunk_index.insert(name.clone(), self.trunks.len());
         self.trunks.push(TrunkSpec {
             name,
-            gateways: gateways.iter().map(|uri| GatewaySpec { uri: uri.clone() }).collect(),
+            gateways: gateways
+                .iter()
+                .map(|uri| GatewaySpec { uri: uri.clone() })
+                .collect(),
             credentials,
             register,
             probe,
@@ -378,7 +466,11 @@ impl Plan {
             fresh_call_id: raw.fresh_call_id.unwrap_or(true),
             inbound_networks: inbound.pairs(),
         });
-        self.trunk_routing.push(TrunkRouting { inbound, costs, dids });
+        self.trunk_routing.push(TrunkRouting {
+            inbound,
+            costs,
+            dids,
+        });
         Ok(())
     }
 
@@ -393,18 +485,26 @@ impl Plan {
         if networks.is_empty() {
             return Err(site.error(&what, "networks is missing or empty"));
         }
-        let networks = Networks::parse(networks).map_err(|m| site.error(&what, format!("networks: {m}")))?;
+        let networks =
+            Networks::parse(networks).map_err(|m| site.error(&what, format!("networks: {m}")))?;
         let emergency_trunks = self
             .trunk_indexes(raw.emergency_trunks.as_deref().unwrap_or_default())
             .map_err(|m| site.error(&what, format!("emergency_trunks: {m}")))?;
-        self.sites.push(Site { name, networks, emergency_trunks });
+        self.sites.push(Site {
+            name,
+            networks,
+            emergency_trunks,
+        });
         Ok(())
     }
 
     fn trunk_indexes(&self, names: &[String]) -> Result<Vec<usize>, String> {
         names
             .iter()
-            .map(|name| self.trunk_named(name).ok_or_else(|| format!("no trunk {name:?}")))
+            .map(|name| {
+                self.trunk_named(name)
+                    .ok_or_else(|| format!("no trunk {name:?}"))
+            })
             .collect()
     }
 
@@ -416,7 +516,9 @@ impl Plan {
         let matchers = self.matchers(&name, raw).map_err(fail)?;
         if let Some(group) = &raw.require_group {
             if !self.groups.exists(group) {
-                return Err(fail(format!("require_group: no group {group:?} in [groups]")));
+                return Err(fail(format!(
+                    "require_group: no group {group:?} in [groups]"
+                )));
             }
         } else if raw.deny_reason.is_some() {
             return Err(fail("deny_reason without require_group".to_owned()));
@@ -429,11 +531,17 @@ impl Plan {
                 return Ok(None);
             };
             if !rings {
-                return Err(fail(format!("{key} needs an action that rings (user, ring_group, forward, trunks)")));
+                return Err(fail(format!(
+                    "{key} needs an action that rings (user, ring_group, forward, trunks)"
+                )));
             }
-            TargetSpec::parse(text, |g| self.ring_group_named(g), |t| self.trunk_named(t))
-                .map(Some)
-                .map_err(|m| fail(format!("{key}: {m}")))
+            TargetSpec::parse(
+                text,
+                |g| self.ring_group_named(g).cloned(),
+                |t| self.trunk_named(t),
+            )
+            .map(Some)
+            .map_err(|m| fail(format!("{key}: {m}")))
         };
         let on_busy = target("on_busy", &raw.on_busy)?;
         let on_no_answer = target("on_no_answer", &raw.on_no_answer)?;
@@ -445,11 +553,21 @@ impl Plan {
             }
             Some(secs) => Some(seconds(Some(secs), 0, "no_answer_after").map_err(fail)?),
         };
+        // Without it the proxy's own limit (minutes) would apply: useless
+        // for voicemail, so the ring groups' default.
+        let no_answer_after = no_answer_after.or_else(|| {
+            on_no_answer
+                .is_some()
+                .then_some(Duration::from_secs(DEFAULT_NO_ANSWER_SECS))
+        });
         Ok(Rule {
             name,
             matchers,
             require_group: raw.require_group.clone(),
-            deny_reason: raw.deny_reason.clone().unwrap_or_else(|| DEFAULT_DENY_REASON.to_owned()),
+            deny_reason: raw
+                .deny_reason
+                .clone()
+                .unwrap_or_else(|| DEFAULT_DENY_REASON.to_owned()),
             rewrites,
             action,
             on_busy,
@@ -463,7 +581,9 @@ impl Plan {
     /// The rule's matchers, in the order of the schema.
     fn matchers(&self, rule: &str, raw: &RawRoute) -> Result<Vec<Matcher>, String> {
         let mut out = Vec::new();
-        let mut list = |key: &str, value: &Option<Vec<String>>, make: &dyn Fn(&[String]) -> Result<Test, String>| {
+        let mut list = |key: &str,
+                        value: &Option<Vec<String>>,
+                        make: &dyn Fn(&[String]) -> Result<Test, String>| {
             let Some(values) = value else {
                 return Ok(());
             };
@@ -476,45 +596,75 @@ impl Plan {
         };
         let plain = |v: &[String]| v.to_vec();
         list("to", &raw.to, &|v| Ok(Test::To(plain(v))))?;
-        list("to_prefix", &raw.to_prefix, &|v| Ok(Test::ToPrefix(plain(v))))?;
+        list("to_prefix", &raw.to_prefix, &|v| {
+            Ok(Test::ToPrefix(plain(v)))
+        })?;
         list("to_range", &raw.to_range, &|v| {
-            v.iter().map(|r| NumberRange::parse(r)).collect::<Result<_, _>>().map(Test::ToRange)
+            parse_each(v, NumberRange::parse).map(Test::ToRange)
         })?;
         list("from", &raw.from, &|v| Ok(Test::From(plain(v))))?;
-        list("from_prefix", &raw.from_prefix, &|v| Ok(Test::FromPrefix(plain(v))))?;
-        list("from_group", &raw.from_group, &|v| {
-            match v.iter().find(|g| !self.groups.exists(g)) {
+        list("from_prefix", &raw.from_prefix, &|v| {
+            Ok(Test::FromPrefix(plain(v)))
+        })?;
+        list(
+            "from_group",
+            &raw.from_group,
+            &|v| match v.iter().find(|g| !self.groups.exists(g)) {
                 Some(g) => Err(format!("no group {g:?} in [groups]")),
                 None => Ok(Test::FromGroup(plain(v))),
-            }
+            },
+        )?;
+        list("from_trunk", &raw.from_trunk, &|v| {
+            self.trunk_indexes(v).map(|_| Test::FromTrunk(plain(v)))
         })?;
-        list("from_trunk", &raw.from_trunk, &|v| self.trunk_indexes(v).map(|_| Test::FromTrunk(plain(v))))?;
-        list("site", &raw.site, &|v| match v.iter().find(|s| !self.sites.iter().any(|site| site.name == **s)) {
+        list("site", &raw.site, &|v| match v
+            .iter()
+            .find(|s| !self.sites.iter().any(|site| site.name == **s))
+        {
             Some(s) => Err(format!("no site {s:?}")),
             None => Ok(Test::Site(plain(v))),
         })?;
-        list("source", &raw.source, &|v| Networks::parse(v).map(Test::Source))?;
-        list("transport", &raw.transport, &|v| {
-            match v.iter().find(|t| !TRANSPORTS.contains(&t.to_ascii_lowercase().as_str())) {
-                Some(t) => Err(format!("{t:?} is not one of {TRANSPORTS:?}")),
-                None => Ok(Test::Transport(plain(v))),
-            }
+        list("source", &raw.source, &|v| {
+            Networks::parse(v).map(Test::Source)
+        })?;
+        list("transport", &raw.transport, &|v| match v
+            .iter()
+            .find(|t| !TRANSPORTS.contains(&t.to_ascii_lowercase().as_str()))
+        {
+            Some(t) => Err(format!("{t:?} is not one of {TRANSPORTS:?}")),
+            None => Ok(Test::Transport(plain(v))),
         })?;
         list("domain", &raw.domain, &|v| Ok(Test::Domain(plain(v))))?;
-        list("time", &raw.time, &|v| v.iter().map(|t| TimeWindow::parse(t)).collect::<Result<_, _>>().map(Test::Time))?;
+        list("time", &raw.time, &|v| {
+            parse_each(v, TimeWindow::parse).map(Test::Time)
+        })?;
         list("days", &raw.days, &|v| DaySet::parse(v).map(Test::Days))?;
-        list("dates", &raw.dates, &|v| v.iter().map(|d| DateRange::parse(d)).collect::<Result<_, _>>().map(Test::Dates))?;
+        list("dates", &raw.dates, &|v| {
+            parse_each(v, DateRange::parse).map(Test::Dates)
+        })?;
         for (key, pattern, make) in [
-            ("to_pattern", &raw.to_pattern, Test::ToPattern as fn(Regex) -> Test),
+            (
+                "to_pattern",
+                &raw.to_pattern,
+                Test::ToPattern as fn(Regex) -> Test,
+            ),
             ("from_pattern", &raw.from_pattern, Test::FromPattern),
         ] {
             if let Some(pattern) = pattern {
                 let regex = compile(key, pattern)?;
-                out.push(Matcher::new(rule, &format!("{key} {pattern:?}"), make(regex)));
+                out.push(Matcher::new(
+                    rule,
+                    &format!("{key} {pattern:?}"),
+                    make(regex),
+                ));
             }
         }
         for (key, value, make) in [
-            ("anonymous", raw.anonymous, Test::Anonymous as fn(bool) -> Test),
+            (
+                "anonymous",
+                raw.anonymous,
+                Test::Anonymous as fn(bool) -> Test,
+            ),
             ("from_user", raw.from_user, Test::FromUser),
         ] {
             if let Some(value) = value {
@@ -527,20 +677,28 @@ impl Plan {
     fn rewrites(&self, raw: &RawRoute) -> Result<Vec<Rewrite>, String> {
         let mut out = Vec::new();
         if let Some(count) = raw.strip {
-            let count = usize::try_from(count).map_err(|_| format!("strip {count} must be 0 or more"))?;
+            let count =
+                usize::try_from(count).map_err(|_| format!("strip {count} must be 0 or more"))?;
             out.push(Rewrite::Strip(count));
         }
         if let Some(replace) = &raw.replace {
             let regex = compile("replace", &replace.pattern)?;
-            out.push(Rewrite::Replace { regex, with: replace.with.clone() });
+            out.push(Rewrite::Replace {
+                regex,
+                with: replace.with.clone(),
+            });
         }
         if let Some(prefix) = &raw.prepend {
             out.push(Rewrite::Prepend(prefix.clone()));
         }
         match raw.normalize.as_deref() {
             None => {}
-            Some("e164") if self.numbering.country_code.is_some() => out.push(Rewrite::NormalizeE164),
-            Some("e164") => return Err("normalize = \"e164\" needs [routing] country_code".to_owned()),
+            Some("e164") if self.numbering.country_code.is_some() => {
+                out.push(Rewrite::NormalizeE164)
+            }
+            Some("e164") => {
+                return Err("normalize = \"e164\" needs [routing] country_code".to_owned());
+            }
             Some(other) => return Err(format!("normalize {other:?}: expected \"e164\"")),
         }
         Ok(out)
@@ -561,11 +719,19 @@ impl Plan {
         if given.len() != 1 {
             return Err(format!(
                 "needs exactly one action (user, ring_group, forward, redirect, reject, trunks), has {}",
-                if given.is_empty() { "none".to_owned() } else { given.join(", ") }
+                if given.is_empty() {
+                    "none".to_owned()
+                } else {
+                    given.join(", ")
+                }
             ));
         }
         let only = |key: &str, present: bool, with: &str| {
-            if present && !given.contains(&with) { Err(format!("{key} goes with {with}")) } else { Ok(()) }
+            if present && !given.contains(&with) {
+                Err(format!("{key} goes with {with}"))
+            } else {
+                Ok(())
+            }
         };
         only("redirect_status", raw.redirect_status.is_some(), "redirect")?;
         only("reason", raw.reason.is_some(), "reject")?;
@@ -577,32 +743,55 @@ impl Plan {
             return Ok(Action::User(user.clone()));
         }
         if let Some(group) = &raw.ring_group {
-            return self.ring_group_named(group).map(Action::RingGroup).ok_or_else(|| format!("no ring_group {group:?}"));
+            return self
+                .ring_group_named(group)
+                .cloned()
+                .map(Action::RingGroup)
+                .ok_or_else(|| format!("no ring_group {group:?}"));
         }
         let uri = |key: &str, uri: &str| {
-            if is_sip_uri(&uri.replace("$number", "0")) { Ok(uri.to_owned()) } else { Err(format!("{key} {uri:?} is not a sip: URI")) }
+            if is_sip_uri(&uri.replace("$number", "0")) {
+                Ok(uri.to_owned())
+            } else {
+                Err(format!("{key} {uri:?} is not a sip: URI"))
+            }
         };
         if let Some(forward) = &raw.forward {
             return uri("forward", forward).map(Action::Forward);
         }
         if let Some(redirect) = &raw.redirect {
             let status = raw.redirect_status.unwrap_or(302);
-            let status = u16::try_from(status).ok().filter(|s| (300..=399).contains(s));
+            let status = u16::try_from(status)
+                .ok()
+                .filter(|s| (300..=399).contains(s));
             let status = status.ok_or_else(|| "redirect_status must be 300..399".to_owned())?;
-            return Ok(Action::Redirect { status, uri: uri("redirect", redirect)? });
+            return Ok(Action::Redirect {
+                status,
+                uri: uri("redirect", redirect)?,
+            });
         }
         if let Some(status) = raw.reject {
-            let status = u16::try_from(status).ok().filter(|s| (400..=699).contains(s));
+            let status = u16::try_from(status)
+                .ok()
+                .filter(|s| (400..=699).contains(s));
             let status = status.ok_or_else(|| "reject must be a status in 400..699".to_owned())?;
-            let reason = raw.reason.clone().unwrap_or_else(|| DEFAULT_REJECT_REASON.to_owned());
+            let reason = raw
+                .reason
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REJECT_REASON.to_owned());
             return Ok(Action::Reject { status, reason });
         }
         let names = raw.trunks.as_deref().unwrap_or_default();
         if names.is_empty() {
             return Err("trunks is empty".to_owned());
         }
-        let trunks = self.trunk_indexes(names).map_err(|m| format!("trunks: {m}"))?;
-        Ok(Action::Trunks { trunks, lcr: raw.lcr.unwrap_or(false) })
+        let trunks = self
+            .trunk_indexes(names)
+            .map_err(|m| format!("trunks: {m}"))?;
+        Ok(Action::Trunks {
+            trunks,
+            lcr: raw.lcr.unwrap_or(false),
+        })
     }
 
     fn load_test(&self, test: &Located<'_, RawTest>, index: usize) -> Result<TestCase, PlanError> {
@@ -610,20 +799,45 @@ impl Plan {
         let name = required_name(test, "test", raw.name.as_deref(), index)?;
         let what = format!("test {name:?}");
         let fail = |message: String| test.error(&what, message);
-        let from = raw.from.clone().ok_or_else(|| fail("from is missing".to_owned()))?;
+        let from = raw
+            .from
+            .clone()
+            .ok_or_else(|| fail("from is missing".to_owned()))?;
         if !is_sip_uri(&from) {
             return Err(fail(format!("from {from:?} is not a sip: URI")));
         }
-        let to = raw.to.clone().filter(|to| !to.is_empty()).ok_or_else(|| fail("to is missing".to_owned()))?;
+        let to = raw
+            .to
+            .clone()
+            .filter(|to| !to.is_empty())
+            .ok_or_else(|| fail("to is missing".to_owned()))?;
         let source = match &raw.source {
             None => IpAddr::from([127, 0, 0, 1]),
-            Some(text) => text.parse().map_err(|_| fail(format!("source {text:?} is not an IP address")))?,
+            Some(text) => text
+                .parse()
+                .map_err(|_| fail(format!("source {text:?} is not an IP address")))?,
         };
-        let transport = raw.transport.clone().unwrap_or_else(|| "udp".to_owned()).to_ascii_lowercase();
+        let transport = raw
+            .transport
+            .clone()
+            .unwrap_or_else(|| "udp".to_owned())
+            .to_ascii_lowercase();
         if !TRANSPORTS.contains(&transport.as_str()) {
-            return Err(fail(format!("transport {transport:?} is not one of {TRANSPORTS:?}")));
+            return Err(fail(format!(
+                "transport {transport:?} is not one of {TRANSPORTS:?}"
+            )));
         }
-        let at_unix = raw.at.as_deref().map(|at| self.parse_at(at)).transpose().map_err(fail)?;
+        let at_unix = raw
+            .at
+            .as_deref()
+            .map(|at| {
+                self.parse_at(at).ok_or_else(|| {
+                    fail(format!(
+                        "at {at:?} is not a time like \"2026-12-07T10:00:00\""
+                    ))
+                })
+            })
+            .transpose()?;
         if let Some(trunk) = &raw.trunk
             && self.trunk_named(trunk).is_none()
         {
@@ -632,7 +846,9 @@ impl Plan {
         let expect = match raw.expect.as_deref() {
             None => None,
             Some(text) => Some(ExpectedOutcome::parse(text).ok_or_else(|| {
-                fail(format!("expect {text:?}: expected \"route\", \"reject\", \"redirect\" or \"none\""))
+                fail(format!(
+                    "expect {text:?}: expected \"route\", \"reject\", \"redirect\" or \"none\""
+                ))
             })?),
         };
         let expect_status = match raw.expect_status {
@@ -667,28 +883,68 @@ impl Plan {
         })
     }
 
-    /// A test's `at`: a local time in the plan's zone, or an instant with
-    /// an offset or `Z`.
-    pub(crate) fn parse_at(&self, text: &str) -> Result<i64, String> {
+    /// A time as `[[test]] at` and `route test --at` take it: a local
+    /// time in the plan's zone (`2026-12-07T10:00:00`; in a repeated hour
+    /// the earlier one), or an instant with an offset or `Z`; `None` when
+    /// it is neither.
+    pub fn parse_at(&self, text: &str) -> Option<i64> {
         if let Ok(stamp) = text.parse::<Timestamp>() {
-            return Ok(stamp.as_second());
+            return Some(stamp.as_second());
         }
-        let local: DateTime = text
-            .parse()
-            .map_err(|_| format!("at {text:?} is not a time like \"2026-12-07T10:00:00\""))?;
-        self.zone
-            .to_timestamp(local)
-            .map(Timestamp::as_second)
-            .map_err(|_| format!("at {text:?} does not exist in the plan's time zone"))
+        let local: DateTime = text.parse().ok()?;
+        self.zone.to_timestamp(local).ok().map(Timestamp::as_second)
     }
 }
 
+/// Other top-level keys belong to the configuration and are ignored, so a
+/// plan section written with a plural/singular slip (`[[routes]]`) would
+/// silently route nothing: those names are refused.
+fn misspelt_section(source: &PlanSource<'_>) -> Option<PlanError> {
+    const SLIPS: [(&str, &str); 7] = [
+        ("routes", "[[route]]"),
+        ("trunks", "[[trunk]]"),
+        ("sites", "[[site]]"),
+        ("ring_groups", "[[ring_group]]"),
+        ("tests", "[[test]]"),
+        ("group", "[groups]"),
+        ("route_test", "[[test]]"),
+    ];
+    source.text.lines().enumerate().find_map(|(index, line)| {
+        let header = line.trim_start().strip_prefix('[')?;
+        let name = header
+            .trim_start_matches('[')
+            .split([']', '.'])
+            .next()?
+            .trim();
+        let (_, meant) = SLIPS.iter().find(|(slip, _)| *slip == name)?;
+        Some(PlanError::Invalid {
+            path: source.path.to_owned(),
+            line: index + 1,
+            what: line.trim().to_owned(),
+            message: format!("not a routing section; did you mean {meant}?"),
+        })
+    })
+}
+
 /// An item's `name`: present, not empty.
-fn required_name<T>(item: &Located<'_, T>, kind: &str, name: Option<&str>, index: usize) -> Result<String, PlanError> {
+fn required_name<T>(
+    item: &Located<'_, T>,
+    kind: &str,
+    name: Option<&str>,
+    index: usize,
+) -> Result<String, PlanError> {
     match name {
         Some(name) if !name.trim().is_empty() => Ok(name.to_owned()),
         _ => Err(item.error(&format!("{kind} #{}", index + 1), "name is missing")),
     }
+}
+
+/// Every entry parsed; the first error.
+fn parse_each<T>(
+    values: &[String],
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    values.iter().map(|value| parse(value)).collect()
 }
 
 /// A positive number of seconds, or `default` when absent.
@@ -707,14 +963,20 @@ fn seconds(value: Option<i64>, default: u64, key: &str) -> Result<Duration, Stri
 fn count(value: Option<i64>, default: u32, key: &str) -> Result<u32, String> {
     match value {
         None => Ok(default),
-        Some(n) => u32::try_from(n).ok().filter(|&n| n > 0).ok_or_else(|| format!("{key} must be 1 or more")),
+        Some(n) => u32::try_from(n)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| format!("{key} must be 1 or more")),
     }
 }
 
 fn compile(key: &str, pattern: &str) -> Result<Regex, String> {
     Regex::new(pattern).map_err(|error| {
         let text = error.to_string();
-        let last = text.lines().filter(|line| !line.trim().is_empty()).last().unwrap_or("invalid");
+        let last = text
+            .lines()
+            .rfind(|line| !line.trim().is_empty())
+            .unwrap_or("invalid");
         format!("{key} {pattern:?} does not compile: {}", last.trim())
     })
 }

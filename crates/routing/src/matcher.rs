@@ -43,7 +43,10 @@ pub(crate) struct Matcher {
 impl Matcher {
     /// `written` is how the plan wrote it (`to_prefix ["00"]`).
     pub(crate) fn new(rule: &str, written: &str, test: Test) -> Self {
-        Self { test, trace_prefix: format!("route {rule:?}: {written} does not match ") }
+        Self {
+            test,
+            trace_prefix: format!("route {rule:?}: {written} does not match "),
+        }
     }
 
     /// Whether the call matches.
@@ -56,7 +59,8 @@ impl Matcher {
             Test::ToPattern(regex) => regex.is_match(call.to),
             Test::From(list) => {
                 let user = user_part(call.from_uri);
-                list.iter().any(|f| f == call.from_uri || (!user.is_empty() && f == user))
+                list.iter()
+                    .any(|f| f == call.from_uri || (!user.is_empty() && f == user))
             }
             Test::FromPrefix(list) => {
                 let user = user_part(call.from_uri);
@@ -74,7 +78,9 @@ impl Matcher {
             Test::Source(networks) => networks.contains(call.source),
             Test::Transport(list) => list.iter().any(|t| t.eq_ignore_ascii_case(call.transport)),
             Test::Domain(list) => list.iter().any(|d| d.eq_ignore_ascii_case(call.to_domain)),
-            Test::Time(windows) => windows.iter().any(|w| w.contains(view.local().minute_of_day)),
+            Test::Time(windows) => windows
+                .iter()
+                .any(|w| w.contains(view.local().minute_of_day)),
             Test::Days(days) => days.contains(view.local().weekday),
             Test::Dates(ranges) => ranges.iter().any(|r| r.contains(view.local().date)),
         }
@@ -85,7 +91,9 @@ impl Matcher {
         let call = view.call;
         let quoted = |text: &str| format!("{text:?}");
         match &self.test {
-            Test::To(_) | Test::ToPrefix(_) | Test::ToRange(_) | Test::ToPattern(_) => quoted(call.to),
+            Test::To(_) | Test::ToPrefix(_) | Test::ToRange(_) | Test::ToPattern(_) => {
+                quoted(call.to)
+            }
             Test::From(_) | Test::FromPrefix(_) | Test::FromPattern(_) => quoted(call.from_uri),
             Test::Anonymous(_) if call.anonymous => "an anonymous caller".to_owned(),
             Test::Anonymous(_) => "a caller who is not anonymous".to_owned(),

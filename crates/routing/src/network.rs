@@ -13,7 +13,11 @@ impl Networks {
     pub(crate) fn parse(entries: &[String]) -> Result<Self, String> {
         entries
             .iter()
-            .map(|entry| parse_net(entry).ok_or_else(|| format!("{entry:?} is not a network (like 10.1.0.0/16 or 2001:db8::/32)")))
+            .map(|entry| {
+                parse_net(entry).ok_or_else(|| {
+                    format!("{entry:?} is not a network (like 10.1.0.0/16 or 2001:db8::/32)")
+                })
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(Self)
     }
@@ -27,7 +31,10 @@ impl Networks {
 
     /// The networks as (address, prefix length) pairs.
     pub(crate) fn pairs(&self) -> Vec<(IpAddr, u8)> {
-        self.0.iter().map(|net| (net.network(), net.prefix_len())).collect()
+        self.0
+            .iter()
+            .map(|net| (net.network(), net.prefix_len()))
+            .collect()
     }
 }
 

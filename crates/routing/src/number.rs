@@ -22,7 +22,10 @@ impl NumberRange {
         if low > high {
             return Err(format!("{text:?}: the first end is above the second"));
         }
-        Ok(Self { low: low.to_owned(), high: high.to_owned() })
+        Ok(Self {
+            low: low.to_owned(),
+            high: high.to_owned(),
+        })
     }
 
     /// The bytes a number in the range may start with.
@@ -98,12 +101,11 @@ fn strip_nonempty<'a>(number: &'a str, prefix: &str) -> Option<&'a str> {
 /// The URI without its scheme (`sip:`, `sips:`, `tel:`), or `None` when it
 /// has none of them.
 pub(crate) fn strip_scheme(uri: &str) -> Option<(&str, &str)> {
-    ["sips:", "sip:", "tel:"]
-        .iter()
-        .find_map(|scheme| {
-            let head = uri.get(..scheme.len())?;
-            head.eq_ignore_ascii_case(scheme).then(|| (head, uri.get(scheme.len()..).unwrap_or("")))
-        })
+    ["sips:", "sip:", "tel:"].iter().find_map(|scheme| {
+        let head = uri.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| (head, uri.get(scheme.len()..).unwrap_or("")))
+    })
 }
 
 /// The user part of a SIP URI (`alice` of `sip:alice@example.com;x`),
@@ -112,7 +114,9 @@ pub(crate) fn user_part(uri: &str) -> &str {
     let rest = strip_scheme(uri).map_or(uri, |(_, rest)| rest);
     match rest.split_once('@') {
         Some((user, _)) => user.split(';').next().unwrap_or(user),
-        None if uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("tel:")) => rest.split(';').next().unwrap_or(rest),
+        None if uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("tel:")) => {
+            rest.split(';').next().unwrap_or(rest)
+        }
         None => "",
     }
 }
@@ -136,4 +140,43 @@ pub(crate) fn at_gateway(number: &str, gateway: &str) -> String {
     let rest = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
     let rest = rest.split('?').next().unwrap_or(rest);
     format!("{scheme}{number}@{rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    // Tests: a failed unwrap is a failed test.
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn gateway_request_uri_keeps_scheme_port_and_parameters() {
+        assert_eq!(
+            at_gateway("+4930", "sip:192.0.2.10:5080;transport=tcp"),
+            "sip:+4930@192.0.2.10:5080;transport=tcp"
+        );
+        assert_eq!(
+            at_gateway("+4930", "sips:acct@gw.example?x=y"),
+            "sips:+4930@gw.example"
+        );
+        assert_eq!(
+            at_gateway("1", "sip:[2001:db8::1]:5060"),
+            "sip:1@[2001:db8::1]:5060"
+        );
+    }
+
+    #[test]
+    fn user_and_host_parts_of_uris() {
+        assert_eq!(user_part("sip:alice@example.com;transport=tcp"), "alice");
+        assert_eq!(user_part("sip:alice;x=1@example.com"), "alice");
+        assert_eq!(user_part("tel:+4930123;phone-context=x"), "+4930123");
+        assert_eq!(user_part("sip:example.com"), "");
+        assert_eq!(host_part("sip:alice@example.com:5070;x"), "example.com");
+        assert_eq!(host_part("sip:[2001:db8::1]:5060"), "2001:db8::1");
+    }
+
+    #[test]
+    fn e164_without_a_country_code_leaves_numbers_alone() {
+        assert_eq!(Numbering::default().e164("030123"), "030123");
+    }
 }

@@ -107,7 +107,10 @@ impl Plan {
     /// The site whose networks hold `source` (the first declared, when
     /// several do).
     pub fn site_of(&self, source: IpAddr) -> Option<&str> {
-        self.sites.iter().find(|site| site.networks.contains(source)).map(|site| site.name.as_str())
+        self.sites
+            .iter()
+            .find(|site| site.networks.contains(source))
+            .map(|site| site.name.as_str())
     }
 
     /// Whether `number` (as dialled) is an emergency number.
@@ -127,7 +130,7 @@ impl Plan {
         self.trunk_index.get(name).copied()
     }
 
-    pub(crate) fn ring_group_named(&self, name: &str) -> Option<usize> {
-        self.ring_groups.iter().position(|group| group.name == name)
+    pub(crate) fn ring_group_named(&self, name: &str) -> Option<&RingGroup> {
+        self.ring_groups.iter().find(|group| group.name == name)
     }
 }

@@ -23,14 +23,25 @@ impl RouteTarget {
     fn render_into(&self, out: &mut String, heading: &str) {
         match self {
             Self::User { name, domain } => {
-                let _ = writeln!(out, "result: {heading} user:{name} (devices of {name}@{domain})");
+                let _ = writeln!(
+                    out,
+                    "result: {heading} user:{name} (devices of {name}@{domain})"
+                );
             }
-            Self::RingGroup { name, members, strategy, ring_timeout } => {
+            Self::RingGroup {
+                name,
+                members,
+                strategy,
+                ring_timeout,
+            } => {
                 let how = match strategy {
                     RingStrategy::Parallel => "parallel",
                     RingStrategy::Sequential => "sequential",
                 };
-                let members: Vec<String> = members.iter().map(|(user, domain)| format!("{user}@{domain}")).collect();
+                let members: Vec<String> = members
+                    .iter()
+                    .map(|(user, domain)| format!("{user}@{domain}"))
+                    .collect();
                 let _ = writeln!(
                     out,
                     "result: {heading} group:{name} ({how}, {}s: {})",
@@ -65,7 +76,10 @@ impl Route {
             target.render_into(out, "on busy:");
         }
         if let Some(target) = &self.on_no_answer {
-            let after = self.no_answer_after.map(|d| format!(" after {}s", d.as_secs())).unwrap_or_default();
+            let after = self
+                .no_answer_after
+                .map(|d| format!(" after {}s", d.as_secs()))
+                .unwrap_or_default();
             target.render_into(out, &format!("on no answer{after}:"));
         }
         if let Some(target) = &self.on_unavailable {
@@ -95,9 +109,15 @@ impl Decision {
             Outcome::Redirect { status, uri } => {
                 let _ = writeln!(out, "result: redirect {status} {uri}");
             }
-            Outcome::NoRoute => out.push_str("result: no route (the server routes as without a plan)\n"),
+            Outcome::NoRoute => {
+                out.push_str("result: no route (the server routes as without a plan)\n")
+            }
         }
-        let _ = writeln!(out, "result: rule {}", self.rule.as_deref().unwrap_or("(none)"));
+        let _ = writeln!(
+            out,
+            "result: rule {}",
+            self.rule.as_deref().unwrap_or("(none)")
+        );
         let _ = writeln!(out, "result: number {}", self.number);
         out
     }

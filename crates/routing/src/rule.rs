@@ -6,6 +6,7 @@ use crate::call_view::CallView;
 use crate::matcher::Matcher;
 use crate::number::Numbering;
 use crate::rewrite::Rewrite;
+use crate::sections::RingGroup;
 use crate::target::TargetSpec;
 use crate::trace::Trace;
 
@@ -14,8 +15,8 @@ use crate::trace::Trace;
 pub(crate) enum Action {
     /// A local user's devices (`$number`: named by the number).
     User(String),
-    /// A ring group (index into the plan's).
-    RingGroup(usize),
+    /// A ring group.
+    RingGroup(RingGroup),
     /// Forward to a URI (`$number` allowed).
     Forward(String),
     /// 3xx to a URI.
@@ -59,7 +60,12 @@ impl Rule {
     }
 
     /// The number after the rule's rewrites, each step traced.
-    pub(crate) fn rewrite(&self, dialled: &str, numbering: &Numbering, trace: &mut Trace) -> String {
+    pub(crate) fn rewrite(
+        &self,
+        dialled: &str,
+        numbering: &Numbering,
+        trace: &mut Trace,
+    ) -> String {
         let mut number = dialled.to_owned();
         for step in &self.rewrites {
             let next = step.apply(&number, numbering);

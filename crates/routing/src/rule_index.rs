@@ -20,7 +20,11 @@ impl RuleIndex {
     pub(crate) fn new(rules: &[Rule]) -> Self {
         let mut index = Self::default();
         for (position, rule) in rules.iter().enumerate() {
-            match rule.matchers.iter().find_map(|matcher| first_bytes(&matcher.test)) {
+            match rule
+                .matchers
+                .iter()
+                .find_map(|matcher| first_bytes(&matcher.test))
+            {
                 Some(bytes) => {
                     for byte in bytes {
                         let list = index.by_first.entry(byte).or_default();
@@ -37,7 +41,11 @@ impl RuleIndex {
 
     /// The rules `dialled` may match, in plan order.
     pub(crate) fn candidates(&self, dialled: &str) -> impl Iterator<Item = usize> + '_ {
-        let keyed = dialled.bytes().next().and_then(|byte| self.by_first.get(&byte)).map_or(&[][..], Vec::as_slice);
+        let keyed = dialled
+            .bytes()
+            .next()
+            .and_then(|byte| self.by_first.get(&byte))
+            .map_or(&[][..], Vec::as_slice);
         let mut keyed = keyed.iter().copied().peekable();
         let mut always = self.always.iter().copied().peekable();
         std::iter::from_fn(move || match (keyed.peek(), always.peek()) {
@@ -53,8 +61,15 @@ impl RuleIndex {
 /// the test does not restrict them (or an entry is empty).
 fn first_bytes(test: &Test) -> Option<Vec<u8>> {
     match test {
-        Test::To(list) | Test::ToPrefix(list) => list.iter().map(|entry| entry.bytes().next()).collect(),
-        Test::ToRange(ranges) => Some(ranges.iter().flat_map(|range| range.first_bytes()).collect()),
+        Test::To(list) | Test::ToPrefix(list) => {
+            list.iter().map(|entry| entry.bytes().next()).collect()
+        }
+        Test::ToRange(ranges) => Some(
+            ranges
+                .iter()
+                .flat_map(|range| range.first_bytes())
+                .collect(),
+        ),
         _ => None,
     }
 }

@@ -3,8 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::number::{host_part, user_part};
-use crate::{CallFacts, CallerKind, Decision, GatewayHealth, Outcome, Plan};
+use crate::{Decision, DryCall, GatewayHealth, Outcome, Plan};
 
 /// What kind of outcome a case expects (`expect`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +97,11 @@ pub struct TestOutcome {
 impl Plan {
     /// Runs the plan's `[[test]]` cases; cases without `at` run at the
     /// Unix epoch (so that results never depend on the clock).
-    pub fn run_tests(&self, served_domains: &[String], health: &dyn GatewayHealth) -> Vec<TestOutcome> {
+    pub fn run_tests(
+        &self,
+        served_domains: &[String],
+        health: &dyn GatewayHealth,
+    ) -> Vec<TestOutcome> {
         self.run_tests_at(served_domains, health, 0)
     }
 
@@ -110,7 +113,10 @@ impl Plan {
         health: &dyn GatewayHealth,
         default_at_unix: i64,
     ) -> Vec<TestOutcome> {
-        self.tests.iter().map(|case| self.run_test(case, served_domains, health, default_at_unix)).collect()
+        self.tests
+            .iter()
+            .map(|case| self.run_test(case, served_domains, health, default_at_unix))
+            .collect()
     }
 
     fn run_test(
@@ -120,37 +126,22 @@ impl Plan {
         health: &dyn GatewayHealth,
         default_at_unix: i64,
     ) -> TestOutcome {
-        let from_user = user_part(&case.from);
-        let from_host = host_part(&case.from);
-        let is_served = |host: &str| served.iter().any(|domain| domain.eq_ignore_ascii_case(host));
-        let caller = match (&case.trunk, is_served(from_host)) {
-            (Some(trunk), _) => CallerKind::Trunk { name: trunk },
-            (None, true) => CallerKind::User { name: from_user, domain: from_host },
-            (None, false) => CallerKind::Foreign,
-        };
-        let default_domain = if is_served(from_host) {
-            from_host
-        } else {
-            served.first().map_or("localhost", String::as_str)
-        };
-        let (to, to_domain) = if case.to.contains(':') {
-            (user_part(&case.to), host_part(&case.to))
-        } else {
-            (case.to.as_str(), default_domain)
-        };
-        let facts = CallFacts {
-            to,
-            to_domain,
-            from_uri: &case.from,
-            anonymous: from_user.eq_ignore_ascii_case("anonymous") || from_host.eq_ignore_ascii_case("anonymous.invalid"),
-            caller,
+        let call = DryCall {
+            from: &case.from,
+            to: &case.to,
             source: case.source,
             transport: &case.transport,
             at_unix: case.at_unix.unwrap_or(default_at_unix),
+            trunk: case.trunk.as_deref(),
         };
-        let decision = self.decide(&facts, health);
+        let decision = self.dry_run(&call, served, health);
         let differences = case.differences(&decision);
-        TestOutcome { name: case.name.clone(), passed: differences.is_empty(), differences, decision }
+        TestOutcome {
+            name: case.name.clone(),
+            passed: differences.is_empty(),
+            differences,
+            decision,
+        }
     }
 }
 
@@ -163,13 +154,25 @@ impl TestCase {
                 differences.push(format!("{what}: expected {expected:?}, got {got:?}"));
             }
         };
-        compare("rule", self.expect_rule.as_deref(), decision.rule.as_deref().unwrap_or("none"));
-        compare("outcome", self.expect.map(ExpectedOutcome::name), ExpectedOutcome::of(&decision.outcome));
+        compare(
+            "rule",
+            self.expect_rule.as_deref(),
+            decision.rule.as_deref().unwrap_or("none"),
+        );
+        compare(
+            "outcome",
+            self.expect.map(ExpectedOutcome::name),
+            ExpectedOutcome::of(&decision.outcome),
+        );
         let status = match &decision.outcome {
             Outcome::Reject { status, .. } | Outcome::Redirect { status, .. } => status.to_string(),
             _ => "none".to_owned(),
         };
-        compare("status", self.expect_status.map(|s| s.to_string()).as_deref(), &status);
+        compare(
+            "status",
+            self.expect_status.map(|s| s.to_string()).as_deref(),
+            &status,
+        );
         let target = match &decision.outcome {
             Outcome::Route(route) => route.target.label(),
             Outcome::Redirect { uri, .. } => uri.clone(),

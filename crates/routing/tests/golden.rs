@@ -3,19 +3,30 @@
 //! `tests/data/*.trace` file. `UPDATE_GOLDEN=1` rewrites the files (review
 //! the diff before committing).
 // Tests: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::path::PathBuf;
 
 use switchboard_routing::{AssumeUp, Plan, PlanSource};
 
 fn data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
 }
 
 fn fixture() -> Plan {
     let text = std::fs::read_to_string(data("plan.toml")).unwrap();
-    Plan::load(&[PlanSource { path: "plan.toml", text: &text }]).unwrap()
+    Plan::load(&[PlanSource {
+        path: "plan.toml",
+        text: &text,
+    }])
+    .unwrap()
 }
 
 fn served() -> Vec<String> {
@@ -27,7 +38,13 @@ fn the_fixture_cases_pass() {
     let outcomes = fixture().run_tests(&served(), &AssumeUp);
     assert_eq!(outcomes.len(), 8);
     for outcome in &outcomes {
-        assert!(outcome.passed, "{}: {:?}\n{}", outcome.name, outcome.differences, outcome.decision.render());
+        assert!(
+            outcome.passed,
+            "{}: {:?}\n{}",
+            outcome.name,
+            outcome.differences,
+            outcome.decision.render()
+        );
     }
 }
 
@@ -41,8 +58,15 @@ fn rendered_decisions_match_the_golden_traces() {
             std::fs::write(&path, &rendered).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        assert_eq!(rendered, expected, "{} differs from {}", outcome.name, path.display());
+        let expected =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert_eq!(
+            rendered,
+            expected,
+            "{} differs from {}",
+            outcome.name,
+            path.display()
+        );
     }
 }
 
@@ -61,7 +85,11 @@ expect = "route"
 expect_status = 486
 expect_target = "user:bob"
 "#;
-    let plan = Plan::load(&[PlanSource { path: "p.toml", text }]).unwrap();
+    let plan = Plan::load(&[PlanSource {
+        path: "p.toml",
+        text,
+    }])
+    .unwrap();
     let [outcome] = plan.run_tests(&served(), &AssumeUp).try_into().unwrap();
     assert!(!outcome.passed);
     assert_eq!(
@@ -72,4 +100,51 @@ expect_target = "user:bob"
             r#"target: expected "user:bob", got "none""#,
         ]
     );
+}
+
+#[test]
+fn test_times_are_local_to_the_plan_unless_they_carry_an_offset() {
+    let text = r#"
+[routing]
+timezone = "America/New_York"
+[[route]]
+name = "office"
+time = ["09:00-17:00"]
+user = "desk"
+[[route]]
+name = "after hours"
+user = "voicemail"
+[[test]]
+name = "local nine"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T09:00:00"
+expect_rule = "office"
+[[test]]
+name = "nine utc is four in new york"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T09:00:00Z"
+expect_rule = "after hours"
+[[test]]
+name = "with an offset"
+from = "sip:alice@example.com"
+to = "1"
+at = "2026-12-07T15:30:00+01:00"
+expect_rule = "office"
+"#;
+    let plan = Plan::load(&[PlanSource {
+        path: "p.toml",
+        text,
+    }])
+    .unwrap();
+    let outcomes = plan.run_tests(&served(), &AssumeUp);
+    assert_eq!(outcomes.len(), 3);
+    for outcome in outcomes {
+        assert!(
+            outcome.passed,
+            "{}: {:?}",
+            outcome.name, outcome.differences
+        );
+    }
 }

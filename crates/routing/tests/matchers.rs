@@ -1,7 +1,12 @@
 //! Every matcher of a `[[route]]`: what it matches, what it does not, and
 //! the trace line naming the first failing one.
 // Tests: a failed unwrap is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 mod common;
 
@@ -56,7 +61,10 @@ fn to_prefix_matches_the_start_and_names_itself_in_the_trace() {
     assert_eq!(rule_for(&plan, &call("+44123")).as_deref(), Some("r"));
     let decision = plan.decide(&call("4930"), &AssumeUp);
     assert_eq!(decision.rule, None);
-    assert_eq!(decision.trace[0], r#"route "r": to_prefix ["00", "+"] does not match "4930""#);
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": to_prefix ["00", "+"] does not match "4930""#
+    );
     assert_eq!(decision.trace[1], "no rule matched");
 }
 
@@ -82,9 +90,15 @@ fn to_pattern_is_a_regex() {
 fn from_matches_the_uri_or_its_user_part() {
     let plan = one_rule(r#"from = ["sip:alice@example.com", "+4930555"]"#);
     assert_eq!(rule_for(&plan, &call("1")).as_deref(), Some("r"));
-    let by_user = CallFacts { from_uri: "sip:+4930555@carrier.example", ..call("1") };
+    let by_user = CallFacts {
+        from_uri: "sip:+4930555@carrier.example",
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &by_user).as_deref(), Some("r"));
-    let other = CallFacts { from_uri: "sip:alice@other.example", ..call("1") };
+    let other = CallFacts {
+        from_uri: "sip:alice@other.example",
+        ..call("1")
+    };
     let decision = plan.decide(&other, &AssumeUp);
     assert_eq!(decision.rule, None);
     assert_eq!(
@@ -96,8 +110,14 @@ fn from_matches_the_uri_or_its_user_part() {
 #[test]
 fn from_prefix_tests_the_caller_id_user_part() {
     let plan = one_rule(r#"from_prefix = ["+4930"]"#);
-    let berlin = CallFacts { from_uri: "sip:+49301234@carrier.example", ..call("1") };
-    let hamburg = CallFacts { from_uri: "sip:+49401234@carrier.example", ..call("1") };
+    let berlin = CallFacts {
+        from_uri: "sip:+49301234@carrier.example",
+        ..call("1")
+    };
+    let hamburg = CallFacts {
+        from_uri: "sip:+49401234@carrier.example",
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &berlin).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &hamburg), None);
 }
@@ -106,14 +126,20 @@ fn from_prefix_tests_the_caller_id_user_part() {
 fn from_pattern_is_a_regex_on_the_caller_uri() {
     let plan = one_rule(r#"from_pattern = "@example\\.com$""#);
     assert_eq!(rule_for(&plan, &call("1")).as_deref(), Some("r"));
-    let other = CallFacts { from_uri: "sip:bob@example.org", ..call("1") };
+    let other = CallFacts {
+        from_uri: "sip:bob@example.org",
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &other), None);
 }
 
 #[test]
 fn anonymous_matches_callers_who_hide() {
     let plan = one_rule("anonymous = true");
-    let hidden = CallFacts { anonymous: true, ..call("1") };
+    let hidden = CallFacts {
+        anonymous: true,
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &hidden).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &call("1")), None);
     let plan = one_rule("anonymous = false");
@@ -125,21 +151,48 @@ fn anonymous_matches_callers_who_hide() {
 fn from_group_members_without_domain_match_any_domain_with_domain_only_that() {
     let plan = one_rule(r#"from_group = ["staff"]"#);
     assert_eq!(rule_for(&plan, &call("1")).as_deref(), Some("r"));
-    let alice_elsewhere = CallFacts { caller: CallerKind::User { name: "alice", domain: "example.org" }, ..call("1") };
+    let alice_elsewhere = CallFacts {
+        caller: CallerKind::User {
+            name: "alice",
+            domain: "example.org",
+        },
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &alice_elsewhere).as_deref(), Some("r"));
-    let carol_home = CallFacts { caller: CallerKind::User { name: "carol", domain: "example.org" }, ..call("1") };
+    let carol_home = CallFacts {
+        caller: CallerKind::User {
+            name: "carol",
+            domain: "example.org",
+        },
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &carol_home).as_deref(), Some("r"));
-    let carol_elsewhere = CallFacts { caller: CallerKind::User { name: "carol", domain: "example.com" }, ..call("1") };
+    let carol_elsewhere = CallFacts {
+        caller: CallerKind::User {
+            name: "carol",
+            domain: "example.com",
+        },
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &carol_elsewhere), None);
-    let foreign = CallFacts { caller: CallerKind::Foreign, ..call("1") };
+    let foreign = CallFacts {
+        caller: CallerKind::Foreign,
+        ..call("1")
+    };
     let decision = plan.decide(&foreign, &AssumeUp);
-    assert_eq!(decision.trace[0], r#"route "r": from_group ["staff"] does not match a caller that is not a local user"#);
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": from_group ["staff"] does not match a caller that is not a local user"#
+    );
 }
 
 #[test]
 fn from_trunk_and_from_user_test_who_placed_the_call() {
     let plan = one_rule(r#"from_trunk = ["carrier1"]"#);
-    let from_trunk = CallFacts { caller: CallerKind::Trunk { name: "carrier1" }, ..call("1") };
+    let from_trunk = CallFacts {
+        caller: CallerKind::Trunk { name: "carrier1" },
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &from_trunk).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &call("1")), None);
 
@@ -156,100 +209,203 @@ fn site_is_found_by_source_network() {
     let plan = one_rule(r#"site = ["berlin"]"#);
     assert_eq!(plan.site_of(IpAddr::from([10, 1, 9, 9])), Some("berlin"));
     assert_eq!(rule_for(&plan, &call("1")).as_deref(), Some("r"));
-    let elsewhere = CallFacts { source: IpAddr::from([10, 2, 0, 1]), ..call("1") };
+    let elsewhere = CallFacts {
+        source: IpAddr::from([10, 2, 0, 1]),
+        ..call("1")
+    };
     let decision = plan.decide(&elsewhere, &AssumeUp);
     assert_eq!(decision.rule, None);
-    assert_eq!(decision.trace[0], r#"route "r": site ["berlin"] does not match 10.2.0.1 (no site)"#);
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": site ["berlin"] does not match 10.2.0.1 (no site)"#
+    );
 }
 
 #[test]
 fn source_transport_and_domain_match() {
     let plan = one_rule(r#"source = ["203.0.113.0/24", "2001:db8::/32"]"#);
-    let v4 = CallFacts { source: IpAddr::from([203, 0, 113, 7]), ..call("1") };
-    let v6 = CallFacts { source: "2001:db8::1".parse().unwrap(), ..call("1") };
-    let mapped = CallFacts { source: "::ffff:203.0.113.9".parse().unwrap(), ..call("1") };
+    let v4 = CallFacts {
+        source: IpAddr::from([203, 0, 113, 7]),
+        ..call("1")
+    };
+    let v6 = CallFacts {
+        source: "2001:db8::1".parse().unwrap(),
+        ..call("1")
+    };
+    let mapped = CallFacts {
+        source: "::ffff:203.0.113.9".parse().unwrap(),
+        ..call("1")
+    };
     assert_eq!(rule_for(&plan, &v4).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &v6).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &mapped).as_deref(), Some("r"));
     assert_eq!(rule_for(&plan, &call("1")), None);
 
     let plan = one_rule(r#"transport = ["tls", "wss"]"#);
-    assert_eq!(rule_for(&plan, &CallFacts { transport: "tls", ..call("1") }).as_deref(), Some("r"));
+    assert_eq!(
+        rule_for(
+            &plan,
+            &CallFacts {
+                transport: "tls",
+                ..call("1")
+            }
+        )
+        .as_deref(),
+        Some("r")
+    );
     assert_eq!(rule_for(&plan, &call("1")), None);
 
     let plan = one_rule(r#"domain = ["example.com"]"#);
-    assert_eq!(rule_for(&plan, &CallFacts { to_domain: "EXAMPLE.com", ..call("1") }).as_deref(), Some("r"));
-    assert_eq!(rule_for(&plan, &CallFacts { to_domain: "example.org", ..call("1") }), None);
+    assert_eq!(
+        rule_for(
+            &plan,
+            &CallFacts {
+                to_domain: "EXAMPLE.com",
+                ..call("1")
+            }
+        )
+        .as_deref(),
+        Some("r")
+    );
+    assert_eq!(
+        rule_for(
+            &plan,
+            &CallFacts {
+                to_domain: "example.org",
+                ..call("1")
+            }
+        ),
+        None
+    );
+}
+
+/// alice's call at `utc` (RFC 3339 with Z).
+fn at_utc(utc: &str) -> CallFacts<'static> {
+    CallFacts {
+        at_unix: at(utc),
+        ..call("1")
+    }
+}
+
+/// For each (UTC instant, whether rule "r" matches, what that is locally).
+fn expect_at(plan: &Plan, cases: &[(&str, bool, &str)]) {
+    for (utc, matches, local) in cases {
+        let expected = matches.then_some("r");
+        assert_eq!(
+            rule_for(plan, &at_utc(utc)).as_deref(),
+            expected,
+            "{utc} ({local})"
+        );
+    }
 }
 
 #[test]
 fn time_of_day_is_local_with_exclusive_end() {
     // Berlin is UTC+1 in December.
     let plan = one_rule(r#"time = ["08:00-12:00", "13:00-18:00"]"#);
-    let at_utc = |text: &str| CallFacts { at_unix: at(text), ..call("1") };
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T07:00:00Z")).as_deref(), Some("r"));
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T10:59:00Z")).as_deref(), Some("r"));
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-07T07:00:00Z", true, "08:00"),
+            ("2026-12-07T10:59:00Z", true, "11:59"),
+            ("2026-12-07T11:00:00Z", false, "12:00"),
+            ("2026-12-07T06:59:00Z", false, "07:59"),
+        ],
+    );
     let decision = plan.decide(&at_utc("2026-12-07T11:00:00Z"), &AssumeUp);
-    assert_eq!(decision.rule, None);
-    assert_eq!(decision.trace[0], r#"route "r": time ["08:00-12:00", "13:00-18:00"] does not match "12:00""#);
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T06:59:00Z")), None);
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": time ["08:00-12:00", "13:00-18:00"] does not match "12:00""#
+    );
 }
 
 #[test]
 fn time_of_day_wraps_over_midnight() {
     let plan = one_rule(r#"time = ["22:00-06:00"]"#);
-    let at_utc = |text: &str| CallFacts { at_unix: at(text), ..call("1") };
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T21:00:00Z")).as_deref(), Some("r"), "22:00 local");
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T23:30:00Z")).as_deref(), Some("r"), "00:30 local");
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-08T04:59:00Z")).as_deref(), Some("r"), "05:59 local");
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-08T05:00:00Z")), None, "06:00 local");
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-07T20:59:00Z")), None, "21:59 local");
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-07T21:00:00Z", true, "22:00"),
+            ("2026-12-07T23:30:00Z", true, "00:30"),
+            ("2026-12-08T04:59:00Z", true, "05:59"),
+            ("2026-12-08T05:00:00Z", false, "06:00"),
+            ("2026-12-07T20:59:00Z", false, "21:59"),
+        ],
+    );
 }
 
 #[test]
 fn time_days_and_dates_follow_the_zone_across_a_dst_change() {
     // Berlin leaves summer time on Sunday 2026-10-25 at 01:00 UTC.
-    let plan = one_rule(r#"time = ["08:00-09:00"]"#);
-    let at_utc = |text: &str| CallFacts { at_unix: at(text), ..call("1") };
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-24T06:30:00Z")).as_deref(), Some("r"), "08:30 CEST");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-24T07:30:00Z")), None, "09:30 CEST");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-26T07:30:00Z")).as_deref(), Some("r"), "08:30 CET");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-26T06:30:00Z")), None, "07:30 CET");
-
-    let plan = one_rule(r#"days = ["sun"]"#);
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-24T22:30:00Z")).as_deref(), Some("r"), "Sunday 00:30 local");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-25T22:59:00Z")).as_deref(), Some("r"), "Sunday 23:59 CET");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-25T23:00:00Z")), None, "Monday 00:00 CET");
-
-    let plan = one_rule(r#"dates = ["2026-10-25"]"#);
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-24T21:59:00Z")), None, "Saturday 23:59 CEST");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-24T22:00:00Z")).as_deref(), Some("r"), "Sunday 00:00 CEST");
-    assert_eq!(rule_for(&plan, &at_utc("2026-10-25T22:59:00Z")).as_deref(), Some("r"), "Sunday 23:59 CET");
+    expect_at(
+        &one_rule(r#"time = ["08:00-09:00"]"#),
+        &[
+            ("2026-10-24T06:30:00Z", true, "08:30 CEST"),
+            ("2026-10-24T07:30:00Z", false, "09:30 CEST"),
+            ("2026-10-26T07:30:00Z", true, "08:30 CET"),
+            ("2026-10-26T06:30:00Z", false, "07:30 CET"),
+        ],
+    );
+    expect_at(
+        &one_rule(r#"days = ["sun"]"#),
+        &[
+            ("2026-10-24T22:30:00Z", true, "Sunday 00:30 CEST"),
+            ("2026-10-25T22:59:00Z", true, "Sunday 23:59 CET"),
+            ("2026-10-25T23:00:00Z", false, "Monday 00:00 CET"),
+        ],
+    );
+    expect_at(
+        &one_rule(r#"dates = ["2026-10-25"]"#),
+        &[
+            ("2026-10-24T21:59:00Z", false, "Saturday 23:59 CEST"),
+            ("2026-10-24T22:00:00Z", true, "Sunday 00:00 CEST"),
+            ("2026-10-25T22:59:00Z", true, "Sunday 23:59 CET"),
+        ],
+    );
 }
 
 #[test]
 fn days_take_ranges_and_wrap() {
     let plan = one_rule(r#"days = ["mon-fri"]"#);
-    let at_utc = |text: &str| CallFacts { at_unix: at(text), ..call("1") };
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-11T10:00:00Z")).as_deref(), Some("r"), "friday");
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-11T10:00:00Z", true, "friday"),
+            ("2026-12-12T10:00:00Z", false, "saturday"),
+        ],
+    );
     let decision = plan.decide(&at_utc("2026-12-12T10:00:00Z"), &AssumeUp);
-    assert_eq!(decision.trace[0], r#"route "r": days ["mon-fri"] does not match "sat""#);
-
-    let plan = one_rule(r#"days = ["fri-mon"]"#);
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-13T10:00:00Z")).as_deref(), Some("r"), "sunday");
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-08T10:00:00Z")), None, "tuesday");
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": days ["mon-fri"] does not match "sat""#
+    );
+    expect_at(
+        &one_rule(r#"days = ["fri-mon"]"#),
+        &[
+            ("2026-12-13T10:00:00Z", true, "sunday"),
+            ("2026-12-08T10:00:00Z", false, "tuesday"),
+        ],
+    );
 }
 
 #[test]
 fn dates_take_inclusive_ranges() {
     let plan = one_rule(r#"dates = ["2026-12-24", "2026-12-26..2026-12-27"]"#);
-    let at_utc = |text: &str| CallFacts { at_unix: at(text), ..call("1") };
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-24T12:00:00Z")).as_deref(), Some("r"));
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-25T12:00:00Z")), None);
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-26T12:00:00Z")).as_deref(), Some("r"));
-    assert_eq!(rule_for(&plan, &at_utc("2026-12-27T22:59:00Z")).as_deref(), Some("r"));
+    expect_at(
+        &plan,
+        &[
+            ("2026-12-24T12:00:00Z", true, "24th"),
+            ("2026-12-25T12:00:00Z", false, "25th"),
+            ("2026-12-26T12:00:00Z", true, "26th"),
+            ("2026-12-27T22:59:00Z", true, "27th 23:59"),
+            ("2026-12-27T23:00:00Z", false, "28th 00:00"),
+        ],
+    );
     let decision = plan.decide(&at_utc("2026-12-27T23:00:00Z"), &AssumeUp);
-    assert_eq!(decision.trace[0], r#"route "r": dates ["2026-12-24", "2026-12-26..2026-12-27"] does not match "2026-12-28""#);
+    assert_eq!(
+        decision.trace[0],
+        r#"route "r": dates ["2026-12-24", "2026-12-26..2026-12-27"] does not match "2026-12-28""#
+    );
 }
 
 #[test]

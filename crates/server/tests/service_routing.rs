@@ -77,7 +77,10 @@ fn sent(h: &mut Server) -> Vec<(Destination, Request)> {
     h.take_requests()
         .into_iter()
         .filter(|(_, r)| {
-            let key = (r.method().clone(), r.headers().top_branch().map(str::to_owned));
+            let key = (
+                r.method().clone(),
+                r.headers().top_branch().map(str::to_owned),
+            );
             let new = !seen.contains(&key);
             seen.push(key);
             new
@@ -113,7 +116,10 @@ fn a_user_outside_the_group_is_refused_with_the_reason_and_staff_reach_the_trunk
     assert!(to.contains("198.51.100.50"), "first gateway: {to}");
     assert_eq!(invite.uri_str(), "sip:0033123456@198.51.100.50:5060");
     assert!(
-        invite.headers().get(HeaderName::ProxyAuthorization).is_none(),
+        invite
+            .headers()
+            .get(HeaderName::ProxyAuthorization)
+            .is_none(),
         "alice's credentials for this server are not handed to the carrier"
     );
 }
@@ -198,10 +204,11 @@ fn a_carrier_call_to_a_did_reaches_the_user_without_a_challenge() {
     let (to, forwarded) = sent_to(&mut h, Method::Invite);
     assert!(to.contains("198.51.100.11"), "bob's phone: {to}");
     assert_eq!(forwarded.uri_str(), "sip:bob@198.51.100.11:5060");
-    assert!(h
-        .responses(&carrier)
-        .iter()
-        .all(|r| r.status() != StatusCode::PROXY_AUTHENTICATION_REQUIRED));
+    assert!(
+        h.responses(&carrier)
+            .iter()
+            .all(|r| r.status() != StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+    );
 }
 
 #[test]
@@ -259,7 +266,11 @@ fn nobody_answering_within_no_answer_after_goes_to_voicemail() {
     let (_, to_bob) = sent_to(&mut h, Method::Invite);
     h.respond(&bob, &to_bob, 180);
     h.run_for(Duration::from_secs(9));
-    assert!(sent(&mut h).iter().all(|(_, r)| r.method() != &Method::Cancel));
+    assert!(
+        sent(&mut h)
+            .iter()
+            .all(|(_, r)| r.method() != &Method::Cancel)
+    );
     h.run_for(Duration::from_secs(2));
     let after = sent(&mut h);
     assert!(
@@ -279,7 +290,8 @@ fn a_reloaded_plan_decides_the_next_call() {
     let mut h = with_plan(PLAN);
     let mut bob = Phone::new("bob", "198.51.100.11:5060");
     assert_eq!(
-        h.invite_answer(&mut bob, "sip:0033123456@example.com").status(),
+        h.invite_answer(&mut bob, "sip:0033123456@example.com")
+            .status(),
         StatusCode::FORBIDDEN
     );
     let open = plan(
@@ -307,10 +319,13 @@ fn a_trusted_network_is_not_rate_limited() {
     let mut stranger = Phone::new("someone", "192.0.2.7:5060");
     stranger.domain = "elsewhere.example".to_owned();
     // The default burst is 100 requests: 150 OPTIONS from each.
-    let mut answered = |h: &mut Server, phone: &mut Phone| {
+    let answered = |h: &mut Server, phone: &mut Phone| {
         let mut n = 0;
         for _ in 0..150 {
-            let request = phone.call(Method::Options, "sip:127.0.0.1:5060").build().unwrap();
+            let request = phone
+                .call(Method::Options, "sip:127.0.0.1:5060")
+                .build()
+                .unwrap();
             h.send(phone, request);
             n += h.responses(phone).len();
         }
@@ -318,4 +333,135 @@ fn a_trusted_network_is_not_rate_limited() {
     };
     assert_eq!(answered(&mut h, &mut carrier), 150);
     assert!(answered(&mut h, &mut stranger) < 150);
+}
+
+const PRESENTING: &str = r#"
+[[trunk]]
+name = "replacing"
+gateways = ["sip:198.51.100.50:5060"]
+caller_id = "+442070000000"
+caller_id_mode = "replace"
+[[trunk]]
+name = "asserting"
+gateways = ["sip:198.51.100.51:5060"]
+caller_id = "+442070000001"
+caller_id_mode = "assert"
+[[route]]
+name = "via replacing"
+to_prefix = ["1"]
+trunks = ["replacing"]
+[[route]]
+name = "via asserting"
+to_prefix = ["2"]
+trunks = ["asserting"]
+"#;
+
+#[test]
+fn a_trunk_presents_its_caller_id_by_replacing_the_from_user_or_asserting_it() {
+    let mut h = with_plan(PRESENTING);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:1555@example.com")
+    });
+    let (_, replaced) = sent_to(&mut h, Method::Invite);
+    let from = replaced.headers().get(HeaderName::From).unwrap();
+    assert!(from.contains("sip:+442070000000@example.com"), "{from}");
+    assert!(from.contains("tag=alice-tag"), "the tag stays: {from}");
+
+    alice.call_id = "alice-call-2".to_owned();
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:2555@example.com")
+    });
+    let (_, asserted) = sent_to(&mut h, Method::Invite);
+    let from = asserted.headers().get(HeaderName::From).unwrap();
+    assert!(from.contains("sip:alice@example.com"), "From kept: {from}");
+    assert_eq!(
+        asserted.headers().get(HeaderName::PAssertedIdentity),
+        Some("<sip:+442070000001@198.51.100.51:5060>")
+    );
+}
+
+#[test]
+fn a_gateway_that_fails_calls_is_marked_down_and_skipped() {
+    let mut h = with_plan(
+        r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:198.51.100.50:5060", "sip:198.51.100.51:5060"]
+probe = true
+probe_interval = 3600
+probe_down = 1
+failover_after = 2
+[[route]]
+name = "out"
+to_prefix = ["0"]
+trunks = ["carrier"]
+"#,
+    );
+    h.run_for(Duration::from_millis(10));
+    let gw1 = Phone::new("gw1", GW1);
+    let gw2 = Phone::new("gw2", GW2);
+    // The first probes find both alive.
+    for (_, options) in sent(&mut h) {
+        if options.method() == &Method::Options {
+            let gw = if options.uri_str().contains(".50") {
+                &gw1
+            } else {
+                &gw2
+            };
+            h.respond(gw, &options, 200);
+        }
+    }
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:0301234@example.com")
+    });
+    let (to, _) = sent_to(&mut h, Method::Invite);
+    assert!(to.contains("198.51.100.50"), "{to}");
+    h.run_for(Duration::from_secs(3)); // silent: the second gateway takes it
+    let second = invites_to(&mut h, "198.51.100.51");
+    assert_eq!(second.len(), 1);
+    h.respond(&gw2, &second[0], 200);
+    assert_eq!(h.final_response(&alice).status(), StatusCode::OK);
+    let status = h
+        .service
+        .trunks()
+        .states()
+        .into_iter()
+        .flat_map(|t| t.gateways)
+        .map(|g| (g.uri, g.health.to_string()))
+        .collect::<Vec<_>>();
+    assert!(
+        status.contains(&("sip:198.51.100.50:5060".to_owned(), "down".to_owned())),
+        "{status:?}"
+    );
+
+    alice.call_id = "alice-call-2".to_owned();
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:0301234@example.com")
+    });
+    let invites: Vec<_> = sent(&mut h)
+        .into_iter()
+        .filter(|(_, r)| {
+            r.method() == &Method::Invite && r.headers().call_id() != second[0].headers().call_id()
+        })
+        .collect();
+    assert!(!invites.is_empty());
+    assert!(
+        invites
+            .iter()
+            .all(|(to, _)| format!("{to:?}").contains("198.51.100.51")),
+        "the down gateway is skipped: {invites:?}"
+    );
+}
+
+/// The INVITEs sent to `host` (retransmissions left out).
+fn invites_to(h: &mut Server, host: &str) -> Vec<Request> {
+    sent(h)
+        .into_iter()
+        .filter(|(to, r)| r.method() == &Method::Invite && format!("{to:?}").contains(host))
+        .map(|(_, r)| r)
+        .collect()
 }

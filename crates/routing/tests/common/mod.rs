@@ -10,14 +10,20 @@ use switchboard_routing::{CallFacts, CallerKind, Plan, PlanSource};
 pub(crate) const MONDAY_10_UTC: i64 = 1_796_637_600;
 
 pub(crate) fn load(text: &str) -> Plan {
-    match Plan::load(&[PlanSource { path: "plan.toml", text }]) {
+    match Plan::load(&[PlanSource {
+        path: "plan.toml",
+        text,
+    }]) {
         Ok(plan) => plan,
         Err(error) => panic!("plan does not load: {error}"),
     }
 }
 
 pub(crate) fn load_error(text: &str) -> String {
-    match Plan::load(&[PlanSource { path: "plan.toml", text }]) {
+    match Plan::load(&[PlanSource {
+        path: "plan.toml",
+        text,
+    }]) {
         Ok(_) => panic!("plan loads, expected an error"),
         Err(error) => error.to_string(),
     }
@@ -30,7 +36,10 @@ pub(crate) fn call(to: &str) -> CallFacts<'_> {
         to_domain: "example.com",
         from_uri: "sip:alice@example.com",
         anonymous: false,
-        caller: CallerKind::User { name: "alice", domain: "example.com" },
+        caller: CallerKind::User {
+            name: "alice",
+            domain: "example.com",
+        },
         source: IpAddr::from([10, 1, 2, 3]),
         transport: "udp",
         at_unix: MONDAY_10_UTC,

@@ -53,6 +53,8 @@ pub(crate) struct Branch {
     /// What its CSeq numbers are ahead of the caller's (1 after a
     /// challenge was answered).
     pub(crate) cseq_delta: u32,
+    /// Its end is reported ([`super::ProxyEvent::Attempt`]) until it was.
+    pub(crate) reports: bool,
 }
 
 impl Branch {
@@ -72,6 +74,7 @@ impl Branch {
             sent: None,
             call_id: None,
             cseq_delta: 0,
+            reports: false,
         }
     }
 

@@ -45,6 +45,29 @@ pub enum ProxyEvent {
     /// A call the proxy routes changed state (for busy-lamp fields and
     /// pickup): nothing to answer.
     Call(CallUpdate),
+    /// A target forwarded [`Target::with_report`](super::Target::with_report)
+    /// ended its attempt (a gateway's health learns from it).
+    Attempt {
+        /// The request's server transaction.
+        server: TransactionId,
+        /// The target's URI.
+        uri: String,
+        /// How it ended.
+        result: AttemptReport,
+    },
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AttemptReport {
+    /// A final response (the gateway is alive, whatever it said).
+    Response(u16),
+    /// No final response (Timer B), or no provisional one in the target's
+    /// time.
+    Timeout,
+    /// The request could not be sent (connection refused, no address).
+    TransportError,
 }
 
 /// Why the targets of a request are exhausted, as a dial plan's

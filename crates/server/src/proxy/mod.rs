@@ -38,7 +38,7 @@ mod validate;
 pub use call_update::{CallEnd, CallParty, CallPhase, CallUpdate};
 pub use config::{Listener, Mode, ProxyConfig};
 pub use error::ProxyError;
-pub use event::{ExhaustCause, ProxyEvent, ResolveId};
+pub use event::{AttemptReport, ExhaustCause, ProxyEvent, ResolveId};
 pub use incoming::Incoming;
 pub use stateful::Proxy;
 pub use switchboard_core::TransactionLayer;

@@ -16,7 +16,7 @@ use super::challenge;
 use super::config::{Mode, ProxyConfig};
 use super::context::{BranchRef, Context};
 use super::error::ProxyError;
-use super::event::{ExhaustCause, ProxyEvent, ResolveId};
+use super::event::{AttemptReport, ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
 use super::legs::{DialogIds, Legs, Rewrite, Way};
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
@@ -652,6 +652,7 @@ impl Proxy {
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
+        self.report_attempt(at, AttemptReport::Response(response.status().as_u16()));
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
             return;
         };
@@ -694,6 +695,7 @@ impl Proxy {
         if self.fail_over(now, ep, at, AttemptOutcome::Final(response.status())) {
             return;
         }
+        self.report_attempt(at, AttemptReport::Response(response.status().as_u16()));
         self.stop_timer_c(at);
         let recurse = self.config.recurse_on_3xx;
         let Some(ctx) = self.contexts.get_mut(&at.server) else {
@@ -770,6 +772,11 @@ impl Proxy {
         if self.fail_over(now, ep, at, outcome) {
             return;
         }
+        let report = match status {
+            None => AttemptReport::Timeout,
+            Some(_) => AttemptReport::TransportError,
+        };
+        self.report_attempt(at, report);
         if self
             .branch_mut(at)
             .is_some_and(|b| b.state != BranchState::Done)
@@ -941,8 +948,25 @@ impl Proxy {
         branch.provisional_deadline = None;
         if branch.state == BranchState::Calling {
             tracing::debug!(uri = %branch.uri, "no provisional answer in time: next target");
+            self.report_attempt(at, AttemptReport::Timeout);
             self.give_up_silent(now, ep, at);
         }
+    }
+
+    /// Reports how a branch's attempt ended, once, when its target asked.
+    fn report_attempt(&mut self, at: BranchRef, result: AttemptReport) {
+        let Some(branch) = self.branch_mut(at) else {
+            return;
+        };
+        if !std::mem::take(&mut branch.reports) {
+            return;
+        }
+        let uri = branch.uri.clone();
+        self.events.push_back(ProxyEvent::Attempt {
+            server: at.server,
+            uri,
+            result,
+        });
     }
 
     /// Ends a branch that never answered as a 408 would; a 1xx arriving
@@ -1052,6 +1076,7 @@ impl Proxy {
         let mut request = ctx.request.clone();
         request.set_uri(&uri);
         decrement_max_forwards(&mut request);
+        present(&mut request, &target);
         routing::preload(&mut request, &target.path);
         // The next hop is the first Route even when it is a strict router
         // (§16.6 step 7), whose URI then becomes the Request-URI.
@@ -1060,6 +1085,7 @@ impl Proxy {
         let mut branch = Branch::new(target.uri.clone());
         branch.provisional_timeout = target.provisional_timeout;
         branch.credentials = target.credentials;
+        branch.reports = target.reports;
         if let Some((call_id, delta)) = &ctx.outbound {
             // An in-dialog request on a carrier's leg: its Call-ID there,
             // and its CSeq as far ahead as the challenges answered made it.
@@ -1666,6 +1692,39 @@ fn via_target(via: &Via<'_>) -> ViaTarget {
 }
 
 /// Max-Forwards one less, or 70 when absent (§16.6 step 3).
+/// A target's presentation on its branch: the From user part and header
+/// fields of its own (a trunk's caller ID).
+fn present(request: &mut Request, target: &Target) {
+    let headers = request.headers_mut();
+    if let Some(user) = &target.from_user {
+        let from = headers.get(HeaderName::From).map(|f| with_user(f, user));
+        if let Some(Some(from)) = from {
+            headers.set(HeaderName::From, from.as_str());
+        }
+    }
+    for (name, value) in &target.headers {
+        headers.set(*name, value.as_str());
+    }
+}
+
+/// A From/To value with the user part of its SIP URI replaced (added when
+/// it has none); `None` when it holds no SIP URI.
+fn with_user(value: &str, user: &str) -> Option<String> {
+    let start = value.find("sip:").or_else(|| value.find("sips:"))?;
+    let scheme_end = start + value.get(start..)?.find(':')? + 1;
+    let rest = value.get(scheme_end..)?;
+    let uri_end = rest.find(['>', ';', ' ']).unwrap_or(rest.len());
+    let host_start = match rest.get(..uri_end)?.find('@') {
+        Some(at) => scheme_end + at + 1,
+        None => scheme_end,
+    };
+    Some(format!(
+        "{}{user}@{}",
+        value.get(..scheme_end)?,
+        value.get(host_start..)?
+    ))
+}
+
 fn decrement_max_forwards(request: &mut Request) {
     let mf = request
         .headers()

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use switchboard_core::{Destination, Transport};
+use switchboard_proto::HeaderName;
 use switchboard_routing::Credentials;
 
 use crate::registrar::Binding;
@@ -52,6 +53,17 @@ pub struct Target {
     /// The forwarded request gets a Call-ID of its own (a carrier
     /// attempt); the proxy translates it back for the caller.
     pub fresh_call_id: bool,
+    /// How the attempt ended is reported ([`ProxyEvent::Attempt`]), for
+    /// a gateway's health.
+    ///
+    /// [`ProxyEvent::Attempt`]: super::ProxyEvent::Attempt
+    pub reports: bool,
+    /// Header fields the branch's request carries instead of the
+    /// caller's (a trunk's P-Asserted-Identity).
+    pub headers: Vec<(HeaderName, String)>,
+    /// The user part the From URI gets on this branch (a trunk's
+    /// presentation number).
+    pub from_user: Option<String>,
 }
 
 impl Target {
@@ -65,7 +77,34 @@ impl Target {
             provisional_timeout: None,
             credentials: None,
             fresh_call_id: false,
+            reports: false,
+            headers: Vec::new(),
+            from_user: None,
         }
+    }
+
+    /// Reports how the attempt ended ([`ProxyEvent::Attempt`]).
+    ///
+    /// [`ProxyEvent::Attempt`]: super::ProxyEvent::Attempt
+    #[must_use]
+    pub fn with_report(mut self) -> Self {
+        self.reports = true;
+        self
+    }
+
+    /// With `name: value` on the branch's request, instead of the
+    /// caller's fields of that name.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// With the From URI's user part replaced on this branch.
+    #[must_use]
+    pub fn with_from_user(mut self, user: impl Into<String>) -> Self {
+        self.from_user = Some(user.into());
+        self
     }
 
     /// With a q-value in thousandths.
@@ -123,16 +162,13 @@ impl Target {
             },
         };
         Self {
-            uri: binding.contact.clone(),
             q: binding.q,
             next_hop: Some(NextHop {
                 destination,
                 transport: source.transport,
             }),
             path: binding.path.clone(),
-            provisional_timeout: None,
-            credentials: None,
-            fresh_call_id: false,
+            ..Self::new(binding.contact.clone())
         }
     }
 

@@ -107,6 +107,9 @@ pub struct Service {
     /// Routed calls with a fallthrough still to take, by server
     /// transaction.
     fallthrough: HashMap<TransactionId, route::Fallthrough>,
+    /// Carrier attempts under way: (server transaction, Request-URI) ->
+    /// (trunk, gateway), for the gateways' health.
+    attempts: HashMap<(TransactionId, String), (String, String)>,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -233,6 +236,7 @@ impl Service {
             trunks: Trunks::new(local, rng()),
             trunks_stale: false,
             fallthrough: HashMap::new(),
+            attempts: HashMap::new(),
         }
     }
 
@@ -689,6 +693,7 @@ impl Service {
         // Fallthroughs of calls that were answered or cancelled.
         let proxy = &self.proxy;
         self.fallthrough.retain(|tx, _| proxy.is_proxying(*tx));
+        self.attempts.retain(|(tx, _), _| proxy.is_proxying(*tx));
         let expired = self.registrar.poll_expired_bindings(now.unix());
         if !expired.is_empty() {
             // Watchers of the users whose bindings expired (none to tell
@@ -758,6 +763,11 @@ impl Service {
                 ProxyEvent::Exhausted { server, cause, .. } => {
                     self.on_exhausted(self.clock, ep, server, cause);
                 }
+                ProxyEvent::Attempt {
+                    server,
+                    uri,
+                    result,
+                } => self.on_attempt(server, &uri, result),
             }
         }
         // The trunks' probes and REGISTERs resolve names the same way.

@@ -15,13 +15,15 @@ use std::time::Duration;
 use switchboard_core::{Now, TransactionId};
 use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
 use switchboard_routing::{
-    CallFacts, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
+    CallFacts, CallerIdMode, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
 };
 
 use crate::proxy::{
-    Advance, ExhaustCause, GroupPolicy, Incoming, Target, TargetSet, TransactionLayer,
+    Advance, AttemptReport, ExhaustCause, GroupPolicy, Incoming, Target, TargetSet,
+    TransactionLayer,
 };
 use crate::registrar::Aor;
+use crate::trunks::AttemptResult;
 
 use super::Service;
 use super::relay::{Caller, first_uri};
@@ -134,8 +136,14 @@ impl Service {
                     .prefer_caller_site
                     .then(|| self.plan.site_of(ip).map(str::to_owned))
                     .flatten();
-                let mut targets =
-                    self.route_targets(now, &route.target, route.no_answer_after, site.as_deref());
+                let tx = incoming.tx();
+                let mut targets = self.route_targets(
+                    now,
+                    Some(tx),
+                    &route.target,
+                    route.no_answer_after,
+                    site.as_deref(),
+                );
                 let mut fallthrough = Fallthrough::of(&route);
                 if targets.is_empty() {
                     // Nobody to ring: straight to the unavailable
@@ -143,7 +151,7 @@ impl Service {
                     // gets.
                     match fallthrough.as_mut().and_then(|f| f.on_unavailable.take()) {
                         Some(next) => {
-                            targets = self.route_targets(now, &next, None, None);
+                            targets = self.route_targets(now, Some(tx), &next, None, None);
                             fallthrough = None;
                         }
                         None => {
@@ -157,7 +165,6 @@ impl Service {
                     }
                 }
                 self.learn_dialog(now, &incoming);
-                let tx = incoming.tx();
                 let targets = targets.hold_final(fallthrough.is_some());
                 self.forward(now, ep, incoming, targets);
                 if let Some(f) = fallthrough {
@@ -282,7 +289,7 @@ impl Service {
             _ => f.on_unavailable,
         });
         if let Some(next) = next {
-            let targets = self.route_targets(now, &next, None, None);
+            let targets = self.route_targets(now, Some(server), &next, None, None);
             if !targets.is_empty() {
                 tracing::debug!(?cause, target = %next.label(), "fallthrough");
                 match self.proxy.forward_more(now.instant(), ep, server, targets) {
@@ -305,6 +312,7 @@ impl Service {
     fn route_targets(
         &mut self,
         now: Now,
+        server: Option<TransactionId>,
         target: &RouteTarget,
         no_answer_after: Option<Duration>,
         site: Option<&str>,
@@ -359,9 +367,29 @@ impl Service {
                     };
                     let mut target = Target::new(attempt.request_uri.as_str())
                         .with_provisional_timeout(trunk.failover_after)
-                        .with_fresh_call_id(trunk.fresh_call_id);
+                        .with_fresh_call_id(trunk.fresh_call_id)
+                        .with_report();
                     if let Some(credentials) = &trunk.credentials {
                         target = target.with_credentials(credentials.clone());
+                    }
+                    match &trunk.caller_id {
+                        CallerIdMode::Replace(number) => {
+                            target = target.with_from_user(number.as_str());
+                        }
+                        CallerIdMode::Assert(number) => {
+                            let host = gateway_host(&attempt.gateway);
+                            target = target.with_header(
+                                HeaderName::PAssertedIdentity,
+                                format!("<sip:{number}@{host}>"),
+                            );
+                        }
+                        _ => {}
+                    }
+                    if let Some(server) = server {
+                        self.attempts.insert(
+                            (server, attempt.request_uri.clone()),
+                            (attempt.trunk.clone(), attempt.gateway.clone()),
+                        );
                     }
                     set.push_group(vec![target], gateway);
                 }
@@ -369,6 +397,20 @@ impl Service {
             _ => {}
         }
         set
+    }
+
+    /// A carrier attempt ended: its gateway's health learns from it.
+    pub(super) fn on_attempt(&mut self, server: TransactionId, uri: &str, result: AttemptReport) {
+        let Some((trunk, gateway)) = self.attempts.remove(&(server, uri.to_owned())) else {
+            return;
+        };
+        let result = match result {
+            AttemptReport::Response(code) => AttemptResult::Response(code),
+            AttemptReport::TransportError => AttemptResult::TransportError,
+            _ => AttemptResult::Timeout,
+        };
+        self.trunks
+            .report_attempt(self.clock, &trunk, &gateway, result);
     }
 
     /// The domain a plan's user lives in: `domain` when this server
@@ -427,9 +469,18 @@ impl Fallthrough {
             on_no_answer: route.on_no_answer.clone(),
             on_unavailable: route.on_unavailable.clone(),
         };
-        (f.on_busy.is_some() || f.on_no_answer.is_some() || f.on_unavailable.is_some())
-            .then_some(f)
+        (f.on_busy.is_some() || f.on_no_answer.is_some() || f.on_unavailable.is_some()).then_some(f)
     }
+}
+
+/// The host (and port) of a gateway URI, for the identity asserted on it.
+fn gateway_host(gateway: &str) -> &str {
+    let rest = gateway
+        .strip_prefix("sips:")
+        .or_else(|| gateway.strip_prefix("sip:"))
+        .unwrap_or(gateway);
+    let rest = rest.rsplit('@').next().unwrap_or(rest);
+    rest.split(';').next().unwrap_or(rest)
 }
 
 /// Whether a target stays with the local users.
