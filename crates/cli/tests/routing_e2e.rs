@@ -378,6 +378,111 @@ fn a_user_outside_staff_gets_403_and_a_staff_user_reaches_the_trunk() {
     assert_invites(&gw, port, 1);
 }
 
+/// A trunk's caller ID (`caller_id_mode = "replace"`) is the From user the
+/// carrier sees, and the carrier's leg has a Call-ID of its own
+/// (`fresh_call_id`, the default), while the caller keeps its own.
+#[test]
+fn a_trunk_call_presents_the_trunks_caller_id_under_a_fresh_call_id() {
+    let (dir, data) = alice_and_bob();
+    let (gw, port) = gateway(dir.path(), "gw answers", "gw_answer.xml", &[]);
+    let keys = "caller_id = \"+493012345600\"\ncaller_id_mode = \"replace\"";
+    let server = serve_with_plan(&data, &trunk_plan(&[port], keys));
+
+    let run = call_answered(dir.path(), &server, "alice", ABROAD);
+
+    assert_invites(&gw, port, 1);
+    let logged = gw.logged();
+    let seen = |prefix: &str| {
+        logged
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_else(|| panic!("no {prefix}line\n{}", gw.report()))
+            .to_owned()
+    };
+    assert!(
+        seen("FROM ").starts_with("sip:+493012345600@"),
+        "{}",
+        gw.report()
+    );
+    let caller_call_id = run
+        .logged
+        .iter()
+        .find_map(|l| l.strip_prefix("CALL-ID "))
+        .unwrap();
+    assert_ne!(seen("CALL-ID "), caller_call_id, "{}", gw.report());
+}
+
+/// A carrier's calls from its trunk's network (127.0.0.2: trusted) are
+/// not held to the per-source rate meant for phones (30 requests per
+/// second, burst 100): 300 calls at 100 per second all go through to the
+/// DID's PBX. A stranger sending the same from 127.0.0.3 is throttled, and
+/// the server says so once, with the limit.
+#[test]
+fn a_carrier_is_not_rate_limited_and_a_flooding_stranger_is_logged_once() {
+    const CALLS: u32 = 300;
+    let (dir, data) = alice_and_bob();
+    let (pbx, pbx_port) = gateway(dir.path(), "pbx answers", "gw_answer.xml", &[]);
+    let plan = format!(
+        r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:127.0.0.2:{}"]
+inbound_networks = ["127.0.0.2/32"]
+[trunk.dids]
+"+493012345601" = "sip:+493012345601@127.0.0.1:{pbx_port}"
+"#,
+        free_port()
+    );
+    // The default protection: the per-source rate limit on.
+    let server = switchboard()
+        .serve(&data)
+        .config(&format!("{ROUTING}{plan}"))
+        .start();
+    let carrier = |ip: &str, recv_timeout: &str| {
+        Sipp::new(&format!("carrier from {ip}"), dir.path())
+            .args(&["-sf", path_str(&scenario("uac_carrier.xml"))])
+            .loopback_udp_from(ip, free_port())
+            .args(&["-s", "+493012345601", "-key", "caller", "+4940111222"])
+            .args(&["-m", &CALLS.to_string(), "-r", "100", "-d", "0"])
+            .args(&["-recv_timeout", recv_timeout, "-timeout", "60"])
+            .args(&[&server.addr().to_string()])
+            .run(s(90))
+    };
+
+    let run = carrier("127.0.0.2", "10000");
+    assert_eq!(
+        (run.successful(), run.failed()),
+        (CALLS, 0),
+        "{}\n{}",
+        run.report(),
+        server.log_text()
+    );
+    assert!(
+        pbx.wait_logged("INVITE", CALLS as usize - 1, s(5)),
+        "{}",
+        pbx.report()
+    );
+
+    let stranger = carrier("127.0.0.3", "3000");
+    assert_eq!(stranger.successful(), 0, "{}", stranger.report());
+    let throttled: Vec<String> = server
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.contains("throttled"))
+        .collect();
+    assert_eq!(
+        throttled.len(),
+        1,
+        "throttling logged {} times, the first: {:#?}",
+        throttled.len(),
+        throttled.get(..3)
+    );
+    assert!(
+        throttled[0].contains("127.0.0.3") && throttled[0].contains("rate=30"),
+        "{throttled:#?}"
+    );
+}
+
 /// How many plans the server put in force so far, at its start and on
 /// reloads (each logged with its version).
 fn plan_loads(server: &Server) -> usize {
