@@ -475,7 +475,7 @@ inbound_networks = ["127.0.0.2/32"]
         1,
         "throttling logged {} times, the first: {:#?}",
         throttled.len(),
-        throttled.get(..3)
+        throttled.iter().take(3).collect::<Vec<_>>()
     );
     assert!(
         throttled[0].contains("127.0.0.3") && throttled[0].contains("rate=30"),
