@@ -14,7 +14,8 @@
 //!   scenario's `<log>` lines while it runs, a source loopback address),
 //!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`].
 //!
-//! Everything stays on 127.0.0.1; every wait is bounded.
+//! Everything stays on loopback (127.0.0.1; a peer of another network on
+//! 127.0.0.2); every wait is bounded.
 
 // Test support: a failed unwrap or assertion fails the test that called
 // it, which is what it is for.
