@@ -19,6 +19,9 @@
 //!   publish`: the user agent (`switchboard-ua` on the network runtime,
 //!   audio over RTP/SRTP; presence, dialog and reg subscriptions, presence
 //!   publication).
+//! * `switchboard token create|list|remove`: the admin API's bearer
+//!   tokens; `switchboard status` and `switchboard trunks`: the running
+//!   server's state through that API.
 //!
 //! Logs go to stderr through `tracing`; `RUST_LOG` filters them
 //! (`RUST_LOG=debug switchboard parse msg.sip`).
@@ -31,11 +34,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+mod admin_client;
 mod parse;
 mod plan;
 mod render;
 mod route;
 mod serve;
+mod tokens;
 mod ua;
 mod users;
 
@@ -117,6 +122,57 @@ pub enum Command {
         #[command(subcommand)]
         command: RouteCommand,
     },
+    /// Manage the admin API's bearer tokens (only their SHA-256 is stored).
+    Token {
+        /// What to do.
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The running server's version, uptime, listeners, limits and counts,
+    /// through its admin API.
+    Status(AdminArgs),
+    /// The trunks' state (gateway health, registration at the provider),
+    /// through the admin API.
+    Trunks(AdminArgs),
+}
+
+/// The `token` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it (once: only its hash is kept).
+    Create {
+        /// The token's name (`ci`, `dashboard`).
+        name: String,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// List the tokens: name and creation time (Unix seconds).
+    List {
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// Remove a token (a running server stops taking it within seconds).
+    Remove {
+        /// The token's name.
+        name: String,
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
+        data: PathBuf,
+    },
+}
+
+/// How the API commands reach the server.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AdminArgs {
+    /// The admin API's URL (plain HTTP on loopback).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8089")]
+    pub admin: String,
+    /// The bearer token (default: the `SWITCHBOARD_TOKEN` environment
+    /// variable, which other users cannot see in the process list).
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 /// The `route` subcommands. Each reads the same `--config` file as
@@ -177,7 +233,7 @@ pub enum RouteCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// A TOML file with the same settings and more (`listen`, `domains`,
-    /// `data`, `tls_cert`, `tls_key`, `[registrar]`, `[protection]`).
+    /// `data`, `tls_cert`, `tls_key`, `admin`, `[registrar]`, `[protection]`).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// A listener, `SCHEME:IP:PORT` with SCHEME udp, tcp, tls, ws or wss
@@ -196,6 +252,11 @@ pub struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, value_name = "FILE")]
     pub tls_key: Option<PathBuf>,
+    /// The admin HTTP API: `IP:PORT` (default 127.0.0.1:8089) or `off`.
+    /// Beyond loopback it is HTTPS with the TLS certificate, which it then
+    /// requires.
+    #[arg(long, value_name = "IP:PORT|off")]
+    pub admin: Option<String>,
 }
 
 /// The `user` subcommands. Without `--domain`, they work on the server's
@@ -583,7 +644,11 @@ pub fn run() -> Result<ExitCode, Error> {
     // database opened) would only be noise next to them.
     let quiet = matches!(
         cli.command,
-        Command::User { .. } | Command::Registrations { .. }
+        Command::User { .. }
+            | Command::Registrations { .. }
+            | Command::Token { .. }
+            | Command::Status(_)
+            | Command::Trunks(_)
     );
     init_logging(if quiet { "warn" } else { "info" });
     let stdout = io::stdout();
@@ -620,6 +685,7 @@ pub fn execute(
                 data: args.data,
                 tls_cert: args.tls_cert,
                 tls_key: args.tls_key,
+                admin: args.admin,
             };
             serve::serve(&flags, err)
         }
@@ -676,6 +742,13 @@ pub fn execute(
                 route::reload(config.as_deref(), data, out, err)
             }
         },
+        Command::Token { command } => match command {
+            TokenCommand::Create { name, data } => tokens::create(&data, &name, out, err),
+            TokenCommand::List { data } => tokens::list(&data, out),
+            TokenCommand::Remove { name, data } => tokens::remove(&data, &name, out, err),
+        },
+        Command::Status(args) => admin_client::status(&args.admin, args.token, out, err),
+        Command::Trunks(args) => admin_client::trunks(&args.admin, args.token, out, err),
     }
 }
 

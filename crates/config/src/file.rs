@@ -23,6 +23,9 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     /// TLS private key (PEM).
     pub tls_key: Option<PathBuf>,
+    /// The admin HTTP API: `"IP:PORT"` (default `127.0.0.1:8089`) or
+    /// `"off"`. Beyond loopback it needs `tls_cert` and `tls_key`.
+    pub admin: Option<String>,
     /// Registrar settings.
     #[serde(default)]
     pub registrar: RegistrarSection,

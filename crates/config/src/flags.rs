@@ -17,4 +17,6 @@ pub struct Flags {
     pub tls_cert: Option<PathBuf>,
     /// `--tls-key`.
     pub tls_key: Option<PathBuf>,
+    /// `--admin`: `IP:PORT` of the admin API, or `off`.
+    pub admin: Option<String>,
 }

@@ -28,5 +28,6 @@ pub use host::Host;
 pub use listeners::{default_domains, default_listeners, parse_listen};
 pub use service::Summary;
 pub use settings::{
-    DEFAULT_DATA, DEFAULT_MAX_TRANSACTIONS, DEFAULT_UDP_BUFFER_BYTES, Settings, resolve,
+    DEFAULT_ADMIN, DEFAULT_DATA, DEFAULT_MAX_TRANSACTIONS, DEFAULT_UDP_BUFFER_BYTES, Settings,
+    resolve,
 };

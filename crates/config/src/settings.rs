@@ -22,6 +22,11 @@ pub const DEFAULT_DATA: &str = "switchboard-data";
 /// registrations a second, and bounds their memory to well under 1 GB.
 pub const DEFAULT_MAX_TRANSACTIONS: usize = 300_000;
 
+/// Where the admin API listens when neither `--admin` nor the file says:
+/// loopback only (no TLS needed), on a port no SIP default uses.
+pub const DEFAULT_ADMIN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8089);
+
 /// UDP socket buffer size asked for when the file does not say: 4 MiB, as
 /// SIPp asks for its own sockets.
 pub const DEFAULT_UDP_BUFFER_BYTES: usize = 4 << 20;
@@ -57,6 +62,8 @@ pub struct Settings {
     pub messages: MessagesSection,
     /// `udp_buffer_bytes` as the file says.
     pub udp_buffer_bytes: Option<usize>,
+    /// The admin API's address; `None`: switched off.
+    pub admin: Option<SocketAddr>,
 }
 
 impl Settings {
@@ -175,6 +182,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
             ));
         }
     };
+    let admin = resolve_admin(flags, &file, tls.is_some())?;
     let r = &file.registrar;
     if r.min_expires == Some(0) {
         return Err(ConfigError::new(
@@ -251,7 +259,40 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         max_transactions: file.max_transactions,
         messages: file.messages,
         udp_buffer_bytes: file.udp_buffer_bytes,
+        admin,
     })
+}
+
+/// `--admin`, else the file's `admin`, else [`DEFAULT_ADMIN`]; `off`
+/// switches the API off. Beyond loopback it needs the TLS certificate.
+fn resolve_admin(
+    flags: &Flags,
+    file: &FileConfig,
+    has_tls: bool,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    let (key, text) = match (&flags.admin, &file.admin) {
+        (Some(text), _) => ("--admin", text),
+        (None, Some(text)) => ("admin", text),
+        (None, None) => return Ok(Some(DEFAULT_ADMIN)),
+    };
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        ConfigError::new(
+            key,
+            format!("{text:?}: must be IP:PORT (127.0.0.1:8089, [::1]:8089) or off"),
+        )
+    })?;
+    if !addr.ip().is_loopback() && !has_tls {
+        return Err(ConfigError::new(
+            key,
+            format!(
+                "{addr} is reachable beyond this host: the admin API then needs TLS (--tls-cert and --tls-key, or tls_cert and tls_key in the file), or bind it to 127.0.0.1"
+            ),
+        ));
+    }
+    Ok(Some(addr))
 }
 
 fn check_messages(m: &MessagesSection) -> Result<(), ConfigError> {
@@ -393,6 +434,47 @@ mod tests {
         assert_eq!(udp_buffer("udp_buffer_bytes = 0\n"), None);
         let error = resolve_on_udp("udp_buffer_bytes = 4294967296\n").unwrap_err();
         assert_eq!(error.key, "udp_buffer_bytes");
+    }
+
+    #[test]
+    fn admin_key_and_flag() {
+        let admin = |text: &str, flag: Option<&str>| {
+            resolve_file(
+                text,
+                &Flags {
+                    listen: vec!["udp:127.0.0.1:5060".into()],
+                    domains: vec!["example.com".into()],
+                    admin: flag.map(str::to_owned),
+                    ..Flags::default()
+                },
+            )
+        };
+        assert_eq!(admin("", None).unwrap().admin, Some(DEFAULT_ADMIN));
+        assert_eq!(
+            admin("admin = \"127.0.0.1:9000\"\n", None).unwrap().admin,
+            Some("127.0.0.1:9000".parse().unwrap())
+        );
+        // The flag wins over the file; `off` switches the API off.
+        assert_eq!(
+            admin("admin = \"127.0.0.1:9000\"\n", Some("[::1]:9001"))
+                .unwrap()
+                .admin,
+            Some("[::1]:9001".parse().unwrap())
+        );
+        assert_eq!(admin("", Some("off")).unwrap().admin, None);
+        assert_eq!(admin("admin = \"off\"\n", None).unwrap().admin, None);
+        assert_eq!(admin("", Some("8089")).unwrap_err().key, "--admin");
+        assert_eq!(admin("admin = \"x\"\n", None).unwrap_err().key, "admin");
+        // Beyond loopback: only with the certificate.
+        let open = admin("", Some("0.0.0.0:8089")).unwrap_err();
+        assert_eq!(open.key, "--admin");
+        assert!(open.message.contains("TLS"), "{open}");
+        let with_tls = admin(
+            "tls_cert = \"c.pem\"\ntls_key = \"k.pem\"\n",
+            Some("0.0.0.0:8089"),
+        )
+        .unwrap();
+        assert_eq!(with_tls.admin, Some("0.0.0.0:8089".parse().unwrap()));
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl TlsServer {
         Self { config }
     }
 
-    pub(crate) fn config(&self) -> Arc<ServerConfig> {
+    /// The rustls configuration (the admin API serves HTTPS with the same
+    /// certificate).
+    pub fn config(&self) -> Arc<ServerConfig> {
         self.config.clone()
     }
 }

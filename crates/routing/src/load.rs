@@ -465,6 +465,7 @@ impl Plan {
             caller_id,
             fresh_call_id: raw.fresh_call_id.unwrap_or(true),
             inbound_networks: inbound.pairs(),
+            inbound_users: raw.inbound_users.clone().unwrap_or_default(),
         });
         self.trunk_routing.push(TrunkRouting {
             inbound,

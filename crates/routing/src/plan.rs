@@ -97,6 +97,14 @@ impl Plan {
             .and_then(|index| self.trunks.get(index))
     }
 
+    /// The trunk whose calls come from local user `name` once
+    /// authenticated (its `inbound_users`).
+    pub fn trunk_of_user(&self, name: &str) -> Option<&TrunkSpec> {
+        self.trunks
+            .iter()
+            .find(|t| t.inbound_users.iter().any(|u| u == name))
+    }
+
     /// Whether `source` is trusted (a trunk's inbound network or a
     /// declared trusted network): not subject to the per-source rate
     /// limits meant for phones.

@@ -78,6 +78,7 @@ pub(crate) struct RawTrunk {
     pub(crate) caller_id_mode: Option<String>,
     pub(crate) fresh_call_id: Option<bool>,
     pub(crate) inbound_networks: Option<Vec<String>>,
+    pub(crate) inbound_users: Option<Vec<String>>,
     pub(crate) costs: Option<BTreeMap<String, f64>>,
     pub(crate) cost_file: Option<String>,
     pub(crate) dids: Option<BTreeMap<String, String>>,

@@ -89,4 +89,8 @@ pub struct TrunkSpec {
     pub fresh_call_id: bool,
     /// Networks its inbound calls come from (trusted: not rate limited).
     pub inbound_networks: Vec<(IpAddr, u8)>,
+    /// Local users whose authenticated calls are this trunk's (a PBX or
+    /// an SBC that authenticates with credentials rather than by its
+    /// network).
+    pub inbound_users: Vec<String>,
 }

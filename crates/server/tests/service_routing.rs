@@ -465,3 +465,64 @@ fn invites_to(h: &mut Server, host: &str) -> Vec<Request> {
         .map(|(_, r)| r)
         .collect()
 }
+
+#[test]
+fn a_pbx_that_authenticates_as_a_user_is_its_trunk_and_reaches_the_dids() {
+    let mut h = with_plan(&PLAN.replace(
+        "inbound_networks = [\"203.0.113.0/24\"]",
+        "inbound_networks = [\"203.0.113.0/24\"]\ninbound_users = [\"carol\"]",
+    ));
+    let mut bob = Phone::new("bob", "198.51.100.11:5060");
+    h.register(&mut bob, 3600);
+    let mut pbx = Phone::new("carol", "198.51.100.12:5060");
+    let password = h.password(&pbx);
+    h.authenticate(&mut pbx, &password, |p| {
+        p.call(Method::Invite, "sip:+442071234567@example.com")
+    });
+    let (to, forwarded) = sent_to(&mut h, Method::Invite);
+    assert!(to.contains("198.51.100.11"), "bob's phone: {to}");
+    assert_eq!(forwarded.uri_str(), "sip:bob@198.51.100.11:5060");
+    // Without inbound_users the same number is not a DID for carol.
+    let mut h = with_plan(PLAN);
+    let mut bob = Phone::new("bob", "198.51.100.11:5060");
+    h.register(&mut bob, 3600);
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    let answer = h.invite_answer(&mut carol, "sip:+442071234567@example.com");
+    assert_ne!(answer.status(), StatusCode::OK);
+    assert!(invites_to(&mut h, "198.51.100.11").is_empty());
+}
+
+#[test]
+fn the_callee_device_at_the_callers_site_rings_first() {
+    let mut h = with_plan(
+        r#"
+[[site]]
+name = "office"
+networks = ["198.51.100.0/28"]
+[[route]]
+name = "bob"
+to = ["200"]
+user = "bob"
+prefer_caller_site = true
+"#,
+    );
+    let mut desk = Phone::new("bob", "198.51.100.11:5060");
+    let mut mobile = Phone::new("bob", "192.0.2.20:5060");
+    mobile.call_id = "bob-mobile".to_owned();
+    h.register(&mut desk, 3600);
+    h.register(&mut mobile, 3600);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:200@example.com")
+    });
+    let (to, first) = sent_to(&mut h, Method::Invite);
+    assert!(
+        to.contains("198.51.100.11"),
+        "the desk phone at the office: {to}"
+    );
+    h.respond(&desk, &first, 180);
+    h.run_for(Duration::from_secs(21)); // [proxy] group_timeout, 20 s
+    let mobile_invites = invites_to(&mut h, "192.0.2.20");
+    assert_eq!(mobile_invites.len(), 1, "then the mobile rings");
+}

@@ -56,6 +56,7 @@ fn trunk(name: &str, gateways: &[&str], probe: Option<ProbeSpec>) -> TrunkSpec {
         caller_id: CallerIdMode::Keep,
         fresh_call_id: true,
         inbound_networks: Vec::new(),
+        inbound_users: Vec::new(),
     }
 }
 

@@ -197,6 +197,10 @@ impl Serve {
             path_str(&config),
         ]);
         args.extend(self.args.iter().map(String::as_str));
+        // Many servers run at once: the admin API only where a test asks.
+        if !self.args.iter().any(|a| a == "--admin") {
+            args.extend(["--admin", "off"]);
+        }
         let mut command = self.switchboard.command(&args);
         command.env("RUST_LOG", &self.log);
         let mut proc = Proc::spawn("serve", command);

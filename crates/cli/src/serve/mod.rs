@@ -5,6 +5,7 @@
 //! startup fact; [`server`] is the serve loop. The binary is the only place
 //! besides `switchboard-net` that uses tokio.
 
+mod admin;
 mod server;
 
 use std::io::Write;
@@ -108,6 +109,10 @@ enum StartError {
     Tls(#[from] switchboard_net::TlsError),
     #[error("cannot start the listeners: {0}")]
     Net(#[from] switchboard_net::StartError),
+    #[error("cannot read the admin tokens: {0}")]
+    AdminStore(switchboard_store::StoreError),
+    #[error("cannot start the admin API: {0}")]
+    Admin(switchboard_admin::StartError),
 }
 
 async fn run(
@@ -178,6 +183,8 @@ async fn run(
         net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
         tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
     }
+    let admin_limits = admin::limits(&config, &settings);
+    let admin_tls = net.tls_server.as_ref().map(TlsServer::config);
     let secret = AuthSecret::generate(&mut rng);
     let mut service = Service::new(
         config,
@@ -219,12 +226,23 @@ async fn run(
         );
     }
     tracing::info!("domains: {}", settings.domains.join(", "));
+    let admin = admin::start(
+        &settings,
+        handle.local_addrs(),
+        admin_limits,
+        admin_tls,
+        &done,
+    )
+    .await?;
     tracing::info!("{}", summary.serving);
     let pid_file = PidFile::write(&settings.data);
     tracing::info!("ready");
     wait_for_stop(config_file.as_deref(), &done).await;
     tracing::info!("stopping");
     drop(pid_file);
+    if let Some(admin) = admin {
+        admin.shutdown().await;
+    }
     // The service's goodbye first (`terminated;reason=deactivated` to every
     // watcher when so configured): sent on the driver's pass, its store
     // removals caught by the barrier below.

@@ -17,6 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use switchboard_admin::{AdminQuery, AdminReply};
 use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender};
@@ -41,6 +42,8 @@ pub(crate) enum Done {
     /// A clean stop: the service says goodbye (the final NOTIFYs when
     /// configured), then the reply: how many subscriptions it ended.
     Shutdown(oneshot::Sender<usize>),
+    /// A question of the admin API, answered from the service's getters.
+    Admin(AdminQuery, AdminReply),
 }
 
 /// Both clocks, read together.
@@ -191,6 +194,9 @@ impl App for Server {
             }
             Done::Barrier(reply) => {
                 let _ = reply.send(());
+            }
+            Done::Admin(query, reply) => {
+                let _ = reply.send(super::admin::answer(query, &self.service, ep, now.unix()));
             }
             Done::Shutdown(reply) => {
                 let before = self.service.subscription_count();

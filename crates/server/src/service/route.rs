@@ -96,10 +96,18 @@ impl Service {
                 Caller::Handled => return,
                 Caller::Local => {
                     self.learn_caller(now, &incoming);
-                    from_user(&incoming).map_or(RouteCaller::Foreign, |aor| RouteCaller::User {
-                        name: aor.user().to_owned(),
-                        domain: aor.domain().to_owned(),
-                    })
+                    match from_user(&incoming) {
+                        // A PBX or SBC that authenticates as a user: its
+                        // calls are its trunk's (DIDs, from_trunk rules).
+                        Some(aor) => match self.plan.trunk_of_user(aor.user()) {
+                            Some(trunk) => RouteCaller::Trunk(trunk.name.clone()),
+                            None => RouteCaller::User {
+                                name: aor.user().to_owned(),
+                                domain: aor.domain().to_owned(),
+                            },
+                        },
+                        None => RouteCaller::Foreign,
+                    }
                 }
                 Caller::Foreign => RouteCaller::Foreign,
             },
@@ -328,7 +336,15 @@ impl Service {
                     return set;
                 };
                 let (near, far) = self.devices_by_site(now, &aor, site);
-                set.push_group(near, ring);
+                // The devices at the caller's site ring alone for the
+                // proxy's serial-forking time (`[proxy] group_timeout`);
+                // then they are cancelled and the others ring for the
+                // call's ring time.
+                let first = GroupPolicy {
+                    timeout: Some(self.proxy.config().group_timeout),
+                    ..GroupPolicy::default()
+                };
+                set.push_group(near, if far.is_empty() { ring } else { first });
                 set.push_group(far, ring);
             }
             RouteTarget::RingGroup {

@@ -10,6 +10,7 @@ mod bindings;
 mod event_state;
 mod groups;
 mod schema;
+mod tokens;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,8 @@ use switchboard_server::UserStore;
 use switchboard_server::service::UserSnapshot;
 
 use crate::error::StoreError;
+
+pub use tokens::AdminToken;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "switchboard.db";
@@ -252,6 +255,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 4);
+        assert_eq!(SqliteStore::schema_version(), 5);
     }
 }

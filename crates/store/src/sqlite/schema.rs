@@ -93,6 +93,13 @@ const MIGRATIONS: &[&str] = &[
         body            BLOB NOT NULL,
         received_unix   INTEGER NOT NULL
     );",
+    // 5: the admin API's bearer tokens: only each token's SHA-256 (hex) is
+    // kept, under the name the operator gave it.
+    "CREATE TABLE admin_tokens (
+        name            TEXT NOT NULL PRIMARY KEY,
+        hash            TEXT NOT NULL UNIQUE,
+        created         INTEGER NOT NULL
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.

@@ -1,0 +1,46 @@
+//! The operator's HTTP API: JSON under `/api/v1`, behind bearer tokens.
+//!
+//! This crate does I/O (an HTTP listener on tokio, TLS when bound beyond
+//! loopback, token look-ups in the store), like `switchboard-net`; the
+//! protocol crates never depend on it.
+//!
+//! The API never touches the server's `Service`: the service lives on the
+//! network driver's task. A handler sends an [`AdminQuery`] to the driver
+//! through the [`Driver`] the binary gives, with a oneshot reply, and
+//! awaits the [`AdminAnswer`]; the binary fills the answers from the
+//! service's public getters. What the API returns are the plain serde
+//! snapshots of this crate ([`Status`], [`Registration`], [`Trunk`],
+//! [`PlanSummary`]), so that the CLI reads them with the same types.
+//!
+//! * [`router`]: the routes (tested with tower's `oneshot`, no socket);
+//! * [`AdminServer`]: the listener (plain HTTP on loopback, HTTPS with the
+//!   server's certificate elsewhere);
+//! * [`Token`] and [`Tokens`]: bearer tokens, shown once and stored as
+//!   their SHA-256 (`switchboard token create`).
+
+#![forbid(unsafe_code)]
+
+mod auth;
+mod error;
+mod listener;
+mod plan;
+mod problem;
+mod query;
+mod registration;
+mod routes;
+mod server;
+mod status;
+mod token;
+mod trunk;
+
+pub use auth::Tokens;
+pub use error::StartError;
+pub use plan::{PlanSummary, PlanTrunk};
+pub use problem::{PROBLEM_JSON, Problem};
+pub use query::{AdminAnswer, AdminQuery, AdminReply, Driver, UserFilter};
+pub use registration::Registration;
+pub use routes::{ROUTES, openapi_document, router};
+pub use server::{AdminConfig, AdminServer};
+pub use status::{Counts, Limits, Listener, ServerInfo, Status};
+pub use token::Token;
+pub use trunk::{Gateway, Trunk, TrunkRegistration};

@@ -1,0 +1,139 @@
+//! What a handler asks the network driver, and how it reaches it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::oneshot;
+
+use crate::{Counts, PlanSummary, Problem, Registration, Trunk};
+
+/// How long a handler waits for the driver's answer.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A question to the driver, which answers it from the service. Not
+/// `non_exhaustive`: a new question must fail the binary's build until it
+/// answers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminQuery {
+    /// The counts of `/status`.
+    Counts,
+    /// The bindings (of one user, when filtered).
+    Registrations {
+        /// Only this user's.
+        user: Option<UserFilter>,
+    },
+    /// The trunks' state.
+    Trunks,
+    /// The plan in force.
+    Plan,
+}
+
+/// The driver's answer, of the query's kind.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum AdminAnswer {
+    /// For [`AdminQuery::Counts`].
+    Counts(Counts),
+    /// For [`AdminQuery::Registrations`].
+    Registrations(Vec<Registration>),
+    /// For [`AdminQuery::Trunks`].
+    Trunks(Vec<Trunk>),
+    /// For [`AdminQuery::Plan`].
+    Plan(PlanSummary),
+}
+
+/// Where the driver sends its answer.
+pub type AdminReply = oneshot::Sender<AdminAnswer>;
+
+/// `?user=`: a user name (`alice`, in every domain) or an address
+/// (`alice@example.com`, with or without `sip:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserFilter {
+    user: String,
+    domain: Option<String>,
+}
+
+impl UserFilter {
+    /// The filter `?user=` asks for; `None` for an empty value.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.strip_prefix("sip:").unwrap_or(text);
+        let (user, domain) = match text.split_once('@') {
+            Some((user, domain)) => (user, Some(domain.to_ascii_lowercase())),
+            None => (text, None),
+        };
+        (!user.is_empty() && domain.as_deref() != Some("")).then(|| Self {
+            user: user.to_owned(),
+            domain,
+        })
+    }
+
+    /// Whether the address of record `user@domain` is the one asked for
+    /// (user parts compare exactly, domains without case).
+    #[must_use]
+    pub fn matches(&self, user: &str, domain: &str) -> bool {
+        self.user == user
+            && self
+                .domain
+                .as_deref()
+                .is_none_or(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+type Ask = dyn Fn(AdminQuery, AdminReply) -> bool + Send + Sync;
+
+/// How the API reaches the driver: a function the binary gives, which
+/// hands the query and its reply to the driver's task (and says false when
+/// that task is gone).
+#[derive(Clone)]
+pub struct Driver(Arc<Ask>);
+
+impl Driver {
+    /// The driver reached through `ask`.
+    pub fn new(ask: impl Fn(AdminQuery, AdminReply) -> bool + Send + Sync + 'static) -> Self {
+        Self(Arc::new(ask))
+    }
+
+    /// Asks and waits (5 s at most) for the answer.
+    pub(crate) async fn ask(&self, query: AdminQuery) -> Result<AdminAnswer, Problem> {
+        let (reply, answer) = oneshot::channel();
+        if !(self.0)(query, reply) {
+            return Err(Problem::unavailable("the server is stopping"));
+        }
+        match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(_)) => Err(Problem::unavailable("the server dropped the question")),
+            Err(_) => Err(Problem::unavailable(
+                "the server did not answer within 5 seconds",
+            )),
+        }
+    }
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Driver(..)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // tests: a failure is the report
+
+    use super::*;
+
+    #[test]
+    fn a_user_filter_takes_a_name_or_an_address() {
+        let name = UserFilter::parse("alice").unwrap();
+        assert!(name.matches("alice", "example.com"));
+        assert!(name.matches("alice", "127.0.0.1"));
+        assert!(!name.matches("alicia", "example.com"));
+        let address = UserFilter::parse("sip:alice@Example.COM").unwrap();
+        assert!(address.matches("alice", "example.com"));
+        assert!(!address.matches("alice", "other.org"));
+        assert_eq!(UserFilter::parse(""), None);
+        assert_eq!(UserFilter::parse("alice@"), None);
+        assert_eq!(UserFilter::parse("@example.com"), None);
+    }
+}

@@ -1,0 +1,147 @@
+//! The routes under `/api/v1` and their handlers. Each asks the driver
+//! and returns a snapshot as JSON; every error is a problem document.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use serde::Deserialize;
+
+use crate::auth::{Tokens, require_token};
+use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
+
+/// Every route: method and path. The OpenAPI document lists each one (a
+/// test holds them together).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/registrations"),
+    ("GET", "/api/v1/trunks"),
+    ("GET", "/api/v1/plan"),
+    ("GET", "/api/v1/openapi.json"),
+];
+
+/// The OpenAPI 3 document, written by hand next to the routes.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// The OpenAPI 3 document served at `GET /api/v1/openapi.json`.
+#[must_use]
+pub fn openapi_document() -> &'static str {
+    OPENAPI
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+struct AdminState {
+    driver: Driver,
+    info: Arc<ServerInfo>,
+    started: Instant,
+}
+
+/// The API: the routes behind the token check, problem documents for
+/// unknown paths (404) and methods (405). `info` is what `/status` says
+/// besides the driver's counts; uptime counts from this call.
+pub fn router(driver: Driver, info: ServerInfo, tokens: Arc<Tokens>) -> Router {
+    let state = AdminState {
+        driver,
+        info: Arc::new(info),
+        started: Instant::now(),
+    };
+    Router::new()
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/registrations", get(registrations))
+        .route("/api/v1/trunks", get(trunks))
+        .route("/api/v1/plan", get(plan))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(tokens, require_token))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// The driver answered with another kind than asked: a bug of the binary.
+fn wrong_answer(answer: &AdminAnswer) -> Problem {
+    tracing::error!(?answer, "admin: the driver answered another question");
+    Problem::internal("the server answered another question")
+}
+
+async fn status(State(state): State<AdminState>) -> Result<Json<Status>, Problem> {
+    match state.driver.ask(AdminQuery::Counts).await? {
+        AdminAnswer::Counts(counts) => Ok(Json(Status::new(
+            &state.info,
+            state.started.elapsed().as_secs(),
+            counts,
+        ))),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+/// `GET /registrations`' query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationsParams {
+    /// `alice` or `alice@example.com`.
+    user: Option<String>,
+}
+
+async fn registrations(
+    State(state): State<AdminState>,
+    params: Result<Query<RegistrationsParams>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let user = match params.user.as_deref() {
+        None => None,
+        Some(text) => Some(UserFilter::parse(text).ok_or_else(|| {
+            Problem::bad_request(format!(
+                "user {text:?}: a user name (alice) or an address (alice@example.com)"
+            ))
+        })?),
+    };
+    match state.driver.ask(AdminQuery::Registrations { user }).await? {
+        AdminAnswer::Registrations(list) => Ok(Json(list).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn trunks(State(state): State<AdminState>) -> Result<Response, Problem> {
+    match state.driver.ask(AdminQuery::Trunks).await? {
+        AdminAnswer::Trunks(list) => Ok(Json(list).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn plan(State(state): State<AdminState>) -> Result<Response, Problem> {
+    match state.driver.ask(AdminQuery::Plan).await? {
+        AdminAnswer::Plan(plan) => Ok(Json(plan).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+async fn not_found(uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        format!("no resource at {}: see /api/v1/openapi.json", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}

@@ -1,0 +1,89 @@
+//! `GET /api/v1/status`: what the server is and how busy it is.
+
+use serde::{Deserialize, Serialize};
+
+/// What does not change while the server runs: given once, at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    /// The server's version (`0.1.0`).
+    pub version: String,
+    /// The SIP listeners.
+    pub listeners: Vec<Listener>,
+    /// The domains served.
+    pub domains: Vec<String>,
+    /// The configured limits.
+    pub limits: Limits,
+}
+
+/// One SIP listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    /// `udp`, `tcp`, `tls`, `ws` or `wss`.
+    pub transport: String,
+    /// `IP:PORT` as bound.
+    pub address: String,
+}
+
+/// The limits the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    /// Live SIP transactions before new requests get 503.
+    pub max_transactions: usize,
+    /// Bindings the registrar holds at most.
+    pub max_bindings: usize,
+    /// Contacts one address of record may register.
+    pub max_contacts_per_aor: usize,
+    /// Shortest registration accepted (seconds).
+    pub min_expires: u32,
+    /// Longest registration granted (seconds).
+    pub max_expires: u32,
+}
+
+/// How much the server holds now: answered by the driver.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Registered contacts (bindings).
+    pub registrations: usize,
+    /// Addresses of record with at least one binding.
+    pub registered_users: usize,
+    /// Live SIP transactions.
+    pub transactions: usize,
+    /// Subscriptions the server notifies.
+    pub subscriptions: usize,
+    /// Calls the proxy routes.
+    pub calls: usize,
+    /// Users known (held in memory).
+    pub users: usize,
+}
+
+/// The answer of `GET /api/v1/status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The server's version.
+    pub version: String,
+    /// Seconds since the server started.
+    pub uptime_seconds: u64,
+    /// The SIP listeners.
+    pub listeners: Vec<Listener>,
+    /// The domains served.
+    pub domains: Vec<String>,
+    /// The configured limits.
+    pub limits: Limits,
+    /// What it holds now.
+    pub counts: Counts,
+}
+
+impl Status {
+    /// The static facts and the driver's counts, together.
+    #[must_use]
+    pub fn new(info: &ServerInfo, uptime_seconds: u64, counts: Counts) -> Self {
+        Self {
+            version: info.version.clone(),
+            uptime_seconds,
+            listeners: info.listeners.clone(),
+            domains: info.domains.clone(),
+            limits: info.limits.clone(),
+            counts,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The admin API's questions, answered on the driver task from the
+//! service's public getters: plain snapshots leave this task, never a
+//! reference into the service.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use switchboard_admin::{
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
+    PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
+};
+use switchboard_config::Settings;
+use switchboard_core::{Endpoint, Transport};
+use switchboard_net::AppSender;
+use switchboard_server::{Service, ServiceConfig};
+use switchboard_store::SqliteStore;
+
+use super::StartError;
+use super::server::Done;
+use switchboard_server::registrar::Binding;
+use switchboard_server::trunks::{RegistrationState, TrunkStatus};
+
+/// The answer to `query` now (`unix_now`: seconds since the epoch).
+pub(crate) fn answer(
+    query: AdminQuery,
+    service: &Service,
+    ep: &Endpoint,
+    unix_now: u64,
+) -> AdminAnswer {
+    match query {
+        AdminQuery::Counts => AdminAnswer::Counts(Counts {
+            registrations: service.registrar().binding_count(),
+            registered_users: service.registrar().aor_count(),
+            transactions: ep.transaction_count(),
+            subscriptions: service.subscription_count(),
+            calls: service.calls().len(),
+            users: service.user_count(),
+        }),
+        AdminQuery::Registrations { user } => AdminAnswer::Registrations(
+            service
+                .registrar()
+                .bindings(unix_now)
+                .filter(|b| is_of(b, user.as_ref()))
+                .map(|b| registration(b, unix_now))
+                .collect(),
+        ),
+        AdminQuery::Trunks => {
+            AdminAnswer::Trunks(service.trunks().states().into_iter().map(trunk).collect())
+        }
+        AdminQuery::Plan => {
+            let plan = service.plan();
+            AdminAnswer::Plan(PlanSummary {
+                version: plan.version().to_owned(),
+                trunks: plan
+                    .trunks()
+                    .iter()
+                    .map(|t| PlanTrunk {
+                        name: t.name.clone(),
+                        gateways: t.gateways.iter().map(|g| g.uri.clone()).collect(),
+                        registers: t.register.is_some(),
+                        probed: t.probe.is_some(),
+                    })
+                    .collect(),
+            })
+        }
+    }
+}
+
+fn is_of(binding: &Binding, user: Option<&UserFilter>) -> bool {
+    user.is_none_or(|f| f.matches(binding.aor.user(), binding.aor.domain()))
+}
+
+fn registration(b: &Binding, unix_now: u64) -> Registration {
+    Registration {
+        aor: format!("sip:{}", b.aor),
+        contact: b.contact.clone(),
+        expires_in: b.remaining(unix_now),
+        expires_at: b.expires_at,
+        q: b.q.map(|q| f64::from(q) / 1000.0),
+        transport: b.source.transport.as_via_token().to_ascii_lowercase(),
+        source: b.source.remote.to_string(),
+        user_agent: b.user_agent.clone(),
+        instance: b.instance.clone(),
+        reg_id: b.reg_id,
+        registered_at: b.registered_at,
+        updated_at: b.updated_at,
+    }
+}
+
+fn trunk(status: TrunkStatus) -> Trunk {
+    Trunk {
+        name: status.name,
+        gateways: status
+            .gateways
+            .into_iter()
+            .map(|g| Gateway {
+                uri: g.uri,
+                health: g.health.as_str().to_owned(),
+                probed: g.probed,
+                successes: g.successes,
+                failures: g.failures,
+                changed_at: g.changed_at,
+            })
+            .collect(),
+        registration: match status.registration {
+            RegistrationState::Off => TrunkRegistration::Off,
+            RegistrationState::Registering => TrunkRegistration::Registering,
+            RegistrationState::Registered { until } => TrunkRegistration::Registered { until },
+            RegistrationState::Failed { status, retry_at } => {
+                TrunkRegistration::Failed { status, retry_at }
+            }
+        },
+    }
+}
+
+/// The limits `/status` shows, read from the configuration before the
+/// service takes it.
+pub(crate) fn limits(config: &ServiceConfig, settings: &Settings) -> Limits {
+    Limits {
+        max_transactions: settings.transaction_limit(),
+        max_bindings: config.registrar.max_bindings,
+        max_contacts_per_aor: config.registrar.max_contacts_per_aor,
+        min_expires: config.registrar.min_expires,
+        max_expires: config.registrar.max_expires,
+    }
+}
+
+/// Starts the admin API when configured. A port already taken only logs
+/// a warning (several servers on one host, tests among them): the SIP
+/// server runs without its API.
+pub(crate) async fn start(
+    settings: &Settings,
+    listeners: &[(Transport, SocketAddr)],
+    limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    done: &AppSender<Done>,
+) -> Result<Option<AdminServer>, StartError> {
+    let Some(addr) = settings.admin else {
+        tracing::info!("admin: off");
+        return Ok(None);
+    };
+    let store = SqliteStore::open(&settings.data).map_err(StartError::AdminStore)?;
+    let tokens = Arc::new(Tokens::load(Arc::new(store)).map_err(StartError::AdminStore)?);
+    let info = ServerInfo {
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        listeners: listeners
+            .iter()
+            .map(|(transport, addr)| Listener {
+                transport: transport.as_via_token().to_ascii_lowercase(),
+                address: addr.to_string(),
+            })
+            .collect(),
+        domains: settings.domains.clone(),
+        limits,
+    };
+    let done = done.clone();
+    let driver = Driver::new(move |query, reply| done.send(Done::Admin(query, reply)));
+    let tls = if addr.ip().is_loopback() { None } else { tls };
+    let token_count = tokens.len();
+    match AdminServer::start(AdminConfig { addr, tls, info }, driver, tokens).await {
+        Ok(server) => {
+            tracing::info!(
+                tokens = token_count,
+                "admin: API on {}/api/v1 (switchboard token create NAME for a token)",
+                server.url()
+            );
+            Ok(Some(server))
+        }
+        Err(e @ switchboard_admin::StartError::Bind { .. }) => {
+            tracing::warn!("admin: API not started, the server runs without it: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(StartError::Admin(e)),
+    }
+}
