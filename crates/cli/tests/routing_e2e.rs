@@ -98,8 +98,30 @@ trunks = ["carrier"]
 
 /// `serve` on `data` with the whole plan in its configuration file.
 fn serve_with_plan(data: &Path, plan: &str) -> Server {
+    plan_server(data, plan).start()
+}
+
+/// [`serve_with_plan`] before it starts (more arguments to come).
+fn plan_server(data: &Path, plan: &str) -> Serve {
     let config = format!("{NO_RATE_LIMIT}{ROUTING}{plan}");
-    switchboard().serve(data).config(&config).start()
+    switchboard().serve(data).config(&config)
+}
+
+/// An admin API token for the server on `data` (`switchboard token
+/// create`).
+fn admin_token(data: &Path) -> String {
+    let o = switchboard().run(&["token", "create", "e2e", "--data", path_str(data)]);
+    assert!(o.status.success(), "{}", outputs(&o));
+    text(&o.stdout).trim().to_owned()
+}
+
+/// The trunks' state as `switchboard trunks` shows it through the admin
+/// API on 127.0.0.1:`admin`.
+fn trunks_shown(admin: u16, token: &str) -> String {
+    let url = format!("http://127.0.0.1:{admin}");
+    let o = switchboard().run(&["trunks", "--admin", &url, "--token", token]);
+    assert!(o.status.success(), "{}", outputs(&o));
+    text(&o.stdout)
 }
 
 /// Writes the plan file `routes.toml` beside the configuration file of
@@ -240,7 +262,10 @@ fn probes_mark_the_first_gateway_down_and_calls_skip_it() {
     let (dir, data) = alice_and_bob();
     let [(gw1, port1), (gw2, port2)] = two_gateways(dir.path(), "options_503.xml", &[]);
     let probes = "probe = true\nprobe_interval = 1\nprobe_up = 1\nprobe_down = 2";
-    let server = serve_with_plan(&data, &trunk_plan(&[port1, port2], probes));
+    let admin = free_port();
+    let server = plan_server(&data, &trunk_plan(&[port1, port2], probes))
+        .args(&["--admin", &format!("127.0.0.1:{admin}")])
+        .start();
 
     assert!(
         gw1.wait_logged("OPTIONS", 1, s(15)),
@@ -249,6 +274,20 @@ fn probes_mark_the_first_gateway_down_and_calls_skip_it() {
         server.log_text()
     );
     server.wait_log_count("gateway down", 0, s(15));
+    // The operator sees it: the first down, the second up.
+    let token = admin_token(&data);
+    let shown = trunks_shown(admin, &token);
+    let line_of = |port: u16| {
+        shown
+            .lines()
+            .find(|l| {
+                l.trim_start()
+                    .starts_with(&format!("sip:127.0.0.1:{port} "))
+            })
+            .unwrap_or_else(|| panic!("no line of gateway {port}:\n{shown}"))
+    };
+    assert!(line_of(port1).contains(" down (probed"), "{shown}");
+    assert!(line_of(port2).contains(" up (probed"), "{shown}");
     let run = dial(
         dir.path(),
         &server,
@@ -294,7 +333,28 @@ fn the_server_registers_to_the_provider_with_digest() {
         "username = \"{ACCOUNT}\"\npassword = \"{ACCOUNT_PASSWORD}\"\n\
          realm = \"{CARRIER_REALM}\"\nregister = true\nregister_expires = 600"
     );
-    let server = serve_with_plan(&data, &trunk_plan(&[registrar_port], &keys));
+    let admin = free_port();
+    let server = plan_server(&data, &trunk_plan(&[registrar_port], &keys))
+        .args(&["--admin", &format!("127.0.0.1:{admin}")])
+        .start();
+
+    // The operator sees the registration (before the registrar stops
+    // answering refreshes).
+    assert!(
+        registrar.wait_logged("REGISTERED", 0, s(15)),
+        "{}\n{}",
+        registrar.report(),
+        server.log_text()
+    );
+    let token = admin_token(&data);
+    let mut shown = String::new();
+    assert!(
+        wait_for(s(5), || {
+            shown = trunks_shown(admin, &token);
+            shown.starts_with("carrier: registered, ")
+        }),
+        "{shown}"
+    );
 
     // One registration and its refresh, in one Call-ID: the SIPp call ends.
     let run = registrar.wait(s(40));
