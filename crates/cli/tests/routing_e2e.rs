@@ -2,10 +2,12 @@
 //! `switchboard serve` on loopback, SIPp playing a carrier's gateways, its
 //! registrar, a local user's phone and a carrier delivering calls. Trunk
 //! failover (503, silence, probes), registration and INVITE challenges
-//! answered with the trunk's credentials, a group required for calls
-//! abroad, reloads (SIGHUP, `route reload`) under load and with a broken
-//! plan, and the `route test` / `route check` commands (golden files in
-//! `tests/data/route/`).
+//! answered with the trunk's credentials, the trunk's state as the
+//! operator sees it (`switchboard trunks`), caller ID and Call-ID on the
+//! carrier's leg, a group required for calls abroad, a carrier's network
+//! spared the per-source rate limit, reloads (SIGHUP, `route reload`)
+//! under load and with a broken plan, and the `route test` / `route
+//! check` commands (golden files in `tests/data/route/`).
 //!
 //! Every child is killed by PID when its test ends (a guard), every wait
 //! is bounded, ports are random, data directories temporary; SIPp loads
