@@ -8,11 +8,14 @@
 //!   instead of sleeping a fixed time;
 //! - [`Switchboard`]: the binary under test (its path passed in, as
 //!   `CARGO_BIN_EXE_switchboard` exists only in the cli's tests), users
-//!   added, `serve` started on loopback and waited for ([`Server`]);
-//! - the peers: [`Sipp`] (exit status, final counts, `-trace_err` log),
+//!   added, `serve` started on loopback and waited for ([`Server`]: its
+//!   log, SIGHUP to reload);
+//! - the peers: [`Sipp`] (exit status, final counts, `-trace_err` log, the
+//!   scenario's `<log>` lines while it runs, a source loopback address),
 //!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`].
 //!
-//! Everything stays on 127.0.0.1; every wait is bounded.
+//! Everything stays on loopback (127.0.0.1; a peer of another network on
+//! 127.0.0.2); every wait is bounded.
 
 // Test support: a failed unwrap or assertion fails the test that called
 // it, which is what it is for.

@@ -203,12 +203,21 @@ impl Serve {
         }
         let mut command = self.switchboard.command(&args);
         command.env("RUST_LOG", &self.log);
-        let proc = Proc::spawn("serve", command);
-        proc.expect_line(Stream::Stderr, "ready", READY);
+        let mut proc = Proc::spawn("serve", command);
+        // A server that refuses its configuration exits at once: no need
+        // to wait the whole READY for its "ready".
+        wait_for(READY, || {
+            proc.find_line(Stream::Stderr, "ready").is_some() || proc.try_wait().is_some()
+        });
+        if proc.wait(Duration::ZERO).is_some() {
+            panic!("serve exited before it was ready\n{}", proc.report());
+        }
+        proc.expect_line(Stream::Stderr, "ready", Duration::ZERO);
         Server {
             proc,
             port,
             data: self.data,
+            config,
             switchboard: self.switchboard,
         }
     }
@@ -223,6 +232,9 @@ pub struct Server {
     pub port: u16,
     /// The store.
     pub data: PathBuf,
+    /// Its configuration file (`--config`), beside the store's directory:
+    /// files it names by relative paths (`[routing] plan`) go there too.
+    pub config: PathBuf,
     switchboard: Switchboard,
 }
 
@@ -245,6 +257,29 @@ impl Server {
     /// The process, to signal or wait for.
     pub fn process(&mut self) -> &mut Proc {
         &mut self.proc
+    }
+
+    /// Asks it to reload (SIGHUP to its PID), as an operator does.
+    pub fn reload(&self) {
+        self.proc.signal("HUP");
+    }
+
+    /// How many lines it logged so far contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log_lines()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits at most `limit` until more than `before` of its log lines
+    /// contain `needle`; fails the test with its log otherwise.
+    pub fn wait_log_count(&self, needle: &str, before: usize, limit: Duration) {
+        assert!(
+            wait_for(limit, || self.log_count(needle) > before),
+            "serve logged no new line with {needle:?} in {limit:?} ({before} before)\n{}",
+            self.log_text()
+        );
     }
 
     /// The bindings in its store (`switchboard registrations`).

@@ -12,31 +12,37 @@ use crate::server::{DOMAIN, path_str, require};
 use crate::wait::wait_for;
 
 /// A SIPp command line before it runs. Every run logs the messages it did
-/// not expect (`-trace_err`) to a file of its own in `dir`; the run's
-/// [`SippRun::report`] shows it with the screen and stderr.
+/// not expect (`-trace_err`) and what its scenario's `<log>` actions say
+/// (`-trace_logs`) to files of its own in `dir`; the run's
+/// [`SippRun::report`] shows them with the screen and stderr.
 #[derive(Debug)]
 pub struct Sipp {
     name: String,
     dir: PathBuf,
     args: Vec<String>,
     errors: PathBuf,
+    logs: PathBuf,
 }
 
 impl Sipp {
     /// `sipp` run as `name` in `dir` (its working directory and where its
-    /// logs go), with `-nostdin` and `-trace_err`.
+    /// logs go), with `-nostdin`, `-trace_err` and `-trace_logs`.
     pub fn new(name: &str, dir: &Path) -> Self {
         require("sipp", "-v", "sip-tester");
         static RUNS: AtomicU32 = AtomicU32::new(0);
         let n = RUNS.fetch_add(1, Ordering::Relaxed);
-        let errors = dir.join(format!("sipp-{name}-{}-{n}-errors.log", std::process::id()));
+        let file =
+            |kind: &str| dir.join(format!("sipp-{name}-{}-{n}-{kind}.log", std::process::id()));
+        let (errors, logs) = (file("errors"), file("logs"));
         let sipp = Self {
             name: name.to_owned(),
             dir: dir.to_owned(),
             args: Vec::new(),
             errors: errors.clone(),
+            logs: logs.clone(),
         };
         sipp.args(&["-nostdin", "-trace_err", "-error_file", path_str(&errors)])
+            .args(&["-trace_logs", "-log_file", path_str(&logs)])
     }
 
     /// More arguments.
@@ -51,27 +57,22 @@ impl Sipp {
     /// port `port`.
     #[must_use]
     pub fn loopback_udp(self, port: u16) -> Self {
+        self.loopback_udp_from("127.0.0.1", port)
+    }
+
+    /// [`Sipp::loopback_udp`] from another loopback address (`127.0.0.2`:
+    /// a peer on a network of its own, as a carrier's gateway). Its ports
+    /// are picked free on 127.0.0.1, which on Linux shares 127.0.0.0/8.
+    #[must_use]
+    pub fn loopback_udp_from(self, ip: &str, port: u16) -> Self {
         let (port, control, media) = (
             port.to_string(),
             free_port().to_string(),
             free_port().to_string(),
         );
         self.args(&[
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-cp",
-            &control,
-            "-mp",
-            &media,
-            "-t",
-            "u1",
-            "-key",
-            "domain",
-            DOMAIN,
+            "-i", ip, "-mi", ip, "-p", &port, "-cp", &control, "-mp", &media, "-t", "u1", "-key",
+            "domain", DOMAIN,
         ])
     }
 
@@ -113,6 +114,44 @@ impl SippProc {
         );
     }
 
+    /// The lines its scenario's `<log>` actions wrote so far (SIPp writes
+    /// them as they happen).
+    pub fn logged(&self) -> Vec<String> {
+        read_lines(&self.sipp.logs)
+    }
+
+    /// How many logged lines so far start with `prefix`.
+    pub fn logged_count(&self, prefix: &str) -> usize {
+        self.logged()
+            .iter()
+            .filter(|l| l.starts_with(prefix))
+            .count()
+    }
+
+    /// Waits at most `limit` until more than `before` logged lines start
+    /// with `prefix`.
+    pub fn wait_logged(&self, prefix: &str, before: usize, limit: Duration) -> bool {
+        wait_for(limit, || self.logged_count(prefix) > before)
+    }
+
+    /// Its `-trace_err` log so far: messages it did not expect, calls that
+    /// failed.
+    pub fn errors(&self) -> String {
+        std::fs::read_to_string(&self.sipp.errors).unwrap_or_default()
+    }
+
+    /// Its error and `<log>` files, for a failure message while it runs.
+    pub fn report(&self) -> String {
+        format!(
+            "--- sipp {}: sipp {}\n--- logged:\n{}\n--- errors (-trace_err):\n{}\n--- end of sipp {}",
+            self.sipp.name,
+            self.sipp.args.join(" "),
+            self.logged().join("\n"),
+            self.errors(),
+            self.sipp.name
+        )
+    }
+
     /// Waits at most `limit` for SIPp to end by itself (its `-m` calls
     /// done), then kills it; what it did either way.
     pub fn wait(mut self, limit: Duration) -> SippRun {
@@ -122,10 +161,20 @@ impl SippProc {
             status,
             screen: self.proc.lines(Stream::Stdout).join("\n"),
             stderr: self.proc.lines(Stream::Stderr).join("\n"),
-            errors: std::fs::read_to_string(&self.sipp.errors).unwrap_or_default(),
+            errors: self.errors(),
+            logged: self.logged(),
             command: self.sipp.args.join(" "),
         }
     }
+}
+
+/// The lines of a file SIPp writes (none while it does not exist).
+fn read_lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What a SIPp run did.
@@ -140,6 +189,8 @@ pub struct SippRun {
     /// Its `-trace_err` log: every message it did not expect and why a
     /// call failed.
     pub errors: String,
+    /// What its scenario's `<log>` actions wrote, line by line.
+    pub logged: Vec<String>,
     command: String,
 }
 
@@ -180,8 +231,13 @@ impl SippRun {
             .and_then(|at| self.screen.get(at..))
             .unwrap_or(&self.screen);
         format!(
-            "--- sipp {} ({status}): sipp {}\n{last_screen}\n--- stderr:\n{}\n--- errors (-trace_err):\n{}\n--- end of sipp {}",
-            self.name, self.command, self.stderr, self.errors, self.name
+            "--- sipp {} ({status}): sipp {}\n{last_screen}\n--- stderr:\n{}\n--- logged:\n{}\n--- errors (-trace_err):\n{}\n--- end of sipp {}",
+            self.name,
+            self.command,
+            self.stderr,
+            self.logged.join("\n"),
+            self.errors,
+            self.name
         )
     }
 }
