@@ -19,8 +19,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Registration, ServerInfo, StartError,
-    Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document, router,
+    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Registration, ServerInfo, StartError,
+    Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
 };
 use switchboard_store::{AdminToken, SqliteStore};
 use tower::ServiceExt;
@@ -108,6 +108,7 @@ fn answer(query: AdminQuery) -> AdminAnswer {
                 probed: true,
             }],
         }),
+        AdminQuery::Metrics => AdminAnswer::Metrics("# TYPE up gauge\nup 1\n".into()),
     }
 }
 
@@ -251,6 +252,28 @@ async fn without_a_valid_token_every_route_is_401_with_a_problem_document() {
     let lower = format!("bearer {}", api.token.as_str());
     let answer = send(&api.router, "GET", "/api/v1/status", Some(&lower)).await;
     assert_eq!(answer.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn metrics_are_open_on_loopback_and_behind_the_token_beyond() {
+    // Open (the listener on loopback): no token needed.
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let tokens = Arc::new(Tokens::load(Arc::clone(&store)).unwrap());
+    let open = router_with(driver(), info(), tokens, MetricsAccess::Open);
+    let answer = send(&open, "GET", "/metrics", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type, METRICS_CONTENT_TYPE);
+    assert_eq!(answer.body, b"# TYPE up gauge\nup 1\n");
+    // The API stays behind the token.
+    let answer = send(&open, "GET", "/api/v1/status", None).await;
+    answer.problem(StatusCode::UNAUTHORIZED);
+    // Behind the token: 401 without, the text with.
+    let api = api();
+    let answer = send(&api.router, "GET", "/metrics", None).await;
+    answer.problem(StatusCode::UNAUTHORIZED);
+    let answer = api.get("/metrics").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type, METRICS_CONTENT_TYPE);
 }
 
 #[tokio::test]
