@@ -19,8 +19,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Registration, ServerInfo, StartError,
-    Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
+    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES,
+    Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
+    openapi_document, router, router_with,
 };
 use switchboard_store::{AdminToken, SqliteStore};
 use tower::ServiceExt;

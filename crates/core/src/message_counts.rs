@@ -6,8 +6,21 @@ use switchboard_proto::Method;
 
 /// The methods counted by name; any other method counts as `OTHER`.
 const METHODS: [&str; 15] = [
-    "INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "INFO", "UPDATE", "PRACK",
-    "SUBSCRIBE", "NOTIFY", "PUBLISH", "MESSAGE", "REFER", "OTHER",
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "REGISTER",
+    "OPTIONS",
+    "INFO",
+    "UPDATE",
+    "PRACK",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "REFER",
+    "OTHER",
 ];
 
 /// The response classes, `1xx` to `6xx`.

@@ -270,7 +270,8 @@ impl<A: Commanded> Driver<A> {
     async fn run(mut self) {
         let sleep = tokio::time::sleep(Duration::from_secs(86_400));
         tokio::pin!(sleep);
-        let mut armed = false;
+        // The instant the timer is armed for, when it is.
+        let mut armed: Option<std::time::Instant> = None;
         let mut done = None;
         let origin = now();
         'run: loop {
@@ -288,7 +289,11 @@ impl<A: Commanded> Driver<A> {
                 Some(message) = self.messages.recv() => {
                     self.app.on_message(now(), &mut self.endpoint, message);
                 }
-                () = &mut sleep, if armed => {}
+                () = &mut sleep, if armed.is_some() => {
+                    if let Some(at) = armed {
+                        self.app.timer_fired(now().saturating_duration_since(at));
+                    }
+                }
             }
             // Take whatever else is ready before draining the endpoint.
             for _ in 0..BATCH {
@@ -315,14 +320,11 @@ impl<A: Commanded> Driver<A> {
             }
             self.flush();
             let app_timeout = self.app.poll_timeout(now());
-            armed = match min_instant(self.endpoint.poll_timeout(), app_timeout) {
-                Some(at) => {
-                    let at = coalesce(origin, at);
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                    true
-                }
-                None => false,
-            };
+            armed = min_instant(self.endpoint.poll_timeout(), app_timeout).map(|at| {
+                let at = coalesce(origin, at);
+                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+                at
+            });
         }
         self.stop(done).await;
     }
