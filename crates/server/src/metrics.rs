@@ -34,9 +34,10 @@ impl Counters {
         }
     }
 
-    /// An authentication's outcome and the lockouts it started.
-    pub(crate) fn auth(&mut self, result: &AuthResult, lockouts: usize) {
-        if result.is_failure() {
+    /// An authentication's outcome (`locked`: refused because of a
+    /// lockout, whatever the credentials) and the lockouts it started.
+    pub(crate) fn auth(&mut self, result: &AuthResult, locked: bool, lockouts: usize) {
+        if locked || result.is_failure() {
             self.auth_failures += 1;
         }
         self.lockouts += lockouts as u64;

@@ -573,12 +573,14 @@ impl Service {
     ) -> Checked {
         let unix = now.unix();
         let mut user = None;
+        let mut locked = false;
         let result = match Authenticator::credentials(request, realm, is_proxy) {
             Offered::Digest(c) => {
                 user = Some(c.username.to_string());
                 match self.protect.auth_gate(now.instant(), ip, Some(&c.username)) {
                     AuthGate::Locked { scope, remaining } => {
                         tracing::debug!(?scope, ?remaining, user = %c.username, "authentication locked out");
+                        locked = true;
                         self.auth.failure()
                     }
                     AuthGate::Proceed => match self.users.get(&c.username, realm) {
@@ -600,7 +602,7 @@ impl Service {
         let lockouts = self
             .protect
             .record_auth(now.instant(), ip, user.as_deref(), &result);
-        self.counters.auth(&result, lockouts.len());
+        self.counters.auth(&result, locked, lockouts.len());
         for (scope, length) in lockouts {
             tracing::warn!(?scope, ?length, source = %ip, user = user.as_deref().unwrap_or("-"), "locked out after failed authentications");
         }
