@@ -344,9 +344,14 @@ fn the_api_beyond_loopback_needs_tls() {
 
 // ----- /metrics -----
 
+/// `name{labels}` and its value.
+type Samples = Vec<(String, f64)>;
+/// A family's name and its type.
+type Families = Vec<(String, String)>;
+
 /// The samples of a Prometheus text: `name{labels}` -> value; and each
 /// family's name with its type, checked to come with a HELP line.
-fn parse_metrics(text: &str) -> (Vec<(String, f64)>, Vec<(String, String)>) {
+fn parse_metrics(text: &str) -> (Samples, Families) {
     let mut samples = Vec::new();
     let mut families = Vec::new();
     for line in text.lines() {
@@ -523,7 +528,7 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
         "--duration",
         "30",
     ]);
-    assert!(wait_for(WAIT, || lamp.lines(Stream::Stdout).len() >= 1));
+    assert!(wait_for(WAIT, || !lamp.lines(Stream::Stdout).is_empty()));
     let mut call = spawn(&[
         "call",
         "sip:bob@127.0.0.1",
