@@ -11,6 +11,24 @@ use crate::Histogram;
 /// The `Content-Type` of the text format.
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// The type of a metric of integer samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up (until the server restarts).
+    Counter,
+    /// What is there now.
+    Gauge,
+}
+
+impl MetricKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+        }
+    }
+}
+
 /// A scrape's text being written: one call per metric family.
 #[derive(Debug, Default)]
 pub struct Exposition {
@@ -24,38 +42,25 @@ impl Exposition {
         Self::default()
     }
 
-    /// A counter (`name` ends in `_total`).
-    pub fn counter(&mut self, name: &str, help: &str, value: u64) {
-        self.head(name, help, "counter");
+    /// A metric of one sample (a counter's `name` ends in `_total`).
+    pub fn single(&mut self, kind: MetricKind, name: &str, help: &str, value: u64) {
+        self.head(name, help, kind.as_str());
         self.sample(name, None, &value.to_string());
     }
 
-    /// A gauge.
-    pub fn gauge(&mut self, name: &str, help: &str, value: u64) {
-        self.head(name, help, "gauge");
-        self.sample(name, None, &value.to_string());
-    }
-
-    /// A counter with one label: a sample per `(label value, count)`.
-    pub fn counter_by<'a>(
+    /// A metric with one label: a sample per `(label value, value)`.
+    pub fn by_label<'a>(
         &mut self,
+        kind: MetricKind,
         name: &str,
         help: &str,
         label: &str,
         values: impl IntoIterator<Item = (&'a str, u64)>,
     ) {
-        self.labelled(name, help, "counter", label, values);
-    }
-
-    /// A gauge with one label: a sample per `(label value, value)`.
-    pub fn gauge_by<'a>(
-        &mut self,
-        name: &str,
-        help: &str,
-        label: &str,
-        values: impl IntoIterator<Item = (&'a str, u64)>,
-    ) {
-        self.labelled(name, help, "gauge", label, values);
+        self.head(name, help, kind.as_str());
+        for (value, count) in values {
+            self.sample(name, Some((label, value)), &count.to_string());
+        }
     }
 
     /// A histogram: cumulative `_bucket{le=..}` samples (`+Inf` last),
@@ -83,20 +88,6 @@ impl Exposition {
     #[must_use]
     pub fn finish(self) -> String {
         self.text
-    }
-
-    fn labelled<'a>(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: &str,
-        label: &str,
-        values: impl IntoIterator<Item = (&'a str, u64)>,
-    ) {
-        self.head(name, help, kind);
-        for (value, count) in values {
-            self.sample(name, Some((label, value)), &count.to_string());
-        }
     }
 
     fn head(&mut self, name: &str, help: &str, kind: &str) {
@@ -136,8 +127,14 @@ mod tests {
         histogram.observe(Duration::from_millis(5));
         histogram.observe(Duration::from_secs(1));
         let mut text = Exposition::new();
-        text.counter("x_total", "How many.", 3);
-        text.gauge_by("y", "Now, by kind.", "kind", [("a\"b", 1)]);
+        text.single(MetricKind::Counter, "x_total", "How many.", 3);
+        text.by_label(
+            MetricKind::Gauge,
+            "y",
+            "Now, by kind.",
+            "kind",
+            [("a\"b", 1)],
+        );
         text.histogram("z_seconds", "How long.", &histogram);
         assert_eq!(
             text.finish(),

@@ -40,7 +40,7 @@ mod trunk;
 
 pub use auth::Tokens;
 pub use error::StartError;
-pub use exposition::{Exposition, METRICS_CONTENT_TYPE};
+pub use exposition::{Exposition, METRICS_CONTENT_TYPE, MetricKind};
 pub use histogram::{Histogram, LATENCY_BUCKETS};
 pub use plan::{PlanSummary, PlanTrunk};
 pub use problem::{PROBLEM_JSON, Problem};

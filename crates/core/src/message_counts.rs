@@ -56,15 +56,13 @@ impl MethodCounts {
 
     /// Each method's name (`OTHER` for extensions) with its count.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        METHODS.iter().copied().zip(self.0.iter().copied())
+        named(&METHODS, &self.0)
     }
 
     /// The count of `method` (by its name; `OTHER` for extensions).
     #[must_use]
     pub fn get(&self, method: &str) -> u64 {
-        self.iter()
-            .find(|(name, _)| *name == method)
-            .map_or(0, |(_, count)| count)
+        count_of(self.iter(), method)
     }
 }
 
@@ -82,16 +80,29 @@ impl ClassCounts {
 
     /// Each class (`1xx` .. `6xx`) with its count.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        CLASSES.iter().copied().zip(self.0.iter().copied())
+        named(&CLASSES, &self.0)
     }
 
     /// The count of `class` (`"2xx"`).
     #[must_use]
     pub fn get(&self, class: &str) -> u64 {
-        self.iter()
-            .find(|(name, _)| *name == class)
-            .map_or(0, |(_, count)| count)
+        count_of(self.iter(), class)
     }
+}
+
+/// Each name with its count.
+fn named<'a>(
+    names: &'static [&'static str],
+    counts: &'a [u64],
+) -> impl Iterator<Item = (&'static str, u64)> + 'a {
+    names.iter().copied().zip(counts.iter().copied())
+}
+
+/// The count under `name` (0 for an unknown name).
+fn count_of(mut pairs: impl Iterator<Item = (&'static str, u64)>, name: &str) -> u64 {
+    pairs
+        .find(|(n, _)| *n == name)
+        .map_or(0, |(_, count)| count)
 }
 
 /// The messages an endpoint received and sent.

@@ -15,9 +15,9 @@ mod service_harness;
 use std::sync::Arc;
 use std::time::Duration;
 
-use service_harness::{Phone, Server, answer};
+use service_harness::{Phone, Server, answer, trunk};
 use switchboard_proto::{HeaderName, Method, ResponseBuilder, StatusCode};
-use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, ProbeSpec, TrunkSpec};
+use switchboard_routing::{Plan, ProbeSpec};
 use switchboard_server::ServiceMetrics;
 
 #[test]
@@ -114,28 +114,14 @@ fn subscriptions_plans_and_gateways_are_counted() {
     assert_eq!(h.service.metrics().subscriptions, 1);
 
     // One probed gateway and one never probed.
-    let trunk = |name: &str, uri: &str, probe: Option<ProbeSpec>| TrunkSpec {
-        name: name.to_owned(),
-        gateways: vec![GatewaySpec {
-            uri: uri.to_owned(),
-        }],
-        credentials: None,
-        register: None,
-        probe,
-        failover_after: Duration::from_secs(5),
-        caller_id: CallerIdMode::Keep,
-        fresh_call_id: true,
-        inbound_networks: Vec::new(),
-        inbound_users: Vec::new(),
-    };
     let probe = ProbeSpec {
         interval: Duration::from_secs(30),
         up_after: 1,
         down_after: 1,
     };
     let specs = [
-        trunk("probed", "sip:192.0.2.10:5060", Some(probe)),
-        trunk("quiet", "sip:192.0.2.11:5060", None),
+        trunk("probed", &["sip:192.0.2.10:5060"], Some(probe)),
+        trunk("quiet", &["sip:192.0.2.11:5060"], None),
     ];
     h.command(move |service, now, ep| service.set_trunks(now, ep, &specs));
     let m = h.service.metrics();

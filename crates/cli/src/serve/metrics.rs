@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use switchboard_admin::{Exposition, Histogram, LATENCY_BUCKETS};
+use switchboard_admin::{Exposition, Histogram, LATENCY_BUCKETS, MetricKind};
 use switchboard_core::Endpoint;
 use switchboard_server::{Service, ServiceMetrics};
 
@@ -37,119 +37,132 @@ impl RuntimeMetrics {
 
     /// The text of a scrape now.
     pub(crate) fn render(&self, service: &Service, ep: &Endpoint) -> String {
+        use MetricKind::{Counter, Gauge};
         let messages = ep.stats().messages;
-        let ServiceMetrics {
-            bindings,
-            registered_users,
-            calls,
-            proxy_contexts,
-            subscriptions,
-            gateways_up,
-            gateways_down,
-            gateways_unknown,
-            call_attempts,
-            call_answers,
-            call_failures,
-            auth_failures,
-            lockouts,
-            plan_loads,
-            ..
-        } = service.metrics();
+        let m: ServiceMetrics = service.metrics();
         let mut text = Exposition::new();
-        text.counter_by(
-            "switchboard_sip_requests_received_total",
-            "SIP requests received, by method (retransmissions included).",
-            "method",
-            messages.requests_received.iter(),
-        );
-        text.counter_by(
-            "switchboard_sip_requests_sent_total",
-            "SIP requests sent in new client transactions, by method.",
-            "method",
-            messages.requests_sent.iter(),
-        );
-        text.counter_by(
-            "switchboard_sip_responses_received_total",
-            "SIP responses received, by status class (retransmissions included).",
-            "class",
-            messages.responses_received.iter(),
-        );
-        text.counter_by(
-            "switchboard_sip_responses_sent_total",
-            "SIP responses sent in server transactions, by status class.",
-            "class",
-            messages.responses_sent.iter(),
-        );
-        text.gauge(
-            "switchboard_transactions",
-            "Live SIP transactions.",
-            count(ep.transaction_count()),
-        );
-        text.gauge(
-            "switchboard_registrations",
-            "Registered devices (registrar bindings).",
-            count(bindings),
-        );
-        text.gauge(
-            "switchboard_registered_users",
-            "Addresses of record with at least one binding.",
-            count(registered_users),
-        );
-        text.gauge(
-            "switchboard_calls",
-            "Calls the proxy routes (ringing, up, or just ended).",
-            count(calls),
-        );
-        text.gauge(
-            "switchboard_proxy_contexts",
-            "Requests the proxy is forwarding.",
-            count(proxy_contexts),
-        );
-        text.gauge(
-            "switchboard_subscriptions",
-            "Subscriptions the server notifies.",
-            count(subscriptions),
-        );
-        text.gauge_by(
-            "switchboard_gateways",
-            "Trunk gateways, by health (unknown: not probed or not decided yet).",
-            "health",
-            [
-                ("up", count(gateways_up)),
-                ("down", count(gateways_down)),
-                ("unknown", count(gateways_unknown)),
-            ],
-        );
-        text.counter(
-            "switchboard_call_attempts_total",
-            "Initial INVITEs forwarded.",
-            call_attempts,
-        );
-        text.counter(
-            "switchboard_call_answers_total",
-            "2xx answers to initial INVITEs.",
-            call_answers,
-        );
-        text.counter(
-            "switchboard_call_failures_total",
-            "Calls ended with a final non-2xx to the caller (cancelled ones included).",
-            call_failures,
-        );
-        text.counter(
-            "switchboard_auth_failures_total",
-            "Failed authentications (wrong credentials, replays, tries while locked out).",
-            auth_failures,
-        );
-        text.counter(
-            "switchboard_auth_lockouts_total",
-            "Lockouts started, of a source or of a user name.",
-            lockouts,
-        );
-        text.counter(
-            "switchboard_plan_loads_total",
-            "Dial plans put in force (the one at start included).",
-            plan_loads,
-        );
+        let by_label = [
+            (
+                "switchboard_sip_requests_received_total",
+                "SIP requests received, by method (retransmissions included).",
+                "method",
+                messages.requests_received.iter().collect(),
+            ),
+            (
+                "switchboard_sip_requests_sent_total",
+                "SIP requests sent in new client transactions, by method.",
+                "method",
+                messages.requests_sent.iter().collect(),
+            ),
+            (
+                "switchboard_sip_responses_received_total",
+                "SIP responses received, by status class (retransmissions included).",
+                "class",
+                messages.responses_received.iter().collect(),
+            ),
+            (
+                "switchboard_sip_responses_sent_total",
+                "SIP responses sent in server transactions, by status class.",
+                "class",
+                messages.responses_sent.iter().collect(),
+            ),
+            (
+                "switchboard_gateways",
+                "Trunk gateways, by health (unknown: not probed or not decided yet).",
+                "health",
+                vec![
+                    ("up", count(m.gateways_up)),
+                    ("down", count(m.gateways_down)),
+                    ("unknown", count(m.gateways_unknown)),
+                ],
+            ),
+        ];
+        for (name, help, label, values) in by_label {
+            // Only the gateways' family is a gauge.
+            let kind = if name.ends_with("_total") {
+                Counter
+            } else {
+                Gauge
+            };
+            text.by_label(kind, name, help, label, values);
+        }
+        let single = [
+            (
+                Gauge,
+                "switchboard_transactions",
+                "Live SIP transactions.",
+                count(ep.transaction_count()),
+            ),
+            (
+                Gauge,
+                "switchboard_registrations",
+                "Registered devices (registrar bindings).",
+                count(m.bindings),
+            ),
+            (
+                Gauge,
+                "switchboard_registered_users",
+                "Addresses of record with at least one binding.",
+                count(m.registered_users),
+            ),
+            (
+                Gauge,
+                "switchboard_calls",
+                "Calls the proxy routes (ringing, up, or just ended).",
+                count(m.calls),
+            ),
+            (
+                Gauge,
+                "switchboard_proxy_contexts",
+                "Requests the proxy is forwarding.",
+                count(m.proxy_contexts),
+            ),
+            (
+                Gauge,
+                "switchboard_subscriptions",
+                "Subscriptions the server notifies.",
+                count(m.subscriptions),
+            ),
+            (
+                Counter,
+                "switchboard_call_attempts_total",
+                "Initial INVITEs forwarded.",
+                m.call_attempts,
+            ),
+            (
+                Counter,
+                "switchboard_call_answers_total",
+                "2xx answers to initial INVITEs.",
+                m.call_answers,
+            ),
+            (
+                Counter,
+                "switchboard_call_failures_total",
+                "Calls ended with a final non-2xx to the caller (cancelled ones included).",
+                m.call_failures,
+            ),
+            (
+                Counter,
+                "switchboard_auth_failures_total",
+                "Failed authentications (wrong credentials, replays, tries while locked out).",
+                m.auth_failures,
+            ),
+            (
+                Counter,
+                "switchboard_auth_lockouts_total",
+                "Lockouts started, of a source or of a user name.",
+                m.lockouts,
+            ),
+            (
+                Counter,
+                "switchboard_plan_loads_total",
+                "Dial plans put in force (the one at start included).",
+                m.plan_loads,
+            ),
+        ];
+        for (kind, name, help, value) in single {
+            text.single(kind, name, help, value);
+        }
         text.histogram(
             "switchboard_store_commit_seconds",
             "From a store submission to its durable commit.",
