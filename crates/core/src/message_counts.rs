@@ -72,8 +72,9 @@ pub struct ClassCounts([u64; CLASSES.len()]);
 
 impl ClassCounts {
     pub(crate) fn add(&mut self, status: u16) {
-        let index = usize::from(status / 100).saturating_sub(1);
-        if let Some(count) = self.0.get_mut(index) {
+        // Below 100 or above 699 is no status: not counted.
+        let index = usize::from(status / 100).checked_sub(1);
+        if let Some(count) = index.and_then(|i| self.0.get_mut(i)) {
             *count += 1;
         }
     }
