@@ -496,23 +496,98 @@ async fn with_a_certificate_the_api_is_https() {
         String::from_utf8_lossy(&nothing)
     );
 
-    let tcp = tokio::net::TcpStream::connect(server.local_addr())
-        .await
-        .unwrap();
+    let answer = https_get(
+        server.local_addr(),
+        client_tls,
+        "/api/v1/status",
+        Some(&token),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
+    server.shutdown().await;
+}
+
+/// `GET path` over TLS to `addr` (the certificate's name: localhost),
+/// with the token if any: the whole answer.
+async fn https_get(
+    addr: std::net::SocketAddr,
+    client_tls: Arc<rustls::ClientConfig>,
+    path: &str,
+    token: Option<&Token>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(client_tls)
         .connect(name, tcp)
         .await
         .unwrap();
-    let request = format!(
-        "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        token.as_str()
-    );
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {}\r\n", t.as_str()))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn beyond_loopback_metrics_need_the_token() {
+    let (server_tls, client_tls) = tls_pair();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let token = token_in(&store, "scraper");
+    let server = AdminServer::start(
+        AdminConfig {
+            addr: "0.0.0.0:0".parse().unwrap(),
+            tls: Some(server_tls),
+            info: info(),
+        },
+        driver(),
+        Arc::new(Tokens::load(store).unwrap()),
+    )
+    .await
+    .unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+    let refused = https_get(addr, Arc::clone(&client_tls), "/metrics", None).await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let answer = https_get(addr, client_tls, "/metrics", Some(&token)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("up 1"), "{answer}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn on_loopback_the_listener_serves_metrics_without_a_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = AdminServer::start(
+        AdminConfig {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            info: info(),
+        },
+        driver(),
+        tokens(),
+    )
+    .await
+    .unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer).await;
     let answer = String::from_utf8(answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
+    assert!(
+        answer.contains("content-type: text/plain; version=0.0.4"),
+        "{answer}"
+    );
     server.shutdown().await;
 }
