@@ -3,12 +3,23 @@
 //! (the service runs on one thread: no atomics, no registry), and the
 //! snapshot [`ServiceMetrics`] that adds the gauges read from the parts.
 
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use crate::auth::AuthResult;
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 
+/// How long a 2xx's dialog is remembered: the callee retransmits its 2xx
+/// until the ACK comes, for 64*T1 at most (RFC 3261 §13.3.1.4), and each
+/// copy passes the proxy.
+const RETRANSMITTED_2XX: Duration = Duration::from_secs(32);
+
 /// The counters the service moves as it works.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Counters {
+    /// The dialogs (Call-ID, To tag) answered lately, and when: a
+    /// retransmitted 2xx is not a new answer.
+    answered: HashMap<(String, Option<String>), Instant>,
     call_attempts: u64,
     call_answers: u64,
     call_failures: u64,
@@ -18,13 +29,18 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    /// A call changed state: an initial INVITE forwarded is an attempt, a
-    /// 2xx an answer, a final non-2xx to the caller (the whole call, not
-    /// one fork) a failure.
-    pub(crate) fn call(&mut self, update: &CallUpdate) {
+    /// A call changed state at `at`: an initial INVITE forwarded is an
+    /// attempt, a 2xx an answer (once per dialog), a final non-2xx to the
+    /// caller (the whole call, not one fork) a failure.
+    pub(crate) fn call(&mut self, at: Instant, update: &CallUpdate) {
         match update.state {
             CallPhase::Trying => self.call_attempts += 1,
-            CallPhase::Confirmed => self.call_answers += 1,
+            CallPhase::Confirmed => {
+                let dialog = (update.call_id.clone(), update.to_tag.clone());
+                if self.answered.insert(dialog, at).is_none() {
+                    self.call_answers += 1;
+                }
+            }
             CallPhase::Terminated(CallEnd::Status(code))
                 if update.to_tag.is_none() && code >= 300 =>
             {
@@ -41,6 +57,12 @@ impl Counters {
             self.auth_failures += 1;
         }
         self.lockouts += lockouts as u64;
+    }
+
+    /// Forgets the answers whose 2xx can no longer be retransmitted.
+    pub(crate) fn purge(&mut self, at: Instant) {
+        self.answered
+            .retain(|_, answered| at.saturating_duration_since(*answered) < RETRANSMITTED_2XX);
     }
 
     /// A dial plan was put in force.

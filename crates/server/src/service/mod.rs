@@ -753,6 +753,7 @@ impl Service {
         self.contacts.purge(at);
         self.dialogs.purge(at);
         self.calls.purge(at);
+        self.counters.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -778,7 +779,7 @@ impl Service {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => {
-                    self.counters.call(&update);
+                    self.counters.call(self.clock.instant(), &update);
                     let changed = self.calls.apply(self.clock.instant(), update);
                     // Read before the next apply: ended dialogs are
                     // reported once.
