@@ -414,17 +414,7 @@ async fn beyond_loopback_the_api_needs_tls_and_a_taken_port_is_an_error() {
     let refused = AdminServer::start(open, driver(), tokens()).await;
     assert!(matches!(refused, Err(StartError::NeedsTls { .. })));
 
-    let first = AdminServer::start(
-        AdminConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            info: info(),
-        },
-        driver(),
-        tokens(),
-    )
-    .await
-    .unwrap();
+    let first = http_server().await;
     let taken = AdminConfig {
         addr: first.local_addr(),
         tls: None,
@@ -434,6 +424,18 @@ async fn beyond_loopback_the_api_needs_tls_and_a_taken_port_is_an_error() {
     assert!(matches!(second, Err(StartError::Bind { .. })));
     assert_eq!(first.url(), format!("http://{}", first.local_addr()));
     first.shutdown().await;
+}
+
+/// The API over plain HTTP on a free port of 127.0.0.1.
+async fn http_server() -> AdminServer {
+    let config = AdminConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        info: info(),
+    };
+    AdminServer::start(config, driver(), tokens())
+        .await
+        .unwrap()
 }
 
 /// A self-signed certificate for `localhost`: the server's configuration
@@ -464,20 +466,7 @@ fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
 async fn with_a_certificate_the_api_is_https() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let (server_tls, client_tls) = tls_pair();
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let token = token_in(&store, "tls");
-    let server = AdminServer::start(
-        AdminConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: Some(server_tls),
-            info: info(),
-        },
-        driver(),
-        Arc::new(Tokens::load(store).unwrap()),
-    )
-    .await
-    .unwrap();
+    let (server, token, client_tls) = https_server("127.0.0.1:0").await;
     assert_eq!(server.url(), format!("https://{}", server.local_addr()));
 
     // Plain HTTP gets no answer: the handshake fails and the connection ends.
@@ -506,6 +495,26 @@ async fn with_a_certificate_the_api_is_https() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
     server.shutdown().await;
+}
+
+/// The API over HTTPS on `addr`, with one token, and the client's TLS
+/// configuration that trusts it.
+async fn https_server(addr: &str) -> (AdminServer, Token, Arc<rustls::ClientConfig>) {
+    let (server_tls, client_tls) = tls_pair();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let token = token_in(&store, "tls");
+    let server = AdminServer::start(
+        AdminConfig {
+            addr: addr.parse().unwrap(),
+            tls: Some(server_tls),
+            info: info(),
+        },
+        driver(),
+        Arc::new(Tokens::load(store).unwrap()),
+    )
+    .await
+    .unwrap();
+    (server, token, client_tls)
 }
 
 /// `GET path` over TLS to `addr` (the certificate's name: localhost),
@@ -537,20 +546,7 @@ async fn https_get(
 
 #[tokio::test]
 async fn beyond_loopback_metrics_need_the_token() {
-    let (server_tls, client_tls) = tls_pair();
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let token = token_in(&store, "scraper");
-    let server = AdminServer::start(
-        AdminConfig {
-            addr: "0.0.0.0:0".parse().unwrap(),
-            tls: Some(server_tls),
-            info: info(),
-        },
-        driver(),
-        Arc::new(Tokens::load(store).unwrap()),
-    )
-    .await
-    .unwrap();
+    let (server, token, client_tls) = https_server("0.0.0.0:0").await;
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
     let refused = https_get(addr, Arc::clone(&client_tls), "/metrics", None).await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
@@ -564,17 +560,7 @@ async fn beyond_loopback_metrics_need_the_token() {
 async fn on_loopback_the_listener_serves_metrics_without_a_token() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let server = AdminServer::start(
-        AdminConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            info: info(),
-        },
-        driver(),
-        tokens(),
-    )
-    .await
-    .unwrap();
+    let server = http_server().await;
     let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
         .await
         .unwrap();
