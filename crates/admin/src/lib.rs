@@ -15,6 +15,9 @@
 //! * [`router`]: the routes (tested with tower's `oneshot`, no socket);
 //! * [`AdminServer`]: the listener (plain HTTP on loopback, HTTPS with the
 //!   server's certificate elsewhere);
+//! * [`Exposition`] and [`Histogram`]: the Prometheus text at `/metrics`
+//!   (open on loopback, behind a token beyond it), rendered by the binary
+//!   from the service's snapshot;
 //! * [`Token`] and [`Tokens`]: bearer tokens, shown once and stored as
 //!   their SHA-256 (`switchboard token create`).
 
@@ -22,6 +25,8 @@
 
 mod auth;
 mod error;
+mod exposition;
+mod histogram;
 mod listener;
 mod plan;
 mod problem;
@@ -35,11 +40,13 @@ mod trunk;
 
 pub use auth::Tokens;
 pub use error::StartError;
+pub use exposition::{Exposition, METRICS_CONTENT_TYPE, MetricKind};
+pub use histogram::{Histogram, LATENCY_BUCKETS};
 pub use plan::{PlanSummary, PlanTrunk};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use query::{AdminAnswer, AdminQuery, AdminReply, Driver, UserFilter};
 pub use registration::Registration;
-pub use routes::{ROUTES, openapi_document, router};
+pub use routes::{MetricsAccess, ROUTES, openapi_document, router, router_with};
 pub use server::{AdminConfig, AdminServer};
 pub use status::{Counts, Limits, Listener, ServerInfo, Status};
 pub use token::Token;

@@ -27,6 +27,8 @@ pub enum AdminQuery {
     Trunks,
     /// The plan in force.
     Plan,
+    /// The Prometheus text of `/metrics`.
+    Metrics,
 }
 
 /// The driver's answer, of the query's kind.
@@ -41,6 +43,9 @@ pub enum AdminAnswer {
     Trunks(Vec<Trunk>),
     /// For [`AdminQuery::Plan`].
     Plan(PlanSummary),
+    /// For [`AdminQuery::Metrics`]: the text, written with an
+    /// [`Exposition`](crate::Exposition).
+    Metrics(String),
 }
 
 /// Where the driver sends its answer.

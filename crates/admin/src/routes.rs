@@ -34,6 +34,16 @@ pub fn openapi_document() -> &'static str {
     OPENAPI
 }
 
+/// Whether `GET /metrics` needs a token like the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Open: the listener is on loopback, where a scraper on the host
+    /// needs no token.
+    Open,
+    /// Behind `Authorization: Bearer <token>` (a listener beyond loopback).
+    Token,
+}
+
 /// What every handler shares.
 #[derive(Debug, Clone)]
 struct AdminState {
@@ -46,18 +56,35 @@ struct AdminState {
 /// unknown paths (404) and methods (405). `info` is what `/status` says
 /// besides the driver's counts; uptime counts from this call.
 pub fn router(driver: Driver, info: ServerInfo, tokens: Arc<Tokens>) -> Router {
+    router_with(driver, info, tokens, MetricsAccess::Token)
+}
+
+/// [`router`] with `GET /metrics` (the Prometheus text) open or behind
+/// the token.
+pub fn router_with(
+    driver: Driver,
+    info: ServerInfo,
+    tokens: Arc<Tokens>,
+    metrics_access: MetricsAccess,
+) -> Router {
     let state = AdminState {
         driver,
         info: Arc::new(info),
         started: Instant::now(),
     };
-    Router::new()
+    let api = Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/plan", get(plan))
-        .route("/api/v1/openapi.json", get(openapi))
-        .route_layer(middleware::from_fn_with_state(tokens, require_token))
+        .route("/api/v1/openapi.json", get(openapi));
+    let check = middleware::from_fn_with_state(tokens, require_token);
+    // The token layer covers the routes added before it.
+    let routes = match metrics_access {
+        MetricsAccess::Open => api.route_layer(check).route("/metrics", get(metrics)),
+        MetricsAccess::Token => api.route("/metrics", get(metrics)).route_layer(check),
+    };
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
@@ -117,6 +144,20 @@ async fn trunks(State(state): State<AdminState>) -> Result<Response, Problem> {
 async fn plan(State(state): State<AdminState>) -> Result<Response, Problem> {
     match state.driver.ask(AdminQuery::Plan).await? {
         AdminAnswer::Plan(plan) => Ok(Json(plan).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {
+    match state.driver.ask(AdminQuery::Metrics).await? {
+        AdminAnswer::Metrics(text) => Ok((
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(crate::METRICS_CONTENT_TYPE),
+            )],
+            text,
+        )
+            .into_response()),
         other => Err(wrong_answer(&other)),
     }
 }

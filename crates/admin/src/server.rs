@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::auth::Tokens;
 use crate::listener::TlsListener;
-use crate::{Driver, ServerInfo, StartError, router};
+use crate::{Driver, MetricsAccess, ServerInfo, StartError, router_with};
 
 /// How long a stop waits for requests in progress.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -54,7 +54,14 @@ impl AdminServer {
         let bind_err = |source| StartError::Bind { addr, source };
         let tcp = TcpListener::bind(addr).await.map_err(bind_err)?;
         let local_addr = tcp.local_addr().map_err(bind_err)?;
-        let app = router(driver, config.info, tokens);
+        // A scraper on the host reads /metrics without a token; beyond
+        // loopback it needs one like the API.
+        let metrics_access = if addr.ip().is_loopback() {
+            MetricsAccess::Open
+        } else {
+            MetricsAccess::Token
+        };
+        let app = router_with(driver, config.info, tokens, metrics_access);
         let (stop, stopped) = oneshot::channel::<()>();
         let signal = async move {
             let _ = stopped.await;

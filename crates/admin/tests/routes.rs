@@ -19,8 +19,9 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Registration, ServerInfo, StartError,
-    Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document, router,
+    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES,
+    Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
+    openapi_document, router, router_with,
 };
 use switchboard_store::{AdminToken, SqliteStore};
 use tower::ServiceExt;
@@ -108,6 +109,7 @@ fn answer(query: AdminQuery) -> AdminAnswer {
                 probed: true,
             }],
         }),
+        AdminQuery::Metrics => AdminAnswer::Metrics("# TYPE up gauge\nup 1\n".into()),
     }
 }
 
@@ -254,6 +256,28 @@ async fn without_a_valid_token_every_route_is_401_with_a_problem_document() {
 }
 
 #[tokio::test]
+async fn metrics_are_open_on_loopback_and_behind_the_token_beyond() {
+    // Open (the listener on loopback): no token needed.
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let tokens = Arc::new(Tokens::load(Arc::clone(&store)).unwrap());
+    let open = router_with(driver(), info(), tokens, MetricsAccess::Open);
+    let answer = send(&open, "GET", "/metrics", None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type, METRICS_CONTENT_TYPE);
+    assert_eq!(answer.body, b"# TYPE up gauge\nup 1\n");
+    // The API stays behind the token.
+    let answer = send(&open, "GET", "/api/v1/status", None).await;
+    answer.problem(StatusCode::UNAUTHORIZED);
+    // Behind the token: 401 without, the text with.
+    let api = api();
+    let answer = send(&api.router, "GET", "/metrics", None).await;
+    answer.problem(StatusCode::UNAUTHORIZED);
+    let answer = api.get("/metrics").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.content_type, METRICS_CONTENT_TYPE);
+}
+
+#[tokio::test]
 async fn a_token_created_while_the_api_runs_works_at_once() {
     let api = api();
     let late = token_in(&api.store, "late");
@@ -390,17 +414,7 @@ async fn beyond_loopback_the_api_needs_tls_and_a_taken_port_is_an_error() {
     let refused = AdminServer::start(open, driver(), tokens()).await;
     assert!(matches!(refused, Err(StartError::NeedsTls { .. })));
 
-    let first = AdminServer::start(
-        AdminConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: None,
-            info: info(),
-        },
-        driver(),
-        tokens(),
-    )
-    .await
-    .unwrap();
+    let first = http_server().await;
     let taken = AdminConfig {
         addr: first.local_addr(),
         tls: None,
@@ -410,6 +424,18 @@ async fn beyond_loopback_the_api_needs_tls_and_a_taken_port_is_an_error() {
     assert!(matches!(second, Err(StartError::Bind { .. })));
     assert_eq!(first.url(), format!("http://{}", first.local_addr()));
     first.shutdown().await;
+}
+
+/// The API over plain HTTP on a free port of 127.0.0.1.
+async fn http_server() -> AdminServer {
+    let config = AdminConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        info: info(),
+    };
+    AdminServer::start(config, driver(), tokens())
+        .await
+        .unwrap()
 }
 
 /// A self-signed certificate for `localhost`: the server's configuration
@@ -440,20 +466,7 @@ fn tls_pair() -> (Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>) {
 async fn with_a_certificate_the_api_is_https() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    let (server_tls, client_tls) = tls_pair();
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let token = token_in(&store, "tls");
-    let server = AdminServer::start(
-        AdminConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            tls: Some(server_tls),
-            info: info(),
-        },
-        driver(),
-        Arc::new(Tokens::load(store).unwrap()),
-    )
-    .await
-    .unwrap();
+    let (server, token, client_tls) = https_server("127.0.0.1:0").await;
     assert_eq!(server.url(), format!("https://{}", server.local_addr()));
 
     // Plain HTTP gets no answer: the handshake fails and the connection ends.
@@ -472,23 +485,95 @@ async fn with_a_certificate_the_api_is_https() {
         String::from_utf8_lossy(&nothing)
     );
 
-    let tcp = tokio::net::TcpStream::connect(server.local_addr())
-        .await
-        .unwrap();
+    let answer = https_get(
+        server.local_addr(),
+        client_tls,
+        "/api/v1/status",
+        Some(&token),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
+    server.shutdown().await;
+}
+
+/// The API over HTTPS on `addr`, with one token, and the client's TLS
+/// configuration that trusts it.
+async fn https_server(addr: &str) -> (AdminServer, Token, Arc<rustls::ClientConfig>) {
+    let (server_tls, client_tls) = tls_pair();
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let token = token_in(&store, "tls");
+    let server = AdminServer::start(
+        AdminConfig {
+            addr: addr.parse().unwrap(),
+            tls: Some(server_tls),
+            info: info(),
+        },
+        driver(),
+        Arc::new(Tokens::load(store).unwrap()),
+    )
+    .await
+    .unwrap();
+    (server, token, client_tls)
+}
+
+/// `GET path` over TLS to `addr` (the certificate's name: localhost),
+/// with the token if any: the whole answer.
+async fn https_get(
+    addr: std::net::SocketAddr,
+    client_tls: Arc<rustls::ClientConfig>,
+    path: &str,
+    token: Option<&Token>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(client_tls)
         .connect(name, tcp)
         .await
         .unwrap();
-    let request = format!(
-        "GET /api/v1/status HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        token.as_str()
-    );
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {}\r\n", t.as_str()))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let _ = tls.read_to_end(&mut answer).await;
+    String::from_utf8(answer).unwrap()
+}
+
+#[tokio::test]
+async fn beyond_loopback_metrics_need_the_token() {
+    let (server, token, client_tls) = https_server("0.0.0.0:0").await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.local_addr().port()));
+    let refused = https_get(addr, Arc::clone(&client_tls), "/metrics", None).await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+    let answer = https_get(addr, client_tls, "/metrics", Some(&token)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("up 1"), "{answer}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn on_loopback_the_listener_serves_metrics_without_a_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let server = http_server().await;
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    tcp.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tcp.read_to_end(&mut answer).await;
     let answer = String::from_utf8(answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.contains("\"version\":\"9.8.7\""), "{answer}");
+    assert!(
+        answer.contains("content-type: text/plain; version=0.0.4"),
+        "{answer}"
+    );
     server.shutdown().await;
 }

@@ -341,3 +341,286 @@ fn the_api_beyond_loopback_needs_tls() {
     let err = text(&o.stderr);
     assert!(err.contains("--admin") && err.contains("TLS"), "{err}");
 }
+
+// ----- /metrics -----
+
+/// `name{labels}` and its value.
+type Samples = Vec<(String, f64)>;
+/// A family's name and its type.
+type Families = Vec<(String, String)>;
+
+/// The samples of a Prometheus text: `name{labels}` -> value; and each
+/// family's name with its type, checked to come with a HELP line.
+fn parse_metrics(text: &str) -> (Samples, Families) {
+    let mut samples = Vec::new();
+    let mut families = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(
+                text.contains(&format!("# HELP {name} ")),
+                "{name} has no HELP"
+            );
+            families.push((name.to_owned(), kind.to_owned()));
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            samples.push((series.to_owned(), value.parse().unwrap()));
+        }
+    }
+    (samples, families)
+}
+
+/// The families with a non-zero sample in `text` (a histogram by its
+/// `_count`).
+fn moved_families(text: &str) -> Vec<String> {
+    let (samples, families) = parse_metrics(text);
+    families
+        .into_iter()
+        .filter(|(name, kind)| {
+            let series = if kind == "histogram" {
+                format!("{name}_count")
+            } else {
+                name.clone()
+            };
+            samples
+                .iter()
+                .any(|(s, v)| *v > 0.0 && (s == &series || s.starts_with(&format!("{series}{{"))))
+        })
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The value of the series `series` (`name` or `name{label="value"}`).
+fn sample(text: &str, series: &str) -> f64 {
+    let (samples, _) = parse_metrics(text);
+    samples
+        .into_iter()
+        .find(|(s, _)| s == series)
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .1
+}
+
+/// A trunk gateway on loopback that answers every OPTIONS with 200 until
+/// dropped.
+struct Gateway {
+    addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Gateway {
+    fn start() -> Self {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = std::sync::Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let request = text(&buf[..n]);
+                    if request.starts_with("OPTIONS ") {
+                        let ok = response_to(&request, 200, "OK", "gw", "");
+                        let _ = socket.send_to(ok.as_bytes(), from);
+                    }
+                }
+            }
+        });
+        Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[test]
+fn metrics_on_loopback_need_no_token_and_every_one_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    switchboard().add_users(
+        &data,
+        &[("alice", "secret"), ("bob", "secret"), ("carol", "secret")],
+    );
+    let gateway = Gateway::start();
+    // carol is locked out after two wrong passwords; the source never is.
+    let config = format!(
+        "[protection]\nrate_limit = false\nuser_failures = 2\nsource_failures = 1000\n\
+         [[trunk]]\nname = \"carrier1\"\ngateways = [\"sip:{}\"]\nprobe = true\n\
+         probe_interval = 1\nprobe_up = 1\n",
+        gateway.addr
+    );
+    let api = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = switchboard()
+        .serve(&data)
+        .config(&config)
+        .args(&["--admin", &api.to_string()])
+        .start();
+    let sip = server.addr().to_string();
+    let account = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(&["--password", "secret", "--server", sip.as_str()])
+            .map(|a| (*a).to_owned())
+            .collect()
+    };
+    let spawn = |args: &[&str]| {
+        let all = account(args);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        switchboard().spawn(args[0], &all)
+    };
+
+    // Every family seen non-zero in some scrape: gauges go back to zero
+    // when the scenario ends, so they are read while it runs too.
+    let mut moved = std::collections::BTreeSet::new();
+    let scrape = |moved: &mut std::collections::BTreeSet<String>| {
+        let answer = get(api, "/metrics", None);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert!(
+            answer
+                .head
+                .to_ascii_lowercase()
+                .contains("content-type: text/plain; version=0.0.4"),
+            "{answer:?}"
+        );
+        moved.extend(moved_families(&answer.body));
+        answer.body
+    };
+    let first = scrape(&mut moved);
+    let (_, families) = parse_metrics(&first);
+    assert!(
+        families
+            .iter()
+            .all(|(name, _)| name.starts_with("switchboard_")),
+        "{families:?}"
+    );
+
+    // bob registers and answers after 1.5 s; alice watches his lamp and
+    // calls him.
+    let mut bob = spawn(&[
+        "answer",
+        "--as",
+        "sip:bob@127.0.0.1",
+        "--answer-after",
+        "1500",
+        "--srtp",
+        "off",
+    ]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let mut lamp = spawn(&[
+        "subscribe",
+        "sip:bob@127.0.0.1",
+        "--event",
+        "dialog",
+        "--as",
+        ALICE,
+        "--duration",
+        "30",
+    ]);
+    assert!(wait_for(WAIT, || !lamp.lines(Stream::Stdout).is_empty()));
+    let mut call = spawn(&[
+        "call",
+        "sip:bob@127.0.0.1",
+        "--as",
+        ALICE,
+        "--duration",
+        "1",
+        "--srtp",
+        "off",
+    ]);
+    // Ringing: the call and its proxy context are there.
+    assert!(
+        wait_for(WAIT, || {
+            let text = scrape(&mut moved);
+            sample(&text, "switchboard_proxy_contexts") > 0.0
+                && sample(&text, "switchboard_subscriptions") > 0.0
+        }),
+        "{}",
+        server.log_text()
+    );
+    call.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
+    assert!(call.expect_exit(WAIT).success(), "{}", call.report());
+    let after_call = scrape(&mut moved);
+    assert_eq!(sample(&after_call, "switchboard_call_attempts_total"), 1.0);
+    assert_eq!(sample(&after_call, "switchboard_call_answers_total"), 1.0);
+    let bye = "switchboard_sip_requests_received_total{method=\"BYE\"}";
+    assert!(sample(&after_call, bye) >= 1.0);
+    let invite = "switchboard_sip_requests_sent_total{method=\"INVITE\"}";
+    assert!(sample(&after_call, invite) >= 1.0);
+
+    // A call bob refuses (488: he takes no SRTP) fails.
+    let o = switchboard().run(
+        &account(&[
+            "call",
+            "sip:bob@127.0.0.1",
+            "--as",
+            ALICE,
+            "--srtp",
+            "required",
+        ])
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stdout));
+    let failed = scrape(&mut moved);
+    assert_eq!(sample(&failed, "switchboard_call_failures_total"), 1.0);
+
+    // The probed gateway comes up.
+    assert!(
+        wait_for(WAIT, || sample(
+            &scrape(&mut moved),
+            "switchboard_gateways{health=\"up\"}"
+        ) == 1.0),
+        "{}",
+        server.log_text()
+    );
+
+    // Wrong passwords: failures, then carol's lockout.
+    for _ in 0..3 {
+        let o = switchboard().run(&[
+            "register",
+            "sip:carol@127.0.0.1",
+            "--once",
+            "--password",
+            "wrong",
+            "--server",
+            &sip,
+        ]);
+        assert!(!o.status.success());
+    }
+    let refused = scrape(&mut moved);
+    assert!(
+        sample(&refused, "switchboard_auth_failures_total") >= 3.0,
+        "{refused}"
+    );
+    assert!(
+        sample(&refused, "switchboard_auth_lockouts_total") >= 1.0,
+        "{refused}"
+    );
+
+    lamp.signal("TERM");
+    lamp.expect_exit(WAIT);
+    bob.signal("TERM");
+    bob.expect_exit(WAIT);
+    let last = scrape(&mut moved);
+    let (_, families) = parse_metrics(&last);
+    let never: Vec<&String> = families
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| !moved.contains(*name))
+        .collect();
+    assert!(never.is_empty(), "never moved: {never:?}\n{last}");
+    drop(gateway);
+}

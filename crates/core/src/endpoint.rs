@@ -18,7 +18,8 @@ use crate::transaction::{
     TransactionId, client_key, client_key_for_response, server_key,
 };
 use crate::{
-    Config, Destination, Event, FlowId, RespondError, SendError, Source, Transmit, Transport,
+    Config, Destination, Event, FlowId, MessageCounts, RespondError, SendError, Source, Transmit,
+    Transport,
 };
 
 /// An input for [`Endpoint::handle_input`].
@@ -86,6 +87,8 @@ pub struct Stats {
     pub shed: u64,
     /// Retransmitted requests absorbed or answered by a transaction.
     pub retransmissions: u64,
+    /// Requests and responses received and sent, by method and class.
+    pub messages: MessageCounts,
 }
 
 /// A SIP endpoint without I/O: transport rules (RFC 3261 §18) and the
@@ -344,8 +347,17 @@ impl Endpoint {
             switchboard_proto::Framing::Datagram
         };
         match Message::parse(bytes.clone(), framing) {
-            Ok(Message::Request(req)) => self.on_request(now, source, req),
-            Ok(Message::Response(resp)) => self.on_response(now, source, resp),
+            Ok(Message::Request(req)) => {
+                self.stats.messages.requests_received.add(req.method());
+                self.on_request(now, source, req);
+            }
+            Ok(Message::Response(resp)) => {
+                self.stats
+                    .messages
+                    .responses_received
+                    .add(resp.status().as_u16());
+                self.on_response(now, source, resp);
+            }
             Err(error) => {
                 self.stats.malformed += 1;
                 tracing::debug!(%error, remote = %source.remote, "malformed message");
@@ -607,6 +619,7 @@ impl Endpoint {
         let key =
             client_key(&branch, request.method()).ok_or(SendError::Invalid("branch".into()))?;
         let id = self.next_tx_id();
+        self.stats.messages.requests_sent.add(request.method());
         let reliable = transport.is_reliable();
         let mut ctx = Ctx {
             now,
@@ -701,7 +714,13 @@ impl Endpoint {
             });
         });
         match accepted {
-            Some(true) => Ok(()),
+            Some(true) => {
+                self.stats
+                    .messages
+                    .responses_sent
+                    .add(response.status().as_u16());
+                Ok(())
+            }
             _ => Err(RespondError::AlreadyFinal(tx)),
         }
     }

@@ -12,7 +12,7 @@
 //! comes back as an [`App::Message`] through an [`AppSender`]; the driver
 //! wakes for it like for a datagram.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use switchboard_core::{Endpoint, Event};
 use tokio::sync::mpsc;
@@ -46,6 +46,13 @@ pub trait App: Send + 'static {
     /// Called once `now` has reached [`App::poll_timeout`].
     fn handle_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
         let _ = (now, endpoint);
+    }
+
+    /// The driver's timer fired `late` after the instant it was armed for
+    /// (the driver loop's lag: a busy loop fires its timers late), for the
+    /// application's metrics.
+    fn timer_fired(&mut self, late: Duration) {
+        let _ = late;
     }
 }
 

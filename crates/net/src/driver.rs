@@ -272,15 +272,12 @@ impl<A: Commanded> Driver<A> {
         tokio::pin!(sleep);
         let mut done = None;
         let origin = now();
-        // Armed from the start: the application may have work due before
-        // any packet comes (a dial plan's trunks probing and registering).
-        let mut armed = match self.deadline(origin) {
-            Some(at) => {
-                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                true
-            }
-            None => false,
-        };
+        // The instant the timer is armed for, when it is. Armed from the
+        // start: the application may have work due before any packet
+        // comes (a dial plan's trunks probing and registering).
+        let mut armed = self.deadline(origin).inspect(|&at| {
+            sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+        });
         'run: loop {
             tokio::select! {
                 control = self.control.recv() => match control {
@@ -296,7 +293,11 @@ impl<A: Commanded> Driver<A> {
                 Some(message) = self.messages.recv() => {
                     self.app.on_message(now(), &mut self.endpoint, message);
                 }
-                () = &mut sleep, if armed => {}
+                () = &mut sleep, if armed.is_some() => {
+                    if let Some(at) = armed {
+                        self.app.timer_fired(now().saturating_duration_since(at));
+                    }
+                }
             }
             // Take whatever else is ready before draining the endpoint.
             for _ in 0..BATCH {
@@ -322,13 +323,9 @@ impl<A: Commanded> Driver<A> {
                 self.app.on_message(now(), &mut self.endpoint, message);
             }
             self.flush();
-            armed = match self.deadline(origin) {
-                Some(at) => {
-                    sleep.as_mut().reset(tokio::time::Instant::from_std(at));
-                    true
-                }
-                None => false,
-            };
+            armed = self.deadline(origin).inspect(|&at| {
+                sleep.as_mut().reset(tokio::time::Instant::from_std(at));
+            });
         }
         self.stop(done).await;
     }

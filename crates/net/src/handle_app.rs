@@ -98,6 +98,10 @@ impl<A: App> App for HandleApp<A> {
     fn handle_timeout(&mut self, now: Instant, endpoint: &mut Endpoint) {
         self.app.handle_timeout(now, endpoint);
     }
+
+    fn timer_fired(&mut self, late: std::time::Duration) {
+        self.app.timer_fired(late);
+    }
 }
 
 impl<A: App> Commanded for HandleApp<A> {

@@ -27,6 +27,8 @@ use util::*;
 struct Counter {
     messages: u32,
     fired: bool,
+    /// How late the driver's timer fired, when it did (`timer_fired`).
+    late: Option<Duration>,
     deadline: Option<Instant>,
     held: Option<switchboard_core::TransactionId>,
     held_request: Option<switchboard_proto::Request>,
@@ -49,6 +51,10 @@ impl App for Counter {
             .to_tag("app")
             .header_other("X-Count", self.messages.to_string())
             .header_other("X-Timer", self.fired.to_string())
+            .header_other(
+                "X-Late",
+                format!("{:?}", self.late.map(|l| l < Duration::from_secs(5))),
+            )
             .build()
             .unwrap();
         ep.respond(now, tx, ok).unwrap();
@@ -74,16 +80,35 @@ impl App for Counter {
         self.fired = true;
         let _ = self.ticks.send(());
     }
+
+    fn timer_fired(&mut self, late: Duration) {
+        self.late = Some(late);
+    }
 }
 
 async fn header(handle: &switchboard_net::Handle, to: Destination, uri: &str) -> (u16, String) {
+    let (status, seen, _) = headers(handle, to, uri).await;
+    (status, seen)
+}
+
+/// [`header`] and the `X-Late` value.
+async fn headers(
+    handle: &switchboard_net::Handle,
+    to: Destination,
+    uri: &str,
+) -> (u16, String, String) {
     let request = request(handle, Method::Options, uri).await;
     let mut tx = handle.send_request(request, to).await.unwrap();
     match final_outcome(&mut tx).await {
         switchboard_net::Outcome::Final { response, .. } => {
             let count = response.headers().get_by_name("X-Count").unwrap_or("");
             let timer = response.headers().get_by_name("X-Timer").unwrap_or("");
-            (response.status().as_u16(), format!("{count} {timer}"))
+            let late = response.headers().get_by_name("X-Late").unwrap_or("");
+            (
+                response.status().as_u16(),
+                format!("{count} {timer}"),
+                late.to_owned(),
+            )
         }
         other => panic!("no final response: {other:?}"),
     }
@@ -95,6 +120,7 @@ async fn an_app_answers_on_the_driver_and_gets_messages_and_timers() {
     let app = Counter {
         messages: 0,
         fired: false,
+        late: None,
         deadline: Some(Instant::now() + Duration::from_millis(200)),
         held: None,
         held_request: None,
@@ -129,8 +155,12 @@ async fn an_app_answers_on_the_driver_and_gets_messages_and_timers() {
     .join()
     .unwrap();
     bounded(ticks.recv()).await.unwrap();
-    let (_, seen) = header(&caller.handle, app_dest, "sip:b@example.test").await;
+    let (_, seen, late) = headers(&caller.handle, app_dest, "sip:b@example.test").await;
     assert_eq!(seen, "5 true", "messages counted and the timer fired");
+    assert_eq!(
+        late, "Some(true)",
+        "the driver reports how late its timer fired"
+    );
 
     // A request the app answers only when a message comes.
     let held = request(&caller.handle, Method::Options, "sip:hold@example.test").await;

@@ -25,6 +25,7 @@ pub mod auth;
 pub mod bodies;
 pub mod calls;
 pub mod events;
+mod metrics;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;
@@ -35,6 +36,7 @@ mod uri_eq;
 mod util;
 
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
+pub use metrics::ServiceMetrics;
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
 pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};
 pub use registrar::{

@@ -15,13 +15,11 @@ mod service_harness;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use service_harness::{Phone, Server, UNIX0};
+use service_harness::{Phone, Server, UNIX0, trunk};
 use switchboard_core::Transport;
 use switchboard_proto::digest::{self, Algorithm, Credentials as DigestHeader};
 use switchboard_proto::{HeaderName, Method, Request, ResponseBuilder, StatusCode};
-use switchboard_routing::{
-    CallerIdMode, Credentials, GatewayHealth, GatewaySpec, ProbeSpec, RegistrationSpec, TrunkSpec,
-};
+use switchboard_routing::{Credentials, GatewayHealth, ProbeSpec, RegistrationSpec, TrunkSpec};
 use switchboard_server::proxy::NextHop;
 use switchboard_server::service::Effect;
 use switchboard_server::trunks::{AttemptResult, Health, RegistrationState};
@@ -37,26 +35,6 @@ fn probe(interval: u64, up: u32, down: u32) -> ProbeSpec {
         interval: Duration::from_secs(interval),
         up_after: up,
         down_after: down,
-    }
-}
-
-fn trunk(name: &str, gateways: &[&str], probe: Option<ProbeSpec>) -> TrunkSpec {
-    TrunkSpec {
-        name: name.to_owned(),
-        gateways: gateways
-            .iter()
-            .map(|g| GatewaySpec {
-                uri: (*g).to_owned(),
-            })
-            .collect(),
-        credentials: None,
-        register: None,
-        probe,
-        failover_after: Duration::from_secs(5),
-        caller_id: CallerIdMode::Keep,
-        fresh_call_id: true,
-        inbound_networks: Vec::new(),
-        inbound_users: Vec::new(),
     }
 }
 

@@ -16,6 +16,7 @@ use switchboard_server::{Service, ServiceConfig};
 use switchboard_store::SqliteStore;
 
 use super::StartError;
+use super::metrics::RuntimeMetrics;
 use super::server::Done;
 use switchboard_server::registrar::Binding;
 use switchboard_server::trunks::{RegistrationState, TrunkStatus};
@@ -25,9 +26,11 @@ pub(crate) fn answer(
     query: AdminQuery,
     service: &Service,
     ep: &Endpoint,
+    metrics: &RuntimeMetrics,
     unix_now: u64,
 ) -> AdminAnswer {
     match query {
+        AdminQuery::Metrics => AdminAnswer::Metrics(metrics.render(service, ep)),
         AdminQuery::Counts => AdminAnswer::Counts(Counts {
             registrations: service.registrar().binding_count(),
             registered_users: service.registrar().aor_count(),

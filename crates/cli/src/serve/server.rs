@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_admin::{AdminQuery, AdminReply};
+
+use super::metrics::RuntimeMetrics;
 use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender};
@@ -35,6 +37,11 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(8);
 pub(crate) enum Done {
     /// An effect's outcome.
     Completed(Completion),
+    /// A store submission's outcome, `took` after it was submitted.
+    Committed {
+        completion: Completion,
+        took: Duration,
+    },
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
     /// A new dial plan (SIGHUP), loaded and checked off the driver.
@@ -70,6 +77,8 @@ pub(crate) struct Server {
     committer: Arc<GroupCommitter>,
     resolver: Arc<Resolver>,
     done: AppSender<Done>,
+    /// Store commit latency and timer lag, for `/metrics`.
+    metrics: RuntimeMetrics,
 }
 
 impl Server {
@@ -86,6 +95,7 @@ impl Server {
             committer,
             resolver,
             done,
+            metrics: RuntimeMetrics::new(),
         }
     }
 
@@ -103,11 +113,15 @@ impl Server {
     /// comes back once it is durable, or at once when it is refused.
     fn commit(&self, id: StoreId, submission: Submission) -> Option<Completion> {
         let done = self.done.clone();
+        let at = Instant::now();
         let submitted = self.committer.submit_any_with(submission, move |result| {
-            done.send(Done::Completed(Completion::Stored {
-                id,
-                result: result.map_err(Into::into),
-            }));
+            done.send(Done::Committed {
+                completion: Completion::Stored {
+                    id,
+                    result: result.map_err(Into::into),
+                },
+                took: at.elapsed(),
+            });
         });
         submitted.err().map(|e| Completion::Stored {
             id,
@@ -186,6 +200,10 @@ impl App for Server {
         let now = now_at(now);
         match done {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
+            Done::Committed { completion, took } => {
+                self.metrics.committed(took);
+                self.service.handle_completion(now, ep, completion);
+            }
             Done::Reload(plan) => {
                 // The old plan is freed off the driver (a big one takes
                 // a while to drop).
@@ -196,7 +214,9 @@ impl App for Server {
                 let _ = reply.send(());
             }
             Done::Admin(query, reply) => {
-                let _ = reply.send(super::admin::answer(query, &self.service, ep, now.unix()));
+                let answer =
+                    super::admin::answer(query, &self.service, ep, &self.metrics, now.unix());
+                let _ = reply.send(answer);
             }
             Done::Shutdown(reply) => {
                 let before = self.service.subscription_count();
@@ -217,5 +237,9 @@ impl App for Server {
         let now = now_at(now);
         self.service.handle_timeout(now, ep);
         self.run_effects(now, ep);
+    }
+
+    fn timer_fired(&mut self, late: Duration) {
+        self.metrics.timer_fired(late);
     }
 }

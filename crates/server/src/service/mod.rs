@@ -63,11 +63,12 @@ use switchboard_routing::Plan;
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
 use crate::calls::CallBook;
+use crate::metrics::{Counters, Gauges, ServiceMetrics};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::storage::{StoredState, User};
-use crate::trunks::{AttemptResult, Local, Trunks};
+use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
@@ -129,6 +130,8 @@ pub struct Service {
     next_housekeeping: Instant,
     next_users_check: Instant,
     checking_users: bool,
+    /// What the operators' metrics count.
+    counters: Counters,
 }
 
 /// A request waiting for [`Effect::LookupUser`].
@@ -237,6 +240,7 @@ impl Service {
             trunks_stale: false,
             fallthrough: HashMap::new(),
             attempts: HashMap::new(),
+            counters: Counters::default(),
         }
     }
 
@@ -320,6 +324,26 @@ impl Service {
     /// How many users are held in memory.
     pub fn user_count(&self) -> usize {
         self.users.len()
+    }
+
+    /// The counters and gauges for the operators' metrics, now.
+    pub fn metrics(&self) -> ServiceMetrics {
+        let mut gauges = Gauges {
+            bindings: self.registrar.binding_count(),
+            registered_users: self.registrar.aor_count(),
+            calls: self.calls.len(),
+            proxy_contexts: self.proxy.context_count(),
+            subscriptions: self.events.subscriptions().len(),
+            ..Gauges::default()
+        };
+        for gateway in self.trunks.states().iter().flat_map(|t| &t.gateways) {
+            match gateway.health {
+                Health::Up => gauges.gateways_up += 1,
+                Health::Down => gauges.gateways_down += 1,
+                Health::Unknown => gauges.gateways_unknown += 1,
+            }
+        }
+        self.counters.snapshot(gauges)
     }
 
     // ----- inputs -----
@@ -549,12 +573,14 @@ impl Service {
     ) -> Checked {
         let unix = now.unix();
         let mut user = None;
+        let mut locked = false;
         let result = match Authenticator::credentials(request, realm, is_proxy) {
             Offered::Digest(c) => {
                 user = Some(c.username.to_string());
                 match self.protect.auth_gate(now.instant(), ip, Some(&c.username)) {
                     AuthGate::Locked { scope, remaining } => {
                         tracing::debug!(?scope, ?remaining, user = %c.username, "authentication locked out");
+                        locked = true;
                         self.auth.failure()
                     }
                     AuthGate::Proceed => match self.users.get(&c.username, realm) {
@@ -573,10 +599,11 @@ impl Service {
                 .auth
                 .authenticate(unix, request, realm, is_proxy, |_| None),
         };
-        for (scope, length) in self
+        let lockouts = self
             .protect
-            .record_auth(now.instant(), ip, user.as_deref(), &result)
-        {
+            .record_auth(now.instant(), ip, user.as_deref(), &result);
+        self.counters.auth(&result, locked, lockouts.len());
+        for (scope, length) in lockouts {
             tracing::warn!(?scope, ?length, source = %ip, user = user.as_deref().unwrap_or("-"), "locked out after failed authentications");
         }
         Checked::Done(result)
@@ -726,6 +753,7 @@ impl Service {
         self.contacts.purge(at);
         self.dialogs.purge(at);
         self.calls.purge(at);
+        self.counters.purge(at);
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -751,6 +779,7 @@ impl Service {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => {
+                    self.counters.call(self.clock.instant(), &update);
                     let changed = self.calls.apply(self.clock.instant(), update);
                     // Read before the next apply: ended dialogs are
                     // reported once.

@@ -61,6 +61,7 @@ impl Service {
         // The trunks follow at the next pass (it has the endpoint to
         // send probes and REGISTERs through).
         self.trunks_stale = true;
+        self.counters.plan_loaded();
         std::mem::replace(&mut self.plan, plan)
     }
 

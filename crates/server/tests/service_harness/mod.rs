@@ -28,6 +28,7 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
     Uri,
 };
+use switchboard_routing::{CallerIdMode, GatewaySpec, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
 use switchboard_server::storage::StateChange;
@@ -771,5 +772,27 @@ impl Server {
             }
             other => panic!("effect the harness does not know: {other:?}"),
         }
+    }
+}
+
+/// A trunk of the plan: `gateways` in order, probed as `probe` says, no
+/// credentials or registration.
+pub fn trunk(name: &str, gateways: &[&str], probe: Option<ProbeSpec>) -> TrunkSpec {
+    TrunkSpec {
+        name: name.to_owned(),
+        gateways: gateways
+            .iter()
+            .map(|g| GatewaySpec {
+                uri: (*g).to_owned(),
+            })
+            .collect(),
+        credentials: None,
+        register: None,
+        probe,
+        failover_after: Duration::from_secs(5),
+        caller_id: CallerIdMode::Keep,
+        fresh_call_id: true,
+        inbound_networks: Vec::new(),
+        inbound_users: Vec::new(),
     }
 }

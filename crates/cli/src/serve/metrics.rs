@@ -1,0 +1,183 @@
+//! `GET /metrics`: the Prometheus text, written on the driver task from
+//! the endpoint's message counts, the service's [`ServiceMetrics`] and
+//! what only the runtime measures (store commits, the driver's timer lag).
+
+use std::time::Duration;
+
+use switchboard_admin::{Exposition, Histogram, LATENCY_BUCKETS, MetricKind};
+use switchboard_core::Endpoint;
+use switchboard_server::{Service, ServiceMetrics};
+
+/// What the runtime measures itself, kept on the driver task.
+#[derive(Debug, Clone)]
+pub(crate) struct RuntimeMetrics {
+    /// From a submission to the group committer to its durable commit.
+    commit: Histogram,
+    /// How late the driver's timer fired after its instant.
+    timer_lag: Histogram,
+}
+
+impl RuntimeMetrics {
+    pub(crate) fn new() -> Self {
+        Self {
+            commit: Histogram::new(LATENCY_BUCKETS),
+            timer_lag: Histogram::new(LATENCY_BUCKETS),
+        }
+    }
+
+    /// A submission was committed (or refused) `took` after it was made.
+    pub(crate) fn committed(&mut self, took: Duration) {
+        self.commit.observe(took);
+    }
+
+    /// The driver's timer fired `late`.
+    pub(crate) fn timer_fired(&mut self, late: Duration) {
+        self.timer_lag.observe(late);
+    }
+
+    /// The text of a scrape now.
+    pub(crate) fn render(&self, service: &Service, ep: &Endpoint) -> String {
+        use MetricKind::{Counter, Gauge};
+        let messages = ep.stats().messages;
+        let m: ServiceMetrics = service.metrics();
+        let mut text = Exposition::new();
+        let by_label = [
+            (
+                "switchboard_sip_requests_received_total",
+                "SIP requests received, by method (retransmissions included).",
+                "method",
+                messages.requests_received.iter().collect(),
+            ),
+            (
+                "switchboard_sip_requests_sent_total",
+                "SIP requests sent in new client transactions, by method.",
+                "method",
+                messages.requests_sent.iter().collect(),
+            ),
+            (
+                "switchboard_sip_responses_received_total",
+                "SIP responses received, by status class (retransmissions included).",
+                "class",
+                messages.responses_received.iter().collect(),
+            ),
+            (
+                "switchboard_sip_responses_sent_total",
+                "SIP responses sent in server transactions, by status class.",
+                "class",
+                messages.responses_sent.iter().collect(),
+            ),
+            (
+                "switchboard_gateways",
+                "Trunk gateways, by health (unknown: not probed or not decided yet).",
+                "health",
+                vec![
+                    ("up", count(m.gateways_up)),
+                    ("down", count(m.gateways_down)),
+                    ("unknown", count(m.gateways_unknown)),
+                ],
+            ),
+        ];
+        for (name, help, label, values) in by_label {
+            // Only the gateways' family is a gauge.
+            let kind = if name.ends_with("_total") {
+                Counter
+            } else {
+                Gauge
+            };
+            text.by_label(kind, name, help, label, values);
+        }
+        let single = [
+            (
+                Gauge,
+                "switchboard_transactions",
+                "Live SIP transactions.",
+                count(ep.transaction_count()),
+            ),
+            (
+                Gauge,
+                "switchboard_registrations",
+                "Registered devices (registrar bindings).",
+                count(m.bindings),
+            ),
+            (
+                Gauge,
+                "switchboard_registered_users",
+                "Addresses of record with at least one binding.",
+                count(m.registered_users),
+            ),
+            (
+                Gauge,
+                "switchboard_calls",
+                "Calls the proxy routes (ringing, up, or just ended).",
+                count(m.calls),
+            ),
+            (
+                Gauge,
+                "switchboard_proxy_contexts",
+                "Requests the proxy is forwarding.",
+                count(m.proxy_contexts),
+            ),
+            (
+                Gauge,
+                "switchboard_subscriptions",
+                "Subscriptions the server notifies.",
+                count(m.subscriptions),
+            ),
+            (
+                Counter,
+                "switchboard_call_attempts_total",
+                "Initial INVITEs forwarded.",
+                m.call_attempts,
+            ),
+            (
+                Counter,
+                "switchboard_call_answers_total",
+                "2xx answers to initial INVITEs.",
+                m.call_answers,
+            ),
+            (
+                Counter,
+                "switchboard_call_failures_total",
+                "Calls ended with a final non-2xx to the caller (cancelled ones included).",
+                m.call_failures,
+            ),
+            (
+                Counter,
+                "switchboard_auth_failures_total",
+                "Failed authentications (wrong credentials, replays, tries while locked out).",
+                m.auth_failures,
+            ),
+            (
+                Counter,
+                "switchboard_auth_lockouts_total",
+                "Lockouts started, of a source or of a user name.",
+                m.lockouts,
+            ),
+            (
+                Counter,
+                "switchboard_plan_loads_total",
+                "Dial plans put in force (the one at start included).",
+                m.plan_loads,
+            ),
+        ];
+        for (kind, name, help, value) in single {
+            text.single(kind, name, help, value);
+        }
+        text.histogram(
+            "switchboard_store_commit_seconds",
+            "From a store submission to its durable commit.",
+            &self.commit,
+        );
+        text.histogram(
+            "switchboard_driver_timer_lag_seconds",
+            "How late the driver's timer fired after its instant.",
+            &self.timer_lag,
+        );
+        text.finish()
+    }
+}
+
+/// A count as a sample value.
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}

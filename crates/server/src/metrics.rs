@@ -1,0 +1,143 @@
+//! What the server counts for its operators (Prometheus at the admin
+//! listener): counters kept as plain integers where the work happens
+//! (the service runs on one thread: no atomics, no registry), and the
+//! snapshot [`ServiceMetrics`] that adds the gauges read from the parts.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::auth::AuthResult;
+use crate::proxy::{CallEnd, CallPhase, CallUpdate};
+
+/// How long a 2xx's dialog is remembered: the callee retransmits its 2xx
+/// until the ACK comes, for 64*T1 at most (RFC 3261 §13.3.1.4), and each
+/// copy passes the proxy.
+const RETRANSMITTED_2XX: Duration = Duration::from_secs(32);
+
+/// The counters the service moves as it works.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    /// The dialogs (Call-ID, To tag) answered lately, and when: a
+    /// retransmitted 2xx is not a new answer.
+    answered: HashMap<(String, Option<String>), Instant>,
+    call_attempts: u64,
+    call_answers: u64,
+    call_failures: u64,
+    auth_failures: u64,
+    lockouts: u64,
+    plan_loads: u64,
+}
+
+impl Counters {
+    /// A call changed state at `at`: an initial INVITE forwarded is an
+    /// attempt, a 2xx an answer (once per dialog), a final non-2xx to the
+    /// caller (the whole call, not one fork) a failure.
+    pub(crate) fn call(&mut self, at: Instant, update: &CallUpdate) {
+        match update.state {
+            CallPhase::Trying => self.call_attempts += 1,
+            CallPhase::Confirmed => {
+                let dialog = (update.call_id.clone(), update.to_tag.clone());
+                if self.answered.insert(dialog, at).is_none() {
+                    self.call_answers += 1;
+                }
+            }
+            CallPhase::Terminated(CallEnd::Status(code))
+                if update.to_tag.is_none() && code >= 300 =>
+            {
+                self.call_failures += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// An authentication's outcome (`locked`: refused because of a
+    /// lockout, whatever the credentials) and the lockouts it started.
+    pub(crate) fn auth(&mut self, result: &AuthResult, locked: bool, lockouts: usize) {
+        if locked || result.is_failure() {
+            self.auth_failures += 1;
+        }
+        self.lockouts += lockouts as u64;
+    }
+
+    /// Forgets the answers whose 2xx can no longer be retransmitted.
+    pub(crate) fn purge(&mut self, at: Instant) {
+        self.answered
+            .retain(|_, answered| at.saturating_duration_since(*answered) < RETRANSMITTED_2XX);
+    }
+
+    /// A dial plan was put in force.
+    pub(crate) fn plan_loaded(&mut self) {
+        self.plan_loads += 1;
+    }
+
+    /// The snapshot with these counters and the gauges given.
+    pub(crate) fn snapshot(&self, gauges: Gauges) -> ServiceMetrics {
+        ServiceMetrics {
+            bindings: gauges.bindings,
+            registered_users: gauges.registered_users,
+            calls: gauges.calls,
+            proxy_contexts: gauges.proxy_contexts,
+            subscriptions: gauges.subscriptions,
+            gateways_up: gauges.gateways_up,
+            gateways_down: gauges.gateways_down,
+            gateways_unknown: gauges.gateways_unknown,
+            call_attempts: self.call_attempts,
+            call_answers: self.call_answers,
+            call_failures: self.call_failures,
+            auth_failures: self.auth_failures,
+            lockouts: self.lockouts,
+            plan_loads: self.plan_loads,
+        }
+    }
+}
+
+/// What is there right now, read from the parts at snapshot time.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Gauges {
+    pub(crate) bindings: usize,
+    pub(crate) registered_users: usize,
+    pub(crate) calls: usize,
+    pub(crate) proxy_contexts: usize,
+    pub(crate) subscriptions: usize,
+    pub(crate) gateways_up: usize,
+    pub(crate) gateways_down: usize,
+    pub(crate) gateways_unknown: usize,
+}
+
+/// The server's metrics at one moment ([`Service::metrics`]): gauges
+/// (what is there now) and counters (how many since start).
+///
+/// [`Service::metrics`]: crate::Service::metrics
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServiceMetrics {
+    /// Gauge: registrar bindings (registered devices).
+    pub bindings: usize,
+    /// Gauge: addresses of record with at least one binding.
+    pub registered_users: usize,
+    /// Gauge: calls in the call book (ringing, up, or just ended).
+    pub calls: usize,
+    /// Gauge: requests the proxy is forwarding (its response contexts).
+    pub proxy_contexts: usize,
+    /// Gauge: subscriptions the server notifies.
+    pub subscriptions: usize,
+    /// Gauge: trunk gateways whose probes say up.
+    pub gateways_up: usize,
+    /// Gauge: trunk gateways whose probes say down.
+    pub gateways_down: usize,
+    /// Gauge: trunk gateways not probed or not decided yet.
+    pub gateways_unknown: usize,
+    /// Counter: initial INVITEs forwarded.
+    pub call_attempts: u64,
+    /// Counter: 2xx answers to initial INVITEs.
+    pub call_answers: u64,
+    /// Counter: calls that ended with a final non-2xx to the caller.
+    pub call_failures: u64,
+    /// Counter: failed authentications (wrong credentials, replays,
+    /// attempts while locked out).
+    pub auth_failures: u64,
+    /// Counter: lockouts started (of a source or of a user name).
+    pub lockouts: u64,
+    /// Counter: dial plans put in force (the first one included).
+    pub plan_loads: u64,
+}
