@@ -37,6 +37,9 @@ pub struct ServiceConfig {
     pub lookup_timeout: Duration,
     /// Offline messages: MESSAGEs kept for local users with no device.
     pub messages: MailboxConfig,
+    /// How long call records are kept (`[records] keep_days`); older ones
+    /// are deleted by the housekeeping.
+    pub records_keep: Duration,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -106,6 +109,7 @@ impl ServiceConfig {
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
             messages: MailboxConfig::default(),
+            records_keep: Duration::from_secs(90 * 24 * 3600),
         }
     }
 
