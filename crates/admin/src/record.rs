@@ -119,7 +119,10 @@ mod tests {
     fn times_are_read_in_each_form_and_others_refused() {
         assert_eq!(parse_time("1765003800"), Some(1_765_003_800_000));
         assert_eq!(parse_time("2025-12-06T06:50:00Z"), Some(1_765_003_800_000));
-        assert_eq!(parse_time("2025-12-06T07:50:00+01:00"), Some(1_765_003_800_000));
+        assert_eq!(
+            parse_time("2025-12-06T07:50:00+01:00"),
+            Some(1_765_003_800_000)
+        );
         assert_eq!(parse_time("2025-12-06"), Some(1_764_979_200_000));
         for bad in ["", "yesterday", "2025-13-01", "-5", "2025-12-06T06:50:00"] {
             assert_eq!(parse_time(bad), None, "{bad}");

@@ -324,10 +324,14 @@ fn call_record(call_id: &str, start_s: u64) -> CallRecord {
 #[tokio::test]
 async fn records_are_read_from_the_store_by_start_time() {
     let api = api();
-    let changes: Vec<StateChange> = [("c1", 1_765_000_000), ("c2", 1_765_003_800), ("c3", 1_765_090_000)]
-        .into_iter()
-        .map(|(id, at)| StateChange::PutCallRecord(call_record(id, at)))
-        .collect();
+    let changes: Vec<StateChange> = [
+        ("c1", 1_765_000_000),
+        ("c2", 1_765_003_800),
+        ("c3", 1_765_090_000),
+    ]
+    .into_iter()
+    .map(|(id, at)| StateChange::PutCallRecord(call_record(id, at)))
+    .collect();
     api.store.apply_state(&changes).unwrap();
     let all: Vec<Record> = api.get("/api/v1/records").await.json();
     let ids: Vec<&str> = all.iter().map(|r| r.call_id.as_str()).collect();

@@ -665,7 +665,9 @@ pub enum CdrFormat {
 /// A `--since` / `--until` value in Unix milliseconds.
 fn parse_time_arg(text: &str) -> Result<u64, String> {
     switchboard_admin::parse_time(text).ok_or_else(|| {
-        format!("{text:?}: Unix seconds, an RFC 3339 time (2026-12-06T06:50:00Z) or a day (2026-12-06)")
+        format!(
+            "{text:?}: Unix seconds, an RFC 3339 time (2026-12-06T06:50:00Z) or a day (2026-12-06)"
+        )
     })
 }
 

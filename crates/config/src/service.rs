@@ -342,8 +342,12 @@ mod tests {
 
     #[test]
     fn records_keep_days_reaches_the_service_and_zero_is_refused() {
-        let keep = |text: &str| config_of(text, "udp:127.0.0.1:5060", &Host::default()).records_keep;
-        assert_eq!(keep("[records]\nkeep_days = 7\n"), Duration::from_secs(7 * 24 * 3600));
+        let keep =
+            |text: &str| config_of(text, "udp:127.0.0.1:5060", &Host::default()).records_keep;
+        assert_eq!(
+            keep("[records]\nkeep_days = 7\n"),
+            Duration::from_secs(7 * 24 * 3600)
+        );
         assert_eq!(keep(""), Duration::from_secs(90 * 24 * 3600), "the default");
         let flags = Flags {
             listen: vec!["udp:127.0.0.1:5060".into()],

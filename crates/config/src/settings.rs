@@ -249,10 +249,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
     if file.records.keep_days == Some(0) {
-        return Err(ConfigError::new(
-            "records.keep_days",
-            "must be at least 1",
-        ));
+        return Err(ConfigError::new("records.keep_days", "must be at least 1"));
     }
     Ok(Settings {
         listen,

@@ -48,13 +48,7 @@ fn alice_calls(h: &mut Server, alice: &mut Phone, uri: &str) -> (Request, Reques
     h.send(alice, first.clone());
     let challenge = h.final_response(alice);
     let password = h.password(alice);
-    let credentials = answer(
-        &challenge,
-        ("alice", &password),
-        &Method::Invite,
-        uri,
-        1,
-    );
+    let credentials = answer(&challenge, ("alice", &password), &Method::Invite, uri, 1);
     let invite = alice
         .call(Method::Invite, uri)
         .header(credentials.0, credentials.1)
@@ -81,7 +75,12 @@ fn server_with_bob() -> (Server, Phone, Phone) {
 }
 
 /// Bob answers `invite` with 200 after `ring`: the 2xx alice got.
-fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone, ring: Duration) -> (Request, Response) {
+fn answered_call(
+    h: &mut Server,
+    alice: &mut Phone,
+    bob: &Phone,
+    ring: Duration,
+) -> (Request, Response) {
     let (_, invite) = alice_calls(h, alice, "sip:bob@example.com");
     h.respond(bob, &invite, 180);
     h.run_for(ring);
@@ -313,7 +312,11 @@ fn records_older_than_the_retention_are_deleted_by_the_housekeeping_hourly() {
     assert!(retention(&h).is_empty());
     h.run_for(Duration::from_secs(31));
     let day_ms = 24 * 3600 * 1000;
-    assert_eq!(retention(&h), [START_MS + 30_000 - day_ms], "at the first housekeeping");
+    assert_eq!(
+        retention(&h),
+        [START_MS + 30_000 - day_ms],
+        "at the first housekeeping"
+    );
     h.run_for(Duration::from_secs(3000));
     assert_eq!(retention(&h).len(), 1, "not again within the hour");
     h.run_for(Duration::from_secs(700));

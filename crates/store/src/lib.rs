@@ -53,7 +53,7 @@ pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStor
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};
 pub use switchboard_server::storage::{
-    BindingStore, CallRecord, Disposition, EventStateStore, HangupSide, Ha1Set, ImportSummary,
+    BindingStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary,
     PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
     UserStore,
 };

@@ -89,7 +89,11 @@ fn records_round_trip_are_updated_by_id_and_read_by_start_time() {
             limit: None,
         })
         .unwrap();
-    assert_eq!(window, vec![record("c2", 2_000_000)], "since inclusive, until exclusive");
+    assert_eq!(
+        window,
+        vec![record("c2", 2_000_000)],
+        "since inclusive, until exclusive"
+    );
     let first_two = store
         .call_records(&RecordQuery {
             limit: Some(2),
@@ -133,7 +137,12 @@ fn a_bad_record_is_refused_and_nothing_of_its_submission_is_written() {
         ])
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
-    assert!(store.call_records(&RecordQuery::default()).unwrap().is_empty());
+    assert!(
+        store
+            .call_records(&RecordQuery::default())
+            .unwrap()
+            .is_empty()
+    );
 }
 
 #[test]
@@ -159,7 +168,10 @@ fn the_committer_writes_records_durably() {
     }
     committer.shutdown().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    assert_eq!(store.call_records(&RecordQuery::default()).unwrap().len(), 20);
+    assert_eq!(
+        store.call_records(&RecordQuery::default()).unwrap().len(),
+        20
+    );
 }
 
 #[test]
@@ -170,7 +182,8 @@ fn a_damaged_row_is_reported_not_a_panic() {
         .apply_state(&[StateChange::PutCallRecord(record("c1", 1))])
         .unwrap();
     drop(store);
-    let conn = rusqlite::Connection::open(dir.path().join(switchboard_store::DB_FILE_NAME)).unwrap();
+    let conn =
+        rusqlite::Connection::open(dir.path().join(switchboard_store::DB_FILE_NAME)).unwrap();
     conn.execute("UPDATE call_records SET disposition = 'maybe'", [])
         .unwrap();
     drop(conn);

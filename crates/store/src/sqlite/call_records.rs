@@ -38,7 +38,10 @@ pub struct RecordQuery {
 }
 
 /// Writes `record` with the cached statement of [`PUT_SQL`].
-pub(super) fn put(statement: &mut CachedStatement<'_>, record: &CallRecord) -> Result<(), StoreError> {
+pub(super) fn put(
+    statement: &mut CachedStatement<'_>,
+    record: &CallRecord,
+) -> Result<(), StoreError> {
     let optional = |value: Option<u64>| value.map(to_sql_u64);
     statement.execute(params![
         record.id,
@@ -132,9 +135,8 @@ impl RawRecord {
     }
 
     fn into_record(self) -> Result<CallRecord, StoreError> {
-        let optional = |what: &str, value: Option<i64>| {
-            value.map(|v| from_sql_u64(what, v)).transpose()
-        };
+        let optional =
+            |what: &str, value: Option<i64>| value.map(|v| from_sql_u64(what, v)).transpose();
         let disposition = Disposition::parse(&self.disposition).ok_or_else(|| {
             StoreError::Corrupt(format!("call record disposition {:?}", self.disposition))
         })?;
@@ -148,8 +150,7 @@ impl RawRecord {
         let status = self
             .status
             .map(|s| {
-                u16::try_from(s)
-                    .map_err(|_| StoreError::Corrupt(format!("call record status {s}")))
+                u16::try_from(s).map_err(|_| StoreError::Corrupt(format!("call record status {s}")))
             })
             .transpose()?;
         Ok(CallRecord {
