@@ -210,6 +210,14 @@ impl Api {
         let bearer = format!("Bearer {}", self.token.as_str());
         send(&self.router, "GET", uri, Some(&bearer)).await
     }
+
+    /// Each of `uris` is answered 400 with a problem document.
+    async fn bad_requests(&self, uris: &[&str]) {
+        for uri in uris {
+            let problem = self.get(uri).await.problem(StatusCode::BAD_REQUEST);
+            assert_eq!(problem.title, "Bad Request", "{uri}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -284,15 +292,13 @@ async fn registrations_are_listed_and_filtered_by_user() {
 #[tokio::test]
 async fn malformed_input_is_400_with_a_problem_document() {
     let api = api();
-    for uri in [
+    api.bad_requests(&[
         "/api/v1/registrations?user=",
         "/api/v1/registrations?user=alice@",
         "/api/v1/registrations?usr=alice",
         "/api/v1/registrations?user=a&user=b",
-    ] {
-        let problem = api.get(uri).await.problem(StatusCode::BAD_REQUEST);
-        assert_eq!(problem.title, "Bad Request", "{uri}");
-    }
+    ])
+    .await;
 }
 
 /// An answered call that started at `start_s` (Unix seconds), lasted a
@@ -350,17 +356,15 @@ async fn records_are_read_from_the_store_by_start_time() {
     assert_eq!(first[0].call_id, "c1");
     assert_eq!(first.len(), 1);
 
-    for uri in [
+    api.bad_requests(&[
         "/api/v1/records?since=yesterday",
         "/api/v1/records?until=",
         "/api/v1/records?limit=0",
         "/api/v1/records?limit=10001",
         "/api/v1/records?limit=many",
         "/api/v1/records?from=1",
-    ] {
-        let problem = api.get(uri).await.problem(StatusCode::BAD_REQUEST);
-        assert_eq!(problem.title, "Bad Request", "{uri}");
-    }
+    ])
+    .await;
 }
 
 #[tokio::test]

@@ -13,12 +13,10 @@
 
 mod service_harness;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use service_harness::{Phone, Server, UNIX0, answer};
+use service_harness::{Phone, Server, UNIX0, answer, plan};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response, StatusCode};
-use switchboard_routing::{Plan, PlanSource};
 use switchboard_server::storage::{CallRecord, Disposition, HangupSide, StateChange};
 
 const START_MS: u64 = UNIX0 * 1000;
@@ -238,14 +236,6 @@ fn a_failed_save_is_not_retried_and_the_calls_go_on() {
     h.respond(&bob, &bye, 200);
     assert_eq!(h.status(&alice), 200, "the BYE passed");
     assert_eq!(h.service.records().open_count(), 0);
-}
-
-fn plan(text: &str) -> Arc<Plan> {
-    let source = PlanSource {
-        path: "plan.toml",
-        text,
-    };
-    Arc::new(Plan::load(&[source]).unwrap_or_else(|e| panic!("plan: {e}")))
 }
 
 #[test]

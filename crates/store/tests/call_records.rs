@@ -10,7 +10,7 @@
 
 use switchboard_store::{
     CallRecord, CommitterConfig, Disposition, EventStateStore, GroupCommitter, HangupSide,
-    RecordQuery, SqliteStore, StateChange, StoreError,
+    RecordQuery, SqliteStore, StateChange, StoreError, Submission,
 };
 
 fn record(id: &str, start_ms: u64) -> CallRecord {
@@ -153,19 +153,12 @@ fn the_committer_writes_records_durably() {
         CommitterConfig::default(),
     )
     .unwrap();
-    let (done_tx, done_rx) = std::sync::mpsc::channel();
-    for i in 0..20_u64 {
-        let done = done_tx.clone();
-        committer
-            .submit_state_with(
-                vec![StateChange::PutCallRecord(record(&format!("c{i:02}"), i))],
-                move |r| done.send(r).unwrap(),
-            )
-            .unwrap();
-    }
-    for _ in 0..20 {
-        done_rx.recv().unwrap().unwrap();
-    }
+    // One submission of twenty records: one transaction, one fsync.
+    let changes = (0..20_u64)
+        .map(|i| StateChange::PutCallRecord(record(&format!("c{i:02}"), i)))
+        .collect();
+    let ticket = committer.submit_any(Submission::State(changes)).unwrap();
+    ticket.wait().unwrap();
     committer.shutdown().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     assert_eq!(
