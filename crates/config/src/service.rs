@@ -12,6 +12,9 @@ use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
 
 use crate::{Host, Settings};
 
+/// `[records] keep_days` when the file does not say.
+const DEFAULT_KEEP_DAYS: u64 = 90;
+
 impl Settings {
     /// The server's configuration: its defaults, overridden by each
     /// setting given. `host` names the Record-Route hosts of listeners on
@@ -28,9 +31,8 @@ impl Settings {
         config.trust_foreign_callers = self.proxy.trust_foreign_callers.unwrap_or(true);
         config.outbound_proxy.clone_from(&self.proxy.outbound_proxy);
         config.messages = self.mailbox_config();
-        if let Some(days) = self.records.keep_days {
-            config.records_keep = Duration::from_secs(days.saturating_mul(24 * 3600));
-        }
+        let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
+        config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config
     }
 
@@ -348,7 +350,11 @@ mod tests {
             keep("[records]\nkeep_days = 7\n"),
             Duration::from_secs(7 * 24 * 3600)
         );
-        assert_eq!(keep(""), Duration::from_secs(90 * 24 * 3600), "the default");
+        assert_eq!(
+            keep(""),
+            Some(Duration::from_secs(90 * 24 * 3600)),
+            "the default"
+        );
         let flags = Flags {
             listen: vec!["udp:127.0.0.1:5060".into()],
             ..Flags::default()

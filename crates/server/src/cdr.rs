@@ -59,14 +59,15 @@ pub struct CallRecords {
     users: HashMap<String, String>,
     by_tx: HashMap<TransactionId, String>,
     saving: HashSet<StoreId>,
-    keep: Duration,
+    keep: Option<Duration>,
     next_retention: Option<Instant>,
 }
 
 impl CallRecords {
-    /// A book whose records are kept `keep` in the store.
+    /// A book whose records are kept `keep` in the store (`None`: for
+    /// good).
     #[must_use]
-    pub fn new(keep: Duration) -> Self {
+    pub fn new(keep: Option<Duration>) -> Self {
         Self {
             open: HashMap::new(),
             routed: HashMap::new(),
@@ -231,11 +232,12 @@ impl CallRecords {
     /// At the first housekeeping and then hourly: the change that deletes
     /// the records older than the retention.
     pub(crate) fn retention(&mut self, at: Instant, unix_ms: u64) -> Option<StateChange> {
+        let keep = self.keep?;
         if self.next_retention.is_some_and(|next| at < next) {
             return None;
         }
         self.next_retention = Some(at + RETENTION_EVERY);
-        let keep = u64::try_from(self.keep.as_millis()).unwrap_or(u64::MAX);
+        let keep = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
         Some(StateChange::RemoveCallRecordsBefore {
             start_ms: unix_ms.saturating_sub(keep),
         })

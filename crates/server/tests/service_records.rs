@@ -289,7 +289,7 @@ trunks = ["carrier"]
 
 #[test]
 fn records_older_than_the_retention_are_deleted_by_the_housekeeping_hourly() {
-    let mut h = Server::with(|c| c.records_keep = Duration::from_secs(24 * 3600));
+    let mut h = Server::with(|c| c.records_keep = Some(Duration::from_secs(24 * 3600)));
     let retention = |h: &Server| -> Vec<u64> {
         h.saved
             .iter()

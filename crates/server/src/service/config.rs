@@ -38,8 +38,9 @@ pub struct ServiceConfig {
     /// Offline messages: MESSAGEs kept for local users with no device.
     pub messages: MailboxConfig,
     /// How long call records are kept (`[records] keep_days`); older ones
-    /// are deleted by the housekeeping.
-    pub records_keep: Duration,
+    /// are deleted by the housekeeping. `None`: kept for good (the
+    /// configuration file's default is 90 days).
+    pub records_keep: Option<Duration>,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -109,7 +110,7 @@ impl ServiceConfig {
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
             messages: MailboxConfig::default(),
-            records_keep: Duration::from_secs(90 * 24 * 3600),
+            records_keep: None,
         }
     }
 
