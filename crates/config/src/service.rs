@@ -348,7 +348,7 @@ mod tests {
             |text: &str| config_of(text, "udp:127.0.0.1:5060", &Host::default()).records_keep;
         assert_eq!(
             keep("[records]\nkeep_days = 7\n"),
-            Duration::from_secs(7 * 24 * 3600)
+            Some(Duration::from_secs(7 * 24 * 3600))
         );
         assert_eq!(
             keep(""),
