@@ -66,8 +66,7 @@ pub struct CallRecords {
 impl CallRecords {
     /// A book whose records are kept `keep` in the store (`None`: for
     /// good).
-    #[must_use]
-    pub fn new(keep: Option<Duration>) -> Self {
+    pub(crate) fn new(keep: Option<Duration>) -> Self {
         Self {
             open: HashMap::new(),
             routed: HashMap::new(),
@@ -106,7 +105,12 @@ impl CallRecords {
 
     /// Takes a state change of a call at `at` (`unix_ms` on the wall
     /// clock); the record to write, when there is one.
-    pub fn apply(&mut self, at: Instant, unix_ms: u64, update: &CallUpdate) -> Option<CallRecord> {
+    pub(crate) fn apply(
+        &mut self,
+        at: Instant,
+        unix_ms: u64,
+        update: &CallUpdate,
+    ) -> Option<CallRecord> {
         if update.state == CallPhase::Trying {
             self.start(at, unix_ms, update);
             return None;
@@ -206,7 +210,7 @@ impl CallRecords {
     }
 
     /// Forgets calls whose end will not come, and notes nobody took.
-    pub fn purge(&mut self, at: Instant) {
+    pub(crate) fn purge(&mut self, at: Instant) {
         // Notes are taken in the pass that made them.
         self.routed.clear();
         self.users.clear();

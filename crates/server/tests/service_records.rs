@@ -120,6 +120,31 @@ fn an_answered_call_is_saved_at_the_answer_and_again_when_the_caller_hangs_up() 
     assert_eq!(ended.disposition, Disposition::Answered);
 }
 
+/// The BYE of the callee `phone` in the dialog of the INVITE it got: its
+/// tag in From, the caller's in To, to the caller's Contact along the
+/// route set.
+fn bye_from(phone: &Phone, invite: &Request) -> Request {
+    let hi = invite.headers();
+    let contact = service_harness::uri_of(hi.get(HeaderName::Contact).unwrap());
+    let via = format!(
+        "SIP/2.0/UDP {};branch=z9hG4bK-{}-bye;rport",
+        phone.local, phone.user
+    );
+    let mut bye = RequestBuilder::new(Method::Bye, &contact)
+        .header(HeaderName::Via, via)
+        .header(
+            HeaderName::From,
+            format!("{};tag={}-tag", hi.get(HeaderName::To).unwrap(), phone.user),
+        )
+        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
+        .call_id(hi.call_id().unwrap())
+        .cseq(1);
+    for route in hi.values(HeaderName::RecordRoute) {
+        bye = bye.header(HeaderName::Route, route);
+    }
+    bye.build().unwrap()
+}
+
 #[test]
 fn a_bye_from_the_callee_is_recorded_as_the_callee_hanging_up() {
     let (mut h, mut alice, bob) = server_with_bob();
@@ -127,21 +152,7 @@ fn a_bye_from_the_callee_is_recorded_as_the_callee_hanging_up() {
     let (invite, _) = answered_call(&mut h, &mut alice, &bob, Duration::from_secs(1));
     h.run_for(Duration::from_secs(10));
 
-    // Bob's BYE: his tag in From, alice's in To, along the route set.
-    let hi = invite.headers();
-    let mut bye = RequestBuilder::new(Method::Bye, "sip:alice@198.51.100.10:5060")
-        .header(
-            HeaderName::Via,
-            "SIP/2.0/UDP 198.51.100.20:5060;branch=z9hG4bK-bob-bye;rport",
-        )
-        .from("<sip:bob@example.com>", "bob-tag")
-        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
-        .call_id(hi.call_id().unwrap())
-        .cseq(1);
-    for route in hi.values(HeaderName::RecordRoute) {
-        bye = bye.header(HeaderName::Route, route);
-    }
-    h.send(&bob, bye.build().unwrap());
+    h.send(&bob, bye_from(&bob, &invite));
     let ended = last_record(&h, before + 1);
     assert_eq!(ended.hangup, Some(HangupSide::Callee));
     assert_eq!(ended.duration_ms(), Some(10_000));
@@ -285,6 +296,44 @@ trunks = ["carrier"]
     assert_eq!(record.gateway.as_deref(), Some("sip:198.51.100.50:5060"));
     assert_eq!(record.disposition, Disposition::Failed);
     assert_eq!(record.status, Some(404));
+}
+
+#[test]
+fn a_carrier_leg_with_its_own_call_id_is_recorded_under_the_callers_and_its_bye_ends_it() {
+    let (mut h, mut alice, _) = server_with_bob();
+    let plan = plan(
+        r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:198.51.100.50:5060"]
+fresh_call_id = true
+
+[[route]]
+name = "out"
+to_prefix = ["00"]
+trunks = ["carrier"]
+"#,
+    );
+    h.command(|service, _, _| {
+        service.set_plan(plan);
+    });
+    let before = records(&h).len();
+    let gateway = Phone::new("gw", "198.51.100.50:5060");
+    let (sent, invite) = alice_calls(&mut h, &mut alice, "sip:0033123456@example.com");
+    let carrier_call_id = invite.headers().call_id().unwrap();
+    assert_ne!(carrier_call_id, sent.headers().call_id().unwrap());
+    h.respond(&gateway, &invite, 200);
+    assert_eq!(h.status(&alice), 200);
+    let answered = last_record(&h, before);
+    assert_eq!(answered.call_id, "alice-call-1", "the caller's Call-ID");
+    assert_eq!(answered.trunk.as_deref(), Some("carrier"));
+
+    h.run_for(Duration::from_secs(30));
+    h.send(&gateway, bye_from(&gateway, &invite));
+    let ended = last_record(&h, before + 1);
+    assert_eq!(ended.hangup, Some(HangupSide::Callee));
+    assert_eq!(ended.duration_ms(), Some(30_000));
+    assert_eq!(ended.gateway.as_deref(), Some("sip:198.51.100.50:5060"));
 }
 
 #[test]
