@@ -62,6 +62,12 @@ impl Tokens {
         self.len() == 0
     }
 
+    /// The store the tokens are read from (its connection also serves
+    /// other reads off the driver: the call records).
+    pub(crate) fn store(&self) -> &Arc<SqliteStore> {
+        &self.store
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Known> {
         self.known.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -11,8 +11,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
+use switchboard_store::RecordQuery;
 
 use crate::auth::{Tokens, require_token};
+use crate::record::{Record, parse_time};
 use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
 
 /// Every route: method and path. The OpenAPI document lists each one (a
@@ -22,6 +24,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/registrations"),
     ("GET", "/api/v1/trunks"),
     ("GET", "/api/v1/plan"),
+    ("GET", "/api/v1/records"),
     ("GET", "/api/v1/openapi.json"),
 ];
 
@@ -50,6 +53,8 @@ struct AdminState {
     driver: Driver,
     info: Arc<ServerInfo>,
     started: Instant,
+    /// Its store handle also serves the records (read off the driver).
+    tokens: Arc<Tokens>,
 }
 
 /// The API: the routes behind the token check, problem documents for
@@ -71,12 +76,14 @@ pub fn router_with(
         driver,
         info: Arc::new(info),
         started: Instant::now(),
+        tokens: Arc::clone(&tokens),
     };
     let api = Router::new()
         .route("/api/v1/status", get(status))
         .route("/api/v1/registrations", get(registrations))
         .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/plan", get(plan))
+        .route("/api/v1/records", get(records))
         .route("/api/v1/openapi.json", get(openapi));
     let check = middleware::from_fn_with_state(tokens, require_token);
     // The token layer covers the routes added before it.
@@ -159,6 +166,69 @@ async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {
         )
             .into_response()),
         other => Err(wrong_answer(&other)),
+    }
+}
+
+/// Records returned when the query names no limit, and the most it may.
+const DEFAULT_RECORDS: usize = 1000;
+const MAX_RECORDS: usize = 10_000;
+
+/// `GET /records`' query string.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsParams {
+    /// The earliest start: Unix seconds, RFC 3339 or a day.
+    since: Option<String>,
+    /// The latest start (exclusive), the same forms.
+    until: Option<String>,
+    /// Most records (1 to 10,000; default 1000).
+    limit: Option<usize>,
+}
+
+/// A `since` or `until` parameter in Unix milliseconds.
+fn time_param(name: &str, value: Option<&str>) -> Result<Option<u64>, Problem> {
+    value
+        .map(|text| {
+            parse_time(text).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "{name} {text:?}: Unix seconds, an RFC 3339 time or a day (2026-12-06)"
+                ))
+            })
+        })
+        .transpose()
+}
+
+async fn records(
+    State(state): State<AdminState>,
+    params: Result<Query<RecordsParams>, QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let limit = params.limit.unwrap_or(DEFAULT_RECORDS);
+    if !(1..=MAX_RECORDS).contains(&limit) {
+        return Err(Problem::bad_request(format!(
+            "limit {limit}: from 1 to {MAX_RECORDS}"
+        )));
+    }
+    let query = RecordQuery {
+        since_ms: time_param("since", params.since.as_deref())?,
+        until_ms: time_param("until", params.until.as_deref())?,
+        limit: Some(limit),
+    };
+    let store = Arc::clone(state.tokens.store());
+    let read = tokio::task::spawn_blocking(move || store.call_records(&query)).await;
+    match read {
+        Ok(Ok(list)) => {
+            let list: Vec<Record> = list.into_iter().map(Record::from).collect();
+            Ok(Json(list).into_response())
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "admin: call records not read");
+            Err(Problem::unavailable("the records cannot be read"))
+        }
+        Err(error) => {
+            tracing::warn!(%error, "admin: call records read did not finish");
+            Err(Problem::unavailable("the records cannot be read"))
+        }
     }
 }
 

@@ -20,10 +20,12 @@ use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
     METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES,
-    Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
+    Record, Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
     openapi_document, router, router_with,
 };
-use switchboard_store::{AdminToken, SqliteStore};
+use switchboard_store::{
+    AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
+};
 use tower::ServiceExt;
 
 fn info() -> ServerInfo {
@@ -210,6 +212,14 @@ impl Api {
         let bearer = format!("Bearer {}", self.token.as_str());
         send(&self.router, "GET", uri, Some(&bearer)).await
     }
+
+    /// Each of `uris` is answered 400 with a problem document.
+    async fn bad_requests(&self, uris: &[&str]) {
+        for uri in uris {
+            let problem = self.get(uri).await.problem(StatusCode::BAD_REQUEST);
+            assert_eq!(problem.title, "Bad Request", "{uri}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -306,15 +316,79 @@ async fn registrations_are_listed_and_filtered_by_user() {
 #[tokio::test]
 async fn malformed_input_is_400_with_a_problem_document() {
     let api = api();
-    for uri in [
+    api.bad_requests(&[
         "/api/v1/registrations?user=",
         "/api/v1/registrations?user=alice@",
         "/api/v1/registrations?usr=alice",
         "/api/v1/registrations?user=a&user=b",
-    ] {
-        let problem = api.get(uri).await.problem(StatusCode::BAD_REQUEST);
-        assert_eq!(problem.title, "Bad Request", "{uri}");
+    ])
+    .await;
+}
+
+/// An answered call that started at `start_s` (Unix seconds), lasted a
+/// minute and was hung up by the callee.
+fn call_record(call_id: &str, start_s: u64) -> CallRecord {
+    let start_ms = start_s * 1000;
+    CallRecord {
+        id: format!("{call_id};a"),
+        call_id: call_id.into(),
+        caller: "sip:alice@example.com".into(),
+        caller_user: Some("alice@example.com".into()),
+        callee: "sip:bob@example.com".into(),
+        dialled: "sip:bob@example.com".into(),
+        routed_number: None,
+        rule: None,
+        target: None,
+        trunk: None,
+        gateway: None,
+        source: "udp 192.0.2.1:5060".into(),
+        start_ms,
+        answer_ms: Some(start_ms + 2_000),
+        end_ms: Some(start_ms + 62_000),
+        disposition: Disposition::Answered,
+        status: Some(200),
+        hangup: Some(HangupSide::Callee),
     }
+}
+
+#[tokio::test]
+async fn records_are_read_from_the_store_by_start_time() {
+    let api = api();
+    let changes: Vec<StateChange> = [
+        ("c1", 1_765_000_000),
+        ("c2", 1_765_003_800),
+        ("c3", 1_765_090_000),
+    ]
+    .into_iter()
+    .map(|(id, at)| StateChange::PutCallRecord(call_record(id, at)))
+    .collect();
+    api.store.apply_state(&changes).unwrap();
+    let all: Vec<Record> = api.get("/api/v1/records").await.json();
+    let ids: Vec<&str> = all.iter().map(|r| r.call_id.as_str()).collect();
+    assert_eq!(ids, ["c1", "c2", "c3"]);
+    assert_eq!(all[1].start, "2025-12-06T06:50:00Z");
+    assert_eq!(all[1].duration_ms, Some(60_000));
+    assert_eq!(all[1].disposition, "answered");
+    assert_eq!(all[1].hangup.as_deref(), Some("callee"));
+
+    let window: Vec<Record> = api
+        .get("/api/v1/records?since=2025-12-06T06:50:00Z&until=1765090000")
+        .await
+        .json();
+    assert_eq!(window, [Record::from(call_record("c2", 1_765_003_800))]);
+    let first: Vec<Record> = api.get("/api/v1/records?limit=1").await.json();
+    assert_eq!(first[0].call_id, "c1");
+    assert_eq!(first.len(), 1);
+
+    api.bad_requests(&[
+        "/api/v1/records?since=yesterday",
+        "/api/v1/records?until=",
+        "/api/v1/records?limit=0",
+        "/api/v1/records?limit=10001",
+        "/api/v1/records?limit=many",
+        "/api/v1/records?from=1",
+    ])
+    .await;
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@
 //! * `switchboard user add|import|list|remove|passwd`: the users (HA1 values
 //!   only) in the data directory.
 //! * `switchboard registrations`: the stored bindings, one per line.
+//! * `switchboard cdr`: the call detail records, as CSV or JSON lines.
 //! * `switchboard register | call | answer | message | subscribe |
 //!   publish`: the user agent (`switchboard-ua` on the network runtime,
 //!   audio over RTP/SRTP; presence, dialog and reg subscriptions, presence
@@ -35,6 +36,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod admin_client;
+mod cdr;
 mod parse;
 mod plan;
 mod render;
@@ -98,6 +100,23 @@ pub enum Command {
         /// The data directory.
         #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
         data: PathBuf,
+    },
+    /// Print the call detail records, oldest first: CSV with a header
+    /// line, or one JSON object per line.
+    Cdr {
+        /// The data directory.
+        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
+        data: PathBuf,
+        /// Calls that started at or after this time: Unix seconds, RFC 3339
+        /// (2026-12-06T06:50:00Z) or a day (2026-12-06, UTC).
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        since: Option<u64>,
+        /// Calls that started before this time (the same forms).
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        until: Option<u64>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "csv")]
+        format: CdrFormat,
     },
     /// Register an address of record and keep it registered until
     /// SIGINT/SIGTERM; then unregister.
@@ -634,6 +653,24 @@ impl Error {
     }
 }
 
+/// How `switchboard cdr` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CdrFormat {
+    /// A header line, then one line per call.
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A `--since` / `--until` value in Unix milliseconds.
+fn parse_time_arg(text: &str) -> Result<u64, String> {
+    switchboard_admin::parse_time(text).ok_or_else(|| {
+        format!(
+            "{text:?}: Unix seconds, an RFC 3339 time (2026-12-06T06:50:00Z) or a day (2026-12-06)"
+        )
+    })
+}
+
 /// Parses the command line, sets up logging and runs the command.
 ///
 /// `--help`, `--version` and usage errors are handled by clap, which exits
@@ -646,6 +683,7 @@ pub fn run() -> Result<ExitCode, Error> {
         cli.command,
         Command::User { .. }
             | Command::Registrations { .. }
+            | Command::Cdr { .. }
             | Command::Token { .. }
             | Command::Status(_)
             | Command::Trunks(_)
@@ -709,6 +747,12 @@ pub fn execute(
             } => users::passwd(&data, &name, &password, &domain, out, err),
         },
         Command::Registrations { data } => users::registrations(&data, out),
+        Command::Cdr {
+            data,
+            since,
+            until,
+            format,
+        } => cdr::cdr(&data, since, until, format, out),
         Command::Register(args) => ua::register(args, out, err),
         Command::Call(args) => ua::call(args, out, err),
         Command::Answer(args) => ua::answer(args, out, err),

@@ -27,14 +27,14 @@ fn domains(given: &[String]) -> Vec<String> {
     }
 }
 
-fn open(data: &Path) -> Result<SqliteStore, Error> {
+pub(crate) fn open(data: &Path) -> Result<SqliteStore, Error> {
     SqliteStore::open(data).map_err(|source| Error::Store {
         what: format!("cannot open the data directory {}", data.display()),
         source,
     })
 }
 
-fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> Error {
+pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> Error {
     let what = what.into();
     move |source| Error::Store { what, source }
 }

@@ -58,6 +58,9 @@ pub struct FileConfig {
     /// Offline message settings.
     #[serde(default)]
     pub messages: MessagesSection,
+    /// Call detail records.
+    #[serde(default)]
+    pub records: RecordsSection,
     /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
     /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
     /// here and read by `switchboard-routing`'s `Plan::load` from the same
@@ -105,6 +108,14 @@ pub struct MessagesSection {
     /// Seconds after which an undelivered message is dropped (default 7
     /// days).
     pub max_age: Option<u64>,
+}
+
+/// `[records]`: call detail records, one per call attempt.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordsSection {
+    /// Days a record is kept (default 90); older ones are deleted.
+    pub keep_days: Option<u64>,
 }
 
 /// `[proxy]`.

@@ -21,7 +21,7 @@ mod settings;
 pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MessagesSection, PresenceSection, ProtectionSection,
-    ProxySection, RegistrarSection, WatchRuleSection,
+    ProxySection, RecordsSection, RegistrarSection, WatchRuleSection,
 };
 pub use flags::Flags;
 pub use host::Host;

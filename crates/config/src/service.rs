@@ -12,6 +12,9 @@ use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
 
 use crate::{Host, Settings};
 
+/// `[records] keep_days` when the file does not say.
+const DEFAULT_KEEP_DAYS: u64 = 90;
+
 impl Settings {
     /// The server's configuration: its defaults, overridden by each
     /// setting given. `host` names the Record-Route hosts of listeners on
@@ -28,6 +31,8 @@ impl Settings {
         config.trust_foreign_callers = self.proxy.trust_foreign_callers.unwrap_or(true);
         config.outbound_proxy.clone_from(&self.proxy.outbound_proxy);
         config.messages = self.mailbox_config();
+        let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
+        config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config
     }
 
@@ -335,6 +340,28 @@ mod tests {
             summary.serving
         );
         assert!(summary.auth.is_some());
+    }
+
+    #[test]
+    fn records_keep_days_reaches_the_service_and_zero_is_refused() {
+        let keep =
+            |text: &str| config_of(text, "udp:127.0.0.1:5060", &Host::default()).records_keep;
+        assert_eq!(
+            keep("[records]\nkeep_days = 7\n"),
+            Some(Duration::from_secs(7 * 24 * 3600))
+        );
+        assert_eq!(
+            keep(""),
+            Some(Duration::from_secs(90 * 24 * 3600)),
+            "the default"
+        );
+        let flags = Flags {
+            listen: vec!["udp:127.0.0.1:5060".into()],
+            ..Flags::default()
+        };
+        let file = FileConfig::parse("[records]\nkeep_days = 0\n", Path::new("t.toml"));
+        let err = resolve(&flags, file.unwrap(), &Host::default()).unwrap_err();
+        assert!(err.to_string().contains("records.keep_days"), "{err}");
     }
 
     #[test]

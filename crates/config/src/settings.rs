@@ -8,7 +8,7 @@ use switchboard_core::Transport;
 
 use crate::file::{
     AuthSection, FileConfig, MessagesSection, PresenceSection, ProtectionSection, ProxySection,
-    RegistrarSection,
+    RecordsSection, RegistrarSection,
 };
 use crate::listeners::{default_domains, listeners_on, parse_listen};
 use crate::{ConfigError, Flags, Host};
@@ -60,6 +60,8 @@ pub struct Settings {
     pub max_transactions: Option<usize>,
     /// `[messages]` as the file says.
     pub messages: MessagesSection,
+    /// `[records]` as the file says.
+    pub records: RecordsSection,
     /// `udp_buffer_bytes` as the file says.
     pub udp_buffer_bytes: Option<usize>,
     /// The admin API's address; `None`: switched off.
@@ -246,6 +248,9 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     check_presence(&file.presence)?;
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
+    if file.records.keep_days == Some(0) {
+        return Err(ConfigError::new("records.keep_days", "must be at least 1"));
+    }
     Ok(Settings {
         listen,
         domains,
@@ -258,6 +263,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         proxy: file.proxy,
         max_transactions: file.max_transactions,
         messages: file.messages,
+        records: file.records,
         udp_buffer_bytes: file.udp_buffer_bytes,
         admin,
     })

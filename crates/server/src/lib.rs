@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod bodies;
 pub mod calls;
+pub mod cdr;
 pub mod events;
 mod metrics;
 pub mod protect;

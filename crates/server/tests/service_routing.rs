@@ -12,25 +12,15 @@
 
 mod service_harness;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use service_harness::{Phone, Server};
+use service_harness::{Phone, Server, plan};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
-use switchboard_routing::{Plan, PlanSource};
 
 /// The carrier's first and second gateway, and a voicemail server.
 const GW1: &str = "198.51.100.50:5060";
 const GW2: &str = "198.51.100.51:5060";
-
-fn plan(text: &str) -> Arc<Plan> {
-    let source = PlanSource {
-        path: "plan.toml",
-        text,
-    };
-    Arc::new(Plan::load(&[source]).unwrap_or_else(|e| panic!("plan: {e}")))
-}
 
 const PLAN: &str = r#"
 [routing]

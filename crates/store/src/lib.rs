@@ -49,12 +49,13 @@ pub use commit::{
     CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
 };
 pub use error::StoreError;
-pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, SqliteStore};
+pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStore};
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};
 pub use switchboard_server::storage::{
-    BindingStore, EventStateStore, Ha1Set, ImportSummary, PublicationRecord, StateChange,
-    StoredMessage, StoredState, SubscriptionRecord, User, UserStore,
+    BindingStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary,
+    PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
+    UserStore,
 };
 pub use traits::Store;
 pub use validate::{

@@ -4,7 +4,7 @@
 
 use switchboard_server::registrar::{Binding, BindingChange, BindingKey};
 use switchboard_server::storage::{
-    PublicationRecord, StateChange, StoredMessage, SubscriptionRecord, User,
+    CallRecord, PublicationRecord, StateChange, StoredMessage, SubscriptionRecord, User,
 };
 
 use crate::error::StoreError;
@@ -77,6 +77,8 @@ pub fn validate_state_change(change: &StateChange) -> Result<(), StoreError> {
         StateChange::PutPublication(p) => check_publication(p),
         StateChange::RemovePublication { etag } => check_text("etag", etag, false),
         StateChange::PutMessage(m) => check_message(m),
+        StateChange::PutCallRecord(r) => check_call_record(r),
+        StateChange::RemoveCallRecordsBefore { start_ms } => check_u64("start_ms", *start_ms),
         // A kind of change this build does not know cannot be written.
         _ => Err(StoreError::InvalidInput(
             "a state change this store does not know".into(),
@@ -107,6 +109,43 @@ fn check_subscription(s: &SubscriptionRecord) -> Result<(), StoreError> {
         check_text("route", route, false)?;
     }
     check_u64("expires_unix", s.expires_unix)
+}
+
+/// The parties and the Call-ID come from peers: only what the store cannot
+/// keep (control characters, overlong text, huge times) is refused.
+fn check_call_record(r: &CallRecord) -> Result<(), StoreError> {
+    check_text("call record id", &r.id, false)?;
+    for (what, value) in [
+        ("call-id", &r.call_id),
+        ("caller", &r.caller),
+        ("callee", &r.callee),
+        ("dialled", &r.dialled),
+        ("source", &r.source),
+    ] {
+        check_text(what, value, true)?;
+    }
+    for (what, value) in [
+        ("caller user", &r.caller_user),
+        ("routed number", &r.routed_number),
+        ("rule", &r.rule),
+        ("target", &r.target),
+        ("trunk", &r.trunk),
+        ("gateway", &r.gateway),
+    ] {
+        if let Some(value) = value {
+            check_text(what, value, true)?;
+        }
+    }
+    for (what, value) in [
+        ("start_ms", Some(r.start_ms)),
+        ("answer_ms", r.answer_ms),
+        ("end_ms", r.end_ms),
+    ] {
+        if let Some(value) = value {
+            check_u64(what, value)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_publication(p: &PublicationRecord) -> Result<(), StoreError> {

@@ -37,6 +37,10 @@ pub struct ServiceConfig {
     pub lookup_timeout: Duration,
     /// Offline messages: MESSAGEs kept for local users with no device.
     pub messages: MailboxConfig,
+    /// How long call records are kept (`[records] keep_days`); older ones
+    /// are deleted by the housekeeping. `None`: kept for good (the
+    /// configuration file's default is 90 days).
+    pub records_keep: Option<Duration>,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -106,6 +110,7 @@ impl ServiceConfig {
             housekeeping: Duration::from_secs(30),
             lookup_timeout: Duration::from_secs(5),
             messages: MailboxConfig::default(),
+            records_keep: None,
         }
     }
 

@@ -63,11 +63,12 @@ use switchboard_routing::Plan;
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
 use crate::calls::CallBook;
+use crate::cdr::{CallRecords, unix_ms};
 use crate::metrics::{Counters, Gauges, ServiceMetrics};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
 use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
-use crate::storage::{StoredState, User};
+use crate::storage::{StateChange, StoredState, User};
 use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
@@ -92,6 +93,8 @@ pub struct Service {
     proxy: Proxy,
     /// The calls the proxy routes, by user (busy-lamp fields, pickup).
     calls: CallBook,
+    /// The records of calls in progress (call detail records).
+    records: CallRecords,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
@@ -216,6 +219,7 @@ impl Service {
             protect: Protection::new(config.protect),
             proxy: Proxy::new(config.proxy),
             calls: CallBook::default(),
+            records: CallRecords::new(config.records_keep),
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
@@ -321,6 +325,11 @@ impl Service {
         &self.calls
     }
 
+    /// The records of the calls in progress.
+    pub fn records(&self) -> &CallRecords {
+        &self.records
+    }
+
     /// How many users are held in memory.
     pub fn user_count(&self) -> usize {
         self.users.len()
@@ -384,6 +393,12 @@ impl Service {
     ) {
         self.clock = now;
         match completion {
+            Completion::Stored { id, result } if self.records.is_saving(id) => {
+                self.records.saved(id);
+                if let Err(error) = result {
+                    tracing::error!(%error, "call records not stored");
+                }
+            }
             Completion::Stored { id, result } if self.events.is_saving(id) => {
                 self.on_saved(now, ep, id, result);
             }
@@ -754,6 +769,10 @@ impl Service {
         self.dialogs.purge(at);
         self.calls.purge(at);
         self.counters.purge(at);
+        self.records.purge(at);
+        if let Some(change) = self.records.retention(at, unix_ms(now)) {
+            self.save_records(vec![change]);
+        }
         self.protect.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
@@ -762,6 +781,14 @@ impl Service {
             self.registering
                 .shrink_to(1024.max(self.registering.len() * 2));
         }
+    }
+
+    /// Submits call records (or their retention) to the store; nobody
+    /// waits for them.
+    fn save_records(&mut self, changes: Vec<StateChange>) {
+        let id = StoreId(self.next_id());
+        self.records.saving(id);
+        self.effects.push_back(Effect::Save { id, changes });
     }
 
     fn next_id(&mut self) -> u64 {
@@ -779,7 +806,11 @@ impl Service {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => {
-                    self.counters.call(self.clock.instant(), &update);
+                    let at = self.clock.instant();
+                    self.counters.call(at, &update);
+                    if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
+                        self.save_records(vec![StateChange::PutCallRecord(record)]);
+                    }
                     let changed = self.calls.apply(self.clock.instant(), update);
                     // Read before the next apply: ended dialogs are
                     // reported once.

@@ -390,6 +390,12 @@ impl Service {
                     Aor::new(&identity.user, &identity.realm).is_ok_and(|id| id == a)
                 });
                 if owns {
+                    if request.method() == &Method::Invite && request.headers().to_tag().is_none() {
+                        if let Some(call_id) = request.headers().call_id() {
+                            let user = format!("{}@{}", identity.user, identity.realm);
+                            self.records.authenticated(call_id, user);
+                        }
+                    }
                     Caller::Local
                 } else {
                     tracing::debug!(user = %identity.user, %from, "authenticated user is not the From user: 403");

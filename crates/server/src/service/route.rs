@@ -18,6 +18,7 @@ use switchboard_routing::{
     CallFacts, CallerIdMode, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
 };
 
+use crate::cdr::Routing;
 use crate::proxy::{
     Advance, AttemptReport, ExhaustCause, GroupPolicy, Incoming, Target, TargetSet,
     TransactionLayer,
@@ -174,6 +175,14 @@ impl Service {
                     }
                 }
                 self.learn_dialog(now, &incoming);
+                if let Some(call_id) = incoming.request().headers().call_id() {
+                    let routing = Routing {
+                        rule: decision.rule.clone(),
+                        number: decision.number.clone(),
+                        target: route.target.label(),
+                    };
+                    self.records.routed(call_id, tx, routing);
+                }
                 let targets = targets.hold_final(fallthrough.is_some());
                 self.forward(now, ep, incoming, targets);
                 if let Some(f) = fallthrough {
@@ -421,6 +430,7 @@ impl Service {
         let Some((trunk, gateway)) = self.attempts.remove(&(server, uri.to_owned())) else {
             return;
         };
+        self.records.attempted(server, &trunk, &gateway);
         let result = match result {
             AttemptReport::Response(code) => AttemptResult::Response(code),
             AttemptReport::TransportError => AttemptResult::TransportError,

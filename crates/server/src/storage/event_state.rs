@@ -14,6 +14,8 @@ use std::net::SocketAddr;
 
 use switchboard_core::Transport;
 
+use super::CallRecord;
+
 /// One subscription dialog the server is the notifier of (RFC 6665).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionRecord {
@@ -115,6 +117,14 @@ pub enum StateChange {
     RemoveMessage {
         /// Its [`StoredMessage::id`].
         id: String,
+    },
+    /// A call record written or updated (same [`CallRecord::id`]).
+    PutCallRecord(CallRecord),
+    /// Retention: the call records that started before `start_ms` (Unix
+    /// milliseconds) are deleted.
+    RemoveCallRecordsBefore {
+        /// The oldest start kept.
+        start_ms: u64,
     },
 }
 

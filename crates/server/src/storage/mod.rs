@@ -13,12 +13,14 @@
 //! own error type ([`UserStore::Error`], [`BindingStore::Error`]).
 
 mod binding_store;
+mod call_record;
 mod event_state;
 mod ha1;
 mod user;
 mod user_store;
 
 pub use binding_store::BindingStore;
+pub use call_record::{CallRecord, Disposition, HangupSide};
 pub use event_state::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };

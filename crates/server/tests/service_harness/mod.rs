@@ -17,6 +17,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -28,7 +29,7 @@ use switchboard_proto::{
     HeaderName, Message, Method, Request, RequestBuilder, Response, ResponseBuilder, StatusCode,
     Uri,
 };
-use switchboard_routing::{CallerIdMode, GatewaySpec, ProbeSpec, TrunkSpec};
+use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
 use switchboard_server::storage::StateChange;
@@ -44,6 +45,15 @@ pub const UNIX0: u64 = 1_700_000_000;
 
 pub fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
+}
+
+/// The dial plan of `text` (a test's plan must load).
+pub fn plan(text: &str) -> Arc<Plan> {
+    let source = PlanSource {
+        path: "plan.toml",
+        text,
+    };
+    Arc::new(Plan::load(&[source]).unwrap_or_else(|e| panic!("plan: {e}")))
 }
 
 /// How the runtime answers an effect.

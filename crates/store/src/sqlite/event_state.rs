@@ -26,7 +26,7 @@ use switchboard_server::storage::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 
-use super::{SqliteStore, from_sql_u64, join_lines, split_lines, to_sql_u64};
+use super::{SqliteStore, call_records, from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_state_change;
 
@@ -45,6 +45,8 @@ pub(super) struct StateWriter<'c> {
     remove_publication: CachedStatement<'c>,
     put_message: CachedStatement<'c>,
     remove_message: CachedStatement<'c>,
+    put_call_record: CachedStatement<'c>,
+    expire_call_records: CachedStatement<'c>,
 }
 
 impl<'c> StateWriter<'c> {
@@ -74,6 +76,8 @@ impl<'c> StateWriter<'c> {
                      received_unix = excluded.received_unix"
             ))?,
             remove_message: conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?,
+            put_call_record: conn.prepare_cached(call_records::PUT_SQL)?,
+            expire_call_records: conn.prepare_cached(call_records::EXPIRE_SQL)?,
         })
     }
 
@@ -144,6 +148,15 @@ impl<'c> StateWriter<'c> {
             }
             StateChange::RemoveMessage { id } => {
                 self.remove_message.execute([id])?;
+            }
+            StateChange::PutCallRecord(record) => {
+                call_records::put(&mut self.put_call_record, record)?;
+            }
+            StateChange::RemoveCallRecordsBefore { start_ms } => {
+                let removed = self.expire_call_records.execute([to_sql_u64(*start_ms)])?;
+                if removed > 0 {
+                    tracing::info!(removed, "store: expired call records deleted");
+                }
             }
             // Refused by validation before anything is written.
             _ => {

@@ -7,6 +7,7 @@
 //! putting many REGISTERs into one commit.
 
 mod bindings;
+mod call_records;
 mod event_state;
 mod groups;
 mod schema;
@@ -23,6 +24,7 @@ use switchboard_server::service::UserSnapshot;
 
 use crate::error::StoreError;
 
+pub use call_records::RecordQuery;
 pub use tokens::AdminToken;
 
 /// The database file's name inside the data directory.
@@ -255,6 +257,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 5);
+        assert_eq!(SqliteStore::schema_version(), 6);
     }
 }

@@ -100,6 +100,30 @@ const MIGRATIONS: &[&str] = &[
         hash            TEXT NOT NULL UNIQUE,
         created         INTEGER NOT NULL
     ) WITHOUT ROWID;",
+    // 6: call detail records, one per call attempt, keyed by Call-ID and
+    // From tag; read by start time (queries and retention).
+    "CREATE TABLE call_records (
+        id              TEXT NOT NULL PRIMARY KEY,
+        call_id         TEXT NOT NULL,
+        caller          TEXT NOT NULL,
+        caller_user     TEXT,
+        callee          TEXT NOT NULL,
+        dialled         TEXT NOT NULL,
+        routed_number   TEXT,
+        rule            TEXT,
+        target          TEXT,
+        trunk           TEXT,
+        gateway         TEXT,
+        source          TEXT NOT NULL,
+        start_ms        INTEGER NOT NULL,
+        answer_ms       INTEGER,
+        end_ms          INTEGER,
+        duration_ms     INTEGER,
+        disposition     TEXT NOT NULL,
+        status          INTEGER,
+        hangup          TEXT
+    ) WITHOUT ROWID;
+    CREATE INDEX call_records_by_start ON call_records (start_ms);",
 ];
 
 /// The schema version this build writes and reads.
