@@ -68,4 +68,14 @@ pub enum TlsError {
     /// rustls refused the configuration (bad key, bad CA certificate, ...).
     #[error(transparent)]
     Rustls(#[from] rustls::Error),
+    /// The certificate's DER is not a certificate (subject and validity
+    /// could not be read).
+    #[error("the certificate is malformed")]
+    Malformed,
+    /// The certificate expired (a reload refuses it).
+    #[error("the certificate expired (not after {not_after}, unix seconds)")]
+    Expired {
+        /// Its end of validity, unix seconds.
+        not_after: u64,
+    },
 }

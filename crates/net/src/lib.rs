@@ -60,6 +60,7 @@
 
 mod app;
 mod bind;
+mod certificate;
 mod config;
 mod conn;
 mod driver;
@@ -69,6 +70,7 @@ mod handle;
 mod handle_app;
 mod incoming;
 mod listener;
+mod reloadable_certificate;
 pub mod resolver;
 mod runtime;
 mod task;
@@ -76,11 +78,13 @@ mod tls;
 pub mod ws;
 
 pub use app::{App, AppReceiver, AppSender, app_channel};
+pub use certificate::CertificateInfo;
 pub use config::{Config, DEFAULT_UDP_BUFFER_BYTES, Listen};
 pub use driver::RuntimeStats;
 pub use error::{Error, StartError, TlsError};
 pub use failover::FailoverTransaction;
 pub use handle::{ClientTransaction, Handle, Outcome};
 pub use incoming::Incoming;
+pub use reloadable_certificate::ReloadableCertificate;
 pub use runtime::{start, start_app, start_with_rng};
 pub use tls::{TlsClient, TlsServer};

@@ -15,23 +15,23 @@ use rustls::{
     SignatureScheme,
 };
 
-use crate::TlsError;
+use crate::{ReloadableCertificate, TlsError};
 
 /// The crypto provider every configuration made here uses, so that the
 /// process-wide default (which another crate may have installed, or not)
 /// does not matter.
-fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
         path: path.to_owned(),
         source,
     })
 }
 
-fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(pem).collect::<Result<Vec<_>, _>>()?;
     if certs.is_empty() {
         return Err(TlsError::NoCertificate);
@@ -69,6 +69,18 @@ impl TlsServer {
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
             .with_single_cert(certs, key)?;
+        Ok(Self {
+            config: Arc::new(config),
+        })
+    }
+
+    /// Serves the pair in force of `certificate` at each handshake: a
+    /// reload reaches new connections without a restart.
+    pub fn reloading(certificate: Arc<ReloadableCertificate>) -> Result<Self, TlsError> {
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_cert_resolver(certificate);
         Ok(Self {
             config: Arc::new(config),
         })
