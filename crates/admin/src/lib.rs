@@ -50,6 +50,6 @@ pub use record::{Record, parse_time};
 pub use registration::Registration;
 pub use routes::{MetricsAccess, ROUTES, openapi_document, router, router_with};
 pub use server::{AdminConfig, AdminServer};
-pub use status::{Counts, Limits, Listener, ServerInfo, Status};
+pub use status::{Certificate, Counts, Limits, Listener, ServerInfo, Status};
 pub use token::Token;
 pub use trunk::{Gateway, Trunk, TrunkRegistration};

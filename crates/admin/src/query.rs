@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::{Counts, PlanSummary, Problem, Registration, Trunk};
+use crate::{Certificate, Counts, PlanSummary, Problem, Registration, Trunk};
 
 /// How long a handler waits for the driver's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -18,6 +18,8 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
 pub enum AdminQuery {
     /// The counts of `/status`.
     Counts,
+    /// The TLS certificates of `/status`.
+    Certificates,
     /// The bindings (of one user, when filtered).
     Registrations {
         /// Only this user's.
@@ -37,6 +39,8 @@ pub enum AdminQuery {
 pub enum AdminAnswer {
     /// For [`AdminQuery::Counts`].
     Counts(Counts),
+    /// For [`AdminQuery::Certificates`].
+    Certificates(Vec<Certificate>),
     /// For [`AdminQuery::Registrations`].
     Registrations(Vec<Registration>),
     /// For [`AdminQuery::Trunks`].

@@ -104,14 +104,20 @@ fn wrong_answer(answer: &AdminAnswer) -> Problem {
 }
 
 async fn status(State(state): State<AdminState>) -> Result<Json<Status>, Problem> {
-    match state.driver.ask(AdminQuery::Counts).await? {
-        AdminAnswer::Counts(counts) => Ok(Json(Status::new(
-            &state.info,
-            state.started.elapsed().as_secs(),
-            counts,
-        ))),
-        other => Err(wrong_answer(&other)),
-    }
+    let counts = match state.driver.ask(AdminQuery::Counts).await? {
+        AdminAnswer::Counts(counts) => counts,
+        other => return Err(wrong_answer(&other)),
+    };
+    let certificates = match state.driver.ask(AdminQuery::Certificates).await? {
+        AdminAnswer::Certificates(certificates) => certificates,
+        other => return Err(wrong_answer(&other)),
+    };
+    Ok(Json(Status::new(
+        &state.info,
+        state.started.elapsed().as_secs(),
+        counts,
+        certificates,
+    )))
 }
 
 /// `GET /registrations`' query string.

@@ -56,6 +56,20 @@ pub struct Counts {
     pub users: usize,
 }
 
+/// A TLS certificate the server serves, as loaded now (a reload changes
+/// it): its expiry, for the operator to see renewal happen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Certificate {
+    /// The certificate file.
+    pub path: String,
+    /// Its subject (`CN=sip.example.com`).
+    pub subject: String,
+    /// End of validity, unix seconds.
+    pub not_after: u64,
+    /// Whole days left until then: negative once expired.
+    pub days_left: i64,
+}
+
 /// The answer of `GET /api/v1/status`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -71,12 +85,20 @@ pub struct Status {
     pub limits: Limits,
     /// What it holds now.
     pub counts: Counts,
+    /// The TLS certificates served (none without TLS).
+    #[serde(default)]
+    pub certificates: Vec<Certificate>,
 }
 
 impl Status {
-    /// The static facts and the driver's counts, together.
+    /// The static facts and the driver's counts and certificates, together.
     #[must_use]
-    pub fn new(info: &ServerInfo, uptime_seconds: u64, counts: Counts) -> Self {
+    pub fn new(
+        info: &ServerInfo,
+        uptime_seconds: u64,
+        counts: Counts,
+        certificates: Vec<Certificate>,
+    ) -> Self {
         Self {
             version: info.version.clone(),
             uptime_seconds,
@@ -84,6 +106,7 @@ impl Status {
             domains: info.domains.clone(),
             limits: info.limits.clone(),
             counts,
+            certificates,
         }
     }
 }

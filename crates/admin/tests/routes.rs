@@ -18,10 +18,10 @@ use http_body_util::BodyExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES,
-    Record, Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
-    openapi_document, router, router_with,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Certificate, Counts, Driver, Gateway,
+    Limits, Listener, METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk,
+    Problem, ROUTES, Record, Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk,
+    TrunkRegistration, openapi_document, router, router_with,
 };
 use switchboard_store::{
     AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
@@ -63,6 +63,15 @@ fn registration(aor: &str) -> Registration {
     }
 }
 
+fn certificate() -> Certificate {
+    Certificate {
+        path: "/etc/switchboard/cert.pem".into(),
+        subject: "CN=sip.example.com".into(),
+        not_after: 1_700_864_000,
+        days_left: 10,
+    }
+}
+
 /// The fake driver: fixed answers, registrations filtered as asked.
 fn answer(query: AdminQuery) -> AdminAnswer {
     match query {
@@ -74,6 +83,7 @@ fn answer(query: AdminQuery) -> AdminAnswer {
             calls: 3,
             users: 5,
         }),
+        AdminQuery::Certificates => AdminAnswer::Certificates(vec![certificate()]),
         AdminQuery::Registrations { user } => {
             let all = [
                 ("alice", "example.com"),
@@ -235,6 +245,25 @@ async fn status_joins_the_servers_facts_and_the_drivers_counts() {
     assert_eq!(status.limits.max_transactions, 300_000);
     assert_eq!(status.counts.transactions, 7);
     assert_eq!(status.counts.calls, 3);
+}
+
+#[tokio::test]
+async fn status_shows_each_certificates_expiry() {
+    let api = api();
+    let answer = api.get("/api/v1/status").await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let body: serde_json::Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(
+        body["certificates"],
+        serde_json::json!([{
+            "path": "/etc/switchboard/cert.pem",
+            "subject": "CN=sip.example.com",
+            "not_after": 1_700_864_000,
+            "days_left": 10
+        }])
+    );
+    let status: Status = answer.json();
+    assert_eq!(status.certificates, [certificate()]);
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ pub(crate) fn answer(
             calls: service.calls().len(),
             users: service.user_count(),
         }),
+        AdminQuery::Certificates => AdminAnswer::Certificates(metrics.certificates(unix_now)),
         AdminQuery::Registrations { user } => AdminAnswer::Registrations(
             service
                 .registrar()

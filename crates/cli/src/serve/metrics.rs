@@ -2,10 +2,12 @@
 //! the endpoint's message counts, the service's [`ServiceMetrics`] and
 //! what only the runtime measures (store commits, the driver's timer lag).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_admin::{Exposition, Histogram, LATENCY_BUCKETS, MetricKind};
+use switchboard_admin::{Certificate, Exposition, Histogram, LATENCY_BUCKETS, MetricKind};
 use switchboard_core::Endpoint;
+use switchboard_net::ReloadableCertificate;
 use switchboard_server::{Service, ServiceMetrics};
 
 /// What the runtime measures itself, kept on the driver task.
@@ -15,14 +17,34 @@ pub(crate) struct RuntimeMetrics {
     commit: Histogram,
     /// How late the driver's timer fired after its instant.
     timer_lag: Histogram,
+    /// The TLS certificates served, read as loaded now (a reload swaps
+    /// them under this handle).
+    certificates: Vec<Arc<ReloadableCertificate>>,
 }
 
 impl RuntimeMetrics {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(certificates: Vec<Arc<ReloadableCertificate>>) -> Self {
         Self {
             commit: Histogram::new(LATENCY_BUCKETS),
             timer_lag: Histogram::new(LATENCY_BUCKETS),
+            certificates,
         }
+    }
+
+    /// The certificates in force, with their days left at `unix_now`.
+    pub(crate) fn certificates(&self, unix_now: u64) -> Vec<Certificate> {
+        self.certificates
+            .iter()
+            .map(|c| {
+                let info = c.info();
+                Certificate {
+                    path: c.cert_path().display().to_string(),
+                    days_left: info.days_left(unix_now),
+                    subject: info.subject,
+                    not_after: info.not_after,
+                }
+            })
+            .collect()
     }
 
     /// A submission was committed (or refused) `took` after it was made.
@@ -173,6 +195,20 @@ impl RuntimeMetrics {
             "How late the driver's timer fired after its instant.",
             &self.timer_lag,
         );
+        if !self.certificates.is_empty() {
+            let paths: Vec<(String, u64)> = self
+                .certificates
+                .iter()
+                .map(|c| (c.cert_path().display().to_string(), c.info().not_after))
+                .collect();
+            text.by_label(
+                Gauge,
+                "switchboard_tls_certificate_expiry_seconds",
+                "End of validity of the TLS certificate in force (unix seconds), by file.",
+                "path",
+                paths.iter().map(|(path, at)| (path.as_str(), *at)),
+            );
+        }
         text.finish()
     }
 }

@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_config::{ConfigError, FileConfig, Flags, Host, Settings, Summary};
 use switchboard_net::resolver::Resolver;
-use switchboard_net::{AppSender, Listen, TlsServer, app_channel};
+use switchboard_net::{AppSender, Listen, ReloadableCertificate, TlsServer, app_channel};
 use switchboard_routing::Plan;
 use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{
@@ -180,9 +180,12 @@ async fn run(
     };
     net.endpoint.max_transactions = settings.transaction_limit();
     net.udp_buffer_bytes = settings.udp_buffer();
+    let mut certificates = Vec::new();
     if let Some((cert, key)) = &settings.tls {
-        net.tls_server = Some(TlsServer::from_pem_files(cert, key)?);
-        tracing::info!("tls: certificate {}, key {}", cert.display(), key.display());
+        let certificate = Arc::new(ReloadableCertificate::load(cert, key)?);
+        net.tls_server = Some(TlsServer::reloading(Arc::clone(&certificate))?);
+        log_certificate(&certificate, unix);
+        certificates.push(certificate);
     }
     let admin_limits = admin::limits(&config, &settings);
     let admin_tls = net.tls_server.as_ref().map(TlsServer::config);
@@ -216,6 +219,7 @@ async fn run(
         Arc::clone(&committer),
         Arc::new(resolver),
         done.clone(),
+        certificates.clone(),
     );
     let handle =
         switchboard_net::start_app(net, Box::new(StdRng::from_rng(&mut rng)), server, done_rx)
@@ -237,9 +241,17 @@ async fn run(
     .await?;
     tracing::info!("{}", summary.serving);
     let pid_file = PidFile::write(&settings.data);
+    // Renewal replaces the files: polled, a changed pair reloaded.
+    let watchers: Vec<_> = certificates
+        .iter()
+        .map(|c| Arc::clone(c).watch(CERTIFICATE_POLL))
+        .collect();
     tracing::info!("ready");
-    wait_for_stop(config_file.as_deref(), &done).await;
+    wait_for_stop(config_file.as_deref(), &certificates, &done).await;
     tracing::info!("stopping");
+    for watcher in watchers {
+        watcher.abort();
+    }
     drop(pid_file);
     if let Some(admin) = admin {
         admin.shutdown().await;
@@ -275,14 +287,45 @@ async fn run(
     Ok(())
 }
 
+/// How often the certificate and key files are looked at for a renewal.
+const CERTIFICATE_POLL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The certificate in force at start; an expired one is served (the
+/// plain transports must not stop for it) with a warning.
+fn log_certificate(certificate: &ReloadableCertificate, unix_now: u64) {
+    let info = certificate.info();
+    let days_left = info.days_left(unix_now);
+    let (cert, key) = (
+        certificate.cert_path().display(),
+        certificate.key_path().display(),
+    );
+    tracing::info!(
+        subject = %info.subject,
+        not_after = info.not_after,
+        days_left,
+        "tls: certificate {cert}, key {key} (reloaded on SIGHUP or when the files change)"
+    );
+    if info.not_after <= unix_now {
+        tracing::warn!(
+            subject = %info.subject,
+            "tls: certificate {cert} expired: TLS clients refuse it until it is renewed"
+        );
+    }
+}
+
 /// How long the final NOTIFYs of a clean stop get before the sockets close
 /// (a retransmission of a lost one goes out after 500 ms).
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1200);
 
 /// Waits for SIGINT or SIGTERM; a SIGHUP meanwhile reloads the dial plan
-/// (a plan that does not load is refused and the running one stays).
+/// and the TLS certificates (a plan or certificate that does not load is
+/// refused and the running one stays).
 #[cfg(unix)]
-async fn wait_for_stop(config: Option<&std::path::Path>, done: &AppSender<server::Done>) {
+async fn wait_for_stop(
+    config: Option<&std::path::Path>,
+    certificates: &[Arc<ReloadableCertificate>],
+    done: &AppSender<server::Done>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -296,6 +339,9 @@ async fn wait_for_stop(config: Option<&std::path::Path>, done: &AppSender<server
             _ = tokio::signal::ctrl_c() => return,
             _ = term.recv() => return,
             _ = hup.recv() => {
+                for certificate in certificates {
+                    let _ = certificate.reload_logged("SIGHUP");
+                }
                 // Read and checked on a blocking thread: a plan of 100,000
                 // prefixes must not stall the driver, which shares this
                 // thread.
@@ -315,7 +361,11 @@ async fn wait_for_stop(config: Option<&std::path::Path>, done: &AppSender<server
 }
 
 #[cfg(not(unix))]
-async fn wait_for_stop(_config: Option<&std::path::Path>, _done: &AppSender<server::Done>) {
+async fn wait_for_stop(
+    _config: Option<&std::path::Path>,
+    _certificates: &[Arc<ReloadableCertificate>],
+    _done: &AppSender<server::Done>,
+) {
     let _ = tokio::signal::ctrl_c().await;
 }
 

@@ -22,7 +22,7 @@ use switchboard_admin::{AdminQuery, AdminReply};
 use super::metrics::RuntimeMetrics;
 use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
-use switchboard_net::{App, AppSender};
+use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
 use switchboard_server::service::{Completion, Effect, StoreId};
@@ -88,6 +88,7 @@ impl Server {
         committer: Arc<GroupCommitter>,
         resolver: Arc<Resolver>,
         done: AppSender<Done>,
+        certificates: Vec<Arc<ReloadableCertificate>>,
     ) -> Self {
         Self {
             service,
@@ -95,7 +96,7 @@ impl Server {
             committer,
             resolver,
             done,
-            metrics: RuntimeMetrics::new(),
+            metrics: RuntimeMetrics::new(certificates),
         }
     }
 
