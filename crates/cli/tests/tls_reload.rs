@@ -126,11 +126,16 @@ fn options(stream: &mut StreamOwned<ClientConnection, TcpStream>, n: u32) -> Str
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-/// `GET path` on the admin API (plain HTTP on loopback): the body.
-fn get(admin: SocketAddr, path: &str) -> String {
+/// `GET path` on the admin API (plain HTTP on loopback), with the token
+/// if any: the body of its 200.
+fn get(admin: SocketAddr, path: &str, token: Option<&str>) -> String {
     let mut stream = TcpStream::connect(admin).unwrap();
     stream.set_read_timeout(Some(WAIT)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {admin}\r\n{auth}Connection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
@@ -139,19 +144,10 @@ fn get(admin: SocketAddr, path: &str) -> String {
     body.to_owned()
 }
 
-/// `/api/v1/status`'s certificates, with a token.
+/// `/api/v1/status`'s certificates.
 fn certificates(admin: SocketAddr, token: &str) -> serde_json::Value {
-    let mut stream = TcpStream::connect(admin).unwrap();
-    stream.set_read_timeout(Some(WAIT)).unwrap();
-    let request = format!(
-        "GET /api/v1/status HTTP/1.1\r\nHost: {admin}\r\nAuthorization: Bearer {token}\r\n\
-         Connection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (_, body) = answer.split_once("\r\n\r\n").unwrap();
-    let status: serde_json::Value = serde_json::from_str(body).unwrap();
+    let status: serde_json::Value =
+        serde_json::from_str(&get(admin, "/api/v1/status", Some(token))).unwrap();
     status["certificates"].clone()
 }
 
@@ -161,7 +157,7 @@ fn expiry_metric(admin: SocketAddr, cert: &Path) -> u64 {
         "switchboard_tls_certificate_expiry_seconds{{path=\"{}\"}} ",
         cert.display()
     );
-    let text = get(admin, "/metrics");
+    let text = get(admin, "/metrics", None);
     let line = text
         .lines()
         .find(|l| l.starts_with(&series))
