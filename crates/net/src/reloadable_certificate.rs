@@ -31,18 +31,29 @@ struct LoadedPair {
     info: CertificateInfo,
 }
 
-/// What changes when a file is rewritten or replaced.
+/// What changes when a file is rewritten or replaced: its modification
+/// time, size and (on Unix) inode, a renamed-in copy keeping its time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp(Option<(SystemTime, u64)>);
+struct FileStamp(Option<(SystemTime, u64, u64)>);
 
 impl FileStamp {
     fn of(path: &Path) -> Self {
         Self(
             std::fs::metadata(path)
                 .ok()
-                .and_then(|m| Some((m.modified().ok()?, m.len()))),
+                .and_then(|m| Some((m.modified().ok()?, m.len(), inode(&m)))),
         )
     }
+}
+
+#[cfg(unix)]
+fn inode(metadata: &std::fs::Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_metadata: &std::fs::Metadata) -> u64 {
+    0
 }
 
 impl fmt::Debug for ReloadableCertificate {
@@ -314,10 +325,25 @@ mod tests {
     }
 
     #[test]
-    fn an_unchanged_file_is_not_seen_as_changed() {
+    fn a_file_replaced_or_removed_is_seen_and_an_unchanged_one_not() {
         let dir = Dir::new("reload-same");
         dir.write(&pair("a.example.com", 2040));
         let cert = dir.load();
+        assert!(!cert.files_changed());
+        // A copy renamed over the key, same size and time, as a tool
+        // keeping times (`cp -p`, `mv`) leaves it.
+        let (key, copy) = (dir.0.join("key.pem"), dir.0.join("key.new"));
+        std::fs::copy(&key, &copy).unwrap();
+        let modified = std::fs::metadata(&key).unwrap().modified().unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&copy)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        std::fs::rename(&copy, &key).unwrap();
+        assert!(cert.files_changed());
+        cert.reload(NOW).unwrap();
         assert!(!cert.files_changed());
         std::fs::remove_file(dir.0.join("key.pem")).unwrap();
         assert!(cert.files_changed());
