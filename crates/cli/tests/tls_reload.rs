@@ -23,6 +23,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::*;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use switchboard_admin::{AdminConfig, AdminServer, Driver, Limits, ServerInfo, Tokens};
+use switchboard_net::{ReloadableCertificate, TlsServer};
+use switchboard_store::SqliteStore;
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -239,4 +242,49 @@ fn a_renewed_certificate_is_served_without_a_restart_and_a_broken_one_refused() 
     // The dial plan reload on SIGHUP still runs.
     server.wait_log_count("SIGHUP: dial plan loaded", 0, WAIT);
     assert!(options(&mut open, 3).starts_with("SIP/2.0 "));
+}
+
+/// The admin API's HTTPS (beyond loopback, started here on loopback to
+/// keep the test on this host) takes the server's rustls configuration:
+/// a reload reaches it too.
+#[test]
+fn the_admin_https_serves_the_reloaded_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (Pair::new("a.test", 1), Pair::new("b.test", 2));
+    a.write(dir.path());
+    let certificate = Arc::new(
+        ReloadableCertificate::load(dir.path().join("cert.pem"), dir.path().join("key.pem"))
+            .unwrap(),
+    );
+    let tls = TlsServer::reloading(Arc::clone(&certificate)).unwrap();
+    let store = SqliteStore::open_in_memory().unwrap();
+    let tokens = Arc::new(Tokens::load(Arc::new(store)).unwrap());
+    let info = ServerInfo {
+        version: "0".into(),
+        listeners: Vec::new(),
+        domains: Vec::new(),
+        limits: Limits {
+            max_transactions: 1,
+            max_bindings: 1,
+            max_contacts_per_aor: 1,
+            min_expires: 60,
+            max_expires: 3600,
+        },
+    };
+    let config = AdminConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls: Some(tls.config()),
+        info,
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let driver = Driver::new(|_, _| false);
+    let server = runtime
+        .block_on(AdminServer::start(config, driver, tokens))
+        .unwrap();
+    let port = server.local_addr().port();
+    assert_eq!(served(port, &[&a, &b]), a.der);
+    b.write(dir.path());
+    assert_eq!(certificate.reload(unix_now()).unwrap().subject, "CN=b.test");
+    assert_eq!(served(port, &[&a, &b]), b.der);
+    runtime.block_on(server.shutdown());
 }
