@@ -26,6 +26,8 @@ pub mod bodies;
 pub mod calls;
 pub mod cdr;
 pub mod events;
+pub mod hangup;
+mod live_call;
 mod metrics;
 pub mod protect;
 pub mod proxy;
@@ -36,6 +38,7 @@ pub mod trunks;
 mod uri_eq;
 mod util;
 
+pub use live_call::{LiveCall, LiveState};
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
 pub use metrics::ServiceMetrics;
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};

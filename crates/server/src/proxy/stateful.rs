@@ -122,6 +122,18 @@ impl Proxy {
         self.contexts.contains_key(&tx)
     }
 
+    /// The server transaction of the initial INVITE `call_id` still
+    /// without a final response (a call ringing), for a CANCEL of ours.
+    pub fn ringing_invite(&self, call_id: &str) -> Option<TransactionId> {
+        self.contexts.iter().find_map(|(tx, ctx)| {
+            (ctx.is_initial_invite()
+                && !ctx.final_sent
+                && !ctx.cancelled
+                && ctx.request.headers().call_id() == Some(call_id))
+            .then_some(*tx)
+        })
+    }
+
     /// Requests being proxied that have no final response yet (calls
     /// ringing, requests waiting for a branch): the load measure for
     /// overload control. Answered contexts linger until their transactions
