@@ -215,7 +215,7 @@ impl App for Server {
             }
             Done::Admin(query, reply) => {
                 let answer =
-                    super::admin::answer(query, &self.service, ep, &self.metrics, now.unix());
+                    super::admin::answer(query, &mut self.service, ep, &self.metrics, now);
                 let _ = reply.send(answer);
             }
             Done::Shutdown(reply) => {
