@@ -18,10 +18,10 @@ use http_body_util::BodyExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, Call, CallParty, HungUp, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES,
-    Record, Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration,
-    openapi_document, router, router_with,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
+    HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary,
+    PlanTrunk, Problem, ROUTES, Record, Registration, ServerInfo, StartError, Status, Token,
+    Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
 };
 use switchboard_store::{
     AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
@@ -113,12 +113,12 @@ fn answer(query: AdminQuery) -> AdminAnswer {
         }),
         AdminQuery::Metrics => AdminAnswer::Metrics("# TYPE up gauge\nup 1\n".into()),
         AdminQuery::Calls => AdminAnswer::Calls(vec![live_call()]),
-        AdminQuery::HangUp { call_id } => AdminAnswer::HungUp(
-            (call_id == live_call().call_id).then(|| HungUp {
+        AdminQuery::HangUp { call_id } => {
+            AdminAnswer::HungUp((call_id == live_call().call_id).then(|| HungUp {
                 call_id,
                 action: "bye".into(),
-            }),
-        ),
+            }))
+        }
     }
 }
 

@@ -115,7 +115,10 @@ mod tests {
 
     #[test]
     fn a_call_id_is_one_encoded_path_segment() {
-        assert_eq!(path_segment("a84b4c76@pc33.example.com"), "a84b4c76%40pc33.example.com");
+        assert_eq!(
+            path_segment("a84b4c76@pc33.example.com"),
+            "a84b4c76%40pc33.example.com"
+        );
         assert_eq!(path_segment("x/y%z"), "x%2Fy%25z");
     }
 

@@ -93,15 +93,6 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `switchboard token create NAME`: the token printed.
-fn create_token(data: &Path, name: &str) -> String {
-    let o = switchboard().run(&["token", "create", name, "--data", data.to_str().unwrap()]);
-    assert!(o.status.success(), "token create: {}", text(&o.stderr));
-    let token = text(&o.stdout).trim().to_owned();
-    assert_eq!(token.len(), 43, "32 bytes base64url: {token:?}");
-    token
-}
-
 /// `serve` with alice (password `secret`) and the API on a free port.
 fn serve_with_api(dir: &Path) -> (Server, SocketAddr) {
     let data = dir.join("data");

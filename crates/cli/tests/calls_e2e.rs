@@ -18,7 +18,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -26,14 +25,6 @@ use common::*;
 const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "sip:alice@127.0.0.1";
 const BOB: &str = "sip:bob@127.0.0.1";
-
-/// `switchboard args` with alice's or bob's account at `server`.
-fn agent(server: &Server, args: &[&str]) -> Proc {
-    let addr = server.addr().to_string();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--password", "secret", "--server", &addr, "--srtp", "off"]);
-    switchboard().spawn(args[0], &all)
-}
 
 /// `switchboard calls ARGS --admin URL --token TOKEN`: its standard
 /// output, after checking it succeeded.
@@ -50,17 +41,6 @@ fn calls(api: &str, token: &str, args: &[&str]) -> String {
     text(&out.stdout)
 }
 
-/// The call records in `data`, as `switchboard cdr --format json` prints
-/// them.
-fn records(data: &Path) -> Vec<serde_json::Value> {
-    let out = switchboard().run(&["cdr", "--data", path_str(data), "--format", "json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
 #[test]
 fn a_call_is_listed_and_hung_up_by_the_operator() {
     let dir = tempfile::tempdir().unwrap();
@@ -72,19 +52,17 @@ fn a_call_is_listed_and_hung_up_by_the_operator() {
         .config(NO_RATE_LIMIT)
         .args(&["--admin", &admin.to_string()])
         .start();
-    let out = switchboard().run(&["token", "create", "ci", "--data", path_str(&data)]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let token = text(&out.stdout).trim().to_owned();
+    let token = create_token(&data, "ci");
     let api = format!("http://{admin}");
 
     assert_eq!(calls(&api, &token, &[]), "no calls in progress\n");
 
-    let mut bob = agent(
+    let mut bob = agent_at(
         &server,
         &["answer", "--as", BOB, "--answer-after", "100", "--once"],
     );
     bob.expect_line(Stream::Stdout, "registered", WAIT);
-    let mut alice = agent(&server, &["call", BOB, "--as", ALICE, "--duration", "60"]);
+    let mut alice = agent_at(&server, &["call", BOB, "--as", ALICE, "--duration", "60"]);
 
     // The answered call is listed: one line, Call-ID first.
     let mut listed = String::new();
@@ -96,13 +74,17 @@ fn a_call_is_listed_and_hung_up_by_the_operator() {
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 1, "{listed}");
     assert!(
-        lines[0].contains("alice@127.0.0.1 [sip:alice@") && lines[0].contains("-> bob@127.0.0.1 [sip:bob@"),
+        lines[0].contains("alice@127.0.0.1 [sip:alice@")
+            && lines[0].contains("-> bob@127.0.0.1 [sip:bob@"),
         "both parties and their devices: {listed}"
     );
     let call_id = lines[0].split(' ').next().unwrap().to_owned();
 
     let done = calls(&api, &token, &["hangup", &call_id]);
-    assert_eq!(done, format!("call {call_id} ended (BYE sent to both parties)\n"));
+    assert_eq!(
+        done,
+        format!("call {call_id} ended (BYE sent to both parties)\n")
+    );
 
     // Both agents got the server's BYE: each says the other side hung up.
     alice.expect_line(Stream::Stdout, "ended: remote hangup", WAIT);
@@ -116,14 +98,13 @@ fn a_call_is_listed_and_hung_up_by_the_operator() {
         "calls", "hangup", &call_id, "--admin", &api, "--token", &token,
     ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("no call in progress"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no call in progress"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let mut last = Vec::new();
-    let recorded = wait_for(WAIT, || {
-        last = records(&data);
-        last.len() == 1 && last[0]["end_ms"].is_u64()
-    });
-    assert!(recorded, "the ended call is recorded: {last:#?}");
+    let last = ended_records(&data, 1);
     assert_eq!(last[0]["call_id"], call_id.as_str(), "{:#?}", last[0]);
     assert_eq!(last[0]["disposition"], "answered", "{:#?}", last[0]);
     assert_eq!(last[0]["hangup"], "server", "{:#?}", last[0]);

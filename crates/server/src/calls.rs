@@ -541,11 +541,7 @@ impl CallBook {
     pub fn hangup(&self, call_id: &str, is_ours: impl Fn(&str) -> bool) -> Option<Hangup> {
         let call = self.calls.get(call_id)?;
         let live = call.legs.iter().filter(|l| !l.is_over());
-        let Some(leg) = call
-            .legs
-            .iter()
-            .find(|l| l.phase == CallPhase::Confirmed)
-        else {
+        let Some(leg) = call.legs.iter().find(|l| l.phase == CallPhase::Confirmed) else {
             return live.count().gt(&0).then_some(Hangup::Cancel);
         };
         let callee_tag = leg.to_tag.clone()?;
@@ -553,7 +549,7 @@ impl CallBook {
         let caller = (call.caller.uri.clone(), call.from_tag.clone());
         let callee = (call.callee.uri.clone(), callee_tag);
         Some(Hangup::Bye {
-            to_caller: DialogBye {
+            to_caller: Box::new(DialogBye {
                 call_id: call_id.to_owned(),
                 target: call.caller_contact.clone()?,
                 route: route_to_caller,
@@ -563,8 +559,8 @@ impl CallBook {
                 // (the caller has no remote CSeq yet).
                 cseq: leg.callee_cseq.map_or(1, |c| c.saturating_add(1)),
                 destination: destination_of(&call.caller_source),
-            },
-            to_callee: DialogBye {
+            }),
+            to_callee: Box::new(DialogBye {
                 call_id: call_id.to_owned(),
                 target: leg.callee_contact.clone()?,
                 route: route_to_callee,
@@ -572,7 +568,7 @@ impl CallBook {
                 to: callee,
                 cseq: call.caller_cseq.saturating_add(1),
                 destination: destination_of(&leg.callee_source?),
-            },
+            }),
         })
     }
 
@@ -581,10 +577,7 @@ impl CallBook {
     #[must_use]
     pub fn bye_update(&self, call_id: &str) -> Option<CallUpdate> {
         let call = self.calls.get(call_id)?;
-        let leg = call
-            .legs
-            .iter()
-            .find(|l| l.phase == CallPhase::Confirmed)?;
+        let leg = call.legs.iter().find(|l| l.phase == CallPhase::Confirmed)?;
         Some(CallUpdate {
             call_id: call_id.to_owned(),
             from_tag: call.from_tag.clone(),

@@ -16,9 +16,9 @@ pub enum Hangup {
     /// Answered: a BYE to each party.
     Bye {
         /// To the caller, as if from the callee.
-        to_caller: DialogBye,
+        to_caller: Box<DialogBye>,
         /// To the callee, as if from the caller.
-        to_callee: DialogBye,
+        to_callee: Box<DialogBye>,
     },
 }
 
@@ -55,7 +55,10 @@ impl DialogBye {
             .to(&format!("<{}>", self.to.0), Some(&self.to.1))
             .call_id(&self.call_id)
             .cseq(self.cseq)
-            .header(HeaderName::Reason, "SIP;cause=200;text=\"Ended by the operator\"")
+            .header(
+                HeaderName::Reason,
+                "SIP;cause=200;text=\"Ended by the operator\"",
+            )
             .build()
     }
 }
@@ -81,10 +84,7 @@ pub fn split_route_set(
                 .rev()
                 .cloned()
                 .collect(),
-            record_route
-                .get(last + 1..)
-                .unwrap_or_default()
-                .to_vec(),
+            record_route.get(last + 1..).unwrap_or_default().to_vec(),
         ),
         _ => (
             record_route.iter().rev().cloned().collect(),

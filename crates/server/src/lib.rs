@@ -38,8 +38,8 @@ pub mod trunks;
 mod uri_eq;
 mod util;
 
-pub use live_call::{LiveCall, LiveState};
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
+pub use live_call::{LiveCall, LiveState};
 pub use metrics::ServiceMetrics;
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
 pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};

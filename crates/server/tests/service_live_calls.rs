@@ -15,7 +15,7 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server, UNIX0, answer, uri_of};
+use service_harness::{Phone, Server, UNIX0, uri_of};
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 use switchboard_server::service::{HangupAction, HangupError};
 use switchboard_server::storage::{CallRecord, Disposition, HangupSide, StateChange};
@@ -43,11 +43,11 @@ fn hang_up(h: &mut Server, call_id: &str) -> Result<HangupAction, HangupError> {
 fn last_record(h: &Server) -> CallRecord {
     h.saved
         .iter()
-        .filter_map(|c| match c {
+        .rev()
+        .find_map(|c| match c {
             StateChange::PutCallRecord(r) => Some(r.clone()),
             _ => None,
         })
-        .last()
         .expect("a call record saved")
 }
 
@@ -63,18 +63,15 @@ fn server_with_bob() -> (Server, Phone, Phone) {
 /// record-routes ([`UPSTREAM`]) when `upstream`: the INVITE bob's phone
 /// received.
 fn alice_calls_bob(h: &mut Server, alice: &mut Phone, upstream: bool) -> Request {
-    let uri = "sip:bob@example.com";
-    let first = alice.call(Method::Invite, uri).build().unwrap();
-    h.send(alice, first);
-    let challenge = h.final_response(alice);
     let password = h.password(alice);
-    let credentials = answer(&challenge, ("alice", &password), &Method::Invite, uri, 1);
-    let mut invite = alice.call(Method::Invite, uri);
-    if upstream {
-        invite = invite.header(HeaderName::RecordRoute, UPSTREAM);
-    }
-    let invite = invite.header(credentials.0, credentials.1).build().unwrap();
-    h.send(alice, invite);
+    h.authenticate(alice, &password, |phone| {
+        let invite = phone.call(Method::Invite, "sip:bob@example.com");
+        if upstream {
+            invite.header(HeaderName::RecordRoute, UPSTREAM)
+        } else {
+            invite
+        }
+    });
     let mut forwarded: Vec<Request> = h
         .take_requests()
         .into_iter()
@@ -138,7 +135,11 @@ fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone) -> (Response, R
             h.respond(bob, &request, 200);
         }
     }
-    assert_eq!(methods, [Method::Ack, Method::Info], "alice's requests reached bob");
+    assert_eq!(
+        methods,
+        [Method::Ack, Method::Info],
+        "alice's requests reached bob"
+    );
     assert_eq!(h.status(alice), 200, "the INFO was answered");
     (ok, invite, info_cseq)
 }
@@ -253,7 +254,10 @@ fn a_bye_of_the_callee_numbers_the_one_the_server_sends_to_the_caller() {
         HeaderName::Via,
         format!("SIP/2.0/UDP {};branch=z9hG4bK-bob-info;rport", bob.local),
     )
-    .header(HeaderName::From, format!("{};tag=bob-tag", hi.get(HeaderName::To).unwrap()))
+    .header(
+        HeaderName::From,
+        format!("{};tag=bob-tag", hi.get(HeaderName::To).unwrap()),
+    )
     .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
     .call_id(&call_id)
     .cseq(40);

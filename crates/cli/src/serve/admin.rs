@@ -6,8 +6,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, Call, CallParty, HungUp, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
+    HungUp, Limits, Listener, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
+    TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
@@ -35,15 +36,11 @@ pub(crate) fn answer(
 ) -> AdminAnswer {
     let unix_now = now.unix();
     match query {
-        AdminQuery::Calls => AdminAnswer::Calls(
-            service
-                .live_calls(now)
-                .into_iter()
-                .map(live_call)
-                .collect(),
-        ),
-        AdminQuery::HangUp { call_id } => AdminAnswer::HungUp(
-            match service.hang_up(now, ep, &call_id) {
+        AdminQuery::Calls => {
+            AdminAnswer::Calls(service.live_calls(now).into_iter().map(live_call).collect())
+        }
+        AdminQuery::HangUp { call_id } => {
+            AdminAnswer::HungUp(match service.hang_up(now, ep, &call_id) {
                 Ok(action) => Some(HungUp {
                     call_id,
                     action: match action {
@@ -56,8 +53,8 @@ pub(crate) fn answer(
                     tracing::debug!(%error, "admin: hang-up refused");
                     None
                 }
-            },
-        ),
+            })
+        }
         AdminQuery::Metrics => AdminAnswer::Metrics(metrics.render(service, ep)),
         AdminQuery::Counts => AdminAnswer::Counts(Counts {
             registrations: service.registrar().binding_count(),

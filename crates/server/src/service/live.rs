@@ -79,7 +79,7 @@ impl Service {
                 to_callee,
             } => {
                 tracing::info!(call_id, "call ended by the operator");
-                for bye in [&to_caller, &to_callee] {
+                for bye in [to_caller, to_callee] {
                     let sent = bye
                         .request()
                         .map_err(|e| e.to_string())

@@ -73,8 +73,8 @@ use crate::storage::{StateChange, StoredState, User};
 use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
-pub use live::{HangupAction, HangupError};
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
+pub use live::{HangupAction, HangupError};
 
 use contacts::Contacts;
 use dialogs::Dialogs;
