@@ -305,3 +305,55 @@ fn hanging_up_an_unknown_call_says_so() {
         Err(HangupError::UnknownCall("nobody@example".to_owned()))
     );
 }
+
+#[test]
+fn a_call_out_through_a_trunk_shows_its_rule_and_trunk_and_the_carrier_gets_its_own_call_id() {
+    let (mut h, mut alice, _) = server_with_bob();
+    let plan = service_harness::plan(
+        r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:198.51.100.50:5060"]
+fresh_call_id = true
+
+[[route]]
+name = "out"
+to_prefix = ["00"]
+trunks = ["carrier"]
+"#,
+    );
+    h.command(|service, _, _| {
+        service.set_plan(plan);
+    });
+    let gateway = Phone::new("gw", "198.51.100.50:5060");
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:0033123456@example.com")
+    });
+    let invite = h.request_to(&gateway, Method::Invite);
+    let carrier_call_id = invite.headers().call_id().unwrap().to_owned();
+    assert_ne!(carrier_call_id, alice.call_id);
+    h.respond(&gateway, &invite, 200);
+    let ok = h.final_response(&alice);
+    let ack = alice.in_dialog(Method::Ack, &ok).build().unwrap();
+    h.send(&alice, ack);
+    h.request_to(&gateway, Method::Ack);
+
+    let call = live(&mut h).remove(0);
+    assert_eq!(call.call_id, alice.call_id, "the caller's Call-ID");
+    assert_eq!(call.rule.as_deref(), Some("out"));
+    assert_eq!(call.trunk.as_deref(), Some("carrier"));
+    assert_eq!(call.state, LiveState::Confirmed);
+
+    let caller_call_id = alice.call_id.clone();
+    assert_eq!(hang_up(&mut h, &caller_call_id), Ok(HangupAction::Bye));
+    let to_gateway = h.request_to(&gateway, Method::Bye);
+    assert_eq!(
+        to_gateway.headers().call_id(),
+        Some(carrier_call_id.as_str()),
+        "the carrier's own Call-ID"
+    );
+    let to_alice = h.request_to(&alice, Method::Bye);
+    assert_eq!(to_alice.headers().call_id(), Some(caller_call_id.as_str()));
+    assert_eq!(last_record(&h).hangup, Some(HangupSide::Server));
+}

@@ -79,11 +79,14 @@ impl Service {
                 to_callee,
             } => {
                 tracing::info!(call_id, "call ended by the operator");
-                for bye in [to_caller, to_callee] {
+                for (bye, to_callee) in [(to_caller, false), (to_callee, true)] {
                     let sent = bye
                         .request()
                         .map_err(|e| e.to_string())
-                        .and_then(|request| {
+                        .and_then(|mut request| {
+                            if to_callee {
+                                self.proxy.to_carrier_leg(now.instant(), &mut request);
+                            }
                             ep.send_request(now.instant(), request, bye.destination)
                                 .map_err(|e| e.to_string())
                         });

@@ -471,6 +471,7 @@ impl Service {
             headers.cseq(),
         ) {
             // A hang-up by the operator numbers its BYEs above these.
+            let call_id = self.proxy.caller_call_id(call_id);
             self.calls.saw_request(call_id, from_tag, to_tag, cseq.seq);
         }
         if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
