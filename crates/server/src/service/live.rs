@@ -64,13 +64,13 @@ impl Service {
         let Some(hangup) = self.calls.hangup(call_id, is_ours) else {
             return Err(HangupError::UnknownCall(call_id.to_owned()));
         };
-        self.records.ended_by_server(call_id);
         let action = match hangup {
             Hangup::Cancel => {
                 let Some(invite) = self.proxy.ringing_invite(call_id) else {
                     return Err(HangupError::UnknownCall(call_id.to_owned()));
                 };
                 tracing::info!(call_id, "call cancelled by the operator");
+                self.records.ended_by_server(call_id);
                 self.proxy.on_cancelled(now.instant(), ep, invite);
                 HangupAction::Cancel
             }
@@ -79,19 +79,20 @@ impl Service {
                 to_callee,
             } => {
                 tracing::info!(call_id, "call ended by the operator");
+                self.records.ended_by_server(call_id);
                 for (bye, to_callee) in [(to_caller, false), (to_callee, true)] {
-                    let sent = bye
-                        .request()
-                        .map_err(|e| e.to_string())
-                        .and_then(|mut request| {
-                            if to_callee {
-                                self.proxy.to_carrier_leg(now.instant(), &mut request);
-                            }
-                            ep.send_request(now.instant(), request, bye.destination)
-                                .map_err(|e| e.to_string())
-                        });
-                    if let Err(error) = sent {
-                        tracing::warn!(call_id, %error, "BYE of the operator's hang-up not sent");
+                    let mut request = match bye.request() {
+                        Ok(request) => request,
+                        Err(error) => {
+                            tracing::warn!(call_id, %error, "the operator's BYE cannot be built");
+                            continue;
+                        }
+                    };
+                    if to_callee {
+                        self.proxy.to_carrier_leg(now.instant(), &mut request);
+                    }
+                    if let Err(error) = ep.send_request(now.instant(), request, bye.destination) {
+                        tracing::warn!(call_id, %error, "the operator's BYE not sent");
                     }
                 }
                 if let Some(update) = self.calls.bye_update(call_id) {
