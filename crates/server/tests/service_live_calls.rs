@@ -309,22 +309,7 @@ fn hanging_up_an_unknown_call_says_so() {
 #[test]
 fn a_call_out_through_a_trunk_shows_its_rule_and_trunk_and_the_carrier_gets_its_own_call_id() {
     let (mut h, mut alice, _) = server_with_bob();
-    let plan = service_harness::plan(
-        r#"
-[[trunk]]
-name = "carrier"
-gateways = ["sip:198.51.100.50:5060"]
-fresh_call_id = true
-
-[[route]]
-name = "out"
-to_prefix = ["00"]
-trunks = ["carrier"]
-"#,
-    );
-    h.command(|service, _, _| {
-        service.set_plan(plan);
-    });
+    h.use_plan(service_harness::CARRIER_PLAN);
     let gateway = Phone::new("gw", "198.51.100.50:5060");
     let password = h.password(&alice);
     h.authenticate(&mut alice, &password, |p| {

@@ -301,22 +301,7 @@ trunks = ["carrier"]
 #[test]
 fn a_carrier_leg_with_its_own_call_id_is_recorded_under_the_callers_and_its_bye_ends_it() {
     let (mut h, mut alice, _) = server_with_bob();
-    let plan = plan(
-        r#"
-[[trunk]]
-name = "carrier"
-gateways = ["sip:198.51.100.50:5060"]
-fresh_call_id = true
-
-[[route]]
-name = "out"
-to_prefix = ["00"]
-trunks = ["carrier"]
-"#,
-    );
-    h.command(|service, _, _| {
-        service.set_plan(plan);
-    });
+    h.use_plan(service_harness::CARRIER_PLAN);
     let before = records(&h).len();
     let gateway = Phone::new("gw", "198.51.100.50:5060");
     let (sent, invite) = alice_calls(&mut h, &mut alice, "sip:0033123456@example.com");
