@@ -51,14 +51,6 @@ fn last_record(h: &Server) -> CallRecord {
         .expect("a call record saved")
 }
 
-/// The server with bob registered, and alice.
-fn server_with_bob() -> (Server, Phone, Phone) {
-    let mut h = Server::new();
-    let mut bob = Phone::new("bob", "198.51.100.20:5060");
-    h.register(&mut bob, 3600);
-    (h, Phone::new("alice", "198.51.100.10:5060"), bob)
-}
-
 /// Alice calls bob, authenticated, through a proxy of hers that
 /// record-routes ([`UPSTREAM`]) when `upstream`: the INVITE bob's phone
 /// received.
@@ -146,7 +138,7 @@ fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone) -> (Response, R
 
 #[test]
 fn the_list_shows_each_call_with_its_state_parties_devices_and_times() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     assert!(live(&mut h).is_empty());
     let invite = alice_calls_bob(&mut h, &mut alice, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
@@ -185,7 +177,7 @@ fn the_list_shows_each_call_with_its_state_parties_devices_and_times() {
 
 #[test]
 fn hanging_up_an_answered_call_sends_a_bye_to_both_parties_in_their_dialog() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let (ok, invite, info_cseq) = answered_call(&mut h, &mut alice, &bob);
     let call_id = invite.headers().call_id().unwrap().to_owned();
     h.run_for(Duration::from_secs(20));
@@ -235,7 +227,7 @@ fn hanging_up_an_answered_call_sends_a_bye_to_both_parties_in_their_dialog() {
 
 #[test]
 fn a_bye_of_the_callee_numbers_the_one_the_server_sends_to_the_caller() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let invite = alice_calls_bob(&mut h, &mut alice, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
     h.respond(&bob, &invite, 200);
@@ -276,7 +268,7 @@ fn a_bye_of_the_callee_numbers_the_one_the_server_sends_to_the_caller() {
 
 #[test]
 fn hanging_up_a_ringing_call_cancels_it_and_the_caller_gets_487() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let invite = alice_calls_bob(&mut h, &mut alice, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
     h.respond(&bob, &invite, 180);
@@ -299,7 +291,7 @@ fn hanging_up_a_ringing_call_cancels_it_and_the_caller_gets_487() {
 
 #[test]
 fn hanging_up_an_unknown_call_says_so() {
-    let (mut h, _, _) = server_with_bob();
+    let (mut h, _, _) = Server::with_bob();
     assert_eq!(
         hang_up(&mut h, "nobody@example"),
         Err(HangupError::UnknownCall("nobody@example".to_owned()))
@@ -308,7 +300,7 @@ fn hanging_up_an_unknown_call_says_so() {
 
 #[test]
 fn a_call_out_through_a_trunk_shows_its_rule_and_trunk_and_the_carrier_gets_its_own_call_id() {
-    let (mut h, mut alice, _) = server_with_bob();
+    let (mut h, mut alice, _) = Server::with_bob();
     h.use_plan(service_harness::CARRIER_PLAN);
     let gateway = Phone::new("gw", "198.51.100.50:5060");
     let password = h.password(&alice);

@@ -414,6 +414,15 @@ impl Server {
         self.input(input);
     }
 
+    /// [`Server::new`] with bob registered at 198.51.100.20; alice at
+    /// 198.51.100.10, to call him.
+    pub fn with_bob() -> (Self, Phone, Phone) {
+        let mut h = Self::new();
+        let mut bob = Phone::new("bob", "198.51.100.20:5060");
+        h.register(&mut bob, 3600);
+        (h, Phone::new("alice", "198.51.100.10:5060"), bob)
+    }
+
     /// The dial plan `text` put in force.
     pub fn use_plan(&mut self, text: &str) {
         let plan = plan(text);
