@@ -97,20 +97,7 @@ fn text(bytes: &[u8]) -> String {
 fn serve_with_api(dir: &Path) -> (Server, SocketAddr) {
     let data = dir.join("data");
     switchboard().add_users(&data, &[("alice", "secret")]);
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = switchboard()
-        .serve(&data)
-        .config(NO_RATE_LIMIT)
-        .args(&["--admin", &admin.to_string()])
-        .start();
-    assert!(
-        server
-            .log_text()
-            .contains(&format!("admin: API on http://{admin}/api/v1")),
-        "{}",
-        server.log_text()
-    );
-    (server, admin)
+    serve_with_admin(&data)
 }
 
 /// `switchboard register ALICE --once` against `server`: whether it

@@ -17,7 +17,6 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
@@ -46,12 +45,7 @@ fn a_call_is_listed_and_hung_up_by_the_operator() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     switchboard().add_users(&data, &[("alice", "secret"), ("bob", "secret")]);
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = switchboard()
-        .serve(&data)
-        .config(NO_RATE_LIMIT)
-        .args(&["--admin", &admin.to_string()])
-        .start();
+    let (server, admin) = serve_with_admin(&data);
     let token = create_token(&data, "ci");
     let api = format!("http://{admin}");
 

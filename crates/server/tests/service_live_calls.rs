@@ -54,7 +54,7 @@ fn last_record(h: &Server) -> CallRecord {
 /// Alice calls bob, authenticated, through a proxy of hers that
 /// record-routes ([`UPSTREAM`]) when `upstream`: the INVITE bob's phone
 /// received.
-fn alice_calls_bob(h: &mut Server, alice: &mut Phone, upstream: bool) -> Request {
+fn alice_calls_bob(h: &mut Server, alice: &mut Phone, bob: &Phone, upstream: bool) -> Request {
     let password = h.password(alice);
     h.authenticate(alice, &password, |phone| {
         let invite = phone.call(Method::Invite, "sip:bob@example.com");
@@ -64,14 +64,7 @@ fn alice_calls_bob(h: &mut Server, alice: &mut Phone, upstream: bool) -> Request
             invite
         }
     });
-    let mut forwarded: Vec<Request> = h
-        .take_requests()
-        .into_iter()
-        .map(|(_, r)| r)
-        .filter(|r| r.method() == &Method::Invite)
-        .collect();
-    assert_eq!(forwarded.len(), 1, "the INVITE was forwarded");
-    forwarded.remove(0)
+    h.request_to(bob, Method::Invite)
 }
 
 /// Bob's 200 to `invite` through a proxy of his that record-routes
@@ -109,7 +102,7 @@ fn from_alice(alice: &mut Phone, method: Method, ok: &Response) -> Request {
 /// acknowledged; after it, alice sent an INFO in the dialog. Alice's 2xx,
 /// the INVITE bob got and the INFO's CSeq number.
 fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone) -> (Response, Request, u32) {
-    let invite = alice_calls_bob(h, alice, true);
+    let invite = alice_calls_bob(h, alice, bob, true);
     h.respond(bob, &invite, 180);
     h.run_for(Duration::from_secs(4));
     bob_answers(h, bob, &invite);
@@ -140,7 +133,7 @@ fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone) -> (Response, R
 fn the_list_shows_each_call_with_its_state_parties_devices_and_times() {
     let (mut h, mut alice, bob) = Server::with_bob();
     assert!(live(&mut h).is_empty());
-    let invite = alice_calls_bob(&mut h, &mut alice, false);
+    let invite = alice_calls_bob(&mut h, &mut alice, &bob, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
 
     let calls = live(&mut h);
@@ -228,7 +221,7 @@ fn hanging_up_an_answered_call_sends_a_bye_to_both_parties_in_their_dialog() {
 #[test]
 fn a_bye_of_the_callee_numbers_the_one_the_server_sends_to_the_caller() {
     let (mut h, mut alice, bob) = Server::with_bob();
-    let invite = alice_calls_bob(&mut h, &mut alice, false);
+    let invite = alice_calls_bob(&mut h, &mut alice, &bob, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
     h.respond(&bob, &invite, 200);
     let ok = h.final_response(&alice);
@@ -269,7 +262,7 @@ fn a_bye_of_the_callee_numbers_the_one_the_server_sends_to_the_caller() {
 #[test]
 fn hanging_up_a_ringing_call_cancels_it_and_the_caller_gets_487() {
     let (mut h, mut alice, bob) = Server::with_bob();
-    let invite = alice_calls_bob(&mut h, &mut alice, false);
+    let invite = alice_calls_bob(&mut h, &mut alice, &bob, false);
     let call_id = invite.headers().call_id().unwrap().to_owned();
     h.respond(&bob, &invite, 180);
     h.run_for(Duration::from_secs(3));

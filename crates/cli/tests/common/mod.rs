@@ -25,6 +25,25 @@ pub fn agent_at(server: &Server, args: &[&str]) -> Proc {
     switchboard().spawn(args[0], &all)
 }
 
+/// `serve` on `data` with the admin API on a free loopback port (checked
+/// in its log): the server and the API's address.
+pub fn serve_with_admin(data: &Path) -> (Server, SocketAddr) {
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = switchboard()
+        .serve(data)
+        .config(NO_RATE_LIMIT)
+        .args(&["--admin", &admin.to_string()])
+        .start();
+    assert!(
+        server
+            .log_text()
+            .contains(&format!("admin: API on http://{admin}/api/v1")),
+        "{}",
+        server.log_text()
+    );
+    (server, admin)
+}
+
 /// `switchboard token create NAME` on `data`: the token printed.
 pub fn create_token(data: &Path, name: &str) -> String {
     let o = switchboard().run(&["token", "create", name, "--data", path_str(data)]);
