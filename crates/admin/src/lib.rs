@@ -10,7 +10,7 @@
 //! awaits the [`AdminAnswer`]; the binary fills the answers from the
 //! service's public getters. What the API returns are the plain serde
 //! snapshots of this crate ([`Status`], [`Registration`], [`Trunk`],
-//! [`PlanSummary`]), so that the CLI reads them with the same types.
+//! [`PlanSummary`], [`Call`]), so that the CLI reads them with the same types.
 //!
 //! * [`router`]: the routes (tested with tower's `oneshot`, no socket);
 //! * [`AdminServer`]: the listener (plain HTTP on loopback, HTTPS with the
@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod call;
 mod error;
 mod exposition;
 mod histogram;
@@ -40,6 +41,7 @@ mod token;
 mod trunk;
 
 pub use auth::Tokens;
+pub use call::{Call, CallParty, HungUp};
 pub use error::StartError;
 pub use exposition::{Exposition, METRICS_CONTENT_TYPE, MetricKind};
 pub use histogram::{Histogram, LATENCY_BUCKETS};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::{Certificate, Counts, PlanSummary, Problem, Registration, Trunk};
+use crate::{Call, Certificate, Counts, HungUp, PlanSummary, Problem, Registration, Trunk};
 
 /// How long a handler waits for the driver's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,6 +31,14 @@ pub enum AdminQuery {
     Plan,
     /// The Prometheus text of `/metrics`.
     Metrics,
+    /// The calls in progress.
+    Calls,
+    /// End the call in progress `call_id` (the server sends the BYEs or
+    /// the CANCEL).
+    HangUp {
+        /// Its Call-ID.
+        call_id: String,
+    },
 }
 
 /// The driver's answer, of the query's kind.
@@ -50,6 +58,11 @@ pub enum AdminAnswer {
     /// For [`AdminQuery::Metrics`]: the text, written with an
     /// [`Exposition`](crate::Exposition).
     Metrics(String),
+    /// For [`AdminQuery::Calls`].
+    Calls(Vec<Call>),
+    /// For [`AdminQuery::HangUp`]: `None` when no call in progress has
+    /// that Call-ID.
+    HungUp(Option<HungUp>),
 }
 
 /// Where the driver sends its answer.

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use switchboard_store::RecordQuery;
@@ -25,6 +25,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/trunks"),
     ("GET", "/api/v1/plan"),
     ("GET", "/api/v1/records"),
+    ("GET", "/api/v1/calls"),
+    ("DELETE", "/api/v1/calls/{call_id}"),
     ("GET", "/api/v1/openapi.json"),
 ];
 
@@ -84,6 +86,8 @@ pub fn router_with(
         .route("/api/v1/trunks", get(trunks))
         .route("/api/v1/plan", get(plan))
         .route("/api/v1/records", get(records))
+        .route("/api/v1/calls", get(calls))
+        .route("/api/v1/calls/{call_id}", delete(hang_up))
         .route("/api/v1/openapi.json", get(openapi));
     let check = middleware::from_fn_with_state(tokens, require_token);
     // The token layer covers the routes added before it.
@@ -157,6 +161,30 @@ async fn trunks(State(state): State<AdminState>) -> Result<Response, Problem> {
 async fn plan(State(state): State<AdminState>) -> Result<Response, Problem> {
     match state.driver.ask(AdminQuery::Plan).await? {
         AdminAnswer::Plan(plan) => Ok(Json(plan).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn calls(State(state): State<AdminState>) -> Result<Response, Problem> {
+    match state.driver.ask(AdminQuery::Calls).await? {
+        AdminAnswer::Calls(list) => Ok(Json(list).into_response()),
+        other => Err(wrong_answer(&other)),
+    }
+}
+
+async fn hang_up(
+    State(state): State<AdminState>,
+    Path(call_id): Path<String>,
+) -> Result<Response, Problem> {
+    let query = AdminQuery::HangUp {
+        call_id: call_id.clone(),
+    };
+    match state.driver.ask(query).await? {
+        AdminAnswer::HungUp(Some(done)) => Ok(Json(done).into_response()),
+        AdminAnswer::HungUp(None) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            format!("no call in progress has Call-ID {call_id:?}"),
+        )),
         other => Err(wrong_answer(&other)),
     }
 }

@@ -18,10 +18,10 @@ use http_body_util::BodyExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Certificate, Counts, Driver, Gateway,
-    Limits, Listener, METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON, PlanSummary, PlanTrunk,
-    Problem, ROUTES, Record, Registration, ServerInfo, StartError, Status, Token, Tokens, Trunk,
-    TrunkRegistration, openapi_document, router, router_with,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Certificate, Counts,
+    Driver, Gateway, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON,
+    PlanSummary, PlanTrunk, Problem, ROUTES, Record, Registration, ServerInfo, StartError, Status,
+    Token, Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
 };
 use switchboard_store::{
     AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
@@ -122,6 +122,39 @@ fn answer(query: AdminQuery) -> AdminAnswer {
             }],
         }),
         AdminQuery::Metrics => AdminAnswer::Metrics("# TYPE up gauge\nup 1\n".into()),
+        AdminQuery::Calls => AdminAnswer::Calls(vec![live_call()]),
+        AdminQuery::HangUp { call_id } => {
+            AdminAnswer::HungUp((call_id == live_call().call_id).then(|| HungUp {
+                call_id,
+                action: "bye".into(),
+            }))
+        }
+    }
+}
+
+/// The one call the fake driver has in progress.
+fn live_call() -> Call {
+    Call {
+        call_id: "a84b4c76e66710@pc33.example.com".into(),
+        caller: CallParty {
+            uri: "sip:alice@example.com".into(),
+            display: Some("Alice".into()),
+            user: Some("alice@example.com".into()),
+            devices: vec!["sip:alice@192.0.2.1:5070".into()],
+        },
+        callee: CallParty {
+            uri: "sip:bob@example.com".into(),
+            display: None,
+            user: Some("bob@example.com".into()),
+            devices: vec!["sip:bob@192.0.2.2:5070".into()],
+        },
+        dialled: "sip:bob@example.com".into(),
+        state: "confirmed".into(),
+        start_ms: 1_700_000_000_000,
+        answer_ms: Some(1_700_000_004_000),
+        duration_ms: 64_000,
+        rule: None,
+        trunk: None,
     }
 }
 
@@ -679,4 +712,31 @@ async fn on_loopback_the_listener_serves_metrics_without_a_token() {
         "{answer}"
     );
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn calls_in_progress_are_listed_and_one_is_hung_up_by_its_call_id() {
+    let api = api();
+    let calls: Vec<Call> = api.get("/api/v1/calls").await.json();
+    assert_eq!(calls, [live_call()]);
+
+    let bearer = format!("Bearer {}", api.token.as_str());
+    // The Call-ID's '@' percent-encoded, as a client may send it.
+    let answer = send(
+        &api.router,
+        "DELETE",
+        "/api/v1/calls/a84b4c76e66710%40pc33.example.com",
+        Some(&bearer),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let done: HungUp = answer.json();
+    assert_eq!(done.call_id, live_call().call_id);
+    assert_eq!(done.action, "bye");
+
+    let unknown = send(&api.router, "DELETE", "/api/v1/calls/nobody", Some(&bearer)).await;
+    let problem = unknown.problem(StatusCode::NOT_FOUND);
+    assert!(problem.detail.contains("nobody"), "{}", problem.detail);
+    let get_one = api.get("/api/v1/calls/nobody").await;
+    get_one.problem(StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -1,7 +1,7 @@
 //! `switchboard status` and `switchboard trunks`: the running server's
-//! state through its admin API.
+//! state through its admin API (and the requests of `switchboard calls`).
 //!
-//! The client is a minimal HTTP/1.1 GET on a std `TcpStream`, loopback
+//! The client is a minimal HTTP/1.1 request on a std `TcpStream`, loopback
 //! only: the API is plain HTTP only on loopback (beyond it, it is HTTPS),
 //! and the binary needs no HTTP client stack (hyper's client would add a
 //! second connection pool and its features for two GETs).
@@ -94,8 +94,12 @@ impl ApiTarget {
         })
     }
 
-    /// `GET path` and its JSON, or the problem the API answered.
-    fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T, ApiError> {
+    /// `method path` and its JSON, or the problem the API answered.
+    fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Result<T, ApiError> {
         let io = |source| ApiError::Io {
             addr: self.addr,
             source,
@@ -109,7 +113,7 @@ impl ApiTarget {
         stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
         stream.set_write_timeout(Some(TIMEOUT)).map_err(io)?;
         let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
             self.host, self.token
         );
         stream.write_all(request.as_bytes()).map_err(io)?;
@@ -204,7 +208,19 @@ fn show<T: serde::de::DeserializeOwned>(
     err: &mut dyn Write,
     print: impl FnOnce(&T, &mut dyn Write) -> std::io::Result<()>,
 ) -> Result<ExitCode, Error> {
-    match ApiTarget::new(url, token).and_then(|api| api.get::<T>(path)) {
+    call(url, token, ("GET", path), out, err, print)
+}
+
+/// `method path` (`request`) printed with `print`, as [`show`].
+pub(crate) fn call<T: serde::de::DeserializeOwned>(
+    url: &str,
+    token: Option<String>,
+    (method, path): (&str, &str),
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    print: impl FnOnce(&T, &mut dyn Write) -> std::io::Result<()>,
+) -> Result<ExitCode, Error> {
+    match ApiTarget::new(url, token).and_then(|api| api.request::<T>(method, path)) {
         Ok(value) => {
             print(&value, out)?;
             Ok(ExitCode::SUCCESS)

@@ -36,6 +36,7 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 mod admin_client;
+mod calls;
 mod cdr;
 mod parse;
 mod plan;
@@ -153,6 +154,32 @@ pub enum Command {
     /// The trunks' state (gateway health, registration at the provider),
     /// through the admin API.
     Trunks(AdminArgs),
+    /// The calls in progress, one per line (Call-ID, state, duration,
+    /// caller and callee with their devices, rule and trunk), or hang one
+    /// up; through the admin API.
+    #[command(args_conflicts_with_subcommands = true)]
+    Calls {
+        /// Where the API is.
+        #[command(flatten)]
+        admin: AdminArgs,
+        /// What to do instead of listing.
+        #[command(subcommand)]
+        command: Option<CallsCommand>,
+    },
+}
+
+/// The `calls` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CallsCommand {
+    /// End a call in progress: the server sends a BYE to both parties of
+    /// an answered call, or cancels a ringing one (the caller gets 487).
+    Hangup {
+        /// The call's Call-ID (as `switchboard calls` shows it).
+        call_id: String,
+        /// Where the API is.
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
 
 /// The `token` subcommands.
@@ -687,6 +714,7 @@ pub fn run() -> Result<ExitCode, Error> {
             | Command::Token { .. }
             | Command::Status(_)
             | Command::Trunks(_)
+            | Command::Calls { .. }
     );
     init_logging(if quiet { "warn" } else { "info" });
     let stdout = io::stdout();
@@ -793,6 +821,14 @@ pub fn execute(
         },
         Command::Status(args) => admin_client::status(&args.admin, args.token, out, err),
         Command::Trunks(args) => admin_client::trunks(&args.admin, args.token, out, err),
+        Command::Calls {
+            admin,
+            command: None,
+        } => calls::list(&admin.admin, admin.token, out, err),
+        Command::Calls {
+            command: Some(CallsCommand::Hangup { call_id, admin }),
+            ..
+        } => calls::hang_up(&admin.admin, admin.token, &call_id, out, err),
     }
 }
 

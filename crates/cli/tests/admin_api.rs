@@ -93,33 +93,11 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// `switchboard token create NAME`: the token printed.
-fn create_token(data: &Path, name: &str) -> String {
-    let o = switchboard().run(&["token", "create", name, "--data", data.to_str().unwrap()]);
-    assert!(o.status.success(), "token create: {}", text(&o.stderr));
-    let token = text(&o.stdout).trim().to_owned();
-    assert_eq!(token.len(), 43, "32 bytes base64url: {token:?}");
-    token
-}
-
 /// `serve` with alice (password `secret`) and the API on a free port.
 fn serve_with_api(dir: &Path) -> (Server, SocketAddr) {
     let data = dir.join("data");
     switchboard().add_users(&data, &[("alice", "secret")]);
-    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = switchboard()
-        .serve(&data)
-        .config(NO_RATE_LIMIT)
-        .args(&["--admin", &admin.to_string()])
-        .start();
-    assert!(
-        server
-            .log_text()
-            .contains(&format!("admin: API on http://{admin}/api/v1")),
-        "{}",
-        server.log_text()
-    );
-    (server, admin)
+    serve_with_admin(&data)
 }
 
 /// `switchboard register ALICE --once` against `server`: whether it

@@ -16,7 +16,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -25,35 +24,6 @@ const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "sip:alice@127.0.0.1";
 const BOB: &str = "sip:bob@127.0.0.1";
 
-/// `switchboard args` with alice's or bob's account at `server`.
-fn agent(server: &Server, args: &[&str]) -> Proc {
-    let addr = server.addr().to_string();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend(["--password", "secret", "--server", &addr, "--srtp", "off"]);
-    switchboard().spawn(args[0], &all)
-}
-
-/// `switchboard cdr --format json` on `data`: one JSON object per line.
-fn records(data: &Path) -> Vec<serde_json::Value> {
-    let out = switchboard().run(&["cdr", "--data", path_str(data), "--format", "json"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect()
-}
-
-/// Waits until `data` holds `count` ended records; returns them.
-fn ended_records(data: &Path, count: usize) -> Vec<serde_json::Value> {
-    let mut last = Vec::new();
-    let done = wait_for(WAIT, || {
-        last = records(data);
-        last.len() == count && last.iter().all(|r| r["end_ms"].is_u64())
-    });
-    assert!(done, "{count} ended records wanted: {last:#?}");
-    last
-}
-
 /// Bob answers at once and hangs up after `bob_secs` (if given); alice
 /// calls him and hangs up after `alice_secs`; both run to the end.
 fn call(server: &Server, alice_secs: &str, bob_secs: Option<&str>, alice_ends: &str) {
@@ -61,9 +31,9 @@ fn call(server: &Server, alice_secs: &str, bob_secs: Option<&str>, alice_ends: &
     if let Some(secs) = bob_secs {
         args.extend(["--duration", secs]);
     }
-    let mut bob = agent(server, &args);
+    let mut bob = agent_at(server, &args);
     bob.expect_line(Stream::Stdout, "registered", WAIT);
-    let mut alice = agent(
+    let mut alice = agent_at(
         server,
         &["call", BOB, "--as", ALICE, "--duration", alice_secs],
     );
@@ -101,7 +71,7 @@ fn calls_are_recorded_durably_with_their_duration_and_who_hung_up() {
     // The record is on disk: a kill -9 loses nothing.
     server.process().signal("KILL");
     server.process().expect_exit(WAIT);
-    assert_eq!(records(&data), first);
+    assert_eq!(call_records(&data), first);
 
     // After a restart, bob hangs up after a second of a longer call.
     let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
@@ -125,18 +95,18 @@ fn calls_are_recorded_durably_with_their_duration_and_who_hung_up() {
     // A call in progress at a kill -9 keeps the record written at its
     // answer: answered, not ended.
     let mut server = server;
-    let bob = agent(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
     bob.expect_line(Stream::Stdout, "registered", WAIT);
-    let alice = agent(&server, &["call", BOB, "--as", ALICE, "--duration", "30"]);
+    let alice = agent_at(&server, &["call", BOB, "--as", ALICE, "--duration", "30"]);
     let mut last = Vec::new();
     let answered = wait_for(WAIT, || {
-        last = records(&data);
+        last = call_records(&data);
         last.len() == 3
     });
     assert!(answered, "the answer is recorded: {last:#?}");
     server.process().signal("KILL");
     server.process().expect_exit(WAIT);
-    let after = records(&data);
+    let after = call_records(&data);
     assert_eq!(after[2]["disposition"], "answered", "{:#?}", after[2]);
     assert!(after[2]["answer_ms"].is_u64() && after[2]["end_ms"].is_null());
     drop((alice, bob));

@@ -10,9 +10,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use switchboard_core::Source;
+use switchboard_core::{Now, Source};
 
 use crate::bodies::{DialogEntry, DialogState, Direction, stable_id};
+use crate::cdr::unix_ms;
+use crate::hangup::{DialogBye, Hangup, destination_of, split_route_set};
+use crate::live_call::{LiveCall, LiveState};
 use crate::proxy::{CallEnd, CallParty, CallPhase, CallUpdate};
 use crate::registrar::Aor;
 
@@ -37,6 +40,10 @@ struct Leg {
     confirmed_at: Option<Instant>,
     /// A BYE ended it, sent by the caller (`Some(true)`) or the callee.
     bye_by_caller: Option<bool>,
+    /// The Record-Route of its 2xx (top first): the dialog's route set.
+    record_route: Vec<String>,
+    /// The highest CSeq of the callee's requests in the dialog.
+    callee_cseq: Option<u32>,
 }
 
 impl Leg {
@@ -57,6 +64,10 @@ struct Call {
     callee_aor: Option<Aor>,
     caller_contact: Option<String>,
     caller_source: Source,
+    /// The highest CSeq of the caller's requests (the INVITE's first).
+    caller_cseq: u32,
+    /// The Request-URI the INVITE came with.
+    request_uri: String,
     legs: Vec<Leg>,
 }
 
@@ -137,6 +148,7 @@ impl Call {
                 }
                 leg.phase = CallPhase::Confirmed;
                 leg.confirmed_at = Some(at);
+                leg.record_route.clone_from(&update.record_route);
                 leg.callee_contact = update.callee_contact.clone().or(leg.callee_contact.take());
                 leg.callee_source = update.callee_source.or(leg.callee_source);
                 // The forks that lost are cancelled by the proxy.
@@ -245,6 +257,58 @@ impl Call {
     }
 }
 
+impl Call {
+    /// What the operator sees of this call at `now`.
+    fn live(&self, call_id: &str, now: Now) -> LiveCall {
+        let legs: Vec<&Leg> = self.legs.iter().filter(|l| !l.is_over()).collect();
+        let phase = legs
+            .iter()
+            .map(|l| l.phase)
+            .max_by_key(|phase| match phase {
+                CallPhase::Confirmed => 3,
+                CallPhase::Early => 2,
+                CallPhase::Proceeding => 1,
+                _ => 0,
+            })
+            .unwrap_or(CallPhase::Trying);
+        let state = match phase {
+            CallPhase::Confirmed => LiveState::Confirmed,
+            CallPhase::Early => LiveState::Early,
+            _ => LiveState::Trying,
+        };
+        let answered_at = legs.iter().find_map(|l| l.confirmed_at);
+        let at = now.instant();
+        let unix_of = |instant: Instant| {
+            unix_ms(now).saturating_sub(millis(at.saturating_duration_since(instant)))
+        };
+        LiveCall {
+            call_id: call_id.to_owned(),
+            caller: self.caller.clone(),
+            callee: self.callee.clone(),
+            caller_aor: self.caller_aor.clone(),
+            callee_aor: self.callee_aor.clone(),
+            dialled: self.request_uri.clone(),
+            state,
+            start_ms: unix_of(self.created),
+            answer_ms: answered_at.map(unix_of),
+            duration_ms: millis(at.saturating_duration_since(self.created)),
+            caller_contact: self.caller_contact.clone(),
+            callee_contacts: legs
+                .iter()
+                .filter(|l| state != LiveState::Confirmed || l.phase == CallPhase::Confirmed)
+                .filter_map(|l| l.callee_contact.clone())
+                .collect(),
+            caller_user: None,
+            rule: None,
+            trunk: None,
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 impl Leg {
     fn new(to_tag: Option<String>) -> Self {
         Self {
@@ -254,6 +318,8 @@ impl Leg {
             callee_source: None,
             confirmed_at: None,
             bye_by_caller: None,
+            record_route: Vec::new(),
+            callee_cseq: None,
         }
     }
 }
@@ -394,6 +460,8 @@ impl CallBook {
             callee_aor,
             caller_contact: update.caller_contact,
             caller_source: update.caller_source,
+            caller_cseq: update.cseq,
+            request_uri: update.request_uri,
             legs: vec![Leg::new(None)],
         };
         let aors = call.aors();
@@ -445,6 +513,101 @@ impl CallBook {
             }
         }
         entries
+    }
+
+    /// An in-dialog request of `call_id` passed with these tags and CSeq
+    /// number: a BYE the server sends later in a party's place must be
+    /// numbered above it.
+    pub fn saw_request(&mut self, call_id: &str, from_tag: &str, to_tag: &str, cseq: u32) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
+        if from_tag == call.from_tag {
+            call.caller_cseq = call.caller_cseq.max(cseq);
+        } else if to_tag == call.from_tag {
+            for leg in &mut call.legs {
+                if leg.to_tag.as_deref() == Some(from_tag) {
+                    leg.callee_cseq = Some(leg.callee_cseq.map_or(cseq, |c| c.max(cseq)));
+                }
+            }
+        }
+    }
+
+    /// How the server ends `call_id`: a BYE to both parties of its
+    /// answered dialog, or a CANCEL while it rings. `is_ours` tells this
+    /// server's Record-Route values. `None` for a call not in progress (or
+    /// answered by a device the proxy never learnt the Contact of).
+    #[must_use]
+    pub fn hangup(&self, call_id: &str, is_ours: impl Fn(&str) -> bool) -> Option<Hangup> {
+        let call = self.calls.get(call_id)?;
+        let live = call.legs.iter().filter(|l| !l.is_over());
+        let Some(leg) = call.legs.iter().find(|l| l.phase == CallPhase::Confirmed) else {
+            return live.count().gt(&0).then_some(Hangup::Cancel);
+        };
+        let callee_tag = leg.to_tag.clone()?;
+        let (route_to_callee, route_to_caller) = split_route_set(&leg.record_route, is_ours);
+        let caller = (call.caller.uri.clone(), call.from_tag.clone());
+        let callee = (call.callee.uri.clone(), callee_tag);
+        Some(Hangup::Bye {
+            to_caller: Box::new(DialogBye {
+                call_id: call_id.to_owned(),
+                target: call.caller_contact.clone()?,
+                route: route_to_caller,
+                from: callee.clone(),
+                to: caller.clone(),
+                // Any number works when the callee never sent a request
+                // (the caller has no remote CSeq yet).
+                cseq: leg.callee_cseq.map_or(1, |c| c.saturating_add(1)),
+                destination: destination_of(&call.caller_source),
+            }),
+            to_callee: Box::new(DialogBye {
+                call_id: call_id.to_owned(),
+                target: leg.callee_contact.clone()?,
+                route: route_to_callee,
+                from: caller,
+                to: callee,
+                cseq: call.caller_cseq.saturating_add(1),
+                destination: destination_of(&leg.callee_source?),
+            }),
+        })
+    }
+
+    /// The update that says the server's BYE ended the answered dialog of
+    /// `call_id` (as the caller's BYE would).
+    #[must_use]
+    pub fn bye_update(&self, call_id: &str) -> Option<CallUpdate> {
+        let call = self.calls.get(call_id)?;
+        let leg = call.legs.iter().find(|l| l.phase == CallPhase::Confirmed)?;
+        Some(CallUpdate {
+            call_id: call_id.to_owned(),
+            from_tag: call.from_tag.clone(),
+            to_tag: leg.to_tag.clone(),
+            caller: call.caller.clone(),
+            callee: call.callee.clone(),
+            request_uri: call.request_uri.clone(),
+            caller_contact: call.caller_contact.clone(),
+            caller_source: call.caller_source,
+            callee_contact: leg.callee_contact.clone(),
+            callee_source: leg.callee_source,
+            cseq: call.caller_cseq.saturating_add(1),
+            record_route: Vec::new(),
+            state: CallPhase::Terminated(CallEnd::Bye),
+        })
+    }
+
+    /// The calls in progress at `now`, oldest first.
+    #[must_use]
+    pub fn live(&self, now: Now) -> Vec<LiveCall> {
+        let mut calls: Vec<(&String, &Call)> = self
+            .calls
+            .iter()
+            .filter(|(_, call)| call.legs.iter().any(|l| !l.is_over()))
+            .collect();
+        calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
+        calls
+            .into_iter()
+            .map(|(call_id, call)| call.live(call_id, now))
+            .collect()
     }
 
     /// Where an INVITE with `Replaces: call_id;to-tag=to_tag;from-tag=

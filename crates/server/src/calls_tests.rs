@@ -44,6 +44,8 @@ fn update(state: CallPhase, to_tag: Option<&str>) -> CallUpdate {
         caller_source: source("192.0.2.1:5060"),
         callee_contact: to_tag.map(|tag| format!("sip:bob@192.0.2.2:5060;fork={tag}")),
         callee_source: to_tag.map(|_| source("192.0.2.2:5060")),
+        cseq: 1,
+        record_route: Vec::new(),
         state,
     }
 }

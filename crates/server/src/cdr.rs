@@ -47,6 +47,8 @@ struct Open {
     /// The proxy's server transaction, when the plan routed the call (its
     /// carrier attempts are reported by it).
     tx: Option<TransactionId>,
+    /// The operator asked the server to end it.
+    by_server: bool,
 }
 
 /// The records of calls in progress, and the saves under way.
@@ -82,6 +84,20 @@ impl CallRecords {
     #[must_use]
     pub fn open_count(&self) -> usize {
         self.open.len()
+    }
+
+    /// The record of `call_id`, while the call is in progress.
+    #[must_use]
+    pub fn open_record(&self, call_id: &str) -> Option<&CallRecord> {
+        self.open.get(call_id).map(|open| &open.record)
+    }
+
+    /// The server is ending `call_id` for the operator: its end, when it
+    /// comes, is the server's.
+    pub(crate) fn ended_by_server(&mut self, call_id: &str) {
+        if let Some(open) = self.open.get_mut(call_id) {
+            open.by_server = true;
+        }
     }
 
     /// The caller of the initial INVITE `call_id` authenticated as `user`.
@@ -149,6 +165,9 @@ impl CallRecords {
             _ => return None,
         }
         record.end_ms = Some(unix_ms);
+        if open.by_server {
+            record.hangup = Some(HangupSide::Server);
+        }
         self.close(&update.call_id)
     }
 
@@ -197,6 +216,7 @@ impl CallRecords {
                 from_tag: update.from_tag.clone(),
                 updated: at,
                 tx,
+                by_server: false,
             },
         );
     }

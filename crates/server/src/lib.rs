@@ -26,6 +26,8 @@ pub mod bodies;
 pub mod calls;
 pub mod cdr;
 pub mod events;
+pub mod hangup;
+mod live_call;
 mod metrics;
 pub mod protect;
 pub mod proxy;
@@ -37,6 +39,7 @@ mod uri_eq;
 mod util;
 
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
+pub use live_call::{LiveCall, LiveState};
 pub use metrics::ServiceMetrics;
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
 pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};

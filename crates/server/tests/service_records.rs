@@ -63,15 +63,6 @@ fn alice_calls(h: &mut Server, alice: &mut Phone, uri: &str) -> (Request, Reques
     (invite, forwarded.remove(0))
 }
 
-/// The server with bob registered at 198.51.100.20.
-fn server_with_bob() -> (Server, Phone, Phone) {
-    let mut h = Server::new();
-    let mut bob = Phone::new("bob", "198.51.100.20:5060");
-    h.register(&mut bob, 3600);
-    let alice = Phone::new("alice", "198.51.100.10:5060");
-    (h, alice, bob)
-}
-
 /// Bob answers `invite` with 200 after `ring`: the 2xx alice got.
 fn answered_call(
     h: &mut Server,
@@ -90,7 +81,7 @@ fn answered_call(
 
 #[test]
 fn an_answered_call_is_saved_at_the_answer_and_again_when_the_caller_hangs_up() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let before = records(&h).len();
     let (invite, ok) = answered_call(&mut h, &mut alice, &bob, Duration::from_secs(4));
 
@@ -147,7 +138,7 @@ fn bye_from(phone: &Phone, invite: &Request) -> Request {
 
 #[test]
 fn a_bye_from_the_callee_is_recorded_as_the_callee_hanging_up() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let before = records(&h).len();
     let (invite, _) = answered_call(&mut h, &mut alice, &bob, Duration::from_secs(1));
     h.run_for(Duration::from_secs(10));
@@ -161,7 +152,7 @@ fn a_bye_from_the_callee_is_recorded_as_the_callee_hanging_up() {
 /// Bob answers alice's call with `status`: the record saved, and the
 /// final status alice got.
 fn refused_with(status: u16) -> (CallRecord, u16) {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let before = records(&h).len();
     let (_, invite) = alice_calls(&mut h, &mut alice, "sip:bob@example.com");
     h.run_for(Duration::from_secs(2));
@@ -190,7 +181,7 @@ fn busy_no_answer_and_failed_calls_have_their_disposition_and_final_status() {
 
 #[test]
 fn a_call_nobody_answers_ends_as_no_answer_at_timer_c() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let before = records(&h).len();
     let (_, invite) = alice_calls(&mut h, &mut alice, "sip:bob@example.com");
     h.respond(&bob, &invite, 180);
@@ -203,7 +194,7 @@ fn a_call_nobody_answers_ends_as_no_answer_at_timer_c() {
 
 #[test]
 fn a_call_the_caller_cancels_is_recorded_as_cancelled() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let before = records(&h).len();
     let (sent, invite) = alice_calls(&mut h, &mut alice, "sip:bob@example.com");
     h.respond(&bob, &invite, 180);
@@ -238,7 +229,7 @@ fn a_call_the_caller_cancels_is_recorded_as_cancelled() {
 
 #[test]
 fn a_failed_save_is_not_retried_and_the_calls_go_on() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     h.save_reply = service_harness::Reply::Fail;
     let (_, ok) = answered_call(&mut h, &mut alice, &bob, Duration::from_secs(1));
     let bye = alice.in_dialog(Method::Bye, &ok).build().unwrap();
@@ -251,7 +242,7 @@ fn a_failed_save_is_not_retried_and_the_calls_go_on() {
 
 #[test]
 fn a_call_routed_by_the_plan_records_the_rule_target_number_and_trunk() {
-    let (mut h, mut alice, bob) = server_with_bob();
+    let (mut h, mut alice, bob) = Server::with_bob();
     let plan = plan(
         r#"
 [[trunk]]
@@ -300,23 +291,8 @@ trunks = ["carrier"]
 
 #[test]
 fn a_carrier_leg_with_its_own_call_id_is_recorded_under_the_callers_and_its_bye_ends_it() {
-    let (mut h, mut alice, _) = server_with_bob();
-    let plan = plan(
-        r#"
-[[trunk]]
-name = "carrier"
-gateways = ["sip:198.51.100.50:5060"]
-fresh_call_id = true
-
-[[route]]
-name = "out"
-to_prefix = ["00"]
-trunks = ["carrier"]
-"#,
-    );
-    h.command(|service, _, _| {
-        service.set_plan(plan);
-    });
+    let (mut h, mut alice, _) = Server::with_bob();
+    h.use_plan(service_harness::CARRIER_PLAN);
     let before = records(&h).len();
     let gateway = Phone::new("gw", "198.51.100.50:5060");
     let (sent, invite) = alice_calls(&mut h, &mut alice, "sip:0033123456@example.com");

@@ -6,13 +6,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Counts, Driver, Gateway, Limits, Listener,
-    PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
+    HungUp, Limits, Listener, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
+    TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
-use switchboard_core::{Endpoint, Transport};
+use switchboard_core::{Endpoint, Now, Transport};
 use switchboard_net::AppSender;
-use switchboard_server::{Service, ServiceConfig};
+use switchboard_server::registrar::Aor;
+use switchboard_server::service::HangupAction;
+use switchboard_server::{LiveCall, Service, ServiceConfig};
 use switchboard_store::SqliteStore;
 
 use super::StartError;
@@ -21,15 +24,37 @@ use super::server::Done;
 use switchboard_server::registrar::Binding;
 use switchboard_server::trunks::{RegistrationState, TrunkStatus};
 
-/// The answer to `query` now (`unix_now`: seconds since the epoch).
+/// The answer to `query` now; a hang-up is carried out at once (its
+/// BYEs or CANCEL go through `ep`, its record through the effects the
+/// caller runs next).
 pub(crate) fn answer(
     query: AdminQuery,
-    service: &Service,
-    ep: &Endpoint,
+    service: &mut Service,
+    ep: &mut Endpoint,
     metrics: &RuntimeMetrics,
-    unix_now: u64,
+    now: Now,
 ) -> AdminAnswer {
+    let unix_now = now.unix();
     match query {
+        AdminQuery::Calls => {
+            AdminAnswer::Calls(service.live_calls(now).into_iter().map(live_call).collect())
+        }
+        AdminQuery::HangUp { call_id } => {
+            AdminAnswer::HungUp(match service.hang_up(now, ep, &call_id) {
+                Ok(action) => Some(HungUp {
+                    call_id,
+                    action: match action {
+                        HangupAction::Cancel => "cancel",
+                        _ => "bye",
+                    }
+                    .to_owned(),
+                }),
+                Err(error) => {
+                    tracing::debug!(%error, "admin: hang-up refused");
+                    None
+                }
+            })
+        }
         AdminQuery::Metrics => AdminAnswer::Metrics(metrics.render(service, ep)),
         AdminQuery::Counts => AdminAnswer::Counts(Counts {
             registrations: service.registrar().binding_count(),
@@ -67,6 +92,34 @@ pub(crate) fn answer(
                     .collect(),
             })
         }
+    }
+}
+
+fn live_call(call: LiveCall) -> Call {
+    let aor_text = |aor: Option<&Aor>| aor.map(ToString::to_string);
+    Call {
+        caller: CallParty {
+            uri: call.caller.uri,
+            display: call.caller.display,
+            user: call
+                .caller_user
+                .or_else(|| aor_text(call.caller_aor.as_ref())),
+            devices: call.caller_contact.into_iter().collect(),
+        },
+        callee: CallParty {
+            uri: call.callee.uri,
+            display: call.callee.display,
+            user: aor_text(call.callee_aor.as_ref()),
+            devices: call.callee_contacts,
+        },
+        call_id: call.call_id,
+        dialled: call.dialled,
+        state: call.state.as_str().to_owned(),
+        start_ms: call.start_ms,
+        answer_ms: call.answer_ms,
+        duration_ms: call.duration_ms,
+        rule: call.rule,
+        trunk: call.trunk,
     }
 }
 

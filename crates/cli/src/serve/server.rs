@@ -215,8 +215,7 @@ impl App for Server {
                 let _ = reply.send(());
             }
             Done::Admin(query, reply) => {
-                let answer =
-                    super::admin::answer(query, &self.service, ep, &self.metrics, now.unix());
+                let answer = super::admin::answer(query, &mut self.service, ep, &self.metrics, now);
                 let _ = reply.send(answer);
             }
             Done::Shutdown(reply) => {

@@ -16,6 +16,65 @@ pub fn switchboard() -> Switchboard {
     Switchboard::new(env!("CARGO_BIN_EXE_switchboard"))
 }
 
+/// `switchboard args` as a user agent at `server` with password
+/// `secret` and SRTP off (`args[0]` names the process in reports).
+pub fn agent_at(server: &Server, args: &[&str]) -> Proc {
+    let addr = server.addr().to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--password", "secret", "--server", &addr, "--srtp", "off"]);
+    switchboard().spawn(args[0], &all)
+}
+
+/// `serve` on `data` with the admin API on a free loopback port (checked
+/// in its log): the server and the API's address.
+pub fn serve_with_admin(data: &Path) -> (Server, SocketAddr) {
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = switchboard()
+        .serve(data)
+        .config(NO_RATE_LIMIT)
+        .args(&["--admin", &admin.to_string()])
+        .start();
+    assert!(
+        server
+            .log_text()
+            .contains(&format!("admin: API on http://{admin}/api/v1")),
+        "{}",
+        server.log_text()
+    );
+    (server, admin)
+}
+
+/// `switchboard token create NAME` on `data`: the token printed.
+pub fn create_token(data: &Path, name: &str) -> String {
+    let o = switchboard().run(&["token", "create", name, "--data", path_str(data)]);
+    assert!(o.status.success(), "token create: {}", text(&o.stderr));
+    let token = text(&o.stdout).trim().to_owned();
+    assert_eq!(token.len(), 43, "32 bytes base64url: {token:?}");
+    token
+}
+
+/// `switchboard cdr --format json` on `data`: one JSON object per line.
+pub fn call_records(data: &Path) -> Vec<serde_json::Value> {
+    let out = switchboard().run(&["cdr", "--data", path_str(data), "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+/// Waits (15 s at most) until `data` holds `count` ended call records;
+/// returns them.
+pub fn ended_records(data: &Path, count: usize) -> Vec<serde_json::Value> {
+    let mut last = Vec::new();
+    let done = wait_for(Duration::from_secs(15), || {
+        last = call_records(data);
+        last.len() == count && last.iter().all(|r| r["end_ms"].is_u64())
+    });
+    assert!(done, "{count} ended records wanted: {last:#?}");
+    last
+}
+
 /// The bench's users: `user0000..` with password `pw-<user>`.
 pub fn bench_users(n: usize) -> Vec<(String, String)> {
     (0..n)

@@ -4,7 +4,7 @@
 
 use switchboard_core::Source;
 use switchboard_proto::header::{Contact, From, NameAddr, To};
-use switchboard_proto::{Request, Response};
+use switchboard_proto::{HeaderName, Request, Response};
 
 /// One side of a call as its header (From or To) names it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -81,6 +81,11 @@ pub struct CallUpdate {
     pub callee_contact: Option<String>,
     /// Where that response came from.
     pub callee_source: Option<Source>,
+    /// The CSeq number of the message (the INVITE's, or the BYE's).
+    pub cseq: u32,
+    /// The Record-Route values of the answer, as they came (the dialog's
+    /// route set, our own entries among them); empty before an answer.
+    pub record_route: Vec<String>,
     /// The new state.
     pub state: CallPhase,
 }
@@ -107,6 +112,8 @@ impl CallUpdate {
             caller_source: *source,
             callee_contact: None,
             callee_source: None,
+            cseq: headers.cseq().map_or(0, |c| c.seq),
+            record_route: Vec::new(),
             state,
         })
     }
@@ -121,6 +128,10 @@ impl CallUpdate {
             .and_then(Result::ok)
             .and_then(|c| c.address().map(|a| a.uri.as_str().to_owned()));
         self.callee_source = from;
+        self.record_route = headers
+            .values(HeaderName::RecordRoute)
+            .map(str::to_owned)
+            .collect();
         self
     }
 }

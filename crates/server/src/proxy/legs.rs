@@ -246,6 +246,11 @@ impl Legs {
         Some(leg)
     }
 
+    /// The caller's Call-ID of the carrier leg `carrier_call_id`.
+    pub(crate) fn caller_of(&self, carrier_call_id: &str) -> Option<&str> {
+        self.carrier.get(carrier_call_id).map(String::as_str)
+    }
+
     /// The dialog ended (2xx to its BYE, or a final failure of its
     /// INVITE): its leg goes. `ids` as the caller's side names it.
     pub(crate) fn remove(&mut self, ids: DialogIds<'_>) {

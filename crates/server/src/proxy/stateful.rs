@@ -122,6 +122,43 @@ impl Proxy {
         self.contexts.contains_key(&tx)
     }
 
+    /// The caller's Call-ID of the call whose message has `call_id`: a
+    /// carrier leg's own Call-ID maps back to the caller's; any other is
+    /// its own.
+    pub fn caller_call_id<'a>(&'a self, call_id: &'a str) -> &'a str {
+        self.legs.caller_of(call_id).unwrap_or(call_id)
+    }
+
+    /// A request the server sends itself into a dialog in the caller's
+    /// place (the operator's hang-up): on a carrier's leg it gets the
+    /// carrier's Call-ID and CSeq numbering, and the leg is forgotten (a
+    /// BYE ends the dialog).
+    pub fn to_carrier_leg(&mut self, now: Instant, request: &mut Request) {
+        let Some(way) =
+            DialogIds::of(request.headers()).and_then(|ids| self.legs.way_of_request(now, ids))
+        else {
+            return;
+        };
+        if let Some(ids) = DialogIds::of(request.headers()) {
+            self.legs.remove(ids);
+        }
+        if matches!(way, Way::ToCarrier { .. }) {
+            way.rewrite().apply(request.headers_mut());
+        }
+    }
+
+    /// The server transaction of the initial INVITE `call_id` still
+    /// without a final response (a call ringing), for a CANCEL of ours.
+    pub fn ringing_invite(&self, call_id: &str) -> Option<TransactionId> {
+        self.contexts.iter().find_map(|(tx, ctx)| {
+            (ctx.is_initial_invite()
+                && !ctx.final_sent
+                && !ctx.cancelled
+                && ctx.request.headers().call_id() == Some(call_id))
+            .then_some(*tx)
+        })
+    }
+
     /// Requests being proxied that have no final response yet (calls
     /// ringing, requests waiting for a branch): the load measure for
     /// overload control. Answered contexts linger until their transactions

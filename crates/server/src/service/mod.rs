@@ -40,6 +40,7 @@ mod contacts;
 mod dialogs;
 mod effect;
 mod events;
+mod live;
 mod mailbox;
 mod messages;
 mod notify;
@@ -66,13 +67,14 @@ use crate::calls::CallBook;
 use crate::cdr::{CallRecords, unix_ms};
 use crate::metrics::{Counters, Gauges, ServiceMetrics};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
-use crate::proxy::{Incoming, Proxy, ProxyEvent, TransactionLayer};
+use crate::proxy::{CallUpdate, Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::storage::{StateChange, StoredState, User};
 use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
+pub use live::{HangupAction, HangupError};
 
 use contacts::Contacts;
 use dialogs::Dialogs;
@@ -797,6 +799,21 @@ impl Service {
         id
     }
 
+    /// A call changed state: its counters, its record, the call book and
+    /// the dialog watchers of the users involved.
+    fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
+        let at = self.clock.instant();
+        self.counters.call(at, &update);
+        if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
+            self.save_records(vec![StateChange::PutCallRecord(record)]);
+        }
+        let changed = self.calls.apply(at, update);
+        // Read before the next apply: ended dialogs are reported once.
+        for aor in changed {
+            self.calls_changed(self.clock, ep, &aor);
+        }
+    }
+
     /// Moves what the proxy asked for into the effects; call states go to
     /// the call book and the dialog watchers of the users involved.
     fn drain_proxy(&mut self, ep: &mut impl TransactionLayer) {
@@ -805,19 +822,7 @@ impl Service {
                 ProxyEvent::Resolve { id, uri } => {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
-                ProxyEvent::Call(update) => {
-                    let at = self.clock.instant();
-                    self.counters.call(at, &update);
-                    if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
-                        self.save_records(vec![StateChange::PutCallRecord(record)]);
-                    }
-                    let changed = self.calls.apply(self.clock.instant(), update);
-                    // Read before the next apply: ended dialogs are
-                    // reported once.
-                    for aor in changed {
-                        self.calls_changed(self.clock, ep, &aor);
-                    }
-                }
+                ProxyEvent::Call(update) => self.on_call_update(ep, update),
                 // A routed call whose targets failed: its fallthrough
                 // (route.rs), or the best answer goes up.
                 ProxyEvent::Exhausted { server, cause, .. } => {

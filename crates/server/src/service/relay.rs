@@ -463,6 +463,17 @@ impl Service {
         targets: TargetSet,
     ) {
         self.consume_credentials(&mut incoming.request);
+        let headers = incoming.request.headers();
+        if let (Some(call_id), Some(from_tag), Some(to_tag), Some(cseq)) = (
+            headers.call_id(),
+            headers.from_tag(),
+            headers.to_tag(),
+            headers.cseq(),
+        ) {
+            // A hang-up by the operator numbers its BYEs above these.
+            let call_id = self.proxy.caller_call_id(call_id);
+            self.calls.saw_request(call_id, from_tag, to_tag, cseq.seq);
+        }
         if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
             tracing::debug!(error = %e, "request not forwarded");
         }

@@ -414,6 +414,23 @@ impl Server {
         self.input(input);
     }
 
+    /// [`Server::new`] with bob registered at 198.51.100.20; alice at
+    /// 198.51.100.10, to call him.
+    pub fn with_bob() -> (Self, Phone, Phone) {
+        let mut h = Self::new();
+        let mut bob = Phone::new("bob", "198.51.100.20:5060");
+        h.register(&mut bob, 3600);
+        (h, Phone::new("alice", "198.51.100.10:5060"), bob)
+    }
+
+    /// The dial plan `text` put in force.
+    pub fn use_plan(&mut self, text: &str) {
+        let plan = plan(text);
+        self.command(|service, _, _| {
+            service.set_plan(plan);
+        });
+    }
+
     /// A command to the service (`set_trunks`, `shutdown`, ...), then
     /// everything that follows from it.
     pub fn command(&mut self, f: impl FnOnce(&mut Service, Now, &mut Endpoint)) {
@@ -784,6 +801,20 @@ impl Server {
         }
     }
 }
+
+/// A plan sending numbers with the prefix 00 (rule `out`) to the trunk
+/// `carrier` at 198.51.100.50, whose leg has a Call-ID of its own.
+pub const CARRIER_PLAN: &str = r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:198.51.100.50:5060"]
+fresh_call_id = true
+
+[[route]]
+name = "out"
+to_prefix = ["00"]
+trunks = ["carrier"]
+"#;
 
 /// A trunk of the plan: `gateways` in order, probed as `probe` says, no
 /// credentials or registration.
