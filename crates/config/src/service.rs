@@ -14,6 +14,9 @@ use crate::{Host, Settings};
 
 /// `[records] keep_days` when the file does not say.
 const DEFAULT_KEEP_DAYS: u64 = 90;
+/// How late call records are written (in batches): one store commit for
+/// the records of many calls instead of one per call.
+const RECORDS_FLUSH: Duration = Duration::from_millis(250);
 
 impl Settings {
     /// The server's configuration: its defaults, overridden by each
@@ -33,6 +36,7 @@ impl Settings {
         config.messages = self.mailbox_config();
         let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
         config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
+        config.records_flush = RECORDS_FLUSH;
         config
     }
 

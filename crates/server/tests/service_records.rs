@@ -340,3 +340,29 @@ fn records_older_than_the_retention_are_deleted_by_the_housekeeping_hourly() {
         [START_MS + 30_000 - day_ms, START_MS + 3_630_000 - day_ms]
     );
 }
+
+#[test]
+fn with_a_flush_time_records_are_written_in_batches_and_a_short_call_once() {
+    let mut h = Server::with(|c| c.records_flush = Duration::from_millis(250));
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    h.register(&mut bob, 3600);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    let saves_before = h.saved.len();
+    let (_, ok) = answered_call(&mut h, &mut alice, &bob, Duration::from_millis(20));
+    let bye = alice.in_dialog(Method::Bye, &ok).build().unwrap();
+    h.send(&alice, bye);
+    assert!(
+        records(&h).is_empty(),
+        "nothing written before the batch is due"
+    );
+    h.run_for(Duration::from_millis(300));
+    let all = records(&h);
+    assert_eq!(
+        all.len(),
+        1,
+        "the answer and the end in one row write: {all:#?}"
+    );
+    assert_eq!(all[0].hangup, Some(HangupSide::Caller));
+    assert!(all[0].end_ms.is_some());
+    assert_eq!(h.saved.len(), saves_before + 1);
+}

@@ -41,6 +41,11 @@ pub struct ServiceConfig {
     /// are deleted by the housekeeping. `None`: kept for good (the
     /// configuration file's default is 90 days).
     pub records_keep: Option<Duration>,
+    /// Call records are written in batches at most this late (zero: each
+    /// at once). Records are no one's acknowledgement, and one commit for
+    /// the records of many calls spares a store transaction and an fsync
+    /// per call; a crash loses at most this much of the latest records.
+    pub records_flush: Duration,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -111,6 +116,7 @@ impl ServiceConfig {
             lookup_timeout: Duration::from_secs(5),
             messages: MailboxConfig::default(),
             records_keep: None,
+            records_flush: Duration::ZERO,
         }
     }
 

@@ -110,6 +110,10 @@ pub struct Service {
     /// The plan changed: its trunks are reconfigured at the next pass
     /// that has the endpoint.
     trunks_stale: bool,
+    /// Call records waiting for their batch's write, and when it is due.
+    records_pending: Vec<StateChange>,
+    records_flush_at: Option<Instant>,
+    records_flush: Duration,
     /// Routed calls with a fallthrough still to take, by server
     /// transaction.
     fallthrough: HashMap<TransactionId, route::Fallthrough>,
@@ -138,6 +142,10 @@ pub struct Service {
     /// What the operators' metrics count.
     counters: Counters,
 }
+
+/// Most record changes in one batch: a burst of calls is written before
+/// the batch's time is up.
+const RECORDS_BATCH: usize = 512;
 
 /// A request waiting for [`Effect::LookupUser`].
 #[derive(Debug)]
@@ -222,6 +230,9 @@ impl Service {
             proxy: Proxy::new(config.proxy),
             calls: CallBook::default(),
             records: CallRecords::new(config.records_keep),
+            records_pending: Vec::new(),
+            records_flush_at: None,
+            records_flush: config.records_flush,
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
@@ -273,6 +284,7 @@ impl Service {
     /// ([`EventsConfig::terminate_on_shutdown`](crate::events::EventsConfig)).
     pub fn shutdown(&mut self, now: Now, ep: &mut impl TransactionLayer) {
         self.clock = now;
+        self.flush_records();
         self.shutdown_events(now, ep);
         // Registrations at providers are removed (Expires: 0).
         self.trunks.shutdown(now, ep);
@@ -449,6 +461,9 @@ impl Service {
         if self.proxy.poll_timeout().is_some_and(|p| p <= at) {
             self.proxy.handle_timeout(at, ep);
         }
+        if self.records_flush_at.is_some_and(|t| t <= at) {
+            self.flush_records();
+        }
         if self.trunks_stale {
             self.trunks_stale = false;
             let plan = Arc::clone(&self.plan);
@@ -511,6 +526,7 @@ impl Service {
             self.parked.values().map(|p| p.deadline).min(),
             self.mailbox.poll_timeout(),
             self.trunks.poll_timeout(),
+            self.records_flush_at,
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -787,6 +803,38 @@ impl Service {
 
     /// Submits call records (or their retention) to the store; nobody
     /// waits for them.
+    /// Queues a record change for the next batch (written at once when
+    /// `records_flush` is zero).
+    fn queue_record(&mut self, change: StateChange) {
+        self.records_pending.push(change);
+        if self.records_flush.is_zero() || self.records_pending.len() >= RECORDS_BATCH {
+            self.flush_records();
+        } else if self.records_flush_at.is_none() {
+            self.records_flush_at = Some(self.clock.instant() + self.records_flush);
+        }
+    }
+
+    /// Writes the queued record changes in one save; of several versions
+    /// of one record only the latest is written (a short call's answer and
+    /// end in one row write).
+    fn flush_records(&mut self) {
+        self.records_flush_at = None;
+        if self.records_pending.is_empty() {
+            return;
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut changes: Vec<StateChange> = std::mem::take(&mut self.records_pending)
+            .into_iter()
+            .rev()
+            .filter(|c| match c {
+                StateChange::PutCallRecord(r) => seen.insert(r.id.clone()),
+                _ => true,
+            })
+            .collect();
+        changes.reverse();
+        self.save_records(changes);
+    }
+
     fn save_records(&mut self, changes: Vec<StateChange>) {
         let id = StoreId(self.next_id());
         self.records.saving(id);
@@ -805,7 +853,7 @@ impl Service {
         let at = self.clock.instant();
         self.counters.call(at, &update);
         if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
-            self.save_records(vec![StateChange::PutCallRecord(record)]);
+            self.queue_record(StateChange::PutCallRecord(record));
         }
         let changed = self.calls.apply(at, update);
         // Read before the next apply: ended dialogs are reported once.
