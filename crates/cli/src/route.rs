@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use std::process::ExitCode;
 
-use switchboard_config::Flags;
+use switchboard_config::{Flags, Settings};
 use switchboard_routing::{AssumeUp, DryCall, Plan};
 
 use crate::plan::load_plan;
@@ -39,9 +39,20 @@ fn load(
     config: Option<&Path>,
     plan_file: Option<&Path>,
     err: &mut dyn Write,
-) -> Result<Result<(Plan, Vec<String>), ExitCode>, Error> {
+) -> Result<Result<(Plan, Settings), ExitCode>, Error> {
+    load_with(config, plan_file, None, err)
+}
+
+/// [`load`] with `--data` given (the settings' data directory).
+fn load_with(
+    config: Option<&Path>,
+    plan_file: Option<&Path>,
+    data: Option<PathBuf>,
+    err: &mut dyn Write,
+) -> Result<Result<(Plan, Settings), ExitCode>, Error> {
     let flags = Flags {
         config: config.map(Path::to_path_buf),
+        data,
         ..Flags::default()
     };
     let settings = match read_settings(&flags, &probe_host()) {
@@ -52,7 +63,7 @@ fn load(
         }
     };
     match load_plan(plan_file.or(config)) {
-        Ok(plan) => Ok(Ok((plan, settings.domains))),
+        Ok(plan) => Ok(Ok((plan, settings))),
         Err(e) => {
             writeln!(err, "error: the dial plan does not load: {e}")?;
             Ok(Err(ExitCode::from(EXIT_UNAVAILABLE)))
@@ -68,7 +79,7 @@ pub(crate) fn test(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let (plan, domains) = match load(config, None, err)? {
+    let (plan, domains) = match load(config, None, err)?.map(|(p, s)| (p, s.domains)) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -111,7 +122,7 @@ pub(crate) fn check(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let (plan, domains) = match load(config, plan_file, err)? {
+    let (plan, domains) = match load(config, plan_file, err)?.map(|(p, s)| (p, s.domains)) {
         Ok(loaded) => loaded,
         Err(code) => return Ok(code),
     };
@@ -147,21 +158,9 @@ pub(crate) fn reload(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
-    let plan = match load(config, None, err)? {
-        Ok((plan, _)) => plan,
+    let (plan, data) = match load_with(config, None, data, err)? {
+        Ok((plan, settings)) => (plan, settings.data),
         Err(code) => return Ok(code),
-    };
-    let flags = Flags {
-        config: config.map(Path::to_path_buf),
-        data,
-        ..Flags::default()
-    };
-    let data = match read_settings(&flags, &probe_host()) {
-        Ok(s) => s.data,
-        Err(e) => {
-            writeln!(err, "error: {e}")?;
-            return Ok(ExitCode::from(EXIT_UNAVAILABLE));
-        }
     };
     let pid_path = data.join(PID_FILE);
     let pid = std::fs::read_to_string(&pid_path)

@@ -24,7 +24,7 @@ use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 use crate::auth::AuthResult;
 use crate::calls::ReplacesTarget;
 use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
-use crate::registrar::Aor;
+use crate::registrar::{Aor, Binding};
 
 use super::contacts::{hop_of, via_source};
 use super::users::Known;
@@ -246,24 +246,35 @@ impl Service {
 
     /// The targets of a local user's devices (their next hops learnt).
     pub(super) fn device_targets(&mut self, now: Now, aor: &Aor) -> Vec<Target> {
-        let targets: Vec<Target> = self
-            .registrar
-            .lookup(aor, now.unix())
-            .iter()
-            .map(|b| {
-                let mut target = Target::from_binding(b);
-                if !b.is_outbound_flow() && !via_source(&b.contact, &b.source) {
-                    target.next_hop = None;
-                }
-                target
-            })
-            .collect();
-        for t in &targets {
+        self.device_targets_split(now, aor, |_| false).1
+    }
+
+    /// The same, split by `first` on each binding: (those it picks, the
+    /// others), from one lookup.
+    pub(super) fn device_targets_split(
+        &mut self,
+        now: Now,
+        aor: &Aor,
+        first: impl Fn(&Binding) -> bool,
+    ) -> (Vec<Target>, Vec<Target>) {
+        let (mut picked, mut others) = (Vec::new(), Vec::new());
+        for b in self.registrar.lookup(aor, now.unix()) {
+            let mut target = Target::from_binding(b);
+            if !b.is_outbound_flow() && !via_source(&b.contact, &b.source) {
+                target.next_hop = None;
+            }
+            if first(b) {
+                picked.push(target);
+            } else {
+                others.push(target);
+            }
+        }
+        for t in picked.iter().chain(&others) {
             if let Some(hop) = t.next_hop {
                 self.contacts.learn(now.instant(), &t.uri, hop);
             }
         }
-        targets
+        (picked, others)
     }
 
     /// The device an INVITE with Replaces (RFC 3891) must reach, when it
@@ -490,18 +501,15 @@ impl Service {
             DigestCredentials::parse(value)
                 .is_ok_and(|c| domains.iter().any(|d| d.eq_ignore_ascii_case(&c.realm)))
         };
-        let values: Vec<&str> = request
+        // Each value parsed once: this runs on every forwarded request.
+        let (mine, keep): (Vec<&str>, Vec<&str>) = request
             .headers()
             .get_all(HeaderName::ProxyAuthorization)
-            .collect();
-        if !values.iter().any(|v| ours(v)) {
+            .partition(|v| ours(v));
+        if mine.is_empty() {
             return;
         }
-        let keep: Vec<String> = values
-            .into_iter()
-            .filter(|v| !ours(v))
-            .map(str::to_owned)
-            .collect();
+        let keep: Vec<String> = keep.into_iter().map(str::to_owned).collect();
         let headers = request.headers_mut();
         headers.remove_all(HeaderName::ProxyAuthorization);
         for value in keep {

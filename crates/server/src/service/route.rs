@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use switchboard_core::{Now, TransactionId};
+use switchboard_core::{Now, TransactionId, Transport};
 use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
 use switchboard_routing::{
     CallFacts, CallerIdMode, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
@@ -224,11 +224,7 @@ impl Service {
                 .headers()
                 .values(HeaderName::Privacy)
                 .any(|v| v.trim().eq_ignore_ascii_case("id"));
-        let transport = incoming
-            .source()
-            .transport
-            .as_via_token()
-            .to_ascii_lowercase();
+        let transport = transport_name(incoming.source().transport);
         let facts = CallFacts {
             to,
             to_domain,
@@ -236,7 +232,7 @@ impl Service {
             anonymous,
             caller: caller.kind(),
             source: incoming.source().remote.ip(),
-            transport: &transport,
+            transport,
             at_unix: i64::try_from(now.unix()).unwrap_or(i64::MAX),
         };
         // The trace costs allocations: built only when someone reads it.
@@ -462,20 +458,10 @@ impl Service {
         aor: &Aor,
         site: Option<&str>,
     ) -> (Vec<Target>, Vec<Target>) {
-        let Some(site) = site else {
-            return (Vec::new(), self.device_targets(now, aor));
-        };
         let plan = Arc::clone(&self.plan);
-        let near: Vec<String> = self
-            .registrar
-            .lookup(aor, now.unix())
-            .iter()
-            .filter(|b| plan.site_of(b.source.remote.ip()) == Some(site))
-            .map(|b| b.contact.clone())
-            .collect();
-        self.device_targets(now, aor)
-            .into_iter()
-            .partition(|t| near.iter().any(|c| c == &t.uri))
+        self.device_targets_split(now, aor, |b| {
+            site.is_some_and(|s| plan.site_of(b.source.remote.ip()) == Some(s))
+        })
     }
 }
 
@@ -501,13 +487,27 @@ impl Fallthrough {
 }
 
 /// The host (and port) of a gateway URI, for the identity asserted on it.
-fn gateway_host(gateway: &str) -> &str {
-    let rest = gateway
-        .strip_prefix("sips:")
-        .or_else(|| gateway.strip_prefix("sip:"))
-        .unwrap_or(gateway);
-    let rest = rest.rsplit('@').next().unwrap_or(rest);
-    rest.split(';').next().unwrap_or(rest)
+fn gateway_host(gateway: &str) -> String {
+    Uri::parse(gateway)
+        .ok()
+        .and_then(|u| {
+            u.as_sip().map(|sip| match sip.port {
+                Some(port) => format!("{}:{port}", sip.host),
+                None => sip.host.to_string(),
+            })
+        })
+        .unwrap_or_else(|| gateway.to_owned())
+}
+
+/// A transport as the plan names it (lower case), without allocating.
+fn transport_name(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+        Transport::Ws => "ws",
+        Transport::Wss => "wss",
+    }
 }
 
 /// Whether a target stays with the local users.
