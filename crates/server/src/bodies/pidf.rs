@@ -402,6 +402,10 @@ impl PidfParser {
                         has_default = true;
                         None
                     }
+                    // `xmlns:=".."` binds no prefix: not namespace
+                    // well-formed (and copied into a composed document it
+                    // would read as a second default namespace).
+                    quick_xml::name::PrefixDeclaration::Named([]) => return Err(at.clone()),
                     quick_xml::name::PrefixDeclaration::Named(prefix) => {
                         Some(utf8(prefix).ok_or(at.clone())?)
                     }

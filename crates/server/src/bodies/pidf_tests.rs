@@ -92,6 +92,8 @@ fn refuses_what_is_not_a_pidf_document() {
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><tuple x:id=\"1\"/></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&undefined;</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" entity=\"&lol;\"/>",
+        // Found by the pidf fuzz target: an empty prefix binding.
+        "<p:presence xmlns:p=\"urn:ietf:params:xml:ns:pidf\" xmlns:=\"urn:x\"/>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#0;</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note>&#1;</note></presence>",
         "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><note a=\"&#x1b;\"/></presence>",
