@@ -28,6 +28,23 @@ pub fn free_port_pair() -> u16 {
     }
 }
 
+/// The first of `count` consecutive UDP ports of 127.0.0.1 that are all
+/// free: SIPp's media port `-mp P` opens audio on P and P + 1 and video on
+/// P + 2 and P + 3, and fails to start when one of them is taken.
+pub fn free_udp_run(count: u16) -> u16 {
+    loop {
+        let first = free_port();
+        let rest_free = (1..count).all(|i| {
+            first
+                .checked_add(i)
+                .is_some_and(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok())
+        });
+        if rest_free {
+            return first;
+        }
+    }
+}
+
 /// Whether something listens on `port` of 127.0.0.1 over TCP (`tcp`) or
 /// has bound it over UDP: binding it ourselves fails. Peers that say
 /// nothing when ready (SIPp's screen is buffered in a pipe) are waited

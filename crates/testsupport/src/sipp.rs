@@ -6,7 +6,7 @@ use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::ports::{free_port, is_bound};
+use crate::ports::{free_port, free_udp_run, is_bound};
 use crate::process::{Proc, Stream};
 use crate::server::{DOMAIN, path_str, require};
 use crate::wait::wait_for;
@@ -68,7 +68,7 @@ impl Sipp {
         let (port, control, media) = (
             port.to_string(),
             free_port().to_string(),
-            free_port().to_string(),
+            free_udp_run(4).to_string(),
         );
         self.args(&[
             "-i", ip, "-mi", ip, "-p", &port, "-cp", &control, "-mp", &media, "-t", "u1", "-key",
