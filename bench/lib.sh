@@ -25,6 +25,17 @@ bench_require() {
 	[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 }
 
+# The reference Kamailio's run.sh: the shared harness's, or with
+# KAMAILIO_RECORDS=1 the project's copy that also keeps dialogs and call
+# records in its database (bench/kamailio-records).
+kamailio_run() {
+	if [ "${KAMAILIO_RECORDS:-0}" = 1 ]; then
+		echo "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/kamailio-records/run.sh"
+	else
+		echo "$BENCH/kamailio/run.sh"
+	fi
+}
+
 bench_stop() {
 	local pid
 	for pid in $OPID ${EXTRA_PIDS:-}; do
@@ -34,7 +45,7 @@ bench_stop() {
 	done
 	# Only the Kamailio this script started: one on 5060 may be another
 	# benchmark's.
-	[ -n "$KPID" ] && { "$BENCH/kamailio/run.sh" --stop --port 5060 >/dev/null 2>&1 || true; }
+	[ -n "$KPID" ] && { "$(kamailio_run)" --stop --port 5060 >/dev/null 2>&1 || true; }
 	[ -n "$WORK" ] && rm -rf "$WORK"
 }
 
@@ -82,7 +93,7 @@ bench_start() {
 	bench_config 5062 "$WORK/data" "$extra" > "$WORK/switchboard.toml"
 	OPID="$(bench_serve "$WORK/switchboard")"
 	[ -n "$OPID" ] || exit 1
-	KPID=$("$BENCH/kamailio/run.sh" --port 5060 --children 2 --users "$users" | tail -1)
+	KPID=$("$(kamailio_run)" --port 5060 --children 2 --users "$users" | tail -1)
 }
 
 # The host's UDP error counters from /proc/net/snmp: "InErrors RcvbufErrors".
