@@ -10,7 +10,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// Where the page's files are served.
-pub const DASHBOARD_PATHS: &[&str] = &["/", "/dashboard", "/dashboard.css", "/dashboard.js"];
+pub const DASHBOARD_PATHS: &[&str] = &[
+    "/",
+    "/dashboard",
+    "/dashboard.css",
+    "/dashboard.js",
+    "/favicon.svg",
+];
 
 /// Only this origin's script, style and API; no inline code, no frames,
 /// no forms posted anywhere.
@@ -21,6 +27,7 @@ pub const DASHBOARD_CSP: &str = "default-src 'none'; script-src 'self'; style-sr
 const PAGE: &str = include_str!("../assets/dashboard.html");
 const STYLE: &str = include_str!("../assets/dashboard.css");
 const SCRIPT: &str = include_str!("../assets/dashboard.js");
+const ICON: &str = include_str!("../assets/favicon.svg");
 
 /// The page's routes (no token: the page asks for one).
 pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
@@ -29,6 +36,7 @@ pub(crate) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/dashboard", get(page))
         .route("/dashboard.css", get(style))
         .route("/dashboard.js", get(script))
+        .route("/favicon.svg", get(icon))
 }
 
 /// `/` is the page for a browser (which asks for HTML); an API client
@@ -57,6 +65,10 @@ async fn style() -> Response {
 
 async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
+}
+
+async fn icon() -> Response {
+    asset("image/svg+xml", ICON)
 }
 
 /// One embedded file with the headers every one of them carries.

@@ -796,6 +796,7 @@ async fn the_dashboard_is_served_without_a_token_under_a_strict_csp() {
         ("/dashboard", "text/html; charset=utf-8"),
         ("/dashboard.css", "text/css; charset=utf-8"),
         ("/dashboard.js", "text/javascript; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml"),
     ];
     assert_eq!(DASHBOARD_PATHS.len(), expected.len());
     let mut files = String::new();
