@@ -775,9 +775,7 @@ async fn get_accepting(
     accept: &str,
     authorization: Option<&str>,
 ) -> axum::response::Response {
-    let mut request = Request::builder()
-        .uri(uri)
-        .header(header::ACCEPT, accept);
+    let mut request = Request::builder().uri(uri).header(header::ACCEPT, accept);
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);
     }
@@ -817,17 +815,28 @@ async fn the_dashboard_is_served_without_a_token_under_a_strict_csp() {
     }
     // Nothing but this origin, and no inline code the policy would need
     // 'unsafe-inline' for.
-    for directive in ["default-src 'none'", "script-src 'self'", "connect-src 'self'"] {
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+    ] {
         assert!(DASHBOARD_CSP.contains(directive), "{DASHBOARD_CSP}");
     }
     assert!(!DASHBOARD_CSP.contains("unsafe"), "{DASHBOARD_CSP}");
-    assert!(!files.contains("https://"), "something fetched from elsewhere");
+    assert!(
+        !files.contains("https://"),
+        "something fetched from elsewhere"
+    );
     assert!(!files.contains("<script>") && !files.contains(" style=\""));
     assert!(files.contains("<script src=\"/dashboard.js\""));
     assert!(files.contains("/api/v1/events") && files.contains("Authorization"));
     // An API client asking `/` for JSON still gets the API's 404.
     let problem = api.get("/").await.problem(StatusCode::NOT_FOUND);
-    assert!(problem.detail.contains("openapi.json"), "{}", problem.detail);
+    assert!(
+        problem.detail.contains("openapi.json"),
+        "{}",
+        problem.detail
+    );
 }
 
 /// The next server-sent event of `body` (at most `limit` away): its
@@ -854,7 +863,9 @@ async fn next_event(
             }
             return Some((field("event:"), field("data:")));
         }
-        let frame = tokio::time::timeout_at(deadline, body.frame()).await.ok()??;
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .ok()??;
         if let Ok(data) = frame.unwrap().into_data() {
             pending.push_str(std::str::from_utf8(&data).unwrap());
         }
@@ -874,10 +885,18 @@ async fn the_event_stream_sends_a_snapshot_at_once_then_only_changes() {
         true
     }));
     let bearer = format!("Bearer {}", api.token.as_str());
-    let response =
-        get_accepting(&api.router, "/api/v1/events", "text/event-stream", Some(&bearer)).await;
+    let response = get_accepting(
+        &api.router,
+        "/api/v1/events",
+        "text/event-stream",
+        Some(&bearer),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/event-stream");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "text/event-stream"
+    );
     let mut body = response.into_body();
     let mut pending = String::new();
     let second = std::time::Duration::from_secs(1);
@@ -901,11 +920,16 @@ async fn the_event_stream_sends_a_snapshot_at_once_then_only_changes() {
         answer_ms: Some(1_700_000_002_000),
     });
     shown.lock().unwrap().calls_total = 1;
-    let (event, data) = next_event(&mut body, &mut pending, 2 * second).await.unwrap();
+    let (event, data) = next_event(&mut body, &mut pending, 2 * second)
+        .await
+        .unwrap();
     assert_eq!(event, "snapshot");
     let message: serde_json::Value = serde_json::from_str(&data).unwrap();
     assert_eq!(message["view"]["calls_total"], 1);
-    assert_eq!(message["view"]["calls"][0]["answer_ms"], 1_700_000_002_000_u64);
+    assert_eq!(
+        message["view"]["calls"][0]["answer_ms"],
+        1_700_000_002_000_u64
+    );
 }
 
 #[tokio::test]
