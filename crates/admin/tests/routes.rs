@@ -786,6 +786,27 @@ async fn get_accepting(
         .unwrap()
 }
 
+impl Api {
+    /// `GET /api/v1/events` with the token: its body, once the answer is
+    /// checked to be an event stream.
+    async fn events(&self) -> Body {
+        let bearer = format!("Bearer {}", self.token.as_str());
+        let response = get_accepting(
+            &self.router,
+            "/api/v1/events",
+            "text/event-stream",
+            Some(&bearer),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        response.into_body()
+    }
+}
+
 #[tokio::test]
 async fn the_dashboard_is_served_without_a_token_under_a_strict_csp() {
     let api = api();
@@ -884,20 +905,7 @@ async fn the_event_stream_sends_a_snapshot_at_once_then_only_changes() {
         let _ = reply.send(answer);
         true
     }));
-    let bearer = format!("Bearer {}", api.token.as_str());
-    let response = get_accepting(
-        &api.router,
-        "/api/v1/events",
-        "text/event-stream",
-        Some(&bearer),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.headers()[header::CONTENT_TYPE],
-        "text/event-stream"
-    );
-    let mut body = response.into_body();
+    let mut body = api.events().await;
     let mut pending = String::new();
     let second = std::time::Duration::from_secs(1);
     let (event, data) = next_event(&mut body, &mut pending, second).await.unwrap();
@@ -961,15 +969,7 @@ async fn the_event_stream_needs_a_valid_token_and_ends_with_the_driver() {
         let _ = reply.send(answer(query));
         true
     }));
-    let bearer = format!("Bearer {}", stopping.token.as_str());
-    let response = get_accepting(
-        &stopping.router,
-        "/api/v1/events",
-        "text/event-stream",
-        Some(&bearer),
-    )
-    .await;
-    let mut body = response.into_body();
+    let mut body = stopping.events().await;
     let mut pending = String::new();
     let limit = std::time::Duration::from_secs(3);
     assert!(next_event(&mut body, &mut pending, limit).await.is_some());

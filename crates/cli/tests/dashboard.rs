@@ -28,7 +28,6 @@ use std::time::Duration;
 
 use common::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The script's own hard limit for the whole run, in seconds.
 const RUN_TIMEOUT_S: u64 = 150;
 
@@ -48,17 +47,7 @@ fn reached(node: &mut Proc, step: &str, limit: Duration) -> bool {
 
 #[test]
 fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
-    require("node", "--version", "nodejs");
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is not installed (Debian: apt-get install -y chromium)"
-    );
-    let browser = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    assert!(
-        browser.join("node_modules/playwright-core").is_dir(),
-        "run `npm ci` in {} (browser_interop does it)",
-        browser.display()
-    );
+    let browser = browser_dir();
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -107,33 +96,15 @@ fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
             assert!(bob.wait_event("CALL_CLOSED", s(10)), "{}", bob.report());
         }
     }
-    let status = node.wait(s(RUN_TIMEOUT_S + 30));
-    let report = |node: &Proc| {
+    let context = || {
         format!(
-            "{}\n--- alice:\n{}\n--- server:\n{}",
-            node.report(),
+            "--- alice:\n{}\n--- server:\n{}",
             alice.report(),
             server.log_text()
         )
     };
-    let lines: Vec<String> = node.output().lines().map(str::to_owned).collect();
-    let status = status.unwrap_or_else(|| panic!("node did not end in time\n{}", report(&node)));
-    let last = lines
-        .iter()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        status.success(),
-        "dashboard.mjs: {status}; last line {last:?}\n{}",
-        report(&node)
-    );
-    let passed: u32 = last
-        .strip_suffix(" passed, 0 failed")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("last line {last:?}\n{}", report(&node)));
-    assert_eq!(passed, 8, "{}", lines.join("\n"));
+    let passed = checks_passed(node, s(RUN_TIMEOUT_S + 30), &context);
+    assert_eq!(passed, 8, "every check of dashboard.mjs ran");
     for shot in [
         "dashboard-registered.png",
         "dashboard-call.png",
@@ -141,6 +112,5 @@ fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
     ] {
         assert!(out.join(shot).is_file(), "{shot} not saved");
     }
-    drop(node);
     drop(server);
 }

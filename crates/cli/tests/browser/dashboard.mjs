@@ -192,21 +192,22 @@ async function main() {
   });
 }
 
-const hard = setTimeout(async () => {
-  record(`overall timeout of ${cfg.timeoutS}s`, false);
+// The whole run against its deadline; Chromium closed and the summary
+// printed whatever happened (a close that hangs does not hold the exit).
+async function run() {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`overall timeout of ${cfg.timeoutS}s`)), cfg.timeoutS * 1000);
+  });
+  try {
+    await Promise.race([main(), deadline]);
+  } catch (e) {
+    record('the run', false, String((e && e.stack) || e).split('\n').slice(0, 3).join(' | '));
+  }
+  clearTimeout(timer);
   setTimeout(() => process.exit(1), 15000).unref();
   await cleanup();
-  summary();
-  process.exit(1);
-}, cfg.timeoutS * 1000);
-
-main().then(async () => {
-  clearTimeout(hard);
-  await cleanup();
   process.exit(summary());
-}, async (e) => {
-  clearTimeout(hard);
-  record('harness', false, String((e && e.stack) || e).split('\n').slice(0, 3).join(' | '));
-  await cleanup();
-  process.exit(summary() || 1);
-});
+}
+
+run();

@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use switchboard_proto::digest::{self, Algorithm, Qop};
 pub use switchboard_testsupport::*;
 
+mod browser;
+pub use browser::*;
+
 /// The binary under test.
 pub fn switchboard() -> Switchboard {
     Switchboard::new(env!("CARGO_BIN_EXE_switchboard"))
