@@ -23,10 +23,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::browser::{CHROMIUM, browser_dir, checks_passed};
 use common::*;
 
 /// The script's own hard limit for the whole run, in seconds.

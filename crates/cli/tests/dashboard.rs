@@ -26,6 +26,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::browser::{CHROMIUM, browser_dir, checks_passed};
 use common::*;
 
 /// The script's own hard limit for the whole run, in seconds.

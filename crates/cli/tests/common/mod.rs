@@ -11,8 +11,7 @@ use std::time::{Duration, Instant};
 use switchboard_proto::digest::{self, Algorithm, Qop};
 pub use switchboard_testsupport::*;
 
-mod browser;
-pub use browser::*;
+pub mod browser;
 
 /// The binary under test.
 pub fn switchboard() -> Switchboard {
