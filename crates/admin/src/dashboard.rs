@@ -1,8 +1,8 @@
-//! The web dashboard at `/dashboard` (and `/` for a browser): one page, its style sheet
-//! and its script, embedded in the binary (nothing is fetched from
-//! elsewhere), under a strict Content-Security-Policy. The page itself
-//! needs no token: it asks for one and sends it with every API request;
-//! its data come from `GET /api/v1/events`.
+//! The web dashboard at `/dashboard` (and `/` for a browser): one page,
+//! its style sheet, script and icon, embedded in the binary (nothing is
+//! fetched from elsewhere), under a strict Content-Security-Policy. The
+//! files need no token: the page asks for one and sends it with every API
+//! request; its data come from `GET /api/v1/events`.
 
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Uri, header};

@@ -98,7 +98,9 @@ impl PerMinute {
             None => {}
         }
         self.last = Some((minute, totals));
-        let oldest = minute.saturating_sub(MINUTES_KEPT as u64) * 60;
+        let oldest = minute
+            .saturating_sub(MINUTES_KEPT as u64)
+            .saturating_mul(60);
         while self.closed.front().is_some_and(|m| m.minute <= oldest) {
             self.closed.pop_front();
         }
