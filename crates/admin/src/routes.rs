@@ -15,6 +15,7 @@ use switchboard_store::RecordQuery;
 use tokio::sync::watch;
 
 use crate::auth::{Tokens, require_token};
+use crate::events::LiveFeed;
 use crate::record::{Record, parse_time};
 use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
 
@@ -59,8 +60,8 @@ struct AdminState {
     started: Instant,
     /// Its store handle also serves the records (read off the driver).
     tokens: Arc<Tokens>,
-    /// Set when the listener stops: the dashboards' event streams end.
-    stopping: Arc<watch::Sender<bool>>,
+    /// The dashboards' event streams.
+    live: Arc<LiveFeed>,
 }
 
 /// The API: the routes behind the token check, problem documents for
@@ -91,11 +92,11 @@ pub(crate) fn router_stopping(
     stopping: Arc<watch::Sender<bool>>,
 ) -> Router {
     let state = AdminState {
+        live: LiveFeed::new(driver.clone(), stopping),
         driver,
         info: Arc::new(info),
         started: Instant::now(),
         tokens: Arc::clone(&tokens),
-        stopping,
     };
     let api = Router::new()
         .route("/api/v1/status", get(status))
@@ -210,7 +211,7 @@ async fn hang_up(
 }
 
 async fn events(State(state): State<AdminState>) -> Result<Response, Problem> {
-    crate::events::stream(state.driver, &state.stopping).await
+    state.live.stream().await
 }
 
 async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {

@@ -1019,3 +1019,39 @@ async fn stopping_the_listener_ends_open_event_streams_at_once() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn open_pages_share_one_poller_which_stops_with_the_last_page() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&asked);
+    let api = api_with(Driver::new(move |query, reply| {
+        if query == AdminQuery::Dashboard {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = reply.send(answer(query));
+        true
+    }));
+    let second = std::time::Duration::from_secs(1);
+    let mut pages = Vec::new();
+    for _ in 0..3 {
+        let mut body = api.events().await;
+        let mut pending = String::new();
+        assert!(next_event(&mut body, &mut pending, second).await.is_some());
+        pages.push(body);
+    }
+    // Each page asked once for its first snapshot; then one poller asks
+    // twice a second for all three (three pollers would ask about 12
+    // times in 2 s).
+    let before = asked.load(Ordering::SeqCst);
+    assert_eq!(before, 3);
+    tokio::time::sleep(2 * second).await;
+    let polled = asked.load(Ordering::SeqCst) - before;
+    assert!((2..=6).contains(&polled), "{polled} questions in 2 s");
+    // No page left: nobody asks any more.
+    drop(pages);
+    tokio::time::sleep(second + second / 5).await;
+    let idle = asked.load(Ordering::SeqCst);
+    tokio::time::sleep(3 * second / 2).await;
+    assert_eq!(asked.load(Ordering::SeqCst), idle);
+}
