@@ -1,8 +1,9 @@
 //! The web dashboard of `switchboard serve` in headless Chromium (Debian
 //! `chromium`, driven by playwright-core: `tests/browser/dashboard.mjs`):
 //! the page served by the admin listener refuses a bad token with a clear
-//! message, logs in with one made by `switchboard token create`, shows two
-//! baresip phones registered, then the call between them with a timer
+//! message, logs in with one made by `switchboard token create`, shows a
+//! trunk's two probed gateways (one answering 200, one 503) up and down,
+//! two baresip phones registered, then the call between them with a timer
 //! that advances, then the call gone after the hang-up, all pushed to the
 //! page (never reloaded). Screenshots are kept under target/ (the path is
 //! printed).
@@ -22,8 +23,12 @@
 
 mod common;
 
+use std::net::UdpSocket;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use common::browser::{CHROMIUM, browser_dir, checks_passed};
@@ -46,6 +51,55 @@ fn reached(node: &mut Proc, step: &str, limit: Duration) -> bool {
     node.find_line(Stream::Stdout, &line).is_some()
 }
 
+/// A gateway that answers every request with `code` until dropped.
+struct Gateway {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Gateway {
+    fn answering(code: u16, reason: &'static str) -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 65_535];
+            while !stopped.load(Ordering::Relaxed) {
+                if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                    let request = text(&buf[..n]);
+                    if !request.starts_with("SIP/2.0") {
+                        let answer = response_to(&request, code, reason, "gw", "");
+                        let _ = socket.send_to(answer.as_bytes(), from);
+                    }
+                }
+            }
+        });
+        Self {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("sip:127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[test]
 fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
     let browser = browser_dir();
@@ -54,7 +108,20 @@ fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
     let data = dir.path().join("data");
     let (alice_pass, bob_pass) = ("alice-Dash-1", "bob-Dash-2");
     switchboard().add_users(&data, &[("alice", alice_pass), ("bob", bob_pass)]);
-    let (server, api) = serve_with_admin(&data);
+    // A trunk whose gateways are probed every second: one answers 200
+    // (up), the other 503 (down).
+    let (up, down) = (
+        Gateway::answering(200, "OK"),
+        Gateway::answering(503, "Service Unavailable"),
+    );
+    let plan = format!(
+        "[[trunk]]\nname = \"carrier\"\ngateways = [\"{}\", \"{}\"]\n\
+         probe = true\nprobe_interval = 1\nprobe_up = 1\nprobe_down = 2\n\n\
+         [[route]]\nname = \"out\"\nto_prefix = [\"00\"]\ntrunks = [\"carrier\"]\n",
+        up.uri(),
+        down.uri()
+    );
+    let (server, api) = serve_with_admin_config(&data, &plan);
     let token = create_token(&data, "dashboard");
 
     let mut alice = Baresip::builder(dir.path(), "alice")
@@ -76,6 +143,10 @@ fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
         .args(["--url", &format!("http://{api}")])
         .args(["--token", &token])
         .args(["--users", "alice,bob"])
+        .args([
+            "--gateways",
+            &format!("{}=up,{}=down", up.uri(), down.uri()),
+        ])
         .args(["--out", out.to_str().unwrap()])
         .args(["--timeout", &RUN_TIMEOUT_S.to_string()])
         .args(["--chromium", CHROMIUM])
@@ -105,7 +176,7 @@ fn the_dashboard_shows_registrations_and_a_live_call_in_chromium() {
         )
     };
     let passed = checks_passed(node, s(RUN_TIMEOUT_S + 30), &context);
-    assert_eq!(passed, 8, "every check of dashboard.mjs ran");
+    assert_eq!(passed, 9, "every check of dashboard.mjs ran");
     for shot in [
         "dashboard-registered.png",
         "dashboard-call.png",

@@ -12,7 +12,8 @@
 // only when nothing failed. Bounded by --timeout (whole run, hard).
 //
 // Usage: node dashboard.mjs --url http://127.0.0.1:PORT --token TOKEN
-//   --users alice,bob  --out DIR (screenshots)  --timeout 150
+//   --users alice,bob  --gateways sip:GW1=up,sip:GW2=down
+//   --out DIR (screenshots)  --timeout 150
 //   --step-timeout 30  --chromium /usr/bin/chromium
 import fs from 'node:fs';
 import os from 'node:os';
@@ -33,6 +34,8 @@ const cfg = {
   url: String(F.url || 'http://127.0.0.1:8089').replace(/\/$/, ''),
   token: F.token || '',
   users: String(F.users || 'alice,bob').split(','),
+  // URI=health pairs: the trunk's gateways and the health each must show.
+  gateways: String(F.gateways || '').split(',').filter(Boolean).map((g) => g.split('=')),
   out: path.resolve(F.out || 'out'),
   timeoutS: Number(F.timeout || 150),
   stepS: Number(F['step-timeout'] || 30),
@@ -149,6 +152,13 @@ async function main() {
     const ok = list.length === cfg.users.length && count === String(cfg.users.length)
       && list.every((r) => r[2] === 'udp' && r[1].startsWith('sip:') && seconds(r[3]) > 0);
     return { ok, detail: JSON.stringify(list) };
+  });
+  await check('the trunk shows each gateway up or down', async () => {
+    await page.waitForFunction((gateways) => {
+      const shown = Array.from(document.querySelectorAll('#trunks tbody tr'), (tr) => Array.from(tr.cells, (td) => td.textContent));
+      return gateways.every(([uri, health]) => shown.some((r) => r[1] === uri && r[2] === health));
+    }, cfg.gateways, { timeout: cfg.stepS * 1000, polling: 200 });
+    return { ok: true, detail: JSON.stringify(await rows(page, 'trunks')) };
   });
   await shot(page, 'dashboard-registered.png');
   console.log('STEP registered');
