@@ -163,6 +163,12 @@ impl RuntimeMetrics {
             ),
             (
                 Counter,
+                "switchboard_registrations_accepted_total",
+                "REGISTERs accepted with their bindings stored (contacts added, refreshed or removed).",
+                m.registrations,
+            ),
+            (
+                Counter,
                 "switchboard_call_attempts_total",
                 "Initial INVITEs forwarded.",
                 m.call_attempts,
