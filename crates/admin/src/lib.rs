@@ -18,6 +18,9 @@
 //! * [`Exposition`] and [`Histogram`]: the Prometheus text at `/metrics`
 //!   (open on loopback, behind a token beyond it), rendered by the binary
 //!   from the service's snapshot;
+//! * the web dashboard at `/` (its files embedded, [`DASHBOARD_CSP`]),
+//!   fed by `GET /api/v1/events` (server-sent [`DashboardSnapshot`]s,
+//!   with the [`PerMinute`] series the binary keeps);
 //! * [`Token`] and [`Tokens`]: bearer tokens, shown once and stored as
 //!   their SHA-256 (`switchboard token create`).
 
@@ -25,10 +28,14 @@
 
 mod auth;
 mod call;
+mod dashboard;
+mod dashboard_snapshot;
 mod error;
+mod events;
 mod exposition;
 mod histogram;
 mod listener;
+mod per_minute;
 mod plan;
 mod problem;
 mod query;
@@ -42,9 +49,14 @@ mod trunk;
 
 pub use auth::Tokens;
 pub use call::{Call, CallParty, HungUp};
+pub use dashboard::{DASHBOARD_CSP, DASHBOARD_PATHS};
+pub use dashboard_snapshot::{
+    DASHBOARD_LIST_LIMIT, DashboardCall, DashboardRegistration, DashboardSnapshot,
+};
 pub use error::StartError;
 pub use exposition::{Exposition, METRICS_CONTENT_TYPE, MetricKind};
 pub use histogram::{Histogram, LATENCY_BUCKETS};
+pub use per_minute::{MINUTES_KEPT, MinuteCounts, PerMinute, Totals};
 pub use plan::{PlanSummary, PlanTrunk};
 pub use problem::{PROBLEM_JSON, Problem};
 pub use query::{AdminAnswer, AdminQuery, AdminReply, Driver, UserFilter};

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use crate::{Call, Certificate, Counts, HungUp, PlanSummary, Problem, Registration, Trunk};
+use crate::{
+    Call, Certificate, Counts, DashboardSnapshot, HungUp, PlanSummary, Problem, Registration, Trunk,
+};
 
 /// How long a handler waits for the driver's answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,6 +41,8 @@ pub enum AdminQuery {
         /// Its Call-ID.
         call_id: String,
     },
+    /// What the dashboard shows (`GET /api/v1/events`).
+    Dashboard,
 }
 
 /// The driver's answer, of the query's kind.
@@ -63,6 +67,8 @@ pub enum AdminAnswer {
     /// For [`AdminQuery::HangUp`]: `None` when no call in progress has
     /// that Call-ID.
     HungUp(Option<HungUp>),
+    /// For [`AdminQuery::Dashboard`].
+    Dashboard(DashboardSnapshot),
 }
 
 /// Where the driver sends its answer.

@@ -12,8 +12,10 @@ use axum::routing::{delete, get};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use switchboard_store::RecordQuery;
+use tokio::sync::watch;
 
 use crate::auth::{Tokens, require_token};
+use crate::events::LiveFeed;
 use crate::record::{Record, parse_time};
 use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
 
@@ -28,6 +30,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/calls"),
     ("DELETE", "/api/v1/calls/{call_id}"),
     ("GET", "/api/v1/openapi.json"),
+    ("GET", "/api/v1/events"),
 ];
 
 /// The OpenAPI 3 document, written by hand next to the routes.
@@ -57,6 +60,8 @@ struct AdminState {
     started: Instant,
     /// Its store handle also serves the records (read off the driver).
     tokens: Arc<Tokens>,
+    /// The dashboards' event streams.
+    live: Arc<LiveFeed>,
 }
 
 /// The API: the routes behind the token check, problem documents for
@@ -74,7 +79,20 @@ pub fn router_with(
     tokens: Arc<Tokens>,
     metrics_access: MetricsAccess,
 ) -> Router {
+    let (stopping, _) = watch::channel(false);
+    router_stopping(driver, info, tokens, metrics_access, Arc::new(stopping))
+}
+
+/// [`router_with`], its event streams ended when `stopping` turns true.
+pub(crate) fn router_stopping(
+    driver: Driver,
+    info: ServerInfo,
+    tokens: Arc<Tokens>,
+    metrics_access: MetricsAccess,
+    stopping: Arc<watch::Sender<bool>>,
+) -> Router {
     let state = AdminState {
+        live: LiveFeed::new(driver.clone(), stopping),
         driver,
         info: Arc::new(info),
         started: Instant::now(),
@@ -88,21 +106,24 @@ pub fn router_with(
         .route("/api/v1/records", get(records))
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/calls/{call_id}", delete(hang_up))
-        .route("/api/v1/openapi.json", get(openapi));
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/events", get(events));
     let check = middleware::from_fn_with_state(tokens, require_token);
     // The token layer covers the routes added before it.
     let routes = match metrics_access {
         MetricsAccess::Open => api.route_layer(check).route("/metrics", get(metrics)),
         MetricsAccess::Token => api.route("/metrics", get(metrics)).route_layer(check),
     };
+    // The dashboard's page and files need no token (the page asks for one).
     routes
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
 }
 
 /// The driver answered with another kind than asked: a bug of the binary.
-fn wrong_answer(answer: &AdminAnswer) -> Problem {
+pub(crate) fn wrong_answer(answer: &AdminAnswer) -> Problem {
     tracing::error!(?answer, "admin: the driver answered another question");
     Problem::internal("the server answered another question")
 }
@@ -187,6 +208,10 @@ async fn hang_up(
         )),
         other => Err(wrong_answer(&other)),
     }
+}
+
+async fn events(State(state): State<AdminState>) -> Result<Response, Problem> {
+    state.live.stream().await
 }
 
 async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {
@@ -277,7 +302,7 @@ async fn openapi() -> Response {
         .into_response()
 }
 
-async fn not_found(uri: Uri) -> Problem {
+pub(crate) async fn not_found(uri: Uri) -> Problem {
     Problem::new(
         StatusCode::NOT_FOUND,
         format!("no resource at {}: see /api/v1/openapi.json", uri.path()),

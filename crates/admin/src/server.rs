@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::auth::Tokens;
 use crate::listener::TlsListener;
-use crate::{Driver, MetricsAccess, ServerInfo, StartError, router_with};
+use crate::routes::router_stopping;
+use crate::{Driver, MetricsAccess, ServerInfo, StartError};
 
 /// How long a stop waits for requests in progress.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -32,6 +33,8 @@ pub struct AdminServer {
     local_addr: SocketAddr,
     https: bool,
     stop: oneshot::Sender<()>,
+    /// Ends the dashboards' event streams, which would hold the stop.
+    stopping: Arc<watch::Sender<bool>>,
     task: JoinHandle<()>,
 }
 
@@ -61,7 +64,14 @@ impl AdminServer {
         } else {
             MetricsAccess::Token
         };
-        let app = router_with(driver, config.info, tokens, metrics_access);
+        let stopping = Arc::new(watch::channel(false).0);
+        let app = router_stopping(
+            driver,
+            config.info,
+            tokens,
+            metrics_access,
+            Arc::clone(&stopping),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let signal = async move {
             let _ = stopped.await;
@@ -84,6 +94,7 @@ impl AdminServer {
             local_addr,
             https,
             stop,
+            stopping,
             task,
         })
     }
@@ -104,6 +115,7 @@ impl AdminServer {
     /// Stops accepting and waits (a few seconds at most) for requests in
     /// progress.
     pub async fn shutdown(self) {
+        self.stopping.send_replace(true);
         let _ = self.stop.send(());
         let mut task = self.task;
         if tokio::time::timeout(STOP_GRACE, &mut task).await.is_err() {

@@ -19,9 +19,11 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Certificate, Counts,
-    Driver, Gateway, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MetricsAccess, PROBLEM_JSON,
-    PlanSummary, PlanTrunk, Problem, ROUTES, Record, Registration, ServerInfo, StartError, Status,
-    Token, Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
+    DASHBOARD_CSP, DASHBOARD_PATHS, DashboardCall, DashboardRegistration, DashboardSnapshot,
+    Driver, Gateway, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MINUTES_KEPT, MetricsAccess,
+    MinuteCounts, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Record, Registration,
+    ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document,
+    router, router_with,
 };
 use switchboard_store::{
     AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
@@ -129,6 +131,30 @@ fn answer(query: AdminQuery) -> AdminAnswer {
                 action: "bye".into(),
             }))
         }
+        AdminQuery::Dashboard => AdminAnswer::Dashboard(dashboard()),
+    }
+}
+
+/// What the fake driver's dashboard shows: one registration, no call.
+fn dashboard() -> DashboardSnapshot {
+    DashboardSnapshot {
+        registrations_total: 1,
+        registrations: vec![DashboardRegistration {
+            aor: "sip:alice@example.com".into(),
+            contact: "sip:alice@192.0.2.1:5070".into(),
+            transport: "udp".into(),
+            expires_at: 1_700_003_600,
+            user_agent: Some("phone/1".into()),
+        }],
+        calls_total: 0,
+        calls: Vec::new(),
+        trunks: Vec::new(),
+        per_minute: (0..MINUTES_KEPT as u64)
+            .map(|i| MinuteCounts {
+                minute: 1_700_000_040 + 60 * i,
+                ..MinuteCounts::default()
+            })
+            .collect(),
     }
 }
 
@@ -739,4 +765,293 @@ async fn calls_in_progress_are_listed_and_one_is_hung_up_by_its_call_id() {
     assert!(problem.detail.contains("nobody"), "{}", problem.detail);
     let get_one = api.get("/api/v1/calls/nobody").await;
     get_one.problem(StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// One GET of `uri` with an `Accept` header: status and headers, the body
+/// left unread (an event stream never ends).
+async fn get_accepting(
+    router: &Router,
+    uri: &str,
+    accept: &str,
+    authorization: Option<&str>,
+) -> axum::response::Response {
+    let mut request = Request::builder().uri(uri).header(header::ACCEPT, accept);
+    if let Some(value) = authorization {
+        request = request.header(header::AUTHORIZATION, value);
+    }
+    router
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap()
+}
+
+impl Api {
+    /// `GET /api/v1/events` with the token: its body, once the answer is
+    /// checked to be an event stream.
+    async fn events(&self) -> Body {
+        let bearer = format!("Bearer {}", self.token.as_str());
+        let response = get_accepting(
+            &self.router,
+            "/api/v1/events",
+            "text/event-stream",
+            Some(&bearer),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/event-stream"
+        );
+        response.into_body()
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_is_served_without_a_token_under_a_strict_csp() {
+    let api = api();
+    let expected = [
+        ("/", "text/html; charset=utf-8"),
+        ("/dashboard", "text/html; charset=utf-8"),
+        ("/dashboard.css", "text/css; charset=utf-8"),
+        ("/dashboard.js", "text/javascript; charset=utf-8"),
+        ("/favicon.svg", "image/svg+xml"),
+    ];
+    assert_eq!(DASHBOARD_PATHS.len(), expected.len());
+    let mut files = String::new();
+    for (path, content_type) in expected {
+        // What a browser sends when it navigates (or loads a sub-resource).
+        let response = get_accepting(&api.router, path, "text/html,*/*;q=0.8", None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert_eq!(headers[header::CONTENT_TYPE], content_type, "{path}");
+        assert_eq!(
+            headers[header::CONTENT_SECURITY_POLICY],
+            DASHBOARD_CSP,
+            "{path}"
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        files.push_str(std::str::from_utf8(&body).unwrap());
+    }
+    // Nothing but this origin, and no inline code the policy would need
+    // 'unsafe-inline' for.
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "connect-src 'self'",
+    ] {
+        assert!(DASHBOARD_CSP.contains(directive), "{DASHBOARD_CSP}");
+    }
+    assert!(!DASHBOARD_CSP.contains("unsafe"), "{DASHBOARD_CSP}");
+    assert!(
+        !files.contains("https://"),
+        "something fetched from elsewhere"
+    );
+    assert!(!files.contains("<script>") && !files.contains(" style=\""));
+    assert!(files.contains("<script src=\"/dashboard.js\""));
+    assert!(files.contains("/api/v1/events") && files.contains("Authorization"));
+    // An API client asking `/` for JSON still gets the API's 404.
+    let problem = api.get("/").await.problem(StatusCode::NOT_FOUND);
+    assert!(
+        problem.detail.contains("openapi.json"),
+        "{}",
+        problem.detail
+    );
+}
+
+/// The next server-sent event of `body` (at most `limit` away): its
+/// `event` and its `data`.
+async fn next_event(
+    body: &mut Body,
+    pending: &mut String,
+    limit: std::time::Duration,
+) -> Option<(String, String)> {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(end) = pending.find("\n\n") {
+            let block: String = pending.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .filter_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim_start().to_owned())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            if block.starts_with(':') {
+                continue; // a keep-alive comment
+            }
+            return Some((field("event:"), field("data:")));
+        }
+        let frame = tokio::time::timeout_at(deadline, body.frame())
+            .await
+            .ok()??;
+        if let Ok(data) = frame.unwrap().into_data() {
+            pending.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_event_stream_sends_a_snapshot_at_once_then_only_changes() {
+    let shown = Arc::new(std::sync::Mutex::new(dashboard()));
+    let view = Arc::clone(&shown);
+    let api = api_with(Driver::new(move |query, reply| {
+        let answer = match query {
+            AdminQuery::Dashboard => AdminAnswer::Dashboard(view.lock().unwrap().clone()),
+            other => answer(other),
+        };
+        let _ = reply.send(answer);
+        true
+    }));
+    let mut body = api.events().await;
+    let mut pending = String::new();
+    let second = std::time::Duration::from_secs(1);
+    let (event, data) = next_event(&mut body, &mut pending, second).await.unwrap();
+    assert_eq!(event, "snapshot");
+    let message: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert!(message["server_ms"].as_u64().unwrap() > 1_700_000_000_000);
+    let first: DashboardSnapshot = serde_json::from_value(message["view"].clone()).unwrap();
+    assert_eq!(first, dashboard());
+
+    // Nothing changed: nothing sent (the driver is asked twice a second).
+    assert_eq!(next_event(&mut body, &mut pending, 2 * second).await, None);
+
+    // A call starts: the next snapshot has it.
+    shown.lock().unwrap().calls.push(DashboardCall {
+        call_id: "c1@example.com".into(),
+        caller: "alice@example.com".into(),
+        callee: "bob@example.com".into(),
+        state: "confirmed".into(),
+        start_ms: 1_700_000_000_000,
+        answer_ms: Some(1_700_000_002_000),
+    });
+    shown.lock().unwrap().calls_total = 1;
+    let (event, data) = next_event(&mut body, &mut pending, 2 * second)
+        .await
+        .unwrap();
+    assert_eq!(event, "snapshot");
+    let message: serde_json::Value = serde_json::from_str(&data).unwrap();
+    assert_eq!(message["view"]["calls_total"], 1);
+    assert_eq!(
+        message["view"]["calls"][0]["answer_ms"],
+        1_700_000_002_000_u64
+    );
+}
+
+#[tokio::test]
+async fn the_event_stream_needs_a_valid_token_and_ends_with_the_driver() {
+    let api = api();
+    for authorization in [None, Some("Bearer not-a-token".to_owned())] {
+        let response = get_accepting(
+            &api.router,
+            "/api/v1/events",
+            "text/event-stream",
+            authorization.as_deref(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+    // No driver: a problem document, not an empty stream.
+    let gone = api_with(Driver::new(|_, _| false));
+    gone.get("/api/v1/events")
+        .await
+        .problem(StatusCode::SERVICE_UNAVAILABLE);
+    // A driver that stops after the first snapshot: the stream ends.
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&asked);
+    let stopping = api_with(Driver::new(move |query, reply| {
+        if count.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0 {
+            return false;
+        }
+        let _ = reply.send(answer(query));
+        true
+    }));
+    let mut body = stopping.events().await;
+    let mut pending = String::new();
+    let limit = std::time::Duration::from_secs(3);
+    assert!(next_event(&mut body, &mut pending, limit).await.is_some());
+    let end = tokio::time::timeout(limit, async {
+        while let Some(frame) = body.frame().await {
+            frame.unwrap();
+        }
+    })
+    .await;
+    assert!(end.is_ok(), "the stream did not end with its driver");
+}
+
+#[tokio::test]
+async fn stopping_the_listener_ends_open_event_streams_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let token = token_in(&store, "dashboard");
+    let config = AdminConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        tls: None,
+        info: info(),
+    };
+    let tokens = Arc::new(Tokens::load(store).unwrap());
+    let server = AdminServer::start(config, driver(), tokens).await.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    let request = format!(
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.as_str()
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("event: snapshot") {
+        let n = tcp.read(&mut buf).await.unwrap();
+        assert!(n > 0, "{}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    // The listener waits up to 5 s for requests in progress; an open
+    // stream must not be one of them.
+    let started = std::time::Instant::now();
+    server.shutdown().await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn open_pages_share_one_poller_which_stops_with_the_last_page() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&asked);
+    let api = api_with(Driver::new(move |query, reply| {
+        if query == AdminQuery::Dashboard {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        let _ = reply.send(answer(query));
+        true
+    }));
+    let second = std::time::Duration::from_secs(1);
+    let mut pages = Vec::new();
+    for _ in 0..3 {
+        let mut body = api.events().await;
+        let mut pending = String::new();
+        assert!(next_event(&mut body, &mut pending, second).await.is_some());
+        pages.push(body);
+    }
+    // Each page asked once for its first snapshot; then one poller asks
+    // twice a second for all three (three pollers would ask about 12
+    // times in 2 s).
+    let before = asked.load(Ordering::SeqCst);
+    assert_eq!(before, 3);
+    tokio::time::sleep(2 * second).await;
+    let polled = asked.load(Ordering::SeqCst) - before;
+    assert!((2..=6).contains(&polled), "{polled} questions in 2 s");
+    // No page left: nobody asks any more.
+    drop(pages);
+    tokio::time::sleep(second + second / 5).await;
+    let idle = asked.load(Ordering::SeqCst);
+    tokio::time::sleep(3 * second / 2).await;
+    assert_eq!(asked.load(Ordering::SeqCst), idle);
 }

@@ -217,7 +217,8 @@ pub struct AdminArgs {
     pub admin: String,
     /// The bearer token (default: the `SWITCHBOARD_TOKEN` environment
     /// variable, which other users cannot see in the process list).
-    #[arg(long, value_name = "TOKEN")]
+    /// Base64url: it may start with `-`.
+    #[arg(long, value_name = "TOKEN", allow_hyphen_values = true)]
     pub token: Option<String>,
 }
 
@@ -852,5 +853,15 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_token_may_start_with_a_hyphen() {
+        // One token in 64 does (base64url); clap took it for a flag.
+        let cli = Cli::try_parse_from(["switchboard", "status", "--token", "-K3x_9"]);
+        assert!(
+            matches!(cli, Ok(Cli { command: Command::Status(AdminArgs { token: Some(ref t), .. }) }) if t == "-K3x_9"),
+            "{cli:?}"
+        );
     }
 }

@@ -23,51 +23,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::browser::{CHROMIUM, browser_dir, checks_passed};
 use common::*;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The script's own hard limit for the whole run, in seconds.
 const RUN_TIMEOUT_S: u64 = 240;
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
-
-/// `npm ci` in `tests/browser` when its `node_modules` is missing
-/// (5 minutes at most).
-fn npm_ci(dir: &Path) {
-    if dir.join("node_modules/playwright-core").is_dir() {
-        return;
-    }
-    require("npm", "--version", "nodejs npm");
-    let mut command = Command::new("npm");
-    command
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(dir)
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1");
-    let mut npm = Proc::spawn("npm ci", command).killing_descendants();
-    let status = npm.expect_exit(Duration::from_secs(300));
-    assert!(
-        status.success(),
-        "npm ci failed in {}\n{}",
-        dir.display(),
-        npm.report()
-    );
-}
-
 #[test]
 fn jssip_and_sipjs_in_chromium_over_ws_and_wss() {
-    require("node", "--version", "nodejs");
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is not installed (Debian: apt-get install -y chromium); scripts/test.sh installs it"
-    );
     let browser = browser_dir();
-    npm_ci(&browser);
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -106,41 +74,16 @@ fn jssip_and_sipjs_in_chromium_over_ws_and_wss() {
         .current_dir(&browser);
     // playwright starts Chromium in a process group of its own: the guard
     // kills node and everything it started.
-    let mut node = Proc::spawn("browser", command).killing_descendants();
-    let status = node.wait(Duration::from_secs(RUN_TIMEOUT_S + 45));
-    let lines: Vec<String> = node.output().lines().map(str::to_owned).collect();
-    drop(node);
-    let all = lines.join("\n");
-    let failed: Vec<&String> = lines.iter().filter(|l| l.starts_with("FAIL")).collect();
-    let report = || {
+    let node = Proc::spawn("browser", command).killing_descendants();
+    let context = || {
         format!(
-            "failed checks:\n{}\n--- traces in {}\n--- server:\n{}",
-            failed
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n"),
+            "--- traces in {}\n--- server:\n{}",
             out.display(),
             server.log_text()
         )
     };
-    let status = status.unwrap_or_else(|| panic!("node did not end in time\n{all}\n{}", report()));
-    let last = lines
-        .iter()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .cloned()
-        .unwrap_or_default();
-    assert!(
-        status.success(),
-        "browser_call.mjs: {status}; last line {last:?}\n{}",
-        report()
-    );
+    let passed = checks_passed(node, Duration::from_secs(RUN_TIMEOUT_S + 45), &context);
     // 17 checks per library pairing and URL (19 lines: some are per page).
-    let passed: u32 = last
-        .strip_suffix(" passed, 0 failed")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("last line {last:?}\n{}", report()));
-    assert!(passed >= 2 * 3 * 17, "only {passed} checks: {last}");
+    assert!(passed >= 2 * 3 * 17, "only {passed} checks");
     drop(server);
 }

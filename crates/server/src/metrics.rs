@@ -26,6 +26,7 @@ pub(crate) struct Counters {
     auth_failures: u64,
     lockouts: u64,
     plan_loads: u64,
+    registrations: u64,
 }
 
 impl Counters {
@@ -65,6 +66,11 @@ impl Counters {
             .retain(|_, answered| at.saturating_duration_since(*answered) < RETRANSMITTED_2XX);
     }
 
+    /// A REGISTER was accepted and its bindings stored.
+    pub(crate) fn registered(&mut self) {
+        self.registrations += 1;
+    }
+
     /// A dial plan was put in force.
     pub(crate) fn plan_loaded(&mut self) {
         self.plan_loads += 1;
@@ -87,6 +93,7 @@ impl Counters {
             auth_failures: self.auth_failures,
             lockouts: self.lockouts,
             plan_loads: self.plan_loads,
+            registrations: self.registrations,
         }
     }
 }
@@ -140,4 +147,7 @@ pub struct ServiceMetrics {
     pub lockouts: u64,
     /// Counter: dial plans put in force (the first one included).
     pub plan_loads: u64,
+    /// Counter: REGISTERs accepted with their bindings stored (a contact
+    /// added, refreshed or removed), for the registrations per minute.
+    pub registrations: u64,
 }

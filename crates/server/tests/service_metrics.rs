@@ -152,3 +152,16 @@ fn subscriptions_plans_and_gateways_are_counted() {
     });
     assert_eq!(h.service.metrics().plan_loads, 1);
 }
+
+#[test]
+fn each_accepted_register_counts_once_and_a_challenge_does_not() {
+    let mut h = Server::new();
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    h.register(&mut bob, 600);
+    // Two REGISTERs went in (the first challenged): one accepted.
+    assert_eq!(h.ep.stats().messages.requests_received.get("REGISTER"), 2);
+    assert_eq!(h.service.metrics().registrations, 1);
+    // A refresh is accepted too.
+    h.register(&mut bob, 600);
+    assert_eq!(h.service.metrics().registrations, 2);
+}

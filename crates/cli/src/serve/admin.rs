@@ -56,6 +56,7 @@ pub(crate) fn answer(
             })
         }
         AdminQuery::Metrics => AdminAnswer::Metrics(metrics.render(service, ep)),
+        AdminQuery::Dashboard => AdminAnswer::Dashboard(metrics.activity().snapshot(service, now)),
         AdminQuery::Counts => AdminAnswer::Counts(Counts {
             registrations: service.registrar().binding_count(),
             registered_users: service.registrar().aor_count(),
@@ -144,7 +145,7 @@ fn registration(b: &Binding, unix_now: u64) -> Registration {
     }
 }
 
-fn trunk(status: TrunkStatus) -> Trunk {
+pub(super) fn trunk(status: TrunkStatus) -> Trunk {
     Trunk {
         name: status.name,
         gateways: status

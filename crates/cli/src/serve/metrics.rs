@@ -10,6 +10,8 @@ use switchboard_core::Endpoint;
 use switchboard_net::ReloadableCertificate;
 use switchboard_server::{Service, ServiceMetrics};
 
+use super::dashboard::Activity;
+
 /// What the runtime measures itself, kept on the driver task.
 #[derive(Debug, Clone)]
 pub(crate) struct RuntimeMetrics {
@@ -20,6 +22,8 @@ pub(crate) struct RuntimeMetrics {
     /// The TLS certificates served, read as loaded now (a reload swaps
     /// them under this handle).
     certificates: Vec<Arc<ReloadableCertificate>>,
+    /// Calls and registrations per minute, for the dashboard.
+    activity: Activity,
 }
 
 impl RuntimeMetrics {
@@ -28,7 +32,19 @@ impl RuntimeMetrics {
             commit: Histogram::new(LATENCY_BUCKETS),
             timer_lag: Histogram::new(LATENCY_BUCKETS),
             certificates,
+            activity: Activity::default(),
         }
+    }
+
+    /// The dashboard's per-minute series and snapshot.
+    pub(crate) fn activity(&self) -> &Activity {
+        &self.activity
+    }
+
+    /// Reads the service's counters for the per-minute series when a new
+    /// minute began (before an input is handled).
+    pub(crate) fn sample(&mut self, now: switchboard_core::Now, service: &Service) {
+        self.activity.sample(now, service);
     }
 
     /// The certificates in force, with their days left at `unix_now`.
@@ -144,6 +160,12 @@ impl RuntimeMetrics {
                 "switchboard_subscriptions",
                 "Subscriptions the server notifies.",
                 count(m.subscriptions),
+            ),
+            (
+                Counter,
+                "switchboard_registrations_accepted_total",
+                "REGISTERs accepted with their bindings stored (contacts added, refreshed or removed).",
+                m.registrations,
             ),
             (
                 Counter,

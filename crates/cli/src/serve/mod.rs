@@ -6,6 +6,7 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod admin;
+mod dashboard;
 mod metrics;
 mod server;
 

@@ -193,12 +193,14 @@ impl App for Server {
 
     fn on_event(&mut self, now: Instant, ep: &mut Endpoint, event: Event) {
         let now = now_at(now);
+        self.metrics.sample(now, &self.service);
         self.service.handle_event(now, ep, event);
         self.run_effects(now, ep);
     }
 
     fn on_message(&mut self, now: Instant, ep: &mut Endpoint, done: Done) {
         let now = now_at(now);
+        self.metrics.sample(now, &self.service);
         match done {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
             Done::Committed { completion, took } => {
@@ -235,6 +237,7 @@ impl App for Server {
 
     fn handle_timeout(&mut self, now: Instant, ep: &mut Endpoint) {
         let now = now_at(now);
+        self.metrics.sample(now, &self.service);
         self.service.handle_timeout(now, ep);
         self.run_effects(now, ep);
     }

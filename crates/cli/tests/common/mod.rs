@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use switchboard_proto::digest::{self, Algorithm, Qop};
 pub use switchboard_testsupport::*;
 
+pub mod browser;
+
 /// The binary under test.
 pub fn switchboard() -> Switchboard {
     Switchboard::new(env!("CARGO_BIN_EXE_switchboard"))
@@ -28,10 +30,15 @@ pub fn agent_at(server: &Server, args: &[&str]) -> Proc {
 /// `serve` on `data` with the admin API on a free loopback port (checked
 /// in its log): the server and the API's address.
 pub fn serve_with_admin(data: &Path) -> (Server, SocketAddr) {
+    serve_with_admin_config(data, "")
+}
+
+/// [`serve_with_admin`] with more of the configuration file.
+pub fn serve_with_admin_config(data: &Path, config: &str) -> (Server, SocketAddr) {
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let server = switchboard()
         .serve(data)
-        .config(NO_RATE_LIMIT)
+        .config(&format!("{NO_RATE_LIMIT}{config}"))
         .args(&["--admin", &admin.to_string()])
         .start();
     assert!(

@@ -160,6 +160,7 @@ impl Service {
         let registered = stored && answer.is_ok();
         send(ep, now, tx, answer);
         if registered {
+            self.counters.registered();
             // Messages kept while the user had no device go out now.
             self.messages_registered(now, ep, &aor);
         }
