@@ -94,7 +94,11 @@ impl CallBook {
             return false;
         }
         let confirmed = record.phase == DialogPhase::Confirmed;
-        let limit = if confirmed { ANSWERED_IDLE } else { RINGING_IDLE };
+        let limit = if confirmed {
+            ANSWERED_IDLE
+        } else {
+            RINGING_IDLE
+        };
         let idle = Duration::from_millis(unix_ms(now).saturating_sub(record.updated_ms));
         if idle >= limit {
             return false;

@@ -165,7 +165,10 @@ fn check_dialog(d: &DialogRecord) -> Result<(), StoreError> {
         ("target", &d.target),
         ("trunk", &d.trunk),
         ("gateway", &d.gateway),
-        ("carrier call-id", &d.carrier_leg.as_ref().map(|l| l.call_id.clone())),
+        (
+            "carrier call-id",
+            &d.carrier_leg.as_ref().map(|l| l.call_id.clone()),
+        ),
     ] {
         if let Some(value) = value {
             check_text(what, value, true)?;

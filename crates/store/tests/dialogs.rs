@@ -111,8 +111,8 @@ fn dialogs_round_trip_are_replaced_removed_and_survive_reopen() {
         let store = SqliteStore::open(dir.path()).unwrap();
         store
             .apply_state(&[
-                StateChange::PutDialog(later.clone()),
-                StateChange::PutDialog(earlier.clone()),
+                StateChange::PutDialog(Box::new(later.clone())),
+                StateChange::PutDialog(Box::new(earlier.clone())),
             ])
             .unwrap();
         // Oldest call first.
@@ -134,7 +134,7 @@ fn dialogs_round_trip_are_replaced_removed_and_survive_reopen() {
     refreshed.updated_ms += 60_000;
     store
         .apply_state(&[
-            StateChange::PutDialog(refreshed.clone()),
+            StateChange::PutDialog(Box::new(refreshed.clone())),
             StateChange::RemoveDialog {
                 id: earlier.id.clone(),
             },
@@ -150,12 +150,16 @@ fn dialogs_round_trip_are_replaced_removed_and_survive_reopen() {
 #[test]
 fn the_committer_writes_and_removes_dialogs_durably() {
     let dir = tempfile::tempdir().unwrap();
-    let committer =
-        GroupCommitter::start(SqliteStore::open(dir.path()).unwrap(), CommitterConfig::default())
-            .unwrap();
+    let committer = GroupCommitter::start(
+        SqliteStore::open(dir.path()).unwrap(),
+        CommitterConfig::default(),
+    )
+    .unwrap();
     let call = to_carrier("c1", 1_000_000);
     committer
-        .submit_any(Submission::State(vec![StateChange::PutDialog(call.clone())]))
+        .submit_any(Submission::State(vec![StateChange::PutDialog(Box::new(
+            call.clone(),
+        ))]))
         .unwrap()
         .wait()
         .unwrap();
@@ -177,7 +181,9 @@ fn an_unstorable_dialog_is_refused_and_nothing_is_written() {
     let mut no_tag = to_carrier("c1", 1);
     no_tag.callee.tag.clear();
     let mut bad_route = to_carrier("c2", 1);
-    bad_route.route_set.push("<sip:x;lr>\r\nVia: forged".to_owned());
+    bad_route
+        .route_set
+        .push("<sip:x;lr>\r\nVia: forged".to_owned());
     let mut too_many = to_carrier("c3", 1);
     too_many.route_set = vec!["<sip:x;lr>".to_owned(); 33];
     let mut far = to_carrier("c4", 1);
@@ -185,11 +191,14 @@ fn an_unstorable_dialog_is_refused_and_nothing_is_written() {
     for bad in [no_tag, bad_route, too_many, far] {
         let err = store
             .apply_state(&[
-                StateChange::PutDialog(internal("ok", 1)),
-                StateChange::PutDialog(bad.clone()),
+                StateChange::PutDialog(Box::new(internal("ok", 1))),
+                StateChange::PutDialog(Box::new(bad.clone())),
             ])
             .unwrap_err();
-        assert!(matches!(err, StoreError::InvalidInput(_)), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, StoreError::InvalidInput(_)),
+            "{bad:?}: {err:?}"
+        );
         assert!(store.load_state().unwrap().dialogs.is_empty());
     }
     let err = store
@@ -203,7 +212,7 @@ fn a_damaged_dialog_row_is_reported_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     store
-        .apply_state(&[StateChange::PutDialog(to_carrier("c1", 1_000))])
+        .apply_state(&[StateChange::PutDialog(Box::new(to_carrier("c1", 1_000)))])
         .unwrap();
     let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
     for damage in [

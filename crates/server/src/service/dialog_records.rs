@@ -43,7 +43,7 @@ impl Service {
                 };
                 self.kept_dialogs
                     .insert(call_id.to_owned(), record.id.clone());
-                self.queue_record(StateChange::PutDialog(record));
+                self.queue_record(StateChange::PutDialog(Box::new(record)));
             }
             Some(_) if !up => self.drop_dialog(call_id),
             _ => {}
@@ -69,8 +69,17 @@ impl Service {
         Some(record)
     }
 
+    /// The record of `call_id` goes. A call that ends before its batch
+    /// was written is never written at all (a record is put once, at the
+    /// answer: a put still queued is its only one).
     fn drop_dialog(&mut self, call_id: &str) {
-        if let Some(id) = self.kept_dialogs.remove(call_id) {
+        let Some(id) = self.kept_dialogs.remove(call_id) else {
+            return;
+        };
+        let queued = self.records_pending.len();
+        self.records_pending
+            .retain(|c| !matches!(c, StateChange::PutDialog(d) if d.id == id));
+        if self.records_pending.len() == queued {
             self.queue_record(StateChange::RemoveDialog { id });
         }
     }

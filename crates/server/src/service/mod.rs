@@ -831,16 +831,11 @@ impl Service {
             return;
         }
         let mut seen = std::collections::HashSet::new();
-        let mut dialogs = std::collections::HashSet::new();
         let mut changes: Vec<StateChange> = std::mem::take(&mut self.records_pending)
             .into_iter()
             .rev()
             .filter(|c| match c {
                 StateChange::PutCallRecord(r) => seen.insert(r.id.clone()),
-                // A dialog's last change stands (a short call's record
-                // is written and removed as one delete).
-                StateChange::PutDialog(d) => dialogs.insert(d.id.clone()),
-                StateChange::RemoveDialog { id } => dialogs.insert(id.clone()),
                 _ => true,
             })
             .collect();

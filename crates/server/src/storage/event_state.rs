@@ -127,8 +127,9 @@ pub enum StateChange {
         /// The oldest start kept.
         start_ms: u64,
     },
-    /// A record-routed call answered (or its record brought up to date).
-    PutDialog(DialogRecord),
+    /// A record-routed call answered (or its record brought up to date);
+    /// boxed: the largest record by far.
+    PutDialog(Box<DialogRecord>),
     /// A call ended (BYE, hang-up) or was forgotten idle.
     RemoveDialog {
         /// Its [`DialogRecord::id`].

@@ -211,8 +211,8 @@ impl RawDialog {
             _ => return Err(corrupt("a carrier leg without its Call-ID or delta".into())),
         };
         Ok(DialogRecord {
-            caller: self.caller.into_party(&corrupt)?,
-            callee: self.callee.into_party(&corrupt)?,
+            caller: self.caller.into_party(corrupt)?,
+            callee: self.callee.into_party(corrupt)?,
             start_ms: from_sql_u64("dialog start_ms", self.start_ms)?,
             answer_ms: self
                 .answer_ms

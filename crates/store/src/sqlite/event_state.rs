@@ -27,7 +27,9 @@ use switchboard_server::storage::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 
-use super::{SqliteStore, call_records, dialogs, from_sql_u64, join_lines, split_lines, to_sql_u64};
+use super::{
+    SqliteStore, call_records, dialogs, from_sql_u64, join_lines, split_lines, to_sql_u64,
+};
 use crate::error::StoreError;
 use crate::validate::validate_state_change;
 
