@@ -269,13 +269,16 @@ fn after_a_restart_the_callers_bye_passes_without_a_challenge_and_completes_the_
 #[test]
 fn after_a_restart_the_call_is_listed_and_the_operator_can_hang_it_up() {
     let (mut h, mut alice, bob) = Server::with_bob();
-    let (invite, _) = answered(
+    let (_, ok) = answered(
         &mut h,
         &mut alice,
         &bob,
         "sip:bob@example.com",
         Duration::from_secs(5),
     );
+    // An INFO in the dialog: the record is written again with its CSeq.
+    let info_cseq = in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Info);
+    assert_eq!(kept(&h)[0].caller.cseq, Some(info_cseq));
     let before = live(&mut h);
     let mut h = restarted(&h, Duration::from_secs(60), None);
 
@@ -298,8 +301,8 @@ fn after_a_restart_the_call_is_listed_and_the_operator_can_hang_it_up() {
     let to_bob = h.request_to(&bob, Method::Bye);
     assert_eq!(to_bob.headers().call_id(), Some(alice.call_id.as_str()));
     assert!(
-        to_bob.headers().cseq().unwrap().seq > invite.headers().cseq().unwrap().seq,
-        "numbered above alice's INVITE"
+        to_bob.headers().cseq().unwrap().seq > info_cseq,
+        "numbered above alice's INFO before the restart"
     );
     assert_eq!(to_bob.headers().from_tag(), Some("alice-tag"));
     assert_eq!(to_bob.headers().to_tag(), Some("bob-tag"));
@@ -413,9 +416,13 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
         ),
         "{batch:#?}"
     );
-    hang_up_as(&mut h, &mut alice, &bob, &ok);
+    // An INFO's new version and the BYE in one batch: the store's copy
+    // still goes.
+    in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Info);
+    in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Bye);
     h.run_for(Duration::from_millis(300));
     assert!(kept(&h).is_empty());
+    assert_eq!(removed(&h).len(), 1);
 
     // A call over before its batch is written leaves no dialog change.
     let saves = h.saved.len();
@@ -427,7 +434,7 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
         "sip:bob@example.com",
         Duration::from_millis(20),
     );
-    hang_up_as(&mut h, &mut alice, &bob, &ok);
+    in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Bye);
     h.run_for(Duration::from_millis(300));
     let written: Vec<_> = h.saved.iter().skip(saves).collect();
     assert!(
@@ -436,11 +443,20 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
     );
 }
 
-/// Alice's BYE in the dialog of `ok`, answered 200 by bob.
-fn hang_up_as(h: &mut Server, alice: &mut Phone, bob: &Phone, ok: &Response) {
-    let bye = alice.in_dialog(Method::Bye, ok).build().unwrap();
-    h.send(alice, bye);
-    let relayed = h.request_to(bob, Method::Bye);
+/// Alice's request `method` in the dialog of `ok`, answered 200 by bob:
+/// its CSeq number.
+fn in_dialog_as(
+    h: &mut Server,
+    alice: &mut Phone,
+    bob: &Phone,
+    ok: &Response,
+    method: Method,
+) -> u32 {
+    let request = alice.in_dialog(method.clone(), ok).build().unwrap();
+    let cseq = request.headers().cseq().unwrap().seq;
+    h.send(alice, request);
+    let relayed = h.request_to(bob, method);
     h.respond(bob, &relayed, 200);
     assert_eq!(h.status(alice), 200);
+    cseq
 }

@@ -6,12 +6,25 @@
 //! the operator can hang it up, a carrier's BYE still maps to the caller's
 //! Call-ID, and the BYE completes the call's record.
 
+use switchboard_proto::Method;
+
 use crate::cdr::{instant_of_unix_ms, unix_ms};
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 use crate::storage::{DialogRecord, StateChange};
 
 use super::Service;
 use super::contacts::{hop_of, via_source};
+
+/// A call whose record is in the store (or on its way there).
+#[derive(Debug)]
+pub(super) struct KeptDialog {
+    /// The record's id.
+    id: String,
+    /// Versions of the record put: one at the answer (or the stored one
+    /// of a call taken back), one more for each later request in the
+    /// dialog.
+    puts: u32,
+}
 
 impl Service {
     /// The Call-ID of an update that may start or end a kept dialog.
@@ -37,17 +50,35 @@ impl Service {
         }
         let up = self.calls.is_up(call_id);
         match self.kept_dialogs.get(call_id) {
-            None if up => {
-                let Some(record) = self.dialog_record(call_id) else {
-                    return;
-                };
-                self.kept_dialogs
-                    .insert(call_id.to_owned(), record.id.clone());
-                self.queue_record(StateChange::PutDialog(Box::new(record)));
-            }
+            None if up => self.put_dialog(call_id),
             Some(_) if !up => self.drop_dialog(call_id),
             _ => {}
         }
+    }
+
+    /// A request in the dialog of `call_id` (the caller's Call-ID) other
+    /// than its BYE passed: a kept record is written again with the CSeq
+    /// numbers it raised (a hang-up after a restart numbers its BYEs
+    /// above them) and the time of this activity (the idle limit at load).
+    pub(super) fn dialog_request_seen(&mut self, call_id: &str, method: &Method) {
+        if method != &Method::Bye && self.kept_dialogs.contains_key(call_id) {
+            self.put_dialog(call_id);
+        }
+    }
+
+    fn put_dialog(&mut self, call_id: &str) {
+        let Some(record) = self.dialog_record(call_id) else {
+            return;
+        };
+        let kept = self
+            .kept_dialogs
+            .entry(call_id.to_owned())
+            .or_insert_with(|| KeptDialog {
+                id: record.id.clone(),
+                puts: 0,
+            });
+        kept.puts = kept.puts.saturating_add(1);
+        self.queue_record(StateChange::PutDialog(Box::new(record)));
     }
 
     /// The record of the answered call `call_id`: the call book's dialog,
@@ -69,17 +100,17 @@ impl Service {
         Some(record)
     }
 
-    /// The record of `call_id` goes. A call that ends before its batch
-    /// was written is never written at all (a record is put once, at the
-    /// answer: a put still queued is its only one).
+    /// The record of `call_id` goes. A call that ends before its one put
+    /// was written is never written at all (a short call costs no dialog
+    /// write).
     fn drop_dialog(&mut self, call_id: &str) {
-        let Some(id) = self.kept_dialogs.remove(call_id) else {
+        let Some(KeptDialog { id, puts }) = self.kept_dialogs.remove(call_id) else {
             return;
         };
         let queued = self.records_pending.len();
         self.records_pending
             .retain(|c| !matches!(c, StateChange::PutDialog(d) if d.id == id));
-        if self.records_pending.len() == queued {
+        if puts > 1 || self.records_pending.len() == queued {
             self.queue_record(StateChange::RemoveDialog { id });
         }
     }
@@ -131,7 +162,13 @@ impl Service {
                 }
             }
             tracing::debug!(call_id = %record.call_id, age_ms = unix_ms(now).saturating_sub(record.updated_ms), "call in progress taken back");
-            self.kept_dialogs.insert(record.call_id, record.id);
+            self.kept_dialogs.insert(
+                record.call_id,
+                KeptDialog {
+                    id: record.id,
+                    puts: 1,
+                },
+            );
         }
         if !self.kept_dialogs.is_empty() {
             tracing::info!(

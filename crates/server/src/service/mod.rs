@@ -101,8 +101,8 @@ pub struct Service {
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
-    /// The calls whose dialog record is in the store: Call-ID -> record id.
-    kept_dialogs: HashMap<String, String>,
+    /// The calls whose dialog record is in the store, by Call-ID.
+    kept_dialogs: HashMap<String, dialog_records::KeptDialog>,
     /// Offline messages.
     mailbox: Mailbox,
     /// The dial plan in force (swapped whole on reload; a call keeps the
@@ -831,11 +831,14 @@ impl Service {
             return;
         }
         let mut seen = std::collections::HashSet::new();
+        // A dialog's record has the same id as its call record's.
+        let mut dialogs = std::collections::HashSet::new();
         let mut changes: Vec<StateChange> = std::mem::take(&mut self.records_pending)
             .into_iter()
             .rev()
             .filter(|c| match c {
                 StateChange::PutCallRecord(r) => seen.insert(r.id.clone()),
+                StateChange::PutDialog(d) => dialogs.insert(d.id.clone()),
                 _ => true,
             })
             .collect();
