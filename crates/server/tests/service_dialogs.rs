@@ -19,12 +19,12 @@ use std::time::Duration;
 use service_harness::{Phone, Server, UNIX0, addr, bye_from};
 use switchboard_core::Transport;
 use switchboard_proto::{Method, Request, Response, StatusCode};
+use switchboard_server::LiveState;
 use switchboard_server::proxy::NextHop;
 use switchboard_server::service::HangupAction;
 use switchboard_server::storage::{
-    CallRecord, DialogPhase, DialogRecord, HangupSide, StateChange, StoredState,
+    DialogPhase, DialogRecord, HangupSide, StateChange, StoredState,
 };
-use switchboard_server::{BindingChange, LiveState};
 
 const START_MS: u64 = UNIX0 * 1000;
 
@@ -54,17 +54,6 @@ fn removed(h: &Server) -> Vec<String> {
         .collect()
 }
 
-fn last_record(h: &Server) -> CallRecord {
-    h.saved
-        .iter()
-        .rev()
-        .find_map(|c| match c {
-            StateChange::PutCallRecord(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a call record saved")
-}
-
 /// The server started `after` the run of `old` ended (a kill -9 keeps
 /// what `old` saved: every change here was acknowledged as durable), with
 /// its bindings and kept state loaded and the plan `plan` in force.
@@ -74,14 +63,7 @@ fn restarted(old: &Server, after: Duration, plan: Option<&str>) -> Server {
     if let Some(plan) = plan {
         h.use_plan(plan);
     }
-    let bindings: Vec<_> = old
-        .store
-        .iter()
-        .filter_map(|c| match c {
-            BindingChange::Upsert(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
+    let bindings = old.upserted_bindings();
     let state = StoredState {
         dialogs: kept(old),
         ..StoredState::default()
@@ -122,6 +104,14 @@ fn answered(
     (invite, ok)
 }
 
+/// Alice's call to bob (registered), answered after `ring`: the server,
+/// alice, bob, the INVITE bob got and alice's 2xx.
+fn call_to_bob(ring: Duration) -> (Server, Phone, Phone, Request, Response) {
+    let (mut h, mut alice, bob) = Server::with_bob();
+    let (invite, ok) = answered(&mut h, &mut alice, &bob, "sip:bob@example.com", ring);
+    (h, alice, bob, invite, ok)
+}
+
 /// Dave, a user of another domain (elsewhere.example at 198.51.100.30).
 fn dave(h: &mut Server) -> Phone {
     h.names.insert(
@@ -133,14 +123,7 @@ fn dave(h: &mut Server) -> Phone {
 
 #[test]
 fn an_answered_call_is_kept_with_its_dialog_and_removed_by_its_bye() {
-    let (mut h, mut alice, bob) = Server::with_bob();
-    let (invite, ok) = answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_secs(3),
-    );
+    let (mut h, mut alice, bob, invite, ok) = call_to_bob(Duration::from_secs(3));
     let dialogs = kept(&h);
     assert_eq!(dialogs.len(), 1, "one record for the answered call");
     let d = &dialogs[0];
@@ -237,7 +220,7 @@ fn after_a_restart_the_callers_bye_passes_without_a_challenge_and_completes_the_
         "sip:dave@elsewhere.example",
         Duration::from_secs(2),
     );
-    let answered_record = last_record(&h);
+    let answered_record = h.last_record();
 
     // Without the records, a BYE to another domain is a request like any
     // other: alice is challenged.
@@ -255,7 +238,7 @@ fn after_a_restart_the_callers_bye_passes_without_a_challenge_and_completes_the_
     h.respond(&dave, &relayed, 200);
     assert_eq!(h.status(&alice), 200);
 
-    let ended = last_record(&h);
+    let ended = h.last_record();
     assert_eq!(ended.id, answered_record.id, "the same record, completed");
     assert_eq!(ended.start_ms, START_MS);
     assert_eq!(ended.answer_ms, Some(START_MS + 2_000));
@@ -268,14 +251,7 @@ fn after_a_restart_the_callers_bye_passes_without_a_challenge_and_completes_the_
 
 #[test]
 fn after_a_restart_the_call_is_listed_and_the_operator_can_hang_it_up() {
-    let (mut h, mut alice, bob) = Server::with_bob();
-    let (_, ok) = answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_secs(5),
-    );
+    let (mut h, mut alice, bob, _, ok) = call_to_bob(Duration::from_secs(5));
     // An INFO in the dialog: the record is written again with its CSeq.
     let info_cseq = in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Info);
     assert_eq!(kept(&h)[0].caller.cseq, Some(info_cseq));
@@ -308,7 +284,7 @@ fn after_a_restart_the_call_is_listed_and_the_operator_can_hang_it_up() {
     assert_eq!(to_bob.headers().to_tag(), Some("bob-tag"));
     let to_alice = h.request_to(&alice, Method::Bye);
     assert_eq!(to_alice.headers().from_tag(), Some("bob-tag"));
-    let record = last_record(&h);
+    let record = h.last_record();
     assert_eq!(record.hangup, Some(HangupSide::Server));
     assert_eq!(record.end_ms, Some(START_MS + 65_000));
     assert_eq!(kept(&h), Vec::new());
@@ -356,7 +332,7 @@ fn after_a_restart_the_carriers_bye_reaches_the_caller_under_her_call_id() {
     assert_eq!(answer.status(), StatusCode::OK);
     assert_eq!(answer.headers().call_id(), Some(carrier_call_id.as_str()));
 
-    let ended = last_record(&h);
+    let ended = h.last_record();
     assert_eq!(ended.hangup, Some(HangupSide::Callee));
     assert_eq!(ended.duration_ms(), Some(20_000));
     assert_eq!(ended.trunk.as_deref(), Some("carrier"));
@@ -366,14 +342,7 @@ fn after_a_restart_the_carriers_bye_reaches_the_caller_under_her_call_id() {
 
 #[test]
 fn a_call_idle_beyond_the_limit_is_dropped_at_load() {
-    let (mut h, mut alice, bob) = Server::with_bob();
-    answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_secs(1),
-    );
+    let (h, ..) = call_to_bob(Duration::from_secs(1));
     let id = kept(&h)[0].id.clone();
     // Within the limit it is taken back; twelve hours idle, it is not.
     let mut recent = restarted(&h, Duration::from_secs(11 * 3600), None);

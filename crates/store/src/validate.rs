@@ -119,25 +119,36 @@ fn check_call_record(r: &CallRecord) -> Result<(), StoreError> {
     ] {
         check_text(what, value, true)?;
     }
-    for (what, value) in [
-        ("caller user", &r.caller_user),
-        ("routed number", &r.routed_number),
-        ("rule", &r.rule),
-        ("target", &r.target),
-        ("trunk", &r.trunk),
-        ("gateway", &r.gateway),
-    ] {
+    check_optional(&[
+        ("caller user", r.caller_user.as_deref()),
+        ("routed number", r.routed_number.as_deref()),
+        ("rule", r.rule.as_deref()),
+        ("target", r.target.as_deref()),
+        ("trunk", r.trunk.as_deref()),
+        ("gateway", r.gateway.as_deref()),
+    ])?;
+    check_times(&[
+        ("start_ms", Some(r.start_ms)),
+        ("answer_ms", r.answer_ms),
+        ("end_ms", r.end_ms),
+    ])
+}
+
+/// Text that may be absent, or empty, but must be storable.
+fn check_optional(fields: &[(&str, Option<&str>)]) -> Result<(), StoreError> {
+    for (what, value) in fields {
         if let Some(value) = value {
             check_text(what, value, true)?;
         }
     }
-    for (what, value) in [
-        ("start_ms", Some(r.start_ms)),
-        ("answer_ms", r.answer_ms),
-        ("end_ms", r.end_ms),
-    ] {
+    Ok(())
+}
+
+/// Times that may be absent but must fit SQLite's `i64`.
+fn check_times(fields: &[(&str, Option<u64>)]) -> Result<(), StoreError> {
+    for (what, value) in fields {
         if let Some(value) = value {
-            check_u64(what, value)?;
+            check_u64(what, *value)?;
         }
     }
     Ok(())
@@ -158,46 +169,32 @@ fn check_dialog(d: &DialogRecord) -> Result<(), StoreError> {
     check_party(&d.caller)?;
     check_party(&d.callee)?;
     check_routes(&d.route_set)?;
-    for (what, value) in [
-        ("caller user", &d.caller_user),
-        ("routed number", &d.routed_number),
-        ("rule", &d.rule),
-        ("target", &d.target),
-        ("trunk", &d.trunk),
-        ("gateway", &d.gateway),
+    check_optional(&[
+        ("caller user", d.caller_user.as_deref()),
+        ("routed number", d.routed_number.as_deref()),
+        ("rule", d.rule.as_deref()),
+        ("target", d.target.as_deref()),
+        ("trunk", d.trunk.as_deref()),
+        ("gateway", d.gateway.as_deref()),
         (
             "carrier call-id",
-            &d.carrier_leg.as_ref().map(|l| l.call_id.clone()),
+            d.carrier_leg.as_ref().map(|l| l.call_id.as_str()),
         ),
-    ] {
-        if let Some(value) = value {
-            check_text(what, value, true)?;
-        }
-    }
-    for (what, value) in [
+    ])?;
+    check_times(&[
         ("start_ms", Some(d.start_ms)),
         ("answer_ms", d.answer_ms),
         ("updated_ms", Some(d.updated_ms)),
-    ] {
-        if let Some(value) = value {
-            check_u64(what, value)?;
-        }
-    }
-    Ok(())
+    ])
 }
 
 fn check_party(p: &DialogParty) -> Result<(), StoreError> {
     check_text("party uri", &p.uri, true)?;
-    for (what, value) in [
-        ("display name", &p.display),
-        ("aor", &p.aor),
-        ("contact", &p.contact),
-    ] {
-        if let Some(value) = value {
-            check_text(what, value, true)?;
-        }
-    }
-    Ok(())
+    check_optional(&[
+        ("display name", p.display.as_deref()),
+        ("aor", p.aor.as_deref()),
+        ("contact", p.contact.as_deref()),
+    ])
 }
 
 /// A route set: bounded, one storable value per entry.

@@ -31,8 +31,9 @@ use switchboard_proto::{
 };
 use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
+use switchboard_server::registrar::Binding;
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
-use switchboard_server::storage::StateChange;
+use switchboard_server::storage::{CallRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
     ServiceConfig, User,
@@ -641,6 +642,30 @@ impl Server {
             .map(|s: Sent| match s.message {
                 Message::Request(r) => (s.destination, r),
                 Message::Response(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    /// The latest call record saved.
+    pub fn last_record(&self) -> CallRecord {
+        self.saved
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                StateChange::PutCallRecord(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a call record saved")
+    }
+
+    /// Every binding written to the store, in order (what a restarted
+    /// server loads, removals aside).
+    pub fn upserted_bindings(&self) -> Vec<Binding> {
+        self.store
+            .iter()
+            .filter_map(|c| match c {
+                BindingChange::Upsert(b) => Some(b.clone()),
+                _ => None,
             })
             .collect()
     }
