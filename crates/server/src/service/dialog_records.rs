@@ -56,17 +56,18 @@ impl Service {
         }
     }
 
-    /// A request in the dialog of `call_id` (the caller's Call-ID) other
-    /// than its BYE passed: a kept record is written again with the CSeq
-    /// numbers it raised (a hang-up after a restart numbers its BYEs
-    /// above them) and the time of this activity (the idle limit at load).
-    pub(super) fn dialog_request_seen(&mut self, call_id: &str, method: &Method) {
-        if method != &Method::Bye && self.kept_dialogs.contains_key(call_id) {
-            self.put_dialog(call_id);
-        }
+    /// A request in the dialog of `call_id` (the caller's Call-ID) passed:
+    /// the call whose record must be written again ([`Service::put_dialog`])
+    /// with the CSeq numbers it raised (a hang-up after a restart numbers
+    /// its BYEs above them) and the time of this activity (the idle limit
+    /// at load). Not for its BYE, which ends it.
+    pub(super) fn dialog_request_seen(&self, call_id: &str, method: &Method) -> Option<String> {
+        (method != &Method::Bye && self.kept_dialogs.contains_key(call_id))
+            .then(|| call_id.to_owned())
     }
 
-    fn put_dialog(&mut self, call_id: &str) {
+    /// Writes the record of the call `call_id` (again).
+    pub(super) fn put_dialog(&mut self, call_id: &str) {
         let Some(record) = self.dialog_record(call_id) else {
             return;
         };
