@@ -22,7 +22,8 @@ impl CallBook {
 
     /// The record of `call_id`'s answered dialog (or of its early one
     /// while it rings) at `now`: parties, devices, route set, CSeqs and
-    /// times. The dial plan's part (rule, trunk, ...) and the carrier's
+    /// times (written at `now`: the call's latest activity). The dial
+    /// plan's part (rule, trunk, ...) and the carrier's
     /// names are left empty: the call records and the proxy know them.
     #[must_use]
     pub fn dialog_record(&self, call_id: &str, now: Now) -> Option<DialogRecord> {
@@ -71,7 +72,7 @@ impl CallBook {
             },
             start_ms: unix_of(call.created),
             answer_ms: leg.confirmed_at.map(unix_of),
-            updated_ms: unix_of(call.updated),
+            updated_ms: unix_ms(now),
             caller_user: None,
             routed_number: None,
             rule: None,

@@ -252,11 +252,14 @@ fn after_a_restart_the_callers_bye_passes_without_a_challenge_and_completes_the_
 #[test]
 fn after_a_restart_the_call_is_listed_and_the_operator_can_hang_it_up() {
     let (mut h, mut alice, bob, _, ok) = call_to_bob(Duration::from_secs(5));
-    // An INFO in the dialog: the record is written again with its CSeq.
+    // An INFO in the dialog 10 s later: the record is written again with
+    // its CSeq and time.
+    h.run_for(Duration::from_secs(10));
     let info_cseq = in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Info);
     assert_eq!(kept(&h)[0].caller.cseq, Some(info_cseq));
+    assert_eq!(kept(&h)[0].updated_ms, START_MS + 15_000);
     let before = live(&mut h);
-    let mut h = restarted(&h, Duration::from_secs(60), None);
+    let mut h = restarted(&h, Duration::from_secs(50), None);
 
     let calls = live(&mut h);
     assert_eq!(calls.len(), 1, "{calls:?}");
