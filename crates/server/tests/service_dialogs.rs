@@ -413,6 +413,20 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
         matches!(written[..], [StateChange::PutCallRecord(_)]),
         "{written:#?}"
     );
+
+    // A clean stop writes what is queued: a call just answered is kept.
+    alice.call_id = "at-the-stop".to_owned();
+    answered(
+        &mut h,
+        &mut alice,
+        &bob,
+        "sip:bob@example.com",
+        Duration::from_millis(20),
+    );
+    assert!(kept(&h).is_empty(), "not before the batch is due");
+    h.command(|service, now, ep| service.shutdown(now, ep));
+    assert_eq!(kept(&h).len(), 1);
+    assert_eq!(kept(&h)[0].call_id, "at-the-stop");
 }
 
 /// Alice's request `method` in the dialog of `ok`, answered 200 by bob:
