@@ -108,8 +108,14 @@ fn answered(
 /// alice, bob, the INVITE bob got and alice's 2xx.
 fn call_to_bob(ring: Duration) -> (Server, Phone, Phone, Request, Response) {
     let (mut h, mut alice, bob) = Server::with_bob();
-    let (invite, ok) = answered(&mut h, &mut alice, &bob, "sip:bob@example.com", ring);
+    let (invite, ok) = call_bob(&mut h, &mut alice, &bob, ring);
     (h, alice, bob, invite, ok)
+}
+
+/// Alice's call to bob, answered after `ring`: the INVITE bob got and
+/// alice's 2xx.
+fn call_bob(h: &mut Server, alice: &mut Phone, bob: &Phone, ring: Duration) -> (Request, Response) {
+    answered(h, alice, bob, "sip:bob@example.com", ring)
 }
 
 /// Dave, a user of another domain (elsewhere.example at 198.51.100.30).
@@ -362,13 +368,7 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
     let mut bob = Phone::new("bob", "198.51.100.20:5060");
     h.register(&mut bob, 3600);
     let mut alice = Phone::new("alice", "198.51.100.10:5060");
-    let (_, ok) = answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_millis(20),
-    );
+    let (_, ok) = call_bob(&mut h, &mut alice, &bob, Duration::from_millis(20));
     assert!(kept(&h).is_empty(), "not before the batch is due");
     h.run_for(Duration::from_millis(300));
     // One save: the call record's answer and the dialog together.
@@ -399,13 +399,7 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
     // A call over before its batch is written leaves no dialog change.
     let saves = h.saved.len();
     alice.call_id = "short-call".to_owned();
-    let (_, ok) = answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_millis(20),
-    );
+    let (_, ok) = call_bob(&mut h, &mut alice, &bob, Duration::from_millis(20));
     in_dialog_as(&mut h, &mut alice, &bob, &ok, Method::Bye);
     h.run_for(Duration::from_millis(300));
     let written: Vec<_> = h.saved.iter().skip(saves).collect();
@@ -416,13 +410,7 @@ fn with_a_flush_time_the_record_goes_with_the_answers_batch_and_a_short_call_wri
 
     // A clean stop writes what is queued: a call just answered is kept.
     alice.call_id = "at-the-stop".to_owned();
-    answered(
-        &mut h,
-        &mut alice,
-        &bob,
-        "sip:bob@example.com",
-        Duration::from_millis(20),
-    );
+    call_bob(&mut h, &mut alice, &bob, Duration::from_millis(20));
     assert!(kept(&h).is_empty(), "not before the batch is due");
     h.command(|service, now, ep| service.shutdown(now, ep));
     assert_eq!(kept(&h).len(), 1);
