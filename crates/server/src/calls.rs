@@ -713,6 +713,9 @@ impl CallBook {
     }
 }
 
+#[path = "calls_record.rs"]
+mod record;
+
 #[cfg(test)]
 #[path = "calls_tests.rs"]
 mod tests;

@@ -14,7 +14,7 @@ use switchboard_core::{Source, TransactionId};
 
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 use crate::service::StoreId;
-use crate::storage::{CallRecord, Disposition, HangupSide, StateChange};
+use crate::storage::{CallRecord, DialogRecord, Disposition, HangupSide, StateChange};
 
 /// Most open records (a bound on memory whatever peers send).
 const MAX_OPEN: usize = 100_000;
@@ -221,6 +221,54 @@ impl CallRecords {
         );
     }
 
+    /// Takes the record of a stored call in progress back (at start, `at`
+    /// its last change): the BYE after the restart completes it with its
+    /// end, duration and who hung up.
+    pub(crate) fn restore(&mut self, at: Instant, dialog: &DialogRecord) {
+        if self.open.contains_key(&dialog.call_id) || self.open.len() >= MAX_OPEN {
+            return;
+        }
+        let answered = dialog.answer_ms.is_some();
+        let record = CallRecord {
+            id: dialog.id.clone(),
+            call_id: dialog.call_id.clone(),
+            caller: dialog.caller.uri.clone(),
+            caller_user: dialog.caller_user.clone(),
+            callee: dialog.callee.uri.clone(),
+            dialled: dialog.dialled.clone(),
+            routed_number: dialog.routed_number.clone(),
+            rule: dialog.rule.clone(),
+            target: dialog.target.clone(),
+            trunk: dialog.trunk.clone(),
+            gateway: dialog.gateway.clone(),
+            source: dialog
+                .caller
+                .source
+                .map(|s| source_text(&s.to_source()))
+                .unwrap_or_default(),
+            start_ms: dialog.start_ms,
+            answer_ms: dialog.answer_ms,
+            end_ms: None,
+            disposition: if answered {
+                Disposition::Answered
+            } else {
+                Disposition::Failed
+            },
+            status: answered.then_some(200),
+            hangup: None,
+        };
+        self.open.insert(
+            dialog.call_id.clone(),
+            Open {
+                record,
+                from_tag: dialog.caller.tag.clone(),
+                updated: at,
+                tx: None,
+                by_server: false,
+            },
+        );
+    }
+
     fn close(&mut self, call_id: &str) -> Option<CallRecord> {
         let open = self.open.remove(call_id)?;
         if let Some(tx) = open.tx {
@@ -286,6 +334,14 @@ impl CallRecords {
 /// The wall clock of `now` in Unix milliseconds.
 pub(crate) fn unix_ms(now: switchboard_core::Now) -> u64 {
     u64::try_from(now.since_epoch().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The monotonic instant at which the wall clock of `now` read `ms` Unix
+/// milliseconds (a time in the past); `now` itself when the monotonic
+/// clock does not reach that far back, or for a time to come.
+pub(crate) fn instant_of_unix_ms(now: switchboard_core::Now, ms: u64) -> Instant {
+    let age = Duration::from_millis(unix_ms(now).saturating_sub(ms));
+    now.instant().checked_sub(age).unwrap_or(now.instant())
 }
 
 /// `udp 192.0.2.1:5060`.

@@ -18,7 +18,7 @@ use std::time::Duration;
 use service_harness::{Phone, Server, UNIX0, uri_of};
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 use switchboard_server::service::{HangupAction, HangupError};
-use switchboard_server::storage::{CallRecord, Disposition, HangupSide, StateChange};
+use switchboard_server::storage::{Disposition, HangupSide};
 use switchboard_server::{LiveCall, LiveState};
 
 const START_MS: u64 = UNIX0 * 1000;
@@ -38,17 +38,6 @@ fn hang_up(h: &mut Server, call_id: &str) -> Result<HangupAction, HangupError> {
     let mut result = Err(HangupError::UnknownCall(String::new()));
     h.command(|service, now, ep| result = service.hang_up(now, ep, call_id));
     result
-}
-
-fn last_record(h: &Server) -> CallRecord {
-    h.saved
-        .iter()
-        .rev()
-        .find_map(|c| match c {
-            StateChange::PutCallRecord(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a call record saved")
 }
 
 /// Alice calls bob, authenticated, through a proxy of hers that
@@ -205,7 +194,7 @@ fn hanging_up_an_answered_call_sends_a_bye_to_both_parties_in_their_dialog() {
     h.respond(&alice, &to_alice, 200);
     assert!(h.take(&alice).is_empty() && h.take(&bob).is_empty());
 
-    let record = last_record(&h);
+    let record = h.last_record();
     assert_eq!(record.call_id, call_id);
     assert_eq!(record.hangup, Some(HangupSide::Server));
     assert_eq!(record.disposition, Disposition::Answered);
@@ -275,7 +264,7 @@ fn hanging_up_a_ringing_call_cancels_it_and_the_caller_gets_487() {
     h.respond(&bob, &invite, 487);
     assert_eq!(h.status(&alice), 487);
 
-    let record = last_record(&h);
+    let record = h.last_record();
     assert_eq!(record.disposition, Disposition::Cancelled);
     assert_eq!(record.status, Some(487));
     assert_eq!(record.hangup, Some(HangupSide::Server));
@@ -325,5 +314,5 @@ fn a_call_out_through_a_trunk_shows_its_rule_and_trunk_and_the_carrier_gets_its_
     );
     let to_alice = h.request_to(&alice, Method::Bye);
     assert_eq!(to_alice.headers().call_id(), Some(caller_call_id.as_str()));
-    assert_eq!(last_record(&h).hangup, Some(HangupSide::Server));
+    assert_eq!(h.last_record().hangup, Some(HangupSide::Server));
 }

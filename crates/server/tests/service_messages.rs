@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use service_harness::{Phone, Reply, Server, UNIX0};
 use switchboard_proto::{HeaderName, Message, Method, Request, RequestBuilder, StatusCode};
-use switchboard_server::BindingChange;
 use switchboard_server::storage::{StateChange, StoredMessage, StoredState};
 
 const BOB: &str = "sip:bob@example.com";
@@ -437,14 +436,7 @@ fn a_restart_keeps_messages_for_registering_and_registered_users() {
     assert_eq!(kept(&h).1, vec![puts[0].id.clone()]);
 
     // Loaded with bob's binding: delivered at the first timeout.
-    let bindings: Vec<_> = h
-        .store
-        .iter()
-        .filter_map(|c| match c {
-            BindingChange::Upsert(b) => Some(b.clone()),
-            _ => None,
-        })
-        .collect();
+    let bindings = h.upserted_bindings();
     let mut h = server();
     h.service.load_bindings(bindings);
     h.service.load_state(StoredState {

@@ -15,7 +15,7 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server, UNIX0, answer, plan};
+use service_harness::{Phone, Server, UNIX0, answer, bye_from, plan};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response, StatusCode};
 use switchboard_server::storage::{CallRecord, Disposition, HangupSide, StateChange};
 
@@ -109,31 +109,6 @@ fn an_answered_call_is_saved_at_the_answer_and_again_when_the_caller_hangs_up() 
     assert_eq!(ended.duration_ms(), Some(61_000));
     assert_eq!(ended.hangup, Some(HangupSide::Caller));
     assert_eq!(ended.disposition, Disposition::Answered);
-}
-
-/// The BYE of the callee `phone` in the dialog of the INVITE it got: its
-/// tag in From, the caller's in To, to the caller's Contact along the
-/// route set.
-fn bye_from(phone: &Phone, invite: &Request) -> Request {
-    let hi = invite.headers();
-    let contact = service_harness::uri_of(hi.get(HeaderName::Contact).unwrap());
-    let via = format!(
-        "SIP/2.0/UDP {};branch=z9hG4bK-{}-bye;rport",
-        phone.local, phone.user
-    );
-    let mut bye = RequestBuilder::new(Method::Bye, &contact)
-        .header(HeaderName::Via, via)
-        .header(
-            HeaderName::From,
-            format!("{};tag={}-tag", hi.get(HeaderName::To).unwrap(), phone.user),
-        )
-        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
-        .call_id(hi.call_id().unwrap())
-        .cseq(1);
-    for route in hi.values(HeaderName::RecordRoute) {
-        bye = bye.header(HeaderName::Route, route);
-    }
-    bye.build().unwrap()
 }
 
 #[test]

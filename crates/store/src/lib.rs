@@ -1,6 +1,7 @@
 //! Storage for Switchboard: users (with HA1 values, never passwords),
 //! registration bindings and the event state (subscriptions, publications,
-//! stored messages), on `switchboard-server`'s own types.
+//! stored messages, call records, the calls in progress), on
+//! `switchboard-server`'s own types.
 //!
 //! * The server defines the model ([`User`], [`Ha1Set`], the registrar's
 //!   [`Binding`] and [`BindingChange`]) and the traits ([`UserStore`],
@@ -53,9 +54,9 @@ pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStor
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};
 pub use switchboard_server::storage::{
-    BindingStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary,
-    PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
-    UserStore,
+    BindingStore, CallRecord, CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord,
+    Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary, PublicationRecord,
+    StateChange, StoredMessage, StoredState, SubscriptionRecord, User, UserStore,
 };
 pub use traits::Store;
 pub use validate::{

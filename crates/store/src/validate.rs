@@ -4,7 +4,8 @@
 
 use switchboard_server::registrar::{Binding, BindingChange, BindingKey};
 use switchboard_server::storage::{
-    CallRecord, PublicationRecord, StateChange, StoredMessage, SubscriptionRecord, User,
+    CallRecord, DialogParty, DialogRecord, PublicationRecord, StateChange, StoredMessage,
+    SubscriptionRecord, User,
 };
 
 use crate::error::StoreError;
@@ -79,6 +80,8 @@ pub fn validate_state_change(change: &StateChange) -> Result<(), StoreError> {
         StateChange::PutMessage(m) => check_message(m),
         StateChange::PutCallRecord(r) => check_call_record(r),
         StateChange::RemoveCallRecordsBefore { start_ms } => check_u64("start_ms", *start_ms),
+        StateChange::PutDialog(d) => check_dialog(d),
+        StateChange::RemoveDialog { id } => check_text("dialog id", id, false),
         // A kind of change this build does not know cannot be written.
         _ => Err(StoreError::InvalidInput(
             "a state change this store does not know".into(),
@@ -99,15 +102,7 @@ fn check_subscription(s: &SubscriptionRecord) -> Result<(), StoreError> {
     ] {
         check_text(what, value, false)?;
     }
-    if s.route_set.len() > MAX_PATH_ENTRIES {
-        return Err(StoreError::InvalidInput(format!(
-            "{} routes, at most {MAX_PATH_ENTRIES}",
-            s.route_set.len()
-        )));
-    }
-    for route in &s.route_set {
-        check_text("route", route, false)?;
-    }
+    check_routes(&s.route_set)?;
     check_u64("expires_unix", s.expires_unix)
 }
 
@@ -124,26 +119,94 @@ fn check_call_record(r: &CallRecord) -> Result<(), StoreError> {
     ] {
         check_text(what, value, true)?;
     }
-    for (what, value) in [
-        ("caller user", &r.caller_user),
-        ("routed number", &r.routed_number),
-        ("rule", &r.rule),
-        ("target", &r.target),
-        ("trunk", &r.trunk),
-        ("gateway", &r.gateway),
-    ] {
+    check_optional(&[
+        ("caller user", r.caller_user.as_deref()),
+        ("routed number", r.routed_number.as_deref()),
+        ("rule", r.rule.as_deref()),
+        ("target", r.target.as_deref()),
+        ("trunk", r.trunk.as_deref()),
+        ("gateway", r.gateway.as_deref()),
+    ])?;
+    check_times(&[
+        ("start_ms", Some(r.start_ms)),
+        ("answer_ms", r.answer_ms),
+        ("end_ms", r.end_ms),
+    ])
+}
+
+/// Text that may be absent, or empty, but must be storable.
+fn check_optional(fields: &[(&str, Option<&str>)]) -> Result<(), StoreError> {
+    for (what, value) in fields {
         if let Some(value) = value {
             check_text(what, value, true)?;
         }
     }
-    for (what, value) in [
-        ("start_ms", Some(r.start_ms)),
-        ("answer_ms", r.answer_ms),
-        ("end_ms", r.end_ms),
-    ] {
+    Ok(())
+}
+
+/// Times that may be absent but must fit SQLite's `i64`.
+fn check_times(fields: &[(&str, Option<u64>)]) -> Result<(), StoreError> {
+    for (what, value) in fields {
         if let Some(value) = value {
-            check_u64(what, value)?;
+            check_u64(what, *value)?;
         }
+    }
+    Ok(())
+}
+
+/// A dialog's text comes from peers like a call record's; its key, tags
+/// and Call-ID name it and may not be empty; a route per line.
+fn check_dialog(d: &DialogRecord) -> Result<(), StoreError> {
+    for (what, value) in [
+        ("dialog id", &d.id),
+        ("call-id", &d.call_id),
+        ("caller tag", &d.caller.tag),
+        ("callee tag", &d.callee.tag),
+    ] {
+        check_text(what, value, false)?;
+    }
+    check_text("dialled", &d.dialled, true)?;
+    check_party(&d.caller)?;
+    check_party(&d.callee)?;
+    check_routes(&d.route_set)?;
+    check_optional(&[
+        ("caller user", d.caller_user.as_deref()),
+        ("routed number", d.routed_number.as_deref()),
+        ("rule", d.rule.as_deref()),
+        ("target", d.target.as_deref()),
+        ("trunk", d.trunk.as_deref()),
+        ("gateway", d.gateway.as_deref()),
+        (
+            "carrier call-id",
+            d.carrier_leg.as_ref().map(|l| l.call_id.as_str()),
+        ),
+    ])?;
+    check_times(&[
+        ("start_ms", Some(d.start_ms)),
+        ("answer_ms", d.answer_ms),
+        ("updated_ms", Some(d.updated_ms)),
+    ])
+}
+
+fn check_party(p: &DialogParty) -> Result<(), StoreError> {
+    check_text("party uri", &p.uri, true)?;
+    check_optional(&[
+        ("display name", p.display.as_deref()),
+        ("aor", p.aor.as_deref()),
+        ("contact", p.contact.as_deref()),
+    ])
+}
+
+/// A route set: bounded, one storable value per entry.
+fn check_routes(routes: &[String]) -> Result<(), StoreError> {
+    if routes.len() > MAX_PATH_ENTRIES {
+        return Err(StoreError::InvalidInput(format!(
+            "{} routes, at most {MAX_PATH_ENTRIES}",
+            routes.len()
+        )));
+    }
+    for route in routes {
+        check_text("route", route, false)?;
     }
     Ok(())
 }

@@ -91,6 +91,7 @@ fn expected() -> StoredState {
             message("m2", 1_700_000_100),
             message("m3", 1_700_000_100),
         ],
+        dialogs: Vec::new(),
     }
 }
 
@@ -130,6 +131,7 @@ fn every_record_kind_round_trips_and_survives_reopen() {
             subscriptions: vec![refreshed],
             publications: Vec::new(),
             messages: vec![changed, message("m3", 1_700_000_100)],
+            dialogs: Vec::new(),
         }
     );
 }

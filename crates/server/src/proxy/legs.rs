@@ -246,6 +246,16 @@ impl Legs {
         Some(leg)
     }
 
+    /// The carrier's Call-ID and CSeq delta of the leg the caller's side
+    /// names `caller`.
+    pub(crate) fn leg_of(&self, caller: DialogIds<'_>) -> Option<(&str, u32)> {
+        self.by_caller
+            .get(caller.call_id)?
+            .iter()
+            .find(|l| l.caller_tag == caller.from_tag && l.remote_tag == caller.to_tag)
+            .map(|l| (l.carrier_call_id.as_str(), l.cseq_delta))
+    }
+
     /// The caller's Call-ID of the carrier leg `carrier_call_id`.
     pub(crate) fn caller_of(&self, carrier_call_id: &str) -> Option<&str> {
         self.carrier.get(carrier_call_id).map(String::as_str)

@@ -23,6 +23,7 @@ use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_bra
 use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};
+use crate::storage::CarrierLeg;
 use switchboard_core::TransactionLayer;
 
 /// A proxy timer.
@@ -145,6 +146,40 @@ impl Proxy {
         if matches!(way, Way::ToCarrier { .. }) {
             way.rewrite().apply(request.headers_mut());
         }
+    }
+
+    /// The carrier's names of the dialog of `call_id` between the
+    /// caller's tag `from_tag` and the answering side's `to_tag`, when the
+    /// proxy translates them (for the dialog's record).
+    pub fn carrier_leg(&self, call_id: &str, from_tag: &str, to_tag: &str) -> Option<CarrierLeg> {
+        let ids = DialogIds {
+            call_id,
+            from_tag,
+            to_tag,
+        };
+        let (carrier, cseq_delta) = self.legs.leg_of(ids)?;
+        Some(CarrierLeg {
+            call_id: carrier.to_owned(),
+            cseq_delta,
+        })
+    }
+
+    /// Takes a stored dialog's carrier leg back (at start), last used at
+    /// `at`: the carrier's requests keep mapping to the caller's call.
+    pub fn restore_carrier_leg(
+        &mut self,
+        at: Instant,
+        call_id: &str,
+        from_tag: &str,
+        to_tag: &str,
+        leg: &CarrierLeg,
+    ) {
+        let ids = DialogIds {
+            call_id,
+            from_tag,
+            to_tag,
+        };
+        self.legs.insert(at, ids, &leg.call_id, leg.cseq_delta);
     }
 
     /// The server transaction of the initial INVITE `call_id` still

@@ -37,6 +37,7 @@
 
 mod config;
 mod contacts;
+mod dialog_records;
 mod dialogs;
 mod effect;
 mod events;
@@ -100,6 +101,8 @@ pub struct Service {
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
+    /// The calls whose dialog record is in the store, by Call-ID.
+    kept_dialogs: HashMap<String, dialog_records::KeptDialog>,
     /// Offline messages.
     mailbox: Mailbox,
     /// The dial plan in force (swapped whole on reload; a call keeps the
@@ -236,6 +239,7 @@ impl Service {
             users: Users::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
+            kept_dialogs: HashMap::new(),
             mailbox: Mailbox::new(config.messages),
             plan: Arc::new(Plan::default()),
             trust_foreign: config.trust_foreign_callers,
@@ -269,10 +273,13 @@ impl Service {
     /// Takes the stored event state back (at start, after the bindings):
     /// subscriptions keep being notified without the watchers subscribing
     /// again; offline messages are delivered to users with bindings at the
-    /// first timeout.
+    /// first timeout; calls in progress keep passing (their in-dialog
+    /// requests, the listing, the hang-up and their records), their times
+    /// rebuilt with the clocks the service was built with.
     pub fn load_state(&mut self, state: StoredState) {
         self.load_events(&state);
         self.load_messages(state.messages);
+        self.load_dialogs(state.dialogs);
     }
 
     /// Takes every user of the store (at start).
@@ -786,6 +793,7 @@ impl Service {
         self.contacts.purge(at);
         self.dialogs.purge(at);
         self.calls.purge(at);
+        self.forget_idle_dialogs();
         self.counters.purge(at);
         self.records.purge(at);
         if let Some(change) = self.records.retention(at, unix_ms(now)) {
@@ -823,11 +831,14 @@ impl Service {
             return;
         }
         let mut seen = std::collections::HashSet::new();
+        // A dialog's record has the same id as its call record's.
+        let mut dialogs = std::collections::HashSet::new();
         let mut changes: Vec<StateChange> = std::mem::take(&mut self.records_pending)
             .into_iter()
             .rev()
             .filter(|c| match c {
                 StateChange::PutCallRecord(r) => seen.insert(r.id.clone()),
+                StateChange::PutDialog(d) => dialogs.insert(d.id.clone()),
                 _ => true,
             })
             .collect();
@@ -855,7 +866,11 @@ impl Service {
         if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
             self.queue_record(StateChange::PutCallRecord(record));
         }
+        let kept = Self::dialog_change(&update);
         let changed = self.calls.apply(at, update);
+        if let Some(call_id) = kept {
+            self.keep_dialog(&call_id);
+        }
         // Read before the next apply: ended dialogs are reported once.
         for aor in changed {
             self.calls_changed(self.clock, ep, &aor);

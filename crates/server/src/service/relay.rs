@@ -484,6 +484,10 @@ impl Service {
             // A hang-up by the operator numbers its BYEs above these.
             let call_id = self.proxy.caller_call_id(call_id);
             self.calls.saw_request(call_id, from_tag, to_tag, cseq.seq);
+            let kept = self.dialog_request_seen(call_id, &cseq.method);
+            if let Some(call_id) = kept {
+                self.put_dialog(&call_id);
+            }
         }
         if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
             tracing::debug!(error = %e, "request not forwarded");

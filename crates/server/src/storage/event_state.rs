@@ -8,13 +8,14 @@
 //! sent only once the change is durable. At start the application loads
 //! everything back with [`EventStateStore::load_state`] and gives it to
 //! [`Service::load_state`](crate::Service::load_state), so watchers keep
-//! getting NOTIFYs after a restart without subscribing again.
+//! getting NOTIFYs after a restart without subscribing again, and the
+//! calls in progress keep passing.
 
 use std::net::SocketAddr;
 
 use switchboard_core::Transport;
 
-use super::CallRecord;
+use super::{CallRecord, DialogRecord};
 
 /// One subscription dialog the server is the notifier of (RFC 6665).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +127,14 @@ pub enum StateChange {
         /// The oldest start kept.
         start_ms: u64,
     },
+    /// A record-routed call answered (or its record brought up to date);
+    /// boxed: the largest record by far.
+    PutDialog(Box<DialogRecord>),
+    /// A call ended (BYE, hang-up) or was forgotten idle.
+    RemoveDialog {
+        /// Its [`DialogRecord::id`].
+        id: String,
+    },
 }
 
 /// Everything kept, as loaded at start.
@@ -137,6 +146,8 @@ pub struct StoredState {
     pub publications: Vec<PublicationRecord>,
     /// Every stored message, oldest first.
     pub messages: Vec<StoredMessage>,
+    /// Every call in progress, idle or not, oldest first.
+    pub dialogs: Vec<DialogRecord>,
 }
 
 /// The event state: subscriptions, publications, stored messages. Writes

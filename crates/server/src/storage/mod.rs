@@ -14,6 +14,7 @@
 
 mod binding_store;
 mod call_record;
+mod dialog_record;
 mod event_state;
 mod ha1;
 mod user;
@@ -21,6 +22,7 @@ mod user_store;
 
 pub use binding_store::BindingStore;
 pub use call_record::{CallRecord, Disposition, HangupSide};
+pub use dialog_record::{CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord};
 pub use event_state::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };

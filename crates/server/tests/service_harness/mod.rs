@@ -31,8 +31,9 @@ use switchboard_proto::{
 };
 use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
+use switchboard_server::registrar::Binding;
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
-use switchboard_server::storage::StateChange;
+use switchboard_server::storage::{CallRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
     ServiceConfig, User,
@@ -190,6 +191,31 @@ fn ack_for(failure: &Response) -> Request {
         .unwrap()
 }
 
+/// The BYE of the callee `phone` in the dialog of the INVITE it got: its
+/// tag in From, the caller's in To, to the caller's Contact along the
+/// route set.
+pub fn bye_from(phone: &Phone, invite: &Request) -> Request {
+    let hi = invite.headers();
+    let contact = uri_of(hi.get(HeaderName::Contact).unwrap());
+    let via = format!(
+        "SIP/2.0/UDP {};branch=z9hG4bK-{}-bye;rport",
+        phone.local, phone.user
+    );
+    let mut bye = RequestBuilder::new(Method::Bye, &contact)
+        .header(HeaderName::Via, via)
+        .header(
+            HeaderName::From,
+            format!("{};tag={}-tag", hi.get(HeaderName::To).unwrap(), phone.user),
+        )
+        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
+        .call_id(hi.call_id().unwrap())
+        .cseq(1);
+    for route in hi.values(HeaderName::RecordRoute) {
+        bye = bye.header(HeaderName::Route, route);
+    }
+    bye.build().unwrap()
+}
+
 /// The URI of a Contact, To or Route value.
 pub fn uri_of(value: &str) -> String {
     NameAddr::parse_value(value).unwrap().uri.to_string()
@@ -294,6 +320,12 @@ impl Server {
 
     /// The same, with the configuration changed by `tweak` first.
     pub fn with(tweak: impl FnOnce(&mut ServiceConfig)) -> Self {
+        Self::started_at(Duration::from_secs(UNIX0), tweak)
+    }
+
+    /// [`Server::with`], started when the wall clock reads `since_epoch`
+    /// (a restart after another server's run).
+    pub fn started_at(since_epoch: Duration, tweak: impl FnOnce(&mut ServiceConfig)) -> Self {
         let server = addr(SERVER);
         let listeners = vec![
             Listener::new(Transport::Udp, server),
@@ -307,7 +339,7 @@ impl Server {
         );
         tweak(&mut config);
         let t0 = Instant::now();
-        let now = Now::at(t0, UNIX0);
+        let now = Now::new(t0, since_epoch);
         let mut seed = 10;
         let service = Service::new(
             config,
@@ -610,6 +642,30 @@ impl Server {
             .map(|s: Sent| match s.message {
                 Message::Request(r) => (s.destination, r),
                 Message::Response(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    /// The latest call record saved.
+    pub fn last_record(&self) -> CallRecord {
+        self.saved
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                StateChange::PutCallRecord(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a call record saved")
+    }
+
+    /// Every binding written to the store, in order (what a restarted
+    /// server loads, removals aside).
+    pub fn upserted_bindings(&self) -> Vec<Binding> {
+        self.store
+            .iter()
+            .filter_map(|c| match c {
+                BindingChange::Upsert(b) => Some(b.clone()),
+                _ => None,
             })
             .collect()
     }

@@ -10,6 +10,7 @@
 //!   0 or 1;
 //! * `publications`: one row per [`PublicationRecord`], keyed by its
 //!   entity tag;
+//! * `dialogs` (since version 7): see `dialogs.rs`;
 //! * `messages`: one row per [`StoredMessage`], keyed by its id, with an
 //!   insertion counter (`seq`) so that loading gives them oldest first
 //!   even when two arrived in the same second; the body as a blob.
@@ -26,7 +27,9 @@ use switchboard_server::storage::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 
-use super::{SqliteStore, call_records, from_sql_u64, join_lines, split_lines, to_sql_u64};
+use super::{
+    SqliteStore, call_records, dialogs, from_sql_u64, join_lines, split_lines, to_sql_u64,
+};
 use crate::error::StoreError;
 use crate::validate::validate_state_change;
 
@@ -47,6 +50,8 @@ pub(super) struct StateWriter<'c> {
     remove_message: CachedStatement<'c>,
     put_call_record: CachedStatement<'c>,
     expire_call_records: CachedStatement<'c>,
+    put_dialog: CachedStatement<'c>,
+    remove_dialog: CachedStatement<'c>,
 }
 
 impl<'c> StateWriter<'c> {
@@ -78,6 +83,8 @@ impl<'c> StateWriter<'c> {
             remove_message: conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?,
             put_call_record: conn.prepare_cached(call_records::PUT_SQL)?,
             expire_call_records: conn.prepare_cached(call_records::EXPIRE_SQL)?,
+            put_dialog: conn.prepare_cached(dialogs::PUT_SQL)?,
+            remove_dialog: conn.prepare_cached(dialogs::REMOVE_SQL)?,
         })
     }
 
@@ -157,6 +164,10 @@ impl<'c> StateWriter<'c> {
                 if removed > 0 {
                     tracing::info!(removed, "store: expired call records deleted");
                 }
+            }
+            StateChange::PutDialog(record) => dialogs::put(&mut self.put_dialog, record)?,
+            StateChange::RemoveDialog { id } => {
+                self.remove_dialog.execute([id])?;
             }
             // Refused by validation before anything is written.
             _ => {
@@ -295,7 +306,7 @@ impl EventStateStore for SqliteStore {
 
     fn load_state(&self) -> Result<StoredState, StoreError> {
         let conn = self.conn();
-        // One read transaction: the three tables as of one moment.
+        // One read transaction: the tables as of one moment.
         let tx = conn.unchecked_transaction()?;
         let subscriptions = load(
             &tx,
@@ -325,11 +336,18 @@ impl EventStateStore for SqliteStore {
                 })
             },
         )?;
+        let dialogs = load(
+            &tx,
+            &dialogs::load_sql(),
+            dialogs::RawDialog::read,
+            dialogs::RawDialog::into_record,
+        )?;
         tx.finish()?;
         Ok(StoredState {
             subscriptions,
             publications,
             messages,
+            dialogs,
         })
     }
 }

@@ -8,6 +8,7 @@
 
 mod bindings;
 mod call_records;
+mod dialogs;
 mod event_state;
 mod groups;
 mod schema;
@@ -257,6 +258,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 6);
+        assert_eq!(SqliteStore::schema_version(), 7);
     }
 }

@@ -124,6 +124,40 @@ const MIGRATIONS: &[&str] = &[
         hangup          TEXT
     ) WITHOUT ROWID;
     CREATE INDEX call_records_by_start ON call_records (start_ms);",
+    // 7: the calls in progress (record-routed, answered), keyed by Call-ID
+    // and the caller's tag, so that a restart keeps them passing.
+    "CREATE TABLE dialogs (
+        id              TEXT NOT NULL PRIMARY KEY,
+        call_id         TEXT NOT NULL,
+        caller_uri      TEXT NOT NULL,
+        caller_display  TEXT,
+        caller_tag      TEXT NOT NULL,
+        caller_aor      TEXT,
+        caller_contact  TEXT,
+        caller_source   TEXT,
+        caller_cseq     INTEGER,
+        callee_uri      TEXT NOT NULL,
+        callee_display  TEXT,
+        callee_tag      TEXT NOT NULL,
+        callee_aor      TEXT,
+        callee_contact  TEXT,
+        callee_source   TEXT,
+        callee_cseq     INTEGER,
+        dialled         TEXT NOT NULL,
+        route_set       TEXT NOT NULL,
+        phase           TEXT NOT NULL,
+        start_ms        INTEGER NOT NULL,
+        answer_ms       INTEGER,
+        updated_ms      INTEGER NOT NULL,
+        caller_user     TEXT,
+        routed_number   TEXT,
+        rule            TEXT,
+        target          TEXT,
+        trunk           TEXT,
+        gateway         TEXT,
+        carrier_call_id TEXT,
+        carrier_delta   INTEGER
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.
