@@ -8,8 +8,9 @@ use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, Watch
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::service::MailboxConfig;
-use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
+use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig, SessionTimerPolicy};
 
+use crate::settings::{DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES};
 use crate::{Host, Settings};
 
 /// `[records] keep_days` when the file does not say.
@@ -37,6 +38,10 @@ impl Settings {
         let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
         config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config.records_flush = RECORDS_FLUSH;
+        config.session_timers = SessionTimerPolicy::new(
+            self.proxy.session_expires.unwrap_or(DEFAULT_SESSION_EXPIRES),
+            self.proxy.min_se.unwrap_or(DEFAULT_MIN_SE),
+        );
         config
     }
 

@@ -12,6 +12,7 @@ use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder,
 
 use super::branch::{Branch, BranchState};
 use super::call_update::{CallEnd, CallPhase, CallUpdate};
+use super::session_answer::SessionAnswer;
 use super::challenge;
 use super::config::{Mode, ProxyConfig};
 use super::context::{BranchRef, Context};
@@ -685,7 +686,7 @@ impl Proxy {
         now: Instant,
         ep: &mut impl TransactionLayer,
         at: BranchRef,
-        response: Response,
+        mut response: Response,
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
@@ -706,7 +707,14 @@ impl Proxy {
         if first {
             self.answered += 1;
         }
+        let session = self
+            .contexts
+            .get(&at.server)
+            .and_then(|ctx| SessionAnswer::of(&ctx.request, &mut response));
         self.report_call(at.server, CallPhase::Confirmed, Some((&response, from)));
+        if let Some(session) = session {
+            self.events.push_back(ProxyEvent::Session(session));
+        }
         // Every 2xx to an INVITE goes upstream: forks, retransmissions.
         self.send_upstream(now, ep, at.server, response);
         if first {
