@@ -76,7 +76,8 @@ mod tests {
             .from("<sip:alice@example.com>", "a1")
             .to("<sip:bob@example.com>", None)
             .call_id("c1")
-            .cseq(1);
+            .cseq(1)
+            .header(HeaderName::Via, "SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1");
         for (name, value) in lines {
             b = b.header(*name, *value);
         }
