@@ -335,6 +335,14 @@ mod tests {
         assert_eq!(config.registrar.domains, ["example.com"]);
         assert_eq!(config.proxy.mode, Mode::Redirect);
         assert_eq!(config.proxy.timer_c, Duration::from_secs(300));
+        assert_eq!(config.session_timers, SessionTimerPolicy::new(1800, 90));
+        let timers = config_of(
+            "[proxy]\nsession_expires = 0\n",
+            "udp:127.0.0.1:5060",
+            &Host::default(),
+        )
+        .session_timers;
+        assert_eq!(timers.session_expires, None, "0: off");
         assert!(!config.trust_foreign_callers);
         assert_eq!(
             config.outbound_proxy.as_deref(),

@@ -458,6 +458,18 @@ mod tests {
     }
 
     #[test]
+    fn session_timer_keys_are_checked_against_each_other() {
+        assert!(resolve_on_udp("[proxy]\nsession_expires = 90\nmin_se = 5\n").is_ok());
+        assert!(resolve_on_udp("[proxy]\nsession_expires = 0\nmin_se = 3600\n").is_ok());
+        let error = resolve_on_udp("[proxy]\nmin_se = 0\n").unwrap_err();
+        assert_eq!(error.key, "proxy.min_se");
+        let error = resolve_on_udp("[proxy]\nsession_expires = 60\n").unwrap_err();
+        assert_eq!(error.key, "proxy.session_expires", "below the default min_se");
+        let error = resolve_on_udp("[proxy]\nmin_se = 3600\n").unwrap_err();
+        assert_eq!(error.key, "proxy.min_se", "above the default session_expires");
+    }
+
+    #[test]
     fn udp_buffer_bytes_key() {
         let udp_buffer = |text: &str| resolve_on_udp(text).unwrap().udp_buffer();
         assert_eq!(udp_buffer(""), Some(DEFAULT_UDP_BUFFER_BYTES));
