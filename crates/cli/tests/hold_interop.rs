@@ -85,7 +85,11 @@ fn baresip_hold_and_resume_pass_the_proxy() {
         bob.report(),
         server.log_text()
     );
-    assert!(alice.wait_event("CALL_RTPESTAB", s(8)), "{}", alice.report());
+    assert!(
+        alice.wait_event("CALL_RTPESTAB", s(8)),
+        "{}",
+        alice.report()
+    );
     assert!(
         wait_for(s(5), || invite_200s(&alice.log()) >= 1),
         "{}",

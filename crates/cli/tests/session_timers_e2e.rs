@@ -160,9 +160,7 @@ fn a_call_whose_parties_never_refresh_is_ended_by_the_server_at_the_expiry() {
     let took = started.elapsed();
     assert!(uac.success(), "{}\n{}", uac.report(), server.log_text());
     assert!(
-        uac.logged
-            .iter()
-            .any(|l| l.contains("Session-Expires 5")),
+        uac.logged.iter().any(|l| l.contains("Session-Expires 5")),
         "{:?}",
         uac.logged
     );

@@ -39,7 +39,9 @@ impl Settings {
         config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config.records_flush = RECORDS_FLUSH;
         config.session_timers = SessionTimerPolicy::new(
-            self.proxy.session_expires.unwrap_or(DEFAULT_SESSION_EXPIRES),
+            self.proxy
+                .session_expires
+                .unwrap_or(DEFAULT_SESSION_EXPIRES),
             self.proxy.min_se.unwrap_or(DEFAULT_MIN_SE),
         );
         config

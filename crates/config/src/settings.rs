@@ -464,9 +464,15 @@ mod tests {
         let error = resolve_on_udp("[proxy]\nmin_se = 0\n").unwrap_err();
         assert_eq!(error.key, "proxy.min_se");
         let error = resolve_on_udp("[proxy]\nsession_expires = 60\n").unwrap_err();
-        assert_eq!(error.key, "proxy.session_expires", "below the default min_se");
+        assert_eq!(
+            error.key, "proxy.session_expires",
+            "below the default min_se"
+        );
         let error = resolve_on_udp("[proxy]\nmin_se = 3600\n").unwrap_err();
-        assert_eq!(error.key, "proxy.min_se", "above the default session_expires");
+        assert_eq!(
+            error.key, "proxy.min_se",
+            "above the default session_expires"
+        );
     }
 
     #[test]

@@ -316,8 +316,8 @@ impl Plan {
             return Err(limit.error(&what, format!("no group {name:?} in [groups]")));
         }
         if let Some(secs) = limit.value.max_call {
-            let max_call =
-                seconds(Some(secs), 0, "max_call").map_err(|message| limit.error(&what, message))?;
+            let max_call = seconds(Some(secs), 0, "max_call")
+                .map_err(|message| limit.error(&what, message))?;
             self.max_call.push((name.to_owned(), max_call));
         }
         Ok(())

@@ -328,7 +328,11 @@ fn a_group_limit_names_a_known_group_and_a_positive_max_call() {
     };
     let plan = Plan::load(&[source]).unwrap();
     let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
-    assert_eq!(plan.max_call("alice", "example.com"), minutes(10), "the shortest");
+    assert_eq!(
+        plan.max_call("alice", "example.com"),
+        minutes(10),
+        "the shortest"
+    );
     assert_eq!(plan.max_call("alice", "example.org"), minutes(120));
     assert_eq!(plan.max_call("bob", "example.com"), None);
 }

@@ -23,13 +23,13 @@
 
 pub mod auth;
 pub mod bodies;
+mod call_timers;
 pub mod calls;
 pub mod cdr;
 pub mod events;
 pub mod hangup;
 mod live_call;
 mod metrics;
-mod call_timers;
 pub mod protect;
 pub mod proxy;
 pub mod registrar;

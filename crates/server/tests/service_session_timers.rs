@@ -84,7 +84,12 @@ fn refresh(h: &mut Server, alice: &mut Phone, bob: &Phone, ok: &Response, method
         .unwrap();
     h.send(alice, request);
     let at_bob = h.request_to(bob, method);
-    ok_with(h, bob, &at_bob, &[(HeaderName::SessionExpires, "120;refresher=uac")]);
+    ok_with(
+        h,
+        bob,
+        &at_bob,
+        &[(HeaderName::SessionExpires, "120;refresher=uac")],
+    );
     let answer = h.final_response(alice);
     assert_eq!(answer.status(), StatusCode::OK);
     let cseq = answer.headers().cseq().unwrap();
@@ -144,7 +149,10 @@ fn the_servers_interval_is_inserted_and_a_low_min_se_raised() {
     let (mut h, mut alice, bob) = Server::with_bob();
     alice_invites(&mut h, &mut alice, &[]);
     let invite = h.request_to(&bob, Method::Invite);
-    assert_eq!(invite.headers().get(HeaderName::SessionExpires), Some("1800"));
+    assert_eq!(
+        invite.headers().get(HeaderName::SessionExpires),
+        Some("1800")
+    );
     assert_eq!(invite.headers().get(HeaderName::MinSe), Some("90"));
 
     let (mut h, mut alice, bob) = Server::with_bob();
@@ -185,7 +193,10 @@ fn a_session_not_refreshed_in_time_is_ended_with_a_bye_to_both_parties() {
     let ok = answered(&mut h, &mut alice, &bob, Some("120;refresher=uas"));
     let call_id = ok.headers().call_id().unwrap().to_owned();
     h.run_for(Duration::from_secs(119));
-    assert!(byes(&mut h, &alice, &bob).is_none(), "not before the interval");
+    assert!(
+        byes(&mut h, &alice, &bob).is_none(),
+        "not before the interval"
+    );
     assert_eq!(h.service.metrics().calls_ended_session_expired, 0);
 
     h.run_for(Duration::from_secs(2));
@@ -221,12 +232,21 @@ fn a_re_invite_or_an_update_answered_2xx_restarts_the_session_timer() {
     h.run_for(Duration::from_secs(100));
     refresh(&mut h, &mut alice, &bob, &ok, Method::Invite);
     h.run_for(Duration::from_secs(100));
-    assert!(byes(&mut h, &alice, &bob).is_none(), "the re-INVITE refreshed it");
+    assert!(
+        byes(&mut h, &alice, &bob).is_none(),
+        "the re-INVITE refreshed it"
+    );
     refresh(&mut h, &mut alice, &bob, &ok, Method::Update);
     h.run_for(Duration::from_secs(119));
-    assert!(byes(&mut h, &alice, &bob).is_none(), "the UPDATE refreshed it");
+    assert!(
+        byes(&mut h, &alice, &bob).is_none(),
+        "the UPDATE refreshed it"
+    );
     h.run_for(Duration::from_secs(2));
-    assert!(byes(&mut h, &alice, &bob).is_some(), "120 s after the UPDATE");
+    assert!(
+        byes(&mut h, &alice, &bob).is_some(),
+        "120 s after the UPDATE"
+    );
     assert_eq!(last_record(&h).hangup, Some(HangupSide::SessionExpired));
 }
 
@@ -253,7 +273,11 @@ fn a_call_without_a_session_timer_is_not_swept_by_time() {
     let ok = answered(&mut h, &mut alice, &bob, Some("120;refresher=uac"));
     h.run_for(Duration::from_secs(600));
     assert!(byes(&mut h, &alice, &bob).is_none());
-    assert!(h.service.calls().is_answered(ok.headers().call_id().unwrap()));
+    assert!(
+        h.service
+            .calls()
+            .is_answered(ok.headers().call_id().unwrap())
+    );
     assert_eq!(h.service.metrics().calls_ended_session_expired, 0);
 }
 
@@ -273,7 +297,10 @@ fn a_call_longer_than_the_callers_group_allows_is_ended() {
     let ack = alice.in_dialog(Method::Ack, &ok).build().unwrap();
     h.send(&alice, ack);
     h.run_for(Duration::from_secs(59));
-    assert!(byes(&mut h, &alice, &bob).is_none(), "alice's limit, not bob's");
+    assert!(
+        byes(&mut h, &alice, &bob).is_none(),
+        "alice's limit, not bob's"
+    );
     h.run_for(Duration::from_secs(2));
     let (to_alice, to_bob) = byes(&mut h, &alice, &bob).expect("BYEs at 60 s");
     assert!(

@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn the_interval_and_refresher_come_from_the_2xx() {
         let invite = request(Method::Invite, &[(HeaderName::SessionExpires, "1800")]);
-        let mut response = ok(&invite, &[(HeaderName::SessionExpires, "600;refresher=uas")]);
+        let mut response = ok(
+            &invite,
+            &[(HeaderName::SessionExpires, "600;refresher=uas")],
+        );
         let answer = SessionAnswer::of(&invite, &mut response).unwrap();
         assert_eq!(answer.interval, Some(600));
         assert_eq!(answer.refresher, Some(Refresher::Uas));
@@ -106,10 +109,16 @@ mod tests {
     #[test]
     fn a_uas_without_timers_leaves_the_refresh_to_a_uac_that_has_them() {
         let timer = (HeaderName::Supported, "timer");
-        let invite = request(Method::Invite, &[(HeaderName::SessionExpires, "900"), timer]);
+        let invite = request(
+            Method::Invite,
+            &[(HeaderName::SessionExpires, "900"), timer],
+        );
         let mut response = ok(&invite, &[]);
         let answer = SessionAnswer::of(&invite, &mut response).unwrap();
-        assert_eq!((answer.interval, answer.refresher), (Some(900), Some(Refresher::Uac)));
+        assert_eq!(
+            (answer.interval, answer.refresher),
+            (Some(900), Some(Refresher::Uac))
+        );
         let h = response.headers();
         assert_eq!(h.get(HeaderName::SessionExpires), Some("900;refresher=uac"));
         assert_eq!(h.get(HeaderName::Require), Some("timer"));

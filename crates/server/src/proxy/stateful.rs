@@ -12,7 +12,6 @@ use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder,
 
 use super::branch::{Branch, BranchState};
 use super::call_update::{CallEnd, CallPhase, CallUpdate};
-use super::session_answer::SessionAnswer;
 use super::challenge;
 use super::config::{Mode, ProxyConfig};
 use super::context::{BranchRef, Context};
@@ -21,6 +20,7 @@ use super::event::{AttemptReport, ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
 use super::legs::{DialogIds, Legs, Rewrite, Way};
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
+use super::session_answer::SessionAnswer;
 use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};

@@ -76,7 +76,13 @@ impl Service {
                 to_callee,
             }) => {
                 tracing::info!(call_id, "call ended by the operator");
-                self.send_byes(now, ep, call_id, [*to_caller, *to_callee], HangupSide::Server);
+                self.send_byes(
+                    now,
+                    ep,
+                    call_id,
+                    [*to_caller, *to_callee],
+                    HangupSide::Server,
+                );
                 HangupAction::Bye
             }
         };

@@ -480,7 +480,10 @@ impl Service {
                 let min_se = [(HeaderName::MinSe, small.min_se.to_string())];
                 tracing::debug!(min_se = small.min_se, "session interval too small: 422");
                 let status = StatusCode::SESSION_INTERVAL_TOO_SMALL;
-                if let Err(e) = self.proxy.reply(now.instant(), ep, &incoming, status, &min_se) {
+                if let Err(e) = self
+                    .proxy
+                    .reply(now.instant(), ep, &incoming, status, &min_se)
+                {
                     tracing::debug!(error = %e, "422 not sent");
                 }
                 return;

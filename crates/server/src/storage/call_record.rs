@@ -99,8 +99,8 @@ impl HangupSide {
             Self::SessionExpired,
             Self::MaxDuration,
         ]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
