@@ -590,7 +590,7 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
 
     // The operator hangs a call up: the server's BYEs are counted.
     let token = create_token(&data, "ops");
-    let mut long = spawn(&[
+    let long = spawn(&[
         "call",
         "sip:bob@127.0.0.1",
         "--as",
