@@ -41,14 +41,7 @@ fn hang_up(h: &mut Server, call_id: &str) -> Result<HangupAction, HangupError> {
 }
 
 fn last_record(h: &Server) -> CallRecord {
-    h.saved
-        .iter()
-        .rev()
-        .find_map(|c| match c {
-            StateChange::PutCallRecord(r) => Some(r.clone()),
-            _ => None,
-        })
-        .expect("a call record saved")
+    h.last_record()
 }
 
 /// Alice calls bob, authenticated, through a proxy of hers that

@@ -32,7 +32,7 @@ use switchboard_proto::{
 use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
-use switchboard_server::storage::StateChange;
+use switchboard_server::storage::{CallRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
     ServiceConfig, User,
@@ -612,6 +612,18 @@ impl Server {
                 Message::Response(_) => unreachable!(),
             })
             .collect()
+    }
+
+    /// The latest call record saved.
+    pub fn last_record(&self) -> CallRecord {
+        self.saved
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                StateChange::PutCallRecord(r) => Some(r.clone()),
+                _ => None,
+            })
+            .expect("a call record saved")
     }
 
     /// The Store effects seen so far.
