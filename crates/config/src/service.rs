@@ -275,7 +275,7 @@ impl Summary {
         let requests = match proxy.mode {
             Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
             Mode::Proxy => format!(
-                "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
+                "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {}, {})",
                 if config.trust_foreign_callers {
                     "accepted"
                 } else {
@@ -292,6 +292,13 @@ impl Summary {
                     "recursed"
                 } else {
                     "returned"
+                },
+                match config.session_timers.session_expires {
+                    Some(interval) => format!(
+                        "session timers {interval} s (Min-SE {} s), calls not refreshed ended",
+                        config.session_timers.min_se
+                    ),
+                    None => "session timers off".to_owned(),
                 },
             ),
         };
@@ -411,6 +418,13 @@ mod tests {
         assert!(config.trust_foreign_callers);
         assert_eq!(config.outbound_proxy, None);
         let summary = Summary::of(&config);
+        assert!(
+            summary
+                .serving
+                .contains("session timers 1800 s (Min-SE 90 s)"),
+            "{}",
+            summary.serving
+        );
         assert!(
             summary.serving.contains("by DNS (RFC 3263)"),
             "{}",
