@@ -18,7 +18,7 @@ use std::time::Duration;
 use service_harness::{Phone, Server, UNIX0, uri_of};
 use switchboard_proto::{HeaderName, Method, Request, Response, ResponseBuilder, StatusCode};
 use switchboard_server::service::{HangupAction, HangupError};
-use switchboard_server::storage::{CallRecord, Disposition, HangupSide, StateChange};
+use switchboard_server::storage::{CallRecord, Disposition, HangupSide};
 use switchboard_server::{LiveCall, LiveState};
 
 const START_MS: u64 = UNIX0 * 1000;
