@@ -588,6 +588,40 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
         "{refused}"
     );
 
+    // The operator hangs a call up: the server's BYEs are counted.
+    let token = create_token(&data, "ops");
+    let long = spawn(&[
+        "call",
+        "sip:bob@127.0.0.1",
+        "--as",
+        ALICE,
+        "--duration",
+        "30",
+        "--srtp",
+        "off",
+    ]);
+    let mut call_id = None;
+    assert!(
+        wait_for(WAIT, || {
+            let list = get(api, "/api/v1/calls", Some(&token)).json();
+            call_id = list.as_array().and_then(|calls| {
+                calls
+                    .iter()
+                    .find(|c| c["state"] == "confirmed")
+                    .and_then(|c| c["call_id"].as_str().map(str::to_owned))
+            });
+            call_id.is_some()
+        }),
+        "{}",
+        server.log_text()
+    );
+    let path = format!("/api/v1/calls/{}", call_id.unwrap());
+    assert_eq!(request(api, "DELETE", &path, Some(&token)).status, 200);
+    long.expect_line(Stream::Stdout, "ended: remote hangup", WAIT);
+    let hung_up = scrape(&mut moved);
+    let operator = "switchboard_calls_ended_total{reason=\"operator\"}";
+    assert_eq!(sample(&hung_up, operator), 1.0, "{hung_up}");
+
     lamp.signal("TERM");
     lamp.expect_exit(WAIT);
     bob.signal("TERM");

@@ -68,6 +68,8 @@ pub struct FileConfig {
     pub routing: Option<toml::Value>,
     /// See `routing`.
     pub groups: Option<toml::Value>,
+    /// See `routing` (`[group_limits.NAME] max_call`).
+    pub group_limits: Option<toml::Value>,
     /// See `routing`.
     pub site: Option<toml::Value>,
     /// See `routing`.
@@ -145,6 +147,13 @@ pub struct ProxySection {
     /// (`sip:proxy.example.net:5060`) instead of RFC 3263 server location
     /// of their domain.
     pub outbound_proxy: Option<String>,
+    /// Session timers (RFC 4028): the session interval in seconds asked of
+    /// every call (default 1800; 0 switches session timers off). Calls not
+    /// refreshed within it are ended by the server.
+    pub session_expires: Option<u32>,
+    /// The shortest session interval accepted, in seconds (default 90):
+    /// an INVITE asking for less gets 422.
+    pub min_se: Option<u32>,
 }
 
 /// `[auth]`.

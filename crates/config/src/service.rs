@@ -8,8 +8,9 @@ use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, Watch
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::service::MailboxConfig;
-use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig};
+use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig, SessionTimerPolicy};
 
+use crate::settings::{DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES};
 use crate::{Host, Settings};
 
 /// `[records] keep_days` when the file does not say.
@@ -37,6 +38,12 @@ impl Settings {
         let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
         config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config.records_flush = RECORDS_FLUSH;
+        config.session_timers = SessionTimerPolicy::new(
+            self.proxy
+                .session_expires
+                .unwrap_or(DEFAULT_SESSION_EXPIRES),
+            self.proxy.min_se.unwrap_or(DEFAULT_MIN_SE),
+        );
         config
     }
 
@@ -268,7 +275,7 @@ impl Summary {
         let requests = match proxy.mode {
             Mode::Redirect => "redirected (302 with the registered contacts)".to_owned(),
             Mode::Proxy => format!(
-                "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {})",
+                "proxied (local callers challenged with 407, callers from other domains {}, other domains reached {}, Record-Route {}, timer C {} s, serial forking every {} s, 3xx {}, {})",
                 if config.trust_foreign_callers {
                     "accepted"
                 } else {
@@ -285,6 +292,13 @@ impl Summary {
                     "recursed"
                 } else {
                     "returned"
+                },
+                match config.session_timers.session_expires {
+                    Some(interval) => format!(
+                        "session timers {interval} s (Min-SE {} s), calls not refreshed ended",
+                        config.session_timers.min_se
+                    ),
+                    None => "session timers off".to_owned(),
                 },
             ),
         };
@@ -330,6 +344,14 @@ mod tests {
         assert_eq!(config.registrar.domains, ["example.com"]);
         assert_eq!(config.proxy.mode, Mode::Redirect);
         assert_eq!(config.proxy.timer_c, Duration::from_secs(300));
+        assert_eq!(config.session_timers, SessionTimerPolicy::new(1800, 90));
+        let timers = config_of(
+            "[proxy]\nsession_expires = 0\n",
+            "udp:127.0.0.1:5060",
+            &Host::default(),
+        )
+        .session_timers;
+        assert_eq!(timers.session_expires, None, "0: off");
         assert!(!config.trust_foreign_callers);
         assert_eq!(
             config.outbound_proxy.as_deref(),
@@ -396,6 +418,13 @@ mod tests {
         assert!(config.trust_foreign_callers);
         assert_eq!(config.outbound_proxy, None);
         let summary = Summary::of(&config);
+        assert!(
+            summary
+                .serving
+                .contains("session timers 1800 s (Min-SE 90 s)"),
+            "{}",
+            summary.serving
+        );
         assert!(
             summary.serving.contains("by DNS (RFC 3263)"),
             "{}",

@@ -33,6 +33,12 @@ pub const DEFAULT_UDP_BUFFER_BYTES: usize = 4 << 20;
 
 /// The largest `udp_buffer_bytes` accepted (the kernel takes an `int`, and
 /// doubles it).
+/// `[proxy] session_expires` when not given, in seconds (RFC 4028's
+/// recommended interval).
+pub(crate) const DEFAULT_SESSION_EXPIRES: u32 = 1800;
+/// `[proxy] min_se` when not given, in seconds (RFC 4028's floor).
+pub(crate) const DEFAULT_MIN_SE: u32 = 90;
+
 const MAX_UDP_BUFFER_BYTES: usize = 1 << 30;
 
 /// The settings the server runs with.
@@ -339,6 +345,25 @@ fn check_proxy(p: &ProxySection) -> Result<(), ConfigError> {
     if p.max_branches == Some(0) {
         return Err(ConfigError::new("proxy.max_branches", "must be at least 1"));
     }
+    let min_se = p.min_se.unwrap_or(DEFAULT_MIN_SE);
+    if min_se == 0 {
+        return Err(ConfigError::new("proxy.min_se", "must be at least 1"));
+    }
+    match p.session_expires {
+        Some(se) if se != 0 && se < min_se => {
+            return Err(ConfigError::new(
+                "proxy.session_expires",
+                format!("{se} is below min_se ({min_se}); 0 switches session timers off"),
+            ));
+        }
+        None if min_se > DEFAULT_SESSION_EXPIRES => {
+            return Err(ConfigError::new(
+                "proxy.min_se",
+                format!("{min_se} is above session_expires ({DEFAULT_SESSION_EXPIRES})"),
+            ));
+        }
+        _ => {}
+    }
     if let Some(uri) = &p.outbound_proxy {
         let sip = switchboard_proto::Uri::parse(uri)
             .ok()
@@ -430,6 +455,24 @@ mod tests {
         );
         let error = resolve_on_udp("max_transactions = 0\n").unwrap_err();
         assert_eq!(error.key, "max_transactions");
+    }
+
+    #[test]
+    fn session_timer_keys_are_checked_against_each_other() {
+        assert!(resolve_on_udp("[proxy]\nsession_expires = 90\nmin_se = 5\n").is_ok());
+        assert!(resolve_on_udp("[proxy]\nsession_expires = 0\nmin_se = 3600\n").is_ok());
+        let error = resolve_on_udp("[proxy]\nmin_se = 0\n").unwrap_err();
+        assert_eq!(error.key, "proxy.min_se");
+        let error = resolve_on_udp("[proxy]\nsession_expires = 60\n").unwrap_err();
+        assert_eq!(
+            error.key, "proxy.session_expires",
+            "below the default min_se"
+        );
+        let error = resolve_on_udp("[proxy]\nmin_se = 3600\n").unwrap_err();
+        assert_eq!(
+            error.key, "proxy.min_se",
+            "above the default session_expires"
+        );
     }
 
     #[test]

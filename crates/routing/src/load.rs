@@ -22,7 +22,9 @@ use crate::reader::{FileReader, NoFiles};
 use crate::rewrite::Rewrite;
 use crate::rule::{Action, Rule};
 use crate::rule_index::RuleIndex;
-use crate::schema::{RawFile, RawRingGroup, RawRoute, RawRouting, RawSite, RawTest, RawTrunk};
+use crate::schema::{
+    RawFile, RawGroupLimit, RawRingGroup, RawRoute, RawRouting, RawSite, RawTest, RawTrunk,
+};
 use crate::sections::{RingGroup, Site, TrunkRouting};
 use crate::target::{TargetSpec, is_sip_uri};
 use crate::test_case::ExpectedOutcome;
@@ -64,6 +66,8 @@ impl<T> Located<'_, T> {
 struct Sections<'s> {
     routing: Option<Located<'s, RawRouting>>,
     groups: Option<Located<'s, BTreeMap<String, Vec<String>>>>,
+    /// `[group_limits.NAME]`, each with its line.
+    group_limits: Vec<(String, Located<'s, RawGroupLimit>)>,
     sites: Vec<Located<'s, RawSite>>,
     ring_groups: Vec<Located<'s, RawRingGroup>>,
     trunks: Vec<Located<'s, RawTrunk>>,
@@ -113,6 +117,22 @@ impl<'s> Sections<'s> {
                 line,
                 value: groups.into_inner(),
             });
+        }
+        if let Some(limits) = raw.group_limits {
+            let limits = limits.into_inner();
+            let first = limits
+                .values()
+                .map(|limit| locate(limit.span()))
+                .min()
+                .unwrap_or(1);
+            self.note("[group_limits]", source.path, first)?;
+            for (name, limit) in limits {
+                let line = locate(limit.span());
+                let value = limit.into_inner();
+                let path = source.path;
+                self.group_limits
+                    .push((name, Located { path, line, value }));
+            }
         }
         let sites = self.items("[[site]]", source.path, &lines, raw.site)?;
         self.sites.extend(sites);
@@ -204,6 +224,9 @@ impl Plan {
                     .map_err(|message| groups.error(&format!("group {name:?}"), message))?;
             }
         }
+        for (name, limit) in &sections.group_limits {
+            plan.load_group_limit(name, limit)?;
+        }
         for group in &sections.ring_groups {
             plan.load_ring_group(group)?;
         }
@@ -277,6 +300,25 @@ impl Plan {
         if let Some(networks) = &raw.trusted_networks {
             self.trusted =
                 Networks::parse(networks).map_err(|m| fail(format!("trusted_networks: {m}")))?;
+        }
+        Ok(())
+    }
+
+    /// `[group_limits.NAME]`: a group of `[groups]`, a positive
+    /// `max_call` in seconds.
+    fn load_group_limit(
+        &mut self,
+        name: &str,
+        limit: &Located<'_, RawGroupLimit>,
+    ) -> Result<(), PlanError> {
+        let what = format!("[group_limits.{name}]");
+        if !self.groups.exists(name) {
+            return Err(limit.error(&what, format!("no group {name:?} in [groups]")));
+        }
+        if let Some(secs) = limit.value.max_call {
+            let max_call = seconds(Some(secs), 0, "max_call")
+                .map_err(|message| limit.error(&what, message))?;
+            self.max_call.push((name.to_owned(), max_call));
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
 use jiff::tz::TimeZone;
 
@@ -33,6 +34,8 @@ pub struct Plan {
     pub(crate) prefer_caller_site: bool,
     pub(crate) trusted: Networks,
     pub(crate) groups: Groups,
+    /// `[group_limits] max_call`: group -> longest call of its members.
+    pub(crate) max_call: Vec<(String, Duration)>,
     pub(crate) sites: Vec<Site>,
     pub(crate) ring_groups: Vec<RingGroup>,
     pub(crate) trunks: Vec<TrunkSpec>,
@@ -55,6 +58,7 @@ impl Default for Plan {
             prefer_caller_site: false,
             trusted: Networks::default(),
             groups: Groups::default(),
+            max_call: Vec::new(),
             sites: Vec::new(),
             ring_groups: Vec::new(),
             trunks: Vec::new(),
@@ -103,6 +107,17 @@ impl Plan {
         self.trunks
             .iter()
             .find(|t| t.inbound_users.iter().any(|u| u == name))
+    }
+
+    /// The longest answered call local user `name` at `domain` may make
+    /// (`[group_limits.NAME] max_call`): the shortest of their groups';
+    /// `None` when no group of theirs has one.
+    pub fn max_call(&self, name: &str, domain: &str) -> Option<Duration> {
+        self.max_call
+            .iter()
+            .filter(|(group, _)| self.groups.has(group, name, domain))
+            .map(|(_, limit)| *limit)
+            .min()
     }
 
     /// Whether `source` is trusted (a trunk's inbound network or a

@@ -13,6 +13,7 @@ use toml::Spanned;
 pub(crate) struct RawFile {
     pub(crate) routing: Option<Spanned<RawRouting>>,
     pub(crate) groups: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+    pub(crate) group_limits: Option<Spanned<BTreeMap<String, Spanned<RawGroupLimit>>>>,
     pub(crate) site: Option<Spanned<Vec<Spanned<RawSite>>>>,
     pub(crate) ring_group: Option<Spanned<Vec<Spanned<RawRingGroup>>>>,
     pub(crate) trunk: Option<Spanned<Vec<Spanned<RawTrunk>>>>,
@@ -35,6 +36,14 @@ pub(crate) struct RawRouting {
     pub(crate) emergency: Option<Vec<String>>,
     pub(crate) prefer_caller_site: Option<bool>,
     pub(crate) trusted_networks: Option<Vec<String>>,
+}
+
+/// `[group_limits.NAME]`: what the members of group NAME may do.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGroupLimit {
+    /// Seconds an answered call of a member (as the caller) may last.
+    pub(crate) max_call: Option<i64>,
 }
 
 /// `[[site]]`.

@@ -308,3 +308,31 @@ fn a_plural_slip_in_a_section_name_is_refused_not_ignored() {
         "plan.toml:4: [[routes]]: not a routing section; did you mean [[route]]?"
     );
 }
+
+#[test]
+fn a_group_limit_names_a_known_group_and_a_positive_max_call() {
+    assert_eq!(
+        load_error("[groups]\nstaff = [\"alice\"]\n\n[group_limits.sales]\nmax_call = 60\n"),
+        "plan.toml:4: [group_limits.sales]: no group \"sales\" in [groups]"
+    );
+    assert_eq!(
+        load_error("[groups]\nstaff = [\"alice\"]\n\n[group_limits.staff]\nmax_call = 0\n"),
+        "plan.toml:4: [group_limits.staff]: max_call must be a positive number of seconds"
+    );
+    let unknown = load_error("[groups]\nstaff = [\"alice\"]\n[group_limits.staff]\nmax_cal = 5\n");
+    assert!(unknown.contains("unknown field `max_cal`"), "{unknown}");
+    let source = PlanSource {
+        path: "plan.toml",
+        text: "[groups]\nstaff = [\"alice\"]\nboss = [\"alice@example.com\"]\n\
+               [group_limits.staff]\nmax_call = 7200\n[group_limits.boss]\nmax_call = 600\n",
+    };
+    let plan = Plan::load(&[source]).unwrap();
+    let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
+    assert_eq!(
+        plan.max_call("alice", "example.com"),
+        minutes(10),
+        "the shortest"
+    );
+    assert_eq!(plan.max_call("alice", "example.org"), minutes(120));
+    assert_eq!(plan.max_call("bob", "example.com"), None);
+}

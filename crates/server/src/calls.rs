@@ -515,6 +515,22 @@ impl CallBook {
         entries
     }
 
+    /// Whether `call_id` has an answered dialog that did not end.
+    #[must_use]
+    pub fn is_answered(&self, call_id: &str) -> bool {
+        self.calls
+            .get(call_id)
+            .is_some_and(|call| call.legs.iter().any(|l| l.phase == CallPhase::Confirmed))
+    }
+
+    /// Whether `call_id` has a dialog that did not end (ringing or up).
+    #[must_use]
+    pub fn is_in_progress(&self, call_id: &str) -> bool {
+        self.calls
+            .get(call_id)
+            .is_some_and(|call| call.legs.iter().any(|l| !l.is_over()))
+    }
+
     /// An in-dialog request of `call_id` passed with these tags and CSeq
     /// number: a BYE the server sends later in a party's place must be
     /// numbered above it.

@@ -47,8 +47,8 @@ struct Open {
     /// The proxy's server transaction, when the plan routed the call (its
     /// carrier attempts are reported by it).
     tx: Option<TransactionId>,
-    /// The operator asked the server to end it.
-    by_server: bool,
+    /// The server is ending it (for the operator, or a deadline).
+    by_server: Option<HangupSide>,
 }
 
 /// The records of calls in progress, and the saves under way.
@@ -95,8 +95,14 @@ impl CallRecords {
     /// The server is ending `call_id` for the operator: its end, when it
     /// comes, is the server's.
     pub(crate) fn ended_by_server(&mut self, call_id: &str) {
+        self.ended_by(call_id, HangupSide::Server);
+    }
+
+    /// The server is ending `call_id` for this reason (`side`): its end,
+    /// when it comes, says so.
+    pub(crate) fn ended_by(&mut self, call_id: &str, side: HangupSide) {
         if let Some(open) = self.open.get_mut(call_id) {
-            open.by_server = true;
+            open.by_server = Some(side);
         }
     }
 
@@ -165,8 +171,8 @@ impl CallRecords {
             _ => return None,
         }
         record.end_ms = Some(unix_ms);
-        if open.by_server {
-            record.hangup = Some(HangupSide::Server);
+        if let Some(side) = open.by_server {
+            record.hangup = Some(side);
         }
         self.close(&update.call_id)
     }
@@ -216,7 +222,7 @@ impl CallRecords {
                 from_tag: update.from_tag.clone(),
                 updated: at,
                 tx,
-                by_server: false,
+                by_server: None,
             },
         );
     }

@@ -23,6 +23,7 @@
 
 pub mod auth;
 pub mod bodies;
+mod call_timers;
 pub mod calls;
 pub mod cdr;
 pub mod events;
@@ -33,6 +34,7 @@ pub mod protect;
 pub mod proxy;
 pub mod registrar;
 pub mod service;
+mod session_policy;
 pub mod storage;
 pub mod trunks;
 mod uri_eq;
@@ -48,5 +50,6 @@ pub use registrar::{
     Registrar, RegistrarConfig,
 };
 pub use service::{Completion, Effect, Service, ServiceConfig};
+pub use session_policy::SessionTimerPolicy;
 pub use storage::{BindingStore, Ha1Set, ImportSummary, User, UserStore};
 pub use uri_eq::uri_equivalent;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::auth::AuthResult;
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
+use crate::storage::HangupSide;
 
 /// How long a 2xx's dialog is remembered: the callee retransmits its 2xx
 /// until the ACK comes, for 64*T1 at most (RFC 3261 §13.3.1.4), and each
@@ -27,6 +28,9 @@ pub(crate) struct Counters {
     lockouts: u64,
     plan_loads: u64,
     registrations: u64,
+    ended_by_operator: u64,
+    ended_session_expired: u64,
+    ended_max_duration: u64,
 }
 
 impl Counters {
@@ -71,6 +75,15 @@ impl Counters {
         self.registrations += 1;
     }
 
+    /// The server ended an answered call, for this reason.
+    pub(crate) fn ended_by_server(&mut self, side: HangupSide) {
+        match side {
+            HangupSide::SessionExpired => self.ended_session_expired += 1,
+            HangupSide::MaxDuration => self.ended_max_duration += 1,
+            _ => self.ended_by_operator += 1,
+        }
+    }
+
     /// A dial plan was put in force.
     pub(crate) fn plan_loaded(&mut self) {
         self.plan_loads += 1;
@@ -94,6 +107,9 @@ impl Counters {
             lockouts: self.lockouts,
             plan_loads: self.plan_loads,
             registrations: self.registrations,
+            calls_ended_by_operator: self.ended_by_operator,
+            calls_ended_session_expired: self.ended_session_expired,
+            calls_ended_max_duration: self.ended_max_duration,
         }
     }
 }
@@ -150,4 +166,12 @@ pub struct ServiceMetrics {
     /// Counter: REGISTERs accepted with their bindings stored (a contact
     /// added, refreshed or removed), for the registrations per minute.
     pub registrations: u64,
+    /// Counter: answered calls the operator hung up (BYE from the server).
+    pub calls_ended_by_operator: u64,
+    /// Counter: answered calls the server ended because their session
+    /// interval passed without a refresh (RFC 4028).
+    pub calls_ended_session_expired: u64,
+    /// Counter: answered calls the server ended because they lasted longer
+    /// than the caller's group allows.
+    pub calls_ended_max_duration: u64,
 }

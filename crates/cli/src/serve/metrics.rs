@@ -207,6 +207,17 @@ impl RuntimeMetrics {
         for (kind, name, help, value) in single {
             text.single(kind, name, help, value);
         }
+        text.by_label(
+            Counter,
+            "switchboard_calls_ended_total",
+            "Answered calls the server ended (BYE to both parties), by reason.",
+            "reason",
+            [
+                ("operator", m.calls_ended_by_operator),
+                ("session_expired", m.calls_ended_session_expired),
+                ("max_duration", m.calls_ended_max_duration),
+            ],
+        );
         text.histogram(
             "switchboard_store_commit_seconds",
             "From a store submission to its durable commit.",

@@ -4,6 +4,7 @@ use switchboard_core::TransactionId;
 use switchboard_proto::StatusCode;
 
 use super::call_update::CallUpdate;
+use super::session_answer::SessionAnswer;
 
 /// Names one pending resolution, to answer with
 /// [`super::Proxy::resolved`].
@@ -45,6 +46,9 @@ pub enum ProxyEvent {
     /// A call the proxy routes changed state (for busy-lamp fields and
     /// pickup): nothing to answer.
     Call(CallUpdate),
+    /// A 2xx to an INVITE or UPDATE went upstream: the session timer it
+    /// set (RFC 4028), for the application's dead-call sweep.
+    Session(SessionAnswer),
     /// A target forwarded [`Target::with_report`](super::Target::with_report)
     /// ended its attempt (a gateway's health learns from it).
     Attempt {

@@ -20,6 +20,7 @@ use super::event::{AttemptReport, ExhaustCause, ProxyEvent, ResolveId};
 use super::incoming::Incoming;
 use super::legs::{DialogIds, Legs, Rewrite, Way};
 use super::loop_check::{branch_with_hash, default_port, loop_hash, stateless_branch};
+use super::session_answer::SessionAnswer;
 use super::target::{Advance, NextHop, Target, TargetSet};
 use super::validate::{self, Rejection};
 use super::{record_route, routing};
@@ -720,7 +721,7 @@ impl Proxy {
         now: Instant,
         ep: &mut impl TransactionLayer,
         at: BranchRef,
-        response: Response,
+        mut response: Response,
         from: Option<Source>,
     ) {
         self.stop_timer_c(at);
@@ -741,7 +742,14 @@ impl Proxy {
         if first {
             self.answered += 1;
         }
+        let session = self
+            .contexts
+            .get(&at.server)
+            .and_then(|ctx| SessionAnswer::of(&ctx.request, &mut response));
         self.report_call(at.server, CallPhase::Confirmed, Some((&response, from)));
+        if let Some(session) = session {
+            self.events.push_back(ProxyEvent::Session(session));
+        }
         // Every 2xx to an INVITE goes upstream: forks, retransmissions.
         self.send_upstream(now, ep, at.server, response);
         if first {

@@ -7,6 +7,7 @@ use crate::events::EventsConfig;
 use crate::protect::ProtectConfig;
 use crate::proxy::ProxyConfig;
 use crate::registrar::RegistrarConfig;
+use crate::session_policy::SessionTimerPolicy;
 
 /// Everything a [`Service`](super::Service) is built from.
 #[derive(Debug, Clone)]
@@ -46,6 +47,9 @@ pub struct ServiceConfig {
     /// the records of many calls spares a store transaction and an fsync
     /// per call; a crash loses at most this much of the latest records.
     pub records_flush: Duration,
+    /// Session timers as a proxy (RFC 4028): the interval asked of calls,
+    /// the shortest accepted; calls whose refreshes stop are ended.
+    pub session_timers: SessionTimerPolicy,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -117,6 +121,7 @@ impl ServiceConfig {
             messages: MailboxConfig::default(),
             records_keep: None,
             records_flush: Duration::ZERO,
+            session_timers: SessionTimerPolicy::default(),
         }
     }
 

@@ -4,11 +4,13 @@
 //! the rule and the trunk.
 
 use switchboard_core::{Now, TransactionLayer};
+use switchboard_proto::HeaderName;
 use switchboard_proto::header::NameAddr;
 
 use super::Service;
 use crate::LiveCall;
-use crate::hangup::Hangup;
+use crate::hangup::{DialogBye, Hangup};
+use crate::storage::HangupSide;
 
 /// What the server did to end a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,14 +60,9 @@ impl Service {
         call_id: &str,
     ) -> Result<HangupAction, HangupError> {
         self.clock = now;
-        let config = self.proxy.config();
-        let is_ours =
-            |value: &str| NameAddr::parse_value(value).is_ok_and(|a| config.is_local(&a.uri));
-        let Some(hangup) = self.calls.hangup(call_id, is_ours) else {
-            return Err(HangupError::UnknownCall(call_id.to_owned()));
-        };
-        let action = match hangup {
-            Hangup::Cancel => {
+        let action = match self.call_hangup(call_id) {
+            None => return Err(HangupError::UnknownCall(call_id.to_owned())),
+            Some(Hangup::Cancel) => {
                 let Some(invite) = self.proxy.ringing_invite(call_id) else {
                     return Err(HangupError::UnknownCall(call_id.to_owned()));
                 };
@@ -74,34 +71,98 @@ impl Service {
                 self.proxy.on_cancelled(now.instant(), ep, invite);
                 HangupAction::Cancel
             }
-            Hangup::Bye {
+            Some(Hangup::Bye {
                 to_caller,
                 to_callee,
-            } => {
+            }) => {
                 tracing::info!(call_id, "call ended by the operator");
-                self.records.ended_by_server(call_id);
-                for (bye, to_callee) in [(to_caller, false), (to_callee, true)] {
-                    let mut request = match bye.request() {
-                        Ok(request) => request,
-                        Err(error) => {
-                            tracing::warn!(call_id, %error, "the operator's BYE cannot be built");
-                            continue;
-                        }
-                    };
-                    if to_callee {
-                        self.proxy.to_carrier_leg(now.instant(), &mut request);
-                    }
-                    if let Err(error) = ep.send_request(now.instant(), request, bye.destination) {
-                        tracing::warn!(call_id, %error, "the operator's BYE not sent");
-                    }
-                }
-                if let Some(update) = self.calls.bye_update(call_id) {
-                    self.on_call_update(ep, update);
-                }
+                self.send_byes(
+                    now,
+                    ep,
+                    call_id,
+                    [*to_caller, *to_callee],
+                    HangupSide::Server,
+                );
                 HangupAction::Bye
             }
         };
         self.drain_proxy(ep);
         Ok(action)
+    }
+
+    /// Ends the answered call `call_id` for `side` (a deadline passed):
+    /// a BYE to both parties; `false` when it is not answered (or the
+    /// proxy never learnt where its parties are).
+    pub(super) fn end_answered(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        call_id: &str,
+        side: HangupSide,
+    ) -> bool {
+        let Some(Hangup::Bye {
+            to_caller,
+            to_callee,
+        }) = self.call_hangup(call_id)
+        else {
+            return false;
+        };
+        self.send_byes(now, ep, call_id, [*to_caller, *to_callee], side);
+        true
+    }
+
+    /// How the server ends `call_id` (BYEs or CANCEL), when in progress.
+    fn call_hangup(&self, call_id: &str) -> Option<Hangup> {
+        let config = self.proxy.config();
+        let is_ours =
+            |value: &str| NameAddr::parse_value(value).is_ok_and(|a| config.is_local(&a.uri));
+        self.calls.hangup(call_id, is_ours)
+    }
+
+    /// Sends `byes` (to the caller, then to the callee) in the parties'
+    /// place, records the end as the server's (`side` says why), and ends
+    /// the call in the book as the caller's BYE would.
+    fn send_byes(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        call_id: &str,
+        byes: [DialogBye; 2],
+        side: HangupSide,
+    ) {
+        self.records.ended_by(call_id, side);
+        self.counters.ended_by_server(side);
+        self.timers.forget(call_id);
+        for (bye, to_callee) in byes.into_iter().zip([false, true]) {
+            let mut request = match bye.request() {
+                Ok(request) => request,
+                Err(error) => {
+                    tracing::warn!(call_id, %error, "the server's BYE cannot be built");
+                    continue;
+                }
+            };
+            if let Some(reason) = reason_of(side) {
+                request.headers_mut().set(HeaderName::Reason, reason);
+            }
+            if to_callee {
+                self.proxy.to_carrier_leg(now.instant(), &mut request);
+            }
+            if let Err(error) = ep.send_request(now.instant(), request, bye.destination) {
+                tracing::warn!(call_id, %error, "the server's BYE not sent");
+            }
+        }
+        if let Some(update) = self.calls.bye_update(call_id) {
+            self.on_call_update(ep, update);
+        }
+    }
+}
+
+/// The Reason of a BYE the server sends for `side` (`None`: the
+/// operator's, which the BYE has already).
+fn reason_of(side: HangupSide) -> Option<&'static str> {
+    match side {
+        HangupSide::SessionExpired => Some("SIP;cause=200;text=\"Session timer expired\""),
+        HangupSide::MaxDuration => Some("SIP;cause=200;text=\"Maximum call duration reached\""),
+        _ => None,
     }
 }

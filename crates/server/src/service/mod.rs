@@ -38,6 +38,7 @@
 mod config;
 mod contacts;
 mod dialog_records;
+mod deadlines;
 mod dialogs;
 mod effect;
 mod events;
@@ -64,12 +65,14 @@ use switchboard_routing::Plan;
 
 use crate::auth::{AuthResult, AuthSecret, Authenticator, Offered};
 use crate::bodies::RegEvent;
+use crate::call_timers::CallTimers;
 use crate::calls::CallBook;
 use crate::cdr::{CallRecords, unix_ms};
 use crate::metrics::{Counters, Gauges, ServiceMetrics};
 use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
-use crate::proxy::{CallUpdate, Incoming, Proxy, ProxyEvent, TransactionLayer};
+use crate::proxy::{CallPhase, CallUpdate, Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
+use crate::session_policy::SessionTimerPolicy;
 use crate::storage::{StateChange, StoredState, User};
 use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
@@ -98,6 +101,11 @@ pub struct Service {
     calls: CallBook,
     /// The records of calls in progress (call detail records).
     records: CallRecords,
+    /// Session timers asked of calls (RFC 4028).
+    session_policy: SessionTimerPolicy,
+    /// Answered calls the server ends at a deadline: session expiry, a
+    /// group's longest call.
+    timers: CallTimers,
     users: Users,
     contacts: Contacts,
     dialogs: Dialogs,
@@ -200,6 +208,7 @@ impl std::fmt::Debug for Service {
             .field("calls", &self.proxy.context_count())
             .field("contacts", &self.contacts.len())
             .field("dialogs", &self.dialogs.len())
+            .field("call_deadlines", &self.timers.len())
             .field("messages", &self.mailbox.len())
             .finish_non_exhaustive()
     }
@@ -233,6 +242,8 @@ impl Service {
             proxy: Proxy::new(config.proxy),
             calls: CallBook::default(),
             records: CallRecords::new(config.records_keep),
+            session_policy: config.session_timers,
+            timers: CallTimers::default(),
             records_pending: Vec::new(),
             records_flush_at: None,
             records_flush: config.records_flush,
@@ -471,6 +482,9 @@ impl Service {
         if self.records_flush_at.is_some_and(|t| t <= at) {
             self.flush_records();
         }
+        if self.timers.poll_timeout().is_some_and(|t| t <= at) {
+            self.call_deadlines(now, ep);
+        }
         if self.trunks_stale {
             self.trunks_stale = false;
             let plan = Arc::clone(&self.plan);
@@ -534,6 +548,7 @@ impl Service {
             self.mailbox.poll_timeout(),
             self.trunks.poll_timeout(),
             self.records_flush_at,
+            self.timers.poll_timeout(),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -866,10 +881,18 @@ impl Service {
         if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
             self.queue_record(StateChange::PutCallRecord(record));
         }
+        if update.state == CallPhase::Confirmed {
+            self.call_answered(&update.call_id);
+        }
+        let ended =
+            matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
         let kept = Self::dialog_change(&update);
         let changed = self.calls.apply(at, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);
+        }
+        if let Some(call_id) = ended.filter(|id| !self.calls.is_in_progress(id)) {
+            self.timers.forget(&call_id);
         }
         // Read before the next apply: ended dialogs are reported once.
         for aor in changed {
@@ -886,6 +909,7 @@ impl Service {
                     self.effects.push_back(Effect::Resolve { id, uri });
                 }
                 ProxyEvent::Call(update) => self.on_call_update(ep, update),
+                ProxyEvent::Session(answer) => self.on_session_answer(&answer),
                 // A routed call whose targets failed: its fallthrough
                 // (route.rs), or the best answer goes up.
                 ProxyEvent::Exhausted { server, cause, .. } => {

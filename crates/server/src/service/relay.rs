@@ -473,6 +473,22 @@ impl Service {
         mut incoming: Incoming,
         targets: TargetSet,
     ) {
+        if incoming.request.method() == &Method::Invite
+            && incoming.request.headers().to_tag().is_none()
+        {
+            if let Err(small) = self.session_policy.apply(&mut incoming.request) {
+                let min_se = [(HeaderName::MinSe, small.min_se.to_string())];
+                tracing::debug!(min_se = small.min_se, "session interval too small: 422");
+                let status = StatusCode::SESSION_INTERVAL_TOO_SMALL;
+                if let Err(e) = self
+                    .proxy
+                    .reply(now.instant(), ep, &incoming, status, &min_se)
+                {
+                    tracing::debug!(error = %e, "422 not sent");
+                }
+                return;
+            }
+        }
         self.consume_credentials(&mut incoming.request);
         let headers = incoming.request.headers();
         if let (Some(call_id), Some(from_tag), Some(to_tag), Some(cseq)) = (

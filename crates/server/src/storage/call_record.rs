@@ -66,8 +66,14 @@ pub enum HangupSide {
     Caller,
     /// The callee sent the BYE.
     Callee,
-    /// The server ended it (a dead-call sweep).
+    /// The server ended it (the operator's hang-up).
     Server,
+    /// The server ended it: its session interval passed without a refresh
+    /// (RFC 4028), the parties were gone.
+    SessionExpired,
+    /// The server ended it: it lasted longer than the caller's group
+    /// allows (`[group_limits] max_call`).
+    MaxDuration,
 }
 
 impl HangupSide {
@@ -78,15 +84,23 @@ impl HangupSide {
             Self::Caller => "caller",
             Self::Callee => "callee",
             Self::Server => "server",
+            Self::SessionExpired => "session-expired",
+            Self::MaxDuration => "max-duration",
         }
     }
 
     /// The side named `text` ([`HangupSide::as_str`]).
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Caller, Self::Callee, Self::Server]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            Self::Caller,
+            Self::Callee,
+            Self::Server,
+            Self::SessionExpired,
+            Self::MaxDuration,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
