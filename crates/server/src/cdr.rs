@@ -270,7 +270,7 @@ impl CallRecords {
                 from_tag: dialog.caller.tag.clone(),
                 updated: at,
                 tx: None,
-                by_server: false,
+                by_server: None,
             },
         );
     }
