@@ -49,6 +49,8 @@ struct Open {
     tx: Option<TransactionId>,
     /// The operator asked the server to end it.
     by_server: bool,
+    /// A transfer handed it on: its end says so.
+    transferred: bool,
 }
 
 /// The records of calls in progress, and the saves under way.
@@ -97,6 +99,15 @@ impl CallRecords {
     pub(crate) fn ended_by_server(&mut self, call_id: &str) {
         if let Some(open) = self.open.get_mut(call_id) {
             open.by_server = true;
+        }
+    }
+
+    /// A transfer handed the call `call_id` on (the transferee's new
+    /// INVITE passed, or an INVITE with Replaces for it): once answered,
+    /// it ends as [`Disposition::Transferred`].
+    pub(crate) fn transferred(&mut self, call_id: &str) {
+        if let Some(open) = self.open.get_mut(call_id) {
+            open.transferred = true;
         }
     }
 
@@ -151,6 +162,9 @@ impl CallRecords {
                     return None; // a BYE of another call with this Call-ID
                 };
                 record.hangup = Some(side);
+                if open.transferred {
+                    record.disposition = Disposition::Transferred;
+                }
             }
             // The whole call's end (a fork's own end has its To tag).
             CallPhase::Terminated(end) if !answered && update.to_tag.is_none() => {
@@ -217,6 +231,7 @@ impl CallRecords {
                 updated: at,
                 tx,
                 by_server: false,
+                transferred: false,
             },
         );
     }

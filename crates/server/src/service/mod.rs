@@ -49,6 +49,7 @@ mod register;
 mod relay;
 mod route;
 mod subscribe;
+mod transfer;
 mod users;
 
 use std::collections::{HashMap, VecDeque};
@@ -102,6 +103,8 @@ pub struct Service {
     dialogs: Dialogs,
     /// Offline messages.
     mailbox: Mailbox,
+    /// Transfers local users asked for, until the transferee calls.
+    transfers: transfer::Transfers,
     /// The dial plan in force (swapped whole on reload; a call keeps the
     /// decision it was given).
     plan: Arc<Plan>,
@@ -237,6 +240,7 @@ impl Service {
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             mailbox: Mailbox::new(config.messages),
+            transfers: transfer::Transfers::default(),
             plan: Arc::new(Plan::default()),
             trust_foreign: config.trust_foreign_callers,
             outbound,
@@ -786,6 +790,7 @@ impl Service {
         self.contacts.purge(at);
         self.dialogs.purge(at);
         self.calls.purge(at);
+        self.transfers.purge(at);
         self.counters.purge(at);
         self.records.purge(at);
         if let Some(change) = self.records.retention(at, unix_ms(now)) {
