@@ -84,7 +84,8 @@ fn linphonec_attended_transfer_replaces_the_call_on_carols_phone() {
     // Bob's call 1 to alice (auto-answered), on hold; his call 2 to carol.
     bob.command("call sip:alice@127.0.0.1");
     assert!(
-        wait_for(s(15), || bob.calls("connected") >= 1 && alice.calls("connected") >= 1),
+        wait_for(s(15), || bob.calls("connected") >= 1
+            && alice.calls("connected") >= 1),
         "{}",
         report("bob-alice not connected", &alice, &bob, &carol)
     );
@@ -96,7 +97,8 @@ fn linphonec_attended_transfer_replaces_the_call_on_carols_phone() {
     );
     bob.command("call sip:carol@127.0.0.1");
     assert!(
-        wait_for(s(15), || bob.calls("connected") >= 2 && carol.calls("connected") >= 1),
+        wait_for(s(15), || bob.calls("connected") >= 2
+            && carol.calls("connected") >= 1),
         "{}",
         report("bob-carol not connected", &alice, &bob, &carol)
     );
@@ -111,12 +113,15 @@ fn linphonec_attended_transfer_replaces_the_call_on_carols_phone() {
     };
     assert!(
         wait_for(s(15), || alice_with_carol(&alice)
-            && carol.out().contains("Call 2 with \"alice\" <sip:alice@127.0.0.1> connected.")),
+            && carol.out().contains(
+                "Call 2 with \"alice\" <sip:alice@127.0.0.1> connected."
+            )),
         "{}",
         report("alice-carol not connected", &alice, &bob, &carol)
     );
     assert!(
-        wait_for(s(15), || bob.calls("ended") >= 2 && carol.calls("ended") >= 1),
+        wait_for(s(15), || bob.calls("ended") >= 2
+            && carol.calls("ended") >= 1),
         "{}",
         report(
             "bob's calls did not end (the replaced one and the referred one)",
@@ -196,12 +201,22 @@ fn baresip_blind_transfer_through_the_server() {
         carol.wait_event("CALL_ESTABLISHED", s(15))
             && alice.wait_event_after("CALL_ESTABLISHED", established, s(5)),
         "{}",
-        report("carol did not answer alice's new call", &alice, &bob, &carol)
+        report(
+            "carol did not answer alice's new call",
+            &alice,
+            &bob,
+            &carol
+        )
     );
     assert!(
         bob.wait_event("CALL_CLOSED", s(10)),
         "{}",
-        report("bob's call did not end after the transfer", &alice, &bob, &carol)
+        report(
+            "bob's call did not end after the transfer",
+            &alice,
+            &bob,
+            &carol
+        )
     );
     assert!(
         carol.wait_event("CALL_RTPESTAB", s(8)),
@@ -219,7 +234,8 @@ fn baresip_blind_transfer_through_the_server() {
     let closed = alice.event_count("CALL_CLOSED");
     alice.command("hangup", "");
     assert!(
-        alice.wait_event_after("CALL_CLOSED", closed, s(10)) && carol.wait_event("CALL_CLOSED", s(10)),
+        alice.wait_event_after("CALL_CLOSED", closed, s(10))
+            && carol.wait_event("CALL_CLOSED", s(10)),
         "{}",
         report("alice-carol did not end", &alice, &bob, &carol)
     );

@@ -48,10 +48,7 @@ fn stranger(addr: &str) -> Phone {
 /// `caller` (already able to call without a challenge) INVITEs `callee`'s
 /// user, whose phone answers: the INVITE the callee got.
 fn answered(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Request {
-    let invite = caller
-        .call(Method::Invite, &callee.aor())
-        .build()
-        .unwrap();
+    let invite = caller.call(Method::Invite, &callee.aor()).build().unwrap();
     h.send(caller, invite);
     let got = h.request_to(callee, Method::Invite);
     h.respond(callee, &got, 200);
@@ -60,8 +57,7 @@ fn answered(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Request {
 }
 
 #[test]
-fn an_invite_with_replaces_goes_to_the_one_device_that_holds_the_call_and_the_replaced_call_ends()
-{
+fn an_invite_with_replaces_goes_to_the_one_device_that_holds_the_call_and_the_replaced_call_ends() {
     let (mut h, mut alice, mut bob) = Server::with_bob();
     h.register(&mut alice, 3600);
     // Carol has two phones; the desk phone answers bob's call.
@@ -104,13 +100,18 @@ fn an_invite_with_replaces_goes_to_the_one_device_that_holds_the_call_and_the_re
         matches!(to, Destination::Address { remote, .. } if *remote == desk.addr),
         "to the desk phone: {to:?}"
     );
-    assert_eq!(replacing.headers().get(HeaderName::Replaces), Some(replaces));
+    assert_eq!(
+        replacing.headers().get(HeaderName::Replaces),
+        Some(replaces)
+    );
     h.respond(&desk, replacing, 200);
     assert_eq!(h.final_response(&x).status(), StatusCode::OK);
 
     // The desk phone ends the replaced call: its BYE reaches bob, and the
     // record of bob's call says it was handed on.
-    let bye = from_callee(&desk, &at_desk, Method::Bye, 1).build().unwrap();
+    let bye = from_callee(&desk, &at_desk, Method::Bye, 1)
+        .build()
+        .unwrap();
     h.send(&desk, bye);
     h.request_to(&bob, Method::Bye);
     let ended = records_of(&h, "bob-to-carol").pop().unwrap();
@@ -215,7 +216,10 @@ fn transferred_abroad(transferor: &str) -> (Server, Phone, Request) {
     x.call_id = "x-direct".to_owned();
     let direct = h.ask(&mut x, Method::Invite, number);
     assert!(direct.status().as_u16() >= 400, "{direct:?}");
-    assert!(invites_sent(&mut h).is_empty(), "nothing went to the carrier");
+    assert!(
+        invites_sent(&mut h).is_empty(),
+        "nothing went to the carrier"
+    );
 
     x.call_id = "x-to-user".to_owned();
     let got = answered(&mut h, &mut x, &user);
@@ -271,7 +275,83 @@ fn a_transfer_gives_a_stranger_no_more_than_the_transferor_may_call() {
     // Bob is not in the intl group: his transferee does not reach the
     // carrier either.
     let (mut h, x, _) = transferred_abroad("bob");
-    assert!(invites_sent(&mut h).is_empty(), "nothing went to the carrier");
+    assert!(
+        invites_sent(&mut h).is_empty(),
+        "nothing went to the carrier"
+    );
     let status = h.status(&x);
     assert!((400..500).contains(&status), "refused: {status}");
+}
+
+/// A carrier whose calls come from 203.0.113.0/24 with the server's
+/// domain in From (no password to answer a 407 with); its DID rings alice.
+const CARRIER_DID: &str = r#"
+[[trunk]]
+name = "carrier"
+gateways = ["sip:203.0.113.9:5060"]
+inbound_networks = ["203.0.113.0/24"]
+
+[trunk.dids]
+"+493012345601" = "user:alice"
+"#;
+
+#[test]
+fn a_carriers_caller_transferred_by_a_local_user_with_replaces_is_not_challenged() {
+    let (mut h, mut alice, bob) = Server::with_bob();
+    h.use_plan(CARRIER_DID);
+    h.register(&mut alice, 3600);
+    let mut carrier = Phone::new("+4917012345", "203.0.113.9:5060");
+    carrier.call_id = "from-carrier".to_owned();
+
+    // The carrier's caller reaches alice by her DID.
+    let invite = carrier
+        .call(Method::Invite, "sip:+493012345601@example.com")
+        .build()
+        .unwrap();
+    h.send(&carrier, invite);
+    let at_alice = h.request_to(&alice, Method::Invite);
+    h.respond(&alice, &at_alice, 200);
+    assert_eq!(h.final_response(&carrier).status(), StatusCode::OK);
+
+    // Alice consults bob, then transfers the caller to him (attended).
+    alice.call_id = "alice-to-bob".to_owned();
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
+    let at_bob = h.request_to(&bob, Method::Invite);
+    h.respond(&bob, &at_bob, 200);
+    assert_eq!(h.final_response(&alice).status(), StatusCode::OK);
+    let replaces = "alice-to-bob;to-tag=bob-tag;from-tag=alice-tag";
+    let refer = from_callee(&alice, &at_alice, Method::Refer, 1)
+        .header(
+            HeaderName::ReferTo,
+            "<sip:bob@example.com?Replaces=alice-to-bob%3Bto-tag%3Dbob-tag%3Bfrom-tag%3Dalice-tag>",
+        )
+        .build()
+        .unwrap();
+    h.send(&alice, refer);
+    h.request_to(&carrier, Method::Refer);
+
+    // The carrier's INVITE with Replaces (From in the server's domain)
+    // goes to bob's phone without a 407.
+    carrier.call_id = "carrier-transferred".to_owned();
+    let invite = carrier
+        .call(Method::Invite, "sip:bob@example.com")
+        .header(HeaderName::Replaces, replaces)
+        .build()
+        .unwrap();
+    h.send(&carrier, invite);
+    assert!(
+        h.responses(&carrier)
+            .iter()
+            .all(|r| r.status().as_u16() < 400),
+        "no challenge, no refusal"
+    );
+    let replacing = h.request_to(&bob, Method::Invite);
+    assert_eq!(
+        replacing.headers().get(HeaderName::Replaces),
+        Some(replaces)
+    );
+    assert_eq!(replacing.headers().call_id(), Some("carrier-transferred"));
 }

@@ -168,10 +168,7 @@ impl Service {
         };
         let at = now.instant();
         let transferee = peer.remote.ip();
-        let transferee_trunk = self
-            .plan
-            .inbound_trunk(transferee)
-            .map(|t| t.name.clone());
+        let transferee_trunk = self.plan.inbound_trunk(transferee).map(|t| t.name.clone());
         tracing::debug!(%call_id, %transferor, %target, %transferee, "transfer granted");
         self.transfers.grant(
             at,
@@ -303,12 +300,29 @@ mod tests {
         let ip: IpAddr = [192, 0, 2, 1].into();
         let other: IpAddr = [192, 0, 2, 2].into();
         let mut t = Transfers::default();
-        t.grant(now, "carol@example.com".into(), grant("192.0.2.1", None, now + GRANT_LIFETIME));
-        assert!(t.take(now, "carol@example.com", other, None).is_none(), "another address");
-        assert!(t.take(now, "dave@example.com", ip, None).is_none(), "another target");
-        assert!(t.take(now + GRANT_LIFETIME, "carol@example.com", ip, None).is_none(), "expired");
+        t.grant(
+            now,
+            "carol@example.com".into(),
+            grant("192.0.2.1", None, now + GRANT_LIFETIME),
+        );
+        assert!(
+            t.take(now, "carol@example.com", other, None).is_none(),
+            "another address"
+        );
+        assert!(
+            t.take(now, "dave@example.com", ip, None).is_none(),
+            "another target"
+        );
+        assert!(
+            t.take(now + GRANT_LIFETIME, "carol@example.com", ip, None)
+                .is_none(),
+            "expired"
+        );
         assert!(t.take(now, "carol@example.com", ip, None).is_some());
-        assert!(t.take(now, "carol@example.com", ip, None).is_none(), "used once");
+        assert!(
+            t.take(now, "carol@example.com", ip, None).is_none(),
+            "used once"
+        );
         assert!(t.is_empty());
     }
 
@@ -316,8 +330,16 @@ mod tests {
     fn a_trunk_transferee_may_call_from_another_gateway_and_stale_grants_go() {
         let now = Instant::now();
         let mut t = Transfers::default();
-        t.grant(now, "00491@pbx".into(), grant("192.0.2.1", Some("carrier"), now + GRANT_LIFETIME));
-        t.grant(now, "00492@pbx".into(), grant("192.0.2.1", None, now + GRANT_LIFETIME));
+        t.grant(
+            now,
+            "00491@pbx".into(),
+            grant("192.0.2.1", Some("carrier"), now + GRANT_LIFETIME),
+        );
+        t.grant(
+            now,
+            "00492@pbx".into(),
+            grant("192.0.2.1", None, now + GRANT_LIFETIME),
+        );
         let gateway: IpAddr = [192, 0, 2, 9].into();
         assert!(t.take(now, "00491@pbx", gateway, Some("carrier")).is_some());
         t.purge(now + GRANT_LIFETIME);
