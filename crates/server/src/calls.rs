@@ -396,7 +396,7 @@ pub struct DialogParties {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DialogMatch {
     /// The tags are those of a dialog of the call: one party to the other.
-    Party(DialogParties),
+    Party(Box<DialogParties>),
     /// The call is known but the tags name none of its dialogs.
     NotAParty,
     /// No call with that Call-ID is in the book.
@@ -713,12 +713,12 @@ impl CallBook {
             Direction::Initiator => (caller, callee),
             Direction::Recipient => (callee, caller),
         };
-        DialogMatch::Party(DialogParties {
+        DialogMatch::Party(Box::new(DialogParties {
             sender,
             sender_aor,
             sender_source,
             peer_source,
-        })
+        }))
     }
 
     /// Forgets calls that ended, calls unanswered and silent for long, and
