@@ -16,6 +16,7 @@
 //! directories temporary.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
+// (The common module's helpers panic and expect as well.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -25,11 +26,12 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
 
-fn s(n: u64) -> Duration {
+const fn s(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
@@ -38,6 +40,35 @@ const USERS: [(&str, &str); 3] = [
     ("bob", "bob-Secret-2"),
     ("carol", "carol-Secret-3"),
 ];
+
+/// The three users in a new store under `dir` and `serve` on it: the
+/// store's folder and the server.
+fn serve(dir: &std::path::Path) -> (PathBuf, Server) {
+    let data = dir.join("data");
+    switchboard().add_users(&data, &USERS);
+    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    (data, server)
+}
+
+/// Waits (15 s at most) until the three users are registered.
+fn wait_registered(server: &Server) {
+    let registered = |user: &str| server.is_registered(&format!("sip:{user}@127.0.0.1"));
+    assert!(
+        wait_for(s(15), || USERS.iter().all(|(u, _)| registered(u))),
+        "not registered in 15 s: {:?}\n--- server:\n{}",
+        server.registrations(),
+        server.log_text()
+    );
+}
+
+/// A failure message: `what`, the phones' reports (alice, bob, carol) and
+/// the server's log.
+fn failure(what: &str, server: &Server, [alice, bob, carol]: [String; 3]) -> String {
+    format!(
+        "{what}\n--- alice:\n{alice}\n--- bob:\n{bob}\n--- carol:\n{carol}\n--- server:\n{}",
+        server.log_text()
+    )
+}
 
 /// The disposition of the one record of a call from `caller` to `callee`
 /// (user names).
@@ -56,28 +87,18 @@ fn disposition(records: &[serde_json::Value], caller: &str, callee: &str) -> Str
 #[test]
 fn linphonec_attended_transfer_replaces_the_call_on_carols_phone() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    switchboard().add_users(&data, &USERS);
-    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    let (data, server) = serve(dir.path());
     let port = server.port;
     let [(a, a_pw), (b, b_pw), (c, c_pw)] = USERS;
     let mut alice = Linphonec::start_with_tcp(dir.path(), a, a_pw, port, 440.0);
     let mut bob = Linphonec::start_with_tcp(dir.path(), b, b_pw, port, 880.0);
     let carol = Linphonec::start_with_tcp(dir.path(), c, c_pw, port, 660.0);
-    let registered = |user: &str| server.is_registered(&format!("sip:{user}@127.0.0.1"));
-    assert!(
-        wait_for(s(15), || USERS.iter().all(|(u, _)| registered(u))),
-        "not registered in 15 s: {:?}\n--- server:\n{}",
-        server.registrations(),
-        server.log_text()
-    );
+    wait_registered(&server);
     let report = |what: &str, alice: &Linphonec, bob: &Linphonec, carol: &Linphonec| {
-        format!(
-            "{what}\n--- alice:\n{}\n--- bob:\n{}\n--- carol:\n{}\n--- server:\n{}",
-            alice.report(),
-            bob.report(),
-            carol.report(),
-            server.log_text()
+        failure(
+            what,
+            &server,
+            [alice.report(), bob.report(), carol.report()],
         )
     };
 
@@ -153,9 +174,7 @@ fn linphonec_attended_transfer_replaces_the_call_on_carols_phone() {
 #[test]
 fn baresip_blind_transfer_through_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    switchboard().add_users(&data, &USERS);
-    let server = switchboard().serve(&data).config(NO_RATE_LIMIT).start();
+    let (data, server) = serve(dir.path());
     let phone = |(user, password): (&str, &str), hz: f64| {
         Baresip::builder(dir.path(), user)
             .registrar(server.port, "udp", password)
@@ -166,20 +185,12 @@ fn baresip_blind_transfer_through_the_server() {
     let mut alice = phone(USERS[0], 440.0);
     let mut bob = phone(USERS[1], 880.0);
     let carol = phone(USERS[2], 660.0);
-    let registered = |user: &str| server.is_registered(&format!("sip:{user}@127.0.0.1"));
-    assert!(
-        wait_for(s(15), || USERS.iter().all(|(u, _)| registered(u))),
-        "not registered in 15 s: {:?}\n--- server:\n{}",
-        server.registrations(),
-        server.log_text()
-    );
+    wait_registered(&server);
     let report = |what: &str, alice: &Baresip, bob: &Baresip, carol: &Baresip| {
-        format!(
-            "{what}\n--- alice:\n{}\n--- bob:\n{}\n--- carol:\n{}\n--- server:\n{}",
-            alice.report(),
-            bob.report(),
-            carol.report(),
-            server.log_text()
+        failure(
+            what,
+            &server,
+            [alice.report(), bob.report(), carol.report()],
         )
     };
 

@@ -16,7 +16,7 @@ mod service_harness;
 
 use service_harness::{Phone, Server, from_callee};
 use switchboard_core::Destination;
-use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, StatusCode};
+use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response, StatusCode};
 use switchboard_server::storage::{CallRecord, Disposition, StateChange};
 
 /// The records saved for `call_id`, in order.
@@ -45,15 +45,42 @@ fn stranger(addr: &str) -> Phone {
     x
 }
 
-/// `caller` (already able to call without a challenge) INVITEs `callee`'s
-/// user, whose phone answers: the INVITE the callee got.
-fn answered(h: &mut Server, caller: &mut Phone, callee: &Phone) -> Request {
-    let invite = caller.call(Method::Invite, &callee.aor()).build().unwrap();
+/// `caller` (able to call without a challenge) INVITEs `uri`, which
+/// `callee`'s phone answers: the INVITE the callee got.
+fn answered(h: &mut Server, caller: &mut Phone, uri: &str, callee: &Phone) -> Request {
+    let invite = caller.call(Method::Invite, uri).build().unwrap();
     h.send(caller, invite);
     let got = h.request_to(callee, Method::Invite);
     h.respond(callee, &got, 200);
     assert_eq!(h.final_response(caller).status(), StatusCode::OK);
     got
+}
+
+/// `caller`'s user calls `uri` (authenticated) and `callee`'s phone
+/// answers: the INVITE the callee got, and the 2xx the caller got.
+fn authenticated_call(
+    h: &mut Server,
+    caller: &mut Phone,
+    uri: &str,
+    callee: &Phone,
+) -> (Request, Response) {
+    let password = h.password(caller);
+    h.authenticate(caller, &password, |p| p.call(Method::Invite, uri));
+    let got = h.request_to(callee, Method::Invite);
+    let ok = h.respond(callee, &got, 200);
+    let at_caller = h.final_response(caller);
+    assert_eq!(at_caller.status(), ok.status());
+    (got, at_caller)
+}
+
+/// `phone` sends an INVITE for `uri` with `Replaces: replaces`.
+fn invite_replacing(h: &mut Server, phone: &mut Phone, uri: &str, replaces: &str) {
+    let invite = phone
+        .call(Method::Invite, uri)
+        .header(HeaderName::Replaces, replaces)
+        .build()
+        .unwrap();
+    h.send(phone, invite);
 }
 
 #[test]
@@ -87,12 +114,7 @@ fn an_invite_with_replaces_goes_to_the_one_device_that_holds_the_call_and_the_re
     let mut x = stranger("203.0.113.5:5060");
     x.call_id = "x-after-transfer".to_owned();
     let replaces = "bob-to-carol;to-tag=carol-tag;from-tag=bob-tag";
-    let invite = x
-        .call(Method::Invite, "sip:carol@example.com")
-        .header(HeaderName::Replaces, replaces)
-        .build()
-        .unwrap();
-    h.send(&x, invite);
+    invite_replacing(&mut h, &mut x, "sip:carol@example.com", replaces);
     let sent = invites_sent(&mut h);
     assert_eq!(sent.len(), 1, "one phone gets it, no fork: {sent:?}");
     let (to, replacing) = &sent[0];
@@ -126,12 +148,8 @@ fn an_invite_with_replaces_goes_to_the_one_device_that_holds_the_call_and_the_re
 fn an_invite_with_replaces_for_a_dialog_the_server_does_not_know_is_routed_as_usual() {
     let (mut h, _, bob) = Server::with_bob();
     let mut x = stranger("203.0.113.5:5060");
-    let invite = x
-        .call(Method::Invite, "sip:bob@example.com")
-        .header(HeaderName::Replaces, "unknown;to-tag=a;from-tag=b")
-        .build()
-        .unwrap();
-    h.send(&x, invite);
+    let unknown = "unknown;to-tag=a;from-tag=b";
+    invite_replacing(&mut h, &mut x, "sip:bob@example.com", unknown);
     // bob's phone gets it and answers 481 itself (RFC 3891 §3).
     let got = h.request_to(&bob, Method::Invite);
     h.respond(&bob, &got, 481);
@@ -141,13 +159,7 @@ fn an_invite_with_replaces_for_a_dialog_the_server_does_not_know_is_routed_as_us
 #[test]
 fn a_refer_from_outside_the_call_is_refused_and_a_partys_refer_passes() {
     let (mut h, mut alice, bob) = Server::with_bob();
-    let password = h.password(&alice);
-    h.authenticate(&mut alice, &password, |p| {
-        p.call(Method::Invite, "sip:bob@example.com")
-    });
-    let got = h.request_to(&bob, Method::Invite);
-    h.respond(&bob, &got, 200);
-    let ok = h.final_response(&alice);
+    let (got, ok) = authenticated_call(&mut h, &mut alice, "sip:bob@example.com", &bob);
 
     // Carol knows the Call-ID and bob's tag, not alice's: 403.
     let carol = Phone::new("carol", "198.51.100.30:5060");
@@ -222,7 +234,7 @@ fn transferred_abroad(transferor: &str) -> (Server, Phone, Request) {
     );
 
     x.call_id = "x-to-user".to_owned();
-    let got = answered(&mut h, &mut x, &user);
+    let got = answered(&mut h, &mut x, &user.aor(), &user);
     let refer = from_callee(&user, &got, Method::Refer, 1)
         .header(HeaderName::ReferTo, format!("<{number}>"))
         .header(HeaderName::ReferredBy, format!("<{}>", user.aor()))
@@ -304,24 +316,12 @@ fn a_carriers_caller_transferred_by_a_local_user_with_replaces_is_not_challenged
     carrier.call_id = "from-carrier".to_owned();
 
     // The carrier's caller reaches alice by her DID.
-    let invite = carrier
-        .call(Method::Invite, "sip:+493012345601@example.com")
-        .build()
-        .unwrap();
-    h.send(&carrier, invite);
-    let at_alice = h.request_to(&alice, Method::Invite);
-    h.respond(&alice, &at_alice, 200);
-    assert_eq!(h.final_response(&carrier).status(), StatusCode::OK);
+    let did = "sip:+493012345601@example.com";
+    let at_alice = answered(&mut h, &mut carrier, did, &alice);
 
     // Alice consults bob, then transfers the caller to him (attended).
     alice.call_id = "alice-to-bob".to_owned();
-    let password = h.password(&alice);
-    h.authenticate(&mut alice, &password, |p| {
-        p.call(Method::Invite, "sip:bob@example.com")
-    });
-    let at_bob = h.request_to(&bob, Method::Invite);
-    h.respond(&bob, &at_bob, 200);
-    assert_eq!(h.final_response(&alice).status(), StatusCode::OK);
+    authenticated_call(&mut h, &mut alice, "sip:bob@example.com", &bob);
     let replaces = "alice-to-bob;to-tag=bob-tag;from-tag=alice-tag";
     let refer = from_callee(&alice, &at_alice, Method::Refer, 1)
         .header(
@@ -336,12 +336,7 @@ fn a_carriers_caller_transferred_by_a_local_user_with_replaces_is_not_challenged
     // The carrier's INVITE with Replaces (From in the server's domain)
     // goes to bob's phone without a 407.
     carrier.call_id = "carrier-transferred".to_owned();
-    let invite = carrier
-        .call(Method::Invite, "sip:bob@example.com")
-        .header(HeaderName::Replaces, replaces)
-        .build()
-        .unwrap();
-    h.send(&carrier, invite);
+    invite_replacing(&mut h, &mut carrier, "sip:bob@example.com", replaces);
     assert!(
         h.responses(&carrier)
             .iter()
