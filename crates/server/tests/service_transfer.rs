@@ -350,3 +350,43 @@ fn a_carriers_caller_transferred_by_a_local_user_with_replaces_is_not_challenged
     );
     assert_eq!(replacing.headers().call_id(), Some("carrier-transferred"));
 }
+
+#[test]
+fn a_transfer_with_replaces_to_a_carriers_call_names_the_call_as_the_carrier_knows_it() {
+    let (mut h, mut alice, _) = Server::with_bob();
+    h.use_plan(service_harness::CARRIER_PLAN);
+    h.register(&mut alice, 3600);
+    let gateway = Phone::new("gw", "198.51.100.50:5060");
+    let mut x = stranger("203.0.113.5:5060");
+    x.call_id = "x-to-alice".to_owned();
+    let at_alice = answered(&mut h, &mut x, &alice.aor(), &alice);
+
+    // Alice consults a number abroad: the carrier's leg has a Call-ID of
+    // its own.
+    alice.call_id = "alice-to-carrier".to_owned();
+    let number = "sip:0049301234@example.com";
+    let (at_gateway, _) = authenticated_call(&mut h, &mut alice, number, &gateway);
+    let carrier_call_id = at_gateway.headers().call_id().unwrap().to_owned();
+    assert_ne!(carrier_call_id, "alice-to-carrier");
+
+    let refer = from_callee(&alice, &at_alice, Method::Refer, 1)
+        .header(
+            HeaderName::ReferTo,
+            format!(
+                "<{number}?Replaces=alice-to-carrier%3Bto-tag%3Dgw-tag%3Bfrom-tag%3Dalice-tag>"
+            ),
+        )
+        .build()
+        .unwrap();
+    h.send(&alice, refer);
+    h.request_to(&x, Method::Refer);
+    x.call_id = "x-transferred".to_owned();
+    let replaces = "alice-to-carrier;to-tag=gw-tag;from-tag=alice-tag";
+    invite_replacing(&mut h, &mut x, number, replaces);
+
+    let replacing = h.request_to(&gateway, Method::Invite);
+    assert_eq!(
+        replacing.headers().get(HeaderName::Replaces),
+        Some(format!("{carrier_call_id};to-tag=gw-tag;from-tag=alice-tag").as_str())
+    );
+}

@@ -18,10 +18,11 @@
 
 use switchboard_core::{Now, Source, TransactionId};
 use switchboard_proto::digest::DigestCredentials;
-use switchboard_proto::header::{NameAddr, Replaces};
+use switchboard_proto::header::{NameAddr, Replaces, TypedHeader};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 
 use crate::auth::AuthResult;
+use crate::bodies::Direction;
 use crate::calls::{DialogMatch, ReplacesTarget};
 use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
 use crate::registrar::{Aor, Binding};
@@ -322,19 +323,26 @@ impl Service {
         pickup: ReplacesTarget,
     ) {
         tracing::debug!(contact = %pickup.contact, early = pickup.early, "INVITE with Replaces delivered to the dialog's device");
-        if !pickup.early {
-            // An answered call handed on (attended transfer): its record
-            // says so when it ends.
-            let replaced = incoming.request().headers().typed::<Replaces<'_>>();
-            if let Some(Ok(replaced)) = replaced {
-                let call_id = replaced.call_id.to_owned();
-                self.records.transferred(&call_id);
+        let early_only = match incoming.request().headers().typed::<Replaces<'_>>() {
+            Some(Ok(replaced)) => {
+                if !pickup.early {
+                    // An answered call handed on (attended transfer): its
+                    // record says so when it ends.
+                    let call_id = replaced.call_id.to_owned();
+                    self.records.transferred(&call_id);
+                }
+                replaced.early_only
             }
+            _ => false,
+        };
+        let mut replaces = self.replaces_for_device(now, &pickup);
+        if early_only {
+            replaces.push_str(";early-only");
         }
         incoming
             .request
             .headers_mut()
-            .set(HeaderName::Replaces, pickup.replaces.as_str());
+            .set(HeaderName::Replaces, replaces);
         // Addressed to the device's user: the call book (and so the busy
         // lamps) files the new call under her, not under the user whose
         // call was picked up.
@@ -349,6 +357,19 @@ impl Service {
         }
         self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, TargetSet::single(target));
+    }
+
+    /// The Replaces value the device of `pickup` knows its dialog by: a
+    /// carrier's leg has a Call-ID of its own (`fresh_call_id`).
+    fn replaces_for_device(&mut self, now: Now, pickup: &ReplacesTarget) -> String {
+        let carrier = match Replaces::parse(&pickup.replaces) {
+            Ok(r) if pickup.side == Direction::Recipient => self
+                .proxy
+                .carrier_call_id(now.instant(), r.call_id, r.from_tag, r.to_tag)
+                .map(|id| format!("{id};to-tag={};from-tag={}", r.to_tag, r.from_tag)),
+            _ => None,
+        };
+        carrier.unwrap_or_else(|| pickup.replaces.clone())
     }
 
     /// A request for a local user with no device. An authenticated caller
