@@ -115,9 +115,25 @@ fn an_answered_call_is_saved_at_the_answer_and_again_when_the_caller_hangs_up() 
 /// tag in From, the caller's in To, to the caller's Contact along the
 /// route set.
 fn bye_from(phone: &Phone, invite: &Request) -> Request {
-    service_harness::from_callee(phone, invite, Method::Bye, 1)
-        .build()
-        .unwrap()
+    let hi = invite.headers();
+    let contact = service_harness::uri_of(hi.get(HeaderName::Contact).unwrap());
+    let via = format!(
+        "SIP/2.0/UDP {};branch=z9hG4bK-{}-bye;rport",
+        phone.local, phone.user
+    );
+    let mut bye = RequestBuilder::new(Method::Bye, &contact)
+        .header(HeaderName::Via, via)
+        .header(
+            HeaderName::From,
+            format!("{};tag={}-tag", hi.get(HeaderName::To).unwrap(), phone.user),
+        )
+        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
+        .call_id(hi.call_id().unwrap())
+        .cseq(1);
+    for route in hi.values(HeaderName::RecordRoute) {
+        bye = bye.header(HeaderName::Route, route);
+    }
+    bye.build().unwrap()
 }
 
 #[test]

@@ -103,8 +103,6 @@ pub struct Service {
     dialogs: Dialogs,
     /// Offline messages.
     mailbox: Mailbox,
-    /// Transfers local users asked for, until the transferee calls.
-    transfers: transfer::Transfers,
     /// The dial plan in force (swapped whole on reload; a call keeps the
     /// decision it was given).
     plan: Arc<Plan>,
@@ -123,6 +121,8 @@ pub struct Service {
     /// Carrier attempts under way: (server transaction, Request-URI) ->
     /// (trunk, gateway), for the gateways' health.
     attempts: HashMap<(TransactionId, String), (String, String)>,
+    /// Transfers local users asked for, until the transferee calls.
+    transfers: transfer::Transfers,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -240,7 +240,6 @@ impl Service {
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             mailbox: Mailbox::new(config.messages),
-            transfers: transfer::Transfers::default(),
             plan: Arc::new(Plan::default()),
             trust_foreign: config.trust_foreign_callers,
             outbound,
@@ -261,6 +260,7 @@ impl Service {
             trunks_stale: false,
             fallthrough: HashMap::new(),
             attempts: HashMap::new(),
+            transfers: transfer::Transfers::default(),
             counters: Counters::default(),
         }
     }
@@ -790,13 +790,13 @@ impl Service {
         self.contacts.purge(at);
         self.dialogs.purge(at);
         self.calls.purge(at);
-        self.transfers.purge(at);
         self.counters.purge(at);
         self.records.purge(at);
         if let Some(change) = self.records.retention(at, unix_ms(now)) {
             self.save_records(vec![change]);
         }
         self.protect.purge(at);
+        self.transfers.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
             && self.registering.len() < self.registering.capacity() / 4
