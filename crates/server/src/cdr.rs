@@ -49,8 +49,6 @@ struct Open {
     tx: Option<TransactionId>,
     /// The operator asked the server to end it.
     by_server: bool,
-    /// A transfer handed it on: its end says so.
-    transferred: bool,
 }
 
 /// The records of calls in progress, and the saves under way.
@@ -62,6 +60,8 @@ pub struct CallRecords {
     routed: HashMap<String, (TransactionId, Routing)>,
     users: HashMap<String, String>,
     by_tx: HashMap<TransactionId, String>,
+    /// Open calls a transfer handed on, by Call-ID: their end says so.
+    transferred: HashSet<String>,
     saving: HashSet<StoreId>,
     keep: Option<Duration>,
     next_retention: Option<Instant>,
@@ -76,6 +76,7 @@ impl CallRecords {
             routed: HashMap::new(),
             users: HashMap::new(),
             by_tx: HashMap::new(),
+            transferred: HashSet::new(),
             saving: HashSet::new(),
             keep,
             next_retention: None,
@@ -106,8 +107,8 @@ impl CallRecords {
     /// INVITE passed, or an INVITE with Replaces for it): once answered,
     /// it ends as [`Disposition::Transferred`].
     pub(crate) fn transferred(&mut self, call_id: &str) {
-        if let Some(open) = self.open.get_mut(call_id) {
-            open.transferred = true;
+        if self.open.contains_key(call_id) {
+            self.transferred.insert(call_id.to_owned());
         }
     }
 
@@ -162,7 +163,7 @@ impl CallRecords {
                     return None; // a BYE of another call with this Call-ID
                 };
                 record.hangup = Some(side);
-                if open.transferred {
+                if self.transferred.contains(&update.call_id) {
                     record.disposition = Disposition::Transferred;
                 }
             }
@@ -231,12 +232,12 @@ impl CallRecords {
                 updated: at,
                 tx,
                 by_server: false,
-                transferred: false,
             },
         );
     }
 
     fn close(&mut self, call_id: &str) -> Option<CallRecord> {
+        self.transferred.remove(call_id);
         let open = self.open.remove(call_id)?;
         if let Some(tx) = open.tx {
             self.by_tx.remove(&tx);
