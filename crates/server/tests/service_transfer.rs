@@ -390,3 +390,31 @@ fn a_transfer_with_replaces_to_a_carriers_call_names_the_call_as_the_carrier_kno
         Some(format!("{carrier_call_id};to-tag=gw-tag;from-tag=alice-tag").as_str())
     );
 }
+
+#[test]
+fn a_pickup_keeps_early_only_and_names_the_dialog_as_the_callers_phone_sees_it() {
+    let (mut h, mut alice, mut bob) = Server::with_bob();
+    let mut carol = Phone::new("carol", "198.51.100.30:5060");
+    h.register(&mut carol, 3600);
+    bob.call_id = "bob-to-carol".to_owned();
+    let password = h.password(&bob);
+    h.authenticate(&mut bob, &password, |p| {
+        p.call(Method::Invite, "sip:carol@example.com")
+    });
+    let ringing = h.request_to(&carol, Method::Invite);
+    h.respond(&carol, &ringing, 180);
+    h.take(&bob);
+
+    // Alice picks the ringing call up, naming it as carol's lamp shows it.
+    let replaces = "bob-to-carol;to-tag=carol-tag;from-tag=bob-tag;early-only";
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |p| {
+        p.call(Method::Invite, "sip:carol@example.com")
+            .header(HeaderName::Replaces, replaces)
+    });
+    let pickup = h.request_to(&bob, Method::Invite);
+    assert_eq!(
+        pickup.headers().get(HeaderName::Replaces),
+        Some("bob-to-carol;to-tag=bob-tag;from-tag=carol-tag;early-only")
+    );
+}
