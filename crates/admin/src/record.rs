@@ -23,7 +23,7 @@ pub struct Record {
     pub end_ms: Option<u64>,
     /// How long an answered call lasted, in milliseconds.
     pub duration_ms: Option<u64>,
-    /// `answered`, `busy`, `no-answer`, `cancelled` or `failed`.
+    /// `answered`, `busy`, `no-answer`, `cancelled`, `failed` or `transferred`.
     pub disposition: String,
     /// The final SIP status.
     pub status: Option<u16>,

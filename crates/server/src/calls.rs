@@ -376,6 +376,33 @@ pub struct ReplacesTarget {
     pub aor: Option<Aor>,
 }
 
+/// The two parties of a dialog the book knows, as a request sent in it
+/// names them (its From tag is the sender's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DialogParties {
+    /// The side that sent the request: the caller (`Initiator`) or the
+    /// callee.
+    pub sender: Direction,
+    /// The sender's address of record (From of the INVITE for the caller,
+    /// its Request-URI for the callee).
+    pub sender_aor: Option<Aor>,
+    /// Where the sender's messages came from.
+    pub sender_source: Option<Source>,
+    /// Where the other party's messages came from.
+    pub peer_source: Option<Source>,
+}
+
+/// What the book makes of an in-dialog request's tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogMatch {
+    /// The tags are those of a dialog of the call: one party to the other.
+    Party(Box<DialogParties>),
+    /// The call is known but the tags name none of its dialogs.
+    NotAParty,
+    /// No call with that Call-ID is in the book.
+    Unknown,
+}
+
 /// The calls in progress, by the AORs involved.
 #[derive(Debug)]
 pub struct CallBook {
@@ -671,6 +698,43 @@ impl CallBook {
                 aor: call.callee_aor.clone(),
             })
         }
+    }
+
+    /// Who sends a request of `call_id` with these tags: one party of a
+    /// dialog of the call (its From tag is the caller's and its To tag a
+    /// callee's, or the other way round), someone else, or a call the book
+    /// does not know.
+    #[must_use]
+    pub fn parties(&self, call_id: &str, from_tag: &str, to_tag: &str) -> DialogMatch {
+        let Some(call) = self.calls.get(call_id) else {
+            return DialogMatch::Unknown;
+        };
+        let (sender, callee_tag) = if from_tag == call.from_tag {
+            (Direction::Initiator, to_tag)
+        } else if to_tag == call.from_tag {
+            (Direction::Recipient, from_tag)
+        } else {
+            return DialogMatch::NotAParty;
+        };
+        let Some(leg) = call
+            .legs
+            .iter()
+            .find(|l| l.to_tag.as_deref() == Some(callee_tag) && !l.is_over())
+        else {
+            return DialogMatch::NotAParty;
+        };
+        let caller = (call.caller_aor.clone(), Some(call.caller_source));
+        let callee = (call.callee_aor.clone(), leg.callee_source);
+        let ((sender_aor, sender_source), (_, peer_source)) = match sender {
+            Direction::Initiator => (caller, callee),
+            Direction::Recipient => (callee, caller),
+        };
+        DialogMatch::Party(Box::new(DialogParties {
+            sender,
+            sender_aor,
+            sender_source,
+            peer_source,
+        }))
     }
 
     /// Forgets calls that ended, calls unanswered and silent for long, and

@@ -60,6 +60,8 @@ pub struct CallRecords {
     routed: HashMap<String, (TransactionId, Routing)>,
     users: HashMap<String, String>,
     by_tx: HashMap<TransactionId, String>,
+    /// Open calls a transfer handed on, by Call-ID: their end says so.
+    transferred: HashSet<String>,
     saving: HashSet<StoreId>,
     keep: Option<Duration>,
     next_retention: Option<Instant>,
@@ -74,6 +76,7 @@ impl CallRecords {
             routed: HashMap::new(),
             users: HashMap::new(),
             by_tx: HashMap::new(),
+            transferred: HashSet::new(),
             saving: HashSet::new(),
             keep,
             next_retention: None,
@@ -103,6 +106,15 @@ impl CallRecords {
     pub(crate) fn ended_by(&mut self, call_id: &str, side: HangupSide) {
         if let Some(open) = self.open.get_mut(call_id) {
             open.by_server = Some(side);
+        }
+    }
+
+    /// A transfer handed the call `call_id` on (the transferee's new
+    /// INVITE passed, or an INVITE with Replaces for it): once answered,
+    /// it ends as [`Disposition::Transferred`].
+    pub(crate) fn transferred(&mut self, call_id: &str) {
+        if self.open.contains_key(call_id) {
+            self.transferred.insert(call_id.to_owned());
         }
     }
 
@@ -157,6 +169,9 @@ impl CallRecords {
                     return None; // a BYE of another call with this Call-ID
                 };
                 record.hangup = Some(side);
+                if self.transferred.contains(&update.call_id) {
+                    record.disposition = Disposition::Transferred;
+                }
             }
             // The whole call's end (a fork's own end has its To tag).
             CallPhase::Terminated(end) if !answered && update.to_tag.is_none() => {
@@ -276,6 +291,7 @@ impl CallRecords {
     }
 
     fn close(&mut self, call_id: &str) -> Option<CallRecord> {
+        self.transferred.remove(call_id);
         let open = self.open.remove(call_id)?;
         if let Some(tx) = open.tx {
             self.by_tx.remove(&tx);

@@ -25,12 +25,37 @@ impl Linphonec {
     /// Starts linphonec for `user`/`password` with the server at
     /// `127.0.0.1:proxy_port` (UDP), playing a `tone` Hz tone in calls.
     pub fn start(dir: &Path, user: &str, password: &str, proxy_port: u16, tone: f64) -> Self {
+        Self::launch(dir, user, password, proxy_port, tone, false)
+    }
+
+    /// [`Linphonec::start`], listening on TCP too (the same port): a
+    /// request over 1300 bytes reaches it only so (RFC 3261 §18.1.1), as
+    /// linphonec's own INVITE with Replaces and Referred-By is.
+    pub fn start_with_tcp(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        proxy_port: u16,
+        tone: f64,
+    ) -> Self {
+        Self::launch(dir, user, password, proxy_port, tone, true)
+    }
+
+    fn launch(
+        dir: &Path,
+        user: &str,
+        password: &str,
+        proxy_port: u16,
+        tone: f64,
+        tcp: bool,
+    ) -> Self {
         require("linphonec", "--version", "linphone-cli");
         let dir = dir.join(format!("linphonec-{user}"));
         let home = dir.join("home");
         std::fs::create_dir_all(home.join(".local/share/linphone")).unwrap();
         std::fs::create_dir_all(home.join(".config/linphone")).unwrap();
         let sip_port = free_port();
+        let tcp_port = if tcp { sip_port } else { 0 };
         let rtp = free_port();
         let wav = dir.join("tone.wav");
         tone_wav(&wav, tone, 60);
@@ -38,7 +63,7 @@ impl Linphonec {
         std::fs::write(
             dir.join("linphonerc"),
             format!(
-                "[sip]\nsip_port={sip_port}\nsip_tcp_port=0\nsip_tls_port=0\n\
+                "[sip]\nsip_port={sip_port}\nsip_tcp_port={tcp_port}\nsip_tls_port=0\n\
                  default_proxy=0\nuse_ipv6=0\ninc_timeout=30\n\
                  [rtp]\naudio_rtp_port={rtp}-{}\nvideo_rtp_port={}-{}\n\
                  [video]\nenabled=0\ncapture=0\ndisplay=0\n\

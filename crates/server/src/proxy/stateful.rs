@@ -131,6 +131,27 @@ impl Proxy {
         self.legs.caller_of(call_id).unwrap_or(call_id)
     }
 
+    /// The Call-ID a carrier knows the caller's dialog `call_id` (the
+    /// caller's tag, the carrier's tag) by, when its leg has one of its
+    /// own: what a Replaces naming that dialog must say to the carrier.
+    pub fn carrier_call_id(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        caller_tag: &str,
+        carrier_tag: &str,
+    ) -> Option<String> {
+        let ids = DialogIds {
+            call_id,
+            from_tag: caller_tag,
+            to_tag: carrier_tag,
+        };
+        match self.legs.way_of_request(now, ids)? {
+            Way::ToCarrier { call_id, .. } => Some(call_id),
+            Way::ToCaller { .. } => None,
+        }
+    }
+
     /// A request the server sends itself into a dialog in the caller's
     /// place (the operator's hang-up): on a carrier's leg it gets the
     /// carrier's Call-ID and CSeq numbering, and the leg is forgotten (a

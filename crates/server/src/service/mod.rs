@@ -51,6 +51,7 @@ mod register;
 mod relay;
 mod route;
 mod subscribe;
+mod transfer;
 mod users;
 
 use std::collections::{HashMap, VecDeque};
@@ -131,6 +132,8 @@ pub struct Service {
     /// Carrier attempts under way: (server transaction, Request-URI) ->
     /// (trunk, gateway), for the gateways' health.
     attempts: HashMap<(TransactionId, String), (String, String)>,
+    /// Transfers local users asked for, until the transferee calls.
+    transfers: transfer::Transfers,
     trust_foreign: bool,
     /// The Route value requests for other domains go through.
     outbound: Option<String>,
@@ -272,6 +275,7 @@ impl Service {
             trunks_stale: false,
             fallthrough: HashMap::new(),
             attempts: HashMap::new(),
+            transfers: transfer::Transfers::default(),
             counters: Counters::default(),
         }
     }
@@ -815,6 +819,7 @@ impl Service {
             self.save_records(vec![change]);
         }
         self.protect.purge(at);
+        self.transfers.purge(at);
         self.auth.purge(now.unix());
         if self.registering.capacity() > 1024
             && self.registering.len() < self.registering.capacity() / 4

@@ -18,11 +18,12 @@
 
 use switchboard_core::{Now, Source, TransactionId};
 use switchboard_proto::digest::DigestCredentials;
-use switchboard_proto::header::{NameAddr, Replaces};
+use switchboard_proto::header::{NameAddr, Replaces, TypedHeader};
 use switchboard_proto::{HeaderName, Method, Request, StatusCode, Uri};
 
 use crate::auth::AuthResult;
-use crate::calls::ReplacesTarget;
+use crate::bodies::Direction;
+use crate::calls::{DialogMatch, ReplacesTarget};
 use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
 use crate::registrar::{Aor, Binding};
 
@@ -93,6 +94,20 @@ impl Service {
         let in_dialog = request.headers().to_tag().is_some();
         let known_hop = self.contacts.find(at, request.uri_str());
         let call_id = request.headers().call_id().unwrap_or_default().to_owned();
+        // A REFER in a call the proxy routes comes from one party to the
+        // other, or from nobody (transfer.rs).
+        let refer_from = match request.method() {
+            Method::Refer if in_dialog => match self.refer_sender(&incoming) {
+                DialogMatch::NotAParty => {
+                    tracing::info!(%call_id, "REFER with the tags of no dialog of the call: 403");
+                    self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
+                    return;
+                }
+                DialogMatch::Party(parties) => Some(parties),
+                _ => None,
+            },
+            _ => None,
+        };
         if in_dialog
             && (known_hop.is_some()
                 || (routed_to_us
@@ -105,6 +120,9 @@ impl Service {
             if request.method() == &Method::Bye {
                 self.dialogs.end(&call_id);
             }
+            if let Some(parties) = &refer_from {
+                self.note_transfer(now, &incoming, parties);
+            }
             let target = incoming.request_uri_target();
             let target =
                 match known_hop.filter(|_| request.headers().get(HeaderName::Route).is_none()) {
@@ -114,6 +132,9 @@ impl Service {
             self.forward(now, ep, incoming, TargetSet::single(target));
             return;
         }
+        let Some(incoming) = self.transferred_invite(now, ep, incoming) else {
+            return;
+        };
         if self.plan_routes(&incoming) {
             self.route_call(now, ep, incoming, routed_to_us);
             return;
@@ -216,17 +237,18 @@ impl Service {
         authenticated: bool,
     ) {
         if let Some(pickup) = self.replaces_target(&incoming) {
-            if authenticated {
+            // An answered call is replaced on the device that holds it
+            // whoever asks (its Call-ID and tags are known to its parties
+            // and those they gave them to; the device decides, RFC 3891).
+            if authenticated || !pickup.early {
                 self.deliver_replaces(now, ep, incoming, pickup);
                 return;
             }
-            if pickup.early {
-                // Only local users may take a ringing call: a stranger's
-                // pickup would otherwise ring the callee's phones again.
-                tracing::debug!(%aor, "pickup with Replaces from another domain refused");
-                self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
-                return;
-            }
+            // Only local users may take a ringing call: a stranger's
+            // pickup would otherwise ring the callee's phones again.
+            tracing::debug!(%aor, "pickup with Replaces from another domain refused");
+            self.reply(now, ep, &incoming, StatusCode::FORBIDDEN);
+            return;
         }
         if self.keeps(incoming.request()) && self.mailbox.has_waiting(&aor) {
             // Delivery of kept messages is under way: this one joins the
@@ -281,7 +303,7 @@ impl Service {
     /// names a call the server routes: for a ringing call the caller's
     /// device, since only the UAC of an early dialog accepts Replaces
     /// (call pickup).
-    fn replaces_target(&self, incoming: &Incoming) -> Option<ReplacesTarget> {
+    pub(super) fn replaces_target(&self, incoming: &Incoming) -> Option<ReplacesTarget> {
         let request = incoming.request();
         if request.method() != &Method::Invite || request.headers().to_tag().is_some() {
             return None;
@@ -293,7 +315,7 @@ impl Service {
 
     /// Forwards an INVITE with Replaces to the device of the dialog it
     /// names, with the Replaces as that device sees the dialog.
-    fn deliver_replaces(
+    pub(super) fn deliver_replaces(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,
@@ -301,10 +323,26 @@ impl Service {
         pickup: ReplacesTarget,
     ) {
         tracing::debug!(contact = %pickup.contact, early = pickup.early, "INVITE with Replaces delivered to the dialog's device");
+        let early_only = match incoming.request().headers().typed::<Replaces<'_>>() {
+            Some(Ok(replaced)) => {
+                if !pickup.early {
+                    // An answered call handed on (attended transfer): its
+                    // record says so when it ends.
+                    let call_id = replaced.call_id.to_owned();
+                    self.records.transferred(&call_id);
+                }
+                replaced.early_only
+            }
+            _ => false,
+        };
+        let mut replaces = self.replaces_for_device(now, &pickup);
+        if early_only {
+            replaces.push_str(";early-only");
+        }
         incoming
             .request
             .headers_mut()
-            .set(HeaderName::Replaces, pickup.replaces.as_str());
+            .set(HeaderName::Replaces, replaces);
         // Addressed to the device's user: the call book (and so the busy
         // lamps) files the new call under her, not under the user whose
         // call was picked up.
@@ -319,6 +357,19 @@ impl Service {
         }
         self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, TargetSet::single(target));
+    }
+
+    /// The Replaces value the device of `pickup` knows its dialog by: a
+    /// carrier's leg has a Call-ID of its own (`fresh_call_id`).
+    fn replaces_for_device(&mut self, now: Now, pickup: &ReplacesTarget) -> String {
+        let carrier = match Replaces::parse(&pickup.replaces) {
+            Ok(r) if pickup.side == Direction::Recipient => self
+                .proxy
+                .carrier_call_id(now.instant(), r.call_id, r.from_tag, r.to_tag)
+                .map(|id| format!("{id};to-tag={};from-tag={}", r.to_tag, r.from_tag)),
+            _ => None,
+        };
+        carrier.unwrap_or_else(|| pickup.replaces.clone())
     }
 
     /// A request for a local user with no device. An authenticated caller

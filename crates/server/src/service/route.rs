@@ -41,6 +41,19 @@ pub(super) enum RouteCaller {
 }
 
 impl RouteCaller {
+    /// Local user `aor`, or the trunk whose calls she places (a PBX or
+    /// SBC that authenticates as a user: its calls are its trunk's, for
+    /// DIDs and from_trunk rules).
+    pub(super) fn of_user(plan: &Plan, aor: &Aor) -> Self {
+        match plan.trunk_of_user(aor.user()) {
+            Some(trunk) => Self::Trunk(trunk.name.clone()),
+            None => Self::User {
+                name: aor.user().to_owned(),
+                domain: aor.domain().to_owned(),
+            },
+        }
+    }
+
     fn kind(&self) -> CallerKind<'_> {
         match self {
             Self::User { name, domain } => CallerKind::User { name, domain },
@@ -99,22 +112,26 @@ impl Service {
                 Caller::Local => {
                     self.learn_caller(now, &incoming);
                     match from_user(&incoming) {
-                        // A PBX or SBC that authenticates as a user: its
-                        // calls are its trunk's (DIDs, from_trunk rules).
-                        Some(aor) => match self.plan.trunk_of_user(aor.user()) {
-                            Some(trunk) => RouteCaller::Trunk(trunk.name.clone()),
-                            None => RouteCaller::User {
-                                name: aor.user().to_owned(),
-                                domain: aor.domain().to_owned(),
-                            },
-                        },
+                        Some(aor) => RouteCaller::of_user(&self.plan, &aor),
                         None => RouteCaller::Foreign,
                     }
                 }
                 Caller::Foreign => RouteCaller::Foreign,
             },
         };
-        let decision = self.decide(now, &incoming, &caller);
+        self.route_as(now, ep, incoming, &caller);
+    }
+
+    /// An initial INVITE routed by the plan for `caller`.
+    pub(super) fn route_as(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        incoming: Incoming,
+        caller: &RouteCaller,
+    ) {
+        let ip = incoming.source().remote.ip();
+        let decision = self.decide(now, &incoming, caller);
         for line in &decision.trace {
             tracing::debug!(
                 call_id = incoming.request().headers().call_id().unwrap_or_default(),
@@ -122,7 +139,7 @@ impl Service {
             );
         }
         match decision.outcome {
-            Outcome::NoRoute => self.route_default(now, ep, incoming, &caller),
+            Outcome::NoRoute => self.route_default(now, ep, incoming, caller),
             Outcome::Reject { status, reason } => {
                 tracing::info!(rule = decision.rule.as_deref().unwrap_or("-"), status, %reason, "call refused by the dial plan");
                 let status = StatusCode::new(status).unwrap_or(StatusCode::FORBIDDEN);
@@ -134,7 +151,7 @@ impl Service {
                 self.reply_with(now, ep, &incoming, status, None, &contact);
             }
             Outcome::Route(route) => {
-                if caller == RouteCaller::Foreign && !is_local(&route.target) {
+                if *caller == RouteCaller::Foreign && !is_local(&route.target) {
                     tracing::info!(
                         rule = decision.rule.as_deref().unwrap_or("-"),
                         "a caller of another domain may not be routed beyond the local users: 403"
@@ -255,7 +272,7 @@ impl Service {
     }
 
     /// No rule matched: what the server does without a plan.
-    fn route_default(
+    pub(super) fn route_default(
         &mut self,
         now: Now,
         ep: &mut impl TransactionLayer,

@@ -16,6 +16,10 @@ pub enum Disposition {
     Cancelled,
     /// Any other final failure (5xx, 404, 603, the caller's transport).
     Failed,
+    /// Answered, then handed on: a party transferred the other one
+    /// elsewhere (REFER, RFC 3515), or an INVITE with Replaces (RFC 3891)
+    /// took its place.
+    Transferred,
 }
 
 impl Disposition {
@@ -40,6 +44,7 @@ impl Disposition {
             Self::NoAnswer => "no-answer",
             Self::Cancelled => "cancelled",
             Self::Failed => "failed",
+            Self::Transferred => "transferred",
         }
     }
 
@@ -52,6 +57,7 @@ impl Disposition {
             Self::NoAnswer,
             Self::Cancelled,
             Self::Failed,
+            Self::Transferred,
         ]
         .into_iter()
         .find(|d| d.as_str() == text)
@@ -138,7 +144,8 @@ pub struct CallRecord {
     /// When the call ended (final failure, CANCEL, BYE); `None` while an
     /// answered call goes on.
     pub end_ms: Option<u64>,
-    /// How it ended (`Answered` for an answered call, ended or not).
+    /// How it ended (`Answered` for an answered call, ended or not;
+    /// `Transferred` once an answered call was handed on).
     pub disposition: Disposition,
     /// The final SIP status sent to the caller (`None` when its
     /// transaction broke first).

@@ -893,3 +893,30 @@ pub fn trunk(name: &str, gateways: &[&str], probe: Option<ProbeSpec>) -> TrunkSp
         inbound_users: Vec::new(),
     }
 }
+
+/// A request `phone` sends as the callee in the dialog of the INVITE it
+/// got: its tag in From, the caller's in To, to the caller's Contact along
+/// the route set, with CSeq `cseq`.
+pub fn from_callee(phone: &Phone, invite: &Request, method: Method, cseq: u32) -> RequestBuilder {
+    let hi = invite.headers();
+    let contact = uri_of(hi.get(HeaderName::Contact).unwrap());
+    let via = format!(
+        "SIP/2.0/UDP {};branch=z9hG4bK-{}-{}-{cseq};rport",
+        phone.local,
+        phone.user,
+        method.as_str().to_ascii_lowercase()
+    );
+    let mut request = RequestBuilder::new(method, &contact)
+        .header(HeaderName::Via, via)
+        .header(
+            HeaderName::From,
+            format!("{};tag={}-tag", hi.get(HeaderName::To).unwrap(), phone.user),
+        )
+        .header(HeaderName::To, hi.get(HeaderName::From).unwrap())
+        .call_id(hi.call_id().unwrap())
+        .cseq(cseq);
+    for route in hi.values(HeaderName::RecordRoute) {
+        request = request.header(HeaderName::Route, route);
+    }
+    request
+}
