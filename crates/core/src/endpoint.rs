@@ -76,6 +76,22 @@ struct Entry {
     /// Where a server transaction answers when the connection its request
     /// came on closes: received address, sent-by port (§18.2.2).
     fallback: Option<Destination>,
+    /// A client request that went over TCP only because of its size, until
+    /// its first response.
+    udp_retry: Option<Box<UdpRetry>>,
+}
+
+/// A request sent over TCP only because it is too large for UDP
+/// (§18.1.1), kept until its first response: when the connection cannot be
+/// opened or is reset, it is sent again over UDP, as §18.1.1 asks. Phones
+/// that listen on UDP only are common, and large INVITEs (an SDP offer
+/// with many codecs, an INVITE with Replaces) must still reach them.
+#[derive(Debug)]
+struct UdpRetry {
+    /// The request before the endpoint's Via.
+    request: Request,
+    remote: SocketAddr,
+    branch: String,
 }
 
 /// Counters of what the endpoint did with peers' input.
@@ -326,7 +342,9 @@ impl Endpoint {
             }
         }
         for id in failed {
-            self.drive(now, id, |tx, ctx| tx.on_transport_error(ctx));
+            if !self.retry_over_udp(now, id) {
+                self.drive(now, id, |tx, ctx| tx.on_transport_error(ctx));
+            }
         }
     }
 
@@ -589,12 +607,14 @@ impl Endpoint {
         let mut destination = destination;
         let mut transport = self.transport_of(destination);
         let estimate = request.to_bytes().len() + 80;
+        let mut upgraded_from_udp = None;
         if let (Destination::Address { remote, .. }, Transport::Udp, Some(limit)) =
             (destination, transport, self.config.udp_size_limit)
         {
             if estimate > limit {
                 transport = Transport::Tcp;
                 destination = Destination::Address { transport, remote };
+                upgraded_from_udp = Some(remote);
             }
         }
         let sent_by = self
@@ -605,6 +625,13 @@ impl Endpoint {
             Some(b) => b.to_owned(),
             None => self.new_branch(),
         };
+        let udp_retry = upgraded_from_udp.map(|remote| {
+            Box::new(UdpRetry {
+                request: request.clone(),
+                remote,
+                branch: branch.clone(),
+            })
+        });
         request.headers_mut().push_front(
             HeaderName::Via,
             format!(
@@ -621,13 +648,75 @@ impl Endpoint {
         let id = self.next_tx_id();
         self.stats.messages.requests_sent.add(request.method());
         let reliable = transport.is_reliable();
+        let tx = self.start_client_transaction(now, id, request, bytes, destination, reliable);
+        self.insert(id, tx, key, false);
+        if let Some(entry) = self.txs.get_mut(&id) {
+            entry.udp_retry = udp_retry;
+        }
+        Ok(id)
+    }
+
+    /// Sends again over UDP the request of client transaction `id`, which
+    /// went over TCP for its size and whose connection failed before any
+    /// response (§18.1.1). The transaction keeps its id and branch; its
+    /// timers start again as over UDP. Whether it did.
+    fn retry_over_udp(&mut self, now: Instant, id: TransactionId) -> bool {
+        let Some(entry) = self.txs.get_mut(&id) else {
+            return false;
+        };
+        if !entry.tx.awaits_first_response() {
+            return false;
+        }
+        let Some(sent_by) = self.config.via_address(Transport::Udp) else {
+            return false;
+        };
+        let Some(retry) = entry.udp_retry.take() else {
+            return false;
+        };
+        let Some(old) = self.txs.remove(&id) else {
+            return false;
+        };
+        for (timer, at) in old.tx.timers().iter() {
+            self.timers.remove(&(at, id, timer));
+        }
+        let UdpRetry {
+            mut request,
+            remote,
+            branch,
+        } = *retry;
+        tracing::debug!(%remote, "connection for a large request failed: sent over UDP");
+        request.headers_mut().push_front(
+            HeaderName::Via,
+            format!("SIP/2.0/UDP {sent_by};branch={branch};rport"),
+        );
+        let bytes = request.to_bytes();
+        let destination = Destination::Address {
+            transport: Transport::Udp,
+            remote,
+        };
+        let tx = self.start_client_transaction(now, id, request, bytes, destination, false);
+        self.insert(id, tx, Box::from(&*old.key), false);
+        true
+    }
+
+    /// A new client transaction for `request` (already with its Via, as
+    /// `bytes`), its first transmission queued.
+    fn start_client_transaction(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        request: Request,
+        bytes: Bytes,
+        destination: Destination,
+        reliable: bool,
+    ) -> Transaction {
         let mut ctx = Ctx {
             now,
             config: &self.config,
             transmits: &mut self.transmits,
             events: &mut self.events,
         };
-        let tx = if *request.method() == Method::Invite {
+        if *request.method() == Method::Invite {
             Transaction::ClientInvite(Box::new(ClientInvite::start(
                 &mut ctx,
                 id,
@@ -644,9 +733,7 @@ impl Endpoint {
                 destination,
                 reliable,
             ))
-        };
-        self.insert(id, tx, key, false);
-        Ok(id)
+        }
     }
 
     /// Cancels the INVITE client transaction `invite` (§9.1): sends a CANCEL
@@ -773,6 +860,7 @@ impl Endpoint {
                 key,
                 server,
                 fallback: None,
+                udp_retry: None,
             },
         );
     }

@@ -744,3 +744,66 @@ fn cancel_and_ack_copy_the_invites_route_set_in_order() {
     assert_eq!(cancel.headers().to_tag(), None);
     assert_eq!(ack.headers().to_tag(), Some("b1"));
 }
+
+#[test]
+fn a_large_request_whose_tcp_connection_fails_is_sent_again_over_udp() {
+    use switchboard_core::{Destination, FlowId, Input};
+    let mut h = Harness::new();
+    // Over 1300 bytes: §18.1.1 sends it over TCP to the UDP address.
+    let padded = outgoing("INVITE").replace(
+        "Content-Length: 0",
+        &format!("X-Pad: {}\nContent-Length: 0", "a".repeat(1400)),
+    );
+    h.send_request(&padded, Transport::Udp);
+    let (_, first) = h.sent.last().cloned().unwrap();
+    let Destination::Address { transport, remote } = first.destination else {
+        panic!("sent down a flow: {:?}", first.destination);
+    };
+    assert_eq!(transport, Transport::Tcp);
+    let first = Message::parse_datagram(first.bytes).unwrap();
+    let branch = |m: &Message| {
+        let via = m.headers().get(HeaderName::Via).unwrap().to_owned();
+        (
+            via.contains("SIP/2.0/UDP"),
+            via.split("branch=").nth(1).unwrap().to_owned(),
+        )
+    };
+    let (udp, tcp_branch) = branch(&first);
+    assert!(!udp);
+
+    // The phone listens on UDP only: the connection is refused.
+    let flow = FlowId(77);
+    h.ep.handle_input(
+        h.now,
+        Input::FlowOpened {
+            flow,
+            transport: Transport::Tcp,
+            local: addr("0.0.0.0:0"),
+            remote,
+        },
+    );
+    h.ep.handle_input(h.now, Input::FlowClosed { flow });
+    h.drain();
+    assert!(
+        h.take_events().is_empty(),
+        "no transport error reaches the transaction user"
+    );
+    let (_, again) = h.sent.last().cloned().unwrap();
+    assert_eq!(
+        again.destination,
+        Destination::Address {
+            transport: Transport::Udp,
+            remote
+        }
+    );
+    let (udp, udp_branch) = branch(&Message::parse_datagram(again.bytes).unwrap());
+    assert!(udp, "the Via names UDP");
+    assert_eq!(udp_branch, tcp_branch, "the same transaction");
+    // Over UDP it is retransmitted (Timer A) and times out at Timer B.
+    let sent_before = h.sent.len();
+    h.advance(600 * MS);
+    assert_eq!(h.sent.len(), sent_before + 1);
+    h.run_until(40 * S);
+    assert_eq!(timeouts(&h.take_events()), 1);
+    assert_eq!(h.ep.transaction_count(), 0);
+}

@@ -94,6 +94,15 @@ impl Transaction {
         }
     }
 
+    /// Whether a client transaction has had no response yet.
+    pub(crate) fn awaits_first_response(&self) -> bool {
+        match self {
+            Self::ClientInvite(t) => t.state == client_invite::State::Calling,
+            Self::ClientNonInvite(t) => t.state == client_non_invite::State::Trying,
+            Self::ServerInvite(_) | Self::ServerNonInvite(_) => false,
+        }
+    }
+
     /// Points a server transaction's responses somewhere else.
     pub(crate) fn retarget(&mut self, to: crate::Destination) {
         match self {

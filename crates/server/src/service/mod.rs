@@ -37,8 +37,8 @@
 
 mod config;
 mod contacts;
-mod dialog_records;
 mod deadlines;
+mod dialog_records;
 mod dialogs;
 mod effect;
 mod events;
