@@ -8,10 +8,10 @@ use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_user;
 
-const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
+pub(super) const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
 
 /// A row as read, before validation.
-struct RawUser {
+pub(super) struct RawUser {
     name: String,
     domain: String,
     md5: String,
@@ -21,7 +21,7 @@ struct RawUser {
 }
 
 impl RawUser {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             name: row.get(0)?,
             domain: row.get(1)?,
@@ -32,7 +32,7 @@ impl RawUser {
         })
     }
 
-    fn into_user(self) -> Result<User, StoreError> {
+    pub(super) fn into_user(self) -> Result<User, StoreError> {
         let ha1 = Ha1Set::new(&self.md5, &self.sha256, &self.sha512_256).map_err(|err| {
             StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
         })?;

@@ -1,0 +1,125 @@
+//! Users changed through the admin API: several writes in one transaction
+//! (all or nothing), a user's bindings removed with it, and the users read
+//! a page at a time.
+
+use rusqlite::{Connection, params};
+
+use switchboard_server::storage::{Ha1Set, User};
+
+use super::users::{COLUMNS, RawUser};
+use super::{SqliteStore, to_sql_u64};
+use crate::error::StoreError;
+use crate::validate::validate_user;
+
+/// One change of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserWrite {
+    /// Create the user ([`StoreError::Conflict`] when it exists).
+    Add(User),
+    /// Replace the user's HA1 values ([`StoreError::NotFound`] when absent).
+    SetHa1 {
+        /// The user name.
+        name: String,
+        /// Its domain.
+        domain: String,
+        /// The new values.
+        ha1: Ha1Set,
+    },
+    /// Remove the user and every binding of its address of record
+    /// ([`StoreError::NotFound`] when absent).
+    Remove {
+        /// The user name.
+        name: String,
+        /// Its domain.
+        domain: String,
+    },
+}
+
+fn user_key(name: &str, domain: &str) -> String {
+    format!("user {name}@{domain}")
+}
+
+fn apply(conn: &Connection, write: &UserWrite) -> Result<(), StoreError> {
+    match write {
+        UserWrite::Add(user) => {
+            validate_user(user)?;
+            let inserted = conn.execute(
+                "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (domain, name) DO NOTHING",
+                params![
+                    user.name,
+                    user.domain,
+                    user.ha1.md5(),
+                    user.ha1.sha256(),
+                    user.ha1.sha512_256(),
+                    to_sql_u64(user.created_unix),
+                ],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(user_key(&user.name, &user.domain)));
+            }
+        }
+        UserWrite::SetHa1 { name, domain, ha1 } => {
+            let changed = conn.execute(
+                "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
+                 WHERE name = ?1 AND domain = ?2",
+                params![name, domain, ha1.md5(), ha1.sha256(), ha1.sha512_256()],
+            )?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(user_key(name, domain)));
+            }
+        }
+        UserWrite::Remove { name, domain } => {
+            let removed = conn.execute(
+                "DELETE FROM users WHERE name = ?1 AND domain = ?2",
+                params![name, domain],
+            )?;
+            if removed == 0 {
+                return Err(StoreError::NotFound(user_key(name, domain)));
+            }
+            // The registrar's AOR: the user part as is, the domain
+            // lower-cased.
+            let aor = format!("{name}@{}", domain.to_ascii_lowercase());
+            conn.execute("DELETE FROM bindings WHERE aor = ?1", params![aor])?;
+        }
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Applies `writes` in one durable transaction: all of them, or none
+    /// (the first error is returned).
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`], [`StoreError::NotFound`] or
+    /// [`StoreError::InvalidInput`] for the write that failed; SQLite's.
+    pub fn write_users(&self, writes: &[UserWrite]) -> Result<(), StoreError> {
+        self.write(|conn| writes.iter().try_for_each(|w| apply(conn, w)))?;
+        tracing::info!(writes = writes.len(), "store: users changed");
+        Ok(())
+    }
+
+    /// At most `limit` users in (domain, name) order, after the user
+    /// `after` (`(domain, name)`), or from the first.
+    ///
+    /// # Errors
+    /// SQLite's, [`StoreError::Corrupt`] for a row that does not read.
+    pub fn users_page(
+        &self,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<User>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (domain, name) = after.unwrap_or(("", ""));
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users WHERE (domain, name) > (?1, ?2)
+             ORDER BY domain, name LIMIT ?3"
+        ))?;
+        let raws = stmt
+            .query_map(params![domain, name, limit], RawUser::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawUser::into_user).collect()
+    }
+}
