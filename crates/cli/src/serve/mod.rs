@@ -6,6 +6,7 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod admin;
+mod admin_views;
 mod metrics;
 mod server;
 
@@ -237,6 +238,7 @@ async fn run(
         admin_limits,
         admin_tls,
         &done,
+        config_file.clone(),
     )
     .await?;
     tracing::info!("{}", summary.serving);
@@ -342,20 +344,36 @@ async fn wait_for_stop(
                 for certificate in certificates {
                     let _ = certificate.reload_logged("SIGHUP");
                 }
-                // Read and checked on a blocking thread: a plan of 100,000
-                // prefixes must not stall the driver, which shares this
-                // thread.
-                let path = config.map(std::path::Path::to_path_buf);
-                let loaded = tokio::task::spawn_blocking(move || load_plan(path.as_deref())).await;
-                match loaded {
-                    Ok(Ok(plan)) => {
-                        tracing::info!(version = plan.version(), "SIGHUP: dial plan loaded");
-                        done.send(server::Done::Reload(Arc::new(plan)));
-                    }
-                    Ok(Err(e)) => tracing::error!("SIGHUP: dial plan refused, the running plan stays: {e}"),
-                    Err(e) => tracing::error!("SIGHUP: dial plan not loaded: {e}"),
-                }
+                let _ = reload_plan(config.map(std::path::Path::to_path_buf), done, "SIGHUP").await;
             }
+        }
+    }
+}
+
+/// Loads the dial plan of `config` again and hands it to the driver (SIGHUP
+/// and `POST /api/v1/routes/reload`); the error names the file and line,
+/// and the running plan stays.
+async fn reload_plan(
+    config: Option<PathBuf>,
+    done: &AppSender<server::Done>,
+    why: &str,
+) -> Result<(), String> {
+    // Read and checked on a blocking thread: a plan of 100,000 prefixes
+    // must not stall the driver, which shares this thread.
+    let loaded = tokio::task::spawn_blocking(move || load_plan(config.as_deref())).await;
+    match loaded {
+        Ok(Ok(plan)) => {
+            tracing::info!(version = plan.version(), "{why}: dial plan loaded");
+            done.send(server::Done::Reload(Arc::new(plan)));
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::error!("{why}: dial plan refused, the running plan stays: {e}");
+            Err(e.to_string())
+        }
+        Err(e) => {
+            tracing::error!("{why}: dial plan not loaded: {e}");
+            Err(format!("the plan was not loaded: {e}"))
         }
     }
 }

@@ -122,4 +122,22 @@ impl SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(RawUser::into_user).collect()
     }
+
+    /// The users named `name`: in `domain` only (compared without case),
+    /// or in every domain, by domain.
+    ///
+    /// # Errors
+    /// SQLite's, [`StoreError::Corrupt`] for a row that does not read.
+    pub fn users_named(&self, name: &str, domain: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM users
+             WHERE name = ?1 AND (?2 IS NULL OR lower(domain) = lower(?2))
+             ORDER BY domain"
+        ))?;
+        let raws = stmt
+            .query_map(params![name, domain], RawUser::read)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        raws.into_iter().map(RawUser::into_user).collect()
+    }
 }
