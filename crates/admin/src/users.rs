@@ -226,12 +226,40 @@ pub(crate) async fn create(
         .map(|d| User::with_password(&new.user, d, &new.password, now))
         .collect();
     let writes = users.iter().cloned().map(UserWrite::Add).collect::<Vec<_>>();
-    with_store(&state.tokens, "the user cannot be stored", move |store| {
+    let written = with_store(&state.tokens, "the user cannot be stored", move |store| {
         store.write_users(&writes)
     })
-    .await?;
+    .await;
+    match written {
+        Ok(()) => {}
+        // A retry of a create that was done (same user, same password):
+        // nothing changes, 200.
+        Err(conflict) if conflict.status == StatusCode::CONFLICT.as_u16() => {
+            return if same_users(&state, &users).await? {
+                Ok(Json(entries(&users, &groups)).into_response())
+            } else {
+                Err(conflict)
+            };
+        }
+        Err(problem) => return Err(problem),
+    }
     reload_users(&state).await?;
     Ok((StatusCode::CREATED, Json(entries(&users, &groups))).into_response())
+}
+
+/// Whether every one of `users` is stored, with the same password.
+async fn same_users(state: &AdminState, users: &[User]) -> Result<bool, Problem> {
+    let wanted = users.to_vec();
+    with_store(&state.tokens, "the users cannot be read", move |store| {
+        for user in &wanted {
+            let stored = store.users_named(&user.name, Some(&user.domain))?;
+            if !stored.iter().any(|s| s.domain == user.domain && s.ha1 == user.ha1) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })
+    .await
 }
 
 /// `PATCH /api/v1/users/{user}`: a new password (and the groups checked)
