@@ -65,6 +65,4 @@ pub use server::{AdminConfig, AdminServer};
 pub use status::{Certificate, Counts, Limits, Listener, ServerInfo, Status};
 pub use token::Token;
 pub use trunk::{Gateway, Trunk, TrunkRegistration};
-pub use user::{
-    Group, NewUser, UserEntry, UserPatch, UsersRemoved, groups_of, user_name_problem,
-};
+pub use user::{Group, NewUser, UserEntry, UserPatch, UsersRemoved, groups_of, user_name_problem};

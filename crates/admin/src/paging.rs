@@ -90,7 +90,10 @@ mod tests {
             Some("bob@example.com"),
         );
         assert_eq!(
-            response.headers().get(header::LINK).map(|v| v.to_str().ok()),
+            response
+                .headers()
+                .get(header::LINK)
+                .map(|v| v.to_str().ok()),
             Some(Some(
                 "</api/v1/users?limit=2&after=bob%40example.com&user=bob>; rel=\"next\""
             ))

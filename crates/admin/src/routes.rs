@@ -15,10 +15,10 @@ use switchboard_store::RecordQuery;
 
 use crate::auth::{Tokens, require_token};
 use crate::paging::{page_limit, page_response};
-use crate::store_access::with_store;
-use crate::{operations, users};
 use crate::record::{Record, parse_time};
+use crate::store_access::with_store;
 use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
+use crate::{operations, users};
 
 /// Every route: method and path. The OpenAPI document lists each one (a
 /// test holds them together).
@@ -246,7 +246,6 @@ async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {
         other => Err(wrong_answer(&other)),
     }
 }
-
 
 /// `GET /records`' query string.
 #[derive(Debug, Deserialize)]

@@ -70,9 +70,9 @@ pub fn groups_of(groups: &[Group], user: &str, domain: &str) -> Vec<String> {
     groups
         .iter()
         .filter(|g| {
-            g.members.iter().any(|member| {
-                UserFilter::parse(member).is_some_and(|m| m.matches(user, domain))
-            })
+            g.members
+                .iter()
+                .any(|member| UserFilter::parse(member).is_some_and(|m| m.matches(user, domain)))
         })
         .map(|g| g.name.clone())
         .collect()
@@ -90,9 +90,7 @@ pub fn user_name_problem(name: &str) -> Option<String> {
         return Some("the user name is empty".to_owned());
     }
     if name.len() > MAX_USER_LEN {
-        return Some(format!(
-            "the user name is longer than {MAX_USER_LEN} bytes"
-        ));
+        return Some(format!("the user name is longer than {MAX_USER_LEN} bytes"));
     }
     name.chars()
         .find(|c| !(c.is_ascii_alphanumeric() || "-_.!~*'()&=+$,/".contains(*c)))

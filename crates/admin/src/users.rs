@@ -225,7 +225,11 @@ pub(crate) async fn create(
         .iter()
         .map(|d| User::with_password(&new.user, d, &new.password, now))
         .collect();
-    let writes = users.iter().cloned().map(UserWrite::Add).collect::<Vec<_>>();
+    let writes = users
+        .iter()
+        .cloned()
+        .map(UserWrite::Add)
+        .collect::<Vec<_>>();
     let written = with_store(&state.tokens, "the user cannot be stored", move |store| {
         store.write_users(&writes)
     })
@@ -253,7 +257,10 @@ async fn same_users(state: &AdminState, users: &[User]) -> Result<bool, Problem>
     with_store(&state.tokens, "the users cannot be read", move |store| {
         for user in &wanted {
             let stored = store.users_named(&user.name, Some(&user.domain))?;
-            if !stored.iter().any(|s| s.domain == user.domain && s.ha1 == user.ha1) {
+            if !stored
+                .iter()
+                .any(|s| s.domain == user.domain && s.ha1 == user.ha1)
+            {
                 return Ok(false);
             }
         }
@@ -295,9 +302,11 @@ pub(crate) async fn change(
                 ha1: Ha1Set::from_password(name, domain, &password),
             })
             .collect();
-        with_store(&state.tokens, "the password cannot be stored", move |store| {
-            store.write_users(&writes)
-        })
+        with_store(
+            &state.tokens,
+            "the password cannot be stored",
+            move |store| store.write_users(&writes),
+        )
         .await?;
         reload_users(&state).await?;
     }

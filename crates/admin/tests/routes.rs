@@ -341,7 +341,8 @@ impl Api {
 
     /// `method uri` with a JSON body.
     async fn json(&self, method: &str, uri: &str, body: &str) -> Answer {
-        self.send(method, uri, Some(("application/json", body))).await
+        self.send(method, uri, Some(("application/json", body)))
+            .await
     }
 
     /// `method uri`, with a body of a content type when given.
@@ -859,12 +860,18 @@ async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
     assert_eq!(created.json::<Vec<UserEntry>>(), [alice.clone()]);
     // Only the HA1 values are kept, and they are the password's.
     let user = stored(&api.store, "alice", "example.com").unwrap();
-    assert_eq!(user.ha1, Ha1Set::from_password("alice", "example.com", "first"));
+    assert_eq!(
+        user.ha1,
+        Ha1Set::from_password("alice", "example.com", "first")
+    );
     assert!(!String::from_utf8_lossy(&created.body).contains("ha1"));
     // A retry of the same create changes nothing: 200; another password
     // is a conflict.
     let again = r#"{"user":"alice","domain":"EXAMPLE.com","password":"first"}"#;
-    assert_eq!(api.json("POST", "/api/v1/users", again).await.status, StatusCode::OK);
+    assert_eq!(
+        api.json("POST", "/api/v1/users", again).await.status,
+        StatusCode::OK
+    );
     let other = r#"{"user":"alice","password":"second"}"#;
     api.json("POST", "/api/v1/users", other)
         .await
@@ -874,14 +881,20 @@ async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
         [alice.clone()]
     );
     for path in ["/api/v1/users/alice", "/api/v1/users/alice@example.com"] {
-        assert_eq!(api.get(path).await.json::<Vec<UserEntry>>(), [alice.clone()]);
+        assert_eq!(
+            api.get(path).await.json::<Vec<UserEntry>>(),
+            [alice.clone()]
+        );
     }
     let changed = api
         .json("PATCH", "/api/v1/users/alice", r#"{"password":"second"}"#)
         .await;
     assert_eq!(changed.status, StatusCode::OK);
     let user = stored(&api.store, "alice", "example.com").unwrap();
-    assert_eq!(user.ha1, Ha1Set::from_password("alice", "example.com", "second"));
+    assert_eq!(
+        user.ha1,
+        Ha1Set::from_password("alice", "example.com", "second")
+    );
     let removed = api.send("DELETE", "/api/v1/users/alice", None).await;
     assert_eq!(removed.status, StatusCode::OK);
     let removed: UsersRemoved = removed.json();
@@ -896,25 +909,105 @@ async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
 async fn bad_user_input_is_a_problem_and_changes_nothing() {
     let api = api();
     api.store
-        .add_user(&User::with_password("bob", "example.com", "pw", 1_700_000_000))
+        .add_user(&User::with_password(
+            "bob",
+            "example.com",
+            "pw",
+            1_700_000_000,
+        ))
         .unwrap();
     let bob_before = stored(&api.store, "bob", "example.com").unwrap();
     let cases: &[(&str, &str, &str, StatusCode)] = &[
-        ("POST", "/api/v1/users", r#"{"user":"alice","password":"#, StatusCode::BAD_REQUEST),
-        ("POST", "/api/v1/users", r#"{"user":"alice","password":"pw","admin":true}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"alice"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"alice","password":""}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"al ice","password":"pw"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"alice@example.com","password":"pw"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"alice","domain":"elsewhere.org","password":"pw"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"alice","password":"pw","groups":["sales"]}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("POST", "/api/v1/users", r#"{"user":"bob","password":"pw2"}"#, StatusCode::CONFLICT),
-        ("PATCH", "/api/v1/users/bob", "{}", StatusCode::UNPROCESSABLE_ENTITY),
-        ("PATCH", "/api/v1/users/bob", r#"{"password":""}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("PATCH", "/api/v1/users/bob", r#"{"password":"x","groups":["staff"]}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("PATCH", "/api/v1/users/bob", r#"{"pasword":"x"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        ("PATCH", "/api/v1/users/carol", r#"{"password":"x"}"#, StatusCode::NOT_FOUND),
-        ("PATCH", "/api/v1/users/bob@", r#"{"password":"x"}"#, StatusCode::BAD_REQUEST),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"pw","admin":true}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":""}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"al ice","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice@example.com","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","domain":"elsewhere.org","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"pw","groups":["sales"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"bob","password":"pw2"}"#,
+            StatusCode::CONFLICT,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            "{}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"password":""}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"password":"x","groups":["staff"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"pasword":"x"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/carol",
+            r#"{"password":"x"}"#,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob@",
+            r#"{"password":"x"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (method, uri, body, status) in cases {
         let answer = api.json(method, uri, body).await;
@@ -938,7 +1031,12 @@ async fn users_come_a_page_at_a_time_with_a_link_to_the_next() {
     let api = api();
     for name in ["a1", "a2", "a3", "a4", "a5"] {
         api.store
-            .add_user(&User::with_password(name, "example.com", "pw", 1_700_000_000))
+            .add_user(&User::with_password(
+                name,
+                "example.com",
+                "pw",
+                1_700_000_000,
+            ))
             .unwrap();
     }
     let mut seen = Vec::new();
@@ -1048,8 +1146,16 @@ async fn the_plan_is_reloaded_and_tried_through_the_api() {
         .send("POST", "/api/v1/routes/reload", None)
         .await
         .problem(StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(problem.detail.contains("plan.toml line 7"), "{}", problem.detail);
-    assert!(problem.detail.contains("running plan stays"), "{}", problem.detail);
+    assert!(
+        problem.detail.contains("plan.toml line 7"),
+        "{}",
+        problem.detail
+    );
+    assert!(
+        problem.detail.contains("running plan stays"),
+        "{}",
+        problem.detail
+    );
 
     let tested = api
         .json(
@@ -1060,14 +1166,29 @@ async fn the_plan_is_reloaded_and_tried_through_the_api() {
         .await;
     assert_eq!(tested.status, StatusCode::OK);
     let tested: RouteTested = tested.json();
-    assert_eq!((tested.outcome.as_str(), tested.number.as_str()), ("route", "1234"));
+    assert_eq!(
+        (tested.outcome.as_str(), tested.number.as_str()),
+        ("route", "1234")
+    );
     let cases: &[(&str, StatusCode)] = &[
         (r#"{"number":"1234""#, StatusCode::BAD_REQUEST),
-        (r#"{"number":"1234","from":"sip:a@b","when":"now"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"number":"","from":"sip:a@b"}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            r#"{"number":"1234","from":"sip:a@b","when":"now"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"number":"","from":"sip:a@b"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (r#"{"number":"1234"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"number":"1234","from":"sip:a@b","source":"nowhere"}"#, StatusCode::UNPROCESSABLE_ENTITY),
-        (r#"{"number":"1234","from":"sip:a@b","time":"noon"}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            r#"{"number":"1234","from":"sip:a@b","source":"nowhere"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"number":"1234","from":"sip:a@b","time":"noon"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ];
     for (body, status) in cases {
         api.json("POST", "/api/v1/routes/test", body)

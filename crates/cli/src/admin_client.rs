@@ -391,7 +391,10 @@ mod tests {
         let mut out = Vec::new();
         print_status(&status, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.starts_with("switchboard 0.1.0, up 1h 02m 05s\n"), "{text}");
+        assert!(
+            text.starts_with("switchboard 0.1.0, up 1h 02m 05s\n"),
+            "{text}"
+        );
         assert!(
             text.contains("certificate: /etc/a.pem (CN=sip.example.com), not after 2026-01-01T00:00:00Z (25 days left)\n"),
             "{text}"

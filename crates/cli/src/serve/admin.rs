@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use switchboard_admin::AdminReply;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
-    Group, HungUp, Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration,
-    ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
+    Group, HungUp, Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration, ServerInfo,
+    Tokens, Trunk, TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
-use switchboard_admin::AdminReply;
 use switchboard_net::AppSender;
 use switchboard_server::Completion;
 use switchboard_server::registrar::Aor;
@@ -79,15 +79,15 @@ pub(crate) fn answer(
         AdminQuery::Trunks => {
             AdminAnswer::Trunks(service.trunks().states().into_iter().map(trunk).collect())
         }
-        AdminQuery::RegistrationsPage { user, after, limit } => AdminAnswer::RegistrationsPage(
-            super::admin_views::registrations_page(
+        AdminQuery::RegistrationsPage { user, after, limit } => {
+            AdminAnswer::RegistrationsPage(super::admin_views::registrations_page(
                 service,
                 unix_now,
                 user.as_ref(),
                 after.as_deref(),
                 limit,
-            ),
-        ),
+            ))
+        }
         AdminQuery::RemoveRegistrations { user, contact } => {
             AdminAnswer::RegistrationsRemoved(service.remove_bindings(now, ep, |b| {
                 is_of(b, Some(&user)) && contact.as_deref().is_none_or(|c| b.contact == c)
