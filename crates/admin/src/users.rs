@@ -166,13 +166,14 @@ pub(crate) async fn list(
         .filter(|_| more)
         .map(|u| format!("{}@{}", u.name, u.domain));
     let groups = plan_groups(&state).await?;
-    Ok(page_response(
-        &entries(&users, &groups),
+    page_response(
+        entries(&users, &groups),
         "/api/v1/users",
         limit,
         &[],
         next.as_deref(),
-    ))
+    )
+    .await
 }
 
 /// `GET /api/v1/users/{user}`: the user in each domain it is in.

@@ -11,7 +11,7 @@ use switchboard_admin::{
 use switchboard_routing::{AssumeUp, DryCall, Outcome};
 use switchboard_server::Service;
 use switchboard_server::bodies::parse_pidf;
-use switchboard_server::registrar::Binding;
+use switchboard_server::registrar::{Aor, Binding};
 
 use super::admin::{is_of, registration};
 
@@ -36,11 +36,35 @@ pub(crate) fn registrations_page(
     after: Option<&str>,
     limit: usize,
 ) -> RegistrationPage {
-    let mut candidates: Vec<&Binding> = service
-        .registrar()
-        .bindings(unix_now)
-        .filter(|b| is_of(b, user) && after.is_none_or(|a| b.aor.as_str() > a))
-        .collect();
+    let mut candidates: Vec<&Binding> = match user {
+        // One user: looked up by address in each domain it may be in,
+        // not searched for among every binding.
+        Some(filter) => {
+            let registrar = service.registrar();
+            let mut domains: Vec<String> = match filter.domain() {
+                Some(domain) => vec![domain.to_owned()],
+                None => registrar
+                    .config()
+                    .domains
+                    .iter()
+                    .map(|d| d.to_ascii_lowercase())
+                    .collect(),
+            };
+            domains.sort_unstable();
+            domains.dedup();
+            domains
+                .iter()
+                .filter_map(|domain| Aor::new(filter.user(), domain).ok())
+                .flat_map(|aor| registrar.lookup(&aor, unix_now))
+                .filter(|b| is_of(b, user) && after.is_none_or(|a| b.aor.as_str() > a))
+                .collect()
+        }
+        None => service
+            .registrar()
+            .bindings(unix_now)
+            .filter(|b| after.is_none_or(|a| b.aor.as_str() > a))
+            .collect(),
+    };
     let limit = limit.max(1);
     let more = candidates.len() > limit;
     if more {
