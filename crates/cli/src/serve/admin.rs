@@ -22,6 +22,7 @@ use switchboard_server::{LiveCall, Service, ServiceConfig};
 use switchboard_store::SqliteStore;
 
 use super::StartError;
+use super::aor_index::AorIndex;
 use super::metrics::RuntimeMetrics;
 use super::server::Done;
 use switchboard_server::registrar::Binding;
@@ -35,6 +36,7 @@ pub(crate) fn answer(
     service: &mut Service,
     ep: &mut Endpoint,
     metrics: &RuntimeMetrics,
+    index: &mut AorIndex,
     now: Now,
 ) -> AdminAnswer {
     let unix_now = now.unix();
@@ -82,7 +84,8 @@ pub(crate) fn answer(
         AdminQuery::RegistrationsPage { user, after, limit } => {
             AdminAnswer::RegistrationsPage(super::admin_views::registrations_page(
                 service,
-                unix_now,
+                index,
+                now,
                 user.as_ref(),
                 after.as_deref(),
                 limit,

@@ -2,43 +2,38 @@
 //! of the bindings (never the whole registrar copied), the presence
 //! published per presentity, a dry run of the plan in force.
 
-use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 use switchboard_admin::{
     AdminAnswer, Presence, RegistrationPage, RouteTest, RouteTested, UserFilter,
 };
+use switchboard_core::Now;
 use switchboard_routing::{AssumeUp, DryCall, Outcome};
 use switchboard_server::Service;
 use switchboard_server::bodies::parse_pidf;
 use switchboard_server::registrar::{Aor, Binding};
 
 use super::admin::{is_of, registration};
+use super::aor_index::AorIndex;
 
 /// The event package of presence publications.
 const PRESENCE: &str = "presence";
 
-fn by_aor_then_key(a: &&Binding, b: &&Binding) -> Ordering {
-    a.aor
-        .as_str()
-        .cmp(b.aor.as_str())
-        .then_with(|| a.key.cmp(&b.key))
-}
-
 /// The bindings after the address of record `after`, by address of
 /// record, at most `limit` of them, a user's bindings never split between
-/// pages (unless one user alone has more than `limit`). Only the page is
-/// sorted and copied: the rest is only compared.
+/// pages (unless one user alone has more than `limit`): every user's
+/// through the index, one user's by looking its address up in each domain.
 pub(crate) fn registrations_page(
     service: &Service,
-    unix_now: u64,
+    index: &mut AorIndex,
+    now: Now,
     user: Option<&UserFilter>,
     after: Option<&str>,
     limit: usize,
 ) -> RegistrationPage {
-    let mut candidates: Vec<&Binding> = match user {
-        // One user: looked up by address in each domain it may be in,
-        // not searched for among every binding.
+    let unix_now = now.unix();
+    let (page, next) = match user {
+        None => index.page(service, now.instant(), unix_now, after, limit.max(1)),
         Some(filter) => {
             let registrar = service.registrar();
             let mut domains: Vec<String> = match filter.domain() {
@@ -52,51 +47,22 @@ pub(crate) fn registrations_page(
             };
             domains.sort_unstable();
             domains.dedup();
-            domains
+            let mut page: Vec<&Binding> = domains
                 .iter()
                 .filter_map(|domain| Aor::new(filter.user(), domain).ok())
+                .filter(|aor| after.is_none_or(|a| aor.as_str() > a))
                 .flat_map(|aor| registrar.lookup(&aor, unix_now))
-                .filter(|b| is_of(b, user) && after.is_none_or(|a| b.aor.as_str() > a))
-                .collect()
-        }
-        None => service
-            .registrar()
-            .bindings(unix_now)
-            .filter(|b| after.is_none_or(|a| b.aor.as_str() > a))
-            .collect(),
-    };
-    let limit = limit.max(1);
-    let more = candidates.len() > limit;
-    if more {
-        // The first `limit + 1` by AOR, the one after the page last.
-        candidates.select_nth_unstable_by(limit, by_aor_then_key);
-        candidates.truncate(limit + 1);
-    }
-    candidates.sort_unstable_by(by_aor_then_key);
-    let mut page = candidates;
-    if more {
-        let next_aor = page.pop().map(|b| b.aor.as_str().to_owned());
-        // The AOR the cut went through goes to the next page whole...
-        let cut = page
-            .iter()
-            .position(|b| Some(b.aor.as_str()) == next_aor.as_deref())
-            .unwrap_or(page.len());
-        if cut > 0 {
-            page.truncate(cut);
-        } else if let Some(aor) = next_aor {
-            // ...unless it is the only one: then the page is all of it.
-            page = service
-                .registrar()
-                .bindings(unix_now)
-                .filter(|b| b.aor.as_str() == aor)
+                .filter(|b| is_of(b, user))
                 .collect();
-            page.sort_unstable_by(by_aor_then_key);
+            page.sort_unstable_by(|a, b| {
+                a.aor
+                    .as_str()
+                    .cmp(b.aor.as_str())
+                    .then_with(|| a.key.cmp(&b.key))
+            });
+            // A user has few bindings (the contact limit): one page.
+            (page, None)
         }
-    }
-    let next = if more {
-        page.last().map(|b| b.aor.as_str().to_owned())
-    } else {
-        None
     };
     RegistrationPage {
         items: page.iter().map(|b| registration(b, unix_now)).collect(),

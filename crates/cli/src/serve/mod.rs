@@ -7,6 +7,7 @@
 
 mod admin;
 mod admin_views;
+mod aor_index;
 mod metrics;
 mod server;
 
