@@ -41,20 +41,11 @@ for tool in wrk sqlite3 curl; do
 	command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install -y $tool)" >&2; exit 2; }
 done
 
-# One benchmark at a time on this host (fixed ports 5060/5062).
-while pgrep -x kamailio >/dev/null || pgrep -x sipp >/dev/null; do
-	echo "waiting: another benchmark is running" >&2
-	sleep 10
-done
+bench_wait_alone
 WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
 trap bench_stop EXIT
-
 # The SIP load's users (and the store's schema).
-for ((i = 0; i < SIP_USERS; i++)); do
-	u=$(printf "user%04d" "$i")
-	echo "$u,pw-$u"
-done > "$WORK/users.csv"
-"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
+bench_users "$SIP_USERS"
 
 # BINDINGS bindings, one per user load000000.., contacts on 10.x.y.z.
 started=$(date +%s.%N)

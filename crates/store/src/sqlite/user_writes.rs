@@ -6,8 +6,8 @@ use rusqlite::{Connection, params};
 
 use switchboard_server::storage::{Ha1Set, User};
 
-use super::users::{COLUMNS, RawUser};
-use super::{SqliteStore, to_sql_u64};
+use super::SqliteStore;
+use super::users::{COLUMNS, RawUser, insert_user, update_ha1, user_key};
 use crate::error::StoreError;
 use crate::validate::validate_user;
 
@@ -36,37 +36,16 @@ pub enum UserWrite {
     },
 }
 
-fn user_key(name: &str, domain: &str) -> String {
-    format!("user {name}@{domain}")
-}
-
 fn apply(conn: &Connection, write: &UserWrite) -> Result<(), StoreError> {
     match write {
         UserWrite::Add(user) => {
             validate_user(user)?;
-            let inserted = conn.execute(
-                "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (domain, name) DO NOTHING",
-                params![
-                    user.name,
-                    user.domain,
-                    user.ha1.md5(),
-                    user.ha1.sha256(),
-                    user.ha1.sha512_256(),
-                    to_sql_u64(user.created_unix),
-                ],
-            )?;
-            if inserted == 0 {
+            if insert_user(conn, user)? == 0 {
                 return Err(StoreError::Conflict(user_key(&user.name, &user.domain)));
             }
         }
         UserWrite::SetHa1 { name, domain, ha1 } => {
-            let changed = conn.execute(
-                "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
-                 WHERE name = ?1 AND domain = ?2",
-                params![name, domain, ha1.md5(), ha1.sha256(), ha1.sha512_256()],
-            )?;
-            if changed == 0 {
+            if update_ha1(conn, name, domain, ha1)? == 0 {
                 return Err(StoreError::NotFound(user_key(name, domain)));
             }
         }
