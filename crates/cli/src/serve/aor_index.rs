@@ -70,3 +70,95 @@ impl AorIndex {
         self.built_at = Some(now);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a failure is the report
+
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+    use switchboard_core::{Now, Source, Transport};
+    use switchboard_server::registrar::{BindingKey, RegistrarConfig};
+    use switchboard_server::{AuthConfig, AuthSecret, ProtectConfig, ProxyConfig, ServiceConfig};
+
+    const UNIX0: u64 = 1_700_000_000;
+
+    fn binding(user: &str, device: u8) -> Binding {
+        let contact = format!("sip:{user}@192.0.2.{device}:5060");
+        Binding {
+            aor: Aor::new(user, "example.com").unwrap(),
+            key: BindingKey::Contact(contact.clone()),
+            contact,
+            params: String::new(),
+            q: None,
+            expires_at: UNIX0 + 3600,
+            call_id: format!("{user}-{device}"),
+            cseq: 1,
+            path: Vec::new(),
+            instance: None,
+            reg_id: None,
+            source: Source {
+                transport: Transport::Udp,
+                remote: ([192, 0, 2, device], 5060).into(),
+                local: ([127, 0, 0, 1], 5060).into(),
+                flow: None,
+            },
+            user_agent: None,
+            registered_at: UNIX0,
+            updated_at: UNIX0,
+        }
+    }
+
+    fn service(bindings: Vec<Binding>) -> (Service, Now) {
+        let now = Now::at(Instant::now(), UNIX0);
+        let config = ServiceConfig::new(
+            RegistrarConfig::for_domain("example.com"),
+            AuthConfig::default(),
+            ProtectConfig::default(),
+            ProxyConfig::default(),
+        );
+        let mut service = Service::new(
+            config,
+            AuthSecret::from_bytes([5; 32]),
+            || Box::new(StdRng::seed_from_u64(1)),
+            now,
+        );
+        service.load_bindings(bindings);
+        (service, now)
+    }
+
+    fn users(page: &[&Binding]) -> Vec<String> {
+        page.iter().map(|b| b.aor.to_string()).collect()
+    }
+
+    #[test]
+    fn pages_follow_the_users_in_order_and_never_split_one() {
+        // carol has two devices; the others one each.
+        let (service, now) = service(vec![
+            binding("dave", 4),
+            binding("carol", 3),
+            binding("alice", 1),
+            binding("carol", 5),
+            binding("bob", 2),
+        ]);
+        let mut index = AorIndex::default();
+        let (at, unix) = (now.instant(), now.unix());
+        let (page, next) = index.page(&service, at, unix, None, 3);
+        // carol's two would make four: she starts the next page.
+        assert_eq!(users(&page), ["alice@example.com", "bob@example.com"]);
+        assert_eq!(next.as_deref(), Some("bob@example.com"));
+        let (page, next) = index.page(&service, at, unix, next.as_deref(), 3);
+        assert_eq!(
+            users(&page),
+            ["carol@example.com", "carol@example.com", "dave@example.com"]
+        );
+        assert_eq!(next, None);
+        // One user with more devices than the page holds comes whole.
+        let (page, next) = index.page(&service, at, unix, Some("bob@example.com"), 1);
+        assert_eq!(users(&page), ["carol@example.com", "carol@example.com"]);
+        assert_eq!(next.as_deref(), Some("carol@example.com"));
+        let (page, next) = index.page(&service, at, unix, Some("dave@example.com"), 3);
+        assert!(page.is_empty() && next.is_none());
+    }
+}
