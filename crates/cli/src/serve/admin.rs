@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use switchboard_admin::AdminReply;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
-    Group, HungUp, Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration, ServerInfo,
-    Tokens, Trunk, TrunkRegistration, UserFilter,
+    AdminAnswer, AdminConfig, AdminQuery, Call, CallParty, Counts, Driver, Gateway, Group, HungUp,
+    Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
+    TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
@@ -22,6 +22,7 @@ use switchboard_server::{LiveCall, Service, ServiceConfig};
 use switchboard_store::SqliteStore;
 
 use super::StartError;
+use super::admin_thread::{AdminThread, ThreadError};
 use super::aor_index::AorIndex;
 use super::metrics::RuntimeMetrics;
 use super::server::Done;
@@ -233,7 +234,7 @@ pub(crate) async fn start(
     tls: Option<Arc<rustls::ServerConfig>>,
     done: &AppSender<Done>,
     config_file: Option<PathBuf>,
-) -> Result<Option<AdminServer>, StartError> {
+) -> Result<Option<AdminThread>, StartError> {
     let Some(addr) = settings.admin else {
         tracing::info!("admin: off");
         return Ok(None);
@@ -267,7 +268,7 @@ pub(crate) async fn start(
     });
     let tls = if addr.ip().is_loopback() { None } else { tls };
     let token_count = tokens.len();
-    match AdminServer::start(AdminConfig { addr, tls, info }, driver, tokens).await {
+    match AdminThread::start(AdminConfig { addr, tls, info }, driver, tokens).await {
         Ok(server) => {
             tracing::info!(
                 tokens = token_count,
@@ -276,7 +277,7 @@ pub(crate) async fn start(
             );
             Ok(Some(server))
         }
-        Err(e @ switchboard_admin::StartError::Bind { .. }) => {
+        Err(ThreadError::Start(e @ switchboard_admin::StartError::Bind { .. })) => {
             tracing::warn!("admin: API not started, the server runs without it: {e}");
             Ok(None)
         }

@@ -6,6 +6,7 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod admin;
+mod admin_thread;
 mod admin_views;
 mod aor_index;
 mod metrics;
@@ -115,7 +116,7 @@ enum StartError {
     #[error("cannot read the admin tokens: {0}")]
     AdminStore(switchboard_store::StoreError),
     #[error("cannot start the admin API: {0}")]
-    Admin(switchboard_admin::StartError),
+    Admin(admin_thread::ThreadError),
 }
 
 async fn run(
