@@ -1,22 +1,33 @@
 //! The addresses of record in order, for the pages of `GET
-//! /api/v1/registrations`: sorted once and reused for a second, so that a
-//! page costs the driver a binary search and a look-up per user, not a
-//! pass over every binding. A user registered since the index was built
-//! shows in the pages a second later at most; one gone is skipped.
+//! /api/v1/registrations`: sorted once and reused, so that a page costs the
+//! driver a binary search and a look-up per user, not a pass over every
+//! binding. When the index is older than a few seconds, the driver copies
+//! the addresses (a few milliseconds for 100,000) and a blocking thread
+//! sorts them; pages use the old index until the new one is in. A user
+//! registered since shows in the pages a few seconds later at most; one
+//! gone is skipped at once.
 
 use std::time::{Duration, Instant};
 
 use switchboard_server::Service;
 use switchboard_server::registrar::{Aor, Binding};
+use tokio::sync::oneshot;
 
 /// How long an index is used before it is built again.
-const FRESH_FOR: Duration = Duration::from_secs(1);
+const FRESH_FOR: Duration = Duration::from_secs(2);
 
-/// The sorted addresses of record, and when they were read.
+/// The sorted addresses of record, when they were read, and a sort in
+/// progress.
 #[derive(Debug, Default)]
 pub(crate) struct AorIndex {
     aors: Vec<Aor>,
     built_at: Option<Instant>,
+    sorting: Option<oneshot::Receiver<Vec<Aor>>>,
+}
+
+fn sort(aors: &mut Vec<Aor>) {
+    aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+    aors.dedup();
 }
 
 impl AorIndex {
@@ -31,12 +42,7 @@ impl AorIndex {
         after: Option<&str>,
         limit: usize,
     ) -> (Vec<&'s Binding>, Option<String>) {
-        if self
-            .built_at
-            .is_none_or(|at| now.duration_since(at) >= FRESH_FOR)
-        {
-            self.build(service, unix_now, now);
-        }
+        self.refresh(service, now, unix_now);
         let start = after.map_or(0, |a| self.aors.partition_point(|aor| aor.as_str() <= a));
         let registrar = service.registrar();
         let mut page: Vec<&Binding> = Vec::new();
@@ -56,7 +62,25 @@ impl AorIndex {
         (page, next)
     }
 
-    fn build(&mut self, service: &Service, unix_now: u64, now: Instant) {
+    /// Takes a finished sort in; starts another when the index is stale
+    /// (the first one is sorted here: there is nothing to page with yet).
+    fn refresh(&mut self, service: &Service, now: Instant, unix_now: u64) {
+        if let Some(sorting) = &mut self.sorting {
+            match sorting.try_recv() {
+                Ok(aors) => {
+                    self.aors = aors;
+                    self.sorting = None;
+                }
+                Err(oneshot::error::TryRecvError::Closed) => self.sorting = None,
+                Err(oneshot::error::TryRecvError::Empty) => return,
+            }
+        }
+        let stale = self
+            .built_at
+            .is_none_or(|at| now.duration_since(at) >= FRESH_FOR);
+        if !stale {
+            return;
+        }
         let mut aors: Vec<Aor> = Vec::with_capacity(service.registrar().aor_count());
         for binding in service.registrar().bindings(unix_now) {
             // A user's bindings come together.
@@ -64,10 +88,22 @@ impl AorIndex {
                 aors.push(binding.aor.clone());
             }
         }
-        aors.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-        aors.dedup();
-        self.aors = aors;
         self.built_at = Some(now);
+        let runtime = tokio::runtime::Handle::try_current();
+        match runtime {
+            Ok(runtime) if !self.aors.is_empty() => {
+                let (sorted, sorting) = oneshot::channel();
+                runtime.spawn_blocking(move || {
+                    sort(&mut aors);
+                    let _ = sorted.send(aors);
+                });
+                self.sorting = Some(sorting);
+            }
+            _ => {
+                sort(&mut aors);
+                self.aors = aors;
+            }
+        }
     }
 }
 
