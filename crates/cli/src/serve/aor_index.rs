@@ -2,7 +2,7 @@
 //! /api/v1/registrations`: sorted once and reused, so that a page costs the
 //! driver a binary search and a look-up per user, not a pass over every
 //! binding. When the index is older than a few seconds, the driver copies
-//! the addresses (a few milliseconds for 100,000) and a blocking thread
+//! the addresses (100,000 took 50 ms in a debug build) and a blocking thread
 //! sorts them; pages use the old index until the new one is in. A user
 //! registered since shows in the pages a few seconds later at most; one
 //! gone is skipped at once.
