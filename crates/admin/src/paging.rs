@@ -37,36 +37,17 @@ pub(crate) fn page_limit(limit: Option<usize>) -> Result<usize, Problem> {
 }
 
 /// `items` as JSON, with the `Link` to the page after `next` when there is
-/// one (`path` and the query's other parameters kept). A page is written
-/// out on a blocking thread: the API shares its thread with the SIP driver,
-/// which must not wait for 1000 bindings to become JSON.
-pub(crate) async fn page_response<T: Serialize + Send + 'static>(
-    items: T,
+/// one (`path` and the query's other parameters kept). Written on the
+/// API's own thread (the binary runs the API apart from the SIP driver),
+/// so that the API takes one core at most.
+pub(crate) fn page_response<T: Serialize>(
+    items: &T,
     path: &str,
     limit: usize,
     others: &[(&str, Option<&str>)],
     next: Option<&str>,
-) -> Result<Response, Problem> {
-    let json = tokio::task::spawn_blocking(move || serde_json::to_vec(&items)).await;
-    let body = match json {
-        Ok(Ok(body)) => body,
-        Ok(Err(error)) => {
-            tracing::error!(%error, "admin: a page did not serialise");
-            return Err(Problem::internal("the page could not be written"));
-        }
-        Err(error) => {
-            tracing::warn!(%error, "admin: a page was not written");
-            return Err(Problem::unavailable("the page could not be written"));
-        }
-    };
-    let mut response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body,
-    )
-        .into_response();
+) -> Response {
+    let mut response = axum::Json(items).into_response();
     if let Some(next) = next {
         let mut url = format!("{path}?limit={limit}&after={}", encode(next));
         for (name, value) in others {
@@ -78,7 +59,7 @@ pub(crate) async fn page_response<T: Serialize + Send + 'static>(
             response.headers_mut().insert(header::LINK, value);
         }
     }
-    Ok(response)
+    response
 }
 
 /// `text` percent-encoded for a query string (RFC 3986: unreserved
@@ -101,19 +82,17 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn cursors_are_percent_encoded_in_the_next_link() {
+    #[test]
+    fn cursors_are_percent_encoded_in_the_next_link() {
         assert_eq!(encode("alice@example.com"), "alice%40example.com");
         assert_eq!(encode("a b&c=d"), "a%20b%26c%3Dd");
         let response = page_response(
-            Vec::<u8>::new(),
+            &Vec::<u8>::new(),
             "/api/v1/users",
             2,
             &[("user", Some("bob")), ("x", None)],
             Some("bob@example.com"),
-        )
-        .await
-        .unwrap();
+        );
         assert_eq!(
             response
                 .headers()

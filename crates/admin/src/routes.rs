@@ -184,16 +184,13 @@ async fn registrations(
         limit,
     };
     match state.driver.ask(query).await? {
-        AdminAnswer::RegistrationsPage(page) => {
-            page_response(
-                page.items,
-                "/api/v1/registrations",
-                limit,
-                &[("user", params.user.as_deref())],
-                page.next.as_deref(),
-            )
-            .await
-        }
+        AdminAnswer::RegistrationsPage(page) => Ok(page_response(
+            &page.items,
+            "/api/v1/registrations",
+            limit,
+            &[("user", params.user.as_deref())],
+            page.next.as_deref(),
+        )),
         other => Err(wrong_answer(&other)),
     }
 }

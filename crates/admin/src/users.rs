@@ -166,14 +166,13 @@ pub(crate) async fn list(
         .filter(|_| more)
         .map(|u| format!("{}@{}", u.name, u.domain));
     let groups = plan_groups(&state).await?;
-    page_response(
-        entries(&users, &groups),
+    Ok(page_response(
+        &entries(&users, &groups),
         "/api/v1/users",
         limit,
         &[],
         next.as_deref(),
-    )
-    .await
+    ))
 }
 
 /// `GET /api/v1/users/{user}`: the user in each domain it is in.
