@@ -76,20 +76,30 @@ bench_serve() {
 	echo "$pid"
 }
 
-bench_start() {
-	local users="$1" extra="${2:-}"
-	# One benchmark at a time on this host (fixed ports 5060/5062).
+# One benchmark at a time on this host (fixed ports 5060/5062): waits while
+# another runs.
+bench_wait_alone() {
 	while pgrep -x kamailio >/dev/null || pgrep -x sipp >/dev/null; do
 		echo "waiting: another benchmark is running" >&2
 		sleep 10
 	done
-	WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
-	trap bench_stop EXIT
-	for ((i = 0; i < users; i++)); do
+}
+
+# bench_users N: user0000.. (password pw-<user>) imported into $WORK/data.
+bench_users() {
+	for ((i = 0; i < $1; i++)); do
 		u=$(printf "user%04d" "$i")
 		echo "$u,pw-$u"
 	done > "$WORK/users.csv"
 	"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
+}
+
+bench_start() {
+	local users="$1" extra="${2:-}"
+	bench_wait_alone
+	WORK="$(mktemp -d /tmp/sb-bench.XXXXXX)"
+	trap bench_stop EXIT
+	bench_users "$users"
 	bench_config 5062 "$WORK/data" "$extra" > "$WORK/switchboard.toml"
 	OPID="$(bench_serve "$WORK/switchboard")"
 	[ -n "$OPID" ] || exit 1

@@ -40,6 +40,13 @@ impl Problem {
         Self::new(StatusCode::BAD_REQUEST, detail)
     }
 
+    /// 422: well-formed, but a value is refused (an empty password, a
+    /// bad user name, a plan that does not load).
+    #[must_use]
+    pub fn unprocessable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
     /// 401: no valid bearer token.
     #[must_use]
     pub fn unauthorized(detail: impl Into<String>) -> Self {

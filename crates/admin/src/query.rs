@@ -6,8 +6,11 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use switchboard_store::BindingChange;
+
 use crate::{
-    Call, Certificate, Counts, DashboardSnapshot, HungUp, PlanSummary, Problem, Registration, Trunk,
+    Call, Certificate, Counts, DashboardSnapshot, Group, HungUp, PlanReload, PlanSummary, Presence,
+    Problem, Registration, RegistrationPage, RouteTest, RouteTested, Trunk,
 };
 
 /// How long a handler waits for the driver's answer.
@@ -43,6 +46,42 @@ pub enum AdminQuery {
     },
     /// What the dashboard shows (`GET /api/v1/events`).
     Dashboard,
+    /// One page of the bindings, in address-of-record order: the driver
+    /// copies only this page.
+    RegistrationsPage {
+        /// Only this user's.
+        user: Option<UserFilter>,
+        /// The addresses of record after this one (the previous page's
+        /// last).
+        after: Option<String>,
+        /// Most bindings in the page (a user's bindings are never split,
+        /// unless one user alone has more).
+        limit: usize,
+    },
+    /// Remove the bindings of `user` (only the one of `contact` when
+    /// given) from the registrar; the answer carries the removals, which
+    /// the API writes to the store before it answers.
+    RemoveRegistrations {
+        /// Whose.
+        user: UserFilter,
+        /// Only the binding of this contact URI.
+        contact: Option<String>,
+    },
+    /// The dial plan's `[groups]`.
+    Groups,
+    /// The presence state published per presentity (of one user, when
+    /// filtered).
+    Presence {
+        /// Only this user's.
+        user: Option<UserFilter>,
+    },
+    /// Read the users from the store again now (after the API changed
+    /// them), answered once the service holds them.
+    ReloadUsers,
+    /// Load the dial plan from its files again, as SIGHUP does.
+    ReloadPlan,
+    /// Decide a call with the plan in force, without placing it.
+    RouteTest(RouteTest),
 }
 
 /// The driver's answer, of the query's kind.
@@ -69,6 +108,24 @@ pub enum AdminAnswer {
     HungUp(Option<HungUp>),
     /// For [`AdminQuery::Dashboard`].
     Dashboard(DashboardSnapshot),
+    /// For [`AdminQuery::RegistrationsPage`].
+    RegistrationsPage(RegistrationPage),
+    /// For [`AdminQuery::RemoveRegistrations`]: the removals to store
+    /// (none: the user had no such binding).
+    RegistrationsRemoved(Vec<BindingChange>),
+    /// For [`AdminQuery::Groups`].
+    Groups(Vec<Group>),
+    /// For [`AdminQuery::Presence`].
+    Presence(Vec<Presence>),
+    /// For [`AdminQuery::ReloadUsers`]: how many users the service holds.
+    UsersReloaded(usize),
+    /// For [`AdminQuery::ReloadPlan`].
+    PlanReloaded(PlanReload),
+    /// For [`AdminQuery::RouteTest`].
+    RouteTested(RouteTested),
+    /// For [`AdminQuery::RouteTest`]: its `time` does not read as a time
+    /// (the text given).
+    RouteTimeRefused(String),
 }
 
 /// Where the driver sends its answer.
@@ -95,6 +152,18 @@ impl UserFilter {
             user: user.to_owned(),
             domain,
         })
+    }
+
+    /// The user part.
+    #[must_use]
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// The domain, when one was named (lower-cased).
+    #[must_use]
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
     }
 
     /// Whether the address of record `user@domain` is the one asked for

@@ -30,3 +30,10 @@ pub struct Registration {
     /// When it was last refreshed (Unix seconds).
     pub updated_at: u64,
 }
+
+/// The answer of `DELETE /api/v1/registrations/{user}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationsRemoved {
+    /// How many bindings were removed (stored before the answer).
+    pub removed: usize,
+}

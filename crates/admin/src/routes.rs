@@ -8,7 +8,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router, middleware};
 use serde::Deserialize;
 use switchboard_store::RecordQuery;
@@ -16,8 +16,11 @@ use tokio::sync::watch;
 
 use crate::auth::{Tokens, require_token};
 use crate::events::LiveFeed;
+use crate::paging::{page_limit, page_response};
 use crate::record::{Record, parse_time};
+use crate::store_access::with_store;
 use crate::{AdminAnswer, AdminQuery, Driver, Problem, ServerInfo, Status, UserFilter};
+use crate::{operations, users};
 
 /// Every route: method and path. The OpenAPI document lists each one (a
 /// test holds them together).
@@ -31,6 +34,16 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/calls/{call_id}"),
     ("GET", "/api/v1/openapi.json"),
     ("GET", "/api/v1/events"),
+    ("GET", "/api/v1/users"),
+    ("POST", "/api/v1/users"),
+    ("GET", "/api/v1/users/{user}"),
+    ("PATCH", "/api/v1/users/{user}"),
+    ("DELETE", "/api/v1/users/{user}"),
+    ("DELETE", "/api/v1/registrations/{user}"),
+    ("GET", "/api/v1/presence"),
+    ("GET", "/api/v1/presence/{user}"),
+    ("POST", "/api/v1/routes/reload"),
+    ("POST", "/api/v1/routes/test"),
 ];
 
 /// The OpenAPI 3 document, written by hand next to the routes.
@@ -54,12 +67,13 @@ pub enum MetricsAccess {
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
-struct AdminState {
-    driver: Driver,
-    info: Arc<ServerInfo>,
+pub(crate) struct AdminState {
+    pub(crate) driver: Driver,
+    pub(crate) info: Arc<ServerInfo>,
     started: Instant,
-    /// Its store handle also serves the records (read off the driver).
-    tokens: Arc<Tokens>,
+    /// Its store handle also serves the records and the users (read and
+    /// written off the driver).
+    pub(crate) tokens: Arc<Tokens>,
     /// The dashboards' event streams.
     live: Arc<LiveFeed>,
 }
@@ -107,7 +121,20 @@ pub(crate) fn router_stopping(
         .route("/api/v1/calls", get(calls))
         .route("/api/v1/calls/{call_id}", delete(hang_up))
         .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/events", get(events));
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/users", get(users::list).post(users::create))
+        .route(
+            "/api/v1/users/{user}",
+            get(users::show).patch(users::change).delete(users::remove),
+        )
+        .route(
+            "/api/v1/registrations/{user}",
+            delete(operations::unregister),
+        )
+        .route("/api/v1/presence", get(operations::presence))
+        .route("/api/v1/presence/{user}", get(operations::presence_of))
+        .route("/api/v1/routes/reload", post(operations::reload_plan))
+        .route("/api/v1/routes/test", post(operations::test_route));
     let check = middleware::from_fn_with_state(tokens, require_token);
     // The token layer covers the routes added before it.
     let routes = match metrics_access {
@@ -151,6 +178,11 @@ async fn status(State(state): State<AdminState>) -> Result<Json<Status>, Problem
 struct RegistrationsParams {
     /// `alice` or `alice@example.com`.
     user: Option<String>,
+    /// Most bindings in the page (1 to 10,000; default 1000).
+    limit: Option<usize>,
+    /// The cursor of the page: the last address of record of the one
+    /// before (the `Link` header's `next` names it).
+    after: Option<String>,
 }
 
 async fn registrations(
@@ -166,8 +198,20 @@ async fn registrations(
             ))
         })?),
     };
-    match state.driver.ask(AdminQuery::Registrations { user }).await? {
-        AdminAnswer::Registrations(list) => Ok(Json(list).into_response()),
+    let limit = page_limit(params.limit)?;
+    let query = AdminQuery::RegistrationsPage {
+        user,
+        after: params.after.clone(),
+        limit,
+    };
+    match state.driver.ask(query).await? {
+        AdminAnswer::RegistrationsPage(page) => Ok(page_response(
+            &page.items,
+            "/api/v1/registrations",
+            limit,
+            &[("user", params.user.as_deref())],
+            page.next.as_deref(),
+        )),
         other => Err(wrong_answer(&other)),
     }
 }
@@ -228,10 +272,6 @@ async fn metrics(State(state): State<AdminState>) -> Result<Response, Problem> {
     }
 }
 
-/// Records returned when the query names no limit, and the most it may.
-const DEFAULT_RECORDS: usize = 1000;
-const MAX_RECORDS: usize = 10_000;
-
 /// `GET /records`' query string.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -262,33 +302,18 @@ async fn records(
     params: Result<Query<RecordsParams>, QueryRejection>,
 ) -> Result<Response, Problem> {
     let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()))?;
-    let limit = params.limit.unwrap_or(DEFAULT_RECORDS);
-    if !(1..=MAX_RECORDS).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit {limit}: from 1 to {MAX_RECORDS}"
-        )));
-    }
+    let limit = page_limit(params.limit)?;
     let query = RecordQuery {
         since_ms: time_param("since", params.since.as_deref())?,
         until_ms: time_param("until", params.until.as_deref())?,
         limit: Some(limit),
     };
-    let store = Arc::clone(state.tokens.store());
-    let read = tokio::task::spawn_blocking(move || store.call_records(&query)).await;
-    match read {
-        Ok(Ok(list)) => {
-            let list: Vec<Record> = list.into_iter().map(Record::from).collect();
-            Ok(Json(list).into_response())
-        }
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "admin: call records not read");
-            Err(Problem::unavailable("the records cannot be read"))
-        }
-        Err(error) => {
-            tracing::warn!(%error, "admin: call records read did not finish");
-            Err(Problem::unavailable("the records cannot be read"))
-        }
-    }
+    let list = with_store(&state.tokens, "the records cannot be read", move |store| {
+        store.call_records(&query)
+    })
+    .await?;
+    let list: Vec<Record> = list.into_iter().map(Record::from).collect();
+    Ok(Json(list).into_response())
 }
 
 async fn openapi() -> Response {

@@ -20,13 +20,15 @@ use rand::rngs::StdRng;
 use switchboard_admin::{
     AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Certificate, Counts,
     DASHBOARD_CSP, DASHBOARD_PATHS, DashboardCall, DashboardRegistration, DashboardSnapshot,
-    Driver, Gateway, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MINUTES_KEPT, MetricsAccess,
-    MinuteCounts, PROBLEM_JSON, PlanSummary, PlanTrunk, Problem, ROUTES, Record, Registration,
-    ServerInfo, StartError, Status, Token, Tokens, Trunk, TrunkRegistration, openapi_document,
+    Driver, Gateway, Group, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MINUTES_KEPT,
+    MetricsAccess, MinuteCounts, PROBLEM_JSON, PlanReload, PlanSummary, PlanTrunk, Presence,
+    Problem, ROUTES, Record, Registration, RegistrationPage, RouteTested, ServerInfo, StartError,
+    Status, Token, Tokens, Trunk, TrunkRegistration, UserEntry, UsersRemoved, openapi_document,
     router, router_with,
 };
 use switchboard_store::{
-    AdminToken, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
+    AdminToken, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, SqliteStore,
+    StateChange, User, UserStore,
 };
 use tower::ServiceExt;
 
@@ -86,19 +88,70 @@ fn answer(query: AdminQuery) -> AdminAnswer {
             users: 5,
         }),
         AdminQuery::Certificates => AdminAnswer::Certificates(vec![certificate()]),
-        AdminQuery::Registrations { user } => {
-            let all = [
-                ("alice", "example.com"),
-                ("bob", "example.com"),
-                ("alice", "other.org"),
-            ];
-            AdminAnswer::Registrations(
-                all.iter()
-                    .filter(|(u, d)| user.as_ref().is_none_or(|f| f.matches(u, d)))
-                    .map(|(u, d)| registration(&format!("sip:{u}@{d}")))
+        AdminQuery::Registrations { user } => AdminAnswer::Registrations(
+            registered()
+                .iter()
+                .filter(|(u, d)| user.as_ref().is_none_or(|f| f.matches(u, d)))
+                .map(|(u, d)| registration(&format!("sip:{u}@{d}")))
+                .collect(),
+        ),
+        AdminQuery::RegistrationsPage { user, after, limit } => {
+            let mut aors: Vec<String> = registered()
+                .iter()
+                .filter(|(u, d)| user.as_ref().is_none_or(|f| f.matches(u, d)))
+                .map(|(u, d)| format!("{u}@{d}"))
+                .filter(|aor| after.as_ref().is_none_or(|a| aor > a))
+                .collect();
+            aors.sort();
+            let more = aors.len() > limit;
+            aors.truncate(limit);
+            AdminAnswer::RegistrationsPage(RegistrationPage {
+                items: aors
+                    .iter()
+                    .map(|aor| registration(&format!("sip:{aor}")))
                     .collect(),
-            )
+                next: aors.last().filter(|_| more).cloned(),
+            })
         }
+        // Nobody's binding is removed by the fake (the end-to-end test
+        // removes real ones).
+        AdminQuery::RemoveRegistrations { .. } => AdminAnswer::RegistrationsRemoved(Vec::new()),
+        AdminQuery::Groups => AdminAnswer::Groups(vec![Group {
+            name: "staff".into(),
+            members: vec!["alice".into(), "bob@other.org".into()],
+        }]),
+        AdminQuery::Presence { user } => AdminAnswer::Presence(
+            [("alice", "example.com")]
+                .iter()
+                .filter(|(u, d)| user.as_ref().is_none_or(|f| f.matches(u, d)))
+                .map(|(u, d)| Presence {
+                    presentity: format!("sip:{u}@{d}"),
+                    basic: Some("open".into()),
+                    note: Some("at lunch".into()),
+                    activities: vec!["lunch".into()],
+                    publications: 1,
+                    expires_at: 1_700_003_600,
+                    expires_in: 3600,
+                })
+                .collect(),
+        ),
+        AdminQuery::ReloadUsers => AdminAnswer::UsersReloaded(1),
+        AdminQuery::ReloadPlan => AdminAnswer::PlanReloaded(PlanReload::Loaded {
+            version: "def456".into(),
+        }),
+        AdminQuery::RouteTest(call) if call.time.as_deref() == Some("noon") => {
+            AdminAnswer::RouteTimeRefused("noon".into())
+        }
+        AdminQuery::RouteTest(call) => AdminAnswer::RouteTested(RouteTested {
+            plan: "abc123".into(),
+            outcome: "route".into(),
+            status: None,
+            refused: false,
+            rule: Some("local".into()),
+            number: call.number.clone(),
+            trace: vec![format!("rule local: matched {}", call.number)],
+            text: format!("rule local: matched {}\nresult: rule local\n", call.number),
+        }),
         AdminQuery::Trunks => AdminAnswer::Trunks(vec![Trunk {
             name: "carrier".into(),
             gateways: vec![Gateway {
@@ -156,6 +209,15 @@ fn dashboard() -> DashboardSnapshot {
             })
             .collect(),
     }
+}
+
+/// The users the fake driver has bindings of.
+fn registered() -> [(&'static str, &'static str); 3] {
+    [
+        ("alice", "example.com"),
+        ("bob", "example.com"),
+        ("alice", "other.org"),
+    ]
 }
 
 /// The one call the fake driver has in progress.
@@ -224,6 +286,7 @@ fn api() -> Api {
 struct Answer {
     status: StatusCode,
     content_type: String,
+    link: Option<String>,
     www_authenticate: Option<String>,
     body: Vec<u8>,
 }
@@ -251,13 +314,31 @@ impl Answer {
 }
 
 async fn send(router: &Router, method: &str, uri: &str, authorization: Option<&str>) -> Answer {
+    send_body(router, method, uri, authorization, None).await
+}
+
+/// [`send`] with a body of this content type.
+async fn send_body(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    authorization: Option<&str>,
+    body: Option<(&str, &str)>,
+) -> Answer {
     let mut request = Request::builder().method(method).uri(uri);
     if let Some(value) = authorization {
         request = request.header(header::AUTHORIZATION, value);
     }
+    let body = match body {
+        Some((content_type, text)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(text.to_owned())
+        }
+        None => Body::empty(),
+    };
     let response = router
         .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
+        .oneshot(request.body(body).unwrap())
         .await
         .unwrap();
     let status = response.status();
@@ -272,14 +353,28 @@ async fn send(router: &Router, method: &str, uri: &str, authorization: Option<&s
         www_authenticate: headers
             .get(header::WWW_AUTHENTICATE)
             .map(|v| v.to_str().unwrap().to_owned()),
+        link: headers
+            .get(header::LINK)
+            .map(|v| v.to_str().unwrap().to_owned()),
         body: body.to_vec(),
     }
 }
 
 impl Api {
     async fn get(&self, uri: &str) -> Answer {
+        self.send("GET", uri, None).await
+    }
+
+    /// `method uri` with a JSON body.
+    async fn json(&self, method: &str, uri: &str, body: &str) -> Answer {
+        self.send(method, uri, Some(("application/json", body)))
+            .await
+    }
+
+    /// `method uri`, with a body of a content type when given.
+    async fn send(&self, method: &str, uri: &str, body: Option<(&str, &str)>) -> Answer {
         let bearer = format!("Bearer {}", self.token.as_str());
-        send(&self.router, "GET", uri, Some(&bearer)).await
+        send_body(&self.router, method, uri, Some(&bearer), body).await
     }
 
     /// Each of `uris` is answered 400 with a problem document.
@@ -807,6 +902,285 @@ impl Api {
     }
 }
 
+/// The user `name@domain` as stored, if it is.
+fn stored(store: &SqliteStore, name: &str, domain: &str) -> Option<User> {
+    store.get_user(name, domain).unwrap()
+}
+
+#[tokio::test]
+async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
+    let api = api();
+    let created = api
+        .json(
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"first","groups":["staff"]}"#,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let alice = UserEntry {
+        user: "alice".into(),
+        domain: "example.com".into(),
+        groups: vec!["staff".into()],
+    };
+    assert_eq!(
+        created.json::<Vec<UserEntry>>(),
+        std::slice::from_ref(&alice)
+    );
+    // Only the HA1 values are kept, and they are the password's.
+    let user = stored(&api.store, "alice", "example.com").unwrap();
+    assert_eq!(
+        user.ha1,
+        Ha1Set::from_password("alice", "example.com", "first")
+    );
+    assert!(!String::from_utf8_lossy(&created.body).contains("ha1"));
+    // A retry of the same create changes nothing: 200; another password
+    // is a conflict.
+    let again = r#"{"user":"alice","domain":"EXAMPLE.com","password":"first"}"#;
+    assert_eq!(
+        api.json("POST", "/api/v1/users", again).await.status,
+        StatusCode::OK
+    );
+    let other = r#"{"user":"alice","password":"second"}"#;
+    api.json("POST", "/api/v1/users", other)
+        .await
+        .problem(StatusCode::CONFLICT);
+    assert_eq!(
+        api.get("/api/v1/users").await.json::<Vec<UserEntry>>(),
+        std::slice::from_ref(&alice)
+    );
+    for path in ["/api/v1/users/alice", "/api/v1/users/alice@example.com"] {
+        assert_eq!(
+            api.get(path).await.json::<Vec<UserEntry>>(),
+            std::slice::from_ref(&alice)
+        );
+    }
+    let changed = api
+        .json("PATCH", "/api/v1/users/alice", r#"{"password":"second"}"#)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let user = stored(&api.store, "alice", "example.com").unwrap();
+    assert_eq!(
+        user.ha1,
+        Ha1Set::from_password("alice", "example.com", "second")
+    );
+    let removed = api.send("DELETE", "/api/v1/users/alice", None).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    let removed: UsersRemoved = removed.json();
+    assert_eq!(removed.removed, [alice]);
+    assert!(stored(&api.store, "alice", "example.com").is_none());
+    api.get("/api/v1/users/alice")
+        .await
+        .problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn bad_user_input_is_a_problem_and_changes_nothing() {
+    let api = api();
+    api.store
+        .add_user(&User::with_password(
+            "bob",
+            "example.com",
+            "pw",
+            1_700_000_000,
+        ))
+        .unwrap();
+    let bob_before = stored(&api.store, "bob", "example.com").unwrap();
+    let cases: &[(&str, &str, &str, StatusCode)] = &[
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"#,
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"pw","admin":true}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":""}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"al ice","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice@example.com","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","domain":"elsewhere.org","password":"pw"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"pw","groups":["sales"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"bob","password":"pw2"}"#,
+            StatusCode::CONFLICT,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            "{}",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"password":""}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"password":"x","groups":["staff"]}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob",
+            r#"{"pasword":"x"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/carol",
+            r#"{"password":"x"}"#,
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "PATCH",
+            "/api/v1/users/bob@",
+            r#"{"password":"x"}"#,
+            StatusCode::BAD_REQUEST,
+        ),
+    ];
+    for (method, uri, body, status) in cases {
+        let answer = api.json(method, uri, body).await;
+        let problem = answer.problem(*status);
+        assert!(!problem.detail.is_empty(), "{method} {uri} {body}");
+    }
+    // Not JSON at all.
+    api.send("POST", "/api/v1/users", Some(("text/plain", "alice")))
+        .await
+        .problem(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    api.send("DELETE", "/api/v1/users/carol", None)
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    // Nothing was written by any of them.
+    assert_eq!(api.store.count_users(None).unwrap(), 1);
+    assert_eq!(stored(&api.store, "bob", "example.com"), Some(bob_before));
+}
+
+#[tokio::test]
+async fn users_come_a_page_at_a_time_with_a_link_to_the_next() {
+    let api = api();
+    for name in ["a1", "a2", "a3", "a4", "a5"] {
+        api.store
+            .add_user(&User::with_password(
+                name,
+                "example.com",
+                "pw",
+                1_700_000_000,
+            ))
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut uri = "/api/v1/users?limit=2".to_owned();
+    for _ in 0..5 {
+        let page = api.get(&uri).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let users: Vec<UserEntry> = page.json();
+        assert!(users.len() <= 2);
+        seen.extend(users.into_iter().map(|u| u.user));
+        match &page.link {
+            Some(link) => {
+                uri = link
+                    .strip_prefix('<')
+                    .and_then(|l| l.split_once(">; rel=\"next\""))
+                    .unwrap()
+                    .0
+                    .to_owned();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["a1", "a2", "a3", "a4", "a5"]);
+    api.bad_requests(&[
+        "/api/v1/users?limit=0",
+        "/api/v1/users?limit=10001",
+        "/api/v1/users?after=a1",
+        "/api/v1/users?page=2",
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn registrations_come_a_page_at_a_time() {
+    let api = api();
+    let first = api.get("/api/v1/registrations?limit=2").await;
+    let aors: Vec<String> = first
+        .json::<Vec<Registration>>()
+        .into_iter()
+        .map(|r| r.aor)
+        .collect();
+    assert_eq!(aors, ["sip:alice@example.com", "sip:alice@other.org"]);
+    assert_eq!(
+        first.link.as_deref(),
+        Some("</api/v1/registrations?limit=2&after=alice%40other.org>; rel=\"next\"")
+    );
+    let rest = api
+        .get("/api/v1/registrations?limit=2&after=alice%40other.org")
+        .await;
+    assert_eq!(rest.json::<Vec<Registration>>().len(), 1);
+    assert_eq!(rest.link, None);
+    api.bad_requests(&[
+        "/api/v1/registrations?limit=0",
+        "/api/v1/registrations?limit=many",
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn removing_registrations_checks_its_input() {
+    let api = api();
+    api.send("DELETE", "/api/v1/registrations/carol", None)
+        .await
+        .problem(StatusCode::NOT_FOUND);
+    for uri in [
+        "/api/v1/registrations/carol?contact=",
+        "/api/v1/registrations/carol?device=1",
+        "/api/v1/registrations/@example.com",
+    ] {
+        api.send("DELETE", uri, None)
+            .await
+            .problem(StatusCode::BAD_REQUEST);
+    }
+}
+
 #[tokio::test]
 async fn the_dashboard_is_served_without_a_token_under_a_strict_csp() {
     let api = api();
@@ -1054,4 +1428,89 @@ async fn open_pages_share_one_poller_which_stops_with_the_last_page() {
     let idle = asked.load(Ordering::SeqCst);
     tokio::time::sleep(3 * second / 2).await;
     assert_eq!(asked.load(Ordering::SeqCst), idle);
+}
+
+#[tokio::test]
+async fn presence_is_listed_and_read_per_user() {
+    let api = api();
+    let all: Vec<Presence> = api.get("/api/v1/presence").await.json();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].basic.as_deref(), Some("open"));
+    let alice: Vec<Presence> = api.get("/api/v1/presence/alice").await.json();
+    assert_eq!(alice, all);
+    api.get("/api/v1/presence/carol")
+        .await
+        .problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_plan_is_reloaded_and_tried_through_the_api() {
+    let api = api();
+    let reloaded = api.send("POST", "/api/v1/routes/reload", None).await;
+    assert_eq!(reloaded.status, StatusCode::OK);
+    assert_eq!(
+        reloaded.json::<PlanReload>(),
+        PlanReload::Loaded {
+            version: "def456".into()
+        }
+    );
+    let refused = api_with(Driver::new(|_, reply| {
+        let _ = reply.send(AdminAnswer::PlanReloaded(PlanReload::Refused {
+            detail: "plan.toml line 7: rule \"x\": no trunk \"y\"".into(),
+        }));
+        true
+    }));
+    let problem = refused
+        .send("POST", "/api/v1/routes/reload", None)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        problem.detail.contains("plan.toml line 7"),
+        "{}",
+        problem.detail
+    );
+    assert!(
+        problem.detail.contains("running plan stays"),
+        "{}",
+        problem.detail
+    );
+
+    let tested = api
+        .json(
+            "POST",
+            "/api/v1/routes/test",
+            r#"{"number":"1234","from":"sip:alice@example.com","source":"10.0.0.1"}"#,
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::OK);
+    let tested: RouteTested = tested.json();
+    assert_eq!(
+        (tested.outcome.as_str(), tested.number.as_str()),
+        ("route", "1234")
+    );
+    let cases: &[(&str, StatusCode)] = &[
+        (r#"{"number":"1234""#, StatusCode::BAD_REQUEST),
+        (
+            r#"{"number":"1234","from":"sip:a@b","when":"now"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"number":"","from":"sip:a@b"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (r#"{"number":"1234"}"#, StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            r#"{"number":"1234","from":"sip:a@b","source":"nowhere"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            r#"{"number":"1234","from":"sip:a@b","time":"noon"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ];
+    for (body, status) in cases {
+        api.json("POST", "/api/v1/routes/test", body)
+            .await
+            .problem(*status);
+    }
 }

@@ -277,7 +277,31 @@ fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         out,
         "limits: {} transactions, {} bindings, {} contacts per user, registrations {}..{} s",
         l.max_transactions, l.max_bindings, l.max_contacts_per_aor, l.min_expires, l.max_expires
-    )
+    )?;
+    for c in &s.certificates {
+        let state = if c.days_left < 0 {
+            format!("EXPIRED {} days ago", -c.days_left)
+        } else {
+            format!("{} days left", c.days_left)
+        };
+        writeln!(
+            out,
+            "certificate: {} ({}), not after {} ({state})",
+            c.path,
+            c.subject,
+            unix_time(c.not_after)
+        )?;
+    }
+    Ok(())
+}
+
+/// Unix seconds as an RFC 3339 time in UTC (the number itself when out of
+/// range).
+fn unix_time(seconds: u64) -> String {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .map_or_else(|| seconds.to_string(), |t| t.to_string())
 }
 
 /// `switchboard trunks`.
@@ -336,7 +360,47 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a failure is the report
 
     use super::*;
-    use switchboard_admin::Gateway;
+    use switchboard_admin::{Certificate, Counts, Gateway, Limits, Listener};
+
+    #[test]
+    fn status_prints_each_certificate_and_its_days_left() {
+        let certificate = |path: &str, days_left| Certificate {
+            path: path.into(),
+            subject: "CN=sip.example.com".into(),
+            not_after: 1_767_225_600,
+            days_left,
+        };
+        let status = Status {
+            version: "0.1.0".into(),
+            uptime_seconds: 3725,
+            listeners: vec![Listener {
+                transport: "tls".into(),
+                address: "127.0.0.1:5061".into(),
+            }],
+            domains: vec!["example.com".into()],
+            limits: Limits {
+                max_transactions: 1,
+                max_bindings: 2,
+                max_contacts_per_aor: 3,
+                min_expires: 60,
+                max_expires: 3600,
+            },
+            counts: Counts::default(),
+            certificates: vec![certificate("/etc/a.pem", 25), certificate("/etc/b.pem", -2)],
+        };
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("switchboard 0.1.0, up 1h 02m 05s\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("certificate: /etc/a.pem (CN=sip.example.com), not after 2026-01-01T00:00:00Z (25 days left)\n"),
+            "{text}"
+        );
+        assert!(text.contains("/etc/b.pem (CN=sip.example.com), not after 2026-01-01T00:00:00Z (EXPIRED 2 days ago)"), "{text}");
+    }
 
     #[test]
     fn answers_are_split_and_dechunked() {

@@ -76,11 +76,33 @@ fn exchange(addr: SocketAddr, request: &[u8]) -> Http {
 
 /// `METHOD path` with the token, if any.
 fn request(addr: SocketAddr, method: &str, path: &str, token: Option<&str>) -> Http {
+    request_with(addr, method, path, token, None)
+}
+
+/// `METHOD path` with the token and a JSON body.
+fn request_json(addr: SocketAddr, method: &str, path: &str, token: &str, json: &str) -> Http {
+    request_with(addr, method, path, Some(token), Some(json))
+}
+
+fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    json: Option<&str>,
+) -> Http {
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    let body = json.unwrap_or_default();
+    let content_type = if json.is_some() {
+        "Content-Type: application/json\r\n"
+    } else {
+        ""
+    };
     let text = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     exchange(addr, text.as_bytes())
 }
@@ -103,13 +125,19 @@ fn serve_with_api(dir: &Path) -> (Server, SocketAddr) {
 /// `switchboard register ALICE --once` against `server`: whether it
 /// registered (the server still serves SIP).
 fn register_once(server: &Server) -> bool {
+    register_once_as(server, ALICE, "secret")
+}
+
+/// `switchboard register AOR --once --password PASSWORD`: whether it
+/// registered.
+fn register_once_as(server: &Server, aor: &str, password: &str) -> bool {
     let addr = server.addr().to_string();
     let o = switchboard().run(&[
         "register",
-        ALICE,
+        aor,
         "--once",
         "--password",
-        "secret",
+        password,
         "--server",
         &addr,
     ]);
@@ -635,4 +663,276 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
         .collect();
     assert!(never.is_empty(), "never moved: {never:?}\n{last}");
     drop(gateway);
+}
+
+// --- users, registrations, presence and the plan through the API ---------
+
+const CAROL: &str = "sip:carol@127.0.0.1";
+
+/// The bindings of `user` the API lists.
+fn bindings_of(api: SocketAddr, token: &str, user: &str) -> Vec<serde_json::Value> {
+    let list = get(
+        api,
+        &format!("/api/v1/registrations?user={user}"),
+        Some(token),
+    );
+    assert_eq!(list.status, 200, "{list:?}");
+    list.json().as_array().unwrap().clone()
+}
+
+/// A user created through the API registers at once; a new password
+/// works at once and the old one no longer; removed, its registration is
+/// gone from the server and the store, and its REGISTER is refused.
+#[test]
+fn a_user_created_changed_and_removed_through_the_api_is_in_force_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, api) = serve_with_api(dir.path());
+    let token = create_token(&server.data, "ci");
+
+    let created = request_json(
+        api,
+        "POST",
+        "/api/v1/users",
+        &token,
+        r#"{"user":"carol","domain":"127.0.0.1","password":"first"}"#,
+    );
+    assert_eq!(created.status, 201, "{created:?}");
+    assert_eq!(created.json()[0]["user"], "carol");
+    assert!(!created.body.contains("ha1"), "{created:?}");
+    // No wait: the 201 came once the service held the user.
+    assert!(
+        register_once_as(&server, CAROL, "first"),
+        "{}",
+        server.log_text()
+    );
+
+    let changed = request_json(
+        api,
+        "PATCH",
+        "/api/v1/users/carol@127.0.0.1",
+        &token,
+        r#"{"password":"second"}"#,
+    );
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert!(!register_once_as(&server, CAROL, "first"));
+    assert!(
+        register_once_as(&server, CAROL, "second"),
+        "{}",
+        server.log_text()
+    );
+
+    // Bad input changes nothing: carol keeps her password.
+    request_json(
+        api,
+        "PATCH",
+        "/api/v1/users/carol",
+        &token,
+        r#"{"password":""}"#,
+    )
+    .assert_problem(422);
+    request_json(api, "POST", "/api/v1/users", &token, r#"{"user":"carol","#).assert_problem(400);
+    request_json(
+        api,
+        "POST",
+        "/api/v1/users",
+        &token,
+        r#"{"user":"carol","domain":"127.0.0.1","password":"third"}"#,
+    )
+    .assert_problem(409);
+    assert!(register_once_as(&server, CAROL, "second"));
+
+    // A device of hers stays registered, then she is removed.
+    let addr = server.addr().to_string();
+    let reg = switchboard().spawn(
+        "register",
+        &["register", CAROL, "--password", "second", "--server", &addr],
+    );
+    reg.expect_line(Stream::Stdout, "registered", WAIT);
+    assert_eq!(bindings_of(api, &token, "carol").len(), 1);
+    let removed = request(api, "DELETE", "/api/v1/users/carol", Some(&token));
+    assert_eq!(removed.status, 200, "{removed:?}");
+    assert_eq!(removed.json()["bindings_removed"], 1, "{removed:?}");
+    assert!(bindings_of(api, &token, "carol").is_empty());
+    assert!(!register_once_as(&server, CAROL, "second"));
+    get(api, "/api/v1/users/carol", Some(&token)).assert_problem(404);
+    // The store too (what a restart would load).
+    let o = switchboard().run(&["registrations", "--data", path_str(&server.data)]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert!(!text(&o.stdout).contains("carol"), "{}", text(&o.stdout));
+    drop(reg);
+}
+
+/// A binding removed through the API is gone from the server and the
+/// store before the answer; a second removal finds nothing.
+#[test]
+fn a_registration_is_removed_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, api) = serve_with_api(dir.path());
+    let token = create_token(&server.data, "ci");
+    let addr = server.addr().to_string();
+    let reg = switchboard().spawn(
+        "register",
+        &["register", ALICE, "--password", "secret", "--server", &addr],
+    );
+    reg.expect_line(Stream::Stdout, "registered", WAIT);
+    let list = bindings_of(api, &token, "alice");
+    assert_eq!(list.len(), 1, "{list:?}");
+    let contact = list[0]["contact"].as_str().unwrap().to_owned();
+    let wrong = request(
+        api,
+        "DELETE",
+        "/api/v1/registrations/alice?contact=sip%3Anobody%40192.0.2.1",
+        Some(&token),
+    );
+    wrong.assert_problem(404);
+    let encoded: String = contact
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    let removed = request(
+        api,
+        "DELETE",
+        &format!("/api/v1/registrations/alice@127.0.0.1?contact={encoded}"),
+        Some(&token),
+    );
+    assert_eq!(removed.status, 200, "{removed:?}");
+    assert_eq!(removed.json()["removed"], 1);
+    assert!(bindings_of(api, &token, "alice").is_empty());
+    let o = switchboard().run(&["registrations", "--data", path_str(&server.data)]);
+    assert!(!text(&o.stdout).contains("alice"), "{}", text(&o.stdout));
+    request(api, "DELETE", "/api/v1/registrations/alice", Some(&token)).assert_problem(404);
+    drop(reg);
+}
+
+/// What a phone publishes is what the API shows.
+#[test]
+fn presence_published_by_a_phone_is_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, api) = serve_with_api(dir.path());
+    let token = create_token(&server.data, "ci");
+    get(api, "/api/v1/presence/alice", Some(&token)).assert_problem(404);
+    let addr = server.addr().to_string();
+    let publish = switchboard().spawn(
+        "publish",
+        &[
+            "publish",
+            ALICE,
+            "--status",
+            "away",
+            "--note",
+            "at lunch",
+            "--password",
+            "secret",
+            "--server",
+            &addr,
+        ],
+    );
+    publish.expect_line(Stream::Stdout, "published (expires", WAIT);
+    let shown = get(api, "/api/v1/presence/alice", Some(&token));
+    assert_eq!(shown.status, 200, "{shown:?}");
+    let alice = &shown.json()[0];
+    assert_eq!(alice["presentity"], ALICE, "{alice}");
+    assert_eq!(alice["basic"], "open", "{alice}");
+    assert_eq!(alice["note"], "at lunch", "{alice}");
+    assert!(
+        alice["activities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "away"),
+        "{alice}"
+    );
+    assert!(alice["expires_in"].as_u64().unwrap() > 0, "{alice}");
+    let all = get(api, "/api/v1/presence", Some(&token)).json();
+    assert_eq!(all.as_array().unwrap().len(), 1, "{all}");
+    publish.signal("TERM");
+    publish.expect_line(Stream::Stdout, "publication removed", WAIT);
+    let gone = get(api, "/api/v1/presence", Some(&token)).json();
+    assert_eq!(gone.as_array().unwrap().len(), 0, "{gone}");
+}
+
+const PLAN_INTERNAL: &str =
+    "[[route]]\nname = \"internal\"\nto_pattern = \"^[1-9][0-9]{2}$\"\nuser = \"$number\"\n";
+const PLAN_BLOCKED: &str =
+    "[[route]]\nname = \"blocked\"\nto_prefix = [\"1\"]\nreject = 403\nreason = \"Blocked\"\n";
+const PLAN_BROKEN: &str =
+    "[[route]]\nname = \"abroad\"\nto_prefix = [\"00\"]\ntrunks = [\"nosuch\"]\n";
+
+/// `POST /routes/test` decides with the plan in force; `POST
+/// /routes/reload` loads the file again: a broken plan is refused with its
+/// file and line and the old one stays; a good one goes live.
+#[test]
+fn the_plan_is_tried_and_reloaded_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    switchboard().add_users(&data, &[("alice", "secret")]);
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = switchboard()
+        .serve(&data)
+        .config(&format!("{NO_RATE_LIMIT}{PLAN_INTERNAL}"))
+        .args(&["--admin", &admin.to_string()])
+        .start();
+    let token = create_token(&data, "ci");
+    let call =
+        r#"{"number":"123","from":"sip:alice@127.0.0.1","source":"127.0.0.1","transport":"udp"}"#;
+    let decide = || {
+        let answer = request_json(admin, "POST", "/api/v1/routes/test", &token, call);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.json()
+    };
+    let first = decide();
+    assert_eq!(first["outcome"], "route", "{first}");
+    assert_eq!(first["rule"], "internal", "{first}");
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .contains("result: rule internal"),
+        "{first}"
+    );
+    request_json(
+        admin,
+        "POST",
+        "/api/v1/routes/test",
+        &token,
+        r#"{"number":"123","from":"sip:alice@127.0.0.1","time":"tea time"}"#,
+    )
+    .assert_problem(422);
+
+    let original = std::fs::read_to_string(&server.config).unwrap();
+    std::fs::write(&server.config, format!("{original}{PLAN_BROKEN}")).unwrap();
+    let refused = request(admin, "POST", "/api/v1/routes/reload", Some(&token));
+    refused.assert_problem(422);
+    let detail = refused.json()["detail"].as_str().unwrap().to_owned();
+    let file = server.config.file_name().unwrap().to_str().unwrap();
+    assert!(
+        detail.contains(file) && detail.contains("nosuch"),
+        "{detail}"
+    );
+    assert_eq!(decide()["rule"], "internal");
+
+    std::fs::write(
+        &server.config,
+        original.replace(PLAN_INTERNAL, PLAN_BLOCKED),
+    )
+    .unwrap();
+    let loaded = request(admin, "POST", "/api/v1/routes/reload", Some(&token));
+    assert_eq!(loaded.status, 200, "{loaded:?}");
+    assert_eq!(loaded.json()["result"], "loaded");
+    let now = decide();
+    assert_eq!(
+        (&now["outcome"], &now["status"], &now["rule"]),
+        (
+            &serde_json::json!("reject"),
+            &serde_json::json!(403),
+            &serde_json::json!("blocked")
+        ),
+        "{now}"
+    );
 }

@@ -37,6 +37,27 @@ impl Groups {
         Ok(())
     }
 
+    /// Every group with its members as written (`alice`,
+    /// `bob@example.com`), by group name.
+    pub(crate) fn listed(&self) -> Vec<(String, Vec<String>)> {
+        let mut list: Vec<(String, Vec<String>)> = self
+            .0
+            .iter()
+            .map(|(group, members)| {
+                let members = members
+                    .iter()
+                    .map(|m| match &m.domain {
+                        Some(domain) => format!("{}@{domain}", m.name),
+                        None => m.name.clone(),
+                    })
+                    .collect();
+                (group.clone(), members)
+            })
+            .collect();
+        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        list
+    }
+
     pub(crate) fn exists(&self, group: &str) -> bool {
         self.0.contains_key(group)
     }

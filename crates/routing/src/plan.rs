@@ -145,6 +145,13 @@ impl Plan {
         &self.zone
     }
 
+    /// The `[groups]` section: each group's name and members as written
+    /// (`alice`: in every served domain; `bob@example.com`), by name.
+    #[must_use]
+    pub fn group_members(&self) -> Vec<(String, Vec<String>)> {
+        self.groups.listed()
+    }
+
     pub(crate) fn groups(&self) -> &Groups {
         &self.groups
     }

@@ -1481,3 +1481,18 @@ fn a_call_that_ends_while_a_notify_is_in_flight_still_shows_terminated() {
     let ringing = notified(&mut h, &lamp, 200);
     assert_eq!(dialog_states(&ringing), ["early"]);
 }
+
+#[test]
+fn the_operator_reads_every_publication_held() {
+    let mut h = Server::new();
+    let mut publisher = alice();
+    assert!(h.service.publications().iter().next().is_none());
+    let body = pidf(ALICE, "t1", "open", "at lunch");
+    let ok = publish(&mut h, &mut publisher, None, 600, Some(&body));
+    assert_eq!(ok.status(), StatusCode::OK);
+    let held: Vec<_> = h.service.publications().iter().collect();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].event, "presence");
+    assert_eq!(held[0].body, body);
+    assert_eq!(held[0].etag, etag_of(&ok));
+}

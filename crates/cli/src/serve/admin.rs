@@ -3,22 +3,27 @@
 //! reference into the service.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use switchboard_admin::AdminReply;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Counts, Driver, Gateway,
-    HungUp, Limits, Listener, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
+    AdminAnswer, AdminConfig, AdminQuery, Call, CallParty, Counts, Driver, Gateway, Group, HungUp,
+    Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
     TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
 use switchboard_net::AppSender;
+use switchboard_server::Completion;
 use switchboard_server::registrar::Aor;
 use switchboard_server::service::HangupAction;
 use switchboard_server::{LiveCall, Service, ServiceConfig};
 use switchboard_store::SqliteStore;
 
 use super::StartError;
+use super::admin_thread::{AdminThread, ThreadError};
+use super::aor_index::AorIndex;
 use super::metrics::RuntimeMetrics;
 use super::server::Done;
 use switchboard_server::registrar::Binding;
@@ -32,6 +37,7 @@ pub(crate) fn answer(
     service: &mut Service,
     ep: &mut Endpoint,
     metrics: &RuntimeMetrics,
+    index: &mut AorIndex,
     now: Now,
 ) -> AdminAnswer {
     let unix_now = now.unix();
@@ -77,6 +83,42 @@ pub(crate) fn answer(
         AdminQuery::Trunks => {
             AdminAnswer::Trunks(service.trunks().states().into_iter().map(trunk).collect())
         }
+        AdminQuery::RegistrationsPage { user, after, limit } => {
+            AdminAnswer::RegistrationsPage(super::admin_views::registrations_page(
+                service,
+                index,
+                now,
+                user.as_ref(),
+                after.as_deref(),
+                limit,
+            ))
+        }
+        AdminQuery::RemoveRegistrations { user, contact } => {
+            AdminAnswer::RegistrationsRemoved(service.remove_bindings(now, ep, |b| {
+                is_of(b, Some(&user)) && contact.as_deref().is_none_or(|c| b.contact == c)
+            }))
+        }
+        AdminQuery::Groups => AdminAnswer::Groups(
+            service
+                .plan()
+                .group_members()
+                .into_iter()
+                .map(|(name, members)| Group { name, members })
+                .collect(),
+        ),
+        AdminQuery::Presence { user } => AdminAnswer::Presence(super::admin_views::presence(
+            service,
+            unix_now,
+            user.as_ref(),
+        )),
+        // Asked again once the store was read (see `reload_users`): the
+        // snapshot went before it through the same channel.
+        AdminQuery::ReloadUsers => AdminAnswer::UsersReloaded(service.user_count()),
+        // Asked once the new plan went before it (see `reload_plan`).
+        AdminQuery::ReloadPlan => AdminAnswer::PlanReloaded(PlanReload::Loaded {
+            version: service.plan().version().to_owned(),
+        }),
+        AdminQuery::RouteTest(call) => super::admin_views::route_test(service, unix_now, &call),
         AdminQuery::Plan => {
             let plan = service.plan();
             AdminAnswer::Plan(PlanSummary {
@@ -124,11 +166,11 @@ fn live_call(call: LiveCall) -> Call {
     }
 }
 
-fn is_of(binding: &Binding, user: Option<&UserFilter>) -> bool {
+pub(crate) fn is_of(binding: &Binding, user: Option<&UserFilter>) -> bool {
     user.is_none_or(|f| f.matches(binding.aor.user(), binding.aor.domain()))
 }
 
-fn registration(b: &Binding, unix_now: u64) -> Registration {
+pub(crate) fn registration(b: &Binding, unix_now: u64) -> Registration {
     Registration {
         aor: format!("sip:{}", b.aor),
         contact: b.contact.clone(),
@@ -192,13 +234,14 @@ pub(crate) async fn start(
     limits: Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
     done: &AppSender<Done>,
-) -> Result<Option<AdminServer>, StartError> {
+    config_file: Option<PathBuf>,
+) -> Result<Option<AdminThread>, StartError> {
     let Some(addr) = settings.admin else {
         tracing::info!("admin: off");
         return Ok(None);
     };
-    let store = SqliteStore::open(&settings.data).map_err(StartError::AdminStore)?;
-    let tokens = Arc::new(Tokens::load(Arc::new(store)).map_err(StartError::AdminStore)?);
+    let store = Arc::new(SqliteStore::open(&settings.data).map_err(StartError::AdminStore)?);
+    let tokens = Arc::new(Tokens::load(Arc::clone(&store)).map_err(StartError::AdminStore)?);
     let info = ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         listeners: listeners
@@ -212,10 +255,21 @@ pub(crate) async fn start(
         limits,
     };
     let done = done.clone();
-    let driver = Driver::new(move |query, reply| done.send(Done::Admin(query, reply)));
+    let driver = Driver::new(move |query, reply| match query {
+        // Work off the driver first, then the question goes to it.
+        AdminQuery::ReloadUsers => {
+            tokio::spawn(reload_users(Arc::clone(&store), done.clone(), reply));
+            true
+        }
+        AdminQuery::ReloadPlan => {
+            tokio::spawn(reload_plan(config_file.clone(), done.clone(), reply));
+            true
+        }
+        query => done.send(Done::Admin(query, reply)),
+    });
     let tls = if addr.ip().is_loopback() { None } else { tls };
     let token_count = tokens.len();
-    match AdminServer::start(AdminConfig { addr, tls, info }, driver, tokens).await {
+    match AdminThread::start(AdminConfig { addr, tls, info }, driver, tokens).await {
         Ok(server) => {
             tracing::info!(
                 tokens = token_count,
@@ -224,10 +278,38 @@ pub(crate) async fn start(
             );
             Ok(Some(server))
         }
-        Err(e @ switchboard_admin::StartError::Bind { .. }) => {
+        Err(ThreadError::Start(e @ switchboard_admin::StartError::Bind { .. })) => {
             tracing::warn!("admin: API not started, the server runs without it: {e}");
             Ok(None)
         }
         Err(e) => Err(StartError::Admin(e)),
+    }
+}
+
+/// `POST /users` and the like changed the store: its users are read here,
+/// off the driver, and given to the service; then the question follows
+/// them through the channel, so its answer comes once they are in force.
+async fn reload_users(store: Arc<SqliteStore>, done: AppSender<Done>, reply: AdminReply) {
+    let read = tokio::task::spawn_blocking(move || store.user_snapshot()).await;
+    match read {
+        Ok(Ok(snapshot)) => {
+            done.send(Done::Completed(Completion::Users(Ok(Some(snapshot)))));
+        }
+        Ok(Err(error)) => tracing::warn!(%error, "admin: users not read again"),
+        Err(error) => tracing::warn!(%error, "admin: users not read again"),
+    }
+    done.send(Done::Admin(AdminQuery::ReloadUsers, reply));
+}
+
+/// `POST /routes/reload`: the plan loaded as on SIGHUP (the same
+/// function); a plan that does not load is refused with the reason.
+async fn reload_plan(config: Option<PathBuf>, done: AppSender<Done>, reply: AdminReply) {
+    match super::reload_plan(config, &done, "admin API").await {
+        Ok(()) => {
+            done.send(Done::Admin(AdminQuery::ReloadPlan, reply));
+        }
+        Err(detail) => {
+            let _ = reply.send(AdminAnswer::PlanReloaded(PlanReload::Refused { detail }));
+        }
     }
 }

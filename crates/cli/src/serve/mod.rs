@@ -7,6 +7,9 @@
 
 mod admin;
 mod dashboard;
+mod admin_thread;
+mod admin_views;
+mod aor_index;
 mod metrics;
 mod server;
 
@@ -114,7 +117,7 @@ enum StartError {
     #[error("cannot read the admin tokens: {0}")]
     AdminStore(switchboard_store::StoreError),
     #[error("cannot start the admin API: {0}")]
-    Admin(switchboard_admin::StartError),
+    Admin(admin_thread::ThreadError),
 }
 
 async fn run(
@@ -238,6 +241,7 @@ async fn run(
         admin_limits,
         admin_tls,
         &done,
+        config_file.clone(),
     )
     .await?;
     tracing::info!("{}", summary.serving);
@@ -343,20 +347,36 @@ async fn wait_for_stop(
                 for certificate in certificates {
                     let _ = certificate.reload_logged("SIGHUP");
                 }
-                // Read and checked on a blocking thread: a plan of 100,000
-                // prefixes must not stall the driver, which shares this
-                // thread.
-                let path = config.map(std::path::Path::to_path_buf);
-                let loaded = tokio::task::spawn_blocking(move || load_plan(path.as_deref())).await;
-                match loaded {
-                    Ok(Ok(plan)) => {
-                        tracing::info!(version = plan.version(), "SIGHUP: dial plan loaded");
-                        done.send(server::Done::Reload(Arc::new(plan)));
-                    }
-                    Ok(Err(e)) => tracing::error!("SIGHUP: dial plan refused, the running plan stays: {e}"),
-                    Err(e) => tracing::error!("SIGHUP: dial plan not loaded: {e}"),
-                }
+                let _ = reload_plan(config.map(std::path::Path::to_path_buf), done, "SIGHUP").await;
             }
+        }
+    }
+}
+
+/// Loads the dial plan of `config` again and hands it to the driver (SIGHUP
+/// and `POST /api/v1/routes/reload`); the error names the file and line,
+/// and the running plan stays.
+async fn reload_plan(
+    config: Option<PathBuf>,
+    done: &AppSender<server::Done>,
+    why: &str,
+) -> Result<(), String> {
+    // Read and checked on a blocking thread: a plan of 100,000 prefixes
+    // must not stall the driver, which shares this thread.
+    let loaded = tokio::task::spawn_blocking(move || load_plan(config.as_deref())).await;
+    match loaded {
+        Ok(Ok(plan)) => {
+            tracing::info!(version = plan.version(), "{why}: dial plan loaded");
+            done.send(server::Done::Reload(Arc::new(plan)));
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            tracing::error!("{why}: dial plan refused, the running plan stays: {e}");
+            Err(e.to_string())
+        }
+        Err(e) => {
+            tracing::error!("{why}: dial plan not loaded: {e}");
+            Err(format!("the plan was not loaded: {e}"))
         }
     }
 }

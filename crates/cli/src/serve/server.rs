@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use switchboard_admin::{AdminQuery, AdminReply};
 
+use super::aor_index::AorIndex;
 use super::metrics::RuntimeMetrics;
 use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
@@ -79,6 +80,8 @@ pub(crate) struct Server {
     done: AppSender<Done>,
     /// Store commit latency and timer lag, for `/metrics`.
     metrics: RuntimeMetrics,
+    /// The users in order, for the admin API's pages of registrations.
+    registrations: AorIndex,
 }
 
 impl Server {
@@ -97,6 +100,7 @@ impl Server {
             resolver,
             done,
             metrics: RuntimeMetrics::new(certificates),
+            registrations: AorIndex::default(),
         }
     }
 
@@ -217,7 +221,14 @@ impl App for Server {
                 let _ = reply.send(());
             }
             Done::Admin(query, reply) => {
-                let answer = super::admin::answer(query, &mut self.service, ep, &self.metrics, now);
+                let answer = super::admin::answer(
+                    query,
+                    &mut self.service,
+                    ep,
+                    &self.metrics,
+                    &mut self.registrations,
+                    now,
+                );
                 let _ = reply.send(answer);
             }
             Done::Shutdown(reply) => {

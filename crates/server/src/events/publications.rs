@@ -88,6 +88,11 @@ impl Publications {
         self.by_aor.get(&key(aor, event)).map_or(0, BTreeSet::len)
     }
 
+    /// Every publication, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &PublicationRecord> {
+        self.by_etag.values().map(|(_, r)| r)
+    }
+
     /// When the next one expires (Unix seconds).
     #[must_use]
     pub fn next_expiry(&self) -> Option<u64> {

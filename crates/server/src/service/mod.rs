@@ -46,6 +46,7 @@ mod live;
 mod mailbox;
 mod messages;
 mod notify;
+mod operator;
 mod publish;
 mod register;
 mod relay;

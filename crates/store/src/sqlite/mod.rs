@@ -13,6 +13,7 @@ mod event_state;
 mod groups;
 mod schema;
 mod tokens;
+mod user_writes;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ use crate::error::StoreError;
 
 pub use call_records::RecordQuery;
 pub use tokens::AdminToken;
+pub use user_writes::UserWrite;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE_NAME: &str = "switchboard.db";

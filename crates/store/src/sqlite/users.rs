@@ -1,6 +1,6 @@
 //! [`UserStore`] for SQLite.
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
 
@@ -8,10 +8,10 @@ use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_user;
 
-const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
+pub(super) const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
 
 /// A row as read, before validation.
-struct RawUser {
+pub(super) struct RawUser {
     name: String,
     domain: String,
     md5: String,
@@ -21,7 +21,7 @@ struct RawUser {
 }
 
 impl RawUser {
-    fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
+    pub(super) fn read(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             name: row.get(0)?,
             domain: row.get(1)?,
@@ -32,7 +32,7 @@ impl RawUser {
         })
     }
 
-    fn into_user(self) -> Result<User, StoreError> {
+    pub(super) fn into_user(self) -> Result<User, StoreError> {
         let ha1 = Ha1Set::new(&self.md5, &self.sha256, &self.sha512_256).map_err(|err| {
             StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
         })?;
@@ -45,8 +45,45 @@ impl RawUser {
     }
 }
 
-fn user_key(name: &str, domain: &str) -> String {
+pub(super) fn user_key(name: &str, domain: &str) -> String {
     format!("user {name}@{domain}")
+}
+
+/// Inserts `user` unless its name exists in its domain: the rows written
+/// (0 or 1).
+pub(super) fn insert_user(conn: &Connection, user: &User) -> rusqlite::Result<usize> {
+    conn.prepare_cached(&format!(
+        "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (domain, name) DO NOTHING"
+    ))?
+    .execute(params![
+        user.name,
+        user.domain,
+        user.ha1.md5(),
+        user.ha1.sha256(),
+        user.ha1.sha512_256(),
+        to_sql_u64(user.created_unix),
+    ])
+}
+
+/// Replaces the HA1 values of `name` in `domain`: the rows changed (0 or 1).
+pub(super) fn update_ha1(
+    conn: &Connection,
+    name: &str,
+    domain: &str,
+    ha1: &Ha1Set,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
+         WHERE name = ?1 AND domain = ?2",
+    )?
+    .execute(params![
+        name,
+        domain,
+        ha1.md5(),
+        ha1.sha256(),
+        ha1.sha512_256()
+    ])
 }
 
 impl UserStore for SqliteStore {
@@ -54,39 +91,15 @@ impl UserStore for SqliteStore {
 
     fn add_user(&self, user: &User) -> Result<(), StoreError> {
         validate_user(user)?;
-        let conn = self.conn();
-        let result = conn.execute(
-            &format!("INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-            params![
-                user.name,
-                user.domain,
-                user.ha1.md5(),
-                user.ha1.sha256(),
-                user.ha1.sha512_256(),
-                to_sql_u64(user.created_unix),
-            ],
-        );
-        match result {
-            Ok(_) => {
-                tracing::info!(user = %user.name, domain = %user.domain, "store: user added");
-                Ok(())
-            }
-            Err(err)
-                if err.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation) =>
-            {
-                Err(StoreError::Conflict(user_key(&user.name, &user.domain)))
-            }
-            Err(err) => Err(err.into()),
+        if insert_user(&self.conn(), user)? == 0 {
+            return Err(StoreError::Conflict(user_key(&user.name, &user.domain)));
         }
+        tracing::info!(user = %user.name, domain = %user.domain, "store: user added");
+        Ok(())
     }
 
     fn set_ha1(&self, name: &str, domain: &str, ha1: &Ha1Set) -> Result<(), StoreError> {
-        let changed = self.conn().execute(
-            "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
-             WHERE name = ?1 AND domain = ?2",
-            params![name, domain, ha1.md5(), ha1.sha256(), ha1.sha512_256()],
-        )?;
-        if changed == 0 {
+        if update_ha1(&self.conn(), name, domain, ha1)? == 0 {
             return Err(StoreError::NotFound(user_key(name, domain)));
         }
         tracing::info!(user = %name, domain = %domain, "store: user HA1 replaced");
@@ -136,36 +149,12 @@ impl UserStore for SqliteStore {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut summary = ImportSummary::default();
-        {
-            let mut insert = tx.prepare(&format!(
-                "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (domain, name) DO NOTHING"
-            ))?;
-            let mut update = tx.prepare(
-                "UPDATE users SET ha1_md5 = ?3, ha1_sha256 = ?4, ha1_sha512_256 = ?5
-                 WHERE name = ?1 AND domain = ?2",
-            )?;
-            for user in users {
-                let inserted = insert.execute(params![
-                    user.name,
-                    user.domain,
-                    user.ha1.md5(),
-                    user.ha1.sha256(),
-                    user.ha1.sha512_256(),
-                    to_sql_u64(user.created_unix),
-                ])?;
-                if inserted == 1 {
-                    summary.added += 1;
-                } else {
-                    update.execute(params![
-                        user.name,
-                        user.domain,
-                        user.ha1.md5(),
-                        user.ha1.sha256(),
-                        user.ha1.sha512_256(),
-                    ])?;
-                    summary.updated += 1;
-                }
+        for user in users {
+            if insert_user(&tx, user)? == 1 {
+                summary.added += 1;
+            } else {
+                update_ha1(&tx, &user.name, &user.domain, &user.ha1)?;
+                summary.updated += 1;
             }
         }
         tx.commit()?;
