@@ -1,0 +1,1 @@
+//! SDP anchoring (to be written).
