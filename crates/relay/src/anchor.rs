@@ -177,7 +177,9 @@ pub fn anchor(
             media.protocol = profile(&media.protocol, leg.media);
         }
         if let Some(crypto) = &stream.crypto {
-            media.attributes.push(Attribute::Crypto(crypto_line(crypto)));
+            media
+                .attributes
+                .push(Attribute::Crypto(crypto_line(crypto)));
         }
     }
     Ok(anchored)

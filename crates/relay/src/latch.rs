@@ -55,8 +55,8 @@ impl Latch {
                 Admission::Stranger
             };
         }
-        let same_ip = self.expected.is_some_and(|e| e.ip() == source.ip())
-            || also_ip == Some(source.ip());
+        let same_ip =
+            self.expected.is_some_and(|e| e.ip() == source.ip()) || also_ip == Some(source.ip());
         if same_ip || now < self.open_until {
             Admission::Candidate
         } else {

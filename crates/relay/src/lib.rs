@@ -20,8 +20,8 @@
 //! WebRTC legs (ICE-lite, DTLS-SRTP) are not here yet: [`LegMedia`] is the
 //! place for them, with str0m as the candidate for ICE and DTLS.
 
-pub mod anchor;
 mod allocation;
+pub mod anchor;
 mod config;
 mod error;
 mod event;

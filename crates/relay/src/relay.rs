@@ -291,7 +291,8 @@ impl Relay {
     /// deadlines move with traffic and are checked lazily).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((deadline, _))| *deadline)
+        self.deadlines
+            .peek()
+            .map(|Reverse((deadline, _))| *deadline)
     }
 }
-

@@ -123,12 +123,7 @@ struct LegState {
 }
 
 impl LegState {
-    fn new(
-        offer: LegOffer,
-        ports: &[u16],
-        open_until: Instant,
-        rng: &mut dyn RngCore,
-    ) -> Self {
+    fn new(offer: LegOffer, ports: &[u16], open_until: Instant, rng: &mut dyn RngCore) -> Self {
         let streams = offer
             .streams
             .into_iter()
