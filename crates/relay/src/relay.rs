@@ -10,7 +10,7 @@ use bytes::Bytes;
 use rand_core::RngCore;
 
 use crate::ports::PortPool;
-use crate::session::{PortOwner, Session};
+use crate::session::{Arrival, Outputs, PortOwner, Session};
 use crate::{
     Allocation, LegAllocation, LegOffer, RelayConfig, RelayError, RelayEvent, SessionId,
     SessionStats, Side, Transmit,
@@ -224,15 +224,17 @@ impl Relay {
             self.unknown_port_drops += 1;
             return;
         };
-        state.handle_packet(
+        let arrival = Arrival {
             now,
             owner,
             source,
             bytes,
-            &self.config,
-            &mut self.transmits,
-            &mut self.events,
-        );
+        };
+        let out = Outputs {
+            transmits: &mut self.transmits,
+            events: &mut self.events,
+        };
+        state.handle_packet(arrival, &self.config, out);
     }
 
     /// The deadline from [`Self::poll_timeout`] has passed: report sessions

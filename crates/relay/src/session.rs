@@ -160,10 +160,20 @@ impl LegState {
     }
 }
 
-/// Where a packet goes once accepted and decrypted.
-struct Outbound<'a> {
-    transmits: &'a mut VecDeque<Transmit>,
-    events: &'a mut VecDeque<RelayEvent>,
+/// A datagram read on one of the relay's ports.
+#[derive(Debug)]
+pub(crate) struct Arrival {
+    pub(crate) now: Instant,
+    pub(crate) owner: PortOwner,
+    pub(crate) source: SocketAddr,
+    pub(crate) bytes: Bytes,
+}
+
+/// The relay's output queues.
+#[derive(Debug)]
+pub(crate) struct Outputs<'a> {
+    pub(crate) transmits: &'a mut VecDeque<Transmit>,
+    pub(crate) events: &'a mut VecDeque<RelayEvent>,
 }
 
 #[derive(Debug)]
@@ -266,22 +276,16 @@ impl Session {
     /// One datagram that arrived on one of this session's ports.
     pub(crate) fn handle_packet(
         &mut self,
-        now: Instant,
-        owner: PortOwner,
-        source: SocketAddr,
-        bytes: Bytes,
+        arrival: Arrival,
         config: &RelayConfig,
-        transmits: &mut VecDeque<Transmit>,
-        events: &mut VecDeque<RelayEvent>,
+        out: Outputs<'_>,
     ) {
-        let id = self.id;
+        let (id, owner, now) = (self.id, arrival.owner, arrival.now);
         let (inbound, outbound) = self.legs_mut(owner.side);
-        let out = Outbound { transmits, events };
-        let Some(accepted) = accept(now, id, owner, source, bytes, inbound, config, out.events)
-        else {
+        let Some(accepted) = accept(id, arrival, inbound, config, out.events) else {
             return;
         };
-        forward(owner, accepted, inbound, outbound, out);
+        forward(owner, accepted, inbound, outbound, out.transmits);
         self.last_activity = now;
     }
 }
@@ -295,17 +299,19 @@ struct Accepted {
 
 /// Rate limit, latch check, decryption and counting of one packet from the
 /// `inbound` leg; `None` when dropped (counted).
-#[allow(clippy::too_many_arguments)]
 fn accept(
-    now: Instant,
     session: SessionId,
-    owner: PortOwner,
-    source: SocketAddr,
-    bytes: Bytes,
+    arrival: Arrival,
     leg: &mut LegState,
     config: &RelayConfig,
     events: &mut VecDeque<RelayEvent>,
 ) -> Option<Accepted> {
+    let Arrival {
+        now,
+        owner,
+        source,
+        bytes,
+    } = arrival;
     let side = owner.side;
     let dropped = &mut leg.stats.dropped;
     match leg.rate.check(now, config.max_packets_per_second) {
@@ -404,7 +410,7 @@ fn forward(
     packet: Accepted,
     inbound: &mut LegState,
     outbound: &mut LegState,
-    out: Outbound<'_>,
+    transmits: &mut VecDeque<Transmit>,
 ) {
     let dropped = &mut inbound.stats.dropped;
     let Some(stream) = outbound.streams.get_mut(owner.stream) else {
@@ -413,7 +419,8 @@ fn forward(
     };
     // Hold (RFC 3264 §8.4): media flows only where the sender sends and the
     // receiver receives; RTCP flows regardless.
-    if !packet.rtcp && !(packet.sends && stream.direction.receives()) {
+    let flows = packet.rtcp || (packet.sends && stream.direction.receives());
+    if !flows {
         dropped.on_hold += 1;
         return;
     }
@@ -447,7 +454,7 @@ fn forward(
     let stats = &mut outbound.stats;
     stats.packets_out += 1;
     stats.bytes_out += bytes.len() as u64;
-    out.transmits.push_back(Transmit {
+    transmits.push_back(Transmit {
         local_port,
         destination,
         bytes,
