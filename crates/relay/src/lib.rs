@@ -25,6 +25,10 @@ pub mod anchor;
 mod config;
 mod error;
 mod event;
+/// The rig of the `relay_machine` fuzz target.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod latch;
 mod leg;
 mod ports;
