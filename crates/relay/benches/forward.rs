@@ -15,27 +15,16 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_media::rtp::RtpPacket;
 use switchboard_media::srtp::{MasterKey, SrtpContext, SrtpSuite};
-use switchboard_proto::sdp::Direction;
-use switchboard_relay::{
-    LegMedia, LegOffer, PeerCrypto, Relay, RelayConfig, SessionId, StreamOffer,
-};
+use switchboard_relay::{LegOffer, PeerCrypto, Relay, RelayConfig, SessionId, StreamOffer};
 
 const CHUNK: u64 = 4_096;
 
 fn leg(address: &str, crypto: Option<PeerCrypto>) -> LegOffer {
-    let rtp: SocketAddr = address.parse().unwrap();
-    LegOffer {
-        media: crypto
-            .as_ref()
-            .map_or(LegMedia::Rtp, |c| LegMedia::Sdes(c.key.suite())),
-        streams: vec![StreamOffer {
-            rtp: Some(rtp),
-            rtcp: Some(SocketAddr::new(rtp.ip(), rtp.port() + 1)),
-            rtcp_mux: false,
-            direction: Direction::SendRecv,
-            crypto,
-        }],
-    }
+    let stream = StreamOffer::at(address.parse().unwrap());
+    LegOffer::single(match crypto {
+        Some(crypto) => stream.with_crypto(crypto),
+        None => stream,
+    })
 }
 
 fn packet(seq: u64) -> Bytes {

@@ -17,7 +17,7 @@ use switchboard_media::srtp::{MasterKey, SrtpContext, SrtpSuite};
 use switchboard_proto::sdp::Direction;
 
 use crate::{
-    LegAllocation, LegMedia, LegOffer, PeerCrypto, Relay, RelayConfig, SessionId, Side, StreamOffer,
+    LegAllocation, LegOffer, PeerCrypto, Relay, RelayConfig, SessionId, Side, StreamOffer,
 };
 
 const SESSION: SessionId = SessionId(1);
@@ -74,18 +74,13 @@ fn leg(
     crypto: Option<PeerCrypto>,
     direction: Direction,
 ) -> LegOffer {
-    LegOffer {
-        media: crypto
-            .as_ref()
-            .map_or(LegMedia::Rtp, |c| LegMedia::Sdes(c.key.suite())),
-        streams: vec![StreamOffer {
-            rtp: Some(rtp),
-            rtcp: Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))),
-            rtcp_mux,
-            direction,
-            crypto,
-        }],
-    }
+    let mut stream = StreamOffer {
+        rtcp_mux,
+        direction,
+        ..StreamOffer::at(rtp)
+    };
+    stream.crypto = crypto;
+    LegOffer::single(stream)
 }
 
 const fn config_latch_window() -> Duration {
@@ -174,40 +169,21 @@ pub fn run(data: &[u8]) {
             _ => {
                 // Every update and re-allocation opens the latch window again.
                 window_end = now + config_latch_window();
-                match reader.byte().unwrap_or(0) % 4 {
-                    0 => {
-                        let _ = relay.update(
-                            now,
-                            SESSION,
-                            Side::Offerer,
-                            a_leg(true, Direction::SendOnly),
-                        );
-                    }
-                    1 => {
-                        let _ = relay.update(
-                            now,
-                            SESSION,
-                            Side::Offerer,
-                            a_leg(false, Direction::SendRecv),
-                        );
-                    }
-                    2 => {
-                        let _ = relay.update(
-                            now,
-                            SESSION,
-                            Side::Answerer,
-                            leg(parties()[2], true, None, Direction::Inactive),
-                        );
-                    }
-                    _ => {
-                        let _ = relay.release(SESSION);
-                        ports = allocate(
-                            &mut relay,
-                            now,
-                            a_leg(false, Direction::SendRecv),
-                            b_leg.clone(),
-                        );
-                    }
+                let update = match reader.byte().unwrap_or(0) % 4 {
+                    0 => Some((Side::Offerer, a_leg(true, Direction::SendOnly))),
+                    1 => Some((Side::Offerer, a_leg(false, Direction::SendRecv))),
+                    2 => Some((
+                        Side::Answerer,
+                        leg(parties()[2], true, None, Direction::Inactive),
+                    )),
+                    _ => None,
+                };
+                if let Some((side, offer)) = update {
+                    let _ = relay.update(now, SESSION, side, offer);
+                } else {
+                    let _ = relay.release(SESSION);
+                    let a = a_leg(false, Direction::SendRecv);
+                    ports = allocate(&mut relay, now, a, b_leg.clone());
                 }
             }
         }

@@ -81,6 +81,25 @@ pub struct StreamOffer {
 }
 
 impl StreamOffer {
+    /// A sendrecv stream at `rtp`, RTCP on the next port, no key.
+    #[must_use]
+    pub fn at(rtp: SocketAddr) -> Self {
+        Self {
+            rtp: Some(rtp),
+            rtcp: Some(SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1))),
+            rtcp_mux: false,
+            direction: Direction::SendRecv,
+            crypto: None,
+        }
+    }
+
+    /// This stream with the party's SDES key.
+    #[must_use]
+    pub fn with_crypto(mut self, crypto: PeerCrypto) -> Self {
+        self.crypto = Some(crypto);
+        self
+    }
+
     /// A stream whose party is not known yet (the callee at offer time):
     /// no address, no key, sendrecv.
     #[must_use]
@@ -102,4 +121,20 @@ pub struct LegOffer {
     pub media: LegMedia,
     /// The streams; the two legs of a session have as many, paired by index.
     pub streams: Vec<StreamOffer>,
+}
+
+impl LegOffer {
+    /// A leg of one stream: SDES with the stream key's suite when it has a
+    /// key, plain RTP otherwise.
+    #[must_use]
+    pub fn single(stream: StreamOffer) -> Self {
+        let media = stream
+            .crypto
+            .as_ref()
+            .map_or(LegMedia::Rtp, |c| LegMedia::Sdes(c.key.suite()));
+        Self {
+            media,
+            streams: vec![stream],
+        }
+    }
 }

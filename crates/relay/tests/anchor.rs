@@ -61,19 +61,32 @@ fn offer_from_nat_phone() -> SessionDescription {
     ])
 }
 
-fn plain_answer(port: u16, extra: &[&str]) -> SessionDescription {
-    let mut all = vec![
-        "v=0",
-        "o=bob 2 2 IN IP4 192.0.2.20",
-        "s=-",
-        "c=IN IP4 192.0.2.20",
-        "t=0 0",
-    ];
-    let m = format!("m=audio {port} RTP/AVP 0 101");
-    all.push(&m);
-    all.extend_from_slice(&["a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"]);
-    all.extend_from_slice(extra);
+/// A description from a party at `ip`, with these media lines.
+fn party(name: &str, ip: &str, media: &[&str]) -> SessionDescription {
+    let origin = format!("o={name} 1 1 IN IP4 {ip}");
+    let connection = format!("c=IN IP4 {ip}");
+    let mut all = vec!["v=0", &origin, "s=-", &connection, "t=0 0"];
+    all.extend_from_slice(media);
     sdp(&all)
+}
+
+fn alice(media: &[&str]) -> SessionDescription {
+    party("alice", "192.0.2.10", media)
+}
+
+fn bob(media: &[&str]) -> SessionDescription {
+    party("bob", "192.0.2.20", media)
+}
+
+fn plain_answer(port: u16, extra: &[&str]) -> SessionDescription {
+    let m = format!("m=audio {port} RTP/AVP 0 101");
+    let mut media = vec![
+        m.as_str(),
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:101 telephone-event/8000",
+    ];
+    media.extend_from_slice(extra);
+    bob(&media)
 }
 
 #[test]
@@ -128,12 +141,7 @@ fn plain_offer_and_answer_go_through_the_relay() {
 #[test]
 fn sdes_caller_to_plain_phone_and_back() {
     let t0 = Instant::now();
-    let offer = sdp(&[
-        "v=0",
-        "o=alice 1 1 IN IP4 192.0.2.10",
-        "s=-",
-        "c=IN IP4 192.0.2.10",
-        "t=0 0",
+    let offer = alice(&[
         "m=audio 4000 RTP/SAVP 0",
         "a=rtpmap:0 PCMU/8000",
         "a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
@@ -194,12 +202,7 @@ fn plain_caller_to_sdes_phone_gets_a_relay_key_offered() {
     assert_eq!(offered[0].tag, 1);
 
     // Bob answers with his key under tag 1: the relay decrypts with it.
-    let answer = sdp(&[
-        "v=0",
-        "o=bob 2 2 IN IP4 192.0.2.20",
-        "s=-",
-        "c=IN IP4 192.0.2.20",
-        "t=0 0",
+    let answer = bob(&[
         "m=audio 5000 RTP/SAVP 0",
         &format!("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{PHONE_KEY}"),
     ]);
@@ -218,12 +221,7 @@ fn plain_caller_to_sdes_phone_gets_a_relay_key_offered() {
 #[test]
 fn rtcp_mux_offered_and_refused() {
     let t0 = Instant::now();
-    let offer = sdp(&[
-        "v=0",
-        "o=alice 1 1 IN IP4 192.0.2.10",
-        "s=-",
-        "c=IN IP4 192.0.2.10",
-        "t=0 0",
+    let offer = alice(&[
         "m=audio 4000 RTP/AVPF 0",
         "a=rtcp:4000",
         "a=rtcp-mux",
@@ -264,15 +262,7 @@ fn rtcp_mux_offered_and_refused() {
 
 #[test]
 fn disabled_streams_and_refusals() {
-    let offer = sdp(&[
-        "v=0",
-        "o=alice 1 1 IN IP4 192.0.2.10",
-        "s=-",
-        "c=IN IP4 192.0.2.10",
-        "t=0 0",
-        "m=audio 4000 RTP/AVP 0",
-        "m=video 0 RTP/AVP 96",
-    ]);
+    let offer = alice(&["m=audio 4000 RTP/AVP 0", "m=video 0 RTP/AVP 96"]);
     let leg = leg_offer(&offer).unwrap();
     assert_eq!(leg.streams[1].rtp, None);
     let mut relay = relay();
@@ -297,14 +287,7 @@ fn disabled_streams_and_refusals() {
         })
     );
 
-    let keyless = sdp(&[
-        "v=0",
-        "o=alice 1 1 IN IP4 192.0.2.10",
-        "s=-",
-        "c=IN IP4 192.0.2.10",
-        "t=0 0",
-        "m=audio 4000 RTP/SAVP 0",
-    ]);
+    let keyless = alice(&["m=audio 4000 RTP/SAVP 0"]);
     assert_eq!(leg_offer(&keyless), Err(AnchorError::NoUsableCrypto(0)));
     let no_address = sdp(&[
         "v=0",

@@ -43,34 +43,22 @@ fn relay(config: RelayConfig) -> Relay {
 }
 
 fn stream(rtp: &str, rtcp_mux: bool) -> StreamOffer {
-    let rtp = addr(rtp);
     StreamOffer {
-        rtp: Some(rtp),
-        rtcp: Some(SocketAddr::new(rtp.ip(), rtp.port() + 1)),
         rtcp_mux,
-        direction: Direction::SendRecv,
-        crypto: None,
+        ..StreamOffer::at(addr(rtp))
     }
 }
 
 fn plain(rtp: &str) -> LegOffer {
-    LegOffer {
-        media: LegMedia::Rtp,
-        streams: vec![stream(rtp, false)],
-    }
+    LegOffer::single(StreamOffer::at(addr(rtp)))
 }
 
 /// An SDES leg whose party sends with `key`.
 fn sdes(rtp: &str, key: &MasterKey) -> LegOffer {
-    let mut stream = stream(rtp, false);
-    stream.crypto = Some(PeerCrypto {
+    LegOffer::single(StreamOffer::at(addr(rtp)).with_crypto(PeerCrypto {
         tag: 3,
         key: key.clone(),
-    });
-    LegOffer {
-        media: LegMedia::Sdes(key.suite()),
-        streams: vec![stream],
-    }
+    }))
 }
 
 fn rtp(seq: u16, payload: &'static [u8]) -> Bytes {
@@ -109,12 +97,12 @@ fn events(relay: &mut Relay) -> Vec<RelayEvent> {
     std::iter::from_fn(|| relay.poll_event()).collect()
 }
 
-/// The relay port a party sends its RTP to.
-fn port_of(allocation: &Allocation, side: Side) -> u16 {
-    match side {
-        Side::Offerer => allocation.offerer.streams[0].rtp_port,
-        Side::Answerer => allocation.answerer.streams[0].rtp_port,
-    }
+/// The relay ports A and B send their RTP to.
+fn ports(allocation: &Allocation) -> (u16, u16) {
+    (
+        allocation.offerer.streams[0].rtp_port,
+        allocation.answerer.streams[0].rtp_port,
+    )
 }
 
 #[test]
@@ -122,10 +110,7 @@ fn two_legs_latch_and_forward_both_ways() {
     let t0 = Instant::now();
     let mut relay = relay(config());
     let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let (a_port, b_port) = (
-        port_of(&allocation, Side::Offerer),
-        port_of(&allocation, Side::Answerer),
-    );
+    let (a_port, b_port) = ports(&allocation);
     assert_ne!(a_port, b_port);
     assert_eq!(allocation.offerer.streams[0].rtcp_port, Some(a_port + 1));
 
@@ -183,7 +168,7 @@ fn a_strangers_packets_never_reach_the_call() {
     let t0 = Instant::now();
     let mut relay = relay(config());
     let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let a_port = port_of(&allocation, Side::Offerer);
+    let a_port = ports(&allocation).0;
     relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
     assert_eq!(transmits(&mut relay).len(), 1);
     events(&mut relay);
@@ -208,7 +193,7 @@ fn a_strangers_packets_never_reach_the_call() {
     assert_eq!(relay.stats(SESSION).unwrap().offerer.dropped.stranger, 3);
 
     // Before B latched and after the window, a stranger cannot latch B's leg.
-    let b_port = port_of(&allocation, Side::Answerer);
+    let b_port = ports(&allocation).1;
     let late = t0 + Duration::from_secs(3);
     relay.handle_packet(late, b_port, addr(STRANGER), rtp(1, b"evil"));
     assert!(transmits(&mut relay).is_empty());
@@ -225,10 +210,7 @@ fn nat_latching_learns_the_public_address() {
     let allocation = relay
         .allocate(t0, SESSION, plain(private), plain(B))
         .unwrap();
-    let (a_port, b_port) = (
-        port_of(&allocation, Side::Offerer),
-        port_of(&allocation, Side::Answerer),
-    );
+    let (a_port, b_port) = ports(&allocation);
 
     // B talks first: A's leg is not latched, so the relay sends to the SDP address.
     relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
@@ -266,7 +248,7 @@ fn relay_with_session(t0: Instant) -> (Relay, u16) {
     let allocation = relay
         .allocate(t0, SESSION, plain("10.0.0.5:4000"), plain(B))
         .unwrap();
-    (relay, port_of(&allocation, Side::Offerer))
+    (relay, ports(&allocation).0)
 }
 
 #[test]
@@ -279,10 +261,7 @@ fn srtp_to_rtp_and_rtp_to_srtp_are_bridged() {
     let allocation = relay
         .allocate(t0, SESSION, sdes(A, &a_key), plain(B))
         .unwrap();
-    let (a_port, b_port) = (
-        port_of(&allocation, Side::Offerer),
-        port_of(&allocation, Side::Answerer),
-    );
+    let (a_port, b_port) = ports(&allocation);
     let relay_key = allocation.offerer.streams[0].crypto.clone().unwrap();
     assert_eq!(relay_key.tag, 3, "the answer to A echoes A's tag");
     assert_ne!(relay_key.key, a_key, "the relay has its own key for A");
@@ -337,7 +316,7 @@ fn srtp_from_an_unknown_key_cannot_latch_the_leg() {
     let allocation = relay
         .allocate(t0, SESSION, sdes(A, &a_key), plain(B))
         .unwrap();
-    let a_port = port_of(&allocation, Side::Offerer);
+    let a_port = ports(&allocation).0;
     // Within the latch window, but not authenticated: no latch.
     let forged = SrtpContext::new(&other_key)
         .protect_rtp(&rtp(1, b"x"))
@@ -360,10 +339,7 @@ fn rtcp_is_demultiplexed_on_a_muxed_port() {
     };
     let allocation = relay.allocate(t0, SESSION, muxed, plain(B)).unwrap();
     assert_eq!(allocation.offerer.streams[0].rtcp_port, None);
-    let (a_port, b_port) = (
-        port_of(&allocation, Side::Offerer),
-        port_of(&allocation, Side::Answerer),
-    );
+    let (a_port, b_port) = ports(&allocation);
 
     // RTCP on A's one port goes to B's RTCP port, from the relay's RTCP port.
     relay.handle_packet(t0, a_port, addr(A), receiver_report(40));
@@ -405,12 +381,7 @@ fn silence_for_the_media_timeout_is_reported_once() {
     assert_eq!(relay.poll_timeout(), Some(t0 + Duration::from_secs(30)));
 
     let t10 = t0 + Duration::from_secs(10);
-    relay.handle_packet(
-        t10,
-        port_of(&allocation, Side::Offerer),
-        addr(A),
-        rtp(1, b"a"),
-    );
+    relay.handle_packet(t10, ports(&allocation).0, addr(A), rtp(1, b"a"));
     relay.handle_timeout(t0 + Duration::from_secs(30));
     assert!(
         events(&mut relay)
@@ -481,7 +452,7 @@ fn a_leg_over_its_packet_rate_is_cut_for_the_rest_of_the_second() {
         ..config()
     });
     let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let a_port = port_of(&allocation, Side::Offerer);
+    let a_port = ports(&allocation).0;
     for seq in 0..8 {
         relay.handle_packet(
             t0 + Duration::from_millis(seq.into()),
@@ -517,10 +488,7 @@ fn hold_resume_and_a_new_address_through_update() {
     let t0 = Instant::now();
     let mut relay = relay(config());
     let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let (a_port, b_port) = (
-        port_of(&allocation, Side::Offerer),
-        port_of(&allocation, Side::Answerer),
-    );
+    let (a_port, b_port) = ports(&allocation);
     relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
     relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
     assert_eq!(transmits(&mut relay).len(), 2);
@@ -573,7 +541,7 @@ fn garbage_and_unknown_ports_are_dropped() {
     let t0 = Instant::now();
     let mut relay = relay(config());
     let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let a_port = port_of(&allocation, Side::Offerer);
+    let a_port = ports(&allocation).0;
     relay.handle_packet(t0, a_port, addr(A), Bytes::from_static(b"GET / HTTP/1.1"));
     relay.handle_packet(t0, a_port, addr(A), Bytes::new());
     relay.handle_packet(t0, 40_099 - 1, addr(A), rtp(1, b"a"));
