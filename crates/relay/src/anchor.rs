@@ -39,7 +39,8 @@ pub enum AnchorError {
     #[error("stream {0} has no connection address")]
     NoConnection(usize),
     /// An SRTP stream (`RTP/SAVP`) without an `a=crypto` line the relay can
-    /// use (a known suite and an inline key of the right length).
+    /// use (a known suite, one inline key of the right length without MKI,
+    /// no session parameters).
     #[error("stream {0} is SRTP without a usable a=crypto line")]
     NoUsableCrypto(usize),
     /// The description and the allocation have different numbers of streams.
@@ -119,10 +120,19 @@ fn stream_offer(
     })
 }
 
-/// The first inline key of a crypto line whose suite the relay knows.
+/// The key of a crypto line the relay can use: a suite it knows, one
+/// inline key without MKI, no session parameters (media's SRTP contexts
+/// carry no MKI and know no `UNENCRYPTED_SRTCP`, `KDR`, ...: such packets
+/// would all fail authentication).
 fn peer_crypto(crypto: &Crypto) -> Option<PeerCrypto> {
     let suite = crypto.suite.parse::<SrtpSuite>().ok()?;
-    let inline = crypto.inline_keys().next()?;
+    if !crypto.session_params.is_empty() || crypto.key_params.len() != 1 {
+        return None;
+    }
+    let inline = crypto
+        .inline_keys()
+        .next()
+        .filter(|key| key.mki.is_none())?;
     let key = MasterKey::from_base64(suite, &inline.key_salt).ok()?;
     Some(PeerCrypto {
         tag: crypto.tag,

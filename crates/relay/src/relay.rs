@@ -129,11 +129,7 @@ impl Relay {
             }
         }
         Self::arm(&mut self.deadlines, &self.config, &mut state);
-        let allocation = Allocation {
-            session,
-            offerer: state.allocation(Side::Offerer),
-            answerer: state.allocation(Side::Answerer),
-        };
+        let allocation = state.allocation();
         tracing::debug!(%session, streams, "relay session allocated");
         self.sessions.insert(session, state);
         Ok(allocation)
@@ -188,6 +184,13 @@ impl Relay {
         }
         tracing::debug!(%session, "relay session released");
         Ok(state.stats())
+    }
+
+    /// A live session's ports and keys, as the last command left them (to
+    /// anchor the SDP of a re-INVITE).
+    #[must_use]
+    pub fn allocation(&self, session: SessionId) -> Option<Allocation> {
+        self.sessions.get(&session).map(Session::allocation)
     }
 
     /// The counters of a live session.

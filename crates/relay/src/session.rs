@@ -15,8 +15,8 @@ use crate::latch::{Admission, Latch};
 use crate::rate::{Rate, RateWindow};
 use crate::stats::{DropCounts, LegStats, ReceptionQuality};
 use crate::{
-    LegAllocation, LegMedia, LegOffer, RelayConfig, RelayCrypto, RelayEvent, SessionId, Side,
-    StreamAllocation, StreamOffer, Transmit,
+    Allocation, LegAllocation, LegMedia, LegOffer, RelayConfig, RelayCrypto, RelayEvent, SessionId,
+    Side, StreamAllocation, StreamOffer, Transmit,
 };
 
 /// RTP and RTCP both start with version 2 in the top bits.
@@ -212,8 +212,13 @@ impl Session {
         self.id
     }
 
-    pub(crate) fn allocation(&self, side: Side) -> LegAllocation {
-        self.leg(side).allocation()
+    /// Both legs' ports and keys.
+    pub(crate) fn allocation(&self) -> Allocation {
+        Allocation {
+            session: self.id,
+            offerer: self.leg(Side::Offerer).allocation(),
+            answerer: self.leg(Side::Answerer).allocation(),
+        }
     }
 
     fn leg(&self, side: Side) -> &LegState {

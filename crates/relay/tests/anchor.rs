@@ -145,12 +145,17 @@ fn sdes_caller_to_plain_phone_and_back() {
         "m=audio 4000 RTP/SAVP 0",
         "a=rtpmap:0 PCMU/8000",
         "a=crypto:1 F8_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR",
-        &format!("a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:{PHONE_KEY}|2^20|1:4"),
+        "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR|2^20|1:4",
+        "a=crypto:3 AES_CM_128_HMAC_SHA1_32 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR UNENCRYPTED_SRTCP",
+        &format!("a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:{PHONE_KEY}|2^20"),
     ]);
     let leg = leg_offer(&offer).unwrap();
     assert_eq!(leg.media, LegMedia::Sdes(SrtpSuite::AesCm128HmacSha1_80));
     let peer = leg.streams[0].crypto.clone().unwrap();
-    assert_eq!(peer.tag, 2, "the unknown suite is skipped");
+    assert_eq!(
+        peer.tag, 4,
+        "an unknown suite, an MKI and session parameters are skipped"
+    );
     assert_eq!(peer.key.to_base64(), PHONE_KEY);
 
     let mut relay = relay();
@@ -170,7 +175,7 @@ fn sdes_caller_to_plain_phone_and_back() {
     assert_eq!(cryptos.len(), 1);
     assert_eq!(
         (cryptos[0].tag, cryptos[0].suite.as_str()),
-        (2, "AES_CM_128_HMAC_SHA1_80")
+        (4, "AES_CM_128_HMAC_SHA1_80")
     );
     let inline = cryptos[0].inline_keys().next().unwrap();
     let relay_key =
@@ -251,6 +256,11 @@ fn rtcp_mux_offered_and_refused() {
     let b_side = relay.update(t0, SESSION, Side::Answerer, bob).unwrap();
     let b_port = b_side.streams[0].rtp_port;
     assert_eq!(b_side.streams[0].rtcp_port, Some(b_port + 1));
+    assert_eq!(relay.allocation(SESSION).unwrap().answerer, b_side);
+    assert_eq!(
+        relay.allocation(SESSION).unwrap().offerer,
+        allocation.offerer
+    );
     // Alice muxes, so her answer says so.
     let to_alice = anchor(&answer, RELAY_IP, &allocation.offerer).unwrap();
     let text = to_alice.to_string();
