@@ -31,6 +31,7 @@ mod event;
 pub mod fuzzing;
 mod latch;
 mod leg;
+mod port_table;
 mod ports;
 mod rate;
 mod relay;

@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_core::RngCore;
 
+use crate::port_table::PortTable;
 use crate::ports::PortPool;
 use crate::session::{Arrival, Outputs, PortOwner, Session};
 use crate::{
@@ -32,7 +33,7 @@ pub struct Relay {
     config: RelayConfig,
     rng: Box<dyn RngCore + Send>,
     pool: PortPool,
-    owners: HashMap<u16, PortOwner>,
+    owners: PortTable,
     sessions: HashMap<SessionId, Session>,
     /// Media-timeout deadlines, at most one per session (`Session::armed`),
     /// checked against the session's real last activity when due.
@@ -58,9 +59,9 @@ impl Relay {
     pub fn new(config: RelayConfig, rng: Box<dyn RngCore + Send>) -> Self {
         Self {
             pool: PortPool::new(&config.ports),
+            owners: PortTable::new(&config.ports),
             config,
             rng,
-            owners: HashMap::new(),
             sessions: HashMap::new(),
             deadlines: BinaryHeap::new(),
             transmits: VecDeque::new(),
@@ -178,8 +179,8 @@ impl Relay {
             .remove(&session)
             .ok_or(RelayError::UnknownSession(session))?;
         for port in state.ports() {
-            self.owners.remove(&port);
-            self.owners.remove(&port.saturating_add(1));
+            self.owners.remove(port);
+            self.owners.remove(port.saturating_add(1));
             self.pool.give_back(port);
         }
         tracing::debug!(%session, "relay session released");
@@ -219,7 +220,7 @@ impl Relay {
         source: SocketAddr,
         bytes: Bytes,
     ) {
-        let Some(owner) = self.owners.get(&local_port).copied() else {
+        let Some(owner) = self.owners.get(local_port) else {
             self.unknown_port_drops += 1;
             return;
         };

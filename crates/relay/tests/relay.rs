@@ -550,3 +550,53 @@ fn garbage_and_unknown_ports_are_dropped() {
     assert_eq!(relay.stats(SESSION).unwrap().offerer.dropped.malformed, 2);
     assert_eq!(relay.unknown_port_drops(), 1);
 }
+
+#[test]
+fn a_re_invite_with_new_keys_rekeys_and_the_same_key_keeps_the_context() {
+    let t0 = Instant::now();
+    let mut rng = StdRng::seed_from_u64(11);
+    let old_key = MasterKey::generate(SrtpSuite::AesCm128HmacSha1_80, &mut rng);
+    let new_key = MasterKey::generate(SrtpSuite::AesCm128HmacSha1_80, &mut rng);
+    let mut relay = relay(config());
+    let allocation = relay
+        .allocate(t0, SESSION, sdes(A, &old_key), plain(B))
+        .unwrap();
+    let (a_port, _) = ports(&allocation);
+    let mut old_tx = SrtpContext::new(&old_key);
+    let first = old_tx.protect_rtp(&rtp(1, b"one")).unwrap();
+    relay.handle_packet(t0, a_port, addr(A), first.clone());
+    assert_eq!(transmits(&mut relay).len(), 1);
+
+    // Same key again (a re-INVITE for hold/resume): the replay window survives.
+    let a_side = relay
+        .update(t0, SESSION, Side::Offerer, sdes(A, &old_key))
+        .unwrap();
+    assert_eq!(
+        a_side.streams[0].crypto,
+        allocation.offerer.streams[0].crypto
+    );
+    relay.handle_packet(t0, a_port, addr(A), first);
+    assert!(transmits(&mut relay).is_empty());
+    assert_eq!(relay.stats(SESSION).unwrap().offerer.dropped.replayed, 1);
+
+    // New key: packets under the old one fail, under the new one pass.
+    relay
+        .update(t0, SESSION, Side::Offerer, sdes(A, &new_key))
+        .unwrap();
+    relay.handle_packet(
+        t0,
+        a_port,
+        addr(A),
+        old_tx.protect_rtp(&rtp(2, b"old")).unwrap(),
+    );
+    assert!(transmits(&mut relay).is_empty());
+    let mut new_tx = SrtpContext::new(&new_key);
+    relay.handle_packet(
+        t0,
+        a_port,
+        addr(A),
+        new_tx.protect_rtp(&rtp(3, b"new")).unwrap(),
+    );
+    assert_eq!(transmits(&mut relay)[0].bytes, rtp(3, b"new"));
+    assert_eq!(relay.stats(SESSION).unwrap().offerer.dropped.auth_failed, 1);
+}
