@@ -64,6 +64,17 @@ impl Latch {
         }
     }
 
+    /// A new SDP from the party. The same address keeps a latch (a session
+    /// refresh or a hold re-INVITE reopens no window for a hijacker, and a
+    /// NAT-latched source survives resume); another address, or no latch
+    /// yet, starts latching again.
+    pub(crate) fn renew(&mut self, expected: Option<SocketAddr>, open_until: Instant) {
+        let renewed = Self::new(expected, open_until);
+        if renewed.expected != self.expected || self.latched.is_none() {
+            *self = renewed;
+        }
+    }
+
     pub(crate) fn latch(&mut self, source: SocketAddr) {
         self.latched = Some(source);
     }

@@ -71,9 +71,9 @@ impl StreamState {
         }
     }
 
-    /// Takes the party's (new) SDP: addresses, direction and keys; the
-    /// latches start again. A key that did not change keeps its context
-    /// (its rollover counter and replay window).
+    /// Takes the party's (new) SDP: addresses, direction and keys. A latch
+    /// starts again only if its address changed, and a key that did not
+    /// change keeps its context (its rollover counter and replay window).
     fn apply(
         &mut self,
         offer: StreamOffer,
@@ -83,8 +83,8 @@ impl StreamState {
     ) {
         self.rtcp_mux = offer.rtcp_mux;
         self.direction = offer.direction;
-        self.rtp_latch = Latch::new(offer.rtp, open_until);
-        self.rtcp_latch = Latch::new(offer.rtcp, open_until);
+        self.rtp_latch.renew(offer.rtp, open_until);
+        self.rtcp_latch.renew(offer.rtcp, open_until);
         let LegMedia::Sdes(default_suite) = media else {
             self.peer_key = None;
             self.inbound = None;

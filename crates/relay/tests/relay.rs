@@ -505,7 +505,15 @@ fn hold_resume_and_a_new_address_through_update() {
     assert_eq!(sent[0].destination, addr(B));
     assert_eq!(relay.stats(SESSION).unwrap().answerer.dropped.on_hold, 1);
 
-    // A resumes from a new address (new SDP): it latches again, the old one is a stranger.
+    // A resumes with the same SDP: the latch stays, no window opens for a stranger.
+    relay.update(t1, SESSION, Side::Offerer, plain(A)).unwrap();
+    relay.handle_packet(t1, a_port, addr(STRANGER), rtp(3, b"evil"));
+    relay.handle_packet(t1, b_port, addr(B), rtp(3, b"b"));
+    let sent = transmits(&mut relay);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].destination, addr(A));
+
+    // A moves to a new address (new SDP): it latches again, the old one is a stranger.
     let t2 = t0 + Duration::from_secs(20);
     let moved = "192.0.2.11:4100";
     relay
@@ -513,7 +521,7 @@ fn hold_resume_and_a_new_address_through_update() {
         .unwrap();
     relay.handle_packet(t2, a_port, addr(moved), rtp(3, b"a"));
     relay.handle_packet(t2, a_port, addr(A), rtp(4, b"old"));
-    relay.handle_packet(t2, b_port, addr(B), rtp(3, b"b"));
+    relay.handle_packet(t2, b_port, addr(B), rtp(4, b"b"));
     let sent = transmits(&mut relay);
     assert_eq!(
         sent.iter().map(|t| t.destination).collect::<Vec<_>>(),
