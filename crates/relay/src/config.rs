@@ -18,10 +18,11 @@ pub struct RelayConfig {
     /// A session with no packet from either leg for this long is reported
     /// with [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout).
     pub media_timeout: Duration,
-    /// After an allocation or an update, how long a leg that has not
-    /// latched yet accepts its first packets from any address (NAT rewrites
-    /// both address and port). Afterwards only the address in its SDP, or
-    /// another port of the same IP, can latch it.
+    /// After an allocation or an update, how long a leg that has an SDP
+    /// address but has not latched yet accepts its first packets from any
+    /// address (NAT rewrites both address and port). Afterwards only the
+    /// address in its SDP, or another port of the same IP, can latch it. A
+    /// leg without an address (the callee before its answer) latches nobody.
     pub latch_window: Duration,
 }
 

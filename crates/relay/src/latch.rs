@@ -55,8 +55,12 @@ impl Latch {
                 Admission::Stranger
             };
         }
-        let same_ip =
-            self.expected.is_some_and(|e| e.ip() == source.ip()) || also_ip == Some(source.ip());
+        // No address yet (the callee before its answer, or `c=0.0.0.0`): the
+        // party sends nothing, so whoever does is not it.
+        let Some(expected) = self.expected else {
+            return Admission::Stranger;
+        };
+        let same_ip = expected.ip() == source.ip() || also_ip == Some(source.ip());
         if same_ip || now < self.open_until {
             Admission::Candidate
         } else {
@@ -128,8 +132,13 @@ mod tests {
     }
 
     #[test]
-    fn unspecified_sdp_address_expects_nothing() {
-        let latch = Latch::new(Some(addr("0.0.0.0:4000")), Instant::now());
+    fn unspecified_sdp_address_expects_nothing_and_latches_nobody() {
+        let now = Instant::now();
+        let latch = Latch::new(Some(addr("0.0.0.0:4000")), now + Duration::from_secs(2));
         assert_eq!(latch.destination(), None);
+        assert_eq!(
+            latch.admit(now, addr("192.0.2.1:4000"), None),
+            Admission::Stranger
+        );
     }
 }

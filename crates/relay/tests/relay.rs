@@ -608,3 +608,33 @@ fn a_re_invite_with_new_keys_rekeys_and_the_same_key_keeps_the_context() {
     assert_eq!(transmits(&mut relay)[0].bytes, rtp(3, b"new"));
     assert_eq!(relay.stats(SESSION).unwrap().offerer.dropped.auth_failed, 1);
 }
+
+#[test]
+fn the_callee_leg_latches_nobody_before_its_answer() {
+    let t0 = Instant::now();
+    let mut relay = relay(config());
+    let pending = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::pending(false)],
+    };
+    let allocation = relay.allocate(t0, SESSION, plain(A), pending).unwrap();
+    let (a_port, b_port) = ports(&allocation);
+    // A stranger guessing B's port within the window gets nothing of A's media.
+    relay.handle_packet(t0, b_port, addr(STRANGER), rtp(1, b"evil"));
+    relay.handle_packet(t0, a_port, addr(A), rtp(1, b"early"));
+    assert!(transmits(&mut relay).is_empty());
+    let dropped = relay.stats(SESSION).unwrap();
+    assert_eq!(dropped.answerer.dropped.stranger, 1);
+    assert_eq!(dropped.offerer.dropped.no_destination, 1);
+
+    // The answer gives B's address: B latches, A reaches B.
+    let t1 = t0 + Duration::from_secs(20);
+    relay.update(t1, SESSION, Side::Answerer, plain(B)).unwrap();
+    relay.handle_packet(t1, b_port, addr(B), rtp(2, b"b"));
+    relay.handle_packet(t1, a_port, addr(A), rtp(2, b"a"));
+    let sent = transmits(&mut relay);
+    assert_eq!(
+        sent.iter().map(|t| t.destination).collect::<Vec<_>>(),
+        [addr(A), addr(B)]
+    );
+}
