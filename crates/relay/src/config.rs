@@ -13,7 +13,8 @@ pub struct RelayConfig {
     /// Most sessions (calls) relayed at once.
     pub max_sessions: usize,
     /// Most packets per second one leg may send into the relay (RTP and
-    /// RTCP of all its streams); the rest are dropped.
+    /// RTCP of all its streams); the rest are dropped. Only packets from
+    /// the leg's own source count, so a stranger's flood cannot starve it.
     pub max_packets_per_second: u32,
     /// A session with no packet from either leg for this long is reported
     /// with [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout).

@@ -319,18 +319,6 @@ fn accept(
     } = arrival;
     let side = owner.side;
     let dropped = &mut leg.stats.dropped;
-    match leg.rate.check(now, config.max_packets_per_second) {
-        Rate::Allowed => {}
-        Rate::FirstExcess => {
-            dropped.rate_limited += 1;
-            events.push_back(RelayEvent::RateLimited { session, side });
-            return None;
-        }
-        Rate::Excess => {
-            dropped.rate_limited += 1;
-            return None;
-        }
-    }
     let stream = leg.streams.get_mut(owner.stream)?;
     let rtcp = owner.rtcp || looks_like_rtcp(&bytes);
     let rtp_ip = stream.rtp_latch.latched().map(|a| a.ip());
@@ -353,6 +341,20 @@ fn accept(
             });
         }
         return None;
+    }
+    // After the source check, so that a stranger's flood (dropped cheaply
+    // above) does not eat the party's budget.
+    match leg.rate.check(now, config.max_packets_per_second) {
+        Rate::Allowed => {}
+        Rate::FirstExcess => {
+            dropped.rate_limited += 1;
+            events.push_back(RelayEvent::RateLimited { session, side });
+            return None;
+        }
+        Rate::Excess => {
+            dropped.rate_limited += 1;
+            return None;
+        }
     }
     let wire_len = bytes.len();
     let plain = match (&leg.media, &mut stream.inbound) {

@@ -479,7 +479,15 @@ fn a_leg_over_its_packet_rate_is_cut_for_the_rest_of_the_second() {
         relay.stats(SESSION).unwrap().offerer.dropped.rate_limited,
         3
     );
-    relay.handle_packet(t0 + Duration::from_secs(1), a_port, addr(A), rtp(9, b"a"));
+    let t1 = t0 + Duration::from_secs(1);
+    relay.handle_packet(t1, a_port, addr(A), rtp(9, b"a"));
+    assert_eq!(transmits(&mut relay).len(), 1, "a new second, a new budget");
+
+    // A stranger's flood does not use up A's budget.
+    for seq in 0..50 {
+        relay.handle_packet(t1, a_port, addr(STRANGER), rtp(seq, b"evil"));
+    }
+    relay.handle_packet(t1, a_port, addr(A), rtp(100, b"a"));
     assert_eq!(transmits(&mut relay).len(), 1);
 }
 
