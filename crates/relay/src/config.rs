@@ -19,6 +19,10 @@ pub struct RelayConfig {
     /// A session with no packet from either leg for this long is reported
     /// with [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout).
     pub media_timeout: Duration,
+    /// The media timeout of a session on hold both ways (no stream's SDP
+    /// directions let media flow either way: `inactive`, or `sendonly`
+    /// against `sendonly`), where silence is expected; `None`: never.
+    pub hold_timeout: Option<Duration>,
     /// After an allocation or an update, how long a leg that has an SDP
     /// address but has not latched yet accepts its first packets from any
     /// address (NAT rewrites both address and port). Afterwards only the
@@ -34,6 +38,7 @@ impl Default for RelayConfig {
             max_sessions: 2_000,
             max_packets_per_second: 400,
             media_timeout: Duration::from_secs(60),
+            hold_timeout: Some(Duration::from_secs(3600)),
             latch_window: Duration::from_secs(3),
         }
     }

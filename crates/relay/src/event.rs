@@ -55,8 +55,9 @@ pub enum RelayEvent {
         /// The leg.
         side: Side,
     },
-    /// No packet from either leg for the configured media timeout: the
-    /// application ends the call. Reported once, until an update.
+    /// No packet from either leg for the configured media timeout (the
+    /// hold timeout when the call is on hold both ways): the application
+    /// ends the call. Reported once, until an update.
     MediaTimeout {
         /// The session.
         session: SessionId,

@@ -116,6 +116,7 @@ pub fn run(data: &[u8]) {
         max_sessions: 1,
         max_packets_per_second: 50,
         media_timeout: Duration::from_secs(5),
+        hold_timeout: Some(Duration::from_secs(20)),
         latch_window: config_latch_window(),
     };
     let mut relay = Relay::new(config, Box::new(SplitMix(7)));

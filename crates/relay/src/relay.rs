@@ -35,8 +35,9 @@ pub struct Relay {
     pool: PortPool,
     owners: PortTable,
     sessions: HashMap<SessionId, Session>,
-    /// Media-timeout deadlines, at most one per session (`Session::armed`),
-    /// checked against the session's real last activity when due.
+    /// Media-timeout deadlines, one live per session (`Session::scheduled`;
+    /// others are stale and skipped), checked against the session's real
+    /// last activity when due.
     deadlines: BinaryHeap<Reverse<(Instant, SessionId)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
@@ -252,35 +253,47 @@ impl Relay {
             let Some(state) = self.sessions.get_mut(&session) else {
                 continue;
             };
-            state.armed = false;
-            let due = state.last_activity + self.config.media_timeout;
-            if due <= now {
-                state.timed_out = true;
-                let idle = now.saturating_duration_since(state.last_activity);
-                tracing::info!(%session, ?idle, "media timeout");
-                self.events
-                    .push_back(RelayEvent::MediaTimeout { session, idle });
-            } else {
-                Self::arm(&mut self.deadlines, &self.config, state);
+            if state.scheduled != Some(deadline) {
+                continue; // replaced by an earlier deadline
+            }
+            state.scheduled = None;
+            match state.media_deadline(&self.config) {
+                Some(due) if due <= now => {
+                    state.timed_out = true;
+                    let idle = now.saturating_duration_since(state.last_activity);
+                    tracing::info!(%session, ?idle, "media timeout");
+                    self.events
+                        .push_back(RelayEvent::MediaTimeout { session, idle });
+                }
+                _ => Self::arm(&mut self.deadlines, &self.config, state),
             }
         }
     }
 
-    /// Puts the session's media-timeout deadline in the heap unless one is
-    /// there or it already timed out.
+    /// Puts the session's media-timeout deadline in the heap unless an
+    /// earlier one is there, it already timed out, or it is on hold with no
+    /// hold timeout.
     fn arm(
         deadlines: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
         config: &RelayConfig,
         state: &mut Session,
     ) {
-        if state.armed || state.timed_out {
+        if state.timed_out {
             return;
         }
-        state.armed = true;
-        deadlines.push(Reverse((
-            state.last_activity + config.media_timeout,
-            state.id(),
-        )));
+        let Some(deadline) = state.media_deadline(config) else {
+            return;
+        };
+        // An earlier entry is checked again when due; a later one (an update
+        // took the session off hold) is left to be skipped.
+        if state
+            .scheduled
+            .is_some_and(|scheduled| scheduled <= deadline)
+        {
+            return;
+        }
+        state.scheduled = Some(deadline);
+        deadlines.push(Reverse((deadline, state.id())));
     }
 
     /// The next datagram to send.

@@ -182,8 +182,8 @@ pub(crate) struct Session {
     legs: [LegState; 2],
     pub(crate) last_activity: Instant,
     pub(crate) timed_out: bool,
-    /// Whether a deadline for this session is in the relay's heap.
-    pub(crate) armed: bool,
+    /// The deadline of this session's live entry in the relay's heap.
+    pub(crate) scheduled: Option<Instant>,
 }
 
 impl Session {
@@ -204,7 +204,7 @@ impl Session {
             ],
             last_activity: now,
             timed_out: false,
-            armed: false,
+            scheduled: None,
         }
     }
 
@@ -243,6 +243,26 @@ impl Session {
         self.legs
             .iter()
             .flat_map(|leg| leg.streams.iter().map(|s| s.rtp_port))
+    }
+
+    /// Whether the SDP directions let no media flow either way on any
+    /// stream (a call on hold both ways is silent on purpose).
+    fn held(&self) -> bool {
+        let [offerer, answerer] = &self.legs;
+        !offerer.streams.iter().zip(&answerer.streams).any(|(a, b)| {
+            (a.direction.sends() && b.direction.receives())
+                || (b.direction.sends() && a.direction.receives())
+        })
+    }
+
+    /// When silence ends this session, if it does.
+    pub(crate) fn media_deadline(&self, config: &RelayConfig) -> Option<Instant> {
+        let timeout = if self.held() {
+            config.hold_timeout?
+        } else {
+            config.media_timeout
+        };
+        Some(self.last_activity + timeout)
     }
 
     pub(crate) fn stream_count(&self) -> usize {

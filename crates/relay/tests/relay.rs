@@ -34,6 +34,7 @@ fn config() -> RelayConfig {
         max_sessions: 10,
         max_packets_per_second: 100,
         media_timeout: Duration::from_secs(30),
+        hold_timeout: Some(Duration::from_secs(600)),
         latch_window: Duration::from_secs(2),
     }
 }
@@ -645,4 +646,44 @@ fn the_callee_leg_latches_nobody_before_its_answer() {
         sent.iter().map(|t| t.destination).collect::<Vec<_>>(),
         [addr(A), addr(B)]
     );
+}
+
+#[test]
+fn a_call_on_hold_both_ways_gets_the_hold_timeout_and_resume_the_media_timeout() {
+    let t0 = Instant::now();
+    let mut relay = relay(config());
+    let mut inactive = plain(A);
+    inactive.streams[0].direction = Direction::Inactive;
+    relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
+    relay.update(t0, SESSION, Side::Offerer, inactive).unwrap();
+
+    // Held both ways: 30 s of silence is expected, 600 s is not.
+    relay.handle_timeout(t0 + Duration::from_secs(30));
+    assert!(events(&mut relay).is_empty());
+    assert_eq!(relay.poll_timeout(), Some(t0 + Duration::from_secs(600)));
+
+    // Resumed at 100 s: the media timeout counts again, from the update.
+    let t100 = t0 + Duration::from_secs(100);
+    relay
+        .update(t100, SESSION, Side::Offerer, plain(A))
+        .unwrap();
+    assert_eq!(relay.poll_timeout(), Some(t100 + Duration::from_secs(30)));
+    relay.handle_timeout(t100 + Duration::from_secs(30));
+    assert_eq!(
+        events(&mut relay),
+        [RelayEvent::MediaTimeout {
+            session: SESSION,
+            idle: Duration::from_secs(30),
+        }]
+    );
+
+    // With no hold timeout, a held call is never timed out.
+    let mut relay = self::relay(RelayConfig {
+        hold_timeout: None,
+        ..config()
+    });
+    let mut inactive = plain(A);
+    inactive.streams[0].direction = Direction::Inactive;
+    relay.allocate(t0, SESSION, inactive, plain(B)).unwrap();
+    assert_eq!(relay.poll_timeout(), None);
 }
