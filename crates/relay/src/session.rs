@@ -34,6 +34,12 @@ fn is_version_2(bytes: &[u8], min_len: usize) -> bool {
     bytes.len() >= min_len && bytes.first().is_some_and(|b| b & 0xC0 == VERSION_2)
 }
 
+/// When a latch window opened now closes (at once if the configured
+/// window does not fit the clock).
+fn latch_deadline(now: Instant, config: &RelayConfig) -> Instant {
+    now.checked_add(config.latch_window).unwrap_or(now)
+}
+
 /// Where a local port belongs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PortOwner {
@@ -194,7 +200,7 @@ impl Session {
         config: &RelayConfig,
         rng: &mut dyn RngCore,
     ) -> Self {
-        let open_until = now + config.latch_window;
+        let open_until = latch_deadline(now, config);
         let [(offerer, offerer_ports), (answerer, answerer_ports)] = offers;
         Self {
             id,
@@ -262,7 +268,8 @@ impl Session {
         } else {
             config.media_timeout
         };
-        Some(self.last_activity + timeout)
+        // A timeout too large for the clock means never.
+        self.last_activity.checked_add(timeout)
     }
 
     pub(crate) fn stream_count(&self) -> usize {
@@ -278,7 +285,7 @@ impl Session {
         config: &RelayConfig,
         rng: &mut dyn RngCore,
     ) -> LegAllocation {
-        let open_until = now + config.latch_window;
+        let open_until = latch_deadline(now, config);
         let (leg, _) = self.legs_mut(side);
         leg.media = offer.media;
         for (state, stream) in leg.streams.iter_mut().zip(offer.streams) {
