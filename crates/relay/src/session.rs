@@ -1,0 +1,544 @@
+//! One relayed session: two legs, their streams, latches, keys and
+//! counters, and the path of one packet from one leg to the other.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rand_core::RngCore;
+use switchboard_media::rtcp::RtcpPacket;
+use switchboard_media::srtp::{MasterKey, SrtpContext, SrtpError};
+use switchboard_proto::sdp::Direction;
+
+use crate::latch::{Admission, Latch};
+use crate::rate::{Rate, RateWindow};
+use crate::stats::{DropCounts, LegStats, ReceptionQuality};
+use crate::{
+    Allocation, LegAllocation, LegMedia, LegOffer, RelayConfig, RelayCrypto, RelayEvent, SessionId,
+    Side, StreamAllocation, StreamOffer, Transmit,
+};
+
+/// RTP and RTCP both start with version 2 in the top bits.
+const VERSION_2: u8 = 0x80;
+const RTP_MIN_LEN: usize = 12;
+const RTCP_MIN_LEN: usize = 8;
+
+/// RFC 5761 §4: on a muxed port, a second byte of 192–223 is RTCP (the RTP
+/// payload types 64–95 that would collide are not used).
+fn looks_like_rtcp(bytes: &[u8]) -> bool {
+    bytes.get(1).is_some_and(|b| (192..=223).contains(b))
+}
+
+fn is_version_2(bytes: &[u8], min_len: usize) -> bool {
+    bytes.len() >= min_len && bytes.first().is_some_and(|b| b & 0xC0 == VERSION_2)
+}
+
+/// When a latch window opened now closes (at once if the configured
+/// window does not fit the clock).
+fn latch_deadline(now: Instant, config: &RelayConfig) -> Instant {
+    now.checked_add(config.latch_window).unwrap_or(now)
+}
+
+/// Where a local port belongs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct PortOwner {
+    pub(crate) session: SessionId,
+    pub(crate) side: Side,
+    pub(crate) stream: usize,
+    pub(crate) rtcp: bool,
+}
+
+#[derive(Debug)]
+struct StreamState {
+    rtp_port: u16,
+    rtcp_mux: bool,
+    direction: Direction,
+    rtp_latch: Latch,
+    rtcp_latch: Latch,
+    /// The party's key and the context that decrypts what it sends.
+    peer_key: Option<MasterKey>,
+    inbound: Option<SrtpContext>,
+    /// The relay's key towards the party and the context that encrypts.
+    relay_crypto: Option<RelayCrypto>,
+    outbound: Option<SrtpContext>,
+}
+
+impl StreamState {
+    fn rtcp_port(&self) -> u16 {
+        self.rtp_port.saturating_add(1)
+    }
+
+    fn allocation(&self) -> StreamAllocation {
+        StreamAllocation {
+            rtp_port: self.rtp_port,
+            rtcp_port: (!self.rtcp_mux).then(|| self.rtcp_port()),
+            crypto: self.relay_crypto.clone(),
+        }
+    }
+
+    /// Takes the party's (new) SDP: addresses, direction and keys. A latch
+    /// starts again only if its address changed, and a key that did not
+    /// change keeps its context (its rollover counter and replay window).
+    fn apply(
+        &mut self,
+        offer: StreamOffer,
+        media: LegMedia,
+        open_until: Instant,
+        rng: &mut dyn RngCore,
+    ) {
+        self.rtcp_mux = offer.rtcp_mux;
+        self.direction = offer.direction;
+        self.rtp_latch.renew(offer.rtp, open_until);
+        self.rtcp_latch.renew(offer.rtcp, open_until);
+        let LegMedia::Sdes(default_suite) = media else {
+            self.peer_key = None;
+            self.inbound = None;
+            self.relay_crypto = None;
+            self.outbound = None;
+            return;
+        };
+        let peer = offer.crypto;
+        let peer_key = peer.as_ref().map(|p| p.key.clone());
+        if peer_key != self.peer_key {
+            self.inbound = peer_key.as_ref().map(SrtpContext::new);
+            self.peer_key = peer_key;
+        }
+        let suite = self
+            .peer_key
+            .as_ref()
+            .map_or(default_suite, MasterKey::suite);
+        let tag = peer.map_or(1, |p| p.tag);
+        match &mut self.relay_crypto {
+            Some(relay) if relay.key.suite() == suite => relay.tag = tag,
+            _ => {
+                let key = MasterKey::generate(suite, rng);
+                self.outbound = Some(SrtpContext::new(&key));
+                self.relay_crypto = Some(RelayCrypto { tag, key });
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct LegState {
+    media: LegMedia,
+    streams: Vec<StreamState>,
+    rate: RateWindow,
+    stats: LegStats,
+}
+
+impl LegState {
+    fn new(offer: LegOffer, ports: &[u16], open_until: Instant, rng: &mut dyn RngCore) -> Self {
+        let streams = offer
+            .streams
+            .into_iter()
+            .zip(ports)
+            .map(|(stream, port)| {
+                let mut state = StreamState {
+                    rtp_port: *port,
+                    rtcp_mux: false,
+                    direction: Direction::SendRecv,
+                    rtp_latch: Latch::new(None, open_until),
+                    rtcp_latch: Latch::new(None, open_until),
+                    peer_key: None,
+                    inbound: None,
+                    relay_crypto: None,
+                    outbound: None,
+                };
+                state.apply(stream, offer.media, open_until, rng);
+                state
+            })
+            .collect();
+        Self {
+            media: offer.media,
+            streams,
+            rate: RateWindow::default(),
+            stats: LegStats::default(),
+        }
+    }
+
+    fn allocation(&self) -> LegAllocation {
+        LegAllocation {
+            media: self.media,
+            streams: self.streams.iter().map(StreamState::allocation).collect(),
+        }
+    }
+}
+
+/// A datagram read on one of the relay's ports.
+#[derive(Debug)]
+pub(crate) struct Arrival {
+    pub(crate) now: Instant,
+    pub(crate) owner: PortOwner,
+    pub(crate) source: SocketAddr,
+    pub(crate) bytes: Bytes,
+}
+
+/// The relay's output queues.
+#[derive(Debug)]
+pub(crate) struct Outputs<'a> {
+    pub(crate) transmits: &'a mut VecDeque<Transmit>,
+    pub(crate) events: &'a mut VecDeque<RelayEvent>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Session {
+    id: SessionId,
+    legs: [LegState; 2],
+    pub(crate) last_activity: Instant,
+    pub(crate) timed_out: bool,
+    /// The deadline of this session's live entry in the relay's heap.
+    pub(crate) scheduled: Option<Instant>,
+}
+
+impl Session {
+    pub(crate) fn new(
+        id: SessionId,
+        now: Instant,
+        offers: [(LegOffer, &[u16]); 2],
+        config: &RelayConfig,
+        rng: &mut dyn RngCore,
+    ) -> Self {
+        let open_until = latch_deadline(now, config);
+        let [(offerer, offerer_ports), (answerer, answerer_ports)] = offers;
+        Self {
+            id,
+            legs: [
+                LegState::new(offerer, offerer_ports, open_until, rng),
+                LegState::new(answerer, answerer_ports, open_until, rng),
+            ],
+            last_activity: now,
+            timed_out: false,
+            scheduled: None,
+        }
+    }
+
+    pub(crate) const fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Both legs' ports and keys.
+    pub(crate) fn allocation(&self) -> Allocation {
+        Allocation {
+            session: self.id,
+            offerer: self.leg(Side::Offerer).allocation(),
+            answerer: self.leg(Side::Answerer).allocation(),
+        }
+    }
+
+    fn leg(&self, side: Side) -> &LegState {
+        let [offerer, answerer] = &self.legs;
+        match side {
+            Side::Offerer => offerer,
+            Side::Answerer => answerer,
+        }
+    }
+
+    /// This leg and the other one, both mutable.
+    fn legs_mut(&mut self, side: Side) -> (&mut LegState, &mut LegState) {
+        let [offerer, answerer] = &mut self.legs;
+        match side {
+            Side::Offerer => (offerer, answerer),
+            Side::Answerer => (answerer, offerer),
+        }
+    }
+
+    /// The RTP ports of every stream of both legs (each with its RTCP port above).
+    pub(crate) fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.legs
+            .iter()
+            .flat_map(|leg| leg.streams.iter().map(|s| s.rtp_port))
+    }
+
+    /// Whether the SDP directions let no media flow either way on any
+    /// stream (a call on hold both ways is silent on purpose).
+    fn held(&self) -> bool {
+        let [offerer, answerer] = &self.legs;
+        !offerer.streams.iter().zip(&answerer.streams).any(|(a, b)| {
+            (a.direction.sends() && b.direction.receives())
+                || (b.direction.sends() && a.direction.receives())
+        })
+    }
+
+    /// When silence ends this session, if it does.
+    pub(crate) fn media_deadline(&self, config: &RelayConfig) -> Option<Instant> {
+        let timeout = if self.held() {
+            config.hold_timeout?
+        } else {
+            config.media_timeout
+        };
+        // A timeout too large for the clock means never.
+        self.last_activity.checked_add(timeout)
+    }
+
+    pub(crate) fn stream_count(&self) -> usize {
+        self.leg(Side::Offerer).streams.len()
+    }
+
+    /// A new SDP from one party (re-INVITE, or the callee's answer).
+    pub(crate) fn update(
+        &mut self,
+        now: Instant,
+        side: Side,
+        offer: LegOffer,
+        config: &RelayConfig,
+        rng: &mut dyn RngCore,
+    ) -> LegAllocation {
+        let open_until = latch_deadline(now, config);
+        let (leg, _) = self.legs_mut(side);
+        leg.media = offer.media;
+        for (state, stream) in leg.streams.iter_mut().zip(offer.streams) {
+            state.apply(stream, offer.media, open_until, rng);
+        }
+        let allocation = leg.allocation();
+        self.last_activity = now;
+        self.timed_out = false;
+        allocation
+    }
+
+    pub(crate) fn stats(&self) -> crate::SessionStats {
+        crate::SessionStats {
+            session: self.id,
+            offerer: self.leg(Side::Offerer).stats,
+            answerer: self.leg(Side::Answerer).stats,
+        }
+    }
+
+    /// One datagram that arrived on one of this session's ports.
+    pub(crate) fn handle_packet(
+        &mut self,
+        arrival: Arrival,
+        config: &RelayConfig,
+        out: Outputs<'_>,
+    ) {
+        let (id, owner, now) = (self.id, arrival.owner, arrival.now);
+        let (inbound, outbound) = self.legs_mut(owner.side);
+        let Some(accepted) = accept(id, arrival, inbound, config, out.events) else {
+            return;
+        };
+        forward(owner, accepted, inbound, outbound, out.transmits);
+        self.last_activity = now;
+    }
+}
+
+/// A packet accepted from a party: decrypted, its kind known.
+struct Accepted {
+    plain: Bytes,
+    rtcp: bool,
+    sends: bool,
+}
+
+/// Rate limit, latch check, decryption and counting of one packet from the
+/// `inbound` leg; `None` when dropped (counted).
+fn accept(
+    session: SessionId,
+    arrival: Arrival,
+    leg: &mut LegState,
+    config: &RelayConfig,
+    events: &mut VecDeque<RelayEvent>,
+) -> Option<Accepted> {
+    let Arrival {
+        now,
+        owner,
+        source,
+        bytes,
+    } = arrival;
+    let side = owner.side;
+    let dropped = &mut leg.stats.dropped;
+    let stream = leg.streams.get_mut(owner.stream)?;
+    let rtcp = owner.rtcp || looks_like_rtcp(&bytes);
+    let rtp_ip = stream.rtp_latch.latched().map(|a| a.ip());
+    let (latch, also_ip) = if owner.rtcp {
+        (&mut stream.rtcp_latch, rtp_ip)
+    } else {
+        (&mut stream.rtp_latch, None)
+    };
+    let admission = latch.admit(now, source, also_ip);
+    if admission == Admission::Stranger {
+        dropped.stranger += 1;
+        if !latch.stranger_reported {
+            latch.stranger_reported = true;
+            tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
+            events.push_back(RelayEvent::StrangerDropped {
+                session,
+                side,
+                stream: owner.stream,
+                source,
+            });
+        }
+        return None;
+    }
+    // After the source check, so that a stranger's flood (dropped cheaply
+    // above) does not eat the party's budget.
+    match leg.rate.check(now, config.max_packets_per_second) {
+        Rate::Allowed => {}
+        Rate::FirstExcess => {
+            dropped.rate_limited += 1;
+            events.push_back(RelayEvent::RateLimited { session, side });
+            return None;
+        }
+        Rate::Excess => {
+            dropped.rate_limited += 1;
+            return None;
+        }
+    }
+    let wire_len = bytes.len();
+    let plain = match (&leg.media, &mut stream.inbound) {
+        (LegMedia::Sdes(_), None) => Err(Drop::NoKey),
+        (LegMedia::Sdes(_), Some(context)) => {
+            let result = if rtcp {
+                context.unprotect_rtcp(&bytes)
+            } else {
+                context.unprotect_rtp(&bytes)
+            };
+            result.map_err(Drop::from)
+        }
+        (_, _) => {
+            let min_len = if rtcp { RTCP_MIN_LEN } else { RTP_MIN_LEN };
+            if is_version_2(&bytes, min_len) {
+                Ok(bytes)
+            } else {
+                Err(Drop::Malformed)
+            }
+        }
+    };
+    let plain = match plain {
+        Ok(plain) => plain,
+        Err(reason) => {
+            reason.count(dropped);
+            return None;
+        }
+    };
+    if admission == Admission::Candidate {
+        latch.latch(source);
+        tracing::debug!(%session, ?side, %source, rtcp = owner.rtcp, "leg latched");
+        events.push_back(RelayEvent::Latched {
+            session,
+            side,
+            stream: owner.stream,
+            rtcp: owner.rtcp,
+            source,
+        });
+    }
+    let stats = &mut leg.stats;
+    stats.packets_in += 1;
+    stats.bytes_in += wire_len as u64;
+    if rtcp {
+        stats.rtcp_in += 1;
+        if let Some(quality) = reception_quality(&plain) {
+            stats.quality = Some(quality);
+        }
+    }
+    Some(Accepted {
+        plain,
+        rtcp,
+        sends: stream.direction.sends(),
+    })
+}
+
+/// Sends an accepted packet to the other leg's party, encrypted for it if
+/// its leg is SRTP.
+fn forward(
+    owner: PortOwner,
+    packet: Accepted,
+    inbound: &mut LegState,
+    outbound: &mut LegState,
+    transmits: &mut VecDeque<Transmit>,
+) {
+    let dropped = &mut inbound.stats.dropped;
+    let Some(stream) = outbound.streams.get_mut(owner.stream) else {
+        dropped.no_destination += 1;
+        return;
+    };
+    // Hold (RFC 3264 §8.4): media flows only where the sender sends and the
+    // receiver receives; RTCP flows regardless.
+    let flows = packet.rtcp || (packet.sends && stream.direction.receives());
+    if !flows {
+        dropped.on_hold += 1;
+        return;
+    }
+    let separate_rtcp = packet.rtcp && !stream.rtcp_mux;
+    let (destination, local_port) = if separate_rtcp {
+        (stream.rtcp_latch.destination(), stream.rtcp_port())
+    } else {
+        (stream.rtp_latch.destination(), stream.rtp_port)
+    };
+    let Some(destination) = destination else {
+        dropped.no_destination += 1;
+        return;
+    };
+    let bytes = match &mut stream.outbound {
+        Some(context) => {
+            let protected = if packet.rtcp {
+                context.protect_rtcp(&packet.plain)
+            } else {
+                context.protect_rtp(&packet.plain)
+            };
+            match protected {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    dropped.malformed += 1;
+                    return;
+                }
+            }
+        }
+        None => packet.plain,
+    };
+    let stats = &mut outbound.stats;
+    stats.packets_out += 1;
+    stats.bytes_out += bytes.len() as u64;
+    transmits.push_back(Transmit {
+        local_port,
+        destination,
+        bytes,
+    });
+}
+
+/// The last report block of a compound RTCP packet's SR or RR.
+fn reception_quality(plain: &Bytes) -> Option<ReceptionQuality> {
+    let packets = RtcpPacket::parse_compound(plain).ok()?;
+    packets
+        .iter()
+        .filter_map(|packet| match packet {
+            RtcpPacket::SenderReport(sr) => sr.reports.last(),
+            RtcpPacket::ReceiverReport(rr) => rr.reports.last(),
+            _ => None,
+        })
+        .last()
+        .map(|block| ReceptionQuality {
+            fraction_lost: block.fraction_lost,
+            cumulative_lost: block.cumulative_lost,
+            jitter: block.jitter,
+        })
+}
+
+/// Why an accepted-source packet is still dropped.
+enum Drop {
+    NoKey,
+    Malformed,
+    AuthFailed,
+    Replayed,
+}
+
+impl Drop {
+    fn count(self, dropped: &mut DropCounts) {
+        let counter = match self {
+            Self::NoKey => &mut dropped.no_key,
+            Self::Malformed => &mut dropped.malformed,
+            Self::AuthFailed => &mut dropped.auth_failed,
+            Self::Replayed => &mut dropped.replayed,
+        };
+        *counter += 1;
+    }
+}
+
+impl From<SrtpError> for Drop {
+    fn from(error: SrtpError) -> Self {
+        match error {
+            SrtpError::AuthenticationFailed => Self::AuthFailed,
+            SrtpError::Replayed | SrtpError::TooOld => Self::Replayed,
+            _ => Self::Malformed,
+        }
+    }
+}
