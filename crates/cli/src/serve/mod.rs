@@ -6,10 +6,10 @@
 //! besides `switchboard-net` that uses tokio.
 
 mod admin;
-mod dashboard;
 mod admin_thread;
 mod admin_views;
 mod aor_index;
+mod dashboard;
 mod metrics;
 mod server;
 
