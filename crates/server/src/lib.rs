@@ -29,6 +29,7 @@ pub mod cdr;
 pub mod events;
 pub mod hangup;
 mod live_call;
+pub mod media;
 mod metrics;
 pub mod protect;
 pub mod proxy;

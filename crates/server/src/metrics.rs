@@ -31,6 +31,7 @@ pub(crate) struct Counters {
     ended_by_operator: u64,
     ended_session_expired: u64,
     ended_max_duration: u64,
+    ended_media_timeout: u64,
 }
 
 impl Counters {
@@ -80,6 +81,7 @@ impl Counters {
         match side {
             HangupSide::SessionExpired => self.ended_session_expired += 1,
             HangupSide::MaxDuration => self.ended_max_duration += 1,
+            HangupSide::MediaTimeout => self.ended_media_timeout += 1,
             _ => self.ended_by_operator += 1,
         }
     }
@@ -110,6 +112,9 @@ impl Counters {
             calls_ended_by_operator: self.ended_by_operator,
             calls_ended_session_expired: self.ended_session_expired,
             calls_ended_max_duration: self.ended_max_duration,
+            calls_ended_media_timeout: self.ended_media_timeout,
+            relay_sessions: gauges.relay_sessions,
+            relay_dropped: gauges.relay_dropped,
         }
     }
 }
@@ -125,6 +130,8 @@ pub(crate) struct Gauges {
     pub(crate) gateways_up: usize,
     pub(crate) gateways_down: usize,
     pub(crate) gateways_unknown: usize,
+    pub(crate) relay_sessions: usize,
+    pub(crate) relay_dropped: u64,
 }
 
 /// The server's metrics at one moment ([`Service::metrics`]): gauges
@@ -174,4 +181,12 @@ pub struct ServiceMetrics {
     /// Counter: answered calls the server ended because they lasted longer
     /// than the caller's group allows.
     pub calls_ended_max_duration: u64,
+    /// Counter: answered calls the server ended because no media passed
+    /// its relay for the media timeout.
+    pub calls_ended_media_timeout: u64,
+    /// Gauge: calls anchored on the media relay.
+    pub relay_sessions: usize,
+    /// Counter: packets the media relay dropped (a stranger's, over the
+    /// rate, on hold, to a port of no call, ...).
+    pub relay_dropped: u64,
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::auth::AuthConfig;
 use crate::events::EventsConfig;
+use crate::media::MediaConfig;
 use crate::protect::ProtectConfig;
 use crate::proxy::ProxyConfig;
 use crate::registrar::RegistrarConfig;
@@ -50,6 +51,8 @@ pub struct ServiceConfig {
     /// Session timers as a proxy (RFC 4028): the interval asked of calls,
     /// the shortest accepted; calls whose refreshes stop are ended.
     pub session_timers: SessionTimerPolicy,
+    /// The media relay (`[media]`): off unless its policy says.
+    pub media: MediaConfig,
 }
 
 /// Offline messages (MESSAGE to a local user with no device): kept
@@ -122,6 +125,7 @@ impl ServiceConfig {
             records_keep: None,
             records_flush: Duration::ZERO,
             session_timers: SessionTimerPolicy::default(),
+            media: MediaConfig::default(),
         }
     }
 

@@ -163,6 +163,7 @@ fn reason_of(side: HangupSide) -> Option<&'static str> {
     match side {
         HangupSide::SessionExpired => Some("SIP;cause=200;text=\"Session timer expired\""),
         HangupSide::MaxDuration => Some("SIP;cause=200;text=\"Maximum call duration reached\""),
+        HangupSide::MediaTimeout => Some("SIP;cause=200;text=\"Media timeout\""),
         _ => None,
     }
 }

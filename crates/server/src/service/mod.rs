@@ -44,6 +44,7 @@ mod effect;
 mod events;
 mod live;
 mod mailbox;
+mod media;
 mod messages;
 mod notify;
 mod operator;
@@ -156,6 +157,8 @@ pub struct Service {
     checking_users: bool,
     /// What the operators' metrics count.
     counters: Counters,
+    /// The media relay and the calls it anchors (`[media] relay` on).
+    media: Option<crate::media::MediaRelay>,
 }
 
 /// Most record changes in one batch: a burst of calls is written before
@@ -238,6 +241,11 @@ impl Service {
             .extend(config.proxy.domains.iter().cloned());
         let outbound = config.outbound_route();
         let local = Local::new(&config.proxy);
+        let relay_fallback = config
+            .proxy
+            .listeners
+            .first()
+            .map_or(IpAddr::from([127, 0, 0, 1]), |l| l.addr.ip());
         Self {
             registrar: Registrar::new(config.registrar, rng()),
             events: events::EventState::new(config.events),
@@ -278,6 +286,8 @@ impl Service {
             attempts: HashMap::new(),
             transfers: transfer::Transfers::default(),
             counters: Counters::default(),
+            // After the trunks: the parts above keep their RNGs.
+            media: crate::media::MediaRelay::new(config.media, relay_fallback, rng()),
         }
     }
 
@@ -380,6 +390,8 @@ impl Service {
             calls: self.calls.len(),
             proxy_contexts: self.proxy.context_count(),
             subscriptions: self.events.subscriptions().len(),
+            relay_sessions: self.media.as_ref().map_or(0, |m| m.call_count()),
+            relay_dropped: self.media.as_ref().map_or(0, |m| m.dropped()),
             ..Gauges::default()
         };
         for gateway in self.trunks.states().iter().flat_map(|t| &t.gateways) {
@@ -405,7 +417,8 @@ impl Service {
                 source,
             } => self.on_request(now, ep, tx, request, source),
             Event::Ack { request, source } => self.on_ack(now, ep, request, source),
-            other => {
+            mut other => {
+                self.anchor_response(now, &mut other);
                 // Responses, CANCELs, timeouts of the proxy's transactions;
                 // what is left is not the proxy's (a CANCEL of a request
                 // answered here, a stray response) and needs nothing.
@@ -490,6 +503,14 @@ impl Service {
         if self.timers.poll_timeout().is_some_and(|t| t <= at) {
             self.call_deadlines(now, ep);
         }
+        if self
+            .media
+            .as_ref()
+            .and_then(|m| m.poll_timeout())
+            .is_some_and(|t| t <= at)
+        {
+            self.media_timeout(now, ep);
+        }
         if self.trunks_stale {
             self.trunks_stale = false;
             let plan = Arc::clone(&self.plan);
@@ -554,6 +575,7 @@ impl Service {
             self.trunks.poll_timeout(),
             self.records_flush_at,
             self.timers.poll_timeout(),
+            self.media.as_ref().and_then(|m| m.poll_timeout()),
         ];
         Some(candidates.into_iter().flatten().fold(next, Instant::min))
     }
@@ -899,6 +921,7 @@ impl Service {
         }
         if let Some(call_id) = ended.filter(|id| !self.calls.is_in_progress(id)) {
             self.timers.forget(&call_id);
+            self.release_media(&call_id);
         }
         // Read before the next apply: ended dialogs are reported once.
         for aor in changed {

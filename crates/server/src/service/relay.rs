@@ -540,6 +540,9 @@ impl Service {
                 return;
             }
         }
+        if !self.anchor_request(now, ep, &mut incoming) {
+            return; // the media relay is full: 503, no half call
+        }
         self.consume_credentials(&mut incoming.request);
         let headers = incoming.request.headers();
         if let (Some(call_id), Some(from_tag), Some(to_tag), Some(cseq)) = (

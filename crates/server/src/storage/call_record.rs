@@ -80,6 +80,9 @@ pub enum HangupSide {
     /// The server ended it: it lasted longer than the caller's group
     /// allows (`[group_limits] max_call`).
     MaxDuration,
+    /// The server ended it: no media passed its relay for the media
+    /// timeout (`[media] timeout`).
+    MediaTimeout,
 }
 
 impl HangupSide {
@@ -92,6 +95,7 @@ impl HangupSide {
             Self::Server => "server",
             Self::SessionExpired => "session-expired",
             Self::MaxDuration => "max-duration",
+            Self::MediaTimeout => "media-timeout",
         }
     }
 
@@ -104,6 +108,7 @@ impl HangupSide {
             Self::Server,
             Self::SessionExpired,
             Self::MaxDuration,
+            Self::MediaTimeout,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
