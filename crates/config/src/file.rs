@@ -61,6 +61,9 @@ pub struct FileConfig {
     /// Call detail records.
     #[serde(default)]
     pub records: RecordsSection,
+    /// The media relay.
+    #[serde(default)]
+    pub media: MediaSection,
     /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
     /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
     /// here and read by `switchboard-routing`'s `Plan::load` from the same
@@ -118,6 +121,61 @@ pub struct MessagesSection {
 pub struct RecordsSection {
     /// Days a record is kept (default 90); older ones are deleted.
     pub keep_days: Option<u64>,
+}
+
+/// `[media]`: the media relay (RTP anchored on the server's ports).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MediaSection {
+    /// Which calls are relayed: `"never"` (the default), `"always"`, or
+    /// `"auto"` (the caller's SDP address is not its signalling source).
+    pub relay: Option<RelayPolicy>,
+    /// The UDP ports the relay binds and hands out, `"FIRST-LAST"`
+    /// (default `"30000-30999"`); each call takes two pairs per stream.
+    pub ports: Option<PortRange>,
+    /// The address written into the SDP the parties receive, and bound
+    /// (default: the first listener's).
+    pub address: Option<std::net::IpAddr>,
+    /// Seconds without a packet from either party before the server ends
+    /// the call (default 60).
+    pub timeout: Option<std::num::NonZeroU64>,
+}
+
+/// `[media] relay`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayPolicy {
+    /// No call.
+    Never,
+    /// Every call with an SDP offer.
+    Always,
+    /// Calls whose caller is behind a NAT.
+    Auto,
+}
+
+/// `[media] ports`: `"FIRST-LAST"`, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PortRange {
+    /// The lowest port.
+    pub first: u16,
+    /// The highest port.
+    pub last: u16,
+}
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let wrong = || format!("{text:?}: must be \"FIRST-LAST\", two ports of 1024 and above, at least 4 apart");
+        let (first, last) = text.split_once('-').ok_or_else(wrong)?;
+        let first: u16 = first.trim().parse().map_err(|_| wrong())?;
+        let last: u16 = last.trim().parse().map_err(|_| wrong())?;
+        if first < 1024 || last < first.saturating_add(3) {
+            return Err(wrong());
+        }
+        Ok(Self { first, last })
+    }
 }
 
 /// `[proxy]`.

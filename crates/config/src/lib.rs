@@ -20,7 +20,7 @@ mod settings;
 
 pub use error::ConfigError;
 pub use file::{
-    AuthSection, FileConfig, ListSection, MessagesSection, PresenceSection, ProtectionSection,
+    AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange, RelayPolicy, PresenceSection, ProtectionSection,
     ProxySection, RecordsSection, RegistrarSection, WatchRuleSection,
 };
 pub use flags::Flags;

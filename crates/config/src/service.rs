@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use switchboard_server::Aor;
+use switchboard_server::media::{MediaConfig, MediaPolicy, RelayConfig};
 use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
@@ -11,7 +12,13 @@ use switchboard_server::service::MailboxConfig;
 use switchboard_server::{AuthConfig, ProtectConfig, ServiceConfig, SessionTimerPolicy};
 
 use crate::settings::{DEFAULT_MIN_SE, DEFAULT_SESSION_EXPIRES};
-use crate::{Host, Settings};
+use crate::{Host, PortRange, RelayPolicy, Settings};
+
+/// `[media] ports` when the file does not say.
+const DEFAULT_MEDIA_PORTS: PortRange = PortRange {
+    first: 30_000,
+    last: 30_999,
+};
 
 /// `[records] keep_days` when the file does not say.
 const DEFAULT_KEEP_DAYS: u64 = 90;
@@ -38,6 +45,7 @@ impl Settings {
         let days = self.records.keep_days.unwrap_or(DEFAULT_KEEP_DAYS);
         config.records_keep = Some(Duration::from_secs(days.saturating_mul(24 * 3600)));
         config.records_flush = RECORDS_FLUSH;
+        config.media = self.media_config();
         config.session_timers = SessionTimerPolicy::new(
             self.proxy
                 .session_expires
@@ -45,6 +53,23 @@ impl Settings {
             self.proxy.min_se.unwrap_or(DEFAULT_MIN_SE),
         );
         config
+    }
+
+    /// `[media]`: the relay's policy, ports, address and media timeout.
+    fn media_config(&self) -> MediaConfig {
+        let m = &self.media;
+        let policy = match m.relay {
+            None | Some(RelayPolicy::Never) => MediaPolicy::Never,
+            Some(RelayPolicy::Always) => MediaPolicy::Always,
+            Some(RelayPolicy::Auto) => MediaPolicy::Auto,
+        };
+        let mut relay = RelayConfig::default();
+        let ports = m.ports.unwrap_or(DEFAULT_MEDIA_PORTS);
+        relay.ports = ports.first..=ports.last;
+        if let Some(seconds) = m.timeout {
+            relay.media_timeout = Duration::from_secs(seconds.get());
+        }
+        MediaConfig::new(policy, relay, m.address)
     }
 
     fn mailbox_config(&self) -> MailboxConfig {

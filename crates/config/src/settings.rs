@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use switchboard_core::Transport;
 
 use crate::file::{
-    AuthSection, FileConfig, MessagesSection, PresenceSection, ProtectionSection, ProxySection,
+    AuthSection, FileConfig, MediaSection, MessagesSection, PresenceSection, ProtectionSection, ProxySection,
     RecordsSection, RegistrarSection,
 };
 use crate::listeners::{default_domains, listeners_on, parse_listen};
@@ -68,6 +68,8 @@ pub struct Settings {
     pub messages: MessagesSection,
     /// `[records]` as the file says.
     pub records: RecordsSection,
+    /// `[media]` as the file says.
+    pub media: MediaSection,
     /// `udp_buffer_bytes` as the file says.
     pub udp_buffer_bytes: Option<usize>,
     /// The admin API's address; `None`: switched off.
@@ -254,6 +256,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     check_presence(&file.presence)?;
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
+    check_media(&file.media, &listen)?;
     if file.records.keep_days == Some(0) {
         return Err(ConfigError::new("records.keep_days", "must be at least 1"));
     }
@@ -270,6 +273,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         max_transactions: file.max_transactions,
         messages: file.messages,
         records: file.records,
+        media: file.media,
         udp_buffer_bytes: file.udp_buffer_bytes,
         admin,
     })
@@ -320,6 +324,25 @@ fn check_messages(m: &MessagesSection) -> Result<(), ConfigError> {
     }
     if m.max_age == Some(0) {
         return Err(ConfigError::new("messages.max_age", at_least_one));
+    }
+    Ok(())
+}
+
+/// A relay needs an address the parties can reach: a listener on
+/// `0.0.0.0` or `::` names none.
+fn check_media(
+    m: &MediaSection,
+    listen: &[(Transport, SocketAddr)],
+) -> Result<(), ConfigError> {
+    let on = m
+        .relay
+        .is_some_and(|p| p != crate::file::RelayPolicy::Never);
+    let unspecified = listen.first().is_none_or(|(_, a)| a.ip().is_unspecified());
+    if on && m.address.is_none() && unspecified {
+        return Err(ConfigError::new(
+            "media.address",
+            "needed when the first listener is on a wildcard address: the parties must be told where to send media",
+        ));
     }
     Ok(())
 }
@@ -582,5 +605,47 @@ mod tests {
             ..Flags::default()
         };
         assert_eq!(resolve_file("", &flags).unwrap_err().key, "--listen");
+    }
+
+    #[test]
+    fn media_section_sets_the_relay_and_is_checked_with_its_line() {
+        use switchboard_server::media::MediaPolicy;
+        let media = |text: &str| {
+            resolve_on_udp(text)
+                .unwrap()
+                .service_config(&Host::default())
+                .media
+        };
+        let off = media("");
+        assert_eq!(off.policy, MediaPolicy::Never, "off unless asked for");
+        assert_eq!(off.relay.ports, 30_000..=30_999);
+        let on = media(
+            "[media]\nrelay = \"always\"\nports = \"40000-40099\"\naddress = \"192.0.2.1\"\ntimeout = 30\n",
+        );
+        assert_eq!(on.policy, MediaPolicy::Always);
+        assert_eq!(on.relay.ports, 40_000..=40_099);
+        assert_eq!(on.address, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(on.relay.media_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(media("[media]\nrelay = \"auto\"\n").policy, MediaPolicy::Auto);
+
+        for (text, key) in [
+            ("[media]\nrelay = \"sometimes\"\n", "media.relay"),
+            ("[media]\nports = \"40000-40001\"\n", "media.ports"),
+            ("[media]\nports = \"100-200\"\n", "media.ports"),
+            ("[media]\nports = \"forty\"\n", "media.ports"),
+            ("[media]\ntimeout = 0\n", "media.timeout"),
+            ("[media]\naddress = \"here\"\n", "media.address"),
+        ] {
+            let error = resolve_on_udp(text).unwrap_err();
+            assert_eq!(error.key, key, "{text}");
+            assert!(error.message.contains("line 2"), "{error}");
+        }
+        let wildcard = Flags {
+            listen: vec!["udp:0.0.0.0:5060".into()],
+            domains: vec!["example.com".into()],
+            ..Flags::default()
+        };
+        let error = resolve_file("[media]\nrelay = \"always\"\n", &wildcard).unwrap_err();
+        assert_eq!(error.key, "media.address");
     }
 }

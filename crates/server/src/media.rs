@@ -15,8 +15,9 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{anchor, leg_offer};
+pub use switchboard_relay::RelayConfig;
 use switchboard_relay::{
-    LegOffer, Relay, RelayConfig, RelayError, RelayEvent, SessionId, SessionStats, Side,
+    LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side,
     StreamOffer, Transmit,
 };
 
