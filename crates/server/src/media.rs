@@ -15,10 +15,10 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{anchor, leg_offer};
-pub use switchboard_relay::RelayConfig;
+pub use switchboard_relay::{RelayConfig, Transmit};
 use switchboard_relay::{
     LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side,
-    StreamOffer, Transmit,
+    StreamOffer,
 };
 
 /// Which calls the relay anchors.

@@ -203,6 +203,18 @@ impl RuntimeMetrics {
                 "Dial plans put in force (the one at start included).",
                 m.plan_loads,
             ),
+            (
+                Gauge,
+                "switchboard_relay_sessions",
+                "Calls anchored on the media relay.",
+                count(m.relay_sessions),
+            ),
+            (
+                Counter,
+                "switchboard_relay_dropped_packets_total",
+                "Packets the media relay dropped (a stranger's, over the rate, on hold, to a port of no call, ...).",
+                m.relay_dropped,
+            ),
         ];
         for (kind, name, help, value) in single {
             text.single(kind, name, help, value);
@@ -216,6 +228,7 @@ impl RuntimeMetrics {
                 ("operator", m.calls_ended_by_operator),
                 ("session_expired", m.calls_ended_session_expired),
                 ("max_duration", m.calls_ended_max_duration),
+                ("media_timeout", m.calls_ended_media_timeout),
             ],
         );
         text.histogram(

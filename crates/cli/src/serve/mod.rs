@@ -10,6 +10,7 @@ mod admin_thread;
 mod admin_views;
 mod aor_index;
 mod dashboard;
+mod media_sockets;
 mod metrics;
 mod server;
 
@@ -25,6 +26,7 @@ use switchboard_config::{ConfigError, FileConfig, Flags, Host, Settings, Summary
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{AppSender, Listen, ReloadableCertificate, TlsServer, app_channel};
 use switchboard_routing::Plan;
+use switchboard_server::media::MediaPolicy;
 use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{
     BindingStore, CommitterConfig, EventStateStore, GroupCommitter, SqliteStore, UserStore,
@@ -118,6 +120,8 @@ enum StartError {
     AdminStore(switchboard_store::StoreError),
     #[error("cannot start the admin API: {0}")]
     Admin(admin_thread::ThreadError),
+    #[error("cannot bind the media relay's ports on {0}: {1}")]
+    MediaPorts(IpAddr, std::io::Error),
 }
 
 async fn run(
@@ -194,6 +198,15 @@ async fn run(
     let admin_limits = admin::limits(&config, &settings);
     let admin_tls = net.tls_server.as_ref().map(TlsServer::config);
     let secret = AuthSecret::generate(&mut rng);
+    // The relay's ports, bound on the address the SDP names.
+    let media_ports = (config.media.policy != MediaPolicy::Never).then(|| {
+        let ip = config
+            .media
+            .address
+            .or_else(|| settings.listen.first().map(|(_, a)| a.ip()))
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        (ip, config.media.relay.ports.clone())
+    });
     let mut service = Service::new(
         config,
         secret,
@@ -217,6 +230,19 @@ async fn run(
         }
     };
     let (done, done_rx) = app_channel();
+    let media = match media_ports {
+        Some((ip, ports)) => {
+            let sockets = media_sockets::MediaSockets::bind(ip, ports.clone(), &done)
+                .map_err(|e| StartError::MediaPorts(ip, e))?;
+            tracing::info!(
+                "media relay: {ip} ports {}-{}",
+                ports.start(),
+                ports.end()
+            );
+            Some(sockets)
+        }
+        None => None,
+    };
     let server = server::Server::new(
         service,
         users,
@@ -224,6 +250,7 @@ async fn run(
         Arc::new(resolver),
         done.clone(),
         certificates.clone(),
+        media,
     );
     let handle =
         switchboard_net::start_app(net, Box::new(StdRng::from_rng(&mut rng)), server, done_rx)

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use switchboard_admin::{AdminQuery, AdminReply};
 
 use super::aor_index::AorIndex;
+use super::media_sockets::MediaSockets;
 use super::metrics::RuntimeMetrics;
 use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
@@ -52,6 +53,12 @@ pub(crate) enum Done {
     Shutdown(oneshot::Sender<usize>),
     /// A question of the admin API, answered from the service's getters.
     Admin(AdminQuery, AdminReply),
+    /// A datagram read on the media relay's `local_port`.
+    Media {
+        local_port: u16,
+        source: std::net::SocketAddr,
+        bytes: bytes::Bytes,
+    },
 }
 
 /// Both clocks, read together.
@@ -82,6 +89,8 @@ pub(crate) struct Server {
     metrics: RuntimeMetrics,
     /// The users in order, for the admin API's pages of registrations.
     registrations: AorIndex,
+    /// The media relay's sockets, when `[media] relay` is on.
+    media: Option<MediaSockets>,
 }
 
 impl Server {
@@ -92,6 +101,7 @@ impl Server {
         resolver: Arc<Resolver>,
         done: AppSender<Done>,
         certificates: Vec<Arc<ReloadableCertificate>>,
+        media: Option<MediaSockets>,
     ) -> Self {
         Self {
             service,
@@ -101,6 +111,7 @@ impl Server {
             done,
             metrics: RuntimeMetrics::new(certificates),
             registrations: AorIndex::default(),
+            media,
         }
     }
 
@@ -110,6 +121,11 @@ impl Server {
         while let Some(effect) = self.service.poll_effect() {
             if let Some(failed) = self.start(effect) {
                 self.service.handle_completion(now, ep, failed);
+            }
+        }
+        while let Some(transmit) = self.service.poll_media_transmit() {
+            if let Some(media) = &self.media {
+                media.send(&transmit);
             }
         }
     }
@@ -230,6 +246,16 @@ impl App for Server {
                     now,
                 );
                 let _ = reply.send(answer);
+            }
+            Done::Media {
+                local_port,
+                source,
+                bytes,
+            } => {
+                if let Some(media) = &self.media {
+                    media.handled();
+                }
+                self.service.handle_media(now, local_port, source, bytes);
             }
             Done::Shutdown(reply) => {
                 let before = self.service.subscription_count();
