@@ -1,0 +1,213 @@
+//! The media relay end to end (`[media] relay = "always"`, issue 16): two
+//! baresip phones call each other through `switchboard serve` on
+//! loopback. Each plays a tone and records what it hears: both tones get
+//! across, the SDP each phone received names the relay's ports (not the
+//! other phone's), a stranger's RTP sent at the relay's ports during the
+//! call is dropped (the relay's drop counter in `/metrics`), and the
+//! hang-up frees the call's relay session.
+//!
+//! Every child is killed by PID when its test ends (a guard); every wait
+//! is bounded; ports are random, data directories temporary.
+
+// Test code: a failed unwrap or index is a failed test, which is what we want.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::time::Duration;
+
+use common::*;
+use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
+
+/// Ports the relay gets: a block of this many, all free when the test starts.
+const RELAY_PORTS: u16 = 20;
+
+/// A block of free UDP ports on loopback below the ephemeral range (where
+/// the phones' own ports come from).
+fn free_port_block() -> RangeInclusive<u16> {
+    let mut first = 21_000 + (std::process::id() % 200) as u16 * RELAY_PORTS;
+    loop {
+        let last = first + RELAY_PORTS - 1;
+        let all_free = (first..=last).all(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok());
+        if all_free {
+            return first..=last;
+        }
+        first += RELAY_PORTS;
+        assert!(first < 32_000, "no free block of relay ports");
+    }
+}
+
+/// The body of `GET /metrics` on the admin listener at `admin`.
+fn metrics(admin: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(admin).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// The value of the metric line starting with `name ` (no labels).
+fn metric(admin: SocketAddr, name: &str) -> u64 {
+    let text = metrics(admin);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A baresip for `user` registered at `server`, playing a `hz` tone and
+/// dumping what it hears.
+fn phone(dir: &Path, user: &str, hz: f64, server: &Server) -> Baresip {
+    let mut builder = Baresip::builder(dir, user)
+        .registrar(server.port, "udp", "secret")
+        .tone(hz)
+        .dump_received_audio();
+    if user == "bob" {
+        builder = builder.auto_answer();
+    }
+    builder.start()
+}
+
+/// The audio ports of the `m=audio` lines in a phone's SIP trace.
+fn audio_ports(log: &str) -> Vec<u16> {
+    log.lines()
+        .filter_map(|line| line.trim().strip_prefix("m=audio "))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// Frequency and level of the loudest second of a recording.
+fn loudest_second(path: &Path) -> (f32, f32) {
+    let samples = read_wav_file_8k(path).unwrap();
+    let best = samples
+        .chunks(8_000)
+        .filter(|c| c.len() == 8_000)
+        .max_by(|a, b| rms_dbfs(a).total_cmp(&rms_dbfs(b)))
+        .unwrap_or_else(|| panic!("{} holds under a second", path.display()));
+    (dominant_frequency(best, 8_000), rms_dbfs(best))
+}
+
+fn assert_heard(phone: &Baresip, hz: f32) {
+    let (freq, level) = loudest_second(&phone.wait_received_audio(Duration::from_secs(10)));
+    assert!(
+        (freq - hz).abs() <= 20.0 && level > -30.0,
+        "heard {freq} Hz at {level} dBFS, wanted {hz} Hz\n{}",
+        phone.report()
+    );
+}
+
+/// An RTP packet (PCMU) of a stranger.
+fn stranger_rtp(seq: u16) -> Vec<u8> {
+    let mut packet = vec![0x80, 0x00];
+    packet.extend_from_slice(&seq.to_be_bytes());
+    packet.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    packet.extend_from_slice(&0x5EED_0001_u32.to_be_bytes());
+    packet.extend_from_slice(&[0x55; 160]);
+    packet
+}
+
+#[test]
+fn two_baresip_phones_talk_through_the_relay_and_a_stranger_is_not_heard() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    switchboard().add_users(&data, &[("alice", "secret"), ("bob", "secret")]);
+    let ports = free_port_block();
+    let config = format!(
+        "[media]\nrelay = \"always\"\nports = \"{}-{}\"\n",
+        ports.start(),
+        ports.end()
+    );
+    let (server, admin) = serve_with_admin_config(&data, &config);
+    assert!(
+        server.log_text().contains("media relay: 127.0.0.1 ports"),
+        "{}",
+        server.log_text()
+    );
+
+    let mut alice = phone(d, "alice", 440.0, &server);
+    let bob = phone(d, "bob", 1000.0, &server);
+    server.wait_registered(&format!("sip:alice@{DOMAIN}"), Duration::from_secs(15));
+    server.wait_registered(&format!("sip:bob@{DOMAIN}"), Duration::from_secs(15));
+    alice.command("dial", &format!("sip:bob@{DOMAIN}"));
+    assert!(
+        alice.wait_event("CALL_ESTABLISHED", Duration::from_secs(15)),
+        "{}\n{}",
+        alice.report(),
+        server.log_text()
+    );
+    assert_eq!(metric(admin, "switchboard_relay_sessions"), 1);
+
+    // Each phone was told to send to the relay: an m=audio port of the
+    // relay's range in what it received (its own is outside it).
+    let mut relay_ports = Vec::new();
+    for (name, party) in [("alice", &alice), ("bob", &bob)] {
+        let seen = audio_ports(&party.log());
+        let (relayed, own): (Vec<u16>, Vec<u16>) = seen.iter().partition(|p| ports.contains(p));
+        assert!(
+            !relayed.is_empty() && !own.is_empty(),
+            "{name} saw m=audio ports {seen:?}: its own and one of the relay's {ports:?} expected"
+        );
+        relay_ports.extend(relayed);
+    }
+    relay_ports.sort_unstable();
+    relay_ports.dedup();
+    assert_eq!(relay_ports.len(), 2, "one relay port per phone: {relay_ports:?}");
+
+    // A stranger on the phones' own IP sends RTP at both relay ports once
+    // the phones' media has latched them: dropped, never forwarded.
+    std::thread::sleep(Duration::from_secs(1));
+    let before = metric(admin, "switchboard_relay_dropped_packets_total");
+    let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sent = 0;
+    for seq in 0..25 {
+        for &port in &relay_ports {
+            stranger
+                .send_to(&stranger_rtp(seq), ("127.0.0.1", port))
+                .unwrap();
+            sent += 1;
+        }
+    }
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            metric(admin, "switchboard_relay_dropped_packets_total") >= before + sent
+        }),
+        "the relay did not drop the stranger's {sent} packets\n{}",
+        metrics(admin)
+    );
+
+    std::thread::sleep(Duration::from_secs(3));
+    alice.command("hangup", "");
+    assert!(
+        bob.wait_event("CALL_CLOSED", Duration::from_secs(10)),
+        "{}",
+        bob.report()
+    );
+    assert_heard(&alice, 1000.0);
+    assert_heard(&bob, 440.0);
+    assert!(
+        wait_for(Duration::from_secs(5), || metric(
+            admin,
+            "switchboard_relay_sessions"
+        ) == 0),
+        "the relay session outlived the call"
+    );
+}
