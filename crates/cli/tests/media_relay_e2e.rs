@@ -170,7 +170,11 @@ fn two_baresip_phones_talk_through_the_relay_and_a_stranger_is_not_heard() {
     }
     relay_ports.sort_unstable();
     relay_ports.dedup();
-    assert_eq!(relay_ports.len(), 2, "one relay port per phone: {relay_ports:?}");
+    assert_eq!(
+        relay_ports.len(),
+        2,
+        "one relay port per phone: {relay_ports:?}"
+    );
 
     // A stranger on the phones' own IP sends RTP at both relay ports once
     // the phones' media has latched them: dropped, never forwarded.

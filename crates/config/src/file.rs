@@ -167,7 +167,11 @@ impl TryFrom<String> for PortRange {
     type Error = String;
 
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        let wrong = || format!("{text:?}: must be \"FIRST-LAST\", two ports of 1024 and above, at least 4 apart");
+        let wrong = || {
+            format!(
+                "{text:?}: must be \"FIRST-LAST\", two ports of 1024 and above, at least 4 apart"
+            )
+        };
         let (first, last) = text.split_once('-').ok_or_else(wrong)?;
         let first: u16 = first.trim().parse().map_err(|_| wrong())?;
         let last: u16 = last.trim().parse().map_err(|_| wrong())?;

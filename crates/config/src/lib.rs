@@ -20,8 +20,9 @@ mod settings;
 
 pub use error::ConfigError;
 pub use file::{
-    AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange, RelayPolicy, PresenceSection, ProtectionSection,
-    ProxySection, RecordsSection, RegistrarSection, WatchRuleSection,
+    AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange,
+    PresenceSection, ProtectionSection, ProxySection, RecordsSection, RegistrarSection,
+    RelayPolicy, WatchRuleSection,
 };
 pub use flags::Flags;
 pub use host::Host;

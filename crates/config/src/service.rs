@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use switchboard_server::Aor;
-use switchboard_server::media::{MediaConfig, MediaPolicy, RelayConfig};
 use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
+use switchboard_server::media::{MediaConfig, MediaPolicy, RelayConfig};
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::service::MailboxConfig;

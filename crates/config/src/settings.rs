@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use switchboard_core::Transport;
 
 use crate::file::{
-    AuthSection, FileConfig, MediaSection, MessagesSection, PresenceSection, ProtectionSection, ProxySection,
-    RecordsSection, RegistrarSection,
+    AuthSection, FileConfig, MediaSection, MessagesSection, PresenceSection, ProtectionSection,
+    ProxySection, RecordsSection, RegistrarSection,
 };
 use crate::listeners::{default_domains, listeners_on, parse_listen};
 use crate::{ConfigError, Flags, Host};
@@ -330,10 +330,7 @@ fn check_messages(m: &MessagesSection) -> Result<(), ConfigError> {
 
 /// A relay needs an address the parties can reach: a listener on
 /// `0.0.0.0` or `::` names none.
-fn check_media(
-    m: &MediaSection,
-    listen: &[(Transport, SocketAddr)],
-) -> Result<(), ConfigError> {
+fn check_media(m: &MediaSection, listen: &[(Transport, SocketAddr)]) -> Result<(), ConfigError> {
     let on = m
         .relay
         .is_some_and(|p| p != crate::file::RelayPolicy::Never);
@@ -626,7 +623,10 @@ mod tests {
         assert_eq!(on.relay.ports, 40_000..=40_099);
         assert_eq!(on.address, Some("192.0.2.1".parse().unwrap()));
         assert_eq!(on.relay.media_timeout, std::time::Duration::from_secs(30));
-        assert_eq!(media("[media]\nrelay = \"auto\"\n").policy, MediaPolicy::Auto);
+        assert_eq!(
+            media("[media]\nrelay = \"auto\"\n").policy,
+            MediaPolicy::Auto
+        );
 
         for (text, key) in [
             ("[media]\nrelay = \"sometimes\"\n", "media.relay"),

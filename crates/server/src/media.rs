@@ -15,11 +15,10 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{anchor, leg_offer};
-pub use switchboard_relay::{RelayConfig, Transmit};
 use switchboard_relay::{
-    LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side,
-    StreamOffer,
+    LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
 };
+pub use switchboard_relay::{RelayConfig, Transmit};
 
 /// Which calls the relay anchors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

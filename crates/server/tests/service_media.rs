@@ -219,7 +219,9 @@ fn a_full_relay_refuses_the_call_with_503_before_the_callee_rings() {
     let refused = h.final_response(&carol);
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(
-        h.requests(&bob).iter().all(|r| r.method() != &Method::Invite),
+        h.requests(&bob)
+            .iter()
+            .all(|r| r.method() != &Method::Invite),
         "bob's phone never rang for carol"
     );
 
@@ -247,7 +249,9 @@ fn a_call_without_media_for_the_timeout_is_ended_and_recorded() {
     packet(&mut h, to_alice, "198.51.100.10:4000", 1);
     h.run_for(Duration::from_secs(8));
     assert!(
-        h.requests(&alice).iter().all(|r| r.method() != &Method::Bye),
+        h.requests(&alice)
+            .iter()
+            .all(|r| r.method() != &Method::Bye),
         "media 8 s ago: the call goes on"
     );
 

@@ -77,7 +77,10 @@ impl MediaSockets {
     /// Sends a relay transmit from its port.
     pub(crate) fn send(&self, transmit: &Transmit) {
         let Some(socket) = self.sockets.get(&transmit.local_port) else {
-            tracing::debug!(port = transmit.local_port, "relay transmit from a port not bound");
+            tracing::debug!(
+                port = transmit.local_port,
+                "relay transmit from a port not bound"
+            );
             return;
         };
         if let Err(error) = socket.try_send_to(&transmit.bytes, transmit.destination) {

@@ -234,11 +234,7 @@ async fn run(
         Some((ip, ports)) => {
             let sockets = media_sockets::MediaSockets::bind(ip, ports.clone(), &done)
                 .map_err(|e| StartError::MediaPorts(ip, e))?;
-            tracing::info!(
-                "media relay: {ip} ports {}-{}",
-                ports.start(),
-                ports.end()
-            );
+            tracing::info!("media relay: {ip} ports {}-{}", ports.start(), ports.end());
             Some(sockets)
         }
         None => None,
