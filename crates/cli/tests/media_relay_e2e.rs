@@ -19,8 +19,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, UdpSocket};
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::time::Duration;
@@ -44,22 +43,6 @@ fn free_port_block() -> RangeInclusive<u16> {
         first += RELAY_PORTS;
         assert!(first < 32_000, "no free block of relay ports");
     }
-}
-
-/// The body of `GET /metrics` on the admin listener at `admin`.
-fn metrics(admin: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(admin).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 /// The value of the metric line starting with `name ` (no labels).

@@ -19,8 +19,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -120,20 +119,6 @@ fn a_100rel_call_with_prack_update_info_and_a_re_invite_passes_both_ways() {
     }
     let records = ended_records(&data, 1);
     assert_eq!(records[0]["hangup"], "caller", "{}", records[0]);
-}
-
-/// The body of `GET /metrics` on the admin listener at `admin`.
-fn metrics(admin: SocketAddr) -> String {
-    let mut stream = TcpStream::connect(admin).unwrap();
-    stream.set_read_timeout(Some(s(5))).unwrap();
-    write!(
-        stream,
-        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    answer
 }
 
 #[test]

@@ -51,6 +51,22 @@ pub fn serve_with_admin_config(data: &Path, config: &str) -> (Server, SocketAddr
     (server, admin)
 }
 
+/// The body of `GET /metrics` on the admin listener at `admin`.
+pub fn metrics(admin: SocketAddr) -> String {
+    let mut stream = TcpStream::connect(admin).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 /// `switchboard token create NAME` on `data`: the token printed.
 pub fn create_token(data: &Path, name: &str) -> String {
     let o = switchboard().run(&["token", "create", name, "--data", path_str(data)]);
