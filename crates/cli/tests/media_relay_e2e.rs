@@ -22,6 +22,7 @@ mod common;
 use std::net::{SocketAddr, UdpSocket};
 use std::ops::RangeInclusive;
 use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -31,9 +32,14 @@ use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 const RELAY_PORTS: u16 = 20;
 
 /// A block of free UDP ports on loopback below the ephemeral range (where
-/// the phones' own ports come from).
+/// the phones' own ports come from); each test of this process starts
+/// looking at a block of its own (the ports are free only until its
+/// server binds them).
 fn free_port_block() -> RangeInclusive<u16> {
-    let mut first = 21_000 + (std::process::id() % 200) as u16 * RELAY_PORTS;
+    static TAKEN: AtomicU16 = AtomicU16::new(0);
+    let own = TAKEN.fetch_add(1, Ordering::Relaxed);
+    let base = (std::process::id() % 60) as u16 * 2;
+    let mut first = 21_000 + (base + own) * RELAY_PORTS * 4;
     loop {
         let last = first + RELAY_PORTS - 1;
         let all_free = (first..=last).all(|port| UdpSocket::bind(("127.0.0.1", port)).is_ok());
@@ -41,7 +47,7 @@ fn free_port_block() -> RangeInclusive<u16> {
             return first..=last;
         }
         first += RELAY_PORTS;
-        assert!(first < 32_000, "no free block of relay ports");
+        assert!(first < 32_700, "no free block of relay ports");
     }
 }
 
@@ -57,12 +63,15 @@ fn metric(admin: SocketAddr, name: &str) -> u64 {
 }
 
 /// A baresip for `user` registered at `server`, playing a `hz` tone and
-/// dumping what it hears.
-fn phone(dir: &Path, user: &str, hz: f64, server: &Server) -> Baresip {
+/// dumping what it hears; with `mediaenc`, its media encryption.
+fn phone(dir: &Path, user: &str, hz: f64, server: &Server, mediaenc: Option<&str>) -> Baresip {
     let mut builder = Baresip::builder(dir, user)
         .registrar(server.port, "udp", "secret")
         .tone(hz)
         .dump_received_audio();
+    if let Some(mediaenc) = mediaenc {
+        builder = builder.mediaenc(mediaenc);
+    }
     if user == "bob" {
         builder = builder.auto_answer();
     }
@@ -75,6 +84,20 @@ fn audio_ports(log: &str) -> Vec<u16> {
         .filter_map(|line| line.trim().strip_prefix("m=audio "))
         .filter_map(|rest| rest.split_whitespace().next()?.parse().ok())
         .collect()
+}
+
+/// The SDES keys (`inline:` of `a=crypto` lines) in a phone's SIP trace.
+fn crypto_keys(log: &str) -> Vec<String> {
+    let mut keys: Vec<String> = log
+        .lines()
+        .filter(|line| line.trim().starts_with("a=crypto:"))
+        .filter_map(|line| line.split("inline:").nth(1))
+        .filter_map(|rest| rest.split(['|', ' ']).next())
+        .map(|key| key.trim().to_owned())
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Frequency and level of the loudest second of a recording.
@@ -109,6 +132,17 @@ fn stranger_rtp(seq: u16) -> Vec<u8> {
 
 #[test]
 fn two_baresip_phones_talk_through_the_relay_and_a_stranger_is_not_heard() {
+    call_through_the_relay(None);
+}
+
+#[test]
+fn two_srtp_phones_talk_through_the_relay_each_with_its_own_keys() {
+    call_through_the_relay(Some("srtp-mand"));
+}
+
+/// Alice (440 Hz) calls bob (1000 Hz, answering by himself) through a
+/// server relaying every call; `mediaenc` as in [`phone`].
+fn call_through_the_relay(mediaenc: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = d.join("data");
@@ -126,8 +160,8 @@ fn two_baresip_phones_talk_through_the_relay_and_a_stranger_is_not_heard() {
         server.log_text()
     );
 
-    let mut alice = phone(d, "alice", 440.0, &server);
-    let bob = phone(d, "bob", 1000.0, &server);
+    let mut alice = phone(d, "alice", 440.0, &server, mediaenc);
+    let bob = phone(d, "bob", 1000.0, &server, mediaenc);
     server.wait_registered(&format!("sip:alice@{DOMAIN}"), Duration::from_secs(15));
     server.wait_registered(&format!("sip:bob@{DOMAIN}"), Duration::from_secs(15));
     alice.command("dial", &format!("sip:bob@{DOMAIN}"));
@@ -150,6 +184,12 @@ fn two_baresip_phones_talk_through_the_relay_and_a_stranger_is_not_heard() {
             "{name} saw m=audio ports {seen:?}: its own and one of the relay's {ports:?} expected"
         );
         relay_ports.extend(relayed);
+    }
+    if mediaenc.is_some() {
+        // SRTP is ended at the relay: no key of one phone reaches the other.
+        let (a, b) = (crypto_keys(&alice.log()), crypto_keys(&bob.log()));
+        assert!(a.len() >= 2 && b.len() >= 2, "keys: alice {a:?}, bob {b:?}");
+        assert!(a.iter().all(|key| !b.contains(key)), "a key shared: {a:?} {b:?}");
     }
     relay_ports.sort_unstable();
     relay_ports.dedup();
