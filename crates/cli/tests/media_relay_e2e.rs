@@ -189,7 +189,10 @@ fn call_through_the_relay(mediaenc: Option<&str>) {
         // SRTP is ended at the relay: no key of one phone reaches the other.
         let (a, b) = (crypto_keys(&alice.log()), crypto_keys(&bob.log()));
         assert!(a.len() >= 2 && b.len() >= 2, "keys: alice {a:?}, bob {b:?}");
-        assert!(a.iter().all(|key| !b.contains(key)), "a key shared: {a:?} {b:?}");
+        assert!(
+            a.iter().all(|key| !b.contains(key)),
+            "a key shared: {a:?} {b:?}"
+        );
     }
     relay_ports.sort_unstable();
     relay_ports.dedup();

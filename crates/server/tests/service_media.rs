@@ -124,6 +124,14 @@ fn routes(transmits: &[Transmit]) -> Vec<(u16, SocketAddr)> {
         .collect()
 }
 
+/// The last INVITE sent to `phone` (after the ACK of an earlier failure).
+fn last_invite(h: &mut Server, phone: &Phone) -> Request {
+    h.requests(phone)
+        .into_iter()
+        .rfind(|r| r.method() == &Method::Invite)
+        .expect("an INVITE")
+}
+
 /// The first BYE sent to `phone` (the server retransmits it until answered).
 fn first_bye(h: &mut Server, phone: &Phone) -> Request {
     h.requests(phone)
@@ -201,6 +209,31 @@ fn a_re_invite_from_the_callee_moves_its_media() {
 
     let out = packet(&mut h, to_alice, "198.51.100.10:4000", 1);
     assert_eq!(routes(&out), [sent(to_bob, "198.51.100.21:6000")]);
+}
+
+#[test]
+fn a_refused_or_cancelled_call_frees_its_session() {
+    let (mut h, mut alice, bob) = relaying(MediaPolicy::Always, 40_000..=40_099);
+    alice_invites(&mut h, &mut alice, "198.51.100.10", 4000);
+    let invite = h.request_to(&bob, Method::Invite);
+    assert_eq!(h.service.metrics().relay_sessions, 1);
+    h.respond(&bob, &invite, 486);
+    assert_eq!(h.status(&alice), 486);
+    assert_eq!(h.service.metrics().relay_sessions, 0);
+
+    alice.call_id = "alice-call-2".to_owned();
+    alice_invites(&mut h, &mut alice, "198.51.100.10", 4000);
+    let invite = last_invite(&mut h, &bob);
+    h.respond(&bob, &invite, 180);
+    assert_eq!(h.service.metrics().relay_sessions, 1);
+    let call_id = invite.headers().call_id().unwrap().to_owned();
+    h.command(|service, now, ep| {
+        service.hang_up(now, ep, &call_id).unwrap();
+    });
+    let cancel = h.request_to(&bob, Method::Cancel);
+    h.respond(&bob, &cancel, 200);
+    h.respond(&bob, &invite, 487);
+    assert_eq!(h.service.metrics().relay_sessions, 0);
 }
 
 #[test]
@@ -289,11 +322,7 @@ fn auto_anchors_a_caller_behind_a_nat_only() {
     // A private address in her SDP: relayed.
     alice.call_id = "alice-call-2".to_owned();
     alice_invites(&mut h, &mut alice, "10.0.0.5", 4000);
-    let invite = h
-        .requests(&bob)
-        .into_iter()
-        .rfind(|r| r.method() == &Method::Invite)
-        .unwrap();
+    let invite = last_invite(&mut h, &bob);
     assert_eq!(media_of(invite.body()).0, RELAY_IP);
 }
 

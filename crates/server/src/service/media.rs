@@ -133,6 +133,9 @@ impl Service {
         for call_id in media.handle_timeout(now.instant()) {
             if self.end_answered(now, ep, &call_id, HangupSide::MediaTimeout) {
                 tracing::info!(call_id, "call ended by the server: no media");
+            } else if !self.calls.is_in_progress(&call_id) {
+                // A session whose call the proxy no longer knows: freed.
+                self.release_media(&call_id);
             }
         }
     }

@@ -559,8 +559,17 @@ impl Service {
                 self.put_dialog(&call_id);
             }
         }
+        let initial = (self.media.is_some()
+            && incoming.request.method() == &Method::Invite
+            && incoming.request.headers().to_tag().is_none())
+        .then(|| incoming.request.headers().call_id().map(str::to_owned))
+        .flatten();
         if let Err(e) = self.proxy.forward(now.instant(), ep, incoming, targets) {
             tracing::debug!(error = %e, "request not forwarded");
+            // No call follows: its relay session (if any) goes now.
+            if let Some(call_id) = initial {
+                self.release_media(&call_id);
+            }
         }
     }
 
