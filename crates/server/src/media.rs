@@ -29,9 +29,10 @@ pub enum MediaPolicy {
     Never,
     /// Every call whose INVITE carries an SDP offer.
     Always,
-    /// Calls whose caller's SDP address is not where its signalling came
-    /// from (a NAT between it and the server). The callee's side is not
-    /// known when the offer goes out, so its NAT or profile does not
+    /// Calls with a party behind a NAT: the caller's SDP address is not
+    /// where its signalling came from, or a callee's device is reached at
+    /// another address than its Contact names. The callee's profile
+    /// (plain or SRTP) is not known when the offer goes out and does not
     /// count yet.
     Auto,
 }
@@ -158,7 +159,8 @@ impl MediaRelay {
             + self.relay.unknown_port_drops()
     }
 
-    /// An initial INVITE's offer from `source`: a session when the policy
+    /// An initial INVITE's offer from `source`, for callees of which one
+    /// is behind a NAT when `callee_nat`: a session when the policy
     /// selects the call, and the offer the callee receives. `Ok(None)`:
     /// not relayed (policy, no SDP, an SDP the relay cannot take).
     ///
@@ -171,6 +173,7 @@ impl MediaRelay {
         call_id: &str,
         caller_tag: &str,
         source: IpAddr,
+        callee_nat: bool,
         body: &Bytes,
     ) -> Result<Option<Bytes>, MediaRefusal> {
         if self.calls.contains_key(call_id) {
@@ -187,7 +190,7 @@ impl MediaRelay {
                 return Ok(None);
             }
         };
-        if !self.selects(&leg, source) {
+        if !self.selects(&leg, source, callee_nat) {
             return Ok(None);
         }
         let session = SessionId(self.next_session);
@@ -319,15 +322,18 @@ impl MediaRelay {
 
     /// Whether the policy anchors a call whose caller offered `leg` from
     /// `source`.
-    fn selects(&self, leg: &LegOffer, source: IpAddr) -> bool {
+    fn selects(&self, leg: &LegOffer, source: IpAddr, callee_nat: bool) -> bool {
         match self.policy {
             MediaPolicy::Never => false,
             MediaPolicy::Always => true,
-            MediaPolicy::Auto => leg
-                .streams
-                .iter()
-                .filter_map(|s| s.rtp)
-                .any(|rtp| rtp.ip() != source),
+            MediaPolicy::Auto => {
+                callee_nat
+                    || leg
+                        .streams
+                        .iter()
+                        .filter_map(|s| s.rtp)
+                        .any(|rtp| rtp.ip() != source)
+            }
         }
     }
 }

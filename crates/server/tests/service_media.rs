@@ -327,6 +327,19 @@ fn auto_anchors_a_caller_behind_a_nat_only() {
 }
 
 #[test]
+fn auto_anchors_a_call_to_a_callee_behind_a_nat() {
+    let mut h = Server::with(|config| {
+        config.media = MediaConfig::new(MediaPolicy::Auto, RelayConfig::default(), Some(RELAY_IP));
+    });
+    let mut bob = Phone::behind_nat("bob", "198.51.100.20:40123", "10.0.0.20:5060");
+    h.register(&mut bob, 3600);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    alice_invites(&mut h, &mut alice, "198.51.100.10", 4000);
+    let invite = h.request_to(&bob, Method::Invite);
+    assert_eq!(media_of(invite.body()).0, RELAY_IP);
+}
+
+#[test]
 fn never_leaves_the_sdp_alone() {
     let (mut h, mut alice, bob) = relaying(MediaPolicy::Never, 40_000..=40_099);
     alice_invites(&mut h, &mut alice, "10.0.0.5", 4000);

@@ -9,13 +9,13 @@
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use switchboard_core::{Event, Now, TransactionLayer};
-use switchboard_proto::{HeaderName, Method, StatusCode};
+use switchboard_core::{Destination, Event, Now, TransactionLayer};
+use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
 use switchboard_relay::Transmit;
 
 use super::Service;
 use crate::media::MediaRelay;
-use crate::proxy::Incoming;
+use crate::proxy::{Incoming, Target, TargetSet};
 use crate::storage::HangupSide;
 
 /// How long a caller refused for a full relay waits before trying again.
@@ -51,6 +51,7 @@ impl Service {
         now: Now,
         ep: &mut impl TransactionLayer,
         incoming: &mut Incoming,
+        targets: &TargetSet,
     ) -> bool {
         let Some(media) = &mut self.media else {
             return true;
@@ -67,8 +68,9 @@ impl Service {
         let initial = request.method() == &Method::Invite && headers.to_tag().is_none();
         let body = request.body().clone();
         let anchored = if initial {
-            let source = incoming.source.remote.ip();
-            match media.offer(now.instant(), &call_id, from_tag, source, &body) {
+            let caller = incoming.source.remote.ip();
+            let callee_nat = targets.iter().any(behind_nat);
+            match media.offer(now.instant(), &call_id, from_tag, caller, callee_nat, &body) {
                 Ok(anchored) => anchored,
                 Err(refusal) => {
                     tracing::warn!(call_id, %refusal, "call refused: 503");
@@ -139,6 +141,21 @@ impl Service {
             }
         }
     }
+}
+
+/// Whether a target is a device behind a NAT: the address its requests
+/// go to is not the one its Contact names.
+fn behind_nat(target: &Target) -> bool {
+    let Some(hop) = &target.next_hop else {
+        return false;
+    };
+    let Destination::Address { remote, .. } = hop.destination else {
+        return false;
+    };
+    Uri::parse(&target.uri)
+        .ok()
+        .and_then(|uri| uri.as_sip().and_then(|sip| sip.host.ip()))
+        .is_some_and(|ip| ip != remote.ip())
 }
 
 /// Whether a Content-Type names an SDP body.

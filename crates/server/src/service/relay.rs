@@ -540,7 +540,7 @@ impl Service {
                 return;
             }
         }
-        if !self.anchor_request(now, ep, &mut incoming) {
+        if !self.anchor_request(now, ep, &mut incoming, &targets) {
             return; // the media relay is full: 503, no half call
         }
         self.consume_credentials(&mut incoming.request);
