@@ -203,21 +203,24 @@ impl RuntimeMetrics {
                 "Dial plans put in force (the one at start included).",
                 m.plan_loads,
             ),
-            (
+        ];
+        for (kind, name, help, value) in single {
+            text.single(kind, name, help, value);
+        }
+        // The relay's families only when `[media] relay` is on.
+        if service.media().is_some() {
+            text.single(
                 Gauge,
                 "switchboard_relay_sessions",
                 "Calls anchored on the media relay.",
                 count(m.relay_sessions),
-            ),
-            (
+            );
+            text.single(
                 Counter,
                 "switchboard_relay_dropped_packets_total",
                 "Packets the media relay dropped (a stranger's, over the rate, on hold, to a port of no call, ...).",
                 m.relay_dropped,
-            ),
-        ];
-        for (kind, name, help, value) in single {
-            text.single(kind, name, help, value);
+            );
         }
         text.by_label(
             Counter,
