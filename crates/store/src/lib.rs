@@ -41,6 +41,7 @@
 
 mod commit;
 mod error;
+mod postgres;
 mod sqlite;
 mod traits;
 mod validate;
@@ -49,6 +50,7 @@ pub use commit::{
     CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
 };
 pub use error::StoreError;
+pub use postgres::{DEFAULT_POOL_SIZE, MAX_ATTEMPTS, PostgresStore};
 pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStore};
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};

@@ -170,14 +170,14 @@ impl<'c> StateWriter<'c> {
 }
 
 /// A subscription row as read, before conversion.
-struct RawSubscription {
-    record: SubscriptionRecord,
-    route_set: String,
-    local_cseq: i64,
-    transport: Option<String>,
-    remote_addr: Option<String>,
-    expires_unix: i64,
-    version: i64,
+pub(crate) struct RawSubscription {
+    pub(crate) record: SubscriptionRecord,
+    pub(crate) route_set: String,
+    pub(crate) local_cseq: i64,
+    pub(crate) transport: Option<String>,
+    pub(crate) remote_addr: Option<String>,
+    pub(crate) expires_unix: i64,
+    pub(crate) version: i64,
 }
 
 impl RawSubscription {
@@ -209,7 +209,7 @@ impl RawSubscription {
         })
     }
 
-    fn into_record(self) -> Result<SubscriptionRecord, StoreError> {
+    pub(crate) fn into_record(self) -> Result<SubscriptionRecord, StoreError> {
         let id = &self.record.id;
         let corrupt = |what: &str| StoreError::Corrupt(format!("subscription {id}: {what}"));
         let local_cseq = u32::try_from(self.local_cseq)

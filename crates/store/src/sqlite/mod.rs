@@ -6,13 +6,13 @@
 //! ([`GroupCommitter`](crate::GroupCommitter)) keeps that affordable by
 //! putting many REGISTERs into one commit.
 
-mod bindings;
-mod call_records;
-mod event_state;
+pub(crate) mod bindings;
+pub(crate) mod call_records;
+pub(crate) mod event_state;
 mod groups;
 mod schema;
-mod tokens;
-mod users;
+pub(crate) mod tokens;
+pub(crate) mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -210,12 +210,12 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
 /// A list of header values (a Path, a route set) as its column keeps it:
 /// one per line (validation refuses control characters in a value, so a
 /// line break cannot occur inside one).
-fn join_lines(values: &[String]) -> String {
+pub(crate) fn join_lines(values: &[String]) -> String {
     values.join("\n")
 }
 
 /// The list [`join_lines`] stored.
-fn split_lines(text: &str) -> Vec<String> {
+pub(crate) fn split_lines(text: &str) -> Vec<String> {
     if text.is_empty() {
         Vec::new()
     } else {
@@ -225,12 +225,12 @@ fn split_lines(text: &str) -> Vec<String> {
 
 /// `u64` seconds to SQLite's `i64`; validation has already refused values
 /// past `i64::MAX`, so this only saturates on a caller that skipped it.
-fn to_sql_u64(value: u64) -> i64 {
+pub(crate) fn to_sql_u64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// SQLite's `i64` back to `u64`: a negative value is corruption.
-fn from_sql_u64(what: &str, value: i64) -> Result<u64, StoreError> {
+pub(crate) fn from_sql_u64(what: &str, value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is {value}")))
 }
 

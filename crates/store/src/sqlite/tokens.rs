@@ -20,7 +20,7 @@ pub struct AdminToken {
     pub created: u64,
 }
 
-fn check_token(token: &AdminToken) -> Result<(), StoreError> {
+pub(crate) fn check_token(token: &AdminToken) -> Result<(), StoreError> {
     let name_ok = !token.name.is_empty()
         && token.name.len() <= MAX_NAME_LEN
         && !token
