@@ -39,6 +39,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod any;
 mod commit;
 mod error;
 mod postgres;
@@ -46,6 +47,7 @@ mod sqlite;
 mod traits;
 mod validate;
 
+pub use any::{AnyStore, StoreLocation};
 pub use commit::{
     CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
 };
