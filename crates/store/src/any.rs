@@ -53,7 +53,7 @@ impl StoreLocation {
     pub fn open(&self) -> Result<AnyStore, StoreError> {
         match self {
             Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
-            Self::Postgres(url) => PostgresStore::connect(url).map(AnyStore::Postgres),
+            Self::Postgres(url) => PostgresStore::connect(url).map(AnyStore::from),
         }
     }
 
@@ -66,7 +66,7 @@ impl StoreLocation {
         match self {
             Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
             Self::Postgres(url) => {
-                PostgresStore::connect_with_pool(url, 1).map(AnyStore::Postgres)
+                PostgresStore::connect_with_pool(url, 1).map(AnyStore::from)
             }
         }
     }
@@ -91,8 +91,9 @@ impl StoreLocation {
 pub enum AnyStore {
     /// The embedded SQLite file.
     Sqlite(SqliteStore),
-    /// A PostgreSQL database.
-    Postgres(PostgresStore),
+    /// A PostgreSQL database (boxed: its pool is larger than a SQLite
+    /// connection).
+    Postgres(Box<PostgresStore>),
 }
 
 /// Calls the same method on whichever back end.
@@ -257,6 +258,6 @@ impl From<SqliteStore> for AnyStore {
 
 impl From<PostgresStore> for AnyStore {
     fn from(store: PostgresStore) -> Self {
-        Self::Postgres(store)
+        Self::Postgres(Box::new(store))
     }
 }
