@@ -57,12 +57,13 @@ impl StoreLocation {
         }
     }
 
-    /// Opens a second handle for the [`GroupCommitter`](crate::GroupCommitter)'s
-    /// writer: its own SQLite connection, or one PostgreSQL connection.
+    /// Opens a second handle with a single connection, for the
+    /// [`GroupCommitter`](crate::GroupCommitter)'s writer or the admin API:
+    /// its own SQLite connection, or a pool of one PostgreSQL connection.
     ///
     /// # Errors
     /// As [`open`](Self::open).
-    pub fn open_writer(&self) -> Result<AnyStore, StoreError> {
+    pub fn open_secondary(&self) -> Result<AnyStore, StoreError> {
         match self {
             Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
             Self::Postgres(url) => {

@@ -16,7 +16,6 @@ use switchboard_net::AppSender;
 use switchboard_server::registrar::Aor;
 use switchboard_server::service::HangupAction;
 use switchboard_server::{LiveCall, Service, ServiceConfig};
-use switchboard_store::SqliteStore;
 
 use super::StartError;
 use super::metrics::RuntimeMetrics;
@@ -196,7 +195,9 @@ pub(crate) async fn start(
         tracing::info!("admin: off");
         return Ok(None);
     };
-    let store = SqliteStore::open(&settings.data).map_err(StartError::AdminStore)?;
+    let store = crate::store::location(&settings.data, settings.database.as_deref())
+        .and_then(|at| at.open_secondary())
+        .map_err(StartError::AdminStore)?;
     let tokens = Arc::new(Tokens::load(Arc::new(store)).map_err(StartError::AdminStore)?);
     let info = ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),

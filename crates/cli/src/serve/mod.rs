@@ -23,7 +23,7 @@ use switchboard_net::{AppSender, Listen, ReloadableCertificate, TlsServer, app_c
 use switchboard_routing::Plan;
 use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{
-    BindingStore, CommitterConfig, EventStateStore, GroupCommitter, SqliteStore, UserStore,
+    AnyStore, BindingStore, CommitterConfig, EventStateStore, GroupCommitter, UserStore,
 };
 
 use server::now_at;
@@ -127,12 +127,19 @@ async fn run(
         path: data.display().to_string(),
         source,
     };
-    let users = SqliteStore::open(&settings.data).map_err(store_err)?;
-    let db_path = users.path().map_or_else(
-        || settings.data.display().to_string(),
-        |p| p.display().to_string(),
-    );
-    tracing::info!("data: {db_path} (SQLite, WAL, synchronous=FULL)");
+    let location = crate::store::location(&settings.data, settings.database.as_deref())
+        .map_err(store_err)?;
+    let users = location.open().map_err(store_err)?;
+    match &users {
+        AnyStore::Sqlite(sqlite) => {
+            let db_path = sqlite.path().map_or_else(
+                || settings.data.display().to_string(),
+                |p| p.display().to_string(),
+            );
+            tracing::info!("data: {db_path} (SQLite, WAL, synchronous=FULL)");
+        }
+        _ => tracing::info!("data: {}", location.describe()),
+    }
     let user_count = users.count_users(None).map_err(store_err)?;
     tracing::info!("users: {user_count} in the store");
 
@@ -157,7 +164,7 @@ async fn run(
     );
     let committer = Arc::new(
         GroupCommitter::start(
-            SqliteStore::open(&settings.data).map_err(store_err)?,
+            location.open_secondary().map_err(store_err)?,
             CommitterConfig::default(),
         )
         .map_err(store_err)?,

@@ -26,7 +26,7 @@ use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
 use switchboard_server::service::{Completion, Effect, StoreId};
-use switchboard_store::{GroupCommitter, SqliteStore, Submission, UserStore};
+use switchboard_store::{AnyStore, GroupCommitter, Submission, UserStore};
 use tokio::sync::oneshot;
 
 /// Longest wait for one DNS resolution (RFC 3263).
@@ -73,7 +73,7 @@ pub(crate) fn unix_now() -> u64 {
 pub(crate) struct Server {
     service: Service,
     /// The reading connection (lookups, user reloads).
-    users: Arc<SqliteStore>,
+    users: Arc<AnyStore>,
     committer: Arc<GroupCommitter>,
     resolver: Arc<Resolver>,
     done: AppSender<Done>,
@@ -84,7 +84,7 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn new(
         service: Service,
-        users: SqliteStore,
+        users: AnyStore,
         committer: Arc<GroupCommitter>,
         resolver: Arc<Resolver>,
         done: AppSender<Done>,
