@@ -40,3 +40,11 @@ pub(crate) fn open(args: &StoreArgs) -> Result<AnyStore, Error> {
         source,
     })
 }
+
+/// Runs `work` on a thread of its own and waits for it. `serve` opens and
+/// first reads the store this way: the PostgreSQL client blocks on a
+/// runtime of its own, which tokio refuses on one of its threads.
+pub(crate) fn blocking<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| scope.spawn(work).join())
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}

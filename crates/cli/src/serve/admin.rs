@@ -195,10 +195,14 @@ pub(crate) async fn start(
         tracing::info!("admin: off");
         return Ok(None);
     };
-    let store = crate::store::location(&settings.data, settings.database.as_deref())
-        .and_then(|at| at.open_secondary())
-        .map_err(StartError::AdminStore)?;
-    let tokens = Arc::new(Tokens::load(Arc::new(store)).map_err(StartError::AdminStore)?);
+    // Off the runtime's thread: see `store::blocking`.
+    let tokens = crate::store::blocking(|| {
+        let store = crate::store::location(&settings.data, settings.database.as_deref())
+            .and_then(|at| at.open_secondary())?;
+        Tokens::load(Arc::new(store))
+    })
+    .map_err(StartError::AdminStore)?;
+    let tokens = Arc::new(tokens);
     let info = ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         listeners: listeners

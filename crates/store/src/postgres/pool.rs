@@ -172,3 +172,21 @@ impl Pool {
         self.returned.notify_one();
     }
 }
+
+impl Drop for Pool {
+    /// Closes the idle connections on a thread of their own: closing one
+    /// blocks on the client's own runtime, which tokio refuses when the
+    /// store is dropped on one of its threads (as `serve` does at exit).
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.lock().idle);
+        if idle.is_empty() {
+            return;
+        }
+        let closing = std::thread::Builder::new()
+            .name("store-close".into())
+            .spawn(move || drop(idle));
+        if let Err(err) = closing {
+            tracing::warn!(error = %err, "store: cannot close the PostgreSQL connections");
+        }
+    }
+}
