@@ -24,7 +24,8 @@ use switchboard_admin::{
     Token, Tokens, Trunk, TrunkRegistration, openapi_document, router, router_with,
 };
 use switchboard_store::{
-    AdminToken, AnyStore, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore, StateChange,
+    AdminToken, AnyStore, CallRecord, Disposition, EventStateStore, HangupSide, SqliteStore,
+    StateChange,
 };
 use tower::ServiceExt;
 
@@ -530,7 +531,12 @@ async fn a_driver_that_is_gone_or_confused_gives_a_problem_not_a_panic() {
 }
 
 fn tokens() -> Arc<Tokens> {
-    Arc::new(Tokens::load(Arc::new(AnyStore::from(SqliteStore::open_in_memory().unwrap()))).unwrap())
+    Arc::new(
+        Tokens::load(Arc::new(AnyStore::from(
+            SqliteStore::open_in_memory().unwrap(),
+        )))
+        .unwrap(),
+    )
 }
 
 fn driver() -> Driver {

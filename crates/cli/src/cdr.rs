@@ -10,7 +10,7 @@ use switchboard_store::RecordQuery;
 
 use crate::store::open;
 use crate::users::store_err;
-use crate::{StoreArgs, CdrFormat, Error};
+use crate::{CdrFormat, Error, StoreArgs};
 
 /// The CSV columns, in order (the JSON keys of the same values).
 const COLUMNS: &[&str] = &[

@@ -14,7 +14,6 @@ use crate::serve::unix_now;
 use crate::store::open;
 use crate::{EXIT_FAILURE, Error, StoreArgs};
 
-
 /// `token create NAME`: prints the new token alone on stdout (for
 /// `TOKEN=$(switchboard token create ci)`); a taken name exits 1.
 pub(crate) fn create(

@@ -28,7 +28,6 @@ fn domains(given: &[String]) -> Vec<String> {
     }
 }
 
-
 pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> Error {
     let what = what.into();
     move |source| Error::Store { what, source }

@@ -43,7 +43,15 @@ fn add_users(url: &str) {
     for name in ["alice", "bob"] {
         run_on(
             url,
-            &["user", "add", name, "--password", "secret", "--domain", DOMAIN],
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
         );
     }
 }
@@ -78,8 +86,15 @@ fn serve_on_postgres_registers_calls_and_keeps_bindings_across_kill_9() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = serve(&data, &url, None);
-    assert!(server.log_text().contains("data: PostgreSQL at 127.0.0.1"), "{}", server.log_text());
-    assert!(!server.log_text().contains("switchboard@"), "no credentials in the log");
+    assert!(
+        server.log_text().contains("data: PostgreSQL at 127.0.0.1"),
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        !server.log_text().contains("switchboard@"),
+        "no credentials in the log"
+    );
 
     let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
     bob.expect_line(Stream::Stdout, "registered", WAIT);
@@ -118,7 +133,14 @@ fn a_database_that_stops_gives_503_then_the_server_recovers() {
     let at = server.addr().to_string();
     let register = |expires: &str| {
         switchboard().run(&[
-            "register", ALICE, "--password", "secret", "--server", &at, "--expires", expires,
+            "register",
+            ALICE,
+            "--password",
+            "secret",
+            "--server",
+            &at,
+            "--expires",
+            expires,
             "--once",
         ])
     };
@@ -133,7 +155,11 @@ fn a_database_that_stops_gives_503_then_the_server_recovers() {
 
     pg.restart();
     let recovered = wait_for(WAIT, || register("60").status.success());
-    assert!(recovered, "no successful REGISTER after the database came back\n{}", server.log_text());
+    assert!(
+        recovered,
+        "no successful REGISTER after the database came back\n{}",
+        server.log_text()
+    );
 }
 
 #[test]
@@ -145,5 +171,9 @@ fn serve_on_postgres_stops_cleanly_on_sigterm() {
     server.process().signal("TERM");
     let status = server.process().expect_exit(WAIT);
     assert!(status.success(), "{status:?}\n{}", server.log_text());
-    assert!(!server.log_text().contains("panicked"), "{}", server.log_text());
+    assert!(
+        !server.log_text().contains("panicked"),
+        "{}",
+        server.log_text()
+    );
 }

@@ -159,7 +159,11 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     let database = flags.database.clone().or(file.store.url.clone());
     if let Some(url) = &database {
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            let key = if flags.database.is_some() { "--database" } else { "store.url" };
+            let key = if flags.database.is_some() {
+                "--database"
+            } else {
+                "store.url"
+            };
             return Err(ConfigError::new(key, "must be a postgres:// URL"));
         }
     }
@@ -562,7 +566,10 @@ mod tests {
         };
         assert_eq!(resolve_file("", &flags).unwrap_err().key, "--database");
         let bad = "[store]\nurl = \"sqlite:x\"\n";
-        assert_eq!(resolve_file(bad, &Flags::default()).unwrap_err().key, "store.url");
+        assert_eq!(
+            resolve_file(bad, &Flags::default()).unwrap_err().key,
+            "store.url"
+        );
     }
 
     #[test]

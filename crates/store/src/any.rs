@@ -66,9 +66,7 @@ impl StoreLocation {
     pub fn open_secondary(&self) -> Result<AnyStore, StoreError> {
         match self {
             Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
-            Self::Postgres(url) => {
-                PostgresStore::connect_with_pool(url, 1).map(AnyStore::from)
-            }
+            Self::Postgres(url) => PostgresStore::connect_with_pool(url, 1).map(AnyStore::from),
         }
     }
 

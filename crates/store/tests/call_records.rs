@@ -12,10 +12,7 @@ mod common;
 
 use common::spec::record;
 
-use switchboard_store::{
-    EventStateStore,
-    RecordQuery, SqliteStore, StateChange, StoreError,
-};
+use switchboard_store::{EventStateStore, RecordQuery, SqliteStore, StateChange, StoreError};
 
 #[test]
 fn a_damaged_row_is_reported_not_a_panic() {

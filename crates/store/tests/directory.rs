@@ -5,7 +5,6 @@
 
 mod common;
 
-
 // The bodies shared with the PostgreSQL back end (tests/postgres.rs).
 common::backend_tests!(common::spec::Sqlite::new();
     the_directory_reloads_only_when_users_change,

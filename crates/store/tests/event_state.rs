@@ -13,8 +13,8 @@ mod common;
 use common::binding;
 use common::spec::{message, publication, subscription};
 use switchboard_store::{
-    BindingChange, BindingStore, DB_FILE_NAME, EventStateStore,
-    GroupStore, MAX_BODY_LEN, SqliteStore, StateChange, StoreError, StoredState, Submission,
+    BindingChange, BindingStore, DB_FILE_NAME, EventStateStore, GroupStore, MAX_BODY_LEN,
+    SqliteStore, StateChange, StoreError, StoredState, Submission,
 };
 
 /// Makes SQLite refuse one message id, so that a change fails in the

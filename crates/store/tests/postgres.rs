@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use common::spec::{Backend, Pg, upsert};
 use switchboard_store::{
-    AdminToken, AnyStore, BindingStore, CommitterConfig, GroupCommitter,
-    PostgresStore, StoreError, StoreLocation, UserStore,
+    AdminToken, AnyStore, BindingStore, CommitterConfig, GroupCommitter, PostgresStore, StoreError,
+    StoreLocation, UserStore,
 };
 use switchboard_testsupport::Postgres;
 
@@ -124,7 +124,10 @@ fn the_location_picks_the_back_end_by_url() {
     let Some(pg) = Pg::new() else { return };
     let location = StoreLocation::new(dir.path(), Some(&pg.0)).unwrap();
     assert!(matches!(location.open().unwrap(), AnyStore::Postgres(_)));
-    assert!(!location.describe().contains("switchboard@"), "no credentials in logs");
+    assert!(
+        !location.describe().contains("switchboard@"),
+        "no credentials in logs"
+    );
 }
 
 #[test]
@@ -156,7 +159,11 @@ fn the_store_recovers_by_itself_when_the_database_comes_back() {
     assert_eq!(reader.load_all().unwrap().len(), 1);
 
     server.stop();
-    let err = committer.submit(vec![upsert(2)]).unwrap().wait().unwrap_err();
+    let err = committer
+        .submit(vec![upsert(2)])
+        .unwrap()
+        .wait()
+        .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(err.is_transient());
     let err = reader.load_all().unwrap_err();
@@ -170,7 +177,11 @@ fn the_store_recovers_by_itself_when_the_database_comes_back() {
         .iter()
         .map(|b| b.expires_at - 1_700_000_000)
         .collect();
-    assert_eq!(ids, vec![1, 3], "the acknowledged writes, not the failed one");
+    assert_eq!(
+        ids,
+        vec![1, 3],
+        "the acknowledged writes, not the failed one"
+    );
     committer.shutdown().unwrap();
 }
 

@@ -40,8 +40,8 @@ mod wav;
 
 pub use baresip::{Baresip, BaresipBuilder};
 pub use linphonec::Linphonec;
-pub use postgres::{PG_USER, Postgres};
 pub use ports::{free_port, free_port_pair, free_udp_run, is_bound};
+pub use postgres::{PG_USER, Postgres};
 pub use process::{Proc, Stream};
 pub use server::{DOMAIN, NO_RATE_LIMIT, Serve, Server, Switchboard, path_str, require, text};
 pub use sipp::{Sipp, SippProc, SippRun};

@@ -134,8 +134,8 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
         path: data.display().to_string(),
         source,
     };
-    let location = crate::store::location(&settings.data, settings.database.as_deref())
-        .map_err(store_err)?;
+    let location =
+        crate::store::location(&settings.data, settings.database.as_deref()).map_err(store_err)?;
     let users = location.open().map_err(store_err)?;
     match &users {
         AnyStore::Sqlite(sqlite) => {

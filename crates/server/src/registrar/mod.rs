@@ -564,9 +564,7 @@ impl Registrar {
             RegisterError::BadExtension(tags) => {
                 lines.push((HeaderName::Unsupported, tags.join(", ")));
             }
-            RegisterError::StoreFailed
-            | RegisterError::Full
-            | RegisterError::StoreUnavailable => {
+            RegisterError::StoreFailed | RegisterError::Full | RegisterError::StoreUnavailable => {
                 lines.push((HeaderName::RetryAfter, self.config.retry_after.to_string()));
             }
             _ => {}

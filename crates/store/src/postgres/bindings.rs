@@ -164,9 +164,7 @@ impl BindingStore for PostgresStore {
 
     fn load_all(&self) -> Result<Vec<Binding>, StoreError> {
         self.query_bindings(
-            &format!(
-                "{SELECT_SQL} ORDER BY aor COLLATE \"C\", q DESC, contact COLLATE \"C\""
-            ),
+            &format!("{SELECT_SQL} ORDER BY aor COLLATE \"C\", q DESC, contact COLLATE \"C\""),
             None,
         )
     }

@@ -306,8 +306,10 @@ impl EventStateStore for PostgresStore {
                 .iter()
                 .map(read_publication)
                 .collect::<Result<_, _>>()?,
-            messages: messages.iter().map(read_message).collect::<Result<_, _>>()?,
+            messages: messages
+                .iter()
+                .map(read_message)
+                .collect::<Result<_, _>>()?,
         })
     }
 }
-

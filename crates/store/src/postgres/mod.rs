@@ -224,7 +224,8 @@ pub(crate) fn classify(err: postgres::Error) -> StoreError {
         }
         None => {
             err.is_closed()
-                || std::error::Error::source(&err).is_some_and(|source| source.is::<std::io::Error>())
+                || std::error::Error::source(&err)
+                    .is_some_and(|source| source.is::<std::io::Error>())
         }
     };
     if connection_gone {

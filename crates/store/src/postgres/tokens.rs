@@ -15,8 +15,8 @@ impl PostgresStore {
     pub fn add_admin_token(&self, token: &AdminToken) -> Result<(), StoreError> {
         check_token(token)?;
         let result = self.run(|conn| {
-            let insert =
-                conn.statement("INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2, $3)")?;
+            let insert = conn
+                .statement("INSERT INTO admin_tokens (name, hash, created) VALUES ($1, $2, $3)")?;
             conn.client
                 .execute(
                     &insert,

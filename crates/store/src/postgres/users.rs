@@ -95,7 +95,8 @@ impl UserStore for PostgresStore {
 
     fn get_user(&self, name: &str, domain: &str) -> Result<Option<User>, StoreError> {
         let row = self.run(|conn| {
-            let select = conn.statement(&format!("{SELECT_SQL} WHERE name = $1 AND domain = $2"))?;
+            let select =
+                conn.statement(&format!("{SELECT_SQL} WHERE name = $1 AND domain = $2"))?;
             conn.client
                 .query_opt(&select, &[&name, &domain])
                 .map_err(classify)
@@ -166,9 +167,12 @@ impl UserStore for PostgresStore {
 
     fn count_users(&self, domain: Option<&str>) -> Result<u64, StoreError> {
         let count: i64 = self.run(|conn| {
-            let count = conn
-                .statement("SELECT COUNT(*) FROM users WHERE $1::TEXT IS NULL OR domain = $1")?;
-            let row = conn.client.query_one(&count, &[&domain]).map_err(classify)?;
+            let count =
+                conn.statement("SELECT COUNT(*) FROM users WHERE $1::TEXT IS NULL OR domain = $1")?;
+            let row = conn
+                .client
+                .query_one(&count, &[&domain])
+                .map_err(classify)?;
             get(&row, 0)
         })?;
         from_sql_u64("user count", count)

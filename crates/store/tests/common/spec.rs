@@ -402,11 +402,7 @@ pub fn every_record_kind_round_trips_and_survives_reopen(backend: &impl Backend)
 }
 
 pub fn the_committer_writes_bindings_and_state_together_durably(backend: &impl Backend) {
-    let committer = GroupCommitter::start(
-        backend.open(),
-        CommitterConfig::default(),
-    )
-    .unwrap();
+    let committer = GroupCommitter::start(backend.open(), CommitterConfig::default()).unwrap();
     let (done_tx, done_rx) = mpsc::channel();
     let mut bindings = Vec::new();
     for id in 0..50_u64 {
@@ -590,11 +586,7 @@ pub fn a_bad_record_is_refused_and_nothing_of_its_submission_is_written(backend:
 }
 
 pub fn the_committer_writes_records_durably(backend: &impl Backend) {
-    let committer = GroupCommitter::start(
-        backend.open(),
-        CommitterConfig::default(),
-    )
-    .unwrap();
+    let committer = GroupCommitter::start(backend.open(), CommitterConfig::default()).unwrap();
     // One submission of twenty records: one transaction, one fsync.
     let changes = (0..20_u64)
         .map(|i| StateChange::PutCallRecord(record(&format!("c{i:02}"), i)))
@@ -695,13 +687,8 @@ pub fn upsert(id: u64) -> BindingChange {
 pub fn concurrent_submits_are_all_acknowledged_and_present_after_reopen(backend: &impl Backend) {
     const THREADS: u64 = 8;
     const PER_THREAD: u64 = 250;
-    let committer = Arc::new(
-        GroupCommitter::start(
-            backend.open(),
-            CommitterConfig::default(),
-        )
-        .unwrap(),
-    );
+    let committer =
+        Arc::new(GroupCommitter::start(backend.open(), CommitterConfig::default()).unwrap());
     let started = Instant::now();
     let workers: Vec<_> = (0..THREADS)
         .map(|t| {
