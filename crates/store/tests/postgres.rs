@@ -15,11 +15,10 @@ mod common;
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
-use common::spec::{Backend, Pg, upsert};
+use common::spec::{Pg, upsert};
 use switchboard_store::{
-    AdminToken, AnyStore, BindingStore, CommitterConfig, GroupCommitter, PostgresStore, StoreError,
+    AnyStore, BindingStore, CommitterConfig, GroupCommitter, PostgresStore, StoreError,
     StoreLocation, UserStore,
 };
 use switchboard_testsupport::Postgres;
@@ -39,46 +38,9 @@ common::backend_tests!(Pg::new();
     the_committer_writes_records_durably,
     the_directory_reloads_only_when_users_change,
     concurrent_submits_are_all_acknowledged_and_present_after_reopen,
+    tokens_are_added_listed_found_and_removed,
+    a_taken_name_or_a_bad_value_is_refused,
 );
-
-fn token(name: &str, fill: char) -> AdminToken {
-    AdminToken {
-        name: name.into(),
-        hash: fill.to_string().repeat(64),
-        created: 1_700_000_000,
-    }
-}
-
-#[test]
-fn admin_tokens_are_added_listed_found_and_removed() {
-    let Some(pg) = Pg::new() else { return };
-    let store = pg.open();
-    store.add_admin_token(&token("dash", 'b')).unwrap();
-    store.add_admin_token(&token("ci", 'a')).unwrap();
-    assert!(matches!(
-        store.add_admin_token(&token("ci", 'c')),
-        Err(StoreError::Conflict(_))
-    ));
-    assert!(matches!(
-        store.add_admin_token(&token("upper", 'E')),
-        Err(StoreError::InvalidInput(_))
-    ));
-    assert_eq!(
-        store.admin_tokens().unwrap(),
-        vec![token("ci", 'a'), token("dash", 'b')]
-    );
-    let hash_b = "b".repeat(64);
-    assert_eq!(
-        store.admin_token_named_by_hash(&hash_b).unwrap().as_deref(),
-        Some("dash")
-    );
-    store.remove_admin_token("dash").unwrap();
-    assert_eq!(store.admin_token_named_by_hash(&hash_b).unwrap(), None);
-    assert!(matches!(
-        store.remove_admin_token("dash"),
-        Err(StoreError::NotFound(_))
-    ));
-}
 
 #[test]
 fn the_schema_is_created_once_and_a_newer_one_is_refused() {
@@ -216,5 +178,4 @@ fn the_pool_is_bounded() {
         .get(0);
     assert!(open <= 2, "{open} connections for a pool of 2");
     assert_eq!(store.count_users(None).unwrap(), 0);
-    thread::sleep(Duration::from_millis(1));
 }

@@ -282,4 +282,6 @@ common::backend_tests!(common::spec::Sqlite::new();
     bad_binding_text_is_refused,
     every_key_kind_and_q_is_loaded_back_as_stored,
     a_flow_is_not_restored_and_registered_at_comes_back_as_updated_at,
+    tokens_are_added_listed_found_and_removed,
+    a_taken_name_or_a_bad_value_is_refused,
 );

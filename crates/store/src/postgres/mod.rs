@@ -31,11 +31,10 @@ use std::time::Duration;
 
 use postgres::Config;
 use postgres::error::SqlState;
-use switchboard_server::UserStore;
 use switchboard_server::service::UserSnapshot;
 
 use crate::error::StoreError;
-use crate::sqlite::from_sql_u64;
+use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
 use pool::{Connection, Pool};
 
 /// Connections a [`PostgresStore`] opens at most unless told otherwise.
@@ -139,9 +138,7 @@ impl PostgresStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        let version = self.users_version()?;
-        let users = self.list_users(None)?;
-        Ok(UserSnapshot { version, users })
+        snapshot(self, self.users_version()?)
     }
 
     /// As [`SqliteStore::user_snapshot_since`](crate::SqliteStore::user_snapshot_since).
@@ -149,10 +146,7 @@ impl PostgresStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        if self.users_version()? == version {
-            return Ok(None);
-        }
-        self.user_snapshot().map(Some)
+        snapshot_since(self, self.users_version()?, version)
     }
 
     /// Runs `work` on a pooled connection: again after a pause on a

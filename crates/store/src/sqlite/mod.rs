@@ -134,9 +134,7 @@ impl SqliteStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        let version = self.users_version()?;
-        let users = self.list_users(None)?;
-        Ok(UserSnapshot { version, users })
+        snapshot(self, self.users_version()?)
     }
 
     /// [`SqliteStore::user_snapshot`] when the users changed since
@@ -145,10 +143,7 @@ impl SqliteStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        if self.users_version()? == version {
-            return Ok(None);
-        }
-        self.user_snapshot().map(Some)
+        snapshot_since(self, self.users_version()?, version)
     }
 
     /// Runs SQLite's `quick_check` over the whole file (for an operator's
@@ -177,6 +172,27 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Every user of `store`, as of `version` (read first).
+pub(crate) fn snapshot(
+    store: &impl UserStore<Error = StoreError>,
+    version: u64,
+) -> Result<UserSnapshot, StoreError> {
+    let users = store.list_users(None)?;
+    Ok(UserSnapshot { version, users })
+}
+
+/// [`snapshot`] when the users version moved from `known` to `current`.
+pub(crate) fn snapshot_since(
+    store: &impl UserStore<Error = StoreError>,
+    current: u64,
+    known: u64,
+) -> Result<Option<UserSnapshot>, StoreError> {
+    if current == known {
+        return Ok(None);
+    }
+    snapshot(store, current).map(Some)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

@@ -12,7 +12,7 @@ use switchboard_core::{FlowId, Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingKey, RemoveReason};
 use switchboard_server::service::UserSnapshot;
 use switchboard_store::{
-    AnyStore, BindingChange, BindingStore, CallRecord, CommitterConfig, Disposition,
+    AdminToken, AnyStore, BindingChange, BindingStore, CallRecord, CommitterConfig, Disposition,
     EventStateStore, GroupCommitter, Ha1Set, HangupSide, PostgresStore, PublicationRecord,
     RecordQuery, SqliteStore, StateChange, StoreError, StoredMessage, StoredState, Submission,
     SubscriptionRecord, User, UserStore,
@@ -744,4 +744,50 @@ pub fn concurrent_submits_are_all_acknowledged_and_present_after_reopen(backend:
             "binding {id} missing"
         );
     }
+}
+
+pub fn token(name: &str, fill: char) -> AdminToken {
+    AdminToken {
+        name: name.into(),
+        hash: fill.to_string().repeat(64),
+        created: 1_700_000_000,
+    }
+}
+
+pub fn tokens_are_added_listed_found_and_removed(backend: &impl Backend) {
+    let store = backend.open();
+    store.add_admin_token(&token("ci", 'a')).unwrap();
+    store.add_admin_token(&token("dash", 'b')).unwrap();
+    assert_eq!(
+        store.admin_tokens().unwrap(),
+        vec![token("ci", 'a'), token("dash", 'b')]
+    );
+    let hash_b = "b".repeat(64);
+    assert_eq!(
+        store.admin_token_named_by_hash(&hash_b).unwrap().as_deref(),
+        Some("dash")
+    );
+    store.remove_admin_token("dash").unwrap();
+    assert_eq!(store.admin_token_named_by_hash(&hash_b).unwrap(), None);
+    assert!(matches!(
+        store.remove_admin_token("dash"),
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+pub fn a_taken_name_or_a_bad_value_is_refused(backend: &impl Backend) {
+    let store = backend.open();
+    store.add_admin_token(&token("ci", 'a')).unwrap();
+    assert!(matches!(
+        store.add_admin_token(&token("ci", 'c')),
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.add_admin_token(&token("two words", 'd')),
+        Err(StoreError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        store.add_admin_token(&token("upper", 'E')),
+        Err(StoreError::InvalidInput(_))
+    ));
 }
