@@ -3,8 +3,9 @@
 //! PostgreSQL is not installed): users added with `user add --database`,
 //! a REGISTER and a call between two registered users, a kill -9 and a
 //! restart that keeps the bindings; and a database that stops under the
-//! server: REGISTER gets 503 with Retry-After, and the server recovers by
-//! itself when the database is back.
+//! server: calls between registered users go on, REGISTER gets 503 with
+//! Retry-After, and the server recovers by itself when the database is
+//! back.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -146,8 +147,12 @@ fn a_database_that_stops_gives_503_then_the_server_recovers() {
     };
     let out = register("60");
     assert!(out.status.success(), "{}", text(&out.stdout));
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
 
     pg.stop();
+    // Calls between registered users go on from memory.
+    call_bob(&server);
     let out = register("60");
     let stdout = text(&out.stdout);
     assert!(!out.status.success(), "{stdout}");
