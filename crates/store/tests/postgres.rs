@@ -179,3 +179,71 @@ fn the_pool_is_bounded() {
     assert!(open <= 2, "{open} connections for a pool of 2");
     assert_eq!(store.count_users(None).unwrap(), 0);
 }
+
+/// Makes the next `failures` inserts into `bindings` fail with SQLSTATE
+/// 40001, as CockroachDB does under contention (a sequence counts them:
+/// it is not rolled back with the transaction).
+fn fail_inserts_with_40001(url: &str, failures: u32) {
+    let mut client = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE SEQUENCE flaky_count;
+             CREATE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF nextval('flaky_count') <= {failures} THEN
+                     RAISE EXCEPTION 'simulated conflict' USING ERRCODE = '40001';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER flaky BEFORE INSERT ON bindings
+                 FOR EACH ROW EXECUTE FUNCTION flaky();"
+        ))
+        .unwrap();
+}
+
+#[test]
+fn serialization_failures_are_retried_a_bounded_number_of_times() {
+    let Some(pg) = Pg::new() else { return };
+    let store = PostgresStore::connect(&pg.0).unwrap();
+    // Fewer failures than attempts: the write and a group commit succeed.
+    fail_inserts_with_40001(&pg.0, switchboard_store::MAX_ATTEMPTS - 1);
+    store.apply(&[upsert(1)]).unwrap();
+    let committer = GroupCommitter::start(
+        PostgresStore::connect_with_pool(&pg.0, 1).unwrap(),
+        CommitterConfig::default(),
+    )
+    .unwrap();
+    committer.submit(vec![upsert(2)]).unwrap().wait().unwrap();
+    assert_eq!(store.load_all().unwrap().len(), 2);
+
+    // Failing every time: given up after MAX_ATTEMPTS, reported, nothing
+    // written.
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    client
+        .execute("SELECT setval('flaky_count', 1, false)", &[])
+        .unwrap();
+    client
+        .batch_execute(
+            "CREATE OR REPLACE FUNCTION flaky() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 PERFORM nextval('flaky_count');
+                 RAISE EXCEPTION 'simulated conflict' USING ERRCODE = '40001';
+             END $$;",
+        )
+        .unwrap();
+    let err = store.apply(&[upsert(3)]).unwrap_err();
+    assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
+    let tries: i64 = client
+        .query_one("SELECT last_value FROM flaky_count", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(tries, i64::from(switchboard_store::MAX_ATTEMPTS));
+    let err = committer
+        .submit(vec![upsert(4)])
+        .unwrap()
+        .wait()
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
+    assert_eq!(store.load_all().unwrap().len(), 2);
+    committer.shutdown().unwrap();
+}
