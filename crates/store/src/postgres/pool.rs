@@ -117,11 +117,17 @@ impl Pool {
     }
 
     fn checkout(&self, fresh: bool) -> Result<(Connection, bool), StoreError> {
-        let mut state = self.lock();
         if fresh {
-            let stale = std::mem::take(&mut state.idle);
-            state.open = state.open.saturating_sub(stale.len());
+            let stale = {
+                let mut state = self.lock();
+                let stale = std::mem::take(&mut state.idle);
+                state.open = state.open.saturating_sub(stale.len());
+                stale
+            };
+            // Closed outside the lock: closing may wait on the network.
+            drop(stale);
         }
+        let mut state = self.lock();
         loop {
             while let Some(conn) = state.idle.pop() {
                 if conn.client.is_closed() {
