@@ -77,7 +77,13 @@ impl StoreLocation {
         match self {
             Self::Sqlite(dir) => format!("SQLite in {}", dir.display()),
             Self::Postgres(url) => {
-                let rest = url.split_once('@').map_or(url.as_str(), |(_, rest)| rest);
+                // Neither the user and password before `@` nor the
+                // parameters after `?` (a `password=` may be there).
+                let rest = url.rsplit_once('@').map_or_else(
+                    || url.split_once("://").map_or(url.as_str(), |(_, rest)| rest),
+                    |(_, rest)| rest,
+                );
+                let rest = rest.split_once('?').map_or(rest, |(rest, _)| rest);
                 format!("PostgreSQL at {rest}")
             }
         }

@@ -83,6 +83,12 @@ fn the_location_picks_the_back_end_by_url() {
         StoreLocation::new(dir.path(), Some("mysql://x@127.0.0.1/db")),
         Err(StoreError::InvalidInput(_))
     ));
+    let secret = StoreLocation::new(
+        dir.path(),
+        Some("postgres://sb:hunter2@db.example:5433/sw?password=hunter2"),
+    )
+    .unwrap();
+    assert_eq!(secret.describe(), "PostgreSQL at db.example:5433/sw");
     let Some(pg) = Pg::new() else { return };
     let location = StoreLocation::new(dir.path(), Some(&pg.0)).unwrap();
     assert!(matches!(location.open().unwrap(), AnyStore::Postgres(_)));

@@ -10,7 +10,7 @@ use switchboard_server::storage::{
 use super::call_records::RecordWriter;
 use super::{PostgresStore, big, classify, get, upsert_sql};
 use crate::error::StoreError;
-use crate::sqlite::event_state::RawSubscription;
+use crate::sqlite::event_state::{RawSubscription, source_columns};
 use crate::sqlite::{from_sql_u64, join_lines, to_sql_u64};
 use crate::validate::validate_state_change;
 
@@ -119,13 +119,7 @@ impl StateWriter {
     fn change(&self, tx: &mut Transaction<'_>, change: &StateChange) -> Result<(), StoreError> {
         match change {
             StateChange::PutSubscription(s) => {
-                let (transport, remote) = match s.source {
-                    Some((transport, remote)) => (
-                        Some(transport.as_via_token().to_ascii_lowercase()),
-                        Some(remote.to_string()),
-                    ),
-                    None => (None, None),
-                };
+                let (transport, remote) = source_columns(s.source);
                 tx.execute(
                     &self.put_subscription,
                     &[

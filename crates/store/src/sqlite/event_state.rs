@@ -92,13 +92,7 @@ impl<'c> StateWriter<'c> {
     fn change(&mut self, change: &StateChange) -> Result<(), StoreError> {
         match change {
             StateChange::PutSubscription(s) => {
-                let (transport, remote) = match s.source {
-                    Some((transport, remote)) => (
-                        Some(transport.as_via_token().to_ascii_lowercase()),
-                        Some(remote.to_string()),
-                    ),
-                    None => (None, None),
-                };
+                let (transport, remote) = source_columns(s.source);
                 self.put_subscription.execute(params![
                     s.id,
                     s.event,
@@ -166,6 +160,20 @@ impl<'c> StateWriter<'c> {
             }
         }
         Ok(())
+    }
+}
+
+/// A subscription's source as its two columns: the transport token in
+/// lower case and the address, or both `NULL`.
+pub(crate) fn source_columns(
+    source: Option<(Transport, SocketAddr)>,
+) -> (Option<String>, Option<String>) {
+    match source {
+        Some((transport, remote)) => (
+            Some(transport.as_via_token().to_ascii_lowercase()),
+            Some(remote.to_string()),
+        ),
+        None => (None, None),
     }
 }
 
