@@ -61,6 +61,9 @@ pub struct FileConfig {
     /// Call detail records.
     #[serde(default)]
     pub records: RecordsSection,
+    /// `[store]`: where users, bindings and the event state live.
+    #[serde(default)]
+    pub store: StoreSection,
     /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
     /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
     /// here and read by `switchboard-routing`'s `Plan::load` from the same
@@ -110,6 +113,15 @@ pub struct MessagesSection {
     /// Seconds after which an undelivered message is dropped (default 7
     /// days).
     pub max_age: Option<u64>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A `postgres://user:password@host:port/name` URL: the store in
+    /// PostgreSQL (absent: SQLite in the data directory).
+    pub url: Option<String>,
 }
 
 /// `[records]`: call detail records, one per call attempt.

@@ -21,7 +21,7 @@ mod settings;
 pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MessagesSection, PresenceSection, ProtectionSection,
-    ProxySection, RecordsSection, RegistrarSection, WatchRuleSection,
+    ProxySection, RecordsSection, RegistrarSection, StoreSection, WatchRuleSection,
 };
 pub use flags::Flags;
 pub use host::Host;

@@ -1,0 +1,184 @@
+//! `switchboard serve --database postgres://...` end to end, against a
+//! real PostgreSQL started by the test (skipped, with a message, when
+//! PostgreSQL is not installed): users added with `user add --database`,
+//! a REGISTER and a call between two registered users, a kill -9 and a
+//! restart that keeps the bindings; and a database that stops under the
+//! server: calls between registered users go on, REGISTER gets 503 with
+//! Retry-After, and the server recovers by itself when the database is
+//! back.
+
+// Test code: a failed unwrap or index is a failed test, which is what we want.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+const ALICE: &str = "sip:alice@127.0.0.1";
+const BOB: &str = "sip:bob@127.0.0.1";
+
+/// `switchboard args --database url`, run to its end; its stdout.
+fn run_on(url: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--database", url]);
+    let out = switchboard().run(&all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Alice and bob (password `secret`) in the database at `url`.
+fn add_users(url: &str) {
+    for name in ["alice", "bob"] {
+        run_on(
+            url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+}
+
+/// `serve` on the database at `url` (`data` only holds the pid file).
+fn serve(data: &std::path::Path, url: &str, port: Option<u16>) -> Server {
+    let serve = switchboard()
+        .serve(data)
+        .config(NO_RATE_LIMIT)
+        .args(&["--database", url]);
+    match port {
+        Some(port) => serve.port(port),
+        None => serve,
+    }
+    .start()
+}
+
+/// Alice calls bob for a second through `server`; the call is answered.
+fn call_bob(server: &Server) {
+    let mut alice = agent_at(server, &["call", BOB, "--as", ALICE, "--duration", "1"]);
+    alice.expect_line(Stream::Stdout, "answered:", WAIT);
+    alice.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
+    assert!(alice.expect_exit(WAIT).success());
+}
+
+#[test]
+fn serve_on_postgres_registers_calls_and_keeps_bindings_across_kill_9() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url);
+    assert_eq!(run_on(&url, &["user", "list"]).lines().count(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = serve(&data, &url, None);
+    assert!(
+        server.log_text().contains("data: PostgreSQL at 127.0.0.1"),
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        !server.log_text().contains("switchboard@"),
+        "no credentials in the log"
+    );
+
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let registrations = run_on(&url, &["registrations"]);
+    assert!(registrations.contains(BOB), "{registrations}");
+    call_bob(&server);
+    let records = run_on(&url, &["cdr", "--format", "json"]);
+    assert!(records.contains("\"answered\""), "{records}");
+
+    // kill -9: bob's binding was acknowledged, so it is in the database;
+    // the restarted server loads it and reaches bob without a new REGISTER.
+    let port = server.port;
+    server.process().signal("KILL");
+    server.process().expect_exit(WAIT);
+    drop(server);
+    assert!(run_on(&url, &["registrations"]).contains(BOB));
+    let server = serve(&data, &url, Some(port));
+    assert!(
+        server.log_text().contains("bindings: 1 live loaded"),
+        "{}",
+        server.log_text()
+    );
+    call_bob(&server);
+    drop(bob);
+}
+
+#[test]
+fn a_database_that_stops_gives_503_then_the_server_recovers() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("data"), &url, None);
+    let at = server.addr().to_string();
+    let register = |expires: &str| {
+        switchboard().run(&[
+            "register",
+            ALICE,
+            "--password",
+            "secret",
+            "--server",
+            &at,
+            "--expires",
+            expires,
+            "--once",
+        ])
+    };
+    let out = register("60");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+
+    pg.stop();
+    // Calls between registered users go on from memory.
+    call_bob(&server);
+    let out = register("60");
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("registration failed: 503"), "{stdout}");
+
+    pg.restart();
+    let recovered = wait_for(WAIT, || register("60").status.success());
+    assert!(
+        recovered,
+        "no successful REGISTER after the database came back\n{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn serve_on_postgres_stops_cleanly_on_sigterm() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(&dir.path().join("data"), &url, None);
+    server.process().signal("TERM");
+    let status = server.process().expect_exit(WAIT);
+    assert!(status.success(), "{status:?}\n{}", server.log_text());
+    assert!(
+        !server.log_text().contains("panicked"),
+        "{}",
+        server.log_text()
+    );
+}
