@@ -5,7 +5,8 @@
 //! restart that keeps the bindings; and a database that stops under the
 //! server: calls between registered users go on, REGISTER gets 503 with
 //! Retry-After, and the server recovers by itself when the database is
-//! back.
+//! back; a user created through the admin API is in the database and
+//! registers at once.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -17,6 +18,8 @@
 
 mod common;
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::*;
@@ -181,4 +184,47 @@ fn serve_on_postgres_stops_cleanly_on_sigterm() {
         "{}",
         server.log_text()
     );
+}
+
+/// `POST path` with `json` to the admin API at `api`: the status code.
+fn post_json(api: SocketAddr, token: &str, path: &str, json: &str) -> u16 {
+    let mut tcp = TcpStream::connect_timeout(&api, WAIT).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[test]
+fn a_user_created_through_the_admin_api_is_stored_in_postgres_and_registers() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = run_on(&url, &["token", "create", "ci"]).trim().to_owned();
+    let (server, api) = serve_with_admin_config(&data, &format!("\n[store]\nurl = \"{url}\"\n"));
+
+    let carol = r#"{"user":"carol","domain":"127.0.0.1","password":"secret"}"#;
+    assert_eq!(post_json(api, &token, "/api/v1/users", carol), 201);
+    // In the database, for every process. The same create again is a
+    // retry (200); with another password, a conflict.
+    let users = run_on(&url, &["user", "list"]);
+    assert_eq!(users.trim(), "carol@127.0.0.1", "{users}");
+    assert_eq!(post_json(api, &token, "/api/v1/users", carol), 200);
+    let other = r#"{"user":"carol","domain":"127.0.0.1","password":"other"}"#;
+    assert_eq!(post_json(api, &token, "/api/v1/users", other), 409);
+    // In force in the server at once: carol registers.
+    let carol = agent_at(&server, &["answer", "--as", "sip:carol@127.0.0.1"]);
+    carol.expect_line(Stream::Stdout, "registered", WAIT);
 }
