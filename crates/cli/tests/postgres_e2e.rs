@@ -5,8 +5,8 @@
 //! restart that keeps the bindings; and a database that stops under the
 //! server: calls between registered users go on, REGISTER gets 503 with
 //! Retry-After, and the server recovers by itself when the database is
-//! back; a user created through the admin API is in the database and
-//! registers at once.
+//! back; a call in progress goes on across a kill -9 and restart; a user
+//! created through the admin API is in the database and registers at once.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -227,4 +227,61 @@ fn a_user_created_through_the_admin_api_is_stored_in_postgres_and_registers() {
     // In force in the server at once: carol registers.
     let carol = agent_at(&server, &["answer", "--as", "sip:carol@127.0.0.1"]);
     carol.expect_line(Stream::Stdout, "registered", WAIT);
+}
+
+/// The call records in the database at `url`.
+fn records_on(url: &str) -> Vec<serde_json::Value> {
+    run_on(url, &["cdr", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_call_in_progress_survives_a_kill_9_on_postgres() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = serve(&data, &url, None);
+    let bob = agent_at(
+        &server,
+        &["answer", "--as", BOB, "--answer-after", "100", "--once"],
+    );
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let mut alice = agent_at(&server, &["call", BOB, "--as", ALICE, "--duration", "8"]);
+    alice.expect_line(Stream::Stdout, "answered", WAIT);
+    // The dialog is written with the call record's answer.
+    let answered = wait_for(WAIT, || {
+        records_on(&url)
+            .first()
+            .is_some_and(|r| r["answer_ms"].is_u64())
+    });
+    assert!(answered, "{:#?}", records_on(&url));
+
+    let port = server.port;
+    server.process().signal("KILL");
+    server.process().expect_exit(WAIT);
+    drop(server);
+    let server = serve(&data, &url, Some(port));
+    assert!(
+        server
+            .log_text()
+            .contains("calls in progress taken back from the store"),
+        "{}",
+        server.log_text()
+    );
+    // Alice's BYE at the end passes to bob through the new server.
+    bob.expect_line(Stream::Stdout, "ended: remote hangup", 2 * WAIT);
+    alice.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
+    assert!(alice.expect_exit(WAIT).success(), "{}", alice.report());
+    let mut records = Vec::new();
+    let ended = wait_for(WAIT, || {
+        records = records_on(&url);
+        records.len() == 1 && records[0]["end_ms"].is_u64()
+    });
+    assert!(ended, "{records:#?}");
+    assert_eq!(records[0]["hangup"], "caller", "{records:#?}");
+    drop((alice, bob, server));
 }
