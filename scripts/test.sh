@@ -111,6 +111,19 @@ for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linpho
     fi
 done
 baresip -h 2>&1 | grep -m1 -i '^baresip' || true
+# PostgreSQL for the store's second back end (crates/store/tests/postgres.rs,
+# crates/cli/tests/postgres_e2e.rs): the tests start their own server with
+# initdb in a temporary directory, so only the binaries are needed.
+if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+        echo "installing postgresql"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    else
+        echo "PostgreSQL not found: install it (Debian: apt-get install postgresql)" >&2
+        exit 1
+    fi
+fi
 # The browser test's pinned npm packages (never a browser download).
 if [[ ! -d crates/cli/tests/browser/node_modules ]]; then
     echo "npm ci in crates/cli/tests/browser"

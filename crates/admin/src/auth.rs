@@ -8,7 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use switchboard_store::{SqliteStore, StoreError};
+use switchboard_store::{AnyStore, StoreError};
 
 use crate::Problem;
 use crate::token::hash_presented;
@@ -29,7 +29,7 @@ struct Known {
 /// copy is older than a few seconds (a removed one stops working).
 #[derive(Debug)]
 pub struct Tokens {
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     known: Mutex<Known>,
 }
 
@@ -39,7 +39,7 @@ impl Tokens {
     ///
     /// # Errors
     /// The store's.
-    pub fn load(store: Arc<SqliteStore>) -> Result<Self, StoreError> {
+    pub fn load(store: Arc<AnyStore>) -> Result<Self, StoreError> {
         let hashes = read_hashes(&store)?;
         Ok(Self {
             store,
@@ -64,7 +64,7 @@ impl Tokens {
 
     /// The store the tokens are read from (its connection also serves
     /// other reads off the driver: the call records).
-    pub(crate) fn store(&self) -> &Arc<SqliteStore> {
+    pub(crate) fn store(&self) -> &Arc<AnyStore> {
         &self.store
     }
 
@@ -103,7 +103,7 @@ impl Tokens {
     }
 }
 
-fn read_hashes(store: &SqliteStore) -> Result<HashSet<String>, StoreError> {
+fn read_hashes(store: &AnyStore) -> Result<HashSet<String>, StoreError> {
     Ok(store
         .admin_tokens()?
         .into_iter()

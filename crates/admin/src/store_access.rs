@@ -1,11 +1,11 @@
 //! Store reads and writes of the API, off the driver and off the HTTP
-//! task (SQLite blocks): on a blocking thread, through the connection the
-//! tokens are read with.
+//! task (either back end blocks): on a blocking thread, through the store
+//! handle the tokens are read with.
 
 use std::sync::Arc;
 
 use axum::http::StatusCode;
-use switchboard_store::{SqliteStore, StoreError};
+use switchboard_store::{AnyStore, StoreError};
 
 use crate::Problem;
 use crate::auth::Tokens;
@@ -17,7 +17,7 @@ use crate::auth::Tokens;
 pub(crate) async fn with_store<T: Send + 'static>(
     tokens: &Tokens,
     failed: &'static str,
-    work: impl FnOnce(&SqliteStore) -> Result<T, StoreError> + Send + 'static,
+    work: impl FnOnce(&AnyStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Problem> {
     let store = Arc::clone(tokens.store());
     match tokio::task::spawn_blocking(move || work(&store)).await {

@@ -27,8 +27,8 @@ use switchboard_admin::{
     router, router_with,
 };
 use switchboard_store::{
-    AdminToken, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, SqliteStore,
-    StateChange, User, UserStore,
+    AdminToken, AnyStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide,
+    SqliteStore, StateChange, User, UserStore,
 };
 use tower::ServiceExt;
 
@@ -248,12 +248,12 @@ fn live_call() -> Call {
 
 /// A store with one token; the router on it with the fake driver.
 struct Api {
-    store: Arc<SqliteStore>,
+    store: Arc<AnyStore>,
     router: Router,
     token: Token,
 }
 
-fn token_in(store: &SqliteStore, name: &str) -> Token {
+fn token_in(store: &AnyStore, name: &str) -> Token {
     let token = Token::generate(&mut StdRng::from_os_rng());
     store
         .add_admin_token(&AdminToken {
@@ -266,7 +266,7 @@ fn token_in(store: &SqliteStore, name: &str) -> Token {
 }
 
 fn api_with(driver: Driver) -> Api {
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let store = Arc::new(AnyStore::from(SqliteStore::open_in_memory().unwrap()));
     let token = token_in(&store, "test");
     let tokens = Arc::new(Tokens::load(Arc::clone(&store)).unwrap());
     Api {
@@ -451,7 +451,7 @@ async fn without_a_valid_token_every_route_is_401_with_a_problem_document() {
 #[tokio::test]
 async fn metrics_are_open_on_loopback_and_behind_the_token_beyond() {
     // Open (the listener on loopback): no token needed.
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let store = Arc::new(AnyStore::from(SqliteStore::open_in_memory().unwrap()));
     let tokens = Arc::new(Tokens::load(Arc::clone(&store)).unwrap());
     let open = router_with(driver(), info(), tokens, MetricsAccess::Open);
     let answer = send(&open, "GET", "/metrics", None).await;
@@ -651,7 +651,12 @@ async fn a_driver_that_is_gone_or_confused_gives_a_problem_not_a_panic() {
 }
 
 fn tokens() -> Arc<Tokens> {
-    Arc::new(Tokens::load(Arc::new(SqliteStore::open_in_memory().unwrap())).unwrap())
+    Arc::new(
+        Tokens::load(Arc::new(AnyStore::from(
+            SqliteStore::open_in_memory().unwrap(),
+        )))
+        .unwrap(),
+    )
 }
 
 fn driver() -> Driver {
@@ -758,7 +763,7 @@ async fn with_a_certificate_the_api_is_https() {
 /// configuration that trusts it.
 async fn https_server(addr: &str) -> (AdminServer, Token, Arc<rustls::ClientConfig>) {
     let (server_tls, client_tls) = tls_pair();
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let store = Arc::new(AnyStore::from(SqliteStore::open_in_memory().unwrap()));
     let token = token_in(&store, "tls");
     let server = AdminServer::start(
         AdminConfig {
@@ -903,7 +908,7 @@ impl Api {
 }
 
 /// The user `name@domain` as stored, if it is.
-fn stored(store: &SqliteStore, name: &str, domain: &str) -> Option<User> {
+fn stored(store: &AnyStore, name: &str, domain: &str) -> Option<User> {
     store.get_user(name, domain).unwrap()
 }
 
@@ -1359,7 +1364,7 @@ async fn the_event_stream_needs_a_valid_token_and_ends_with_the_driver() {
 #[tokio::test]
 async fn stopping_the_listener_ends_open_event_streams_at_once() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let store = Arc::new(AnyStore::from(SqliteStore::open_in_memory().unwrap()));
     let token = token_in(&store, "dashboard");
     let config = AdminConfig {
         addr: "127.0.0.1:0".parse().unwrap(),

@@ -3,14 +3,14 @@
 //! line), oldest first.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use switchboard_admin::Record;
 use switchboard_store::RecordQuery;
 
-use crate::users::{open, store_err};
-use crate::{CdrFormat, Error};
+use crate::store::open;
+use crate::users::store_err;
+use crate::{CdrFormat, Error, StoreArgs};
 
 /// The CSV columns, in order (the JSON keys of the same values).
 const COLUMNS: &[&str] = &[
@@ -38,7 +38,7 @@ const COLUMNS: &[&str] = &[
 /// `cdr [--data DIR] [--since T] [--until T] [--format csv|json]`; the
 /// times in Unix milliseconds.
 pub(crate) fn cdr(
-    data: &Path,
+    data: &StoreArgs,
     since_ms: Option<u64>,
     until_ms: Option<u64>,
     format: CdrFormat,

@@ -35,6 +35,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+pub use store::StoreArgs;
+
 mod admin_client;
 mod calls;
 mod cdr;
@@ -43,6 +45,7 @@ mod plan;
 mod render;
 mod route;
 mod serve;
+mod store;
 mod tokens;
 mod ua;
 mod users;
@@ -98,16 +101,16 @@ pub enum Command {
     /// Print the current registrations: AOR, contact, seconds left, q and
     /// the flow the REGISTER came from, one per line.
     Registrations {
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Print the call detail records, oldest first: CSV with a header
     /// line, or one JSON object per line.
     Cdr {
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
         /// Calls that started at or after this time: Unix seconds, RFC 3339
         /// (2026-12-06T06:50:00Z) or a day (2026-12-06, UTC).
         #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
@@ -189,23 +192,23 @@ pub enum TokenCommand {
     Create {
         /// The token's name (`ci`, `dashboard`).
         name: String,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// List the tokens: name and creation time (Unix seconds).
     List {
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Remove a token (a running server stops taking it within seconds).
     Remove {
         /// The token's name.
         name: String,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
 }
 
@@ -293,6 +296,10 @@ pub struct ServeArgs {
     /// The data directory (default `./switchboard-data`).
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// The store in PostgreSQL: `postgres://USER:PASSWORD@HOST:PORT/NAME`
+    /// (default: SQLite in the data directory; also `[store] url`).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
     /// TLS certificate chain (PEM) for tls and wss listeners.
     #[arg(long, value_name = "FILE")]
     pub tls_cert: Option<PathBuf>,
@@ -320,9 +327,9 @@ pub enum UserCommand {
         /// The domain (repeatable).
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Add or update users from a CSV file: `name,password` per line.
     Import {
@@ -331,18 +338,18 @@ pub enum UserCommand {
         /// The domain (repeatable).
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// List the users, `name@domain` per line.
     List {
         /// Only this domain.
         #[arg(long, value_name = "DOMAIN")]
         domain: Option<String>,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Remove a user (from every domain, or those named).
     Remove {
@@ -351,9 +358,9 @@ pub enum UserCommand {
         /// The domain (repeatable).
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
     /// Change a user's password (in every domain, or those named).
     Passwd {
@@ -365,9 +372,9 @@ pub enum UserCommand {
         /// The domain (repeatable).
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
-        /// The data directory.
-        #[arg(long, value_name = "DIR", default_value = switchboard_config::DEFAULT_DATA)]
-        data: PathBuf,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
     },
 }
 
@@ -750,6 +757,7 @@ pub fn execute(
                 listen: args.listen,
                 domains: args.domain,
                 data: args.data,
+                database: args.database,
                 tls_cert: args.tls_cert,
                 tls_key: args.tls_key,
                 admin: args.admin,

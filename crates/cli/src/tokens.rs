@@ -3,28 +3,21 @@
 //! the store keeps only its SHA-256.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::Token;
-use switchboard_store::{AdminToken, SqliteStore, StoreError};
+use switchboard_store::{AdminToken, StoreError};
 
 use crate::serve::unix_now;
-use crate::{EXIT_FAILURE, Error};
-
-fn open(data: &Path) -> Result<SqliteStore, Error> {
-    SqliteStore::open(data).map_err(|source| Error::Store {
-        what: format!("cannot open the data directory {}", data.display()),
-        source,
-    })
-}
+use crate::store::open;
+use crate::{EXIT_FAILURE, Error, StoreArgs};
 
 /// `token create NAME`: prints the new token alone on stdout (for
 /// `TOKEN=$(switchboard token create ci)`); a taken name exits 1.
 pub(crate) fn create(
-    data: &Path,
+    data: &StoreArgs,
     name: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,
@@ -57,7 +50,7 @@ pub(crate) fn create(
 }
 
 /// `token list`: name and creation time, one per line.
-pub(crate) fn list(data: &Path, out: &mut dyn Write) -> Result<ExitCode, Error> {
+pub(crate) fn list(data: &StoreArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let tokens = open(data)?.admin_tokens().map_err(|source| Error::Store {
         what: "cannot read the tokens".into(),
         source,
@@ -71,7 +64,7 @@ pub(crate) fn list(data: &Path, out: &mut dyn Write) -> Result<ExitCode, Error> 
 /// `token remove NAME`: an unknown name exits 1. A running server stops
 /// taking the token within seconds.
 pub(crate) fn remove(
-    data: &Path,
+    data: &StoreArgs,
     name: &str,
     out: &mut dyn Write,
     err: &mut dyn Write,

@@ -4,15 +4,16 @@
 //! SHA-512/256); the password itself never reaches the disk.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use switchboard_proto::header::format_qvalue;
-use switchboard_store::{BindingStore, Ha1Set, SqliteStore, StoreError, User, UserStore};
+use switchboard_store::{AnyStore, BindingStore, Ha1Set, StoreError, User, UserStore};
 
 use crate::serve::{probe_host, unix_now};
-use crate::{EXIT_FAILURE, Error};
+use crate::store::open;
+use crate::{EXIT_FAILURE, Error, StoreArgs};
 
 /// The domains a user command works on: the ones given, or the server's
 /// defaults (`localhost`, `127.0.0.1` and this host's address), so that a
@@ -27,13 +28,6 @@ fn domains(given: &[String]) -> Vec<String> {
     }
 }
 
-pub(crate) fn open(data: &Path) -> Result<SqliteStore, Error> {
-    SqliteStore::open(data).map_err(|source| Error::Store {
-        what: format!("cannot open the data directory {}", data.display()),
-        source,
-    })
-}
-
 pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> Error {
     let what = what.into();
     move |source| Error::Store { what, source }
@@ -41,7 +35,7 @@ pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> E
 
 /// `user add NAME --password PW [--domain D]...`
 pub(crate) fn add(
-    data: &Path,
+    data: &StoreArgs,
     name: &str,
     password: &str,
     given: &[String],
@@ -62,7 +56,7 @@ pub(crate) fn add(
 /// `user passwd NAME --password PW [--domain D]...`: every domain the user
 /// is in (of those named).
 pub(crate) fn passwd(
-    data: &Path,
+    data: &StoreArgs,
     name: &str,
     password: &str,
     given: &[String],
@@ -89,7 +83,7 @@ pub(crate) fn passwd(
 }
 
 /// The domains `name` exists in: among `given`, or any.
-fn in_domains(store: &SqliteStore, name: &str, given: &[String]) -> Result<Vec<String>, Error> {
+fn in_domains(store: &AnyStore, name: &str, given: &[String]) -> Result<Vec<String>, Error> {
     if given.is_empty() {
         let all = store
             .list_users(None)
@@ -116,7 +110,7 @@ fn in_domains(store: &SqliteStore, name: &str, given: &[String]) -> Result<Vec<S
 
 /// `user remove NAME [--domain D]...`
 pub(crate) fn remove(
-    data: &Path,
+    data: &StoreArgs,
     name: &str,
     given: &[String],
     out: &mut dyn Write,
@@ -140,7 +134,7 @@ pub(crate) fn remove(
 
 /// `user list [--domain D]`: `name@domain` per line.
 pub(crate) fn list(
-    data: &Path,
+    data: &StoreArgs,
     domain: Option<&str>,
     out: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
@@ -157,7 +151,7 @@ pub(crate) fn list(
 /// `user import FILE.csv [--domain D]...`: `name,password` per line (blank
 /// lines and lines starting with `#` skipped), all in one transaction.
 pub(crate) fn import(
-    data: &Path,
+    data: &StoreArgs,
     file: &PathBuf,
     given: &[String],
     out: &mut dyn Write,
@@ -218,7 +212,7 @@ pub(crate) fn import(
 
 /// `registrations`: one line per live binding: AOR, contact, seconds left,
 /// q, and the flow the REGISTER came from.
-pub(crate) fn registrations(data: &Path, out: &mut dyn Write) -> Result<ExitCode, Error> {
+pub(crate) fn registrations(data: &StoreArgs, out: &mut dyn Write) -> Result<ExitCode, Error> {
     let store = open(data)?;
     let now = unix_now();
     let all = store

@@ -25,7 +25,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use switchboard_admin::{AdminConfig, AdminServer, Driver, Limits, ServerInfo, Tokens};
 use switchboard_net::{ReloadableCertificate, TlsServer};
-use switchboard_store::SqliteStore;
+use switchboard_store::{AnyStore, SqliteStore};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -258,7 +258,7 @@ fn the_admin_https_serves_the_reloaded_certificate() {
     );
     let tls = TlsServer::reloading(Arc::clone(&certificate)).unwrap();
     let store = SqliteStore::open_in_memory().unwrap();
-    let tokens = Arc::new(Tokens::load(Arc::new(store)).unwrap());
+    let tokens = Arc::new(Tokens::load(Arc::new(AnyStore::from(store))).unwrap());
     let info = ServerInfo {
         version: "0".into(),
         listeners: Vec::new(),

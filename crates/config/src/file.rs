@@ -64,6 +64,9 @@ pub struct FileConfig {
     /// The media relay.
     #[serde(default)]
     pub media: MediaSection,
+    /// `[store]`: where users, bindings and the event state live.
+    #[serde(default)]
+    pub store: StoreSection,
     /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
     /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
     /// here and read by `switchboard-routing`'s `Plan::load` from the same
@@ -113,6 +116,15 @@ pub struct MessagesSection {
     /// Seconds after which an undelivered message is dropped (default 7
     /// days).
     pub max_age: Option<u64>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// A `postgres://user:password@host:port/name` URL: the store in
+    /// PostgreSQL (absent: SQLite in the data directory).
+    pub url: Option<String>,
 }
 
 /// `[records]`: call detail records, one per call attempt.

@@ -13,6 +13,8 @@ pub struct Flags {
     pub domains: Vec<String>,
     /// `--data`.
     pub data: Option<PathBuf>,
+    /// `--database`: a `postgres://` URL (SQLite under `--data` when absent).
+    pub database: Option<String>,
     /// `--tls-cert`.
     pub tls_cert: Option<PathBuf>,
     /// `--tls-key`.

@@ -22,7 +22,7 @@ pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange,
     PresenceSection, ProtectionSection, ProxySection, RecordsSection, RegistrarSection,
-    RelayPolicy, WatchRuleSection,
+    RelayPolicy, StoreSection, WatchRuleSection,
 };
 pub use flags::Flags;
 pub use host::Host;

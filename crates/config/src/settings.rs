@@ -50,6 +50,9 @@ pub struct Settings {
     pub domains: Vec<String>,
     /// The data directory.
     pub data: PathBuf,
+    /// The store's database URL (`--database`, `[store] url`); `None`:
+    /// SQLite in [`data`](Self::data).
+    pub database: Option<String>,
     /// TLS certificate chain and key (PEM files), when given.
     pub tls: Option<(PathBuf, PathBuf)>,
     /// `[registrar]` as the file says.
@@ -161,6 +164,17 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if data.as_os_str().is_empty() {
         return Err(ConfigError::new("data", "must not be empty"));
     }
+    let database = flags.database.clone().or(file.store.url.clone());
+    if let Some(url) = &database {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            let key = if flags.database.is_some() {
+                "--database"
+            } else {
+                "store.url"
+            };
+            return Err(ConfigError::new(key, "must be a postgres:// URL"));
+        }
+    }
     let (cert_key, cert) = match (&flags.tls_cert, &file.tls_cert) {
         (Some(c), _) => ("--tls-cert", Some(c.clone())),
         (None, c) => ("tls_cert", c.clone()),
@@ -264,6 +278,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         listen,
         domains,
         data,
+        database,
         tls,
         registrar: file.registrar,
         protection: file.protection,
@@ -588,6 +603,36 @@ mod tests {
         let from_file = resolve_file(text, &Flags::default()).unwrap();
         assert_eq!(from_file.domains, ["file.example"]);
         assert_eq!(from_file.data, PathBuf::from("from-file"));
+    }
+
+    #[test]
+    fn the_database_comes_from_the_flag_or_the_store_section() {
+        let text = "[store]\nurl = \"postgres://sb@db.example/switchboard\"\n";
+        let from_file = resolve_file(text, &Flags::default()).unwrap();
+        assert_eq!(
+            from_file.database.as_deref(),
+            Some("postgres://sb@db.example/switchboard")
+        );
+        let flags = Flags {
+            database: Some("postgresql://sb@127.0.0.1:5433/other".into()),
+            ..Flags::default()
+        };
+        let from_flag = resolve_file(text, &flags).unwrap();
+        assert_eq!(
+            from_flag.database.as_deref(),
+            Some("postgresql://sb@127.0.0.1:5433/other")
+        );
+        assert_eq!(resolve_file("", &Flags::default()).unwrap().database, None);
+        let flags = Flags {
+            database: Some("mysql://db".into()),
+            ..Flags::default()
+        };
+        assert_eq!(resolve_file("", &flags).unwrap_err().key, "--database");
+        let bad = "[store]\nurl = \"sqlite:x\"\n";
+        assert_eq!(
+            resolve_file(bad, &Flags::default()).unwrap_err().key,
+            "store.url"
+        );
     }
 
     #[test]

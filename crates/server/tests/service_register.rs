@@ -324,3 +324,26 @@ fn a_digest_uri_naming_this_server_is_accepted_and_another_host_is_not() {
     assert_eq!(with_uri(&mut h, "sip:127.0.0.1:5060"), 200);
     assert_eq!(with_uri(&mut h, "sip:10.9.9.9"), 401);
 }
+
+#[test]
+fn an_unreachable_store_answers_503_with_retry_after_and_keeps_nothing() {
+    let mut h = Server::new();
+    let mut phone = alice();
+    h.store_reply = Reply::Unavailable;
+    let ch = challenge(&mut h, &mut phone);
+    let request = register_answering(&mut phone, &ch, "alice-pw", 1);
+    h.send(&phone, request);
+    let failed = h.final_response(&phone);
+    assert_eq!(failed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(failed.headers().get(HeaderName::RetryAfter).is_some());
+    assert!(h.store.is_empty());
+    assert_eq!(h.service.registrar().binding_count(), 0);
+
+    // The store is back: the same phone registers.
+    h.store_reply = Reply::Now;
+    let ch = challenge(&mut h, &mut phone);
+    let request = register_answering(&mut phone, &ch, "alice-pw", 2);
+    h.send(&phone, request);
+    assert_eq!(h.status(&phone), 200);
+    assert_eq!(h.store.len(), 1);
+}

@@ -83,6 +83,22 @@ pub trait GroupStore {
     fn apply_submissions(&self, groups: &[&Submission]) -> Result<Vec<CommitResult>, StoreError>;
 }
 
+/// The debug line of a group committed by a back end.
+pub(crate) fn log_committed<G>(
+    groups: &[G],
+    count: impl Fn(&G) -> usize,
+    results: &[CommitResult],
+    started: Instant,
+) {
+    tracing::debug!(
+        groups = groups.len(),
+        changes = groups.iter().map(count).sum::<usize>(),
+        failed = results.iter().filter(|r| r.is_err()).count(),
+        micros = started.elapsed().as_micros() as u64,
+        "store: group committed"
+    );
+}
+
 /// Settings of a [`GroupCommitter`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitterConfig {

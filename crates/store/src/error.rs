@@ -8,7 +8,8 @@ use std::sync::Arc;
 ///
 /// | variant | fault | typical reaction |
 /// | --- | --- | --- |
-/// | [`Io`](Self::Io), [`Sqlite`](Self::Sqlite) | the environment (disk, permissions, locks) | 500 / 503, log, retry later |
+/// | [`Io`](Self::Io), [`Sqlite`](Self::Sqlite), [`Postgres`](Self::Postgres) | the environment (disk, permissions, locks) | 500 / 503, log, retry later |
+/// | [`Unavailable`](Self::Unavailable) | the environment: the database server cannot be reached | 503 with Retry-After |
 /// | [`Corrupt`](Self::Corrupt) | the stored data | stop, tell the operator |
 /// | [`Conflict`](Self::Conflict) | the request: the thing already exists | tell the user |
 /// | [`NotFound`](Self::NotFound) | the request: no such thing | tell the user |
@@ -34,6 +35,16 @@ pub enum StoreError {
     /// error, database locked beyond the busy timeout, ...).
     #[error("sqlite: {0}")]
     Sqlite(#[source] Arc<rusqlite::Error>),
+    /// PostgreSQL refused or failed a statement for a reason that is not
+    /// the connection (a statement timeout, a serialization failure still
+    /// there after the retries, a disk full on the server, ...).
+    #[error("postgres: {0}")]
+    Postgres(#[source] Arc<postgres::Error>),
+    /// The database server cannot be reached: the connection could not be
+    /// opened, or was lost. The pool opens a new one on the next use, so
+    /// the same request succeeds once the database is back.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Arc<postgres::Error>),
     /// The database is damaged, is not a Switchboard database, comes from a
     /// newer version of Switchboard, or holds a value this version cannot
     /// read.
@@ -63,13 +74,18 @@ pub enum StoreError {
 
 impl StoreError {
     /// True when the environment is at fault ([`Io`](Self::Io),
-    /// [`Sqlite`](Self::Sqlite)) or the committer is overloaded
+    /// [`Sqlite`](Self::Sqlite), [`Postgres`](Self::Postgres),
+    /// [`Unavailable`](Self::Unavailable)) or the committer is overloaded
     /// ([`QueueFull`](Self::QueueFull)): the same request may succeed later.
     #[must_use]
     pub const fn is_transient(&self) -> bool {
         matches!(
             self,
-            Self::Io { .. } | Self::Sqlite(_) | Self::QueueFull { .. }
+            Self::Io { .. }
+                | Self::Sqlite(_)
+                | Self::Postgres(_)
+                | Self::Unavailable(_)
+                | Self::QueueFull { .. }
         )
     }
 

@@ -6,9 +6,11 @@
 //! * The server defines the model ([`User`], [`Ha1Set`], the registrar's
 //!   [`Binding`] and [`BindingChange`]) and the traits ([`UserStore`],
 //!   [`BindingStore`], [`EventStateStore`]); this crate implements them.
-//!   [`Store`] is all three with [`StoreError`]. SQLite ([`SqliteStore`], one file under the data
-//!   directory) is the back end today; PostgreSQL is to implement the same
-//!   traits.
+//!   [`Store`] is all three with [`StoreError`]. Two back ends: SQLite
+//!   ([`SqliteStore`], one file under the data directory, the embedded
+//!   default) and PostgreSQL ([`PostgresStore`], a database named by URL,
+//!   behind a small pool); [`StoreLocation`] picks one and [`AnyStore`] is
+//!   either, with everything the binary uses.
 //! * What the store refuses to write (empty or overlong text, control
 //!   characters, q above 1000, ...) is checked by [`validate_user`],
 //!   [`validate_binding`], [`validate_change`] and [`validate_state_change`],
@@ -18,14 +20,18 @@
 //!   transaction, so that "a 200 OK only once the binding is stored" costs
 //!   one fsync per batch rather than per REGISTER.
 //! * [`StoreError`] sorts failures by fault: environment
-//!   ([`Io`](StoreError::Io), [`Sqlite`](StoreError::Sqlite)),
+//!   ([`Io`](StoreError::Io), [`Sqlite`](StoreError::Sqlite),
+//!   [`Postgres`](StoreError::Postgres), and
+//!   [`Unavailable`](StoreError::Unavailable) when the database cannot be
+//!   reached),
 //!   [`Corrupt`](StoreError::Corrupt) data, the request
 //!   ([`Conflict`](StoreError::Conflict), [`NotFound`](StoreError::NotFound),
 //!   [`InvalidInput`](StoreError::InvalidInput)), and overload
 //!   ([`QueueFull`](StoreError::QueueFull)).
 //!
-//! Everything is synchronous (no async runtime): the server calls it from
-//! its own threads, or from async code through
+//! Everything is synchronous (the PostgreSQL client runs a runtime of its
+//! own per connection, so never call it on a tokio thread): the server
+//! calls it from its own threads, or from async code through
 //! [`GroupCommitter::submit_with`], whose callback can complete a oneshot
 //! channel.
 //!
@@ -40,16 +46,20 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod any;
 mod commit;
 mod error;
+mod postgres;
 mod sqlite;
 mod traits;
 mod validate;
 
+pub use any::{AnyStore, StoreLocation};
 pub use commit::{
     CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
 };
 pub use error::StoreError;
+pub use postgres::{DEFAULT_POOL_SIZE, MAX_ATTEMPTS, PostgresStore};
 pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStore, UserWrite};
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};

@@ -13,85 +13,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::spec::upsert;
 use common::{binding, numbered};
 use switchboard_store::{
     BindingChange, BindingStore, CommitterConfig, GroupCommitter, GroupStore, SqliteStore,
     StoreError, Submission,
 };
-
-fn upsert(id: u64) -> BindingChange {
-    let (aor, contact) = numbered(id);
-    BindingChange::Upsert(binding(&aor, &contact, id))
-}
-
-#[test]
-fn concurrent_submits_are_all_acknowledged_and_present_after_reopen() {
-    const THREADS: u64 = 8;
-    const PER_THREAD: u64 = 250;
-    let dir = tempfile::tempdir().unwrap();
-    let committer = Arc::new(
-        GroupCommitter::start(
-            SqliteStore::open(dir.path()).unwrap(),
-            CommitterConfig::default(),
-        )
-        .unwrap(),
-    );
-    let started = Instant::now();
-    let workers: Vec<_> = (0..THREADS)
-        .map(|t| {
-            let committer = Arc::clone(&committer);
-            thread::spawn(move || {
-                let (done_tx, done_rx) = mpsc::channel();
-                for n in 0..PER_THREAD {
-                    let id = t * PER_THREAD + n;
-                    if t % 2 == 0 {
-                        // Blocking ticket.
-                        committer.submit(vec![upsert(id)]).unwrap().wait().unwrap();
-                    } else {
-                        // Callback, as the async server uses it.
-                        let done_tx = done_tx.clone();
-                        committer
-                            .submit_with(vec![upsert(id)], move |result| {
-                                done_tx.send(result).unwrap();
-                            })
-                            .unwrap();
-                        done_rx.recv().unwrap().unwrap();
-                    }
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    let elapsed = started.elapsed();
-    let stats = committer.stats();
-    println!(
-        "{} acknowledged upserts from {THREADS} threads in {elapsed:?}: {} commits, \
-         up to {} submissions per commit",
-        THREADS * PER_THREAD,
-        stats.commits,
-        stats.max_groups_in_commit
-    );
-    assert_eq!(stats.groups, THREADS * PER_THREAD);
-    assert_eq!(stats.changes, THREADS * PER_THREAD);
-    assert_eq!(stats.failed_commits, 0);
-    assert_eq!(stats.queued, 0);
-    committer.shutdown().unwrap();
-    drop(committer);
-
-    let store = SqliteStore::open(dir.path()).unwrap();
-    let stored = store.load_all().unwrap();
-    assert_eq!(stored.len() as u64, THREADS * PER_THREAD);
-    for id in 0..THREADS * PER_THREAD {
-        let (aor, contact) = numbered(id);
-        let found = store.bindings_for(&common::aor(&aor)).unwrap();
-        assert!(
-            found.iter().any(|b| *b == binding(&aor, &contact, id)),
-            "binding {id} missing"
-        );
-    }
-}
 
 #[test]
 fn shutdown_commits_everything_queued() {
@@ -443,3 +370,8 @@ fn kill_9_loses_no_acknowledged_binding() {
         );
     }
 }
+
+// The bodies shared with the PostgreSQL back end (tests/postgres.rs).
+common::backend_tests!(common::spec::Sqlite::new();
+    concurrent_submits_are_all_acknowledged_and_present_after_reopen,
+);

@@ -12,7 +12,9 @@
 //!   log, SIGHUP to reload);
 //! - the peers: [`Sipp`] (exit status, final counts, `-trace_err` log, the
 //!   scenario's `<log>` lines while it runs, a source loopback address),
-//!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`].
+//!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`];
+//! - [`Postgres`]: a real PostgreSQL server in a temporary directory on a
+//!   loopback port, a database per test.
 //!
 //! Everything stays on loopback (127.0.0.1; a peer of another network on
 //! 127.0.0.2); every wait is bounded.
@@ -29,6 +31,7 @@
 mod baresip;
 mod linphonec;
 mod ports;
+mod postgres;
 mod process;
 mod server;
 mod sipp;
@@ -38,6 +41,7 @@ mod wav;
 pub use baresip::{Baresip, BaresipBuilder};
 pub use linphonec::Linphonec;
 pub use ports::{free_port, free_port_pair, free_udp_run, is_bound};
+pub use postgres::{PG_USER, Postgres};
 pub use process::{Proc, Stream};
 pub use server::{DOMAIN, NO_RATE_LIMIT, Serve, Server, Switchboard, path_str, require, text};
 pub use sipp::{Sipp, SippProc, SippRun};

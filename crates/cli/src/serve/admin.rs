@@ -19,7 +19,7 @@ use switchboard_server::Completion;
 use switchboard_server::registrar::Aor;
 use switchboard_server::service::HangupAction;
 use switchboard_server::{LiveCall, Service, ServiceConfig};
-use switchboard_store::SqliteStore;
+use switchboard_store::AnyStore;
 
 use super::StartError;
 use super::admin_thread::{AdminThread, ThreadError};
@@ -240,8 +240,18 @@ pub(crate) async fn start(
         tracing::info!("admin: off");
         return Ok(None);
     };
-    let store = Arc::new(SqliteStore::open(&settings.data).map_err(StartError::AdminStore)?);
-    let tokens = Arc::new(Tokens::load(Arc::clone(&store)).map_err(StartError::AdminStore)?);
+    // Off the runtime's thread: see `store::blocking`. One handle for the
+    // tokens and the users read again after the API changed them.
+    let (store, tokens) = crate::store::blocking(|| {
+        let store = Arc::new(
+            crate::store::location(&settings.data, settings.database.as_deref())
+                .and_then(|at| at.open_secondary())?,
+        );
+        let tokens = Tokens::load(Arc::clone(&store))?;
+        Ok((store, tokens))
+    })
+    .map_err(StartError::AdminStore)?;
+    let tokens = Arc::new(tokens);
     let info = ServerInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         listeners: listeners
@@ -289,7 +299,7 @@ pub(crate) async fn start(
 /// `POST /users` and the like changed the store: its users are read here,
 /// off the driver, and given to the service; then the question follows
 /// them through the channel, so its answer comes once they are in force.
-async fn reload_users(store: Arc<SqliteStore>, done: AppSender<Done>, reply: AdminReply) {
+async fn reload_users(store: Arc<AnyStore>, done: AppSender<Done>, reply: AdminReply) {
     let read = tokio::task::spawn_blocking(move || store.user_snapshot()).await;
     match read {
         Ok(Ok(snapshot)) => {

@@ -29,7 +29,7 @@ use switchboard_routing::Plan;
 use switchboard_server::media::MediaPolicy;
 use switchboard_server::{AuthSecret, Service};
 use switchboard_store::{
-    BindingStore, CommitterConfig, EventStateStore, GroupCommitter, SqliteStore, UserStore,
+    AnyStore, BindingStore, CommitterConfig, EventStateStore, GroupCommitter, UserStore,
 };
 
 use server::now_at;
@@ -124,27 +124,40 @@ enum StartError {
     MediaPorts(IpAddr, std::io::Error),
 }
 
-async fn run(
-    settings: Settings,
-    host: Host,
-    plan: Plan,
-    config_file: Option<PathBuf>,
-) -> Result<(), StartError> {
+/// What `serve` reads from the store before it starts.
+struct Loaded {
+    users: AnyStore,
+    bindings: Vec<switchboard_store::Binding>,
+    state: switchboard_store::StoredState,
+    committer: Arc<GroupCommitter>,
+    /// Every user, for the server's memory (a failure only logs).
+    snapshot: Result<switchboard_server::service::UserSnapshot, switchboard_store::StoreError>,
+}
+
+/// Opens the store (either back end), loads what the server keeps in
+/// memory and starts the group committer on a second handle.
+fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
     let data = settings.data.clone();
     let store_err = |source| StartError::Store {
         path: data.display().to_string(),
         source,
     };
-    let users = SqliteStore::open(&settings.data).map_err(store_err)?;
-    let db_path = users.path().map_or_else(
-        || settings.data.display().to_string(),
-        |p| p.display().to_string(),
-    );
-    tracing::info!("data: {db_path} (SQLite, WAL, synchronous=FULL)");
+    let location =
+        crate::store::location(&settings.data, settings.database.as_deref()).map_err(store_err)?;
+    let users = location.open().map_err(store_err)?;
+    match &users {
+        AnyStore::Sqlite(sqlite) => {
+            let db_path = sqlite.path().map_or_else(
+                || settings.data.display().to_string(),
+                |p| p.display().to_string(),
+            );
+            tracing::info!("data: {db_path} (SQLite, WAL, synchronous=FULL)");
+        }
+        _ => tracing::info!("data: {}", location.describe()),
+    }
     let user_count = users.count_users(None).map_err(store_err)?;
     tracing::info!("users: {user_count} in the store");
 
-    let mut rng = StdRng::from_os_rng();
     let bindings = users.load_all().map_err(store_err)?;
     let unix = unix_now();
     let loaded = bindings.len();
@@ -165,11 +178,39 @@ async fn run(
     );
     let committer = Arc::new(
         GroupCommitter::start(
-            SqliteStore::open(&settings.data).map_err(store_err)?,
+            location.open_secondary().map_err(store_err)?,
             CommitterConfig::default(),
         )
         .map_err(store_err)?,
     );
+
+    let snapshot = users.user_snapshot();
+    Ok(Loaded {
+        users,
+        bindings,
+        state,
+        committer,
+        snapshot,
+    })
+}
+
+async fn run(
+    settings: Settings,
+    host: Host,
+    plan: Plan,
+    config_file: Option<PathBuf>,
+) -> Result<(), StartError> {
+    // The PostgreSQL client blocks on a runtime of its own, which tokio
+    // refuses on this one's thread.
+    let Loaded {
+        users,
+        bindings,
+        state,
+        committer,
+        snapshot,
+    } = crate::store::blocking(|| load_store(&settings))?;
+    let mut rng = StdRng::from_os_rng();
+    let unix = unix_now();
 
     let config = settings.service_config(&host);
     let summary = Summary::of(&config);
@@ -216,7 +257,7 @@ async fn run(
     service.set_plan(Arc::new(plan));
     service.load_bindings(bindings);
     service.load_state(state);
-    match users.user_snapshot() {
+    match snapshot {
         Ok(snapshot) => service.load_users(snapshot),
         Err(e) => {
             tracing::warn!(error = %e, "users not loaded into memory: looking each one up in the store")

@@ -27,8 +27,8 @@ use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
-use switchboard_server::service::{Completion, Effect, StoreId};
-use switchboard_store::{GroupCommitter, SqliteStore, Submission, UserStore};
+use switchboard_server::service::{Completion, Effect, EffectError, StoreId, StoreUnavailable};
+use switchboard_store::{AnyStore, GroupCommitter, StoreError, Submission, UserStore};
 use tokio::sync::oneshot;
 
 /// Longest wait for one DNS resolution (RFC 3263).
@@ -81,7 +81,7 @@ pub(crate) fn unix_now() -> u64 {
 pub(crate) struct Server {
     service: Service,
     /// The reading connection (lookups, user reloads).
-    users: Arc<SqliteStore>,
+    users: Arc<AnyStore>,
     committer: Arc<GroupCommitter>,
     resolver: Arc<Resolver>,
     done: AppSender<Done>,
@@ -96,7 +96,7 @@ pub(crate) struct Server {
 impl Server {
     pub(crate) fn new(
         service: Service,
-        users: SqliteStore,
+        users: AnyStore,
         committer: Arc<GroupCommitter>,
         resolver: Arc<Resolver>,
         done: AppSender<Done>,
@@ -139,14 +139,14 @@ impl Server {
             done.send(Done::Committed {
                 completion: Completion::Stored {
                     id,
-                    result: result.map_err(Into::into),
+                    result: result.map_err(effect_error),
                 },
                 took: at.elapsed(),
             });
         });
         submitted.err().map(|e| Completion::Stored {
             id,
-            result: Err(e.into()),
+            result: Err(effect_error(e)),
         })
     }
 
@@ -281,5 +281,15 @@ impl App for Server {
 
     fn timer_fired(&mut self, late: Duration) {
         self.metrics.timer_fired(late);
+    }
+}
+
+/// A store error as the service sees it: a database that cannot be reached
+/// is [`StoreUnavailable`] (a REGISTER gets 503 with Retry-After, not 500).
+fn effect_error(error: StoreError) -> EffectError {
+    if matches!(error, StoreError::Unavailable(_)) {
+        Box::new(StoreUnavailable(Box::new(error)))
+    } else {
+        Box::new(error)
     }
 }

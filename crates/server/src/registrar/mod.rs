@@ -136,6 +136,9 @@ pub enum RegisterError {
     /// 503: the location service is full.
     #[error("location service full")]
     Full,
+    /// 503: the store cannot be reached for now (the database is down).
+    #[error("the bindings cannot be stored for now")]
+    StoreUnavailable,
 }
 
 impl RegisterError {
@@ -161,7 +164,7 @@ impl RegisterError {
             Self::IntervalTooBrief { .. } => StatusCode::INTERVAL_TOO_BRIEF,
             Self::FirstHopLacksOutbound => StatusCode::new(439).unwrap_or(StatusCode::FORBIDDEN),
             Self::OutOfOrder { .. } | Self::StoreFailed => StatusCode::SERVER_INTERNAL_ERROR,
-            Self::Full => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Full | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -506,6 +509,25 @@ impl Registrar {
     ///
     /// When no response at all can be built from the request.
     pub fn abort(&mut self, pending: PendingResponse) -> Result<Response, BuildError> {
+        self.undo(pending, &RegisterError::StoreFailed)
+    }
+
+    /// Like [`abort`](Self::abort) when the store is unreachable for now:
+    /// the 503 with `Retry-After`.
+    ///
+    /// # Errors
+    ///
+    /// When no response at all can be built from the request.
+    pub fn abort_unavailable(&mut self, pending: PendingResponse) -> Result<Response, BuildError> {
+        self.undo(pending, &RegisterError::StoreUnavailable)
+    }
+
+    /// Undoes the request's changes in memory and answers `error`.
+    fn undo(
+        &mut self,
+        pending: PendingResponse,
+        error: &RegisterError,
+    ) -> Result<Response, BuildError> {
         for undo in pending.undo.into_iter().rev() {
             let current = self
                 .location
@@ -525,11 +547,7 @@ impl Registrar {
             }
         }
         tracing::warn!(aor = %pending.aor, "REGISTER not stored; changes undone");
-        self.error_response(
-            &pending.request,
-            &RegisterError::StoreFailed,
-            &pending.to_tag,
-        )
+        self.error_response(&pending.request, error, &pending.to_tag)
     }
 
     fn error_response(
@@ -546,7 +564,7 @@ impl Registrar {
             RegisterError::BadExtension(tags) => {
                 lines.push((HeaderName::Unsupported, tags.join(", ")));
             }
-            RegisterError::StoreFailed | RegisterError::Full => {
+            RegisterError::StoreFailed | RegisterError::Full | RegisterError::StoreUnavailable => {
                 lines.push((HeaderName::RetryAfter, self.config.retry_after.to_string()));
             }
             _ => {}

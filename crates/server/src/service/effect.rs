@@ -18,6 +18,14 @@ use crate::storage::{StateChange, User};
 /// database failure, a full queue), kept for the log.
 pub type EffectError = Box<dyn Error + Send + Sync>;
 
+/// A store failure the runtime reports as temporary: the database cannot
+/// be reached (yet). A REGISTER that needed the write is answered 503 with
+/// `Retry-After` rather than 500; the client tries again later, when the
+/// store has recovered by itself.
+#[derive(Debug, thiserror::Error)]
+#[error("store unavailable: {0}")]
+pub struct StoreUnavailable(#[source] pub EffectError);
+
 /// Names one [`Effect::Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StoreId(pub(crate) u64);

@@ -80,7 +80,9 @@ use crate::storage::{StateChange, StoredState, User};
 use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
-pub use effect::{Completion, Effect, EffectError, LookupId, StoreId, UserSnapshot};
+pub use effect::{
+    Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserSnapshot,
+};
 pub use live::{HangupAction, HangupError};
 
 use contacts::Contacts;

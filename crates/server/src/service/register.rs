@@ -34,7 +34,7 @@ impl ContactChange {
     }
 }
 
-use super::{Checked, Effect, EffectError, Service, StoreId, Waiting, send};
+use super::{Checked, Effect, EffectError, Service, StoreId, StoreUnavailable, Waiting, send};
 
 impl Service {
     pub(super) fn on_register(
@@ -151,6 +151,10 @@ impl Service {
         let stored = result.is_ok();
         let answer = match result {
             Ok(()) => self.registrar.complete(pending, now.unix()),
+            Err(error) if error.is::<StoreUnavailable>() => {
+                tracing::warn!(%error, "storing bindings failed: answering 503");
+                self.registrar.abort_unavailable(pending)
+            }
             Err(error) => {
                 tracing::error!(%error, "storing bindings failed: answering 500");
                 self.registrar.abort(pending)

@@ -64,6 +64,9 @@ pub enum Reply {
     Now,
     /// At once, with an error.
     Fail,
+    /// At once, with the error of a store that cannot be reached
+    /// ([`switchboard_server::service::StoreUnavailable`]).
+    Unavailable,
     /// Not until [`Server::release`].
     Hold,
 }
@@ -807,6 +810,8 @@ impl Server {
             Effect::Store { id, changes } => {
                 let result = if reply == Reply::Fail {
                     Err(failed())
+                } else if reply == Reply::Unavailable {
+                    Err(Box::new(switchboard_server::service::StoreUnavailable(failed())) as _)
                 } else {
                     self.store.extend(changes);
                     Ok(())

@@ -103,23 +103,23 @@ impl<'c> BindingWriter<'c> {
     }
 }
 
-/// A row as read, before conversion.
-struct RawBinding {
-    aor: String,
-    contact: String,
-    contact_header: String,
-    q: i64,
-    expires_at: i64,
-    call_id: String,
-    cseq: i64,
-    instance_id: Option<String>,
-    reg_id: Option<i64>,
-    path: String,
-    transport: String,
-    remote_addr: String,
-    local_addr: String,
-    user_agent: Option<String>,
-    updated_unix: i64,
+/// A row as read, before conversion (by either back end).
+pub(crate) struct RawBinding {
+    pub(crate) aor: String,
+    pub(crate) contact: String,
+    pub(crate) contact_header: String,
+    pub(crate) q: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) call_id: String,
+    pub(crate) cseq: i64,
+    pub(crate) instance_id: Option<String>,
+    pub(crate) reg_id: Option<i64>,
+    pub(crate) path: String,
+    pub(crate) transport: String,
+    pub(crate) remote_addr: String,
+    pub(crate) local_addr: String,
+    pub(crate) user_agent: Option<String>,
+    pub(crate) updated_unix: i64,
 }
 
 impl RawBinding {
@@ -148,7 +148,7 @@ impl RawBinding {
     /// The binding the row holds; `None` (with a warning) for a row whose
     /// text does not map to one, so that one odd row does not stop the
     /// server from starting; numbers out of range are corruption.
-    fn into_binding(self) -> Result<Option<Binding>, StoreError> {
+    pub(crate) fn into_binding(self) -> Result<Option<Binding>, StoreError> {
         let corrupt = |what: &str, value: i64| {
             StoreError::Corrupt(format!(
                 "binding {} -> {}: {what} is {value}",
@@ -242,7 +242,7 @@ struct TextFields {
 }
 
 /// `sip:user@domain`: the AOR as the `aor` column keeps it.
-fn stored_aor(aor: &Aor) -> String {
+pub(crate) fn stored_aor(aor: &Aor) -> String {
     format!("sip:{}", aor.as_str())
 }
 

@@ -92,14 +92,14 @@ impl SqliteStore {
 }
 
 /// A row as read, before its numbers and names are checked.
-struct RawRecord {
-    record: CallRecord,
-    start_ms: i64,
-    answer_ms: Option<i64>,
-    end_ms: Option<i64>,
-    disposition: String,
-    status: Option<i64>,
-    hangup: Option<String>,
+pub(crate) struct RawRecord {
+    pub(crate) record: CallRecord,
+    pub(crate) start_ms: i64,
+    pub(crate) answer_ms: Option<i64>,
+    pub(crate) end_ms: Option<i64>,
+    pub(crate) disposition: String,
+    pub(crate) status: Option<i64>,
+    pub(crate) hangup: Option<String>,
 }
 
 impl RawRecord {
@@ -134,7 +134,7 @@ impl RawRecord {
         })
     }
 
-    fn into_record(self) -> Result<CallRecord, StoreError> {
+    pub(crate) fn into_record(self) -> Result<CallRecord, StoreError> {
         let optional =
             |what: &str, value: Option<i64>| value.map(|v| from_sql_u64(what, v)).transpose();
         let disposition = Disposition::parse(&self.disposition).ok_or_else(|| {

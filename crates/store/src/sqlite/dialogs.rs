@@ -21,7 +21,7 @@ use super::{from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 
 /// The columns, in the order of [`PUT_SQL`]'s parameters and of a row read.
-pub(super) const COLUMNS: &str = "id, call_id, caller_uri, caller_display, caller_tag, \
+pub(crate) const COLUMNS: &str = "id, call_id, caller_uri, caller_display, caller_tag, \
      caller_aor, caller_contact, caller_source, caller_cseq, callee_uri, callee_display, \
      callee_tag, callee_aor, callee_contact, callee_source, callee_cseq, dialled, route_set, \
      phase, start_ms, answer_ms, updated_ms, caller_user, routed_number, rule, target, trunk, \
@@ -87,7 +87,7 @@ pub(super) fn put(
 }
 
 /// `udp 192.0.2.1:5060 192.0.2.10:5060`.
-fn source_text(source: DeviceSource) -> String {
+pub(crate) fn source_text(source: DeviceSource) -> String {
     format!(
         "{} {} {}",
         source.transport.as_via_token().to_ascii_lowercase(),
@@ -96,11 +96,12 @@ fn source_text(source: DeviceSource) -> String {
     )
 }
 
-/// A party's columns as read, before their numbers and source are checked.
-struct RawParty {
-    party: DialogParty,
-    source: Option<String>,
-    cseq: Option<i64>,
+/// A party's columns as read, before their numbers and source are checked
+/// (shared with PostgreSQL, which reads the same columns).
+pub(crate) struct RawParty {
+    pub(crate) party: DialogParty,
+    pub(crate) source: Option<String>,
+    pub(crate) cseq: Option<i64>,
 }
 
 impl RawParty {
@@ -150,26 +151,26 @@ fn parse_source(text: &str) -> Option<DeviceSource> {
     })
 }
 
-/// A row as read, before conversion.
-pub(super) struct RawDialog {
-    id: String,
-    call_id: String,
-    caller: RawParty,
-    callee: RawParty,
-    dialled: String,
-    route_set: String,
-    phase: String,
-    start_ms: i64,
-    answer_ms: Option<i64>,
-    updated_ms: i64,
-    caller_user: Option<String>,
-    routed_number: Option<String>,
-    rule: Option<String>,
-    target: Option<String>,
-    trunk: Option<String>,
-    gateway: Option<String>,
-    carrier_call_id: Option<String>,
-    carrier_delta: Option<i64>,
+/// A row as read, before conversion (PostgreSQL reads the same columns).
+pub(crate) struct RawDialog {
+    pub(crate) id: String,
+    pub(crate) call_id: String,
+    pub(crate) caller: RawParty,
+    pub(crate) callee: RawParty,
+    pub(crate) dialled: String,
+    pub(crate) route_set: String,
+    pub(crate) phase: String,
+    pub(crate) start_ms: i64,
+    pub(crate) answer_ms: Option<i64>,
+    pub(crate) updated_ms: i64,
+    pub(crate) caller_user: Option<String>,
+    pub(crate) routed_number: Option<String>,
+    pub(crate) rule: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) trunk: Option<String>,
+    pub(crate) gateway: Option<String>,
+    pub(crate) carrier_call_id: Option<String>,
+    pub(crate) carrier_delta: Option<i64>,
 }
 
 impl RawDialog {
@@ -196,7 +197,7 @@ impl RawDialog {
         })
     }
 
-    pub(super) fn into_record(self) -> Result<DialogRecord, StoreError> {
+    pub(crate) fn into_record(self) -> Result<DialogRecord, StoreError> {
         let id = self.id;
         let corrupt = |what: String| StoreError::Corrupt(format!("dialog {id}: {what}"));
         let phase = DialogPhase::parse(&self.phase)

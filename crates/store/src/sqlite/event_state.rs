@@ -99,13 +99,7 @@ impl<'c> StateWriter<'c> {
     fn change(&mut self, change: &StateChange) -> Result<(), StoreError> {
         match change {
             StateChange::PutSubscription(s) => {
-                let (transport, remote) = match s.source {
-                    Some((transport, remote)) => (
-                        Some(transport.as_via_token().to_ascii_lowercase()),
-                        Some(remote.to_string()),
-                    ),
-                    None => (None, None),
-                };
+                let (transport, remote) = source_columns(s.source);
                 self.put_subscription.execute(params![
                     s.id,
                     s.event,
@@ -180,15 +174,29 @@ impl<'c> StateWriter<'c> {
     }
 }
 
+/// A subscription's source as its two columns: the transport token in
+/// lower case and the address, or both `NULL`.
+pub(crate) fn source_columns(
+    source: Option<(Transport, SocketAddr)>,
+) -> (Option<String>, Option<String>) {
+    match source {
+        Some((transport, remote)) => (
+            Some(transport.as_via_token().to_ascii_lowercase()),
+            Some(remote.to_string()),
+        ),
+        None => (None, None),
+    }
+}
+
 /// A subscription row as read, before conversion.
-struct RawSubscription {
-    record: SubscriptionRecord,
-    route_set: String,
-    local_cseq: i64,
-    transport: Option<String>,
-    remote_addr: Option<String>,
-    expires_unix: i64,
-    version: i64,
+pub(crate) struct RawSubscription {
+    pub(crate) record: SubscriptionRecord,
+    pub(crate) route_set: String,
+    pub(crate) local_cseq: i64,
+    pub(crate) transport: Option<String>,
+    pub(crate) remote_addr: Option<String>,
+    pub(crate) expires_unix: i64,
+    pub(crate) version: i64,
 }
 
 impl RawSubscription {
@@ -220,7 +228,7 @@ impl RawSubscription {
         })
     }
 
-    fn into_record(self) -> Result<SubscriptionRecord, StoreError> {
+    pub(crate) fn into_record(self) -> Result<SubscriptionRecord, StoreError> {
         let id = &self.record.id;
         let corrupt = |what: &str| StoreError::Corrupt(format!("subscription {id}: {what}"));
         let local_cseq = u32::try_from(self.local_cseq)

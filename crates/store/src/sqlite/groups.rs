@@ -112,13 +112,7 @@ impl SqliteStore {
             }
         }
         tx.commit()?;
-        tracing::debug!(
-            groups = groups.len(),
-            changes = groups.iter().map(count).sum::<usize>(),
-            failed = results.iter().filter(|r| r.is_err()).count(),
-            micros = started.elapsed().as_micros() as u64,
-            "store: group committed"
-        );
+        crate::commit::log_committed(groups, count, &results, started);
         Ok(results)
     }
 }

@@ -6,15 +6,15 @@
 //! ([`GroupCommitter`](crate::GroupCommitter)) keeps that affordable by
 //! putting many REGISTERs into one commit.
 
-mod bindings;
-mod call_records;
-mod dialogs;
-mod event_state;
+pub(crate) mod bindings;
+pub(crate) mod call_records;
+pub(crate) mod dialogs;
+pub(crate) mod event_state;
 mod groups;
 mod schema;
-mod tokens;
-mod user_writes;
-mod users;
+pub(crate) mod tokens;
+pub(crate) mod user_writes;
+pub(crate) mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -137,9 +137,7 @@ impl SqliteStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        let version = self.users_version()?;
-        let users = self.list_users(None)?;
-        Ok(UserSnapshot { version, users })
+        snapshot(self, self.users_version()?)
     }
 
     /// [`SqliteStore::user_snapshot`] when the users changed since
@@ -148,10 +146,7 @@ impl SqliteStore {
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        if self.users_version()? == version {
-            return Ok(None);
-        }
-        self.user_snapshot().map(Some)
+        snapshot_since(self, self.users_version()?, version)
     }
 
     /// Runs SQLite's `quick_check` over the whole file (for an operator's
@@ -180,6 +175,27 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// Every user of `store`, as of `version` (read first).
+pub(crate) fn snapshot(
+    store: &impl UserStore<Error = StoreError>,
+    version: u64,
+) -> Result<UserSnapshot, StoreError> {
+    let users = store.list_users(None)?;
+    Ok(UserSnapshot { version, users })
+}
+
+/// [`snapshot`] when the users version moved from `known` to `current`.
+pub(crate) fn snapshot_since(
+    store: &impl UserStore<Error = StoreError>,
+    current: u64,
+    known: u64,
+) -> Result<Option<UserSnapshot>, StoreError> {
+    if current == known {
+        return Ok(None);
+    }
+    snapshot(store, current).map(Some)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
@@ -213,12 +229,12 @@ fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
 /// A list of header values (a Path, a route set) as its column keeps it:
 /// one per line (validation refuses control characters in a value, so a
 /// line break cannot occur inside one).
-fn join_lines(values: &[String]) -> String {
+pub(crate) fn join_lines(values: &[String]) -> String {
     values.join("\n")
 }
 
 /// The list [`join_lines`] stored.
-fn split_lines(text: &str) -> Vec<String> {
+pub(crate) fn split_lines(text: &str) -> Vec<String> {
     if text.is_empty() {
         Vec::new()
     } else {
@@ -228,12 +244,12 @@ fn split_lines(text: &str) -> Vec<String> {
 
 /// `u64` seconds to SQLite's `i64`; validation has already refused values
 /// past `i64::MAX`, so this only saturates on a caller that skipped it.
-fn to_sql_u64(value: u64) -> i64 {
+pub(crate) fn to_sql_u64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
 /// SQLite's `i64` back to `u64`: a negative value is corruption.
-fn from_sql_u64(what: &str, value: i64) -> Result<u64, StoreError> {
+pub(crate) fn from_sql_u64(what: &str, value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is {value}")))
 }
 

@@ -20,7 +20,7 @@ pub struct AdminToken {
     pub created: u64,
 }
 
-fn check_token(token: &AdminToken) -> Result<(), StoreError> {
+pub(crate) fn check_token(token: &AdminToken) -> Result<(), StoreError> {
     let name_ok = !token.name.is_empty()
         && token.name.len() <= MAX_NAME_LEN
         && !token
@@ -127,60 +127,5 @@ impl SqliteStore {
         }
         tracing::info!(name = %name, "store: admin token removed");
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // tests: a failure is the report
-
-    use super::*;
-
-    fn token(name: &str, fill: char) -> AdminToken {
-        AdminToken {
-            name: name.into(),
-            hash: fill.to_string().repeat(64),
-            created: 1_700_000_000,
-        }
-    }
-
-    #[test]
-    fn tokens_are_added_listed_found_and_removed() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        store.add_admin_token(&token("ci", 'a')).unwrap();
-        store.add_admin_token(&token("dash", 'b')).unwrap();
-        assert_eq!(
-            store.admin_tokens().unwrap(),
-            vec![token("ci", 'a'), token("dash", 'b')]
-        );
-        let hash_b = "b".repeat(64);
-        assert_eq!(
-            store.admin_token_named_by_hash(&hash_b).unwrap().as_deref(),
-            Some("dash")
-        );
-        store.remove_admin_token("dash").unwrap();
-        assert_eq!(store.admin_token_named_by_hash(&hash_b).unwrap(), None);
-        assert!(matches!(
-            store.remove_admin_token("dash"),
-            Err(StoreError::NotFound(_))
-        ));
-    }
-
-    #[test]
-    fn a_taken_name_or_a_bad_value_is_refused() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        store.add_admin_token(&token("ci", 'a')).unwrap();
-        assert!(matches!(
-            store.add_admin_token(&token("ci", 'c')),
-            Err(StoreError::Conflict(_))
-        ));
-        assert!(matches!(
-            store.add_admin_token(&token("two words", 'd')),
-            Err(StoreError::InvalidInput(_))
-        ));
-        assert!(matches!(
-            store.add_admin_token(&token("upper", 'E')),
-            Err(StoreError::InvalidInput(_))
-        ));
     }
 }

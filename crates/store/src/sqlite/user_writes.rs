@@ -36,6 +36,12 @@ pub enum UserWrite {
     },
 }
 
+/// The address of record a user's bindings are stored under: as the
+/// registrar writes it, the user part as is, the domain lower-cased.
+pub(crate) fn binding_aor(name: &str, domain: &str) -> String {
+    format!("sip:{name}@{}", domain.to_ascii_lowercase())
+}
+
 fn apply(conn: &Connection, write: &UserWrite) -> Result<(), StoreError> {
     match write {
         UserWrite::Add(user) => {
@@ -57,10 +63,10 @@ fn apply(conn: &Connection, write: &UserWrite) -> Result<(), StoreError> {
             if removed == 0 {
                 return Err(StoreError::NotFound(user_key(name, domain)));
             }
-            // As the bindings store the registrar's AOR: the user part as
-            // is, the domain lower-cased.
-            let aor = format!("sip:{name}@{}", domain.to_ascii_lowercase());
-            conn.execute("DELETE FROM bindings WHERE aor = ?1", params![aor])?;
+            conn.execute(
+                "DELETE FROM bindings WHERE aor = ?1",
+                params![binding_aor(name, domain)],
+            )?;
         }
     }
     Ok(())
@@ -118,133 +124,5 @@ impl SqliteStore {
             .query_map(params![name, domain], RawUser::read)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         raws.into_iter().map(RawUser::into_user).collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // tests: a failure is the report
-
-    use super::*;
-    use switchboard_server::storage::UserStore;
-
-    fn user(name: &str) -> User {
-        User::with_password(name, "Example.com", "pw", 1_700_000_000)
-    }
-
-    fn binding_count(store: &SqliteStore, aor: &str) -> i64 {
-        store
-            .conn()
-            .query_row("SELECT COUNT(*) FROM bindings WHERE aor = ?1", [aor], |r| {
-                r.get(0)
-            })
-            .unwrap()
-    }
-
-    #[test]
-    fn writes_are_all_or_nothing_and_a_removed_user_loses_its_bindings() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        store
-            .write_users(&[UserWrite::Add(user("alice")), UserWrite::Add(user("bob"))])
-            .unwrap();
-        for aor in ["sip:alice@example.com", "sip:bob@example.com"] {
-            store
-                .conn()
-                .execute(
-                    "INSERT INTO bindings (aor, contact, contact_header, q, expires_at, call_id,
-                     cseq, path, transport, remote_addr, local_addr, updated_unix)
-                     VALUES (?1, 'contact:sip:x@192.0.2.1', '<sip:x@192.0.2.1>', 1000, 1,
-                     'c', 1, '', 'udp', '192.0.2.1:5060', '127.0.0.1:5060', 1)",
-                    [aor],
-                )
-                .unwrap();
-        }
-        // Carol is new, alice exists: nothing is written.
-        let refused =
-            store.write_users(&[UserWrite::Add(user("carol")), UserWrite::Add(user("alice"))]);
-        assert!(
-            matches!(refused, Err(StoreError::Conflict(_))),
-            "{refused:?}"
-        );
-        assert!(store.get_user("carol", "Example.com").unwrap().is_none());
-        // Bob is removed with his binding; a missing user fails the whole.
-        let missing = store.write_users(&[
-            UserWrite::Remove {
-                name: "bob".into(),
-                domain: "Example.com".into(),
-            },
-            UserWrite::Remove {
-                name: "dave".into(),
-                domain: "Example.com".into(),
-            },
-        ]);
-        assert!(
-            matches!(missing, Err(StoreError::NotFound(_))),
-            "{missing:?}"
-        );
-        assert_eq!(binding_count(&store, "sip:bob@example.com"), 1);
-        store
-            .write_users(&[UserWrite::Remove {
-                name: "bob".into(),
-                domain: "Example.com".into(),
-            }])
-            .unwrap();
-        assert!(store.get_user("bob", "Example.com").unwrap().is_none());
-        assert_eq!(binding_count(&store, "sip:bob@example.com"), 0);
-        assert_eq!(binding_count(&store, "sip:alice@example.com"), 1);
-        let ha1 = Ha1Set::from_password("alice", "Example.com", "new");
-        store
-            .write_users(&[UserWrite::SetHa1 {
-                name: "alice".into(),
-                domain: "Example.com".into(),
-                ha1: ha1.clone(),
-            }])
-            .unwrap();
-        assert_eq!(
-            store.get_user("alice", "Example.com").unwrap().unwrap().ha1,
-            ha1
-        );
-        assert_eq!(
-            store
-                .users_named("alice", Some("example.COM"))
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(store.users_named("alice", None).unwrap().len(), 1);
-    }
-
-    #[test]
-    fn users_are_read_a_page_at_a_time_in_domain_and_name_order() {
-        let store = SqliteStore::open_in_memory().unwrap();
-        let mut users = Vec::new();
-        for (name, domain) in [
-            ("b", "a.org"),
-            ("a", "b.org"),
-            ("a", "a.org"),
-            ("c", "a.org"),
-        ] {
-            users.push(UserWrite::Add(User::with_password(name, domain, "pw", 1)));
-        }
-        store.write_users(&users).unwrap();
-        let names = |page: Vec<User>| -> Vec<String> {
-            page.into_iter()
-                .map(|u| format!("{}@{}", u.name, u.domain))
-                .collect()
-        };
-        assert_eq!(
-            names(store.users_page(None, 2).unwrap()),
-            ["a@a.org", "b@a.org"]
-        );
-        assert_eq!(
-            names(store.users_page(Some(("a.org", "b")), 5).unwrap()),
-            ["c@a.org", "a@b.org"]
-        );
-        assert!(
-            store
-                .users_page(Some(("b.org", "a")), 5)
-                .unwrap()
-                .is_empty()
-        );
     }
 }

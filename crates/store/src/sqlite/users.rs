@@ -11,13 +11,13 @@ use crate::validate::validate_user;
 pub(super) const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
 
 /// A row as read, before validation.
-pub(super) struct RawUser {
-    name: String,
-    domain: String,
-    md5: String,
-    sha256: String,
-    sha512_256: String,
-    created_unix: i64,
+pub(crate) struct RawUser {
+    pub(crate) name: String,
+    pub(crate) domain: String,
+    pub(crate) md5: String,
+    pub(crate) sha256: String,
+    pub(crate) sha512_256: String,
+    pub(crate) created_unix: i64,
 }
 
 impl RawUser {
@@ -32,7 +32,7 @@ impl RawUser {
         })
     }
 
-    pub(super) fn into_user(self) -> Result<User, StoreError> {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
         let ha1 = Ha1Set::new(&self.md5, &self.sha256, &self.sha512_256).map_err(|err| {
             StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
         })?;
@@ -45,7 +45,7 @@ impl RawUser {
     }
 }
 
-pub(super) fn user_key(name: &str, domain: &str) -> String {
+pub(crate) fn user_key(name: &str, domain: &str) -> String {
     format!("user {name}@{domain}")
 }
 

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+pub mod spec;
+
 use switchboard_core::{Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingKey};
 
@@ -60,3 +62,18 @@ pub fn numbered(id: u64) -> (String, String) {
         format!("sip:user{}@192.0.2.1:{}", id % 1000, 10_000 + id),
     )
 }
+
+/// One `#[test]` per body of [`spec`] named, each on a new backend from
+/// `$backend` (an `Option`: `None` skips the test).
+macro_rules! backend_tests {
+    ($backend:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let Some(backend) = $backend else { return };
+                common::spec::$name(&backend);
+            }
+        )+
+    };
+}
+pub(crate) use backend_tests;

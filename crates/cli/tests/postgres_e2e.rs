@@ -1,0 +1,287 @@
+//! `switchboard serve --database postgres://...` end to end, against a
+//! real PostgreSQL started by the test (skipped, with a message, when
+//! PostgreSQL is not installed): users added with `user add --database`,
+//! a REGISTER and a call between two registered users, a kill -9 and a
+//! restart that keeps the bindings; and a database that stops under the
+//! server: calls between registered users go on, REGISTER gets 503 with
+//! Retry-After, and the server recovers by itself when the database is
+//! back; a call in progress goes on across a kill -9 and restart; a user
+//! created through the admin API is in the database and registers at once.
+
+// Test code: a failed unwrap or index is a failed test, which is what we want.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+
+const WAIT: Duration = Duration::from_secs(15);
+const ALICE: &str = "sip:alice@127.0.0.1";
+const BOB: &str = "sip:bob@127.0.0.1";
+
+/// `switchboard args --database url`, run to its end; its stdout.
+fn run_on(url: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--database", url]);
+    let out = switchboard().run(&all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Alice and bob (password `secret`) in the database at `url`.
+fn add_users(url: &str) {
+    for name in ["alice", "bob"] {
+        run_on(
+            url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+}
+
+/// `serve` on the database at `url` (`data` only holds the pid file).
+fn serve(data: &std::path::Path, url: &str, port: Option<u16>) -> Server {
+    let serve = switchboard()
+        .serve(data)
+        .config(NO_RATE_LIMIT)
+        .args(&["--database", url]);
+    match port {
+        Some(port) => serve.port(port),
+        None => serve,
+    }
+    .start()
+}
+
+/// Alice calls bob for a second through `server`; the call is answered.
+fn call_bob(server: &Server) {
+    let mut alice = agent_at(server, &["call", BOB, "--as", ALICE, "--duration", "1"]);
+    alice.expect_line(Stream::Stdout, "answered:", WAIT);
+    alice.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
+    assert!(alice.expect_exit(WAIT).success());
+}
+
+#[test]
+fn serve_on_postgres_registers_calls_and_keeps_bindings_across_kill_9() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url);
+    assert_eq!(run_on(&url, &["user", "list"]).lines().count(), 2);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = serve(&data, &url, None);
+    assert!(
+        server.log_text().contains("data: PostgreSQL at 127.0.0.1"),
+        "{}",
+        server.log_text()
+    );
+    assert!(
+        !server.log_text().contains("switchboard@"),
+        "no credentials in the log"
+    );
+
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let registrations = run_on(&url, &["registrations"]);
+    assert!(registrations.contains(BOB), "{registrations}");
+    call_bob(&server);
+    let records = run_on(&url, &["cdr", "--format", "json"]);
+    assert!(records.contains("\"answered\""), "{records}");
+
+    // kill -9: bob's binding was acknowledged, so it is in the database;
+    // the restarted server loads it and reaches bob without a new REGISTER.
+    let port = server.port;
+    server.process().signal("KILL");
+    server.process().expect_exit(WAIT);
+    drop(server);
+    assert!(run_on(&url, &["registrations"]).contains(BOB));
+    let server = serve(&data, &url, Some(port));
+    assert!(
+        server.log_text().contains("bindings: 1 live loaded"),
+        "{}",
+        server.log_text()
+    );
+    call_bob(&server);
+    drop(bob);
+}
+
+#[test]
+fn a_database_that_stops_gives_503_then_the_server_recovers() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("data"), &url, None);
+    let at = server.addr().to_string();
+    let register = |expires: &str| {
+        switchboard().run(&[
+            "register",
+            ALICE,
+            "--password",
+            "secret",
+            "--server",
+            &at,
+            "--expires",
+            expires,
+            "--once",
+        ])
+    };
+    let out = register("60");
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let bob = agent_at(&server, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+
+    pg.stop();
+    // Calls between registered users go on from memory.
+    call_bob(&server);
+    let out = register("60");
+    let stdout = text(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("registration failed: 503"), "{stdout}");
+
+    pg.restart();
+    let recovered = wait_for(WAIT, || register("60").status.success());
+    assert!(
+        recovered,
+        "no successful REGISTER after the database came back\n{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn serve_on_postgres_stops_cleanly_on_sigterm() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(&dir.path().join("data"), &url, None);
+    server.process().signal("TERM");
+    let status = server.process().expect_exit(WAIT);
+    assert!(status.success(), "{status:?}\n{}", server.log_text());
+    assert!(
+        !server.log_text().contains("panicked"),
+        "{}",
+        server.log_text()
+    );
+}
+
+/// `POST path` with `json` to the admin API at `api`: the status code.
+fn post_json(api: SocketAddr, token: &str, path: &str, json: &str) -> u16 {
+    let mut tcp = TcpStream::connect_timeout(&api, WAIT).unwrap();
+    tcp.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        tcp,
+        "POST {path} HTTP/1.1\r\nHost: {api}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {answer:?}"))
+}
+
+#[test]
+fn a_user_created_through_the_admin_api_is_stored_in_postgres_and_registers() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = run_on(&url, &["token", "create", "ci"]).trim().to_owned();
+    let (server, api) = serve_with_admin_config(&data, &format!("\n[store]\nurl = \"{url}\"\n"));
+
+    let carol = r#"{"user":"carol","domain":"127.0.0.1","password":"secret"}"#;
+    assert_eq!(post_json(api, &token, "/api/v1/users", carol), 201);
+    // In the database, for every process. The same create again is a
+    // retry (200); with another password, a conflict.
+    let users = run_on(&url, &["user", "list"]);
+    assert_eq!(users.trim(), "carol@127.0.0.1", "{users}");
+    assert_eq!(post_json(api, &token, "/api/v1/users", carol), 200);
+    let other = r#"{"user":"carol","domain":"127.0.0.1","password":"other"}"#;
+    assert_eq!(post_json(api, &token, "/api/v1/users", other), 409);
+    // In force in the server at once: carol registers.
+    let carol = agent_at(&server, &["answer", "--as", "sip:carol@127.0.0.1"]);
+    carol.expect_line(Stream::Stdout, "registered", WAIT);
+}
+
+/// The call records in the database at `url`.
+fn records_on(url: &str) -> Vec<serde_json::Value> {
+    run_on(url, &["cdr", "--format", "json"])
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_call_in_progress_survives_a_kill_9_on_postgres() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = serve(&data, &url, None);
+    let bob = agent_at(
+        &server,
+        &["answer", "--as", BOB, "--answer-after", "100", "--once"],
+    );
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let mut alice = agent_at(&server, &["call", BOB, "--as", ALICE, "--duration", "8"]);
+    alice.expect_line(Stream::Stdout, "answered", WAIT);
+    // The dialog is written with the call record's answer.
+    let answered = wait_for(WAIT, || {
+        records_on(&url)
+            .first()
+            .is_some_and(|r| r["answer_ms"].is_u64())
+    });
+    assert!(answered, "{:#?}", records_on(&url));
+
+    let port = server.port;
+    server.process().signal("KILL");
+    server.process().expect_exit(WAIT);
+    drop(server);
+    let server = serve(&data, &url, Some(port));
+    assert!(
+        server
+            .log_text()
+            .contains("calls in progress taken back from the store"),
+        "{}",
+        server.log_text()
+    );
+    // Alice's BYE at the end passes to bob through the new server.
+    bob.expect_line(Stream::Stdout, "ended: remote hangup", 2 * WAIT);
+    alice.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
+    assert!(alice.expect_exit(WAIT).success(), "{}", alice.report());
+    let mut records = Vec::new();
+    let ended = wait_for(WAIT, || {
+        records = records_on(&url);
+        records.len() == 1 && records[0]["end_ms"].is_u64()
+    });
+    assert!(ended, "{records:#?}");
+    assert_eq!(records[0]["hangup"], "caller", "{records:#?}");
+    drop((alice, bob, server));
+}
