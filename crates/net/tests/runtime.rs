@@ -555,8 +555,8 @@ async fn many_concurrent_requests() {
 }
 
 /// A request too large for UDP goes over TCP to the same address
-/// (RFC 3261 §18.1.1): delivered when the peer listens there, a quick
-/// transport error when it does not.
+/// (RFC 3261 §18.1.1): delivered when the peer listens there, sent again
+/// over UDP at once when the connection is refused.
 #[tokio::test]
 async fn large_udp_request_moves_to_tcp() {
     bounded(async {
@@ -599,23 +599,38 @@ async fn large_udp_request_moves_to_tcp() {
             .await;
         assert_eq!(source.transport, Transport::Tcp);
 
-        // Nobody listens on TCP at the closed port.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
+        // A phone listening on UDP only: the TCP connection is refused, and
+        // the request goes again over UDP (§18.1.1), at once.
+        let phone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let phone_addr = phone.local_addr().unwrap();
+        assert!(
+            std::net::TcpStream::connect(phone_addr).is_err(),
+            "nobody listens on TCP there"
+        );
         let started = Instant::now();
         let to = Destination::Address {
             transport: Transport::Udp,
-            remote: closed,
+            remote: phone_addr,
         };
-        let mut tx = a
+        let _tx = a
             .handle
             .send_request(big(&a.handle).await, to)
             .await
             .unwrap();
-        let outcome = final_outcome(&mut tx).await;
-        assert!(matches!(outcome, Outcome::TransportError), "{outcome:?}");
+        let received = tokio::task::spawn_blocking(move || {
+            phone
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = vec![0u8; 65_536];
+            let n = phone.recv(&mut buf).unwrap();
+            buf.truncate(n);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+        .await
+        .unwrap();
+        assert!(received.starts_with("OPTIONS "), "{received}");
+        assert!(received.contains("SIP/2.0/UDP "), "{received}");
+        assert!(received.len() > 3000);
         assert!(started.elapsed() < Duration::from_secs(2));
 
         a.stop().await;
