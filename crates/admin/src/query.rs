@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use switchboard_store::BindingChange;
 
@@ -183,28 +183,47 @@ type Ask = dyn Fn(AdminQuery, AdminReply) -> bool + Send + Sync;
 /// How the API reaches the driver: a function the binary gives, which
 /// hands the query and its reply to the driver's task (and says false when
 /// that task is gone).
+///
+/// One question at a time reaches the driver: the SIP traffic shares that
+/// task, and a flood of API requests (a script polling in a loop) must
+/// not queue hundreds of questions in front of the datagrams. The others
+/// wait on this side, in the API's thread.
 #[derive(Clone)]
-pub struct Driver(Arc<Ask>);
+pub struct Driver {
+    ask: Arc<Ask>,
+    turn: Arc<Semaphore>,
+}
 
 impl Driver {
     /// The driver reached through `ask`.
     pub fn new(ask: impl Fn(AdminQuery, AdminReply) -> bool + Send + Sync + 'static) -> Self {
-        Self(Arc::new(ask))
+        Self {
+            ask: Arc::new(ask),
+            turn: Arc::new(Semaphore::new(1)),
+        }
     }
 
-    /// Asks and waits (5 s at most) for the answer.
+    /// Asks and waits (5 s at most, the wait for its turn included) for
+    /// the answer.
     pub(crate) async fn ask(&self, query: AdminQuery) -> Result<AdminAnswer, Problem> {
-        let (reply, answer) = oneshot::channel();
-        if !(self.0)(query, reply) {
-            return Err(Problem::unavailable("the server is stopping"));
-        }
-        match tokio::time::timeout(ANSWER_TIMEOUT, answer).await {
-            Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(_)) => Err(Problem::unavailable("the server dropped the question")),
-            Err(_) => Err(Problem::unavailable(
-                "the server did not answer within 5 seconds",
-            )),
-        }
+        let late = || Problem::unavailable("the server did not answer within 5 seconds");
+        let asked = async {
+            let _turn = self
+                .turn
+                .acquire()
+                .await
+                .map_err(|_| Problem::unavailable("the server is stopping"))?;
+            let (reply, answer) = oneshot::channel();
+            if !(self.ask)(query, reply) {
+                return Err(Problem::unavailable("the server is stopping"));
+            }
+            answer
+                .await
+                .map_err(|_| Problem::unavailable("the server dropped the question"))
+        };
+        tokio::time::timeout(ANSWER_TIMEOUT, asked)
+            .await
+            .unwrap_or_else(|_| Err(late()))
     }
 }
 
@@ -232,5 +251,37 @@ mod tests {
         assert_eq!(UserFilter::parse(""), None);
         assert_eq!(UserFilter::parse("alice@"), None);
         assert_eq!(UserFilter::parse("@example.com"), None);
+    }
+
+    #[tokio::test]
+    async fn one_question_at_a_time_reaches_the_driver() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<AdminReply>();
+        let counted = Arc::clone(&waiting);
+        let peak = Arc::clone(&most);
+        let driver = Driver::new(move |_, reply| {
+            let now = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            peak.fetch_max(now, Ordering::SeqCst);
+            tx.send(reply).is_ok()
+        });
+        // The "driver task": answers each question a little later.
+        let answered = Arc::clone(&waiting);
+        tokio::spawn(async move {
+            while let Some(reply) = rx.recv().await {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+                answered.fetch_sub(1, Ordering::SeqCst);
+                let _ = reply.send(AdminAnswer::Calls(Vec::new()));
+            }
+        });
+        let asks = (0..20).map(|_| driver.ask(AdminQuery::Calls));
+        let answers = futures_util::future::join_all(asks).await;
+        assert!(answers.iter().all(Result::is_ok));
+        assert_eq!(
+            most.load(Ordering::SeqCst),
+            1,
+            "questions at the driver at once"
+        );
     }
 }
