@@ -78,6 +78,7 @@ fn decide(c: &mut Criterion) {
         caller: CallerKind::User {
             name: "alice",
             domain: "example.com",
+            groups: &[],
         },
         source: IpAddr::from([10, 1, 2, 3]),
         transport: "udp",

@@ -42,7 +42,11 @@ impl<'p, 'c> CallView<'p, 'c> {
     /// Whether the caller is a local user in `group`.
     pub(crate) fn in_group(&self, group: &str) -> bool {
         match self.call.caller {
-            CallerKind::User { name, domain } => self.plan.groups().has(group, name, domain),
+            CallerKind::User {
+                name,
+                domain,
+                groups,
+            } => groups.iter().any(|g| g == group) || self.plan.groups().has(group, name, domain),
             _ => false,
         }
     }
@@ -50,7 +54,7 @@ impl<'p, 'c> CallView<'p, 'c> {
     /// The caller, for the trace.
     pub(crate) fn caller_text(&self) -> String {
         match self.call.caller {
-            CallerKind::User { name, domain } => format!("local user {name}@{domain}"),
+            CallerKind::User { name, domain, .. } => format!("local user {name}@{domain}"),
             CallerKind::Trunk { name } => format!("trunk {name:?}"),
             _ => "a caller that is not a local user".to_owned(),
         }

@@ -45,9 +45,12 @@ impl Plan {
         });
         let caller = match (inbound, served) {
             (Some(trunk), _) => CallerKind::Trunk { name: trunk },
+            // The store's groups are the server's to know: a dry run
+            // sees the plan's `[groups]` only.
             (None, Some(_)) => CallerKind::User {
                 name: from_user,
                 domain: from_host,
+                groups: &[],
             },
             (None, None) => CallerKind::Foreign,
         };

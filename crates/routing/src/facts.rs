@@ -6,12 +6,16 @@ use std::net::IpAddr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CallerKind<'a> {
-    /// A local user who authenticated (the plan knows the user's groups).
+    /// A local user who authenticated: in the groups the plan's
+    /// `[groups]` gives her and in her stored `groups`.
     User {
         /// The user name.
         name: &'a str,
         /// The user's domain.
         domain: &'a str,
+        /// The groups kept with the user in the store (the server passes
+        /// them; any name, in the plan or not).
+        groups: &'a [String],
     },
     /// A call that came from a trunk's inbound networks.
     Trunk {

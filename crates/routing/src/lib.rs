@@ -43,7 +43,7 @@
 //!     to_domain: "example.com",
 //!     from_uri: "sip:bob@example.com",
 //!     anonymous: false,
-//!     caller: CallerKind::User { name: "bob", domain: "example.com" },
+//!     caller: CallerKind::User { name: "bob", domain: "example.com", groups: &[] },
 //!     source: IpAddr::from([10, 1, 2, 3]),
 //!     transport: "udp",
 //!     at_unix: 1_796_637_600,

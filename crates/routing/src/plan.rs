@@ -110,12 +110,20 @@ impl Plan {
     }
 
     /// The longest answered call local user `name` at `domain` may make
-    /// (`[group_limits.NAME] max_call`): the shortest of their groups';
-    /// `None` when no group of theirs has one.
-    pub fn max_call(&self, name: &str, domain: &str) -> Option<Duration> {
+    /// (`[group_limits.NAME] max_call`): the shortest of their groups'
+    /// (the plan's `[groups]` and `stored_groups`, those kept with the
+    /// user); `None` when no group of theirs has one.
+    pub fn max_call(
+        &self,
+        name: &str,
+        domain: &str,
+        stored_groups: &[String],
+    ) -> Option<Duration> {
         self.max_call
             .iter()
-            .filter(|(group, _)| self.groups.has(group, name, domain))
+            .filter(|(group, _)| {
+                stored_groups.contains(group) || self.groups.has(group, name, domain)
+            })
             .map(|(_, limit)| *limit)
             .min()
     }

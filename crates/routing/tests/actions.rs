@@ -356,6 +356,7 @@ trunks = ["carrier1"]
         caller: CallerKind::User {
             name: "bob",
             domain: "example.com",
+            groups: &[],
         },
         ..call("0044123")
     };
@@ -376,6 +377,50 @@ trunks = ["carrier1"]
 }
 
 #[test]
+fn a_group_kept_with_the_user_in_the_store_satisfies_require_group_and_from_group() {
+    let plan = plan_with(
+        r#"
+[[route]]
+name = "international"
+to_prefix = ["00"]
+require_group = "staff"
+trunks = ["carrier1"]
+
+[[route]]
+name = "staff-line"
+to_prefix = ["7"]
+from_group = ["staff"]
+trunks = ["carrier1"]
+"#,
+    );
+    let stored = ["not-in-plan".to_owned(), "staff".to_owned()];
+    let bob = |groups| CallFacts {
+        caller: CallerKind::User {
+            name: "bob",
+            domain: "example.com",
+            groups,
+        },
+        ..call("0044123")
+    };
+    let routed = plan.decide(&bob(&stored), &AssumeUp);
+    assert!(matches!(routed.outcome, Outcome::Route(_)), "{routed:?}");
+    assert!(
+        routed
+            .trace
+            .contains(&r#"local user bob@example.com is in group "staff""#.to_owned())
+    );
+    assert!(plan.decide(&bob(&[]), &AssumeUp).refuses());
+    let staff_line = CallFacts {
+        to: "7001",
+        ..bob(&stored)
+    };
+    assert_eq!(
+        plan.decide(&staff_line, &AssumeUp).rule.as_deref(),
+        Some("staff-line")
+    );
+}
+
+#[test]
 fn emergency_numbers_are_never_refused_and_use_the_site_trunks_first() {
     let plan = plan_with(
         r#"
@@ -389,6 +434,7 @@ trunks = ["carrier1"]
         caller: CallerKind::User {
             name: "bob",
             domain: "example.com",
+            groups: &[],
         },
         ..call("112")
     };

@@ -329,10 +329,16 @@ fn a_group_limit_names_a_known_group_and_a_positive_max_call() {
     let plan = Plan::load(&[source]).unwrap();
     let minutes = |m: u64| Some(std::time::Duration::from_secs(m * 60));
     assert_eq!(
-        plan.max_call("alice", "example.com"),
+        plan.max_call("alice", "example.com", &[]),
         minutes(10),
         "the shortest"
     );
-    assert_eq!(plan.max_call("alice", "example.org"), minutes(120));
-    assert_eq!(plan.max_call("bob", "example.com"), None);
+    assert_eq!(plan.max_call("alice", "example.org", &[]), minutes(120));
+    assert_eq!(plan.max_call("bob", "example.com", &[]), None);
+    let stored = ["boss".to_owned(), "elsewhere".to_owned()];
+    assert_eq!(
+        plan.max_call("bob", "example.com", &stored),
+        minutes(10),
+        "a group kept in the store counts as the plan's own"
+    );
 }

@@ -155,6 +155,7 @@ fn from_group_members_without_domain_match_any_domain_with_domain_only_that() {
         caller: CallerKind::User {
             name: "alice",
             domain: "example.org",
+            groups: &[],
         },
         ..call("1")
     };
@@ -163,6 +164,7 @@ fn from_group_members_without_domain_match_any_domain_with_domain_only_that() {
         caller: CallerKind::User {
             name: "carol",
             domain: "example.org",
+            groups: &[],
         },
         ..call("1")
     };
@@ -171,6 +173,7 @@ fn from_group_members_without_domain_match_any_domain_with_domain_only_that() {
         caller: CallerKind::User {
             name: "carol",
             domain: "example.com",
+            groups: &[],
         },
         ..call("1")
     };

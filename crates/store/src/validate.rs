@@ -26,12 +26,28 @@ pub const MAX_BODY_LEN: usize = 64 * 1024;
 ///
 /// # Errors
 /// [`StoreError::InvalidInput`] for an empty name or domain, control
-/// characters or whitespace, a `:` in the name, overlong text, or a time
-/// past `i64::MAX`.
+/// characters or whitespace, a `:` in the name, overlong text, a time
+/// past `i64::MAX`, or groups that are not group names, sorted and
+/// without repeats.
 pub fn validate_user(user: &User) -> Result<(), StoreError> {
     check_name("user name", &user.name)?;
     check_name("domain", &user.domain)?;
-    check_u64("created_unix", user.created_unix)
+    check_u64("created_unix", user.created_unix)?;
+    if checked_groups(&user.groups)? != user.groups {
+        return Err(StoreError::InvalidInput(
+            "groups must be sorted and without repeats".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// A user's groups sorted and deduplicated, as they are stored.
+///
+/// # Errors
+/// [`StoreError::InvalidInput`] for a name that is not a group name
+/// ([`User::is_group_name`]).
+pub(crate) fn checked_groups(groups: &[String]) -> Result<Vec<String>, StoreError> {
+    User::sorted_groups(groups).map_err(|err| StoreError::InvalidInput(err.to_string()))
 }
 
 /// Checks a binding change before it is written (or queued for the

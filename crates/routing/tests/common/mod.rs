@@ -39,6 +39,7 @@ pub(crate) fn call(to: &str) -> CallFacts<'_> {
         caller: CallerKind::User {
             name: "alice",
             domain: "example.com",
+            groups: &[],
         },
         source: IpAddr::from([10, 1, 2, 3]),
         transport: "udp",

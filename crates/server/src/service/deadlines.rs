@@ -52,7 +52,10 @@ impl Service {
             .open_record(call_id)
             .and_then(|record| record.caller_user.as_deref())
             .and_then(|user| user.split_once('@'))
-            .and_then(|(name, domain)| self.plan.max_call(name, domain));
+            .and_then(|(name, domain)| {
+                self.plan
+                    .max_call(name, domain, self.users.groups(name, domain))
+            });
         if let Some(limit) = limit {
             self.timers.limit(call_id, self.clock.instant() + limit);
         }

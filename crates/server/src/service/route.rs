@@ -27,13 +27,19 @@ use crate::registrar::Aor;
 use crate::trunks::AttemptResult;
 
 use super::Service;
+use super::users::Users;
 use super::relay::{Caller, first_uri};
 
 /// Who placed a call the plan routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum RouteCaller {
-    /// A local user who proved to be the From user.
-    User { name: String, domain: String },
+    /// A local user who proved to be the From user, with the groups the
+    /// store keeps for her.
+    User {
+        name: String,
+        domain: String,
+        groups: Vec<String>,
+    },
     /// A trunk, by the network the call came from.
     Trunk(String),
     /// Anyone else.
@@ -44,19 +50,28 @@ impl RouteCaller {
     /// Local user `aor`, or the trunk whose calls she places (a PBX or
     /// SBC that authenticates as a user: its calls are its trunk's, for
     /// DIDs and from_trunk rules).
-    pub(super) fn of_user(plan: &Plan, aor: &Aor) -> Self {
+    pub(super) fn of_user(plan: &Plan, users: &Users, aor: &Aor) -> Self {
         match plan.trunk_of_user(aor.user()) {
             Some(trunk) => Self::Trunk(trunk.name.clone()),
             None => Self::User {
                 name: aor.user().to_owned(),
                 domain: aor.domain().to_owned(),
+                groups: users.groups(aor.user(), aor.domain()).to_vec(),
             },
         }
     }
 
     fn kind(&self) -> CallerKind<'_> {
         match self {
-            Self::User { name, domain } => CallerKind::User { name, domain },
+            Self::User {
+                name,
+                domain,
+                groups,
+            } => CallerKind::User {
+                name,
+                domain,
+                groups,
+            },
             Self::Trunk(name) => CallerKind::Trunk { name },
             Self::Foreign => CallerKind::Foreign,
         }
@@ -112,7 +127,7 @@ impl Service {
                 Caller::Local => {
                     self.learn_caller(now, &incoming);
                     match from_user(&incoming) {
-                        Some(aor) => RouteCaller::of_user(&self.plan, &aor),
+                        Some(aor) => RouteCaller::of_user(&self.plan, &self.users, &aor),
                         None => RouteCaller::Foreign,
                     }
                 }

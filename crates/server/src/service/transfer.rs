@@ -268,7 +268,7 @@ impl Service {
             self.deliver_replaces(now, ep, incoming, target);
             return None;
         }
-        let caller = RouteCaller::of_user(&self.plan, &grant.transferor);
+        let caller = RouteCaller::of_user(&self.plan, &self.users, &grant.transferor);
         if self.plan.is_empty() {
             self.route_default(now, ep, incoming, &caller);
         } else {

@@ -28,10 +28,18 @@ pub(crate) enum Known<'a> {
     Unknown,
 }
 
+/// What the directory holds of one user.
+#[derive(Debug)]
+struct Entry {
+    ha1: Ha1Set,
+    /// The stored groups (the plan's `[groups]` add to them).
+    groups: Vec<String>,
+}
+
 /// Every user, by domain and name, and the names known to be missing.
 #[derive(Debug, Default)]
 pub(crate) struct Users {
-    by_domain: HashMap<Box<str>, HashMap<Box<str>, Ha1Set>>,
+    by_domain: HashMap<Box<str>, HashMap<Box<str>, Entry>>,
     /// Names the store does not have, by domain (looked up without
     /// allocating, as the users are).
     absent: HashMap<Box<str>, HashSet<Box<str>>>,
@@ -59,8 +67,8 @@ impl Users {
 
     /// What is known of `name` in `domain` (exact match, as stored).
     pub(crate) fn get(&self, name: &str, domain: &str) -> Known<'_> {
-        if let Some(ha1) = self.by_domain.get(domain).and_then(|users| users.get(name)) {
-            return Known::Found(ha1);
+        if let Some(entry) = self.entry(name, domain) {
+            return Known::Found(&entry.ha1);
         }
         if self
             .absent
@@ -71,6 +79,17 @@ impl Users {
         } else {
             Known::Unknown
         }
+    }
+
+    /// The stored groups of `name` in `domain` (none for a user not in
+    /// memory).
+    pub(crate) fn groups(&self, name: &str, domain: &str) -> &[String] {
+        self.entry(name, domain)
+            .map_or(&[], |entry| entry.groups.as_slice())
+    }
+
+    fn entry(&self, name: &str, domain: &str) -> Option<&Entry> {
+        self.by_domain.get(domain).and_then(|users| users.get(name))
     }
 
     /// Adds or replaces a user (found in the store after a miss).
@@ -84,7 +103,11 @@ impl Users {
             .by_domain
             .entry(user.domain.into_boxed_str())
             .or_default();
-        if users.insert(user.name.into_boxed_str(), user.ha1).is_none() {
+        let entry = Entry {
+            ha1: user.ha1,
+            groups: user.groups,
+        };
+        if users.insert(user.name.into_boxed_str(), entry).is_none() {
             self.count += 1;
         }
     }

@@ -27,5 +27,5 @@ pub use event_state::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 pub use ha1::{Ha1Error, Ha1Set};
-pub use user::User;
+pub use user::{InvalidGroupName, MAX_GROUP_NAME, User};
 pub use user_store::{ImportSummary, UserStore};

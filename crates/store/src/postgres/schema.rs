@@ -162,6 +162,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         carrier_call_id TEXT,
         carrier_delta   BIGINT
     );",
+    // 8: the caller groups kept with each user (see the SQLite step).
+    "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The schema version this build writes and reads.

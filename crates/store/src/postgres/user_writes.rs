@@ -5,18 +5,21 @@
 use postgres::{Statement, Transaction};
 use switchboard_server::storage::User;
 
-use super::users::{INSERT_SQL, SELECT_SQL, SET_HA1_SQL, insert_user, read_user, update_ha1};
+use super::users::{
+    INSERT_SQL, SELECT_SQL, SET_GROUPS_SQL, SET_HA1_SQL, insert_user, read_user, update_ha1,
+};
 use super::{PostgresStore, classify};
 use crate::error::StoreError;
 use crate::sqlite::UserWrite;
 use crate::sqlite::user_writes::binding_aor;
-use crate::sqlite::users::user_key;
-use crate::validate::validate_user;
+use crate::sqlite::users::{groups_column, user_key};
+use crate::validate::{checked_groups, validate_user};
 
 /// The statements of a write.
 struct Statements {
     insert: Statement,
     update: Statement,
+    set_groups: Statement,
     remove: Statement,
     remove_bindings: Statement,
 }
@@ -35,6 +38,19 @@ fn apply(
         }
         UserWrite::SetHa1 { name, domain, ha1 } => {
             if update_ha1(tx, &statements.update, name, domain, ha1)? == 0 {
+                return Err(StoreError::NotFound(user_key(name, domain)));
+            }
+        }
+        UserWrite::SetGroups {
+            name,
+            domain,
+            groups,
+        } => {
+            let groups = groups_column(&checked_groups(groups)?);
+            let changed = tx
+                .execute(&statements.set_groups, &[name, domain, &groups])
+                .map_err(classify)?;
+            if changed == 0 {
                 return Err(StoreError::NotFound(user_key(name, domain)));
             }
         }
@@ -63,15 +79,17 @@ impl PostgresStore {
     /// errors.
     pub fn write_users(&self, writes: &[UserWrite]) -> Result<(), StoreError> {
         self.run(|conn| {
-            let [insert, update, remove, remove_bindings] = conn.statements([
+            let [insert, update, set_groups, remove, remove_bindings] = conn.statements([
                 &format!("{INSERT_SQL} ON CONFLICT (domain, name) DO NOTHING"),
                 SET_HA1_SQL,
+                SET_GROUPS_SQL,
                 "DELETE FROM users WHERE name = $1 AND domain = $2",
                 "DELETE FROM bindings WHERE aor = $1",
             ])?;
             let statements = Statements {
                 insert,
                 update,
+                set_groups,
                 remove,
                 remove_bindings,
             };

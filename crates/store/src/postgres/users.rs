@@ -7,13 +7,14 @@ use super::{PostgresStore, classify, get, is_unique_violation};
 use crate::error::StoreError;
 use crate::sqlite::from_sql_u64;
 use crate::sqlite::to_sql_u64;
-use crate::sqlite::users::{RawUser, user_key};
+use crate::sqlite::users::{RawUser, groups_column, user_key};
 use crate::validate::validate_user;
 
 pub(super) const INSERT_SQL: &str = "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, \
-                          created_unix) VALUES ($1, $2, $3, $4, $5, $6)";
-pub(super) const SELECT_SQL: &str = "SELECT name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix \
-                          FROM users";
+                          created_unix, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const SELECT_SQL: &str = "SELECT name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix, \
+                          groups FROM users";
+pub(super) const SET_GROUPS_SQL: &str = "UPDATE users SET groups = $3 WHERE name = $1 AND domain = $2";
 pub(super) const SET_HA1_SQL: &str = "UPDATE users SET ha1_md5 = $3, ha1_sha256 = $4, ha1_sha512_256 = $5 \
                            WHERE name = $1 AND domain = $2";
 
@@ -25,6 +26,7 @@ pub(super) fn read_user(row: &Row) -> Result<User, StoreError> {
         sha256: get(row, 3)?,
         sha512_256: get(row, 4)?,
         created_unix: get(row, 5)?,
+        groups: get(row, 6)?,
     }
     .into_user()
 }
@@ -46,6 +48,7 @@ pub(super) fn insert_user(
                 &user.ha1.sha256(),
                 &user.ha1.sha512_256(),
                 &to_sql_u64(user.created_unix),
+                &groups_column(&user.groups),
             ],
         )
         .map_err(classify)

@@ -158,6 +158,9 @@ const MIGRATIONS: &[&str] = &[
         carrier_call_id TEXT,
         carrier_delta   INTEGER
     ) WITHOUT ROWID;",
+    // 8: the caller groups kept with each user (on top of the dial plan's
+    // `[groups]`), names with `,` between, empty for none.
+    "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The schema version this build writes and reads.

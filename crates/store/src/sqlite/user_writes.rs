@@ -7,9 +7,9 @@ use rusqlite::{Connection, params};
 use switchboard_server::storage::{Ha1Set, User};
 
 use super::SqliteStore;
-use super::users::{COLUMNS, RawUser, insert_user, update_ha1, user_key};
+use super::users::{COLUMNS, RawUser, insert_user, update_groups, update_ha1, user_key};
 use crate::error::StoreError;
-use crate::validate::validate_user;
+use crate::validate::{checked_groups, validate_user};
 
 /// One change of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,17 @@ pub enum UserWrite {
         domain: String,
         /// The new values.
         ha1: Ha1Set,
+    },
+    /// Replace the user's stored groups ([`StoreError::NotFound`] when
+    /// absent, [`StoreError::InvalidInput`] for a name that is not a group
+    /// name); sorted and deduplicated on the way in.
+    SetGroups {
+        /// The user name.
+        name: String,
+        /// Its domain.
+        domain: String,
+        /// The new groups (all of them: the old ones are dropped).
+        groups: Vec<String>,
     },
     /// Remove the user and every binding of its address of record
     /// ([`StoreError::NotFound`] when absent).
@@ -52,6 +63,15 @@ fn apply(conn: &Connection, write: &UserWrite) -> Result<(), StoreError> {
         }
         UserWrite::SetHa1 { name, domain, ha1 } => {
             if update_ha1(conn, name, domain, ha1)? == 0 {
+                return Err(StoreError::NotFound(user_key(name, domain)));
+            }
+        }
+        UserWrite::SetGroups {
+            name,
+            domain,
+            groups,
+        } => {
+            if update_groups(conn, name, domain, &checked_groups(groups)?)? == 0 {
                 return Err(StoreError::NotFound(user_key(name, domain)));
             }
         }

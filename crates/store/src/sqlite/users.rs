@@ -8,7 +8,8 @@ use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_user;
 
-pub(super) const COLUMNS: &str = "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix";
+pub(super) const COLUMNS: &str =
+    "name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix, groups";
 
 /// A row as read, before validation.
 pub(crate) struct RawUser {
@@ -18,6 +19,8 @@ pub(crate) struct RawUser {
     pub(crate) sha256: String,
     pub(crate) sha512_256: String,
     pub(crate) created_unix: i64,
+    /// The stored groups, `,` between names (see [`groups_column`]).
+    pub(crate) groups: String,
 }
 
 impl RawUser {
@@ -29,6 +32,7 @@ impl RawUser {
             sha256: row.get(3)?,
             sha512_256: row.get(4)?,
             created_unix: row.get(5)?,
+            groups: row.get(6)?,
         })
     }
 
@@ -36,13 +40,24 @@ impl RawUser {
         let ha1 = Ha1Set::new(&self.md5, &self.sha256, &self.sha512_256).map_err(|err| {
             StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
         })?;
+        let groups = User::sorted_groups(self.groups.split(',').filter(|g| !g.is_empty()))
+            .map_err(|err| {
+                StoreError::Corrupt(format!("user {}@{}: {err}", self.name, self.domain))
+            })?;
         Ok(User {
             created_unix: from_sql_u64("created_unix", self.created_unix)?,
             name: self.name,
             domain: self.domain,
             ha1,
+            groups,
         })
     }
+}
+
+/// A user's groups as the `groups` column holds them: the names with `,`
+/// between (a group name has no `,`), empty for none.
+pub(crate) fn groups_column(groups: &[String]) -> String {
+    groups.join(",")
 }
 
 pub(crate) fn user_key(name: &str, domain: &str) -> String {
@@ -53,7 +68,7 @@ pub(crate) fn user_key(name: &str, domain: &str) -> String {
 /// (0 or 1).
 pub(super) fn insert_user(conn: &Connection, user: &User) -> rusqlite::Result<usize> {
     conn.prepare_cached(&format!(
-        "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO users ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (domain, name) DO NOTHING"
     ))?
     .execute(params![
@@ -63,7 +78,20 @@ pub(super) fn insert_user(conn: &Connection, user: &User) -> rusqlite::Result<us
         user.ha1.sha256(),
         user.ha1.sha512_256(),
         to_sql_u64(user.created_unix),
+        groups_column(&user.groups),
     ])
+}
+
+/// Replaces the stored groups of `name` in `domain` (checked by the
+/// caller): the rows changed (0 or 1).
+pub(super) fn update_groups(
+    conn: &Connection,
+    name: &str,
+    domain: &str,
+    groups: &[String],
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached("UPDATE users SET groups = ?3 WHERE name = ?1 AND domain = ?2")?
+        .execute(params![name, domain, groups_column(groups)])
 }
 
 /// Replaces the HA1 values of `name` in `domain`: the rows changed (0 or 1).

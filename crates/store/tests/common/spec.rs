@@ -634,6 +634,7 @@ pub fn directory_user(name: &str, password: &str) -> User {
         domain: "example.com".into(),
         ha1: Ha1Set::from_password(name, "example.com", password),
         created_unix: 1,
+        groups: Vec::new(),
     }
 }
 
