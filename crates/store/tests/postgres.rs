@@ -46,6 +46,7 @@ common::backend_tests!(Pg::new();
     a_damaged_dialog_row_is_reported_not_a_panic,
     user_writes_are_all_or_nothing_and_a_removed_user_loses_its_bindings,
     users_are_read_a_page_at_a_time_in_domain_and_name_order,
+    a_users_groups_are_stored_replaced_and_read_back_sorted,
 );
 
 #[test]

@@ -121,3 +121,50 @@ pub fn users_are_read_a_page_at_a_time_in_domain_and_name_order(backend: &impl B
             .is_empty()
     );
 }
+
+pub fn a_users_groups_are_stored_replaced_and_read_back_sorted(backend: &impl Backend) {
+    let store = backend.open();
+    let mut alice = user("alice");
+    alice.groups = vec!["sales".into(), "staff".into()];
+    store
+        .write_users(&[UserWrite::Add(alice.clone()), UserWrite::Add(user("bob"))])
+        .unwrap();
+    let set_groups = |name: &str, groups: &[&str]| UserWrite::SetGroups {
+        name: name.into(),
+        domain: "Example.com".into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    };
+    store
+        .write_users(&[set_groups("bob", &["staff", "night-shift", "staff"])])
+        .unwrap();
+    let reopened = backend.open();
+    let groups = |name: &str| {
+        reopened
+            .get_user(name, "Example.com")
+            .unwrap()
+            .unwrap()
+            .groups
+    };
+    assert_eq!(groups("alice"), ["sales", "staff"]);
+    assert_eq!(groups("bob"), ["night-shift", "staff"], "sorted, once each");
+    // The server's snapshot carries them.
+    let snapshot = reopened.user_snapshot_since(0).unwrap().unwrap();
+    let bob = snapshot.users.iter().find(|u| u.name == "bob").unwrap();
+    assert_eq!(bob.groups, ["night-shift", "staff"]);
+    // Replaced as a whole; emptied; a missing user or a bad name refused.
+    store.write_users(&[set_groups("alice", &[])]).unwrap();
+    assert!(groups("alice").is_empty());
+    let missing = store.write_users(&[set_groups("carol", &["staff"])]);
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    for bad in ["a,b", "", "two words"] {
+        let refused = store.write_users(&[set_groups("bob", &[bad])]);
+        assert!(
+            matches!(refused, Err(StoreError::InvalidInput(_))),
+            "{bad:?}: {refused:?}"
+        );
+    }
+    assert_eq!(groups("bob"), ["night-shift", "staff"]);
+}
