@@ -12,8 +12,36 @@ pub struct UserEntry {
     pub user: String,
     /// The domain (`example.com`).
     pub domain: String,
-    /// The dial plan's groups the user is in (`[groups]`).
+    /// Every group the user is in, as the dial plan decides calls with
+    /// them: [`UserEntry::plan_groups`] and [`UserEntry::stored_groups`]
+    /// together, sorted.
     pub groups: Vec<String>,
+    /// The groups kept with the user in the store: those `POST` and
+    /// `PATCH` set.
+    #[serde(default)]
+    pub stored_groups: Vec<String>,
+    /// The groups the dial plan's `[groups]` gives the user (changed in
+    /// the plan, not here).
+    #[serde(default)]
+    pub plan_groups: Vec<String>,
+}
+
+impl UserEntry {
+    /// The entry of `name@domain` in `stored` groups and in `plan` groups.
+    #[must_use]
+    pub fn new(name: &str, domain: &str, stored: &[String], plan: &[Group]) -> Self {
+        let plan_groups = groups_of(plan, name, domain);
+        let mut groups: Vec<String> = plan_groups.iter().chain(stored).cloned().collect();
+        groups.sort_unstable();
+        groups.dedup();
+        Self {
+            user: name.to_owned(),
+            domain: domain.to_owned(),
+            groups,
+            stored_groups: stored.to_vec(),
+            plan_groups,
+        }
+    }
 }
 
 /// The body of `POST /api/v1/users`.
@@ -28,8 +56,9 @@ pub struct NewUser {
     pub domain: Option<String>,
     /// The password (only its HA1 values are stored).
     pub password: String,
-    /// The groups it must be in: they are the dial plan's `[groups]`, so
-    /// only the groups the plan already gives are accepted.
+    /// The groups kept with it in the store (on top of those the dial
+    /// plan's `[groups]` gives): names of ASCII letters, digits, `-` and
+    /// `_`; a group the plan does not name yet is kept all the same.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
 }
@@ -41,7 +70,8 @@ pub struct UserPatch {
     /// The new password.
     #[serde(default)]
     pub password: Option<String>,
-    /// The groups it must be in (see [`NewUser::groups`]).
+    /// The stored groups, all of them (see [`NewUser::groups`]): they
+    /// replace those kept; `[]` empties them.
     #[serde(default)]
     pub groups: Option<Vec<String>>,
 }

@@ -16,7 +16,7 @@ use crate::routes::{AdminState, wrong_answer};
 use crate::store_access::with_store;
 use crate::{
     AdminAnswer, AdminQuery, Group, NewUser, Problem, UserEntry, UserFilter, UserPatch,
-    UsersRemoved, groups_of, user_name_problem,
+    UsersRemoved, user_name_problem,
 };
 
 /// `GET /users`' query string.
@@ -64,11 +64,7 @@ async fn reload_users(state: &AdminState) -> Result<(), Problem> {
 fn entries(users: &[User], groups: &[Group]) -> Vec<UserEntry> {
     users
         .iter()
-        .map(|u| UserEntry {
-            groups: groups_of(groups, &u.name, &u.domain),
-            user: u.name.clone(),
-            domain: u.domain.clone(),
-        })
+        .map(|u| UserEntry::new(&u.name, &u.domain, &u.groups, groups))
         .collect()
 }
 
@@ -95,27 +91,13 @@ fn describe(filter: &UserFilter) -> String {
     }
 }
 
-/// 422 unless the groups asked for are those the plan gives each user:
-/// groups live in the dial plan's `[groups]`, not in the store.
-fn check_groups(
-    asked: Option<&[String]>,
-    users: &[(String, String)],
-    groups: &[Group],
-) -> Result<(), Problem> {
-    let Some(asked) = asked else { return Ok(()) };
-    let mut asked = asked.to_vec();
-    asked.sort_unstable();
-    asked.dedup();
-    for (name, domain) in users {
-        let mut has = groups_of(groups, name, domain);
-        has.sort_unstable();
-        if has != asked {
-            return Err(Problem::unprocessable(format!(
-                "groups of {name}@{domain}: the plan's [groups] give {has:?}, not {asked:?}; groups are changed in the dial plan (then POST /api/v1/routes/reload)"
-            )));
-        }
-    }
-    Ok(())
+/// The groups asked for, sorted and once each, or 422 for a name that
+/// is not a group name.
+fn check_groups(asked: Option<&[String]>) -> Result<Option<Vec<String>>, Problem> {
+    asked
+        .map(User::sorted_groups)
+        .transpose()
+        .map_err(|err| Problem::unprocessable(err.to_string()))
 }
 
 fn check_password(password: &str) -> Result<(), Problem> {
@@ -214,16 +196,15 @@ pub(crate) async fn create(
     if domains.is_empty() {
         return Err(Problem::unprocessable("the server serves no domain"));
     }
+    let stored_groups = check_groups(new.groups.as_deref())?;
     let groups = plan_groups(&state).await?;
-    let keys: Vec<(String, String)> = domains
-        .iter()
-        .map(|d| (new.user.clone(), d.clone()))
-        .collect();
-    check_groups(new.groups.as_deref(), &keys, &groups)?;
     let now = unix_now();
     let users: Vec<User> = domains
         .iter()
-        .map(|d| User::with_password(&new.user, d, &new.password, now))
+        .map(|d| User {
+            groups: stored_groups.clone().unwrap_or_default(),
+            ..User::with_password(&new.user, d, &new.password, now)
+        })
         .collect();
     let writes = users
         .iter()
@@ -236,13 +217,12 @@ pub(crate) async fn create(
     .await;
     match written {
         Ok(()) => {}
-        // A retry of a create that was done (same user, same password):
-        // nothing changes, 200.
+        // A retry of a create that was done (same user, same password,
+        // the same groups when given): nothing changes, 200.
         Err(conflict) if conflict.status == StatusCode::CONFLICT.as_u16() => {
-            return if same_users(&state, &users).await? {
-                Ok(Json(entries(&users, &groups)).into_response())
-            } else {
-                Err(conflict)
+            return match same_users(&state, &users, stored_groups.is_some()).await? {
+                Some(stored) => Ok(Json(entries(&stored, &groups)).into_response()),
+                None => Err(conflict),
             };
         }
         Err(problem) => return Err(problem),
@@ -251,26 +231,37 @@ pub(crate) async fn create(
     Ok((StatusCode::CREATED, Json(entries(&users, &groups))).into_response())
 }
 
-/// Whether every one of `users` is stored, with the same password.
-async fn same_users(state: &AdminState, users: &[User]) -> Result<bool, Problem> {
+/// The stored users, when every one of `users` is stored with the same
+/// password (and the same groups, when `compare_groups`).
+async fn same_users(
+    state: &AdminState,
+    users: &[User],
+    compare_groups: bool,
+) -> Result<Option<Vec<User>>, Problem> {
     let wanted = users.to_vec();
     with_store(&state.tokens, "the users cannot be read", move |store| {
+        let mut found = Vec::with_capacity(wanted.len());
         for user in &wanted {
             let stored = store.users_named(&user.name, Some(&user.domain))?;
-            if !stored
-                .iter()
-                .any(|s| s.domain == user.domain && s.ha1 == user.ha1)
-            {
-                return Ok(false);
+            let same = stored.into_iter().find(|s| {
+                s.domain == user.domain
+                    && s.ha1 == user.ha1
+                    && (!compare_groups || s.groups == user.groups)
+            });
+            match same {
+                Some(same) => found.push(same),
+                None => return Ok(None),
             }
         }
-        Ok(true)
+        Ok(Some(found))
     })
     .await
 }
 
-/// `PATCH /api/v1/users/{user}`: a new password (and the groups checked)
-/// in every domain named.
+/// `PATCH /api/v1/users/{user}`: a new password, new stored groups, or
+/// both, in every domain named, in one transaction; the service reads
+/// the users again before the answer, so the next call is decided with
+/// them.
 pub(crate) async fn change(
     State(state): State<AdminState>,
     Path(user): Path<String>,
@@ -286,30 +277,33 @@ pub(crate) async fn change(
     if let Some(password) = &patch.password {
         check_password(password)?;
     }
+    let new_groups = check_groups(patch.groups.as_deref())?;
     let users = named(&state, &filter).await?;
-    let groups = plan_groups(&state).await?;
-    let keys: Vec<(String, String)> = users
-        .iter()
-        .map(|u| (u.name.clone(), u.domain.clone()))
-        .collect();
-    check_groups(patch.groups.as_deref(), &keys, &groups)?;
-    if let Some(password) = patch.password {
-        let writes: Vec<UserWrite> = keys
-            .iter()
-            .map(|(name, domain)| UserWrite::SetHa1 {
+    let mut writes = Vec::new();
+    for u in &users {
+        let (name, domain) = (u.name.clone(), u.domain.clone());
+        if let Some(password) = &patch.password {
+            writes.push(UserWrite::SetHa1 {
+                ha1: Ha1Set::from_password(&name, &domain, password),
                 name: name.clone(),
                 domain: domain.clone(),
-                ha1: Ha1Set::from_password(name, domain, &password),
-            })
-            .collect();
-        with_store(
-            &state.tokens,
-            "the password cannot be stored",
-            move |store| store.write_users(&writes),
-        )
-        .await?;
-        reload_users(&state).await?;
+            });
+        }
+        if let Some(groups) = &new_groups {
+            writes.push(UserWrite::SetGroups {
+                name,
+                domain,
+                groups: groups.clone(),
+            });
+        }
     }
+    with_store(&state.tokens, "the user cannot be stored", move |store| {
+        store.write_users(&writes)
+    })
+    .await?;
+    reload_users(&state).await?;
+    let users = named(&state, &filter).await?;
+    let groups = plan_groups(&state).await?;
     Ok(Json(entries(&users, &groups)).into_response())
 }
 

@@ -927,6 +927,8 @@ async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
         user: "alice".into(),
         domain: "example.com".into(),
         groups: vec!["staff".into()],
+        stored_groups: vec!["staff".into()],
+        plan_groups: vec!["staff".into()],
     };
     assert_eq!(
         created.json::<Vec<UserEntry>>(),
@@ -977,6 +979,69 @@ async fn a_user_is_created_shown_changed_and_removed_in_the_store() {
     api.get("/api/v1/users/alice")
         .await
         .problem(StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_users_stored_groups_are_set_by_post_replaced_by_patch_and_shown_beside_the_plans() {
+    let api = api();
+    let created = api
+        .json(
+            "POST",
+            "/api/v1/users",
+            r#"{"user":"alice","password":"pw","groups":["sales","sales"]}"#,
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(
+        stored(&api.store, "alice", "example.com").unwrap().groups,
+        ["sales"]
+    );
+    let entry = |groups: &[&str], stored_groups: &[&str]| UserEntry {
+        user: "alice".into(),
+        domain: "example.com".into(),
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        stored_groups: stored_groups.iter().map(|g| (*g).to_owned()).collect(),
+        plan_groups: vec!["staff".into()],
+    };
+    assert_eq!(
+        created.json::<Vec<UserEntry>>(),
+        [entry(&["sales", "staff"], &["sales"])]
+    );
+    let changed = api
+        .json(
+            "PATCH",
+            "/api/v1/users/alice",
+            r#"{"groups":["night-shift","admins"]}"#,
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let expected = entry(&["admins", "night-shift", "staff"], &["admins", "night-shift"]);
+    assert_eq!(changed.json::<Vec<UserEntry>>(), [expected.clone()]);
+    assert_eq!(
+        api.get("/api/v1/users/alice").await.json::<Vec<UserEntry>>(),
+        [expected]
+    );
+    // The password is untouched by a groups change.
+    assert_eq!(
+        stored(&api.store, "alice", "example.com").unwrap().ha1,
+        Ha1Set::from_password("alice", "example.com", "pw")
+    );
+    // A bad name is 422 and keeps the stored groups; [] empties them.
+    api.json("PATCH", "/api/v1/users/alice", r#"{"groups":["a b"]}"#)
+        .await
+        .problem(StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        stored(&api.store, "alice", "example.com").unwrap().groups,
+        ["admins", "night-shift"]
+    );
+    api.json("PATCH", "/api/v1/users/alice", r#"{"groups":[]}"#)
+        .await;
+    assert!(
+        stored(&api.store, "alice", "example.com")
+            .unwrap()
+            .groups
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -1037,7 +1102,7 @@ async fn bad_user_input_is_a_problem_and_changes_nothing() {
         (
             "POST",
             "/api/v1/users",
-            r#"{"user":"alice","password":"pw","groups":["sales"]}"#,
+            r#"{"user":"alice","password":"pw","groups":["sa,les"]}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
@@ -1061,7 +1126,7 @@ async fn bad_user_input_is_a_problem_and_changes_nothing() {
         (
             "PATCH",
             "/api/v1/users/bob",
-            r#"{"password":"x","groups":["staff"]}"#,
+            r#"{"password":"x","groups":["staff", "not a name"]}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
         (
