@@ -14,9 +14,11 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server, plan};
+use service_harness::{DOMAIN, Phone, Server, UNIX0, plan};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
+use switchboard_server::User;
+use switchboard_server::service::UserSnapshot;
 
 /// The carrier's first and second gateway, and a voicemail server.
 const GW1: &str = "198.51.100.50:5060";
@@ -112,6 +114,40 @@ fn a_user_outside_the_group_is_refused_with_the_reason_and_staff_reach_the_trunk
             .is_none(),
         "alice's credentials for this server are not handed to the carrier"
     );
+}
+
+#[test]
+fn a_group_kept_with_the_user_in_the_store_lets_her_through_a_require_group_rule() {
+    let mut h = with_plan(PLAN);
+    let mut bob = Phone::new("bob", "198.51.100.11:5060");
+    let password = h.password(&bob);
+    // The store's users as reloaded (an admin API change): bob is in
+    // "staff" there, not in the plan's [groups]; carol is in no group.
+    let users = h
+        .users
+        .iter()
+        .map(|((name, domain), pw)| User {
+            groups: if name == "bob" {
+                vec!["staff".to_owned()]
+            } else {
+                Vec::new()
+            },
+            ..User::with_password(name, domain, pw, UNIX0)
+        })
+        .collect();
+    let version = h.users_version;
+    h.command(|service, _, _| service.load_users(UserSnapshot { version, users }));
+    h.authenticate(&mut bob, &password, |p| {
+        p.call(Method::Invite, "sip:0033123456@example.com")
+    });
+    let (to, _) = sent_to(&mut h, Method::Invite);
+    assert!(to.contains("198.51.100.50"), "bob reaches the carrier: {to}");
+
+    let mut carol = Phone::new("carol", "198.51.100.12:5060");
+    assert_eq!(carol.domain, DOMAIN);
+    let refused = h.invite_answer(&mut carol, "sip:0033123456@example.com");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(refused.reason(), "Calls abroad need the staff group");
 }
 
 #[test]
