@@ -327,6 +327,24 @@ pub enum UserCommand {
         /// The domain (repeatable).
         #[arg(long, value_name = "DOMAIN")]
         domain: Vec<String>,
+        /// A caller group kept with the user, on top of the dial plan's
+        /// `[groups]` (repeatable).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+        /// Where the store is (`--data`, `--database`).
+        #[command(flatten)]
+        data: StoreArgs,
+    },
+    /// Replace the caller groups kept with a user (in every domain, or
+    /// those named): `staff,sales`, or `""` for none.
+    Groups {
+        /// The user name.
+        name: String,
+        /// The groups, `,` between.
+        groups: String,
+        /// The domain (repeatable).
+        #[arg(long, value_name = "DOMAIN")]
+        domain: Vec<String>,
         /// Where the store is (`--data`, `--database`).
         #[command(flatten)]
         data: StoreArgs,
@@ -769,8 +787,15 @@ pub fn execute(
                 name,
                 password,
                 domain,
+                groups,
                 data,
-            } => users::add(&data, &name, &password, &domain, out),
+            } => users::add(&data, &name, &password, &domain, &groups, out),
+            UserCommand::Groups {
+                name,
+                groups,
+                domain,
+                data,
+            } => users::groups(&data, &name, &groups, &domain, out, err),
             UserCommand::Import { file, domain, data } => users::import(&data, &file, &domain, out),
             UserCommand::List { domain, data } => users::list(&data, domain.as_deref(), out),
             UserCommand::Remove { name, domain, data } => {

@@ -9,7 +9,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use switchboard_proto::header::format_qvalue;
-use switchboard_store::{AnyStore, BindingStore, Ha1Set, StoreError, User, UserStore};
+use switchboard_store::{
+    AnyStore, BindingStore, Ha1Set, StoreError, User, UserStore, UserWrite,
+};
 
 use crate::serve::{probe_host, unix_now};
 use crate::store::open;
@@ -33,18 +35,28 @@ pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> E
     move |source| Error::Store { what, source }
 }
 
-/// `user add NAME --password PW [--domain D]...`
+/// `groups` sorted and once each, or why a name is not a group name.
+fn checked_groups<S: AsRef<str>>(groups: impl IntoIterator<Item = S>) -> Result<Vec<String>, Error> {
+    User::sorted_groups(groups).map_err(|bad| Error::Invalid(bad.to_string()))
+}
+
+/// `user add NAME --password PW [--domain D]... [--group G]...`
 pub(crate) fn add(
     data: &StoreArgs,
     name: &str,
     password: &str,
     given: &[String],
+    groups: &[String],
     out: &mut dyn Write,
 ) -> Result<ExitCode, Error> {
+    let groups = checked_groups(groups)?;
     let store = open(data)?;
     let now = unix_now();
     for domain in domains(given) {
-        let user = User::with_password(name, &domain, password, now);
+        let user = User {
+            groups: groups.clone(),
+            ..User::with_password(name, &domain, password, now)
+        };
         store
             .add_user(&user)
             .map_err(store_err(format!("cannot add {name}@{domain}")))?;
@@ -78,6 +90,42 @@ pub(crate) fn passwd(
     if changed == 0 {
         writeln!(err, "error: no user {name}")?;
         return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `user groups NAME staff,sales [--domain D]...`: the stored groups
+/// replaced in every domain the user is in (of those named); a running
+/// server reads them within a second.
+pub(crate) fn groups(
+    data: &StoreArgs,
+    name: &str,
+    groups: &str,
+    given: &[String],
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<ExitCode, Error> {
+    let groups = checked_groups(groups.split(',').map(str::trim).filter(|g| !g.is_empty()))?;
+    let store = open(data)?;
+    let writes: Vec<UserWrite> = in_domains(&store, name, given)?
+        .into_iter()
+        .map(|domain| UserWrite::SetGroups {
+            name: name.to_owned(),
+            domain,
+            groups: groups.clone(),
+        })
+        .collect();
+    if writes.is_empty() {
+        writeln!(err, "error: no user {name}")?;
+        return Ok(ExitCode::from(EXIT_FAILURE));
+    }
+    store
+        .write_users(&writes)
+        .map_err(store_err(format!("cannot change the groups of {name}")))?;
+    for write in &writes {
+        if let UserWrite::SetGroups { domain, .. } = write {
+            writeln!(out, "groups of {name}@{domain}: {}", groups.join(","))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
