@@ -936,3 +936,90 @@ fn the_plan_is_tried_and_reloaded_through_the_api() {
         "{now}"
     );
 }
+
+/// Calls to 300 reach bob, for the `staff` group only; no one is staff in
+/// the plan (the store's groups are what let a caller in).
+const PLAN_STAFF_LINE: &str = "[groups]\nstaff = []\n\n[[route]]\nname = \"staff-line\"\n\
+    to = [\"300\"]\nrequire_group = \"staff\"\ndeny_reason = \"Staff only\"\nuser = \"bob\"\n";
+
+/// alice (password `secret`) calls 300 from `phone`, answering the 407:
+/// the final answer to her authenticated INVITE, or `None` when none came
+/// (the call was routed on and is ringing).
+fn alice_calls_300(phone: &mut UdpPeer, attempt: u32) -> Option<String> {
+    let uri = format!("sip:300@{DOMAIN}");
+    let call_id = format!("staff-{attempt}");
+    let invite = phone.request("INVITE", &uri, ALICE, &uri, &call_id, 1, "");
+    let challenge = phone.transact(&invite).expect("an answer to INVITE");
+    assert_eq!(status_code(&challenge), 407, "{challenge}");
+    let auth = credentials(&challenge, "INVITE", &uri, "alice", "secret");
+    let again = phone.request(
+        "INVITE",
+        &uri,
+        ALICE,
+        &uri,
+        &call_id,
+        2,
+        &format!("Proxy-Authorization: {auth}\r\n"),
+    );
+    phone.send(&again);
+    let (answer, _) = phone.recv_until(Duration::from_secs(3), |m| status_code(m) >= 200);
+    answer
+}
+
+/// A user's groups changed through the API decide her next call: alice
+/// (in no group) gets 403 calling a staff-only number; once `PATCH`ed into
+/// `staff` the same call rings bob; the plan's `[groups]` never changed.
+#[test]
+fn groups_patched_through_the_api_decide_the_next_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    switchboard().add_users(&data, &[("alice", "secret"), ("bob", "bob-pw")]);
+    let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let server = switchboard()
+        .serve(&data)
+        .config(&format!("{NO_RATE_LIMIT}{PLAN_STAFF_LINE}"))
+        .args(&["--admin", &admin.to_string()])
+        .start();
+    let token = create_token(&data, "ci");
+    let mut bob = UdpPeer::new(server.addr());
+    bob.register("bob", "bob-pw");
+    let mut alice = UdpPeer::new(server.addr());
+
+    let refused = alice_calls_300(&mut alice, 1).expect("a final answer");
+    assert_eq!(status_code(&refused), 403, "{refused}");
+    assert!(refused.contains("Staff only"), "{refused}");
+    let (nothing, _) = bob.recv_until(Duration::from_millis(300), |m| method(m) == "INVITE");
+    assert!(nothing.is_none(), "{nothing:?}");
+
+    let bad = request_json(
+        admin,
+        "PATCH",
+        "/api/v1/users/alice",
+        &token,
+        r#"{"groups":["staff,sales"]}"#,
+    );
+    bad.assert_problem(422);
+    let patched = request_json(
+        admin,
+        "PATCH",
+        "/api/v1/users/alice",
+        &token,
+        r#"{"groups":["staff"]}"#,
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let entry = &patched.json()[0];
+    assert_eq!(entry["groups"], serde_json::json!(["staff"]), "{entry}");
+    assert_eq!(entry["stored_groups"], serde_json::json!(["staff"]), "{entry}");
+    assert_eq!(entry["plan_groups"], serde_json::json!([]), "{entry}");
+
+    // No wait: the 200 came once the service held the new groups.
+    let answer = alice_calls_300(&mut alice, 2);
+    assert!(
+        answer.as_deref().is_none_or(|a| status_code(a) != 403),
+        "{answer:?}\n{}",
+        server.log_text()
+    );
+    let (rung, _) = bob.recv_until(WAIT, |m| method(m) == "INVITE");
+    let rung = rung.unwrap_or_else(|| panic!("bob's phone did not ring\n{}", server.log_text()));
+    assert!(rung.contains("staff-2"), "{rung}");
+}
