@@ -360,7 +360,8 @@ pub enum UserCommand {
         #[command(flatten)]
         data: StoreArgs,
     },
-    /// List the users, `name@domain` per line.
+    /// List the users, `name@domain` per line (a tab and the stored
+    /// groups after it, `staff,sales`, when the user has any).
     List {
         /// Only this domain.
         #[arg(long, value_name = "DOMAIN")]

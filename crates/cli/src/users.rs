@@ -191,7 +191,11 @@ pub(crate) fn list(
         .list_users(domain)
         .map_err(store_err("cannot list users"))?;
     for u in &users {
-        writeln!(out, "{}@{}", u.name, u.domain)?;
+        if u.groups.is_empty() {
+            writeln!(out, "{}@{}", u.name, u.domain)?;
+        } else {
+            writeln!(out, "{}@{}\t{}", u.name, u.domain, u.groups.join(","))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -246,6 +246,45 @@ fn registrations(data: &Path) -> Vec<String> {
 }
 
 #[test]
+fn user_groups_are_given_at_add_replaced_and_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let d = d.to_str().unwrap();
+    let add = |name: &str, groups: &[&str]| {
+        let mut args = vec!["user", "add", name, "--password", "pw", "--domain", "example.com"];
+        for g in groups {
+            args.extend(["--group", g]);
+        }
+        args.extend(["--data", d]);
+        run(&args)
+    };
+    let o = add("alice", &["staff", "sales", "staff"]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = add("bob", &[]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let o = add("carol", &["no,commas"]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("no,commas"), "{}", text(&o.stderr));
+    let list = || text(&run(&["user", "list", "--data", d]).stdout);
+    assert_eq!(list(), "alice@example.com\tsales,staff\nbob@example.com\n");
+    let o = run(&["user", "groups", "bob", "night-shift, staff", "--data", d]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        text(&o.stdout),
+        "groups of bob@example.com: night-shift,staff\n"
+    );
+    let o = run(&["user", "groups", "alice", "", "--data", d]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    assert_eq!(
+        list(),
+        "alice@example.com\nbob@example.com\tnight-shift,staff\n"
+    );
+    let o = run(&["user", "groups", "dave", "staff", "--data", d]);
+    assert!(!o.status.success());
+    assert!(text(&o.stderr).contains("no user dave"), "{}", text(&o.stderr));
+}
+
+#[test]
 fn user_commands() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
