@@ -9,9 +9,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use switchboard_proto::header::format_qvalue;
-use switchboard_store::{
-    AnyStore, BindingStore, Ha1Set, StoreError, User, UserStore, UserWrite,
-};
+use switchboard_store::{AnyStore, BindingStore, Ha1Set, StoreError, User, UserStore, UserWrite};
 
 use crate::serve::{probe_host, unix_now};
 use crate::store::open;
@@ -36,7 +34,9 @@ pub(crate) fn store_err(what: impl Into<String>) -> impl FnOnce(StoreError) -> E
 }
 
 /// `groups` sorted and once each, or why a name is not a group name.
-fn checked_groups<S: AsRef<str>>(groups: impl IntoIterator<Item = S>) -> Result<Vec<String>, Error> {
+fn checked_groups<S: AsRef<str>>(
+    groups: impl IntoIterator<Item = S>,
+) -> Result<Vec<String>, Error> {
     User::sorted_groups(groups).map_err(|bad| Error::Invalid(bad.to_string()))
 }
 

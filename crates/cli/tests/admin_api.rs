@@ -1009,7 +1009,11 @@ fn groups_patched_through_the_api_decide_the_next_call() {
     assert_eq!(patched.status, 200, "{patched:?}");
     let entry = &patched.json()[0];
     assert_eq!(entry["groups"], serde_json::json!(["staff"]), "{entry}");
-    assert_eq!(entry["stored_groups"], serde_json::json!(["staff"]), "{entry}");
+    assert_eq!(
+        entry["stored_groups"],
+        serde_json::json!(["staff"]),
+        "{entry}"
+    );
     assert_eq!(entry["plan_groups"], serde_json::json!([]), "{entry}");
 
     // No wait: the 200 came once the service held the new groups.

@@ -251,7 +251,15 @@ fn user_groups_are_given_at_add_replaced_and_listed() {
     let d = dir.path().join("data");
     let d = d.to_str().unwrap();
     let add = |name: &str, groups: &[&str]| {
-        let mut args = vec!["user", "add", name, "--password", "pw", "--domain", "example.com"];
+        let mut args = vec![
+            "user",
+            "add",
+            name,
+            "--password",
+            "pw",
+            "--domain",
+            "example.com",
+        ];
         for g in groups {
             args.extend(["--group", g]);
         }
@@ -281,7 +289,11 @@ fn user_groups_are_given_at_add_replaced_and_listed() {
     );
     let o = run(&["user", "groups", "dave", "staff", "--data", d]);
     assert!(!o.status.success());
-    assert!(text(&o.stderr).contains("no user dave"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("no user dave"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 #[test]

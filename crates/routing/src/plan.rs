@@ -113,12 +113,7 @@ impl Plan {
     /// (`[group_limits.NAME] max_call`): the shortest of their groups'
     /// (the plan's `[groups]` and `stored_groups`, those kept with the
     /// user); `None` when no group of theirs has one.
-    pub fn max_call(
-        &self,
-        name: &str,
-        domain: &str,
-        stored_groups: &[String],
-    ) -> Option<Duration> {
+    pub fn max_call(&self, name: &str, domain: &str, stored_groups: &[String]) -> Option<Duration> {
         self.max_call
             .iter()
             .filter(|(group, _)| {

@@ -141,7 +141,10 @@ fn a_group_kept_with_the_user_in_the_store_lets_her_through_a_require_group_rule
         p.call(Method::Invite, "sip:0033123456@example.com")
     });
     let (to, _) = sent_to(&mut h, Method::Invite);
-    assert!(to.contains("198.51.100.50"), "bob reaches the carrier: {to}");
+    assert!(
+        to.contains("198.51.100.50"),
+        "bob reaches the carrier: {to}"
+    );
 
     let mut carol = Phone::new("carol", "198.51.100.12:5060");
     assert_eq!(carol.domain, DOMAIN);

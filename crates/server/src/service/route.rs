@@ -27,8 +27,8 @@ use crate::registrar::Aor;
 use crate::trunks::AttemptResult;
 
 use super::Service;
-use super::users::Users;
 use super::relay::{Caller, first_uri};
+use super::users::Users;
 
 /// Who placed a call the plan routes.
 #[derive(Debug, Clone, PartialEq, Eq)]

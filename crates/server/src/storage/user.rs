@@ -7,9 +7,7 @@ pub const MAX_GROUP_NAME: usize = 64;
 
 /// A group name that a user's stored groups may not hold.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "group name {0:?} is not 1 to {MAX_GROUP_NAME} ASCII letters, digits, '-' or '_'"
-)]
+#[error("group name {0:?} is not 1 to {MAX_GROUP_NAME} ASCII letters, digits, '-' or '_'")]
 pub struct InvalidGroupName(pub String);
 
 /// A user: name and domain (the digest realm) with the stored HA1 values.

@@ -14,7 +14,8 @@ pub(super) const INSERT_SQL: &str = "INSERT INTO users (name, domain, ha1_md5, h
                           created_unix, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(super) const SELECT_SQL: &str = "SELECT name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix, \
                           groups FROM users";
-pub(super) const SET_GROUPS_SQL: &str = "UPDATE users SET groups = $3 WHERE name = $1 AND domain = $2";
+pub(super) const SET_GROUPS_SQL: &str =
+    "UPDATE users SET groups = $3 WHERE name = $1 AND domain = $2";
 pub(super) const SET_HA1_SQL: &str = "UPDATE users SET ha1_md5 = $3, ha1_sha256 = $4, ha1_sha512_256 = $5 \
                            WHERE name = $1 AND domain = $2";
 
