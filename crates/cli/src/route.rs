@@ -103,6 +103,9 @@ pub(crate) fn test(
         transport: &call.transport,
         at_unix,
         trunk: call.trunk.as_deref(),
+        // Offline: the plan's `[groups]` only (the admin API's test adds
+        // the store's).
+        groups: &[],
     };
     let decision = plan.dry_run(&dry, &domains, &AssumeUp);
     writeln!(out, "plan {}", plan.version())?;

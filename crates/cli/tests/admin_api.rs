@@ -985,6 +985,13 @@ fn groups_patched_through_the_api_decide_the_next_call() {
     bob.register("bob", "bob-pw");
     let mut alice = UdpPeer::new(server.addr());
 
+    let route_test = || {
+        let call = r#"{"number":"300","from":"sip:alice@127.0.0.1"}"#;
+        let answer = request_json(admin, "POST", "/api/v1/routes/test", &token, call);
+        assert_eq!(answer.status, 200, "{answer:?}");
+        answer.json()["outcome"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(route_test(), "reject");
     let refused = alice_calls_300(&mut alice, 1).expect("a final answer");
     assert_eq!(status_code(&refused), 403, "{refused}");
     assert!(refused.contains("Staff only"), "{refused}");
@@ -1016,7 +1023,9 @@ fn groups_patched_through_the_api_decide_the_next_call() {
     );
     assert_eq!(entry["plan_groups"], serde_json::json!([]), "{entry}");
 
-    // No wait: the 200 came once the service held the new groups.
+    // No wait: the 200 came once the service held the new groups; the
+    // API's dry run sees them too.
+    assert_eq!(route_test(), "route");
     let answer = alice_calls_300(&mut alice, 2);
     assert!(
         answer.as_deref().is_none_or(|a| status_code(a) != 403),

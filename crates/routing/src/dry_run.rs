@@ -23,6 +23,9 @@ pub struct DryCall<'a> {
     pub at_unix: i64,
     /// The call comes from this trunk (whatever the source).
     pub trunk: Option<&'a str>,
+    /// The groups the store keeps for the caller, when a local user (on
+    /// top of the plan's `[groups]`); none where no store is at hand.
+    pub groups: &'a [String],
 }
 
 impl Plan {
@@ -45,12 +48,10 @@ impl Plan {
         });
         let caller = match (inbound, served) {
             (Some(trunk), _) => CallerKind::Trunk { name: trunk },
-            // The store's groups are the server's to know: a dry run
-            // sees the plan's `[groups]` only.
             (None, Some(_)) => CallerKind::User {
                 name: from_user,
                 domain: from_host,
-                groups: &[],
+                groups: call.groups,
             },
             (None, None) => CallerKind::Foreign,
         };

@@ -133,6 +133,8 @@ impl Plan {
             transport: &case.transport,
             at_unix: case.at_unix.unwrap_or(default_at_unix),
             trunk: case.trunk.as_deref(),
+            // A `[[test]]` case is checked without the store.
+            groups: &[],
         };
         let decision = self.dry_run(&call, served, health);
         let differences = case.differences(&decision);

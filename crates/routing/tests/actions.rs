@@ -727,6 +727,7 @@ fn a_dry_run_decides_as_the_server_would() {
         transport: "udp",
         at_unix: plan.parse_at("2026-12-07T10:00:00").unwrap(),
         trunk: None,
+        groups: &[],
     };
     let local = plan.dry_run(&dry, &served, &AssumeUp);
     assert_eq!(

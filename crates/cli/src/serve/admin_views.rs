@@ -135,6 +135,19 @@ pub(crate) fn route_test(service: &Service, unix_now: u64, call: &RouteTest) -> 
             None => return AdminAnswer::RouteTimeRefused(text.to_owned()),
         },
     };
+    let domains = &service.registrar().config().domains;
+    // The caller's stored groups, when a local user of a served domain.
+    let sip = switchboard_proto::Uri::parse(&call.from).ok();
+    let groups = sip
+        .as_ref()
+        .and_then(|uri| uri.as_sip())
+        .and_then(|sip| {
+            let domain = domains
+                .iter()
+                .find(|d| d.eq_ignore_ascii_case(sip.host.as_str()))?;
+            Some(service.stored_groups(sip.user?, domain))
+        })
+        .unwrap_or(&[]);
     let dry = DryCall {
         from: &call.from,
         to: &call.number,
@@ -144,8 +157,9 @@ pub(crate) fn route_test(service: &Service, unix_now: u64, call: &RouteTest) -> 
         transport: call.transport.as_deref().unwrap_or("udp"),
         at_unix,
         trunk: call.trunk.as_deref(),
+        groups,
     };
-    let decision = plan.dry_run(&dry, &service.registrar().config().domains, &AssumeUp);
+    let decision = plan.dry_run(&dry, domains, &AssumeUp);
     let (outcome, status) = match &decision.outcome {
         Outcome::Route(_) => ("route", None),
         Outcome::Reject { status, .. } => ("reject", Some(*status)),

@@ -99,6 +99,13 @@ impl Service {
         &self.plan
     }
 
+    /// The groups the store keeps for user `name` in `domain` (as last
+    /// read; none for a user not held), which the plan adds to its own
+    /// `[groups]` when she calls.
+    pub fn stored_groups(&self, name: &str, domain: &str) -> &[String] {
+        self.users.groups(name, domain)
+    }
+
     /// Whether the plan decides this request: an initial INVITE (not a
     /// pickup with Replaces) while a plan is loaded.
     pub(super) fn plan_routes(&self, incoming: &Incoming) -> bool {
