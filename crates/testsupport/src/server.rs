@@ -19,6 +19,10 @@ pub const DOMAIN: &str = "127.0.0.1";
 /// no per-source rate limit.
 pub const NO_RATE_LIMIT: &str = "[protection]\nrate_limit = false\n";
 
+/// What `serve`'s ready line holds: its target and the word, since other
+/// lines may hold "ready" too (PostgreSQL's "relation ... already exists"
+/// notice did, and a test stopped a server still migrating).
+const READY_LINE: &str = "serve: ready";
 /// How long `serve` may take to say "ready".
 const READY: Duration = Duration::from_secs(30);
 
@@ -207,12 +211,12 @@ impl Serve {
         // A server that refuses its configuration exits at once: no need
         // to wait the whole READY for its "ready".
         wait_for(READY, || {
-            proc.find_line(Stream::Stderr, "ready").is_some() || proc.try_wait().is_some()
+            proc.find_line(Stream::Stderr, READY_LINE).is_some() || proc.try_wait().is_some()
         });
         if proc.wait(Duration::ZERO).is_some() {
             panic!("serve exited before it was ready\n{}", proc.report());
         }
-        proc.expect_line(Stream::Stderr, "ready", Duration::ZERO);
+        proc.expect_line(Stream::Stderr, READY_LINE, Duration::ZERO);
         Server {
             proc,
             port,
