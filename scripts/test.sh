@@ -26,6 +26,13 @@ cd "$ROOT"
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 SKIP_FUZZ=${SKIP_FUZZ:-0}
 export RUST_BACKTRACE=${RUST_BACKTRACE:-1}
+# The release profile of this run (the build and the tests share it)
+# without link-time optimisation and with more codegen units: each of the
+# ~90 test binaries was linked with thin LTO, which took most of the test
+# step's 20 minutes on 2 cores. What is tested is the same code; the
+# release binary users build (`cargo build --release`) keeps LTO.
+export CARGO_PROFILE_RELEASE_LTO=${CARGO_PROFILE_RELEASE_LTO:-off}
+export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=${CARGO_PROFILE_RELEASE_CODEGEN_UNITS:-16}
 
 START=$SECONDS
 STEP="setup"
