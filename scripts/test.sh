@@ -118,6 +118,20 @@ for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linpho
     fi
 done
 baresip -h 2>&1 | grep -m1 -i '^baresip' || true
+# The phones behind NATs (crates/cli/tests/media_nat_e2e.rs): network
+# namespaces, veths (iproute2) and masquerading (iptables).
+for tool in ip:iproute2 iptables:iptables; do
+    if ! command -v "${tool%%:*}" >/dev/null; then
+        if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
+            echo "installing ${tool#*:}"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}"
+        else
+            echo "${tool%%:*} not found: install it (Debian: apt-get install ${tool#*:})" >&2
+            exit 1
+        fi
+    fi
+done
 # PostgreSQL for the store's second back end (crates/store/tests/postgres.rs,
 # crates/cli/tests/postgres_e2e.rs): the tests start their own server with
 # initdb in a temporary directory, so only the binaries are needed.

@@ -42,6 +42,8 @@ pub struct Relay {
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     unknown_port_drops: u64,
+    /// Datagrams sent on to the other leg since start.
+    relayed: u64,
 }
 
 impl std::fmt::Debug for Relay {
@@ -68,6 +70,7 @@ impl Relay {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             unknown_port_drops: 0,
+            relayed: 0,
         }
     }
 
@@ -213,6 +216,13 @@ impl Relay {
         self.unknown_port_drops
     }
 
+    /// Datagrams forwarded from one leg to the other since start (every
+    /// session's, released ones included).
+    #[must_use]
+    pub const fn packets_relayed(&self) -> u64 {
+        self.relayed
+    }
+
     /// A datagram read on `local_port` from `source`.
     pub fn handle_packet(
         &mut self,
@@ -235,11 +245,13 @@ impl Relay {
             source,
             bytes,
         };
+        let queued = self.transmits.len();
         let out = Outputs {
             transmits: &mut self.transmits,
             events: &mut self.events,
         };
         state.handle_packet(arrival, &self.config, out);
+        self.relayed += self.transmits.len().saturating_sub(queued) as u64;
     }
 
     /// The deadline from [`Self::poll_timeout`] has passed: report sessions

@@ -147,6 +147,11 @@ impl MediaRelay {
         self.relay.stats(call.session)
     }
 
+    /// Packets forwarded from one party to the other since start.
+    pub fn relayed(&self) -> u64 {
+        self.relay.packets_relayed()
+    }
+
     /// Packets dropped since start (strangers, rate, hold, ...: every
     /// session's, and those to ports of no session).
     pub fn dropped(&self) -> u64 {

@@ -115,6 +115,7 @@ impl Counters {
             calls_ended_media_timeout: self.ended_media_timeout,
             relay_sessions: gauges.relay_sessions,
             relay_dropped: gauges.relay_dropped,
+            relay_packets: gauges.relay_packets,
         }
     }
 }
@@ -132,6 +133,7 @@ pub(crate) struct Gauges {
     pub(crate) gateways_unknown: usize,
     pub(crate) relay_sessions: usize,
     pub(crate) relay_dropped: u64,
+    pub(crate) relay_packets: u64,
 }
 
 /// The server's metrics at one moment ([`Service::metrics`]): gauges
@@ -189,4 +191,7 @@ pub struct ServiceMetrics {
     /// Counter: packets the media relay dropped (a stranger's, over the
     /// rate, on hold, to a port of no call, ...).
     pub relay_dropped: u64,
+    /// Counter: packets the media relay forwarded from one party to the
+    /// other.
+    pub relay_packets: u64,
 }

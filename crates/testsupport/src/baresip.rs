@@ -2,7 +2,7 @@
 //! shared/interop/lib/common.sh does and driven through ctrl_tcp.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -27,12 +27,25 @@ pub struct BaresipBuilder {
     mediaenc: Option<String>,
     auto_answer: bool,
     dump_received: bool,
+    /// Where it runs when not on the test's loopback.
+    netns: Option<Netns>,
+    /// The server's address (registrar and outbound proxy).
+    server_ip: IpAddr,
+}
+
+/// A baresip in a network namespace of its own (see
+/// [`BaresipBuilder::netns`]).
+#[derive(Debug)]
+struct Netns {
+    name: String,
+    ip: IpAddr,
+    ctrl: SocketAddr,
 }
 
 impl BaresipBuilder {
-    /// Registers at the server on `127.0.0.1:port` over `transport` (`udp`,
-    /// `tcp`, `tls`), its outbound proxy, with digest credentials of
-    /// `password`.
+    /// Registers at the server on `port` of 127.0.0.1 (or of
+    /// [`Self::server_ip`]) over `transport` (`udp`, `tcp`, `tls`), its
+    /// outbound proxy, with digest credentials of `password`.
     #[must_use]
     pub fn registrar(mut self, port: u16, transport: &str, password: &str) -> Self {
         self.registrar = Some((port, transport.to_owned()));
@@ -61,6 +74,28 @@ impl BaresipBuilder {
         self
     }
 
+    /// Runs in the network namespace `name` (`ip netns exec`), its SIP and
+    /// RTP on `ip` there, its ctrl_tcp on every address there at port
+    /// `ctrl.port()`, which the test reaches at `ctrl` (e.g. a port
+    /// forwarded by the namespace's NAT).
+    #[must_use]
+    pub fn netns(mut self, name: &str, ip: IpAddr, ctrl: SocketAddr) -> Self {
+        self.netns = Some(Netns {
+            name: name.to_owned(),
+            ip,
+            ctrl,
+        });
+        self
+    }
+
+    /// The server's address, where [`Self::registrar`]'s port is (default
+    /// 127.0.0.1).
+    #[must_use]
+    pub fn server_ip(mut self, ip: IpAddr) -> Self {
+        self.server_ip = ip;
+        self
+    }
+
     /// Dumps the decoded audio it receives (sndfile module) to
     /// `dump-*-dec.wav` in its directory; see
     /// [`Baresip::wait_received_audio`].
@@ -77,7 +112,19 @@ impl BaresipBuilder {
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let dir = self.dir.join(format!("baresip-{}-{n}", self.user));
         std::fs::create_dir_all(&dir).unwrap();
-        let (sip_port, ctrl_port, rtp) = (free_port_pair(), free_port(), free_port());
+        let (sip_port, rtp) = (free_port_pair(), free_port());
+        // In a namespace of its own any port is free there.
+        let (ip, ctrl_listen, ctrl) = match &self.netns {
+            Some(ns) => (
+                ns.ip,
+                SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), ns.ctrl.port()),
+                ns.ctrl,
+            ),
+            None => {
+                let ctrl = SocketAddr::from(([127, 0, 0, 1], free_port()));
+                (ctrl.ip(), ctrl, ctrl)
+            }
+        };
         let user = &self.user;
         let source = match self.tone {
             Some(hz) => {
@@ -96,8 +143,8 @@ impl BaresipBuilder {
         }
         let mut config = format!(
             "poll_method\tepoll\n\
-             sip_listen\t127.0.0.1:{sip_port}\n\
-             net_interface\t127.0.0.1\n\
+             sip_listen\t{ip}:{sip_port}\n\
+             net_interface\t{ip}\n\
              call_local_timeout\t30\n\
              audio_player\taubridge,sink-{user}\n\
              audio_source\t{source}\n\
@@ -119,19 +166,20 @@ impl BaresipBuilder {
             "module_tmp\taccount.so\n\
              module_app\tmenu.so\n\
              module_app\tctrl_tcp.so\n\
-             ctrl_tcp_listen\t127.0.0.1:{ctrl_port}\n"
+             ctrl_tcp_listen\t{ctrl_listen}\n"
         ));
         std::fs::write(dir.join("config"), config).unwrap();
+        let server = self.server_ip;
         let mut account = match &self.registrar {
             Some((port, transport)) => {
                 let (aor, proxy) = match transport.as_str() {
                     "udp" => (
                         format!("sip:{user}@{DOMAIN}"),
-                        format!("sip:127.0.0.1:{port};transport=udp"),
+                        format!("sip:{server}:{port};transport=udp"),
                     ),
                     t => (
                         format!("sip:{user}@{DOMAIN};transport={t}"),
-                        format!("sip:127.0.0.1:{port};transport={t}"),
+                        format!("sip:{server}:{port};transport={t}"),
                     ),
                 };
                 format!(
@@ -150,7 +198,14 @@ impl BaresipBuilder {
         }
         std::fs::write(dir.join("accounts"), account + "\n").unwrap();
         std::fs::write(dir.join("contacts"), "").unwrap();
-        let mut command = Command::new("baresip");
+        let mut command = match &self.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", &ns.name, "baresip"]);
+                command
+            }
+            None => Command::new("baresip"),
+        };
         command.arg("-f").arg(&dir).args(["-v", "-s"]);
         let proc = Proc::spawn_logging_to(
             &format!("baresip {user}"),
@@ -160,7 +215,7 @@ impl BaresipBuilder {
         );
         let mut stream = None;
         wait_for(Duration::from_secs(10), || {
-            stream = TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], ctrl_port))).ok();
+            stream = TcpStream::connect_timeout(&ctrl, Duration::from_secs(1)).ok();
             stream.is_some()
         });
         let stream = stream.unwrap_or_else(|| {
@@ -211,7 +266,15 @@ impl Baresip {
             mediaenc: None,
             auto_answer: false,
             dump_received: false,
+            netns: None,
+            server_ip: Ipv4Addr::LOCALHOST.into(),
         }
+    }
+
+    /// Sends `signal` (`KILL`, ...) to the process by PID: a phone that
+    /// dies without a word.
+    pub fn signal(&self, signal: &str) {
+        self.proc.signal(signal);
     }
 
     /// Sends a ctrl_tcp command (`dial`, `hangup`, ...).
@@ -269,15 +332,10 @@ impl Baresip {
     /// call's audio stops, so a dump read earlier holds 0 samples. Waits
     /// at most `limit` for a dump with a final header and samples in it.
     pub fn wait_received_audio(&self, limit: Duration) -> PathBuf {
-        let mut found = None;
-        let complete = wait_for(limit, || {
-            found = self.newest_dump();
-            found
-                .as_deref()
-                .is_some_and(|p| complete_wav_samples(p).is_some_and(|n| n > 0))
-        });
-        match found {
-            Some(path) if complete => path,
+        if let Some(path) = self.received_audio(limit) {
+            return path;
+        }
+        match self.newest_dump() {
             Some(path) => panic!(
                 "baresip's dump {} not complete in {limit:?}\n{}",
                 path.display(),
@@ -285,6 +343,19 @@ impl Baresip {
             ),
             None => panic!("baresip dumped no received audio\n{}", self.report()),
         }
+    }
+
+    /// [`Self::wait_received_audio`] for a phone that may have heard
+    /// nothing: `None` when no complete dump with samples came in `limit`.
+    pub fn received_audio(&self, limit: Duration) -> Option<PathBuf> {
+        let mut found = None;
+        wait_for(limit, || {
+            found = self
+                .newest_dump()
+                .filter(|p| complete_wav_samples(p).is_some_and(|n| n > 0));
+            found.is_some()
+        });
+        found
     }
 
     /// The newest `dump-*-dec.wav`.

@@ -221,6 +221,12 @@ impl RuntimeMetrics {
                 "Packets the media relay dropped (a stranger's, over the rate, on hold, to a port of no call, ...).",
                 m.relay_dropped,
             );
+            text.single(
+                Counter,
+                "switchboard_relay_packets_total",
+                "Packets the media relay forwarded from one party to the other.",
+                m.relay_packets,
+            );
         }
         text.by_label(
             Counter,

@@ -12,6 +12,8 @@ use switchboard_proto::digest::{self, Algorithm, Qop};
 pub use switchboard_testsupport::*;
 
 pub mod browser;
+pub mod media;
+pub mod nat;
 
 /// The binary under test.
 pub fn switchboard() -> Switchboard {
@@ -35,9 +37,14 @@ pub fn serve_with_admin(data: &Path) -> (Server, SocketAddr) {
 
 /// [`serve_with_admin`] with more of the configuration file.
 pub fn serve_with_admin_config(data: &Path, config: &str) -> (Server, SocketAddr) {
+    serve_with_admin_from(switchboard().serve(data), config)
+}
+
+/// `serve` as configured so far (more listeners, ...), with the
+/// configuration of [`serve_with_admin_config`].
+pub fn serve_with_admin_from(serve: Serve, config: &str) -> (Server, SocketAddr) {
     let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let server = switchboard()
-        .serve(data)
+    let server = serve
         .config(&format!("{NO_RATE_LIMIT}{config}"))
         .args(&["--admin", &admin.to_string()])
         .start();
