@@ -103,9 +103,10 @@ sipp -v 2>&1 | grep -m1 SIPp || true
 # registers with digest auth) and SIPVicious (svwar, svcrack: user
 # enumeration and password guessing against the lockout); linphonec
 # (tests/linphone_interop.rs); Chromium, node and npm for JsSIP and SIP.js
-# (tests/browser_interop.rs).
+# (tests/browser_interop.rs); iproute2 and iptables for the phones behind
+# NATs (tests/media_nat_e2e.rs: network namespaces, veths, masquerading).
 for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linphone-cli \
-    chromium:chromium node:nodejs npm:npm; do
+    chromium:chromium node:nodejs npm:npm ip:iproute2 iptables:iptables; do
     if ! command -v "${peer%%:*}" >/dev/null; then
         if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
             echo "installing ${peer#*:}"
@@ -118,20 +119,6 @@ for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linpho
     fi
 done
 baresip -h 2>&1 | grep -m1 -i '^baresip' || true
-# The phones behind NATs (crates/cli/tests/media_nat_e2e.rs): network
-# namespaces, veths (iproute2) and masquerading (iptables).
-for tool in ip:iproute2 iptables:iptables; do
-    if ! command -v "${tool%%:*}" >/dev/null; then
-        if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-            echo "installing ${tool#*:}"
-            apt-get update -qq
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}"
-        else
-            echo "${tool%%:*} not found: install it (Debian: apt-get install ${tool#*:})" >&2
-            exit 1
-        fi
-    fi
-done
 # PostgreSQL for the store's second back end (crates/store/tests/postgres.rs,
 # crates/cli/tests/postgres_e2e.rs): the tests start their own server with
 # initdb in a temporary directory, so only the binaries are needed.
