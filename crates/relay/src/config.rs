@@ -19,9 +19,9 @@ pub struct RelayConfig {
     /// A session with no packet from either leg for this long is reported
     /// with [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout).
     pub media_timeout: Duration,
-    /// The media timeout of a session on hold both ways (no stream's SDP
-    /// directions let media flow either way: `inactive`, or `sendonly`
-    /// against `sendonly`), where silence is expected; `None`: never.
+    /// The media timeout of a session on hold (no stream's SDP directions
+    /// let media flow both ways: `sendonly` against `recvonly`,
+    /// `inactive`), where silence is expected; `None`: never.
     pub hold_timeout: Option<Duration>,
     /// After an allocation or an update, how long a leg that has an SDP
     /// address but has not latched yet accepts its first packets from any

@@ -56,7 +56,7 @@ pub enum RelayEvent {
         side: Side,
     },
     /// No packet from either leg for the configured media timeout (the
-    /// hold timeout when the call is on hold both ways): the application
+    /// hold timeout when the call is on hold): the application
     /// ends the call. Reported once, until an update.
     MediaTimeout {
         /// The session.

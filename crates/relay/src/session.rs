@@ -251,14 +251,18 @@ impl Session {
             .flat_map(|leg| leg.streams.iter().map(|s| s.rtp_port))
     }
 
-    /// Whether the SDP directions let no media flow either way on any
-    /// stream (a call on hold both ways is silent on purpose).
+    /// Whether the SDP directions let media flow both ways on no stream: a
+    /// call on hold. The holder (`sendonly`, or `inactive`) may send music
+    /// or nothing at all (baresip and many desk phones stop sending), so
+    /// its silence is no sign of a dead call.
     fn held(&self) -> bool {
         let [offerer, answerer] = &self.legs;
-        !offerer.streams.iter().zip(&answerer.streams).any(|(a, b)| {
-            (a.direction.sends() && b.direction.receives())
-                || (b.direction.sends() && a.direction.receives())
-        })
+        let both_ways = |s: &StreamState| s.direction == Direction::SendRecv;
+        !offerer
+            .streams
+            .iter()
+            .zip(&answerer.streams)
+            .any(|(a, b)| both_ways(a) && both_ways(b))
     }
 
     /// When silence ends this session, if it does.

@@ -648,6 +648,51 @@ fn the_callee_leg_latches_nobody_before_its_answer() {
     );
 }
 
+/// A holds with `sendonly`, B answers `recvonly`, and neither sends (as
+/// baresip does while holding): the call is on hold, not dead. The hold
+/// timeout applies, not the media timeout that ended such calls after
+/// 30 s; resume brings the media timeout back.
+#[test]
+fn a_call_held_one_way_with_nobody_sending_gets_the_hold_timeout() {
+    let t0 = Instant::now();
+    let mut relay = relay(config());
+    let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
+    let (a_port, b_port) = ports(&allocation);
+    relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
+    relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
+    assert_eq!(relay.packets_relayed(), 2);
+    events(&mut relay); // both latched
+
+    let t1 = t0 + Duration::from_secs(5);
+    let mut sendonly = plain(A);
+    sendonly.streams[0].direction = Direction::SendOnly;
+    let mut recvonly = plain(B);
+    recvonly.streams[0].direction = Direction::RecvOnly;
+    relay.update(t1, SESSION, Side::Offerer, sendonly).unwrap();
+    relay.update(t1, SESSION, Side::Answerer, recvonly).unwrap();
+
+    // Silent on hold for 10 media timeouts: nothing is reported.
+    for seconds in [25, 30, 60, 120, 299] {
+        relay.handle_timeout(t1 + Duration::from_secs(seconds));
+        assert!(events(&mut relay).is_empty(), "timed out at {seconds} s");
+    }
+    assert_eq!(relay.poll_timeout(), Some(t1 + Duration::from_secs(600)));
+
+    // Resumed: silence is a dead call again after the media timeout.
+    let t2 = t1 + Duration::from_secs(400);
+    relay.update(t2, SESSION, Side::Offerer, plain(A)).unwrap();
+    relay.update(t2, SESSION, Side::Answerer, plain(B)).unwrap();
+    relay.handle_timeout(t2 + Duration::from_secs(30));
+    assert_eq!(
+        events(&mut relay),
+        [RelayEvent::MediaTimeout {
+            session: SESSION,
+            idle: Duration::from_secs(30),
+        }]
+    );
+    assert_eq!(relay.packets_relayed(), 2, "only forwarded packets count");
+}
+
 #[test]
 fn a_call_on_hold_both_ways_gets_the_hold_timeout_and_resume_the_media_timeout() {
     let t0 = Instant::now();
