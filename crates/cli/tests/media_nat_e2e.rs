@@ -53,7 +53,14 @@ struct NatCall {
 
 /// The phone of `user` in `site`, registered at the server on the lab's
 /// address, playing `hz` and recording what it hears.
-fn phone(lab: &NatLab, site: &Site, dir: &std::path::Path, user: &str, hz: f32, server: &Server) -> Baresip {
+fn phone(
+    lab: &NatLab,
+    site: &Site,
+    dir: &std::path::Path,
+    user: &str,
+    hz: f32,
+    server: &Server,
+) -> Baresip {
     let mut builder = Baresip::builder(dir, user)
         .netns(&site.lan, site.phone_ip.into(), site.ctrl())
         .server_ip(lab.server())
@@ -122,7 +129,8 @@ impl NatCall {
             let log = party.log();
             let private = IpAddr::from(site.phone_ip);
             let contact = log.lines().any(|l| {
-                l.starts_with(&format!("Contact: <sip:{name}")) && l.contains(&format!("@{private}:"))
+                l.starts_with(&format!("Contact: <sip:{name}"))
+                    && l.contains(&format!("@{private}:"))
             });
             assert!(contact, "{name}'s Contact names no {private}\n{log}");
             assert!(
@@ -134,8 +142,8 @@ impl NatCall {
 
     /// Each phone was told to send to the relay: `c=` the server's address
     /// and an `m=audio` port of the relay's range in what it received (its
-    /// own port is outside it). Returns the relay ports seen.
-    fn assert_sdp_names_the_relay(&self) -> Vec<u16> {
+    /// own port is outside it). Returns the relay port each was given.
+    fn assert_sdp_names_the_relay(&self) -> [u16; 2] {
         let mut relay = Vec::new();
         for (name, party) in [("alice", &self.alice), ("bob", &self.bob)] {
             let log = party.log();
@@ -152,11 +160,12 @@ impl NatCall {
                 "{name} saw m=audio ports {seen:?}: its own and one of the relay's {:?} expected",
                 self.relay_ports
             );
+            let mut relayed = relayed.clone();
+            relayed.dedup();
+            assert_eq!(relayed.len(), 1, "{name} was given relay ports {relayed:?}");
             relay.extend(relayed);
         }
-        relay.sort_unstable();
-        relay.dedup();
-        relay
+        [relay[0], relay[1]]
     }
 
     /// Alice hangs up; bob's phone sees the call end.
@@ -174,18 +183,23 @@ impl NatCall {
 fn phones_behind_two_nats_talk_through_the_relay() {
     let mut call = nat_call("auto", "");
     call.assert_private_addresses();
-    let relay_ports = call.assert_sdp_names_the_relay();
-    assert_eq!(relay_ports.len(), 2, "one relay port per phone: {relay_ports:?}");
+    let [alice_port, bob_port] = call.assert_sdp_names_the_relay();
+    assert_ne!(alice_port, bob_port, "one relay port per phone");
     assert_eq!(metric(call.admin, "switchboard_relay_sessions"), 1);
     std::thread::sleep(s(3));
     let relayed = metric(call.admin, "switchboard_relay_packets_total");
     // 3 s of 20 ms packets each way: 300, less the first latching ones.
-    assert!(relayed >= 200, "{relayed} packets relayed\n{}", metrics(call.admin));
+    assert!(
+        relayed >= 200,
+        "{relayed} packets relayed\n{}",
+        metrics(call.admin)
+    );
     call.hang_up();
     assert_heard(&call.alice, BOB_HZ);
     assert_heard(&call.bob, ALICE_HZ);
     assert!(
-        wait_for(s(5), || metric(call.admin, "switchboard_relay_sessions") == 0),
+        wait_for(s(5), || metric(call.admin, "switchboard_relay_sessions")
+            == 0),
         "the relay session outlived the call"
     );
 }
@@ -216,4 +230,112 @@ fn without_the_relay_phones_behind_two_nats_hear_nothing() {
             "{name} heard {hz} Hz with no relay: {heard:?}"
         );
     }
+}
+
+/// The SDP (`c=` address, `m=audio` port) of each message a phone
+/// received (its trace's `UDP from -> to` header names its own address
+/// `own` last) whose text holds `needle`.
+fn received_sdps(log: &str, own: IpAddr, needle: &str) -> Vec<(IpAddr, u16)> {
+    log.split("\nUDP ")
+        .skip(1)
+        .filter(|message| {
+            let header = message.lines().next().unwrap_or_default();
+            header
+                .split_once(" -> ")
+                .is_some_and(|(_, to)| to.starts_with(&format!("{own}:")))
+        })
+        .filter(|message| message.contains(needle))
+        .filter_map(|message| {
+            let address = *connection_addresses(message).first()?;
+            let port = *audio_ports(message).first()?;
+            Some((address, port))
+        })
+        .collect()
+}
+
+/// The RTP packets a phone received in its last call, from the summary
+/// baresip prints at the call's end (`packets: SENT RECEIVED`).
+fn received_packets(log: &str) -> Option<u64> {
+    log.lines()
+        .filter_map(|line| line.trim().strip_prefix("packets:"))
+        .filter_map(|counts| counts.split_whitespace().nth(1)?.parse().ok())
+        .last()
+}
+
+/// Alice holds (re-INVITE `a=sendonly`) and resumes during a relayed call
+/// between the NATs, with a media timeout of 2 s. Each re-INVITE and its
+/// answer reach the other phone re-anchored: the relay's address and the
+/// same relay port as before. Neither phone sends while held, and the call
+/// outlives the media timeout three times over; after resume both phones
+/// receive audio again.
+#[test]
+fn hold_and_resume_pass_the_relay_and_hold_outlives_the_media_timeout() {
+    let mut call = nat_call("auto", "timeout = 2\n");
+    let [alice_port, bob_port] = call.assert_sdp_names_the_relay();
+    let relay = call.lab.server();
+    let (alice_ip, bob_ip) = (
+        IpAddr::from(call.lab.sites[0].phone_ip),
+        IpAddr::from(call.lab.sites[1].phone_ip),
+    );
+    // The SDPs with these texts that bob and alice received: at least
+    // `at_least` each, every one naming the relay and the phone's port.
+    let anchored = |call: &NatCall, bob_needle: &str, alice_needle: &str, at_least: usize| {
+        let got = || {
+            (
+                received_sdps(&call.bob.log(), bob_ip, bob_needle),
+                received_sdps(&call.alice.log(), alice_ip, alice_needle),
+            )
+        };
+        wait_for(s(5), || {
+            let (bob_got, alice_got) = got();
+            bob_got.len() >= at_least && alice_got.len() >= at_least
+        });
+        let (bob_got, alice_got) = got();
+        assert!(
+            bob_got.len() >= at_least
+                && alice_got.len() >= at_least
+                && bob_got.iter().all(|sdp| *sdp == (relay, bob_port))
+                && alice_got.iter().all(|sdp| *sdp == (relay, alice_port)),
+            "{bob_needle}: bob got {bob_got:?}, wanted {at_least} of {:?}; \
+             {alice_needle}: alice got {alice_got:?}, wanted {at_least} of {:?}\n{}",
+            (relay, bob_port),
+            (relay, alice_port),
+            call.server.log_text()
+        );
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+
+    call.alice.command("hold", "");
+    anchored(&call, "a=sendonly", "a=recvonly", 1);
+    std::thread::sleep(s(6));
+    for (name, party) in [("alice", &call.alice), ("bob", &call.bob)] {
+        assert!(
+            !party.has_event("CALL_CLOSED"),
+            "{name}'s held call was ended\n{}",
+            call.server.log_text()
+        );
+    }
+    let media_timeouts = r#"switchboard_calls_ended_total{reason="media_timeout"}"#;
+    assert_eq!(metric(call.admin, media_timeouts), 0);
+
+    let relayed_before_resume = metric(call.admin, "switchboard_relay_packets_total");
+    call.alice.command("resume", "");
+    // The initial INVITE and its answer, then the resume's.
+    anchored(&call, "a=sendrecv", "a=sendrecv", 2);
+    std::thread::sleep(s(6));
+    call.hang_up();
+    // Before resume a phone got at most every packet relayed so far; 6 s
+    // of 20 ms packets after it is 300 more.
+    for (name, party) in [("alice", &call.alice), ("bob", &call.bob)] {
+        let log = party.log();
+        let received = received_packets(&log)
+            .unwrap_or_else(|| panic!("no RTP summary in {name}'s log\n{log}"));
+        assert!(
+            received >= relayed_before_resume + 150,
+            "{name} received {received} packets, {relayed_before_resume} relayed before resume"
+        );
+    }
+    assert_heard(&call.alice, BOB_HZ);
+    assert_heard(&call.bob, ALICE_HZ);
+    assert_eq!(metric(call.admin, media_timeouts), 0);
 }

@@ -113,24 +113,74 @@ impl NatLab {
         self.root_links.push(root_link.clone());
         ip(&["addr", "add", &format!("{root_end}/30"), "dev", &root_link]);
         ip(&["link", "set", &root_link, "up"]);
-        ip(&["-n", &nat, "addr", "add", &format!("{public_ip}/30"), "dev", "wan"]);
+        ip(&[
+            "-n",
+            &nat,
+            "addr",
+            "add",
+            &format!("{public_ip}/30"),
+            "dev",
+            "wan",
+        ]);
         ip(&["-n", &nat, "link", "set", "wan", "up"]);
         ip(&[
             "-n", &nat, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &lan,
         ]);
-        ip(&["-n", &nat, "addr", "add", &format!("{gateway}/24"), "dev", "lan"]);
+        ip(&[
+            "-n",
+            &nat,
+            "addr",
+            "add",
+            &format!("{gateway}/24"),
+            "dev",
+            "lan",
+        ]);
         ip(&["-n", &nat, "link", "set", "lan", "up"]);
-        ip(&["-n", &lan, "addr", "add", &format!("{phone_ip}/24"), "dev", "eth0"]);
+        ip(&[
+            "-n",
+            &lan,
+            "addr",
+            "add",
+            &format!("{phone_ip}/24"),
+            "dev",
+            "eth0",
+        ]);
         ip(&["-n", &lan, "link", "set", "eth0", "up"]);
-        ip(&["-n", &lan, "route", "add", "default", "via", &gateway.to_string()]);
+        ip(&[
+            "-n",
+            &lan,
+            "route",
+            "add",
+            "default",
+            "via",
+            &gateway.to_string(),
+        ]);
         if root_end != self.server_ip {
             let server = format!("{}/32", self.server_ip);
-            ip(&["-n", &nat, "route", "add", &server, "via", &root_end.to_string()]);
+            ip(&[
+                "-n",
+                &nat,
+                "route",
+                "add",
+                &server,
+                "via",
+                &root_end.to_string(),
+            ]);
         }
         in_netns(&nat, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
         in_netns(
             &nat,
-            &["iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE"],
+            &[
+                "iptables",
+                "-t",
+                "nat",
+                "-A",
+                "POSTROUTING",
+                "-o",
+                "wan",
+                "-j",
+                "MASQUERADE",
+            ],
         );
         let ctrl = CTRL_PORT.to_string();
         in_netns(
