@@ -103,106 +103,40 @@ impl NatLab {
             format!("{tag}w{i}"),
         );
         for ns in [&nat, &lan] {
-            ip(&["netns", "add", ns]);
+            ip(&format!("netns add {ns}"));
             self.namespaces.push(ns.clone());
-            ip(&["-n", ns, "link", "set", "lo", "up"]);
+            ip(&format!("-n {ns} link set lo up"));
         }
-        ip(&[
-            "link", "add", &root_link, "type", "veth", "peer", "name", "wan", "netns", &nat,
-        ]);
+        ip(&format!(
+            "link add {root_link} type veth peer name wan netns {nat}"
+        ));
         self.root_links.push(root_link.clone());
-        ip(&["addr", "add", &format!("{root_end}/30"), "dev", &root_link]);
-        ip(&["link", "set", &root_link, "up"]);
-        ip(&[
-            "-n",
-            &nat,
-            "addr",
-            "add",
-            &format!("{public_ip}/30"),
-            "dev",
-            "wan",
-        ]);
-        ip(&["-n", &nat, "link", "set", "wan", "up"]);
-        ip(&[
-            "-n", &nat, "link", "add", "lan", "type", "veth", "peer", "name", "eth0", "netns", &lan,
-        ]);
-        ip(&[
-            "-n",
-            &nat,
-            "addr",
-            "add",
-            &format!("{gateway}/24"),
-            "dev",
-            "lan",
-        ]);
-        ip(&["-n", &nat, "link", "set", "lan", "up"]);
-        ip(&[
-            "-n",
-            &lan,
-            "addr",
-            "add",
-            &format!("{phone_ip}/24"),
-            "dev",
-            "eth0",
-        ]);
-        ip(&["-n", &lan, "link", "set", "eth0", "up"]);
-        ip(&[
-            "-n",
-            &lan,
-            "route",
-            "add",
-            "default",
-            "via",
-            &gateway.to_string(),
-        ]);
+        ip(&format!("addr add {root_end}/30 dev {root_link}"));
+        ip(&format!("link set {root_link} up"));
+        ip(&format!("-n {nat} addr add {public_ip}/30 dev wan"));
+        ip(&format!("-n {nat} link set wan up"));
+        ip(&format!(
+            "-n {nat} link add lan type veth peer name eth0 netns {lan}"
+        ));
+        ip(&format!("-n {nat} addr add {gateway}/24 dev lan"));
+        ip(&format!("-n {nat} link set lan up"));
+        ip(&format!("-n {lan} addr add {phone_ip}/24 dev eth0"));
+        ip(&format!("-n {lan} link set eth0 up"));
+        ip(&format!("-n {lan} route add default via {gateway}"));
         if root_end != self.server_ip {
-            let server = format!("{}/32", self.server_ip);
-            ip(&[
-                "-n",
-                &nat,
-                "route",
-                "add",
-                &server,
-                "via",
-                &root_end.to_string(),
-            ]);
+            let server = self.server_ip;
+            ip(&format!("-n {nat} route add {server}/32 via {root_end}"));
         }
-        in_netns(&nat, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-        in_netns(
-            &nat,
-            &[
-                "iptables",
-                "-t",
-                "nat",
-                "-A",
-                "POSTROUTING",
-                "-o",
-                "wan",
-                "-j",
-                "MASQUERADE",
-            ],
-        );
-        let ctrl = CTRL_PORT.to_string();
-        in_netns(
-            &nat,
-            &[
-                "iptables",
-                "-t",
-                "nat",
-                "-A",
-                "PREROUTING",
-                "-i",
-                "wan",
-                "-p",
-                "tcp",
-                "--dport",
-                &ctrl,
-                "-j",
-                "DNAT",
-                "--to-destination",
-                &format!("{phone_ip}:{ctrl}"),
-            ],
-        );
+        ip(&format!(
+            "netns exec {nat} sysctl -qw net.ipv4.ip_forward=1"
+        ));
+        ip(&format!(
+            "netns exec {nat} iptables -t nat -A POSTROUTING -o wan -j MASQUERADE"
+        ));
+        ip(&format!(
+            "netns exec {nat} iptables -t nat -A PREROUTING -i wan -p tcp --dport {CTRL_PORT} \
+             -j DNAT --to-destination {phone_ip}:{CTRL_PORT}"
+        ));
         Site {
             lan,
             phone_ip,
@@ -231,29 +165,15 @@ impl Drop for NatLab {
     }
 }
 
-/// Runs `ip args`; fails the test with its error.
-fn ip(args: &[&str]) {
-    run("ip", args);
-}
-
-/// Runs `args` inside the namespace `ns`.
-fn in_netns(ns: &str, args: &[&str]) {
-    let mut all = vec!["netns", "exec", ns];
-    all.extend(args);
-    run("ip", &all);
-}
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
+/// Runs `ip` with the words of `args`; fails the test with its error.
+fn ip(args: &str) {
+    let out = Command::new("ip")
+        .args(args.split_whitespace())
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run {program} (Debian: apt-get install iproute2 iptables): {e}")
-        });
+        .unwrap_or_else(|e| panic!("cannot run ip (Debian: apt-get install iproute2): {e}"));
     assert!(
         out.status.success(),
-        "{program} {}: {}",
-        args.join(" "),
+        "ip {args}: {} (iptables: Debian's iptables package)",
         String::from_utf8_lossy(&out.stderr)
     );
 }
