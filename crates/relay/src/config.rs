@@ -16,8 +16,10 @@ pub struct RelayConfig {
     /// RTCP of all its streams); the rest are dropped. Only packets from
     /// the leg's own source count, so a stranger's flood cannot starve it.
     pub max_packets_per_second: u32,
-    /// A session with no packet from either leg for this long is reported
-    /// with [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout).
+    /// A session in which a party that has sent goes silent for this long
+    /// (or nobody sends for this long after an SDP) is reported with
+    /// [`RelayEvent::MediaTimeout`](crate::RelayEvent::MediaTimeout): one
+    /// dead phone ends the call while the other still talks.
     pub media_timeout: Duration,
     /// The media timeout of a session on hold (no stream's SDP directions
     /// let media flow both ways: `sendonly` against `recvonly`,

@@ -55,9 +55,9 @@ pub enum RelayEvent {
         /// The leg.
         side: Side,
     },
-    /// No packet from either leg for the configured media timeout (the
-    /// hold timeout when the call is on hold): the application
-    /// ends the call. Reported once, until an update.
+    /// A party that has sent went silent for the configured media timeout
+    /// (on hold: both parties for the hold timeout): the application ends
+    /// the call. Reported once, until an update.
     MediaTimeout {
         /// The session.
         session: SessionId,

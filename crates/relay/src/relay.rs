@@ -272,7 +272,7 @@ impl Relay {
             match state.media_deadline(&self.config) {
                 Some(due) if due <= now => {
                     state.timed_out = true;
-                    let idle = now.saturating_duration_since(state.last_activity);
+                    let idle = now.saturating_duration_since(state.silent_since());
                     tracing::info!(%session, ?idle, "media timeout");
                     self.events
                         .push_back(RelayEvent::MediaTimeout { session, idle });

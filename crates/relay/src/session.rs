@@ -126,6 +126,9 @@ struct LegState {
     streams: Vec<StreamState>,
     rate: RateWindow,
     stats: LegStats,
+    /// When the party's last packet came (RTP or RTCP); `None` until its
+    /// first.
+    last_packet: Option<Instant>,
 }
 
 impl LegState {
@@ -155,6 +158,7 @@ impl LegState {
             streams,
             rate: RateWindow::default(),
             stats: LegStats::default(),
+            last_packet: None,
         }
     }
 
@@ -186,7 +190,8 @@ pub(crate) struct Outputs<'a> {
 pub(crate) struct Session {
     id: SessionId,
     legs: [LegState; 2],
-    pub(crate) last_activity: Instant,
+    /// The allocation or the last update (an SDP from either party).
+    last_update: Instant,
     pub(crate) timed_out: bool,
     /// The deadline of this session's live entry in the relay's heap.
     pub(crate) scheduled: Option<Instant>,
@@ -208,7 +213,7 @@ impl Session {
                 LegState::new(offerer, offerer_ports, open_until, rng),
                 LegState::new(answerer, answerer_ports, open_until, rng),
             ],
-            last_activity: now,
+            last_update: now,
             timed_out: false,
             scheduled: None,
         }
@@ -265,6 +270,22 @@ impl Session {
             .any(|(a, b)| both_ways(a) && both_ways(b))
     }
 
+    /// Since when the session counts as silent. On hold: since anyone's
+    /// last packet (or the last SDP). Otherwise since the last packet of
+    /// the quieter of the parties that have sent: a phone that sent and
+    /// then stopped (it died, or lost its network) leaves a dead call even
+    /// while the other goes on talking into the void. A party that never
+    /// sent does not count (one-way media, or none yet).
+    pub(crate) fn silent_since(&self) -> Instant {
+        let [offerer, answerer] = &self.legs;
+        let legs = [offerer.last_packet, answerer.last_packet]
+            .into_iter()
+            .flatten()
+            .map(|last| last.max(self.last_update));
+        let since = if self.held() { legs.max() } else { legs.min() };
+        since.unwrap_or(self.last_update)
+    }
+
     /// When silence ends this session, if it does.
     pub(crate) fn media_deadline(&self, config: &RelayConfig) -> Option<Instant> {
         let timeout = if self.held() {
@@ -273,7 +294,7 @@ impl Session {
             config.media_timeout
         };
         // A timeout too large for the clock means never.
-        self.last_activity.checked_add(timeout)
+        self.silent_since().checked_add(timeout)
     }
 
     pub(crate) fn stream_count(&self) -> usize {
@@ -296,7 +317,7 @@ impl Session {
             state.apply(stream, offer.media, open_until, rng);
         }
         let allocation = leg.allocation();
-        self.last_activity = now;
+        self.last_update = now;
         self.timed_out = false;
         allocation
     }
@@ -321,8 +342,8 @@ impl Session {
         let Some(accepted) = accept(id, arrival, inbound, config, out.events) else {
             return;
         };
+        inbound.last_packet = Some(now);
         forward(owner, accepted, inbound, outbound, out.transmits);
-        self.last_activity = now;
     }
 }
 

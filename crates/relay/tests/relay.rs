@@ -648,6 +648,42 @@ fn the_callee_leg_latches_nobody_before_its_answer() {
     );
 }
 
+/// B sends for 5 s and then dies (no RTP, no RTCP) while A goes on
+/// talking: the call is dead once B has been silent for the media timeout,
+/// although packets from A still arrive.
+#[test]
+fn a_party_gone_silent_times_the_call_out_while_the_other_still_sends() {
+    let t0 = Instant::now();
+    let mut relay = relay(config());
+    let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
+    let (a_port, b_port) = ports(&allocation);
+    for second in 0..=60_u16 {
+        let now = t0 + Duration::from_secs(u64::from(second));
+        relay.handle_packet(now, a_port, addr(A), rtp(second, b"a"));
+        if second <= 5 {
+            relay.handle_packet(now, b_port, addr(B), rtp(second, b"b"));
+        }
+        if relay.poll_timeout().is_some_and(|due| due <= now) {
+            relay.handle_timeout(now);
+        }
+        let timed_out: Vec<_> = events(&mut relay)
+            .into_iter()
+            .filter(|e| matches!(e, RelayEvent::MediaTimeout { .. }))
+            .collect();
+        if second == 35 {
+            assert_eq!(
+                timed_out,
+                [RelayEvent::MediaTimeout {
+                    session: SESSION,
+                    idle: Duration::from_secs(30),
+                }]
+            );
+        } else {
+            assert!(timed_out.is_empty(), "{timed_out:?} at {second} s");
+        }
+    }
+}
+
 /// A holds with `sendonly`, B answers `recvonly`, and neither sends (as
 /// baresip does while holding): the call is on hold, not dead. The hold
 /// timeout applies, not the media timeout that ended such calls after
