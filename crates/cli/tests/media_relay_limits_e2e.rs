@@ -22,7 +22,7 @@ mod common;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::RangeInclusive;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::media::{assert_heard, audio_ports, free_port_block, metric};
@@ -32,22 +32,37 @@ fn s(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// A server relaying every call on `ports`, with `more` of `[media]`;
-/// users alice, bob, carol and dave.
-fn relaying_server(data: &Path, ports: &RangeInclusive<u16>, more: &str) -> (Server, SocketAddr) {
+/// A server relaying every call on a block of `size` ports, with `more`
+/// of `[media]`; users alice, bob, carol and dave; its store under `dir`.
+struct Relaying {
+    server: Server,
+    admin: SocketAddr,
+    ports: RangeInclusive<u16>,
+    data: PathBuf,
+}
+
+fn relaying_server(dir: &Path, size: u16, more: &str) -> Relaying {
+    let data = dir.join("data");
     let users = [
         ("alice", "secret"),
         ("bob", "secret"),
         ("carol", "secret"),
         ("dave", "secret"),
     ];
-    switchboard().add_users(data, &users);
+    switchboard().add_users(&data, &users);
+    let ports = free_port_block(IpAddr::V4(Ipv4Addr::LOCALHOST), size);
     let config = format!(
         "[media]\nrelay = \"always\"\nports = \"{}-{}\"\n{more}",
         ports.start(),
         ports.end()
     );
-    serve_with_admin_config(data, &config)
+    let (server, admin) = serve_with_admin_config(&data, &config);
+    Relaying {
+        server,
+        admin,
+        ports,
+        data,
+    }
 }
 
 /// A registered phone playing `hz` and recording what it hears; callees
@@ -82,10 +97,13 @@ fn call(caller: &mut Baresip, callee: &Baresip, user: &str, server: &Server) {
 fn a_full_relay_refuses_the_second_call_cleanly_and_takes_one_again_later() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let data = d.join("data");
     // Four ports: two pairs, one call's (a pair for each party).
-    let ports = free_port_block(IpAddr::V4(Ipv4Addr::LOCALHOST), 4);
-    let (server, admin) = relaying_server(&data, &ports, "");
+    let Relaying {
+        server,
+        admin,
+        ports,
+        ..
+    } = relaying_server(d, 4, "");
     let mut alice = phone(d, "alice", 440.0, &server, false);
     let bob = phone(d, "bob", 1000.0, &server, true);
     let mut carol = phone(d, "carol", 700.0, &server, false);
@@ -154,9 +172,12 @@ fn a_full_relay_refuses_the_second_call_cleanly_and_takes_one_again_later() {
 fn a_phone_killed_mid_call_leaves_a_call_the_media_timeout_ends() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let data = d.join("data");
-    let ports = free_port_block(IpAddr::V4(Ipv4Addr::LOCALHOST), 8);
-    let (server, admin) = relaying_server(&data, &ports, "timeout = 2\n");
+    let Relaying {
+        server,
+        admin,
+        data,
+        ..
+    } = relaying_server(d, 8, "timeout = 2\n");
     let mut alice = phone(d, "alice", 440.0, &server, false);
     let bob = phone(d, "bob", 1000.0, &server, true);
     call(&mut alice, &bob, "bob", &server);

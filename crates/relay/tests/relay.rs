@@ -106,6 +106,17 @@ fn ports(allocation: &Allocation) -> (u16, u16) {
     )
 }
 
+/// A session in which A and B have each sent one packet at `t0`
+/// (both latched; the transmits and events not drained).
+fn talking(t0: Instant) -> (Relay, u16, u16) {
+    let mut relay = relay(config());
+    let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
+    let (a_port, b_port) = ports(&allocation);
+    relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
+    relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
+    (relay, a_port, b_port)
+}
+
 #[test]
 fn two_legs_latch_and_forward_both_ways() {
     let t0 = Instant::now();
@@ -495,11 +506,7 @@ fn a_leg_over_its_packet_rate_is_cut_for_the_rest_of_the_second() {
 #[test]
 fn hold_resume_and_a_new_address_through_update() {
     let t0 = Instant::now();
-    let mut relay = relay(config());
-    let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let (a_port, b_port) = ports(&allocation);
-    relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
-    relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
+    let (mut relay, a_port, b_port) = talking(t0);
     assert_eq!(transmits(&mut relay).len(), 2);
 
     // A puts B on hold (sendonly): A's music reaches B, B's audio is not sent to A.
@@ -691,11 +698,7 @@ fn a_party_gone_silent_times_the_call_out_while_the_other_still_sends() {
 #[test]
 fn a_call_held_one_way_with_nobody_sending_gets_the_hold_timeout() {
     let t0 = Instant::now();
-    let mut relay = relay(config());
-    let allocation = relay.allocate(t0, SESSION, plain(A), plain(B)).unwrap();
-    let (a_port, b_port) = ports(&allocation);
-    relay.handle_packet(t0, a_port, addr(A), rtp(1, b"a"));
-    relay.handle_packet(t0, b_port, addr(B), rtp(1, b"b"));
+    let (mut relay, a_port, b_port) = talking(t0);
     assert_eq!(relay.packets_relayed(), 2);
     events(&mut relay); // both latched
 
