@@ -259,7 +259,7 @@ fn received_packets(log: &str) -> Option<u64> {
     log.lines()
         .filter_map(|line| line.trim().strip_prefix("packets:"))
         .filter_map(|counts| counts.split_whitespace().nth(1)?.parse().ok())
-        .last()
+        .next_back()
 }
 
 /// Alice holds (re-INVITE `a=sendonly`) and resumes during a relayed call

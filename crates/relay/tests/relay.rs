@@ -698,7 +698,7 @@ fn a_party_gone_silent_times_the_call_out_while_the_other_still_sends() {
 #[test]
 fn a_call_held_one_way_with_nobody_sending_gets_the_hold_timeout() {
     let t0 = Instant::now();
-    let (mut relay, a_port, b_port) = talking(t0);
+    let (mut relay, _, _) = talking(t0);
     assert_eq!(relay.packets_relayed(), 2);
     events(&mut relay); // both latched
 
