@@ -3,7 +3,8 @@
 //! through `switchboard serve` with `[media] relay = "auto"` (issue 16).
 //! Each registers from its private address (its Contact and SDP name it),
 //! the server sees only its router's public address, and audio gets
-//! across only through the relay: both tones are heard with the relay on,
+//! across only through the relay: both tones are heard with the relay on
+//! (plain RTP, and SDES-SRTP with the relay's own keys on each leg),
 //! neither with it off (`relay = "never"`, the control that shows the
 //! test can fail). Hold and resume pass the relay, and the call on hold
 //! outlives a short media timeout.
@@ -52,14 +53,15 @@ struct NatCall {
 }
 
 /// The phone of `user` in `site`, registered at the server on the lab's
-/// address, playing `hz` and recording what it hears.
+/// address, playing `hz` and recording what it hears; `mediaenc`, its
+/// media encryption.
 fn phone(
-    lab: &NatLab,
-    site: &Site,
+    (lab, site): (&NatLab, &Site),
     dir: &std::path::Path,
     user: &str,
     hz: f32,
     server: &Server,
+    mediaenc: Option<&str>,
 ) -> Baresip {
     let mut builder = Baresip::builder(dir, user)
         .netns(&site.lan, site.phone_ip.into(), site.ctrl())
@@ -70,12 +72,16 @@ fn phone(
     if user == "bob" {
         builder = builder.auto_answer();
     }
+    if let Some(mediaenc) = mediaenc {
+        builder = builder.mediaenc(mediaenc);
+    }
     builder.start()
 }
 
 /// Both phones registered behind their NATs and alice's call to bob
-/// answered, with `[media]` of `relay` and `more` configuration.
-fn nat_call(relay: &str, more: &str) -> NatCall {
+/// answered, with `[media]` of `relay` and `more` configuration; the
+/// phones' `mediaenc` as in [`phone`].
+fn nat_call(relay: &str, more: &str, mediaenc: Option<&str>) -> NatCall {
     let lab = NatLab::new();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -94,8 +100,15 @@ fn nat_call(relay: &str, more: &str) -> NatCall {
         .port(port)
         .listen(&format!("udp:{}:{port}", lab.server_ip));
     let (server, admin) = serve_with_admin_from(serve, &config);
-    let alice = phone(&lab, &lab.sites[0], d, "alice", ALICE_HZ, &server);
-    let bob = phone(&lab, &lab.sites[1], d, "bob", BOB_HZ, &server);
+    let alice = phone(
+        (&lab, &lab.sites[0]),
+        d,
+        "alice",
+        ALICE_HZ,
+        &server,
+        mediaenc,
+    );
+    let bob = phone((&lab, &lab.sites[1]), d, "bob", BOB_HZ, &server, mediaenc);
     server.wait_registered(&format!("sip:alice@{DOMAIN}"), s(15));
     server.wait_registered(&format!("sip:bob@{DOMAIN}"), s(15));
     let mut call = NatCall {
@@ -181,7 +194,18 @@ impl NatCall {
 
 #[test]
 fn phones_behind_two_nats_talk_through_the_relay() {
-    let mut call = nat_call("auto", "");
+    talk_through_the_relay(None);
+}
+
+#[test]
+fn srtp_phones_behind_two_nats_talk_through_the_relay() {
+    talk_through_the_relay(Some("srtp-mand"));
+}
+
+/// Alice calls bob across the NATs, `[media] relay = "auto"`; the phones'
+/// `mediaenc` as in [`phone`].
+fn talk_through_the_relay(mediaenc: Option<&str>) {
+    let mut call = nat_call("auto", "", mediaenc);
     call.assert_private_addresses();
     let [alice_port, bob_port] = call.assert_sdp_names_the_relay();
     assert_ne!(alice_port, bob_port, "one relay port per phone");
@@ -209,7 +233,7 @@ fn phones_behind_two_nats_talk_through_the_relay() {
 /// private address, which no router reaches).
 #[test]
 fn without_the_relay_phones_behind_two_nats_hear_nothing() {
-    let mut call = nat_call("never", "");
+    let mut call = nat_call("never", "", None);
     call.assert_private_addresses();
     for (name, party) in [("alice", &call.alice), ("bob", &call.bob)] {
         let seen = audio_ports(&party.log());
@@ -270,7 +294,7 @@ fn received_packets(log: &str) -> Option<u64> {
 /// receive audio again.
 #[test]
 fn hold_and_resume_pass_the_relay_and_hold_outlives_the_media_timeout() {
-    let mut call = nat_call("auto", "timeout = 2\n");
+    let mut call = nat_call("auto", "timeout = 2\n", None);
     let [alice_port, bob_port] = call.assert_sdp_names_the_relay();
     let relay = call.lab.server();
     let (alice_ip, bob_ip) = (
