@@ -2,7 +2,8 @@
 //! calling through `switchboard serve` on loopback (`[media] relay =
 //! "always"`): a relay with ports for one call refuses a second call
 //! cleanly (503 with Retry-After to the caller, the callee's phone never
-//! rings, the first call keeps its audio) and takes a new call once the
+//! rings, the first call keeps its audio, the refusal counted in
+//! `/metrics`) and takes a new call once the
 //! first ends; a phone killed mid-call leaves a call the server ends after
 //! the media timeout (BYE to the other phone, `media-timeout` in the call
 //! record).
@@ -134,6 +135,7 @@ fn a_full_relay_refuses_the_second_call_cleanly_and_takes_one_again_later() {
         dave.report()
     );
     assert_eq!(metric(admin, "switchboard_relay_sessions"), 1);
+    assert_eq!(metric(admin, "switchboard_relay_refused_calls_total"), 1);
 
     // The first call goes on, its audio relayed: 2 s of 20 ms packets both
     // ways is 200.

@@ -92,6 +92,8 @@ pub struct MediaRelay {
     next_session: u64,
     /// Drops of the sessions released so far (the metric counts them all).
     released_drops: u64,
+    /// Calls refused because the relay was full.
+    refused: u64,
 }
 
 impl std::fmt::Debug for MediaRelay {
@@ -123,6 +125,7 @@ impl MediaRelay {
             by_session: HashMap::new(),
             next_session: 1,
             released_drops: 0,
+            refused: 0,
         })
     }
 
@@ -145,6 +148,11 @@ impl MediaRelay {
     pub fn stats(&self, call_id: &str) -> Option<SessionStats> {
         let call = self.calls.get(call_id)?;
         self.relay.stats(call.session)
+    }
+
+    /// Calls refused since start because the relay had no room.
+    pub fn refused(&self) -> u64 {
+        self.refused
     }
 
     /// Packets forwarded from one party to the other since start.
@@ -214,6 +222,7 @@ impl MediaRelay {
             Ok(allocation) => allocation,
             Err(error @ (RelayError::PortsExhausted { .. } | RelayError::TooManySessions(_))) => {
                 tracing::warn!(call_id, %error, "media relay full: call refused");
+                self.refused += 1;
                 return Err(MediaRefusal::Full(error));
             }
             Err(error) => {

@@ -116,6 +116,7 @@ impl Counters {
             relay_sessions: gauges.relay_sessions,
             relay_dropped: gauges.relay_dropped,
             relay_packets: gauges.relay_packets,
+            relay_refused: gauges.relay_refused,
         }
     }
 }
@@ -134,6 +135,7 @@ pub(crate) struct Gauges {
     pub(crate) relay_sessions: usize,
     pub(crate) relay_dropped: u64,
     pub(crate) relay_packets: u64,
+    pub(crate) relay_refused: u64,
 }
 
 /// The server's metrics at one moment ([`Service::metrics`]): gauges
@@ -194,4 +196,7 @@ pub struct ServiceMetrics {
     /// Counter: packets the media relay forwarded from one party to the
     /// other.
     pub relay_packets: u64,
+    /// Counter: calls refused (503) because the media relay had no free
+    /// ports or sessions.
+    pub relay_refused: u64,
 }

@@ -227,6 +227,12 @@ impl RuntimeMetrics {
                 "Packets the media relay forwarded from one party to the other.",
                 m.relay_packets,
             );
+            text.single(
+                Counter,
+                "switchboard_relay_refused_calls_total",
+                "Calls refused (503) because the media relay had no free ports or sessions.",
+                m.relay_refused,
+            );
         }
         text.by_label(
             Counter,

@@ -395,6 +395,7 @@ impl Service {
             relay_sessions: self.media.as_ref().map_or(0, |m| m.call_count()),
             relay_dropped: self.media.as_ref().map_or(0, |m| m.dropped()),
             relay_packets: self.media.as_ref().map_or(0, |m| m.relayed()),
+            relay_refused: self.media.as_ref().map_or(0, |m| m.refused()),
             ..Gauges::default()
         };
         for gateway in self.trunks.states().iter().flat_map(|t| &t.gateways) {
