@@ -161,6 +161,11 @@ fn offer_and_answer_name_the_relay_and_media_flows_both_ways() {
     // Bob to alice.
     let out = packet(&mut h, to_bob, "198.51.100.20:5000", 1);
     assert_eq!(routes(&out), [sent(to_alice, "198.51.100.10:4000")]);
+    assert_eq!(
+        h.service.metrics().relay_packets,
+        2,
+        "both forwarded, counted"
+    );
 
     // A stranger at alice's port is not heard, and counted.
     let before = h.service.metrics().relay_dropped;
@@ -251,6 +256,11 @@ fn a_full_relay_refuses_the_call_with_503_before_the_callee_rings() {
     });
     let refused = h.final_response(&carol);
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        h.service.metrics().relay_refused,
+        1,
+        "the refusal is counted"
+    );
     assert!(
         h.requests(&bob)
             .iter()
