@@ -14,25 +14,34 @@ use super::{Baresip, metrics};
 /// One second of audio at 8 kHz.
 const SECOND: usize = 8_000;
 
-/// A block of `size` UDP ports free on `ip`, below the ephemeral range
-/// (where the phones' own ports come from); each call of this process
-/// starts looking at a block of its own (the ports are free only until
-/// its server binds them).
+/// A block of `size` (at most [`SLOT`]) UDP ports free on `ip`, from
+/// 22000 to 29999: below the relay's default range (30000 up, which other
+/// servers may hold) and the ephemeral range the phones' own ports come
+/// from. Each call of this process starts looking at a slot of its own
+/// (the ports are free only until its server binds them).
 pub fn free_port_block(ip: IpAddr, size: u16) -> RangeInclusive<u16> {
+    const AREA: std::ops::Range<u16> = 22_000..30_000;
     static TAKEN: AtomicU16 = AtomicU16::new(0);
+    assert!(size <= SLOT);
+    let slots = (AREA.end - AREA.start) / SLOT;
     let own = TAKEN.fetch_add(1, Ordering::Relaxed);
-    let base = (std::process::id() % 50) as u16 * 4;
-    // An even first port: RTP takes it, RTCP the odd one above.
-    let mut first = 24_000 + (base + own) * 40;
-    loop {
-        let last = first + size - 1;
-        if (first..=last).all(|port| UdpSocket::bind((ip, port)).is_ok()) {
-            return first..=last;
+    let start = (std::process::id() % 50) as u16 * 4 + own;
+    for i in 0..slots {
+        // An even first port: RTP takes it, RTCP the odd one above.
+        let first = AREA.start + (start + i) % slots * SLOT;
+        let block = first..=first + size - 1;
+        if block
+            .clone()
+            .all(|port| UdpSocket::bind((ip, port)).is_ok())
+        {
+            return block;
         }
-        first += size + size % 2;
-        assert!(first < 32_700, "no free block of relay ports");
     }
+    panic!("no free block of {size} relay ports in {AREA:?}");
 }
+
+/// The most ports [`free_port_block`] gives.
+pub const SLOT: u16 = 40;
 
 /// The value of the metric line starting with `name ` (no labels), or
 /// `name{labels} ` when `name` holds them.
