@@ -1,0 +1,356 @@
+//! A browser phone talks to desk phones through the media relay (issue
+//! 16): JsSIP 3.13 in headless Chromium (`tests/browser/browser_media.mjs`)
+//! registers over WSS with `switchboard serve` and calls a baresip phone
+//! doing plain RTP/AVP and one requiring SDES-SRTP (`mediaenc srtp-mand`);
+//! the server relays the media between the browser's WebRTC leg (ICE,
+//! DTLS-SRTP) and each phone's. Chromium's fake capture plays a 1000 Hz
+//! WAV as the browser's microphone, each phone a tone of its own: the
+//! browser must hear the phone's tone (WebAudio on the remote track) and
+//! the phone the browser's (the dominant frequency of its received-audio
+//! dump), and the SDP each phone received points at the relay, in its own
+//! profile. With `[media] relay = "auto"` (the legs need different
+//! profiles) and `"always"`; and a phone calling the browser.
+//!
+//! A first case needs no relay: two JsSIP pages call each other directly
+//! (`relay = "never"`), each hearing the other's tone: the measurement
+//! itself works.
+//!
+//! Needs node, npm and Chromium as `browser_interop.rs` does. The browser
+//! runs are serialised (one Chromium at a time on a busy machine); every
+//! child is killed by PID when its test ends; every wait is bounded.
+
+// Test code: a failed unwrap or index is a failed test, which is what we want.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use common::browser::{CHROMIUM, browser_dir, checks_output};
+use common::*;
+use serde_json::Value;
+use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
+
+/// The browser script's own hard limit, in seconds.
+const RUN_TIMEOUT_S: u64 = 150;
+/// The tone the browser sends (its fake microphone).
+const BROWSER_HZ: f64 = 1000.0;
+/// How far a heard tone may be from the one sent.
+const HZ_TOLERANCE: f64 = 25.0;
+/// Ports the relay binds.
+const RELAY_PORTS: u16 = 20;
+
+/// One Chromium at a time.
+static CHROMIUM_RUN: Mutex<()> = Mutex::new(());
+
+/// `serve` with a WSS listener (a self-signed certificate), the `[media]`
+/// section `relay` on a free block of ports, and the admin API: the
+/// server, its WSS URL and the relay's ports.
+fn serve_wss(dir: &Path, data: &Path, relay: &str) -> (Server, String, RangeInclusive<u16>) {
+    let (cert, key) = self_signed(dir);
+    let wss = free_port();
+    let first = free_udp_run(RELAY_PORTS);
+    let ports = first..=first + RELAY_PORTS - 1;
+    let config = format!(
+        "{NO_RATE_LIMIT}[media]\nrelay = \"{relay}\"\nports = \"{first}-{}\"\n",
+        ports.end()
+    );
+    let server = switchboard()
+        .serve(data)
+        .config(&config)
+        .listen(&format!("wss:127.0.0.1:{wss}"))
+        .certificate(&cert, &key)
+        .start();
+    (server, format!("wss://127.0.0.1:{wss}"), ports)
+}
+
+/// What one run of the browser script reported.
+struct BrowserRun {
+    /// Its `{"kind":"media",...}` lines: one per measured call and page.
+    media: Vec<Value>,
+}
+
+impl BrowserRun {
+    /// The measurement of `page`'s call with the user `peer` (the peer
+    /// is a user name or, for a call the page answered, a URI).
+    fn call(&self, page: &str, peer: &str) -> &Value {
+        let uri = format!(":{peer}@");
+        self.media
+            .iter()
+            .find(|m| {
+                m["page"] == page
+                    && m["peer"]
+                        .as_str()
+                        .is_some_and(|p| p == peer || p.contains(&uri))
+            })
+            .unwrap_or_else(|| panic!("no measurement of {page} with {peer}: {:?}", self.media))
+    }
+}
+
+/// The browser script as `user` (password `pass`) at `wss_url`, with
+/// `args` (`--call`, `--answer`, `--peer` ...) and Chromium's microphone
+/// playing a [`BROWSER_HZ`] tone; `while_running` is called once node is
+/// started (to dial the browser). Fails the test unless every check of
+/// the script passed.
+fn run_browser(
+    dir: &Path,
+    server: &Server,
+    wss_url: &str,
+    (user, pass): (&str, &str),
+    args: &[&str],
+    while_running: impl FnOnce(),
+) -> BrowserRun {
+    let browser = browser_dir();
+    let wav = dir.join("browser-tone.wav");
+    tone_wav(&wav, BROWSER_HZ, 30);
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("webrtc-relay")
+        .join(dir.file_name().unwrap());
+    let mut command = Command::new("node");
+    command
+        .arg("browser_media.mjs")
+        .args(["--ws-url", wss_url, "--domain", DOMAIN])
+        .args(["--user", user, "--pass", pass])
+        .args(["--tone-wav", path_str(&wav)])
+        .args(["--timeout", &RUN_TIMEOUT_S.to_string()])
+        .args(["--http-port", &free_port().to_string()])
+        .args(["--out", path_str(&out)])
+        .args(["--chromium", CHROMIUM])
+        .args(args)
+        .current_dir(&browser);
+    // playwright starts Chromium in a process group of its own: the guard
+    // kills node and everything it started.
+    let node = Proc::spawn("browser", command).killing_descendants();
+    while_running();
+    let context = || {
+        format!(
+            "--- traces in {}\n--- server:\n{}",
+            out.display(),
+            server.log_text()
+        )
+    };
+    let (_, lines) = checks_output(node, Duration::from_secs(RUN_TIMEOUT_S + 45), &context);
+    let media = lines
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == "media")
+        .collect::<Vec<_>>();
+    for m in &media {
+        eprintln!(
+            "{} with {}: {} {}",
+            m["page"], m["peer"], m["audio"], m["stats"]["inbound"]
+        );
+    }
+    BrowserRun { media }
+}
+
+/// Asserts that `what` (a `{"hz","dbfs"}` measurement) is a `hz` tone
+/// clearly above silence.
+fn assert_tone(what: &Value, hz: f64, context: &str) {
+    let heard = what["hz"].as_f64().unwrap_or(0.0);
+    let level = what["dbfs"].as_f64().unwrap_or(-200.0);
+    assert!(
+        (heard - hz).abs() <= HZ_TOLERANCE && level > -40.0,
+        "{context}: heard {heard} Hz at {level} dBFS, wanted {hz} Hz"
+    );
+}
+
+/// Asserts that the browser's page `page` heard `hz` from `peer` and sent
+/// its own tone, with packets both ways.
+fn assert_browser_heard(run: &BrowserRun, page: &str, peer: &str, sent_hz: f64, hz: f64) {
+    let call = run.call(page, peer);
+    let context = format!("{page} in the call with {peer}: {call}");
+    assert_tone(&call["audio"]["local"], sent_hz, &context);
+    assert_tone(&call["audio"]["remote"], hz, &context);
+    let received = call["stats"]["inbound"]["packetsReceived"].as_u64();
+    assert!(received.unwrap_or(0) > 50, "{context}");
+}
+
+/// A baresip for `user` registered at `server`, answering by itself,
+/// playing a `hz` tone and dumping what it hears; with `mediaenc`, its
+/// media encryption.
+fn phone(dir: &Path, user: &str, hz: f64, server: &Server, mediaenc: Option<&str>) -> Baresip {
+    let mut builder = Baresip::builder(dir, user)
+        .registrar(server.port, "udp", "secret")
+        .tone(hz)
+        .auto_answer()
+        .dump_received_audio();
+    if let Some(mediaenc) = mediaenc {
+        builder = builder.mediaenc(mediaenc);
+    }
+    let phone = builder.start();
+    server.wait_registered(&format!("sip:{user}@{DOMAIN}"), Duration::from_secs(15));
+    phone
+}
+
+/// Frequency and level of the loudest second of a phone's recording.
+fn loudest_second(path: &PathBuf) -> (f32, f32) {
+    let samples = read_wav_file_8k(path).unwrap();
+    let best = samples
+        .chunks(8_000)
+        .filter(|c| c.len() == 8_000)
+        .max_by(|a, b| rms_dbfs(a).total_cmp(&rms_dbfs(b)))
+        .unwrap_or_else(|| panic!("{} holds under a second", path.display()));
+    (dominant_frequency(best, 8_000), rms_dbfs(best))
+}
+
+/// Asserts that `phone` heard the browser's tone.
+fn assert_phone_heard_browser(phone: &Baresip) {
+    let (hz, level) = loudest_second(&phone.wait_received_audio(Duration::from_secs(10)));
+    assert!(
+        (f64::from(hz) - BROWSER_HZ).abs() <= HZ_TOLERANCE && level > -40.0,
+        "heard {hz} Hz at {level} dBFS, wanted {BROWSER_HZ} Hz\n{}",
+        phone.report()
+    );
+}
+
+/// The `m=audio` lines of the SDP a phone received (its SIP trace holds
+/// what it sent too: those name its own port, outside the relay's).
+fn relayed_audio_lines(phone: &Baresip, ports: &RangeInclusive<u16>) -> Vec<String> {
+    phone
+        .log()
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("m=audio "))
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .is_some_and(|p| ports.contains(&p))
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts that `phone` was offered or answered media on the relay's
+/// ports in `profile` (`RTP/AVP`, `RTP/SAVP`), never the browser's.
+fn assert_phone_sdp(phone: &Baresip, ports: &RangeInclusive<u16>, profile: &str) {
+    let lines = relayed_audio_lines(phone, ports);
+    assert!(
+        !lines.is_empty() && lines.iter().all(|l| l.contains(&format!(" {profile} "))),
+        "m=audio lines on the relay's ports {ports:?} in {profile} expected: {lines:?}\n{}",
+        phone.report()
+    );
+    let log = phone.log();
+    assert!(
+        !log.contains("UDP/TLS/RTP/SAVPF") && !log.contains("a=fingerprint"),
+        "the browser's WebRTC SDP reached the phone\n{log}"
+    );
+}
+
+/// Asserts that the SDP the browser got for its call with `peer` names
+/// the relay (127.0.0.1, a port of the relay's) in WebRTC's profile.
+fn assert_browser_sdp(run: &BrowserRun, page: &str, peer: &str, ports: &RangeInclusive<u16>) {
+    let call = run.call(page, peer);
+    let remote = call["stats"]["remoteSdp"].as_str().unwrap_or_default();
+    let audio = remote
+        .lines()
+        .find(|l| l.starts_with("m=audio "))
+        .unwrap_or_default();
+    let port: u16 = audio
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        ports.contains(&port) && audio.contains("UDP/TLS/RTP/SAVPF"),
+        "the browser's remote SDP does not point at the relay {ports:?}:\n{remote}"
+    );
+}
+
+#[test]
+fn two_jssip_pages_hear_each_other_directly() {
+    let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
+    let (server, wss, _) = serve_wss(dir.path(), &data, "never");
+    let run = run_browser(
+        dir.path(),
+        &server,
+        &wss,
+        ("alice", "alice-pw"),
+        &["--peer", "bob", "--peer-pass", "bob-pw", "--peer-hz", "440"],
+        || {},
+    );
+    assert_browser_heard(&run, "alice", "bob", BROWSER_HZ, 440.0);
+    assert_browser_heard(&run, "bob", "alice", 440.0, BROWSER_HZ);
+}
+
+#[test]
+fn jssip_calls_rtp_and_srtp_phones_through_the_relay_when_auto() {
+    browser_calls_phones("auto");
+}
+
+#[test]
+fn jssip_calls_rtp_and_srtp_phones_through_the_relay_when_always() {
+    browser_calls_phones("always");
+}
+
+/// The browser calls a plain RTP phone (440 Hz), then an SDES-SRTP one
+/// (700 Hz), with `[media] relay = relay`.
+fn browser_calls_phones(relay: &str) {
+    let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    switchboard().add_users(
+        &data,
+        &[("alice", "alice-pw"), ("rtp", "secret"), ("srtp", "secret")],
+    );
+    let (server, wss, ports) = serve_wss(d, &data, relay);
+    let plain = phone(d, "rtp", 440.0, &server, None);
+    let sdes = phone(d, "srtp", 700.0, &server, Some("srtp-mand"));
+    let run = run_browser(
+        d,
+        &server,
+        &wss,
+        ("alice", "alice-pw"),
+        &["--call", "rtp,srtp"],
+        || {},
+    );
+    assert_browser_heard(&run, "alice", "rtp", BROWSER_HZ, 440.0);
+    assert_browser_heard(&run, "alice", "srtp", BROWSER_HZ, 700.0);
+    assert_browser_sdp(&run, "alice", "rtp", &ports);
+    assert_browser_sdp(&run, "alice", "srtp", &ports);
+    assert_phone_sdp(&plain, &ports, "RTP/AVP");
+    assert_phone_sdp(&sdes, &ports, "RTP/SAVP");
+    assert_phone_heard_browser(&plain);
+    assert_phone_heard_browser(&sdes);
+}
+
+#[test]
+fn an_rtp_phone_calls_jssip_through_the_relay() {
+    let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("rtp", "secret")]);
+    let (server, wss, ports) = serve_wss(d, &data, "auto");
+    let mut caller = phone(d, "rtp", 440.0, &server, None);
+    let run = run_browser(
+        d,
+        &server,
+        &wss,
+        ("alice", "alice-pw"),
+        &["--answer", "1"],
+        || {
+            server.wait_registered(&format!("sip:alice@{DOMAIN}"), Duration::from_secs(60));
+            caller.command("dial", &format!("sip:alice@{DOMAIN}"));
+        },
+    );
+    assert_browser_heard(&run, "alice", "rtp", BROWSER_HZ, 440.0);
+    assert_browser_sdp(&run, "alice", "rtp", &ports);
+    assert_phone_sdp(&caller, &ports, "RTP/AVP");
+    assert_phone_heard_browser(&caller);
+}
