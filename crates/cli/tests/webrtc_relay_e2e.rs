@@ -30,7 +30,7 @@
 mod common;
 
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -38,14 +38,14 @@ use std::time::Duration;
 use common::browser::{CHROMIUM, browser_dir, checks_output};
 use common::*;
 use serde_json::Value;
-use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 
 /// The browser script's own hard limit, in seconds.
 const RUN_TIMEOUT_S: u64 = 150;
 /// The tone the browser sends (its fake microphone).
-const BROWSER_HZ: f64 = 1000.0;
-/// How far a heard tone may be from the one sent.
-const HZ_TOLERANCE: f64 = 25.0;
+const BROWSER_HZ: f32 = 1000.0;
+/// How far a tone the browser heard may be from the one sent (as far
+/// as [`assert_heard`] allows a phone).
+const HZ_TOLERANCE: f64 = 20.0;
 /// Ports the relay binds.
 const RELAY_PORTS: u16 = 20;
 
@@ -111,7 +111,7 @@ fn run_browser(
 ) -> BrowserRun {
     let browser = browser_dir();
     let wav = dir.join("browser-tone.wav");
-    tone_wav(&wav, BROWSER_HZ, 30);
+    tone_wav(&wav, f64::from(BROWSER_HZ), 30);
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("webrtc-relay")
         .join(dir.file_name().unwrap());
@@ -156,18 +156,18 @@ fn run_browser(
 
 /// Asserts that `what` (a `{"hz","dbfs"}` measurement) is a `hz` tone
 /// clearly above silence.
-fn assert_tone(what: &Value, hz: f64, context: &str) {
+fn assert_tone(what: &Value, hz: f32, context: &str) {
     let heard = what["hz"].as_f64().unwrap_or(0.0);
     let level = what["dbfs"].as_f64().unwrap_or(-200.0);
     assert!(
-        (heard - hz).abs() <= HZ_TOLERANCE && level > -40.0,
+        (heard - f64::from(hz)).abs() <= HZ_TOLERANCE && level > -30.0,
         "{context}: heard {heard} Hz at {level} dBFS, wanted {hz} Hz"
     );
 }
 
 /// Asserts that the browser's page `page` heard `hz` from `peer` and sent
 /// its own tone, with packets both ways.
-fn assert_browser_heard(run: &BrowserRun, page: &str, peer: &str, sent_hz: f64, hz: f64) {
+fn assert_browser_heard(run: &BrowserRun, page: &str, peer: &str, sent_hz: f32, hz: f32) {
     let call = run.call(page, peer);
     let context = format!("{page} in the call with {peer}: {call}");
     assert_tone(&call["audio"]["local"], sent_hz, &context);
@@ -191,27 +191,6 @@ fn phone(dir: &Path, user: &str, hz: f64, server: &Server, mediaenc: Option<&str
     let phone = builder.start();
     server.wait_registered(&format!("sip:{user}@{DOMAIN}"), Duration::from_secs(15));
     phone
-}
-
-/// Frequency and level of the loudest second of a phone's recording.
-fn loudest_second(path: &PathBuf) -> (f32, f32) {
-    let samples = read_wav_file_8k(path).unwrap();
-    let best = samples
-        .chunks(8_000)
-        .filter(|c| c.len() == 8_000)
-        .max_by(|a, b| rms_dbfs(a).total_cmp(&rms_dbfs(b)))
-        .unwrap_or_else(|| panic!("{} holds under a second", path.display()));
-    (dominant_frequency(best, 8_000), rms_dbfs(best))
-}
-
-/// Asserts that `phone` heard the browser's tone.
-fn assert_phone_heard_browser(phone: &Baresip) {
-    let (hz, level) = loudest_second(&phone.wait_received_audio(Duration::from_secs(10)));
-    assert!(
-        (f64::from(hz) - BROWSER_HZ).abs() <= HZ_TOLERANCE && level > -40.0,
-        "heard {hz} Hz at {level} dBFS, wanted {BROWSER_HZ} Hz\n{}",
-        phone.report()
-    );
 }
 
 /// The `m=audio` lines of the SDP a phone received (its SIP trace holds
@@ -342,12 +321,12 @@ fn browser_calls_phones(relay: &str) {
     assert_browser_via_relay(&run, "alice", "srtp", &ports);
     assert_phone_sdp(&plain, &ports, "RTP/AVP");
     assert_phone_sdp(&sdes, &ports, "RTP/SAVP");
-    assert_phone_heard_browser(&plain);
-    assert_phone_heard_browser(&sdes);
+    assert_heard(&plain, BROWSER_HZ);
+    assert_heard(&sdes, BROWSER_HZ);
 }
 
 #[test]
-#[ignore = "needs the relay's WebRTC leg (ICE-lite, DTLS-SRTP; branch wip-webrtc): without it the phone answers the browser's UDP/TLS/RTP/SAVPF offer with 488"]
+#[ignore = "needs the relay's WebRTC leg (ICE-lite, DTLS-SRTP; branch wip-webrtc): without it the browser gets the phone's RTP/AVP offer and answers 488"]
 fn an_rtp_phone_calls_jssip_through_the_relay() {
     let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
@@ -370,5 +349,5 @@ fn an_rtp_phone_calls_jssip_through_the_relay() {
     assert_browser_heard(&run, "alice", "rtp", BROWSER_HZ, 440.0);
     assert_browser_via_relay(&run, "alice", "rtp", &ports);
     assert_phone_sdp(&caller, &ports, "RTP/AVP");
-    assert_phone_heard_browser(&caller);
+    assert_heard(&caller, BROWSER_HZ);
 }

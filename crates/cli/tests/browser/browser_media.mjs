@@ -168,11 +168,13 @@ async function main() {
     const answered = `${me}: incoming call ${n} answered and confirmed`;
     let from = '?';
     await C.check(answered, async () => {
+      // the n-th call, answered (confirmed) or refused (failed)
       await waitIn(pages[me], (k) => window.harness.state.call.direction === 'incoming'
-        && window.harness.state.call.state === 'confirmed' && window.harness.wire.filter((w) => w.dir === '<<' && /^INVITE /.test(w.data)).length >= k, n, 'no call confirmed', 60);
+        && ['confirmed', 'failed'].includes(window.harness.state.call.state)
+        && window.harness.wire.filter((w) => w.dir === '<<' && /^INVITE /.test(w.data)).length >= k, n, 'no call', 60);
       const c = await callState(me);
       from = c.peer;
-      return { ok: true, detail: `from ${c.peer}` };
+      return { ok: c.state === 'confirmed', detail: `from ${c.peer}: ${c.state}${c.cause ? ' ' + c.cause : ''}` };
     }, { needs: [up], stepS: 65 });
     const gates = [C.gate(answered)];
     await measure(me, from, gates);
