@@ -96,12 +96,14 @@ impl BrowserRun {
     }
 }
 
-/// The browser script as `user` (password `pass`) at `wss_url`, with
+/// The browser script (its files under `webrtc-relay/name` in the
+/// target's temporary folder) as `user` (password `pass`) at `wss_url`, with
 /// `args` (`--call`, `--answer`, `--peer` ...) and Chromium's microphone
 /// playing a [`BROWSER_HZ`] tone; `while_running` is called once node is
 /// started (to dial the browser). Fails the test unless every check of
 /// the script passed.
 fn run_browser(
+    name: &str,
     dir: &Path,
     server: &Server,
     wss_url: &str,
@@ -112,9 +114,12 @@ fn run_browser(
     let browser = browser_dir();
     let wav = dir.join("browser-tone.wav");
     tone_wav(&wav, f64::from(BROWSER_HZ), 30);
+    // Traces, console logs and screenshots: kept under target/ for a
+    // look after a failure, one folder per test.
     let out = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .join("webrtc-relay")
-        .join(dir.file_name().unwrap());
+        .join(name);
+    let _ = std::fs::remove_dir_all(&out);
     let mut command = Command::new("node");
     command
         .arg("browser_media.mjs")
@@ -270,6 +275,7 @@ fn two_jssip_pages_hear_each_other_directly() {
     switchboard().add_users(&data, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
     let (server, wss, _) = serve_wss(dir.path(), &data, "never");
     let run = run_browser(
+        "browser-to-browser",
         dir.path(),
         &server,
         &wss,
@@ -308,6 +314,7 @@ fn browser_calls_phones(relay: &str) {
     let plain = phone(d, "rtp", 440.0, &server, None);
     let sdes = phone(d, "srtp", 700.0, &server, Some("srtp-mand"));
     let run = run_browser(
+        &format!("browser-calls-{relay}"),
         d,
         &server,
         &wss,
@@ -336,6 +343,7 @@ fn an_rtp_phone_calls_jssip_through_the_relay() {
     let (server, wss, ports) = serve_wss(d, &data, "auto");
     let mut caller = phone(d, "rtp", 440.0, &server, None);
     let run = run_browser(
+        "phone-calls-browser",
         d,
         &server,
         &wss,
