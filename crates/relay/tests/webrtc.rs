@@ -1,0 +1,476 @@
+//! WebRTC legs on a virtual clock: a second str0m `Rtc` plays the browser
+//! (full ICE agent, DTLS), a plain RTP peer plays the SIP phone, and every
+//! datagram between them goes through the `Relay` with fake addresses.
+// Tests may unwrap and index: a panic is a failing test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::media::{Direction as RtcDirection, MediaKind, Mid, Pt};
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::RtpWrite;
+use str0m::{Candidate, Event, Input, Output, Rtc};
+use switchboard_media::rtp::RtpPacket;
+use switchboard_proto::sdp::SessionDescription;
+use switchboard_relay::anchor::{leg_offer, webrtc_to_plain};
+use switchboard_relay::{
+    LegMedia, LegOffer, Relay, RelayConfig, RelayEvent, SessionId, Side, StreamOffer, Transmit,
+};
+
+const RELAY_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
+const BROWSER: &str = "192.0.2.30:50000";
+const PHONE: &str = "192.0.2.40:4000";
+const STRANGER: &str = "198.51.100.66:6666";
+const SESSION: SessionId = SessionId(1);
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().unwrap()
+}
+
+fn relay() -> Relay {
+    Relay::new(
+        RelayConfig {
+            ports: 40_000..=40_099,
+            ..RelayConfig::default()
+        },
+        Box::new(StdRng::seed_from_u64(5)),
+    )
+}
+
+fn rtp(seq: u16, payload: &'static [u8]) -> Bytes {
+    RtpPacket::new(
+        0,
+        seq,
+        u32::from(seq) * 160,
+        0x0BAD_CAFE,
+        Bytes::from_static(payload),
+    )
+    .to_bytes()
+    .unwrap()
+}
+
+/// The browser: a full ICE agent (controlling), DTLS, G.711 only, RTP mode
+/// so the test writes and reads whole RTP packets.
+fn browser(now: Instant) -> Rtc {
+    let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs();
+    config.codec_config().enable_pcmu(true, false);
+    config.codec_config().enable_pcma(true, false);
+    let mut rtc = config.build(now);
+    rtc.add_local_candidate(Candidate::host(addr(BROWSER), "udp").unwrap());
+    rtc
+}
+
+/// The test's network: the browser, the relay and the phone's inbox.
+struct Call {
+    now: Instant,
+    browser: Rtc,
+    relay: Relay,
+    /// What the relay sent the phone.
+    phone_inbox: Vec<Transmit>,
+    /// The browser's events.
+    events: Vec<Event>,
+    /// The relay's WebRTC port (the browser's candidate pair's other end).
+    webrtc_port: u16,
+}
+
+impl Call {
+    /// Drains both sides and moves datagrams between them until quiet,
+    /// then lets virtual time run for `span`.
+    fn run(&mut self, span: Duration) {
+        let end = self.now + span;
+        loop {
+            let browser_timeout = self.pump();
+            let relay_timeout = self.relay.poll_timeout().unwrap_or(end);
+            let next = browser_timeout.min(relay_timeout).min(end).max(self.now);
+            if next >= end {
+                self.now = end;
+                self.browser.handle_input(Input::Timeout(end)).unwrap();
+                self.relay.handle_timeout(end);
+                self.pump();
+                return;
+            }
+            // At least a millisecond per step: the loop always moves on.
+            self.now = next.max(self.now + Duration::from_millis(1));
+            self.browser.handle_input(Input::Timeout(self.now)).unwrap();
+            self.relay.handle_timeout(self.now);
+        }
+    }
+
+    /// Moves every queued datagram; the browser's next timeout.
+    fn pump(&mut self) -> Instant {
+        loop {
+            let mut moved = false;
+            let timeout = loop {
+                match self.browser.poll_output().unwrap() {
+                    Output::Timeout(at) => break at,
+                    Output::Transmit(t) => {
+                        assert_eq!(t.destination, SocketAddr::new(RELAY_IP, self.webrtc_port));
+                        let bytes = Bytes::from(Vec::from(t.contents));
+                        self.relay
+                            .handle_packet(self.now, self.webrtc_port, addr(BROWSER), bytes);
+                        moved = true;
+                    }
+                    Output::Event(event) => self.events.push(event),
+                }
+            };
+            while let Some(transmit) = self.relay.poll_transmit() {
+                moved = true;
+                if transmit.destination == addr(BROWSER) {
+                    let source = SocketAddr::new(RELAY_IP, transmit.local_port);
+                    let receive = Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination: addr(BROWSER),
+                        contents: transmit.bytes.as_ref().try_into().unwrap(),
+                    };
+                    self.browser
+                        .handle_input(Input::Receive(self.now, receive))
+                        .unwrap();
+                } else {
+                    assert_eq!(transmit.destination, addr(PHONE));
+                    self.phone_inbox.push(transmit);
+                }
+            }
+            if !moved {
+                return timeout;
+            }
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.events.iter().any(|e| matches!(e, Event::Connected))
+    }
+
+    fn browser_rtp(&self) -> Vec<(u8, Vec<u8>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::RtpPacket(p) => Some((*p.header.payload_type, p.payload.to_vec())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The browser sends one RTP packet on its audio stream.
+    fn browser_sends(&mut self, mid: Mid, seq: u64, payload: &[u8]) {
+        let mut api = self.browser.direct_api();
+        let tx = api.stream_tx_by_mid(mid, None).unwrap();
+        let write = RtpWrite::new(
+            Pt::from(0),
+            seq.into(),
+            160 * seq as u32,
+            self.now,
+            payload.to_vec(),
+        );
+        tx.write_rtp(write);
+    }
+}
+
+/// A browser offers, the relay answers through str0m: the session with
+/// the browser as the offerer, the phone as the answerer.
+fn call_from_browser() -> (Call, Mid, String) {
+    let now = Instant::now();
+    let mut browser = browser(now);
+    let mut change = browser.sdp_api();
+    let mid = change.add_media(MediaKind::Audio, RtcDirection::SendRecv, None, None, None);
+    let (offer, pending) = change.apply().unwrap();
+    let offer_text = offer.to_sdp_string();
+    let offer_sdp = SessionDescription::parse(&offer_text).unwrap();
+    let leg = leg_offer(&offer_sdp).unwrap();
+    assert_eq!(leg.media, LegMedia::WebRtc);
+
+    let mut relay = relay();
+    let phone = LegOffer::single(StreamOffer::at(addr(PHONE)));
+    let allocation = relay.allocate(now, SESSION, leg, phone).unwrap();
+    let webrtc_port = allocation.offerer.streams[0].rtp_port;
+    let answer = relay
+        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, &offer_text)
+        .unwrap();
+    accept(&mut browser, pending, &answer);
+    let call = Call {
+        now,
+        browser,
+        relay,
+        phone_inbox: Vec::new(),
+        events: Vec::new(),
+        webrtc_port,
+    };
+    (call, mid, answer)
+}
+
+fn accept(browser: &mut Rtc, pending: SdpPendingOffer, answer: &str) {
+    browser
+        .sdp_api()
+        .accept_answer(pending, SdpAnswer::from_sdp_string(answer).unwrap())
+        .unwrap();
+}
+
+#[test]
+fn browser_and_phone_talk_through_the_relay_both_ways() {
+    let (mut call, mid, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected(), "ICE and DTLS through the relay");
+
+    call.browser_sends(mid, 1, b"from-the-browser");
+    call.run(Duration::from_millis(100));
+    let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
+    let to_phone: Vec<_> = call
+        .phone_inbox
+        .iter()
+        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+        .collect();
+    assert_eq!(to_phone.len(), 1, "one plain RTP packet at the phone");
+    assert_eq!(to_phone[0].payload_type, 0);
+    assert_eq!(&to_phone[0].payload[..], b"from-the-browser");
+    assert!(call.phone_inbox.iter().all(|t| t.local_port == phone_port));
+
+    // The phone answers from its SDP address, in plain RTP.
+    call.relay
+        .handle_packet(call.now, phone_port, addr(PHONE), rtp(7, b"from-the-phone"));
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.browser_rtp(), vec![(0, b"from-the-phone".to_vec())]);
+
+    let stats = call.relay.stats(SESSION).unwrap();
+    assert_eq!(stats.answerer.packets_in, 1);
+    assert!(stats.offerer.packets_in > 1, "STUN, DTLS and SRTP counted");
+    assert_eq!(stats.offerer.dropped.total(), 0);
+}
+
+#[test]
+fn a_strangers_packets_to_the_webrtc_port_do_nothing() {
+    let (mut call, mid, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+    let _ = std::iter::from_fn(|| call.relay.poll_event()).count();
+
+    call.relay.handle_packet(
+        call.now,
+        call.webrtc_port,
+        addr(STRANGER),
+        rtp(1, b"hijack"),
+    );
+    call.relay.handle_packet(
+        call.now,
+        call.webrtc_port,
+        addr(STRANGER),
+        Bytes::from_static(&[22, 254, 253, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+    );
+    assert_eq!(call.relay.poll_transmit(), None);
+    let events: Vec<_> = std::iter::from_fn(|| call.relay.poll_event()).collect();
+    assert_eq!(
+        events,
+        vec![RelayEvent::StrangerDropped {
+            session: SESSION,
+            side: Side::Offerer,
+            stream: 0,
+            source: addr(STRANGER),
+        }]
+    );
+    let stats = call.relay.stats(SESSION).unwrap();
+    assert_eq!(stats.offerer.dropped.stranger, 2);
+    assert!(call.phone_inbox.is_empty());
+
+    // The browser still gets through.
+    call.browser_sends(mid, 1, b"still-here");
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.phone_inbox.len(), 1);
+}
+
+#[test]
+fn the_answer_to_the_browser_is_ice_lite_with_the_relay_as_the_candidate() {
+    let (call, _, answer) = call_from_browser();
+    let lines: Vec<&str> = answer.lines().collect();
+    assert!(lines.contains(&"a=ice-lite"), "{answer}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("a=fingerprint:sha-256 "))
+    );
+    let candidate = format!("{RELAY_IP} {} typ host", call.webrtc_port);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("a=candidate:") && l.contains(&candidate)),
+        "{answer}"
+    );
+    assert!(lines.contains(&"a=rtcp-mux"));
+    assert!(lines.iter().any(|l| l.starts_with("a=setup:")));
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("m=audio 9 UDP/TLS/RTP/SAVPF"))
+    );
+}
+
+/// Chromium's offer, cut down: Opus, RED, G.722, G.711, CN and two
+/// telephone-event rates; VP8 with RTX and H.264 on a bundled video line.
+pub const CHROMIUM_OFFER: &str = "v=0\r\n\
+o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
+s=-\r\n\
+t=0 0\r\n\
+a=group:BUNDLE 0 1\r\n\
+a=extmap-allow-mixed\r\n\
+a=msid-semantic: WMS stream\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=candidate:1467250027 1 udp 2122260223 192.0.2.30 50000 typ host generation 0\r\n\
+a=ice-ufrag:Fc1q\r\n\
+a=ice-pwd:FO0NvbQFQtJQ+xbJ1dPZKqbY\r\n\
+a=ice-options:trickle\r\n\
+a=fingerprint:sha-256 5D:F8:A5:25:4B:CB:07:67:93:67:8C:F4:94:90:84:47:1D:EC:5B:91:36:6C:49:6C:8C:BE:12:54:E1:3A:43:3B\r\n\
+a=setup:actpass\r\n\
+a=mid:0\r\n\
+a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+a=sendrecv\r\n\
+a=msid:stream track-a\r\n\
+a=rtcp-mux\r\n\
+a=rtpmap:111 opus/48000/2\r\n\
+a=rtcp-fb:111 transport-cc\r\n\
+a=fmtp:111 minptime=10;useinbandfec=1\r\n\
+a=rtpmap:63 red/48000/2\r\n\
+a=fmtp:63 111/111\r\n\
+a=rtpmap:9 G722/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\n\
+a=rtpmap:13 CN/8000\r\n\
+a=rtpmap:110 telephone-event/48000\r\n\
+a=rtpmap:126 telephone-event/8000\r\n\
+a=ssrc:3735928559 cname:abcdefgh\r\n\
+a=ssrc:3735928559 msid:stream track-a\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\n\
+c=IN IP4 0.0.0.0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:Fc1q\r\n\
+a=ice-pwd:FO0NvbQFQtJQ+xbJ1dPZKqbY\r\n\
+a=ice-options:trickle\r\n\
+a=fingerprint:sha-256 5D:F8:A5:25:4B:CB:07:67:93:67:8C:F4:94:90:84:47:1D:EC:5B:91:36:6C:49:6C:8C:BE:12:54:E1:3A:43:3B\r\n\
+a=setup:actpass\r\n\
+a=mid:1\r\n\
+a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+a=sendrecv\r\n\
+a=msid:stream track-v\r\n\
+a=rtcp-mux\r\n\
+a=rtcp-rsize\r\n\
+a=rtpmap:96 VP8/90000\r\n\
+a=rtcp-fb:96 nack\r\n\
+a=rtcp-fb:96 nack pli\r\n\
+a=rtpmap:97 rtx/90000\r\n\
+a=fmtp:97 apt=96\r\n\
+a=rtpmap:102 H264/90000\r\n\
+a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
+a=ssrc-group:FID 1111 2222\r\n\
+a=ssrc:1111 cname:abcdefgh\r\n\
+a=ssrc:2222 cname:abcdefgh\r\n";
+
+#[test]
+fn a_chromium_offer_gets_g711_and_video_and_the_phone_a_plain_offer() {
+    let now = Instant::now();
+    let offer = SessionDescription::parse(CHROMIUM_OFFER).unwrap();
+    let leg = leg_offer(&offer).unwrap();
+    assert_eq!(leg.media, LegMedia::WebRtc);
+    assert_eq!(leg.streams.len(), 2);
+    let mut relay = relay();
+    let pending = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::pending(false); 2],
+    };
+    let allocation = relay.allocate(now, SESSION, leg, pending).unwrap();
+    let answer = relay
+        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, CHROMIUM_OFFER)
+        .unwrap();
+    SdpAnswer::from_sdp_string(&answer).unwrap();
+    let parsed = SessionDescription::parse(&answer).unwrap();
+    let audio: Vec<u8> = parsed.media[0].payload_types().collect();
+    assert_eq!(audio, vec![0, 8, 126], "{answer}");
+    assert!(answer.contains("a=group:BUNDLE 0 1"), "{answer}");
+    let video: Vec<u8> = parsed.media[1].payload_types().collect();
+    assert!(video.contains(&96) && video.contains(&102), "{answer}");
+
+    // What the phone is offered: plain RTP at the relay, the same payload
+    // types, nothing of WebRTC's.
+    let plain = webrtc_to_plain(&offer, RELAY_IP, &allocation.answerer, Some(&parsed)).unwrap();
+    let text = plain.to_string();
+    let phone_audio = allocation.answerer.streams[0].rtp_port;
+    let phone_video = allocation.answerer.streams[1].rtp_port;
+    assert!(
+        text.contains(&format!("m=audio {phone_audio} RTP/AVP 0 8 126\r\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("m=video {phone_video} RTP/AVP 96 102\r\n")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("c=IN IP4 {RELAY_IP}\r\n")));
+    assert!(text.contains(&format!("a=rtcp:{}\r\n", phone_audio + 1)));
+    for gone in [
+        "ice-",
+        "candidate",
+        "fingerprint",
+        "setup",
+        "BUNDLE",
+        "ssrc",
+        "extmap",
+        "rtcp-fb",
+        "rtx",
+        "opus",
+        "a=mid",
+        "rtcp-mux",
+    ] {
+        assert!(!text.contains(gone), "{gone} in {text}");
+    }
+}
+
+#[test]
+fn a_phone_offer_becomes_a_webrtc_offer_with_its_payload_types() {
+    let now = Instant::now();
+    let phone_offer = SessionDescription::parse(
+        "v=0\r\no=phone 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 8 0 18 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n",
+    )
+    .unwrap();
+    let mut relay = relay();
+    let webrtc = LegOffer {
+        media: LegMedia::WebRtc,
+        streams: vec![StreamOffer::pending(true)],
+    };
+    let allocation = relay
+        .allocate(now, SESSION, leg_offer(&phone_offer).unwrap(), webrtc)
+        .unwrap();
+    let offer = relay
+        .offer_webrtc(now, SESSION, Side::Answerer, RELAY_IP, &phone_offer)
+        .unwrap();
+    assert!(relay.webrtc_offer_pending(SESSION, Side::Answerer));
+    let parsed = SessionDescription::parse(&offer).unwrap();
+    let pts: Vec<u8> = parsed.media[0].payload_types().collect();
+    assert_eq!(pts, vec![8, 0, 101], "{offer}");
+    assert!(offer.contains("a=ice-lite"));
+    assert!(offer.contains("UDP/TLS/RTP/SAVPF"));
+
+    // The browser answers; the phone gets that answer as plain RTP.
+    let mut browser = browser(now);
+    let answer = browser
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap()
+        .to_sdp_string();
+    relay
+        .accept_webrtc_answer(now, SESSION, Side::Answerer, &answer)
+        .unwrap();
+    assert!(!relay.webrtc_offer_pending(SESSION, Side::Answerer));
+    let browser_answer = SessionDescription::parse(&answer).unwrap();
+    let plain = webrtc_to_plain(&browser_answer, RELAY_IP, &allocation.offerer, None).unwrap();
+    let port = allocation.offerer.streams[0].rtp_port;
+    assert_eq!(plain.media[0].port, port);
+    assert_eq!(plain.media[0].protocol.as_str(), "RTP/AVP");
+    let mut pts: Vec<u8> = plain.media[0].payload_types().collect();
+    pts.sort_unstable();
+    assert_eq!(pts, vec![0, 8], "the browser's choice among the phone's");
+}
