@@ -300,11 +300,10 @@ fn the_answer_to_the_browser_is_ice_lite_with_the_relay_as_the_candidate() {
     );
     assert!(lines.contains(&"a=rtcp-mux"));
     assert!(lines.iter().any(|l| l.starts_with("a=setup:")));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("m=audio 9 UDP/TLS/RTP/SAVPF"))
-    );
+    let m_line = format!("m=audio {} UDP/TLS/RTP/SAVPF", call.webrtc_port);
+    assert!(lines.iter().any(|l| l.starts_with(&m_line)), "{answer}");
+    let connection = format!("c=IN IP4 {RELAY_IP}");
+    assert!(lines.contains(&connection.as_str()), "{answer}");
 }
 
 /// Chromium's offer, cut down: Opus, RED, G.722, G.711, CN and two
