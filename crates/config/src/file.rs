@@ -151,6 +151,20 @@ pub struct MediaSection {
     /// Seconds without a packet from either party before the server ends
     /// the call (default 60).
     pub timeout: Option<std::num::NonZeroU64>,
+    /// What the SIP phone of a browser's (WebRTC) call is offered: `"rtp"`
+    /// (`RTP/AVP`, the default) or `"sdes"` (`RTP/SAVP` with the relay's
+    /// key, for phones that require SRTP).
+    pub webrtc_phone: Option<WebRtcPhone>,
+}
+
+/// `[media] webrtc_phone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebRtcPhone {
+    /// Plain `RTP/AVP`.
+    Rtp,
+    /// `RTP/SAVP` keyed by SDES.
+    Sdes,
 }
 
 /// `[media] relay`.

@@ -58,6 +58,12 @@ pub enum LegMedia {
     WebRtc,
 }
 
+impl LegMedia {
+    /// SDES with the suite every SRTP phone knows (`AES_CM_128_HMAC_SHA1_80`),
+    /// for a leg the relay offers SRTP to first.
+    pub const SDES: Self = Self::Sdes(SrtpSuite::AesCm128HmacSha1_80);
+}
+
 /// The key one party sends with, from its `a=crypto` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerCrypto {

@@ -170,7 +170,7 @@ impl WebRtcLeg {
         self.pending = None;
         let result = self.rtc.sdp_api().accept_offer(parsed);
         self.drain(out);
-        let answer = result?.to_sdp_string();
+        let answer = self.addressed(result?.to_sdp_string());
         self.learn_mids(&answer);
         self.local_sdp = Some(answer.clone());
         Ok(answer)
@@ -204,7 +204,7 @@ impl WebRtcLeg {
         self.drain(out);
         match applied {
             Some((offer, pending)) => {
-                let text = offer.to_sdp_string();
+                let text = self.addressed(offer.to_sdp_string());
                 self.pending = Some(pending);
                 self.local_sdp = Some(text.clone());
                 Some(text)
@@ -386,6 +386,22 @@ impl WebRtcLeg {
             Event::Connected => tracing::debug!(local = %self.local, "WebRTC leg connected"),
             _ => {}
         }
+    }
+
+    /// str0m writes port 9 and `0.0.0.0` in `m=` and `c=` (the candidate
+    /// carries the address); the relay's own go there too, for the SIP
+    /// middleboxes and phones' stacks that read them.
+    fn addressed(&self, sdp: String) -> String {
+        let Ok(mut parsed) = SessionDescription::parse(&sdp) else {
+            return sdp;
+        };
+        for media in &mut parsed.media {
+            if media.port != 0 {
+                media.set_port(self.local.port());
+                media.set_connection_address(self.local.ip());
+            }
+        }
+        parsed.to_string()
     }
 
     fn stream_of(&self, mid: Mid) -> Option<usize> {

@@ -60,6 +60,7 @@ fn browser(now: Instant) -> Rtc {
     let mut config = Rtc::builder().set_rtp_mode(true).clear_codecs();
     config.codec_config().enable_pcmu(true, false);
     config.codec_config().enable_pcma(true, false);
+    config.codec_config().enable_vp8(true);
     let mut rtc = config.build(now);
     rtc.add_local_candidate(Candidate::host(addr(BROWSER), "udp").unwrap());
     rtc
@@ -158,10 +159,15 @@ impl Call {
 
     /// The browser sends one RTP packet on its audio stream.
     fn browser_sends(&mut self, mid: Mid, seq: u64, payload: &[u8]) {
+        self.browser_sends_as(mid, 0, seq, payload);
+    }
+
+    /// The browser sends one RTP packet of payload type `pt` on stream `mid`.
+    fn browser_sends_as(&mut self, mid: Mid, pt: u8, seq: u64, payload: &[u8]) {
         let mut api = self.browser.direct_api();
         let tx = api.stream_tx_by_mid(mid, None).unwrap();
         let write = RtpWrite::new(
-            Pt::from(0),
+            Pt::from(pt),
             seq.into(),
             160 * seq as u32,
             self.now,
@@ -174,10 +180,19 @@ impl Call {
 /// A browser offers, the relay answers through str0m: the session with
 /// the browser as the offerer, the phone as the answerer.
 fn call_from_browser() -> (Call, Mid, String) {
+    let (call, mids, answer) = call_from_browser_with(&[MediaKind::Audio]);
+    (call, mids[0], answer)
+}
+
+/// The same with one stream of each kind in `kinds` (a phone stream each).
+fn call_from_browser_with(kinds: &[MediaKind]) -> (Call, Vec<Mid>, String) {
     let now = Instant::now();
     let mut browser = browser(now);
     let mut change = browser.sdp_api();
-    let mid = change.add_media(MediaKind::Audio, RtcDirection::SendRecv, None, None, None);
+    let mids: Vec<Mid> = kinds
+        .iter()
+        .map(|kind| change.add_media(*kind, RtcDirection::SendRecv, None, None, None))
+        .collect();
     let (offer, pending) = change.apply().unwrap();
     let offer_text = offer.to_sdp_string();
     let offer_sdp = SessionDescription::parse(&offer_text).unwrap();
@@ -185,7 +200,10 @@ fn call_from_browser() -> (Call, Mid, String) {
     assert_eq!(leg.media, LegMedia::WebRtc);
 
     let mut relay = relay();
-    let phone = LegOffer::single(StreamOffer::at(addr(PHONE)));
+    let phone = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::at(addr(PHONE)); kinds.len()],
+    };
     let allocation = relay.allocate(now, SESSION, leg, phone).unwrap();
     let webrtc_port = allocation.offerer.streams[0].rtp_port;
     let answer = relay
@@ -200,7 +218,7 @@ fn call_from_browser() -> (Call, Mid, String) {
         events: Vec::new(),
         webrtc_port,
     };
-    (call, mid, answer)
+    (call, mids, answer)
 }
 
 fn accept(browser: &mut Rtc, pending: SdpPendingOffer, answer: &str) {
@@ -300,11 +318,10 @@ fn the_answer_to_the_browser_is_ice_lite_with_the_relay_as_the_candidate() {
     );
     assert!(lines.contains(&"a=rtcp-mux"));
     assert!(lines.iter().any(|l| l.starts_with("a=setup:")));
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("m=audio 9 UDP/TLS/RTP/SAVPF"))
-    );
+    let m_line = format!("m=audio {} UDP/TLS/RTP/SAVPF", call.webrtc_port);
+    assert!(lines.iter().any(|l| l.starts_with(&m_line)), "{answer}");
+    let connection = format!("c=IN IP4 {RELAY_IP}");
+    assert!(lines.contains(&connection.as_str()), "{answer}");
 }
 
 /// Chromium's offer, cut down: Opus, RED, G.722, G.711, CN and two
@@ -473,4 +490,89 @@ a=rtpmap:18 G729/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\
     let mut pts: Vec<u8> = plain.media[0].payload_types().collect();
     pts.sort_unstable();
     assert_eq!(pts, vec![0, 8], "the browser's choice among the phone's");
+}
+
+#[test]
+fn the_browser_puts_the_phone_on_hold_with_a_re_offer_on_the_same_rtc() {
+    let (mut call, mid, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+
+    // The browser re-offers sendonly; the relay answers on the same Rtc and
+    // learns the direction, the phone is told sendonly.
+    let mut change = call.browser.sdp_api();
+    change.set_direction(mid, RtcDirection::SendOnly);
+    let (offer, pending) = change.apply().unwrap();
+    let offer_text = offer.to_sdp_string();
+    let offer_sdp = SessionDescription::parse(&offer_text).unwrap();
+    let answer = call
+        .relay
+        .answer_webrtc(call.now, SESSION, Side::Offerer, RELAY_IP, &offer_text)
+        .unwrap();
+    call.relay
+        .update(
+            call.now,
+            SESSION,
+            Side::Offerer,
+            leg_offer(&offer_sdp).unwrap(),
+        )
+        .unwrap();
+    accept(&mut call.browser, pending, &answer);
+    let toward_phone = call.relay.allocation(SESSION).unwrap().answerer;
+    let plain = webrtc_to_plain(&offer_sdp, RELAY_IP, &toward_phone, None).unwrap();
+    assert!(plain.to_string().contains("a=sendonly\r\n"), "{plain}");
+    call.run(Duration::from_millis(200));
+    assert!(
+        call.browser.is_connected(),
+        "no new ICE or DTLS: the same Rtc"
+    );
+
+    // The phone's audio is held back; the browser's still reaches it.
+    let phone_port = toward_phone.streams[0].rtp_port;
+    call.relay
+        .handle_packet(call.now, phone_port, addr(PHONE), rtp(9, b"held"));
+    call.run(Duration::from_millis(100));
+    assert!(call.browser_rtp().is_empty());
+    assert_eq!(
+        call.relay.stats(SESSION).unwrap().answerer.dropped.on_hold,
+        1
+    );
+    call.browser_sends(mid, 2, b"music-on-hold");
+    call.run(Duration::from_millis(100));
+    let heard: Vec<_> = call
+        .phone_inbox
+        .iter()
+        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+        .map(|p| p.payload)
+        .collect();
+    assert_eq!(heard, vec![Bytes::from_static(b"music-on-hold")]);
+}
+
+#[test]
+fn video_payloads_pass_as_they_come_on_the_bundled_port() {
+    let (mut call, mids, answer) = call_from_browser_with(&[MediaKind::Audio, MediaKind::Video]);
+    let answer = SessionDescription::parse(&answer).unwrap();
+    let vp8 = answer.media[1]
+        .rtpmaps()
+        .find(|map| map.encoding_name.eq_ignore_ascii_case("VP8"))
+        .unwrap()
+        .payload_type;
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+
+    // A VP8 payload (descriptor and all) on the video stream: out of the
+    // phone's video port, the bytes unchanged.
+    let frame = b"\x10\x00\x00\x9d\x01\x2a-a-vp8-keyframe";
+    call.browser_sends_as(mids[1], vp8, 1, frame);
+    call.run(Duration::from_millis(100));
+    let video_port = call.relay.allocation(SESSION).unwrap().answerer.streams[1].rtp_port;
+    let to_phone: Vec<_> = call
+        .phone_inbox
+        .iter()
+        .filter(|t| t.local_port == video_port)
+        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+        .collect();
+    assert_eq!(to_phone.len(), 1, "{:?}", call.phone_inbox);
+    assert_eq!(to_phone[0].payload_type, vp8);
+    assert_eq!(&to_phone[0].payload[..], frame);
 }

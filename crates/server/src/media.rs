@@ -55,6 +55,10 @@ pub struct MediaConfig {
     /// The address written into the SDP the parties receive; `None`: the
     /// first listener's.
     pub address: Option<IpAddr>,
+    /// The SIP phone of a browser's call is offered `RTP/SAVP` with the
+    /// relay's SDES key instead of plain `RTP/AVP` (phones that require
+    /// SRTP).
+    pub webrtc_phone_sdes: bool,
 }
 
 impl MediaConfig {
@@ -65,7 +69,15 @@ impl MediaConfig {
             policy,
             relay,
             address,
+            webrtc_phone_sdes: false,
         }
+    }
+
+    /// This configuration with the phones of browsers' calls offered SDES-SRTP.
+    #[must_use]
+    pub fn with_webrtc_phone_sdes(mut self, sdes: bool) -> Self {
+        self.webrtc_phone_sdes = sdes;
+        self
     }
 }
 
@@ -98,6 +110,8 @@ struct Anchored {
 /// The relay and the calls it anchors (see the [module documentation](self)).
 pub struct MediaRelay {
     policy: MediaPolicy,
+    /// What a browser's callee is offered.
+    webrtc_phone: LegMedia,
     address: IpAddr,
     relay: Relay,
     calls: HashMap<String, Anchored>,
@@ -130,6 +144,11 @@ impl MediaRelay {
         }
         Some(Self {
             policy: config.policy,
+            webrtc_phone: if config.webrtc_phone_sdes {
+                LegMedia::SDES
+            } else {
+                LegMedia::Rtp
+            },
             address: config.address.unwrap_or(fallback),
             relay: Relay::new(config.relay, rng),
             calls: HashMap::new(),
@@ -218,7 +237,7 @@ impl MediaRelay {
         // profile and rtcp-mux are offered to it; a browser's callee is
         // offered plain RTP, a browser callee WebRTC.
         let media = match (caller_browser, callees.browsers) {
-            (true, _) => LegMedia::Rtp,
+            (true, _) => self.webrtc_phone,
             (false, true) => LegMedia::WebRtc,
             (false, false) => leg.media,
         };

@@ -63,13 +63,44 @@ a=rtpmap:126 telephone-event/8000\r\n\
 a=ssrc:3735928559 cname:abcdefgh\r\n";
 
 fn relaying(policy: MediaPolicy) -> Server {
+    relaying_to(policy, false)
+}
+
+/// With `sdes`, a browser's callee is offered SDES-SRTP.
+fn relaying_to(policy: MediaPolicy, sdes: bool) -> Server {
     Server::with(|config| {
         let relay = RelayConfig {
             ports: 40_000..=40_099,
             ..RelayConfig::default()
         };
-        config.media = MediaConfig::new(policy, relay, Some(RELAY_IP));
+        config.media = MediaConfig::new(policy, relay, Some(RELAY_IP)).with_webrtc_phone_sdes(sdes);
     })
+}
+
+/// Alice's browser calls bob with Chromium's offer; the INVITE bob gets.
+fn browser_calls_bob(h: &mut Server, bob: &mut Phone) -> switchboard_proto::Request {
+    h.register(bob, 3600);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    let password = h.password(&alice);
+    h.authenticate(&mut alice, &password, |phone| {
+        phone
+            .call(Method::Invite, "sip:bob@example.com")
+            .body("application/sdp", CHROMIUM_OFFER)
+    });
+    h.request_to(bob, Method::Invite)
+}
+
+#[test]
+fn a_phone_that_requires_srtp_is_offered_sdes_for_a_browsers_call() {
+    let mut h = relaying_to(MediaPolicy::Always, true);
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    let invite = browser_calls_bob(&mut h, &mut bob);
+    let offer = parse(invite.body());
+    let text = offer.to_string();
+    assert_eq!(offer.media[0].protocol.as_str(), "RTP/SAVP", "{text}");
+    assert_eq!(offer.media[0].crypto().count(), 1, "{text}");
+    assert!(text.contains("AES_CM_128_HMAC_SHA1_80 inline:"), "{text}");
+    assert!(!text.contains("fingerprint"), "{text}");
 }
 
 fn parse(body: &[u8]) -> SessionDescription {
@@ -135,9 +166,19 @@ fn a_browser_calls_a_phone_through_the_relay_in_auto() {
     let answer = std::str::from_utf8(ok.body()).unwrap().to_owned();
     assert!(answer.contains("a=ice-lite\r\n"), "{answer}");
     assert!(answer.contains("a=fingerprint:sha-256 "), "{answer}");
+    let browser_sdp = parse(ok.body());
+    assert_eq!(browser_sdp.media[0].protocol.as_str(), "UDP/TLS/RTP/SAVPF");
+    assert_eq!(
+        browser_sdp.media[0].payload_types().collect::<Vec<_>>(),
+        vec![0, 8, 126]
+    );
     assert!(
-        answer.contains("m=audio 9 UDP/TLS/RTP/SAVPF 0 8 126\r\n"),
+        (40_000..=40_099).contains(&browser_sdp.media[0].port),
         "{answer}"
+    );
+    assert_eq!(
+        browser_sdp.media_connection(0).unwrap().ip_addr(),
+        Some(RELAY_IP)
     );
     assert!(
         answer.contains(&format!("{RELAY_IP} ")),
