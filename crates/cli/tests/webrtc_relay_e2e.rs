@@ -52,16 +52,16 @@ const RELAY_PORTS: u16 = 20;
 /// One Chromium at a time.
 static CHROMIUM_RUN: Mutex<()> = Mutex::new(());
 
-/// `serve` with a WSS listener (a self-signed certificate), the `[media]`
-/// section `relay` on a free block of ports, and the admin API: the
-/// server, its WSS URL and the relay's ports.
-fn serve_wss(dir: &Path, data: &Path, relay: &str) -> (Server, String, RangeInclusive<u16>) {
+/// `serve` with a WSS listener (a self-signed certificate) and the
+/// `[media]` section `media` on a free block of ports: the server, its
+/// WSS URL and the relay's ports.
+fn serve_wss(dir: &Path, data: &Path, media: &str) -> (Server, String, RangeInclusive<u16>) {
     let (cert, key) = self_signed(dir);
     let wss = free_port();
     let first = free_udp_run(RELAY_PORTS);
     let ports = first..=first + RELAY_PORTS - 1;
     let config = format!(
-        "{NO_RATE_LIMIT}[media]\nrelay = \"{relay}\"\nports = \"{first}-{}\"\n",
+        "{NO_RATE_LIMIT}[media]\n{media}ports = \"{first}-{}\"\n",
         ports.end()
     );
     let server = switchboard()
@@ -151,9 +151,15 @@ fn run_browser(
         .filter(|v| v["kind"] == "media")
         .collect::<Vec<_>>();
     for m in &media {
+        let stats = &m["stats"];
         eprintln!(
-            "{} with {}: {} {}",
-            m["page"], m["peer"], m["audio"], m["stats"]["inbound"]
+            "{} with {}: {}; in {}; pair {}; {}",
+            m["page"],
+            m["peer"],
+            m["audio"],
+            stats["inbound"],
+            stats["selectedPair"],
+            stats["transport"]
         );
     }
     BrowserRun { media }
@@ -273,7 +279,7 @@ fn two_jssip_pages_hear_each_other_directly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     switchboard().add_users(&data, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
-    let (server, wss, _) = serve_wss(dir.path(), &data, "never");
+    let (server, wss, _) = serve_wss(dir.path(), &data, "relay = \"never\"\n");
     let run = run_browser(
         "browser-to-browser",
         dir.path(),
@@ -288,62 +294,115 @@ fn two_jssip_pages_hear_each_other_directly() {
 }
 
 #[test]
-#[ignore = "needs the relay's WebRTC leg (ICE-lite, DTLS-SRTP; branch wip-webrtc): without it the phone answers the browser's UDP/TLS/RTP/SAVPF offer with 488"]
-fn jssip_calls_rtp_and_srtp_phones_through_the_relay_when_auto() {
-    browser_calls_phones("auto");
+fn jssip_calls_an_rtp_phone_through_the_relay_when_auto() {
+    browser_calls_phone("auto", Phone::Rtp);
 }
 
 #[test]
-#[ignore = "needs the relay's WebRTC leg (ICE-lite, DTLS-SRTP; branch wip-webrtc): without it the phone answers the browser's UDP/TLS/RTP/SAVPF offer with 488"]
-fn jssip_calls_rtp_and_srtp_phones_through_the_relay_when_always() {
-    browser_calls_phones("always");
+fn jssip_calls_an_rtp_phone_through_the_relay_when_always() {
+    browser_calls_phone("always", Phone::Rtp);
 }
 
-/// The browser calls a plain RTP phone (440 Hz), then an SDES-SRTP one
-/// (700 Hz), with `[media] relay = relay`.
-fn browser_calls_phones(relay: &str) {
+#[test]
+fn jssip_calls_an_sdes_srtp_phone_through_the_relay() {
+    browser_calls_phone("auto", Phone::Sdes);
+}
+
+/// What a desk phone does for media.
+#[derive(Clone, Copy)]
+enum Phone {
+    /// Plain RTP/AVP.
+    Rtp,
+    /// Mandatory SDES-SRTP (RTP/SAVP).
+    Sdes,
+}
+
+impl Phone {
+    /// Its baresip `mediaenc`.
+    fn mediaenc(self) -> Option<&'static str> {
+        match self {
+            Self::Rtp => None,
+            Self::Sdes => Some("srtp-mand"),
+        }
+    }
+
+    /// The SDP profile of its media.
+    fn profile(self) -> &'static str {
+        match self {
+            Self::Rtp => "RTP/AVP",
+            Self::Sdes => "RTP/SAVP",
+        }
+    }
+
+    /// What the relay is told to offer it when a browser calls
+    /// (`[media] webrtc_phone`).
+    fn webrtc_phone(self) -> &'static str {
+        match self {
+            Self::Rtp => "rtp",
+            Self::Sdes => "sdes",
+        }
+    }
+
+    /// Its name in folder names.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Rtp => "rtp",
+            Self::Sdes => "sdes",
+        }
+    }
+}
+
+/// The browser calls a phone of `kind` playing 440 Hz, with `[media]
+/// relay = relay`.
+fn browser_calls_phone(relay: &str, kind: Phone) {
     let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = d.join("data");
-    switchboard().add_users(
-        &data,
-        &[("alice", "alice-pw"), ("rtp", "secret"), ("srtp", "secret")],
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("phone", "secret")]);
+    let media = format!(
+        "relay = \"{relay}\"\nwebrtc_phone = \"{}\"\n",
+        kind.webrtc_phone()
     );
-    let (server, wss, ports) = serve_wss(d, &data, relay);
-    let plain = phone(d, "rtp", 440.0, &server, None);
-    let sdes = phone(d, "srtp", 700.0, &server, Some("srtp-mand"));
+    let (server, wss, ports) = serve_wss(d, &data, &media);
+    let callee = phone(d, "phone", 440.0, &server, kind.mediaenc());
     let run = run_browser(
-        &format!("browser-calls-{relay}"),
+        &format!("browser-calls-{}-phone-{relay}", kind.name()),
         d,
         &server,
         &wss,
         ("alice", "alice-pw"),
-        &["--call", "rtp,srtp"],
+        &["--call", "phone"],
         || {},
     );
-    assert_browser_heard(&run, "alice", "rtp", BROWSER_HZ, 440.0);
-    assert_browser_heard(&run, "alice", "srtp", BROWSER_HZ, 700.0);
-    assert_browser_via_relay(&run, "alice", "rtp", &ports);
-    assert_browser_via_relay(&run, "alice", "srtp", &ports);
-    assert_phone_sdp(&plain, &ports, "RTP/AVP");
-    assert_phone_sdp(&sdes, &ports, "RTP/SAVP");
-    assert_heard(&plain, BROWSER_HZ);
-    assert_heard(&sdes, BROWSER_HZ);
+    assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
+    assert_browser_via_relay(&run, "alice", "phone", &ports);
+    assert_phone_sdp(&callee, &ports, kind.profile());
+    assert_heard(&callee, BROWSER_HZ);
 }
 
 #[test]
-#[ignore = "needs the relay's WebRTC leg (ICE-lite, DTLS-SRTP; branch wip-webrtc): without it the browser gets the phone's RTP/AVP offer and answers 488"]
 fn an_rtp_phone_calls_jssip_through_the_relay() {
+    phone_calls_browser(Phone::Rtp);
+}
+
+#[test]
+fn an_sdes_srtp_phone_calls_jssip_through_the_relay() {
+    phone_calls_browser(Phone::Sdes);
+}
+
+/// A phone of `kind` playing 440 Hz calls the browser, which answers by
+/// itself, with `[media] relay = "auto"`.
+fn phone_calls_browser(kind: Phone) {
     let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let data = d.join("data");
-    switchboard().add_users(&data, &[("alice", "alice-pw"), ("rtp", "secret")]);
-    let (server, wss, ports) = serve_wss(d, &data, "auto");
-    let mut caller = phone(d, "rtp", 440.0, &server, None);
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("phone", "secret")]);
+    let (server, wss, ports) = serve_wss(d, &data, "relay = \"auto\"\n");
+    let mut caller = phone(d, "phone", 440.0, &server, kind.mediaenc());
     let run = run_browser(
-        "phone-calls-browser",
+        &format!("{}-phone-calls-browser", kind.name()),
         d,
         &server,
         &wss,
@@ -354,8 +413,8 @@ fn an_rtp_phone_calls_jssip_through_the_relay() {
             caller.command("dial", &format!("sip:alice@{DOMAIN}"));
         },
     );
-    assert_browser_heard(&run, "alice", "rtp", BROWSER_HZ, 440.0);
-    assert_browser_via_relay(&run, "alice", "rtp", &ports);
-    assert_phone_sdp(&caller, &ports, "RTP/AVP");
+    assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
+    assert_browser_via_relay(&run, "alice", "phone", &ports);
+    assert_phone_sdp(&caller, &ports, kind.profile());
     assert_heard(&caller, BROWSER_HZ);
 }
