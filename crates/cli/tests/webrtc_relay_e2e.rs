@@ -83,16 +83,28 @@ impl BrowserRun {
     /// The measurement of `page`'s call with the user `peer` (the peer
     /// is a user name or, for a call the page answered, a URI).
     fn call(&self, page: &str, peer: &str) -> &Value {
+        self.phase(page, peer, "call")
+    }
+
+    /// [`BrowserRun::call`] in `phase`: `call` (once answered), `held`
+    /// or `resumed`.
+    fn phase(&self, page: &str, peer: &str, phase: &str) -> &Value {
         let uri = format!(":{peer}@");
         self.media
             .iter()
             .find(|m| {
                 m["page"] == page
+                    && m["phase"] == phase
                     && m["peer"]
                         .as_str()
                         .is_some_and(|p| p == peer || p.contains(&uri))
             })
-            .unwrap_or_else(|| panic!("no measurement of {page} with {peer}: {:?}", self.media))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no measurement of {page} with {peer} ({phase}): {:?}",
+                    self.media
+                )
+            })
     }
 }
 
@@ -153,9 +165,10 @@ fn run_browser(
     for m in &media {
         let stats = &m["stats"];
         eprintln!(
-            "{} with {}: {}; in {}; pair {}; {}",
+            "{} with {} ({}): {}; in {}; pair {}; {}",
             m["page"],
             m["peer"],
+            m["phase"],
             m["audio"],
             stats["inbound"],
             stats["selectedPair"],
@@ -179,7 +192,11 @@ fn assert_tone(what: &Value, hz: f32, context: &str) {
 /// Asserts that the browser's page `page` heard `hz` from `peer` and sent
 /// its own tone, with packets both ways.
 fn assert_browser_heard(run: &BrowserRun, page: &str, peer: &str, sent_hz: f32, hz: f32) {
-    let call = run.call(page, peer);
+    assert_heard_in(run.call(page, peer), page, peer, sent_hz, hz);
+}
+
+/// [`assert_browser_heard`] on one measurement `call`.
+fn assert_heard_in(call: &Value, page: &str, peer: &str, sent_hz: f32, hz: f32) {
     let context = format!("{page} in the call with {peer}: {call}");
     assert_tone(&call["audio"]["local"], sent_hz, &context);
     assert_tone(&call["audio"]["remote"], hz, &context);
@@ -378,6 +395,40 @@ fn browser_calls_phone(relay: &str, kind: Phone) {
     assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
     assert_browser_via_relay(&run, "alice", "phone", &ports);
     assert_phone_sdp(&callee, &ports, kind.profile());
+    assert_heard(&callee, BROWSER_HZ);
+}
+
+#[test]
+fn jssip_holds_and_resumes_a_call_with_an_rtp_phone_through_the_relay() {
+    let _one = CHROMIUM_RUN.lock().unwrap_or_else(PoisonError::into_inner);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = d.join("data");
+    switchboard().add_users(&data, &[("alice", "alice-pw"), ("phone", "secret")]);
+    let (server, wss, ports) = serve_wss(d, &data, "relay = \"always\"\n");
+    let callee = phone(d, "phone", 440.0, &server, None);
+    let run = run_browser(
+        "browser-holds-rtp-phone",
+        d,
+        &server,
+        &wss,
+        ("alice", "alice-pw"),
+        &["--call", "phone", "--hold"],
+        || {},
+    );
+    assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
+    // On hold the phone, told recvonly, sends nothing the browser hears.
+    let held = run.phase("alice", "phone", "held");
+    let level = held["audio"]["remote"]["dbfs"].as_f64().unwrap_or(0.0);
+    assert!(
+        level < -50.0,
+        "the browser heard {level} dBFS on hold: {held}"
+    );
+    // Resumed: the tones again both ways, on the same relay ports.
+    let resumed = run.phase("alice", "phone", "resumed");
+    assert_heard_in(resumed, "alice", "phone", BROWSER_HZ, 440.0);
+    assert_browser_via_relay(&run, "alice", "phone", &ports);
+    assert_phone_sdp(&callee, &ports, "RTP/AVP");
     assert_heard(&callee, BROWSER_HZ);
 }
 

@@ -22,6 +22,8 @@
 //                  registers and answers, sending a synthesized tone of
 //                  peer-hz instead of the fake capture (browser to browser)
 //   --tone-wav     the WAV Chromium's fake capture plays (looped)
+//   --hold         after measuring a call it places: hold (a re-INVITE with
+//                  a=sendonly), measure, resume, measure again
 //   --listen       seconds of audio measured per call (4)
 //   --settle       seconds between the answer and the measurement (2)
 //   --timeout      the whole run's hard limit in seconds (120)
@@ -42,6 +44,7 @@ const cfg = {
   pass: F.pass || 'alice-secret',
   call: list(F.call),
   answer: Number(F.answer || 0),
+  hold: F.hold === true || F.hold === '1',
   peer: F.peer ? { user: F.peer, pass: F['peer-pass'] || 'bob-secret', hz: Number(F['peer-hz'] || 440) } : null,
   toneWav: F['tone-wav'],
   listenS: Number(F.listen || 4),
@@ -102,16 +105,35 @@ async function bringUp(who, account, extra) {
   return C.gate(reg);
 }
 
-// The audio of `who`'s call with `peer`, measured; one JSON line.
-async function measure(who, peer, confirmed) {
-  return C.check(`${who}: audio of the call with ${peer} measured`, async () => {
+// The audio of `who`'s call with `peer` in `phase` (call, held, resumed),
+// measured; one JSON line.
+async function measure(who, peer, confirmed, phase = 'call') {
+  return C.check(`${who}: audio of the call with ${peer} measured${phase === 'call' ? '' : ' (' + phase + ')'}`, async () => {
     await sleep(cfg.settleS * 1000);
     const audio = await pages[who].evaluate((ms) => window.harness.measureAudio(ms), cfg.listenS * 1000);
     const stats = await pages[who].evaluate(() => window.harness.audioStats());
-    emit({ kind: 'media', page: who, peer, audio, stats });
+    emit({ kind: 'media', page: who, peer, phase, audio, stats });
     const rx = stats && stats.inbound ? stats.inbound.packetsReceived : 0;
     return { ok: !audio.error, detail: audio.error || `heard ${audio.remote && audio.remote.hz} Hz at ${audio.remote && audio.remote.dbfs} dBFS, sent ${audio.local && audio.local.hz} Hz; ${rx} packets in, ICE ${stats && stats.iceConnectionState}` };
   }, { needs: confirmed, stepS: cfg.stepS + cfg.settleS + cfg.listenS });
+}
+
+// Hold, measure, resume, measure: each a re-INVITE answered, the call
+// still confirmed, the offer's direction as asked.
+async function holdAndResume(who, peer, confirmed) {
+  for (const [on, phase, dir] of [[true, 'held', 'sendonly'], [false, 'resumed', 'sendrecv']]) {
+    const name = `${who}: ${on ? 'holds' : 'resumes'} the call with ${peer} (re-INVITE answered)`;
+    await C.check(name, async () => {
+      const r = await pages[who].evaluate((h) => window.harness.setHold(h), on);
+      const c = await callState(who);
+      // the re-INVITE's SDP (JsSIP writes the hold in what it sends, not in
+      // the RTCPeerConnection's own description)
+      const sdp = await pages[who].evaluate(() => (window.harness.wire.filter((w) => w.dir === '>>' && /^INVITE /.test(w.data)).pop() || {}).data);
+      const sent = (/a=(sendrecv|sendonly|recvonly|inactive)/.exec(sdp || '') || [])[1];
+      return { ok: r.ok && c.state === 'confirmed' && sent === dir, detail: `${r.ok ? 'answered' : r.cause}; call ${c.state}; offered a=${sent}` };
+    }, { needs: confirmed });
+    await measure(who, peer, [C.gate(name)], phase);
+  }
 }
 
 async function hangUp(who, peer, confirmed) {
@@ -161,6 +183,7 @@ async function main() {
     } else {
       await measure(me, target, gates);
     }
+    if (cfg.hold) await holdAndResume(me, target, gates);
     await hangUp(me, target, gates);
   }
 
