@@ -1,23 +1,27 @@
 //! A browser phone talks to desk phones through the media relay (issue
 //! 16): JsSIP 3.13 in headless Chromium (`tests/browser/browser_media.mjs`)
 //! registers over WSS with `switchboard serve` and calls a baresip phone
-//! doing plain RTP/AVP and one requiring SDES-SRTP (`mediaenc srtp-mand`);
-//! the server relays the media between the browser's WebRTC leg (ICE,
-//! DTLS-SRTP) and each phone's. Chromium's fake capture plays a 1000 Hz
-//! WAV as the browser's microphone, each phone a tone of its own: the
-//! browser must hear the phone's tone (WebAudio on the remote track) and
-//! the phone the browser's (the dominant frequency of its received-audio
-//! dump), and the SDP each phone received points at the relay, in its own
-//! profile. With `[media] relay = "auto"` (the legs need different
-//! profiles) and `"always"`; and a phone calling the browser.
+//! doing plain RTP/AVP (`[media] relay = "auto"`, the legs needing
+//! different profiles, and `"always"`) or one requiring SDES-SRTP
+//! (`mediaenc srtp-mand`; the server told `[media] webrtc_phone =
+//! "sdes"`); each kind of phone calls the browser too; the browser holds
+//! and resumes a call. The relay bridges the browser's WebRTC leg (ICE,
+//! DTLS-SRTP) and the phone's. Chromium's fake capture plays a 1000 Hz WAV
+//! as the browser's microphone, the phone a 440 Hz tone: the browser must
+//! hear the phone's tone (WebAudio on the remote track, packets in
+//! getStats) and the phone the browser's (the dominant frequency of its
+//! received-audio dump); the SDP the phone got points at the relay in its
+//! own profile, and the browser's ICE pair ends on a relay port with DTLS
+//! connected.
 //!
 //! A first case needs no relay: two JsSIP pages call each other directly
 //! (`relay = "never"`), each hearing the other's tone: the measurement
 //! itself works.
 //!
-//! Needs node, npm and Chromium as `browser_interop.rs` does. The browser
-//! runs are serialised (one Chromium at a time on a busy machine); every
-//! child is killed by PID when its test ends; every wait is bounded.
+//! Needs node, npm, Chromium and baresip as `browser_interop.rs` and
+//! `media_relay_e2e.rs` do. The browser runs are serialised (one Chromium
+//! at a time on a busy machine); every child is killed by PID when its
+//! test ends; every wait is bounded.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
