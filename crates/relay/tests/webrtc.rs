@@ -17,7 +17,7 @@ use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use switchboard_media::rtp::RtpPacket;
 use switchboard_proto::sdp::SessionDescription;
-use switchboard_relay::anchor::{leg_offer, webrtc_to_plain};
+use switchboard_relay::anchor::{leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
     LegMedia, LegOffer, Relay, RelayConfig, RelayEvent, SessionId, Side, StreamOffer, Transmit,
 };
@@ -575,4 +575,59 @@ fn video_payloads_pass_as_they_come_on_the_bundled_port() {
     assert_eq!(to_phone.len(), 1, "{:?}", call.phone_inbox);
     assert_eq!(to_phone[0].payload_type, vp8);
     assert_eq!(&to_phone[0].payload[..], frame);
+}
+
+#[test]
+fn the_browser_gets_the_phones_choice_of_codecs_and_directions() {
+    let now = Instant::now();
+    let offer = SessionDescription::parse(CHROMIUM_OFFER).unwrap();
+    let mut relay = relay();
+    let pending = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::pending(false); 2],
+    };
+    relay
+        .allocate(now, SESSION, leg_offer(&offer).unwrap(), pending)
+        .unwrap();
+    let answer = relay
+        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, CHROMIUM_OFFER)
+        .unwrap();
+    // The phone keeps PCMA and telephone events, holds, and refuses video.
+    let phone = SessionDescription::parse(
+        "v=0\r\no=phone 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 8 126\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n\
+a=sendonly\r\nm=video 0 RTP/AVP 96\r\n",
+    )
+    .unwrap();
+    let matched = webrtc_answer_matching(&answer, &phone);
+    SdpAnswer::from_sdp_string(&matched).unwrap();
+    let parsed = SessionDescription::parse(&matched).unwrap();
+    assert_eq!(
+        parsed.media[0].payload_types().collect::<Vec<_>>(),
+        vec![8, 126]
+    );
+    assert!(parsed.media[0].rtpmap(0).is_none(), "{matched}");
+    assert_eq!(
+        parsed.media_direction(0),
+        Some(switchboard_proto::sdp::Direction::SendOnly)
+    );
+    assert_eq!(
+        parsed.media_direction(1),
+        Some(switchboard_proto::sdp::Direction::Inactive)
+    );
+    assert!(matched.contains("a=fingerprint:") && matched.contains("a=ice-lite"));
+    // A phone that takes everything as offered leaves the answer alone.
+    let formats = |index: usize| -> String {
+        SessionDescription::parse(&answer).unwrap().media[index]
+            .formats
+            .join(" ")
+    };
+    let everything = SessionDescription::parse(&format!(
+        "v=0\r\no=phone 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP {}\r\na=sendrecv\r\nm=video 4002 RTP/AVP {}\r\na=sendrecv\r\n",
+        formats(0),
+        formats(1)
+    ))
+    .unwrap();
+    assert_eq!(webrtc_answer_matching(&answer, &everything), answer);
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
-use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_directions, webrtc_to_plain};
+use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
     LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
 };
@@ -538,7 +538,7 @@ fn to_browser(
     }
     if is_answer {
         let answer = call.webrtc_answer.as_deref()?;
-        return Some(Bytes::from(webrtc_answer_directions(answer, sdp)));
+        return Some(Bytes::from(webrtc_answer_matching(answer, sdp)));
     }
     match relay.offer_webrtc(now, session, side.other(), address, sdp) {
         Ok(offer) => Some(Bytes::from(offer)),

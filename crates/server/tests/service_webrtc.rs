@@ -108,10 +108,16 @@ fn parse(body: &[u8]) -> SessionDescription {
 }
 
 fn plain_sdp(ip: &str, port: u16) -> String {
+    plain_sdp_with_events(ip, port, 101)
+}
+
+/// A phone's SDP with telephone events at payload type `events` (an answer
+/// takes the offer's number).
+fn plain_sdp_with_events(ip: &str, port: u16, events: u8) -> String {
     format!(
         "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-         m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+         m=audio {port} RTP/AVP 0 8 {events}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:{events} telephone-event/8000\r\na=sendrecv\r\n"
     )
 }
 
@@ -157,7 +163,10 @@ fn a_browser_calls_a_phone_through_the_relay_in_auto() {
     let ok = ResponseBuilder::from_request(&invite, StatusCode::OK)
         .to_tag("bob-tag")
         .header(HeaderName::Contact, bob.contact.clone())
-        .body("application/sdp", plain_sdp("198.51.100.20", 5000))
+        .body(
+            "application/sdp",
+            plain_sdp_with_events("198.51.100.20", 5000, 126),
+        )
         .build()
         .unwrap();
     h.send(&bob, ok);
@@ -191,7 +200,10 @@ fn a_browser_calls_a_phone_through_the_relay_in_auto() {
     let again = ResponseBuilder::from_request(&invite, StatusCode::OK)
         .to_tag("bob-tag")
         .header(HeaderName::Contact, bob.contact.clone())
-        .body("application/sdp", plain_sdp("198.51.100.20", 5000))
+        .body(
+            "application/sdp",
+            plain_sdp_with_events("198.51.100.20", 5000, 126),
+        )
         .build()
         .unwrap();
     h.send(&bob, again);
