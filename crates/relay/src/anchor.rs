@@ -214,12 +214,15 @@ pub fn webrtc_to_plain(
     Ok(plain)
 }
 
-/// The relay's answer to a browser (str0m's, `answer`) with the directions
-/// the other party answered (`other`): a stream it holds or refused is
-/// `inactive` or `sendonly`/`recvonly` for the browser too. The text is
-/// returned as it is when no direction changes.
+/// The relay's answer to a browser (str0m's, `answer`) made to match what
+/// the other party answered (`other`): its directions (a stream it holds
+/// or refused is `inactive`, `sendonly` or `recvonly` for the browser too)
+/// and, when it kept some of them, only the payload types it kept (with
+/// their `a=rtpmap`, `a=fmtp` and `a=rtcp-fb`), so the browser sends only
+/// what the phone takes. The text is returned as it is when nothing
+/// changes.
 #[must_use]
-pub fn webrtc_answer_directions(answer: &str, other: &SessionDescription) -> String {
+pub fn webrtc_answer_matching(answer: &str, other: &SessionDescription) -> String {
     let Ok(mut parsed) = SessionDescription::parse(answer) else {
         return answer.to_owned();
     };
@@ -240,6 +243,28 @@ pub fn webrtc_answer_directions(answer: &str, other: &SessionDescription) -> Str
             media.set_direction(wanted);
             changed = true;
         }
+        let kept: Vec<u8> = theirs.payload_types().collect();
+        let ours: Vec<u8> = media.payload_types().collect();
+        let common: Vec<u8> = ours
+            .iter()
+            .copied()
+            .filter(|pt| kept.contains(pt))
+            .collect();
+        if theirs.port == 0 || common.is_empty() || common.len() == ours.len() {
+            continue;
+        }
+        media.formats = common.iter().map(u8::to_string).collect();
+        media.attributes.retain(|a| match a {
+            Attribute::RtpMap(map) => common.contains(&map.payload_type),
+            Attribute::Fmtp(fmtp) => fmtp.payload_type().is_none_or(|pt| common.contains(&pt)),
+            Attribute::Value { name, value } if name == "rtcp-fb" => value
+                .split_whitespace()
+                .next()
+                .and_then(|pt| pt.parse::<u8>().ok())
+                .is_none_or(|pt| common.contains(&pt)),
+            _ => true,
+        });
+        changed = true;
     }
     if changed {
         parsed.to_string()

@@ -88,6 +88,30 @@ fn leg(
     LegOffer::single(stream)
 }
 
+/// One session of one stream a side, small limits, short timers.
+fn config() -> RelayConfig {
+    RelayConfig {
+        ports: 40_000..=40_007,
+        max_sessions: 1,
+        max_packets_per_second: 50,
+        media_timeout: Duration::from_secs(5),
+        hold_timeout: Some(Duration::from_secs(20)),
+        latch_window: config_latch_window(),
+    }
+}
+
+/// Moves the clock on by up to 12.75 s and runs the relay's timers; the
+/// relay must not ask to be woken in the past.
+fn time_passes(relay: &mut Relay, now: Instant, step: Option<u8>) -> Instant {
+    let now = now + Duration::from_millis(u64::from(step.unwrap_or(0)) * 50);
+    relay.handle_timeout(now);
+    assert!(
+        relay.poll_timeout().is_none_or(|t| t > now),
+        "poll_timeout in the past after handle_timeout"
+    );
+    now
+}
+
 const fn config_latch_window() -> Duration {
     Duration::from_millis(500)
 }
@@ -116,15 +140,7 @@ pub fn run(data: &[u8]) {
     let mut reader = Reader { data };
     let start = Instant::now();
     let mut now = start;
-    let config = RelayConfig {
-        ports: 40_000..=40_007,
-        max_sessions: 1,
-        max_packets_per_second: 50,
-        media_timeout: Duration::from_secs(5),
-        hold_timeout: Some(Duration::from_secs(20)),
-        latch_window: config_latch_window(),
-    };
-    let mut relay = Relay::new(config, Box::new(SplitMix(7)));
+    let mut relay = Relay::new(config(), Box::new(SplitMix(7)));
     let key = MasterKey::generate(SrtpSuite::AesCm128HmacSha1_80, &mut SplitMix(9));
     let mut a_tx = SrtpContext::new(&key);
     let crypto = PeerCrypto { tag: 1, key };
@@ -164,14 +180,7 @@ pub fn run(data: &[u8]) {
                 stranger_in_window |= source == STRANGER && now < window_end;
                 relay.handle_packet(now, local, source, bytes);
             }
-            6 => {
-                now += Duration::from_millis(u64::from(reader.byte().unwrap_or(0)) * 50);
-                relay.handle_timeout(now);
-                assert!(
-                    relay.poll_timeout().is_none_or(|t| t > now),
-                    "poll_timeout in the past after handle_timeout"
-                );
-            }
+            6 => now = time_passes(&mut relay, now, reader.byte()),
             _ => {
                 // Every update and re-allocation opens the latch window again.
                 window_end = now + config_latch_window();
@@ -223,15 +232,7 @@ pub fn run_webrtc(data: &[u8]) {
     let mut reader = Reader { data };
     let start = Instant::now();
     let mut now = start;
-    let config = RelayConfig {
-        ports: 40_000..=40_007,
-        max_sessions: 1,
-        max_packets_per_second: 50,
-        media_timeout: Duration::from_secs(5),
-        hold_timeout: Some(Duration::from_secs(20)),
-        latch_window: config_latch_window(),
-    };
-    let mut relay = Relay::new(config, Box::new(SplitMix(7)));
+    let mut relay = Relay::new(config(), Box::new(SplitMix(7)));
     let browser_leg = LegOffer {
         media: LegMedia::WebRtc,
         streams: vec![StreamOffer::pending(true)],
@@ -281,14 +282,7 @@ pub fn run_webrtc(data: &[u8]) {
                 let local = ports.get(2).copied().unwrap_or(40_100);
                 relay.handle_packet(now, local, parties()[2], bytes);
             }
-            6 => {
-                now += Duration::from_millis(u64::from(reader.byte().unwrap_or(0)) * 50);
-                relay.handle_timeout(now);
-                assert!(
-                    relay.poll_timeout().is_none_or(|t| t > now),
-                    "poll_timeout in the past after handle_timeout"
-                );
-            }
+            6 => now = time_passes(&mut relay, now, reader.byte()),
             _ => {
                 // A re-offer: the same, or on hold.
                 let offer = if reader.byte().unwrap_or(0) % 2 == 0 {

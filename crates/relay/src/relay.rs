@@ -422,18 +422,9 @@ impl Relay {
     /// The deadline from [`Self::poll_timeout`] has passed: report sessions
     /// silent for the media timeout, and give the WebRTC legs their time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((deadline, session))) = self.rtc_deadlines.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.rtc_deadlines.pop();
-            let Some(state) = self.sessions.get_mut(&session) else {
-                continue;
-            };
-            if state.rtc_scheduled != Some(deadline) {
-                continue; // replaced by an earlier deadline
-            }
-            state.rtc_scheduled = None;
+        while let Some(state) = due(&mut self.rtc_deadlines, &mut self.sessions, now, |s| {
+            &mut s.rtc_scheduled
+        }) {
             let out = Outputs {
                 transmits: &mut self.transmits,
                 events: &mut self.events,
@@ -441,21 +432,13 @@ impl Relay {
             state.handle_rtc_timeout(now, out);
             Self::arm_rtc(&mut self.rtc_deadlines, state, Some(now));
         }
-        while let Some(Reverse((deadline, session))) = self.deadlines.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
-            let Some(state) = self.sessions.get_mut(&session) else {
-                continue;
-            };
-            if state.scheduled != Some(deadline) {
-                continue; // replaced by an earlier deadline
-            }
-            state.scheduled = None;
+        while let Some(state) = due(&mut self.deadlines, &mut self.sessions, now, |s| {
+            &mut s.scheduled
+        }) {
             match state.media_deadline(&self.config) {
                 Some(due) if due <= now => {
                     state.timed_out = true;
+                    let session = state.id();
                     let idle = now.saturating_duration_since(state.last_activity);
                     tracing::info!(%session, ?idle, "media timeout");
                     self.events
@@ -516,4 +499,32 @@ impl Relay {
             .map(|Reverse((deadline, _))| *deadline);
         media.into_iter().chain(rtc).min()
     }
+}
+
+/// The session of the next entry of `heap` due by `now` that is still
+/// live (`scheduled` names the session's field that holds its live
+/// deadline, cleared here); stale entries are dropped on the way.
+fn due<'a>(
+    heap: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
+    sessions: &'a mut HashMap<SessionId, Session>,
+    now: Instant,
+    scheduled: fn(&mut Session) -> &mut Option<Instant>,
+) -> Option<&'a mut Session> {
+    let mut live = None;
+    while let Some(Reverse((deadline, session))) = heap.peek().copied() {
+        if deadline > now {
+            break;
+        }
+        heap.pop();
+        // Else replaced by an earlier deadline, or the session is gone.
+        if let Some(state) = sessions.get_mut(&session) {
+            let slot = scheduled(state);
+            if *slot == Some(deadline) {
+                *slot = None;
+                live = Some(session);
+                break;
+            }
+        }
+    }
+    sessions.get_mut(&live?)
 }

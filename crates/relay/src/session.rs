@@ -459,32 +459,13 @@ fn accept(
     };
     let admission = latch.admit(now, source, also_ip);
     if admission == Admission::Stranger {
-        dropped.stranger += 1;
-        if !latch.stranger_reported {
-            latch.stranger_reported = true;
-            tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
-            events.push_back(RelayEvent::StrangerDropped {
-                session,
-                side,
-                stream: owner.stream,
-                source,
-            });
-        }
+        drop_stranger(session, owner, source, latch, dropped, events);
         return None;
     }
     // After the source check, so that a stranger's flood (dropped cheaply
     // above) does not eat the party's budget.
-    match leg.rate.check(now, config.max_packets_per_second) {
-        Rate::Allowed => {}
-        Rate::FirstExcess => {
-            dropped.rate_limited += 1;
-            events.push_back(RelayEvent::RateLimited { session, side });
-            return None;
-        }
-        Rate::Excess => {
-            dropped.rate_limited += 1;
-            return None;
-        }
+    if !within_rate(session, side, now, &mut leg.rate, config, dropped, events) {
+        return None;
     }
     let wire_len = bytes.len();
     let plain = match (&leg.media, &mut stream.inbound) {
@@ -564,32 +545,21 @@ fn accept_webrtc(
     // Every stream is bundled on the first port; the others hear nobody.
     let ours = owner.stream == 0 && !owner.rtcp && webrtc.accepts(now, source, &bytes);
     let latch = &mut stream.rtp_latch;
+    let dropped = &mut leg.stats.dropped;
     if !ours {
-        leg.stats.dropped.stranger += 1;
-        if !latch.stranger_reported {
-            latch.stranger_reported = true;
-            tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
-            out.events.push_back(RelayEvent::StrangerDropped {
-                session,
-                side,
-                stream: owner.stream,
-                source,
-            });
-        }
+        drop_stranger(session, owner, source, latch, dropped, out.events);
         return;
     }
-    match leg.rate.check(now, config.max_packets_per_second) {
-        Rate::Allowed => {}
-        Rate::FirstExcess => {
-            leg.stats.dropped.rate_limited += 1;
-            out.events
-                .push_back(RelayEvent::RateLimited { session, side });
-            return;
-        }
-        Rate::Excess => {
-            leg.stats.dropped.rate_limited += 1;
-            return;
-        }
+    if !within_rate(
+        session,
+        side,
+        now,
+        &mut leg.rate,
+        config,
+        dropped,
+        out.events,
+    ) {
+        return;
     }
     if latch.latched() != Some(source) {
         latch.latch(source);
@@ -615,6 +585,54 @@ fn accept_webrtc(
         },
     );
     count_out(&mut leg.stats, out.transmits, before);
+}
+
+/// Counts a stranger's packet, reported once per latch.
+fn drop_stranger(
+    session: SessionId,
+    owner: PortOwner,
+    source: SocketAddr,
+    latch: &mut Latch,
+    dropped: &mut DropCounts,
+    events: &mut VecDeque<RelayEvent>,
+) {
+    dropped.stranger += 1;
+    if !latch.stranger_reported {
+        latch.stranger_reported = true;
+        let side = owner.side;
+        tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
+        events.push_back(RelayEvent::StrangerDropped {
+            session,
+            side,
+            stream: owner.stream,
+            source,
+        });
+    }
+}
+
+/// Whether the leg's party is within its packet rate; over it the packet
+/// is counted (and the first excess of the second reported).
+fn within_rate(
+    session: SessionId,
+    side: Side,
+    now: Instant,
+    rate: &mut RateWindow,
+    config: &RelayConfig,
+    dropped: &mut DropCounts,
+    events: &mut VecDeque<RelayEvent>,
+) -> bool {
+    match rate.check(now, config.max_packets_per_second) {
+        Rate::Allowed => true,
+        Rate::FirstExcess => {
+            dropped.rate_limited += 1;
+            events.push_back(RelayEvent::RateLimited { session, side });
+            false
+        }
+        Rate::Excess => {
+            dropped.rate_limited += 1;
+            false
+        }
+    }
 }
 
 /// Counts the datagrams a leg queued after `before` as sent to its party.

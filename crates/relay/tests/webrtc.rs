@@ -17,7 +17,7 @@ use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use switchboard_media::rtp::RtpPacket;
 use switchboard_proto::sdp::SessionDescription;
-use switchboard_relay::anchor::{leg_offer, webrtc_to_plain};
+use switchboard_relay::anchor::{leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
     LegMedia, LegOffer, Relay, RelayConfig, RelayEvent, SessionId, Side, StreamOffer, Transmit,
 };
@@ -324,72 +324,17 @@ fn the_answer_to_the_browser_is_ice_lite_with_the_relay_as_the_candidate() {
     assert!(lines.contains(&connection.as_str()), "{answer}");
 }
 
-/// Chromium's offer, cut down: Opus, RED, G.722, G.711, CN and two
-/// telephone-event rates; VP8 with RTX and H.264 on a bundled video line.
-pub const CHROMIUM_OFFER: &str = "v=0\r\n\
-o=- 4611731400430051336 2 IN IP4 127.0.0.1\r\n\
-s=-\r\n\
-t=0 0\r\n\
-a=group:BUNDLE 0 1\r\n\
-a=extmap-allow-mixed\r\n\
-a=msid-semantic: WMS stream\r\n\
-m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126\r\n\
-c=IN IP4 0.0.0.0\r\n\
-a=rtcp:9 IN IP4 0.0.0.0\r\n\
-a=candidate:1467250027 1 udp 2122260223 192.0.2.30 50000 typ host generation 0\r\n\
-a=ice-ufrag:Fc1q\r\n\
-a=ice-pwd:FO0NvbQFQtJQ+xbJ1dPZKqbY\r\n\
-a=ice-options:trickle\r\n\
-a=fingerprint:sha-256 5D:F8:A5:25:4B:CB:07:67:93:67:8C:F4:94:90:84:47:1D:EC:5B:91:36:6C:49:6C:8C:BE:12:54:E1:3A:43:3B\r\n\
-a=setup:actpass\r\n\
-a=mid:0\r\n\
-a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
-a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
-a=sendrecv\r\n\
-a=msid:stream track-a\r\n\
-a=rtcp-mux\r\n\
-a=rtpmap:111 opus/48000/2\r\n\
-a=rtcp-fb:111 transport-cc\r\n\
-a=fmtp:111 minptime=10;useinbandfec=1\r\n\
-a=rtpmap:63 red/48000/2\r\n\
-a=fmtp:63 111/111\r\n\
-a=rtpmap:9 G722/8000\r\n\
-a=rtpmap:0 PCMU/8000\r\n\
-a=rtpmap:8 PCMA/8000\r\n\
-a=rtpmap:13 CN/8000\r\n\
-a=rtpmap:110 telephone-event/48000\r\n\
-a=rtpmap:126 telephone-event/8000\r\n\
-a=ssrc:3735928559 cname:abcdefgh\r\n\
-a=ssrc:3735928559 msid:stream track-a\r\n\
-m=video 9 UDP/TLS/RTP/SAVPF 96 97 102\r\n\
-c=IN IP4 0.0.0.0\r\n\
-a=rtcp:9 IN IP4 0.0.0.0\r\n\
-a=ice-ufrag:Fc1q\r\n\
-a=ice-pwd:FO0NvbQFQtJQ+xbJ1dPZKqbY\r\n\
-a=ice-options:trickle\r\n\
-a=fingerprint:sha-256 5D:F8:A5:25:4B:CB:07:67:93:67:8C:F4:94:90:84:47:1D:EC:5B:91:36:6C:49:6C:8C:BE:12:54:E1:3A:43:3B\r\n\
-a=setup:actpass\r\n\
-a=mid:1\r\n\
-a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
-a=sendrecv\r\n\
-a=msid:stream track-v\r\n\
-a=rtcp-mux\r\n\
-a=rtcp-rsize\r\n\
-a=rtpmap:96 VP8/90000\r\n\
-a=rtcp-fb:96 nack\r\n\
-a=rtcp-fb:96 nack pli\r\n\
-a=rtpmap:97 rtx/90000\r\n\
-a=fmtp:97 apt=96\r\n\
-a=rtpmap:102 H264/90000\r\n\
-a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n\
-a=ssrc-group:FID 1111 2222\r\n\
-a=ssrc:1111 cname:abcdefgh\r\n\
-a=ssrc:2222 cname:abcdefgh\r\n";
+/// Chromium's offer (`tests/data/chromium-offer.sdp`, cut down): Opus,
+/// RED, G.722, G.711, CN and two telephone-event rates; VP8 with RTX and
+/// H.264 on a bundled video line.
+fn chromium_offer() -> String {
+    include_str!("data/chromium-offer.sdp").replace('\n', "\r\n")
+}
 
 #[test]
 fn a_chromium_offer_gets_g711_and_video_and_the_phone_a_plain_offer() {
     let now = Instant::now();
-    let offer = SessionDescription::parse(CHROMIUM_OFFER).unwrap();
+    let offer = SessionDescription::parse(&chromium_offer()).unwrap();
     let leg = leg_offer(&offer).unwrap();
     assert_eq!(leg.media, LegMedia::WebRtc);
     assert_eq!(leg.streams.len(), 2);
@@ -400,7 +345,7 @@ fn a_chromium_offer_gets_g711_and_video_and_the_phone_a_plain_offer() {
     };
     let allocation = relay.allocate(now, SESSION, leg, pending).unwrap();
     let answer = relay
-        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, CHROMIUM_OFFER)
+        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, &chromium_offer())
         .unwrap();
     SdpAnswer::from_sdp_string(&answer).unwrap();
     let parsed = SessionDescription::parse(&answer).unwrap();
@@ -575,4 +520,59 @@ fn video_payloads_pass_as_they_come_on_the_bundled_port() {
     assert_eq!(to_phone.len(), 1, "{:?}", call.phone_inbox);
     assert_eq!(to_phone[0].payload_type, vp8);
     assert_eq!(&to_phone[0].payload[..], frame);
+}
+
+#[test]
+fn the_browser_gets_the_phones_choice_of_codecs_and_directions() {
+    let now = Instant::now();
+    let offer = SessionDescription::parse(&chromium_offer()).unwrap();
+    let mut relay = relay();
+    let pending = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::pending(false); 2],
+    };
+    relay
+        .allocate(now, SESSION, leg_offer(&offer).unwrap(), pending)
+        .unwrap();
+    let answer = relay
+        .answer_webrtc(now, SESSION, Side::Offerer, RELAY_IP, &chromium_offer())
+        .unwrap();
+    // The phone keeps PCMA and telephone events, holds, and refuses video.
+    let phone = SessionDescription::parse(
+        "v=0\r\no=phone 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 8 126\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:126 telephone-event/8000\r\n\
+a=sendonly\r\nm=video 0 RTP/AVP 96\r\n",
+    )
+    .unwrap();
+    let matched = webrtc_answer_matching(&answer, &phone);
+    SdpAnswer::from_sdp_string(&matched).unwrap();
+    let parsed = SessionDescription::parse(&matched).unwrap();
+    assert_eq!(
+        parsed.media[0].payload_types().collect::<Vec<_>>(),
+        vec![8, 126]
+    );
+    assert!(parsed.media[0].rtpmap(0).is_none(), "{matched}");
+    assert_eq!(
+        parsed.media_direction(0),
+        Some(switchboard_proto::sdp::Direction::SendOnly)
+    );
+    assert_eq!(
+        parsed.media_direction(1),
+        Some(switchboard_proto::sdp::Direction::Inactive)
+    );
+    assert!(matched.contains("a=fingerprint:") && matched.contains("a=ice-lite"));
+    // A phone that takes everything as offered leaves the answer alone.
+    let formats = |index: usize| -> String {
+        SessionDescription::parse(&answer).unwrap().media[index]
+            .formats
+            .join(" ")
+    };
+    let everything = SessionDescription::parse(&format!(
+        "v=0\r\no=phone 1 1 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP {}\r\na=sendrecv\r\nm=video 4002 RTP/AVP {}\r\na=sendrecv\r\n",
+        formats(0),
+        formats(1)
+    ))
+    .unwrap();
+    assert_eq!(webrtc_answer_matching(&answer, &everything), answer);
 }

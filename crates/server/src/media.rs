@@ -19,7 +19,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
-use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_directions, webrtc_to_plain};
+use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
     LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
 };
@@ -275,16 +275,15 @@ impl MediaRelay {
             webrtc_answer: None,
         };
         let anchored = if caller_browser {
-            from_browser(
-                &mut self.relay,
-                self.address,
+            let turn = BrowserTurn {
+                relay: &mut self.relay,
+                address: self.address,
                 now,
-                &mut call,
-                Side::Offerer,
-                false,
-                &sdp,
-                body,
-            )
+                call: &mut call,
+                side: Side::Offerer,
+                is_answer: false,
+            };
+            turn.browser_wrote(&sdp, body)
         } else if callees.browsers {
             self.relay
                 .offer_webrtc(now, session, Side::Answerer, self.address, &sdp)
@@ -344,27 +343,18 @@ impl MediaRelay {
             (media(side), media(side.other()))
         };
         if writer == LegMedia::WebRtc || other == LegMedia::WebRtc {
+            let turn = BrowserTurn {
+                relay: &mut self.relay,
+                address: self.address,
+                now,
+                call: &mut *call,
+                side,
+                is_answer,
+            };
             let out = if writer == LegMedia::WebRtc {
-                from_browser(
-                    &mut self.relay,
-                    self.address,
-                    now,
-                    call,
-                    side,
-                    is_answer,
-                    &sdp,
-                    body,
-                )
+                turn.browser_wrote(&sdp, body)
             } else {
-                to_browser(
-                    &mut self.relay,
-                    self.address,
-                    now,
-                    call,
-                    side,
-                    is_answer,
-                    &sdp,
-                )
+                turn.phone_wrote(&sdp)
             }?;
             if let Some(slot) = call.last.get_mut(index) {
                 *slot = Some(body.clone());
@@ -469,82 +459,89 @@ pub(crate) struct Callees {
     pub(crate) browsers: bool,
 }
 
-/// A browser's SDP (side `side`): str0m answers its offer (kept in
-/// `call.webrtc_answer` for the plain party's answer) or takes its answer
-/// to ours, and the plain party receives the browser's description as
-/// plain RTP at the relay.
-#[allow(clippy::too_many_arguments)]
-fn from_browser(
-    relay: &mut Relay,
+/// One SDP in a call with a browser, written by the party of `side` (an
+/// answer when `is_answer`), on its way to the other party.
+struct BrowserTurn<'a> {
+    relay: &'a mut Relay,
     address: IpAddr,
     now: Instant,
-    call: &mut Anchored,
+    call: &'a mut Anchored,
     side: Side,
     is_answer: bool,
-    sdp: &SessionDescription,
-    body: &Bytes,
-) -> Option<Bytes> {
-    let session = call.session;
-    let text = std::str::from_utf8(body).ok()?;
-    let leg = leg_offer(sdp).ok()?;
-    let accepted = if is_answer && relay.webrtc_offer_pending(session, side) {
-        if let Err(error) = relay.accept_webrtc_answer(now, session, side, text) {
-            tracing::debug!(%session, %error, "browser's answer refused");
-            return None;
-        }
-        None
-    } else {
-        let answer = match relay.answer_webrtc(now, session, side, address, text) {
-            Ok(answer) => answer,
-            Err(error) => {
-                tracing::debug!(%session, %error, "browser's offer refused");
-                return None;
-            }
-        };
-        let parsed = SessionDescription::parse(&answer).ok();
-        call.webrtc_answer = Some(answer);
-        parsed
-    };
-    if let Err(error) = relay.update(now, session, side, leg) {
-        tracing::debug!(%session, %error, "browser's SDP not relayed");
-        return None;
-    }
-    let allocation = relay.allocation(session)?;
-    let toward = match side {
-        Side::Offerer => &allocation.answerer,
-        Side::Answerer => &allocation.offerer,
-    };
-    let plain = webrtc_to_plain(sdp, address, toward, accepted.as_ref()).ok()?;
-    Some(Bytes::from(plain.to_string()))
 }
 
-/// A plain party's SDP (side `side`) in a call with a browser: its answer
-/// gives the browser the relay's answer with its directions; its offer
-/// becomes the relay's offer to the browser.
-fn to_browser(
-    relay: &mut Relay,
-    address: IpAddr,
-    now: Instant,
-    call: &mut Anchored,
-    side: Side,
-    is_answer: bool,
-    sdp: &SessionDescription,
-) -> Option<Bytes> {
-    let session = call.session;
-    let leg = leg_offer(sdp).ok()?;
-    if let Err(error) = relay.update(now, session, side, leg) {
-        tracing::debug!(%session, %error, "SDP not relayed");
-        return None;
-    }
-    if is_answer {
-        let answer = call.webrtc_answer.as_deref()?;
-        return Some(Bytes::from(webrtc_answer_directions(answer, sdp)));
-    }
-    match relay.offer_webrtc(now, session, side.other(), address, sdp) {
-        Ok(offer) => Some(Bytes::from(offer)),
-        Err(error) => {
-            tracing::debug!(%session, %error, "no WebRTC re-offer");
+impl BrowserTurn<'_> {
+    /// The browser's SDP: str0m answers its offer (kept in
+    /// `call.webrtc_answer` for the plain party's answer) or takes its
+    /// answer to ours, and the plain party receives the browser's
+    /// description as plain RTP at the relay.
+    fn browser_wrote(self, sdp: &SessionDescription, body: &Bytes) -> Option<Bytes> {
+        let Self {
+            relay,
+            address,
+            now,
+            call,
+            side,
+            is_answer,
+        } = self;
+        let session = call.session;
+        let text = std::str::from_utf8(body).ok()?;
+        let leg = leg_offer(sdp).ok()?;
+        let accepted = if is_answer && relay.webrtc_offer_pending(session, side) {
+            if let Err(error) = relay.accept_webrtc_answer(now, session, side, text) {
+                tracing::debug!(%session, %error, "browser's answer refused");
+                return None;
+            }
             None
+        } else {
+            let answer = match relay.answer_webrtc(now, session, side, address, text) {
+                Ok(answer) => answer,
+                Err(error) => {
+                    tracing::debug!(%session, %error, "browser's offer refused");
+                    return None;
+                }
+            };
+            let parsed = SessionDescription::parse(&answer).ok();
+            call.webrtc_answer = Some(answer);
+            parsed
+        };
+        if let Err(error) = relay.update(now, session, side, leg) {
+            tracing::debug!(%session, %error, "browser's SDP not relayed");
+            return None;
+        }
+        let allocation = relay.allocation(session)?;
+        let toward = match side {
+            Side::Offerer => &allocation.answerer,
+            Side::Answerer => &allocation.offerer,
+        };
+        let plain = webrtc_to_plain(sdp, address, toward, accepted.as_ref()).ok()?;
+        Some(Bytes::from(plain.to_string()))
+    }
+
+    /// The plain party's SDP: its answer gives the browser the relay's
+    /// answer matched to it; its offer becomes the relay's offer to the
+    /// browser.
+    fn phone_wrote(self, sdp: &SessionDescription) -> Option<Bytes> {
+        let session = self.call.session;
+        let leg = leg_offer(sdp).ok()?;
+        if let Err(error) = self.relay.update(self.now, session, self.side, leg) {
+            tracing::debug!(%session, %error, "SDP not relayed");
+            return None;
+        }
+        if self.is_answer {
+            let answer = self.call.webrtc_answer.as_deref()?;
+            return Some(Bytes::from(webrtc_answer_matching(answer, sdp)));
+        }
+        let browser = self.side.other();
+        match self
+            .relay
+            .offer_webrtc(self.now, session, browser, self.address, sdp)
+        {
+            Ok(offer) => Some(Bytes::from(offer)),
+            Err(error) => {
+                tracing::debug!(%session, %error, "no WebRTC re-offer");
+                None
+            }
         }
     }
 }
