@@ -19,7 +19,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -48,17 +48,6 @@ fn free_port_block() -> RangeInclusive<u16> {
         first += RELAY_PORTS;
         assert!(first < 32_700, "no free block of relay ports");
     }
-}
-
-/// The value of the metric line starting with `name ` (no labels).
-fn metric(admin: SocketAddr, name: &str) -> u64 {
-    let text = metrics(admin);
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 /// A baresip for `user` registered at `server`, playing a `hz` tone and

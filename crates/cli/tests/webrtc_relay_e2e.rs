@@ -33,6 +33,7 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::process::Command;
@@ -56,25 +57,56 @@ const RELAY_PORTS: u16 = 20;
 /// One Chromium at a time.
 static CHROMIUM_RUN: Mutex<()> = Mutex::new(());
 
-/// `serve` with a WSS listener (a self-signed certificate) and the
-/// `[media]` section `media` on a free block of ports: the server, its
-/// WSS URL and the relay's ports.
-fn serve_wss(dir: &Path, data: &Path, media: &str) -> (Server, String, RangeInclusive<u16>) {
-    let (cert, key) = self_signed(dir);
-    let wss = free_port();
-    let first = free_udp_run(RELAY_PORTS);
-    let ports = first..=first + RELAY_PORTS - 1;
-    let config = format!(
-        "{NO_RATE_LIMIT}[media]\n{media}ports = \"{first}-{}\"\n",
-        ports.end()
-    );
-    let server = switchboard()
-        .serve(data)
-        .config(&config)
-        .listen(&format!("wss:127.0.0.1:{wss}"))
-        .certificate(&cert, &key)
-        .start();
-    (server, format!("wss://127.0.0.1:{wss}"), ports)
+/// `serve` with a WSS listener (a self-signed certificate), the admin
+/// API, and the `[media]` section `media` on a free block of ports.
+struct Relaying {
+    server: Server,
+    /// Its `wss://` URL.
+    wss: String,
+    /// The relay's ports.
+    ports: RangeInclusive<u16>,
+    /// The admin API (for `/metrics`).
+    admin: SocketAddr,
+}
+
+impl Relaying {
+    fn start(dir: &Path, data: &Path, media: &str) -> Self {
+        let (cert, key) = self_signed(dir);
+        let wss = free_port();
+        let admin = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let first = free_udp_run(RELAY_PORTS);
+        let ports = first..=first + RELAY_PORTS - 1;
+        let config = format!(
+            "{NO_RATE_LIMIT}[media]\n{media}ports = \"{first}-{}\"\n",
+            ports.end()
+        );
+        let server = switchboard()
+            .serve(data)
+            .config(&config)
+            .listen(&format!("wss:127.0.0.1:{wss}"))
+            .certificate(&cert, &key)
+            .args(&["--admin", &admin.to_string()])
+            .start();
+        Self {
+            server,
+            wss: format!("wss://127.0.0.1:{wss}"),
+            ports,
+            admin,
+        }
+    }
+
+    /// Asserts that the relay holds no session (5 s at most): the
+    /// hang-up released the call's, WebRTC leg and all.
+    fn assert_released(&self) {
+        assert!(
+            wait_for(Duration::from_secs(5), || metric(
+                self.admin,
+                "switchboard_relay_sessions"
+            ) == 0),
+            "the relay session outlived the call\n{}",
+            metrics(self.admin)
+        );
+    }
 }
 
 /// What one run of the browser script reported.
@@ -113,7 +145,8 @@ impl BrowserRun {
 }
 
 /// The browser script (its files under `webrtc-relay/name` in the
-/// target's temporary folder) as `user` (password `pass`) at `wss_url`, with
+/// target's temporary folder) as `user` (password `pass`) at `relaying`'s
+/// WSS URL, with
 /// `args` (`--call`, `--answer`, `--peer` ...) and Chromium's microphone
 /// playing a [`BROWSER_HZ`] tone; `while_running` is called once node is
 /// started (to dial the browser). Fails the test unless every check of
@@ -121,8 +154,7 @@ impl BrowserRun {
 fn run_browser(
     name: &str,
     dir: &Path,
-    server: &Server,
-    wss_url: &str,
+    relaying: &Relaying,
     (user, pass): (&str, &str),
     args: &[&str],
     while_running: impl FnOnce(),
@@ -139,7 +171,7 @@ fn run_browser(
     let mut command = Command::new("node");
     command
         .arg("browser_media.mjs")
-        .args(["--ws-url", wss_url, "--domain", DOMAIN])
+        .args(["--ws-url", &relaying.wss, "--domain", DOMAIN])
         .args(["--user", user, "--pass", pass])
         .args(["--tone-wav", path_str(&wav)])
         .args(["--timeout", &RUN_TIMEOUT_S.to_string()])
@@ -156,7 +188,7 @@ fn run_browser(
         format!(
             "--- traces in {}\n--- server:\n{}",
             out.display(),
-            server.log_text()
+            relaying.server.log_text()
         )
     };
     let (_, lines) = checks_output(node, Duration::from_secs(RUN_TIMEOUT_S + 45), &context);
@@ -300,12 +332,11 @@ fn two_jssip_pages_hear_each_other_directly() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     switchboard().add_users(&data, &[("alice", "alice-pw"), ("bob", "bob-pw")]);
-    let (server, wss, _) = serve_wss(dir.path(), &data, "relay = \"never\"\n");
+    let relaying = Relaying::start(dir.path(), &data, "relay = \"never\"\n");
     let run = run_browser(
         "browser-to-browser",
         dir.path(),
-        &server,
-        &wss,
+        &relaying,
         ("alice", "alice-pw"),
         &["--peer", "bob", "--peer-pass", "bob-pw", "--peer-hz", "440"],
         || {},
@@ -385,21 +416,21 @@ fn browser_calls_phone(relay: &str, kind: Phone) {
         "relay = \"{relay}\"\nwebrtc_phone = \"{}\"\n",
         kind.webrtc_phone()
     );
-    let (server, wss, ports) = serve_wss(d, &data, &media);
-    let callee = phone(d, "phone", 440.0, &server, kind.mediaenc());
+    let relaying = Relaying::start(d, &data, &media);
+    let callee = phone(d, "phone", 440.0, &relaying.server, kind.mediaenc());
     let run = run_browser(
         &format!("browser-calls-{}-phone-{relay}", kind.name()),
         d,
-        &server,
-        &wss,
+        &relaying,
         ("alice", "alice-pw"),
         &["--call", "phone"],
         || {},
     );
     assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
-    assert_browser_via_relay(&run, "alice", "phone", &ports);
-    assert_phone_sdp(&callee, &ports, kind.profile());
+    assert_browser_via_relay(&run, "alice", "phone", &relaying.ports);
+    assert_phone_sdp(&callee, &relaying.ports, kind.profile());
     assert_heard(&callee, BROWSER_HZ);
+    relaying.assert_released();
 }
 
 #[test]
@@ -409,13 +440,12 @@ fn jssip_holds_and_resumes_a_call_with_an_rtp_phone_through_the_relay() {
     let d = dir.path();
     let data = d.join("data");
     switchboard().add_users(&data, &[("alice", "alice-pw"), ("phone", "secret")]);
-    let (server, wss, ports) = serve_wss(d, &data, "relay = \"always\"\n");
-    let callee = phone(d, "phone", 440.0, &server, None);
+    let relaying = Relaying::start(d, &data, "relay = \"always\"\n");
+    let callee = phone(d, "phone", 440.0, &relaying.server, None);
     let run = run_browser(
         "browser-holds-rtp-phone",
         d,
-        &server,
-        &wss,
+        &relaying,
         ("alice", "alice-pw"),
         &["--call", "phone", "--hold"],
         || {},
@@ -431,9 +461,10 @@ fn jssip_holds_and_resumes_a_call_with_an_rtp_phone_through_the_relay() {
     // Resumed: the tones again both ways, on the same relay ports.
     let resumed = run.phase("alice", "phone", "resumed");
     assert_heard_in(resumed, "alice", "phone", BROWSER_HZ, 440.0);
-    assert_browser_via_relay(&run, "alice", "phone", &ports);
-    assert_phone_sdp(&callee, &ports, "RTP/AVP");
+    assert_browser_via_relay(&run, "alice", "phone", &relaying.ports);
+    assert_phone_sdp(&callee, &relaying.ports, "RTP/AVP");
     assert_heard(&callee, BROWSER_HZ);
+    relaying.assert_released();
 }
 
 #[test]
@@ -454,22 +485,24 @@ fn phone_calls_browser(kind: Phone) {
     let d = dir.path();
     let data = d.join("data");
     switchboard().add_users(&data, &[("alice", "alice-pw"), ("phone", "secret")]);
-    let (server, wss, ports) = serve_wss(d, &data, "relay = \"auto\"\n");
-    let mut caller = phone(d, "phone", 440.0, &server, kind.mediaenc());
+    let relaying = Relaying::start(d, &data, "relay = \"auto\"\n");
+    let mut caller = phone(d, "phone", 440.0, &relaying.server, kind.mediaenc());
     let run = run_browser(
         &format!("{}-phone-calls-browser", kind.name()),
         d,
-        &server,
-        &wss,
+        &relaying,
         ("alice", "alice-pw"),
         &["--answer", "1"],
         || {
-            server.wait_registered(&format!("sip:alice@{DOMAIN}"), Duration::from_secs(60));
+            relaying
+                .server
+                .wait_registered(&format!("sip:alice@{DOMAIN}"), Duration::from_secs(60));
             caller.command("dial", &format!("sip:alice@{DOMAIN}"));
         },
     );
     assert_browser_heard(&run, "alice", "phone", BROWSER_HZ, 440.0);
-    assert_browser_via_relay(&run, "alice", "phone", &ports);
-    assert_phone_sdp(&caller, &ports, kind.profile());
+    assert_browser_via_relay(&run, "alice", "phone", &relaying.ports);
+    assert_phone_sdp(&caller, &relaying.ports, kind.profile());
     assert_heard(&caller, BROWSER_HZ);
+    relaying.assert_released();
 }

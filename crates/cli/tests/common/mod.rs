@@ -90,6 +90,17 @@ pub fn assert_heard(phone: &Baresip, hz: f32) {
     );
 }
 
+/// The value of the metric line starting with `name ` (no labels).
+pub fn metric(admin: SocketAddr, name: &str) -> u64 {
+    let text = metrics(admin);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
 /// `switchboard token create NAME` on `data`: the token printed.
 pub fn create_token(data: &Path, name: &str) -> String {
     let o = switchboard().run(&["token", "create", name, "--data", path_str(data)]);
