@@ -146,11 +146,10 @@ impl BrowserRun {
 
 /// The browser script (its files under `webrtc-relay/name` in the
 /// target's temporary folder) as `user` (password `pass`) at `relaying`'s
-/// WSS URL, with
-/// `args` (`--call`, `--answer`, `--peer` ...) and Chromium's microphone
-/// playing a [`BROWSER_HZ`] tone; `while_running` is called once node is
-/// started (to dial the browser). Fails the test unless every check of
-/// the script passed.
+/// WSS URL, with `args` (`--call`, `--answer`, `--peer` ...) and
+/// Chromium's microphone playing a [`BROWSER_HZ`] tone; `while_running`
+/// is called once node is started (to dial the browser). Fails the test
+/// unless every check of the script passed.
 fn run_browser(
     name: &str,
     dir: &Path,
