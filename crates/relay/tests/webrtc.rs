@@ -576,3 +576,48 @@ m=audio 4000 RTP/AVP {}\r\na=sendrecv\r\nm=video 4002 RTP/AVP {}\r\na=sendrecv\r
     .unwrap();
     assert_eq!(webrtc_answer_matching(&answer, &everything), answer);
 }
+
+#[test]
+fn a_re_offer_with_nothing_new_restarts_ice_and_media_goes_on() {
+    let (mut call, mid, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+
+    // The phone's session refresh: the same sendrecv audio. The relay
+    // (the answerer so far) offers, restarting ICE on its candidate.
+    let phone_sdp = SessionDescription::parse(
+        "v=0\r\no=phone 1 2 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+    )
+    .unwrap();
+    let offer = call
+        .relay
+        .offer_webrtc(call.now, SESSION, Side::Offerer, RELAY_IP, &phone_sdp)
+        .unwrap();
+    assert!(offer.contains("a=setup:actpass"), "{offer}");
+    let answer = call
+        .browser
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap()
+        .to_sdp_string();
+    call.relay
+        .accept_webrtc_answer(call.now, SESSION, Side::Offerer, &answer)
+        .unwrap();
+    call.run(Duration::from_secs(3));
+
+    call.browser_sends(mid, 5, b"after-the-refresh");
+    call.run(Duration::from_millis(100));
+    let heard: Vec<_> = call
+        .phone_inbox
+        .iter()
+        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+        .map(|p| p.payload)
+        .collect();
+    assert_eq!(heard, vec![Bytes::from_static(b"after-the-refresh")]);
+    let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
+    call.relay
+        .handle_packet(call.now, phone_port, addr(PHONE), rtp(11, b"still-heard"));
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.browser_rtp(), vec![(0, b"still-heard".to_vec())]);
+}
