@@ -495,6 +495,12 @@ impl BrowserTurn<'_> {
         let session = call.session;
         let text = std::str::from_utf8(body).ok()?;
         let leg = leg_offer(sdp).ok()?;
+        // First, so that a description str0m would take but the relay
+        // cannot (another number of streams) leaves str0m as it was.
+        if let Err(error) = relay.update(now, session, side, leg) {
+            tracing::debug!(%session, %error, "browser's SDP not relayed");
+            return None;
+        }
         let accepted = if is_answer {
             // With no offer of ours pending, nothing for str0m to learn.
             if relay.webrtc_offer_pending(session, side) {
@@ -516,10 +522,6 @@ impl BrowserTurn<'_> {
             call.webrtc_answer = Some(answer);
             parsed
         };
-        if let Err(error) = relay.update(now, session, side, leg) {
-            tracing::debug!(%session, %error, "browser's SDP not relayed");
-            return None;
-        }
         let allocation = relay.allocation(session)?;
         let toward = match side {
             Side::Offerer => &allocation.answerer,
