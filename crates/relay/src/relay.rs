@@ -277,8 +277,8 @@ impl Relay {
     /// phone's description `model`: one stream per `m=` line with the
     /// phone's payload types of PCMU, PCMA, telephone-event, VP8 and H.264,
     /// and its directions (a re-offer changes only directions; when nothing
-    /// changed, the last description is offered again). The browser's
-    /// answer goes to [`Self::accept_webrtc_answer`].
+    /// changed, as in a session refresh, the offer restarts ICE on the same
+    /// candidate). The browser's answer goes to [`Self::accept_webrtc_answer`].
     ///
     /// # Errors
     ///

@@ -64,8 +64,6 @@ pub(crate) struct WebRtcLeg {
     sent: Vec<Option<u64>>,
     /// Our offer waiting for the browser's answer.
     pending: Option<SdpPendingOffer>,
-    /// The last description this leg gave the browser.
-    local_sdp: Option<String>,
     /// When the `Rtc` wants its next timeout input.
     timeout: Option<Instant>,
 }
@@ -88,6 +86,16 @@ pub(crate) struct Drained<'a> {
     pub(crate) transmits: &'a mut VecDeque<Transmit>,
     /// Plain RTP from the browser, with the stream (`m=` index) it belongs to.
     pub(crate) received: &'a mut Vec<(usize, Bytes)>,
+}
+
+impl Drained<'_> {
+    /// The same queues, for one more drain.
+    fn reborrow(&mut self) -> Drained<'_> {
+        Drained {
+            transmits: &mut *self.transmits,
+            received: &mut *self.received,
+        }
+    }
 }
 
 impl WebRtcLeg {
@@ -145,7 +153,6 @@ impl WebRtcLeg {
             mids: Vec::new(),
             sent: Vec::new(),
             pending: None,
-            local_sdp: None,
             timeout: None,
         })
     }
@@ -172,18 +179,18 @@ impl WebRtcLeg {
         self.drain(out);
         let answer = self.addressed(result?.to_sdp_string());
         self.learn_mids(&answer);
-        self.local_sdp = Some(answer.clone());
         Ok(answer)
     }
 
     /// Our offer to the browser, made from a SIP phone's description
     /// (`model`): a stream per `m=` line the first time, the phone's
-    /// directions on a re-offer. When nothing changed, the last description
-    /// given is offered again (`None` if there was none).
+    /// directions on a re-offer. When nothing changed (a session refresh)
+    /// str0m makes no offer by itself: an ICE restart on the same
+    /// candidate makes one (the browser checks again, DTLS and SRTP stay).
     pub(crate) fn create_offer(
         &mut self,
         model: &SessionDescription,
-        out: Drained<'_>,
+        mut out: Drained<'_>,
     ) -> Option<String> {
         let mut api = self.rtc.sdp_api();
         for (index, media) in model.media.iter().enumerate() {
@@ -200,17 +207,18 @@ impl WebRtcLeg {
                 }
             }
         }
-        let applied = api.apply();
-        self.drain(out);
-        match applied {
-            Some((offer, pending)) => {
-                let text = self.addressed(offer.to_sdp_string());
-                self.pending = Some(pending);
-                self.local_sdp = Some(text.clone());
-                Some(text)
-            }
-            None => self.local_sdp.clone(),
+        let mut applied = api.apply();
+        self.drain(out.reborrow());
+        if applied.is_none() {
+            let mut api = self.rtc.sdp_api();
+            api.ice_restart(true);
+            applied = api.apply();
+            self.drain(out);
         }
+        let (offer, pending) = applied?;
+        let text = self.addressed(offer.to_sdp_string());
+        self.pending = Some(pending);
+        Some(text)
     }
 
     /// The browser's answer to our offer.
@@ -268,7 +276,7 @@ impl WebRtcLeg {
         now: Instant,
         stream: usize,
         plain: &Bytes,
-        out: Drained<'_>,
+        mut out: Drained<'_>,
     ) -> bool {
         let Ok(packet) = RtpPacket::parse(plain.clone()) else {
             return false;
@@ -300,22 +308,12 @@ impl WebRtcLeg {
         .marker(packet.marker);
         tx.write_rtp(write);
         set_slot(&mut self.sent, stream, Some(seq));
-        let Drained {
-            transmits,
-            received,
-        } = out;
-        self.drain(Drained {
-            transmits,
-            received,
-        });
+        self.drain(out.reborrow());
         // str0m's pacer releases what was written at the next time input.
         if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
             tracing::debug!(%error, "WebRTC write failed");
         }
-        self.drain(Drained {
-            transmits,
-            received,
-        });
+        self.drain(out);
         true
     }
 

@@ -16,10 +16,12 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::RtpWrite;
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use switchboard_media::rtp::RtpPacket;
+use switchboard_media::srtp::{MasterKey, SrtpContext, SrtpSuite};
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
-    LegMedia, LegOffer, Relay, RelayConfig, RelayEvent, SessionId, Side, StreamOffer, Transmit,
+    LegMedia, LegOffer, PeerCrypto, Relay, RelayConfig, RelayEvent, SessionId, Side, StreamOffer,
+    Transmit,
 };
 
 const RELAY_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
@@ -186,6 +188,15 @@ fn call_from_browser() -> (Call, Mid, String) {
 
 /// The same with one stream of each kind in `kinds` (a phone stream each).
 fn call_from_browser_with(kinds: &[MediaKind]) -> (Call, Vec<Mid>, String) {
+    let phone = LegOffer {
+        media: LegMedia::Rtp,
+        streams: vec![StreamOffer::at(addr(PHONE)); kinds.len()],
+    };
+    call_from_browser_to(kinds, phone)
+}
+
+/// The same with the phone's leg as given.
+fn call_from_browser_to(kinds: &[MediaKind], phone: LegOffer) -> (Call, Vec<Mid>, String) {
     let now = Instant::now();
     let mut browser = browser(now);
     let mut change = browser.sdp_api();
@@ -200,10 +211,6 @@ fn call_from_browser_with(kinds: &[MediaKind]) -> (Call, Vec<Mid>, String) {
     assert_eq!(leg.media, LegMedia::WebRtc);
 
     let mut relay = relay();
-    let phone = LegOffer {
-        media: LegMedia::Rtp,
-        streams: vec![StreamOffer::at(addr(PHONE)); kinds.len()],
-    };
     let allocation = relay.allocate(now, SESSION, leg, phone).unwrap();
     let webrtc_port = allocation.offerer.streams[0].rtp_port;
     let answer = relay
@@ -575,4 +582,89 @@ m=audio 4000 RTP/AVP {}\r\na=sendrecv\r\nm=video 4002 RTP/AVP {}\r\na=sendrecv\r
     ))
     .unwrap();
     assert_eq!(webrtc_answer_matching(&answer, &everything), answer);
+}
+
+#[test]
+fn a_re_offer_with_nothing_new_restarts_ice_and_media_goes_on() {
+    let (mut call, mid, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+
+    // The phone's session refresh: the same sendrecv audio. The relay
+    // (the answerer so far) offers, restarting ICE on its candidate.
+    let phone_sdp = SessionDescription::parse(
+        "v=0\r\no=phone 1 2 IN IP4 192.0.2.40\r\ns=-\r\nc=IN IP4 192.0.2.40\r\nt=0 0\r\n\
+m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+    )
+    .unwrap();
+    let offer = call
+        .relay
+        .offer_webrtc(call.now, SESSION, Side::Offerer, RELAY_IP, &phone_sdp)
+        .unwrap();
+    assert!(offer.contains("a=setup:actpass"), "{offer}");
+    let answer = call
+        .browser
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap()
+        .to_sdp_string();
+    call.relay
+        .accept_webrtc_answer(call.now, SESSION, Side::Offerer, &answer)
+        .unwrap();
+    call.run(Duration::from_secs(3));
+
+    call.browser_sends(mid, 5, b"after-the-refresh");
+    call.run(Duration::from_millis(100));
+    let heard: Vec<_> = call
+        .phone_inbox
+        .iter()
+        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+        .map(|p| p.payload)
+        .collect();
+    assert_eq!(heard, vec![Bytes::from_static(b"after-the-refresh")]);
+    let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
+    call.relay
+        .handle_packet(call.now, phone_port, addr(PHONE), rtp(11, b"still-heard"));
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.browser_rtp(), vec![(0, b"still-heard".to_vec())]);
+}
+
+#[test]
+fn an_sdes_phone_and_a_browser_hear_each_other_through_both_kinds_of_srtp() {
+    let phone_key = MasterKey::generate(
+        SrtpSuite::AesCm128HmacSha1_80,
+        &mut StdRng::seed_from_u64(11),
+    );
+    let phone = LegOffer::single(StreamOffer::at(addr(PHONE)).with_crypto(PeerCrypto {
+        tag: 1,
+        key: phone_key.clone(),
+    }));
+    let (mut call, mids, _) = call_from_browser_to(&[MediaKind::Audio], phone);
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+    let toward_phone = call.relay.allocation(SESSION).unwrap().answerer;
+    let relay_key = toward_phone.streams[0].crypto.clone().unwrap().key;
+
+    // The browser's audio reaches the phone as SRTP under the relay's key.
+    call.browser_sends(mids[0], 1, b"dtls-to-sdes");
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.phone_inbox.len(), 1);
+    let mut phone_rx = SrtpContext::new(&relay_key);
+    let plain = phone_rx.unprotect_rtp(&call.phone_inbox[0].bytes).unwrap();
+    assert_eq!(
+        &RtpPacket::parse(plain).unwrap().payload[..],
+        b"dtls-to-sdes"
+    );
+
+    // The phone's SRTP, under its own key, reaches the browser decrypted.
+    let mut phone_tx = SrtpContext::new(&phone_key);
+    let protected = phone_tx.protect_rtp(&rtp(3, b"sdes-to-dtls")).unwrap();
+    call.relay.handle_packet(
+        call.now,
+        toward_phone.streams[0].rtp_port,
+        addr(PHONE),
+        protected,
+    );
+    call.run(Duration::from_millis(100));
+    assert_eq!(call.browser_rtp(), vec![(0, b"sdes-to-dtls".to_vec())]);
 }

@@ -99,9 +99,11 @@ struct Anchored {
     /// The last SDP each side sent (offerer, answerer): a retransmission
     /// is rewritten again without restarting the latches.
     last: [Option<Bytes>; 2],
-    /// What the other party received for each side's last SDP, when a
-    /// browser is in the call (str0m's descriptions are not made twice).
-    last_out: [Option<Bytes>; 2],
+    /// What the other party received for each side's last SDP and whether
+    /// that SDP was an answer, when a browser is in the call (str0m's
+    /// descriptions are not made twice for a retransmission; the same body
+    /// as an offer later, a session refresh, is a new turn).
+    last_out: [Option<(bool, Bytes)>; 2],
     /// The relay's answer to the browser's last offer, given to the
     /// browser with the plain party's answer.
     webrtc_answer: Option<String>,
@@ -300,7 +302,7 @@ impl MediaRelay {
             return Ok(None);
         };
         if caller_browser || callees.browsers {
-            call.last_out[0] = Some(anchored.clone());
+            call.last_out[0] = Some((false, anchored.clone()));
         }
         tracing::debug!(call_id, %session, caller_browser, callee_browser = callees.browsers, "call anchored on the media relay");
         self.by_session.insert(session, call_id.to_owned());
@@ -330,9 +332,15 @@ impl MediaRelay {
         let sdp = parse(body)?;
         let index = usize::from(side == Side::Answerer);
         let known = call.last.get(index).and_then(Option::as_ref) == Some(body);
+        // A retransmitted answer, or the initial offer sent on to the next
+        // target, is given what it got before; an offer in an answered call
+        // (a re-INVITE, however alike) is a new turn.
+        let answered = call.last.get(1 - index).is_some_and(Option::is_some);
         let cached = call.last_out.get(index).cloned().flatten();
-        if let (true, Some(cached)) = (known, cached) {
-            return Some(cached);
+        if let (true, Some((was_answer, cached))) = (known, cached) {
+            if was_answer == is_answer && (is_answer || !answered) {
+                return Some(cached);
+            }
         }
         let (writer, other) = {
             let allocation = self.relay.allocation(call.session)?;
@@ -360,7 +368,7 @@ impl MediaRelay {
                 *slot = Some(body.clone());
             }
             if let Some(slot) = call.last_out.get_mut(index) {
-                *slot = Some(out.clone());
+                *slot = Some((is_answer, out.clone()));
             }
             return Some(out);
         }
@@ -487,10 +495,19 @@ impl BrowserTurn<'_> {
         let session = call.session;
         let text = std::str::from_utf8(body).ok()?;
         let leg = leg_offer(sdp).ok()?;
-        let accepted = if is_answer && relay.webrtc_offer_pending(session, side) {
-            if let Err(error) = relay.accept_webrtc_answer(now, session, side, text) {
-                tracing::debug!(%session, %error, "browser's answer refused");
-                return None;
+        // First, so that a description str0m would take but the relay
+        // cannot (another number of streams) leaves str0m as it was.
+        if let Err(error) = relay.update(now, session, side, leg) {
+            tracing::debug!(%session, %error, "browser's SDP not relayed");
+            return None;
+        }
+        let accepted = if is_answer {
+            // With no offer of ours pending, nothing for str0m to learn.
+            if relay.webrtc_offer_pending(session, side) {
+                if let Err(error) = relay.accept_webrtc_answer(now, session, side, text) {
+                    tracing::debug!(%session, %error, "browser's answer refused");
+                    return None;
+                }
             }
             None
         } else {
@@ -505,10 +522,6 @@ impl BrowserTurn<'_> {
             call.webrtc_answer = Some(answer);
             parsed
         };
-        if let Err(error) = relay.update(now, session, side, leg) {
-            tracing::debug!(%session, %error, "browser's SDP not relayed");
-            return None;
-        }
         let allocation = relay.allocation(session)?;
         let toward = match side {
             Side::Offerer => &allocation.answerer,

@@ -244,3 +244,96 @@ fn a_phone_calling_a_phone_in_auto_is_not_anchored_for_webrtc_reasons() {
     assert_eq!(std::str::from_utf8(invite.body()).unwrap(), offer);
     assert_eq!(h.service.metrics().relay_sessions, 0);
 }
+
+/// The phone's re-INVITE (CSeq `cseq`) in the call of `invite`, with `sdp`;
+/// the browser (`browser`, alice) answers the offer it gets. Returns that
+/// offer and the 200 OK bob gets.
+fn bob_reoffers(
+    h: &mut Server,
+    (alice, bob): (&Phone, &Phone),
+    browser: &mut Rtc,
+    invite: &switchboard_proto::Request,
+    cseq: u32,
+    sdp: &str,
+) -> (String, switchboard_proto::Response) {
+    let reinvite = service_harness::from_callee(bob, invite, Method::Invite, cseq)
+        .body("application/sdp", sdp.to_owned())
+        .build()
+        .unwrap();
+    h.send(bob, reinvite);
+    let at_alice = h.request_to(alice, Method::Invite);
+    let offer = std::str::from_utf8(at_alice.body()).unwrap().to_owned();
+    let answer = browser
+        .sdp_api()
+        .accept_offer(SdpOffer::from_sdp_string(&offer).unwrap())
+        .unwrap()
+        .to_sdp_string();
+    let ok = ResponseBuilder::from_request(&at_alice, StatusCode::OK)
+        .header(HeaderName::Contact, alice.contact.clone())
+        .body("application/sdp", answer)
+        .build()
+        .unwrap();
+    h.send(alice, ok);
+    let at_bob = h
+        .responses(bob)
+        .into_iter()
+        .find(|r| r.status() == StatusCode::OK)
+        .expect("the 200 OK reaches bob");
+    (offer, at_bob)
+}
+
+#[test]
+fn the_phone_holds_a_browser_and_refreshes_the_session_with_re_invites() {
+    let mut h = relaying(MediaPolicy::Auto);
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    let mut config = Rtc::builder().clear_codecs();
+    config.codec_config().enable_pcmu(true, false);
+    config.codec_config().enable_pcma(true, false);
+    let mut browser = config.build(Instant::now());
+    let mut change = browser.sdp_api();
+    change.add_media(
+        str0m::media::MediaKind::Audio,
+        str0m::media::Direction::SendRecv,
+        None,
+        None,
+        None,
+    );
+    let (offer, pending) = change.apply().unwrap();
+    let (mut alice, invite) = alice_calls_bob(&mut h, &mut bob, &offer.to_sdp_string());
+    bob_answers(&mut h, &bob, &invite, &plain_sdp("198.51.100.20", 5000));
+    let ok = h.final_response(&alice);
+    let answer = std::str::from_utf8(ok.body()).unwrap();
+    browser
+        .sdp_api()
+        .accept_answer(
+            pending,
+            str0m::change::SdpAnswer::from_sdp_string(answer).unwrap(),
+        )
+        .unwrap();
+    let ack = alice.in_dialog(Method::Ack, &ok).build().unwrap();
+    h.send(&alice, ack);
+    h.request_to(&bob, Method::Ack);
+
+    // Hold: the browser is offered sendonly by the relay, answers
+    // recvonly, and bob gets that answer as plain RTP at the relay.
+    let held = plain_sdp("198.51.100.20", 5000).replace("a=sendrecv", "a=sendonly");
+    let (offer, at_bob) = bob_reoffers(&mut h, (&alice, &bob), &mut browser, &invite, 2, &held);
+    assert!(offer.contains("UDP/TLS/RTP/SAVPF"), "{offer}");
+    assert!(offer.contains("a=sendonly\r\n") && offer.contains("a=setup:actpass\r\n"));
+    let plain = parse(at_bob.body());
+    assert_eq!(plain.media[0].protocol.as_str(), "RTP/AVP", "{plain}");
+    assert_eq!(plain.media_connection(0).unwrap().ip_addr(), Some(RELAY_IP));
+    assert_eq!(plain.media_direction(0), Some(Direction::RecvOnly));
+
+    // The same SDP again (a session refresh) is a new offer all the same:
+    // the relay restarts ICE on its candidate rather than repeat an answer.
+    let (refresh, at_bob) = bob_reoffers(&mut h, (&alice, &bob), &mut browser, &invite, 3, &held);
+    let ufrag = |sdp: &str| {
+        sdp.lines()
+            .find(|l| l.starts_with("a=ice-ufrag:"))
+            .map(str::to_owned)
+    };
+    assert!(refresh.contains("a=setup:actpass\r\n"), "{refresh}");
+    assert_ne!(ufrag(&refresh), ufrag(&offer));
+    assert_eq!(parse(at_bob.body()).media[0].protocol.as_str(), "RTP/AVP");
+}
