@@ -103,7 +103,8 @@ sipp -v 2>&1 | grep -m1 SIPp || true
 # registers with digest auth) and SIPVicious (svwar, svcrack: user
 # enumeration and password guessing against the lockout); linphonec
 # (tests/linphone_interop.rs); Chromium, node and npm for JsSIP and SIP.js
-# (tests/browser_interop.rs); iproute2 and iptables for the phones behind
+# (tests/browser_interop.rs; JsSIP calling baresip through the media relay,
+# tests/webrtc_relay_e2e.rs); iproute2 and iptables for the phones behind
 # NATs (tests/media_nat_e2e.rs: network namespaces, veths, masquerading).
 for peer in baresip:baresip svwar:sipvicious svcrack:sipvicious linphonec:linphone-cli \
     chromium:chromium node:nodejs npm:npm ip:iproute2 iptables:iptables; do

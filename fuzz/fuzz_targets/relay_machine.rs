@@ -10,4 +10,5 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     switchboard_relay::fuzzing::run(data);
+    switchboard_relay::fuzzing::run_webrtc(data);
 });

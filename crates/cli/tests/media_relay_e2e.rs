@@ -27,7 +27,6 @@ use std::time::Duration;
 
 use common::media::metric;
 use common::*;
-use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 
 /// Ports the relay gets: a block of this many, all free when the test starts.
 const RELAY_PORTS: u16 = 20;
@@ -88,26 +87,6 @@ fn crypto_keys(log: &str) -> Vec<String> {
     keys.sort();
     keys.dedup();
     keys
-}
-
-/// Frequency and level of the loudest second of a recording.
-fn loudest_second(path: &Path) -> (f32, f32) {
-    let samples = read_wav_file_8k(path).unwrap();
-    let best = samples
-        .chunks(8_000)
-        .filter(|c| c.len() == 8_000)
-        .max_by(|a, b| rms_dbfs(a).total_cmp(&rms_dbfs(b)))
-        .unwrap_or_else(|| panic!("{} holds under a second", path.display()));
-    (dominant_frequency(best, 8_000), rms_dbfs(best))
-}
-
-fn assert_heard(phone: &Baresip, hz: f32) {
-    let (freq, level) = loudest_second(&phone.wait_received_audio(Duration::from_secs(10)));
-    assert!(
-        (freq - hz).abs() <= 20.0 && level > -30.0,
-        "heard {freq} Hz at {level} dBFS, wanted {hz} Hz\n{}",
-        phone.report()
-    );
 }
 
 /// An RTP packet (PCMU) of a stranger.

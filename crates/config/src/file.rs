@@ -140,7 +140,8 @@ pub struct RecordsSection {
 #[serde(deny_unknown_fields)]
 pub struct MediaSection {
     /// Which calls are relayed: `"never"` (the default), `"always"`, or
-    /// `"auto"` (the caller's SDP address is not its signalling source).
+    /// `"auto"` (a party behind a NAT, or a browser calling a phone or
+    /// called by one).
     pub relay: Option<RelayPolicy>,
     /// The UDP ports the relay binds and hands out, `"FIRST-LAST"`
     /// (default `"30000-30999"`); each call takes two pairs per stream.
@@ -151,6 +152,20 @@ pub struct MediaSection {
     /// Seconds without a packet from either party before the server ends
     /// the call (default 60).
     pub timeout: Option<std::num::NonZeroU64>,
+    /// What the SIP phone of a browser's (WebRTC) call is offered: `"rtp"`
+    /// (`RTP/AVP`, the default) or `"sdes"` (`RTP/SAVP` with the relay's
+    /// key, for phones that require SRTP).
+    pub webrtc_phone: Option<WebRtcPhone>,
+}
+
+/// `[media] webrtc_phone`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebRtcPhone {
+    /// Plain `RTP/AVP`.
+    Rtp,
+    /// `RTP/SAVP` keyed by SDES.
+    Sdes,
 }
 
 /// `[media] relay`.
@@ -161,7 +176,8 @@ pub enum RelayPolicy {
     Never,
     /// Every call with an SDP offer.
     Always,
-    /// Calls whose caller is behind a NAT.
+    /// Calls with a party behind a NAT, and calls between a browser and
+    /// a SIP phone.
     Auto,
 }
 

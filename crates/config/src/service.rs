@@ -69,7 +69,8 @@ impl Settings {
         if let Some(seconds) = m.timeout {
             relay.media_timeout = Duration::from_secs(seconds.get());
         }
-        MediaConfig::new(policy, relay, m.address)
+        let sdes = m.webrtc_phone == Some(crate::file::WebRtcPhone::Sdes);
+        MediaConfig::new(policy, relay, m.address).with_webrtc_phone_sdes(sdes)
     }
 
     fn mailbox_config(&self) -> MailboxConfig {

@@ -693,4 +693,19 @@ mod tests {
         let error = resolve_file("[media]\nrelay = \"always\"\n", &wildcard).unwrap_err();
         assert_eq!(error.key, "media.address");
     }
+
+    #[test]
+    fn media_webrtc_phone_picks_plain_or_sdes_for_browsers_callees() {
+        let media = |text: &str| {
+            resolve_on_udp(text)
+                .unwrap()
+                .service_config(&Host::default())
+                .media
+        };
+        assert!(!media("[media]\nrelay = \"auto\"\n").webrtc_phone_sdes);
+        assert!(!media("[media]\nwebrtc_phone = \"rtp\"\n").webrtc_phone_sdes);
+        assert!(media("[media]\nwebrtc_phone = \"sdes\"\n").webrtc_phone_sdes);
+        let error = resolve_on_udp("[media]\nwebrtc_phone = \"zrtp\"\n").unwrap_err();
+        assert_eq!(error.key, "media.webrtc_phone");
+    }
 }

@@ -38,4 +38,11 @@ pub enum RelayError {
         /// Streams given.
         got: usize,
     },
+    /// A WebRTC command for a leg that is not [`LegMedia::WebRtc`](crate::LegMedia::WebRtc).
+    #[error("session {0}: that leg is not WebRTC")]
+    NotWebRtc(SessionId),
+    /// str0m refused the browser's description (unreadable, nothing in
+    /// common, or an answer with no offer pending); the details are logged.
+    #[error("session {0}: WebRTC description refused")]
+    WebRtcRefused(SessionId),
 }

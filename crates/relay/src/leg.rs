@@ -38,11 +38,8 @@ impl Side {
 }
 
 /// How a leg carries media. Each leg is set on its own, so any pair is
-/// bridged (plain to SDES, SDES to SDES with different keys, ...).
-///
-/// WebRTC (ICE-lite, DTLS-SRTP, always rtcp-mux) will be a third variant:
-/// its keys come from the DTLS handshake rather than SDP, which is why the
-/// keys live in the relay's per-stream state and not in this enum.
+/// bridged (plain to SDES, SDES to SDES with different keys, WebRTC to
+/// either, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LegMedia {
@@ -51,6 +48,20 @@ pub enum LegMedia {
     /// RTP/SAVP (or SAVPF) keyed by SDES (RFC 4568); the suite the relay
     /// offers when the leg has not sent keys yet.
     Sdes(SrtpSuite),
+    /// WebRTC (`UDP/TLS/RTP/SAVPF`): ICE-lite, DTLS-SRTP keys from the
+    /// handshake, rtcp-mux, every stream bundled on the first stream's
+    /// port; negotiated through str0m ([`Relay::answer_webrtc`],
+    /// [`Relay::offer_webrtc`]).
+    ///
+    /// [`Relay::answer_webrtc`]: crate::Relay::answer_webrtc
+    /// [`Relay::offer_webrtc`]: crate::Relay::offer_webrtc
+    WebRtc,
+}
+
+impl LegMedia {
+    /// SDES with the suite every SRTP phone knows (`AES_CM_128_HMAC_SHA1_80`),
+    /// for a leg the relay offers SRTP to first.
+    pub const SDES: Self = Self::Sdes(SrtpSuite::AesCm128HmacSha1_80);
 }
 
 /// The key one party sends with, from its `a=crypto` line.

@@ -17,8 +17,10 @@
 //!   description, and the description the other party receives rewritten
 //!   with the relay's address, ports and keys.
 //!
-//! WebRTC legs (ICE-lite, DTLS-SRTP) are not here yet: [`LegMedia`] is the
-//! place for them, with str0m as the candidate for ICE and DTLS.
+//! - WebRTC legs ([`LegMedia::WebRtc`]): a browser's ICE-lite, DTLS-SRTP,
+//!   rtcp-mux and BUNDLE on one port, one str0m `Rtc` per leg in RTP mode
+//!   ([`Relay::answer_webrtc`], [`Relay::offer_webrtc`],
+//!   [`Relay::accept_webrtc_answer`]); payloads pass as they come.
 
 mod allocation;
 pub mod anchor;
@@ -37,6 +39,7 @@ mod rate;
 mod relay;
 mod session;
 mod stats;
+mod webrtc;
 
 pub use allocation::{Allocation, LegAllocation, RelayCrypto, StreamAllocation};
 pub use config::RelayConfig;

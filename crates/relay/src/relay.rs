@@ -3,15 +3,17 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
-use std::net::SocketAddr;
-use std::time::Instant;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rand_core::RngCore;
+use switchboard_proto::sdp::SessionDescription;
 
 use crate::port_table::PortTable;
 use crate::ports::PortPool;
 use crate::session::{Arrival, Outputs, PortOwner, Session};
+use crate::webrtc::{Drained, WebRtcError, WebRtcLeg};
 use crate::{
     Allocation, LegAllocation, LegOffer, RelayConfig, RelayError, RelayEvent, SessionId,
     SessionStats, Side, Transmit,
@@ -39,6 +41,8 @@ pub struct Relay {
     /// others are stale and skipped), checked against the session's real
     /// last activity when due.
     deadlines: BinaryHeap<Reverse<(Instant, SessionId)>>,
+    /// The WebRTC legs' timeouts, kept the same way (`Session::rtc_scheduled`).
+    rtc_deadlines: BinaryHeap<Reverse<(Instant, SessionId)>>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<RelayEvent>,
     unknown_port_drops: u64,
@@ -67,6 +71,7 @@ impl Relay {
             rng,
             sessions: HashMap::new(),
             deadlines: BinaryHeap::new(),
+            rtc_deadlines: BinaryHeap::new(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             unknown_port_drops: 0,
@@ -252,26 +257,200 @@ impl Relay {
         };
         state.handle_packet(arrival, &self.config, out);
         self.relayed += self.transmits.len().saturating_sub(queued) as u64;
+        Self::arm_rtc(&mut self.rtc_deadlines, state, None);
+    }
+
+    /// The browser's offer (`UDP/TLS/RTP/SAVPF`, initial or re-INVITE) to
+    /// the WebRTC leg `side`: str0m answers it with ICE-lite, its DTLS
+    /// fingerprint, `local_ip` and the leg's first port as the one
+    /// candidate, rtcp-mux, BUNDLE, and only the codecs that pass to a SIP
+    /// phone untouched (PCMU, PCMA, telephone-event, VP8, H.264). Returns
+    /// that answer for the browser.
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::UnknownSession`]; [`RelayError::NotWebRtc`] when the
+    /// leg was not allocated as [`LegMedia::WebRtc`](crate::LegMedia::WebRtc);
+    /// [`RelayError::WebRtcRefused`] when str0m cannot take the offer.
+    pub fn answer_webrtc(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        side: Side,
+        local_ip: IpAddr,
+        offer: &str,
+    ) -> Result<String, RelayError> {
+        self.with_webrtc(now, session, side, local_ip, None, |leg, out| {
+            leg.accept_offer(offer, out)
+        })
+    }
+
+    /// An offer for the browser on the WebRTC leg `side`, made from a SIP
+    /// phone's description `model`: one stream per `m=` line with the
+    /// phone's payload types of PCMU, PCMA, telephone-event, VP8 and H.264,
+    /// and its directions (a re-offer changes only directions; when nothing
+    /// changed, as in a session refresh, the offer restarts ICE on the same
+    /// candidate). The browser's answer goes to [`Self::accept_webrtc_answer`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Self::answer_webrtc`].
+    pub fn offer_webrtc(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        side: Side,
+        local_ip: IpAddr,
+        model: &SessionDescription,
+    ) -> Result<String, RelayError> {
+        self.with_webrtc(now, session, side, local_ip, Some(model), |leg, out| {
+            leg.create_offer(model, out)
+                .ok_or(WebRtcError::NoPendingOffer)
+        })
+    }
+
+    /// The browser's answer to [`Self::offer_webrtc`].
+    ///
+    /// # Errors
+    ///
+    /// [`RelayError::UnknownSession`], [`RelayError::NotWebRtc`] (also when
+    /// no offer was made), [`RelayError::WebRtcRefused`].
+    pub fn accept_webrtc_answer(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        side: Side,
+        answer: &str,
+    ) -> Result<(), RelayError> {
+        let state = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(RelayError::UnknownSession(session))?;
+        let leg = state
+            .webrtc_leg(side, |_| None)
+            .ok_or(RelayError::NotWebRtc(session))?;
+        let mut received = Vec::new();
+        let out = Drained {
+            transmits: &mut self.transmits,
+            received: &mut received,
+        };
+        let result = leg.accept_answer(answer, out);
+        // The answer may let str0m start its checks and DTLS now.
+        let out = Drained {
+            transmits: &mut self.transmits,
+            received: &mut received,
+        };
+        leg.handle_timeout(now, out);
+        Self::arm_rtc(&mut self.rtc_deadlines, state, None);
+        result.map_err(|error| {
+            tracing::debug!(%session, %error, "WebRTC answer refused");
+            RelayError::WebRtcRefused(session)
+        })
+    }
+
+    /// Whether the WebRTC leg `side` of `session` waits for the browser's
+    /// answer to [`Self::offer_webrtc`] (so the browser's next description
+    /// is that answer, not an offer).
+    #[must_use]
+    pub fn webrtc_offer_pending(&self, session: SessionId, side: Side) -> bool {
+        self.sessions
+            .get(&session)
+            .is_some_and(|state| state.webrtc_pending(side))
+    }
+
+    /// Runs `command` on the WebRTC leg `side`, made first if new (to
+    /// answer, or to offer `model`'s codecs).
+    fn with_webrtc<T>(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        side: Side,
+        local_ip: IpAddr,
+        model: Option<&SessionDescription>,
+        command: impl FnOnce(&mut WebRtcLeg, Drained<'_>) -> Result<T, WebRtcError>,
+    ) -> Result<T, RelayError> {
+        let state = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(RelayError::UnknownSession(session))?;
+        let mut made = Ok(());
+        let leg = state.webrtc_leg(side, |port| {
+            let local = SocketAddr::new(local_ip, port);
+            let leg = match model {
+                Some(model) => WebRtcLeg::offering(now, local, model),
+                None => WebRtcLeg::answering(now, local),
+            };
+            leg.map_err(|error| made = Err(error)).ok()
+        });
+        let result = match (leg, made) {
+            (Some(leg), _) => {
+                let mut received = Vec::new();
+                let out = Drained {
+                    transmits: &mut self.transmits,
+                    received: &mut received,
+                };
+                command(leg, out).map_err(|error| {
+                    tracing::debug!(%session, %error, "WebRTC description refused");
+                    RelayError::WebRtcRefused(session)
+                })
+            }
+            (None, Err(error)) => {
+                tracing::debug!(%session, %error, "WebRTC leg not made");
+                Err(RelayError::WebRtcRefused(session))
+            }
+            (None, Ok(())) => Err(RelayError::NotWebRtc(session)),
+        };
+        Self::arm_rtc(&mut self.rtc_deadlines, state, None);
+        result
+    }
+
+    /// Puts the session's earliest WebRTC timeout in the heap unless an
+    /// earlier one is there. Inside [`Self::handle_timeout`] (`now` given),
+    /// a timeout not after `now` is moved a millisecond on, so the loop
+    /// there always ends.
+    fn arm_rtc(
+        deadlines: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
+        state: &mut Session,
+        now: Option<Instant>,
+    ) {
+        let Some(mut deadline) = state.rtc_timeout() else {
+            return;
+        };
+        if let Some(now) = now {
+            if deadline <= now {
+                deadline = now.checked_add(Duration::from_millis(1)).unwrap_or(now);
+            }
+        }
+        if state
+            .rtc_scheduled
+            .is_some_and(|scheduled| scheduled <= deadline)
+        {
+            return;
+        }
+        state.rtc_scheduled = Some(deadline);
+        deadlines.push(Reverse((deadline, state.id())));
     }
 
     /// The deadline from [`Self::poll_timeout`] has passed: report sessions
-    /// silent for the media timeout.
+    /// silent for the media timeout, and give the WebRTC legs their time.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((deadline, session))) = self.deadlines.peek().copied() {
-            if deadline > now {
-                break;
-            }
-            self.deadlines.pop();
-            let Some(state) = self.sessions.get_mut(&session) else {
-                continue;
+        while let Some(state) = due(&mut self.rtc_deadlines, &mut self.sessions, now, |s| {
+            &mut s.rtc_scheduled
+        }) {
+            let out = Outputs {
+                transmits: &mut self.transmits,
+                events: &mut self.events,
             };
-            if state.scheduled != Some(deadline) {
-                continue; // replaced by an earlier deadline
-            }
-            state.scheduled = None;
+            state.handle_rtc_timeout(now, out);
+            Self::arm_rtc(&mut self.rtc_deadlines, state, Some(now));
+        }
+        while let Some(state) = due(&mut self.deadlines, &mut self.sessions, now, |s| {
+            &mut s.scheduled
+        }) {
             match state.media_deadline(&self.config) {
                 Some(due) if due <= now => {
                     state.timed_out = true;
+                    let session = state.id();
                     let idle = now.saturating_duration_since(state.silent_since());
                     tracing::info!(%session, ?idle, "media timeout");
                     self.events
@@ -322,8 +501,42 @@ impl Relay {
     /// deadlines move with traffic and are checked lazily).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines
+        let media = self
+            .deadlines
             .peek()
-            .map(|Reverse((deadline, _))| *deadline)
+            .map(|Reverse((deadline, _))| *deadline);
+        let rtc = self
+            .rtc_deadlines
+            .peek()
+            .map(|Reverse((deadline, _))| *deadline);
+        media.into_iter().chain(rtc).min()
     }
+}
+
+/// The session of the next entry of `heap` due by `now` that is still
+/// live (`scheduled` names the session's field that holds its live
+/// deadline, cleared here); stale entries are dropped on the way.
+fn due<'a>(
+    heap: &mut BinaryHeap<Reverse<(Instant, SessionId)>>,
+    sessions: &'a mut HashMap<SessionId, Session>,
+    now: Instant,
+    scheduled: fn(&mut Session) -> &mut Option<Instant>,
+) -> Option<&'a mut Session> {
+    let mut live = None;
+    while let Some(Reverse((deadline, session))) = heap.peek().copied() {
+        if deadline > now {
+            break;
+        }
+        heap.pop();
+        // Else replaced by an earlier deadline, or the session is gone.
+        if let Some(state) = sessions.get_mut(&session) {
+            let slot = scheduled(state);
+            if *slot == Some(deadline) {
+                *slot = None;
+                live = Some(session);
+                break;
+            }
+        }
+    }
+    sessions.get_mut(&live?)
 }

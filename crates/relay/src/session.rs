@@ -14,6 +14,7 @@ use switchboard_proto::sdp::Direction;
 use crate::latch::{Admission, Latch};
 use crate::rate::{Rate, RateWindow};
 use crate::stats::{DropCounts, LegStats, ReceptionQuality};
+use crate::webrtc::{Drained, WebRtcLeg};
 use crate::{
     Allocation, LegAllocation, LegMedia, LegOffer, RelayConfig, RelayCrypto, RelayEvent, SessionId,
     Side, StreamAllocation, StreamOffer, Transmit,
@@ -129,6 +130,8 @@ struct LegState {
     /// When the party's last packet came (RTP or RTCP); `None` until its
     /// first.
     last_packet: Option<Instant>,
+    /// The browser's `Rtc` of a WebRTC leg, once negotiated.
+    webrtc: Option<Box<WebRtcLeg>>,
 }
 
 impl LegState {
@@ -159,6 +162,7 @@ impl LegState {
             rate: RateWindow::default(),
             stats: LegStats::default(),
             last_packet: None,
+            webrtc: None,
         }
     }
 
@@ -195,6 +199,8 @@ pub(crate) struct Session {
     pub(crate) timed_out: bool,
     /// The deadline of this session's live entry in the relay's heap.
     pub(crate) scheduled: Option<Instant>,
+    /// The same for the WebRTC legs' timeouts.
+    pub(crate) rtc_scheduled: Option<Instant>,
 }
 
 impl Session {
@@ -216,6 +222,7 @@ impl Session {
             last_update: now,
             timed_out: false,
             scheduled: None,
+            rtc_scheduled: None,
         }
     }
 
@@ -335,15 +342,111 @@ impl Session {
         &mut self,
         arrival: Arrival,
         config: &RelayConfig,
-        out: Outputs<'_>,
+        mut out: Outputs<'_>,
     ) {
         let (id, owner, now) = (self.id, arrival.owner, arrival.now);
         let (inbound, outbound) = self.legs_mut(owner.side);
+        if inbound.webrtc.is_some() {
+            let mut received = Vec::new();
+            accept_webrtc(id, arrival, inbound, config, &mut received, &mut out);
+            self.forward_received(now, owner.side, received, out.transmits);
+            return;
+        }
         let Some(accepted) = accept(id, arrival, inbound, config, out.events) else {
             return;
         };
         inbound.last_packet = Some(now);
-        forward(owner, accepted, inbound, outbound, out.transmits);
+        forward(now, owner, accepted, inbound, outbound, out.transmits);
+    }
+
+    /// The browser's RTP (decrypted by the WebRTC leg `side`) to the other leg.
+    fn forward_received(
+        &mut self,
+        now: Instant,
+        side: Side,
+        received: Vec<(usize, Bytes)>,
+        transmits: &mut VecDeque<Transmit>,
+    ) {
+        if received.is_empty() {
+            return;
+        }
+        let session = self.id;
+        let (inbound, outbound) = self.legs_mut(side);
+        for (stream, plain) in received {
+            let sends = inbound
+                .streams
+                .get(stream)
+                .is_some_and(|s| s.direction.sends());
+            let owner = PortOwner {
+                session,
+                side,
+                stream,
+                rtcp: false,
+            };
+            let packet = Accepted {
+                plain,
+                rtcp: false,
+                sends,
+            };
+            forward(now, owner, packet, inbound, outbound, transmits);
+        }
+        inbound.last_packet = Some(now);
+    }
+
+    /// The WebRTC leg of `side`, made by `make` on the leg's first port
+    /// the first time (on `local_ip`).
+    pub(crate) fn webrtc_leg(
+        &mut self,
+        side: Side,
+        make: impl FnOnce(u16) -> Option<WebRtcLeg>,
+    ) -> Option<&mut WebRtcLeg> {
+        let (leg, _) = self.legs_mut(side);
+        if leg.media != LegMedia::WebRtc {
+            return None;
+        }
+        if leg.webrtc.is_none() {
+            let port = leg.streams.first()?.rtp_port;
+            leg.webrtc = Some(Box::new(make(port)?));
+        }
+        leg.webrtc.as_deref_mut()
+    }
+
+    /// Whether the WebRTC leg `side` waits for the browser's answer.
+    pub(crate) fn webrtc_pending(&self, side: Side) -> bool {
+        self.leg(side)
+            .webrtc
+            .as_ref()
+            .is_some_and(|w| w.has_pending_offer())
+    }
+
+    /// The earliest timeout of the session's WebRTC legs.
+    pub(crate) fn rtc_timeout(&self) -> Option<Instant> {
+        self.legs
+            .iter()
+            .filter_map(|leg| leg.webrtc.as_ref()?.timeout())
+            .min()
+    }
+
+    /// Time passed for the WebRTC legs: their retransmissions, consent
+    /// checks and reports, and RTP str0m held back.
+    pub(crate) fn handle_rtc_timeout(&mut self, now: Instant, out: Outputs<'_>) {
+        for side in [Side::Offerer, Side::Answerer] {
+            let (leg, _) = self.legs_mut(side);
+            let Some(webrtc) = leg.webrtc.as_deref_mut() else {
+                continue;
+            };
+            let mut received = Vec::new();
+            let before = out.transmits.len();
+            webrtc.handle_timeout(
+                now,
+                Drained {
+                    transmits: &mut *out.transmits,
+                    received: &mut received,
+                },
+            );
+            count_out(&mut leg.stats, out.transmits, before);
+            self.forward_received(now, side, received, &mut *out.transmits);
+        }
     }
 }
 
@@ -381,32 +484,13 @@ fn accept(
     };
     let admission = latch.admit(now, source, also_ip);
     if admission == Admission::Stranger {
-        dropped.stranger += 1;
-        if !latch.stranger_reported {
-            latch.stranger_reported = true;
-            tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
-            events.push_back(RelayEvent::StrangerDropped {
-                session,
-                side,
-                stream: owner.stream,
-                source,
-            });
-        }
+        drop_stranger(session, owner, source, latch, dropped, events);
         return None;
     }
     // After the source check, so that a stranger's flood (dropped cheaply
     // above) does not eat the party's budget.
-    match leg.rate.check(now, config.max_packets_per_second) {
-        Rate::Allowed => {}
-        Rate::FirstExcess => {
-            dropped.rate_limited += 1;
-            events.push_back(RelayEvent::RateLimited { session, side });
-            return None;
-        }
-        Rate::Excess => {
-            dropped.rate_limited += 1;
-            return None;
-        }
+    if !within_rate(session, side, now, &mut leg.rate, config, dropped, events) {
+        return None;
     }
     let wire_len = bytes.len();
     let plain = match (&leg.media, &mut stream.inbound) {
@@ -462,9 +546,132 @@ fn accept(
     })
 }
 
+/// One datagram to a WebRTC leg's port: the `Rtc` decides whether it
+/// belongs to the browser (ICE credentials, validated address); what it
+/// decrypts lands in `received`.
+fn accept_webrtc(
+    session: SessionId,
+    arrival: Arrival,
+    leg: &mut LegState,
+    config: &RelayConfig,
+    received: &mut Vec<(usize, Bytes)>,
+    out: &mut Outputs<'_>,
+) {
+    let Arrival {
+        now,
+        owner,
+        source,
+        bytes,
+    } = arrival;
+    let side = owner.side;
+    let (Some(webrtc), Some(stream)) = (leg.webrtc.as_deref_mut(), leg.streams.first_mut()) else {
+        return;
+    };
+    // Every stream is bundled on the first port; the others hear nobody.
+    let ours = owner.stream == 0 && !owner.rtcp && webrtc.accepts(now, source, &bytes);
+    let latch = &mut stream.rtp_latch;
+    let dropped = &mut leg.stats.dropped;
+    if !ours {
+        drop_stranger(session, owner, source, latch, dropped, out.events);
+        return;
+    }
+    if !within_rate(
+        session,
+        side,
+        now,
+        &mut leg.rate,
+        config,
+        dropped,
+        out.events,
+    ) {
+        return;
+    }
+    if latch.latched() != Some(source) {
+        latch.latch(source);
+        tracing::debug!(%session, ?side, %source, "WebRTC leg latched");
+        out.events.push_back(RelayEvent::Latched {
+            session,
+            side,
+            stream: 0,
+            rtcp: false,
+            source,
+        });
+    }
+    leg.stats.packets_in += 1;
+    leg.stats.bytes_in += bytes.len() as u64;
+    let before = out.transmits.len();
+    webrtc.handle_datagram(
+        now,
+        source,
+        &bytes,
+        Drained {
+            transmits: &mut *out.transmits,
+            received,
+        },
+    );
+    count_out(&mut leg.stats, out.transmits, before);
+}
+
+/// Counts a stranger's packet, reported once per latch.
+fn drop_stranger(
+    session: SessionId,
+    owner: PortOwner,
+    source: SocketAddr,
+    latch: &mut Latch,
+    dropped: &mut DropCounts,
+    events: &mut VecDeque<RelayEvent>,
+) {
+    dropped.stranger += 1;
+    if !latch.stranger_reported {
+        latch.stranger_reported = true;
+        let side = owner.side;
+        tracing::debug!(%session, ?side, %source, "packet from a stranger dropped");
+        events.push_back(RelayEvent::StrangerDropped {
+            session,
+            side,
+            stream: owner.stream,
+            source,
+        });
+    }
+}
+
+/// Whether the leg's party is within its packet rate; over it the packet
+/// is counted (and the first excess of the second reported).
+fn within_rate(
+    session: SessionId,
+    side: Side,
+    now: Instant,
+    rate: &mut RateWindow,
+    config: &RelayConfig,
+    dropped: &mut DropCounts,
+    events: &mut VecDeque<RelayEvent>,
+) -> bool {
+    match rate.check(now, config.max_packets_per_second) {
+        Rate::Allowed => true,
+        Rate::FirstExcess => {
+            dropped.rate_limited += 1;
+            events.push_back(RelayEvent::RateLimited { session, side });
+            false
+        }
+        Rate::Excess => {
+            dropped.rate_limited += 1;
+            false
+        }
+    }
+}
+
+/// Counts the datagrams a leg queued after `before` as sent to its party.
+fn count_out(stats: &mut LegStats, transmits: &VecDeque<Transmit>, before: usize) {
+    for transmit in transmits.iter().skip(before) {
+        stats.packets_out += 1;
+        stats.bytes_out += transmit.bytes.len() as u64;
+    }
+}
+
 /// Sends an accepted packet to the other leg's party, encrypted for it if
-/// its leg is SRTP.
+/// its leg is SRTP, through str0m if it is WebRTC.
 fn forward(
+    now: Instant,
     owner: PortOwner,
     packet: Accepted,
     inbound: &mut LegState,
@@ -476,11 +683,29 @@ fn forward(
         dropped.no_destination += 1;
         return;
     };
+    if packet.rtcp && outbound.webrtc.is_some() {
+        // RTCP ends at a WebRTC leg: str0m reports to the browser itself.
+        return;
+    }
     // Hold (RFC 3264 §8.4): media flows only where the sender sends and the
     // receiver receives; RTCP flows regardless.
     let flows = packet.rtcp || (packet.sends && stream.direction.receives());
     if !flows {
         dropped.on_hold += 1;
+        return;
+    }
+    if let Some(webrtc) = outbound.webrtc.as_deref_mut() {
+        let before = transmits.len();
+        let mut received = Vec::new();
+        let out = Drained {
+            transmits,
+            received: &mut received,
+        };
+        if webrtc.write_rtp(now, owner.stream, &packet.plain, out) {
+            count_out(&mut outbound.stats, transmits, before);
+        } else {
+            dropped.no_destination += 1;
+        }
         return;
     }
     let separate_rtcp = packet.rtcp && !stream.rtcp_mux;

@@ -45,7 +45,17 @@ pub fn browser_dir() -> PathBuf {
 /// kills what it left; fails the test (with the failed checks and
 /// `context()`) unless it exited 0 with `N passed, 0 failed` last.
 /// Returns N.
-pub fn checks_passed(mut node: Proc, limit: Duration, context: &dyn Fn() -> String) -> u32 {
+pub fn checks_passed(node: Proc, limit: Duration, context: &dyn Fn() -> String) -> u32 {
+    checks_output(node, limit, context).0
+}
+
+/// [`checks_passed`], and every line the script printed (its JSON
+/// reports among them).
+pub fn checks_output(
+    mut node: Proc,
+    limit: Duration,
+    context: &dyn Fn() -> String,
+) -> (u32, Vec<String>) {
     let status = node.wait(limit);
     let lines: Vec<String> = node.output().lines().map(str::to_owned).collect();
     let output = node.report();
@@ -74,7 +84,9 @@ pub fn checks_passed(mut node: Proc, limit: Duration, context: &dyn Fn() -> Stri
         "{status}; last line {last:?}\n{}",
         report()
     );
-    last.strip_suffix(" passed, 0 failed")
+    let passed = last
+        .strip_suffix(" passed, 0 failed")
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("last line {last:?}\n{}", report()))
+        .unwrap_or_else(|| panic!("last line {last:?}\n{}", report()));
+    (passed, lines)
 }

@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 use switchboard_proto::digest::{self, Algorithm, Qop};
 pub use switchboard_testsupport::*;
 
@@ -72,6 +73,39 @@ pub fn metrics(admin: SocketAddr) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
+}
+
+/// Frequency and level of the loudest second of a recording (an 8 kHz WAV).
+pub fn loudest_second(path: &Path) -> (f32, f32) {
+    let samples = read_wav_file_8k(path).unwrap();
+    let best = samples
+        .chunks(8_000)
+        .filter(|c| c.len() == 8_000)
+        .max_by(|a, b| rms_dbfs(a).total_cmp(&rms_dbfs(b)))
+        .unwrap_or_else(|| panic!("{} holds under a second", path.display()));
+    (dominant_frequency(best, 8_000), rms_dbfs(best))
+}
+
+/// Asserts that the newest received-audio dump of `phone` (waited for
+/// 10 s at most) is a `hz` tone (20 Hz apart at most) above -30 dBFS.
+pub fn assert_heard(phone: &Baresip, hz: f32) {
+    let (freq, level) = loudest_second(&phone.wait_received_audio(Duration::from_secs(10)));
+    assert!(
+        (freq - hz).abs() <= 20.0 && level > -30.0,
+        "heard {freq} Hz at {level} dBFS, wanted {hz} Hz\n{}",
+        phone.report()
+    );
+}
+
+/// The value of the metric line starting with `name ` (no labels).
+pub fn metric(admin: SocketAddr, name: &str) -> u64 {
+    let text = metrics(admin);
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 /// `switchboard token create NAME` on `data`: the token printed.

@@ -14,7 +14,7 @@ use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
 use switchboard_relay::Transmit;
 
 use super::Service;
-use crate::media::MediaRelay;
+use crate::media::{Callees, MediaRelay};
 use crate::proxy::{Incoming, Target, TargetSet};
 use crate::storage::HangupSide;
 
@@ -69,8 +69,11 @@ impl Service {
         let body = request.body().clone();
         let anchored = if initial {
             let caller = incoming.source.remote.ip();
-            let callee_nat = targets.iter().any(behind_nat);
-            match media.offer(now.instant(), &call_id, from_tag, caller, callee_nat, &body) {
+            let callees = Callees {
+                behind_nat: targets.iter().any(behind_nat),
+                browsers: targets.iter().next().is_some() && targets.iter().all(is_browser),
+            };
+            match media.offer(now.instant(), &call_id, from_tag, callees, caller, &body) {
                 Ok(anchored) => anchored,
                 Err(refusal) => {
                     tracing::warn!(call_id, %refusal, "call refused: 503");
@@ -81,7 +84,8 @@ impl Service {
                 }
             }
         } else {
-            media.rewrite(now.instant(), &call_id, from_tag, &body)
+            let is_answer = request.method() == &Method::Ack;
+            media.rewrite(now.instant(), &call_id, from_tag, is_answer, &body)
         };
         if let Some(anchored) = anchored {
             incoming.request.set_body(None, anchored);
@@ -107,7 +111,7 @@ impl Service {
         };
         let call_id = self.proxy.caller_call_id(call_id).to_owned();
         let body = response.body().clone();
-        if let Some(anchored) = media.rewrite(now.instant(), &call_id, to_tag, &body) {
+        if let Some(anchored) = media.rewrite(now.instant(), &call_id, to_tag, true, &body) {
             response.set_body(None, anchored);
         }
     }
@@ -156,6 +160,27 @@ fn behind_nat(target: &Target) -> bool {
         .ok()
         .and_then(|uri| uri.as_sip().and_then(|sip| sip.host.ip()))
         .is_some_and(|ip| ip != remote.ip())
+}
+
+/// Whether a target is a browser: a binding over WebSocket
+/// (`;transport=ws` or `wss`) or with an `.invalid` host (RFC 7118 §5's
+/// made-up Contact host, as JsSIP and SIP.js write it).
+fn is_browser(target: &Target) -> bool {
+    let Ok(uri) = Uri::parse(&target.uri) else {
+        return false;
+    };
+    let Some(sip) = uri.as_sip() else {
+        return false;
+    };
+    let websocket = sip
+        .transport()
+        .is_some_and(|t| t.eq_ignore_ascii_case("ws") || t.eq_ignore_ascii_case("wss"));
+    let host = sip.host.as_str();
+    let invalid = host.len() > ".invalid".len()
+        && host
+            .get(host.len() - ".invalid".len()..)
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(".invalid"));
+    websocket || invalid
 }
 
 /// Whether a Content-Type names an SDP body.
