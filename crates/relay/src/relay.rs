@@ -30,7 +30,9 @@ use crate::{
 ///
 /// Each session bridges two legs ([`Side::Offerer`], [`Side::Answerer`]),
 /// each with its own ports, latches and SRTP contexts, so plain RTP on one
-/// side and SDES-SRTP on the other are decrypted and encrypted here.
+/// side and SDES-SRTP on the other are decrypted and encrypted here; a
+/// WebRTC leg has a str0m `Rtc` of its own (ICE-lite, DTLS-SRTP), whose
+/// timeouts are part of [`Self::poll_timeout`].
 pub struct Relay {
     config: RelayConfig,
     rng: Box<dyn RngCore + Send>,

@@ -10,9 +10,14 @@
 //!
 //! str0m draws its own randomness for the DTLS certificate, the ICE
 //! credentials and the SSRCs of this leg (not the relay's injected RNG).
+//!
+//! str0m panics on what it takes for a bug of its own (fail-fast): the
+//! inputs from the network and the clock run under `catch_unwind`, and a
+//! leg that panicked is given up (it drops everything), not the server.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -66,6 +71,8 @@ pub(crate) struct WebRtcLeg {
     pending: Option<SdpPendingOffer>,
     /// When the `Rtc` wants its next timeout input.
     timeout: Option<Instant>,
+    /// str0m panicked: the leg is given up.
+    broken: bool,
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -154,6 +161,7 @@ impl WebRtcLeg {
             sent: Vec::new(),
             pending: None,
             timeout: None,
+            broken: false,
         })
     }
 
@@ -238,8 +246,10 @@ impl WebRtcLeg {
     /// Whether a datagram from `source` belongs to this leg: STUN with our
     /// credentials, or anything from an address ICE validated.
     pub(crate) fn accepts(&self, now: Instant, source: SocketAddr, bytes: &[u8]) -> bool {
-        self.input(now, source, bytes)
-            .is_some_and(|input| self.rtc.accepts(&input))
+        !self.broken
+            && self
+                .input(now, source, bytes)
+                .is_some_and(|input| self.rtc.accepts(&input))
     }
 
     /// A datagram [`Self::accepts`] took: STUN, DTLS or SRTP, demultiplexed
@@ -252,7 +262,7 @@ impl WebRtcLeg {
         out: Drained<'_>,
     ) {
         if let Some(input) = self.input(now, source, bytes) {
-            if let Err(error) = self.rtc.handle_input(input) {
+            if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(input)) {
                 tracing::debug!(%source, %error, "WebRTC datagram refused");
             }
         }
@@ -261,7 +271,7 @@ impl WebRtcLeg {
 
     /// The leg's timeout passed (ICE consent, DTLS retransmission, RTCP).
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: Drained<'_>) {
-        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+        if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(Input::Timeout(now))) {
             tracing::debug!(%error, "WebRTC timeout failed");
         }
         self.drain(out);
@@ -278,6 +288,9 @@ impl WebRtcLeg {
         plain: &Bytes,
         mut out: Drained<'_>,
     ) -> bool {
+        if self.broken {
+            return false;
+        }
         let Ok(packet) = RtpPacket::parse(plain.clone()) else {
             return false;
         };
@@ -310,7 +323,7 @@ impl WebRtcLeg {
         set_slot(&mut self.sent, stream, Some(seq));
         self.drain(out.reborrow());
         // str0m's pacer releases what was written at the next time input.
-        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+        if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(Input::Timeout(now))) {
             tracing::debug!(%error, "WebRTC write failed");
         }
         self.drain(out);
@@ -334,7 +347,10 @@ impl WebRtcLeg {
     /// every input or change).
     fn drain(&mut self, out: Drained<'_>) {
         loop {
-            match self.rtc.poll_output() {
+            let Some(output) = self.guarded(Rtc::poll_output) else {
+                return;
+            };
+            match output {
                 Ok(Output::Timeout(at)) => {
                     self.timeout = Some(at);
                     return;
@@ -350,6 +366,23 @@ impl WebRtcLeg {
                     self.timeout = None;
                     return;
                 }
+            }
+        }
+    }
+
+    /// Runs `f` on the `Rtc`, unless the leg was given up; a panic gives
+    /// it up (`None`).
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Rtc) -> T) -> Option<T> {
+        if self.broken {
+            return None;
+        }
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.rtc))) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.broken = true;
+                self.timeout = None;
+                tracing::error!(local = %self.local, "str0m panicked: the WebRTC leg is given up");
+                None
             }
         }
     }
