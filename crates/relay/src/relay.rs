@@ -294,8 +294,7 @@ impl Relay {
         model: &SessionDescription,
     ) -> Result<String, RelayError> {
         self.with_webrtc(now, session, side, local_ip, Some(model), |leg, out| {
-            leg.create_offer(model, out)
-                .ok_or(WebRtcError::NoPendingOffer)
+            leg.create_offer(model, out).ok_or(WebRtcError::NoOffer)
         })
     }
 
@@ -303,8 +302,8 @@ impl Relay {
     ///
     /// # Errors
     ///
-    /// [`RelayError::UnknownSession`], [`RelayError::NotWebRtc`] (also when
-    /// no offer was made), [`RelayError::WebRtcRefused`].
+    /// [`RelayError::UnknownSession`], [`RelayError::NotWebRtc`],
+    /// [`RelayError::WebRtcRefused`] (also when no offer is pending).
     pub fn accept_webrtc_answer(
         &mut self,
         now: Instant,

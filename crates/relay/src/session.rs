@@ -368,8 +368,9 @@ impl Session {
         self.last_activity = now;
     }
 
-    /// The WebRTC leg of `side`, made by `make` on the leg's first port
-    /// the first time (on `local_ip`).
+    /// The WebRTC leg of `side`, made the first time by `make` for the
+    /// leg's first port (where every stream is bundled); `None` when the
+    /// leg is not WebRTC or `make` failed.
     pub(crate) fn webrtc_leg(
         &mut self,
         side: Side,

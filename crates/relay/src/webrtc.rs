@@ -53,6 +53,9 @@ pub(crate) enum WebRtcError {
     /// An answer came with no offer of ours waiting for it.
     #[error("an answer with no offer pending")]
     NoPendingOffer,
+    /// str0m made no offer (not even with an ICE restart).
+    #[error("no offer made")]
+    NoOffer,
     /// The relay's address is not a usable ICE candidate.
     #[error("the relay address is not a usable ICE candidate")]
     Candidate,
