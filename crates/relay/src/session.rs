@@ -421,6 +421,7 @@ impl Session {
                 },
             );
             count_out(&mut leg.stats, out.transmits, before);
+            leg.stats.quality = webrtc.quality().or(leg.stats.quality);
             self.forward_received(now, side, received, &mut *out.transmits);
         }
     }
@@ -586,6 +587,7 @@ fn accept_webrtc(
         },
     );
     count_out(&mut leg.stats, out.transmits, before);
+    leg.stats.quality = webrtc.quality().or(leg.stats.quality);
 }
 
 /// Counts a stranger's packet, reported once per latch.

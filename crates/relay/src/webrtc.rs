@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -30,12 +30,15 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 use switchboard_media::rtp::RtpPacket;
 use switchboard_proto::sdp::{Direction, MediaDescription, MediaType, SessionDescription};
 
-use crate::Transmit;
+use crate::{ReceptionQuality, Transmit};
 
 /// The clock rate of G.711 and of the telephone events sent with it.
 const NARROWBAND: u32 = 8_000;
 /// The clock rate of every video payload.
 const VIDEO_CLOCK: u32 = 90_000;
+/// How often str0m reports what the browser said of its reception (its
+/// RTCP receiver reports), for the leg's [`ReceptionQuality`].
+const STATS_INTERVAL: Duration = Duration::from_secs(5);
 /// The payload type the relay proposes for telephone events when it
 /// answers (an answer takes the offer's own number).
 const TELEPHONE_EVENT_PT: u8 = 101;
@@ -76,6 +79,8 @@ pub(crate) struct WebRtcLeg {
     timeout: Option<Instant>,
     /// str0m panicked: the leg is given up.
     broken: bool,
+    /// The browser's last report of how it receives the relay's packets.
+    quality: Option<ReceptionQuality>,
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -165,12 +170,18 @@ impl WebRtcLeg {
             pending: None,
             timeout: None,
             broken: false,
+            quality: None,
         })
     }
 
     /// Whether an offer of ours waits for the browser's answer.
     pub(crate) fn has_pending_offer(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// The browser's reception as its last RTCP receiver report told.
+    pub(crate) fn quality(&self) -> Option<ReceptionQuality> {
+        self.quality
     }
 
     /// When the leg wants [`Self::handle_timeout`] next.
@@ -418,6 +429,17 @@ impl WebRtcLeg {
                 }
             }
             Event::Connected => tracing::debug!(local = %self.local, "WebRTC leg connected"),
+            Event::MediaEgressStats(stats) => {
+                if let Some(remote) = stats.remote {
+                    // str0m gives the fraction as a float; RTCP's is in 1/256.
+                    let fraction = stats.loss.unwrap_or(0.0).clamp(0.0, 1.0) * 255.0;
+                    self.quality = Some(ReceptionQuality {
+                        fraction_lost: fraction as u8,
+                        cumulative_lost: i32::try_from(remote.packets_lost).unwrap_or(i32::MAX),
+                        jitter: remote.jitter,
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -460,6 +482,7 @@ fn base_config() -> RtcConfig {
     Rtc::builder()
         .set_ice_lite(true)
         .set_rtp_mode(true)
+        .set_stats_interval(Some(STATS_INTERVAL))
         .clear_codecs()
 }
 

@@ -668,3 +668,23 @@ fn an_sdes_phone_and_a_browser_hear_each_other_through_both_kinds_of_srtp() {
     call.run(Duration::from_millis(100));
     assert_eq!(call.browser_rtp(), vec![(0, b"sdes-to-dtls".to_vec())]);
 }
+
+#[test]
+fn the_browsers_receiver_reports_give_its_legs_reception_quality() {
+    let (mut call, _, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+    assert_eq!(call.relay.stats(SESSION).unwrap().offerer.quality, None);
+
+    // The phone talks for two seconds, one packet lost on the way in.
+    let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
+    for seq in (1..=100).filter(|seq| *seq != 50) {
+        call.relay
+            .handle_packet(call.now, phone_port, addr(PHONE), rtp(seq, b"talk"));
+        call.run(Duration::from_millis(20));
+    }
+    call.run(Duration::from_secs(8));
+    let quality = call.relay.stats(SESSION).unwrap().offerer.quality;
+    let quality = quality.expect("the browser's receiver report, through str0m's stats");
+    assert_eq!(quality.cumulative_lost, 1, "{quality:?}");
+}
