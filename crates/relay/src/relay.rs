@@ -30,7 +30,9 @@ use crate::{
 ///
 /// Each session bridges two legs ([`Side::Offerer`], [`Side::Answerer`]),
 /// each with its own ports, latches and SRTP contexts, so plain RTP on one
-/// side and SDES-SRTP on the other are decrypted and encrypted here.
+/// side and SDES-SRTP on the other are decrypted and encrypted here; a
+/// WebRTC leg has a str0m `Rtc` of its own (ICE-lite, DTLS-SRTP), whose
+/// timeouts are part of [`Self::poll_timeout`].
 pub struct Relay {
     config: RelayConfig,
     rng: Box<dyn RngCore + Send>,
@@ -304,8 +306,7 @@ impl Relay {
         model: &SessionDescription,
     ) -> Result<String, RelayError> {
         self.with_webrtc(now, session, side, local_ip, Some(model), |leg, out| {
-            leg.create_offer(model, out)
-                .ok_or(WebRtcError::NoPendingOffer)
+            leg.create_offer(model, out).ok_or(WebRtcError::NoOffer)
         })
     }
 
@@ -313,8 +314,8 @@ impl Relay {
     ///
     /// # Errors
     ///
-    /// [`RelayError::UnknownSession`], [`RelayError::NotWebRtc`] (also when
-    /// no offer was made), [`RelayError::WebRtcRefused`].
+    /// [`RelayError::UnknownSession`], [`RelayError::NotWebRtc`],
+    /// [`RelayError::WebRtcRefused`] (also when no offer is pending).
     pub fn accept_webrtc_answer(
         &mut self,
         now: Instant,

@@ -393,8 +393,9 @@ impl Session {
         inbound.last_packet = Some(now);
     }
 
-    /// The WebRTC leg of `side`, made by `make` on the leg's first port
-    /// the first time (on `local_ip`).
+    /// The WebRTC leg of `side`, made the first time by `make` for the
+    /// leg's first port (where every stream is bundled); `None` when the
+    /// leg is not WebRTC or `make` failed.
     pub(crate) fn webrtc_leg(
         &mut self,
         side: Side,
@@ -445,6 +446,7 @@ impl Session {
                 },
             );
             count_out(&mut leg.stats, out.transmits, before);
+            leg.stats.quality = webrtc.quality().or(leg.stats.quality);
             self.forward_received(now, side, received, &mut *out.transmits);
         }
     }
@@ -610,6 +612,7 @@ fn accept_webrtc(
         },
     );
     count_out(&mut leg.stats, out.transmits, before);
+    leg.stats.quality = webrtc.quality().or(leg.stats.quality);
 }
 
 /// Counts a stranger's packet, reported once per latch.

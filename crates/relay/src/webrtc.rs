@@ -10,10 +10,15 @@
 //!
 //! str0m draws its own randomness for the DTLS certificate, the ICE
 //! credentials and the SSRCs of this leg (not the relay's injected RNG).
+//!
+//! str0m panics on what it takes for a bug of its own (fail-fast): the
+//! inputs from the network and the clock run under `catch_unwind`, and a
+//! leg that panicked is given up (it drops everything), not the server.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::time::Instant;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
@@ -25,12 +30,15 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc, RtcConfig}
 use switchboard_media::rtp::RtpPacket;
 use switchboard_proto::sdp::{Direction, MediaDescription, MediaType, SessionDescription};
 
-use crate::Transmit;
+use crate::{ReceptionQuality, Transmit};
 
 /// The clock rate of G.711 and of the telephone events sent with it.
 const NARROWBAND: u32 = 8_000;
 /// The clock rate of every video payload.
 const VIDEO_CLOCK: u32 = 90_000;
+/// How often str0m reports what the browser said of its reception (its
+/// RTCP receiver reports), for the leg's [`ReceptionQuality`].
+const STATS_INTERVAL: Duration = Duration::from_secs(5);
 /// The payload type the relay proposes for telephone events when it
 /// answers (an answer takes the offer's own number).
 const TELEPHONE_EVENT_PT: u8 = 101;
@@ -48,6 +56,9 @@ pub(crate) enum WebRtcError {
     /// An answer came with no offer of ours waiting for it.
     #[error("an answer with no offer pending")]
     NoPendingOffer,
+    /// str0m made no offer (not even with an ICE restart).
+    #[error("no offer made")]
+    NoOffer,
     /// The relay's address is not a usable ICE candidate.
     #[error("the relay address is not a usable ICE candidate")]
     Candidate,
@@ -66,6 +77,10 @@ pub(crate) struct WebRtcLeg {
     pending: Option<SdpPendingOffer>,
     /// When the `Rtc` wants its next timeout input.
     timeout: Option<Instant>,
+    /// str0m panicked: the leg is given up.
+    broken: bool,
+    /// The browser's last report of how it receives the relay's packets.
+    quality: Option<ReceptionQuality>,
 }
 
 impl std::fmt::Debug for WebRtcLeg {
@@ -154,12 +169,19 @@ impl WebRtcLeg {
             sent: Vec::new(),
             pending: None,
             timeout: None,
+            broken: false,
+            quality: None,
         })
     }
 
     /// Whether an offer of ours waits for the browser's answer.
     pub(crate) fn has_pending_offer(&self) -> bool {
         self.pending.is_some()
+    }
+
+    /// The browser's reception as its last RTCP receiver report told.
+    pub(crate) fn quality(&self) -> Option<ReceptionQuality> {
+        self.quality
     }
 
     /// When the leg wants [`Self::handle_timeout`] next.
@@ -238,8 +260,10 @@ impl WebRtcLeg {
     /// Whether a datagram from `source` belongs to this leg: STUN with our
     /// credentials, or anything from an address ICE validated.
     pub(crate) fn accepts(&self, now: Instant, source: SocketAddr, bytes: &[u8]) -> bool {
-        self.input(now, source, bytes)
-            .is_some_and(|input| self.rtc.accepts(&input))
+        !self.broken
+            && self
+                .input(now, source, bytes)
+                .is_some_and(|input| self.rtc.accepts(&input))
     }
 
     /// A datagram [`Self::accepts`] took: STUN, DTLS or SRTP, demultiplexed
@@ -252,7 +276,7 @@ impl WebRtcLeg {
         out: Drained<'_>,
     ) {
         if let Some(input) = self.input(now, source, bytes) {
-            if let Err(error) = self.rtc.handle_input(input) {
+            if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(input)) {
                 tracing::debug!(%source, %error, "WebRTC datagram refused");
             }
         }
@@ -261,7 +285,7 @@ impl WebRtcLeg {
 
     /// The leg's timeout passed (ICE consent, DTLS retransmission, RTCP).
     pub(crate) fn handle_timeout(&mut self, now: Instant, out: Drained<'_>) {
-        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+        if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(Input::Timeout(now))) {
             tracing::debug!(%error, "WebRTC timeout failed");
         }
         self.drain(out);
@@ -278,6 +302,9 @@ impl WebRtcLeg {
         plain: &Bytes,
         mut out: Drained<'_>,
     ) -> bool {
+        if self.broken {
+            return false;
+        }
         let Ok(packet) = RtpPacket::parse(plain.clone()) else {
             return false;
         };
@@ -310,7 +337,7 @@ impl WebRtcLeg {
         set_slot(&mut self.sent, stream, Some(seq));
         self.drain(out.reborrow());
         // str0m's pacer releases what was written at the next time input.
-        if let Err(error) = self.rtc.handle_input(Input::Timeout(now)) {
+        if let Some(Err(error)) = self.guarded(|rtc| rtc.handle_input(Input::Timeout(now))) {
             tracing::debug!(%error, "WebRTC write failed");
         }
         self.drain(out);
@@ -334,7 +361,10 @@ impl WebRtcLeg {
     /// every input or change).
     fn drain(&mut self, out: Drained<'_>) {
         loop {
-            match self.rtc.poll_output() {
+            let Some(output) = self.guarded(Rtc::poll_output) else {
+                return;
+            };
+            match output {
                 Ok(Output::Timeout(at)) => {
                     self.timeout = Some(at);
                     return;
@@ -350,6 +380,23 @@ impl WebRtcLeg {
                     self.timeout = None;
                     return;
                 }
+            }
+        }
+    }
+
+    /// Runs `f` on the `Rtc`, unless the leg was given up; a panic gives
+    /// it up (`None`).
+    fn guarded<T>(&mut self, f: impl FnOnce(&mut Rtc) -> T) -> Option<T> {
+        if self.broken {
+            return None;
+        }
+        match catch_unwind(AssertUnwindSafe(|| f(&mut self.rtc))) {
+            Ok(value) => Some(value),
+            Err(_) => {
+                self.broken = true;
+                self.timeout = None;
+                tracing::error!(local = %self.local, "str0m panicked: the WebRTC leg is given up");
+                None
             }
         }
     }
@@ -382,6 +429,17 @@ impl WebRtcLeg {
                 }
             }
             Event::Connected => tracing::debug!(local = %self.local, "WebRTC leg connected"),
+            Event::MediaEgressStats(stats) => {
+                if let Some(remote) = stats.remote {
+                    // str0m gives the fraction as a float; RTCP's is in 1/256.
+                    let fraction = stats.loss.unwrap_or(0.0).clamp(0.0, 1.0) * 255.0;
+                    self.quality = Some(ReceptionQuality {
+                        fraction_lost: fraction as u8,
+                        cumulative_lost: i32::try_from(remote.packets_lost).unwrap_or(i32::MAX),
+                        jitter: remote.jitter,
+                    });
+                }
+            }
             _ => {}
         }
     }
@@ -424,6 +482,7 @@ fn base_config() -> RtcConfig {
     Rtc::builder()
         .set_ice_lite(true)
         .set_rtp_mode(true)
+        .set_stats_interval(Some(STATS_INTERVAL))
         .clear_codecs()
 }
 

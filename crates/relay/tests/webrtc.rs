@@ -145,6 +145,15 @@ impl Call {
         }
     }
 
+    /// The payloads of the plain RTP the phone got.
+    fn phone_heard(&self) -> Vec<Bytes> {
+        self.phone_inbox
+            .iter()
+            .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
+            .map(|p| p.payload)
+            .collect()
+    }
+
     fn connected(&self) -> bool {
         self.events.iter().any(|e| matches!(e, Event::Connected))
     }
@@ -491,12 +500,7 @@ fn the_browser_puts_the_phone_on_hold_with_a_re_offer_on_the_same_rtc() {
     );
     call.browser_sends(mid, 2, b"music-on-hold");
     call.run(Duration::from_millis(100));
-    let heard: Vec<_> = call
-        .phone_inbox
-        .iter()
-        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
-        .map(|p| p.payload)
-        .collect();
+    let heard = call.phone_heard();
     assert_eq!(heard, vec![Bytes::from_static(b"music-on-hold")]);
 }
 
@@ -615,12 +619,7 @@ m=audio 4000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
 
     call.browser_sends(mid, 5, b"after-the-refresh");
     call.run(Duration::from_millis(100));
-    let heard: Vec<_> = call
-        .phone_inbox
-        .iter()
-        .filter_map(|t| RtpPacket::parse(t.bytes.clone()).ok())
-        .map(|p| p.payload)
-        .collect();
+    let heard = call.phone_heard();
     assert_eq!(heard, vec![Bytes::from_static(b"after-the-refresh")]);
     let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
     call.relay
@@ -667,4 +666,24 @@ fn an_sdes_phone_and_a_browser_hear_each_other_through_both_kinds_of_srtp() {
     );
     call.run(Duration::from_millis(100));
     assert_eq!(call.browser_rtp(), vec![(0, b"sdes-to-dtls".to_vec())]);
+}
+
+#[test]
+fn the_browsers_receiver_reports_give_its_legs_reception_quality() {
+    let (mut call, _, _) = call_from_browser();
+    call.run(Duration::from_secs(3));
+    assert!(call.connected());
+    assert_eq!(call.relay.stats(SESSION).unwrap().offerer.quality, None);
+
+    // The phone talks for two seconds, one packet lost on the way in.
+    let phone_port = call.relay.allocation(SESSION).unwrap().answerer.streams[0].rtp_port;
+    for seq in (1..=100).filter(|seq| *seq != 50) {
+        call.relay
+            .handle_packet(call.now, phone_port, addr(PHONE), rtp(seq, b"talk"));
+        call.run(Duration::from_millis(20));
+    }
+    call.run(Duration::from_secs(8));
+    let quality = call.relay.stats(SESSION).unwrap().offerer.quality;
+    let quality = quality.expect("the browser's receiver report, through str0m's stats");
+    assert_eq!(quality.cumulative_lost, 1, "{quality:?}");
 }
