@@ -170,15 +170,18 @@ fn run(o: &Options) -> Result<String, LoadError> {
     } else {
         100.0 * sent.saturating_sub(received) as f64 / sent as f64
     };
-    let stream_seconds = o.streams as f64 * wall;
+    // Rates over the sending time (the tail after it only waits for the
+    // last packets; the server's CPU over it counts).
+    let seconds = o.seconds as f64;
+    let stream_seconds = o.streams as f64 * seconds;
     Ok(format!(
-        "server={label} mode={mode} streams={streams} seconds={wall:.2} sent={sent} received={received} \
+        "server={label} mode={mode} streams={streams} seconds={seconds} wall_s={wall:.2} sent={sent} received={received} \
          rejected={rejected} loss_pct={loss_pct:.3} relayed_pps={pps:.0} server_cpu_s={server_cpu:.2} \
          cpu_ms_per_stream_s={per_stream:.4} pkts_per_cpu_s={per_cpu:.0} gen_cpu_s={own_cpu:.2} setup_s={setup:.2}",
         label = o.label,
         mode = if o.srtp { "srtp-rtp" } else { "rtp-rtp" },
         streams = o.streams,
-        pps = received as f64 / wall,
+        pps = received as f64 / seconds,
         per_stream = server_cpu * 1000.0 / stream_seconds,
         per_cpu = if server_cpu > 0.0 { received as f64 / server_cpu } else { 0.0 },
         setup = setup.as_secs_f64(),

@@ -187,7 +187,10 @@ impl SipCalls {
     pub(crate) fn close_all(&mut self) -> Result<(), LoadError> {
         for dialog in std::mem::take(&mut self.dialogs) {
             self.send_in_dialog(&dialog, "BYE", 2)?;
-            // The callee's 200 is sent by `wait` as the BYE comes.
+            // `wait` answers the BYE with 200 as it comes to the callee.
+            self.wait(Side::Callee, "forwarded BYE", |m| {
+                m.starts_with("BYE ") && header(m, "Call-ID", "i") == Some(dialog.call_id.as_str())
+            })?;
             self.wait(Side::Caller, "200 to the BYE", |m| {
                 is_final_response(m, &dialog.call_id, "BYE")
             })?;

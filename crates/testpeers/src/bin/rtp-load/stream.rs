@@ -116,7 +116,13 @@ impl Phone {
             let packet = buffer.get(..length).unwrap_or_default();
             let good = match &mut self.srtp {
                 Some((_, incoming)) => incoming.unprotect_rtp(packet).is_ok(),
-                None => length >= HEADER && packet.first().is_some_and(|b| b >> 6 == 2),
+                // Plain RTP as sent: version 2 and the payload intact
+                // (an SRTP packet passed on still encrypted is not).
+                None => {
+                    length == HEADER + PAYLOAD
+                        && packet.first().is_some_and(|b| b >> 6 == 2)
+                        && packet.iter().skip(HEADER).all(|&b| b == 0xFF)
+                }
             };
             if good {
                 self.received += 1;
