@@ -181,15 +181,16 @@ mkdir -p "$(dirname "$OUT")"
 	echo
 	echo "switchboard $(git -C "$HERE/.." rev-parse --short HEAD 2>/dev/null || echo '?'), $(rtpengine --version 2>&1 | head -1);" \
 		"$(nproc) cores; $SECONDS_PER_RUN s per run after 1 s warm-up; 50 packets/s of 160-byte PCMU each way per stream;" \
-		"generator threads $THREADS. CPU: utime+stime of the server process over the run."
+		"generator threads $THREADS. CPU: utime+stime of the server process over the run;" \
+		"rejected: datagrams a phone got that failed SRTP authentication or were not the RTP sent."
 	echo
-	echo "| mode | streams | server | relayed pkt/s | loss % | server CPU s | CPU ms per stream-second | pkts per CPU-second | generator CPU s |"
-	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| mode | streams | server | relayed pkt/s | loss % | rejected pkts | server CPU s | CPU ms per stream-second | pkts per CPU-second | generator CPU s |"
+	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	awk '
 		{ delete f; for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] } }
-		f["failed"] == 1 { printf "| %s | %s | %s | failed | | | | | |\n", f["mode"], f["streams"], f["server"]; next }
-		{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f["mode"], f["streams"], f["server"],
-			f["relayed_pps"], f["loss_pct"], f["server_cpu_s"], f["cpu_ms_per_stream_s"], f["pkts_per_cpu_s"], f["gen_cpu_s"] }
+		f["failed"] == 1 { printf "| %s | %s | %s | failed | | | | | | |\n", f["mode"], f["streams"], f["server"]; next }
+		{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f["mode"], f["streams"], f["server"],
+			f["relayed_pps"], f["loss_pct"], f["rejected"], f["server_cpu_s"], f["cpu_ms_per_stream_s"], f["pkts_per_cpu_s"], f["gen_cpu_s"] }
 	' "$RESULTS"
 	echo
 	echo "| mode | streams | CPU per stream, switchboard / rtpengine |"
