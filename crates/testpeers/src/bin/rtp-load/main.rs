@@ -47,7 +47,11 @@ enum Signalling {
 }
 
 impl Signalling {
-    fn open(&mut self, index: u64, stream: &Stream) -> Result<(MediaTarget, MediaTarget), LoadError> {
+    fn open(
+        &mut self,
+        index: u64,
+        stream: &Stream,
+    ) -> Result<(MediaTarget, MediaTarget), LoadError> {
         match self {
             Self::Sip(calls) => calls.open(index, stream),
             Self::Ng(calls) => calls.open(index, stream),
@@ -129,7 +133,12 @@ fn options(args: &[String]) -> Option<Options> {
 fn run(o: &Options) -> Result<String, LoadError> {
     let setup_started = Instant::now();
     let mut signalling = if o.sip {
-        Signalling::Sip(SipCalls::register(o.signalling_to, &o.domain, &o.user, &o.password)?)
+        Signalling::Sip(SipCalls::register(
+            o.signalling_to,
+            &o.domain,
+            &o.user,
+            &o.password,
+        )?)
     } else {
         Signalling::Ng(NgCalls::connect(o.signalling_to)?)
     };
@@ -149,7 +158,8 @@ fn run(o: &Options) -> Result<String, LoadError> {
         stream.callee.reset_counts();
     }
 
-    let (server_before, own_before) = (cpu_seconds(o.server_pid)?, cpu_seconds(std::process::id())?);
+    let (server_before, own_before) =
+        (cpu_seconds(o.server_pid)?, cpu_seconds(std::process::id())?);
     let started = Instant::now();
     let streams = pump::run(streams, o.threads, o.seconds * FRAMES_PER_SECOND);
     let wall = started.elapsed().as_secs_f64();
@@ -183,7 +193,11 @@ fn run(o: &Options) -> Result<String, LoadError> {
         streams = o.streams,
         pps = received as f64 / seconds,
         per_stream = server_cpu * 1000.0 / stream_seconds,
-        per_cpu = if server_cpu > 0.0 { received as f64 / server_cpu } else { 0.0 },
+        per_cpu = if server_cpu > 0.0 {
+            received as f64 / server_cpu
+        } else {
+            0.0
+        },
         setup = setup.as_secs_f64(),
     ))
 }
@@ -195,7 +209,10 @@ fn cpu_seconds(pid: u32) -> Result<f64, LoadError> {
         .map_err(|_| LoadError::NoProcess(pid))?;
     // Fields after the command name, which may hold spaces: state is the
     // first, utime the 12th and stime the 13th.
-    let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).ok_or(LoadError::NoProcess(pid))?;
+    let after_name = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .ok_or(LoadError::NoProcess(pid))?;
     let ticks: f64 = after_name
         .split_whitespace()
         .skip(11)

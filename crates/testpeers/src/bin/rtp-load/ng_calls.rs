@@ -103,7 +103,11 @@ impl NgCalls {
 
     /// Sends one command and returns the `sdp` of its answer (empty when
     /// it has none).
-    fn command(&mut self, command: &'static str, fields: &[(&str, Value<'_>)]) -> Result<String, LoadError> {
+    fn command(
+        &mut self,
+        command: &'static str,
+        fields: &[(&str, Value<'_>)],
+    ) -> Result<String, LoadError> {
         self.cookie += 1;
         let cookie = format!("{}_{}", std::process::id(), self.cookie);
         let mut message = format!("{cookie} d").into_bytes();
@@ -155,8 +159,7 @@ impl NgCalls {
             if result != "ok" && result != "pong" {
                 return Err(LoadError::Ng {
                     command,
-                    reason: dictionary_string(dictionary, "error-reason")
-                        .unwrap_or(result),
+                    reason: dictionary_string(dictionary, "error-reason").unwrap_or(result),
                 });
             }
             return Ok(dictionary_string(dictionary, "sdp").unwrap_or_default());

@@ -60,7 +60,10 @@ pub(crate) fn media_target(step: &'static str, sdp: &str) -> Result<MediaTarget,
                 let inline = params
                     .and_then(|p| p.strip_prefix("inline:"))
                     .and_then(|p| p.split('|').next())
-                    .ok_or(LoadError::Missing { step, what: "SDES key" })?;
+                    .ok_or(LoadError::Missing {
+                        step,
+                        what: "SDES key",
+                    })?;
                 key = Some(MasterKey::from_base64(SUITE, inline)?);
             }
         }

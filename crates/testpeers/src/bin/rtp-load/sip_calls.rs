@@ -199,7 +199,12 @@ impl SipCalls {
     }
 
     /// ACK or BYE of the caller along the route set.
-    fn send_in_dialog(&mut self, dialog: &Dialog, method: &str, cseq: u32) -> Result<(), LoadError> {
+    fn send_in_dialog(
+        &mut self,
+        dialog: &Dialog,
+        method: &str,
+        cseq: u32,
+    ) -> Result<(), LoadError> {
         let routes: String = dialog
             .route
             .iter()
@@ -261,7 +266,8 @@ impl SipCalls {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let text = String::from_utf8_lossy(buffer.get(..length).unwrap_or_default()).into_owned();
+            let text =
+                String::from_utf8_lossy(buffer.get(..length).unwrap_or_default()).into_owned();
             if side == Side::Callee && text.starts_with("BYE ") {
                 let ok = format!(
                     "SIP/2.0 200 OK\r\n{}Content-Length: 0\r\n\r\n",
@@ -308,7 +314,13 @@ fn answer_challenge(
         password,
     );
     let credentials = challenge
-        .respond(user, &ha1, &RequestInfo::new("REGISTER", uri), "7f3a9c2e", 1)
+        .respond(
+            user,
+            &ha1,
+            &RequestInfo::new("REGISTER", uri),
+            "7f3a9c2e",
+            1,
+        )
         .map_err(|_| LoadError::Missing {
             step: "401 to the REGISTER",
             what: "challenge this tool can answer",
@@ -330,9 +342,7 @@ fn status(message: &str) -> Option<u16> {
 fn is_final_response(message: &str, call_id: &str, method: &str) -> bool {
     status(message).is_some_and(|s| s >= 200)
         && header(message, "Call-ID", "i") == Some(call_id)
-        && header(message, "CSeq", "")
-            .and_then(|c| c.split_whitespace().nth(1))
-            == Some(method)
+        && header(message, "CSeq", "").and_then(|c| c.split_whitespace().nth(1)) == Some(method)
 }
 
 /// The body of a message (after the blank line).
@@ -348,8 +358,9 @@ fn header_lines<'a>(message: &'a str, name: &str, compact: &str) -> Vec<&'a str>
         .filter_map(|line| {
             let (key, value) = line.split_once(':')?;
             let key = key.trim();
-            (key.eq_ignore_ascii_case(name) || (!compact.is_empty() && key.eq_ignore_ascii_case(compact)))
-                .then_some(value.trim())
+            (key.eq_ignore_ascii_case(name)
+                || (!compact.is_empty() && key.eq_ignore_ascii_case(compact)))
+            .then_some(value.trim())
         })
         .collect()
 }
@@ -397,9 +408,18 @@ fn copied_headers(request: &str, skip_to: bool) -> String {
     let mut out = String::new();
     for line in head.lines().skip(1) {
         let key = line.split_once(':').map_or("", |(k, _)| k.trim());
-        let copied = ["Via", "v", "From", "f", "Call-ID", "i", "CSeq", "Record-Route"]
-            .iter()
-            .any(|n| key.eq_ignore_ascii_case(n))
+        let copied = [
+            "Via",
+            "v",
+            "From",
+            "f",
+            "Call-ID",
+            "i",
+            "CSeq",
+            "Record-Route",
+        ]
+        .iter()
+        .any(|n| key.eq_ignore_ascii_case(n))
             || (!skip_to && (key.eq_ignore_ascii_case("To") || key.eq_ignore_ascii_case("t")));
         if copied {
             out.push_str(line);

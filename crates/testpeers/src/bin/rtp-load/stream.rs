@@ -68,7 +68,11 @@ impl Phone {
     ///
     /// # Errors
     /// The socket cannot be made non-blocking.
-    pub(crate) fn connect(&mut self, target: &MediaTarget, own_key: Option<&MasterKey>) -> std::io::Result<()> {
+    pub(crate) fn connect(
+        &mut self,
+        target: &MediaTarget,
+        own_key: Option<&MasterKey>,
+    ) -> std::io::Result<()> {
         self.socket.set_nonblocking(true)?;
         self.target = Some(target.rtp);
         self.srtp = match (own_key, &target.key) {
@@ -179,7 +183,11 @@ impl Stream {
     ///
     /// # Errors
     /// A socket cannot be made non-blocking.
-    pub(crate) fn connect(&mut self, caller_side: &MediaTarget, callee_side: &MediaTarget) -> std::io::Result<()> {
+    pub(crate) fn connect(
+        &mut self,
+        caller_side: &MediaTarget,
+        callee_side: &MediaTarget,
+    ) -> std::io::Result<()> {
         self.caller.connect(caller_side, self.caller_key.as_ref())?;
         self.callee.connect(callee_side, None)
     }
