@@ -132,10 +132,30 @@ ng_bound && kill -0 "$RPID" || { cat "$WORK/rtpengine.log" >&2; exit 1; }
 
 RESULTS="$WORK/results"
 : >"$RESULTS"
-# run SERVER MODE STREAMS SECONDS: one rtp-load run, its line kept.
+
+# Datagrams the kernel dropped at sockets bound to local ports FIRST..LAST
+# (full receive buffers: the drops column of /proc/net/udp).
+socket_drops() {
+	awk -v lo="$1" -v hi="$2" '
+		function hex(h,   i, v) { v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1; return v }
+		FNR > 1 { split($2, a, ":"); p = hex(a[2]); if (p >= lo && p <= hi) d += $NF }
+		END { print d + 0 }' /proc/net/udp
+}
+
+# The host's RcvbufErrors (every socket: the generator's too).
+rcvbuf_errors() {
+	awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
+	     $1 == "Udp:" { print $c["RcvbufErrors"] }' /proc/net/snmp
+}
+
+# run SERVER MODE STREAMS SECONDS [PHASE]: one rtp-load run, its line kept
+# with the drops at the server's sockets and host-wide over it.
 run() {
-	local server="$1" mode="$2" streams="$3" seconds="$4" line
+	local server="$1" mode="$2" streams="$3" seconds="$4" phase="${5:-steps}" line lo hi own host
 	local args=(--streams "$streams" --seconds "$seconds" --threads "$THREADS")
+	if [ "$server" = switchboard ]; then lo=30000 hi=33999; else lo=40000 hi=49999; fi
+	own="$(socket_drops $lo $hi)"
+	host="$(rcvbuf_errors)"
 	[ "$mode" = srtp ] && args+=(--srtp)
 	if [ "$server" = switchboard ]; then
 		args+=(--sip 127.0.0.1:$SIP_PORT --server-pid "$OPID" --user callee --password pw-callee)
@@ -147,6 +167,7 @@ run() {
 		echo "rtp-load failed: $server $mode $streams streams" >&2
 		line="server=$server mode=$mode-rtp streams=$streams failed=1"
 	}
+	line+=" server_socket_drops=$(($(socket_drops $lo $hi) - own)) rcvbuf_errors=$(($(rcvbuf_errors) - host)) phase=$phase"
 	echo "$line" >&2
 	echo "$line" >>"$RESULTS"
 	sleep 2
@@ -165,7 +186,7 @@ if [ "$MAX" = 1 ]; then
 		for server in switchboard rtpengine; do
 			best=0
 			for n in 600 800 1000; do
-				run "$server" "$mode" "$n" 10
+				run "$server" "$mode" "$n" 10 max
 				loss="$(tail -1 "$RESULTS" | sed -n 's/.*loss_pct=\([0-9.]*\).*/\1/p')"
 				[ -n "$loss" ] && awk -v l="$loss" 'BEGIN { exit !(l < 1) }' || break
 				best=$n
@@ -184,20 +205,22 @@ mkdir -p "$(dirname "$OUT")"
 		"generator threads $THREADS. CPU: utime+stime of the server process over the run;" \
 		"rejected: datagrams a phone got that failed SRTP authentication or were not the RTP sent."
 	echo
-	echo "| mode | streams | server | relayed pkt/s | loss % | rejected pkts | server CPU s | CPU ms per stream-second | pkts per CPU-second | generator CPU s |"
-	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	echo "| mode | streams | server | relayed pkt/s | loss % | rejected pkts | server socket drops | host rcvbuf errors | server CPU s | CPU ms per stream-second | pkts per CPU-second | generator CPU s |"
+	echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 	awk '
 		{ delete f; for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] } }
-		f["failed"] == 1 { printf "| %s | %s | %s | failed | | | | | | |\n", f["mode"], f["streams"], f["server"]; next }
-		{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f["mode"], f["streams"], f["server"],
-			f["relayed_pps"], f["loss_pct"], f["rejected"], f["server_cpu_s"], f["cpu_ms_per_stream_s"], f["pkts_per_cpu_s"], f["gen_cpu_s"] }
+		f["phase"] != "steps" { next }
+		f["failed"] == 1 { printf "| %s | %s | %s | failed | | | | | | | | |\n", f["mode"], f["streams"], f["server"]; next }
+		{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f["mode"], f["streams"], f["server"],
+			f["relayed_pps"], f["loss_pct"], f["rejected"], f["server_socket_drops"], f["rcvbuf_errors"],
+			f["server_cpu_s"], f["cpu_ms_per_stream_s"], f["pkts_per_cpu_s"], f["gen_cpu_s"] }
 	' "$RESULTS"
 	echo
 	echo "| mode | streams | CPU per stream, switchboard / rtpengine |"
 	echo "| --- | ---: | ---: |"
 	awk '
 		{ delete f; for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] } }
-		f["failed"] != 1 && f["seconds"] + 0 > 0 { key = f["mode"] " " f["streams"]; c[key, f["server"]] = f["cpu_ms_per_stream_s"]; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
+		f["phase"] == "steps" && f["failed"] != 1 && f["seconds"] + 0 > 0 { key = f["mode"] " " f["streams"]; c[key, f["server"]] = f["cpu_ms_per_stream_s"]; if (!(key in seen)) { seen[key] = 1; order[++n] = key } }
 		END {
 			for (i = 1; i <= n; i++) {
 				key = order[i]; split(key, p, " ")

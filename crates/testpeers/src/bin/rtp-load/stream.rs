@@ -6,6 +6,7 @@
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use switchboard_media::srtp::{MasterKey, SrtpContext};
 
@@ -132,6 +133,7 @@ impl Phone {
                 self.received += 1;
             } else {
                 self.rejected += 1;
+                report_first_rejected(packet);
             }
         }
     }
@@ -139,6 +141,20 @@ impl Phone {
     /// Forgets the counts (after the warm-up).
     pub(crate) fn reset_counts(&mut self) {
         (self.sent, self.received, self.rejected) = (0, 0, 0);
+    }
+}
+
+/// Describes the first datagram of the run that a phone rejected (once:
+/// what it was tells whether the relay garbled, misrouted or leaked).
+fn report_first_rejected(packet: &[u8]) {
+    static REPORTED: AtomicBool = AtomicBool::new(false);
+    if !REPORTED.swap(true, Ordering::Relaxed) {
+        let head: Vec<String> = packet.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        eprintln!(
+            "rtp-load: first rejected datagram: {} bytes, starting {}",
+            packet.len(),
+            head.join(" ")
+        );
     }
 }
 
