@@ -67,26 +67,43 @@ impl SipCalls {
             dialogs: Vec::new(),
             branch: 0,
         };
-        let call_id = format!("rtpload-reg-{}", std::process::id());
+        // Bindings of earlier runs first: the server would fork every
+        // INVITE to them too (dead ports, or ports now another run's RTP).
+        this.registration("*", 0, password)?;
+        let contact = format!("<sip:{user}@{}>", this.callee.local_addr()?);
+        this.registration(&contact, 3600, password)?;
+        Ok(this)
+    }
+
+    /// One REGISTER of the callee (answering the digest challenge):
+    /// `contact` bound for `expires` seconds (`*` and 0: every binding
+    /// removed).
+    fn registration(
+        &mut self,
+        contact: &str,
+        expires: u32,
+        password: &str,
+    ) -> Result<(), LoadError> {
+        let (user, domain) = (self.user.clone(), self.domain.clone());
+        let call_id = format!("rtpload-reg-{}-{expires}", std::process::id());
         let uri = format!("sip:{domain}");
         let mut authorization = String::new();
         for cseq in 1..=2 {
             let request = format!(
                 "REGISTER {uri} SIP/2.0\r\n{via}\r\nMax-Forwards: 70\r\n\
                  From: <sip:{user}@{domain}>;tag=reg\r\nTo: <sip:{user}@{domain}>\r\n\
-                 Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: <sip:{user}@{contact}>\r\n\
-                 Expires: 3600\r\n{authorization}Content-Length: 0\r\n\r\n",
-                via = this.via(Side::Callee)?,
-                contact = this.callee.local_addr()?,
+                 Call-ID: {call_id}\r\nCSeq: {cseq} REGISTER\r\nContact: {contact}\r\n\
+                 Expires: {expires}\r\n{authorization}Content-Length: 0\r\n\r\n",
+                via = self.via(Side::Callee)?,
             );
-            this.callee.send_to(request.as_bytes(), server)?;
-            let (response, _) = this.wait(Side::Callee, "answer to REGISTER", |m| {
+            self.callee.send_to(request.as_bytes(), self.server)?;
+            let (response, _) = self.wait(Side::Callee, "answer to REGISTER", |m| {
                 is_final_response(m, &call_id, "REGISTER")
             })?;
             match status(&response) {
-                Some(200) => return Ok(this),
+                Some(200) => return Ok(()),
                 Some(401) if cseq == 1 => {
-                    authorization = answer_challenge(&response, user, password, &uri)?;
+                    authorization = answer_challenge(&response, &user, password, &uri)?;
                 }
                 _ => {
                     return Err(LoadError::Refused {

@@ -108,16 +108,19 @@ impl Phone {
         }
     }
 
-    /// Reads every datagram waiting, counting the good ones.
-    pub(crate) fn drain(&mut self) {
+    /// Reads every datagram waiting, counting the good ones; returns how
+    /// many datagrams it read.
+    pub(crate) fn drain(&mut self) -> u64 {
         let mut buffer = [0_u8; MAX_DATAGRAM];
+        let mut read = 0;
         loop {
             let length = match self.socket.recv(&mut buffer) {
                 Ok(length) => length,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return read,
                 // ICMP unreachable reported on a later read: keep reading.
                 Err(_) => continue,
             };
+            read += 1;
             let packet = buffer.get(..length).unwrap_or_default();
             let good = match &mut self.srtp {
                 Some((_, incoming)) => incoming.unprotect_rtp(packet).is_ok(),
