@@ -8,9 +8,9 @@
 #                               [--out FILE]
 #
 # Starts the release `switchboard serve` (127.0.0.1:5062, `[media] relay =
-# "always"`, relay ports 30000-33999, one user `callee` / `pw-callee`,
-# per-source rate limit and lockout off since all load comes from one
-# address) and rtpengine (Debian's rtpengine-daemon, installed with apt-get
+# "always"`, relay ports 30000-33999, the harness's configuration of
+# lib.sh: user0000 / pw-user0000, per-source rate limit and lockout off
+# since all load comes from one address) and rtpengine (Debian's rtpengine-daemon, installed with apt-get
 # when missing; userspace only: --table=-1, no kernel module; interface
 # 127.0.0.1, ng control on 127.0.0.1:2223, ports 40000-49999, two worker
 # threads like the two cores). For each mode and each stream count, runs
@@ -65,6 +65,7 @@ for b in "$BIN" "$LOAD"; do
 done
 SIP_PORT=5062
 NG_PORT=2223
+. "$HERE/lib.sh"
 
 if ! command -v rtpengine >/dev/null; then
 	echo "installing rtpengine-daemon" >&2
@@ -102,23 +103,12 @@ trap 'exit 130' INT TERM
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 8192 ] || { echo "ulimit -n $(ulimit -n): 8192 open files needed" >&2; exit 1; }
 
-echo "callee,pw-callee" >"$WORK/users.csv"
-"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
-cat >"$WORK/switchboard.toml" <<TOML
-listen = ["udp:127.0.0.1:$SIP_PORT"]
-domains = ["127.0.0.1"]
-data = "$WORK/data"
-[protection]
-rate_limit = false
-lockout = false
-[media]
-relay = "always"
-ports = "30000-33999"
-TOML
-"$BIN" serve --config "$WORK/switchboard.toml" >"$WORK/switchboard.log" 2>&1 &
-OPID=$!
-for _ in $(seq 100); do grep -q "serve: ready" "$WORK/switchboard.log" && break; sleep 0.1; done
-grep -q "serve: ready" "$WORK/switchboard.log" || { cat "$WORK/switchboard.log" >&2; exit 1; }
+# The harness's server (lib.sh) with the relay on; the callee is user0000.
+bench_users 1
+bench_config $SIP_PORT "$WORK/data" "$(printf '[media]\nrelay = "always"\nports = "30000-33999"')" \
+	>"$WORK/switchboard.toml"
+OPID="$(bench_serve "$WORK/switchboard")"
+[ -n "$OPID" ] || exit 1
 
 rtpengine --config-file=none --table=-1 --interface=127.0.0.1 \
 	--listen-ng=127.0.0.1:$NG_PORT --port-min=40000 --port-max=49999 \
@@ -133,19 +123,9 @@ ng_bound && kill -0 "$RPID" || { cat "$WORK/rtpengine.log" >&2; exit 1; }
 RESULTS="$WORK/results"
 : >"$RESULTS"
 
-# Datagrams the kernel dropped at sockets bound to local ports FIRST..LAST
-# (full receive buffers: the drops column of /proc/net/udp).
-socket_drops() {
-	awk -v lo="$1" -v hi="$2" '
-		function hex(h,   i, v) { v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1; return v }
-		FNR > 1 { split($2, a, ":"); p = hex(a[2]); if (p >= lo && p <= hi) d += $NF }
-		END { print d + 0 }' /proc/net/udp
-}
-
 # The host's RcvbufErrors (every socket: the generator's too).
 rcvbuf_errors() {
-	awk '$1 == "Udp:" && !h { for (i = 2; i <= NF; i++) c[$i] = i; h = 1; next }
-	     $1 == "Udp:" { print $c["RcvbufErrors"] }' /proc/net/snmp
+	udp_errors | awk '{ print $2 }'
 }
 
 # run SERVER MODE STREAMS SECONDS [PHASE]: one rtp-load run, its line kept
@@ -158,7 +138,7 @@ run() {
 	host="$(rcvbuf_errors)"
 	[ "$mode" = srtp ] && args+=(--srtp)
 	if [ "$server" = switchboard ]; then
-		args+=(--sip 127.0.0.1:$SIP_PORT --server-pid "$OPID" --user callee --password pw-callee)
+		args+=(--sip 127.0.0.1:$SIP_PORT --server-pid "$OPID" --user user0000 --password pw-user0000)
 	else
 		args+=(--ng 127.0.0.1:$NG_PORT --server-pid "$RPID")
 	fi
