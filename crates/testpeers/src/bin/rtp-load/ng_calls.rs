@@ -214,3 +214,24 @@ fn skip_value(encoded: &[u8], at: usize) -> Option<usize> {
         _ => read_string(encoded, at).map(|(_, next)| next),
     }
 }
+
+#[cfg(test)]
+// Test code: a failed unwrap is a failed test.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sdp_of_an_answer_is_found_past_lists_and_integers() {
+        let reply = b"d8:warningsl3:onee5:counti42e6:result2:ok3:sdp5:v=0\r\ne";
+        assert_eq!(dictionary_string(reply, "result").unwrap(), "ok");
+        assert_eq!(dictionary_string(reply, "sdp").unwrap(), "v=0\r\n");
+        assert_eq!(dictionary_string(reply, "error-reason"), None);
+    }
+
+    #[test]
+    fn a_truncated_answer_yields_nothing_rather_than_a_panic() {
+        assert_eq!(dictionary_string(b"d6:result2:o", "result"), None);
+        assert_eq!(dictionary_string(b"d3:sdp99:v=0e", "sdp"), None);
+    }
+}

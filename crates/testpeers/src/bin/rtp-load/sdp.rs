@@ -79,3 +79,28 @@ pub(crate) fn media_target(step: &'static str, sdp: &str) -> Result<MediaTarget,
         key,
     })
 }
+
+#[cfg(test)]
+// Test code: a failed unwrap is a failed test.
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_and_key_of_an_offer_are_read_back() {
+        let key = MasterKey::from_bytes(SUITE, &[7; 30]).unwrap();
+        let target = media_target("test", &phone_sdp(1, 30_002, Some(&key))).unwrap();
+        assert_eq!(target.rtp, "127.0.0.1:30002".parse().unwrap());
+        assert_eq!(target.key.unwrap().to_base64(), key.to_base64());
+    }
+
+    #[test]
+    fn a_plain_answer_has_no_key_and_an_sdp_without_address_is_refused() {
+        let target = media_target("test", &phone_sdp(1, 4_000, None)).unwrap();
+        assert!(target.key.is_none());
+        assert!(matches!(
+            media_target("test", "v=0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            Err(LoadError::Missing { .. })
+        ));
+    }
+}

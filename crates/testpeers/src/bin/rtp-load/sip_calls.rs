@@ -445,3 +445,30 @@ fn copied_headers(request: &str, skip_to: bool) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:u@h SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=1\r\nv: SIP/2.0/UDP b;branch=2\r\n\
+        Record-Route: <sip:p1;lr>, <sip:p2;lr;x=\"a,b\">\r\nRecord-Route: <sip:p3;lr>\r\nFrom: <sip:a@h>;tag=1\r\n\
+        To: <sip:u@h>\r\ni: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 3\r\n\r\nv=0";
+
+    #[test]
+    fn record_route_elements_are_split_on_commas_outside_brackets() {
+        assert_eq!(
+            header_list(INVITE, "Record-Route"),
+            ["<sip:p1;lr>", "<sip:p2;lr;x=\"a,b\">", "<sip:p3;lr>"]
+        );
+    }
+
+    #[test]
+    fn a_response_copies_vias_in_order_and_compact_headers() {
+        let copied = copied_headers(INVITE, true);
+        assert!(copied.starts_with("Via: SIP/2.0/UDP a;branch=1\r\nv: SIP/2.0/UDP b;branch=2\r\n"));
+        assert!(copied.contains("i: c1\r\n") && copied.contains("CSeq: 1 INVITE\r\n"));
+        assert!(!copied.contains("To:"));
+        assert_eq!(header(INVITE, "Call-ID", "i"), Some("c1"));
+        assert_eq!(body(INVITE), "v=0");
+    }
+}
