@@ -40,3 +40,12 @@ pub(crate) enum LoadError {
     #[error("no readable /proc/{0}/stat")]
     NoProcess(u32),
 }
+
+/// A read that ended at its socket's read timeout: nothing came, the
+/// socket is fine.
+pub(crate) fn read_timed_out(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}

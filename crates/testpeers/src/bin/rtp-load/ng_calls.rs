@@ -5,13 +5,15 @@
 //! callee's, `delete` at the end.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crate::error::LoadError;
+use crate::error::{LoadError, read_timed_out};
 use crate::sdp::{MediaTarget, media_target, phone_sdp};
 use crate::stream::Stream;
 
 const MAX_DATAGRAM: usize = 65_535;
+/// How long a command waits for its answer.
+const REPLY_LIMIT: Duration = Duration::from_secs(5);
 
 /// A value of an ng dictionary this tool sends.
 enum Value<'a> {
@@ -35,7 +37,7 @@ impl NgCalls {
     /// A socket error or no answer.
     pub(crate) fn connect(server: SocketAddr) -> Result<Self, LoadError> {
         let control = UdpSocket::bind("127.0.0.1:0")?;
-        control.set_read_timeout(Some(Duration::from_secs(5)))?;
+        control.set_read_timeout(Some(REPLY_LIMIT))?;
         let mut this = Self {
             control,
             server,
@@ -131,15 +133,17 @@ impl NgCalls {
         message.push(b'e');
         self.control.send_to(&message, self.server)?;
         let mut buffer = vec![0_u8; MAX_DATAGRAM];
+        let deadline = Instant::now() + REPLY_LIMIT;
         loop {
+            if Instant::now() >= deadline {
+                return Err(LoadError::Timeout {
+                    waiting_for: command,
+                    server: self.server,
+                });
+            }
             let length = match self.control.recv(&mut buffer) {
                 Ok(length) => length,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if read_timed_out(&e) => {
                     return Err(LoadError::Timeout {
                         waiting_for: command,
                         server: self.server,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_proto::digest::{self, DigestChallenge, RequestInfo};
 
-use crate::error::LoadError;
+use crate::error::{LoadError, read_timed_out};
 use crate::sdp::{MediaTarget, media_target, phone_sdp};
 use crate::stream::Stream;
 
@@ -273,12 +273,7 @@ impl SipCalls {
         while Instant::now() < deadline {
             let (length, source) = match socket.recv_from(&mut buffer) {
                 Ok(read) => read,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if read_timed_out(&e) => {
                     continue;
                 }
                 Err(e) => return Err(e.into()),
