@@ -74,6 +74,15 @@ impl Queue {
             notified.await;
         }
     }
+
+    /// One datagram handled by the driver: the waiting readers go on
+    /// once half the queue has drained.
+    fn handled(&self) {
+        let before = self.queued.fetch_sub(1, Ordering::Relaxed);
+        if before == RESUME_AT + 1 {
+            self.room.notify_waiters();
+        }
+    }
 }
 
 impl MediaSockets {
@@ -105,10 +114,7 @@ impl MediaSockets {
 
     /// A datagram the driver has handled (it makes room in the queue).
     pub(crate) fn handled(&self) {
-        let before = self.queue.queued.fetch_sub(1, Ordering::Relaxed);
-        if before == RESUME_AT + 1 {
-            self.queue.room.notify_waiters();
-        }
+        self.queue.handled();
     }
 
     /// Sends a relay transmit from its port.
@@ -158,5 +164,43 @@ async fn read(port: u16, socket: Arc<UdpSocket>, done: AppSender<Done>, queue: A
         if !done.send(media) {
             return; // the driver stopped
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Whether `room()` returns within a short wait.
+    async fn has_room(queue: &Queue) -> bool {
+        tokio::time::timeout(Duration::from_millis(20), queue.room())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_holds_the_readers_until_half_of_it_is_handled() {
+        let queue = Arc::new(Queue::default());
+        queue.queued.store(MAX_QUEUED, Ordering::Relaxed);
+        assert!(!has_room(&queue).await, "a reader read into a full queue");
+
+        let waiting = Arc::clone(&queue);
+        let reader = tokio::spawn(async move { waiting.room().await });
+        tokio::task::yield_now().await;
+        for _ in RESUME_AT + 1..MAX_QUEUED {
+            queue.handled();
+        }
+        tokio::task::yield_now().await;
+        assert!(!reader.is_finished(), "woken before half the queue drained");
+        queue.handled();
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), reader)
+                .await
+                .is_ok(),
+            "a waiting reader was never woken"
+        );
+        assert!(has_room(&queue).await);
     }
 }
