@@ -114,11 +114,14 @@ udp_errors() {
 	     $1 == "Udp:" { print $c["InErrors"], $c["RcvbufErrors"] }' /proc/net/snmp
 }
 
-# Datagrams dropped by the sockets bound to local port $1 (the last column
-# of /proc/net/udp): the server's own share of RcvbufErrors.
+# Datagrams dropped by the sockets bound to local port $1, or to ports $1
+# to $2 (the last column of /proc/net/udp): the server's own share of
+# RcvbufErrors.
 socket_drops() {
-	awk -v port="$(printf ':%04X' "$1")" 'FNR > 1 && substr($2, length($2) - 4) == port { d += $NF }
-	     END { print d + 0 }' /proc/net/udp /proc/net/udp6
+	awk -v lo="$1" -v hi="${2:-$1}" '
+		function hex(h,   i, v) { v = 0; for (i = 1; i <= length(h); i++) v = v * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1; return v }
+		FNR > 1 { n = split($2, a, ":"); p = hex(a[n]); if (p >= lo && p <= hi) d += $NF }
+		END { print d + 0 }' /proc/net/udp /proc/net/udp6
 }
 
 # p99.9 of the primary response time (rtd 1) in the rtt files of DIR.
