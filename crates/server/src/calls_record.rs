@@ -78,6 +78,7 @@ impl CallBook {
             rule: None,
             target: None,
             trunk: None,
+            relayed: false,
             gateway: None,
             carrier_leg: None,
         })

@@ -141,6 +141,11 @@ impl MediaRelay {
         self.calls.len()
     }
 
+    /// The relay session of `call_id`, when the call is anchored.
+    pub fn session(&self, call_id: &str) -> Option<SessionId> {
+        self.calls.get(call_id).map(|call| call.session)
+    }
+
     /// The counters of the session of `call_id`.
     pub fn stats(&self, call_id: &str) -> Option<SessionStats> {
         let call = self.calls.get(call_id)?;

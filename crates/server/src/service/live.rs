@@ -41,6 +41,7 @@ impl Service {
                 call.rule.clone_from(&record.rule);
                 call.trunk.clone_from(&record.trunk);
             }
+            call.media = self.live_media(&call.call_id);
         }
         calls
     }

@@ -45,6 +45,7 @@ mod events;
 mod live;
 mod mailbox;
 mod media;
+mod media_stats;
 mod messages;
 mod notify;
 mod operator;
@@ -908,6 +909,7 @@ impl Service {
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
         self.counters.call(at, &update);
+        self.note_media_counters(&update.call_id);
         if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
             self.queue_record(StateChange::PutCallRecord(record));
         }

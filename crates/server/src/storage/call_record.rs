@@ -2,6 +2,8 @@
 //! INVITE), written when the call ends and, for an answered call, already
 //! at the answer (a crash keeps it; the end updates it).
 
+use super::CallMedia;
+
 /// How a call attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -157,6 +159,9 @@ pub struct CallRecord {
     pub status: Option<u16>,
     /// Who ended an answered call.
     pub hangup: Option<HangupSide>,
+    /// The media relay's counters, when the call was anchored on it
+    /// (`None`: media flowed between the parties).
+    pub media: Option<CallMedia>,
 }
 
 impl CallRecord {

@@ -146,6 +146,9 @@ pub struct DialogRecord {
     pub gateway: Option<String>,
     /// The carrier's names for the dialog, when the proxy translates them.
     pub carrier_leg: Option<CarrierLeg>,
+    /// Whether the call's media is anchored on the relay (whose sessions
+    /// a restart loses: such a call is ended at load).
+    pub relayed: bool,
 }
 
 impl DialogRecord {

@@ -13,6 +13,7 @@
 //! own error type ([`UserStore::Error`], [`BindingStore::Error`]).
 
 mod binding_store;
+mod call_media;
 mod call_record;
 mod dialog_record;
 mod event_state;
@@ -21,6 +22,7 @@ mod user;
 mod user_store;
 
 pub use binding_store::BindingStore;
+pub use call_media::{CallMedia, MediaLeg};
 pub use call_record::{CallRecord, Disposition, HangupSide};
 pub use dialog_record::{CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord};
 pub use event_state::{

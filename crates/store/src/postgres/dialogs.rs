@@ -84,6 +84,7 @@ impl DialogWriter {
                 &record.gateway,
                 &leg.map(|l| l.call_id.as_str()),
                 &leg.map(|l| i64::from(l.cseq_delta)),
+                &record.relayed,
             ],
         )
         .map_err(classify)?;
@@ -134,6 +135,7 @@ pub(super) fn read_dialog(row: &Row) -> Result<DialogRecord, StoreError> {
         gateway: get(row, 27)?,
         carrier_call_id: get(row, 28)?,
         carrier_delta: get(row, 29)?,
+        relayed: get(row, 30)?,
     }
     .into_record()
 }

@@ -25,16 +25,16 @@ pub(crate) const COLUMNS: &str = "id, call_id, caller_uri, caller_display, calle
      caller_aor, caller_contact, caller_source, caller_cseq, callee_uri, callee_display, \
      callee_tag, callee_aor, callee_contact, callee_source, callee_cseq, dialled, route_set, \
      phase, start_ms, answer_ms, updated_ms, caller_user, routed_number, rule, target, trunk, \
-     gateway, carrier_call_id, carrier_delta";
+     gateway, carrier_call_id, carrier_delta, relayed";
 
 /// The statement that writes a record (insert, or replace the same id).
 pub(super) const PUT_SQL: &str = "INSERT OR REPLACE INTO dialogs (id, call_id, caller_uri, \
      caller_display, caller_tag, caller_aor, caller_contact, caller_source, caller_cseq, \
      callee_uri, callee_display, callee_tag, callee_aor, callee_contact, callee_source, \
      callee_cseq, dialled, route_set, phase, start_ms, answer_ms, updated_ms, caller_user, \
-     routed_number, rule, target, trunk, gateway, carrier_call_id, carrier_delta)
+     routed_number, rule, target, trunk, gateway, carrier_call_id, carrier_delta, relayed)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)";
 
 /// The statement that removes a record.
 pub(super) const REMOVE_SQL: &str = "DELETE FROM dialogs WHERE id = ?1";
@@ -82,6 +82,7 @@ pub(super) fn put(
         record.gateway,
         leg.map(|l| l.call_id.as_str()),
         leg.map(|l| l.cseq_delta),
+        record.relayed,
     ])?;
     Ok(())
 }
@@ -171,6 +172,7 @@ pub(crate) struct RawDialog {
     pub(crate) gateway: Option<String>,
     pub(crate) carrier_call_id: Option<String>,
     pub(crate) carrier_delta: Option<i64>,
+    pub(crate) relayed: bool,
 }
 
 impl RawDialog {
@@ -194,6 +196,7 @@ impl RawDialog {
             gateway: row.get(27)?,
             carrier_call_id: row.get(28)?,
             carrier_delta: row.get(29)?,
+            relayed: row.get(30)?,
         })
     }
 
@@ -231,6 +234,7 @@ impl RawDialog {
             trunk: self.trunk,
             gateway: self.gateway,
             carrier_leg,
+            relayed: self.relayed,
             id,
         })
     }

@@ -65,6 +65,9 @@ pub fn to_carrier(call_id: &str, start_ms: u64) -> DialogRecord {
             call_id: "carrier-77".to_owned(),
             cseq_delta: 1,
         }),
+        // Anchored on the media relay (and `internal` not): the flag
+        // round-trips both ways.
+        relayed: true,
     }
 }
 
@@ -93,6 +96,7 @@ pub fn internal(call_id: &str, start_ms: u64) -> DialogRecord {
         trunk: None,
         gateway: None,
         carrier_leg: None,
+        relayed: false,
         ..to_carrier(call_id, start_ms)
     }
 }
