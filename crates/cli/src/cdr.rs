@@ -33,6 +33,19 @@ const COLUMNS: &[&str] = &[
     "disposition",
     "status",
     "hangup",
+    "relayed",
+    "caller_packets_in",
+    "caller_bytes_in",
+    "caller_packets_out",
+    "caller_bytes_out",
+    "caller_lost",
+    "caller_jitter",
+    "callee_packets_in",
+    "callee_bytes_in",
+    "callee_packets_out",
+    "callee_bytes_out",
+    "callee_lost",
+    "callee_jitter",
 ];
 
 /// `cdr [--data DIR] [--since T] [--until T] [--format csv|json]`; the
@@ -71,6 +84,7 @@ pub(crate) fn cdr(
 /// One record as a CSV line, in [`COLUMNS`] order.
 fn csv_line(r: &Record) -> String {
     let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let signed = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let fields = [
         r.start.clone(),
@@ -92,6 +106,19 @@ fn csv_line(r: &Record) -> String {
         r.disposition.clone(),
         number(r.status.map(u64::from)),
         text(&r.hangup),
+        r.relayed.to_string(),
+        number(r.caller_packets_in),
+        number(r.caller_bytes_in),
+        number(r.caller_packets_out),
+        number(r.caller_bytes_out),
+        signed(r.caller_lost),
+        number(r.caller_jitter.map(u64::from)),
+        number(r.callee_packets_in),
+        number(r.callee_bytes_in),
+        number(r.callee_packets_out),
+        number(r.callee_bytes_out),
+        signed(r.callee_lost),
+        number(r.callee_jitter.map(u64::from)),
     ];
     fields
         .iter()

@@ -14,9 +14,7 @@ use switchboard_core::{Source, TransactionId};
 
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 use crate::service::StoreId;
-use crate::storage::{
-    CallMedia, CallRecord, DialogRecord, Disposition, HangupSide, StateChange,
-};
+use crate::storage::{CallMedia, CallRecord, DialogRecord, Disposition, HangupSide, StateChange};
 
 /// Most open records (a bound on memory whatever peers send).
 const MAX_OPEN: usize = 100_000;

@@ -98,6 +98,7 @@ impl Service {
         record.carrier_leg =
             self.proxy
                 .carrier_leg(call_id, &record.caller.tag, &record.callee.tag);
+        record.relayed = self.is_relayed(call_id);
         Some(record)
     }
 

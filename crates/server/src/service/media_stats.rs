@@ -21,6 +21,13 @@ impl Service {
         self.records.media(call_id, call_media(&stats));
     }
 
+    /// Whether the call `call_id` is anchored on the relay now.
+    pub(super) fn is_relayed(&self, call_id: &str) -> bool {
+        self.media
+            .as_ref()
+            .is_some_and(|m| m.session(call_id).is_some())
+    }
+
     /// The relay's ports and counters of the live call `call_id`.
     pub(super) fn live_media(&self, call_id: &str) -> Option<LiveMedia> {
         let media = self.media.as_ref()?;

@@ -15,6 +15,8 @@
     unreachable_pub
 )]
 
+pub mod media;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
