@@ -20,6 +20,8 @@ use switchboard_relay::{
 };
 pub use switchboard_relay::{RelayConfig, Transmit};
 
+mod late_offer;
+
 /// Which calls the relay anchors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -92,6 +94,9 @@ pub struct MediaRelay {
     next_session: u64,
     /// Drops of the sessions released so far (the metric counts them all).
     released_drops: u64,
+    /// Calls whose INVITE had no offer, selected for the relay: the
+    /// callee's offer (in its answer) opens the session, by Call-ID.
+    late: HashMap<String, late_offer::LateOffer>,
 }
 
 impl std::fmt::Debug for MediaRelay {
@@ -123,6 +128,7 @@ impl MediaRelay {
             by_session: HashMap::new(),
             next_session: 1,
             released_drops: 0,
+            late: HashMap::new(),
         })
     }
 
@@ -198,22 +204,44 @@ impl MediaRelay {
         if !self.selects(&leg, source, callee_nat) {
             return Ok(None);
         }
-        let session = SessionId(self.next_session);
-        self.next_session += 1;
         // The callee's leg is unknown until its answer: the caller's
         // profile and rtcp-mux are offered to it.
-        let pending = LegOffer {
-            media: leg.media,
-            streams: leg
-                .streams
-                .iter()
-                .map(|s| StreamOffer::pending(s.rtcp_mux))
-                .collect(),
+        let pending = pending_like(&leg);
+        let opening = Opening {
+            call_id,
+            caller_tag,
+            legs: [leg, pending],
+            toward: Side::Answerer,
+            last: [Some(body.clone()), None],
         };
-        let allocation = match self.relay.allocate(now, session, leg, pending) {
+        self.open(now, opening, &sdp)
+    }
+
+    /// Opens the relay session of a call with both legs, and returns `sdp`
+    /// (the offer of one party) anchored for the party of `toward`.
+    ///
+    /// # Errors
+    ///
+    /// [`MediaRefusal::Full`]: no room.
+    fn open(
+        &mut self,
+        now: Instant,
+        opening: Opening<'_>,
+        sdp: &SessionDescription,
+    ) -> Result<Option<Bytes>, MediaRefusal> {
+        let Opening {
+            call_id,
+            caller_tag,
+            legs: [offerer, answerer],
+            toward,
+            last,
+        } = opening;
+        let session = SessionId(self.next_session);
+        self.next_session += 1;
+        let allocation = match self.relay.allocate(now, session, offerer, answerer) {
             Ok(allocation) => allocation,
             Err(error @ (RelayError::PortsExhausted { .. } | RelayError::TooManySessions(_))) => {
-                tracing::warn!(call_id, %error, "media relay full: call refused");
+                tracing::warn!(call_id, %error, "media relay full");
                 return Err(MediaRefusal::Full(error));
             }
             Err(error) => {
@@ -221,7 +249,11 @@ impl MediaRelay {
                 return Ok(None);
             }
         };
-        let Ok(anchored) = anchor(&sdp, self.address, &allocation.answerer) else {
+        let leg = match toward {
+            Side::Offerer => &allocation.offerer,
+            Side::Answerer => &allocation.answerer,
+        };
+        let Ok(anchored) = anchor(sdp, self.address, leg) else {
             let _ = self.relay.release(session);
             return Ok(None);
         };
@@ -232,7 +264,7 @@ impl MediaRelay {
             Anchored {
                 session,
                 caller_tag: caller_tag.to_owned(),
-                last: [Some(body.clone()), None],
+                last,
             },
         );
         Ok(Some(Bytes::from(anchored.to_string())))
@@ -249,6 +281,9 @@ impl MediaRelay {
         writer_tag: &str,
         body: &Bytes,
     ) -> Option<Bytes> {
+        if !self.calls.contains_key(call_id) {
+            return self.late_offer(now, call_id, writer_tag, body);
+        }
         let call = self.calls.get_mut(call_id)?;
         let side = if call.caller_tag == writer_tag {
             Side::Offerer
@@ -279,6 +314,7 @@ impl MediaRelay {
 
     /// The call ended: its session is freed; its counters.
     pub(crate) fn release(&mut self, call_id: &str) -> Option<SessionStats> {
+        self.late.remove(call_id);
         let call = self.calls.remove(call_id)?;
         self.by_session.remove(&call.session);
         let stats = self.relay.release(call.session).ok()?;
@@ -340,6 +376,30 @@ impl MediaRelay {
                         .any(|rtp| rtp.ip() != source)
             }
         }
+    }
+}
+
+/// What [`MediaRelay::open`] sets up.
+struct Opening<'a> {
+    call_id: &'a str,
+    caller_tag: &'a str,
+    /// The offerer's (caller's) and the answerer's (callee's) legs.
+    legs: [LegOffer; 2],
+    /// Whose view of the offer is returned.
+    toward: Side,
+    /// The SDP each party sent so far (offerer, answerer).
+    last: [Option<Bytes>; 2],
+}
+
+/// A leg not known yet, offered `known`'s profile and rtcp-mux.
+fn pending_like(known: &LegOffer) -> LegOffer {
+    LegOffer {
+        media: known.media,
+        streams: known
+            .streams
+            .iter()
+            .map(|s| StreamOffer::pending(s.rtcp_mux))
+            .collect(),
     }
 }
 

@@ -42,6 +42,7 @@ mod dialog_records;
 mod dialogs;
 mod effect;
 mod events;
+mod late_offer;
 mod live;
 mod mailbox;
 mod media;
