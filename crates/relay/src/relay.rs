@@ -9,6 +9,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_core::RngCore;
 
+mod streams;
+
 use crate::port_table::PortTable;
 use crate::ports::PortPool;
 use crate::session::{Arrival, Outputs, PortOwner, Session};
@@ -145,7 +147,7 @@ impl Relay {
     /// # Errors
     ///
     /// [`RelayError::UnknownSession`]; [`RelayError::StreamCount`] when the
-    /// SDP has another number of streams (adding streams needs a new session).
+    /// SDP has another number of streams (see [`Self::set_streams`]).
     pub fn update(
         &mut self,
         now: Instant,

@@ -21,6 +21,7 @@ use switchboard_relay::{
 pub use switchboard_relay::{RelayConfig, Transmit};
 
 mod late_offer;
+mod streams;
 
 /// Which calls the relay anchors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -295,6 +296,10 @@ impl MediaRelay {
         let known = call.last.get(index).and_then(Option::as_ref) == Some(body);
         if !known {
             let leg = leg_offer(&sdp).ok()?;
+            if let Err(error) = streams::follow_streams(&mut self.relay, now, call.session, &sdp) {
+                tracing::warn!(call_id, %error, "new streams not relayed");
+                return None;
+            }
             if let Err(error) = self.relay.update(now, call.session, side, leg) {
                 tracing::debug!(call_id, %error, "SDP not relayed");
                 return None;
