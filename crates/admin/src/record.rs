@@ -27,7 +27,9 @@ pub struct Record {
     pub disposition: String,
     /// The final SIP status.
     pub status: Option<u16>,
-    /// Who hung up an answered call: `caller`, `callee` or `server`.
+    /// Who hung up an answered call: `caller`, `callee`, `server`, or why
+    /// the server did (`session-expired`, `max-duration`, `media-timeout`,
+    /// `relay-lost`: relayed and the server restarted).
     pub hangup: Option<String>,
     /// The caller's From URI.
     pub caller: String,

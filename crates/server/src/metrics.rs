@@ -82,6 +82,8 @@ impl Counters {
             HangupSide::SessionExpired => self.ended_session_expired += 1,
             HangupSide::MaxDuration => self.ended_max_duration += 1,
             HangupSide::MediaTimeout => self.ended_media_timeout += 1,
+            // Once per call at a restart; its record says so.
+            HangupSide::RelayLost => {}
             _ => self.ended_by_operator += 1,
         }
     }

@@ -148,6 +148,7 @@ impl Service {
             let at = instant_of_unix_ms(now, record.updated_ms);
             self.dialogs.learn(at, &record.call_id);
             self.records.restore(at, &record);
+            self.relay_lost_at_load(&record);
             if let Some(leg) = &record.carrier_leg {
                 self.proxy.restore_carrier_leg(
                     at,

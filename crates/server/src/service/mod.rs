@@ -46,6 +46,7 @@ mod late_offer;
 mod live;
 mod mailbox;
 mod media;
+mod media_restored;
 mod media_stats;
 mod messages;
 mod notify;
@@ -128,6 +129,9 @@ pub struct Service {
     /// The plan changed: its trunks are reconfigured at the next pass
     /// that has the endpoint.
     trunks_stale: bool,
+    /// Calls taken back at start whose media the relay anchored: their
+    /// relay sessions did not survive, they are ended at the first timeout.
+    relay_lost: Vec<String>,
     /// Call records waiting for their batch's write, and when it is due.
     records_pending: Vec<StateChange>,
     records_flush_at: Option<Instant>,
@@ -286,6 +290,7 @@ impl Service {
             // Last: the parts above keep the RNGs they always had.
             trunks: Trunks::new(local, rng()),
             trunks_stale: false,
+            relay_lost: Vec::new(),
             fallthrough: HashMap::new(),
             attempts: HashMap::new(),
             transfers: transfer::Transfers::default(),
@@ -515,6 +520,7 @@ impl Service {
         {
             self.media_timeout(now, ep);
         }
+        self.end_relay_lost(now, ep);
         if self.trunks_stale {
             self.trunks_stale = false;
             let plan = Arc::clone(&self.plan);
@@ -564,7 +570,7 @@ impl Service {
     /// When [`Service::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_housekeeping;
-        if self.trunks_stale {
+        if self.trunks_stale || !self.relay_lost.is_empty() {
             return Some(self.clock.instant());
         }
         if !self.checking_users {

@@ -85,6 +85,9 @@ pub enum HangupSide {
     /// The server ended it: no media passed its relay for the media
     /// timeout (`[media] timeout`).
     MediaTimeout,
+    /// The server ended it at start: the call was anchored on the media
+    /// relay, whose ports a restart does not keep.
+    RelayLost,
 }
 
 impl HangupSide {
@@ -98,6 +101,7 @@ impl HangupSide {
             Self::SessionExpired => "session-expired",
             Self::MaxDuration => "max-duration",
             Self::MediaTimeout => "media-timeout",
+            Self::RelayLost => "relay-lost",
         }
     }
 
@@ -111,6 +115,7 @@ impl HangupSide {
             Self::SessionExpired,
             Self::MaxDuration,
             Self::MediaTimeout,
+            Self::RelayLost,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)

@@ -19,17 +19,20 @@ pub const RELAY_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(203, 0, 113, 1));
 /// A server relaying every call on `ports`, silent calls ended after
 /// 10 s; bob registered at 198.51.100.20:5060, alice at .10.
 pub fn relaying(ports: RangeInclusive<u16>) -> (Server, Phone, Phone) {
-    let mut h = Server::with(|config| {
-        let relay = RelayConfig {
-            ports,
-            media_timeout: Duration::from_secs(10),
-            ..RelayConfig::default()
-        };
-        config.media = MediaConfig::new(MediaPolicy::Always, relay, Some(RELAY_IP));
-    });
+    let mut h = Server::with(|config| config.media = always(ports));
     let mut bob = Phone::new("bob", "198.51.100.20:5060");
     h.register(&mut bob, 3600);
     (h, Phone::new("alice", "198.51.100.10:5060"), bob)
+}
+
+/// `[media]` relaying every call on `ports`, silent calls ended after 10 s.
+pub fn always(ports: RangeInclusive<u16>) -> MediaConfig {
+    let relay = RelayConfig {
+        ports,
+        media_timeout: Duration::from_secs(10),
+        ..RelayConfig::default()
+    };
+    MediaConfig::new(MediaPolicy::Always, relay, Some(RELAY_IP))
 }
 
 /// An SDP at `ip` with one `m=` line per port (audio first, then video;

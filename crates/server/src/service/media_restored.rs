@@ -1,0 +1,40 @@
+//! Calls anchored on the media relay when the server stopped: their
+//! relay sessions (ports, latches, keys) are not kept across a restart, so
+//! the phones of such a call taken back from the store would talk to dead
+//! ports. Each is ended cleanly instead, at the first timeout after the
+//! start: a BYE to both parties, its record's hang-up `relay-lost`.
+
+use switchboard_core::{Now, TransactionLayer};
+
+use super::Service;
+use crate::storage::{CallMedia, DialogRecord, HangupSide};
+
+impl Service {
+    /// A stored call taken back at start (its call book entry and record
+    /// restored): when the relay anchored it, it is ended soon, and its
+    /// record keeps saying it was relayed (the counters are lost).
+    pub(super) fn relay_lost_at_load(&mut self, record: &DialogRecord) {
+        if !record.relayed {
+            return;
+        }
+        self.records.media(&record.call_id, CallMedia::default());
+        self.relay_lost.push(record.call_id.clone());
+    }
+
+    /// Ends the calls [`Self::relay_lost_at_load`] noted.
+    pub(super) fn end_relay_lost(&mut self, now: Now, ep: &mut impl TransactionLayer) {
+        for call_id in std::mem::take(&mut self.relay_lost) {
+            if self.end_answered(now, ep, &call_id, HangupSide::RelayLost) {
+                tracing::info!(
+                    call_id,
+                    "relayed call ended: its relay session did not survive the restart"
+                );
+            } else {
+                tracing::warn!(
+                    call_id,
+                    "relayed call taken back but not ended: its parties are unknown"
+                );
+            }
+        }
+    }
+}

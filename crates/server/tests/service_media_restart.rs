@@ -1,0 +1,93 @@
+//! A call anchored on the media relay across a restart, on a virtual
+//! clock: its dialog record says it was relayed; the server started from
+//! the store cannot give the phones their relay ports back, so it ends the
+//! call at once with a BYE to each party (Reason: the relay restarted),
+//! records it as `relay-lost` (still marked relayed) and drops its dialog
+//! record, instead of leaving both phones sending to dead ports.
+// Test code: a panic is a failing test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod service_harness;
+
+use std::time::Duration;
+
+use service_harness::Server;
+use service_harness::media::{always, answered_call, relaying};
+use switchboard_proto::{HeaderName, Method};
+use switchboard_server::storage::{HangupSide, StateChange, StoredState};
+
+#[test]
+fn a_relayed_call_taken_back_after_a_restart_is_ended_and_recorded_so() {
+    let (mut old, mut alice, bob) = relaying(40_000..=40_099);
+    answered_call(&mut old, &mut alice, &bob);
+    let dialogs = old.kept_dialogs();
+    assert_eq!(dialogs.len(), 1);
+    assert!(dialogs[0].relayed, "the record says the relay anchored it");
+
+    let mut h = Server::started_at(old.now.since_epoch() + Duration::from_secs(5), |config| {
+        config.media = always(40_000..=40_099);
+    });
+    let bindings = old.upserted_bindings();
+    h.command(|service, _, _| {
+        service.load_bindings(bindings);
+        service.load_state(StoredState {
+            dialogs,
+            ..StoredState::default()
+        });
+    });
+    h.run_for(Duration::from_millis(100));
+    for phone in [&alice, &bob] {
+        let bye = h
+            .requests(phone)
+            .into_iter()
+            .find(|r| r.method() == &Method::Bye)
+            .unwrap_or_else(|| panic!("a BYE to {}", phone.user));
+        assert!(
+            bye.headers()
+                .get(HeaderName::Reason)
+                .is_some_and(|r| r.contains("Media relay restarted")),
+            "{bye:?}"
+        );
+        h.respond(phone, &bye, 200);
+    }
+    h.run_for(Duration::from_secs(1));
+    let record = h.last_record();
+    assert_eq!(record.hangup, Some(HangupSide::RelayLost));
+    assert!(record.end_ms.is_some());
+    assert!(record.media.is_some(), "still marked relayed");
+    assert!(
+        h.saved
+            .iter()
+            .any(|c| matches!(c, StateChange::RemoveDialog { .. })),
+        "the dialog record goes"
+    );
+    assert!(h.kept_dialogs().is_empty());
+}
+
+#[test]
+fn an_unrelayed_call_taken_back_goes_on() {
+    let (mut old, mut alice, bob) = Server::with_bob();
+    answered_call(&mut old, &mut alice, &bob);
+    let dialogs = old.kept_dialogs();
+    assert!(!dialogs[0].relayed);
+    let mut h = Server::started_at(old.now.since_epoch() + Duration::from_secs(5), |_| {});
+    let bindings = old.upserted_bindings();
+    h.command(|service, _, _| {
+        service.load_bindings(bindings);
+        service.load_state(StoredState {
+            dialogs,
+            ..StoredState::default()
+        });
+    });
+    h.run_for(Duration::from_secs(1));
+    for phone in [&alice, &bob] {
+        assert!(h.requests(phone).iter().all(|r| r.method() != &Method::Bye));
+    }
+    let now = h.now;
+    assert_eq!(h.service.live_calls(now).len(), 1);
+}
