@@ -6,13 +6,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use switchboard_admin::Record;
-use switchboard_store::RecordQuery;
+use switchboard_store::{CallMedia, RecordQuery};
 
 use crate::store::open;
 use crate::users::store_err;
 use crate::{CdrFormat, Error, StoreArgs};
 
-/// The CSV columns, in order (the JSON keys of the same values).
+/// The CSV columns before the media relay's ([`CallMedia::FIELDS`]), in
+/// order (the JSON keys of the same values).
 const COLUMNS: &[&str] = &[
     "start",
     "call_id",
@@ -33,19 +34,6 @@ const COLUMNS: &[&str] = &[
     "disposition",
     "status",
     "hangup",
-    "relayed",
-    "caller_packets_in",
-    "caller_bytes_in",
-    "caller_packets_out",
-    "caller_bytes_out",
-    "caller_lost",
-    "caller_jitter",
-    "callee_packets_in",
-    "callee_bytes_in",
-    "callee_packets_out",
-    "callee_bytes_out",
-    "callee_lost",
-    "callee_jitter",
 ];
 
 /// `cdr [--data DIR] [--since T] [--until T] [--format csv|json]`; the
@@ -67,7 +55,8 @@ pub(crate) fn cdr(
         .call_records(&query)
         .map_err(store_err("cannot read the call records"))?;
     if format == CdrFormat::Csv {
-        writeln!(out, "{}", COLUMNS.join(","))?;
+        let header: Vec<&str> = COLUMNS.iter().chain(&CallMedia::FIELDS).copied().collect();
+        writeln!(out, "{}", header.join(","))?;
     }
     for record in records {
         let record = Record::from(record);
@@ -81,7 +70,7 @@ pub(crate) fn cdr(
     Ok(ExitCode::SUCCESS)
 }
 
-/// One record as a CSV line, in [`COLUMNS`] order.
+/// One record as a CSV line, in [`COLUMNS`] then [`CallMedia::FIELDS`] order.
 fn csv_line(r: &Record) -> String {
     let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
     let signed = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();

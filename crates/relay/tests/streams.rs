@@ -16,8 +16,8 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_media::srtp::{MasterKey, SrtpSuite};
 use switchboard_relay::{
-    LegMedia, LegOffer, PeerCrypto, Relay, RelayConfig, RelayError, SessionId, Side, StreamOffer,
-    Transmit,
+    Allocation, LegMedia, LegOffer, PeerCrypto, Relay, RelayConfig, RelayError, SessionId, Side,
+    StreamOffer, Transmit,
 };
 
 const SESSION: SessionId = SessionId(1);
@@ -59,18 +59,17 @@ fn forward(relay: &mut Relay, now: Instant, port: u16, source: &str) -> Vec<(u16
         .collect()
 }
 
+/// Session 1: one audio stream between 192.0.2.10:4000 and 192.0.2.20:5000.
+fn audio_call(relay: &mut Relay, now: Instant) -> Allocation {
+    let (a, b) = (leg(&["192.0.2.10:4000"]), leg(&["192.0.2.20:5000"]));
+    relay.allocate(now, SESSION, a, b).unwrap()
+}
+
 #[test]
 fn a_video_stream_added_gets_ports_on_both_legs_and_carries_media() {
     let t0 = Instant::now();
     let mut relay = relay(40_000..=40_099);
-    let first = relay
-        .allocate(
-            t0,
-            SESSION,
-            leg(&["192.0.2.10:4000"]),
-            leg(&["192.0.2.20:5000"]),
-        )
-        .unwrap();
+    let first = audio_call(&mut relay, t0);
     let (a_audio, b_audio) = (
         first.offerer.streams[0].rtp_port,
         first.answerer.streams[0].rtp_port,
@@ -136,14 +135,7 @@ fn a_disabled_stream_frees_its_ports_for_the_next_call() {
     let t0 = Instant::now();
     // Four pairs: one call of audio and video fills the relay.
     let mut relay = relay(40_000..=40_007);
-    relay
-        .allocate(
-            t0,
-            SESSION,
-            leg(&["192.0.2.10:4000"]),
-            leg(&["192.0.2.20:5000"]),
-        )
-        .unwrap();
+    audio_call(&mut relay, t0);
     relay.set_streams(t0, SESSION, &[true, true]).unwrap();
     let video = relay.allocation(SESSION).unwrap().offerer.streams[1].rtp_port;
     let next = || (leg(&["192.0.2.30:6000"]), leg(&["192.0.2.40:7000"]));

@@ -16,10 +16,22 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::Server;
 use service_harness::media::{answered_call, media_of, receiver_report, relaying, rtp, send_media};
-use switchboard_proto::Method;
-use switchboard_server::storage::{HangupSide, MediaLeg};
+use service_harness::{Phone, Server};
+use switchboard_proto::{Method, Response};
+use switchboard_server::storage::{CallRecord, HangupSide, MediaLeg};
+
+/// Alice's BYE in the call of `ok`, answered by bob: the call's record.
+fn alice_hangs_up(h: &mut Server, alice: &mut Phone, bob: &Phone, ok: &Response) -> CallRecord {
+    let bye = alice.in_dialog(Method::Bye, ok).build().unwrap();
+    h.send(alice, bye);
+    let at_bob = h.request_to(bob, Method::Bye);
+    h.respond(bob, &at_bob, 200);
+    h.run_for(Duration::from_secs(1));
+    let record = h.last_record();
+    assert_eq!(record.hangup, Some(HangupSide::Caller));
+    record
+}
 
 #[test]
 fn a_relayed_calls_record_and_live_view_carry_each_legs_counters() {
@@ -68,13 +80,7 @@ fn a_relayed_calls_record_and_live_view_carry_each_legs_counters() {
         receiver_report(2, 80),
     );
 
-    let bye = alice.in_dialog(Method::Bye, &ok).build().unwrap();
-    h.send(&alice, bye);
-    let at_bob = h.request_to(&bob, Method::Bye);
-    h.respond(&bob, &at_bob, 200);
-    h.run_for(Duration::from_secs(1));
-    let record = h.last_record();
-    assert_eq!(record.hangup, Some(HangupSide::Caller));
+    let record = alice_hangs_up(&mut h, &mut alice, &bob, &ok);
     let media = record
         .media
         .expect("the record of a relayed call has counters");
@@ -137,12 +143,6 @@ fn an_unrelayed_calls_record_has_no_media_counters() {
     let (_, ok) = answered_call(&mut h, &mut alice, &bob);
     let now = h.now;
     assert!(h.service.live_calls(now)[0].media.is_none());
-    let bye = alice.in_dialog(Method::Bye, &ok).build().unwrap();
-    h.send(&alice, bye);
-    let at_bob = h.request_to(&bob, Method::Bye);
-    h.respond(&bob, &at_bob, 200);
-    h.run_for(Duration::from_secs(1));
-    let record = h.last_record();
-    assert_eq!(record.hangup, Some(HangupSide::Caller));
+    let record = alice_hangs_up(&mut h, &mut alice, &bob, &ok);
     assert_eq!(record.media, None);
 }

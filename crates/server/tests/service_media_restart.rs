@@ -21,6 +21,26 @@ use service_harness::media::{always, answered_call, relaying};
 use switchboard_proto::{HeaderName, Method};
 use switchboard_server::storage::{HangupSide, StateChange, StoredState};
 
+/// A server started 5 s after `old` stopped, from what `old` stored;
+/// relaying every call when `relay`.
+fn restarted(old: &Server, relay: bool) -> Server {
+    let mut h = Server::started_at(old.now.since_epoch() + Duration::from_secs(5), |config| {
+        if relay {
+            config.media = always(40_000..=40_099);
+        }
+    });
+    let bindings = old.upserted_bindings();
+    let dialogs = old.kept_dialogs();
+    h.command(|service, _, _| {
+        service.load_bindings(bindings);
+        service.load_state(StoredState {
+            dialogs,
+            ..StoredState::default()
+        });
+    });
+    h
+}
+
 #[test]
 fn a_relayed_call_taken_back_after_a_restart_is_ended_and_recorded_so() {
     let (mut old, mut alice, bob) = relaying(40_000..=40_099);
@@ -29,17 +49,7 @@ fn a_relayed_call_taken_back_after_a_restart_is_ended_and_recorded_so() {
     assert_eq!(dialogs.len(), 1);
     assert!(dialogs[0].relayed, "the record says the relay anchored it");
 
-    let mut h = Server::started_at(old.now.since_epoch() + Duration::from_secs(5), |config| {
-        config.media = always(40_000..=40_099);
-    });
-    let bindings = old.upserted_bindings();
-    h.command(|service, _, _| {
-        service.load_bindings(bindings);
-        service.load_state(StoredState {
-            dialogs,
-            ..StoredState::default()
-        });
-    });
+    let mut h = restarted(&old, true);
     h.run_for(Duration::from_millis(100));
     for phone in [&alice, &bob] {
         let bye = h
@@ -73,17 +83,8 @@ fn a_relayed_call_taken_back_after_a_restart_is_ended_and_recorded_so() {
 fn an_unrelayed_call_taken_back_goes_on() {
     let (mut old, mut alice, bob) = Server::with_bob();
     answered_call(&mut old, &mut alice, &bob);
-    let dialogs = old.kept_dialogs();
-    assert!(!dialogs[0].relayed);
-    let mut h = Server::started_at(old.now.since_epoch() + Duration::from_secs(5), |_| {});
-    let bindings = old.upserted_bindings();
-    h.command(|service, _, _| {
-        service.load_bindings(bindings);
-        service.load_state(StoredState {
-            dialogs,
-            ..StoredState::default()
-        });
-    });
+    assert!(!old.kept_dialogs()[0].relayed);
+    let mut h = restarted(&old, false);
     h.run_for(Duration::from_secs(1));
     for phone in [&alice, &bob] {
         assert!(h.requests(phone).iter().all(|r| r.method() != &Method::Bye));

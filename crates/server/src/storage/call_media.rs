@@ -32,3 +32,24 @@ pub struct CallMedia {
     /// The callee's leg.
     pub callee: MediaLeg,
 }
+
+impl CallMedia {
+    /// Flat names of whether a call was relayed and of each party's
+    /// counters (`caller_packets_in`, ...), in the order the store's
+    /// columns, the CDR's CSV and `/api/v1/records` give them.
+    pub const FIELDS: [&'static str; 13] = [
+        "relayed",
+        "caller_packets_in",
+        "caller_bytes_in",
+        "caller_packets_out",
+        "caller_bytes_out",
+        "caller_lost",
+        "caller_jitter",
+        "callee_packets_in",
+        "callee_bytes_in",
+        "callee_packets_out",
+        "callee_bytes_out",
+        "callee_lost",
+        "callee_jitter",
+    ];
+}

@@ -25,21 +25,7 @@ const MEDIA_AT: usize = 18;
 
 /// The media relay's columns (migration 10): whether the call was relayed,
 /// then each party's counters in [`MediaColumns::counters`] order.
-pub(crate) const MEDIA_COLUMNS: [&str; 13] = [
-    "relayed",
-    "caller_packets_in",
-    "caller_bytes_in",
-    "caller_packets_out",
-    "caller_bytes_out",
-    "caller_lost",
-    "caller_jitter",
-    "callee_packets_in",
-    "callee_bytes_in",
-    "callee_packets_out",
-    "callee_bytes_out",
-    "callee_lost",
-    "callee_jitter",
-];
+pub(crate) const MEDIA_COLUMNS: [&str; 13] = CallMedia::FIELDS;
 
 /// The statement that writes a record (insert, or replace the same id).
 pub(super) const PUT_SQL: &str = "INSERT OR REPLACE INTO call_records (id, call_id, caller, \
