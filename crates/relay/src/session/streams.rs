@@ -9,7 +9,7 @@ use std::time::Instant;
 use rand_core::RngCore;
 use switchboard_proto::sdp::Direction;
 
-use super::{LegState, Session, StreamState, latch_deadline};
+use super::{Session, StreamState, latch_deadline};
 use crate::latch::Latch;
 use crate::{RelayConfig, StreamOffer};
 
@@ -49,8 +49,10 @@ impl Session {
 
     /// Gives the session one stream per entry of `ports`: a stream whose
     /// ports are unchanged keeps its state; any other starts blank on the
-    /// given ports (`None`: disabled, no port). The caller has taken and
-    /// freed the ports.
+    /// given ports (`None`: disabled, no port), pending until its party's
+    /// SDP names it, with the relay's key already on an SDES leg (the
+    /// other party's offer carries it). The caller has taken and freed the
+    /// ports.
     pub(crate) fn set_stream_ports(
         &mut self,
         now: Instant,
@@ -61,6 +63,9 @@ impl Session {
         let open_until = latch_deadline(now, config);
         let before = self.stream_ports();
         for (side, leg) in self.legs.iter_mut().enumerate() {
+            // New streams follow the leg's first one (rtcp-mux) until its
+            // party's SDP says otherwise.
+            let rtcp_mux = leg.streams.first().is_some_and(|s| s.rtcp_mux);
             let mut kept = std::mem::take(&mut leg.streams).into_iter();
             let mut streams = Vec::with_capacity(ports.len());
             for (index, wanted) in ports.iter().enumerate() {
@@ -70,7 +75,10 @@ impl Session {
                     (Some(state), _) if same => streams.push(state),
                     (_, Some(pair)) => {
                         let port = pair.get(side).copied().unwrap_or(NO_PORT);
-                        streams.push(fresh_stream(leg, port, open_until, rng));
+                        let mut state = StreamState::blank(port, open_until);
+                        let pending = StreamOffer::pending(rtcp_mux);
+                        state.apply(pending, leg.media, open_until, rng);
+                        streams.push(state);
                     }
                     (_, None) => streams.push(StreamState::blank(NO_PORT, open_until)),
                 }
@@ -78,19 +86,4 @@ impl Session {
             leg.streams = streams;
         }
     }
-}
-
-/// A new stream of `leg` on `port`: pending until its party's SDP names
-/// it, with the relay's key already when the leg is SDES (the other
-/// party's offer carries it).
-fn fresh_stream(
-    leg: &LegState,
-    port: u16,
-    open_until: Instant,
-    rng: &mut dyn RngCore,
-) -> StreamState {
-    let rtcp_mux = leg.streams.first().is_some_and(|s| s.rtcp_mux);
-    let mut state = StreamState::blank(port, open_until);
-    state.apply(StreamOffer::pending(rtcp_mux), leg.media, open_until, rng);
-    state
 }
