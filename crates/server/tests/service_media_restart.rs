@@ -70,6 +70,7 @@ fn a_relayed_call_taken_back_after_a_restart_is_ended_and_recorded_so() {
     assert_eq!(record.hangup, Some(HangupSide::RelayLost));
     assert!(record.end_ms.is_some());
     assert!(record.media.is_some(), "still marked relayed");
+    assert_eq!(h.service.metrics().calls_ended_relay_lost, 1);
     assert!(
         h.saved
             .iter()
