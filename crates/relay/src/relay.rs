@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use rand_core::RngCore;
 
+mod restore;
 mod streams;
 
 use crate::port_table::PortTable;

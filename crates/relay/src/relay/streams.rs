@@ -9,6 +9,20 @@ use crate::session::PortOwner;
 use crate::{RelayError, SessionId, Side};
 
 impl Relay {
+    /// Notes `port` (RTP) and the port above it (RTCP) as `stream` of
+    /// `side` of `session`.
+    pub(super) fn own(&mut self, session: SessionId, side: Side, stream: usize, port: u16) {
+        for (rtcp, local) in [(false, port), (true, port.saturating_add(1))] {
+            let owner = PortOwner {
+                session,
+                side,
+                stream,
+                rtcp,
+            };
+            self.owners.insert(local, owner);
+        }
+    }
+
     /// Which of the session's streams have ports (by `m=` index); `None`
     /// for no such session.
     #[must_use]
@@ -75,15 +89,7 @@ impl Relay {
                 continue;
             };
             for (side, port) in [Side::Offerer, Side::Answerer].into_iter().zip(pair) {
-                for (rtcp, local) in [(false, port), (true, port.saturating_add(1))] {
-                    let owner = PortOwner {
-                        session,
-                        side,
-                        stream,
-                        rtcp,
-                    };
-                    self.owners.insert(local, owner);
-                }
+                self.own(session, side, stream, port);
             }
         }
         tracing::debug!(%session, streams = enabled.len(), added, "relay session streams changed");

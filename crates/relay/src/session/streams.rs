@@ -11,7 +11,9 @@ use switchboard_proto::sdp::Direction;
 
 use super::{Session, StreamState, latch_deadline};
 use crate::latch::Latch;
-use crate::{RelayConfig, StreamOffer};
+use switchboard_media::srtp::SrtpContext;
+
+use crate::{RelayConfig, RelayCrypto, Side, StreamOffer};
 
 /// The port of a disabled stream: none (0 is never handed out: the pool's
 /// pairs start above it).
@@ -84,6 +86,22 @@ impl Session {
                 }
             }
             leg.streams = streams;
+        }
+    }
+}
+
+impl Session {
+    /// Puts back the relay's keys toward `side`'s party, one per stream
+    /// (`None`: keep the one made), as a session taken back after a
+    /// restart had them: the party still encrypts and decrypts with them.
+    pub(crate) fn restore_relay_keys(&mut self, side: Side, keys: Vec<Option<RelayCrypto>>) {
+        let (leg, _) = self.legs_mut(side);
+        for (state, key) in leg.streams.iter_mut().zip(keys) {
+            let Some(key) = key else {
+                continue;
+            };
+            state.outbound = Some(SrtpContext::new(&key.key));
+            state.relay_crypto = Some(key);
         }
     }
 }
