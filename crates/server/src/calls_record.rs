@@ -79,6 +79,7 @@ impl CallBook {
             target: None,
             trunk: None,
             relayed: false,
+            relay_sdp: None,
             gateway: None,
             carrier_leg: None,
         })

@@ -21,6 +21,7 @@ use switchboard_relay::{
 pub use switchboard_relay::{RelayConfig, Transmit};
 
 mod late_offer;
+mod restore;
 mod streams;
 
 /// Which calls the relay anchors.

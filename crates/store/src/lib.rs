@@ -66,7 +66,7 @@ pub use switchboard_server::registrar::{Binding, BindingChange};
 pub use switchboard_server::storage::{
     BindingStore, CallMedia, CallRecord, CarrierLeg, DeviceSource, DialogParty, DialogPhase,
     DialogRecord, Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary, MediaLeg,
-    PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
+    PublicationRecord, RelaySdp, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
     UserStore,
 };
 pub use traits::Store;

@@ -99,6 +99,7 @@ impl Service {
             self.proxy
                 .carrier_leg(call_id, &record.caller.tag, &record.callee.tag);
         record.relayed = self.is_relayed(call_id);
+        record.relay_sdp = self.media.as_ref().and_then(|m| m.relay_sdp(call_id));
         Some(record)
     }
 

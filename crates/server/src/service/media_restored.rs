@@ -1,8 +1,10 @@
 //! Calls anchored on the media relay when the server stopped: their
-//! relay sessions (ports, latches, keys) are not kept across a restart, so
-//! the phones of such a call taken back from the store would talk to dead
-//! ports. Each is ended cleanly instead, at the first timeout after the
-//! start: a BYE to both parties, its record's hang-up `relay-lost`.
+//! relay sessions are set up again on the same ports and keys from the
+//! SDP their dialog records keep (`media/restore.rs`). One that cannot be
+//! (the relay off now, its ports out of the range or taken, no SDP kept)
+//! would leave its phones talking to dead ports: it is ended cleanly
+//! instead, at the first timeout after the start: a BYE to both parties,
+//! its record's hang-up `relay-lost`.
 
 use switchboard_core::{Now, TransactionLayer};
 
@@ -11,14 +13,26 @@ use crate::storage::{CallMedia, DialogRecord, HangupSide};
 
 impl Service {
     /// A stored call taken back at start (its call book entry and record
-    /// restored): when the relay anchored it, it is ended soon, and its
-    /// record keeps saying it was relayed (the counters are lost).
+    /// restored): when the relay anchored it, its relay session comes back,
+    /// or it is ended soon; its record keeps saying it was relayed (the
+    /// counters start again).
     pub(super) fn relay_lost_at_load(&mut self, record: &DialogRecord) {
         if !record.relayed {
             return;
         }
         self.records.media(&record.call_id, CallMedia::default());
-        self.relay_lost.push(record.call_id.clone());
+        let now = self.clock.instant();
+        let restored = match (&mut self.media, &record.relay_sdp) {
+            (Some(media), Some(sdp)) => {
+                media.restore(now, &record.call_id, &record.caller.tag, sdp)
+            }
+            _ => false,
+        };
+        if restored {
+            tracing::info!(call_id = %record.call_id, "relayed call taken back on its relay ports");
+        } else {
+            self.relay_lost.push(record.call_id.clone());
+        }
     }
 
     /// Ends the calls [`Self::relay_lost_at_load`] noted.

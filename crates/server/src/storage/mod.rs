@@ -18,6 +18,7 @@ mod call_record;
 mod dialog_record;
 mod event_state;
 mod ha1;
+mod relay_sdp;
 mod user;
 mod user_store;
 
@@ -29,5 +30,6 @@ pub use event_state::{
     EventStateStore, PublicationRecord, StateChange, StoredMessage, StoredState, SubscriptionRecord,
 };
 pub use ha1::{Ha1Error, Ha1Set};
+pub use relay_sdp::RelaySdp;
 pub use user::{InvalidGroupName, MAX_GROUP_NAME, User};
 pub use user_store::{ImportSummary, UserStore};

@@ -180,7 +180,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE call_records ADD COLUMN callee_bytes_out BIGINT;
     ALTER TABLE call_records ADD COLUMN callee_lost BIGINT;
     ALTER TABLE call_records ADD COLUMN callee_jitter BIGINT;
-    ALTER TABLE dialogs ADD COLUMN relayed BOOLEAN NOT NULL DEFAULT FALSE;",
+    ALTER TABLE dialogs ADD COLUMN relayed BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE dialogs ADD COLUMN caller_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
 ];
 
 /// The schema version this build writes and reads.

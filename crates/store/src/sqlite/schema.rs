@@ -167,7 +167,9 @@ const MIGRATIONS: &[&str] = &[
     // 10: the media relay's counters of a relayed call, per party: the
     // packets and bytes it sent in and was sent, and the loss and jitter
     // its RTCP reports gave (NULL without a report, or unrelayed); and
-    // whether a call in progress is anchored on the relay (a restart ends it).
+    // whether a call in progress is anchored on the relay, with the SDP each
+    // party sent and received (what the relay takes it back with after a
+    // restart; without them a restart ends it).
     "ALTER TABLE call_records ADD COLUMN relayed INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE call_records ADD COLUMN caller_packets_in INTEGER;
     ALTER TABLE call_records ADD COLUMN caller_bytes_in INTEGER;
@@ -181,7 +183,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE call_records ADD COLUMN callee_bytes_out INTEGER;
     ALTER TABLE call_records ADD COLUMN callee_lost INTEGER;
     ALTER TABLE call_records ADD COLUMN callee_jitter INTEGER;
-    ALTER TABLE dialogs ADD COLUMN relayed INTEGER NOT NULL DEFAULT 0;",
+    ALTER TABLE dialogs ADD COLUMN relayed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dialogs ADD COLUMN caller_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
 ];
 
 /// The schema version this build writes and reads.
