@@ -188,7 +188,7 @@ pub struct ServiceMetrics {
     /// its relay for the media timeout.
     pub calls_ended_media_timeout: u64,
     /// Counter: answered calls anchored on the media relay that the server
-    /// ended at start, their relay sessions lost with the restart.
+    /// ended at start, their relay sessions not to be set up again.
     pub calls_ended_relay_lost: u64,
     /// Gauge: calls anchored on the media relay.
     pub relay_sessions: usize,

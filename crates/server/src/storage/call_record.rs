@@ -86,7 +86,8 @@ pub enum HangupSide {
     /// timeout (`[media] timeout`).
     MediaTimeout,
     /// The server ended it at start: the call was anchored on the media
-    /// relay, whose ports a restart does not keep.
+    /// relay and its relay session could not be set up again (the relay
+    /// off, its ports out of the range or taken).
     RelayLost,
 }
 

@@ -148,8 +148,8 @@ pub struct DialogRecord {
     pub gateway: Option<String>,
     /// The carrier's names for the dialog, when the proxy translates them.
     pub carrier_leg: Option<CarrierLeg>,
-    /// Whether the call's media is anchored on the relay (whose sessions
-    /// a restart loses unless [`Self::relay_sdp`] brings them back).
+    /// Whether the call's media is anchored on the relay (a restart takes
+    /// its session back with [`Self::relay_sdp`], or ends the call).
     pub relayed: bool,
     /// What the relay needs to take the call back on its ports after a
     /// restart; `None` when not relayed, or not known yet (a late offer
