@@ -41,6 +41,39 @@ pub struct Call {
     pub rule: Option<String>,
     /// The trunk it went out through.
     pub trunk: Option<String>,
+    /// The media relay's ports and counters, when the call is anchored
+    /// on it (absent: media flows between the parties).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<CallMedia>,
+}
+
+/// A call anchored on the media relay: each party's leg, so an operator
+/// chasing one-way audio sees which leg receives nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallMedia {
+    /// The caller's leg.
+    pub caller: CallMediaLeg,
+    /// The callee's leg.
+    pub callee: CallMediaLeg,
+}
+
+/// One party's leg of a relayed call, so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallMediaLeg {
+    /// The relay's ports the party sends RTP to, one per stream.
+    pub relay_ports: Vec<u16>,
+    /// Packets (RTP and RTCP) the party sent in.
+    pub packets_in: u64,
+    /// Their bytes.
+    pub bytes_in: u64,
+    /// Packets the relay sent the party.
+    pub packets_out: u64,
+    /// Their bytes.
+    pub bytes_out: u64,
+    /// Packets the party reported lost (its last RTCP report).
+    pub lost: Option<i64>,
+    /// The jitter it reported, in RTP timestamp units.
+    pub jitter: Option<u32>,
 }
 
 /// What `DELETE /api/v1/calls/{call_id}` did.

@@ -55,7 +55,7 @@ mod user;
 mod users;
 
 pub use auth::Tokens;
-pub use call::{Call, CallParty, HungUp};
+pub use call::{Call, CallMedia, CallMediaLeg, CallParty, HungUp};
 pub use dashboard::{DASHBOARD_CSP, DASHBOARD_PATHS};
 pub use dashboard_snapshot::{
     DASHBOARD_LIST_LIMIT, DashboardCall, DashboardRegistration, DashboardSnapshot,

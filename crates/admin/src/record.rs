@@ -27,7 +27,9 @@ pub struct Record {
     pub disposition: String,
     /// The final SIP status.
     pub status: Option<u16>,
-    /// Who hung up an answered call: `caller`, `callee` or `server`.
+    /// Who hung up an answered call: `caller`, `callee`, `server`, or why
+    /// the server did (`session-expired`, `max-duration`, `media-timeout`,
+    /// `relay-lost`: relayed and the server restarted).
     pub hangup: Option<String>,
     /// The caller's From URI.
     pub caller: String,
@@ -49,11 +51,58 @@ pub struct Record {
     pub gateway: Option<String>,
     /// Where the INVITE came from (`udp 192.0.2.1:5060`).
     pub source: String,
+    /// Whether the call's media was anchored on the relay; the counters
+    /// below are its (absent when not relayed). `in`: what the party sent
+    /// the relay; `out`: what the relay sent the party; `lost` and
+    /// `jitter` (RTP timestamp units): the party's last RTCP report of
+    /// what it received.
+    #[serde(default)]
+    pub relayed: bool,
+    /// Packets (RTP and RTCP) the caller sent in.
+    pub caller_packets_in: Option<u64>,
+    /// Their bytes.
+    pub caller_bytes_in: Option<u64>,
+    /// Packets the relay sent the caller.
+    pub caller_packets_out: Option<u64>,
+    /// Their bytes.
+    pub caller_bytes_out: Option<u64>,
+    /// Packets the caller reported lost.
+    pub caller_lost: Option<i64>,
+    /// The jitter the caller reported.
+    pub caller_jitter: Option<u32>,
+    /// Packets the callee sent in.
+    pub callee_packets_in: Option<u64>,
+    /// Their bytes.
+    pub callee_bytes_in: Option<u64>,
+    /// Packets the relay sent the callee.
+    pub callee_packets_out: Option<u64>,
+    /// Their bytes.
+    pub callee_bytes_out: Option<u64>,
+    /// Packets the callee reported lost.
+    pub callee_lost: Option<i64>,
+    /// The jitter the callee reported.
+    pub callee_jitter: Option<u32>,
 }
 
 impl From<CallRecord> for Record {
     fn from(r: CallRecord) -> Self {
+        let media = r.media;
+        let caller = media.map(|m| m.caller);
+        let callee = media.map(|m| m.callee);
         Self {
+            relayed: media.is_some(),
+            caller_packets_in: caller.map(|l| l.packets_in),
+            caller_bytes_in: caller.map(|l| l.bytes_in),
+            caller_packets_out: caller.map(|l| l.packets_out),
+            caller_bytes_out: caller.map(|l| l.bytes_out),
+            caller_lost: caller.and_then(|l| l.lost),
+            caller_jitter: caller.and_then(|l| l.jitter),
+            callee_packets_in: callee.map(|l| l.packets_in),
+            callee_bytes_in: callee.map(|l| l.bytes_in),
+            callee_packets_out: callee.map(|l| l.packets_out),
+            callee_bytes_out: callee.map(|l| l.bytes_out),
+            callee_lost: callee.and_then(|l| l.lost),
+            callee_jitter: callee.and_then(|l| l.jitter),
             start: rfc3339(r.start_ms),
             start_ms: r.start_ms,
             answer_ms: r.answer_ms,

@@ -18,16 +18,16 @@ use http_body_util::BodyExt;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallParty, Certificate, Counts,
-    DASHBOARD_CSP, DASHBOARD_PATHS, DashboardCall, DashboardRegistration, DashboardSnapshot,
-    Driver, Gateway, Group, HungUp, Limits, Listener, METRICS_CONTENT_TYPE, MINUTES_KEPT,
-    MetricsAccess, MinuteCounts, PROBLEM_JSON, PlanReload, PlanSummary, PlanTrunk, Presence,
-    Problem, ROUTES, Record, Registration, RegistrationPage, RouteTested, ServerInfo, StartError,
-    Status, Token, Tokens, Trunk, TrunkRegistration, UserEntry, UsersRemoved, openapi_document,
-    router, router_with,
+    AdminAnswer, AdminConfig, AdminQuery, AdminServer, Call, CallMedia, CallMediaLeg, CallParty,
+    Certificate, Counts, DASHBOARD_CSP, DASHBOARD_PATHS, DashboardCall, DashboardRegistration,
+    DashboardSnapshot, Driver, Gateway, Group, HungUp, Limits, Listener, METRICS_CONTENT_TYPE,
+    MINUTES_KEPT, MetricsAccess, MinuteCounts, PROBLEM_JSON, PlanReload, PlanSummary, PlanTrunk,
+    Presence, Problem, ROUTES, Record, Registration, RegistrationPage, RouteTested, ServerInfo,
+    StartError, Status, Token, Tokens, Trunk, TrunkRegistration, UserEntry, UsersRemoved,
+    openapi_document, router, router_with,
 };
 use switchboard_store::{
-    AdminToken, AnyStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide,
+    AdminToken, AnyStore, CallRecord, Disposition, EventStateStore, Ha1Set, HangupSide, MediaLeg,
     SqliteStore, StateChange, User, UserStore,
 };
 use tower::ServiceExt;
@@ -243,6 +243,27 @@ fn live_call() -> Call {
         duration_ms: 64_000,
         rule: None,
         trunk: None,
+        media: Some(CallMedia {
+            caller: CallMediaLeg {
+                relay_ports: vec![30_000],
+                packets_in: 3_200,
+                bytes_in: 550_400,
+                packets_out: 0,
+                bytes_out: 0,
+                lost: Some(0),
+                jitter: Some(12),
+            },
+            // The callee's audio never arrives: the operator sees it here.
+            callee: CallMediaLeg {
+                relay_ports: vec![30_002],
+                packets_in: 0,
+                bytes_in: 0,
+                packets_out: 3_200,
+                bytes_out: 550_400,
+                lost: None,
+                jitter: None,
+            },
+        }),
     }
 }
 
@@ -531,7 +552,51 @@ fn call_record(call_id: &str, start_s: u64) -> CallRecord {
         disposition: Disposition::Answered,
         status: Some(200),
         hangup: Some(HangupSide::Callee),
+        media: None,
     }
+}
+
+#[tokio::test]
+async fn a_relayed_calls_record_shows_each_legs_counters_and_an_unrelayed_one_none() {
+    let api = api();
+    let relayed = CallRecord {
+        media: Some(switchboard_store::CallMedia {
+            caller: MediaLeg {
+                packets_in: 3_000,
+                bytes_in: 516_000,
+                packets_out: 2_990,
+                bytes_out: 514_280,
+                lost: Some(4),
+                jitter: Some(40),
+            },
+            callee: MediaLeg {
+                packets_in: 2_990,
+                bytes_in: 514_280,
+                packets_out: 3_000,
+                bytes_out: 516_000,
+                lost: None,
+                jitter: None,
+            },
+        }),
+        ..call_record("relayed", 1_765_000_000)
+    };
+    api.store
+        .apply_state(&[
+            StateChange::PutCallRecord(relayed),
+            StateChange::PutCallRecord(call_record("direct", 1_765_000_001)),
+        ])
+        .unwrap();
+    let all: serde_json::Value = api.get("/api/v1/records").await.json();
+    let (relayed, direct) = (&all[0], &all[1]);
+    assert_eq!(relayed["relayed"], true);
+    assert_eq!(relayed["caller_packets_in"], 3_000);
+    assert_eq!(relayed["caller_bytes_out"], 514_280);
+    assert_eq!(relayed["caller_lost"], 4);
+    assert_eq!(relayed["caller_jitter"], 40);
+    assert_eq!(relayed["callee_packets_in"], 2_990);
+    assert!(relayed["callee_lost"].is_null(), "no RTCP from the callee");
+    assert_eq!(direct["relayed"], false);
+    assert!(direct["caller_packets_in"].is_null());
 }
 
 #[tokio::test]

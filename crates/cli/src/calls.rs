@@ -77,9 +77,29 @@ fn print_calls(calls: &[Call], out: &mut dyn Write) -> std::io::Result<()> {
         if let Some(trunk) = &c.trunk {
             let _ = write!(line, " trunk {trunk}");
         }
+        if let Some(media) = &c.media {
+            let _ = write!(
+                line,
+                " relay caller {} callee {}",
+                media_leg(&media.caller),
+                media_leg(&media.callee)
+            );
+        }
         writeln!(out, "{line}")?;
     }
     Ok(())
+}
+
+/// `30000 in 1500 out 0`: the relay's ports of one party's leg, the
+/// packets it sent in and those sent to it (0 out: it hears nothing).
+fn media_leg(leg: &switchboard_admin::CallMediaLeg) -> String {
+    let ports: Vec<String> = leg.relay_ports.iter().map(u16::to_string).collect();
+    format!(
+        "{} in {} out {}",
+        ports.join(","),
+        leg.packets_in,
+        leg.packets_out
+    )
 }
 
 /// `alice@example.com [sip:alice@192.0.2.1:5070]`.
@@ -111,7 +131,7 @@ mod tests {
     #![allow(clippy::unwrap_used)] // tests: a failure is the report
 
     use super::*;
-    use switchboard_admin::CallParty;
+    use switchboard_admin::{CallMedia, CallMediaLeg, CallParty};
 
     #[test]
     fn a_call_id_is_one_encoded_path_segment() {
@@ -145,6 +165,7 @@ mod tests {
             duration_ms: 3_725_000,
             rule: Some("national".into()),
             trunk: Some("carrier".into()),
+            media: None,
         };
         let mut out = Vec::new();
         print_calls(&[call], &mut out).unwrap();
@@ -155,5 +176,50 @@ mod tests {
         let mut out = Vec::new();
         print_calls(&[], &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "no calls in progress\n");
+    }
+
+    #[test]
+    fn a_relayed_call_shows_each_legs_relay_port_and_packets() {
+        let leg = |port, packets_in, packets_out| CallMediaLeg {
+            relay_ports: vec![port],
+            packets_in,
+            bytes_in: packets_in * 172,
+            packets_out,
+            bytes_out: packets_out * 172,
+            lost: None,
+            jitter: None,
+        };
+        let call = Call {
+            call_id: "c2@example".into(),
+            caller: CallParty {
+                uri: "sip:alice@example.com".into(),
+                display: None,
+                user: None,
+                devices: vec![],
+            },
+            callee: CallParty {
+                uri: "sip:bob@example.com".into(),
+                display: None,
+                user: None,
+                devices: vec![],
+            },
+            dialled: "sip:bob@example.com".into(),
+            state: "confirmed".into(),
+            start_ms: 0,
+            answer_ms: Some(0),
+            duration_ms: 30_000,
+            rule: None,
+            trunk: None,
+            media: Some(CallMedia {
+                caller: leg(30_000, 1_500, 0),
+                callee: leg(30_002, 0, 1_500),
+            }),
+        };
+        let mut out = Vec::new();
+        print_calls(&[call], &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "c2@example confirmed 0:00:30 sip:alice@example.com -> sip:bob@example.com relay caller 30000 in 1500 out 0 callee 30002 in 0 out 1500\n"
+        );
     }
 }

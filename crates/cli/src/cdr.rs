@@ -6,13 +6,14 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use switchboard_admin::Record;
-use switchboard_store::RecordQuery;
+use switchboard_store::{CallMedia, RecordQuery};
 
 use crate::store::open;
 use crate::users::store_err;
 use crate::{CdrFormat, Error, StoreArgs};
 
-/// The CSV columns, in order (the JSON keys of the same values).
+/// The CSV columns before the media relay's ([`CallMedia::FIELDS`]), in
+/// order (the JSON keys of the same values).
 const COLUMNS: &[&str] = &[
     "start",
     "call_id",
@@ -54,7 +55,8 @@ pub(crate) fn cdr(
         .call_records(&query)
         .map_err(store_err("cannot read the call records"))?;
     if format == CdrFormat::Csv {
-        writeln!(out, "{}", COLUMNS.join(","))?;
+        let header: Vec<&str> = COLUMNS.iter().chain(&CallMedia::FIELDS).copied().collect();
+        writeln!(out, "{}", header.join(","))?;
     }
     for record in records {
         let record = Record::from(record);
@@ -68,9 +70,10 @@ pub(crate) fn cdr(
     Ok(ExitCode::SUCCESS)
 }
 
-/// One record as a CSV line, in [`COLUMNS`] order.
+/// One record as a CSV line, in [`COLUMNS`] then [`CallMedia::FIELDS`] order.
 fn csv_line(r: &Record) -> String {
     let number = |n: Option<u64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let signed = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
     let text = |t: &Option<String>| t.clone().unwrap_or_default();
     let fields = [
         r.start.clone(),
@@ -92,6 +95,19 @@ fn csv_line(r: &Record) -> String {
         r.disposition.clone(),
         number(r.status.map(u64::from)),
         text(&r.hangup),
+        r.relayed.to_string(),
+        number(r.caller_packets_in),
+        number(r.caller_bytes_in),
+        number(r.caller_packets_out),
+        number(r.caller_bytes_out),
+        signed(r.caller_lost),
+        number(r.caller_jitter.map(u64::from)),
+        number(r.callee_packets_in),
+        number(r.callee_bytes_in),
+        number(r.callee_packets_out),
+        number(r.callee_bytes_out),
+        signed(r.callee_lost),
+        number(r.callee_jitter.map(u64::from)),
     ];
     fields
         .iter()

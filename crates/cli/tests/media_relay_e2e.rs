@@ -3,8 +3,9 @@
 //! loopback. Each plays a tone and records what it hears: both tones get
 //! across, the SDP each phone received names the relay's ports (not the
 //! other phone's), a stranger's RTP sent at the relay's ports during the
-//! call is dropped (the relay's drop counter in `/metrics`), and the
-//! hang-up frees the call's relay session.
+//! call is dropped (the relay's drop counter in `/metrics`), the
+//! hang-up frees the call's relay session, and the call's record counts
+//! packets both ways on both legs.
 //!
 //! Every child is killed by PID when its test ends (a guard); every wait
 //! is bounded; ports are random, data directories temporary.
@@ -209,4 +210,18 @@ fn call_through_the_relay(mediaenc: Option<&str>) {
         ) == 0),
         "the relay session outlived the call"
     );
+    // The call's record: relayed, with packets each way on each leg.
+    let record = &ended_records(&data, 1)[0];
+    assert_eq!(record["relayed"], true, "{record}");
+    for counter in [
+        "caller_packets_in",
+        "caller_packets_out",
+        "callee_packets_in",
+        "callee_packets_out",
+    ] {
+        assert!(
+            record[counter].as_u64().unwrap_or(0) > 0,
+            "{counter}: {record}"
+        );
+    }
 }

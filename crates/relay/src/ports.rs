@@ -36,6 +36,16 @@ impl PortPool {
         Some(self.free.drain(..count).collect())
     }
 
+    /// Takes the pairs of these RTP ports, or none of them (`false`) when
+    /// one is not free (a session taken back on the ports it had).
+    pub(crate) fn take_these(&mut self, bases: &[u16]) -> bool {
+        if !bases.iter().all(|base| self.free.contains(base)) {
+            return false;
+        }
+        self.free.retain(|free| !bases.contains(free));
+        true
+    }
+
     pub(crate) fn give_back(&mut self, base: u16) {
         self.free.push_back(base);
     }

@@ -10,6 +10,9 @@ use bytes::Bytes;
 use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 
+mod restore;
+mod streams;
+
 use crate::port_table::PortTable;
 use crate::ports::PortPool;
 use crate::session::{Arrival, Outputs, PortOwner, Session};
@@ -155,7 +158,7 @@ impl Relay {
     /// # Errors
     ///
     /// [`RelayError::UnknownSession`]; [`RelayError::StreamCount`] when the
-    /// SDP has another number of streams (adding streams needs a new session).
+    /// SDP has another number of streams (see [`Self::set_streams`]).
     pub fn update(
         &mut self,
         now: Instant,

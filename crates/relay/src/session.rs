@@ -11,6 +11,8 @@ use switchboard_media::rtcp::RtcpPacket;
 use switchboard_media::srtp::{MasterKey, SrtpContext, SrtpError};
 use switchboard_proto::sdp::Direction;
 
+mod streams;
+
 use crate::latch::{Admission, Latch};
 use crate::rate::{Rate, RateWindow};
 use crate::stats::{DropCounts, LegStats, ReceptionQuality};
@@ -141,17 +143,7 @@ impl LegState {
             .into_iter()
             .zip(ports)
             .map(|(stream, port)| {
-                let mut state = StreamState {
-                    rtp_port: *port,
-                    rtcp_mux: false,
-                    direction: Direction::SendRecv,
-                    rtp_latch: Latch::new(None, open_until),
-                    rtcp_latch: Latch::new(None, open_until),
-                    peer_key: None,
-                    inbound: None,
-                    relay_crypto: None,
-                    outbound: None,
-                };
+                let mut state = StreamState::blank(*port, open_until);
                 state.apply(stream, offer.media, open_until, rng);
                 state
             })
@@ -256,11 +248,13 @@ impl Session {
         }
     }
 
-    /// The RTP ports of every stream of both legs (each with its RTCP port above).
+    /// The RTP ports of every stream of both legs (each with its RTCP
+    /// port above); a disabled stream has none.
     pub(crate) fn ports(&self) -> impl Iterator<Item = u16> + '_ {
         self.legs
             .iter()
             .flat_map(|leg| leg.streams.iter().map(|s| s.rtp_port))
+            .filter(|port| *port != streams::NO_PORT)
     }
 
     /// Whether the SDP directions let media flow both ways on no stream: a

@@ -301,6 +301,7 @@ impl Call {
             caller_user: None,
             rule: None,
             trunk: None,
+            media: None,
         }
     }
 }

@@ -78,6 +78,8 @@ impl CallBook {
             rule: None,
             target: None,
             trunk: None,
+            relayed: false,
+            relay_sdp: None,
             gateway: None,
             carrier_leg: None,
         })

@@ -14,7 +14,7 @@ use switchboard_core::{Source, TransactionId};
 
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 use crate::service::StoreId;
-use crate::storage::{CallRecord, DialogRecord, Disposition, HangupSide, StateChange};
+use crate::storage::{CallMedia, CallRecord, DialogRecord, Disposition, HangupSide, StateChange};
 
 /// Most open records (a bound on memory whatever peers send).
 const MAX_OPEN: usize = 100_000;
@@ -115,6 +115,14 @@ impl CallRecords {
     pub(crate) fn transferred(&mut self, call_id: &str) {
         if self.open.contains_key(call_id) {
             self.transferred.insert(call_id.to_owned());
+        }
+    }
+
+    /// The media relay's counters of `call_id` so far: the record written
+    /// next (at the answer, at the end) carries them.
+    pub(crate) fn media(&mut self, call_id: &str, media: CallMedia) {
+        if let Some(open) = self.open.get_mut(call_id) {
+            open.record.media = Some(media);
         }
     }
 
@@ -226,6 +234,7 @@ impl CallRecords {
             disposition: Disposition::Failed,
             status: None,
             hangup: None,
+            media: None,
         };
         if let Some(tx) = tx {
             self.by_tx.insert(tx, update.call_id.clone());
@@ -277,6 +286,7 @@ impl CallRecords {
             },
             status: answered.then_some(200),
             hangup: None,
+            media: None,
         };
         self.open.insert(
             dialog.call_id.clone(),

@@ -42,7 +42,7 @@ mod uri_eq;
 mod util;
 
 pub use auth::{AuthConfig, AuthResult, AuthSecret, Authenticator, Identity};
-pub use live_call::{LiveCall, LiveState};
+pub use live_call::{LiveCall, LiveMedia, LiveMediaLeg, LiveState};
 pub use metrics::ServiceMetrics;
 pub use protect::{Admission, AuthGate, ProtectConfig, Protection};
 pub use proxy::{Incoming, Proxy, ProxyConfig, ProxyEvent, Target, TargetSet};

@@ -4,6 +4,7 @@
 
 use crate::proxy::CallParty;
 use crate::registrar::Aor;
+use crate::storage::MediaLeg;
 
 /// Where a call in progress stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,4 +63,26 @@ pub struct LiveCall {
     pub rule: Option<String>,
     /// The trunk it went out through.
     pub trunk: Option<String>,
+    /// The media relay's ports and running counters, when the call is
+    /// anchored on it.
+    pub media: Option<LiveMedia>,
+}
+
+/// A call anchored on the media relay, as it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMedia {
+    /// The caller's leg.
+    pub caller: LiveMediaLeg,
+    /// The callee's leg.
+    pub callee: LiveMediaLeg,
+}
+
+/// One party's leg of a relayed call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveMediaLeg {
+    /// The relay's ports this party sends RTP to, one per stream (`m=`
+    /// order); RTCP goes to the next port unless muxed.
+    pub relay_ports: Vec<u16>,
+    /// What passed so far.
+    pub counters: MediaLeg,
 }

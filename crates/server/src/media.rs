@@ -21,9 +21,13 @@ use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
-    LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
+    Allocation, LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
 };
 pub use switchboard_relay::{RelayConfig, Transmit};
+
+mod late_offer;
+mod restore;
+mod streams;
 
 /// Which calls the relay anchors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -123,6 +127,9 @@ pub struct MediaRelay {
     released_drops: u64,
     /// Calls refused because the relay was full.
     refused: u64,
+    /// Calls whose INVITE had no offer, selected for the relay: the
+    /// callee's offer (in its answer) opens the session, by Call-ID.
+    late: HashMap<String, late_offer::LateOffer>,
 }
 
 impl std::fmt::Debug for MediaRelay {
@@ -160,6 +167,7 @@ impl MediaRelay {
             next_session: 1,
             released_drops: 0,
             refused: 0,
+            late: HashMap::new(),
         })
     }
 
@@ -176,6 +184,11 @@ impl MediaRelay {
     /// Calls anchored now.
     pub fn call_count(&self) -> usize {
         self.calls.len()
+    }
+
+    /// The relay session of `call_id`, when the call is anchored.
+    pub fn session(&self, call_id: &str) -> Option<SessionId> {
+        self.calls.get(call_id).map(|call| call.session)
     }
 
     /// The counters of the session of `call_id`.
@@ -246,8 +259,6 @@ impl MediaRelay {
         if !self.selects(&leg, source, callees) {
             return Ok(None);
         }
-        let session = SessionId(self.next_session);
-        self.next_session += 1;
         // The callee's leg is unknown until its answer: the caller's
         // profile and rtcp-mux are offered to it; a browser's callee is
         // offered plain RTP, a browser callee WebRTC.
@@ -271,17 +282,8 @@ impl MediaRelay {
                 })
                 .collect(),
         };
-        let allocation = match self.relay.allocate(now, session, leg, pending) {
-            Ok(allocation) => allocation,
-            Err(error @ (RelayError::PortsExhausted { .. } | RelayError::TooManySessions(_))) => {
-                tracing::warn!(call_id, %error, "media relay full: call refused");
-                self.refused += 1;
-                return Err(MediaRefusal::Full(error));
-            }
-            Err(error) => {
-                tracing::debug!(call_id, %error, "offer not relayed");
-                return Ok(None);
-            }
+        let Some((session, allocation)) = self.allocate(now, call_id, leg, pending)? else {
+            return Ok(None);
         };
         let mut call = Anchored {
             session,
@@ -324,6 +326,81 @@ impl MediaRelay {
         Ok(Some(anchored))
     }
 
+    /// A new relay session with both legs. `Ok(None)`: legs the relay
+    /// cannot take (the call goes on unrelayed).
+    ///
+    /// # Errors
+    ///
+    /// [`MediaRefusal::Full`]: no room; the call must be refused (503).
+    fn allocate(
+        &mut self,
+        now: Instant,
+        call_id: &str,
+        offerer: LegOffer,
+        answerer: LegOffer,
+    ) -> Result<Option<(SessionId, Allocation)>, MediaRefusal> {
+        let session = SessionId(self.next_session);
+        self.next_session += 1;
+        match self.relay.allocate(now, session, offerer, answerer) {
+            Ok(allocation) => Ok(Some((session, allocation))),
+            Err(error @ (RelayError::PortsExhausted { .. } | RelayError::TooManySessions(_))) => {
+                tracing::warn!(call_id, %error, "media relay full: call refused");
+                self.refused += 1;
+                Err(MediaRefusal::Full(error))
+            }
+            Err(error) => {
+                tracing::debug!(call_id, %error, "offer not relayed");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Opens the relay session of a call between SIP phones with both
+    /// legs (a late offer: the callee's offer in its answer), and returns
+    /// `sdp` (the offer of one party) anchored for the party of `toward`.
+    ///
+    /// # Errors
+    ///
+    /// [`MediaRefusal::Full`]: no room.
+    fn open(
+        &mut self,
+        now: Instant,
+        opening: Opening<'_>,
+        sdp: &SessionDescription,
+    ) -> Result<Option<Bytes>, MediaRefusal> {
+        let Opening {
+            call_id,
+            caller_tag,
+            legs: [offerer, answerer],
+            toward,
+            last,
+        } = opening;
+        let Some((session, allocation)) = self.allocate(now, call_id, offerer, answerer)? else {
+            return Ok(None);
+        };
+        let leg = match toward {
+            Side::Offerer => &allocation.offerer,
+            Side::Answerer => &allocation.answerer,
+        };
+        let Ok(anchored) = anchor(sdp, self.address, leg) else {
+            let _ = self.relay.release(session);
+            return Ok(None);
+        };
+        tracing::debug!(call_id, %session, "call anchored on the media relay");
+        self.by_session.insert(session, call_id.to_owned());
+        self.calls.insert(
+            call_id.to_owned(),
+            Anchored {
+                session,
+                caller_tag: caller_tag.to_owned(),
+                last,
+                last_out: [None, None],
+                webrtc_answer: None,
+            },
+        );
+        Ok(Some(Bytes::from(anchored.to_string())))
+    }
+
     /// An SDP in the call `call_id` written by the party whose tag is
     /// `writer_tag` (a request's From tag, a response's To tag), an answer
     /// when `is_answer` (in a response or an ACK): the relay learns it, and
@@ -337,6 +414,9 @@ impl MediaRelay {
         is_answer: bool,
         body: &Bytes,
     ) -> Option<Bytes> {
+        if !self.calls.contains_key(call_id) {
+            return self.late_offer(now, call_id, writer_tag, body);
+        }
         let call = self.calls.get_mut(call_id)?;
         let side = if call.caller_tag == writer_tag {
             Side::Offerer
@@ -388,6 +468,10 @@ impl MediaRelay {
         }
         if !known {
             let leg = leg_offer(&sdp).ok()?;
+            if let Err(error) = streams::follow_streams(&mut self.relay, now, call.session, &sdp) {
+                tracing::warn!(call_id, %error, "new streams not relayed");
+                return None;
+            }
             if let Err(error) = self.relay.update(now, call.session, side, leg) {
                 tracing::debug!(call_id, %error, "SDP not relayed");
                 return None;
@@ -407,6 +491,7 @@ impl MediaRelay {
 
     /// The call ended: its session is freed; its counters.
     pub(crate) fn release(&mut self, call_id: &str) -> Option<SessionStats> {
+        self.late.remove(call_id);
         let call = self.calls.remove(call_id)?;
         self.by_session.remove(&call.session);
         let stats = self.relay.release(call.session).ok()?;
@@ -570,6 +655,30 @@ impl BrowserTurn<'_> {
                 None
             }
         }
+    }
+}
+
+/// What [`MediaRelay::open`] sets up.
+struct Opening<'a> {
+    call_id: &'a str,
+    caller_tag: &'a str,
+    /// The offerer's (caller's) and the answerer's (callee's) legs.
+    legs: [LegOffer; 2],
+    /// Whose view of the offer is returned.
+    toward: Side,
+    /// The SDP each party sent so far (offerer, answerer).
+    last: [Option<Bytes>; 2],
+}
+
+/// A leg not known yet, offered `known`'s profile and rtcp-mux.
+fn pending_like(known: &LegOffer) -> LegOffer {
+    LegOffer {
+        media: known.media,
+        streams: known
+            .streams
+            .iter()
+            .map(|s| StreamOffer::pending(s.rtcp_mux))
+            .collect(),
     }
 }
 

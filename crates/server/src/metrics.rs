@@ -32,6 +32,7 @@ pub(crate) struct Counters {
     ended_session_expired: u64,
     ended_max_duration: u64,
     ended_media_timeout: u64,
+    ended_relay_lost: u64,
 }
 
 impl Counters {
@@ -82,6 +83,7 @@ impl Counters {
             HangupSide::SessionExpired => self.ended_session_expired += 1,
             HangupSide::MaxDuration => self.ended_max_duration += 1,
             HangupSide::MediaTimeout => self.ended_media_timeout += 1,
+            HangupSide::RelayLost => self.ended_relay_lost += 1,
             _ => self.ended_by_operator += 1,
         }
     }
@@ -113,6 +115,7 @@ impl Counters {
             calls_ended_session_expired: self.ended_session_expired,
             calls_ended_max_duration: self.ended_max_duration,
             calls_ended_media_timeout: self.ended_media_timeout,
+            calls_ended_relay_lost: self.ended_relay_lost,
             relay_sessions: gauges.relay_sessions,
             relay_dropped: gauges.relay_dropped,
             relay_packets: gauges.relay_packets,
@@ -188,6 +191,9 @@ pub struct ServiceMetrics {
     /// Counter: answered calls the server ended because no media passed
     /// its relay for the media timeout.
     pub calls_ended_media_timeout: u64,
+    /// Counter: answered calls anchored on the media relay that the server
+    /// ended at start, their relay sessions not to be set up again.
+    pub calls_ended_relay_lost: u64,
     /// Gauge: calls anchored on the media relay.
     pub relay_sessions: usize,
     /// Counter: packets the media relay dropped (a stranger's, over the

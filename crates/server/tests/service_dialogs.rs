@@ -30,18 +30,7 @@ const START_MS: u64 = UNIX0 * 1000;
 
 /// The dialog records the store holds after everything `h` saved.
 fn kept(h: &Server) -> Vec<DialogRecord> {
-    let mut dialogs: Vec<DialogRecord> = Vec::new();
-    for change in &h.saved {
-        match change {
-            StateChange::PutDialog(d) => {
-                dialogs.retain(|k| k.id != d.id);
-                dialogs.push((**d).clone());
-            }
-            StateChange::RemoveDialog { id } => dialogs.retain(|k| &k.id != id),
-            _ => {}
-        }
-    }
-    dialogs
+    h.kept_dialogs()
 }
 
 fn removed(h: &Server) -> Vec<String> {

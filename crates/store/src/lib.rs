@@ -64,9 +64,10 @@ pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStor
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};
 pub use switchboard_server::storage::{
-    BindingStore, CallRecord, CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord,
-    Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary, PublicationRecord,
-    StateChange, StoredMessage, StoredState, SubscriptionRecord, User, UserStore,
+    BindingStore, CallMedia, CallRecord, CarrierLeg, DeviceSource, DialogParty, DialogPhase,
+    DialogRecord, Disposition, EventStateStore, Ha1Set, HangupSide, ImportSummary, MediaLeg,
+    PublicationRecord, RelaySdp, StateChange, StoredMessage, StoredState, SubscriptionRecord, User,
+    UserStore,
 };
 pub use traits::Store;
 pub use validate::{

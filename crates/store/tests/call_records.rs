@@ -35,6 +35,7 @@ fn a_damaged_row_is_reported_not_a_panic() {
 // The bodies shared with the PostgreSQL back end (tests/postgres.rs).
 common::backend_tests!(common::spec::Sqlite::new();
     records_round_trip_are_updated_by_id_and_read_by_start_time,
+    a_relayed_calls_media_counters_round_trip_and_others_have_none,
     retention_deletes_only_records_that_started_before,
     a_bad_record_is_refused_and_nothing_of_its_submission_is_written,
     the_committer_writes_records_durably,

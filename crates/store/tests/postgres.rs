@@ -33,6 +33,7 @@ common::backend_tests!(Pg::new();
     every_record_kind_round_trips_and_survives_reopen,
     the_committer_writes_bindings_and_state_together_durably,
     records_round_trip_are_updated_by_id_and_read_by_start_time,
+    a_relayed_calls_media_counters_round_trip_and_others_have_none,
     retention_deletes_only_records_that_started_before,
     a_bad_record_is_refused_and_nothing_of_its_submission_is_written,
     the_committer_writes_records_durably,

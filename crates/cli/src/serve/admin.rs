@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use switchboard_admin::AdminReply;
 use switchboard_admin::{
-    AdminAnswer, AdminConfig, AdminQuery, Call, CallParty, Counts, Driver, Gateway, Group, HungUp,
-    Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration, ServerInfo, Tokens, Trunk,
-    TrunkRegistration, UserFilter,
+    AdminAnswer, AdminConfig, AdminQuery, Call, CallMedia, CallMediaLeg, CallParty, Counts, Driver,
+    Gateway, Group, HungUp, Limits, Listener, PlanReload, PlanSummary, PlanTrunk, Registration,
+    ServerInfo, Tokens, Trunk, TrunkRegistration, UserFilter,
 };
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
@@ -18,7 +18,7 @@ use switchboard_net::AppSender;
 use switchboard_server::Completion;
 use switchboard_server::registrar::Aor;
 use switchboard_server::service::HangupAction;
-use switchboard_server::{LiveCall, Service, ServiceConfig};
+use switchboard_server::{LiveCall, LiveMediaLeg, Service, ServiceConfig};
 use switchboard_store::AnyStore;
 
 use super::StartError;
@@ -163,6 +163,23 @@ fn live_call(call: LiveCall) -> Call {
         duration_ms: call.duration_ms,
         rule: call.rule,
         trunk: call.trunk,
+        media: call.media.map(|m| CallMedia {
+            caller: media_leg(m.caller),
+            callee: media_leg(m.callee),
+        }),
+    }
+}
+
+fn media_leg(leg: LiveMediaLeg) -> CallMediaLeg {
+    let counters = leg.counters;
+    CallMediaLeg {
+        relay_ports: leg.relay_ports,
+        packets_in: counters.packets_in,
+        bytes_in: counters.bytes_in,
+        packets_out: counters.packets_out,
+        bytes_out: counters.bytes_out,
+        lost: counters.lost,
+        jitter: counters.jitter,
     }
 }
 

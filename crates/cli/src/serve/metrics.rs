@@ -244,6 +244,7 @@ impl RuntimeMetrics {
                 ("session_expired", m.calls_ended_session_expired),
                 ("max_duration", m.calls_ended_max_duration),
                 ("media_timeout", m.calls_ended_media_timeout),
+                ("relay_lost", m.calls_ended_relay_lost),
             ],
         );
         text.histogram(

@@ -98,6 +98,8 @@ impl Service {
         record.carrier_leg =
             self.proxy
                 .carrier_leg(call_id, &record.caller.tag, &record.callee.tag);
+        record.relayed = self.is_relayed(call_id);
+        record.relay_sdp = self.media.as_ref().and_then(|m| m.relay_sdp(call_id));
         Some(record)
     }
 
@@ -147,6 +149,7 @@ impl Service {
             let at = instant_of_unix_ms(now, record.updated_ms);
             self.dialogs.learn(at, &record.call_id);
             self.records.restore(at, &record);
+            self.relay_lost_at_load(&record);
             if let Some(leg) = &record.carrier_leg {
                 self.proxy.restore_carrier_leg(
                     at,

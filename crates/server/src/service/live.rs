@@ -41,6 +41,7 @@ impl Service {
                 call.rule.clone_from(&record.rule);
                 call.trunk.clone_from(&record.trunk);
             }
+            call.media = self.live_media(&call.call_id);
         }
         calls
     }
@@ -164,6 +165,7 @@ fn reason_of(side: HangupSide) -> Option<&'static str> {
         HangupSide::SessionExpired => Some("SIP;cause=200;text=\"Session timer expired\""),
         HangupSide::MaxDuration => Some("SIP;cause=200;text=\"Maximum call duration reached\""),
         HangupSide::MediaTimeout => Some("SIP;cause=200;text=\"Media timeout\""),
+        HangupSide::RelayLost => Some("SIP;cause=200;text=\"Media relay restarted\""),
         _ => None,
     }
 }

@@ -149,7 +149,7 @@ impl Service {
 
 /// Whether a target is a device behind a NAT: the address its requests
 /// go to is not the one its Contact names.
-fn behind_nat(target: &Target) -> bool {
+pub(super) fn behind_nat(target: &Target) -> bool {
     let Some(hop) = &target.next_hop else {
         return false;
     };
@@ -184,7 +184,7 @@ fn is_browser(target: &Target) -> bool {
 }
 
 /// Whether a Content-Type names an SDP body.
-fn is_sdp(content_type: Option<&str>) -> bool {
+pub(super) fn is_sdp(content_type: Option<&str>) -> bool {
     content_type.is_some_and(|value| {
         value
             .split(';')

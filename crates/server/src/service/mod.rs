@@ -42,9 +42,12 @@ mod dialog_records;
 mod dialogs;
 mod effect;
 mod events;
+mod late_offer;
 mod live;
 mod mailbox;
 mod media;
+mod media_restored;
+mod media_stats;
 mod messages;
 mod notify;
 mod operator;
@@ -126,6 +129,9 @@ pub struct Service {
     /// The plan changed: its trunks are reconfigured at the next pass
     /// that has the endpoint.
     trunks_stale: bool,
+    /// Calls taken back at start whose media the relay anchored: their
+    /// relay sessions did not survive, they are ended at the first timeout.
+    relay_lost: Vec<String>,
     /// Call records waiting for their batch's write, and when it is due.
     records_pending: Vec<StateChange>,
     records_flush_at: Option<Instant>,
@@ -284,6 +290,7 @@ impl Service {
             // Last: the parts above keep the RNGs they always had.
             trunks: Trunks::new(local, rng()),
             trunks_stale: false,
+            relay_lost: Vec::new(),
             fallthrough: HashMap::new(),
             attempts: HashMap::new(),
             transfers: transfer::Transfers::default(),
@@ -515,6 +522,7 @@ impl Service {
         {
             self.media_timeout(now, ep);
         }
+        self.end_relay_lost(now, ep);
         if self.trunks_stale {
             self.trunks_stale = false;
             let plan = Arc::clone(&self.plan);
@@ -564,7 +572,7 @@ impl Service {
     /// When [`Service::handle_timeout`] must be called next.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut next = self.next_housekeeping;
-        if self.trunks_stale {
+        if self.trunks_stale || !self.relay_lost.is_empty() {
             return Some(self.clock.instant());
         }
         if !self.checking_users {
@@ -910,6 +918,7 @@ impl Service {
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
         self.counters.call(at, &update);
+        self.note_media_counters(&update.call_id);
         if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
             self.queue_record(StateChange::PutCallRecord(record));
         }

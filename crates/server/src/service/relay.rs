@@ -540,6 +540,7 @@ impl Service {
                 return;
             }
         }
+        self.note_late_offer(&incoming, &targets);
         if !self.anchor_request(now, ep, &mut incoming, &targets) {
             return; // the media relay is full: 503, no half call
         }
@@ -659,6 +660,8 @@ impl Service {
             return;
         }
         let hop = if remote_route { None } else { known };
+        let mut request = request;
+        self.anchor_ack(now, &mut request);
         self.proxy.on_ack(at, ep, request, source, hop);
     }
 }

@@ -2,6 +2,8 @@
 //! INVITE), written when the call ends and, for an answered call, already
 //! at the answer (a crash keeps it; the end updates it).
 
+use super::CallMedia;
+
 /// How a call attempt ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -83,6 +85,10 @@ pub enum HangupSide {
     /// The server ended it: no media passed its relay for the media
     /// timeout (`[media] timeout`).
     MediaTimeout,
+    /// The server ended it at start: the call was anchored on the media
+    /// relay and its relay session could not be set up again (the relay
+    /// off, its ports out of the range or taken).
+    RelayLost,
 }
 
 impl HangupSide {
@@ -96,6 +102,7 @@ impl HangupSide {
             Self::SessionExpired => "session-expired",
             Self::MaxDuration => "max-duration",
             Self::MediaTimeout => "media-timeout",
+            Self::RelayLost => "relay-lost",
         }
     }
 
@@ -109,6 +116,7 @@ impl HangupSide {
             Self::SessionExpired,
             Self::MaxDuration,
             Self::MediaTimeout,
+            Self::RelayLost,
         ]
         .into_iter()
         .find(|s| s.as_str() == text)
@@ -157,6 +165,9 @@ pub struct CallRecord {
     pub status: Option<u16>,
     /// Who ended an answered call.
     pub hangup: Option<HangupSide>,
+    /// The media relay's counters, when the call was anchored on it
+    /// (`None`: media flowed between the parties).
+    pub media: Option<CallMedia>,
 }
 
 impl CallRecord {

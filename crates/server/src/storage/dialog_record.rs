@@ -7,6 +7,8 @@ use std::net::SocketAddr;
 
 use switchboard_core::{Source, Transport};
 
+use super::RelaySdp;
+
 /// Where a party's messages came from. The connection itself does not
 /// survive a restart: a device on TCP or TLS is reached again by address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +148,13 @@ pub struct DialogRecord {
     pub gateway: Option<String>,
     /// The carrier's names for the dialog, when the proxy translates them.
     pub carrier_leg: Option<CarrierLeg>,
+    /// Whether the call's media is anchored on the relay (a restart takes
+    /// its session back with [`Self::relay_sdp`], or ends the call).
+    pub relayed: bool,
+    /// What the relay needs to take the call back on its ports after a
+    /// restart; `None` when not relayed, or not known yet (a late offer
+    /// before its answer): such a relayed call is ended at load.
+    pub relay_sdp: Option<RelaySdp>,
 }
 
 impl DialogRecord {

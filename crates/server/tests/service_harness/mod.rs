@@ -15,6 +15,8 @@
     unreachable_pub
 )]
 
+pub mod media;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,7 +35,7 @@ use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::registrar::Binding;
 use switchboard_server::service::{Completion, Effect, UserSnapshot};
-use switchboard_server::storage::{CallRecord, StateChange};
+use switchboard_server::storage::{CallRecord, DialogRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
     ServiceConfig, User,
@@ -647,6 +649,23 @@ impl Server {
                 Message::Response(_) => unreachable!(),
             })
             .collect()
+    }
+
+    /// The dialog records the store holds after everything saved (what a
+    /// restarted server loads).
+    pub fn kept_dialogs(&self) -> Vec<DialogRecord> {
+        let mut dialogs: Vec<DialogRecord> = Vec::new();
+        for change in &self.saved {
+            match change {
+                StateChange::PutDialog(d) => {
+                    dialogs.retain(|k| k.id != d.id);
+                    dialogs.push((**d).clone());
+                }
+                StateChange::RemoveDialog { id } => dialogs.retain(|k| &k.id != id),
+                _ => {}
+            }
+        }
+        dialogs
     }
 
     /// The latest call record saved.

@@ -8,9 +8,11 @@ use switchboard_server::storage::{CallRecord, Disposition, HangupSide};
 use super::{PostgresStore, classify, get, upsert_sql};
 use crate::error::StoreError;
 use crate::sqlite::RecordQuery;
-use crate::sqlite::call_records::RawRecord;
+use crate::sqlite::call_records::{MEDIA_COLUMNS, MediaColumns, RawRecord};
 use crate::sqlite::to_sql_u64;
 
+/// The columns before the media relay's ([`MEDIA_COLUMNS`], which follow
+/// in every statement).
 const COLUMNS: [&str; 19] = [
     "id",
     "call_id",
@@ -33,6 +35,14 @@ const COLUMNS: [&str; 19] = [
     "duration_ms",
 ];
 
+/// Where the media columns start in a row.
+const MEDIA_AT: usize = COLUMNS.len();
+
+/// Every column, in the order of the statements.
+fn all_columns() -> Vec<&'static str> {
+    COLUMNS.iter().chain(&MEDIA_COLUMNS).copied().collect()
+}
+
 /// The statements that write records.
 pub(super) struct RecordWriter {
     put: Statement,
@@ -42,7 +52,7 @@ pub(super) struct RecordWriter {
 impl RecordWriter {
     pub(super) fn sql() -> [String; 2] {
         [
-            upsert_sql("call_records", &COLUMNS, &["id"]),
+            upsert_sql("call_records", &all_columns(), &["id"]),
             "DELETE FROM call_records WHERE start_ms < $1".to_owned(),
         ]
     }
@@ -57,6 +67,8 @@ impl RecordWriter {
         record: &CallRecord,
     ) -> Result<(), StoreError> {
         let optional = |value: Option<u64>| value.map(to_sql_u64);
+        let media = MediaColumns::of(record.media.as_ref());
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = &media.counters;
         tx.execute(
             &self.put,
             &[
@@ -79,6 +91,19 @@ impl RecordWriter {
                 &record.status.map(i64::from),
                 &record.hangup.map(HangupSide::as_str),
                 &optional(record.duration_ms()),
+                &media.relayed,
+                a,
+                b,
+                c,
+                d,
+                e,
+                f,
+                g,
+                h,
+                i,
+                j,
+                k,
+                l,
             ],
         )
         .map_err(classify)?;
@@ -117,6 +142,7 @@ fn read_record(row: &Row) -> Result<CallRecord, StoreError> {
             disposition: Disposition::Failed,
             status: None,
             hangup: None,
+            media: None,
         },
         start_ms: get(row, 12)?,
         answer_ms: get(row, 13)?,
@@ -124,6 +150,7 @@ fn read_record(row: &Row) -> Result<CallRecord, StoreError> {
         disposition: get(row, 15)?,
         status: get(row, 16)?,
         hangup: get(row, 17)?,
+        media: MediaColumns::read(get(row, MEDIA_AT)?, |index| get(row, MEDIA_AT + 1 + index))?,
     }
     .into_record()
 }
@@ -143,7 +170,7 @@ impl PostgresStore {
             let select = conn.statement(&format!(
                 "SELECT {} FROM call_records WHERE start_ms >= $1 AND start_ms < $2
                  ORDER BY start_ms, id COLLATE \"C\" LIMIT $3",
-                COLUMNS.join(", ")
+                all_columns().join(", ")
             ))?;
             conn.client
                 .query(&select, &[&since, &until, &limit])

@@ -49,6 +49,7 @@ impl DialogWriter {
     ) -> Result<(), StoreError> {
         let (caller, callee) = (&record.caller, &record.callee);
         let leg = record.carrier_leg.as_ref();
+        let sdp = record.relay_sdp.as_ref();
         let source = |party: &DialogParty| party.source.map(source_text);
         let cseq = |party: &DialogParty| party.cseq.map(i64::from);
         tx.execute(
@@ -84,6 +85,11 @@ impl DialogWriter {
                 &record.gateway,
                 &leg.map(|l| l.call_id.as_str()),
                 &leg.map(|l| i64::from(l.cseq_delta)),
+                &record.relayed,
+                &sdp.map(|s| s.caller_sent.as_str()),
+                &sdp.map(|s| s.callee_sent.as_str()),
+                &sdp.map(|s| s.caller_received.as_str()),
+                &sdp.map(|s| s.callee_received.as_str()),
             ],
         )
         .map_err(classify)?;
@@ -134,6 +140,8 @@ pub(super) fn read_dialog(row: &Row) -> Result<DialogRecord, StoreError> {
         gateway: get(row, 27)?,
         carrier_call_id: get(row, 28)?,
         carrier_delta: get(row, 29)?,
+        relayed: get(row, 30)?,
+        relay_sdp: [get(row, 31)?, get(row, 32)?, get(row, 33)?, get(row, 34)?],
     }
     .into_record()
 }

@@ -164,6 +164,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );",
     // 8: the caller groups kept with each user (see the SQLite step).
     "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
+    // 9: the cluster's (another branch); nothing in this one.
+    "-- 9: the cluster's step",
+    // 10: the media relay's counters (see the SQLite step).
+    "ALTER TABLE call_records ADD COLUMN relayed BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE call_records ADD COLUMN caller_packets_in BIGINT;
+    ALTER TABLE call_records ADD COLUMN caller_bytes_in BIGINT;
+    ALTER TABLE call_records ADD COLUMN caller_packets_out BIGINT;
+    ALTER TABLE call_records ADD COLUMN caller_bytes_out BIGINT;
+    ALTER TABLE call_records ADD COLUMN caller_lost BIGINT;
+    ALTER TABLE call_records ADD COLUMN caller_jitter BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_packets_in BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_bytes_in BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_packets_out BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_bytes_out BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_lost BIGINT;
+    ALTER TABLE call_records ADD COLUMN callee_jitter BIGINT;
+    ALTER TABLE dialogs ADD COLUMN relayed BOOLEAN NOT NULL DEFAULT FALSE;
+    ALTER TABLE dialogs ADD COLUMN caller_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
 ];
 
 /// The schema version this build writes and reads.

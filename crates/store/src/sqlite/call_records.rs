@@ -4,23 +4,38 @@
 //! time. The disposition and the side that hung up are kept by name
 //! ([`Disposition::as_str`], [`HangupSide::as_str`]); the duration is
 //! kept too, for queries. A row that does not map back is
-//! [`StoreError::Corrupt`].
+//! [`StoreError::Corrupt`]. Since version 10, a relayed call's media
+//! counters follow ([`MEDIA_COLUMNS`]).
 
 use rusqlite::{CachedStatement, Row, params};
-use switchboard_server::storage::{CallRecord, Disposition, HangupSide};
+use switchboard_server::storage::{CallMedia, CallRecord, Disposition, HangupSide, MediaLeg};
 
 use super::{SqliteStore, from_sql_u64, to_sql_u64};
 use crate::error::StoreError;
 
 const COLUMNS: &str = "id, call_id, caller, caller_user, callee, dialled, routed_number, rule, \
                        target, trunk, gateway, source, start_ms, answer_ms, end_ms, disposition, \
-                       status, hangup";
+                       status, hangup, relayed, caller_packets_in, caller_bytes_in, \
+                       caller_packets_out, caller_bytes_out, caller_lost, caller_jitter, \
+                       callee_packets_in, callee_bytes_in, callee_packets_out, callee_bytes_out, \
+                       callee_lost, callee_jitter";
+
+/// Where the media columns start in a row read with `COLUMNS`.
+const MEDIA_AT: usize = 18;
+
+/// The media relay's columns (migration 10): whether the call was relayed,
+/// then each party's counters in [`MediaColumns::counters`] order.
+pub(crate) const MEDIA_COLUMNS: [&str; 13] = CallMedia::FIELDS;
 
 /// The statement that writes a record (insert, or replace the same id).
 pub(super) const PUT_SQL: &str = "INSERT OR REPLACE INTO call_records (id, call_id, caller, \
      caller_user, callee, dialled, routed_number, rule, target, trunk, gateway, source, start_ms, \
-     answer_ms, end_ms, disposition, status, hangup, duration_ms)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+     answer_ms, end_ms, disposition, status, hangup, duration_ms, relayed, caller_packets_in, \
+     caller_bytes_in, caller_packets_out, caller_bytes_out, caller_lost, caller_jitter, \
+     callee_packets_in, callee_bytes_in, callee_packets_out, callee_bytes_out, callee_lost, \
+     callee_jitter)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, \
+     ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
 
 /// The statement of retention: records that started before `?1`.
 pub(super) const EXPIRE_SQL: &str = "DELETE FROM call_records WHERE start_ms < ?1";
@@ -43,6 +58,8 @@ pub(super) fn put(
     record: &CallRecord,
 ) -> Result<(), StoreError> {
     let optional = |value: Option<u64>| value.map(to_sql_u64);
+    let media = MediaColumns::of(record.media.as_ref());
+    let [a, b, c, d, e, f, g, h, i, j, k, l] = media.counters;
     statement.execute(params![
         record.id,
         record.call_id,
@@ -63,6 +80,19 @@ pub(super) fn put(
         record.status,
         record.hangup.map(HangupSide::as_str),
         optional(record.duration_ms()),
+        media.relayed,
+        a,
+        b,
+        c,
+        d,
+        e,
+        f,
+        g,
+        h,
+        i,
+        j,
+        k,
+        l,
     ])?;
     Ok(())
 }
@@ -100,6 +130,7 @@ pub(crate) struct RawRecord {
     pub(crate) disposition: String,
     pub(crate) status: Option<i64>,
     pub(crate) hangup: Option<String>,
+    pub(crate) media: MediaColumns,
 }
 
 impl RawRecord {
@@ -124,6 +155,7 @@ impl RawRecord {
                 disposition: Disposition::Failed,
                 status: None,
                 hangup: None,
+                media: None,
             },
             start_ms: row.get(12)?,
             answer_ms: row.get(13)?,
@@ -131,6 +163,7 @@ impl RawRecord {
             disposition: row.get(15)?,
             status: row.get(16)?,
             hangup: row.get(17)?,
+            media: MediaColumns::read(row.get(MEDIA_AT)?, |index| row.get(MEDIA_AT + 1 + index))?,
         })
     }
 
@@ -160,7 +193,98 @@ impl RawRecord {
             disposition,
             status,
             hangup,
+            media: self.media.into_media()?,
             ..self.record
         })
+    }
+}
+
+/// A record's media columns as stored: whether the call was relayed, and
+/// the caller's then the callee's packets in, bytes in, packets out,
+/// bytes out, loss and jitter (`NULL` when not relayed, and loss and
+/// jitter without an RTCP report).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MediaColumns {
+    pub(crate) relayed: bool,
+    pub(crate) counters: [Option<i64>; 12],
+}
+
+impl MediaColumns {
+    /// The columns of `media` (`None`: not relayed).
+    pub(crate) fn of(media: Option<&CallMedia>) -> Self {
+        let Some(media) = media else {
+            return Self {
+                relayed: false,
+                counters: [None; 12],
+            };
+        };
+        let leg = |l: &MediaLeg| {
+            [
+                Some(to_sql_u64(l.packets_in)),
+                Some(to_sql_u64(l.bytes_in)),
+                Some(to_sql_u64(l.packets_out)),
+                Some(to_sql_u64(l.bytes_out)),
+                l.lost,
+                l.jitter.map(i64::from),
+            ]
+        };
+        let [a, b, c, d, e, f] = leg(&media.caller);
+        let [g, h, i, j, k, l] = leg(&media.callee);
+        Self {
+            relayed: true,
+            counters: [a, b, c, d, e, f, g, h, i, j, k, l],
+        }
+    }
+
+    /// The columns read: the flag, and the twelve counters with `get(i)`
+    /// (`i` from 0, in [`MEDIA_COLUMNS`] order after the flag).
+    pub(crate) fn read<E>(
+        relayed: bool,
+        get: impl Fn(usize) -> Result<Option<i64>, E>,
+    ) -> Result<Self, E> {
+        let mut counters = [None; 12];
+        for (index, counter) in counters.iter_mut().enumerate() {
+            *counter = get(index)?;
+        }
+        Ok(Self { relayed, counters })
+    }
+
+    /// The counters back; a relayed row without its packet counts, or
+    /// with a negative or oversized one, is corruption.
+    pub(crate) fn into_media(self) -> Result<Option<CallMedia>, StoreError> {
+        if !self.relayed {
+            return Ok(None);
+        }
+        let [a, b, c, d, e, f, g, h, i, j, k, l] = self.counters;
+        let leg = |[packets_in, bytes_in, packets_out, bytes_out]: [Option<i64>; 4],
+                   lost: Option<i64>,
+                   jitter: Option<i64>|
+         -> Result<MediaLeg, StoreError> {
+            let count = |value: Option<i64>| {
+                value
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("relayed call record without counters".into())
+                    })
+                    .and_then(|v| from_sql_u64("call record media counter", v))
+            };
+            let jitter = jitter
+                .map(|j| {
+                    u32::try_from(j)
+                        .map_err(|_| StoreError::Corrupt(format!("call record jitter {j}")))
+                })
+                .transpose()?;
+            Ok(MediaLeg {
+                packets_in: count(packets_in)?,
+                bytes_in: count(bytes_in)?,
+                packets_out: count(packets_out)?,
+                bytes_out: count(bytes_out)?,
+                lost,
+                jitter,
+            })
+        };
+        Ok(Some(CallMedia {
+            caller: leg([a, b, c, d], e, f)?,
+            callee: leg([g, h, i, j], k, l)?,
+        }))
     }
 }

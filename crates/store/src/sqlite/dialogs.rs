@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use rusqlite::{CachedStatement, Row, params};
 use switchboard_core::Transport;
 use switchboard_server::storage::{
-    CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord,
+    CarrierLeg, DeviceSource, DialogParty, DialogPhase, DialogRecord, RelaySdp,
 };
 
 use super::{from_sql_u64, join_lines, split_lines, to_sql_u64};
@@ -25,16 +25,18 @@ pub(crate) const COLUMNS: &str = "id, call_id, caller_uri, caller_display, calle
      caller_aor, caller_contact, caller_source, caller_cseq, callee_uri, callee_display, \
      callee_tag, callee_aor, callee_contact, callee_source, callee_cseq, dialled, route_set, \
      phase, start_ms, answer_ms, updated_ms, caller_user, routed_number, rule, target, trunk, \
-     gateway, carrier_call_id, carrier_delta";
+     gateway, carrier_call_id, carrier_delta, relayed, caller_sdp, callee_sdp, caller_relay_sdp, \
+     callee_relay_sdp";
 
 /// The statement that writes a record (insert, or replace the same id).
 pub(super) const PUT_SQL: &str = "INSERT OR REPLACE INTO dialogs (id, call_id, caller_uri, \
      caller_display, caller_tag, caller_aor, caller_contact, caller_source, caller_cseq, \
      callee_uri, callee_display, callee_tag, callee_aor, callee_contact, callee_source, \
      callee_cseq, dialled, route_set, phase, start_ms, answer_ms, updated_ms, caller_user, \
-     routed_number, rule, target, trunk, gateway, carrier_call_id, carrier_delta)
+     routed_number, rule, target, trunk, gateway, carrier_call_id, carrier_delta, relayed, \
+     caller_sdp, callee_sdp, caller_relay_sdp, callee_relay_sdp)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
-     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)";
+     ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35)";
 
 /// The statement that removes a record.
 pub(super) const REMOVE_SQL: &str = "DELETE FROM dialogs WHERE id = ?1";
@@ -51,6 +53,7 @@ pub(super) fn put(
 ) -> Result<(), StoreError> {
     let (caller, callee) = (&record.caller, &record.callee);
     let leg = record.carrier_leg.as_ref();
+    let sdp = record.relay_sdp.as_ref();
     statement.execute(params![
         record.id,
         record.call_id,
@@ -82,6 +85,11 @@ pub(super) fn put(
         record.gateway,
         leg.map(|l| l.call_id.as_str()),
         leg.map(|l| l.cseq_delta),
+        record.relayed,
+        sdp.map(|s| s.caller_sent.as_str()),
+        sdp.map(|s| s.callee_sent.as_str()),
+        sdp.map(|s| s.caller_received.as_str()),
+        sdp.map(|s| s.callee_received.as_str()),
     ])?;
     Ok(())
 }
@@ -171,6 +179,9 @@ pub(crate) struct RawDialog {
     pub(crate) gateway: Option<String>,
     pub(crate) carrier_call_id: Option<String>,
     pub(crate) carrier_delta: Option<i64>,
+    pub(crate) relayed: bool,
+    /// The four SDP columns: caller's and callee's sent, then received.
+    pub(crate) relay_sdp: [Option<String>; 4],
 }
 
 impl RawDialog {
@@ -194,6 +205,8 @@ impl RawDialog {
             gateway: row.get(27)?,
             carrier_call_id: row.get(28)?,
             carrier_delta: row.get(29)?,
+            relayed: row.get(30)?,
+            relay_sdp: [row.get(31)?, row.get(32)?, row.get(33)?, row.get(34)?],
         })
     }
 
@@ -210,6 +223,25 @@ impl RawDialog {
                     .map_err(|_| corrupt(format!("carrier CSeq delta {delta}")))?,
             }),
             _ => return Err(corrupt("a carrier leg without its Call-ID or delta".into())),
+        };
+        let relay_sdp = match self.relay_sdp {
+            [None, None, None, None] => None,
+            [
+                Some(caller_sent),
+                Some(callee_sent),
+                Some(caller_received),
+                Some(callee_received),
+            ] => Some(RelaySdp {
+                caller_sent,
+                callee_sent,
+                caller_received,
+                callee_received,
+            }),
+            _ => {
+                return Err(corrupt(
+                    "some of the relay's SDP columns and not all".into(),
+                ));
+            }
         };
         Ok(DialogRecord {
             caller: self.caller.into_party(corrupt)?,
@@ -231,6 +263,8 @@ impl RawDialog {
             trunk: self.trunk,
             gateway: self.gateway,
             carrier_leg,
+            relayed: self.relayed,
+            relay_sdp,
             id,
         })
     }

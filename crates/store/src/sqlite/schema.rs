@@ -161,6 +161,33 @@ const MIGRATIONS: &[&str] = &[
     // 8: the caller groups kept with each user (on top of the dial plan's
     // `[groups]`), names with `,` between, empty for none.
     "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
+    // 9: the cluster's (another branch); nothing in this one. Migration
+    // 10 does not depend on it.
+    "-- 9: the cluster's step",
+    // 10: the media relay's counters of a relayed call, per party: the
+    // packets and bytes it sent in and was sent, and the loss and jitter
+    // its RTCP reports gave (NULL without a report, or unrelayed); and
+    // whether a call in progress is anchored on the relay, with the SDP each
+    // party sent and received (what the relay takes it back with after a
+    // restart; without them a restart ends it).
+    "ALTER TABLE call_records ADD COLUMN relayed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE call_records ADD COLUMN caller_packets_in INTEGER;
+    ALTER TABLE call_records ADD COLUMN caller_bytes_in INTEGER;
+    ALTER TABLE call_records ADD COLUMN caller_packets_out INTEGER;
+    ALTER TABLE call_records ADD COLUMN caller_bytes_out INTEGER;
+    ALTER TABLE call_records ADD COLUMN caller_lost INTEGER;
+    ALTER TABLE call_records ADD COLUMN caller_jitter INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_packets_in INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_bytes_in INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_packets_out INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_bytes_out INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_lost INTEGER;
+    ALTER TABLE call_records ADD COLUMN callee_jitter INTEGER;
+    ALTER TABLE dialogs ADD COLUMN relayed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE dialogs ADD COLUMN caller_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
+    ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
 ];
 
 /// The schema version this build writes and reads.

@@ -12,10 +12,10 @@ use switchboard_core::{FlowId, Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingKey, RemoveReason};
 use switchboard_server::service::UserSnapshot;
 use switchboard_store::{
-    AdminToken, AnyStore, BindingChange, BindingStore, CallRecord, CommitterConfig, DB_FILE_NAME,
-    Disposition, EventStateStore, GroupCommitter, Ha1Set, HangupSide, PostgresStore,
-    PublicationRecord, RecordQuery, SqliteStore, StateChange, StoreError, StoredMessage,
-    StoredState, Submission, SubscriptionRecord, User, UserStore,
+    AdminToken, AnyStore, BindingChange, BindingStore, CallMedia, CallRecord, CommitterConfig,
+    DB_FILE_NAME, Disposition, EventStateStore, GroupCommitter, Ha1Set, HangupSide, MediaLeg,
+    PostgresStore, PublicationRecord, RecordQuery, SqliteStore, StateChange, StoreError,
+    StoredMessage, StoredState, Submission, SubscriptionRecord, User, UserStore,
 };
 use switchboard_testsupport::Postgres;
 
@@ -504,6 +504,7 @@ pub fn record(id: &str, start_ms: u64) -> CallRecord {
         disposition: Disposition::Busy,
         status: Some(486),
         hangup: None,
+        media: None,
     }
 }
 
@@ -571,6 +572,40 @@ pub fn records_round_trip_are_updated_by_id_and_read_by_start_time(backend: &imp
         .unwrap();
     assert_eq!(first_two.len(), 2);
     assert_eq!(first_two[1].call_id, "c2");
+}
+
+pub fn a_relayed_calls_media_counters_round_trip_and_others_have_none(backend: &impl Backend) {
+    let store = backend.open();
+    let relayed = CallRecord {
+        media: Some(CallMedia {
+            caller: MediaLeg {
+                packets_in: 1_500,
+                bytes_in: 258_000,
+                packets_out: 1_480,
+                bytes_out: 254_560,
+                lost: Some(3),
+                jitter: Some(160),
+            },
+            // No RTCP from the callee, and nothing it sent came through.
+            callee: MediaLeg {
+                packets_out: 1_500,
+                bytes_out: 258_000,
+                ..MediaLeg::default()
+            },
+        }),
+        ..answered("relayed", 1_000)
+    };
+    store
+        .apply_state(&[
+            StateChange::PutCallRecord(relayed.clone()),
+            StateChange::PutCallRecord(answered("direct", 2_000)),
+        ])
+        .unwrap();
+    drop(store);
+    let store = backend.open();
+    let all = store.call_records(&RecordQuery::default()).unwrap();
+    assert_eq!(all, vec![relayed, answered("direct", 2_000)]);
+    assert_eq!(all[1].media, None, "media flowed between the parties");
 }
 
 pub fn retention_deletes_only_records_that_started_before(backend: &impl Backend) {

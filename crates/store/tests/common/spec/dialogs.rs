@@ -6,7 +6,7 @@
 use switchboard_core::Transport;
 use switchboard_store::{
     CarrierLeg, CommitterConfig, DeviceSource, DialogParty, DialogPhase, DialogRecord,
-    EventStateStore, GroupCommitter, StateChange, StoreError, Submission,
+    EventStateStore, GroupCommitter, RelaySdp, StateChange, StoreError, Submission,
 };
 
 use super::Backend;
@@ -65,6 +65,15 @@ pub fn to_carrier(call_id: &str, start_ms: u64) -> DialogRecord {
             call_id: "carrier-77".to_owned(),
             cseq_delta: 1,
         }),
+        // Anchored on the media relay (and `internal` not): the flag and
+        // the SDP round-trip both ways.
+        relayed: true,
+        relay_sdp: Some(RelaySdp {
+            caller_sent: "v=0\r\nm=audio 4000 RTP/AVP 0\r\n".to_owned(),
+            callee_sent: "v=0\r\nm=audio 5000 RTP/AVP 0\r\n".to_owned(),
+            caller_received: "v=0\r\nm=audio 30000 RTP/AVP 0\r\n".to_owned(),
+            callee_received: "v=0\r\nm=audio 30002 RTP/AVP 0\r\n".to_owned(),
+        }),
     }
 }
 
@@ -93,6 +102,8 @@ pub fn internal(call_id: &str, start_ms: u64) -> DialogRecord {
         trunk: None,
         gateway: None,
         carrier_leg: None,
+        relayed: false,
+        relay_sdp: None,
         ..to_carrier(call_id, start_ms)
     }
 }
