@@ -52,7 +52,8 @@ impl Service {
         };
         let call_id = self.proxy.caller_call_id(call_id).to_owned();
         let body = request.body().clone();
-        if let Some(anchored) = media.rewrite(now.instant(), &call_id, from_tag, &body) {
+        // An SDP in an ACK is always an answer.
+        if let Some(anchored) = media.rewrite(now.instant(), &call_id, from_tag, true, &body) {
             request.set_body(None, anchored);
         }
     }
