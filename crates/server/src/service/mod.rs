@@ -35,6 +35,7 @@
 //!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
+mod cluster;
 mod config;
 mod contacts;
 mod deadlines;
@@ -161,6 +162,8 @@ pub struct Service {
     counters: Counters,
     /// The media relay and the calls it anchors (`[media] relay` on).
     media: Option<crate::media::MediaRelay>,
+    /// The other nodes sharing the store, and the bindings homed on them.
+    cluster: crate::cluster::ClusterView,
 }
 
 /// Most record changes in one batch: a burst of calls is written before
@@ -290,6 +293,7 @@ impl Service {
             counters: Counters::default(),
             // After the trunks: the parts above keep their RNGs.
             media: crate::media::MediaRelay::new(config.media, relay_fallback, rng()),
+            cluster: crate::cluster::ClusterView::default(),
         }
     }
 
