@@ -227,7 +227,8 @@ impl ClusterFeedHandle {
 }
 
 impl ClusterFeed {
-    /// Connects, registers this node and reads the latest change number.
+    /// Connects, registers this node and reads the latest change number
+    /// (the schema must be there: open the store first).
     ///
     /// # Errors
     /// [`StoreError::InvalidInput`] for a URL that does not parse,
