@@ -278,6 +278,19 @@ fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         "limits: {} transactions, {} bindings, {} contacts per user, registrations {}..{} s",
         l.max_transactions, l.max_bindings, l.max_contacts_per_aor, l.min_expires, l.max_expires
     )?;
+    if let Some(cluster) = &s.cluster {
+        writeln!(out, "cluster: this node is {}", cluster.node)?;
+        for n in &cluster.nodes {
+            writeln!(
+                out,
+                "  node {} at {}: {}, last heartbeat {}",
+                n.name,
+                n.sip_uri,
+                if n.alive { "alive" } else { "DEAD" },
+                unix_time(n.heartbeat_ms / 1000)
+            )?;
+        }
+    }
     for c in &s.certificates {
         let state = if c.days_left < 0 {
             format!("EXPIRED {} days ago", -c.days_left)
@@ -387,6 +400,7 @@ mod tests {
             },
             counts: Counts::default(),
             certificates: vec![certificate("/etc/a.pem", 25), certificate("/etc/b.pem", -2)],
+            cluster: None,
         };
         let mut out = Vec::new();
         print_status(&status, &mut out).unwrap();
@@ -400,6 +414,46 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("/etc/b.pem (CN=sip.example.com), not after 2026-01-01T00:00:00Z (EXPIRED 2 days ago)"), "{text}");
+    }
+
+    #[test]
+    fn status_prints_the_cluster_nodes_alive_or_dead() {
+        let node = |name: &str, alive| switchboard_admin::ClusterNode {
+            name: name.into(),
+            sip_uri: format!("sip:10.0.0.{}:5060", name.len()),
+            admin_url: None,
+            started_ms: 1_767_225_600_000,
+            heartbeat_ms: 1_767_225_600_000,
+            alive,
+        };
+        let status = Status {
+            version: "0.1.0".into(),
+            uptime_seconds: 1,
+            listeners: Vec::new(),
+            domains: Vec::new(),
+            limits: Limits {
+                max_transactions: 1,
+                max_bindings: 2,
+                max_contacts_per_aor: 3,
+                min_expires: 60,
+                max_expires: 3600,
+            },
+            counts: Counts::default(),
+            certificates: Vec::new(),
+            cluster: Some(switchboard_admin::ClusterStatus {
+                node: "a".into(),
+                nodes: vec![node("a", true), node("bb", false)],
+            }),
+        };
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("cluster: this node is a\n"), "{text}");
+        assert!(
+            text.contains("  node a at sip:10.0.0.1:5060: alive, last heartbeat 2026-01-01T00:00:00Z\n"),
+            "{text}"
+        );
+        assert!(text.contains("  node bb at sip:10.0.0.2:5060: DEAD,"), "{text}");
     }
 
     #[test]

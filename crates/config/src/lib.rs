@@ -15,9 +15,13 @@ mod file;
 mod flags;
 mod host;
 mod listeners;
+mod cluster;
 mod service;
 mod settings;
 
+pub use cluster::{
+    ClusterSection, ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL,
+};
 pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange,

@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )] // a failed unwrap is the test failing
 
+#[allow(unused_macros, unused_imports)] // the shared helpers, not the backend test list
 mod common;
 
 use std::sync::mpsc;
@@ -110,8 +111,7 @@ fn feed_reports_other_nodes_changes(notify: bool) {
     let Some(pg) = Pg::new() else { return };
     let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
     let alice = "sip:alice@example.com";
-    // Written before B's feed connects: part of the state B loads, not
-    // reported by its feed.
+    // Written before B's feed connects: part of the state B loads.
     a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
         .unwrap();
     let feed = ClusterFeed::connect(feed_config(&pg.0, "b", notify)).unwrap();
@@ -121,6 +121,24 @@ fn feed_reports_other_nodes_changes(notify: bool) {
             let _ = tx.send(change);
         })
         .unwrap();
+    // The feed starts with the whole location, each binding's home with
+    // it, then the node list.
+    let within = Duration::from_secs(5);
+    let mut loaded = Vec::new();
+    loop {
+        match rx.recv_timeout(within).unwrap() {
+            ClusterChange::Nodes(_) => break,
+            other => loaded.push(other),
+        }
+    }
+    match loaded.as_slice() {
+        [ClusterChange::Bindings { aor: got, bindings }] => {
+            assert_eq!(got, &aor(alice));
+            assert_eq!(bindings.len(), 1);
+            assert_eq!(bindings[0].home.as_deref(), Some("a"));
+        }
+        other => panic!("expected alice's binding at start, got {other:?}"),
+    }
     let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
     // B's own write is not reported back to B.
     b.apply(&[BindingChange::Upsert(binding(
@@ -131,7 +149,6 @@ fn feed_reports_other_nodes_changes(notify: bool) {
     .unwrap();
     let second = binding(alice, "sip:alice@192.0.2.2;transport=tcp", 2);
     a.apply(&[BindingChange::Upsert(second.clone())]).unwrap();
-    let within = Duration::from_secs(5);
     match next_change(&rx, within) {
         Some(ClusterChange::Bindings { aor: got, bindings }) => {
             assert_eq!(got, aor(alice));

@@ -261,6 +261,12 @@ impl ClusterFeed {
         Ok(feed)
     }
 
+    /// How this node names itself (its store sessions use the same).
+    #[must_use]
+    pub fn session(&self) -> &NodeSession {
+        &self.config.session
+    }
+
     /// The nodes as of now (this one's heartbeat written first).
     ///
     /// # Errors
@@ -327,13 +333,19 @@ impl ClusterFeed {
 
     fn run(&mut self, stop: &AtomicBool, deliver: &mut dyn FnMut(ClusterChange)) {
         let mut next_beat = Instant::now() + self.config.heartbeat;
-        let mut lost = false;
+        // The first pass reads the whole location too: the home node of
+        // every binding the server loaded.
+        let mut lost = true;
+        let mut first = true;
         while !stop.load(Ordering::Relaxed) {
             if lost {
                 match self.reload(deliver) {
                     Ok(()) => {
-                        tracing::info!("cluster: database back, location reloaded");
+                        if !first {
+                            tracing::info!("cluster: database back, location reloaded");
+                        }
                         lost = false;
+                        first = false;
                     }
                     Err(err) => {
                         tracing::debug!(error = %err, "cluster: database still unreachable");
@@ -455,8 +467,8 @@ impl ClusterFeed {
         }
     }
 
-    /// After a reconnect: positioned at the latest change, then every
-    /// binding and publication reported again.
+    /// At start and after a reconnect: positioned at the latest change,
+    /// then every binding and publication reported again.
     fn reload(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
         self.client = Some(self.open()?);
         let (floor, _) = self.position()?;
