@@ -144,8 +144,17 @@ impl ClusterView {
         self.peers.values().any(|addr| *addr == from)
     }
 
-    /// How `binding`, which must be reached through its flow when
-    /// `through_flow`, is reached from this node.
+    /// Whether this node holds `binding`'s flow (no other node wrote it
+    /// last).
+    pub(crate) fn homed_here(&self, binding: &Binding) -> bool {
+        self.homes
+            .get(&binding.aor)
+            .is_none_or(|homes| !homes.contains_key(&binding.key))
+    }
+
+    /// How `binding` is reached from this node; `through_flow`: the
+    /// device is reached through where its REGISTER came from (a
+    /// connection, NAT), not at its contact.
     pub(crate) fn route_of(&self, binding: &Binding, through_flow: bool) -> HomeRoute {
         let Some(home) = self
             .homes
@@ -154,17 +163,17 @@ impl ClusterView {
         else {
             return HomeRoute::Direct;
         };
-        if !through_flow {
+        // A connection is the home node's whatever the contact says (the
+        // store does not keep flows).
+        let connection = binding.source.transport.is_reliable();
+        if !through_flow && !connection {
             return HomeRoute::Direct;
         }
-        let node = self.nodes.iter().find(|n| &n.name == home);
-        match node {
+        match self.nodes.iter().find(|n| &n.name == home) {
             Some(n) if n.alive => HomeRoute::Through(format!("<{};lr>", n.sip_uri)),
             // A UDP device behind NAT may still answer at its address; a
             // connection held by a dead node is gone.
-            _ if binding.source.flow.is_none() && !binding.source.transport.is_reliable() => {
-                HomeRoute::Direct
-            }
+            _ if !connection => HomeRoute::Direct,
             _ => HomeRoute::Dead,
         }
     }

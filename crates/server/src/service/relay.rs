@@ -327,7 +327,7 @@ impl Service {
         let mut targets = Vec::new();
         for b in self.registrar.lookup(&aor, now.unix()) {
             let through_flow = b.is_outbound_flow() || via_source(&b.contact, &b.source);
-            if through_flow && self.cluster.route_of(b, true) == HomeRoute::Direct {
+            if through_flow && self.cluster.homed_here(b) {
                 targets.push(binding_target(b, true));
             }
         }
