@@ -52,13 +52,15 @@ fn node(dir: &Path, url: &str, name: &str) -> (Server, SocketAddr) {
     let config = format!(
         "{NO_RATE_LIMIT}[cluster]\nnode = \"{name}\"\npoll_interval = 0.2\nheartbeat = 0.5\n"
     );
+    let data = dir.join(name);
+    std::fs::create_dir_all(&data).unwrap();
     let server = switchboard()
-        .serve(&dir.join(name))
+        .serve(&data)
         .config(&config)
         .args(&["--database", url, "--admin", &admin.to_string()])
         .start();
     assert!(
-        server.log_text().contains(&format!("node={name}")),
+        server.log_text().contains(&format!("node=\"{name}\"")),
         "{}",
         server.log_text()
     );
@@ -95,6 +97,15 @@ fn alice_calls(server: &Server, callee: &str) -> Proc {
     let mut alice = agent_at(server, &["call", callee, "--as", ALICE, "--duration", "1"]);
     alice.expect_exit(WAIT);
     alice
+}
+
+/// `switchboard args` (subscribe, publish: no media options) with
+/// password `secret` at `server`.
+fn presence_agent(server: &Server, args: &[&str]) -> Proc {
+    let addr = server.addr().to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--password", "secret", "--server", &addr]);
+    switchboard().spawn(args[0], &all)
 }
 
 fn answered(call: &Proc) -> bool {
@@ -141,14 +152,39 @@ fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
     assert!(status(b_admin, &token).contains("cluster: this node is b"));
 
     // Called from node B: bob directly, carol through node A (only A
-    // holds her connection).
+    // holds her connection): A receives an INVITE for hers alone.
+    let invites_at_a = || {
+        let text = metrics(a_admin);
+        let line = "switchboard_sip_requests_received_total{method=\"INVITE\"} ";
+        text.lines()
+            .find_map(|l| l.strip_prefix(line))
+            .map_or(0.0, |v| v.trim().parse::<f64>().unwrap())
+    };
     let call = alice_calls(&b, BOB);
     assert!(answered(&call), "{}", call.report());
+    assert_eq!(invites_at_a(), 0.0);
     let call = alice_calls(&b, CAROL);
     assert!(answered(&call), "{}\n{}", call.report(), a.log_text());
+    assert!(invites_at_a() >= 1.0);
+    // One record of carol's call, B's (A left it to the node that took
+    // the call).
+    let mut carol_records = Vec::new();
+    wait_for(WAIT, || {
+        carol_records = run_on(&url, &["cdr", "--format", "json"])
+            .lines()
+            .filter(|l| l.contains("\"callee\":\"sip:carol@"))
+            .map(str::to_owned)
+            .collect();
+        carol_records.len() == 1 && carol_records[0].contains("\"end_ms\":1")
+    });
+    assert_eq!(carol_records.len(), 1, "{carol_records:?}");
+    assert!(
+        carol_records[0].contains("\"caller_user\":\"alice@127.0.0.1\""),
+        "{carol_records:?}"
+    );
 
     // Presence across nodes: a watcher on B, bob publishing on A.
-    let watch = agent_at(
+    let watch = presence_agent(
         &b,
         &[
             "subscribe",
@@ -162,7 +198,7 @@ fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
         ],
     );
     watch.expect_line(Stream::Stdout, "presence", WAIT);
-    let mut publish = agent_at(
+    let mut publish = presence_agent(
         &a,
         &["publish", BOB, "--status", "away", "--note", "on node a"],
     );

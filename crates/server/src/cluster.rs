@@ -8,7 +8,7 @@
 //! [`Service::apply_cluster`](crate::Service::apply_cluster), on the
 //! driver, like any other input.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
 use crate::registrar::{Aor, Binding, BindingKey};
@@ -75,7 +75,14 @@ pub(crate) struct ClusterView {
     peers: HashMap<String, SocketAddr>,
     /// Home nodes of the bindings learnt from other nodes.
     homes: HashMap<Aor, HashMap<BindingKey, String>>,
+    /// Calls a peer node sent here for a flow held here, by Call-ID: the
+    /// peer keeps their call and dialog records (both nodes writing one
+    /// record, keyed by Call-ID and tag, would overwrite each other).
+    relayed: HashSet<String>,
 }
+
+/// Most relayed calls remembered (a bound whatever peers send).
+const MAX_RELAYED: usize = 100_000;
 
 /// Where a binding homed elsewhere is reached from this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +144,25 @@ impl ClusterView {
                 self.homes.remove(aor);
             }
         }
+    }
+
+    /// A peer node sent the call `call_id` here.
+    pub(crate) fn relaying(&mut self, call_id: &str) {
+        if self.relayed.len() >= MAX_RELAYED {
+            self.relayed.clear();
+        }
+        self.relayed.insert(call_id.to_owned());
+    }
+
+    /// Whether a peer node sent the call `call_id` here (its records are
+    /// the peer's).
+    pub(crate) fn is_relayed(&self, call_id: &str) -> bool {
+        self.relayed.contains(call_id)
+    }
+
+    /// The call `call_id` ended.
+    pub(crate) fn call_ended(&mut self, call_id: &str) {
+        self.relayed.remove(call_id);
     }
 
     /// Whether `from` is a live peer node's advertised address.

@@ -239,3 +239,25 @@ fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
 fn body(request: &Request) -> String {
     String::from_utf8(request.body().to_vec()).unwrap()
 }
+
+#[test]
+fn a_reload_of_this_nodes_own_bindings_keeps_the_flows_it_holds() {
+    let mut a = node_server("a", true);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    a.connect_tcp(&mut alice);
+    a.register(&mut alice, 600);
+    // After a reconnect the feed reads the whole location again: alice's
+    // binding homed here, without its flow.
+    let stored: Vec<Binding> = a
+        .upserted_bindings()
+        .into_iter()
+        .map(|mut b| {
+            b.source.flow = None;
+            b
+        })
+        .collect();
+    apply_bindings(&mut a, stored, "a");
+    let invites = bob_calls_alice(&mut a);
+    assert_eq!(invites.len(), 1, "{invites:?}");
+    assert_eq!(invites[0].0, Destination::Flow(alice.flow.unwrap()));
+}

@@ -56,7 +56,33 @@ impl Service {
         bindings: Vec<HomedBinding>,
     ) {
         self.cluster.set_homes(aor, &bindings);
-        let after: Vec<Binding> = bindings.into_iter().map(|b| b.binding).collect();
+        // This node's own bindings come back without their flows (the
+        // store keeps none: a reload after a reconnect): the flows held
+        // here stay.
+        let this = self.cluster.this().map(str::to_owned);
+        let held: Vec<Binding> = self
+            .registrar
+            .lookup(aor, 0)
+            .into_iter()
+            .filter(|b| b.source.flow.is_some())
+            .cloned()
+            .collect();
+        let after: Vec<Binding> = bindings
+            .into_iter()
+            .map(|homed| {
+                let mut binding = homed.binding;
+                let ours = this.is_some() && homed.home == this;
+                let same = held.iter().find(|old| {
+                    old.key == binding.key
+                        && old.source.remote == binding.source.remote
+                        && old.source.transport == binding.source.transport
+                });
+                if let (true, Some(old)) = (ours, same) {
+                    binding.source.flow = old.source.flow;
+                }
+                binding
+            })
+            .collect();
         let before = self.registrar.replace(aor, after.clone());
         let events = reg_events(now.unix(), &before, &after);
         if events.is_empty() {

@@ -912,7 +912,15 @@ impl Service {
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
         self.counters.call(at, &update);
-        if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
+        // A call a peer node relayed here: the peer keeps its records.
+        let relayed = self.cluster.is_relayed(&update.call_id);
+        if relayed && matches!(update.state, CallPhase::Terminated(_)) {
+            self.cluster.call_ended(&update.call_id);
+        }
+        let record = (!relayed)
+            .then(|| self.records.apply(at, unix_ms(self.clock), &update))
+            .flatten();
+        if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
         }
         if update.state == CallPhase::Confirmed {
@@ -920,7 +928,7 @@ impl Service {
         }
         let ended =
             matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
-        let kept = Self::dialog_change(&update);
+        let kept = Self::dialog_change(&update).filter(|_| !relayed);
         let changed = self.calls.apply(at, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);

@@ -341,6 +341,11 @@ impl Service {
             self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
             return;
         }
+        if incoming.request().method() == &Method::Invite {
+            if let Some(call_id) = incoming.request().headers().call_id() {
+                self.cluster.relaying(call_id);
+            }
+        }
         self.learn_dialog(now, &incoming);
         self.forward(now, ep, incoming, targets.into_iter().collect());
     }
