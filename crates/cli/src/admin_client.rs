@@ -450,10 +450,15 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("cluster: this node is a\n"), "{text}");
         assert!(
-            text.contains("  node a at sip:10.0.0.1:5060: alive, last heartbeat 2026-01-01T00:00:00Z\n"),
+            text.contains(
+                "  node a at sip:10.0.0.1:5060: alive, last heartbeat 2026-01-01T00:00:00Z\n"
+            ),
             "{text}"
         );
-        assert!(text.contains("  node bb at sip:10.0.0.2:5060: DEAD,"), "{text}");
+        assert!(
+            text.contains("  node bb at sip:10.0.0.2:5060: DEAD,"),
+            "{text}"
+        );
     }
 
     #[test]

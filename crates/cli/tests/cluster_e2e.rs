@@ -119,7 +119,15 @@ fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
     for name in ["alice", "bob", "carol"] {
         run_on(
             &url,
-            &["user", "add", name, "--password", "secret", "--domain", DOMAIN],
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
         );
     }
     let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
@@ -225,9 +233,15 @@ fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
         registrations.contains(BOB) && registrations.contains(CAROL),
         "{registrations}"
     );
-    wait_status(b_admin, &token, "node a dead", |s| {
-        node_line(s, "a").is_some_and(|l| l.contains(": DEAD"))
-    });
+    wait_status(
+        b_admin,
+        &token,
+        "node a dead, its phones still listed",
+        |s| {
+            node_line(s, "a").is_some_and(|l| l.contains(": DEAD"))
+                && s.contains("registrations: 2 ")
+        },
+    );
     // B still reaches bob's UDP phone; carol's connection died with A.
     let call = alice_calls(&b, BOB);
     assert!(answered(&call), "{}", call.report());

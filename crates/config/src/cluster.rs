@@ -92,9 +92,7 @@ impl ClusterSection {
 fn seconds(key: &str, value: Option<f64>) -> Result<Option<Duration>, ConfigError> {
     match value {
         None => Ok(None),
-        Some(s) if s.is_finite() && s >= 0.01 && s <= 3600.0 => {
-            Ok(Some(Duration::from_secs_f64(s)))
-        }
+        Some(s) if (0.01..=3600.0).contains(&s) => Ok(Some(Duration::from_secs_f64(s))),
         Some(_) => Err(ConfigError::new(
             key,
             "must be a number of seconds from 0.01 to 3600",

@@ -10,18 +10,16 @@
 
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod error;
 mod file;
 mod flags;
 mod host;
 mod listeners;
-mod cluster;
 mod service;
 mod settings;
 
-pub use cluster::{
-    ClusterSection, ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL,
-};
+pub use cluster::{ClusterSection, ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL};
 pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange,

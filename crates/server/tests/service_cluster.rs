@@ -111,7 +111,9 @@ fn a_user_registered_on_another_node_is_called_here_without_writing_back() {
     assert_eq!(invites.len(), 1, "{invites:?}");
     let (to, invite) = &invites[0];
     assert_eq!(invite.uri_str(), "sip:alice@198.51.100.10:5060");
-    assert!(matches!(to, Destination::Address { remote, .. } if remote.to_string() == "198.51.100.10:5060"));
+    assert!(
+        matches!(to, Destination::Address { remote, .. } if remote.to_string() == "198.51.100.10:5060")
+    );
     // Unregistered on A: gone here too.
     apply_bindings(&mut b, Vec::new(), "a");
     assert_eq!(b.service.registrar().binding_count(), 0);
@@ -210,7 +212,11 @@ fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
     apply_bindings(&mut b, registered_on_a(false), "a");
     let notify = b.request_to(&watcher, Method::Notify);
     b.respond(&watcher, &notify, 200);
-    assert!(body(&notify).contains("<basic>open</basic>"), "{}", body(&notify));
+    assert!(
+        body(&notify).contains("<basic>open</basic>"),
+        "{}",
+        body(&notify)
+    );
 
     // alice published on A: her document here.
     let record = PublicationRecord {

@@ -60,8 +60,8 @@ pub use commit::{
 };
 pub use error::StoreError;
 pub use postgres::{
-    ClusterFeed, ClusterFeedConfig, ClusterFeedHandle, DEFAULT_POOL_SIZE, MAX_ATTEMPTS, NodeSession,
-    PostgresStore,
+    ClusterFeed, ClusterFeedConfig, ClusterFeedHandle, DEFAULT_POOL_SIZE, MAX_ATTEMPTS,
+    NodeSession, PostgresStore,
 };
 pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStore, UserWrite};
 // The server's model and traits, for callers that only use the store.

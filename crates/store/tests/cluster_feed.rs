@@ -72,7 +72,10 @@ fn changes_are_logged_with_their_transaction_and_node() {
     assert_eq!(tx.execute("UPDATE bindings SET q = q + 1", &[]).unwrap(), 1);
     tx.rollback().unwrap();
     let rows = client
-        .query("SELECT kind, key, node FROM cluster_changes ORDER BY seq", &[])
+        .query(
+            "SELECT kind, key, node FROM cluster_changes ORDER BY seq",
+            &[],
+        )
         .unwrap();
     let logged: Vec<(String, String, Option<String>)> = rows
         .iter()
@@ -112,8 +115,12 @@ fn feed_reports_other_nodes_changes(notify: bool) {
     let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
     let alice = "sip:alice@example.com";
     // Written before B's feed connects: part of the state B loads.
-    a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
-        .unwrap();
+    a.apply(&[BindingChange::Upsert(binding(
+        alice,
+        "sip:alice@192.0.2.1",
+        1,
+    ))])
+    .unwrap();
     let feed = ClusterFeed::connect(feed_config(&pg.0, "b", notify)).unwrap();
     let (tx, rx) = mpsc::channel();
     let handle = feed
@@ -178,9 +185,8 @@ fn feed_reports_other_nodes_changes(notify: bool) {
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
     // The heartbeat lists the feed's node, alive.
     let nodes = loop {
-        match rx.recv_timeout(within).unwrap() {
-            ClusterChange::Nodes(nodes) => break nodes,
-            _ => {}
+        if let ClusterChange::Nodes(nodes) = rx.recv_timeout(within).unwrap() {
+            break nodes;
         }
     };
     assert!(nodes.iter().any(|n| n.name == "b" && n.alive), "{nodes:?}");
@@ -203,7 +209,12 @@ fn a_node_that_stops_beating_is_dead() {
     // The schema first (the feed follows a store already opened).
     drop(PostgresStore::connect(&pg.0).unwrap());
     let mut gone = ClusterFeed::connect(feed_config(&pg.0, "gone", true)).unwrap();
-    assert!(gone.nodes().unwrap().iter().any(|n| n.name == "gone" && n.alive));
+    assert!(
+        gone.nodes()
+            .unwrap()
+            .iter()
+            .any(|n| n.name == "gone" && n.alive)
+    );
     drop(gone);
     std::thread::sleep(Duration::from_millis(700));
     let mut here = ClusterFeed::connect(feed_config(&pg.0, "here", true)).unwrap();

@@ -34,7 +34,12 @@ impl Service {
     }
 
     /// A change another node made, read back from the store.
-    pub fn apply_cluster(&mut self, now: Now, ep: &mut impl TransactionLayer, change: ClusterChange) {
+    pub fn apply_cluster(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        change: ClusterChange,
+    ) {
         self.clock = now;
         match change {
             ClusterChange::Bindings { aor, bindings } => {

@@ -29,9 +29,9 @@ use crate::registrar::{Aor, Binding};
 
 use super::contacts::{hop_of, via_source};
 use super::events::uri_of;
-use crate::cluster::HomeRoute;
 use super::users::Known;
 use super::{ALLOW, Checked, Service, Waiting};
+use crate::cluster::HomeRoute;
 
 /// Who sent a request, as far as relaying is concerned.
 pub(super) enum Caller {
@@ -135,7 +135,7 @@ impl Service {
             return;
         }
         if !in_dialog && incoming.is_for_us() && self.cluster.is_peer(incoming.source().remote) {
-            self.from_peer(now, ep, incoming);
+            self.deliver_for_peer(now, ep, incoming);
             return;
         }
         let Some(incoming) = self.transferred_invite(now, ep, incoming) else {
@@ -319,7 +319,7 @@ impl Service {
     /// A request another node of the cluster sent here for a local user:
     /// delivered down the flows this node holds (the other node reached
     /// the rest itself). The peer authenticated the caller.
-    fn from_peer(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: Incoming) {
+    fn deliver_for_peer(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: Incoming) {
         let Ok(aor) = Aor::from_uri(&incoming.request().uri()) else {
             self.reply(now, ep, &incoming, StatusCode::NOT_FOUND);
             return;

@@ -388,10 +388,7 @@ impl ClusterFeed {
         }
         let client = self.client()?;
         let mut notifications = client.notifications();
-        let first = notifications
-            .timeout_iter(wait)
-            .next()
-            .map_err(classify)?;
+        let first = notifications.timeout_iter(wait).next().map_err(classify)?;
         if first.is_some() {
             // The rest already arrived say the same thing.
             while notifications.iter().next().map_err(classify)?.is_some() {}
@@ -561,7 +558,8 @@ impl ClusterFeed {
             .map_err(classify)?;
         let mut nodes = Vec::with_capacity(rows.len());
         for row in &rows {
-            let (started, beat, db_now): (i64, i64, i64) = (get(row, 3)?, get(row, 4)?, get(row, 5)?);
+            let (started, beat, db_now): (i64, i64, i64) =
+                (get(row, 3)?, get(row, 4)?, get(row, 5)?);
             nodes.push(NodeState {
                 name: get(row, 0)?,
                 sip_uri: get(row, 1)?,
