@@ -375,22 +375,13 @@ mod tests {
     use super::*;
     use switchboard_admin::{Certificate, Counts, Gateway, Limits, Listener};
 
-    #[test]
-    fn status_prints_each_certificate_and_its_days_left() {
-        let certificate = |path: &str, days_left| Certificate {
-            path: path.into(),
-            subject: "CN=sip.example.com".into(),
-            not_after: 1_767_225_600,
-            days_left,
-        };
-        let status = Status {
+    /// A status with these certificates and nothing else of note.
+    fn status_of(certificates: Vec<Certificate>) -> Status {
+        Status {
             version: "0.1.0".into(),
-            uptime_seconds: 3725,
-            listeners: vec![Listener {
-                transport: "tls".into(),
-                address: "127.0.0.1:5061".into(),
-            }],
-            domains: vec!["example.com".into()],
+            uptime_seconds: 1,
+            listeners: Vec::new(),
+            domains: Vec::new(),
             limits: Limits {
                 max_transactions: 1,
                 max_bindings: 2,
@@ -399,9 +390,29 @@ mod tests {
                 max_expires: 3600,
             },
             counts: Counts::default(),
-            certificates: vec![certificate("/etc/a.pem", 25), certificate("/etc/b.pem", -2)],
+            certificates,
             cluster: None,
+        }
+    }
+
+    #[test]
+    fn status_prints_each_certificate_and_its_days_left() {
+        let certificate = |path: &str, days_left| Certificate {
+            path: path.into(),
+            subject: "CN=sip.example.com".into(),
+            not_after: 1_767_225_600,
+            days_left,
         };
+        let mut status = status_of(vec![
+            certificate("/etc/a.pem", 25),
+            certificate("/etc/b.pem", -2),
+        ]);
+        status.uptime_seconds = 3725;
+        status.listeners = vec![Listener {
+            transport: "tls".into(),
+            address: "127.0.0.1:5061".into(),
+        }];
+        status.domains = vec!["example.com".into()];
         let mut out = Vec::new();
         print_status(&status, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -426,25 +437,11 @@ mod tests {
             heartbeat_ms: 1_767_225_600_000,
             alive,
         };
-        let status = Status {
-            version: "0.1.0".into(),
-            uptime_seconds: 1,
-            listeners: Vec::new(),
-            domains: Vec::new(),
-            limits: Limits {
-                max_transactions: 1,
-                max_bindings: 2,
-                max_contacts_per_aor: 3,
-                min_expires: 60,
-                max_expires: 3600,
-            },
-            counts: Counts::default(),
-            certificates: Vec::new(),
-            cluster: Some(switchboard_admin::ClusterStatus {
-                node: "a".into(),
-                nodes: vec![node("a", true), node("bb", false)],
-            }),
-        };
+        let mut status = status_of(Vec::new());
+        status.cluster = Some(switchboard_admin::ClusterStatus {
+            node: "a".into(),
+            nodes: vec![node("a", true), node("bb", false)],
+        });
         let mut out = Vec::new();
         print_status(&status, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -56,12 +56,7 @@ impl ClusterSection {
     /// A [`ConfigError`] naming the key.
     pub fn resolve(&self) -> Result<ClusterSettings, ConfigError> {
         if let Some(node) = &self.node {
-            let fits = !node.is_empty()
-                && node.len() <= 63
-                && node
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
-            if !fits {
+            if !switchboard_server::cluster::is_valid_node_name(node) {
                 return Err(ConfigError::new(
                     "cluster.node",
                     "letters, digits, '.', '-', '_' and ':' only, at most 63",

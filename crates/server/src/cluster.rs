@@ -64,6 +64,17 @@ pub enum ClusterChange {
     Nodes(Vec<NodeState>),
 }
 
+/// Whether `name` may name a node: letters, digits, `.`, `-`, `_` and
+/// `:`, 1 to 63 bytes (it goes into the database connection's options).
+#[must_use]
+pub fn is_valid_node_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b))
+}
+
 /// What the service knows of the cluster.
 #[derive(Debug, Default)]
 pub(crate) struct ClusterView {

@@ -60,13 +60,27 @@ fn registered_on_a(tcp: bool) -> Vec<Binding> {
         a.connect_tcp(&mut alice);
     }
     a.register(&mut alice, 600);
-    a.upserted_bindings()
+    without_flows(a.upserted_bindings())
+}
+
+/// Bindings as the store gives them back: no flow.
+fn without_flows(bindings: Vec<Binding>) -> Vec<Binding> {
+    bindings
         .into_iter()
         .map(|mut b| {
             b.source.flow = None;
             b
         })
         .collect()
+}
+
+/// Node A with alice registered on it over TCP.
+fn alice_on_tcp_at_node_a() -> (Server, Phone) {
+    let mut a = node_server("a", true);
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    a.connect_tcp(&mut alice);
+    a.register(&mut alice, 600);
+    (a, alice)
 }
 
 fn apply_bindings(h: &mut Server, bindings: Vec<Binding>, home: &str) {
@@ -161,10 +175,7 @@ fn a_phone_behind_nat_on_a_dead_node_is_still_reached_at_its_address() {
 
 #[test]
 fn a_peer_nodes_request_goes_down_the_flow_held_here_unchallenged() {
-    let mut a = node_server("a", true);
-    let mut alice = Phone::new("alice", "198.51.100.10:5060");
-    a.connect_tcp(&mut alice);
-    a.register(&mut alice, 600);
+    let (mut a, alice) = alice_on_tcp_at_node_a();
     // Node B forwards bob's call for alice: no credentials of its own.
     let mut peer = Phone::new("bob", NODE_B);
     let invite = peer.call(Method::Invite, ALICE).build().unwrap();
@@ -248,20 +259,10 @@ fn body(request: &Request) -> String {
 
 #[test]
 fn a_reload_of_this_nodes_own_bindings_keeps_the_flows_it_holds() {
-    let mut a = node_server("a", true);
-    let mut alice = Phone::new("alice", "198.51.100.10:5060");
-    a.connect_tcp(&mut alice);
-    a.register(&mut alice, 600);
+    let (mut a, alice) = alice_on_tcp_at_node_a();
     // After a reconnect the feed reads the whole location again: alice's
     // binding homed here, without its flow.
-    let stored: Vec<Binding> = a
-        .upserted_bindings()
-        .into_iter()
-        .map(|mut b| {
-            b.source.flow = None;
-            b
-        })
-        .collect();
+    let stored = without_flows(a.upserted_bindings());
     apply_bindings(&mut a, stored, "a");
     let invites = bob_calls_alice(&mut a);
     assert_eq!(invites.len(), 1, "{invites:?}");

@@ -70,12 +70,7 @@ impl NodeSession {
     /// # Errors
     /// [`StoreError::InvalidInput`] for another name.
     pub fn new(name: &str, notify: bool) -> Result<Self, StoreError> {
-        let fits = !name.is_empty()
-            && name.len() <= 63
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-:".contains(&b));
-        if !fits {
+        if !switchboard_server::cluster::is_valid_node_name(name) {
             return Err(StoreError::InvalidInput(format!(
                 "cluster node name {name:?}: letters, digits, '.', '-', '_' and ':' only, at most 63"
             )));
