@@ -223,3 +223,52 @@ fn a_node_that_stops_beating_is_dead() {
     assert!(!gone.alive, "three heartbeats missed: {nodes:?}");
     assert!(nodes.iter().any(|n| n.name == "here" && n.alive));
 }
+
+#[test]
+fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
+    let Some(mut server) = switchboard_testsupport::Postgres::start() else {
+        return;
+    };
+    let url = server.create_database();
+    drop(PostgresStore::connect(&url).unwrap());
+    let mut config = feed_config(&url, "b", true);
+    config.poll_interval = Duration::from_millis(200);
+    let (tx, rx) = mpsc::channel();
+    let handle = ClusterFeed::connect(config)
+        .unwrap()
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    let within = Duration::from_secs(15);
+    // The start: an empty location, then the node list.
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+
+    server.restart();
+    // Written by A once the database is back, before B's feed is: B's
+    // feed finds it by reading the whole location again.
+    let a = PostgresStore::connect_as(&url, 1, Some(&session("a"))).unwrap();
+    let alice = "sip:alice@example.com";
+    a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
+        .unwrap();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Bindings { aor: got, bindings }) => {
+            assert_eq!(got, aor(alice));
+            assert_eq!(bindings.len(), 1);
+        }
+        other => panic!("expected alice's bindings after the restart, got {other:?}"),
+    }
+    // And it follows the log again.
+    let bob = "sip:bob@example.com";
+    a.apply(&[BindingChange::Upsert(binding(bob, "sip:bob@192.0.2.2", 2))])
+        .unwrap();
+    let mut bob_seen = false;
+    while let Some(change) = next_change(&rx, within) {
+        if matches!(&change, ClusterChange::Bindings { aor: got, .. } if *got == aor(bob)) {
+            bob_seen = true;
+            break;
+        }
+    }
+    assert!(bob_seen, "bob's binding reported after the reconnect");
+    handle.stop();
+}
