@@ -17,7 +17,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use common::spec::Pg;
+use common::spec::{self, Pg};
 use common::{aor, binding};
 use switchboard_server::cluster::ClusterChange;
 use switchboard_store::{
@@ -249,8 +249,12 @@ fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
     // feed finds it by reading the whole location again.
     let a = PostgresStore::connect_as(&url, 1, Some(&session("a"))).unwrap();
     let alice = "sip:alice@example.com";
-    a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
-        .unwrap();
+    a.apply(&[BindingChange::Upsert(binding(
+        alice,
+        "sip:alice@192.0.2.1",
+        1,
+    ))])
+    .unwrap();
     match next_change(&rx, within) {
         Some(ClusterChange::Bindings { aor: got, bindings }) => {
             assert_eq!(got, aor(alice));
@@ -271,4 +275,48 @@ fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
     }
     assert!(bob_seen, "bob's binding reported after the reconnect");
     handle.stop();
+}
+
+#[test]
+fn a_node_loads_back_its_own_subscriptions_messages_and_calls_and_every_publication() {
+    let Some(pg) = Pg::new() else { return };
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
+    a.apply_state(&[
+        StateChange::PutSubscription(spec::subscription("sub-a", true)),
+        StateChange::PutMessage(spec::message("msg-a", 10)),
+        StateChange::PutDialog(Box::new(spec::internal("call-a", 1_000))),
+        StateChange::PutPublication(spec::publication("etag-a")),
+    ])
+    .unwrap();
+    b.apply_state(&[StateChange::PutSubscription(spec::subscription(
+        "sub-b", false,
+    ))])
+    .unwrap();
+    let of_a = a.load_state().unwrap();
+    let of_b = b.load_state().unwrap();
+    let ids = |state: &switchboard_store::StoredState| {
+        state
+            .subscriptions
+            .iter()
+            .map(|s| s.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&of_a), ["sub-a"]);
+    assert_eq!(ids(&of_b), ["sub-b"]);
+    assert_eq!((of_a.messages.len(), of_b.messages.len()), (1, 0));
+    assert_eq!((of_a.dialogs.len(), of_b.dialogs.len()), (1, 0));
+    // Publications are the shared state: both have it.
+    assert_eq!((of_a.publications.len(), of_b.publications.len()), (1, 1));
+    // A store that names no node (one node alone) has all it wrote: the
+    // rows named by nodes are theirs, those it wrote are its.
+    let alone = PostgresStore::connect(&pg.0).unwrap();
+    alone
+        .apply_state(&[StateChange::PutSubscription(spec::subscription(
+            "sub-alone",
+            false,
+        ))])
+        .unwrap();
+    assert_eq!(ids(&alone.load_state().unwrap()), ["sub-alone"]);
+    assert_eq!(ids(&a.load_state().unwrap()), ["sub-a", "sub-alone"]);
 }

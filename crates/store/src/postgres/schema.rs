@@ -189,14 +189,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE FUNCTION cluster_node() RETURNS TEXT LANGUAGE sql STABLE AS $$
         SELECT NULLIF(current_setting('switchboard.node', true), '')
     $$;
-    CREATE FUNCTION bindings_home() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION row_node() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         NEW.node := cluster_node();
         RETURN NEW;
     END
     $$;
     CREATE TRIGGER bindings_home BEFORE INSERT OR UPDATE ON bindings
-        FOR EACH ROW EXECUTE FUNCTION bindings_home();
+        FOR EACH ROW EXECUTE FUNCTION row_node();
+    ALTER TABLE subscriptions ADD COLUMN node TEXT;
+    ALTER TABLE messages ADD COLUMN node TEXT;
+    ALTER TABLE dialogs ADD COLUMN node TEXT;
+    CREATE TRIGGER subscriptions_node BEFORE INSERT OR UPDATE ON subscriptions
+        FOR EACH ROW EXECUTE FUNCTION row_node();
+    CREATE TRIGGER messages_node BEFORE INSERT OR UPDATE ON messages
+        FOR EACH ROW EXECUTE FUNCTION row_node();
+    CREATE TRIGGER dialogs_node BEFORE INSERT OR UPDATE ON dialogs
+        FOR EACH ROW EXECUTE FUNCTION row_node();
     CREATE FUNCTION cluster_change() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
         changed TEXT;

@@ -173,6 +173,9 @@ const MIGRATIONS: &[&str] = &[
         heartbeat_at    INTEGER NOT NULL
     ) WITHOUT ROWID;
     ALTER TABLE bindings ADD COLUMN node TEXT;
+    ALTER TABLE subscriptions ADD COLUMN node TEXT;
+    ALTER TABLE messages ADD COLUMN node TEXT;
+    ALTER TABLE dialogs ADD COLUMN node TEXT;
     CREATE TABLE cluster_changes (
         seq             INTEGER PRIMARY KEY AUTOINCREMENT,
         kind            TEXT NOT NULL,
