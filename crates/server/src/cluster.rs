@@ -189,6 +189,19 @@ impl ClusterView {
             .is_none_or(|homes| !homes.contains_key(&binding.key))
     }
 
+    /// Whether this node removes `binding` from the store when it
+    /// expires: yes unless another live node is its home.
+    pub(crate) fn removes_expired(&self, binding: &Binding) -> bool {
+        let home = self
+            .homes
+            .get(&binding.aor)
+            .and_then(|homes| homes.get(&binding.key));
+        match home {
+            Some(home) => !self.nodes.iter().any(|n| &n.name == home && n.alive),
+            None => true,
+        }
+    }
+
     /// How `binding` is reached from this node; `through_flow`: the
     /// device is reached through where its REGISTER came from (a
     /// connection, NAT), not at its contact.

@@ -14,6 +14,8 @@
 
 mod service_harness;
 
+use std::time::Duration;
+
 use service_harness::{Phone, Server};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Message, Method, Request, StatusCode};
@@ -267,4 +269,49 @@ fn a_reload_of_this_nodes_own_bindings_keeps_the_flows_it_holds() {
     let invites = bob_calls_alice(&mut a);
     assert_eq!(invites.len(), 1, "{invites:?}");
     assert_eq!(invites[0].0, Destination::Flow(alice.flow.unwrap()));
+}
+
+#[test]
+fn an_expired_binding_is_removed_from_the_store_by_its_live_home_node_only() {
+    let mut b = node_server("b", true);
+    apply_bindings(&mut b, registered_on_a(false), "a");
+    b.run_for(Duration::from_secs(601));
+    assert_eq!(b.service.registrar().binding_count(), 0, "gone here too");
+    assert!(b.stores().is_empty(), "node A removes it: {:?}", b.stores());
+
+    // Its home is dead: this node removes it.
+    let mut b = node_server("b", false);
+    apply_bindings(&mut b, registered_on_a(false), "a");
+    b.run_for(Duration::from_secs(601));
+    let removals: usize = b.stores().iter().map(|(_, changes)| changes.len()).sum();
+    assert_eq!(removals, 1);
+}
+
+#[test]
+fn a_registration_still_being_stored_here_survives_another_nodes_change() {
+    let mut b = node_server("b", true);
+    // alice's desk phone registers here; the store is slow.
+    b.store_reply = service_harness::Reply::Hold;
+    let mut desk = Phone::new("alice", "198.51.100.30:5060");
+    let password = b.password(&desk);
+    b.authenticate(&mut desk, &password, |p| p.register(600));
+    assert_eq!(b.held(), 1);
+    // Meanwhile her mobile registered on A: the store has only that one.
+    apply_bindings(&mut b, registered_on_a(false), "a");
+    b.release();
+    assert_eq!(b.final_response(&desk).status(), StatusCode::OK);
+    let mut contacts: Vec<String> = b
+        .service
+        .registrar()
+        .bindings(service_harness::UNIX0)
+        .map(|binding| binding.contact.clone())
+        .collect();
+    contacts.sort();
+    assert_eq!(
+        contacts,
+        [
+            "sip:alice@198.51.100.10:5060",
+            "sip:alice@198.51.100.30:5060"
+        ]
+    );
 }

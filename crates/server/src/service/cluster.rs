@@ -11,7 +11,7 @@ use crate::bodies::RegEvent;
 use crate::cluster::{ClusterChange, HomedBinding, NodeState};
 use crate::events::PRESENCE;
 use crate::proxy::TransactionLayer;
-use crate::registrar::{Aor, Binding};
+use crate::registrar::{Aor, Binding, BindingKey};
 use crate::storage::PublicationRecord;
 
 use super::Service;
@@ -72,8 +72,25 @@ impl Service {
             .filter(|b| b.source.flow.is_some())
             .cloned()
             .collect();
+        // Contacts a REGISTER taken here is still storing: as this node
+        // has them (the store will, at its commit), whatever the store
+        // said before.
+        let pending: Vec<BindingKey> = self
+            .registering
+            .values()
+            .filter(|(_, p)| p.aor() == aor)
+            .flat_map(|(_, p)| p.contact_changes().map(|(key, _, _)| key.clone()))
+            .collect();
+        let in_memory: Vec<Binding> = self
+            .registrar
+            .lookup(aor, 0)
+            .into_iter()
+            .filter(|b| pending.contains(&b.key))
+            .cloned()
+            .collect();
         let after: Vec<Binding> = bindings
             .into_iter()
+            .filter(|homed| !pending.contains(&homed.binding.key))
             .map(|homed| {
                 let mut binding = homed.binding;
                 let ours = this.is_some() && homed.home == this;
@@ -87,6 +104,7 @@ impl Service {
                 }
                 binding
             })
+            .chain(in_memory)
             .collect();
         let before = self.registrar.replace(aor, after.clone());
         let events = reg_events(now.unix(), &before, &after);

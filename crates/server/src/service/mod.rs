@@ -828,13 +828,21 @@ impl Service {
                     .collect();
                 self.bindings_changed(now, ep, aor, &events);
             }
-            let expired: Vec<_> = expired.into_iter().map(BindingChange::expiry_of).collect();
-            let id = StoreId(self.next_id());
-            self.expiring.insert(id, expired.len());
-            self.effects.push_back(Effect::Store {
-                id,
-                changes: expired,
-            });
+            // A binding homed on another live node is removed by that
+            // node (one write, not one per node).
+            let expired: Vec<_> = expired
+                .into_iter()
+                .filter(|b| self.cluster.removes_expired(b))
+                .map(BindingChange::expiry_of)
+                .collect();
+            if !expired.is_empty() {
+                let id = StoreId(self.next_id());
+                self.expiring.insert(id, expired.len());
+                self.effects.push_back(Effect::Store {
+                    id,
+                    changes: expired,
+                });
+            }
         }
         self.expire_messages(now);
         let at = now.instant();
