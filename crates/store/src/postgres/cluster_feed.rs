@@ -22,7 +22,7 @@
 //! [`ClusterFeed::connect`] reads the latest sequence number; call it
 //! BEFORE loading the state, so that nothing written in between is lost.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +33,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{Client, Config, NoTls};
 use switchboard_server::cluster::{ClusterChange, HomedBinding, NodeState};
 use switchboard_server::registrar::Aor;
+use switchboard_server::storage::PublicationRecord;
 
 use super::bindings::{SELECT_SQL, read_binding};
 use super::event_state::{PUBLICATION_COLUMNS, read_publication};
@@ -392,71 +393,117 @@ impl ClusterFeed {
         Ok(())
     }
 
-    /// Reads the new change rows and reports each key another node changed.
+    /// Reads the new change rows and reports each key another node
+    /// changed, a page at a time, each page's keys read in one query per
+    /// kind.
     fn follow(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
-        let floor = self.cursor.floor;
-        let rows = self
-            .client()?
-            .query(
-                "SELECT seq, kind, key, node FROM cluster_changes WHERE seq > $1 \
-                 ORDER BY seq LIMIT $2",
-                &[&floor, &BATCH],
-            )
-            .map_err(classify)?;
-        let mut keys: Vec<(String, String)> = Vec::new();
-        for row in &rows {
-            let seq: i64 = get(row, 0)?;
-            if !self.cursor.take(seq) {
-                continue;
+        let mut from = self.cursor.floor;
+        loop {
+            let rows = self
+                .client()?
+                .query(
+                    "SELECT seq, kind, key, node FROM cluster_changes WHERE seq > $1 \
+                     ORDER BY seq LIMIT $2",
+                    &[&from, &BATCH],
+                )
+                .map_err(classify)?;
+            let mut seen = HashSet::new();
+            let (mut aors, mut presentities) = (Vec::new(), Vec::new());
+            for row in &rows {
+                let seq: i64 = get(row, 0)?;
+                from = seq;
+                if !self.cursor.take(seq) {
+                    continue;
+                }
+                let node: Option<String> = get(row, 3)?;
+                if node.as_deref() == Some(self.config.session.name()) {
+                    continue;
+                }
+                let (kind, key): (String, String) = (get(row, 1)?, get(row, 2)?);
+                if !seen.insert((kind.clone(), key.clone())) {
+                    continue;
+                }
+                match kind.as_str() {
+                    "bindings" => aors.push(key),
+                    "publications" => presentities.push(key),
+                    _ => {}
+                }
             }
-            let node: Option<String> = get(row, 3)?;
-            if node.as_deref() == Some(self.config.session.name()) {
-                continue;
-            }
-            let key = (get(row, 1)?, get(row, 2)?);
-            if !keys.contains(&key) {
-                keys.push(key);
-            }
-        }
-        self.cursor.advance(Instant::now());
-        for (kind, key) in keys {
-            if let Some(change) = self.read_key(&kind, &key)? {
+            self.cursor.advance(Instant::now());
+            for change in self.read_bindings(&aors)? {
                 deliver(change);
             }
+            for change in self.read_publications(&presentities)? {
+                deliver(change);
+            }
+            if i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
-    /// The current state of one changed key.
-    fn read_key(&mut self, kind: &str, key: &str) -> Result<Option<ClusterChange>, StoreError> {
-        match kind {
-            "bindings" => {
-                let Ok(aor) = Aor::parse(key) else {
-                    tracing::debug!(key, "cluster: change of an AOR that does not parse");
-                    return Ok(None);
-                };
-                self.aors.insert(key.to_owned());
-                let sql = format!("{} WHERE aor = $1", bindings_sql());
-                let rows = self.client()?.query(&sql, &[&key]).map_err(classify)?;
-                Ok(Some(ClusterChange::Bindings {
-                    aor,
-                    bindings: homed_bindings(&rows)?,
-                }))
-            }
-            "publications" => {
-                self.presentities.insert(key.to_owned());
-                let sql = format!("{} WHERE aor = $1", publications_sql());
-                let rows = self.client()?.query(&sql, &[&key]).map_err(classify)?;
-                Ok(Some(ClusterChange::Publications {
-                    aor: key.to_owned(),
-                    publications: rows
-                        .iter()
-                        .map(read_publication)
-                        .collect::<Result<_, _>>()?,
-                }))
-            }
-            _ => Ok(None),
+    /// The bindings each of `aors` has now (none: all removed).
+    fn read_bindings(&mut self, aors: &[String]) -> Result<Vec<ClusterChange>, StoreError> {
+        if aors.is_empty() {
+            return Ok(Vec::new());
         }
+        let sql = format!("{} WHERE aor = ANY($1)", bindings_sql());
+        let rows = self.client()?.query(&sql, &[&aors]).map_err(classify)?;
+        let by_aor = group_bindings(&rows)?;
+        Ok(self.bindings_changes(aors.iter().cloned(), by_aor))
+    }
+
+    /// One change per AOR of `keys`, with its bindings in `by_aor` (none
+    /// when absent).
+    fn bindings_changes(
+        &mut self,
+        keys: impl IntoIterator<Item = String>,
+        mut by_aor: HashMap<String, Vec<HomedBinding>>,
+    ) -> Vec<ClusterChange> {
+        let mut changes = Vec::new();
+        for key in keys {
+            let Ok(aor) = Aor::parse(&key) else {
+                tracing::debug!(key, "cluster: change of an AOR that does not parse");
+                continue;
+            };
+            let bindings = by_aor.remove(&key).unwrap_or_default();
+            self.aors.insert(key);
+            changes.push(ClusterChange::Bindings { aor, bindings });
+        }
+        changes
+    }
+
+    /// The publications each of `presentities` has now.
+    fn read_publications(
+        &mut self,
+        presentities: &[String],
+    ) -> Result<Vec<ClusterChange>, StoreError> {
+        if presentities.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("{} WHERE aor = ANY($1)", publications_sql());
+        let rows = self
+            .client()?
+            .query(&sql, &[&presentities])
+            .map_err(classify)?;
+        let by_aor = group_publications(&rows)?;
+        Ok(self.publications_changes(presentities.iter().cloned(), by_aor))
+    }
+
+    /// One change per presentity of `keys`, with its publications in
+    /// `by_aor` (none when absent).
+    fn publications_changes(
+        &mut self,
+        keys: impl IntoIterator<Item = String>,
+        mut by_aor: HashMap<String, Vec<PublicationRecord>>,
+    ) -> Vec<ClusterChange> {
+        let mut changes = Vec::new();
+        for aor in keys {
+            let publications = by_aor.remove(&aor).unwrap_or_default();
+            self.presentities.insert(aor.clone());
+            changes.push(ClusterChange::Publications { aor, publications });
+        }
+        changes
     }
 
     /// At start and after a reconnect: positioned at the latest change,
@@ -468,38 +515,21 @@ impl ClusterFeed {
         let client = self.client()?;
         let binding_rows = client.query(&bindings_sql(), &[]).map_err(classify)?;
         let publication_rows = client.query(&publications_sql(), &[]).map_err(classify)?;
-        let mut by_aor: std::collections::BTreeMap<String, Vec<HomedBinding>> = self
-            .aors
-            .iter()
-            .map(|aor| (aor.clone(), Vec::new()))
-            .collect();
-        for (row, homed) in binding_rows.iter().zip(homed_bindings_all(&binding_rows)?) {
-            let aor: String = get(row, 0)?;
-            if let Some(homed) = homed {
-                by_aor.entry(aor).or_default().push(homed);
-            }
+        // Every AOR the database has, and those it had (removed meanwhile).
+        let by_aor = group_bindings(&binding_rows)?;
+        let keys: BTreeSet<String> = self.aors.iter().chain(by_aor.keys()).cloned().collect();
+        for change in self.bindings_changes(keys, by_aor) {
+            deliver(change);
         }
-        for (key, bindings) in by_aor {
-            if let Ok(aor) = Aor::parse(&key) {
-                self.aors.insert(key);
-                deliver(ClusterChange::Bindings { aor, bindings });
-            }
-        }
-        let mut by_presentity: std::collections::BTreeMap<String, Vec<_>> = self
+        let by_presentity = group_publications(&publication_rows)?;
+        let keys: BTreeSet<String> = self
             .presentities
             .iter()
-            .map(|aor| (aor.clone(), Vec::new()))
+            .chain(by_presentity.keys())
+            .cloned()
             .collect();
-        for row in &publication_rows {
-            let publication = read_publication(row)?;
-            by_presentity
-                .entry(publication.aor.clone())
-                .or_default()
-                .push(publication);
-        }
-        for (aor, publications) in by_presentity {
-            self.presentities.insert(aor.clone());
-            deliver(ClusterChange::Publications { aor, publications });
+        for change in self.publications_changes(keys, by_presentity) {
+            deliver(change);
         }
         deliver(ClusterChange::Nodes(self.heartbeat()?));
         Ok(())
@@ -580,20 +610,36 @@ fn publications_sql() -> String {
     )
 }
 
-fn homed_bindings(rows: &[postgres::Row]) -> Result<Vec<HomedBinding>, StoreError> {
-    Ok(homed_bindings_all(rows)?.into_iter().flatten().collect())
-}
-
-/// Each row's binding (`None`: a row that no longer maps to one).
-fn homed_bindings_all(rows: &[postgres::Row]) -> Result<Vec<Option<HomedBinding>>, StoreError> {
-    rows.iter()
-        .map(|row| {
-            Ok(read_binding(row)?.map(|binding| HomedBinding {
+/// The rows' bindings by AOR (rows that no longer map to a binding
+/// left out).
+fn group_bindings(
+    rows: &[postgres::Row],
+) -> Result<HashMap<String, Vec<HomedBinding>>, StoreError> {
+    let mut by_aor: HashMap<String, Vec<HomedBinding>> = HashMap::new();
+    for row in rows {
+        if let Some(binding) = read_binding(row)? {
+            by_aor.entry(get(row, 0)?).or_default().push(HomedBinding {
                 binding,
                 home: get(row, 16).ok().flatten(),
-            }))
-        })
-        .collect()
+            });
+        }
+    }
+    Ok(by_aor)
+}
+
+/// The rows' publications by presentity.
+fn group_publications(
+    rows: &[postgres::Row],
+) -> Result<HashMap<String, Vec<PublicationRecord>>, StoreError> {
+    let mut by_aor: HashMap<String, Vec<PublicationRecord>> = HashMap::new();
+    for row in rows {
+        let publication = read_publication(row)?;
+        by_aor
+            .entry(publication.aor.clone())
+            .or_default()
+            .push(publication);
+    }
+    Ok(by_aor)
 }
 
 #[cfg(test)]
