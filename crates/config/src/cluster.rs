@@ -14,8 +14,8 @@ use crate::error::ConfigError;
 pub struct ClusterSection {
     /// This node's name (default: the host name and the SIP port).
     pub node: Option<String>,
-    /// The SIP URI the other nodes reach this one at (default: the first
-    /// UDP listener's address).
+    /// The SIP URI the other nodes reach this one at, `sip:IP:PORT`
+    /// (default: the first UDP listener's address).
     pub advertise: Option<String>,
     /// LISTEN/NOTIFY (default true); false: polling only, for engines
     /// without it.
@@ -64,11 +64,21 @@ impl ClusterSection {
             }
         }
         if let Some(uri) = &self.advertise {
-            let lower = uri.to_ascii_lowercase();
-            if !lower.starts_with("sip:") || uri.contains(['<', '>', ' ', '"']) {
+            // Numeric: the other nodes trust requests from this address.
+            let numeric = switchboard_proto::Uri::parse(uri).ok().is_some_and(|u| {
+                u.as_sip().is_some_and(|sip| {
+                    let host = sip.host.as_str();
+                    let bare = host
+                        .strip_prefix('[')
+                        .and_then(|h| h.strip_suffix(']'))
+                        .unwrap_or(host);
+                    !sip.secure && sip.user.is_none() && bare.parse::<std::net::IpAddr>().is_ok()
+                })
+            });
+            if !numeric {
                 return Err(ConfigError::new(
                     "cluster.advertise",
-                    "must be a sip: URI (sip:IP:PORT)",
+                    "must be sip:IP:PORT (a numeric address: the other nodes trust requests from it)",
                 ));
             }
         }
@@ -128,6 +138,16 @@ mod tests {
             ..ClusterSection::default()
         };
         assert_eq!(bad_uri.resolve().unwrap_err().key, "cluster.advertise");
+        let by_name = ClusterSection {
+            advertise: Some("sip:node-a.example.com:5060".into()),
+            ..ClusterSection::default()
+        };
+        assert_eq!(by_name.resolve().unwrap_err().key, "cluster.advertise");
+        let v6 = ClusterSection {
+            advertise: Some("sip:[2001:db8::1]:5070".into()),
+            ..ClusterSection::default()
+        };
+        assert!(v6.resolve().is_ok());
         let bad_beat = ClusterSection {
             heartbeat: Some(0.0),
             ..ClusterSection::default()
