@@ -253,3 +253,83 @@ fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
     );
     drop((bob, carol, c));
 }
+
+/// SIPp's callees registered on node A (register.xml, their contact the
+/// UAS), SIPp's calls sent to node B (uac_call.xml): every call is
+/// challenged by B, routed to the phone A registered, answered and hung up.
+#[test]
+fn sipp_phones_registered_on_one_node_are_called_through_another() {
+    const USERS: usize = 10;
+    const CALLS: usize = 60;
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let users = bench_users(USERS);
+    let csv = dir.path().join("import.csv");
+    let lines: Vec<String> = users.iter().map(|(u, p)| format!("{u},{p}\n")).collect();
+    std::fs::write(&csv, lines.concat()).unwrap();
+    run_on(
+        &url,
+        &["user", "import", path_str(&csv), "--domain", DOMAIN],
+    );
+    let (a, _) = node(dir.path(), &url, "a");
+    let (b, b_admin) = node(dir.path(), &url, "b");
+    let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
+
+    let uas_port = free_port();
+    let uas = Sipp::new("uas", dir.path())
+        .args(&["-sf", scenario("uas_call.xml").to_str().unwrap()])
+        .loopback_udp(uas_port)
+        .args(&["-bind_local", "-timeout", "100s"])
+        .spawn();
+    uas.wait_listening(uas_port, false, WAIT);
+
+    let users_csv = dir.path().join("users.csv");
+    let mut lines = vec!["SEQUENTIAL\n".to_owned()];
+    for (u, p) in &users {
+        lines.push(format!(
+            "{u};{p};[authentication username={u} password={p}]\n"
+        ));
+    }
+    std::fs::write(&users_csv, lines.concat()).unwrap();
+    let run = Sipp::new("register", dir.path())
+        .args(&["-sf", scenario("register.xml").to_str().unwrap()])
+        .loopback_udp(free_port())
+        .args(&["-inf", users_csv.to_str().unwrap()])
+        .args(&["-key", "contact_host", "127.0.0.1"])
+        .args(&["-key", "contact_port", &uas_port.to_string()])
+        .args(&["-key", "expires", "3600"])
+        .args(&["-m", &USERS.to_string(), "-r", "100"])
+        .args(&["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
+        .args(&[&a.addr().to_string()])
+        .run(Duration::from_secs(60));
+    assert_eq!(run.successful() as usize, USERS, "{}", run.report());
+    wait_status(b_admin, &token, "A's registrations", |s| {
+        s.contains(&format!("registrations: {USERS} "))
+    });
+
+    let calls_csv = dir.path().join("calls.csv");
+    let mut lines = vec!["SEQUENTIAL\n".to_owned()];
+    for i in 0..USERS {
+        let (x, y) = (i, (i + 1) % USERS);
+        lines.push(format!(
+            "user{x:04};pw-user{x:04};user{y:04};[authentication username=user{x:04} password=pw-user{x:04}]\n"
+        ));
+    }
+    std::fs::write(&calls_csv, lines.concat()).unwrap();
+    let run = Sipp::new("uac", dir.path())
+        .args(&["-sf", scenario("uac_call.xml").to_str().unwrap()])
+        .loopback_udp(free_port())
+        .args(&["-inf", calls_csv.to_str().unwrap(), "-d", "200"])
+        .args(&["-m", &CALLS.to_string(), "-r", "30"])
+        .args(&["-recv_timeout", "10000", "-timeout", "60", "-timeout_error"])
+        .args(&[&b.addr().to_string()])
+        .run(Duration::from_secs(90));
+    assert_eq!(
+        (run.successful() as usize, run.failed()),
+        (CALLS, 0),
+        "{}",
+        run.report()
+    );
+    drop((uas, a, b));
+}
