@@ -191,6 +191,10 @@ fn feed_reports_other_nodes_changes(notify: bool) {
     };
     assert!(nodes.iter().any(|n| n.name == "b" && n.alive), "{nodes:?}");
     handle.stop();
+    // A clean stop: listed dead at once.
+    let mut other = ClusterFeed::connect(feed_config(&pg.0, "other", notify)).unwrap();
+    let nodes = other.nodes().unwrap();
+    assert!(nodes.iter().any(|n| n.name == "b" && !n.alive), "{nodes:?}");
 }
 
 #[test]

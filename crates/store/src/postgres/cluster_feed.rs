@@ -49,6 +49,9 @@ const GAP_WAIT: Duration = Duration::from_secs(5);
 /// How long change rows are kept.
 const KEEP_CHANGES: Duration = Duration::from_secs(600);
 
+/// How long a dead node stays listed, in milliseconds.
+const FORGET_NODES_MS: i64 = 24 * 3600 * 1000;
+
 /// Most change rows read at once.
 const BATCH: i64 = 5000;
 
@@ -374,6 +377,29 @@ impl ClusterFeed {
                 }
             }
         }
+        if let Err(err) = self.leave() {
+            tracing::debug!(error = %err, "cluster: leaving not recorded (the others see this node dead after three heartbeats)");
+        }
+    }
+
+    /// A clean stop: this node's row says it is dead at once (its
+    /// heartbeat moved back past three intervals), so that the others stop
+    /// routing to its connections now.
+    fn leave(&mut self) -> Result<(), StoreError> {
+        let back = i64::try_from(self.config.heartbeat.as_millis())
+            .unwrap_or(i64::MAX / 4)
+            .saturating_mul(3)
+            .saturating_add(1);
+        let name = self.config.session.name.clone();
+        if let Some(client) = self.client.as_mut() {
+            client
+                .execute(
+                    "UPDATE nodes SET heartbeat_at = heartbeat_at - $2 WHERE name = $1",
+                    &[&name, &back],
+                )
+                .map_err(classify)?;
+        }
+        Ok(())
     }
 
     /// Waits for a notification or `wait`, whichever comes first.
@@ -570,6 +596,13 @@ impl ClusterFeed {
         if let Some(floor) = prune {
             client
                 .execute("DELETE FROM cluster_changes WHERE seq <= $1", &[&floor])
+                .map_err(classify)?;
+            // Nodes gone for a day are forgotten.
+            client
+                .execute(
+                    &format!("DELETE FROM nodes WHERE heartbeat_at < {DB_NOW} - $1"),
+                    &[&FORGET_NODES_MS],
+                )
                 .map_err(classify)?;
         }
         let rows = client
