@@ -81,6 +81,9 @@ impl Service {
             .filter(|(_, p)| p.aor() == aor)
             .flat_map(|(_, p)| p.contact_changes().map(|(key, _, _)| key.clone()))
             .collect();
+        for key in &pending {
+            self.cluster.forget_home(aor, key);
+        }
         let in_memory: Vec<Binding> = self
             .registrar
             .lookup(aor, 0)
