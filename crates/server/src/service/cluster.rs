@@ -61,9 +61,28 @@ impl Service {
         bindings: Vec<HomedBinding>,
     ) {
         self.cluster.set_homes(aor, &bindings);
-        // This node's own bindings come back without their flows (the
-        // store keeps none: a reload after a reconnect): the flows held
-        // here stay.
+        let after = self.merged_with_local(aor, bindings);
+        let before = self.registrar.replace(aor, after.clone());
+        let events = reg_events(now.unix(), &before, &after);
+        if events.is_empty() {
+            return;
+        }
+        let registered = events.iter().any(|(_, e)| *e == RegEvent::Registered);
+        if !self.events.subscriptions().is_empty() {
+            self.bindings_changed(now, ep, aor, &events);
+        }
+        if registered {
+            // Messages this node kept while the user had no device.
+            self.messages_registered(now, ep, aor);
+        }
+    }
+
+    /// `bindings` as the store has them, with what only this node knows:
+    /// the flows of its own bindings (the store keeps none: a reload after
+    /// a reconnect) and the contacts of a REGISTER taken here that is
+    /// still being stored (as this node has them: the store will, at the
+    /// commit).
+    fn merged_with_local(&mut self, aor: &Aor, bindings: Vec<HomedBinding>) -> Vec<Binding> {
         let this = self.cluster.this().map(str::to_owned);
         let held: Vec<Binding> = self
             .registrar
@@ -72,9 +91,6 @@ impl Service {
             .filter(|b| b.source.flow.is_some())
             .cloned()
             .collect();
-        // Contacts a REGISTER taken here is still storing: as this node
-        // has them (the store will, at its commit), whatever the store
-        // said before.
         let pending: Vec<BindingKey> = self
             .registering
             .values()
@@ -91,7 +107,7 @@ impl Service {
             .filter(|b| pending.contains(&b.key))
             .cloned()
             .collect();
-        let after: Vec<Binding> = bindings
+        bindings
             .into_iter()
             .filter(|homed| !pending.contains(&homed.binding.key))
             .map(|homed| {
@@ -108,20 +124,7 @@ impl Service {
                 binding
             })
             .chain(in_memory)
-            .collect();
-        let before = self.registrar.replace(aor, after.clone());
-        let events = reg_events(now.unix(), &before, &after);
-        if events.is_empty() {
-            return;
-        }
-        let registered = events.iter().any(|(_, e)| *e == RegEvent::Registered);
-        if !self.events.subscriptions().is_empty() {
-            self.bindings_changed(now, ep, aor, &events);
-        }
-        if registered {
-            // Messages this node kept while the user had no device.
-            self.messages_registered(now, ep, aor);
-        }
+            .collect()
     }
 
     fn cluster_publications(
