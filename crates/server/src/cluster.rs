@@ -100,8 +100,14 @@ const MAX_RELAYED: usize = 100_000;
 pub(crate) enum HomeRoute {
     /// Directly (this node's binding, or a device reached at its address).
     Direct,
-    /// Through its live home node: this Route first.
-    Through(String),
+    /// Through its live home node: this Route first (the node's
+    /// advertised URI), sent to the node's address when it is numeric.
+    Through {
+        /// `<sip:IP:PORT;lr>`.
+        route: String,
+        /// Where the node is reached.
+        addr: Option<SocketAddr>,
+    },
     /// Its flow died with its home node.
     Dead,
 }
@@ -220,7 +226,10 @@ impl ClusterView {
             return HomeRoute::Direct;
         }
         match self.nodes.iter().find(|n| &n.name == home) {
-            Some(n) if n.alive => HomeRoute::Through(format!("<{};lr>", n.sip_uri)),
+            Some(n) if n.alive => HomeRoute::Through {
+                route: format!("<{};lr>", n.sip_uri),
+                addr: advertised_addr(&n.sip_uri),
+            },
             // A UDP device behind NAT may still answer at its address; a
             // connection held by a dead node is gone.
             _ if !connection => HomeRoute::Direct,

@@ -315,3 +315,38 @@ fn a_registration_still_being_stored_here_survives_another_nodes_change() {
         ]
     );
 }
+
+#[test]
+fn a_message_kept_here_reaches_a_phone_on_another_nodes_connection_through_it() {
+    let mut b = node_server("b", true);
+    // bob sends alice a MESSAGE while she has no device: kept (202).
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    let password = b.password(&bob);
+    let answer = b.authenticated(&mut bob, &password, |p| {
+        p.call(Method::Message, ALICE)
+            .body("text/plain", "see you at noon".to_owned())
+    });
+    assert_eq!(answer.status().as_u16(), 202);
+    // She registers over TCP on node A: B delivers through A.
+    apply_bindings(&mut b, registered_on_a(true), "a");
+    let messages: Vec<_> = b
+        .take_requests()
+        .into_iter()
+        .filter(|(_, r)| r.method() == &Method::Message)
+        .collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let (to, message) = &messages[0];
+    assert!(
+        matches!(to, Destination::Address { remote, .. } if remote.to_string() == NODE_A),
+        "{to:?}"
+    );
+    assert_eq!(message.uri_str(), ALICE);
+    assert!(
+        message
+            .headers()
+            .get(HeaderName::Route)
+            .unwrap()
+            .contains("192.0.2.1:5060;lr")
+    );
+    assert_eq!(body(message), "see you at noon");
+}

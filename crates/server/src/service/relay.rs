@@ -294,8 +294,8 @@ impl Service {
             let target = match self.cluster.route_of(b, through_flow) {
                 HomeRoute::Direct => binding_target(b, through_flow),
                 HomeRoute::Dead => continue,
-                HomeRoute::Through(route) if homes.contains(&route) => continue,
-                HomeRoute::Through(route) => {
+                HomeRoute::Through { route, .. } if homes.contains(&route) => continue,
+                HomeRoute::Through { route, .. } => {
                     homes.push(route.clone());
                     let mut target = Target::new(uri_of(aor)).with_path(vec![route]);
                     target.q = b.q;
