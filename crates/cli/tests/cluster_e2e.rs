@@ -30,20 +30,6 @@ const ALICE: &str = "sip:alice@127.0.0.1";
 const BOB: &str = "sip:bob@127.0.0.1";
 const CAROL: &str = "sip:carol@127.0.0.1";
 
-/// `switchboard args --database url`, run to its end; its stdout.
-fn run_on(url: &str, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.extend(["--database", url]);
-    let out = switchboard().run(&all);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 /// A node named `name` on the database at `url`, with its admin API: the
 /// server and the API's address. Short heartbeats, so that a dead node
 /// shows within a second or two.
@@ -284,25 +270,7 @@ fn sipp_phones_registered_on_one_node_are_called_through_another() {
         .spawn();
     uas.wait_listening(uas_port, false, WAIT);
 
-    let users_csv = dir.path().join("users.csv");
-    let mut lines = vec!["SEQUENTIAL\n".to_owned()];
-    for (u, p) in &users {
-        lines.push(format!(
-            "{u};{p};[authentication username={u} password={p}]\n"
-        ));
-    }
-    std::fs::write(&users_csv, lines.concat()).unwrap();
-    let run = Sipp::new("register", dir.path())
-        .args(&["-sf", scenario("register.xml").to_str().unwrap()])
-        .loopback_udp(free_port())
-        .args(&["-inf", users_csv.to_str().unwrap()])
-        .args(&["-key", "contact_host", "127.0.0.1"])
-        .args(&["-key", "contact_port", &uas_port.to_string()])
-        .args(&["-key", "expires", "3600"])
-        .args(&["-m", &USERS.to_string(), "-r", "100"])
-        .args(&["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
-        .args(&[&a.addr().to_string()])
-        .run(Duration::from_secs(60));
+    let run = sipp_register(dir.path(), &users, uas_port, &a.addr().to_string());
     assert_eq!(run.successful() as usize, USERS, "{}", run.report());
     wait_status(b_admin, &token, "A's registrations", |s| {
         s.contains(&format!("registrations: {USERS} "))
