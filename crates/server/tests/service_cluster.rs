@@ -350,3 +350,22 @@ fn a_message_kept_here_reaches_a_phone_on_another_nodes_connection_through_it() 
     );
     assert_eq!(body(message), "see you at noon");
 }
+
+#[test]
+fn a_peer_nodes_traffic_is_not_rate_limited_by_its_address() {
+    let (mut a, alice) = alice_on_tcp_at_node_a();
+    let mut peer = Phone::new("bob", NODE_B);
+    // More than the default burst (100) at once.
+    const CALLS: usize = 150;
+    for n in 0..CALLS {
+        peer.call_id = format!("peer-call-{n}");
+        let invite = peer.call(Method::Invite, ALICE).build().unwrap();
+        a.send(&peer, invite);
+    }
+    let delivered = a
+        .take(&alice)
+        .iter()
+        .filter(|m| matches!(m, Message::Request(r) if r.method() == &Method::Invite))
+        .count();
+    assert_eq!(delivered, CALLS);
+}
