@@ -324,11 +324,16 @@ impl Service {
             self.reply(now, ep, &incoming, StatusCode::NOT_FOUND);
             return;
         };
+        // What the peer sends here (see ClusterView::route_of): the
+        // bindings homed here reached through their flow or connection; a
+        // connection lost in a restart of this node is tried at its
+        // contact, as a single node does.
         let mut targets = Vec::new();
         for b in self.registrar.lookup(&aor, now.unix()) {
             let through_flow = b.is_outbound_flow() || via_source(&b.contact, &b.source);
-            if through_flow && self.cluster.homed_here(b) {
-                targets.push(binding_target(b, true));
+            let sent_here = through_flow || b.source.transport.is_reliable();
+            if sent_here && self.cluster.homed_here(b) {
+                targets.push(binding_target(b, through_flow));
             }
         }
         for t in &targets {
