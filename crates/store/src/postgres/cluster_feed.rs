@@ -36,15 +36,14 @@ use switchboard_server::registrar::Aor;
 use switchboard_server::storage::PublicationRecord;
 
 use super::bindings::{SELECT_SQL, read_binding};
+use super::change_cursor::Cursor;
 use super::event_state::{PUBLICATION_COLUMNS, read_publication};
+use super::node_session::NodeSession;
 use super::{classify, get};
 use crate::error::StoreError;
 
 /// The channel every node LISTENs on.
 const CHANNEL: &str = "switchboard_changes";
-
-/// How long a hole in the sequence numbers is waited for.
-const GAP_WAIT: Duration = Duration::from_secs(5);
 
 /// How long change rows are kept.
 const KEEP_CHANGES: Duration = Duration::from_secs(600);
@@ -57,55 +56,6 @@ const BATCH: i64 = 5000;
 
 /// The database's clock, Unix milliseconds.
 const DB_NOW: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::BIGINT";
-
-/// How a node names itself in its store sessions: the triggers record it
-/// with each change (and as the home of the bindings it writes), and
-/// whether they NOTIFY.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NodeSession {
-    name: String,
-    notify: bool,
-}
-
-impl NodeSession {
-    /// `name`: letters, digits, `.`, `-`, `_` and `:` only (it goes into
-    /// the connection's options), at most 63 bytes.
-    ///
-    /// # Errors
-    /// [`StoreError::InvalidInput`] for another name.
-    pub fn new(name: &str, notify: bool) -> Result<Self, StoreError> {
-        if !switchboard_server::cluster::is_valid_node_name(name) {
-            return Err(StoreError::InvalidInput(format!(
-                "cluster node name {name:?}: letters, digits, '.', '-', '_' and ':' only, at most 63"
-            )));
-        }
-        Ok(Self {
-            name: name.to_owned(),
-            notify,
-        })
-    }
-
-    /// The node's name.
-    #[must_use]
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Sets the session variables the triggers read on every connection
-    /// `config` opens.
-    pub(super) fn apply(&self, config: &mut Config) {
-        let notify = if self.notify { "on" } else { "off" };
-        let ours = format!(
-            "-c switchboard.node={} -c switchboard.notify={notify}",
-            self.name
-        );
-        let options = match config.get_options() {
-            Some(theirs) if !theirs.is_empty() => format!("{theirs} {ours}"),
-            _ => ours,
-        };
-        config.options(&options);
-    }
-}
 
 /// What the feed needs to know.
 #[derive(Debug, Clone)]
@@ -145,64 +95,9 @@ pub struct ClusterFeed {
 impl std::fmt::Debug for ClusterFeed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClusterFeed")
-            .field("node", &self.config.session.name)
+            .field("node", &self.config.session.name())
             .field("floor", &self.cursor.floor)
             .finish_non_exhaustive()
-    }
-}
-
-/// Which sequence numbers were handled: all up to `floor`, and `seen`
-/// above it.
-#[derive(Debug, Default)]
-struct Cursor {
-    floor: i64,
-    seen: BTreeSet<i64>,
-    /// Since when a hole has stopped the floor.
-    stuck_since: Option<Instant>,
-}
-
-impl Cursor {
-    fn at(floor: i64) -> Self {
-        Self {
-            floor,
-            ..Self::default()
-        }
-    }
-
-    /// Marks `seq` handled; false if it already was.
-    fn take(&mut self, seq: i64) -> bool {
-        seq > self.floor && self.seen.insert(seq)
-    }
-
-    /// Moves the floor over the handled numbers; a hole older than
-    /// `GAP_WAIT` is given up.
-    fn advance(&mut self, now: Instant) {
-        let before = self.floor;
-        loop {
-            while self.seen.remove(&(self.floor + 1)) {
-                self.floor += 1;
-            }
-            let Some(&next) = self.seen.first() else {
-                self.stuck_since = None;
-                return;
-            };
-            if self.floor != before {
-                self.stuck_since = Some(now);
-                return;
-            }
-            match self.stuck_since {
-                Some(since) if now.saturating_duration_since(since) >= GAP_WAIT => {
-                    // Rolled back (a failed savepoint, a retried batch).
-                    self.floor = next - 1;
-                    self.stuck_since = None;
-                }
-                Some(_) => return,
-                None => {
-                    self.stuck_since = Some(now);
-                    return;
-                }
-            }
-        }
     }
 }
 
@@ -390,7 +285,7 @@ impl ClusterFeed {
             .unwrap_or(i64::MAX / 4)
             .saturating_mul(3)
             .saturating_add(1);
-        let name = self.config.session.name.clone();
+        let name = self.config.session.name().to_owned();
         if let Some(client) = self.client.as_mut() {
             client
                 .execute(
@@ -576,7 +471,7 @@ impl ClusterFeed {
             self.floors.pop_front();
         }
         let (name, sip_uri, admin_url, started) = (
-            self.config.session.name.clone(),
+            self.config.session.name().to_owned(),
             self.config.sip_uri.clone(),
             self.config.admin_url.clone(),
             self.started_ms,
@@ -673,44 +568,4 @@ fn group_publications(
             .push(publication);
     }
     Ok(by_aor)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)] // tests
-
-    use super::*;
-
-    #[test]
-    fn node_names_fit_the_connection_options() {
-        assert!(NodeSession::new("node-a:5060", true).is_ok());
-        assert!(NodeSession::new("a b", true).is_err());
-        assert!(NodeSession::new("", true).is_err());
-        assert!(NodeSession::new("x'; DROP", true).is_err());
-    }
-
-    #[test]
-    fn a_hole_is_waited_for_then_given_up() {
-        let t0 = Instant::now();
-        let mut cursor = Cursor::at(10);
-        assert!(cursor.take(11));
-        assert!(!cursor.take(11));
-        assert!(cursor.take(13));
-        cursor.advance(t0);
-        // 12 may still be committing.
-        assert_eq!(cursor.floor, 11);
-        cursor.advance(t0 + GAP_WAIT / 2);
-        assert_eq!(cursor.floor, 11);
-        // It came late: handled, and the floor moves over both.
-        assert!(cursor.take(12));
-        cursor.advance(t0 + GAP_WAIT / 2);
-        assert_eq!(cursor.floor, 13);
-        // A hole that never fills is given up after GAP_WAIT.
-        assert!(cursor.take(15));
-        cursor.advance(t0 + GAP_WAIT);
-        assert_eq!(cursor.floor, 13);
-        cursor.advance(t0 + GAP_WAIT * 2);
-        assert_eq!(cursor.floor, 15);
-        assert!(!cursor.take(14), "below the floor: never reported late");
-    }
 }

@@ -17,10 +17,12 @@
 
 mod bindings;
 mod call_records;
+mod change_cursor;
 mod cluster_feed;
 mod dialogs;
 mod event_state;
 mod groups;
+mod node_session;
 mod pool;
 mod schema;
 mod tokens;
@@ -40,7 +42,8 @@ use crate::error::StoreError;
 use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
 use pool::{Connection, Pool};
 
-pub use cluster_feed::{ClusterFeed, ClusterFeedConfig, ClusterFeedHandle, NodeSession};
+pub use cluster_feed::{ClusterFeed, ClusterFeedConfig, ClusterFeedHandle};
+pub use node_session::NodeSession;
 
 /// Connections a [`PostgresStore`] opens at most unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 3;
