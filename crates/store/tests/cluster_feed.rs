@@ -128,9 +128,13 @@ fn feed_reports_other_nodes_changes(notify: bool) {
             let _ = tx.send(change);
         })
         .unwrap();
-    // The feed starts with the whole location, each binding's home with
-    // it, then the node list.
+    // The feed starts with the node list and the whole location, each
+    // binding's home with it, then the node list again.
     let within = Duration::from_secs(5);
+    assert!(matches!(
+        rx.recv_timeout(within).unwrap(),
+        ClusterChange::Nodes(_)
+    ));
     let mut loaded = Vec::new();
     loop {
         match rx.recv_timeout(within).unwrap() {

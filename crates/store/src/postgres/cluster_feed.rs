@@ -433,6 +433,10 @@ impl ClusterFeed {
         self.client = Some(self.open()?);
         let (floor, _) = self.position()?;
         self.cursor = Cursor::at(floor);
+        // The nodes first: whether a binding's home is alive is known
+        // before the binding is.
+        let nodes = self.heartbeat()?;
+        deliver(ClusterChange::Nodes(nodes.clone()));
         let client = self.client()?;
         let binding_rows = client.query(&bindings_sql(), &[]).map_err(classify)?;
         let publication_rows = client.query(&publications_sql(), &[]).map_err(classify)?;
@@ -452,7 +456,8 @@ impl ClusterFeed {
         for change in self.publications_changes(keys, by_presentity) {
             deliver(change);
         }
-        deliver(ClusterChange::Nodes(self.heartbeat()?));
+        // Again, as the end of the reload.
+        deliver(ClusterChange::Nodes(nodes));
         Ok(())
     }
 
