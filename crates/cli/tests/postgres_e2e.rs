@@ -28,20 +28,6 @@ const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "sip:alice@127.0.0.1";
 const BOB: &str = "sip:bob@127.0.0.1";
 
-/// `switchboard args --database url`, run to its end; its stdout.
-fn run_on(url: &str, args: &[&str]) -> String {
-    let mut all = args.to_vec();
-    all.extend(["--database", url]);
-    let out = switchboard().run(&all);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 /// Alice and bob (password `secret`) in the database at `url`.
 fn add_users(url: &str) {
     for name in ["alice", "bob"] {

@@ -54,24 +54,7 @@ fn sipp_calls_through_the_proxy() {
     uas.wait_listening(uas_port, false, s(10));
 
     // Register the callees (contact: the UAS).
-    let users_csv = dir.path().join("users.csv");
-    let mut f = std::fs::File::create(&users_csv).unwrap();
-    writeln!(f, "SEQUENTIAL").unwrap();
-    for (u, p) in bench_users(USERS) {
-        writeln!(f, "{u};{p};[authentication username={u} password={p}]").unwrap();
-    }
-    drop(f);
-    let run = Sipp::new("register", dir.path())
-        .args(&["-sf", scenario("register.xml").to_str().unwrap()])
-        .loopback_udp(free_port())
-        .args(&["-inf", users_csv.to_str().unwrap()])
-        .args(&["-key", "contact_host", "127.0.0.1"])
-        .args(&["-key", "contact_port", &uas_port.to_string()])
-        .args(&["-key", "expires", "3600"])
-        .args(&["-m", &USERS.to_string(), "-r", "100"])
-        .args(&["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
-        .args(&[&target])
-        .run(s(60));
+    let run = sipp_register(dir.path(), &bench_users(USERS), uas_port, &target);
     assert_eq!(
         run.successful() as usize,
         USERS,

@@ -30,6 +30,50 @@ pub fn agent_at(server: &Server, args: &[&str]) -> Proc {
     switchboard().spawn(args[0], &all)
 }
 
+/// `switchboard args --database url`, run to its end; its stdout.
+pub fn run_on(url: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--database", url]);
+    let out = switchboard().run(&all);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// SIPp's register.xml for `users` (`(name, password)`), each with the
+/// contact `127.0.0.1:contact_port` for an hour, sent to `target`
+/// (`IP:PORT`) from a free port: the run, ended.
+pub fn sipp_register(
+    dir: &Path,
+    users: &[(String, String)],
+    contact_port: u16,
+    target: &str,
+) -> SippRun {
+    let users_csv = dir.join("users.csv");
+    let mut lines = vec!["SEQUENTIAL\n".to_owned()];
+    for (u, p) in users {
+        lines.push(format!(
+            "{u};{p};[authentication username={u} password={p}]\n"
+        ));
+    }
+    std::fs::write(&users_csv, lines.concat()).unwrap();
+    Sipp::new("register", dir)
+        .args(&["-sf", scenario("register.xml").to_str().unwrap()])
+        .loopback_udp(free_port())
+        .args(&["-inf", users_csv.to_str().unwrap()])
+        .args(&["-key", "contact_host", "127.0.0.1"])
+        .args(&["-key", "contact_port", &contact_port.to_string()])
+        .args(&["-key", "expires", "3600"])
+        .args(&["-m", &users.len().to_string(), "-r", "100"])
+        .args(&["-recv_timeout", "5000", "-timeout", "50", "-timeout_error"])
+        .args(&[target])
+        .run(Duration::from_secs(60))
+}
+
 /// `serve` on `data` with the admin API on a free loopback port (checked
 /// in its log): the server and the API's address.
 pub fn serve_with_admin(data: &Path) -> (Server, SocketAddr) {

@@ -30,12 +30,14 @@
 use switchboard_core::{Destination, Event, Now, Source};
 use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, StatusCode, Uri};
 
+use crate::cluster::HomeRoute;
 use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::{Aor, Binding};
 use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
+use super::events::uri_of;
 use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
 use super::{Effect, EffectError, Service, StoreId, answer};
 
@@ -271,15 +273,38 @@ impl Service {
         let Some(message) = next else {
             return;
         };
+        // A device whose flow another live node holds gets it through
+        // that node (one request per node: it delivers to all it holds).
+        let mut homes = Vec::new();
         let devices: Vec<(Request, Destination)> = self
             .registrar
             .lookup(aor, now.unix())
             .into_iter()
             .filter_map(|binding| {
-                let request = delivery_request(ep, &message, binding)
+                let (uri, routes, destination) =
+                    match self.cluster.route_of(binding, through_source(binding)) {
+                        HomeRoute::Direct => (
+                            binding.contact.clone(),
+                            binding.path.clone(),
+                            device_destination(binding),
+                        ),
+                        HomeRoute::Dead => return None,
+                        HomeRoute::Through { route, addr } => {
+                            if homes.contains(&route) {
+                                return None;
+                            }
+                            homes.push(route.clone());
+                            let destination = Destination::Address {
+                                transport: switchboard_core::Transport::Udp,
+                                remote: addr?,
+                            };
+                            (uri_of(aor), vec![route], destination)
+                        }
+                    };
+                let request = delivery_request(ep, &message, &uri, &routes)
                     .map_err(|e| tracing::warn!(%aor, error = %e, "offline message does not build"))
                     .ok()?;
-                Some((request, device_destination(binding)))
+                Some((request, destination))
             })
             .collect();
         if devices.is_empty() {
@@ -313,15 +338,17 @@ impl Service {
     }
 }
 
-/// The MESSAGE that delivers `message` to the device of `binding`: its
-/// contact as Request-URI, its Path as Route, a fresh Call-ID; From, To,
-/// Date, Content-Type and body as the sender sent them.
+/// The MESSAGE that delivers `message` to `uri` (a device's contact, or
+/// the AOR when a peer node delivers it) along `routes` (the device's
+/// Path, or the peer node), with a fresh Call-ID; From, To, Date,
+/// Content-Type and body as the sender sent them.
 fn delivery_request(
     ep: &mut impl TransactionLayer,
     message: &StoredMessage,
-    binding: &Binding,
+    uri: &str,
+    routes: &[String],
 ) -> Result<Request, switchboard_proto::BuildError> {
-    let mut builder = RequestBuilder::new(Method::Message, binding.contact.as_str())
+    let mut builder = RequestBuilder::new(Method::Message, uri)
         .header(HeaderName::From, message.from.as_str())
         .header(HeaderName::To, message.to.as_str())
         .call_id(&ep.new_call_id())
@@ -329,7 +356,7 @@ fn delivery_request(
     if !message.date.is_empty() {
         builder = builder.header(HeaderName::Date, message.date.as_str());
     }
-    for route in &binding.path {
+    for route in routes {
         builder = builder.header(HeaderName::Route, route.as_str());
     }
     if !message.content_type.is_empty() {
@@ -343,10 +370,7 @@ fn delivery_request(
 /// registered with a Path, else at its contact's address.
 fn device_destination(binding: &Binding) -> Destination {
     let source: &Source = &binding.source;
-    let through_source = binding.is_outbound_flow()
-        || !binding.path.is_empty()
-        || via_source(&binding.contact, source);
-    if !through_source {
+    if !through_source(binding) {
         if let Some(remote) = contact_address(&binding.contact) {
             return Destination::Address {
                 transport: source.transport,
@@ -355,6 +379,14 @@ fn device_destination(binding: &Binding) -> Destination {
         }
     }
     hop_of(source).destination
+}
+
+/// Whether a device is reached through where its REGISTER came from
+/// (its connection, NAT mapping or registering proxy), not at its contact.
+fn through_source(binding: &Binding) -> bool {
+    binding.is_outbound_flow()
+        || !binding.path.is_empty()
+        || via_source(&binding.contact, &binding.source)
 }
 
 /// The address of a contact whose host is an IP address.

@@ -35,6 +35,7 @@
 //!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
+mod cluster;
 mod config;
 mod contacts;
 mod deadlines;
@@ -167,6 +168,8 @@ pub struct Service {
     counters: Counters,
     /// The media relay and the calls it anchors (`[media] relay` on).
     media: Option<crate::media::MediaRelay>,
+    /// The other nodes sharing the store, and the bindings homed on them.
+    cluster: crate::cluster::ClusterView,
 }
 
 /// Most record changes in one batch: a burst of calls is written before
@@ -297,6 +300,7 @@ impl Service {
             counters: Counters::default(),
             // After the trunks: the parts above keep their RNGs.
             media: crate::media::MediaRelay::new(config.media, relay_fallback, rng()),
+            cluster: crate::cluster::ClusterView::default(),
         }
     }
 
@@ -622,7 +626,9 @@ impl Service {
             }
         }
         let ip = source.remote.ip();
-        let admission = if self.plan.is_trusted(ip) {
+        // A peer node's requests are its callers' (already admitted
+        // there): no per-address rate limit on them.
+        let admission = if self.plan.is_trusted(ip) || self.cluster.is_peer(source.remote) {
             self.protect.admit_trusted(request.method())
         } else {
             self.protect.admit(now.instant(), ip, request.method())
@@ -834,13 +840,21 @@ impl Service {
                     .collect();
                 self.bindings_changed(now, ep, aor, &events);
             }
-            let expired: Vec<_> = expired.into_iter().map(BindingChange::expiry_of).collect();
-            let id = StoreId(self.next_id());
-            self.expiring.insert(id, expired.len());
-            self.effects.push_back(Effect::Store {
-                id,
-                changes: expired,
-            });
+            // A binding homed on another live node is removed by that
+            // node (one write, not one per node).
+            let expired: Vec<_> = expired
+                .into_iter()
+                .filter(|b| self.cluster.removes_expired(b))
+                .map(BindingChange::expiry_of)
+                .collect();
+            if !expired.is_empty() {
+                let id = StoreId(self.next_id());
+                self.expiring.insert(id, expired.len());
+                self.effects.push_back(Effect::Store {
+                    id,
+                    changes: expired,
+                });
+            }
         }
         self.expire_messages(now);
         let at = now.instant();
@@ -919,7 +933,15 @@ impl Service {
         let at = self.clock.instant();
         self.counters.call(at, &update);
         self.note_media_counters(&update.call_id);
-        if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
+        // A call a peer node relayed here: the peer keeps its records.
+        let relayed = self.cluster.is_relayed(&update.call_id);
+        if relayed && matches!(update.state, CallPhase::Terminated(_)) {
+            self.cluster.call_ended(&update.call_id);
+        }
+        let record = (!relayed)
+            .then(|| self.records.apply(at, unix_ms(self.clock), &update))
+            .flatten();
+        if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
         }
         if update.state == CallPhase::Confirmed {
@@ -927,7 +949,7 @@ impl Service {
         }
         let ended =
             matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
-        let kept = Self::dialog_change(&update);
+        let kept = Self::dialog_change(&update).filter(|_| !relayed);
         let changed = self.calls.apply(at, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);

@@ -34,7 +34,7 @@ const SUBSCRIPTION_COLUMNS: [&str; 16] = [
     "expires_unix",
     "version",
 ];
-const PUBLICATION_COLUMNS: [&str; 6] = [
+pub(super) const PUBLICATION_COLUMNS: [&str; 6] = [
     "etag",
     "aor",
     "event",
@@ -52,6 +52,10 @@ const MESSAGE_COLUMNS: [&str; 8] = [
     "body",
     "received_unix",
 ];
+
+/// The rows this node loads back: its own (the session's
+/// `switchboard.node`) and those no node named.
+const OWNED: &str = "(node IS NULL OR node = cluster_node())";
 
 /// The statements that write the event state.
 pub(super) struct StateWriter {
@@ -239,7 +243,7 @@ fn read_subscription(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     .into_record()
 }
 
-fn read_publication(row: &Row) -> Result<PublicationRecord, StoreError> {
+pub(super) fn read_publication(row: &Row) -> Result<PublicationRecord, StoreError> {
     Ok(PublicationRecord {
         etag: get(row, 0)?,
         aor: get(row, 1)?,
@@ -272,9 +276,12 @@ impl EventStateStore for PostgresStore {
 
     fn load_state(&self) -> Result<StoredState, StoreError> {
         let (subscriptions, publications, messages, dialogs) = self.run(|conn| {
+            // In a cluster a node takes back only its own subscriptions,
+            // messages and calls (and those no node named); the
+            // publications are everybody's.
             let [subscriptions, publications, messages, dialogs] = conn.statements([
                 &format!(
-                    "SELECT {} FROM subscriptions ORDER BY id COLLATE \"C\"",
+                    "SELECT {} FROM subscriptions WHERE {OWNED} ORDER BY id COLLATE \"C\"",
                     SUBSCRIPTION_COLUMNS.join(", ")
                 ),
                 &format!(
@@ -282,10 +289,10 @@ impl EventStateStore for PostgresStore {
                     PUBLICATION_COLUMNS.join(", ")
                 ),
                 &format!(
-                    "SELECT {} FROM messages ORDER BY received_unix, seq",
+                    "SELECT {} FROM messages WHERE {OWNED} ORDER BY received_unix, seq",
                     MESSAGE_COLUMNS.join(", ")
                 ),
-                &dialogs::load_sql(),
+                &dialogs::load_sql().replacen(" ORDER BY", &format!(" WHERE {OWNED} ORDER BY"), 1),
             ])?;
             // One read-only snapshot: the four tables as of one moment.
             let mut tx = conn

@@ -17,9 +17,12 @@
 
 mod bindings;
 mod call_records;
+mod change_cursor;
+mod cluster_feed;
 mod dialogs;
 mod event_state;
 mod groups;
+mod node_session;
 mod pool;
 mod schema;
 mod tokens;
@@ -38,6 +41,9 @@ use switchboard_server::service::UserSnapshot;
 use crate::error::StoreError;
 use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
 use pool::{Connection, Pool};
+
+pub use cluster_feed::{ClusterFeed, ClusterFeedConfig, ClusterFeedHandle};
+pub use node_session::NodeSession;
 
 /// Connections a [`PostgresStore`] opens at most unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 3;
@@ -88,8 +94,25 @@ impl PostgresStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub fn connect_with_pool(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        Self::connect_as(url, pool_size, None)
+    }
+
+    /// [`connect_with_pool`](Self::connect_with_pool) for a node of a
+    /// cluster: its sessions name it (the change log and the bindings'
+    /// home node record it) and say whether the triggers NOTIFY.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_as(
+        url: &str,
+        pool_size: usize,
+        session: Option<&NodeSession>,
+    ) -> Result<Self, StoreError> {
         let mut config = Config::from_str(url)
             .map_err(|err| StoreError::InvalidInput(format!("database URL: {err}")))?;
+        if let Some(session) = session {
+            session.apply(&mut config);
+        }
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }

@@ -161,9 +161,28 @@ const MIGRATIONS: &[&str] = &[
     // 8: the caller groups kept with each user (on top of the dial plan's
     // `[groups]`), names with `,` between, empty for none.
     "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
-    // 9: the cluster's (another branch); nothing in this one. Migration
-    // 10 does not depend on it.
-    "-- 9: the cluster's step",
+    // 9: the cluster (issue 14): the nodes sharing a database, each
+    // binding's home node (the one holding its flow), and the change log
+    // other nodes follow. A SQLite node is alone: the tables stay empty;
+    // they exist so that both back ends keep one numbering.
+    "CREATE TABLE nodes (
+        name            TEXT NOT NULL PRIMARY KEY,
+        sip_uri         TEXT NOT NULL,
+        admin_url       TEXT,
+        started_at      INTEGER NOT NULL,
+        heartbeat_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE bindings ADD COLUMN node TEXT;
+    ALTER TABLE subscriptions ADD COLUMN node TEXT;
+    ALTER TABLE messages ADD COLUMN node TEXT;
+    ALTER TABLE dialogs ADD COLUMN node TEXT;
+    CREATE TABLE cluster_changes (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind            TEXT NOT NULL,
+        key             TEXT NOT NULL,
+        node            TEXT,
+        at              INTEGER NOT NULL
+    );",
     // 10: the media relay's counters of a relayed call, per party: the
     // packets and bytes it sent in and was sent, and the loss and jitter
     // its RTCP reports gave (NULL without a report, or unrelayed); and
