@@ -211,6 +211,21 @@ impl Postgres {
         self.url(&name)
     }
 
+    /// Everything in the database at `url` as `pg_dump` writes it (plain
+    /// SQL): what a test searches for bytes that must never be stored.
+    pub fn dump(&self, url: &str) -> Vec<u8> {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["--data-only", "-d", url])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pg_dump {url}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
     /// Stops the server (fast shutdown: sessions ended, data flushed) and
     /// waits for it to exit.
     pub fn stop(&mut self) {

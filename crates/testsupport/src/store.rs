@@ -67,6 +67,18 @@ impl TestStore {
         )
     }
 
+    /// Every byte the store of `data` holds: the SQLite file, or the
+    /// database's `pg_dump` on PostgreSQL (a test checks that a password
+    /// is nowhere in it).
+    pub fn stored_bytes(data: &Path) -> Vec<u8> {
+        match Self::database_for(data) {
+            Some(url) => Postgres::shared()
+                .map(|pg| pg.dump(&url))
+                .unwrap_or_default(),
+            None => std::fs::read(data.join("switchboard.db")).unwrap(),
+        }
+    }
+
     /// `--database URL` for the command line `args` of the binary: a
     /// store command with `--data DIR` and no `--database` of its own, on
     /// PostgreSQL; nothing otherwise.
