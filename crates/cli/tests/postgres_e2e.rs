@@ -375,6 +375,11 @@ fn a_database_restart_under_register_load_loses_nothing_acknowledged() {
     let run = sipp.wait(Duration::from_secs(60));
     let ok = logged_users(&run.logged, "ok ");
     let unavailable = logged_users(&run.logged, "unavailable ");
+    eprintln!(
+        "database restart under load: {} registered, {} answered 503",
+        ok.len(),
+        unavailable.len()
+    );
     // Every call either got its 200 or a 503 with Retry-After: none lost
     // in silence, none failed otherwise.
     assert_eq!(run.failed(), 0, "{}\n{}", run.report(), server.log_text());
@@ -400,4 +405,108 @@ fn a_database_restart_under_register_load_loses_nothing_acknowledged() {
         lost.len()
     );
     drop(server);
+}
+
+/// `request` from `peer` answered after its digest challenge (401 or 407)
+/// with alice's credentials: the final answer.
+fn authenticated(peer: &mut UdpPeer, request: &str, method: &str, uri: &str) -> String {
+    let challenge = peer.transact(request).expect("an answer");
+    let code = status_code(&challenge);
+    assert!(code == 401 || code == 407, "{challenge}");
+    let auth = credentials(&challenge, method, uri, "alice", "secret");
+    let header = if code == 407 {
+        "Proxy-Authorization"
+    } else {
+        "Authorization"
+    };
+    let again = request
+        .replace("CSeq: 1 ", "CSeq: 2 ")
+        .replacen("\r\n\r\n", &format!("\r\n{header}: {auth}\r\n\r\n"), 1);
+    // A new branch: another transaction.
+    let again = again.replacen(";branch=", ";branch=x", 1);
+    peer.transact(&again).expect("an answer")
+}
+
+/// `request` with `body` of `content_type` instead of no body.
+fn with_body(request: &str, content_type: &str, body: &str) -> String {
+    request.replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+}
+
+#[test]
+fn subscribe_publish_and_offline_message_get_503_while_the_database_is_down() {
+    let Some(mut pg) = Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("data"), &url, None);
+    let mut alice = UdpPeer::new(server.addr());
+    let pidf = format!(
+        "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" \
+         entity=\"{ALICE}\"><tuple id=\"t1\"><status><basic>open</basic></status>\
+         </tuple></presence>"
+    );
+    let requests = |alice: &mut UdpPeer, tag: &str| {
+        let subscribe = alice.request(
+            "SUBSCRIBE",
+            BOB,
+            ALICE,
+            BOB,
+            &format!("sub-{tag}"),
+            1,
+            "Event: presence\r\nAccept: application/pidf+xml\r\nExpires: 600\r\n",
+        );
+        let publish = alice.request(
+            "PUBLISH",
+            ALICE,
+            ALICE,
+            ALICE,
+            &format!("pub-{tag}"),
+            1,
+            "Event: presence\r\nExpires: 600\r\n",
+        );
+        let publish = with_body(&publish, "application/pidf+xml", &pidf);
+        let message = alice.request("MESSAGE", BOB, ALICE, BOB, &format!("msg-{tag}"), 1, "");
+        let message = with_body(&message, "text/plain", "hello");
+        [
+            ("SUBSCRIBE", BOB, subscribe),
+            ("PUBLISH", ALICE, publish),
+            ("MESSAGE", BOB, message),
+        ]
+    };
+
+    pg.stop();
+    for (method, uri, request) in requests(&mut alice, "down") {
+        let answer = authenticated(&mut alice, &request, method, uri);
+        assert_eq!(
+            status_code(&answer),
+            503,
+            "{method} while the database is down: {answer}\n{}",
+            server.log_text()
+        );
+        let retry = header(&answer, "Retry-After").unwrap_or_default();
+        assert!(retry.parse::<u32>().is_ok(), "{method}: {answer}");
+    }
+
+    // Back: the same requests are taken (the store reconnects by itself).
+    pg.restart();
+    for (i, method) in ["SUBSCRIBE", "PUBLISH", "MESSAGE"].into_iter().enumerate() {
+        let mut last = String::new();
+        let mut n = 0;
+        let taken = wait_for(WAIT, || {
+            n += 1;
+            let fresh = requests(&mut alice, &format!("up{n}"));
+            let (_, uri, request) = fresh.into_iter().nth(i).unwrap();
+            last = authenticated(&mut alice, &request, method, uri);
+            (200..300).contains(&status_code(&last))
+        });
+        assert!(taken, "{method} after the database came back: {last}");
+    }
 }
