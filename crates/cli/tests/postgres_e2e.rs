@@ -510,3 +510,101 @@ fn subscribe_publish_and_offline_message_get_503_while_the_database_is_down() {
         assert!(taken, "{method} after the database came back: {last}");
     }
 }
+
+/// An iptables rule that drops every packet sent to PostgreSQL's port on
+/// loopback (the database host gone silent: no reset, no answer), deleted
+/// when dropped.
+struct SilentDatabase {
+    rule: Vec<String>,
+}
+
+impl SilentDatabase {
+    /// The rule for `port`, or `None` (with why) when iptables cannot be
+    /// used here (not installed, not root).
+    fn start(port: u16) -> Option<Self> {
+        let rule: Vec<String> = ["INPUT", "-i", "lo", "-p", "tcp", "--dport"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([port.to_string(), "-j".into(), "DROP".into()])
+            .collect();
+        let iptables = |action: &str| {
+            std::process::Command::new("iptables")
+                .args(["-w", action])
+                .args(&rule)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !iptables("-I") {
+            eprintln!("SKIPPED: iptables cannot add a rule here (not installed, or not root)");
+            return None;
+        }
+        Some(Self { rule })
+    }
+}
+
+impl Drop for SilentDatabase {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("iptables")
+            .args(["-w", "-D"])
+            .args(&self.rule)
+            .status();
+    }
+}
+
+/// A REGISTER of alice from `peer`, digest included; its final answer
+/// within `limit` (the server answers once the store has).
+fn register_within(peer: &mut UdpPeer, cseq: u32, limit: Duration) -> Option<String> {
+    let uri = format!("sip:{DOMAIN}");
+    let call_id = format!("silent-{}", peer.local().port());
+    let first = peer.request("REGISTER", &uri, ALICE, ALICE, &call_id, cseq, "Expires: 600\r\n");
+    let challenge = peer.transact(&first).expect("a challenge");
+    let auth = credentials(&challenge, "REGISTER", &uri, "alice", "secret");
+    let extra = format!("Expires: 600\r\nAuthorization: {auth}\r\n");
+    let second = peer.request("REGISTER", &uri, ALICE, ALICE, &call_id, cseq + 1, &extra);
+    peer.send(&second);
+    peer.recv_until(limit, |m| status_code(m) >= 200).0
+}
+
+#[test]
+fn a_database_gone_silent_gives_503_within_seconds_not_a_hung_store() {
+    let Some(pg) = Postgres::start() else {
+        return;
+    };
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("data"), &url, None);
+    let mut alice = UdpPeer::new(server.addr());
+    let ok = register_within(&mut alice, 1, WAIT).expect("a 200");
+    assert_eq!(status_code(&ok), 200, "{ok}");
+
+    // The database's host stops answering, without a reset: the pooled
+    // connection's next write is never acknowledged and new connections
+    // get no SYN-ACK. The store gives up within its TCP user timeout and
+    // connect timeout instead of waiting for the kernel's 15 minutes.
+    let Some(silent) = SilentDatabase::start(pg.port()) else {
+        return;
+    };
+    let started = std::time::Instant::now();
+    let answer = register_within(&mut alice, 3, Duration::from_secs(30));
+    let answer = answer.unwrap_or_else(|| {
+        panic!(
+            "no answer in 30 s: the store hangs on a silent database\n{}",
+            server.log_text()
+        )
+    });
+    assert_eq!(status_code(&answer), 503, "{answer}");
+    assert!(header(&answer, "Retry-After").is_some(), "{answer}");
+    eprintln!("silent database: 503 after {:?}", started.elapsed());
+
+    drop(silent);
+    let mut cseq = 5;
+    let recovered = wait_for(Duration::from_secs(30), || {
+        cseq += 2;
+        register_within(&mut alice, cseq, Duration::from_secs(20))
+            .is_some_and(|a| status_code(&a) == 200)
+    });
+    assert!(recovered, "no 200 after the database answered again\n{}", server.log_text());
+}
