@@ -76,6 +76,18 @@ fn serve(data: &std::path::Path, url: &str, port: Option<u16>) -> Server {
     .start()
 }
 
+/// A PostgreSQL of the test's own (to stop and start again), alice and
+/// bob in a database of it, and `serve` on that database (with the
+/// directory of its pid file). `None` when PostgreSQL is not installed.
+fn serve_on_own_database() -> Option<(Postgres, tempfile::TempDir, Server)> {
+    let pg = Postgres::start()?;
+    let url = pg.create_database();
+    add_users(&url);
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(&dir.path().join("data"), &url, None);
+    Some((pg, dir, server))
+}
+
 /// Alice calls bob for a second through `server`; the call is answered.
 fn call_bob(server: &Server) {
     let mut alice = agent_at(server, &["call", BOB, "--as", ALICE, "--duration", "1"]);
@@ -130,13 +142,9 @@ fn serve_on_postgres_registers_calls_and_keeps_bindings_across_kill_9() {
 
 #[test]
 fn a_database_that_stops_gives_503_then_the_server_recovers() {
-    let Some(mut pg) = Postgres::start() else {
+    let Some((mut pg, _dir, server)) = serve_on_own_database() else {
         return;
     };
-    let url = pg.create_database();
-    add_users(&url);
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(&dir.path().join("data"), &url, None);
     let at = server.addr().to_string();
     let register = |expires: &str| {
         switchboard().run(&[
@@ -440,13 +448,9 @@ fn with_body(request: &str, content_type: &str, body: &str) -> String {
 
 #[test]
 fn subscribe_publish_and_offline_message_get_503_while_the_database_is_down() {
-    let Some(mut pg) = Postgres::start() else {
+    let Some((mut pg, _dir, server)) = serve_on_own_database() else {
         return;
     };
-    let url = pg.create_database();
-    add_users(&url);
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(&dir.path().join("data"), &url, None);
     let mut alice = UdpPeer::new(server.addr());
     let pidf = format!(
         "<?xml version=\"1.0\"?><presence xmlns=\"urn:ietf:params:xml:ns:pidf\" \
@@ -569,13 +573,9 @@ fn register_within(peer: &mut UdpPeer, cseq: u32, limit: Duration) -> Option<Str
 
 #[test]
 fn a_database_gone_silent_gives_503_within_seconds_not_a_hung_store() {
-    let Some(pg) = Postgres::start() else {
+    let Some((pg, _dir, server)) = serve_on_own_database() else {
         return;
     };
-    let url = pg.create_database();
-    add_users(&url);
-    let dir = tempfile::tempdir().unwrap();
-    let server = serve(&dir.path().join("data"), &url, None);
     let mut alice = UdpPeer::new(server.addr());
     let ok = register_within(&mut alice, 1, WAIT).expect("a 200");
     assert_eq!(status_code(&ok), 200, "{ok}");
