@@ -343,8 +343,22 @@ fn a_database_restart_under_register_load_loses_nothing_acknowledged() {
     let scenario = scenario("register_outcome.xml");
     let sipp = Sipp::new("register", dir.path())
         .args(&["-sf", path_str(&scenario), "-inf", path_str(&inf)])
-        .args(&["-i", "127.0.0.1", "-p", &free_port().to_string(), "-t", "u1"])
-        .args(&["-key", "domain", DOMAIN, "-key", "contact_host", "127.0.0.1"])
+        .args(&[
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+            "-t",
+            "u1",
+        ])
+        .args(&[
+            "-key",
+            "domain",
+            DOMAIN,
+            "-key",
+            "contact_host",
+            "127.0.0.1",
+        ])
         .args(&["-key", "contact_port", "6999", "-key", "expires", "3600"])
         .args(&["-m", "1000", "-r", "50", "-recv_timeout", "8000"])
         .args(&["-timeout", "90", "-timeout_error"])
@@ -391,7 +405,12 @@ fn a_database_restart_under_register_load_loses_nothing_acknowledged() {
     // Every call either got its 200 or a 503 with Retry-After: none lost
     // in silence, none failed otherwise.
     assert_eq!(run.failed(), 0, "{}\n{}", run.report(), server.log_text());
-    assert_eq!(ok.len() + unavailable.len(), users.len(), "{}", run.report());
+    assert_eq!(
+        ok.len() + unavailable.len(),
+        users.len(),
+        "{}",
+        run.report()
+    );
     // And the last registrations all succeeded again.
     let tail: Vec<&String> = run.logged.iter().rev().take(100).collect();
     assert!(
@@ -427,9 +446,11 @@ fn authenticated(peer: &mut UdpPeer, request: &str, method: &str, uri: &str) -> 
     } else {
         "Authorization"
     };
-    let again = request
-        .replace("CSeq: 1 ", "CSeq: 2 ")
-        .replacen("\r\n\r\n", &format!("\r\n{header}: {auth}\r\n\r\n"), 1);
+    let again = request.replace("CSeq: 1 ", "CSeq: 2 ").replacen(
+        "\r\n\r\n",
+        &format!("\r\n{header}: {auth}\r\n\r\n"),
+        1,
+    );
     // A new branch: another transaction.
     let again = again.replacen(";branch=", ";branch=x", 1);
     peer.transact(&again).expect("an answer")
@@ -562,7 +583,15 @@ impl Drop for SilentDatabase {
 fn register_within(peer: &mut UdpPeer, cseq: u32, limit: Duration) -> Option<String> {
     let uri = format!("sip:{DOMAIN}");
     let call_id = format!("silent-{}", peer.local().port());
-    let first = peer.request("REGISTER", &uri, ALICE, ALICE, &call_id, cseq, "Expires: 600\r\n");
+    let first = peer.request(
+        "REGISTER",
+        &uri,
+        ALICE,
+        ALICE,
+        &call_id,
+        cseq,
+        "Expires: 600\r\n",
+    );
     let challenge = peer.transact(&first).expect("a challenge");
     let auth = credentials(&challenge, "REGISTER", &uri, "alice", "secret");
     let extra = format!("Expires: 600\r\nAuthorization: {auth}\r\n");
@@ -606,5 +635,9 @@ fn a_database_gone_silent_gives_503_within_seconds_not_a_hung_store() {
         register_within(&mut alice, cseq, Duration::from_secs(20))
             .is_some_and(|a| status_code(&a) == 200)
     });
-    assert!(recovered, "no 200 after the database answered again\n{}", server.log_text());
+    assert!(
+        recovered,
+        "no 200 after the database answered again\n{}",
+        server.log_text()
+    );
 }

@@ -192,7 +192,10 @@ impl Postgres {
     pub fn create_database(&self) -> String {
         let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
         let port = self.port.to_string();
-        self.client("createdb", &["-h", "127.0.0.1", "-p", &port, "-U", PG_USER, &name]);
+        self.client(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", PG_USER, &name],
+        );
         self.url(&name)
     }
 

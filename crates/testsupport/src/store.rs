@@ -52,7 +52,9 @@ impl TestStore {
         }
         static DATABASES: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
         let pg = Postgres::shared().unwrap_or_else(|| {
-            panic!("{STORE_ENV}=postgres but PostgreSQL is not installed (apt-get install postgresql)")
+            panic!(
+                "{STORE_ENV}=postgres but PostgreSQL is not installed (apt-get install postgresql)"
+            )
         });
         let key = data.to_string_lossy().trim_end_matches('/').to_owned();
         let mut databases = DATABASES

@@ -34,8 +34,8 @@ use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;
 use crate::storage::{PublicationRecord, StateChange, StoredState};
 
-use super::users::Known;
 use super::effect::STORE_RETRY_AFTER;
+use super::users::Known;
 use super::{
     Effect, EffectError, Service, StoreId, StoreUnavailable, Waiting, answer, answer_request,
 };

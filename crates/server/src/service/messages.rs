@@ -36,8 +36,8 @@ use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
-use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
 use super::effect::STORE_RETRY_AFTER;
+use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
 use super::{Effect, EffectError, Service, StoreId, StoreUnavailable, answer};
 
 /// Seconds a sender is asked to wait when the server's message store is
