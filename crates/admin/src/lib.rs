@@ -74,7 +74,9 @@ pub use registration::{Registration, RegistrationsRemoved};
 pub use route_test::{PlanReload, RouteTest, RouteTested};
 pub use routes::{MetricsAccess, ROUTES, openapi_document, router, router_with};
 pub use server::{AdminConfig, AdminServer};
-pub use status::{Certificate, Counts, Limits, Listener, ServerInfo, Status};
+pub use status::{
+    Certificate, ClusterNode, ClusterStatus, Counts, Limits, Listener, ServerInfo, Status,
+};
 pub use token::Token;
 pub use trunk::{Gateway, Trunk, TrunkRegistration};
 pub use user::{Group, NewUser, UserEntry, UserPatch, UsersRemoved, groups_of, user_name_problem};

@@ -25,6 +25,8 @@ pub enum AdminQuery {
     Counts,
     /// The TLS certificates of `/status`.
     Certificates,
+    /// The cluster of `/status`.
+    Cluster,
     /// The bindings (of one user, when filtered).
     Registrations {
         /// Only this user's.
@@ -92,6 +94,8 @@ pub enum AdminAnswer {
     Counts(Counts),
     /// For [`AdminQuery::Certificates`].
     Certificates(Vec<Certificate>),
+    /// For [`AdminQuery::Cluster`] (`None`: alone).
+    Cluster(Option<crate::status::ClusterStatus>),
     /// For [`AdminQuery::Registrations`].
     Registrations(Vec<Registration>),
     /// For [`AdminQuery::Trunks`].

@@ -164,12 +164,18 @@ async fn status(State(state): State<AdminState>) -> Result<Json<Status>, Problem
         AdminAnswer::Certificates(certificates) => certificates,
         other => return Err(wrong_answer(&other)),
     };
-    Ok(Json(Status::new(
+    let cluster = match state.driver.ask(AdminQuery::Cluster).await? {
+        AdminAnswer::Cluster(cluster) => cluster,
+        other => return Err(wrong_answer(&other)),
+    };
+    let mut status = Status::new(
         &state.info,
         state.started.elapsed().as_secs(),
         counts,
         certificates,
-    )))
+    );
+    status.cluster = cluster;
+    Ok(Json(status))
 }
 
 /// `GET /registrations`' query string.

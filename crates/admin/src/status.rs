@@ -88,6 +88,36 @@ pub struct Status {
     /// The TLS certificates served (none without TLS).
     #[serde(default)]
     pub certificates: Vec<Certificate>,
+    /// The cluster this node is part of (absent: alone, as on SQLite).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterStatus>,
+}
+
+/// The nodes sharing this node's database (issue 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    /// This node's name.
+    pub node: String,
+    /// Every node the database knows, this one included, by name.
+    pub nodes: Vec<ClusterNode>,
+}
+
+/// One node of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Its name.
+    pub name: String,
+    /// The SIP URI the other nodes reach it at.
+    pub sip_uri: String,
+    /// Its admin API, if it has one.
+    #[serde(default)]
+    pub admin_url: Option<String>,
+    /// When it started, Unix milliseconds.
+    pub started_ms: u64,
+    /// Its latest heartbeat, Unix milliseconds.
+    pub heartbeat_ms: u64,
+    /// Whether it beat within three heartbeat intervals.
+    pub alive: bool,
 }
 
 impl Status {
@@ -107,6 +137,7 @@ impl Status {
             limits: info.limits.clone(),
             counts,
             certificates,
+            cluster: None,
         }
     }
 }

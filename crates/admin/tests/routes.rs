@@ -88,6 +88,7 @@ fn answer(query: AdminQuery) -> AdminAnswer {
             users: 5,
         }),
         AdminQuery::Certificates => AdminAnswer::Certificates(vec![certificate()]),
+        AdminQuery::Cluster => AdminAnswer::Cluster(None),
         AdminQuery::Registrations { user } => AdminAnswer::Registrations(
             registered()
                 .iter()

@@ -278,6 +278,19 @@ fn print_status(s: &Status, out: &mut dyn Write) -> std::io::Result<()> {
         "limits: {} transactions, {} bindings, {} contacts per user, registrations {}..{} s",
         l.max_transactions, l.max_bindings, l.max_contacts_per_aor, l.min_expires, l.max_expires
     )?;
+    if let Some(cluster) = &s.cluster {
+        writeln!(out, "cluster: this node is {}", cluster.node)?;
+        for n in &cluster.nodes {
+            writeln!(
+                out,
+                "  node {} at {}: {}, last heartbeat {}",
+                n.name,
+                n.sip_uri,
+                if n.alive { "alive" } else { "DEAD" },
+                unix_time(n.heartbeat_ms / 1000)
+            )?;
+        }
+    }
     for c in &s.certificates {
         let state = if c.days_left < 0 {
             format!("EXPIRED {} days ago", -c.days_left)
@@ -362,22 +375,13 @@ mod tests {
     use super::*;
     use switchboard_admin::{Certificate, Counts, Gateway, Limits, Listener};
 
-    #[test]
-    fn status_prints_each_certificate_and_its_days_left() {
-        let certificate = |path: &str, days_left| Certificate {
-            path: path.into(),
-            subject: "CN=sip.example.com".into(),
-            not_after: 1_767_225_600,
-            days_left,
-        };
-        let status = Status {
+    /// A status with these certificates and nothing else of note.
+    fn status_of(certificates: Vec<Certificate>) -> Status {
+        Status {
             version: "0.1.0".into(),
-            uptime_seconds: 3725,
-            listeners: vec![Listener {
-                transport: "tls".into(),
-                address: "127.0.0.1:5061".into(),
-            }],
-            domains: vec!["example.com".into()],
+            uptime_seconds: 1,
+            listeners: Vec::new(),
+            domains: Vec::new(),
             limits: Limits {
                 max_transactions: 1,
                 max_bindings: 2,
@@ -386,8 +390,29 @@ mod tests {
                 max_expires: 3600,
             },
             counts: Counts::default(),
-            certificates: vec![certificate("/etc/a.pem", 25), certificate("/etc/b.pem", -2)],
+            certificates,
+            cluster: None,
+        }
+    }
+
+    #[test]
+    fn status_prints_each_certificate_and_its_days_left() {
+        let certificate = |path: &str, days_left| Certificate {
+            path: path.into(),
+            subject: "CN=sip.example.com".into(),
+            not_after: 1_767_225_600,
+            days_left,
         };
+        let mut status = status_of(vec![
+            certificate("/etc/a.pem", 25),
+            certificate("/etc/b.pem", -2),
+        ]);
+        status.uptime_seconds = 3725;
+        status.listeners = vec![Listener {
+            transport: "tls".into(),
+            address: "127.0.0.1:5061".into(),
+        }];
+        status.domains = vec!["example.com".into()];
         let mut out = Vec::new();
         print_status(&status, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -400,6 +425,37 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("/etc/b.pem (CN=sip.example.com), not after 2026-01-01T00:00:00Z (EXPIRED 2 days ago)"), "{text}");
+    }
+
+    #[test]
+    fn status_prints_the_cluster_nodes_alive_or_dead() {
+        let node = |name: &str, alive| switchboard_admin::ClusterNode {
+            name: name.into(),
+            sip_uri: format!("sip:10.0.0.{}:5060", name.len()),
+            admin_url: None,
+            started_ms: 1_767_225_600_000,
+            heartbeat_ms: 1_767_225_600_000,
+            alive,
+        };
+        let mut status = status_of(Vec::new());
+        status.cluster = Some(switchboard_admin::ClusterStatus {
+            node: "a".into(),
+            nodes: vec![node("a", true), node("bb", false)],
+        });
+        let mut out = Vec::new();
+        print_status(&status, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("cluster: this node is a\n"), "{text}");
+        assert!(
+            text.contains(
+                "  node a at sip:10.0.0.1:5060: alive, last heartbeat 2026-01-01T00:00:00Z\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("  node bb at sip:10.0.0.2:5060: DEAD,"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct FileConfig {
     /// `[store]`: where users, bindings and the event state live.
     #[serde(default)]
     pub store: StoreSection,
+    /// `[cluster]`: this node among several on one PostgreSQL database.
+    #[serde(default)]
+    pub cluster: crate::cluster::ClusterSection,
     /// The dial plan's sections (`[routing]`, `[groups]`, `[[site]]`,
     /// `[[ring_group]]`, `[[trunk]]`, `[[route]]`, `[[test]]`): accepted
     /// here and read by `switchboard-routing`'s `Plan::load` from the same

@@ -10,6 +10,7 @@
 
 #![forbid(unsafe_code)]
 
+mod cluster;
 mod error;
 mod file;
 mod flags;
@@ -18,6 +19,7 @@ mod listeners;
 mod service;
 mod settings;
 
+pub use cluster::{ClusterSection, ClusterSettings, DEFAULT_HEARTBEAT, DEFAULT_POLL_INTERVAL};
 pub use error::ConfigError;
 pub use file::{
     AuthSection, FileConfig, ListSection, MediaSection, MessagesSection, PortRange,

@@ -77,6 +77,8 @@ pub struct Settings {
     pub udp_buffer_bytes: Option<usize>,
     /// The admin API's address; `None`: switched off.
     pub admin: Option<SocketAddr>,
+    /// `[cluster]`, checked; in force only with a PostgreSQL store.
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 impl Settings {
@@ -271,6 +273,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     check_proxy(&file.proxy)?;
     check_messages(&file.messages)?;
     check_media(&file.media, &listen)?;
+    let cluster = file.cluster.resolve()?;
     if file.records.keep_days == Some(0) {
         return Err(ConfigError::new("records.keep_days", "must be at least 1"));
     }
@@ -291,6 +294,7 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
         media: file.media,
         udp_buffer_bytes: file.udp_buffer_bytes,
         admin,
+        cluster,
     })
 }
 

@@ -26,6 +26,7 @@ pub mod bodies;
 mod call_timers;
 pub mod calls;
 pub mod cdr;
+pub mod cluster;
 pub mod events;
 pub mod hangup;
 mod live_call;

@@ -14,7 +14,7 @@ use switchboard_server::storage::{
 
 use crate::commit::{CommitResult, GroupStore, Submission};
 use crate::error::StoreError;
-use crate::postgres::PostgresStore;
+use crate::postgres::{DEFAULT_POOL_SIZE, NodeSession, PostgresStore};
 use crate::sqlite::{AdminToken, RecordQuery, SqliteStore, UserWrite};
 
 /// Where the store is.
@@ -67,6 +67,21 @@ impl StoreLocation {
         match self {
             Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
             Self::Postgres(url) => PostgresStore::connect_with_pool(url, 1).map(AnyStore::from),
+        }
+    }
+
+    /// [`open`](Self::open) (`secondary`: [`open_secondary`](Self::open_secondary))
+    /// as a node of a cluster (PostgreSQL; SQLite ignores `session`).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_as(&self, session: &NodeSession, secondary: bool) -> Result<AnyStore, StoreError> {
+        match self {
+            Self::Sqlite(dir) => SqliteStore::open(dir).map(AnyStore::Sqlite),
+            Self::Postgres(url) => {
+                let pool = if secondary { 1 } else { DEFAULT_POOL_SIZE };
+                PostgresStore::connect_as(url, pool, Some(session)).map(AnyStore::from)
+            }
         }
     }
 

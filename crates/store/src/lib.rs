@@ -59,7 +59,10 @@ pub use commit::{
     CommitResult, CommitStats, CommitterConfig, GroupCommitter, GroupStore, Submission, Ticket,
 };
 pub use error::StoreError;
-pub use postgres::{DEFAULT_POOL_SIZE, MAX_ATTEMPTS, PostgresStore};
+pub use postgres::{
+    ClusterFeed, ClusterFeedConfig, ClusterFeedHandle, DEFAULT_POOL_SIZE, MAX_ATTEMPTS,
+    NodeSession, PostgresStore,
+};
 pub use sqlite::{AdminToken, BUSY_TIMEOUT, DB_FILE_NAME, RecordQuery, SqliteStore, UserWrite};
 // The server's model and traits, for callers that only use the store.
 pub use switchboard_server::registrar::{Binding, BindingChange};

@@ -72,6 +72,7 @@ pub(crate) fn answer(
             users: service.user_count(),
         }),
         AdminQuery::Certificates => AdminAnswer::Certificates(metrics.certificates(unix_now)),
+        AdminQuery::Cluster => AdminAnswer::Cluster(cluster_status(service)),
         AdminQuery::Registrations { user } => AdminAnswer::Registrations(
             service
                 .registrar()
@@ -322,4 +323,23 @@ async fn reload_plan(config: Option<PathBuf>, done: AppSender<Done>, reply: Admi
             let _ = reply.send(AdminAnswer::PlanReloaded(PlanReload::Refused { detail }));
         }
     }
+}
+
+/// This node and the cluster's nodes as of the latest heartbeat (`None`:
+/// alone).
+fn cluster_status(service: &Service) -> Option<switchboard_admin::ClusterStatus> {
+    let node = service.cluster_node()?.to_owned();
+    let nodes = service
+        .cluster_nodes()
+        .iter()
+        .map(|n| switchboard_admin::ClusterNode {
+            name: n.name.clone(),
+            sip_uri: n.sip_uri.clone(),
+            admin_url: n.admin_url.clone(),
+            started_ms: n.started_ms,
+            heartbeat_ms: n.heartbeat_ms,
+            alive: n.alive,
+        })
+        .collect();
+    Some(switchboard_admin::ClusterStatus { node, nodes })
 }

@@ -9,6 +9,7 @@ mod admin;
 mod admin_thread;
 mod admin_views;
 mod aor_index;
+mod cluster;
 mod dashboard;
 mod media_sockets;
 mod metrics;
@@ -132,6 +133,8 @@ struct Loaded {
     committer: Arc<GroupCommitter>,
     /// Every user, for the server's memory (a failure only logs).
     snapshot: Result<switchboard_server::service::UserSnapshot, switchboard_store::StoreError>,
+    /// The cluster's change feed, positioned (PostgreSQL only).
+    feed: Option<switchboard_store::ClusterFeed>,
 }
 
 /// Opens the store (either back end), loads what the server keeps in
@@ -144,7 +147,26 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
     };
     let location =
         crate::store::location(&settings.data, settings.database.as_deref()).map_err(store_err)?;
-    let users = location.open().map_err(store_err)?;
+    let cluster = cluster::settings_for(settings, &location).map_err(store_err)?;
+    let users = match &cluster {
+        Some(c) => location.open_as(&c.session, false),
+        None => location.open(),
+    }
+    .map_err(store_err)?;
+    // The change log's position BEFORE the state is read: nothing another
+    // node writes meanwhile is missed.
+    let feed = match cluster {
+        Some(c) => {
+            tracing::info!(
+                node = c.session.name(),
+                advertise = %c.sip_uri,
+                notify = c.notify,
+                "cluster: this node shares the database with the others"
+            );
+            Some(switchboard_store::ClusterFeed::connect(c).map_err(store_err)?)
+        }
+        None => None,
+    };
     match &users {
         AnyStore::Sqlite(sqlite) => {
             let db_path = sqlite.path().map_or_else(
@@ -178,7 +200,11 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
     );
     let committer = Arc::new(
         GroupCommitter::start(
-            location.open_secondary().map_err(store_err)?,
+            match &feed {
+                Some(f) => location.open_as(f.session(), true),
+                None => location.open_secondary(),
+            }
+            .map_err(store_err)?,
             CommitterConfig::default(),
         )
         .map_err(store_err)?,
@@ -191,6 +217,7 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
         state,
         committer,
         snapshot,
+        feed,
     })
 }
 
@@ -208,6 +235,7 @@ async fn run(
         state,
         committer,
         snapshot,
+        feed,
     } = crate::store::blocking(|| load_store(&settings))?;
     let mut rng = StdRng::from_os_rng();
     let unix = unix_now();
@@ -255,6 +283,7 @@ async fn run(
         now_at(std::time::Instant::now()),
     );
     service.set_plan(Arc::new(plan));
+    service.set_cluster_node(feed.as_ref().map(|f| f.session().name().to_owned()));
     service.load_bindings(bindings);
     service.load_state(state);
     match snapshot {
@@ -298,6 +327,7 @@ async fn run(
             transport.as_via_token().to_ascii_lowercase()
         );
     }
+    let feed = feed.and_then(|feed| cluster::start(feed, &done));
     tracing::info!("domains: {}", settings.domains.join(", "));
     let admin = admin::start(
         &settings,
@@ -350,6 +380,9 @@ async fn run(
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), barrier_rx).await;
     }
     handle.shutdown().await;
+    if let Some(feed) = feed {
+        let _ = tokio::task::spawn_blocking(move || feed.stop()).await;
+    }
     if let Err(e) = committer.shutdown() {
         tracing::warn!(error = %e, "store writer stopped with an error");
     }

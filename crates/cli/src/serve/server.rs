@@ -53,6 +53,8 @@ pub(crate) enum Done {
     Shutdown(oneshot::Sender<usize>),
     /// A question of the admin API, answered from the service's getters.
     Admin(AdminQuery, AdminReply),
+    /// What another node of the cluster changed.
+    Cluster(switchboard_server::cluster::ClusterChange),
     /// A datagram read on the media relay's `local_port`.
     Media {
         local_port: u16,
@@ -247,6 +249,7 @@ impl App for Server {
                 );
                 let _ = reply.send(answer);
             }
+            Done::Cluster(change) => self.service.apply_cluster(now, ep, change),
             Done::Media {
                 local_port,
                 source,

@@ -354,6 +354,30 @@ impl Registrar {
         }
     }
 
+    /// Replaces every binding of `aor` with `bindings` (another node
+    /// changed them; the store has them so) and returns those it held.
+    pub fn replace(&mut self, aor: &Aor, bindings: Vec<Binding>) -> Vec<Binding> {
+        let before = self
+            .location
+            .slots(aor)
+            .iter()
+            .map(|s| s.binding.clone())
+            .collect();
+        let slots = bindings
+            .into_iter()
+            .filter(|b| &b.aor == aor)
+            .map(|binding| {
+                self.generation += 1;
+                Slot {
+                    binding,
+                    generation: self.generation,
+                }
+            })
+            .collect();
+        self.location.set(aor, slots);
+        before
+    }
+
     /// The domain (and so the digest realm) a REGISTER is for: the
     /// configured domain its Request-URI names, or `None` when this
     /// registrar does not serve it (then [`handle_register`](Self::handle_register)

@@ -35,6 +35,7 @@
 //!                                                                                      ─► location / NAT hops ─► Proxy::forward
 //! ```
 
+mod cluster;
 mod config;
 mod contacts;
 mod deadlines;
@@ -161,6 +162,8 @@ pub struct Service {
     counters: Counters,
     /// The media relay and the calls it anchors (`[media] relay` on).
     media: Option<crate::media::MediaRelay>,
+    /// The other nodes sharing the store, and the bindings homed on them.
+    cluster: crate::cluster::ClusterView,
 }
 
 /// Most record changes in one batch: a burst of calls is written before
@@ -290,6 +293,7 @@ impl Service {
             counters: Counters::default(),
             // After the trunks: the parts above keep their RNGs.
             media: crate::media::MediaRelay::new(config.media, relay_fallback, rng()),
+            cluster: crate::cluster::ClusterView::default(),
         }
     }
 
@@ -908,7 +912,15 @@ impl Service {
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
         self.counters.call(at, &update);
-        if let Some(record) = self.records.apply(at, unix_ms(self.clock), &update) {
+        // A call a peer node relayed here: the peer keeps its records.
+        let relayed = self.cluster.is_relayed(&update.call_id);
+        if relayed && matches!(update.state, CallPhase::Terminated(_)) {
+            self.cluster.call_ended(&update.call_id);
+        }
+        let record = (!relayed)
+            .then(|| self.records.apply(at, unix_ms(self.clock), &update))
+            .flatten();
+        if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
         }
         if update.state == CallPhase::Confirmed {
@@ -916,7 +928,7 @@ impl Service {
         }
         let ended =
             matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
-        let kept = Self::dialog_change(&update);
+        let kept = Self::dialog_change(&update).filter(|_| !relayed);
         let changed = self.calls.apply(at, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);

@@ -89,6 +89,11 @@ impl Service {
                 send(ep, now, tx, Ok::<_, String>(r));
             }
             RegisterOutcome::Commit { changes, then } => {
+                for change in &changes {
+                    if let crate::registrar::BindingChange::Upsert(b) = change {
+                        self.cluster.forget_home(&b.aor, &b.key);
+                    }
+                }
                 let id = StoreId(self.next_id());
                 self.registering.insert(id, (tx, then));
                 self.effects.push_back(Effect::Store { id, changes });

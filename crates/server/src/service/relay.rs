@@ -28,8 +28,10 @@ use crate::proxy::{Incoming, Target, TargetSet, TransactionLayer};
 use crate::registrar::{Aor, Binding};
 
 use super::contacts::{hop_of, via_source};
+use super::events::uri_of;
 use super::users::Known;
 use super::{ALLOW, Checked, Service, Waiting};
+use crate::cluster::HomeRoute;
 
 /// Who sent a request, as far as relaying is concerned.
 pub(super) enum Caller {
@@ -130,6 +132,10 @@ impl Service {
                     None => target,
                 };
             self.forward(now, ep, incoming, TargetSet::single(target));
+            return;
+        }
+        if !in_dialog && incoming.is_for_us() && self.cluster.is_peer(incoming.source().remote) {
+            self.deliver_for_peer(now, ep, incoming);
             return;
         }
         let Some(incoming) = self.transferred_invite(now, ep, incoming) else {
@@ -280,11 +286,22 @@ impl Service {
         first: impl Fn(&Binding) -> bool,
     ) -> (Vec<Target>, Vec<Target>) {
         let (mut picked, mut others) = (Vec::new(), Vec::new());
+        // Bindings whose flow another live node holds: one target per
+        // such node, through it (home-node routing).
+        let mut homes: Vec<String> = Vec::new();
         for b in self.registrar.lookup(aor, now.unix()) {
-            let mut target = Target::from_binding(b);
-            if !b.is_outbound_flow() && !via_source(&b.contact, &b.source) {
-                target.next_hop = None;
-            }
+            let through_flow = b.is_outbound_flow() || via_source(&b.contact, &b.source);
+            let target = match self.cluster.route_of(b, through_flow) {
+                HomeRoute::Direct => binding_target(b, through_flow),
+                HomeRoute::Dead => continue,
+                HomeRoute::Through(route) if homes.contains(&route) => continue,
+                HomeRoute::Through(route) => {
+                    homes.push(route.clone());
+                    let mut target = Target::new(uri_of(aor)).with_path(vec![route]);
+                    target.q = b.q;
+                    target
+                }
+            };
             if first(b) {
                 picked.push(target);
             } else {
@@ -297,6 +314,40 @@ impl Service {
             }
         }
         (picked, others)
+    }
+
+    /// A request another node of the cluster sent here for a local user:
+    /// delivered down the flows this node holds (the other node reached
+    /// the rest itself). The peer authenticated the caller.
+    fn deliver_for_peer(&mut self, now: Now, ep: &mut impl TransactionLayer, incoming: Incoming) {
+        let Ok(aor) = Aor::from_uri(&incoming.request().uri()) else {
+            self.reply(now, ep, &incoming, StatusCode::NOT_FOUND);
+            return;
+        };
+        let mut targets = Vec::new();
+        for b in self.registrar.lookup(&aor, now.unix()) {
+            let through_flow = b.is_outbound_flow() || via_source(&b.contact, &b.source);
+            if through_flow && self.cluster.homed_here(b) {
+                targets.push(binding_target(b, true));
+            }
+        }
+        for t in &targets {
+            if let Some(hop) = t.next_hop {
+                self.contacts.learn(now.instant(), &t.uri, hop);
+            }
+        }
+        if targets.is_empty() {
+            tracing::debug!(%aor, "request from a peer node for a flow no longer here: 480");
+            self.reply(now, ep, &incoming, StatusCode::TEMPORARILY_UNAVAILABLE);
+            return;
+        }
+        if incoming.request().method() == &Method::Invite {
+            if let Some(call_id) = incoming.request().headers().call_id() {
+                self.cluster.relaying(call_id);
+            }
+        }
+        self.learn_dialog(now, &incoming);
+        self.forward(now, ep, incoming, targets.into_iter().collect());
     }
 
     /// The device an INVITE with Replaces (RFC 3891) must reach, when it
@@ -346,7 +397,7 @@ impl Service {
         // Addressed to the device's user: the call book (and so the busy
         // lamps) files the new call under her, not under the user whose
         // call was picked up.
-        if let Some(uri) = pickup.aor.as_ref().map(super::events::uri_of) {
+        if let Some(uri) = pickup.aor.as_ref().map(uri_of) {
             if let Ok(uri) = Uri::parse(&uri) {
                 incoming.request.set_uri(&uri);
             }
@@ -661,4 +712,14 @@ impl Service {
         let hop = if remote_route { None } else { known };
         self.proxy.on_ack(at, ep, request, source, hop);
     }
+}
+
+/// The target of a binding reached from this node: down its flow or to
+/// its source when `through_flow`, at its contact otherwise.
+fn binding_target(b: &Binding, through_flow: bool) -> Target {
+    let mut target = Target::from_binding(b);
+    if !through_flow {
+        target.next_hop = None;
+    }
+    target
 }

@@ -32,7 +32,7 @@ const COLUMNS: [&str; 16] = [
 
 /// Text columns sort bytewise, as in SQLite, whatever the database's
 /// locale.
-const SELECT_SQL: &str = "SELECT aor, contact, contact_header, q, expires_at, call_id, cseq, \
+pub(super) const SELECT_SQL: &str = "SELECT aor, contact, contact_header, q, expires_at, call_id, cseq, \
                           instance_id, reg_id, path, transport, remote_addr, local_addr, \
                           flow_token, user_agent, updated_unix FROM bindings";
 
@@ -104,7 +104,7 @@ impl BindingWriter {
     }
 }
 
-fn read_binding(row: &Row) -> Result<Option<Binding>, StoreError> {
+pub(super) fn read_binding(row: &Row) -> Result<Option<Binding>, StoreError> {
     RawBinding {
         aor: get(row, 0)?,
         contact: get(row, 1)?,

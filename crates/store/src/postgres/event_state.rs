@@ -34,7 +34,7 @@ const SUBSCRIPTION_COLUMNS: [&str; 16] = [
     "expires_unix",
     "version",
 ];
-const PUBLICATION_COLUMNS: [&str; 6] = [
+pub(super) const PUBLICATION_COLUMNS: [&str; 6] = [
     "etag",
     "aor",
     "event",
@@ -239,7 +239,7 @@ fn read_subscription(row: &Row) -> Result<SubscriptionRecord, StoreError> {
     .into_record()
 }
 
-fn read_publication(row: &Row) -> Result<PublicationRecord, StoreError> {
+pub(super) fn read_publication(row: &Row) -> Result<PublicationRecord, StoreError> {
     Ok(PublicationRecord {
         etag: get(row, 0)?,
         aor: get(row, 1)?,

@@ -17,6 +17,7 @@
 
 mod bindings;
 mod call_records;
+mod cluster_feed;
 mod dialogs;
 mod event_state;
 mod groups;
@@ -39,6 +40,8 @@ use crate::error::StoreError;
 use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
 use pool::{Connection, Pool};
 
+pub use cluster_feed::{ClusterFeed, ClusterFeedConfig, ClusterFeedHandle, NodeSession};
+
 /// Connections a [`PostgresStore`] opens at most unless told otherwise.
 pub const DEFAULT_POOL_SIZE: usize = 3;
 
@@ -60,7 +63,7 @@ const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(3);
 const KEEPALIVE_RETRIES: u32 = 3;
 
-/// `statement_timeout` of the sessions when the URL sets no `options`:
+/// `statement_timeout` of the sessions unless the URL's `options` set one:
 /// a statement stuck on the server (a lock held by another client) is
 /// cancelled rather than waited for without end.
 const STATEMENT_TIMEOUT: &str = "-c statement_timeout=30s";
@@ -105,9 +108,26 @@ impl PostgresStore {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub fn connect_with_pool(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        Self::connect_as(url, pool_size, None)
+    }
+
+    /// [`connect_with_pool`](Self::connect_with_pool) for a node of a
+    /// cluster: its sessions name it (the change log and the bindings'
+    /// home node record it) and say whether the triggers NOTIFY.
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_as(
+        url: &str,
+        pool_size: usize,
+        session: Option<&NodeSession>,
+    ) -> Result<Self, StoreError> {
         let mut config = Config::from_str(url)
             .map_err(|err| StoreError::InvalidInput(format!("database URL: {err}")))?;
         bound_waits(&mut config);
+        if let Some(session) = session {
+            session.apply(&mut config);
+        }
         config.application_name("switchboard");
         let shown = shown_url(&config);
         let store = Self {
@@ -203,8 +223,15 @@ fn bound_waits(config: &mut Config) {
     if config.get_tcp_user_timeout().is_none() {
         config.tcp_user_timeout(DEAD_PEER_TIMEOUT);
     }
-    if config.get_options().is_none() {
-        config.options(STATEMENT_TIMEOUT);
+    match config.get_options() {
+        Some(theirs) if theirs.contains("statement_timeout") => {}
+        Some(theirs) if !theirs.is_empty() => {
+            let options = format!("{theirs} {STATEMENT_TIMEOUT}");
+            config.options(&options);
+        }
+        _ => {
+            config.options(STATEMENT_TIMEOUT);
+        }
     }
     config
         .keepalives(true)

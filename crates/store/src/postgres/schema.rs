@@ -164,6 +164,57 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );",
     // 8: the caller groups kept with each user (see the SQLite step).
     "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
+    // 9: the cluster (see the SQLite step). Triggers keep the change log
+    // in the SAME transaction as the change it announces, whoever writes
+    // (group commit, the admin API, `registrations`), and NOTIFY the other
+    // nodes at commit; the writing node names itself in its session
+    // (`switchboard.node`, set when it connects) and may turn the NOTIFY
+    // off (`switchboard.notify = off`: polling only). A binding written
+    // by a node is homed there (it holds the device's flow).
+    "CREATE TABLE nodes (
+        name            TEXT NOT NULL PRIMARY KEY,
+        sip_uri         TEXT NOT NULL,
+        admin_url       TEXT,
+        started_at      BIGINT NOT NULL,
+        heartbeat_at    BIGINT NOT NULL
+    );
+    ALTER TABLE bindings ADD COLUMN node TEXT;
+    CREATE TABLE cluster_changes (
+        seq             BIGSERIAL PRIMARY KEY,
+        kind            TEXT NOT NULL,
+        key             TEXT NOT NULL,
+        node            TEXT,
+        at              BIGINT NOT NULL
+    );
+    CREATE FUNCTION cluster_node() RETURNS TEXT LANGUAGE sql STABLE AS $$
+        SELECT NULLIF(current_setting('switchboard.node', true), '')
+    $$;
+    CREATE FUNCTION bindings_home() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.node := cluster_node();
+        RETURN NEW;
+    END
+    $$;
+    CREATE TRIGGER bindings_home BEFORE INSERT OR UPDATE ON bindings
+        FOR EACH ROW EXECUTE FUNCTION bindings_home();
+    CREATE FUNCTION cluster_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        changed TEXT;
+    BEGIN
+        IF TG_OP = 'DELETE' THEN changed := OLD.aor; ELSE changed := NEW.aor; END IF;
+        INSERT INTO cluster_changes (kind, key, node, at)
+            VALUES (TG_ARGV[0], changed, cluster_node(),
+                    (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT);
+        IF current_setting('switchboard.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM pg_notify('switchboard_changes', '');
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER bindings_changed AFTER INSERT OR UPDATE OR DELETE ON bindings
+        FOR EACH ROW EXECUTE FUNCTION cluster_change('bindings');
+    CREATE TRIGGER publications_changed AFTER INSERT OR UPDATE OR DELETE ON publications
+        FOR EACH ROW EXECUTE FUNCTION cluster_change('publications');",
 ];
 
 /// The schema version this build writes and reads.

@@ -161,6 +161,25 @@ const MIGRATIONS: &[&str] = &[
     // 8: the caller groups kept with each user (on top of the dial plan's
     // `[groups]`), names with `,` between, empty for none.
     "ALTER TABLE users ADD COLUMN groups TEXT NOT NULL DEFAULT '';",
+    // 9: the cluster (issue 14): the nodes sharing a database, each
+    // binding's home node (the one holding its flow), and the change log
+    // other nodes follow. A SQLite node is alone: the tables stay empty;
+    // they exist so that both back ends keep one numbering.
+    "CREATE TABLE nodes (
+        name            TEXT NOT NULL PRIMARY KEY,
+        sip_uri         TEXT NOT NULL,
+        admin_url       TEXT,
+        started_at      INTEGER NOT NULL,
+        heartbeat_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ALTER TABLE bindings ADD COLUMN node TEXT;
+    CREATE TABLE cluster_changes (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind            TEXT NOT NULL,
+        key             TEXT NOT NULL,
+        node            TEXT,
+        at              INTEGER NOT NULL
+    );",
 ];
 
 /// The schema version this build writes and reads.

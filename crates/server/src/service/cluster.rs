@@ -1,0 +1,160 @@
+//! What other nodes sharing the database changed, applied here
+//! ([`Service::apply_cluster`]): a user's bindings replaced in the
+//! location index (not written back: the store has them) with their
+//! watchers told as for a local REGISTER, a presentity's publications
+//! replaced with its watchers notified, and the node list (liveness, where
+//! each is reached) for home-node routing and the status.
+
+use switchboard_core::Now;
+
+use crate::bodies::RegEvent;
+use crate::cluster::{ClusterChange, HomedBinding, NodeState};
+use crate::events::PRESENCE;
+use crate::proxy::TransactionLayer;
+use crate::registrar::{Aor, Binding};
+use crate::storage::PublicationRecord;
+
+use super::Service;
+
+impl Service {
+    /// Names this node in the cluster (`None`: alone). Bindings read from
+    /// the store homed on this name are its own.
+    pub fn set_cluster_node(&mut self, name: Option<String>) {
+        self.cluster.set_this(name);
+    }
+
+    /// The cluster's nodes as of the latest heartbeat (empty when alone).
+    pub fn cluster_nodes(&self) -> &[NodeState] {
+        self.cluster.nodes()
+    }
+
+    /// This node's name in the cluster, if it runs in one.
+    pub fn cluster_node(&self) -> Option<&str> {
+        self.cluster.this()
+    }
+
+    /// A change another node made, read back from the store.
+    pub fn apply_cluster(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        change: ClusterChange,
+    ) {
+        self.clock = now;
+        match change {
+            ClusterChange::Bindings { aor, bindings } => {
+                self.cluster_bindings(now, ep, &aor, bindings);
+            }
+            ClusterChange::Publications { aor, publications } => {
+                self.cluster_publications(now, ep, &aor, publications);
+            }
+            ClusterChange::Nodes(nodes) => self.cluster.set_nodes(nodes),
+        }
+        self.drain_proxy(ep);
+    }
+
+    fn cluster_bindings(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        aor: &Aor,
+        bindings: Vec<HomedBinding>,
+    ) {
+        self.cluster.set_homes(aor, &bindings);
+        // This node's own bindings come back without their flows (the
+        // store keeps none: a reload after a reconnect): the flows held
+        // here stay.
+        let this = self.cluster.this().map(str::to_owned);
+        let held: Vec<Binding> = self
+            .registrar
+            .lookup(aor, 0)
+            .into_iter()
+            .filter(|b| b.source.flow.is_some())
+            .cloned()
+            .collect();
+        let after: Vec<Binding> = bindings
+            .into_iter()
+            .map(|homed| {
+                let mut binding = homed.binding;
+                let ours = this.is_some() && homed.home == this;
+                let same = held.iter().find(|old| {
+                    old.key == binding.key
+                        && old.source.remote == binding.source.remote
+                        && old.source.transport == binding.source.transport
+                });
+                if let (true, Some(old)) = (ours, same) {
+                    binding.source.flow = old.source.flow;
+                }
+                binding
+            })
+            .collect();
+        let before = self.registrar.replace(aor, after.clone());
+        let events = reg_events(now.unix(), &before, &after);
+        if events.is_empty() {
+            return;
+        }
+        let registered = events.iter().any(|(_, e)| *e == RegEvent::Registered);
+        if !self.events.subscriptions().is_empty() {
+            self.bindings_changed(now, ep, aor, &events);
+        }
+        if registered {
+            // Messages this node kept while the user had no device.
+            self.messages_registered(now, ep, aor);
+        }
+    }
+
+    fn cluster_publications(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        aor: &str,
+        publications: Vec<PublicationRecord>,
+    ) {
+        let old: Vec<String> = self
+            .events
+            .publications
+            .iter()
+            .filter(|p| p.aor == aor)
+            .map(|p| p.etag.clone())
+            .collect();
+        let unchanged = old.len() == publications.len()
+            && publications
+                .iter()
+                .all(|p| self.events.publications.get(&p.etag) == Some(p));
+        if unchanged {
+            return;
+        }
+        for etag in &old {
+            self.events.publications.remove(etag);
+        }
+        for publication in publications {
+            self.events.publications.put(publication);
+        }
+        self.notify_resource(now, ep, PRESENCE, aor);
+    }
+}
+
+/// What changed from `before` to `after` (one AOR's bindings) as reg
+/// events: a new contact `registered`, a changed one `refreshed`, a gone
+/// one `unregistered` (`expired` when its time ran out).
+fn reg_events(unix_now: u64, before: &[Binding], after: &[Binding]) -> Vec<(Binding, RegEvent)> {
+    let mut events = Vec::new();
+    for b in after.iter().filter(|b| !b.is_expired(unix_now)) {
+        match before.iter().find(|old| old.key == b.key) {
+            Some(old) if old == b => {}
+            Some(old) if !old.is_expired(unix_now) => events.push((b.clone(), RegEvent::Refreshed)),
+            _ => events.push((b.clone(), RegEvent::Registered)),
+        }
+    }
+    for old in before {
+        if !after.iter().any(|b| b.key == old.key) {
+            let event = if old.is_expired(unix_now) {
+                RegEvent::Expired
+            } else {
+                RegEvent::Unregistered
+            };
+            events.push((old.clone(), event));
+        }
+    }
+    events
+}

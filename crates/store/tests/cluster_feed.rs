@@ -1,0 +1,274 @@
+//! The cluster's change log and feed on a real PostgreSQL server (issue
+//! 14): a node's binding and publication writes are logged in their own
+//! transaction (a rolled-back one leaves nothing), named with the writing
+//! node, and another node's feed reports the new state of each changed
+//! key, while its own writes are not reported back. Skipped, with a
+//! message, when PostgreSQL is not installed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // a failed unwrap is the test failing
+
+#[allow(unused_macros, unused_imports)] // the shared helpers, not the backend test list
+mod common;
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::spec::Pg;
+use common::{aor, binding};
+use switchboard_server::cluster::ClusterChange;
+use switchboard_store::{
+    BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, EventStateStore, NodeSession,
+    PostgresStore, PublicationRecord, StateChange,
+};
+
+fn session(name: &str) -> NodeSession {
+    NodeSession::new(name, true).unwrap()
+}
+
+fn feed_config(url: &str, name: &str, notify: bool) -> ClusterFeedConfig {
+    ClusterFeedConfig {
+        url: url.to_owned(),
+        session: session(name),
+        sip_uri: format!("sip:127.0.0.1:{}", 5000 + name.len()),
+        admin_url: None,
+        notify,
+        // Long with LISTEN: a change that arrives sooner came by NOTIFY.
+        poll_interval: if notify {
+            Duration::from_secs(30)
+        } else {
+            Duration::from_millis(100)
+        },
+        heartbeat: Duration::from_millis(200),
+    }
+}
+
+/// The next change that is not a node list.
+fn next_change(rx: &mpsc::Receiver<ClusterChange>, within: Duration) -> Option<ClusterChange> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(ClusterChange::Nodes(_)) => {}
+            Ok(other) => return Some(other),
+            Err(_) => return None,
+        }
+    }
+}
+
+#[test]
+fn changes_are_logged_with_their_transaction_and_node() {
+    let Some(pg) = Pg::new() else { return };
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let alice = "sip:alice@example.com";
+    let good = binding(alice, "sip:alice@192.0.2.1:5060", 300);
+    a.apply(&[BindingChange::Upsert(good.clone())]).unwrap();
+    // A change rolled back leaves no log row.
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    let mut tx = client.transaction().unwrap();
+    assert_eq!(tx.execute("UPDATE bindings SET q = q + 1", &[]).unwrap(), 1);
+    tx.rollback().unwrap();
+    let rows = client
+        .query(
+            "SELECT kind, key, node FROM cluster_changes ORDER BY seq",
+            &[],
+        )
+        .unwrap();
+    let logged: Vec<(String, String, Option<String>)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        logged,
+        vec![("bindings".into(), alice.into(), Some("a".into()))]
+    );
+    // The binding is homed on the node that wrote it.
+    let home: Option<String> = client
+        .query_one("SELECT node FROM bindings", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(home.as_deref(), Some("a"));
+    // A removal by a store that names no node is logged without one.
+    let anonymous = PostgresStore::connect(&pg.0).unwrap();
+    anonymous
+        .apply(&[BindingChange::Remove {
+            aor: aor(alice),
+            key: good.key.clone(),
+            reason: switchboard_server::registrar::RemoveReason::Unregistered,
+        }])
+        .unwrap();
+    let last: Option<String> = client
+        .query_one(
+            "SELECT node FROM cluster_changes ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(last, None);
+}
+
+fn feed_reports_other_nodes_changes(notify: bool) {
+    let Some(pg) = Pg::new() else { return };
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let alice = "sip:alice@example.com";
+    // Written before B's feed connects: part of the state B loads.
+    a.apply(&[BindingChange::Upsert(binding(
+        alice,
+        "sip:alice@192.0.2.1",
+        1,
+    ))])
+    .unwrap();
+    let feed = ClusterFeed::connect(feed_config(&pg.0, "b", notify)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let handle = feed
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    // The feed starts with the whole location, each binding's home with
+    // it, then the node list.
+    let within = Duration::from_secs(5);
+    let mut loaded = Vec::new();
+    loop {
+        match rx.recv_timeout(within).unwrap() {
+            ClusterChange::Nodes(_) => break,
+            other => loaded.push(other),
+        }
+    }
+    match loaded.as_slice() {
+        [ClusterChange::Bindings { aor: got, bindings }] => {
+            assert_eq!(got, &aor(alice));
+            assert_eq!(bindings.len(), 1);
+            assert_eq!(bindings[0].home.as_deref(), Some("a"));
+        }
+        other => panic!("expected alice's binding at start, got {other:?}"),
+    }
+    let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
+    // B's own write is not reported back to B.
+    b.apply(&[BindingChange::Upsert(binding(
+        "sip:carol@example.com",
+        "sip:carol@192.0.2.3",
+        3,
+    ))])
+    .unwrap();
+    let second = binding(alice, "sip:alice@192.0.2.2;transport=tcp", 2);
+    a.apply(&[BindingChange::Upsert(second.clone())]).unwrap();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Bindings { aor: got, bindings }) => {
+            assert_eq!(got, aor(alice));
+            assert_eq!(bindings.len(), 2, "the AOR's whole state: {bindings:?}");
+            assert!(bindings.iter().all(|b| b.home.as_deref() == Some("a")));
+            assert!(bindings.iter().any(|b| b.binding.contact == second.contact));
+        }
+        other => panic!("expected alice's bindings, got {other:?}"),
+    }
+    let record = PublicationRecord {
+        etag: "e1".into(),
+        aor: alice.into(),
+        event: "presence".into(),
+        content_type: "application/pidf+xml".into(),
+        body: "<presence/>".into(),
+        expires_unix: u64::MAX / 4,
+    };
+    a.apply_state(&[StateChange::PutPublication(record.clone())])
+        .unwrap();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Publications { aor, publications }) => {
+            assert_eq!(aor, alice);
+            assert_eq!(publications, vec![record]);
+        }
+        other => panic!("expected alice's publications, got {other:?}"),
+    }
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+    // The heartbeat lists the feed's node, alive.
+    let nodes = loop {
+        if let ClusterChange::Nodes(nodes) = rx.recv_timeout(within).unwrap() {
+            break nodes;
+        }
+    };
+    assert!(nodes.iter().any(|n| n.name == "b" && n.alive), "{nodes:?}");
+    handle.stop();
+}
+
+#[test]
+fn the_feed_reports_what_other_nodes_change_by_notify() {
+    feed_reports_other_nodes_changes(true);
+}
+
+#[test]
+fn the_feed_reports_what_other_nodes_change_by_polling() {
+    feed_reports_other_nodes_changes(false);
+}
+
+#[test]
+fn a_node_that_stops_beating_is_dead() {
+    let Some(pg) = Pg::new() else { return };
+    // The schema first (the feed follows a store already opened).
+    drop(PostgresStore::connect(&pg.0).unwrap());
+    let mut gone = ClusterFeed::connect(feed_config(&pg.0, "gone", true)).unwrap();
+    assert!(
+        gone.nodes()
+            .unwrap()
+            .iter()
+            .any(|n| n.name == "gone" && n.alive)
+    );
+    drop(gone);
+    std::thread::sleep(Duration::from_millis(700));
+    let mut here = ClusterFeed::connect(feed_config(&pg.0, "here", true)).unwrap();
+    let nodes = here.nodes().unwrap();
+    let gone = nodes.iter().find(|n| n.name == "gone").unwrap();
+    assert!(!gone.alive, "three heartbeats missed: {nodes:?}");
+    assert!(nodes.iter().any(|n| n.name == "here" && n.alive));
+}
+
+#[test]
+fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
+    let Some(mut server) = switchboard_testsupport::Postgres::start() else {
+        return;
+    };
+    let url = server.create_database();
+    drop(PostgresStore::connect(&url).unwrap());
+    let mut config = feed_config(&url, "b", true);
+    config.poll_interval = Duration::from_millis(200);
+    let (tx, rx) = mpsc::channel();
+    let handle = ClusterFeed::connect(config)
+        .unwrap()
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    let within = Duration::from_secs(15);
+    // The start: an empty location, then the node list.
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+
+    server.restart();
+    // Written by A once the database is back, before B's feed is: B's
+    // feed finds it by reading the whole location again.
+    let a = PostgresStore::connect_as(&url, 1, Some(&session("a"))).unwrap();
+    let alice = "sip:alice@example.com";
+    a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
+        .unwrap();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Bindings { aor: got, bindings }) => {
+            assert_eq!(got, aor(alice));
+            assert_eq!(bindings.len(), 1);
+        }
+        other => panic!("expected alice's bindings after the restart, got {other:?}"),
+    }
+    // And it follows the log again.
+    let bob = "sip:bob@example.com";
+    a.apply(&[BindingChange::Upsert(binding(bob, "sip:bob@192.0.2.2", 2))])
+        .unwrap();
+    let mut bob_seen = false;
+    while let Some(change) = next_change(&rx, within) {
+        if matches!(&change, ClusterChange::Bindings { aor: got, .. } if *got == aor(bob)) {
+            bob_seen = true;
+            break;
+        }
+    }
+    assert!(bob_seen, "bob's binding reported after the reconnect");
+    handle.stop();
+}
