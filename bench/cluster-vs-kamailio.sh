@@ -14,20 +14,20 @@
 #                                [--users 1000] [--hold-ms 1000] [--bench DIR]
 #
 # Each setup gets the same fixed-rate register run (bench.sh --scenario
-# register over the users in turn) and call run (uac_call.xml; the callees
-# registered first by a register run that is not measured, then
-# bench.sh --no-prereg). PostgreSQL is this script's own (initdb in the
+# register over the users in turn) and call run (uac_call.xml, bench.sh
+# --no-prereg). PostgreSQL is this script's own (initdb in the
 # work directory, a free loopback port, fsync and synchronous_commit on as
 # SQLite's synchronous=FULL), so its processes' CPU is measured apart from
 # the nodes': node_ms/op is the Switchboard processes' CPU per successful
 # registration or call, pg_ms/op PostgreSQL's (postmaster and backends),
 # total_ms/op both. One line per setup and scenario, then a table.
 #
-# The nodes of pg2 share the database but not their memory unless the
-# cluster (issue 14, `[cluster]`) is configured: set CLUSTER_TOML_A and
-# CLUSTER_TOML_B to each node's `[cluster]` section. Without it each node
-# serves the callees registered through itself (each bench.sh registers its
-# own), which is what a load balancer keeping users on one node gives.
+# The nodes of pg2 are a cluster (`[cluster] node` bench-a and bench-b):
+# the callees are registered through the first node only, and calls come
+# in through both (the second finds them in the shared location). Every
+# call run's callees are one SIPp UAS (127.0.0.1:6510) of this script's,
+# registered before the run; the register run's own contacts are removed
+# first, so that no call forks.
 #
 # Needs the release binary (cargo build --release -p switchboard;
 # SWITCHBOARD_BIN overrides), sipp, kamailio, PostgreSQL (Debian's
@@ -205,21 +205,42 @@ measure() {
 	}' | tee -a "$RESULTS"
 }
 
-# run SETUP PG TARGET:PID...: the register run, then the callees'
-# registration (not measured) and the call run.
+# register TARGET PORT_BASE EXPIRES: every user registered through TARGET
+# (not measured) with the contact 127.0.0.1:PORT_BASE+10 (EXPIRES 0: that
+# contact removed).
+register() {
+	"$BENCH/bench.sh" --target "$1" --quiet --scenario register --rate 500 \
+		--count "$USERS" --users "$USERS" --port-base "$2" --expires "$3" >/dev/null
+}
+
+# The callees' phone: one SIPp UAS on 127.0.0.1:6510 for every call run,
+# whichever node or bench.sh the call comes through.
+uas_start() {
+	mkdir -p "$WORK/uas"
+	(cd "$WORK/uas" && exec sipp -sf "$BENCH/uas_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
+		-p 6510 -cp 6511 -mp 6514 -t u1 -nostdin -bind_local -buff_size 4194304 \
+		-key domain 127.0.0.1 -watchdog_minor_threshold 2000 -watchdog_major_threshold 10000 \
+		-watchdog_major_maxtriggers 1000 -watchdog_minor_maxtriggers 100000 \
+		-timeout 3600s >"$WORK/uas/screen" 2>&1 </dev/null) &
+	UAS_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $UAS_PID"
+}
+
+# run SETUP PG TARGET:PID...: the register run; then the callees'
+# contacts moved to the one UAS (the register run's contacts removed
+# through each target, every callee registered through the first: not
+# measured) and the call run.
 run() {
 	local setup="$1" with_pg="$2"
 	shift 2
 	measure "$setup" register "$with_pg" "$@" -- --rate "$REG_RATE" --count "$REG_COUNT" --users "$USERS"
-	sleep 2
 	local i=0 t
 	for t in "$@"; do
-		# Every callee registered through each target, to its bench.sh's
-		# UAS port (port base + 10).
-		"$BENCH/bench.sh" --target "${t%:*}" --quiet --scenario register --rate 500 \
-			--count "$USERS" --users "$USERS" --port-base $((6100 + 100 * i)) >/dev/null
+		register "${t%:*}" $((6100 + 100 * i)) 0
 		i=$((i + 1))
 	done
+	t="$1"
+	register "${t%:*}" 6500 3600
 	sleep 1
 	measure "$setup" call "$with_pg" "$@" -- --rate "$CALL_RATE" --count "$CALL_COUNT" \
 		--users "$USERS" --hold-ms "$HOLD_MS" --no-prereg
@@ -234,11 +255,14 @@ PG1_PID="$(node pg1 5064 "[store]
 url = \"$(pg_url one)\"")"
 PG2A_PID="$(node pg2a 5066 "[store]
 url = \"$(pg_url two)\"
-${CLUSTER_TOML_A:-}")"
+[cluster]
+node = \"bench-a\"")"
 PG2B_PID="$(node pg2b 5068 "[store]
 url = \"$(pg_url two)\"
-${CLUSTER_TOML_B:-}")"
+[cluster]
+node = \"bench-b\"")"
 EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
+uas_start
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $NF }') on 127.0.0.1:$PG_PORT (pid $PG_PID);" \
 	"nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
 
