@@ -197,6 +197,26 @@ fn serve_on_postgres_stops_cleanly_on_sigterm() {
     );
 }
 
+#[test]
+fn serve_on_postgres_writes_its_pid_file_for_route_reload() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = serve(&data, &url, None);
+    // The data directory holds nothing else on PostgreSQL: serve makes it.
+    let pid = std::fs::read_to_string(data.join("switchboard.pid")).unwrap_or_default();
+    assert_eq!(
+        pid.trim(),
+        server.process().id().to_string(),
+        "{}",
+        server.log_text()
+    );
+    server.process().signal("TERM");
+    server.process().expect_exit(WAIT);
+    assert!(!data.join("switchboard.pid").exists());
+}
+
 /// `POST path` with `json` to the admin API at `api`: the status code.
 fn post_json(api: SocketAddr, token: &str, path: &str, json: &str) -> u16 {
     let mut tcp = TcpStream::connect_timeout(&api, WAIT).unwrap();

@@ -249,8 +249,12 @@ fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
     // feed finds it by reading the whole location again.
     let a = PostgresStore::connect_as(&url, 1, Some(&session("a"))).unwrap();
     let alice = "sip:alice@example.com";
-    a.apply(&[BindingChange::Upsert(binding(alice, "sip:alice@192.0.2.1", 1))])
-        .unwrap();
+    a.apply(&[BindingChange::Upsert(binding(
+        alice,
+        "sip:alice@192.0.2.1",
+        1,
+    ))])
+    .unwrap();
     match next_change(&rx, within) {
         Some(ClusterChange::Bindings { aor: got, bindings }) => {
             assert_eq!(got, aor(alice));
