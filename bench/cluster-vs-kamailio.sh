@@ -263,7 +263,7 @@ url = \"$(pg_url two)\"
 node = \"bench-b\"")"
 EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
 uas_start
-echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $NF }') on 127.0.0.1:$PG_PORT (pid $PG_PID);" \
+echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT (pid $PG_PID);" \
 	"nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
 
 run kamailio 0 127.0.0.1:5060:"$KPID"
