@@ -71,8 +71,10 @@ TOML
 bench_serve() {
 	"$BIN" serve --config "$1.toml" > "$1.log" 2>&1 &
 	local pid=$!
-	for _ in $(seq 50); do grep -q ready "$1.log" && break; sleep 0.1; done
-	grep -q ready "$1.log" || { cat "$1.log" >&2; kill "$pid" 2>/dev/null; exit 1; }
+	# Its own "serve: ready" line: on PostgreSQL a notice ("relation ...
+	# already exists") also holds "ready".
+	for _ in $(seq 100); do grep -q 'serve: ready' "$1.log" && break; sleep 0.1; done
+	grep -q 'serve: ready' "$1.log" || { cat "$1.log" >&2; kill "$pid" 2>/dev/null; exit 1; }
 	echo "$pid"
 }
 

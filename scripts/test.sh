@@ -9,7 +9,8 @@
 #
 # Steps: rustfmt check; clippy with warnings denied; one release build of the
 # workspace; the tests in release mode (they reuse that build, so the tests
-# and the release binary come from one compilation); the benchmarks compiled
+# and the release binary come from one compilation), and the registrar and
+# proxy end-to-end suites again on PostgreSQL; the benchmarks compiled
 # but not run (timings are for `cargo bench`, never for tests); a short,
 # bounded fuzzing run (scripts/fuzz.sh) when that script exists.
 #
@@ -157,6 +158,18 @@ DONE+=(build)
 
 step test "cargo test --workspace --release"
 cargo test --workspace --release 2>&1 | tee "$TEST_LOG"
+DONE+=(test)
+
+# The registrar's and the proxy's end-to-end suites once more on the
+# PostgreSQL back end: testsupport gives every store command of the binary
+# (serve, user, registrations, ...) a database of its own on the test
+# binary's PostgreSQL. The release test binaries are built already
+# (--workspace, not -p: the same features, so the same binaries); this adds
+# well under a minute.
+POSTGRES_SUITES=(serve register_transports proxy_e2e interop proxy_interop)
+step test-postgres "SWITCHBOARD_TEST_STORE=postgres: ${POSTGRES_SUITES[*]}"
+SWITCHBOARD_TEST_STORE=postgres cargo test --workspace --release \
+    "${POSTGRES_SUITES[@]/#/--test=}" 2>&1 | tee -a "$TEST_LOG"
 # Add up every "test result: ok. N passed; M failed; ..." line (unit,
 # integration and doc tests).
 read -r PASSED FAILED < <(
@@ -167,7 +180,7 @@ if ((PASSED == 0)); then
     echo "cargo test ran no test" >&2
     exit 1
 fi
-DONE+=(test)
+DONE+=(test-postgres)
 
 if compgen -G "crates/*/benches/*.rs" >/dev/null; then
     step bench "cargo bench --workspace --no-run (compiled, not run)"

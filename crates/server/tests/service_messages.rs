@@ -155,6 +155,20 @@ fn accepted_only_once_stored_and_500_when_the_store_fails() {
 }
 
 #[test]
+fn a_message_kept_while_the_store_is_unreachable_gets_503_with_retry_after() {
+    let mut h = server();
+    let mut alice = alice();
+    h.save_reply = Reply::Unavailable;
+    h.authenticate(&mut alice, "alice-pw", |p| {
+        p.call(Method::Message, BOB).body("text/plain", "later")
+    });
+    let answer = h.final_response(&alice);
+    assert_eq!(answer.status().as_u16(), 503);
+    assert!(answer.headers().get(HeaderName::RetryAfter).is_some());
+    assert!(kept(&h).0.is_empty());
+}
+
+#[test]
 fn unknown_users_are_answered_as_before_and_foreign_callers_are_kept() {
     let mut h = server();
     let mut alice = alice();

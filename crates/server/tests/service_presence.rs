@@ -301,6 +301,22 @@ fn the_200_waits_for_the_store_and_a_failed_store_answers_500() {
 }
 
 #[test]
+fn subscribe_and_publish_get_503_with_retry_after_while_the_store_is_unreachable() {
+    let mut h = Server::new();
+    h.save_reply = Reply::Unavailable;
+    let mut watcher = bob();
+    let refused = subscribe(&mut h, &mut watcher, ALICE, "presence", 600);
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().get(HeaderName::RetryAfter).is_some());
+    assert_eq!(h.service.subscription_count(), 0);
+    let mut publisher = alice();
+    let body = pidf(ALICE, "t1", "open", "");
+    let refused = publish(&mut h, &mut publisher, None, 600, Some(&body));
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().get(HeaderName::RetryAfter).is_some());
+}
+
+#[test]
 fn expires_too_brief_is_423_too_long_is_capped() {
     let mut h = Server::new();
     let mut watcher = bob();

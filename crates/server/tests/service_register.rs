@@ -178,8 +178,14 @@ fn the_200_waits_for_the_store_and_a_failed_store_leaves_no_binding() {
 /// dave, added to the store a moment ago (not in memory yet), answers
 /// the challenge to his REGISTER while user lookups get no answer.
 fn dave_registers_while_lookups_hang(h: &mut Server) -> Phone {
+    dave_registers_while_lookups_get(h, Reply::Hold)
+}
+
+/// dave (not in memory yet) answers the challenge to his REGISTER while
+/// user lookups get `reply`.
+fn dave_registers_while_lookups_get(h: &mut Server, reply: Reply) -> Phone {
     h.set_user("dave", "dave-pw");
-    h.users_reply = Reply::Hold;
+    h.users_reply = reply;
     let mut dave = Phone::new("dave", "198.51.100.12:5060");
     let ch = challenge(h, &mut dave);
     let (name, value) = answer(
@@ -237,6 +243,16 @@ fn a_lookup_that_never_answers_gets_500_after_the_lookup_timeout() {
     // The late answer changes nothing.
     h.release();
     assert!(h.take(&dave).is_empty());
+}
+
+#[test]
+fn a_lookup_while_the_store_is_unreachable_gets_503_with_retry_after() {
+    let mut h = Server::new();
+    let dave = dave_registers_while_lookups_get(&mut h, Reply::Unavailable);
+    let resp = h.final_response(&dave);
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(resp.headers().get(HeaderName::RetryAfter).is_some());
+    assert!(h.store.is_empty());
 }
 
 #[test]

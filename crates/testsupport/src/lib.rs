@@ -14,7 +14,8 @@
 //!   scenario's `<log>` lines while it runs, a source loopback address),
 //!   [`Baresip`] (ctrl_tcp events, received-audio dumps), [`Linphonec`];
 //! - [`Postgres`]: a real PostgreSQL server in a temporary directory on a
-//!   loopback port, a database per test.
+//!   loopback port, a database per test; [`TestStore`]: the suites on
+//!   SQLite or, with `SWITCHBOARD_TEST_STORE=postgres`, on PostgreSQL.
 //!
 //! Everything stays on loopback (127.0.0.1; a peer of another network on
 //! 127.0.0.2); every wait is bounded.
@@ -35,6 +36,7 @@ mod postgres;
 mod process;
 mod server;
 mod sipp;
+mod store;
 mod wait;
 mod wav;
 
@@ -45,5 +47,6 @@ pub use postgres::{PG_USER, Postgres};
 pub use process::{Proc, Stream};
 pub use server::{DOMAIN, NO_RATE_LIMIT, Serve, Server, Switchboard, path_str, require, text};
 pub use sipp::{Sipp, SippProc, SippRun};
+pub use store::{STORE_ENV, TestStore};
 pub use wait::wait_for;
 pub use wav::{complete_wav_samples, tone_wav};

@@ -191,24 +191,33 @@ impl Postgres {
     /// A new empty database (its own name per call), as its URL.
     pub fn create_database(&self) -> String {
         let name = format!("t{}", self.databases.fetch_add(1, Ordering::Relaxed));
-        let out = Command::new(self.bin.join("createdb"))
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                PG_USER,
-            ])
-            .arg(&name)
+        let port = self.port.to_string();
+        self.client(
+            "createdb",
+            &["-h", "127.0.0.1", "-p", &port, "-U", PG_USER, &name],
+        );
+        self.url(&name)
+    }
+
+    /// Everything in the database at `url` as `pg_dump` writes it (plain
+    /// SQL): what a test searches for bytes that must never be stored.
+    pub fn dump(&self, url: &str) -> Vec<u8> {
+        self.client("pg_dump", &["--data-only", "-d", url])
+    }
+
+    /// Runs the client `program` of the installation with `args`, which
+    /// must succeed: its stdout.
+    fn client(&self, program: &str, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(self.bin.join(program))
+            .args(args)
             .output()
             .unwrap();
         assert!(
             out.status.success(),
-            "createdb {name}: {}",
+            "{program} {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        self.url(&name)
+        out.stdout
     }
 
     /// Stops the server (fast shutdown: sessions ended, data flushed) and

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::ports::free_port;
 use crate::process::{Proc, Stream};
+use crate::store::TestStore;
 use crate::wait::wait_for;
 
 /// The domain every test serves and registers in.
@@ -38,10 +39,14 @@ impl Switchboard {
         Self { bin: bin.into() }
     }
 
-    /// `switchboard args` without `RUST_LOG` (quiet), to be run.
+    /// `switchboard args` without `RUST_LOG` (quiet), to be run; a store
+    /// command gets the `--database` of the tests' store ([`TestStore`]).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.bin);
-        command.args(args).env_remove("RUST_LOG");
+        command
+            .args(args)
+            .args(TestStore::database_args(args))
+            .env_remove("RUST_LOG");
         command
     }
 
@@ -56,8 +61,8 @@ impl Switchboard {
     /// Starts `switchboard args` in the background with `RUST_LOG=info`
     /// (its log on stderr), as `name`.
     pub fn spawn(&self, name: &str, args: &[&str]) -> Proc {
-        let mut command = Command::new(&self.bin);
-        command.args(args).env("RUST_LOG", log_level());
+        let mut command = self.command(args);
+        command.env("RUST_LOG", log_level());
         Proc::spawn(name, command)
     }
 

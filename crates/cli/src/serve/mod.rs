@@ -495,7 +495,10 @@ struct PidFile(Option<PathBuf>);
 impl PidFile {
     fn write(data: &std::path::Path) -> Self {
         let path = data.join(PID_FILE);
-        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+        // On PostgreSQL no SQLite file creates the directory first.
+        let written = std::fs::create_dir_all(data)
+            .and_then(|()| std::fs::write(&path, format!("{}\n", std::process::id())));
+        match written {
             Ok(()) => Self(Some(path)),
             Err(e) => {
                 tracing::warn!(path = %path.display(), error = %e, "pid file not written: `route reload` cannot find this server");

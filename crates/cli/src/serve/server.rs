@@ -161,7 +161,7 @@ impl Server {
             Effect::LookupUser { id, name, domain } => {
                 let (users, done) = (Arc::clone(&self.users), self.done.clone());
                 tokio::task::spawn_blocking(move || {
-                    let result = users.get_user(&name, &domain).map_err(Into::into);
+                    let result = users.get_user(&name, &domain).map_err(effect_error);
                     done.send(Done::Completed(Completion::User { id, result }));
                 });
                 None

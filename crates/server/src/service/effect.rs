@@ -9,6 +9,8 @@
 
 use std::error::Error;
 
+use switchboard_proto::StatusCode;
+
 use crate::proxy::{NextHop, ResolveId};
 use crate::registrar::BindingChange;
 
@@ -25,6 +27,23 @@ pub type EffectError = Box<dyn Error + Send + Sync>;
 #[derive(Debug, thiserror::Error)]
 #[error("store unavailable: {0}")]
 pub struct StoreUnavailable(#[source] pub EffectError);
+
+/// `Retry-After` seconds of a request refused because the store failed.
+pub(crate) const STORE_RETRY_AFTER: &str = "5";
+
+impl StoreUnavailable {
+    /// The status of a request whose store write or lookup failed with
+    /// `error`: 503 when the store cannot be reached for now (the client
+    /// tries again after `Retry-After`; nothing about the request was
+    /// wrong), 500 for any other failure.
+    pub(crate) fn status_of(error: &EffectError) -> StatusCode {
+        if error.is::<Self>() {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::SERVER_INTERNAL_ERROR
+        }
+    }
+}
 
 /// Names one [`Effect::Store`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

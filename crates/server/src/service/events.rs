@@ -34,8 +34,11 @@ use crate::proxy::{Incoming, TransactionLayer};
 use crate::registrar::Aor;
 use crate::storage::{PublicationRecord, StateChange, StoredState};
 
+use super::effect::STORE_RETRY_AFTER;
 use super::users::Known;
-use super::{Effect, EffectError, Service, StoreId, Waiting, answer, answer_request};
+use super::{
+    Effect, EffectError, Service, StoreId, StoreUnavailable, Waiting, answer, answer_request,
+};
 
 /// CSeq numbers and document versions move on by this much at a restart:
 /// more than the NOTIFYs sent since the record was last stored.
@@ -341,25 +344,26 @@ impl Service {
         let Some(saving) = self.events.saving.remove(&id) else {
             return;
         };
+        // 503 when the store is unreachable for now, 500 otherwise.
+        let failed = result.as_ref().err().map(StoreUnavailable::status_of);
         if let Err(error) = &result {
             match &saving {
                 Saving::Background => {
                     tracing::warn!(%error, "storing event state failed (swept at the next start)");
                 }
-                _ => tracing::error!(%error, "storing event state failed: answering 500"),
+                _ => tracing::error!(%error, ?failed, "storing event state failed"),
             }
         }
-        let failed = result.is_err();
         match saving {
             Saving::Background => {}
             Saving::Subscribe { tx, request, .. }
             | Saving::Refresh { tx, request, .. }
             | Saving::Publish { tx, request, .. }
             | Saving::Unpublish { tx, request, .. }
-                if failed =>
+                if failed.is_some() =>
             {
-                let lines = [(HeaderName::RetryAfter, "5".to_owned())];
-                let status = StatusCode::SERVER_INTERNAL_ERROR;
+                let lines = [(HeaderName::RetryAfter, STORE_RETRY_AFTER.to_owned())];
+                let status = failed.unwrap_or(StatusCode::SERVER_INTERNAL_ERROR);
                 answer_request(now, ep, tx, &request, status, None, &lines);
             }
             Saving::Subscribe { tx, request, sub } => {

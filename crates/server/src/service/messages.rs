@@ -38,8 +38,9 @@ use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
 use super::events::uri_of;
+use super::effect::STORE_RETRY_AFTER;
 use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
-use super::{Effect, EffectError, Service, StoreId, answer};
+use super::{Effect, EffectError, Service, StoreId, StoreUnavailable, answer};
 
 /// Seconds a sender is asked to wait when the server's message store is
 /// full.
@@ -162,16 +163,12 @@ impl Service {
                     aor,
                     message,
                 } = *keeping;
-                tracing::error!(%aor, %error, "keeping an offline message failed: answering 500");
+                // 503 when the store is unreachable for now, 500 otherwise.
+                let status = StoreUnavailable::status_of(&error);
+                tracing::error!(%aor, %error, ?status, "keeping an offline message failed");
                 self.mailbox.not_stored(&aor, &message);
-                answer(
-                    now,
-                    ep,
-                    &incoming,
-                    StatusCode::SERVER_INTERNAL_ERROR,
-                    None,
-                    &[],
-                );
+                let lines = [(HeaderName::RetryAfter, STORE_RETRY_AFTER.to_owned())];
+                answer(now, ep, &incoming, status, None, &lines);
             }
             (Saving::Removal { count }, Ok(())) => {
                 tracing::debug!(

@@ -560,7 +560,8 @@ impl Service {
         for id in late {
             tracing::warn!("user lookup timed out: answering 500");
             if let Some(parked) = self.parked.remove(&id) {
-                self.fail_parked(now, ep, parked.waiting);
+                let status = StatusCode::SERVER_INTERNAL_ERROR;
+                self.fail_parked(now, ep, parked.waiting, status);
             }
         }
         self.drain_proxy(ep);
@@ -769,8 +770,9 @@ impl Service {
             }
             Ok(None) => self.users.mark_absent(&parked.name, &parked.domain),
             Err(error) => {
-                tracing::error!(%error, "user lookup failed: answering 500");
-                self.fail_parked(now, ep, parked.waiting);
+                let status = StoreUnavailable::status_of(&error);
+                tracing::error!(%error, ?status, "user lookup failed");
+                self.fail_parked(now, ep, parked.waiting, status);
                 return;
             }
         }
@@ -793,25 +795,23 @@ impl Service {
         }
     }
 
-    /// A parked request whose user could not be looked up: 500 with
-    /// Retry-After.
-    fn fail_parked(&mut self, now: Now, ep: &mut impl TransactionLayer, waiting: Waiting) {
+    /// A parked request whose user could not be looked up: `status` (500,
+    /// or 503 when the store is unreachable) with Retry-After.
+    fn fail_parked(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        waiting: Waiting,
+        status: StatusCode,
+    ) {
         let (tx, request) = match &waiting {
             Waiting::Register { tx, request, .. } => (*tx, request),
             Waiting::Relay { incoming, .. } | Waiting::NoDevice { incoming, .. } => {
                 (incoming.tx(), incoming.request())
             }
         };
-        let lines = [(HeaderName::RetryAfter, "5".to_owned())];
-        answer_request(
-            now,
-            ep,
-            tx,
-            request,
-            StatusCode::SERVER_INTERNAL_ERROR,
-            None,
-            &lines,
-        );
+        let lines = [(HeaderName::RetryAfter, effect::STORE_RETRY_AFTER.to_owned())];
+        answer_request(now, ep, tx, request, status, None, &lines);
     }
 
     // ----- housekeeping -----

@@ -825,12 +825,19 @@ impl Server {
 
     fn carry_out(&mut self, effect: Effect, reply: Reply) -> Completion {
         let failed = || -> Box<dyn std::error::Error + Send + Sync> { "the store is down".into() };
+        // The error of a failing reply: a plain one, or the store
+        // unreachable for now.
+        let error = match reply {
+            Reply::Fail => Some(failed()),
+            Reply::Unavailable => {
+                Some(Box::new(switchboard_server::service::StoreUnavailable(failed())) as _)
+            }
+            Reply::Now | Reply::Hold => None,
+        };
         match effect {
             Effect::Store { id, changes } => {
-                let result = if reply == Reply::Fail {
-                    Err(failed())
-                } else if reply == Reply::Unavailable {
-                    Err(Box::new(switchboard_server::service::StoreUnavailable(failed())) as _)
+                let result = if let Some(error) = error {
+                    Err(error)
                 } else {
                     self.store.extend(changes);
                     Ok(())
@@ -838,8 +845,8 @@ impl Server {
                 Completion::Stored { id, result }
             }
             Effect::Save { id, changes } => {
-                let result = if reply == Reply::Fail {
-                    Err(failed())
+                let result = if let Some(error) = error {
+                    Err(error)
                 } else {
                     self.saved.extend(changes);
                     Ok(())
@@ -847,8 +854,8 @@ impl Server {
                 Completion::Stored { id, result }
             }
             Effect::LookupUser { id, name, domain } => {
-                let result = if reply == Reply::Fail {
-                    Err(failed())
+                let result = if let Some(error) = error {
+                    Err(error)
                 } else {
                     Ok(self
                         .users

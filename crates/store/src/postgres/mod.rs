@@ -54,6 +54,23 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// How long opening a connection may take when the URL does not say.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long data sent may stay unacknowledged before the connection is
+/// given up (TCP_USER_TIMEOUT), and how long an idle connection goes
+/// unprobed (TCP keepalive, three probes `KEEPALIVE_INTERVAL` apart): a
+/// database host that vanished without a word (powered off, a network
+/// partition) fails the store's calls within seconds as
+/// [`StoreError::Unavailable`] (a REGISTER gets 503) instead of holding
+/// the store thread for the kernel's 15 minutes of retransmissions.
+const DEAD_PEER_TIMEOUT: Duration = Duration::from_secs(10);
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(3);
+const KEEPALIVE_RETRIES: u32 = 3;
+
+/// `statement_timeout` of the sessions unless the URL's `options` set one:
+/// a statement stuck on the server (a lock held by another client) is
+/// cancelled rather than waited for without end.
+const STATEMENT_TIMEOUT: &str = "-c statement_timeout=30s";
+
 /// The first pause before a retry; doubled each time.
 const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 
@@ -110,13 +127,10 @@ impl PostgresStore {
     ) -> Result<Self, StoreError> {
         let mut config = Config::from_str(url)
             .map_err(|err| StoreError::InvalidInput(format!("database URL: {err}")))?;
+        bound_waits(&mut config);
         if let Some(session) = session {
             session.apply(&mut config);
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(CONNECT_TIMEOUT);
-        }
-        config.keepalives(true);
         config.application_name("switchboard");
         let shown = shown_url(&config);
         let store = Self {
@@ -201,6 +215,32 @@ impl PostgresStore {
             }
         }
     }
+}
+
+/// Bounds every wait on the database that the URL does not bound itself
+/// (see [`DEAD_PEER_TIMEOUT`]).
+fn bound_waits(config: &mut Config) {
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(DEAD_PEER_TIMEOUT);
+    }
+    match config.get_options() {
+        Some(theirs) if theirs.contains("statement_timeout") => {}
+        Some(theirs) if !theirs.is_empty() => {
+            let options = format!("{theirs} {STATEMENT_TIMEOUT}");
+            config.options(&options);
+        }
+        _ => {
+            config.options(STATEMENT_TIMEOUT);
+        }
+    }
+    config
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
+        .keepalives_interval(KEEPALIVE_INTERVAL)
+        .keepalives_retries(KEEPALIVE_RETRIES);
 }
 
 /// `host:port/dbname` of `config`, for logs (never the password).

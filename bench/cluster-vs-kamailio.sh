@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# cluster-vs-kamailio.sh - registrations and calls of Switchboard on its
+# store back ends, with the reference Kamailio in the same run (issue 14):
+#
+#   kamailio     the reference (5060, 2 UDP workers, in-memory usrloc)
+#   sqlite       one node on its embedded SQLite (5062)
+#   pg1          one node on PostgreSQL (5064)
+#   pg2          two nodes on one PostgreSQL database (5066 and 5068), SIPp
+#                spread over both: two bench.sh at half the rate each, at
+#                once (port bases 6100 and 6200)
+#
+#   bench/cluster-vs-kamailio.sh [--reg-rate 500] [--reg-count 10000]
+#                                [--call-rate 100] [--call-count 2000]
+#                                [--users 1000] [--hold-ms 1000] [--bench DIR]
+#
+# Each setup gets the same fixed-rate register run (bench.sh --scenario
+# register over the users in turn) and call run (uac_call.xml, bench.sh
+# --no-prereg). PostgreSQL is this script's own (initdb in the
+# work directory, a free loopback port, fsync and synchronous_commit on as
+# SQLite's synchronous=FULL), so its processes' CPU is measured apart from
+# the nodes': node_ms/op is the Switchboard processes' CPU per successful
+# registration or call, pg_ms/op PostgreSQL's (postmaster and backends),
+# total_ms/op both. One line per setup and scenario, then a table.
+#
+# The nodes of pg2 are a cluster (`[cluster] node` bench-a and bench-b):
+# the callees are registered through the first node only, and calls come
+# in through both (the second finds them in the shared location). Every
+# call run's callees are one SIPp UAS (127.0.0.1:6510) of this script's,
+# registered before the run; the register run's own contacts are removed
+# first, so that no call forks.
+#
+# Needs the release binary (cargo build --release -p switchboard;
+# SWITCHBOARD_BIN overrides), sipp, kamailio, PostgreSQL (Debian's
+# postgresql: /usr/lib/postgresql/*/bin). One benchmark at a time on this
+# host: it waits while another kamailio or sipp runs.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
+REG_RATE=500
+REG_COUNT=10000
+CALL_RATE=100
+CALL_COUNT=2000
+USERS=1000
+HOLD_MS=1000
+while [ $# -gt 0 ]; do
+	case "$1" in
+		--reg-rate) REG_RATE="$2"; shift 2 ;;
+		--reg-count) REG_COUNT="$2"; shift 2 ;;
+		--call-rate) CALL_RATE="$2"; shift 2 ;;
+		--call-count) CALL_COUNT="$2"; shift 2 ;;
+		--users) USERS="$2"; shift 2 ;;
+		--hold-ms) HOLD_MS="$2"; shift 2 ;;
+		--bench) BENCH="$2"; shift 2 ;;
+		*) echo "usage: $0 [--reg-rate R] [--reg-count N] [--call-rate R] [--call-count N] [--users U] [--hold-ms MS] [--bench DIR]" >&2; exit 2 ;;
+	esac
+done
+
+. "$HERE/lib.sh"
+bench_require
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+[ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL not installed (apt-get install postgresql)" >&2; exit 2; }
+bench_wait_alone
+
+WORK="$(mktemp -d /tmp/sb-cluster-bench.XXXXXX)"
+chmod 755 "$WORK"
+PG_PID=""
+EXTRA_PIDS=""
+RESULTS="$WORK/results"
+
+pg_stop() {
+	[ -n "$PG_PID" ] || return 0
+	kill -INT "$PG_PID" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+	PG_PID=""
+}
+cleanup() { pg_stop; bench_stop; }
+trap cleanup EXIT
+
+# The processes of a tree and their CPU ticks (as bench.sh counts them).
+tree_pids() {
+	ps -e -o pid=,ppid= | awk -v r="$1" '
+		{ par[$1] = $2 }
+		END {
+			keep[r] = 1; changed = 1
+			while (changed) {
+				changed = 0
+				for (p in par) if (!(p in keep) && (par[p] in keep)) { keep[p] = 1; changed = 1 }
+			}
+			for (p in keep) print p
+		}'
+}
+tree_ticks() {
+	local p
+	for p in $(tree_pids "$1"); do
+		sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+	done | awk '{ s += $1 } END { print s + 0 }'
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# PostgreSQL as the postgres user when root (initdb refuses root).
+pg_as_owner() {
+	if [ "$(id -u)" = 0 ]; then
+		setpriv --reuid=postgres --regid=postgres --init-groups "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start() {
+	mkdir "$WORK/pg"
+	[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
+	pg_as_owner "$PG_BIN/initdb" -U switchboard -A trust -E UTF8 -D "$WORK/pg/data" >/dev/null
+	PG_PORT="$(free_port)"
+	pg_as_owner "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
+		-c listen_addresses=127.0.0.1 -c max_connections=50 >"$WORK/pg/log" 2>&1 &
+	PG_PID=$!
+	for _ in $(seq 100); do
+		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+		sleep 0.1
+	done
+	"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || { cat "$WORK/pg/log" >&2; exit 1; }
+	for db in one two; do
+		"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U switchboard "$db"
+	done
+}
+
+pg_url() { echo "postgres://switchboard@127.0.0.1:$PG_PORT/$1"; }
+
+# node NAME PORT [STORE_TOML]: starts a node on 127.0.0.1:PORT (admin API
+# off: four nodes run at once), prints its PID.
+node() {
+	bench_config "$2" "$WORK/$1" "admin = \"off\"
+${3:-}" >"$WORK/$1.toml"
+	bench_serve "$WORK/$1"
+}
+
+# The users, in the SQLite store and in both databases.
+users_csv() {
+	for ((i = 0; i < USERS; i++)); do
+		u=$(printf "user%04d" "$i")
+		echo "$u,pw-$u"
+	done >"$WORK/users.csv"
+	"$BIN" user import "$WORK/users.csv" --data "$WORK/sqlite" --domain 127.0.0.1 >/dev/null
+	for db in one two; do
+		"$BIN" user import "$WORK/users.csv" --database "$(pg_url "$db")" --domain 127.0.0.1 >/dev/null
+	done
+}
+
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
+
+# measure SETUP SCENARIO PG(0|1) TARGET:PID... -- bench.sh args: runs one
+# bench.sh per target at once (port bases 6100, 6200, ...), each at the
+# given rate and count divided by the number of targets; prints the
+# setup's line.
+measure() {
+	local setup="$1" scenario="$2" with_pg="$3"
+	shift 3
+	local targets=()
+	while [ "$1" != -- ]; do targets+=("$1"); shift; done
+	shift
+	local n=${#targets[@]} rate="" count="" args=() i
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			--rate) rate="$2"; shift 2 ;;
+			--count) count="$2"; shift 2 ;;
+			*) args+=("$1"); shift ;;
+		esac
+	done
+	local pg0=0
+	[ "$with_pg" = 1 ] && pg0="$(tree_ticks "$PG_PID")"
+	local pids=()
+	for ((i = 0; i < n; i++)); do
+		local t="${targets[$i]}"
+		"$BENCH/bench.sh" --target "${t%:*}" --server-pid "${t##*:}" --quiet \
+			--scenario "$scenario" --rate $((rate / n)) --count $((count / n)) \
+			--port-base $((6100 + 100 * i)) "${args[@]}" >"$WORK/run-$setup-$scenario-$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	local pg1=0
+	[ "$with_pg" = 1 ] && pg1="$(tree_ticks "$PG_PID")"
+	local ok=0 failed=0 cpu=0 cps=0 p99=0 line
+	for ((i = 0; i < n; i++)); do
+		line="$(cat "$WORK/run-$setup-$scenario-$i")"
+		ok=$((ok + $(field "$line" ok)))
+		failed=$((failed + $(field "$line" failed)))
+		cpu="$(awk -v a="$cpu" -v b="$(field "$line" server_cpu_s)" 'BEGIN { print a + b }')"
+		cps="$(awk -v a="$cps" -v b="$(field "$line" cps)" 'BEGIN { print a + b }')"
+		p99="$(awk -v a="$p99" -v b="$(field "$line" p99_ms)" 'BEGIN { print (b > a) ? b : a }')"
+	done
+	local pg_s
+	pg_s="$(awk -v a="$pg0" -v b="$pg1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')"
+	awk -v setup="$setup" -v sc="$scenario" -v rate="$rate" -v ok="$ok" -v failed="$failed" \
+		-v cps="$cps" -v p99="$p99" -v cpu="$cpu" -v pg="$pg_s" -v with_pg="$with_pg" 'BEGIN {
+		node = (ok > 0) ? 1000 * cpu / ok : 0
+		pgop = (ok > 0) ? 1000 * pg / ok : 0
+		printf "setup=%s scenario=%s rate=%s ok=%d failed=%d per_s=%.1f p99_ms=%.2f node_cpu_s=%.2f node_ms_per_op=%.3f pg_cpu_s=%s pg_ms_per_op=%s total_ms_per_op=%.3f\n",
+			setup, sc, rate, ok, failed, cps, p99, cpu, node,
+			with_pg ? pg : "na", with_pg ? sprintf("%.3f", pgop) : "na", node + pgop
+	}' | tee -a "$RESULTS"
+}
+
+# register TARGET PORT_BASE EXPIRES: every user registered through TARGET
+# (not measured) with the contact 127.0.0.1:PORT_BASE+10 (EXPIRES 0: that
+# contact removed).
+register() {
+	"$BENCH/bench.sh" --target "$1" --quiet --scenario register --rate 500 \
+		--count "$USERS" --users "$USERS" --port-base "$2" --expires "$3" >/dev/null
+}
+
+# The callees' phone: one SIPp UAS on 127.0.0.1:6510 for every call run,
+# whichever node or bench.sh the call comes through.
+uas_start() {
+	mkdir -p "$WORK/uas"
+	(cd "$WORK/uas" && exec sipp -sf "$BENCH/uas_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
+		-p 6510 -cp 6511 -mp 6514 -t u1 -nostdin -bind_local -buff_size 4194304 \
+		-key domain 127.0.0.1 -watchdog_minor_threshold 2000 -watchdog_major_threshold 10000 \
+		-watchdog_major_maxtriggers 1000 -watchdog_minor_maxtriggers 100000 \
+		-timeout 3600s >"$WORK/uas/screen" 2>&1 </dev/null) &
+	UAS_PID=$!
+	EXTRA_PIDS="$EXTRA_PIDS $UAS_PID"
+}
+
+# run SETUP PG TARGET:PID...: the register run; then the callees'
+# contacts moved to the one UAS (the register run's contacts removed
+# through each target, every callee registered through the first: not
+# measured) and the call run.
+run() {
+	local setup="$1" with_pg="$2"
+	shift 2
+	measure "$setup" register "$with_pg" "$@" -- --rate "$REG_RATE" --count "$REG_COUNT" --users "$USERS"
+	local i=0 t
+	for t in "$@"; do
+		register "${t%:*}" $((6100 + 100 * i)) 0
+		i=$((i + 1))
+	done
+	t="$1"
+	register "${t%:*}" 6500 3600
+	sleep 1
+	measure "$setup" call "$with_pg" "$@" -- --rate "$CALL_RATE" --count "$CALL_COUNT" \
+		--users "$USERS" --hold-ms "$HOLD_MS" --no-prereg
+	sleep 2
+}
+
+pg_start
+users_csv
+KPID=$("$(kamailio_run)" --port 5060 --children 2 --users "$USERS" | tail -1)
+SQLITE_PID="$(node sqlite 5062)"
+PG1_PID="$(node pg1 5064 "[store]
+url = \"$(pg_url one)\"")"
+PG2A_PID="$(node pg2a 5066 "[store]
+url = \"$(pg_url two)\"
+[cluster]
+node = \"bench-a\"")"
+PG2B_PID="$(node pg2b 5068 "[store]
+url = \"$(pg_url two)\"
+[cluster]
+node = \"bench-b\"")"
+EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
+uas_start
+echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT (pid $PG_PID);" \
+	"nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
+
+run kamailio 0 127.0.0.1:5060:"$KPID"
+run sqlite 0 127.0.0.1:5062:"$SQLITE_PID"
+run pg1 1 127.0.0.1:5064:"$PG1_PID"
+run pg2 1 127.0.0.1:5066:"$PG2A_PID" 127.0.0.1:5068:"$PG2B_PID"
+
+echo
+awk '
+	{ delete f; for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] } }
+	NR == 1 { printf "| setup | scenario | rate | ok | failed | per s | p99 ms | node ms/op | pg ms/op | total ms/op |\n|---|---|---|---|---|---|---|---|---|---|\n" }
+	{ printf "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", f["setup"], f["scenario"], f["rate"], f["ok"], f["failed"], f["per_s"], f["p99_ms"], f["node_ms_per_op"], f["pg_ms_per_op"], f["total_ms_per_op"] }
+' "$RESULTS"
