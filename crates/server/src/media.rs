@@ -21,7 +21,8 @@ use rand_core::RngCore;
 use switchboard_proto::sdp::SessionDescription;
 use switchboard_relay::anchor::{anchor, leg_offer, webrtc_answer_matching, webrtc_to_plain};
 use switchboard_relay::{
-    Allocation, LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side, StreamOffer,
+    Allocation, LegMedia, LegOffer, Relay, RelayError, RelayEvent, SessionId, SessionStats, Side,
+    StreamOffer,
 };
 pub use switchboard_relay::{RelayConfig, Transmit};
 

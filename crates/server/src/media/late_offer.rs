@@ -8,8 +8,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use switchboard_relay::{LegMedia, Side};
 use switchboard_relay::anchor::leg_offer;
+use switchboard_relay::{LegMedia, Side};
 
 use super::{MediaPolicy, MediaRelay, Opening, parse, pending_like};
 

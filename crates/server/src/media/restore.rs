@@ -57,7 +57,10 @@ impl MediaRelay {
         };
         // A browser's leg lived in its DTLS association, gone with the
         // process: such a call is ended, not left with one-way audio.
-        if [&caller, &callee].iter().any(|leg| leg.media == LegMedia::WebRtc) {
+        if [&caller, &callee]
+            .iter()
+            .any(|leg| leg.media == LegMedia::WebRtc)
+        {
             tracing::warn!(call_id, "relayed call with a browser: not taken back");
             return false;
         }

@@ -37,8 +37,8 @@ use crate::storage::{StateChange, StoredMessage};
 use crate::util::http_date;
 
 use super::contacts::{hop_of, via_source};
-use super::events::uri_of;
 use super::effect::STORE_RETRY_AFTER;
+use super::events::uri_of;
 use super::mailbox::{Answer, Keeping, Outcome, Refusal, Saving};
 use super::{Effect, EffectError, Service, StoreId, StoreUnavailable, answer};
 
