@@ -102,21 +102,19 @@ free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# PostgreSQL as the postgres user when root (initdb refuses root).
-pg_as_owner() {
-	if [ "$(id -u)" = 0 ]; then
-		setpriv --reuid=postgres --regid=postgres --init-groups "$@"
-	else
-		"$@"
-	fi
-}
+# PostgreSQL as the postgres user when root (initdb refuses root);
+# setpriv execs, so a program started with it keeps its PID.
+AS_OWNER=()
+[ "$(id -u)" = 0 ] && AS_OWNER=(setpriv --reuid=postgres --regid=postgres --init-groups)
 
 pg_start() {
 	mkdir "$WORK/pg"
 	[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
-	pg_as_owner "$PG_BIN/initdb" -U switchboard -A trust -E UTF8 -D "$WORK/pg/data" >/dev/null
+	"${AS_OWNER[@]}" "$PG_BIN/initdb" -U switchboard -A trust -E UTF8 -D "$WORK/pg/data" >/dev/null
 	PG_PORT="$(free_port)"
-	pg_as_owner "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
+	# A simple command in the background (no function, no subshell): $! is
+	# the postmaster itself, which pg_stop signals.
+	"${AS_OWNER[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
 		-c listen_addresses=127.0.0.1 -c max_connections=50 >"$WORK/pg/log" 2>&1 &
 	PG_PID=$!
 	for _ in $(seq 100); do

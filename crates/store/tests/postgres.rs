@@ -51,6 +51,16 @@ common::backend_tests!(Pg::new();
 );
 
 #[test]
+fn migrations_are_not_cut_short_by_the_sessions_statement_timeout() {
+    let Some(pg) = Pg::new() else { return };
+    // A statement timeout (the URL's, kept over the store's 30 s) far
+    // below what creating the schema takes: the migrations, and the wait
+    // for another node's, run without one.
+    let url = format!("{}?options=-c%20statement_timeout%3D1", pg.0);
+    PostgresStore::connect(&url).unwrap();
+}
+
+#[test]
 fn the_schema_is_created_once_and_a_newer_one_is_refused() {
     let Some(pg) = Pg::new() else { return };
     // Two nodes opening a new database at once: one migrates, both work.

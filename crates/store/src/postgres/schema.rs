@@ -259,6 +259,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
     let mut found = None;
     loop {
         let mut tx = conn.client.transaction().map_err(classify)?;
+        // No statement timeout here: a migration of a large table, or the
+        // wait for another node's, takes as long as it takes.
+        tx.batch_execute("SET LOCAL statement_timeout = 0")
+            .map_err(classify)?;
         let version = current_version(&mut tx)?;
         let first = *found.get_or_insert(version);
         if version > SCHEMA_VERSION {
