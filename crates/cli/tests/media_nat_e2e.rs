@@ -28,7 +28,8 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use common::media::{
-    assert_heard, audio_ports, connection_addresses, free_port_block, is_tone, metric, seconds,
+    assert_heard_any_second, audio_ports, connection_addresses, free_port_block, is_tone, metric,
+    seconds,
 };
 use common::nat::{NatLab, Site};
 use common::*;
@@ -219,8 +220,8 @@ fn talk_through_the_relay(mediaenc: Option<&str>) {
         metrics(call.admin)
     );
     call.hang_up();
-    assert_heard(&call.alice, BOB_HZ);
-    assert_heard(&call.bob, ALICE_HZ);
+    assert_heard_any_second(&call.alice, BOB_HZ);
+    assert_heard_any_second(&call.bob, ALICE_HZ);
     assert!(
         wait_for(s(5), || metric(call.admin, "switchboard_relay_sessions")
             == 0),
@@ -359,7 +360,7 @@ fn hold_and_resume_pass_the_relay_and_hold_outlives_the_media_timeout() {
             "{name} received {received} packets, {relayed_before_resume} relayed before resume"
         );
     }
-    assert_heard(&call.alice, BOB_HZ);
-    assert_heard(&call.bob, ALICE_HZ);
+    assert_heard_any_second(&call.alice, BOB_HZ);
+    assert_heard_any_second(&call.bob, ALICE_HZ);
     assert_eq!(metric(call.admin, media_timeouts), 0);
 }

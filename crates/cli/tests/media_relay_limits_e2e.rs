@@ -26,7 +26,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::media::{assert_heard, audio_ports, free_port_block, metric};
+use common::media::{assert_heard_any_second, audio_ports, free_port_block, metric};
 use common::*;
 
 fn s(n: u64) -> Duration {
@@ -148,8 +148,8 @@ fn a_full_relay_refuses_the_second_call_cleanly_and_takes_one_again_later() {
     );
     alice.command("hangup", "");
     assert!(bob.wait_event("CALL_CLOSED", s(10)), "{}", bob.report());
-    assert_heard(&alice, 1000.0);
-    assert_heard(&bob, 440.0);
+    assert_heard_any_second(&alice, 1000.0);
+    assert_heard_any_second(&bob, 440.0);
     assert!(
         wait_for(s(5), || metric(admin, "switchboard_relay_sessions") == 0),
         "the first call's session outlived it"
@@ -166,8 +166,8 @@ fn a_full_relay_refuses_the_second_call_cleanly_and_takes_one_again_later() {
     std::thread::sleep(s(2));
     carol.command("hangup", "");
     assert!(dave.wait_event("CALL_CLOSED", s(10)), "{}", dave.report());
-    assert_heard(&carol, 1300.0);
-    assert_heard(&dave, 700.0);
+    assert_heard_any_second(&carol, 1300.0);
+    assert_heard_any_second(&dave, 700.0);
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 
-use super::{Baresip, metrics};
+use super::Baresip;
+pub use super::metric;
 
 /// One second of audio at 8 kHz.
 const SECOND: usize = 8_000;
@@ -43,18 +44,6 @@ pub fn free_port_block(ip: IpAddr, size: u16) -> RangeInclusive<u16> {
 /// The most ports [`free_port_block`] gives.
 pub const SLOT: u16 = 40;
 
-/// The value of the metric line starting with `name ` (no labels), or
-/// `name{labels} ` when `name` holds them.
-pub fn metric(admin: SocketAddr, name: &str) -> u64 {
-    let text = metrics(admin);
-    text.lines()
-        .find_map(|line| line.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// The audio ports of the `m=audio` lines in a phone's SIP trace.
 pub fn audio_ports(log: &str) -> Vec<u16> {
     log.lines()
@@ -87,7 +76,7 @@ pub fn is_tone((freq, level): (f32, f32), hz: f32) -> bool {
 
 /// The phone's whole call (its dump complete: the call is over) held at
 /// least one second of the `hz` tone.
-pub fn assert_heard(phone: &Baresip, hz: f32) {
+pub fn assert_heard_any_second(phone: &Baresip, hz: f32) {
     let heard = seconds(&phone.wait_received_audio(Duration::from_secs(10)));
     assert!(
         heard.iter().any(|s| is_tone(*s, hz)),
