@@ -28,8 +28,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use common::media::{
-    assert_heard_any_second, audio_ports, connection_addresses, free_port_block, is_tone, metric,
-    seconds,
+    assert_heard_any_second, audio_ports, connection_addresses, free_port_block, is_tone, seconds,
 };
 use common::nat::{NatLab, Site};
 use common::*;

@@ -26,7 +26,6 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use common::media::metric;
 use common::*;
 
 /// Ports the relay gets: a block of this many, all free when the test starts.

@@ -26,7 +26,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::media::{assert_heard_any_second, audio_ports, free_port_block, metric};
+use common::media::{assert_heard_any_second, audio_ports, free_port_block};
 use common::*;
 
 fn s(n: u64) -> Duration {

@@ -1,7 +1,7 @@
 //! What the media relay's end-to-end tests share: a block of relay ports,
 //! the relay's metrics, the SDP a phone saw, and the tone it heard.
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, UdpSocket};
 use std::ops::RangeInclusive;
 use std::path::Path;
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -10,7 +10,6 @@ use std::time::Duration;
 use switchboard_media::audio::{dominant_frequency, read_wav_file_8k, rms_dbfs};
 
 use super::Baresip;
-pub use super::metric;
 
 /// One second of audio at 8 kHz.
 const SECOND: usize = 8_000;
