@@ -7,7 +7,7 @@
 //! lists the cluster; a third node joining late has the whole location;
 //! after a kill -9 of A no acknowledged registration is lost, B still
 //! reaches A's UDP phones, A's TCP phone is known unreachable, and A is
-//! listed dead.
+//! listed dead; a baresip on B calls a baresip registered on A.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -300,4 +300,57 @@ fn sipp_phones_registered_on_one_node_are_called_through_another() {
         run.report()
     );
     drop((uas, a, b));
+}
+
+/// baresip registered on node A (answering by itself), another baresip
+/// registered on node B calling it through B: both see the call
+/// established, the caller hangs up, the callee sees it closed.
+#[test]
+fn baresip_on_one_node_calls_baresip_registered_on_another() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    for name in ["alice", "bob"] {
+        run_on(
+            &url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = node(dir.path(), &url, "a");
+    let (b, b_admin) = node(dir.path(), &url, "b");
+    let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
+
+    let bob = Baresip::builder(dir.path(), "bob")
+        .registrar(a.port, "udp", "secret")
+        .auto_answer()
+        .start();
+    let mut alice = Baresip::builder(dir.path(), "alice")
+        .registrar(b.port, "udp", "secret")
+        .start();
+    // Node B knows both: bob from A through the database, alice its own.
+    wait_status(b_admin, &token, "both phones registered", |s| {
+        s.contains("registrations: 2 ")
+    });
+
+    alice.command("dial", BOB);
+    for (name, phone) in [("alice", &alice), ("bob", &bob)] {
+        assert!(
+            phone.wait_event("CALL_ESTABLISHED", WAIT),
+            "{name}: {}\nA: {}\nB: {}",
+            phone.report(),
+            a.log_text(),
+            b.log_text()
+        );
+    }
+    alice.command("hangup", "");
+    assert!(bob.wait_event("CALL_CLOSED", WAIT), "{}", bob.report());
+    drop((alice, bob, a, b));
 }
