@@ -19,6 +19,7 @@ use std::time::Duration;
 use service_harness::{Phone, Server};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Message, Method, Request, StatusCode};
+use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::{ClusterChange, HomedBinding, NodeState};
 use switchboard_server::registrar::{Aor, Binding};
 use switchboard_server::storage::PublicationRecord;
@@ -368,4 +369,84 @@ fn a_peer_nodes_traffic_is_not_rate_limited_by_its_address() {
         .filter(|m| matches!(m, Message::Request(r) if r.method() == &Method::Invite))
         .count();
     assert_eq!(delivered, CALLS);
+}
+
+/// alice's call as node A routes it, seen from her side (she calls bob).
+fn alice_dialog_on_a(state: DialogState) -> DialogEntry {
+    DialogEntry {
+        id: "d-on-a".into(),
+        call_id: "call-on-a".into(),
+        local_tag: Some("alice-tag".into()),
+        remote_tag: Some("bob-tag".into()),
+        direction: Direction::Initiator,
+        state,
+        local_identity: ALICE.into(),
+        local_display: None,
+        local_target: None,
+        remote_identity: "sip:bob@example.com".into(),
+        remote_display: None,
+        remote_target: None,
+        duration: None,
+    }
+}
+
+#[test]
+fn busy_lamp_watchers_here_see_calls_another_node_routes() {
+    let mut b = node_server("b", true);
+    let mut watcher = Phone::new("bob", "198.51.100.20:5060");
+    let password = b.password(&watcher);
+    b.authenticate(&mut watcher, &password, |p| {
+        p.call(Method::Subscribe, ALICE)
+            .header(HeaderName::Event, "dialog")
+            .header(HeaderName::Expires, "600")
+    });
+    let first = b.request_to(&watcher, Method::Notify);
+    b.respond(&watcher, &first, 200);
+    assert!(!body(&first).contains("<dialog "), "{}", body(&first));
+
+    // alice's call through node A is answered: her lamp here is lit.
+    let aor = Aor::parse(ALICE).unwrap();
+    let confirmed = ClusterChange::Calls {
+        aor: aor.clone(),
+        calls: vec![alice_dialog_on_a(DialogState::Confirmed)],
+    };
+    b.command(|service, now, ep| service.apply_cluster(now, ep, confirmed.clone()));
+    let notify = b.request_to(&watcher, Method::Notify);
+    b.respond(&watcher, &notify, 200);
+    let text = body(&notify);
+    assert!(text.contains("call-id=\"call-on-a\""), "{text}");
+    assert!(text.contains("<state>confirmed</state>"), "{text}");
+    // The same state again tells nobody anything.
+    b.command(|service, now, ep| service.apply_cluster(now, ep, confirmed));
+    assert!(b.requests(&watcher).is_empty());
+
+    // The call ends on A: told once as terminated, then gone.
+    let ended = ClusterChange::Calls {
+        aor: aor.clone(),
+        calls: vec![alice_dialog_on_a(DialogState::Terminated {
+            reason: Some("local-bye".into()),
+            code: None,
+        })],
+    };
+    b.command(|service, now, ep| service.apply_cluster(now, ep, ended));
+    let notify = b.request_to(&watcher, Method::Notify);
+    b.respond(&watcher, &notify, 200);
+    let text = body(&notify);
+    assert!(text.contains("terminated"), "{text}");
+    assert!(!text.contains("<state>confirmed</state>"), "{text}");
+    b.command(|service, now, ep| {
+        service.apply_cluster(now, ep, ClusterChange::Calls { aor, calls: vec![] });
+    });
+    assert!(b.requests(&watcher).is_empty());
+
+    // A new subscription shows no call.
+    let mut late = Phone::new("carol", "198.51.100.21:5060");
+    let password = b.password(&late);
+    b.authenticate(&mut late, &password, |p| {
+        p.call(Method::Subscribe, ALICE)
+            .header(HeaderName::Event, "dialog")
+            .header(HeaderName::Expires, "600")
+    });
+    let first = b.request_to(&late, Method::Notify);
+    assert!(!body(&first).contains("call-on-a"), "{}", body(&first));
 }
