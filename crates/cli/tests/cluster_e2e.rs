@@ -7,7 +7,8 @@
 //! lists the cluster; a third node joining late has the whole location;
 //! after a kill -9 of A no acknowledged registration is lost, B still
 //! reaches A's UDP phones, A's TCP phone is known unreachable, and A is
-//! listed dead; a baresip on B calls a baresip registered on A.
+//! listed dead; a baresip on B calls a baresip registered on A; a
+//! busy-lamp watcher on B sees a call routed by A.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -353,4 +354,69 @@ fn baresip_on_one_node_calls_baresip_registered_on_another() {
     alice.command("hangup", "");
     assert!(bob.wait_event("CALL_CLOSED", WAIT), "{}", bob.report());
     drop((alice, bob, a, b));
+}
+
+/// A busy-lamp field on node B (carol watching alice's dialogs) sees
+/// alice's call placed through node A: answered, then ended.
+#[test]
+fn a_dialog_watcher_on_one_node_sees_a_call_another_node_routes() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    for name in ["alice", "bob", "carol"] {
+        run_on(
+            &url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = node(dir.path(), &url, "a");
+    let (b, _) = node(dir.path(), &url, "b");
+
+    let bob = agent_at(&a, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let lamp = presence_agent(
+        &b,
+        &[
+            "subscribe",
+            ALICE,
+            "--event",
+            "dialog",
+            "--as",
+            CAROL,
+            "--duration",
+            "30",
+        ],
+    );
+    lamp.expect_line(Stream::Stdout, "dialog", WAIT);
+
+    let mut alice = agent_at(&a, &["call", BOB, "--as", ALICE, "--duration", "2"]);
+    let lamp_shows = |needles: &[&str]| {
+        wait_for(WAIT, || {
+            lamp.lines(Stream::Stdout)
+                .iter()
+                .any(|l| needles.iter().all(|n| l.contains(n)))
+        })
+    };
+    assert!(
+        lamp_shows(&["confirmed", "initiator", BOB]),
+        "{}\nA: {}",
+        lamp.report(),
+        a.log_text()
+    );
+    alice.expect_exit(WAIT);
+    assert!(answered(&alice), "{}", alice.report());
+    assert!(
+        lamp_shows(&["terminated", "initiator", BOB]),
+        "{}",
+        lamp.report()
+    );
+    drop((lamp, bob, a, b));
 }

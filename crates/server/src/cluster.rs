@@ -104,6 +104,9 @@ pub(crate) struct ClusterView {
     /// The dialogs of calls other nodes route, by user (busy-lamp fields
     /// here show them too).
     remote_dialogs: HashMap<Aor, Vec<DialogEntry>>,
+    /// The ids of the terminated dialogs other nodes still list, by user:
+    /// told to the watchers once.
+    remote_ended: HashMap<Aor, HashSet<String>>,
 }
 
 /// Most relayed calls remembered (a bound whatever peers send).
@@ -196,18 +199,32 @@ impl ClusterView {
         self.relayed.remove(call_id);
     }
 
-    /// The dialogs of `aor` another node routes, as it last told; whether
-    /// they changed.
-    pub(crate) fn set_remote_dialogs(&mut self, aor: &Aor, dialogs: Vec<DialogEntry>) -> bool {
-        if self.remote_dialogs(aor) == dialogs.as_slice() {
-            return false;
+    /// The dialogs of `aor` other nodes route, as the store has them now:
+    /// whether those in progress changed, and the terminated ones not told
+    /// before (kept nowhere: told once).
+    pub(crate) fn set_remote_dialogs(
+        &mut self,
+        aor: &Aor,
+        dialogs: Vec<DialogEntry>,
+    ) -> (bool, Vec<DialogEntry>) {
+        let (ended, live): (Vec<DialogEntry>, Vec<DialogEntry>) =
+            dialogs.into_iter().partition(|d| d.state.is_terminated());
+        let told = self.remote_ended.remove(aor).unwrap_or_default();
+        let ended_ids: HashSet<String> = ended.iter().map(|d| d.id.clone()).collect();
+        let new_ended = ended
+            .into_iter()
+            .filter(|d| !told.contains(&d.id))
+            .collect();
+        if !ended_ids.is_empty() {
+            self.remote_ended.insert(aor.clone(), ended_ids);
         }
-        if dialogs.is_empty() {
+        let changed = self.remote_dialogs(aor) != live.as_slice();
+        if live.is_empty() {
             self.remote_dialogs.remove(aor);
         } else {
-            self.remote_dialogs.insert(aor.clone(), dialogs);
+            self.remote_dialogs.insert(aor.clone(), live);
         }
-        true
+        (changed, new_ended)
     }
 
     /// The dialogs of `aor` other nodes route (none when alone).

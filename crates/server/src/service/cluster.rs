@@ -13,7 +13,7 @@ use crate::cluster::{ClusterChange, HomedBinding, NodeState};
 use crate::events::PRESENCE;
 use crate::proxy::TransactionLayer;
 use crate::registrar::{Aor, Binding, BindingKey};
-use crate::storage::PublicationRecord;
+use crate::storage::{PublicationRecord, StateChange};
 
 use super::Service;
 
@@ -129,6 +129,21 @@ impl Service {
             .collect()
     }
 
+    /// In a cluster, the dialogs of `aor`'s calls routed here go to the
+    /// store (in the records' batch) for the other nodes' busy-lamp
+    /// watchers.
+    pub(super) fn share_call_states(&mut self, aor: &Aor) {
+        if self.cluster.this().is_none() {
+            return;
+        }
+        for dialog in self.calls.dialogs_of(aor) {
+            self.queue_record(StateChange::PutCallState {
+                aor: aor.clone(),
+                dialog: Box::new(dialog),
+            });
+        }
+    }
+
     /// Another node's calls of `aor`: its entries here replaced; the
     /// dialogs that ended are told to the watchers once and not kept.
     fn cluster_calls(
@@ -138,9 +153,8 @@ impl Service {
         aor: &Aor,
         calls: Vec<DialogEntry>,
     ) {
-        let (ended, live): (Vec<DialogEntry>, Vec<DialogEntry>) =
-            calls.into_iter().partition(|d| d.state.is_terminated());
-        if self.cluster.set_remote_dialogs(aor, live) || !ended.is_empty() {
+        let (changed, ended) = self.cluster.set_remote_dialogs(aor, calls);
+        if changed || !ended.is_empty() {
             self.dialogs_changed(now, ep, aor, ended);
         }
     }

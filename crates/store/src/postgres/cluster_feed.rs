@@ -1,7 +1,8 @@
 //! The cluster's change feed (issue 14): one thread per node with a
 //! connection of its own that follows what the other nodes write.
 //!
-//! * Every change of a binding or a publication leaves a row in
+//! * Every change of a binding, a publication or a routed call's dialog
+//!   (`call_states`) leaves a row in
 //!   `cluster_changes` (a trigger, in the same transaction) and a
 //!   `NOTIFY switchboard_changes` delivered at its commit. The feed
 //!   LISTENs, wakes on a notification or every `poll_interval` (the
@@ -36,6 +37,7 @@ use switchboard_server::registrar::Aor;
 use switchboard_server::storage::PublicationRecord;
 
 use super::bindings::{SELECT_SQL, read_binding};
+use super::call_states;
 use super::change_cursor::Cursor;
 use super::event_state::{PUBLICATION_COLUMNS, read_publication};
 use super::node_session::NodeSession;
@@ -329,7 +331,7 @@ impl ClusterFeed {
                 )
                 .map_err(classify)?;
             let mut seen = HashSet::new();
-            let (mut aors, mut presentities) = (Vec::new(), Vec::new());
+            let (mut aors, mut presentities, mut callers) = (Vec::new(), Vec::new(), Vec::new());
             for row in &rows {
                 let seq: i64 = get(row, 0)?;
                 from = seq;
@@ -347,6 +349,7 @@ impl ClusterFeed {
                 match kind.as_str() {
                     "bindings" => aors.push(key),
                     "publications" => presentities.push(key),
+                    "calls" => callers.push(key),
                     _ => {}
                 }
             }
@@ -355,6 +358,9 @@ impl ClusterFeed {
                 deliver(change);
             }
             for change in self.read_publications(&presentities)? {
+                deliver(change);
+            }
+            for change in self.read_calls(&callers)? {
                 deliver(change);
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH {
@@ -409,6 +415,30 @@ impl ClusterFeed {
             .map_err(classify)?;
         let by_aor = group_publications(&rows)?;
         Ok(self.publications_changes(presentities.iter().cloned(), by_aor))
+    }
+
+    /// The dialogs other nodes route of each user of `aors` (none: their
+    /// calls ended).
+    fn read_calls(&mut self, aors: &[String]) -> Result<Vec<ClusterChange>, StoreError> {
+        if aors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let this = self.config.session.name().to_owned();
+        let rows = self
+            .client()?
+            .query(&call_states::read_sql(), &[&aors, &this])
+            .map_err(classify)?;
+        let mut by_aor = call_states::group(&rows)?;
+        let mut changes = Vec::new();
+        for key in aors {
+            let Ok(aor) = Aor::parse(key) else {
+                tracing::debug!(key, "cluster: calls of an AOR that does not parse");
+                continue;
+            };
+            let calls = by_aor.remove(key).unwrap_or_default();
+            changes.push(ClusterChange::Calls { aor, calls });
+        }
+        Ok(changes)
     }
 
     /// One change per presentity of `keys`, with its publications in
