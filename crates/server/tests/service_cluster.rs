@@ -22,7 +22,7 @@ use switchboard_proto::{HeaderName, Message, Method, Request, StatusCode};
 use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::{ClusterChange, HomedBinding, NodeState};
 use switchboard_server::registrar::{Aor, Binding};
-use switchboard_server::storage::PublicationRecord;
+use switchboard_server::storage::{PublicationRecord, StateChange};
 
 const ALICE: &str = "sip:alice@example.com";
 /// Where node A is reached (node B is the harness's server).
@@ -449,4 +449,39 @@ fn busy_lamp_watchers_here_see_calls_another_node_routes() {
     });
     let first = b.request_to(&late, Method::Notify);
     assert!(!body(&first).contains("call-on-a"), "{}", body(&first));
+}
+
+/// The dialog states `h` saved for the other nodes: (user, state).
+fn shared_call_states(h: &Server) -> Vec<(String, String)> {
+    h.saved
+        .iter()
+        .filter_map(|change| match change {
+            StateChange::PutCallState { aor, dialog } => {
+                Some((aor.as_str().to_owned(), dialog.state.as_str().to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_cluster_node_shares_the_dialogs_of_the_calls_it_routes_and_a_lone_node_does_not() {
+    let mut b = node_server("b", true);
+    apply_bindings(&mut b, registered_on_a(false), "a");
+    assert_eq!(bob_calls_alice(&mut b).len(), 1);
+    b.run_for(Duration::from_secs(1));
+    let shared = shared_call_states(&b);
+    for user in ["alice@example.com", "bob@example.com"] {
+        assert!(
+            shared.contains(&(user.to_owned(), "trying".to_owned())),
+            "{user}: {shared:?}"
+        );
+    }
+
+    let mut alone = Server::new();
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    alone.register(&mut alice, 600);
+    assert_eq!(bob_calls_alice(&mut alone).len(), 1);
+    alone.run_for(Duration::from_secs(1));
+    assert!(shared_call_states(&alone).is_empty());
 }
