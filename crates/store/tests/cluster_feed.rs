@@ -1,5 +1,5 @@
 //! The cluster's change log and feed on a real PostgreSQL server (issue
-//! 14): a node's binding and publication writes are logged in their own
+//! 14): a node's binding, publication and call-state writes are logged in their own
 //! transaction (a rolled-back one leaves nothing), named with the writing
 //! node, and another node's feed reports the new state of each changed
 //! key, while its own writes are not reported back. Skipped, with a
@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use common::spec::{self, Pg};
 use common::{aor, binding};
+use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::ClusterChange;
 use switchboard_store::{
     BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, EventStateStore, NodeSession,
@@ -327,4 +328,73 @@ fn a_node_loads_back_its_own_subscriptions_messages_and_calls_and_every_publicat
         .unwrap();
     assert_eq!(ids(&alone.load_state().unwrap()), ["sub-alone"]);
     assert_eq!(ids(&a.load_state().unwrap()), ["sub-a", "sub-alone"]);
+}
+
+/// alice's dialog of her call to bob, in `state`.
+fn alice_dialog(state: DialogState) -> DialogEntry {
+    DialogEntry {
+        id: "d1".into(),
+        call_id: "call-1".into(),
+        local_tag: Some("a-tag".into()),
+        remote_tag: Some("b-tag".into()),
+        direction: Direction::Initiator,
+        state,
+        local_identity: "sip:alice@example.com".into(),
+        local_display: Some("Alice".into()),
+        local_target: Some("sip:alice@192.0.2.1".into()),
+        remote_identity: "sip:bob@example.com".into(),
+        remote_display: None,
+        remote_target: None,
+        duration: None,
+    }
+}
+
+#[test]
+fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
+    let Some(pg) = Pg::new() else { return };
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
+    let feed = ClusterFeed::connect(feed_config(&pg.0, "b", true)).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let handle = feed
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    let within = Duration::from_secs(5);
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+    let alice = aor("sip:alice@example.com");
+    let put = |store: &PostgresStore, dialog: DialogEntry| {
+        store
+            .apply_state(&[StateChange::PutCallState {
+                aor: alice.clone(),
+                dialog: Box::new(dialog),
+            }])
+            .unwrap();
+    };
+
+    // B's own call of alice is not reported back to B.
+    let mut own = alice_dialog(DialogState::Early);
+    own.id = "d-on-b".into();
+    put(&b, own);
+    let confirmed = alice_dialog(DialogState::Confirmed);
+    put(&a, confirmed.clone());
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { aor: got, calls }) => {
+            assert_eq!(got, alice);
+            assert_eq!(calls, vec![confirmed], "A's dialogs alone");
+        }
+        other => panic!("expected alice's calls, got {other:?}"),
+    }
+    let ended = alice_dialog(DialogState::Terminated {
+        reason: Some("rejected".into()),
+        code: Some(486),
+    });
+    put(&a, ended.clone());
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended]),
+        other => panic!("expected alice's ended call, got {other:?}"),
+    }
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+    handle.stop();
 }
