@@ -354,6 +354,11 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
     let Some(pg) = Pg::new() else { return };
     let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
     let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
+    // Node A beats (a dead node's calls are left out).
+    let a_beats = ClusterFeed::connect(feed_config(&pg.0, "a", true))
+        .unwrap()
+        .start(|_| {})
+        .unwrap();
     let feed = ClusterFeed::connect(feed_config(&pg.0, "b", true)).unwrap();
     let (tx, rx) = mpsc::channel();
     let handle = feed
@@ -396,5 +401,15 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
         other => panic!("expected alice's ended call, got {other:?}"),
     }
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+
+    // A stops: its rows are no longer read with alice's next change.
+    a_beats.stop();
+    let mut later = alice_dialog(DialogState::Trying);
+    later.id = "d2".into();
+    put(&PostgresStore::connect(&pg.0).unwrap(), later.clone());
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![later]),
+        other => panic!("expected alice's new call alone, got {other:?}"),
+    }
     handle.stop();
 }

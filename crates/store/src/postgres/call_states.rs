@@ -36,10 +36,13 @@ const COLUMNS: [&str; 16] = [
 ];
 
 /// The statement reading the rows of some users (`$1`) that other nodes
-/// than `$2` wrote.
-pub(super) fn read_sql() -> String {
+/// than `$2` wrote, leaving out those of nodes that did not beat for `$3`
+/// milliseconds (a dead node's calls died with it), by `db_now`'s clock.
+pub(super) fn read_sql(db_now: &str) -> String {
     format!(
         "SELECT {} FROM call_states WHERE aor = ANY($1) AND node IS DISTINCT FROM $2 \
+         AND (node IS NULL OR EXISTS (SELECT 1 FROM nodes WHERE nodes.name = call_states.node \
+         AND nodes.heartbeat_at >= {db_now} - $3)) \
          ORDER BY aor, call_id, id",
         COLUMNS.join(", ")
     )

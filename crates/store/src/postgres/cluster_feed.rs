@@ -424,9 +424,12 @@ impl ClusterFeed {
             return Ok(Vec::new());
         }
         let this = self.config.session.name().to_owned();
+        let dead_after = i64::try_from(self.config.heartbeat.as_millis())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(3);
         let rows = self
             .client()?
-            .query(&call_states::read_sql(), &[&aors, &this])
+            .query(&call_states::read_sql(DB_NOW), &[&aors, &this, &dead_after])
             .map_err(classify)?;
         let mut by_aor = call_states::group(&rows)?;
         let mut changes = Vec::new();
