@@ -212,13 +212,7 @@ fn a_peer_nodes_request_goes_down_the_flow_held_here_unchallenged() {
 fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
     let mut b = node_server("b", true);
     let mut watcher = Phone::new("bob", "198.51.100.20:5060");
-    let password = b.password(&watcher);
-    b.authenticate(&mut watcher, &password, |p| {
-        p.call(Method::Subscribe, ALICE)
-            .header(HeaderName::Event, "presence")
-            .header(HeaderName::Expires, "600")
-    });
-    let first = b.request_to(&watcher, Method::Notify);
+    let first = subscribe_to_alice(&mut b, &mut watcher, "presence");
     b.respond(&watcher, &first, 200);
     assert!(body(&first).contains("<basic>closed</basic>"));
 
@@ -254,6 +248,17 @@ fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
     // The same state again tells nobody anything.
     b.command(|service, now, ep| service.apply_cluster(now, ep, change));
     assert!(b.requests(&watcher).is_empty());
+}
+
+/// `watcher` subscribes at `h` to `event` of alice: the first NOTIFY.
+fn subscribe_to_alice(h: &mut Server, watcher: &mut Phone, event: &str) -> Request {
+    let password = h.password(watcher);
+    h.authenticate(watcher, &password, |p| {
+        p.call(Method::Subscribe, ALICE)
+            .header(HeaderName::Event, event)
+            .header(HeaderName::Expires, "600")
+    });
+    h.request_to(watcher, Method::Notify)
 }
 
 fn body(request: &Request) -> String {
@@ -394,13 +399,7 @@ fn alice_dialog_on_a(state: DialogState) -> DialogEntry {
 fn busy_lamp_watchers_here_see_calls_another_node_routes() {
     let mut b = node_server("b", true);
     let mut watcher = Phone::new("bob", "198.51.100.20:5060");
-    let password = b.password(&watcher);
-    b.authenticate(&mut watcher, &password, |p| {
-        p.call(Method::Subscribe, ALICE)
-            .header(HeaderName::Event, "dialog")
-            .header(HeaderName::Expires, "600")
-    });
-    let first = b.request_to(&watcher, Method::Notify);
+    let first = subscribe_to_alice(&mut b, &mut watcher, "dialog");
     b.respond(&watcher, &first, 200);
     assert!(!body(&first).contains("<dialog "), "{}", body(&first));
 
@@ -441,13 +440,7 @@ fn busy_lamp_watchers_here_see_calls_another_node_routes() {
 
     // A new subscription shows no call.
     let mut late = Phone::new("carol", "198.51.100.21:5060");
-    let password = b.password(&late);
-    b.authenticate(&mut late, &password, |p| {
-        p.call(Method::Subscribe, ALICE)
-            .header(HeaderName::Event, "dialog")
-            .header(HeaderName::Expires, "600")
-    });
-    let first = b.request_to(&late, Method::Notify);
+    let first = subscribe_to_alice(&mut b, &mut late, "dialog");
     assert!(!body(&first).contains("call-on-a"), "{}", body(&first));
 }
 

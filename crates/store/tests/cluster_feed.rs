@@ -22,8 +22,8 @@ use common::{aor, binding};
 use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::ClusterChange;
 use switchboard_store::{
-    BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, EventStateStore, NodeSession,
-    PostgresStore, PublicationRecord, StateChange,
+    BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, ClusterFeedHandle,
+    EventStateStore, NodeSession, PostgresStore, PublicationRecord, StateChange,
 };
 
 fn session(name: &str) -> NodeSession {
@@ -45,6 +45,18 @@ fn feed_config(url: &str, name: &str, notify: bool) -> ClusterFeedConfig {
         },
         heartbeat: Duration::from_millis(200),
     }
+}
+
+/// A feed started with `config`, and what it reports.
+fn follow(config: ClusterFeedConfig) -> (ClusterFeedHandle, mpsc::Receiver<ClusterChange>) {
+    let (tx, rx) = mpsc::channel();
+    let handle = ClusterFeed::connect(config)
+        .unwrap()
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    (handle, rx)
 }
 
 /// The next change that is not a node list.
@@ -122,13 +134,7 @@ fn feed_reports_other_nodes_changes(notify: bool) {
         1,
     ))])
     .unwrap();
-    let feed = ClusterFeed::connect(feed_config(&pg.0, "b", notify)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    let handle = feed
-        .start(move |change| {
-            let _ = tx.send(change);
-        })
-        .unwrap();
+    let (handle, rx) = follow(feed_config(&pg.0, "b", notify));
     // The feed starts with the node list and the whole location, each
     // binding's home with it, then the node list again.
     let within = Duration::from_secs(5);
@@ -242,13 +248,7 @@ fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
     drop(PostgresStore::connect(&url).unwrap());
     let mut config = feed_config(&url, "b", true);
     config.poll_interval = Duration::from_millis(200);
-    let (tx, rx) = mpsc::channel();
-    let handle = ClusterFeed::connect(config)
-        .unwrap()
-        .start(move |change| {
-            let _ = tx.send(change);
-        })
-        .unwrap();
+    let (handle, rx) = follow(config);
     let within = Duration::from_secs(15);
     // The start: an empty location, then the node list.
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
@@ -359,13 +359,7 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
         .unwrap()
         .start(|_| {})
         .unwrap();
-    let feed = ClusterFeed::connect(feed_config(&pg.0, "b", true)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    let handle = feed
-        .start(move |change| {
-            let _ = tx.send(change);
-        })
-        .unwrap();
+    let (handle, rx) = follow(feed_config(&pg.0, "b", true));
     let within = Duration::from_secs(5);
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
     let alice = aor("sip:alice@example.com");
