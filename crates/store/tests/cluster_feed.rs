@@ -359,9 +359,6 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
         .unwrap()
         .start(|_| {})
         .unwrap();
-    let (handle, rx) = follow(feed_config(&pg.0, "b", true));
-    let within = Duration::from_secs(5);
-    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
     let alice = aor("sip:alice@example.com");
     let put = |store: &PostgresStore, dialog: DialogEntry| {
         store
@@ -371,20 +368,31 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
             }])
             .unwrap();
     };
+    // Before B's feed starts: A's call in progress, and an older one of
+    // A's that ended (no news at B's start).
+    let mut old = alice_dialog(DialogState::Terminated {
+        reason: Some("local-bye".into()),
+        code: None,
+    });
+    old.id = "d0".into();
+    put(&a, old);
+    let confirmed = alice_dialog(DialogState::Confirmed);
+    put(&a, confirmed.clone());
+    let (handle, rx) = follow(feed_config(&pg.0, "b", true));
+    let within = Duration::from_secs(5);
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { aor: got, calls }) => {
+            assert_eq!(got, alice);
+            assert_eq!(calls, vec![confirmed], "the call in progress alone");
+        }
+        other => panic!("expected alice's calls at start, got {other:?}"),
+    }
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
 
     // B's own call of alice is not reported back to B.
     let mut own = alice_dialog(DialogState::Early);
     own.id = "d-on-b".into();
     put(&b, own);
-    let confirmed = alice_dialog(DialogState::Confirmed);
-    put(&a, confirmed.clone());
-    match next_change(&rx, within) {
-        Some(ClusterChange::Calls { aor: got, calls }) => {
-            assert_eq!(got, alice);
-            assert_eq!(calls, vec![confirmed], "A's dialogs alone");
-        }
-        other => panic!("expected alice's calls, got {other:?}"),
-    }
     let ended = alice_dialog(DialogState::Terminated {
         reason: Some("rejected".into()),
         code: Some(486),

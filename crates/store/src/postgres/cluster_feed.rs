@@ -17,7 +17,7 @@
 //!   node list read back with liveness by the database's clock (dead
 //!   after three missed beats); old change rows pruned.
 //! * The connection lost: reconnects every second, then reloads every
-//!   binding and publication (what changed meanwhile is not in the log
+//!   binding, publication and other node's call in progress (what changed meanwhile is not in the log
 //!   it missed).
 //!
 //! [`ClusterFeed::connect`] reads the latest sequence number; call it
@@ -89,6 +89,8 @@ pub struct ClusterFeed {
     /// a reconnect also reports those removed meanwhile.
     aors: HashSet<String>,
     presentities: HashSet<String>,
+    /// Every user whose calls on other nodes the feed reported.
+    callers: HashSet<String>,
     /// (when, floor) at each heartbeat: rows at or below a floor older
     /// than [`KEEP_CHANGES`] are pruned.
     floors: VecDeque<(Instant, i64)>,
@@ -146,6 +148,7 @@ impl ClusterFeed {
             started_ms: 0,
             aors: HashSet::new(),
             presentities: HashSet::new(),
+            callers: HashSet::new(),
             floors: VecDeque::new(),
         };
         let client = feed.open()?;
@@ -360,7 +363,7 @@ impl ClusterFeed {
             for change in self.read_publications(&presentities)? {
                 deliver(change);
             }
-            for change in self.read_calls(&callers)? {
+            for change in self.read_calls(&callers, true)? {
                 deliver(change);
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH {
@@ -418,8 +421,13 @@ impl ClusterFeed {
     }
 
     /// The dialogs other nodes route of each user of `aors` (none: their
-    /// calls ended).
-    fn read_calls(&mut self, aors: &[String]) -> Result<Vec<ClusterChange>, StoreError> {
+    /// calls ended); `with_ended`: with the terminated ones (not at a
+    /// reload: those ended before it are no news).
+    fn read_calls(
+        &mut self,
+        aors: &[String],
+        with_ended: bool,
+    ) -> Result<Vec<ClusterChange>, StoreError> {
         if aors.is_empty() {
             return Ok(Vec::new());
         }
@@ -438,7 +446,9 @@ impl ClusterFeed {
                 tracing::debug!(key, "cluster: calls of an AOR that does not parse");
                 continue;
             };
-            let calls = by_aor.remove(key).unwrap_or_default();
+            let mut calls = by_aor.remove(key).unwrap_or_default();
+            calls.retain(|d| with_ended || !d.state.is_terminated());
+            self.callers.insert(key.clone());
             changes.push(ClusterChange::Calls { aor, calls });
         }
         Ok(changes)
@@ -461,7 +471,8 @@ impl ClusterFeed {
     }
 
     /// At start and after a reconnect: positioned at the latest change,
-    /// then every binding and publication reported again.
+    /// then every binding, publication and other node's call reported
+    /// again.
     fn reload(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
         self.client = Some(self.open()?);
         let (floor, _) = self.position()?;
@@ -487,6 +498,19 @@ impl ClusterFeed {
             .cloned()
             .collect();
         for change in self.publications_changes(keys, by_presentity) {
+            deliver(change);
+        }
+        // The calls other nodes route, and those that ended meanwhile.
+        let stored = self
+            .client()?
+            .query("SELECT DISTINCT aor FROM call_states", &[])
+            .map_err(classify)?;
+        let mut callers: BTreeSet<String> = self.callers.iter().cloned().collect();
+        for row in &stored {
+            callers.insert(get(row, 0)?);
+        }
+        let callers: Vec<String> = callers.into_iter().collect();
+        for change in self.read_calls(&callers, false)? {
             deliver(change);
         }
         // Again, as the end of the reload.
