@@ -399,13 +399,26 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
     });
     put(&a, ended.clone());
     match next_change(&rx, within) {
-        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended]),
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended.clone()]),
         other => panic!("expected alice's ended call, got {other:?}"),
     }
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
 
-    // A stops: its rows are no longer read with alice's next change.
+    // A's next call of alice is answered, then A stops: the call is gone
+    // with it, and A's rows are no longer read with alice's next change.
+    let mut next = alice_dialog(DialogState::Confirmed);
+    next.id = "d3".into();
+    put(&a, next.clone());
+    match next_change(&rx, within) {
+        // The ended one still listed (watchers are told it once).
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended, next]),
+        other => panic!("expected alice's next call, got {other:?}"),
+    }
     a_beats.stop();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![]),
+        other => panic!("expected alice's calls gone with A, got {other:?}"),
+    }
     let mut later = alice_dialog(DialogState::Trying);
     later.id = "d2".into();
     put(&PostgresStore::connect(&pg.0).unwrap(), later.clone());

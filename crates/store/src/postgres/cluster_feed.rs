@@ -91,6 +91,8 @@ pub struct ClusterFeed {
     presentities: HashSet<String>,
     /// Every user whose calls on other nodes the feed reported.
     callers: HashSet<String>,
+    /// The nodes dead at the latest heartbeat.
+    dead: HashSet<String>,
     /// (when, floor) at each heartbeat: rows at or below a floor older
     /// than [`KEEP_CHANGES`] are pruned.
     floors: VecDeque<(Instant, i64)>,
@@ -149,6 +151,7 @@ impl ClusterFeed {
             aors: HashSet::new(),
             presentities: HashSet::new(),
             callers: HashSet::new(),
+            dead: HashSet::new(),
             floors: VecDeque::new(),
         };
         let client = feed.open()?;
@@ -262,7 +265,7 @@ impl ClusterFeed {
             let step = self.wait(wait).and_then(|()| {
                 if Instant::now() >= next_beat {
                     next_beat = Instant::now() + self.config.heartbeat;
-                    deliver(ClusterChange::Nodes(self.heartbeat()?));
+                    self.beat(deliver)?;
                 }
                 self.follow(deliver)
             });
@@ -280,6 +283,27 @@ impl ClusterFeed {
         if let Err(err) = self.leave() {
             tracing::debug!(error = %err, "cluster: leaving not recorded (the others see this node dead after three heartbeats)");
         }
+    }
+
+    /// A heartbeat and the node list; when a node died, the calls it
+    /// routed are gone from what the other nodes' watchers see.
+    fn beat(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
+        let nodes = self.heartbeat()?;
+        let dead: HashSet<String> = nodes
+            .iter()
+            .filter(|n| !n.alive)
+            .map(|n| n.name.clone())
+            .collect();
+        let died = dead.iter().any(|name| !self.dead.contains(name));
+        self.dead = dead;
+        deliver(ClusterChange::Nodes(nodes));
+        if died {
+            let callers: Vec<String> = self.callers.iter().cloned().collect();
+            for change in self.read_calls(&callers, false)? {
+                deliver(change);
+            }
+        }
+        Ok(())
     }
 
     /// A clean stop: this node's row says it is dead at once (its
