@@ -7,7 +7,8 @@
 //! lists the cluster; a third node joining late has the whole location;
 //! after a kill -9 of A no acknowledged registration is lost, B still
 //! reaches A's UDP phones, A's TCP phone is known unreachable, and A is
-//! listed dead.
+//! listed dead; a baresip on B calls a baresip registered on A; a
+//! busy-lamp watcher on B sees a call routed by A.
 
 // Test code: a failed unwrap or index is a failed test, which is what we want.
 #![allow(
@@ -71,6 +72,24 @@ fn wait_status(admin: SocketAddr, token: &str, what: &str, want: impl Fn(&str) -
     assert!(seen, "status never showed {what}:\n{last}");
 }
 
+/// Adds `names` to the database at `url`, each with password `secret`.
+fn add_users(url: &str, names: &[&str]) {
+    for name in names {
+        run_on(
+            url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+}
+
 /// The status line of node `name`.
 fn node_line<'a>(status: &'a str, name: &str) -> Option<&'a str> {
     let prefix = format!("  node {name} at ");
@@ -102,20 +121,7 @@ fn answered(call: &Proc) -> bool {
 fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    for name in ["alice", "bob", "carol"] {
-        run_on(
-            &url,
-            &[
-                "user",
-                "add",
-                name,
-                "--password",
-                "secret",
-                "--domain",
-                DOMAIN,
-            ],
-        );
-    }
+    add_users(&url, &["alice", "bob", "carol"]);
     let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let (mut a, a_admin) = node(dir.path(), &url, "a");
@@ -300,4 +306,96 @@ fn sipp_phones_registered_on_one_node_are_called_through_another() {
         run.report()
     );
     drop((uas, a, b));
+}
+
+/// baresip registered on node A (answering by itself), another baresip
+/// registered on node B calling it through B: both see the call
+/// established, the caller hangs up, the callee sees it closed.
+#[test]
+fn baresip_on_one_node_calls_baresip_registered_on_another() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url, &["alice", "bob"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = node(dir.path(), &url, "a");
+    let (b, b_admin) = node(dir.path(), &url, "b");
+    let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
+
+    let bob = Baresip::builder(dir.path(), "bob")
+        .registrar(a.port, "udp", "secret")
+        .auto_answer()
+        .start();
+    let mut alice = Baresip::builder(dir.path(), "alice")
+        .registrar(b.port, "udp", "secret")
+        .start();
+    // Node B knows both: bob from A through the database, alice its own.
+    wait_status(b_admin, &token, "both phones registered", |s| {
+        s.contains("registrations: 2 ")
+    });
+
+    alice.command("dial", BOB);
+    for (name, phone) in [("alice", &alice), ("bob", &bob)] {
+        assert!(
+            phone.wait_event("CALL_ESTABLISHED", WAIT),
+            "{name}: {}\nA: {}\nB: {}",
+            phone.report(),
+            a.log_text(),
+            b.log_text()
+        );
+    }
+    alice.command("hangup", "");
+    assert!(bob.wait_event("CALL_CLOSED", WAIT), "{}", bob.report());
+    drop((alice, bob, a, b));
+}
+
+/// A busy-lamp field on node B (carol watching alice's dialogs) sees
+/// alice's call placed through node A: answered, then ended.
+#[test]
+fn a_dialog_watcher_on_one_node_sees_a_call_another_node_routes() {
+    let Some(pg) = Postgres::shared() else { return };
+    let url = pg.create_database();
+    add_users(&url, &["alice", "bob", "carol"]);
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = node(dir.path(), &url, "a");
+    let (b, _) = node(dir.path(), &url, "b");
+
+    let bob = agent_at(&a, &["answer", "--as", BOB, "--answer-after", "100"]);
+    bob.expect_line(Stream::Stdout, "registered", WAIT);
+    let lamp = presence_agent(
+        &b,
+        &[
+            "subscribe",
+            ALICE,
+            "--event",
+            "dialog",
+            "--as",
+            CAROL,
+            "--duration",
+            "30",
+        ],
+    );
+    lamp.expect_line(Stream::Stdout, "dialog", WAIT);
+
+    let mut alice = agent_at(&a, &["call", BOB, "--as", ALICE, "--duration", "2"]);
+    let lamp_shows = |needles: &[&str]| {
+        wait_for(WAIT, || {
+            lamp.lines(Stream::Stdout)
+                .iter()
+                .any(|l| needles.iter().all(|n| l.contains(n)))
+        })
+    };
+    assert!(
+        lamp_shows(&["confirmed", "initiator", BOB]),
+        "{}\nA: {}",
+        lamp.report(),
+        a.log_text()
+    );
+    alice.expect_exit(WAIT);
+    assert!(answered(&alice), "{}", alice.report());
+    assert!(
+        lamp_shows(&["terminated", "initiator", BOB]),
+        "{}",
+        lamp.report()
+    );
+    drop((lamp, bob, a, b));
 }

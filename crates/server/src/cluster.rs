@@ -11,6 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 
+use crate::bodies::DialogEntry;
 use crate::registrar::{Aor, Binding, BindingKey};
 use crate::storage::PublicationRecord;
 
@@ -62,6 +63,16 @@ pub enum ClusterChange {
     },
     /// The nodes and their liveness, at each heartbeat.
     Nodes(Vec<NodeState>),
+    /// The calls of a user another node routes, as that user's dialogs
+    /// (RFC 4235, direction relative to the user): every one that node
+    /// has for it (none: its calls ended). A terminated dialog is told to
+    /// the watchers once, then forgotten.
+    Calls {
+        /// The user.
+        aor: Aor,
+        /// Its dialogs on that node.
+        calls: Vec<DialogEntry>,
+    },
 }
 
 /// Whether `name` may name a node: letters, digits, `.`, `-`, `_` and
@@ -90,6 +101,12 @@ pub(crate) struct ClusterView {
     /// peer keeps their call and dialog records (both nodes writing one
     /// record, keyed by Call-ID and tag, would overwrite each other).
     relayed: HashSet<String>,
+    /// The dialogs of calls other nodes route, by user (busy-lamp fields
+    /// here show them too).
+    remote_dialogs: HashMap<Aor, Vec<DialogEntry>>,
+    /// The ids of the terminated dialogs other nodes still list, by user:
+    /// told to the watchers once.
+    remote_ended: HashMap<Aor, HashSet<String>>,
 }
 
 /// Most relayed calls remembered (a bound whatever peers send).
@@ -180,6 +197,39 @@ impl ClusterView {
     /// The call `call_id` ended.
     pub(crate) fn call_ended(&mut self, call_id: &str) {
         self.relayed.remove(call_id);
+    }
+
+    /// The dialogs of `aor` other nodes route, as the store has them now:
+    /// whether those in progress changed, and the terminated ones not told
+    /// before (kept nowhere: told once).
+    pub(crate) fn set_remote_dialogs(
+        &mut self,
+        aor: &Aor,
+        dialogs: Vec<DialogEntry>,
+    ) -> (bool, Vec<DialogEntry>) {
+        let (ended, live): (Vec<DialogEntry>, Vec<DialogEntry>) =
+            dialogs.into_iter().partition(|d| d.state.is_terminated());
+        let told = self.remote_ended.remove(aor).unwrap_or_default();
+        let ended_ids: HashSet<String> = ended.iter().map(|d| d.id.clone()).collect();
+        let new_ended = ended
+            .into_iter()
+            .filter(|d| !told.contains(&d.id))
+            .collect();
+        if !ended_ids.is_empty() {
+            self.remote_ended.insert(aor.clone(), ended_ids);
+        }
+        let changed = self.remote_dialogs(aor) != live.as_slice();
+        if live.is_empty() {
+            self.remote_dialogs.remove(aor);
+        } else {
+            self.remote_dialogs.insert(aor.clone(), live);
+        }
+        (changed, new_ended)
+    }
+
+    /// The dialogs of `aor` other nodes route (none when alone).
+    pub(crate) fn remote_dialogs(&self, aor: &Aor) -> &[DialogEntry] {
+        self.remote_dialogs.get(aor).map_or(&[], Vec::as_slice)
     }
 
     /// Whether `from` is a live peer node's advertised address.

@@ -19,9 +19,10 @@ use std::time::Duration;
 use service_harness::{Phone, Server};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Message, Method, Request, StatusCode};
+use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::{ClusterChange, HomedBinding, NodeState};
 use switchboard_server::registrar::{Aor, Binding};
-use switchboard_server::storage::PublicationRecord;
+use switchboard_server::storage::{PublicationRecord, StateChange};
 
 const ALICE: &str = "sip:alice@example.com";
 /// Where node A is reached (node B is the harness's server).
@@ -211,13 +212,7 @@ fn a_peer_nodes_request_goes_down_the_flow_held_here_unchallenged() {
 fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
     let mut b = node_server("b", true);
     let mut watcher = Phone::new("bob", "198.51.100.20:5060");
-    let password = b.password(&watcher);
-    b.authenticate(&mut watcher, &password, |p| {
-        p.call(Method::Subscribe, ALICE)
-            .header(HeaderName::Event, "presence")
-            .header(HeaderName::Expires, "600")
-    });
-    let first = b.request_to(&watcher, Method::Notify);
+    let first = subscribe_to_alice(&mut b, &mut watcher, "presence");
     b.respond(&watcher, &first, 200);
     assert!(body(&first).contains("<basic>closed</basic>"));
 
@@ -253,6 +248,17 @@ fn watchers_here_hear_of_registrations_and_publications_on_another_node() {
     // The same state again tells nobody anything.
     b.command(|service, now, ep| service.apply_cluster(now, ep, change));
     assert!(b.requests(&watcher).is_empty());
+}
+
+/// `watcher` subscribes at `h` to `event` of alice: the first NOTIFY.
+fn subscribe_to_alice(h: &mut Server, watcher: &mut Phone, event: &str) -> Request {
+    let password = h.password(watcher);
+    h.authenticate(watcher, &password, |p| {
+        p.call(Method::Subscribe, ALICE)
+            .header(HeaderName::Event, event)
+            .header(HeaderName::Expires, "600")
+    });
+    h.request_to(watcher, Method::Notify)
 }
 
 fn body(request: &Request) -> String {
@@ -368,4 +374,107 @@ fn a_peer_nodes_traffic_is_not_rate_limited_by_its_address() {
         .filter(|m| matches!(m, Message::Request(r) if r.method() == &Method::Invite))
         .count();
     assert_eq!(delivered, CALLS);
+}
+
+/// alice's call as node A routes it, seen from her side (she calls bob).
+fn alice_dialog_on_a(state: DialogState) -> DialogEntry {
+    DialogEntry {
+        id: "d-on-a".into(),
+        call_id: "call-on-a".into(),
+        local_tag: Some("alice-tag".into()),
+        remote_tag: Some("bob-tag".into()),
+        direction: Direction::Initiator,
+        state,
+        local_identity: ALICE.into(),
+        local_display: None,
+        local_target: None,
+        remote_identity: "sip:bob@example.com".into(),
+        remote_display: None,
+        remote_target: None,
+        duration: None,
+    }
+}
+
+#[test]
+fn busy_lamp_watchers_here_see_calls_another_node_routes() {
+    let mut b = node_server("b", true);
+    let mut watcher = Phone::new("bob", "198.51.100.20:5060");
+    let first = subscribe_to_alice(&mut b, &mut watcher, "dialog");
+    b.respond(&watcher, &first, 200);
+    assert!(!body(&first).contains("<dialog "), "{}", body(&first));
+
+    // alice's call through node A is answered: her lamp here is lit.
+    let aor = Aor::parse(ALICE).unwrap();
+    let confirmed = ClusterChange::Calls {
+        aor: aor.clone(),
+        calls: vec![alice_dialog_on_a(DialogState::Confirmed)],
+    };
+    b.command(|service, now, ep| service.apply_cluster(now, ep, confirmed.clone()));
+    let notify = b.request_to(&watcher, Method::Notify);
+    b.respond(&watcher, &notify, 200);
+    let text = body(&notify);
+    assert!(text.contains("call-id=\"call-on-a\""), "{text}");
+    assert!(text.contains("<state>confirmed</state>"), "{text}");
+    // The same state again tells nobody anything.
+    b.command(|service, now, ep| service.apply_cluster(now, ep, confirmed));
+    assert!(b.requests(&watcher).is_empty());
+
+    // The call ends on A: told once as terminated, then gone.
+    let ended = ClusterChange::Calls {
+        aor: aor.clone(),
+        calls: vec![alice_dialog_on_a(DialogState::Terminated {
+            reason: Some("local-bye".into()),
+            code: None,
+        })],
+    };
+    b.command(|service, now, ep| service.apply_cluster(now, ep, ended));
+    let notify = b.request_to(&watcher, Method::Notify);
+    b.respond(&watcher, &notify, 200);
+    let text = body(&notify);
+    assert!(text.contains("terminated"), "{text}");
+    assert!(!text.contains("<state>confirmed</state>"), "{text}");
+    b.command(|service, now, ep| {
+        service.apply_cluster(now, ep, ClusterChange::Calls { aor, calls: vec![] });
+    });
+    assert!(b.requests(&watcher).is_empty());
+
+    // A new subscription shows no call.
+    let mut late = Phone::new("carol", "198.51.100.21:5060");
+    let first = subscribe_to_alice(&mut b, &mut late, "dialog");
+    assert!(!body(&first).contains("call-on-a"), "{}", body(&first));
+}
+
+/// The dialog states `h` saved for the other nodes: (user, state).
+fn shared_call_states(h: &Server) -> Vec<(String, String)> {
+    h.saved
+        .iter()
+        .filter_map(|change| match change {
+            StateChange::PutCallState { aor, dialog } => {
+                Some((aor.as_str().to_owned(), dialog.state.as_str().to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_cluster_node_shares_the_dialogs_of_the_calls_it_routes_and_a_lone_node_does_not() {
+    let mut b = node_server("b", true);
+    apply_bindings(&mut b, registered_on_a(false), "a");
+    assert_eq!(bob_calls_alice(&mut b).len(), 1);
+    b.run_for(Duration::from_secs(1));
+    let shared = shared_call_states(&b);
+    for user in ["alice@example.com", "bob@example.com"] {
+        assert!(
+            shared.contains(&(user.to_owned(), "trying".to_owned())),
+            "{user}: {shared:?}"
+        );
+    }
+
+    let mut alone = Server::new();
+    let mut alice = Phone::new("alice", "198.51.100.10:5060");
+    alone.register(&mut alice, 600);
+    assert_eq!(bob_calls_alice(&mut alone).len(), 1);
+    alone.run_for(Duration::from_secs(1));
+    assert!(shared_call_states(&alone).is_empty());
 }

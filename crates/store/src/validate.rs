@@ -2,7 +2,8 @@
 //! characters (a stored value is printed back into SIP messages and
 //! terminal output), q-values in range, times SQLite's `i64` can hold.
 
-use switchboard_server::registrar::{Binding, BindingChange, BindingKey};
+use switchboard_server::bodies::{DialogEntry, DialogState};
+use switchboard_server::registrar::{Aor, Binding, BindingChange, BindingKey};
 use switchboard_server::storage::{
     CallRecord, DialogParty, DialogRecord, PublicationRecord, StateChange, StoredMessage,
     SubscriptionRecord, User,
@@ -98,6 +99,7 @@ pub fn validate_state_change(change: &StateChange) -> Result<(), StoreError> {
         StateChange::RemoveCallRecordsBefore { start_ms } => check_u64("start_ms", *start_ms),
         StateChange::PutDialog(d) => check_dialog(d),
         StateChange::RemoveDialog { id } => check_text("dialog id", id, false),
+        StateChange::PutCallState { aor, dialog } => check_call_state(aor, dialog),
         // A kind of change this build does not know cannot be written.
         _ => Err(StoreError::InvalidInput(
             "a state change this store does not know".into(),
@@ -172,6 +174,32 @@ fn check_times(fields: &[(&str, Option<u64>)]) -> Result<(), StoreError> {
 
 /// A dialog's text comes from peers like a call record's; its key, tags
 /// and Call-ID name it and may not be empty; a route per line.
+fn check_call_state(aor: &Aor, d: &DialogEntry) -> Result<(), StoreError> {
+    for (what, value) in [
+        ("aor", aor.as_str()),
+        ("dialog id", &d.id),
+        ("call-id", &d.call_id),
+        ("local identity", &d.local_identity),
+        ("remote identity", &d.remote_identity),
+    ] {
+        check_text(what, value, false)?;
+    }
+    let reason = match &d.state {
+        DialogState::Terminated { reason, .. } => reason.as_deref(),
+        _ => None,
+    };
+    check_optional(&[
+        ("local tag", d.local_tag.as_deref()),
+        ("remote tag", d.remote_tag.as_deref()),
+        ("reason", reason),
+        ("local display", d.local_display.as_deref()),
+        ("local target", d.local_target.as_deref()),
+        ("remote display", d.remote_display.as_deref()),
+        ("remote target", d.remote_target.as_deref()),
+    ])?;
+    check_u64("duration", d.duration.unwrap_or(0))
+}
+
 fn check_dialog(d: &DialogRecord) -> Result<(), StoreError> {
     for (what, value) in [
         ("dialog id", &d.id),
@@ -352,7 +380,7 @@ fn check_u64(what: &str, value: u64) -> Result<(), StoreError> {
 mod tests {
     #![allow(clippy::unwrap_used)] // a failed unwrap is the test failing
 
-    use switchboard_server::registrar::{Aor, RemoveReason};
+    use switchboard_server::registrar::RemoveReason;
 
     use super::*;
 

@@ -1,5 +1,5 @@
 //! The cluster's change log and feed on a real PostgreSQL server (issue
-//! 14): a node's binding and publication writes are logged in their own
+//! 14): a node's binding, publication and call-state writes are logged in their own
 //! transaction (a rolled-back one leaves nothing), named with the writing
 //! node, and another node's feed reports the new state of each changed
 //! key, while its own writes are not reported back. Skipped, with a
@@ -19,10 +19,11 @@ use std::time::Duration;
 
 use common::spec::{self, Pg};
 use common::{aor, binding};
+use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 use switchboard_server::cluster::ClusterChange;
 use switchboard_store::{
-    BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, EventStateStore, NodeSession,
-    PostgresStore, PublicationRecord, StateChange,
+    BindingChange, BindingStore, ClusterFeed, ClusterFeedConfig, ClusterFeedHandle,
+    EventStateStore, NodeSession, PostgresStore, PublicationRecord, StateChange,
 };
 
 fn session(name: &str) -> NodeSession {
@@ -44,6 +45,18 @@ fn feed_config(url: &str, name: &str, notify: bool) -> ClusterFeedConfig {
         },
         heartbeat: Duration::from_millis(200),
     }
+}
+
+/// A feed started with `config`, and what it reports.
+fn follow(config: ClusterFeedConfig) -> (ClusterFeedHandle, mpsc::Receiver<ClusterChange>) {
+    let (tx, rx) = mpsc::channel();
+    let handle = ClusterFeed::connect(config)
+        .unwrap()
+        .start(move |change| {
+            let _ = tx.send(change);
+        })
+        .unwrap();
+    (handle, rx)
 }
 
 /// The next change that is not a node list.
@@ -121,13 +134,7 @@ fn feed_reports_other_nodes_changes(notify: bool) {
         1,
     ))])
     .unwrap();
-    let feed = ClusterFeed::connect(feed_config(&pg.0, "b", notify)).unwrap();
-    let (tx, rx) = mpsc::channel();
-    let handle = feed
-        .start(move |change| {
-            let _ = tx.send(change);
-        })
-        .unwrap();
+    let (handle, rx) = follow(feed_config(&pg.0, "b", notify));
     // The feed starts with the node list and the whole location, each
     // binding's home with it, then the node list again.
     let within = Duration::from_secs(5);
@@ -241,13 +248,7 @@ fn the_feed_reconnects_and_reports_what_changed_while_the_database_was_away() {
     drop(PostgresStore::connect(&url).unwrap());
     let mut config = feed_config(&url, "b", true);
     config.poll_interval = Duration::from_millis(200);
-    let (tx, rx) = mpsc::channel();
-    let handle = ClusterFeed::connect(config)
-        .unwrap()
-        .start(move |change| {
-            let _ = tx.send(change);
-        })
-        .unwrap();
+    let (handle, rx) = follow(config);
     let within = Duration::from_secs(15);
     // The start: an empty location, then the node list.
     assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
@@ -327,4 +328,103 @@ fn a_node_loads_back_its_own_subscriptions_messages_and_calls_and_every_publicat
         .unwrap();
     assert_eq!(ids(&alone.load_state().unwrap()), ["sub-alone"]);
     assert_eq!(ids(&a.load_state().unwrap()), ["sub-a", "sub-alone"]);
+}
+
+/// alice's dialog of her call to bob, in `state`.
+fn alice_dialog(state: DialogState) -> DialogEntry {
+    DialogEntry {
+        id: "d1".into(),
+        call_id: "call-1".into(),
+        local_tag: Some("a-tag".into()),
+        remote_tag: Some("b-tag".into()),
+        direction: Direction::Initiator,
+        state,
+        local_identity: "sip:alice@example.com".into(),
+        local_display: Some("Alice".into()),
+        local_target: Some("sip:alice@192.0.2.1".into()),
+        remote_identity: "sip:bob@example.com".into(),
+        remote_display: None,
+        remote_target: None,
+        duration: None,
+    }
+}
+
+#[test]
+fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
+    let Some(pg) = Pg::new() else { return };
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let b = PostgresStore::connect_as(&pg.0, 1, Some(&session("b"))).unwrap();
+    // Node A beats (a dead node's calls are left out).
+    let a_beats = ClusterFeed::connect(feed_config(&pg.0, "a", true))
+        .unwrap()
+        .start(|_| {})
+        .unwrap();
+    let alice = aor("sip:alice@example.com");
+    let put = |store: &PostgresStore, dialog: DialogEntry| {
+        store
+            .apply_state(&[StateChange::PutCallState {
+                aor: alice.clone(),
+                dialog: Box::new(dialog),
+            }])
+            .unwrap();
+    };
+    // Before B's feed starts: A's call in progress, and an older one of
+    // A's that ended (no news at B's start).
+    let mut old = alice_dialog(DialogState::Terminated {
+        reason: Some("local-bye".into()),
+        code: None,
+    });
+    old.id = "d0".into();
+    put(&a, old);
+    let confirmed = alice_dialog(DialogState::Confirmed);
+    put(&a, confirmed.clone());
+    let (handle, rx) = follow(feed_config(&pg.0, "b", true));
+    let within = Duration::from_secs(5);
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { aor: got, calls }) => {
+            assert_eq!(got, alice);
+            assert_eq!(calls, vec![confirmed], "the call in progress alone");
+        }
+        other => panic!("expected alice's calls at start, got {other:?}"),
+    }
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+
+    // B's own call of alice is not reported back to B.
+    let mut own = alice_dialog(DialogState::Early);
+    own.id = "d-on-b".into();
+    put(&b, own);
+    let ended = alice_dialog(DialogState::Terminated {
+        reason: Some("rejected".into()),
+        code: Some(486),
+    });
+    put(&a, ended.clone());
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended.clone()]),
+        other => panic!("expected alice's ended call, got {other:?}"),
+    }
+    assert_eq!(next_change(&rx, Duration::from_millis(500)), None);
+
+    // A's next call of alice is answered, then A stops: the call is gone
+    // with it, and A's rows are no longer read with alice's next change.
+    let mut next = alice_dialog(DialogState::Confirmed);
+    next.id = "d3".into();
+    put(&a, next.clone());
+    match next_change(&rx, within) {
+        // The ended one still listed (watchers are told it once).
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![ended, next]),
+        other => panic!("expected alice's next call, got {other:?}"),
+    }
+    a_beats.stop();
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![]),
+        other => panic!("expected alice's calls gone with A, got {other:?}"),
+    }
+    let mut later = alice_dialog(DialogState::Trying);
+    later.id = "d2".into();
+    put(&PostgresStore::connect(&pg.0).unwrap(), later.clone());
+    match next_change(&rx, within) {
+        Some(ClusterChange::Calls { calls, .. }) => assert_eq!(calls, vec![later]),
+        other => panic!("expected alice's new call alone, got {other:?}"),
+    }
+    handle.stop();
 }

@@ -29,6 +29,16 @@ impl Direction {
             Self::Recipient => "recipient",
         }
     }
+
+    /// The side an attribute value names.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "initiator" => Some(Self::Initiator),
+            "recipient" => Some(Self::Recipient),
+            _ => None,
+        }
+    }
 }
 
 /// The state of one dialog (RFC 4235 §3.7.1).
@@ -62,6 +72,20 @@ impl DialogState {
             Self::Early => "early",
             Self::Confirmed => "confirmed",
             Self::Terminated { .. } => "terminated",
+        }
+    }
+
+    /// The state an element text names, with the `event` and `code` of a
+    /// terminated one.
+    #[must_use]
+    pub fn parse(value: &str, reason: Option<String>, code: Option<u16>) -> Option<Self> {
+        match value {
+            "trying" => Some(Self::Trying),
+            "proceeding" => Some(Self::Proceeding),
+            "early" => Some(Self::Early),
+            "confirmed" => Some(Self::Confirmed),
+            "terminated" => Some(Self::Terminated { reason, code }),
+            _ => None,
         }
     }
 

@@ -2,17 +2,18 @@
 //! ([`Service::apply_cluster`]): a user's bindings replaced in the
 //! location index (not written back: the store has them) with their
 //! watchers told as for a local REGISTER, a presentity's publications
-//! replaced with its watchers notified, and the node list (liveness, where
+//! replaced with its watchers notified, a user's calls routed by another
+//! node shown to its busy-lamp watchers, and the node list (liveness, where
 //! each is reached) for home-node routing and the status.
 
 use switchboard_core::Now;
 
-use crate::bodies::RegEvent;
+use crate::bodies::{DialogEntry, RegEvent};
 use crate::cluster::{ClusterChange, HomedBinding, NodeState};
 use crate::events::PRESENCE;
 use crate::proxy::TransactionLayer;
 use crate::registrar::{Aor, Binding, BindingKey};
-use crate::storage::PublicationRecord;
+use crate::storage::{PublicationRecord, StateChange};
 
 use super::Service;
 
@@ -49,6 +50,7 @@ impl Service {
                 self.cluster_publications(now, ep, &aor, publications);
             }
             ClusterChange::Nodes(nodes) => self.cluster.set_nodes(nodes),
+            ClusterChange::Calls { aor, calls } => self.cluster_calls(now, ep, &aor, calls),
         }
         self.drain_proxy(ep);
     }
@@ -125,6 +127,36 @@ impl Service {
             })
             .chain(in_memory)
             .collect()
+    }
+
+    /// In a cluster, the dialogs of `aor`'s calls routed here go to the
+    /// store (in the records' batch) for the other nodes' busy-lamp
+    /// watchers.
+    pub(super) fn share_call_states(&mut self, aor: &Aor) {
+        if self.cluster.this().is_none() {
+            return;
+        }
+        for dialog in self.calls.dialogs_of(aor) {
+            self.queue_record(StateChange::PutCallState {
+                aor: aor.clone(),
+                dialog: Box::new(dialog),
+            });
+        }
+    }
+
+    /// Another node's calls of `aor`: its entries here replaced; the
+    /// dialogs that ended are told to the watchers once and not kept.
+    fn cluster_calls(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        aor: &Aor,
+        calls: Vec<DialogEntry>,
+    ) {
+        let (changed, ended) = self.cluster.set_remote_dialogs(aor, calls);
+        if changed || !ended.is_empty() {
+            self.dialogs_changed(now, ep, aor, ended);
+        }
     }
 
     fn cluster_publications(

@@ -960,6 +960,9 @@ impl Service {
         }
         // Read before the next apply: ended dialogs are reported once.
         for aor in changed {
+            if !relayed {
+                self.share_call_states(&aor);
+            }
             self.calls_changed(self.clock, ep, &aor);
         }
     }

@@ -119,18 +119,33 @@ impl Service {
     /// fields) are notified. A dialog that ended is owed to each of them,
     /// since the call book forgets it at its next change.
     pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
-        let uri = uri_of(aor);
-        let ended: Vec<Owed> = self
+        let ended = self
             .calls
             .dialogs_at(aor, now.instant())
             .into_iter()
             .filter(|d| d.state.is_terminated())
+            .collect();
+        self.dialogs_changed(now, ep, aor, ended);
+    }
+
+    /// The dialogs of `aor` changed (here or on another node): its dialog
+    /// watchers are notified, each owed the dialogs in `ended`.
+    pub(super) fn dialogs_changed(
+        &mut self,
+        now: Now,
+        ep: &mut impl TransactionLayer,
+        aor: &Aor,
+        ended: Vec<bodies::DialogEntry>,
+    ) {
+        let uri = uri_of(aor);
+        let owed: Vec<Owed> = ended
+            .into_iter()
             .map(|dialog| Owed::Dialog {
                 resource: uri.clone(),
                 dialog: Box::new(dialog),
             })
             .collect();
-        self.owe(DIALOG, &uri, &ended);
+        self.owe(DIALOG, &uri, &owed);
         self.notify_resource(now, ep, DIALOG, &uri);
     }
 
@@ -313,9 +328,16 @@ impl Service {
         }
     }
 
-    /// The calls of `aor` as dialog-info entries.
+    /// The calls of `aor` as dialog-info entries: those routed here, then
+    /// those other nodes route.
     fn dialogs_of(&self, now: Now, aor: &Aor) -> Vec<bodies::DialogEntry> {
-        self.calls.dialogs_at(aor, now.instant())
+        let mut dialogs = self.calls.dialogs_at(aor, now.instant());
+        for remote in self.cluster.remote_dialogs(aor) {
+            if dialogs.iter().all(|d| d.id != remote.id) {
+                dialogs.push(remote.clone());
+            }
+        }
+        dialogs
     }
 
     /// The presence document of `aor`: every live publication composed,

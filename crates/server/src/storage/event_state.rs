@@ -16,6 +16,8 @@ use std::net::SocketAddr;
 use switchboard_core::Transport;
 
 use super::{CallRecord, DialogRecord};
+use crate::bodies::DialogEntry;
+use crate::registrar::Aor;
 
 /// One subscription dialog the server is the notifier of (RFC 6665).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +136,16 @@ pub enum StateChange {
     RemoveDialog {
         /// Its [`DialogRecord::id`].
         id: String,
+    },
+    /// In a cluster: a dialog of a user's call this node routes changed
+    /// state, for the other nodes' busy-lamp watchers (kept per user and
+    /// [`DialogEntry::id`]; a terminated one replaces the user's previous
+    /// terminated ones).
+    PutCallState {
+        /// The user.
+        aor: Aor,
+        /// The dialog as that user sees it.
+        dialog: Box<DialogEntry>,
     },
 }
 

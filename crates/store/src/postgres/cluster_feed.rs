@@ -1,7 +1,8 @@
 //! The cluster's change feed (issue 14): one thread per node with a
 //! connection of its own that follows what the other nodes write.
 //!
-//! * Every change of a binding or a publication leaves a row in
+//! * Every change of a binding, a publication or a routed call's dialog
+//!   (`call_states`) leaves a row in
 //!   `cluster_changes` (a trigger, in the same transaction) and a
 //!   `NOTIFY switchboard_changes` delivered at its commit. The feed
 //!   LISTENs, wakes on a notification or every `poll_interval` (the
@@ -16,7 +17,7 @@
 //!   node list read back with liveness by the database's clock (dead
 //!   after three missed beats); old change rows pruned.
 //! * The connection lost: reconnects every second, then reloads every
-//!   binding and publication (what changed meanwhile is not in the log
+//!   binding, publication and other node's call in progress (what changed meanwhile is not in the log
 //!   it missed).
 //!
 //! [`ClusterFeed::connect`] reads the latest sequence number; call it
@@ -36,6 +37,7 @@ use switchboard_server::registrar::Aor;
 use switchboard_server::storage::PublicationRecord;
 
 use super::bindings::{SELECT_SQL, read_binding};
+use super::call_states;
 use super::change_cursor::Cursor;
 use super::event_state::{PUBLICATION_COLUMNS, read_publication};
 use super::node_session::NodeSession;
@@ -87,6 +89,10 @@ pub struct ClusterFeed {
     /// a reconnect also reports those removed meanwhile.
     aors: HashSet<String>,
     presentities: HashSet<String>,
+    /// Every user whose calls on other nodes the feed reported.
+    callers: HashSet<String>,
+    /// The nodes dead at the latest heartbeat.
+    dead: HashSet<String>,
     /// (when, floor) at each heartbeat: rows at or below a floor older
     /// than [`KEEP_CHANGES`] are pruned.
     floors: VecDeque<(Instant, i64)>,
@@ -144,6 +150,8 @@ impl ClusterFeed {
             started_ms: 0,
             aors: HashSet::new(),
             presentities: HashSet::new(),
+            callers: HashSet::new(),
+            dead: HashSet::new(),
             floors: VecDeque::new(),
         };
         let client = feed.open()?;
@@ -257,7 +265,7 @@ impl ClusterFeed {
             let step = self.wait(wait).and_then(|()| {
                 if Instant::now() >= next_beat {
                     next_beat = Instant::now() + self.config.heartbeat;
-                    deliver(ClusterChange::Nodes(self.heartbeat()?));
+                    self.beat(deliver)?;
                 }
                 self.follow(deliver)
             });
@@ -275,6 +283,27 @@ impl ClusterFeed {
         if let Err(err) = self.leave() {
             tracing::debug!(error = %err, "cluster: leaving not recorded (the others see this node dead after three heartbeats)");
         }
+    }
+
+    /// A heartbeat and the node list; when a node died, the calls it
+    /// routed are gone from what the other nodes' watchers see.
+    fn beat(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
+        let nodes = self.heartbeat()?;
+        let dead: HashSet<String> = nodes
+            .iter()
+            .filter(|n| !n.alive)
+            .map(|n| n.name.clone())
+            .collect();
+        let died = dead.iter().any(|name| !self.dead.contains(name));
+        self.dead = dead;
+        deliver(ClusterChange::Nodes(nodes));
+        if died {
+            let callers: Vec<String> = self.callers.iter().cloned().collect();
+            for change in self.read_calls(&callers, false)? {
+                deliver(change);
+            }
+        }
+        Ok(())
     }
 
     /// A clean stop: this node's row says it is dead at once (its
@@ -329,7 +358,7 @@ impl ClusterFeed {
                 )
                 .map_err(classify)?;
             let mut seen = HashSet::new();
-            let (mut aors, mut presentities) = (Vec::new(), Vec::new());
+            let (mut aors, mut presentities, mut callers) = (Vec::new(), Vec::new(), Vec::new());
             for row in &rows {
                 let seq: i64 = get(row, 0)?;
                 from = seq;
@@ -347,6 +376,7 @@ impl ClusterFeed {
                 match kind.as_str() {
                     "bindings" => aors.push(key),
                     "publications" => presentities.push(key),
+                    "calls" => callers.push(key),
                     _ => {}
                 }
             }
@@ -355,6 +385,9 @@ impl ClusterFeed {
                 deliver(change);
             }
             for change in self.read_publications(&presentities)? {
+                deliver(change);
+            }
+            for change in self.read_calls(&callers, true)? {
                 deliver(change);
             }
             if i64::try_from(rows.len()).unwrap_or(i64::MAX) < BATCH {
@@ -411,6 +444,40 @@ impl ClusterFeed {
         Ok(self.publications_changes(presentities.iter().cloned(), by_aor))
     }
 
+    /// The dialogs other nodes route of each user of `aors` (none: their
+    /// calls ended); `with_ended`: with the terminated ones (not at a
+    /// reload: those ended before it are no news).
+    fn read_calls(
+        &mut self,
+        aors: &[String],
+        with_ended: bool,
+    ) -> Result<Vec<ClusterChange>, StoreError> {
+        if aors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let this = self.config.session.name().to_owned();
+        let dead_after = i64::try_from(self.config.heartbeat.as_millis())
+            .unwrap_or(i64::MAX)
+            .saturating_mul(3);
+        let rows = self
+            .client()?
+            .query(&call_states::read_sql(DB_NOW), &[&aors, &this, &dead_after])
+            .map_err(classify)?;
+        let mut by_aor = call_states::group(&rows)?;
+        let mut changes = Vec::new();
+        for key in aors {
+            let Ok(aor) = Aor::parse(key) else {
+                tracing::debug!(key, "cluster: calls of an AOR that does not parse");
+                continue;
+            };
+            let mut calls = by_aor.remove(key).unwrap_or_default();
+            calls.retain(|d| with_ended || !d.state.is_terminated());
+            self.callers.insert(key.clone());
+            changes.push(ClusterChange::Calls { aor, calls });
+        }
+        Ok(changes)
+    }
+
     /// One change per presentity of `keys`, with its publications in
     /// `by_aor` (none when absent).
     fn publications_changes(
@@ -428,7 +495,8 @@ impl ClusterFeed {
     }
 
     /// At start and after a reconnect: positioned at the latest change,
-    /// then every binding and publication reported again.
+    /// then every binding, publication and other node's call reported
+    /// again.
     fn reload(&mut self, deliver: &mut dyn FnMut(ClusterChange)) -> Result<(), StoreError> {
         self.client = Some(self.open()?);
         let (floor, _) = self.position()?;
@@ -454,6 +522,19 @@ impl ClusterFeed {
             .cloned()
             .collect();
         for change in self.publications_changes(keys, by_presentity) {
+            deliver(change);
+        }
+        // The calls other nodes route, and those that ended meanwhile.
+        let stored = self
+            .client()?
+            .query("SELECT DISTINCT aor FROM call_states", &[])
+            .map_err(classify)?;
+        let mut callers: BTreeSet<String> = self.callers.iter().cloned().collect();
+        for row in &stored {
+            callers.insert(get(row, 0)?);
+        }
+        let callers: Vec<String> = callers.into_iter().collect();
+        for change in self.read_calls(&callers, false)? {
             deliver(change);
         }
         // Again, as the end of the reload.

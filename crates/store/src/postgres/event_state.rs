@@ -9,6 +9,7 @@ use switchboard_server::storage::{
 };
 
 use super::call_records::RecordWriter;
+use super::call_states::CallStateWriter;
 use super::dialogs::{self, DialogWriter};
 use super::{PostgresStore, big, classify, get, upsert_sql};
 use crate::error::StoreError;
@@ -67,12 +68,14 @@ pub(super) struct StateWriter {
     remove_message: Statement,
     records: RecordWriter,
     dialogs: DialogWriter,
+    call_states: CallStateWriter,
 }
 
 impl StateWriter {
-    pub(super) fn sql() -> [String; 10] {
+    pub(super) fn sql() -> [String; 12] {
         let [put_record, expire_records] = RecordWriter::sql();
         let [put_dialog, remove_dialog] = DialogWriter::sql();
+        let [put_call_state, forget_ended] = CallStateWriter::sql();
         [
             upsert_sql("subscriptions", &SUBSCRIPTION_COLUMNS, &["id"]),
             "DELETE FROM subscriptions WHERE id = $1".to_owned(),
@@ -85,6 +88,8 @@ impl StateWriter {
             expire_records,
             put_dialog,
             remove_dialog,
+            put_call_state,
+            forget_ended,
         ]
     }
 
@@ -100,7 +105,9 @@ impl StateWriter {
             expire_records,
             put_dialog,
             remove_dialog,
-        ]: [Statement; 10],
+            put_call_state,
+            forget_ended,
+        ]: [Statement; 12],
     ) -> Self {
         Self {
             put_subscription,
@@ -111,6 +118,7 @@ impl StateWriter {
             remove_message,
             records: RecordWriter::new([put_record, expire_records]),
             dialogs: DialogWriter::new([put_dialog, remove_dialog]),
+            call_states: CallStateWriter::new([put_call_state, forget_ended]),
         }
     }
 
@@ -203,6 +211,7 @@ impl StateWriter {
             }
             StateChange::PutDialog(record) => self.dialogs.put(tx, record)?,
             StateChange::RemoveDialog { id } => self.dialogs.remove(tx, id)?,
+            StateChange::PutCallState { aor, dialog } => self.call_states.put(tx, aor, dialog)?,
             // Refused by validation before anything is written.
             _ => {
                 return Err(StoreError::InvalidInput(

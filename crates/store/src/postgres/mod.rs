@@ -17,6 +17,7 @@
 
 mod bindings;
 mod call_records;
+mod call_states;
 mod change_cursor;
 mod cluster_feed;
 mod dialogs;

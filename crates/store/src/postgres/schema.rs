@@ -243,6 +243,33 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
+    // 11: the dialogs of the calls each node routes, for the other
+    // nodes' busy-lamp watchers (see the SQLite step); each row is named
+    // by its writing node and announced in the change log (kind `calls`).
+    "CREATE TABLE call_states (
+        aor             TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        call_id         TEXT NOT NULL,
+        local_tag       TEXT,
+        remote_tag      TEXT,
+        direction       TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        reason          TEXT,
+        code            INTEGER,
+        local_identity  TEXT NOT NULL,
+        local_display   TEXT,
+        local_target    TEXT,
+        remote_identity TEXT NOT NULL,
+        remote_display  TEXT,
+        remote_target   TEXT,
+        duration        BIGINT,
+        node            TEXT,
+        PRIMARY KEY (aor, id)
+    );
+    CREATE TRIGGER call_states_node BEFORE INSERT OR UPDATE ON call_states
+        FOR EACH ROW EXECUTE FUNCTION row_node();
+    CREATE TRIGGER call_states_changed AFTER INSERT OR UPDATE OR DELETE ON call_states
+        FOR EACH ROW EXECUTE FUNCTION cluster_change('calls');",
 ];
 
 /// The schema version this build writes and reads.

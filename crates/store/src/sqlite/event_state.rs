@@ -163,6 +163,9 @@ impl<'c> StateWriter<'c> {
             StateChange::RemoveDialog { id } => {
                 self.remove_dialog.execute([id])?;
             }
+            // Only a cluster node shares its calls' states (PostgreSQL): a
+            // SQLite node is alone.
+            StateChange::PutCallState { .. } => {}
             // Refused by validation before anything is written.
             _ => {
                 return Err(StoreError::InvalidInput(

@@ -207,6 +207,30 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
+    // 11: the dialogs of the calls each cluster node routes (the user's
+    // AOR, the dialog as dialog-info shows it to that user, the node that
+    // wrote it), for the other nodes' busy-lamp watchers. A SQLite node is
+    // alone: the table stays empty, as migration 9's.
+    "CREATE TABLE call_states (
+        aor             TEXT NOT NULL,
+        id              TEXT NOT NULL,
+        call_id         TEXT NOT NULL,
+        local_tag       TEXT,
+        remote_tag      TEXT,
+        direction       TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        reason          TEXT,
+        code            INTEGER,
+        local_identity  TEXT NOT NULL,
+        local_display   TEXT,
+        local_target    TEXT,
+        remote_identity TEXT NOT NULL,
+        remote_display  TEXT,
+        remote_target   TEXT,
+        duration        INTEGER,
+        node            TEXT,
+        PRIMARY KEY (aor, id)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build writes and reads.
