@@ -207,6 +207,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE dialogs ADD COLUMN callee_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN caller_relay_sdp TEXT;
     ALTER TABLE dialogs ADD COLUMN callee_relay_sdp TEXT;",
+    // 11: nothing here: PostgreSQL's change notifications name the
+    // writing node (a SQLite node is alone).
+    "-- no change",
 ];
 
 /// The schema version this build writes and reads.
