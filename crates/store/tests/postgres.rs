@@ -303,7 +303,11 @@ fn a_submission_the_database_refuses_fails_alone() {
     };
     let (good, refused, other) = (change("a", 1), change("refused", 2), change("c", 3));
     let results = store
-        .apply_groups(&[&[good.clone()], &[refused.clone(), other.clone()], &[other]])
+        .apply_groups(&[
+            std::slice::from_ref(&good),
+            &[refused.clone(), other.clone()],
+            &[other],
+        ])
         .unwrap();
     assert!(results[0].is_ok(), "{results:?}");
     assert!(
