@@ -5,6 +5,7 @@
 //! serialization failure or a deadlock anywhere runs the whole batch
 //! again.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use postgres::Transaction;
@@ -17,14 +18,25 @@ use super::{PostgresStore, classify};
 use crate::commit::{CommitResult, GroupStore, Submission};
 use crate::error::StoreError;
 
-/// The statements of every write, prepared (from the connection's cache)
-/// before the transaction starts.
+/// The statements of every write, prepared before the transaction starts
+/// and kept with the connection (building their SQL and looking each up
+/// again for every batch was a good part of a REGISTER's time).
 pub(super) struct Writers {
     pub(super) bindings: BindingWriter,
     pub(super) state: StateWriter,
 }
 
 impl Writers {
+    /// The writers of `conn`, prepared on its first write.
+    pub(super) fn of(conn: &mut Connection) -> Result<Arc<Self>, StoreError> {
+        if let Some(writers) = &conn.writers {
+            return Ok(Arc::clone(writers));
+        }
+        let writers = Arc::new(Self::prepare(conn)?);
+        conn.writers = Some(Arc::clone(&writers));
+        Ok(writers)
+    }
+
     fn prepare(conn: &mut Connection) -> Result<Self, StoreError> {
         let bindings = BindingWriter::sql().map(|sql| conn.statement(&sql));
         let state = StateWriter::sql().map(|sql| conn.statement(&sql));
@@ -65,7 +77,7 @@ impl PostgresStore {
         apply: impl Fn(&Writers, &mut Transaction<'_>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.run(|conn| {
-            let writers = Writers::prepare(conn)?;
+            let writers = Writers::of(conn)?;
             let mut tx = conn.client.transaction().map_err(classify)?;
             apply(&writers, &mut tx)?;
             tx.commit().map_err(classify)
@@ -89,7 +101,7 @@ impl PostgresStore {
     ) -> Result<Vec<CommitResult>, StoreError> {
         let started = Instant::now();
         let results = self.run(|conn| {
-            let writers = Writers::prepare(conn)?;
+            let writers = Writers::of(conn)?;
             match apply_all(conn, &writers, groups, &apply, Isolation::Together)? {
                 Some(results) => Ok(results),
                 None => apply_all(conn, &writers, groups, &apply, Isolation::Savepoints)?
@@ -110,7 +122,7 @@ impl PostgresStore {
     ) -> Result<Vec<CommitResult>, StoreError> {
         let started = Instant::now();
         let result = self.run(|conn| {
-            let writers = Writers::prepare(conn)?;
+            let writers = Writers::of(conn)?;
             match writers.bindings.apply(&mut conn.client, changes) {
                 Err(err) if aborts_batch(&err) => Err(err),
                 other => Ok(other),
