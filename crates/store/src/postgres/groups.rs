@@ -19,8 +19,8 @@ use crate::commit::{CommitResult, GroupStore, Submission};
 use crate::error::StoreError;
 
 /// The statements of every write, prepared before the transaction starts
-/// and kept with the connection (building their SQL and looking each up
-/// again for every batch was a good part of a REGISTER's time).
+/// and kept with the connection: a batch does not build their dozen SQL
+/// texts and look each up again.
 pub(super) struct Writers {
     pub(super) bindings: BindingWriter,
     pub(super) state: StateWriter,
