@@ -123,6 +123,43 @@ fn changes_are_logged_with_their_transaction_and_node() {
     assert_eq!(last, None);
 }
 
+/// The feeds tell their own node's notifications from the others' by the
+/// payload: the writing node's name (empty for a store that names none).
+#[test]
+fn a_change_notification_names_the_writing_node() {
+    let Some(pg) = Pg::new() else { return };
+    let mut listener = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    listener
+        .batch_execute("LISTEN switchboard_changes")
+        .unwrap();
+    let alice = "sip:alice@example.com";
+    let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("node-a"))).unwrap();
+    a.apply(&[BindingChange::Upsert(binding(
+        alice,
+        "sip:alice@192.0.2.1",
+        1,
+    ))])
+    .unwrap();
+    let anonymous = PostgresStore::connect(&pg.0).unwrap();
+    anonymous
+        .apply(&[BindingChange::Upsert(binding(
+            alice,
+            "sip:alice@192.0.2.2",
+            2,
+        ))])
+        .unwrap();
+    let mut payloads = Vec::new();
+    let mut notifications = listener.notifications();
+    let mut arrived = notifications.timeout_iter(Duration::from_secs(5));
+    while payloads.len() < 2 {
+        let note = postgres::fallible_iterator::FallibleIterator::next(&mut arrived)
+            .unwrap()
+            .expect("a notification per commit");
+        payloads.push(note.payload().to_owned());
+    }
+    assert_eq!(payloads, ["node-a", ""]);
+}
+
 fn feed_reports_other_nodes_changes(notify: bool) {
     let Some(pg) = Pg::new() else { return };
     let a = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();

@@ -16,10 +16,11 @@ mod common;
 use std::sync::Arc;
 use std::thread;
 
+use common::binding;
 use common::spec::{Pg, upsert};
 use switchboard_store::{
-    AnyStore, BindingStore, CommitterConfig, GroupCommitter, PostgresStore, StoreError,
-    StoreLocation, UserStore,
+    AnyStore, BindingChange, BindingStore, CommitterConfig, GroupCommitter, PostgresStore,
+    StoreError, StoreLocation, UserStore,
 };
 use switchboard_testsupport::Postgres;
 
@@ -270,4 +271,61 @@ fn serialization_failures_are_retried_a_bounded_number_of_times() {
     assert!(matches!(err, StoreError::Postgres(_)), "{err:?}");
     assert_eq!(store.load_all().unwrap().len(), 2);
     committer.shutdown().unwrap();
+}
+
+/// A submission the database itself refuses (here a trigger; in life a
+/// constraint) fails alone: in a batch of several, the others commit; on
+/// its own, nothing of it is written and the store goes on.
+#[test]
+fn a_submission_the_database_refuses_fails_alone() {
+    let Some(pg) = Pg::new() else { return };
+    let store = PostgresStore::connect(&pg.0).unwrap();
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.contact LIKE '%refused%' THEN
+                     RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON bindings
+                 FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .unwrap();
+    let change = |user: &str, id| {
+        BindingChange::Upsert(binding(
+            &format!("sip:{user}@example.com"),
+            &format!("sip:{user}@192.0.2.{id}"),
+            id,
+        ))
+    };
+    let (good, refused, other) = (change("a", 1), change("refused", 2), change("c", 3));
+    let results = store
+        .apply_groups(&[
+            std::slice::from_ref(&good),
+            &[refused.clone(), other.clone()],
+            &[other],
+        ])
+        .unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Postgres(_))),
+        "{results:?}"
+    );
+    assert!(results[2].is_ok(), "{results:?}");
+    let results = store.apply_groups(&[&[refused]]).unwrap();
+    assert!(
+        matches!(results[0], Err(StoreError::Postgres(_))),
+        "{results:?}"
+    );
+    let stored: Vec<String> = store
+        .load_all()
+        .unwrap()
+        .iter()
+        .map(|binding| binding.contact.clone())
+        .collect();
+    assert_eq!(stored, ["sip:a@192.0.2.1", "sip:c@192.0.2.3"]);
+    store.apply_groups(&[&[good]]).unwrap()[0].clone().unwrap();
 }

@@ -1,7 +1,7 @@
 //! [`BindingStore`] for PostgreSQL: SQLite's row format (see
 //! `sqlite/bindings.rs`), its conversion back shared.
 
-use postgres::{Row, Statement, Transaction};
+use postgres::{GenericClient, Row, Statement};
 use switchboard_server::registrar::{Aor, Binding, BindingChange};
 use switchboard_server::storage::BindingStore;
 
@@ -54,10 +54,11 @@ impl BindingWriter {
         Self { upsert, remove }
     }
 
-    /// Validates every change, then writes them in order in `tx`.
+    /// Validates every change, then writes them in order through `tx` (a
+    /// transaction, or the bare connection for a single change).
     pub(super) fn apply(
         &self,
-        tx: &mut Transaction<'_>,
+        tx: &mut impl GenericClient,
         changes: &[BindingChange],
     ) -> Result<(), StoreError> {
         for change in changes {
@@ -69,7 +70,11 @@ impl BindingWriter {
         Ok(())
     }
 
-    fn change(&self, tx: &mut Transaction<'_>, change: &BindingChange) -> Result<(), StoreError> {
+    fn change(
+        &self,
+        tx: &mut impl GenericClient,
+        change: &BindingChange,
+    ) -> Result<(), StoreError> {
         match change {
             BindingChange::Upsert(b) => {
                 tx.execute(
@@ -155,11 +160,7 @@ impl BindingStore for PostgresStore {
         &self,
         groups: &[&[BindingChange]],
     ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
-        self.commit_groups(
-            groups,
-            |group| group.len(),
-            |writers, tx, group| writers.bindings.apply(tx, group),
-        )
+        self.commit_bindings(groups)
     }
 
     fn load_all(&self) -> Result<Vec<Binding>, StoreError> {

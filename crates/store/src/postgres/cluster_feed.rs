@@ -6,7 +6,9 @@
 //!   `cluster_changes` (a trigger, in the same transaction) and a
 //!   `NOTIFY switchboard_changes` delivered at its commit. The feed
 //!   LISTENs, wakes on a notification or every `poll_interval` (the
-//!   polling fallback for engines without LISTEN/NOTIFY), reads the rows
+//!   polling fallback for engines without LISTEN/NOTIFY; a notification
+//!   names the writing node, and one of this node's own is let go without
+//!   a read), reads the rows
 //!   after the last one it handled that another node wrote, reads the
 //!   current state of each changed key and hands it on as a
 //!   [`ClusterChange`].
@@ -235,6 +237,7 @@ impl ClusterFeed {
 
     fn run(&mut self, stop: &AtomicBool, deliver: &mut dyn FnMut(ClusterChange)) {
         let mut next_beat = Instant::now() + self.config.heartbeat;
+        let mut next_poll = Instant::now() + self.config.poll_interval;
         // The first pass reads the whole location too: the home node of
         // every binding the server loaded.
         let mut lost = true;
@@ -257,17 +260,22 @@ impl ClusterFeed {
                     }
                 }
             }
-            let now = Instant::now();
-            let wait = self
-                .config
-                .poll_interval
-                .min(next_beat.saturating_duration_since(now));
-            let step = self.wait(wait).and_then(|()| {
-                if Instant::now() >= next_beat {
-                    next_beat = Instant::now() + self.config.heartbeat;
+            let wait = next_poll
+                .min(next_beat)
+                .saturating_duration_since(Instant::now());
+            let step = self.wait(wait).and_then(|foreign| {
+                let now = Instant::now();
+                if now >= next_beat {
+                    next_beat = now + self.config.heartbeat;
                     self.beat(deliver)?;
                 }
-                self.follow(deliver)
+                // This node's own notifications (one per commit of its
+                // writer) would only make the feed read rows it skips.
+                if foreign || now >= next_poll {
+                    next_poll = now + self.config.poll_interval;
+                    self.follow(deliver)?;
+                }
+                Ok(())
             });
             if let Err(err) = step {
                 if matches!(err, StoreError::Unavailable(_)) {
@@ -326,21 +334,29 @@ impl ClusterFeed {
         Ok(())
     }
 
-    /// Waits for a notification or `wait`, whichever comes first.
-    fn wait(&mut self, wait: Duration) -> Result<(), StoreError> {
+    /// Waits for a notification or `wait`, whichever comes first. True
+    /// when the change log is worth reading: the time is up, or a
+    /// notification came from another node (or did not say from which: a
+    /// node of an older build); false when every one came from this node
+    /// (the payload names the writing node).
+    fn wait(&mut self, wait: Duration) -> Result<bool, StoreError> {
         if !self.config.notify {
             std::thread::sleep(wait);
-            return Ok(());
+            return Ok(true);
         }
+        let own = self.config.session.name().to_owned();
         let client = self.client()?;
         let mut notifications = client.notifications();
-        let first = notifications.timeout_iter(wait).next().map_err(classify)?;
-        if first.is_some() {
-            // The rest already arrived say the same thing.
-            while notifications.iter().next().map_err(classify)?.is_some() {}
+        let Some(first) = notifications.timeout_iter(wait).next().map_err(classify)? else {
+            // A closed connection shows at the next query (Unavailable).
+            return Ok(true);
+        };
+        let mut foreign = first.payload() != own;
+        // The rest already arrived: all of them count.
+        while let Some(next) = notifications.iter().next().map_err(classify)? {
+            foreign |= next.payload() != own;
         }
-        // A closed connection shows at the next query (Unavailable).
-        Ok(())
+        Ok(foreign)
     }
 
     /// Reads the new change rows and reports each key another node

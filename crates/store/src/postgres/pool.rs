@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use postgres::{Client, Config, NoTls, Statement};
 
 use super::classify;
+use super::groups::Writers;
 use crate::error::StoreError;
 
 /// One connection and the statements prepared on it (by their SQL text):
@@ -21,6 +22,9 @@ use crate::error::StoreError;
 pub(super) struct Connection {
     pub(super) client: Client,
     statements: HashMap<String, Statement>,
+    /// The statements of every write, once prepared (see
+    /// [`Writers::of`]).
+    pub(super) writers: Option<Arc<Writers>>,
     /// Set when a call on it failed at the connection level.
     broken: bool,
 }
@@ -144,6 +148,7 @@ impl Pool {
                         Connection {
                             client,
                             statements: HashMap::new(),
+                            writers: None,
                             broken: false,
                         },
                         false,

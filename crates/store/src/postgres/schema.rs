@@ -270,6 +270,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
         FOR EACH ROW EXECUTE FUNCTION row_node();
     CREATE TRIGGER call_states_changed AFTER INSERT OR UPDATE OR DELETE ON call_states
         FOR EACH ROW EXECUTE FUNCTION cluster_change('calls');",
+    // 12: the NOTIFY names the writing node (its payload), so that a
+    // node's feed lets its own notifications go without reading the
+    // change log; otherwise as migration 9's function (an older node's
+    // empty payload still wakes every feed).
+    "CREATE OR REPLACE FUNCTION cluster_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        changed TEXT;
+    BEGIN
+        IF TG_OP = 'DELETE' THEN changed := OLD.aor; ELSE changed := NEW.aor; END IF;
+        INSERT INTO cluster_changes (kind, key, node, at)
+            VALUES (TG_ARGV[0], changed, cluster_node(),
+                    (extract(epoch FROM clock_timestamp()) * 1000)::BIGINT);
+        IF current_setting('switchboard.notify', true) IS DISTINCT FROM 'off' THEN
+            PERFORM pg_notify('switchboard_changes', COALESCE(cluster_node(), ''));
+        END IF;
+        RETURN NULL;
+    END
+    $$;",
 ];
 
 /// The schema version this build writes and reads.

@@ -231,6 +231,9 @@ const MIGRATIONS: &[&str] = &[
         node            TEXT,
         PRIMARY KEY (aor, id)
     ) WITHOUT ROWID;",
+    // 12: nothing here: PostgreSQL's change notifications name the
+    // writing node (a SQLite node is alone).
+    "-- no change",
 ];
 
 /// The schema version this build writes and reads.
