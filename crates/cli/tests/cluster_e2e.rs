@@ -72,24 +72,6 @@ fn wait_status(admin: SocketAddr, token: &str, what: &str, want: impl Fn(&str) -
     assert!(seen, "status never showed {what}:\n{last}");
 }
 
-/// Adds `names` to the database at `url`, each with password `secret`.
-fn add_users(url: &str, names: &[&str]) {
-    for name in names {
-        run_on(
-            url,
-            &[
-                "user",
-                "add",
-                name,
-                "--password",
-                "secret",
-                "--domain",
-                DOMAIN,
-            ],
-        );
-    }
-}
-
 /// The status line of node `name`.
 fn node_line<'a>(status: &'a str, name: &str) -> Option<&'a str> {
     let prefix = format!("  node {name} at ");
@@ -121,7 +103,7 @@ fn answered(call: &Proc) -> bool {
 fn nodes_share_the_location_route_through_the_home_node_and_survive_a_kill_9() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    add_users(&url, &["alice", "bob", "carol"]);
+    add_users_on(&url, &["alice", "bob", "carol"]);
     let token = run_on(&url, &["token", "create", "ops"]).trim().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let (mut a, a_admin) = node(dir.path(), &url, "a");
@@ -315,7 +297,7 @@ fn sipp_phones_registered_on_one_node_are_called_through_another() {
 fn baresip_on_one_node_calls_baresip_registered_on_another() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    add_users(&url, &["alice", "bob"]);
+    add_users_on(&url, &["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = node(dir.path(), &url, "a");
     let (b, b_admin) = node(dir.path(), &url, "b");
@@ -354,7 +336,7 @@ fn baresip_on_one_node_calls_baresip_registered_on_another() {
 fn a_dialog_watcher_on_one_node_sees_a_call_another_node_routes() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    add_users(&url, &["alice", "bob", "carol"]);
+    add_users_on(&url, &["alice", "bob", "carol"]);
     let dir = tempfile::tempdir().unwrap();
     let (a, _) = node(dir.path(), &url, "a");
     let (b, _) = node(dir.path(), &url, "b");

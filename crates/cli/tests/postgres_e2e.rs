@@ -31,24 +31,6 @@ const WAIT: Duration = Duration::from_secs(15);
 const ALICE: &str = "sip:alice@127.0.0.1";
 const BOB: &str = "sip:bob@127.0.0.1";
 
-/// Alice and bob (password `secret`) in the database at `url`.
-fn add_users(url: &str) {
-    for name in ["alice", "bob"] {
-        run_on(
-            url,
-            &[
-                "user",
-                "add",
-                name,
-                "--password",
-                "secret",
-                "--domain",
-                DOMAIN,
-            ],
-        );
-    }
-}
-
 /// `serve` on the database at `url` (`data` only holds the pid file).
 fn serve(data: &std::path::Path, url: &str, port: Option<u16>) -> Server {
     let serve = switchboard()
@@ -68,7 +50,7 @@ fn serve(data: &std::path::Path, url: &str, port: Option<u16>) -> Server {
 fn serve_on_own_database() -> Option<(Postgres, tempfile::TempDir, Server)> {
     let pg = Postgres::start()?;
     let url = pg.create_database();
-    add_users(&url);
+    add_users_on(&url, &["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let server = serve(&dir.path().join("data"), &url, None);
     Some((pg, dir, server))
@@ -86,7 +68,7 @@ fn call_bob(server: &Server) {
 fn serve_on_postgres_registers_calls_and_keeps_bindings_across_kill_9() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    add_users(&url);
+    add_users_on(&url, &["alice", "bob"]);
     assert_eq!(run_on(&url, &["user", "list"]).lines().count(), 2);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -258,7 +240,7 @@ fn records_on(url: &str) -> Vec<serde_json::Value> {
 fn a_call_in_progress_survives_a_kill_9_on_postgres() {
     let Some(pg) = Postgres::shared() else { return };
     let url = pg.create_database();
-    add_users(&url);
+    add_users_on(&url, &["alice", "bob"]);
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let mut server = serve(&data, &url, None);

@@ -30,6 +30,25 @@ pub fn agent_at(server: &Server, args: &[&str]) -> Proc {
     switchboard().spawn(args[0], &all)
 }
 
+/// `switchboard user add NAME --password secret --domain DOMAIN` for each
+/// of `names`, in the store at `url`.
+pub fn add_users_on(url: &str, names: &[&str]) {
+    for name in names {
+        run_on(
+            url,
+            &[
+                "user",
+                "add",
+                name,
+                "--password",
+                "secret",
+                "--domain",
+                DOMAIN,
+            ],
+        );
+    }
+}
+
 /// `switchboard args --database url`, run to its end; its stdout.
 pub fn run_on(url: &str, args: &[&str]) -> String {
     let mut all = args.to_vec();
