@@ -5,9 +5,10 @@
 //! datagram and the endpoint), events from connection tasks, control
 //! messages (commands for the application, stats, shutdown), the
 //! application's own messages, and one timer set to `poll_timeout`. After
-//! each batch it drains the endpoint: transmits (UDP written here with
-//! `try_send_to`, connections through their bounded write queues), closes and
-//! events (to the [`App`]).
+//! each batch it drains the endpoint: transmits (UDP written here, each
+//! socket's datagrams of a pass in one batch, see `udp_batch.rs`;
+//! connections through their bounded write queues), closes and events (to
+//! the [`App`]).
 //!
 //! The driver knows only the [`App`] it runs (and [`Commanded`], what an
 //! application adds to take commands from another channel); the
@@ -30,8 +31,9 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::app::{App, AppReceiver};
 use crate::config::via_addresses;
-use crate::listener::{UDP_BUFFER, accept_loop, connect};
+use crate::listener::{accept_loop, connect};
 use crate::task::{ConnKey, NetEvent, Opened, Outbound, Settings, TaskCtx};
+use crate::udp_batch::UdpBatch;
 use crate::{Config, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
@@ -202,6 +204,7 @@ pub(crate) async fn spawn<A: Commanded>(
     }
 
     let driver = Driver {
+        udp_queued: vec![Vec::new(); udp.len()],
         endpoint,
         control: control_rx,
         events: events_rx,
@@ -214,7 +217,7 @@ pub(crate) async fn spawn<A: Commanded>(
         by_remote: HashMap::new(),
         pending: HashMap::new(),
         server_names: HashMap::new(),
-        udp_buffer: vec![0; UDP_BUFFER],
+        udp_io: UdpBatch::new(),
         app,
         messages: receiver.0,
     };
@@ -255,8 +258,11 @@ struct Driver<A: Commanded> {
     /// Names to check the certificates of connections about to be opened
     /// against ([`Connections::verify_name`]).
     server_names: HashMap<ConnKey, String>,
-    /// Where datagrams are received into.
-    udp_buffer: Vec<u8>,
+    /// Where datagrams are received into, and how they are read and sent.
+    udp_io: UdpBatch,
+    /// The datagrams of this pass to send, by socket (as `udp`), sent
+    /// together when the endpoint's transmits are drained.
+    udp_queued: Vec<Vec<(SocketAddr, Bytes)>>,
     app: A,
     messages: mpsc::UnboundedReceiver<A::Message>,
 }
@@ -368,33 +374,28 @@ impl<A: Commanded> Driver<A> {
 
     // ----- inputs -----
 
-    /// Reads what UDP socket `index` holds (a bounded batch) straight into
-    /// the endpoint: no task between the socket and the endpoint, so a
-    /// datagram costs no hand-off.
+    /// Reads what UDP socket `index` holds (a bounded batch, `recvmmsg`
+    /// where it exists) straight into the endpoint: no task between the
+    /// socket and the endpoint, so a datagram costs no hand-off. Each
+    /// datagram is copied into a `Bytes` of its own size: the endpoint may
+    /// keep it (a transaction's request) long after the batch, and a slice
+    /// of a shared buffer would keep the whole buffer alive.
     fn read_udp(&mut self, index: usize) {
         let Some((local, socket)) = self.udp.get(index).map(|(a, s)| (*a, Arc::clone(s))) else {
             return;
         };
         let now = now();
-        for _ in 0..BATCH {
-            match socket.try_recv_from(&mut self.udp_buffer) {
-                Ok((n, remote)) => {
-                    let bytes =
-                        Bytes::copy_from_slice(self.udp_buffer.get(..n).unwrap_or_default());
-                    let source = Source {
-                        transport: Transport::Udp,
-                        remote,
-                        local,
-                        flow: None,
-                    };
-                    self.endpoint
-                        .handle_input(now, Input::Datagram { source, bytes });
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
-                // ICMP errors and the like: the socket stays usable.
-                Err(error) => tracing::debug!(%local, %error, "udp receive failed"),
-            }
-        }
+        let endpoint = &mut self.endpoint;
+        self.udp_io.recv(&socket, local, BATCH, |remote, data| {
+            let source = Source {
+                transport: Transport::Udp,
+                remote,
+                local,
+                flow: None,
+            };
+            let bytes = Bytes::copy_from_slice(data);
+            endpoint.handle_input(now, Input::Datagram { source, bytes });
+        });
     }
 
     fn on_net(&mut self, event: NetEvent) {
@@ -548,6 +549,7 @@ impl<A: Commanded> Driver<A> {
                 progress = true;
                 self.transmit(now, transmit);
             }
+            self.send_queued_udp();
             while let Some(flow) = self.endpoint.poll_close() {
                 progress = true;
                 self.close(now, flow);
@@ -573,7 +575,7 @@ impl<A: Commanded> Driver<A> {
             Destination::Address {
                 transport: Transport::Udp,
                 remote,
-            } => self.send_udp(local, remote, &bytes),
+            } => self.queue_udp(local, remote, bytes),
             Destination::Address { transport, remote } => {
                 let key = (transport, remote);
                 match self.by_remote.get(&key) {
@@ -588,36 +590,45 @@ impl<A: Commanded> Driver<A> {
     /// when given (a response leaves from where its request came in);
     /// otherwise one of the same address family, preferably one that can
     /// reach it (a loopback socket only for loopback peers).
-    fn udp_socket_for(
-        &self,
-        local: Option<SocketAddr>,
-        remote: SocketAddr,
-    ) -> Option<&Arc<UdpSocket>> {
-        if let Some((_, socket)) = local.and_then(|l| self.udp.iter().find(|(at, _)| *at == l)) {
-            return Some(socket);
+    /// (Its index in `udp`.)
+    fn udp_socket_for(&self, local: Option<SocketAddr>, remote: SocketAddr) -> Option<usize> {
+        if let Some(index) = local.and_then(|l| self.udp.iter().position(|(at, _)| *at == l)) {
+            return Some(index);
         }
         let family = || {
             self.udp
                 .iter()
-                .filter(move |(local, _)| local.is_ipv4() == remote.is_ipv4())
+                .enumerate()
+                .filter(move |(_, (local, _))| local.is_ipv4() == remote.is_ipv4())
         };
         family()
-            .find(|(local, _)| {
+            .find(|(_, (local, _))| {
                 local.ip().is_unspecified() || local.ip().is_loopback() == remote.ip().is_loopback()
             })
             .or_else(|| family().next())
-            .map(|(_, socket)| socket)
+            .map(|(index, _)| index)
     }
 
-    fn send_udp(&self, local: Option<SocketAddr>, remote: SocketAddr, bytes: &[u8]) {
-        let Some(socket) = self.udp_socket_for(local, remote) else {
+    /// Queues a datagram for its socket's next batch (`send_queued_udp`).
+    fn queue_udp(&mut self, local: Option<SocketAddr>, remote: SocketAddr, bytes: Bytes) {
+        let queue = self
+            .udp_socket_for(local, remote)
+            .and_then(|index| self.udp_queued.get_mut(index));
+        let Some(queue) = queue else {
             tracing::debug!(%remote, "no UDP socket for this address family, message dropped");
             return;
         };
-        // Never wait in the driver: a full socket buffer loses the datagram
-        // as the network would; transactions retransmit.
-        if let Err(error) = socket.try_send_to(bytes, remote) {
-            tracing::debug!(%remote, %error, "udp send failed");
+        queue.push((remote, bytes));
+    }
+
+    /// Sends every socket's queued datagrams, in the order they were
+    /// queued. Never waits in the driver: a full socket buffer loses the
+    /// datagrams as the network would; transactions retransmit.
+    fn send_queued_udp(&mut self) {
+        for ((_, socket), queued) in self.udp.iter().zip(&mut self.udp_queued) {
+            if !queued.is_empty() {
+                self.udp_io.send(socket, queued);
+            }
         }
     }
 

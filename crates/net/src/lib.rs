@@ -75,6 +75,7 @@ pub mod resolver;
 mod runtime;
 mod task;
 mod tls;
+mod udp_batch;
 pub mod ws;
 
 pub use app::{App, AppReceiver, AppSender, app_channel};
