@@ -351,3 +351,161 @@ impl UdpBatch {
 fn send_batch(socket: &UdpSocket, datagrams: &[(SocketAddr, Bytes)]) -> io::Result<usize> {
     send_one(socket, datagrams)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)] // tests: a panic is a failure
+mod tests {
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    use super::*;
+
+    async fn bound() -> (UdpSocket, SocketAddr) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let at = socket.local_addr().unwrap();
+        (socket, at)
+    }
+
+    /// Reads from `socket` until `want` datagrams came (bounded).
+    async fn read_all(
+        batch: &mut UdpBatch,
+        socket: &UdpSocket,
+        at: SocketAddr,
+        want: usize,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut got = Vec::new();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while got.len() < want {
+                socket.readable().await.unwrap();
+                batch.recv(socket, at, 256, |remote, data| {
+                    got.push((remote, data.to_vec()));
+                });
+            }
+        })
+        .await
+        .unwrap();
+        got
+    }
+
+    /// The datagrams of each source, in the order they came.
+    fn by_source(got: &[(SocketAddr, Vec<u8>)]) -> HashMap<SocketAddr, Vec<Vec<u8>>> {
+        let mut map: HashMap<_, Vec<_>> = HashMap::new();
+        for (remote, data) in got {
+            map.entry(*remote).or_default().push(data.clone());
+        }
+        map
+    }
+
+    fn numbered(n: usize) -> Vec<Vec<u8>> {
+        (0..n).map(|i| format!("datagram {i}").into_bytes()).collect()
+    }
+
+    /// Datagrams from several sources, queued before the read (more than
+    /// one batch of them, interleaved), all come, in order per source.
+    async fn several_sources_in_order(batched: bool) {
+        let (server, at) = bound().await;
+        let mut clients = Vec::new();
+        for _ in 0..4 {
+            clients.push(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+        }
+        let sent = numbered(25);
+        for data in &sent {
+            for client in &clients {
+                client.send_to(data, at).unwrap();
+            }
+        }
+        let mut batch = UdpBatch::with_batching(batched);
+        let got = read_all(&mut batch, &server, at, 100).await;
+        let got = by_source(&got);
+        assert_eq!(got.len(), 4);
+        for client in &clients {
+            assert_eq!(got[&client.local_addr().unwrap()], sent);
+        }
+    }
+
+    #[tokio::test]
+    async fn batched_reads_keep_every_sources_order() {
+        several_sources_in_order(true).await;
+    }
+
+    #[tokio::test]
+    async fn single_reads_keep_every_sources_order() {
+        several_sources_in_order(false).await;
+    }
+
+    /// One pass's transmits to several destinations (more than one batch,
+    /// interleaved) all arrive, in order per destination.
+    async fn several_destinations_in_order(batched: bool) {
+        let (sender, _) = bound().await;
+        let mut receivers = Vec::new();
+        for _ in 0..3 {
+            receivers.push(bound().await);
+        }
+        let sent = numbered(20);
+        let mut queued = Vec::new();
+        for data in &sent {
+            for (_, at) in &receivers {
+                queued.push((*at, Bytes::from(data.clone())));
+            }
+        }
+        sender.writable().await.unwrap();
+        let mut batch = UdpBatch::with_batching(batched);
+        batch.send(&sender, &mut queued);
+        assert!(queued.is_empty());
+        let from = sender.local_addr().unwrap();
+        for (socket, at) in &receivers {
+            let got = read_all(&mut batch, socket, *at, sent.len()).await;
+            assert_eq!(by_source(&got)[&from], sent);
+        }
+    }
+
+    #[tokio::test]
+    async fn batched_sends_reach_every_destination_in_order() {
+        several_destinations_in_order(true).await;
+    }
+
+    #[tokio::test]
+    async fn single_sends_reach_every_destination_in_order() {
+        several_destinations_in_order(false).await;
+    }
+
+    /// A datagram the kernel rejects (too large for UDP) is dropped alone:
+    /// those after it are still sent.
+    #[tokio::test]
+    async fn a_rejected_datagram_does_not_stop_the_batch() {
+        let (sender, _) = bound().await;
+        let (receiver, at) = bound().await;
+        let mut queued = vec![
+            (at, Bytes::from_static(b"first")),
+            (at, Bytes::from(vec![b'x'; 70_000])),
+            (at, Bytes::from_static(b"third")),
+        ];
+        sender.writable().await.unwrap();
+        UdpBatch::new().send(&sender, &mut queued);
+        let got = read_all(&mut UdpBatch::new(), &receiver, at, 2).await;
+        let got: Vec<_> = got.into_iter().map(|(_, data)| data).collect();
+        assert_eq!(got, vec![b"first".to_vec(), b"third".to_vec()]);
+    }
+
+    /// IPv4 and IPv6 sockets read on one thread: each source keeps its
+    /// whole address.
+    #[tokio::test]
+    async fn sources_of_both_families_are_read_whole() {
+        let Ok(v6) = UdpSocket::bind("[::1]:0").await else {
+            return; // no IPv6 loopback on this host
+        };
+        let v6_at = v6.local_addr().unwrap();
+        let (v4, v4_at) = bound().await;
+        let v4_client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let v6_client = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        let mut batch = UdpBatch::new();
+        for _ in 0..2 {
+            v4_client.send_to(b"four", v4_at).unwrap();
+            let got = read_all(&mut batch, &v4, v4_at, 1).await;
+            assert_eq!(got[0].0, v4_client.local_addr().unwrap());
+            v6_client.send_to(b"six", v6_at).unwrap();
+            let got = read_all(&mut batch, &v6, v6_at, 1).await;
+            assert_eq!(got[0].0, v6_client.local_addr().unwrap());
+        }
+    }
+}
