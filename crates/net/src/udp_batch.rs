@@ -397,7 +397,9 @@ mod tests {
     }
 
     fn numbered(n: usize) -> Vec<Vec<u8>> {
-        (0..n).map(|i| format!("datagram {i}").into_bytes()).collect()
+        (0..n)
+            .map(|i| format!("datagram {i}").into_bytes())
+            .collect()
     }
 
     /// Datagrams from several sources, queued before the read (more than
