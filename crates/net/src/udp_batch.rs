@@ -61,7 +61,8 @@ impl UdpBatch {
 
     /// Reads what `socket` (bound to `local`) holds, at most about `limit`
     /// datagrams, and hands each to `deliver` with its source, in the order
-    /// the kernel queued them. Returns how many calls' worth were read.
+    /// the kernel queued them. Returns how many were read (a failed read
+    /// counts as one).
     ///
     /// Stops at `WouldBlock` (readiness cleared, the driver waits again) or
     /// after a short batch: the queue was empty a moment ago, and the
