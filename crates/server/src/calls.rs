@@ -407,7 +407,9 @@ pub enum DialogMatch {
 /// The calls in progress, by the AORs involved.
 #[derive(Debug)]
 pub struct CallBook {
-    calls: HashMap<String, Call>,
+    /// Boxed, as the call records are: the table's empty slots cost a
+    /// pointer each, not a call.
+    calls: HashMap<String, Box<Call>>,
     by_aor: HashMap<Aor, HashSet<String>>,
     max_calls: usize,
     /// Terminated legs were reported: drop them at the next change.
@@ -499,7 +501,7 @@ impl CallBook {
                 .or_default()
                 .insert(update.call_id.clone());
         }
-        self.calls.insert(update.call_id, call);
+        self.calls.insert(update.call_id, Box::new(call));
         aors
     }
 
@@ -522,7 +524,7 @@ impl CallBook {
         };
         let mut calls: Vec<(&String, &Call)> = ids
             .iter()
-            .filter_map(|id| self.calls.get(id).map(|call| (id, call)))
+            .filter_map(|id| self.calls.get(id).map(|call| (id, &**call)))
             .collect();
         calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
         let mut entries = Vec::new();
@@ -646,6 +648,7 @@ impl CallBook {
             .calls
             .iter()
             .filter(|(_, call)| call.legs.iter().any(|l| !l.is_over()))
+            .map(|(id, call)| (id, &**call))
             .collect();
         calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
         calls

@@ -143,7 +143,7 @@ impl CallBook {
                 .or_default()
                 .insert(record.call_id.clone());
         }
-        self.calls.insert(record.call_id.clone(), call);
+        self.calls.insert(record.call_id.clone(), Box::new(call));
         true
     }
 }
