@@ -153,12 +153,7 @@ fn forks_ring_with_their_own_tags() {
 /// call as the first answer was.
 #[test]
 fn a_later_forks_2xx_is_reported_with_the_callers_side() {
-    let mut sim = Sim::new(15);
-    sim.locate("bob", &[(sim.bob, None), (sim.carol, None)]);
-    sim.plan(sim.bob, UasPlan::new(&[(1000, 200)]));
-    sim.plan(sim.carol, UasPlan::new(&[(1005, 200)]));
-    sim.invite("sip:bob@example.com");
-    sim.run(60 * S);
+    let sim = Sim::both_forks_answer(15);
     let confirmed: Vec<&CallUpdate> = sim
         .call_updates
         .iter()
