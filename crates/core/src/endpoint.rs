@@ -127,7 +127,10 @@ pub struct Endpoint {
     config: Config,
     rng: Box<dyn RngCore + Send>,
     next_id: u64,
-    txs: HashMap<TransactionId, Entry>,
+    /// Boxed entries: the table is sized by a power of two and holds a
+    /// UDP server's every transaction of the last 32 s, so its empty slots
+    /// cost a pointer each rather than a whole entry.
+    txs: HashMap<TransactionId, Box<Entry>>,
     server_keys: HashMap<Arc<str>, TransactionId>,
     client_keys: HashMap<Arc<str>, TransactionId>,
     timers: BTreeSet<(Instant, TransactionId, Timer)>,
@@ -747,7 +750,7 @@ impl Endpoint {
         let Some(Entry {
             tx: Transaction::ClientInvite(inv),
             ..
-        }) = self.txs.get(&invite)
+        }) = self.txs.get(&invite).map(|e| &**e)
         else {
             return Err(SendError::NotCancellable(invite));
         };
@@ -855,13 +858,13 @@ impl Endpoint {
         }
         self.txs.insert(
             id,
-            Entry {
+            Box::new(Entry {
                 tx,
                 key,
                 server,
                 fallback: None,
                 udp_retry: None,
-            },
+            }),
         );
     }
 

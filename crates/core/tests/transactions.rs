@@ -807,3 +807,28 @@ fn a_large_request_whose_tcp_connection_fails_is_sent_again_over_udp() {
     assert_eq!(timeouts(&h.take_events()), 1);
     assert_eq!(h.ep.transaction_count(), 0);
 }
+
+/// RFC 3261 §17.2.1 over a reliable transport: an INVITE answered with a
+/// failure sends its answer once (no Timer G), answers a retransmitted
+/// INVITE with it again, and ends at the ACK (Timer I is zero), keeping
+/// nothing for the 5 s a UDP transaction would.
+#[test]
+fn invite_server_over_tcp_replays_its_failure_and_ends_at_the_ack() {
+    let mut h = Harness::new();
+    let invite = invite_from_peer("z9hG4bKitcp").replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    h.receive_from(&invite, Transport::Tcp, addr(PEER));
+    let (tx, req) = take_request(&mut h);
+    respond(&mut h, &req, tx, 486);
+    h.run_until(8 * S);
+    assert_eq!(h.send_times_ms(), [0], "no Timer G over TCP");
+    h.receive_from(&invite, Transport::Tcp, addr(PEER));
+    assert_eq!(h.send_times_ms(), [0, 8000]);
+    assert!(h.sent_messages().iter().all(|m| status_of(m) == Some(486)));
+    assert!(h.take_events().is_empty(), "the retransmission is absorbed");
+    let ack = "ACK sip:bob@127.0.0.1 SIP/2.0\nVia: SIP/2.0/TCP 127.0.0.1:5070;branch=z9hG4bKitcp\nMax-Forwards: 70\n\
+         From: <sip:alice@127.0.0.1>;tag=a1\nTo: <sip:bob@127.0.0.1>;tag=srv\nCall-ID: call-z9hG4bKitcp\nCSeq: 1 ACK\nContent-Length: 0\n\n";
+    h.receive_from(ack, Transport::Tcp, addr(PEER));
+    assert_eq!(h.ep.transaction_count(), 0);
+    assert_eq!(terminated(&h.take_events()), 1);
+    assert_eq!(h.ep.poll_timeout(), None);
+}

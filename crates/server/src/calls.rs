@@ -8,6 +8,7 @@
 //! the direction relative to that user.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_core::{Now, Source};
@@ -407,8 +408,12 @@ pub enum DialogMatch {
 /// The calls in progress, by the AORs involved.
 #[derive(Debug)]
 pub struct CallBook {
-    calls: HashMap<String, Call>,
-    by_aor: HashMap<Aor, HashSet<String>>,
+    /// Boxed, as the call records are: the table's empty slots cost a
+    /// pointer each, not a call.
+    calls: HashMap<Arc<str>, Box<Call>>,
+    /// The Call-IDs of each user's calls: the same shared strings as the
+    /// keys of `calls`, not copies.
+    by_aor: HashMap<Aor, HashSet<Arc<str>>>,
     max_calls: usize,
     /// Terminated legs were reported: drop them at the next change.
     sweep: bool,
@@ -452,7 +457,7 @@ impl CallBook {
         if update.state == CallPhase::Trying {
             return self.start(at, update);
         }
-        let Some(call) = self.calls.get_mut(&update.call_id) else {
+        let Some(call) = self.calls.get_mut(update.call_id.as_str()) else {
             return Vec::new();
         };
         if call.apply(at, &update) {
@@ -464,7 +469,7 @@ impl CallBook {
     }
 
     fn start(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
-        if self.calls.contains_key(&update.call_id) {
+        if self.calls.contains_key(update.call_id.as_str()) {
             return Vec::new(); // a retransmission reaching the proxy again
         }
         if self.calls.len() >= self.max_calls {
@@ -493,13 +498,7 @@ impl CallBook {
             legs: vec![Leg::new(None)],
         };
         let aors = call.aors();
-        for aor in &aors {
-            self.by_aor
-                .entry(aor.clone())
-                .or_default()
-                .insert(update.call_id.clone());
-        }
-        self.calls.insert(update.call_id, call);
+        self.insert(update.call_id.into(), call, &aors);
         aors
     }
 
@@ -520,9 +519,9 @@ impl CallBook {
         let Some(ids) = self.by_aor.get(aor) else {
             return Vec::new();
         };
-        let mut calls: Vec<(&String, &Call)> = ids
+        let mut calls: Vec<(&str, &Call)> = ids
             .iter()
-            .filter_map(|id| self.calls.get(id).map(|call| (id, call)))
+            .filter_map(|id| self.calls.get(id).map(|call| (&**id, &**call)))
             .collect();
         calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
         let mut entries = Vec::new();
@@ -642,10 +641,11 @@ impl CallBook {
     /// The calls in progress at `now`, oldest first.
     #[must_use]
     pub fn live(&self, now: Now) -> Vec<LiveCall> {
-        let mut calls: Vec<(&String, &Call)> = self
+        let mut calls: Vec<(&str, &Call)> = self
             .calls
             .iter()
             .filter(|(_, call)| call.legs.iter().any(|l| !l.is_over()))
+            .map(|(id, call)| (&**id, &**call))
             .collect();
         calls.sort_by(|a, b| a.1.created.cmp(&b.1.created).then(a.0.cmp(b.0)));
         calls
@@ -743,7 +743,7 @@ impl CallBook {
     /// dialogs already reported.
     pub fn purge(&mut self, at: Instant) {
         self.sweep_terminated();
-        let stale: Vec<String> = self
+        let stale: Vec<Arc<str>> = self
             .calls
             .iter()
             .filter(|(_, call)| {
@@ -777,6 +777,18 @@ impl CallBook {
         for id in empty {
             self.remove(&id);
         }
+    }
+
+    /// Files `call` under `call_id` and under each of `aors`, sharing the
+    /// one Call-ID string.
+    fn insert(&mut self, call_id: Arc<str>, call: Call, aors: &[Aor]) {
+        for aor in aors {
+            self.by_aor
+                .entry(aor.clone())
+                .or_default()
+                .insert(Arc::clone(&call_id));
+        }
+        self.calls.insert(call_id, Box::new(call));
     }
 
     fn remove(&mut self, call_id: &str) {

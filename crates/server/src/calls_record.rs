@@ -93,7 +93,7 @@ impl CallBook {
         let Some(caller_source) = record.caller.source else {
             return false;
         };
-        if self.calls.contains_key(&record.call_id) || self.calls.len() >= self.max_calls {
+        if self.calls.contains_key(record.call_id.as_str()) || self.calls.len() >= self.max_calls {
             return false;
         }
         let confirmed = record.phase == DialogPhase::Confirmed;
@@ -137,13 +137,8 @@ impl CallBook {
             request_uri: record.dialled.clone(),
             legs: vec![leg],
         };
-        for aor in call.aors() {
-            self.by_aor
-                .entry(aor)
-                .or_default()
-                .insert(record.call_id.clone());
-        }
-        self.calls.insert(record.call_id.clone(), call);
+        let aors = call.aors();
+        self.insert(record.call_id.as_str().into(), call, &aors);
         true
     }
 }

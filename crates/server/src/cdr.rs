@@ -54,7 +54,9 @@ struct Open {
 /// The records of calls in progress, and the saves under way.
 #[derive(Debug)]
 pub struct CallRecords {
-    open: HashMap<String, Open>,
+    /// Boxed: a record is large, and the table (sized by a power of two)
+    /// would pay its size in every empty slot too.
+    open: HashMap<String, Box<Open>>,
     /// Routing decisions and authenticated callers noted before the
     /// proxy reported the call, by Call-ID; taken when it does.
     routed: HashMap<String, (TransactionId, Routing)>,
@@ -241,13 +243,13 @@ impl CallRecords {
         }
         self.open.insert(
             update.call_id.clone(),
-            Open {
+            Box::new(Open {
                 record,
                 from_tag: update.from_tag.clone(),
                 updated: at,
                 tx,
                 by_server: None,
-            },
+            }),
         );
     }
 
@@ -290,13 +292,13 @@ impl CallRecords {
         };
         self.open.insert(
             dialog.call_id.clone(),
-            Open {
+            Box::new(Open {
                 record,
                 from_tag: dialog.caller.tag.clone(),
                 updated: at,
                 tx: None,
                 by_server: None,
-            },
+            }),
         );
     }
 

@@ -145,3 +145,39 @@ fn forks_ring_with_their_own_tags() {
         Some(proxy_harness::addr(proxy_harness::BOB))
     );
 }
+
+/// A fork's 2xx that comes after the call was answered still goes to the
+/// caller (RFC 3261 §16.7 step 5), through a context that kept only a few
+/// fields of the INVITE once its final answer went up: its dialog (and
+/// every retransmitted 2xx) is reported with the caller's side of the
+/// call as the first answer was.
+#[test]
+fn a_later_forks_2xx_is_reported_with_the_callers_side() {
+    let sim = Sim::both_forks_answer(15);
+    let confirmed: Vec<&CallUpdate> = sim
+        .call_updates
+        .iter()
+        .filter(|u| u.state == CallPhase::Confirmed)
+        .collect();
+    let first = confirmed[0];
+    assert!(first.caller_contact.is_some(), "{first:?}");
+    let carol = confirmed
+        .iter()
+        .find(|u| u.to_tag != first.to_tag)
+        .expect("carol's 2xx reported");
+    assert_eq!(
+        carol.callee_source.map(|s| s.remote),
+        Some(proxy_harness::addr(proxy_harness::CAROL))
+    );
+    for later in &confirmed[1..] {
+        assert_eq!(later.call_id, first.call_id);
+        assert_eq!(later.from_tag, first.from_tag);
+        assert_eq!(later.caller.uri, first.caller.uri);
+        assert_eq!(later.caller.display, first.caller.display);
+        assert_eq!(later.callee.uri, first.callee.uri);
+        assert_eq!(later.request_uri, first.request_uri);
+        assert_eq!(later.caller_contact, first.caller_contact);
+        assert_eq!(later.caller_source.remote, first.caller_source.remote);
+        assert_eq!(later.cseq, first.cseq);
+    }
+}

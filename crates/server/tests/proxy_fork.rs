@@ -59,12 +59,7 @@ fn parallel_fork_first_2xx_wins_and_the_other_branch_is_cancelled() {
 fn a_second_2xx_from_another_branch_is_passed_on_too() {
     // Bob and carol answer 5 ms apart: both 2xx reach alice (she ACKs
     // both; hanging up the second dialog is her business).
-    let mut sim = Sim::new(41);
-    sim.locate("bob", &[(sim.bob, None), (sim.carol, None)]);
-    sim.plan(sim.bob, UasPlan::new(&[(1000, 200)]));
-    sim.plan(sim.carol, UasPlan::new(&[(1005, 200)]));
-    sim.invite("sip:bob@example.com");
-    sim.run(60 * S);
+    let sim = Sim::both_forks_answer(41);
     let tags: std::collections::BTreeSet<String> = sim
         .call
         .responses

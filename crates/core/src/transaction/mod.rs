@@ -44,10 +44,10 @@ pub(crate) struct Ctx<'a> {
 
 /// One live transaction.
 ///
-/// The INVITE kinds keep a whole request and are boxed, so that the
-/// endpoint's table (sized by the far more numerous non-INVITE
+/// The INVITE kinds are larger and boxed, so that every entry of the
+/// endpoint's table (mostly the far more numerous non-INVITE
 /// transactions, which a UDP server keeps 32 s in Completed) does not pay
-/// their size in every slot.
+/// their size.
 #[derive(Debug)]
 #[allow(clippy::enum_variant_names)] // RFC 3261's four kinds, named as in §17
 pub(crate) enum Transaction {

@@ -29,8 +29,10 @@ pub(crate) struct Branch {
     /// Its client transaction, once sent.
     pub(crate) tx: Option<TransactionId>,
     /// The request, kept while the next hop is being resolved, and after
-    /// it is sent while `fallback` has targets to fail over to.
-    pub(crate) request: Option<Request>,
+    /// it is sent while `fallback` has targets to fail over to. Boxed, like
+    /// `sent`: most branches never keep one, and an answered call's
+    /// context holds its branches for 32 s.
+    pub(crate) request: Option<Box<Request>>,
     /// The next hops still to try, in order, when this one fails with a
     /// transport error, a timeout or a 503 (RFC 3263 §4.3).
     pub(crate) fallback: Vec<NextHop>,
@@ -47,7 +49,7 @@ pub(crate) struct Branch {
     /// Answer one 401/407 with these.
     pub(crate) credentials: Option<Credentials>,
     /// The request as sent and where, kept to answer a challenge.
-    pub(crate) sent: Option<(Request, NextHop)>,
+    pub(crate) sent: Option<Box<(Request, NextHop)>>,
     /// The Call-ID of its own it goes out with (a carrier attempt).
     pub(crate) call_id: Option<String>,
     /// What its CSeq numbers are ahead of the caller's (1 after a
@@ -87,6 +89,14 @@ impl Branch {
         next.call_id = self.call_id.clone();
         next.cseq_delta = self.cseq_delta;
         next
+    }
+
+    /// A final answer went upstream: no fail-over or answer to a
+    /// challenge will need the copies kept for them.
+    pub(crate) fn settle(&mut self) {
+        self.request = None;
+        self.sent = None;
+        self.fallback = Vec::new();
     }
 
     /// Its request leaves with another Call-ID or CSeq than the caller's.

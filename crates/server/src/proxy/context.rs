@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use switchboard_core::{Source, TransactionId};
-use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
+use switchboard_proto::{HeaderName, Method, Request, RequestBuilder, Response, StatusCode};
 
 use super::branch::Branch;
 use super::target::{Advance, TargetGroup};
@@ -127,10 +127,59 @@ impl Context {
         }
     }
 
+    /// A final response went upstream: nothing is forked, failed over,
+    /// challenged or chosen any more. The context lingers as long as its
+    /// transactions (32 s over UDP) only to pass later 2xx and report the
+    /// call, so it keeps a copy of the request with just the fields those
+    /// read, and drops the rest.
+    pub(crate) fn settle(&mut self) {
+        if let Some(slim) = answered_request(&self.request) {
+            self.request = slim;
+        }
+        self.loop_hash = String::new();
+        self.tried = Vec::new();
+        self.groups = VecDeque::new();
+        self.responses = Vec::new();
+        for branch in &mut self.branches {
+            branch.settle();
+        }
+        self.branches.shrink_to_fit();
+    }
+
     /// The context can go: nothing more will arrive for it.
     pub(crate) fn is_finished(&self) -> bool {
         !self.server_alive && self.live_clients == 0
     }
+}
+
+/// The header fields a settled context still reads: the call reports
+/// (From, To, Contact, Call-ID, CSeq), the session timer of a later 2xx
+/// (Session-Expires, Supported) and a response made up for a branch
+/// (Via, Timestamp).
+const KEPT_AFTER_FINAL: [HeaderName; 9] = [
+    HeaderName::Via,
+    HeaderName::From,
+    HeaderName::To,
+    HeaderName::CallId,
+    HeaderName::CSeq,
+    HeaderName::Contact,
+    HeaderName::SessionExpires,
+    HeaderName::Supported,
+    HeaderName::Timestamp,
+];
+
+/// `request` with only [`KEPT_AFTER_FINAL`], in a buffer of its own (the
+/// received one, with its body, is freed); `None` when it does not build.
+fn answered_request(request: &Request) -> Option<Request> {
+    let kept = request
+        .headers()
+        .iter()
+        .filter(|field| KEPT_AFTER_FINAL.contains(&field.name))
+        .fold(
+            RequestBuilder::new(request.method().clone(), request.uri_str()),
+            |builder, field| builder.header(field.name, field.value),
+        );
+    kept.build().ok()
 }
 
 /// How good a final response is for §16.7 step 6, lower is better: 6xx

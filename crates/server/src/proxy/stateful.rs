@@ -76,7 +76,9 @@ enum Resolving {
 #[derive(Debug)]
 pub struct Proxy {
     config: ProxyConfig,
-    contexts: HashMap<TransactionId, Context>,
+    /// Boxed: a context is large, and a table of them sized by a power
+    /// of two would pay its size in every empty slot too.
+    contexts: HashMap<TransactionId, Box<Context>>,
     clients: HashMap<TransactionId, BranchRef>,
     /// The CANCELs the proxy sent, whose events are its own.
     cancels: HashSet<TransactionId>,
@@ -368,7 +370,11 @@ impl Proxy {
                 self.events.push_back(ProxyEvent::Call(update));
             }
         }
-        let mut ctx = Context::new(incoming.request, incoming.source, incoming.loop_hash);
+        let mut ctx = Box::new(Context::new(
+            incoming.request,
+            incoming.source,
+            incoming.loop_hash,
+        ));
         ctx.upstream = incoming.upstream;
         ctx.outbound = incoming.outbound;
         if ctx.is_invite() && self.config.send_trying {
@@ -509,7 +515,7 @@ impl Proxy {
                     return;
                 }
                 let request = branch.request.take();
-                match (request, hops.next()) {
+                match (request.map(|r| *r), hops.next()) {
                     (Some(request), Some(hop)) => {
                         branch.fallback = hops.collect();
                         self.send_branch(now, ep, at, request, hop);
@@ -564,6 +570,7 @@ impl Proxy {
         let (Some(hop), Some(request)) = (walk.next_target(), branch.request.take()) else {
             return false;
         };
+        let request = *request;
         branch.fallback.clear();
         branch.state = BranchState::Done;
         branch.cancel_pending = false;
@@ -775,6 +782,7 @@ impl Proxy {
         self.send_upstream(now, ep, at.server, response);
         if first {
             self.stop_forking(now, ep, at.server, Some(at.index));
+            self.settle(at.server);
         }
     }
 
@@ -1201,6 +1209,9 @@ impl Proxy {
         }
         .apply(request.headers_mut());
         let index = ctx.branches.len();
+        // One at a time: most requests have one branch, and a doubling
+        // Vec would hold room for four for the context's life.
+        ctx.branches.reserve_exact(1);
         ctx.branches.push(branch);
         let at = BranchRef { server, index };
         if ctx.is_invite() {
@@ -1214,7 +1225,7 @@ impl Proxy {
             None => {
                 let id = self.new_resolve();
                 if let Some(b) = self.branch_mut(at) {
-                    b.request = Some(request);
+                    b.request = Some(Box::new(request));
                 }
                 self.resolving.insert(id, Resolving::Branch(at));
                 self.events
@@ -1239,7 +1250,7 @@ impl Proxy {
             .branches
             .get(at.index)
             .is_some_and(|b| !b.fallback.is_empty())
-            .then(|| request.clone());
+            .then(|| Box::new(request.clone()));
         if let Some(b) = ctx.branches.get_mut(at.index) {
             b.request = keep;
         }
@@ -1257,7 +1268,7 @@ impl Proxy {
             .get_mut(at.index)
             .filter(|b| b.credentials.is_some())
         {
-            b.sent = Some((request.clone(), hop));
+            b.sent = Some(Box::new((request.clone(), hop)));
         }
         let branch = branch_with_hash(&ep.new_branch(), &ctx.loop_hash);
         match ep.send_request_with_branch(now, request, hop.destination, &branch) {
@@ -1337,10 +1348,7 @@ impl Proxy {
     /// Cancels a branch: at once when it had a provisional response, at
     /// the first one otherwise (§9.1); a branch still resolving just ends.
     fn abandon(&mut self, now: Instant, ep: &mut impl TransactionLayer, at: BranchRef) {
-        let invite = self
-            .contexts
-            .get(&at.server)
-            .is_some_and(Context::is_invite);
+        let invite = self.contexts.get(&at.server).is_some_and(|c| c.is_invite());
         let Some(branch) = self.branch_mut(at) else {
             return;
         };
@@ -1397,6 +1405,7 @@ impl Proxy {
             self.report_call(server, CallPhase::Terminated(end), None);
             self.send_upstream(now, ep, server, response);
         }
+        self.settle(server);
         self.remove_if_finished(server);
     }
 
@@ -1469,6 +1478,7 @@ impl Proxy {
     fn held_context(&mut self, server: TransactionId) -> Result<&mut Context, ProxyError> {
         self.contexts
             .get_mut(&server)
+            .map(|c| &mut **c)
             .filter(|c| c.held && !c.final_sent)
             .ok_or(ProxyError::NotHeld(server))
     }
@@ -1484,7 +1494,7 @@ impl Proxy {
     ) {
         let alive = self.contexts.get(&server).is_some_and(|c| c.server_alive);
         let invite_2xx = response.status().is_success()
-            && self.contexts.get(&server).is_some_and(Context::is_invite);
+            && self.contexts.get(&server).is_some_and(|c| c.is_invite());
         if alive {
             match ep.respond(now, server, response.clone()) {
                 Ok(()) => return,
@@ -1540,11 +1550,11 @@ impl Proxy {
             return false;
         }
         // `sent` goes with the first answer: a challenge is answered once.
-        let (Some(credentials), Some((mut request, hop))) =
-            (branch.credentials.as_ref(), branch.sent.take())
+        let (Some(credentials), Some(sent)) = (branch.credentials.as_ref(), branch.sent.take())
         else {
             return false;
         };
+        let (mut request, hop) = *sent;
         let Some((name, value)) =
             challenge::authorization(response, &request, credentials, &cnonce)
         else {
@@ -1705,6 +1715,13 @@ impl Proxy {
         self.events.push_back(ProxyEvent::Call(update));
     }
 
+    /// The context of `server` answered: see [`Context::settle`].
+    fn settle(&mut self, server: TransactionId) {
+        if let Some(ctx) = self.contexts.get_mut(&server) {
+            ctx.settle();
+        }
+    }
+
     fn branch_mut(&mut self, at: BranchRef) -> Option<&mut Branch> {
         self.contexts
             .get_mut(&at.server)
@@ -1744,7 +1761,7 @@ impl Proxy {
     }
 
     fn remove_if_finished(&mut self, server: TransactionId) {
-        if !self.contexts.get(&server).is_some_and(Context::is_finished) {
+        if !self.contexts.get(&server).is_some_and(|c| c.is_finished()) {
             return;
         }
         if let Some(ctx) = self.contexts.remove(&server) {

@@ -245,6 +245,18 @@ impl Sim {
         Self::with_config(seed, ProxyConfig::default())
     }
 
+    /// Alice calls bob, whose two devices (bob's and carol's nodes) both
+    /// answer 200, 5 ms apart; a minute passes.
+    pub fn both_forks_answer(seed: u64) -> Self {
+        let mut sim = Self::new(seed);
+        sim.locate("bob", &[(sim.bob, None), (sim.carol, None)]);
+        sim.plan(sim.bob, UasPlan::new(&[(1000, 200)]));
+        sim.plan(sim.carol, UasPlan::new(&[(1005, 200)]));
+        sim.invite("sip:bob@example.com");
+        sim.run(60 * S);
+        sim
+    }
+
     pub fn probe(&self) -> Probe {
         Probe {
             p: self.p,
