@@ -8,4 +8,6 @@ mod common;
 // The bodies shared with the PostgreSQL back end (tests/postgres.rs).
 common::backend_tests!(common::spec::Sqlite::new();
     the_directory_reloads_only_when_users_change,
+    only_the_changed_users_are_read_since_a_version,
+    a_version_the_log_does_not_reach_needs_the_full_read,
 );

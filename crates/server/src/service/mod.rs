@@ -85,7 +85,8 @@ use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{
-    Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserSnapshot,
+    Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserChange, UserDelta,
+    UserSnapshot,
 };
 pub use live::{HangupAction, HangupError};
 
@@ -395,6 +396,12 @@ impl Service {
         self.users.len()
     }
 
+    /// The store's users version the users in memory reflect (what a
+    /// [`UserDelta`] for this service starts from).
+    pub fn users_version(&self) -> u64 {
+        self.users.version()
+    }
+
     /// The counters and gauges for the operators' metrics, now.
     pub fn metrics(&self) -> ServiceMetrics {
         let mut gauges = Gauges {
@@ -493,6 +500,18 @@ impl Service {
                     }
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "users not reloaded"),
+                }
+            }
+            Completion::UserChanges(result) => {
+                self.checking_users = false;
+                match result {
+                    Ok(delta) => {
+                        let changed = delta.changes.len();
+                        if self.users.apply(delta) {
+                            tracing::debug!(changed, "user changes applied");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "user changes not read"),
                 }
             }
             Completion::Resolved { id, hops } if self.trunks.owns_resolve(id) => {

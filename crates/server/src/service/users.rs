@@ -9,9 +9,15 @@
 //! registers at once). Names found missing are remembered until the next
 //! reload, so that a scan of made-up names costs one store read per name,
 //! not one per request.
+//!
+//! A change is applied as a [`UserDelta`] (only the users the store's
+//! change log names), so that one `user passwd` among a million users
+//! costs one user on the driver; everything is read again only at start
+//! and when the log no longer reaches back to the version held.
 
 use std::collections::{HashMap, HashSet};
 
+use super::effect::{UserChange, UserDelta};
 use crate::storage::{Ha1Set, User};
 
 /// Most names remembered as missing (a bound on memory whatever peers send).
@@ -33,7 +39,7 @@ pub(crate) enum Known<'a> {
 struct Entry {
     ha1: Ha1Set,
     /// The stored groups (the plan's `[groups]` add to them).
-    groups: Vec<String>,
+    groups: Box<[String]>,
 }
 
 /// Every user, by domain and name, and the names known to be missing.
@@ -85,7 +91,7 @@ impl Users {
     /// memory).
     pub(crate) fn groups(&self, name: &str, domain: &str) -> &[String] {
         self.entry(name, domain)
-            .map_or(&[], |entry| entry.groups.as_slice())
+            .map_or(&[], |entry| &entry.groups)
     }
 
     fn entry(&self, name: &str, domain: &str) -> Option<&Entry> {
@@ -105,11 +111,45 @@ impl Users {
             .or_default();
         let entry = Entry {
             ha1: user.ha1,
-            groups: user.groups,
+            groups: user.groups.into_boxed_slice(),
         };
         if users.insert(user.name.into_boxed_str(), entry).is_none() {
             self.count += 1;
         }
+    }
+
+    /// Applies the changes of `delta` when it starts at or before the
+    /// version held and ends after it (its entries are the users as they
+    /// stand now, so applying one again does no harm); `false` when it
+    /// does not fit (a later check brings the users up to date).
+    pub(crate) fn apply(&mut self, delta: UserDelta) -> bool {
+        if delta.since > self.version || delta.version <= self.version {
+            return false;
+        }
+        self.version = delta.version;
+        for change in delta.changes {
+            match change {
+                UserChange::Stored(user) => self.insert(user),
+                UserChange::Removed { name, domain } => self.remove(&name, &domain),
+            }
+        }
+        true
+    }
+
+    /// Forgets the user `name` in `domain`, removed from the store: known
+    /// missing from now on.
+    fn remove(&mut self, name: &str, domain: &str) {
+        let mut emptied = false;
+        if let Some(users) = self.by_domain.get_mut(domain) {
+            if users.remove(name).is_some() {
+                self.count -= 1;
+            }
+            emptied = users.is_empty();
+        }
+        if emptied {
+            self.by_domain.remove(domain);
+        }
+        self.mark_absent(name, domain);
     }
 
     /// Remembers that the store has no user `name` in `domain`.
@@ -162,5 +202,58 @@ mod tests {
         assert_eq!(users.get("dave", "a.example"), Known::Unknown);
         assert_eq!(users.get("bob", "a.example"), Known::Unknown);
         assert_eq!(users.len(), 1);
+    }
+
+    fn delta(since: u64, version: u64, changes: Vec<UserChange>) -> UserDelta {
+        UserDelta {
+            since,
+            version,
+            changes,
+        }
+    }
+
+    #[test]
+    fn a_delta_adds_changes_and_removes_only_its_users() {
+        let mut users = Users::default();
+        users.replace(3, [user("alice", "a.example"), user("bob", "a.example")]);
+        users.mark_absent("carol", "a.example");
+        users.mark_absent("zed", "a.example");
+        let mut bob = user("bob", "a.example");
+        bob.ha1 = Ha1Set::from_password("bob", "a.example", "new");
+        let new_bob = bob.ha1.clone();
+        let changes = vec![
+            UserChange::Stored(user("carol", "a.example")),
+            UserChange::Stored(bob),
+            UserChange::Removed {
+                name: "alice".into(),
+                domain: "a.example".into(),
+            },
+        ];
+        assert!(users.apply(delta(3, 6, changes)));
+        assert_eq!(users.version(), 6);
+        assert_eq!(users.len(), 2);
+        assert!(matches!(users.get("carol", "a.example"), Known::Found(_)));
+        assert_eq!(users.get("bob", "a.example"), Known::Found(&new_bob));
+        // Removed: known missing, no store read for it.
+        assert_eq!(users.get("alice", "a.example"), Known::Absent);
+        // A name missing before and not in the delta stays missing.
+        assert_eq!(users.get("zed", "a.example"), Known::Absent);
+    }
+
+    #[test]
+    fn a_delta_that_does_not_fit_the_version_held_is_refused() {
+        let mut users = Users::default();
+        users.replace(5, [user("alice", "a.example")]);
+        let carol = || vec![UserChange::Stored(user("carol", "a.example"))];
+        // Starts after the version held: changes in between are missing.
+        assert!(!users.apply(delta(6, 8, carol())));
+        // Older than what is held (read before a later reload).
+        assert!(!users.apply(delta(2, 5, carol())));
+        assert_eq!(users.get("carol", "a.example"), Known::Unknown);
+        assert_eq!(users.version(), 5);
+        // Starting before the version held is fine: the entries are now's.
+        assert!(users.apply(delta(4, 7, carol())));
+        assert_eq!(users.version(), 7);
+        assert_eq!(users.len(), 2);
     }
 }

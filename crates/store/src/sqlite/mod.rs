@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use switchboard_server::UserStore;
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::{UserDelta, UserSnapshot};
 
 use crate::error::StoreError;
 
@@ -147,6 +147,17 @@ impl SqliteStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
         snapshot_since(self, self.users_version()?, version)
+    }
+
+    /// Only the users changed since `version` (added, changed or removed,
+    /// each once, as stored now), while the store's change log reaches
+    /// back that far; `None` when it does not (pruned: read every user with
+    /// [`SqliteStore::user_snapshot`]). An empty delta: nothing changed.
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_changes_since(&self, version: u64) -> Result<Option<UserDelta>, StoreError> {
+        users::changes_since(&mut self.conn(), version)
     }
 
     /// Runs SQLite's `quick_check` over the whole file (for an operator's
