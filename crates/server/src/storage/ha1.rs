@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn ha1_set_is_held_inline() {
         // No allocation per user: the directory holds one per user.
-        assert_eq!(std::mem::size_of::<Ha1Set>(), 160);
+        assert_eq!(size_of::<Ha1Set>(), 160);
         let set = Ha1Set::from_password("alice", "example.com", "secret");
         assert_eq!(set.sha256().len(), 64);
         assert_eq!(set.sha512_256().len(), 64);
