@@ -94,7 +94,8 @@ use contacts::Contacts;
 use dialogs::Dialogs;
 use mailbox::Mailbox;
 use register::ContactChange;
-use users::{Known, Users};
+use users::Known;
+pub use users::UserDirectory;
 
 /// Methods the server handles itself or proxies.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, PUBLISH";
@@ -116,7 +117,7 @@ pub struct Service {
     /// Answered calls the server ends at a deadline: session expiry, a
     /// group's longest call.
     timers: CallTimers,
-    users: Users,
+    users: UserDirectory,
     contacts: Contacts,
     dialogs: Dialogs,
     /// The calls whose dialog record is in the store, by Call-ID.
@@ -271,7 +272,7 @@ impl Service {
             records_pending: Vec::new(),
             records_flush_at: None,
             records_flush: config.records_flush,
-            users: Users::default(),
+            users: UserDirectory::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             kept_dialogs: HashMap::new(),
@@ -325,6 +326,13 @@ impl Service {
     /// Takes every user of the store (at start).
     pub fn load_users(&mut self, snapshot: UserSnapshot) {
         self.users.replace(snapshot.version, snapshot.users);
+    }
+
+    /// Takes every user of the store as a directory built beforehand (at
+    /// start, off the driver); returns the one held before, for the caller
+    /// to drop where it does not stall anyone.
+    pub fn set_user_directory(&mut self, directory: UserDirectory) -> UserDirectory {
+        std::mem::replace(&mut self.users, directory)
     }
 
     /// The server stops: watchers are told when so configured

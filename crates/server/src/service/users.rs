@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::effect::{UserChange, UserDelta};
+use super::effect::{UserChange, UserDelta, UserSnapshot};
 use crate::storage::{Ha1Set, User};
 
 /// Most names remembered as missing (a bound on memory whatever peers send).
@@ -42,9 +42,12 @@ struct Entry {
     groups: Box<[String]>,
 }
 
-/// Every user, by domain and name, and the names known to be missing.
+/// Every user, by domain and name, and the names known to be missing: the
+/// service's users in memory. Built from a [`UserSnapshot`] off the driver
+/// at start ([`Service::set_user_directory`](super::Service::set_user_directory):
+/// a million users take a while), kept up to date by [`UserDelta`]s.
 #[derive(Debug, Default)]
-pub(crate) struct Users {
+pub struct UserDirectory {
     by_domain: HashMap<Box<str>, HashMap<Box<str>, Entry>>,
     /// Names the store does not have, by domain (looked up without
     /// allocating, as the users are).
@@ -54,7 +57,22 @@ pub(crate) struct Users {
     count: usize,
 }
 
-impl Users {
+impl UserDirectory {
+    /// Every user of `snapshot`, as of its version.
+    #[must_use]
+    pub fn from_snapshot(snapshot: UserSnapshot) -> Self {
+        let mut directory = Self::default();
+        directory.replace(snapshot.version, snapshot.users);
+        directory
+    }
+
+    /// The HA1 values of `name` in `domain` (exact match, as stored), when
+    /// held: the authentication's lookup.
+    #[must_use]
+    pub fn ha1(&self, name: &str, domain: &str) -> Option<&Ha1Set> {
+        self.entry(name, domain).map(|entry| &entry.ha1)
+    }
+
     /// Replaces everything with `users`, as of the store's `version`.
     pub(crate) fn replace(&mut self, version: u64, users: impl IntoIterator<Item = User>) {
         *self = Self {
@@ -67,7 +85,8 @@ impl Users {
     }
 
     /// The store's users version this directory reflects.
-    pub(crate) fn version(&self) -> u64 {
+    #[must_use]
+    pub fn version(&self) -> u64 {
         self.version
     }
 
@@ -122,7 +141,7 @@ impl Users {
     /// version held and ends after it (its entries are the users as they
     /// stand now, so applying one again does no harm); `false` when it
     /// does not fit (a later check brings the users up to date).
-    pub(crate) fn apply(&mut self, delta: UserDelta) -> bool {
+    pub fn apply(&mut self, delta: UserDelta) -> bool {
         if delta.since > self.version || delta.version <= self.version {
             return false;
         }
@@ -169,8 +188,15 @@ impl Users {
     }
 
     /// How many users are held.
-    pub(crate) fn len(&self) -> usize {
+    #[must_use]
+    pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// Whether no user is held.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -184,7 +210,7 @@ mod tests {
 
     #[test]
     fn found_absent_unknown_and_reload() {
-        let mut users = Users::default();
+        let mut users = UserDirectory::default();
         users.replace(3, [user("alice", "a.example"), user("bob", "a.example")]);
         assert_eq!(users.len(), 2);
         assert_eq!(users.version(), 3);
@@ -214,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_delta_adds_changes_and_removes_only_its_users() {
-        let mut users = Users::default();
+        let mut users = UserDirectory::default();
         users.replace(3, [user("alice", "a.example"), user("bob", "a.example")]);
         users.mark_absent("carol", "a.example");
         users.mark_absent("zed", "a.example");
@@ -242,7 +268,7 @@ mod tests {
 
     #[test]
     fn a_delta_that_does_not_fit_the_version_held_is_refused() {
-        let mut users = Users::default();
+        let mut users = UserDirectory::default();
         users.replace(5, [user("alice", "a.example")]);
         let carol = || vec![UserChange::Stored(user("carol", "a.example"))];
         // Starts after the version held: changes in between are missing.
