@@ -516,7 +516,7 @@ impl Service {
                     Ok(delta) => {
                         let changed = delta.changes.len();
                         if self.users.apply(delta) {
-                            tracing::debug!(changed, "user changes applied");
+                            tracing::info!(changed, "user changes applied");
                         }
                     }
                     Err(error) => tracing::warn!(%error, "user changes not read"),

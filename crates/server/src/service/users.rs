@@ -48,7 +48,15 @@ struct Entry {
 /// a million users take a while), kept up to date by [`UserDelta`]s.
 #[derive(Debug, Default)]
 pub struct UserDirectory {
-    by_domain: HashMap<Box<str>, HashMap<Box<str>, Entry>>,
+    /// Each user's slot in `entries`, by domain and name. The entries are
+    /// kept apart from the map: a map's table holds about twice as many
+    /// buckets as users, each the size of a key and its value, so a small
+    /// value keeps a million users' table small.
+    by_domain: HashMap<Box<str>, HashMap<Box<str>, u32>>,
+    /// The users' entries; a removed user's slot is empty until reused.
+    entries: Vec<Option<Entry>>,
+    /// The empty slots of `entries`.
+    free: Vec<u32>,
     /// Names the store does not have, by domain (looked up without
     /// allocating, as the users are).
     absent: HashMap<Box<str>, HashSet<Box<str>>>,
@@ -75,8 +83,10 @@ impl UserDirectory {
 
     /// Replaces everything with `users`, as of the store's `version`.
     pub(crate) fn replace(&mut self, version: u64, users: impl IntoIterator<Item = User>) {
+        let users = users.into_iter();
         *self = Self {
             version,
+            entries: Vec::with_capacity(users.size_hint().0),
             ..Self::default()
         };
         for user in users {
@@ -114,7 +124,8 @@ impl UserDirectory {
     }
 
     fn entry(&self, name: &str, domain: &str) -> Option<&Entry> {
-        self.by_domain.get(domain).and_then(|users| users.get(name))
+        let slot = *self.by_domain.get(domain)?.get(name)?;
+        self.entries.get(usize::try_from(slot).ok()?)?.as_ref()
     }
 
     /// Adds or replaces a user (found in the store after a miss).
@@ -128,13 +139,36 @@ impl UserDirectory {
             .by_domain
             .entry(user.domain.into_boxed_str())
             .or_default();
-        let entry = Entry {
+        let entry = Some(Entry {
             ha1: user.ha1,
             groups: user.groups.into_boxed_slice(),
-        };
-        if users.insert(user.name.into_boxed_str(), entry).is_none() {
-            self.count += 1;
+        });
+        if let Some(held) = users
+            .get(user.name.as_str())
+            .and_then(|&slot| self.entries.get_mut(usize::try_from(slot).ok()?))
+        {
+            *held = entry;
+            return;
         }
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                let Ok(slot) = u32::try_from(self.entries.len()) else {
+                    tracing::warn!("user directory full: {} not held", user.name);
+                    return;
+                };
+                self.entries.push(None);
+                slot
+            }
+        };
+        if let Some(free) = usize::try_from(slot)
+            .ok()
+            .and_then(|at| self.entries.get_mut(at))
+        {
+            *free = entry;
+        }
+        users.insert(user.name.into_boxed_str(), slot);
+        self.count += 1;
     }
 
     /// Applies the changes of `delta` when it starts at or before the
@@ -160,7 +194,14 @@ impl UserDirectory {
     fn remove(&mut self, name: &str, domain: &str) {
         let mut emptied = false;
         if let Some(users) = self.by_domain.get_mut(domain) {
-            if users.remove(name).is_some() {
+            if let Some(slot) = users.remove(name) {
+                if let Some(held) = usize::try_from(slot)
+                    .ok()
+                    .and_then(|at| self.entries.get_mut(at))
+                {
+                    *held = None;
+                    self.free.push(slot);
+                }
                 self.count -= 1;
             }
             emptied = users.is_empty();
@@ -281,5 +322,24 @@ mod tests {
         assert!(users.apply(delta(4, 7, carol())));
         assert_eq!(users.version(), 7);
         assert_eq!(users.len(), 2);
+    }
+
+    #[test]
+    fn a_removed_users_slot_is_reused_and_others_keep_theirs() {
+        let mut users = UserDirectory::default();
+        users.replace(1, [user("alice", "a.example"), user("bob", "b.example")]);
+        let bob = users.ha1("bob", "b.example").cloned();
+        let removed = UserChange::Removed {
+            name: "alice".into(),
+            domain: "a.example".into(),
+        };
+        assert!(users.apply(delta(1, 2, vec![removed])));
+        assert!(users.apply(delta(2, 3, vec![UserChange::Stored(user("dave", "b.example"))])));
+        assert_eq!(users.entries.len(), 2, "dave took alice's slot");
+        assert_eq!(users.len(), 2);
+        assert_eq!(users.ha1("alice", "a.example"), None);
+        assert_eq!(users.ha1("bob", "b.example").cloned(), bob);
+        assert!(users.ha1("dave", "b.example").is_some());
+        assert_ne!(users.ha1("dave", "b.example").cloned(), bob);
     }
 }
