@@ -3,7 +3,7 @@
 //! of one changed user applied, and the build from a snapshot (what start
 //! costs, off the driver). A lookup must not grow with the number of users.
 // Benchmarks: a directory that does not build is a broken benchmark.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 use std::time::Duration;

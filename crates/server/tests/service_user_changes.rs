@@ -80,5 +80,9 @@ fn a_name_found_missing_is_forgotten_when_the_delta_adds_it() {
     h.run_for(S);
     let added = h.authenticated(&mut eve, "eve-pw", |p| p.register(600));
     assert_eq!(added.status(), StatusCode::OK);
-    assert_eq!(lookups_of(&h, "eve"), 1, "no second lookup: the delta had her");
+    assert_eq!(
+        lookups_of(&h, "eve"),
+        1,
+        "no second lookup: the delta had her"
+    );
 }

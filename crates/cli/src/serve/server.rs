@@ -305,7 +305,10 @@ fn users_since(store: &AnyStore, version: u64) -> Completion {
         Ok(Some(delta)) if delta.version == version => Completion::Users(Ok(None)),
         Ok(Some(delta)) => Completion::UserChanges(Ok(delta)),
         Ok(None) => {
-            tracing::info!(version, "user change log pruned past the version held: reading every user");
+            tracing::info!(
+                version,
+                "user change log pruned past the version held: reading every user"
+            );
             Completion::Users(store.user_snapshot().map(Some).map_err(Into::into))
         }
         Err(error) => Completion::Users(Err(error.into())),

@@ -119,8 +119,7 @@ impl UserDirectory {
     /// The stored groups of `name` in `domain` (none for a user not in
     /// memory).
     pub(crate) fn groups(&self, name: &str, domain: &str) -> &[String] {
-        self.entry(name, domain)
-            .map_or(&[], |entry| &entry.groups)
+        self.entry(name, domain).map_or(&[], |entry| &entry.groups)
     }
 
     fn entry(&self, name: &str, domain: &str) -> Option<&Entry> {
@@ -334,7 +333,11 @@ mod tests {
             domain: "a.example".into(),
         };
         assert!(users.apply(delta(1, 2, vec![removed])));
-        assert!(users.apply(delta(2, 3, vec![UserChange::Stored(user("dave", "b.example"))])));
+        assert!(users.apply(delta(
+            2,
+            3,
+            vec![UserChange::Stored(user("dave", "b.example"))]
+        )));
         assert_eq!(users.entries.len(), 2, "dave took alice's slot");
         assert_eq!(users.len(), 2);
         assert_eq!(users.ha1("alice", "a.example"), None);

@@ -9,9 +9,7 @@ use super::{PostgresStore, classify, get, is_unique_violation};
 use crate::error::StoreError;
 use crate::sqlite::from_sql_u64;
 use crate::sqlite::to_sql_u64;
-use crate::sqlite::users::{
-    CHANGED_SQL, RawUser, change_of, groups_column, log_reaches, user_key,
-};
+use crate::sqlite::users::{CHANGED_SQL, RawUser, change_of, groups_column, log_reaches, user_key};
 use crate::validate::validate_user;
 
 pub(super) const INSERT_SQL: &str = "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, \

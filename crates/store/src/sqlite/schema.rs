@@ -252,22 +252,19 @@ const MIGRATIONS: &[&str] = &[
         UPDATE users_version SET version = version + 1 WHERE id = 1;
         INSERT INTO user_changes (version, domain, name)
             SELECT version, NEW.domain, NEW.name FROM users_version WHERE id = 1;
-        DELETE FROM user_changes
-            WHERE version = (SELECT version FROM users_version WHERE id = 1) - 100000;
     END;
     CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN
         UPDATE users_version SET version = version + 1 WHERE id = 1;
         INSERT INTO user_changes (version, domain, name)
             SELECT version, NEW.domain, NEW.name FROM users_version WHERE id = 1;
-        DELETE FROM user_changes
-            WHERE version = (SELECT version FROM users_version WHERE id = 1) - 100000;
     END;
     CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
         UPDATE users_version SET version = version + 1 WHERE id = 1;
         INSERT INTO user_changes (version, domain, name)
             SELECT version, OLD.domain, OLD.name FROM users_version WHERE id = 1;
-        DELETE FROM user_changes
-            WHERE version = (SELECT version FROM users_version WHERE id = 1) - 100000;
+    END;
+    CREATE TRIGGER user_changes_pruned AFTER INSERT ON user_changes BEGIN
+        DELETE FROM user_changes WHERE version = NEW.version - 100000;
     END;",
 ];
 

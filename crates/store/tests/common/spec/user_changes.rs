@@ -86,7 +86,10 @@ pub fn a_version_the_log_does_not_reach_needs_the_full_read(backend: &impl Backe
     store.add_user(&directory_user("bob", "pw")).unwrap();
     assert_eq!(store.user_changes_since(0).unwrap(), None);
     assert_eq!(
-        store.user_changes_since(version).unwrap().map(|d| d.changes.len()),
+        store
+            .user_changes_since(version)
+            .unwrap()
+            .map(|d| d.changes.len()),
         Some(1),
         "the change after the one pruned is still there"
     );
