@@ -15,9 +15,10 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server};
+use service_harness::{DOMAIN, Phone, Server, UNIX0};
 use switchboard_proto::StatusCode;
-use switchboard_server::service::Effect;
+use switchboard_server::service::{Completion, Effect, UserDirectory, UserSnapshot};
+use switchboard_server::storage::User;
 
 const S: Duration = Duration::from_secs(1);
 
@@ -85,4 +86,26 @@ fn a_name_found_missing_is_forgotten_when_the_delta_adds_it() {
         1,
         "no second lookup: the delta had her"
     );
+}
+
+#[test]
+fn a_directory_built_off_the_driver_replaces_the_one_held() {
+    let mut h = Server::new();
+    // Every user read again (the change log was pruned past the version
+    // held), built into a directory by the runtime: dave is new, carol gone.
+    let users = ["alice", "bob", "dave"]
+        .map(|name| User::with_password(name, DOMAIN, &format!("{name}-pw"), UNIX0));
+    let directory = UserDirectory::from_snapshot(UserSnapshot {
+        version: 9,
+        users: users.to_vec(),
+    });
+    h.command(|service, now, ep| {
+        service.handle_completion(now, ep, Completion::UserDirectory(Box::new(directory)));
+    });
+    assert_eq!(h.service.users_version(), 9);
+    assert_eq!(h.service.user_count(), 3);
+    let mut dave = Phone::new("dave", "198.51.100.14:5060");
+    let added = h.authenticated(&mut dave, "dave-pw", |p| p.register(600));
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(lookups_of(&h, "dave"), 0);
 }

@@ -27,7 +27,9 @@ use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
-use switchboard_server::service::{Completion, Effect, EffectError, StoreId, StoreUnavailable};
+use switchboard_server::service::{
+    Completion, Effect, EffectError, StoreId, StoreUnavailable, UserDirectory,
+};
 use switchboard_store::{AnyStore, GroupCommitter, StoreError, Submission, UserStore};
 use tokio::sync::oneshot;
 
@@ -299,7 +301,8 @@ impl App for Server {
 /// What changed in the store's users since `version`: only the users
 /// changed (the cost of one `user passwd` is one user, whatever the number
 /// of users) while the change log reaches back that far; every user
-/// otherwise (the log was pruned past it). Read off the driver.
+/// otherwise (the log was pruned past it), built into a directory here.
+/// Read off the driver.
 fn users_since(store: &AnyStore, version: u64) -> Completion {
     match store.user_changes_since(version) {
         Ok(Some(delta)) if delta.version == version => Completion::Users(Ok(None)),
@@ -309,7 +312,12 @@ fn users_since(store: &AnyStore, version: u64) -> Completion {
                 version,
                 "user change log pruned past the version held: reading every user"
             );
-            Completion::Users(store.user_snapshot().map(Some).map_err(Into::into))
+            match store.user_snapshot() {
+                Ok(snapshot) => {
+                    Completion::UserDirectory(Box::new(UserDirectory::from_snapshot(snapshot)))
+                }
+                Err(error) => Completion::Users(Err(error.into())),
+            }
         }
         Err(error) => Completion::Users(Err(error.into())),
     }

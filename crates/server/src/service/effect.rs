@@ -167,6 +167,10 @@ pub enum Completion {
     /// An [`Effect::CheckUsers`] answered with only the users that changed
     /// (the store's change log reaches back to the version asked about).
     UserChanges(Result<UserDelta, EffectError>),
+    /// An [`Effect::CheckUsers`] answered with every user, already built
+    /// into a directory off the driver (the change log did not reach back:
+    /// a bulk import); it replaces the one held.
+    UserDirectory(Box<super::UserDirectory>),
     /// An [`Effect::Resolve`] answered: every target in RFC 3263 order
     /// (none: the name did not resolve).
     Resolved {

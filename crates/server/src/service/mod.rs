@@ -510,6 +510,11 @@ impl Service {
                     Err(error) => tracing::warn!(%error, "users not reloaded"),
                 }
             }
+            Completion::UserDirectory(directory) => {
+                self.checking_users = false;
+                self.users = *directory;
+                tracing::info!(users = self.users.len(), "users reloaded");
+            }
             Completion::UserChanges(result) => {
                 self.checking_users = false;
                 match result {
