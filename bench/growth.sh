@@ -18,7 +18,7 @@
 # run (or of two binaries run one after the other), not absolute figures.
 #
 #   bench/growth.sh [--sizes "10000 100000 1000000"] [--rate 200] [--count 4000]
-#                   [--change-every 2] [--bench DIR]
+#                   [--change-every 2] [--port 5062] [--bench DIR]
 #
 # Needs the release binary (SWITCHBOARD_BIN overrides it), sipp, python3.
 set -euo pipefail
@@ -30,14 +30,16 @@ RATE=200
 COUNT=4000
 CHANGE_EVERY=2
 LOAD_USERS=10000
+PORT=5062
 while [ $# -gt 0 ]; do
 	case "$1" in
 		--sizes) SIZES="$2"; shift 2 ;;
 		--rate) RATE="$2"; shift 2 ;;
 		--count) COUNT="$2"; shift 2 ;;
 		--change-every) CHANGE_EVERY="$2"; shift 2 ;;
+		--port) PORT="$2"; shift 2 ;;
 		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--sizes \"N ...\"] [--rate R] [--count C] [--change-every S] [--bench DIR]" >&2; exit 2 ;;
+		*) echo "usage: $0 [--sizes \"N ...\"] [--rate R] [--count C] [--change-every S] [--port P] [--bench DIR]" >&2; exit 2 ;;
 	esac
 done
 
@@ -46,7 +48,6 @@ bench_require
 bench_wait_alone
 WORK="$(mktemp -d /tmp/sb-growth.XXXXXX)"
 trap bench_stop EXIT
-PORT=5062
 
 # Starts `serve` (PID on stdout's first line), then sends OPTIONS every
 # 10 ms until one is answered: the seconds from the start, second line.
