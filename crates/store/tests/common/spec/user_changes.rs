@@ -5,7 +5,7 @@
 use switchboard_server::service::{UserChange, UserDelta};
 
 use super::{Backend, directory_user};
-use switchboard_store::{AnyStore, Ha1Set, UserStore};
+use switchboard_store::{AnyStore, Ha1Set, User, UserStore};
 
 /// The changes of `delta` as `name@domain stored|removed`, sorted.
 fn summary(delta: &UserDelta) -> Vec<String> {
@@ -95,4 +95,23 @@ pub fn a_version_the_log_does_not_reach_needs_the_full_read(backend: &impl Backe
     );
     // A version ahead of the store (a new database): read everything.
     assert_eq!(store.user_changes_since(version + 100).unwrap(), None);
+}
+
+pub fn the_change_log_keeps_the_last_100000_changes(backend: &impl Backend) {
+    let store = backend.open();
+    let before = store.users_version().unwrap();
+    let template = directory_user("u", "pw");
+    let users: Vec<_> = (0..100_001)
+        .map(|i| User {
+            name: format!("u{i}"),
+            ..template.clone()
+        })
+        .collect();
+    store.import_users(&users).unwrap();
+    assert_eq!(store.users_version().unwrap(), before + 100_001);
+    // The first of the 100,001 changes is gone: a server that held the
+    // version before it reads every user; one that saw it reads a delta.
+    assert_eq!(store.user_changes_since(before).unwrap(), None);
+    let delta = store.user_changes_since(before + 1).unwrap().unwrap();
+    assert_eq!(delta.changes.len(), 100_000);
 }
