@@ -41,6 +41,7 @@ common::backend_tests!(Pg::new();
     the_directory_reloads_only_when_users_change,
     only_the_changed_users_are_read_since_a_version,
     a_version_the_log_does_not_reach_needs_the_full_read,
+    every_user_is_read_into_the_servers_directory,
     concurrent_submits_are_all_acknowledged_and_present_after_reopen,
     tokens_are_added_listed_found_and_removed,
     a_taken_name_or_a_bad_value_is_refused,

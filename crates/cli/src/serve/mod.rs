@@ -211,9 +211,7 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
     );
 
     // Built here, off the driver: a million users take a while.
-    let snapshot = users
-        .user_snapshot()
-        .map(switchboard_server::service::UserDirectory::from_snapshot);
+    let snapshot = users.user_directory();
     Ok(Loaded {
         users,
         bindings,

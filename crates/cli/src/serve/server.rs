@@ -27,9 +27,7 @@ use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
 use switchboard_server::proxy::NextHop;
-use switchboard_server::service::{
-    Completion, Effect, EffectError, StoreId, StoreUnavailable, UserDirectory,
-};
+use switchboard_server::service::{Completion, Effect, EffectError, StoreId, StoreUnavailable};
 use switchboard_store::{AnyStore, GroupCommitter, StoreError, Submission, UserStore};
 use tokio::sync::oneshot;
 
@@ -312,10 +310,8 @@ fn users_since(store: &AnyStore, version: u64) -> Completion {
                 version,
                 "user change log pruned past the version held: reading every user"
             );
-            match store.user_snapshot() {
-                Ok(snapshot) => {
-                    Completion::UserDirectory(Box::new(UserDirectory::from_snapshot(snapshot)))
-                }
+            match store.user_directory() {
+                Ok(directory) => Completion::UserDirectory(Box::new(directory)),
                 Err(error) => Completion::Users(Err(error.into())),
             }
         }

@@ -66,6 +66,17 @@ pub struct UserDirectory {
 }
 
 impl UserDirectory {
+    /// An empty directory as of the store's users `version`, to fill with
+    /// [`UserDirectory::insert`] as the store's rows are read (no list of
+    /// every user held beside it).
+    #[must_use]
+    pub fn new(version: u64) -> Self {
+        Self {
+            version,
+            ..Self::default()
+        }
+    }
+
     /// Every user of `snapshot`, as of its version.
     #[must_use]
     pub fn from_snapshot(snapshot: UserSnapshot) -> Self {
@@ -127,8 +138,9 @@ impl UserDirectory {
         self.entries.get(usize::try_from(slot).ok()?)?.as_ref()
     }
 
-    /// Adds or replaces a user (found in the store after a miss).
-    pub(crate) fn insert(&mut self, user: User) {
+    /// Adds or replaces a user (read at start, or found in the store after
+    /// a miss).
+    pub fn insert(&mut self, user: User) {
         if let Some(names) = self.absent.get_mut(user.domain.as_str()) {
             if names.remove(user.name.as_str()) {
                 self.absent_count -= 1;

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use switchboard_server::UserStore;
-use switchboard_server::service::{UserDelta, UserSnapshot};
+use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
 
 use crate::error::StoreError;
 
@@ -147,6 +147,16 @@ impl SqliteStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
         snapshot_since(self, self.users_version()?, version)
+    }
+
+    /// Every user, as [`SqliteStore::user_snapshot`], read straight into the
+    /// directory the server keeps in memory (at start, and when the change
+    /// log does not reach back).
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_directory(&self) -> Result<UserDirectory, StoreError> {
+        users::directory(&mut self.conn())
     }
 
     /// Only the users changed since `version` (added, changed or removed,

@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
-use switchboard_server::service::{UserChange, UserDelta};
+use switchboard_server::service::{UserChange, UserDelta, UserDirectory};
 use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
 
 use super::{SqliteStore, from_sql_u64, to_sql_u64};
@@ -130,6 +130,23 @@ pub(super) fn changes_since(
         version,
         changes,
     }))
+}
+
+/// Every user, read into a directory row by row in one transaction (a
+/// million users are never all held twice: each row's text is freed before
+/// the next is read).
+pub(super) fn directory(conn: &mut Connection) -> Result<UserDirectory, StoreError> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx
+        .prepare_cached("SELECT version FROM users_version WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    let mut directory = UserDirectory::new(from_sql_u64("users_version", version)?);
+    let mut select = tx.prepare(&format!("SELECT {COLUMNS} FROM users"))?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        directory.insert(RawUser::read(row)?.into_user()?);
+    }
+    Ok(directory)
 }
 
 pub(crate) fn user_key(name: &str, domain: &str) -> String {

@@ -115,3 +115,19 @@ pub fn the_change_log_keeps_the_last_100000_changes(backend: &impl Backend) {
     let delta = store.user_changes_since(before + 1).unwrap().unwrap();
     assert_eq!(delta.changes.len(), 100_000);
 }
+
+pub fn every_user_is_read_into_the_servers_directory(backend: &impl Backend) {
+    let store = backend.open();
+    for name in ["alice", "bob", "carol"] {
+        store.add_user(&directory_user(name, name)).unwrap();
+    }
+    store.remove_user("bob", "example.com").unwrap();
+    let directory = store.user_directory().unwrap();
+    assert_eq!(directory.version(), store.users_version().unwrap());
+    assert_eq!(directory.len(), 2);
+    assert_eq!(
+        directory.ha1("carol", "example.com"),
+        Some(&Ha1Set::from_password("carol", "example.com", "carol"))
+    );
+    assert_eq!(directory.ha1("bob", "example.com"), None);
+}
