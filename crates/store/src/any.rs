@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use switchboard_server::registrar::{Aor, Binding, BindingChange};
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
 use switchboard_server::storage::{
     BindingStore, CallRecord, EventStateStore, Ha1Set, ImportSummary, StateChange, StoredState,
     User, UserStore,
@@ -149,6 +149,22 @@ impl AnyStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
         either!(self, s => s.user_snapshot_since(version))
+    }
+
+    /// See [`SqliteStore::user_directory`].
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_directory(&self) -> Result<UserDirectory, StoreError> {
+        either!(self, s => s.user_directory())
+    }
+
+    /// See [`SqliteStore::user_changes_since`].
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_changes_since(&self, version: u64) -> Result<Option<UserDelta>, StoreError> {
+        either!(self, s => s.user_changes_since(version))
     }
 
     /// See [`SqliteStore::call_records`].

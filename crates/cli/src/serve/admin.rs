@@ -15,11 +15,9 @@ use switchboard_admin::{
 use switchboard_config::Settings;
 use switchboard_core::{Endpoint, Now, Transport};
 use switchboard_net::AppSender;
-use switchboard_server::Completion;
 use switchboard_server::registrar::Aor;
 use switchboard_server::service::HangupAction;
 use switchboard_server::{LiveCall, LiveMediaLeg, Service, ServiceConfig};
-use switchboard_store::AnyStore;
 
 use super::StartError;
 use super::admin_thread::{AdminThread, ThreadError};
@@ -112,8 +110,8 @@ pub(crate) fn answer(
             unix_now,
             user.as_ref(),
         )),
-        // Asked again once the store was read (see `reload_users`): the
-        // snapshot went before it through the same channel.
+        // Asked again once the store was read (see `Done::UsersChanged`):
+        // the changes went before it through the same channel.
         AdminQuery::ReloadUsers => AdminAnswer::UsersReloaded(service.user_count()),
         // Asked once the new plan went before it (see `reload_plan`).
         AdminQuery::ReloadPlan => AdminAnswer::PlanReloaded(PlanReload::Loaded {
@@ -258,15 +256,14 @@ pub(crate) async fn start(
         tracing::info!("admin: off");
         return Ok(None);
     };
-    // Off the runtime's thread: see `store::blocking`. One handle for the
-    // tokens and the users read again after the API changed them.
-    let (store, tokens) = crate::store::blocking(|| {
+    // Off the runtime's thread: see `store::blocking`. A handle for the
+    // tokens (users changed through the API are read by the server's own).
+    let tokens = crate::store::blocking(|| {
         let store = Arc::new(
             crate::store::location(&settings.data, settings.database.as_deref())
                 .and_then(|at| at.open_secondary())?,
         );
-        let tokens = Tokens::load(Arc::clone(&store))?;
-        Ok((store, tokens))
+        Tokens::load(store)
     })
     .map_err(StartError::AdminStore)?;
     let tokens = Arc::new(tokens);
@@ -285,10 +282,7 @@ pub(crate) async fn start(
     let done = done.clone();
     let driver = Driver::new(move |query, reply| match query {
         // Work off the driver first, then the question goes to it.
-        AdminQuery::ReloadUsers => {
-            tokio::spawn(reload_users(Arc::clone(&store), done.clone(), reply));
-            true
-        }
+        AdminQuery::ReloadUsers => done.send(Done::UsersChanged(reply)),
         AdminQuery::ReloadPlan => {
             tokio::spawn(reload_plan(config_file.clone(), done.clone(), reply));
             true
@@ -312,21 +306,6 @@ pub(crate) async fn start(
         }
         Err(e) => Err(StartError::Admin(e)),
     }
-}
-
-/// `POST /users` and the like changed the store: its users are read here,
-/// off the driver, and given to the service; then the question follows
-/// them through the channel, so its answer comes once they are in force.
-async fn reload_users(store: Arc<AnyStore>, done: AppSender<Done>, reply: AdminReply) {
-    let read = tokio::task::spawn_blocking(move || store.user_snapshot()).await;
-    match read {
-        Ok(Ok(snapshot)) => {
-            done.send(Done::Completed(Completion::Users(Ok(Some(snapshot)))));
-        }
-        Ok(Err(error)) => tracing::warn!(%error, "admin: users not read again"),
-        Err(error) => tracing::warn!(%error, "admin: users not read again"),
-    }
-    done.send(Done::Admin(AdminQuery::ReloadUsers, reply));
 }
 
 /// `POST /routes/reload`: the plan loaded as on SIGHUP (the same

@@ -132,7 +132,7 @@ struct Loaded {
     state: switchboard_store::StoredState,
     committer: Arc<GroupCommitter>,
     /// Every user, for the server's memory (a failure only logs).
-    snapshot: Result<switchboard_server::service::UserSnapshot, switchboard_store::StoreError>,
+    snapshot: Result<switchboard_server::service::UserDirectory, switchboard_store::StoreError>,
     /// The cluster's change feed, positioned (PostgreSQL only).
     feed: Option<switchboard_store::ClusterFeed>,
 }
@@ -210,7 +210,8 @@ fn load_store(settings: &Settings) -> Result<Loaded, StartError> {
         .map_err(store_err)?,
     );
 
-    let snapshot = users.user_snapshot();
+    // Built here, off the driver: a million users take a while.
+    let snapshot = users.user_directory();
     Ok(Loaded {
         users,
         bindings,
@@ -287,7 +288,10 @@ async fn run(
     service.load_bindings(bindings);
     service.load_state(state);
     match snapshot {
-        Ok(snapshot) => service.load_users(snapshot),
+        Ok(directory) => {
+            tracing::info!(users = directory.len(), "users loaded");
+            service.set_user_directory(directory);
+        }
         Err(e) => {
             tracing::warn!(error = %e, "users not loaded into memory: looking each one up in the store")
         }

@@ -46,6 +46,10 @@ pub(crate) enum Done {
     },
     /// Everything submitted before this is reported (shutdown).
     Barrier(oneshot::Sender<()>),
+    /// The admin API changed users: the changes since the version the
+    /// service holds are read off the driver and applied, then the
+    /// question is answered.
+    UsersChanged(AdminReply),
     /// A new dial plan (SIGHUP), loaded and checked off the driver.
     Reload(Arc<switchboard_routing::Plan>),
     /// A clean stop: the service says goodbye (the final NOTIFYs when
@@ -169,10 +173,7 @@ impl Server {
             Effect::CheckUsers { version } => {
                 let (users, done) = (Arc::clone(&self.users), self.done.clone());
                 tokio::task::spawn_blocking(move || {
-                    let result = users.user_snapshot_since(version);
-                    done.send(Done::Completed(Completion::Users(
-                        result.map_err(Into::into),
-                    )));
+                    done.send(Done::Completed(users_since(&users, version)));
                 });
                 None
             }
@@ -238,6 +239,14 @@ impl App for Server {
             Done::Barrier(reply) => {
                 let _ = reply.send(());
             }
+            Done::UsersChanged(reply) => {
+                let (users, done) = (Arc::clone(&self.users), self.done.clone());
+                let version = self.service.users_version();
+                tokio::task::spawn_blocking(move || {
+                    done.send(Done::Completed(users_since(&users, version)));
+                    done.send(Done::Admin(AdminQuery::ReloadUsers, reply));
+                });
+            }
             Done::Admin(query, reply) => {
                 let answer = super::admin::answer(
                     query,
@@ -284,6 +293,29 @@ impl App for Server {
 
     fn timer_fired(&mut self, late: Duration) {
         self.metrics.timer_fired(late);
+    }
+}
+
+/// What changed in the store's users since `version`: only the users
+/// changed (the cost of one `user passwd` is one user, whatever the number
+/// of users) while the change log reaches back that far; every user
+/// otherwise (the log was pruned past it), built into a directory here.
+/// Read off the driver.
+fn users_since(store: &AnyStore, version: u64) -> Completion {
+    match store.user_changes_since(version) {
+        Ok(Some(delta)) if delta.version == version => Completion::Users(Ok(None)),
+        Ok(Some(delta)) => Completion::UserChanges(Ok(delta)),
+        Ok(None) => {
+            tracing::info!(
+                version,
+                "user change log pruned past the version held: reading every user"
+            );
+            match store.user_directory() {
+                Ok(directory) => Completion::UserDirectory(Box::new(directory)),
+                Err(error) => Completion::Users(Err(error.into())),
+            }
+        }
+        Err(error) => Completion::Users(Err(error.into())),
     }
 }
 

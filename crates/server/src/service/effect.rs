@@ -110,9 +110,41 @@ pub struct UserSnapshot {
     pub users: Vec<User>,
 }
 
+/// One user's entry in the store's change log, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserChange {
+    /// Added or changed: the user as stored now.
+    Stored(User),
+    /// Removed (a tombstone).
+    Removed {
+        /// The user part.
+        name: String,
+        /// The domain.
+        domain: String,
+    },
+}
+
+/// The users that changed in the store between two users versions: what a
+/// running service applies instead of reloading every user (so that one
+/// `user passwd` costs one user, whatever the number of users).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserDelta {
+    /// The version the changes start from (the one the service held).
+    pub since: u64,
+    /// The store's users version the changes bring the service to.
+    pub version: u64,
+    /// Each changed user once.
+    pub changes: Vec<UserChange>,
+}
+
 /// The outcome of an [`Effect`].
 #[derive(Debug)]
 #[non_exhaustive]
+// A user's HA1 values are inline (160 bytes, so that a million users in
+// memory cost no allocation each); a completion is moved once, from the
+// runtime to the service, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Completion {
     /// An [`Effect::Store`] or [`Effect::Save`] is durable (or failed: nothing of it stored).
     Stored {
@@ -132,6 +164,13 @@ pub enum Completion {
     /// An [`Effect::CheckUsers`] answered: every user when they changed,
     /// `None` when they did not.
     Users(Result<Option<UserSnapshot>, EffectError>),
+    /// An [`Effect::CheckUsers`] answered with only the users that changed
+    /// (the store's change log reaches back to the version asked about).
+    UserChanges(Result<UserDelta, EffectError>),
+    /// An [`Effect::CheckUsers`] answered with every user, already built
+    /// into a directory off the driver (the change log did not reach back:
+    /// a bulk import); it replaces the one held.
+    UserDirectory(Box<super::UserDirectory>),
     /// An [`Effect::Resolve`] answered: every target in RFC 3263 order
     /// (none: the name did not resolve).
     Resolved {

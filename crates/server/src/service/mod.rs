@@ -85,7 +85,8 @@ use crate::trunks::{AttemptResult, Health, Local, Trunks};
 
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{
-    Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserSnapshot,
+    Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserChange, UserDelta,
+    UserSnapshot,
 };
 pub use live::{HangupAction, HangupError};
 
@@ -93,7 +94,8 @@ use contacts::Contacts;
 use dialogs::Dialogs;
 use mailbox::Mailbox;
 use register::ContactChange;
-use users::{Known, Users};
+use users::Known;
+pub use users::UserDirectory;
 
 /// Methods the server handles itself or proxies.
 pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, MESSAGE, INFO, UPDATE, PRACK, REFER, SUBSCRIBE, NOTIFY, PUBLISH";
@@ -115,7 +117,7 @@ pub struct Service {
     /// Answered calls the server ends at a deadline: session expiry, a
     /// group's longest call.
     timers: CallTimers,
-    users: Users,
+    users: UserDirectory,
     contacts: Contacts,
     dialogs: Dialogs,
     /// The calls whose dialog record is in the store, by Call-ID.
@@ -270,7 +272,7 @@ impl Service {
             records_pending: Vec::new(),
             records_flush_at: None,
             records_flush: config.records_flush,
-            users: Users::default(),
+            users: UserDirectory::default(),
             contacts: Contacts::default(),
             dialogs: Dialogs::default(),
             kept_dialogs: HashMap::new(),
@@ -324,6 +326,13 @@ impl Service {
     /// Takes every user of the store (at start).
     pub fn load_users(&mut self, snapshot: UserSnapshot) {
         self.users.replace(snapshot.version, snapshot.users);
+    }
+
+    /// Takes every user of the store as a directory built beforehand (at
+    /// start, off the driver); returns the one held before, for the caller
+    /// to drop where it does not stall anyone.
+    pub fn set_user_directory(&mut self, directory: UserDirectory) -> UserDirectory {
+        std::mem::replace(&mut self.users, directory)
     }
 
     /// The server stops: watchers are told when so configured
@@ -393,6 +402,12 @@ impl Service {
     /// How many users are held in memory.
     pub fn user_count(&self) -> usize {
         self.users.len()
+    }
+
+    /// The store's users version the users in memory reflect (what a
+    /// [`UserDelta`] for this service starts from).
+    pub fn users_version(&self) -> u64 {
+        self.users.version()
     }
 
     /// The counters and gauges for the operators' metrics, now.
@@ -493,6 +508,23 @@ impl Service {
                     }
                     Ok(None) => {}
                     Err(error) => tracing::warn!(%error, "users not reloaded"),
+                }
+            }
+            Completion::UserDirectory(directory) => {
+                self.checking_users = false;
+                self.users = *directory;
+                tracing::info!(users = self.users.len(), "users reloaded");
+            }
+            Completion::UserChanges(result) => {
+                self.checking_users = false;
+                match result {
+                    Ok(delta) => {
+                        let changed = delta.changes.len();
+                        if self.users.apply(delta) {
+                            tracing::info!(changed, "user changes applied");
+                        }
+                    }
+                    Err(error) => tracing::warn!(%error, "user changes not read"),
                 }
             }
             Completion::Resolved { id, hops } if self.trunks.owns_resolve(id) => {

@@ -28,7 +28,7 @@ use crate::trunks::AttemptResult;
 
 use super::Service;
 use super::relay::{Caller, first_uri};
-use super::users::Users;
+use super::users::UserDirectory;
 
 /// Who placed a call the plan routes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl RouteCaller {
     /// Local user `aor`, or the trunk whose calls she places (a PBX or
     /// SBC that authenticates as a user: its calls are its trunk's, for
     /// DIDs and from_trunk rules).
-    pub(super) fn of_user(plan: &Plan, users: &Users, aor: &Aor) -> Self {
+    pub(super) fn of_user(plan: &Plan, users: &UserDirectory, aor: &Aor) -> Self {
         match plan.trunk_of_user(aor.user()) {
             Some(trunk) => Self::Trunk(trunk.name.clone()),
             None => Self::User {

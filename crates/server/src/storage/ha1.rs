@@ -15,11 +15,50 @@ use switchboard_proto::digest::{self, Algorithm};
 ///
 /// `Debug` does not print the values: an HA1 is as good as the password for
 /// digest authentication within its realm.
+///
+/// The values are held inline (160 bytes, no allocation): a server keeps
+/// one set per user in memory, a million of them at a million users.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Ha1Set {
-    md5: String,
-    sha256: String,
-    sha512_256: String,
+    md5: Hex<32>,
+    sha256: Hex<64>,
+    sha512_256: Hex<64>,
+}
+
+/// Lowercase hex of a fixed length, inline.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Hex<const N: usize>([u8; N]);
+
+impl<const N: usize> Hex<N> {
+    /// `value` checked (hex, `N` digits, as `algorithm` needs) and lowered.
+    fn parse(algorithm: Algorithm, value: &str) -> Result<Self, Ha1Error> {
+        let malformed = Ha1Error::Malformed {
+            algorithm,
+            len: algorithm.hex_len(),
+        };
+        let bytes: [u8; N] = value.as_bytes().try_into().map_err(|_| malformed)?;
+        if N != algorithm.hex_len() || !bytes.iter().all(u8::is_ascii_hexdigit) {
+            return Err(malformed);
+        }
+        Ok(Self(bytes.map(|b| b.to_ascii_lowercase())))
+    }
+
+    /// The hex a hash function of this crate produced (`N` lowercase
+    /// digits by construction; anything else would read as zeros).
+    fn computed(value: &str) -> Self {
+        let mut bytes = [b'0'; N];
+        for (to, from) in bytes.iter_mut().zip(value.bytes()) {
+            if from.is_ascii_hexdigit() {
+                *to = from.to_ascii_lowercase();
+            }
+        }
+        Self(bytes)
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever stored.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
 }
 
 /// An HA1 value that is not hex of its hash function's length.
@@ -47,9 +86,9 @@ impl Ha1Set {
     /// its hash function.
     pub fn new(md5: &str, sha256: &str, sha512_256: &str) -> Result<Self, Ha1Error> {
         Ok(Self {
-            md5: checked_hex(Algorithm::Md5, md5)?,
-            sha256: checked_hex(Algorithm::Sha256, sha256)?,
-            sha512_256: checked_hex(Algorithm::Sha512_256, sha512_256)?,
+            md5: Hex::parse(Algorithm::Md5, md5)?,
+            sha256: Hex::parse(Algorithm::Sha256, sha256)?,
+            sha512_256: Hex::parse(Algorithm::Sha512_256, sha512_256)?,
         })
     }
 
@@ -59,37 +98,42 @@ impl Ha1Set {
     #[must_use]
     pub fn from_password(username: &str, realm: &str, password: &str) -> Self {
         Self {
-            md5: digest::ha1(Algorithm::Md5, username, realm, password),
-            sha256: digest::ha1(Algorithm::Sha256, username, realm, password),
-            sha512_256: digest::ha1(Algorithm::Sha512_256, username, realm, password),
+            md5: Hex::computed(&digest::ha1(Algorithm::Md5, username, realm, password)),
+            sha256: Hex::computed(&digest::ha1(Algorithm::Sha256, username, realm, password)),
+            sha512_256: Hex::computed(&digest::ha1(
+                Algorithm::Sha512_256,
+                username,
+                realm,
+                password,
+            )),
         }
     }
 
     /// HA1 for `MD5` (and `MD5-sess`), lowercase hex.
     #[must_use]
     pub fn md5(&self) -> &str {
-        &self.md5
+        self.md5.as_str()
     }
 
     /// HA1 for `SHA-256` (and `SHA-256-sess`), lowercase hex.
     #[must_use]
     pub fn sha256(&self) -> &str {
-        &self.sha256
+        self.sha256.as_str()
     }
 
     /// HA1 for `SHA-512-256` (and `SHA-512-256-sess`), lowercase hex.
     #[must_use]
     pub fn sha512_256(&self) -> &str {
-        &self.sha512_256
+        self.sha512_256.as_str()
     }
 
     /// The stored HA1 that `algorithm` uses (its [`Algorithm::base`]).
     #[must_use]
     pub fn for_algorithm(&self, algorithm: Algorithm) -> &str {
         match algorithm.base() {
-            Algorithm::Sha256 | Algorithm::Sha256Sess => &self.sha256,
-            Algorithm::Sha512_256 | Algorithm::Sha512_256Sess => &self.sha512_256,
-            Algorithm::Md5 | Algorithm::Md5Sess => &self.md5,
+            Algorithm::Sha256 | Algorithm::Sha256Sess => self.sha256(),
+            Algorithm::Sha512_256 | Algorithm::Sha512_256Sess => self.sha512_256(),
+            Algorithm::Md5 | Algorithm::Md5Sess => self.md5(),
         }
     }
 }
@@ -98,14 +142,6 @@ impl fmt::Debug for Ha1Set {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Ha1Set { .. }")
     }
-}
-
-fn checked_hex(algorithm: Algorithm, value: &str) -> Result<String, Ha1Error> {
-    let len = algorithm.hex_len();
-    if value.len() != len || !value.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Ha1Error::Malformed { algorithm, len });
-    }
-    Ok(value.to_ascii_lowercase())
 }
 
 #[cfg(test)]
@@ -140,5 +176,14 @@ mod tests {
         assert_eq!(set.md5().len(), 32);
         assert_ne!(set.md5(), "secret");
         assert!(!format!("{set:?}").contains(set.md5()));
+    }
+
+    #[test]
+    fn ha1_set_is_held_inline() {
+        // No allocation per user: the directory holds one per user.
+        assert_eq!(size_of::<Ha1Set>(), 160);
+        let set = Ha1Set::from_password("alice", "example.com", "secret");
+        assert_eq!(set.sha256().len(), 64);
+        assert_eq!(set.sha512_256().len(), 64);
     }
 }

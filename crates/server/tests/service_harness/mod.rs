@@ -34,7 +34,7 @@ use switchboard_proto::{
 use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::registrar::Binding;
-use switchboard_server::service::{Completion, Effect, UserSnapshot};
+use switchboard_server::service::{Completion, Effect, UserChange, UserDelta, UserSnapshot};
 use switchboard_server::storage::{CallRecord, DialogRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
@@ -306,6 +306,12 @@ pub struct Server {
     /// The store's users: (name, domain) → password; and its version.
     pub users: HashMap<(String, String), String>,
     pub users_version: u64,
+    /// When set, `Effect::CheckUsers` is answered with only the users
+    /// changed since the version asked about (the store's change log),
+    /// not every user.
+    pub user_deltas: bool,
+    /// The store's change log: the version each user was last changed at.
+    user_log: HashMap<(String, String), u64>,
     /// Host names and where they resolve.
     pub names: HashMap<String, Vec<NextHop>>,
     /// Every effect, with the time it came out.
@@ -371,6 +377,8 @@ impl Server {
             users_reply: Reply::Now,
             users: HashMap::new(),
             users_version: 1,
+            user_deltas: false,
+            user_log: HashMap::new(),
             names: HashMap::new(),
             effects: Vec::new(),
             held: Vec::new(),
@@ -396,6 +404,37 @@ impl Server {
         self.users
             .insert((name.to_owned(), DOMAIN.to_owned()), password.to_owned());
         self.users_version += 1;
+        self.user_log
+            .insert((name.to_owned(), DOMAIN.to_owned()), self.users_version);
+    }
+
+    /// Removes a user from the store (not from the server's memory).
+    pub fn remove_user(&mut self, name: &str) {
+        let key = (name.to_owned(), DOMAIN.to_owned());
+        self.users.remove(&key);
+        self.users_version += 1;
+        self.user_log.insert(key, self.users_version);
+    }
+
+    /// The users changed after `since`, as stored now.
+    fn delta(&self, since: u64) -> UserDelta {
+        let changes = self
+            .user_log
+            .iter()
+            .filter(|(_, changed)| **changed > since)
+            .map(|(key, _)| match self.users.get(key) {
+                Some(pw) => UserChange::Stored(stored_user(&key.0, &key.1, pw)),
+                None => UserChange::Removed {
+                    name: key.0.clone(),
+                    domain: key.1.clone(),
+                },
+            })
+            .collect();
+        UserDelta {
+            since,
+            version: self.users_version,
+            changes,
+        }
     }
 
     fn snapshot(&self) -> UserSnapshot {
@@ -863,6 +902,11 @@ impl Server {
                         .map(|pw| stored_user(&name, &domain, pw)))
                 };
                 Completion::User { id, result }
+            }
+            Effect::CheckUsers { version }
+                if self.user_deltas && reply != Reply::Fail && version != self.users_version =>
+            {
+                Completion::UserChanges(Ok(self.delta(version)))
             }
             Effect::CheckUsers { version } => Completion::Users(match reply {
                 Reply::Fail => Err(failed()),

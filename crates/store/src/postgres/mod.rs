@@ -37,7 +37,7 @@ use std::time::Duration;
 
 use postgres::Config;
 use postgres::error::SqlState;
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
 
 use crate::error::StoreError;
 use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
@@ -187,6 +187,23 @@ impl PostgresStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
         snapshot_since(self, self.users_version()?, version)
+    }
+
+    /// As [`SqliteStore::user_directory`](crate::SqliteStore::user_directory)
+    /// (here through the snapshot: the client reads a query's rows whole).
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_directory(&self) -> Result<UserDirectory, StoreError> {
+        self.user_snapshot().map(UserDirectory::from_snapshot)
+    }
+
+    /// As [`SqliteStore::user_changes_since`](crate::SqliteStore::user_changes_since).
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_changes_since(&self, version: u64) -> Result<Option<UserDelta>, StoreError> {
+        self.run(|conn| users::changes_since(conn, version))
     }
 
     /// Runs `work` on a pooled connection: again after a pause on a

@@ -288,6 +288,30 @@ pub(super) const MIGRATIONS: &[&str] = &[
         RETURN NULL;
     END
     $$;",
+    // 13: the users' change log (see the SQLite step): the version bump
+    // names the user it was for, and drops the change 100,000 before it.
+    "CREATE TABLE user_changes (
+        version         BIGINT PRIMARY KEY,
+        domain          TEXT NOT NULL,
+        name            TEXT NOT NULL
+    );
+    CREATE OR REPLACE FUNCTION users_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        bumped BIGINT;
+    BEGIN
+        UPDATE users_version SET version = version + 1 WHERE id = 1
+            RETURNING version INTO bumped;
+        IF TG_OP = 'DELETE' THEN
+            INSERT INTO user_changes (version, domain, name)
+                VALUES (bumped, OLD.domain, OLD.name);
+        ELSE
+            INSERT INTO user_changes (version, domain, name)
+                VALUES (bumped, NEW.domain, NEW.name);
+        END IF;
+        DELETE FROM user_changes WHERE version = bumped - 100000;
+        RETURN NULL;
+    END
+    $$;",
 ];
 
 /// The schema version this build writes and reads.

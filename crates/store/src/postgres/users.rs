@@ -1,13 +1,15 @@
 //! [`UserStore`] for PostgreSQL.
 
-use postgres::{GenericClient, Row, Statement};
+use postgres::{GenericClient, IsolationLevel, Row, Statement};
+use switchboard_server::service::UserDelta;
 use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
 
+use super::pool::Connection;
 use super::{PostgresStore, classify, get, is_unique_violation};
 use crate::error::StoreError;
 use crate::sqlite::from_sql_u64;
 use crate::sqlite::to_sql_u64;
-use crate::sqlite::users::{RawUser, groups_column, user_key};
+use crate::sqlite::users::{CHANGED_SQL, RawUser, change_of, groups_column, log_reaches, user_key};
 use crate::validate::validate_user;
 
 pub(super) const INSERT_SQL: &str = "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, \
@@ -20,7 +22,11 @@ pub(super) const SET_HA1_SQL: &str = "UPDATE users SET ha1_md5 = $3, ha1_sha256 
                            WHERE name = $1 AND domain = $2";
 
 pub(super) fn read_user(row: &Row) -> Result<User, StoreError> {
-    RawUser {
+    raw_user(row)?.into_user()
+}
+
+fn raw_user(row: &Row) -> Result<RawUser, StoreError> {
+    Ok(RawUser {
         name: get(row, 0)?,
         domain: get(row, 1)?,
         md5: get(row, 2)?,
@@ -28,8 +34,57 @@ pub(super) fn read_user(row: &Row) -> Result<User, StoreError> {
         sha512_256: get(row, 4)?,
         created_unix: get(row, 5)?,
         groups: get(row, 6)?,
+    })
+}
+
+/// As the SQLite store's: the users changed since `since`, in one
+/// repeatable-read transaction (the version, the log and the rows agree).
+pub(super) fn changes_since(
+    conn: &mut Connection,
+    since: u64,
+) -> Result<Option<UserDelta>, StoreError> {
+    let [current, oldest, changed] = conn.statements([
+        "SELECT version FROM users_version WHERE id = 1",
+        "SELECT MIN(version) FROM user_changes",
+        CHANGED_SQL,
+    ])?;
+    let mut tx = conn
+        .client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(classify)?;
+    let row = tx.query_one(&current, &[]).map_err(classify)?;
+    let version = from_sql_u64("users_version", get(&row, 0)?)?;
+    if version == since {
+        return Ok(Some(UserDelta {
+            since,
+            version,
+            changes: Vec::new(),
+        }));
     }
-    .into_user()
+    let row = tx.query_one(&oldest, &[]).map_err(classify)?;
+    if !log_reaches(since, version, get(&row, 0)?) {
+        return Ok(None);
+    }
+    let rows = tx
+        .query(&changed, &[&to_sql_u64(since)])
+        .map_err(classify)?;
+    tx.commit().map_err(classify)?;
+    let changes = rows
+        .iter()
+        .map(|row| {
+            let present: Option<String> = get(row, 0)?;
+            let stored = present.map(|_| raw_user(row)).transpose()?;
+            change_of(stored, get(row, 7)?, get(row, 8)?)
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Some(UserDelta {
+        since,
+        version,
+        changes,
+    }))
 }
 
 /// Inserts `user` with the statement of [`INSERT_SQL`] (or its `ON

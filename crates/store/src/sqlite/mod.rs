@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 use switchboard_server::UserStore;
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
 
 use crate::error::StoreError;
 
@@ -147,6 +147,27 @@ impl SqliteStore {
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
         snapshot_since(self, self.users_version()?, version)
+    }
+
+    /// Every user, as [`SqliteStore::user_snapshot`], read straight into the
+    /// directory the server keeps in memory (at start, and when the change
+    /// log does not reach back).
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_directory(&self) -> Result<UserDirectory, StoreError> {
+        users::directory(&mut self.conn())
+    }
+
+    /// Only the users changed since `version` (added, changed or removed,
+    /// each once, as stored now), while the store's change log reaches
+    /// back that far; `None` when it does not (pruned: read every user with
+    /// [`SqliteStore::user_snapshot`]). An empty delta: nothing changed.
+    ///
+    /// # Errors
+    /// Environment errors, [`StoreError::Corrupt`].
+    pub fn user_changes_since(&self, version: u64) -> Result<Option<UserDelta>, StoreError> {
+        users::changes_since(&mut self.conn(), version)
     }
 
     /// Runs SQLite's `quick_check` over the whole file (for an operator's
@@ -276,6 +297,6 @@ mod tests {
         assert_eq!(pragma("journal_mode"), "wal");
         assert_eq!(pragma("synchronous"), "2", "FULL");
         assert_eq!(pragma("busy_timeout"), "5000");
-        assert_eq!(SqliteStore::schema_version(), 12);
+        assert_eq!(SqliteStore::schema_version(), 13);
     }
 }

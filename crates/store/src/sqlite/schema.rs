@@ -234,6 +234,38 @@ const MIGRATIONS: &[&str] = &[
     // 12: nothing here: PostgreSQL's change notifications name the
     // writing node (a SQLite node is alone).
     "-- no change",
+    // 13: a change log of the users (issue 15): each bump of the users
+    // version names the user it was for (deletions included), so that a
+    // running server reads only the users changed since the version it
+    // holds rather than all of them. The last 100,000 changes are kept
+    // (each change drops the one that many before it); a server further
+    // behind reads every user again.
+    "CREATE TABLE user_changes (
+        version         INTEGER PRIMARY KEY,
+        domain          TEXT NOT NULL,
+        name            TEXT NOT NULL
+    );
+    DROP TRIGGER users_inserted;
+    DROP TRIGGER users_updated;
+    DROP TRIGGER users_deleted;
+    CREATE TRIGGER users_inserted AFTER INSERT ON users BEGIN
+        UPDATE users_version SET version = version + 1 WHERE id = 1;
+        INSERT INTO user_changes (version, domain, name)
+            SELECT version, NEW.domain, NEW.name FROM users_version WHERE id = 1;
+    END;
+    CREATE TRIGGER users_updated AFTER UPDATE ON users BEGIN
+        UPDATE users_version SET version = version + 1 WHERE id = 1;
+        INSERT INTO user_changes (version, domain, name)
+            SELECT version, NEW.domain, NEW.name FROM users_version WHERE id = 1;
+    END;
+    CREATE TRIGGER users_deleted AFTER DELETE ON users BEGIN
+        UPDATE users_version SET version = version + 1 WHERE id = 1;
+        INSERT INTO user_changes (version, domain, name)
+            SELECT version, OLD.domain, OLD.name FROM users_version WHERE id = 1;
+    END;
+    CREATE TRIGGER user_changes_pruned AFTER INSERT ON user_changes BEGIN
+        DELETE FROM user_changes WHERE version = NEW.version - 100000;
+    END;",
 ];
 
 /// The schema version this build writes and reads.

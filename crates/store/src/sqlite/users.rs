@@ -2,6 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
+use switchboard_server::service::{UserChange, UserDelta, UserDirectory};
 use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
 
 use super::{SqliteStore, from_sql_u64, to_sql_u64};
@@ -58,6 +59,94 @@ impl RawUser {
 /// between (a group name has no `,`), empty for none.
 pub(crate) fn groups_column(groups: &[String]) -> String {
     groups.join(",")
+}
+
+/// Every user the change log names after version `$1`, once, as stored
+/// now: the user's columns as [`COLUMNS`] (NULL: removed), then the logged
+/// name and domain. The same text for both back ends.
+pub(crate) const CHANGED_SQL: &str = "SELECT u.name, u.domain, u.ha1_md5, u.ha1_sha256, \
+     u.ha1_sha512_256, u.created_unix, u.groups, c.name, c.domain \
+     FROM (SELECT DISTINCT domain, name FROM user_changes WHERE version > $1) c \
+     LEFT JOIN users u ON u.domain = c.domain AND u.name = c.name";
+
+/// Whether a change log whose oldest entry is `oldest` holds every change
+/// after `since` up to `version` (not when it was pruned past `since`, or
+/// the store went back: a new database).
+pub(crate) fn log_reaches(since: u64, version: u64, oldest: Option<i64>) -> bool {
+    since < version && oldest.is_some_and(|o| o.saturating_sub(1) <= to_sql_u64(since))
+}
+
+/// One row of [`CHANGED_SQL`]: the user as stored, or its tombstone.
+pub(crate) fn change_of(
+    stored: Option<RawUser>,
+    name: String,
+    domain: String,
+) -> Result<UserChange, StoreError> {
+    match stored {
+        Some(raw) => raw.into_user().map(UserChange::Stored),
+        None => Ok(UserChange::Removed { name, domain }),
+    }
+}
+
+/// The users changed since `since`, read in one transaction (the version,
+/// the log and the rows agree); `None` when the log does not reach back
+/// that far (read every user instead).
+pub(super) fn changes_since(
+    conn: &mut Connection,
+    since: u64,
+) -> Result<Option<UserDelta>, StoreError> {
+    let tx = conn.transaction()?;
+    let current: i64 = tx
+        .prepare_cached("SELECT version FROM users_version WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    let version = from_sql_u64("users_version", current)?;
+    if version == since {
+        return Ok(Some(UserDelta {
+            since,
+            version,
+            changes: Vec::new(),
+        }));
+    }
+    let oldest: Option<i64> = tx
+        .prepare_cached("SELECT MIN(version) FROM user_changes")?
+        .query_row([], |row| row.get(0))?;
+    if !log_reaches(since, version, oldest) {
+        return Ok(None);
+    }
+    let mut select = tx.prepare_cached(CHANGED_SQL)?;
+    let rows = select
+        .query_map([to_sql_u64(since)], |row| {
+            let present: Option<String> = row.get(0)?;
+            let stored = present.map(|_| RawUser::read(row)).transpose()?;
+            Ok((stored, row.get::<_, String>(7)?, row.get::<_, String>(8)?))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let changes = rows
+        .into_iter()
+        .map(|(stored, name, domain)| change_of(stored, name, domain))
+        .collect::<Result<_, _>>()?;
+    Ok(Some(UserDelta {
+        since,
+        version,
+        changes,
+    }))
+}
+
+/// Every user, read into a directory row by row in one transaction (a
+/// million users are never all held twice: each row's text is freed before
+/// the next is read).
+pub(super) fn directory(conn: &mut Connection) -> Result<UserDirectory, StoreError> {
+    let tx = conn.transaction()?;
+    let version: i64 = tx
+        .prepare_cached("SELECT version FROM users_version WHERE id = 1")?
+        .query_row([], |row| row.get(0))?;
+    let mut directory = UserDirectory::new(from_sql_u64("users_version", version)?);
+    let mut select = tx.prepare(&format!("SELECT {COLUMNS} FROM users"))?;
+    let mut rows = select.query([])?;
+    while let Some(row) = rows.next()? {
+        directory.insert(RawUser::read(row)?.into_user()?);
+    }
+    Ok(directory)
 }
 
 pub(crate) fn user_key(name: &str, domain: &str) -> String {

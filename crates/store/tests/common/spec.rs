@@ -20,11 +20,14 @@ use switchboard_store::{
 use switchboard_testsupport::Postgres;
 
 mod dialogs;
+mod user_changes;
 mod user_writes;
 
 // Not every test binary runs every body.
 #[allow(unused_imports)]
 pub use dialogs::*;
+#[allow(unused_imports)]
+pub use user_changes::*;
 #[allow(unused_imports)]
 pub use user_writes::*;
 
