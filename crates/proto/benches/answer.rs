@@ -7,7 +7,7 @@
 // A benchmark is not peer-facing code: the fixed inputs below are known to
 // parse and build, and a failure must stop the run loudly rather than time an
 // error path.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
 
