@@ -110,7 +110,10 @@ fn a_lone_failing_submission_leaves_nothing_and_the_next_one_commits() {
         StateChange::PutMessage(message("boom", 2)),
     ]);
     let results = store.apply_submissions(&[&failing]).unwrap();
-    assert!(matches!(results[..], [Err(StoreError::Sqlite(_))]), "{results:?}");
+    assert!(
+        matches!(results[..], [Err(StoreError::Sqlite(_))]),
+        "{results:?}"
+    );
     assert!(store.load_state().unwrap().messages.is_empty());
     let next = Submission::State(vec![StateChange::PutMessage(message("m2", 3))]);
     let results = store.apply_submissions(&[&next]).unwrap();

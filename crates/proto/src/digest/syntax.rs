@@ -356,7 +356,9 @@ pub(crate) fn write_token_or_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt:
 /// Writes text that is not a quoted-string (a scheme or an uninterpreted
 /// parameter list) with CR and LF replaced by SP.
 pub(crate) fn write_raw(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    write_runs(f, s, |b| matches!(b, b'\r' | b'\n').then_some(Escape::Space))
+    write_runs(f, s, |b| {
+        matches!(b, b'\r' | b'\n').then_some(Escape::Space)
+    })
 }
 
 /// Writes `sep name=` and then the value with `write_value`, and turns the
