@@ -415,8 +415,10 @@ pub struct CallBook {
     /// keys of `calls`, not copies.
     by_aor: HashMap<Aor, HashSet<Arc<str>>>,
     max_calls: usize,
-    /// Terminated legs were reported: drop them at the next change.
-    sweep: bool,
+    /// Terminated legs were reported: drop them at the next change. Only
+    /// the calls the last change touched (a sweep of every call would cost
+    /// O(calls) per request).
+    sweep: Vec<String>,
 }
 
 impl Default for CallBook {
@@ -433,7 +435,7 @@ impl CallBook {
             calls: HashMap::new(),
             by_aor: HashMap::new(),
             max_calls,
-            sweep: false,
+            sweep: Vec::new(),
         }
     }
 
@@ -461,7 +463,7 @@ impl CallBook {
             return Vec::new();
         };
         if call.apply(at, &update) {
-            self.sweep = true;
+            self.sweep.push(update.call_id.clone());
             call.aors()
         } else {
             Vec::new()
@@ -764,18 +766,14 @@ impl CallBook {
     /// Drops the legs that ended (reported by the last change) and the
     /// calls left without legs.
     fn sweep_terminated(&mut self) {
-        if !std::mem::take(&mut self.sweep) {
-            return;
-        }
-        let mut empty = Vec::new();
-        for (id, call) in &mut self.calls {
+        for id in std::mem::take(&mut self.sweep) {
+            let Some(call) = self.calls.get_mut(&id) else {
+                continue;
+            };
             call.legs.retain(|leg| !leg.is_over());
             if call.legs.is_empty() {
-                empty.push(id.clone());
+                self.remove(&id);
             }
-        }
-        for id in empty {
-            self.remove(&id);
         }
     }
 

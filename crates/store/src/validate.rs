@@ -359,12 +359,23 @@ fn check_text(what: &str, value: &str, may_be_empty: bool) -> Result<(), StoreEr
             value.len()
         )));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(StoreError::InvalidInput(format!(
             "{what} contains a control character"
         )));
     }
     Ok(())
+}
+
+/// Whether `value` holds a control character; ASCII text (nearly every
+/// value) is checked byte by byte, without decoding characters: every
+/// field of every binding written passes here, twice.
+fn has_control(value: &str) -> bool {
+    if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    }
 }
 
 fn check_u64(what: &str, value: u64) -> Result<(), StoreError> {

@@ -99,6 +99,29 @@ fn mixed_submissions_share_one_commit_each_atomic() {
 }
 
 #[test]
+fn a_lone_failing_submission_leaves_nothing_and_the_next_one_commits() {
+    // One submission per commit (every commit at a low rate) runs without
+    // a savepoint: its failure must still undo its first change.
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    refuse_message_id(dir.path(), "boom");
+    let failing = Submission::State(vec![
+        StateChange::PutMessage(message("m1", 1)),
+        StateChange::PutMessage(message("boom", 2)),
+    ]);
+    let results = store.apply_submissions(&[&failing]).unwrap();
+    assert!(
+        matches!(results[..], [Err(StoreError::Sqlite(_))]),
+        "{results:?}"
+    );
+    assert!(store.load_state().unwrap().messages.is_empty());
+    let next = Submission::State(vec![StateChange::PutMessage(message("m2", 3))]);
+    let results = store.apply_submissions(&[&next]).unwrap();
+    assert!(matches!(results[..], [Ok(())]), "{results:?}");
+    assert_eq!(store.load_state().unwrap().messages.len(), 1);
+}
+
+#[test]
 fn a_damaged_row_is_reported_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();

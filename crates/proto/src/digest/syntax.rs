@@ -298,22 +298,50 @@ impl<'a> Lexer<'a> {
 /// can never end the header line; other control characters are escaped.
 pub(crate) fn write_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_char('"')?;
-    for c in s.chars() {
-        match c {
-            '"' | '\\' => {
-                f.write_char('\\')?;
-                f.write_char(c)?;
-            }
-            '\r' | '\n' => f.write_char(' ')?,
-            '\t' => f.write_char(c)?,
-            c if c.is_ascii_control() => {
-                f.write_char('\\')?;
-                f.write_char(c)?;
-            }
-            c => f.write_char(c)?,
-        }
-    }
+    write_runs(f, s, |b| match b {
+        b'"' | b'\\' => Some(Escape::Backslash),
+        b'\r' | b'\n' => Some(Escape::Space),
+        b'\t' => None,
+        b if b.is_ascii_control() => Some(Escape::Backslash),
+        _ => None,
+    })?;
     f.write_char('"')
+}
+
+/// How [`write_runs`] writes a byte that cannot go out as it is.
+#[derive(Clone, Copy)]
+enum Escape {
+    /// A backslash, then the byte.
+    Backslash,
+    /// One SP instead.
+    Space,
+}
+
+/// Writes `s`, with the ASCII bytes `escape` picks replaced: the text in
+/// between goes out in runs (one `write_str` each, not one call per
+/// character: challenges are written for every unauthenticated request).
+fn write_runs(
+    f: &mut fmt::Formatter<'_>,
+    s: &str,
+    escape: impl Fn(u8) -> Option<Escape>,
+) -> fmt::Result {
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let Some(how) = escape(b) else {
+            continue;
+        };
+        // `b` is ASCII, so `i` is a character boundary.
+        f.write_str(s.get(run..i).unwrap_or_default())?;
+        match how {
+            Escape::Backslash => {
+                f.write_char('\\')?;
+                f.write_char(char::from(b))?;
+            }
+            Escape::Space => f.write_char(' ')?,
+        }
+        run = i + 1;
+    }
+    f.write_str(s.get(run..).unwrap_or_default())
 }
 
 /// Writes `s` bare when it is a token, quoted otherwise.
@@ -328,10 +356,9 @@ pub(crate) fn write_token_or_quoted(f: &mut fmt::Formatter<'_>, s: &str) -> fmt:
 /// Writes text that is not a quoted-string (a scheme or an uninterpreted
 /// parameter list) with CR and LF replaced by SP.
 pub(crate) fn write_raw(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    for c in s.chars() {
-        f.write_char(if c == '\r' || c == '\n' { ' ' } else { c })?;
-    }
-    Ok(())
+    write_runs(f, s, |b| {
+        matches!(b, b'\r' | b'\n').then_some(Escape::Space)
+    })
 }
 
 /// Writes `sep name=` and then the value with `write_value`, and turns the

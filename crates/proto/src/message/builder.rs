@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::{Framing, Message, Request, Response};
-use crate::header::{HeaderName, NameAddr};
+use crate::header::HeaderName;
 use crate::{Method, ParseError, StatusCode};
 
 /// The message a builder was asked to make is not valid SIP: a fault of the
@@ -119,7 +119,12 @@ impl RequestBuilder {
     /// and sets Content-Length. A request may be built without Via: the
     /// endpoint adds its own when it sends it.
     pub fn build(self) -> Result<Request, BuildError> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
+        let mut out = Vec::with_capacity(
+            self.method.as_str().len()
+                + self.uri.len()
+                + " SIP/2.0\r\nMax-Forwards: 70\r\n".len()
+                + printed_len(&self.lines, &self.body),
+        );
         out.extend_from_slice(self.method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(self.uri.as_bytes());
@@ -146,6 +151,9 @@ pub struct ResponseBuilder {
     reason: Option<String>,
     lines: Vec<Line>,
     body: Bytes,
+    /// The request's To already has a tag (read from its parsed headers, so
+    /// that [`ResponseBuilder::to_tag`] does not parse the To value again).
+    to_tagged: bool,
 }
 
 impl ResponseBuilder {
@@ -183,17 +191,19 @@ impl ResponseBuilder {
             reason: None,
             lines,
             body: Bytes::new(),
+            to_tagged: req.headers().to_tag().is_some(),
         }
     }
 
     /// Adds `;tag=<tag>` to To unless it already has a tag.
     pub fn to_tag(mut self, tag: &str) -> Self {
+        if self.to_tagged {
+            return self;
+        }
         if let Some(line) = self.lines.iter_mut().find(|l| l.name == HeaderName::To) {
-            let has_tag = NameAddr::parse_value(&line.value).is_ok_and(|a| a.tag().is_some());
-            if !has_tag {
-                line.value.push_str(";tag=");
-                line.value.push_str(tag);
-            }
+            line.value.push_str(";tag=");
+            line.value.push_str(tag);
+            self.to_tagged = true;
         }
         self
     }
@@ -233,14 +243,17 @@ impl ResponseBuilder {
 
     /// Prints and checks the response; sets Content-Length.
     pub fn build(self) -> Result<Response, BuildError> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
-        out.extend_from_slice(b"SIP/2.0 ");
-        out.extend_from_slice(self.status.to_string().as_bytes());
-        out.push(b' ');
         let reason = self
             .reason
             .as_deref()
             .unwrap_or(self.status.canonical_reason());
+        // Sized once: a 401 with its challenges is past any fixed guess.
+        let mut out = Vec::with_capacity(
+            "SIP/2.0 000 \r\n".len() + reason.len() + printed_len(&self.lines, &self.body),
+        );
+        out.extend_from_slice(b"SIP/2.0 ");
+        out.extend_from_slice(self.status.to_string().as_bytes());
+        out.push(b' ');
         out.extend_from_slice(reason.as_bytes());
         out.extend_from_slice(b"\r\n");
         finish(&mut out, &self.lines, &self.body);
@@ -252,6 +265,15 @@ impl ResponseBuilder {
             ))),
         }
     }
+}
+
+/// The bytes [`finish`] appends, at most.
+fn printed_len(lines: &[Line], body: &Bytes) -> usize {
+    let head: usize = lines
+        .iter()
+        .map(|l| l.print_name().len() + ": \r\n".len() + l.value.len())
+        .sum();
+    head + "Content-Length: 4294967295\r\n\r\n".len() + body.len()
 }
 
 fn finish(out: &mut Vec<u8>, lines: &[Line], body: &Bytes) {

@@ -119,6 +119,11 @@ impl Service {
     /// fields) are notified. A dialog that ended is owed to each of them,
     /// since the call book forgets it at its next change.
     pub(super) fn calls_changed(&mut self, now: Now, ep: &mut impl TransactionLayer, aor: &Aor) {
+        // Every dialog of the AOR is listed below (strings cloned and
+        // formatted): with no subscription at all, no one would read them.
+        if self.events.subscriptions().is_empty() {
+            return;
+        }
         let ended = self
             .calls
             .dialogs_at(aor, now.instant())

@@ -64,6 +64,43 @@ impl<'c> Savepoint<'c> {
     }
 }
 
+/// A write transaction begun and committed through cached statements: the
+/// group commit opens one per commit, and `Connection::transaction` would
+/// have SQLite parse `BEGIN IMMEDIATE` and `COMMIT` again each time.
+/// Dropped without [`commit`](Self::commit), it rolls back.
+struct WriteTransaction<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> WriteTransaction<'c> {
+    fn begin(conn: &'c Connection) -> Result<Self, StoreError> {
+        conn.prepare_cached("BEGIN IMMEDIATE")?.execute([])?;
+        Ok(Self { conn })
+    }
+
+    fn commit(self) -> Result<(), StoreError> {
+        // A failed COMMIT leaves the transaction open: the drop rolls it back.
+        self.conn.prepare_cached("COMMIT")?.execute([])?;
+        Ok(())
+    }
+
+    /// True when SQLite already rolled the whole transaction back (some
+    /// errors, such as a full disk or an I/O error, do).
+    fn aborted(&self) -> bool {
+        self.conn.is_autocommit()
+    }
+}
+
+impl Drop for WriteTransaction<'_> {
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            if let Err(err) = self.conn.execute_batch("ROLLBACK") {
+                tracing::warn!(error = %err, "store: rollback failed");
+            }
+        }
+    }
+}
+
 impl SqliteStore {
     /// Runs `apply` in one write transaction: all or nothing.
     pub(super) fn write(
@@ -86,29 +123,44 @@ impl SqliteStore {
         mut apply: impl FnMut(&mut Writers<'_>, &G) -> Result<(), StoreError>,
     ) -> Result<Vec<CommitResult>, StoreError> {
         let started = Instant::now();
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let conn = self.conn();
+        let tx = WriteTransaction::begin(&conn)?;
         let mut results = Vec::with_capacity(groups.len());
         {
-            let mut savepoint = Savepoint::new(&tx)?;
             let mut writers = Writers {
-                conn: &tx,
+                conn: &conn,
                 bindings: None,
                 state: None,
             };
-            for group in groups {
-                let result = savepoint.run(|| apply(&mut writers, group));
+            if let [group] = groups {
+                // One group (every commit at a low rate): the transaction
+                // is its savepoint, rolled back whole when it fails.
+                let result = apply(&mut writers, group);
                 if let Err(err) = &result {
-                    // Some errors (disk full, I/O) make SQLite roll back
-                    // the whole transaction: then nothing of this batch
-                    // can commit, and later statements must not run
-                    // outside it.
-                    if tx.is_autocommit() {
+                    if tx.aborted() {
                         tracing::warn!(error = %err, "store: group commit aborted");
                         return Err(err.clone());
                     }
+                    // Dropping `tx` rolls the group back.
+                    return Ok(vec![result]);
                 }
                 results.push(result);
+            } else {
+                let mut savepoint = Savepoint::new(&conn)?;
+                for group in groups {
+                    let result = savepoint.run(|| apply(&mut writers, group));
+                    if let Err(err) = &result {
+                        // Some errors (disk full, I/O) make SQLite roll back
+                        // the whole transaction: then nothing of this batch
+                        // can commit, and later statements must not run
+                        // outside it.
+                        if tx.aborted() {
+                            tracing::warn!(error = %err, "store: group commit aborted");
+                            return Err(err.clone());
+                        }
+                    }
+                    results.push(result);
+                }
             }
         }
         tx.commit()?;

@@ -1,8 +1,10 @@
 //! The SQLite back end: one file, `switchboard.db`, in the data directory.
 //!
 //! Durability settings: WAL journal with `synchronous=FULL`, so a commit
-//! that returned has reached the disk (the WAL is fsynced at every commit)
-//! and survives a crash of the process or of the machine. Group commit
+//! that returned has reached the disk (the WAL is synced at every commit,
+//! with `fdatasync`: the workspace's `.cargo/config.toml` builds the bundled
+//! SQLite with `HAVE_FDATASYNC`) and survives a crash of the process or of
+//! the machine. Group commit
 //! ([`GroupCommitter`](crate::GroupCommitter)) keeps that affordable by
 //! putting many REGISTERs into one commit.
 
