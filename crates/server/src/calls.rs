@@ -767,7 +767,7 @@ impl CallBook {
     /// calls left without legs.
     fn sweep_terminated(&mut self) {
         for id in std::mem::take(&mut self.sweep) {
-            let Some(call) = self.calls.get_mut(&id) else {
+            let Some(call) = self.calls.get_mut(id.as_str()) else {
                 continue;
             };
             call.legs.retain(|leg| !leg.is_over());
