@@ -54,12 +54,14 @@ impl Default for OverloadConfig {
             // A client retransmits after T1 (500 ms): answers later than
             // that double the load. Close well before.
             timer_lag: Some(Watermarks {
-                high: Duration::from_millis(100),
-                low: Duration::from_millis(25),
+                high: Duration::from_millis(150),
+                low: Duration::from_millis(40),
             }),
+            // fsync on a busy disk has spikes: only a run of slow
+            // commits closes the gate.
             commit_latency: Some(Watermarks {
-                high: Duration::from_millis(240),
-                low: Duration::from_millis(60),
+                high: Duration::from_millis(400),
+                low: Duration::from_millis(100),
             }),
             read_backlog: None,
             signal_window: Duration::from_secs(1),
