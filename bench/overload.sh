@@ -5,13 +5,15 @@
 #
 #   bench/overload.sh --register-max R --call-max C [--steps "0.5 1 1.5 2 3"]
 #                     [--duration 8] [--users 2000] [--scenarios "register call"]
-#                     [--servers "switchboard kamailio"] [--bench DIR] [--config FILE]
+#                     [--servers "switchboard unprotected kamailio"] [--bench DIR] [--config FILE]
 #
 # R and C are the measured maximum rates (bench/find-max-vs-kamailio.sh,
 # Switchboard's figures); without them find_max.sh measures Switchboard's
 # first. For each scenario and each step x, both servers are offered x
 # times the maximum for --duration seconds (count = rate x duration),
-# interleaved (Switchboard, then Kamailio, at each step). Per run it prints
+# interleaved (each server in turn at each step). "unprotected" is the same
+# binary with max_timer_lag_ms = 0 and max_commit_ms = 0 (the gate as it
+# was: only requests waiting inside the server), on 5064. Per run it prints
 # the bench.sh figures that matter here: goodput (completed per second of
 # offered time: ok x rate / count), cps (bench.sh's achieved rate), 503s
 # (unexpected 503 answers in SIPp's error log), other failures, p99 and
@@ -29,7 +31,7 @@ STEPS="0.5 1 1.5 2 3"
 DURATION=8
 USERS=2000
 SCENARIOS="register call"
-SERVERS="switchboard kamailio"
+SERVERS="switchboard unprotected kamailio"
 EXTRA_CONFIG=""
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -50,6 +52,17 @@ done
 bench_require
 bench_start "$((USERS * 2))" "$EXTRA_CONFIG"
 RESULTS="$WORK/overload"
+
+# "unprotected": the same binary with the gate as it was before it followed
+# the runtime (only requests waiting inside the server, 10,000), on 5064.
+UPID=""
+if [[ " $SERVERS " == *" unprotected "* ]]; then
+	"$BIN" user import "$WORK/users.csv" --data "$WORK/data-unprotected" --domain 127.0.0.1 >/dev/null
+	bench_config 5064 "$WORK/data-unprotected" "$EXTRA_CONFIG" |
+		sed 's/^lockout = false$/lockout = false\nmax_timer_lag_ms = 0\nmax_commit_ms = 0/' >"$WORK/unprotected.toml"
+	UPID="$(bench_serve "$WORK/unprotected")"
+	EXTRA_PIDS="$UPID"
+fi
 
 # max SCENARIO: the measured maximum (find_max.sh on Switchboard when not
 # given).
@@ -73,6 +86,7 @@ for scenario in $SCENARIOS; do
 			case "$server" in
 				switchboard) target=127.0.0.1:5062; pid="$OPID" ;;
 				kamailio) target=127.0.0.1:5060; pid="$KPID" ;;
+				unprotected) target=127.0.0.1:5064; pid="$UPID" ;;
 				*) echo "unknown server $server" >&2; exit 2 ;;
 			esac
 			dir="$WORK/run-$server-$scenario-$step"

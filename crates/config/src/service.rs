@@ -424,7 +424,10 @@ mod tests {
         let overload = config_of(text, "udp:127.0.0.1:5060", &Host::default())
             .protect
             .overload;
-        assert_eq!((overload.high_watermark, overload.low_watermark), (400, 200));
+        assert_eq!(
+            (overload.high_watermark, overload.low_watermark),
+            (400, 200)
+        );
         assert_eq!(
             overload.timer_lag,
             Some(Watermarks {

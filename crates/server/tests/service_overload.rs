@@ -41,7 +41,9 @@ fn one_sent(h: &mut Server, method: Method) -> (Destination, Request) {
 /// alice calls bob, bob answers, alice ACKs: the 200 alice got.
 fn answered_call(h: &mut Server, alice: &mut Phone, bob: &Phone) -> Response {
     let password = h.password(alice);
-    h.authenticate(alice, &password, |p| p.call(Method::Invite, "sip:bob@example.com"));
+    h.authenticate(alice, &password, |p| {
+        p.call(Method::Invite, "sip:bob@example.com")
+    });
     let (_, invite) = one_sent(h, Method::Invite);
     h.respond(bob, &invite, 200);
     let ok = h.final_response(alice);

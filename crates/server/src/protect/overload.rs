@@ -173,7 +173,11 @@ impl OverloadGate {
             if was {
                 tracing::info!(signal = name, smoothed, "signal back under its low mark");
             } else {
-                tracing::warn!(signal = name, smoothed, "overloaded: refusing new requests with 503");
+                tracing::warn!(
+                    signal = name,
+                    smoothed,
+                    "overloaded: refusing new requests with 503"
+                );
             }
         }
     }
@@ -295,7 +299,12 @@ mod tests {
         let late = LoadSignal::TimerLag(Duration::from_millis(400));
         // One late wake-up of 300 ms counts a quarter: 75 ms, under the
         // mark. Two more of 400 ms take it over.
-        feed(&mut g, &mut at, LoadSignal::TimerLag(Duration::from_millis(300)), 1);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::TimerLag(Duration::from_millis(300)),
+            1,
+        );
         assert_eq!(g.check(&Method::Register), None);
         feed(&mut g, &mut at, late, 2);
         assert_eq!(g.check(&Method::Register), Some(5));
@@ -305,7 +314,12 @@ mod tests {
             assert_eq!(g.check(&m), None);
         }
         // Between the marks: still closed (no flapping).
-        feed(&mut g, &mut at, LoadSignal::TimerLag(Duration::from_millis(50)), 4);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::TimerLag(Duration::from_millis(50)),
+            4,
+        );
         assert!(g.is_closed());
         // Prompt timers bring it under the low mark.
         feed(&mut g, &mut at, LoadSignal::TimerLag(Duration::ZERO), 8);
@@ -317,7 +331,12 @@ mod tests {
     fn a_signal_that_stops_coming_is_forgotten_after_the_window() {
         let mut g = gate();
         let mut at = Instant::now();
-        feed(&mut g, &mut at, LoadSignal::CommitLatency(Duration::from_secs(1)), 3);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::CommitLatency(Duration::from_secs(1)),
+            3,
+        );
         assert!(g.state().commit_latency);
         // No commits (registrations refused): still closed inside the
         // window, open after it.
@@ -333,12 +352,22 @@ mod tests {
         let mut g = gate();
         let mut at = Instant::now();
         feed(&mut g, &mut at, LoadSignal::ReadBacklog(512), 2);
-        feed(&mut g, &mut at, LoadSignal::CommitLatency(Duration::from_secs(1)), 2);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::CommitLatency(Duration::from_secs(1)),
+            2,
+        );
         assert!(g.state().read_backlog && g.state().commit_latency);
         feed(&mut g, &mut at, LoadSignal::ReadBacklog(0), 16);
         assert!(!g.state().read_backlog);
         assert!(g.is_closed(), "the store still holds it");
-        feed(&mut g, &mut at, LoadSignal::CommitLatency(Duration::ZERO), 16);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::CommitLatency(Duration::ZERO),
+            16,
+        );
         assert!(!g.is_closed());
         // The pending work has its own marks beside the signals.
         assert!(g.observe(10_000));
@@ -352,7 +381,12 @@ mod tests {
             ..OverloadConfig::default()
         });
         let mut at = Instant::now();
-        feed(&mut g, &mut at, LoadSignal::TimerLag(Duration::from_secs(5)), 20);
+        feed(
+            &mut g,
+            &mut at,
+            LoadSignal::TimerLag(Duration::from_secs(5)),
+            20,
+        );
         assert_eq!(g.check(&Method::Register), None);
     }
 }
