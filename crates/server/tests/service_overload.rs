@@ -15,7 +15,7 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server};
+use service_harness::{Phone, Server, answer};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
 use switchboard_server::protect::LoadSignal;
@@ -116,4 +116,35 @@ fn a_slow_store_refuses_new_registrations_until_its_commits_stop_being_reported(
     let challenged = h.ask(&mut carol, Method::Register, "sip:example.com");
     assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
     assert!(!h.service.overload_state().is_closed());
+}
+
+#[test]
+fn the_answer_to_a_challenge_finishes_while_new_flows_are_refused() {
+    let (mut h, _, _) = Server::with_bob();
+    let mut carol = Phone::new("carol", "198.51.100.30:5060");
+    let password = h.password(&carol);
+    let first = carol.register(600).build().unwrap();
+    h.send(&carol, first.clone());
+    let challenge = h.final_response(&carol);
+    assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+
+    // The driver falls behind between the challenge and its answer.
+    report(&mut h, LoadSignal::TimerLag(Duration::from_millis(400)), 6);
+    let mut dave = Phone::new("dave", "198.51.100.40:5060");
+    let refused = h.ask(&mut dave, Method::Register, "sip:example.com");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // carol's answer is the costly half of work already begun: it is
+    // checked and stored, not thrown away.
+    let (name, value) = answer(
+        &challenge,
+        ("carol", &password),
+        first.method(),
+        first.uri_str(),
+        1,
+    );
+    let second = carol.register(600).header(name, value).build().unwrap();
+    h.send(&carol, second);
+    assert_eq!(h.final_response(&carol).status(), StatusCode::OK);
+    assert_eq!(h.service.metrics().refused_overload, 1);
 }

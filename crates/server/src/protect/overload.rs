@@ -102,6 +102,16 @@ impl OverloadState {
     pub fn is_closed(&self) -> bool {
         self.pending || self.timer_lag || self.commit_latency || self.read_backlog || self.forced
     }
+
+    /// Whether a request that finishes a flow already begun (the answer
+    /// to a challenge) may still pass: yes while only the runtime's
+    /// signals hold the gate, so the work spent on the challenge is not
+    /// thrown away and goodput stays up; not when the work waiting inside
+    /// the server is over its mark or the gate was closed by hand.
+    #[must_use]
+    pub fn lets_flows_finish(&self) -> bool {
+        !self.pending && !self.forced
+    }
 }
 
 #[derive(Debug)]

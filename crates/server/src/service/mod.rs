@@ -654,7 +654,9 @@ impl Service {
             Admission::Reject {
                 reason: RejectReason::Overload,
                 ..
-            } if request.headers().to_tag().is_some() => {}
+            } if request.headers().to_tag().is_some()
+                || (answers_challenge(&request)
+                    && self.protect.overload_state().lets_flows_finish()) => {}
             Admission::Reject {
                 retry_after,
                 reason,
@@ -1048,6 +1050,14 @@ fn answer(
         reason,
         lines,
     );
+}
+
+/// Whether `request` carries credentials: the second half of a flow the
+/// server began with its challenge.
+fn answers_challenge(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.get(HeaderName::Authorization).is_some()
+        || headers.get(HeaderName::ProxyAuthorization).is_some()
 }
 
 /// Sends a response, or logs why there is none.
