@@ -197,10 +197,14 @@ bench_field() {
 	tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; found = 1; exit } END { if (!found) print "na" }'
 }
 
-# sipp_503s DIR: the 503 answers SIPp logged as unexpected (-trace_err) in
-# the raw files bench.sh kept in DIR (the scenarios expect none).
+# sipp_503s DIR SCENARIO: the calls of the measured SIPp (not the callees'
+# pre-registration) that ended on an unexpected 503 (-trace_err) in the raw
+# files bench.sh kept in DIR, each Call-ID once.
 sipp_503s() {
-	cat "$1"/*_errors.log 2>/dev/null | grep -a -c "received 'SIP/2.0 503" || true
+	local file=register
+	[ "$2" = call ] && file=uac_call
+	cat "$1"/"$file"_*_errors.log 2>/dev/null | grep -a "received 'SIP/2.0 503" |
+		grep -a -o "Call-Id '[^']*'" | sort -u | wc -l
 }
 
 # bench_bar VALUE SCALE WIDTH CHAR: VALUE as a bar of CHAR, SCALE = WIDTH.

@@ -14,9 +14,10 @@
 # interleaved (each server in turn at each step). "unprotected" is the same
 # binary with max_timer_lag_ms = 0 and max_commit_ms = 0 (the gate as it
 # was: only requests waiting inside the server), on 5064. Per run it prints
-# the bench.sh figures that matter here: goodput (completed per second of
-# offered time: ok x rate / count), cps (bench.sh's achieved rate), 503s
-# (unexpected 503 answers in SIPp's error log), other failures, p99 and
+# the bench.sh figures that matter here: goodput (bench.sh's cps: completed
+# per second from the first start to the last completion), 503s (calls
+# that ended on an unexpected 503 in the measured SIPp's error log), other
+# failures, the callees registered before a call run (prereg_ok), p99 and
 # retransmissions; then a text bar chart of offered (#) against completed
 # (=) per server. Bounded: every bench.sh run is bounded by bench.sh, the
 # servers are started by lib.sh and stopped by PID on exit. Needs the
@@ -96,10 +97,13 @@ for scenario in $SCENARIOS; do
 			read -r a_in a_rcv < <(udp_errors)
 			ok="$(bench_field "$line" ok)"
 			failed="$(bench_field "$line" failed)"
-			refused="$(sipp_503s "$dir")"
-			goodput="$(awk -v o="$ok" -v r="$rate" -v c="$count" 'BEGIN { printf "%.0f", (c > 0) ? o * r / c : 0 }')"
+			refused="$(sipp_503s "$dir" "$scenario")"
+			# Completed per second over the run (bench.sh's cps: first
+			# start to last completion), not per second of offered time:
+			# a collapsing server completes late, after retransmissions.
+			goodput="$(bench_field "$line" cps)"
 			out="server=$server scenario=$scenario step=$step offered=$rate count=$count ok=$ok goodput=$goodput"
-			out="$out cps=$(bench_field "$line" cps) refused_503=$refused other_failed=$(awk -v f="$failed" -v r="$refused" 'BEGIN { print (f == "na") ? "na" : f - r }')"
+			out="$out prereg_ok=$(bench_field "$line" prereg_ok) refused_503=$refused other_failed=$(awk -v f="$failed" -v r="$refused" 'BEGIN { print (f == "na") ? "na" : f - r }')"
 			out="$out p99_ms=$(bench_field "$line" p99_ms) max_ms=$(bench_field "$line" max_ms)"
 			out="$out retrans=$(bench_field "$line" retrans) server_cpu_pct=$(bench_field "$line" server_cpu_pct)"
 			out="$out host_busy_pct=$(bench_field "$line" host_busy_pct) rcvbuf_errors=$((a_rcv - b_rcv)) in_errors=$((a_in - b_in))"

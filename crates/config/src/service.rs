@@ -145,10 +145,10 @@ impl Settings {
             config.overload.low_watermark = v / 2;
         }
         if let Some(v) = p.max_timer_lag_ms {
-            config.overload.timer_lag = quarter_marks(v);
+            config.overload.timer_lag = signal_marks(v);
         }
         if let Some(v) = p.max_commit_ms {
-            config.overload.commit_latency = quarter_marks(v);
+            config.overload.commit_latency = signal_marks(v);
         }
         if let Some(v) = p.retry_after {
             config.overload.retry_after = v;
@@ -273,11 +273,12 @@ impl Settings {
 }
 
 /// The overload gate's marks for a signal from its high mark in
-/// milliseconds: it opens again at a quarter; 0 turns the signal off.
-fn quarter_marks(high_ms: u64) -> Option<Watermarks<Duration>> {
+/// milliseconds: it opens again at two fifths (as the defaults); 0 turns
+/// the signal off.
+fn signal_marks(high_ms: u64) -> Option<Watermarks<Duration>> {
     (high_ms > 0).then(|| Watermarks {
         high: Duration::from_millis(high_ms),
-        low: Duration::from_millis(high_ms / 4),
+        low: Duration::from_millis(high_ms * 2 / 5),
     })
 }
 
@@ -432,7 +433,7 @@ mod tests {
             overload.timer_lag,
             Some(Watermarks {
                 high: Duration::from_millis(200),
-                low: Duration::from_millis(50),
+                low: Duration::from_millis(80),
             })
         );
         assert_eq!(overload.commit_latency, None, "0: not followed");

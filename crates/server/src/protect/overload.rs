@@ -53,15 +53,18 @@ impl Default for OverloadConfig {
             retry_after_spread: 10,
             // A client retransmits after T1 (500 ms): answers later than
             // that double the load. Close well before.
+            // Low marks at two fifths: on a busy host the driver is often
+            // tens of milliseconds late without being overloaded, and a low
+            // mark under that held the gate closed for seconds.
             timer_lag: Some(Watermarks {
-                high: Duration::from_millis(150),
-                low: Duration::from_millis(40),
+                high: Duration::from_millis(250),
+                low: Duration::from_millis(100),
             }),
             // fsync on a busy disk has spikes: only a run of slow
             // commits closes the gate.
             commit_latency: Some(Watermarks {
                 high: Duration::from_millis(400),
-                low: Duration::from_millis(100),
+                low: Duration::from_millis(160),
             }),
             read_backlog: None,
             signal_window: Duration::from_secs(1),
