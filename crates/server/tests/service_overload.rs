@@ -15,9 +15,8 @@ mod service_harness;
 
 use std::time::Duration;
 
-use service_harness::{Phone, Server, answer};
-use switchboard_core::Destination;
-use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
+use service_harness::{Phone, Server, answer, one_sent};
+use switchboard_proto::{HeaderName, Method, Response, StatusCode};
 use switchboard_server::protect::LoadSignal;
 use switchboard_server::service::Effect;
 
@@ -27,15 +26,6 @@ fn report(h: &mut Server, signal: LoadSignal, times: usize) {
         h.command(|service, now, _| service.observe_load(now, signal));
         h.jump(Duration::from_millis(10));
     }
-}
-
-/// The one request the server sent, and where.
-fn one_sent(h: &mut Server, method: Method) -> (Destination, Request) {
-    let mut sent = h.take_requests();
-    assert_eq!(sent.len(), 1, "one request sent: {sent:?}");
-    let (to, request) = sent.remove(0);
-    assert_eq!(request.method(), &method);
-    (to, request)
 }
 
 /// alice calls bob, bob answers, alice ACKs: the 200 alice got.
