@@ -203,8 +203,8 @@ bench_field() {
 sipp_503s() {
 	local file=register
 	[ "$2" = call ] && file=uac_call
-	cat "$1"/"$file"_*_errors.log 2>/dev/null | grep -a "received 'SIP/2.0 503" |
-		grep -a -o "Call-Id '[^']*'" | sort -u | wc -l
+	{ cat "$1"/"$file"_*_errors.log 2>/dev/null | grep -a "received 'SIP/2.0 503" || true; } |
+		{ grep -a -o "Call-Id '[^']*'" || true; } | sort -u | wc -l
 }
 
 # bench_bar VALUE SCALE WIDTH CHAR: VALUE as a bar of CHAR, SCALE = WIDTH.
