@@ -190,3 +190,27 @@ bench_compare() {
 					printf "ratio cpu_ms_per_op %s/kamailio=%.2f\n", names[x], cm[names[x]] / cm["kamailio"]
 		}' "$results"
 }
+
+# bench_field LINE KEY: the value of KEY=... in a bench.sh line ("na" when
+# missing).
+bench_field() {
+	tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; found = 1; exit } END { if (!found) print "na" }'
+}
+
+# sipp_503s DIR SCENARIO: the calls of the measured SIPp (not the callees'
+# pre-registration) that ended on an unexpected 503 (-trace_err) in the raw
+# files bench.sh kept in DIR, each Call-ID once.
+sipp_503s() {
+	local file=register
+	[ "$2" = call ] && file=uac_call
+	{ cat "$1"/"$file"_*_errors.log 2>/dev/null | grep -a "received 'SIP/2.0 503" || true; } |
+		{ grep -a -o "Call-Id '[^']*'" || true; } | sort -u | wc -l
+}
+
+# bench_bar VALUE SCALE WIDTH CHAR: VALUE as a bar of CHAR, SCALE = WIDTH.
+bench_bar() {
+	awk -v v="$1" -v s="$2" -v w="$3" -v c="$4" 'BEGIN {
+		n = (s > 0) ? int(w * v / s + 0.5) : 0; if (n > w) n = w
+		for (i = 0; i < n; i++) printf "%s", c
+	}'
+}

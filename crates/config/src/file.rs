@@ -303,6 +303,17 @@ pub struct ProtectionSection {
     pub user_failures: Option<u32>,
     /// Failures that lock a source.
     pub source_failures: Option<u32>,
+    /// Requests waiting inside the server (for the store, for a final
+    /// answer) at which new ones get 503; it opens again at half.
+    pub max_pending: Option<usize>,
+    /// Milliseconds late the driver's timer may fire (smoothed) before new
+    /// requests get 503; it opens again at two fifths. 0: not followed.
+    pub max_timer_lag_ms: Option<u64>,
+    /// Milliseconds a store commit may take (smoothed) before new requests
+    /// get 503; it opens again at two fifths. 0: not followed.
+    pub max_commit_ms: Option<u64>,
+    /// Base seconds of the Retry-After of those 503s.
+    pub retry_after: Option<u32>,
 }
 
 /// `[presence]`: the event server. Example:

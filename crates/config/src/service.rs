@@ -6,6 +6,7 @@ use std::time::Duration;
 use switchboard_server::Aor;
 use switchboard_server::events::{EventsConfig, ExpiresRange, ResourceList, WatchRule};
 use switchboard_server::media::{MediaConfig, MediaPolicy, RelayConfig};
+use switchboard_server::protect::Watermarks;
 use switchboard_server::proxy::{Listener, Mode, ProxyConfig};
 use switchboard_server::registrar::RegistrarConfig;
 use switchboard_server::service::MailboxConfig;
@@ -139,6 +140,19 @@ impl Settings {
         if let Some(v) = p.source_failures {
             config.lockout.source_threshold = v;
         }
+        if let Some(v) = p.max_pending {
+            config.overload.high_watermark = v;
+            config.overload.low_watermark = v / 2;
+        }
+        if let Some(v) = p.max_timer_lag_ms {
+            config.overload.timer_lag = signal_marks(v);
+        }
+        if let Some(v) = p.max_commit_ms {
+            config.overload.commit_latency = signal_marks(v);
+        }
+        if let Some(v) = p.retry_after {
+            config.overload.retry_after = v;
+        }
         config
     }
 
@@ -256,6 +270,16 @@ impl Settings {
             .collect();
         config
     }
+}
+
+/// The overload gate's marks for a signal from its high mark in
+/// milliseconds: it opens again at two fifths (as the defaults); 0 turns
+/// the signal off.
+fn signal_marks(high_ms: u64) -> Option<Watermarks<Duration>> {
+    (high_ms > 0).then(|| Watermarks {
+        high: Duration::from_millis(high_ms),
+        low: Duration::from_millis(high_ms * 2 / 5),
+    })
 }
 
 /// `sip:user@domain` of a SIP URI (checked when the configuration was
@@ -392,6 +416,33 @@ mod tests {
             summary.serving
         );
         assert!(summary.auth.is_some());
+    }
+
+    #[test]
+    fn the_overload_settings_reach_the_gate_with_their_low_marks() {
+        let text = "[protection]\nmax_pending = 400\nmax_timer_lag_ms = 200\n\
+                    max_commit_ms = 0\nretry_after = 3\n";
+        let overload = config_of(text, "udp:127.0.0.1:5060", &Host::default())
+            .protect
+            .overload;
+        assert_eq!(
+            (overload.high_watermark, overload.low_watermark),
+            (400, 200)
+        );
+        assert_eq!(
+            overload.timer_lag,
+            Some(Watermarks {
+                high: Duration::from_millis(200),
+                low: Duration::from_millis(80),
+            })
+        );
+        assert_eq!(overload.commit_latency, None, "0: not followed");
+        assert_eq!(overload.retry_after, 3);
+        // Left out: the gate's defaults, every signal followed.
+        let defaults = config_of("", "udp:127.0.0.1:5060", &Host::default())
+            .protect
+            .overload;
+        assert!(defaults.timer_lag.is_some() && defaults.commit_latency.is_some());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::auth::AuthResult;
+use crate::protect::RejectReason;
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
 use crate::storage::HangupSide;
 
@@ -33,6 +34,8 @@ pub(crate) struct Counters {
     ended_max_duration: u64,
     ended_media_timeout: u64,
     ended_relay_lost: u64,
+    refused_overload: u64,
+    refused_rate: u64,
 }
 
 impl Counters {
@@ -88,6 +91,14 @@ impl Counters {
         }
     }
 
+    /// A new request was answered 503 by the protections, for this reason.
+    pub(crate) fn refused(&mut self, reason: RejectReason) {
+        match reason {
+            RejectReason::Overload => self.refused_overload += 1,
+            _ => self.refused_rate += 1,
+        }
+    }
+
     /// A dial plan was put in force.
     pub(crate) fn plan_loaded(&mut self) {
         self.plan_loads += 1;
@@ -120,6 +131,8 @@ impl Counters {
             relay_dropped: gauges.relay_dropped,
             relay_packets: gauges.relay_packets,
             relay_refused: gauges.relay_refused,
+            refused_overload: self.refused_overload,
+            refused_rate_limited: self.refused_rate,
         }
     }
 }
@@ -205,4 +218,10 @@ pub struct ServiceMetrics {
     /// Counter: calls refused (503) because the media relay had no free
     /// ports or sessions.
     pub relay_refused: u64,
+    /// Counter: new requests answered 503 with Retry-After because the
+    /// server was overloaded.
+    pub refused_overload: u64,
+    /// Counter: new requests answered 503 because their source was over
+    /// its rate (`LimitAction::Reject`; dropped ones are not counted).
+    pub refused_rate_limited: u64,
 }

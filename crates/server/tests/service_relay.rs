@@ -13,7 +13,7 @@
 
 mod service_harness;
 
-use service_harness::{Phone, Reply, Server, addr, answer};
+use service_harness::{Phone, Reply, Server, addr, answer, one_sent};
 use switchboard_core::{Destination, Transport};
 use switchboard_proto::{HeaderName, Method, Request, Response, StatusCode};
 use switchboard_server::proxy::NextHop;
@@ -39,15 +39,6 @@ fn mallory() -> Phone {
     let mut phone = Phone::new("mallory", "203.0.113.66:5060");
     phone.domain = "evil.org".to_owned();
     phone
-}
-
-/// The one request the server sent, and where.
-fn one_sent(h: &mut Server, method: Method) -> (Destination, Request) {
-    let mut sent = h.take_requests();
-    assert_eq!(sent.len(), 1, "one request sent: {sent:?}");
-    let (to, request) = sent.remove(0);
-    assert_eq!(request.method(), &method);
-    (to, request)
 }
 
 /// `caller` (authenticated) INVITEs `uri`; `callee` answers 200. The 200

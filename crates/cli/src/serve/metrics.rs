@@ -236,6 +236,22 @@ impl RuntimeMetrics {
         }
         text.by_label(
             Counter,
+            "switchboard_requests_refused_total",
+            "New requests answered 503 with Retry-After by the protections, by reason.",
+            "reason",
+            [
+                ("overload", m.refused_overload),
+                ("rate_limit", m.refused_rate_limited),
+            ],
+        );
+        text.single(
+            Gauge,
+            "switchboard_overloaded",
+            "1 while the overload gate refuses new requests.",
+            u64::from(service.overload_state().is_closed()),
+        );
+        text.by_label(
+            Counter,
             "switchboard_calls_ended_total",
             "Answered calls the server ended (BYE to both parties), by reason.",
             "reason",

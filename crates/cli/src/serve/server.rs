@@ -26,6 +26,7 @@ use switchboard_core::{Endpoint, Event, Now};
 use switchboard_net::resolver::Resolver;
 use switchboard_net::{App, AppSender, ReloadableCertificate};
 use switchboard_server::Service;
+use switchboard_server::protect::LoadSignal;
 use switchboard_server::proxy::NextHop;
 use switchboard_server::service::{Completion, Effect, EffectError, StoreId, StoreUnavailable};
 use switchboard_store::{AnyStore, GroupCommitter, StoreError, Submission, UserStore};
@@ -228,6 +229,8 @@ impl App for Server {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
             Done::Committed { completion, took } => {
                 self.metrics.committed(took);
+                self.service
+                    .observe_load(now, LoadSignal::CommitLatency(took));
                 self.service.handle_completion(now, ep, completion);
             }
             Done::Reload(plan) => {
@@ -293,6 +296,9 @@ impl App for Server {
 
     fn timer_fired(&mut self, late: Duration) {
         self.metrics.timer_fired(late);
+        // The driver behind its input: the overload gate follows it.
+        self.service
+            .observe_load(now_at(Instant::now()), LoadSignal::TimerLag(late));
     }
 }
 

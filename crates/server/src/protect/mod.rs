@@ -23,6 +23,7 @@
 mod lockout;
 mod overload;
 mod rate;
+mod reading;
 #[cfg(test)]
 mod tests;
 
@@ -35,8 +36,9 @@ use crate::auth::AuthResult;
 use crate::util;
 
 pub use lockout::{LockScope, LockoutConfig};
-pub use overload::OverloadConfig;
+pub use overload::{LoadSignal, OverloadConfig, OverloadState};
 pub use rate::{LimitAction, RateLimitConfig};
+pub use reading::Watermarks;
 
 /// Protection settings. [`Default`] gives safe values.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +209,26 @@ impl Protection {
     /// server now counts as overloaded.
     pub fn set_load(&mut self, load: usize) -> bool {
         self.overload.observe(load)
+    }
+
+    /// [`Protection::set_load`] at `now`, first forgetting the runtime's
+    /// signals that stopped coming ([`OverloadConfig::signal_window`]).
+    pub fn set_load_at(&mut self, now: Instant, load: usize) -> bool {
+        self.overload.expire(now);
+        self.overload.observe(load)
+    }
+
+    /// A measure of the runtime at `now` (the driver's timer lag, the
+    /// store's commit latency, the read backlog): over its high mark it
+    /// closes the gate until it is back under its low mark.
+    pub fn observe(&mut self, now: Instant, signal: LoadSignal) {
+        self.overload.signal(now, signal);
+    }
+
+    /// What holds the gate closed, if anything.
+    #[must_use]
+    pub fn overload_state(&self) -> OverloadState {
+        self.overload.state()
     }
 
     /// Refuses new requests whatever the load (`true`), or goes back to

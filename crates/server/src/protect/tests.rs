@@ -197,6 +197,7 @@ fn overload_answers_503_with_retry_after() {
             low_watermark: 10,
             retry_after: 20,
             retry_after_spread: 1,
+            ..OverloadConfig::default()
         },
         ..ProtectConfig::default()
     });

@@ -76,7 +76,9 @@ use crate::call_timers::CallTimers;
 use crate::calls::CallBook;
 use crate::cdr::{CallRecords, unix_ms};
 use crate::metrics::{Counters, Gauges, ServiceMetrics};
-use crate::protect::{Admission, AuthGate, Protection, RejectReason, service_unavailable};
+use crate::protect::{
+    Admission, AuthGate, LoadSignal, OverloadState, Protection, RejectReason, service_unavailable,
+};
 use crate::proxy::{CallPhase, CallUpdate, Incoming, Proxy, ProxyEvent, TransactionLayer};
 use crate::registrar::{Binding, BindingChange, PendingResponse, Registrar};
 use crate::session_policy::SessionTimerPolicy;
@@ -436,6 +438,18 @@ impl Service {
 
     // ----- inputs -----
 
+    /// A measure only the runtime takes (the driver's timer lag, the
+    /// store's commit latency, the read backlog), for the overload gate:
+    /// over its mark, new requests get 503 with Retry-After.
+    pub fn observe_load(&mut self, now: Now, signal: LoadSignal) {
+        self.protect.observe(now.instant(), signal);
+    }
+
+    /// What holds the overload gate closed, if anything.
+    pub fn overload_state(&self) -> OverloadState {
+        self.protect.overload_state()
+    }
+
     /// An endpoint event: a request, an ACK, and everything about the
     /// proxy's own transactions.
     pub fn handle_event(&mut self, now: Now, ep: &mut impl TransactionLayer, event: Event) {
@@ -651,7 +665,7 @@ impl Service {
             + self.proxy.pending_count()
             + self.mailbox.saving_count()
             + self.events.waiting();
-        if self.protect.set_load(load) != was {
+        if self.protect.set_load_at(now.instant(), load) != was {
             if was {
                 tracing::info!(load, "overload over: accepting requests again");
             } else {
@@ -672,8 +686,14 @@ impl Service {
             Admission::Reject {
                 reason: RejectReason::Overload,
                 ..
-            } if request.headers().to_tag().is_some() => {}
-            Admission::Reject { retry_after, .. } => {
+            } if request.headers().to_tag().is_some()
+                || (answers_challenge(&request)
+                    && self.protect.overload_state().lets_flows_finish()) => {}
+            Admission::Reject {
+                retry_after,
+                reason,
+            } => {
+                self.counters.refused(reason);
                 let tag = ep.new_tag();
                 send(
                     ep,
@@ -1062,6 +1082,14 @@ fn answer(
         reason,
         lines,
     );
+}
+
+/// Whether `request` carries credentials: the second half of a flow the
+/// server began with its challenge.
+fn answers_challenge(request: &Request) -> bool {
+    let headers = request.headers();
+    headers.get(HeaderName::Authorization).is_some()
+        || headers.get(HeaderName::ProxyAuthorization).is_some()
 }
 
 /// Sends a response, or logs why there is none.

@@ -947,6 +947,15 @@ to_prefix = ["00"]
 trunks = ["carrier"]
 "#;
 
+/// The one request the server sent, and where.
+pub fn one_sent(h: &mut Server, method: Method) -> (Destination, Request) {
+    let mut sent = h.take_requests();
+    assert_eq!(sent.len(), 1, "one request sent: {sent:?}");
+    let (to, request) = sent.remove(0);
+    assert_eq!(request.method(), &method);
+    (to, request)
+}
+
 /// A trunk of the plan: `gateways` in order, probed as `probe` says, no
 /// credentials or registration.
 pub fn trunk(name: &str, gateways: &[&str], probe: Option<ProbeSpec>) -> TrunkSpec {
