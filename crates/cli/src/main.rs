@@ -10,6 +10,13 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's settings: its own thread gives freed pages back on time, not
+/// only when the server next allocates (an idle server kept them).
+#[cfg(not(target_env = "msvc"))]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"background_thread:true,max_background_threads:1\0";
+
 fn main() -> ExitCode {
     match switchboard::run() {
         Ok(code) => code,
