@@ -26,11 +26,9 @@ while [ $# -gt 0 ]; do
 		*) echo "usage: $0 [--users N] [--rate R] [--settle S] [--bench DIR]" >&2; exit 2 ;;
 	esac
 done
-[ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
-BIN="$HERE/../target/release/switchboard"
-[ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
-
 . "$HERE/lib.sh"
+# The release binary, or SWITCHBOARD_BIN.
+bench_require
 POPULATION=$((USERS * 2))
 bench_start "$POPULATION"
 

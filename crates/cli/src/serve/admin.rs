@@ -195,7 +195,7 @@ pub(crate) fn registration(b: &Binding, unix_now: u64) -> Registration {
         q: b.q.map(|q| f64::from(q) / 1000.0),
         transport: b.source.transport.as_via_token().to_ascii_lowercase(),
         source: b.source.remote.to_string(),
-        user_agent: b.user_agent.clone(),
+        user_agent: b.user_agent.as_deref().map(str::to_owned),
         instance: b.instance.clone(),
         reg_id: b.reg_id,
         registered_at: b.registered_at,

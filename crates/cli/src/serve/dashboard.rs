@@ -39,7 +39,7 @@ impl Activity {
                 contact: b.contact.clone(),
                 transport: b.source.transport.as_via_token().to_ascii_lowercase(),
                 expires_at: b.expires_at,
-                user_agent: b.user_agent.clone(),
+                user_agent: b.user_agent.as_deref().map(str::to_owned),
             })
             .collect();
         registrations.sort_by(|a, b| (&a.aor, &a.contact).cmp(&(&b.aor, &b.contact)));

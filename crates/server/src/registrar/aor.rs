@@ -2,6 +2,7 @@
 //! service (RFC 3261 §10.3 step 5).
 
 use std::fmt;
+use std::sync::Arc;
 
 use switchboard_proto::Uri;
 
@@ -12,9 +13,12 @@ use switchboard_proto::Uri;
 ///
 /// The scheme is dropped on purpose: a user registered over TLS with a SIPS
 /// AOR is still the same user.
+///
+/// A clone shares the text: the location index keys its map, its expiry
+/// index and every binding of an AOR with one allocation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Aor {
-    text: Box<str>,
+    text: Arc<str>,
     at: usize,
 }
 
@@ -82,6 +86,12 @@ impl Aor {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// Whether `self` and `other` share one text (clones of one another).
+    #[must_use]
+    pub(crate) fn shares_text_with(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.text, &other.text)
     }
 
     /// The user part, unescaped.

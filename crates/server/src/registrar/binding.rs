@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use switchboard_core::Source;
 use switchboard_proto::header::format_qvalue;
@@ -108,8 +109,10 @@ pub struct Binding {
     /// an outbound flow, where requests must go; otherwise where a NATed UA
     /// really is.
     pub source: Source,
-    /// The User-Agent header of the REGISTER, for operators.
-    pub user_agent: Option<String>,
+    /// The User-Agent header of the REGISTER, for operators. Shared: the
+    /// location index keeps each distinct text once (thousands of phones
+    /// run a few firmware versions).
+    pub user_agent: Option<Arc<str>>,
     /// When the binding was first created.
     pub registered_at: u64,
     /// When it was last written.

@@ -38,6 +38,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use rand_core::RngCore;
@@ -976,7 +977,7 @@ impl Registrar {
             instance: entry.instance.clone(),
             reg_id: entry.reg_id,
             source: *source,
-            user_agent: parsed.user_agent.map(str::to_owned),
+            user_agent: parsed.user_agent.map(Arc::from),
             registered_at: unix_now,
             updated_at: unix_now,
         }

@@ -117,6 +117,30 @@ fn contact_uris(r: &Registrar, now: u64) -> Vec<String> {
 }
 
 #[test]
+fn an_aor_and_a_user_agent_are_kept_once_in_memory() {
+    let mut r = registrar();
+    for (call_id, host) in [("c1", 10), ("c2", 11)] {
+        // Each request's AOR and User-Agent are parsed into texts of their own.
+        let req = register(call_id, 1)
+            .contact(&format!("<sip:alice@192.0.2.{host}>"))
+            .header(HeaderName::UserAgent, "Phone/1.0")
+            .build()
+            .unwrap();
+        run(&mut r, T0, &req);
+    }
+    let (key, slots) = r.location.aors().next().unwrap();
+    let [first, second] = slots else {
+        panic!("two bindings expected: {slots:?}")
+    };
+    assert!(first.binding.aor.shares_text_with(key));
+    assert!(second.binding.aor.shares_text_with(key));
+    let (Some(a), Some(b)) = (&first.binding.user_agent, &second.binding.user_agent) else {
+        panic!("no User-Agent kept")
+    };
+    assert!(Arc::ptr_eq(a, b));
+}
+
+#[test]
 fn add_a_binding_and_answer_with_it() {
     let mut r = registrar();
     let req = register("c1", 1)

@@ -17,6 +17,9 @@ use crate::proxy::NextHop;
 const IDLE: Duration = Duration::from_secs(6 * 3600);
 /// Most entries kept (a bound on memory whatever peers send).
 const MAX_ENTRIES: usize = 200_000;
+/// Least time between two purges forced by a full table: a purge is a pass
+/// over every entry, which a flood of new contacts must not buy per request.
+const PURGE_GAP: Duration = Duration::from_secs(60);
 
 /// The hop of a request that came from `source`: back down its connection,
 /// or to its address and port (NAT).
@@ -57,9 +60,18 @@ pub(crate) fn via_source(contact: &str, source: &Source) -> bool {
 }
 
 /// Contacts and their next hops.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Contacts {
     map: HashMap<String, (NextHop, Instant)>,
+    limit: usize,
+    /// When a full table was last purged.
+    purged_full_at: Option<Instant>,
+}
+
+impl Default for Contacts {
+    fn default() -> Self {
+        Self::with_limit(MAX_ENTRIES)
+    }
 }
 
 /// The key of a contact URI: `user@host:port` (host in lower case), or
@@ -80,14 +92,28 @@ fn key(uri: &str) -> Option<String> {
 }
 
 impl Contacts {
+    fn with_limit(limit: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            limit,
+            purged_full_at: None,
+        }
+    }
+
     /// Remembers that `uri` is reached through `hop`.
     pub(crate) fn learn(&mut self, now: Instant, uri: &str, hop: NextHop) {
         let Some(key) = key(uri) else {
             return;
         };
-        if self.map.len() >= MAX_ENTRIES && !self.map.contains_key(&key) {
-            self.purge(now);
-            if self.map.len() >= MAX_ENTRIES {
+        if self.map.len() >= self.limit && !self.map.contains_key(&key) {
+            let recent = self
+                .purged_full_at
+                .is_some_and(|at| now.saturating_duration_since(at) < PURGE_GAP);
+            if !recent {
+                self.purge(now);
+                self.purged_full_at = Some(now);
+            }
+            if self.map.len() >= self.limit {
                 tracing::debug!("contact table full: not learning another contact");
                 return;
             }
@@ -181,5 +207,28 @@ mod tests {
         c.purge(now + IDLE);
         assert_eq!(c.len(), 0);
         assert_eq!(c.find(now, "not a uri"), None);
+    }
+
+    #[test]
+    fn a_full_table_is_purged_once_a_minute_not_per_new_contact() {
+        let start = Instant::now();
+        let mut c = Contacts::with_limit(2);
+        let hop = NextHop::address(Transport::Udp, "192.0.2.7:4000".parse().unwrap());
+        c.learn(start, "sip:a@10.0.0.1", hop);
+        c.learn(start + IDLE / 2, "sip:b@10.0.0.2", hop);
+        // Full, nothing idle: refused, and the table was purged now.
+        let at = start + IDLE - Duration::from_secs(30);
+        c.learn(at, "sip:c@10.0.0.3", hop);
+        assert_eq!(c.find(at, "sip:c@10.0.0.3"), None);
+        // a is idle soon after, but a purge waits for the gap: still full.
+        let later = start + IDLE + Duration::from_secs(1);
+        assert!(later < at + PURGE_GAP);
+        c.learn(later, "sip:d@10.0.0.4", hop);
+        assert_eq!(c.find(later, "sip:d@10.0.0.4"), None);
+        // After the gap the idle entry goes and the new contact is learnt.
+        let after = at + PURGE_GAP;
+        c.learn(after, "sip:e@10.0.0.5", hop);
+        assert_eq!(c.find(after, "sip:e@10.0.0.5"), Some(hop));
+        assert_eq!(c.find(after, "sip:a@10.0.0.1"), None);
     }
 }

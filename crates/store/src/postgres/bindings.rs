@@ -94,7 +94,7 @@ impl BindingWriter {
                         &b.source.remote.to_string(),
                         &b.source.local.to_string(),
                         &b.source.flow.map(|flow| flow.0.to_string()),
-                        &b.user_agent,
+                        &b.user_agent.as_deref(),
                         &to_sql_u64(b.updated_at),
                     ],
                 )

@@ -180,7 +180,7 @@ impl RawBinding {
                 instance: self.instance_id,
                 reg_id,
                 source: fields.source,
-                user_agent: self.user_agent,
+                user_agent: self.user_agent.map(Into::into),
                 registered_at: updated_at,
                 updated_at,
             })),

@@ -49,7 +49,7 @@ pub fn binding(aor_uri: &str, contact: &str, id: u64) -> Binding {
             local: "203.0.113.1:5060".parse().unwrap(),
             flow: None,
         },
-        user_agent: (id % 5 != 0).then(|| "Softphone/1.0".to_owned()),
+        user_agent: (id % 5 != 0).then(|| "Softphone/1.0".into()),
         registered_at: at,
         updated_at: at,
     }
