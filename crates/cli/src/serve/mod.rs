@@ -11,7 +11,6 @@ mod admin_views;
 mod aor_index;
 mod cluster;
 mod dashboard;
-mod heap_trim;
 mod media_sockets;
 mod metrics;
 mod server;
@@ -350,7 +349,6 @@ async fn run(
         .iter()
         .map(|c| Arc::clone(c).watch(CERTIFICATE_POLL))
         .collect();
-    let heap_trim = heap_trim::HeapTrim::start();
     tracing::info!("ready");
     wait_for_stop(config_file.as_deref(), &certificates, &done).await;
     tracing::info!("stopping");
@@ -358,7 +356,6 @@ async fn run(
         watcher.abort();
     }
     drop(pid_file);
-    drop(heap_trim);
     if let Some(admin) = admin {
         admin.shutdown().await;
     }
