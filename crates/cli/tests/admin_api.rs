@@ -462,8 +462,11 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
     );
     let gateway = Gateway::start();
     // carol is locked out after two wrong passwords; the source never is.
+    // One request waiting for its answer is the overload gate's mark, so
+    // a call ringing closes it (and the answer opens it again).
     let config = format!(
         "[protection]\nrate_limit = false\nuser_failures = 2\nsource_failures = 1000\n\
+         max_pending = 1\n\
          [[trunk]]\nname = \"carrier1\"\ngateways = [\"sip:{}\"]\nprobe = true\n\
          probe_interval = 1\nprobe_up = 1\n",
         gateway.addr
@@ -519,7 +522,7 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
         "--as",
         "sip:bob@127.0.0.1",
         "--answer-after",
-        "1500",
+        "3000",
         "--srtp",
         "off",
     ]);
@@ -555,6 +558,19 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
         "{}",
         server.log_text()
     );
+    // ... and the gate is closed: a new registration gets 503 at once,
+    // before any challenge, while the call goes on.
+    let o = switchboard().run(
+        &account(&["register", "sip:carol@127.0.0.1", "--once"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert!(!o.status.success(), "{}", text(&o.stdout));
+    let busy = scrape(&mut moved);
+    let refused = "switchboard_requests_refused_total{reason=\"overload\"}";
+    assert_eq!(sample(&busy, refused), 1.0, "{busy}");
+    assert_eq!(sample(&busy, "switchboard_overloaded"), 1.0, "{busy}");
     call.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
     assert!(call.expect_exit(WAIT).success(), "{}", call.report());
     let after_call = scrape(&mut moved);

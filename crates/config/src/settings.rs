@@ -239,10 +239,10 @@ pub fn resolve(flags: &Flags, file: FileConfig, host: &Host) -> Result<Settings,
     if p.burst == Some(0) {
         return Err(ConfigError::new("protection.burst", "must be at least 1"));
     }
-    if p.max_pending.is_some_and(|n| n < 2) {
+    if p.max_pending == Some(0) {
         return Err(ConfigError::new(
             "protection.max_pending",
-            "must be at least 2",
+            "must be at least 1",
         ));
     }
     if file.auth.nonce_lifetime == Some(0) {
