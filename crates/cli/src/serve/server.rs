@@ -229,8 +229,14 @@ impl App for Server {
             Done::Completed(completion) => self.service.handle_completion(now, ep, completion),
             Done::Committed { completion, took } => {
                 self.metrics.committed(took);
-                self.service
-                    .observe_load(now, LoadSignal::CommitLatency(took));
+                // Only a commit that worked says how loaded the store is: a
+                // failed one (the database unreachable) already answers 503
+                // on its own path, and its seconds of waiting would keep the
+                // gate shut after the database is back.
+                if matches!(completion, Completion::Stored { result: Ok(()), .. }) {
+                    self.service
+                        .observe_load(now, LoadSignal::CommitLatency(took));
+                }
                 self.service.handle_completion(now, ep, completion);
             }
             Done::Reload(plan) => {
