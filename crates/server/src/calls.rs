@@ -455,9 +455,23 @@ impl CallBook {
     /// their [`CallBook::dialogs_of`] before the next `apply` or `purge`:
     /// dialogs that ended are reported once, then dropped.
     pub fn apply(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+        let call_id = self
+            .shared_id(&update.call_id)
+            .unwrap_or_else(|| Arc::from(update.call_id.as_str()));
+        self.apply_shared(at, call_id, update)
+    }
+
+    /// [`CallBook::apply`], a new call filed under `call_id` (the update's
+    /// Call-ID, in a string other tables share).
+    pub(crate) fn apply_shared(
+        &mut self,
+        at: Instant,
+        call_id: Arc<str>,
+        update: CallUpdate,
+    ) -> Vec<Aor> {
         self.sweep_terminated();
         if update.state == CallPhase::Trying {
-            return self.start(at, update);
+            return self.start(at, call_id, update);
         }
         let Some(call) = self.calls.get_mut(update.call_id.as_str()) else {
             return Vec::new();
@@ -470,7 +484,12 @@ impl CallBook {
         }
     }
 
-    fn start(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+    /// The string the book keeps `call_id` in, for other tables to share.
+    pub(crate) fn shared_id(&self, call_id: &str) -> Option<Arc<str>> {
+        self.calls.get_key_value(call_id).map(|(id, _)| Arc::clone(id))
+    }
+
+    fn start(&mut self, at: Instant, call_id: Arc<str>, update: CallUpdate) -> Vec<Aor> {
         if self.calls.contains_key(update.call_id.as_str()) {
             return Vec::new(); // a retransmission reaching the proxy again
         }
@@ -500,7 +519,7 @@ impl CallBook {
             legs: vec![Leg::new(None)],
         };
         let aors = call.aors();
-        self.insert(update.call_id.into(), call, &aors);
+        self.insert(call_id, call, &aors);
         aors
     }
 

@@ -123,7 +123,7 @@ pub struct Service {
     contacts: Contacts,
     dialogs: Dialogs,
     /// The calls whose dialog record is in the store, by Call-ID.
-    kept_dialogs: HashMap<String, dialog_records::KeptDialog>,
+    kept_dialogs: HashMap<Arc<str>, dialog_records::KeptDialog>,
     /// Offline messages.
     mailbox: Mailbox,
     /// The dial plan in force (swapped whole on reload; a call keeps the
@@ -973,6 +973,16 @@ impl Service {
         self.effects.push_back(Effect::Save { id, changes });
     }
 
+    /// One string for a call's Call-ID in every table that files the call
+    /// (call book, call records, dialog records, relayed dialogs): the one
+    /// already kept, else a new one.
+    fn shared_call_id(&self, call_id: &str) -> Arc<str> {
+        self.calls
+            .shared_id(call_id)
+            .or_else(|| self.dialogs.shared_id(call_id))
+            .unwrap_or_else(|| Arc::from(call_id))
+    }
+
     fn next_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -990,8 +1000,9 @@ impl Service {
         if relayed && matches!(update.state, CallPhase::Terminated(_)) {
             self.cluster.call_ended(&update.call_id);
         }
+        let call_id = self.shared_call_id(&update.call_id);
         let record = (!relayed)
-            .then(|| self.records.apply(at, unix_ms(self.clock), &update))
+            .then(|| self.records.apply(at, unix_ms(self.clock), &update, &call_id))
             .flatten();
         if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
@@ -1002,7 +1013,7 @@ impl Service {
         let ended =
             matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
         let kept = Self::dialog_change(&update).filter(|_| !relayed);
-        let changed = self.calls.apply(at, update);
+        let changed = self.calls.apply_shared(at, call_id, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);
         }
