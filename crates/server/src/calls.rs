@@ -797,15 +797,26 @@ impl CallBook {
     }
 
     /// Files `call` under `call_id` and under each of `aors`, sharing the
-    /// one Call-ID string.
-    fn insert(&mut self, call_id: Arc<str>, call: Call, aors: &[Aor]) {
+    /// one Call-ID string, and the call's AORs with the index's keys (one
+    /// string per user, not one per call).
+    fn insert(&mut self, call_id: Arc<str>, mut call: Call, aors: &[Aor]) {
         for aor in aors {
             self.by_aor
                 .entry(aor.clone())
                 .or_default()
                 .insert(Arc::clone(&call_id));
         }
+        call.caller_aor = call.caller_aor.map(|aor| self.filed_aor(aor));
+        call.callee_aor = call.callee_aor.map(|aor| self.filed_aor(aor));
         self.calls.insert(call_id, Box::new(call));
+    }
+
+    /// The index's key equal to `aor`, when it has one.
+    fn filed_aor(&self, aor: Aor) -> Aor {
+        match self.by_aor.get_key_value(&aor) {
+            Some((filed, _)) => filed.clone(),
+            None => aor,
+        }
     }
 
     fn remove(&mut self, call_id: &str) {
