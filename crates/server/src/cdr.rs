@@ -126,7 +126,7 @@ impl CallRecords {
     /// next (at the answer, at the end) carries them.
     pub(crate) fn media(&mut self, call_id: &str, media: CallMedia) {
         if let Some(open) = self.open.get_mut(call_id) {
-            open.record.media = Some(media);
+            open.record.media = Some(Box::new(media));
         }
     }
 
