@@ -993,14 +993,14 @@ impl Service {
     /// the dialog watchers of the users involved.
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
-        self.counters.call(at, &update);
+        let call_id = self.shared_call_id(&update.call_id);
+        self.counters.call(at, &update, &call_id);
         self.note_media_counters(&update.call_id);
         // A call a peer node relayed here: the peer keeps its records.
         let relayed = self.cluster.is_relayed(&update.call_id);
         if relayed && matches!(update.state, CallPhase::Terminated(_)) {
             self.cluster.call_ended(&update.call_id);
         }
-        let call_id = self.shared_call_id(&update.call_id);
         let record = (!relayed)
             .then(|| self.records.apply(at, unix_ms(self.clock), &update, &call_id))
             .flatten();
