@@ -41,8 +41,9 @@ struct Leg {
     confirmed_at: Option<Instant>,
     /// A BYE ended it, sent by the caller (`Some(true)`) or the callee.
     bye_by_caller: Option<bool>,
-    /// The Record-Route of its 2xx (top first): the dialog's route set.
-    record_route: Vec<String>,
+    /// The Record-Route of its 2xx (top first): the dialog's route set;
+    /// shared by the calls that have the same one ([`CallBook::route_set`]).
+    record_route: Option<Arc<[String]>>,
     /// The highest CSeq of the callee's requests in the dialog.
     callee_cseq: Option<u32>,
 }
@@ -50,6 +51,11 @@ struct Leg {
 impl Leg {
     fn is_over(&self) -> bool {
         matches!(self.phase, CallPhase::Terminated(_))
+    }
+
+    /// The dialog's route set, top first (empty before the answer).
+    fn route_set(&self) -> &[String] {
+        self.record_route.as_deref().unwrap_or_default()
     }
 }
 
@@ -112,8 +118,14 @@ impl Call {
         self.legs.get_mut(index)
     }
 
-    /// Applies a state change; whether anything changed.
-    fn apply(&mut self, at: Instant, update: &CallUpdate) -> bool {
+    /// Applies a state change (`route_set`: the update's Record-Route, as
+    /// the book shares it); whether anything changed.
+    fn apply(
+        &mut self,
+        at: Instant,
+        update: &CallUpdate,
+        route_set: Option<Arc<[String]>>,
+    ) -> bool {
         self.updated = at;
         match update.state {
             CallPhase::Trying => false,
@@ -149,7 +161,7 @@ impl Call {
                 }
                 leg.phase = CallPhase::Confirmed;
                 leg.confirmed_at = Some(at);
-                leg.record_route.clone_from(&update.record_route);
+                leg.record_route = route_set;
                 leg.callee_contact = update.callee_contact.clone().or(leg.callee_contact.take());
                 leg.callee_source = update.callee_source.or(leg.callee_source);
                 // The forks that lost are cancelled by the proxy.
@@ -320,7 +332,7 @@ impl Leg {
             callee_source: None,
             confirmed_at: None,
             bye_by_caller: None,
-            record_route: Vec::new(),
+            record_route: None,
             callee_cseq: None,
         }
     }
@@ -419,6 +431,9 @@ pub struct CallBook {
     /// the calls the last change touched (a sweep of every call would cost
     /// O(calls) per request).
     sweep: Vec<String>,
+    /// The route set of the last answer: the next call through the same
+    /// proxies has the same one, kept once.
+    last_route_set: Option<Arc<[String]>>,
 }
 
 impl Default for CallBook {
@@ -436,6 +451,7 @@ impl CallBook {
             by_aor: HashMap::new(),
             max_calls,
             sweep: Vec::new(),
+            last_route_set: None,
         }
     }
 
@@ -476,11 +492,22 @@ impl CallBook {
         let Some(call) = self.calls.get_mut(update.call_id.as_str()) else {
             return Vec::new();
         };
-        if call.apply(at, &update) {
+        let route_set = (update.state == CallPhase::Confirmed && !update.record_route.is_empty())
+            .then(|| Self::route_set(&mut self.last_route_set, &update.record_route));
+        if call.apply(at, &update, route_set) {
             self.sweep.push(update.call_id.clone());
             call.aors()
         } else {
             Vec::new()
+        }
+    }
+
+    /// `record_route` in a shared list: the last one kept (`last`) when
+    /// equal, else a new one that becomes the last.
+    fn route_set(last: &mut Option<Arc<[String]>>, record_route: &[String]) -> Arc<[String]> {
+        match last {
+            Some(kept) if **kept == *record_route => Arc::clone(kept),
+            _ => Arc::clone(last.insert(Arc::from(record_route))),
         }
     }
 
@@ -609,7 +636,7 @@ impl CallBook {
             return live.count().gt(&0).then_some(Hangup::Cancel);
         };
         let callee_tag = leg.to_tag.clone()?;
-        let (route_to_callee, route_to_caller) = split_route_set(&leg.record_route, is_ours);
+        let (route_to_callee, route_to_caller) = split_route_set(leg.route_set(), is_ours);
         let caller = (call.caller.uri.clone(), call.from_tag.clone());
         let callee = (call.callee.uri.clone(), callee_tag);
         Some(Hangup::Bye {
