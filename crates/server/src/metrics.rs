@@ -7,6 +7,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use switchboard_core::shrink_after_peak;
+
 use crate::auth::AuthResult;
 use crate::protect::RejectReason;
 use crate::proxy::{CallEnd, CallPhase, CallUpdate};
@@ -76,6 +78,7 @@ impl Counters {
     pub(crate) fn purge(&mut self, at: Instant) {
         self.answered
             .retain(|_, answered| at.saturating_duration_since(*answered) < RETRANSMITTED_2XX);
+        shrink_after_peak(&mut self.answered);
     }
 
     /// A REGISTER was accepted and its bindings stored.

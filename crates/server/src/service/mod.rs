@@ -66,7 +66,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
-use switchboard_core::{Event, Now, Source, TransactionId};
+use switchboard_core::{Event, Now, Source, TransactionId, shrink_after_peak};
 use switchboard_proto::{HeaderName, Request, Response, StatusCode};
 use switchboard_routing::Plan;
 
@@ -922,12 +922,7 @@ impl Service {
         self.protect.purge(at);
         self.transfers.purge(at);
         self.auth.purge(now.unix());
-        if self.registering.capacity() > 1024
-            && self.registering.len() < self.registering.capacity() / 4
-        {
-            self.registering
-                .shrink_to(1024.max(self.registering.len() * 2));
-        }
+        shrink_after_peak(&mut self.registering);
     }
 
     /// Submits call records (or their retention) to the store; nobody
