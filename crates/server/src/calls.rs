@@ -513,7 +513,9 @@ impl CallBook {
 
     /// The string the book keeps `call_id` in, for other tables to share.
     pub(crate) fn shared_id(&self, call_id: &str) -> Option<Arc<str>> {
-        self.calls.get_key_value(call_id).map(|(id, _)| Arc::clone(id))
+        self.calls
+            .get_key_value(call_id)
+            .map(|(id, _)| Arc::clone(id))
     }
 
     fn start(&mut self, at: Instant, call_id: Arc<str>, update: CallUpdate) -> Vec<Aor> {

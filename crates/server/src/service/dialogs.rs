@@ -42,7 +42,9 @@ impl Dialogs {
 
     /// The string this table keeps `call_id` in, for other tables to share.
     pub(crate) fn shared_id(&self, call_id: &str) -> Option<Arc<str>> {
-        self.map.get_key_value(call_id).map(|(id, _)| Arc::clone(id))
+        self.map
+            .get_key_value(call_id)
+            .map(|(id, _)| Arc::clone(id))
     }
 
     /// Whether the dialog of `call_id` is known (and marks it used).

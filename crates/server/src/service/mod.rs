@@ -997,7 +997,10 @@ impl Service {
             self.cluster.call_ended(&update.call_id);
         }
         let record = (!relayed)
-            .then(|| self.records.apply(at, unix_ms(self.clock), &update, &call_id))
+            .then(|| {
+                self.records
+                    .apply(at, unix_ms(self.clock), &update, &call_id)
+            })
             .flatten();
         if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
