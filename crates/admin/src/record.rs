@@ -86,7 +86,7 @@ pub struct Record {
 
 impl From<CallRecord> for Record {
     fn from(r: CallRecord) -> Self {
-        let media = r.media;
+        let media = r.media.as_deref().copied();
         let caller = media.map(|m| m.caller);
         let callee = media.map(|m| m.callee);
         Self {

@@ -561,7 +561,7 @@ fn call_record(call_id: &str, start_s: u64) -> CallRecord {
 async fn a_relayed_calls_record_shows_each_legs_counters_and_an_unrelayed_one_none() {
     let api = api();
     let relayed = CallRecord {
-        media: Some(switchboard_store::CallMedia {
+        media: Some(Box::new(switchboard_store::CallMedia {
             caller: MediaLeg {
                 packets_in: 3_000,
                 bytes_in: 516_000,
@@ -578,7 +578,7 @@ async fn a_relayed_calls_record_shows_each_legs_counters_and_an_unrelayed_one_no
                 lost: None,
                 jitter: None,
             },
-        }),
+        })),
         ..call_record("relayed", 1_765_000_000)
     };
     api.store

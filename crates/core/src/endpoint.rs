@@ -1001,7 +1001,7 @@ fn stamp(via: &Via<'_>, remote: SocketAddr, fill_rport: bool) -> String {
 /// good. Shrinks to twice the live count when under a quarter of the
 /// capacity is used (amortised O(1): the next shrink needs the count to
 /// fall by half again). Small tables are left alone.
-fn shrink_after_peak<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
+pub fn shrink_after_peak<K: Eq + std::hash::Hash, V>(map: &mut HashMap<K, V>) {
     const KEEP: usize = 1024;
     let capacity = map.capacity();
     if capacity > KEEP && map.len() < capacity / 4 {

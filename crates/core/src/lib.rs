@@ -27,7 +27,7 @@ mod transport;
 pub mod resolve;
 
 pub use config::Config;
-pub use endpoint::{Endpoint, Input, Stats};
+pub use endpoint::{Endpoint, Input, Stats, shrink_after_peak};
 pub use error::{RespondError, SendError};
 pub use event::Event;
 pub use layer::TransactionLayer;

@@ -41,8 +41,9 @@ struct Leg {
     confirmed_at: Option<Instant>,
     /// A BYE ended it, sent by the caller (`Some(true)`) or the callee.
     bye_by_caller: Option<bool>,
-    /// The Record-Route of its 2xx (top first): the dialog's route set.
-    record_route: Vec<String>,
+    /// The Record-Route of its 2xx (top first): the dialog's route set;
+    /// shared by the calls that have the same one ([`CallBook::route_set`]).
+    record_route: Option<Arc<[String]>>,
     /// The highest CSeq of the callee's requests in the dialog.
     callee_cseq: Option<u32>,
 }
@@ -50,6 +51,11 @@ struct Leg {
 impl Leg {
     fn is_over(&self) -> bool {
         matches!(self.phase, CallPhase::Terminated(_))
+    }
+
+    /// The dialog's route set, top first (empty before the answer).
+    fn route_set(&self) -> &[String] {
+        self.record_route.as_deref().unwrap_or_default()
     }
 }
 
@@ -112,8 +118,14 @@ impl Call {
         self.legs.get_mut(index)
     }
 
-    /// Applies a state change; whether anything changed.
-    fn apply(&mut self, at: Instant, update: &CallUpdate) -> bool {
+    /// Applies a state change (`route_set`: the update's Record-Route, as
+    /// the book shares it); whether anything changed.
+    fn apply(
+        &mut self,
+        at: Instant,
+        update: &CallUpdate,
+        route_set: Option<Arc<[String]>>,
+    ) -> bool {
         self.updated = at;
         match update.state {
             CallPhase::Trying => false,
@@ -149,7 +161,7 @@ impl Call {
                 }
                 leg.phase = CallPhase::Confirmed;
                 leg.confirmed_at = Some(at);
-                leg.record_route.clone_from(&update.record_route);
+                leg.record_route = route_set;
                 leg.callee_contact = update.callee_contact.clone().or(leg.callee_contact.take());
                 leg.callee_source = update.callee_source.or(leg.callee_source);
                 // The forks that lost are cancelled by the proxy.
@@ -320,7 +332,7 @@ impl Leg {
             callee_source: None,
             confirmed_at: None,
             bye_by_caller: None,
-            record_route: Vec::new(),
+            record_route: None,
             callee_cseq: None,
         }
     }
@@ -419,6 +431,9 @@ pub struct CallBook {
     /// the calls the last change touched (a sweep of every call would cost
     /// O(calls) per request).
     sweep: Vec<String>,
+    /// The route set of the last answer: the next call through the same
+    /// proxies has the same one, kept once.
+    last_route_set: Option<Arc<[String]>>,
 }
 
 impl Default for CallBook {
@@ -436,6 +451,7 @@ impl CallBook {
             by_aor: HashMap::new(),
             max_calls,
             sweep: Vec::new(),
+            last_route_set: None,
         }
     }
 
@@ -455,14 +471,30 @@ impl CallBook {
     /// their [`CallBook::dialogs_of`] before the next `apply` or `purge`:
     /// dialogs that ended are reported once, then dropped.
     pub fn apply(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+        let call_id = self
+            .shared_id(&update.call_id)
+            .unwrap_or_else(|| Arc::from(update.call_id.as_str()));
+        self.apply_shared(at, call_id, update)
+    }
+
+    /// [`CallBook::apply`], a new call filed under `call_id` (the update's
+    /// Call-ID, in a string other tables share).
+    pub(crate) fn apply_shared(
+        &mut self,
+        at: Instant,
+        call_id: Arc<str>,
+        update: CallUpdate,
+    ) -> Vec<Aor> {
         self.sweep_terminated();
         if update.state == CallPhase::Trying {
-            return self.start(at, update);
+            return self.start(at, call_id, update);
         }
         let Some(call) = self.calls.get_mut(update.call_id.as_str()) else {
             return Vec::new();
         };
-        if call.apply(at, &update) {
+        let route_set = (update.state == CallPhase::Confirmed && !update.record_route.is_empty())
+            .then(|| Self::route_set(&mut self.last_route_set, &update.record_route));
+        if call.apply(at, &update, route_set) {
             self.sweep.push(update.call_id.clone());
             call.aors()
         } else {
@@ -470,7 +502,23 @@ impl CallBook {
         }
     }
 
-    fn start(&mut self, at: Instant, update: CallUpdate) -> Vec<Aor> {
+    /// `record_route` in a shared list: the last one kept (`last`) when
+    /// equal, else a new one that becomes the last.
+    fn route_set(last: &mut Option<Arc<[String]>>, record_route: &[String]) -> Arc<[String]> {
+        match last {
+            Some(kept) if **kept == *record_route => Arc::clone(kept),
+            _ => Arc::clone(last.insert(Arc::from(record_route))),
+        }
+    }
+
+    /// The string the book keeps `call_id` in, for other tables to share.
+    pub(crate) fn shared_id(&self, call_id: &str) -> Option<Arc<str>> {
+        self.calls
+            .get_key_value(call_id)
+            .map(|(id, _)| Arc::clone(id))
+    }
+
+    fn start(&mut self, at: Instant, call_id: Arc<str>, update: CallUpdate) -> Vec<Aor> {
         if self.calls.contains_key(update.call_id.as_str()) {
             return Vec::new(); // a retransmission reaching the proxy again
         }
@@ -500,7 +548,7 @@ impl CallBook {
             legs: vec![Leg::new(None)],
         };
         let aors = call.aors();
-        self.insert(update.call_id.into(), call, &aors);
+        self.insert(call_id, call, &aors);
         aors
     }
 
@@ -590,7 +638,7 @@ impl CallBook {
             return live.count().gt(&0).then_some(Hangup::Cancel);
         };
         let callee_tag = leg.to_tag.clone()?;
-        let (route_to_callee, route_to_caller) = split_route_set(&leg.record_route, is_ours);
+        let (route_to_callee, route_to_caller) = split_route_set(leg.route_set(), is_ours);
         let caller = (call.caller.uri.clone(), call.from_tag.clone());
         let callee = (call.callee.uri.clone(), callee_tag);
         Some(Hangup::Bye {
@@ -778,15 +826,26 @@ impl CallBook {
     }
 
     /// Files `call` under `call_id` and under each of `aors`, sharing the
-    /// one Call-ID string.
-    fn insert(&mut self, call_id: Arc<str>, call: Call, aors: &[Aor]) {
+    /// one Call-ID string, and the call's AORs with the index's keys (one
+    /// string per user, not one per call).
+    fn insert(&mut self, call_id: Arc<str>, mut call: Call, aors: &[Aor]) {
         for aor in aors {
             self.by_aor
                 .entry(aor.clone())
                 .or_default()
                 .insert(Arc::clone(&call_id));
         }
+        call.caller_aor = call.caller_aor.map(|aor| self.filed_aor(aor));
+        call.callee_aor = call.callee_aor.map(|aor| self.filed_aor(aor));
         self.calls.insert(call_id, Box::new(call));
+    }
+
+    /// The index's key equal to `aor`, when it has one.
+    fn filed_aor(&self, aor: Aor) -> Aor {
+        match self.by_aor.get_key_value(&aor) {
+            Some((filed, _)) => filed.clone(),
+            None => aor,
+        }
     }
 
     fn remove(&mut self, call_id: &str) {

@@ -64,7 +64,7 @@ impl CallBook {
                 cseq: leg.callee_cseq,
             },
             dialled: call.request_uri.clone(),
-            route_set: leg.record_route.clone(),
+            route_set: leg.route_set().to_vec(),
             phase: if leg.phase == CallPhase::Confirmed {
                 DialogPhase::Confirmed
             } else {
@@ -120,7 +120,8 @@ impl CallBook {
                 .filter(|_| confirmed)
                 .map(|ms| instant_of_unix_ms(now, ms)),
             bye_by_caller: None,
-            record_route: record.route_set.clone(),
+            record_route: (!record.route_set.is_empty())
+                .then(|| Self::route_set(&mut self.last_route_set, &record.route_set)),
             callee_cseq: record.callee.cseq,
         };
         let call = Call {

@@ -8,6 +8,7 @@
 //! them through [`Effect::Save`](crate::service::Effect::Save).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use switchboard_core::{Source, TransactionId};
@@ -56,12 +57,13 @@ struct Open {
 pub struct CallRecords {
     /// Boxed: a record is large, and the table (sized by a power of two)
     /// would pay its size in every empty slot too.
-    open: HashMap<String, Box<Open>>,
+    /// Keyed by the Call-ID string the call book shares.
+    open: HashMap<Arc<str>, Box<Open>>,
     /// Routing decisions and authenticated callers noted before the
     /// proxy reported the call, by Call-ID; taken when it does.
     routed: HashMap<String, (TransactionId, Routing)>,
     users: HashMap<String, String>,
-    by_tx: HashMap<TransactionId, String>,
+    by_tx: HashMap<TransactionId, Arc<str>>,
     /// Open calls a transfer handed on, by Call-ID: their end says so.
     transferred: HashSet<String>,
     saving: HashSet<StoreId>,
@@ -124,7 +126,7 @@ impl CallRecords {
     /// next (at the answer, at the end) carries them.
     pub(crate) fn media(&mut self, call_id: &str, media: CallMedia) {
         if let Some(open) = self.open.get_mut(call_id) {
-            open.record.media = Some(media);
+            open.record.media = Some(Box::new(media));
         }
     }
 
@@ -154,12 +156,13 @@ impl CallRecords {
         at: Instant,
         unix_ms: u64,
         update: &CallUpdate,
+        call_id: &Arc<str>,
     ) -> Option<CallRecord> {
         if update.state == CallPhase::Trying {
-            self.start(at, unix_ms, update);
+            self.start(at, unix_ms, update, call_id);
             return None;
         }
-        let open = self.open.get_mut(&update.call_id)?;
+        let open = self.open.get_mut(update.call_id.as_str())?;
         open.updated = at;
         let record = &mut open.record;
         let answered = record.answer_ms.is_some();
@@ -202,8 +205,10 @@ impl CallRecords {
         self.close(&update.call_id)
     }
 
-    fn start(&mut self, at: Instant, unix_ms: u64, update: &CallUpdate) {
-        if self.open.contains_key(&update.call_id) {
+    /// Opens the record of a forwarded INVITE, filed under `call_id` (its
+    /// Call-ID, shared).
+    fn start(&mut self, at: Instant, unix_ms: u64, update: &CallUpdate, call_id: &Arc<str>) {
+        if self.open.contains_key(update.call_id.as_str()) {
             return;
         }
         let routed = self.routed.remove(&update.call_id);
@@ -239,10 +244,10 @@ impl CallRecords {
             media: None,
         };
         if let Some(tx) = tx {
-            self.by_tx.insert(tx, update.call_id.clone());
+            self.by_tx.insert(tx, Arc::clone(call_id));
         }
         self.open.insert(
-            update.call_id.clone(),
+            Arc::clone(call_id),
             Box::new(Open {
                 record,
                 from_tag: update.from_tag.clone(),
@@ -256,8 +261,9 @@ impl CallRecords {
     /// Takes the record of a stored call in progress back (at start, `at`
     /// its last change): the BYE after the restart completes it with its
     /// end, duration and who hung up.
-    pub(crate) fn restore(&mut self, at: Instant, dialog: &DialogRecord) {
-        if self.open.contains_key(&dialog.call_id) || self.open.len() >= MAX_OPEN {
+    /// Filed under `call_id`, the record's Call-ID as the call book shares it.
+    pub(crate) fn restore(&mut self, at: Instant, dialog: &DialogRecord, call_id: Arc<str>) {
+        if self.open.contains_key(dialog.call_id.as_str()) || self.open.len() >= MAX_OPEN {
             return;
         }
         let answered = dialog.answer_ms.is_some();
@@ -291,7 +297,7 @@ impl CallRecords {
             media: None,
         };
         self.open.insert(
-            dialog.call_id.clone(),
+            call_id,
             Box::new(Open {
                 record,
                 from_tag: dialog.caller.tag.clone(),
@@ -316,7 +322,7 @@ impl CallRecords {
         // Notes are taken in the pass that made them.
         self.routed.clear();
         self.users.clear();
-        let stale: Vec<String> = self
+        let stale: Vec<Arc<str>> = self
             .open
             .iter()
             .filter(|(_, open)| {
@@ -327,7 +333,7 @@ impl CallRecords {
                 };
                 at.saturating_duration_since(open.updated) >= limit
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| Arc::clone(id))
             .collect();
         for id in stale {
             tracing::debug!(call_id = %id, "call record dropped: its end was never seen");

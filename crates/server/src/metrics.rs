@@ -4,7 +4,10 @@
 //! snapshot [`ServiceMetrics`] that adds the gauges read from the parts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use switchboard_core::shrink_after_peak;
 
 use crate::auth::AuthResult;
 use crate::protect::RejectReason;
@@ -20,8 +23,9 @@ const RETRANSMITTED_2XX: Duration = Duration::from_secs(32);
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Counters {
     /// The dialogs (Call-ID, To tag) answered lately, and when: a
-    /// retransmitted 2xx is not a new answer.
-    answered: HashMap<(String, Option<String>), Instant>,
+    /// retransmitted 2xx is not a new answer. The Call-ID is the string
+    /// the call's other tables share.
+    answered: HashMap<(Arc<str>, Option<String>), Instant>,
     call_attempts: u64,
     call_answers: u64,
     call_failures: u64,
@@ -41,12 +45,13 @@ pub(crate) struct Counters {
 impl Counters {
     /// A call changed state at `at`: an initial INVITE forwarded is an
     /// attempt, a 2xx an answer (once per dialog), a final non-2xx to the
-    /// caller (the whole call, not one fork) a failure.
-    pub(crate) fn call(&mut self, at: Instant, update: &CallUpdate) {
+    /// caller (the whole call, not one fork) a failure. `call_id` is the
+    /// update's, shared.
+    pub(crate) fn call(&mut self, at: Instant, update: &CallUpdate, call_id: &Arc<str>) {
         match update.state {
             CallPhase::Trying => self.call_attempts += 1,
             CallPhase::Confirmed => {
-                let dialog = (update.call_id.clone(), update.to_tag.clone());
+                let dialog = (Arc::clone(call_id), update.to_tag.clone());
                 if self.answered.insert(dialog, at).is_none() {
                     self.call_answers += 1;
                 }
@@ -73,6 +78,7 @@ impl Counters {
     pub(crate) fn purge(&mut self, at: Instant) {
         self.answered
             .retain(|_, answered| at.saturating_duration_since(*answered) < RETRANSMITTED_2XX);
+        shrink_after_peak(&mut self.answered);
     }
 
     /// A REGISTER was accepted and its bindings stored.

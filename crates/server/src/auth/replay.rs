@@ -9,6 +9,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use switchboard_core::shrink_after_peak;
+
 use super::nonce::NonceId;
 
 /// How many `nc` values below the highest one seen are remembered: within
@@ -63,6 +65,7 @@ impl ReplayCache {
             self.by_expiry.remove(&(expires_at, id));
             self.nonces.remove(&id);
         }
+        shrink_after_peak(&mut self.nonces);
     }
 
     /// Accepts `nc` for the nonce `id` (valid until `expires_at`) once.

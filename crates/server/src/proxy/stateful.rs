@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use switchboard_core::resolve::{AttemptOutcome, Failover};
-use switchboard_core::{Event, Source, TransactionId, Transport};
+use switchboard_core::{Event, Source, TransactionId, Transport, shrink_after_peak};
 use switchboard_proto::header::{Via, format_qvalue};
 use switchboard_proto::{HeaderName, Message, Request, Response, ResponseBuilder, StatusCode, Uri};
 
@@ -966,6 +966,7 @@ impl Proxy {
         tx: TransactionId,
     ) {
         if let Some(at) = self.clients.remove(&tx) {
+            shrink_after_peak(&mut self.clients);
             let stale = self.is_stale(tx, at);
             if let Some(ctx) = self.contexts.get_mut(&at.server) {
                 ctx.live_clients = ctx.live_clients.saturating_sub(1);
@@ -1765,6 +1766,7 @@ impl Proxy {
             return;
         }
         if let Some(ctx) = self.contexts.remove(&server) {
+            shrink_after_peak(&mut self.contexts);
             if ctx.final_sent {
                 self.answered = self.answered.saturating_sub(1);
             }

@@ -6,6 +6,8 @@
 //! the operator can hang it up, a carrier's BYE still maps to the caller's
 //! Call-ID, and the BYE completes the call's record.
 
+use std::sync::Arc;
+
 use switchboard_proto::Method;
 
 use crate::cdr::{instant_of_unix_ms, unix_ms};
@@ -73,7 +75,7 @@ impl Service {
         };
         let kept = self
             .kept_dialogs
-            .entry(call_id.to_owned())
+            .entry(self.shared_call_id(call_id))
             .or_insert_with(|| KeptDialog {
                 id: record.id.clone(),
                 puts: 0,
@@ -121,11 +123,11 @@ impl Service {
     /// Housekeeping: the records of calls the book forgot (idle beyond its
     /// limits) go too.
     pub(super) fn forget_idle_dialogs(&mut self) {
-        let gone: Vec<String> = self
+        let gone: Vec<Arc<str>> = self
             .kept_dialogs
             .keys()
             .filter(|call_id| !self.calls.is_up(call_id))
-            .cloned()
+            .map(Arc::clone)
             .collect();
         for call_id in gone {
             tracing::debug!(%call_id, "dialog record dropped: the call was idle too long");
@@ -148,7 +150,8 @@ impl Service {
             }
             let at = instant_of_unix_ms(now, record.updated_ms);
             self.dialogs.learn(at, &record.call_id);
-            self.records.restore(at, &record);
+            let call_id = self.shared_call_id(&record.call_id);
+            self.records.restore(at, &record, Arc::clone(&call_id));
             self.relay_lost_at_load(&record);
             if let Some(leg) = &record.carrier_leg {
                 self.proxy.restore_carrier_leg(
@@ -167,7 +170,7 @@ impl Service {
             }
             tracing::debug!(call_id = %record.call_id, age_ms = unix_ms(now).saturating_sub(record.updated_ms), "call in progress taken back");
             self.kept_dialogs.insert(
-                record.call_id,
+                call_id,
                 KeptDialog {
                     id: record.id,
                     puts: 1,

@@ -5,6 +5,7 @@
 //! around the relay rules.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long a dialog is remembered without a request in it.
@@ -15,7 +16,10 @@ const MAX_ENTRIES: usize = 1_000_000;
 /// Call-IDs of dialogs and when they were last used.
 #[derive(Debug, Default)]
 pub(crate) struct Dialogs {
-    map: HashMap<String, Instant>,
+    /// Keyed by shared strings: the call book, the call records and the
+    /// dialog records file a call under the same one
+    /// ([`Dialogs::shared_id`]).
+    map: HashMap<Arc<str>, Instant>,
 }
 
 impl Dialogs {
@@ -28,7 +32,19 @@ impl Dialogs {
                 return;
             }
         }
-        self.map.insert(call_id.to_owned(), now);
+        match self.map.get_mut(call_id) {
+            Some(seen) => *seen = now,
+            None => {
+                self.map.insert(Arc::from(call_id), now);
+            }
+        }
+    }
+
+    /// The string this table keeps `call_id` in, for other tables to share.
+    pub(crate) fn shared_id(&self, call_id: &str) -> Option<Arc<str>> {
+        self.map
+            .get_key_value(call_id)
+            .map(|(id, _)| Arc::clone(id))
     }
 
     /// Whether the dialog of `call_id` is known (and marks it used).

@@ -66,7 +66,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand_core::RngCore;
-use switchboard_core::{Event, Now, Source, TransactionId};
+use switchboard_core::{Event, Now, Source, TransactionId, shrink_after_peak};
 use switchboard_proto::{HeaderName, Request, Response, StatusCode};
 use switchboard_routing::Plan;
 
@@ -123,7 +123,7 @@ pub struct Service {
     contacts: Contacts,
     dialogs: Dialogs,
     /// The calls whose dialog record is in the store, by Call-ID.
-    kept_dialogs: HashMap<String, dialog_records::KeptDialog>,
+    kept_dialogs: HashMap<Arc<str>, dialog_records::KeptDialog>,
     /// Offline messages.
     mailbox: Mailbox,
     /// The dial plan in force (swapped whole on reload; a call keeps the
@@ -922,12 +922,7 @@ impl Service {
         self.protect.purge(at);
         self.transfers.purge(at);
         self.auth.purge(now.unix());
-        if self.registering.capacity() > 1024
-            && self.registering.len() < self.registering.capacity() / 4
-        {
-            self.registering
-                .shrink_to(1024.max(self.registering.len() * 2));
-        }
+        shrink_after_peak(&mut self.registering);
     }
 
     /// Submits call records (or their retention) to the store; nobody
@@ -973,6 +968,16 @@ impl Service {
         self.effects.push_back(Effect::Save { id, changes });
     }
 
+    /// One string for a call's Call-ID in every table that files the call
+    /// (call book, call records, dialog records, relayed dialogs): the one
+    /// already kept, else a new one.
+    fn shared_call_id(&self, call_id: &str) -> Arc<str> {
+        self.calls
+            .shared_id(call_id)
+            .or_else(|| self.dialogs.shared_id(call_id))
+            .unwrap_or_else(|| Arc::from(call_id))
+    }
+
     fn next_id(&mut self) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -983,7 +988,8 @@ impl Service {
     /// the dialog watchers of the users involved.
     fn on_call_update(&mut self, ep: &mut impl TransactionLayer, update: CallUpdate) {
         let at = self.clock.instant();
-        self.counters.call(at, &update);
+        let call_id = self.shared_call_id(&update.call_id);
+        self.counters.call(at, &update, &call_id);
         self.note_media_counters(&update.call_id);
         // A call a peer node relayed here: the peer keeps its records.
         let relayed = self.cluster.is_relayed(&update.call_id);
@@ -991,7 +997,10 @@ impl Service {
             self.cluster.call_ended(&update.call_id);
         }
         let record = (!relayed)
-            .then(|| self.records.apply(at, unix_ms(self.clock), &update))
+            .then(|| {
+                self.records
+                    .apply(at, unix_ms(self.clock), &update, &call_id)
+            })
             .flatten();
         if let Some(record) = record {
             self.queue_record(StateChange::PutCallRecord(record));
@@ -1002,7 +1011,7 @@ impl Service {
         let ended =
             matches!(update.state, CallPhase::Terminated(_)).then(|| update.call_id.clone());
         let kept = Self::dialog_change(&update).filter(|_| !relayed);
-        let changed = self.calls.apply(at, update);
+        let changed = self.calls.apply_shared(at, call_id, update);
         if let Some(call_id) = kept {
             self.keep_dialog(&call_id);
         }

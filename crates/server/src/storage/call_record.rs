@@ -166,8 +166,9 @@ pub struct CallRecord {
     /// Who ended an answered call.
     pub hangup: Option<HangupSide>,
     /// The media relay's counters, when the call was anchored on it
-    /// (`None`: media flowed between the parties).
-    pub media: Option<CallMedia>,
+    /// (`None`: media flowed between the parties). Boxed: most calls
+    /// have none, and an open record is kept the whole call.
+    pub media: Option<Box<CallMedia>>,
 }
 
 impl CallRecord {

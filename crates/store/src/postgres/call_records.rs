@@ -67,7 +67,7 @@ impl RecordWriter {
         record: &CallRecord,
     ) -> Result<(), StoreError> {
         let optional = |value: Option<u64>| value.map(to_sql_u64);
-        let media = MediaColumns::of(record.media.as_ref());
+        let media = MediaColumns::of(record.media.as_deref());
         let [a, b, c, d, e, f, g, h, i, j, k, l] = &media.counters;
         tx.execute(
             &self.put,

@@ -58,7 +58,7 @@ pub(super) fn put(
     record: &CallRecord,
 ) -> Result<(), StoreError> {
     let optional = |value: Option<u64>| value.map(to_sql_u64);
-    let media = MediaColumns::of(record.media.as_ref());
+    let media = MediaColumns::of(record.media.as_deref());
     let [a, b, c, d, e, f, g, h, i, j, k, l] = media.counters;
     statement.execute(params![
         record.id,
@@ -193,7 +193,7 @@ impl RawRecord {
             disposition,
             status,
             hangup,
-            media: self.media.into_media()?,
+            media: self.media.into_media()?.map(Box::new),
             ..self.record
         })
     }

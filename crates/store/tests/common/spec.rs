@@ -580,7 +580,7 @@ pub fn records_round_trip_are_updated_by_id_and_read_by_start_time(backend: &imp
 pub fn a_relayed_calls_media_counters_round_trip_and_others_have_none(backend: &impl Backend) {
     let store = backend.open();
     let relayed = CallRecord {
-        media: Some(CallMedia {
+        media: Some(Box::new(CallMedia {
             caller: MediaLeg {
                 packets_in: 1_500,
                 bytes_in: 258_000,
@@ -595,7 +595,7 @@ pub fn a_relayed_calls_media_counters_round_trip_and_others_have_none(backend: &
                 bytes_out: 258_000,
                 ..MediaLeg::default()
             },
-        }),
+        })),
         ..answered("relayed", 1_000)
     };
     store
