@@ -58,150 +58,26 @@ done
 
 . "$HERE/lib.sh"
 bench_require
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
-[ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL not installed (apt-get install postgresql)" >&2; exit 2; }
 bench_wait_alone
 
 WORK="$(mktemp -d /tmp/sb-cluster-bench.XXXXXX)"
-chmod 755 "$WORK"
-PG_PID=""
 EXTRA_PIDS=""
 RESULTS="$WORK/results"
-
-pg_stop() {
-	[ -n "$PG_PID" ] || return 0
-	kill -INT "$PG_PID" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
-	PG_PID=""
-}
-cleanup() { pg_stop; bench_stop; }
+cleanup() { cluster_pg_stop; bench_stop; }
 trap cleanup EXIT
-
-# The processes of a tree and their CPU ticks (as bench.sh counts them).
-tree_pids() {
-	ps -e -o pid=,ppid= | awk -v r="$1" '
-		{ par[$1] = $2 }
-		END {
-			keep[r] = 1; changed = 1
-			while (changed) {
-				changed = 0
-				for (p in par) if (!(p in keep) && (par[p] in keep)) { keep[p] = 1; changed = 1 }
-			}
-			for (p in keep) print p
-		}'
-}
-tree_ticks() {
-	local p
-	for p in $(tree_pids "$1"); do
-		sed -E 's/^.*\) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }'
-	done | awk '{ s += $1 } END { print s + 0 }'
-}
-CLK_TCK=$(getconf CLK_TCK)
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# PostgreSQL as the postgres user when root (initdb refuses root);
-# setpriv execs, so a program started with it keeps its PID.
-AS_OWNER=()
-[ "$(id -u)" = 0 ] && AS_OWNER=(setpriv --reuid=postgres --regid=postgres --init-groups)
-
-pg_start() {
-	mkdir "$WORK/pg"
-	[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
-	"${AS_OWNER[@]}" "$PG_BIN/initdb" -U switchboard -A trust -E UTF8 -D "$WORK/pg/data" >/dev/null
-	PG_PORT="$(free_port)"
-	# A simple command in the background (no function, no subshell): $! is
-	# the postmaster itself, which pg_stop signals.
-	"${AS_OWNER[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
-		-c listen_addresses=127.0.0.1 -c max_connections=50 >"$WORK/pg/log" 2>&1 &
-	PG_PID=$!
-	for _ in $(seq 100); do
-		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
-		sleep 0.1
-	done
-	"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || { cat "$WORK/pg/log" >&2; exit 1; }
-	for db in one two; do
-		"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U switchboard "$db"
-	done
-}
-
-pg_url() { echo "postgres://switchboard@127.0.0.1:$PG_PORT/$1"; }
-
-# node NAME PORT [STORE_TOML]: starts a node on 127.0.0.1:PORT (admin API
-# off: four nodes run at once), prints its PID.
-node() {
-	bench_config "$2" "$WORK/$1" "admin = \"off\"
-${3:-}" >"$WORK/$1.toml"
-	bench_serve "$WORK/$1"
-}
 
 # The users, in the SQLite store and in both databases.
 users_csv() {
-	for ((i = 0; i < USERS; i++)); do
-		u=$(printf "user%04d" "$i")
-		echo "$u,pw-$u"
-	done >"$WORK/users.csv"
+	bench_users_csv "$USERS"
 	"$BIN" user import "$WORK/users.csv" --data "$WORK/sqlite" --domain 127.0.0.1 >/dev/null
 	for db in one two; do
-		"$BIN" user import "$WORK/users.csv" --database "$(pg_url "$db")" --domain 127.0.0.1 >/dev/null
+		"$BIN" user import "$WORK/users.csv" --database "$(cluster_pg_url "$db")" --domain 127.0.0.1 >/dev/null
 	done
 }
 
-field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
-
-# measure SETUP SCENARIO PG(0|1) TARGET:PID... -- bench.sh args: runs one
-# bench.sh per target at once (port bases 6100, 6200, ...), each at the
-# given rate and count divided by the number of targets; prints the
-# setup's line.
-measure() {
-	local setup="$1" scenario="$2" with_pg="$3"
-	shift 3
-	local targets=()
-	while [ "$1" != -- ]; do targets+=("$1"); shift; done
-	shift
-	local n=${#targets[@]} rate="" count="" args=() i
-	while [ $# -gt 0 ]; do
-		case "$1" in
-			--rate) rate="$2"; shift 2 ;;
-			--count) count="$2"; shift 2 ;;
-			*) args+=("$1"); shift ;;
-		esac
-	done
-	local pg0=0
-	[ "$with_pg" = 1 ] && pg0="$(tree_ticks "$PG_PID")"
-	local pids=()
-	for ((i = 0; i < n; i++)); do
-		local t="${targets[$i]}"
-		"$BENCH/bench.sh" --target "${t%:*}" --server-pid "${t##*:}" --quiet \
-			--scenario "$scenario" --rate $((rate / n)) --count $((count / n)) \
-			--port-base $((6100 + 100 * i)) "${args[@]}" >"$WORK/run-$setup-$scenario-$i" &
-		pids+=($!)
-	done
-	for p in "${pids[@]}"; do wait "$p" || true; done
-	local pg1=0
-	[ "$with_pg" = 1 ] && pg1="$(tree_ticks "$PG_PID")"
-	local ok=0 failed=0 cpu=0 cps=0 p99=0 line
-	for ((i = 0; i < n; i++)); do
-		line="$(cat "$WORK/run-$setup-$scenario-$i")"
-		ok=$((ok + $(field "$line" ok)))
-		failed=$((failed + $(field "$line" failed)))
-		cpu="$(awk -v a="$cpu" -v b="$(field "$line" server_cpu_s)" 'BEGIN { print a + b }')"
-		cps="$(awk -v a="$cps" -v b="$(field "$line" cps)" 'BEGIN { print a + b }')"
-		p99="$(awk -v a="$p99" -v b="$(field "$line" p99_ms)" 'BEGIN { print (b > a) ? b : a }')"
-	done
-	local pg_s
-	pg_s="$(awk -v a="$pg0" -v b="$pg1" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz }')"
-	awk -v setup="$setup" -v sc="$scenario" -v rate="$rate" -v ok="$ok" -v failed="$failed" \
-		-v cps="$cps" -v p99="$p99" -v cpu="$cpu" -v pg="$pg_s" -v with_pg="$with_pg" 'BEGIN {
-		node = (ok > 0) ? 1000 * cpu / ok : 0
-		pgop = (ok > 0) ? 1000 * pg / ok : 0
-		printf "setup=%s scenario=%s rate=%s ok=%d failed=%d per_s=%.1f p99_ms=%.2f node_cpu_s=%.2f node_ms_per_op=%.3f pg_cpu_s=%s pg_ms_per_op=%s total_ms_per_op=%.3f\n",
-			setup, sc, rate, ok, failed, cps, p99, cpu, node,
-			with_pg ? pg : "na", with_pg ? sprintf("%.3f", pgop) : "na", node + pgop
-	}' | tee -a "$RESULTS"
-}
+# measure SETUP SCENARIO PG(0|1) TARGET:PID... -- bench.sh args: the
+# setup's line (cluster_split), also kept in RESULTS.
+measure() { cluster_split "$@" | tee -a "$RESULTS"; }
 
 # register TARGET PORT_BASE EXPIRES: every user registered through TARGET
 # (not measured) with the contact 127.0.0.1:PORT_BASE+10 (EXPIRES 0: that
@@ -245,24 +121,23 @@ run() {
 	sleep 2
 }
 
-pg_start
+cluster_pg_start one two
 users_csv
 KPID=$("$(kamailio_run)" --port 5060 --children 2 --users "$USERS" | tail -1)
-SQLITE_PID="$(node sqlite 5062)"
-PG1_PID="$(node pg1 5064 "[store]
-url = \"$(pg_url one)\"")"
-PG2A_PID="$(node pg2a 5066 "[store]
-url = \"$(pg_url two)\"
+SQLITE_PID="$(cluster_node sqlite 5062)"
+PG1_PID="$(cluster_node pg1 5064 "[store]
+url = \"$(cluster_pg_url one)\"")"
+PG2A_PID="$(cluster_node pg2a 5066 "[store]
+url = \"$(cluster_pg_url two)\"
 [cluster]
 node = \"bench-a\"")"
-PG2B_PID="$(node pg2b 5068 "[store]
-url = \"$(pg_url two)\"
+PG2B_PID="$(cluster_node pg2b 5068 "[store]
+url = \"$(cluster_pg_url two)\"
 [cluster]
 node = \"bench-b\"")"
 EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
 uas_start
-echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT (pid $PG_PID);" \
-	"nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
+echo "nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
 
 run kamailio 0 127.0.0.1:5060:"$KPID"
 run sqlite 0 127.0.0.1:5062:"$SQLITE_PID"

@@ -50,11 +50,13 @@ bench_stop() {
 }
 
 # bench_config PORT DATA [EXTRA_TOML]: a Switchboard configuration on
-# 127.0.0.1:PORT for the harness's load.
+# 127.0.0.1:PORT for the harness's load (domain 127.0.0.1, or the TOML
+# strings of BENCH_DOMAINS).
 bench_config() {
+	local domains="${BENCH_DOMAINS:-\"127.0.0.1\"}"
 	cat <<TOML
 listen = ["udp:127.0.0.1:$1"]
-domains = ["127.0.0.1"]
+domains = [$domains]
 data = "$2"
 ${3:-}
 [protection]
@@ -87,12 +89,18 @@ bench_wait_alone() {
 	done
 }
 
-# bench_users N: user0000.. (password pw-<user>) imported into $WORK/data.
-bench_users() {
+# bench_users_csv N: user0000.. (password pw-<user>) in $WORK/users.csv, the
+# file `user import` reads.
+bench_users_csv() {
 	for ((i = 0; i < $1; i++)); do
 		u=$(printf "user%04d" "$i")
 		echo "$u,pw-$u"
 	done > "$WORK/users.csv"
+}
+
+# bench_users N: user0000.. (password pw-<user>) imported into $WORK/data.
+bench_users() {
+	bench_users_csv "$1"
 	"$BIN" user import "$WORK/users.csv" --data "$WORK/data" --domain 127.0.0.1 >/dev/null
 }
 
@@ -106,6 +114,210 @@ bench_start() {
 	OPID="$(bench_serve "$WORK/switchboard")"
 	[ -n "$OPID" ] || exit 1
 	KPID=$("$(kamailio_run)" --port 5060 --children 2 --users "$users" | tail -1)
+}
+
+# ---- The cluster benchmarks' PostgreSQL, nodes and split runs
+# (cluster-vs-kamailio.sh, cluster-max.sh). Set WORK first.
+#
+#   cluster_pg_start DB...           -> PG_PID, PG_PORT: a PostgreSQL of this run's own with DBs
+#   cluster_pg_stop                  stops it (put it in the EXIT trap)
+#   cluster_pg_url DB                -> its postgres:// URL
+#   cluster_node NAME PORT [TOML]    -> starts a node on $WORK/NAME.toml, prints its PID
+#   cluster_split SETUP SCENARIO PG TARGET... -- bench.sh-args
+#                                    -> one line: the targets' bench.sh runs at once, summed
+
+PG_PID=""
+PG_PORT=""
+CLK_TCK=$(getconf CLK_TCK)
+
+# The processes of a tree (as bench.sh counts them).
+tree_pids() {
+	ps -e -o pid=,ppid= | awk -v r="$1" '
+		{ par[$1] = $2 }
+		END {
+			keep[r] = 1; changed = 1
+			while (changed) {
+				changed = 0
+				for (p in par) if (!(p in keep) && (par[p] in keep)) { keep[p] = 1; changed = 1 }
+			}
+			for (p in keep) print p
+		}'
+}
+
+# "ID TICKS NAME" (user + system CPU ticks) of every process of the tree of
+# $1, or with THREADS=1 of every thread of process $1.
+cpu_ticks_list() {
+	local f
+	if [ "${THREADS:-0}" = 1 ]; then
+		set -- /proc/"$1"/task/*/stat
+	else
+		set -- $(tree_pids "$1" | sed 's|.*|/proc/&/stat|')
+	fi
+	for f in "$@"; do
+		# "pid (comm) ...": comm may hold spaces.
+		sed -E 's/^([0-9]+) \((.*)\) (.*)$/\1\t\3\t\2/' "$f" 2>/dev/null |
+			awk -F'\t' '{ split($2, r, " "); name = $3; gsub(/[ \t]/, "_", name); print $1, r[12] + r[13], name }'
+	done
+}
+
+# The CPU ticks of the tree of $1.
+tree_ticks() { cpu_ticks_list "$1" | awk '{ s += $2 } END { print s + 0 }'; }
+
+# cpu_busiest BEFORE AFTER: "TICKS NAME" of the entry of two cpu_ticks_list
+# snapshots that used the most CPU in between.
+cpu_busiest() {
+	awk 'NR == FNR { t0[$1] = $2; next }
+	     { d = $2 - t0[$1]; if (d > best) { best = d; name = $3 } }
+	     END { print best + 0, (name == "") ? "none" : name }' "$1" "$2"
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# cluster_pg_start DB...: initdb in $WORK/pg, a postmaster on a free
+# loopback port (fsync and synchronous_commit on, as SQLite's
+# synchronous=FULL), the databases created.
+cluster_pg_start() {
+	PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+	[ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL not installed (apt-get install postgresql)" >&2; exit 2; }
+	# As the postgres user when root (initdb refuses root); setpriv execs,
+	# so the postmaster keeps its PID.
+	local as_owner=() db
+	[ "$(id -u)" = 0 ] && as_owner=(setpriv --reuid=postgres --regid=postgres --init-groups)
+	chmod 755 "$WORK"
+	mkdir "$WORK/pg"
+	[ "$(id -u)" = 0 ] && chown postgres: "$WORK/pg"
+	"${as_owner[@]}" "$PG_BIN/initdb" -U switchboard -A trust -E UTF8 -D "$WORK/pg/data" >/dev/null
+	PG_PORT="$(free_port)"
+	# A simple command in the background (no function, no subshell): $! is
+	# the postmaster itself, which cluster_pg_stop signals.
+	"${as_owner[@]}" "$PG_BIN/postgres" -D "$WORK/pg/data" -p "$PG_PORT" -k "$WORK/pg" \
+		-c listen_addresses=127.0.0.1 -c max_connections=50 >"$WORK/pg/log" 2>&1 &
+	PG_PID=$!
+	for _ in $(seq 100); do
+		"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break
+		sleep 0.1
+	done
+	"$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" || { cat "$WORK/pg/log" >&2; exit 1; }
+	for db in "$@"; do
+		"$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U switchboard "$db"
+	done
+	echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{ print $3 }') on 127.0.0.1:$PG_PORT (pid $PG_PID)" >&2
+}
+
+cluster_pg_stop() {
+	[ -n "$PG_PID" ] || return 0
+	kill -INT "$PG_PID" 2>/dev/null || true
+	for _ in $(seq 100); do kill -0 "$PG_PID" 2>/dev/null || break; sleep 0.1; done
+	PG_PID=""
+}
+
+cluster_pg_url() { echo "postgres://switchboard@127.0.0.1:$PG_PORT/$1"; }
+
+# cluster_node NAME PORT [EXTRA_TOML]: starts a node on 127.0.0.1:PORT
+# (data $WORK/NAME, admin API off: several nodes run at once), prints its
+# PID.
+cluster_node() {
+	bench_config "$2" "$WORK/$1" "admin = \"off\"
+${3:-}" >"$WORK/$1.toml"
+	bench_serve "$WORK/$1"
+}
+
+# cluster_split SETUP SCENARIO PG(0|1) TARGET... -- bench.sh args: one
+# bench.sh per target at once (port bases 6100, 6200, ...), each at the
+# given --rate and --count divided by the number of targets. A TARGET is
+# HOST:PORT:PID, HOST:PORT:PID/DOMAIN (that run's users in DOMAIN), or
+# "direct" (SIPp against its mock: SIPp's own ceiling). Prints one line:
+# the runs summed (ok, failed, per_s), the worst p99, CPU per op of the
+# nodes (node_ms_per_op) and of PostgreSQL (pg_ms_per_op; PG=1), and at
+# the load: the busiest node's CPU and its busiest thread (% of one core),
+# PostgreSQL's whole CPU and its busiest process, SIPp's busiest UAC, the
+# host's busy % (all cores, everyone's) and the share of all cores this
+# run's processes took (nodes, PostgreSQL, SIPp; bench_pct). Each run's
+# bench.sh line stays in $WORK/run-SETUP-SCENARIO-I.
+cluster_split() {
+	local setup="$1" scenario="$2" with_pg="$3"
+	shift 3
+	local targets=()
+	while [ "$1" != -- ]; do targets+=("$1"); shift; done
+	shift
+	local n=${#targets[@]} rate="" count="" args=() i t where
+	while [ $# -gt 0 ]; do
+		case "$1" in
+			--rate) rate="$2"; shift 2 ;;
+			--count) count="$2"; shift 2 ;;
+			*) args+=("$1"); shift ;;
+		esac
+	done
+	local snap="$WORK/snap-$setup-$scenario"
+	[ "$with_pg" = 1 ] && cpu_ticks_list "$PG_PID" >"$snap-pg0"
+	for ((i = 0; i < n; i++)); do
+		t="${targets[$i]%/*}"
+		[ "$t" = direct ] || THREADS=1 cpu_ticks_list "${t##*:}" >"$snap-node$i-0"
+	done
+	local pids=()
+	for ((i = 0; i < n; i++)); do
+		t="${targets[$i]}"
+		where=(--direct)
+		if [ "$t" != direct ]; then
+			where=(--target "$(cut -d: -f1,2 <<<"${t%/*}")" --server-pid "$(cut -d: -f3 <<<"${t%/*}")")
+			[ "${t#*/}" != "$t" ] && where+=(--domain "${t#*/}")
+		fi
+		"$BENCH/bench.sh" "${where[@]}" --quiet \
+			--scenario "$scenario" --rate $((rate / n)) --count $((count / n)) \
+			--port-base $((6100 + 100 * i)) ${args[@]+"${args[@]}"} >"$WORK/run-$setup-$scenario-$i" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	local pg="0 none" thread="0 none" node_ticks=0 node_top=0 x
+	if [ "$with_pg" = 1 ]; then
+		cpu_ticks_list "$PG_PID" >"$snap-pg1"
+		pg="$(awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - t0[$1] } END { print s + 0 }' "$snap-pg0" "$snap-pg1") $(cpu_busiest "$snap-pg0" "$snap-pg1")"
+	fi
+	for ((i = 0; i < n; i++)); do
+		t="${targets[$i]%/*}"
+		[ "$t" = direct ] && continue
+		THREADS=1 cpu_ticks_list "${t##*:}" >"$snap-node$i-1"
+		x="$(cpu_busiest "$snap-node$i-0" "$snap-node$i-1")"
+		[ "${x%% *}" -gt "${thread%% *}" ] && thread="$x"
+		x="$(awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - t0[$1] } END { print s + 0 }' "$snap-node$i-0" "$snap-node$i-1")"
+		node_ticks=$((node_ticks + x))
+		[ "$x" -gt "$node_top" ] && node_top="$x"
+	done
+	for ((i = 0; i < n; i++)); do cat "$WORK/run-$setup-$scenario-$i"; echo; done | awk \
+		-v setup="$setup" -v sc="$scenario" -v rate="$rate" -v with_pg="$with_pg" -v hz="$CLK_TCK" \
+		-v pg="$pg" -v thread="$thread" -v node_ticks="$node_ticks" -v node_top="$node_top" \
+		-v ncpu="$(nproc)" '
+		NF == 0 { next }
+		{
+			delete f
+			for (k = 1; k <= NF; k++) { split($k, kv, "="); f[kv[1]] = kv[2] }
+			ok += f["ok"]; failed += f["failed"]; attempted += f["attempted"]; cps += f["cps"]
+			if (f["p99_ms"] + 0 > p99) p99 = f["p99_ms"] + 0
+			if (f["wall_s"] + 0 > wall) wall = f["wall_s"] + 0
+			if (f["uac_cpu_pct"] + 0 > uac) uac = f["uac_cpu_pct"] + 0
+			if (f["host_busy_pct"] + 0 > host) host = f["host_busy_pct"] + 0
+			sipp_s += f["uac_cpu_s"] + f["uas_cpu_s"]
+			if (f["target"] == "direct-sipp-mock") sipp_s += f["server_cpu_s"]
+			runs++
+		}
+		END {
+			split(pg, p, " "); split(thread, th, " ")
+			node_s = node_ticks / hz; pg_s = p[1] / hz
+			node = (ok > 0) ? 1000 * node_s / ok : 0
+			pgop = (ok > 0) ? 1000 * pg_s / ok : 0
+			# Percentages of one core over the longest run (the CPU is
+			# spent while SIPp sends).
+			pct = (wall > 0) ? 100 / wall / hz : 0
+			printf "setup=%s scenario=%s rate=%s runs=%d attempted=%d ok=%d failed=%d fail_pct=%.2f per_s=%.1f p99_ms=%.2f node_cpu_s=%.2f node_ms_per_op=%.3f pg_cpu_s=%s pg_ms_per_op=%s total_ms_per_op=%.3f wall_s=%.1f node_cpu_pct=%.0f node_thread_pct=%.0f node_thread=%s pg_cpu_pct=%s pg_top_pct=%s uac_cpu_pct=%.0f host_busy_pct=%.0f bench_pct=%.0f\n",
+				setup, sc, rate, runs, attempted, ok, failed, (attempted > 0) ? 100 * failed / attempted : 100,
+				cps, p99, node_s, node, with_pg ? sprintf("%.2f", pg_s) : "na",
+				with_pg ? sprintf("%.3f", pgop) : "na", node + pgop, wall,
+				node_top * pct, th[1] * pct, th[2],
+				with_pg ? sprintf("%.0f", p[1] * pct) : "na", with_pg ? sprintf("%.0f", p[2] * pct) : "na",
+				uac, host, (wall > 0) ? 100 * (node_s + pg_s + sipp_s) / wall / ncpu : 0
+		}'
 }
 
 # The host's UDP error counters from /proc/net/snmp: "InErrors RcvbufErrors".
