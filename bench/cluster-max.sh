@@ -82,35 +82,8 @@ done
 
 . "$HERE/lib.sh"
 bench_require
-bench_wait_alone
-
-WORK="$(mktemp -d /tmp/sb-cluster-max.XXXXXX)"
-EXTRA_PIDS=""
-cleanup() { cluster_pg_stop; bench_stop; }
-trap cleanup EXIT
-
 export BENCH_DOMAINS="\"127.0.0.1\", \"$DOMAIN_B\""
-cluster_pg_start one two
-bench_users_csv "$USERS"
-for domain in 127.0.0.1 "$DOMAIN_B"; do
-	"$BIN" user import "$WORK/users.csv" --data "$WORK/sqlite" --domain "$domain" >/dev/null
-	for db in one two; do
-		"$BIN" user import "$WORK/users.csv" --database "$(cluster_pg_url "$db")" --domain "$domain" >/dev/null
-	done
-done
-SQLITE_PID="$(cluster_node sqlite 5062)"
-PG1_PID="$(cluster_node pg1 5064 "[store]
-url = \"$(cluster_pg_url one)\"")"
-PG2A_PID="$(cluster_node pg2a 5066 "[store]
-url = \"$(cluster_pg_url two)\"
-[cluster]
-node = \"bench-a\"")"
-PG2B_PID="$(cluster_node pg2b 5068 "[store]
-url = \"$(cluster_pg_url two)\"
-[cluster]
-node = \"bench-b\"")"
-EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
-echo "nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID" >&2
+cluster_start 127.0.0.1 "$DOMAIN_B"
 
 # What cluster_split gets for a setup: PG(0|1) and its targets.
 setup_args() {
@@ -186,27 +159,12 @@ search() {
 # callee registered to the UAS on 6510 (port base 6500) through the first
 # node of each setup (not measured).
 callees() {
-	local run port domain base expires
-	for run in 5062:127.0.0.1:6100:0 5064:127.0.0.1:6100:0 5066:127.0.0.1:6100:0 \
-		5068:"$DOMAIN_B":6200:0 5062:127.0.0.1:6500:3600 5064:127.0.0.1:6500:3600 \
-		5066:127.0.0.1:6500:3600 5066:"$DOMAIN_B":6500:3600; do
-		IFS=: read -r port domain base expires <<<"$run"
-		"$BENCH/bench.sh" --target "127.0.0.1:$port" --domain "$domain" --quiet --scenario register \
-			--rate 1000 --count "$USERS" --users "$USERS" --port-base "$base" \
-			--expires "$expires" >/dev/null
-	done
+	local port
+	for port in 5062 5064 5066; do cluster_register "127.0.0.1:$port" 6100 0; done
+	cluster_register 127.0.0.1:5068 6200 0 "$DOMAIN_B"
+	for port in 5062 5064 5066; do cluster_register "127.0.0.1:$port" 6500 3600; done
+	cluster_register 127.0.0.1:5066 6500 3600 "$DOMAIN_B"
 	sleep 1
-}
-
-# The callees' phone: one SIPp UAS on 127.0.0.1:6510 for every call run.
-uas_start() {
-	mkdir -p "$WORK/uas"
-	(cd "$WORK/uas" && exec sipp -sf "$BENCH/uas_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
-		-p 6510 -cp 6511 -mp 6514 -t u1 -nostdin -bind_local -buff_size 4194304 \
-		-key domain 127.0.0.1 -watchdog_minor_threshold 2000 -watchdog_major_threshold 10000 \
-		-watchdog_major_maxtriggers 1000 -watchdog_minor_maxtriggers 100000 \
-		-timeout 3600s >"$WORK/uas/screen" 2>&1 </dev/null) &
-	EXTRA_PIDS="$EXTRA_PIDS $!"
 }
 
 # limit SETUP CEILING_SETUP: what held at SETUP's maximum.
@@ -228,7 +186,7 @@ for scenario in $SCENARIOS; do
 	start="$REG_START"
 	if [ "$scenario" = call ]; then
 		start="$CALL_START"
-		uas_start
+		cluster_uas_start
 		callees
 	fi
 	echo "# $scenario: setups $SETUPS; $USERS users a domain, $DURATION s a step" >&2

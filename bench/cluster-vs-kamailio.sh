@@ -58,47 +58,12 @@ done
 
 . "$HERE/lib.sh"
 bench_require
-bench_wait_alone
-
-WORK="$(mktemp -d /tmp/sb-cluster-bench.XXXXXX)"
-EXTRA_PIDS=""
+cluster_start 127.0.0.1
 RESULTS="$WORK/results"
-cleanup() { cluster_pg_stop; bench_stop; }
-trap cleanup EXIT
-
-# The users, in the SQLite store and in both databases.
-users_csv() {
-	bench_users_csv "$USERS"
-	"$BIN" user import "$WORK/users.csv" --data "$WORK/sqlite" --domain 127.0.0.1 >/dev/null
-	for db in one two; do
-		"$BIN" user import "$WORK/users.csv" --database "$(cluster_pg_url "$db")" --domain 127.0.0.1 >/dev/null
-	done
-}
 
 # measure SETUP SCENARIO PG(0|1) TARGET:PID... -- bench.sh args: the
 # setup's line (cluster_split), also kept in RESULTS.
 measure() { cluster_split "$@" | tee -a "$RESULTS"; }
-
-# register TARGET PORT_BASE EXPIRES: every user registered through TARGET
-# (not measured) with the contact 127.0.0.1:PORT_BASE+10 (EXPIRES 0: that
-# contact removed).
-register() {
-	"$BENCH/bench.sh" --target "$1" --quiet --scenario register --rate 500 \
-		--count "$USERS" --users "$USERS" --port-base "$2" --expires "$3" >/dev/null
-}
-
-# The callees' phone: one SIPp UAS on 127.0.0.1:6510 for every call run,
-# whichever node or bench.sh the call comes through.
-uas_start() {
-	mkdir -p "$WORK/uas"
-	(cd "$WORK/uas" && exec sipp -sf "$BENCH/uas_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
-		-p 6510 -cp 6511 -mp 6514 -t u1 -nostdin -bind_local -buff_size 4194304 \
-		-key domain 127.0.0.1 -watchdog_minor_threshold 2000 -watchdog_major_threshold 10000 \
-		-watchdog_major_maxtriggers 1000 -watchdog_minor_maxtriggers 100000 \
-		-timeout 3600s >"$WORK/uas/screen" 2>&1 </dev/null) &
-	UAS_PID=$!
-	EXTRA_PIDS="$EXTRA_PIDS $UAS_PID"
-}
 
 # run SETUP PG TARGET:PID...: the register run; then the callees'
 # contacts moved to the one UAS (the register run's contacts removed
@@ -110,34 +75,20 @@ run() {
 	measure "$setup" register "$with_pg" "$@" -- --rate "$REG_RATE" --count "$REG_COUNT" --users "$USERS"
 	local i=0 t
 	for t in "$@"; do
-		register "${t%:*}" $((6100 + 100 * i)) 0
+		cluster_register "${t%:*}" $((6100 + 100 * i)) 0
 		i=$((i + 1))
 	done
 	t="$1"
-	register "${t%:*}" 6500 3600
+	cluster_register "${t%:*}" 6500 3600
 	sleep 1
 	measure "$setup" call "$with_pg" "$@" -- --rate "$CALL_RATE" --count "$CALL_COUNT" \
 		--users "$USERS" --hold-ms "$HOLD_MS" --no-prereg
 	sleep 2
 }
 
-cluster_pg_start one two
-users_csv
 KPID=$("$(kamailio_run)" --port 5060 --children 2 --users "$USERS" | tail -1)
-SQLITE_PID="$(cluster_node sqlite 5062)"
-PG1_PID="$(cluster_node pg1 5064 "[store]
-url = \"$(cluster_pg_url one)\"")"
-PG2A_PID="$(cluster_node pg2a 5066 "[store]
-url = \"$(cluster_pg_url two)\"
-[cluster]
-node = \"bench-a\"")"
-PG2B_PID="$(cluster_node pg2b 5068 "[store]
-url = \"$(cluster_pg_url two)\"
-[cluster]
-node = \"bench-b\"")"
-EXTRA_PIDS="$SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
-uas_start
-echo "nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID; kamailio $KPID" >&2
+echo "kamailio $KPID" >&2
+cluster_uas_start
 
 run kamailio 0 127.0.0.1:5060:"$KPID"
 run sqlite 0 127.0.0.1:5062:"$SQLITE_PID"

@@ -119,10 +119,15 @@ bench_start() {
 # ---- The cluster benchmarks' PostgreSQL, nodes and split runs
 # (cluster-vs-kamailio.sh, cluster-max.sh). Set WORK first.
 #
+#   cluster_start DOMAIN...          all of the below: WORK, PostgreSQL, users, nodes
 #   cluster_pg_start DB...           -> PG_PID, PG_PORT: a PostgreSQL of this run's own with DBs
-#   cluster_pg_stop                  stops it (put it in the EXIT trap)
+#   cluster_pg_stop                  stops it (cluster_start traps EXIT with it)
 #   cluster_pg_url DB                -> its postgres:// URL
 #   cluster_node NAME PORT [TOML]    -> starts a node on $WORK/NAME.toml, prints its PID
+#   cluster_users DOMAIN...          users in $WORK/sqlite and databases one and two
+#   cluster_nodes                    -> SQLITE_PID, PG1_PID, PG2A_PID, PG2B_PID: the setups' nodes
+#   cluster_register HOST:PORT BASE EXPIRES [DOMAIN]   every user registered (not measured)
+#   cluster_uas_start                the callees' SIPp UAS on 6510
 #   cluster_split SETUP SCENARIO PG TARGET... -- bench.sh-args
 #                                    -> one line: the targets' bench.sh runs at once, summed
 
@@ -145,15 +150,13 @@ tree_pids() {
 }
 
 # "ID TICKS NAME" (user + system CPU ticks) of every process of the tree of
-# $1, or with THREADS=1 of every thread of process $1.
+# $1, or with THREADS=1 of every thread of those processes.
 cpu_ticks_list() {
-	local f
-	if [ "${THREADS:-0}" = 1 ]; then
-		set -- /proc/"$1"/task/*/stat
-	else
-		set -- $(tree_pids "$1" | sed 's|.*|/proc/&/stat|')
-	fi
-	for f in "$@"; do
+	local f p files=()
+	for p in $(tree_pids "$1"); do
+		if [ "${THREADS:-0}" = 1 ]; then files+=(/proc/"$p"/task/*/stat); else files+=("/proc/$p/stat"); fi
+	done
+	for f in "${files[@]}"; do
 		# "pid (comm) ...": comm may hold spaces.
 		sed -E 's/^([0-9]+) \((.*)\) (.*)$/\1\t\3\t\2/' "$f" 2>/dev/null |
 			awk -F'\t' '{ split($2, r, " "); name = $3; gsub(/[ \t]/, "_", name); print $1, r[12] + r[13], name }'
@@ -224,6 +227,75 @@ ${3:-}" >"$WORK/$1.toml"
 	bench_serve "$WORK/$1"
 }
 
+# cluster_users DOMAIN...: user0000.. (USERS of them) in each DOMAIN,
+# imported into the SQLite store $WORK/sqlite and the databases one and two.
+cluster_users() {
+	local domain db
+	bench_users_csv "$USERS"
+	for domain in "$@"; do
+		"$BIN" user import "$WORK/users.csv" --data "$WORK/sqlite" --domain "$domain" >/dev/null
+		for db in one two; do
+			"$BIN" user import "$WORK/users.csv" --database "$(cluster_pg_url "$db")" \
+				--domain "$domain" >/dev/null
+		done
+	done
+}
+
+# cluster_nodes: the nodes of the setups, their PIDs in SQLITE_PID (5062,
+# $WORK/sqlite), PG1_PID (5064, database one), PG2A_PID and PG2B_PID (5066
+# and 5068, database two, cluster nodes bench-a and bench-b), all in
+# EXTRA_PIDS (bench_stop stops them).
+cluster_nodes() {
+	SQLITE_PID="$(cluster_node sqlite 5062)"
+	PG1_PID="$(cluster_node pg1 5064 "[store]
+url = \"$(cluster_pg_url one)\"")"
+	PG2A_PID="$(cluster_node pg2a 5066 "[store]
+url = \"$(cluster_pg_url two)\"
+[cluster]
+node = \"bench-a\"")"
+	PG2B_PID="$(cluster_node pg2b 5068 "[store]
+url = \"$(cluster_pg_url two)\"
+[cluster]
+node = \"bench-b\"")"
+	EXTRA_PIDS="${EXTRA_PIDS:-} $SQLITE_PID $PG1_PID $PG2A_PID $PG2B_PID"
+	echo "nodes: sqlite $SQLITE_PID, pg1 $PG1_PID, pg2 $PG2A_PID + $PG2B_PID" >&2
+}
+
+# cluster_register HOST:PORT PORT_BASE EXPIRES [DOMAIN]: every user (of
+# DOMAIN, default 127.0.0.1) registered through HOST:PORT (not measured)
+# with the contact 127.0.0.1:PORT_BASE+10 (EXPIRES 0: that contact
+# removed).
+cluster_register() {
+	"$BENCH/bench.sh" --target "$1" --domain "${4:-127.0.0.1}" --quiet --scenario register \
+		--rate 500 --count "$USERS" --users "$USERS" --port-base "$2" --expires "$3" >/dev/null
+}
+
+# cluster_uas_start: the callees' phone, one SIPp UAS on 127.0.0.1:6510 for
+# every call run, whichever node or bench.sh the call comes through (in
+# EXTRA_PIDS).
+cluster_uas_start() {
+	mkdir -p "$WORK/uas"
+	(cd "$WORK/uas" && exec sipp -sf "$BENCH/uas_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
+		-p 6510 -cp 6511 -mp 6514 -t u1 -nostdin -bind_local -buff_size 4194304 \
+		-key domain 127.0.0.1 -watchdog_minor_threshold 2000 -watchdog_major_threshold 10000 \
+		-watchdog_major_maxtriggers 1000 -watchdog_minor_maxtriggers 100000 \
+		-timeout 3600s >"$WORK/uas/screen" 2>&1 </dev/null) &
+	EXTRA_PIDS="${EXTRA_PIDS:-} $!"
+}
+
+# cluster_start DOMAIN...: once no other benchmark runs, a work directory
+# (WORK), PostgreSQL with the databases one and two, the users of each
+# DOMAIN (cluster_users) and the nodes (cluster_nodes), all stopped on exit.
+cluster_start() {
+	bench_wait_alone
+	WORK="$(mktemp -d /tmp/sb-cluster-bench.XXXXXX)"
+	EXTRA_PIDS=""
+	trap 'cluster_pg_stop; bench_stop' EXIT
+	cluster_pg_start one two
+	cluster_users "$@"
+	cluster_nodes
+}
+
 # cluster_split SETUP SCENARIO PG(0|1) TARGET... -- bench.sh args: one
 # bench.sh per target at once (port bases 6100, 6200, ...), each at the
 # given --rate and --count divided by the number of targets. A TARGET is
@@ -270,7 +342,7 @@ cluster_split() {
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || true; done
-	local pg="0 none" thread="0 none" node_ticks=0 node_top=0 x
+	local pg="0 none" thread="0 none" x
 	if [ "$with_pg" = 1 ]; then
 		cpu_ticks_list "$PG_PID" >"$snap-pg1"
 		pg="$(awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - t0[$1] } END { print s + 0 }' "$snap-pg0" "$snap-pg1") $(cpu_busiest "$snap-pg0" "$snap-pg1")"
@@ -281,13 +353,10 @@ cluster_split() {
 		THREADS=1 cpu_ticks_list "${t##*:}" >"$snap-node$i-1"
 		x="$(cpu_busiest "$snap-node$i-0" "$snap-node$i-1")"
 		[ "${x%% *}" -gt "${thread%% *}" ] && thread="$x"
-		x="$(awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - t0[$1] } END { print s + 0 }' "$snap-node$i-0" "$snap-node$i-1")"
-		node_ticks=$((node_ticks + x))
-		[ "$x" -gt "$node_top" ] && node_top="$x"
 	done
 	for ((i = 0; i < n; i++)); do cat "$WORK/run-$setup-$scenario-$i"; echo; done | awk \
 		-v setup="$setup" -v sc="$scenario" -v rate="$rate" -v with_pg="$with_pg" -v hz="$CLK_TCK" \
-		-v pg="$pg" -v thread="$thread" -v node_ticks="$node_ticks" -v node_top="$node_top" \
+		-v pg="$pg" -v thread="$thread" \
 		-v ncpu="$(nproc)" '
 		NF == 0 { next }
 		{
@@ -300,11 +369,15 @@ cluster_split() {
 			if (f["host_busy_pct"] + 0 > host) host = f["host_busy_pct"] + 0
 			sipp_s += f["uac_cpu_s"] + f["uas_cpu_s"]
 			if (f["target"] == "direct-sipp-mock") sipp_s += f["server_cpu_s"]
+			else {
+				node_s += f["server_cpu_s"]
+				if (f["server_cpu_s"] + 0 > node_top) node_top = f["server_cpu_s"] + 0
+			}
 			runs++
 		}
 		END {
 			split(pg, p, " "); split(thread, th, " ")
-			node_s = node_ticks / hz; pg_s = p[1] / hz
+			pg_s = p[1] / hz
 			node = (ok > 0) ? 1000 * node_s / ok : 0
 			pgop = (ok > 0) ? 1000 * pg_s / ok : 0
 			# Percentages of one core over the longest run (the CPU is
@@ -314,7 +387,7 @@ cluster_split() {
 				setup, sc, rate, runs, attempted, ok, failed, (attempted > 0) ? 100 * failed / attempted : 100,
 				cps, p99, node_s, node, with_pg ? sprintf("%.2f", pg_s) : "na",
 				with_pg ? sprintf("%.3f", pgop) : "na", node + pgop, wall,
-				node_top * pct, th[1] * pct, th[2],
+				node_top * pct * hz, th[1] * pct, th[2],
 				with_pg ? sprintf("%.0f", p[1] * pct) : "na", with_pg ? sprintf("%.0f", p[2] * pct) : "na",
 				uac, host, (wall > 0) ? 100 * (node_s + pg_s + sipp_s) / wall / ncpu : 0
 		}'
