@@ -39,7 +39,8 @@
 # sipp (>= 90 % of SIPp's ceiling with the same split, or its UAC >= 90 %
 # of a core), node-thread (>= 85 %), postgresql (a process >= 85 %, or all
 # of them >= 170 %: both cores), host (>= 90 % busy), or "unclear" (none:
-# queueing or latency; see the first failing step); then pg2/pg1.
+# queueing or latency; see the first failing step, whose "why" counts the
+# calls refused with 503 by the overload gate); then pg2/pg1.
 #
 # The call scenario (--scenarios "register call"): the register runs'
 # contacts removed first, every callee (both domains) registered through
@@ -111,6 +112,7 @@ step() {
 		why = ""
 		if (f["attempted"] + 0 <= 0 || f["fail_pct"] + 0 > 1) why = "fail_pct=" f["fail_pct"]
 		if (f["per_s"] + 0 < 0.9 * r) why = why (why ? "," : "") sprintf("per_s=%s<%.0f", f["per_s"], 0.9 * r)
+		if (why != "" && f["refused_503"] + 0 > 0) why = why ",503s=" f["refused_503"]
 		print why
 	}')"
 	echo "step $STEP_LINE pass=$([ -z "$STEP_WHY" ] && echo 1 || echo 0)${STEP_WHY:+ why=$STEP_WHY}" >&2

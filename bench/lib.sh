@@ -303,7 +303,8 @@ cluster_start() {
 # "direct" (SIPp against its mock: SIPp's own ceiling). Prints one line:
 # the runs summed (ok, failed, per_s), the worst p99, CPU per op of the
 # nodes (node_ms_per_op) and of PostgreSQL (pg_ms_per_op; PG=1), and at
-# the load: the busiest node's CPU and its busiest thread (% of one core),
+# the load: the calls that failed on a 503 (refused_503: the overload
+# gate's refusals), the busiest node's CPU and its busiest thread (% of one core),
 # PostgreSQL's whole CPU and its busiest process, SIPp's busiest UAC, the
 # host's busy % (all cores, everyone's) and the share of all cores this
 # run's processes took (nodes, PostgreSQL, SIPp; bench_pct). Each run's
@@ -336,13 +337,17 @@ cluster_split() {
 			where=(--target "$(cut -d: -f1,2 <<<"${t%/*}")" --server-pid "$(cut -d: -f3 <<<"${t%/*}")")
 			[ "${t#*/}" != "$t" ] && where+=(--domain "${t#*/}")
 		fi
-		"$BENCH/bench.sh" "${where[@]}" --quiet \
+		"$BENCH/bench.sh" "${where[@]}" --quiet --outdir "$WORK/out-$i" \
 			--scenario "$scenario" --rate $((rate / n)) --count $((count / n)) \
 			--port-base $((6100 + 100 * i)) ${args[@]+"${args[@]}"} >"$WORK/run-$setup-$scenario-$i" &
 		pids+=($!)
 	done
 	for p in "${pids[@]}"; do wait "$p" || true; done
-	local pg="0 none" thread="0 none" x
+	local pg="0 none" thread="0 none" x refused=0
+	for ((i = 0; i < n; i++)); do
+		refused=$((refused + $(sipp_503s "$WORK/out-$i" "$scenario")))
+		rm -rf "$WORK/out-$i"
+	done
 	if [ "$with_pg" = 1 ]; then
 		cpu_ticks_list "$PG_PID" >"$snap-pg1"
 		pg="$(awk 'NR == FNR { t0[$1] = $2; next } { s += $2 - t0[$1] } END { print s + 0 }' "$snap-pg0" "$snap-pg1") $(cpu_busiest "$snap-pg0" "$snap-pg1")"
@@ -356,7 +361,7 @@ cluster_split() {
 	done
 	for ((i = 0; i < n; i++)); do cat "$WORK/run-$setup-$scenario-$i"; echo; done | awk \
 		-v setup="$setup" -v sc="$scenario" -v rate="$rate" -v with_pg="$with_pg" -v hz="$CLK_TCK" \
-		-v pg="$pg" -v thread="$thread" \
+		-v pg="$pg" -v thread="$thread" -v refused="$refused" \
 		-v ncpu="$(nproc)" '
 		NF == 0 { next }
 		{
@@ -383,8 +388,8 @@ cluster_split() {
 			# Percentages of one core over the longest run (the CPU is
 			# spent while SIPp sends).
 			pct = (wall > 0) ? 100 / wall / hz : 0
-			printf "setup=%s scenario=%s rate=%s runs=%d attempted=%d ok=%d failed=%d fail_pct=%.2f per_s=%.1f p99_ms=%.2f node_cpu_s=%.2f node_ms_per_op=%.3f pg_cpu_s=%s pg_ms_per_op=%s total_ms_per_op=%.3f wall_s=%.1f node_cpu_pct=%.0f node_thread_pct=%.0f node_thread=%s pg_cpu_pct=%s pg_top_pct=%s uac_cpu_pct=%.0f host_busy_pct=%.0f bench_pct=%.0f\n",
-				setup, sc, rate, runs, attempted, ok, failed, (attempted > 0) ? 100 * failed / attempted : 100,
+			printf "setup=%s scenario=%s rate=%s runs=%d attempted=%d ok=%d failed=%d fail_pct=%.2f refused_503=%d per_s=%.1f p99_ms=%.2f node_cpu_s=%.2f node_ms_per_op=%.3f pg_cpu_s=%s pg_ms_per_op=%s total_ms_per_op=%.3f wall_s=%.1f node_cpu_pct=%.0f node_thread_pct=%.0f node_thread=%s pg_cpu_pct=%s pg_top_pct=%s uac_cpu_pct=%.0f host_busy_pct=%.0f bench_pct=%.0f\n",
+				setup, sc, rate, runs, attempted, ok, failed, (attempted > 0) ? 100 * failed / attempted : 100, refused,
 				cps, p99, node_s, node, with_pg ? sprintf("%.2f", pg_s) : "na",
 				with_pg ? sprintf("%.3f", pgop) : "na", node + pgop, wall,
 				node_top * pct * hz, th[1] * pct, th[2],
