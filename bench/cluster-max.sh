@@ -38,9 +38,11 @@
 # % of one core except the last two; the limit, every one that held at the maximum:
 # sipp (>= 90 % of SIPp's ceiling with the same split, or its UAC >= 90 %
 # of a core), node-thread (>= 85 %), postgresql (a process >= 85 %, or all
-# of them >= 170 %: both cores), host (>= 90 % busy), or "unclear" (none:
-# queueing or latency; see the first failing step, whose "why" counts the
-# calls refused with 503 by the overload gate); then pg2/pg1.
+# of them >= 170 %: both cores), host (>= 90 % busy), overload-gate (the
+# first failing step's calls were refused with 503: its "why" counts them),
+# or "unclear" (none: queueing or latency); then pg2/pg1, and per node the
+# overload gate's closings by signal (from its log: "load" is the
+# transaction watermark).
 #
 # The call scenario (--scenarios "register call"): the register runs'
 # contacts removed first, every callee (both domains) registered through
@@ -171,8 +173,8 @@ callees() {
 
 # limit SETUP CEILING_SETUP: what held at SETUP's maximum.
 limit() {
-	local line="LINE_$1" ceiling="BEST_$2" best="BEST_$1"
-	awk -v line="${!line}" -v c="${!ceiling:-0}" -v m="${!best}" -v setup="$1" 'BEGIN {
+	local line="LINE_$1" ceiling="BEST_$2" best="BEST_$1" why="WHY_$1"
+	awk -v line="${!line}" -v c="${!ceiling:-0}" -v m="${!best}" -v setup="$1" -v why="${!why:-}" 'BEGIN {
 		n = split(line, kv, " "); for (k = 1; k <= n; k++) { split(kv[k], p, "="); f[p[1]] = p[2] }
 		if (setup ~ /^sipp/) { print "sipp"; exit }
 		l = ""
@@ -180,6 +182,7 @@ limit() {
 		if (f["node_thread_pct"] + 0 >= 85) l = l "+node-thread"
 		if (f["pg_top_pct"] + 0 >= 85 || f["pg_cpu_pct"] + 0 >= 170) l = l "+postgresql"
 		if (f["host_busy_pct"] + 0 >= 90) l = l "+host"
+		if (why ~ /503s=/) l = l "+overload-gate"
 		print (l == "") ? "unclear" : substr(l, 2)
 	}'
 }
@@ -215,4 +218,12 @@ for scenario in $SCENARIOS; do
 		awk -v a="$BEST_pg1" -v b="$BEST_pg2" -v sc="$scenario" \
 			'BEGIN { printf "\n%s: pg2/pg1 = %.2f (target for registrations: >= 1.6 when SIPp is not the limit)\n", sc, b / a }'
 	fi
+done
+
+# What closed each node's overload gate, from its log.
+echo
+for name in sqlite pg1 pg2a pg2b; do
+	echo "gate $name: $({ grep -a 'overloaded: refusing' "$WORK/$name.log" || true; } |
+		{ grep -a -o 'signal="[^"]*"\|load=[0-9]*' || true; } | sed 's/=[0-9]*$//' | sort | uniq -c |
+		awk '{ n = $1; $1 = ""; printf "%s%s x%d", (NR > 1) ? "," : "", $0, n } END { if (NR == 0) printf " never closed" }')"
 done
