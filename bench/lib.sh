@@ -117,7 +117,8 @@ bench_start() {
 }
 
 # ---- The cluster benchmarks' PostgreSQL, nodes and split runs
-# (cluster-vs-kamailio.sh, cluster-max.sh). Set WORK first.
+# (cluster-vs-kamailio.sh, cluster-max.sh). cluster_start sets WORK, which
+# the others use.
 #
 #   cluster_start DOMAIN...          all of the below: WORK, PostgreSQL, users, nodes
 #   cluster_pg_start DB...           -> PG_PID, PG_PORT: a PostgreSQL of this run's own with DBs
@@ -162,9 +163,6 @@ cpu_ticks_list() {
 			awk -F'\t' '{ split($2, r, " "); name = $3; gsub(/[ \t]/, "_", name); print $1, r[12] + r[13], name }'
 	done
 }
-
-# The CPU ticks of the tree of $1.
-tree_ticks() { cpu_ticks_list "$1" | awk '{ s += $2 } END { print s + 0 }'; }
 
 # cpu_busiest BEFORE AFTER: "TICKS NAME" of the entry of two cpu_ticks_list
 # snapshots that used the most CPU in between.
