@@ -216,7 +216,7 @@ for scenario in $SCENARIOS; do
 	done
 	if [ "${BEST_pg1:-0}" -gt 0 ] && [ -n "${BEST_pg2:-}" ]; then
 		awk -v a="$BEST_pg1" -v b="$BEST_pg2" -v sc="$scenario" \
-			'BEGIN { printf "\n%s: pg2/pg1 = %.2f (target for registrations: >= 1.6 when SIPp is not the limit)\n", sc, b / a }'
+			'BEGIN { printf "\n%s: pg2/pg1 = %.2f%s\n", sc, b / a, (sc == "register") ? " (target: >= 1.6 when SIPp is not the limit)" : "" }'
 	fi
 done
 
@@ -225,5 +225,5 @@ echo
 for name in sqlite pg1 pg2a pg2b; do
 	echo "gate $name: $({ grep -a 'overloaded: refusing' "$WORK/$name.log" || true; } |
 		{ grep -a -o 'signal="[^"]*"\|load=[0-9]*' || true; } | sed 's/=[0-9]*$//' | sort | uniq -c |
-		awk '{ n = $1; $1 = ""; printf "%s%s x%d", (NR > 1) ? "," : "", $0, n } END { if (NR == 0) printf " never closed" }')"
+		awk '{ n = $1; $1 = ""; sub(/^ /, ""); printf "%s%s x%d", (NR > 1) ? ", " : "", $0, n } END { if (NR == 0) printf "never closed" }')"
 done
