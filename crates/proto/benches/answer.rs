@@ -1,6 +1,6 @@
 //! What a registrar does for every REGISTER besides parsing it: the 401
 //! with its digest challenges, and the 200 OK, each built from the request
-//! (printed and parsed back, as `ResponseBuilder::build` does).
+//! (`ResponseBuilder::build` checks it as the parser would).
 //!
 //! Run with `cargo bench -p switchboard-proto --bench answer`.
 
