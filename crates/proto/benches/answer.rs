@@ -67,18 +67,18 @@ fn invite() -> Request {
     }
 }
 
-/// The fields a proxy's settled context keeps (`proxy/context.rs`).
-const KEPT: [HeaderName; 9] = [
-    HeaderName::Via,
-    HeaderName::From,
-    HeaderName::To,
-    HeaderName::CallId,
-    HeaderName::CSeq,
-    HeaderName::Contact,
-    HeaderName::SessionExpires,
-    HeaderName::Supported,
-    HeaderName::Timestamp,
-];
+/// The fields a proxy's settled context keeps (`KEPT_AFTER_FINAL` in the
+/// server's `proxy/context.rs`): of this INVITE, all but these.
+fn kept(name: HeaderName) -> bool {
+    !matches!(
+        name,
+        HeaderName::MaxForwards
+            | HeaderName::Allow
+            | HeaderName::UserAgent
+            | HeaderName::ContentType
+            | HeaderName::ContentLength
+    )
+}
 
 /// The kept fields added one by one to a new request (before
 /// `RequestBuilder::from_request_fields`).
@@ -86,7 +86,7 @@ fn settle_by_lines(request: &Request) -> Request {
     request
         .headers()
         .iter()
-        .filter(|field| KEPT.contains(&field.name))
+        .filter(|field| kept(field.name))
         .fold(
             RequestBuilder::new(request.method().clone(), request.uri_str()),
             |builder, field| builder.header(field.name, field.value),
@@ -97,7 +97,7 @@ fn settle_by_lines(request: &Request) -> Request {
 
 /// The kept fields copied as received.
 fn settle(request: &Request) -> Request {
-    RequestBuilder::from_request_fields(request, |name| KEPT.contains(&name))
+    RequestBuilder::from_request_fields(request, kept)
         .build()
         .unwrap()
 }

@@ -267,23 +267,13 @@ proptest! {
     fn request_copy_is_what_its_bytes_parse_to(
         index in 0..REQUESTS.len(),
         edit in edit(),
-        kept in proptest::collection::vec(
-            select(vec![
-                HeaderName::Via,
-                HeaderName::From,
-                HeaderName::To,
-                HeaderName::CallId,
-                HeaderName::CSeq,
-                HeaderName::Contact,
-                HeaderName::RecordRoute,
-                HeaderName::MaxForwards,
-                HeaderName::Timestamp,
-            ]),
-            0..9,
-        ),
+        picks in proptest::collection::vec(any::<proptest::sample::Index>(), 0..9),
         lines in proptest::collection::vec(extra_line(), 0..3),
     ) {
         let request = request(index, &edit);
+        // The names of some of the request's own fields.
+        let names: Vec<HeaderName> = request.headers().iter().map(|f| f.name).collect();
+        let kept: Vec<HeaderName> = picks.iter().map(|i| *i.get(&names)).collect();
         // A Via at the end: the parser, the reference here, requires one
         // in a received request, where a built one may go without.
         let mut lines = lines;
@@ -299,8 +289,9 @@ proptest! {
         if !has_max_forwards {
             out.push_str("Max-Forwards: 70\r\n");
         }
-        for f in copied {
-            out.push_str(&format!("{}: {}\r\n", f.name.as_str(), f.value));
+        // Content-Length is the builder's own.
+        for f in copied.iter().filter(|f| f.name != HeaderName::ContentLength) {
+            out.push_str(&format!("{}: {}\r\n", f.print_name(), f.value));
         }
         let printed = print_rest(out, &lines, b"");
         same_as_parsed(&builder.build().map(Message::from), &printed);
