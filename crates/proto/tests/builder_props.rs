@@ -188,18 +188,17 @@ fn print_response(
     let record_route = matches!(request.method(), Method::Invite | Method::Subscribe)
         && (101..300).contains(&status.as_u16());
     let tagged = request.headers().to_tag().is_some();
+    // RFC 3261 §8.2.6.2, and §12.1.1 for Record-Route.
+    let copied = [
+        HeaderName::Via,
+        HeaderName::From,
+        HeaderName::To,
+        HeaderName::CallId,
+        HeaderName::CSeq,
+        HeaderName::Timestamp,
+    ];
     for f in request.headers().iter() {
-        let keep = match f.name {
-            HeaderName::Via
-            | HeaderName::From
-            | HeaderName::To
-            | HeaderName::CallId
-            | HeaderName::CSeq
-            | HeaderName::Timestamp => true,
-            HeaderName::RecordRoute => record_route,
-            _ => false,
-        };
-        if keep {
+        if copied.contains(&f.name) || (f.name == HeaderName::RecordRoute && record_route) {
             out.push_str(&format!("{}: {}", f.name.as_str(), f.value));
             if f.name == HeaderName::To && !tagged {
                 out.push_str(&format!(";tag={to_tag}"));
