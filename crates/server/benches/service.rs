@@ -27,7 +27,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use switchboard_core::{Config, Destination, Endpoint, Input, Now, Source, Transport};
@@ -391,5 +391,39 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
+/// `SERVICE_BENCH_COUNT=register:N` (or `call:N`) runs that many
+/// iterations and no timing: for counting instructions with
+/// `valgrind --tool=callgrind`, which a busy host does not disturb (the
+/// difference between two counts takes the set-up out).
+fn count(what: &str, n: usize) {
+    match what {
+        "register" => {
+            let mut bench = Bench::new();
+            for i in 0..n {
+                bench.tick(REGISTER_STEP);
+                bench.register(i % USERS);
+            }
+        }
+        "call" => {
+            let mut bench = Bench::new();
+            bench.register(1);
+            for _ in 0..n {
+                bench.tick(CALL_STEP);
+                bench.call();
+            }
+        }
+        other => panic!("SERVICE_BENCH_COUNT: register:N or call:N, not {other}"),
+    }
+}
+
 criterion_group!(service, benches);
-criterion_main!(service);
+
+fn main() {
+    if let Ok(spec) = std::env::var("SERVICE_BENCH_COUNT") {
+        let (what, n) = spec.split_once(':').expect("register:N or call:N");
+        count(what, n.parse().expect("a count"));
+        return;
+    }
+    service();
+    Criterion::default().configure_from_args().final_summary();
+}
