@@ -1,13 +1,21 @@
 //! Builders for requests (RFC 3261 §8.1.1) and for responses made from a
 //! request (§8.2.6, §12.1.1).
 //!
-//! A builder prints the message and parses it back, so whatever it returns
-//! is exactly what a peer would parse, with Content-Length always right.
+//! A builder prints the message and returns exactly what a peer would parse
+//! from those bytes, with Content-Length always right. It does not parse
+//! the text back: it knows where each line went as it prints it, and checks
+//! the lines as the parser would. A line copied unchanged from a parsed
+//! message was checked then and is not checked again. A line that would not
+//! read back as printed (a line break in a value, a name that is not a
+//! token) sends the builder the long way: print, then parse.
 
 use bytes::Bytes;
+use bytestring::ByteString;
 
+use super::parse::{HotScan, StartLine, parse_start_line};
 use super::{Framing, Message, Request, Response};
-use crate::header::HeaderName;
+use crate::header::{Field, HeaderName, Headers, Hot, Text};
+use crate::text::{class, is_lws, skip_class};
 use crate::{Method, ParseError, StatusCode};
 
 /// The message a builder was asked to make is not valid SIP: a fault of the
@@ -21,11 +29,76 @@ struct Line {
     name: HeaderName,
     raw_name: Option<String>,
     value: String,
+    /// Copied unchanged from a field the parser checked.
+    checked: Option<Checked>,
+}
+
+/// A line copied from a parsed message's field as the parser read it: where
+/// the parser found the top Via's branch or the tag in its value, as
+/// offsets into it.
+#[derive(Debug, Clone, Copy)]
+struct Checked {
+    part: Option<(u32, u32)>,
 }
 
 impl Line {
+    /// A line given by the calling code: checked when built.
+    fn given(name: HeaderName, raw_name: Option<String>, value: String) -> Self {
+        Self {
+            name,
+            raw_name,
+            value,
+            checked: None,
+        }
+    }
+
+    /// A copy of `field` of a parsed message whose hot values are `hot`.
+    /// Only a field exactly as the parser read it (name and value still
+    /// slices of the received text) counts as checked.
+    fn copied(field: &Field, view: crate::header::HeaderField<'_>, hot: &Hot) -> Self {
+        let checked = match (&field.raw_name, &field.value) {
+            (Text::Span(..), Text::Span(start, end)) => {
+                let part = match field.name {
+                    HeaderName::Via => hot.branch.as_ref(),
+                    HeaderName::From => hot.from_tag.as_ref(),
+                    HeaderName::To => hot.to_tag.as_ref(),
+                    _ => None,
+                };
+                // The hot value lies in this field's value, or comes from
+                // another field of the same name (a later Via).
+                let part = match part {
+                    Some(Text::Span(s, e)) if s >= start && e <= end => {
+                        Some((s - start, e - start))
+                    }
+                    _ => None,
+                };
+                Some(Checked { part })
+            }
+            _ => None,
+        };
+        Self {
+            name: field.name,
+            raw_name: (field.name == HeaderName::Other).then(|| view.raw_name.to_owned()),
+            value: view.value.to_owned(),
+            checked,
+        }
+    }
+
     fn print_name(&self) -> &str {
         self.raw_name.as_deref().unwrap_or(self.name.as_str())
+    }
+
+    /// Printed as `name: value`, the parser reads back this name and value:
+    /// a token for a name, a value without line breaks or white space at
+    /// either end (the parser would trim it).
+    fn reads_back(&self) -> bool {
+        let name = self.print_name().as_bytes();
+        let value = self.value.as_bytes();
+        !name.is_empty()
+            && skip_class(name, 0, class::TOKEN) == name.len()
+            && !value.first().is_some_and(|&b| is_lws(b))
+            && !value.last().is_some_and(|&b| is_lws(b))
+            && memchr::memchr2(b'\r', b'\n', value).is_none()
     }
 }
 
@@ -51,21 +124,17 @@ impl RequestBuilder {
 
     /// Adds a header line.
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
-        self.lines.push(Line {
-            name,
-            raw_name: None,
-            value: value.into(),
-        });
+        self.lines.push(Line::given(name, None, value.into()));
         self
     }
 
     /// Adds a header line with a name this crate does not know.
     pub fn header_other(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.lines.push(Line {
-            name: HeaderName::from_name(name),
-            raw_name: Some(name.to_owned()),
-            value: value.into(),
-        });
+        self.lines.push(Line::given(
+            HeaderName::from_name(name),
+            Some(name.to_owned()),
+            value.into(),
+        ));
         self
     }
 
@@ -115,26 +184,44 @@ impl RequestBuilder {
         b
     }
 
+    /// A request with `request`'s method and Request-URI and those of its
+    /// header lines `keep` accepts, as they are and in order, without the
+    /// body. Lines the parser checked in `request` are not checked again
+    /// by [`RequestBuilder::build`].
+    pub fn from_request_fields(request: &Request, keep: impl Fn(HeaderName) -> bool) -> Self {
+        let headers = request.headers();
+        let lines = headers
+            .fields()
+            .iter()
+            .zip(headers.iter())
+            .filter(|(field, _)| keep(field.name))
+            .map(|(field, view)| Line::copied(field, view, &headers.hot))
+            .collect();
+        Self {
+            method: request.method().clone(),
+            uri: request.uri_str().to_owned(),
+            lines,
+            body: Bytes::new(),
+        }
+    }
+
     /// Prints and checks the request. Adds `Max-Forwards: 70` when missing
     /// and sets Content-Length. A request may be built without Via: the
     /// endpoint adds its own when it sends it.
     pub fn build(self) -> Result<Request, BuildError> {
-        let mut out = Vec::with_capacity(
-            self.method.as_str().len()
+        let method = self.method.as_str();
+        let mut head = Head::new(
+            method.len()
                 + self.uri.len()
                 + " SIP/2.0\r\nMax-Forwards: 70\r\n".len()
-                + printed_len(&self.lines, &self.body),
+                + printed_len(&self.lines),
         );
-        out.extend_from_slice(self.method.as_str().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(self.uri.as_bytes());
-        out.extend_from_slice(b" SIP/2.0\r\n");
+        head.start_line(&[method, " ", &self.uri, " SIP/2.0"]);
         if !self.lines.iter().any(|l| l.name == HeaderName::MaxForwards) {
-            out.extend_from_slice(b"Max-Forwards: 70\r\n");
+            head.line(&Line::given(HeaderName::MaxForwards, None, "70".to_owned()));
         }
-        finish(&mut out, &self.lines, &self.body);
         // Without a Via: the transaction layer adds it when it sends.
-        match super::parse::parse_with(out.into(), Framing::Stream, false).map_err(BuildError)? {
+        match head.finish(&self.lines, self.body, false)? {
             Message::Request(r) => Ok(r),
             Message::Response(_) => Err(BuildError(ParseError::new(
                 crate::ParseErrorKind::StartLine,
@@ -166,9 +253,10 @@ impl ResponseBuilder {
             Method::Invite | Method::Subscribe | Method::Refer | Method::Notify
         ) && status.as_u16() > 100
             && status.as_u16() < 300;
+        let headers = req.headers();
         let mut lines = Vec::with_capacity(10);
-        for f in req.headers().iter() {
-            let keep = match f.name {
+        for (field, view) in headers.fields().iter().zip(headers.iter()) {
+            let keep = match field.name {
                 HeaderName::Via
                 | HeaderName::From
                 | HeaderName::To
@@ -179,11 +267,7 @@ impl ResponseBuilder {
                 _ => false,
             };
             if keep {
-                lines.push(Line {
-                    name: f.name,
-                    raw_name: None,
-                    value: f.value.to_owned(),
-                });
+                lines.push(Line::copied(field, view, &headers.hot));
             }
         }
         Self {
@@ -203,6 +287,8 @@ impl ResponseBuilder {
         if let Some(line) = self.lines.iter_mut().find(|l| l.name == HeaderName::To) {
             line.value.push_str(";tag=");
             line.value.push_str(tag);
+            // Changed: checked again when built.
+            line.checked = None;
             self.to_tagged = true;
         }
         self
@@ -216,21 +302,17 @@ impl ResponseBuilder {
 
     /// Adds a header line.
     pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
-        self.lines.push(Line {
-            name,
-            raw_name: None,
-            value: value.into(),
-        });
+        self.lines.push(Line::given(name, None, value.into()));
         self
     }
 
     /// Adds a header line with a name this crate does not know.
     pub fn header_other(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.lines.push(Line {
-            name: HeaderName::from_name(name),
-            raw_name: Some(name.to_owned()),
-            value: value.into(),
-        });
+        self.lines.push(Line::given(
+            HeaderName::from_name(name),
+            Some(name.to_owned()),
+            value.into(),
+        ));
         self
     }
 
@@ -248,16 +330,11 @@ impl ResponseBuilder {
             .as_deref()
             .unwrap_or(self.status.canonical_reason());
         // Sized once: a 401 with its challenges is past any fixed guess.
-        let mut out = Vec::with_capacity(
-            "SIP/2.0 000 \r\n".len() + reason.len() + printed_len(&self.lines, &self.body),
-        );
-        out.extend_from_slice(b"SIP/2.0 ");
-        out.extend_from_slice(self.status.to_string().as_bytes());
-        out.push(b' ');
-        out.extend_from_slice(reason.as_bytes());
-        out.extend_from_slice(b"\r\n");
-        finish(&mut out, &self.lines, &self.body);
-        match Message::parse(out.into(), Framing::Stream).map_err(BuildError)? {
+        let mut head =
+            Head::new("SIP/2.0 000 \r\n".len() + reason.len() + printed_len(&self.lines));
+        let code = self.status.to_string();
+        head.start_line(&["SIP/2.0 ", &code, " ", reason]);
+        match head.finish(&self.lines, self.body, true)? {
             Message::Response(r) => Ok(r),
             Message::Request(_) => Err(BuildError(ParseError::new(
                 crate::ParseErrorKind::StartLine,
@@ -267,24 +344,116 @@ impl ResponseBuilder {
     }
 }
 
-/// The bytes [`finish`] appends, at most.
-fn printed_len(lines: &[Line], body: &Bytes) -> usize {
+/// The bytes the header lines, Content-Length and the empty line take, at
+/// most.
+fn printed_len(lines: &[Line]) -> usize {
     let head: usize = lines
         .iter()
         .map(|l| l.print_name().len() + ": \r\n".len() + l.value.len())
         .sum();
-    head + "Content-Length: 4294967295\r\n\r\n".len() + body.len()
+    head + "Content-Length: 4294967295\r\n\r\n".len()
 }
 
-fn finish(out: &mut Vec<u8>, lines: &[Line], body: &Bytes) {
-    for line in lines.iter().filter(|l| l.name != HeaderName::ContentLength) {
-        out.extend_from_slice(line.print_name().as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(line.value.as_bytes());
-        out.extend_from_slice(b"\r\n");
+/// A head being printed, with the fields the parser would find in it.
+struct Head {
+    text: String,
+    start_line_len: usize,
+    fields: Vec<Field>,
+    /// For each field: copied from a field the parser checked.
+    checked: Vec<Option<Checked>>,
+    /// Every line so far reads back as printed.
+    reads_back: bool,
+}
+
+impl Head {
+    fn new(capacity: usize) -> Self {
+        Self {
+            text: String::with_capacity(capacity),
+            start_line_len: 0,
+            fields: Vec::with_capacity(12),
+            checked: Vec::with_capacity(12),
+            reads_back: true,
+        }
     }
-    out.extend_from_slice(b"Content-Length: ");
-    out.extend_from_slice(body.len().to_string().as_bytes());
-    out.extend_from_slice(b"\r\n\r\n");
-    out.extend_from_slice(body);
+
+    fn start_line(&mut self, parts: &[&str]) {
+        for part in parts {
+            self.text.push_str(part);
+        }
+        self.reads_back &= memchr::memchr2(b'\r', b'\n', self.text.as_bytes()).is_none();
+        self.start_line_len = self.text.len();
+        self.text.push_str("\r\n");
+    }
+
+    fn line(&mut self, line: &Line) {
+        if line.checked.is_none() && !line.reads_back() {
+            self.reads_back = false;
+        }
+        let name_at = self.text.len();
+        self.text.push_str(line.print_name());
+        let name_end = self.text.len();
+        self.text.push_str(": ");
+        let value_at = self.text.len();
+        self.text.push_str(&line.value);
+        let value_end = self.text.len();
+        self.text.push_str("\r\n");
+        let name = match line.checked {
+            Some(_) => line.name,
+            // As the parser names it.
+            None => HeaderName::from_wire(self.text.as_bytes(), name_at, name_end - name_at),
+        };
+        self.fields.push(Field {
+            name,
+            raw_name: Text::Span(name_at as u32, name_end as u32),
+            value: Text::Span(value_at as u32, value_end as u32),
+        });
+        self.checked.push(line.checked);
+    }
+
+    /// Adds `lines` and Content-Length, and makes the message with `body`
+    /// as the parser would from the printed bytes (a Via required when
+    /// `require_via`).
+    fn finish(
+        mut self,
+        lines: &[Line],
+        body: Bytes,
+        require_via: bool,
+    ) -> Result<Message, BuildError> {
+        for line in lines.iter().filter(|l| l.name != HeaderName::ContentLength) {
+            self.line(line);
+        }
+        let length = Line::given(HeaderName::ContentLength, None, body.len().to_string());
+        self.line(&length);
+        // Offsets are u32 in a message.
+        if !self.reads_back || self.text.len() > u32::MAX as usize {
+            let mut out = self.text.into_bytes();
+            out.reserve_exact(2 + body.len());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&body);
+            return super::parse::parse_with(out.into(), Framing::Stream, require_via)
+                .map_err(BuildError);
+        }
+        self.read_back(body, require_via).map_err(BuildError)
+    }
+
+    /// What the parser does after splitting the lines, on the fields known
+    /// from printing them.
+    fn read_back(self, body: Bytes, require_via: bool) -> Result<Message, ParseError> {
+        let at = |(kind, offset)| ParseError::new(kind, offset);
+        let line = self.text.get(..self.start_line_len).unwrap_or_default();
+        let start_line: StartLine = parse_start_line(line).map_err(|k| ParseError::new(k, 0))?;
+        let buf = ByteString::from(self.text);
+        let mut scan = HotScan::default();
+        for (field, checked) in self.fields.iter().zip(&self.checked) {
+            match checked {
+                Some(c) => scan.known(field, &buf, c.part),
+                None => scan.check(field, &buf),
+            }
+            .map_err(at)?;
+        }
+        let hot = scan.finish(require_via).map_err(at)?;
+        let mut headers = Headers::from_parts(buf, self.fields);
+        headers.hot = hot;
+        super::parse::message(start_line, headers, body, 0)
+    }
 }

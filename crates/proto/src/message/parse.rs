@@ -116,11 +116,22 @@ pub(crate) fn parse_with(
     };
     let body = bytes.slice(body_start..body_start + body_len);
 
+    message(start_line, headers, body, start)
+}
+
+/// The message of a head whose fields are indexed, its body cut out; `start`
+/// is where the message began in the parsed bytes, for errors.
+pub(super) fn message(
+    start_line: StartLine,
+    headers: Headers,
+    body: Bytes,
+    start: usize,
+) -> Result<Message, ParseError> {
     Ok(match start_line {
         StartLine::Request { method, uri } => {
             let cseq = headers.cseq().map(|c| &c.method);
             if cseq != Some(&method) {
-                return Err(err(K::CSeqMethodMismatch, 0));
+                return Err(ParseError::new(K::CSeqMethodMismatch, start));
             }
             Message::Request(Request {
                 method,
@@ -200,7 +211,7 @@ fn header_line(
     Ok(())
 }
 
-enum StartLine {
+pub(super) enum StartLine {
     Request {
         method: Method,
         uri: (usize, usize),
@@ -211,7 +222,7 @@ enum StartLine {
     },
 }
 
-fn parse_start_line(line: &str) -> Result<StartLine, K> {
+pub(super) fn parse_start_line(line: &str) -> Result<StartLine, K> {
     if line.len() >= 4
         && line
             .get(..4)
@@ -272,58 +283,63 @@ fn check_version(v: &str) -> Result<(), K> {
 /// Parses the hot headers once, checks the ones that must be well formed for
 /// any element to handle the message, and records their values.
 fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K, usize)> {
-    let mut hot = HotScan::default();
+    let mut scan = HotScan::default();
     let buf = headers.buffer();
-    let mut seen_via = false;
     for field in headers.fields() {
-        let at = match field.raw_name {
-            Text::Span(s, _) => s as usize,
-            Text::Owned(_) => 0,
-        };
+        scan.check(field, buf)?;
+    }
+    headers.hot = scan.finish(require_via)?;
+    Ok(())
+}
+
+/// The hot values found so far in a head, field by field.
+#[derive(Default)]
+pub(super) struct HotScan {
+    hot: Hot,
+    seen_from: bool,
+    seen_to: bool,
+    seen_via: bool,
+}
+
+impl HotScan {
+    /// Checks `field` (over `buf`) as a received one and records its hot
+    /// value; `Err` holds what is wrong and the offset of its line.
+    pub(super) fn check(&mut self, field: &Field, buf: &str) -> Result<(), (K, usize)> {
         let bad = |error: HeaderError| {
             (
                 K::InvalidHeader {
                     name: field.name,
                     error,
                 },
-                at,
+                line_at(field),
             )
         };
-        let dup = |name| (K::DuplicateHeader(name), at);
+        let dup = |name| (K::DuplicateHeader(name), line_at(field));
         let whole = &field.value;
         let value = whole.resolve(buf);
         match field.name {
             HeaderName::Via => {
                 let branch = check_vias(value).map_err(bad)?;
-                if !seen_via {
-                    hot.hot.branch = branch.map(|b| sub_text(whole, buf, value, b));
+                if !self.seen_via {
+                    self.hot.branch = branch.map(|b| sub_text(whole, buf, value, b));
                 }
-                seen_via = true;
+                self.seen_via = true;
             }
             HeaderName::From | HeaderName::To => {
                 let tag = NameAddr::check_with_param(value, "tag").map_err(bad)?;
-                let tag = tag.map(|t| sub_text(whole, buf, value, t));
-                let (slot, seen) = if field.name == HeaderName::From {
-                    (&mut hot.hot.from_tag, &mut hot.seen_from)
-                } else {
-                    (&mut hot.hot.to_tag, &mut hot.seen_to)
-                };
-                if std::mem::replace(seen, true) {
-                    return Err(dup(field.name));
-                }
-                *slot = tag;
+                self.tag(field, tag.map(|t| sub_text(whole, buf, value, t)))?;
             }
             HeaderName::CallId => {
                 if value.is_empty() || any_ascii_ws(value.as_bytes()) {
                     return Err(bad(HeaderError::Syntax));
                 }
-                if hot.hot.call_id.replace(whole.clone()).is_some() {
+                if self.hot.call_id.replace(whole.clone()).is_some() {
                     return Err(dup(field.name));
                 }
             }
             HeaderName::CSeq => {
                 let cseq = CSeq::parse_value(value).map_err(bad)?;
-                if hot.hot.cseq.replace(cseq).is_some() {
+                if self.hot.cseq.replace(cseq).is_some() {
                     return Err(dup(field.name));
                 }
             }
@@ -331,13 +347,13 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
                 let n = parse_u32(value)
                     .filter(|n| *n <= 255)
                     .ok_or(bad(HeaderError::Number))?;
-                if hot.hot.max_forwards.replace(n).is_some() {
+                if self.hot.max_forwards.replace(n).is_some() {
                     return Err(dup(field.name));
                 }
             }
             HeaderName::ContentLength => {
                 let n = parse_u32(value).ok_or(bad(HeaderError::Number))?;
-                if hot.hot.content_length.replace(n).is_some() {
+                if self.hot.content_length.replace(n).is_some() {
                     return Err(dup(field.name));
                 }
             }
@@ -346,27 +362,76 @@ fn index_hot_headers(headers: &mut Headers, require_via: bool) -> Result<(), (K,
             HeaderName::RecordRoute => check_addrs::<RecordRoute<'_>>(value).map_err(bad)?,
             _ => {}
         }
+        Ok(())
     }
-    for (present, name) in [
-        (hot.hot.call_id.is_some(), HeaderName::CallId),
-        (hot.hot.cseq.is_some(), HeaderName::CSeq),
-        (hot.seen_from, HeaderName::From),
-        (hot.seen_to, HeaderName::To),
-        (seen_via || !require_via, HeaderName::Via),
-    ] {
-        if !present {
-            return Err((K::MissingHeader(name), 0));
+
+    /// Records the hot value of `field`, a copy of a field the parser
+    /// checked in another message (its value unchanged, now at a span of
+    /// `buf`): `part` is where the parser found the top Via's branch or the
+    /// tag in that value (offsets into it). The checks already passed are
+    /// not made again; a field that appears twice is still refused.
+    pub(super) fn known(
+        &mut self,
+        field: &Field,
+        buf: &str,
+        part: Option<(u32, u32)>,
+    ) -> Result<(), (K, usize)> {
+        let Text::Span(value_at, _) = field.value else {
+            return self.check(field, buf);
+        };
+        let part = part.map(|(s, e)| Text::Span(value_at + s, value_at + e));
+        match field.name {
+            HeaderName::Via => {
+                if !self.seen_via {
+                    self.hot.branch = part;
+                }
+                self.seen_via = true;
+                Ok(())
+            }
+            HeaderName::From | HeaderName::To => self.tag(field, part),
+            HeaderName::Contact | HeaderName::Route | HeaderName::RecordRoute => Ok(()),
+            _ => self.check(field, buf),
         }
     }
-    headers.hot = hot.hot;
-    Ok(())
+
+    /// The From or To tag of `field`; a second From or To is refused.
+    fn tag(&mut self, field: &Field, tag: Option<Text>) -> Result<(), (K, usize)> {
+        let (slot, seen) = if field.name == HeaderName::From {
+            (&mut self.hot.from_tag, &mut self.seen_from)
+        } else {
+            (&mut self.hot.to_tag, &mut self.seen_to)
+        };
+        if std::mem::replace(seen, true) {
+            return Err((K::DuplicateHeader(field.name), line_at(field)));
+        }
+        *slot = tag;
+        Ok(())
+    }
+
+    /// The hot values, once every header a message needs was seen (Via
+    /// only when `require_via`).
+    pub(super) fn finish(self, require_via: bool) -> Result<Hot, (K, usize)> {
+        for (present, name) in [
+            (self.hot.call_id.is_some(), HeaderName::CallId),
+            (self.hot.cseq.is_some(), HeaderName::CSeq),
+            (self.seen_from, HeaderName::From),
+            (self.seen_to, HeaderName::To),
+            (self.seen_via || !require_via, HeaderName::Via),
+        ] {
+            if !present {
+                return Err((K::MissingHeader(name), 0));
+            }
+        }
+        Ok(self.hot)
+    }
 }
 
-#[derive(Default)]
-struct HotScan {
-    hot: Hot,
-    seen_from: bool,
-    seen_to: bool,
+/// Where the line of `field` starts (its name), for errors.
+fn line_at(field: &Field) -> usize {
+    match field.raw_name {
+        Text::Span(s, _) => s as usize,
+        Text::Owned(_) => 0,
+    }
 }
 
 /// The elements of a list header value, as [`CommaSplit`] gives them; a

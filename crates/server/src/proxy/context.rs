@@ -170,16 +170,11 @@ const KEPT_AFTER_FINAL: [HeaderName; 9] = [
 
 /// `request` with only [`KEPT_AFTER_FINAL`], in a buffer of its own (the
 /// received one, with its body, is freed); `None` when it does not build.
+/// The kept lines are copied as received, so they are not checked again.
 fn answered_request(request: &Request) -> Option<Request> {
-    let kept = request
-        .headers()
-        .iter()
-        .filter(|field| KEPT_AFTER_FINAL.contains(&field.name))
-        .fold(
-            RequestBuilder::new(request.method().clone(), request.uri_str()),
-            |builder, field| builder.header(field.name, field.value),
-        );
-    kept.build().ok()
+    RequestBuilder::from_request_fields(request, |name| KEPT_AFTER_FINAL.contains(&name))
+        .build()
+        .ok()
 }
 
 /// How good a final response is for §16.7 step 6, lower is better: 6xx

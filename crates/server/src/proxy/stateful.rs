@@ -1192,7 +1192,8 @@ impl Proxy {
         // (§16.6 step 7), whose URI then becomes the Request-URI.
         let next_uri = routing::next_hop_uri(&request);
         routing::fix_strict_next_hop(&mut request);
-        let mut branch = Branch::new(target.uri.clone());
+        // The target's URI is not read again: the branch takes it.
+        let mut branch = Branch::new(target.uri);
         branch.provisional_timeout = target.provisional_timeout;
         branch.credentials = target.credentials;
         branch.reports = target.reports;

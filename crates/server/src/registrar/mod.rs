@@ -33,6 +33,7 @@
 mod aor;
 mod binding;
 mod config;
+mod date;
 mod location;
 mod request;
 #[cfg(test)]
@@ -272,6 +273,8 @@ pub struct Registrar {
     location: Location,
     rng: Box<dyn RngCore + Send>,
     generation: u64,
+    /// The `Date` of the 200 OKs, printed once per second.
+    date: date::DateText,
 }
 
 impl std::fmt::Debug for Registrar {
@@ -326,6 +329,7 @@ impl Registrar {
             location: Location::default(),
             rng,
             generation: 0,
+            date: date::DateText::default(),
         }
     }
 
@@ -616,7 +620,7 @@ impl Registrar {
         if outbound {
             lines.push((HeaderName::Require, "outbound".to_owned()));
         }
-        lines.push((HeaderName::Date, util::http_date(unix_now)));
+        lines.push((HeaderName::Date, self.date.at(unix_now)));
         util::response(request, StatusCode::OK, None, to_tag, &lines)
     }
 
