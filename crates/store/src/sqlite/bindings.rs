@@ -26,9 +26,41 @@ use super::{SqliteStore, from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_change;
 
-const COLUMNS: &str = "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, \
-                       reg_id, path, transport, remote_addr, local_addr, flow_token, user_agent, \
-                       updated_unix";
+/// The columns of a row, in the order every statement names them (a macro,
+/// so that the statements below are literals built at compile time).
+macro_rules! columns {
+    () => {
+        "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, reg_id, path, \
+         transport, remote_addr, local_addr, flow_token, user_agent, updated_unix"
+    };
+}
+
+const COLUMNS: &str = columns!();
+
+/// Adds or replaces one binding: a literal, so that a commit looks it up in
+/// the connection's statement cache without formatting it first.
+const UPSERT_SQL: &str = concat!(
+    "INSERT INTO bindings (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+     ON CONFLICT (aor, contact) DO UPDATE SET
+         contact_header = excluded.contact_header,
+         q = excluded.q,
+         expires_at = excluded.expires_at,
+         call_id = excluded.call_id,
+         cseq = excluded.cseq,
+         instance_id = excluded.instance_id,
+         reg_id = excluded.reg_id,
+         path = excluded.path,
+         transport = excluded.transport,
+         remote_addr = excluded.remote_addr,
+         local_addr = excluded.local_addr,
+         flow_token = excluded.flow_token,
+         user_agent = excluded.user_agent,
+         updated_unix = excluded.updated_unix"
+);
+
+const REMOVE_SQL: &str = "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2";
 
 /// The statements that write bindings, from the connection's cache
 /// (prepared once per connection, not per commit).
@@ -40,26 +72,8 @@ pub(super) struct BindingWriter<'c> {
 impl<'c> BindingWriter<'c> {
     pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Self {
-            upsert: conn.prepare_cached(&format!(
-                "INSERT INTO bindings ({COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (aor, contact) DO UPDATE SET
-                     contact_header = excluded.contact_header,
-                     q = excluded.q,
-                     expires_at = excluded.expires_at,
-                     call_id = excluded.call_id,
-                     cseq = excluded.cseq,
-                     instance_id = excluded.instance_id,
-                     reg_id = excluded.reg_id,
-                     path = excluded.path,
-                     transport = excluded.transport,
-                     remote_addr = excluded.remote_addr,
-                     local_addr = excluded.local_addr,
-                     flow_token = excluded.flow_token,
-                     user_agent = excluded.user_agent,
-                     updated_unix = excluded.updated_unix"
-            ))?,
-            remove: conn.prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND contact = ?2")?,
+            upsert: conn.prepare_cached(UPSERT_SQL)?,
+            remove: conn.prepare_cached(REMOVE_SQL)?,
         })
     }
 
