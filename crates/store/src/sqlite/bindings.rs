@@ -80,22 +80,22 @@ impl<'c> BindingWriter<'c> {
     fn change(&mut self, change: &BindingChange) -> Result<(), StoreError> {
         match change {
             BindingChange::Upsert(b) => {
-                let path = join_lines(&b.path);
+                let text = BindingText::of(b);
                 self.upsert.execute(params![
-                    stored_aor(&b.aor),
-                    b.key.to_string(),
-                    b.contact_with_params(),
+                    text.aor,
+                    text.key,
+                    text.contact_header,
                     b.q_or_default(),
                     to_sql_u64(b.expires_at),
                     b.call_id,
                     b.cseq,
                     b.instance,
                     b.reg_id,
-                    path,
-                    b.source.transport.as_via_token().to_ascii_lowercase(),
-                    b.source.remote.to_string(),
-                    b.source.local.to_string(),
-                    b.source.flow.map(|flow| flow.0.to_string()),
+                    text.path,
+                    text.transport,
+                    text.remote,
+                    text.local,
+                    text.flow,
                     b.user_agent,
                     to_sql_u64(b.updated_at),
                 ])?;
@@ -114,6 +114,45 @@ impl<'c> BindingWriter<'c> {
             validate_change(change)?;
         }
         changes.iter().try_for_each(|change| self.change(change))
+    }
+}
+
+/// The text columns of a binding's row, built once per change for either
+/// back end's upsert.
+pub(crate) struct BindingText {
+    pub(crate) aor: String,
+    pub(crate) key: String,
+    pub(crate) contact_header: String,
+    pub(crate) path: String,
+    pub(crate) transport: &'static str,
+    pub(crate) remote: String,
+    pub(crate) local: String,
+    pub(crate) flow: Option<String>,
+}
+
+impl BindingText {
+    pub(crate) fn of(b: &Binding) -> Self {
+        Self {
+            aor: stored_aor(&b.aor),
+            key: b.key.to_string(),
+            contact_header: b.contact_with_params(),
+            path: join_lines(&b.path),
+            transport: transport_column(b.source.transport),
+            remote: b.source.remote.to_string(),
+            local: b.source.local.to_string(),
+            flow: b.source.flow.map(|flow| flow.0.to_string()),
+        }
+    }
+}
+
+/// A transport as the `transport` columns keep it: its token in lower case.
+pub(crate) fn transport_column(transport: Transport) -> &'static str {
+    match transport {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+        Transport::Ws => "ws",
+        Transport::Wss => "wss",
     }
 }
 
@@ -257,7 +296,11 @@ struct TextFields {
 
 /// `sip:user@domain`: the AOR as the `aor` column keeps it.
 pub(crate) fn stored_aor(aor: &Aor) -> String {
-    format!("sip:{}", aor.as_str())
+    let aor = aor.as_str();
+    let mut stored = String::with_capacity(4 + aor.len());
+    stored.push_str("sip:");
+    stored.push_str(aor);
+    stored
 }
 
 impl SqliteStore {
