@@ -137,22 +137,11 @@ impl BindingText {
             key: b.key.to_string(),
             contact_header: b.contact_with_params(),
             path: join_lines(&b.path),
-            transport: transport_column(b.source.transport),
+            transport: b.source.transport.as_lowercase_token(),
             remote: b.source.remote.to_string(),
             local: b.source.local.to_string(),
             flow: b.source.flow.map(|flow| flow.0.to_string()),
         }
-    }
-}
-
-/// A transport as the `transport` columns keep it: its token in lower case.
-pub(crate) fn transport_column(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-        Transport::Tls => "tls",
-        Transport::Ws => "ws",
-        Transport::Wss => "wss",
     }
 }
 

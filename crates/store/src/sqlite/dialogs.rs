@@ -98,7 +98,7 @@ pub(super) fn put(
 pub(crate) fn source_text(source: DeviceSource) -> String {
     format!(
         "{} {} {}",
-        super::bindings::transport_column(source.transport),
+        source.transport.as_lowercase_token(),
         source.remote,
         source.local
     )
