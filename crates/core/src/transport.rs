@@ -32,6 +32,19 @@ impl Transport {
         }
     }
 
+    /// The token in lower case (`udp`, `tcp`, `tls`, `ws`, `wss`): a
+    /// `transport=` URI parameter, a stored column, the dial plan's name;
+    /// without allocating.
+    pub fn as_lowercase_token(self) -> &'static str {
+        match self {
+            Self::Udp => "udp",
+            Self::Tcp => "tcp",
+            Self::Tls => "tls",
+            Self::Ws => "ws",
+            Self::Wss => "wss",
+        }
+    }
+
     /// Parses a Via transport token or a `transport=` URI parameter.
     pub fn from_token(token: &str) -> Option<Self> {
         [Self::Udp, Self::Tcp, Self::Tls, Self::Ws, Self::Wss]

@@ -18,7 +18,7 @@ use service_harness::{DOMAIN, Phone, Server, UNIX0, plan};
 use switchboard_core::Destination;
 use switchboard_proto::{HeaderName, Method, Request, StatusCode};
 use switchboard_server::User;
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::UserDirectory;
 
 /// The carrier's first and second gateway, and a voicemail server.
 const GW1: &str = "198.51.100.50:5060";
@@ -134,9 +134,11 @@ fn a_group_kept_with_the_user_in_the_store_lets_her_through_a_require_group_rule
             },
             ..User::with_password(name, domain, pw, UNIX0)
         })
-        .collect();
+        .collect::<Vec<_>>();
     let version = h.users_version;
-    h.command(|service, _, _| service.load_users(UserSnapshot { version, users }));
+    h.command(|service, _, _| {
+        service.set_user_directory(UserDirectory::from_users(version, users));
+    });
     h.authenticate(&mut bob, &password, |p| {
         p.call(Method::Invite, "sip:0033123456@example.com")
     });

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use service_harness::{DOMAIN, Phone, Server, UNIX0};
 use switchboard_proto::StatusCode;
-use switchboard_server::service::{Completion, Effect, UserDirectory, UserSnapshot};
+use switchboard_server::service::{Completion, Effect, UserDirectory};
 use switchboard_server::storage::User;
 
 const S: Duration = Duration::from_secs(1);
@@ -32,7 +32,6 @@ fn lookups_of(h: &Server, who: &str) -> usize {
 #[test]
 fn a_user_added_changed_and_removed_reaches_the_service_through_the_delta() {
     let mut h = Server::with(|c| c.users_refresh = S);
-    h.user_deltas = true;
 
     // Added in the store (`user add`), then the next check.
     h.set_user("dave", "dave-pw");
@@ -71,7 +70,6 @@ fn a_user_added_changed_and_removed_reaches_the_service_through_the_delta() {
 #[test]
 fn a_name_found_missing_is_forgotten_when_the_delta_adds_it() {
     let mut h = Server::with(|c| c.users_refresh = S);
-    h.user_deltas = true;
     let mut eve = Phone::new("eve", "198.51.100.13:5060");
     let absent = h.authenticated(&mut eve, "eve-pw", |p| p.register(600));
     assert_eq!(absent.status(), StatusCode::UNAUTHORIZED);
@@ -95,10 +93,7 @@ fn a_directory_built_off_the_driver_replaces_the_one_held() {
     // held), built into a directory by the runtime: dave is new, carol gone.
     let users = ["alice", "bob", "dave"]
         .map(|name| User::with_password(name, DOMAIN, &format!("{name}-pw"), UNIX0));
-    let directory = UserDirectory::from_snapshot(UserSnapshot {
-        version: 9,
-        users: users.to_vec(),
-    });
+    let directory = UserDirectory::from_users(9, users);
     h.command(|service, now, ep| {
         service.handle_completion(now, ep, Completion::UserDirectory(Box::new(directory)));
     });

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use switchboard_server::registrar::{Aor, Binding, BindingChange};
-use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
+use switchboard_server::service::{UserDelta, UserDirectory};
 use switchboard_server::storage::{
     BindingStore, CallRecord, EventStateStore, Ha1Set, ImportSummary, StateChange, StoredState,
     User, UserStore,
@@ -133,22 +133,6 @@ impl AnyStore {
     /// Environment errors.
     pub fn users_version(&self) -> Result<u64, StoreError> {
         either!(self, s => s.users_version())
-    }
-
-    /// See [`SqliteStore::user_snapshot`].
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        either!(self, s => s.user_snapshot())
-    }
-
-    /// See [`SqliteStore::user_snapshot_since`].
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        either!(self, s => s.user_snapshot_since(version))
     }
 
     /// See [`SqliteStore::user_directory`].

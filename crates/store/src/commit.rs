@@ -560,8 +560,10 @@ fn writer(
     counters: &Counters,
 ) {
     tracing::debug!("store: writer thread running");
+    // One list for every commit: a commit does not allocate its own.
+    let mut jobs = Vec::new();
     while let Ok(first) = receiver.recv() {
-        let mut jobs = vec![first];
+        jobs.push(first);
         while jobs.len() < max_groups {
             match receiver.try_recv() {
                 Ok(job) => jobs.push(job),
@@ -569,12 +571,13 @@ fn writer(
             }
         }
         counters.queued.fetch_sub(jobs.len(), Ordering::Relaxed);
-        commit(store, jobs, counters);
+        commit(store, &mut jobs, counters);
     }
     tracing::debug!("store: writer thread done");
 }
 
-fn commit(store: &dyn GroupStore, jobs: Vec<Job>, counters: &Counters) {
+/// Commits `jobs` and completes each; leaves `jobs` empty.
+fn commit(store: &dyn GroupStore, jobs: &mut Vec<Job>, counters: &Counters) {
     let groups: Vec<&Submission> = jobs.iter().map(|job| &job.submission).collect();
     let outcome = store.apply_submissions(&groups);
     let changes: usize = groups.iter().map(|group| group.len()).sum();
@@ -591,7 +594,7 @@ fn commit(store: &dyn GroupStore, jobs: Vec<Job>, counters: &Counters) {
         Ok(results) => {
             counters.commits.fetch_add(1, Ordering::Relaxed);
             let mut results = results.into_iter();
-            for job in jobs {
+            for job in jobs.drain(..) {
                 // A back end that returned too few results: treat the
                 // missing ones as not committed.
                 let result = results.next().unwrap_or(Err(StoreError::Closed));
@@ -604,7 +607,7 @@ fn commit(store: &dyn GroupStore, jobs: Vec<Job>, counters: &Counters) {
         Err(err) => {
             counters.failed_commits.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %err, groups = count, "store: group commit failed");
-            for job in jobs {
+            for job in jobs.drain(..) {
                 job.done.complete(Err(err.clone()));
             }
         }

@@ -315,7 +315,6 @@ impl App for Server {
 /// Read off the driver.
 fn users_since(store: &AnyStore, version: u64) -> Completion {
     match store.user_changes_since(version) {
-        Ok(Some(delta)) if delta.version == version => Completion::Users(Ok(None)),
         Ok(Some(delta)) => Completion::UserChanges(Ok(delta)),
         Ok(None) => {
             tracing::info!(
@@ -324,10 +323,10 @@ fn users_since(store: &AnyStore, version: u64) -> Completion {
             );
             match store.user_directory() {
                 Ok(directory) => Completion::UserDirectory(Box::new(directory)),
-                Err(error) => Completion::Users(Err(error.into())),
+                Err(error) => Completion::UserChanges(Err(error.into())),
             }
         }
-        Err(error) => Completion::Users(Err(error.into())),
+        Err(error) => Completion::UserChanges(Err(error.into())),
     }
 }
 

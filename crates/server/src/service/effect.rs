@@ -86,7 +86,9 @@ pub enum Effect {
         domain: String,
     },
     /// Check whether the store's users changed since `version` (someone
-    /// ran `user add` or `passwd`); report [`Completion::Users`].
+    /// ran `user add` or `passwd`); report [`Completion::UserChanges`] (or
+    /// [`Completion::UserDirectory`] when the change log does not reach
+    /// back that far).
     CheckUsers {
         /// The version the service holds.
         version: u64,
@@ -99,15 +101,6 @@ pub enum Effect {
         /// registrar for its probes and REGISTERs).
         uri: String,
     },
-}
-
-/// Every user of the store as of one version.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct UserSnapshot {
-    /// The store's users version.
-    pub version: u64,
-    /// Every user.
-    pub users: Vec<User>,
 }
 
 /// One user's entry in the store's change log, as it stands now.
@@ -161,11 +154,9 @@ pub enum Completion {
         /// What the store said.
         result: Result<Option<User>, EffectError>,
     },
-    /// An [`Effect::CheckUsers`] answered: every user when they changed,
-    /// `None` when they did not.
-    Users(Result<Option<UserSnapshot>, EffectError>),
     /// An [`Effect::CheckUsers`] answered with only the users that changed
-    /// (the store's change log reaches back to the version asked about).
+    /// (the store's change log reaches back to the version asked about;
+    /// none when nothing changed), or why the store could not say.
     UserChanges(Result<UserDelta, EffectError>),
     /// An [`Effect::CheckUsers`] answered with every user, already built
     /// into a directory off the driver (the change log did not reach back:

@@ -88,7 +88,6 @@ use crate::trunks::{AttemptResult, Health, Local, Trunks};
 pub use config::{MailboxConfig, ServiceConfig};
 pub use effect::{
     Completion, Effect, EffectError, LookupId, StoreId, StoreUnavailable, UserChange, UserDelta,
-    UserSnapshot,
 };
 pub use live::{HangupAction, HangupError};
 
@@ -325,11 +324,6 @@ impl Service {
         self.load_dialogs(state.dialogs);
     }
 
-    /// Takes every user of the store (at start).
-    pub fn load_users(&mut self, snapshot: UserSnapshot) {
-        self.users.replace(snapshot.version, snapshot.users);
-    }
-
     /// Takes every user of the store as a directory built beforehand (at
     /// start, off the driver); returns the one held before, for the caller
     /// to drop where it does not stall anyone.
@@ -513,17 +507,6 @@ impl Service {
                 }
             }
             Completion::User { id, result } => self.on_user(now, ep, id, result),
-            Completion::Users(result) => {
-                self.checking_users = false;
-                match result {
-                    Ok(Some(snapshot)) => {
-                        self.users.replace(snapshot.version, snapshot.users);
-                        tracing::info!(users = self.users.len(), "users reloaded");
-                    }
-                    Ok(None) => {}
-                    Err(error) => tracing::warn!(%error, "users not reloaded"),
-                }
-            }
             Completion::UserDirectory(directory) => {
                 self.checking_users = false;
                 self.users = *directory;

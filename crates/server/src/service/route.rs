@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use switchboard_core::{Now, TransactionId, Transport};
+use switchboard_core::{Now, TransactionId};
 use switchboard_proto::{HeaderName, Method, StatusCode, Uri};
 use switchboard_routing::{
     CallFacts, CallerIdMode, CallerKind, Decision, Outcome, Plan, RingStrategy, Route, RouteTarget,
@@ -263,7 +263,7 @@ impl Service {
                 .headers()
                 .values(HeaderName::Privacy)
                 .any(|v| v.trim().eq_ignore_ascii_case("id"));
-        let transport = transport_name(incoming.source().transport);
+        let transport = incoming.source().transport.as_lowercase_token();
         let facts = CallFacts {
             to,
             to_domain,
@@ -536,17 +536,6 @@ fn gateway_host(gateway: &str) -> String {
             })
         })
         .unwrap_or_else(|| gateway.to_owned())
-}
-
-/// A transport as the plan names it (lower case), without allocating.
-fn transport_name(transport: Transport) -> &'static str {
-    match transport {
-        Transport::Udp => "udp",
-        Transport::Tcp => "tcp",
-        Transport::Tls => "tls",
-        Transport::Ws => "ws",
-        Transport::Wss => "wss",
-    }
 }
 
 /// Whether a target stays with the local users.

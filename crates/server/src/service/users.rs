@@ -17,7 +17,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::effect::{UserChange, UserDelta, UserSnapshot};
+use super::effect::{UserChange, UserDelta};
 use crate::storage::{Ha1Set, User};
 
 /// Most names remembered as missing (a bound on memory whatever peers send).
@@ -43,7 +43,7 @@ struct Entry {
 }
 
 /// Every user, by domain and name, and the names known to be missing: the
-/// service's users in memory. Built from a [`UserSnapshot`] off the driver
+/// service's users in memory. Built from the store's rows off the driver
 /// at start ([`Service::set_user_directory`](super::Service::set_user_directory):
 /// a million users take a while), kept up to date by [`UserDelta`]s.
 #[derive(Debug, Default)]
@@ -77,11 +77,11 @@ impl UserDirectory {
         }
     }
 
-    /// Every user of `snapshot`, as of its version.
+    /// Every user of `users`, as of the store's users `version`.
     #[must_use]
-    pub fn from_snapshot(snapshot: UserSnapshot) -> Self {
+    pub fn from_users(version: u64, users: impl IntoIterator<Item = User>) -> Self {
         let mut directory = Self::default();
-        directory.replace(snapshot.version, snapshot.users);
+        directory.replace(version, users);
         directory
     }
 

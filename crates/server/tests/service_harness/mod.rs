@@ -34,7 +34,7 @@ use switchboard_proto::{
 use switchboard_routing::{CallerIdMode, GatewaySpec, Plan, PlanSource, ProbeSpec, TrunkSpec};
 use switchboard_server::proxy::{Listener, NextHop};
 use switchboard_server::registrar::Binding;
-use switchboard_server::service::{Completion, Effect, UserChange, UserDelta, UserSnapshot};
+use switchboard_server::service::{Completion, Effect, UserChange, UserDelta, UserDirectory};
 use switchboard_server::storage::{CallRecord, DialogRecord, StateChange};
 use switchboard_server::{
     AuthConfig, AuthSecret, BindingChange, ProtectConfig, ProxyConfig, RegistrarConfig, Service,
@@ -306,10 +306,6 @@ pub struct Server {
     /// The store's users: (name, domain) → password; and its version.
     pub users: HashMap<(String, String), String>,
     pub users_version: u64,
-    /// When set, `Effect::CheckUsers` is answered with only the users
-    /// changed since the version asked about (the store's change log),
-    /// not every user.
-    pub user_deltas: bool,
     /// The store's change log: the version each user was last changed at.
     user_log: HashMap<(String, String), u64>,
     /// Host names and where they resolve.
@@ -377,7 +373,6 @@ impl Server {
             users_reply: Reply::Now,
             users: HashMap::new(),
             users_version: 1,
-            user_deltas: false,
             user_log: HashMap::new(),
             names: HashMap::new(),
             effects: Vec::new(),
@@ -389,8 +384,8 @@ impl Server {
             this.users
                 .insert((name.to_owned(), DOMAIN.to_owned()), format!("{name}-pw"));
         }
-        let snapshot = this.snapshot();
-        this.service.load_users(snapshot);
+        let directory = this.directory();
+        this.service.set_user_directory(directory);
         this
     }
 
@@ -437,16 +432,13 @@ impl Server {
         }
     }
 
-    fn snapshot(&self) -> UserSnapshot {
+    /// Every user of the store, as the runtime reads them at start.
+    fn directory(&self) -> UserDirectory {
         let users = self
             .users
             .iter()
-            .map(|((name, domain), pw)| stored_user(name, domain, pw))
-            .collect();
-        UserSnapshot {
-            version: self.users_version,
-            users,
-        }
+            .map(|((name, domain), pw)| stored_user(name, domain, pw));
+        UserDirectory::from_users(self.users_version, users)
     }
 
     // ----- phones -----
@@ -903,15 +895,11 @@ impl Server {
                 };
                 Completion::User { id, result }
             }
-            Effect::CheckUsers { version }
-                if self.user_deltas && reply != Reply::Fail && version != self.users_version =>
-            {
-                Completion::UserChanges(Ok(self.delta(version)))
-            }
-            Effect::CheckUsers { version } => Completion::Users(match reply {
+            // As the runtime answers: the users the change log names since
+            // `version` (none when nothing changed).
+            Effect::CheckUsers { version } => Completion::UserChanges(match reply {
                 Reply::Fail => Err(failed()),
-                _ if version == self.users_version => Ok(None),
-                _ => Ok(Some(self.snapshot())),
+                _ => Ok(self.delta(version)),
             }),
             Effect::Resolve { id, uri } => {
                 // From the table; an IP address is where it says.

@@ -7,8 +7,8 @@ use switchboard_server::storage::BindingStore;
 
 use super::{PostgresStore, big, classify, get, upsert_sql};
 use crate::error::StoreError;
-use crate::sqlite::bindings::{RawBinding, stored_aor};
-use crate::sqlite::{join_lines, to_sql_u64};
+use crate::sqlite::bindings::{BindingText, RawBinding, stored_aor};
+use crate::sqlite::to_sql_u64;
 use crate::validate::validate_change;
 
 const COLUMNS: [&str; 16] = [
@@ -77,23 +77,24 @@ impl BindingWriter {
     ) -> Result<(), StoreError> {
         match change {
             BindingChange::Upsert(b) => {
+                let text = BindingText::of(b);
                 tx.execute(
                     &self.upsert,
                     &[
-                        &stored_aor(&b.aor),
-                        &b.key.to_string(),
-                        &b.contact_with_params(),
+                        &text.aor,
+                        &text.key,
+                        &text.contact_header,
                         &big(b.q_or_default()),
                         &to_sql_u64(b.expires_at),
                         &b.call_id,
                         &big(b.cseq),
                         &b.instance,
                         &b.reg_id.map(big),
-                        &join_lines(&b.path),
-                        &b.source.transport.as_via_token().to_ascii_lowercase(),
-                        &b.source.remote.to_string(),
-                        &b.source.local.to_string(),
-                        &b.source.flow.map(|flow| flow.0.to_string()),
+                        &text.path,
+                        &text.transport,
+                        &text.remote,
+                        &text.local,
+                        &text.flow,
                         &b.user_agent.as_deref(),
                         &to_sql_u64(b.updated_at),
                     ],

@@ -37,10 +37,10 @@ use std::time::Duration;
 
 use postgres::Config;
 use postgres::error::SqlState;
-use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
+use switchboard_server::service::{UserDelta, UserDirectory};
 
 use crate::error::StoreError;
-use crate::sqlite::{from_sql_u64, snapshot, snapshot_since};
+use crate::sqlite::from_sql_u64;
 use pool::{Connection, Pool};
 
 pub use cluster_feed::{ClusterFeed, ClusterFeedConfig, ClusterFeedHandle};
@@ -167,35 +167,19 @@ impl PostgresStore {
     /// Environment errors.
     pub fn users_version(&self) -> Result<u64, StoreError> {
         self.run(|conn| {
-            let statement = conn.statement("SELECT version FROM users_version WHERE id = 1")?;
+            let statement = conn.statement(users::VERSION_SQL)?;
             let row = conn.client.query_one(&statement, &[]).map_err(classify)?;
             from_sql_u64("users_version", get(&row, 0)?)
         })
     }
 
-    /// As [`SqliteStore::user_snapshot`](crate::SqliteStore::user_snapshot).
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        snapshot(self, self.users_version()?)
-    }
-
-    /// As [`SqliteStore::user_snapshot_since`](crate::SqliteStore::user_snapshot_since).
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        snapshot_since(self, self.users_version()?, version)
-    }
-
-    /// As [`SqliteStore::user_directory`](crate::SqliteStore::user_directory)
-    /// (here through the snapshot: the client reads a query's rows whole).
+    /// As [`SqliteStore::user_directory`](crate::SqliteStore::user_directory):
+    /// the rows streamed from the server into the directory one by one.
     ///
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
     pub fn user_directory(&self) -> Result<UserDirectory, StoreError> {
-        self.user_snapshot().map(UserDirectory::from_snapshot)
+        self.run(users::directory)
     }
 
     /// As [`SqliteStore::user_changes_since`](crate::SqliteStore::user_changes_since).

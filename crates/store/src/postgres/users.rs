@@ -1,7 +1,8 @@
 //! [`UserStore`] for PostgreSQL.
 
-use postgres::{GenericClient, IsolationLevel, Row, Statement};
-use switchboard_server::service::UserDelta;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::{GenericClient, IsolationLevel, Row, Statement, Transaction};
+use switchboard_server::service::{UserDelta, UserDirectory};
 use switchboard_server::storage::{Ha1Set, ImportSummary, User, UserStore};
 
 use super::pool::Connection;
@@ -12,6 +13,7 @@ use crate::sqlite::to_sql_u64;
 use crate::sqlite::users::{CHANGED_SQL, RawUser, change_of, groups_column, log_reaches, user_key};
 use crate::validate::validate_user;
 
+pub(super) const VERSION_SQL: &str = "SELECT version FROM users_version WHERE id = 1";
 pub(super) const INSERT_SQL: &str = "INSERT INTO users (name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, \
                           created_unix, groups) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 pub(super) const SELECT_SQL: &str = "SELECT name, domain, ha1_md5, ha1_sha256, ha1_sha512_256, created_unix, \
@@ -44,19 +46,12 @@ pub(super) fn changes_since(
     since: u64,
 ) -> Result<Option<UserDelta>, StoreError> {
     let [current, oldest, changed] = conn.statements([
-        "SELECT version FROM users_version WHERE id = 1",
+        VERSION_SQL,
         "SELECT MIN(version) FROM user_changes",
         CHANGED_SQL,
     ])?;
-    let mut tx = conn
-        .client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(classify)?;
-    let row = tx.query_one(&current, &[]).map_err(classify)?;
-    let version = from_sql_u64("users_version", get(&row, 0)?)?;
+    let mut tx = read_snapshot(conn)?;
+    let version = users_version(&mut tx, &current)?;
     if version == since {
         return Ok(Some(UserDelta {
             since,
@@ -85,6 +80,39 @@ pub(super) fn changes_since(
         version,
         changes,
     }))
+}
+
+/// Every user, streamed row by row into a directory in one repeatable-read
+/// transaction (the version and the rows agree), as the SQLite store
+/// reads them: a million users are never all held twice.
+pub(super) fn directory(conn: &mut Connection) -> Result<UserDirectory, StoreError> {
+    let [current, select] = conn.statements([VERSION_SQL, SELECT_SQL])?;
+    let mut tx = read_snapshot(conn)?;
+    let mut directory = UserDirectory::new(users_version(&mut tx, &current)?);
+    let no_params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+    let mut rows = tx.query_raw(&select, no_params).map_err(classify)?;
+    while let Some(row) = rows.next().map_err(classify)? {
+        directory.insert(read_user(&row)?);
+    }
+    drop(rows);
+    tx.commit().map_err(classify)?;
+    Ok(directory)
+}
+
+/// A read-only transaction that sees one snapshot of the database.
+fn read_snapshot(conn: &mut Connection) -> Result<Transaction<'_>, StoreError> {
+    conn.client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(classify)
+}
+
+/// The users version, by the statement of [`VERSION_SQL`].
+fn users_version(tx: &mut Transaction<'_>, current: &Statement) -> Result<u64, StoreError> {
+    let row = tx.query_one(current, &[]).map_err(classify)?;
+    from_sql_u64("users_version", get(&row, 0)?)
 }
 
 /// Inserts `user` with the statement of [`INSERT_SQL`] (or its `ON

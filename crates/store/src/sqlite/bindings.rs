@@ -26,9 +26,41 @@ use super::{SqliteStore, from_sql_u64, join_lines, split_lines, to_sql_u64};
 use crate::error::StoreError;
 use crate::validate::validate_change;
 
-const COLUMNS: &str = "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, \
-                       reg_id, path, transport, remote_addr, local_addr, flow_token, user_agent, \
-                       updated_unix";
+/// The columns of a row, in the order every statement names them (a macro,
+/// so that the statements below are literals built at compile time).
+macro_rules! columns {
+    () => {
+        "aor, contact, contact_header, q, expires_at, call_id, cseq, instance_id, reg_id, path, \
+         transport, remote_addr, local_addr, flow_token, user_agent, updated_unix"
+    };
+}
+
+const COLUMNS: &str = columns!();
+
+/// Adds or replaces one binding: a literal, so that a commit looks it up in
+/// the connection's statement cache without formatting it first.
+const UPSERT_SQL: &str = concat!(
+    "INSERT INTO bindings (",
+    columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+     ON CONFLICT (aor, contact) DO UPDATE SET
+         contact_header = excluded.contact_header,
+         q = excluded.q,
+         expires_at = excluded.expires_at,
+         call_id = excluded.call_id,
+         cseq = excluded.cseq,
+         instance_id = excluded.instance_id,
+         reg_id = excluded.reg_id,
+         path = excluded.path,
+         transport = excluded.transport,
+         remote_addr = excluded.remote_addr,
+         local_addr = excluded.local_addr,
+         flow_token = excluded.flow_token,
+         user_agent = excluded.user_agent,
+         updated_unix = excluded.updated_unix"
+);
+
+const REMOVE_SQL: &str = "DELETE FROM bindings WHERE aor = ?1 AND contact = ?2";
 
 /// The statements that write bindings, from the connection's cache
 /// (prepared once per connection, not per commit).
@@ -40,48 +72,30 @@ pub(super) struct BindingWriter<'c> {
 impl<'c> BindingWriter<'c> {
     pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Self {
-            upsert: conn.prepare_cached(&format!(
-                "INSERT INTO bindings ({COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-                 ON CONFLICT (aor, contact) DO UPDATE SET
-                     contact_header = excluded.contact_header,
-                     q = excluded.q,
-                     expires_at = excluded.expires_at,
-                     call_id = excluded.call_id,
-                     cseq = excluded.cseq,
-                     instance_id = excluded.instance_id,
-                     reg_id = excluded.reg_id,
-                     path = excluded.path,
-                     transport = excluded.transport,
-                     remote_addr = excluded.remote_addr,
-                     local_addr = excluded.local_addr,
-                     flow_token = excluded.flow_token,
-                     user_agent = excluded.user_agent,
-                     updated_unix = excluded.updated_unix"
-            ))?,
-            remove: conn.prepare_cached("DELETE FROM bindings WHERE aor = ?1 AND contact = ?2")?,
+            upsert: conn.prepare_cached(UPSERT_SQL)?,
+            remove: conn.prepare_cached(REMOVE_SQL)?,
         })
     }
 
     fn change(&mut self, change: &BindingChange) -> Result<(), StoreError> {
         match change {
             BindingChange::Upsert(b) => {
-                let path = join_lines(&b.path);
+                let text = BindingText::of(b);
                 self.upsert.execute(params![
-                    stored_aor(&b.aor),
-                    b.key.to_string(),
-                    b.contact_with_params(),
+                    text.aor,
+                    text.key,
+                    text.contact_header,
                     b.q_or_default(),
                     to_sql_u64(b.expires_at),
                     b.call_id,
                     b.cseq,
                     b.instance,
                     b.reg_id,
-                    path,
-                    b.source.transport.as_via_token().to_ascii_lowercase(),
-                    b.source.remote.to_string(),
-                    b.source.local.to_string(),
-                    b.source.flow.map(|flow| flow.0.to_string()),
+                    text.path,
+                    text.transport,
+                    text.remote,
+                    text.local,
+                    text.flow,
                     b.user_agent,
                     to_sql_u64(b.updated_at),
                 ])?;
@@ -100,6 +114,34 @@ impl<'c> BindingWriter<'c> {
             validate_change(change)?;
         }
         changes.iter().try_for_each(|change| self.change(change))
+    }
+}
+
+/// The text columns of a binding's row, built once per change for either
+/// back end's upsert.
+pub(crate) struct BindingText {
+    pub(crate) aor: String,
+    pub(crate) key: String,
+    pub(crate) contact_header: String,
+    pub(crate) path: String,
+    pub(crate) transport: &'static str,
+    pub(crate) remote: String,
+    pub(crate) local: String,
+    pub(crate) flow: Option<String>,
+}
+
+impl BindingText {
+    pub(crate) fn of(b: &Binding) -> Self {
+        Self {
+            aor: stored_aor(&b.aor),
+            key: b.key.to_string(),
+            contact_header: b.contact_with_params(),
+            path: join_lines(&b.path),
+            transport: b.source.transport.as_lowercase_token(),
+            remote: b.source.remote.to_string(),
+            local: b.source.local.to_string(),
+            flow: b.source.flow.map(|flow| flow.0.to_string()),
+        }
     }
 }
 
@@ -243,7 +285,11 @@ struct TextFields {
 
 /// `sip:user@domain`: the AOR as the `aor` column keeps it.
 pub(crate) fn stored_aor(aor: &Aor) -> String {
-    format!("sip:{}", aor.as_str())
+    let aor = aor.as_str();
+    let mut stored = String::with_capacity(4 + aor.len());
+    stored.push_str("sip:");
+    stored.push_str(aor);
+    stored
 }
 
 impl SqliteStore {

@@ -98,7 +98,7 @@ pub(super) fn put(
 pub(crate) fn source_text(source: DeviceSource) -> String {
     format!(
         "{} {} {}",
-        source.transport.as_via_token().to_ascii_lowercase(),
+        source.transport.as_lowercase_token(),
         source.remote,
         source.local
     )

@@ -33,12 +33,53 @@ use super::{
 use crate::error::StoreError;
 use crate::validate::validate_state_change;
 
-const SUBSCRIPTION_COLUMNS: &str = "id, event, resource, watcher, call_id, local_tag, remote_tag, \
-                                    remote_target, route_set, local_cseq, transport, remote_addr, \
-                                    list, active, expires_unix, version";
-const PUBLICATION_COLUMNS: &str = "etag, aor, event, content_type, body, expires_unix";
-const MESSAGE_COLUMNS: &str =
-    "id, aor, from_value, to_value, date, content_type, body, received_unix";
+// The columns of each table (macros, so that the statements that write
+// them are literals built at compile time, not formatted at every commit).
+macro_rules! subscription_columns {
+    () => {
+        "id, event, resource, watcher, call_id, local_tag, remote_tag, remote_target, route_set, \
+         local_cseq, transport, remote_addr, list, active, expires_unix, version"
+    };
+}
+macro_rules! publication_columns {
+    () => {
+        "etag, aor, event, content_type, body, expires_unix"
+    };
+}
+macro_rules! message_columns {
+    () => {
+        "id, aor, from_value, to_value, date, content_type, body, received_unix"
+    };
+}
+
+const SUBSCRIPTION_COLUMNS: &str = subscription_columns!();
+const PUBLICATION_COLUMNS: &str = publication_columns!();
+const MESSAGE_COLUMNS: &str = message_columns!();
+
+const PUT_SUBSCRIPTION_SQL: &str = concat!(
+    "INSERT OR REPLACE INTO subscriptions (",
+    subscription_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
+);
+const PUT_PUBLICATION_SQL: &str = concat!(
+    "INSERT OR REPLACE INTO publications (",
+    publication_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+);
+/// An update keeps the row's place in the order (its seq).
+const PUT_MESSAGE_SQL: &str = concat!(
+    "INSERT INTO messages (",
+    message_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+     ON CONFLICT (id) DO UPDATE SET
+         aor = excluded.aor,
+         from_value = excluded.from_value,
+         to_value = excluded.to_value,
+         date = excluded.date,
+         content_type = excluded.content_type,
+         body = excluded.body,
+         received_unix = excluded.received_unix"
+);
 
 /// The statements that write the event state, from the connection's cache.
 pub(super) struct StateWriter<'c> {
@@ -57,29 +98,11 @@ pub(super) struct StateWriter<'c> {
 impl<'c> StateWriter<'c> {
     pub(super) fn new(conn: &'c Connection) -> Result<Self, StoreError> {
         Ok(Self {
-            put_subscription: conn.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO subscriptions ({SUBSCRIPTION_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)"
-            ))?,
+            put_subscription: conn.prepare_cached(PUT_SUBSCRIPTION_SQL)?,
             remove_subscription: conn.prepare_cached("DELETE FROM subscriptions WHERE id = ?1")?,
-            put_publication: conn.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO publications ({PUBLICATION_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
-            ))?,
+            put_publication: conn.prepare_cached(PUT_PUBLICATION_SQL)?,
             remove_publication: conn.prepare_cached("DELETE FROM publications WHERE etag = ?1")?,
-            // An update keeps the row's place in the order (its seq).
-            put_message: conn.prepare_cached(&format!(
-                "INSERT INTO messages ({MESSAGE_COLUMNS})
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                 ON CONFLICT (id) DO UPDATE SET
-                     aor = excluded.aor,
-                     from_value = excluded.from_value,
-                     to_value = excluded.to_value,
-                     date = excluded.date,
-                     content_type = excluded.content_type,
-                     body = excluded.body,
-                     received_unix = excluded.received_unix"
-            ))?,
+            put_message: conn.prepare_cached(PUT_MESSAGE_SQL)?,
             remove_message: conn.prepare_cached("DELETE FROM messages WHERE id = ?1")?,
             put_call_record: conn.prepare_cached(call_records::PUT_SQL)?,
             expire_call_records: conn.prepare_cached(call_records::EXPIRE_SQL)?,

@@ -23,8 +23,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use switchboard_server::UserStore;
-use switchboard_server::service::{UserDelta, UserDirectory, UserSnapshot};
+use switchboard_server::service::{UserDelta, UserDirectory};
 
 use crate::error::StoreError;
 
@@ -132,28 +131,9 @@ impl SqliteStore {
         Ok(version.unsigned_abs())
     }
 
-    /// Every user, as of the users version read first (a change made while
-    /// loading moves the version again, and the next check reloads): what
-    /// the server keeps in memory.
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot(&self) -> Result<UserSnapshot, StoreError> {
-        snapshot(self, self.users_version()?)
-    }
-
-    /// [`SqliteStore::user_snapshot`] when the users changed since
-    /// `version` (a `user add`, `passwd` or `remove`), `None` otherwise.
-    ///
-    /// # Errors
-    /// Environment errors, [`StoreError::Corrupt`].
-    pub fn user_snapshot_since(&self, version: u64) -> Result<Option<UserSnapshot>, StoreError> {
-        snapshot_since(self, self.users_version()?, version)
-    }
-
-    /// Every user, as [`SqliteStore::user_snapshot`], read straight into the
-    /// directory the server keeps in memory (at start, and when the change
-    /// log does not reach back).
+    /// Every user, as of the users version (read in the same transaction),
+    /// read row by row into the directory the server keeps in memory (at
+    /// start, and when the change log does not reach back).
     ///
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
@@ -164,7 +144,7 @@ impl SqliteStore {
     /// Only the users changed since `version` (added, changed or removed,
     /// each once, as stored now), while the store's change log reaches
     /// back that far; `None` when it does not (pruned: read every user with
-    /// [`SqliteStore::user_snapshot`]). An empty delta: nothing changed.
+    /// [`SqliteStore::user_directory`]). An empty delta: nothing changed.
     ///
     /// # Errors
     /// Environment errors, [`StoreError::Corrupt`].
@@ -198,27 +178,6 @@ impl SqliteStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-}
-
-/// Every user of `store`, as of `version` (read first).
-pub(crate) fn snapshot(
-    store: &impl UserStore<Error = StoreError>,
-    version: u64,
-) -> Result<UserSnapshot, StoreError> {
-    let users = store.list_users(None)?;
-    Ok(UserSnapshot { version, users })
-}
-
-/// [`snapshot`] when the users version moved from `known` to `current`.
-pub(crate) fn snapshot_since(
-    store: &impl UserStore<Error = StoreError>,
-    current: u64,
-    known: u64,
-) -> Result<Option<UserSnapshot>, StoreError> {
-    if current == known {
-        return Ok(None);
-    }
-    snapshot(store, current).map(Some)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::{aor, binding, numbered};
 use switchboard_core::{FlowId, Source, Transport};
 use switchboard_server::registrar::{Aor, Binding, BindingKey, RemoveReason};
-use switchboard_server::service::UserSnapshot;
+use switchboard_server::service::UserDirectory;
 use switchboard_store::{
     AdminToken, AnyStore, BindingChange, BindingStore, CallMedia, CallRecord, CommitterConfig,
     DB_FILE_NAME, Disposition, EventStateStore, GroupCommitter, Ha1Set, HangupSide, MediaLeg,
@@ -676,36 +676,46 @@ pub fn directory_user(name: &str, password: &str) -> User {
     }
 }
 
-/// What the server holds: the latest snapshot.
-pub struct Users(UserSnapshot);
+/// What the server holds: the directory read at start, kept up to date
+/// by the changes since its version (as the runtime does).
+pub struct Users(UserDirectory);
+
+/// What the directory holds of one user.
+pub struct Held {
+    pub ha1: Ha1Set,
+}
 
 impl Users {
+    fn read(store: &AnyStore) -> Self {
+        Self(store.user_directory().unwrap())
+    }
+
+    /// True when the users changed since the version held.
     fn refresh(&mut self, store: &AnyStore) -> bool {
-        match store.user_snapshot_since(self.0.version).unwrap() {
-            Some(snapshot) => {
-                self.0 = snapshot;
+        match store.user_changes_since(self.0.version()).unwrap() {
+            Some(delta) => self.0.apply(delta),
+            None => {
+                *self = Self::read(store);
                 true
             }
-            None => false,
         }
     }
 
-    fn get(&self, name: &str, domain: &str) -> Option<&User> {
+    fn get(&self, name: &str, domain: &str) -> Option<Held> {
         self.0
-            .users
-            .iter()
-            .find(|u| u.name == name && u.domain == domain)
+            .ha1(name, domain)
+            .map(|ha1| Held { ha1: ha1.clone() })
     }
 
     fn len(&self) -> usize {
-        self.0.users.len()
+        self.0.len()
     }
 }
 
 pub fn the_directory_reloads_only_when_users_change(backend: &impl Backend) {
     let server = backend.open();
     server.add_user(&directory_user("alice", "a")).unwrap();
-    let mut users = Users(server.user_snapshot().unwrap());
+    let mut users = Users::read(&server);
     assert_eq!(users.len(), 1);
     let alice = users.get("alice", "example.com").unwrap();
     assert_eq!(

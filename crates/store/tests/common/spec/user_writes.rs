@@ -2,6 +2,7 @@
 //! nothing, a removed user's bindings gone with it, users read a page at a
 //! time and by name.
 
+use switchboard_server::service::UserChange;
 use switchboard_store::{
     AnyStore, BindingChange, BindingStore, Ha1Set, StoreError, User, UserStore, UserWrite,
 };
@@ -147,9 +148,16 @@ pub fn a_users_groups_are_stored_replaced_and_read_back_sorted(backend: &impl Ba
     };
     assert_eq!(groups("alice"), ["sales", "staff"]);
     assert_eq!(groups("bob"), ["night-shift", "staff"], "sorted, once each");
-    // The server's snapshot carries them.
-    let snapshot = reopened.user_snapshot_since(0).unwrap().unwrap();
-    let bob = snapshot.users.iter().find(|u| u.name == "bob").unwrap();
+    // The changes the server reads carry them.
+    let delta = reopened.user_changes_since(0).unwrap().unwrap();
+    let bob = delta
+        .changes
+        .iter()
+        .find_map(|change| match change {
+            UserChange::Stored(user) if user.name == "bob" => Some(user),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!(bob.groups, ["night-shift", "staff"]);
     // Replaced as a whole; emptied; a missing user or a bad name refused.
     store.write_users(&[set_groups("alice", &[])]).unwrap();
