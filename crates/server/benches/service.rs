@@ -33,7 +33,7 @@ use rand::rngs::StdRng;
 use switchboard_core::{Config, Destination, Endpoint, Input, Now, Source, Transport};
 use switchboard_proto::digest::{self, Algorithm, DigestChallenge, RequestInfo};
 use switchboard_server::proxy::Listener;
-use switchboard_server::service::{Completion, Effect, UserSnapshot};
+use switchboard_server::service::{Completion, Effect, UserDelta, UserDirectory};
 use switchboard_server::{
     AuthConfig, AuthSecret, ProtectConfig, ProxyConfig, RegistrarConfig, Service, ServiceConfig,
     User,
@@ -95,10 +95,9 @@ impl Bench {
             },
             now,
         );
-        let users = (0..USERS)
-            .map(|i| User::with_password(&name(i), DOMAIN, &password(i), 1_700_000_000))
-            .collect();
-        service.load_users(UserSnapshot { version: 1, users });
+        let users =
+            (0..USERS).map(|i| User::with_password(&name(i), DOMAIN, &password(i), 1_700_000_000));
+        service.set_user_directory(UserDirectory::from_users(1, users));
         let ep_config = Config {
             via_addresses: vec![(Transport::Udp, server)],
             ..Config::default()
@@ -165,7 +164,11 @@ impl Bench {
                         Completion::Stored { id, result: Ok(()) }
                     }
                     // The users never change here.
-                    Effect::CheckUsers { .. } => Completion::Users(Ok(None)),
+                    Effect::CheckUsers { version } => Completion::UserChanges(Ok(UserDelta {
+                        since: version,
+                        version,
+                        changes: Vec::new(),
+                    })),
                     other => panic!("an effect the bench does not answer: {other:?}"),
                 };
                 self.service
