@@ -54,6 +54,15 @@ pub trait App: Send + 'static {
     fn timer_fired(&mut self, late: Duration) {
         let _ = late;
     }
+
+    /// One pass of reads on a UDP socket found `datagrams` waiting, at
+    /// `now`, for the application's overload control. A pass reads at most
+    /// [`UDP_READ_BATCH`](crate::UDP_READ_BATCH): a driver behind its input
+    /// reads full passes, one that keeps up reads what came during the last
+    /// pass's work.
+    fn read_backlog(&mut self, now: Instant, datagrams: usize) {
+        let _ = (now, datagrams);
+    }
 }
 
 /// Sends [`App::Message`]s to an application running on the driver, from

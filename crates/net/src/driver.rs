@@ -38,6 +38,10 @@ use crate::{Config, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
 const BATCH: usize = 256;
+/// Datagrams one pass reads from a UDP socket before the endpoint is
+/// drained (the answers sent, the timers run). A pass that reads this many
+/// left more waiting: [`App::read_backlog`] tells the application.
+pub const UDP_READ_BATCH: usize = BATCH;
 /// Timer coalescing: the driver's timer is armed on this grid, so that
 /// deadlines close together (every answered UDP transaction ends 32 s after
 /// its answer, at its own instant) cost one wake-up, not one each. SIP's
@@ -379,23 +383,30 @@ impl<A: Commanded> Driver<A> {
     /// socket and the endpoint, so a datagram costs no hand-off. Each
     /// datagram is copied into a `Bytes` of its own size: the endpoint may
     /// keep it (a transaction's request) long after the batch, and a slice
-    /// of a shared buffer would keep the whole buffer alive.
+    /// of a shared buffer would keep the whole buffer alive. How many a
+    /// pass read goes to the application ([`App::read_backlog`]): the
+    /// backlog the kernel holds is not visible without unsafe calls, but a
+    /// run of full passes says the driver is behind its input before the
+    /// socket buffer overflows and clients retransmit.
     fn read_udp(&mut self, index: usize) {
         let Some((local, socket)) = self.udp.get(index).map(|(a, s)| (*a, Arc::clone(s))) else {
             return;
         };
         let now = now();
         let endpoint = &mut self.endpoint;
-        self.udp_io.recv(&socket, local, BATCH, |remote, data| {
-            let source = Source {
-                transport: Transport::Udp,
-                remote,
-                local,
-                flow: None,
-            };
-            let bytes = Bytes::copy_from_slice(data);
-            endpoint.handle_input(now, Input::Datagram { source, bytes });
-        });
+        let read = self
+            .udp_io
+            .recv(&socket, local, UDP_READ_BATCH, |remote, data| {
+                let source = Source {
+                    transport: Transport::Udp,
+                    remote,
+                    local,
+                    flow: None,
+                };
+                let bytes = Bytes::copy_from_slice(data);
+                endpoint.handle_input(now, Input::Datagram { source, bytes });
+            });
+        self.app.read_backlog(now, read);
     }
 
     fn on_net(&mut self, event: NetEvent) {

@@ -181,3 +181,54 @@ async fn an_app_answers_on_the_driver_and_gets_messages_and_timers() {
     assert!(!sender.send(1), "the driver has stopped");
     caller.stop().await;
 }
+
+/// Records what every pass of UDP reads found waiting.
+struct Backlog(mpsc::UnboundedSender<usize>);
+
+impl App for Backlog {
+    type Message = ();
+
+    fn on_event(&mut self, _: Instant, _: &mut Endpoint, _: Event) {}
+
+    fn on_message(&mut self, _: Instant, _: &mut Endpoint, (): ()) {}
+
+    fn read_backlog(&mut self, _: Instant, datagrams: usize) {
+        let _ = self.0.send(datagrams);
+    }
+}
+
+/// Datagrams queued faster than one pass reads: the first pass reads a
+/// full batch and says so, the next takes the rest. That is the measure
+/// an overloaded driver shows its application before the socket's buffer
+/// overflows.
+#[tokio::test]
+async fn the_driver_reports_how_many_datagrams_each_read_pass_found_waiting() {
+    let (passes_tx, mut passes) = mpsc::unbounded_channel();
+    let (_sender, receiver) = app_channel();
+    let handle = start_app(
+        config(&[Transport::Udp], None),
+        Box::new(StdRng::seed_from_u64(9)),
+        Backlog(passes_tx),
+        receiver,
+    )
+    .await
+    .unwrap();
+    let at = handle.local_addr(Transport::Udp).unwrap();
+    // Sent without yielding to the driver (a current-thread runtime): all
+    // of them wait in the socket when it reads. Not SIP: the endpoint
+    // drops them, but every one was read.
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let extra = 8;
+    for i in 0..switchboard_net::UDP_READ_BATCH + extra {
+        client.send_to(format!("noise {i}").as_bytes(), at).unwrap();
+    }
+    let first = bounded(passes.recv()).await.unwrap();
+    assert_eq!(first, switchboard_net::UDP_READ_BATCH, "a full pass");
+    let mut rest = 0;
+    while rest < extra {
+        let pass = bounded(passes.recv()).await.unwrap();
+        assert!(pass <= extra - rest, "only what was left: {pass}");
+        rest += pass;
+    }
+    bounded(handle.shutdown()).await;
+}
