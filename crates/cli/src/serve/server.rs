@@ -306,6 +306,13 @@ impl App for Server {
         self.service
             .observe_load(now_at(Instant::now()), LoadSignal::TimerLag(late));
     }
+
+    fn read_backlog(&mut self, now: Instant, datagrams: usize) {
+        // Datagrams waiting in the socket: the gate closes before the
+        // buffer overflows and clients retransmit.
+        self.service
+            .observe_load(now_at(now), LoadSignal::ReadBacklog(datagrams));
+    }
 }
 
 /// What changed in the store's users since `version`: only the users

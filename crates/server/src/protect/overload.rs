@@ -38,7 +38,8 @@ pub struct OverloadConfig {
     pub timer_lag: Option<Watermarks<Duration>>,
     /// How long a store submission takes to be durable (smoothed).
     pub commit_latency: Option<Watermarks<Duration>>,
-    /// Datagrams one read found waiting (smoothed).
+    /// Datagrams one read pass found waiting (smoothed); a pass reads a
+    /// bounded batch, so the marks must be under it.
     pub read_backlog: Option<Watermarks<usize>>,
     /// A signal not reported for this long reads as zero.
     pub signal_window: Duration,
@@ -66,7 +67,11 @@ impl Default for OverloadConfig {
                 high: Duration::from_millis(400),
                 low: Duration::from_millis(160),
             }),
-            read_backlog: None,
+            // The runtime reads at most 256 datagrams a pass (net's
+            // UDP_READ_BATCH): a run of mostly full passes says the
+            // datagrams wait in the socket, and soon overflow it. Closing
+            // then keeps the answers of the work accepted under T1.
+            read_backlog: Some(Watermarks { high: 160, low: 64 }),
             signal_window: Duration::from_secs(1),
         }
     }
