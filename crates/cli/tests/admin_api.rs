@@ -572,7 +572,10 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
     assert_eq!(sample(&busy, refused), 1.0, "{busy}");
     assert_eq!(sample(&busy, "switchboard_overloaded"), 1.0, "{busy}");
     assert!(
-        sample(&busy, "switchboard_udp_read_passes_total{batch=\"partial\"}") >= 1.0,
+        sample(
+            &busy,
+            "switchboard_udp_read_passes_total{batch=\"partial\"}"
+        ) >= 1.0,
         "the driver counts its UDP reads: {busy}"
     );
     call.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
