@@ -312,9 +312,9 @@ pub struct ProtectionSection {
     /// Milliseconds a store commit may take (smoothed) before new requests
     /// get 503; it opens again at two fifths. 0: not followed.
     pub max_commit_ms: Option<u64>,
-    /// Datagrams one read pass of a UDP socket may find waiting (smoothed;
-    /// a pass reads at most 256) before new requests get 503; it opens
-    /// again at two fifths. 0: not followed.
+    /// Datagrams the driver may read from a UDP socket without emptying it
+    /// (smoothed; it reads passes of 256) before new requests get 503; it
+    /// opens again at two fifths. 0: not followed.
     pub max_read_backlog: Option<usize>,
     /// Base seconds of the Retry-After of those 503s.
     pub retry_after: Option<u32>,

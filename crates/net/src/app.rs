@@ -55,11 +55,13 @@ pub trait App: Send + 'static {
         let _ = late;
     }
 
-    /// One pass of reads on a UDP socket found `datagrams` waiting, at
-    /// `now`, for the application's overload control. A pass reads at most
-    /// [`UDP_READ_BATCH`](crate::UDP_READ_BATCH): a driver behind its input
-    /// reads full passes, one that keeps up reads what came during the last
-    /// pass's work.
+    /// A pass of reads on a UDP socket ended at `now` with `datagrams`
+    /// read from it since a pass last emptied it, for the application's
+    /// overload control. A pass reads at most
+    /// [`UDP_READ_BATCH`](crate::UDP_READ_BATCH) and one that reads fewer
+    /// emptied the socket: a driver that keeps up reports what came during
+    /// its last pass's work; one behind its input reports a count that
+    /// grows by a batch each pass for as long as it stays behind.
     fn read_backlog(&mut self, now: Instant, datagrams: usize) {
         let _ = (now, datagrams);
     }

@@ -182,7 +182,7 @@ async fn an_app_answers_on_the_driver_and_gets_messages_and_timers() {
     caller.stop().await;
 }
 
-/// Records what every pass of UDP reads found waiting.
+/// Records what every pass of UDP reads reports.
 struct Backlog(mpsc::UnboundedSender<usize>);
 
 impl App for Backlog {
@@ -197,12 +197,12 @@ impl App for Backlog {
     }
 }
 
-/// Datagrams queued faster than one pass reads: the first pass reads a
-/// full batch and says so, the next takes the rest. That is the measure
-/// an overloaded driver shows its application before the socket's buffer
-/// overflows.
+/// More datagrams queued than two passes read: the count grows by a full
+/// batch each pass while the socket is not emptied, then starts again from
+/// the pass that emptied it. That is the measure an overloaded driver
+/// shows its application before the socket's buffer overflows.
 #[tokio::test]
-async fn the_driver_reports_how_many_datagrams_each_read_pass_found_waiting() {
+async fn the_driver_reports_the_datagrams_read_since_a_pass_last_emptied_the_socket() {
     let (passes_tx, mut passes) = mpsc::unbounded_channel();
     let (_sender, receiver) = app_channel();
     let handle = start_app(
@@ -218,16 +218,19 @@ async fn the_driver_reports_how_many_datagrams_each_read_pass_found_waiting() {
     // of them wait in the socket when it reads. Not SIP: the endpoint
     // drops them, but every one was read.
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let batch = switchboard_net::UDP_READ_BATCH;
     let extra = 8;
-    for i in 0..switchboard_net::UDP_READ_BATCH + extra {
+    for i in 0..2 * batch + extra {
         client.send_to(format!("noise {i}").as_bytes(), at).unwrap();
     }
     let first = bounded(passes.recv()).await.unwrap();
-    assert_eq!(first, switchboard_net::UDP_READ_BATCH, "a full pass");
+    assert_eq!(first, batch, "a full pass");
+    let second = bounded(passes.recv()).await.unwrap();
+    assert_eq!(second, 2 * batch, "two full passes in a row");
     let mut rest = 0;
     while rest < extra {
         let pass = bounded(passes.recv()).await.unwrap();
-        assert!(pass <= extra - rest, "only what was left: {pass}");
+        assert!(pass <= extra - rest, "counted again from the pass that emptied it: {pass}");
         rest += pass;
     }
     bounded(handle.shutdown()).await;

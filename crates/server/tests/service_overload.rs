@@ -142,16 +142,23 @@ fn the_answer_to_a_challenge_finishes_while_new_flows_are_refused() {
 #[test]
 fn full_read_passes_refuse_new_work_and_a_refused_invite_keeps_only_its_transaction() {
     let (mut h, _, _) = Server::with_bob();
-    // Read passes that find a few dozen datagrams keep up with the input:
-    // not overload.
+    // Read passes that empty the socket keep up with the input, and a
+    // burst the driver catches up with in a few full passes is not
+    // overload.
     report(&mut h, LoadSignal::ReadBacklog(40), 20);
+    for run in [256, 512, 768, 1024, 40] {
+        report(&mut h, LoadSignal::ReadBacklog(run), 1);
+    }
+    assert!(!h.service.overload_state().is_closed());
     let mut carol = Phone::new("carol", "198.51.100.30:5060");
     let challenged = h.ask(&mut carol, Method::Register, "sip:example.com");
     assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
 
-    // A run of full passes (256 read, more left in the socket) is: the
-    // gate closes before the socket overflows.
-    report(&mut h, LoadSignal::ReadBacklog(256), 6);
+    // A long run of full passes (256 more each, the socket never emptied)
+    // is: the gate closes before the socket overflows.
+    for passes in 1..=12 {
+        report(&mut h, LoadSignal::ReadBacklog(256 * passes), 1);
+    }
     assert!(h.service.overload_state().read_backlog);
     let refused = h.ask(&mut carol, Method::Register, "sip:example.com");
     assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -169,9 +176,9 @@ fn full_read_passes_refuse_new_work_and_a_refused_invite_keeps_only_its_transact
     assert_eq!(metrics.refused_overload, 2);
     assert_eq!(h.ep.transaction_count(), transactions + 1);
 
-    // Passes that come back down open it again (inside the signal's
+    // Passes that empty the socket again open it (inside the signal's
     // window: not forgotten, measured).
-    report(&mut h, LoadSignal::ReadBacklog(8), 8);
+    report(&mut h, LoadSignal::ReadBacklog(30), 8);
     assert!(!h.service.overload_state().is_closed());
 
     h.run_for(Duration::from_secs(6));

@@ -38,8 +38,8 @@ pub struct OverloadConfig {
     pub timer_lag: Option<Watermarks<Duration>>,
     /// How long a store submission takes to be durable (smoothed).
     pub commit_latency: Option<Watermarks<Duration>>,
-    /// Datagrams one read pass found waiting (smoothed); a pass reads a
-    /// bounded batch, so the marks must be under it.
+    /// Datagrams read from a socket since it was last found empty
+    /// (smoothed): how long the runtime has been behind its input.
     pub read_backlog: Option<Watermarks<usize>>,
     /// A signal not reported for this long reads as zero.
     pub signal_window: Duration,
@@ -67,11 +67,18 @@ impl Default for OverloadConfig {
                 high: Duration::from_millis(400),
                 low: Duration::from_millis(160),
             }),
-            // The runtime reads at most 256 datagrams a pass (net's
-            // UDP_READ_BATCH): a run of mostly full passes says the
-            // datagrams wait in the socket, and soon overflow it. Closing
-            // then keeps the answers of the work accepted under T1.
-            read_backlog: Some(Watermarks { high: 160, low: 64 }),
+            // The runtime reports the datagrams read from a socket since a
+            // pass last emptied it (passes of 256): 2,000 is about eight
+            // full passes in a row, tens of milliseconds behind, well
+            // before the socket's buffer (some thousands of datagrams)
+            // overflows and clients retransmit. A burst that the driver
+            // catches up with in a few passes does not close it; closing
+            // at a single pass's worth refused far more than the server
+            // could have served.
+            read_backlog: Some(Watermarks {
+                high: 2_000,
+                low: 800,
+            }),
             signal_window: Duration::from_secs(1),
         }
     }
@@ -85,7 +92,8 @@ pub enum LoadSignal {
     TimerLag(Duration),
     /// From a store submission to its durable commit.
     CommitLatency(Duration),
-    /// Datagrams one read of the sockets found waiting.
+    /// Datagrams read from a socket since it was last found empty (or,
+    /// from a runtime that reads it all at once, found waiting).
     ReadBacklog(usize),
 }
 
