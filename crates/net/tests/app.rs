@@ -230,7 +230,10 @@ async fn the_driver_reports_the_datagrams_read_since_a_pass_last_emptied_the_soc
     let mut rest = 0;
     while rest < extra {
         let pass = bounded(passes.recv()).await.unwrap();
-        assert!(pass <= extra - rest, "counted again from the pass that emptied it: {pass}");
+        assert!(
+            pass <= extra - rest,
+            "counted again from the pass that emptied it: {pass}"
+        );
         rest += pass;
     }
     bounded(handle.shutdown()).await;
