@@ -453,7 +453,7 @@ mod tests {
             .protect
             .overload;
         assert!(defaults.timer_lag.is_some() && defaults.commit_latency.is_some());
-        assert!(defaults.read_backlog.is_some());
+        assert_eq!(defaults.read_backlog, None, "followed only when configured");
         let off = config_of(
             "[protection]\nmax_read_backlog = 0\n",
             "udp:127.0.0.1:5060",

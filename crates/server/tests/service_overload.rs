@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use service_harness::{Phone, Server, answer, one_sent};
 use switchboard_proto::{HeaderName, Method, Response, StatusCode};
-use switchboard_server::protect::LoadSignal;
+use switchboard_server::protect::{LoadSignal, Watermarks};
 use switchboard_server::service::Effect;
 
 /// Reports `signal` `times` times, 10 ms apart.
@@ -141,7 +141,15 @@ fn the_answer_to_a_challenge_finishes_while_new_flows_are_refused() {
 
 #[test]
 fn full_read_passes_refuse_new_work_and_a_refused_invite_keeps_only_its_transaction() {
-    let (mut h, _, _) = Server::with_bob();
+    // The read backlog followed as `max_read_backlog = 2000` sets it.
+    let mut h = Server::with(|c| {
+        c.protect.overload.read_backlog = Some(Watermarks {
+            high: 2_000,
+            low: 800,
+        });
+    });
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    h.register(&mut bob, 3600);
     // Read passes that empty the socket keep up with the input, and a
     // burst the driver catches up with in a few full passes is not
     // overload.

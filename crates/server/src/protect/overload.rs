@@ -67,18 +67,14 @@ impl Default for OverloadConfig {
                 high: Duration::from_millis(400),
                 low: Duration::from_millis(160),
             }),
-            // The runtime reports the datagrams read from a socket since a
-            // pass last emptied it (passes of 256): 2,000 is about eight
-            // full passes in a row, tens of milliseconds behind, well
-            // before the socket's buffer (some thousands of datagrams)
-            // overflows and clients retransmit. A burst that the driver
-            // catches up with in a few passes does not close it; closing
-            // at a single pass's worth refused far more than the server
-            // could have served.
-            read_backlog: Some(Watermarks {
-                high: 2_000,
-                low: 800,
-            }),
+            // Not followed unless configured (`max_read_backlog`, 2,000 is
+            // about eight full passes of 256 in a row): on the shared
+            // bench host it kept the socket from overflowing and calls
+            // from retransmitting at 3x, but at 3x REGISTERs a server
+            // starved of CPU could not even keep up with refusing, the
+            // gate stayed shut and goodput fell below the gate without it
+            // (bench/results/overload-hl-20261206.md).
+            read_backlog: None,
             signal_window: Duration::from_secs(1),
         }
     }
