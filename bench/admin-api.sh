@@ -25,17 +25,9 @@ CONNECTIONS=8
 SIP_RATE=200
 SIP_USERS=1000
 ADMIN=127.0.0.1:18089
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--bindings) BINDINGS="$2"; shift 2 ;;
-		--duration) DURATION="$2"; shift 2 ;;
-		--connections) CONNECTIONS="$2"; shift 2 ;;
-		--sip-rate) SIP_RATE="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--bindings N] [--duration S] [--connections C] [--sip-rate R] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
 . "$HERE/lib.sh"
+bench_options --bindings=BINDINGS --duration=DURATION --connections=CONNECTIONS \
+	--sip-rate=SIP_RATE --bench=BENCH -- "$@"
 bench_require
 for tool in wrk sqlite3 curl; do
 	command -v "$tool" >/dev/null || { echo "needs $tool (apt-get install -y $tool)" >&2; exit 2; }

@@ -36,22 +36,12 @@ USERS=1000
 HOLD_MS=1000
 MAX=0
 EXTRA_CONFIG=""
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--repeat) REPEAT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--hold-ms) HOLD_MS="$2"; shift 2 ;;
-		--max) MAX=1; shift ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
-		--records) export KAMAILIO_RECORDS=1; shift ;;
-		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--hold-ms MS] [--max] [--bench DIR] [--config FILE] [--records]" >&2; exit 2 ;;
-	esac
-done
-
+RECORDS=0
 . "$HERE/lib.sh"
+bench_options --rate=RATE --count=COUNT --repeat=REPEAT --users=USERS --hold-ms=HOLD_MS \
+	--max=MAX! --bench=BENCH --config=EXTRA_CONFIG@ --records=RECORDS! -- "$@"
+if [ "$RECORDS" = 1 ]; then export KAMAILIO_RECORDS=1; fi
+
 bench_require
 POPULATION=$USERS
 bench_start "$POPULATION" "$EXTRA_CONFIG"

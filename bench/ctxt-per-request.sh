@@ -27,24 +27,15 @@ RATE=2000
 COUNT=20000
 USERS=10000
 EXTRA_CONFIG=""
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--scenario) SCENARIO="$2"; shift 2 ;;
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
-		*) echo "usage: $0 [--scenario register|call] [--rate R] [--count N] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
-	esac
-done
+. "$HERE/lib.sh"
+bench_options --scenario=SCENARIO --rate=RATE --count=COUNT --users=USERS --bench=BENCH \
+	--config=EXTRA_CONFIG@ -- "$@"
 case "$SCENARIO" in
 	register) PER_OP=2 ;;
 	call) PER_OP=5 ;;
 	*) echo "scenario: register or call" >&2; exit 2 ;;
 esac
 
-. "$HERE/lib.sh"
 bench_require
 bench_start $((USERS * 2)) "$EXTRA_CONFIG"
 

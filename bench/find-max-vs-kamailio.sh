@@ -26,20 +26,9 @@ REFINE=2
 SCENARIOS="register call"
 EXTRA_CONFIG=""
 FIND_EXTRA=()
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--users) USERS="$2"; shift 2 ;;
-		--duration) DURATION="$2"; shift 2 ;;
-		--refine) REFINE="$2"; shift 2 ;;
-		--scenarios) SCENARIOS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
-		--max-p99-ms) FIND_EXTRA+=(--max-p99-ms "$2"); shift 2 ;;
-		*) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --users=USERS --duration=DURATION --refine=REFINE --scenarios=SCENARIOS \
+	--bench=BENCH --config=EXTRA_CONFIG@ --max-p99-ms=FIND_EXTRA+ -- "$@"
 bench_require
 bench_start "$((USERS * 2))" "$EXTRA_CONFIG"
 

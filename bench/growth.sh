@@ -31,19 +31,9 @@ COUNT=4000
 CHANGE_EVERY=2
 LOAD_USERS=10000
 PORT=5062
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--sizes) SIZES="$2"; shift 2 ;;
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--change-every) CHANGE_EVERY="$2"; shift 2 ;;
-		--port) PORT="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--sizes \"N ...\"] [--rate R] [--count C] [--change-every S] [--port P] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --sizes=SIZES --rate=RATE --count=COUNT --change-every=CHANGE_EVERY --port=PORT \
+	--bench=BENCH -- "$@"
 bench_require
 bench_wait_alone
 WORK="$(mktemp -d /tmp/sb-growth.XXXXXX)"

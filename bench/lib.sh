@@ -502,3 +502,47 @@ bench_bar() {
 		for (i = 0; i < n; i++) printf "%s", c
 	}'
 }
+
+# bench_usage: the script's header comment (its lines after the shebang up
+# to the first line that is not a comment) on stderr.
+bench_usage() {
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
+}
+
+# bench_options SPEC... -- "$@": the options of a script, one SPEC each:
+#   --name=VAR    takes a value into VAR
+#   --name=VAR@   VAR gets the contents of the file named
+#   --name=VAR+   the option and its value appended to the array VAR (passed on)
+#   --name=VAR!   a flag: VAR=1
+# Defaults are the variables' values before the call. --help (or -h) prints
+# the usage (bench_usage) and exits 0; anything else not in SPEC prints it
+# and exits 2.
+bench_options() {
+	local -A spec=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do
+		spec["${1%%=*}"]="${1#*=}"
+		shift
+	done
+	[ $# -gt 0 ] && shift
+	local opt target
+	while [ $# -gt 0 ]; do
+		opt="$1"
+		target="${spec[$opt]:-}"
+		if [ -z "$target" ]; then
+			bench_usage
+			case "$opt" in --help | -h) exit 0 ;; *) echo "unknown option: $opt" >&2; exit 2 ;; esac
+		fi
+		if [ "${target%!}" != "$target" ]; then
+			printf -v "${target%!}" 1
+			shift
+			continue
+		fi
+		[ $# -ge 2 ] || { echo "$opt needs a value" >&2; exit 2; }
+		case "$target" in
+			*@) printf -v "${target%@}" '%s' "$(cat "$2")" ;;
+			*+) local -n bench_options_list="${target%+}"; bench_options_list+=("$opt" "$2"); unset -n bench_options_list ;;
+			*) printf -v "$target" '%s' "$2" ;;
+		esac
+		shift 2
+	done
+}

@@ -17,16 +17,8 @@ BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
 USERS=10000
 RATE=500
 SETTLE=40
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--users) USERS="$2"; shift 2 ;;
-		--rate) RATE="$2"; shift 2 ;;
-		--settle) SETTLE="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--users N] [--rate R] [--settle S] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
 . "$HERE/lib.sh"
+bench_options --users=USERS --rate=RATE --settle=SETTLE --bench=BENCH -- "$@"
 # The release binary, or SWITCHBOARD_BIN.
 bench_require
 POPULATION=$((USERS * 2))

@@ -20,20 +20,12 @@ BENCH="$(cd "$HERE/../../shared/bench" 2>/dev/null && pwd || true)"
 RATE=200
 HOLD=50
 USERS=1000
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--rate) RATE="$2"; shift 2 ;;
-		--hold) HOLD="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--rate R] [--hold S] [--users U] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
+. "$HERE/lib.sh"
+bench_options --rate=RATE --hold=HOLD --users=USERS --bench=BENCH -- "$@"
 [ -x "$BENCH/bench.sh" ] || { echo "no bench harness at $BENCH (pass --bench DIR)" >&2; exit 2; }
 BIN="${SWITCHBOARD_BIN:-$HERE/../target/release/switchboard}"
 [ -x "$BIN" ] || { echo "build first: cargo build --release -p switchboard" >&2; exit 2; }
 
-. "$HERE/lib.sh"
 POPULATION=$USERS
 bench_start "$POPULATION"
 BPID=""

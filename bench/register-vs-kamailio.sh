@@ -23,19 +23,10 @@ COUNT=20000
 REPEAT=3
 USERS=10000
 EXTRA_CONFIG=""
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--repeat) REPEAT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		--config) EXTRA_CONFIG="$(cat "$2")"; shift 2 ;;
-		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--bench DIR] [--config FILE]" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --rate=RATE --count=COUNT --repeat=REPEAT --users=USERS --bench=BENCH \
+	--config=EXTRA_CONFIG@ -- "$@"
+
 bench_require
 POPULATION=$((USERS * 2))
 bench_start "$POPULATION" "$EXTRA_CONFIG"

@@ -17,18 +17,9 @@ RATE=200
 COUNT=4000
 USERS=1000
 PREFIXES=100000
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--prefixes) PREFIXES="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--rate R] [--count N] [--users U] [--prefixes P] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --rate=RATE --count=COUNT --users=USERS --prefixes=PREFIXES --bench=BENCH -- "$@"
+
 bench_require
 while pgrep -x kamailio >/dev/null || pgrep -x sipp >/dev/null; do
 	echo "waiting: another benchmark is running" >&2

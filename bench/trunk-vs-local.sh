@@ -19,18 +19,9 @@ RATE=200
 COUNT=4000
 REPEAT=3
 USERS=1000
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--rate) RATE="$2"; shift 2 ;;
-		--count) COUNT="$2"; shift 2 ;;
-		--repeat) REPEAT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--rate R] [--count N] [--repeat K] [--users U] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --rate=RATE --count=COUNT --repeat=REPEAT --users=USERS --bench=BENCH -- "$@"
+
 bench_require
 bench_start "$USERS"
 

@@ -571,6 +571,13 @@ fn metrics_on_loopback_need_no_token_and_every_one_moves() {
     let refused = "switchboard_requests_refused_total{reason=\"overload\"}";
     assert_eq!(sample(&busy, refused), 1.0, "{busy}");
     assert_eq!(sample(&busy, "switchboard_overloaded"), 1.0, "{busy}");
+    assert!(
+        sample(
+            &busy,
+            "switchboard_udp_read_passes_total{batch=\"partial\"}"
+        ) >= 1.0,
+        "the driver counts its UDP reads: {busy}"
+    );
     call.expect_line(Stream::Stdout, "ended: local hangup", WAIT);
     assert!(call.expect_exit(WAIT).success(), "{}", call.report());
     let after_call = scrape(&mut moved);

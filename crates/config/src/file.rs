@@ -312,6 +312,10 @@ pub struct ProtectionSection {
     /// Milliseconds a store commit may take (smoothed) before new requests
     /// get 503; it opens again at two fifths. 0: not followed.
     pub max_commit_ms: Option<u64>,
+    /// Datagrams the driver may read from a UDP socket without emptying it
+    /// (smoothed; it reads passes of 256) before new requests get 503; it
+    /// opens again at two fifths. 0 or left out: not followed.
+    pub max_read_backlog: Option<usize>,
     /// Base seconds of the Retry-After of those 503s.
     pub retry_after: Option<u32>,
 }

@@ -150,6 +150,12 @@ impl Settings {
         if let Some(v) = p.max_commit_ms {
             config.overload.commit_latency = signal_marks(v);
         }
+        if let Some(v) = p.max_read_backlog {
+            config.overload.read_backlog = (v > 0).then(|| Watermarks {
+                high: v,
+                low: v * 2 / 5,
+            });
+        }
         if let Some(v) = p.retry_after {
             config.overload.retry_after = v;
         }
@@ -421,7 +427,7 @@ mod tests {
     #[test]
     fn the_overload_settings_reach_the_gate_with_their_low_marks() {
         let text = "[protection]\nmax_pending = 400\nmax_timer_lag_ms = 200\n\
-                    max_commit_ms = 0\nretry_after = 3\n";
+                    max_commit_ms = 0\nmax_read_backlog = 100\nretry_after = 3\n";
         let overload = config_of(text, "udp:127.0.0.1:5060", &Host::default())
             .protect
             .overload;
@@ -437,12 +443,23 @@ mod tests {
             })
         );
         assert_eq!(overload.commit_latency, None, "0: not followed");
+        assert_eq!(
+            overload.read_backlog,
+            Some(Watermarks { high: 100, low: 40 })
+        );
         assert_eq!(overload.retry_after, 3);
         // Left out: the gate's defaults, every signal followed.
         let defaults = config_of("", "udp:127.0.0.1:5060", &Host::default())
             .protect
             .overload;
         assert!(defaults.timer_lag.is_some() && defaults.commit_latency.is_some());
+        assert_eq!(defaults.read_backlog, None, "followed only when configured");
+        let off = config_of(
+            "[protection]\nmax_read_backlog = 0\n",
+            "udp:127.0.0.1:5060",
+            &Host::default(),
+        );
+        assert_eq!(off.protect.overload.read_backlog, None, "0: not followed");
     }
 
     #[test]

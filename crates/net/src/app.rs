@@ -54,6 +54,17 @@ pub trait App: Send + 'static {
     fn timer_fired(&mut self, late: Duration) {
         let _ = late;
     }
+
+    /// A pass of reads on a UDP socket ended at `now` with `datagrams`
+    /// read from it since a pass last emptied it, for the application's
+    /// overload control. A pass reads at most
+    /// [`UDP_READ_BATCH`](crate::UDP_READ_BATCH) and one that reads fewer
+    /// emptied the socket: a driver that keeps up reports what came during
+    /// its last pass's work; one behind its input reports a count that
+    /// grows by a batch each pass for as long as it stays behind.
+    fn read_backlog(&mut self, now: Instant, datagrams: usize) {
+        let _ = (now, datagrams);
+    }
 }
 
 /// Sends [`App::Message`]s to an application running on the driver, from

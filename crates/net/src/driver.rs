@@ -38,6 +38,10 @@ use crate::{Config, StartError};
 
 /// Inputs or commands handled per wake-up before the endpoint is drained.
 const BATCH: usize = 256;
+/// Datagrams one pass reads from a UDP socket before the endpoint is
+/// drained (the answers sent, the timers run). A pass that reads this many
+/// left more waiting (see [`App::read_backlog`]).
+pub const UDP_READ_BATCH: usize = BATCH;
 /// Timer coalescing: the driver's timer is armed on this grid, so that
 /// deadlines close together (every answered UDP transaction ends 32 s after
 /// its answer, at its own instant) cost one wake-up, not one each. SIP's
@@ -205,6 +209,7 @@ pub(crate) async fn spawn<A: Commanded>(
 
     let driver = Driver {
         udp_queued: vec![Vec::new(); udp.len()],
+        udp_backlog: vec![0; udp.len()],
         endpoint,
         control: control_rx,
         events: events_rx,
@@ -263,6 +268,9 @@ struct Driver<A: Commanded> {
     /// The datagrams of this pass to send, by socket (as `udp`), sent
     /// together when the endpoint's transmits are drained.
     udp_queued: Vec<Vec<(SocketAddr, Bytes)>>,
+    /// Datagrams read from each socket (as `udp`) since a pass last
+    /// emptied it ([`App::read_backlog`]).
+    udp_backlog: Vec<usize>,
     app: A,
     messages: mpsc::UnboundedReceiver<A::Message>,
 }
@@ -379,23 +387,39 @@ impl<A: Commanded> Driver<A> {
     /// socket and the endpoint, so a datagram costs no hand-off. Each
     /// datagram is copied into a `Bytes` of its own size: the endpoint may
     /// keep it (a transaction's request) long after the batch, and a slice
-    /// of a shared buffer would keep the whole buffer alive.
+    /// of a shared buffer would keep the whole buffer alive. The datagrams
+    /// read since a pass last emptied the socket go to the application
+    /// ([`App::read_backlog`]): the backlog the kernel holds is not visible
+    /// without unsafe calls, but a long run of full passes says the driver
+    /// has been behind its input for that long, before the socket buffer
+    /// overflows and clients retransmit.
     fn read_udp(&mut self, index: usize) {
         let Some((local, socket)) = self.udp.get(index).map(|(a, s)| (*a, Arc::clone(s))) else {
             return;
         };
         let now = now();
         let endpoint = &mut self.endpoint;
-        self.udp_io.recv(&socket, local, BATCH, |remote, data| {
-            let source = Source {
-                transport: Transport::Udp,
-                remote,
-                local,
-                flow: None,
-            };
-            let bytes = Bytes::copy_from_slice(data);
-            endpoint.handle_input(now, Input::Datagram { source, bytes });
-        });
+        let read = self
+            .udp_io
+            .recv(&socket, local, UDP_READ_BATCH, |remote, data| {
+                let source = Source {
+                    transport: Transport::Udp,
+                    remote,
+                    local,
+                    flow: None,
+                };
+                let bytes = Bytes::copy_from_slice(data);
+                endpoint.handle_input(now, Input::Datagram { source, bytes });
+            });
+        let Some(backlog) = self.udp_backlog.get_mut(index) else {
+            return;
+        };
+        *backlog = if read >= UDP_READ_BATCH {
+            backlog.saturating_add(read)
+        } else {
+            read
+        };
+        self.app.read_backlog(now, *backlog);
     }
 
     fn on_net(&mut self, event: NetEvent) {

@@ -102,6 +102,10 @@ impl<A: App> App for HandleApp<A> {
     fn timer_fired(&mut self, late: std::time::Duration) {
         self.app.timer_fired(late);
     }
+
+    fn read_backlog(&mut self, now: Instant, datagrams: usize) {
+        self.app.read_backlog(now, datagrams);
+    }
 }
 
 impl<A: App> Commanded for HandleApp<A> {

@@ -81,7 +81,7 @@ pub mod ws;
 pub use app::{App, AppReceiver, AppSender, app_channel};
 pub use certificate::CertificateInfo;
 pub use config::{Config, DEFAULT_UDP_BUFFER_BYTES, Listen};
-pub use driver::RuntimeStats;
+pub use driver::{RuntimeStats, UDP_READ_BATCH};
 pub use error::{Error, StartError, TlsError};
 pub use failover::FailoverTransaction;
 pub use handle::{ClientTransaction, Handle, Outcome};

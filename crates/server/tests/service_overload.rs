@@ -1,6 +1,6 @@
 //! The overload gate of the whole server on a virtual clock, fed the
 //! runtime's measures (the driver's timer lag, the store's commit
-//! latency): new work gets 503 with Retry-After before any challenge or
+//! latency, the datagrams a read pass found waiting): new work gets 503 with Retry-After before any challenge or
 //! store write, what was accepted goes on, the refusals are counted, and
 //! new work is served again once the measures come back down or stop.
 // Test code: a panic is a failing test.
@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use service_harness::{Phone, Server, answer, one_sent};
 use switchboard_proto::{HeaderName, Method, Response, StatusCode};
-use switchboard_server::protect::LoadSignal;
+use switchboard_server::protect::{LoadSignal, Watermarks};
 use switchboard_server::service::Effect;
 
 /// Reports `signal` `times` times, 10 ms apart.
@@ -137,4 +137,61 @@ fn the_answer_to_a_challenge_finishes_while_new_flows_are_refused() {
     h.send(&carol, second);
     assert_eq!(h.final_response(&carol).status(), StatusCode::OK);
     assert_eq!(h.service.metrics().refused_overload, 1);
+}
+
+#[test]
+fn full_read_passes_refuse_new_work_and_a_refused_invite_keeps_only_its_transaction() {
+    // The read backlog followed as `max_read_backlog = 2000` sets it.
+    let mut h = Server::with(|c| {
+        c.protect.overload.read_backlog = Some(Watermarks {
+            high: 2_000,
+            low: 800,
+        });
+    });
+    let mut bob = Phone::new("bob", "198.51.100.20:5060");
+    h.register(&mut bob, 3600);
+    // Read passes that empty the socket keep up with the input, and a
+    // burst the driver catches up with in a few full passes is not
+    // overload.
+    report(&mut h, LoadSignal::ReadBacklog(40), 20);
+    for run in [256, 512, 768, 1024, 40] {
+        report(&mut h, LoadSignal::ReadBacklog(run), 1);
+    }
+    assert!(!h.service.overload_state().is_closed());
+    let mut carol = Phone::new("carol", "198.51.100.30:5060");
+    let challenged = h.ask(&mut carol, Method::Register, "sip:example.com");
+    assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
+
+    // A long run of full passes (256 more each, the socket never emptied)
+    // is: the gate closes before the socket overflows.
+    for passes in 1..=12 {
+        report(&mut h, LoadSignal::ReadBacklog(256 * passes), 1);
+    }
+    assert!(h.service.overload_state().read_backlog);
+    let refused = h.ask(&mut carol, Method::Register, "sip:example.com");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // A refused INVITE costs its transaction and nothing else: no call,
+    // no proxy context; the transaction keeps the 503 for the ACK (which
+    // the phone sent), then ends after Timer I.
+    let transactions = h.ep.transaction_count();
+    let mut dave = Phone::new("dave", "198.51.100.40:5060");
+    let refused = h.ask(&mut dave, Method::Invite, "sip:bob@example.com");
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().get(HeaderName::RetryAfter).is_some());
+    let metrics = h.service.metrics();
+    assert_eq!((metrics.calls, metrics.proxy_contexts), (0, 0));
+    assert_eq!(metrics.refused_overload, 2);
+    assert_eq!(h.ep.transaction_count(), transactions + 1);
+
+    // Passes that empty the socket again open it (inside the signal's
+    // window: not forgotten, measured).
+    report(&mut h, LoadSignal::ReadBacklog(30), 8);
+    assert!(!h.service.overload_state().is_closed());
+
+    h.run_for(Duration::from_secs(6));
+    assert!(h.take(&dave).is_empty(), "the 503 was not sent again");
+    assert_eq!(h.ep.transaction_count(), transactions);
+    let challenged = h.ask(&mut carol, Method::Register, "sip:example.com");
+    assert_eq!(challenged.status(), StatusCode::UNAUTHORIZED);
 }

@@ -19,6 +19,10 @@ pub(crate) struct RuntimeMetrics {
     commit: Histogram,
     /// How late the driver's timer fired after its instant.
     timer_lag: Histogram,
+    /// UDP read passes, and those that read a full batch (datagrams were
+    /// left waiting in the socket: the driver behind its input).
+    read_passes: u64,
+    full_read_passes: u64,
     /// The TLS certificates served, read as loaded now (a reload swaps
     /// them under this handle).
     certificates: Vec<Arc<ReloadableCertificate>>,
@@ -31,6 +35,8 @@ impl RuntimeMetrics {
         Self {
             commit: Histogram::new(LATENCY_BUCKETS),
             timer_lag: Histogram::new(LATENCY_BUCKETS),
+            read_passes: 0,
+            full_read_passes: 0,
             certificates,
             activity: Activity::default(),
         }
@@ -71,6 +77,14 @@ impl RuntimeMetrics {
     /// The driver's timer fired `late`.
     pub(crate) fn timer_fired(&mut self, late: Duration) {
         self.timer_lag.observe(late);
+    }
+
+    /// A UDP read pass found `datagrams` waiting.
+    pub(crate) fn read_pass(&mut self, datagrams: usize) {
+        self.read_passes = self.read_passes.wrapping_add(1);
+        if datagrams >= switchboard_net::UDP_READ_BATCH {
+            self.full_read_passes = self.full_read_passes.wrapping_add(1);
+        }
     }
 
     /// The text of a scrape now.
@@ -272,6 +286,19 @@ impl RuntimeMetrics {
             "switchboard_driver_timer_lag_seconds",
             "How late the driver's timer fired after its instant.",
             &self.timer_lag,
+        );
+        text.by_label(
+            Counter,
+            "switchboard_udp_read_passes_total",
+            "Passes of the network driver reading a UDP socket, by batch: full (datagrams were left waiting) or partial.",
+            "batch",
+            [
+                ("full", self.full_read_passes),
+                (
+                    "partial",
+                    self.read_passes.saturating_sub(self.full_read_passes),
+                ),
+            ],
         );
         if !self.certificates.is_empty() {
             let paths: Vec<(String, u64)> = self

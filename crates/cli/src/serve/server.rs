@@ -92,7 +92,7 @@ pub(crate) struct Server {
     committer: Arc<GroupCommitter>,
     resolver: Arc<Resolver>,
     done: AppSender<Done>,
-    /// Store commit latency and timer lag, for `/metrics`.
+    /// Store commit latency, timer lag and UDP read passes, for `/metrics`.
     metrics: RuntimeMetrics,
     /// The users in order, for the admin API's pages of registrations.
     registrations: AorIndex,
@@ -305,6 +305,14 @@ impl App for Server {
         // The driver behind its input: the overload gate follows it.
         self.service
             .observe_load(now_at(Instant::now()), LoadSignal::TimerLag(late));
+    }
+
+    fn read_backlog(&mut self, now: Instant, datagrams: usize) {
+        self.metrics.read_pass(datagrams);
+        // Datagrams waiting in the socket: the gate closes before the
+        // buffer overflows and clients retransmit.
+        self.service
+            .observe_load(now_at(now), LoadSignal::ReadBacklog(datagrams));
     }
 }
 

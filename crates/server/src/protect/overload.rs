@@ -38,7 +38,8 @@ pub struct OverloadConfig {
     pub timer_lag: Option<Watermarks<Duration>>,
     /// How long a store submission takes to be durable (smoothed).
     pub commit_latency: Option<Watermarks<Duration>>,
-    /// Datagrams one read found waiting (smoothed).
+    /// Datagrams read from a socket since it was last found empty
+    /// (smoothed): how long the runtime has been behind its input.
     pub read_backlog: Option<Watermarks<usize>>,
     /// A signal not reported for this long reads as zero.
     pub signal_window: Duration,
@@ -66,6 +67,13 @@ impl Default for OverloadConfig {
                 high: Duration::from_millis(400),
                 low: Duration::from_millis(160),
             }),
+            // Not followed unless configured (`max_read_backlog`, 2,000 is
+            // about eight full passes of 256 in a row): on the shared
+            // bench host it kept the socket from overflowing and calls
+            // from retransmitting at 3x, but at 3x REGISTERs a server
+            // starved of CPU could not even keep up with refusing, the
+            // gate stayed shut and goodput fell below the gate without it
+            // (bench/results/overload-hl-20261206.md).
             read_backlog: None,
             signal_window: Duration::from_secs(1),
         }
@@ -80,7 +88,8 @@ pub enum LoadSignal {
     TimerLag(Duration),
     /// From a store submission to its durable commit.
     CommitLatency(Duration),
-    /// Datagrams one read of the sockets found waiting.
+    /// Datagrams read from a socket since it was last found empty (or,
+    /// from a runtime that reads it all at once, found waiting).
     ReadBacklog(usize),
 }
 
