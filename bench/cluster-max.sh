@@ -67,23 +67,10 @@ REG_START=1000
 CALL_START=250
 MAX_RATE=64000
 DOMAIN_B="bench-b.test"
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--setups) SETUPS="$2"; shift 2 ;;
-		--scenarios) SCENARIOS="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--duration) DURATION="$2"; shift 2 ;;
-		--refine) REFINE="$2"; shift 2 ;;
-		--hold-ms) HOLD_MS="$2"; shift 2 ;;
-		--reg-start) REG_START="$2"; shift 2 ;;
-		--call-start) CALL_START="$2"; shift 2 ;;
-		--max-rate) MAX_RATE="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --setups=SETUPS --scenarios=SCENARIOS --users=USERS --duration=DURATION \
+	--refine=REFINE --hold-ms=HOLD_MS --reg-start=REG_START --call-start=CALL_START \
+	--max-rate=MAX_RATE --bench=BENCH -- "$@"
 bench_require
 export BENCH_DOMAINS="\"127.0.0.1\", \"$DOMAIN_B\""
 cluster_start 127.0.0.1 "$DOMAIN_B"

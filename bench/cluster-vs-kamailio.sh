@@ -43,20 +43,9 @@ CALL_RATE=100
 CALL_COUNT=2000
 USERS=1000
 HOLD_MS=1000
-while [ $# -gt 0 ]; do
-	case "$1" in
-		--reg-rate) REG_RATE="$2"; shift 2 ;;
-		--reg-count) REG_COUNT="$2"; shift 2 ;;
-		--call-rate) CALL_RATE="$2"; shift 2 ;;
-		--call-count) CALL_COUNT="$2"; shift 2 ;;
-		--users) USERS="$2"; shift 2 ;;
-		--hold-ms) HOLD_MS="$2"; shift 2 ;;
-		--bench) BENCH="$2"; shift 2 ;;
-		*) echo "usage: $0 [--reg-rate R] [--reg-count N] [--call-rate R] [--call-count N] [--users U] [--hold-ms MS] [--bench DIR]" >&2; exit 2 ;;
-	esac
-done
-
 . "$HERE/lib.sh"
+bench_options --reg-rate=REG_RATE --reg-count=REG_COUNT --call-rate=CALL_RATE \
+	--call-count=CALL_COUNT --users=USERS --hold-ms=HOLD_MS --bench=BENCH -- "$@"
 bench_require
 cluster_start 127.0.0.1
 RESULTS="$WORK/results"
