@@ -47,6 +47,7 @@ common::backend_tests!(Pg::new();
     a_taken_name_or_a_bad_value_is_refused,
     dialogs_round_trip_are_replaced_removed_and_survive_reopen,
     the_committer_writes_and_removes_dialogs_durably,
+    a_batch_keeps_the_last_change_of_each_call_and_dialog,
     an_unstorable_dialog_is_refused_and_nothing_is_written,
     a_damaged_dialog_row_is_reported_not_a_panic,
     user_writes_are_all_or_nothing_and_a_removed_user_loses_its_bindings,

@@ -24,7 +24,9 @@ mod dialogs;
 mod event_state;
 mod groups;
 mod node_session;
+mod pending_rows;
 mod pool;
+mod row_batch;
 mod schema;
 mod tokens;
 mod user_writes;
@@ -336,15 +338,25 @@ fn big(value: impl Into<i64>) -> i64 {
 /// `INSERT OR REPLACE`.
 fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
     let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    upsert_rows_from(
+        table,
+        columns,
+        &format!("VALUES ({})", placeholders.join(", ")),
+        key,
+    )
+}
+
+/// `INSERT INTO table (columns) rows ON CONFLICT (key) DO UPDATE SET`
+/// every other column, `rows` a `VALUES` list or a `SELECT`.
+fn upsert_rows_from(table: &str, columns: &[&str], rows: &str, key: &[&str]) -> String {
     let updates: Vec<String> = columns
         .iter()
         .filter(|column| !key.contains(column))
         .map(|column| format!("{column} = EXCLUDED.{column}"))
         .collect();
     format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) {rows} ON CONFLICT ({}) DO UPDATE SET {}",
         columns.join(", "),
-        placeholders.join(", "),
         key.join(", "),
         updates.join(", ")
     )
