@@ -124,7 +124,7 @@ impl StateWriter {
     }
 
     /// Validates every change, then writes them in order in `tx`; call
-    /// records and dialog records go to `pending`, written by
+    /// records, dialog records and call states go to `pending`, written by
     /// [`flush`](Self::flush) at the end of the batch.
     pub(super) fn apply<'a>(
         &self,
@@ -147,7 +147,7 @@ impl StateWriter {
         tx: &mut Transaction<'_>,
         pending: &mut PendingRows<'_>,
     ) -> Result<(), StoreError> {
-        pending.flush(tx, &self.records, &self.dialogs)
+        pending.flush(tx, &self.records, &self.dialogs, &self.call_states)
     }
 
     fn change<'a>(
@@ -233,7 +233,7 @@ impl StateWriter {
             }
             StateChange::PutDialog(record) => pending.put_dialog(record),
             StateChange::RemoveDialog { id } => pending.remove_dialog(id),
-            StateChange::PutCallState { aor, dialog } => self.call_states.put(tx, aor, dialog)?,
+            StateChange::PutCallState { aor, dialog } => pending.put_call_state(aor, dialog),
             // Refused by validation before anything is written.
             _ => {
                 return Err(StoreError::InvalidInput(
