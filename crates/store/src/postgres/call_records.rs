@@ -5,7 +5,7 @@
 use postgres::{Row, Statement, Transaction};
 use switchboard_server::storage::{CallRecord, Disposition, HangupSide};
 
-use super::row_batch::{Cell, RowBatch, SqlType, upsert_rows_sql};
+use super::row_batch::{Cell, SqlType, upsert_rows_sql, write_rows};
 use super::{PostgresStore, classify, get};
 use crate::error::StoreError;
 use crate::sqlite::RecordQuery;
@@ -91,11 +91,7 @@ impl RecordWriter {
         tx: &mut Transaction<'_>,
         records: impl IntoIterator<Item = &'a CallRecord>,
     ) -> Result<(), StoreError> {
-        let mut batch = RowBatch::new(&column_types());
-        for record in records {
-            batch.push(row(record))?;
-        }
-        batch.execute(tx, &self.put)?;
+        write_rows(tx, &self.put, &column_types(), records.into_iter().map(row))?;
         Ok(())
     }
 

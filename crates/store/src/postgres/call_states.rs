@@ -12,7 +12,7 @@ use postgres::{Row, Statement, Transaction};
 use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
 
 use super::get;
-use super::row_batch::{Cell, RowBatch, SqlType, key_list_sql, upsert_rows_sql};
+use super::row_batch::{Cell, SqlType, key_list_sql, upsert_rows_sql, write_rows};
 use crate::error::StoreError;
 
 const COLUMNS: [(&str, SqlType); 16] = [
@@ -79,11 +79,8 @@ impl CallStateWriter {
         tx: &mut Transaction<'_>,
         dialogs: impl IntoIterator<Item = (&'a str, &'a DialogEntry)>,
     ) -> Result<(), StoreError> {
-        let mut batch = RowBatch::new(&COLUMNS.map(|(_, sql_type)| sql_type));
-        for (aor, dialog) in dialogs {
-            batch.push(row(aor, dialog))?;
-        }
-        batch.execute(tx, &self.put)?;
+        let rows = dialogs.into_iter().map(|(aor, dialog)| row(aor, dialog));
+        write_rows(tx, &self.put, &COLUMNS.map(|(_, t)| t), rows)?;
         Ok(())
     }
 
@@ -94,11 +91,10 @@ impl CallStateWriter {
         tx: &mut Transaction<'_>,
         kept: impl IntoIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), StoreError> {
-        let mut batch = RowBatch::new(&KEY.map(|(_, sql_type)| sql_type));
-        for (aor, id) in kept {
-            batch.push([Cell::text(aor), Cell::text(id)])?;
-        }
-        batch.execute(tx, &self.forget_ended)?;
+        let rows = kept
+            .into_iter()
+            .map(|(aor, id)| [Cell::text(aor), Cell::text(id)]);
+        write_rows(tx, &self.forget_ended, &KEY.map(|(_, t)| t), rows)?;
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use postgres::{Row, Statement, Transaction};
 use switchboard_server::storage::{DialogParty, DialogRecord};
 
 use super::get;
-use super::row_batch::{Cell, RowBatch, SqlType, key_list_sql, upsert_rows_sql};
+use super::row_batch::{Cell, SqlType, key_list_sql, upsert_rows_sql, write_rows};
 use crate::error::StoreError;
 use crate::sqlite::dialogs::{COLUMNS, RawDialog, RawParty, source_text};
 use crate::sqlite::{join_lines, to_sql_u64};
@@ -74,11 +74,7 @@ impl DialogWriter {
         records: impl IntoIterator<Item = &'a DialogRecord>,
     ) -> Result<(), StoreError> {
         let types: Vec<SqlType> = columns().into_iter().map(|(_, t)| t).collect();
-        let mut batch = RowBatch::new(&types);
-        for record in records {
-            batch.push(row(record))?;
-        }
-        batch.execute(tx, &self.put)?;
+        write_rows(tx, &self.put, &types, records.into_iter().map(row))?;
         Ok(())
     }
 
@@ -88,11 +84,8 @@ impl DialogWriter {
         tx: &mut Transaction<'_>,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), StoreError> {
-        let mut batch = RowBatch::new(&[SqlType::Text]);
-        for id in ids {
-            batch.push([Cell::text(id)])?;
-        }
-        batch.execute(tx, &self.remove)?;
+        let rows = ids.into_iter().map(|id| [Cell::text(id)]);
+        write_rows(tx, &self.remove, &REMOVE_KEY.map(|(_, t)| t), rows)?;
         Ok(())
     }
 }

@@ -91,16 +91,16 @@ impl ColumnArray {
 }
 
 /// Rows of one table gathered column by column, for a statement of
-/// [`upsert_rows_sql`] or [`key_list_sql`].
+/// [`upsert_rows_sql`] or [`key_list_sql`], written by [`write_rows`].
 #[derive(Debug)]
-pub(super) struct RowBatch {
+struct RowBatch {
     columns: Vec<ColumnArray>,
     rows: usize,
 }
 
 impl RowBatch {
     /// An empty batch of rows with these column types.
-    pub(super) fn new(types: &[SqlType]) -> Self {
+    fn new(types: &[SqlType]) -> Self {
         Self {
             columns: types.iter().copied().map(ColumnArray::of).collect(),
             rows: 0,
@@ -112,7 +112,7 @@ impl RowBatch {
     /// # Errors
     /// [`StoreError::InvalidInput`] for a row of the wrong shape (a bug
     /// here, not the caller's data).
-    pub(super) fn push(&mut self, row: impl IntoIterator<Item = Cell>) -> Result<(), StoreError> {
+    fn push(&mut self, row: impl IntoIterator<Item = Cell>) -> Result<(), StoreError> {
         let mut cells = row.into_iter();
         for column in &mut self.columns {
             let cell = cells
@@ -129,11 +129,7 @@ impl RowBatch {
 
     /// Runs `statement` over the rows (nothing when there is none);
     /// returns the rows it touched.
-    pub(super) fn execute(
-        &self,
-        tx: &mut Transaction<'_>,
-        statement: &Statement,
-    ) -> Result<u64, StoreError> {
+    fn execute(&self, tx: &mut Transaction<'_>, statement: &Statement) -> Result<u64, StoreError> {
         if self.rows == 0 {
             return Ok(0);
         }
@@ -141,6 +137,21 @@ impl RowBatch {
             self.columns.iter().map(ColumnArray::param).collect();
         tx.execute(statement, &params).map_err(classify)
     }
+}
+
+/// Runs `statement` once over all `rows` of `types` (nothing when there is
+/// none): the one way every held-back kind of row is written.
+pub(super) fn write_rows<R: IntoIterator<Item = Cell>>(
+    tx: &mut Transaction<'_>,
+    statement: &Statement,
+    types: &[SqlType],
+    rows: impl IntoIterator<Item = R>,
+) -> Result<u64, StoreError> {
+    let mut batch = RowBatch::new(types);
+    for row in rows {
+        batch.push(row)?;
+    }
+    batch.execute(tx, statement)
 }
 
 /// `unnest($1::type[], ...)` over `columns`.
