@@ -11,7 +11,9 @@
 //!   with a growing pause; every write is idempotent (upserts, deletes by
 //!   key), so a retried one is safe.
 //! * Group commit as in SQLite: the submissions of a batch in one
-//!   transaction, each in a savepoint.
+//!   transaction, each in a savepoint; the batch's call records, dialog
+//!   records and call states written at its end, one statement per kind
+//!   (`pending_rows.rs`).
 //! * Durability is the server's: a commit that returned is on its WAL
 //!   (`synchronous_commit` as the operator configured it).
 
