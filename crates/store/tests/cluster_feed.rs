@@ -465,3 +465,61 @@ fn the_feed_reports_the_dialogs_of_calls_other_nodes_route() {
     }
     handle.stop();
 }
+
+/// A batch of call states (written together at its end) leaves what
+/// applying them one by one leaves: the last state of each dialog, and of
+/// a user's terminated dialogs only the one that ended last (also against
+/// one stored before), another user's untouched.
+#[test]
+fn a_batch_of_call_states_keeps_the_last_state_and_the_last_ended_call() {
+    let Some(pg) = Pg::new() else { return };
+    let store = PostgresStore::connect_as(&pg.0, 1, Some(&session("a"))).unwrap();
+    let (alice, bob) = (aor("sip:alice@example.com"), aor("sip:bob@example.com"));
+    let dialog = |id: &str, state: DialogState| DialogEntry {
+        id: id.into(),
+        ..alice_dialog(state)
+    };
+    let ended = || DialogState::Terminated {
+        reason: Some("local-bye".into()),
+        code: Some(487),
+    };
+    let put =
+        |aor: &switchboard_server::registrar::Aor, dialog: DialogEntry| StateChange::PutCallState {
+            aor: aor.clone(),
+            dialog: Box::new(dialog),
+        };
+    store
+        .apply_state(&[
+            put(&alice, dialog("before", ended())),
+            put(&bob, dialog("bobs", ended())),
+        ])
+        .unwrap();
+    store
+        .apply_state(&[
+            put(&alice, dialog("d0", ended())),
+            put(&alice, dialog("d1", DialogState::Confirmed)),
+            put(&alice, dialog("d1", ended())),
+            put(&alice, dialog("d2", ended())),
+            put(&alice, dialog("d3", DialogState::Confirmed)),
+        ])
+        .unwrap();
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    let rows: Vec<(String, String, String)> = client
+        .query(
+            "SELECT aor, id, state FROM call_states ORDER BY aor, id COLLATE \"C\"",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    let row = |aor: &str, id: &str, state: &str| (aor.into(), id.into(), state.into());
+    assert_eq!(
+        rows,
+        vec![
+            row("sip:alice@example.com", "d2", "terminated"),
+            row("sip:alice@example.com", "d3", "confirmed"),
+            row("sip:bob@example.com", "bobs", "terminated"),
+        ]
+    );
+}

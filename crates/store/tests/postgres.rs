@@ -47,6 +47,7 @@ common::backend_tests!(Pg::new();
     a_taken_name_or_a_bad_value_is_refused,
     dialogs_round_trip_are_replaced_removed_and_survive_reopen,
     the_committer_writes_and_removes_dialogs_durably,
+    a_batch_keeps_the_last_change_of_each_call_and_dialog,
     an_unstorable_dialog_is_refused_and_nothing_is_written,
     a_damaged_dialog_row_is_reported_not_a_panic,
     user_writes_are_all_or_nothing_and_a_removed_user_loses_its_bindings,
@@ -331,4 +332,60 @@ fn a_submission_the_database_refuses_fails_alone() {
         .collect();
     assert_eq!(stored, ["sip:a@192.0.2.1", "sip:c@192.0.2.3"]);
     store.apply_groups(&[&[good]]).unwrap()[0].clone().unwrap();
+}
+
+/// The call rows of a batch are written together at its end; a row the
+/// database refuses there still fails only its own submission (the batch
+/// runs again a submission at a time): the others' records and dialogs
+/// are kept, nothing of the refused one.
+#[test]
+fn a_call_row_the_database_refuses_fails_only_its_submission() {
+    use switchboard_store::{EventStateStore, GroupStore, RecordQuery, StateChange, Submission};
+    let Some(pg) = Pg::new() else { return };
+    let store = PostgresStore::connect(&pg.0).unwrap();
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    client
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.call_id LIKE '%refused%' THEN
+                     RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON dialogs
+                 FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .unwrap();
+    let call = |call_id: &str, start_ms| {
+        Submission::State(vec![
+            StateChange::PutCallRecord(common::spec::record(call_id, start_ms)),
+            StateChange::PutDialog(Box::new(common::spec::internal(call_id, start_ms))),
+        ])
+    };
+    let submissions = [call("c1", 1_000), call("refused", 2_000), call("c3", 3_000)];
+    let results = store
+        .apply_submissions(&submissions.iter().collect::<Vec<_>>())
+        .unwrap();
+    assert!(results[0].is_ok(), "{results:?}");
+    assert!(
+        matches!(results[1], Err(StoreError::Postgres(_))),
+        "{results:?}"
+    );
+    assert!(results[2].is_ok(), "{results:?}");
+    let records: Vec<String> = store
+        .call_records(&RecordQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|record| record.call_id)
+        .collect();
+    assert_eq!(records, ["c1", "c3"]);
+    let dialogs: Vec<String> = store
+        .load_state()
+        .unwrap()
+        .dialogs
+        .into_iter()
+        .map(|dialog| dialog.call_id)
+        .collect();
+    assert_eq!(dialogs, ["c1", "c3"]);
 }

@@ -5,7 +5,8 @@
 use postgres::{Row, Statement, Transaction};
 use switchboard_server::storage::{CallRecord, Disposition, HangupSide};
 
-use super::{PostgresStore, classify, get, upsert_sql};
+use super::row_batch::{Cell, SqlType, upsert_rows_sql, write_rows};
+use super::{PostgresStore, classify, get};
 use crate::error::StoreError;
 use crate::sqlite::RecordQuery;
 use crate::sqlite::call_records::{MEDIA_COLUMNS, MediaColumns, RawRecord};
@@ -13,34 +14,56 @@ use crate::sqlite::to_sql_u64;
 
 /// The columns before the media relay's ([`MEDIA_COLUMNS`], which follow
 /// in every statement).
-const COLUMNS: [&str; 19] = [
-    "id",
-    "call_id",
-    "caller",
-    "caller_user",
-    "callee",
-    "dialled",
-    "routed_number",
-    "rule",
-    "target",
-    "trunk",
-    "gateway",
-    "source",
-    "start_ms",
-    "answer_ms",
-    "end_ms",
-    "disposition",
-    "status",
-    "hangup",
-    "duration_ms",
+const COLUMNS: [(&str, SqlType); 19] = [
+    ("id", SqlType::Text),
+    ("call_id", SqlType::Text),
+    ("caller", SqlType::Text),
+    ("caller_user", SqlType::Text),
+    ("callee", SqlType::Text),
+    ("dialled", SqlType::Text),
+    ("routed_number", SqlType::Text),
+    ("rule", SqlType::Text),
+    ("target", SqlType::Text),
+    ("trunk", SqlType::Text),
+    ("gateway", SqlType::Text),
+    ("source", SqlType::Text),
+    ("start_ms", SqlType::Big),
+    ("answer_ms", SqlType::Big),
+    ("end_ms", SqlType::Big),
+    ("disposition", SqlType::Text),
+    ("status", SqlType::Big),
+    ("hangup", SqlType::Text),
+    ("duration_ms", SqlType::Big),
 ];
 
 /// Where the media columns start in a row.
 const MEDIA_AT: usize = COLUMNS.len();
 
+/// Every column with its type, in the order of the statements: the
+/// media relay's flag, then its counters.
+fn typed_columns() -> Vec<(&'static str, SqlType)> {
+    let media = MEDIA_COLUMNS.iter().enumerate().map(|(index, name)| {
+        let sql_type = if index == 0 {
+            SqlType::Flag
+        } else {
+            SqlType::Big
+        };
+        (*name, sql_type)
+    });
+    COLUMNS.iter().copied().chain(media).collect()
+}
+
 /// Every column, in the order of the statements.
 fn all_columns() -> Vec<&'static str> {
-    COLUMNS.iter().chain(&MEDIA_COLUMNS).copied().collect()
+    typed_columns().into_iter().map(|(name, _)| name).collect()
+}
+
+/// The type of each column of [`all_columns`], in order.
+fn column_types() -> Vec<SqlType> {
+    typed_columns()
+        .into_iter()
+        .map(|(_, sql_type)| sql_type)
+        .collect()
 }
 
 /// The statements that write records.
@@ -52,7 +75,7 @@ pub(super) struct RecordWriter {
 impl RecordWriter {
     pub(super) fn sql() -> [String; 2] {
         [
-            upsert_sql("call_records", &all_columns(), &["id"]),
+            upsert_rows_sql("call_records", &typed_columns(), &["id"]),
             "DELETE FROM call_records WHERE start_ms < $1".to_owned(),
         ]
     }
@@ -61,52 +84,14 @@ impl RecordWriter {
         Self { put, expire }
     }
 
-    pub(super) fn put(
+    /// Writes `records` (each inserted, or replacing the same id) in one
+    /// statement; their ids must be distinct.
+    pub(super) fn put_all<'a>(
         &self,
         tx: &mut Transaction<'_>,
-        record: &CallRecord,
+        records: impl IntoIterator<Item = &'a CallRecord>,
     ) -> Result<(), StoreError> {
-        let optional = |value: Option<u64>| value.map(to_sql_u64);
-        let media = MediaColumns::of(record.media.as_deref());
-        let [a, b, c, d, e, f, g, h, i, j, k, l] = &media.counters;
-        tx.execute(
-            &self.put,
-            &[
-                &record.id,
-                &record.call_id,
-                &record.caller,
-                &record.caller_user,
-                &record.callee,
-                &record.dialled,
-                &record.routed_number,
-                &record.rule,
-                &record.target,
-                &record.trunk,
-                &record.gateway,
-                &record.source,
-                &to_sql_u64(record.start_ms),
-                &optional(record.answer_ms),
-                &optional(record.end_ms),
-                &record.disposition.as_str(),
-                &record.status.map(i64::from),
-                &record.hangup.map(HangupSide::as_str),
-                &optional(record.duration_ms()),
-                &media.relayed,
-                a,
-                b,
-                c,
-                d,
-                e,
-                f,
-                g,
-                h,
-                i,
-                j,
-                k,
-                l,
-            ],
-        )
-        .map_err(classify)?;
+        write_rows(tx, &self.put, &column_types(), records.into_iter().map(row))?;
         Ok(())
     }
 
@@ -119,6 +104,36 @@ impl RecordWriter {
         }
         Ok(())
     }
+}
+
+/// The cells of `record`, in the order of [`all_columns`].
+fn row(record: &CallRecord) -> Vec<Cell> {
+    let optional = |value: Option<u64>| Cell::Big(value.map(to_sql_u64));
+    let media = MediaColumns::of(record.media.as_deref());
+    let mut cells = vec![
+        Cell::text(&record.id),
+        Cell::text(&record.call_id),
+        Cell::text(&record.caller),
+        Cell::maybe_text(record.caller_user.as_deref()),
+        Cell::text(&record.callee),
+        Cell::text(&record.dialled),
+        Cell::maybe_text(record.routed_number.as_deref()),
+        Cell::maybe_text(record.rule.as_deref()),
+        Cell::maybe_text(record.target.as_deref()),
+        Cell::maybe_text(record.trunk.as_deref()),
+        Cell::maybe_text(record.gateway.as_deref()),
+        Cell::text(&record.source),
+        Cell::Big(Some(to_sql_u64(record.start_ms))),
+        optional(record.answer_ms),
+        optional(record.end_ms),
+        Cell::text(record.disposition.as_str()),
+        Cell::Big(record.status.map(i64::from)),
+        Cell::maybe_text(record.hangup.map(HangupSide::as_str)),
+        optional(record.duration_ms()),
+        Cell::Flag(media.relayed),
+    ];
+    cells.extend(media.counters.iter().map(|counter| Cell::Big(*counter)));
+    cells
 }
 
 fn read_record(row: &Row) -> Result<CallRecord, StoreError> {

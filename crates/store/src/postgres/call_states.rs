@@ -10,30 +10,32 @@ use std::collections::HashMap;
 
 use postgres::{Row, Statement, Transaction};
 use switchboard_server::bodies::{DialogEntry, DialogState, Direction};
-use switchboard_server::registrar::Aor;
 
-use super::{classify, get, upsert_sql};
+use super::get;
+use super::row_batch::{Cell, SqlType, key_list_sql, upsert_rows_sql, write_rows};
 use crate::error::StoreError;
-use crate::sqlite::bindings::stored_aor;
 
-const COLUMNS: [&str; 16] = [
-    "aor",
-    "id",
-    "call_id",
-    "local_tag",
-    "remote_tag",
-    "direction",
-    "state",
-    "reason",
-    "code",
-    "local_identity",
-    "local_display",
-    "local_target",
-    "remote_identity",
-    "remote_display",
-    "remote_target",
-    "duration",
+const COLUMNS: [(&str, SqlType); 16] = [
+    ("aor", SqlType::Text),
+    ("id", SqlType::Text),
+    ("call_id", SqlType::Text),
+    ("local_tag", SqlType::Text),
+    ("remote_tag", SqlType::Text),
+    ("direction", SqlType::Text),
+    ("state", SqlType::Text),
+    ("reason", SqlType::Text),
+    ("code", SqlType::Big),
+    ("local_identity", SqlType::Text),
+    ("local_display", SqlType::Text),
+    ("local_target", SqlType::Text),
+    ("remote_identity", SqlType::Text),
+    ("remote_display", SqlType::Text),
+    ("remote_target", SqlType::Text),
+    ("duration", SqlType::Big),
 ];
+
+/// The key of a row.
+const KEY: [(&str, SqlType); 2] = [("aor", SqlType::Text), ("id", SqlType::Text)];
 
 /// The statement reading the rows of some users (`$1`) that other nodes
 /// than `$2` wrote, leaving out those of nodes that did not beat for `$3`
@@ -44,7 +46,7 @@ pub(super) fn read_sql(db_now: &str) -> String {
          AND (node IS NULL OR EXISTS (SELECT 1 FROM nodes WHERE nodes.name = call_states.node \
          AND nodes.heartbeat_at >= {db_now} - $3)) \
          ORDER BY aor, call_id, id",
-        COLUMNS.join(", ")
+        COLUMNS.map(|(name, _)| name).join(", ")
     )
 }
 
@@ -57,9 +59,12 @@ pub(super) struct CallStateWriter {
 impl CallStateWriter {
     pub(super) fn sql() -> [String; 2] {
         [
-            upsert_sql("call_states", &COLUMNS, &["aor", "id"]),
-            "DELETE FROM call_states WHERE aor = $1 AND state = 'terminated' AND id <> $2"
-                .to_owned(),
+            upsert_rows_sql("call_states", &COLUMNS, &["aor", "id"]),
+            format!(
+                "DELETE FROM call_states USING {} WHERE call_states.aor = keys.aor \
+                 AND call_states.state = 'terminated' AND call_states.id <> keys.id",
+                key_list_sql(&KEY)
+            ),
         ]
     }
 
@@ -67,50 +72,61 @@ impl CallStateWriter {
         Self { put, forget_ended }
     }
 
-    /// Writes `dialog` of `aor` (insert, or replace the same id); a
-    /// terminated one replaces the user's earlier terminated ones.
-    pub(super) fn put(
+    /// Writes the `dialogs` (each inserted, or replacing the same user and
+    /// id) in one statement; their keys must be distinct.
+    pub(super) fn put_all<'a>(
         &self,
         tx: &mut Transaction<'_>,
-        aor: &Aor,
-        dialog: &DialogEntry,
+        dialogs: impl IntoIterator<Item = (&'a str, &'a DialogEntry)>,
     ) -> Result<(), StoreError> {
-        let aor = stored_aor(aor);
-        let (reason, code) = match &dialog.state {
-            DialogState::Terminated { reason, code } => {
-                tx.execute(&self.forget_ended, &[&aor, &dialog.id])
-                    .map_err(classify)?;
-                (reason.as_deref(), code.map(i32::from))
-            }
-            _ => (None, None),
-        };
-        let duration = dialog
-            .duration
-            .map(|d| i64::try_from(d).unwrap_or(i64::MAX));
-        tx.execute(
-            &self.put,
-            &[
-                &aor,
-                &dialog.id,
-                &dialog.call_id,
-                &dialog.local_tag,
-                &dialog.remote_tag,
-                &dialog.direction.as_str(),
-                &dialog.state.as_str(),
-                &reason,
-                &code,
-                &dialog.local_identity,
-                &dialog.local_display,
-                &dialog.local_target,
-                &dialog.remote_identity,
-                &dialog.remote_display,
-                &dialog.remote_target,
-                &duration,
-            ],
-        )
-        .map_err(classify)?;
+        let rows = dialogs.into_iter().map(|(aor, dialog)| row(aor, dialog));
+        write_rows(tx, &self.put, &COLUMNS.map(|(_, t)| t), rows)?;
         Ok(())
     }
+
+    /// Deletes each user's terminated dialogs but the one named (the one
+    /// that ended last), in one statement.
+    pub(super) fn forget_ended_but<'a>(
+        &self,
+        tx: &mut Transaction<'_>,
+        kept: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), StoreError> {
+        let rows = kept
+            .into_iter()
+            .map(|(aor, id)| [Cell::text(aor), Cell::text(id)]);
+        write_rows(tx, &self.forget_ended, &KEY.map(|(_, t)| t), rows)?;
+        Ok(())
+    }
+}
+
+/// The cells of `dialog` of the user stored as `aor`, in the order of
+/// [`COLUMNS`].
+fn row(aor: &str, dialog: &DialogEntry) -> Vec<Cell> {
+    let (reason, code) = match &dialog.state {
+        DialogState::Terminated { reason, code } => (reason.as_deref(), code.map(i64::from)),
+        _ => (None, None),
+    };
+    let duration = dialog
+        .duration
+        .map(|d| i64::try_from(d).unwrap_or(i64::MAX));
+    vec![
+        Cell::text(aor),
+        Cell::text(&dialog.id),
+        Cell::text(&dialog.call_id),
+        Cell::maybe_text(dialog.local_tag.as_deref()),
+        Cell::maybe_text(dialog.remote_tag.as_deref()),
+        Cell::text(dialog.direction.as_str()),
+        Cell::text(dialog.state.as_str()),
+        Cell::maybe_text(reason),
+        Cell::Big(code),
+        Cell::text(&dialog.local_identity),
+        Cell::maybe_text(dialog.local_display.as_deref()),
+        Cell::maybe_text(dialog.local_target.as_deref()),
+        Cell::text(&dialog.remote_identity),
+        Cell::maybe_text(dialog.remote_display.as_deref()),
+        Cell::maybe_text(dialog.remote_target.as_deref()),
+        Cell::Big(duration),
+    ]
 }
 
 /// Rows of [`read_sql`] by user.

@@ -7,15 +7,37 @@
 use postgres::{Row, Statement, Transaction};
 use switchboard_server::storage::{DialogParty, DialogRecord};
 
-use super::{classify, get, upsert_sql};
+use super::get;
+use super::row_batch::{Cell, SqlType, key_list_sql, upsert_rows_sql, write_rows};
 use crate::error::StoreError;
 use crate::sqlite::dialogs::{COLUMNS, RawDialog, RawParty, source_text};
 use crate::sqlite::{join_lines, to_sql_u64};
 
-/// SQLite's column list, one name each.
-fn columns() -> Vec<&'static str> {
-    COLUMNS.split(", ").collect()
+/// The columns that are not text.
+const BIG_COLUMNS: [&str; 6] = [
+    "caller_cseq",
+    "callee_cseq",
+    "start_ms",
+    "answer_ms",
+    "updated_ms",
+    "carrier_delta",
+];
+const FLAG_COLUMN: &str = "relayed";
+
+/// SQLite's column list, one name each, with its type.
+fn columns() -> Vec<(&'static str, SqlType)> {
+    COLUMNS
+        .split(", ")
+        .map(|name| match name {
+            FLAG_COLUMN => (name, SqlType::Flag),
+            _ if BIG_COLUMNS.contains(&name) => (name, SqlType::Big),
+            _ => (name, SqlType::Text),
+        })
+        .collect()
 }
+
+/// The key of a removal.
+const REMOVE_KEY: [(&str, SqlType); 1] = [("id", SqlType::Text)];
 
 /// The statement that loads every record, oldest call first (ids in
 /// byte order, as SQLite compares them).
@@ -32,8 +54,11 @@ pub(super) struct DialogWriter {
 impl DialogWriter {
     pub(super) fn sql() -> [String; 2] {
         [
-            upsert_sql("dialogs", &columns(), &["id"]),
-            "DELETE FROM dialogs WHERE id = $1".to_owned(),
+            upsert_rows_sql("dialogs", &columns(), &["id"]),
+            format!(
+                "DELETE FROM dialogs USING {} WHERE dialogs.id = keys.id",
+                key_list_sql(&REMOVE_KEY)
+            ),
         ]
     }
 
@@ -41,65 +66,70 @@ impl DialogWriter {
         Self { put, remove }
     }
 
-    /// Writes `record` (insert, or replace the same id).
-    pub(super) fn put(
+    /// Writes `records` (each inserted, or replacing the same id) in one
+    /// statement; their ids must be distinct.
+    pub(super) fn put_all<'a>(
         &self,
         tx: &mut Transaction<'_>,
-        record: &DialogRecord,
+        records: impl IntoIterator<Item = &'a DialogRecord>,
     ) -> Result<(), StoreError> {
-        let (caller, callee) = (&record.caller, &record.callee);
-        let leg = record.carrier_leg.as_ref();
-        let sdp = record.relay_sdp.as_ref();
-        let source = |party: &DialogParty| party.source.map(source_text);
-        let cseq = |party: &DialogParty| party.cseq.map(i64::from);
-        tx.execute(
-            &self.put,
-            &[
-                &record.id,
-                &record.call_id,
-                &caller.uri,
-                &caller.display,
-                &caller.tag,
-                &caller.aor,
-                &caller.contact,
-                &source(caller),
-                &cseq(caller),
-                &callee.uri,
-                &callee.display,
-                &callee.tag,
-                &callee.aor,
-                &callee.contact,
-                &source(callee),
-                &cseq(callee),
-                &record.dialled,
-                &join_lines(&record.route_set),
-                &record.phase.as_str(),
-                &to_sql_u64(record.start_ms),
-                &record.answer_ms.map(to_sql_u64),
-                &to_sql_u64(record.updated_ms),
-                &record.caller_user,
-                &record.routed_number,
-                &record.rule,
-                &record.target,
-                &record.trunk,
-                &record.gateway,
-                &leg.map(|l| l.call_id.as_str()),
-                &leg.map(|l| i64::from(l.cseq_delta)),
-                &record.relayed,
-                &sdp.map(|s| s.caller_sent.as_str()),
-                &sdp.map(|s| s.callee_sent.as_str()),
-                &sdp.map(|s| s.caller_received.as_str()),
-                &sdp.map(|s| s.callee_received.as_str()),
-            ],
-        )
-        .map_err(classify)?;
+        let types: Vec<SqlType> = columns().into_iter().map(|(_, t)| t).collect();
+        write_rows(tx, &self.put, &types, records.into_iter().map(row))?;
         Ok(())
     }
 
-    pub(super) fn remove(&self, tx: &mut Transaction<'_>, id: &str) -> Result<(), StoreError> {
-        tx.execute(&self.remove, &[&id]).map_err(classify)?;
+    /// Removes the records of `ids` in one statement.
+    pub(super) fn remove_all<'a>(
+        &self,
+        tx: &mut Transaction<'_>,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), StoreError> {
+        let rows = ids.into_iter().map(|id| [Cell::text(id)]);
+        write_rows(tx, &self.remove, &REMOVE_KEY.map(|(_, t)| t), rows)?;
         Ok(())
     }
+}
+
+/// The cells of `record`, in the order of [`columns`].
+fn row(record: &DialogRecord) -> Vec<Cell> {
+    let leg = record.carrier_leg.as_ref();
+    let sdp = record.relay_sdp.as_ref();
+    let party = |party: &DialogParty| {
+        [
+            Cell::text(&party.uri),
+            Cell::maybe_text(party.display.as_deref()),
+            Cell::text(&party.tag),
+            Cell::maybe_text(party.aor.as_deref()),
+            Cell::maybe_text(party.contact.as_deref()),
+            Cell::Text(party.source.map(source_text)),
+            Cell::Big(party.cseq.map(i64::from)),
+        ]
+    };
+    let mut cells = vec![Cell::text(&record.id), Cell::text(&record.call_id)];
+    cells.extend(party(&record.caller));
+    cells.extend(party(&record.callee));
+    cells.extend([
+        Cell::text(&record.dialled),
+        Cell::Text(Some(join_lines(&record.route_set))),
+        Cell::text(record.phase.as_str()),
+        Cell::Big(Some(to_sql_u64(record.start_ms))),
+        Cell::Big(record.answer_ms.map(to_sql_u64)),
+        Cell::Big(Some(to_sql_u64(record.updated_ms))),
+        Cell::maybe_text(record.caller_user.as_deref()),
+        Cell::maybe_text(record.routed_number.as_deref()),
+        Cell::maybe_text(record.rule.as_deref()),
+        Cell::maybe_text(record.target.as_deref()),
+        Cell::maybe_text(record.trunk.as_deref()),
+        Cell::maybe_text(record.gateway.as_deref()),
+        Cell::maybe_text(leg.map(|l| l.call_id.as_str())),
+        Cell::Big(leg.map(|l| i64::from(l.cseq_delta))),
+        Cell::Flag(record.relayed),
+        Cell::maybe_text(sdp.map(|s| s.caller_sent.as_str())),
+        Cell::maybe_text(sdp.map(|s| s.callee_sent.as_str())),
+        Cell::maybe_text(sdp.map(|s| s.caller_received.as_str())),
+        Cell::maybe_text(sdp.map(|s| s.callee_received.as_str())),
+    ]);
+    cells
 }
 
 /// The seven columns of a party from `first` on.

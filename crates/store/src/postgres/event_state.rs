@@ -11,6 +11,7 @@ use switchboard_server::storage::{
 use super::call_records::RecordWriter;
 use super::call_states::CallStateWriter;
 use super::dialogs::{self, DialogWriter};
+use super::pending_rows::PendingRows;
 use super::{PostgresStore, big, classify, get, upsert_sql};
 use crate::error::StoreError;
 use crate::sqlite::event_state::{RawSubscription, source_columns};
@@ -122,22 +123,39 @@ impl StateWriter {
         }
     }
 
-    /// Validates every change, then writes them in order in `tx`.
-    pub(super) fn apply(
+    /// Validates every change, then writes them in order in `tx`; call
+    /// records, dialog records and call states go to `pending`, written by
+    /// [`flush`](Self::flush) at the end of the batch.
+    pub(super) fn apply<'a>(
         &self,
         tx: &mut Transaction<'_>,
-        changes: &[StateChange],
+        pending: &mut PendingRows<'a>,
+        changes: &'a [StateChange],
     ) -> Result<(), StoreError> {
         for change in changes {
             validate_state_change(change)?;
         }
         for change in changes {
-            self.change(tx, change)?;
+            self.change(tx, pending, change)?;
         }
         Ok(())
     }
 
-    fn change(&self, tx: &mut Transaction<'_>, change: &StateChange) -> Result<(), StoreError> {
+    /// Writes the rows `pending` holds back.
+    pub(super) fn flush(
+        &self,
+        tx: &mut Transaction<'_>,
+        pending: &mut PendingRows<'_>,
+    ) -> Result<(), StoreError> {
+        pending.flush(tx, &self.records, &self.dialogs, &self.call_states)
+    }
+
+    fn change<'a>(
+        &self,
+        tx: &mut Transaction<'_>,
+        pending: &mut PendingRows<'a>,
+        change: &'a StateChange,
+    ) -> Result<(), StoreError> {
         match change {
             StateChange::PutSubscription(s) => {
                 let (transport, remote) = source_columns(s.source);
@@ -205,13 +223,17 @@ impl StateWriter {
             StateChange::RemoveMessage { id } => {
                 tx.execute(&self.remove_message, &[id]).map_err(classify)?;
             }
-            StateChange::PutCallRecord(record) => self.records.put(tx, record)?,
+            StateChange::PutCallRecord(record) => pending.put_record(record),
             StateChange::RemoveCallRecordsBefore { start_ms } => {
+                // The records put before it are old enough to go too.
+                if pending.has_records() {
+                    self.flush(tx, pending)?;
+                }
                 self.records.expire(tx, *start_ms)?;
             }
-            StateChange::PutDialog(record) => self.dialogs.put(tx, record)?,
-            StateChange::RemoveDialog { id } => self.dialogs.remove(tx, id)?,
-            StateChange::PutCallState { aor, dialog } => self.call_states.put(tx, aor, dialog)?,
+            StateChange::PutDialog(record) => pending.put_dialog(record),
+            StateChange::RemoveDialog { id } => pending.remove_dialog(id),
+            StateChange::PutCallState { aor, dialog } => pending.put_call_state(aor, dialog),
             // Refused by validation before anything is written.
             _ => {
                 return Err(StoreError::InvalidInput(
@@ -280,7 +302,11 @@ impl EventStateStore for PostgresStore {
     type Error = StoreError;
 
     fn apply_state(&self, changes: &[StateChange]) -> Result<(), StoreError> {
-        self.write(|writers, tx| writers.state.apply(tx, changes))
+        self.write(|writers, tx| {
+            let mut pending = PendingRows::default();
+            writers.state.apply(tx, &mut pending, changes)?;
+            writers.state.flush(tx, &mut pending)
+        })
     }
 
     fn load_state(&self) -> Result<StoredState, StoreError> {

@@ -13,6 +13,7 @@ use switchboard_server::registrar::BindingChange;
 
 use super::bindings::BindingWriter;
 use super::event_state::StateWriter;
+use super::pending_rows::PendingRows;
 use super::pool::Connection;
 use super::{PostgresStore, classify};
 use crate::commit::{CommitResult, GroupStore, Submission};
@@ -93,11 +94,20 @@ impl PostgresStore {
     /// run again with one savepoint per group, so that the failing one
     /// rolls back alone. A batch of one group needs none: its failure
     /// rolls the whole transaction back.
-    pub(super) fn commit_groups<G>(
+    ///
+    /// The call records and dialog records of the groups are held back in
+    /// a [`PendingRows`] and written once at the end (of the batch, or of
+    /// the group in its savepoint).
+    pub(super) fn commit_groups<'a, G>(
         &self,
-        groups: &[G],
+        groups: &'a [G],
         count: impl Fn(&G) -> usize,
-        apply: impl Fn(&Writers, &mut Transaction<'_>, &G) -> Result<(), StoreError>,
+        apply: impl Fn(
+            &Writers,
+            &mut Transaction<'_>,
+            &mut PendingRows<'a>,
+            &'a G,
+        ) -> Result<(), StoreError>,
     ) -> Result<Vec<CommitResult>, StoreError> {
         let started = Instant::now();
         let results = self.run(|conn| {
@@ -144,7 +154,7 @@ impl PostgresStore {
             _ => self.commit_groups(
                 groups,
                 |group| group.len(),
-                |writers, tx, group| writers.bindings.apply(tx, group),
+                |writers, tx, _, group| writers.bindings.apply(tx, group),
             ),
         }
     }
@@ -163,19 +173,28 @@ enum Isolation {
 /// when `isolation` is [`Isolation::Together`] and a group of several
 /// failed (the transaction rolled back: run the batch again with
 /// savepoints).
-fn apply_all<G>(
+fn apply_all<'a, G>(
     conn: &mut Connection,
     writers: &Writers,
-    groups: &[G],
-    apply: &impl Fn(&Writers, &mut Transaction<'_>, &G) -> Result<(), StoreError>,
+    groups: &'a [G],
+    apply: &impl Fn(
+        &Writers,
+        &mut Transaction<'_>,
+        &mut PendingRows<'a>,
+        &'a G,
+    ) -> Result<(), StoreError>,
     isolation: Isolation,
 ) -> Result<Option<Vec<CommitResult>>, StoreError> {
     let mut tx = conn.client.transaction().map_err(classify)?;
     let mut results = Vec::with_capacity(groups.len());
+    // The whole batch's rows when together, one group's in a savepoint.
+    let mut pending = PendingRows::default();
     for group in groups {
         let result = if isolation == Isolation::Savepoints {
             let mut savepoint = tx.savepoint("grp").map_err(classify)?;
-            let result = apply(writers, &mut savepoint, group);
+            let mut own = PendingRows::default();
+            let result = apply(writers, &mut savepoint, &mut own, group)
+                .and_then(|()| writers.state.flush(&mut savepoint, &mut own));
             match &result {
                 Ok(()) => savepoint.commit().map_err(classify)?,
                 Err(err) if aborts_batch(err) => return Err(err.clone()),
@@ -183,19 +202,33 @@ fn apply_all<G>(
             }
             result
         } else {
-            match apply(writers, &mut tx, group) {
-                Ok(()) => Ok(()),
-                Err(err) if aborts_batch(&err) => return Err(err),
-                Err(err) => {
-                    tx.rollback().map_err(classify)?;
-                    return Ok((groups.len() == 1).then(|| vec![Err(err)]));
-                }
+            if let Err(err) = apply(writers, &mut tx, &mut pending, group) {
+                return give_up(tx, groups.len(), err);
             }
+            Ok(())
         };
         results.push(result);
     }
+    if let Err(err) = writers.state.flush(&mut tx, &mut pending) {
+        return give_up(tx, groups.len(), err);
+    }
     tx.commit().map_err(classify)?;
     Ok(Some(results))
+}
+
+/// A batch without savepoints that failed: the error when the whole
+/// transaction must go, else rolled back, and the error of its only group
+/// or `None` (run it again with savepoints).
+fn give_up(
+    tx: Transaction<'_>,
+    groups: usize,
+    err: StoreError,
+) -> Result<Option<Vec<CommitResult>>, StoreError> {
+    if aborts_batch(&err) {
+        return Err(err);
+    }
+    tx.rollback().map_err(classify)?;
+    Ok((groups == 1).then(|| vec![Err(err)]))
 }
 
 impl GroupStore for PostgresStore {
@@ -206,9 +239,9 @@ impl GroupStore for PostgresStore {
         self.commit_groups(
             groups,
             |group| group.len(),
-            |writers, tx, group| match group {
+            |writers, tx, pending, group| match group {
                 Submission::Bindings(changes) => writers.bindings.apply(tx, changes),
-                Submission::State(changes) => writers.state.apply(tx, changes),
+                Submission::State(changes) => writers.state.apply(tx, pending, changes),
             },
         )
     }

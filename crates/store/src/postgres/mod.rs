@@ -11,7 +11,9 @@
 //!   with a growing pause; every write is idempotent (upserts, deletes by
 //!   key), so a retried one is safe.
 //! * Group commit as in SQLite: the submissions of a batch in one
-//!   transaction, each in a savepoint.
+//!   transaction, each in a savepoint; the batch's call records, dialog
+//!   records and call states written at its end, one statement per kind
+//!   (`pending_rows.rs`).
 //! * Durability is the server's: a commit that returned is on its WAL
 //!   (`synchronous_commit` as the operator configured it).
 
@@ -24,7 +26,9 @@ mod dialogs;
 mod event_state;
 mod groups;
 mod node_session;
+mod pending_rows;
 mod pool;
+mod row_batch;
 mod schema;
 mod tokens;
 mod user_writes;
@@ -320,15 +324,25 @@ fn big(value: impl Into<i64>) -> i64 {
 /// `INSERT OR REPLACE`.
 fn upsert_sql(table: &str, columns: &[&str], key: &[&str]) -> String {
     let placeholders: Vec<String> = (1..=columns.len()).map(|i| format!("${i}")).collect();
+    upsert_rows_from(
+        table,
+        columns,
+        &format!("VALUES ({})", placeholders.join(", ")),
+        key,
+    )
+}
+
+/// `INSERT INTO table (columns) rows ON CONFLICT (key) DO UPDATE SET`
+/// every other column, `rows` a `VALUES` list or a `SELECT`.
+fn upsert_rows_from(table: &str, columns: &[&str], rows: &str, key: &[&str]) -> String {
     let updates: Vec<String> = columns
         .iter()
         .filter(|column| !key.contains(column))
         .map(|column| format!("{column} = EXCLUDED.{column}"))
         .collect();
     format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
+        "INSERT INTO {table} ({}) {rows} ON CONFLICT ({}) DO UPDATE SET {}",
         columns.join(", "),
-        placeholders.join(", "),
         key.join(", "),
         updates.join(", ")
     )

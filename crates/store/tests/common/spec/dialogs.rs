@@ -5,8 +5,9 @@
 
 use switchboard_core::Transport;
 use switchboard_store::{
-    CarrierLeg, CommitterConfig, DeviceSource, DialogParty, DialogPhase, DialogRecord,
-    EventStateStore, GroupCommitter, RelaySdp, StateChange, StoreError, Submission,
+    CallRecord, CarrierLeg, CommitterConfig, DeviceSource, DialogParty, DialogPhase, DialogRecord,
+    EventStateStore, GroupCommitter, GroupStore, HangupSide, RecordQuery, RelaySdp, StateChange,
+    StoreError, Submission,
 };
 
 use super::Backend;
@@ -221,4 +222,71 @@ pub fn a_damaged_dialog_row_is_reported_not_a_panic(backend: &impl Backend) {
         let err = store.load_state().unwrap_err();
         assert!(matches!(err, StoreError::Corrupt(_)), "{damage}: {err:?}");
     }
+}
+
+/// Many calls' records and dialogs in one commit (the group committer's
+/// batch, written by kind at its end on PostgreSQL) read back as the last
+/// change of each key, as if applied one by one in order; a submission
+/// refused in the batch leaves nothing and takes no other with it.
+pub fn a_batch_keeps_the_last_change_of_each_call_and_dialog(backend: &impl Backend) {
+    let store = backend.open();
+    store
+        .apply_state(&[StateChange::PutDialog(Box::new(internal("gone", 1)))])
+        .unwrap();
+    let answered = super::answered("c1", 1_000_000);
+    let ended = CallRecord {
+        end_ms: Some(1_060_000),
+        hangup: Some(HangupSide::Caller),
+        ..answered.clone()
+    };
+    let other = super::record("c2", 2_000_000);
+    let first = to_carrier("c1", 1_000_000);
+    let mut refreshed = first.clone();
+    refreshed.caller.cseq = Some(7);
+    refreshed.updated_ms += 60_000;
+    let (removed, readded) = (internal("c2", 2_000_000), internal("c3", 3_000_000));
+    let mut untaggable = to_carrier("c4", 4_000_000);
+    untaggable.callee.tag.clear();
+    let put = |record: &DialogRecord| StateChange::PutDialog(Box::new(record.clone()));
+    let remove = |record: &DialogRecord| StateChange::RemoveDialog {
+        id: record.id.clone(),
+    };
+    let submissions = [
+        Submission::State(vec![
+            StateChange::PutCallRecord(answered),
+            put(&first),
+            put(&removed),
+        ]),
+        Submission::State(vec![
+            StateChange::PutCallRecord(ended.clone()),
+            StateChange::PutCallRecord(other.clone()),
+            put(&refreshed),
+            remove(&removed),
+        ]),
+        // Refused: nothing of it is written, the others commit.
+        Submission::State(vec![put(&internal("c5", 5_000_000)), put(&untaggable)]),
+        Submission::State(vec![remove(&readded), put(&readded)]),
+        Submission::State(vec![StateChange::RemoveDialog {
+            id: internal("gone", 1).id,
+        }]),
+    ];
+    let results = store
+        .apply_submissions(&submissions.iter().collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(results.len(), 5);
+    assert!(
+        matches!(results[2], Err(StoreError::InvalidInput(_))),
+        "{results:?}"
+    );
+    for index in [0, 1, 3, 4] {
+        assert!(results[index].is_ok(), "{index}: {results:?}");
+    }
+    assert_eq!(
+        store.call_records(&RecordQuery::default()).unwrap(),
+        vec![ended, other]
+    );
+    assert_eq!(
+        store.load_state().unwrap().dialogs,
+        vec![refreshed, readded]
+    );
 }
