@@ -277,6 +277,25 @@ fn serialization_failures_are_retried_a_bounded_number_of_times() {
     committer.shutdown().unwrap();
 }
 
+/// Makes the database refuse, as a constraint would, every row of `table`
+/// whose `column` contains "refused".
+fn refuse_rows(pg: &Pg, table: &str, column: &str) {
+    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
+    client
+        .batch_execute(&format!(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+             BEGIN
+                 IF NEW.{column} LIKE '%refused%' THEN
+                     RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
+                 END IF;
+                 RETURN NEW;
+             END $$;
+             CREATE TRIGGER refuse BEFORE INSERT ON {table}
+                 FOR EACH ROW EXECUTE FUNCTION refuse();"
+        ))
+        .unwrap();
+}
+
 /// A submission the database itself refuses (here a trigger; in life a
 /// constraint) fails alone: in a batch of several, the others commit; on
 /// its own, nothing of it is written and the store goes on.
@@ -284,20 +303,7 @@ fn serialization_failures_are_retried_a_bounded_number_of_times() {
 fn a_submission_the_database_refuses_fails_alone() {
     let Some(pg) = Pg::new() else { return };
     let store = PostgresStore::connect(&pg.0).unwrap();
-    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
-    client
-        .batch_execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.contact LIKE '%refused%' THEN
-                     RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER refuse BEFORE INSERT ON bindings
-                 FOR EACH ROW EXECUTE FUNCTION refuse();",
-        )
-        .unwrap();
+    refuse_rows(&pg, "bindings", "contact");
     let change = |user: &str, id| {
         BindingChange::Upsert(binding(
             &format!("sip:{user}@example.com"),
@@ -343,20 +349,7 @@ fn a_call_row_the_database_refuses_fails_only_its_submission() {
     use switchboard_store::{EventStateStore, GroupStore, RecordQuery, StateChange, Submission};
     let Some(pg) = Pg::new() else { return };
     let store = PostgresStore::connect(&pg.0).unwrap();
-    let mut client = postgres::Client::connect(&pg.0, postgres::NoTls).unwrap();
-    client
-        .batch_execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
-             BEGIN
-                 IF NEW.call_id LIKE '%refused%' THEN
-                     RAISE EXCEPTION 'refused' USING ERRCODE = 'check_violation';
-                 END IF;
-                 RETURN NEW;
-             END $$;
-             CREATE TRIGGER refuse BEFORE INSERT ON dialogs
-                 FOR EACH ROW EXECUTE FUNCTION refuse();",
-        )
-        .unwrap();
+    refuse_rows(&pg, "dialogs", "call_id");
     let call = |call_id: &str, start_ms| {
         Submission::State(vec![
             StateChange::PutCallRecord(common::spec::record(call_id, start_ms)),
