@@ -278,7 +278,7 @@ pub(crate) fn registrations(data: &StoreArgs, out: &mut dyn Write) -> Result<Exi
             b.contact,
             b.remaining(now),
             format_qvalue(b.q_or_default()),
-            b.source.transport.as_via_token().to_ascii_lowercase(),
+            b.source.transport.as_lowercase_token().to_owned(),
             b.source.remote,
         )?;
     }

@@ -93,7 +93,7 @@ async fn register_as(
         transport,
         remote: server,
     };
-    let name = transport.as_via_token().to_ascii_lowercase();
+    let name = transport.as_lowercase_token().to_owned();
     let call_id = format!("reg-{name}-{round}");
     let contact = format!("<sip:alice-{name}@127.0.0.1:5999>");
     let first = final_response(handle, register(&call_id, 1, &contact, None), to).await;
@@ -163,7 +163,7 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
     let listen: Vec<String> = transports[2..]
         .iter()
         .zip(&tls_ws_wss)
-        .map(|(t, p)| format!("{}:127.0.0.1:{p}", t.as_via_token().to_ascii_lowercase()))
+        .map(|(t, p)| format!("{}:127.0.0.1:{p}", t.as_lowercase_token()))
         .collect();
     let server = start(dir.path(), &listen, "");
     let ports: Vec<u16> = [server.port, server.port]
@@ -194,7 +194,7 @@ fn register_with_digest_over_udp_tcp_tls_ws_and_wss() {
     // The store has one binding per transport, each with its source.
     let listed = switchboard_ok(&["registrations", "--data", d]);
     for transport in transports {
-        let name = transport.as_via_token().to_ascii_lowercase();
+        let name = transport.as_lowercase_token().to_owned();
         let line = listed
             .lines()
             .find(|l| l.contains(&format!("alice-{name}@")))

@@ -388,7 +388,7 @@ pub(crate) fn instant_of_unix_ms(now: switchboard_core::Now, ms: u64) -> Instant
 fn source_text(source: &Source) -> String {
     format!(
         "{} {}",
-        source.transport.as_via_token().to_ascii_lowercase(),
+        source.transport.as_lowercase_token().to_owned(),
         source.remote
     )
 }

@@ -55,7 +55,7 @@ impl UaConfig {
         };
         let param = match transport {
             Transport::Udp | Transport::Tls => String::new(),
-            t => format!(";transport={}", t.as_via_token().to_ascii_lowercase()),
+            t => format!(";transport={}", t.as_lowercase_token()),
         };
         Ok(Self {
             aor: aor.to_owned(),

@@ -193,7 +193,7 @@ pub(crate) fn registration(b: &Binding, unix_now: u64) -> Registration {
         expires_in: b.remaining(unix_now),
         expires_at: b.expires_at,
         q: b.q.map(|q| f64::from(q) / 1000.0),
-        transport: b.source.transport.as_via_token().to_ascii_lowercase(),
+        transport: b.source.transport.as_lowercase_token().to_owned(),
         source: b.source.remote.to_string(),
         user_agent: b.user_agent.as_deref().map(str::to_owned),
         instance: b.instance.clone(),
@@ -272,7 +272,7 @@ pub(crate) async fn start(
         listeners: listeners
             .iter()
             .map(|(transport, addr)| Listener {
-                transport: transport.as_via_token().to_ascii_lowercase(),
+                transport: transport.as_lowercase_token().to_owned(),
                 address: addr.to_string(),
             })
             .collect(),

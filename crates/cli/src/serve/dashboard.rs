@@ -37,7 +37,7 @@ impl Activity {
             .map(|b| DashboardRegistration {
                 aor: format!("sip:{}", b.aor),
                 contact: b.contact.clone(),
-                transport: b.source.transport.as_via_token().to_ascii_lowercase(),
+                transport: b.source.transport.as_lowercase_token().to_owned(),
                 expires_at: b.expires_at,
                 user_agent: b.user_agent.as_deref().map(str::to_owned),
             })

@@ -328,7 +328,7 @@ async fn run(
     for (transport, addr) in handle.local_addrs() {
         tracing::info!(
             "listening: {} {addr}",
-            transport.as_via_token().to_ascii_lowercase()
+            transport.as_lowercase_token().to_owned()
         );
     }
     let feed = feed.and_then(|feed| cluster::start(feed, &done));

@@ -20,7 +20,7 @@ pub(crate) fn creates_dialog(request: &Request) -> bool {
 fn value(listener: &Listener) -> String {
     let transport = match listener.transport {
         Transport::Udp => String::new(),
-        t => format!(";transport={}", t.as_via_token().to_ascii_lowercase()),
+        t => format!(";transport={}", t.as_lowercase_token()),
     };
     format!(
         "<sip:{}:{}{transport};lr>",

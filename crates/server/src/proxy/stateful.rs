@@ -1807,7 +1807,7 @@ fn via_target(via: &Via<'_>) -> ViaTarget {
         None => ViaTarget::Name(format!(
             "sip:{}:{port};transport={}",
             via.host.as_str(),
-            transport.as_via_token().to_ascii_lowercase()
+            transport.as_lowercase_token().to_owned()
         )),
     }
 }

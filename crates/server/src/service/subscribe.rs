@@ -284,7 +284,7 @@ impl Service {
         };
         let param = match transport {
             switchboard_core::Transport::Udp => String::new(),
-            t => format!(";transport={}", t.as_via_token().to_ascii_lowercase()),
+            t => format!(";transport={}", t.as_lowercase_token()),
         };
         format!("<sip:{host}:{port}{param}>")
     }

@@ -44,7 +44,7 @@ impl Local {
             .or_else(|| self.listeners.first())?;
         let param = match listener.transport {
             Transport::Udp => String::new(),
-            other => format!(";transport={}", other.as_via_token().to_ascii_lowercase()),
+            other => format!(";transport={}", other.as_lowercase_token()),
         };
         Some(format!(
             "<sip:{user}@{}:{}{param}>",

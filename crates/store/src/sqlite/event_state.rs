@@ -207,7 +207,7 @@ pub(crate) fn source_columns(
 ) -> (Option<String>, Option<String>) {
     match source {
         Some((transport, remote)) => (
-            Some(transport.as_via_token().to_ascii_lowercase()),
+            Some(transport.as_lowercase_token().to_owned()),
             Some(remote.to_string()),
         ),
         None => (None, None),
